@@ -1,0 +1,148 @@
+"""The registry contract as Python sees it: load the committed artifact, deploy, send, call, decode errors."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
+from eth_utils import function_abi_to_4byte_selector
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, ContractPanicError
+from web3.types import TxReceipt
+
+from ._errors import CONTRACT_ERRORS, ContractRevert, TransactionFailed
+from ._types import DocumentStatus
+
+T = TypeVar("T")
+
+#: Who sends a transaction: an account the node manages (its address) or a local key.
+Sender = str | LocalAccount
+
+RECEIPT_TIMEOUT = 120.0
+
+
+@cache
+def artifact(name: str = "DocumentRegistry") -> dict[str, Any]:
+    """The committed compiler output for a contract (ABI, bytecode, compiler version)."""
+    text = resources.files("crossverify").joinpath("artifacts", f"{name}.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def _error_selectors() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    selectors = {}
+    for entry in artifact()["abi"]:
+        if entry["type"] == "error":
+            types = [i["type"] for i in entry["inputs"]]
+            names = [i["name"] for i in entry["inputs"]]
+            selectors[function_abi_to_4byte_selector(entry)] = (entry["name"], names, types)
+    return selectors
+
+
+def decode_revert(data: bytes | str) -> ContractRevert | None:
+    """Turn revert data (selector + ABI-encoded arguments) into the matching named exception."""
+    raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+    found = _error_selectors().get(raw[:4])
+    if found is None:
+        return None
+    name, names, types = found
+    values = abi_decode(types, raw[4:])
+    return CONTRACT_ERRORS[name](**dict(zip(names, values)))
+
+
+def _revert_data(exc: Exception) -> bytes | None:
+    """Revert data from a failed call: ``exc.data`` from JSON-RPC nodes; eth-tester writes it into the message."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        return bytes.fromhex(data[2:])
+    message = str(exc)
+    marker = "execution reverted: b"
+    if marker in message:
+        literal = ast.literal_eval(message[message.index(marker) + len(marker) - 1 :])
+        if isinstance(literal, bytes):
+            return literal
+    return None
+
+
+@contextmanager
+def registry_errors() -> Iterator[None]:
+    """Re-raise web3 contract errors as crossverify's named exceptions."""
+    try:
+        yield
+    except ContractPanicError as exc:
+        raise TransactionFailed(str(exc)) from exc
+    except (ContractLogicError, TesterTransactionFailed) as exc:
+        data = _revert_data(exc)
+        decoded = decode_revert(data) if data else None
+        if decoded is None:
+            raise TransactionFailed(str(exc)) from exc
+        raise decoded from exc
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A deployed registry: the web3 contract plus sending and decoding that every role shares."""
+
+    w3: Web3
+    contract: Contract
+
+    @classmethod
+    def at(cls, w3: Web3, address: str) -> Registry:
+        return cls(w3, w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"]))
+
+    @classmethod
+    def deploy(
+        cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0, proposal_lifetime: int = 7 * 86400
+    ) -> tuple[Registry, TxReceipt]:
+        """Deploy a registry; ``quorum=0`` means every operator must approve."""
+        factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
+        receipt = _send(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender)
+        return cls.at(w3, receipt["contractAddress"]), receipt
+
+    @property
+    def address(self) -> str:
+        return str(self.contract.address)
+
+    @property
+    def functions(self) -> Any:
+        return self.contract.functions
+
+    def transact(self, build: Callable[[Any], ContractFunction], sender: Sender) -> TxReceipt:
+        """Send ``build(self.functions)`` from ``sender`` and wait for its receipt; errors come back named."""
+        return _send(self.w3, build(self.functions), sender)
+
+    def call(self, build: Callable[[Any], ContractFunction]) -> Any:
+        with registry_errors():
+            return build(self.functions).call()
+
+    def document_status(self, batch_root: bytes, document_digest: bytes) -> DocumentStatus:
+        return DocumentStatus.from_abi(self.call(lambda f: f.documentStatus(batch_root, document_digest)))
+
+    def document_statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
+        """Statuses of many (batch root, document digest) pairs in one ``eth_call``."""
+        raw = self.call(lambda f: f.documentStatuses([list(p) for p in pairs]))
+        return [DocumentStatus.from_abi(r) for r in raw]
+
+
+def _send(w3: Web3, fn: Any, sender: Sender) -> TxReceipt:
+    with registry_errors():
+        if isinstance(sender, str):
+            tx_hash = fn.transact({"from": sender})
+        else:
+            tx = fn.build_transaction({"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address)})
+            tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"transaction {tx_hash.hex()} reverted on chain (gas used {receipt['gasUsed']})")
+    return receipt
