@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
-from eth_utils import function_abi_to_4byte_selector
+from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
-from ._errors import CONTRACT_ERRORS, ContractRevert, TransactionFailed
+from .errors import CONTRACT_ERRORS, ContractRevert, TransactionFailed
 from ._types import DocumentStatus
 
 T = TypeVar("T")
@@ -57,7 +57,9 @@ def decode_revert(data: bytes | str) -> ContractRevert | None:
     if found is None:
         return None
     name, names, types = found
-    values = abi_decode(types, raw[4:])
+    values = [
+        Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, raw[4:]))
+    ]
     return CONTRACT_ERRORS[name](**dict(zip(names, values)))
 
 
@@ -88,6 +90,27 @@ def registry_errors() -> Iterator[None]:
         if decoded is None:
             raise TransactionFailed(str(exc)) from exc
         raise decoded from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One decoded registry event."""
+
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    transaction_hash: bytes
+    log_index: int
+
+
+@cache
+def _event_by_topic() -> dict[bytes, Any]:
+    contract = Web3().eth.contract(abi=artifact()["abi"])
+    return {
+        bytes(event_abi_to_log_topic(entry)): contract.events[entry["name"]]()
+        for entry in artifact()["abi"]
+        if entry["type"] == "event"
+    }
 
 
 @dataclass(frozen=True)
@@ -125,6 +148,21 @@ class Registry:
     def call(self, build: Callable[[Any], ContractFunction]) -> Any:
         with registry_errors():
             return build(self.functions).call()
+
+    def decode_logs(self, logs: Sequence[Any]) -> list[Event]:
+        """Decode the registry's logs, strictly: a log from this address with an unknown topic is an error."""
+        decoded = []
+        for log in logs:
+            if log["address"] != self.contract.address:
+                continue
+            topic = bytes(log["topics"][0])
+            event = _event_by_topic().get(topic)
+            if event is None:
+                raise TransactionFailed(f"log with unknown topic 0x{topic.hex()} from the registry")
+            data = event.process_log(log)
+            decoded.append(Event(data["event"], dict(data["args"]), data["blockNumber"], bytes(data["transactionHash"]),
+                                 data["logIndex"]))
+        return decoded
 
     def document_status(self, batch_root: bytes, document_digest: bytes) -> DocumentStatus:
         return DocumentStatus.from_abi(self.call(lambda f: f.documentStatus(batch_root, document_digest)))

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ._errors import InvalidDocType, InvalidIssuerId
+from .errors import InvalidDocType, InvalidIssuerId
 
 _DOC_TYPE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,7}$")
 _ISSUER_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,10}$")

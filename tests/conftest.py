@@ -1,0 +1,107 @@
+"""Shared fixtures: one embedded chain and one deployed consortium per session, reverted after every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, Web3
+
+from crossverify._eip712 import AnchorRequest, Domain, sign
+from crossverify._registry import Registry
+from crossverify._types import Role, doc_type_code, issuer_id_code, jurisdiction_code
+
+YEAR = 365 * 86400
+
+
+def labelled_test_key(label: str) -> LocalAccount:
+    """A deterministic key for tests only. Never use such a key outside tests."""
+    return Account.from_key(Web3.keccak(text=f"crossverify test key: {label}"))
+
+
+@dataclass
+class Consortium:
+    """A deployed registry with two operators, one admitted issuer, a verifier and a regulator."""
+
+    w3: Web3
+    registry: Registry
+    domain: Domain
+    macao_operator: str
+    guangdong_operator: str
+    issuer_admin: str
+    verifier: str
+    regulator: str
+    outsider: str
+    issuer_id: bytes
+    signing_key: LocalAccount
+    doc_type: bytes
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def travel(self, seconds: int) -> int:
+        """Move the chain clock forward; returns the timestamp the next block will carry."""
+        target = self.now() + seconds
+        self.w3.testing.timeTravel(target)
+        return target
+
+    def anchor_request(self, root: bytes, **overrides: int | bytes) -> AnchorRequest:
+        fields: dict[str, int | bytes] = {
+            "batch_root": root, "doc_type": self.doc_type, "hash_alg": 1, "leaf_count": 16,
+            "not_after": self.now() + YEAR, "deadline": self.now() + 3600,
+        }
+        fields.update(overrides)
+        return AnchorRequest(**fields)  # type: ignore[arg-type]
+
+    def anchor(self, root: bytes, signer: LocalAccount | None = None, sender: str | None = None,
+               **overrides: int | bytes):  # type: ignore[no-untyped-def]
+        request = self.anchor_request(root, **overrides)
+        signature = sign(request, self.domain, signer or self.signing_key)
+        return self.registry.transact(lambda f: f.anchor(request.as_abi(), signature), sender or self.macao_operator)
+
+    def govern(self, propose, approvers: list[str] | None = None):  # type: ignore[no-untyped-def]
+        """Propose as the Macao operator, then approve as the others; returns the last receipt."""
+        receipt = self.registry.transact(propose, self.macao_operator)
+        proposal_id = self.registry.call(lambda f: f.proposalCount())
+        for approver in approvers if approvers is not None else [self.guangdong_operator]:
+            receipt = self.registry.transact(lambda f: f.approve(proposal_id), approver)
+        return receipt
+
+
+def admit_issuer(c: Consortium, name: str, admin: str, keys: list[str], doc_types: list[str]):  # type: ignore[no-untyped-def]
+    return c.govern(lambda f: f.proposeAdmitIssuer(
+        issuer_id_code(name), jurisdiction_code("MO"), admin, [doc_type_code(t) for t in doc_types], keys))
+
+
+@pytest.fixture(scope="session")
+def w3() -> Web3:
+    return Web3(EthereumTesterProvider())
+
+
+@pytest.fixture(scope="session")
+def session_consortium(w3: Web3) -> Consortium:
+    accounts = w3.eth.accounts
+    registry, _ = Registry.deploy(w3, accounts[0], [accounts[0], accounts[1]])
+    c = Consortium(
+        w3=w3, registry=registry, domain=Domain.of(registry),
+        macao_operator=accounts[0], guangdong_operator=accounts[1], issuer_admin=accounts[2],
+        verifier=accounts[3], regulator=accounts[4], outsider=accounts[5],
+        issuer_id=issuer_id_code("BNUMMOMX"), signing_key=labelled_test_key("BNU signing key 1"),
+        doc_type=doc_type_code("DEPCERT"),
+    )
+    admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.signing_key.address], ["DEPCERT", "ACCTSTMT"])
+    c.govern(lambda f: f.proposeAdmitMember(c.verifier, Role.VERIFIER))
+    c.govern(lambda f: f.proposeAdmitMember(c.regulator, Role.REGULATOR))
+    return c
+
+
+@pytest.fixture
+def consortium(session_consortium: Consortium) -> Iterator[Consortium]:
+    """The session consortium, with every chain change of the test reverted afterwards."""
+    w3 = session_consortium.w3
+    snapshot = w3.testing.snapshot()
+    yield session_consortium
+    w3.testing.revert(snapshot)

@@ -1,0 +1,66 @@
+"""Verification receipts (event only) and the verifier's one-call status views."""
+
+from __future__ import annotations
+
+import pytest
+from web3 import Web3
+
+from crossverify import errors
+from crossverify._types import RevocationReason, Status
+
+from ..conftest import Consortium
+from .helpers import only_event
+
+ROOT = Web3.keccak(text="batch")
+DOC = Web3.keccak(text="doc")
+PURPOSE = Web3.keccak(text="account opening")
+
+
+def test_verifier_records_a_receipt_as_an_event_only(consortium: Consortium) -> None:
+    c, reg = consortium, consortium.registry
+    receipt = reg.transact(lambda f: f.recordVerification(ROOT, DOC, PURPOSE), c.verifier)
+    assert only_event(reg, receipt, "VerificationRecorded") == {
+        "documentDigest": DOC, "batchRoot": ROOT, "verifier": c.verifier, "purposeHash": PURPOSE}
+
+
+@pytest.mark.parametrize("who", ["outsider", "regulator", "operator"])
+def test_only_active_verifiers_record(consortium: Consortium, who: str) -> None:
+    c = consortium
+    account = {"outsider": c.outsider, "regulator": c.regulator, "operator": c.macao_operator}[who]
+    with pytest.raises(errors.RegistryNotVerifier):
+        c.registry.transact(lambda f: f.recordVerification(ROOT, DOC, PURPOSE), account)
+
+
+def test_suspended_verifier_cannot_record(consortium: Consortium) -> None:
+    c = consortium
+    c.govern(lambda f: f.proposeSuspendMember(c.verifier))
+    with pytest.raises(errors.RegistryNotVerifier):
+        c.registry.transact(lambda f: f.recordVerification(ROOT, DOC, PURPOSE), c.verifier)
+
+
+def test_unknown_root_reads_as_zero(consortium: Consortium) -> None:
+    status = consortium.registry.document_status(ROOT, DOC)
+    assert not status.anchored
+    assert status.issuer_status == Status.NONE and status.signing_key == "0x" + "00" * 20
+
+
+def test_status_reflects_suspension_and_permissions(consortium: Consortium) -> None:
+    c, reg = consortium, consortium.registry
+    c.anchor(ROOT)
+    c.govern(lambda f: f.proposeSuspendIssuer(c.issuer_id))
+    c.govern(lambda f: f.proposeSetDocTypes(c.issuer_id, [c.doc_type], False))
+    status = reg.document_status(ROOT, DOC)
+    assert status.issuer_status == Status.SUSPENDED
+    assert not status.issuer_may_issue
+    assert status.batch_revocation == RevocationReason.NONE
+
+
+def test_batched_view_matches_single_calls(consortium: Consortium) -> None:
+    c, reg = consortium, consortium.registry
+    roots = [Web3.keccak(i) for i in range(5)]
+    for root in roots[:3]:
+        c.anchor(root)
+    reg.transact(lambda f: f.revokeDocument(DOC, RevocationReason.WITHDRAWN), c.issuer_admin)
+    pairs = [(r, DOC) for r in roots]
+    assert reg.document_statuses(pairs) == [reg.document_status(*p) for p in pairs]
+    assert [s.anchored for s in reg.document_statuses(pairs)] == [True, True, True, False, False]

@@ -1,0 +1,110 @@
+"""Revocation of batches and single documents: by the admin, by relayed signature; final."""
+
+from __future__ import annotations
+
+import pytest
+from web3 import Web3
+
+from crossverify import errors
+from crossverify._eip712 import RevocationRequest, sign
+from crossverify._types import RevocationReason
+
+from ..conftest import Consortium, admit_issuer, labelled_test_key
+from .helpers import only_event
+
+ROOT = Web3.keccak(text="batch")
+DOCS = [Web3.keccak(text=f"document {i}") for i in range(4)]
+ZERO = b"\0" * 32
+
+
+@pytest.fixture
+def anchored(consortium: Consortium) -> Consortium:
+    consortium.anchor(ROOT, leaf_count=len(DOCS))
+    return consortium
+
+
+def test_revoking_one_document_leaves_the_others_valid(anchored: Consortium) -> None:
+    c, reg = anchored, anchored.registry
+    receipt = reg.transact(lambda f: f.revokeDocument(DOCS[1], RevocationReason.SUPERSEDED), c.issuer_admin)
+    at = c.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    assert only_event(reg, receipt, "DocumentRevoked") == {
+        "documentDigest": DOCS[1], "issuerId": c.issuer_id, "actor": c.issuer_admin,
+        "reason": RevocationReason.SUPERSEDED}
+    statuses = reg.document_statuses([(ROOT, d) for d in DOCS])
+    assert [s.document_revocation for s in statuses] == [
+        RevocationReason.NONE, RevocationReason.SUPERSEDED, RevocationReason.NONE, RevocationReason.NONE]
+    assert statuses[1].document_revoked_at == at
+    assert all(s.batch_revocation == RevocationReason.NONE for s in statuses)
+    assert reg.call(lambda f: f.documentRevocation(c.issuer_id, DOCS[1])) == [RevocationReason.SUPERSEDED, at]
+    with pytest.raises(errors.RegistryDocumentAlreadyRevoked):
+        reg.transact(lambda f: f.revokeDocument(DOCS[1], RevocationReason.FRAUD), c.issuer_admin)
+
+
+def test_revoking_a_batch(anchored: Consortium) -> None:
+    c, reg = anchored, anchored.registry
+    receipt = reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.WITHDRAWN), c.issuer_admin)
+    assert only_event(reg, receipt, "BatchRevoked") == {
+        "batchRoot": ROOT, "issuerId": c.issuer_id, "actor": c.issuer_admin, "reason": RevocationReason.WITHDRAWN}
+    assert all(s.batch_revocation == RevocationReason.WITHDRAWN for s in reg.document_statuses([(ROOT, d) for d in DOCS]))
+    with pytest.raises(errors.RegistryBatchAlreadyRevoked):
+        reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.FRAUD), c.issuer_admin)
+
+
+def test_revocation_refusals(anchored: Consortium) -> None:
+    c, reg = anchored, anchored.registry
+    with pytest.raises(errors.RegistryInvalidRevocationReason):
+        reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.NONE), c.issuer_admin)
+    with pytest.raises(errors.RegistryInvalidRevocationReason):
+        reg.transact(lambda f: f.revokeDocument(DOCS[0], RevocationReason.NONE), c.issuer_admin)
+    with pytest.raises(errors.RegistryUnknownBatch):
+        reg.transact(lambda f: f.revokeBatch(Web3.keccak(text="nothing"), RevocationReason.FRAUD), c.issuer_admin)
+    with pytest.raises(errors.RegistryNotIssuerAdmin):
+        reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.FRAUD), c.macao_operator)
+    with pytest.raises(errors.RegistryNotIssuerAdmin):
+        reg.transact(lambda f: f.revokeDocument(DOCS[0], RevocationReason.FRAUD), c.outsider)
+
+
+def test_suspended_issuer_can_still_revoke(anchored: Consortium) -> None:
+    c = anchored
+    c.govern(lambda f: f.proposeSuspendIssuer(c.issuer_id))
+    c.registry.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.FRAUD), c.issuer_admin)
+
+
+class TestBySignature:
+    def relay(self, c: Consortium, request: RevocationRequest, signer=None, sender=None):  # type: ignore[no-untyped-def]
+        signature = sign(request, c.domain, signer or c.signing_key)
+        return c.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature),
+                                   sender or c.guangdong_operator)
+
+    def test_document_and_batch(self, anchored: Consortium) -> None:
+        c, reg = anchored, anchored.registry
+        deadline = c.now() + 600
+        receipt = self.relay(c, RevocationRequest(ZERO, DOCS[2], RevocationReason.FRAUD, deadline))
+        assert only_event(reg, receipt, "DocumentRevoked")["actor"] == c.guangdong_operator
+        receipt = self.relay(c, RevocationRequest(ROOT, ZERO, RevocationReason.ISSUED_IN_ERROR, deadline))
+        assert only_event(reg, receipt, "BatchRevoked")["reason"] == RevocationReason.ISSUED_IN_ERROR
+
+    def test_refusals(self, anchored: Consortium) -> None:
+        c = anchored
+        deadline = c.now() + 600
+        with pytest.raises(errors.RegistryInvalidRevocationTarget):
+            self.relay(c, RevocationRequest(ROOT, DOCS[0], RevocationReason.FRAUD, deadline))
+        with pytest.raises(errors.RegistryInvalidRevocationTarget):
+            self.relay(c, RevocationRequest(ZERO, ZERO, RevocationReason.FRAUD, deadline))
+        with pytest.raises(errors.RegistrySignatureExpired):
+            self.relay(c, RevocationRequest(ROOT, ZERO, RevocationReason.FRAUD, 1))
+        with pytest.raises(errors.RegistryNotSubmitter):
+            self.relay(c, RevocationRequest(ROOT, ZERO, RevocationReason.FRAUD, deadline), sender=c.outsider)
+        with pytest.raises(errors.RegistryUnknownKey):
+            self.relay(c, RevocationRequest(ROOT, ZERO, RevocationReason.FRAUD, deadline),
+                       signer=labelled_test_key("stranger"))
+
+    def test_other_issuer_cannot_revoke_the_batch(self, anchored: Consortium) -> None:
+        c = anchored
+        other_key = labelled_test_key("other issuer key")
+        admit_issuer(c, "OTHERMOMX", c.outsider, [other_key.address], ["DEPCERT"])
+        with pytest.raises(errors.RegistryNotBatchIssuer):
+            self.relay(c, RevocationRequest(ROOT, ZERO, RevocationReason.FRAUD, c.now() + 600), signer=other_key)
+        # A document "revocation" by another issuer lands in that issuer's own namespace only.
+        self.relay(c, RevocationRequest(ZERO, DOCS[0], RevocationReason.FRAUD, c.now() + 600), signer=other_key)
+        assert c.registry.document_status(ROOT, DOCS[0]).document_revocation == RevocationReason.NONE
