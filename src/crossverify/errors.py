@@ -5,6 +5,18 @@
     CrossverifyError
     ├── InvalidDocType                       (also ValueError)
     ├── InvalidIssuerId                      (also ValueError)
+    ├── UnsupportedHashAlgorithm             this Python cannot compute an agreed algorithm (SM3 without OpenSSL)
+    ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
+    ├── BundleError                          a bundle cannot be used; ``path`` points at the fault
+    │   ├── MalformedBundle                  not JSON, or not a JSON object
+    │   ├── DuplicateKey                     a JSON object names a member twice
+    │   ├── UnsupportedVersion
+    │   ├── MissingMember / UnexpectedMember
+    │   ├── InvalidHex / InvalidLength / InvalidValue
+    │   ├── UnknownHashAlgorithm
+    │   ├── ProofError                       ProofTooLong, ProofTooShort, ProofIndexOutOfRange
+    │   ├── DuplicateClaim / ClaimDisclosedAndRedacted
+    │   └── AttachmentError                  AttachmentMismatch, MissingAttachment
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         └── ContractRevert                   the registry reverted with one of its custom errors
@@ -39,6 +51,111 @@ class InvalidIssuerId(CrossverifyError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"issuer id must be 1-11 characters of A-Z 0-9 . _ -, got {name!r}")
         self.name = name
+
+
+class UnsupportedHashAlgorithm(CrossverifyError):
+    """The agreed hash algorithm cannot be computed here."""
+
+    def __init__(self, label: str, why: str) -> None:
+        super().__init__(f"cannot compute {label}: {why}")
+        self.label = label
+
+
+class InvalidClaim(CrossverifyError, ValueError):
+    """A claim cannot be issued: bad name, or a value that is not canonical JSON (RFC 8785 / I-JSON)."""
+
+
+class BundleError(CrossverifyError):
+    """A certificate bundle cannot be used. ``path`` is the JSON pointer of the fault (``""``: the whole file)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{message} (at {path or 'the top level'})")
+        self.path = path
+
+
+class MalformedBundle(BundleError):
+    """The file is not JSON, or not a JSON object."""
+
+
+class DuplicateKey(BundleError):
+    """A JSON object names the same member twice, so its meaning is ambiguous."""
+
+
+class UnsupportedVersion(BundleError):
+    """The bundle's format version is not one this software reads."""
+
+
+class MissingMember(BundleError):
+    """A required member is absent."""
+
+
+class UnexpectedMember(BundleError):
+    """A member this format version does not define is present."""
+
+
+class InvalidHex(BundleError):
+    """A value that must be 0x-prefixed lowercase hexadecimal is not."""
+
+
+class InvalidLength(BundleError):
+    """A hexadecimal value has the wrong number of bytes."""
+
+
+class InvalidValue(BundleError):
+    """A value has the wrong type or is out of range."""
+
+
+class UnknownHashAlgorithm(BundleError):
+    """The hash algorithm is not keccak256, sha256 or sm3."""
+
+    def __init__(self, label: str, path: str = "/proof/hashAlg") -> None:
+        super().__init__(f"unknown hash algorithm {label!r}; expected keccak256, sha256 or sm3", path)
+        self.label = label
+
+
+class ProofError(BundleError):
+    """The Merkle proof does not fit the batch it claims to come from."""
+
+
+class ProofTooLong(ProofError):
+    """The proof has more steps than a batch of its size allows."""
+
+    def __init__(self, got: int, expected: int) -> None:
+        super().__init__(f"proof path has {got} steps, a batch of this size needs {expected}", "/proof/path")
+
+
+class ProofTooShort(ProofError):
+    """The proof has fewer steps than a batch of its size needs."""
+
+    def __init__(self, got: int, expected: int) -> None:
+        super().__init__(f"proof path has {got} steps, a batch of this size needs {expected}", "/proof/path")
+
+
+class ProofIndexOutOfRange(ProofError):
+    """The document's position is not inside the batch."""
+
+    def __init__(self, index: int, size: int) -> None:
+        super().__init__(f"document index {index} is outside a batch of {size}", "/proof/index")
+
+
+class DuplicateClaim(BundleError):
+    """Two disclosed claims have the same name."""
+
+
+class ClaimDisclosedAndRedacted(BundleError):
+    """The same claim appears both disclosed and as a redacted leaf hash."""
+
+
+class AttachmentError(BundleError):
+    """An attachment named by a claim is missing or does not match."""
+
+
+class MissingAttachment(AttachmentError):
+    """A claim names an attachment whose bytes were not handed over."""
+
+
+class AttachmentMismatch(AttachmentError):
+    """The attachment's bytes do not match the digest its claim holds: it is not the issued file."""
 
 
 class RegistryError(CrossverifyError):
