@@ -15,7 +15,9 @@ from typing import Any
 
 import rfc8785
 
+from ._canonical import canonical_claim, canonical_header
 from ._hashing import HashAlgorithm, Hasher
+from ._types import doc_type_code, issuer_id_code
 from .errors import InvalidClaim
 
 SALT_BYTES = 16
@@ -25,6 +27,7 @@ HEADER_PREFIX = b"\x03"
 MAX_CLAIMS = 1024
 MAX_NAME_LENGTH = 128
 FORMAT_VERSION = 1
+MAX_TIME = 2**40 - 1  # the registry's uint40 times
 
 JSON = Any  # a JSON value: str, int, float, bool, None, list, dict with str keys
 
@@ -39,8 +42,16 @@ class DocumentHeader:
     as_of: int
     not_after: int
 
+    def __post_init__(self) -> None:
+        doc_type_code(self.doc_type)
+        issuer_id_code(self.issuer_id)
+        for name in ("issued_at", "as_of", "not_after"):
+            value = getattr(self, name)
+            if type(value) is not int or not 0 <= value <= MAX_TIME:
+                raise InvalidClaim(f"{name} must be unix seconds from 0 to {MAX_TIME}, got {value!r}")
+
     def canonical(self) -> bytes:
-        return rfc8785.dumps(self.as_json())
+        return canonical_header(self.doc_type, self.issuer_id, self.issued_at, self.as_of, self.not_after)
 
     def as_json(self) -> dict[str, JSON]:
         return {
@@ -61,7 +72,7 @@ class Claim:
     salt: bytes
 
     def leaf(self, hasher: Hasher) -> bytes:
-        return hasher(CLAIM_PREFIX + self.salt + rfc8785.dumps([self.name, self.value]))
+        return hasher(CLAIM_PREFIX + self.salt + canonical_claim(self.name, self.value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +90,7 @@ Disclosure = Claim | RedactedClaim
 
 def document_digest(header: DocumentHeader, claims: Sequence[Disclosure], hasher: Hasher) -> bytes:
     """The digest that a batch tree commits to, from the header and the claims (disclosed or redacted)."""
-    return hasher(DOCUMENT_PREFIX + header.digest(hasher) + b"".join(c.leaf(hasher) for c in claims))
+    return hasher(DOCUMENT_PREFIX + header.digest(hasher) + b"".join([c.leaf(hasher) for c in claims]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +121,7 @@ def check_claim(name: str, value: JSON) -> None:
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
         raise InvalidClaim(f"claim names are 1 to {MAX_NAME_LENGTH} characters, got {name!r}")
     try:
-        rfc8785.dumps([name, value])
+        canonical_claim(name, value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise InvalidClaim(f"claim {name!r} is not canonical JSON: {exc}") from exc
 

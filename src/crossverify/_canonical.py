@@ -1,0 +1,46 @@
+"""RFC 8785 canonical JSON for claims and headers, with a fast path for the values most claims hold.
+
+Strings, safe integers, booleans and null are encoded directly: CPython's C string encoder
+(``json.encoder.encode_basestring``) escapes exactly the characters RFC 8785 escapes, in the same forms.
+Everything else (floats, lists, objects) goes through the ``rfc8785`` package. A property test holds both
+paths equal.
+"""
+
+from __future__ import annotations
+
+from json.encoder import encode_basestring as quote
+from typing import Any
+
+import rfc8785
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _scalar(value: Any) -> str | None:
+    kind = type(value)
+    if kind is str:
+        return quote(value)  # type: ignore[no-any-return]
+    if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return None
+
+
+def canonical_claim(name: str, value: Any) -> bytes:
+    """``JCS([name, value])``: the bytes a claim leaf hashes."""
+    text = _scalar(value)
+    if text is not None:
+        try:
+            return f"[{quote(name)},{text}]".encode()
+        except UnicodeEncodeError:  # a lone surrogate: let RFC 8785 refuse it in its own words
+            pass
+    return rfc8785.dumps([name, value])
+
+
+def canonical_header(doc_type: str, issuer_id: str, issued_at: int, as_of: int, not_after: int) -> bytes:
+    """``JCS(header)``, members in RFC 8785 order: asOf, docType, issuedAt, issuer, notAfter."""
+    return (f'{{"asOf":{as_of},"docType":{quote(doc_type)},"issuedAt":{issued_at},"issuer":{quote(issuer_id)},'
+            f'"notAfter":{not_after}}}').encode()
