@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from ._bundle import Bundle, InclusionProof
 from ._certificate import Certificate, Claim, DocumentHeader, document_digest

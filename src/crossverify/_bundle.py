@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from ._certificate import FORMAT_VERSION, JSON, Claim, Disclosure, DocumentHeader, RedactedClaim, document_digest
 from ._hashing import HashAlgorithm
@@ -178,12 +178,15 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def _named(error: jsonschema.ValidationError) -> BundleError:
     path = "/" + "/".join(str(p) for p in error.absolute_path) if error.absolute_path else ""
-    kind, instance = error.validator, error.instance
+    kind = error.validator
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    subschema: Any = error.schema
     if kind == "required":
-        missing = sorted(set(error.validator_value) - set(instance))
+        missing = sorted(set(expected) - set(instance))
         return MissingMember(f"required member {missing[0]!r} is missing", path)
     if kind == "additionalProperties":
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(subschema.get("properties", {}))
         extra = sorted(set(instance) - allowed)
         return UnexpectedMember(f"member {extra[0]!r} is not part of the format", f"{path}/{extra[0]}")
     if kind == "enum" and path == "/proof/hashAlg":
@@ -191,10 +194,10 @@ def _named(error: jsonschema.ValidationError) -> BundleError:
     if kind == "pattern" and isinstance(instance, str) and instance.startswith("0x"):
         return InvalidHex(f"{instance[:20]!r} is not 0x-prefixed lowercase hexadecimal", path)
     if kind in ("minLength", "maxLength") and isinstance(instance, str) and instance.startswith("0x"):
-        want = error.validator_value - 2
+        want = expected - 2
         return InvalidLength(f"expected {want // 2} bytes of hex, got {(len(instance) - 2) / 2:g}", path)
     if kind == "maxItems" and path == "/proof/path":
-        return ProofTooLong(len(instance), error.validator_value)
+        return ProofTooLong(len(instance), expected)
     return InvalidValue(f"{error.message}", path)
 
 

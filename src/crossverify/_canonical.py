@@ -19,7 +19,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 def _scalar(value: Any) -> str | None:
     kind = type(value)
     if kind is str:
-        return quote(value)  # type: ignore[no-any-return]
+        return quote(value)
     if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         return str(value)
     if value is None:

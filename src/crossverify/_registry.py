@@ -11,10 +11,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
-from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector
+from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -131,7 +131,10 @@ class Registry:
         """Deploy a registry; ``quorum=0`` means every operator must approve."""
         factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
         receipt = _send(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender)
-        return cls.at(w3, receipt["contractAddress"]), receipt
+        address = receipt["contractAddress"]
+        if address is None:
+            raise TransactionFailed("the deployment receipt names no contract address")
+        return cls.at(w3, address), receipt
 
     @property
     def address(self) -> str:
