@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from crossverify import Bundle, Certificate, DocumentHeader, HashAlgorithm, salt_document, seal_batch
-from crossverify import _hashing
+from crossverify import Bundle, Certificate, DocumentHeader, HashAlgorithm, _hashing, salt_document, seal_batch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

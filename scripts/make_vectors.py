@@ -61,7 +61,7 @@ def build(alg: HashAlgorithm) -> dict[str, object]:
         })
     batch = seal_batch(documents, alg)
     bundles = [batch.bundle(i, CHAIN_ID, REGISTRY) for i in range(len(documents))]
-    for entry, bundle in zip(described, bundles):
+    for entry, bundle in zip(described, bundles, strict=True):
         entry["proof"] = ["0x" + h.hex() for h in bundle.proof.path]
         entry["bundle"] = bundle.to_json()
     entry["redactedBundle"] = bundles[-1].redact(["account_no", "balance"]).to_json()

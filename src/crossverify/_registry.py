@@ -11,18 +11,20 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
+import requests
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, ContractPanicError
+from web3.exceptions import ContractLogicError, ContractPanicError, TimeExhausted
 from web3.types import TxReceipt
 
-from .errors import CONTRACT_ERRORS, ContractRevert, TransactionFailed
 from ._types import DocumentStatus
+from .errors import CONTRACT_ERRORS, ContractRevert, NodeUnavailable, ReceiptTimeout, TransactionFailed
 
 T = TypeVar("T")
 
@@ -57,10 +59,9 @@ def decode_revert(data: bytes | str) -> ContractRevert | None:
     if found is None:
         return None
     name, names, types = found
-    values = [
-        Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, raw[4:]))
-    ]
-    return CONTRACT_ERRORS[name](**dict(zip(names, values)))
+    decoded = abi_decode(types, raw[4:])
+    values = [Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, decoded, strict=True)]
+    return CONTRACT_ERRORS[name](**dict(zip(names, values, strict=True)))
 
 
 def _revert_data(exc: Exception) -> bytes | None:
@@ -148,8 +149,16 @@ class Registry:
         """Send ``build(self.functions)`` from ``sender`` and wait for its receipt; errors come back named."""
         return _send(self.w3, build(self.functions), sender)
 
+    def submit(self, build: Callable[[Any], ContractFunction], sender: Sender) -> bytes:
+        """Send without waiting; returns the transaction hash. Reverts found by gas estimation raise named."""
+        return _submit(self.w3, build(self.functions), sender)
+
+    def wait(self, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
+        """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time."""
+        return _wait(self.w3, tx_hash, timeout)
+
     def call(self, build: Callable[[Any], ContractFunction]) -> Any:
-        with registry_errors():
+        with registry_errors(), node_errors():
             return build(self.functions).call()
 
     def decode_logs(self, logs: Sequence[Any]) -> list[Event]:
@@ -176,14 +185,36 @@ class Registry:
         return [DocumentStatus.from_abi(r) for r in raw]
 
 
-def _send(w3: Web3, fn: Any, sender: Sender) -> TxReceipt:
-    with registry_errors():
+def _submit(w3: Web3, fn: Any, sender: Sender) -> bytes:
+    with registry_errors(), node_errors():
         if isinstance(sender, str):
-            tx_hash = fn.transact({"from": sender})
-        else:
-            tx = fn.build_transaction({"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address)})
-            tx_hash = w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT)
+            return bytes(fn.transact({"from": sender}))
+        tx = fn.build_transaction({
+            "from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+        })
+        return bytes(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
+
+
+def _wait(w3: Web3, tx_hash: bytes, timeout: float) -> TxReceipt:
+    with node_errors():
+        try:
+            receipt = w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)
+        except TimeExhausted as exc:
+            raise ReceiptTimeout(f"no receipt for 0x{tx_hash.hex()} within {timeout:g}s; it may still be mined")\
+                from exc
     if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction {tx_hash.hex()} reverted on chain (gas used {receipt['gasUsed']})")
+        raise TransactionFailed(f"transaction 0x{tx_hash.hex()} reverted on chain (gas used {receipt['gasUsed']})")
     return receipt
+
+
+def _send(w3: Web3, fn: Any, sender: Sender) -> TxReceipt:
+    return _wait(w3, _submit(w3, fn, sender), RECEIPT_TIMEOUT)
+
+
+@contextmanager
+def node_errors() -> Iterator[None]:
+    """Re-raise a node that cannot be reached as :class:`NodeUnavailable`."""
+    try:
+        yield
+    except (ConnectionError, OSError, requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise NodeUnavailable(f"the node did not answer: {exc}") from exc

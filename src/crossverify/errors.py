@@ -19,6 +19,8 @@
     │   └── AttachmentError                  AttachmentMismatch, MissingAttachment
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
+        ├── NodeUnavailable                  the node refused the connection or did not answer
+        ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         └── ContractRevert                   the registry reverted with one of its custom errors
             ├── RegistryAlreadyApproved
             ├── RegistryRootAlreadyAnchored
@@ -164,6 +166,14 @@ class RegistryError(CrossverifyError):
 
 class TransactionFailed(RegistryError):
     """A transaction or call failed without a registry custom error (out of gas, panic, node refusal)."""
+
+
+class NodeUnavailable(RegistryError):
+    """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
+
+
+class ReceiptTimeout(RegistryError):
+    """A sent transaction got no receipt in time; it may still be mined, so reconcile before resending."""
 
 
 class ContractRevert(RegistryError):

@@ -88,7 +88,7 @@ def test_compromise_time_only_moves_earlier(consortium: Consortium) -> None:
     now = c.now()
     for bad in (0, now + 10_000):
         with pytest.raises(errors.RegistryInvalidCompromiseTime):
-            reg.transact(lambda f: f.markKeyCompromised(key, bad), c.issuer_admin)
+            reg.transact(lambda f, bad=bad: f.markKeyCompromised(key, bad), c.issuer_admin)
     reg.transact(lambda f: f.markKeyCompromised(key, now - 100), c.issuer_admin)
     with pytest.raises(errors.RegistryInvalidCompromiseTime):
         reg.transact(lambda f: f.markKeyCompromised(key, now - 50), c.issuer_admin)

@@ -45,7 +45,8 @@ def test_revoking_a_batch(anchored: Consortium) -> None:
     receipt = reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.WITHDRAWN), c.issuer_admin)
     assert only_event(reg, receipt, "BatchRevoked") == {
         "batchRoot": ROOT, "issuerId": c.issuer_id, "actor": c.issuer_admin, "reason": RevocationReason.WITHDRAWN}
-    assert all(s.batch_revocation == RevocationReason.WITHDRAWN for s in reg.document_statuses([(ROOT, d) for d in DOCS]))
+    statuses = reg.document_statuses([(ROOT, d) for d in DOCS])
+    assert all(s.batch_revocation == RevocationReason.WITHDRAWN for s in statuses)
     with pytest.raises(errors.RegistryBatchAlreadyRevoked):
         reg.transact(lambda f: f.revokeBatch(ROOT, RevocationReason.FRAUD), c.issuer_admin)
 
