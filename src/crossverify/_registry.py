@@ -32,6 +32,9 @@ T = TypeVar("T")
 Sender = str | LocalAccount
 
 RECEIPT_TIMEOUT = 120.0
+#: Pairs per ``documentStatuses`` call: the returned memory grows with the square of the count, and nodes cap
+#: the gas of an ``eth_call`` (eth-tester at the block gas limit, geth and Besu at 50M by default).
+STATUS_CHUNK = 200
 
 
 @cache
@@ -180,9 +183,14 @@ class Registry:
         return DocumentStatus.from_abi(self.call(lambda f: f.documentStatus(batch_root, document_digest)))
 
     def document_statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
-        """Statuses of many (batch root, document digest) pairs in one ``eth_call``."""
-        raw = self.call(lambda f: f.documentStatuses([list(p) for p in pairs]))
-        return [DocumentStatus.from_abi(r) for r in raw]
+        """Statuses of many (batch root, document digest) pairs, ``STATUS_CHUNK`` per ``eth_call``."""
+        out = []
+        for start in range(0, len(pairs), STATUS_CHUNK):
+            out.extend(self._statuses([list(p) for p in pairs[start:start + STATUS_CHUNK]]))
+        return out
+
+    def _statuses(self, queries: list[list[bytes]]) -> list[DocumentStatus]:
+        return [DocumentStatus.from_abi(r) for r in self.call(lambda f: f.documentStatuses(queries))]
 
 
 def _submit(w3: Web3, fn: Any, sender: Sender) -> bytes:
