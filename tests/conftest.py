@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from web3 import EthereumTesterProvider, Web3
+from web3 import Web3
 
+from crossverify._connection import embedded_chain
 from crossverify._eip712 import AnchorRequest, Domain, sign
 from crossverify._registry import Registry
 from crossverify._types import Role, doc_type_code, issuer_id_code, jurisdiction_code
@@ -78,7 +79,8 @@ def admit_issuer(c: Consortium, name: str, admin: str, keys: list[str], doc_type
 
 @pytest.fixture(scope="session")
 def w3() -> Web3:
-    return Web3(EthereumTesterProvider())
+    """The process's embedded chain: the one the CLI reaches as ``rpc = "embedded"`` too."""
+    return embedded_chain()
 
 
 @pytest.fixture(scope="session")
