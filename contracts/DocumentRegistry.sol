@@ -533,9 +533,21 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
 
     /// @inheritdoc IDocumentRegistry
     function recordVerification(bytes32 batchRoot, bytes32 documentDigest, bytes32 purposeHash) external {
+        _requireVerifier();
+        emit VerificationRecorded(documentDigest, batchRoot, msg.sender, purposeHash);
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function recordVerifications(DocumentQuery[] calldata documents, bytes32 purposeHash) external {
+        _requireVerifier();
+        for (uint256 i = 0; i < documents.length; ++i) {
+            emit VerificationRecorded(documents[i].documentDigest, documents[i].batchRoot, msg.sender, purposeHash);
+        }
+    }
+
+    function _requireVerifier() private view {
         MemberInfo storage m = _members[msg.sender];
         if (m.role != Role.Verifier || m.status != Status.Active) revert RegistryNotVerifier(msg.sender);
-        emit VerificationRecorded(documentDigest, batchRoot, msg.sender, purposeHash);
     }
 
     // ------------------------------------------------------------------------------------------------------

@@ -315,6 +315,9 @@ interface IDocumentRegistry {
     /// @notice Record, as an admitted verifier, that a document was verified for a purpose. Event only.
     function recordVerification(bytes32 batchRoot, bytes32 documentDigest, bytes32 purposeHash) external;
 
+    /// @notice {recordVerification} for many documents verified for one purpose, in one transaction.
+    function recordVerifications(DocumentQuery[] calldata documents, bytes32 purposeHash) external;
+
     // ------------------------------------------------------------------------------------------------------
     // Views (no role needed)
     // ------------------------------------------------------------------------------------------------------

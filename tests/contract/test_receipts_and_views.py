@@ -64,3 +64,13 @@ def test_batched_view_matches_single_calls(consortium: Consortium) -> None:
     pairs = [(r, DOC) for r in roots]
     assert reg.document_statuses(pairs) == [reg.document_status(*p) for p in pairs]
     assert [s.anchored for s in reg.document_statuses(pairs)] == [True, True, True, False, False]
+
+
+def test_many_receipts_in_one_transaction(consortium: Consortium) -> None:
+    c, reg = consortium, consortium.registry
+    docs = [(ROOT, Web3.keccak(i)) for i in range(5)]
+    receipt = reg.transact(lambda f: f.recordVerifications([list(d) for d in docs], PURPOSE), c.verifier)
+    assert [(e.args["batchRoot"], e.args["documentDigest"]) for e in reg.decode_logs(receipt["logs"])] == docs
+    assert {e.args["verifier"] for e in reg.decode_logs(receipt["logs"])} == {c.verifier}
+    with pytest.raises(errors.RegistryNotVerifier):
+        reg.transact(lambda f: f.recordVerifications([list(d) for d in docs], PURPOSE), c.outsider)
