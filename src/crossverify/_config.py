@@ -14,6 +14,9 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     password_env = "CROSSVERIFY_PASSWORD"    # else the password is asked for
     dev_mode = false                          # true allows sender_private_key / signer_private_key
 
+    [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
+    ACCTSTMT = 30
+
     [issuer]
     id = "BNUMMOMX"
     journal = "var/journal.sqlite"
@@ -25,6 +28,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -55,6 +59,7 @@ FIELDS: dict[tuple[str, str], tuple[type, Any]] = {
     ("issuer", "hash_alg"): (str, "keccak256"),
     ("issuer", "max_batch"): (int, 1000),
     ("issuer", "max_age"): (float, None),
+    ("verifier", "max_age_days"): (dict, None),
     ("audit", "index"): (Path, Path("crossverify-audit.sqlite")),
     ("audit", "from_block"): (int, 0),
     ("audit", "chunk"): (int, 2000),
@@ -125,6 +130,11 @@ def _convert(value: Any, kind: type, origin: str, base: Path) -> Any:
             return path if path.is_absolute() else base / path
         if kind is bool and not isinstance(value, bool):
             raise ValueError(value)
+        if kind is dict:
+            table = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(table, dict):
+                raise ValueError(value)
+            return table
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}") from None

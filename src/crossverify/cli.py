@@ -21,12 +21,16 @@ import click
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from web3 import Web3
 
+from ._audit_export import to_csv, to_html, to_json
+from ._auditor import RegulatorReader
 from ._certificate import Certificate, DocumentHeader, attachment_claim
 from ._config import Config, ConfigError
 from ._connection import connect
+from ._demo import run_demo
 from ._hashing import HashAlgorithm
 from ._issuer import IssuerClient
 from ._journal import Journal
@@ -34,6 +38,7 @@ from ._keys import KeyLoadError, load_keystore, plain_key, write_keystore
 from ._operator import OperatorClient
 from ._registry import Registry, Sender
 from ._types import RevocationReason, Role
+from ._verifier import Outcome, Policy, VerifierClient
 from .errors import BundleError, CrossverifyError, InvalidClaim
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -423,6 +428,113 @@ def key_compromised(app: App, address: str, since: int) -> None:
     """Report a signing key compromised from a time."""
     app.issuer().report_compromised(Web3.to_checksum_address(address), since)
     app.emit({"compromised": address, "since": since}, f"{address} compromised from {since}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# verify
+# ------------------------------------------------------------------------------------------------------------
+
+@main.command("verify")
+@click.argument("bundles", type=click.Path(dir_okay=False, path_type=Path), nargs=-1, required=True)
+@click.option("--attachment", "attachments", multiple=True, metavar="NAME=PATH",
+              help="An attachment's file, by claim name (for every bundle given).")
+@click.option("--record", is_flag=True, help="Record a receipt on chain for each valid bundle.")
+@click.option("--purpose", help="Why the documents were verified (only its hash goes on chain).")
+@command
+def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
+           purpose: str | None) -> None:
+    """Check bundles a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable input."""
+    if record and not purpose:
+        raise BadInput("--record needs --purpose")
+    files = {}
+    for item in attachments:
+        name, _, file = item.partition("=")
+        if not file:
+            raise BadInput(f"--attachment takes NAME=PATH, got {item!r}")
+        files[name] = Path(file).read_bytes()
+    try:
+        texts = [p.read_bytes() for p in bundles]
+    except OSError as exc:
+        raise BadInput(str(exc)) from None
+    max_age = app.config.get("verifier", "max_age_days") or {}
+    client = VerifierClient(app.registry, Policy({k: int(v * 86400) for k, v in max_age.items()}),
+                            sender=app.sender if record else None)
+    reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
+    if record:
+        client.record([r for r in reports if r.valid], purpose or "")
+    if app.as_json:
+        app.emit([{"file": str(p), **r.as_json()} for p, r in zip(bundles, reports, strict=True)], "")
+    else:
+        for path, report in zip(bundles, reports, strict=True):
+            table = Table(title=f"{path.name}: {'[green]VALID' if report.valid else '[red]INVALID'}[/]",
+                          title_justify="left")
+            table.add_column("check")
+            table.add_column("result")
+            table.add_column("detail", overflow="fold")
+            colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
+            for c in report.checks:
+                table.add_row(c.name, f"[{colours[c.outcome]}]{c.outcome.value}[/]", c.detail)
+            Console().print(table)
+    if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
+        sys.exit(2)
+    sys.exit(0 if all(r.valid for r in reports) else 1)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# audit
+# ------------------------------------------------------------------------------------------------------------
+
+@main.group()
+def audit() -> None:
+    """Regulator: index the registry's events and report on them."""
+
+
+def _reader(app: App) -> RegulatorReader:
+    return RegulatorReader(app.registry, app.config.get("audit", "index"), chunk=app.config.get("audit", "chunk"),
+                           from_block=app.config.get("audit", "from_block"))
+
+
+@audit.command("sync")
+@command
+def audit_sync(app: App) -> None:
+    """Read new events into the local index (resumes where the last sync stopped)."""
+    reader = _reader(app)
+    with Progress(console=app.console, transient=True) as progress:
+        task = progress.add_task("reading events", total=None)
+        report = reader.sync(lambda done, total: progress.update(task, completed=done, total=total))
+    app.emit({"fromBlock": report.from_block, "toBlock": report.to_block, "events": report.events},
+             f"indexed {report.events} events from blocks {report.from_block}-{report.to_block}")
+
+
+@audit.command("report")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@command
+def audit_report(app: App, fmt: str, out: Path | None) -> None:
+    """Issued, revoked and verified per issuer, verifier, type and day; anomalies; governance changes."""
+    report = _reader(app).report()
+    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](report)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text)
+        app.console.print(f"{fmt} report written to {out}")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# demo
+# ------------------------------------------------------------------------------------------------------------
+
+@main.command("demo")
+@click.option("--certificates", type=int, default=1000, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True)
+@command
+def demo(app: App, certificates: int, out: Path) -> None:
+    """Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    run_demo(out, certificates, Console())
 
 
 def _hex32(value: str) -> bytes:
