@@ -1,0 +1,97 @@
+"""``python -m crossverify.bench [--smoke] [--only SECTION ...] [--no-write]``."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markdown import Markdown
+
+from ._core import core
+from ._gas import operations
+from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+@dataclass(frozen=True)
+class Sizes:
+    batches: list[int]
+    documents: int
+    audit_events: int
+    audit_increment: int
+    audit_checkpoints: int
+    scaling: list[int]
+
+
+FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536])
+SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32])
+SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "audit", "scaling")
+
+
+def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
+    measure: dict[str, Callable[[], Section]] = {
+        "gas": operations,
+        "anchoring": lambda: anchoring_gas(sizes.batches),
+        "issuance": lambda: issuance(sizes.documents, 1000, work),
+        "verification": lambda: verification(sizes.documents, work)[0],
+        "core": lambda: core(sizes.documents),
+        "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
+        "scaling": lambda: scaling(sizes.scaling),
+    }
+    out = []
+    for name in only:
+        console.print(f"[bold]measuring {name}…")
+        out.append(measure[name]())
+        console.print(Markdown(out[-1].markdown()))
+    return out
+
+
+def plot(sections: list[Section], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {k: v for s in sections for k, v in s.series.items()}
+    wanted = ["gas per document", "verify µs per document vs batch size", "audit report seconds vs events"]
+    present = [k for k in wanted if k in series]
+    fig, axes = plt.subplots(1, len(present), figsize=(5 * len(present), 4))
+    for ax, key in zip([axes] if len(present) == 1 else axes, present, strict=True):
+        xs, ys = zip(*series[key], strict=True)
+        ax.plot(xs, ys, marker="o")
+        ax.set_xscale("log")
+        if key == "gas per document":
+            ax.set_yscale("log")
+        ax.set_title(key)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle("crossverify scaling (" + machine() + ")", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="crossverify benchmarks against same-run baselines")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the benchmarks run")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md and the plot alone")
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as work:
+        sections = run(SMOKE if args.smoke else FULL, args.only, Path(work), console)
+    if args.no_write:
+        return
+    body = "\n\n".join(s.markdown() for s in sections)
+    (DOCS / "benchmarks.md").write_text(
+        "# Benchmarks\n\nWritten by `python -m crossverify.bench`"
+        f"{' --smoke (tiny sizes)' if args.smoke else ''}. Machine: {machine()}. Every figure stands beside a "
+        "baseline measured in the same run; no test asserts a time.\n\n"
+        "![scaling](scaling.png)\n\n" + body + "\n")
+    plot(sections, DOCS / "scaling.png")
+    console.print(f"wrote {DOCS / 'benchmarks.md'} and {DOCS / 'scaling.png'}")
+
+
+if __name__ == "__main__":
+    main()

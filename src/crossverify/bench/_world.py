@@ -1,0 +1,57 @@
+"""A fresh embedded chain with a deployed, populated consortium for one benchmark section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import EthereumTesterProvider, Web3
+
+from .._certificate import Certificate, DocumentHeader
+from .._operator import OperatorClient
+from .._registry import Registry
+from .._types import Role
+
+ISSUER = "BNUMMOMX"
+
+
+@dataclass
+class World:
+    w3: Web3
+    registry: Registry
+    operator: str
+    admin: str
+    verifier: str
+    key: LocalAccount
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+
+def world() -> World:
+    """A new chain (so sections do not slow each other down) with one issuer and one verifier admitted."""
+    w3 = Web3(EthereumTesterProvider())
+    a = list(w3.eth.accounts)
+    macao = OperatorClient.deploy(w3, a[0], [a[0], a[1]])
+    guangdong = OperatorClient(macao.registry, a[1])
+    key = Account.from_key(Web3.keccak(text="crossverify benchmark signing key (test only)"))
+    guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", a[2], ["DEPCERT", "ACCTSTMT"], [key.address]))
+    guangdong.approve(macao.propose_admit_member(a[3], Role.VERIFIER))
+    return World(w3, macao.registry, a[0], a[2], a[3], key)
+
+
+def statements(n: int, claims: int = 12, now: int = 1_790_000_000, start: int = 0) -> list[tuple[str, Certificate]]:
+    """``n`` account statements of ``claims`` claims each, with references."""
+    header = DocumentHeader("ACCTSTMT", ISSUER, now, now - 86400, now + 365 * 86400)
+    return [(f"stmt-{i:07d}", Certificate(header, {
+        "holder_name": f"CHAN Tai Man {i}", "account_no": f"9-101-{i:07d}", "balance_mop": 1000 * i + 17,
+        "joint": i % 2 == 0, **{f"line_{j:02d}": f"2026-10-{j + 1:02d} deposit {i * j} MOP" for j in range(claims - 4)},
+    })) for i in range(start, start + n)]
+
+
+def scratch(root: Path, name: str) -> Path:
+    path = root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path

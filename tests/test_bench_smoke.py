@@ -1,0 +1,15 @@
+"""The benchmarks run (tiny sizes); their figures are for docs/benchmarks.md, never asserted as times."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_benchmarks_run_on_tiny_sizes() -> None:
+    result = subprocess.run([sys.executable, "-m", "crossverify.bench", "--smoke", "--no-write"],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for title in ("Gas per registry operation", "Anchoring gas per document", "Issuance end to end",
+                  "Verification", "Audit sync", "Verification against batch size"):
+        assert title in result.stdout
