@@ -598,6 +598,21 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     }
 
     /// @inheritdoc IDocumentRegistry
+    function documentRevocations(bytes11 issuerId, bytes32[] calldata documentDigests)
+        external
+        view
+        returns (RevocationReason[] memory reasons, uint40[] memory revokedAt)
+    {
+        reasons = new RevocationReason[](documentDigests.length);
+        revokedAt = new uint40[](documentDigests.length);
+        mapping(bytes32 => Revocation) storage revocations = _documentRevocations[issuerId];
+        for (uint256 i = 0; i < documentDigests.length; ++i) {
+            Revocation storage d = revocations[documentDigests[i]];
+            (reasons[i], revokedAt[i]) = (d.reason, d.revokedAt);
+        }
+    }
+
+    /// @inheritdoc IDocumentRegistry
     function keyValidAt(bytes11 issuerId, address key, uint40 time) external view returns (bool) {
         Key storage k = _keys[key];
         return k.addedAt != 0 && k.issuerId == issuerId && k.addedAt <= time

@@ -334,6 +334,13 @@ interface IDocumentRegistry {
         view
         returns (RevocationReason reason, uint40 revokedAt);
 
+    /// @notice {documentRevocation} for many documents of one issuer in one call: the per-document part of a
+    ///         verification, once the batch's record has been read with {documentStatus}.
+    function documentRevocations(bytes11 issuerId, bytes32[] calldata documentDigests)
+        external
+        view
+        returns (RevocationReason[] memory reasons, uint40[] memory revokedAt);
+
     /// @notice Whether `key` was a valid signing key of `issuerId` at `time`: added, not retired, not compromised.
     function keyValidAt(bytes11 issuerId, address key, uint40 time) external view returns (bool);
 

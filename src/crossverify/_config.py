@@ -7,6 +7,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     rpc = "http://127.0.0.1:8545"      # or "embedded" for the in-process chain
     registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
     chain_id = 1337                    # optional: refuse a node serving another chain
+    gas_price = 0                      # optional: fixed gas price in wei (0 on gasless Besu/GoQuorum networks)
 
     [keys]
     sender_keystore = "keys/operator.json"   # who sends transactions (an operator, or the issuer's admin)
@@ -46,6 +47,7 @@ FIELDS: dict[tuple[str, str], tuple[type, Any]] = {
     ("network", "chain_id"): (int, None),
     ("network", "poa"): (bool, None),
     ("network", "receipt_timeout"): (float, 120.0),
+    ("network", "gas_price"): (int, None),
     ("keys", "sender_keystore"): (Path, None),
     ("keys", "signer_keystore"): (Path, None),
     ("keys", "sender_address"): (str, None),

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
+import requests
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, RPCResponse
 
 from .errors import NodeUnavailable
 
 EMBEDDED = "embedded"
+
+
+@contextmanager
+def node_errors() -> Iterator[None]:
+    """Re-raise a node that cannot be reached as :class:`NodeUnavailable`."""
+    try:
+        yield
+    except (ConnectionError, OSError, requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise NodeUnavailable(f"the node did not answer: {exc}") from exc
+
+
+class _Provider(HTTPProvider):
+    """web3's HTTP provider, with an unreachable node reported as :class:`NodeUnavailable` on every request."""
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        with node_errors():
+            return super().make_request(method, params)
 
 
 @cache
@@ -30,16 +51,13 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 30.0, chain_i
         return embedded_chain()
     if not rpc.startswith(("http://", "https://")):
         raise ValueError(f"rpc must be 'embedded' or an http(s) URL, got {rpc!r}")
-    w3 = Web3(HTTPProvider(rpc, request_kwargs={"timeout": timeout}))
-    try:
-        if poa is None:
-            latest = w3.manager.request_blocking(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
-            poa = len(latest["extraData"]) > 66  # "0x" + more than 32 bytes
-        if poa:
-            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-        node_chain = w3.eth.chain_id
-    except (ConnectionError, OSError) as exc:
-        raise NodeUnavailable(f"cannot reach {rpc}: {exc}") from exc
+    w3 = Web3(_Provider(rpc, request_kwargs={"timeout": timeout}))
+    if poa is None:
+        latest = w3.manager.request_blocking(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+        poa = len(latest["extraData"]) > 66  # "0x" + more than 32 bytes
+    if poa:
+        w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    node_chain = w3.eth.chain_id
     if chain_id is not None and node_chain != chain_id:
         raise ValueError(f"{rpc} serves chain {node_chain}, the configuration expects {chain_id}")
     return w3

@@ -36,9 +36,9 @@ class OperatorClient:
 
     @classmethod
     def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0,
-               proposal_lifetime: int = 7 * 86400) -> OperatorClient:
+               proposal_lifetime: int = 7 * 86400, tx_params: dict[str, Any] | None = None) -> OperatorClient:
         """Deploy a new registry with these operators (``quorum=0``: all must approve)."""
-        registry, _ = Registry.deploy(w3, sender, operators, quorum, proposal_lifetime)
+        registry, _ = Registry.deploy(w3, sender, operators, quorum, proposal_lifetime, tx_params)
         return cls(registry, sender)
 
     def propose_admit_issuer(self, issuer_id: str, jurisdiction: str, admin: str, doc_types: Sequence[str],

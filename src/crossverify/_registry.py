@@ -6,12 +6,11 @@ import ast
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
-import requests
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
@@ -23,8 +22,9 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, ContractPanicError, TimeExhausted
 from web3.types import TxReceipt
 
-from ._types import DocumentStatus
-from .errors import CONTRACT_ERRORS, ContractRevert, NodeUnavailable, ReceiptTimeout, TransactionFailed
+from ._connection import node_errors
+from ._types import DocumentStatus, RevocationReason
+from .errors import CONTRACT_ERRORS, ContractRevert, ReceiptTimeout, TransactionFailed
 
 T = TypeVar("T")
 
@@ -35,6 +35,8 @@ RECEIPT_TIMEOUT = 120.0
 #: Pairs per ``documentStatuses`` call: the returned memory grows with the square of the count, and nodes cap
 #: the gas of an ``eth_call`` (eth-tester at the block gas limit, geth and Besu at 50M by default).
 STATUS_CHUNK = 200
+#: Documents per ``documentRevocations`` call (one storage read each).
+REVOCATION_CHUNK = 2000
 
 
 @cache
@@ -156,22 +158,28 @@ class Registry:
 
     w3: Web3
     contract: Contract
+    #: Extra transaction fields, e.g. ``{"gasPrice": 0}`` on a gasless permissioned network.
+    tx_params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def at(cls, w3: Web3, address: str) -> Registry:
-        return cls(w3, w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"]))
+    def at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Registry:
+        contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"])
+        return cls(w3, contract, dict(tx_params or {}))
 
     @classmethod
     def deploy(
-        cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0, proposal_lifetime: int = 7 * 86400
+        cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0, proposal_lifetime: int = 7 * 86400,
+        tx_params: dict[str, Any] | None = None,
     ) -> tuple[Registry, TxReceipt]:
         """Deploy a registry; ``quorum=0`` means every operator must approve."""
         factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
-        receipt = _send(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender)
+        params = dict(tx_params or {})
+        receipt = _wait(w3, _submit(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender,
+                                    params), RECEIPT_TIMEOUT)
         address = receipt["contractAddress"]
         if address is None:
             raise TransactionFailed("the deployment receipt names no contract address")
-        return cls.at(w3, address), receipt
+        return cls.at(w3, address, params), receipt
 
     @property
     def address(self) -> str:
@@ -183,11 +191,11 @@ class Registry:
 
     def transact(self, build: Callable[[Any], ContractFunction], sender: Sender) -> TxReceipt:
         """Send ``build(self.functions)`` from ``sender`` and wait for its receipt; errors come back named."""
-        return _send(self.w3, build(self.functions), sender)
+        return _wait(self.w3, _submit(self.w3, build(self.functions), sender, self.tx_params), RECEIPT_TIMEOUT)
 
     def submit(self, build: Callable[[Any], ContractFunction], sender: Sender) -> bytes:
         """Send without waiting; returns the transaction hash. Reverts found by gas estimation raise named."""
-        return _submit(self.w3, build(self.functions), sender)
+        return _submit(self.w3, build(self.functions), sender, self.tx_params)
 
     def wait(self, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
         """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time."""
@@ -221,16 +229,25 @@ class Registry:
             out.extend(self._statuses([list(p) for p in pairs[start:start + STATUS_CHUNK]]))
         return out
 
+    def document_revocations(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[tuple[RevocationReason, int]]:
+        """How ``issuer_id`` revoked each document (``NONE``, 0 if not), ``REVOCATION_CHUNK`` per ``eth_call``."""
+        out: list[tuple[RevocationReason, int]] = []
+        for start in range(0, len(digests), REVOCATION_CHUNK):
+            chunk = list(digests[start:start + REVOCATION_CHUNK])
+            reasons, times = self.call(lambda f, q=chunk: f.documentRevocations(issuer_id, q))  # type: ignore[misc]
+            out.extend((RevocationReason(r), t) for r, t in zip(reasons, times, strict=True))
+        return out
+
     def _statuses(self, queries: list[list[bytes]]) -> list[DocumentStatus]:
         return [DocumentStatus.from_abi(r) for r in self.call(lambda f: f.documentStatuses(queries))]
 
 
-def _submit(w3: Web3, fn: Any, sender: Sender) -> bytes:
+def _submit(w3: Web3, fn: Any, sender: Sender, params: dict[str, Any]) -> bytes:
     with registry_errors(), node_errors():
         if isinstance(sender, str):
-            return bytes(fn.transact({"from": sender}))
+            return bytes(fn.transact({"from": sender, **params}))
         tx = fn.build_transaction({
-            "from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address, "pending"), **params,
         })
         return bytes(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
 
@@ -245,16 +262,3 @@ def _wait(w3: Web3, tx_hash: bytes, timeout: float) -> TxReceipt:
     if receipt["status"] != 1:
         raise TransactionFailed(f"transaction 0x{tx_hash.hex()} reverted on chain (gas used {receipt['gasUsed']})")
     return receipt
-
-
-def _send(w3: Web3, fn: Any, sender: Sender) -> TxReceipt:
-    return _wait(w3, _submit(w3, fn, sender), RECEIPT_TIMEOUT)
-
-
-@contextmanager
-def node_errors() -> Iterator[None]:
-    """Re-raise a node that cannot be reached as :class:`NodeUnavailable`."""
-    try:
-        yield
-    except (ConnectionError, OSError, requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise NodeUnavailable(f"the node did not answer: {exc}") from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from eth_utils.crypto import keccak
@@ -122,7 +122,7 @@ class VerifierClient:
         for i, item in enumerate(bundles):
             parsed.append(self._offline(item, attachments[i] if attachments else None))
         pairs = [(b.proof.batch_root, digest) for b, _, digest in parsed if b is not None and digest is not None]
-        statuses = iter(self.registry.document_statuses(pairs)) if pairs else iter(())
+        statuses = iter(self._statuses(pairs))
         now = self._clock()
         reports = []
         for bundle, checks, digest in parsed:
@@ -133,6 +133,27 @@ class VerifierClient:
             reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
                                               bundle, digest))
         return reports
+
+    def _statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
+        """The registry's view of each (root, digest): each batch's record read once, then every document's
+        revocation read in bulk per issuer."""
+        roots = list(dict.fromkeys(root for root, _ in pairs))
+        batches = dict(zip(roots, self.registry.document_statuses([(r, bytes(32)) for r in roots]), strict=True))
+        by_issuer: dict[bytes, list[bytes]] = {}
+        for root, digest in pairs:
+            if batches[root].anchored:
+                by_issuer.setdefault(batches[root].issuer_id, []).append(digest)
+        revoked = {
+            (issuer, digest): revocation
+            for issuer, digests in by_issuer.items()
+            for digest, revocation in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
+        }
+        out = []
+        for root, digest in pairs:
+            batch = batches[root]
+            reason, at = revoked.get((batch.issuer_id, digest), (RevocationReason.NONE, 0))
+            out.append(replace(batch, document_revocation=reason, document_revoked_at=at))
+        return out
 
     def record(self, reports: Sequence[VerificationReport], purpose: str) -> None:
         """Record on chain that these documents were verified for ``purpose`` (only its hash goes on chain)."""

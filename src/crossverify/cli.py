@@ -70,8 +70,13 @@ class App:
                        chain_id=self.config.get("network", "chain_id"))
 
     @cached_property
+    def tx_params(self) -> dict[str, Any]:
+        gas_price = self.config.get("network", "gas_price")
+        return {} if gas_price is None else {"gasPrice": gas_price}
+
+    @cached_property
     def registry(self) -> Registry:
-        return Registry.at(self.w3, self.config.require("network", "registry"))
+        return Registry.at(self.w3, self.config.require("network", "registry"), self.tx_params)
 
     @cached_property
     def sender(self) -> Sender:
@@ -199,7 +204,7 @@ def operator() -> None:
 def operator_deploy(app: App, operators: tuple[str, ...], quorum: int, lifetime: int) -> None:
     """Deploy a registry."""
     client = OperatorClient.deploy(app.w3, app.sender, [Web3.to_checksum_address(o) for o in operators], quorum,
-                                   lifetime)
+                                   lifetime, app.tx_params)
     address = client.registry.address
     app.emit({"registry": address, "chainId": app.w3.eth.chain_id}, f"registry deployed at {address}")
 

@@ -109,3 +109,11 @@ class TestBySignature:
         # A document "revocation" by another issuer lands in that issuer's own namespace only.
         self.relay(c, RevocationRequest(ZERO, DOCS[0], RevocationReason.FRAUD, c.now() + 600), signer=other_key)
         assert c.registry.document_status(ROOT, DOCS[0]).document_revocation == RevocationReason.NONE
+
+
+def test_bulk_revocation_view(anchored: Consortium) -> None:
+    c, reg = anchored, anchored.registry
+    reg.transact(lambda f: f.revokeDocument(DOCS[2], RevocationReason.FRAUD), c.issuer_admin)
+    reasons, times = reg.call(lambda f: f.documentRevocations(c.issuer_id, DOCS))
+    assert reasons == [0, 0, RevocationReason.FRAUD, 0] and times[2] > 0 and times[0] == 0
+    assert reg.document_revocations(c.issuer_id, DOCS)[2] == (RevocationReason.FRAUD, times[2])

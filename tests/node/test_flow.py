@@ -1,0 +1,162 @@
+"""The whole flow over HTTP against a real node: what eth-tester hides (mining delay, nonces, gas price zero,
+refused connections) included."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from crossverify import RevocationReason, load_bundle
+from crossverify._auditor import RegulatorReader
+from crossverify._connection import connect, embedded_chain
+from crossverify._issuer import IssuerClient
+from crossverify._journal import BatchState, Journal
+from crossverify._operator import OperatorClient
+from crossverify._types import Role
+from crossverify._verifier import VerifierClient
+from crossverify.errors import NodeUnavailable
+
+from ..clients.test_issuance import certificates
+from .conftest import Proxy, rpc
+
+GASLESS = {"gasPrice": 0}
+
+
+class Net:
+    """A consortium on one chain: operators, issuer admin, verifier, regulator, and the issuer's signing key."""
+
+    def __init__(self, w3: Web3, keys: list[LocalAccount], senders: list[object],
+                 tx_params: dict[str, int] = GASLESS) -> None:
+        self.w3 = w3
+        self.tx_params = tx_params
+        macao = OperatorClient.deploy(w3, senders[0], [_addr(senders[0]), _addr(senders[1])],  # type: ignore[arg-type]
+                                      tx_params=tx_params)
+        guangdong = OperatorClient(macao.registry, senders[1])  # type: ignore[arg-type]
+        self.registry = macao.registry
+        self.operator, self.admin, self.verifier = senders[0], senders[2], senders[3]
+        self.signer = keys[9]
+        guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", _addr(senders[2]), ["DEPCERT"],
+                                                     [self.signer.address]))
+        guangdong.approve(macao.propose_admit_member(_addr(senders[3]), Role.VERIFIER))
+        guangdong.approve(macao.propose_admit_member(_addr(senders[4]), Role.REGULATOR))
+
+    def issuer(self, tmp: Path, name: str, sender: object | None = None, w3: Web3 | None = None) -> IssuerClient:
+        registry = self.registry if w3 is None else type(self.registry).at(w3, self.registry.address, self.tx_params)
+        return IssuerClient(registry, "BNUMMOMX", self.signer, sender or self.operator,  # type: ignore[arg-type]
+                            Journal(tmp / f"{name}.sqlite"), tmp / name, receipt_timeout=30)
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+
+def _addr(sender: object) -> str:
+    return sender if isinstance(sender, str) else sender.address  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture(scope="module")
+def net(node_url: str, dev_accounts: list[LocalAccount]) -> Net:
+    return Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+
+
+def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
+    """Deploy, admit, issue and anchor, verify (single and batched), revoke, record receipts, audit: over HTTP."""
+    issuer = net.issuer(tmp_path, "flow")
+    issuer.issue(certificates(_Clock(net), 600))
+    report = issuer.run(max_batch=250)
+    assert (report.anchored, len(report.delivered), report.transactions) == (3, 600, 1)
+    assert net.w3.eth.get_transaction(
+        net.w3.eth.get_block("latest", full_transactions=False)["transactions"][0])["gasPrice"] == 0
+
+    bundles = [load_bundle(p.read_bytes()) for p in sorted(report.delivered)]
+    verifier = VerifierClient(net.registry, sender=net.verifier)  # type: ignore[arg-type]
+    assert verifier.verify(bundles[0]).valid
+    reports = verifier.verify_many(bundles)
+    assert all(r.valid for r in reports)
+    verifier.record(reports[:10], "account opening")
+
+    admin = net.issuer(tmp_path, "admin", sender=net.admin)
+    admin.revoke_document(bundles[1].document_digest(), RevocationReason.SUPERSEDED)
+    assert verifier.verify(bundles[1]).failed[0].name == "not_revoked"
+
+    reader = RegulatorReader(net.registry, tmp_path / "audit.sqlite", chunk=5)
+    reader.sync()
+    audit = reader.report()
+    assert audit.totals["documents"] >= 600 and audit.totals["receipts"] >= 10
+    assert audit.revocation_reasons.get("superseded", 0) >= 1
+
+
+def test_not_mined_at_once_and_back_to_back_nonces(net: Net, node_url: str, tmp_path: Path) -> None:
+    """With interval mining, receipts are polled; several transactions from one key go out before any is mined."""
+    rpc(node_url, "evm_setAutomine", [False])
+    rpc(node_url, "evm_setIntervalMining", [400])
+    try:
+        operator = OperatorClient(net.registry, net.operator)  # type: ignore[arg-type]
+        hashes = [net.registry.submit(lambda f, i=i: f.proposeSuspendMember(_addr(net.verifier)), net.operator)
+                  for i in range(3)]
+        assert net.w3.eth.get_transaction(hashes[0])["blockNumber"] is None  # not mined yet
+        receipts = [net.registry.wait(h, timeout=30) for h in hashes]
+        assert len({r["blockNumber"] for r in receipts}) >= 1
+        assert len(operator.proposals()) >= 3
+        issuer = net.issuer(tmp_path, "slow")
+        issuer.issue(certificates(_Clock(net), 40))
+        started = time.monotonic()
+        assert len(issuer.run(max_batch=20).delivered) == 40
+        assert time.monotonic() - started > 0.3  # it waited for a block
+    finally:
+        rpc(node_url, "evm_setIntervalMining", [0])
+        rpc(node_url, "evm_setAutomine", [True])
+
+
+def test_refused_connection_keeps_the_batch_and_a_retry_anchors_it_once(net: Net, node_url: str,
+                                                                       tmp_path: Path) -> None:
+    proxy = Proxy(int(node_url.rsplit(":", 1)[1]))
+    proxy.start()
+    through = connect(proxy.url, chain_id=1337)
+    issuer = net.issuer(tmp_path, "proxied", w3=through)
+    issuer.issue(certificates(_Clock(net), 30))
+    issuer.seal()
+    issuer.sign()
+    proxy.stop()
+    with pytest.raises(NodeUnavailable):
+        issuer.run()
+    assert [b.state for b in issuer.journal.batches("BNUMMOMX", *BatchState)] == [BatchState.SIGNED]
+    proxy.start()
+    report = issuer.run()
+    assert report.anchored == 1 and len(report.delivered) == 30
+    root = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)[0].root
+    logs = net.registry.contract.events.BatchAnchored().get_logs(from_block=0, argument_filters={"batchRoot": root})
+    assert len(logs) == 1
+    proxy.stop()
+
+
+def test_throughput_over_the_node_beside_the_embedded_chain(net: Net, dev_accounts: list[LocalAccount],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issuance end to end over HTTP and in-process, same run (figures for the notes, not asserted)."""
+    figures = {}
+    local = Net(embedded_chain(), dev_accounts, list(embedded_chain().eth.accounts[:5]), tx_params={})
+    for label, chain in (("hardhat node over HTTP", net), ("embedded eth-tester", local)):
+        issuer = chain.issuer(tmp_path, label.split()[0])
+        issuer.issue(certificates(_Clock(chain), 2000))
+        started = time.perf_counter()
+        issuer.run(max_batch=500)
+        figures[label] = 2000 / (time.perf_counter() - started)
+        bundles = [load_bundle(issuer.bundle_path(f"BNUMMOMX-{i:06d}").read_bytes()) for i in range(500)]
+        started = time.perf_counter()
+        assert all(r.valid for r in VerifierClient(chain.registry).verify_many(bundles))
+        figures[f"{label}: verify"] = 500 / (time.perf_counter() - started)
+    with capsys.disabled():
+        print("\n" + "; ".join(f"{k}: {v:,.0f} docs/s" for k, v in figures.items()))
+
+
+class _Clock:
+    """What ``certificates`` needs of a consortium: the chain's time."""
+
+    def __init__(self, net: Net) -> None:
+        self.net = net
+
+    def now(self) -> int:
+        return self.net.now()
