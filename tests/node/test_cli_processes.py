@@ -1,0 +1,95 @@
+"""Operators, an issuer, a bank and a regulator scripting ``crossverify`` as separate processes against the node."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from crossverify._keys import write_keystore
+
+PASSWORD = "node tier keystore password (test only)"
+
+
+def cli(config: Path, *args: str, keystore: str | None = None, expect: int = 0) -> Any:
+    env = {**os.environ, "CROSSVERIFY_PASSWORD": PASSWORD}
+    if keystore:
+        env["CROSSVERIFY_KEYS_SENDER_KEYSTORE"] = keystore
+    result = subprocess.run([sys.executable, "-m", "crossverify.cli", "--config", str(config), "--json", *args],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == expect, result.stderr[-3000:] + result.stdout[-2000:]
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_the_flow_as_an_operator_would_script_it(node_url: str, dev_accounts: list[LocalAccount],
+                                                 tmp_path: Path) -> None:
+    names = ["macao", "guangdong", "bnu-admin", "bank", "regulator"]
+    for name, account in zip(names, dev_accounts, strict=False):
+        write_keystore(account, tmp_path / "keys" / f"{name}.json", PASSWORD)
+    write_keystore(dev_accounts[8], tmp_path / "keys" / "bnu-signer.json", PASSWORD)
+    addr = {name: account.address for name, account in zip(names, dev_accounts, strict=False)}
+    config = tmp_path / "crossverify.toml"
+
+    def write_config(registry: str | None) -> None:
+        config.write_text(f"""
+[network]
+rpc = "{node_url}"
+chain_id = 1337
+{f'registry = "{registry}"' if registry else ''}
+gas_price = 0
+
+[keys]
+sender_keystore = "keys/macao.json"
+signer_keystore = "keys/bnu-signer.json"
+password_env = "CROSSVERIFY_PASSWORD"
+
+[issuer]
+id = "BNUMMOMX"
+journal = "var/journal.sqlite"
+bundles = "var/bundles"
+max_batch = 50
+
+[audit]
+index = "var/audit.sqlite"
+chunk = 10
+""")
+
+    write_config(None)  # deploying needs no registry yet
+    deployed = cli(config, "operator", "deploy", "--operator", addr["macao"], "--operator", addr["guangdong"])
+    write_config(deployed["registry"])
+    guangdong = "keys/guangdong.json"
+
+    pid = cli(config, "operator", "propose", "admit-issuer", "BNUMMOMX", "--admin", addr["bnu-admin"],
+              "--doc-type", "DEPCERT", "--key", dev_accounts[8].address)["proposal"]
+    assert cli(config, "operator", "approve", str(pid), keystore=guangdong) == {str(pid): {"executed": True}}
+    for who, role in (("bank", "verifier"), ("regulator", "regulator")):
+        pid = cli(config, "operator", "propose", "admit-member", addr[who], "--role", role)["proposal"]
+        cli(config, "operator", "approve", str(pid), keystore=guangdong)
+
+    certs = [{"reference": f"dep-{i}", "docType": "DEPCERT", "notAfter": 2_000_000_000,
+              "claims": {"holder": f"CHAN Tai Man {i}", "mop": 1000 * i}} for i in range(120)]
+    (tmp_path / "certs.json").write_text(json.dumps(certs))
+    assert cli(config, "issuer", "issue", str(tmp_path / "certs.json")) == {"journalled": 120}
+    report = cli(config, "issuer", "run")
+    assert (report["anchored"], report["delivered"]) == (3, 120)
+
+    bundles = sorted((tmp_path / "var" / "bundles" / "BNUMMOMX").glob("*.json"))
+    verdicts = cli(config, "verify", *map(str, bundles[:5]), "--record", "--purpose", "account opening",
+                   keystore="keys/bank.json")
+    assert all(v["valid"] for v in verdicts)
+    digest = verdicts[0]["documentDigest"]
+    cli(config, "issuer", "revoke", "--document", digest, "--reason", "withdrawn", keystore="keys/bnu-admin.json")
+    failed = cli(config, "verify", str(bundles[0]), expect=1)
+    assert [c["name"] for c in failed[0]["checks"] if c["outcome"] == "failed"] == ["not_revoked"]
+
+    synced = cli(config, "audit", "sync")
+    assert synced["events"] > 0
+    cli(config, "audit", "report", "--format", "json", "--out", str(tmp_path / "audit.json"))
+    audit = json.loads((tmp_path / "audit.json").read_text())
+    assert audit["totals"]["documents"] == 120 and audit["totals"]["receipts"] == 5
+    assert audit["revocation_reasons"] == {"withdrawn": 1}
