@@ -17,7 +17,7 @@ from typing import Any
 
 from ._registry import Registry
 from ._types import RevocationReason, code_name
-from .errors import CrossverifyError
+from .errors import AuditIndexError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,12 +37,10 @@ GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypeP
               "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired", "SigningKeyCompromised")
 
 
-class AuditIndexError(CrossverifyError):
-    """The audit index belongs to another registry or chain."""
-
-
 @dataclass(frozen=True, slots=True)
 class SyncReport:
+    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry events."""
+
     from_block: int
     to_block: int
     events: int

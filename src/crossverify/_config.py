@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import CrossverifyError
+from .errors import ConfigError
 
 PREFIX = "CROSSVERIFY"
 
@@ -66,10 +66,6 @@ FIELDS: dict[tuple[str, str], tuple[type, Any]] = {
     ("audit", "from_block"): (int, 0),
     ("audit", "chunk"): (int, 2000),
 }
-
-
-class ConfigError(CrossverifyError):
-    """The configuration is missing, unreadable, or has a bad or missing value."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from ._batch import SaltedDocument
 from ._certificate import Claim, DocumentHeader
 from ._hashing import HashAlgorithm
-from .errors import CrossverifyError
+from .errors import JournalError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -58,11 +58,9 @@ CREATE INDEX IF NOT EXISTS pending ON documents (issuer_id, doc_type, batch_id, 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-class JournalError(CrossverifyError):
-    """The journal refused an entry or is not a crossverify journal."""
-
-
 class BatchState(StrEnum):
+    """Where a batch stands in the issuance pipeline."""
+
     SEALED = "sealed"
     SIGNED = "signed"
     SENT = "sent"

@@ -10,11 +10,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from .errors import CrossverifyError
-
-
-class KeyLoadError(CrossverifyError):
-    """A key could not be loaded: missing file, wrong password, or a plain key outside development mode."""
+from .errors import KeyLoadError
 
 
 def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | None = None) -> LocalAccount:

@@ -24,6 +24,9 @@ RECEIPTS_PER_TX = 500
 
 
 class Outcome(StrEnum):
+    """How one check came out. ``NOT_APPLICABLE``: the check could not run (an earlier one failed) or does not
+    apply (no attachments, no age limit for the type)."""
+
     PASSED = "passed"
     FAILED = "failed"
     NOT_APPLICABLE = "not applicable"

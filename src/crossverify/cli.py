@@ -28,18 +28,18 @@ from web3 import Web3
 from ._audit_export import to_csv, to_html, to_json
 from ._auditor import RegulatorReader
 from ._certificate import Certificate, DocumentHeader, attachment_claim
-from ._config import Config, ConfigError
+from ._config import Config
 from ._connection import connect
 from ._demo import run_demo
 from ._hashing import HashAlgorithm
 from ._issuer import IssuerClient
 from ._journal import Journal
-from ._keys import KeyLoadError, load_keystore, plain_key, write_keystore
+from ._keys import load_keystore, plain_key, write_keystore
 from ._operator import OperatorClient
 from ._registry import Registry, Sender
 from ._types import RevocationReason, Role
 from ._verifier import Outcome, Policy, VerifierClient
-from .errors import BundleError, CrossverifyError, InvalidClaim
+from .errors import BundleError, ConfigError, CrossverifyError, InvalidClaim, KeyLoadError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

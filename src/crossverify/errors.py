@@ -7,6 +7,10 @@
     ├── InvalidIssuerId                      (also ValueError)
     ├── UnsupportedHashAlgorithm             this Python cannot compute an agreed algorithm (SM3 without OpenSSL)
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
+    ├── ConfigError                          the configuration is missing or has a bad value
+    ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
+    ├── JournalError                         the issuer's journal refused an entry
+    ├── AuditIndexError                      the regulator's index belongs to another registry
     ├── BundleError                          a bundle cannot be used; ``path`` points at the fault
     │   ├── MalformedBundle                  not JSON, or not a JSON object
     │   ├── DuplicateKey                     a JSON object names a member twice
@@ -65,6 +69,22 @@ class UnsupportedHashAlgorithm(CrossverifyError):
 
 class InvalidClaim(CrossverifyError, ValueError):
     """A claim cannot be issued: bad name, or a value that is not canonical JSON (RFC 8785 / I-JSON)."""
+
+
+class ConfigError(CrossverifyError):
+    """The configuration is missing, unreadable, or has a bad or missing value."""
+
+
+class KeyLoadError(CrossverifyError):
+    """A key could not be loaded: missing file, wrong password, or a plain key outside development mode."""
+
+
+class JournalError(CrossverifyError):
+    """The journal refused an entry or is not a crossverify journal."""
+
+
+class AuditIndexError(CrossverifyError):
+    """The audit index belongs to another registry or chain."""
 
 
 class BundleError(CrossverifyError):

@@ -10,7 +10,8 @@ from web3 import Web3
 
 from crossverify import Registry, RevocationReason
 from crossverify._audit_export import to_csv, to_html, to_json
-from crossverify._auditor import AuditIndexError, RegulatorReader
+from crossverify._auditor import RegulatorReader
+from crossverify.errors import AuditIndexError
 
 from ..conftest import Consortium
 

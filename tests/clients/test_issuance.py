@@ -12,8 +12,8 @@ from web3.exceptions import TimeExhausted
 
 from crossverify import Certificate, DocumentHeader, RevocationReason, load_bundle
 from crossverify._issuer import FAULT_POINTS, IssuerClient
-from crossverify._journal import BatchState, Journal, JournalError
-from crossverify.errors import NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
+from crossverify._journal import BatchState, Journal
+from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 
