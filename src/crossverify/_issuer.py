@@ -10,7 +10,6 @@ marked anchored, never sent again.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,7 +174,12 @@ class IssuerClient:
         return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender)
 
     def deliver(self) -> list[Path]:
-        """Write the holders' bundles of every anchored batch (atomically; rewriting yields the same bytes)."""
+        """Write the holders' bundles of every anchored batch; rewriting yields the same bytes.
+
+        Each file is written under a temporary name and renamed into place; once a batch's files are all
+        written, one ``sync`` makes them durable before the batch is marked delivered. Until then the journal
+        says "anchored", so a crash only means the files are written again.
+        """
         written = []
         batches = self.journal.batches(self.issuer_id, BatchState.ANCHORED)
         if batches:
@@ -186,8 +190,11 @@ class IssuerClient:
             batch = seal_batch([doc for _, doc in entries], b.hash_alg)
             if batch.root != b.root:
                 raise TransactionFailed(f"journal batch {b.id} no longer hashes to its anchored root")
+            folder = self.bundle_dir / self.issuer_id
+            folder.mkdir(parents=True, exist_ok=True)
             for index, (reference, _) in enumerate(entries):
                 written.append(self._write(reference, batch, index, chain_id))
+            os.sync()
             self.journal.record_delivered(b.id)
         return written
 
@@ -205,13 +212,9 @@ class IssuerClient:
 
     def _write(self, reference: str, batch: SealedBatch, index: int, chain_id: int) -> Path:
         path = self.bundle_path(reference)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = batch.bundle(index, chain_id, self.registry.address).dumps().encode()
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(batch.bundle(index, chain_id, self.registry.address).dumps().encode())
+        os.replace(partial, path)
         return path
 
     def _reconcile(self) -> int:
