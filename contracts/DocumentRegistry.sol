@@ -54,16 +54,6 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         uint40 revokedAt;
     }
 
-    struct Proposal {
-        ProposalKind kind;
-        address proposer;
-        uint40 createdAt;
-        uint40 expiresAt;
-        uint16 approvals;
-        bool executed;
-        bytes payload;
-    }
-
     /// @dev Operators are fixed at deployment, so they live in immutables (unused ones are zero): recognising
     ///      a relaying operator then costs no storage read on the anchoring path.
     uint256 private constant MAX_OPERATORS = 6;
@@ -78,7 +68,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     uint40 private immutable _proposalLifetime;
 
     uint256 private _proposalCount;
-    mapping(uint256 proposalId => Proposal) private _proposals;
+    mapping(uint256 proposalId => ProposalInfo) private _proposals;
     mapping(uint256 proposalId => mapping(address operator => bool)) private _approved;
 
     mapping(bytes11 issuerId => Issuer) private _issuers;
@@ -184,7 +174,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
 
     /// @inheritdoc IDocumentRegistry
     function approve(uint256 proposalId) external onlyOperator {
-        Proposal storage p = _proposals[proposalId];
+        ProposalInfo storage p = _proposals[proposalId];
         if (p.createdAt == 0) revert RegistryUnknownProposal(proposalId);
         if (p.executed) revert RegistryProposalAlreadyExecuted(proposalId);
         if (_time() > p.expiresAt) revert RegistryProposalExpired(proposalId, p.expiresAt);
@@ -195,7 +185,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         _dispatch(kind, payload, 0, false);
         proposalId = ++_proposalCount;
         uint40 expiresAt = _time() + _proposalLifetime;
-        Proposal storage p = _proposals[proposalId];
+        ProposalInfo storage p = _proposals[proposalId];
         p.kind = kind;
         p.proposer = msg.sender;
         p.createdAt = _time();
@@ -205,7 +195,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         _approve(proposalId, p);
     }
 
-    function _approve(uint256 proposalId, Proposal storage p) private {
+    function _approve(uint256 proposalId, ProposalInfo storage p) private {
         if (_approved[proposalId][msg.sender]) revert RegistryAlreadyApproved(proposalId, msg.sender);
         _approved[proposalId][msg.sender] = true;
         uint16 approvals = ++p.approvals;
@@ -690,16 +680,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
 
     /// @inheritdoc IDocumentRegistry
     function proposal(uint256 proposalId) external view returns (ProposalInfo memory) {
-        Proposal storage p = _proposals[proposalId];
-        return ProposalInfo({
-            kind: p.kind,
-            proposer: p.proposer,
-            createdAt: p.createdAt,
-            expiresAt: p.expiresAt,
-            approvals: p.approvals,
-            executed: p.executed,
-            payload: p.payload
-        });
+        return _proposals[proposalId];
     }
 
     /// @inheritdoc IDocumentRegistry
