@@ -128,8 +128,11 @@ class Bundle:
             "anchor": {"chainId": self.chain_id, "registry": self.registry},
         }
 
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=1)
+    def dumps(self, indent: int | None = None) -> str:
+        """The bundle file's text: compact by default (CPython's C encoder), indented on request."""
+        if indent is None:
+            return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=indent)
 
 
 def load_bundle(text: str | bytes, attachments: Mapping[str, bytes] | None = None) -> Bundle:
