@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._registry import Registry
-from ._types import RevocationReason, code_name
+from ._types import RevocationReason, Role, code_name
 from .errors import AuditIndexError
 
 SCHEMA = """
@@ -200,7 +200,7 @@ class RegulatorReader:
                     anomalies.append(_anomaly("receipt_for_expired", t, verifier=bank, documentDigest=digest,
                                               issuer=anchor["issuer"]))
             if name in GOVERNANCE:
-                governance.append({"at": t, "event": name, **{k: _show(v) for k, v in a.items()}})
+                governance.append({"at": t, "event": name, **{k: _show(k, v) for k, v in a.items()}})
         for (bank, hour), count in sorted(hourly.items()):
             if count > self.burst_per_hour:
                 anomalies.append(_anomaly("receipt_burst", hour * 3600, verifier=bank, receipts=count))
@@ -242,8 +242,12 @@ def _b(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def _show(value: Any) -> Any:
-    """Registry codes (issuer ids, document types) as text; everything else as indexed."""
-    if isinstance(value, str) and value.startswith("0x") and len(value) in (18, 24):
+def _show(name: str, value: Any) -> Any:
+    """An event argument as a supervisor reads it: codes as text, roles by name, times as dates."""
+    if name in ("issuerId", "docType", "jurisdiction"):
         return code_name(_b(value))
+    if name == "role":
+        return Role(value).name.lower()
+    if name == "compromisedFrom":
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
     return value
