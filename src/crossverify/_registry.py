@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
@@ -25,8 +25,6 @@ from web3.types import TxReceipt
 from ._connection import node_errors
 from ._types import DocumentStatus, RevocationReason
 from .errors import CONTRACT_ERRORS, ContractRevert, ReceiptTimeout, TransactionFailed
-
-T = TypeVar("T")
 
 #: Who sends a transaction: an account the node manages (its address) or a local key.
 Sender = str | LocalAccount

@@ -206,3 +206,16 @@ def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Pa
     since = c.now()
     issuer.report_compromised(issuer.signer.address, since)
     assert c.registry.call(lambda f: f.signingKey(issuer.signer.address))[3] == since
+
+
+def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_path: Path) -> None:
+    from crossverify import OperatorClient
+
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(certificates(c, 3))
+    bundle = load_bundle(issuer.run().delivered[0].read_bytes())
+    request, signature = issuer.signed_revocation(bytes(32), bundle.document_digest(), RevocationReason.FRAUD)
+    OperatorClient(c.registry, c.guangdong_operator).relay_revocation(request, signature)
+    status = c.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
+    assert status.document_revocation == RevocationReason.FRAUD
