@@ -46,6 +46,14 @@ def no_faults(point: str) -> None:
     """The production fault hook: nothing happens."""
 
 
+#: Told ``(stage, done, total)`` as a run advances.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The silent progress hook."""
+
+
 @dataclass
 class RunReport:
     """What one :meth:`IssuerClient.run` did."""
@@ -143,7 +151,7 @@ class IssuerClient:
             self._fault("after_sign")
         return len(batches)
 
-    def anchor(self, report: RunReport | None = None) -> int:
+    def anchor(self, report: RunReport | None = None, progress: Progress = no_progress) -> int:
         """Reconcile with the chain, then send every signed batch (``anchorMany``, in chunks) and await receipts."""
         report = report or RunReport()
         reconciled = self._reconcile()
@@ -157,6 +165,7 @@ class IssuerClient:
             signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
         anchored = 0
         for start in range(0, len(signed), MAX_ANCHORS_PER_TX):
+            progress("anchoring batches", start, len(signed))
             chunk = signed[start:start + MAX_ANCHORS_PER_TX]
             requests = [self._request(b, b.deadline or 0).as_abi() for b in chunk]
             signatures = [_compact(b) for b in chunk]
@@ -168,24 +177,28 @@ class IssuerClient:
             report.transactions += 1
             self._fault("after_receipt")
             anchored += self._reconcile()
+        if signed:
+            progress("anchoring batches", len(signed), len(signed))
         return reconciled + anchored
 
     def _send_anchors(self, requests: list[Any], signatures: list[tuple[bytes, bytes]]) -> bytes:
         return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender)
 
-    def deliver(self) -> list[Path]:
+    def deliver(self, progress: Progress = no_progress) -> list[Path]:
         """Write the holders' bundles of every anchored batch; rewriting yields the same bytes.
 
         Each file is written under a temporary name and renamed into place; once a batch's files are all
         written, one ``sync`` makes them durable before the batch is marked delivered. Until then the journal
         says "anchored", so a crash only means the files are written again.
         """
-        written = []
+        written: list[Path] = []
         batches = self.journal.batches(self.issuer_id, BatchState.ANCHORED)
         if batches:
             self._fault("before_deliver")
         chain_id = self.registry.w3.eth.chain_id
+        total = sum(b.leaf_count for b in batches)
         for b in batches:
+            progress("writing bundles", len(written), total)
             entries = self.journal.batch_documents(b.id)
             batch = seal_batch([doc for _, doc in entries], b.hash_alg)
             if batch.root != b.root:
@@ -196,15 +209,21 @@ class IssuerClient:
                 written.append(self._write(reference, batch, index, chain_id))
             os.sync()
             self.journal.record_delivered(b.id)
+        if batches:
+            progress("writing bundles", len(written), total)
         return written
 
-    def run(self, max_batch: int = 1000, max_age: float | None = None) -> RunReport:
-        """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began."""
+    def run(self, max_batch: int = 1000, max_age: float | None = None, progress: Progress = no_progress
+            ) -> RunReport:
+        """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began.
+
+        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
+        """
         report = RunReport()
         report.sealed = len(self.seal(max_batch, max_age))
         report.signed = self.sign()
-        report.anchored = self.anchor(report)
-        report.delivered = self.deliver()
+        report.anchored = self.anchor(report, progress)
+        report.delivered = self.deliver(progress)
         return report
 
     def bundle_path(self, reference: str) -> Path:

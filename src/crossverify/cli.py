@@ -369,9 +369,16 @@ def issuer_issue(app: App, files: tuple[Path, ...]) -> None:
 def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
     """Seal, sign, anchor and deliver everything pending (resumes an interrupted run)."""
     client = app.issuer()
-    with app.console.status("sealing, signing, anchoring, delivering…"):
+    with Progress(console=app.console, transient=app.as_json) as bars:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
         report = client.run(max_batch or app.config.get("issuer", "max_batch"),
-                            max_age if max_age is not None else app.config.get("issuer", "max_age"))
+                            max_age if max_age is not None else app.config.get("issuer", "max_age"), progress)
     data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
             "delivered": len(report.delivered), "transactions": report.transactions, "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
