@@ -52,9 +52,9 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 30.0, chain_i
     if not rpc.startswith(("http://", "https://")):
         raise ValueError(f"rpc must be 'embedded' or an http(s) URL, got {rpc!r}")
     w3 = Web3(_Provider(rpc, request_kwargs={"timeout": timeout}))
-    if poa is None:
-        latest = w3.manager.request_blocking(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
-        poa = len(latest["extraData"]) > 66  # "0x" + more than 32 bytes
+    if poa is None:  # read the raw block: web3's validation would refuse it before we could look
+        latest = w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
+        poa = len(latest["result"]["extraData"]) > 66  # "0x" + more than 32 bytes
     if poa:
         w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     node_chain = w3.eth.chain_id
