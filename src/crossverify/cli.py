@@ -546,7 +546,7 @@ def demo(app: App, certificates: int, out: Path) -> None:
     import shutil
 
     shutil.rmtree(out, ignore_errors=True)
-    run_demo(out, certificates, Console())
+    run_demo(out, certificates, Console(width=None if sys.stdout.isatty() else 120))
 
 
 def _hex32(value: str) -> bytes:

@@ -36,8 +36,15 @@ class Section:
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     def markdown(self) -> str:
+        """The section as markdown; columns holding only figures are right-aligned."""
+        def numeric(column: int) -> bool:
+            cells = [r[column] for r in self.rows if r[column]]
+            return bool(cells) and all(c.lstrip("<= ").replace(",", "").replace(".", "").rstrip("xs").isdigit()
+                                       for c in cells)
+
+        align = ["---:" if i and numeric(i) else "---" for i in range(len(self.header))]
         lines = [f"## {self.title}", "", self.intro, "", "| " + " | ".join(self.header) + " |",
-                 "|" + "|".join("---" if i == 0 else "---:" for i in range(len(self.header))) + "|"]
+                 "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.rows]
         return "\n".join(lines)
 
