@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._registry import Registry
-from ._types import RevocationReason, Role, code_name
+from ._types import RevocationReason, Role, code_name, utc_time
 from .errors import AuditIndexError
 
 SCHEMA = """
@@ -249,5 +249,5 @@ def _show(name: str, value: Any) -> Any:
     if name == "role":
         return Role(value).name.lower()
     if name == "compromisedFrom":
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+        return utc_time(value)
     return value

@@ -66,10 +66,14 @@ class Bundle:
         """The digest recomputed from the header and claims (one hash per disclosed claim, plus two)."""
         return document_digest(self.header, self.claims, self.proof.hash_alg.hasher())
 
-    def recompute_root(self) -> bytes:
-        """The batch root the claims and proof lead to; compare it with ``proof.batch_root`` and the chain."""
+    def recompute_root(self, digest: bytes | None = None) -> bytes:
+        """The batch root the claims and proof lead to; compare it with ``proof.batch_root`` and the chain.
+
+        ``digest``: the document digest, when the caller has already computed it.
+        """
         p = self.proof
-        return root_from_proof(self.document_digest(), p.index, p.leaf_count, p.path, p.hash_alg.hasher())
+        leaf = self.document_digest() if digest is None else digest
+        return root_from_proof(leaf, p.index, p.leaf_count, p.path, p.hash_alg.hasher())
 
     def leads_to_root(self) -> bool:
         """Whether the claims and proof lead to the batch root the bundle names."""

@@ -197,14 +197,14 @@ class IssuerClient:
             self._fault("before_deliver")
         chain_id = self.registry.w3.eth.chain_id
         total = sum(b.leaf_count for b in batches)
+        if batches:
+            (self.bundle_dir / self.issuer_id).mkdir(parents=True, exist_ok=True)
         for b in batches:
             progress("writing bundles", len(written), total)
             entries = self.journal.batch_documents(b.id)
             batch = seal_batch([doc for _, doc in entries], b.hash_alg)
             if batch.root != b.root:
                 raise TransactionFailed(f"journal batch {b.id} no longer hashes to its anchored root")
-            folder = self.bundle_dir / self.issuer_id
-            folder.mkdir(parents=True, exist_ok=True)
             for index, (reference, _) in enumerate(entries):
                 written.append(self._write(reference, batch, index, chain_id))
             os.sync()
@@ -242,14 +242,15 @@ class IssuerClient:
         if not open_batches:
             return 0
         statuses = self.registry.document_statuses([(b.root, ZERO) for b in open_batches])
-        marked = 0
+        marked = unsent = 0
         for b, status in zip(open_batches, statuses, strict=True):
             if status.anchored:
                 self.journal.record_anchored(b.id, status.anchored_at)
                 marked += 1
             elif b.state is BatchState.SENT and b.tx_hash and not self._pending(b.tx_hash):
                 self.journal.record_unsent(b.id)
-        if marked < len(open_batches):
+                unsent += 1
+        if unsent:  # back to sealed: sign again before the next send
             self.sign()
         return marked
 

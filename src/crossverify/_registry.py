@@ -113,6 +113,7 @@ class _EventCodec:
     indexed: tuple[tuple[str, str], ...]
     data_names: tuple[str, ...]
     data_types: tuple[str, ...]
+    addresses: tuple[str, ...]
 
 
 @cache
@@ -127,6 +128,7 @@ def _event_by_topic() -> dict[bytes, _EventCodec]:
                 tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
                 tuple(i["name"] for i in inputs if not i["indexed"]),
                 tuple(i["type"] for i in inputs if not i["indexed"]),
+                tuple(i["name"] for i in inputs if i["type"] == "address"),
             )
     return codecs
 
@@ -144,9 +146,8 @@ def _decode_log(codec: _EventCodec, log: Any) -> dict[str, Any]:
     for (name, kind), topic in zip(codec.indexed, topics, strict=True):
         args[name] = abi_decode([kind], bytes(topic))[0]
     args.update(zip(codec.data_names, abi_decode(codec.data_types, bytes(log["data"])), strict=True))
-    for (name, kind) in (*codec.indexed, *zip(codec.data_names, codec.data_types, strict=True)):
-        if kind == "address":
-            args[name] = _checksum(args[name])
+    for name in codec.addresses:
+        args[name] = _checksum(args[name])
     return args
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -76,6 +77,11 @@ def jurisdiction_code(name: str) -> bytes:
 def code_name(code: bytes) -> str:
     """Decode a zero-padded registry code (document type, issuer id, jurisdiction) to text."""
     return code.rstrip(b"\0").decode("utf-8", errors="replace")
+
+
+def utc_time(t: int) -> str:
+    """A registry time (unix seconds) as a UTC date and time, as reports and verdicts show it."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
 
 
 @dataclass(frozen=True, slots=True)

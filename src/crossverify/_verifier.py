@@ -6,7 +6,6 @@ what failed and why, and what did not apply. ``verify_many`` reads the chain for
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -15,7 +14,7 @@ from eth_utils.crypto import keccak
 
 from ._bundle import Bundle, load_bundle
 from ._registry import Registry, Sender
-from ._types import DocumentStatus, RevocationReason, Status, code_name
+from ._types import DocumentStatus, RevocationReason, Status, code_name, utc_time
 from .errors import BundleError, CrossverifyError
 
 Bundleish = Bundle | str | bytes
@@ -186,7 +185,7 @@ class VerifierClient:
         checks.append(self._attachments(bundle, files))
         try:
             digest = bundle.document_digest()
-            root = bundle.recompute_root()
+            root = bundle.recompute_root(digest)
         except CrossverifyError as exc:
             checks.append(Check("proof_leads_to_root", Outcome.FAILED, f"{type(exc).__name__}: {exc}"))
             return bundle, checks, None
@@ -226,7 +225,7 @@ class VerifierClient:
             return [Check("anchored", Outcome.FAILED,
                           "no anchor for this batch root: it was never issued through the registry (forged, or "
                           "signed by a key the registry does not know)")]
-        checks = [Check("anchored", Outcome.PASSED, f"anchored at {_when(s.anchored_at)} by key {s.signing_key}")]
+        checks = [Check("anchored", Outcome.PASSED, f"anchored at {utc_time(s.anchored_at)} by key {s.signing_key}")]
         mismatches = [
             f"{what}: anchor {a!r}, bundle {b!r}" for what, a, b in (
                 ("issuer", code_name(s.issuer_id), h.issuer_id), ("document type", code_name(s.doc_type), h.doc_type),
@@ -241,10 +240,10 @@ class VerifierClient:
                             f"key {s.signing_key} was not an active key of {code_name(s.issuer_id)} when it signed"))
         if s.key_compromised_from and s.anchored_at >= s.key_compromised_from:
             checks.append(Check("key_not_compromised", Outcome.FAILED,
-                                f"the signing key is reported compromised from {_when(s.key_compromised_from)}, "
-                                f"and this batch was anchored after that, at {_when(s.anchored_at)}"))
+                                f"the signing key is reported compromised from {utc_time(s.key_compromised_from)}, "
+                                f"and this batch was anchored after that, at {utc_time(s.anchored_at)}"))
         else:
-            extra = f" (compromised only from {_when(s.key_compromised_from)})" if s.key_compromised_from else ""
+            extra = f" (compromised only from {utc_time(s.key_compromised_from)})" if s.key_compromised_from else ""
             checks.append(Check("key_not_compromised", Outcome.PASSED, f"not compromised when it signed{extra}"))
         standing = s.issuer_status is Status.ACTIVE
         checks.append(Check("issuer_in_good_standing", Outcome.PASSED if standing else Outcome.FAILED,
@@ -256,7 +255,7 @@ class VerifierClient:
         checks.append(_revocation(s))
         expiry = min(h.not_after, s.not_after)
         checks.append(Check("not_expired", Outcome.PASSED if now < expiry else Outcome.FAILED,
-                            f"valid until {_when(expiry)}" if now < expiry else f"expired at {_when(expiry)}"))
+                            f"valid until {utc_time(expiry)}" if now < expiry else f"expired at {utc_time(expiry)}"))
         limit = self.policy.max_age.get(h.doc_type)
         if limit is None:
             checks.append(Check("fresh_enough", Outcome.NOT_APPLICABLE, f"no age limit for {h.doc_type}"))
@@ -264,7 +263,7 @@ class VerifierClient:
             age = now - h.as_of
             ok = age <= limit
             checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
-                                f"describes {_when(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
+                                f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
         return checks
 
 
@@ -277,12 +276,10 @@ def _revocation(s: DocumentStatus) -> Check:
     }
     if s.document_revocation:
         return Check("not_revoked", Outcome.FAILED,
-                     f"document {meaning[s.document_revocation]} (on {_when(s.document_revoked_at)})")
+                     f"document {meaning[s.document_revocation]} (on {utc_time(s.document_revoked_at)})")
     if s.batch_revocation:
         return Check("not_revoked", Outcome.FAILED,
-                     f"its whole batch {meaning[s.batch_revocation]} (on {_when(s.batch_revoked_at)})")
+                     f"its whole batch {meaning[s.batch_revocation]} (on {utc_time(s.batch_revoked_at)})")
     return Check("not_revoked", Outcome.PASSED, "neither the document nor its batch is revoked")
 
 
-def _when(t: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
