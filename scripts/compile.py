@@ -5,7 +5,7 @@ import sys
 
 import solcx.exceptions
 
-from crossverify._compiler import compile_contracts, write_artifacts
+from crossverify.chain.compiler import compile_contracts, write_artifacts
 
 if __name__ == "__main__":
     try:

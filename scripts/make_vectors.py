@@ -23,7 +23,7 @@ from crossverify import (
     seal_batch,
     sign,
 )
-from crossverify._certificate import document_digest
+from crossverify.format.certificate import document_digest
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "vectors" / "v1.json"
 TEST_KEY = hashlib.sha256(b"crossverify test vector signing key").digest()

@@ -10,10 +10,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from crossverify._connection import embedded_chain
-from crossverify._eip712 import AnchorRequest, Domain, sign
-from crossverify._registry import Registry
-from crossverify._types import Role, doc_type_code, issuer_id_code, jurisdiction_code
+from crossverify.chain.connection import embedded_chain
+from crossverify.chain.records import Role
+from crossverify.chain.registry import Registry
+from crossverify.chain.typed_data import AnchorRequest, Domain, sign
+from crossverify.format.certificate import Certificate, DocumentHeader
+from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 
 YEAR = 365 * 86400
 
@@ -107,3 +109,14 @@ def consortium(session_consortium: Consortium) -> Iterator[Consortium]:
     snapshot = w3.testing.snapshot()
     yield session_consortium
     w3.testing.revert(snapshot)
+
+
+def deposit_certificates(
+    c: Consortium, n: int, issuer: str = "BNUMMOMX", start: int = 0
+) -> list[tuple[str, Certificate]]:
+    """``n`` deposit certificates of ``issuer``, issued now, with references ``<issuer>-000000`` on."""
+    now = c.now()
+    header = DocumentHeader("DEPCERT", issuer, now, now - 86400, now + 365 * 86400)
+    return [(f"{issuer}-{i:06d}", Certificate(header, {
+        "holder_name": f"CHAN Tai Man {i}", "account_no": f"9-101-{i:06d}-8", "balance_mop": 1000 + i,
+    })) for i in range(start, start + n)]

@@ -6,7 +6,7 @@ from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector
 
 from crossverify import errors
-from crossverify._registry import artifact, decode_revert
+from crossverify.chain.registry import artifact, decode_revert
 
 
 def test_every_abi_error_has_a_class() -> None:

@@ -7,21 +7,27 @@ read the registry's events. By role: :class:`OperatorClient`, :class:`IssuerClie
 signing methods. Errors live in :mod:`crossverify.errors`.
 """
 
-from ._auditor import AuditReport, RegulatorReader
-from ._batch import SaltedDocument, SealedBatch, salt_document, seal_batch
-from ._bundle import Bundle, InclusionProof, load_bundle
-from ._certificate import Certificate, Claim, DocumentHeader, RedactedClaim, attachment_claim
-from ._config import Config
-from ._connection import connect, embedded_chain
-from ._eip712 import AnchorRequest, Domain, RevocationRequest, sign
-from ._hashing import HashAlgorithm
-from ._issuer import IssuerClient, RunReport
-from ._journal import Journal
-from ._operator import OperatorClient, Proposal
-from ._registry import Event, Registry
-from ._types import DocumentStatus, ProposalKind, RevocationReason, Role, Status
-from ._verifier import Check, Outcome, Policy, VerificationReport, VerifierClient
-from .errors import BundleError, ContractRevert, CrossverifyError, RegistryError, TransactionFailed
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chain.connection import connect, embedded_chain
+    from .chain.records import DocumentStatus, ProposalKind, RevocationReason, Role, Status
+    from .chain.registry import Event, Registry
+    from .chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
+    from .config import Config
+    from .consortium.operator import OperatorClient, Proposal
+    from .errors import BundleError, ContractRevert, CrossverifyError, RegistryError, TransactionFailed
+    from .format.batch import SaltedDocument, SealedBatch, salt_document, seal_batch
+    from .format.bundle import Bundle, InclusionProof, load_bundle
+    from .format.certificate import Certificate, Claim, DocumentHeader, RedactedClaim, attachment_claim
+    from .format.hashing import HashAlgorithm
+    from .issuer.client import IssuerClient, RunReport
+    from .issuer.journal import Journal
+    from .regulator.index import AuditReport, RegulatorReader
+    from .verifier.client import Check, Outcome, Policy, VerificationReport, VerifierClient
 
 __all__ = [
     "AnchorRequest",
@@ -69,3 +75,66 @@ __all__ = [
     "seal_batch",
     "sign",
 ]
+
+#: Where each public name lives. Imported on first use, so that a program using only the certificate format
+#: (a resident's device, a second implementation) never loads web3 or the chain layer.
+_HOMES = {
+    "AnchorRequest": ".chain.typed_data",
+    "AuditReport": ".regulator.index",
+    "Bundle": ".format.bundle",
+    "BundleError": ".errors",
+    "Certificate": ".format.certificate",
+    "Check": ".verifier.client",
+    "Claim": ".format.certificate",
+    "Config": ".config",
+    "ContractRevert": ".errors",
+    "CrossverifyError": ".errors",
+    "DocumentHeader": ".format.certificate",
+    "DocumentStatus": ".chain.records",
+    "Domain": ".chain.typed_data",
+    "Event": ".chain.registry",
+    "HashAlgorithm": ".format.hashing",
+    "InclusionProof": ".format.bundle",
+    "IssuerClient": ".issuer.client",
+    "Journal": ".issuer.journal",
+    "OperatorClient": ".consortium.operator",
+    "Outcome": ".verifier.client",
+    "Policy": ".verifier.client",
+    "Proposal": ".consortium.operator",
+    "ProposalKind": ".chain.records",
+    "RedactedClaim": ".format.certificate",
+    "Registry": ".chain.registry",
+    "RegistryError": ".errors",
+    "RegulatorReader": ".regulator.index",
+    "RevocationReason": ".chain.records",
+    "RevocationRequest": ".chain.typed_data",
+    "Role": ".chain.records",
+    "RunReport": ".issuer.client",
+    "SaltedDocument": ".format.batch",
+    "SealedBatch": ".format.batch",
+    "Status": ".chain.records",
+    "TransactionFailed": ".errors",
+    "VerificationReport": ".verifier.client",
+    "VerifierClient": ".verifier.client",
+    "attachment_claim": ".format.certificate",
+    "connect": ".chain.connection",
+    "embedded_chain": ".chain.connection",
+    "load_bundle": ".format.bundle",
+    "salt_document": ".format.batch",
+    "seal_batch": ".format.batch",
+    "sign": ".chain.typed_data",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return import_module(".errors", __name__)
+    if name not in _HOMES:
+        raise AttributeError(f"module 'crossverify' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "errors"]

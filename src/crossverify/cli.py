@@ -25,21 +25,21 @@ from rich.progress import Progress
 from rich.table import Table
 from web3 import Web3
 
-from ._audit_export import to_csv, to_html, to_json
-from ._auditor import RegulatorReader
-from ._certificate import Certificate, DocumentHeader, attachment_claim
-from ._config import Config
-from ._connection import connect
-from ._demo import run_demo
-from ._hashing import HashAlgorithm
-from ._issuer import IssuerClient
-from ._journal import Journal
-from ._keys import load_keystore, plain_key, write_keystore
-from ._operator import OperatorClient
-from ._registry import Registry, Sender
-from ._types import RevocationReason, Role
-from ._verifier import Outcome, Policy, VerifierClient
+from .chain.connection import connect
+from .chain.records import RevocationReason, Role
+from .chain.registry import Registry, Sender
+from .config import Config
+from .consortium.operator import OperatorClient
+from .demo import run_demo
 from .errors import BundleError, ConfigError, CrossverifyError, InvalidClaim, KeyLoadError
+from .format.certificate import Certificate, DocumentHeader, attachment_claim
+from .format.hashing import HashAlgorithm
+from .issuer.client import IssuerClient
+from .issuer.journal import Journal
+from .keys.keystore import load_keystore, plain_key, write_keystore
+from .regulator.export import to_csv, to_html, to_json
+from .regulator.index import RegulatorReader
+from .verifier.client import Outcome, Policy, VerifierClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 

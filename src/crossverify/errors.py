@@ -36,7 +36,7 @@ catches ``RegistryRootAlreadyAnchored`` and reads ``err.args_by_name["batchRoot"
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class CrossverifyError(Exception):
@@ -199,13 +199,16 @@ class ReceiptTimeout(RegistryError):
 class ContractRevert(RegistryError):
     """The registry reverted with a custom error; ``args_by_name`` holds the values it reported."""
 
-    error_name: ClassVar[str] = ""
-
     def __init__(self, **args_by_name: Any) -> None:
         self.args_by_name = args_by_name
         shown = ", ".join(f"{k}={_show(v)}" for k, v in args_by_name.items())
         hint = (type(self).__doc__ or "").strip().splitlines()[0]
         super().__init__(f"{self.error_name}({shown}): {hint}")
+
+    @property
+    def error_name(self) -> str:
+        """The contract's name for this error: the class is named after it."""
+        return type(self).__name__
 
 
 def _show(value: Any) -> str:
@@ -215,279 +218,185 @@ def _show(value: Any) -> str:
 class InvalidShortString(ContractRevert):
     """EIP-712 domain name or version could not be stored (deployment only)."""
 
-    error_name = "InvalidShortString"
-
 
 class StringTooLong(ContractRevert):
     """EIP-712 domain name or version too long (deployment only)."""
-
-    error_name = "StringTooLong"
 
 
 class RegistryZeroAddress(ContractRevert):
     """An address argument is zero."""
 
-    error_name = "RegistryZeroAddress"
-
 
 class RegistryInvalidQuorum(ContractRevert):
     """Deployment needs at least two operators and a quorum between two and their number."""
-
-    error_name = "RegistryInvalidQuorum"
 
 
 class RegistryDuplicateOperator(ContractRevert):
     """An operator is listed twice at deployment."""
 
-    error_name = "RegistryDuplicateOperator"
-
 
 class RegistryNotOperator(ContractRevert):
     """Only a consortium operator may do this."""
-
-    error_name = "RegistryNotOperator"
 
 
 class RegistryUnknownProposal(ContractRevert):
     """No proposal has this id."""
 
-    error_name = "RegistryUnknownProposal"
-
 
 class RegistryProposalExpired(ContractRevert):
     """The proposal expired before reaching its quorum; propose again."""
-
-    error_name = "RegistryProposalExpired"
 
 
 class RegistryProposalAlreadyExecuted(ContractRevert):
     """The proposal already reached its quorum and was carried out."""
 
-    error_name = "RegistryProposalAlreadyExecuted"
-
 
 class RegistryAlreadyApproved(ContractRevert):
     """This operator already approved the proposal."""
-
-    error_name = "RegistryAlreadyApproved"
 
 
 class RegistryZeroIssuerId(ContractRevert):
     """An issuer id must not be zero."""
 
-    error_name = "RegistryZeroIssuerId"
-
 
 class RegistryIssuerExists(ContractRevert):
     """An issuer with this id was already admitted."""
-
-    error_name = "RegistryIssuerExists"
 
 
 class RegistryUnknownIssuer(ContractRevert):
     """No issuer has this id."""
 
-    error_name = "RegistryUnknownIssuer"
-
 
 class RegistryIssuerNotActive(ContractRevert):
     """The issuer is not admitted, or is suspended."""
-
-    error_name = "RegistryIssuerNotActive"
 
 
 class RegistryIssuerNotSuspended(ContractRevert):
     """Only a suspended issuer can be reinstated."""
 
-    error_name = "RegistryIssuerNotSuspended"
-
 
 class RegistryNotIssuerAdmin(ContractRevert):
     """Only the issuer's admin account may do this."""
-
-    error_name = "RegistryNotIssuerAdmin"
 
 
 class RegistryAdminInUse(ContractRevert):
     """The account already administers another issuer."""
 
-    error_name = "RegistryAdminInUse"
-
 
 class RegistryDocTypeNotAllowed(ContractRevert):
     """The issuer is not allowed to issue this document type."""
-
-    error_name = "RegistryDocTypeNotAllowed"
 
 
 class RegistryZeroDocType(ContractRevert):
     """A document type must not be zero."""
 
-    error_name = "RegistryZeroDocType"
-
 
 class RegistryInvalidRole(ContractRevert):
     """Members are admitted as verifiers or regulators only."""
-
-    error_name = "RegistryInvalidRole"
 
 
 class RegistryMemberExists(ContractRevert):
     """The account already holds a consortium role."""
 
-    error_name = "RegistryMemberExists"
-
 
 class RegistryUnknownMember(ContractRevert):
     """The account holds no consortium role."""
-
-    error_name = "RegistryUnknownMember"
 
 
 class RegistryMemberNotActive(ContractRevert):
     """The member is not active."""
 
-    error_name = "RegistryMemberNotActive"
-
 
 class RegistryMemberNotSuspended(ContractRevert):
     """Only a suspended member can be reinstated."""
-
-    error_name = "RegistryMemberNotSuspended"
 
 
 class RegistryNotVerifier(ContractRevert):
     """Only an active verifier may record a verification."""
 
-    error_name = "RegistryNotVerifier"
-
 
 class RegistryKeyExists(ContractRevert):
     """The signing key is already registered (keys belong to one issuer, once)."""
-
-    error_name = "RegistryKeyExists"
 
 
 class RegistryUnknownKey(ContractRevert):
     """The signature recovers to a key no issuer holds (wrong key, chain, registry or message)."""
 
-    error_name = "RegistryUnknownKey"
-
 
 class RegistryKeyRetired(ContractRevert):
     """The signing key was retired and can no longer sign."""
-
-    error_name = "RegistryKeyRetired"
 
 
 class RegistryKeyCompromised(ContractRevert):
     """The signing key is marked compromised."""
 
-    error_name = "RegistryKeyCompromised"
-
 
 class RegistryInvalidCompromiseTime(ContractRevert):
     """A compromise time must be non-zero, not in the future, and earlier than one already set."""
-
-    error_name = "RegistryInvalidCompromiseTime"
 
 
 class RegistryZeroRoot(ContractRevert):
     """A batch root must not be zero."""
 
-    error_name = "RegistryZeroRoot"
-
 
 class RegistryRootAlreadyAnchored(ContractRevert):
     """The batch root is already anchored."""
-
-    error_name = "RegistryRootAlreadyAnchored"
 
 
 class RegistryUnknownHashAlgorithm(ContractRevert):
     """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3)."""
 
-    error_name = "RegistryUnknownHashAlgorithm"
-
 
 class RegistryZeroLeafCount(ContractRevert):
     """A batch must hold at least one document."""
-
-    error_name = "RegistryZeroLeafCount"
 
 
 class RegistryNotAfterPassed(ContractRevert):
     """The batch's not-after time has already passed."""
 
-    error_name = "RegistryNotAfterPassed"
-
 
 class RegistrySignatureExpired(ContractRevert):
     """The signed request's deadline has passed; sign it again."""
-
-    error_name = "RegistrySignatureExpired"
 
 
 class RegistryInvalidSignature(ContractRevert):
     """The signature does not recover to any address."""
 
-    error_name = "RegistryInvalidSignature"
-
 
 class RegistryMalleableSignature(ContractRevert):
     """The signature's s value is in the upper half of the curve order (malleable form)."""
-
-    error_name = "RegistryMalleableSignature"
 
 
 class RegistryNotSubmitter(ContractRevert):
     """Only an operator or the issuer's admin may submit this issuer's signed requests."""
 
-    error_name = "RegistryNotSubmitter"
-
 
 class RegistryLengthMismatch(ContractRevert):
     """Requests and signatures differ in number."""
-
-    error_name = "RegistryLengthMismatch"
 
 
 class RegistryUnknownBatch(ContractRevert):
     """No batch is anchored under this root."""
 
-    error_name = "RegistryUnknownBatch"
-
 
 class RegistryNotBatchIssuer(ContractRevert):
     """The signer's issuer did not anchor this batch."""
-
-    error_name = "RegistryNotBatchIssuer"
 
 
 class RegistryInvalidRevocationReason(ContractRevert):
     """A revocation needs a reason other than None."""
 
-    error_name = "RegistryInvalidRevocationReason"
-
 
 class RegistryInvalidRevocationTarget(ContractRevert):
     """A signed revocation names exactly one of a batch root and a document digest."""
-
-    error_name = "RegistryInvalidRevocationTarget"
 
 
 class RegistryBatchAlreadyRevoked(ContractRevert):
     """The batch is already revoked; revocation is final."""
 
-    error_name = "RegistryBatchAlreadyRevoked"
-
 
 class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; revocation is final."""
 
-    error_name = "RegistryDocumentAlreadyRevoked"
 
-
-CONTRACT_ERRORS: dict[str, type[ContractRevert]] = {
-    cls.error_name: cls for cls in ContractRevert.__subclasses__()
-}
+CONTRACT_ERRORS: dict[str, type[ContractRevert]] = {cls.__name__: cls for cls in ContractRevert.__subclasses__()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crossverify._registry import Registry
+from crossverify.chain.registry import Registry
 
 
 def events(registry: Registry, receipt: Any, name: str | None = None) -> list[tuple[str, dict[str, Any]]]:

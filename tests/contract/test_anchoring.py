@@ -6,9 +6,10 @@ import pytest
 from web3 import Web3
 
 from crossverify import errors
-from crossverify._eip712 import Domain, sign
-from crossverify._registry import Registry
-from crossverify._types import Status, doc_type_code
+from crossverify.chain.records import Status
+from crossverify.chain.registry import Registry
+from crossverify.chain.typed_data import Domain, sign
+from crossverify.format.codes import doc_type_code
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 from .helpers import only_event

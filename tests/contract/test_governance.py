@@ -6,8 +6,9 @@ import pytest
 from web3 import Web3
 
 from crossverify import errors
-from crossverify._registry import Registry
-from crossverify._types import ProposalKind, Role, Status, doc_type_code, issuer_id_code, jurisdiction_code
+from crossverify.chain.records import ProposalKind, Role, Status
+from crossverify.chain.registry import Registry
+from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 from .helpers import events, only_event

@@ -6,7 +6,7 @@ import pytest
 from web3 import Web3
 
 from crossverify import errors
-from crossverify._types import RevocationReason, Status
+from crossverify.chain.records import RevocationReason, Status
 
 from ..conftest import Consortium
 from .helpers import only_event

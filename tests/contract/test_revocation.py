@@ -6,8 +6,8 @@ import pytest
 from web3 import Web3
 
 from crossverify import errors
-from crossverify._eip712 import RevocationRequest, sign
-from crossverify._types import RevocationReason
+from crossverify.chain.records import RevocationReason
+from crossverify.chain.typed_data import RevocationRequest, sign
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 from .helpers import only_event

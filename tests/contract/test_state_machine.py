@@ -12,8 +12,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from web3 import Web3
 
 from crossverify import errors
-from crossverify._eip712 import sign
-from crossverify._types import RevocationReason
+from crossverify.chain.records import RevocationReason
+from crossverify.chain.typed_data import sign
 
 from ..conftest import Consortium
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from crossverify._keys import write_keystore
+from crossverify.keys.keystore import write_keystore
 
 PASSWORD = "node tier keystore password (test only)"
 

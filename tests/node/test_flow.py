@@ -11,16 +11,16 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crossverify import RevocationReason, load_bundle
-from crossverify._auditor import RegulatorReader
-from crossverify._connection import connect, embedded_chain
-from crossverify._issuer import IssuerClient
-from crossverify._journal import BatchState, Journal
-from crossverify._operator import OperatorClient
-from crossverify._types import Role
-from crossverify._verifier import VerifierClient
+from crossverify.chain.connection import connect, embedded_chain
+from crossverify.chain.records import Role
+from crossverify.consortium.operator import OperatorClient
 from crossverify.errors import NodeUnavailable
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import BatchState, Journal
+from crossverify.regulator.index import RegulatorReader
+from crossverify.verifier.client import VerifierClient
 
-from ..clients.test_issuance import certificates
+from ..conftest import deposit_certificates
 from .conftest import Proxy, rpc
 
 GASLESS = {"gasPrice": 0}
@@ -65,7 +65,7 @@ def net(node_url: str, dev_accounts: list[LocalAccount]) -> Net:
 def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
     """Deploy, admit, issue and anchor, verify (single and batched), revoke, record receipts, audit: over HTTP."""
     issuer = net.issuer(tmp_path, "flow")
-    issuer.issue(certificates(_Clock(net), 600))
+    issuer.issue(deposit_certificates(_Clock(net), 600))
     report = issuer.run(max_batch=250)
     assert (report.anchored, len(report.delivered), report.transactions) == (3, 600, 1)
     assert net.w3.eth.get_transaction(
@@ -104,7 +104,7 @@ def test_not_mined_at_once_and_back_to_back_nonces(net: Net, node_url: str, tmp_
         assert len(operator.proposals()) == before + 3
         rpc(node_url, "evm_setIntervalMining", [300])
         issuer = net.issuer(tmp_path, "slow")
-        issuer.issue(certificates(_Clock(net), 40))
+        issuer.issue(deposit_certificates(_Clock(net), 40))
         assert len(issuer.run(max_batch=20).delivered) == 40
     finally:
         rpc(node_url, "evm_setIntervalMining", [0])
@@ -117,7 +117,7 @@ def test_refused_connection_keeps_the_batch_and_a_retry_anchors_it_once(net: Net
     proxy.start()
     through = connect(proxy.url, chain_id=1337)
     issuer = net.issuer(tmp_path, "proxied", w3=through)
-    issuer.issue(certificates(_Clock(net), 30))
+    issuer.issue(deposit_certificates(_Clock(net), 30))
     issuer.seal()
     issuer.sign()
     proxy.stop()
@@ -140,7 +140,7 @@ def test_throughput_over_the_node_beside_the_embedded_chain(net: Net, dev_accoun
     local = Net(embedded_chain(), dev_accounts, list(embedded_chain().eth.accounts[:5]), tx_params={})
     for label, chain in (("hardhat node over HTTP", net), ("embedded eth-tester", local)):
         issuer = chain.issuer(tmp_path, label.split()[0])
-        issuer.issue(certificates(_Clock(chain), 2000))
+        issuer.issue(deposit_certificates(_Clock(chain), 2000))
         started = time.perf_counter()
         issuer.run(max_batch=500)
         figures[label] = 2000 / (time.perf_counter() - started)

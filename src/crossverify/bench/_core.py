@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .. import _hashing
-from .._batch import salt_document, seal_batch
-from .._bundle import Bundle
-from .._hashing import HashAlgorithm
+from ..format import hashing as _hashing
+from ..format.batch import salt_document, seal_batch
+from ..format.bundle import Bundle
+from ..format.hashing import HashAlgorithm
 from ._sections import Section, timed
 from ._world import statements
 

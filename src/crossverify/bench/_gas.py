@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from web3 import Web3
 
-from .._eip712 import AnchorRequest, Domain, sign
-from .._registry import Registry, artifact
-from .._types import RevocationReason, doc_type_code
+from ..chain.records import RevocationReason
+from ..chain.registry import Registry, artifact
+from ..chain.typed_data import AnchorRequest, Domain, sign
+from ..format.codes import doc_type_code
 from ._sections import Section
 from ._world import world
 

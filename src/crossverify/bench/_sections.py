@@ -10,16 +10,16 @@ from typing import Any
 
 from web3 import Web3
 
-from .._auditor import RegulatorReader
-from .._batch import salt_document, seal_batch
-from .._bundle import Bundle
-from .._eip712 import AnchorRequest, Domain, sign
-from .._hashing import HashAlgorithm
-from .._issuer import IssuerClient
-from .._journal import BatchState, Journal
-from .._registry import artifact
-from .._types import doc_type_code
-from .._verifier import VerifierClient
+from ..chain.registry import artifact
+from ..chain.typed_data import AnchorRequest, Domain, sign
+from ..format.batch import salt_document, seal_batch
+from ..format.bundle import Bundle
+from ..format.codes import doc_type_code
+from ..format.hashing import HashAlgorithm
+from ..issuer.client import IssuerClient
+from ..issuer.journal import BatchState, Journal
+from ..regulator.index import RegulatorReader
+from ..verifier.client import VerifierClient
 from ._world import ISSUER, World, scratch, statements, world
 
 KECCAK = HashAlgorithm.KECCAK256
@@ -150,9 +150,9 @@ def verification(n: int, root: Path) -> tuple[Section, list[Bundle]]:
 
 def _hash_floor(bundles: list[Bundle]) -> float:
     """Seconds keccak256 takes over every preimage that verifying ``bundles`` hashes."""
-    from .._canonical import canonical_claim
-    from .._certificate import CLAIM_PREFIX, DOCUMENT_PREFIX, Claim
-    from .._merkle import NODE_PREFIX, root_from_proof
+    from ..format.canonical import canonical_claim
+    from ..format.certificate import CLAIM_PREFIX, DOCUMENT_PREFIX, Claim
+    from ..format.merkle import NODE_PREFIX, root_from_proof
 
     seen: list[bytes] = []
     hasher = KECCAK.hasher()

@@ -9,10 +9,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 
-from .._certificate import Certificate, DocumentHeader
-from .._operator import OperatorClient
-from .._registry import Registry
-from .._types import Role
+from ..chain.records import Role
+from ..chain.registry import Registry
+from ..consortium.operator import OperatorClient
+from ..format.certificate import Certificate, DocumentHeader
 
 ISSUER = "BNUMMOMX"
 

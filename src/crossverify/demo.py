@@ -1,0 +1,272 @@
+"""The end-to-end demo on the embedded chain, through the same public clients a bank or an issuer uses.
+
+Two operators admit three Macao issuers, two Guangdong banks and a regulator; the issuers anchor about a
+thousand certificates; residents redact; the banks verify and record receipts; then each kind of bad
+certificate is shown failing its named check; the regulator syncs and writes its report.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from .chain.connection import embedded_chain
+from .chain.records import RevocationReason, Role
+from .chain.typed_data import AnchorRequest, Domain, sign
+from .consortium.operator import OperatorClient
+from .errors import ContractRevert
+from .format.batch import SaltedDocument, salt_document, seal_batch
+from .format.bundle import Bundle, load_bundle
+from .format.certificate import Certificate, DocumentHeader
+from .format.codes import doc_type_code
+from .format.hashing import HashAlgorithm
+from .issuer.client import IssuerClient
+from .issuer.journal import BatchState, Journal
+from .regulator.export import to_html, to_json
+from .regulator.index import AuditReport, RegulatorReader
+from .verifier.client import Policy, VerificationReport, VerifierClient
+
+DAY = 86400
+SURNAMES = ["CHAN", "LEI", "WONG", "HO", "LAO", "CHEONG", "SOUSA", "LEONG", "IEONG", "KUOK"]
+GIVEN = ["Tai Man", "Ka Ian", "Sio Mei", "Chi Hou", "Wai Kei", "Ana", "Mei Leng", "Hoi Ian"]
+
+
+@dataclass(frozen=True)
+class IssuerPlan:
+    issuer_id: str
+    name: str
+    doc_types: tuple[str, ...]
+    share: float
+
+
+ISSUERS = (
+    IssuerPlan("BNUMMOMX", "Banco Nacional Ultramarino", ("DEPCERT", "ACCTSTMT"), 0.4),
+    IssuerPlan("ICBKMOMX", "ICBC (Macau)", ("ACCTSTMT", "CREDREC"), 0.35),
+    IssuerPlan("LUSOMOMX", "Luso Insurance (example)", ("INSPOL",), 0.25),
+)
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for the caller and for the test that checks no personal data reached the chain."""
+
+    w3: Web3
+    registry_address: str
+    out_dir: Path
+    issued: int = 0
+    genuine_valid: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    report: AuditReport | None = None
+    claim_values: list[Any] = field(default_factory=list)
+    salts: list[bytes] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def claims_for(doc_type: str, i: int, rng: random.Random) -> dict[str, Any]:
+    holder = f"{rng.choice(SURNAMES)} {rng.choice(GIVEN)}"
+    base: dict[str, Any] = {"holder_name": holder, "id_number": f"1{rng.randrange(10**6):06d}({rng.randrange(10)})",
+                            "address": f"Rua {rng.choice(['do Campo', 'Central', 'da Praia Grande'])} {i}, Macau"}
+    if doc_type == "DEPCERT":
+        base.update(account_no=f"9-101-{i:06d}-{rng.randrange(10)}",
+                    balance={"MOP": round(rng.uniform(1e3, 2e6), 2)}, term_months=rng.choice([3, 6, 12]))
+    elif doc_type == "ACCTSTMT":
+        base.update(account_no=f"2-20{i:06d}", average_balance_mop=rng.randrange(10**3, 10**6),
+                    months=6, overdrawn=rng.random() < 0.05)
+    elif doc_type == "CREDREC":
+        base.update(score=rng.randrange(450, 850), open_loans=rng.randrange(0, 4), defaults=0)
+    else:
+        base.update(policy_no=f"LP-{i:07d}", sum_insured_mop=rng.randrange(10**5, 5 * 10**6), in_force=True)
+    return base
+
+
+def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = None, seed: int = 7) -> DemoResult:
+    console = console or Console()
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    w3 = embedded_chain()
+    a = list(w3.eth.accounts)
+    macao_op, guangdong_op, regulator = a[0], a[1], a[7]
+    admins = {plan.issuer_id: a[2 + i] for i, plan in enumerate(ISSUERS)}
+    banks = {"Guangdong Bank A": a[5], "Guangdong Bank B": a[6]}
+    keys: dict[str, LocalAccount] = {p.issuer_id: Account.create() for p in ISSUERS}
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    console.rule("[bold]1. The consortium")
+    macao = OperatorClient.deploy(w3, macao_op, [macao_op, guangdong_op])
+    registry = macao.registry
+    guangdong = OperatorClient(registry, guangdong_op)
+    console.print(f"Registry deployed at [cyan]{registry.address}[/] by the Macao operator; both operators must "
+                  "approve every admission.")
+    for plan in ISSUERS:
+        pid = macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types,
+                                         [keys[plan.issuer_id].address])
+        guangdong.approve(pid)
+        console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}")
+    for label, account in [*banks.items(), ("regulator", regulator)]:
+        role = Role.REGULATOR if label == "regulator" else Role.VERIFIER
+        guangdong.approve(macao.propose_admit_member(account, role))
+        console.print(f"  {label} admitted as {role.name.lower()}")
+
+    console.rule("[bold]2. Macao issuers anchor certificates")
+    result = DemoResult(w3, registry.address, out_dir)
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], macao_op,
+                                         Journal(out_dir / "journal.sqlite"), out_dir / "bundles")
+               for p in ISSUERS}
+    references: dict[str, list[str]] = {}
+    with Progress(console=console) as progress:
+        task = progress.add_task("issuing", total=certificates)
+        for plan in ISSUERS:
+            count = round(certificates * plan.share)
+            batch = []
+            for i in range(count):
+                doc_type = plan.doc_types[i % len(plan.doc_types)]
+                header = DocumentHeader(doc_type, plan.issuer_id, now, now - rng.randrange(0, 20) * DAY,
+                                        now + 365 * DAY)
+                batch.append((f"{plan.issuer_id}-{i:05d}", Certificate(header, claims_for(doc_type, i, rng))))
+            issuers[plan.issuer_id].issue(batch)
+            references[plan.issuer_id] = [ref for ref, _ in batch]
+            progress.advance(task, count)
+        for plan in ISSUERS:
+            report = issuers[plan.issuer_id].run(max_batch=250)
+            result.issued += len(report.delivered)
+            console.print(f"  {plan.issuer_id}: {len(report.delivered)} certificates in {report.anchored} batches, "
+                          f"{report.gas_used:,} gas ({report.gas_used // max(len(report.delivered), 1)} per document)")
+
+    console.rule("[bold]3. Residents redact, Guangdong banks verify")
+    carried: list[Bundle] = []
+    for plan in ISSUERS:
+        for ref in references[plan.issuer_id]:
+            bundle = load_bundle(issuers[plan.issuer_id].bundle_path(ref).read_bytes())
+            carried.append(bundle.redact(["id_number", "address"]))
+    policy = Policy({"ACCTSTMT": 30 * DAY, "DEPCERT": 30 * DAY, "CREDREC": 90 * DAY})
+    verifiers = {label: VerifierClient(registry, policy, sender=account) for label, account in banks.items()}
+    half = len(carried) // 2
+    for (label, verifier), share in zip(verifiers.items(), (carried[:half], carried[half:]), strict=True):
+        reports = verifier.verify_many(share)
+        valid = [r for r in reports if r.valid]
+        result.genuine_valid += len(valid)
+        verifier.record(valid, "account opening" if label.endswith("A") else "loan application")
+        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; receipts recorded")
+
+    console.rule("[bold]4. What does not pass")
+    bank_a = verifiers["Guangdong Bank A"]
+    show: list[tuple[str, Callable[[], VerificationReport]]] = []
+    sample = carried[0]
+    tampered = sample.to_json()
+    tampered["claims"][[c.get("name") for c in tampered["claims"]].index("balance")]["value"] = {"MOP": 9_999_999}
+    show.append(("a tampered field (balance raised)", lambda: bank_a.verify(json.dumps(tampered))))
+    show.append(("a proof taken from another document", lambda: bank_a.verify(replace(carried[1],
+                                                                                      proof=carried[2].proof))))
+    forged = _forged_bundle(registry.address, w3, macao, console)
+    show.append(("a certificate signed by an unadmitted key", lambda: bank_a.verify(forged)))
+    bnu = issuers["BNUMMOMX"]
+    withdrawn, superseded = carried[3], carried[4]
+    bnu.sender = admins["BNUMMOMX"]
+    bnu.revoke_document(withdrawn.document_digest(), RevocationReason.WITHDRAWN)
+    bnu.revoke_document(superseded.document_digest(), RevocationReason.SUPERSEDED)
+    show.append(("a withdrawn certificate", lambda: bank_a.verify(withdrawn)))
+    show.append(("a superseded statement", lambda: bank_a.verify(superseded)))
+    expiring = _short_lived(issuers["ICBKMOMX"], now)
+    _advance_clock(w3, 600)
+    show.append(("an expired credit record", lambda: bank_a.verify(expiring)))
+    compromised = _under_compromised_key(issuers["LUSOMOMX"], admins["LUSOMOMX"], now, w3)
+    show.append(("one anchored under a compromised key", lambda: bank_a.verify(compromised)))
+    table = Table("presented", "verdict", "failed check", "why")
+    for label, check in show:
+        verdict = check()
+        failed = verdict.failed[0] if verdict.failed else None
+        result.failures.append((label, failed.name if failed else "", failed.detail if failed else ""))
+        table.add_row(label, "[green]valid[/]" if verdict.valid else "[red]invalid[/]",
+                      failed.name if failed else "", failed.detail if failed else "")
+    console.print(table)
+    verifiers["Guangdong Bank B"].record([bank_a.verify(withdrawn)], "loan application")
+    console.print("  (Guangdong Bank B records a receipt for the withdrawn certificate anyway: "
+                  "the regulator will see it)")
+
+    for plan in ISSUERS:
+        for doc in _journal_documents(issuers[plan.issuer_id]):
+            result.claim_values.extend(c.value for c in doc.claims)
+            result.salts.extend(c.salt for c in doc.claims)
+
+    console.rule("[bold]5. The regulator")
+    reader = RegulatorReader(registry, out_dir / "audit.sqlite")
+    sync = reader.sync()
+    audit = reader.report()
+    result.report = audit
+    summary = Table("figure", "value")
+    for k, v in audit.totals.items():
+        summary.add_row(k, f"{v:,}")
+    for reason, count in audit.revocation_reasons.items():
+        summary.add_row(f"revoked: {reason}", str(count))
+    console.print(f"  indexed {sync.events} events from blocks {sync.from_block}-{sync.to_block}")
+    console.print(summary)
+    for anomaly in audit.anomalies:
+        console.print(f"  [red]anomaly[/] {anomaly['kind']}: " +
+                      ", ".join(f"{k}={v}" for k, v in anomaly.items() if k not in ("kind", "at")))
+    (out_dir / "audit-report.html").write_text(to_html(audit))
+    (out_dir / "audit-report.json").write_text(to_json(audit))
+    result.seconds = time.perf_counter() - started
+    console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
+    return result
+
+
+def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:
+    docs: list[SaltedDocument] = []
+    for b in issuer.journal.batches(issuer.issuer_id, *BatchState):
+        docs.extend(doc for _, doc in issuer.journal.batch_documents(b.id))
+    return docs
+
+
+def _advance_clock(w3: Web3, seconds: int) -> int:
+    """Move the embedded chain's clock forward and mine a block there; returns the new time."""
+    target = int(w3.eth.get_block("latest")["timestamp"]) + seconds
+    w3.manager.request_blocking(RPCEndpoint("testing_timeTravel"), [target])
+    w3.manager.request_blocking(RPCEndpoint("evm_mine"), [1])
+    return target
+
+
+def _forged_bundle(registry: str, w3: Web3, operator: OperatorClient, console: Console) -> Bundle:
+    """A forger builds a perfect-looking batch and signs it with a key the consortium never admitted."""
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now, now + 365 * DAY)
+    cert = Certificate(header, {"holder_name": "FORGED Person", "balance": {"MOP": 5_000_000}})
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256)])
+    request = AnchorRequest(batch.root, doc_type_code("DEPCERT"), 1, 1, now + 365 * DAY, now + 3600)
+    try:
+        operator.relay_anchors([(request, sign(request, Domain.of(operator.registry), Account.create()))])
+    except ContractRevert as exc:
+        console.print(f"  the registry refused the forger's anchor: [red]{exc.error_name}[/]")
+    return batch.bundle(0, w3.eth.chain_id, registry)
+
+
+def _short_lived(issuer: IssuerClient, now: int) -> Bundle:
+    header = DocumentHeader("CREDREC", issuer.issuer_id, now, now, now + 300)
+    issuer.issue([("CREDREC-short", Certificate(header, {"holder_name": "HO Wai Kei", "score": 712}))])
+    issuer.run()
+    return load_bundle(issuer.bundle_path("CREDREC-short").read_bytes())
+
+
+def _under_compromised_key(issuer: IssuerClient, admin: str, now: int, w3: Web3) -> Bundle:
+    """The insurer's key leaks; a batch anchored after the leak fails, the ones before still pass."""
+    leak = _advance_clock(w3, 5)
+    _advance_clock(w3, 5)
+    header = DocumentHeader("INSPOL", issuer.issuer_id, now, now, now + 365 * DAY)
+    issuer.issue([("INSPOL-after-leak", Certificate(header, {"holder_name": "SOUSA Ana", "policy_no": "LP-9"}))])
+    issuer.run()
+    issuer.sender = admin
+    issuer.report_compromised(issuer.signer.address, leak)
+    return load_bundle(issuer.bundle_path("INSPOL-after-leak").read_bytes())

@@ -1,0 +1,78 @@
+"""Sealing certificates into a batch: salt, hash, build the tree, and hand out one bundle per document."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_utils.address import to_checksum_address
+
+from .bundle import Bundle, InclusionProof
+from .certificate import Certificate, Claim, DocumentHeader, document_digest
+from .hashing import HashAlgorithm
+from .merkle import MerkleTree
+
+
+@dataclass(frozen=True, slots=True)
+class SaltedDocument:
+    """A certificate with its salts drawn and its digest computed: what the issuer keeps until bundles go out."""
+
+    header: DocumentHeader
+    claims: tuple[Claim, ...]
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    """Documents of one issuer and one type under one Merkle root, ready to sign and anchor."""
+
+    documents: tuple[SaltedDocument, ...]
+    tree: MerkleTree
+    hash_alg: HashAlgorithm
+
+    @property
+    def root(self) -> bytes:
+        return self.tree.root
+
+    @property
+    def leaf_count(self) -> int:
+        return self.tree.size
+
+    @property
+    def doc_type(self) -> str:
+        return self.documents[0].header.doc_type
+
+    @property
+    def issuer_id(self) -> str:
+        return self.documents[0].header.issuer_id
+
+    @property
+    def not_after(self) -> int:
+        """The anchor's expiry: the latest of the documents' (each document's own still applies)."""
+        return max(d.header.not_after for d in self.documents)
+
+    def bundle(self, index: int, chain_id: int, registry: str) -> Bundle:
+        """The holder's bundle for document ``index``, naming where the batch is anchored."""
+        doc = self.documents[index]
+        proof = InclusionProof(self.hash_alg, index, self.leaf_count, tuple(self.tree.proof(index)), self.root)
+        return Bundle(doc.header, doc.claims, proof, chain_id, to_checksum_address(registry))
+
+
+def salt_document(certificate: Certificate, hash_alg: HashAlgorithm) -> SaltedDocument:
+    """Draw fresh salts for a certificate and compute its document digest."""
+    claims = tuple(certificate.salted())
+    return SaltedDocument(certificate.header, claims, document_digest(certificate.header, claims,
+                                                                      hash_alg.hasher()))
+
+
+def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256) -> SealedBatch:
+    """Gather salted documents of one issuer and one document type into a batch tree."""
+    if not documents:
+        raise ValueError("a batch needs at least one document")
+    first = documents[0].header
+    for doc in documents:
+        if (doc.header.issuer_id, doc.header.doc_type) != (first.issuer_id, first.doc_type):
+            raise ValueError(
+                f"a batch holds one issuer's documents of one type: {first.issuer_id}/{first.doc_type}, "
+                f"got {doc.header.issuer_id}/{doc.header.doc_type}")
+    return SealedBatch(tuple(documents), MerkleTree([d.digest for d in documents], hash_alg.hasher()), hash_alg)

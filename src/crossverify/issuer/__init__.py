@@ -1,0 +1,1 @@
+"""The Macao issuer: journal certificates, seal batches, sign and anchor roots, deliver bundles, revoke."""

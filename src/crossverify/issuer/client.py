@@ -1,0 +1,303 @@
+"""The Macao issuer: journal certificates, seal them into batches, sign, anchor, hand out bundles; revoke and
+manage keys.
+
+Issuance is a pipeline over the :class:`~crossverify.issuer.journal.Journal`. Each step reads the journal, acts, and
+commits the new state before the next begins, so :meth:`IssuerClient.run` after any crash picks up where the
+last run stopped. Before sending anything it reconciles with the chain: a root the registry already holds is
+marked anchored, never sent again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.base import BaseAccount
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+
+from ..chain.records import RevocationReason
+from ..chain.registry import Registry, Sender
+from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
+from ..errors import TransactionFailed
+from ..format.batch import SealedBatch, salt_document, seal_batch
+from ..format.certificate import Certificate
+from ..format.codes import doc_type_code, issuer_id_code
+from ..format.hashing import HashAlgorithm
+from .journal import BatchRecord, BatchState, Journal
+
+ZERO = bytes(32)
+#: Batches per ``anchorMany`` transaction: about 36,500 gas each, so 400 stay far below the 16,777,216 cap.
+MAX_ANCHORS_PER_TX = 400
+#: Points where a test may inject a crash: each lies between two durable steps.
+FAULT_POINTS = ("before_sign", "after_sign", "after_send", "after_receipt", "before_deliver")
+
+
+def _compact(b: BatchRecord) -> tuple[bytes, bytes]:
+    if b.signature is None or len(b.signature) != 64:
+        raise TransactionFailed(f"journal batch {b.id} is marked signed but holds no signature")
+    return b.signature[:32], b.signature[32:]
+
+
+def no_faults(point: str) -> None:
+    """The production fault hook: nothing happens."""
+
+
+#: Told ``(stage, done, total)`` as a run advances.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The silent progress hook."""
+
+
+@dataclass
+class RunReport:
+    """What one :meth:`IssuerClient.run` did."""
+
+    sealed: int = 0
+    signed: int = 0
+    anchored: int = 0
+    delivered: list[Path] = field(default_factory=list)
+    gas_used: int = 0
+    transactions: int = 0
+
+
+class IssuerClient:
+    """One issuer's pipeline. ``sender`` submits transactions: the issuer's admin, or an operator relaying."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        issuer_id: str,
+        signer: BaseAccount,
+        sender: Sender,
+        journal: Journal,
+        bundle_dir: str | Path,
+        *,
+        hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256,
+        signature_ttl: int = 3600,
+        receipt_timeout: float = 120.0,
+        faults: Callable[[str], None] = no_faults,
+    ) -> None:
+        issuer_id_code(issuer_id)
+        self.registry = registry
+        self.issuer_id = issuer_id
+        self.signer = signer
+        self.sender = sender
+        self.journal = journal
+        self.bundle_dir = Path(bundle_dir)
+        self.hash_alg = hash_alg
+        self.signature_ttl = signature_ttl
+        self.receipt_timeout = receipt_timeout
+        self._fault = faults
+        self._domain: Domain | None = None
+
+    @property
+    def domain(self) -> Domain:
+        if self._domain is None:
+            self._domain = Domain.of(self.registry)
+        return self._domain
+
+    # -------------------------------------------------------------------------------------------------------
+    # Issuance pipeline
+    # -------------------------------------------------------------------------------------------------------
+
+    def issue(self, certificates: Sequence[tuple[str, Certificate]]) -> list[int]:
+        """Salt certificates and commit them to the journal under the caller's references, all or none.
+
+        Nothing else happens to a certificate before this returns; a reference given again is not doubled.
+        """
+        for _, cert in certificates:
+            if cert.header.issuer_id != self.issuer_id:
+                raise ValueError(f"certificate names issuer {cert.header.issuer_id}, this client is {self.issuer_id}")
+        salted = [(ref, salt_document(cert, self.hash_alg)) for ref, cert in certificates]
+        return self.journal.add_documents(salted, self.hash_alg)
+
+    def seal(self, max_batch: int = 1000, max_age: float | None = None) -> list[int]:
+        """Seal pending documents into batches of one type, at most ``max_batch`` each.
+
+        A full batch is always sealed; a partial one only when its oldest document is older than ``max_age``
+        seconds (``None``: seal partial batches at once).
+        """
+        by_type: dict[str, list[tuple[int, float]]] = {}
+        for doc_id, doc_type, _ref, added_at in self.journal.pending(self.issuer_id):
+            by_type.setdefault(doc_type, []).append((doc_id, added_at))
+        sealed = []
+        for entries in by_type.values():
+            for start in range(0, len(entries), max_batch):
+                chunk = entries[start:start + max_batch]
+                if len(chunk) < max_batch and max_age is not None and time.time() - chunk[0][1] < max_age:
+                    continue
+                ids = [doc_id for doc_id, _ in chunk]
+                batch = seal_batch(self.journal.documents(ids), self.hash_alg)
+                sealed.append(self.journal.record_sealed(
+                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids))
+        return sealed
+
+    def sign(self) -> int:
+        """Sign every sealed batch (EIP-712, domain read from the registry)."""
+        batches = self.journal.batches(self.issuer_id, BatchState.SEALED)
+        if batches:
+            self._fault("before_sign")
+        deadline = self._chain_time() + self.signature_ttl
+        for b in batches:
+            r, vs = sign(self._request(b, deadline), self.domain, self.signer)
+            self.journal.record_signed(b.id, deadline, r + vs)
+        if batches:
+            self._fault("after_sign")
+        return len(batches)
+
+    def anchor(self, report: RunReport | None = None, progress: Progress = no_progress) -> int:
+        """Reconcile with the chain, then send every signed batch (``anchorMany``, in chunks) and await receipts."""
+        report = report or RunReport()
+        reconciled = self._reconcile()
+        signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
+        now = self._chain_time()
+        stale = [b for b in signed if (b.deadline or 0) <= now + 60]
+        for b in stale:  # a signature about to expire is drawn again rather than sent to fail
+            self.journal.record_unsent(b.id)
+        if stale:
+            self.sign()
+            signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
+        anchored = 0
+        for start in range(0, len(signed), MAX_ANCHORS_PER_TX):
+            progress("anchoring batches", start, len(signed))
+            chunk = signed[start:start + MAX_ANCHORS_PER_TX]
+            requests = [self._request(b, b.deadline or 0).as_abi() for b in chunk]
+            signatures = [_compact(b) for b in chunk]
+            tx_hash = self._send_anchors(requests, signatures)
+            self.journal.record_sent([b.id for b in chunk], tx_hash)
+            self._fault("after_send")
+            receipt = self.registry.wait(tx_hash, self.receipt_timeout)
+            report.gas_used += receipt["gasUsed"]
+            report.transactions += 1
+            self._fault("after_receipt")
+            anchored += self._reconcile()
+        if signed:
+            progress("anchoring batches", len(signed), len(signed))
+        return reconciled + anchored
+
+    def _send_anchors(self, requests: list[Any], signatures: list[tuple[bytes, bytes]]) -> bytes:
+        return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender)
+
+    def deliver(self, progress: Progress = no_progress) -> list[Path]:
+        """Write the holders' bundles of every anchored batch; rewriting yields the same bytes.
+
+        Each file is written under a temporary name and renamed into place; once a batch's files are all
+        written, one ``sync`` makes them durable before the batch is marked delivered. Until then the journal
+        says "anchored", so a crash only means the files are written again.
+        """
+        written: list[Path] = []
+        batches = self.journal.batches(self.issuer_id, BatchState.ANCHORED)
+        if batches:
+            self._fault("before_deliver")
+        chain_id = self.registry.w3.eth.chain_id
+        total = sum(b.leaf_count for b in batches)
+        if batches:
+            (self.bundle_dir / self.issuer_id).mkdir(parents=True, exist_ok=True)
+        for b in batches:
+            progress("writing bundles", len(written), total)
+            entries = self.journal.batch_documents(b.id)
+            batch = seal_batch([doc for _, doc in entries], b.hash_alg)
+            if batch.root != b.root:
+                raise TransactionFailed(f"journal batch {b.id} no longer hashes to its anchored root")
+            for index, (reference, _) in enumerate(entries):
+                written.append(self._write(reference, batch, index, chain_id))
+            os.sync()
+            self.journal.record_delivered(b.id)
+        if batches:
+            progress("writing bundles", len(written), total)
+        return written
+
+    def run(self, max_batch: int = 1000, max_age: float | None = None, progress: Progress = no_progress
+            ) -> RunReport:
+        """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began.
+
+        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
+        """
+        report = RunReport()
+        report.sealed = len(self.seal(max_batch, max_age))
+        report.signed = self.sign()
+        report.anchored = self.anchor(report, progress)
+        report.delivered = self.deliver(progress)
+        return report
+
+    def bundle_path(self, reference: str) -> Path:
+        return self.bundle_dir / self.issuer_id / f"{reference}.bundle.json"
+
+    def _write(self, reference: str, batch: SealedBatch, index: int, chain_id: int) -> Path:
+        path = self.bundle_path(reference)
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(batch.bundle(index, chain_id, self.registry.address).dumps().encode())
+        os.replace(partial, path)
+        return path
+
+    def _reconcile(self) -> int:
+        """Mark anchored every signed or sent batch whose root the registry holds; unsend failed or lost txs."""
+        open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT)
+        if not open_batches:
+            return 0
+        statuses = self.registry.document_statuses([(b.root, ZERO) for b in open_batches])
+        marked = unsent = 0
+        for b, status in zip(open_batches, statuses, strict=True):
+            if status.anchored:
+                self.journal.record_anchored(b.id, status.anchored_at)
+                marked += 1
+            elif b.state is BatchState.SENT and b.tx_hash and not self._pending(b.tx_hash):
+                self.journal.record_unsent(b.id)
+                unsent += 1
+        if unsent:  # back to sealed: sign again before the next send
+            self.sign()
+        return marked
+
+    def _pending(self, tx_hash: bytes) -> bool:
+        """Whether the node still knows a sent transaction that has not been mined."""
+        try:
+            tx = self.registry.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        return tx["blockNumber"] is None
+
+    def _request(self, b: BatchRecord, deadline: int) -> AnchorRequest:
+        return AnchorRequest(b.root, doc_type_code(b.doc_type), int(b.hash_alg), b.leaf_count, b.not_after, deadline)
+
+    def _chain_time(self) -> int:
+        return int(self.registry.w3.eth.get_block("latest")["timestamp"])
+
+    # -------------------------------------------------------------------------------------------------------
+    # Revocation and keys (``sender`` must be the issuer's admin)
+    # -------------------------------------------------------------------------------------------------------
+
+    def revoke_document(self, document_digest: bytes, reason: RevocationReason) -> None:
+        self.registry.transact(lambda f: f.revokeDocument(document_digest, reason), self.sender)
+
+    def revoke_batch(self, batch_root: bytes, reason: RevocationReason) -> None:
+        self.registry.transact(lambda f: f.revokeBatch(batch_root, reason), self.sender)
+
+    def signed_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason,
+                          ttl: int = 3600) -> tuple[RevocationRequest, tuple[bytes, bytes]]:
+        """A revocation signed by this issuer's key, for an operator to relay."""
+        request = RevocationRequest(batch_root, document_digest, int(reason), self._chain_time() + ttl)
+        return request, sign(request, self.domain, self.signer)
+
+    def add_key(self, key: str) -> None:
+        self.registry.transact(lambda f: f.addSigningKey(issuer_id_code(self.issuer_id), key), self.sender)
+
+    def retire_key(self, key: str) -> None:
+        self.registry.transact(lambda f: f.retireSigningKey(key), self.sender)
+
+    def report_compromised(self, key: str, since: int) -> None:
+        """Mark ``key`` compromised from ``since``: its anchors from then on stop verifying."""
+        self.registry.transact(lambda f: f.markKeyCompromised(key, since), self.sender)
+
+    def rotate_key(self, new_signer: BaseAccount) -> None:
+        """Add ``new_signer``'s key, switch to it, and retire the old one."""
+        old = self.signer.address
+        self.add_key(new_signer.address)
+        self.signer = new_signer
+        self.retire_key(old)

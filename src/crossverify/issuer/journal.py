@@ -1,0 +1,216 @@
+"""The issuer's durable journal: every certificate, salt and batch state, in SQLite (WAL, synchronous FULL).
+
+A certificate is committed here, salts included, before anything else happens to it, and each batch moves
+``sealed -> signed -> sent -> anchored -> delivered`` in its own committed step. After a crash the journal says
+exactly where every batch stood, so the pipeline resumes without losing a certificate, anchoring a root twice
+or changing a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from ..errors import JournalError
+from ..format.batch import SaltedDocument
+from ..format.certificate import Claim, DocumentHeader
+from ..format.hashing import HashAlgorithm
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id          INTEGER PRIMARY KEY,
+    issuer_id   TEXT    NOT NULL,
+    doc_type    TEXT    NOT NULL,
+    hash_alg    INTEGER NOT NULL,
+    root        BLOB    NOT NULL UNIQUE,
+    leaf_count  INTEGER NOT NULL,
+    not_after   INTEGER NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('sealed', 'signed', 'sent', 'anchored', 'delivered')),
+    deadline    INTEGER,
+    signature   BLOB,
+    tx_hash     BLOB,
+    anchored_at INTEGER,
+    sealed_at   REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id         INTEGER PRIMARY KEY,
+    issuer_id  TEXT    NOT NULL,
+    reference  TEXT    NOT NULL,
+    doc_type   TEXT    NOT NULL,
+    hash_alg   INTEGER NOT NULL,
+    body       TEXT    NOT NULL,
+    digest     BLOB    NOT NULL,
+    batch_id   INTEGER REFERENCES batches (id),
+    leaf_index INTEGER,
+    added_at   REAL    NOT NULL,
+    UNIQUE (issuer_id, reference)
+);
+CREATE INDEX IF NOT EXISTS pending ON documents (issuer_id, doc_type, batch_id, id);
+"""
+
+REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class BatchState(StrEnum):
+    """Where a batch stands in the issuance pipeline."""
+
+    SEALED = "sealed"
+    SIGNED = "signed"
+    SENT = "sent"
+    ANCHORED = "anchored"
+    DELIVERED = "delivered"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """One batch as the journal knows it."""
+
+    id: int
+    issuer_id: str
+    doc_type: str
+    hash_alg: HashAlgorithm
+    root: bytes
+    leaf_count: int
+    not_after: int
+    state: BatchState
+    deadline: int | None
+    signature: bytes | None
+    tx_hash: bytes | None
+    anchored_at: int | None
+
+
+class Journal:
+    """A journal file shared by the issuers one process serves; every query names its issuer."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable step: all of it is committed, or none."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def add_documents(self, entries: Sequence[tuple[str, SaltedDocument]], hash_alg: HashAlgorithm) -> list[int]:
+        """Record salted documents under caller references, atomically. A reference already journalled for
+        the same issuer returns its id again instead of a duplicate (so a caller may retry after a crash)."""
+        for reference, _ in entries:
+            if not REFERENCE.match(reference):
+                raise JournalError(f"reference must be 1-128 of A-Z a-z 0-9 . _ - (first alphanumeric): {reference!r}")
+        ids = []
+        with self.transaction() as db:
+            for reference, doc in entries:
+                h = doc.header
+                row = db.execute("SELECT id FROM documents WHERE issuer_id = ? AND reference = ?",
+                                 (h.issuer_id, reference)).fetchone()
+                if row:
+                    ids.append(row[0])
+                    continue
+                body = json.dumps({"header": h.as_json(), "claims": [
+                    {"name": c.name, "value": c.value, "salt": c.salt.hex()} for c in doc.claims]}, ensure_ascii=False)
+                cursor = db.execute(
+                    "INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (h.issuer_id, reference, h.doc_type, int(hash_alg), body, doc.digest, time.time()))
+                ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
+        """Documents not yet in a batch: (id, doc type, reference, added at), oldest first."""
+        return self._db.execute(
+            "SELECT id, doc_type, reference, added_at FROM documents WHERE issuer_id = ? AND batch_id IS NULL "
+            "ORDER BY id", (issuer_id,)).fetchall()
+
+    def documents(self, ids: Sequence[int]) -> list[SaltedDocument]:
+        rows = {r[0]: r for r in self._db.execute(
+            f"SELECT id, body, digest FROM documents WHERE id IN ({','.join('?' * len(ids))})", list(ids))}
+        return [_document(rows[i][1], rows[i][2]) for i in ids]
+
+    def batch_documents(self, batch_id: int) -> list[tuple[str, SaltedDocument]]:
+        """A batch's documents in leaf order, with their references."""
+        rows = self._db.execute(
+            "SELECT reference, body, digest FROM documents WHERE batch_id = ? ORDER BY leaf_index", (batch_id,))
+        return [(reference, _document(body, digest)) for reference, body, digest in rows]
+
+    def record_sealed(self, issuer_id: str, doc_type: str, hash_alg: HashAlgorithm, root: bytes, not_after: int,
+                      document_ids: Sequence[int]) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?)",
+                (issuer_id, doc_type, int(hash_alg), root, len(document_ids), not_after, time.time()))
+            batch_id = int(cursor.lastrowid or 0)
+            db.executemany("UPDATE documents SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
+                           [(batch_id, i, doc_id) for i, doc_id in enumerate(document_ids)])
+            placed = db.execute("SELECT COUNT(*) FROM documents WHERE batch_id = ?", (batch_id,)).fetchone()[0]
+            if placed != len(document_ids):
+                raise JournalError("a document was sealed into another batch meanwhile; nothing was changed")
+        return batch_id
+
+    def record_signed(self, batch_id: int, deadline: int, signature: bytes) -> None:
+        self._set(batch_id, "state = 'signed', deadline = ?, signature = ?, tx_hash = NULL", deadline, signature)
+
+    def record_sent(self, batch_ids: Sequence[int], tx_hash: bytes) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE batches SET state = 'sent', tx_hash = ? WHERE id = ?",
+                           [(tx_hash, b) for b in batch_ids])
+
+    def record_anchored(self, batch_id: int, anchored_at: int) -> None:
+        self._set(batch_id, "state = 'anchored', anchored_at = ?", anchored_at)
+
+    def record_unsent(self, batch_id: int) -> None:
+        """A sent transaction did not anchor the batch (it failed or was dropped): sign and send again."""
+        self._set(batch_id, "state = 'sealed', signature = NULL, deadline = NULL, tx_hash = NULL")
+
+    def record_delivered(self, batch_id: int) -> None:
+        self._set(batch_id, "state = 'delivered'")
+
+    def _set(self, batch_id: int, assignments: str, *values: object) -> None:
+        with self.transaction() as db:
+            db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*values, batch_id))
+
+    def batches(self, issuer_id: str, *states: BatchState) -> list[BatchRecord]:
+        rows = self._db.execute(
+            "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
+            f"tx_hash, anchored_at FROM batches WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) "
+            "ORDER BY id", (issuer_id, *states)).fetchall()
+        return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])
+                for r in rows]
+
+    def counts(self, issuer_id: str) -> dict[str, int]:
+        """How many documents are pending and in each batch state."""
+        out = {"pending": len(self.pending(issuer_id))}
+        for state, count in self._db.execute(
+                "SELECT b.state, COUNT(d.id) FROM batches b JOIN documents d ON d.batch_id = b.id "
+                "WHERE b.issuer_id = ? GROUP BY b.state", (issuer_id,)):
+            out[state] = count
+        return out
+
+
+def _document(body: str, digest: bytes) -> SaltedDocument:
+    data = json.loads(body)
+    h = data["header"]
+    header = DocumentHeader(h["docType"], h["issuer"], h["issuedAt"], h["asOf"], h["notAfter"])
+    claims = tuple(Claim(c["name"], c["value"], bytes.fromhex(c["salt"])) for c in data["claims"])
+    return SaltedDocument(header, claims, digest)

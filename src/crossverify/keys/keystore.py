@@ -1,0 +1,49 @@
+"""Keys from encrypted keystore files (eth-account), with plain private keys only in development mode."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ..errors import KeyLoadError
+
+
+def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | None = None) -> LocalAccount:
+    """Decrypt a keystore file; the password comes from ``$password_env``, else from ``prompt``."""
+    try:
+        keystore = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeyLoadError(f"cannot read keystore {path}: {exc}") from None
+    password = os.environ.get(password_env)
+    if password is None:
+        if prompt is None:
+            raise KeyLoadError(f"no password for {path}: set {password_env}")
+        password = prompt(f"Password for {path.name}")
+    try:
+        account: LocalAccount = Account.from_key(Account.decrypt(keystore, password))
+    except ValueError:
+        raise KeyLoadError(f"wrong password for keystore {path}") from None
+    return account
+
+
+def plain_key(private_key: str, dev_mode: bool) -> LocalAccount:
+    """A key given in plain text. Refused unless development mode is on: keep real keys in keystores."""
+    if not dev_mode:
+        raise KeyLoadError("plain private keys are for development only: set [keys] dev_mode = true, or use a keystore")
+    try:
+        account: LocalAccount = Account.from_key(private_key)
+    except (ValueError, TypeError):
+        raise KeyLoadError("the private key is not 32 bytes of hex") from None
+    return account
+
+
+def write_keystore(account: LocalAccount, path: Path, password: str) -> None:
+    """Encrypt ``account`` into a keystore file at ``path`` (scrypt, eth-account's defaults)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(Account.encrypt(account.key, password)))
+    path.chmod(0o600)

@@ -1,0 +1,1 @@
+"""The regulator: every registry event in a local index, and the audit reports built from it."""

@@ -1,0 +1,121 @@
+"""Audit reports as JSON, CSV, or one self-contained HTML page with charts (inline SVG, no scripts)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import time
+from typing import Any
+
+from .index import AuditReport
+
+
+def to_json(report: AuditReport) -> str:
+    return json.dumps(report.as_json(), indent=1, ensure_ascii=False)
+
+
+def to_csv(report: AuditReport) -> str:
+    """One row per figure: ``section, key, metric, value``; anomalies follow as ``anomaly, kind, at, details``."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "key", "metric", "value"])
+    for metric, value in report.totals.items():
+        writer.writerow(["total", "", metric, value])
+    for section in ("by_issuer", "by_verifier", "by_doc_type", "by_day"):
+        for key, figures in getattr(report, section).items():
+            for metric, value in figures.items():
+                writer.writerow([section.removeprefix("by_"), key, metric, value])
+    for reason, count in report.revocation_reasons.items():
+        writer.writerow(["revocation_reason", reason, "count", count])
+    for a in report.anomalies:
+        details = {k: v for k, v in a.items() if k not in ("kind", "at")}
+        writer.writerow(["anomaly", a["kind"], _when(a["at"]), json.dumps(details)])
+    return out.getvalue()
+
+
+def to_html(report: AuditReport) -> str:
+    """A page a supervisor would rather look at than read: figures, charts, anomalies, governance."""
+    t = report.totals
+    cards = "".join(f'<div class="card"><b>{v:,}</b><span>{html.escape(k)}</span></div>' for k, v in t.items())
+    days = list(report.by_day.items())
+    charts = [
+        _bars("Documents issued per day", [(d, f.get("documents", 0)) for d, f in days], "#2f6db5"),
+        _bars("Verification receipts per day", [(d, f.get("receipts", 0)) for d, f in days], "#2e8b57"),
+        _bars("Documents issued per issuer", [(k, f.get("documents", 0)) for k, f in report.by_issuer.items()],
+              "#2f6db5"),
+        _bars("Receipts per verifier", [(k[:10] + "…", f.get("receipts", 0)) for k, f in report.by_verifier.items()],
+              "#2e8b57"),
+        _bars("Revocations by reason", list(report.revocation_reasons.items()), "#c0392b"),
+        _bars("Documents issued per type", [(k, f.get("documents", 0)) for k, f in report.by_doc_type.items()],
+              "#8e44ad"),
+    ]
+    anomalies = _table(["when", "kind", "details"], [
+        [_when(a["at"]), a["kind"].replace("_", " "),
+         ", ".join(f"{k}={v}" for k, v in a.items() if k not in ("kind", "at"))] for a in report.anomalies
+    ]) if report.anomalies else "<p>No anomalies.</p>"
+    governance = _table(["when", "event", "details"], [
+        [_when(g["at"]), g["event"], ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))]
+        for g in report.governance])
+    issuers = _figures_table("issuer", report.by_issuer)
+    verifiers = _figures_table("verifier", report.by_verifier)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>crossverify audit report</title>
+<style>
+body{{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;padding:0 1rem}}
+h1{{margin-bottom:.2rem}} .sub{{color:#5b6875;margin-top:0}}
+.cards{{display:flex;gap:1rem;flex-wrap:wrap;margin:1.5rem 0}}
+.card{{background:#f3f6fa;border-radius:8px;padding:.8rem 1.2rem;min-width:8rem}}
+.card b{{display:block;font-size:1.6rem}} .card span{{color:#5b6875}}
+.charts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1.5rem}}
+figure{{margin:0}} figcaption{{font-weight:600;margin-bottom:.3rem}}
+table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:13px}}
+th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e8ee}} th{{background:#f3f6fa}}
+.anomalies td:nth-child(2){{color:#c0392b;font-weight:600}}
+</style></head><body>
+<h1>crossverify audit report</h1>
+<p class="sub">Registry {html.escape(report.registry)} on chain {report.chain_id}, events to block
+{report.last_block:,}; generated {_when(report.generated_at)}. Only digests and non-personal metadata are shown.</p>
+<div class="cards">{cards}</div>
+<h2>Anomalies</h2><div class="anomalies">{anomalies}</div>
+<div class="charts">{''.join(charts)}</div>
+<h2>Issuers</h2>{issuers}
+<h2>Verifiers</h2>{verifiers}
+<h2>Membership and key changes</h2>{governance}
+</body></html>
+"""
+
+
+def _bars(title: str, data: list[tuple[str, int]], colour: str) -> str:
+    if not data:
+        return f"<figure><figcaption>{html.escape(title)}</figcaption><p>None.</p></figure>"
+    width, row = 480, 26
+    top = max(v for _, v in data) or 1
+    height = row * len(data) + 10
+    bars = []
+    for i, (label, value) in enumerate(data):
+        y = 5 + i * row
+        w = int((width - 200) * value / top)
+        bars.append(
+            f'<text x="0" y="{y + 17}" font-size="12">{html.escape(str(label))}</text>'
+            f'<rect x="140" y="{y + 4}" width="{max(w, 1)}" height="{row - 8}" rx="3" fill="{colour}"/>'
+            f'<text x="{146 + w}" y="{y + 17}" font-size="12">{value:,}</text>')
+    return (f'<figure><figcaption>{html.escape(title)}</figcaption>'
+            f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{html.escape(title)}">'
+            f'{"".join(bars)}</svg></figure>')
+
+
+def _figures_table(what: str, figures: dict[str, dict[str, int]]) -> str:
+    metrics = sorted({m for f in figures.values() for m in f})
+    return _table([what, *metrics], [[k, *(f"{f.get(m, 0):,}" for m in metrics)] for k, f in figures.items()])
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    th = "".join(f"<th>{html.escape(h.replace('_', ' '))}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _when(t: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))

@@ -1,0 +1,255 @@
+"""The regulator's view: every registry event in a local SQLite index, and reports built from it.
+
+``sync`` reads logs in chunked ``eth_getLogs`` queries and commits each chunk together with the cursor, so a
+re-run reads only new blocks and a crash mid-sync leaves neither a gap nor a duplicate. Reports need no chain.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..chain.records import RevocationReason, Role
+from ..chain.registry import Registry
+from ..errors import AuditIndexError
+from ..format.codes import code_name
+from ..format.encoding import utc_time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    block_number INTEGER NOT NULL,
+    log_index    INTEGER NOT NULL,
+    tx_hash      BLOB    NOT NULL,
+    block_time   INTEGER NOT NULL,
+    name         TEXT    NOT NULL,
+    args         TEXT    NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
+"""
+
+GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypePermissionChanged", "MemberAdmitted",
+              "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired", "SigningKeyCompromised")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry events."""
+
+    from_block: int
+    to_block: int
+    events: int
+
+
+@dataclass
+class AuditReport:
+    """Everything a regulator asked for, computed from the index."""
+
+    generated_at: int
+    registry: str
+    chain_id: int
+    last_block: int
+    totals: dict[str, int]
+    by_issuer: dict[str, dict[str, int]]
+    by_verifier: dict[str, dict[str, int]]
+    by_doc_type: dict[str, dict[str, int]]
+    by_day: dict[str, dict[str, int]]
+    revocation_reasons: dict[str, int]
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
+    governance: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+class RegulatorReader:
+    """Reads a registry's events into an index at ``index_path`` and reports on them. It holds no key."""
+
+    def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
+                 burst_per_hour: int = 1000) -> None:
+        self.registry = registry
+        self.chunk = chunk
+        self.from_block = from_block
+        self.burst_per_hour = burst_per_hour
+        Path(index_path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(index_path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._bind()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _bind(self) -> None:
+        identity = {"registry": self.registry.address, "chain_id": str(self.registry.w3.eth.chain_id)}
+        for key, value in identity.items():
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
+            elif row[0] != value:
+                raise AuditIndexError(f"this index holds {key} {row[0]}, not {value}: use another index file")
+
+    @property
+    def next_block(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'next_block'").fetchone()
+        return int(row[0]) if row else self.from_block
+
+    def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Index every event from the cursor to the latest block; each chunk commits with the cursor."""
+        start, latest, total = self.next_block, self.registry.w3.eth.block_number, 0
+        for low in range(start, latest + 1, self.chunk):
+            high = min(low + self.chunk - 1, latest)
+            logs = self.registry.w3.eth.get_logs(
+                {"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
+            events = self.registry.decode_logs(logs)
+            times = self._block_times({e.block_number for e in events})
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                    [(e.block_number, e.log_index, e.transaction_hash, times[e.block_number], e.name,
+                      json.dumps(e.args, default=_hex)) for e in events])
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            total += len(events)
+            if on_chunk:
+                on_chunk(high + 1 - start, latest + 1 - start)
+        return SyncReport(start, latest, total)
+
+    def _block_times(self, numbers: set[int]) -> dict[int, int]:
+        return {n: int(self.registry.w3.eth.get_block(n)["timestamp"]) for n in numbers}
+
+    def events(self, *names: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """Indexed events in chain order as (block time, name, args); all names if none given."""
+        query = "SELECT block_time, name, args FROM events"
+        if names:
+            query += f" WHERE name IN ({','.join('?' * len(names))})"
+        for block_time, name, args in self._db.execute(query + " ORDER BY block_number, log_index", names):
+            yield block_time, name, json.loads(args)
+
+    def report(self) -> AuditReport:
+        """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""
+        anchors: dict[str, dict[str, Any]] = {}
+        compromised: dict[str, int] = {}
+        doc_revoked: dict[tuple[str, str], tuple[int, str]] = {}
+        batch_revoked: dict[str, tuple[int, str]] = {}
+        issuer: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        verifier: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        doc_type: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        day: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        reasons: Counter[str] = Counter()
+        anomalies: list[dict[str, Any]] = []
+        governance: list[dict[str, Any]] = []
+        hourly: Counter[tuple[str, int]] = Counter()
+        for t, name, a in self.events():
+            d = time.strftime("%Y-%m-%d", time.gmtime(t))
+            if name == "BatchAnchored":
+                who, kind = code_name(_b(a["issuerId"])), code_name(_b(a["docType"]))
+                anchors[a["batchRoot"]] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
+                                           "key": a["signingKey"]}
+                for counter in (issuer[who], doc_type[kind], day[d]):
+                    counter["batches"] += 1
+                    counter["documents"] += a["leafCount"]
+                if a["signingKey"] in compromised and t >= compromised[a["signingKey"]]:
+                    anomalies.append(_anomaly("anchor_in_compromised_window", t, issuer=who, batchRoot=a["batchRoot"],
+                                              key=a["signingKey"]))
+            elif name == "SigningKeyCompromised":
+                compromised[a["key"]] = a["compromisedFrom"]
+                for root, anchor in anchors.items():
+                    if anchor["key"] == a["key"] and anchor["at"] >= a["compromisedFrom"]:
+                        anomalies.append(_anomaly("anchor_in_compromised_window", anchor["at"], issuer=anchor["issuer"],
+                                                  batchRoot=root, key=a["key"]))
+            elif name in ("DocumentRevoked", "BatchRevoked"):
+                who, why = code_name(_b(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
+                if name == "DocumentRevoked":
+                    doc_revoked[(who, a["documentDigest"])] = (t, why)
+                    issuer[who]["documents_revoked"] += 1
+                else:
+                    batch_revoked[a["batchRoot"]] = (t, why)
+                    issuer[who]["batches_revoked"] += 1
+                reasons[why] += 1
+                day[d]["revocations"] += 1
+            elif name == "VerificationRecorded":
+                bank, root, digest = a["verifier"], a["batchRoot"], a["documentDigest"]
+                verifier[bank]["receipts"] += 1
+                day[d]["receipts"] += 1
+                hourly[(bank, t // 3600)] += 1
+                found = anchors.get(root)
+                if found is None:
+                    anomalies.append(_anomaly("receipt_for_unknown_batch", t, verifier=bank, batchRoot=root,
+                                              documentDigest=digest))
+                    continue
+                anchor = found
+                issuer[anchor["issuer"]]["receipts"] += 1
+                doc_type[anchor["docType"]]["receipts"] += 1
+                revoked = doc_revoked.get((anchor["issuer"], digest)) or batch_revoked.get(root)
+                if revoked and revoked[0] <= t:
+                    verifier[bank]["receipts_for_revoked"] += 1
+                    anomalies.append(_anomaly("receipt_for_revoked", t, verifier=bank, documentDigest=digest,
+                                              reason=revoked[1], issuer=anchor["issuer"]))
+                if t >= anchor["notAfter"]:
+                    verifier[bank]["receipts_for_expired"] += 1
+                    anomalies.append(_anomaly("receipt_for_expired", t, verifier=bank, documentDigest=digest,
+                                              issuer=anchor["issuer"]))
+            if name in GOVERNANCE:
+                governance.append({"at": t, "event": name, **{k: _show(k, v) for k, v in a.items()}})
+        for (bank, hour), count in sorted(hourly.items()):
+            if count > self.burst_per_hour:
+                anomalies.append(_anomaly("receipt_burst", hour * 3600, verifier=bank, receipts=count))
+        totals = {
+            "batches": sum(c["batches"] for c in issuer.values()),
+            "documents": sum(c["documents"] for c in issuer.values()),
+            "revocations": sum(reasons.values()),
+            "receipts": sum(c["receipts"] for c in verifier.values()),
+            "anomalies": len(anomalies),
+        }
+        return AuditReport(
+            generated_at=int(time.time()), registry=self.registry.address, chain_id=self.registry.w3.eth.chain_id,
+            last_block=self.next_block - 1, totals=totals, by_issuer=_plain(issuer), by_verifier=_plain(verifier),
+            by_doc_type=_plain(doc_type), by_day=dict(sorted(_plain(day).items())),
+            revocation_reasons=dict(reasons), anomalies=_unique(anomalies),
+            governance=governance)
+
+
+def _anomaly(kind: str, at: int, **details: Any) -> dict[str, Any]:
+    return {"kind": kind, "at": at, **details}
+
+
+def _unique(anomalies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {json.dumps(a, sort_keys=True): a for a in anomalies}
+    return sorted(seen.values(), key=lambda a: (a["at"], a["kind"]))
+
+
+def _plain(counters: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    return {k: dict(v) for k, v in sorted(counters.items())}
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    raise TypeError(type(value).__name__)
+
+
+def _b(value: str) -> bytes:
+    return bytes.fromhex(value[2:])
+
+
+def _show(name: str, value: Any) -> Any:
+    """An event argument as a supervisor reads it: codes as text, roles by name, times as dates."""
+    if name in ("issuerId", "docType", "jurisdiction"):
+        return code_name(_b(value))
+    if name == "role":
+        return Role(value).name.lower()
+    if name == "compromisedFrom":
+        return utc_time(value)
+    return value

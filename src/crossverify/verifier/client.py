@@ -1,0 +1,287 @@
+"""The Guangdong verifier: check a bundle a resident hands over, with a named result for every check.
+
+``verify`` never raises for a bad bundle: it returns a :class:`VerificationReport` whose checks say what passed,
+what failed and why, and what did not apply. ``verify_many`` reads the chain for many bundles at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from eth_utils.crypto import keccak
+
+from ..chain.records import DocumentStatus, RevocationReason, Status
+from ..chain.registry import Registry, Sender
+from ..errors import BundleError, CrossverifyError
+from ..format.bundle import Bundle, load_bundle
+from ..format.codes import code_name
+from ..format.encoding import utc_time
+
+Bundleish = Bundle | str | bytes
+#: Receipts per ``recordVerifications`` transaction (about 2,300 gas each, one event per document).
+RECEIPTS_PER_TX = 500
+
+
+class Outcome(StrEnum):
+    """How one check came out. ``NOT_APPLICABLE``: the check could not run (an earlier one failed) or does not
+    apply (no attachments, no age limit for the type)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_APPLICABLE = "not applicable"
+
+
+#: Every check, in the order a report lists them.
+CHECKS = (
+    "bundle_well_formed",
+    "attachments_match",
+    "proof_leads_to_root",
+    "registry_matches",
+    "anchored",
+    "anchor_matches_bundle",
+    "key_held_by_issuer",
+    "key_not_compromised",
+    "issuer_in_good_standing",
+    "doc_type_permitted",
+    "not_revoked",
+    "not_expired",
+    "fresh_enough",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One named check and its outcome, with a detail a bank clerk can read and log."""
+
+    name: str
+    outcome: Outcome
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The verdict on one bundle: every check, and the bundle's identifying digests when it could be read."""
+
+    checks: tuple[Check, ...]
+    bundle: Bundle | None = None
+    document_digest: bytes | None = None
+
+    @property
+    def valid(self) -> bool:
+        return all(c.outcome is not Outcome.FAILED for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.outcome is Outcome.FAILED]
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+    def as_json(self) -> dict[str, object]:
+        b = self.bundle
+        return {
+            "valid": self.valid,
+            "docType": b.header.doc_type if b else None,
+            "issuer": b.header.issuer_id if b else None,
+            "documentDigest": "0x" + self.document_digest.hex() if self.document_digest else None,
+            "batchRoot": "0x" + b.proof.batch_root.hex() if b else None,
+            "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds."""
+
+    max_age: Mapping[str, int] = field(default_factory=dict)
+
+
+class VerifierClient:
+    """A mainland bank's verifier. ``sender`` (its admitted account) is needed only to record receipts."""
+
+    def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
+                 clock: Callable[[], int] | None = None) -> None:
+        self.registry = registry
+        self.policy = policy or Policy()
+        self.sender = sender
+        self._clock = clock or (lambda: int(registry.w3.eth.get_block("latest")["timestamp"]))
+        self._chain_id: int | None = None
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.registry.w3.eth.chain_id
+        return self._chain_id
+
+    def verify(self, bundle: Bundleish, attachments: Mapping[str, bytes] | None = None) -> VerificationReport:
+        """Check one bundle (a :class:`Bundle`, or the file's text or bytes)."""
+        return self.verify_many([bundle], [attachments] if attachments is not None else None)[0]
+
+    def verify_many(self, bundles: Sequence[Bundleish],
+                    attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
+        """Check many bundles, reading the registry for all of them in batched calls."""
+        parsed: list[tuple[Bundle | None, list[Check], bytes | None]] = []
+        for i, item in enumerate(bundles):
+            parsed.append(self._offline(item, attachments[i] if attachments else None))
+        pairs = [(b.proof.batch_root, digest) for b, _, digest in parsed if b is not None and digest is not None]
+        statuses = iter(self._statuses(pairs))
+        now = self._clock()
+        reports = []
+        for bundle, checks, digest in parsed:
+            if bundle is not None and digest is not None:
+                checks += self._online(bundle, next(statuses), now)
+            names = {c.name for c in checks}
+            checks += [Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS if n not in names]
+            reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
+                                              bundle, digest))
+        return reports
+
+    def _statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
+        """The registry's view of each (root, digest): each batch's record read once, then every document's
+        revocation read in bulk per issuer."""
+        roots = list(dict.fromkeys(root for root, _ in pairs))
+        batches = dict(zip(roots, self.registry.document_statuses([(r, bytes(32)) for r in roots]), strict=True))
+        by_issuer: dict[bytes, list[bytes]] = {}
+        for root, digest in pairs:
+            if batches[root].anchored:
+                by_issuer.setdefault(batches[root].issuer_id, []).append(digest)
+        revoked = {
+            (issuer, digest): revocation
+            for issuer, digests in by_issuer.items()
+            for digest, revocation in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
+        }
+        out = []
+        for root, digest in pairs:
+            batch = batches[root]
+            reason, at = revoked.get((batch.issuer_id, digest), (RevocationReason.NONE, 0))
+            out.append(replace(batch, document_revocation=reason, document_revoked_at=at))
+        return out
+
+    def record(self, reports: Sequence[VerificationReport], purpose: str) -> None:
+        """Record on chain that these documents were verified for ``purpose`` (only its hash goes on chain)."""
+        if self.sender is None:
+            raise CrossverifyError("recording receipts needs the verifier's account as sender")
+        docs = [[r.bundle.proof.batch_root, r.document_digest] for r in reports if r.bundle and r.document_digest]
+        for start in range(0, len(docs), RECEIPTS_PER_TX):
+            self._record(docs[start:start + RECEIPTS_PER_TX], keccak(text=purpose))
+
+    def _record(self, docs: list[list[bytes]], purpose_hash: bytes) -> None:
+        assert self.sender is not None
+        self.registry.transact(lambda f: f.recordVerifications(docs, purpose_hash), self.sender)
+
+    # -------------------------------------------------------------------------------------------------------
+
+    def _offline(self, item: Bundleish, files: Mapping[str, bytes] | None
+                 ) -> tuple[Bundle | None, list[Check], bytes | None]:
+        checks: list[Check] = []
+        try:
+            bundle = item if isinstance(item, Bundle) else load_bundle(item)
+        except BundleError as exc:
+            return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None
+        redacted = bundle.redacted_count
+        checks.append(Check("bundle_well_formed", Outcome.PASSED,
+                            f"{bundle.header.doc_type} from {bundle.header.issuer_id}; {len(bundle.claims)} claims, "
+                            f"{redacted} redacted"))
+        checks.append(self._attachments(bundle, files))
+        try:
+            digest = bundle.document_digest()
+            root = bundle.recompute_root(digest)
+        except CrossverifyError as exc:
+            checks.append(Check("proof_leads_to_root", Outcome.FAILED, f"{type(exc).__name__}: {exc}"))
+            return bundle, checks, None
+        if root != bundle.proof.batch_root:
+            checks.append(Check("proof_leads_to_root", Outcome.FAILED,
+                                "the claims and proof lead to another root: a claim, salt, header or proof step was "
+                                "changed, or the proof belongs to another document"))
+            return bundle, checks, None
+        checks.append(Check("proof_leads_to_root", Outcome.PASSED,
+                            f"document 0x{digest.hex()[:16]}… is leaf {bundle.proof.index} of "
+                            f"{bundle.proof.leaf_count} under root 0x{root.hex()[:16]}…"))
+        if (bundle.chain_id, bundle.registry) != (self.chain_id, self.registry.address):
+            checks.append(Check("registry_matches", Outcome.FAILED,
+                                f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
+                                f"reads {self.registry.address} on chain {self.chain_id}"))
+            return bundle, checks, None
+        checks.append(Check("registry_matches", Outcome.PASSED, f"chain {self.chain_id}, {self.registry.address}"))
+        return bundle, checks, digest
+
+    @staticmethod
+    def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
+        named = [c for c, v in bundle.disclosed().items() if isinstance(v, dict) and "attachment" in v]
+        if not named:
+            return Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+        if files is None:
+            return Check("attachments_match", Outcome.NOT_APPLICABLE,
+                         f"attachments {', '.join(named)} were not handed over, so not compared")
+        try:
+            bundle.check_attachments(files)
+        except BundleError as exc:
+            return Check("attachments_match", Outcome.FAILED, str(exc))
+        return Check("attachments_match", Outcome.PASSED, f"{', '.join(named)} match their digests")
+
+    def _online(self, bundle: Bundle, s: DocumentStatus, now: int) -> list[Check]:
+        h, p = bundle.header, bundle.proof
+        if not s.anchored:
+            return [Check("anchored", Outcome.FAILED,
+                          "no anchor for this batch root: it was never issued through the registry (forged, or "
+                          "signed by a key the registry does not know)")]
+        checks = [Check("anchored", Outcome.PASSED, f"anchored at {utc_time(s.anchored_at)} by key {s.signing_key}")]
+        mismatches = [
+            f"{what}: anchor {a!r}, bundle {b!r}" for what, a, b in (
+                ("issuer", code_name(s.issuer_id), h.issuer_id), ("document type", code_name(s.doc_type), h.doc_type),
+                ("hash algorithm", s.hash_alg, int(p.hash_alg)), ("batch size", s.leaf_count, p.leaf_count))
+            if a != b
+        ]
+        checks.append(Check("anchor_matches_bundle", Outcome.FAILED if mismatches else Outcome.PASSED,
+                            "; ".join(mismatches) or "issuer, type, hash algorithm and batch size agree"))
+        held = s.key_added_at <= s.anchored_at and (s.key_retired_at == 0 or s.anchored_at < s.key_retired_at)
+        checks.append(Check("key_held_by_issuer", Outcome.PASSED if held else Outcome.FAILED,
+                            f"key {s.signing_key} belonged to {code_name(s.issuer_id)} when it signed" if held else
+                            f"key {s.signing_key} was not an active key of {code_name(s.issuer_id)} when it signed"))
+        if s.key_compromised_from and s.anchored_at >= s.key_compromised_from:
+            checks.append(Check("key_not_compromised", Outcome.FAILED,
+                                f"the signing key is reported compromised from {utc_time(s.key_compromised_from)}, "
+                                f"and this batch was anchored after that, at {utc_time(s.anchored_at)}"))
+        else:
+            extra = f" (compromised only from {utc_time(s.key_compromised_from)})" if s.key_compromised_from else ""
+            checks.append(Check("key_not_compromised", Outcome.PASSED, f"not compromised when it signed{extra}"))
+        standing = s.issuer_status is Status.ACTIVE
+        checks.append(Check("issuer_in_good_standing", Outcome.PASSED if standing else Outcome.FAILED,
+                            "admitted, and was when anchoring" if standing else
+                            f"the issuer is {s.issuer_status.name.lower()} by the consortium"))
+        checks.append(Check("doc_type_permitted", Outcome.PASSED if s.issuer_may_issue else Outcome.FAILED,
+                            f"{code_name(s.issuer_id)} may issue {h.doc_type}" if s.issuer_may_issue else
+                            f"{code_name(s.issuer_id)} is not permitted to issue {h.doc_type}"))
+        checks.append(_revocation(s))
+        expiry = min(h.not_after, s.not_after)
+        checks.append(Check("not_expired", Outcome.PASSED if now < expiry else Outcome.FAILED,
+                            f"valid until {utc_time(expiry)}" if now < expiry else f"expired at {utc_time(expiry)}"))
+        limit = self.policy.max_age.get(h.doc_type)
+        if limit is None:
+            checks.append(Check("fresh_enough", Outcome.NOT_APPLICABLE, f"no age limit for {h.doc_type}"))
+        else:
+            age = now - h.as_of
+            ok = age <= limit
+            checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
+                                f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
+        return checks
+
+
+def _revocation(s: DocumentStatus) -> Check:
+    meaning = {
+        RevocationReason.SUPERSEDED: "superseded: a re-issued document replaces it; ask for the new one",
+        RevocationReason.WITHDRAWN: "withdrawn by the issuer",
+        RevocationReason.FRAUD: "revoked for fraud",
+        RevocationReason.ISSUED_IN_ERROR: "issued in error",
+    }
+    if s.document_revocation:
+        return Check("not_revoked", Outcome.FAILED,
+                     f"document {meaning[s.document_revocation]} (on {utc_time(s.document_revoked_at)})")
+    if s.batch_revocation:
+        return Check("not_revoked", Outcome.FAILED,
+                     f"its whole batch {meaning[s.batch_revocation]} (on {utc_time(s.batch_revoked_at)})")
+    return Check("not_revoked", Outcome.PASSED, "neither the document nor its batch is revoked")
+
+

@@ -1,0 +1,98 @@
+"""The CLI for operators and issuers, configured by TOML and the environment, on the embedded chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from crossverify import load_bundle
+from crossverify.cli import main
+from crossverify.keys.keystore import write_keystore
+
+from ..conftest import Consortium
+
+PASSWORD = "correct horse battery staple (test only)"
+
+
+@pytest.fixture
+def config(consortium: Consortium, tmp_path: Path) -> Path:
+    write_keystore(consortium.signing_key, tmp_path / "keys" / "signer.json", PASSWORD)
+    path = tmp_path / "crossverify.toml"
+    path.write_text(f"""
+[network]
+rpc = "embedded"
+registry = "{consortium.registry.address}"
+
+[keys]
+sender_address = "{consortium.macao_operator}"
+signer_keystore = "keys/signer.json"
+password_env = "TEST_KEYSTORE_PASSWORD"
+
+[issuer]
+id = "BNUMMOMX"
+journal = "var/journal.sqlite"
+bundles = "var/bundles"
+max_batch = 40
+""")
+    return path
+
+
+def run(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    environment = {"TEST_KEYSTORE_PASSWORD": PASSWORD, **(env or {})}
+    return CliRunner().invoke(main, ["--config", str(config), *args], env=environment, catch_exceptions=False)
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_issue_run_status_from_files(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    (tmp_path / "statement.pdf").write_bytes(b"%PDF-1.7 monthly statement")
+    certs = [{"reference": f"stmt-{i}", "docType": "DEPCERT", "asOf": consortium.now(),
+              "notAfter": consortium.now() + 86400 * 90, "claims": {"holder": f"LEI Ka Ian {i}", "mop": i},
+              "attachments": {"statement": "statement.pdf"}} for i in range(100)]
+    (tmp_path / "batch.json").write_text(json.dumps(certs))
+    assert as_json(run(config, "--json", "issuer", "issue", str(tmp_path / "batch.json"))) == {"journalled": 100}
+    report = as_json(run(config, "--json", "issuer", "run"))
+    assert (report["sealed"], report["anchored"], report["delivered"], report["transactions"]) == (3, 3, 100, 1)
+    assert as_json(run(config, "--json", "issuer", "status")) == {"pending": 0, "delivered": 100}
+    bundle = load_bundle((tmp_path / "var" / "bundles" / "BNUMMOMX" / "stmt-7.bundle.json").read_bytes(),
+                         attachments={"statement": b"%PDF-1.7 monthly statement"})
+    assert bundle.leads_to_root() and bundle.disclosed()["holder"] == "LEI Ka Ian 7"
+
+
+def test_operators_govern_across_invocations(consortium: Consortium, config: Path) -> None:
+    created = as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.outsider,
+                          "--role", "verifier"))
+    listed = as_json(run(config, "--json", "operator", "proposals"))
+    assert listed[0]["id"] == created["proposal"] and listed[0]["approvals"] == 1
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": consortium.guangdong_operator}
+    approved = as_json(run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong))
+    assert approved == {str(created["proposal"]): {"executed": True}}
+    assert consortium.registry.call(lambda f: f.member(consortium.outsider))[:2] == (1, 1)
+
+
+def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    assert run(config, "operator", "approve", "999").exit_code == 1  # the registry refused: named error
+    assert "RegistryUnknownProposal" in run(config, "operator", "approve", "999").output
+    assert run(tmp_path / "missing.toml", "issuer", "status").exit_code == 2
+    plain = {"CROSSVERIFY_KEYS_SIGNER_KEYSTORE": "", "CROSSVERIFY_KEYS_SIGNER_PRIVATE_KEY": "0x" + "11" * 32}
+    result = run(config, "issuer", "run", env=plain)
+    assert result.exit_code == 2 and "development only" in result.output
+    wrong = run(config, "issuer", "run", env={"TEST_KEYSTORE_PASSWORD": "wrong"})
+    assert wrong.exit_code == 2 and "wrong password" in wrong.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\nrcp = 'typo'\n")
+    assert "unknown setting [network] rcp" in run(bad, "issuer", "status").output
+
+
+def test_keys_new(config: Path, tmp_path: Path) -> None:
+    out = as_json(run(config, "--json", "keys", "new", str(tmp_path / "new.json"),
+                      env={"CROSSVERIFY_PASSWORD": "x" * 12}))
+    assert out["address"].startswith("0x") and (tmp_path / "new.json").exists()
+    assert run(config, "keys", "new", str(tmp_path / "new.json"), env={"CROSSVERIFY_PASSWORD": "x"}).exit_code == 2

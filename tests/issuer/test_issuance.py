@@ -1,0 +1,213 @@
+"""The issuer pipeline on the embedded chain: thousands through the journal, and a crash at every step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+from web3.exceptions import TimeExhausted
+
+from crossverify import RevocationReason, load_bundle
+from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
+from crossverify.issuer.client import FAULT_POINTS, IssuerClient
+from crossverify.issuer.journal import BatchState, Journal
+
+from ..conftest import Consortium, admit_issuer, deposit_certificates, labelled_test_key
+
+
+class Crash(Exception):
+    """A process dying at a chosen point."""
+
+
+def client(c: Consortium, tmp_path: Path, **kwargs: Any) -> IssuerClient:
+    return IssuerClient(c.registry, "BNUMMOMX", c.signing_key, kwargs.pop("sender", c.macao_operator),
+                        Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles", **kwargs)
+
+
+def anchored_roots(c: Consortium) -> list[bytes]:
+    logs = c.registry.contract.events.BatchAnchored().get_logs(from_block=0)
+    return [bytes(log["args"]["batchRoot"]) for log in logs]
+
+
+def check_all_delivered(c: Consortium, issuer: IssuerClient, references: list[str]) -> dict[str, bytes]:
+    """Every reference has a bundle that verifies against an anchored root; returns the bundle bytes."""
+    files = {ref: issuer.bundle_path(ref).read_bytes() for ref in references}
+    bundles = [load_bundle(data) for data in files.values()]
+    assert all(b.leads_to_root() for b in bundles)
+    statuses = c.registry.document_statuses([(b.proof.batch_root, b.document_digest()) for b in bundles])
+    assert all(s.anchored and s.issuer_id == c.issuer_id for s in statuses)
+    return files
+
+
+NewRoots = Callable[[], list[bytes]]
+
+
+@pytest.fixture
+def new_roots(consortium: Consortium) -> NewRoots:
+    """The roots anchored since the test began (the session chain holds earlier ones)."""
+    before = set(anchored_roots(consortium))
+    return lambda: [r for r in anchored_roots(consortium) if r not in before]
+
+
+def test_thousands_of_certificates_through_the_journal(
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path,
+) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    certs = deposit_certificates(c, 3000)
+    issuer.issue(certs)
+    report = issuer.run(max_batch=500)
+    assert (report.sealed, report.signed, report.anchored, report.transactions) == (6, 6, 6, 1)
+    assert len(report.delivered) == 3000
+    roots = new_roots()
+    assert len(roots) == len(set(roots)) == 6
+    check_all_delivered(c, issuer, [ref for ref, _ in certs])
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 3000}
+    assert issuer.run().delivered == []
+
+
+@pytest.mark.parametrize("point", FAULT_POINTS)
+def test_crash_at_every_step_loses_nothing_and_doubles_nothing(
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, point: str,
+) -> None:
+    c = consortium
+
+    def crash_at(p: str) -> None:
+        if p == point:
+            raise Crash(p)
+
+    certs = deposit_certificates(c, 250)
+    first = client(c, tmp_path, faults=crash_at)
+    first.issue(certs)
+    with pytest.raises(Crash):
+        first.run(max_batch=100)
+    first.journal.close()
+
+    restarted = client(c, tmp_path)
+    restarted.issue(certs)  # the caller retries its whole input: nothing is doubled
+    restarted.run(max_batch=100)
+    roots = new_roots()
+    assert len(roots) == len(set(roots)) == 3
+    files = check_all_delivered(c, restarted, [ref for ref, _ in certs])
+    assert restarted.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 250}
+
+    # Delivering again writes byte-identical bundles: salts and order live in the journal.
+    for b in restarted.journal.batches("BNUMMOMX", BatchState.DELIVERED):
+        restarted.journal.record_anchored(b.id, b.anchored_at or 0)
+    restarted.deliver()
+    assert check_all_delivered(c, restarted, [ref for ref, _ in certs]) == files
+
+
+def test_node_refusing_keeps_the_batch_and_a_retry_anchors_it_once(
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 40))
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("connection refused")
+
+    monkeypatch.setattr(c.w3.eth, "send_transaction", refuse)
+    with pytest.raises(NodeUnavailable):
+        issuer.run()
+    assert [b.state for b in issuer.journal.batches("BNUMMOMX", *BatchState)] == [BatchState.SIGNED]
+    monkeypatch.undo()
+    assert len(issuer.run().delivered) == 40
+    assert len(new_roots()) == 1
+
+
+def test_receipt_timeout_then_reconcile_does_not_resend(
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 10))
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        raise TimeExhausted("no receipt yet")
+
+    monkeypatch.setattr(c.w3.eth, "wait_for_transaction_receipt", slow)
+    with pytest.raises(ReceiptTimeout):
+        issuer.run()
+    monkeypatch.undo()
+    report = issuer.run()
+    assert (report.transactions, report.anchored, len(report.delivered)) == (0, 1, 10)
+    assert len(new_roots()) == 1
+
+
+def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    mixed = deposit_certificates(c, 3) + deposit_certificates(c, 1, issuer="ICBKMOMX")
+    with pytest.raises(ValueError, match="ICBKMOMX"):
+        issuer.issue(mixed)
+    with pytest.raises(JournalError):
+        issuer.issue([("bad reference!", deposit_certificates(c, 1)[0][1])])
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 0}
+
+
+def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    other_key = labelled_test_key("ICBC signing key")
+    admit_issuer(c, "ICBKMOMX", c.outsider, [other_key.address], ["DEPCERT"])
+    bnu = client(c, tmp_path)
+    icbc = IssuerClient(c.registry, "ICBKMOMX", other_key, c.macao_operator, bnu.journal, tmp_path / "bundles")
+    for start in (0, 50):
+        bnu.issue(deposit_certificates(c, 50, start=start))
+        icbc.issue(deposit_certificates(c, 50, issuer="ICBKMOMX", start=start))
+    assert bnu.run(max_batch=60).anchored == 2
+    assert icbc.journal.counts("ICBKMOMX") == {"pending": 100}
+    assert icbc.run(max_batch=60).anchored == 2
+    for issuer, expected in ((bnu, c.issuer_id), (icbc, b"ICBKMOMX\0\0\0")):
+        bundles = [load_bundle(p.read_bytes()) for p in (tmp_path / "bundles" / issuer.issuer_id).iterdir()]
+        assert len(bundles) == 100 and {b.header.issuer_id for b in bundles} == {issuer.issuer_id}
+        statuses = c.registry.document_statuses([(b.proof.batch_root, b.document_digest()) for b in bundles])
+        assert {s.issuer_id for s in statuses} == {expected}
+
+
+def test_partial_batches_wait_for_their_age(consortium: Consortium, tmp_path: Path) -> None:
+    issuer = client(consortium, tmp_path)
+    issuer.issue(deposit_certificates(consortium, 30))
+    assert issuer.seal(max_batch=20, max_age=3600) != []  # the full batch of 20 goes
+    assert issuer.journal.counts("BNUMMOMX")["pending"] == 10  # the 10 wait for an hour or a full batch
+    assert len(issuer.seal(max_batch=20, max_age=0)) == 1
+
+
+def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    issuer.issue(deposit_certificates(c, 5))
+    issuer.run()
+    old_key = c.signing_key
+    issuer.rotate_key(labelled_test_key("BNU rotated key"))
+    issuer.issue(deposit_certificates(c, 5, start=5))
+    issuer.run()
+    latest = load_bundle(issuer.bundle_path("BNUMMOMX-000007").read_bytes())
+    status = c.registry.document_status(latest.proof.batch_root, latest.document_digest())
+    assert status.signing_key == labelled_test_key("BNU rotated key").address
+    with pytest.raises(RegistryKeyRetired):
+        c.anchor(Web3.keccak(text="late"), signer=old_key)
+
+    issuer.revoke_document(latest.document_digest(), RevocationReason.SUPERSEDED)
+    assert c.registry.document_status(latest.proof.batch_root, latest.document_digest()).document_revocation \
+        == RevocationReason.SUPERSEDED
+    since = c.now()
+    issuer.report_compromised(issuer.signer.address, since)
+    assert c.registry.call(lambda f: f.signingKey(issuer.signer.address))[3] == since
+
+
+def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_path: Path) -> None:
+    from crossverify import OperatorClient
+
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundle = load_bundle(issuer.run().delivered[0].read_bytes())
+    request, signature = issuer.signed_revocation(bytes(32), bundle.document_digest(), RevocationReason.FRAUD)
+    OperatorClient(c.registry, c.guangdong_operator).relay_revocation(request, signature)
+    status = c.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
+    assert status.document_revocation == RevocationReason.FRAUD

@@ -1,0 +1,105 @@
+"""The regulator's index: resumable sync without gaps or duplicates, anomalies, and exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from crossverify import Registry, RevocationReason
+from crossverify.errors import AuditIndexError
+from crossverify.regulator.export import to_csv, to_html, to_json
+from crossverify.regulator.index import RegulatorReader
+
+from ..conftest import Consortium
+
+
+def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
+    roots = [Web3.keccak(text=f"{tag} {i}") for i in range(n)]
+    for root in roots:
+        c.anchor(root)
+    return roots
+
+
+def all_events(c: Consortium) -> int:
+    return len(c.registry.decode_logs(c.w3.eth.get_logs({"address": c.registry.contract.address,
+                                                         "fromBlock": 0, "toBlock": "latest"})))
+
+
+def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Consortium, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    activity(c, 12, "before")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
+    calls = {"n": 0}
+    original = Registry.decode_logs
+
+    def crash_on_fourth_chunk(self: Registry, logs: list) -> list:  # type: ignore[type-arg]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ConnectionError("node went away mid-sync")
+        return original(self, logs)
+
+    monkeypatch.setattr(Registry, "decode_logs", crash_on_fourth_chunk)
+    with pytest.raises(ConnectionError):
+        reader.sync()
+    assert reader.next_block == 9  # three chunks of three blocks committed, with their cursor
+    monkeypatch.undo()
+    reader.close()
+
+    resumed = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
+    report = resumed.sync()
+    assert report.from_block == 9
+    assert len(list(resumed.events())) == all_events(c)
+
+    activity(c, 4, "after")
+    head = c.w3.eth.block_number
+    incremental = resumed.sync()
+    assert incremental.from_block == report.to_block + 1 and incremental.to_block == head
+    assert incremental.events == 4
+    assert len(list(resumed.events())) == all_events(c)
+
+
+def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    reg = c.registry
+    roots = activity(c, 3, "batch")
+    doc = Web3.keccak(text="doc")
+    purpose = Web3.keccak(text="loan")
+    reg.transact(lambda f: f.recordVerification(roots[0], doc, purpose), c.verifier)  # fine
+    reg.transact(lambda f: f.revokeDocument(doc, RevocationReason.FRAUD), c.issuer_admin)
+    reg.transact(lambda f: f.recordVerification(roots[0], doc, purpose), c.verifier)  # after revocation
+    reg.transact(lambda f: f.recordVerification(Web3.keccak(text="nowhere"), doc, purpose), c.verifier)
+    leaked_at = reg.document_status(roots[2], doc).anchored_at  # the third anchor falls in the window
+    reg.transact(lambda f: f.markKeyCompromised(c.signing_key.address, leaked_at), c.issuer_admin)
+    c.travel(2 * 365 * 86400)
+    reg.transact(lambda f: f.recordVerification(roots[1], Web3.keccak(text="old"), purpose), c.verifier)
+
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader.sync()
+    report = reader.report()
+    kinds = [a["kind"] for a in report.anomalies]
+    assert kinds.count("receipt_for_revoked") == 1
+    assert kinds.count("receipt_for_unknown_batch") == 1
+    assert kinds.count("receipt_for_expired") == 1
+    assert kinds.count("anchor_in_compromised_window") == 1
+    assert report.by_issuer["BNUMMOMX"]["documents_revoked"] == 1
+    assert report.by_verifier[c.verifier]["receipts"] == 4
+    assert report.revocation_reasons == {"fraud": 1}
+    assert {g["event"] for g in report.governance} >= {"IssuerAdmitted", "MemberAdmitted", "SigningKeyCompromised"}
+
+    assert json.loads(to_json(report))["totals"]["receipts"] == 4
+    csv_text = to_csv(report)
+    assert "anomaly,receipt_for_revoked" in csv_text and csv_text.startswith("section,key,metric,value")
+    page = to_html(report)
+    assert page.count("<svg") >= 4 and "receipt for revoked" in page and "<script" not in page
+
+
+def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    RegulatorReader(c.registry, tmp_path / "audit.sqlite").close()
+    other, _ = Registry.deploy(c.w3, c.macao_operator, [c.macao_operator, c.guangdong_operator])
+    with pytest.raises(AuditIndexError):
+        RegulatorReader(other, tmp_path / "audit.sqlite")

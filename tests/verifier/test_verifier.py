@@ -1,0 +1,174 @@
+"""The verifier: every check passes for genuine bundles, and each fails, by name, for its own reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crossverify import (
+    Bundle,
+    Certificate,
+    HashAlgorithm,
+    RevocationReason,
+    attachment_claim,
+    load_bundle,
+    salt_document,
+    seal_batch,
+)
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
+
+from ..conftest import Consortium, deposit_certificates, labelled_test_key
+
+PDF = b"%PDF-1.7 statement"
+KECCAK = HashAlgorithm.KECCAK256
+
+
+@pytest.fixture
+def issued(consortium: Consortium, tmp_path: Path) -> list[Bundle]:
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "j.sqlite"), tmp_path / "bundles")
+    issuer.issue(deposit_certificates(consortium, 8))
+    return [load_bundle(p.read_bytes()) for p in sorted(issuer.run().delivered)]
+
+
+def verifier(c: Consortium, **kwargs: object) -> VerifierClient:
+    return VerifierClient(c.registry, sender=c.verifier, **kwargs)  # type: ignore[arg-type]
+
+
+def only_failure(report: object) -> str:
+    failed = [c.name for c in report.failed]  # type: ignore[attr-defined]
+    assert len(failed) == 1, [(c.name, c.detail) for c in report.failed]  # type: ignore[attr-defined]
+    return failed[0]
+
+
+def test_genuine_bundles_pass_every_check(consortium: Consortium, issued: list[Bundle]) -> None:
+    reports = verifier(consortium, policy=Policy({"DEPCERT": 30 * 86400})).verify_many(issued)
+    assert all(r.valid for r in reports)
+    assert [c.name for c in reports[0].checks] == list(CHECKS)
+    assert reports[0].check("attachments_match").outcome is Outcome.NOT_APPLICABLE
+    assert reports[0].check("fresh_enough").outcome is Outcome.PASSED
+    redacted = issued[0].redact(["account_no", "balance_mop"])
+    assert verifier(consortium).verify(redacted.dumps()).valid
+
+
+def test_malformed_bundle_is_a_verdict_not_an_exception(consortium: Consortium) -> None:
+    report = verifier(consortium).verify('{"version": 1}')
+    assert not report.valid and only_failure(report) == "bundle_well_formed"
+    assert "MissingMember" in report.check("bundle_well_formed").detail
+    assert all(c.outcome is Outcome.NOT_APPLICABLE for c in report.checks[1:])
+
+
+def test_tampered_field(consortium: Consortium, issued: list[Bundle]) -> None:
+    doc = issued[0].to_json()
+    doc["claims"][1]["value"] = 999_999_999
+    assert only_failure(verifier(consortium).verify(json.dumps(doc))) == "proof_leads_to_root"
+
+
+def test_proof_from_another_document(consortium: Consortium, issued: list[Bundle]) -> None:
+    stolen = replace(issued[0], proof=issued[1].proof)
+    assert only_failure(verifier(consortium).verify(stolen)) == "proof_leads_to_root"
+
+
+def test_bundle_for_another_registry(consortium: Consortium, issued: list[Bundle]) -> None:
+    elsewhere = replace(issued[0], registry="0x" + "12" * 20)
+    assert only_failure(verifier(consortium).verify(elsewhere)) == "registry_matches"
+
+
+def test_unadmitted_key_cannot_get_an_anchor(consortium: Consortium) -> None:
+    forged = seal_batch([salt_document(cert, KECCAK) for _, cert in deposit_certificates(consortium, 3)], KECCAK)
+    assert only_failure(verifier(consortium).verify(
+        forged.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address))) == "anchored"
+
+
+def test_anchor_for_another_document_type(consortium: Consortium) -> None:
+    docs = [salt_document(cert, KECCAK) for _, cert in deposit_certificates(consortium, 2)]
+    batch = seal_batch(docs)
+    consortium.anchor(batch.root, doc_type=b"ACCTSTMT", leaf_count=2)
+    report = verifier(consortium).verify(batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address))
+    assert only_failure(report) == "anchor_matches_bundle"
+    assert "document type" in report.check("anchor_matches_bundle").detail
+
+
+def test_compromised_key(consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:
+    c = consortium
+    cut_off = c.travel(100)
+    later = IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.issuer_admin, Journal(tmp_path / "k.sqlite"),
+                         tmp_path / "later")
+    later.issue(deposit_certificates(c, 2, start=100))
+    after = [load_bundle(p.read_bytes()) for p in later.run().delivered]
+    c.registry.transact(lambda f: f.markKeyCompromised(c.signing_key.address, cut_off), c.issuer_admin)
+    reports = verifier(c).verify_many([issued[0], after[0]])
+    assert reports[0].valid  # anchored before the cut-off
+    assert only_failure(reports[1]) == "key_not_compromised"
+
+
+def test_suspended_issuer_and_withdrawn_permission(consortium: Consortium, issued: list[Bundle]) -> None:
+    c = consortium
+    c.govern(lambda f: f.proposeSetDocTypes(c.issuer_id, [c.doc_type], False))
+    assert only_failure(verifier(c).verify(issued[0])) == "doc_type_permitted"
+    c.govern(lambda f: f.proposeSuspendIssuer(c.issuer_id))
+    assert {x.name for x in verifier(c).verify(issued[0]).failed} == {"doc_type_permitted", "issuer_in_good_standing"}
+
+
+@pytest.mark.parametrize(("reason", "words"), [(RevocationReason.SUPERSEDED, "superseded"),
+                                               (RevocationReason.WITHDRAWN, "withdrawn")])
+def test_revoked_document_says_why(consortium: Consortium, issued: list[Bundle], reason: RevocationReason,
+                                   words: str) -> None:
+    c = consortium
+    c.registry.transact(lambda f: f.revokeDocument(issued[2].document_digest(), reason), c.issuer_admin)
+    reports = verifier(c).verify_many(issued)
+    assert only_failure(reports[2]) == "not_revoked" and words in reports[2].check("not_revoked").detail
+    assert all(r.valid for i, r in enumerate(reports) if i != 2)
+
+
+def test_revoked_batch(consortium: Consortium, issued: list[Bundle]) -> None:
+    c = consortium
+    c.registry.transact(lambda f: f.revokeBatch(issued[0].proof.batch_root, RevocationReason.FRAUD), c.issuer_admin)
+    report = verifier(c).verify(issued[5])
+    assert only_failure(report) == "not_revoked" and "whole batch" in report.check("not_revoked").detail
+
+
+def test_expired_and_stale(consortium: Consortium, issued: list[Bundle]) -> None:
+    c = consortium
+    far = c.now() + 2 * 365 * 86400
+    assert {x.name for x in verifier(c, clock=lambda: far).verify(issued[0]).failed} == {"not_expired"}
+    strict = verifier(c, policy=Policy({"DEPCERT": 3600}), clock=lambda: c.now() + 86400)
+    assert only_failure(strict.verify(issued[0])) == "fresh_enough"
+
+
+def test_attachments(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    ref, cert = deposit_certificates(c, 1)[0]
+    cert = Certificate(cert.header, {**cert.claims, "statement": attachment_claim(PDF, "application/pdf")})
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.issuer_admin, Journal(tmp_path / "a.sqlite"),
+                          tmp_path / "att")
+    issuer.issue([(ref, cert)])
+    bundle = load_bundle(issuer.run().delivered[0].read_bytes())
+    v = verifier(c)
+    assert v.verify(bundle, {"statement": PDF}).check("attachments_match").outcome is Outcome.PASSED
+    assert only_failure(v.verify(bundle, {"statement": PDF + b"!"})) == "attachments_match"
+
+
+def test_receipts_are_recorded(consortium: Consortium, issued: list[Bundle]) -> None:
+    c = consortium
+    v = verifier(c)
+    reports = v.verify_many(issued)
+    start = c.w3.eth.block_number + 1
+    v.record(reports, "account opening")
+    logs = c.registry.contract.events.VerificationRecorded().get_logs(from_block=start)
+    assert [bytes(log["args"]["documentDigest"]) for log in logs] == [r.document_digest for r in reports]
+    assert VerifierClient(c.registry).verify(issued[0]).valid  # reading needs no account
+
+
+def test_signing_key_not_held_when_signing(consortium: Consortium, issued: list[Bundle]) -> None:
+    """The registry refuses such anchors; the check still guards a verifier against a faulty or foreign node."""
+    c = consortium
+    real = c.registry.document_status(issued[0].proof.batch_root, issued[0].document_digest())
+    forged = replace(real, key_added_at=real.anchored_at + 1, signing_key=labelled_test_key("x").address)
+    checks = VerifierClient(c.registry)._online(issued[0], forged, c.now())
+    assert [x.name for x in checks if x.outcome is Outcome.FAILED] == ["key_held_by_issuer"]
