@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from crossverify.chain.connection import embedded_chain
+from crossverify.chain.connection import chain_time, embedded_chain
 from crossverify.chain.records import Role
 from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, sign
@@ -43,7 +43,7 @@ class Consortium:
     doc_type: bytes
 
     def now(self) -> int:
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        return chain_time(self.w3)
 
     def travel(self, seconds: int) -> int:
         """Move the chain clock forward; returns the timestamp the next block will carry."""

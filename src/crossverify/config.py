@@ -1,4 +1,4 @@
-"""Configuration from a TOML file, every value overridable by the environment.
+"""Configuration from a TOML file, every value overridable by the environment, read once into typed sections.
 
 ``CROSSVERIFY_<SECTION>_<KEY>`` overrides ``[section] key``, e.g. ``CROSSVERIFY_NETWORK_RPC``; set to the empty
 string, it unsets the setting. Relative paths are taken from the file's folder. Example::
@@ -25,58 +25,97 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     hash_alg = "keccak256"
     max_batch = 1000
     max_age = 300
+
+A setting that is optional in general but needed by a command is checked where it is used, with
+:meth:`Config.need`, so the error names the setting and where it could have been given.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 PREFIX = "CROSSVERIFY"
-
-#: Every setting: (section, key) -> (type, default). ``None`` default: required where used.
-FIELDS: dict[tuple[str, str], tuple[type, Any]] = {
-    ("network", "rpc"): (str, "embedded"),
-    ("network", "registry"): (str, None),
-    ("network", "chain_id"): (int, None),
-    ("network", "poa"): (bool, None),
-    ("network", "receipt_timeout"): (float, 120.0),
-    ("network", "gas_price"): (int, None),
-    ("keys", "sender_keystore"): (Path, None),
-    ("keys", "signer_keystore"): (Path, None),
-    ("keys", "sender_address"): (str, None),
-    ("keys", "password_env"): (str, "CROSSVERIFY_PASSWORD"),
-    ("keys", "dev_mode"): (bool, False),
-    ("keys", "sender_private_key"): (str, None),
-    ("keys", "signer_private_key"): (str, None),
-    ("issuer", "id"): (str, None),
-    ("issuer", "journal"): (Path, Path("crossverify-journal.sqlite")),
-    ("issuer", "bundles"): (Path, Path("bundles")),
-    ("issuer", "hash_alg"): (str, "keccak256"),
-    ("issuer", "max_batch"): (int, 1000),
-    ("issuer", "max_age"): (float, None),
-    ("verifier", "max_age_days"): (dict, None),
-    ("audit", "index"): (Path, Path("crossverify-audit.sqlite")),
-    ("audit", "from_block"): (int, 0),
-    ("audit", "chunk"): (int, 2000),
-}
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    """``[network]``: the node, the registry, and how transactions are sent."""
+
+    rpc: str = "embedded"
+    registry: str | None = None
+    chain_id: int | None = None
+    poa: bool | None = None
+    receipt_timeout: float = 120.0
+    gas_price: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """``[keys]``: who sends transactions and who signs anchors."""
+
+    sender_keystore: Path | None = None
+    signer_keystore: Path | None = None
+    sender_address: str | None = None
+    password_env: str = "CROSSVERIFY_PASSWORD"
+    dev_mode: bool = False
+    sender_private_key: str | None = None
+    signer_private_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSettings:
+    """``[issuer]``: the issuer this process serves, its journal, bundles and batching."""
+
+    id: str | None = None
+    journal: Path = Path("crossverify-journal.sqlite")
+    bundles: Path = Path("bundles")
+    hash_alg: str = "keccak256"
+    max_batch: int = 1000
+    max_age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSettings:
+    """``[verifier]``: the bank's policy; ``max_age_days`` maps a document type to its freshness limit."""
+
+    max_age_days: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """``[audit]``: the regulator's index and how it reads the chain."""
+
+    index: Path = Path("crossverify-audit.sqlite")
+    from_block: int = 0
+    chunk: int = 2000
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Resolved settings; read one with :meth:`get`."""
+    """Every setting, resolved and validated once; ``source`` names where they came from."""
 
-    values: dict[tuple[str, str], Any]
-    source: str
+    network: NetworkSettings = NetworkSettings()
+    keys: KeySettings = KeySettings()
+    issuer: IssuerSettings = IssuerSettings()
+    verifier: VerifierSettings = VerifierSettings()
+    audit: AuditSettings = AuditSettings()
+    source: str = "defaults and environment"
 
     @classmethod
-    def load(cls, path: str | Path | None, environ: dict[str, str] | None = None) -> Config:
+    def load(cls, path: str | Path | None, environ: typing.Mapping[str, str] | None = None) -> Config:
+        """Read ``path`` (or only defaults), apply ``CROSSVERIFY_*`` overrides from ``environ`` (default: the
+        process environment), convert every value to its type, and refuse unknown settings."""
         environ = dict(os.environ if environ is None else environ)
         raw: dict[str, Any] = {}
         base = Path.cwd()
@@ -87,52 +126,96 @@ class Config:
                 raw = tomllib.loads(file.read_text())
             except FileNotFoundError:
                 raise ConfigError(f"configuration file {file} does not exist") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read configuration file {file}: {exc}") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{file}: {exc}") from None
             base, source = file.resolve().parent, str(file)
         for section, table in raw.items():
+            if section not in _SECTIONS:
+                raise ConfigError(f"{source}: unknown section [{section}]")
             if not isinstance(table, dict):
                 raise ConfigError(f"{source}: [{section}] must be a table")
+            known = {f.name for f in dataclasses.fields(_SECTIONS[section])}
             for key in table:
-                if (section, key) not in FIELDS:
+                if key not in known:
                     raise ConfigError(f"{source}: unknown setting [{section}] {key}")
-        values = {}
-        for (section, key), (kind, default) in FIELDS.items():
-            env = f"{PREFIX}_{section}_{key}".upper()
-            value = environ.get(env, raw.get(section, {}).get(key, default))
-            if value == "" and env in environ:  # an empty variable unsets the setting
-                value = None
-            origin = env if env in environ else f"{source} [{section}] {key}"
-            values[(section, key)] = None if value is None else _convert(value, kind, origin, base)
-        return cls(values, source)
+        sections: dict[str, Any] = {
+            name: _section(kind, name, raw.get(name, {}), environ, source, base) for name, kind in _SECTIONS.items()
+        }
+        return cls(**sections, source=source)
 
-    def get(self, section: str, key: str) -> Any:
-        return self.values[(section, key)]
-
-    def require(self, section: str, key: str) -> Any:
-        value = self.get(section, key)
+    def need(self, value: T | None, setting: str) -> T:
+        """``value``, or a :class:`ConfigError` naming ``setting`` (``"section.key"``) and where to set it."""
         if value is None:
-            env = f"{PREFIX}_{section}_{key}".upper()
-            raise ConfigError(f"[{section}] {key} is not set (in {self.source}, or as {env})")
+            section, key = setting.split(".")
+            raise ConfigError(f"[{section}] {key} is not set (in {self.source}, or as {env_name(section, key)})")
         return value
 
 
-def _convert(value: Any, kind: type, origin: str, base: Path) -> Any:
+_SECTIONS: dict[str, type] = {
+    "network": NetworkSettings,
+    "keys": KeySettings,
+    "issuer": IssuerSettings,
+    "verifier": VerifierSettings,
+    "audit": AuditSettings,
+}
+
+
+def env_name(section: str, key: str) -> str:
+    """The environment variable that overrides ``[section] key``."""
+    return f"{PREFIX}_{section}_{key}".upper()
+
+
+def _section(kind: type[T], name: str, table: dict[str, Any], environ: dict[str, str], source: str, base: Path) -> T:
+    hints = typing.get_type_hints(kind)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):  # type: ignore[arg-type]
+        env = env_name(name, f.name)
+        if env in environ:
+            value: Any = environ[env] or None  # an empty variable unsets the setting
+            origin = env
+        elif f.name in table:
+            value, origin = table[f.name], f"{source} [{name}] {f.name}"
+        elif isinstance(f.default, Path):  # default paths, like given ones, are taken from the file's folder
+            value, origin = f.default, f"the default [{name}] {f.name}"
+        else:
+            continue
+        if value is not None:
+            value = _convert(value, hints[f.name], origin, base)
+        values[f.name] = value
+    return kind(**values)
+
+
+def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
+    kind = _concrete(hint)
     try:
-        if kind is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        if kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            if not isinstance(value, bool):
                 raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
+            return value
         if kind is Path:
             path = Path(value).expanduser()
             return path if path.is_absolute() else base / path
-        if kind is bool and not isinstance(value, bool):
-            raise ValueError(value)
         if kind is dict:
             table = json.loads(value) if isinstance(value, str) else value
-            if not isinstance(table, dict):
+            if not isinstance(table, dict) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()):
                 raise ValueError(value)
             return table
+        if kind in (int, float) and isinstance(value, bool):
+            raise ValueError(value)
+        if kind is int and isinstance(value, float):
+            raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}") from None
+
+
+def _concrete(hint: Any) -> type:
+    """The type a setting holds: ``int`` for ``int | None``, ``dict`` for ``dict[str, float]``."""
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint  # type: ignore[no-any-return]

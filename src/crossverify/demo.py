@@ -23,7 +23,7 @@ from rich.table import Table
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from .chain.connection import embedded_chain
+from .chain.connection import chain_time, embedded_chain
 from .chain.records import RevocationReason, Role
 from .chain.typed_data import AnchorRequest, Domain, sign
 from .consortium.operator import OperatorClient
@@ -122,7 +122,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
 
     console.rule("[bold]2. Macao issuers anchor certificates")
     result = DemoResult(w3, registry.address, out_dir)
-    now = int(w3.eth.get_block("latest")["timestamp"])
+    now = chain_time(w3)
     issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], macao_op,
                                          Journal(out_dir / "journal.sqlite"), out_dir / "bundles")
                for p in ISSUERS}
@@ -233,7 +233,7 @@ def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:
 
 def _advance_clock(w3: Web3, seconds: int) -> int:
     """Move the embedded chain's clock forward and mine a block there; returns the new time."""
-    target = int(w3.eth.get_block("latest")["timestamp"]) + seconds
+    target = chain_time(w3) + seconds
     w3.manager.request_blocking(RPCEndpoint("testing_timeTravel"), [target])
     w3.manager.request_blocking(RPCEndpoint("evm_mine"), [1])
     return target
@@ -241,7 +241,7 @@ def _advance_clock(w3: Web3, seconds: int) -> int:
 
 def _forged_bundle(registry: str, w3: Web3, operator: OperatorClient, console: Console) -> Bundle:
     """A forger builds a perfect-looking batch and signs it with a key the consortium never admitted."""
-    now = int(w3.eth.get_block("latest")["timestamp"])
+    now = chain_time(w3)
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now, now + 365 * DAY)
     cert = Certificate(header, {"holder_name": "FORGED Person", "balance": {"MOP": 5_000_000}})
     batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256)])

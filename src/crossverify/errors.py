@@ -9,6 +9,7 @@
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
     ├── ConfigError                          the configuration is missing or has a bad value
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
+    ├── CertificateInputError                a file of certificates to issue is unusable (also ValueError)
     ├── JournalError                         the issuer's journal refused an entry
     ├── AuditIndexError                      the regulator's index belongs to another registry
     ├── BundleError                          a bundle cannot be used; ``path`` points at the fault
@@ -77,6 +78,10 @@ class ConfigError(CrossverifyError):
 
 class KeyLoadError(CrossverifyError):
     """A key could not be loaded: missing file, wrong password, or a plain key outside development mode."""
+
+
+class CertificateInputError(CrossverifyError, ValueError):
+    """A file of certificates to issue cannot be read, or an entry lacks a member or has a bad value."""
 
 
 class JournalError(CrossverifyError):

@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 
+from ..chain.connection import chain_time
 from ..chain.records import Role
 from ..chain.registry import Registry
 from ..consortium.operator import OperatorClient
@@ -27,7 +28,7 @@ class World:
     key: LocalAccount
 
     def now(self) -> int:
-        return int(self.w3.eth.get_block("latest")["timestamp"])
+        return chain_time(self.w3)
 
 
 def world() -> World:

@@ -61,3 +61,10 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 30.0, chain_i
     if chain_id is not None and node_chain != chain_id:
         raise ValueError(f"{rpc} serves chain {node_chain}, the configuration expects {chain_id}")
     return w3
+
+
+def chain_time(w3: Web3, block: int | str = "latest") -> int:
+    """The chain's clock: the timestamp of ``block`` (the latest by default), which is what the contracts see
+    as ``block.timestamp`` and what every deadline, expiry and as-of check is measured against."""
+    with node_errors():
+        return int(w3.eth.get_block(block)["timestamp"])  # type: ignore[arg-type]

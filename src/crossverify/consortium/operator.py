@@ -9,6 +9,7 @@ from typing import Any
 from web3 import Web3
 from web3.types import TxReceipt
 
+from ..chain.connection import chain_time
 from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry, Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
@@ -78,7 +79,7 @@ class OperatorClient:
     def proposals(self, open_only: bool = True) -> list[Proposal]:
         """Proposals, newest first; ``open_only`` leaves out executed and expired ones."""
         count = self.registry.call(lambda f: f.proposalCount())
-        now = int(self.registry.w3.eth.get_block("latest")["timestamp"])
+        now = chain_time(self.registry.w3)
         found = []
         for pid in range(count, 0, -1):
             kind, proposer, created, expires, approvals, executed, _payload = self._read(pid)

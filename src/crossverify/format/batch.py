@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eth_utils.address import to_checksum_address
 
 from .bundle import Bundle, InclusionProof
-from .certificate import Certificate, Claim, DocumentHeader, document_digest
+from .certificate import JSON, Certificate, Claim, DocumentHeader, document_digest
 from .hashing import HashAlgorithm
 from .merkle import MerkleTree
 
@@ -20,6 +21,15 @@ class SaltedDocument:
     header: DocumentHeader
     claims: tuple[Claim, ...]
     digest: bytes
+
+    def to_json(self) -> dict[str, JSON]:
+        """Header and salted claims in the bundle's JSON form (the digest is kept beside it, not inside)."""
+        return {"header": self.header.as_json(), "claims": [c.as_json() for c in self.claims]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], digest: bytes) -> SaltedDocument:
+        return cls(DocumentHeader.from_json(data["header"]), tuple(Claim.from_json(c) for c in data["claims"]),
+                   digest)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from ..errors import (
     UnsupportedVersion,
 )
 from .certificate import FORMAT_VERSION, JSON, Claim, Disclosure, DocumentHeader, RedactedClaim, document_digest
+from .encoding import from_hex, to_hex
 from .hashing import HashAlgorithm
 from .merkle import expected_proof_length, root_from_proof
 
@@ -121,13 +122,12 @@ class Bundle:
             "version": FORMAT_VERSION,
             "document": self.header.as_json(),
             "claims": [
-                {"name": c.name, "salt": "0x" + c.salt.hex(), "value": c.value} if isinstance(c, Claim)
-                else {"redacted": "0x" + c.leaf_hash.hex()}
+                c.as_json() if isinstance(c, Claim) else {"redacted": to_hex(c.leaf_hash)}
                 for c in self.claims
             ],
             "proof": {
                 "hashAlg": p.hash_alg.label, "index": p.index, "leafCount": p.leaf_count,
-                "path": ["0x" + h.hex() for h in p.path], "batchRoot": "0x" + p.batch_root.hex(),
+                "path": [to_hex(h) for h in p.path], "batchRoot": to_hex(p.batch_root),
             },
             "anchor": {"chainId": self.chain_id, "registry": self.registry},
         }
@@ -208,21 +208,17 @@ def _named(error: jsonschema.ValidationError) -> BundleError:
     return InvalidValue(f"{error.message}", path)
 
 
-def _hex(value: str) -> bytes:
-    return bytes.fromhex(value[2:])
-
-
 def _build(doc: dict[str, Any]) -> Bundle:
     d, p, a = doc["document"], doc["proof"], doc["anchor"]
     claims: list[Disclosure] = [
-        RedactedClaim(_hex(c["redacted"])) if "redacted" in c else Claim(c["name"], c["value"], _hex(c["salt"]))
+        RedactedClaim(from_hex(c["redacted"])) if "redacted" in c else Claim.from_json(c)
         for c in doc["claims"]
     ]
     return Bundle(
-        header=DocumentHeader(d["docType"], d["issuer"], d["issuedAt"], d["asOf"], d["notAfter"]),
+        header=DocumentHeader.from_json(d),
         claims=tuple(claims),
         proof=InclusionProof(HashAlgorithm.from_label(p["hashAlg"]), p["index"], p["leafCount"],
-                             tuple(_hex(h) for h in p["path"]), _hex(p["batchRoot"])),
+                             tuple(from_hex(h) for h in p["path"]), from_hex(p["batchRoot"])),
         chain_id=a["chainId"],
         registry=to_checksum_address(a["registry"]),
     )

@@ -18,6 +18,7 @@ import rfc8785
 from ..errors import InvalidClaim
 from .canonical import canonical_claim, canonical_header
 from .codes import doc_type_code, issuer_id_code
+from .encoding import from_hex, to_hex
 from .hashing import HashAlgorithm, Hasher
 
 SALT_BYTES = 16
@@ -59,6 +60,11 @@ class DocumentHeader:
             "asOf": self.as_of, "notAfter": self.not_after,
         }
 
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> DocumentHeader:
+        """The header from its JSON form (:meth:`as_json`), validated as on construction."""
+        return cls(d["docType"], d["issuer"], d["issuedAt"], d["asOf"], d["notAfter"])
+
     def digest(self, hasher: Hasher) -> bytes:
         return hasher(HEADER_PREFIX + self.canonical())
 
@@ -73,6 +79,14 @@ class Claim:
 
     def leaf(self, hasher: Hasher) -> bytes:
         return hasher(CLAIM_PREFIX + self.salt + canonical_claim(self.name, self.value))
+
+    def as_json(self) -> dict[str, JSON]:
+        """The claim as a bundle carries it: name, ``0x``-hex salt, value."""
+        return {"name": self.name, "salt": to_hex(self.salt), "value": self.value}
+
+    @classmethod
+    def from_json(cls, c: Mapping[str, Any]) -> Claim:
+        return cls(c["name"], c["value"], from_hex(c["salt"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,5 +145,5 @@ def attachment_claim(data: bytes, media_type: str, alg: HashAlgorithm = HashAlgo
 
     The bytes travel beside the bundle; a verifier checks them against this digest.
     """
-    return {"attachment": {"hashAlg": alg.label, "digest": "0x" + alg.hasher()(data).hex(), "size": len(data),
+    return {"attachment": {"hashAlg": alg.label, "digest": to_hex(alg.hasher()(data)), "size": len(data),
                            "mediaType": media_type}}

@@ -20,6 +20,7 @@ from eth_account.signers.base import BaseAccount
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
+from ..chain.connection import chain_time
 from ..chain.records import RevocationReason
 from ..chain.registry import Registry, Sender
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
@@ -144,7 +145,7 @@ class IssuerClient:
         batches = self.journal.batches(self.issuer_id, BatchState.SEALED)
         if batches:
             self._fault("before_sign")
-        deadline = self._chain_time() + self.signature_ttl
+        deadline = chain_time(self.registry.w3) + self.signature_ttl
         for b in batches:
             r, vs = sign(self._request(b, deadline), self.domain, self.signer)
             self.journal.record_signed(b.id, deadline, r + vs)
@@ -157,7 +158,7 @@ class IssuerClient:
         report = report or RunReport()
         reconciled = self._reconcile()
         signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
-        now = self._chain_time()
+        now = chain_time(self.registry.w3)
         stale = [b for b in signed if (b.deadline or 0) <= now + 60]
         for b in stale:  # a signature about to expire is drawn again rather than sent to fail
             self.journal.record_unsent(b.id)
@@ -266,9 +267,6 @@ class IssuerClient:
     def _request(self, b: BatchRecord, deadline: int) -> AnchorRequest:
         return AnchorRequest(b.root, doc_type_code(b.doc_type), int(b.hash_alg), b.leaf_count, b.not_after, deadline)
 
-    def _chain_time(self) -> int:
-        return int(self.registry.w3.eth.get_block("latest")["timestamp"])
-
     # -------------------------------------------------------------------------------------------------------
     # Revocation and keys (``sender`` must be the issuer's admin)
     # -------------------------------------------------------------------------------------------------------
@@ -282,7 +280,7 @@ class IssuerClient:
     def signed_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason,
                           ttl: int = 3600) -> tuple[RevocationRequest, tuple[bytes, bytes]]:
         """A revocation signed by this issuer's key, for an operator to relay."""
-        request = RevocationRequest(batch_root, document_digest, int(reason), self._chain_time() + ttl)
+        request = RevocationRequest(batch_root, document_digest, int(reason), chain_time(self.registry.w3) + ttl)
         return request, sign(request, self.domain, self.signer)
 
     def add_key(self, key: str) -> None:

@@ -12,16 +12,16 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
-from ..format.certificate import Claim, DocumentHeader
 from ..format.hashing import HashAlgorithm
+from ..store import open_store, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -91,26 +91,14 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        self._db = open_store(self.path, SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic, durable step: all of it is committed, or none."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return transaction(self._db)
 
     def add_documents(self, entries: Sequence[tuple[str, SaltedDocument]], hash_alg: HashAlgorithm) -> list[int]:
         """Record salted documents under caller references, atomically. A reference already journalled for
@@ -127,8 +115,7 @@ class Journal:
                 if row:
                     ids.append(row[0])
                     continue
-                body = json.dumps({"header": h.as_json(), "claims": [
-                    {"name": c.name, "value": c.value, "salt": c.salt.hex()} for c in doc.claims]}, ensure_ascii=False)
+                body = json.dumps(doc.to_json(), ensure_ascii=False)
                 cursor = db.execute(
                     "INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -209,8 +196,4 @@ class Journal:
 
 
 def _document(body: str, digest: bytes) -> SaltedDocument:
-    data = json.loads(body)
-    h = data["header"]
-    header = DocumentHeader(h["docType"], h["issuer"], h["issuedAt"], h["asOf"], h["notAfter"])
-    claims = tuple(Claim(c["name"], c["value"], bytes.fromhex(c["salt"])) for c in data["claims"])
-    return SaltedDocument(header, claims, digest)
+    return SaltedDocument.from_json(json.loads(body), digest)

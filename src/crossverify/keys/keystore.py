@@ -26,6 +26,8 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
         password = prompt(f"Password for {path.name}")
     try:
         account: LocalAccount = Account.from_key(Account.decrypt(keystore, password))
+    except (KeyError, TypeError, AttributeError):
+        raise KeyLoadError(f"{path} is not an encrypted keystore file (version 3, scrypt or pbkdf2)") from None
     except ValueError:
         raise KeyLoadError(f"wrong password for keystore {path}") from None
     return account

@@ -6,9 +6,9 @@ import csv
 import html
 import io
 import json
-import time
 from typing import Any
 
+from ..format.encoding import utc_minute
 from .index import AuditReport
 
 
@@ -31,7 +31,7 @@ def to_csv(report: AuditReport) -> str:
         writer.writerow(["revocation_reason", reason, "count", count])
     for a in report.anomalies:
         details = {k: v for k, v in a.items() if k not in ("kind", "at")}
-        writer.writerow(["anomaly", a["kind"], _when(a["at"]), json.dumps(details)])
+        writer.writerow(["anomaly", a["kind"], utc_minute(a["at"]), json.dumps(details)])
     return out.getvalue()
 
 
@@ -52,11 +52,11 @@ def to_html(report: AuditReport) -> str:
               "#8e44ad"),
     ]
     anomalies = _table(["when", "kind", "details"], [
-        [_when(a["at"]), a["kind"].replace("_", " "),
+        [utc_minute(a["at"]), a["kind"].replace("_", " "),
          ", ".join(f"{k}={v}" for k, v in a.items() if k not in ("kind", "at"))] for a in report.anomalies
     ]) if report.anomalies else "<p>No anomalies.</p>"
     governance = _table(["when", "event", "details"], [
-        [_when(g["at"]), g["event"], ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))]
+        [utc_minute(g["at"]), g["event"], ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))]
         for g in report.governance])
     issuers = _figures_table("issuer", report.by_issuer)
     verifiers = _figures_table("verifier", report.by_verifier)
@@ -76,7 +76,8 @@ th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e8ee}} th{
 </style></head><body>
 <h1>crossverify audit report</h1>
 <p class="sub">Registry {html.escape(report.registry)} on chain {report.chain_id}, events to block
-{report.last_block:,}; generated {_when(report.generated_at)}. Only digests and non-personal metadata are shown.</p>
+{report.last_block:,}; generated {utc_minute(report.generated_at)}.
+Only digests and non-personal metadata are shown.</p>
 <div class="cards">{cards}</div>
 <h2>Anomalies</h2><div class="anomalies">{anomalies}</div>
 <div class="charts">{''.join(charts)}</div>
@@ -117,5 +118,4 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _when(t: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+

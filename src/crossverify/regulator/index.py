@@ -7,7 +7,6 @@ re-run reads only new blocks and a crash mid-sync leaves neither a gap nor a dup
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -15,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..chain.connection import chain_time
 from ..chain.records import RevocationReason, Role
 from ..chain.registry import Registry
 from ..errors import AuditIndexError
 from ..format.codes import code_name
-from ..format.encoding import utc_time
+from ..format.encoding import from_hex, to_hex, utc_time
+from ..store import open_store, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,10 +79,7 @@ class RegulatorReader:
         self.chunk = chunk
         self.from_block = from_block
         self.burst_per_hour = burst_per_hour
-        Path(index_path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(index_path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_store(index_path, SCHEMA)
         self._bind()
 
     def close(self) -> None:
@@ -110,24 +108,19 @@ class RegulatorReader:
                 {"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
             events = self.registry.decode_logs(logs)
             times = self._block_times({e.block_number for e in events})
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
+            with transaction(self._db) as db:
+                db.executemany(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
                     [(e.block_number, e.log_index, e.transaction_hash, times[e.block_number], e.name,
                       json.dumps(e.args, default=_hex)) for e in events])
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
             total += len(events)
             if on_chunk:
                 on_chunk(high + 1 - start, latest + 1 - start)
         return SyncReport(start, latest, total)
 
     def _block_times(self, numbers: set[int]) -> dict[int, int]:
-        return {n: int(self.registry.w3.eth.get_block(n)["timestamp"]) for n in numbers}
+        return {n: chain_time(self.registry.w3, n) for n in numbers}
 
     def events(self, *names: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """Indexed events in chain order as (block time, name, args); all names if none given."""
@@ -152,9 +145,9 @@ class RegulatorReader:
         governance: list[dict[str, Any]] = []
         hourly: Counter[tuple[str, int]] = Counter()
         for t, name, a in self.events():
-            d = time.strftime("%Y-%m-%d", time.gmtime(t))
+            d = utc_time(t)[:10]
             if name == "BatchAnchored":
-                who, kind = code_name(_b(a["issuerId"])), code_name(_b(a["docType"]))
+                who, kind = code_name(from_hex(a["issuerId"])), code_name(from_hex(a["docType"]))
                 anchors[a["batchRoot"]] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
                                            "key": a["signingKey"]}
                 for counter in (issuer[who], doc_type[kind], day[d]):
@@ -170,7 +163,7 @@ class RegulatorReader:
                         anomalies.append(_anomaly("anchor_in_compromised_window", anchor["at"], issuer=anchor["issuer"],
                                                   batchRoot=root, key=a["key"]))
             elif name in ("DocumentRevoked", "BatchRevoked"):
-                who, why = code_name(_b(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
+                who, why = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
                 if name == "DocumentRevoked":
                     doc_revoked[(who, a["documentDigest"])] = (t, why)
                     issuer[who]["documents_revoked"] += 1
@@ -236,18 +229,14 @@ def _plain(counters: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
 
 def _hex(value: Any) -> str:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return to_hex(value)
     raise TypeError(type(value).__name__)
-
-
-def _b(value: str) -> bytes:
-    return bytes.fromhex(value[2:])
 
 
 def _show(name: str, value: Any) -> Any:
     """An event argument as a supervisor reads it: codes as text, roles by name, times as dates."""
     if name in ("issuerId", "docType", "jurisdiction"):
-        return code_name(_b(value))
+        return code_name(from_hex(value))
     if name == "role":
         return Role(value).name.lower()
     if name == "compromisedFrom":

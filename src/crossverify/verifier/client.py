@@ -12,12 +12,13 @@ from enum import StrEnum
 
 from eth_utils.crypto import keccak
 
+from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry, Sender
 from ..errors import BundleError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.codes import code_name
-from ..format.encoding import utc_time
+from ..format.encoding import to_hex, utc_time
 
 Bundleish = Bundle | str | bytes
 #: Receipts per ``recordVerifications`` transaction (about 2,300 gas each, one event per document).
@@ -85,8 +86,8 @@ class VerificationReport:
             "valid": self.valid,
             "docType": b.header.doc_type if b else None,
             "issuer": b.header.issuer_id if b else None,
-            "documentDigest": "0x" + self.document_digest.hex() if self.document_digest else None,
-            "batchRoot": "0x" + b.proof.batch_root.hex() if b else None,
+            "documentDigest": to_hex(self.document_digest) if self.document_digest else None,
+            "batchRoot": to_hex(b.proof.batch_root) if b else None,
             "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
         }
 
@@ -106,7 +107,7 @@ class VerifierClient:
         self.registry = registry
         self.policy = policy or Policy()
         self.sender = sender
-        self._clock = clock or (lambda: int(registry.w3.eth.get_block("latest")["timestamp"]))
+        self._clock = clock or (lambda: chain_time(registry.w3))
         self._chain_id: int | None = None
 
     @property

@@ -1,0 +1,36 @@
+"""The ``crossverify`` command: a thin shell over the role clients, one module per command group.
+
+Every command gets an :class:`~crossverify.cli._shell.App` whose :class:`~crossverify.session.Session` builds
+the clients from the TOML configuration (and ``CROSSVERIFY_<SECTION>_<KEY>`` overrides). Exit codes: 0 success
+(for ``verify``: every bundle valid), 1 a registry, node or verification failure, 2 unusable input or
+configuration.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..config import Config
+from ..session import Session
+from . import audit, demo, issuer, keys, operator, verify
+from ._shell import App, failures
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CROSSVERIFY_CONFIG",
+              help="TOML configuration (env: CROSSVERIFY_CONFIG). Any setting can be overridden as "
+                   "CROSSVERIFY_<SECTION>_<KEY>.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
+    """crossverify: anchor, verify and audit cross-border certificates."""
+    with failures():
+        ctx.obj = App(Session(Config.load(config_path), lambda text: click.prompt(text, hide_input=True)), as_json)
+
+
+main.add_command(keys.keys)
+main.add_command(operator.operator)
+main.add_command(issuer.issuer)
+main.add_command(verify.verify)
+main.add_command(audit.audit)
+main.add_command(demo.demo)

@@ -1,0 +1,5 @@
+"""``python -m crossverify.cli``: the same command as ``crossverify``."""
+
+from . import main
+
+main()

@@ -1,0 +1,84 @@
+"""What every command shares: the context object, output, and errors turned into exit codes.
+
+Exit codes: 0 success (for ``verify``: every bundle valid), 1 a registry, node or verification failure,
+2 unusable input or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import BundleError, ConfigError, CrossverifyError, KeyLoadError
+from ..format.encoding import to_hex
+from ..session import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(click.ClickException):
+    """A registry, node or verification failure (exit 1)."""
+
+    exit_code = 1
+
+
+class BadInput(click.ClickException):
+    """Unusable input or configuration (exit 2)."""
+
+    exit_code = 2
+
+
+@dataclass
+class App:
+    """The context object: the session that builds clients from the configuration, and the output mode."""
+
+    session: Session
+    as_json: bool
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def emit(self, data: Any, human: str | Table) -> None:
+        """Print ``data`` as JSON with ``--json``, else the human form."""
+        if self.as_json:
+            click.echo(json.dumps(data, indent=1, default=_jsonable))
+        else:
+            Console().print(human)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot show {type(value).__name__}")
+
+
+@contextmanager
+def failures() -> Iterator[None]:
+    """Unusable input (every ``ValueError``, configuration and key errors included) exits 2; the rest 1."""
+    try:
+        yield
+    except (ConfigError, KeyLoadError, BundleError, ValueError) as exc:
+        raise BadInput(str(exc)) from exc
+    except CrossverifyError as exc:
+        raise Failure(f"{type(exc).__name__}: {exc}") from exc
+
+
+def command(fn: F) -> F:
+    """Turn crossverify errors into exit codes and pass the :class:`App`."""
+
+    @click.pass_obj
+    @wraps(fn)
+    def wrapper(app: App, *args: Any, **kwargs: Any) -> Any:
+        with failures():
+            return fn(app, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

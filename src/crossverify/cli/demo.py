@@ -1,0 +1,23 @@
+"""``crossverify demo``: the whole story on the embedded chain."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from ..demo import run_demo
+from ._shell import App, command
+
+
+@click.command("demo")
+@click.option("--certificates", type=int, default=1000, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True)
+@command
+def demo(app: App, certificates: int, out: Path) -> None:
+    """Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."""
+    shutil.rmtree(out, ignore_errors=True)
+    run_demo(out, certificates, Console(width=None if sys.stdout.isatty() else 120))

@@ -1,0 +1,110 @@
+"""``crossverify issuer``: journal certificates, anchor batches, deliver bundles, revoke, manage keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import Progress
+from web3 import Web3
+
+from ..chain.records import RevocationReason
+from ..format.encoding import from_hex
+from ..issuer.inputs import read_certificates
+from ._shell import App, BadInput, command
+
+
+@click.group()
+def issuer() -> None:
+    """Macao issuer: journal certificates, anchor batches, deliver bundles, revoke, manage keys."""
+
+
+@issuer.command("issue")
+@click.argument("files", type=click.Path(exists=True, dir_okay=False, path_type=Path), nargs=-1, required=True)
+@command
+def issuer_issue(app: App, files: tuple[Path, ...]) -> None:
+    """Salt certificates from FILES and commit them to the journal."""
+    client = app.session.issuer()
+    ids = client.issue(read_certificates(files, client.issuer_id))
+    app.emit({"journalled": len(ids)}, f"{len(ids)} certificates journalled")
+
+
+@issuer.command("run")
+@click.option("--max-batch", type=int, help="Documents per batch (default: [issuer] max_batch).")
+@click.option("--max-age", type=float, help="Seal a partial batch only when older than this many seconds.")
+@command
+def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
+    """Seal, sign, anchor and deliver everything pending (resumes an interrupted run)."""
+    client = app.session.issuer()
+    with Progress(console=app.console, transient=app.as_json) as bars:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        report = client.run(max_batch or app.session.config.issuer.max_batch,
+                            max_age if max_age is not None else app.session.config.issuer.max_age, progress)
+    data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
+            "delivered": len(report.delivered), "transactions": report.transactions, "gasUsed": report.gas_used}
+    app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@issuer.command("status")
+@command
+def issuer_status(app: App) -> None:
+    """Documents pending and in each batch state."""
+    counts = app.session.journal().counts(app.session.issuer_id)
+    app.emit(counts, ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@issuer.command("revoke")
+@click.option("--document", help="Document digest (0x…).")
+@click.option("--batch", help="Batch root (0x…).")
+@click.option("--reason", type=click.Choice([r.name.lower() for r in RevocationReason if r]), required=True)
+@command
+def issuer_revoke(app: App, document: str | None, batch: str | None, reason: str) -> None:
+    """Revoke one document or a whole batch (final)."""
+    if (document is None) == (batch is None):
+        raise BadInput("give exactly one of --document and --batch")
+    client, why = app.session.issuer(), RevocationReason[reason.upper()]
+    if document:
+        client.revoke_document(from_hex(document, 32), why)
+    else:
+        client.revoke_batch(from_hex(batch or "", 32), why)
+    app.emit({"revoked": document or batch, "reason": reason}, f"revoked ({reason})")
+
+
+@issuer.group("key")
+def issuer_key() -> None:
+    """Signing keys of this issuer (the sender must be its admin)."""
+
+
+@issuer_key.command("add")
+@click.argument("address")
+@command
+def key_add(app: App, address: str) -> None:
+    """Add a signing key."""
+    app.session.issuer().add_key(Web3.to_checksum_address(address))
+    app.emit({"added": address}, f"added {address}")
+
+
+@issuer_key.command("retire")
+@click.argument("address")
+@command
+def key_retire(app: App, address: str) -> None:
+    """Retire a signing key (its earlier anchors stay valid)."""
+    app.session.issuer().retire_key(Web3.to_checksum_address(address))
+    app.emit({"retired": address}, f"retired {address}")
+
+
+@issuer_key.command("compromised")
+@click.argument("address")
+@click.option("--since", type=int, required=True, help="Unix time from which anchors by the key are invalid.")
+@command
+def key_compromised(app: App, address: str, since: int) -> None:
+    """Report a signing key compromised from a time."""
+    app.session.issuer().report_compromised(Web3.to_checksum_address(address), since)
+    app.emit({"compromised": address, "since": since}, f"{address} compromised from {since}")

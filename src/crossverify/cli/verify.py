@@ -1,0 +1,57 @@
+"""``crossverify verify``: check the bundles residents handed over, and optionally record receipts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..verifier.client import Outcome
+from ._shell import App, BadInput, command
+
+
+@click.command("verify")
+@click.argument("bundles", type=click.Path(dir_okay=False, path_type=Path), nargs=-1, required=True)
+@click.option("--attachment", "attachments", multiple=True, metavar="NAME=PATH",
+              help="An attachment's file, by claim name (for every bundle given).")
+@click.option("--record", is_flag=True, help="Record a receipt on chain for each valid bundle.")
+@click.option("--purpose", help="Why the documents were verified (only its hash goes on chain).")
+@command
+def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
+           purpose: str | None) -> None:
+    """Check bundles a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable input."""
+    if record and not purpose:
+        raise BadInput("--record needs --purpose")
+    files = {}
+    for item in attachments:
+        name, _, file = item.partition("=")
+        if not file:
+            raise BadInput(f"--attachment takes NAME=PATH, got {item!r}")
+        files[name] = Path(file).read_bytes()
+    try:
+        texts = [p.read_bytes() for p in bundles]
+    except OSError as exc:
+        raise BadInput(str(exc)) from None
+    client = app.session.verifier(record=record)
+    reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
+    if record:
+        client.record([r for r in reports if r.valid], purpose or "")
+    if app.as_json:
+        app.emit([{"file": str(p), **r.as_json()} for p, r in zip(bundles, reports, strict=True)], "")
+    else:
+        for path, report in zip(bundles, reports, strict=True):
+            table = Table(title=f"{path.name}: {'[green]VALID' if report.valid else '[red]INVALID'}[/]",
+                          title_justify="left")
+            table.add_column("check")
+            table.add_column("result")
+            table.add_column("detail", overflow="fold")
+            colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
+            for c in report.checks:
+                table.add_row(c.name, f"[{colours[c.outcome]}]{c.outcome.value}[/]", c.detail)
+            Console().print(table)
+    if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
+        sys.exit(2)
+    sys.exit(0 if all(r.valid for r in reports) else 1)

@@ -1,0 +1,62 @@
+"""The issuer's input: certificates to issue, as JSON files that a bank's back office exports.
+
+A file holds one object, a list of objects, or JSON lines. Each entry has a ``reference`` (the issuer's own id
+for the document), ``docType``, ``notAfter``, ``claims`` (name -> JSON value), optionally ``issuedAt`` and
+``asOf`` (default: now) and ``attachments`` (claim name -> file path, relative to the input file)::
+
+    {"reference": "DEP-2026-0001", "docType": "DEPCERT", "notAfter": 1821398400,
+     "claims": {"holder_name": "CHAN Tai Man", "balance_mop": 125000},
+     "attachments": {"statement_pdf": "scans/0001.pdf"}}
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import CertificateInputError, CrossverifyError
+from ..format.certificate import Certificate, DocumentHeader, attachment_claim
+
+
+def read_certificates(paths: Iterable[Path], issuer_id: str, now: int | None = None) -> list[tuple[str, Certificate]]:
+    """(reference, certificate) pairs from ``paths``, in file order, for ``issuer_id``."""
+    found = []
+    now = int(time.time()) if now is None else now
+    for path in paths:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CertificateInputError(f"cannot read {path}: {exc}") from None
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                items = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except json.JSONDecodeError as exc:
+                raise CertificateInputError(f"{path}: neither JSON nor JSON lines ({exc})") from None
+        for item in items if isinstance(items, list) else [items]:
+            found.append(_entry(path, item, issuer_id, now))
+    return found
+
+
+def _entry(path: Path, item: object, issuer_id: str, now: int) -> tuple[str, Certificate]:
+    try:
+        if not isinstance(item, dict):
+            raise TypeError(f"an entry is {type(item).__name__}, not an object")
+        claims = dict(item["claims"])
+        for name, file in item.get("attachments", {}).items():
+            data = (path.parent / file).read_bytes()
+            claims[name] = attachment_claim(data, mimetypes.guess_type(file)[0] or "application/octet-stream")
+        header = DocumentHeader(item["docType"], issuer_id, item.get("issuedAt", now), item.get("asOf", now),
+                                item["notAfter"])
+        return item["reference"], Certificate(header, claims)
+    except OSError as exc:
+        raise CertificateInputError(f"{path}: attachment unreadable: {exc}") from None
+    except CrossverifyError:
+        raise  # a named problem with a value (document type, claim, time) says more than the summary below
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CertificateInputError(
+            f"{path}: each certificate needs reference, docType, notAfter, claims ({exc})") from None

@@ -1,0 +1,67 @@
+"""Keystore files: written private to their owner, read with the password from the environment or a prompt,
+and plain keys only in development mode."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from crossverify.errors import KeyLoadError
+from crossverify.keys.keystore import load_keystore, plain_key, write_keystore
+
+TEST_KEY = "0x" + "11" * 32  # a labelled test key, never a real one
+
+
+@pytest.fixture(scope="module")
+def keystore(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "signer.json"
+    write_keystore(Account.from_key(TEST_KEY), path, "correct horse")
+    return path
+
+
+def test_written_owner_only_and_read_back_with_the_environment(keystore: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "correct horse")
+    assert load_keystore(keystore, "TEST_KEYSTORE_PASSWORD").address == Account.from_key(TEST_KEY).address
+
+
+def test_the_prompt_is_asked_when_the_variable_is_unset(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_KEYSTORE_PASSWORD", raising=False)
+    asked = []
+    account = load_keystore(keystore, "TEST_KEYSTORE_PASSWORD", lambda text: asked.append(text) or "correct horse")
+    assert account.address == Account.from_key(TEST_KEY).address
+    assert asked == ["Password for signer.json"]
+
+
+def test_no_password_and_no_prompt(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_KEYSTORE_PASSWORD", raising=False)
+    with pytest.raises(KeyLoadError, match="set TEST_KEYSTORE_PASSWORD"):
+        load_keystore(keystore, "TEST_KEYSTORE_PASSWORD")
+
+
+def test_wrong_password(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "wrong")
+    with pytest.raises(KeyLoadError, match="wrong password"):
+        load_keystore(keystore, "TEST_KEYSTORE_PASSWORD")
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"version": 3}'])
+def test_unreadable_keystores(tmp_path: Path, content: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "key.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "x")
+    with pytest.raises(KeyLoadError):
+        load_keystore(path, "TEST_KEYSTORE_PASSWORD")
+
+
+def test_plain_keys_only_in_development_mode() -> None:
+    with pytest.raises(KeyLoadError, match="development only"):
+        plain_key(TEST_KEY, dev_mode=False)
+    assert plain_key(TEST_KEY, dev_mode=True).address == Account.from_key(TEST_KEY).address
+    with pytest.raises(KeyLoadError, match="not 32 bytes"):
+        plain_key("0x1234", dev_mode=True)

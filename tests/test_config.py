@@ -1,0 +1,88 @@
+"""Configuration: the TOML file, environment overrides, types checked once, and errors that say where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossverify.config import Config, IssuerSettings, NetworkSettings
+from crossverify.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "crossverify.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file() -> None:
+    config = Config.load(None, environ={})
+    assert config.network == NetworkSettings()
+    assert config.issuer.journal == Path.cwd() / "crossverify-journal.sqlite"
+    assert config.issuer.max_batch == 1000 and config.issuer.max_age is None
+    assert config.verifier.max_age_days == {}
+    assert config.source == "defaults and environment"
+
+
+def test_file_values_are_typed_and_paths_relative_to_the_file(tmp_path: Path) -> None:
+    config = Config.load(write(tmp_path, """
+[network]
+rpc = "http://127.0.0.1:8545"
+chain_id = 1337
+gas_price = 0
+[issuer]
+id = "BNUMMOMX"
+journal = "var/journal.sqlite"
+max_age = 300
+[verifier.max_age_days]
+ACCTSTMT = 30
+"""), environ={})
+    assert config.network.chain_id == 1337 and config.network.gas_price == 0
+    assert config.issuer == IssuerSettings(id="BNUMMOMX", journal=tmp_path.resolve() / "var/journal.sqlite",
+                                           bundles=tmp_path.resolve() / "bundles", max_age=300.0)
+    assert config.verifier.max_age_days == {"ACCTSTMT": 30}
+
+
+def test_environment_overrides_the_file_and_converts(tmp_path: Path) -> None:
+    path = write(tmp_path, '[network]\nchain_id = 1\n[keys]\ndev_mode = false\n')
+    config = Config.load(path, environ={"CROSSVERIFY_NETWORK_CHAIN_ID": "1337", "CROSSVERIFY_KEYS_DEV_MODE": "yes",
+                                        "CROSSVERIFY_VERIFIER_MAX_AGE_DAYS": '{"DEPCERT": 7}'})
+    assert config.network.chain_id == 1337
+    assert config.keys.dev_mode is True
+    assert config.verifier.max_age_days == {"DEPCERT": 7}
+
+
+def test_an_empty_variable_unsets_a_setting(tmp_path: Path) -> None:
+    path = write(tmp_path, '[network]\nregistry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n')
+    config = Config.load(path, environ={"CROSSVERIFY_NETWORK_REGISTRY": ""})
+    assert config.network.registry is None
+    with pytest.raises(ConfigError, match=r"\[network\] registry is not set .*CROSSVERIFY_NETWORK_REGISTRY"):
+        config.need(config.network.registry, "network.registry")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[network]\nrpcc = 'x'\n", r"unknown setting \[network\] rpcc"),
+    ("[netwerk]\nrpc = 'x'\n", r"unknown section \[netwerk\]"),
+    ("network = 1\n", r"\[network\] must be a table"),
+    ("[network]\nchain_id = 'one'\n", r"\[network\] chain_id: expected int, got 'one'"),
+    ("[network]\nchain_id = 1.5\n", r"expected int, got 1.5"),
+    ("[keys]\ndev_mode = 'maybe'\n", r"expected bool"),
+    ("[issuer]\nmax_batch = true\n", r"expected int, got True"),
+    ("[verifier]\nmax_age_days = 3\n", r"expected dict"),
+    ("[verifier.max_age_days]\nDEPCERT = 'week'\n", r"expected dict"),
+    ("[network\n", r"crossverify.toml: "),
+])
+def test_bad_files_are_refused_with_the_place(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.load(write(tmp_path, text), environ={})
+
+
+def test_a_bad_override_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="CROSSVERIFY_ISSUER_MAX_BATCH: expected int"):
+        Config.load(None, environ={"CROSSVERIFY_ISSUER_MAX_BATCH": "many"})
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        Config.load(tmp_path / "absent.toml", environ={})

@@ -1,0 +1,46 @@
+"""The session turns one configuration into clients, building each only when a command needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crossverify.config import Config, IssuerSettings, KeySettings, NetworkSettings, VerifierSettings
+from crossverify.errors import ConfigError
+from crossverify.session import Session
+
+from .conftest import Consortium
+
+
+def test_journal_commands_need_no_node_and_no_key(tmp_path: Path) -> None:
+    config = Config(network=NetworkSettings(rpc="http://127.0.0.1:9"),  # nothing listens there
+                    issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite"))
+    session = Session(config)
+    assert session.journal().counts(session.issuer_id) == {"pending": 0}
+    assert "w3" not in session.__dict__ and "signer" not in session.__dict__
+
+
+def test_missing_settings_are_named() -> None:
+    session = Session(Config())
+    with pytest.raises(ConfigError, match=r"\[network\] registry is not set"):
+        _ = session.registry
+    with pytest.raises(ConfigError, match=r"\[issuer\] id is not set"):
+        _ = session.issuer_id
+    with pytest.raises(ConfigError, match="no sender"):
+        _ = session.sender
+    with pytest.raises(ConfigError, match="no signing key"):
+        _ = session.signer
+
+
+def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium, tmp_path: Path) -> None:
+    config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0),
+                    keys=KeySettings(sender_address=consortium.verifier),
+                    verifier=VerifierSettings(max_age_days={"ACCTSTMT": 30}),
+                    source="test")
+    session = Session(config)
+    assert session.tx_params == {"gasPrice": 0}
+    verifier = session.verifier(record=True)
+    assert verifier.registry is session.registry and verifier.sender == consortium.verifier
+    assert verifier.policy.max_age == {"ACCTSTMT": 30 * 86400}
+    assert session.verifier().sender is None
