@@ -17,7 +17,7 @@ def test_journal_commands_need_no_node_and_no_key(tmp_path: Path) -> None:
     config = Config(network=NetworkSettings(rpc="http://127.0.0.1:9"),  # nothing listens there
                     issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite"))
     session = Session(config)
-    assert session.journal().counts(session.issuer_id) == {"pending": 0}
+    assert session.journal.counts(session.issuer_id) == {"pending": 0}
     assert "w3" not in session.__dict__ and "signer" not in session.__dict__
 
 

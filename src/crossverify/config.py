@@ -7,6 +7,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     rpc = "http://127.0.0.1:8545"      # or "embedded" for the in-process chain
     registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
     chain_id = 1337                    # optional: refuse a node serving another chain
+    timeout = 10                       # seconds a node request may take; reads are retried `retries` times
     gas_price = 0                      # optional: fixed gas price in wei (0 on gasless Besu/GoQuorum networks)
 
     [keys]
@@ -56,6 +57,8 @@ class NetworkSettings:
     registry: str | None = None
     chain_id: int | None = None
     poa: bool | None = None
+    timeout: float = 10.0
+    retries: int = 1
     receipt_timeout: float = 120.0
     gas_price: int | None = None
 

@@ -123,8 +123,9 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     console.rule("[bold]2. Macao issuers anchor certificates")
     result = DemoResult(w3, registry.address, out_dir)
     now = chain_time(w3)
-    issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], macao_op,
-                                         Journal(out_dir / "journal.sqlite"), out_dir / "bundles")
+    journal = Journal(out_dir / "journal.sqlite")  # one journal serves every issuer of this process
+    issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], macao_op, journal,
+                                         out_dir / "bundles")
                for p in ISSUERS}
     references: dict[str, list[str]] = {}
     with Progress(console=console) as progress:
@@ -201,11 +202,13 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         for doc in _journal_documents(issuers[plan.issuer_id]):
             result.claim_values.extend(c.value for c in doc.claims)
             result.salts.extend(c.salt for c in doc.claims)
+    journal.close()
 
     console.rule("[bold]5. The regulator")
     reader = RegulatorReader(registry, out_dir / "audit.sqlite")
     sync = reader.sync()
     audit = reader.report()
+    reader.close()
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():

@@ -10,8 +10,13 @@
     ├── ConfigError                          the configuration is missing or has a bad value
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
     ├── CertificateInputError                a file of certificates to issue is unusable (also ValueError)
-    ├── JournalError                         the issuer's journal refused an entry
-    ├── AuditIndexError                      the regulator's index belongs to another registry
+    ├── JournalError                         the issuer's journal refused an entry (bad or changed reference)
+    ├── StoreError                           a local store (journal, index, outbox) cannot be used; exit 3
+    │   ├── StoreLocked                      another process holds the store
+    │   ├── StoreUnavailable                 disk full, read-only, or an I/O error
+    │   ├── StoreCorrupt                     not a crossverify store, or its integrity check failed
+    │   ├── StoreTooNew                      written by a newer crossverify
+    │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     ├── BundleError                          a bundle cannot be used; ``path`` points at the fault
     │   ├── MalformedBundle                  not JSON, or not a JSON object
     │   ├── DuplicateKey                     a JSON object names a member twice
@@ -25,7 +30,10 @@
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         ├── NodeUnavailable                  the node refused the connection or did not answer
+        ├── RegistryNotFound                 no contract code at the configured registry address
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
+        ├── TransactionReplaced              another transaction took a sent transaction's nonce
+        ├── TransactionDropped               the node forgot a sent transaction before mining it
         └── ContractRevert                   the registry reverted with one of its custom errors
             ├── RegistryAlreadyApproved
             ├── RegistryRootAlreadyAnchored
@@ -88,8 +96,31 @@ class JournalError(CrossverifyError):
     """The journal refused an entry or is not a crossverify journal."""
 
 
-class AuditIndexError(CrossverifyError):
-    """The audit index belongs to another registry or chain."""
+class StoreError(CrossverifyError):
+    """A local store (the issuer's journal, the regulator's index, a receipt outbox) cannot be used now.
+
+    Nothing was written: fix the cause the message names and run the command again.
+    """
+
+
+class StoreLocked(StoreError):
+    """Another process is using the store; one writer at a time keeps it consistent."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's disk is full, read-only or failing."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a crossverify store, or its integrity check failed: restore it from a backup."""
+
+
+class StoreTooNew(StoreError):
+    """The store was written by a newer crossverify, whose format this version cannot read."""
+
+
+class StoreChainMismatch(StoreError):
+    """The store belongs to another chain, network reset or registry: use another file for this one."""
 
 
 class BundleError(CrossverifyError):
@@ -197,8 +228,20 @@ class NodeUnavailable(RegistryError):
     """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
 
 
+class RegistryNotFound(RegistryError):
+    """No contract code is deployed at the registry address on the node's chain: check ``[network] registry``."""
+
+
 class ReceiptTimeout(RegistryError):
     """A sent transaction got no receipt in time; it may still be mined, so reconcile before resending."""
+
+
+class TransactionReplaced(RegistryError):
+    """Another transaction from the same account was mined with a sent transaction's nonce."""
+
+
+class TransactionDropped(RegistryError):
+    """The node no longer knows a sent, unmined transaction (evicted, or the node restarted); send it again."""
 
 
 class ContractRevert(RegistryError):

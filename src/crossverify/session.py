@@ -15,7 +15,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from .chain.connection import connect
-from .chain.registry import Registry, Sender
+from .chain.registry import Registry
+from .chain.transactions import Sender
 from .config import Config
 from .consortium.operator import OperatorClient
 from .errors import ConfigError
@@ -31,7 +32,11 @@ Prompt = Callable[[str], str]
 
 
 class Session:
-    """The clients one configuration describes. ``prompt`` asks for keystore passwords not in the environment."""
+    """The clients one configuration describes. ``prompt`` asks for keystore passwords not in the environment.
+
+    The stores it opens (journal, audit index) are held by this process until :meth:`close`; use the session
+    as a context manager.
+    """
 
     def __init__(self, config: Config, prompt: Prompt | None = None) -> None:
         self.config = config
@@ -40,7 +45,8 @@ class Session:
     @cached_property
     def w3(self) -> Web3:
         network = self.config.network
-        return connect(network.rpc, poa=network.poa, chain_id=network.chain_id)
+        return connect(network.rpc, poa=network.poa, timeout=network.timeout, retries=network.retries,
+                       chain_id=network.chain_id)
 
     @cached_property
     def tx_params(self) -> dict[str, Any]:
@@ -49,8 +55,8 @@ class Session:
 
     @cached_property
     def registry(self) -> Registry:
-        return Registry.at(self.w3, self.config.need(self.config.network.registry, "network.registry"),
-                           self.tx_params)
+        return Registry.found_at(self.w3, self.config.need(self.config.network.registry, "network.registry"),
+                                 self.tx_params)
 
     @cached_property
     def sender(self) -> Sender:
@@ -81,6 +87,7 @@ class Session:
     def issuer_id(self) -> str:
         return self.config.need(self.config.issuer.id, "issuer.id")
 
+    @cached_property
     def journal(self) -> Journal:
         """The issuer's journal alone: no node, no key."""
         return Journal(self.config.issuer.journal)
@@ -88,7 +95,7 @@ class Session:
     def issuer(self) -> IssuerClient:
         settings = self.config.issuer
         return IssuerClient(
-            self.registry, self.issuer_id, self.signer, self.sender, self.journal(), settings.bundles,
+            self.registry, self.issuer_id, self.signer, self.sender, self.journal, settings.bundles,
             hash_alg=HashAlgorithm.from_label(settings.hash_alg), receipt_timeout=self.config.network.receipt_timeout)
 
     def operator(self) -> OperatorClient:
@@ -99,6 +106,19 @@ class Session:
         policy = Policy({t: int(days * 86400) for t, days in self.config.verifier.max_age_days.items()})
         return VerifierClient(self.registry, policy, sender=self.sender if record else None)
 
+    @cached_property
     def regulator(self) -> RegulatorReader:
         audit = self.config.audit
         return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block)
+
+    def close(self) -> None:
+        """Close the stores this session opened, releasing them for other processes."""
+        for store in ("journal", "regulator"):
+            if store in self.__dict__:
+                self.__dict__.pop(store).close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from web3 import Web3
-from web3.exceptions import TimeExhausted
+from web3.exceptions import TransactionNotFound
 
 from crossverify import RevocationReason, load_bundle
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
@@ -124,13 +124,13 @@ def test_receipt_timeout_then_reconcile_does_not_resend(
     consortium: Consortium, new_roots: NewRoots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, receipt_timeout=0.3)
     issuer.issue(deposit_certificates(c, 10))
 
     def slow(*args: Any, **kwargs: Any) -> Any:
-        raise TimeExhausted("no receipt yet")
+        raise TransactionNotFound("no receipt yet")
 
-    monkeypatch.setattr(c.w3.eth, "wait_for_transaction_receipt", slow)
+    monkeypatch.setattr(c.w3.eth, "get_transaction_receipt", slow)
     with pytest.raises(ReceiptTimeout):
         issuer.run()
     monkeypatch.undo()

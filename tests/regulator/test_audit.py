@@ -9,7 +9,7 @@ import pytest
 from web3 import Web3
 
 from crossverify import Registry, RevocationReason
-from crossverify.errors import AuditIndexError
+from crossverify.errors import StoreChainMismatch
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
 
@@ -101,5 +101,5 @@ def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) 
     c = consortium
     RegulatorReader(c.registry, tmp_path / "audit.sqlite").close()
     other, _ = Registry.deploy(c.w3, c.macao_operator, [c.macao_operator, c.guangdong_operator])
-    with pytest.raises(AuditIndexError):
+    with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, tmp_path / "audit.sqlite")

@@ -12,22 +12,18 @@ from importlib import resources
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, ContractPanicError, TimeExhausted
+from web3.exceptions import ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
-from ..errors import CONTRACT_ERRORS, ContractRevert, ReceiptTimeout, TransactionFailed
+from ..errors import CONTRACT_ERRORS, ContractRevert, RegistryNotFound, TransactionFailed
 from .connection import node_errors
 from .records import DocumentStatus, RevocationReason
-
-#: Who sends a transaction: an account the node manages (its address) or a local key.
-Sender = str | LocalAccount
+from .transactions import Sender, submit, wait
 
 RECEIPT_TIMEOUT = 120.0
 #: Pairs per ``documentStatuses`` call: the returned memory grows with the square of the count, and nodes cap
@@ -68,10 +64,22 @@ def decode_revert(data: bytes | str) -> ContractRevert | None:
 
 
 def _revert_data(exc: Exception) -> bytes | None:
-    """Revert data from a failed call: ``exc.data`` from JSON-RPC nodes; eth-tester writes it into the message."""
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return bytes.fromhex(data[2:])
+    """Revert data from a failed call or gas estimate, wherever the backend put it.
+
+    JSON-RPC nodes (Hardhat, geth, Besu) answer with an error object whose ``data`` holds the hex, sometimes
+    nested one level down; web3 passes it on as ``exc.data`` (a string or that object). eth-tester writes the
+    bytes into the message instead.
+    """
+    data: Any = getattr(exc, "data", None)
+    for _ in range(3):  # {"data": "0x..."} or {"data": {"data": "0x..."}} or {"originalError": {...}}
+        if not isinstance(data, dict):
+            break
+        data = data.get("data", data.get("originalError"))
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
     message = str(exc)
     marker = "execution reverted: b"
     if marker in message:
@@ -166,6 +174,16 @@ class Registry:
         return cls(w3, contract, dict(tx_params or {}))
 
     @classmethod
+    def found_at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Registry:
+        """:meth:`at`, after checking that the node's chain has contract code there (:class:`RegistryNotFound`)."""
+        registry = cls.at(w3, address, tx_params)
+        with node_errors():
+            if not w3.eth.get_code(registry.contract.address):
+                raise RegistryNotFound(f"no registry at {registry.address} on chain {w3.eth.chain_id}: check "
+                                       "[network] registry and rpc")
+        return registry
+
+    @classmethod
     def deploy(
         cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0, proposal_lifetime: int = 7 * 86400,
         tx_params: dict[str, Any] | None = None,
@@ -173,8 +191,9 @@ class Registry:
         """Deploy a registry; ``quorum=0`` means every operator must approve."""
         factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
         params = dict(tx_params or {})
-        receipt = _wait(w3, _submit(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender,
-                                    params), RECEIPT_TIMEOUT)
+        with registry_errors(), node_errors():
+            tx_hash = submit(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender, params)
+        receipt = wait(w3, tx_hash, RECEIPT_TIMEOUT)
         address = receipt["contractAddress"]
         if address is None:
             raise TransactionFailed("the deployment receipt names no contract address")
@@ -184,21 +203,35 @@ class Registry:
     def address(self) -> str:
         return str(self.contract.address)
 
+    def identity(self) -> dict[str, str]:
+        """What a local store is bound to: the chain id, the chain's genesis block hash and this address.
+
+        A rebuilt network has a new genesis even when it reuses the chain id and the registry address.
+        """
+        with node_errors():
+            genesis = bytes(self.w3.eth.get_block(0)["hash"])
+            return {"chain_id": str(self.w3.eth.chain_id), "genesis": "0x" + genesis.hex(), "registry": self.address}
+
     @property
     def functions(self) -> Any:
         return self.contract.functions
 
     def transact(self, build: Callable[[Any], ContractFunction], sender: Sender) -> TxReceipt:
         """Send ``build(self.functions)`` from ``sender`` and wait for its receipt; errors come back named."""
-        return _wait(self.w3, _submit(self.w3, build(self.functions), sender, self.tx_params), RECEIPT_TIMEOUT)
+        return wait(self.w3, self.submit(build, sender), RECEIPT_TIMEOUT)
 
-    def submit(self, build: Callable[[Any], ContractFunction], sender: Sender) -> bytes:
-        """Send without waiting; returns the transaction hash. Reverts found by gas estimation raise named."""
-        return _submit(self.w3, build(self.functions), sender, self.tx_params)
+    def submit(self, build: Callable[[Any], ContractFunction], sender: Sender,
+               on_signed: Callable[[bytes], None] | None = None) -> bytes:
+        """Send without waiting; returns the transaction hash. Reverts found by gas estimation raise named.
+
+        ``on_signed(tx_hash)`` runs before the broadcast (see :func:`~crossverify.chain.transactions.submit`).
+        """
+        with registry_errors(), node_errors():
+            return submit(self.w3, build(self.functions), sender, self.tx_params, on_signed)
 
     def wait(self, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
         """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time."""
-        return _wait(self.w3, tx_hash, timeout)
+        return wait(self.w3, tx_hash, timeout)
 
     def call(self, build: Callable[[Any], ContractFunction]) -> Any:
         with registry_errors(), node_errors():
@@ -239,25 +272,3 @@ class Registry:
 
     def _statuses(self, queries: list[list[bytes]]) -> list[DocumentStatus]:
         return [DocumentStatus.from_abi(r) for r in self.call(lambda f: f.documentStatuses(queries))]
-
-
-def _submit(w3: Web3, fn: Any, sender: Sender, params: dict[str, Any]) -> bytes:
-    with registry_errors(), node_errors():
-        if isinstance(sender, str):
-            return bytes(fn.transact({"from": sender, **params}))
-        tx = fn.build_transaction({
-            "from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address, "pending"), **params,
-        })
-        return bytes(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
-
-
-def _wait(w3: Web3, tx_hash: bytes, timeout: float) -> TxReceipt:
-    with node_errors():
-        try:
-            receipt = w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)
-        except TimeExhausted as exc:
-            raise ReceiptTimeout(f"no receipt for 0x{tx_hash.hex()} within {timeout:g}s; it may still be mined")\
-                from exc
-    if receipt["status"] != 1:
-        raise TransactionFailed(f"transaction 0x{tx_hash.hex()} reverted on chain (gas used {receipt['gasUsed']})")
-    return receipt

@@ -2,8 +2,8 @@
 
 Every command gets an :class:`~crossverify.cli._shell.App` whose :class:`~crossverify.session.Session` builds
 the clients from the TOML configuration (and ``CROSSVERIFY_<SECTION>_<KEY>`` overrides). Exit codes: 0 success
-(for ``verify``: every bundle valid), 1 a registry, node or verification failure, 2 unusable input or
-configuration.
+(for ``verify``: every bundle valid), 1 invalid or refused, 2 unusable input or configuration, 3 the node, the
+registry or local storage unavailable (see :mod:`crossverify.cli._shell`).
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ from ._shell import App, failures
               help="TOML configuration (env: CROSSVERIFY_CONFIG). Any setting can be overridden as "
                    "CROSSVERIFY_<SECTION>_<KEY>.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.version_option(package_name="crossverify", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
     """crossverify: anchor, verify and audit cross-border certificates."""
     with failures():
-        ctx.obj = App(Session(Config.load(config_path), lambda text: click.prompt(text, hide_input=True)), as_json)
+        session = Session(Config.load(config_path), lambda text: click.prompt(text, hide_input=True))
+    ctx.obj = App(session, as_json)
+    ctx.call_on_close(session.close)
 
 
 main.add_command(keys.keys)

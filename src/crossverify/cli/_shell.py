@@ -1,7 +1,12 @@
 """What every command shares: the context object, output, and errors turned into exit codes.
 
-Exit codes: 0 success (for ``verify``: every bundle valid), 1 a registry, node or verification failure,
-2 unusable input or configuration.
+Exit codes, for scripts to rely on:
+
+- 0: success (for ``verify``: every bundle valid);
+- 1: invalid, or refused: a bundle failed a check, the registry reverted, a transaction failed;
+- 2: unusable input or configuration (a bad file, setting, key or password); nothing was done;
+- 3: the node, the registry or local storage is unavailable (unreachable, no code at the address, a store
+  locked by another process, a full or read-only disk); nothing was lost, run again once it is back.
 """
 
 from __future__ import annotations
@@ -18,7 +23,17 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import BundleError, ConfigError, CrossverifyError, KeyLoadError
+from ..errors import (
+    BundleError,
+    ConfigError,
+    CrossverifyError,
+    KeyLoadError,
+    NodeUnavailable,
+    ReceiptTimeout,
+    RegistryNotFound,
+    StoreError,
+    TransactionDropped,
+)
 from ..format.encoding import to_hex
 from ..session import Session
 
@@ -35,6 +50,16 @@ class BadInput(click.ClickException):
     """Unusable input or configuration (exit 2)."""
 
     exit_code = 2
+
+
+class Unavailable(click.ClickException):
+    """The node, the registry or local storage is unavailable (exit 3)."""
+
+    exit_code = 3
+
+
+#: Errors that mean "try again later", not "this is wrong".
+UNAVAILABLE = (StoreError, NodeUnavailable, RegistryNotFound, ReceiptTimeout, TransactionDropped)
 
 
 @dataclass
@@ -63,13 +88,17 @@ def _jsonable(value: Any) -> Any:
 
 @contextmanager
 def failures() -> Iterator[None]:
-    """Unusable input (every ``ValueError``, configuration and key errors included) exits 2; the rest 1."""
+    """Map errors to the exit codes above."""
     try:
         yield
     except (ConfigError, KeyLoadError, BundleError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
+    except UNAVAILABLE as exc:
+        raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
     except CrossverifyError as exc:
         raise Failure(f"{type(exc).__name__}: {exc}") from exc
+    except OSError as exc:  # writing bundles, reports or keys: the disk, not the input
+        raise Unavailable(f"storage: {exc}") from exc
 
 
 def command(fn: F) -> F:

@@ -20,7 +20,7 @@ def audit() -> None:
 @command
 def audit_sync(app: App) -> None:
     """Read new events into the local index (resumes where the last sync stopped)."""
-    reader = app.session.regulator()
+    reader = app.session.regulator
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("reading events", total=None)
         report = reader.sync(lambda done, total: progress.update(task, completed=done, total=total))
@@ -34,7 +34,7 @@ def audit_sync(app: App) -> None:
 @command
 def audit_report(app: App, fmt: str, out: Path | None) -> None:
     """Issued, revoked and verified per issuer, verifier, type and day; anomalies; governance changes."""
-    report = app.session.regulator().report()
+    report = app.session.regulator.report()
     text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](report)
     if out is None:
         click.echo(text)

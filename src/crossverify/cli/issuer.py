@@ -56,7 +56,7 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
 @command
 def issuer_status(app: App) -> None:
     """Documents pending and in each batch state."""
-    counts = app.session.journal().counts(app.session.issuer_id)
+    counts = app.session.journal.counts(app.session.issuer_id)
     app.emit(counts, ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

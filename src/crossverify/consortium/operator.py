@@ -11,7 +11,8 @@ from web3.types import TxReceipt
 
 from ..chain.connection import chain_time
 from ..chain.records import ProposalKind, Role
-from ..chain.registry import Registry, Sender
+from ..chain.registry import Registry
+from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
 from ..format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 

@@ -22,7 +22,8 @@ from web3.exceptions import TransactionNotFound
 
 from ..chain.connection import chain_time
 from ..chain.records import RevocationReason
-from ..chain.registry import Registry, Sender
+from ..chain.registry import Registry
+from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
 from ..errors import TransactionFailed
 from ..format.batch import SealedBatch, salt_document, seal_batch

@@ -21,9 +21,9 @@ from pathlib import Path
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
 from ..format.hashing import HashAlgorithm
-from ..store import open_store, transaction
+from ..store import Store
 
-SCHEMA = """
+MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS batches (
     id          INTEGER PRIMARY KEY,
     issuer_id   TEXT    NOT NULL,
@@ -53,7 +53,11 @@ CREATE TABLE IF NOT EXISTS documents (
     UNIQUE (issuer_id, reference)
 );
 CREATE INDEX IF NOT EXISTS pending ON documents (issuer_id, doc_type, batch_id, id);
-"""
+""", """
+ALTER TABLE batches ADD COLUMN signer TEXT;             -- the key that signed it, to re-sign after a rotation
+ALTER TABLE batches ADD COLUMN anchor_block INTEGER;    -- where the anchor was mined, to notice a reorg or reset
+ALTER TABLE batches ADD COLUMN anchor_block_hash BLOB;
+""")
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -91,14 +95,15 @@ class Journal:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = open_store(self.path, SCHEMA)
+        self.store = Store(self.path, MIGRATIONS, kind="journal")
+        self._db = self.store.db
 
     def close(self) -> None:
-        self._db.close()
+        self.store.close()
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic, durable step: all of it is committed, or none."""
-        return transaction(self._db)
+        return self.store.transaction()
 
     def add_documents(self, entries: Sequence[tuple[str, SaltedDocument]], hash_alg: HashAlgorithm) -> list[int]:
         """Record salted documents under caller references, atomically. A reference already journalled for

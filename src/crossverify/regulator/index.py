@@ -17,12 +17,11 @@ from typing import Any
 from ..chain.connection import chain_time
 from ..chain.records import RevocationReason, Role
 from ..chain.registry import Registry
-from ..errors import AuditIndexError
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..store import open_store, transaction
+from ..store import Store
 
-SCHEMA = """
+MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     block_number INTEGER NOT NULL,
@@ -34,7 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (block_number, log_index)
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
-"""
+""",)
 
 GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypePermissionChanged", "MemberAdmitted",
               "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired", "SigningKeyCompromised")
@@ -79,20 +78,16 @@ class RegulatorReader:
         self.chunk = chunk
         self.from_block = from_block
         self.burst_per_hour = burst_per_hour
-        self._db = open_store(index_path, SCHEMA)
-        self._bind()
+        self.store = Store(index_path, MIGRATIONS, kind="audit index")
+        self._db = self.store.db
+        try:
+            self.store.bind(registry.identity())
+        except BaseException:
+            self.store.close()
+            raise
 
     def close(self) -> None:
-        self._db.close()
-
-    def _bind(self) -> None:
-        identity = {"registry": self.registry.address, "chain_id": str(self.registry.w3.eth.chain_id)}
-        for key, value in identity.items():
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                self._db.execute("INSERT INTO meta VALUES (?, ?)", (key, value))
-            elif row[0] != value:
-                raise AuditIndexError(f"this index holds {key} {row[0]}, not {value}: use another index file")
+        self.store.close()
 
     @property
     def next_block(self) -> int:
@@ -108,7 +103,7 @@ class RegulatorReader:
                 {"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
             events = self.registry.decode_logs(logs)
             times = self._block_times({e.block_number for e in events})
-            with transaction(self._db) as db:
+            with self.store.transaction() as db:
                 db.executemany(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
                     [(e.block_number, e.log_index, e.transaction_hash, times[e.block_number], e.name,

@@ -14,7 +14,8 @@ from eth_utils.crypto import keccak
 
 from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
-from ..chain.registry import Registry, Sender
+from ..chain.registry import Registry
+from ..chain.transactions import Sender
 from ..errors import BundleError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.codes import code_name
