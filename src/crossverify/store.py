@@ -174,7 +174,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def _migrate(db: sqlite3.Connection, migration: str, target: int) -> None:
     """Run one migration and set the schema version to ``target``, atomically."""
     try:  # one script, so that its statements and the version change commit together
-        db.executescript(f"BEGIN IMMEDIATE;\n{migration}\nPRAGMA user_version = {target};\nCOMMIT;")
+        statements = migration.strip().rstrip(";")
+        db.executescript(f"BEGIN IMMEDIATE;\n{statements};\nPRAGMA user_version = {target};\nCOMMIT;")
     except BaseException:
         if db.in_transaction:
             db.execute("ROLLBACK")

@@ -55,8 +55,8 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries
         return embedded_chain()
     if not rpc.startswith(("http://", "https://")):
         raise ValueError(f"rpc must be 'embedded' or an http(s) URL, got {rpc!r}")
-    retry = ExceptionRetryConfiguration(
-        errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout), retries=retries,
+    retry = ExceptionRetryConfiguration(  # web3 counts attempts, not retries
+        errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout), retries=1 + retries,
         backoff_factor=0.25)
     w3 = Web3(_Provider(rpc, request_kwargs={"timeout": timeout}, exception_retry_configuration=retry))
     with node_errors():

@@ -102,8 +102,9 @@ def wait(w3: Web3, tx_hash: bytes, timeout: float, poll: float = 0.05) -> TxRece
 
 
 def _gone(w3: Web3, tx_hash: bytes, seen: Any) -> None:
-    if seen is not None and w3.eth.get_transaction_count(seen["from"], "latest") > seen["nonce"]:
+    """The node forgot ``tx_hash``: replaced if another transaction (mined or pending) holds its nonce."""
+    if seen is not None and w3.eth.get_transaction_count(seen["from"], "pending") > seen["nonce"]:
         raise TransactionReplaced(
-            f"transaction {to_hex(tx_hash)} was replaced: another transaction from {seen['from']} was mined with "
-            f"its nonce {seen['nonce']}")
+            f"transaction {to_hex(tx_hash)} was replaced: another transaction from {seen['from']} took its nonce "
+            f"{seen['nonce']}")
     raise TransactionDropped(f"the node no longer knows transaction {to_hex(tx_hash)}; it was never mined")

@@ -21,7 +21,7 @@ from ._shell import App, failures
               help="TOML configuration (env: CROSSVERIFY_CONFIG). Any setting can be overridden as "
                    "CROSSVERIFY_<SECTION>_<KEY>.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-@click.version_option(package_name="crossverify", message="%(prog)s %(version)s")
+@click.version_option(package_name="crossverify", prog_name="crossverify", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
     """crossverify: anchor, verify and audit cross-border certificates."""

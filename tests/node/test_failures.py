@@ -1,0 +1,140 @@
+"""What a real node does that eth-tester does not: reverts inside error objects, transactions that wait in a
+mempool and can be replaced or dropped, two senders racing for one account's nonces, and a node that is gone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from crossverify.chain.connection import connect
+from crossverify.chain.records import Role
+from crossverify.chain.registry import Registry
+from crossverify.chain.transactions import wait
+from crossverify.errors import (
+    RegistryNotFound,
+    RegistryNotOperator,
+    RegistryUnknownProposal,
+    TransactionDropped,
+    TransactionReplaced,
+)
+
+from .conftest import free_port, rpc
+from .test_flow import Net
+
+
+@pytest.fixture(scope="module")
+def net(node_url: str, dev_accounts: list[LocalAccount]) -> Net:
+    return Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+
+
+@pytest.fixture
+def manual_mining(node_url: str) -> Iterator[None]:
+    """Transactions wait in the node's mempool until the test mines a block."""
+    rpc(node_url, "evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+        rpc(node_url, "evm_mine")
+
+
+def test_reverts_come_back_by_name(net: Net, dev_accounts: list[LocalAccount]) -> None:
+    with pytest.raises(RegistryUnknownProposal) as unknown:
+        net.registry.transact(lambda f: f.approve(10_000), net.operator)  # type: ignore[arg-type]
+    assert unknown.value.args_by_name == {"proposalId": 10_000}
+    outsider = dev_accounts[7]
+    with pytest.raises(RegistryNotOperator) as not_operator:
+        net.registry.transact(lambda f: f.proposeAdmitMember(outsider.address, Role.VERIFIER), outsider)
+    assert not_operator.value.args_by_name == {"account": outsider.address}
+    with pytest.raises(RegistryUnknownProposal):
+        net.registry.call(lambda f: f.approve(10_000))
+
+
+def test_an_address_without_code_is_not_a_registry(net: Net) -> None:
+    with pytest.raises(RegistryNotFound, match=f"no registry at 0x{'12' * 20} on chain 1337"):
+        Registry.found_at(net.w3, "0x" + "12" * 20)
+
+
+def _transfer(w3: Web3, sender: LocalAccount, nonce: int, gas_price: int) -> bytes:
+    tx = {"to": sender.address, "value": 0, "gas": 21_000, "gasPrice": gas_price, "nonce": nonce, "chainId": 1337}
+    return bytes(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
+
+
+def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
+        net: Net, node_url: str, dev_accounts: list[LocalAccount], manual_mining: None) -> None:
+    operator, outcome = dev_accounts[0], []
+    sent = net.registry.submit(lambda f: f.proposeAdmitMember(dev_accounts[6].address, Role.VERIFIER), operator)
+    nonce = net.w3.eth.get_transaction(sent)["nonce"]
+
+    def waiting() -> None:
+        try:
+            wait(net.w3, sent, timeout=60)
+        except Exception as exc:  # asserted below
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=waiting)
+    waiter.start()
+    _transfer(net.w3, operator, nonce, Web3.to_wei(1, "gwei"))  # same nonce, higher price: replaces it
+    rpc(node_url, "evm_mine")
+    waiter.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TransactionReplaced), outcome
+    assert f"nonce {nonce}" in str(outcome[0])
+
+
+def test_a_dropped_transaction_is_named(net: Net, node_url: str, dev_accounts: list[LocalAccount],
+                                        manual_mining: None) -> None:
+    sent = net.registry.submit(lambda f: f.proposeAdmitMember(dev_accounts[6].address, Role.VERIFIER),
+                               dev_accounts[0])
+    rpc(node_url, "hardhat_dropTransaction", ["0x" + sent.hex()])
+    with pytest.raises(TransactionDropped):
+        wait(net.w3, sent, timeout=60)
+
+
+def test_concurrent_senders_share_one_account_without_nonce_clashes(net: Net, dev_accounts: list[LocalAccount]
+                                                                     ) -> None:
+    operator, errors, receipts = dev_accounts[0], [], []
+
+    def propose(i: int) -> None:
+        registry = Registry.at(connect(net.w3.provider.endpoint_uri), net.registry.address)  # type: ignore[attr-defined]
+        for j in range(5):
+            account = Web3.to_checksum_address(f"0x{i:02x}{j:02x}" + "ab" * 18)
+            try:
+                receipts.append(registry.transact(lambda f, a=account: f.proposeAdmitMember(a, Role.VERIFIER),
+                                                  operator))
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=propose, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(receipts) == 15
+
+
+def test_an_unreachable_node_exits_3(tmp_path: Path) -> None:
+    config = tmp_path / "bank.toml"
+    config.write_text(f'[network]\nrpc = "http://127.0.0.1:{free_port()}"\nregistry = "0x{"12" * 20}"\n'
+                      "timeout = 2\nretries = 0\n")
+    (tmp_path / "b.json").write_text("{}")
+    result = subprocess.run([sys.executable, "-m", "crossverify.cli", "--config", str(config), "audit", "sync"],
+                            capture_output=True, text=True, env=os.environ, timeout=60, check=False)
+    assert result.returncode == 3, result.stderr
+    assert "NodeUnavailable" in result.stderr
+
+
+def test_a_registry_address_without_code_exits_3(node_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "bank.toml"
+    config.write_text(f'[network]\nrpc = "{node_url}"\nregistry = "0x{"12" * 20}"\n')
+    result = subprocess.run([sys.executable, "-m", "crossverify.cli", "--config", str(config), "audit", "sync"],
+                            capture_output=True, text=True, env=os.environ, timeout=60, check=False)
+    assert result.returncode == 3, result.stderr
+    assert "no registry at" in result.stderr
