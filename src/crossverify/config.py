@@ -8,6 +8,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
     chain_id = 1337                    # optional: refuse a node serving another chain
     timeout = 10                       # seconds a node request may take; reads are retried `retries` times
+    confirmations = 0                  # blocks on top of an anchor or event before it counts (0: BFT finality)
     gas_price = 0                      # optional: fixed gas price in wei (0 on gasless Besu/GoQuorum networks)
 
     [keys]
@@ -60,6 +61,7 @@ class NetworkSettings:
     timeout: float = 10.0
     retries: int = 1
     receipt_timeout: float = 120.0
+    confirmations: int = 0
     gas_price: int | None = None
 
 

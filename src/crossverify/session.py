@@ -96,7 +96,8 @@ class Session:
         settings = self.config.issuer
         return IssuerClient(
             self.registry, self.issuer_id, self.signer, self.sender, self.journal, settings.bundles,
-            hash_alg=HashAlgorithm.from_label(settings.hash_alg), receipt_timeout=self.config.network.receipt_timeout)
+            hash_alg=HashAlgorithm.from_label(settings.hash_alg), receipt_timeout=self.config.network.receipt_timeout,
+            confirmations=self.config.network.confirmations)
 
     def operator(self) -> OperatorClient:
         return OperatorClient(self.registry, self.sender)

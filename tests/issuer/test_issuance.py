@@ -96,7 +96,7 @@ def test_crash_at_every_step_loses_nothing_and_doubles_nothing(
 
     # Delivering again writes byte-identical bundles: salts and order live in the journal.
     for b in restarted.journal.batches("BNUMMOMX", BatchState.DELIVERED):
-        restarted.journal.record_anchored(b.id, b.anchored_at or 0)
+        restarted.journal.record_anchored(b.id, b.anchored_at or 0, b.anchor_block, b.anchor_block_hash)
     restarted.deliver()
     assert check_all_delivered(c, restarted, [ref for ref, _ in certs]) == files
 

@@ -48,7 +48,8 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
         report = client.run(max_batch or app.session.config.issuer.max_batch,
                             max_age if max_age is not None else app.session.config.issuer.max_age, progress)
     data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
-            "delivered": len(report.delivered), "transactions": report.transactions, "gasUsed": report.gas_used}
+            "delivered": len(report.delivered), "awaitingConfirmations": report.awaiting,
+            "reanchored": report.reanchored, "transactions": report.transactions, "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
 
 

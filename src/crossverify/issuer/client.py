@@ -4,28 +4,31 @@ manage keys.
 Issuance is a pipeline over the :class:`~crossverify.issuer.journal.Journal`. Each step reads the journal, acts, and
 commits the new state before the next begins, so :meth:`IssuerClient.run` after any crash picks up where the
 last run stopped. Before sending anything it reconciles with the chain: a root the registry already holds is
-marked anchored, never sent again.
+marked anchored, never sent again; a transaction still pending is waited for, not sent twice (its hash is in the
+journal before it is broadcast). Bundles go out once an anchor is ``confirmations`` blocks deep, and every run
+checks, in bulk, that every anchored or delivered root is still on chain: one that a reorganisation or a network
+reset removed is signed and anchored again, so the bundles residents hold verify again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from eth_account.signers.base import BaseAccount
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
-from ..chain.connection import chain_time
+from ..chain.connection import chain_time, node_errors
 from ..chain.records import RevocationReason
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
-from ..errors import TransactionFailed
+from ..errors import TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.batch import SealedBatch, salt_document, seal_batch
 from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
@@ -59,7 +62,9 @@ def no_progress(stage: str, done: int, total: int) -> None:
 
 @dataclass
 class RunReport:
-    """What one :meth:`IssuerClient.run` did."""
+    """What one :meth:`IssuerClient.run` did. ``reanchored``: batches whose anchor had vanished from the chain
+    (a reorganisation or a reset) and were sent again; ``awaiting``: anchored batches not yet deep enough to
+    deliver."""
 
     sealed: int = 0
     signed: int = 0
@@ -67,6 +72,8 @@ class RunReport:
     delivered: list[Path] = field(default_factory=list)
     gas_used: int = 0
     transactions: int = 0
+    reanchored: int = 0
+    awaiting: int = 0
 
 
 class IssuerClient:
@@ -84,6 +91,7 @@ class IssuerClient:
         hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256,
         signature_ttl: int = 3600,
         receipt_timeout: float = 120.0,
+        confirmations: int = 0,
         faults: Callable[[str], None] = no_faults,
     ) -> None:
         issuer_id_code(issuer_id)
@@ -96,12 +104,15 @@ class IssuerClient:
         self.hash_alg = hash_alg
         self.signature_ttl = signature_ttl
         self.receipt_timeout = receipt_timeout
+        self.confirmations = confirmations
         self._fault = faults
         self._domain: Domain | None = None
 
     @property
     def domain(self) -> Domain:
+        """The registry's EIP-712 domain; reading it first binds the journal to this chain and registry."""
         if self._domain is None:
+            self.journal.store.bind(self.registry.identity())
             self._domain = Domain.of(self.registry)
         return self._domain
 
@@ -149,43 +160,61 @@ class IssuerClient:
         deadline = chain_time(self.registry.w3) + self.signature_ttl
         for b in batches:
             r, vs = sign(self._request(b, deadline), self.domain, self.signer)
-            self.journal.record_signed(b.id, deadline, r + vs)
+            self.journal.record_signed(b.id, deadline, r + vs, self.signer.address)
         if batches:
             self._fault("after_sign")
         return len(batches)
 
     def anchor(self, report: RunReport | None = None, progress: Progress = no_progress) -> int:
-        """Reconcile with the chain, then send every signed batch (``anchorMany``, in chunks) and await receipts."""
+        """Reconcile with the chain, then send every signed batch (``anchorMany``, in chunks) and await receipts.
+
+        A batch whose signature is about to expire, or was made by a key this client no longer signs with (a
+        rotation), is signed again first instead of being sent to fail.
+        """
         report = report or RunReport()
-        reconciled = self._reconcile()
-        signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
+        reconciled = self._reconcile(report, wait_pending=True)
         now = chain_time(self.registry.w3)
-        stale = [b for b in signed if (b.deadline or 0) <= now + 60]
-        for b in stale:  # a signature about to expire is drawn again rather than sent to fail
+        unusable = [b for b in self.journal.batches(self.issuer_id, BatchState.SIGNED)
+                    if (b.deadline or 0) <= now + 60 or b.signer != self.signer.address]
+        for b in unusable:
             self.journal.record_unsent(b.id)
-        if stale:
+        if unusable:
             self.sign()
-            signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
+        signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
         anchored = 0
         for start in range(0, len(signed), MAX_ANCHORS_PER_TX):
             progress("anchoring batches", start, len(signed))
             chunk = signed[start:start + MAX_ANCHORS_PER_TX]
-            requests = [self._request(b, b.deadline or 0).as_abi() for b in chunk]
-            signatures = [_compact(b) for b in chunk]
-            tx_hash = self._send_anchors(requests, signatures)
-            self.journal.record_sent([b.id for b in chunk], tx_hash)
+            tx_hash = self._send_anchors(chunk)
             self._fault("after_send")
             receipt = self.registry.wait(tx_hash, self.receipt_timeout)
             report.gas_used += receipt["gasUsed"]
             report.transactions += 1
             self._fault("after_receipt")
-            anchored += self._reconcile()
+            anchored += self._reconcile(report)
         if signed:
             progress("anchoring batches", len(signed), len(signed))
         return reconciled + anchored
 
-    def _send_anchors(self, requests: list[Any], signatures: list[tuple[bytes, bytes]]) -> bytes:
-        return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender)
+    def _send_anchors(self, batches: list[BatchRecord]) -> bytes:
+        """Send one ``anchorMany``; the journal holds its hash before the node does."""
+        requests = [self._request(b, b.deadline or 0).as_abi() for b in batches]
+        signatures = [_compact(b) for b in batches]
+        ids = [b.id for b in batches]
+        return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender,
+                                    on_signed=lambda tx_hash: self.journal.record_sent(ids, tx_hash))
+
+    def verify_anchors(self) -> int:
+        """Check, in bulk, that every anchored or delivered root is still on chain; send back to signing each
+        one a reorganisation or a network reset removed. Returns how many were removed."""
+        held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
+        if not held:
+            return 0
+        statuses = self.registry.document_statuses([(b.root, ZERO) for b in held])
+        lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored]
+        for b in lost:
+            self.journal.record_unsent(b.id)
+        return len(lost)
 
     def deliver(self, progress: Progress = no_progress) -> list[Path]:
         """Write the holders' bundles of every anchored batch; rewriting yields the same bytes.
@@ -195,7 +224,7 @@ class IssuerClient:
         says "anchored", so a crash only means the files are written again.
         """
         written: list[Path] = []
-        batches = self.journal.batches(self.issuer_id, BatchState.ANCHORED)
+        batches = self._final(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         if batches:
             self._fault("before_deliver")
         chain_id = self.registry.w3.eth.chain_id
@@ -223,10 +252,13 @@ class IssuerClient:
         ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
         """
         report = RunReport()
+        _ = self.domain  # the journal must belong to this chain before anything is checked against it
+        report.reanchored = self.verify_anchors()
         report.sealed = len(self.seal(max_batch, max_age))
         report.signed = self.sign()
         report.anchored = self.anchor(report, progress)
         report.delivered = self.deliver(progress)
+        report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         return report
 
     def bundle_path(self, reference: str) -> Path:
@@ -235,20 +267,30 @@ class IssuerClient:
     def _write(self, reference: str, batch: SealedBatch, index: int, chain_id: int) -> Path:
         path = self.bundle_path(reference)
         partial = path.with_name(f".{path.name}.partial")
-        partial.write_bytes(batch.bundle(index, chain_id, self.registry.address).dumps().encode())
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(batch.bundle(index, chain_id, self.registry.address).dumps().encode())
         os.replace(partial, path)
         return path
 
-    def _reconcile(self) -> int:
-        """Mark anchored every signed or sent batch whose root the registry holds; unsend failed or lost txs."""
+    def _reconcile(self, report: RunReport, wait_pending: bool = False) -> int:
+        """Mark anchored every signed or sent batch whose root the registry holds, with the block that holds it.
+
+        A sent transaction the node still has pending is waited for when ``wait_pending`` (after a crash, so
+        it is not sent twice); one the node does not know, or that failed, sends its batches back to signing.
+        """
         open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT)
+        if wait_pending:
+            for tx_hash in {b.tx_hash for b in open_batches if b.tx_hash and self._pending(b.tx_hash)}:
+                with contextlib.suppress(TransactionFailed, TransactionDropped, TransactionReplaced):
+                    report.gas_used += self.registry.wait(tx_hash, self.receipt_timeout)["gasUsed"]
         if not open_batches:
             return 0
         statuses = self.registry.document_statuses([(b.root, ZERO) for b in open_batches])
         marked = unsent = 0
         for b, status in zip(open_batches, statuses, strict=True):
             if status.anchored:
-                self.journal.record_anchored(b.id, status.anchored_at)
+                block, block_hash = self._anchor_block(b)
+                self.journal.record_anchored(b.id, status.anchored_at, block, block_hash)
                 marked += 1
             elif b.state is BatchState.SENT and b.tx_hash and not self._pending(b.tx_hash):
                 self.journal.record_unsent(b.id)
@@ -256,6 +298,40 @@ class IssuerClient:
         if unsent:  # back to sealed: sign again before the next send
             self.sign()
         return marked
+
+    def _anchor_block(self, b: BatchRecord) -> tuple[int | None, bytes | None]:
+        """The block (number, hash) holding the anchor of ``b``: from its own transaction's receipt, else from
+        the registry's ``BatchAnchored`` log for its root (another operator may have relayed it)."""
+        w3 = self.registry.w3
+        with node_errors():
+            if b.tx_hash:
+                with contextlib.suppress(TransactionNotFound):
+                    receipt = w3.eth.get_transaction_receipt(HexBytes(b.tx_hash))
+                    if receipt["status"] == 1:
+                        return receipt["blockNumber"], bytes(receipt["blockHash"])
+            logs = self.registry.contract.events.BatchAnchored().get_logs(
+                from_block=0, argument_filters={"batchRoot": b.root})
+        if not logs:
+            return None, None
+        return logs[-1]["blockNumber"], bytes(logs[-1]["blockHash"])
+
+    def _final(self, batches: list[BatchRecord]) -> list[BatchRecord]:
+        """The anchored batches deep enough to deliver: ``confirmations`` blocks on top of an anchor whose block
+        is still the chain's. An anchor whose block was replaced is looked up again (or sent again)."""
+        if self.confirmations == 0 or not batches:
+            return batches
+        w3 = self.registry.w3
+        with node_errors():
+            head = w3.eth.block_number
+            final = []
+            for b in batches:
+                if b.anchor_block is None or head - b.anchor_block < self.confirmations:
+                    continue
+                if bytes(w3.eth.get_block(b.anchor_block)["hash"]) == b.anchor_block_hash:
+                    final.append(b)
+                else:  # a reorganisation: back to sent, so the next reconcile finds where (or whether) it is
+                    self.journal.record_sent([b.id], b.tx_hash or ZERO)
+        return final
 
     def _pending(self, tx_hash: bytes) -> bool:
         """Whether the node still knows a sent transaction that has not been mined."""

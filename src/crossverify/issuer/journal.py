@@ -88,6 +88,9 @@ class BatchRecord:
     signature: bytes | None
     tx_hash: bytes | None
     anchored_at: int | None
+    signer: str | None
+    anchor_block: int | None
+    anchor_block_hash: bytes | None
 
 
 class Journal:
@@ -160,20 +163,25 @@ class Journal:
                 raise JournalError("a document was sealed into another batch meanwhile; nothing was changed")
         return batch_id
 
-    def record_signed(self, batch_id: int, deadline: int, signature: bytes) -> None:
-        self._set(batch_id, "state = 'signed', deadline = ?, signature = ?, tx_hash = NULL", deadline, signature)
+    def record_signed(self, batch_id: int, deadline: int, signature: bytes, signer: str) -> None:
+        self._set(batch_id, "state = 'signed', deadline = ?, signature = ?, signer = ?, tx_hash = NULL",
+                  deadline, signature, signer)
 
     def record_sent(self, batch_ids: Sequence[int], tx_hash: bytes) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE batches SET state = 'sent', tx_hash = ? WHERE id = ?",
                            [(tx_hash, b) for b in batch_ids])
 
-    def record_anchored(self, batch_id: int, anchored_at: int) -> None:
-        self._set(batch_id, "state = 'anchored', anchored_at = ?", anchored_at)
+    def record_anchored(self, batch_id: int, anchored_at: int, block: int | None, block_hash: bytes | None) -> None:
+        """The registry holds the batch's root since ``anchored_at``, mined in ``block`` (``block_hash``)."""
+        self._set(batch_id, "state = 'anchored', anchored_at = ?, anchor_block = ?, anchor_block_hash = ?",
+                  anchored_at, block, block_hash)
 
     def record_unsent(self, batch_id: int) -> None:
-        """A sent transaction did not anchor the batch (it failed or was dropped): sign and send again."""
-        self._set(batch_id, "state = 'sealed', signature = NULL, deadline = NULL, tx_hash = NULL")
+        """The batch is not anchored (a transaction failed or was dropped, or a reorg or a network reset undid
+        its anchor): back to sealed, to be signed and sent again. Its root and bundles stay the same."""
+        self._set(batch_id, "state = 'sealed', signature = NULL, signer = NULL, deadline = NULL, tx_hash = NULL, "
+                            "anchored_at = NULL, anchor_block = NULL, anchor_block_hash = NULL")
 
     def record_delivered(self, batch_id: int) -> None:
         self._set(batch_id, "state = 'delivered'")
@@ -185,7 +193,8 @@ class Journal:
     def batches(self, issuer_id: str, *states: BatchState) -> list[BatchRecord]:
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
-            f"tx_hash, anchored_at FROM batches WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) "
+            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash FROM batches "
+            f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) "
             "ORDER BY id", (issuer_id, *states)).fetchall()
         return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])
                 for r in rows]
