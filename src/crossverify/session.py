@@ -110,7 +110,8 @@ class Session:
     @cached_property
     def regulator(self) -> RegulatorReader:
         audit = self.config.audit
-        return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block)
+        return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block,
+                               confirmations=self.config.network.confirmations)
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""

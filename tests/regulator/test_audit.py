@@ -9,7 +9,7 @@ import pytest
 from web3 import Web3
 
 from crossverify import Registry, RevocationReason
-from crossverify.errors import StoreChainMismatch
+from crossverify.errors import NodeUnavailable, StoreChainMismatch
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
 
@@ -43,7 +43,7 @@ def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Conso
         return original(self, logs)
 
     monkeypatch.setattr(Registry, "decode_logs", crash_on_fourth_chunk)
-    with pytest.raises(ConnectionError):
+    with pytest.raises(NodeUnavailable):
         reader.sync()
     assert reader.next_block == 9  # three chunks of three blocks committed, with their cursor
     monkeypatch.undo()
@@ -103,3 +103,32 @@ def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) 
     other, _ = Registry.deploy(c.w3, c.macao_operator, [c.macao_operator, c.guangdong_operator])
     with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, tmp_path / "audit.sqlite")
+
+
+def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    activity(c, 5, "shared")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=4)
+    reader.sync()
+    fork = c.w3.testing.snapshot()
+    activity(c, 6, "abandoned")
+    assert reader.sync().events > 0
+    indexed_before = len(list(reader.events()))
+
+    c.w3.testing.revert(fork)  # the abandoned branch leaves the chain; another one grows in its place
+    activity(c, 3, "winning")
+    report = reader.sync()
+    assert report.rewound > 0
+    assert len(list(reader.events())) == all_events(c) < indexed_before + 1
+    assert reader.sync() == type(report)(report.to_block + 1, c.w3.eth.block_number, 0, 0)
+
+
+def test_events_wait_for_confirmations(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    activity(c, 3, "deep")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", confirmations=2)
+    report = reader.sync()
+    assert report.to_block == c.w3.eth.block_number - 2
+    c.w3.testing.mine(2)
+    reader.sync()
+    assert len(list(reader.events())) == all_events(c)

@@ -24,8 +24,10 @@ def audit_sync(app: App) -> None:
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("reading events", total=None)
         report = reader.sync(lambda done, total: progress.update(task, completed=done, total=total))
-    app.emit({"fromBlock": report.from_block, "toBlock": report.to_block, "events": report.events},
-             f"indexed {report.events} events from blocks {report.from_block}-{report.to_block}")
+    rewound = f" (first rewound {report.rewound} events from blocks that left the chain)" if report.rewound else ""
+    app.emit({"fromBlock": report.from_block, "toBlock": report.to_block, "events": report.events,
+              "rewound": report.rewound},
+             f"indexed {report.events} events from blocks {report.from_block}-{report.to_block}{rewound}")
 
 
 @audit.command("report")

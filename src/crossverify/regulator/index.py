@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..chain.connection import chain_time
+from web3.exceptions import BlockNotFound
+
+from ..chain.connection import node_errors
 from ..chain.records import RevocationReason, Role
 from ..chain.registry import Registry
 from ..format.codes import code_name
@@ -33,7 +35,11 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (block_number, log_index)
 );
 CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
-""",)
+""", """
+-- The hash of every block that holds an indexed event, and of each chunk's last block: a block whose hash
+-- the chain no longer has marks a reorganisation or a reset, and the index rewinds to the last one it still has.
+CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+""")
 
 GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypePermissionChanged", "MemberAdmitted",
               "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired", "SigningKeyCompromised")
@@ -41,11 +47,15 @@ GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypeP
 
 @dataclass(frozen=True, slots=True)
 class SyncReport:
-    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry events."""
+    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry events.
+
+    ``rewound`` events were dropped first because their blocks left the chain (a reorganisation or a reset).
+    """
 
     from_block: int
     to_block: int
     events: int
+    rewound: int = 0
 
 
 @dataclass
@@ -73,10 +83,11 @@ class RegulatorReader:
     """Reads a registry's events into an index at ``index_path`` and reports on them. It holds no key."""
 
     def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
-                 burst_per_hour: int = 1000) -> None:
+                 confirmations: int = 0, burst_per_hour: int = 1000) -> None:
         self.registry = registry
         self.chunk = chunk
         self.from_block = from_block
+        self.confirmations = confirmations
         self.burst_per_hour = burst_per_hour
         self.store = Store(index_path, MIGRATIONS, kind="audit index")
         self._db = self.store.db
@@ -95,27 +106,64 @@ class RegulatorReader:
         return int(row[0]) if row else self.from_block
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
-        """Index every event from the cursor to the latest block; each chunk commits with the cursor."""
-        start, latest, total = self.next_block, self.registry.w3.eth.block_number, 0
-        for low in range(start, latest + 1, self.chunk):
-            high = min(low + self.chunk - 1, latest)
-            logs = self.registry.w3.eth.get_logs(
-                {"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
-            events = self.registry.decode_logs(logs)
-            times = self._block_times({e.block_number for e in events})
-            with self.store.transaction() as db:
-                db.executemany(
-                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                    [(e.block_number, e.log_index, e.transaction_hash, times[e.block_number], e.name,
-                      json.dumps(e.args, default=_hex)) for e in events])
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
-            total += len(events)
-            if on_chunk:
-                on_chunk(high + 1 - start, latest + 1 - start)
-        return SyncReport(start, latest, total)
+        """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
+        the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
+        w3 = self.registry.w3
+        with node_errors():
+            rewound = self._rewind_to_fork()
+            start, total = self.next_block, 0
+            latest = w3.eth.block_number - self.confirmations
+            low = start
+            while low <= latest:
+                high = min(low + self.chunk - 1, latest)
+                logs = w3.eth.get_logs({"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
+                blocks = {n: w3.eth.get_block(n) for n in {log["blockNumber"] for log in logs} | {high}}
+                if any(bytes(log["blockHash"]) != bytes(blocks[log["blockNumber"]]["hash"]) for log in logs):
+                    continue  # the chain reorganised while we read: read the chunk again
+                events = self.registry.decode_logs(logs)
+                with self.store.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                        [(e.block_number, e.log_index, e.transaction_hash, int(blocks[e.block_number]["timestamp"]),
+                          e.name, json.dumps(e.args, default=_hex)) for e in events])
+                    db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
+                                   [(n, bytes(b["hash"])) for n, b in blocks.items()])
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
+                total += len(events)
+                if on_chunk:
+                    on_chunk(high + 1 - start, latest + 1 - start)
+                low = high + 1
+        return SyncReport(start, max(latest, start - 1), total, rewound)
 
-    def _block_times(self, numbers: set[int]) -> dict[int, int]:
-        return {n: chain_time(self.registry.w3, n) for n in numbers}
+    def _rewind_to_fork(self) -> int:
+        """Drop what was indexed from blocks the chain no longer has; returns how many events were dropped.
+
+        Stored block hashes that the chain still has form a prefix (each block commits to its parent), so the
+        last one still held is found by binary search: one look-up when nothing changed.
+        """
+        stored = self._db.execute("SELECT number, hash FROM blocks ORDER BY number").fetchall()
+        if not stored or self._holds(*stored[-1]):
+            return 0
+        low, high = 0, len(stored) - 1  # stored[high] is gone; find the last index still held
+        while low < high:
+            middle = (low + high) // 2
+            if self._holds(*stored[middle]):
+                low = middle + 1
+            else:
+                high = middle
+        keep = stored[low - 1][0] if low > 0 else self.from_block - 1
+        with self.store.transaction() as db:
+            dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
+            db.execute("DELETE FROM blocks WHERE number > ?", (keep,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(keep + 1),))
+        return int(dropped)
+
+    def _holds(self, number: int, block_hash: bytes) -> bool:
+        """Whether the chain's block ``number`` is still the one with ``block_hash``."""
+        try:
+            return bytes(self.registry.w3.eth.get_block(number)["hash"]) == bytes(block_hash)
+        except BlockNotFound:
+            return False
 
     def events(self, *names: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """Indexed events in chain order as (block time, name, args); all names if none given."""
