@@ -92,9 +92,11 @@ class IssuerSettings:
 
 @dataclass(frozen=True, slots=True)
 class VerifierSettings:
-    """``[verifier]``: the bank's policy; ``max_age_days`` maps a document type to its freshness limit."""
+    """``[verifier]``: the bank's policy (``max_age_days`` maps a document type to its freshness limit) and
+    the outbox through which its receipts are recorded exactly once."""
 
     max_age_days: dict[str, float] = field(default_factory=dict)
+    outbox: Path = Path("crossverify-outbox.sqlite")
 
 
 @dataclass(frozen=True, slots=True)

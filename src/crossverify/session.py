@@ -26,6 +26,7 @@ from .issuer.journal import Journal
 from .keys.keystore import load_keystore, plain_key
 from .regulator.index import RegulatorReader
 from .verifier.client import Policy, VerifierClient
+from .verifier.outbox import ReceiptOutbox
 
 #: Asks a person for a secret (a keystore password), given what it is for.
 Prompt = Callable[[str], str]
@@ -102,10 +103,17 @@ class Session:
     def operator(self) -> OperatorClient:
         return OperatorClient(self.registry, self.sender)
 
+    @cached_property
+    def outbox(self) -> ReceiptOutbox:
+        """The bank's receipt outbox (no node, no key)."""
+        return ReceiptOutbox(self.config.verifier.outbox)
+
     def verifier(self, *, record: bool = False) -> VerifierClient:
-        """A verifier with the bank's policy; ``record`` gives it the sender its receipts need."""
+        """A verifier with the bank's policy; ``record`` gives it the sender and the outbox its receipts need."""
         policy = Policy({t: int(days * 86400) for t, days in self.config.verifier.max_age_days.items()})
-        return VerifierClient(self.registry, policy, sender=self.sender if record else None)
+        if not record:
+            return VerifierClient(self.registry, policy)
+        return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox)
 
     @cached_property
     def regulator(self) -> RegulatorReader:
@@ -115,7 +123,7 @@ class Session:
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""
-        for store in ("journal", "regulator"):
+        for store in ("journal", "regulator", "outbox"):
             if store in self.__dict__:
                 self.__dict__.pop(store).close()
 

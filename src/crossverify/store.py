@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import sqlite3
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,8 @@ class Store:
             except BaseException:
                 self._release()
                 raise
+        # A store dropped without close() still releases its lock and connection when collected.
+        weakref.finalize(self, _close_quietly, self.db, self._lock)
 
     def _acquire(self) -> IO[str]:
         lock = self.path.with_name(self.path.name + ".lock").open("a+")
@@ -157,6 +160,11 @@ class Store:
     def close(self) -> None:
         self.db.close()
         self._release()
+
+
+def _close_quietly(db: sqlite3.Connection, lock: IO[str]) -> None:
+    db.close()
+    lock.close()
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from ..verifier.client import Outcome
@@ -19,10 +20,13 @@ from ._shell import App, BadInput, command
               help="An attachment's file, by claim name (for every bundle given).")
 @click.option("--record", is_flag=True, help="Record a receipt on chain for each valid bundle.")
 @click.option("--purpose", help="Why the documents were verified (only its hash goes on chain).")
+@click.option("--case", "case", default="", help="The bank's case reference: a receipt is recorded once per case, "
+              "however often the command is run again.")
 @command
 def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
-           purpose: str | None) -> None:
-    """Check bundles a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable input."""
+           purpose: str | None, case: str) -> None:
+    """Check bundles a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable input; 3: the node,
+    registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if record and not purpose:
         raise BadInput("--record needs --purpose")
     files = {}
@@ -30,7 +34,10 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
         name, _, file = item.partition("=")
         if not file:
             raise BadInput(f"--attachment takes NAME=PATH, got {item!r}")
-        files[name] = Path(file).read_bytes()
+        try:
+            files[name] = Path(file).read_bytes()
+        except OSError as exc:
+            raise BadInput(str(exc)) from None
     try:
         texts = [p.read_bytes() for p in bundles]
     except OSError as exc:
@@ -38,7 +45,13 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     client = app.session.verifier(record=record)
     reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
     if record:
-        client.record([r for r in reports if r.valid], purpose or "")
+        valid = [r for r in reports if r.valid]
+        with Progress(console=app.console, transient=True) as bars:
+            task = bars.add_task("recording receipts", total=len(valid))
+            flushed = client.record(valid, purpose or "", case,
+                                    lambda done, total: bars.update(task, completed=done, total=total))
+        app.console.print(f"receipts: {flushed.recorded} recorded in {flushed.transactions} transactions"
+                          + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
     if app.as_json:
         app.emit([{"file": str(p), **r.as_json()} for p, r in zip(bundles, reports, strict=True)], "")
     else:

@@ -20,10 +20,9 @@ from ..errors import BundleError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.codes import code_name
 from ..format.encoding import to_hex, utc_time
+from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
 
 Bundleish = Bundle | str | bytes
-#: Receipts per ``recordVerifications`` transaction (about 2,300 gas each, one event per document).
-RECEIPTS_PER_TX = 500
 
 
 class Outcome(StrEnum):
@@ -104,10 +103,11 @@ class VerifierClient:
     """A mainland bank's verifier. ``sender`` (its admitted account) is needed only to record receipts."""
 
     def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
-                 clock: Callable[[], int] | None = None) -> None:
+                 clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None) -> None:
         self.registry = registry
         self.policy = policy or Policy()
         self.sender = sender
+        self.outbox = outbox
         self._clock = clock or (lambda: chain_time(registry.w3))
         self._chain_id: int | None = None
 
@@ -161,17 +161,26 @@ class VerifierClient:
             out.append(replace(batch, document_revocation=reason, document_revoked_at=at))
         return out
 
-    def record(self, reports: Sequence[VerificationReport], purpose: str) -> None:
-        """Record on chain that these documents were verified for ``purpose`` (only its hash goes on chain)."""
+    def record(self, reports: Sequence[VerificationReport], purpose: str, reference: str = "",
+               progress: Callable[[int, int], None] | None = None) -> FlushReport:
+        """Record on chain that these documents were verified for ``purpose`` (only its hash goes on chain).
+
+        With an outbox, each receipt is recorded exactly once per ``reference`` (the bank's case), across
+        retries and crashes; without one, they are sent as they are.
+        """
         if self.sender is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender")
-        docs = [[r.bundle.proof.batch_root, r.document_digest] for r in reports if r.bundle and r.document_digest]
-        for start in range(0, len(docs), RECEIPTS_PER_TX):
-            self._record(docs[start:start + RECEIPTS_PER_TX], keccak(text=purpose))
-
-    def _record(self, docs: list[list[bytes]], purpose_hash: bytes) -> None:
-        assert self.sender is not None
-        self.registry.transact(lambda f: f.recordVerifications(docs, purpose_hash), self.sender)
+        purpose_hash = keccak(text=purpose)
+        receipts = [(r.bundle.proof.batch_root, r.document_digest, purpose_hash)
+                    for r in reports if r.bundle and r.document_digest]
+        if self.outbox is not None:
+            self.outbox.enqueue(receipts, reference)
+            return self.outbox.flush(self.registry, self.sender, progress=progress)
+        for start in range(0, len(receipts), RECEIPTS_PER_TX):
+            docs = [[root, digest] for root, digest, _ in receipts[start:start + RECEIPTS_PER_TX]]
+            self.registry.transact(lambda f, d=docs: f.recordVerifications(d, purpose_hash),  # type: ignore[misc]
+                                   self.sender)
+        return FlushReport(0, len(receipts), -(-len(receipts) // RECEIPTS_PER_TX))
 
     # -------------------------------------------------------------------------------------------------------
 
