@@ -15,6 +15,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     sender_keystore = "keys/operator.json"   # who sends transactions (an operator, or the issuer's admin)
     signer_keystore = "keys/bnu-signer.json" # the issuer's signing key (issuers only)
     password_env = "CROSSVERIFY_PASSWORD"    # else the password is asked for
+    signer_password_env = "BNU_SIGNER_PASSWORD"  # optional: one variable per key (default: password_env)
     dev_mode = false                          # true allows sender_private_key / signer_private_key
 
     [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
@@ -73,6 +74,8 @@ class KeySettings:
     signer_keystore: Path | None = None
     sender_address: str | None = None
     password_env: str = "CROSSVERIFY_PASSWORD"
+    sender_password_env: str | None = None
+    signer_password_env: str | None = None
     dev_mode: bool = False
     sender_private_key: str | None = None
     signer_private_key: str | None = None

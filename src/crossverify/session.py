@@ -61,7 +61,8 @@ class Session:
 
     @cached_property
     def sender(self) -> Sender:
-        key = self._key(self.config.keys.sender_keystore, self.config.keys.sender_private_key)
+        keys = self.config.keys
+        key = self._key(keys.sender_keystore, keys.sender_private_key, keys.sender_password_env)
         if key is not None:
             return key
         address = self.config.keys.sender_address
@@ -71,15 +72,16 @@ class Session:
 
     @cached_property
     def signer(self) -> LocalAccount:
-        key = self._key(self.config.keys.signer_keystore, self.config.keys.signer_private_key)
+        keys = self.config.keys
+        key = self._key(keys.signer_keystore, keys.signer_private_key, keys.signer_password_env)
         if key is None:
             raise ConfigError("no signing key: set [keys] signer_keystore")
         return key
 
-    def _key(self, keystore: Any, private_key: str | None) -> LocalAccount | None:
+    def _key(self, keystore: Any, private_key: str | None, password_env: str | None) -> LocalAccount | None:
         keys = self.config.keys
         if keystore is not None:
-            return load_keystore(keystore, keys.password_env, self._prompt)
+            return load_keystore(keystore, password_env or keys.password_env, self._prompt)
         if private_key is not None:
             return plain_key(private_key, keys.dev_mode)
         return None

@@ -96,3 +96,29 @@ def test_keys_new(config: Path, tmp_path: Path) -> None:
                       env={"CROSSVERIFY_PASSWORD": "x" * 12}))
     assert out["address"].startswith("0x") and (tmp_path / "new.json").exists()
     assert run(config, "keys", "new", str(tmp_path / "new.json"), env={"CROSSVERIFY_PASSWORD": "x"}).exit_code == 2
+
+
+def test_revoke_by_reference_backup_and_export(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    certs = [{"reference": f"dep-{i}", "docType": "DEPCERT", "notAfter": consortium.now() + 86400,
+              "claims": {"holder": f"HO Weng {i}"}} for i in range(5)]
+    (tmp_path / "in.json").write_text(json.dumps(certs))
+    as_json(run(config, "--json", "issuer", "issue", str(tmp_path / "in.json")))
+    as_json(run(config, "--json", "issuer", "run"))
+    admin = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": consortium.issuer_admin}
+
+    mistyped = run(config, "issuer", "revoke", "--document", "0x" + "ab" * 32, "--reason", "withdrawn", env=admin)
+    assert mistyped.exit_code == 2 and "not in BNUMMOMX's journal; nothing was revoked" in mistyped.output
+    assert as_json(run(config, "--json", "issuer", "revoke", "--reference", "dep-2", "--reason", "fraud",
+                       env=admin)) == {"revoked": "dep-2", "reason": "fraud"}
+
+    changed = [{**certs[0], "claims": {"holder": "someone else"}}]
+    (tmp_path / "changed.json").write_text(json.dumps(changed))
+    refused = run(config, "issuer", "issue", str(tmp_path / "changed.json"))
+    assert refused.exit_code == 2 and "issued before with other content" in refused.output
+
+    backup = as_json(run(config, "--json", "issuer", "backup", str(tmp_path / "backups" / "journal.sqlite")))
+    assert Path(backup["backup"]).stat().st_size > 0
+    exported = as_json(run(config, "--json", "issuer", "export-bundles", str(tmp_path / "again")))
+    assert exported["exported"] == 5
+    original = tmp_path / "var" / "bundles" / "BNUMMOMX" / "dep-3.bundle.json"
+    assert (tmp_path / "again" / "dep-3.bundle.json").read_bytes() == original.read_bytes()

@@ -4,7 +4,8 @@ Exit codes, for scripts to rely on:
 
 - 0: success (for ``verify``: every bundle valid);
 - 1: invalid, or refused: a bundle failed a check, the registry reverted, a transaction failed;
-- 2: unusable input or configuration (a bad file, setting, key or password); nothing was done;
+- 2: unusable input or configuration (a bad file, setting, key or password, a reference or digest the
+  journal does not know); nothing was done;
 - 3: the node, the registry or local storage is unavailable (unreachable, no code at the address, a store
   locked by another process, a full or read-only disk); nothing was lost, run again once it is back.
 """
@@ -27,6 +28,7 @@ from ..errors import (
     BundleError,
     ConfigError,
     CrossverifyError,
+    JournalError,
     KeyLoadError,
     NodeUnavailable,
     ReceiptTimeout,
@@ -91,7 +93,7 @@ def failures() -> Iterator[None]:
     """Map errors to the exit codes above."""
     try:
         yield
-    except (ConfigError, KeyLoadError, BundleError, ValueError) as exc:
+    except (ConfigError, KeyLoadError, BundleError, JournalError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
     except UNAVAILABLE as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -11,6 +11,8 @@ from web3 import Web3
 
 from ..chain.records import RevocationReason
 from ..format.encoding import from_hex
+from ..format.hashing import HashAlgorithm
+from ..issuer.client import export_bundles, journal_certificates
 from ..issuer.inputs import read_certificates
 from ._shell import App, BadInput, command
 
@@ -22,11 +24,14 @@ def issuer() -> None:
 
 @issuer.command("issue")
 @click.argument("files", type=click.Path(exists=True, dir_okay=False, path_type=Path), nargs=-1, required=True)
+@click.option("--supersede", is_flag=True, help="Re-issue references whose content changed; the earlier revision "
+              "is revoked on chain as superseded by the next run.")
 @command
-def issuer_issue(app: App, files: tuple[Path, ...]) -> None:
-    """Salt certificates from FILES and commit them to the journal."""
-    client = app.session.issuer()
-    ids = client.issue(read_certificates(files, client.issuer_id))
+def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
+    """Salt certificates from FILES and commit them to the journal (no node, no key needed)."""
+    session = app.session
+    ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id),
+                               HashAlgorithm.from_label(session.config.issuer.hash_alg), supersede=supersede)
     app.emit({"journalled": len(ids)}, f"{len(ids)} certificates journalled")
 
 
@@ -49,7 +54,8 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
                             max_age if max_age is not None else app.session.config.issuer.max_age, progress)
     data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
             "delivered": len(report.delivered), "awaitingConfirmations": report.awaiting,
-            "reanchored": report.reanchored, "transactions": report.transactions, "gasUsed": report.gas_used}
+            "reanchored": report.reanchored, "supersededRevoked": report.superseded,
+            "transactions": report.transactions, "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
 
 
@@ -62,20 +68,39 @@ def issuer_status(app: App) -> None:
 
 
 @issuer.command("revoke")
+@click.option("--reference", help="The document's reference, as issued.")
 @click.option("--document", help="Document digest (0x…).")
 @click.option("--batch", help="Batch root (0x…).")
 @click.option("--reason", type=click.Choice([r.name.lower() for r in RevocationReason if r]), required=True)
 @command
-def issuer_revoke(app: App, document: str | None, batch: str | None, reason: str) -> None:
-    """Revoke one document or a whole batch (final)."""
-    if (document is None) == (batch is None):
-        raise BadInput("give exactly one of --document and --batch")
-    client, why = app.session.issuer(), RevocationReason[reason.upper()]
-    if document:
-        client.revoke_document(from_hex(document, 32), why)
-    else:
-        client.revoke_batch(from_hex(batch or "", 32), why)
-    app.emit({"revoked": document or batch, "reason": reason}, f"revoked ({reason})")
+def issuer_revoke(app: App, reference: str | None, document: str | None, batch: str | None, reason: str) -> None:
+    """Revoke one document or a whole batch (final). Only what this journal anchored can be named."""
+    if sum(x is not None for x in (reference, document, batch)) != 1:
+        raise BadInput("give exactly one of --reference, --document and --batch")
+    app.session.issuer().revoke(
+        RevocationReason[reason.upper()], reference=reference,
+        document=None if document is None else from_hex(document, 32),
+        batch=None if batch is None else from_hex(batch, 32))
+    target = reference or document or batch
+    app.emit({"revoked": target, "reason": reason}, f"revoked {target} ({reason})")
+
+
+@issuer.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@command
+def issuer_backup(app: App, target: Path) -> None:
+    """Copy the journal (salts of every document included) to TARGET while it stays in use."""
+    path = app.session.journal.store.backup(target)
+    app.emit({"backup": path}, f"journal backed up to {path}")
+
+
+@issuer.command("export-bundles")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@command
+def issuer_export_bundles(app: App, folder: Path) -> None:
+    """Write every anchored document's bundle again into FOLDER, from the journal alone (no node, no key)."""
+    written = export_bundles(app.session.journal, app.session.issuer_id, folder)
+    app.emit({"exported": len(written), "folder": folder}, f"{len(written)} bundles written to {folder}")
 
 
 @issuer.group("key")

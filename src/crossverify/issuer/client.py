@@ -28,10 +28,11 @@ from ..chain.records import RevocationReason
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
-from ..errors import TransactionDropped, TransactionFailed, TransactionReplaced
-from ..format.batch import SealedBatch, salt_document, seal_batch
+from ..errors import JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..format.batch import salt_document, seal_batch
 from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
+from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
 from .journal import BatchRecord, BatchState, Journal
 
@@ -64,7 +65,7 @@ def no_progress(stage: str, done: int, total: int) -> None:
 class RunReport:
     """What one :meth:`IssuerClient.run` did. ``reanchored``: batches whose anchor had vanished from the chain
     (a reorganisation or a reset) and were sent again; ``awaiting``: anchored batches not yet deep enough to
-    deliver."""
+    deliver; ``superseded``: earlier revisions of re-issued references revoked now."""
 
     sealed: int = 0
     signed: int = 0
@@ -74,6 +75,54 @@ class RunReport:
     transactions: int = 0
     reanchored: int = 0
     awaiting: int = 0
+    superseded: int = 0
+
+
+def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequence[tuple[str, Certificate]],
+                         hash_alg: HashAlgorithm, *, supersede: bool = False) -> list[int]:
+    """Salt certificates and commit them to ``journal`` under the caller's references, all or none. Needs no node.
+
+    Nothing else happens to a certificate before this returns; a reference given again with the same content is
+    not doubled, and with changed content is refused unless ``supersede`` (see :meth:`Journal.add_documents`).
+    """
+    for _, cert in certificates:
+        if cert.header.issuer_id != issuer_id:
+            raise ValueError(f"certificate names issuer {cert.header.issuer_id}, this client is {issuer_id}")
+    salted = [(ref, salt_document(cert, hash_alg)) for ref, cert in certificates]
+    return journal.add_documents(salted, hash_alg, supersede=supersede)
+
+
+def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: int, registry: str) -> list[Path]:
+    """Write the bundles of one anchored batch into ``folder``, rebuilt from the journal: the same bytes every
+    time. Each file is owner-only, written under a temporary name and renamed into place."""
+    entries = journal.batch_documents(batch.id)
+    sealed = seal_batch([doc for _, doc in entries], batch.hash_alg)
+    if sealed.root != batch.root:
+        raise JournalError(f"journal batch {batch.id} no longer hashes to its anchored root: restore the journal "
+                           "from a backup")
+    written = []
+    for index, (file_stem, _) in enumerate(entries):
+        path = folder / f"{file_stem}.bundle.json"
+        partial = path.with_name(f".{path.name}.partial")
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(sealed.bundle(index, chain_id, registry).dumps().encode())
+        os.replace(partial, path)
+        written.append(path)
+    return written
+
+
+def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]:
+    """Write again every bundle of ``issuer_id``'s anchored and delivered batches into ``folder``, from the
+    journal alone (no node): for a resident who lost theirs, or after the bundle folder was lost."""
+    binding = journal.store.binding()
+    if "registry" not in binding:
+        raise JournalError(f"{journal.path} has not anchored anything on a chain yet: nothing to export")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for batch in journal.batches(issuer_id, BatchState.ANCHORED, BatchState.DELIVERED):
+        written += write_bundles(journal, batch, folder, int(binding["chain_id"]), binding["registry"])
+    os.sync()
+    return written
 
 
 class IssuerClient:
@@ -120,16 +169,9 @@ class IssuerClient:
     # Issuance pipeline
     # -------------------------------------------------------------------------------------------------------
 
-    def issue(self, certificates: Sequence[tuple[str, Certificate]]) -> list[int]:
-        """Salt certificates and commit them to the journal under the caller's references, all or none.
-
-        Nothing else happens to a certificate before this returns; a reference given again is not doubled.
-        """
-        for _, cert in certificates:
-            if cert.header.issuer_id != self.issuer_id:
-                raise ValueError(f"certificate names issuer {cert.header.issuer_id}, this client is {self.issuer_id}")
-        salted = [(ref, salt_document(cert, self.hash_alg)) for ref, cert in certificates]
-        return self.journal.add_documents(salted, self.hash_alg)
+    def issue(self, certificates: Sequence[tuple[str, Certificate]], *, supersede: bool = False) -> list[int]:
+        """Salt certificates and commit them to the journal (see :func:`journal_certificates`)."""
+        return journal_certificates(self.journal, self.issuer_id, certificates, self.hash_alg, supersede=supersede)
 
     def seal(self, max_batch: int = 1000, max_age: float | None = None) -> list[int]:
         """Seal pending documents into batches of one type, at most ``max_batch`` each.
@@ -233,12 +275,8 @@ class IssuerClient:
             (self.bundle_dir / self.issuer_id).mkdir(parents=True, exist_ok=True)
         for b in batches:
             progress("writing bundles", len(written), total)
-            entries = self.journal.batch_documents(b.id)
-            batch = seal_batch([doc for _, doc in entries], b.hash_alg)
-            if batch.root != b.root:
-                raise TransactionFailed(f"journal batch {b.id} no longer hashes to its anchored root")
-            for index, (reference, _) in enumerate(entries):
-                written.append(self._write(reference, batch, index, chain_id))
+            written += write_bundles(self.journal, b, self.bundle_dir / self.issuer_id, chain_id,
+                                     self.registry.address)
             os.sync()
             self.journal.record_delivered(b.id)
         if batches:
@@ -259,18 +297,12 @@ class IssuerClient:
         report.anchored = self.anchor(report, progress)
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
+        report.superseded = self.revoke_superseded()
         return report
 
-    def bundle_path(self, reference: str) -> Path:
-        return self.bundle_dir / self.issuer_id / f"{reference}.bundle.json"
-
-    def _write(self, reference: str, batch: SealedBatch, index: int, chain_id: int) -> Path:
-        path = self.bundle_path(reference)
-        partial = path.with_name(f".{path.name}.partial")
-        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-            out.write(batch.bundle(index, chain_id, self.registry.address).dumps().encode())
-        os.replace(partial, path)
-        return path
+    def bundle_path(self, file_stem: str) -> Path:
+        """Where the bundle of a reference (``REF``, or ``REF~N`` for its revision N) is written."""
+        return self.bundle_dir / self.issuer_id / f"{file_stem}.bundle.json"
 
     def _reconcile(self, report: RunReport, wait_pending: bool = False) -> int:
         """Mark anchored every signed or sent batch whose root the registry holds, with the block that holds it.
@@ -347,6 +379,41 @@ class IssuerClient:
     # -------------------------------------------------------------------------------------------------------
     # Revocation and keys (``sender`` must be the issuer's admin)
     # -------------------------------------------------------------------------------------------------------
+
+    def revoke(self, reason: RevocationReason, *, reference: str | None = None, document: bytes | None = None,
+               batch: bytes | None = None) -> None:
+        """Revoke a document (by ``reference`` or its digest) or a whole ``batch`` this journal anchored.
+
+        A digest or root the journal does not know, or whose batch is not on chain yet, is refused
+        (:class:`JournalError`): a mistyped digest must not "succeed" by revoking nothing real.
+        """
+        if batch is not None:
+            known = [b for b in self.journal.batches(self.issuer_id, *BatchState) if b.root == batch]
+            if not known or known[0].state not in (BatchState.ANCHORED, BatchState.DELIVERED):
+                raise JournalError(f"batch {to_hex(batch)} is not an anchored batch of {self.issuer_id} in this "
+                                   "journal; nothing was revoked")
+            self.registry.transact(lambda f: f.revokeBatch(batch, reason), self.sender)
+            return
+        found = self.journal.find(self.issuer_id, reference=reference, digest=document)
+        what = f"reference {reference}" if reference is not None else f"document {to_hex(document or b'')}"
+        if found is None:
+            raise JournalError(f"{what} is not in {self.issuer_id}'s journal; nothing was revoked")
+        if found.batch_state not in (BatchState.ANCHORED, BatchState.DELIVERED):
+            raise JournalError(f"{what} is not anchored yet ({found.batch_state or 'pending'}); nothing was revoked")
+        self.registry.transact(lambda f: f.revokeDocument(found.digest, reason), self.sender)
+        self.journal.record_revoked([found.id])
+
+    def revoke_superseded(self) -> int:
+        """Revoke, as superseded, every earlier revision of a re-issued reference that is on chain; the signed
+        revocation is relayed by this client's sender (an operator or the admin)."""
+        revoked = []
+        for doc in self.journal.superseded(self.issuer_id):
+            request, signature = self.signed_revocation(ZERO, doc.digest, RevocationReason.SUPERSEDED)
+            self.registry.transact(lambda f, r=request, s=signature: f.revokeBySignature(r.as_abi(), s),  # type: ignore[misc]
+                                   self.sender)
+            revoked.append(doc.id)
+        self.journal.record_revoked(revoked)
+        return len(revoked)
 
     def revoke_document(self, document_digest: bytes, reason: RevocationReason) -> None:
         self.registry.transact(lambda f: f.revokeDocument(document_digest, reason), self.sender)

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
@@ -57,6 +58,30 @@ CREATE INDEX IF NOT EXISTS pending ON documents (issuer_id, doc_type, batch_id, 
 ALTER TABLE batches ADD COLUMN signer TEXT;             -- the key that signed it, to re-sign after a rotation
 ALTER TABLE batches ADD COLUMN anchor_block INTEGER;    -- where the anchor was mined, to notice a reorg or reset
 ALTER TABLE batches ADD COLUMN anchor_block_hash BLOB;
+""", """
+-- A reference may be re-issued with changed content, superseding its earlier revision (revoked on chain).
+CREATE TABLE documents_v3 (
+    id            INTEGER PRIMARY KEY,
+    issuer_id     TEXT    NOT NULL,
+    reference     TEXT    NOT NULL,
+    revision      INTEGER NOT NULL DEFAULT 0,
+    doc_type      TEXT    NOT NULL,
+    hash_alg      INTEGER NOT NULL,
+    body          TEXT    NOT NULL,
+    digest        BLOB    NOT NULL,
+    batch_id      INTEGER REFERENCES batches (id),
+    leaf_index    INTEGER,
+    added_at      REAL    NOT NULL,
+    superseded_by INTEGER REFERENCES documents_v3 (id),
+    revoked       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (issuer_id, reference, revision)
+);
+INSERT INTO documents_v3 (id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at)
+    SELECT id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at FROM documents;
+DROP TABLE documents;
+ALTER TABLE documents_v3 RENAME TO documents;
+CREATE INDEX pending ON documents (issuer_id, doc_type, batch_id, id);
+CREATE INDEX by_digest ON documents (digest);
 """)
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -93,6 +118,25 @@ class BatchRecord:
     anchor_block_hash: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """Where one journalled document stands: its digest, and its batch's root and state once sealed."""
+
+    id: int
+    reference: str
+    revision: int
+    digest: bytes
+    batch_root: bytes | None
+    batch_state: BatchState | None
+    superseded_by: int | None
+    revoked: bool
+
+    @property
+    def file_stem(self) -> str:
+        """The bundle's file name without ``.bundle.json``: the reference, and ``~N`` for revision N > 0."""
+        return self.reference if self.revision == 0 else f"{self.reference}~{self.revision}"
+
+
 class Journal:
     """A journal file shared by the issuers one process serves; every query names its issuer."""
 
@@ -108,9 +152,15 @@ class Journal:
         """One atomic, durable step: all of it is committed, or none."""
         return self.store.transaction()
 
-    def add_documents(self, entries: Sequence[tuple[str, SaltedDocument]], hash_alg: HashAlgorithm) -> list[int]:
-        """Record salted documents under caller references, atomically. A reference already journalled for
-        the same issuer returns its id again instead of a duplicate (so a caller may retry after a crash)."""
+    def add_documents(self, entries: Sequence[tuple[str, SaltedDocument]], hash_alg: HashAlgorithm, *,
+                      supersede: bool = False) -> list[int]:
+        """Record salted documents under caller references, atomically.
+
+        A reference already journalled with the same content returns its id again instead of a duplicate (so a
+        caller may retry after a crash). With other content it is refused, unless ``supersede``: then a document
+        still waiting for a batch is replaced, and one already sealed gets a new revision, the earlier one to be
+        revoked on chain as superseded.
+        """
         for reference, _ in entries:
             if not REFERENCE.match(reference):
                 raise JournalError(f"reference must be 1-128 of A-Z a-z 0-9 . _ - (first alphanumeric): {reference!r}")
@@ -118,18 +168,53 @@ class Journal:
         with self.transaction() as db:
             for reference, doc in entries:
                 h = doc.header
-                row = db.execute("SELECT id FROM documents WHERE issuer_id = ? AND reference = ?",
-                                 (h.issuer_id, reference)).fetchone()
-                if row:
+                body = json.dumps(doc.to_json(), ensure_ascii=False)
+                row = db.execute("SELECT id, revision, body, batch_id FROM documents WHERE issuer_id = ? AND "
+                                 "reference = ? ORDER BY revision DESC LIMIT 1", (h.issuer_id, reference)).fetchone()
+                if row and _content(json.loads(row[2])) == _content(doc.to_json()):
                     ids.append(row[0])
                     continue
-                body = json.dumps(doc.to_json(), ensure_ascii=False)
+                if row and not supersede:
+                    raise JournalError(f"reference {reference} was issued before with other content; nothing was "
+                                       "changed (to replace it, issue it again superseding the earlier one)")
+                if row and row[3] is None:  # not sealed yet: it never left the issuer, replace it
+                    db.execute("UPDATE documents SET doc_type = ?, hash_alg = ?, body = ?, digest = ?, added_at = ? "
+                               "WHERE id = ?", (h.doc_type, int(hash_alg), body, doc.digest, time.time(), row[0]))
+                    ids.append(row[0])
+                    continue
                 cursor = db.execute(
-                    "INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, added_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (h.issuer_id, reference, h.doc_type, int(hash_alg), body, doc.digest, time.time()))
-                ids.append(int(cursor.lastrowid or 0))
+                    "INSERT INTO documents (issuer_id, reference, revision, doc_type, hash_alg, body, digest, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (h.issuer_id, reference, row[1] + 1 if row else 0, h.doc_type, int(hash_alg), body, doc.digest,
+                     time.time()))
+                new_id = int(cursor.lastrowid or 0)
+                if row:
+                    db.execute("UPDATE documents SET superseded_by = ? WHERE id = ?", (new_id, row[0]))
+                ids.append(new_id)
         return ids
+
+    def find(self, issuer_id: str, *, reference: str | None = None, digest: bytes | None = None,
+             ) -> DocumentRecord | None:
+        """The newest revision of a reference, or the document with a digest, as this journal knows it."""
+        where, value = ("d.reference = ?", reference) if reference is not None else ("d.digest = ?", digest)
+        row = self._db.execute(
+            "SELECT d.id, d.reference, d.revision, d.digest, b.root, b.state, d.superseded_by, d.revoked "
+            f"FROM documents d LEFT JOIN batches b ON b.id = d.batch_id WHERE d.issuer_id = ? AND {where} "
+            "ORDER BY d.revision DESC LIMIT 1", (issuer_id, value)).fetchone()
+        return None if row is None else _record(row)
+
+    def superseded(self, issuer_id: str) -> list[DocumentRecord]:
+        """Superseded documents whose batch is on chain and that are not revoked yet."""
+        rows = self._db.execute(
+            "SELECT d.id, d.reference, d.revision, d.digest, b.root, b.state, d.superseded_by, d.revoked "
+            "FROM documents d JOIN batches b ON b.id = d.batch_id WHERE d.issuer_id = ? AND "
+            "d.superseded_by IS NOT NULL AND d.revoked = 0 AND b.state IN ('anchored', 'delivered') ORDER BY d.id",
+            (issuer_id,)).fetchall()
+        return [_record(r) for r in rows]
+
+    def record_revoked(self, document_ids: Sequence[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE documents SET revoked = 1 WHERE id = ?", [(i,) for i in document_ids])
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
         """Documents not yet in a batch: (id, doc type, reference, added at), oldest first."""
@@ -143,10 +228,12 @@ class Journal:
         return [_document(rows[i][1], rows[i][2]) for i in ids]
 
     def batch_documents(self, batch_id: int) -> list[tuple[str, SaltedDocument]]:
-        """A batch's documents in leaf order, with their references."""
+        """A batch's documents in leaf order, with their bundle file stems (see :attr:`DocumentRecord.file_stem`)."""
         rows = self._db.execute(
-            "SELECT reference, body, digest FROM documents WHERE batch_id = ? ORDER BY leaf_index", (batch_id,))
-        return [(reference, _document(body, digest)) for reference, body, digest in rows]
+            "SELECT reference, revision, body, digest FROM documents WHERE batch_id = ? ORDER BY leaf_index",
+            (batch_id,))
+        return [(reference if revision == 0 else f"{reference}~{revision}", _document(body, digest))
+                for reference, revision, body, digest in rows]
 
     def record_sealed(self, issuer_id: str, doc_type: str, hash_alg: HashAlgorithm, root: bytes, not_after: int,
                       document_ids: Sequence[int]) -> int:
@@ -207,6 +294,19 @@ class Journal:
                 "WHERE b.issuer_id = ? GROUP BY b.state", (issuer_id,)):
             out[state] = count
         return out
+
+
+def _content(document: dict[str, object]) -> object:
+    """What a document says, without its salts: two issues of a reference are the same when this is."""
+    claims = document["claims"]
+    assert isinstance(claims, list)
+    return document["header"], sorted((c["name"], json.dumps(c["value"], sort_keys=True)) for c in claims)
+
+
+def _record(row: Any) -> DocumentRecord:
+    doc_id, reference, revision, digest, root, state, superseded_by, revoked = row
+    return DocumentRecord(doc_id, reference, revision, bytes(digest), None if root is None else bytes(root),
+                          None if state is None else BatchState(state), superseded_by, bool(revoked))
 
 
 def _document(body: str, digest: bytes) -> SaltedDocument:

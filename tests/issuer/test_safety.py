@@ -1,0 +1,106 @@
+"""The issuer's safety rails: a changed re-issue is refused unless it supersedes, revocation names only what the
+journal anchored, a rotation re-signs what the old key signed, and bundles can be exported again offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from crossverify import Certificate, RevocationReason, VerifierClient, load_bundle
+from crossverify.errors import JournalError
+from crossverify.issuer.client import export_bundles
+from crossverify.issuer.journal import BatchState
+
+from ..conftest import Consortium, deposit_certificates, labelled_test_key
+from .test_issuance import client
+
+
+def changed(certificate: Certificate) -> Certificate:
+    return Certificate(certificate.header, {**certificate.claims, "balance_mop": 999_999})
+
+
+def test_a_changed_reissue_is_refused_and_changes_nothing(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    certs = deposit_certificates(c, 3)
+    issuer.issue(certs)
+    assert issuer.issue(certs) == issuer.issue(certs)  # the same content again: the same ids
+    with pytest.raises(JournalError, match="BNUMMOMX-000001 was issued before with other content"):
+        issuer.issue([certs[0], (certs[1][0], changed(certs[1][1]))])
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 3}
+
+
+def test_superseding_a_pending_certificate_replaces_it(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    [(ref, cert)] = deposit_certificates(c, 1)
+    issuer.issue([(ref, cert)])
+    issuer.issue([(ref, changed(cert))], supersede=True)
+    report = issuer.run()
+    assert (len(report.delivered), report.superseded) == (1, 0)
+    assert load_bundle(issuer.bundle_path(ref).read_bytes()).disclosed()["balance_mop"] == 999_999
+
+
+def test_superseding_an_anchored_certificate_revokes_the_earlier_revision(consortium: Consortium,
+                                                                           tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)  # sent by the Macao operator, who relays the signed revocation too
+    [(ref, cert)] = deposit_certificates(c, 1)
+    issuer.issue([(ref, cert)])
+    issuer.run()
+    issuer.issue([(ref, changed(cert))], supersede=True)
+    report = issuer.run()
+    assert report.superseded == 1 and [p.name for p in report.delivered] == [f"{ref}~1.bundle.json"]
+    old, new = (load_bundle(issuer.bundle_path(stem).read_bytes()) for stem in (ref, f"{ref}~1"))
+    verifier = VerifierClient(c.registry)
+    assert verifier.verify(new).valid
+    verdict = verifier.verify(old)
+    assert [f.name for f in verdict.failed] == ["not_revoked"] and "superseded" in verdict.failed[0].detail
+    assert issuer.run().superseded == 0
+
+
+def test_revocation_names_only_what_this_journal_anchored(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    certs = deposit_certificates(c, 4)
+    issuer.issue(certs[:3])
+    issuer.run()
+    issuer.issue(certs[3:])
+    with pytest.raises(JournalError, match="not in BNUMMOMX's journal"):
+        issuer.revoke(RevocationReason.WITHDRAWN, document=Web3.keccak(text="a mistyped digest"))
+    with pytest.raises(JournalError, match="not in BNUMMOMX's journal"):
+        issuer.revoke(RevocationReason.WITHDRAWN, reference="BNUMMOMX-999999")
+    with pytest.raises(JournalError, match="not anchored yet"):
+        issuer.revoke(RevocationReason.WITHDRAWN, reference=certs[3][0])
+    with pytest.raises(JournalError, match="not an anchored batch"):
+        issuer.revoke(RevocationReason.WITHDRAWN, batch=Web3.keccak(text="another issuer's root"))
+
+    issuer.revoke(RevocationReason.WITHDRAWN, reference=certs[1][0])
+    revoked = load_bundle(issuer.bundle_path(certs[1][0]).read_bytes())
+    assert [f.name for f in VerifierClient(c.registry).verify(revoked).failed] == ["not_revoked"]
+
+
+def test_a_batch_signed_by_a_retired_key_is_signed_again(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    issuer.issue(deposit_certificates(c, 6))
+    issuer.seal()
+    issuer.sign()  # signed by the old key, not yet sent
+    new_key = labelled_test_key("BNU key after rotation")
+    issuer.rotate_key(new_key)  # the old key is retired on chain
+    report = issuer.run()
+    assert (report.anchored, len(report.delivered)) == (1, 6)
+    [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    assert batch.signer == new_key.address
+    assert c.registry.document_status(batch.root, bytes(32)).signing_key == new_key.address
+
+
+def test_bundles_are_exported_again_from_the_journal_alone(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 12))
+    delivered = {p.name: p.read_bytes() for p in issuer.run(max_batch=5).delivered}
+    exported = export_bundles(issuer.journal, "BNUMMOMX", tmp_path / "export")
+    assert {p.name: p.read_bytes() for p in exported} == delivered
