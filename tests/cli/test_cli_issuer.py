@@ -122,3 +122,19 @@ def test_revoke_by_reference_backup_and_export(consortium: Consortium, config: P
     assert exported["exported"] == 5
     original = tmp_path / "var" / "bundles" / "BNUMMOMX" / "dep-3.bundle.json"
     assert (tmp_path / "again" / "dep-3.bundle.json").read_bytes() == original.read_bytes()
+
+
+def test_structured_logs_carry_no_personal_data(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    certs = [{"reference": f"log-{i}", "docType": "DEPCERT", "notAfter": consortium.now() + 86400,
+              "claims": {"holder": f"SIO Man Kit {i}", "account": f"9-101-{i:06d}"}} for i in range(4)]
+    (tmp_path / "in.json").write_text(json.dumps(certs))
+    run(config, "issuer", "issue", str(tmp_path / "in.json"))
+    result = run(config, "--log-json", "issuer", "run")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert {"anchors sent", "anchors mined", "bundles delivered"} <= {line["message"] for line in lines}
+    assert all({"time", "level", "logger"} <= set(line) for line in lines)
+    salts = [c["salt"] for p in (tmp_path / "var" / "bundles" / "BNUMMOMX").glob("*.json")
+             for c in json.loads(p.read_text())["claims"]]
+    for secret in ["SIO Man Kit", "9-101-", *salts]:
+        assert secret not in result.stderr

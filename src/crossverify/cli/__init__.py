@@ -13,6 +13,7 @@ import click
 from ..config import Config
 from ..session import Session
 from . import audit, demo, issuer, keys, operator, verify
+from ._logs import log_as_json
 from ._shell import App, failures
 
 
@@ -21,10 +22,14 @@ from ._shell import App, failures
               help="TOML configuration (env: CROSSVERIFY_CONFIG). Any setting can be overridden as "
                    "CROSSVERIFY_<SECTION>_<KEY>.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--log-json", is_flag=True, envvar="CROSSVERIFY_LOG_JSON",
+              help="Log each step of long-running commands to stderr as JSON lines (no personal data).")
 @click.version_option(package_name="crossverify", prog_name="crossverify", message="%(prog)s %(version)s")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
+def main(ctx: click.Context, config_path: str | None, as_json: bool, log_json: bool) -> None:
     """crossverify: anchor, verify and audit cross-border certificates."""
+    if log_json:
+        log_as_json()
     with failures():
         session = Session(Config.load(config_path), lambda text: click.prompt(text, hide_input=True))
     ctx.obj = App(session, as_json)

@@ -13,6 +13,7 @@ reset removed is signed and anchored again, so the bundles residents hold verify
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
 from .journal import BatchRecord, BatchState, Journal
 
+log = logging.getLogger(__name__)
 ZERO = bytes(32)
 #: Batches per ``anchorMany`` transaction: about 36,500 gas each, so 400 stay far below the 16,777,216 cap.
 MAX_ANCHORS_PER_TX = 400
@@ -228,8 +230,12 @@ class IssuerClient:
             progress("anchoring batches", start, len(signed))
             chunk = signed[start:start + MAX_ANCHORS_PER_TX]
             tx_hash = self._send_anchors(chunk)
+            log.info("anchors sent", extra={"issuer": self.issuer_id, "batches": [b.id for b in chunk],
+                                            "tx": to_hex(tx_hash)})
             self._fault("after_send")
             receipt = self.registry.wait(tx_hash, self.receipt_timeout)
+            log.info("anchors mined", extra={"issuer": self.issuer_id, "tx": to_hex(tx_hash),
+                                             "block": receipt["blockNumber"], "gas": receipt["gasUsed"]})
             report.gas_used += receipt["gasUsed"]
             report.transactions += 1
             self._fault("after_receipt")
@@ -255,6 +261,8 @@ class IssuerClient:
         statuses = self.registry.document_statuses([(b.root, ZERO) for b in held])
         lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored]
         for b in lost:
+            log.warning("anchor no longer on chain: anchoring again", extra={
+                "issuer": self.issuer_id, "batch": b.id, "root": to_hex(b.root), "was_block": b.anchor_block})
             self.journal.record_unsent(b.id)
         return len(lost)
 
@@ -278,6 +286,7 @@ class IssuerClient:
             written += write_bundles(self.journal, b, self.bundle_dir / self.issuer_id, chain_id,
                                      self.registry.address)
             os.sync()
+            log.info("bundles delivered", extra={"issuer": self.issuer_id, "batch": b.id, "bundles": b.leaf_count})
             self.journal.record_delivered(b.id)
         if batches:
             progress("writing bundles", len(written), total)

@@ -7,6 +7,7 @@ re-run reads only new blocks and a crash mid-sync leaves neither a gap nor a dup
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from ..chain.registry import Registry
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..store import Store
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -130,6 +133,7 @@ class RegulatorReader:
                                    [(n, bytes(b["hash"])) for n, b in blocks.items()])
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
                 total += len(events)
+                log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(events)})
                 if on_chunk:
                     on_chunk(high + 1 - start, latest + 1 - start)
                 low = high + 1
@@ -152,6 +156,7 @@ class RegulatorReader:
             else:
                 high = middle
         keep = stored[low - 1][0] if low > 0 else self.from_block - 1
+        log.warning("fork found: rewinding the index", extra={"last_block_kept": keep})
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
             db.execute("DELETE FROM blocks WHERE number > ?", (keep,))

@@ -9,6 +9,7 @@ crash, a node outage or a retry of the whole command therefore never loses a rec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,10 @@ from ..chain.connection import node_errors
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import TransactionDropped, TransactionFailed, TransactionReplaced
+from ..format.encoding import to_hex
 from ..store import Store
+
+log = logging.getLogger(__name__)
 
 #: Receipts per ``recordVerifications`` transaction (about 2,300 gas each, one event per document).
 RECEIPTS_PER_TX = 500
@@ -101,6 +105,7 @@ class ReceiptOutbox:
             tx_hash = registry.submit(lambda f, d=docs, p=purpose: f.recordVerifications(d, p),  # type: ignore[misc]
                                       sender, on_signed=lambda h, c=chunk: self._mark_sent(c, h))  # type: ignore[misc]
             transactions += 1
+            log.info("receipts sent", extra={"receipts": len(chunk), "tx": to_hex(tx_hash)})
             self._fault("after_send")
             receipt = registry.wait(tx_hash, timeout)
             self._fault("after_receipt")
@@ -120,6 +125,7 @@ class ReceiptOutbox:
                 receipt = registry.wait(tx_hash, timeout) if _known(registry, tx_hash) else None
             except (TransactionFailed, TransactionDropped, TransactionReplaced):
                 receipt = None
+            log.info("earlier receipts settled", extra={"tx": to_hex(tx_hash), "mined": receipt is not None})
             if receipt is None:
                 with self.store.transaction() as db:
                     db.execute("UPDATE receipts SET state = 'queued', tx_hash = NULL WHERE tx_hash = ?", (tx_hash,))
