@@ -75,3 +75,35 @@ def test_wrong_chain_and_unreachable_node(stub_node: tuple[str, dict[str, Any]])
         connect("http://127.0.0.1:9", timeout=2)
     with pytest.raises(ValueError, match="embedded"):
         connect("ws://127.0.0.1:8546")
+
+
+def test_a_stalled_node_is_reported_in_seconds() -> None:
+    """A node that accepts connections and never answers (paused, overloaded) fails fast, reads retried once."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stay_silent() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(NodeUnavailable):
+            connect(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5, retries=1)
+    finally:
+        stop.set()
+        for s in held:
+            s.close()
+        server.close()
+    assert time.monotonic() - started < 5  # two attempts of 0.5 s and a back-off, not minutes
