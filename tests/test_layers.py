@@ -20,11 +20,11 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"errors"},
     "issuer": {"errors", "format", "chain", "store"},
     "consortium": {"errors", "format", "chain"},
-    "verifier": {"errors", "format", "chain"},
+    "verifier": {"errors", "format", "chain", "store"},
     "regulator": {"errors", "format", "chain", "store"},
 }
 ALLOWED["session"] = set(ALLOWED)  # the wiring sits on every layer below the faces
-FACES = {"cli", "demo", "bench", "__init__"}
+FACES = {"cli", "service", "demo", "bench", "__init__"}
 
 
 def _room(path: Path) -> str:

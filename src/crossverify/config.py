@@ -112,6 +112,20 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
+    (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
+    (``crossverify serve new-key`` makes both)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 4 * 1024 * 1024
+    requests_per_minute: int = 600
+    api_keys: dict[str, str] = field(default_factory=dict)
+    run_every: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting, resolved and validated once; ``source`` names where they came from."""
 
@@ -120,6 +134,7 @@ class Config:
     issuer: IssuerSettings = IssuerSettings()
     verifier: VerifierSettings = VerifierSettings()
     audit: AuditSettings = AuditSettings()
+    service: ServiceSettings = ServiceSettings()
     source: str = "defaults and environment"
 
     @classmethod
@@ -169,6 +184,7 @@ _SECTIONS: dict[str, type] = {
     "issuer": IssuerSettings,
     "verifier": VerifierSettings,
     "audit": AuditSettings,
+    "service": ServiceSettings,
 }
 
 
@@ -211,8 +227,10 @@ def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
             return path if path.is_absolute() else base / path
         if kind is dict:
             table = json.loads(value) if isinstance(value, str) else value
+            values = typing.get_args(_unoptional(hint))[1]
+            accepted = (int, float) if values is float else (values,)
             if not isinstance(table, dict) or not all(
-                    isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()):
+                    isinstance(v, accepted) and not isinstance(v, bool) for v in table.values()):
                 raise ValueError(value)
             return table
         if kind in (int, float) and isinstance(value, bool):
@@ -224,8 +242,14 @@ def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
         raise ConfigError(f"{origin}: expected {kind.__name__}, got {value!r}") from None
 
 
+def _unoptional(hint: Any) -> Any:
+    """``int`` for ``int | None``."""
+    if isinstance(hint, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
 def _concrete(hint: Any) -> type:
     """The type a setting holds: ``int`` for ``int | None``, ``dict`` for ``dict[str, float]``."""
-    if isinstance(hint, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    hint = _unoptional(hint)
     return typing.get_origin(hint) or hint  # type: ignore[no-any-return]

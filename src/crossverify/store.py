@@ -13,6 +13,7 @@ import errno
 import fcntl
 import os
 import sqlite3
+import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -56,17 +57,19 @@ class Store:
     def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str) -> None:
         self.path = Path(path)
         self.kind = kind
-        self._lock: IO[str] | None = None
+        #: Serialises this process's threads on the one connection (a service's workers and requests).
+        self.lock = threading.RLock()
+        self._lock_file: IO[str] | None = None
         with store_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = self._acquire()
+            self._lock_file = self._acquire()
             try:
                 self.db = self._open(migrations)
             except BaseException:
                 self._release()
                 raise
         # A store dropped without close() still releases its lock and connection when collected.
-        weakref.finalize(self, _close_quietly, self.db, self._lock)
+        weakref.finalize(self, _close_quietly, self.db, self._lock_file)
 
     def _acquire(self) -> IO[str]:
         lock = self.path.with_name(self.path.name + ".lock").open("a+")
@@ -85,13 +88,13 @@ class Store:
         return lock
 
     def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.close()  # closing the file drops the lock
-            self._lock = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the file drops the lock
+            self._lock_file = None
 
     def _open(self, migrations: Sequence[str]) -> sqlite3.Connection:
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -121,7 +124,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic, durable step: all of it is committed, or none; failures come back named."""
-        with store_errors(self.path), transaction(self.db) as db:
+        with self.lock, store_errors(self.path), transaction(self.db) as db:
             yield db
 
     def bind(self, identity: Mapping[str, str]) -> None:

@@ -393,7 +393,8 @@ class IssuerClient:
                batch: bytes | None = None) -> None:
         """Revoke a document (by ``reference`` or its digest) or a whole ``batch`` this journal anchored.
 
-        A digest or root the journal does not know, or whose batch is not on chain yet, is refused
+        The revocation is signed by the issuer's key and relayed by the sender (an operator or the admin). A
+        digest or root the journal does not know, or whose batch is not on chain yet, is refused
         (:class:`JournalError`): a mistyped digest must not "succeed" by revoking nothing real.
         """
         if batch is not None:
@@ -401,7 +402,7 @@ class IssuerClient:
             if not known or known[0].state not in (BatchState.ANCHORED, BatchState.DELIVERED):
                 raise JournalError(f"batch {to_hex(batch)} is not an anchored batch of {self.issuer_id} in this "
                                    "journal; nothing was revoked")
-            self.registry.transact(lambda f: f.revokeBatch(batch, reason), self.sender)
+            self._relay_revocation(batch, ZERO, reason)
             return
         found = self.journal.find(self.issuer_id, reference=reference, digest=document)
         what = f"reference {reference}" if reference is not None else f"document {to_hex(document or b'')}"
@@ -409,7 +410,7 @@ class IssuerClient:
             raise JournalError(f"{what} is not in {self.issuer_id}'s journal; nothing was revoked")
         if found.batch_state not in (BatchState.ANCHORED, BatchState.DELIVERED):
             raise JournalError(f"{what} is not anchored yet ({found.batch_state or 'pending'}); nothing was revoked")
-        self.registry.transact(lambda f: f.revokeDocument(found.digest, reason), self.sender)
+        self._relay_revocation(ZERO, found.digest, reason)
         self.journal.record_revoked([found.id])
 
     def revoke_superseded(self) -> int:
@@ -417,12 +418,14 @@ class IssuerClient:
         revocation is relayed by this client's sender (an operator or the admin)."""
         revoked = []
         for doc in self.journal.superseded(self.issuer_id):
-            request, signature = self.signed_revocation(ZERO, doc.digest, RevocationReason.SUPERSEDED)
-            self.registry.transact(lambda f, r=request, s=signature: f.revokeBySignature(r.as_abi(), s),  # type: ignore[misc]
-                                   self.sender)
+            self._relay_revocation(ZERO, doc.digest, RevocationReason.SUPERSEDED)
             revoked.append(doc.id)
         self.journal.record_revoked(revoked)
         return len(revoked)
+
+    def _relay_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason) -> None:
+        request, signature = self.signed_revocation(batch_root, document_digest, reason)
+        self.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature), self.sender)
 
     def revoke_document(self, document_digest: bytes, reason: RevocationReason) -> None:
         self.registry.transact(lambda f: f.revokeDocument(document_digest, reason), self.sender)

@@ -38,25 +38,29 @@ def read_certificates(paths: Iterable[Path], issuer_id: str, now: int | None = N
             except json.JSONDecodeError as exc:
                 raise CertificateInputError(f"{path}: neither JSON nor JSON lines ({exc})") from None
         for item in items if isinstance(items, list) else [items]:
-            found.append(_entry(path, item, issuer_id, now))
+            found.append(certificate_entry(item, issuer_id, now, path.parent, str(path)))
     return found
 
 
-def _entry(path: Path, item: object, issuer_id: str, now: int) -> tuple[str, Certificate]:
+def certificate_entry(item: object, issuer_id: str, now: int, folder: Path | None = None, source: str = "input"
+                      ) -> tuple[str, Certificate]:
+    """One (reference, certificate) from an entry; attachment paths are taken from ``folder`` (none: refused)."""
     try:
         if not isinstance(item, dict):
             raise TypeError(f"an entry is {type(item).__name__}, not an object")
         claims = dict(item["claims"])
         for name, file in item.get("attachments", {}).items():
-            data = (path.parent / file).read_bytes()
+            if folder is None:
+                raise CertificateInputError(f"{source}: attachments are files; give them in an input file")
+            data = (folder / file).read_bytes()
             claims[name] = attachment_claim(data, mimetypes.guess_type(file)[0] or "application/octet-stream")
         header = DocumentHeader(item["docType"], issuer_id, item.get("issuedAt", now), item.get("asOf", now),
                                 item["notAfter"])
         return item["reference"], Certificate(header, claims)
     except OSError as exc:
-        raise CertificateInputError(f"{path}: attachment unreadable: {exc}") from None
+        raise CertificateInputError(f"{source}: attachment unreadable: {exc}") from None
     except CrossverifyError:
         raise  # a named problem with a value (document type, claim, time) says more than the summary below
     except (KeyError, TypeError, ValueError) as exc:
         raise CertificateInputError(
-            f"{path}: each certificate needs reference, docType, notAfter, claims ({exc})") from None
+            f"{source}: each certificate needs reference, docType, notAfter, claims ({exc})") from None

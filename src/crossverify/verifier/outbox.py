@@ -83,6 +83,16 @@ class ReceiptOutbox:
                            [(*r, reference) for r in receipts])
             return db.total_changes - before
 
+    def state(self, document_digest: bytes, purpose_hash: bytes, reference: str = "") -> dict[str, Any] | None:
+        """Where one receipt stands: ``state`` (queued, sent, recorded), and its transaction and block."""
+        with self.store.lock:
+            row = self._db.execute("SELECT state, tx_hash, block FROM receipts WHERE document_digest = ? AND "
+                                   "purpose_hash = ? AND reference = ?",
+                                   (document_digest, purpose_hash, reference)).fetchone()
+        if row is None:
+            return None
+        return {"state": row[0], "transaction": None if row[1] is None else to_hex(row[1]), "block": row[2]}
+
     def counts(self) -> dict[str, int]:
         return dict(self._db.execute("SELECT state, COUNT(*) FROM receipts GROUP BY state").fetchall())
 

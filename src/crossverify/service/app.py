@@ -1,0 +1,359 @@
+"""The HTTP service: routes for banks, issuers and regulators over one :class:`~crossverify.session.Session`.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the route signatures' annotations at runtime,
+including the role dependencies defined inside :func:`create_app`.)
+"""
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
+
+from eth_utils.crypto import keccak
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ..chain.records import RevocationReason
+from ..errors import (
+    BundleError,
+    ConfigError,
+    ContractRevert,
+    CrossverifyError,
+    JournalError,
+    NodeUnavailable,
+    ReceiptTimeout,
+    RegistryNotFound,
+    StoreError,
+    TransactionDropped,
+)
+from ..format.encoding import from_hex, to_hex
+from ..format.hashing import HashAlgorithm
+from ..issuer.client import journal_certificates
+from ..issuer.inputs import certificate_entry
+from ..issuer.journal import BatchState
+from ..session import Session
+from ..verifier.client import VerificationReport
+from .auth import ApiKeys, Client, RateLimit
+from .workers import Periodic, VerifyQueue
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+#: Error classes and the HTTP status each is answered with.
+STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
+    ((NodeUnavailable, RegistryNotFound, StoreError, ReceiptTimeout, TransactionDropped), 503),
+    ((BundleError, ConfigError, JournalError, ValueError), 422),
+    ((ContractRevert,), 409),
+    ((CrossverifyError,), 502),
+)
+
+
+class Problem(Exception):
+    """An error answered as RFC 9457 problem details."""
+
+    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
+
+
+class CheckOut(BaseModel):
+    name: str = Field(description="The check, e.g. anchored, not_revoked, signing_key_valid")
+    outcome: str = Field(description="passed, failed or not applicable")
+    detail: str = Field(description="The reason, in plain words")
+
+
+class ReceiptOut(BaseModel):
+    state: str = Field(description="queued, sent or recorded")
+    transaction: str | None = None
+    block: int | None = None
+
+
+class VerificationOut(BaseModel):
+    valid: bool
+    docType: str | None = None
+    issuer: str | None = None
+    documentDigest: str | None = None
+    batchRoot: str | None = None
+    checks: list[CheckOut]
+    disclosed: dict[str, Any] = Field(default_factory=dict, description="The claims the resident disclosed")
+    receipt: ReceiptOut | None = Field(None, description="Present when a receipt was asked for")
+
+
+class BatchVerificationIn(BaseModel):
+    bundles: list[dict[str, Any]] = Field(description="Bundles as residents handed them over", max_length=1000)
+
+
+class CertificatesIn(BaseModel):
+    certificates: list[dict[str, Any]] = Field(
+        description="Entries as in an issuer input file: reference, docType, notAfter, claims, issuedAt, asOf",
+        max_length=10_000)
+    supersede: bool = Field(False, description="Re-issue references whose content changed")
+
+
+class RevocationIn(BaseModel):
+    reference: str
+    reason: str = Field(description="withdrawn, superseded, fraud or issued_in_error")
+
+
+def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
+    """The service for ``session``'s configuration. Workers (issuer pipeline, receipt outbox, audit index)
+    start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
+    settings = session.config.service
+    keys = ApiKeys(settings.api_keys)
+    roles = keys.roles
+    limits = RateLimit(settings.requests_per_minute)
+    chain_lock = threading.Lock()
+    metrics = CollectorRegistry()
+    requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"], registry=metrics)
+    latency = Histogram("crossverify_request_seconds", "HTTP request time", ["route"], registry=metrics,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+    verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"], registry=metrics)
+
+    app = FastAPI(title="crossverify", version="1", description=(
+        "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
+        "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+
+    # Everything a role needs is built here, on one thread, before any request or worker can race for it.
+    queue = VerifyQueue(session.verifier(), chain_lock)
+    outbox = session.outbox if "bank" in roles else None
+    issuer = session.issuer() if "issuer" in roles else None
+    regulator = session.regulator if "regulator" in roles else None
+    workers: dict[str, Periodic] = {}
+    if outbox is not None:
+        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.registry, session.sender),
+                                     chain_lock, 1.0)
+    if issuer is not None:
+        batching = session.config.issuer
+        workers["issuer"] = Periodic("issuer", lambda: issuer.run(batching.max_batch, batching.max_age),
+                                     chain_lock, settings.run_every)
+    if regulator is not None:
+        workers["audit"] = Periodic("audit", regulator.sync, chain_lock, settings.run_every)
+    if start_workers:
+        for worker in workers.values():
+            worker.start()
+    app.state.workers, app.state.queue, app.state.session = workers, queue, session
+
+    def client_of(role: str) -> Callable[[Request], Client]:
+        def authenticate(request: Request) -> Client:
+            header = request.headers.get("authorization", "")
+            key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
+                request.headers.get("x-api-key", "")
+            client = keys.identify(key) if key else None
+            if client is None:
+                raise Problem(401, "Unauthenticated", "send your API key as 'Authorization: Bearer KEY'",
+                              {"WWW-Authenticate": "Bearer"})
+            if client.role != role:
+                raise Problem(403, "Forbidden", f"{client.name} is a {client.role}; this needs a {role}")
+            wait = limits.allow(client.name)
+            if wait:
+                raise Problem(429, "Too many requests", f"{client.name} is over its rate limit",
+                              {"Retry-After": str(max(1, round(wait)))})
+            request.state.client = client.name
+            return client
+        return authenticate
+
+    Bank = Annotated[Client, Depends(client_of("bank"))]
+    Issuer = Annotated[Client, Depends(client_of("issuer"))]
+    Regulator = Annotated[Client, Depends(client_of("regulator"))]
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests_total.labels(route, str(response.status_code)).inc()
+        latency.labels(route).observe(elapsed)
+        response.headers["X-Request-Id"] = request_id
+        log.info("request", extra={"request_id": request_id, "method": request.method, "route": route,
+                                   "status": response.status_code, "ms": round(elapsed * 1000, 1),
+                                   "client": getattr(request.state, "client", None)})
+        return response
+
+    @app.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> JSONResponse:
+        return _problem(request, exc.status, exc.title, exc.detail, exc.headers)
+
+    @app.exception_handler(CrossverifyError)
+    @app.exception_handler(ValueError)
+    async def crossverify_error(request: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kinds, code in STATUS if isinstance(exc, kinds))
+        return _problem(request, status, type(exc).__name__, str(exc))
+
+    # ---------------------------------------------------------------------------------------------------------
+    # operations
+
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Node reachable, registry present, background work current")
+    def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        reachable = True
+        try:
+            with chain_lock:
+                checks["node"] = f"block {session.w3.eth.block_number}"
+                checks["registry"] = session.registry.address
+        except CrossverifyError as exc:
+            checks["node"], reachable = f"{type(exc).__name__}: {exc}", False
+        for name, worker in workers.items():
+            checks[name] = worker.last_error or ("current" if worker.last_success else "starting")
+        ready = reachable and all(w.last_success and not w.last_error for w in workers.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics), media_type=CONTENT_TYPE_LATEST)
+
+    # ---------------------------------------------------------------------------------------------------------
+    # banks
+
+    def verdict(report: VerificationReport, receipt: dict[str, Any] | None = None) -> VerificationOut:
+        verifications.labels(str(report.valid).lower()).inc()
+        data = report.as_json()
+        data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
+        data["receipt"] = receipt
+        return VerificationOut.model_validate(data)
+
+    @app.post("/v1/verifications", tags=["banks"], response_model=VerificationOut,
+              summary="Verify one bundle; optionally record a receipt (exactly once per document, purpose, case)")
+    async def verify_one(request: Request, _: Bank,
+                         purpose: Annotated[str | None, Query(description="Why: only its hash goes on chain")] = None,
+                         case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         ) -> VerificationOut:
+        body = await request.body()
+        [report] = await run_in_threadpool(queue.verify, [body])
+        receipt = None
+        if purpose is not None and report.valid and report.bundle and report.document_digest:
+            assert outbox is not None  # a bank's key was configured, so the outbox was opened
+            purpose_hash = keccak(text=purpose)
+            outbox.enqueue([(report.bundle.proof.batch_root, report.document_digest, purpose_hash)], case)
+            workers["outbox"].wake()
+            receipt = outbox.state(report.document_digest, purpose_hash, case)
+        return verdict(report, receipt)
+
+    @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
+              summary="Verify many bundles at once (no receipts)")
+    async def verify_many(payload: BatchVerificationIn, _: Bank
+                          ) -> list[VerificationOut]:
+        texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
+        return [verdict(r) for r in await run_in_threadpool(queue.verify, texts)]
+
+    @app.get("/v1/receipts/{document_digest}", tags=["banks"], response_model=ReceiptOut,
+             summary="Where a receipt stands: queued, sent or recorded on chain")
+    def receipt_state(document_digest: str, purpose: str, _: Bank, case: str = "") -> ReceiptOut:
+        assert outbox is not None
+        state = outbox.state(from_hex(document_digest, 32), keccak(text=purpose), case)
+        if state is None:
+            raise Problem(404, "Not found", "no receipt for that document, purpose and case")
+        return ReceiptOut.model_validate(state)
+
+    # ---------------------------------------------------------------------------------------------------------
+    # issuers
+
+    @app.post("/v1/certificates", tags=["issuers"], summary="Submit certificates (idempotent by reference)")
+    def submit(payload: CertificatesIn, _: Issuer) -> dict[str, int]:
+        issuer_id, now = session.issuer_id, int(time.time())
+        entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
+        ids = journal_certificates(session.journal, issuer_id, entries,
+                                   HashAlgorithm.from_label(session.config.issuer.hash_alg),
+                                   supersede=payload.supersede)
+        workers["issuer"].wake()
+        return {"journalled": len(ids)}
+
+    @app.get("/v1/batches", tags=["issuers"], summary="Batches and where each stands")
+    def batches(_: Issuer) -> dict[str, Any]:
+        journal = session.journal
+        with journal.store.lock:
+            found = journal.batches(session.issuer_id, *BatchState)
+            counts = journal.counts(session.issuer_id)
+        return {"counts": counts, "batches": [
+            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.leaf_count,
+             "root": to_hex(b.root), "anchorBlock": b.anchor_block} for b in found]}
+
+    @app.post("/v1/revocations", tags=["issuers"], summary="Revoke a document by its reference (final)")
+    def revoke(payload: RevocationIn, _: Issuer) -> dict[str, str]:
+        try:
+            reason = RevocationReason[payload.reason.upper()]
+        except KeyError:
+            raise Problem(422, "Unknown reason", f"reason must be one of "
+                          f"{', '.join(r.name.lower() for r in RevocationReason if r)}") from None
+        assert issuer is not None
+        with chain_lock:
+            issuer.revoke(reason, reference=payload.reference)
+        return {"revoked": payload.reference, "reason": reason.name.lower()}
+
+    # ---------------------------------------------------------------------------------------------------------
+    # regulators
+
+    @app.get("/v1/audit/report", tags=["regulators"], summary="The audit report, from the live index")
+    def audit_report(_: Regulator) -> dict[str, Any]:
+        assert regulator is not None
+        with regulator.store.lock:
+            return regulator.report().as_json()
+
+    return app
+
+
+def _problem(request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+             ) -> JSONResponse:
+    slug = "".join(f"-{c.lower()}" if c.isupper() else c for c in title.replace(" ", "")).lstrip("-")
+    return JSONResponse(
+        {"type": f"urn:crossverify:problem:{slug}", "title": title, "status": status, "detail": detail,
+         "instance": request.url.path, "requestId": getattr(request.state, "request_id", None)},
+        status_code=status, media_type="application/problem+json", headers=headers)
+
+
+class _BodyLimit:
+    """Refuses a request body over ``limit`` bytes with 413, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and int(declared) > self.limit:
+            await _too_large(self.limit, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _too_large(self.limit, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(limit: int, send: Callable[[Any], Awaitable[None]]) -> None:
+    body = json.dumps({"type": "urn:crossverify:problem:too-large", "title": "Request too large", "status": 413,
+                       "detail": f"request bodies are limited to {limit} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

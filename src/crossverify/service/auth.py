@@ -1,0 +1,74 @@
+"""API keys for institutions: the configuration holds each client's role and the SHA-256 of its key."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+ROLES = ("bank", "issuer", "regulator")
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """An authenticated institution."""
+
+    name: str
+    role: str
+
+
+def key_digest(key: str) -> str:
+    """The SHA-256 (hex) under which a key is configured. Keys are 256 random bits, so a plain hash suffices."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh API key and its digest for the configuration."""
+    key = "cvk_" + secrets.token_urlsafe(32)
+    return key, key_digest(key)
+
+
+class ApiKeys:
+    """Who holds which key: parsed from ``[service.api_keys]`` (``name = "ROLE SHA256"``)."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self._by_digest: dict[str, Client] = {}
+        for name, entry in table.items():
+            role, _, digest = entry.partition(" ")
+            if role not in ROLES or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ConfigError(f"[service.api_keys] {name} must be 'ROLE SHA256' with ROLE one of "
+                                  f"{', '.join(ROLES)} and 64 lowercase hex digits")
+            self._by_digest[digest] = Client(name, role)
+
+    @property
+    def roles(self) -> set[str]:
+        return {client.role for client in self._by_digest.values()}
+
+    def identify(self, key: str) -> Client | None:
+        return self._by_digest.get(key_digest(key))
+
+
+class RateLimit:
+    """A token bucket per client: ``per_minute`` requests, refilled continuously, bursts up to a tenth of it."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = max(1.0, per_minute / 10.0)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, client: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate

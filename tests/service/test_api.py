@@ -1,0 +1,157 @@
+"""The HTTP service on the embedded chain: a bank, an issuer and a regulator each run their own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crossverify.config import (
+    AuditSettings,
+    Config,
+    IssuerSettings,
+    KeySettings,
+    NetworkSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
+from crossverify.service.app import create_app
+from crossverify.service.auth import new_key
+from crossverify.session import Session
+
+from ..conftest import Consortium
+
+KEYS = {role: new_key() for role in ("bank", "issuer", "regulator")}
+
+
+def service(c: Consortium, tmp_path: Path, role: str, **keys: object) -> TestClient:
+    key, digest = KEYS[role]
+    config = Config(
+        network=NetworkSettings(registry=c.registry.address),
+        keys=KeySettings(dev_mode=True, **keys),  # type: ignore[arg-type]
+        issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite", bundles=tmp_path / "bundles"),
+        verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"),
+        audit=AuditSettings(index=tmp_path / "audit.sqlite"),
+        service=ServiceSettings(api_keys={f"test-{role}": f"{role} {digest}"}, requests_per_minute=6000,
+                                max_body_bytes=256 * 1024),
+    )
+    app = create_app(Session(config), start_workers=False)
+    client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    client.app_state = app.state  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def issuer_api(consortium: Consortium, tmp_path: Path) -> Iterator[TestClient]:
+    api = service(consortium, tmp_path / "issuer", "issuer", sender_address=consortium.macao_operator,
+                  signer_private_key="0x" + consortium.signing_key.key.hex())
+    yield api
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def bank_api(consortium: Consortium, tmp_path: Path) -> Iterator[TestClient]:
+    api = service(consortium, tmp_path / "bank", "bank", sender_address=consortium.verifier)
+    yield api
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def issue(consortium: Consortium, api: TestClient, n: int) -> list[dict[str, object]]:
+    now = consortium.now()
+    entries = [{"reference": f"DEP-{i}", "docType": "DEPCERT", "notAfter": now + 86400 * 30, "asOf": now,
+                "claims": {"holder_name": f"LAM Sio {i}", "balance_mop": 1000 * i}} for i in range(n)]
+    assert api.post("/v1/certificates", json={"certificates": entries}).json() == {"journalled": n}
+    api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    folder = Path(api.app_state.session.config.issuer.bundles) / "BNUMMOMX"  # type: ignore[attr-defined]
+    return [json.loads((folder / f"DEP-{i}.bundle.json").read_text()) for i in range(n)]
+
+
+def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, issuer_api: TestClient,
+                                                       bank_api: TestClient) -> None:
+    bundles = issue(consortium, issuer_api, 3)
+    reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "account opening",
+                                                                         "case": "A-1"})
+    assert reply.status_code == 200 and reply.headers["x-request-id"]
+    verdict = reply.json()
+    assert verdict["valid"] and verdict["disclosed"]["holder_name"] == "LAM Sio 0"
+    assert {c["name"] for c in verdict["checks"]} >= {"anchored", "not_revoked", "key_held_by_issuer"}
+    assert verdict["receipt"]["state"] == "queued"
+    bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "account opening", "case": "A-1"})
+    bank_api.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
+    state = bank_api.get(f"/v1/receipts/{verdict['documentDigest']}",
+                         params={"purpose": "account opening", "case": "A-1"}).json()
+    assert state["state"] == "recorded" and state["block"] > 0
+    logs = consortium.registry.contract.events.VerificationRecorded().get_logs(from_block=0)
+    assert sum(bytes(log["args"]["documentDigest"]).hex() == verdict["documentDigest"][2:] for log in logs) == 1
+
+    tampered = {**bundles[1], "claims": [{**c, "value": 9_999_999} if c.get("name") == "balance_mop" else c
+                                         for c in bundles[1]["claims"]]}
+    many = bank_api.post("/v1/verifications/batch", json={"bundles": [bundles[1], tampered, bundles[2]]}).json()
+    assert [v["valid"] for v in many] == [True, False, True]
+    assert not bank_api.post("/v1/verifications", content=b"not a bundle").json()["valid"]
+
+
+def test_institutions_are_authenticated_limited_and_capped(consortium: Consortium, tmp_path: Path,
+                                                           bank_api: TestClient) -> None:
+    anonymous = TestClient(bank_api.app)
+    reply = anonymous.post("/v1/verifications", json={})
+    assert reply.status_code == 401 and reply.headers["content-type"] == "application/problem+json"
+    assert reply.json()["title"] == "Unauthenticated" and reply.headers["www-authenticate"] == "Bearer"
+    wrong = TestClient(bank_api.app, headers={"Authorization": "Bearer cvk_guessed"})
+    assert wrong.get("/v1/audit/report").status_code == 401
+    assert bank_api.get("/v1/audit/report").status_code == 403
+    too_big = bank_api.post("/v1/verifications", content=b"{" + b" " * 300_000 + b"}")
+    assert too_big.status_code == 413 and too_big.json()["status"] == 413
+
+    key, digest = new_key()
+    limited = create_app(Session(Config(network=NetworkSettings(registry=consortium.registry.address),
+                                        verifier=VerifierSettings(outbox=tmp_path / "o.sqlite"),
+                                        keys=KeySettings(sender_address=consortium.verifier),
+                                        service=ServiceSettings(api_keys={"b": f"bank {digest}"},
+                                                                requests_per_minute=60))), start_workers=False)
+    client = TestClient(limited, headers={"Authorization": f"Bearer {key}"})
+    codes = [client.get("/v1/receipts/0x" + "00" * 32, params={"purpose": "x"}).status_code for _ in range(8)]
+    assert codes[:6] == [404] * 6 and codes[-1] == 429
+    limited.state.session.close()
+
+
+def test_an_issuer_submits_follows_and_revokes(consortium: Consortium, issuer_api: TestClient,
+                                               bank_api: TestClient) -> None:
+    bundles = issue(consortium, issuer_api, 2)
+    batches = issuer_api.get("/v1/batches").json()
+    assert batches["counts"] == {"pending": 0, "delivered": 2} and batches["batches"][0]["state"] == "delivered"
+    now = consortium.now()
+    again = [{"reference": "DEP-0", "docType": "DEPCERT", "notAfter": now + 86400 * 30, "asOf": now,
+              "claims": {"holder_name": "someone else"}}]
+    refused = issuer_api.post("/v1/certificates", json={"certificates": again})
+    assert refused.status_code == 422 and refused.json()["title"] == "JournalError"
+    assert issuer_api.post("/v1/revocations", json={"reference": "DEP-1", "reason": "withdrawn"}).json() == \
+        {"revoked": "DEP-1", "reason": "withdrawn"}
+    unknown = issuer_api.post("/v1/revocations", json={"reference": "DEP-404", "reason": "withdrawn"})
+    assert unknown.status_code == 422 and "not in BNUMMOMX's journal" in unknown.json()["detail"]
+    failed = bank_api.post("/v1/verifications", json=bundles[1]).json()
+    assert [c["name"] for c in failed["checks"] if c["outcome"] == "failed"] == ["not_revoked"]
+
+
+def test_a_regulator_reads_the_live_report(consortium: Consortium, issuer_api: TestClient, tmp_path: Path) -> None:
+    issue(consortium, issuer_api, 2)
+    api = service(consortium, tmp_path / "regulator", "regulator")
+    api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
+    report = api.get("/v1/audit/report").json()
+    assert report["totals"]["documents"] >= 2
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_operations_endpoints(bank_api: TestClient) -> None:
+    assert bank_api.get("/healthz").json() == {"status": "ok"}
+    ready = bank_api.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["outbox"] == "starting"
+    bank_api.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
+    assert bank_api.get("/readyz").json()["ready"] is True
+    bank_api.get("/healthz")
+    assert "crossverify_requests_total" in bank_api.get("/metrics").text
+    paths = bank_api.get("/openapi.json").json()["paths"]
+    assert {"/v1/verifications", "/v1/verifications/batch", "/v1/certificates", "/v1/audit/report"} <= set(paths)
