@@ -39,9 +39,11 @@ class Session:
     as a context manager.
     """
 
-    def __init__(self, config: Config, prompt: Prompt | None = None) -> None:
+    def __init__(self, config: Config, prompt: Prompt | None = None, w3: Web3 | None = None) -> None:
         self.config = config
         self._prompt = prompt
+        if w3 is not None:  # a connection the caller already holds (several roles in one process, benchmarks)
+            self.__dict__["w3"] = w3
 
     @cached_property
     def w3(self) -> Web3:

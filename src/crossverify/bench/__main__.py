@@ -16,6 +16,7 @@ from rich.markdown import Markdown
 from ._core import core
 from ._gas import operations
 from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
+from ._service import service_load
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Sizes:
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536])
 SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32])
-SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "audit", "scaling")
+SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "audit", "scaling", "service")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -42,6 +43,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "core": lambda: core(sizes.documents),
         "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
         "scaling": lambda: scaling(sizes.scaling),
+        "service": lambda: service_load(sizes.documents, 4 * sizes.documents // 10),
     }
     out = []
     for name in only:
