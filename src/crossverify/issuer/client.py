@@ -119,7 +119,7 @@ def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]
     binding = journal.store.binding()
     if "registry" not in binding:
         raise JournalError(f"{journal.path} has not anchored anything on a chain yet: nothing to export")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for batch in journal.batches(issuer_id, BatchState.ANCHORED, BatchState.DELIVERED):
         written += write_bundles(journal, batch, folder, int(binding["chain_id"]), binding["registry"])
@@ -280,7 +280,7 @@ class IssuerClient:
         chain_id = self.registry.w3.eth.chain_id
         total = sum(b.leaf_count for b in batches)
         if batches:
-            (self.bundle_dir / self.issuer_id).mkdir(parents=True, exist_ok=True)
+            (self.bundle_dir / self.issuer_id).mkdir(mode=0o700, parents=True, exist_ok=True)
         for b in batches:
             progress("writing bundles", len(written), total)
             written += write_bundles(self.journal, b, self.bundle_dir / self.issuer_id, chain_id,
