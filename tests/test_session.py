@@ -36,7 +36,7 @@ def test_missing_settings_are_named() -> None:
 def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium, tmp_path: Path) -> None:
     config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0),
                     keys=KeySettings(sender_address=consortium.verifier),
-                    verifier=VerifierSettings(max_age_days={"ACCTSTMT": 30}),
+                    verifier=VerifierSettings(max_age_days={"ACCTSTMT": 30}, outbox=tmp_path / "outbox.sqlite"),
                     source="test")
     session = Session(config)
     assert session.tx_params == {"gasPrice": 0}
@@ -44,3 +44,4 @@ def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium
     assert verifier.registry is session.registry and verifier.sender == consortium.verifier
     assert verifier.policy.max_age == {"ACCTSTMT": 30 * 86400}
     assert session.verifier().sender is None
+    session.close()
