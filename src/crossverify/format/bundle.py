@@ -44,6 +44,7 @@ from ..errors import (
 from .certificate import (
     FORMAT_VERSION,
     JSON,
+    MAX_CLAIMS,
     Claim,
     Disclosure,
     DocumentHeader,
@@ -60,6 +61,8 @@ from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
 
 #: The versions this software reads: 1.0 bundles (``"version": 1``) are read under the 1.1 rules.
 READABLE_VERSIONS = (1, FORMAT_VERSION)
+#: A batch of at most 2^24 - 1 documents has proofs of at most 24 steps.
+MAX_PROOF_LENGTH = 24
 #: The default cap on a bundle file's size (4 MiB); ``load_bundle(max_bytes=...)`` sets another.
 MAX_BUNDLE_BYTES = 4 * 2**20
 
@@ -193,8 +196,9 @@ def load_bundle(text: str | bytes, attachments: Mapping[str, bytes] | None = Non
     version = doc.get("version")
     if type(version) not in (int, str) or version not in READABLE_VERSIONS:
         raise UnsupportedVersion(
-            f"bundle format version {version!r} is not supported; this software reads versions 1 and "
+            f"bundle format version {repr(version)[:40]} is not supported; this software reads versions 1 and "
             f"{FORMAT_VERSION}", "/version")
+    _check_lengths(doc)
     error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
     if error is not None:
         raise _named(error)
@@ -247,6 +251,15 @@ def _named(error: jsonschema.ValidationError) -> BundleError:
     if kind == "maxItems" and path == "/proof/path":
         return ProofTooLong(len(instance), expected)
     return InvalidValue(f"{error.message[:200]}", path)
+
+
+def _check_lengths(doc: dict[str, Any]) -> None:
+    """Refuse over-long arrays before the schema validator visits every item of them."""
+    claims, proof = doc.get("claims"), doc.get("proof")
+    if isinstance(claims, list) and len(claims) > MAX_CLAIMS:
+        raise InvalidValue(f"a bundle holds at most {MAX_CLAIMS} claims, not {len(claims)}", "/claims")
+    if isinstance(proof, dict) and isinstance(proof.get("path"), list) and len(proof["path"]) > MAX_PROOF_LENGTH:
+        raise ProofTooLong(len(proof["path"]), MAX_PROOF_LENGTH)
 
 
 def _build(doc: dict[str, Any]) -> Bundle:

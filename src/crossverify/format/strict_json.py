@@ -184,8 +184,8 @@ def _check_values(doc: Any) -> None:
             stack.append((where, enumerate(node)))
         elif kind is dict or kind is _Ambiguous:
             if kind is _Ambiguous:
-                raise DuplicateKey(f"member {node.duplicate!r} appears twice in one object; the file may have been "
-                                   f"tampered with", pointer(where, node.duplicate))
+                raise DuplicateKey(f"member {node.duplicate[:60]!r} appears twice in one object; the file may have "
+                                   f"been tampered with", pointer(where, node.duplicate))
             stack.append((where, iter(node.items())))
         while stack:
             parent, items = stack[-1]
