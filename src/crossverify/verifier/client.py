@@ -18,7 +18,7 @@ from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import CrossverifyError
-from ..format.bundle import Bundle, load_bundle
+from ..format.bundle import MAX_BUNDLE_BYTES, Bundle, load_bundle
 from ..format.certificate import is_attachment
 from ..format.codes import code_name
 from ..format.encoding import to_hex, utc_time
@@ -96,9 +96,11 @@ class VerificationReport:
 
 @dataclass(frozen=True)
 class Policy:
-    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds."""
+    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, and the largest
+    bundle file it reads, in bytes."""
 
     max_age: Mapping[str, int] = field(default_factory=dict)
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
 
 
 class VerifierClient:
@@ -197,7 +199,7 @@ class VerifierClient:
                 item.check()
                 bundle = item
             else:
-                bundle = load_bundle(item)
+                bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None
         redacted = bundle.redacted_count
