@@ -173,3 +173,12 @@ def test_every_reading_error_is_named_in_the_tree() -> None:
     named = {case["error"] for case in READING["mustReject"]}
     assert all(issubclass(getattr(e, name), e.BundleError) for name in named)
     assert READING["maxBytes"] == 4 * 2**20 and READING["maxDepth"] == 32
+
+
+def test_the_example_in_the_specification_is_valid() -> None:
+    spec = (ROOT / "docs" / "format.md").read_text()
+    example = spec.split("## Bundle (JSON)", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    bundle = load_bundle(example)
+    assert bundle.leads_to_root(leaf_count=3) and bundle.redacted_count == 2
+    entry = V["hashAlgorithms"]["keccak256"]["bundles"][-1]
+    assert bundle == load_bundle(json.dumps(entry["bundle"]))
