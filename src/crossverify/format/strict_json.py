@@ -39,19 +39,23 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 _STRUCTURE = re.compile(r'[\[\]{}"]')
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_json(data: str | bytes, max_bytes: int) -> Any:
     """Parse one JSON text under the rules above. Objects come back as ``dict``; integers written without a
     fraction or exponent and within ±(2^53 − 1) as ``int``; every other number as ``float``."""
     text = _decode(data, max_bytes)
-    _check_depth(text)
+    if text.count("[") + text.count("{") > MAX_DEPTH:  # else it cannot nest too deep
+        _check_depth(text)
+    hooks = _Hooks()
     try:
-        doc = json.loads(text, object_pairs_hook=_object, parse_int=_integer, parse_float=_float,
-                         parse_constant=_constant)
+        doc = json.loads(text, object_pairs_hook=hooks.object, parse_int=hooks.integer, parse_float=hooks.float,
+                         parse_constant=hooks.constant)
     except ValueError as exc:
         raise MalformedBundle(f"not valid JSON: {exc}") from None
-    _check_values(doc)
+    if hooks.faulty or _SURROGATE_ESCAPE.search(text):  # else there is nothing to find
+        _check_values(doc)
     return doc
 
 
@@ -136,36 +140,45 @@ class _Refused:
         self.literal, self.why = literal, why
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) == len(pairs):
-        return obj
-    ambiguous = _Ambiguous(obj)
-    seen: set[str] = set()
-    ambiguous.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-    return ambiguous
+class _Hooks:
+    """The parser's hooks for one text; ``faulty`` says whether any of them refused something."""
 
+    __slots__ = ("faulty",)
 
-def _integer(literal: str) -> int | float | _Refused:
-    if len(literal) <= 17:
-        value = int(literal)
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return value
-    return _float(literal)
+    def __init__(self) -> None:
+        self.faulty = False
 
+    def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        self.faulty = True
+        ambiguous = _Ambiguous(obj)
+        seen: set[str] = set()
+        ambiguous.duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        return ambiguous
 
-def _float(literal: str) -> float | _Refused:
-    value = float(literal)
-    if not math.isfinite(value):
-        return _Refused(literal, "is beyond the range of a double")
-    shown = repr(value)
-    if shown != literal and Decimal(shown) != Decimal(literal):
-        return _Refused(literal, f"is not exactly a double: it would be read as {shown}")
-    return value
+    def integer(self, literal: str) -> int | float | _Refused:
+        if len(literal) <= 17:
+            value = int(literal)
+            if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return value
+        return self.float(literal)
 
+    def float(self, literal: str) -> float | _Refused:
+        value = float(literal)
+        if not math.isfinite(value):
+            self.faulty = True
+            return _Refused(literal, "is beyond the range of a double")
+        shown = repr(value)
+        if shown != literal and Decimal(shown) != Decimal(literal):
+            self.faulty = True
+            return _Refused(literal, f"is not exactly a double: it would be read as {shown}")
+        return value
 
-def _constant(literal: str) -> _Refused:
-    return _Refused(literal, "is not a JSON number (I-JSON allows no NaN or Infinity)")
+    def constant(self, literal: str) -> _Refused:
+        self.faulty = True
+        return _Refused(literal, "is not a JSON number (I-JSON allows no NaN or Infinity)")
 
 
 def _check_values(doc: Any) -> None:
