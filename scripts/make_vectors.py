@@ -34,8 +34,7 @@ from crossverify import (
     seal_batch,
     sign,
 )
-from crossverify.format.bundle import MAX_BUNDLE_BYTES
-from crossverify.format.certificate import claim_order, document_digest
+from crossverify.format.certificate import MAX_BUNDLE_BYTES, claim_order, document_digest
 from crossverify.format.strict_json import MAX_DEPTH
 
 VECTORS = Path(__file__).resolve().parents[1] / "docs" / "vectors"

@@ -248,3 +248,15 @@ def test_bundle_built_in_code_is_checked() -> None:
         replace(bundle, chain_id=0).check()
     with pytest.raises(e.InvalidChecksum):
         replace(bundle, registry=bundle.registry.lower()).check()
+
+
+def test_claims_must_fit_a_bundle_a_reader_reads() -> None:
+    Certificate(HEADER, {"scan": "x" * (3 * 2**20)})
+    with pytest.raises(e.InvalidClaim):
+        Certificate(HEADER, {"scan": "x" * (4 * 2**20)})
+    with pytest.raises(e.InvalidClaim):  # numbers a bundle writes longer than RFC 8785 does (1e-07, 1e-7)
+        Certificate(HEADER, {"figures": [1e-7] * 700_000})
+    big = Certificate(HEADER, {f"part {i}": "y" * (2**20 - 200) for i in range(3)} | {"last": "z" * 900_000})
+    bundle = seal_batch([salt_document(big, HashAlgorithm.SHA256)]).bundle(0, 1, "0x" + "ab" * 20)
+    assert len(bundle.dumps().encode()) <= 4 * 2**20
+    assert load_bundle(bundle.dumps()).disclosed() == dict(big.claims)

@@ -6,7 +6,8 @@ import json
 
 from ..errors import BundleError
 from ..format.batch import salt_document, seal_batch
-from ..format.bundle import MAX_BUNDLE_BYTES, load_bundle
+from ..format.bundle import load_bundle
+from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.hashing import HashAlgorithm
 from ..format.strict_json import read_json
 from ._sections import Section, timed

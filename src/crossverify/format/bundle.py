@@ -44,6 +44,7 @@ from ..errors import (
 from .certificate import (
     FORMAT_VERSION,
     JSON,
+    MAX_BUNDLE_BYTES,
     MAX_CLAIMS,
     Claim,
     Disclosure,
@@ -63,8 +64,6 @@ from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
 READABLE_VERSIONS = (1, FORMAT_VERSION)
 #: A batch of at most 2^24 - 1 documents has proofs of at most 24 steps.
 MAX_PROOF_LENGTH = 24
-#: The default cap on a bundle file's size (4 MiB); ``load_bundle(max_bytes=...)`` sets another.
-MAX_BUNDLE_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True, slots=True)

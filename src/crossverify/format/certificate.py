@@ -8,6 +8,7 @@ redacts a claim by replacing it with its leaf: the digest stays the same. See do
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import unicodedata
@@ -27,6 +28,12 @@ CLAIM_PREFIX = b"\x00"
 DOCUMENT_PREFIX = b"\x02"
 HEADER_PREFIX = b"\x03"
 MAX_CLAIMS = 1024
+#: The largest bundle a reader reads by default (4 MiB); writers stay within it.
+MAX_BUNDLE_BYTES = 4 * 2**20
+#: What claims may take of a bundle, leaving room for header, proof and anchor.
+MAX_CLAIMS_BYTES = MAX_BUNDLE_BYTES - 64 * 2**10
+#: What a claim takes in a bundle beyond its name and value: the salt and member names.
+CLAIM_OVERHEAD = 64
 MAX_NAME_LENGTH = 128
 FORMAT_VERSION = "1.1"
 MAX_TIME = 2**40 - 1  # the registry's uint40 times
@@ -127,8 +134,13 @@ class Certificate:
     def __post_init__(self) -> None:
         if not 1 <= len(self.claims) <= MAX_CLAIMS:
             raise InvalidClaim(f"a certificate holds 1 to {MAX_CLAIMS} claims, got {len(self.claims)}")
-        for name, value in self.claims.items():
-            check_claim(name, value)
+        size = sum(check_claim(name, value) + CLAIM_OVERHEAD for name, value in self.claims.items())
+        if 2 * size > MAX_CLAIMS_BYTES:  # near the limit: measure the claims as a bundle writes them
+            size = len(json.dumps(dict(self.claims), ensure_ascii=False, separators=(",", ":")).encode())
+            size += CLAIM_OVERHEAD * len(self.claims)
+        if size > MAX_CLAIMS_BYTES:
+            raise InvalidClaim(f"the claims take {size:,} bytes in a bundle; at most {MAX_CLAIMS_BYTES:,} fit "
+                               f"the {MAX_BUNDLE_BYTES:,} bytes a reader reads")
 
     def salted(self) -> list[Claim]:
         """The claims in name order (by UTF-8 bytes), each with a fresh 128-bit salt from ``secrets``."""
@@ -140,9 +152,9 @@ def claim_order(names: Mapping[str, Any] | Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: n.encode("utf-8"))
 
 
-def check_claim(name: str, value: JSON) -> None:
+def check_claim(name: str, value: JSON) -> int:
     """Refuse a claim a reader would refuse: a bad name, a value nested too deep or that RFC 8785 cannot
-    encode, or a malformed attachment descriptor."""
+    encode, or a malformed attachment descriptor. Returns the length of its canonical encoding."""
     if not isinstance(name, str):
         raise InvalidClaim(f"claim names are strings, got {name!r}")
     fault = claim_name_fault(name)
@@ -150,10 +162,11 @@ def check_claim(name: str, value: JSON) -> None:
         raise InvalidClaim(fault)
     if depth(value) > MAX_VALUE_DEPTH:
         raise InvalidClaim(f"claim {name!r} nests arrays and objects deeper than {MAX_VALUE_DEPTH} levels")
-    canonical_claim(name, value)
+    size = len(canonical_claim(name, value))
     problem = attachment_fault(value)
     if problem:
         raise InvalidClaim(f"claim {name!r}: {problem[1]}")
+    return size
 
 
 def claim_name_fault(name: str) -> str | None:

@@ -18,8 +18,8 @@ from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import CrossverifyError
-from ..format.bundle import MAX_BUNDLE_BYTES, Bundle, load_bundle
-from ..format.certificate import is_attachment
+from ..format.bundle import Bundle, load_bundle
+from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
 from ..format.codes import code_name
 from ..format.encoding import to_hex, utc_time
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
