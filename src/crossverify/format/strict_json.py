@@ -3,8 +3,8 @@
 :func:`read_json` refuses, in this order and each with a named :class:`~crossverify.errors.BundleError`:
 more than ``max_bytes`` bytes; anything but UTF-8 without a byte order mark; arrays and objects nested deeper
 than :data:`MAX_DEPTH` (counted by a flat scan of the text before any parser runs, so no input can exhaust the
-stack); text that is not JSON; and then, with the JSON pointer (RFC 6901) of the first fault in document order,
-a member named twice in one object, a lone surrogate escape, and a number that is not I-JSON.
+stack); text that is not JSON; and then, with the JSON pointer (RFC 6901) of the first fault a depth-first walk
+finds, a member named twice in one object, a lone surrogate escape, and a number that is not I-JSON.
 
 The number rule is on the value: a number is accepted when its literal denotes exactly the value that the
 RFC 8785 form of the nearest double denotes. ``125000.5``, ``0.1``, ``1e21`` and ``1.0`` pass (``1.0`` is the
