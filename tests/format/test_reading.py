@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from crossverify import Certificate, DocumentHeader, HashAlgorithm, load_bundle, salt_document, seal_batch
 from crossverify import errors as e
+from crossverify.format.bundle import schema, schema_validator
 from crossverify.format.strict_json import MAX_DEPTH, read_json
 
 HEADER = DocumentHeader("DEPCERT", "BNUMMOMX", 1_790_000_000, 1_789_900_000, 1_821_536_000)
 CLAIMS = {"holder": "陳大文", "balance": {"MOP": 125000.5, "HKD": 0}, "joint": False, "branches": ["Taipa"]}
 BATCH = seal_batch([salt_document(Certificate(HEADER, CLAIMS), HashAlgorithm.KECCAK256) for _ in range(3)])
 GOOD = BATCH.bundle(1, 8853, "0x5FbDB2315678afecb367f032d93F642f64180aa3").dumps()
+PUBLISHED = schema_validator(schema())  # the shipped schema as a second implementation would use it
 
 
 def outcome(data: str | bytes) -> str:
@@ -142,7 +144,8 @@ def test_structured_fuzz_gives_only_named_errors(data: st.DataObject) -> None:
     else:
         parent.append(data.draw(json_like))
     text = json.dumps(doc, ensure_ascii=data.draw(st.booleans()))
-    if outcome(text) == "ok":  # whatever is accepted is written back as the same bundle
+    if outcome(text) == "ok":  # whatever is accepted fits the published schema, and is written back the same
+        assert PUBLISHED.is_valid(json.loads(text))
         bundle = load_bundle(text)
         assert load_bundle(bundle.dumps()) == bundle
 

@@ -16,6 +16,7 @@ from eth_utils import keccak
 
 from crossverify import HashAlgorithm, load_bundle
 from crossverify import errors as e
+from crossverify.format.bundle import schema, schema_validator
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "docs" / "vectors"
@@ -158,6 +159,17 @@ def reading_input(case: dict[str, Any]) -> str | bytes:
 @pytest.mark.parametrize("case", READING["mustAccept"], ids=lambda c: c["name"])
 def test_must_accept(case: dict[str, Any]) -> None:
     assert load_bundle(reading_input(case)).document_digest() == h(case["documentDigest"])
+    assert schema_validator(schema()).is_valid(json.loads(reading_input(case)))
+
+
+SHAPE_ERRORS = {"MissingMember", "UnexpectedMember", "InvalidHex", "InvalidLength", "UnknownHashAlgorithm",
+                "UnsupportedVersion"}
+
+
+@pytest.mark.parametrize("case", [c for c in READING["mustReject"] if c["error"] in SHAPE_ERRORS],
+                         ids=lambda c: c["name"])
+def test_the_published_schema_refuses_what_it_describes(case: dict[str, Any]) -> None:
+    assert not schema_validator(schema()).is_valid(json.loads(reading_input(case)))
 
 
 @pytest.mark.parametrize("case", READING["mustReject"], ids=lambda c: c["name"])

@@ -9,6 +9,7 @@ leads to the same anchored root. docs/format.md is the specification.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -62,6 +63,7 @@ from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
 
 #: The versions this software reads: 1.0 bundles (``"version": 1``) are read under the 1.1 rules.
 READABLE_VERSIONS = (1, FORMAT_VERSION)
+_HEX = re.compile(r"0x[0-9a-f]*\Z")
 #: A batch of at most 2^24 - 1 documents has proofs of at most 24 steps.
 MAX_PROOF_LENGTH = 24
 
@@ -201,6 +203,7 @@ def load_bundle(text: str | bytes, attachments: Mapping[str, bytes] | None = Non
     error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
     if error is not None:
         raise _named(error)
+    _check_claim_entries(doc["claims"])
     d = doc["document"]
     if d["notAfter"] < d["issuedAt"]:
         raise InvalidValue("notAfter is before issuedAt", "/document/notAfter")
@@ -217,12 +220,21 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("crossverify.format").joinpath("schema", "bundle-1.1.json").read_text())  # type: ignore[no-any-return]
 
 
-@cache
-def _validator() -> jsonschema.protocols.Validator:
-    # "integer" is a number written without fraction or exponent (read as int): 1.0 is not an index.
+def schema_validator(document_schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """A Draft 2020-12 validator in which an "integer" is a number written without fraction or exponent (read
+    as ``int``): ``1.0`` is not an index."""
     types = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, value: type(value) is int)
     strict = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=types)  # type: ignore[no-untyped-call]
-    return strict(_inlined(schema(), schema()["$defs"]))  # type: ignore[no-any-return]
+    return strict(document_schema)  # type: ignore[no-any-return]
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    """The shipped schema, with references inlined and the claim entries left to :func:`_check_claim_entries`
+    (the same rules, checked in a tenth of the time)."""
+    runtime = _inlined(schema(), schema()["$defs"])
+    runtime["properties"]["claims"]["items"] = True
+    return schema_validator(runtime)
 
 
 def _inlined(node: Any, defs: dict[str, Any]) -> Any:
@@ -254,11 +266,11 @@ def _named(error: jsonschema.ValidationError) -> BundleError:
         return UnexpectedMember(f"member {extra[0]!r} is not part of the format", pointer(path, extra[0]))
     if kind == "enum" and path == "/proof/hashAlg":
         return UnknownHashAlgorithm(str(instance))
-    if kind == "pattern" and isinstance(instance, str) and instance.startswith("0x"):
+    hexadecimal = str(subschema.get("pattern", "")).startswith("^0x")
+    if kind == "pattern" and hexadecimal:
         return InvalidHex(f"{instance[:20]!r} is not 0x-prefixed lowercase hexadecimal", path)
-    if kind in ("minLength", "maxLength") and isinstance(instance, str) and instance.startswith("0x"):
-        want = expected - 2
-        return InvalidLength(f"expected {want // 2} bytes of hex, got {(len(instance) - 2) / 2:g}", path)
+    if kind in ("minLength", "maxLength") and hexadecimal:
+        return InvalidLength(f"expected {(expected - 2) // 2} bytes of hex, got {(len(instance) - 2) / 2:g}", path)
     if kind == "maxItems" and path == "/proof/path":
         return ProofTooLong(len(instance), expected)
     return InvalidValue(f"{error.message[:200]}", path)
@@ -271,6 +283,37 @@ def _check_lengths(doc: dict[str, Any]) -> None:
         raise InvalidValue(f"a bundle holds at most {MAX_CLAIMS} claims, not {len(claims)}", "/claims")
     if isinstance(proof, dict) and isinstance(proof.get("path"), list) and len(proof["path"]) > MAX_PROOF_LENGTH:
         raise ProofTooLong(len(proof["path"]), MAX_PROOF_LENGTH)
+
+
+def _check_claim_entries(claims: list[Any]) -> None:
+    """What the schema says of each entry of ``claims``: a redacted claim is exactly ``{"redacted": hash}``, a
+    disclosed one exactly ``{"name": string, "salt": hash, "value": any}``."""
+    for i, claim in enumerate(claims):
+        where = f"/claims/{i}"
+        if type(claim) is not dict:
+            raise InvalidValue("a claim is an object", where)
+        members = ("redacted",) if "redacted" in claim else ("name", "salt", "value")
+        missing = [m for m in members if m not in claim]
+        if missing:
+            raise MissingMember(f"required member {missing[0]!r} is missing", where)
+        extra = sorted(set(claim) - set(members))
+        if extra:
+            raise UnexpectedMember(f"member {extra[0]!r} is not part of the format", pointer(where, extra[0]))
+        if "redacted" in claim:
+            _check_hex(claim["redacted"], 32, f"{where}/redacted")
+            continue
+        if type(claim["name"]) is not str:
+            raise InvalidValue(f"{repr(claim['name'])[:40]} is not of type 'string'", f"{where}/name")
+        _check_hex(claim["salt"], 16, f"{where}/salt")
+
+
+def _check_hex(value: Any, size: int, where: str) -> None:
+    if type(value) is not str:
+        raise InvalidValue(f"{repr(value)[:40]} is not of type 'string'", where)
+    if not _HEX.match(value):
+        raise InvalidHex(f"{value[:20]!r} is not 0x-prefixed lowercase hexadecimal", where)
+    if len(value) != 2 + 2 * size:
+        raise InvalidLength(f"expected {size} bytes of hex, got {(len(value) - 2) / 2:g}", where)
 
 
 def _build(doc: dict[str, Any]) -> Bundle:
