@@ -42,12 +42,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
-def read_json(data: str | bytes, max_bytes: int) -> Any:
+def read_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """Parse one JSON text under the rules above. Objects come back as ``dict``; integers written without a
-    fraction or exponent and within ±(2^53 − 1) as ``int``; every other number as ``float``."""
+    fraction or exponent and within ±(2^53 − 1) as ``int``; every other number as ``float``. ``max_depth``:
+    for texts that carry bundles inside an envelope."""
     text = _decode(data, max_bytes)
-    if text.count("[") + text.count("{") > MAX_DEPTH:  # else it cannot nest too deep
-        _check_depth(text)
+    if text.count("[") + text.count("{") > max_depth:  # else it cannot nest too deep
+        _check_depth(text, max_depth)
     hooks = _Hooks()
     try:
         doc = json.loads(text, object_pairs_hook=hooks.object, parse_int=hooks.integer, parse_float=hooks.float,
@@ -104,7 +105,7 @@ def _decode(data: str | bytes, max_bytes: int) -> str:
     return text
 
 
-def _check_depth(text: str) -> None:
+def _check_depth(text: str, max_depth: int) -> None:
     """Count bracket nesting outside strings, in one pass that stops at the first level too deep."""
     level, pos = 0, 0
     while match := _STRUCTURE.search(text, pos):
@@ -117,8 +118,8 @@ def _check_depth(text: str) -> None:
             continue
         if char in "[{":
             level += 1
-            if level > MAX_DEPTH:
-                raise NestingTooDeep(f"arrays and objects nest deeper than {MAX_DEPTH} levels "
+            if level > max_depth:
+                raise NestingTooDeep(f"arrays and objects nest deeper than {max_depth} levels "
                                      f"(at character {match.start()})")
         else:
             level -= 1
