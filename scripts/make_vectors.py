@@ -1,5 +1,12 @@
 #!/usr/bin/env python3
-"""Write docs/vectors/v1.json: fixed inputs and every intermediate value of the bundle format, per hash algorithm.
+"""Write the format 1.1 test vectors (docs/format.md):
+
+- ``docs/vectors/v1.1.json``: fixed inputs and every intermediate value, per hash algorithm (each with its own
+  salts): claim encodings and leaves, header and document digests, batch roots and every proof for batches of
+  1, 2, 3, 5, 8 and 33 documents, whole bundles (redacted, with an attachment, with non-ASCII claim names that
+  sort differently by UTF-8 and by UTF-16), and the EIP-712 anchor and revocation signatures.
+- ``docs/vectors/v1.1-reading.json``: bundles a reader must accept (with the digest it must compute) and bundles
+  it must reject, each with the error a reader must give and the JSON pointer crossverify gives.
 
 The salts and the signing key are fixed and labelled as test material; never issue with them.
 """
@@ -8,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import rfc8785
 from eth_account import Account
@@ -19,92 +28,342 @@ from crossverify import (
     DocumentHeader,
     Domain,
     HashAlgorithm,
+    RevocationRequest,
     SaltedDocument,
+    attachment_claim,
     seal_batch,
     sign,
 )
-from crossverify.format.certificate import document_digest
+from crossverify.format.certificate import MAX_BUNDLE_BYTES, claim_order, document_digest
+from crossverify.format.strict_json import MAX_DEPTH
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "vectors" / "v1.json"
+VECTORS = Path(__file__).resolve().parents[1] / "docs" / "vectors"
 TEST_KEY = hashlib.sha256(b"crossverify test vector signing key").digest()
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN_ID = 8_853
+BATCH_SIZES = (1, 2, 3, 5, 8, 33)
+#: Bundles written out whole, as (batch size, index).
+BUNDLES = ((1, 0), (2, 1), (3, 0), (3, 1), (3, 2), (5, 3), (5, 4), (8, 7), (33, 32))
+STATEMENT = b"%PDF-1.7\n% crossverify test vector attachment: statement of account, June 2026\n%%EOF\n"
 
-HEADER = DocumentHeader("DEPCERT", "BNUMMOMX", 1_790_000_000, 1_789_862_400, 1_821_398_400)
-CLAIMS = [
+CLAIMS: list[dict[str, Any]] = [
     {"holder_name": "陳大文 CHAN Tai Man", "account_no": "9-101-234567-8", "balance": {"MOP": 125000.5},
      "joint": False, "branches": ["Macau", "Taipa"], "note": None},
     {"holder_name": "LEI Ka Ian", "account_no": "9-101-765432-1", "balance": {"MOP": 0}, "joint": True,
      "branches": [], "note": "tab\tand \"quote\""},
     {"holder_name": "Ana da Silva", "account_no": "9-101-000001-0", "balance": {"HKD": 1e21, "MOP": -1.25},
-     "joint": False, "branches": ["Cotai"], "note": "\u2028"},
+     "joint": False, "branches": ["Cotai"], "note": "\u2028", "rate": 0.1},
+    # Names whose UTF-8 order (the format's) differs from their UTF-16 order (RFC 8785's for object members):
+    # U+FF4D (fullwidth m) sorts before U+20BB7 by UTF-8 bytes, after it by UTF-16 code units.
+    {"z": 1, "é": "e with acute, NFC", "姓名": "陳大文", "ｍｅｍｏ": "fullwidth", "𠮷": "U+20BB7", "Ω": "omega"},
+    {"holder_name": "WONG Siu Ming", "statement": attachment_claim(STATEMENT, "application/pdf"),
+     "statement_sm3": attachment_claim(STATEMENT, "application/pdf", HashAlgorithm.SM3)},
+    *({"holder_name": f"Resident {i}", "balance_mop": 1000 * i} for i in range(5, 33)),
 ]
 
 
-def fixed_salt(doc: int, name: str) -> bytes:
-    return hashlib.sha256(f"crossverify test vector salt/{doc}/{name}".encode()).digest()[:16]
+def header(i: int) -> DocumentHeader:
+    """Documents of one batch share issuer and type; their times differ (the anchor takes the latest notAfter)."""
+    return DocumentHeader("DEPCERT", "BNUMMOMX", 1_790_000_000, 1_789_862_400 - 86_400 * (i % 3),
+                          1_821_398_400 + 86_400 * (i % 5))
+
+
+def fixed_salt(alg: HashAlgorithm, doc: int, name: str) -> bytes:
+    return hashlib.sha256(f"crossverify test vector salt/{alg.label}/{doc}/{name}".encode()).digest()[:16]
+
+
+def salted(alg: HashAlgorithm) -> list[SaltedDocument]:
+    hasher = alg.hasher()
+    out = []
+    for i, claims in enumerate(CLAIMS):
+        items = tuple(Claim(n, claims[n], fixed_salt(alg, i, n)) for n in claim_order(claims))
+        out.append(SaltedDocument(header(i), items, document_digest(header(i), items, hasher)))
+    return out
 
 
 def build(alg: HashAlgorithm) -> dict[str, object]:
     hasher = alg.hasher()
-    documents, described = [], []
-    for i, claims in enumerate(CLAIMS):
-        salted = tuple(Claim(n, claims[n], fixed_salt(i, n)) for n in sorted(claims, key=lambda n: n.encode()))
-        digest = document_digest(HEADER, salted, hasher)
-        documents.append(SaltedDocument(HEADER, salted, digest))
-        described.append({
+    documents = salted(alg)
+    batches = {n: seal_batch(documents[:n], alg) for n in BATCH_SIZES}
+    bundles = [{"batchSize": n, "index": i, "bundle": batches[n].bundle(i, CHAIN_ID, REGISTRY).to_json()}
+               for n, i in BUNDLES]
+    redacted = batches[3].bundle(2, CHAIN_ID, REGISTRY).redact(["account_no", "balance"])
+    return {
+        "documents": [{
+            "header": d.header.as_json(),
+            "headerCanonical": d.header.canonical().decode(),
+            "headerDigest": "0x" + d.header.digest(hasher).hex(),
             "claims": [{
                 "name": c.name, "value": c.value, "salt": "0x" + c.salt.hex(),
                 "canonical": "0x" + rfc8785.dumps([c.name, c.value]).hex(), "leaf": "0x" + c.leaf(hasher).hex(),
-            } for c in salted],
-            "documentDigest": "0x" + digest.hex(),
-        })
-    batch = seal_batch(documents, alg)
-    bundles = [batch.bundle(i, CHAIN_ID, REGISTRY) for i in range(len(documents))]
-    for entry, bundle in zip(described, bundles, strict=True):
-        entry["proof"] = ["0x" + h.hex() for h in bundle.proof.path]
-        entry["bundle"] = bundle.to_json()
-    entry["redactedBundle"] = bundles[-1].redact(["account_no", "balance"]).to_json()
-    return {
-        "header": HEADER.as_json(),
-        "headerCanonical": HEADER.canonical().decode(),
-        "headerDigest": "0x" + HEADER.digest(hasher).hex(),
-        "documents": described,
-        "batchRoot": "0x" + batch.root.hex(),
+            } for c in d.claims],
+            "documentDigest": "0x" + d.digest.hex(),
+        } for d in documents],
+        "batches": [{
+            "size": n, "root": "0x" + batches[n].root.hex(), "notAfter": batches[n].not_after,
+            "proofs": [["0x" + h.hex() for h in batches[n].tree.proof(i)] for i in range(n)],
+        } for n in BATCH_SIZES],
+        "bundles": [*bundles, {"batchSize": 3, "index": 2, "redacted": ["account_no", "balance"],
+                               "bundle": redacted.to_json()}],
     }
 
 
-def signature_vector() -> dict[str, object]:
+def signatures() -> dict[str, object]:
     key = Account.from_key(TEST_KEY)
     domain = Domain("crossverify DocumentRegistry", "1", CHAIN_ID, REGISTRY)
-    request = AnchorRequest(bytes.fromhex("11" * 32), b"DEPCERT\0", 1, 3, 1_821_398_400, 1_790_003_600)
-    message = request.typed_data(domain)
-    r, vs = sign(request, domain, key)
+    root, digest = bytes.fromhex("11" * 32), bytes.fromhex("22" * 32)
+
+    def signed(request: AnchorRequest | RevocationRequest, fields: dict[str, object]) -> dict[str, object]:
+        message = request.typed_data(domain)
+        r, vs = sign(request, domain, key)
+        return {"message": fields, "structHash": "0x" + message.body.hex(), "r": "0x" + r.hex(),
+                "vs": "0x" + vs.hex()}
+
     return {
         "privateKey": "0x" + TEST_KEY.hex(),
         "signer": key.address,
         "domain": domain.as_dict(),
-        "anchor": {"batchRoot": "0x" + "11" * 32, "docType": "0x" + b"DEPCERT\0".hex(), "hashAlg": 1, "leafCount": 3,
-                   "notAfter": 1_821_398_400, "deadline": 1_790_003_600},
-        "domainSeparator": "0x" + message.header.hex(),
-        "structHash": "0x" + message.body.hex(),
-        "r": "0x" + r.hex(),
-        "vs": "0x" + vs.hex(),
+        "domainSeparator": "0x" + AnchorRequest(root, b"", 1, 1, 0, 0).typed_data(domain).header.hex(),
+        "anchor": signed(AnchorRequest(root, b"DEPCERT\0", 1, 3, 1_821_398_400, 1_790_003_600), {
+            "batchRoot": "0x" + root.hex(), "docType": "0x" + b"DEPCERT\0".hex(), "hashAlg": 1, "leafCount": 3,
+            "notAfter": 1_821_398_400, "deadline": 1_790_003_600}),
+        "documentRevocation": signed(RevocationRequest(bytes(32), digest, 2, 1_790_003_600), {
+            "batchRoot": "0x" + "00" * 32, "documentDigest": "0x" + digest.hex(), "reason": 2,
+            "deadline": 1_790_003_600}),
+        "batchRevocation": signed(RevocationRequest(root, bytes(32), 3, 1_790_003_600), {
+            "batchRoot": "0x" + root.hex(), "documentDigest": "0x" + "00" * 32, "reason": 3,
+            "deadline": 1_790_003_600}),
     }
 
 
 def vectors() -> dict[str, object]:
     return {
-        "description": "crossverify bundle format v1 test vectors (docs/format.md). Salts and key are test-only.",
+        "description": "crossverify certificate format 1.1 test vectors (docs/format.md). Salts and key are "
+                       "test material only.",
+        "formatVersion": "1.1",
+        "attachments": {"statement": "0x" + STATEMENT.hex()},
         "hashAlgorithms": {alg.label: build(alg) for alg in HashAlgorithm},
-        "eip712Anchor": signature_vector(),
+        "eip712": signatures(),
     }
 
 
-def render() -> str:
-    return json.dumps(vectors(), ensure_ascii=False, indent=1) + "\n"
+# -- reading: must accept, must reject ------------------------------------------------------------------------
+
+def _base(index: int = 1) -> dict[str, Any]:
+    """A valid keccak256 bundle: document ``index`` of the batch of 5 (1: numbers; 4: attachments)."""
+    bundle = seal_batch(salted(HashAlgorithm.KECCAK256)[:5]).bundle(index, CHAIN_ID, REGISTRY)
+    return json.loads(bundle.dumps())  # a copy: edits must not reach the shared claim values
+
+
+def _text(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _edit(change: Callable[[dict[str, Any]], object], index: int = 1) -> str:
+    doc = _base(index)
+    change(doc)
+    return _text(doc)
+
+
+def _spell(literal: str, where: Callable[[dict[str, Any]], None] | None = None) -> str:
+    """The base bundle with the number at /claims/1/value/MOP (a balance of 0) written as ``literal``."""
+    doc = _base()
+    doc["claims"][1]["value"]["MOP"] = "@@"
+    if where:
+        where(doc)
+    return _text(doc).replace('"@@"', literal)
+
+
+def _claim(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in doc["claims"] if c.get("name") == name)
+
+
+def _swap(doc: dict[str, Any]) -> None:
+    doc["claims"][0], doc["claims"][1] = doc["claims"][1], doc["claims"][0]
+
+
+def _redact(doc: dict[str, Any], name: str, twice: bool = False) -> None:
+    from crossverify import load_bundle
+    redacted = load_bundle(_text(_base())).redact([name]).to_json()["claims"]
+    leaf = next(c for c in redacted if "redacted" in c)
+    doc["claims"].append(leaf)
+    if twice:
+        doc["claims"].append(leaf)
+
+
+def _registry(doc: dict[str, Any], value: str) -> None:
+    doc["anchor"]["registry"] = value
+
+
+def must_reject() -> list[dict[str, object]]:
+    utf8 = _text(_base()).encode()
+    first = next(i for i, char in enumerate(REGISTRY) if i > 1 and char.isalpha())
+    wrong_case = REGISTRY[:first] + REGISTRY[first].swapcase() + REGISTRY[first + 1:]
+    cases: list[tuple[str, str, str, str | bytes | dict[str, object]]] = [
+        # encoding, size and depth: before any JSON is parsed; the whole file is at fault
+        ("byte order mark", "InvalidEncoding", "", b"\xef\xbb\xbf" + utf8),
+        ("UTF-16", "InvalidEncoding", "", _text(_base()).encode("utf-16-le")),
+        ("invalid UTF-8", "InvalidEncoding", "", utf8.replace(b"LEI", b"L\xffI", 1)),
+        ("UTF-8 encoded surrogate", "InvalidEncoding", "", utf8.replace(b"LEI", b"L\xed\xa0\x80I", 1)),
+        ("too large", "BundleTooLarge", "", {"base": _text(_base()), "padWithSpacesTo": MAX_BUNDLE_BYTES + 1}),
+        (f"nested {MAX_DEPTH + 1} deep", "NestingTooDeep", "",
+         _edit(lambda d: _claim(d, "branches").update(value=_nest(MAX_DEPTH - 2)))),
+        ("nested 100,000 deep", "NestingTooDeep", "", {"repeat": "[", "count": 100_000}),
+        ("not JSON", "MalformedBundle", "", _text(_base())[:-1]),
+        ("not an object", "MalformedBundle", "", "[]"),
+        # JSON that I-JSON refuses
+        ("member twice", "DuplicateKey", "/document/issuer",
+         _text(_base()).replace('"issuer":"BNUMMOMX"', '"issuer":"BNUMMOMX","issuer":"ICBKMOMX"')),
+        ("NaN", "InvalidNumber", "/claims/1/value/MOP", _spell("NaN")),
+        ("Infinity", "InvalidNumber", "/claims/1/value/MOP", _spell("Infinity")),
+        ("-Infinity", "InvalidNumber", "/claims/1/value/MOP", _spell("-Infinity")),
+        ("beyond a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e400")),
+        ("below a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e-400")),
+        ("integer a double cannot hold", "InvalidNumber", "/claims/1/value/MOP", _spell("9007199254740993")),
+        ("the same, with a fraction", "InvalidNumber", "/claims/1/value/MOP", _spell("9007199254740993.0")),
+        ("more digits than a double holds", "InvalidNumber", "/claims/1/value/MOP",
+         _spell("125000.50000000000000001")),
+        ("exact double, spelled longer than its RFC 8785 form", "InvalidNumber", "/claims/1/value/MOP",
+         _spell("1152921504606846976")),
+        ("lone surrogate in a string", "InvalidString", "/claims/1/value/MOP", _spell('"\\ud800"')),
+        ("lone surrogate in a member name", "InvalidString", "/claims/1/value",
+         _spell("0").replace('"MOP":0', '"\\udc00":0')),
+        # the envelope
+        ("version 2", "UnsupportedVersion", "/version", _edit(lambda d: d.update(version=2))),
+        ("version 1.0 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.1"', "1.0", 1)),
+        ("version 1.1 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.1"', "1.1", 1)),
+        ("no version", "UnsupportedVersion", "/version", _edit(lambda d: d.pop("version"))),
+        ("missing member", "MissingMember", "/document", _edit(lambda d: d["document"].pop("asOf"))),
+        ("unknown member", "UnexpectedMember", "/proof/extra", _edit(lambda d: d["proof"].update(extra=1))),
+        ("index written 1.0", "InvalidValue", "/proof/index",
+         _text(_base()).replace('"index":1', '"index":1.0')),
+        ("chainId written with a fraction", "InvalidValue", "/anchor/chainId",
+         _text(_base()).replace(f'"chainId":{CHAIN_ID}', f'"chainId":{CHAIN_ID}.0')),
+        ("chainId 0", "InvalidValue", "/anchor/chainId", _edit(lambda d: d["anchor"].update(chainId=0))),
+        ("chainId beyond 2^53 - 1", "InvalidValue", "/anchor/chainId",
+         _edit(lambda d: d["anchor"].update(chainId=2**53))),
+        ("issuedAt with a fraction", "InvalidValue", "/document/issuedAt",
+         _text(_base()).replace('"issuedAt":1790000000', '"issuedAt":1790000000.5')),
+        ("issuedAt beyond 2^40 - 1", "InvalidValue", "/document/issuedAt",
+         _edit(lambda d: d["document"].update(issuedAt=2**40))),
+        ("notAfter before issuedAt", "InvalidValue", "/document/notAfter",
+         _edit(lambda d: d["document"].update(notAfter=1_789_999_999))),
+        ("docType outside its alphabet", "InvalidValue", "/document/docType",
+         _edit(lambda d: d["document"].update(docType="depcert"))),
+        ("registry in lower case", "InvalidChecksum", "/anchor/registry",
+         _edit(lambda d: _registry(d, REGISTRY.lower()))),
+        ("registry with a wrong EIP-55 checksum", "InvalidChecksum", "/anchor/registry",
+         _edit(lambda d: _registry(d, wrong_case))),
+        ("registry not hex", "InvalidHex", "/anchor/registry", _edit(lambda d: _registry(d, "0x" + "g" * 40))),
+        ("unknown hash algorithm", "UnknownHashAlgorithm", "/proof/hashAlg",
+         _edit(lambda d: d["proof"].update(hashAlg="sha3-256"))),
+        ("upper-case hex", "InvalidHex", "/proof/batchRoot",
+         _edit(lambda d: d["proof"].update(batchRoot=d["proof"]["batchRoot"].upper().replace("0X", "0x")))),
+        ("salt of 15 bytes", "InvalidLength", "/claims/0/salt",
+         _edit(lambda d: d["claims"][0].update(salt=d["claims"][0]["salt"][:-2]))),
+        # the proof
+        ("index outside the batch", "ProofIndexOutOfRange", "/proof/index",
+         _edit(lambda d: d["proof"].update(index=5))),
+        ("path too long", "ProofTooLong", "/proof/path",
+         _edit(lambda d: d["proof"]["path"].append(d["proof"]["batchRoot"]))),
+        ("path too short", "ProofTooShort", "/proof/path", _edit(lambda d: d["proof"]["path"].pop())),
+        # claims
+        ("no claims", "InvalidValue", "/claims", _edit(lambda d: d.update(claims=[]))),
+        ("claim name with NUL", "InvalidClaimName", "/claims/0/name",
+         _edit(lambda d: d["claims"][0].update(name="account\u0000no"))),
+        ("claim name not NFC", "InvalidClaimName", "/claims/0/name",
+         _edit(lambda d: d["claims"][0].update(name="accounte\u0301"))),
+        ("claim name with a format character", "InvalidClaimName", "/claims/0/name",
+         _edit(lambda d: d["claims"][0].update(name="account\u200bno"))),
+        ("empty claim name", "InvalidClaimName", "/claims/0/name", _edit(lambda d: d["claims"][0].update(name=""))),
+        ("claim name of 129 code points", "InvalidClaimName", "/claims/0/name",
+         _edit(lambda d: d["claims"][0].update(name="a" * 129))),
+        ("claims out of order", "ClaimsOutOfOrder", "/claims/1", _edit(_swap)),
+        ("claim disclosed twice", "DuplicateClaim", "/claims/6",
+         _edit(lambda d: d["claims"].append(dict(d["claims"][0], salt="0x" + "00" * 16)))),
+        ("salt reused", "ReusedSalt", "/claims/1/salt",
+         _edit(lambda d: d["claims"][1].update(salt=d["claims"][0]["salt"]))),
+        ("claim disclosed and redacted", "ClaimDisclosedAndRedacted", "/claims/0",
+         _edit(lambda d: _redact(d, "account_no"))),
+        ("redacted leaf given twice", "ClaimDisclosedAndRedacted", "/claims/6",
+         _edit(lambda d: (d["claims"].pop(0), _redact(d, "account_no", twice=True)))),
+        # attachments (document 4: "statement" is claim 1)
+        ("attachment descriptor a string", "InvalidAttachment", "/claims/1/value/attachment",
+         _edit(lambda d: _claim(d, "statement").update(value={"attachment": "statement.pdf"}), 4)),
+        ("attachment with a numeric hash name", "InvalidAttachment", "/claims/1/value/attachment/hashAlg",
+         _edit(lambda d: _claim(d, "statement")["value"]["attachment"].update(hashAlg=2), 4)),
+        ("attachment without digest", "InvalidAttachment", "/claims/1/value/attachment",
+         _edit(lambda d: _claim(d, "statement")["value"]["attachment"].pop("digest"), 4)),
+        ("attachment size with a fraction", "InvalidAttachment", "/claims/1/value/attachment/size",
+         _edit(lambda d: _claim(d, "statement")["value"]["attachment"].update(size=len(STATEMENT) + 0.5), 4)),
+        ("attachment with another member", "InvalidAttachment", "/claims/1/value/attachment/pages",
+         _edit(lambda d: _claim(d, "statement")["value"]["attachment"].update(pages=3), 4)),
+        ("attachment beside another member", "InvalidAttachment", "/claims/1/value/note",
+         _edit(lambda d: _claim(d, "statement")["value"].update(note="x"), 4)),
+    ]
+    out: list[dict[str, object]] = []
+    for name, error, where, data in cases:
+        entry: dict[str, object] = {"name": name, "error": error, "pointer": where}
+        if isinstance(data, bytes):
+            entry["hex"] = data.hex()
+        elif isinstance(data, dict):
+            entry["generate"] = data
+        else:
+            entry["text"] = data
+        out.append(entry)
+    statement = _text(_base(4))
+    out += [
+        {"name": "attachment bytes differ", "error": "AttachmentMismatch", "pointer": "/claims/1", "text": statement,
+         "attachments": {"statement": "0x" + (STATEMENT + b" ").hex(), "statement_sm3": "0x" + STATEMENT.hex()}},
+        {"name": "attachment bytes missing", "error": "MissingAttachment", "pointer": "/claims/1", "text": statement,
+         "attachments": {"statement_sm3": "0x" + STATEMENT.hex()}},
+    ]
+    return out
+
+
+def _nest(levels: int) -> object:
+    value: object = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def must_accept() -> list[dict[str, object]]:
+    """Bundles that differ from what a writer writes yet are valid, with the document digest they lead to."""
+    base = _base()
+    digest = "0x" + seal_batch(salted(HashAlgorithm.KECCAK256)[:5]).documents[1].digest.hex()
+    version_1 = _text({**base, "version": 1})
+    cases = [
+        ("format 1.0 (version 1)", version_1),
+        ("0 written as 0.0", _spell("0.0")),
+        ("0 written as -0", _spell("-0")),
+        ("0 written as 0e7", _spell("0E7")),
+        ("indented, with spaces around members", json.dumps(base, ensure_ascii=False, indent=2)),
+        ("non-ASCII written as escapes", json.dumps(base)),
+    ]
+    return [{"name": name, "text": text, "documentDigest": digest} for name, text in cases]
+
+
+def reading() -> dict[str, object]:
+    return {
+        "description": "Bundles a crossverify format 1.1 reader must accept, and bundles it must reject with the "
+                       "named error (docs/format.md, Reading a bundle). 'pointer' is the JSON pointer crossverify "
+                       "reports. An input is 'text' (UTF-8), 'hex' (bytes), or 'generate': 'base' padded with "
+                       "spaces to 'padWithSpacesTo' bytes, or 'repeat' written 'count' times.",
+        "maxBytes": MAX_BUNDLE_BYTES,
+        "maxDepth": MAX_DEPTH,
+        "mustAccept": must_accept(),
+        "mustReject": must_reject(),
+    }
+
+
+def render() -> dict[str, str]:
+    """Each vectors file's name and text."""
+    return {name: json.dumps(content, ensure_ascii=False, indent=1) + "\n"
+            for name, content in (("v1.1.json", vectors()), ("v1.1-reading.json", reading()))}
 
 
 if __name__ == "__main__":
-    OUT.write_text(render())
-    print(f"wrote {OUT}")
+    for name, text in render().items():
+        (VECTORS / name).write_text(text)
+        print(f"wrote {VECTORS / name}")

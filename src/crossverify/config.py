@@ -18,6 +18,9 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     signer_password_env = "BNU_SIGNER_PASSWORD"  # optional: one variable per key (default: password_env)
     dev_mode = false                          # true allows sender_private_key / signer_private_key
 
+    [verifier]
+    max_bundle_bytes = 4194304                # optional: the largest bundle file read (default 4 MiB)
+
     [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
     ACCTSTMT = 30
 
@@ -95,11 +98,17 @@ class IssuerSettings:
 
 @dataclass(frozen=True, slots=True)
 class VerifierSettings:
-    """``[verifier]``: the bank's policy (``max_age_days`` maps a document type to its freshness limit) and
-    the outbox through which its receipts are recorded exactly once."""
+    """``[verifier]``: the bank's policy (``max_age_days`` maps a document type to its freshness limit, and
+    ``max_bundle_bytes`` caps the size of a bundle file it reads: default 4 MiB, the format's) and the outbox
+    through which its receipts are recorded exactly once."""
 
     max_age_days: dict[str, float] = field(default_factory=dict)
     outbox: Path = Path("crossverify-outbox.sqlite")
+    max_bundle_bytes: int = 4 * 2**20
+
+    def __post_init__(self) -> None:
+        if self.max_bundle_bytes < 1:
+            raise ConfigError(f"[verifier] max_bundle_bytes must be positive, got {self.max_bundle_bytes}")
 
 
 @dataclass(frozen=True, slots=True)

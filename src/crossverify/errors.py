@@ -17,16 +17,21 @@
     │   ├── StoreCorrupt                     not a crossverify store, or its integrity check failed
     │   ├── StoreTooNew                      written by a newer crossverify
     │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
-    ├── BundleError                          a bundle cannot be used; ``path`` points at the fault
+    ├── BundleError                          a bundle cannot be used; ``path`` is the JSON pointer of the fault
     │   ├── MalformedBundle                  not JSON, or not a JSON object
+    │   │   ├── BundleTooLarge               more bytes than the reader accepts
+    │   │   ├── InvalidEncoding              not UTF-8, or a byte order mark
+    │   │   └── NestingTooDeep               arrays and objects nested too deep
     │   ├── DuplicateKey                     a JSON object names a member twice
+    │   ├── InvalidNumber                    not an I-JSON number: NaN, infinite, or not exactly what it reads as
+    │   ├── InvalidString                    a lone surrogate escape
     │   ├── UnsupportedVersion
     │   ├── MissingMember / UnexpectedMember
-    │   ├── InvalidHex / InvalidLength / InvalidValue
+    │   ├── InvalidHex / InvalidLength / InvalidValue / InvalidChecksum
     │   ├── UnknownHashAlgorithm
     │   ├── ProofError                       ProofTooLong, ProofTooShort, ProofIndexOutOfRange
-    │   ├── DuplicateClaim / ClaimDisclosedAndRedacted
-    │   └── AttachmentError                  AttachmentMismatch, MissingAttachment
+    │   ├── InvalidClaimName / DuplicateClaim / ClaimsOutOfOrder / ReusedSalt / ClaimDisclosedAndRedacted
+    │   └── AttachmentError                  InvalidAttachment, AttachmentMismatch, MissingAttachment
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         ├── NodeUnavailable                  the node refused the connection or did not answer
@@ -135,8 +140,28 @@ class MalformedBundle(BundleError):
     """The file is not JSON, or not a JSON object."""
 
 
+class BundleTooLarge(MalformedBundle):
+    """The file is larger than the reader accepts (``load_bundle``'s ``max_bytes``)."""
+
+
+class InvalidEncoding(MalformedBundle):
+    """The file is not UTF-8 (UTF-16 or UTF-32, invalid sequences) or starts with a byte order mark."""
+
+
+class NestingTooDeep(MalformedBundle):
+    """Arrays and objects are nested deeper than the format allows."""
+
+
 class DuplicateKey(BundleError):
-    """A JSON object names the same member twice, so its meaning is ambiguous."""
+    """A JSON object names the same member twice, so its meaning is ambiguous; ``path`` names the member."""
+
+
+class InvalidNumber(BundleError):
+    """A number is not I-JSON: NaN or infinite, or a literal whose value a double does not hold exactly."""
+
+
+class InvalidString(BundleError):
+    """A string or member name holds a lone surrogate (an unpaired ``\\uD800``-``\\uDFFF`` escape)."""
 
 
 class UnsupportedVersion(BundleError):
@@ -161,6 +186,10 @@ class InvalidLength(BundleError):
 
 class InvalidValue(BundleError):
     """A value has the wrong type or is out of range."""
+
+
+class InvalidChecksum(BundleError):
+    """An address is not in its EIP-55 mixed-case form: a mistyped address is refused, never corrected."""
 
 
 class UnknownHashAlgorithm(BundleError):
@@ -196,8 +225,20 @@ class ProofIndexOutOfRange(ProofError):
         super().__init__(f"document index {index} is outside a batch of {size}", "/proof/index")
 
 
+class InvalidClaimName(BundleError):
+    """A claim name is outside the format's alphabet, too long, or not in Unicode NFC."""
+
+
 class DuplicateClaim(BundleError):
     """Two disclosed claims have the same name."""
+
+
+class ClaimsOutOfOrder(BundleError):
+    """Disclosed claims are not in the order of their names' UTF-8 bytes."""
+
+
+class ReusedSalt(BundleError):
+    """Two claims share a salt: every claim of every document gets its own."""
 
 
 class ClaimDisclosedAndRedacted(BundleError):
@@ -206,6 +247,10 @@ class ClaimDisclosedAndRedacted(BundleError):
 
 class AttachmentError(BundleError):
     """An attachment named by a claim is missing or does not match."""
+
+
+class InvalidAttachment(AttachmentError):
+    """A claim names an attachment with a malformed descriptor."""
 
 
 class MissingAttachment(AttachmentError):

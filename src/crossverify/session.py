@@ -114,7 +114,9 @@ class Session:
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy; ``record`` gives it the sender and the outbox its receipts need."""
-        policy = Policy({t: int(days * 86400) for t, days in self.config.verifier.max_age_days.items()})
+        settings = self.config.verifier
+        policy = Policy({t: int(days * 86400) for t, days in settings.max_age_days.items()},
+                        max_bundle_bytes=settings.max_bundle_bytes)
         if not record:
             return VerifierClient(self.registry, policy)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox)

@@ -69,6 +69,43 @@ def test_unusable_input_exits_2(config: Path, files: list[Path], tmp_path: Path)
     assert run(config, "verify", str(files[0]), str(broken)).exit_code == 2
     assert run(config, "verify", str(tmp_path / "missing.json")).exit_code == 2
     assert run(config, "verify", str(files[0]), "--record").exit_code == 2
+    assert run(config, "verify", str(files[0]), "--attachment", f"x={tmp_path / 'missing.pdf'}").exit_code == 2
+
+
+READING = json.loads((Path(__file__).resolve().parents[2] / "docs" / "vectors" / "v1.1-reading.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["invalid UTF-8", "too large", "nested 100,000 deep", "member twice", "NaN",
+                                  "more digits than a double holds", "registry with a wrong EIP-55 checksum",
+                                  "index written 1.0", "claim name not NFC", "salt reused",
+                                  "attachment with a numeric hash name"])
+def test_must_reject_vectors_exit_2_with_the_named_error(config: Path, files: list[Path], tmp_path: Path,
+                                                         name: str) -> None:
+    case = next(c for c in READING["mustReject"] if c["name"] == name)
+    bad = tmp_path / "bad.json"
+    if "hex" in case:
+        bad.write_bytes(bytes.fromhex(case["hex"]))
+    elif "text" in case:
+        bad.write_bytes(case["text"].encode())
+    elif "base" in case["generate"]:
+        bad.write_bytes(case["generate"]["base"].encode().ljust(case["generate"]["padWithSpacesTo"]))
+    else:
+        bad.write_bytes((case["generate"]["repeat"] * case["generate"]["count"]).encode())
+    result = run(config, "--json", "verify", str(files[0]), str(bad))
+    assert result.exit_code == 2
+    good, rejected = json.loads(result.stdout)
+    assert good["valid"]
+    assert rejected["checks"][0]["name"] == "bundle_well_formed"
+    assert rejected["checks"][0]["detail"].startswith(case["error"] + ":")
+
+
+def test_bundle_size_cap_is_configurable(config: Path, files: list[Path]) -> None:
+    size = files[0].stat().st_size
+    small = {"CROSSVERIFY_VERIFIER_MAX_BUNDLE_BYTES": str(size - 1)}
+    result = run(config, "--json", "verify", str(files[0]), env=small)
+    assert result.exit_code == 2 and "BundleTooLarge" in result.stdout
+    assert run(config, "verify", str(files[0]), env={"CROSSVERIFY_VERIFIER_MAX_BUNDLE_BYTES": str(size)}).exit_code == 0
+    assert run(config, "verify", str(files[0]), env={"CROSSVERIFY_VERIFIER_MAX_BUNDLE_BYTES": "0"}).exit_code == 2
 
 
 def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: list[Path], tmp_path: Path) -> None:

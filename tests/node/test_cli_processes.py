@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,12 @@ chunk = 10
     cli(config, "issuer", "revoke", "--document", digest, "--reason", "withdrawn", keystore="keys/bnu-admin.json")
     failed = cli(config, "verify", str(bundles[0]), expect=1)
     assert [c["name"] for c in failed[0]["checks"] if c["outcome"] == "failed"] == ["not_revoked"]
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(re.sub(r'("name":"mop","salt":"0x[0-9a-f]+","value":)[0-9]+', r"\g<1>1e400",
+                              bundles[1].read_text()))
+    assert "1e400" in hostile.read_text()
+    unreadable = cli(config, "verify", str(bundles[2]), str(hostile), expect=2)
+    assert unreadable[0]["valid"] and unreadable[1]["checks"][0]["detail"].startswith("InvalidNumber:")
 
     synced = cli(config, "audit", "sync")
     assert synced["events"] > 0

@@ -155,3 +155,36 @@ def test_operations_endpoints(bank_api: TestClient) -> None:
     assert "crossverify_requests_total" in bank_api.get("/metrics").text
     paths = bank_api.get("/openapi.json").json()["paths"]
     assert {"/v1/verifications", "/v1/verifications/batch", "/v1/certificates", "/v1/audit/report"} <= set(paths)
+
+
+def test_json_bodies_are_read_as_i_json(consortium: Consortium, issuer_api: TestClient,
+                                        bank_api: TestClient) -> None:
+    """Before the framework parses a body: no deep recursion, no number rounded, no member taken twice."""
+    bundles = issue(consortium, issuer_api, 1)
+    text = json.dumps({"bundles": [bundles[0]]})
+    assert '"value": 0}' in text  # the balance of LAM Sio 0
+    headers = {"content-type": "application/json"}
+    for body, error, where in [
+        ("[" * 10_000, "NestingTooDeep", ""),
+        (text.replace('"value": 0}', '"value": 1e-400}'), "InvalidNumber", "/bundles/0/claims/"),
+        (text.replace('"value": 0}', '"value": 0.00000000000000000000000000000000000000000000000000000000000000000'
+                                     '00000000000000000000000000000000000000000000000000000000000000000000000000'
+                                     '00000000000000000000000000000000000000000000000000000000000000000000000000'
+                                     '00000000000000000000000000000000000000000000000000000000000000000000000000'
+                                     '00000000000000000000000000000000000000000000000000000000000000000000001}'),
+         "InvalidNumber", "/bundles/0/claims/"),
+        (text.replace('"version": "1.1"', '"version": "1.1", "version": "1.1"'), "DuplicateKey",
+         "/bundles/0/version"),
+    ]:
+        refused = bank_api.post("/v1/verifications/batch", content=body.encode(), headers=headers)
+        assert refused.status_code == 422 and refused.json()["title"] == error, refused.text[:300]
+        assert f"(at {where}" in refused.json()["detail"] or not where
+    single = bank_api.post("/v1/verifications", content=json.dumps(bundles[0]).replace('"value": 0}',
+                                                                                      '"value": 1e-400}'))
+    assert single.status_code == 200 and single.json()["checks"][0]["detail"].startswith("InvalidNumber:")
+    now = consortium.now()
+    nan = json.dumps({"certificates": [{"reference": "X-1", "docType": "DEPCERT", "notAfter": now + 86400,
+                                        "asOf": now, "claims": {"balance": float("nan")}}]})
+    refused = issuer_api.post("/v1/certificates", content=nan.encode(), headers=headers)
+    assert refused.status_code == 422 and refused.json()["title"] == "InvalidNumber"
+    assert bank_api.post("/v1/verifications/batch", content=text.encode(), headers=headers).json()[0]["valid"]

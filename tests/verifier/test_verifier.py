@@ -172,3 +172,25 @@ def test_signing_key_not_held_when_signing(consortium: Consortium, issued: list[
     forged = replace(real, key_added_at=real.anchored_at + 1, signing_key=labelled_test_key("x").address)
     checks = VerifierClient(c.registry)._online(issued[0], forged, c.now())
     assert [x.name for x in checks if x.outcome is Outcome.FAILED] == ["key_held_by_issuer"]
+
+
+def test_one_bad_bundle_does_not_sink_the_batch(consortium: Consortium, issued: list[Bundle]) -> None:
+    good = issued[0].dumps()
+    first, second, *rest = issued[1].claims
+    assert '"value":1000}' in good
+    nan = good.replace('"value":1000}', '"value":NaN}')
+    bad: list[str | bytes | Bundle] = [
+        b"\xff\xfe" + good.encode("utf-16-le"),
+        "[" * 200_000,
+        nan,
+        good.replace('"version":"1.1"', '"version":"1.1","version":"1.1"'),
+        replace(issued[1], claims=(second, first, *rest)),
+        replace(issued[1], chain_id=0),
+    ]
+    reports = verifier(consortium).verify_many([good, *bad, issued[2]])
+    assert reports[0].valid and reports[-1].valid
+    for report in reports[1:-1]:
+        assert only_failure(report) == "bundle_well_formed"
+    names = [r.check("bundle_well_formed").detail.split(":")[0] for r in reports[1:-1]]
+    assert names == ["InvalidEncoding", "NestingTooDeep", "InvalidNumber", "DuplicateKey", "ClaimsOutOfOrder",
+                     "InvalidValue"]

@@ -15,6 +15,7 @@ from rich.markdown import Markdown
 
 from ._core import core
 from ._gas import operations
+from ._reading import reading
 from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
 from ._service import service_load
 
@@ -31,7 +32,7 @@ class Sizes:
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536])
 SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32])
-SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "audit", "scaling", "service")
+SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "reading", "audit", "scaling", "service")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -41,6 +42,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "issuance": lambda: issuance(sizes.documents, 1000, work),
         "verification": lambda: verification(sizes.documents, work)[0],
         "core": lambda: core(sizes.documents),
+        "reading": lambda: reading(sizes.documents),
         "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
         "scaling": lambda: scaling(sizes.scaling),
         "service": lambda: service_load(sizes.documents, 4 * sizes.documents // 10),

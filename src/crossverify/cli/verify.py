@@ -29,20 +29,17 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if record and not purpose:
         raise BadInput("--record needs --purpose")
+    client = app.session.verifier(record=record)
     files = {}
-    for item in attachments:
-        name, _, file = item.partition("=")
-        if not file:
-            raise BadInput(f"--attachment takes NAME=PATH, got {item!r}")
-        try:
-            files[name] = Path(file).read_bytes()
-        except OSError as exc:
-            raise BadInput(str(exc)) from None
     try:
-        texts = [p.read_bytes() for p in bundles]
+        for item in attachments:
+            name, _, file = item.partition("=")
+            if not file:
+                raise BadInput(f"--attachment takes NAME=PATH, got {item!r}")
+            files[name] = Path(file).read_bytes()
+        texts = [_read(p, client.policy.max_bundle_bytes) for p in bundles]
     except OSError as exc:
         raise BadInput(str(exc)) from None
-    client = app.session.verifier(record=record)
     reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
     if record:
         valid = [r for r in reports if r.valid]
@@ -68,3 +65,9 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
         sys.exit(2)
     sys.exit(0 if all(r.valid for r in reports) else 1)
+
+
+def _read(path: Path, limit: int) -> bytes:
+    """At most one byte more than ``limit``: enough for the reader to refuse a file too large, never all of it."""
+    with path.open("rb") as file:
+        return file.read(limit + 1)

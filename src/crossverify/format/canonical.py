@@ -13,6 +13,8 @@ from typing import Any
 
 import rfc8785
 
+from ..errors import InvalidClaim
+
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
@@ -30,14 +32,18 @@ def _scalar(value: Any) -> str | None:
 
 
 def canonical_claim(name: str, value: Any) -> bytes:
-    """``JCS([name, value])``: the bytes a claim leaf hashes."""
+    """``JCS([name, value])``: the bytes a claim leaf hashes. A value RFC 8785 cannot encode (NaN, an integer
+    beyond ±(2^53 − 1), a lone surrogate, a non-JSON type) raises :class:`~crossverify.errors.InvalidClaim`."""
     text = _scalar(value)
     if text is not None:
         try:
             return f"[{quote(name)},{text}]".encode()
         except UnicodeEncodeError:  # a lone surrogate: let RFC 8785 refuse it in its own words
             pass
-    return rfc8785.dumps([name, value])
+    try:
+        return rfc8785.dumps([name, value])
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InvalidClaim(f"claim {name!r} is not canonical JSON: {exc}") from None
 
 
 def canonical_header(doc_type: str, issuer_id: str, issued_at: int, as_of: int, not_after: int) -> bytes:

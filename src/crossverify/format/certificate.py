@@ -8,27 +8,42 @@ redacts a claim by replacing it with its leaf: the digest stays the same. See do
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import rfc8785
 
 from ..errors import InvalidClaim
 from .canonical import canonical_claim, canonical_header
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .hashing import HashAlgorithm, Hasher
+from .strict_json import MAX_DEPTH, MAX_SAFE_INTEGER, depth, pointer
 
 SALT_BYTES = 16
 CLAIM_PREFIX = b"\x00"
 DOCUMENT_PREFIX = b"\x02"
 HEADER_PREFIX = b"\x03"
 MAX_CLAIMS = 1024
+#: The largest bundle a reader reads by default (4 MiB); writers stay within it.
+MAX_BUNDLE_BYTES = 4 * 2**20
+#: What claims may take of a bundle, leaving room for header, proof and anchor.
+MAX_CLAIMS_BYTES = MAX_BUNDLE_BYTES - 64 * 2**10
+#: What a claim takes in a bundle beyond its name and value: the salt and member names.
+CLAIM_OVERHEAD = 64
 MAX_NAME_LENGTH = 128
-FORMAT_VERSION = 1
+FORMAT_VERSION = "1.1"
 MAX_TIME = 2**40 - 1  # the registry's uint40 times
+#: How deep a claim value may nest: a bundle nests it three levels down (bundle, claims, claim).
+MAX_VALUE_DEPTH = MAX_DEPTH - 3
+#: Unicode general categories a claim name may use: letters, marks, numbers, punctuation, symbols, spaces.
+NAME_CATEGORIES = frozenset(["L", "M", "N", "P", "S", "Zs"])
+ATTACHMENT_MEMBERS = ("hashAlg", "digest", "size", "mediaType")
+_DIGEST = re.compile(r"0x[0-9a-f]{64}\Z")
+_MEDIA_TYPE = re.compile(r"[\x20-\x7e]{1,255}\Z")
 
 JSON = Any  # a JSON value: str, int, float, bool, None, list, dict with str keys
 
@@ -50,6 +65,8 @@ class DocumentHeader:
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= MAX_TIME:
                 raise InvalidClaim(f"{name} must be unix seconds from 0 to {MAX_TIME}, got {value!r}")
+        if self.not_after < self.issued_at:
+            raise InvalidClaim(f"not_after ({self.not_after}) is before issued_at ({self.issued_at})")
 
     def canonical(self) -> bytes:
         return canonical_header(self.doc_type, self.issuer_id, self.issued_at, self.as_of, self.not_after)
@@ -117,8 +134,13 @@ class Certificate:
     def __post_init__(self) -> None:
         if not 1 <= len(self.claims) <= MAX_CLAIMS:
             raise InvalidClaim(f"a certificate holds 1 to {MAX_CLAIMS} claims, got {len(self.claims)}")
-        for name, value in self.claims.items():
-            check_claim(name, value)
+        size = sum(check_claim(name, value) + CLAIM_OVERHEAD for name, value in self.claims.items())
+        if 2 * size > MAX_CLAIMS_BYTES:  # near the limit: measure the claims as a bundle writes them
+            size = len(json.dumps(dict(self.claims), ensure_ascii=False, separators=(",", ":")).encode())
+            size += CLAIM_OVERHEAD * len(self.claims)
+        if size > MAX_CLAIMS_BYTES:
+            raise InvalidClaim(f"the claims take {size:,} bytes in a bundle; at most {MAX_CLAIMS_BYTES:,} fit "
+                               f"the {MAX_BUNDLE_BYTES:,} bytes a reader reads")
 
     def salted(self) -> list[Claim]:
         """The claims in name order (by UTF-8 bytes), each with a fresh 128-bit salt from ``secrets``."""
@@ -130,14 +152,70 @@ def claim_order(names: Mapping[str, Any] | Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: n.encode("utf-8"))
 
 
-def check_claim(name: str, value: JSON) -> None:
-    """Refuse a claim whose name is empty or too long, or whose value RFC 8785 cannot encode."""
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise InvalidClaim(f"claim names are 1 to {MAX_NAME_LENGTH} characters, got {name!r}")
-    try:
-        canonical_claim(name, value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise InvalidClaim(f"claim {name!r} is not canonical JSON: {exc}") from exc
+def check_claim(name: str, value: JSON) -> int:
+    """Refuse a claim a reader would refuse: a bad name, a value nested too deep or that RFC 8785 cannot
+    encode, or a malformed attachment descriptor. Returns the length of its canonical encoding."""
+    if not isinstance(name, str):
+        raise InvalidClaim(f"claim names are strings, got {name!r}")
+    fault = claim_name_fault(name)
+    if fault:
+        raise InvalidClaim(fault)
+    if depth(value) > MAX_VALUE_DEPTH:
+        raise InvalidClaim(f"claim {name!r} nests arrays and objects deeper than {MAX_VALUE_DEPTH} levels")
+    size = len(canonical_claim(name, value))
+    problem = attachment_fault(value)
+    if problem:
+        raise InvalidClaim(f"claim {name!r}: {problem[1]}")
+    return size
+
+
+def claim_name_fault(name: str) -> str | None:
+    """Why ``name`` cannot name a claim, or ``None``: names are 1 to 128 code points, each of a general
+    category in :data:`NAME_CATEGORIES` (no controls, format characters, surrogates, private-use or unassigned
+    code points, line or paragraph separators), in Unicode Normalization Form C."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        return f"claim names are 1 to {MAX_NAME_LENGTH} code points, got {len(name)}"
+    for char in name:
+        category = unicodedata.category(char)
+        if category[0] not in NAME_CATEGORIES and category not in NAME_CATEGORIES:
+            return (f"claim name {name!r} holds U+{ord(char):04X} (general category {category}), which names may "
+                    f"not use")
+    if not unicodedata.is_normalized("NFC", name):
+        return f"claim name {name!r} is not in Unicode NFC (write it as {unicodedata.normalize('NFC', name)!r})"
+    return None
+
+
+def is_attachment(value: JSON) -> bool:
+    """Whether a claim value is an attachment descriptor: an object with a member named ``attachment``."""
+    return isinstance(value, dict) and "attachment" in value
+
+
+def attachment_fault(value: JSON) -> tuple[str, str] | None:
+    """For an attachment descriptor, where (a JSON pointer below the claim value) and why it is malformed, or
+    ``None``. A descriptor is ``{"attachment": {"hashAlg", "digest", "size", "mediaType"}}`` and nothing more."""
+    if not is_attachment(value):
+        return None
+    extra = sorted(set(value) - {"attachment"})
+    if extra:
+        return pointer("", extra[0]), f"an attachment descriptor holds only 'attachment', not {extra[0]!r}"
+    meta = value["attachment"]
+    if not isinstance(meta, dict):
+        return "/attachment", "an attachment is described by an object"
+    for member in ATTACHMENT_MEMBERS:
+        if member not in meta:
+            return "/attachment", f"the attachment's {member!r} is missing"
+    extra = sorted(set(meta) - set(ATTACHMENT_MEMBERS))
+    if extra:
+        return pointer("/attachment", extra[0]), f"{extra[0]!r} is not part of an attachment descriptor"
+    if meta["hashAlg"] not in [alg.label for alg in HashAlgorithm]:
+        return "/attachment/hashAlg", f"unknown hash algorithm {meta['hashAlg']!r}"
+    if not isinstance(meta["digest"], str) or not _DIGEST.match(meta["digest"]):
+        return "/attachment/digest", "the digest is 0x and 64 lowercase hexadecimal digits"
+    if type(meta["size"]) is not int or not 0 <= meta["size"] <= MAX_SAFE_INTEGER:
+        return "/attachment/size", f"the size is an integer from 0 to {MAX_SAFE_INTEGER}"
+    if not isinstance(meta["mediaType"], str) or not _MEDIA_TYPE.match(meta["mediaType"]):
+        return "/attachment/mediaType", "the media type is 1 to 255 printable ASCII characters"
+    return None
 
 
 def attachment_claim(data: bytes, media_type: str, alg: HashAlgorithm = HashAlgorithm.SHA256) -> dict[str, JSON]:

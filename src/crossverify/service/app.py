@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
+from ..format.strict_json import MAX_DEPTH, read_json
 from ..issuer.client import journal_certificates
 from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
@@ -119,7 +120,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app = FastAPI(title="crossverify", version="1", description=(
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_StrictJson, limit=settings.max_body_bytes, raw={"/v1/verifications"})
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # added last, so it runs first
 
     # Everything a role needs is built here, on one thread, before any request or worker can race for it.
     queue = VerifyQueue(session.verifier(), chain_lock)
@@ -348,6 +350,58 @@ class _BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class _StrictJson:
+    """Reads every JSON request body as I-JSON before the framework parses it: bounded depth (the process runs
+    with web3's raised recursion limit, so a deep body could otherwise overflow the C stack), numbers exactly
+    what they read as, no member named twice, no lone surrogate. A body that breaks a rule gets a 422 naming
+    the error and its JSON pointer. Routes in ``raw`` read their bodies themselves (as a bundle, with a
+    verdict for a bad one) and are passed through."""
+
+    def __init__(self, app: ASGIApp, limit: int, raw: set[str]) -> None:
+        self.app, self.limit, self.raw = app, limit, raw
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if (scope["type"] != "http" or scope["path"] in self.raw
+                or not content_type.split(b";")[0].strip().endswith(b"json")):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:
+            try:  # two levels more than a bundle's: a batch carries bundles in {"bundles": [...]}
+                await run_in_threadpool(read_json, body, self.limit, MAX_DEPTH + 2)
+            except BundleError as exc:
+                await _refuse(send, type(exc).__name__, str(exc))
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Callable[[Any], Awaitable[None]], title: str, detail: str) -> None:
+    body = json.dumps({"type": "urn:crossverify:problem:not-i-json", "title": title, "status": 422,
+                       "detail": detail}).encode()
+    await send({"type": "http.response.start", "status": 422,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _too_large(limit: int, send: Callable[[Any], Awaitable[None]]) -> None:

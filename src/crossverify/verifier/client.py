@@ -1,7 +1,8 @@
 """The Guangdong verifier: check a bundle a resident hands over, with a named result for every check.
 
-``verify`` never raises for a bad bundle: it returns a :class:`VerificationReport` whose checks say what passed,
-what failed and why, and what did not apply. ``verify_many`` reads the chain for many bundles at once.
+``verify`` and ``verify_many`` never raise for a bad bundle: each bundle gets a :class:`VerificationReport` whose
+checks say what passed, what failed and why, and what did not apply, so one unreadable file does not sink a
+batch. ``verify_many`` reads the chain for many bundles at once.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..errors import BundleError, CrossverifyError
+from ..errors import CrossverifyError
 from ..format.bundle import Bundle, load_bundle
+from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
 from ..format.codes import code_name
 from ..format.encoding import to_hex, utc_time
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
@@ -94,9 +96,11 @@ class VerificationReport:
 
 @dataclass(frozen=True)
 class Policy:
-    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds."""
+    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, and the largest
+    bundle file it reads, in bytes."""
 
     max_age: Mapping[str, int] = field(default_factory=dict)
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
 
 
 class VerifierClient:
@@ -123,7 +127,10 @@ class VerifierClient:
 
     def verify_many(self, bundles: Sequence[Bundleish],
                     attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
-        """Check many bundles, reading the registry for all of them in batched calls."""
+        """Check many bundles, reading the registry for all of them in batched calls. ``attachments``, if given,
+        holds one mapping (or ``None``) per bundle."""
+        if attachments is not None and len(attachments) != len(bundles):
+            raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
         parsed: list[tuple[Bundle | None, list[Check], bytes | None]] = []
         for i, item in enumerate(bundles):
             parsed.append(self._offline(item, attachments[i] if attachments else None))
@@ -188,8 +195,12 @@ class VerifierClient:
                  ) -> tuple[Bundle | None, list[Check], bytes | None]:
         checks: list[Check] = []
         try:
-            bundle = item if isinstance(item, Bundle) else load_bundle(item)
-        except BundleError as exc:
+            if isinstance(item, Bundle):
+                item.check()
+                bundle = item
+            else:
+                bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
+        except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None
         redacted = bundle.redacted_count
         checks.append(Check("bundle_well_formed", Outcome.PASSED,
@@ -220,7 +231,7 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c for c, v in bundle.disclosed().items() if isinstance(v, dict) and "attachment" in v]
+        named = [c for c, v in bundle.disclosed().items() if is_attachment(v)]
         if not named:
             return Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
         if files is None:
@@ -228,8 +239,8 @@ class VerifierClient:
                          f"attachments {', '.join(named)} were not handed over, so not compared")
         try:
             bundle.check_attachments(files)
-        except BundleError as exc:
-            return Check("attachments_match", Outcome.FAILED, str(exc))
+        except CrossverifyError as exc:
+            return Check("attachments_match", Outcome.FAILED, f"{type(exc).__name__}: {exc}")
         return Check("attachments_match", Outcome.PASSED, f"{', '.join(named)} match their digests")
 
     def _online(self, bundle: Bundle, s: DocumentStatus, now: int) -> list[Check]:

@@ -1,0 +1,49 @@
+"""Reading bundle files strictly, against the plain JSON parse of the same bytes, and refusing hostile input."""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import BundleError
+from ..format.batch import salt_document, seal_batch
+from ..format.bundle import load_bundle
+from ..format.certificate import MAX_BUNDLE_BYTES
+from ..format.hashing import HashAlgorithm
+from ..format.strict_json import read_json
+from ._sections import Section, timed
+from ._world import statements
+
+
+def _refused(data: bytes) -> None:
+    try:
+        load_bundle(data)
+    except BundleError:
+        return
+    raise AssertionError("hostile input was accepted")
+
+
+def reading(n: int) -> Section:
+    s = Section("Reading bundle files",
+                f"{n:,} genuine bundle files (12 claims each). The baseline is Python's `json.loads` of the same "
+                "bytes, in the same run; strict reading adds the size, UTF-8 and depth checks and I-JSON numbers "
+                "and strings; `load_bundle` adds the schema and the format's rules. Hostile files at the 4 MiB cap "
+                "are refused before (nesting) or after (many objects) the parse.",
+                ["step", "seconds", "files/s", "vs json.loads"])
+    batch = seal_batch([salt_document(c, HashAlgorithm.KECCAK256) for _, c in statements(n)])
+    files = [batch.bundle(i, 1, "0x" + "12" * 20).dumps().encode() for i in range(n)]
+    t_json = min(timed(lambda: [json.loads(f) for f in files])[0] for _ in range(3))
+    t_strict = min(timed(lambda: [read_json(f, MAX_BUNDLE_BYTES) for f in files])[0] for _ in range(3))
+    t_load = min(timed(lambda: [load_bundle(f) for f in files])[0] for _ in range(3))
+    s.rows += [
+        ["`json.loads`", f"{t_json:.2f}", f"{n / t_json:,.0f}", "baseline"],
+        ["strict reading (`read_json`)", f"{t_strict:.2f}", f"{n / t_strict:,.0f}", f"{t_strict / t_json:.1f}x"],
+        ["`load_bundle`, all rules", f"{t_load:.2f}", f"{n / t_load:,.0f}", f"{t_load / t_json:.1f}x"],
+    ]
+    per_file = t_json / n
+    for name, data in [("refuse 4 MiB nested arrays", b"[" * MAX_BUNDLE_BYTES),
+                       ("refuse 4 MiB of `{}` in claims",
+                        b'{"version":"1.1","claims":[' + b",".join([b"{}"] * (MAX_BUNDLE_BYTES // 3 - 20)) + b"]}"),
+                       ("refuse a file over the cap", b" " * (MAX_BUNDLE_BYTES + 1))]:
+        t, _ = timed(lambda d=data: _refused(d))  # type: ignore[misc]
+        s.rows.append([name, f"{t:.3f}", "", f"{t / per_file:,.0f}x one genuine file"])
+    return s
