@@ -84,10 +84,7 @@ def admit_issuer(c: Consortium, name: str, admin: str, keys: list[str], doc_type
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
     """A SoftHSM2 token for the session, holding a test key imported for comparison (label ``imported``)."""
-    try:
-        return start_softhsm(tmp_path_factory.mktemp("softhsm"), {"imported": labelled_test_key("HSM comparison")})
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
+    return start_softhsm(tmp_path_factory.mktemp("softhsm"), {"imported": labelled_test_key("HSM comparison")})
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from ..errors import ReceiptTimeout, TransactionDropped, TransactionFailed, Tran
 from ..format.encoding import to_hex
 from .connection import node_errors
 
-#: Who sends a transaction: an account the node manages (its address) or a local key.
+#: Who sends a transaction: an account the node manages (its address), or a signer (keystore, HSM).
 Sender = str | BaseAccount
 
 #: Where the per-account nonce locks live (one small file per chain and account, shared by every process).

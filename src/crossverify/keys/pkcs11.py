@@ -94,6 +94,19 @@ _logins: dict[tuple[str, str], _Login] = {}
 _logins_lock = threading.Lock()
 
 
+def _token(module: str, token: str) -> pkcs11.Token:
+    try:
+        lib = pkcs11.lib(module)
+    except pkcs11.PKCS11Error as exc:
+        raise TokenModuleUnavailable(f"cannot load the PKCS#11 module {module}: {exc}") from None
+    try:
+        return lib.get_token(token_label=token)
+    except pkcs11.NoSuchToken:
+        raise TokenNotFound(f"no token labelled {token!r} in {module}") from None
+    except pkcs11.MultipleTokensReturned:
+        raise TokenNotFound(f"more than one token labelled {token!r} in {module}") from None
+
+
 def _login(module: str, token: str, pin: str) -> _Login:
     """The process's logged-in session on ``token``; a second caller must know the same PIN."""
     digest = hashlib.sha256(pin.encode()).digest()
@@ -104,17 +117,7 @@ def _login(module: str, token: str, pin: str) -> _Login:
                 raise TokenPinIncorrect(f"token {token!r} is logged in with another PIN")
             return login
         try:
-            lib = pkcs11.lib(module)
-        except pkcs11.PKCS11Error as exc:
-            raise TokenModuleUnavailable(f"cannot load the PKCS#11 module {module}: {exc}") from None
-        try:
-            found = lib.get_token(token_label=token)
-        except pkcs11.NoSuchToken:
-            raise TokenNotFound(f"no token labelled {token!r} in {module}") from None
-        except pkcs11.MultipleTokensReturned:
-            raise TokenNotFound(f"more than one token labelled {token!r} in {module}") from None
-        try:
-            session = found.open(rw=True, user_pin=pin)
+            session = _token(module, token).open(rw=True, user_pin=pin)
         except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange) as exc:
             raise TokenPinIncorrect(f"token {token!r} refused the PIN ({type(exc).__name__})") from None
         except (pkcs11.PinLocked, pkcs11.PinExpired) as exc:
@@ -245,6 +248,12 @@ def load_token_key(ref: TokenKeyRef, pin: str) -> TokenAccount:
                                      f"{bytes(key[Attribute.EC_PARAMS]).hex()}), not secp256k1")
         point = _public_point(login.session, ref.label)
     return TokenAccount(ref, key, PublicKey(point), login)
+
+
+def token_key_address(ref: TokenKeyRef) -> str:
+    """The address of a token key, read from its public half without logging in (no PIN needed)."""
+    with _token(ref.module, ref.token).open() as session:
+        return PublicKey(_public_point(session, ref.label)).to_checksum_address()
 
 
 def generate_token_key(ref: TokenKeyRef, pin: str) -> TokenAccount:
