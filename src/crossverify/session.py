@@ -23,8 +23,8 @@ from .errors import ConfigError
 from .format.hashing import HashAlgorithm
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
-from .keys.keystore import load_keystore, plain_key
-from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin
+from .keys.keystore import keystore_address, load_keystore, plain_key
+from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
 from .regulator.index import RegulatorReader
 from .verifier.client import Policy, VerifierClient
 from .verifier.outbox import ReceiptOutbox
@@ -88,6 +88,22 @@ class Session:
         if len(named) > 1:
             raise ConfigError(f"[keys] names more than one {role} key: {', '.join(named)}; keep one")
         return named
+
+    def describe_key(self, role: str) -> dict[str, str] | None:
+        """Where ``role``'s key lives and its address, read without a password or PIN; ``None``: no key named."""
+        for name, value in self.key_sources(role).items():
+            if name.endswith("_keystore"):
+                return {"role": role, "kind": "keystore", "where": str(value), "address": keystore_address(value)}
+            if name.endswith("_pkcs11"):
+                pin = f"env {value.pin_env}" if value.pin_env else f"file {value.pin_file}"
+                return {"role": role, "kind": "pkcs11", "where": f"{token_ref(value)} (PIN from {pin})",
+                        "address": token_key_address(token_ref(value))}
+            return {"role": role, "kind": "plain key (development only)", "where": f"[keys] {name}",
+                    "address": plain_key(value, self.config.keys.dev_mode).address}
+        if role == "sender" and self.config.keys.sender_address is not None:
+            return {"role": role, "kind": "node-managed account", "where": self.config.network.rpc,
+                    "address": Web3.to_checksum_address(self.config.keys.sender_address)}
+        return None
 
     def _key(self, role: str) -> BaseAccount | None:
         keys = self.config.keys
