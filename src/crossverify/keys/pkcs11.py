@@ -147,7 +147,8 @@ def _public_point(session: pkcs11.Session, label: str) -> bytes:
 class TokenAccount(BaseAccount):
     """An eth-account signer whose secp256k1 key stays in a PKCS#11 token.
 
-    Build one with :func:`load_token_key` or :func:`generate_token_key`.
+    Build one with :func:`load_token_key` or :func:`generate_token_key`. ``signatures`` counts the signatures
+    the token has made for this object.
     """
 
     def __init__(self, ref: TokenKeyRef, key: SignMixin, public_key: PublicKey, login: _Login) -> None:
@@ -156,6 +157,7 @@ class TokenAccount(BaseAccount):
         self._key = key
         self._login = login
         self._address = public_key.to_checksum_address()
+        self.signatures = 0
 
     def __repr__(self) -> str:
         return f"TokenAccount({self._address}, {self.ref})"
@@ -195,6 +197,7 @@ class TokenAccount(BaseAccount):
             raise ValueError("the message hash must be exactly 32 bytes")
         with self._login.lock, _signing_errors(self.ref):
             raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)
+            self.signatures += 1
         if len(raw) != 64:
             raise SigningFailed(f"{self.ref}: the token returned a {len(raw)}-byte signature, expected r || s")
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
