@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pkcs11
 import pytest
 import rlp
 from eth_account import Account
@@ -137,6 +139,24 @@ def test_high_s_from_the_token_is_folded_to_the_low_half(imported: TokenAccount)
 def test_a_bad_signature_from_the_token_is_refused(imported: TokenAccount, raw) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SigningFailed):
         fake_account(imported, raw).unsafe_sign_hash(keccak(b"bad"))
+
+
+def test_a_token_failing_while_signing_is_named(imported: TokenAccount) -> None:
+    class Removed:
+        def sign(self, digest: bytes, mechanism: object) -> bytes:
+            raise pkcs11.DeviceRemoved()
+
+    account = TokenAccount(imported.ref, Removed(), imported.public_key, imported._login)  # type: ignore[arg-type]
+    with pytest.raises(SigningFailed, match="DeviceRemoved"):
+        account.sign_message(encode_defunct(text="after the HSM was unplugged"))
+
+
+def test_threads_share_one_token_session(imported: TokenAccount) -> None:
+    digests = [keccak(i.to_bytes(4, "big")) for i in range(120)]
+    with ThreadPoolExecutor(4) as pool:
+        signed = list(pool.map(imported.unsafe_sign_hash, digests))
+    assert {Account._recover_hash(d, signature=s.signature) for d, s in zip(digests, signed, strict=True)} == {
+        imported.address}
 
 
 def test_load_errors_are_named(softhsm: SoftHsm, hsm_key: TokenAccount) -> None:
