@@ -11,9 +11,9 @@ PKCS#11 logs a user in per application and token, not per session, so this modul
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -92,6 +92,7 @@ class _Login:
 
 _logins: dict[tuple[str, str], _Login] = {}
 _logins_lock = threading.Lock()
+_PIN_KEY = secrets.token_bytes(32)  # keys the PIN digest kept to check a second caller: not a plain PIN hash
 
 
 def _token(module: str, token: str) -> pkcs11.Token:
@@ -109,7 +110,7 @@ def _token(module: str, token: str) -> pkcs11.Token:
 
 def _login(module: str, token: str, pin: str) -> _Login:
     """The process's logged-in session on ``token``; a second caller must know the same PIN."""
-    digest = hashlib.sha256(pin.encode()).digest()
+    digest = hmac.digest(_PIN_KEY, pin.encode(), "sha256")
     with _logins_lock:
         login = _logins.get((module, token))
         if login is not None:
