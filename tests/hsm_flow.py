@@ -62,3 +62,4 @@ def issue_with_token_keys(
     issuer.revoke_document(bundles[1].document_digest(), RevocationReason.SUPERSEDED)
     assert verifier.verify(bundles[1]).failed[0].name == "not_revoked"
     assert admin.signatures == 5  # anchorMany, addSigningKey, retireSigningKey, anchor, revokeDocument
+    issuer.journal.close()

@@ -79,7 +79,9 @@ def _pipeline(key: BaseAccount, admin: BaseAccount | None, documents: int, batch
              "seal into batches": lambda: client.seal(batch_size), "sign (EIP-712)": client.sign,
              "anchor (one transaction)": client.anchor, "write bundles": client.deliver}
     times = {step: timed(run)[0] for step, run in steps.items()}
-    if client.journal.counts(ISSUER) != {"pending": 0, "delivered": documents}:
+    counts = client.journal.counts(ISSUER)
+    client.journal.close()
+    if counts != {"pending": 0, "delivered": documents}:
         raise AssertionError("not every document was delivered")
     return times
 
