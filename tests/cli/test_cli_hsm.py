@@ -8,9 +8,12 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from crossverify.cli import main
+from crossverify.errors import SigningFailed
+from crossverify.keys.pkcs11 import TokenAccount
 
 from ..conftest import Consortium, admit_issuer
 from ..softhsm import SPARE_TOKEN, SoftHsm
@@ -81,6 +84,11 @@ def test_keys_generated_in_the_token_listed_and_issuing(consortium: Consortium, 
     admit_issuer(c, ISSUER, admin["address"], [signer["address"]], ["DEPCERT"])
     c.w3.eth.send_transaction({"from": c.macao_operator, "to": admin["address"], "value": 10**18})
     assert ok(run(config, "--json", "issuer", "issue", certificates(c, tmp_path, 30))) == {"journalled": 30}
+    with pytest.MonkeyPatch.context() as unplugged:  # the HSM stops answering in the middle of a run
+        unplugged.setattr(TokenAccount, "_sign", _unplugged)
+        stopped = run(config, "issuer", "run")
+        assert stopped.exit_code == 3 and "SigningFailed" in stopped.output
+    assert ok(run(config, "--json", "issuer", "status")) == {"pending": 0, "sealed": 30}  # resumable
     report = ok(run(config, "--json", "issuer", "run"))
     assert isinstance(report, dict) and (report["anchored"], report["delivered"]) == (1, 30)
     bundle = tmp_path / "var" / "bundles" / ISSUER / "hsm-3.bundle.json"
@@ -92,6 +100,10 @@ def dump(journal: Path) -> list[str]:
     """Every row of the journal, as SQL (the file's bytes also depend on when SQLite checkpoints its WAL)."""
     with closing(sqlite3.connect(journal)) as db:
         return list(db.iterdump())
+
+
+def _unplugged(self: TokenAccount, digest: bytes) -> None:
+    raise SigningFailed(f"{self.ref}: the token could not sign (DeviceRemoved)")
 
 
 def test_token_failures_exit_2_and_leave_the_journal_untouched(consortium: Consortium, softhsm: SoftHsm,
