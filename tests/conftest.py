@@ -17,6 +17,8 @@ from crossverify.chain.typed_data import AnchorRequest, Domain, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 
+from .softhsm import SoftHsm, start_softhsm
+
 YEAR = 365 * 86400
 
 
@@ -77,6 +79,12 @@ class Consortium:
 def admit_issuer(c: Consortium, name: str, admin: str, keys: list[str], doc_types: list[str]):  # type: ignore[no-untyped-def]
     return c.govern(lambda f: f.proposeAdmitIssuer(
         issuer_id_code(name), jurisdiction_code("MO"), admin, [doc_type_code(t) for t in doc_types], keys))
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """A SoftHSM2 token for the session, holding a test key imported for comparison (label ``imported``)."""
+    return start_softhsm(tmp_path_factory.mktemp("softhsm"), {"imported": labelled_test_key("HSM comparison")})
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,12 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     signer_password_env = "BNU_SIGNER_PASSWORD"  # optional: one variable per key (default: password_env)
     dev_mode = false                          # true allows sender_private_key / signer_private_key
 
+    [keys.signer_pkcs11]                      # instead of signer_keystore: a key inside an HSM (PKCS#11)
+    module = "/usr/lib/softhsm/libsofthsm2.so"  # the vendor's PKCS#11 library
+    token = "bnu-signing"                     # the token's label
+    label = "bnu-anchor-2026"                 # the key's label (CKA_LABEL)
+    pin_env = "BNU_HSM_PIN"                   # or pin_file = "/run/secrets/bnu-hsm-pin"; never the PIN itself
+
     [verifier]
     max_bundle_bytes = 4194304                # optional: the largest bundle file read (default 4 MiB)
 
@@ -70,11 +76,26 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Pkcs11KeySettings:
+    """``[keys.<role>_pkcs11]``: a key inside a PKCS#11 token, and where its user PIN comes from (exactly one of
+    ``pin_env`` and ``pin_file``: the configuration never holds the PIN). As an environment override, JSON."""
+
+    module: str
+    token: str
+    label: str
+    pin_env: str | None = None
+    pin_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeySettings:
-    """``[keys]``: who sends transactions and who signs anchors."""
+    """``[keys]``: who sends transactions and who signs anchors (a keystore, a token key, or in development a
+    plain key; one of them per role)."""
 
     sender_keystore: Path | None = None
     signer_keystore: Path | None = None
+    sender_pkcs11: Pkcs11KeySettings | None = None
+    signer_pkcs11: Pkcs11KeySettings | None = None
     sender_address: str | None = None
     password_env: str = "CROSSVERIFY_PASSWORD"
     sender_password_env: str | None = None
@@ -224,6 +245,8 @@ def _section(kind: type[T], name: str, table: dict[str, Any], environ: dict[str,
 
 def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
     kind = _concrete(hint)
+    if kind is Pkcs11KeySettings:
+        return _pkcs11_key(value, origin, base)
     try:
         if kind is bool:
             if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
@@ -256,6 +279,31 @@ def _unoptional(hint: Any) -> Any:
     if isinstance(hint, types.UnionType):
         return next(a for a in typing.get_args(hint) if a is not type(None))
     return hint
+
+
+def _pkcs11_key(value: Any, origin: str, base: Path) -> Pkcs11KeySettings:
+    try:
+        table = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ConfigError(f"{origin}: expected a JSON object naming module, token, label and pin_env or pin_file")\
+            from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: expected a table with module, token, label and pin_env or pin_file")
+    if "pin" in table:
+        raise ConfigError(f"{origin}: the PIN never goes in the configuration; name pin_env or pin_file")
+    known = {f.name for f in dataclasses.fields(Pkcs11KeySettings)}
+    if unknown := sorted(set(table) - known):
+        raise ConfigError(f"{origin}: unknown setting {unknown[0]}")
+    for name in ("module", "token", "label"):
+        if not isinstance(table.get(name), str) or not table[name]:
+            raise ConfigError(f"{origin}: {name} must be a non-empty string")
+    if ("pin_env" in table) == ("pin_file" in table):
+        raise ConfigError(f"{origin}: name exactly one PIN source, pin_env or pin_file")
+    pin_env, pin_file = table.get("pin_env"), table.get("pin_file")
+    if not isinstance(pin_env or pin_file, str):
+        raise ConfigError(f"{origin}: the PIN source must be a string")
+    return Pkcs11KeySettings(table["module"], table["token"], table["label"], pin_env,
+                             None if pin_file is None else _convert(pin_file, Path, origin, base))
 
 
 def _concrete(hint: Any) -> type:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -35,11 +36,14 @@ from .format.codes import doc_type_code
 from .format.hashing import HashAlgorithm
 from .issuer.client import IssuerClient
 from .issuer.journal import BatchState, Journal
+from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
+from .keys.softhsm import init_softhsm
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
 from .verifier.client import Policy, VerificationReport, VerifierClient
 
 DAY = 86400
+DEMO_TOKEN = "crossverify-demo"
 SURNAMES = ["CHAN", "LEI", "WONG", "HO", "LAO", "CHEONG", "SOUSA", "LEONG", "IEONG", "KUOK"]
 GIVEN = ["Tai Man", "Ka Ian", "Sio Mei", "Chi Hou", "Wai Kei", "Ana", "Mei Leng", "Hoi Ian"]
 
@@ -92,7 +96,9 @@ def claims_for(doc_type: str, i: int, rng: random.Random) -> dict[str, Any]:
     return base
 
 
-def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = None, seed: int = 7) -> DemoResult:
+def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = None, seed: int = 7,
+             signing_key: Callable[[str], BaseAccount] | None = None) -> DemoResult:
+    """Run the story; ``signing_key(issuer_id)`` makes each issuer's signing key (default: a fresh local key)."""
     console = console or Console()
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -101,7 +107,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     macao_op, guangdong_op, regulator = a[0], a[1], a[7]
     admins = {plan.issuer_id: a[2 + i] for i, plan in enumerate(ISSUERS)}
     banks = {"Guangdong Bank A": a[5], "Guangdong Bank B": a[6]}
-    keys: dict[str, LocalAccount] = {p.issuer_id: Account.create() for p in ISSUERS}
+    keys = {p.issuer_id: (signing_key or _local_key)(p.issuer_id) for p in ISSUERS}
     out_dir.mkdir(parents=True, exist_ok=True)
 
     console.rule("[bold]1. The consortium")
@@ -115,6 +121,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                                          [keys[plan.issuer_id].address])
         guangdong.approve(pid)
         console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}")
+        console.print(f"    its signing key lives {_where(keys[plan.issuer_id])}")
     for label, account in [*banks.items(), ("regulator", regulator)]:
         role = Role.REGULATOR if label == "regulator" else Role.VERIFIER
         guangdong.approve(macao.propose_admit_member(account, role))
@@ -225,6 +232,24 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     result.seconds = time.perf_counter() - started
     console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
     return result
+
+
+def _local_key(_issuer_id: str) -> BaseAccount:
+    key: BaseAccount = Account.create()
+    return key
+
+
+def _where(key: BaseAccount) -> str:
+    if isinstance(key, TokenAccount):
+        return f"in token {key.ref.token!r} as {key.ref.label!r}"
+    return "in process memory"
+
+
+def softhsm_signing_keys(directory: Path) -> Callable[[str], BaseAccount]:
+    """Issuers' signing keys generated inside a fresh SoftHSM2 token under ``directory`` (``demo --hsm``)."""
+    pin = secrets.token_hex(8)
+    module = init_softhsm(directory, [DEMO_TOKEN], pin, secrets.token_hex(8))
+    return lambda issuer_id: generate_token_key(TokenKeyRef(module, DEMO_TOKEN, f"{issuer_id} anchor key"), pin)
 
 
 def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:

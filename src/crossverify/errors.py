@@ -9,6 +9,13 @@
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
     ├── ConfigError                          the configuration is missing or has a bad value
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
+    │   └── TokenError                       a PKCS#11 token (HSM) refused or lacks what was asked for
+    │       ├── TokenModuleUnavailable       the PKCS#11 module cannot be loaded
+    │       ├── TokenNotFound                no token with that label
+    │       ├── TokenPinIncorrect            the token refused the PIN (or the PIN source is empty)
+    │       ├── TokenKeyNotFound             no private key with that label in the token
+    │       └── TokenKeyWrongCurve           the key is not a secp256k1 EC key
+    ├── SigningFailed                        a signer could not produce a signature (token removed, ...)
     ├── CertificateInputError                a file of certificates to issue is unusable (also ValueError)
     ├── JournalError                         the issuer's journal refused an entry (bad or changed reference)
     ├── StoreError                           a local store (journal, index, outbox) cannot be used; exit 3
@@ -91,6 +98,34 @@ class ConfigError(CrossverifyError):
 
 class KeyLoadError(CrossverifyError):
     """A key could not be loaded: missing file, wrong password, or a plain key outside development mode."""
+
+
+class TokenError(KeyLoadError):
+    """A PKCS#11 token (an HSM, or SoftHSM2) could not give the key that was asked for."""
+
+
+class TokenModuleUnavailable(TokenError):
+    """The PKCS#11 module (the vendor's shared library) cannot be loaded or initialised."""
+
+
+class TokenNotFound(TokenError):
+    """No slot holds a token with the configured label."""
+
+
+class TokenPinIncorrect(TokenError):
+    """The token refused the user PIN, the PIN is locked, or the PIN source gave nothing."""
+
+
+class TokenKeyNotFound(TokenError):
+    """The token holds no private key with the configured label (or more than one)."""
+
+
+class TokenKeyWrongCurve(TokenError):
+    """The key is not an EC key on secp256k1, the only curve an Ethereum signature can use."""
+
+
+class SigningFailed(CrossverifyError):
+    """A signer that holds its key elsewhere (an HSM) could not sign: the token was removed or refused."""
 
 
 class CertificateInputError(CrossverifyError, ValueError):

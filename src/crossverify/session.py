@@ -11,19 +11,20 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from web3 import Web3
 
 from .chain.connection import connect
 from .chain.registry import Registry
 from .chain.transactions import Sender
-from .config import Config
+from .config import Config, Pkcs11KeySettings
 from .consortium.operator import OperatorClient
 from .errors import ConfigError
 from .format.hashing import HashAlgorithm
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
-from .keys.keystore import load_keystore, plain_key
+from .keys.keystore import keystore_address, load_keystore, plain_key
+from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
 from .regulator.index import RegulatorReader
 from .verifier.client import Policy, VerifierClient
 from .verifier.outbox import ReceiptOutbox
@@ -63,29 +64,56 @@ class Session:
 
     @cached_property
     def sender(self) -> Sender:
-        keys = self.config.keys
-        key = self._key(keys.sender_keystore, keys.sender_private_key, keys.sender_password_env)
+        key = self._key("sender")
         if key is not None:
             return key
         address = self.config.keys.sender_address
         if address is None:
-            raise ConfigError("no sender: set [keys] sender_keystore (or sender_address for a node-managed account)")
+            raise ConfigError("no sender: set [keys] sender_keystore or sender_pkcs11 (or sender_address for a "
+                              "node-managed account)")
         return Web3.to_checksum_address(address)
 
     @cached_property
-    def signer(self) -> LocalAccount:
-        keys = self.config.keys
-        key = self._key(keys.signer_keystore, keys.signer_private_key, keys.signer_password_env)
+    def signer(self) -> BaseAccount:
+        key = self._key("signer")
         if key is None:
-            raise ConfigError("no signing key: set [keys] signer_keystore")
+            raise ConfigError("no signing key: set [keys] signer_keystore or signer_pkcs11")
         return key
 
-    def _key(self, keystore: Any, private_key: str | None, password_env: str | None) -> LocalAccount | None:
+    def key_sources(self, role: str) -> dict[str, Any]:
+        """The settings naming ``role``'s key (``"sender"`` or ``"signer"``), by setting name; at most one."""
         keys = self.config.keys
-        if keystore is not None:
-            return load_keystore(keystore, password_env or keys.password_env, self._prompt)
-        if private_key is not None:
-            return plain_key(private_key, keys.dev_mode)
+        named = {f"{role}_{kind}": getattr(keys, f"{role}_{kind}") for kind in ("keystore", "pkcs11", "private_key")}
+        named = {name: value for name, value in named.items() if value is not None}
+        if len(named) > 1:
+            raise ConfigError(f"[keys] names more than one {role} key: {', '.join(named)}; keep one")
+        return named
+
+    def describe_key(self, role: str) -> dict[str, str] | None:
+        """Where ``role``'s key lives and its address, read without a password or PIN; ``None``: no key named."""
+        for name, value in self.key_sources(role).items():
+            if name.endswith("_keystore"):
+                return {"role": role, "kind": "keystore", "where": str(value), "address": keystore_address(value)}
+            if name.endswith("_pkcs11"):
+                pin = f"env {value.pin_env}" if value.pin_env else f"file {value.pin_file}"
+                return {"role": role, "kind": "pkcs11", "where": f"{token_ref(value)} (PIN from {pin})",
+                        "address": token_key_address(token_ref(value))}
+            return {"role": role, "kind": "plain key (development only)", "where": f"[keys] {name}",
+                    "address": plain_key(value, self.config.keys.dev_mode).address}
+        if role == "sender" and self.config.keys.sender_address is not None:
+            return {"role": role, "kind": "node-managed account", "where": self.config.network.rpc,
+                    "address": Web3.to_checksum_address(self.config.keys.sender_address)}
+        return None
+
+    def _key(self, role: str) -> BaseAccount | None:
+        keys = self.config.keys
+        for name, value in self.key_sources(role).items():
+            if name.endswith("_keystore"):
+                password_env = getattr(keys, f"{role}_password_env") or keys.password_env
+                return load_keystore(value, password_env, self._prompt)
+            if name.endswith("_pkcs11"):
+                return load_token_key(token_ref(value), read_pin(value.pin_env, value.pin_file))
+            return plain_key(value, keys.dev_mode)
         return None
 
     @property
@@ -138,3 +166,8 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def token_ref(settings: Pkcs11KeySettings) -> TokenKeyRef:
+    """Where a configured token key lives."""
+    return TokenKeyRef(settings.module, settings.token, settings.label)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+from eth_account.signers.base import BaseAccount
 from rich.console import Console
 
 from crossverify.demo import run_demo
 from crossverify.format.canonical import canonical_claim
+from crossverify.keys.pkcs11 import generate_token_key
 
 from ..conftest import Consortium
+from ..softhsm import SoftHsm
 
 
 def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_path: Path) -> None:
@@ -40,3 +45,22 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     needles |= {v.encode() for v in result.claim_values if isinstance(v, str)}
     leaked = [n for n in needles if len(n) >= 6 and bytes(n) in chain]
     assert leaked == []
+
+
+def test_demo_with_signing_keys_in_a_token(consortium: Consortium, softhsm: SoftHsm, tmp_path: Path) -> None:
+    def in_token(issuer_id: str) -> BaseAccount:
+        return generate_token_key(softhsm.ref(f"demo {issuer_id}"), softhsm.pin)
+
+    result = run_demo(tmp_path, certificates=60, console=Console(file=(tmp_path / "out.txt").open("w")),
+                      signing_key=in_token)
+    assert result.issued == result.genuine_valid == 60
+    assert [check for _, check, _ in result.failures][-1] == "key_not_compromised"  # reported from the token key
+    assert "in token 'crossverify-test' as 'demo BNUMMOMX'" in (tmp_path / "out.txt").read_text()
+
+
+def test_demo_hsm_flag_makes_its_own_softhsm_token(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "crossverify.cli", "demo", "--hsm", "--certificates", "30",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "lives in token 'crossverify-demo' as 'LUSOMOMX anchor key'" in done.stdout
+    assert (tmp_path / "out" / "softhsm" / "softhsm2.conf").exists()

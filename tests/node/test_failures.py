@@ -69,10 +69,17 @@ def _transfer(w3: Web3, sender: LocalAccount, nonce: int, gas_price: int) -> byt
 
 
 def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
-        net: Net, node_url: str, dev_accounts: list[LocalAccount], manual_mining: None) -> None:
+        net: Net, node_url: str, dev_accounts: list[LocalAccount], manual_mining: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     operator, outcome = dev_accounts[0], []
     sent = net.registry.submit(lambda f: f.proposeAdmitMember(dev_accounts[6].address, Role.VERIFIER), operator)
     nonce = net.w3.eth.get_transaction(sent)["nonce"]
+    looked_up, get_transaction = threading.Event(), net.w3.eth.get_transaction
+
+    def observed(tx_hash: object) -> object:
+        found = get_transaction(tx_hash)  # type: ignore[arg-type]
+        looked_up.set()
+        return found
 
     def waiting() -> None:
         try:
@@ -80,8 +87,10 @@ def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
         except Exception as exc:  # asserted below
             outcome.append(exc)
 
+    monkeypatch.setattr(net.w3.eth, "get_transaction", observed)
     waiter = threading.Thread(target=waiting)
     waiter.start()
+    assert looked_up.wait(10)  # the waiter has seen the pending transaction (else the race makes it "dropped")
     _transfer(net.w3, operator, nonce, Web3.to_wei(1, "gwei"))  # same nonce, higher price: replaces it
     rpc(node_url, "evm_mine")
     waiter.join(timeout=30)

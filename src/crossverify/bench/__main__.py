@@ -15,6 +15,7 @@ from rich.markdown import Markdown
 
 from ._core import core
 from ._gas import operations
+from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
 from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
 from ._service import service_load
@@ -28,11 +29,13 @@ class Sizes:
     audit_increment: int
     audit_checkpoints: int
     scaling: list[int]
+    signatures: int
 
 
-FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536])
-SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32])
-SECTIONS = ("gas", "anchoring", "issuance", "verification", "core", "reading", "audit", "scaling", "service")
+FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536], 2_000)
+SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20)
+SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "core", "hsm_signing", "reading", "audit",
+            "scaling", "service")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -46,6 +49,8 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
         "scaling": lambda: scaling(sizes.scaling),
         "service": lambda: service_load(sizes.documents, 4 * sizes.documents // 10),
+        "hsm_signing": lambda: signing(token_keys(work)[0], sizes.signatures),
+        "hsm_issuance": lambda: issuance_in_token(*token_keys(work), sizes.documents, 1000, work),
     }
     out = []
     for name in only:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from web3 import EthereumTesterProvider, Web3
 
 from ..chain.connection import chain_time
@@ -25,22 +25,28 @@ class World:
     operator: str
     admin: str
     verifier: str
-    key: LocalAccount
+    key: BaseAccount
 
     def now(self) -> int:
         return chain_time(self.w3)
 
 
-def world() -> World:
-    """A new chain (so sections do not slow each other down) with one issuer and one verifier admitted."""
+def world(key: BaseAccount | None = None, admin: str | None = None) -> World:
+    """A new chain (so sections do not slow each other down) with one issuer and one verifier admitted.
+
+    ``key`` signs the issuer's anchors (default: a benchmark key in memory); ``admin`` is its admin account.
+    """
     w3 = Web3(EthereumTesterProvider())
     a = list(w3.eth.accounts)
     macao = OperatorClient.deploy(w3, a[0], [a[0], a[1]])
     guangdong = OperatorClient(macao.registry, a[1])
-    key = Account.from_key(Web3.keccak(text="crossverify benchmark signing key (test only)"))
-    guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", a[2], ["DEPCERT", "ACCTSTMT"], [key.address]))
+    key = key or Account.from_key(Web3.keccak(text="crossverify benchmark signing key (test only)"))
+    admin = admin or a[2]
+    if admin not in a:
+        w3.eth.send_transaction({"from": a[0], "to": admin, "value": Web3.to_wei(100, "ether")})
+    guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", admin, ["DEPCERT", "ACCTSTMT"], [key.address]))
     guangdong.approve(macao.propose_admit_member(a[3], Role.VERIFIER))
-    return World(w3, macao.registry, a[0], a[2], a[3], key)
+    return World(w3, macao.registry, a[0], admin, a[3], key)
 
 
 def statements(n: int, claims: int = 12, now: int = 1_790_000_000, start: int = 0) -> list[tuple[str, Certificate]]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -21,8 +21,8 @@ from ..errors import ReceiptTimeout, TransactionDropped, TransactionFailed, Tran
 from ..format.encoding import to_hex
 from .connection import node_errors
 
-#: Who sends a transaction: an account the node manages (its address) or a local key.
-Sender = str | LocalAccount
+#: Who sends a transaction: an account the node manages (its address), or a signer (keystore, HSM).
+Sender = str | BaseAccount
 
 #: Where the per-account nonce locks live (one small file per chain and account, shared by every process).
 LOCK_DIR = Path(tempfile.gettempdir()) / "crossverify-accounts"

@@ -6,8 +6,9 @@ Exit codes, for scripts to rely on:
 - 1: invalid, or refused: a bundle failed a check, the registry reverted, a transaction failed;
 - 2: unusable input or configuration (a bad file, setting, key or password, a reference or digest the
   journal does not know); nothing was done;
-- 3: the node, the registry or local storage is unavailable (unreachable, no code at the address, a store
-  locked by another process, a full or read-only disk); nothing was lost, run again once it is back.
+- 3: the node, the registry, the HSM or local storage is unavailable (unreachable, no code at the address, a
+  token that stopped signing, a store locked by another process, a full or read-only disk); nothing was lost,
+  run again once it is back.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..errors import (
     NodeUnavailable,
     ReceiptTimeout,
     RegistryNotFound,
+    SigningFailed,
     StoreError,
     TransactionDropped,
 )
@@ -61,7 +63,7 @@ class Unavailable(click.ClickException):
 
 
 #: Errors that mean "try again later", not "this is wrong".
-UNAVAILABLE = (StoreError, NodeUnavailable, RegistryNotFound, ReceiptTimeout, TransactionDropped)
+UNAVAILABLE = (StoreError, NodeUnavailable, RegistryNotFound, ReceiptTimeout, TransactionDropped, SigningFailed)
 
 
 @dataclass

@@ -1,29 +1,67 @@
-"""``crossverify keys``: create encrypted keystore files."""
+"""``crossverify keys``: create keys (keystore files, or inside an HSM) and show which keys a configuration uses."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from eth_account import Account
+from rich.table import Column, Table
 
 from ..keys.keystore import write_keystore
+from ..keys.pkcs11 import generate_token_key, read_pin
+from ..session import token_ref
 from ._shell import App, BadInput, command
 
 
 @click.group()
 def keys() -> None:
-    """Create encrypted keystore files."""
+    """Create keys (keystore files, or inside an HSM) and show which keys the configuration uses."""
 
 
 @keys.command("new")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.password_option(envvar="CROSSVERIFY_PASSWORD", help="Keystore password (env: CROSSVERIFY_PASSWORD).")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--hsm", is_flag=True,
+              help="Generate the key inside the PKCS#11 token named by [keys.<role>_pkcs11]; it never leaves it.")
+@click.option("--role", type=click.Choice(["signer", "sender"]), default="signer", show_default=True,
+              help="With --hsm: whose token settings to use.")
+@click.option("--label", help="With --hsm: the new key's label instead of the configured one (a successor key).")
+@click.option("--password", envvar="CROSSVERIFY_PASSWORD", help="Keystore password (env: CROSSVERIFY_PASSWORD).")
 @command
-def keys_new(app: App, path: Path, password: str) -> None:
-    """Generate a key and write it encrypted to PATH."""
+def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | None, password: str | None) -> None:
+    """Generate a key: encrypted into the keystore file PATH, or with --hsm inside the token."""
+    if hsm:
+        if path is not None:
+            raise BadInput("--hsm keeps the key in the token: give no PATH")
+        config = app.session.config
+        settings = config.need(getattr(config.keys, f"{role}_pkcs11"), f"keys.{role}_pkcs11")
+        if label is not None:
+            settings = replace(settings, label=label)
+        account = generate_token_key(token_ref(settings), read_pin(settings.pin_env, settings.pin_file))
+        app.emit({"address": account.address, "module": settings.module, "token": settings.token,
+                  "label": settings.label},
+                 f"{account.address} generated in token {settings.token!r} as {settings.label!r} (not extractable)")
+        return
+    if path is None:
+        raise BadInput("give the keystore file PATH, or --hsm")
+    if label is not None:
+        raise BadInput("--label names a key inside a token: use it with --hsm")
     if path.exists():
         raise BadInput(f"{path} exists; not overwriting a key")
+    if password is None:
+        password = click.prompt("Keystore password", hide_input=True, confirmation_prompt=True)
     account = Account.create()
     write_keystore(account, path, password)
     app.emit({"address": account.address, "keystore": path}, f"{account.address} -> {path}")
+
+
+@keys.command("list")
+@command
+def keys_list(app: App) -> None:
+    """Which keys the configuration uses and where they live (reads addresses without passwords or PINs)."""
+    found = [entry for role in ("signer", "sender") if (entry := app.session.describe_key(role)) is not None]
+    table = Table("role", Column("address", no_wrap=True, min_width=42), "kind", Column("where", overflow="fold"))
+    for entry in found:
+        table.add_row(entry["role"], entry["address"], entry["kind"], entry["where"])
+    app.emit(found, table if found else "the configuration names no keys")

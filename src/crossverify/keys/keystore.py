@@ -9,6 +9,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 
 from ..errors import KeyLoadError
 
@@ -31,6 +32,15 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
     except ValueError:
         raise KeyLoadError(f"wrong password for keystore {path}") from None
     return account
+
+
+def keystore_address(path: Path) -> str:
+    """The address a keystore file declares, read without its password."""
+    try:
+        address = str(json.loads(path.read_text())["address"])
+        return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeyLoadError(f"cannot read the address in keystore {path}: {exc}") from None
 
 
 def plain_key(private_key: str, dev_mode: bool) -> LocalAccount:
