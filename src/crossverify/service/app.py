@@ -40,6 +40,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..session import Session
 from ..verifier.client import VerificationReport
+from . import resident
 from .auth import ApiKeys, Client, RateLimit
 from .workers import Periodic, VerifyQueue
 
@@ -260,6 +261,24 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         if state is None:
             raise Problem(404, "Not found", "no receipt for that document, purpose and case")
         return ReceiptOut.model_validate(state)
+
+    if "bank" in roles:
+        resident.mount(app)
+        visitors = RateLimit(settings.resident_requests_per_minute)
+
+        @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
+                  summary="The resident page's own request: verify the bundle it redacted (no receipt)")
+        async def verify_for_resident(request: Request) -> VerificationOut:
+            address = request.client.host if request.client else "unknown"
+            wait = visitors.allow(address)
+            if wait:
+                raise Problem(429, "Too many requests", "too many verifications from this address",
+                              {"Retry-After": str(max(1, round(wait)))})
+            body = await request.body()
+            if len(body) > resident.MAX_BODY:
+                raise Problem(413, "Request too large", f"the page sends at most {resident.MAX_BODY} bytes")
+            [report] = await run_in_threadpool(queue.verify, [body])
+            return verdict(report)
 
     # ---------------------------------------------------------------------------------------------------------
     # issuers

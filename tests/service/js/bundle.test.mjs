@@ -7,7 +7,7 @@ import { test } from "node:test";
 import {
   BundleError, HASHERS, canonicalClaim, canonicalHeader, claimLeaf, documentDigest, dumps, headerDigest,
   leadsToRoot, readBundle, redact, rootFromProof, fromHex, toHex,
-} from "../../../src/crossverify/service/resident/bundle.js";
+} from "../../../src/crossverify/service/page/bundle.js";
 
 globalThis.sm3 = createRequire(import.meta.url)("sm-crypto/dist/sm3.js"); // as the page's classic script does
 const vectors = JSON.parse(readFileSync(new URL("../../../docs/vectors/v1.json", import.meta.url), "utf8"));
