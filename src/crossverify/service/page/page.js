@@ -63,7 +63,7 @@ async function open(file) {
 
 function renderDocument() {
   const doc = state.bundle?.document;
-  $("opened").textContent = doc ? t("open.ok", { issuer: doc.issuer, docType: doc.docType }) : "";
+  $("opened").textContent = doc ? t("open.ok", { file: state.fileName }) : "";
   $("document").hidden = !doc;
   if (!doc) return;
   const rows = [["doc.issuer", doc.issuer], ["doc.type", doc.docType], ["doc.issued", date(doc.issuedAt)],
@@ -110,8 +110,8 @@ function renderVerdict() {
       element("span", { className: "check-outcome" }, t(`outcome.${c.outcome}`)),
       ...(c.outcome === "failed" ? [element("span", { className: "check-detail", lang: "en" }, c.detail)] : [])))));
   const disclosed = Object.entries(v.disclosed ?? {});
-  $("shown").replaceChildren(...disclosed.flatMap(([name, value]) =>
-    [element("dt", {}, pretty(name)), element("dd", {}, shown(value))]));
+  $("shown").replaceChildren(...(disclosed.length ? disclosed.flatMap(([name, value]) =>
+    [element("dt", {}, pretty(name)), element("dd", {}, shown(value))]) : [element("dd", {}, t("send.nothing"))]));
 }
 
 function render() {
