@@ -90,9 +90,12 @@ def phone(browser: Browser, locale: str, traffic: Traffic) -> Page:
     return page
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str) -> float:
+    """Keep a screenshot of the page as it stands; returns the seconds it took, to leave out of timings."""
+    started = time.perf_counter()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    return time.perf_counter() - started
 
 
 def test_a_resident_shows_only_what_they_choose(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
@@ -105,26 +108,28 @@ def test_a_resident_shows_only_what_they_choose(consortium: Consortium, issuer_a
     started = time.perf_counter()
     page.goto(f"{site}/resident/")
     page.wait_for_selector("body[data-ready]")
+    loaded = time.perf_counter() - started
     assert page.locator("html").get_attribute("lang") == "zh-Hant"
     page.set_input_files("#file", path)
     page.wait_for_selector("#choose:not([hidden])")
     assert "my-certificate.json" in page.inner_text("#opened") and "BNUMMOMX" in page.inner_text("#document")
-    shot(page, "1-opened")
+    shooting = shot(page, "1-opened")
 
     names = [c.get("name") for c in json.loads(original)["claims"]]
     for name in WITHHELD:  # by keyboard: focus each box and press Space
         page.focus(f"#claim-{names.index(name)}")
         page.keyboard.press("Space")
     assert page.inner_text("#count").startswith("銀行將看到 5 項中的 2 項")
-    shot(page, "2-chosen")
+    shooting += shot(page, "2-chosen")
     page.focus("#submit")
     page.keyboard.press("Enter")
     page.wait_for_selector("#outcome.valid")
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started - shooting
     shot(page, "3-verdict")
 
     assert elapsed < 2.0, f"page load and verification took {elapsed:.2f} s"
-    print(f"\nresident page: loaded, redacted and verified in {elapsed * 1000:.0f} ms")
+    print(f"\nresident page: loaded in {loaded * 1000:.0f} ms; loaded, redacted and verified in "
+          f"{elapsed * 1000:.0f} ms")
     checks = page.locator("#checks li")
     assert checks.count() == len(CHECKS) and page.locator("#checks li.failed").count() == 0
     assert page.inner_text("#shown").split("\n") == ["holder name", CLAIMS["holder_name"], "joint", "false"]

@@ -36,7 +36,13 @@ function element(tag, props = {}, ...children) {
 }
 
 const pretty = (name) => name.replaceAll("_", " ");
-const shown = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+function shown(value) {
+  if (Array.isArray(value)) return value.map(shown).join(", ");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).map(([key, item]) => `${key} ${shown(item)}`).join(", ");
+  }
+  return String(value);
+}
 
 function date(seconds) {
   return new Intl.DateTimeFormat(state.language, { dateStyle: "long" }).format(new Date(seconds * 1000));
