@@ -184,6 +184,9 @@ def test_a_changed_certificate_is_refused_on_the_device(consortium: Consortium, 
     page.set_input_files("#file", path)
     page.wait_for_selector("#error:not(:empty)")
     assert "changed or damaged" in page.inner_text("#error")
+    page.select_option("#language", "pt")
+    assert "alterado ou danificado" in page.inner_text("#error")  # messages follow the language too
+    page.select_option("#language", "en")
     assert page.locator("#choose").is_hidden() and traffic.posts() == []
     shot(page, "4-damaged")
 

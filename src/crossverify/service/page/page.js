@@ -4,7 +4,7 @@ import { BundleError, dumps, readBundle, redact } from "./bundle.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null };
+const state = { language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null, error: null };
 
 // What goes to the bank is built by these steps, in order, from the bundle and the names to withhold.
 // A consent step (the holder's signature over the bank's challenge) belongs after "redact".
@@ -49,6 +49,7 @@ function date(seconds) {
 }
 
 function showError(key, values) {
+  state.error = key ? [key, values] : null;
   $("error").textContent = key ? t(key, values) : "";
 }
 
@@ -130,6 +131,7 @@ function render() {
   renderClaims();
   renderChoice();
   renderVerdict();
+  if (state.error) showError(...state.error);
 }
 
 async function submit() {
