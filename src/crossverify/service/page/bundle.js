@@ -10,6 +10,8 @@ const NODE_PREFIX = 0x01;
 const DOCUMENT_PREFIX = 0x02;
 const HEADER_PREFIX = 0x03;
 const HEADER_MEMBERS = ["asOf", "docType", "issuedAt", "issuer", "notAfter"];
+/** Format 1.0 bundles carry `"version": 1`; format 1.1 bundles `"version": "1.1"`. */
+const READABLE_VERSIONS = [1, "1.1"];
 
 /** A fault in a bundle file; `code` names it for the page's strings table. */
 export class BundleError extends Error {
@@ -130,9 +132,10 @@ export function readBundle(text) {
   } catch (error) {
     throw new BundleError("not_json", error.message);
   }
-  const shaped = bundle && bundle.version === 1 && bundle.document && Array.isArray(bundle.claims) &&
-    bundle.proof && Array.isArray(bundle.proof.path) && typeof bundle.proof.batchRoot === "string";
-  if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle, version 1");
+  const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && bundle.document &&
+    Array.isArray(bundle.claims) && bundle.proof && Array.isArray(bundle.proof.path) &&
+    typeof bundle.proof.batchRoot === "string";
+  if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle of format 1.0 or 1.1");
   if (!leadsToRoot(bundle)) throw new BundleError("damaged", "the claims and proof do not lead to the batch root");
   return bundle;
 }

@@ -75,15 +75,17 @@ function renderDocument() {
   if (!doc) return;
   const rows = [["doc.issuer", doc.issuer], ["doc.type", doc.docType], ["doc.issued", date(doc.issuedAt)],
     ["doc.asOf", date(doc.asOf)], ["doc.until", date(doc.notAfter)]];
-  $("document").replaceChildren(...rows.flatMap(([key, value]) => [element("dt", {}, t(key)), element("dd", {}, value)]));
+  $("document").replaceChildren(...rows.flatMap(([key, value]) =>
+    [element("dt", {}, t(key)), element("dd", {}, value)]));
 }
 
 function renderClaims() {
   const claims = state.bundle?.claims ?? [];
   $("claims").replaceChildren(...claims.map((claim, i) => {
     const hidden = "redacted" in claim;
-    const box = element("input", { type: "checkbox", id: `claim-${i}`, checked: !hidden && !state.withheld.has(claim.name),
-      disabled: hidden });
+    const box = element("input", {
+      type: "checkbox", id: `claim-${i}`, checked: !hidden && !state.withheld.has(claim.name), disabled: hidden,
+    });
     box.addEventListener("change", () => {
       if (box.checked) state.withheld.delete(claim.name);
       else state.withheld.add(claim.name);
@@ -146,7 +148,10 @@ async function submit() {
       method: "POST", headers: { "Content-Type": "application/json" }, body: dumps(presentation.bundle),
     });
     if (reply.status === 429) showError("error.busy");
-    else if (!reply.ok) showError("error.refused", { detail: (await reply.json().catch(() => ({}))).detail ?? reply.status });
+    else if (!reply.ok) {
+      const problem = await reply.json().catch(() => ({}));
+      showError("error.refused", { detail: problem.detail ?? reply.status });
+    }
     else state.verdict = await reply.json();
   } catch (error) {
     if (error instanceof BundleError) showError(`error.${error.code}`);
