@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from crossverify.errors import ConfigError, UnsupportedHashAlgorithm
 from crossverify.format.bundle import load_bundle
 from crossverify.format.hashing import HashAlgorithm
-from crossverify.service.resident import MAX_BODY, node_modules
+from crossverify.service.resident import node_modules
 
 from ..conftest import Consortium
 from .test_api import bank_api, issue, issuer_api, service  # noqa: F401  (fixtures)
@@ -89,7 +89,11 @@ def test_the_page_verifies_without_a_key_and_records_no_receipt(consortium: Cons
         bytes.fromhex(verdict["documentDigest"][2:]), keccak(text="account opening"), "A-1") is None
     tampered = redacted.replace("LAM Sio 0", "LAM Sio 9")
     assert not anonymous.post("/resident/verifications", content=tampered).json()["valid"]
-    too_big = anonymous.post("/resident/verifications", content=b"{" + b" " * MAX_BODY + b"}")
+    twice = anonymous.post("/resident/verifications", content='{"version": 1, "version": 1}',
+                           headers={"Content-Type": "application/json"}).json()  # a verdict, as for a bank
+    assert not twice["valid"] and "DuplicateKey" in twice["checks"][0]["detail"]
+    largest = bank_api.app_state.session.config.verifier.max_bundle_bytes  # type: ignore[attr-defined]
+    too_big = anonymous.post("/resident/verifications", content=b"{" + b" " * largest + b"}")
     assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
     assert "/resident/verifications" in anonymous.get("/openapi.json").json()["paths"]
 

@@ -121,7 +121,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app = FastAPI(title="crossverify", version="1", description=(
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
-    app.add_middleware(_StrictJson, limit=settings.max_body_bytes, raw={"/v1/verifications"})
+    app.add_middleware(_StrictJson, limit=settings.max_body_bytes,
+                       raw={"/v1/verifications", "/resident/verifications"})
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # added last, so it runs first
 
     # Everything a role needs is built here, on one thread, before any request or worker can race for it.
@@ -265,6 +266,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     if "bank" in roles:
         resident.mount(app)
         visitors = RateLimit(settings.resident_requests_per_minute)
+        largest = session.config.verifier.max_bundle_bytes
 
         @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
                   summary="The resident page's own request: verify the bundle it redacted (no receipt)")
@@ -275,8 +277,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
                 raise Problem(429, "Too many requests", "too many verifications from this address",
                               {"Retry-After": str(max(1, round(wait)))})
             body = await request.body()
-            if len(body) > resident.MAX_BODY:
-                raise Problem(413, "Request too large", f"the page sends at most {resident.MAX_BODY} bytes")
+            if len(body) > largest:
+                raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
             [report] = await run_in_threadpool(queue.verify, [body])
             return verdict(report)
 

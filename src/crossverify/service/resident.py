@@ -20,9 +20,6 @@ PAGE = Path(__file__).parent / "page"
 #: What the page loads from npm packages (pinned in package.json): URL folder -> folder in node_modules.
 VENDOR = {"canonicalize": "canonicalize/lib", "noble-hashes": "@noble/hashes", "sm-crypto": "sm-crypto/dist"}
 
-#: A bundle with every claim withheld is a few kilobytes; the page never sends more than this.
-MAX_BODY = 64 * 1024
-
 
 def node_modules(start: Path = Path(__file__)) -> Path:
     """The ``node_modules`` folder holding the page's packages: the checkout's, or the working directory's."""
