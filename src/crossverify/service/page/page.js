@@ -4,7 +4,9 @@ import { BundleError, dumps, readBundle, redact } from "./bundle.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null, error: null };
+const state = {
+  language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null, error: null,
+};
 
 // What goes to the bank is built by these steps, in order, from the bundle and the names to withhold.
 // A consent step (the holder's signature over the bank's challenge) belongs after "redact".
@@ -14,7 +16,7 @@ const PRESENTATION_STEPS = [
 
 function pickLanguage() {
   const saved = localStorage.getItem("language");
-  if (saved in STRINGS) return saved;
+  if (saved && Object.hasOwn(STRINGS, saved)) return saved;
   for (const tag of navigator.languages ?? [navigator.language]) {
     const lower = tag.toLowerCase();
     if (lower.startsWith("zh")) return /hans|cn|sg/.test(lower) ? "zh-Hans" : "zh-Hant";
