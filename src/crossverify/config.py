@@ -145,12 +145,14 @@ class AuditSettings:
 class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
-    (``crossverify serve new-key`` makes both)."""
+    (``crossverify serve new-key`` makes both). A bank's service also serves the residents' page, whose own
+    verification requests are limited to ``resident_requests_per_minute`` per network address."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 4 * 1024 * 1024
     requests_per_minute: int = 600
+    resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)
     run_every: float = 5.0
 

@@ -27,6 +27,7 @@ from web3.types import RPCEndpoint
 from .chain.connection import chain_time, embedded_chain
 from .chain.records import RevocationReason, Role
 from .chain.typed_data import AnchorRequest, Domain, sign
+from .config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from .consortium.operator import OperatorClient
 from .errors import ContractRevert
 from .format.batch import SaltedDocument, salt_document, seal_batch
@@ -40,6 +41,7 @@ from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
 from .keys.softhsm import init_softhsm
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
+from .service.auth import new_key
 from .verifier.client import Policy, VerificationReport, VerifierClient
 
 DAY = 86400
@@ -298,3 +300,34 @@ def _under_compromised_key(issuer: IssuerClient, admin: str, now: int, w3: Web3)
     issuer.sender = admin
     issuer.report_compromised(issuer.signer.address, leak)
     return load_bundle(issuer.bundle_path("INSPOL-after-leak").read_bytes())
+
+
+def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1", port: int = 8080
+                  ) -> tuple[Config, str, list[Path]]:
+    """A consortium on the embedded chain with one Macao issuer and one Guangdong bank, ``certificates``
+    deposit certificates issued into ``out_dir``, and the bank's service configuration: ``(config, the bank's
+    new API key, the bundle files)``."""
+    w3 = embedded_chain()
+    macao_op, guangdong_op, admin, bank = (w3.eth.accounts[i] for i in range(4))
+    signer = Account.create()
+    macao = OperatorClient.deploy(w3, macao_op, [macao_op, guangdong_op])
+    guangdong = OperatorClient(macao.registry, guangdong_op)
+    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"], [signer.address]))
+    guangdong.approve(macao.propose_admit_member(bank, Role.VERIFIER))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, macao_op, Journal(out_dir / "journal.sqlite"),
+                          out_dir / "bundles")
+    now, rng = chain_time(w3), random.Random(13)
+    header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
+    references = [f"DEPCERT-{i + 1:03d}" for i in range(certificates)]
+    issuer.issue([(ref, Certificate(header, claims_for("DEPCERT", i, rng))) for i, ref in enumerate(references)])
+    issuer.run()
+    key, digest = new_key()
+    config = Config(
+        network=NetworkSettings(registry=macao.registry.address),
+        keys=KeySettings(sender_address=bank),
+        verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite"),
+        service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),
+        source="crossverify serve --demo")
+    return config, key, [issuer.bundle_path(ref) for ref in references]

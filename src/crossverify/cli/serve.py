@@ -2,31 +2,52 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import click
 from rich.markup import escape
 
 from ..service.auth import ROLES, new_key
+from ..session import Session
 from ._shell import App, command
 
 
 @click.group("serve", invoke_without_command=True)
 @click.option("--host", help="Address to listen on (default: [service] host).")
 @click.option("--port", type=int, help="Port (default: [service] port).")
+@click.option("--demo", is_flag=True, help="Ignore the configuration: a bank's service on the embedded chain, "
+              "with a few certificates issued for trying the resident page.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("resident-demo"),
+              show_default=True, help="With --demo: where the demo certificates are written (emptied first).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the API (OpenAPI at /docs) with the clients of this configuration."""
+def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool, out: Path) -> None:
+    """Serve the API (OpenAPI at /docs) and, for a bank, the resident page (/resident/)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(_run, host=host, port=port)
+        ctx.invoke(_run, host=host, port=port, demo=demo, out=out)
 
 
 @command
-def _run(app: App, host: str | None, port: int | None) -> None:
+def _run(app: App, host: str | None, port: int | None, demo: bool, out: Path) -> None:
     import uvicorn
 
     from ..service.app import create_app
 
-    settings = app.session.config.service
-    service = create_app(app.session)
+    session = app.session
+    if demo:
+        from ..demo import resident_demo
+
+        shutil.rmtree(out, ignore_errors=True)
+        config, key, bundles = resident_demo(out, host=host or "127.0.0.1", port=port or 8080)
+        session = Session(config)
+        settings = config.service
+        app.console.print(escape(
+            f"Demo bank on the embedded chain (registry {config.network.registry}).\n"
+            f"Resident page: http://{settings.host}:{settings.port}/resident/ - open one of these files in it:\n"
+            + "".join(f"  {path}\n" for path in bundles)
+            + f"The bank's API (http://{settings.host}:{settings.port}/docs) takes the key {key}"), soft_wrap=True)
+    settings = session.config.service
+    service = create_app(session)
     uvicorn.run(service, host=host or settings.host, port=port or settings.port, log_config=None,
                 access_log=False)
 

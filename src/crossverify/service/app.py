@@ -40,6 +40,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..session import Session
 from ..verifier.client import VerificationReport
+from . import resident
 from .auth import ApiKeys, Client, RateLimit
 from .workers import Periodic, VerifyQueue
 
@@ -120,7 +121,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app = FastAPI(title="crossverify", version="1", description=(
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
-    app.add_middleware(_StrictJson, limit=settings.max_body_bytes, raw={"/v1/verifications"})
+    app.add_middleware(_StrictJson, limit=settings.max_body_bytes,
+                       raw={"/v1/verifications", "/resident/verifications"})
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # added last, so it runs first
 
     # Everything a role needs is built here, on one thread, before any request or worker can race for it.
@@ -260,6 +262,25 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         if state is None:
             raise Problem(404, "Not found", "no receipt for that document, purpose and case")
         return ReceiptOut.model_validate(state)
+
+    if "bank" in roles:
+        resident.mount(app)
+        visitors = RateLimit(settings.resident_requests_per_minute)
+        largest = session.config.verifier.max_bundle_bytes
+
+        @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
+                  summary="The resident page's own request: verify the bundle it redacted (no receipt)")
+        async def verify_for_resident(request: Request) -> VerificationOut:
+            address = request.client.host if request.client else "unknown"
+            wait = visitors.allow(address)
+            if wait:
+                raise Problem(429, "Too many requests", "too many verifications from this address",
+                              {"Retry-After": str(max(1, round(wait)))})
+            body = await request.body()
+            if len(body) > largest:
+                raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
+            [report] = await run_in_threadpool(queue.verify, [body])
+            return verdict(report)
 
     # ---------------------------------------------------------------------------------------------------------
     # issuers

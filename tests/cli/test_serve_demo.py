@@ -1,0 +1,54 @@
+"""The README's one command for the resident page: ``crossverify serve --demo``, run as a newcomer would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_demo_serves_the_page_and_verifies_its_certificates(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "demo"
+    env = {**os.environ, "CROSSVERIFY_CONFIG": ""}
+    process = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "serve", "--demo", "--port", str(port),
+                                "--out", str(out)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the demo service did not start within a minute"
+                time.sleep(0.2)
+        assert "<title>crossverify</title>" in httpx.get(f"{base}/resident/").text
+        bundles = sorted(out.rglob("*.bundle.json"))
+        assert len(bundles) == 3
+        verdict = httpx.post(f"{base}/resident/verifications", content=bundles[0].read_bytes()).json()
+        assert verdict["valid"] and verdict["issuer"] == "BNUMMOMX"
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert f"{base}/resident/" in output and str(bundles[0]) in output
+    key = re.search(r"takes the key (cvk_\S+)", output)
+    assert key is not None and len(key.group(1)) > 40
+    assert not (tmp_path / "crossverify-outbox.sqlite").exists()  # the demo keeps its files in --out
+    assert json.loads(bundles[0].read_text())["document"]["docType"] == "DEPCERT"

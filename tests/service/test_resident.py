@@ -1,0 +1,130 @@
+"""The resident's page as the bank's service serves it: files, packages, headers and its own verification route."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_utils.crypto import keccak
+from fastapi.testclient import TestClient
+
+from crossverify.errors import ConfigError, UnsupportedHashAlgorithm
+from crossverify.format.bundle import load_bundle
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.service.resident import node_modules
+
+from ..conftest import Consortium
+from .test_api import bank_api, issue, issuer_api, service  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).parents[2]
+VECTORS = json.loads((ROOT / "docs" / "vectors" / "v1.1.json").read_text())
+
+
+def test_the_javascript_matches_the_vectors_under_node() -> None:
+    run = subprocess.run(["node", "--test", "tests/service/js/"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "# fail 0" in run.stdout and "# pass 11" in run.stdout
+
+
+def test_the_page_redacts_byte_for_byte_as_the_library_does() -> None:
+    script = """
+        import { createRequire } from "node:module";
+        import { dumps, redact } from "./src/crossverify/service/page/bundle.js";
+        globalThis.sm3 = createRequire(import.meta.url)("sm-crypto/dist/sm3.js");
+        const cases = JSON.parse(process.argv[1]);
+        console.log(JSON.stringify(cases.map(([bundle, names]) => dumps(redact(bundle, names)))));
+    """
+    cases, expected = [], []
+    for alg, v in VECTORS["hashAlgorithms"].items():
+        for case in v["bundles"]:
+            bundle = case["bundle"]
+            names = [c["name"] for c in bundle["claims"] if "name" in c][1::2]
+            cases.append([bundle, names])
+            try:
+                HashAlgorithm.from_label(alg).hasher()
+            except UnsupportedHashAlgorithm:
+                expected.append(None)  # this Python has no SM3: the vectors above still hold the JavaScript
+                continue
+            expected.append(load_bundle(json.dumps(bundle, ensure_ascii=False)).redact(names).dumps())
+    run = subprocess.run(["node", "--input-type=module", "-e", script, json.dumps(cases)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=True)
+    produced = json.loads(run.stdout)
+    assert len(produced) == len(expected) >= 30
+    for got, want in zip(produced, expected, strict=True):
+        if want is not None:
+            assert got == want
+
+
+def test_the_page_and_its_packages_are_served_to_its_own_origin(bank_api: TestClient) -> None:  # noqa: F811
+    anonymous = TestClient(bank_api.app)
+    page = anonymous.get("/resident/")
+    assert page.status_code == 200 and '<script type="importmap">' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "connect-src 'self'" in policy and "script-src 'self' 'sha256-" in policy and "unsafe" not in policy
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert anonymous.get("/resident", follow_redirects=False).headers["location"] == "/resident/"
+    for path in ["static/page.js", "static/bundle.js", "static/strings.js", "static/page.css",
+                 "vendor/canonicalize/canonicalize.js", "vendor/noble-hashes/sha3.js", "vendor/sm-crypto/sm3.js"]:
+        reply = anonymous.get(f"/resident/{path}")
+        assert reply.status_code == 200, path
+    assert "javascript" in anonymous.get("/resident/static/page.js").headers["content-type"]
+    assert anonymous.get("/resident/vendor/solc/soljson.js").status_code == 404  # only the page's packages
+    assert anonymous.get("/resident/vendor/noble-hashes/../../solc/package.json").status_code == 404
+
+
+def test_the_page_verifies_without_a_key_and_records_no_receipt(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                                 bank_api: TestClient) -> None:  # noqa: F811
+    [bundle] = issue(consortium, issuer_api, 1)
+    redacted = load_bundle(json.dumps(bundle)).redact(["balance_mop"]).dumps()
+    anonymous = TestClient(bank_api.app)
+    verdict = anonymous.post("/resident/verifications", content=redacted,
+                             params={"purpose": "account opening", "case": "A-1"}).json()
+    assert verdict["valid"] and verdict["disclosed"] == {"holder_name": "LAM Sio 0"}
+    assert verdict["receipt"] is None
+    assert bank_api.app_state.session.outbox.state(  # type: ignore[attr-defined]
+        bytes.fromhex(verdict["documentDigest"][2:]), keccak(text="account opening"), "A-1") is None
+    tampered = redacted.replace("LAM Sio 0", "LAM Sio 9")
+    assert not anonymous.post("/resident/verifications", content=tampered).json()["valid"]
+    twice = anonymous.post("/resident/verifications", content='{"version": 1, "version": 1}',
+                           headers={"Content-Type": "application/json"}).json()  # a verdict, as for a bank
+    assert not twice["valid"] and "DuplicateKey" in twice["checks"][0]["detail"]
+    largest = bank_api.app_state.session.config.verifier.max_bundle_bytes  # type: ignore[attr-defined]
+    too_big = anonymous.post("/resident/verifications", content=b"{" + b" " * largest + b"}")
+    assert too_big.status_code == 413 and too_big.headers["content-type"] == "application/problem+json"
+    assert "/resident/verifications" in anonymous.get("/openapi.json").json()["paths"]
+
+
+def test_the_page_is_limited_per_address(consortium: Consortium, tmp_path: Path) -> None:
+    from crossverify.config import Config, NetworkSettings, ServiceSettings, VerifierSettings
+    from crossverify.service.app import create_app
+    from crossverify.service.auth import new_key
+    from crossverify.session import Session
+
+    _, digest = new_key()
+    app = create_app(Session(Config(network=NetworkSettings(registry=consortium.registry.address),
+                                    verifier=VerifierSettings(outbox=tmp_path / "o.sqlite"),
+                                    service=ServiceSettings(api_keys={"b": f"bank {digest}"},
+                                                            resident_requests_per_minute=30))), start_workers=False)
+    visitor = TestClient(app)
+    codes = [visitor.post("/resident/verifications", content=b"{}").status_code for _ in range(5)]
+    assert codes[:3] == [200] * 3 and codes[-1] == 429  # a burst of a tenth of the minute's allowance
+    assert visitor.get("/resident/").status_code == 200  # the page itself is static and always served
+    app.state.session.close()
+
+
+def test_only_a_bank_serves_the_page(issuer_api: TestClient) -> None:  # noqa: F811
+    assert TestClient(issuer_api.app).get("/resident/").status_code == 404
+    assert TestClient(issuer_api.app).post("/resident/verifications", content=b"{}").status_code == 404
+
+
+def test_without_its_packages_the_page_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="npm ci"):
+        node_modules(tmp_path / "a" / "b.py")
+    shutil.copytree(ROOT / "node_modules" / "canonicalize", tmp_path / "node_modules" / "canonicalize")
+    with pytest.raises(ConfigError):  # one package of three is not enough
+        node_modules(tmp_path / "a" / "b.py")

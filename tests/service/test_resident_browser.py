@@ -1,0 +1,209 @@
+"""The resident's journey in Debian's Chromium, driven by Playwright, against the bank's service on the embedded
+chain: open the certificate, withhold claims, send, read the verdict. Screenshots land in test-output/resident/."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+from crossverify.format.bundle import load_bundle
+from crossverify.verifier.client import CHECKS
+
+from ..conftest import Consortium
+from .test_api import bank_api, issuer_api  # noqa: F401  (fixtures)
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+SHOTS = Path(__file__).parents[2] / "test-output" / "resident"
+PHONE = {"width": 390, "height": 844}
+CLAIMS = {"holder_name": "陳大文 CHAN Tai Man", "account_no": "9-101-234567-8", "balance_mop": 125000.5,
+          "address": "Avenida de Almeida Ribeiro 22, Macau", "joint": False}
+WITHHELD = ["account_no", "balance_mop", "address"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: ./scripts/setup installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(bank_api: TestClient) -> Iterator[str]:  # noqa: F811
+    """The bank's service on a free loopback port, in a thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(bank_api.app, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@dataclass
+class Traffic:
+    """Every request the page makes: URL, method and body."""
+
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        self.requests.append((request.url, request.method, request.post_data_buffer or b""))
+
+    def posts(self) -> list[bytes]:
+        return [body for _, method, body in self.requests if method == "POST"]
+
+
+def issued(consortium: Consortium, issuer_api: TestClient, tmp_path: Path, **claims: object) -> Path:  # noqa: F811
+    now = consortium.now()
+    entry = {"reference": "DEP-R", "docType": "DEPCERT", "notAfter": now + 86400 * 365, "asOf": now,
+             "claims": {**CLAIMS, **claims}}
+    assert issuer_api.post("/v1/certificates", json={"certificates": [entry]}).status_code == 200
+    issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    folder = Path(issuer_api.app_state.session.config.issuer.bundles) / "BNUMMOMX"  # type: ignore[attr-defined]
+    path = tmp_path / "my-certificate.json"
+    path.write_bytes((folder / "DEP-R.bundle.json").read_bytes())
+    return path
+
+
+def phone(browser: Browser, locale: str, traffic: Traffic) -> Page:
+    page = browser.new_page(viewport=PHONE, locale=locale, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page.on("request", traffic.record)
+    page.on("pageerror", lambda error: pytest.fail(f"the page raised {error}"))
+    return page
+
+
+def shot(page: Page, name: str) -> float:
+    """Keep a screenshot of the page as it stands; returns the seconds it took, to leave out of timings."""
+    started = time.perf_counter()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    return time.perf_counter() - started
+
+
+def test_a_resident_shows_only_what_they_choose(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                site: str, browser: Browser, tmp_path: Path) -> None:
+    path = issued(consortium, issuer_api, tmp_path)
+    original = path.read_text()
+    traffic = Traffic()
+    page = phone(browser, "zh-MO", traffic)
+
+    started = time.perf_counter()
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    loaded = time.perf_counter() - started
+    assert page.locator("html").get_attribute("lang") == "zh-Hant"
+    page.set_input_files("#file", path)
+    page.wait_for_selector("#choose:not([hidden])")
+    assert "my-certificate.json" in page.inner_text("#opened") and "BNUMMOMX" in page.inner_text("#document")
+    shooting = shot(page, "1-opened")
+
+    names = [c.get("name") for c in json.loads(original)["claims"]]
+    for name in WITHHELD:  # by keyboard: focus each box and press Space
+        page.focus(f"#claim-{names.index(name)}")
+        page.keyboard.press("Space")
+    assert page.inner_text("#count").startswith("銀行將看到 5 項中的 2 項")
+    shooting += shot(page, "2-chosen")
+    page.focus("#submit")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#outcome.valid")
+    elapsed = time.perf_counter() - started - shooting
+    shot(page, "3-verdict")
+
+    assert elapsed < 2.0, f"page load and verification took {elapsed:.2f} s"
+    print(f"\nresident page: loaded in {loaded * 1000:.0f} ms; loaded, redacted and verified in "
+          f"{elapsed * 1000:.0f} ms")
+    checks = page.locator("#checks li")
+    assert checks.count() == len(CHECKS) and page.locator("#checks li.failed").count() == 0
+    assert page.inner_text("#shown").split("\n") == ["holder name", CLAIMS["holder_name"], "joint", "false"]
+    assert page.evaluate("document.activeElement.id") == "verdict-title"
+
+    expected = load_bundle(original).redact(WITHHELD).dumps().encode()
+    [sent] = traffic.posts()
+    assert sent == expected  # the page redacts exactly as the library does
+    secrets = [s for c in json.loads(original)["claims"] if c["name"] in WITHHELD
+               for s in (c["salt"][2:], json.dumps(c["value"], ensure_ascii=False).strip('"'), c["name"])]
+    for url, _, body in traffic.requests:
+        for secret in secrets:
+            assert secret not in url and secret.encode() not in body, (url, secret)
+        assert len(body) <= len(expected)
+    assert all(url.startswith(site) for url, _, _ in traffic.requests)
+
+
+def test_the_page_speaks_four_languages_and_fits_a_phone(site: str, browser: Browser) -> None:
+    page = phone(browser, "pt-PT", Traffic())
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("html").get_attribute("lang") == "pt"
+    strings = page.evaluate("import('./static/strings.js').then((m) => m.STRINGS)")
+    keys = set(strings["en"])
+    assert all(set(table) == keys for table in strings.values())
+    assert {f"check.{name}" for name in CHECKS} <= keys
+    for language, table in strings.items():
+        page.select_option("#language", language)
+        assert page.locator("html").get_attribute("lang") == language
+        assert page.inner_text("h1") == table["title"] == page.title()
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    labelled = page.evaluate("""[...document.querySelectorAll('input, select')]
+                                .every((c) => c.labels.length && c.labels[0].textContent.trim())""")
+    assert labelled
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("html").get_attribute("lang") == list(strings)[-1]  # the choice is remembered
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "language"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "file"
+
+
+def test_a_changed_certificate_is_refused_on_the_device(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                        site: str, browser: Browser, tmp_path: Path) -> None:
+    path = issued(consortium, issuer_api, tmp_path)
+    path.write_text(path.read_text().replace("125000.5", "925000.5"))
+    traffic = Traffic()
+    page = phone(browser, "en-GB", traffic)
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", path)
+    page.wait_for_selector("#error:not(:empty)")
+    assert "changed or damaged" in page.inner_text("#error")
+    page.select_option("#language", "pt")
+    assert "alterado ou danificado" in page.inner_text("#error")  # messages follow the language too
+    page.select_option("#language", "en")
+    assert page.locator("#choose").is_hidden() and traffic.posts() == []
+    shot(page, "4-damaged")
+
+
+def test_a_withdrawn_certificate_is_explained_check_by_check(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                             site: str, browser: Browser, tmp_path: Path) -> None:
+    path = issued(consortium, issuer_api, tmp_path)
+    assert issuer_api.post("/v1/revocations", json={"reference": "DEP-R", "reason": "withdrawn"}).status_code == 200
+    page = phone(browser, "zh-CN", Traffic())
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", path)
+    page.click("#none")
+    assert page.inner_text("#summary") == "将会发送：不含任何信息，只有证明的指纹"
+    page.click("#submit")
+    page.wait_for_selector("#outcome.invalid")
+    failed = page.locator("#checks li.failed")
+    assert failed.count() == 1 and re.search("签发机构未撤回这份证明\\s*未通过", failed.inner_text())
+    assert page.inner_text("#shown") == "不含任何信息，只有证明的指纹"
+    shot(page, "5-withdrawn")
