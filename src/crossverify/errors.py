@@ -46,6 +46,7 @@
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it
+        ├── AnchorMismatch                   the issuer's root is anchored with a record its journal did not sign
         └── ContractRevert                   the registry or the consortium reverted with a custom error
             ├── ConsortiumAlreadyApproved
             ├── RegistryRootAlreadyAnchored
@@ -323,6 +324,8 @@ class TransactionReplaced(RegistryError):
 
 class TransactionDropped(RegistryError):
     """The node no longer knows a sent, unmined transaction (evicted, or the node restarted); send it again."""
+class AnchorMismatch(RegistryError):
+    """The registry holds one of this issuer's batch roots with a record the issuer's journal did not sign."""
 
 
 class ContractRevert(RegistryError):

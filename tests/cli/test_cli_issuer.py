@@ -71,6 +71,8 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
                           "--role", "verifier"))
     listed = as_json(run(config, "--json", "operator", "proposals"))
     assert listed[0]["id"] == created["proposal"] and listed[0]["approvals"] == 1
+    assert listed[0]["action"] == f"admit {consortium.outsider} as verifier"
+    assert listed[0]["progress"] == "1 of 2 approvals, needs Guangdong"
     guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": consortium.guangdong_operator}
     approved = as_json(run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong))
     assert approved == {str(created["proposal"]): {"executed": True}}

@@ -14,7 +14,7 @@ from ..chain.registry import artifact
 from ..chain.typed_data import AnchorRequest, Domain, sign
 from ..format.batch import salt_document, seal_batch
 from ..format.bundle import Bundle
-from ..format.codes import doc_type_code
+from ..format.codes import doc_type_code, issuer_id_code
 from ..format.hashing import HashAlgorithm
 from ..issuer.client import IssuerClient
 from ..issuer.journal import BatchState, Journal
@@ -123,7 +123,8 @@ def verification(n: int, root: Path) -> tuple[Section, list[Bundle]]:
 
     def naive() -> None:
         for bundle in bundles:
-            status = w.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
+            status = w.registry.document_status(issuer_id_code(ISSUER), bundle.proof.batch_root,
+                                                bundle.document_digest())
             assert status.anchored and bundle.leads_to_root()
 
     t_naive, _ = timed(naive)

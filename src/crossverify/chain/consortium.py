@@ -17,7 +17,8 @@ from web3 import Web3
 from ..errors import TransactionFailed
 from ..format.codes import jurisdiction_code
 from .records import ProposalKind
-from .registry import Deployed, Registry, Sender, deploy_contract
+from .registry import Deployed, Registry, deploy_contract
+from .transactions import Sender
 
 DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
 

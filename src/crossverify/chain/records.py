@@ -104,8 +104,9 @@ class DocumentStatus:
         return cls(
             issuer_id=bytes(issuer_id), signing_key=key, anchored_at=anchored_at, not_after=not_after,
             doc_type=bytes(doc_type), hash_alg=hash_alg, leaf_count=leaf_count,
-            batch_revocation=RevocationRecord.from_abi(batch_rev), document_revocation=RevocationRecord.from_abi(doc_rev),
-            issuer_status=Status(issuer_status), issuer_active_at_anchor=active_at_anchor, issuer_may_issue=may_issue,
+            batch_revocation=RevocationRecord.from_abi(batch_rev),
+            document_revocation=RevocationRecord.from_abi(doc_rev), issuer_status=Status(issuer_status),
+            issuer_active_at_anchor=active_at_anchor, issuer_may_issue=may_issue,
             key_added_at=key_added, key_retired_at=key_retired, key_compromised_from=key_compromised,
         )
 

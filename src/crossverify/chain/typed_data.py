@@ -127,8 +127,9 @@ def _typed(domain: Domain, primary: str, fields: list[dict[str, str]], message: 
     })
 
 
-def sign(request: AnchorRequest | RevocationRequest | KeyProof, domain: Domain, signer: BaseAccount) -> tuple[bytes, bytes]:
-    """Sign a request (or a key proof) as EIP-712 typed data with any eth-account signer (local key, HSM-backed, ...).
+def sign(request: AnchorRequest | RevocationRequest | KeyProof, domain: Domain, signer: BaseAccount
+         ) -> tuple[bytes, bytes]:
+    """Sign a request (or a key proof) as EIP-712 typed data with any eth-account signer (local key, HSM, ...).
 
     Returns the signature in the registry's EIP-2098 compact form ``(r, vs)``.
     """

@@ -109,12 +109,12 @@ def issuer_key() -> None:
 
 
 @issuer_key.command("add")
-@click.argument("address")
 @command
-def key_add(app: App, address: str) -> None:
-    """Add a signing key."""
-    app.session.issuer().add_key(Web3.to_checksum_address(address))
-    app.emit({"added": address}, f"added {address}")
+def key_add(app: App) -> None:
+    """Register the configured signing key, with its proof of possession (the key signs, so it must be at hand)."""
+    client = app.session.issuer()
+    client.add_key(client.signer)
+    app.emit({"added": client.signer.address}, f"added {client.signer.address}")
 
 
 @issuer_key.command("retire")
