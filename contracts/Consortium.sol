@@ -204,8 +204,8 @@ contract Consortium is IConsortium {
     ///      span two to eight jurisdictions with at most sixteen operators and `threshold_` within two and their number.
     function _requireShape(address removed, bytes32 added, uint8 threshold_) private view {
         bytes32[] memory seen = new bytes32[](_operators.length + 1);
-        uint256 jurisdictions;
-        uint256 count;
+        uint256 jurisdictions = 0;
+        uint256 count = 0;
         for (uint256 i = 0; i <= _operators.length; ++i) {
             bytes32 jurisdiction;
             if (i < _operators.length) {
@@ -230,9 +230,9 @@ contract Consortium is IConsortium {
     function _regroup(uint32 newEpoch) private {
         uint8 threshold_ = _rules.threshold;
         _requireShape(address(0), bytes32(0), threshold_);
-        bytes32[MAX_JURISDICTIONS] memory seen;
-        uint256 jurisdictions;
-        uint128 masks;
+        bytes32[MAX_JURISDICTIONS] memory seen = [bytes32(0), 0, 0, 0, 0, 0, 0, 0];
+        uint256 jurisdictions = 0;
+        uint128 masks = 0;
         for (uint256 i = 0; i < _operators.length; ++i) {
             bytes32 jurisdiction = _operators[i].jurisdiction;
             uint256 j = 0;

@@ -424,10 +424,6 @@ class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; a revocation that counts is final."""
 
 
-class RegistryDuplicateKey(ContractRevert):
-    """The same signing key is listed twice in one admission."""
-
-
 class RegistryInvalidCancellation(ContractRevert):
     """A cancellation must move later than the one already set."""
 
@@ -474,10 +470,6 @@ class RegistryKeyCompromised(ContractRevert):
 
 class RegistryKeyExists(ContractRevert):
     """The signing key is already registered (keys belong to one issuer, once)."""
-
-
-class RegistryKeyProofsMismatch(ContractRevert):
-    """Each signing key needs exactly one proof of possession."""
 
 
 class RegistryKeyRetired(ContractRevert):

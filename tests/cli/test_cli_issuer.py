@@ -81,7 +81,7 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
 
 def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> None:
     assert run(config, "operator", "approve", "999").exit_code == 1  # the registry refused: named error
-    assert "RegistryUnknownProposal" in run(config, "operator", "approve", "999").output
+    assert "ConsortiumUnknownProposal" in run(config, "operator", "approve", "999").output
     assert run(tmp_path / "missing.toml", "issuer", "status").exit_code == 2
     plain = {"CROSSVERIFY_KEYS_SIGNER_KEYSTORE": "", "CROSSVERIFY_KEYS_SIGNER_PRIVATE_KEY": "0x" + "11" * 32}
     result = run(config, "issuer", "run", env=plain)

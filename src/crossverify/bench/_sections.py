@@ -184,8 +184,8 @@ def audit(total_events: int, increment: int, checkpoints: int, root: Path) -> Se
     def emit(count: int) -> None:
         nonlocal emitted
         for start in range(emitted, emitted + count, 500):
-            _receipts(w, [[doc_root, Web3.keccak(i)] for i in range(start, min(start + 500, emitted + count))],
-                      purpose)
+            stop = min(start + 500, emitted + count)
+            _receipts(w, [[issuer_id_code(ISSUER), doc_root, Web3.keccak(i)] for i in range(start, stop)], purpose)
         emitted += count
 
     growing = RegulatorReader(w.registry, scratch(root, "audit") / "growing.sqlite")
