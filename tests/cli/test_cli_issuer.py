@@ -79,6 +79,20 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
     assert consortium.registry.call(lambda f: f.member(consortium.outsider))[:2] == (1, 1)
 
 
+def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:
+    c = consortium
+    created = as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
+                          "--jurisdiction", "HK"))
+    shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))
+    assert shown["action"] == f"add operator {c.hong_kong_operator} for Hong Kong"
+    assert (shown["approvedBy"], shown["missingJurisdictions"]) == ([c.macao_operator], ["Guangdong"])
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
+    run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong)
+    assert [a for a, _ in c.consortium.operators()] == [c.macao_operator, c.guangdong_operator, c.hong_kong_operator]
+    listed = as_json(run(config, "--json", "operator", "proposals", "--all"))
+    assert listed[0]["progress"] == "passed with 2 approvals"
+
+
 def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> None:
     assert run(config, "operator", "approve", "999").exit_code == 1  # the registry refused: named error
     assert "ConsortiumUnknownProposal" in run(config, "operator", "approve", "999").output
