@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from crossverify import load_bundle
 from crossverify.cli import main
+from crossverify.errors import RegistrySignatureCancelled
 from crossverify.keys.keystore import write_keystore
 
 from ..conftest import Consortium
@@ -91,6 +92,17 @@ def test_the_consortium_grows_from_the_command_line(consortium: Consortium, conf
     assert [a for a, _ in c.consortium.operators()] == [c.macao_operator, c.guangdong_operator, c.hong_kong_operator]
     listed = as_json(run(config, "--json", "operator", "proposals", "--all"))
     assert listed[0]["progress"] == "passed with 2 approvals"
+
+
+def test_an_issuer_cancels_its_signed_requests(consortium: Consortium, config: Path) -> None:
+    c = consortium
+    up_to = c.now() + 3600
+    admin = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.issuer_admin}
+    assert as_json(run(config, "--json", "issuer", "cancel-requests", "--up-to", str(up_to), env=admin)) == {
+        "cancelledUpTo": up_to}
+    assert c.registry.call(lambda f: f.issuer(c.issuer_id))[5] == up_to
+    with pytest.raises(RegistrySignatureCancelled):
+        c.anchor(b"\x07" * 32, deadline=up_to)
 
 
 def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> None:

@@ -117,6 +117,16 @@ def key_add(app: App) -> None:
     app.emit({"added": client.signer.address}, f"added {client.signer.address}")
 
 
+@issuer.command("cancel-requests")
+@click.option("--up-to", "up_to", type=int, required=True,
+              help="Unix time: every request this issuer signed with a deadline at or before it is void.")
+@command
+def issuer_cancel_requests(app: App, up_to: int) -> None:
+    """Void signed anchor and revocation requests not yet submitted (the sender must be the issuer's admin)."""
+    app.session.issuer().cancel_signed_requests(up_to)
+    app.emit({"cancelledUpTo": up_to}, f"signed requests with a deadline up to {up_to} are void")
+
+
 @issuer_key.command("retire")
 @click.argument("address")
 @command
