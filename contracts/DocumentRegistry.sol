@@ -547,14 +547,10 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         }
     }
 
-    function _record(Revocation storage v) private view returns (RevocationRecord memory) {
+    function _record(Revocation storage v) private view returns (RevocationRecord memory r) {
         Revocation memory m = v;
-        return RevocationRecord({
-            reason: m.reason,
-            revokedAt: m.revokedAt,
-            signingKey: _keyByNo[m.keyNo],
-            void: _void(m.revokedAt, m.keyNo)
-        });
+        (r.reason, r.revokedAt) = (m.reason, m.revokedAt);
+        if (m.keyNo != 0) (r.signingKey, r.void) = (_keyByNo[m.keyNo], _void(m.revokedAt, m.keyNo));
     }
 
     /// @inheritdoc IDocumentRegistry
