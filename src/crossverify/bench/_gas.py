@@ -7,7 +7,7 @@ from importlib import resources
 from typing import Any
 
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from eth_account.signers.base import BaseAccount
 from web3 import EthereumTesterProvider, Web3
 
 from ..chain.consortium import encode_payload
@@ -31,7 +31,7 @@ def _size(name: str) -> int:
     return len(artifact(name)["deployedBytecode"]) // 2 - 1
 
 
-def _v1(key: LocalAccount) -> dict[str, int]:
+def _v1(key: BaseAccount) -> dict[str, int]:
     """The same operations on the version 1 registry (governance inside, anchors keyed by root alone)."""
     v1 = json.loads(resources.files("crossverify.bench").joinpath("registry_v1.json").read_text())
     w3 = Web3(EthereumTesterProvider())
