@@ -324,14 +324,16 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     w3 = embedded_chain()
     macao_op, guangdong_op, admin, bank = (w3.eth.accounts[i] for i in range(4))
     signer = Account.create()
-    macao = OperatorClient.deploy(w3, macao_op, [macao_op, guangdong_op])
-    guangdong = OperatorClient(macao.registry, guangdong_op)
-    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"], [signer.address]))
+    macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")])
+    guangdong = OperatorClient(macao.registry, guangdong_op, macao.consortium)
+    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"]))
     guangdong.approve(macao.propose_admit_member(bank, Role.VERIFIER))
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, macao_op, Journal(out_dir / "journal.sqlite"),
+    issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, admin, Journal(out_dir / "journal.sqlite"),
                           out_dir / "bundles")
+    issuer.add_key(signer)
+    issuer.sender = macao_op  # the Macao operator relays the signed anchors
     now, rng = chain_time(w3), random.Random(13)
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
     references = [f"DEPCERT-{i + 1:03d}" for i in range(certificates)]
