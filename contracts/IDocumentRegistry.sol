@@ -3,9 +3,13 @@ pragma solidity ^0.8.20;
 
 /// @title crossverify document registry
 /// @notice The public story of the registry: what a Macao issuer anchors, what a Guangdong verifier reads, and
-///         what a regulator audits. Only digests and non-personal metadata ever reach this contract.
+///         what a regulator audits. Only digests and non-personal metadata ever reach this contract. Governance
+///         (admitting, suspending, key compromise by quorum) arrives from the consortium contract, the only
+///         account allowed to call {execute}.
 /// @dev Times are unix seconds in `uint40`. Issuer ids are up to 11 ASCII bytes (e.g. the issuer's BIC) and
-///      document types up to 8 (e.g. "DEPCERT"), both left-aligned and zero-padded.
+///      document types up to 8 (e.g. "DEPCERT"), both left-aligned and zero-padded. Every boundary is inclusive
+///      on the side of the write that happened first: a key retired, or an issuer suspended, at time T still
+///      counts at T, because an anchor accepted earlier in the same block was accepted while it counted.
 interface IDocumentRegistry {
     // ------------------------------------------------------------------------------------------------------
     // Types
@@ -34,8 +38,13 @@ interface IDocumentRegistry {
         IssuedInError
     }
 
-    /// @notice Governance actions that need a quorum of operators.
-    enum ProposalKind {
+    /// @notice Actions the consortium carries out on the registry once a proposal reaches its quorum.
+    /// @dev Payloads, ABI-encoded: AdmitIssuer `(bytes11 issuerId, bytes32 jurisdiction, address admin,
+    ///      bytes8[] docTypes)` (the admin then adds the signing keys, each with its proof of possession); SuspendIssuer and ReinstateIssuer
+    ///      `(bytes11 issuerId)`; SetDocTypes `(bytes11 issuerId, bytes8[] docTypes, bool allowed)`; AdmitMember
+    ///      `(address account, Role role)`; SuspendMember and ReinstateMember `(address account)`; CompromiseKey
+    ///      `(address key, uint40 compromisedFrom)`; ReplaceIssuerAdmin `(bytes11 issuerId, address newAdmin)`.
+    enum GovernanceAction {
         AdmitIssuer,
         SuspendIssuer,
         ReinstateIssuer,
@@ -43,7 +52,8 @@ interface IDocumentRegistry {
         AdmitMember,
         SuspendMember,
         ReinstateMember,
-        CompromiseKey
+        CompromiseKey,
+        ReplaceIssuerAdmin
     }
 
     /// @notice What an issuer's signing key signs to anchor a batch (EIP-712 struct `Anchor`).
@@ -52,7 +62,8 @@ interface IDocumentRegistry {
     /// @param hashAlg Hash algorithm id of the batch tree: 1 keccak256, 2 sha256, 3 SM3.
     /// @param leafCount Number of documents in the batch (bounds proof length and index).
     /// @param notAfter Expiry of every document in the batch.
-    /// @param deadline Last moment at which this signed request may be submitted.
+    /// @param deadline Last moment at which this signed request may be submitted; at most {MAX_DEADLINE_HORIZON}
+    ///        ahead of the block that submits it.
     struct AnchorRequest {
         bytes32 batchRoot;
         bytes8 docType;
@@ -77,16 +88,18 @@ interface IDocumentRegistry {
         uint40 deadline;
     }
 
-    /// @notice Issuer record. `jurisdiction` is a short code such as "MO".
+    /// @notice Issuer record. `jurisdiction` is a short code such as "MO". Signed requests whose deadline is at
+    ///         or before `cancelledUpTo` are void.
     struct IssuerInfo {
         bytes11 issuerId;
         bytes32 jurisdiction;
         address admin;
         Status status;
         uint40 admittedAt;
+        uint40 cancelledUpTo;
     }
 
-    /// @notice A period during which an issuer was active; `until == 0` while it still is.
+    /// @notice A period during which an issuer was active, both ends included; `until == 0` while it still is.
     struct ActivePeriod {
         uint40 from;
         uint40 until;
@@ -107,19 +120,18 @@ interface IDocumentRegistry {
         uint40 since;
     }
 
-    /// @notice A governance proposal. It executes in the approval that reaches the quorum.
-    struct ProposalInfo {
-        ProposalKind kind;
-        address proposer;
-        uint40 createdAt;
-        uint40 expiresAt;
-        uint16 approvals;
-        bool executed;
-        bytes payload;
+    /// @notice A revocation as recorded. `signingKey` is the key that signed it (zero: the issuer's admin sent
+    ///         it). `void` is true when that key is reported compromised at or before `revokedAt`: such a
+    ///         revocation does not count, and the issuer may revoke again.
+    struct RevocationRecord {
+        RevocationReason reason;
+        uint40 revokedAt;
+        address signingKey;
+        bool void;
     }
 
     /// @notice Everything a verifier needs to judge one document of one batch, read in one call.
-    /// @dev `anchoredAt == 0` means the batch root is unknown; the other fields are then zero.
+    /// @dev `anchoredAt == 0` means the issuer never anchored this root; the other fields are then zero.
     struct DocumentStatus {
         bytes11 issuerId;
         address signingKey;
@@ -128,19 +140,19 @@ interface IDocumentRegistry {
         bytes8 docType;
         uint8 hashAlg;
         uint24 leafCount;
-        RevocationReason batchRevocation;
-        uint40 batchRevokedAt;
-        RevocationReason documentRevocation;
-        uint40 documentRevokedAt;
+        RevocationRecord batchRevocation;
+        RevocationRecord documentRevocation;
         Status issuerStatus;
+        bool issuerActiveAtAnchor;
         bool issuerMayIssue;
         uint40 keyAddedAt;
         uint40 keyRetiredAt;
         uint40 keyCompromisedFrom;
     }
 
-    /// @notice One (batch root, document digest) pair for {documentStatuses}.
+    /// @notice One (issuer, batch root, document digest) triple for {documentStatuses} and receipts.
     struct DocumentQuery {
+        bytes11 issuerId;
         bytes32 batchRoot;
         bytes32 documentDigest;
     }
@@ -149,26 +161,43 @@ interface IDocumentRegistry {
     // Events: the regulator's API
     // ------------------------------------------------------------------------------------------------------
 
-    event ProposalCreated(
-        uint256 indexed proposalId, ProposalKind indexed kind, address indexed proposer, bytes payload, uint40 expiresAt
-    );
-    event ProposalApproved(uint256 indexed proposalId, address indexed operator, uint16 approvals);
-    event ProposalExecuted(uint256 indexed proposalId, ProposalKind indexed kind, address indexed operator);
+    /// @notice The registry was deployed under `consortium`, which alone carries out governance on it.
+    event RegistryDeployed(address indexed consortium);
 
+    /// @notice An issuer was admitted by the consortium's proposal `proposalId`.
     event IssuerAdmitted(bytes11 indexed issuerId, address indexed admin, uint256 indexed proposalId, bytes32 jurisdiction);
+    /// @notice An issuer was suspended: its keys can no longer sign.
     event IssuerSuspended(bytes11 indexed issuerId, uint256 indexed proposalId);
+    /// @notice A suspended issuer was reinstated.
     event IssuerReinstated(bytes11 indexed issuerId, uint256 indexed proposalId);
+    /// @notice An issuer's admin account was replaced (e.g. after the old one was lost or stolen).
+    event IssuerAdminReplaced(
+        bytes11 indexed issuerId, address indexed oldAdmin, address indexed newAdmin, uint256 proposalId
+    );
+    /// @notice An issuer may (or may no longer) issue `docType`.
     event DocTypePermissionChanged(bytes11 indexed issuerId, bytes8 indexed docType, uint256 indexed proposalId, bool allowed);
 
+    /// @notice An account was admitted as a verifier or a regulator.
     event MemberAdmitted(address indexed account, Role indexed role, uint256 indexed proposalId);
+    /// @notice A verifier or regulator was suspended.
     event MemberSuspended(address indexed account, Role indexed role, uint256 indexed proposalId);
+    /// @notice A suspended verifier or regulator was reinstated.
     event MemberReinstated(address indexed account, Role indexed role, uint256 indexed proposalId);
 
+    /// @notice A signing key was added to an issuer, with its proof of possession; `actor` sent it.
     event SigningKeyAdded(bytes11 indexed issuerId, address indexed key, address indexed actor);
+    /// @notice A signing key was retired by the issuer's admin.
     event SigningKeyRetired(bytes11 indexed issuerId, address indexed key, address indexed actor);
-    event SigningKeyCompromised(bytes11 indexed issuerId, address indexed key, address indexed actor, uint40 compromisedFrom);
+    /// @notice A signing key was marked compromised from `compromisedFrom`, by the issuer's admin
+    ///         (`proposalId` 0) or by the consortium's proposal `proposalId` (`actor` is then the consortium).
+    event SigningKeyCompromised(
+        bytes11 indexed issuerId, address indexed key, address indexed actor, uint40 compromisedFrom, uint256 proposalId
+    );
+    /// @notice Every signed request of `issuerId` whose deadline is at or before `deadlineUpTo` is void.
+    event SignedRequestsCancelled(bytes11 indexed issuerId, address indexed actor, uint40 deadlineUpTo);
 
-    /// @dev The actor is the issuer's signing key; the relaying operator or admin is the transaction's sender.
+    /// @notice A batch root was anchored for `issuerId`; the signing key is the actor, the relaying operator or
+    ///         admin is the transaction's sender.
     event BatchAnchored(
         bytes32 indexed batchRoot,
         bytes11 indexed issuerId,
@@ -178,173 +207,204 @@ interface IDocumentRegistry {
         uint24 leafCount,
         uint40 notAfter
     );
-    event BatchRevoked(bytes32 indexed batchRoot, bytes11 indexed issuerId, address indexed actor, RevocationReason reason);
-    event DocumentRevoked(bytes32 indexed documentDigest, bytes11 indexed issuerId, address indexed actor, RevocationReason reason);
+    /// @notice A batch was revoked. `signingKey` signed the revocation (zero: the admin `actor` sent it).
+    event BatchRevoked(
+        bytes32 indexed batchRoot, bytes11 indexed issuerId, address indexed actor, RevocationReason reason, address signingKey
+    );
+    /// @notice A document was revoked. `signingKey` signed the revocation (zero: the admin `actor` sent it).
+    event DocumentRevoked(
+        bytes32 indexed documentDigest,
+        bytes11 indexed issuerId,
+        address indexed actor,
+        RevocationReason reason,
+        address signingKey
+    );
+    /// @notice An admitted verifier verified a document of `issuerId` for a purpose (a hash of its text).
     event VerificationRecorded(
-        bytes32 indexed documentDigest, bytes32 indexed batchRoot, address indexed verifier, bytes32 purposeHash
+        bytes32 indexed documentDigest, bytes32 indexed batchRoot, address indexed verifier, bytes11 issuerId, bytes32 purposeHash
     );
 
     // ------------------------------------------------------------------------------------------------------
     // Errors: each carries the values at fault
     // ------------------------------------------------------------------------------------------------------
 
+    /// @notice An address argument is zero.
     error RegistryZeroAddress();
-    error RegistryInvalidQuorum(uint256 operators, uint256 quorum);
-    error RegistryDuplicateOperator(address operator);
-    error RegistryNotOperator(address account);
-    error RegistryUnknownProposal(uint256 proposalId);
-    error RegistryProposalExpired(uint256 proposalId, uint40 expiresAt);
-    error RegistryProposalAlreadyExecuted(uint256 proposalId);
-    error RegistryAlreadyApproved(uint256 proposalId, address operator);
+    /// @notice Only the consortium contract may do this.
+    error RegistryNotConsortium(address account);
+    /// @notice The consortium given at deployment names another registry.
+    error RegistryConsortiumMismatch(address consortium, address registryOfConsortium);
 
+    /// @notice An issuer id must not be zero.
     error RegistryZeroIssuerId();
+    /// @notice An issuer with this id was already admitted.
     error RegistryIssuerExists(bytes11 issuerId);
+    /// @notice No issuer has this id.
     error RegistryUnknownIssuer(bytes11 issuerId);
+    /// @notice The issuer is not admitted, or is suspended.
     error RegistryIssuerNotActive(bytes11 issuerId, Status status);
+    /// @notice Only a suspended issuer can be reinstated.
     error RegistryIssuerNotSuspended(bytes11 issuerId, Status status);
+    /// @notice Only the issuer's admin account may do this.
     error RegistryNotIssuerAdmin(bytes11 issuerId, address account);
+    /// @notice The account already administers an issuer.
     error RegistryAdminInUse(address admin, bytes11 issuerId);
+    /// @notice The issuer is not allowed to issue this document type.
     error RegistryDocTypeNotAllowed(bytes11 issuerId, bytes8 docType);
+    /// @notice A document type must not be zero.
     error RegistryZeroDocType();
 
+    /// @notice Members are admitted as verifiers or regulators only.
     error RegistryInvalidRole(Role role);
+    /// @notice The account already holds a consortium role.
     error RegistryMemberExists(address account, Role role);
+    /// @notice The account holds no consortium role.
     error RegistryUnknownMember(address account);
+    /// @notice The member is not active.
     error RegistryMemberNotActive(address account, Status status);
+    /// @notice Only a suspended member can be reinstated.
     error RegistryMemberNotSuspended(address account, Status status);
+    /// @notice Only an active verifier may record a verification.
     error RegistryNotVerifier(address account);
 
+    /// @notice The signing key is already registered (keys belong to one issuer, once).
     error RegistryKeyExists(address key, bytes11 issuerId);
+    /// @notice The key did not sign the proof of possession naming this registry, the issuer and itself.
+    error RegistryInvalidKeyProof(address key, address recovered);
+    /// @notice The signature recovers to a key no issuer holds (wrong key, chain, registry or message).
     error RegistryUnknownKey(address key);
+    /// @notice The signing key was retired and can no longer sign.
     error RegistryKeyRetired(address key, uint40 retiredAt);
+    /// @notice The signing key is marked compromised.
     error RegistryKeyCompromised(address key, uint40 compromisedFrom);
+    /// @notice A compromise time must be non-zero, not in the future, and earlier than one already set.
     error RegistryInvalidCompromiseTime(address key, uint40 compromisedFrom);
 
+    /// @notice A batch root must not be zero.
     error RegistryZeroRoot();
+    /// @notice The issuer already anchored this batch root with another record.
     error RegistryRootAlreadyAnchored(bytes32 batchRoot, bytes11 issuerId);
+    /// @notice The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3).
     error RegistryUnknownHashAlgorithm(uint8 hashAlg);
+    /// @notice A batch must hold at least one document.
     error RegistryZeroLeafCount();
+    /// @notice The batch's not-after time has already passed.
     error RegistryNotAfterPassed(uint40 notAfter, uint40 now_);
+    /// @notice The signed request's deadline has passed; sign it again.
     error RegistrySignatureExpired(uint40 deadline, uint40 now_);
+    /// @notice The signed request's deadline lies further ahead than the registry accepts.
+    error RegistryDeadlineTooFar(uint40 deadline, uint40 latest);
+    /// @notice The issuer cancelled every signed request with a deadline up to `cancelledUpTo`.
+    error RegistrySignatureCancelled(bytes11 issuerId, uint40 deadline, uint40 cancelledUpTo);
+    /// @notice A cancellation must move later than the one already set.
+    error RegistryInvalidCancellation(bytes11 issuerId, uint40 deadlineUpTo, uint40 cancelledUpTo);
+    /// @notice The signature does not recover to any address.
     error RegistryInvalidSignature(bytes32 r, bytes32 vs);
+    /// @notice The signature's s value is in the upper half of the curve order (malleable form).
     error RegistryMalleableSignature(bytes32 s);
-    error RegistryNotSubmitter(bytes11 issuerId, address account);
+    /// @notice Requests and signatures differ in number.
     error RegistryLengthMismatch(uint256 requests, uint256 signatures);
 
-    error RegistryUnknownBatch(bytes32 batchRoot);
-    error RegistryNotBatchIssuer(bytes32 batchRoot, bytes11 issuerId);
+    /// @notice The issuer anchored no batch under this root.
+    error RegistryUnknownBatch(bytes11 issuerId, bytes32 batchRoot);
+    /// @notice A revocation needs a reason other than None.
     error RegistryInvalidRevocationReason(RevocationReason reason);
+    /// @notice A signed revocation names exactly one of a batch root and a document digest.
     error RegistryInvalidRevocationTarget(bytes32 batchRoot, bytes32 documentDigest);
+    /// @notice The batch is already revoked; a revocation that counts is final.
     error RegistryBatchAlreadyRevoked(bytes32 batchRoot, RevocationReason reason);
+    /// @notice The document is already revoked by its issuer; a revocation that counts is final.
     error RegistryDocumentAlreadyRevoked(bytes32 documentDigest, bytes11 issuerId, RevocationReason reason);
 
     // ------------------------------------------------------------------------------------------------------
-    // Governance (operators)
+    // Governance (the consortium contract only)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Propose admitting an issuer with its admin, allowed document types and first signing keys.
-    /// @dev The proposer's approval counts. Reverts with the error the execution would raise if it is already invalid.
-    function proposeAdmitIssuer(
-        bytes11 issuerId,
-        bytes32 jurisdiction,
-        address admin,
-        bytes8[] calldata docTypes,
-        address[] calldata signingKeys
-    ) external returns (uint256 proposalId);
+    /// @notice Carry out `action` with its ABI-encoded `payload`, for the consortium's proposal `proposalId`.
+    /// @dev Checks exactly what {checkAction} checks first, so an action that became invalid reverts.
+    function execute(GovernanceAction action, bytes calldata payload, uint256 proposalId) external;
 
-    /// @notice Propose suspending an active issuer: its keys can no longer anchor and verifiers see it suspended.
-    function proposeSuspendIssuer(bytes11 issuerId) external returns (uint256 proposalId);
-
-    /// @notice Propose reinstating a suspended issuer.
-    function proposeReinstateIssuer(bytes11 issuerId) external returns (uint256 proposalId);
-
-    /// @notice Propose allowing (or disallowing) an issuer to issue the given document types.
-    function proposeSetDocTypes(bytes11 issuerId, bytes8[] calldata docTypes, bool allowed)
-        external
-        returns (uint256 proposalId);
-
-    /// @notice Propose admitting an account as a verifier or a regulator.
-    function proposeAdmitMember(address account, Role role) external returns (uint256 proposalId);
-
-    /// @notice Propose suspending an active verifier or regulator.
-    function proposeSuspendMember(address account) external returns (uint256 proposalId);
-
-    /// @notice Propose reinstating a suspended verifier or regulator.
-    function proposeReinstateMember(address account) external returns (uint256 proposalId);
-
-    /// @notice Propose marking a signing key compromised from `compromisedFrom` (at most now) on.
-    function proposeCompromiseKey(address key, uint40 compromisedFrom) external returns (uint256 proposalId);
-
-    /// @notice Approve a pending proposal; the approval that reaches the quorum executes it.
-    function approve(uint256 proposalId) external;
+    /// @notice Revert with the error {execute} would raise if `action` with `payload` were carried out now.
+    /// @dev The consortium calls it when an action is proposed, so an invalid proposal is refused at once.
+    function checkAction(GovernanceAction action, bytes calldata payload) external view;
 
     // ------------------------------------------------------------------------------------------------------
-    // Issuer keys (the issuer's admin)
+    // Issuer keys and requests (the issuer's admin)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Add a signing key to the caller's issuer. A key can belong to one issuer only, once.
-    function addSigningKey(bytes11 issuerId, address key) external;
+    /// @notice Add a signing key to the caller's issuer. A key can belong to one issuer only, once, and only with
+    ///         its proof of possession, so nobody can register another institution's key first.
+    /// @param keyProof The key's signature over the EIP-712 struct `SigningKey(bytes11 issuerId,address key)`
+    ///        under this registry's domain: proof that the issuer holds the key.
+    function addSigningKey(bytes11 issuerId, address key, Signature calldata keyProof) external;
 
-    /// @notice Retire a signing key: it can no longer sign; what it anchored before stays valid.
+    /// @notice Retire a signing key: it can no longer sign; what it anchored until then, this block included,
+    ///         stays valid.
     function retireSigningKey(address key) external;
 
-    /// @notice Mark a key compromised from `compromisedFrom` (at most now): anchors it made from then on are invalid.
+    /// @notice Mark a key compromised from `compromisedFrom` (at most now): anchors it made, and revocations it
+    ///         signed, from then on do not count.
     /// @dev The time can only move earlier, never later.
     function markKeyCompromised(address key, uint40 compromisedFrom) external;
+
+    /// @notice Void every signed request of the issuer (anchor or revocation) whose deadline is at or before
+    ///         `deadlineUpTo`. Requests signed afterwards must carry a later deadline.
+    function cancelSignedRequests(bytes11 issuerId, uint40 deadlineUpTo) external;
 
     // ------------------------------------------------------------------------------------------------------
     // Anchors and revocation
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Anchor a batch root signed by an active key of an active issuer. Caller: an operator or the issuer's admin.
+    /// @notice Anchor a batch root signed by an active key of an active issuer, under that issuer. Anyone may
+    ///         submit a signed request (usually an operator relays it, or the issuer's admin sends it); the
+    ///         signature, its deadline and the issuer's cancellations decide. Another issuer may anchor the same
+    ///         root under its own id.
     function anchor(AnchorRequest calldata request, Signature calldata signature) external;
 
-    /// @notice Anchor many signed batch roots in one transaction, all or nothing.
+    /// @notice Anchor many signed batch roots in one transaction. A root its issuer already anchored with an
+    ///         identical record is skipped (another relayer got there first); any other failure reverts all.
     function anchorMany(AnchorRequest[] calldata requests, Signature[] calldata signatures) external;
 
-    /// @notice Revoke a whole batch, as the admin of the issuer that anchored it. Final.
+    /// @notice Revoke a whole batch of the caller's issuer, as its admin.
     function revokeBatch(bytes32 batchRoot, RevocationReason reason) external;
 
-    /// @notice Revoke one document of the caller's issuer, wherever it was anchored, as that issuer's admin. Final.
+    /// @notice Revoke one document of the caller's issuer, wherever it was anchored, as that issuer's admin.
     /// @dev Other documents of the same batch stay valid.
     function revokeDocument(bytes32 documentDigest, RevocationReason reason) external;
 
-    /// @notice Revoke with a request signed by an active key of the issuer. Caller: an operator or the issuer's admin.
+    /// @notice Revoke with a request signed by an active key of the issuer, submitted by anyone (usually an
+    ///         operator or the issuer's admin). The record names the key, so it stops counting if the key is later reported compromised
+    ///         from a time at or before it.
     function revokeBySignature(RevocationRequest calldata request, Signature calldata signature) external;
 
-    /// @notice Record, as an admitted verifier, that a document was verified for a purpose. Event only.
-    function recordVerification(bytes32 batchRoot, bytes32 documentDigest, bytes32 purposeHash) external;
-
-    /// @notice {recordVerification} for many documents verified for one purpose, in one transaction.
+    /// @notice Record, as an admitted verifier, that documents were verified for a purpose. Events only.
     function recordVerifications(DocumentQuery[] calldata documents, bytes32 purposeHash) external;
 
     // ------------------------------------------------------------------------------------------------------
     // Views (no role needed)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Everything a verifier needs about one document of one batch.
-    function documentStatus(bytes32 batchRoot, bytes32 documentDigest) external view returns (DocumentStatus memory);
+    /// @notice The consortium contract that governs this registry.
+    function consortium() external view returns (address);
 
-    /// @notice {documentStatus} for many pairs in one call.
+    /// @notice How far ahead of the submitting block a signed request's deadline may lie, in seconds.
+    function MAX_DEADLINE_HORIZON() external view returns (uint40);
+
+    /// @notice Everything a verifier needs about each (issuer, batch, document) triple, in one call.
     function documentStatuses(DocumentQuery[] calldata queries) external view returns (DocumentStatus[] memory);
 
-    /// @notice How `issuerId` revoked the document `documentDigest`, if it did.
-    function documentRevocation(bytes11 issuerId, bytes32 documentDigest)
-        external
-        view
-        returns (RevocationReason reason, uint40 revokedAt);
-
-    /// @notice {documentRevocation} for many documents of one issuer in one call: the per-document part of a
-    ///         verification, once the batch's record has been read with {documentStatus}.
+    /// @notice How `issuerId` revoked each of `documentDigests`, if it did: the per-document part of a
+    ///         verification, once the batch's record has been read with {documentStatuses}.
     function documentRevocations(bytes11 issuerId, bytes32[] calldata documentDigests)
         external
         view
-        returns (RevocationReason[] memory reasons, uint40[] memory revokedAt);
+        returns (RevocationRecord[] memory);
 
-    /// @notice Whether `key` was a valid signing key of `issuerId` at `time`: added, not retired, not compromised.
+    /// @notice Whether `key` was a valid signing key of `issuerId` at `time`: added at or before it, not retired
+    ///         before it, not compromised at or before it.
     function keyValidAt(bytes11 issuerId, address key, uint40 time) external view returns (bool);
 
-    /// @notice Whether `issuerId` was admitted and not suspended at `time`.
+    /// @notice Whether `issuerId` was admitted and not suspended at `time` (both ends of a period included).
     function issuerActiveAt(bytes11 issuerId, uint40 time) external view returns (bool);
 
     /// @notice The issuer record.
@@ -364,22 +424,4 @@ interface IDocumentRegistry {
 
     /// @notice The verifier or regulator record of `account`.
     function member(address account) external view returns (MemberInfo memory);
-
-    /// @notice The consortium operators (two to six), fixed at deployment.
-    function operators() external view returns (address[] memory);
-
-    /// @notice Approvals a proposal needs.
-    function quorum() external view returns (uint256);
-
-    /// @notice How long a proposal stays open, in seconds.
-    function proposalLifetime() external view returns (uint40);
-
-    /// @notice A proposal.
-    function proposal(uint256 proposalId) external view returns (ProposalInfo memory);
-
-    /// @notice Whether `operator` approved `proposalId`.
-    function hasApproved(uint256 proposalId, address operator) external view returns (bool);
-
-    /// @notice Number of proposals made so far (ids run from 1).
-    function proposalCount() external view returns (uint256);
 }

@@ -11,9 +11,10 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crossverify.chain.connection import chain_time, embedded_chain
-from crossverify.chain.records import Role
+from crossverify.chain.consortium import ConsortiumContract, deploy_consortium, encode_payload
+from crossverify.chain.records import ProposalKind, Role
 from crossverify.chain.registry import Registry
-from crossverify.chain.typed_data import AnchorRequest, Domain, sign
+from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 
@@ -29,9 +30,11 @@ def labelled_test_key(label: str) -> LocalAccount:
 
 @dataclass
 class Consortium:
-    """A deployed registry with two operators, one admitted issuer, a verifier and a regulator."""
+    """A deployed consortium (Macao and Guangdong operators) and its registry, with one admitted issuer, a
+    verifier and a regulator."""
 
     w3: Web3
+    consortium: ConsortiumContract
     registry: Registry
     domain: Domain
     macao_operator: str
@@ -40,6 +43,7 @@ class Consortium:
     verifier: str
     regulator: str
     outsider: str
+    hong_kong_operator: str
     issuer_id: bytes
     signing_key: LocalAccount
     doc_type: bytes
@@ -67,18 +71,38 @@ class Consortium:
         signature = sign(request, self.domain, signer or self.signing_key)
         return self.registry.transact(lambda f: f.anchor(request.as_abi(), signature), sender or self.macao_operator)
 
-    def govern(self, propose, approvers: list[str] | None = None):  # type: ignore[no-untyped-def]
+    def propose(self, kind: ProposalKind, *values: object, proposer: str | None = None):  # type: ignore[no-untyped-def]
+        """Propose as ``proposer`` (the Macao operator); returns the receipt."""
+        payload = encode_payload(kind, *values)
+        return self.consortium.transact(lambda f: f.propose(int(kind), payload), proposer or self.macao_operator)
+
+    def govern(self, kind: ProposalKind, *values: object, approvers: list[str] | None = None):  # type: ignore[no-untyped-def]
         """Propose as the Macao operator, then approve as the others; returns the last receipt."""
-        receipt = self.registry.transact(propose, self.macao_operator)
-        proposal_id = self.registry.call(lambda f: f.proposalCount())
+        receipt = self.propose(kind, *values)
+        proposal_id = self.consortium.call(lambda f: f.proposalCount())
         for approver in approvers if approvers is not None else [self.guangdong_operator]:
-            receipt = self.registry.transact(lambda f: f.approve(proposal_id), approver)
+            receipt = self.consortium.transact(lambda f: f.approve(proposal_id), approver)
         return receipt
 
 
-def admit_issuer(c: Consortium, name: str, admin: str, keys: list[str], doc_types: list[str]):  # type: ignore[no-untyped-def]
-    return c.govern(lambda f: f.proposeAdmitIssuer(
-        issuer_id_code(name), jurisdiction_code("MO"), admin, [doc_type_code(t) for t in doc_types], keys))
+def admission(name: str, admin: str, doc_types: list[str], jurisdiction: str = "MO") -> tuple[object, ...]:
+    """The payload values of an AdmitIssuer proposal."""
+    return (issuer_id_code(name), jurisdiction_code(jurisdiction), admin, [doc_type_code(t) for t in doc_types])
+
+
+def add_key(c: Consortium, name: str, admin: str, key: LocalAccount):  # type: ignore[no-untyped-def]
+    """Add ``key`` to issuer ``name`` as its admin, with the key's proof of possession."""
+    issuer_id = issuer_id_code(name)
+    proof = key_proof(issuer_id, key, c.domain)
+    return c.registry.transact(lambda f: f.addSigningKey(issuer_id, key.address, proof), admin)
+
+
+def admit_issuer(c: Consortium, name: str, admin: str, keys: list[LocalAccount], doc_types: list[str]):  # type: ignore[no-untyped-def]
+    """Admit issuer ``name`` by quorum, then add its keys as its admin."""
+    receipt = c.govern(ProposalKind.ADMIT_ISSUER, *admission(name, admin, doc_types))
+    for key in keys:
+        receipt = add_key(c, name, admin, key)
+    return receipt
 
 
 @pytest.fixture(scope="session")
@@ -96,17 +120,17 @@ def w3() -> Web3:
 @pytest.fixture(scope="session")
 def session_consortium(w3: Web3) -> Consortium:
     accounts = w3.eth.accounts
-    registry, _ = Registry.deploy(w3, accounts[0], [accounts[0], accounts[1]])
+    consortium, registry = deploy_consortium(w3, accounts[0], [(accounts[0], "MO"), (accounts[1], "GD")])
     c = Consortium(
-        w3=w3, registry=registry, domain=Domain.of(registry),
+        w3=w3, consortium=consortium, registry=registry, domain=Domain.of(registry),
         macao_operator=accounts[0], guangdong_operator=accounts[1], issuer_admin=accounts[2],
-        verifier=accounts[3], regulator=accounts[4], outsider=accounts[5],
+        verifier=accounts[3], regulator=accounts[4], outsider=accounts[5], hong_kong_operator=accounts[6],
         issuer_id=issuer_id_code("BNUMMOMX"), signing_key=labelled_test_key("BNU signing key 1"),
         doc_type=doc_type_code("DEPCERT"),
     )
-    admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.signing_key.address], ["DEPCERT", "ACCTSTMT"])
-    c.govern(lambda f: f.proposeAdmitMember(c.verifier, Role.VERIFIER))
-    c.govern(lambda f: f.proposeAdmitMember(c.regulator, Role.REGULATOR))
+    admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.signing_key], ["DEPCERT", "ACCTSTMT"])
+    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
+    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)
     return c
 
 

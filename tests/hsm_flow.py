@@ -38,15 +38,17 @@ def issue_with_token_keys(
     signer = generate_token_key(softhsm.ref(f"{issuer_id} signing 1"), softhsm.pin)
     admin = generate_token_key(softhsm.ref(f"{issuer_id} admin"), softhsm.pin)
     fund(admin)
-    guangdong.approve(macao.propose_admit_issuer(issuer_id, "MO", admin.address, ["DEPCERT"], [signer.address]))
+    guangdong.approve(macao.propose_admit_issuer(issuer_id, "MO", admin.address, ["DEPCERT"]))
 
     issuer = IssuerClient(registry, issuer_id, signer, admin, Journal(tmp / "journal.sqlite"), tmp / "bundles",
                           receipt_timeout=30)
+    issuer.add_key(signer)  # the token key signs its proof of possession; the admin sends it
     clock = Clock(registry)
     issuer.issue(deposit_certificates(clock, 300, issuer=issuer_id))  # type: ignore[arg-type]
     report = issuer.run(max_batch=100)
     assert (report.anchored, len(report.delivered), report.transactions) == (3, 300, 1)
-    assert (signer.signatures, admin.signatures) == (3, 1)  # the token signs once per batch, once per transaction
+    # The token signed the key proof, then once per batch; the admin addSigningKey, then one anchorMany.
+    assert (signer.signatures, admin.signatures) == (4, 2)
 
     verifier = VerifierClient(registry)
     bundles = [load_bundle(p.read_bytes()) for p in sorted(report.delivered)]
@@ -61,5 +63,5 @@ def issue_with_token_keys(
 
     issuer.revoke_document(bundles[1].document_digest(), RevocationReason.SUPERSEDED)
     assert verifier.verify(bundles[1]).failed[0].name == "not_revoked"
-    assert admin.signatures == 5  # anchorMany, addSigningKey, retireSigningKey, anchor, revokeDocument
+    assert admin.signatures == 6  # addSigningKey, anchorMany, addSigningKey, retireSigningKey, anchor, revokeDocument
     issuer.journal.close()

@@ -106,36 +106,42 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     rng = random.Random(seed)
     w3 = embedded_chain()
     a = list(w3.eth.accounts)
-    macao_op, guangdong_op, regulator = a[0], a[1], a[7]
+    macao_op, guangdong_op, regulator, hong_kong_op = a[0], a[1], a[7], a[8]
     admins = {plan.issuer_id: a[2 + i] for i, plan in enumerate(ISSUERS)}
     banks = {"Guangdong Bank A": a[5], "Guangdong Bank B": a[6]}
     keys = {p.issuer_id: (signing_key or _local_key)(p.issuer_id) for p in ISSUERS}
     out_dir.mkdir(parents=True, exist_ok=True)
 
     console.rule("[bold]1. The consortium")
-    macao = OperatorClient.deploy(w3, macao_op, [macao_op, guangdong_op])
+    macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")])
     registry = macao.registry
-    guangdong = OperatorClient(registry, guangdong_op)
-    console.print(f"Registry deployed at [cyan]{registry.address}[/] by the Macao operator; both operators must "
-                  "approve every admission.")
+    guangdong = OperatorClient(registry, guangdong_op, macao.consortium)
+    console.print(f"Consortium [cyan]{macao.consortium.address}[/] and registry [cyan]{registry.address}[/] deployed "
+                  "by the Macao operator; every proposal needs both jurisdictions.")
+    journal = Journal(out_dir / "journal.sqlite")  # one journal serves every issuer of this process
+    issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], admins[p.issuer_id], journal,
+                                         out_dir / "bundles")
+               for p in ISSUERS}
     for plan in ISSUERS:
-        pid = macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types,
-                                         [keys[plan.issuer_id].address])
-        guangdong.approve(pid)
-        console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}")
+        guangdong.approve(macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types))
+        issuers[plan.issuer_id].add_key(keys[plan.issuer_id])
+        issuers[plan.issuer_id].sender = macao_op  # from now on the Macao operator relays its signed anchors
+        console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}; its admin "
+                      "registered its signing key with a proof of possession")
         console.print(f"    its signing key lives {_where(keys[plan.issuer_id])}")
     for label, account in [*banks.items(), ("regulator", regulator)]:
         role = Role.REGULATOR if label == "regulator" else Role.VERIFIER
         guangdong.approve(macao.propose_admit_member(account, role))
         console.print(f"  {label} admitted as {role.name.lower()}")
+    joining = macao.propose_add_operator(hong_kong_op, "HK")
+    console.print(f"  proposal {joining}: {macao.show(joining).action} ({macao.show(joining).progress})")
+    guangdong.approve(joining)
+    console.print(f"  Hong Kong joins: {len(macao.consortium.operators())} operators; every proposal now needs "
+                  "Macao, Guangdong and Hong Kong")
 
     console.rule("[bold]2. Macao issuers anchor certificates")
     result = DemoResult(w3, registry.address, out_dir)
     now = chain_time(w3)
-    journal = Journal(out_dir / "journal.sqlite")  # one journal serves every issuer of this process
-    issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], macao_op, journal,
-                                         out_dir / "bundles")
-               for p in ISSUERS}
     references: dict[str, list[str]] = {}
     with Progress(console=console) as progress:
         task = progress.add_task("issuing", total=certificates)
@@ -212,6 +218,14 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
             result.claim_values.extend(c.value for c in doc.claims)
             result.salts.extend(c.salt for c in doc.claims)
     journal.close()
+
+    hong_kong = OperatorClient(registry, hong_kong_op, macao.consortium)
+    leaving = hong_kong.propose_remove_operator(hong_kong_op)
+    console.print(f"\n  proposal {leaving}: {hong_kong.show(leaving).action} ({hong_kong.show(leaving).progress})")
+    macao.approve(leaving)
+    console.print(f"  proposal {leaving}: {macao.show(leaving).progress}")
+    guangdong.approve(leaving)
+    console.print(f"  Hong Kong leaves again: {len(macao.consortium.operators())} operators, Macao and Guangdong")
 
     console.rule("[bold]5. The regulator")
     reader = RegulatorReader(registry, out_dir / "audit.sqlite")
@@ -310,14 +324,16 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     w3 = embedded_chain()
     macao_op, guangdong_op, admin, bank = (w3.eth.accounts[i] for i in range(4))
     signer = Account.create()
-    macao = OperatorClient.deploy(w3, macao_op, [macao_op, guangdong_op])
-    guangdong = OperatorClient(macao.registry, guangdong_op)
-    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"], [signer.address]))
+    macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")])
+    guangdong = OperatorClient(macao.registry, guangdong_op, macao.consortium)
+    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"]))
     guangdong.approve(macao.propose_admit_member(bank, Role.VERIFIER))
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, macao_op, Journal(out_dir / "journal.sqlite"),
+    issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, admin, Journal(out_dir / "journal.sqlite"),
                           out_dir / "bundles")
+    issuer.add_key(signer)
+    issuer.sender = macao_op  # the Macao operator relays the signed anchors
     now, rng = chain_time(w3), random.Random(13)
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
     references = [f"DEPCERT-{i + 1:03d}" for i in range(certificates)]

@@ -46,10 +46,12 @@
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it
-        └── ContractRevert                   the registry reverted with one of its custom errors
-            ├── RegistryAlreadyApproved
+        ├── AnchorMismatch                   the issuer's root is anchored with a record its journal did not sign
+        └── ContractRevert                   the registry or the consortium reverted with a custom error
+            ├── ConsortiumAlreadyApproved
             ├── RegistryRootAlreadyAnchored
-            └── ...                          one class per ``error`` in the registry ABI, same name
+            └── ...                          one class per ``error`` in either ABI, same name; the docstring
+                                             is the error's NatSpec notice (a test keeps them equal)
 
 Contract errors are decoded from the revert data's selector (see :func:`decode_revert`), so a caller
 catches ``RegistryRootAlreadyAnchored`` and reads ``err.args_by_name["batchRoot"]``.
@@ -322,6 +324,8 @@ class TransactionReplaced(RegistryError):
 
 class TransactionDropped(RegistryError):
     """The node no longer knows a sent, unmined transaction (evicted, or the node restarted); send it again."""
+class AnchorMismatch(RegistryError):
+    """The registry holds one of this issuer's batch roots with a record the issuer's journal did not sign."""
 
 
 class ContractRevert(RegistryError):
@@ -351,164 +355,85 @@ class StringTooLong(ContractRevert):
     """EIP-712 domain name or version too long (deployment only)."""
 
 
-class RegistryZeroAddress(ContractRevert):
-    """An address argument is zero."""
-
-
-class RegistryInvalidQuorum(ContractRevert):
-    """Deployment needs at least two operators and a quorum between two and their number."""
-
-
-class RegistryDuplicateOperator(ContractRevert):
-    """An operator is listed twice at deployment."""
-
-
-class RegistryNotOperator(ContractRevert):
-    """Only a consortium operator may do this."""
-
-
-class RegistryUnknownProposal(ContractRevert):
-    """No proposal has this id."""
-
-
-class RegistryProposalExpired(ContractRevert):
-    """The proposal expired before reaching its quorum; propose again."""
-
-
-class RegistryProposalAlreadyExecuted(ContractRevert):
-    """The proposal already reached its quorum and was carried out."""
-
-
-class RegistryAlreadyApproved(ContractRevert):
+class ConsortiumAlreadyApproved(ContractRevert):
     """This operator already approved the proposal."""
 
 
-class RegistryZeroIssuerId(ContractRevert):
-    """An issuer id must not be zero."""
+class ConsortiumDuplicateOperator(ContractRevert):
+    """The account is already an operator."""
 
 
-class RegistryIssuerExists(ContractRevert):
-    """An issuer with this id was already admitted."""
+class ConsortiumInvalidLifetime(ContractRevert):
+    """A proposal lifetime must lie between an hour and ninety days."""
 
 
-class RegistryUnknownIssuer(ContractRevert):
-    """No issuer has this id."""
+class ConsortiumInvalidQuorum(ContractRevert):
+    """The operators would not span two jurisdictions, or the threshold would be below two or above the number
+    of operators, or there would be more operators or jurisdictions than the consortium holds."""
 
 
-class RegistryIssuerNotActive(ContractRevert):
-    """The issuer is not admitted, or is suspended."""
+class ConsortiumNotOperator(ContractRevert):
+    """Only a consortium operator may do this."""
 
 
-class RegistryIssuerNotSuspended(ContractRevert):
-    """Only a suspended issuer can be reinstated."""
+class ConsortiumProposalAlreadyExecuted(ContractRevert):
+    """The proposal already passed and was carried out."""
 
 
-class RegistryNotIssuerAdmin(ContractRevert):
-    """Only the issuer's admin account may do this."""
+class ConsortiumProposalExpired(ContractRevert):
+    """The proposal expired before reaching its quorum; propose again."""
+
+
+class ConsortiumProposalStale(ContractRevert):
+    """The operators or threshold changed since the proposal was made; propose again."""
+
+
+class ConsortiumUnknownProposal(ContractRevert):
+    """No proposal has this id."""
+
+
+class ConsortiumZeroAddress(ContractRevert):
+    """An address argument is zero."""
+
+
+class ConsortiumZeroJurisdiction(ContractRevert):
+    """A jurisdiction code must not be zero."""
 
 
 class RegistryAdminInUse(ContractRevert):
-    """The account already administers another issuer."""
+    """The account already administers an issuer."""
+
+
+class RegistryBatchAlreadyRevoked(ContractRevert):
+    """The batch is already revoked; a revocation that counts is final."""
+
+
+class RegistryConsortiumMismatch(ContractRevert):
+    """The consortium given at deployment names another registry."""
+
+
+class RegistryDeadlineTooFar(ContractRevert):
+    """The signed request's deadline lies further ahead than the registry accepts."""
 
 
 class RegistryDocTypeNotAllowed(ContractRevert):
     """The issuer is not allowed to issue this document type."""
 
 
-class RegistryZeroDocType(ContractRevert):
-    """A document type must not be zero."""
+class RegistryDocumentAlreadyRevoked(ContractRevert):
+    """The document is already revoked by its issuer; a revocation that counts is final."""
 
 
-class RegistryInvalidRole(ContractRevert):
-    """Members are admitted as verifiers or regulators only."""
-
-
-class RegistryMemberExists(ContractRevert):
-    """The account already holds a consortium role."""
-
-
-class RegistryUnknownMember(ContractRevert):
-    """The account holds no consortium role."""
-
-
-class RegistryMemberNotActive(ContractRevert):
-    """The member is not active."""
-
-
-class RegistryMemberNotSuspended(ContractRevert):
-    """Only a suspended member can be reinstated."""
-
-
-class RegistryNotVerifier(ContractRevert):
-    """Only an active verifier may record a verification."""
-
-
-class RegistryKeyExists(ContractRevert):
-    """The signing key is already registered (keys belong to one issuer, once)."""
-
-
-class RegistryUnknownKey(ContractRevert):
-    """The signature recovers to a key no issuer holds (wrong key, chain, registry or message)."""
-
-
-class RegistryKeyRetired(ContractRevert):
-    """The signing key was retired and can no longer sign."""
-
-
-class RegistryKeyCompromised(ContractRevert):
-    """The signing key is marked compromised."""
+class RegistryInvalidCancellation(ContractRevert):
+    """A cancellation must move later than the one already set."""
 
 
 class RegistryInvalidCompromiseTime(ContractRevert):
     """A compromise time must be non-zero, not in the future, and earlier than one already set."""
 
 
-class RegistryZeroRoot(ContractRevert):
-    """A batch root must not be zero."""
-
-
-class RegistryRootAlreadyAnchored(ContractRevert):
-    """The batch root is already anchored."""
-
-
-class RegistryUnknownHashAlgorithm(ContractRevert):
-    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3)."""
-
-
-class RegistryZeroLeafCount(ContractRevert):
-    """A batch must hold at least one document."""
-
-
-class RegistryNotAfterPassed(ContractRevert):
-    """The batch's not-after time has already passed."""
-
-
-class RegistrySignatureExpired(ContractRevert):
-    """The signed request's deadline has passed; sign it again."""
-
-
-class RegistryInvalidSignature(ContractRevert):
-    """The signature does not recover to any address."""
-
-
-class RegistryMalleableSignature(ContractRevert):
-    """The signature's s value is in the upper half of the curve order (malleable form)."""
-
-
-class RegistryNotSubmitter(ContractRevert):
-    """Only an operator or the issuer's admin may submit this issuer's signed requests."""
-
-
-class RegistryLengthMismatch(ContractRevert):
-    """Requests and signatures differ in number."""
-
-
-class RegistryUnknownBatch(ContractRevert):
-    """No batch is anchored under this root."""
-
-
-class RegistryNotBatchIssuer(ContractRevert):
-    """The signer's issuer did not anchor this batch."""
+class RegistryInvalidKeyProof(ContractRevert):
+    """The key did not sign the proof of possession naming this registry, the issuer and itself."""
 
 
 class RegistryInvalidRevocationReason(ContractRevert):
@@ -519,12 +444,124 @@ class RegistryInvalidRevocationTarget(ContractRevert):
     """A signed revocation names exactly one of a batch root and a document digest."""
 
 
-class RegistryBatchAlreadyRevoked(ContractRevert):
-    """The batch is already revoked; revocation is final."""
+class RegistryInvalidRole(ContractRevert):
+    """Members are admitted as verifiers or regulators only."""
 
 
-class RegistryDocumentAlreadyRevoked(ContractRevert):
-    """The document is already revoked by its issuer; revocation is final."""
+class RegistryInvalidSignature(ContractRevert):
+    """The signature does not recover to any address."""
+
+
+class RegistryIssuerExists(ContractRevert):
+    """An issuer with this id was already admitted."""
+
+
+class RegistryIssuerNotActive(ContractRevert):
+    """The issuer is not admitted, or is suspended."""
+
+
+class RegistryIssuerNotSuspended(ContractRevert):
+    """Only a suspended issuer can be reinstated."""
+
+
+class RegistryKeyCompromised(ContractRevert):
+    """The signing key is marked compromised."""
+
+
+class RegistryKeyExists(ContractRevert):
+    """The signing key is already registered (keys belong to one issuer, once)."""
+
+
+class RegistryKeyRetired(ContractRevert):
+    """The signing key was retired and can no longer sign."""
+
+
+class RegistryLengthMismatch(ContractRevert):
+    """Requests and signatures differ in number."""
+
+
+class RegistryMalleableSignature(ContractRevert):
+    """The signature's s value is in the upper half of the curve order (malleable form)."""
+
+
+class RegistryMemberExists(ContractRevert):
+    """The account already holds a consortium role."""
+
+
+class RegistryMemberNotActive(ContractRevert):
+    """The member is not active."""
+
+
+class RegistryMemberNotSuspended(ContractRevert):
+    """Only a suspended member can be reinstated."""
+
+
+class RegistryNotAfterPassed(ContractRevert):
+    """The batch's not-after time has already passed."""
+
+
+class RegistryNotConsortium(ContractRevert):
+    """Only the consortium contract may do this."""
+
+
+class RegistryNotIssuerAdmin(ContractRevert):
+    """Only the issuer's admin account may do this."""
+
+
+class RegistryNotVerifier(ContractRevert):
+    """Only an active verifier may record a verification."""
+
+
+class RegistryRootAlreadyAnchored(ContractRevert):
+    """The issuer already anchored this batch root with another record."""
+
+
+class RegistrySignatureCancelled(ContractRevert):
+    """The issuer cancelled every signed request with a deadline up to `cancelledUpTo`."""
+
+
+class RegistrySignatureExpired(ContractRevert):
+    """The signed request's deadline has passed; sign it again."""
+
+
+class RegistryUnknownBatch(ContractRevert):
+    """The issuer anchored no batch under this root."""
+
+
+class RegistryUnknownHashAlgorithm(ContractRevert):
+    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3)."""
+
+
+class RegistryUnknownIssuer(ContractRevert):
+    """No issuer has this id."""
+
+
+class RegistryUnknownKey(ContractRevert):
+    """The signature recovers to a key no issuer holds (wrong key, chain, registry or message)."""
+
+
+class RegistryUnknownMember(ContractRevert):
+    """The account holds no consortium role."""
+
+
+class RegistryZeroAddress(ContractRevert):
+    """An address argument is zero."""
+
+
+class RegistryZeroDocType(ContractRevert):
+    """A document type must not be zero."""
+
+
+class RegistryZeroIssuerId(ContractRevert):
+    """An issuer id must not be zero."""
+
+
+class RegistryZeroLeafCount(ContractRevert):
+    """A batch must hold at least one document."""
+
+
+class RegistryZeroRoot(ContractRevert):
+    """A batch root must not be zero."""
 
 
 CONTRACT_ERRORS: dict[str, type[ContractRevert]] = {cls.__name__: cls for cls in ContractRevert.__subclasses__()}

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from crossverify.chain.records import ProposalKind
 from crossverify.cli import main
 from crossverify.errors import SigningFailed
 from crossverify.keys.pkcs11 import TokenAccount
 
-from ..conftest import Consortium, admit_issuer
+from ..conftest import Consortium, admission
 from ..softhsm import SPARE_TOKEN, SoftHsm
 
 ISSUER = "CLIHSMMO"
@@ -81,8 +82,9 @@ def test_keys_generated_in_the_token_listed_and_issuing(consortium: Consortium, 
     assert "PIN from env TEST_HSM_PIN" in listed[0]["where"]  # type: ignore[index]
     assert signer["address"] in run(config, "keys", "list").output  # whole, however narrow the terminal
 
-    admit_issuer(c, ISSUER, admin["address"], [signer["address"]], ["DEPCERT"])
+    c.govern(ProposalKind.ADMIT_ISSUER, *admission(ISSUER, admin["address"], ["DEPCERT"]))
     c.w3.eth.send_transaction({"from": c.macao_operator, "to": admin["address"], "value": 10**18})
+    assert ok(run(config, "--json", "issuer", "key", "add")) == {"added": signer["address"]}
     assert ok(run(config, "--json", "issuer", "issue", certificates(c, tmp_path, 30))) == {"journalled": 30}
     with pytest.MonkeyPatch.context() as unplugged:  # the HSM stops answering in the middle of a run
         unplugged.setattr(TokenAccount, "_sign", _unplugged)

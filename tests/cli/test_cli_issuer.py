@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from crossverify import load_bundle
 from crossverify.cli import main
+from crossverify.errors import RegistrySignatureCancelled
 from crossverify.keys.keystore import write_keystore
 
 from ..conftest import Consortium
@@ -71,15 +72,42 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
                           "--role", "verifier"))
     listed = as_json(run(config, "--json", "operator", "proposals"))
     assert listed[0]["id"] == created["proposal"] and listed[0]["approvals"] == 1
+    assert listed[0]["action"] == f"admit {consortium.outsider} as verifier"
+    assert listed[0]["progress"] == "1 of 2 approvals, needs Guangdong"
     guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": consortium.guangdong_operator}
     approved = as_json(run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong))
     assert approved == {str(created["proposal"]): {"executed": True}}
     assert consortium.registry.call(lambda f: f.member(consortium.outsider))[:2] == (1, 1)
 
 
+def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:
+    c = consortium
+    created = as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
+                          "--jurisdiction", "HK"))
+    shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))
+    assert shown["action"] == f"add operator {c.hong_kong_operator} for Hong Kong"
+    assert (shown["approvedBy"], shown["missingJurisdictions"]) == ([c.macao_operator], ["Guangdong"])
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
+    run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong)
+    assert [a for a, _ in c.consortium.operators()] == [c.macao_operator, c.guangdong_operator, c.hong_kong_operator]
+    listed = as_json(run(config, "--json", "operator", "proposals", "--all"))
+    assert listed[0]["progress"] == "passed with 2 approvals"
+
+
+def test_an_issuer_cancels_its_signed_requests(consortium: Consortium, config: Path) -> None:
+    c = consortium
+    up_to = c.now() + 3600
+    admin = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.issuer_admin}
+    assert as_json(run(config, "--json", "issuer", "cancel-requests", "--up-to", str(up_to), env=admin)) == {
+        "cancelledUpTo": up_to}
+    assert c.registry.call(lambda f: f.issuer(c.issuer_id))[5] == up_to
+    with pytest.raises(RegistrySignatureCancelled):
+        c.anchor(b"\x07" * 32, deadline=up_to)
+
+
 def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> None:
     assert run(config, "operator", "approve", "999").exit_code == 1  # the registry refused: named error
-    assert "RegistryUnknownProposal" in run(config, "operator", "approve", "999").output
+    assert "ConsortiumUnknownProposal" in run(config, "operator", "approve", "999").output
     assert run(tmp_path / "missing.toml", "issuer", "status").exit_code == 2
     plain = {"CROSSVERIFY_KEYS_SIGNER_KEYSTORE": "", "CROSSVERIFY_KEYS_SIGNER_PRIVATE_KEY": "0x" + "11" * 32}
     result = run(config, "issuer", "run", env=plain)

@@ -30,6 +30,10 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     assert result.report is not None
     assert {a["kind"] for a in result.report.anomalies} == {"receipt_for_revoked", "anchor_in_compromised_window"}
     assert "<svg" in (tmp_path / "audit-report.html").read_text()
+    story = " ".join((tmp_path / "out.txt").read_text().split())
+    assert "add operator" in story and "for Hong Kong (1 of 2 approvals, needs Guangdong)" in story
+    assert "Hong Kong joins: 3 operators" in story and "Hong Kong leaves again: 2 operators" in story
+    assert "1 of 2 approvals, needs Macao and Guangdong" in story
 
     chain = bytearray()
     for number in range(first_block, w3.eth.block_number + 1):

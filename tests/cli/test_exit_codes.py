@@ -55,4 +55,4 @@ def test_a_registry_that_refuses_exits_1(consortium: Consortium, tmp_path: Path)
     config.write_text(f'[network]\nregistry = "{consortium.registry.address}"\n'
                       f'[keys]\nsender_address = "{consortium.outsider}"\n')
     code, out = run("--config", str(config), "operator", "approve", "1")
-    assert code == 1 and "RegistryNotOperator" in out
+    assert code == 1 and "ConsortiumNotOperator" in out

@@ -6,10 +6,10 @@ import pytest
 from web3 import Web3
 
 from crossverify import errors
-from crossverify.chain.records import Status
-from crossverify.chain.registry import Registry
+from crossverify.chain.consortium import deploy_consortium
+from crossverify.chain.records import ProposalKind, Status
 from crossverify.chain.typed_data import Domain, sign
-from crossverify.format.codes import doc_type_code
+from crossverify.format.codes import doc_type_code, issuer_id_code
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 from .helpers import only_event
@@ -29,15 +29,16 @@ class TestAnchor:
         assert only_event(reg, receipt, "BatchAnchored") == {
             "batchRoot": ROOT, "issuerId": c.issuer_id, "signingKey": c.signing_key.address,
             "docType": c.doc_type, "hashAlg": 1, "leafCount": 1000, "notAfter": request.not_after}
-        status = reg.document_status(ROOT, b"\x42" * 32)
+        status = reg.document_status(c.issuer_id, ROOT, b"\x42" * 32)
         assert (status.issuer_id, status.signing_key, status.anchored_at, status.not_after) == (
             c.issuer_id, c.signing_key.address, at, request.not_after)
         assert (status.doc_type, status.hash_alg, status.leaf_count) == (c.doc_type, 1, 1000)
         assert status.issuer_status == Status.ACTIVE and status.issuer_may_issue
 
-    def test_outsider_cannot_relay(self, consortium: Consortium) -> None:
-        with pytest.raises(errors.RegistryNotSubmitter):
-            consortium.anchor(ROOT, sender=consortium.outsider)
+    def test_anyone_may_submit_a_signed_request(self, consortium: Consortium) -> None:
+        """The signature, its deadline and the issuer's cancellations decide, not who pays the gas."""
+        receipt = consortium.anchor(ROOT, sender=consortium.outsider)
+        assert only_event(consortium.registry, receipt, "BatchAnchored")["signingKey"] == consortium.signing_key.address
 
     def test_root_anchored_once(self, consortium: Consortium) -> None:
         consortium.anchor(ROOT)
@@ -61,15 +62,16 @@ class TestAnchor:
         root = overrides.pop("batch_root", ROOT)
         with pytest.raises(error):
             consortium.anchor(root, **overrides)
-        assert not consortium.registry.document_status(ROOT, b"\0" * 32).anchored
+        assert not consortium.registry.document_status(consortium.issuer_id, ROOT, b"\0" * 32).anchored
 
     def test_accepted_hash_algorithms(self, consortium: Consortium) -> None:
         for alg in (1, 2, 3):
             consortium.anchor(Web3.keccak(alg), hash_alg=alg)
-            assert consortium.registry.document_status(Web3.keccak(alg), b"\0" * 32).hash_alg == alg
+            status = consortium.registry.document_status(consortium.issuer_id, Web3.keccak(alg), b"\0" * 32)
+            assert status.hash_alg == alg
 
     def test_suspended_issuer_cannot_anchor(self, consortium: Consortium) -> None:
-        consortium.govern(lambda f: f.proposeSuspendIssuer(consortium.issuer_id))
+        consortium.govern(ProposalKind.SUSPEND_ISSUER, consortium.issuer_id)
         with pytest.raises(errors.RegistryIssuerNotActive):
             consortium.anchor(ROOT)
 
@@ -90,9 +92,10 @@ class TestSignatures:
 
     def test_replay_on_second_registry_fails(self, consortium: Consortium) -> None:
         c = consortium
-        other, _ = Registry.deploy(c.w3, c.macao_operator, [c.macao_operator, c.guangdong_operator])
-        twin = Consortium(**{**c.__dict__, "registry": other, "domain": Domain.of(other)})
-        admit_issuer(twin, "BNUMMOMX", c.issuer_admin, [c.signing_key.address], ["DEPCERT"])
+        council, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"),
+                                                                    (c.guangdong_operator, "GD")])
+        twin = Consortium(**{**c.__dict__, "consortium": council, "registry": other, "domain": Domain.of(other)})
+        admit_issuer(twin, "BNUMMOMX", c.issuer_admin, [c.signing_key], ["DEPCERT"])
         request = c.anchor_request(ROOT)
         signature = sign(request, c.domain, c.signing_key)  # signed for the first registry
         with pytest.raises(errors.RegistryUnknownKey):
@@ -129,7 +132,7 @@ class TestSignatures:
             c.registry.transact(
                 lambda f: f.anchor(request.as_abi(), (raw.r.to_bytes(32, "big"), vs.to_bytes(32, "big"))),
                 c.macao_operator)
-        assert not c.registry.document_status(ROOT, b"\0" * 32).anchored
+        assert not c.registry.document_status(c.issuer_id, ROOT, b"\0" * 32).anchored
 
     def test_garbage_signature_refused(self, consortium: Consortium) -> None:
         c = consortium
@@ -145,16 +148,18 @@ class TestAnchorMany:
         receipt = reg.transact(lambda f: f.anchorMany(
             [r.as_abi() for r in requests], [sign(r, c.domain, c.signing_key) for r in requests]), c.macao_operator)
         assert len(reg.decode_logs(receipt["logs"])) == 10
-        assert all(s.anchored for s in reg.document_statuses([(r.batch_root, b"\0" * 32) for r in requests]))
+        triples = [(c.issuer_id, r.batch_root, b"\0" * 32) for r in requests]
+        assert all(s.anchored for s in reg.document_statuses(triples))
 
-    def test_all_or_nothing(self, consortium: Consortium) -> None:
+    def test_any_other_failure_reverts_them_all(self, consortium: Consortium) -> None:
         c, reg = consortium, consortium.registry
         requests = [c.anchor_request(Web3.keccak(i)) for i in range(3)]
         signatures = [sign(r, c.domain, c.signing_key) for r in requests]
         signatures[2] = sign(requests[2], c.domain, labelled_test_key("stranger"))
         with pytest.raises(errors.RegistryUnknownKey):
             reg.transact(lambda f: f.anchorMany([r.as_abi() for r in requests], signatures), c.macao_operator)
-        assert not any(s.anchored for s in reg.document_statuses([(r.batch_root, b"\0" * 32) for r in requests]))
+        triples = [(c.issuer_id, r.batch_root, b"\0" * 32) for r in requests]
+        assert not any(s.anchored for s in reg.document_statuses(triples))
 
     def test_length_mismatch(self, consortium: Consortium) -> None:
         c = consortium
@@ -162,12 +167,13 @@ class TestAnchorMany:
         with pytest.raises(errors.RegistryLengthMismatch):
             c.registry.transact(lambda f: f.anchorMany([request.as_abi()], []), c.macao_operator)
 
-    def test_admin_relays_only_its_own_issuer(self, consortium: Consortium) -> None:
+    def test_each_request_anchors_under_its_own_signers_issuer(self, consortium: Consortium) -> None:
         c, reg = consortium, consortium.registry
         other_key = labelled_test_key("other issuer key")
-        admit_issuer(c, "OTHERMOMX", c.outsider, [other_key.address], ["DEPCERT"])
+        admit_issuer(c, "OTHERMOMX", c.outsider, [other_key], ["DEPCERT"])
         mine, theirs = c.anchor_request(Web3.keccak(1)), c.anchor_request(Web3.keccak(2))
-        with pytest.raises(errors.RegistryNotSubmitter):
-            reg.transact(lambda f: f.anchorMany(
-                [mine.as_abi(), theirs.as_abi()],
-                [sign(mine, c.domain, c.signing_key), sign(theirs, c.domain, other_key)]), c.issuer_admin)
+        receipt = reg.transact(lambda f: f.anchorMany(
+            [mine.as_abi(), theirs.as_abi()],
+            [sign(mine, c.domain, c.signing_key), sign(theirs, c.domain, other_key)]), c.issuer_admin)
+        assert [e.args["issuerId"] for e in reg.decode_logs(receipt["logs"])] == [
+            c.issuer_id, issuer_id_code("OTHERMOMX")]

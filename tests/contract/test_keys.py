@@ -1,19 +1,21 @@
-"""Signing-key lifecycle: add, retire, compromise from a time, and the history view."""
+"""Signing-key lifecycle: add with a proof of possession, retire, compromise from a time, and the history view."""
 
 from __future__ import annotations
 
 import pytest
 
 from crossverify import errors
+from crossverify.chain.records import ProposalKind
+from crossverify.chain.typed_data import key_proof
 
-from ..conftest import Consortium, labelled_test_key
+from ..conftest import Consortium, add_key, labelled_test_key
 from .helpers import only_event
 
 
 def test_admin_adds_and_retires_keys(consortium: Consortium) -> None:
     c, reg = consortium, consortium.registry
     key = labelled_test_key("BNU key 2")
-    receipt = reg.transact(lambda f: f.addSigningKey(c.issuer_id, key.address), c.issuer_admin)
+    receipt = add_key(c, "BNUMMOMX", c.issuer_admin, key)
     added_at = c.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
     assert only_event(reg, receipt, "SigningKeyAdded") == {"issuerId": c.issuer_id, "key": key.address,
                                                            "actor": c.issuer_admin}
@@ -30,16 +32,17 @@ def test_admin_adds_and_retires_keys(consortium: Consortium) -> None:
     with pytest.raises(errors.RegistryKeyRetired):
         reg.transact(lambda f: f.retireSigningKey(key.address), c.issuer_admin)
     # The anchor made before retirement keeps its key valid at that time.
-    anchored_at = reg.document_status(b"\x01" * 32, b"\x00" * 32).anchored_at
+    anchored_at = reg.document_status(c.issuer_id, b"\x01" * 32, b"\x00" * 32).anchored_at
     assert reg.call(lambda f: f.keyValidAt(c.issuer_id, key.address, anchored_at))
-    assert not reg.call(lambda f: f.keyValidAt(c.issuer_id, key.address, retired_at))
+    assert reg.call(lambda f: f.keyValidAt(c.issuer_id, key.address, retired_at))  # its block still counts
+    assert not reg.call(lambda f: f.keyValidAt(c.issuer_id, key.address, retired_at + 1))
 
 
 def test_only_the_issuer_admin_manages_keys(consortium: Consortium) -> None:
     c, reg = consortium, consortium.registry
     key = labelled_test_key("intruder key")
     with pytest.raises(errors.RegistryNotIssuerAdmin):
-        reg.transact(lambda f: f.addSigningKey(c.issuer_id, key.address), c.macao_operator)
+        add_key(c, "BNUMMOMX", c.macao_operator, key)
     with pytest.raises(errors.RegistryNotIssuerAdmin):
         reg.transact(lambda f: f.retireSigningKey(c.signing_key.address), c.outsider)
     with pytest.raises(errors.RegistryNotIssuerAdmin):
@@ -49,9 +52,10 @@ def test_only_the_issuer_admin_manages_keys(consortium: Consortium) -> None:
 def test_key_errors(consortium: Consortium) -> None:
     c, reg = consortium, consortium.registry
     with pytest.raises(errors.RegistryKeyExists):
-        reg.transact(lambda f: f.addSigningKey(c.issuer_id, c.signing_key.address), c.issuer_admin)
+        add_key(c, "BNUMMOMX", c.issuer_admin, c.signing_key)
+    proof = key_proof(c.issuer_id, c.signing_key, c.domain)
     with pytest.raises(errors.RegistryZeroAddress):
-        reg.transact(lambda f: f.addSigningKey(c.issuer_id, "0x" + "00" * 20), c.issuer_admin)
+        reg.transact(lambda f: f.addSigningKey(c.issuer_id, "0x" + "00" * 20, proof), c.issuer_admin)
     stranger = labelled_test_key("never added").address
     with pytest.raises(errors.RegistryUnknownKey):
         reg.transact(lambda f: f.retireSigningKey(stranger), c.issuer_admin)
@@ -64,20 +68,20 @@ def test_compromise_cut_off(consortium: Consortium) -> None:
     c, reg = consortium, consortium.registry
     key = c.signing_key.address
     c.anchor(b"\x0a" * 32)
-    before = reg.document_status(b"\x0a" * 32, b"\x00" * 32).anchored_at
+    before = reg.document_status(c.issuer_id, b"\x0a" * 32, b"\x00" * 32).anchored_at
     c.travel(1000)
     c.anchor(b"\x0b" * 32)
-    after = reg.document_status(b"\x0b" * 32, b"\x00" * 32).anchored_at
+    after = reg.document_status(c.issuer_id, b"\x0b" * 32, b"\x00" * 32).anchored_at
     cut_off = before + 500
 
     receipt = reg.transact(lambda f: f.markKeyCompromised(key, cut_off), c.issuer_admin)
     assert only_event(reg, receipt, "SigningKeyCompromised") == {
-        "issuerId": c.issuer_id, "key": key, "actor": c.issuer_admin, "compromisedFrom": cut_off}
+        "issuerId": c.issuer_id, "key": key, "actor": c.issuer_admin, "compromisedFrom": cut_off, "proposalId": 0}
     assert reg.call(lambda f: f.keyValidAt(c.issuer_id, key, before))
     assert not reg.call(lambda f: f.keyValidAt(c.issuer_id, key, after))
     assert not reg.call(lambda f: f.keyValidAt(c.issuer_id, key, cut_off))
     assert reg.call(lambda f: f.keyValidAt(c.issuer_id, key, cut_off - 1))
-    assert reg.document_status(b"\x0b" * 32, b"\x00" * 32).key_compromised_from == cut_off
+    assert reg.document_status(c.issuer_id, b"\x0b" * 32, b"\x00" * 32).key_compromised_from == cut_off
     with pytest.raises(errors.RegistryKeyCompromised):
         c.anchor(b"\x0c" * 32)
 
@@ -99,11 +103,13 @@ def test_compromise_time_only_moves_earlier(consortium: Consortium) -> None:
 def test_operator_quorum_marks_key_compromised(consortium: Consortium) -> None:
     c, reg = consortium, consortium.registry
     at = c.now() - 10
-    receipt = c.govern(lambda f: f.proposeCompromiseKey(c.signing_key.address, at))
+    receipt = c.govern(ProposalKind.COMPROMISE_KEY, c.signing_key.address, at)
+    proposal_id = c.consortium.call(lambda f: f.proposalCount())
     assert only_event(reg, receipt, "SigningKeyCompromised") == {
-        "issuerId": c.issuer_id, "key": c.signing_key.address, "actor": c.guangdong_operator, "compromisedFrom": at}
+        "issuerId": c.issuer_id, "key": c.signing_key.address, "actor": c.consortium.address, "compromisedFrom": at,
+        "proposalId": proposal_id}
     with pytest.raises(errors.RegistryInvalidCompromiseTime):
-        c.govern(lambda f: f.proposeCompromiseKey(c.signing_key.address, at + 5))
+        c.govern(ProposalKind.COMPROMISE_KEY, c.signing_key.address, at + 5)
 
 
 def test_key_valid_only_for_its_issuer(consortium: Consortium) -> None:

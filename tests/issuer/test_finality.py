@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crossverify import VerifierClient, load_bundle
-from crossverify.chain.registry import Registry
+from crossverify.chain.consortium import deploy_consortium
 from crossverify.errors import StoreChainMismatch
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import BatchState, Journal
@@ -60,7 +60,8 @@ def test_a_journal_refuses_another_registry(consortium: Consortium, tmp_path: Pa
     issuer.issue(deposit_certificates(c, 3))
     issuer.run()
     issuer.journal.close()
-    other, _ = Registry.deploy(c.w3, c.w3.eth.accounts[0], [c.w3.eth.accounts[0], c.w3.eth.accounts[1]])
+    _, other = deploy_consortium(c.w3, c.w3.eth.accounts[0], [(c.w3.eth.accounts[0], "MO"),
+                                                             (c.w3.eth.accounts[1], "GD")])
     elsewhere = IssuerClient(other, "BNUMMOMX", c.signing_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
                              tmp_path / "bundles")
     with pytest.raises(StoreChainMismatch, match="belongs to registry"):

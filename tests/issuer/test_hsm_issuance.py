@@ -19,5 +19,6 @@ def test_issuance_with_keys_in_the_token(consortium: Consortium, softhsm: SoftHs
     def fund(account: BaseAccount) -> None:
         c.w3.eth.send_transaction({"from": c.macao_operator, "to": account.address, "value": 10**18})
 
-    issue_with_token_keys(c.registry, OperatorClient(c.registry, c.macao_operator),
-                          OperatorClient(c.registry, c.guangdong_operator), softhsm, tmp_path, "HSMBANKX", fund)
+    issue_with_token_keys(c.registry, OperatorClient(c.registry, c.macao_operator, c.consortium),
+                          OperatorClient(c.registry, c.guangdong_operator, c.consortium), softhsm, tmp_path, "HSMBANKX",
+                          fund)

@@ -37,7 +37,7 @@ def check_all_delivered(c: Consortium, issuer: IssuerClient, references: list[st
     files = {ref: issuer.bundle_path(ref).read_bytes() for ref in references}
     bundles = [load_bundle(data) for data in files.values()]
     assert all(b.leads_to_root() for b in bundles)
-    statuses = c.registry.document_statuses([(b.proof.batch_root, b.document_digest()) for b in bundles])
+    statuses = c.registry.document_statuses([(c.issuer_id, b.proof.batch_root, b.document_digest()) for b in bundles])
     assert all(s.anchored and s.issuer_id == c.issuer_id for s in statuses)
     return files
 
@@ -153,7 +153,7 @@ def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path) ->
 def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
     other_key = labelled_test_key("ICBC signing key")
-    admit_issuer(c, "ICBKMOMX", c.outsider, [other_key.address], ["DEPCERT"])
+    admit_issuer(c, "ICBKMOMX", c.outsider, [other_key], ["DEPCERT"])
     bnu = client(c, tmp_path)
     icbc = IssuerClient(c.registry, "ICBKMOMX", other_key, c.macao_operator, bnu.journal, tmp_path / "bundles")
     for start in (0, 50):
@@ -165,8 +165,8 @@ def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consorti
     for issuer, expected in ((bnu, c.issuer_id), (icbc, b"ICBKMOMX\0\0\0")):
         bundles = [load_bundle(p.read_bytes()) for p in (tmp_path / "bundles" / issuer.issuer_id).iterdir()]
         assert len(bundles) == 100 and {b.header.issuer_id for b in bundles} == {issuer.issuer_id}
-        statuses = c.registry.document_statuses([(b.proof.batch_root, b.document_digest()) for b in bundles])
-        assert {s.issuer_id for s in statuses} == {expected}
+        statuses = c.registry.document_statuses([(expected, b.proof.batch_root, b.document_digest()) for b in bundles])
+        assert {s.issuer_id for s in statuses} == {expected} and all(s.anchored for s in statuses)
 
 
 def test_partial_batches_wait_for_their_age(consortium: Consortium, tmp_path: Path) -> None:
@@ -187,14 +187,14 @@ def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Pa
     issuer.issue(deposit_certificates(c, 5, start=5))
     issuer.run()
     latest = load_bundle(issuer.bundle_path("BNUMMOMX-000007").read_bytes())
-    status = c.registry.document_status(latest.proof.batch_root, latest.document_digest())
+    status = c.registry.document_status(c.issuer_id, latest.proof.batch_root, latest.document_digest())
     assert status.signing_key == labelled_test_key("BNU rotated key").address
     with pytest.raises(RegistryKeyRetired):
         c.anchor(Web3.keccak(text="late"), signer=old_key)
 
     issuer.revoke_document(latest.document_digest(), RevocationReason.SUPERSEDED)
-    assert c.registry.document_status(latest.proof.batch_root, latest.document_digest()).document_revocation \
-        == RevocationReason.SUPERSEDED
+    revocation = c.registry.document_status(c.issuer_id, latest.proof.batch_root, latest.document_digest())
+    assert revocation.document_revocation.reason == RevocationReason.SUPERSEDED
     since = c.now()
     issuer.report_compromised(issuer.signer.address, since)
     assert c.registry.call(lambda f: f.signingKey(issuer.signer.address))[3] == since
@@ -209,5 +209,6 @@ def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_pa
     bundle = load_bundle(issuer.run().delivered[0].read_bytes())
     request, signature = issuer.signed_revocation(bytes(32), bundle.document_digest(), RevocationReason.FRAUD)
     OperatorClient(c.registry, c.guangdong_operator).relay_revocation(request, signature)
-    status = c.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
-    assert status.document_revocation == RevocationReason.FRAUD
+    status = c.registry.document_status(c.issuer_id, bundle.proof.batch_root, bundle.document_digest())
+    assert status.document_revocation.reason == RevocationReason.FRAUD
+    assert status.document_revocation.signing_key == c.signing_key.address

@@ -94,7 +94,7 @@ def test_a_batch_signed_by_a_retired_key_is_signed_again(consortium: Consortium,
     assert (report.anchored, len(report.delivered)) == (1, 6)
     [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
     assert batch.signer == new_key.address
-    assert c.registry.document_status(batch.root, bytes(32)).signing_key == new_key.address
+    assert c.registry.document_status(c.issuer_id, batch.root, bytes(32)).signing_key == new_key.address
 
 
 def test_bundles_are_exported_again_from_the_journal_alone(consortium: Consortium, tmp_path: Path) -> None:

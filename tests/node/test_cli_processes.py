@@ -61,13 +61,18 @@ chunk = 10
 """)
 
     write_config(None)  # deploying needs no registry yet
-    deployed = cli(config, "operator", "deploy", "--operator", addr["macao"], "--operator", addr["guangdong"])
+    deployed = cli(config, "operator", "deploy", "--operator", f"{addr['macao']}@MO",
+                   "--operator", f"{addr['guangdong']}@GD")
     write_config(deployed["registry"])
     guangdong = "keys/guangdong.json"
 
     pid = cli(config, "operator", "propose", "admit-issuer", "BNUMMOMX", "--admin", addr["bnu-admin"],
-              "--doc-type", "DEPCERT", "--key", dev_accounts[8].address)["proposal"]
+              "--doc-type", "DEPCERT")["proposal"]
+    shown = cli(config, "operator", "show", str(pid))
+    assert shown["action"] == f"admit issuer BNUMMOMX (Macao), admin {addr['bnu-admin']}, may issue DEPCERT"
+    assert shown["progress"] == "1 of 2 approvals, needs Guangdong"
     assert cli(config, "operator", "approve", str(pid), keystore=guangdong) == {str(pid): {"executed": True}}
+    assert cli(config, "issuer", "key", "add", keystore="keys/bnu-admin.json") == {"added": dev_accounts[8].address}
     for who, role in (("bank", "verifier"), ("regulator", "regulator")):
         pid = cli(config, "operator", "propose", "admit-member", addr[who], "--role", role)["proposal"]
         cli(config, "operator", "approve", str(pid), keystore=guangdong)

@@ -15,13 +15,14 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crossverify.chain.connection import connect
-from crossverify.chain.records import Role
+from crossverify.chain.consortium import ConsortiumContract, encode_payload
+from crossverify.chain.records import ProposalKind, Role
 from crossverify.chain.registry import Registry
 from crossverify.chain.transactions import wait
 from crossverify.errors import (
+    ConsortiumNotOperator,
+    ConsortiumUnknownProposal,
     RegistryNotFound,
-    RegistryNotOperator,
-    RegistryUnknownProposal,
     TransactionDropped,
     TransactionReplaced,
 )
@@ -47,20 +48,26 @@ def manual_mining(node_url: str) -> Iterator[None]:
 
 
 def test_reverts_come_back_by_name(net: Net, dev_accounts: list[LocalAccount]) -> None:
-    with pytest.raises(RegistryUnknownProposal) as unknown:
-        net.registry.transact(lambda f: f.approve(10_000), net.operator)  # type: ignore[arg-type]
+    consortium = net.macao.consortium
+    with pytest.raises(ConsortiumUnknownProposal) as unknown:
+        consortium.transact(lambda f: f.approve(10_000), net.operator)  # type: ignore[arg-type]
     assert unknown.value.args_by_name == {"proposalId": 10_000}
     outsider = dev_accounts[7]
-    with pytest.raises(RegistryNotOperator) as not_operator:
-        net.registry.transact(lambda f: f.proposeAdmitMember(outsider.address, Role.VERIFIER), outsider)
+    with pytest.raises(ConsortiumNotOperator) as not_operator:
+        consortium.transact(_admit_verifier(outsider.address), outsider)
     assert not_operator.value.args_by_name == {"account": outsider.address}
-    with pytest.raises(RegistryUnknownProposal):
-        net.registry.call(lambda f: f.approve(10_000))
+    with pytest.raises(ConsortiumUnknownProposal):
+        consortium.call(lambda f: f.approve(10_000))
 
 
 def test_an_address_without_code_is_not_a_registry(net: Net) -> None:
     with pytest.raises(RegistryNotFound, match=f"no registry at 0x{'12' * 20} on chain 1337"):
         Registry.found_at(net.w3, "0x" + "12" * 20)
+
+
+def _admit_verifier(account: str):  # type: ignore[no-untyped-def]
+    payload = encode_payload(ProposalKind.ADMIT_MEMBER, account, Role.VERIFIER)
+    return lambda f: f.propose(int(ProposalKind.ADMIT_MEMBER), payload)
 
 
 def _transfer(w3: Web3, sender: LocalAccount, nonce: int, gas_price: int) -> bytes:
@@ -72,7 +79,7 @@ def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
         net: Net, node_url: str, dev_accounts: list[LocalAccount], manual_mining: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
     operator, outcome = dev_accounts[0], []
-    sent = net.registry.submit(lambda f: f.proposeAdmitMember(dev_accounts[6].address, Role.VERIFIER), operator)
+    sent = net.macao.consortium.submit(_admit_verifier(dev_accounts[6].address), operator)
     nonce = net.w3.eth.get_transaction(sent)["nonce"]
     looked_up, get_transaction = threading.Event(), net.w3.eth.get_transaction
 
@@ -100,8 +107,7 @@ def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
 
 def test_a_dropped_transaction_is_named(net: Net, node_url: str, dev_accounts: list[LocalAccount],
                                         manual_mining: None) -> None:
-    sent = net.registry.submit(lambda f: f.proposeAdmitMember(dev_accounts[6].address, Role.VERIFIER),
-                               dev_accounts[0])
+    sent = net.macao.consortium.submit(_admit_verifier(dev_accounts[6].address), dev_accounts[0])
     rpc(node_url, "hardhat_dropTransaction", ["0x" + sent.hex()])
     with pytest.raises(TransactionDropped):
         wait(net.w3, sent, timeout=60)
@@ -112,12 +118,12 @@ def test_concurrent_senders_share_one_account_without_nonce_clashes(net: Net, de
     operator, errors, receipts = dev_accounts[0], [], []
 
     def propose(i: int) -> None:
-        registry = Registry.at(connect(net.w3.provider.endpoint_uri), net.registry.address)  # type: ignore[attr-defined]
+        consortium = ConsortiumContract.at(connect(net.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
+                                           net.macao.consortium.address)
         for j in range(5):
             account = Web3.to_checksum_address(f"0x{i:02x}{j:02x}" + "ab" * 18)
             try:
-                receipts.append(registry.transact(lambda f, a=account: f.proposeAdmitMember(a, Role.VERIFIER),
-                                                  operator))
+                receipts.append(consortium.transact(_admit_verifier(account), operator))
             except Exception as exc:  # collected and asserted below
                 errors.append(exc)
 

@@ -136,8 +136,10 @@ def test_a_reorganisation_is_repaired_by_the_issuer_and_the_regulator(net: Net, 
     assert not any(r.valid for r in verifier.verify_many(bundles))
 
     rewound = reader.sync()
-    chain_events = net.registry.decode_logs(net.w3.eth.get_logs(
-        {"address": net.registry.address, "fromBlock": 0, "toBlock": "latest"}))
+    consortium = net.macao.consortium
+    logs = net.w3.eth.get_logs({"address": [net.registry.address, consortium.address], "fromBlock": 0,
+                                "toBlock": "latest"})
+    chain_events = net.registry.decode_logs(logs) + consortium.decode_logs(logs)
     assert rewound.rewound > 0 and len(list(reader.events())) == len(chain_events)
 
     again = issuer.run()

@@ -12,9 +12,12 @@ from web3 import Web3
 
 from crossverify import RevocationReason, load_bundle
 from crossverify.chain.connection import connect, embedded_chain
-from crossverify.chain.records import Role
+from crossverify.chain.consortium import encode_payload
+from crossverify.chain.records import ProposalKind, Role
+from crossverify.chain.typed_data import Domain, key_proof
 from crossverify.consortium.operator import OperatorClient
 from crossverify.errors import NodeUnavailable
+from crossverify.format.codes import issuer_id_code
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import BatchState, Journal
 from crossverify.regulator.index import RegulatorReader
@@ -33,14 +36,17 @@ class Net:
                  tx_params: dict[str, int] = GASLESS) -> None:
         self.w3 = w3
         self.tx_params = tx_params
-        macao = OperatorClient.deploy(w3, senders[0], [_addr(senders[0]), _addr(senders[1])],  # type: ignore[arg-type]
-                                      tx_params=tx_params)
-        guangdong = OperatorClient(macao.registry, senders[1])  # type: ignore[arg-type]
+        founders = [(_addr(senders[0]), "MO"), (_addr(senders[1]), "GD")]
+        macao = OperatorClient.deploy(w3, senders[0], founders, tx_params=tx_params)  # type: ignore[arg-type]
+        guangdong = OperatorClient(macao.registry, senders[1], macao.consortium)  # type: ignore[arg-type]
+        self.macao, self.guangdong = macao, guangdong
         self.registry = macao.registry
         self.operator, self.admin, self.verifier = senders[0], senders[2], senders[3]
         self.signer = keys[9]
-        guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", _addr(senders[2]), ["DEPCERT"],
-                                                     [self.signer.address]))
+        guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", _addr(senders[2]), ["DEPCERT"]))
+        issuer_id = issuer_id_code("BNUMMOMX")
+        proof = key_proof(issuer_id, self.signer, Domain.of(self.registry))
+        self.registry.transact(lambda f: f.addSigningKey(issuer_id, self.signer.address, proof), self.admin)  # type: ignore[arg-type]
         guangdong.approve(macao.propose_admit_member(_addr(senders[3]), Role.VERIFIER))
         guangdong.approve(macao.propose_admit_member(_addr(senders[4]), Role.REGULATOR))
 
@@ -89,6 +95,22 @@ def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
     assert audit.revocation_reasons.get("superseded", 0) >= 1
 
 
+def test_hong_kong_joins_and_leaves_over_http(net: Net, dev_accounts: list[LocalAccount]) -> None:
+    """The consortium grows from two operators to three and back on a real node, and reads as text."""
+    hong_kong = dev_accounts[6]
+    joining = net.macao.propose_add_operator(hong_kong.address, "HK")
+    assert net.macao.show(joining).progress == "1 of 2 approvals, needs Guangdong"
+    assert net.guangdong.approve(joining)
+    assert len(net.macao.consortium.operators()) == 3
+    leaver = OperatorClient(net.registry, hong_kong, net.macao.consortium)
+    leaving = leaver.propose_remove_operator(hong_kong.address)
+    assert leaver.show(leaving).progress == "1 of 2 approvals, needs Macao and Guangdong"
+    assert not net.macao.approve(leaving)
+    assert net.guangdong.approve(leaving)
+    assert hong_kong.address not in [a for a, _ in net.macao.consortium.operators()]
+    assert len(net.macao.consortium.operators()) == 2
+
+
 def test_not_mined_at_once_and_back_to_back_nonces(net: Net, node_url: str, tmp_path: Path) -> None:
     """Several transactions from one key go out before any is mined (nonces from ``pending``); with interval
     mining, the issuer polls for receipts."""
@@ -96,11 +118,12 @@ def test_not_mined_at_once_and_back_to_back_nonces(net: Net, node_url: str, tmp_
     try:
         operator = OperatorClient(net.registry, net.operator)  # type: ignore[arg-type]
         before = len(operator.proposals())
-        hashes = [net.registry.submit(lambda f: f.proposeSuspendMember(_addr(net.verifier)), net.operator)
-                  for _ in range(3)]
+        payload = encode_payload(ProposalKind.SUSPEND_MEMBER, _addr(net.verifier))
+        hashes = [net.macao.consortium.submit(lambda f: f.propose(int(ProposalKind.SUSPEND_MEMBER), payload),
+                                              net.operator) for _ in range(3)]
         assert all(net.w3.eth.get_transaction(h)["blockNumber"] is None for h in hashes)  # all still pending
         rpc(node_url, "evm_mine")
-        assert all(net.registry.wait(h, timeout=30)["status"] == 1 for h in hashes)
+        assert all(net.macao.consortium.wait(h, timeout=30)["status"] == 1 for h in hashes)
         assert len(operator.proposals()) == before + 3
         rpc(node_url, "evm_setIntervalMining", [300])
         issuer = net.issuer(tmp_path, "slow")

@@ -18,8 +18,8 @@ def test_issuance_with_keys_in_the_token_over_a_node(node_url: str, dev_accounts
                                                      softhsm: SoftHsm, tmp_path: Path) -> None:
     w3 = connect(node_url, chain_id=1337)
     banker, macao_key, guangdong_key = dev_accounts[7], dev_accounts[5], dev_accounts[6]
-    macao = OperatorClient.deploy(w3, macao_key, [macao_key.address, guangdong_key.address])
-    guangdong = OperatorClient(macao.registry, guangdong_key)
+    macao = OperatorClient.deploy(w3, macao_key, [(macao_key.address, "MO"), (guangdong_key.address, "GD")])
+    guangdong = OperatorClient(macao.registry, guangdong_key, macao.consortium)
 
     def fund(account: BaseAccount) -> None:
         tx = {"to": account.address, "value": 10**18, "gas": 21_000, "gasPrice": w3.eth.gas_price, "chainId": 1337,

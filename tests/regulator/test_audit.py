@@ -9,6 +9,7 @@ import pytest
 from web3 import Web3
 
 from crossverify import Registry, RevocationReason
+from crossverify.chain.consortium import deploy_consortium
 from crossverify.errors import NodeUnavailable, StoreChainMismatch
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
@@ -24,8 +25,10 @@ def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
 
 
 def all_events(c: Consortium) -> int:
-    return len(c.registry.decode_logs(c.w3.eth.get_logs({"address": c.registry.contract.address,
-                                                         "fromBlock": 0, "toBlock": "latest"})))
+    """Every event of the registry and of its consortium: the regulator reads both."""
+    logs = c.w3.eth.get_logs({"address": [c.registry.contract.address, c.consortium.contract.address],
+                              "fromBlock": 0, "toBlock": "latest"})
+    return len(c.registry.decode_logs(logs)) + len(c.consortium.decode_logs(logs))
 
 
 def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Consortium, tmp_path: Path,
@@ -68,14 +71,17 @@ def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
     roots = activity(c, 3, "batch")
     doc = Web3.keccak(text="doc")
     purpose = Web3.keccak(text="loan")
-    reg.transact(lambda f: f.recordVerification(roots[0], doc, purpose), c.verifier)  # fine
+    def record(root: bytes, digest: bytes) -> None:
+        reg.transact(lambda f: f.recordVerifications([[c.issuer_id, root, digest]], purpose), c.verifier)
+
+    record(roots[0], doc)  # fine
     reg.transact(lambda f: f.revokeDocument(doc, RevocationReason.FRAUD), c.issuer_admin)
-    reg.transact(lambda f: f.recordVerification(roots[0], doc, purpose), c.verifier)  # after revocation
-    reg.transact(lambda f: f.recordVerification(Web3.keccak(text="nowhere"), doc, purpose), c.verifier)
-    leaked_at = reg.document_status(roots[2], doc).anchored_at  # the third anchor falls in the window
+    record(roots[0], doc)  # after revocation
+    record(Web3.keccak(text="nowhere"), doc)
+    leaked_at = reg.document_status(c.issuer_id, roots[2], doc).anchored_at  # the third anchor falls in the window
     reg.transact(lambda f: f.markKeyCompromised(c.signing_key.address, leaked_at), c.issuer_admin)
     c.travel(2 * 365 * 86400)
-    reg.transact(lambda f: f.recordVerification(roots[1], Web3.keccak(text="old"), purpose), c.verifier)
+    record(roots[1], Web3.keccak(text="old"))
 
     reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
     reader.sync()
@@ -100,7 +106,7 @@ def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
 def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
     RegulatorReader(c.registry, tmp_path / "audit.sqlite").close()
-    other, _ = Registry.deploy(c.w3, c.macao_operator, [c.macao_operator, c.guangdong_operator])
+    _, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
     with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, tmp_path / "audit.sqlite")
 

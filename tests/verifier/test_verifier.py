@@ -18,6 +18,7 @@ from crossverify import (
     salt_document,
     seal_batch,
 )
+from crossverify.chain.records import ProposalKind
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
@@ -109,9 +110,9 @@ def test_compromised_key(consortium: Consortium, issued: list[Bundle], tmp_path:
 
 def test_suspended_issuer_and_withdrawn_permission(consortium: Consortium, issued: list[Bundle]) -> None:
     c = consortium
-    c.govern(lambda f: f.proposeSetDocTypes(c.issuer_id, [c.doc_type], False))
+    c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type], False)
     assert only_failure(verifier(c).verify(issued[0])) == "doc_type_permitted"
-    c.govern(lambda f: f.proposeSuspendIssuer(c.issuer_id))
+    c.govern(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
     assert {x.name for x in verifier(c).verify(issued[0]).failed} == {"doc_type_permitted", "issuer_in_good_standing"}
 
 
@@ -168,7 +169,7 @@ def test_receipts_are_recorded(consortium: Consortium, issued: list[Bundle]) -> 
 def test_signing_key_not_held_when_signing(consortium: Consortium, issued: list[Bundle]) -> None:
     """The registry refuses such anchors; the check still guards a verifier against a faulty or foreign node."""
     c = consortium
-    real = c.registry.document_status(issued[0].proof.batch_root, issued[0].document_digest())
+    real = c.registry.document_status(c.issuer_id, issued[0].proof.batch_root, issued[0].document_digest())
     forged = replace(real, key_added_at=real.anchored_at + 1, signing_key=labelled_test_key("x").address)
     checks = VerifierClient(c.registry)._online(issued[0], forged, c.now())
     assert [x.name for x in checks if x.outcome is Outcome.FAILED] == ["key_held_by_issuer"]

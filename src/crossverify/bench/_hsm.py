@@ -73,7 +73,7 @@ def signing(token: TokenAccount, n: int) -> Section:
 
 def _pipeline(key: BaseAccount, admin: BaseAccount | None, documents: int, batch_size: int,
               work: Path) -> dict[str, float]:
-    w = world(key, admin.address if admin else None)
+    w = world(key, admin)
     client = IssuerClient(w.registry, ISSUER, key, admin or w.operator, Journal(work / "j.sqlite"), work / "bundles")
     steps = {"salt, hash, journal": lambda: client.issue(statements(documents, now=w.now())),
              "seal into batches": lambda: client.seal(batch_size), "sign (EIP-712)": client.sign,

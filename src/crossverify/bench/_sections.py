@@ -14,7 +14,7 @@ from ..chain.registry import artifact
 from ..chain.typed_data import AnchorRequest, Domain, sign
 from ..format.batch import salt_document, seal_batch
 from ..format.bundle import Bundle
-from ..format.codes import doc_type_code
+from ..format.codes import doc_type_code, issuer_id_code
 from ..format.hashing import HashAlgorithm
 from ..issuer.client import IssuerClient
 from ..issuer.journal import BatchState, Journal
@@ -123,7 +123,8 @@ def verification(n: int, root: Path) -> tuple[Section, list[Bundle]]:
 
     def naive() -> None:
         for bundle in bundles:
-            status = w.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
+            status = w.registry.document_status(issuer_id_code(ISSUER), bundle.proof.batch_root,
+                                                bundle.document_digest())
             assert status.anchored and bundle.leads_to_root()
 
     t_naive, _ = timed(naive)
@@ -183,8 +184,8 @@ def audit(total_events: int, increment: int, checkpoints: int, root: Path) -> Se
     def emit(count: int) -> None:
         nonlocal emitted
         for start in range(emitted, emitted + count, 500):
-            _receipts(w, [[doc_root, Web3.keccak(i)] for i in range(start, min(start + 500, emitted + count))],
-                      purpose)
+            stop = min(start + 500, emitted + count)
+            _receipts(w, [[issuer_id_code(ISSUER), doc_root, Web3.keccak(i)] for i in range(start, stop)], purpose)
         emitted += count
 
     growing = RegulatorReader(w.registry, scratch(root, "audit") / "growing.sqlite")

@@ -12,8 +12,11 @@ from web3 import EthereumTesterProvider, Web3
 from ..chain.connection import chain_time
 from ..chain.records import Role
 from ..chain.registry import Registry
+from ..chain.transactions import Sender
+from ..chain.typed_data import Domain, key_proof
 from ..consortium.operator import OperatorClient
 from ..format.certificate import Certificate, DocumentHeader
+from ..format.codes import issuer_id_code
 
 ISSUER = "BNUMMOMX"
 
@@ -31,22 +34,27 @@ class World:
         return chain_time(self.w3)
 
 
-def world(key: BaseAccount | None = None, admin: str | None = None) -> World:
+def world(key: BaseAccount | None = None, admin: BaseAccount | None = None) -> World:
     """A new chain (so sections do not slow each other down) with one issuer and one verifier admitted.
 
-    ``key`` signs the issuer's anchors (default: a benchmark key in memory); ``admin`` is its admin account.
+    ``key`` signs the issuer's anchors (default: a benchmark key in memory); ``admin`` is its admin account
+    (default: one the chain manages), which registers the key with its proof of possession.
     """
     w3 = Web3(EthereumTesterProvider())
     a = list(w3.eth.accounts)
-    macao = OperatorClient.deploy(w3, a[0], [a[0], a[1]])
-    guangdong = OperatorClient(macao.registry, a[1])
+    macao = OperatorClient.deploy(w3, a[0], [(a[0], "MO"), (a[1], "GD")])
+    guangdong = OperatorClient(macao.registry, a[1], macao.consortium)
     key = key or Account.from_key(Web3.keccak(text="crossverify benchmark signing key (test only)"))
-    admin = admin or a[2]
-    if admin not in a:
-        w3.eth.send_transaction({"from": a[0], "to": admin, "value": Web3.to_wei(100, "ether")})
-    guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", admin, ["DEPCERT", "ACCTSTMT"], [key.address]))
+    sender: Sender = admin or a[2]
+    address = a[2] if admin is None else admin.address
+    if admin is not None:
+        w3.eth.send_transaction({"from": a[0], "to": address, "value": Web3.to_wei(100, "ether")})
+    guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", address, ["DEPCERT", "ACCTSTMT"]))
     guangdong.approve(macao.propose_admit_member(a[3], Role.VERIFIER))
-    return World(w3, macao.registry, a[0], admin, a[3], key)
+    issuer_id = issuer_id_code(ISSUER)
+    proof = key_proof(issuer_id, key, Domain.of(macao.registry))
+    macao.registry.transact(lambda f: f.addSigningKey(issuer_id, key.address, proof), sender)
+    return World(w3, macao.registry, a[0], address, a[3], key)
 
 
 def statements(n: int, claims: int = 12, now: int = 1_790_000_000, start: int = 0) -> list[tuple[str, Certificate]]:

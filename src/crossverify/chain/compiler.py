@@ -20,7 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: consortium chains that lag mainnet such as FISCO BCOS and older Besu/GoQuorum nodes.
 EVM_VERSION = "paris"
 OPTIMIZER_RUNS = 200
-DEPLOYABLE = ("DocumentRegistry",)
+DEPLOYABLE = ("DocumentRegistry", "Consortium")
 
 
 def _sources() -> dict[str, str]:
@@ -70,6 +70,8 @@ def compile_contracts() -> dict[str, dict[str, Any]]:
             "abi": compiled["abi"],
             "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
             "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+            "devdoc": compiled["devdoc"],
+            "userdoc": compiled["userdoc"],
         }
     return artifacts
 

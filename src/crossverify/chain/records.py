@@ -1,9 +1,9 @@
-"""What the registry stores and returns: member and issuer states, roles, revocation reasons, proposal kinds,
-and the status of one document."""
+"""What the registry and the consortium store and return: member and issuer states, roles, revocation reasons,
+proposal kinds, revocation records and the status of one document."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 
@@ -34,7 +34,8 @@ class RevocationReason(IntEnum):
 
 
 class ProposalKind(IntEnum):
-    """Governance actions that need a quorum of operators."""
+    """Governance actions that need a quorum of operators: the first nine act on the registry, the rest on the
+    consortium itself."""
 
     ADMIT_ISSUER = 0
     SUSPEND_ISSUER = 1
@@ -44,6 +45,32 @@ class ProposalKind(IntEnum):
     SUSPEND_MEMBER = 5
     REINSTATE_MEMBER = 6
     COMPROMISE_KEY = 7
+    REPLACE_ISSUER_ADMIN = 8
+    ADD_OPERATOR = 9
+    REMOVE_OPERATOR = 10
+    REPLACE_OPERATOR = 11
+    SET_THRESHOLD = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationRecord:
+    """A revocation as the registry records it. ``signing_key`` signed it (``None``: the issuer's admin sent it);
+    ``void`` when that key is reported compromised at or before ``revoked_at``: the revocation does not count."""
+
+    reason: RevocationReason
+    revoked_at: int
+    signing_key: str | None
+    void: bool
+
+    @property
+    def counts(self) -> bool:
+        """Whether this is a revocation that holds."""
+        return self.reason is not RevocationReason.NONE and not self.void
+
+    @classmethod
+    def from_abi(cls, raw: tuple) -> RevocationRecord:  # type: ignore[type-arg]
+        reason, revoked_at, key, void = raw
+        return cls(RevocationReason(reason), revoked_at, None if int(key, 16) == 0 else key, void)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +84,10 @@ class DocumentStatus:
     doc_type: bytes
     hash_alg: int
     leaf_count: int
-    batch_revocation: RevocationReason
-    batch_revoked_at: int
-    document_revocation: RevocationReason
-    document_revoked_at: int
+    batch_revocation: RevocationRecord
+    document_revocation: RevocationRecord
     issuer_status: Status
+    issuer_active_at_anchor: bool
     issuer_may_issue: bool
     key_added_at: int
     key_retired_at: int
@@ -73,13 +99,17 @@ class DocumentStatus:
 
     @classmethod
     def from_abi(cls, raw: tuple) -> DocumentStatus:  # type: ignore[type-arg]
-        (issuer_id, key, anchored_at, not_after, doc_type, hash_alg, leaf_count, batch_rev, batch_at, doc_rev,
-         doc_at, issuer_status, may_issue, key_added, key_retired, key_compromised) = raw
+        (issuer_id, key, anchored_at, not_after, doc_type, hash_alg, leaf_count, batch_rev, doc_rev,
+         issuer_status, active_at_anchor, may_issue, key_added, key_retired, key_compromised) = raw
         return cls(
             issuer_id=bytes(issuer_id), signing_key=key, anchored_at=anchored_at, not_after=not_after,
             doc_type=bytes(doc_type), hash_alg=hash_alg, leaf_count=leaf_count,
-            batch_revocation=RevocationReason(batch_rev), batch_revoked_at=batch_at,
-            document_revocation=RevocationReason(doc_rev), document_revoked_at=doc_at,
-            issuer_status=Status(issuer_status), issuer_may_issue=may_issue, key_added_at=key_added,
-            key_retired_at=key_retired, key_compromised_from=key_compromised,
+            batch_revocation=RevocationRecord.from_abi(batch_rev),
+            document_revocation=RevocationRecord.from_abi(doc_rev), issuer_status=Status(issuer_status),
+            issuer_active_at_anchor=active_at_anchor, issuer_may_issue=may_issue,
+            key_added_at=key_added, key_retired_at=key_retired, key_compromised_from=key_compromised,
         )
+
+    def with_document_revocation(self, record: RevocationRecord) -> DocumentStatus:
+        """This batch-level status completed with one document's revocation record."""
+        return replace(self, document_revocation=record)

@@ -1,4 +1,6 @@
-"""The registry contract as Python sees it: load the committed artifact, deploy, send, call, decode errors."""
+"""The registry contract as Python sees it: load the committed artifacts, send, call, decode errors and events.
+
+The consortium contract (:mod:`crossverify.chain.consortium`) shares the sending and decoding defined here."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from eth_abi.abi import decode as abi_decode
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
-from eth_utils.abi import event_abi_to_log_topic, function_abi_to_4byte_selector
+from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic, function_abi_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -22,7 +24,7 @@ from web3.types import TxReceipt
 
 from ..errors import CONTRACT_ERRORS, ContractRevert, RegistryNotFound, TransactionFailed
 from .connection import node_errors
-from .records import DocumentStatus, RevocationReason
+from .records import DocumentStatus, RevocationRecord
 from .transactions import Sender, submit, wait
 
 RECEIPT_TIMEOUT = 120.0
@@ -33,17 +35,22 @@ STATUS_CHUNK = 200
 REVOCATION_CHUNK = 2000
 
 
+#: The deployable contracts, each with a committed artifact.
+CONTRACTS = ("DocumentRegistry", "Consortium")
+
+
 @cache
 def artifact(name: str = "DocumentRegistry") -> dict[str, Any]:
-    """The committed compiler output for a contract (ABI, bytecode, compiler version)."""
+    """The committed compiler output for a contract (ABI, bytecode, NatSpec, compiler version)."""
     text = resources.files("crossverify.chain").joinpath("artifacts", f"{name}.json").read_text()
     return json.loads(text)  # type: ignore[no-any-return]
 
 
 @cache
 def _error_selectors() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    """Both contracts' errors: the consortium passes on the registry's when it executes a proposal."""
     selectors = {}
-    for entry in artifact()["abi"]:
+    for entry in (e for name in CONTRACTS for e in artifact(name)["abi"]):
         if entry["type"] == "error":
             types = [i["type"] for i in entry["inputs"]]
             names = [i["name"] for i in entry["inputs"]]
@@ -125,17 +132,17 @@ class _EventCodec:
 
 
 @cache
-def _event_by_topic() -> dict[bytes, _EventCodec]:
-    """Decoders for the registry's events, by topic 0 (straight eth-abi: web3's ``process_log`` costs ~10x)."""
+def _event_by_topic(contract: str) -> dict[bytes, _EventCodec]:
+    """Decoders for a contract's events, by topic 0 (straight eth-abi: web3's ``process_log`` costs ~10x)."""
     codecs = {}
-    for entry in artifact()["abi"]:
+    for entry in artifact(contract)["abi"]:
         if entry["type"] == "event":
             inputs = entry["inputs"]
             codecs[bytes(event_abi_to_log_topic(entry))] = _EventCodec(
                 entry["name"],
-                tuple((i["name"], i["type"]) for i in inputs if i["indexed"]),
+                tuple((i["name"], collapse_if_tuple(i)) for i in inputs if i["indexed"]),
                 tuple(i["name"] for i in inputs if not i["indexed"]),
-                tuple(i["type"] for i in inputs if not i["indexed"]),
+                tuple(collapse_if_tuple(i) for i in inputs if not i["indexed"]),
                 tuple(i["name"] for i in inputs if i["type"] == "address"),
             )
     return codecs
@@ -160,57 +167,25 @@ def _decode_log(codec: _EventCodec, log: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Registry:
-    """A deployed registry: the web3 contract plus sending and decoding that every role shares."""
+class Deployed:
+    """A deployed contract: the web3 contract plus sending and decoding that every role shares."""
 
     w3: Web3
     contract: Contract
     #: Extra transaction fields, e.g. ``{"gasPrice": 0}`` on a gasless permissioned network.
     tx_params: dict[str, Any] = field(default_factory=dict)
 
+    #: The artifact this class wraps.
+    NAME: ClassVar[str] = ""
+
     @classmethod
-    def at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Registry:
-        contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"])
+    def at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Self:
+        contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(cls.NAME)["abi"])
         return cls(w3, contract, dict(tx_params or {}))
-
-    @classmethod
-    def found_at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Registry:
-        """:meth:`at`, after checking that the node's chain has contract code there (:class:`RegistryNotFound`)."""
-        registry = cls.at(w3, address, tx_params)
-        with node_errors():
-            if not w3.eth.get_code(registry.contract.address):
-                raise RegistryNotFound(f"no registry at {registry.address} on chain {w3.eth.chain_id}: check "
-                                       "[network] registry and rpc")
-        return registry
-
-    @classmethod
-    def deploy(
-        cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0, proposal_lifetime: int = 7 * 86400,
-        tx_params: dict[str, Any] | None = None,
-    ) -> tuple[Registry, TxReceipt]:
-        """Deploy a registry; ``quorum=0`` means every operator must approve."""
-        factory = w3.eth.contract(abi=artifact()["abi"], bytecode=artifact()["bytecode"])
-        params = dict(tx_params or {})
-        with registry_errors(), node_errors():
-            tx_hash = submit(w3, factory.constructor(list(operators), quorum, proposal_lifetime), sender, params)
-        receipt = wait(w3, tx_hash, RECEIPT_TIMEOUT)
-        address = receipt["contractAddress"]
-        if address is None:
-            raise TransactionFailed("the deployment receipt names no contract address")
-        return cls.at(w3, address, params), receipt
 
     @property
     def address(self) -> str:
         return str(self.contract.address)
-
-    def identity(self) -> dict[str, str]:
-        """What a local store is bound to: the chain id, the chain's genesis block hash and this address.
-
-        A rebuilt network has a new genesis even when it reuses the chain id and the registry address.
-        """
-        with node_errors():
-            genesis = bytes(self.w3.eth.get_block(0)["hash"])
-            return {"chain_id": str(self.w3.eth.chain_id), "genesis": "0x" + genesis.hex(), "registry": self.address}
 
     @property
     def functions(self) -> Any:
@@ -238,36 +213,79 @@ class Registry:
             return build(self.functions).call()
 
     def decode_logs(self, logs: Sequence[Any]) -> list[Event]:
-        """Decode the registry's logs, strictly: a log from this address with an unknown topic is an error."""
+        """Decode this contract's logs, strictly: a log from its address with an unknown topic is an error."""
         decoded = []
+        codecs = _event_by_topic(self.NAME)
         for log in logs:
             if log["address"] != self.contract.address:
                 continue
             topic = bytes(log["topics"][0])
-            codec = _event_by_topic().get(topic)
+            codec = codecs.get(topic)
             if codec is None:
-                raise TransactionFailed(f"log with unknown topic 0x{topic.hex()} from the registry")
+                raise TransactionFailed(f"log with unknown topic 0x{topic.hex()} from the {self.NAME} contract")
             decoded.append(Event(codec.name, _decode_log(codec, log), log["blockNumber"],
                                  bytes(log["transactionHash"]), log["logIndex"]))
         return decoded
 
-    def document_status(self, batch_root: bytes, document_digest: bytes) -> DocumentStatus:
-        return DocumentStatus.from_abi(self.call(lambda f: f.documentStatus(batch_root, document_digest)))
 
-    def document_statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
-        """Statuses of many (batch root, document digest) pairs, ``STATUS_CHUNK`` per ``eth_call``."""
+def deploy_contract(w3: Web3, name: str, args: Sequence[Any], sender: Sender, tx_params: dict[str, Any]) -> str:
+    """Deploy the committed artifact ``name`` with constructor ``args``; returns its address."""
+    factory = w3.eth.contract(abi=artifact(name)["abi"], bytecode=artifact(name)["bytecode"])
+    with registry_errors(), node_errors():
+        tx_hash = submit(w3, factory.constructor(*args), sender, tx_params)
+    receipt = wait(w3, tx_hash, RECEIPT_TIMEOUT)
+    address = receipt["contractAddress"]
+    if address is None:
+        raise TransactionFailed("the deployment receipt names no contract address")
+    return str(address)
+
+
+@dataclass(frozen=True)
+class Registry(Deployed):
+    """A deployed document registry. Deploy it together with its consortium (:func:`deploy_consortium`)."""
+
+    NAME: ClassVar[str] = "DocumentRegistry"
+
+    @classmethod
+    def found_at(cls, w3: Web3, address: str, tx_params: dict[str, Any] | None = None) -> Registry:
+        """:meth:`at`, after checking that the node's chain has contract code there (:class:`RegistryNotFound`)."""
+        registry = cls.at(w3, address, tx_params)
+        with node_errors():
+            if not w3.eth.get_code(registry.contract.address):
+                raise RegistryNotFound(f"no registry at {registry.address} on chain {w3.eth.chain_id}: check "
+                                       "[network] registry and rpc")
+        return registry
+
+    def identity(self) -> dict[str, str]:
+        """What a local store is bound to: the chain id, the chain's genesis block hash and this address.
+
+        A rebuilt network has a new genesis even when it reuses the chain id and the registry address.
+        """
+        with node_errors():
+            genesis = bytes(self.w3.eth.get_block(0)["hash"])
+            return {"chain_id": str(self.w3.eth.chain_id), "genesis": "0x" + genesis.hex(), "registry": self.address}
+
+    def consortium_address(self) -> str:
+        return str(self.call(lambda f: f.consortium()))
+
+    def document_status(self, issuer_id: bytes, batch_root: bytes, document_digest: bytes) -> DocumentStatus:
+        """What the registry holds about one document of a batch ``issuer_id`` anchored."""
+        return self.document_statuses([(issuer_id, batch_root, document_digest)])[0]
+
+    def document_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
+        """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``."""
         out = []
-        for start in range(0, len(pairs), STATUS_CHUNK):
-            out.extend(self._statuses([list(p) for p in pairs[start:start + STATUS_CHUNK]]))
+        for start in range(0, len(triples), STATUS_CHUNK):
+            out.extend(self._statuses([list(p) for p in triples[start:start + STATUS_CHUNK]]))
         return out
 
-    def document_revocations(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[tuple[RevocationReason, int]]:
-        """How ``issuer_id`` revoked each document (``NONE``, 0 if not), ``REVOCATION_CHUNK`` per ``eth_call``."""
-        out: list[tuple[RevocationReason, int]] = []
+    def document_revocations(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[RevocationRecord]:
+        """How ``issuer_id`` revoked each document (reason ``NONE`` if not), ``REVOCATION_CHUNK`` per ``eth_call``."""
+        out: list[RevocationRecord] = []
         for start in range(0, len(digests), REVOCATION_CHUNK):
             chunk = list(digests[start:start + REVOCATION_CHUNK])
-            reasons, times = self.call(lambda f, q=chunk: f.documentRevocations(issuer_id, q))  # type: ignore[misc]
-            out.extend((RevocationReason(r), t) for r, t in zip(reasons, times, strict=True))
+            records = self.call(lambda f, q=chunk: f.documentRevocations(issuer_id, q))  # type: ignore[misc]
+            out.extend(RevocationRecord.from_abi(r) for r in records)
         return out
 
     def _statuses(self, queries: list[list[bytes]]) -> list[DocumentStatus]:

@@ -1,4 +1,5 @@
-"""EIP-712 typed data for the registry's signed requests, with the domain read from the contract (ERC-5267)."""
+"""EIP-712 typed data for the registry's signed requests and key proofs, with the domain read from the contract
+(ERC-5267)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ ANCHOR_TYPE = [
     {"name": "leafCount", "type": "uint24"},
     {"name": "notAfter", "type": "uint40"},
     {"name": "deadline", "type": "uint40"},
+]
+SIGNING_KEY_TYPE = [
+    {"name": "issuerId", "type": "bytes11"},
+    {"name": "key", "type": "address"},
 ]
 REVOCATION_TYPE = [
     {"name": "batchRoot", "type": "bytes32"},
@@ -89,6 +94,22 @@ class RevocationRequest:
         })
 
 
+@dataclass(frozen=True, slots=True)
+class KeyProof:
+    """What a signing key signs to prove its issuer holds it: the registry (domain), the issuer and the key."""
+
+    issuer_id: bytes
+    key: str
+
+    def typed_data(self, domain: Domain) -> SignableMessage:
+        return _typed(domain, "SigningKey", SIGNING_KEY_TYPE, {"issuerId": self.issuer_id, "key": self.key})
+
+
+def key_proof(issuer_id: bytes, key: BaseAccount, domain: Domain) -> tuple[bytes, bytes]:
+    """``key``'s proof of possession for joining ``issuer_id`` in the registry of ``domain``, as ``(r, vs)``."""
+    return sign(KeyProof(issuer_id, key.address), domain, key)
+
+
 def _typed(domain: Domain, primary: str, fields: list[dict[str, str]], message: dict[str, Any]) -> SignableMessage:
     return encode_typed_data(full_message={
         "types": {
@@ -106,8 +127,9 @@ def _typed(domain: Domain, primary: str, fields: list[dict[str, str]], message: 
     })
 
 
-def sign(request: AnchorRequest | RevocationRequest, domain: Domain, signer: BaseAccount) -> tuple[bytes, bytes]:
-    """Sign a request as EIP-712 typed data with any eth-account signer (local key, HSM-backed, ...).
+def sign(request: AnchorRequest | RevocationRequest | KeyProof, domain: Domain, signer: BaseAccount
+         ) -> tuple[bytes, bytes]:
+    """Sign a request (or a key proof) as EIP-712 typed data with any eth-account signer (local key, HSM, ...).
 
     Returns the signature in the registry's EIP-2098 compact form ``(r, vs)``.
     """

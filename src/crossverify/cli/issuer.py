@@ -109,12 +109,22 @@ def issuer_key() -> None:
 
 
 @issuer_key.command("add")
-@click.argument("address")
 @command
-def key_add(app: App, address: str) -> None:
-    """Add a signing key."""
-    app.session.issuer().add_key(Web3.to_checksum_address(address))
-    app.emit({"added": address}, f"added {address}")
+def key_add(app: App) -> None:
+    """Register the configured signing key, with its proof of possession (the key signs, so it must be at hand)."""
+    client = app.session.issuer()
+    client.add_key(client.signer)
+    app.emit({"added": client.signer.address}, f"added {client.signer.address}")
+
+
+@issuer.command("cancel-requests")
+@click.option("--up-to", "up_to", type=int, required=True,
+              help="Unix time: every request this issuer signed with a deadline at or before it is void.")
+@command
+def issuer_cancel_requests(app: App, up_to: int) -> None:
+    """Void signed anchor and revocation requests not yet submitted (the sender must be the issuer's admin)."""
+    app.session.issuer().cancel_signed_requests(up_to)
+    app.emit({"cancelledUpTo": up_to}, f"signed requests with a deadline up to {up_to} are void")
 
 
 @issuer_key.command("retire")

@@ -1,4 +1,4 @@
-"""``crossverify operator``: deploy the registry, propose and approve membership changes."""
+"""``crossverify operator``: deploy the consortium and its registry, propose and approve changes, read proposals."""
 
 from __future__ import annotations
 
@@ -17,18 +17,28 @@ def operator() -> None:
     """Consortium operator: deploy, propose, approve, relay."""
 
 
+def _operator_spec(value: str) -> tuple[str, str]:
+    account, sep, jurisdiction = value.partition("@")
+    if not sep or not jurisdiction:
+        raise click.BadParameter(f"expected ADDRESS@JURISDICTION (e.g. 0xAb…@MO), got {value!r}")
+    return Web3.to_checksum_address(account), jurisdiction
+
+
 @operator.command("deploy")
-@click.option("--operator", "operators", multiple=True, required=True, help="Operator address (2 to 6).")
-@click.option("--quorum", type=int, default=0, show_default=True, help="Approvals needed; 0 = all operators.")
+@click.option("--operator", "operators", multiple=True, required=True,
+              help="Operator as ADDRESS@JURISDICTION (e.g. …@MO); at least two jurisdictions.")
+@click.option("--threshold", type=int, default=0, show_default=True,
+              help="Approvals needed besides one per jurisdiction; 0 = all operators.")
 @click.option("--lifetime", type=int, default=7 * 86400, show_default=True, help="Proposal lifetime, seconds.")
 @command
-def operator_deploy(app: App, operators: tuple[str, ...], quorum: int, lifetime: int) -> None:
-    """Deploy a registry."""
+def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int) -> None:
+    """Deploy a consortium and the registry it governs."""
     session = app.session
-    client = OperatorClient.deploy(session.w3, session.sender, [Web3.to_checksum_address(o) for o in operators],
-                                   quorum, lifetime, session.tx_params)
+    client = OperatorClient.deploy(session.w3, session.sender, [_operator_spec(o) for o in operators],
+                                   threshold, lifetime, session.tx_params)
     address = client.registry.address
-    app.emit({"registry": address, "chainId": session.w3.eth.chain_id}, f"registry deployed at {address}")
+    app.emit({"registry": address, "consortium": client.consortium.address, "chainId": session.w3.eth.chain_id},
+             f"registry deployed at {address}, governed by consortium {client.consortium.address}")
 
 
 @operator.group("propose")
@@ -45,14 +55,11 @@ def _proposed(app: App, proposal_id: int) -> None:
 @click.option("--admin", required=True)
 @click.option("--jurisdiction", default="MO", show_default=True)
 @click.option("--doc-type", "doc_types", multiple=True, required=True)
-@click.option("--key", "keys_", multiple=True, help="Signing key address.")
 @command
-def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str, doc_types: tuple[str, ...],
-                         keys_: tuple[str, ...]) -> None:
-    """Admit an issuer with its admin, document types and signing keys."""
+def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str, doc_types: tuple[str, ...]) -> None:
+    """Admit an issuer with its admin and document types (the admin then adds its signing keys)."""
     _proposed(app, app.session.operator().propose_admit_issuer(
-        issuer_id, jurisdiction, Web3.to_checksum_address(admin), doc_types,
-        [Web3.to_checksum_address(k) for k in keys_]))
+        issuer_id, jurisdiction, Web3.to_checksum_address(admin), doc_types))
 
 
 @propose.command("admit-member")
@@ -115,6 +122,50 @@ def propose_compromised_key(app: App, key: str, since: int) -> None:
     _proposed(app, app.session.operator().propose_compromised_key(Web3.to_checksum_address(key), since))
 
 
+@propose.command("replace-issuer-admin")
+@click.argument("issuer_id")
+@click.argument("new_admin")
+@command
+def propose_replace_issuer_admin(app: App, issuer_id: str, new_admin: str) -> None:
+    """Replace an issuer's admin account (lost or stolen)."""
+    _proposed(app, app.session.operator().propose_replace_issuer_admin(issuer_id, Web3.to_checksum_address(new_admin)))
+
+
+@propose.command("add-operator")
+@click.argument("account")
+@click.option("--jurisdiction", required=True, help="Code of the jurisdiction it answers for, e.g. HK.")
+@command
+def propose_add_operator(app: App, account: str, jurisdiction: str) -> None:
+    """Add an operator (a new jurisdiction's approval is then needed for every proposal)."""
+    _proposed(app, app.session.operator().propose_add_operator(Web3.to_checksum_address(account), jurisdiction))
+
+
+@propose.command("remove-operator")
+@click.argument("account")
+@command
+def propose_remove_operator(app: App, account: str) -> None:
+    """Remove an operator (at least two jurisdictions must keep operators)."""
+    _proposed(app, app.session.operator().propose_remove_operator(Web3.to_checksum_address(account)))
+
+
+@propose.command("replace-operator")
+@click.argument("old_account")
+@click.argument("new_account")
+@command
+def propose_replace_operator(app: App, old_account: str, new_account: str) -> None:
+    """Replace an operator's account, keeping its jurisdiction."""
+    _proposed(app, app.session.operator().propose_replace_operator(
+        Web3.to_checksum_address(old_account), Web3.to_checksum_address(new_account)))
+
+
+@propose.command("threshold")
+@click.argument("threshold", type=int)
+@command
+def propose_threshold(app: App, threshold: int) -> None:
+    """Change how many approvals a proposal needs (besides one per jurisdiction)."""
+    _proposed(app, app.session.operator().propose_threshold(threshold))
+
+
 @operator.command("approve")
 @click.argument("proposal_ids", type=int, nargs=-1, required=True)
 @command
@@ -127,14 +178,26 @@ def operator_approve(app: App, proposal_ids: tuple[int, ...]) -> None:
 
 
 @operator.command("proposals")
-@click.option("--all", "show_all", is_flag=True, help="Include executed and expired proposals.")
+@click.option("--all", "show_all", is_flag=True, help="Every proposal ever made, not only the open ones.")
 @command
 def operator_proposals(app: App, show_all: bool) -> None:
-    """List proposals, newest first."""
+    """List proposals, newest first, with what each does and still needs."""
     found = app.session.operator().proposals(open_only=not show_all)
-    table = Table("id", "kind", "proposer", "approvals", "expires", "executed")
+    table = Table("id", "action", "approvals", "expires")
     for p in found:
-        table.add_row(str(p.id), p.kind.name.lower(), p.proposer, str(p.approvals),
-                      utc_minute(p.expires_at), "yes" if p.executed else "")
-    app.emit([{"id": p.id, "kind": p.kind.name.lower(), "proposer": p.proposer, "approvals": p.approvals,
-               "expiresAt": p.expires_at, "executed": p.executed} for p in found], table)
+        table.add_row(str(p.id), p.action, p.progress, utc_minute(p.expires_at))
+    app.emit([p.as_json() for p in found], table)
+
+
+@operator.command("show")
+@click.argument("proposal_id", type=int)
+@command
+def operator_show(app: App, proposal_id: int) -> None:
+    """One proposal: its action, proposer, approvals and what it still needs."""
+    p = app.session.operator().show(proposal_id)
+    table = Table("field", "value")
+    for name, value in (("action", p.action), ("kind", p.kind.name.lower()), ("proposer", p.proposer),
+                        ("created", utc_minute(p.created_at)), ("expires", utc_minute(p.expires_at)),
+                        ("approved by", ", ".join(p.approved_by) or "nobody"), ("status", p.progress)):
+        table.add_row(name, value)
+    app.emit(p.as_json(), table)

@@ -1,106 +1,217 @@
-"""A consortium operator: deploy the registry, propose and approve membership changes, relay signed requests."""
+"""A consortium operator: deploy, propose and approve governance changes, read proposals as text, relay signed
+requests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
 from web3 import Web3
 from web3.types import TxReceipt
 
-from ..chain.connection import chain_time
+from ..chain.consortium import (
+    DEFAULT_PROPOSAL_LIFETIME,
+    PAYLOAD_TYPES,
+    ConsortiumContract,
+    ProposalInfo,
+    deploy_consortium,
+    encode_payload,
+)
 from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
-from ..format.codes import doc_type_code, issuer_id_code, jurisdiction_code
+from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
+from ..format.encoding import utc_time
+
+#: How jurisdiction codes read in proposals; other codes are shown as they are.
+JURISDICTION_NAMES = {"MO": "Macao", "GD": "Guangdong", "HK": "Hong Kong", "SZ": "Shenzhen"}
+
+
+def jurisdiction_name(code: bytes | str) -> str:
+    text = code if isinstance(code, str) else code_name(code)
+    return JURISDICTION_NAMES.get(text, text)
 
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """A governance proposal as the registry holds it."""
+    """A proposal as an operator reads it: what it does, in words, and how far it is from passing."""
 
     id: int
     kind: ProposalKind
+    action: str
     proposer: str
     created_at: int
     expires_at: int
     approvals: int
+    approved_by: tuple[str, ...]
+    threshold: int
+    missing_jurisdictions: tuple[str, ...]
     executed: bool
+    stale: bool
+
+    @property
+    def progress(self) -> str:
+        """E.g. ``"1 of 2 approvals, needs Guangdong"``."""
+        if self.executed:
+            return f"passed with {self.approvals} approvals"
+        if self.stale:
+            return "void: the operators changed since it was made; propose again"
+        needs = f", needs {' and '.join(self.missing_jurisdictions)}" if self.missing_jurisdictions else ""
+        return f"{self.approvals} of {self.threshold} approvals{needs}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind.name.lower(), "action": self.action, "proposer": self.proposer,
+                "createdAt": self.created_at, "expiresAt": self.expires_at, "approvals": self.approvals,
+                "approvedBy": list(self.approved_by), "threshold": self.threshold,
+                "missingJurisdictions": list(self.missing_jurisdictions), "executed": self.executed,
+                "stale": self.stale, "progress": self.progress}
+
+
+def describe(kind: ProposalKind, payload: bytes) -> str:
+    """A proposal's action in words: which account, which role, which types, which keys."""
+    v = abi_decode(list(PAYLOAD_TYPES[kind]), payload)
+    if kind is ProposalKind.ADMIT_ISSUER:
+        types = ", ".join(code_name(t) for t in v[3]) or "no document types"
+        return f"admit issuer {code_name(v[0])} ({jurisdiction_name(v[1])}), admin {_addr(v[2])}, may issue {types}"
+    if kind in (ProposalKind.SUSPEND_ISSUER, ProposalKind.REINSTATE_ISSUER):
+        return f"{kind.name.split('_')[0].lower()} issuer {code_name(v[0])}"
+    if kind is ProposalKind.SET_DOC_TYPES:
+        verb = "allow" if v[2] else "disallow"
+        return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}"
+    if kind is ProposalKind.ADMIT_MEMBER:
+        return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}"
+    if kind in (ProposalKind.SUSPEND_MEMBER, ProposalKind.REINSTATE_MEMBER):
+        return f"{kind.name.split('_')[0].lower()} member {_addr(v[0])}"
+    if kind is ProposalKind.COMPROMISE_KEY:
+        return f"mark signing key {_addr(v[0])} compromised from {utc_time(v[1])}"
+    if kind is ProposalKind.REPLACE_ISSUER_ADMIN:
+        return f"replace the admin of issuer {code_name(v[0])} with {_addr(v[1])}"
+    if kind is ProposalKind.ADD_OPERATOR:
+        return f"add operator {_addr(v[0])} for {jurisdiction_name(v[1])}"
+    if kind is ProposalKind.REMOVE_OPERATOR:
+        return f"remove operator {_addr(v[0])}"
+    if kind is ProposalKind.REPLACE_OPERATOR:
+        return f"replace operator {_addr(v[0])} with {_addr(v[1])}"
+    return f"require {v[0]} approvals (and one from every jurisdiction)"
+
+
+def _addr(value: str) -> str:
+    return str(Web3.to_checksum_address(value))
 
 
 class OperatorClient:
-    """What one operator does. Proposals execute in the approval that reaches the quorum."""
+    """What one operator does. Proposals pass in the approval that meets the quorum: the threshold, and an
+    approval from every jurisdiction that has an operator."""
 
-    def __init__(self, registry: Registry, sender: Sender) -> None:
+    def __init__(self, registry: Registry, sender: Sender, consortium: ConsortiumContract | None = None) -> None:
         self.registry = registry
         self.sender = sender
+        self.consortium = consortium or ConsortiumContract.at(registry.w3, registry.consortium_address(),
+                                                              registry.tx_params)
 
     @classmethod
-    def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[str], quorum: int = 0,
-               proposal_lifetime: int = 7 * 86400, tx_params: dict[str, Any] | None = None) -> OperatorClient:
-        """Deploy a new registry with these operators (``quorum=0``: all must approve)."""
-        registry, _ = Registry.deploy(w3, sender, operators, quorum, proposal_lifetime, tx_params)
-        return cls(registry, sender)
+    def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[tuple[str, str]], threshold: int = 0,
+               proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
+               tx_params: dict[str, Any] | None = None) -> OperatorClient:
+        """Deploy a consortium of ``(account, jurisdiction)`` operators and its registry (``threshold=0``: all)."""
+        consortium, registry = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime, tx_params)
+        return cls(registry, sender, consortium)
 
-    def propose_admit_issuer(self, issuer_id: str, jurisdiction: str, admin: str, doc_types: Sequence[str],
-                             signing_keys: Sequence[str]) -> int:
-        return self._propose(lambda f: f.proposeAdmitIssuer(
-            issuer_id_code(issuer_id), jurisdiction_code(jurisdiction), admin,
-            [doc_type_code(t) for t in doc_types], list(signing_keys)))
+    # -------------------------------------------------------------------------------------------------------
+    # Proposing and approving
+    # -------------------------------------------------------------------------------------------------------
+
+    def propose(self, kind: ProposalKind, *values: Any) -> int:
+        """Propose ``kind`` with its payload values; returns the proposal id (this operator's approval counts)."""
+        return self.consortium.propose(kind, encode_payload(kind, *values), self.sender)
+
+    def propose_admit_issuer(self, issuer_id: str, jurisdiction: str, admin: str, doc_types: Sequence[str]) -> int:
+        """Admit an issuer with its admin and document types; its admin then adds its signing keys."""
+        return self.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code(issuer_id), jurisdiction_code(jurisdiction),
+                            admin, [doc_type_code(t) for t in doc_types])
 
     def propose_suspend_issuer(self, issuer_id: str) -> int:
-        return self._propose(lambda f: f.proposeSuspendIssuer(issuer_id_code(issuer_id)))
+        return self.propose(ProposalKind.SUSPEND_ISSUER, issuer_id_code(issuer_id))
 
     def propose_reinstate_issuer(self, issuer_id: str) -> int:
-        return self._propose(lambda f: f.proposeReinstateIssuer(issuer_id_code(issuer_id)))
+        return self.propose(ProposalKind.REINSTATE_ISSUER, issuer_id_code(issuer_id))
 
     def propose_doc_types(self, issuer_id: str, doc_types: Sequence[str], allowed: bool) -> int:
-        return self._propose(lambda f: f.proposeSetDocTypes(
-            issuer_id_code(issuer_id), [doc_type_code(t) for t in doc_types], allowed))
+        return self.propose(ProposalKind.SET_DOC_TYPES, issuer_id_code(issuer_id),
+                            [doc_type_code(t) for t in doc_types], allowed)
 
     def propose_admit_member(self, account: str, role: Role) -> int:
-        return self._propose(lambda f: f.proposeAdmitMember(account, role))
+        return self.propose(ProposalKind.ADMIT_MEMBER, account, int(role))
 
     def propose_suspend_member(self, account: str) -> int:
-        return self._propose(lambda f: f.proposeSuspendMember(account))
+        return self.propose(ProposalKind.SUSPEND_MEMBER, account)
 
     def propose_reinstate_member(self, account: str) -> int:
-        return self._propose(lambda f: f.proposeReinstateMember(account))
+        return self.propose(ProposalKind.REINSTATE_MEMBER, account)
 
     def propose_compromised_key(self, key: str, since: int) -> int:
-        return self._propose(lambda f: f.proposeCompromiseKey(key, since))
+        return self.propose(ProposalKind.COMPROMISE_KEY, key, since)
+
+    def propose_replace_issuer_admin(self, issuer_id: str, new_admin: str) -> int:
+        return self.propose(ProposalKind.REPLACE_ISSUER_ADMIN, issuer_id_code(issuer_id), new_admin)
+
+    def propose_add_operator(self, account: str, jurisdiction: str) -> int:
+        return self.propose(ProposalKind.ADD_OPERATOR, account, jurisdiction_code(jurisdiction))
+
+    def propose_remove_operator(self, account: str) -> int:
+        return self.propose(ProposalKind.REMOVE_OPERATOR, account)
+
+    def propose_replace_operator(self, old_account: str, new_account: str) -> int:
+        return self.propose(ProposalKind.REPLACE_OPERATOR, old_account, new_account)
+
+    def propose_threshold(self, threshold: int) -> int:
+        return self.propose(ProposalKind.SET_THRESHOLD, threshold)
 
     def approve(self, proposal_id: int) -> bool:
-        """Approve a proposal; returns whether this approval executed it."""
-        receipt = self.registry.transact(lambda f: f.approve(proposal_id), self.sender)
-        return any(e.name == "ProposalExecuted" for e in self.registry.decode_logs(receipt["logs"]))
+        """Approve a proposal; returns whether this approval passed (and so executed) it."""
+        receipt = self.consortium.transact(lambda f: f.approve(proposal_id), self.sender)
+        return any(e.name == "ProposalExecuted" for e in self.consortium.decode_logs(receipt["logs"]))
+
+    # -------------------------------------------------------------------------------------------------------
+    # Reading proposals
+    # -------------------------------------------------------------------------------------------------------
 
     def proposals(self, open_only: bool = True) -> list[Proposal]:
-        """Proposals, newest first; ``open_only`` leaves out executed and expired ones."""
-        count = self.registry.call(lambda f: f.proposalCount())
-        now = chain_time(self.registry.w3)
-        found = []
-        for pid in range(count, 0, -1):
-            kind, proposer, created, expires, approvals, executed, _payload = self._read(pid)
-            if open_only and (executed or expires < now):
-                continue
-            found.append(Proposal(pid, ProposalKind(kind), proposer, created, expires, approvals, executed))
-        return found
+        """Proposals, newest first. Open ones come from the consortium's list of open proposals, which walks
+        back only over one proposal lifetime; ``open_only=False`` lists every proposal ever made."""
+        if open_only:
+            ids = [int(i) for i in self.consortium.call(lambda f: f.openProposals())]
+        else:
+            ids = list(range(int(self.consortium.call(lambda f: f.proposalCount())), 0, -1))
+        return [self.show(i) for i in ids]
 
-    def _read(self, proposal_id: int) -> Any:
-        return self.registry.call(lambda f: f.proposal(proposal_id))
+    def show(self, proposal_id: int) -> Proposal:
+        """One proposal, with its action decoded and what it still needs."""
+        info: ProposalInfo = self.consortium.proposal(proposal_id)
+        operators = self.consortium.operators()
+        threshold = int(self.consortium.call(lambda f: f.threshold()))
+        epoch = int(self.consortium.call(lambda f: f.epoch()))
+        stale = info.epoch != epoch
+        approved = [(a, j) for i, (a, j) in enumerate(operators) if not stale and info.approved_by >> i & 1]
+        covered = {j for _, j in approved}
+        missing = tuple(dict.fromkeys(jurisdiction_name(j) for _, j in operators if j not in covered))
+        return Proposal(
+            id=info.id, kind=info.kind, action=describe(info.kind, info.payload), proposer=info.proposer,
+            created_at=info.created_at, expires_at=info.expires_at, approvals=bin(info.approved_by).count("1"),
+            approved_by=tuple(a for a, _ in approved), threshold=threshold,
+            missing_jurisdictions=() if info.executed else missing, executed=info.executed, stale=stale)
+
+    # -------------------------------------------------------------------------------------------------------
+    # Relaying
+    # -------------------------------------------------------------------------------------------------------
 
     def relay_anchors(self, signed: Sequence[tuple[AnchorRequest, tuple[bytes, bytes]]]) -> TxReceipt:
-        """Submit issuers' signed anchors in one transaction."""
+        """Submit issuers' signed anchors in one transaction (a root already anchored identically is skipped)."""
         return self.registry.transact(lambda f: f.anchorMany(
             [r.as_abi() for r, _ in signed], [s for _, s in signed]), self.sender)
 
     def relay_revocation(self, request: RevocationRequest, signature: tuple[bytes, bytes]) -> TxReceipt:
         return self.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature), self.sender)
-
-    def _propose(self, build: Callable[[Any], Any]) -> int:
-        receipt = self.registry.transact(build, self.sender)
-        created = next(e for e in self.registry.decode_logs(receipt["logs"]) if e.name == "ProposalCreated")
-        return int(created.args["proposalId"])

@@ -25,11 +25,11 @@ from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
 from ..chain.connection import chain_time, node_errors
-from ..chain.records import RevocationReason
+from ..chain.records import DocumentStatus, RevocationReason
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, sign
-from ..errors import JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, key_proof, sign
+from ..errors import AnchorMismatch, JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.batch import salt_document, seal_batch
 from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
@@ -258,7 +258,8 @@ class IssuerClient:
         held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
         if not held:
             return 0
-        statuses = self.registry.document_statuses([(b.root, ZERO) for b in held])
+        issuer = issuer_id_code(self.issuer_id)
+        statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in held])
         lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored]
         for b in lost:
             log.warning("anchor no longer on chain: anchoring again", extra={
@@ -326,10 +327,12 @@ class IssuerClient:
                     report.gas_used += self.registry.wait(tx_hash, self.receipt_timeout)["gasUsed"]
         if not open_batches:
             return 0
-        statuses = self.registry.document_statuses([(b.root, ZERO) for b in open_batches])
+        issuer = issuer_id_code(self.issuer_id)
+        statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in open_batches])
         marked = unsent = 0
         for b, status in zip(open_batches, statuses, strict=True):
             if status.anchored:
+                self._require_own(b, status)
                 block, block_hash = self._anchor_block(b)
                 self.journal.record_anchored(b.id, status.anchored_at, block, block_hash)
                 marked += 1
@@ -351,7 +354,7 @@ class IssuerClient:
                     if receipt["status"] == 1:
                         return receipt["blockNumber"], bytes(receipt["blockHash"])
             logs = self.registry.contract.events.BatchAnchored().get_logs(
-                from_block=0, argument_filters={"batchRoot": b.root})
+                from_block=0, argument_filters={"batchRoot": b.root, "issuerId": issuer_id_code(self.issuer_id)})
         if not logs:
             return None, None
         return logs[-1]["blockNumber"], bytes(logs[-1]["blockHash"])
@@ -373,6 +376,16 @@ class IssuerClient:
                 else:  # a reorganisation: back to sent, so the next reconcile finds where (or whether) it is
                     self.journal.record_sent([b.id], b.tx_hash or ZERO)
         return final
+
+    def _require_own(self, b: BatchRecord, status: DocumentStatus) -> None:
+        """The anchor found under this issuer's id must be this batch's record, signed by one of its keys."""
+        found = (status.issuer_id, status.doc_type, status.hash_alg, status.leaf_count, status.not_after)
+        expected = (issuer_id_code(self.issuer_id), doc_type_code(b.doc_type), int(b.hash_alg), b.leaf_count,
+                    b.not_after)
+        if found != expected:
+            raise AnchorMismatch(f"journal batch {b.id}: the registry holds root 0x{b.root.hex()} for "
+                                 f"{self.issuer_id} with another record, signed by {status.signing_key}; a key of "
+                                 "this issuer signed something else: check for a compromised key")
 
     def _pending(self, tx_hash: bytes) -> bool:
         """Whether the node still knows a sent transaction that has not been mined."""
@@ -439,19 +452,27 @@ class IssuerClient:
         request = RevocationRequest(batch_root, document_digest, int(reason), chain_time(self.registry.w3) + ttl)
         return request, sign(request, self.domain, self.signer)
 
-    def add_key(self, key: str) -> None:
-        self.registry.transact(lambda f: f.addSigningKey(issuer_id_code(self.issuer_id), key), self.sender)
+    def add_key(self, key: BaseAccount) -> None:
+        """Register ``key`` for this issuer, with its proof of possession (the key signs the registry, the issuer
+        and itself), so no other institution can claim it first."""
+        issuer = issuer_id_code(self.issuer_id)
+        proof = key_proof(issuer, key, self.domain)
+        self.registry.transact(lambda f: f.addSigningKey(issuer, key.address, proof), self.sender)
+
+    def cancel_signed_requests(self, up_to: int) -> None:
+        """Void every request this issuer signed (anchor or revocation) with a deadline at or before ``up_to``."""
+        self.registry.transact(lambda f: f.cancelSignedRequests(issuer_id_code(self.issuer_id), up_to), self.sender)
 
     def retire_key(self, key: str) -> None:
         self.registry.transact(lambda f: f.retireSigningKey(key), self.sender)
 
     def report_compromised(self, key: str, since: int) -> None:
-        """Mark ``key`` compromised from ``since``: its anchors from then on stop verifying."""
+        """Mark ``key`` compromised from ``since``: its anchors and signed revocations from then on stop counting."""
         self.registry.transact(lambda f: f.markKeyCompromised(key, since), self.sender)
 
     def rotate_key(self, new_signer: BaseAccount) -> None:
         """Add ``new_signer``'s key, switch to it, and retire the old one."""
         old = self.signer.address
-        self.add_key(new_signer.address)
+        self.add_key(new_signer)
         self.signer = new_signer
         self.retire_key(old)

@@ -1,4 +1,5 @@
-"""The regulator's view: every registry event in a local SQLite index, and reports built from it.
+"""The regulator's view: every event of the registry and of its consortium in a local SQLite index, and reports
+built from it.
 
 ``sync`` reads logs in chunked ``eth_getLogs`` queries and commits each chunk together with the cursor, so a
 re-run reads only new blocks and a crash mid-sync leaves neither a gap nor a duplicate. Reports need no chain.
@@ -18,6 +19,7 @@ from typing import Any
 from web3.exceptions import BlockNotFound
 
 from ..chain.connection import node_errors
+from ..chain.consortium import ConsortiumContract
 from ..chain.records import RevocationReason, Role
 from ..chain.registry import Registry
 from ..format.codes import code_name
@@ -44,13 +46,18 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
 CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 """)
 
-GOVERNANCE = ("IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "DocTypePermissionChanged", "MemberAdmitted",
-              "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired", "SigningKeyCompromised")
+GOVERNANCE = (
+    "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
+    "MemberAdmitted", "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired",
+    "SigningKeyCompromised", "SignedRequestsCancelled", "OperatorAdded", "OperatorRemoved", "OperatorReplaced",
+    "ThresholdChanged",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class SyncReport:
-    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry events.
+    """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry and consortium
+    events.
 
     ``rewound`` events were dropped first because their blocks left the chain (a reorganisation or a reset).
     """
@@ -83,11 +90,13 @@ class AuditReport:
 
 
 class RegulatorReader:
-    """Reads a registry's events into an index at ``index_path`` and reports on them. It holds no key."""
+    """Reads the events of a registry and its consortium into an index at ``index_path`` and reports on them.
+    It holds no key."""
 
     def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
                  confirmations: int = 0, burst_per_hour: int = 1000) -> None:
         self.registry = registry
+        self.consortium = ConsortiumContract.at(registry.w3, registry.consortium_address(), registry.tx_params)
         self.chunk = chunk
         self.from_block = from_block
         self.confirmations = confirmations
@@ -119,11 +128,13 @@ class RegulatorReader:
             low = start
             while low <= latest:
                 high = min(low + self.chunk - 1, latest)
-                logs = w3.eth.get_logs({"address": self.registry.contract.address, "fromBlock": low, "toBlock": high})
+                logs = w3.eth.get_logs({"address": [self.registry.contract.address, self.consortium.contract.address],
+                                        "fromBlock": low, "toBlock": high})
                 blocks = {n: w3.eth.get_block(n) for n in {log["blockNumber"] for log in logs} | {high}}
                 if any(bytes(log["blockHash"]) != bytes(blocks[log["blockNumber"]]["hash"]) for log in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                events = self.registry.decode_logs(logs)
+                events = sorted(self.registry.decode_logs(logs) + self.consortium.decode_logs(logs),
+                                key=lambda e: (e.block_number, e.log_index))
                 with self.store.transaction() as db:
                     db.executemany(
                         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
@@ -180,10 +191,11 @@ class RegulatorReader:
 
     def report(self) -> AuditReport:
         """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""
-        anchors: dict[str, dict[str, Any]] = {}
+        anchors: dict[tuple[str, str], dict[str, Any]] = {}
         compromised: dict[str, int] = {}
-        doc_revoked: dict[tuple[str, str], tuple[int, str]] = {}
-        batch_revoked: dict[str, tuple[int, str]] = {}
+        doc_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
+        batch_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
+        signed_revocations: list[dict[str, Any]] = []
         issuer: defaultdict[str, Counter[str]] = defaultdict(Counter)
         verifier: defaultdict[str, Counter[str]] = defaultdict(Counter)
         doc_type: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -196,7 +208,7 @@ class RegulatorReader:
             d = utc_time(t)[:10]
             if name == "BatchAnchored":
                 who, kind = code_name(from_hex(a["issuerId"])), code_name(from_hex(a["docType"]))
-                anchors[a["batchRoot"]] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
+                anchors[(who, a["batchRoot"])] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
                                            "key": a["signingKey"]}
                 for counter in (issuer[who], doc_type[kind], day[d]):
                     counter["batches"] += 1
@@ -206,26 +218,41 @@ class RegulatorReader:
                                               key=a["signingKey"]))
             elif name == "SigningKeyCompromised":
                 compromised[a["key"]] = a["compromisedFrom"]
-                for root, anchor in anchors.items():
+                for (_, root), anchor in anchors.items():
                     if anchor["key"] == a["key"] and anchor["at"] >= a["compromisedFrom"]:
                         anomalies.append(_anomaly("anchor_in_compromised_window", anchor["at"], issuer=anchor["issuer"],
                                                   batchRoot=root, key=a["key"]))
+                for revocation in signed_revocations:
+                    if revocation["key"] == a["key"] and revocation["at"] >= a["compromisedFrom"]:
+                        anomalies.append(_anomaly("revocation_by_compromised_key", **revocation))
+                        _unrevoke(doc_revoked, batch_revoked, revocation)
             elif name in ("DocumentRevoked", "BatchRevoked"):
                 who, why = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
+                target = a["documentDigest"] if name == "DocumentRevoked" else a["batchRoot"]
+                key = a["signingKey"] if int(a["signingKey"], 16) else ""
+                record = (t, why, key)
                 if name == "DocumentRevoked":
-                    doc_revoked[(who, a["documentDigest"])] = (t, why)
+                    doc_revoked[(who, target)] = record
                     issuer[who]["documents_revoked"] += 1
                 else:
-                    batch_revoked[a["batchRoot"]] = (t, why)
+                    batch_revoked[(who, target)] = record
                     issuer[who]["batches_revoked"] += 1
+                if key:
+                    revocation = {"at": t, "issuer": who, "target": target, "key": key, "reason": why,
+                                  "scope": "document" if name == "DocumentRevoked" else "batch"}
+                    signed_revocations.append(revocation)
+                    if key in compromised and t >= compromised[key]:
+                        anomalies.append(_anomaly("revocation_by_compromised_key", **revocation))
+                        _unrevoke(doc_revoked, batch_revoked, revocation)
                 reasons[why] += 1
                 day[d]["revocations"] += 1
             elif name == "VerificationRecorded":
                 bank, root, digest = a["verifier"], a["batchRoot"], a["documentDigest"]
+                who = code_name(from_hex(a["issuerId"]))
                 verifier[bank]["receipts"] += 1
                 day[d]["receipts"] += 1
                 hourly[(bank, t // 3600)] += 1
-                found = anchors.get(root)
+                found = anchors.get((who, root))
                 if found is None:
                     anomalies.append(_anomaly("receipt_for_unknown_batch", t, verifier=bank, batchRoot=root,
                                               documentDigest=digest))
@@ -233,7 +260,7 @@ class RegulatorReader:
                 anchor = found
                 issuer[anchor["issuer"]]["receipts"] += 1
                 doc_type[anchor["docType"]]["receipts"] += 1
-                revoked = doc_revoked.get((anchor["issuer"], digest)) or batch_revoked.get(root)
+                revoked = doc_revoked.get((who, digest)) or batch_revoked.get((who, root))
                 if revoked and revoked[0] <= t:
                     verifier[bank]["receipts_for_revoked"] += 1
                     anomalies.append(_anomaly("receipt_for_revoked", t, verifier=bank, documentDigest=digest,
@@ -260,6 +287,15 @@ class RegulatorReader:
             by_doc_type=_plain(doc_type), by_day=dict(sorted(_plain(day).items())),
             revocation_reasons=dict(reasons), anomalies=_unique(anomalies),
             governance=governance)
+
+
+def _unrevoke(doc_revoked: dict[tuple[str, str], tuple[int, str, str]],
+              batch_revoked: dict[tuple[str, str], tuple[int, str, str]], revocation: dict[str, Any]) -> None:
+    """Forget a revocation that does not count (its key was compromised by then), unless a later one replaced it."""
+    table = doc_revoked if revocation["scope"] == "document" else batch_revoked
+    place = (revocation["issuer"], revocation["target"])
+    if table.get(place, (0, "", ""))[2] == revocation["key"] and table[place][0] == revocation["at"]:
+        del table[place]
 
 
 def _anomaly(kind: str, at: int, **details: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ..errors import (
     StoreError,
     TransactionDropped,
 )
+from ..format.codes import issuer_id_code
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
 from ..format.strict_json import MAX_DEPTH, read_json
@@ -242,7 +243,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
             purpose_hash = keccak(text=purpose)
-            outbox.enqueue([(report.bundle.proof.batch_root, report.document_digest, purpose_hash)], case)
+            outbox.enqueue([(report.bundle.proof.batch_root, report.document_digest, purpose_hash,
+                             issuer_id_code(report.bundle.header.issuer_id))], case)
             workers["outbox"].wake()
             receipt = outbox.state(report.document_digest, purpose_hash, case)
         return verdict(report, receipt)

@@ -8,7 +8,7 @@ batch. ``verify_many`` reads the chain for many bundles at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from eth_utils.crypto import keccak
@@ -20,7 +20,7 @@ from ..chain.transactions import Sender
 from ..errors import CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
-from ..format.codes import code_name
+from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
 
@@ -134,8 +134,9 @@ class VerifierClient:
         parsed: list[tuple[Bundle | None, list[Check], bytes | None]] = []
         for i, item in enumerate(bundles):
             parsed.append(self._offline(item, attachments[i] if attachments else None))
-        pairs = [(b.proof.batch_root, digest) for b, _, digest in parsed if b is not None and digest is not None]
-        statuses = iter(self._statuses(pairs))
+        triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
+                   for b, _, digest in parsed if b is not None and digest is not None]
+        statuses = iter(self._statuses(triples))
         now = self._clock()
         reports = []
         for bundle, checks, digest in parsed:
@@ -147,25 +148,26 @@ class VerifierClient:
                                               bundle, digest))
         return reports
 
-    def _statuses(self, pairs: Sequence[tuple[bytes, bytes]]) -> list[DocumentStatus]:
-        """The registry's view of each (root, digest): each batch's record read once, then every document's
-        revocation read in bulk per issuer."""
-        roots = list(dict.fromkeys(root for root, _ in pairs))
-        batches = dict(zip(roots, self.registry.document_statuses([(r, bytes(32)) for r in roots]), strict=True))
+    def _statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
+        """The registry's view of each (issuer, root, digest): each batch's record read once, then every
+        document's revocation read in bulk per issuer."""
+        batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
+        batches = dict(zip(batch_keys, self.registry.document_statuses(
+            [(issuer, root, bytes(32)) for issuer, root in batch_keys]), strict=True))
         by_issuer: dict[bytes, list[bytes]] = {}
-        for root, digest in pairs:
-            if batches[root].anchored:
-                by_issuer.setdefault(batches[root].issuer_id, []).append(digest)
+        for issuer, root, digest in triples:
+            if batches[issuer, root].anchored:
+                by_issuer.setdefault(issuer, []).append(digest)
         revoked = {
-            (issuer, digest): revocation
+            (issuer, digest): record
             for issuer, digests in by_issuer.items()
-            for digest, revocation in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
+            for digest, record in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
         }
         out = []
-        for root, digest in pairs:
-            batch = batches[root]
-            reason, at = revoked.get((batch.issuer_id, digest), (RevocationReason.NONE, 0))
-            out.append(replace(batch, document_revocation=reason, document_revoked_at=at))
+        for issuer, root, digest in triples:
+            batch = batches[issuer, root]
+            record = revoked.get((issuer, digest))
+            out.append(batch if record is None else batch.with_document_revocation(record))
         return out
 
     def record(self, reports: Sequence[VerificationReport], purpose: str, reference: str = "",
@@ -178,13 +180,13 @@ class VerifierClient:
         if self.sender is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender")
         purpose_hash = keccak(text=purpose)
-        receipts = [(r.bundle.proof.batch_root, r.document_digest, purpose_hash)
-                    for r in reports if r.bundle and r.document_digest]
+        receipts = [(r.bundle.proof.batch_root, r.document_digest, purpose_hash,
+                     issuer_id_code(r.bundle.header.issuer_id)) for r in reports if r.bundle and r.document_digest]
         if self.outbox is not None:
             self.outbox.enqueue(receipts, reference)
             return self.outbox.flush(self.registry, self.sender, progress=progress)
         for start in range(0, len(receipts), RECEIPTS_PER_TX):
-            docs = [[root, digest] for root, digest, _ in receipts[start:start + RECEIPTS_PER_TX]]
+            docs = [[issuer, root, digest] for root, digest, _, issuer in receipts[start:start + RECEIPTS_PER_TX]]
             self.registry.transact(lambda f, d=docs: f.recordVerifications(d, purpose_hash),  # type: ignore[misc]
                                    self.sender)
         return FlushReport(0, len(receipts), -(-len(receipts) // RECEIPTS_PER_TX))
@@ -247,8 +249,8 @@ class VerifierClient:
         h, p = bundle.header, bundle.proof
         if not s.anchored:
             return [Check("anchored", Outcome.FAILED,
-                          "no anchor for this batch root: it was never issued through the registry (forged, or "
-                          "signed by a key the registry does not know)")]
+                          f"{h.issuer_id} anchored no batch under this root: it was never issued through the "
+                          "registry (forged, or signed by a key the registry does not know)")]
         checks = [Check("anchored", Outcome.PASSED, f"anchored at {utc_time(s.anchored_at)} by key {s.signing_key}")]
         mismatches = [
             f"{what}: anchor {a!r}, bundle {b!r}" for what, a, b in (
@@ -258,7 +260,7 @@ class VerifierClient:
         ]
         checks.append(Check("anchor_matches_bundle", Outcome.FAILED if mismatches else Outcome.PASSED,
                             "; ".join(mismatches) or "issuer, type, hash algorithm and batch size agree"))
-        held = s.key_added_at <= s.anchored_at and (s.key_retired_at == 0 or s.anchored_at < s.key_retired_at)
+        held = s.key_added_at <= s.anchored_at and (s.key_retired_at == 0 or s.anchored_at <= s.key_retired_at)
         checks.append(Check("key_held_by_issuer", Outcome.PASSED if held else Outcome.FAILED,
                             f"key {s.signing_key} belonged to {code_name(s.issuer_id)} when it signed" if held else
                             f"key {s.signing_key} was not an active key of {code_name(s.issuer_id)} when it signed"))
@@ -269,10 +271,11 @@ class VerifierClient:
         else:
             extra = f" (compromised only from {utc_time(s.key_compromised_from)})" if s.key_compromised_from else ""
             checks.append(Check("key_not_compromised", Outcome.PASSED, f"not compromised when it signed{extra}"))
-        standing = s.issuer_status is Status.ACTIVE
+        standing = s.issuer_status is Status.ACTIVE and s.issuer_active_at_anchor
+        why = (f"the issuer is {s.issuer_status.name.lower()} by the consortium" if s.issuer_active_at_anchor else
+               "the issuer was not active when this batch was anchored")
         checks.append(Check("issuer_in_good_standing", Outcome.PASSED if standing else Outcome.FAILED,
-                            "admitted, and was when anchoring" if standing else
-                            f"the issuer is {s.issuer_status.name.lower()} by the consortium"))
+                            "admitted, and was when anchoring" if standing else why))
         checks.append(Check("doc_type_permitted", Outcome.PASSED if s.issuer_may_issue else Outcome.FAILED,
                             f"{code_name(s.issuer_id)} may issue {h.doc_type}" if s.issuer_may_issue else
                             f"{code_name(s.issuer_id)} is not permitted to issue {h.doc_type}"))
@@ -298,12 +301,12 @@ def _revocation(s: DocumentStatus) -> Check:
         RevocationReason.FRAUD: "revoked for fraud",
         RevocationReason.ISSUED_IN_ERROR: "issued in error",
     }
-    if s.document_revocation:
-        return Check("not_revoked", Outcome.FAILED,
-                     f"document {meaning[s.document_revocation]} (on {utc_time(s.document_revoked_at)})")
-    if s.batch_revocation:
-        return Check("not_revoked", Outcome.FAILED,
-                     f"its whole batch {meaning[s.batch_revocation]} (on {utc_time(s.batch_revoked_at)})")
-    return Check("not_revoked", Outcome.PASSED, "neither the document nor its batch is revoked")
-
-
+    for what, record in (("document", s.document_revocation), ("its whole batch", s.batch_revocation)):
+        if record.counts:
+            return Check("not_revoked", Outcome.FAILED,
+                         f"{what} {meaning[record.reason]} (on {utc_time(record.revoked_at)})")
+    void = [f"{what}'s revocation ({record.reason.name.lower()}, {utc_time(record.revoked_at)}) was signed by key "
+            f"{record.signing_key}, compromised by then, so it does not count"
+            for what, record in (("the document", s.document_revocation), ("the batch", s.batch_revocation))
+            if record.void]
+    return Check("not_revoked", Outcome.PASSED, "; ".join(void) or "neither the document nor its batch is revoked")

@@ -44,10 +44,12 @@ CREATE TABLE receipts (
     PRIMARY KEY (batch_root, document_digest, purpose_hash, reference)
 );
 CREATE INDEX receipts_by_state ON receipts (state, tx_hash);
-""",)
+""", """
+ALTER TABLE receipts ADD COLUMN issuer_id BLOB NOT NULL DEFAULT X'';  -- registry v2 keys batches by issuer
+""")
 
-#: One receipt: (batch root, document digest, purpose hash).
-Receipt = tuple[bytes, bytes, bytes]
+#: One receipt: (batch root, document digest, purpose hash, issuer id).
+Receipt = tuple[bytes, bytes, bytes, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,8 @@ class ReceiptOutbox:
         Returns how many are new."""
         with self.store.transaction() as db:
             before = db.total_changes
-            db.executemany("INSERT OR IGNORE INTO receipts VALUES (?, ?, ?, ?, 'queued', NULL, NULL)",
+            db.executemany("INSERT OR IGNORE INTO receipts (batch_root, document_digest, purpose_hash, issuer_id, "
+                           "reference, state) VALUES (?, ?, ?, ?, ?, 'queued')",
                            [(*r, reference) for r in receipts])
             return db.total_changes - before
 
@@ -102,8 +105,8 @@ class ReceiptOutbox:
         self.store.bind(registry.identity())
         settled = self._settle(registry, timeout)
         by_purpose: dict[bytes, list[Any]] = {}
-        for row in self._db.execute("SELECT batch_root, document_digest, purpose_hash, reference FROM receipts "
-                                    "WHERE state = 'queued' ORDER BY rowid"):
+        for row in self._db.execute("SELECT batch_root, document_digest, purpose_hash, reference, issuer_id "
+                                    "FROM receipts WHERE state = 'queued' ORDER BY rowid"):
             by_purpose.setdefault(row[2], []).append(row)
         chunks = [rows[i:i + RECEIPTS_PER_TX] for rows in by_purpose.values()
                   for i in range(0, len(rows), RECEIPTS_PER_TX)]  # one purpose per transaction
@@ -111,7 +114,7 @@ class ReceiptOutbox:
         recorded = transactions = 0
         for chunk in chunks:
             purpose = chunk[0][2]
-            docs = [[root, digest] for root, digest, _, _ in chunk]
+            docs = [[issuer, root, digest] for root, digest, _, _, issuer in chunk]
             tx_hash = registry.submit(lambda f, d=docs, p=purpose: f.recordVerifications(d, p),  # type: ignore[misc]
                                       sender, on_signed=lambda h, c=chunk: self._mark_sent(c, h))  # type: ignore[misc]
             transactions += 1
@@ -147,7 +150,7 @@ class ReceiptOutbox:
         with self.store.transaction() as db:
             db.executemany("UPDATE receipts SET state = 'sent', tx_hash = ? WHERE batch_root = ? AND "
                            "document_digest = ? AND purpose_hash = ? AND reference = ?",
-                           [(tx_hash, *row) for row in chunk])
+                           [(tx_hash, *row[:4]) for row in chunk])
 
     def _mark_recorded(self, tx_hash: bytes, block: int) -> int:
         with self.store.transaction() as db:

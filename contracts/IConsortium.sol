@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.20;
+
+/// @title crossverify consortium
+/// @notice The authority over one document registry: the operators of every jurisdiction (Macao, Guangdong,
+///         and whoever joins), their proposals and approvals, and the quorum rule. A proposal passes when an
+///         operator of every jurisdiction that has one approved it and the approvals reach the threshold; the
+///         approval that passes it carries it out, on the registry or on the consortium itself.
+/// @dev Changing the operators or the threshold starts a new epoch: proposals still open from an earlier epoch
+///      can no longer be approved (their approvals were given by another set of operators) and must be made again.
+interface IConsortium {
+    /// @notice What a proposal does. The first nine are carried out on the registry (see the registry's
+    ///         `GovernanceAction` for their payloads); the last four on the consortium.
+    /// @dev Payloads of the consortium's own kinds, ABI-encoded: AddOperator `(address account, bytes32
+    ///      jurisdiction)`; RemoveOperator `(address account)`; ReplaceOperator `(address oldAccount, address
+    ///      newAccount)`; SetThreshold `(uint8 threshold)`.
+    enum ProposalKind {
+        AdmitIssuer,
+        SuspendIssuer,
+        ReinstateIssuer,
+        SetDocTypes,
+        AdmitMember,
+        SuspendMember,
+        ReinstateMember,
+        CompromiseKey,
+        ReplaceIssuerAdmin,
+        AddOperator,
+        RemoveOperator,
+        ReplaceOperator,
+        SetThreshold
+    }
+
+    /// @notice An operator account and the jurisdiction it answers for (a short code such as "MO").
+    struct OperatorInfo {
+        address account;
+        bytes32 jurisdiction;
+    }
+
+    /// @notice A governance proposal. `approvedBy` has bit `i` set when operator `i` of {operators} approved.
+    struct ProposalInfo {
+        ProposalKind kind;
+        address proposer;
+        uint40 createdAt;
+        uint40 expiresAt;
+        uint32 epoch;
+        uint16 approvedBy;
+        bool executed;
+        bytes payload;
+    }
+
+    /// @notice The consortium was founded with these operators, threshold and proposal lifetime, for `registry`.
+    event ConsortiumFounded(
+        address indexed registry, OperatorInfo[] operators, uint8 threshold, uint40 proposalLifetime
+    );
+    /// @notice An operator proposed something; its own approval follows.
+    event ProposalCreated(
+        uint256 indexed proposalId, ProposalKind indexed kind, address indexed proposer, bytes payload, uint40 expiresAt
+    );
+    /// @notice An operator approved a proposal; `approvals` counts them so far.
+    event ProposalApproved(uint256 indexed proposalId, address indexed operator, uint16 approvals);
+    /// @notice The proposal passed and was carried out in `operator`'s approval.
+    event ProposalExecuted(uint256 indexed proposalId, ProposalKind indexed kind, address indexed operator);
+    /// @notice An operator joined for `jurisdiction`.
+    event OperatorAdded(address indexed account, bytes32 indexed jurisdiction, uint256 indexed proposalId);
+    /// @notice An operator left.
+    event OperatorRemoved(address indexed account, bytes32 indexed jurisdiction, uint256 indexed proposalId);
+    /// @notice An operator's account was replaced by another, in the same jurisdiction.
+    event OperatorReplaced(address indexed oldAccount, address indexed newAccount, uint256 indexed proposalId);
+    /// @notice The number of approvals a proposal needs changed (every jurisdiction's approval is needed too).
+    event ThresholdChanged(uint8 threshold, uint256 indexed proposalId);
+
+    /// @notice An address argument is zero.
+    error ConsortiumZeroAddress();
+    /// @notice A jurisdiction code must not be zero.
+    error ConsortiumZeroJurisdiction(address account);
+    /// @notice The operators would not span two jurisdictions, or the threshold would be below two or above the
+    ///         number of operators, or there would be more operators or jurisdictions than the consortium holds.
+    error ConsortiumInvalidQuorum(uint256 operators, uint256 jurisdictions, uint256 threshold);
+    /// @notice A proposal lifetime must lie between an hour and ninety days.
+    error ConsortiumInvalidLifetime(uint40 lifetime);
+    /// @notice The account is already an operator.
+    error ConsortiumDuplicateOperator(address account);
+    /// @notice Only a consortium operator may do this.
+    error ConsortiumNotOperator(address account);
+    /// @notice No proposal has this id.
+    error ConsortiumUnknownProposal(uint256 proposalId);
+    /// @notice The proposal expired before reaching its quorum; propose again.
+    error ConsortiumProposalExpired(uint256 proposalId, uint40 expiresAt);
+    /// @notice The proposal already passed and was carried out.
+    error ConsortiumProposalAlreadyExecuted(uint256 proposalId);
+    /// @notice The operators or threshold changed since the proposal was made; propose again.
+    error ConsortiumProposalStale(uint256 proposalId, uint32 epoch, uint32 currentEpoch);
+    /// @notice This operator already approved the proposal.
+    error ConsortiumAlreadyApproved(uint256 proposalId, address operator);
+
+    /// @notice Propose `kind` with its ABI-encoded `payload`; the proposer's approval counts.
+    /// @dev Reverts with the error the execution would raise if the action is already invalid.
+    function propose(ProposalKind kind, bytes calldata payload) external returns (uint256 proposalId);
+
+    /// @notice Approve an open proposal of the current epoch; the approval that passes it carries it out.
+    function approve(uint256 proposalId) external;
+
+    /// @notice The registry this consortium governs.
+    function registry() external view returns (address);
+
+    /// @notice The operators, in approval-bit order.
+    function operators() external view returns (OperatorInfo[] memory);
+
+    /// @notice Whether `account` is an operator.
+    function isOperator(address account) external view returns (bool);
+
+    /// @notice Approvals a proposal needs besides one from every jurisdiction that has an operator.
+    function threshold() external view returns (uint8);
+
+    /// @notice How long a proposal stays open, in seconds.
+    function proposalLifetime() external view returns (uint40);
+
+    /// @notice The current epoch: it moves on whenever the operators or the threshold change.
+    function epoch() external view returns (uint32);
+
+    /// @notice A proposal.
+    function proposal(uint256 proposalId) external view returns (ProposalInfo memory);
+
+    /// @notice Whether `operator` approved `proposalId` (as one of the current operators).
+    function hasApproved(uint256 proposalId, address operator) external view returns (bool);
+
+    /// @notice Number of proposals made so far (ids run from 1).
+    function proposalCount() external view returns (uint256);
+
+    /// @notice Ids of proposals still open (not executed, not expired, current epoch), newest first.
+    /// @dev Walks back only over the proposals made within one lifetime, never over every id ever created.
+    function openProposals() external view returns (uint256[] memory);
+}

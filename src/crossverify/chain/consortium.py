@@ -1,0 +1,116 @@
+"""The consortium contract as Python sees it, and the deployment of a consortium with its registry.
+
+The consortium is deployed first, naming the address its registry will have (the deployer's next contract),
+and the registry checks at deployment that the consortium names it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import rlp
+from eth_abi.abi import encode as abi_encode
+from web3 import Web3
+
+from ..errors import TransactionFailed
+from ..format.codes import jurisdiction_code
+from .records import ProposalKind
+from .registry import Deployed, Registry, deploy_contract
+from .transactions import Sender
+
+DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
+
+#: ABI types of each proposal kind's payload, in the order the contracts decode them.
+PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
+    ProposalKind.ADMIT_ISSUER: ("bytes11", "bytes32", "address", "bytes8[]"),
+    ProposalKind.SUSPEND_ISSUER: ("bytes11",),
+    ProposalKind.REINSTATE_ISSUER: ("bytes11",),
+    ProposalKind.SET_DOC_TYPES: ("bytes11", "bytes8[]", "bool"),
+    ProposalKind.ADMIT_MEMBER: ("address", "uint8"),
+    ProposalKind.SUSPEND_MEMBER: ("address",),
+    ProposalKind.REINSTATE_MEMBER: ("address",),
+    ProposalKind.COMPROMISE_KEY: ("address", "uint40"),
+    ProposalKind.REPLACE_ISSUER_ADMIN: ("bytes11", "address"),
+    ProposalKind.ADD_OPERATOR: ("address", "bytes32"),
+    ProposalKind.REMOVE_OPERATOR: ("address",),
+    ProposalKind.REPLACE_OPERATOR: ("address", "address"),
+    ProposalKind.SET_THRESHOLD: ("uint8",),
+}
+
+
+def encode_payload(kind: ProposalKind, *values: Any) -> bytes:
+    """ABI-encode a proposal's payload as the contracts decode it."""
+    return abi_encode(list(PAYLOAD_TYPES[kind]), list(values))
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalInfo:
+    """A proposal as the consortium stores it; ``approved_by`` has bit ``i`` for operator ``i``."""
+
+    id: int
+    kind: ProposalKind
+    proposer: str
+    created_at: int
+    expires_at: int
+    epoch: int
+    approved_by: int
+    executed: bool
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class ConsortiumContract(Deployed):
+    """A deployed consortium contract."""
+
+    NAME: ClassVar[str] = "Consortium"
+
+    def operators(self) -> list[tuple[str, bytes]]:
+        """The operators and their jurisdiction codes, in approval-bit order."""
+        return [(str(a), bytes(j)) for a, j in self.call(lambda f: f.operators())]
+
+    def proposal(self, proposal_id: int) -> ProposalInfo:
+        kind, proposer, created, expires, epoch, approved_by, executed, payload = self.call(
+            lambda f: f.proposal(proposal_id))
+        return ProposalInfo(proposal_id, ProposalKind(kind), str(proposer), created, expires, epoch, approved_by,
+                            executed, bytes(payload))
+
+    def propose(self, kind: ProposalKind, payload: bytes, sender: Sender) -> int:
+        """Propose and return the new proposal's id (the proposer's approval counts)."""
+        receipt = self.transact(lambda f: f.propose(int(kind), payload), sender)
+        created = next(e for e in self.decode_logs(receipt["logs"]) if e.name == "ProposalCreated")
+        return int(created.args["proposalId"])
+
+
+def _next_contract_address(sender: str, nonce: int) -> str:
+    """The address a contract created by ``sender`` with ``nonce`` gets (CREATE)."""
+    digest = Web3.keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))
+    return str(Web3.to_checksum_address(digest[12:]))
+
+
+def deploy_consortium(
+    w3: Web3,
+    sender: Sender,
+    operators: Sequence[tuple[str, str]],
+    threshold: int = 0,
+    proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
+    tx_params: dict[str, Any] | None = None,
+) -> tuple[ConsortiumContract, Registry]:
+    """Deploy a consortium of ``(account, jurisdiction)`` operators and the registry it governs.
+
+    ``threshold=0`` means every operator must approve; whatever the threshold, an operator of every
+    jurisdiction must approve too. Nothing else may be sent from ``sender`` between the two deployments.
+    """
+    params = dict(tx_params or {})
+    address = sender if isinstance(sender, str) else sender.address
+    nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
+    predicted = _next_contract_address(address, nonce + 1)
+    members = [(Web3.to_checksum_address(a), jurisdiction_code(j)) for a, j in operators]
+    consortium_address = deploy_contract(
+        w3, "Consortium", [predicted, members, threshold, proposal_lifetime], sender, params)
+    registry_address = deploy_contract(w3, "DocumentRegistry", [consortium_address], sender, params)
+    if registry_address != predicted:
+        raise TransactionFailed(f"the registry landed at {registry_address}, not {predicted}: the sender sent "
+                                "another transaction in between; deploy again")
+    return ConsortiumContract.at(w3, consortium_address, params), Registry.at(w3, registry_address, params)
