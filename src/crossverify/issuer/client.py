@@ -193,7 +193,7 @@ class IssuerClient:
                 ids = [doc_id for doc_id, _ in chunk]
                 batch = seal_batch(self.journal.documents(ids), self.hash_alg)
                 sealed.append(self.journal.record_sealed(
-                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids))
+                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids, batch.leaf_count))
         return sealed
 
     def sign(self) -> int:

@@ -1,0 +1,87 @@
+"""The bank's one-time challenges, kept durably in SQLite: issued once, consumed at most once.
+
+Consuming is a single conditional ``UPDATE`` inside an immediate transaction, so of two presentations that
+answer one challenge (two threads, two processes, two servers on one file) exactly one finds it unused.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from enum import StrEnum
+from pathlib import Path
+
+from ..errors import ChallengeError
+from ..format.presentation import MAX_LIFETIME, Challenge
+from ..store import open_store, transaction
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS challenges (
+    nonce       BLOB PRIMARY KEY,
+    aud         TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+"""
+#: The longest a challenge may stay open, in seconds.
+MAX_CHALLENGE_TTL = 3600
+
+
+class Consumed(StrEnum):
+    """What consuming a challenge found."""
+
+    FRESH = "fresh"          # it was open: now it is used
+    UNKNOWN = "unknown"      # this bank never issued it
+    USED = "used"            # a presentation already answered it
+    EXPIRED = "expired"      # it was never answered in time
+    MISMATCH = "mismatch"    # it was issued for another audience or purpose
+
+
+class ChallengeStore:
+    """The challenges one bank (one ``aud``) issued."""
+
+    def __init__(self, path: str | Path, aud: str) -> None:
+        self.aud = aud
+        self.path = Path(path)
+        self._db = open_store(self.path, SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def issue(self, purpose: str, now: int, ttl: int = MAX_LIFETIME) -> Challenge:
+        """A fresh challenge for ``purpose``, stored before it is returned; it expires ``ttl`` seconds from now."""
+        if not 0 < ttl <= MAX_CHALLENGE_TTL:
+            raise ChallengeError(f"a challenge lives 1 to {MAX_CHALLENGE_TTL} seconds, got {ttl}")
+        challenge = Challenge.fresh(self.aud, purpose, now + ttl)
+        with transaction(self._db) as db:
+            db.execute("INSERT INTO challenges (nonce, aud, purpose, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                       (challenge.nonce, self.aud, purpose, now, challenge.expires_at))
+        return challenge
+
+    def consume(self, nonce: bytes, purpose: str, now: int) -> Consumed:
+        """Mark the challenge ``nonce`` used if it is open, for this audience and ``purpose``; say what was found."""
+        try:
+            with transaction(self._db) as db:
+                taken = db.execute(
+                    "UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
+                    "AND used_at IS NULL AND expires_at > ?", (now, nonce, self.aud, purpose, now)).rowcount
+                if taken == 1:
+                    return Consumed.FRESH
+                row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?",
+                                 (nonce,)).fetchone()
+        except sqlite3.Error as exc:
+            raise ChallengeError(f"the challenge store {self.path} failed: {exc}") from exc
+        if row is None:
+            return Consumed.UNKNOWN
+        aud, stored_purpose, expires_at, used_at = row
+        if used_at is not None:
+            return Consumed.USED
+        if (aud, stored_purpose) != (self.aud, purpose):
+            return Consumed.MISMATCH
+        return Consumed.EXPIRED if expires_at <= now else Consumed.UNKNOWN
+
+    def purge(self, before: int) -> int:
+        """Forget challenges that expired before ``before`` (used ones included); how many were dropped."""
+        with transaction(self._db) as db:
+            return db.execute("DELETE FROM challenges WHERE expires_at < ?", (before,)).rowcount
