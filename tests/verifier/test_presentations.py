@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from crossverify import Bundle, Certificate, load_bundle
+from crossverify.errors import ConfigError
 from crossverify.format.holder import holder_claim, sign_p1363
 from crossverify.format.presentation import Binding, Challenge, Presentation, disclosed_names, present
 from crossverify.issuer.client import IssuerClient
@@ -48,10 +49,11 @@ class Bank:
     def __init__(self, c: Consortium, aud: str, folder: Path, policy: Policy | None = None) -> None:
         self.c = c
         self.challenges = ChallengeStore(folder / f"{aud}.sqlite", aud)
-        self.verifier = VerifierClient(c.registry, policy, audience=aud, challenges=self.challenges)
+        self.verifier = VerifierClient(c.registry, policy, audience=aud, challenges=self.challenges,
+                                       wall_clock=c.now)
 
     def challenge(self, purpose: str = "ACCTOPEN", ttl: int = 600) -> Challenge:
-        return self.challenges.issue(purpose, self.c.now(), ttl)
+        return self.verifier.issue_challenge(purpose, ttl)
 
     def failures(self, item: object) -> list[str]:
         return [x.name for x in self.verifier.verify(item).failed]  # type: ignore[arg-type]
@@ -183,9 +185,11 @@ def test_a_refused_presentation_spends_no_challenge(consortium: Consortium, boun
 def test_without_audience_or_store_nothing_passes(consortium: Consortium, bound: list[Bundle],
                                                   holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
     p = present(bound[0], bank.challenge(), holder, consortium.now())
-    blind = VerifierClient(consortium.registry)
+    blind = VerifierClient(consortium.registry, wall_clock=consortium.now)
     assert [c.name for c in blind.verify(p).failed] == ["audience_matches"]
-    forgetful = VerifierClient(consortium.registry, audience=BANK)
+    with pytest.raises(ConfigError):
+        blind.issue_challenge("ACCTOPEN")
+    forgetful = VerifierClient(consortium.registry, audience=BANK, wall_clock=consortium.now)
     assert [c.name for c in forgetful.verify(p).failed] == ["challenge_fresh"]
 
 

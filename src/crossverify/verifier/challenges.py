@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ..errors import ChallengeError
-from ..format.presentation import MAX_LIFETIME, Challenge
+from ..format.presentation import Challenge
 from ..store import open_store, transaction
 
 SCHEMA = """
@@ -24,8 +24,9 @@ CREATE TABLE IF NOT EXISTS challenges (
     used_at     INTEGER
 );
 """
-#: The longest a challenge may stay open, in seconds.
+#: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
+DEFAULT_CHALLENGE_TTL = 600
 
 
 class Consumed(StrEnum):
@@ -49,7 +50,7 @@ class ChallengeStore:
     def close(self) -> None:
         self._db.close()
 
-    def issue(self, purpose: str, now: int, ttl: int = MAX_LIFETIME) -> Challenge:
+    def issue(self, purpose: str, now: int, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
         """A fresh challenge for ``purpose``, stored before it is returned; it expires ``ttl`` seconds from now."""
         if not 0 < ttl <= MAX_CHALLENGE_TTL:
             raise ChallengeError(f"a challenge lives 1 to {MAX_CHALLENGE_TTL} seconds, got {ttl}")

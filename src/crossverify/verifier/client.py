@@ -14,6 +14,7 @@ document types, so a bare bundle of such a type fails ``holder_bound``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,15 +25,15 @@ from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..errors import CrossverifyError
+from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
-from ..format.presentation import Presentation, disclosed_names, load_presentation, looks_like_presentation
+from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
 from ..sealing import Receipt, RegulatorPublicKey, SealedReceipt, seal
-from .challenges import ChallengeStore, Consumed
+from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
 
 Bundleish = Bundle | Presentation | str | bytes
@@ -130,11 +131,16 @@ class Policy:
 
 class VerifierClient:
     """A mainland bank's verifier. ``sender`` (its admitted account) is needed only to record receipts;
-    ``audience`` (its verifier id) and ``challenges`` (its challenge store) only to accept presentations."""
+    ``audience`` (its verifier id) and ``challenges`` (its challenge store) only to accept presentations.
+
+    Documents are judged by ``clock`` (the chain's, by default); challenges and presentations, a matter between
+    the resident and the bank, by ``wall_clock`` (this machine's, by default).
+    """
 
     def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
                  clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None,
-                 audience: str | None = None, challenges: ChallengeStore | None = None) -> None:
+                 audience: str | None = None, challenges: ChallengeStore | None = None,
+                 wall_clock: Callable[[], int] | None = None) -> None:
         self.registry = registry
         self.policy = policy or Policy()
         self.sender = sender
@@ -142,6 +148,7 @@ class VerifierClient:
         self.audience = audience
         self.challenges = challenges
         self._clock = clock or (lambda: chain_time(registry.w3))
+        self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
 
     @property
@@ -161,13 +168,14 @@ class VerifierClient:
         ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        now = self._clock()
+        wall = self._wall_clock()
         parsed: list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]] = []
         for i, item in enumerate(bundles):
-            parsed.append(self._offline(item, attachments[i] if attachments else None, now))
+            parsed.append(self._offline(item, attachments[i] if attachments else None, wall))
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
         statuses = iter(self._statuses(triples))
+        now = self._clock()
         reports = []
         for bundle, checks, digest, presentation in parsed:
             if bundle is not None and digest is not None:
@@ -221,12 +229,18 @@ class VerifierClient:
                                    self.sender)
         return FlushReport(0, len(receipts), -(-len(receipts) // RECEIPTS_PER_TX))
 
+    def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
+        """A one-time challenge for a resident's session, stored before it is handed out."""
+        if self.challenges is None:
+            raise ConfigError("issuing challenges needs the bank's challenge store ([verifier] audience)")
+        return self.challenges.issue(purpose, self._wall_clock(), ttl)
+
     def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
                       purpose: str | None = None) -> list[SealedReceipt]:
         """Receipts of the valid reports, sealed to every regulator key: the commitments and ciphertexts an
         event-only ``recordSealedReceipts(bytes32[], bytes[])`` carries. A presentation's purpose and hash go
         in; for a bare bundle, ``purpose`` must be given and the presentation hash is zero."""
-        now = self._clock()
+        now = self._wall_clock()
         sealed = []
         for r in reports:
             if not (r.valid and r.bundle and r.document_digest):
