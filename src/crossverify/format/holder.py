@@ -27,6 +27,7 @@ HOLDER_CLAIM = "cnf"
 SIGNATURE_BYTES = 64
 _COORDINATE = 32
 _ECDSA = ec.ECDSA(hashes.SHA256())
+_RFC6979 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
 def _b64url(data: bytes) -> str:
@@ -80,8 +81,9 @@ def key_from_claim(value: Any) -> ec.EllipticCurvePublicKey:
 
 
 def sign_p1363(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """ECDSA P-256 / SHA-256 over ``message``, as the 64 bytes ``r || s``."""
-    r, s = decode_dss_signature(key.sign(message, _ECDSA))
+    """ECDSA P-256 / SHA-256 over ``message``, as the 64 bytes ``r || s``, with RFC 6979 deterministic nonces
+    (verifiers accept randomised ones too, as WebCrypto makes)."""
+    r, s = decode_dss_signature(key.sign(message, _RFC6979))
     return r.to_bytes(_COORDINATE, "big") + s.to_bytes(_COORDINATE, "big")
 
 
