@@ -7,6 +7,7 @@ answer one challenge (two threads, two processes, two servers on one file) exact
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -62,17 +63,24 @@ class ChallengeStore:
 
     def consume(self, nonce: bytes, purpose: str, now: int) -> Consumed:
         """Mark the challenge ``nonce`` used if it is open, for this audience and ``purpose``; say what was found."""
+        return self.consume_many([(nonce, purpose)], now)[0]
+
+    def consume_many(self, answers: Sequence[tuple[bytes, str]], now: int) -> list[Consumed]:
+        """:meth:`consume` for many (nonce, purpose) pairs in one durable transaction (one sync to disk); a
+        nonce given twice is fresh the first time only."""
         try:
             with transaction(self._db) as db:
-                taken = db.execute(
-                    "UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
-                    "AND used_at IS NULL AND expires_at > ?", (now, nonce, self.aud, purpose, now)).rowcount
-                if taken == 1:
-                    return Consumed.FRESH
-                row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?",
-                                 (nonce,)).fetchone()
+                return [self._consume(db, nonce, purpose, now) for nonce, purpose in answers]
         except sqlite3.Error as exc:
             raise ChallengeError(f"the challenge store {self.path} failed: {exc}") from exc
+
+    def _consume(self, db: sqlite3.Connection, nonce: bytes, purpose: str, now: int) -> Consumed:
+        taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
+                           "AND used_at IS NULL AND expires_at > ?", (now, nonce, self.aud, purpose, now)).rowcount
+        if taken == 1:
+            return Consumed.FRESH
+        row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?",
+                         (nonce,)).fetchone()
         if row is None:
             return Consumed.UNKNOWN
         aud, stored_purpose, expires_at, used_at = row

@@ -172,6 +172,7 @@ class VerifierClient:
         parsed: list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]] = []
         for i, item in enumerate(bundles):
             parsed.append(self._offline(item, attachments[i] if attachments else None, wall))
+        self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
         statuses = iter(self._statuses(triples))
@@ -304,7 +305,8 @@ class VerifierClient:
         return bundle, checks, digest, presentation
 
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
-        """The holder checks, in order; the first that fails ends them (and no challenge is consumed)."""
+        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them (and then no
+        challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
             if doc_type in self.policy.holder_binding:
@@ -342,22 +344,24 @@ class VerifierClient:
             checks.append(Check(name, Outcome.PASSED if ok else Outcome.FAILED, passed if ok else failed()))
             if not ok:
                 return checks
-        checks.append(self._challenge(b.nonce, b.purpose, now))
         return checks
 
-    def _challenge(self, nonce: bytes, purpose: str, now: int) -> Check:
-        if self.challenges is None:
-            return Check("challenge_fresh", Outcome.FAILED, "this verifier keeps no challenge store, so it cannot "
-                                                           "tell a fresh challenge from a replayed one")
-        found = self.challenges.consume(nonce, purpose, now)
-        detail = {
-            Consumed.FRESH: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used",
-            Consumed.UNKNOWN: "this bank never issued this challenge (or forgot it long after it expired)",
-            Consumed.USED: "the challenge was already answered: a replayed presentation",
-            Consumed.EXPIRED: "the challenge expired before it was answered",
-            Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
-        }[found]
-        return Check("challenge_fresh", Outcome.PASSED if found is Consumed.FRESH else Outcome.FAILED, detail)
+    def _consume_challenges(self, parsed: list[tuple[Bundle | None, list[Check], bytes | None,
+                                                     Presentation | None]], now: int) -> None:
+        """Consume, in one durable transaction, the challenge of every presentation whose other holder checks
+        passed, and add ``challenge_fresh``; a presentation whose challenge is not fresh goes no further."""
+        waiting = [i for i, (_, _, digest, p) in enumerate(parsed) if p is not None and digest is not None]
+        if not waiting:
+            return
+        answers = [(p.binding.nonce, p.binding.purpose) for i in waiting if (p := parsed[i][3]) is not None]
+        found: list[Consumed | None] = [None] * len(waiting)
+        if self.challenges is not None:
+            found = [*self.challenges.consume_many(answers, now)]
+        for i, (nonce, purpose), result in zip(waiting, answers, found, strict=True):
+            bundle, checks, _, p = parsed[i]
+            checks.append(_challenge_check(nonce, purpose, result))
+            if result is not Consumed.FRESH:
+                parsed[i] = (bundle, checks, None, p)
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
@@ -420,6 +424,20 @@ class VerifierClient:
             checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
                                 f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
         return checks
+
+
+def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Check:
+    if found is None:
+        return Check("challenge_fresh", Outcome.FAILED, "this verifier keeps no challenge store, so it cannot tell a "
+                                                        "fresh challenge from a replayed one")
+    detail = {
+        Consumed.FRESH: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used",
+        Consumed.UNKNOWN: "this bank never issued this challenge (or forgot it long after it expired)",
+        Consumed.USED: "the challenge was already answered: a replayed presentation",
+        Consumed.EXPIRED: "the challenge expired before it was answered",
+        Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
+    }[found]
+    return Check("challenge_fresh", Outcome.PASSED if found is Consumed.FRESH else Outcome.FAILED, detail)
 
 
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
