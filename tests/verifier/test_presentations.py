@@ -215,3 +215,13 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
             reports[0].document_digest, "ACCTOPEN", p.hash(), True)
         assert (bare.document_digest, bare.purpose, bare.consented, bare.issuer_id) == (
             reports[1].document_digest, "KYC", False, "BNUMMOMX")
+
+
+def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle],
+                                          holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    challenge = bank.challenge()
+    first = present(bound[0], challenge, holder, consortium.now())
+    second = present(bound[1], challenge, holder, consortium.now())
+    reports = bank.verifier.verify_many([first, second, bound[2]])
+    assert [[c.name for c in r.failed] for r in reports] == [[], ["challenge_fresh"], []]
+    assert reports[1].check("anchored").outcome is Outcome.NOT_APPLICABLE  # refused before reading the chain
