@@ -146,12 +146,18 @@ class Session:
         ``record`` gives it the sender and the outbox its receipts need."""
         settings = self.config.verifier
         policy = Policy({t: int(days * 86400) for t, days in settings.max_age_days.items()},
-                        max_bundle_bytes=settings.max_bundle_bytes, holder_binding=frozenset(settings.holder_binding))
-        challenges = None if settings.audience is None else ChallengeStore(settings.challenges, settings.audience)
+                        max_bundle_bytes=settings.max_bundle_bytes,
+                        holder_binding=frozenset(settings.holder_binding))
         if not record:
-            return VerifierClient(self.registry, policy, audience=settings.audience, challenges=challenges)
+            return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
-                              audience=settings.audience, challenges=challenges)
+                              audience=settings.audience, challenges=self.challenges)
+
+    @cached_property
+    def challenges(self) -> ChallengeStore | None:
+        """The bank's challenge store, when it has a verifier id (``[verifier] audience``)."""
+        settings = self.config.verifier
+        return None if settings.audience is None else ChallengeStore(settings.challenges, settings.audience)
 
     @cached_property
     def regulator(self) -> RegulatorReader:
@@ -161,8 +167,8 @@ class Session:
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""
-        for store in ("journal", "regulator", "outbox"):
-            if store in self.__dict__:
+        for store in ("journal", "regulator", "outbox", "challenges"):
+            if self.__dict__.get(store) is not None:
                 self.__dict__.pop(store).close()
 
     def __enter__(self) -> Session:

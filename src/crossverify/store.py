@@ -52,9 +52,14 @@ def store_errors(path: Path) -> Iterator[None]:
 
 
 class Store:
-    """One open store. ``migrations[i]`` is the SQL that takes the schema from version ``i`` to ``i + 1``."""
+    """One open store. ``migrations[i]`` is the SQL that takes the schema from version ``i`` to ``i + 1``.
 
-    def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str) -> None:
+    ``exclusive=False`` leaves out the one-process lock, for a store whose every write is a single atomic
+    statement that many processes may run at once (a bank's challenges, consumed by all its workers); SQLite's
+    own locking then orders them.
+    """
+
+    def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str, exclusive: bool = True) -> None:
         self.path = Path(path)
         self.kind = kind
         #: Serialises this process's threads on the one connection (a service's workers and requests).
@@ -62,7 +67,8 @@ class Store:
         self._lock_file: IO[str] | None = None
         with store_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_file = self._acquire()
+            if exclusive:
+                self._lock_file = self._acquire()
             try:
                 self.db = self._open(migrations)
             except BaseException:

@@ -50,7 +50,7 @@ def test_bad_challenges_are_not_issued(tmp_path: Path, purpose: str, ttl: int) -
     store = ChallengeStore(tmp_path / "c.sqlite", BANK)
     with pytest.raises(ChallengeError):
         store.issue(purpose, NOW, ttl)
-    assert store._db.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
+    assert store.store.db.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
 
 
 def test_racing_threads_consume_a_challenge_once(tmp_path: Path) -> None:

@@ -40,7 +40,9 @@ def bound(consortium: Consortium, holder: ec.EllipticCurvePrivateKey, tmp_path: 
     certificates = [(ref, Certificate(c.header, {**c.claims, "cnf": holder_claim(holder.public_key())}))
                     for ref, c in deposit_certificates(consortium, 3)]
     issuer.issue(certificates)
-    return [load_bundle(p.read_bytes()) for p in sorted(issuer.run().delivered)]
+    delivered = sorted(issuer.run().delivered)
+    issuer.journal.close()
+    return [load_bundle(p.read_bytes()) for p in delivered]
 
 
 class Bank:

@@ -1,7 +1,8 @@
 """The bank's one-time challenges, kept durably in SQLite: issued once, consumed at most once.
 
-Consuming is a single conditional ``UPDATE`` inside an immediate transaction, so of two presentations that
-answer one challenge (two threads, two processes, two servers on one file) exactly one finds it unused.
+Every worker of a bank may open the store at once (it takes no one-process lock). Consuming is a conditional
+``UPDATE`` inside an immediate transaction, so of two presentations that answer one challenge (two threads, two
+processes, two servers on one file) exactly one finds it unused.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 
 from ..errors import ChallengeError
 from ..format.presentation import Challenge
-from ..store import open_store, transaction
+from ..store import Store
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS challenges (
+MIGRATIONS = ["""
+CREATE TABLE challenges (
     nonce       BLOB PRIMARY KEY,
     aud         TEXT NOT NULL,
     purpose     TEXT NOT NULL,
@@ -24,7 +25,8 @@ CREATE TABLE IF NOT EXISTS challenges (
     expires_at  INTEGER NOT NULL,
     used_at     INTEGER
 );
-"""
+CREATE INDEX challenges_expiry ON challenges (expires_at);
+"""]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
 DEFAULT_CHALLENGE_TTL = 600
@@ -45,18 +47,18 @@ class ChallengeStore:
 
     def __init__(self, path: str | Path, aud: str) -> None:
         self.aud = aud
-        self.path = Path(path)
-        self._db = open_store(self.path, SCHEMA)
+        self.store = Store(path, MIGRATIONS, kind="challenge store", exclusive=False)
+        self.path = self.store.path
 
     def close(self) -> None:
-        self._db.close()
+        self.store.close()
 
     def issue(self, purpose: str, now: int, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
         """A fresh challenge for ``purpose``, stored before it is returned; it expires ``ttl`` seconds from now."""
         if not 0 < ttl <= MAX_CHALLENGE_TTL:
             raise ChallengeError(f"a challenge lives 1 to {MAX_CHALLENGE_TTL} seconds, got {ttl}")
         challenge = Challenge.fresh(self.aud, purpose, now + ttl)
-        with transaction(self._db) as db:
+        with self.store.transaction() as db:
             db.execute("INSERT INTO challenges (nonce, aud, purpose, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                        (challenge.nonce, self.aud, purpose, now, challenge.expires_at))
         return challenge
@@ -68,29 +70,26 @@ class ChallengeStore:
     def consume_many(self, answers: Sequence[tuple[bytes, str]], now: int) -> list[Consumed]:
         """:meth:`consume` for many (nonce, purpose) pairs in one durable transaction (one sync to disk); a
         nonce given twice is fresh the first time only."""
-        try:
-            with transaction(self._db) as db:
-                return [self._consume(db, nonce, purpose, now) for nonce, purpose in answers]
-        except sqlite3.Error as exc:
-            raise ChallengeError(f"the challenge store {self.path} failed: {exc}") from exc
-
-    def _consume(self, db: sqlite3.Connection, nonce: bytes, purpose: str, now: int) -> Consumed:
-        taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
-                           "AND used_at IS NULL AND expires_at > ?", (now, nonce, self.aud, purpose, now)).rowcount
-        if taken == 1:
-            return Consumed.FRESH
-        row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?",
-                         (nonce,)).fetchone()
-        if row is None:
-            return Consumed.UNKNOWN
-        aud, stored_purpose, expires_at, used_at = row
-        if used_at is not None:
-            return Consumed.USED
-        if (aud, stored_purpose) != (self.aud, purpose):
-            return Consumed.MISMATCH
-        return Consumed.EXPIRED if expires_at <= now else Consumed.UNKNOWN
+        with self.store.transaction() as db:
+            return [_consume(db, self.aud, nonce, purpose, now) for nonce, purpose in answers]
 
     def purge(self, before: int) -> int:
         """Forget challenges that expired before ``before`` (used ones included); how many were dropped."""
-        with transaction(self._db) as db:
+        with self.store.transaction() as db:
             return db.execute("DELETE FROM challenges WHERE expires_at < ?", (before,)).rowcount
+
+
+def _consume(db: sqlite3.Connection, aud: str, nonce: bytes, purpose: str, now: int) -> Consumed:
+    taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
+                       "AND used_at IS NULL AND expires_at > ?", (now, nonce, aud, purpose, now)).rowcount
+    if taken == 1:
+        return Consumed.FRESH
+    row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?", (nonce,)).fetchone()
+    if row is None:
+        return Consumed.UNKNOWN
+    stored_aud, stored_purpose, expires_at, used_at = row
+    if used_at is not None:
+        return Consumed.USED
+    if (stored_aud, stored_purpose) != (aud, purpose):
+        return Consumed.MISMATCH
+    return Consumed.EXPIRED if expires_at <= now else Consumed.UNKNOWN
