@@ -171,9 +171,10 @@ class Store:
         self._release()
 
 
-def _close_quietly(db: sqlite3.Connection, lock: IO[str]) -> None:
+def _close_quietly(db: sqlite3.Connection, lock: IO[str] | None) -> None:
     db.close()
-    lock.close()
+    if lock is not None:
+        lock.close()
 
 
 @contextmanager
