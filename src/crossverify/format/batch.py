@@ -83,8 +83,10 @@ def salt_document(certificate: Certificate, hash_alg: HashAlgorithm) -> SaltedDo
                                                                       hash_alg.hasher()))
 
 
-def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256) -> SealedBatch:
-    """Gather salted documents of one issuer and one document type into a batch tree."""
+def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256, *,
+               decoy: bool = True) -> SealedBatch:
+    """Gather salted documents of one issuer and one document type into a batch tree. ``decoy=False`` rebuilds
+    a one-document batch sealed before decoy leaves existed (its root is its document digest)."""
     if not documents:
         raise ValueError("a batch needs at least one document")
     first = documents[0].header
@@ -94,7 +96,7 @@ def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = Ha
                 f"a batch holds one issuer's documents of one type: {first.issuer_id}/{first.doc_type}, "
                 f"got {doc.header.issuer_id}/{doc.header.doc_type}")
     leaves = [d.digest for d in documents]
-    if len(leaves) == 1:
+    if len(leaves) == 1 and decoy:
         leaves.append(decoy_leaf(documents[0], hash_alg))
     return SealedBatch(tuple(documents), MerkleTree(leaves, hash_alg.hasher()), hash_alg)
 
