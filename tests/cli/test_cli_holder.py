@@ -85,6 +85,8 @@ def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:
     run(config, "holder", "keygen", str(key))
     assert run(config, "challenge", "--purpose", "ACCTOPEN").exit_code == 2  # no [verifier] audience
     assert run(config, "challenge", "--purpose", "account opening", env=BANK).exit_code == 2
+    no_node = {**BANK, "CROSSVERIFY_NETWORK_RPC": "http://127.0.0.1:9"}  # nothing listens: a challenge needs no node
+    assert as_json(run(config, "--json", "challenge", "--purpose", "KYC", env=no_node))["purpose"] == "KYC"
     (tmp_path / "b.json").write_text("{}")
     result = run(config, "holder", "present", str(tmp_path / "b.json"), "--key", str(key), "--challenge", "nonsense",
                  "--out", str(tmp_path / "p.json"))

@@ -4,6 +4,7 @@ receipts; ``crossverify challenge``: issue the one-time challenge a resident's p
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -21,8 +22,11 @@ from ._shell import App, BadInput, command
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write it to a file to hand over.")
 @command
 def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None:
-    """Issue a one-time challenge for a resident's session (needs [verifier] audience)."""
-    issued = app.session.verifier().issue_challenge(purpose, ttl or app.session.config.verifier.challenge_ttl)
+    """Issue a one-time challenge for a resident's session (needs [verifier] audience; no node)."""
+    store = app.session.challenges
+    if store is None:
+        raise BadInput("issuing challenges needs [verifier] audience, this bank's verifier id")
+    issued = store.issue(purpose, int(time.time()), ttl or app.session.config.verifier.challenge_ttl)
     if out is not None:
         out.write_text(issued.dumps())
     if app.as_json:
