@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crossverify import Certificate, DocumentHeader, HashAlgorithm, salt_document, seal_batch
 from crossverify.errors import (
+    BundleError,
     ChallengeError,
     DuplicateKey,
     HolderKeyError,
@@ -164,3 +167,24 @@ def test_a_batch_root_is_never_a_document_digest(key: ec.EllipticCurvePrivateKey
     assert seal_batch([twin], HashAlgorithm.SHA256).tree.levels[0][1] != batch.tree.levels[0][1]  # salted decoy
     pair = seal_batch([document, twin], HashAlgorithm.SHA256)
     assert pair.leaf_count == 2 and pair.root not in (document.digest, twin.digest)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mangled_presentations_fail_by_name(presented: dict[str, Any], data: st.DataObject) -> None:
+    """Flipped, cut or inserted bytes anywhere: a presentation loads, or fails with a named BundleError."""
+    raw = bytearray(json.dumps(presented, ensure_ascii=False).encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            raw[at] ^= data.draw(st.integers(1, 255))
+        elif action == "cut":
+            del raw[at:at + data.draw(st.integers(1, 64))]
+        else:
+            raw[at:at] = data.draw(st.sampled_from([b"{", b"[", b'"', b"\\u0000", b"1e999", b',"x":1', b"\xff"]))
+    try:
+        p = load_presentation(bytes(raw))
+    except BundleError:
+        return
+    assert p.binding.iat < p.binding.exp
