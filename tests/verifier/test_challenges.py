@@ -89,3 +89,24 @@ def test_racing_processes_consume_a_challenge_once(tmp_path: Path) -> None:
     for w in workers:
         w.join(60)
     assert sorted(results.get(timeout=10) for _ in workers) == ["fresh", "used", "used", "used"]
+
+
+def _issue_in_process(path: str, start: multiprocessing.synchronize.Barrier,
+                      results: multiprocessing.queues.Queue[str]) -> None:
+    start.wait()  # every worker opens the fresh file at once
+    results.put(ChallengeStore(path, BANK).issue("ACCTOPEN", NOW).nonce.hex())
+
+
+def test_workers_open_a_fresh_store_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "fresh.sqlite")
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_issue_in_process, args=(path, start, results)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    nonces = {bytes.fromhex(results.get(timeout=10)) for _ in workers}
+    store = ChallengeStore(path, BANK)
+    assert len(nonces) == 4 and all(store.consume(n, "ACCTOPEN", NOW + 1) is Consumed.FRESH for n in nonces)

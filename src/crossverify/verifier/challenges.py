@@ -16,8 +16,9 @@ from ..errors import ChallengeError
 from ..format.presentation import Challenge
 from ..store import Store
 
+# IF NOT EXISTS: workers that open a fresh file at the same moment may each run the first migration.
 MIGRATIONS = ["""
-CREATE TABLE challenges (
+CREATE TABLE IF NOT EXISTS challenges (
     nonce       BLOB PRIMARY KEY,
     aud         TEXT NOT NULL,
     purpose     TEXT NOT NULL,
@@ -25,7 +26,7 @@ CREATE TABLE challenges (
     expires_at  INTEGER NOT NULL,
     used_at     INTEGER
 );
-CREATE INDEX challenges_expiry ON challenges (expires_at);
+CREATE INDEX IF NOT EXISTS challenges_expiry ON challenges (expires_at);
 """]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
