@@ -24,9 +24,10 @@ def test_a_batch_of_one_is_anchored_under_its_decoy(consortium: Consortium, tmp_
     [path] = client.run().delivered
     client.journal.close()
     bundle = load_bundle(path.read_bytes())
-    status = consortium.registry.document_status(bundle.proof.batch_root, bundle.document_digest())
+    issuer_id = consortium.issuer_id
+    status = consortium.registry.document_status(issuer_id, bundle.proof.batch_root, bundle.document_digest())
     assert bundle.proof.batch_root != bundle.document_digest() and status.leaf_count == bundle.proof.leaf_count == 2
-    assert not consortium.registry.document_status(bundle.document_digest(), bytes(32)).anchored
+    assert not consortium.registry.document_status(issuer_id, bundle.document_digest(), bytes(32)).anchored
     assert VerifierClient(consortium.registry).verify(bundle).valid
 
 
