@@ -7,8 +7,10 @@
   sort differently by UTF-8 and by UTF-16), and the EIP-712 anchor and revocation signatures.
 - ``docs/vectors/v1.1-reading.json``: bundles a reader must accept (with the digest it must compute) and bundles
   it must reject, each with the error a reader must give and the JSON pointer crossverify gives.
+- ``docs/vectors/presentation-v1.json``: a holder-bound certificate, a presentation, the faults readers must
+  reject or refuse, and receipts sealed to two regulators with each KEM.
 
-The salts and the signing key are fixed and labelled as test material; never issue with them.
+The salts, nonces and keys are fixed and labelled as test material; never issue with them.
 """
 
 from __future__ import annotations
@@ -16,26 +18,40 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account import Account
 
 from crossverify import (
     AnchorRequest,
+    Challenge,
     Claim,
+    CrossverifyError,
     DocumentHeader,
     Domain,
     HashAlgorithm,
+    Receipt,
+    RegulatorKey,
     RevocationRequest,
     SaltedDocument,
+    SealedReceipt,
     attachment_claim,
+    holder_claim,
+    open_sealed,
+    present,
+    seal,
     seal_batch,
     sign,
 )
 from crossverify.format.certificate import MAX_BUNDLE_BYTES, claim_order, document_digest
+from crossverify.format.holder import public_jwk, sign_p1363
 from crossverify.format.strict_json import MAX_DEPTH
+from crossverify.sealing import Kem
 
 VECTORS = Path(__file__).resolve().parents[1] / "docs" / "vectors"
 TEST_KEY = hashlib.sha256(b"crossverify test vector signing key").digest()
@@ -100,7 +116,9 @@ def build(alg: HashAlgorithm) -> dict[str, object]:
             "documentDigest": "0x" + d.digest.hex(),
         } for d in documents],
         "batches": [{
-            "size": n, "root": "0x" + batches[n].root.hex(), "notAfter": batches[n].not_after,
+            "size": n, "leafCount": batches[n].leaf_count, "root": "0x" + batches[n].root.hex(),
+            "notAfter": batches[n].not_after,
+            **({"decoy": "0x" + batches[n].tree.levels[0][1].hex()} if n == 1 else {}),
             "proofs": [["0x" + h.hex() for h in batches[n].tree.proof(i)] for i in range(n)],
         } for n in BATCH_SIZES],
         "bundles": [*bundles, {"batchSize": 3, "index": 2, "redacted": ["account_no", "balance"],
@@ -360,7 +378,118 @@ def reading() -> dict[str, object]:
 def render() -> dict[str, str]:
     """Each vectors file's name and text."""
     return {name: json.dumps(content, ensure_ascii=False, indent=1) + "\n"
-            for name, content in (("v1.1.json", vectors()), ("v1.1-reading.json", reading()))}
+            for name, content in (("v1.1.json", vectors()), ("v1.1-reading.json", reading()),
+                                  ("presentation-v1.json", presentation_vectors()))}
+
+
+# -- presentations and sealed receipts: docs/vectors/presentation-v1.json -----------------------------------
+
+PRESENTATION_OUT = VECTORS / "presentation-v1.json"
+NOW = 1_790_000_000
+BANK = "ICBKCNBJGDG"
+
+
+def holder_key() -> ec.EllipticCurvePrivateKey:
+    scalar = int.from_bytes(hashlib.sha256(b"crossverify test vector holder key").digest(), "big")
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+def regulator_key(kem: Kem, name: str) -> RegulatorKey:
+    seed = hashlib.sha512(f"crossverify test vector regulator key/{kem.name}/{name}".encode()).digest()
+    return RegulatorKey(kem, (seed + hashlib.sha512(seed).digest())[:{Kem.X25519: 32}.get(kem, 96)])
+
+
+def bound_document() -> SaltedDocument:
+    claims = {"holder_name": "陳大文 CHAN Tai Man", "balance": {"MOP": 125000.5},
+              "cnf": holder_claim(holder_key().public_key())}
+    alg = HashAlgorithm.KECCAK256
+    items = tuple(Claim(n, claims[n], fixed_salt(alg, 99, n)) for n in claim_order(claims))
+    return SaltedDocument(header(0), items, document_digest(header(0), items, alg.hasher()))
+
+
+def presentation_vectors() -> dict[str, object]:
+    key = holder_key()
+    document = bound_document()
+    batch = seal_batch([document])
+    bundle = batch.bundle(0, CHAIN_ID, REGISTRY).redact(["balance"])
+    challenge = Challenge(BANK, hashlib.sha256(b"crossverify test vector nonce").digest(), "ACCTOPEN", NOW + 600)
+    presentation = present(bundle, challenge, key, NOW)
+    digest = document.digest
+    signing_input = presentation.binding.signing_input(digest)
+    good = presentation.to_json()
+
+    def mutated(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        doc = json.loads(json.dumps(good))
+        change(doc)
+        return doc
+
+    other = ec.derive_private_key(7, ec.SECP256R1())
+    forged = replace(presentation, signature=sign_p1363(other, signing_input)).to_json()
+    readdressed = replace(presentation, binding=replace(presentation.binding, aud="BKCHCNBJ45A")).to_json()
+    re_redacted = replace(presentation, bundle=bundle.redact(["holder_name"])).to_json()
+    return {
+        "description": "crossverify presentation and sealed receipt v1 test vectors (docs/format.md). Every key, "
+                       "salt and nonce here is test-only.",
+        "holder": {"privateKey": "0x" + key.private_numbers().private_value.to_bytes(32, "big").hex(),
+                   "jwk": public_jwk(key.public_key())},
+        "document": {
+            "claims": [{**c.as_json(), "leaf": "0x" + c.leaf(HashAlgorithm.KECCAK256.hasher()).hex()}
+                       for c in document.claims],
+            "documentDigest": "0x" + digest.hex(),
+            "decoyLeaf": "0x" + batch.tree.levels[0][1].hex(),
+            "batchRoot": "0x" + batch.root.hex(),
+        },
+        "challenge": challenge.to_json(),
+        "signingInput": signing_input.decode(),
+        "presentationHash": "0x" + presentation.hash().hex(),
+        "presentation": good,
+        "mustReject": [
+            {"case": "disclosed names out of order", "error": "PresentationError", "path": "/binding/disclosed",
+             "presentation": mutated(lambda d: d["binding"].update(disclosed=["holder_name", "cnf"]))},
+            {"case": "lives longer than 900 s", "error": "PresentationError", "path": "/binding/exp",
+             "presentation": mutated(lambda d: d["binding"].update(exp=NOW + 901))},
+            {"case": "a member the format does not define", "error": "UnexpectedMember", "path": "/binding/scope",
+             "presentation": mutated(lambda d: d["binding"].update(scope="all"))},
+            {"case": "signature not 64 bytes", "error": "InvalidLength", "path": "/signature",
+             "presentation": mutated(lambda d: d.update(signature=d["signature"][:-2]))},
+            {"case": "the bundle's proof cut short", "error": "ProofTooShort", "path": "/bundle/proof/path",
+             "presentation": mutated(lambda d: d["bundle"]["proof"].update(path=[]))},
+        ],
+        "mustRefuse": [
+            {"case": "signed by another key", "check": "holder_signed", "presentation": forged},
+            {"case": "readdressed to another bank after signing", "check": "holder_signed",
+             "presentation": readdressed},
+            {"case": "re-redacted after signing", "check": "disclosure_matches_signature",
+             "presentation": re_redacted},
+        ],
+        "sealedReceipts": {kem.name: sealed_vector(kem, presentation.hash(), digest) for kem in Kem},
+    }
+
+
+def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str, object]:
+    """A receipt sealed to two regulators. HPKE encryption is randomised, so the sealed bytes of the file
+    already written are kept while they still open to this very receipt; otherwise it is sealed afresh."""
+    keys = [regulator_key(kem, name) for name in ("AMCM", "PBOC-GD")]
+    receipt = Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
+                      hashlib.sha256(b"crossverify test vector receipt salt").digest()[:16])
+    sealed = None
+    if PRESENTATION_OUT.exists():
+        old = json.loads(PRESENTATION_OUT.read_text()).get("sealedReceipts", {}).get(kem.name, {})
+        with suppress(KeyError, ValueError, CrossverifyError):
+            candidate = SealedReceipt(bytes.fromhex(old["commitment"][2:]), bytes.fromhex(old["sealed"][2:]))
+            if all(open_sealed(candidate, k) == receipt for k in keys):
+                sealed = candidate
+    sealed = sealed or seal(receipt, [k.public_key for k in keys])
+    return {
+        "regulators": [{"privateKey": "0x" + k.raw.hex(), "publicKey": "0x" + k.public_key.raw.hex(),
+                        "keyId": "0x" + k.public_key.key_id.hex()} for k in keys],
+        "receipt": {"documentDigest": "0x" + digest.hex(), "issuer": receipt.issuer_id, "purpose": receipt.purpose,
+                    "presentationHash": "0x" + presentation_hash.hex(), "verifiedAt": receipt.verified_at,
+                    "salt": "0x" + receipt.salt.hex()},
+        "plaintext": "0x" + receipt.plaintext().hex(),
+        "commitment": "0x" + sealed.commitment.hex(),
+        "sealed": "0x" + sealed.sealed.hex(),
+    }
 
 
 if __name__ == "__main__":

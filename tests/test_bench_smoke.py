@@ -12,6 +12,7 @@ def test_benchmarks_run_on_tiny_sizes() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     for title in ("Gas per operation", "Anchoring gas per document", "Issuance end to end",
                   "Verification", "Audit sync", "Verification against batch size", "Bank service under load",
-                  "Signing with a key in an HSM (SoftHSM2)", "Issuance with the keys in an HSM"):
+                  "Signing with a key in an HSM (SoftHSM2)", "Issuance with the keys in an HSM", "Presentations",
+                  "Sealed receipts"):
         assert title in result.stdout
 

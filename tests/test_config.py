@@ -86,3 +86,14 @@ def test_a_bad_override_names_the_variable() -> None:
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Config.load(tmp_path / "absent.toml", environ={})
+
+
+def test_lists_from_the_file_or_comma_separated_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[verifier]\naudience = "ICBKCNBJGDG"\nholder_binding = ["DEPCERT", "ACCTSTMT"]\n')
+    config = Config.load(path, environ={})
+    assert config.verifier.holder_binding == ["DEPCERT", "ACCTSTMT"] and config.verifier.audience == "ICBKCNBJGDG"
+    assert config.verifier.challenges == tmp_path.resolve() / "crossverify-challenges.sqlite"
+    env = Config.load(path, environ={"CROSSVERIFY_VERIFIER_HOLDER_BINDING": "DEPCERT, CREDREC"})
+    assert env.verifier.holder_binding == ["DEPCERT", "CREDREC"]
+    with pytest.raises(ConfigError, match="holder_binding"):
+        Config.load(write(tmp_path, "[verifier]\nholder_binding = [1]\n"), environ={})

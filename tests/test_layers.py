@@ -18,10 +18,11 @@ ALLOWED: dict[str, set[str]] = {
     "keys": {"errors"},
     "config": {"errors"},
     "store": {"errors"},
+    "sealing": {"errors", "format"},
     "issuer": {"errors", "format", "chain", "store"},
     "consortium": {"errors", "format", "chain"},
-    "verifier": {"errors", "format", "chain", "store"},
-    "regulator": {"errors", "format", "chain", "store"},
+    "verifier": {"errors", "format", "chain", "store", "sealing"},
+    "regulator": {"errors", "format", "chain", "store", "sealing"},
 }
 ALLOWED["session"] = set(ALLOWED)  # the wiring sits on every layer below the faces
 FACES = {"cli", "service", "demo", "bench", "__init__"}

@@ -1,10 +1,12 @@
 """crossverify: cross-border document verification on a permissioned EVM chain.
 
 The Macao issuer salts and hashes certificates into batches and anchors signed batch roots; the resident
-carries a bundle and may redact it; the Guangdong bank checks the bundle against the registry; regulators
-read the registry's events. By role: :class:`OperatorClient`, :class:`IssuerClient` (with its
-:class:`Journal`), :class:`VerifierClient` and :class:`RegulatorReader`; the verifier and the regulator hold no
-signing methods. Errors live in :mod:`crossverify.errors`.
+carries a bundle, may redact it and :func:`present` it, signed with their own key, to one bank's
+:class:`Challenge`; the Guangdong bank checks the bundle or presentation against the registry and seals its
+receipts to the regulators (:func:`seal`), who read the registry's events and open receipts
+(:func:`open_sealed`). By role: :class:`OperatorClient`, :class:`IssuerClient` (with its :class:`Journal`),
+:class:`VerifierClient` and :class:`RegulatorReader`; the verifier and the regulator hold no signing methods.
+Errors live in :mod:`crossverify.errors`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ if TYPE_CHECKING:
     from .format.bundle import Bundle, InclusionProof, load_bundle
     from .format.certificate import Certificate, Claim, DocumentHeader, RedactedClaim, attachment_claim
     from .format.hashing import HashAlgorithm
+    from .format.holder import holder_claim
+    from .format.presentation import Challenge, Presentation, load_challenge, load_presentation, present
     from .issuer.client import IssuerClient, RunReport
     from .issuer.journal import Journal
     from .regulator.index import AuditReport, RegulatorReader
+    from .sealing import Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipt, open_sealed, seal
+    from .verifier.challenges import ChallengeStore
     from .verifier.client import Check, Outcome, Policy, VerificationReport, VerifierClient
 
 __all__ = [
@@ -35,6 +41,8 @@ __all__ = [
     "Bundle",
     "BundleError",
     "Certificate",
+    "Challenge",
+    "ChallengeStore",
     "Check",
     "Claim",
     "Config",
@@ -51,11 +59,15 @@ __all__ = [
     "OperatorClient",
     "Outcome",
     "Policy",
+    "Presentation",
     "Proposal",
     "ProposalKind",
+    "Receipt",
     "RedactedClaim",
     "Registry",
     "RegistryError",
+    "RegulatorKey",
+    "RegulatorPublicKey",
     "RegulatorReader",
     "RevocationReason",
     "RevocationRequest",
@@ -63,6 +75,7 @@ __all__ = [
     "RunReport",
     "SaltedDocument",
     "SealedBatch",
+    "SealedReceipt",
     "Status",
     "TransactionFailed",
     "VerificationReport",
@@ -70,8 +83,14 @@ __all__ = [
     "attachment_claim",
     "connect",
     "embedded_chain",
+    "holder_claim",
     "load_bundle",
+    "load_challenge",
+    "load_presentation",
+    "open_sealed",
+    "present",
     "salt_document",
+    "seal",
     "seal_batch",
     "sign",
 ]
@@ -84,6 +103,8 @@ _HOMES = {
     "Bundle": ".format.bundle",
     "BundleError": ".errors",
     "Certificate": ".format.certificate",
+    "Challenge": ".format.presentation",
+    "ChallengeStore": ".verifier.challenges",
     "Check": ".verifier.client",
     "Claim": ".format.certificate",
     "Config": ".config",
@@ -100,11 +121,15 @@ _HOMES = {
     "OperatorClient": ".consortium.operator",
     "Outcome": ".verifier.client",
     "Policy": ".verifier.client",
+    "Presentation": ".format.presentation",
     "Proposal": ".consortium.operator",
     "ProposalKind": ".chain.records",
+    "Receipt": ".sealing",
     "RedactedClaim": ".format.certificate",
     "Registry": ".chain.registry",
     "RegistryError": ".errors",
+    "RegulatorKey": ".sealing",
+    "RegulatorPublicKey": ".sealing",
     "RegulatorReader": ".regulator.index",
     "RevocationReason": ".chain.records",
     "RevocationRequest": ".chain.typed_data",
@@ -112,6 +137,7 @@ _HOMES = {
     "RunReport": ".issuer.client",
     "SaltedDocument": ".format.batch",
     "SealedBatch": ".format.batch",
+    "SealedReceipt": ".sealing",
     "Status": ".chain.records",
     "TransactionFailed": ".errors",
     "VerificationReport": ".verifier.client",
@@ -119,8 +145,14 @@ _HOMES = {
     "attachment_claim": ".format.certificate",
     "connect": ".chain.connection",
     "embedded_chain": ".chain.connection",
+    "holder_claim": ".format.holder",
     "load_bundle": ".format.bundle",
+    "load_challenge": ".format.presentation",
+    "load_presentation": ".format.presentation",
+    "open_sealed": ".sealing",
+    "present": ".format.presentation",
     "salt_document": ".format.batch",
+    "seal": ".sealing",
     "seal_batch": ".format.batch",
     "sign": ".chain.typed_data",
 }

@@ -26,6 +26,9 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
 
     [verifier]
     max_bundle_bytes = 4194304                # optional: the largest bundle file read (default 4 MiB)
+    audience = "ICBKCNBJGDG"                  # this bank's verifier id: presentations must name it
+    challenges = "var/challenges.sqlite"      # the one-time challenges it issued
+    holder_binding = ["DEPCERT"]              # document types accepted only as holder-signed presentations
 
     [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
     ACCTSTMT = 30
@@ -119,13 +122,19 @@ class IssuerSettings:
 
 @dataclass(frozen=True, slots=True)
 class VerifierSettings:
-    """``[verifier]``: the bank's policy (``max_age_days`` maps a document type to its freshness limit, and
-    ``max_bundle_bytes`` caps the size of a bundle file it reads: default 4 MiB, the format's) and the outbox
-    through which its receipts are recorded exactly once."""
+    """``[verifier]``: the bank's policy (``max_age_days`` maps a document type to its freshness limit,
+    ``max_bundle_bytes`` caps the size of a bundle file it reads: default 4 MiB, the format's;
+    ``holder_binding`` lists the types it accepts only as presentations, env: comma-separated), the outbox
+    through which its receipts are recorded exactly once, its verifier id (``audience``) that presentations must
+    name, and the store of the ``challenges`` it issues."""
 
     max_age_days: dict[str, float] = field(default_factory=dict)
     outbox: Path = Path("crossverify-outbox.sqlite")
     max_bundle_bytes: int = 4 * 2**20
+    holder_binding: list[str] = field(default_factory=list)
+    audience: str | None = None
+    challenges: Path = Path("crossverify-challenges.sqlite")
+    challenge_ttl: int = 600
 
     def __post_init__(self) -> None:
         if self.max_bundle_bytes < 1:
@@ -259,6 +268,11 @@ def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
         if kind is Path:
             path = Path(value).expanduser()
             return path if path.is_absolute() else base / path
+        if kind is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+                raise ValueError(value)
+            return [v.strip() for v in items if v.strip()]
         if kind is dict:
             table = json.loads(value) if isinstance(value, str) else value
             values = typing.get_args(_unoptional(hint))[1]

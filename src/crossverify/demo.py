@@ -2,7 +2,9 @@
 
 Two operators admit three Macao issuers, two Guangdong banks and a regulator; the issuers anchor about a
 thousand certificates; residents redact; the banks verify and record receipts; then each kind of bad
-certificate is shown failing its named check; the regulator syncs and writes its report.
+certificate is shown failing its named check; a resident presents a certificate bound to their own key to one
+bank, a copy is refused elsewhere, and the regulators alone trace its sealed receipt; the regulator syncs and
+writes its report.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from web3.types import RPCEndpoint
 
 from .chain.connection import chain_time, embedded_chain
 from .chain.records import RevocationReason, Role
+from .chain.registry import Registry
 from .chain.typed_data import AnchorRequest, Domain, sign
 from .config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from .consortium.operator import OperatorClient
@@ -35,13 +38,18 @@ from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
 from .format.hashing import HashAlgorithm
+from .format.holder import holder_claim
+from .format.presentation import Presentation, present
 from .issuer.client import IssuerClient
 from .issuer.journal import BatchState, Journal
+from .keys.holder import generate_holder_key
 from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
 from .keys.softhsm import init_softhsm
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
+from .sealing import Receipt, RegulatorKey, open_sealed, seal
 from .service.auth import new_key
+from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerificationReport, VerifierClient
 
 DAY = 86400
@@ -75,6 +83,8 @@ class DemoResult:
     issued: int = 0
     genuine_valid: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    consent: list[tuple[str, str]] = field(default_factory=list)
+    traced: list[Receipt] = field(default_factory=list)
     report: AuditReport | None = None
     claim_values: list[Any] = field(default_factory=list)
     salts: list[bytes] = field(default_factory=list)
@@ -213,12 +223,6 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     console.print("  (Guangdong Bank B records a receipt for the withdrawn certificate anyway: "
                   "the regulator will see it)")
 
-    for plan in ISSUERS:
-        for doc in _journal_documents(issuers[plan.issuer_id]):
-            result.claim_values.extend(c.value for c in doc.claims)
-            result.salts.extend(c.salt for c in doc.claims)
-    journal.close()
-
     hong_kong = OperatorClient(registry, hong_kong_op, macao.consortium)
     leaving = hong_kong.propose_remove_operator(hong_kong_op)
     console.print(f"\n  proposal {leaving}: {hong_kong.show(leaving).action} ({hong_kong.show(leaving).progress})")
@@ -227,7 +231,15 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     guangdong.approve(leaving)
     console.print(f"  Hong Kong leaves again: {len(macao.consortium.operators())} operators, Macao and Guangdong")
 
-    console.rule("[bold]5. The regulator")
+    _consent(result, issuers["BNUMMOMX"], registry, now, policy, out_dir, console)
+
+    for plan in ISSUERS:
+        for doc in _journal_documents(issuers[plan.issuer_id]):
+            result.claim_values.extend(c.value for c in doc.claims)
+            result.salts.extend(c.salt for c in doc.claims)
+    journal.close()
+
+    console.rule("[bold]6. The regulator")
     reader = RegulatorReader(registry, out_dir / "audit.sqlite")
     sync = reader.sync()
     audit = reader.report()
@@ -266,6 +278,57 @@ def softhsm_signing_keys(directory: Path) -> Callable[[str], BaseAccount]:
     pin = secrets.token_hex(8)
     module = init_softhsm(directory, [DEMO_TOKEN], pin, secrets.token_hex(8))
     return lambda issuer_id: generate_token_key(TokenKeyRef(module, DEMO_TOKEN, f"{issuer_id} anchor key"), pin)
+
+
+def _consent(result: DemoResult, bnu: IssuerClient, registry: Registry, now: int, policy: Policy, out_dir: Path,
+             console: Console) -> None:
+    """A resident's certificate bound to their own key: presented once to Bank A, refused as a copy elsewhere."""
+    console.rule("[bold]5. The resident's consent")
+    holder = generate_holder_key()
+    header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
+    bnu.issue([("DEPCERT-bound", Certificate(header, {
+        "holder_name": "LEONG Mei Leng", "account_no": "9-101-777001-3", "balance": {"MOP": 385000.0},
+        "cnf": holder_claim(holder.public_key())}))])
+    bnu.run()
+    bundle = load_bundle(bnu.bundle_path("DEPCERT-bound").read_bytes())
+    console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf)")
+    strict = replace(policy, holder_binding=frozenset({"DEPCERT"}))
+
+    def wall() -> int:  # the embedded chain's clock stands in for the banks' own
+        return chain_time(registry.w3)
+
+    banks = {aud: VerifierClient(registry, strict, audience=aud, wall_clock=wall,
+                                 challenges=ChallengeStore(out_dir / f"challenges-{aud}.sqlite", aud))
+             for aud in ("GDBANKA", "GDBANKB")}
+    asked = banks["GDBANKA"].issue_challenge("ACCTOPEN")
+    presented = present(bundle.redact(["account_no"]), asked, holder, wall())
+    regulators = {"AMCM (Macao)": RegulatorKey.generate(), "PBoC Guangdong": RegulatorKey.generate()}
+    table = Table("presented", "verdict", "failed check", "why")
+    receipts = []
+    cases: list[tuple[str, str, Bundle | Presentation]] = [
+        ("the resident's presentation at Bank A", "GDBANKA", presented),
+        ("a bare copy of the bundle at Bank A", "GDBANKA", bundle),
+        ("the presentation replayed at Bank B", "GDBANKB", presented),
+        ("the presentation replayed at Bank A", "GDBANKA", presented)]
+    for label, bank, item in cases:
+        verdict = banks[bank].verify(item)
+        failed = verdict.failed[0] if verdict.failed else None
+        result.consent.append((label, failed.name if failed else ""))
+        table.add_row(label, "[green]valid[/]" if verdict.valid else "[red]refused[/]",
+                      failed.name if failed else "", failed.detail if failed else "")
+        receipts += banks[bank].seal_receipts([verdict], [k.public_key for k in regulators.values()])
+    console.print(table)
+    others = [seal(Receipt.new(secrets.token_bytes(32), "ICBKMOMX", "LOAN", None, wall()),
+                   [k.public_key for k in regulators.values()]) for _ in range(9)]
+    chain_view = [*others[:4], *receipts, *others[4:]]
+    size = len(receipts[0].sealed)
+    console.print(f"  Bank A seals its receipt to both regulators: a 32-byte commitment and {size} bytes of HPKE "
+                  "ciphertext, the same size as every other receipt; nothing in it names the document")
+    digest = bundle.document_digest()
+    for name, key in regulators.items():
+        result.traced = [r for r in (open_sealed(x, key) for x in chain_view) if r.document_digest == digest]
+        console.print(f"  {name} opens all {len(chain_view)} receipts and traces the document: " + ", ".join(
+            f"{r.purpose} with the resident's consent" if r.consented else r.purpose for r in result.traced))
 
 
 def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:

@@ -24,6 +24,10 @@
     │   ├── StoreCorrupt                     not a crossverify store, or its integrity check failed
     │   ├── StoreTooNew                      written by a newer crossverify
     │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
+    ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
+    ├── ChallengeError                       a challenge cannot be issued or read (also ValueError)
+    ├── SealingError                         a sealed receipt or regulator key is unusable
+    │   └── NotSealedToThisKey               no part of the sealed receipt opens with this regulator's key
     ├── BundleError                          a bundle cannot be used; ``path`` is the JSON pointer of the fault
     │   ├── MalformedBundle                  not JSON, or not a JSON object
     │   │   ├── BundleTooLarge               more bytes than the reader accepts
@@ -38,7 +42,8 @@
     │   ├── UnknownHashAlgorithm
     │   ├── ProofError                       ProofTooLong, ProofTooShort, ProofIndexOutOfRange
     │   ├── InvalidClaimName / DuplicateClaim / ClaimsOutOfOrder / ReusedSalt / ClaimDisclosedAndRedacted
-    │   └── AttachmentError                  InvalidAttachment, AttachmentMismatch, MissingAttachment
+    │   ├── AttachmentError                  InvalidAttachment, AttachmentMismatch, MissingAttachment
+    │   └── PresentationError                a presentation breaks a rule its schema cannot state
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         ├── NodeUnavailable                  the node refused the connection or did not answer
@@ -163,6 +168,22 @@ class StoreTooNew(StoreError):
 
 class StoreChainMismatch(StoreError):
     """The store belongs to another chain, network reset or registry: use another file for this one."""
+
+
+class HolderKeyError(CrossverifyError, ValueError):
+    """A holder key (the ``cnf`` claim, a JWK, a key file) is not an ECDSA P-256 key in the agreed form."""
+
+
+class ChallengeError(CrossverifyError, ValueError):
+    """A verifier's challenge cannot be issued or read (bad purpose code, lifetime, or text)."""
+
+
+class SealingError(CrossverifyError):
+    """A sealed receipt, or a regulator key, cannot be used: wrong version, size or KEM, or altered bytes."""
+
+
+class NotSealedToThisKey(SealingError):
+    """No part of the sealed receipt is addressed to this regulator key, or the part does not open with it."""
 
 
 class BundleError(CrossverifyError):
@@ -296,6 +317,10 @@ class MissingAttachment(AttachmentError):
 
 class AttachmentMismatch(AttachmentError):
     """The attachment's bytes do not match the digest its claim holds: it is not the issued file."""
+
+
+class PresentationError(BundleError):
+    """A presentation breaks a rule of its format that the schema cannot state (times, order of names)."""
 
 
 class RegistryError(CrossverifyError):

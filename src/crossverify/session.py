@@ -26,6 +26,7 @@ from .issuer.journal import Journal
 from .keys.keystore import keystore_address, load_keystore, plain_key
 from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
 from .regulator.index import RegulatorReader
+from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerifierClient
 from .verifier.outbox import ReceiptOutbox
 
@@ -141,13 +142,22 @@ class Session:
         return ReceiptOutbox(self.config.verifier.outbox)
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
-        """A verifier with the bank's policy; ``record`` gives it the sender and the outbox its receipts need."""
+        """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);
+        ``record`` gives it the sender and the outbox its receipts need."""
         settings = self.config.verifier
         policy = Policy({t: int(days * 86400) for t, days in settings.max_age_days.items()},
-                        max_bundle_bytes=settings.max_bundle_bytes)
+                        max_bundle_bytes=settings.max_bundle_bytes,
+                        holder_binding=frozenset(settings.holder_binding))
         if not record:
-            return VerifierClient(self.registry, policy)
-        return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox)
+            return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
+        return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
+                              audience=settings.audience, challenges=self.challenges)
+
+    @cached_property
+    def challenges(self) -> ChallengeStore | None:
+        """The bank's challenge store, when it has a verifier id (``[verifier] audience``)."""
+        settings = self.config.verifier
+        return None if settings.audience is None else ChallengeStore(settings.challenges, settings.audience)
 
     @cached_property
     def regulator(self) -> RegulatorReader:
@@ -157,8 +167,8 @@ class Session:
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""
-        for store in ("journal", "regulator", "outbox"):
-            if store in self.__dict__:
+        for store in ("journal", "regulator", "outbox", "challenges"):
+            if self.__dict__.get(store) is not None:
                 self.__dict__.pop(store).close()
 
     def __enter__(self) -> Session:

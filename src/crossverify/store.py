@@ -52,9 +52,14 @@ def store_errors(path: Path) -> Iterator[None]:
 
 
 class Store:
-    """One open store. ``migrations[i]`` is the SQL that takes the schema from version ``i`` to ``i + 1``."""
+    """One open store. ``migrations[i]`` is the SQL that takes the schema from version ``i`` to ``i + 1``.
 
-    def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str) -> None:
+    ``exclusive=False`` holds the one-process lock only while opening (and migrating), for a store whose every
+    write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
+    its workers); SQLite's own locking then orders them.
+    """
+
+    def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str, exclusive: bool = True) -> None:
         self.path = Path(path)
         self.kind = kind
         #: Serialises this process's threads on the one connection (a service's workers and requests).
@@ -62,9 +67,14 @@ class Store:
         self._lock_file: IO[str] | None = None
         with store_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock_file = self._acquire()
+            if exclusive:
+                self._lock_file = self._acquire()
             try:
-                self.db = self._open(migrations)
+                if exclusive:
+                    self.db = self._open(migrations)
+                else:
+                    with self._opening():
+                        self.db = self._open(migrations)
             except BaseException:
                 self._release()
                 raise
@@ -86,6 +96,13 @@ class Store:
         lock.write(f"process {os.getpid()}\n")
         lock.flush()
         return lock
+
+    @contextmanager
+    def _opening(self) -> Iterator[None]:
+        """For a shared store: processes open (and migrate) it one at a time, then share it."""
+        with self.path.with_name(self.path.name + ".lock").open("a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def _release(self) -> None:
         if self._lock_file is not None:
@@ -165,9 +182,10 @@ class Store:
         self._release()
 
 
-def _close_quietly(db: sqlite3.Connection, lock: IO[str]) -> None:
+def _close_quietly(db: sqlite3.Connection, lock: IO[str] | None) -> None:
     db.close()
-    lock.close()
+    if lock is not None:
+        lock.close()
 
 
 @contextmanager

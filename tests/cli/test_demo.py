@@ -27,6 +27,8 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
         "proof_leads_to_root", "proof_leads_to_root", "anchored", "not_revoked", "not_revoked", "not_expired",
         "key_not_compromised"]
     assert "superseded" in result.failures[4][2] and "withdrawn" in result.failures[3][2]
+    assert [check for _, check in result.consent] == ["", "holder_bound", "audience_matches", "challenge_fresh"]
+    assert [(r.purpose, r.consented) for r in result.traced] == [("ACCTOPEN", True)]
     assert result.report is not None
     assert {a["kind"] for a in result.report.anomalies} == {"receipt_for_revoked", "anchor_in_compromised_window"}
     assert "<svg" in (tmp_path / "audit-report.html").read_text()

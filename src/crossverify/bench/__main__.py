@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
+from ._consent import presentations, sealing
 from ._core import core
 from ._gas import operations
 from ._hsm import issuance_in_token, signing, token_keys
@@ -30,12 +31,15 @@ class Sizes:
     audit_checkpoints: int
     scaling: list[int]
     signatures: int
+    presentations: int
+    receipts: int
 
 
-FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536], 2_000)
-SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20)
+FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536], 2_000, 2_000,
+             2_000)
+SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20, 20, 20)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "core", "hsm_signing", "reading", "audit",
-            "scaling", "service")
+            "scaling", "service", "presentations", "sealing")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -51,6 +55,8 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "service": lambda: service_load(sizes.documents, 4 * sizes.documents // 10),
         "hsm_signing": lambda: signing(token_keys(work)[0], sizes.signatures),
         "hsm_issuance": lambda: issuance_in_token(*token_keys(work), sizes.documents, 1000, work),
+        "presentations": lambda: presentations(sizes.presentations, work),
+        "sealing": lambda: sealing(sizes.receipts),
     }
     out = []
     for name in only:

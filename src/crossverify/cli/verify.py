@@ -1,8 +1,10 @@
-"""``crossverify verify``: check the bundles residents handed over, and optionally record receipts."""
+"""``crossverify verify``: check the bundles and presentations residents handed over, and optionally record
+receipts; ``crossverify challenge``: issue the one-time challenge a resident's presentation answers."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -12,6 +14,25 @@ from rich.table import Table
 
 from ..verifier.client import Outcome
 from ._shell import App, BadInput, command
+
+
+@click.command("challenge")
+@click.option("--purpose", required=True, help="Purpose code, 1-8 of A-Z 0-9 . _ - (e.g. ACCTOPEN).")
+@click.option("--ttl", type=int, help="Seconds the challenge stays open (default: [verifier] challenge_ttl).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write it to a file to hand over.")
+@command
+def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None:
+    """Issue a one-time challenge for a resident's session (needs [verifier] audience; no node)."""
+    store = app.session.challenges
+    if store is None:
+        raise BadInput("issuing challenges needs [verifier] audience, this bank's verifier id")
+    issued = store.issue(purpose, int(time.time()), ttl or app.session.config.verifier.challenge_ttl)
+    if out is not None:
+        out.write_text(issued.dumps())
+    if app.as_json:
+        app.emit(issued.to_json(), "")
+    else:
+        click.echo(issued.dumps())
 
 
 @click.command("verify")
@@ -25,8 +46,8 @@ from ._shell import App, BadInput, command
 @command
 def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
            purpose: str | None, case: str) -> None:
-    """Check bundles a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable input; 3: the node,
-    registry or outbox unavailable (receipts already queued are recorded by the next run)."""
+    """Check bundles or presentations a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable
+    input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if record and not purpose:
         raise BadInput("--record needs --purpose")
     client = app.session.verifier(record=record)

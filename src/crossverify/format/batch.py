@@ -1,4 +1,9 @@
-"""Sealing certificates into a batch: salt, hash, build the tree, and hand out one bundle per document."""
+"""Sealing certificates into a batch: salt, hash, build the tree, and hand out one bundle per document.
+
+A batch root must never be a document digest, or anyone holding a digest could find its anchor. A batch of
+one document therefore gets a second, decoy leaf ``H(0x04 || salt_1 || … || salt_n)`` over the document's own
+claim salts: unpredictable without them, and the same whenever the issuer rebuilds the batch from its journal.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from .bundle import Bundle, InclusionProof
 from .certificate import JSON, Certificate, Claim, DocumentHeader, document_digest
 from .hashing import HashAlgorithm
 from .merkle import MerkleTree
+
+DECOY_PREFIX = b"\x04"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,7 @@ class SealedBatch:
 
     @property
     def leaf_count(self) -> int:
+        """The tree's leaves, as anchored: the documents, plus the decoy of a one-document batch."""
         return self.tree.size
 
     @property
@@ -75,8 +83,10 @@ def salt_document(certificate: Certificate, hash_alg: HashAlgorithm) -> SaltedDo
                                                                       hash_alg.hasher()))
 
 
-def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256) -> SealedBatch:
-    """Gather salted documents of one issuer and one document type into a batch tree."""
+def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = HashAlgorithm.KECCAK256, *,
+               decoy: bool = True) -> SealedBatch:
+    """Gather salted documents of one issuer and one document type into a batch tree. ``decoy=False`` rebuilds
+    a one-document batch sealed before decoy leaves existed (its root is its document digest)."""
     if not documents:
         raise ValueError("a batch needs at least one document")
     first = documents[0].header
@@ -85,4 +95,12 @@ def seal_batch(documents: Sequence[SaltedDocument], hash_alg: HashAlgorithm = Ha
             raise ValueError(
                 f"a batch holds one issuer's documents of one type: {first.issuer_id}/{first.doc_type}, "
                 f"got {doc.header.issuer_id}/{doc.header.doc_type}")
-    return SealedBatch(tuple(documents), MerkleTree([d.digest for d in documents], hash_alg.hasher()), hash_alg)
+    leaves = [d.digest for d in documents]
+    if len(leaves) == 1 and decoy:
+        leaves.append(decoy_leaf(documents[0], hash_alg))
+    return SealedBatch(tuple(documents), MerkleTree(leaves, hash_alg.hasher()), hash_alg)
+
+
+def decoy_leaf(document: SaltedDocument, hash_alg: HashAlgorithm) -> bytes:
+    """The second leaf of a one-document batch, so that its root is not the document digest."""
+    return hash_alg.hasher()(DECOY_PREFIX + b"".join(c.salt for c in document.claims))

@@ -16,11 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InvalidClaim
+from ..errors import HolderKeyError, InvalidClaim
 from .canonical import canonical_claim, canonical_header
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .hashing import HashAlgorithm, Hasher
+from .holder import HOLDER_CLAIM, key_from_claim
 from .strict_json import MAX_DEPTH, MAX_SAFE_INTEGER, depth, pointer
 
 SALT_BYTES = 16
@@ -154,7 +155,8 @@ def claim_order(names: Mapping[str, Any] | Sequence[str]) -> list[str]:
 
 def check_claim(name: str, value: JSON) -> int:
     """Refuse a claim a reader would refuse: a bad name, a value nested too deep or that RFC 8785 cannot
-    encode, or a malformed attachment descriptor. Returns the length of its canonical encoding."""
+    encode, a malformed attachment descriptor, or a ``cnf`` claim that is not a holder's P-256 key. Returns the
+    length of its canonical encoding."""
     if not isinstance(name, str):
         raise InvalidClaim(f"claim names are strings, got {name!r}")
     fault = claim_name_fault(name)
@@ -166,6 +168,11 @@ def check_claim(name: str, value: JSON) -> int:
     problem = attachment_fault(value)
     if problem:
         raise InvalidClaim(f"claim {name!r}: {problem[1]}")
+    if name == HOLDER_CLAIM:
+        try:
+            key_from_claim(value)
+        except HolderKeyError as exc:
+            raise InvalidClaim(f"claim {name!r} is reserved for the holder's key: {exc}") from None
     return size
 
 

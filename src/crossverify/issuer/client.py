@@ -98,7 +98,7 @@ def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: 
     """Write the bundles of one anchored batch into ``folder``, rebuilt from the journal: the same bytes every
     time. Each file is owner-only, written under a temporary name and renamed into place."""
     entries = journal.batch_documents(batch.id)
-    sealed = seal_batch([doc for _, doc in entries], batch.hash_alg)
+    sealed = seal_batch([doc for _, doc in entries], batch.hash_alg, decoy=batch.leaf_count > len(entries))
     if sealed.root != batch.root:
         raise JournalError(f"journal batch {batch.id} no longer hashes to its anchored root: restore the journal "
                            "from a backup")
@@ -193,7 +193,7 @@ class IssuerClient:
                 ids = [doc_id for doc_id, _ in chunk]
                 batch = seal_batch(self.journal.documents(ids), self.hash_alg)
                 sealed.append(self.journal.record_sealed(
-                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids))
+                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids, batch.leaf_count))
         return sealed
 
     def sign(self) -> int:

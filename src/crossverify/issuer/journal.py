@@ -236,12 +236,13 @@ class Journal:
                 for reference, revision, body, digest in rows]
 
     def record_sealed(self, issuer_id: str, doc_type: str, hash_alg: HashAlgorithm, root: bytes, not_after: int,
-                      document_ids: Sequence[int]) -> int:
+                      document_ids: Sequence[int], leaf_count: int) -> int:
+        """Place documents in a new sealed batch; ``leaf_count`` counts the tree's leaves (a decoy included)."""
         with self.transaction() as db:
             cursor = db.execute(
                 "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?)",
-                (issuer_id, doc_type, int(hash_alg), root, len(document_ids), not_after, time.time()))
+                (issuer_id, doc_type, int(hash_alg), root, leaf_count, not_after, time.time()))
             batch_id = int(cursor.lastrowid or 0)
             db.executemany("UPDATE documents SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
                            [(batch_id, i, doc_id) for i, doc_id in enumerate(document_ids)])

@@ -85,8 +85,18 @@ class VerificationOut(BaseModel):
     documentDigest: str | None = None
     batchRoot: str | None = None
     checks: list[CheckOut]
+    purpose: str | None = Field(None, description="A presentation's purpose code, as its holder signed it")
+    presentationHash: str | None = Field(None, description="SHA-256 of what the holder signed: their consent")
     disclosed: dict[str, Any] = Field(default_factory=dict, description="The claims the resident disclosed")
     receipt: ReceiptOut | None = Field(None, description="Present when a receipt was asked for")
+
+
+class ChallengeOut(BaseModel):
+    version: int
+    aud: str = Field(description="This bank's verifier id: the presentation must name it")
+    nonce: str = Field(description="32 bytes, hex: answered at most once")
+    purpose: str
+    expiresAt: int = Field(description="Unix seconds")
 
 
 class BatchVerificationIn(BaseModel):
@@ -232,7 +242,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         return VerificationOut.model_validate(data)
 
     @app.post("/v1/verifications", tags=["banks"], response_model=VerificationOut,
-              summary="Verify one bundle; optionally record a receipt (exactly once per document, purpose, case)")
+              summary="Verify one bundle or presentation; optionally record a receipt (exactly once per document, "
+                      "purpose, case)")
     async def verify_one(request: Request, _: Bank,
                          purpose: Annotated[str | None, Query(description="Why: only its hash goes on chain")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
@@ -248,6 +259,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             workers["outbox"].wake()
             receipt = outbox.state(report.document_digest, purpose_hash, case)
         return verdict(report, receipt)
+
+    @app.post("/v1/challenges", tags=["banks"], response_model=ChallengeOut,
+              summary="Issue a one-time challenge for a resident to answer with a presentation")
+    def challenge(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> ChallengeOut:
+        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+        return ChallengeOut.model_validate(issued.to_json())
 
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")

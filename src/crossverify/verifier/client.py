@@ -1,12 +1,20 @@
-"""The Guangdong verifier: check a bundle a resident hands over, with a named result for every check.
+"""The Guangdong verifier: check a bundle or presentation a resident hands over, with a named result for every
+check.
 
 ``verify`` and ``verify_many`` never raise for a bad bundle: each bundle gets a :class:`VerificationReport` whose
 checks say what passed, what failed and why, and what did not apply, so one unreadable file does not sink a
 batch. ``verify_many`` reads the chain for many bundles at once.
+
+A presentation (a bundle the holder signed for this bank's challenge) passes the holder checks only when the
+certificate names the holder's key, that key signed exactly what is disclosed, for this bank (``audience``),
+before it expired, and for a challenge this bank issued and nobody answered before (consumed here, atomically,
+in the :class:`~crossverify.verifier.challenges.ChallengeStore`). The policy can demand presentations for some
+document types, so a bare bundle of such a type fails ``holder_bound``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,14 +25,20 @@ from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..errors import CrossverifyError
+from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
+from ..format.holder import HOLDER_CLAIM
+from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
+from ..sealing import Receipt, RegulatorPublicKey, SealedReceipt, seal
+from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
 
-Bundleish = Bundle | str | bytes
+Bundleish = Bundle | Presentation | str | bytes
+#: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
+CLOCK_SKEW = 60
 
 
 class Outcome(StrEnum):
@@ -42,6 +56,12 @@ CHECKS = (
     "attachments_match",
     "proof_leads_to_root",
     "registry_matches",
+    "holder_bound",
+    "holder_signed",
+    "disclosure_matches_signature",
+    "audience_matches",
+    "presentation_not_expired",
+    "challenge_fresh",
     "anchored",
     "anchor_matches_bundle",
     "key_held_by_issuer",
@@ -70,6 +90,7 @@ class VerificationReport:
     checks: tuple[Check, ...]
     bundle: Bundle | None = None
     document_digest: bytes | None = None
+    presentation: Presentation | None = None
 
     @property
     def valid(self) -> bool:
@@ -90,29 +111,44 @@ class VerificationReport:
             "issuer": b.header.issuer_id if b else None,
             "documentDigest": to_hex(self.document_digest) if self.document_digest else None,
             "batchRoot": to_hex(b.proof.batch_root) if b else None,
+            "purpose": self.presentation.binding.purpose if self.presentation else None,
+            "presentationHash": (to_hex(self.presentation.hash(self.document_digest))
+                                 if self.presentation and self.document_digest else None),
             "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
         }
 
 
 @dataclass(frozen=True)
 class Policy:
-    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, and the largest
-    bundle file it reads, in bytes."""
+    """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, the largest
+    bundle file it reads, in bytes, and which document types it accepts only as presentations signed by their
+    holder."""
 
     max_age: Mapping[str, int] = field(default_factory=dict)
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
+    holder_binding: frozenset[str] = frozenset()
 
 
 class VerifierClient:
-    """A mainland bank's verifier. ``sender`` (its admitted account) is needed only to record receipts."""
+    """A mainland bank's verifier. ``sender`` (its admitted account) is needed only to record receipts;
+    ``audience`` (its verifier id) and ``challenges`` (its challenge store) only to accept presentations.
+
+    Documents are judged by ``clock`` (the chain's, by default); challenges and presentations, a matter between
+    the resident and the bank, by ``wall_clock`` (this machine's, by default).
+    """
 
     def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
-                 clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None) -> None:
+                 clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None,
+                 audience: str | None = None, challenges: ChallengeStore | None = None,
+                 wall_clock: Callable[[], int] | None = None) -> None:
         self.registry = registry
         self.policy = policy or Policy()
         self.sender = sender
         self.outbox = outbox
+        self.audience = audience
+        self.challenges = challenges
         self._clock = clock or (lambda: chain_time(registry.w3))
+        self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
 
     @property
@@ -122,30 +158,33 @@ class VerifierClient:
         return self._chain_id
 
     def verify(self, bundle: Bundleish, attachments: Mapping[str, bytes] | None = None) -> VerificationReport:
-        """Check one bundle (a :class:`Bundle`, or the file's text or bytes)."""
+        """Check one bundle or presentation (a :class:`Bundle`, a :class:`Presentation`, or a file's text or
+        bytes: a file with a top-level ``binding`` is read as a presentation)."""
         return self.verify_many([bundle], [attachments] if attachments is not None else None)[0]
 
     def verify_many(self, bundles: Sequence[Bundleish],
                     attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
-        """Check many bundles, reading the registry for all of them in batched calls. ``attachments``, if given,
-        holds one mapping (or ``None``) per bundle."""
+        """Check many bundles or presentations, reading the registry for all of them in batched calls.
+        ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        parsed: list[tuple[Bundle | None, list[Check], bytes | None]] = []
+        wall = self._wall_clock()
+        parsed: list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]] = []
         for i, item in enumerate(bundles):
-            parsed.append(self._offline(item, attachments[i] if attachments else None))
+            parsed.append(self._offline(item, attachments[i] if attachments else None, wall))
+        self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
-                   for b, _, digest in parsed if b is not None and digest is not None]
+                   for b, _, digest, _ in parsed if b is not None and digest is not None]
         statuses = iter(self._statuses(triples))
         now = self._clock()
         reports = []
-        for bundle, checks, digest in parsed:
+        for bundle, checks, digest, presentation in parsed:
             if bundle is not None and digest is not None:
                 checks += self._online(bundle, next(statuses), now)
             names = {c.name for c in checks}
             checks += [Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS if n not in names]
             reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
-                                              bundle, digest))
+                                              bundle, digest, presentation))
         return reports
 
     def _statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
@@ -191,19 +230,49 @@ class VerifierClient:
                                    self.sender)
         return FlushReport(0, len(receipts), -(-len(receipts) // RECEIPTS_PER_TX))
 
+    def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
+        """A one-time challenge for a resident's session, stored before it is handed out."""
+        if self.challenges is None:
+            raise ConfigError("issuing challenges needs the bank's challenge store ([verifier] audience)")
+        return self.challenges.issue(purpose, self._wall_clock(), ttl)
+
+    def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
+                      purpose: str | None = None) -> list[SealedReceipt]:
+        """Receipts of the valid reports, sealed to every regulator key: the commitments and ciphertexts an
+        event-only ``recordSealedReceipts(bytes32[], bytes[])`` carries. A presentation's purpose and hash go
+        in; for a bare bundle, ``purpose`` must be given and the presentation hash is zero."""
+        now = self._wall_clock()
+        sealed = []
+        for r in reports:
+            if not (r.valid and r.bundle and r.document_digest):
+                continue
+            p = r.presentation
+            why = p.binding.purpose if p else purpose
+            if why is None:
+                raise CrossverifyError("a receipt for a bare bundle needs a purpose code")
+            receipt = Receipt.new(r.document_digest, r.bundle.header.issuer_id, why,
+                                  p.hash(r.document_digest) if p else None, now)
+            sealed.append(seal(receipt, regulators))
+        return sealed
+
     # -------------------------------------------------------------------------------------------------------
 
-    def _offline(self, item: Bundleish, files: Mapping[str, bytes] | None
-                 ) -> tuple[Bundle | None, list[Check], bytes | None]:
+    def _offline(self, item: Bundleish, files: Mapping[str, bytes] | None, now: int
+                 ) -> tuple[Bundle | None, list[Check], bytes | None, Presentation | None]:
         checks: list[Check] = []
+        presentation: Presentation | None = None
         try:
-            if isinstance(item, Bundle):
+            if isinstance(item, str | bytes) and looks_like_presentation(item):
+                item = load_presentation(item, max_bytes=self.policy.max_bundle_bytes)
+            if isinstance(item, Presentation):
+                presentation, bundle = item, item.bundle
+            elif isinstance(item, Bundle):
                 item.check()
                 bundle = item
             else:
                 bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
-            return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None
+            return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
         redacted = bundle.redacted_count
         checks.append(Check("bundle_well_formed", Outcome.PASSED,
                             f"{bundle.header.doc_type} from {bundle.header.issuer_id}; {len(bundle.claims)} claims, "
@@ -214,12 +283,12 @@ class VerifierClient:
             root = bundle.recompute_root(digest)
         except CrossverifyError as exc:
             checks.append(Check("proof_leads_to_root", Outcome.FAILED, f"{type(exc).__name__}: {exc}"))
-            return bundle, checks, None
+            return bundle, checks, None, presentation
         if root != bundle.proof.batch_root:
             checks.append(Check("proof_leads_to_root", Outcome.FAILED,
                                 "the claims and proof lead to another root: a claim, salt, header or proof step was "
                                 "changed, or the proof belongs to another document"))
-            return bundle, checks, None
+            return bundle, checks, None, presentation
         checks.append(Check("proof_leads_to_root", Outcome.PASSED,
                             f"document 0x{digest.hex()[:16]}… is leaf {bundle.proof.index} of "
                             f"{bundle.proof.leaf_count} under root 0x{root.hex()[:16]}…"))
@@ -227,9 +296,72 @@ class VerifierClient:
             checks.append(Check("registry_matches", Outcome.FAILED,
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
                                 f"reads {self.registry.address} on chain {self.chain_id}"))
-            return bundle, checks, None
+            return bundle, checks, None, presentation
         checks.append(Check("registry_matches", Outcome.PASSED, f"chain {self.chain_id}, {self.registry.address}"))
-        return bundle, checks, digest
+        holder = self._holder(bundle, presentation, digest, now)
+        checks += holder
+        if any(c.outcome is Outcome.FAILED for c in holder):
+            return bundle, checks, None, presentation
+        return bundle, checks, digest, presentation
+
+    def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
+        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them (and then no
+        challenge is consumed)."""
+        doc_type = bundle.header.doc_type
+        if p is None:
+            if doc_type in self.policy.holder_binding:
+                return [Check("holder_bound", Outcome.FAILED,
+                              f"this bank accepts {doc_type} only as a presentation signed by its holder, not as a "
+                              "bare bundle")]
+            return [Check("holder_bound", Outcome.NOT_APPLICABLE, f"a bare bundle; {doc_type} needs no holder binding"),
+                    *(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)]
+        try:
+            key = p.holder_key()
+        except CrossverifyError as exc:
+            return [Check("holder_bound", Outcome.FAILED, f"the certificate's {HOLDER_CLAIM!r} claim: {exc}")]
+        if key is None:
+            return [Check("holder_bound", Outcome.FAILED,
+                          f"the certificate discloses no holder key (its {HOLDER_CLAIM!r} claim is absent or "
+                          "redacted), so nobody can show the holder presented it")]
+        checks = [Check("holder_bound", Outcome.PASSED, f"the certificate names its holder's key ({HOLDER_CLAIM})")]
+        b = p.binding
+        steps: list[tuple[str, bool, str, Callable[[], str]]] = [
+            ("holder_signed", p.signed_by(key, digest), "signed by the holder key the certificate names",
+             lambda: "not signed by the holder key the certificate names: signed by another key, or the binding or "
+                     "document was altered after signing"),
+            ("disclosure_matches_signature", b.disclosed == disclosed_names(bundle),
+             f"discloses exactly what the holder signed: {', '.join(b.disclosed) or 'nothing'}",
+             lambda: f"the holder signed a disclosure of {', '.join(b.disclosed) or 'nothing'}; the bundle discloses "
+                     f"{', '.join(disclosed_names(bundle)) or 'nothing'}: it was re-redacted after signing"),
+            ("audience_matches", self.audience is not None and b.aud == self.audience, f"presented to {b.aud}",
+             lambda: f"presented to {b.aud}, not to this bank ({self.audience or 'no verifier id configured'}): a "
+                     "replay from another bank"),
+            ("presentation_not_expired", b.iat <= now + CLOCK_SKEW and now < b.exp,
+             f"signed {utc_time(b.iat)}, valid until {utc_time(b.exp)}",
+             lambda: f"valid from {utc_time(b.iat)} until {utc_time(b.exp)}; it is now {utc_time(now)}"),
+        ]
+        for name, ok, passed, failed in steps:
+            checks.append(Check(name, Outcome.PASSED if ok else Outcome.FAILED, passed if ok else failed()))
+            if not ok:
+                return checks
+        return checks
+
+    def _consume_challenges(self, parsed: list[tuple[Bundle | None, list[Check], bytes | None,
+                                                     Presentation | None]], now: int) -> None:
+        """Consume, in one durable transaction, the challenge of every presentation whose other holder checks
+        passed, and add ``challenge_fresh``; a presentation whose challenge is not fresh goes no further."""
+        waiting = [i for i, (_, _, digest, p) in enumerate(parsed) if p is not None and digest is not None]
+        if not waiting:
+            return
+        answers = [(p.binding.nonce, p.binding.purpose) for i in waiting if (p := parsed[i][3]) is not None]
+        found: list[Consumed | None] = [None] * len(waiting)
+        if self.challenges is not None:
+            found = [*self.challenges.consume_many(answers, now)]
+        for i, (nonce, purpose), result in zip(waiting, answers, found, strict=True):
+            bundle, checks, _, p = parsed[i]
+            checks.append(_challenge_check(nonce, purpose, result))
+            if result is not Consumed.FRESH:
+                parsed[i] = (bundle, checks, None, p)
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
@@ -292,6 +424,24 @@ class VerifierClient:
             checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
                                 f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
         return checks
+
+
+def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Check:
+    if found is None:
+        return Check("challenge_fresh", Outcome.FAILED, "this verifier keeps no challenge store, so it cannot tell a "
+                                                        "fresh challenge from a replayed one")
+    detail = {
+        Consumed.FRESH: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used",
+        Consumed.UNKNOWN: "this bank never issued this challenge (or forgot it long after it expired)",
+        Consumed.USED: "the challenge was already answered: a replayed presentation",
+        Consumed.EXPIRED: "the challenge expired before it was answered",
+        Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
+    }[found]
+    return Check("challenge_fresh", Outcome.PASSED if found is Consumed.FRESH else Outcome.FAILED, detail)
+
+
+_PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
+                        "presentation_not_expired", "challenge_fresh")
 
 
 def _revocation(s: DocumentStatus) -> Check:

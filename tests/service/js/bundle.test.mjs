@@ -33,7 +33,7 @@ for (const [alg, v] of Object.entries(vectors.hashAlgorithms)) {
     for (const batch of v.batches) {
       batch.proofs.forEach((path, index) => {
         const leaf = fromHex(v.documents[index].documentDigest);
-        const root = rootFromProof(leaf, index, batch.size, path.map((h) => fromHex(h)), hasher);
+        const root = rootFromProof(leaf, index, batch.leafCount, path.map((h) => fromHex(h)), hasher);
         assert.equal(toHex(root), batch.root, `batch of ${batch.size}, leaf ${index}`);
       });
     }

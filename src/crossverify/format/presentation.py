@@ -1,0 +1,238 @@
+"""Presentations: a bundle the resident hands to one bank, for one purpose, once, with their signature.
+
+A bank issues a :class:`Challenge` (its verifier id, a 32-byte one-time nonce, a purpose code, an expiry). The
+resident answers with :func:`present`: the (redacted) bundle plus a :class:`Binding` (the challenge's audience,
+nonce and purpose, the names of the disclosed claims, issue time and a short expiry) signed with the holder key
+the certificate names in its ``cnf`` claim. This is the SD-JWT key-binding pattern (``aud``, ``nonce``,
+``iat``, a hash over what was disclosed) over crossverify's document digest. The signature covers::
+
+    JCS({"aud", "digest", "disclosed", "exp", "iat", "nonce", "purpose", "typ": "crossverify-presentation/1"})
+
+``load_presentation`` validates strictly (JSON Schema, then the rules a schema cannot state) and raises a named
+:class:`~crossverify.errors.BundleError`; whether the signature, audience, challenge and times are acceptable
+is the verifier's to judge, check by check. See docs/format.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
+from .bundle import Bundle, _named, load_bundle, schema_validator
+from .certificate import MAX_BUNDLE_BYTES, Claim
+from .codes import doc_type_code, issuer_id_code
+from .encoding import from_hex, to_hex
+from .holder import HOLDER_CLAIM, key_from_claim, public_jwk, sign_p1363, verify_p1363
+from .strict_json import MAX_DEPTH, read_json
+
+PRESENTATION_VERSION = 1
+CHALLENGE_VERSION = 1
+TYP = "crossverify-presentation/1"
+NONCE_BYTES = 32
+#: The longest a presentation may live, from ``iat`` to ``exp``, in seconds.
+MAX_LIFETIME = 900
+#: How long a presentation lives by default when the challenge allows it.
+DEFAULT_LIFETIME = 300
+#: The largest presentation read: a bundle of the largest size, and room for the binding.
+MAX_PRESENTATION_BYTES = MAX_BUNDLE_BYTES + 64 * 2**10
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What a bank hands a resident to answer: who asks (``aud``), a one-time nonce, why, and until when."""
+
+    aud: str
+    nonce: bytes
+    purpose: str
+    expires_at: int
+
+    def __post_init__(self) -> None:
+        _check_codes(self.aud, self.purpose, ChallengeError)
+        if len(self.nonce) != NONCE_BYTES:
+            raise ChallengeError(f"a challenge nonce is {NONCE_BYTES} bytes, got {len(self.nonce)}")
+
+    @classmethod
+    def fresh(cls, aud: str, purpose: str, expires_at: int) -> Challenge:
+        """A new challenge with a nonce from ``secrets``."""
+        return cls(aud, secrets.token_bytes(NONCE_BYTES), purpose, expires_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": CHALLENGE_VERSION, "aud": self.aud, "nonce": to_hex(self.nonce),
+                "purpose": self.purpose, "expiresAt": self.expires_at}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What the holder signs besides the document digest: audience, challenge, purpose, disclosure, times."""
+
+    aud: str
+    nonce: bytes
+    purpose: str
+    disclosed: tuple[str, ...]
+    iat: int
+    exp: int
+
+    def signing_input(self, digest: bytes) -> bytes:
+        """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``."""
+        return rfc8785.dumps({
+            "aud": self.aud, "digest": to_hex(digest), "disclosed": list(self.disclosed), "exp": self.exp,
+            "iat": self.iat, "nonce": to_hex(self.nonce), "purpose": self.purpose, "typ": TYP,
+        })
+
+    def to_json(self) -> dict[str, Any]:
+        return {"aud": self.aud, "nonce": to_hex(self.nonce), "purpose": self.purpose,
+                "disclosed": list(self.disclosed), "iat": self.iat, "exp": self.exp}
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """A bundle bound to one bank's challenge by the holder's signature."""
+
+    bundle: Bundle
+    binding: Binding
+    signature: bytes
+
+    def holder_key(self) -> ec.EllipticCurvePublicKey | None:
+        """The key the certificate's disclosed ``cnf`` claim names; ``None`` when it is redacted or absent."""
+        value = self.bundle.disclosed().get(HOLDER_CLAIM)
+        return None if value is None else key_from_claim(value)
+
+    def signed_by(self, key: ec.EllipticCurvePublicKey, digest: bytes | None = None) -> bool:
+        """Whether ``key`` signed this binding over the document digest (recomputed unless given)."""
+        digest = self.bundle.document_digest() if digest is None else digest
+        return verify_p1363(key, self.signature, self.binding.signing_input(digest))
+
+    def hash(self, digest: bytes | None = None) -> bytes:
+        """SHA-256 of what the holder signed: the presentation's identity in a sealed receipt."""
+        digest = self.bundle.document_digest() if digest is None else digest
+        return hashlib.sha256(self.binding.signing_input(digest)).digest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": PRESENTATION_VERSION, "bundle": self.bundle.to_json(), "binding": self.binding.to_json(),
+                "signature": to_hex(self.signature)}
+
+    def dumps(self, indent: int | None = None) -> str:
+        separators = (",", ":") if indent is None else None
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=indent, separators=separators)
+
+
+def disclosed_names(bundle: Bundle) -> tuple[str, ...]:
+    """The names of the bundle's disclosed claims, in digest order."""
+    return tuple(c.name for c in bundle.claims if isinstance(c, Claim))
+
+
+def present(bundle: Bundle, challenge: Challenge, key: ec.EllipticCurvePrivateKey, now: int,
+            lifetime: int = DEFAULT_LIFETIME) -> Presentation:
+    """Answer ``challenge`` with ``bundle`` (already redacted as the resident wishes), signed with ``key``.
+
+    The presentation expires ``lifetime`` seconds from ``now``, or when the challenge does if that is sooner.
+    Raises :class:`HolderKeyError` when the bundle does not disclose the ``cnf`` claim of this very key, and
+    :class:`ChallengeError` when the challenge has already expired.
+    """
+    named = bundle.disclosed().get(HOLDER_CLAIM)
+    if named is None:
+        raise HolderKeyError(f"the bundle does not disclose a {HOLDER_CLAIM!r} claim: it is not bound to a holder "
+                             "key (or the claim was redacted)")
+    if public_jwk(key_from_claim(named)) != public_jwk(key.public_key()):
+        raise HolderKeyError("the certificate is bound to another holder key than the one given")
+    if not 0 < lifetime <= MAX_LIFETIME:
+        raise ChallengeError(f"a presentation lives 1 to {MAX_LIFETIME} seconds, got {lifetime}")
+    if challenge.expires_at <= now:
+        raise ChallengeError("the challenge has expired; ask the bank for a new one")
+    binding = Binding(challenge.aud, challenge.nonce, challenge.purpose, disclosed_names(bundle), now,
+                      min(now + lifetime, challenge.expires_at))
+    return Presentation(bundle, binding, sign_p1363(key, binding.signing_input(bundle.document_digest())))
+
+
+def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BYTES) -> Presentation:
+    """Parse and validate a presentation (read as strictly as a bundle, one level deeper); every fault raises a
+    named ``BundleError`` pointing at it. Faults inside the bundle carry their pointer from the presentation's
+    top (``/bundle/...``).
+    """
+    doc = _parse(text, "presentation", PRESENTATION_VERSION, max_bytes)
+    error = jsonschema.exceptions.best_match(_validator("presentation").iter_errors(doc))
+    if error is not None:
+        raise _named(error)
+    try:
+        bundle = load_bundle(json.dumps(doc["bundle"], ensure_ascii=False), max_bytes=max_bytes)
+    except BundleError as exc:
+        exc.path = "/bundle" + exc.path
+        exc.args = (f"{str(exc).rsplit(' (at ', 1)[0]} (at {exc.path})",)
+        raise
+    b = doc["binding"]
+    names = tuple(b["disclosed"])
+    if list(names) != sorted(set(names), key=lambda n: n.encode("utf-8")):
+        raise PresentationError("disclosed names must be unique and in UTF-8 byte order", "/binding/disclosed")
+    if not b["iat"] < b["exp"] <= b["iat"] + MAX_LIFETIME:
+        raise PresentationError(f"exp must be after iat and at most {MAX_LIFETIME} s later", "/binding/exp")
+    binding = Binding(b["aud"], from_hex(b["nonce"]), b["purpose"], names, b["iat"], b["exp"])
+    return Presentation(bundle, binding, from_hex(doc["signature"]))
+
+
+def load_challenge(text: str | bytes) -> Challenge:
+    """Parse a bank's challenge (its JSON text); a fault raises :class:`ChallengeError`."""
+    try:
+        doc = _parse(text, "challenge", CHALLENGE_VERSION, 4096)
+        error = jsonschema.exceptions.best_match(_validator("challenge").iter_errors(doc))
+        if error is not None:
+            raise _named(error)
+    except BundleError as exc:
+        raise ChallengeError(f"not a crossverify challenge: {exc}") from None
+    return Challenge(doc["aud"], from_hex(doc["nonce"]), doc["purpose"], doc["expiresAt"])
+
+
+def looks_like_presentation(text: str | bytes) -> bool:
+    """Whether a file's text is meant as a presentation (it has a top-level ``binding``) rather than a bundle.
+    Texts that do not even mention ``"binding"`` (every bundle, in practice) are not parsed at all."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if b'"binding"' not in raw:
+        return False
+    try:
+        doc = read_json(raw, MAX_PRESENTATION_BYTES, MAX_DEPTH + 1)
+    except BundleError:
+        return False
+    return type(doc) is dict and "binding" in doc
+
+
+def _parse(text: str | bytes, what: str, version: int, max_bytes: int) -> dict[str, Any]:
+    doc = read_json(text, max_bytes, MAX_DEPTH + 1)
+    if type(doc) is not dict:
+        raise MalformedBundle(f"a {what} is a JSON object")
+    if type(doc.get("version")) is not int or doc["version"] != version:
+        raise UnsupportedVersion(f"{what} version {doc.get('version')!r} is not supported; this software reads "
+                                 f"version {version}", "/version")
+    return doc
+
+
+def _check_codes(aud: str, purpose: str, error: type[Exception]) -> None:
+    try:
+        issuer_id_code(aud)
+        doc_type_code(purpose)
+    except ValueError:
+        raise error(f"audience must be 1-11 and purpose 1-8 characters of A-Z 0-9 . _ -, got {aud!r}, {purpose!r}"
+                    ) from None
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """A JSON Schema shipped in the package: ``"presentation"`` or ``"challenge"``."""
+    text = resources.files("crossverify.format").joinpath("schema", f"{name}-v1.json").read_text()
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    return schema_validator(schema(name))

@@ -1,0 +1,95 @@
+"""The resident's commands and the bank's challenges, end to end through the CLI on the embedded chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossverify.keys.keystore import write_keystore
+
+from ..conftest import Consortium
+from .test_cli_issuer import PASSWORD, as_json, run
+
+BANK = {"CROSSVERIFY_VERIFIER_AUDIENCE": "ICBKCNBJGDG"}
+
+
+@pytest.fixture
+def config(consortium: Consortium, tmp_path: Path) -> Path:
+    write_keystore(consortium.signing_key, tmp_path / "keys" / "signer.json", PASSWORD)
+    path = tmp_path / "crossverify.toml"
+    path.write_text(f"""
+[network]
+rpc = "embedded"
+registry = "{consortium.registry.address}"
+
+[keys]
+sender_address = "{consortium.macao_operator}"
+signer_keystore = "keys/signer.json"
+password_env = "TEST_KEYSTORE_PASSWORD"
+
+[issuer]
+id = "BNUMMOMX"
+journal = "var/journal.sqlite"
+bundles = "var/bundles"
+
+[verifier]
+challenges = "var/challenges.sqlite"
+holder_binding = ["DEPCERT"]
+""")
+    return path
+
+
+def test_consent_from_keygen_to_a_refused_replay(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    key = tmp_path / "alice.pem"
+    made = as_json(run(config, "--json", "holder", "keygen", str(key)))
+    assert key.stat().st_mode & 0o777 == 0o600 and made["cnf"]["jwk"]["crv"] == "P-256"
+    assert run(config, "holder", "keygen", str(key)).exit_code == 2  # never overwrites a key
+    assert as_json(run(config, "--json", "holder", "show", str(key))) == {"cnf": made["cnf"]}
+
+    certificate = {"reference": "alice", "docType": "DEPCERT", "notAfter": consortium.now() + 86400 * 90,
+                   "claims": {"holder_name": "CHAN Tai Man", "balance_mop": 125000, "cnf": made["cnf"]}}
+    (tmp_path / "alice.json").write_text(json.dumps(certificate))
+    as_json(run(config, "--json", "issuer", "issue", str(tmp_path / "alice.json")))
+    as_json(run(config, "--json", "issuer", "run"))
+    bundle = tmp_path / "var" / "bundles" / "BNUMMOMX" / "alice.bundle.json"
+    shown = as_json(run(config, "--json", "holder", "show", str(bundle)))
+    assert shown["holderBound"] and shown["redacted"] == 0
+
+    bare = run(config, "--json", "verify", str(bundle), env=BANK)
+    assert bare.exit_code == 1 and "holder_bound" in [c["name"] for c in json.loads(bare.stdout)[0]["checks"]
+                                                      if c["outcome"] == "failed"]
+
+    asked = tmp_path / "challenge.json"
+    issued = as_json(run(config, "--json", "challenge", "--purpose", "ACCTOPEN", "--out", str(asked), env=BANK))
+    assert issued["aud"] == "ICBKCNBJGDG" and json.loads(asked.read_text()) == issued
+    presentation = tmp_path / "alice.presentation.json"
+    answered = as_json(run(config, "--json", "holder", "present", str(bundle), "--key", str(key), "--challenge",
+                           str(asked), "--redact", "balance_mop", "--out", str(presentation)))
+    assert answered["disclosed"] == ["cnf", "holder_name"]
+    verdict = as_json(run(config, "--json", "verify", str(presentation), env=BANK))[0]
+    assert verdict["valid"] and verdict["purpose"] == "ACCTOPEN"
+
+    replay = run(config, "--json", "verify", str(presentation), env=BANK)
+    assert replay.exit_code == 1
+    assert [c["name"] for c in json.loads(replay.stdout)[0]["checks"] if c["outcome"] == "failed"] == [
+        "challenge_fresh"]
+    elsewhere = run(config, "--json", "verify", str(presentation), env={"CROSSVERIFY_VERIFIER_AUDIENCE": "BKCHCNBJ"})
+    assert [c["name"] for c in json.loads(elsewhere.stdout)[0]["checks"] if c["outcome"] == "failed"] == [
+        "audience_matches"]
+
+
+def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    run(config, "holder", "keygen", str(key))
+    assert run(config, "challenge", "--purpose", "ACCTOPEN").exit_code == 2  # no [verifier] audience
+    assert run(config, "challenge", "--purpose", "account opening", env=BANK).exit_code == 2
+    no_node = {**BANK, "CROSSVERIFY_NETWORK_RPC": "http://127.0.0.1:9"}  # nothing listens: a challenge needs no node
+    assert as_json(run(config, "--json", "challenge", "--purpose", "KYC", env=no_node))["purpose"] == "KYC"
+    (tmp_path / "b.json").write_text("{}")
+    result = run(config, "holder", "present", str(tmp_path / "b.json"), "--key", str(key), "--challenge", "nonsense",
+                 "--out", str(tmp_path / "p.json"))
+    assert result.exit_code == 2 and "challenge" in result.output
+    wrong = run(config, "holder", "show", str(key), env={"CROSSVERIFY_HOLDER_PASSWORD": "not the password"})
+    assert wrong.exit_code == 2

@@ -1,0 +1,128 @@
+"""docs/vectors/presentation-v1.json, recomputed from the rules of docs/format.md with plain libraries: JCS,
+SHA-256, keccak, ECDSA P-256 and RFC 9180 HPKE."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, MLKEM768X25519PrivateKey, Suite
+from eth_utils import keccak
+
+from crossverify import errors, load_presentation
+
+ROOT = Path(__file__).resolve().parents[2]
+FILE = ROOT / "docs" / "vectors" / "presentation-v1.json"
+V: dict[str, Any] = json.loads(FILE.read_text())
+
+
+def h(text: str) -> bytes:
+    return bytes.fromhex(text[2:])
+
+
+def b64(n: int) -> str:
+    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def test_file_is_what_the_generator_writes() -> None:
+    script = runpy.run_path(str(ROOT / "scripts" / "make_vectors.py"))
+    assert script["render"]()["presentation-v1.json"] == FILE.read_text()
+
+
+def test_holder_key_document_and_decoy() -> None:
+    key = ec.derive_private_key(int.from_bytes(h(V["holder"]["privateKey"]), "big"), ec.SECP256R1())
+    n = key.public_key().public_numbers()
+    assert V["holder"]["jwk"] == {"kty": "EC", "crv": "P-256", "x": b64(n.x), "y": b64(n.y)}
+    d = V["document"]
+    header = V["presentation"]["bundle"]["document"]
+    leaves = []
+    for c in d["claims"]:
+        leaf = keccak(b"\x00" + h(c["salt"]) + rfc8785.dumps([c["name"], c["value"]]))
+        assert leaf == h(c["leaf"])
+        leaves.append(leaf)
+    assert [c["value"] for c in d["claims"] if c["name"] == "cnf"] == [{"jwk": V["holder"]["jwk"]}]
+    digest = keccak(b"\x02" + keccak(b"\x03" + rfc8785.dumps(header)) + b"".join(leaves))
+    assert digest == h(d["documentDigest"])
+    assert keccak(b"\x04" + b"".join(h(c["salt"]) for c in d["claims"])) == h(d["decoyLeaf"])
+    assert keccak(b"\x01" + digest + h(d["decoyLeaf"])) == h(d["batchRoot"]) != digest
+    proof = V["presentation"]["bundle"]["proof"]
+    assert (proof["leafCount"], proof["path"], proof["batchRoot"]) == (2, [d["decoyLeaf"]], d["batchRoot"])
+
+
+def test_signing_input_hash_and_signature() -> None:
+    p, b = V["presentation"], V["presentation"]["binding"]
+    expected = rfc8785.dumps({"aud": b["aud"], "digest": V["document"]["documentDigest"],
+                              "disclosed": b["disclosed"], "exp": b["exp"], "iat": b["iat"], "nonce": b["nonce"],
+                              "purpose": b["purpose"], "typ": "crossverify-presentation/1"})
+    assert expected.decode() == V["signingInput"]
+    assert hashlib.sha256(expected).digest() == h(V["presentationHash"])
+    assert (b["aud"], b["nonce"], b["purpose"]) == (V["challenge"]["aud"], V["challenge"]["nonce"],
+                                                    V["challenge"]["purpose"])
+    jwk = V["holder"]["jwk"]
+    point = b"\x04" + base64.urlsafe_b64decode(jwk["x"] + "=") + base64.urlsafe_b64decode(jwk["y"] + "=")
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    sig = h(p["signature"])
+    key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")), expected,
+               ec.ECDSA(hashes.SHA256()))
+    assert load_presentation(json.dumps(p)).hash() == h(V["presentationHash"])
+
+
+@pytest.mark.parametrize("case", V["mustReject"], ids=lambda c: c["case"])
+def test_must_reject(case: dict[str, Any]) -> None:
+    with pytest.raises(getattr(errors, case["error"])) as caught:
+        load_presentation(json.dumps(case["presentation"]))
+    assert caught.value.path == case["path"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("case", V["mustRefuse"], ids=lambda c: c["case"])
+def test_must_refuse(case: dict[str, Any]) -> None:
+    p = load_presentation(json.dumps(case["presentation"]))
+    key = p.holder_key()
+    assert key is not None
+    signed = p.signed_by(key)
+    same_disclosure = list(p.binding.disclosed) == [c["name"] for c in case["presentation"]["bundle"]["claims"]
+                                                    if "name" in c]
+    failed = "holder_signed" if not signed else "disclosure_matches_signature" if not same_disclosure else None
+    assert failed == case["check"]
+
+
+@pytest.mark.parametrize("kem", ["X25519", "MLKEM768_X25519"])
+def test_sealed_receipt(kem: str) -> None:
+    v = V["sealedReceipts"][kem]
+    r = v["receipt"]
+    plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
+                 + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
+                 + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
+    assert plaintext == h(v["plaintext"]) and len(plaintext) == 105
+    assert r["presentationHash"] == V["presentationHash"]
+    commitment = keccak(b"\x10" + plaintext)
+    assert commitment == h(v["commitment"])
+    kem_id, suite_kem, enc = {"X25519": (0x20, KEM.X25519, 32), "MLKEM768_X25519": (0x647A, KEM.MLKEM768_X25519,
+                                                                                     1120)}[kem]
+    suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+    sealed = h(v["sealed"])
+    assert sealed[:4] == b"\x01" + kem_id.to_bytes(2, "big") + b"\x02"
+    part = 8 + enc + 105 + 16
+    assert len(sealed) == 4 + 2 * part
+    for i, regulator in enumerate(v["regulators"]):
+        public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
+        key_id = hashlib.sha256(kem_id.to_bytes(2, "big") + public).digest()[:8]
+        assert key_id == h(regulator["keyId"]) == sealed[4 + i * part:12 + i * part]
+        if kem == "X25519":
+            secret: Any = x25519.X25519PrivateKey.from_private_bytes(private)
+            assert secret.public_key().public_bytes_raw() == public
+        else:
+            secret = MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(private[:64]),
+                                              x25519.X25519PrivateKey.from_private_bytes(private[64:]))
+        opened = suite.decrypt(sealed[12 + i * part:4 + (i + 1) * part], secret,
+                               info=b"crossverify sealed receipt v1" + commitment)
+        assert opened == plaintext

@@ -1,0 +1,139 @@
+"""Receipts sealed to the regulators: the byte layout, refusals, and the privacy a chain reader is left with."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+from dataclasses import replace
+
+import pytest
+from eth_utils import keccak
+
+from crossverify.errors import NotSealedToThisKey, SealingError
+from crossverify.sealing import (
+    COMMITMENT_PREFIX,
+    INFO,
+    PLAINTEXT_BYTES,
+    Kem,
+    Receipt,
+    RegulatorKey,
+    RegulatorPublicKey,
+    SealedReceipt,
+    open_sealed,
+    seal,
+    sealed_size,
+)
+
+NOW = 1_790_000_000
+PURPOSES = ["ACCTOPEN", "LOAN", "KYC", "MORTGAGE"]
+
+
+def receipt(digest: bytes | None = None, purpose: str = "ACCTOPEN", at: int = NOW) -> Receipt:
+    return Receipt.new(digest or secrets.token_bytes(32), "BNUMMOMX", purpose, secrets.token_bytes(32), at)
+
+
+@pytest.mark.parametrize("kem", list(Kem))
+def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
+    keys = [RegulatorKey.generate(kem) for _ in range(3)]
+    r = receipt()
+    sealed = seal(r, [k.public_key for k in keys])
+    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (8 + kem.enc_bytes + PLAINTEXT_BYTES + 16)
+    assert sealed.sealed[:4] == bytes([1]) + kem.to_bytes(2, "big") + bytes([3])
+    assert sealed.commitment == keccak(COMMITMENT_PREFIX + r.plaintext())
+    assert all(open_sealed(sealed, k) == r for k in keys)
+
+
+def test_plaintext_layout() -> None:
+    r = Receipt(bytes(range(32)), "BNUMMOMX", "LOAN", b"\xaa" * 32, 0x0102030405, b"\x55" * 16)
+    assert r.plaintext() == (b"\x01" + bytes(range(32)) + b"BNUMMOMX\0\0\0" + b"LOAN\0\0\0\0" + b"\xaa" * 32
+                             + bytes.fromhex("0102030405") + b"\x55" * 16)
+    assert Receipt.from_plaintext(r.plaintext()) == r
+    assert not replace(r, presentation_hash=bytes(32)).consented
+
+
+def test_it_interoperates_with_plain_rfc9180() -> None:
+    """A regulator with nothing but an HPKE library opens its part as the docs describe."""
+    key = RegulatorKey.generate(Kem.X25519)
+    r = receipt()
+    sealed = seal(r, [key.public_key])
+    part = sealed.sealed[4 + 8:]
+    assert Kem.X25519.suite.decrypt(part, key._hpke, info=INFO + sealed.commitment) == r.plaintext()
+    assert sealed.sealed[4:12] == hashlib.sha256(b"\x00\x20" + key.public_key.raw).digest()[:8]
+
+
+def test_refusals() -> None:
+    amcm, pboc, stranger = (RegulatorKey.generate() for _ in range(3))
+    r = receipt()
+    sealed = seal(r, [amcm.public_key])
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(sealed, pboc)  # not addressed to it
+    flipped = bytearray(sealed.sealed)
+    flipped[-1] ^= 1
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(SealedReceipt(sealed.commitment, bytes(flipped)), amcm)
+    other = seal(receipt(), [amcm.public_key])
+    with pytest.raises(NotSealedToThisKey):  # a ciphertext paired with another receipt's commitment
+        open_sealed(SealedReceipt(other.commitment, sealed.sealed), amcm)
+    with pytest.raises(SealingError):
+        open_sealed(SealedReceipt(sealed.commitment, sealed.sealed[:-1]), amcm)
+    with pytest.raises(SealingError):
+        open_sealed(sealed, RegulatorKey.generate(Kem.MLKEM768_X25519))  # another KEM
+    with pytest.raises(SealingError):
+        seal(r, [])
+    with pytest.raises(SealingError):
+        seal(r, [amcm.public_key, amcm.public_key])
+    with pytest.raises(SealingError):
+        seal(r, [amcm.public_key, RegulatorKey.generate(Kem.MLKEM768_X25519).public_key])
+    with pytest.raises(SealingError):
+        RegulatorPublicKey(Kem.X25519, bytes(31))
+    with pytest.raises(SealingError):
+        RegulatorPublicKey.from_json({"kem": "RSA", "public": "0x00"})
+    assert RegulatorPublicKey.from_json(stranger.public_key.to_json()) == stranger.public_key
+
+
+def test_key_files_round_trip_and_are_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = RegulatorKey.generate(Kem.MLKEM768_X25519)
+    key.write(tmp_path / "amcm.key")
+    assert (tmp_path / "amcm.key").stat().st_mode & 0o777 == 0o600
+    assert RegulatorKey.read(tmp_path / "amcm.key").public_key == key.public_key
+    with pytest.raises(SealingError):
+        key.write(tmp_path / "amcm.key")
+
+
+def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> None:
+    """The issuer, another bank and an outsider see every sealed receipt and know a document's digest, its issuer,
+    every purpose code and roughly when it was checked; they hold keys of their own, not the regulators'. None of
+    their tests singles out the document's receipts; the regulator's key does."""
+    amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
+    regulators = [amcm.public_key, pboc.public_key]
+    target = secrets.token_bytes(32)
+    receipts = [receipt(purpose=PURPOSES[i % 4], at=NOW + i) for i in range(40)]
+    receipts[7] = receipt(target, "ACCTOPEN", NOW + 7)
+    receipts[23] = receipt(target, "LOAN", NOW + 23)
+    chain = [seal(r, regulators) for r in receipts]
+
+    blobs = [s.commitment + s.sealed for s in chain]
+    assert len({len(b) for b in blobs}) == 1  # every receipt is the same size
+    for probe in (target, keccak(target), hashlib.sha256(target).digest(), target[:8]):
+        assert not any(probe in b for b in blobs)  # the digest, or a hash of it, appears nowhere
+    # Re-sealing the guessed receipt (every purpose, every second around the time) never reproduces a commitment
+    # or any ciphertext: the salt is unknown and HPKE draws a fresh ephemeral key each time.
+    commitments = {s.commitment for s in chain}
+    for purpose, at in itertools.product(PURPOSES, range(NOW, NOW + 40)):
+        guess = seal(Receipt(target, "BNUMMOMX", purpose, bytes(32), at, bytes(16)), regulators)
+        assert guess.commitment not in commitments
+        assert not any(guess.sealed[12:44] in b for b in blobs)
+    # The two receipts of the target have no 16-byte run in common (the shared header and key ids are shorter).
+    windows = [{b[i:i + 16] for i in range(len(b) - 15)} for b in blobs]
+    assert not windows[7] & windows[23]
+    # Keys of the issuer, a bank or an outsider open nothing.
+    for stranger in (RegulatorKey.generate() for _ in range(3)):
+        for s in chain:
+            with pytest.raises(NotSealedToThisKey):
+                open_sealed(s, stranger)
+    # The regulator traces the document.
+    for key in (amcm, pboc):
+        opened = [open_sealed(s, key) for s in chain]
+        assert [i for i, r in enumerate(opened) if r.document_digest == target] == [7, 23]
+        assert [opened[7].purpose, opened[23].purpose] == ["ACCTOPEN", "LOAN"]

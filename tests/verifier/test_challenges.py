@@ -1,0 +1,112 @@
+"""The challenge store: single use, durable, and atomic when many presentations race for one challenge."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+import pytest
+
+from crossverify.errors import ChallengeError
+from crossverify.verifier.challenges import MAX_CHALLENGE_TTL, ChallengeStore, Consumed
+
+NOW = 1_790_000_000
+BANK = "ICBKCNBJGDG"
+
+
+def test_a_challenge_is_consumed_once_and_survives_a_restart(tmp_path: Path) -> None:
+    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    challenge = store.issue("ACCTOPEN", NOW, ttl=300)
+    assert (challenge.aud, challenge.purpose, challenge.expires_at) == (BANK, "ACCTOPEN", NOW + 300)
+    store.close()
+    reopened = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    assert reopened.consume(challenge.nonce, "ACCTOPEN", NOW + 10) is Consumed.FRESH
+    assert reopened.consume(challenge.nonce, "ACCTOPEN", NOW + 11) is Consumed.USED
+
+
+def test_what_consuming_finds(tmp_path: Path) -> None:
+    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    challenge = store.issue("ACCTOPEN", NOW, ttl=300)
+    assert store.consume(bytes(32), "ACCTOPEN", NOW) is Consumed.UNKNOWN
+    assert store.consume(challenge.nonce, "LOAN", NOW) is Consumed.MISMATCH
+    assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 300) is Consumed.EXPIRED
+    other_bank = ChallengeStore(tmp_path / "c.sqlite", "BKCHCNBJ45A")  # one file shared by two banks' ids
+    assert other_bank.consume(challenge.nonce, "ACCTOPEN", NOW) is Consumed.MISMATCH
+    assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 299) is Consumed.FRESH
+
+
+def test_purge_forgets_expired_challenges_only(tmp_path: Path) -> None:
+    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    old, new = store.issue("ACCTOPEN", NOW, ttl=60), store.issue("ACCTOPEN", NOW, ttl=3600)
+    assert store.purge(NOW + 61) == 1
+    assert store.consume(old.nonce, "ACCTOPEN", NOW + 62) is Consumed.UNKNOWN  # still refused
+    assert store.consume(new.nonce, "ACCTOPEN", NOW + 62) is Consumed.FRESH
+
+
+@pytest.mark.parametrize(("purpose", "ttl"), [("", 60), ("account opening", 60), ("ACCTOPEN", 0),
+                                              ("ACCTOPEN", MAX_CHALLENGE_TTL + 1)])
+def test_bad_challenges_are_not_issued(tmp_path: Path, purpose: str, ttl: int) -> None:
+    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    with pytest.raises(ChallengeError):
+        store.issue(purpose, NOW, ttl)
+    assert store.store.db.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
+
+
+def test_racing_threads_consume_a_challenge_once(tmp_path: Path) -> None:
+    nonce = ChallengeStore(tmp_path / "c.sqlite", BANK).issue("ACCTOPEN", NOW).nonce
+    barrier = threading.Barrier(8)
+    results: list[Consumed] = []
+
+    def present() -> None:
+        store = ChallengeStore(tmp_path / "c.sqlite", BANK)  # one connection per thread, as per server worker
+        barrier.wait()
+        results.append(store.consume(nonce, "ACCTOPEN", NOW + 1))
+
+    threads = [threading.Thread(target=present) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == sorted([Consumed.FRESH] + [Consumed.USED] * 7)
+
+
+def _consume_in_process(path: str, nonce: bytes, start: multiprocessing.synchronize.Barrier,
+                        results: multiprocessing.queues.Queue[str]) -> None:
+    store = ChallengeStore(path, BANK)
+    start.wait()  # every process holds its own connection before any consumes
+    results.put(store.consume(nonce, "ACCTOPEN", NOW + 1).value)
+
+
+def test_racing_processes_consume_a_challenge_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sqlite")
+    nonce = ChallengeStore(path, BANK).issue("ACCTOPEN", NOW).nonce
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_consume_in_process, args=(path, nonce, start, results)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert sorted(results.get(timeout=10) for _ in workers) == ["fresh", "used", "used", "used"]
+
+
+def _issue_in_process(path: str, start: multiprocessing.synchronize.Barrier,
+                      results: multiprocessing.queues.Queue[str]) -> None:
+    start.wait()  # every worker opens the fresh file at once
+    results.put(ChallengeStore(path, BANK).issue("ACCTOPEN", NOW).nonce.hex())
+
+
+def test_workers_open_a_fresh_store_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "fresh.sqlite")
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_issue_in_process, args=(path, start, results)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    nonces = {bytes.fromhex(results.get(timeout=10)) for _ in workers}
+    store = ChallengeStore(path, BANK)
+    assert len(nonces) == 4 and all(store.consume(n, "ACCTOPEN", NOW + 1) is Consumed.FRESH for n in nonces)

@@ -1,0 +1,229 @@
+"""Presentations at the bank: a genuine one passes every check once; each way of abusing a resident's
+certificate without their consent fails by its own name."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from crossverify import Bundle, Certificate, load_bundle
+from crossverify.errors import ConfigError
+from crossverify.format.holder import holder_claim, sign_p1363
+from crossverify.format.presentation import Binding, Challenge, Presentation, disclosed_names, present
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.keys.holder import generate_holder_key
+from crossverify.sealing import RegulatorKey, open_sealed
+from crossverify.verifier.challenges import ChallengeStore
+from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
+
+from ..conftest import Consortium, deposit_certificates
+
+BANK = "ICBKCNBJGDG"
+OTHER_BANK = "BKCHCNBJ45A"
+
+
+@pytest.fixture
+def holder() -> ec.EllipticCurvePrivateKey:
+    return generate_holder_key()
+
+
+@pytest.fixture
+def bound(consortium: Consortium, holder: ec.EllipticCurvePrivateKey, tmp_path: Path) -> list[Bundle]:
+    """Three deposit certificates anchored on chain, each naming the resident's key in its ``cnf`` claim."""
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "j.sqlite"), tmp_path / "bundles")
+    certificates = [(ref, Certificate(c.header, {**c.claims, "cnf": holder_claim(holder.public_key())}))
+                    for ref, c in deposit_certificates(consortium, 3)]
+    issuer.issue(certificates)
+    delivered = sorted(issuer.run().delivered)
+    issuer.journal.close()
+    return [load_bundle(p.read_bytes()) for p in delivered]
+
+
+class Bank:
+    """One bank: its verifier id, its challenge store and its verifier client."""
+
+    def __init__(self, c: Consortium, aud: str, folder: Path, policy: Policy | None = None) -> None:
+        self.c = c
+        self.challenges = ChallengeStore(folder / f"{aud}.sqlite", aud)
+        self.verifier = VerifierClient(c.registry, policy, audience=aud, challenges=self.challenges,
+                                       wall_clock=c.now)
+
+    def challenge(self, purpose: str = "ACCTOPEN", ttl: int = 600) -> Challenge:
+        return self.verifier.issue_challenge(purpose, ttl)
+
+    def failures(self, item: object) -> list[str]:
+        return [x.name for x in self.verifier.verify(item).failed]  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def bank(consortium: Consortium, tmp_path: Path) -> Bank:
+    return Bank(consortium, BANK, tmp_path)
+
+
+def test_a_genuine_presentation_passes_every_check_once(consortium: Consortium, bound: list[Bundle],
+                                                        holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    carried = bound[0].redact(["account_no"])
+    p = present(carried, bank.challenge(), holder, consortium.now())
+    report = bank.verifier.verify(p.dumps())
+    assert report.valid, report.failed
+    assert [c.name for c in report.checks] == list(CHECKS)
+    for name in ("holder_bound", "holder_signed", "disclosure_matches_signature", "audience_matches",
+                 "presentation_not_expired", "challenge_fresh"):
+        assert report.check(name).outcome is Outcome.PASSED
+    assert report.as_json()["purpose"] == "ACCTOPEN"
+    assert report.as_json()["presentationHash"] == "0x" + p.hash().hex()
+    assert bank.failures(p) == ["challenge_fresh"]  # the same presentation again: a replay
+    assert "already answered" in bank.verifier.verify(p).check("challenge_fresh").detail
+
+
+def test_replayed_at_another_bank(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                                  bank: Bank, tmp_path: Path) -> None:
+    other = Bank(consortium, OTHER_BANK, tmp_path)
+    p = present(bound[0], bank.challenge(), holder, consortium.now())
+    assert other.failures(p) == ["audience_matches"]
+    assert bank.failures(p) == []  # refused elsewhere, the challenge was not spent
+
+
+def test_unknown_challenge(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                           bank: Bank) -> None:
+    made_up = Challenge.fresh(BANK, "ACCTOPEN", consortium.now() + 600)
+    assert bank.failures(present(bound[0], made_up, holder, consortium.now())) == ["challenge_fresh"]
+
+
+def test_old_challenge(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                       bank: Bank) -> None:
+    """A challenge that expired unanswered stays refused, even under a presentation claiming a later expiry."""
+    challenge = bank.challenge(ttl=60)
+    consortium.travel(120)
+    now = consortium.now()
+    binding = Binding(BANK, challenge.nonce, "ACCTOPEN", disclosed_names(bound[0]), now, now + 300)
+    p = Presentation(bound[0], binding, sign_p1363(holder, binding.signing_input(bound[0].document_digest())))
+    report = bank.verifier.verify(p)
+    assert [c.name for c in report.failed] == ["challenge_fresh"]
+    assert "expired" in report.check("challenge_fresh").detail
+
+
+def test_challenge_for_another_purpose(consortium: Consortium, bound: list[Bundle],
+                                       holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    challenge = bank.challenge("ACCTOPEN")
+    p = present(bound[0], replace(challenge, purpose="LOAN"), holder, consortium.now())
+    assert bank.failures(p) == ["challenge_fresh"]
+    assert bank.failures(present(bound[0], challenge, holder, consortium.now())) == []
+
+
+def test_presented_after_expiry(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                                bank: Bank) -> None:
+    p = present(bound[0], bank.challenge(), holder, consortium.now(), lifetime=60)
+    consortium.travel(61)
+    assert bank.failures(p) == ["presentation_not_expired"]
+
+
+def test_signed_in_the_future(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                              bank: Bank) -> None:
+    challenge = bank.challenge()
+    p = present(bound[0], challenge, holder, consortium.now() + 300, lifetime=200)
+    assert bank.failures(p) == ["presentation_not_expired"]
+
+
+def test_re_redacted_after_signing(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                                   bank: Bank) -> None:
+    p = present(bound[0], bank.challenge(), holder, consortium.now())
+    hidden = replace(p, bundle=p.bundle.redact(["balance_mop"]))
+    report = bank.verifier.verify(hidden.dumps())
+    assert [c.name for c in report.failed] == ["disclosure_matches_signature"]
+    assert "re-redacted" in report.check("disclosure_matches_signature").detail
+
+
+def test_signed_by_another_key(consortium: Consortium, bound: list[Bundle], bank: Bank) -> None:
+    thief = generate_holder_key()
+    binding = Binding(BANK, bank.challenge().nonce, "ACCTOPEN", disclosed_names(bound[0]), consortium.now(),
+                      consortium.now() + 300)
+    forged = Presentation(bound[0], binding, sign_p1363(thief, binding.signing_input(bound[0].document_digest())))
+    assert bank.failures(forged) == ["holder_signed"]
+
+
+def test_binding_altered_after_signing(consortium: Consortium, bound: list[Bundle],
+                                       holder: ec.EllipticCurvePrivateKey, bank: Bank, tmp_path: Path) -> None:
+    """Readdressing a presentation meant for another bank breaks the holder's signature."""
+    other = Bank(consortium, OTHER_BANK, tmp_path)
+    p = present(bound[0], other.challenge(), holder, consortium.now())
+    stolen = replace(p, binding=replace(p.binding, aud=BANK, nonce=bank.challenge().nonce))
+    assert bank.failures(stolen) == ["holder_signed"]
+    assert bank.failures(replace(p, bundle=bound[1])) == ["holder_signed"]  # the signature, moved to another document
+
+
+def test_holder_key_redacted(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                             bank: Bank) -> None:
+    p = present(bound[0], bank.challenge(), holder, consortium.now())
+    hidden = replace(p, bundle=p.bundle.redact(["cnf"]))
+    assert bank.failures(hidden) == ["holder_bound"]
+
+
+def test_bare_bundle_where_policy_requires_binding(consortium: Consortium, bound: list[Bundle],
+                                                   tmp_path: Path) -> None:
+    strict = Bank(consortium, BANK, tmp_path, Policy(holder_binding=frozenset({"DEPCERT"})))
+    report = strict.verifier.verify(bound[0].dumps())
+    assert [c.name for c in report.failed] == ["holder_bound"]
+    assert "only as a presentation" in report.check("holder_bound").detail
+    lenient = Bank(consortium, OTHER_BANK, tmp_path, Policy(holder_binding=frozenset({"ACCTSTMT"})))
+    report = lenient.verifier.verify(bound[0])
+    assert report.valid and report.check("holder_signed").outcome is Outcome.NOT_APPLICABLE
+
+
+def test_a_refused_presentation_spends_no_challenge(consortium: Consortium, bound: list[Bundle],
+                                                    holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    challenge = bank.challenge()
+    p = present(bound[0], challenge, holder, consortium.now())
+    assert bank.failures(replace(p, signature=bytes(64))) == ["holder_signed"]
+    assert bank.failures(p) == []
+
+
+def test_without_audience_or_store_nothing_passes(consortium: Consortium, bound: list[Bundle],
+                                                  holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    p = present(bound[0], bank.challenge(), holder, consortium.now())
+    blind = VerifierClient(consortium.registry, wall_clock=consortium.now)
+    assert [c.name for c in blind.verify(p).failed] == ["audience_matches"]
+    with pytest.raises(ConfigError):
+        blind.issue_challenge("ACCTOPEN")
+    forgetful = VerifierClient(consortium.registry, audience=BANK, wall_clock=consortium.now)
+    assert [c.name for c in forgetful.verify(p).failed] == ["challenge_fresh"]
+
+
+def test_malformed_presentation_is_a_verdict(bank: Bank, consortium: Consortium, bound: list[Bundle],
+                                             holder: ec.EllipticCurvePrivateKey) -> None:
+    doc = present(bound[0], bank.challenge(), holder, consortium.now()).to_json()
+    doc["binding"]["scope"] = "everything"
+    report = bank.verifier.verify(json.dumps(doc))
+    assert [c.name for c in report.failed] == ["bundle_well_formed"]
+    assert "UnexpectedMember" in report.check("bundle_well_formed").detail
+
+
+def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium, bound: list[Bundle],
+                                                         holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
+    p = present(bound[0], bank.challenge(), holder, consortium.now())
+    reports = bank.verifier.verify_many([p, bound[1], bound[2].dumps()[:-1]])
+    sealed = bank.verifier.seal_receipts(reports, [amcm.public_key, pboc.public_key], purpose="KYC")
+    assert len(sealed) == 2  # the unreadable third earns no receipt
+    for key in (amcm, pboc):
+        consented, bare = (open_sealed(s, key) for s in sealed)
+        assert (consented.document_digest, consented.purpose, consented.presentation_hash, consented.consented) == (
+            reports[0].document_digest, "ACCTOPEN", p.hash(), True)
+        assert (bare.document_digest, bare.purpose, bare.consented, bare.issuer_id) == (
+            reports[1].document_digest, "KYC", False, "BNUMMOMX")
+
+
+def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle],
+                                          holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+    challenge = bank.challenge()
+    first = present(bound[0], challenge, holder, consortium.now())
+    second = present(bound[1], challenge, holder, consortium.now())
+    reports = bank.verifier.verify_many([first, second, bound[2]])
+    assert [[c.name for c in r.failed] for r in reports] == [[], ["challenge_fresh"], []]
+    assert reports[1].check("anchored").outcome is Outcome.NOT_APPLICABLE  # refused before reading the chain
