@@ -590,3 +590,9 @@ class RegistryZeroRoot(ContractRevert):
 
 
 CONTRACT_ERRORS: dict[str, type[ContractRevert]] = {cls.__name__: cls for cls in ContractRevert.__subclasses__()}
+
+#: Errors that mean "try again later", not "this is wrong": the node, the registry, a local store or a signing
+#: token is unavailable and nothing was lost. The command line exits 3 on them, the service answers 503.
+UNAVAILABLE: tuple[type[CrossverifyError], ...] = (
+    StoreError, NodeUnavailable, RegistryNotFound, ReceiptTimeout, TransactionDropped, SigningFailed,
+)

@@ -23,6 +23,7 @@ from web3.exceptions import ContractLogicError, ContractPanicError
 from web3.types import TxReceipt
 
 from ..errors import CONTRACT_ERRORS, ContractRevert, RegistryNotFound, TransactionFailed
+from ..format.encoding import to_hex
 from .connection import node_errors
 from .records import DocumentStatus, RevocationRecord
 from .transactions import Sender, submit, wait
@@ -263,7 +264,7 @@ class Registry(Deployed):
         """
         with node_errors():
             genesis = bytes(self.w3.eth.get_block(0)["hash"])
-            return {"chain_id": str(self.w3.eth.chain_id), "genesis": "0x" + genesis.hex(), "registry": self.address}
+            return {"chain_id": str(self.w3.eth.chain_id), "genesis": to_hex(genesis), "registry": self.address}
 
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))

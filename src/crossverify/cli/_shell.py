@@ -25,19 +25,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import (
-    BundleError,
-    ConfigError,
-    CrossverifyError,
-    JournalError,
-    KeyLoadError,
-    NodeUnavailable,
-    ReceiptTimeout,
-    RegistryNotFound,
-    SigningFailed,
-    StoreError,
-    TransactionDropped,
-)
+from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError
 from ..format.encoding import to_hex
 from ..session import Session
 
@@ -61,9 +49,6 @@ class Unavailable(click.ClickException):
 
     exit_code = 3
 
-
-#: Errors that mean "try again later", not "this is wrong".
-UNAVAILABLE = (StoreError, NodeUnavailable, RegistryNotFound, ReceiptTimeout, TransactionDropped, SigningFailed)
 
 
 @dataclass

@@ -21,16 +21,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ..chain.records import RevocationReason
 from ..errors import (
+    UNAVAILABLE,
     BundleError,
     ConfigError,
     ContractRevert,
     CrossverifyError,
     JournalError,
-    NodeUnavailable,
-    ReceiptTimeout,
-    RegistryNotFound,
-    StoreError,
-    TransactionDropped,
 )
 from ..format.codes import issuer_id_code
 from ..format.encoding import from_hex, to_hex
@@ -51,7 +47,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 
 #: Error classes and the HTTP status each is answered with.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
-    ((NodeUnavailable, RegistryNotFound, StoreError, ReceiptTimeout, TransactionDropped), 503),
+    (UNAVAILABLE, 503),
     ((BundleError, ConfigError, JournalError, ValueError), 422),
     ((ContractRevert,), 409),
     ((CrossverifyError,), 502),
