@@ -37,7 +37,7 @@ Prompt = Callable[[str], str]
 class Session:
     """The clients one configuration describes. ``prompt`` asks for keystore passwords not in the environment.
 
-    The stores it opens (journal, audit index) are held by this process until :meth:`close`; use the session
+    The stores it opens (journal, audit index, receipt outbox, challenges) are held until :meth:`close`; use the session
     as a context manager.
     """
 
