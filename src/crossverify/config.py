@@ -41,6 +41,10 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     max_batch = 1000
     max_age = 300
 
+    [regulator]
+    key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
+    dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
+
 A setting that is optional in general but needed by a command is checked where it is used, with
 :meth:`Config.need`, so the error names the setting and where it could have been given.
 """
@@ -151,6 +155,22 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RegulatorSettings:
+    """``[regulator]``: the regulator's sealing keys, every one it has held (keys rotate by epoch and old
+    receipts stay sealed to old keys; env: comma-separated), the variable holding their password when they are
+    encrypted, and how many days an issuer has to answer a dispute before the report flags it."""
+
+    key_files: list[Path] = field(default_factory=list)
+    password_env: str = "CROSSVERIFY_REGULATOR_PASSWORD"
+    dispute_answer_within: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.dispute_answer_within <= 0:
+            raise ConfigError(f"[regulator] dispute_answer_within must be a positive number of days, "
+                              f"got {self.dispute_answer_within}")
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
@@ -175,6 +195,7 @@ class Config:
     issuer: IssuerSettings = IssuerSettings()
     verifier: VerifierSettings = VerifierSettings()
     audit: AuditSettings = AuditSettings()
+    regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
     source: str = "defaults and environment"
 
@@ -225,6 +246,7 @@ _SECTIONS: dict[str, type] = {
     "issuer": IssuerSettings,
     "verifier": VerifierSettings,
     "audit": AuditSettings,
+    "regulator": RegulatorSettings,
     "service": ServiceSettings,
 }
 
@@ -272,7 +294,10 @@ def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
                 raise ValueError(value)
-            return [v.strip() for v in items if v.strip()]
+            strings = [v.strip() for v in items if v.strip()]
+            if typing.get_args(_unoptional(hint)) == (Path,):
+                return [_convert(v, Path, origin, base) for v in strings]
+            return strings
         if kind is dict:
             table = json.loads(value) if isinstance(value, str) else value
             values = typing.get_args(_unoptional(hint))[1]

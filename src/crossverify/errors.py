@@ -8,6 +8,7 @@
     ├── UnsupportedHashAlgorithm             this Python cannot compute an agreed algorithm (SM3 without OpenSSL)
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
     ├── ConfigError                          the configuration is missing or has a bad value
+    │   └── NoRegulatorKey                   a regulator's command needs its sealing key(s), and none is configured
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
     │   └── TokenError                       a PKCS#11 token (HSM) refused or lacks what was asked for
     │       ├── TokenModuleUnavailable       the PKCS#11 module cannot be loaded
@@ -101,6 +102,11 @@ class InvalidClaim(CrossverifyError, ValueError):
 
 class ConfigError(CrossverifyError):
     """The configuration is missing, unreadable, or has a bad or missing value."""
+
+
+class NoRegulatorKey(ConfigError):
+    """The regulator's sealing keys are needed (to open receipts and disputes) and ``[regulator] key_files`` names
+    none."""
 
 
 class KeyLoadError(CrossverifyError):

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from .errors import NotSealedToThisKey, SealingError
@@ -137,22 +137,56 @@ class RegulatorKey:
         return RegulatorPublicKey(self.kem, mlkem.MLKEM768PrivateKey.from_seed_bytes(self.raw[:64]).public_key()
                                   .public_bytes_raw() + dh)
 
-    def write(self, path: Path) -> None:
-        """Write the key to a new file readable by its owner only (mode 0600); never overwrites."""
+    def write(self, path: Path, password: str | None = None) -> None:
+        """Write the key to a new file readable by its owner only (mode 0600); never overwrites. With a
+        ``password``, each part of the key is kept as encrypted PKCS #8 (the best encryption ``cryptography``
+        offers), as holder keys are."""
+        data: dict[str, object] = {"kem": self.kem.name}
+        if password:
+            encryption = serialization.BestAvailableEncryption(password.encode())
+            data["encrypted"] = [part.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    encryption).decode() for part in self._parts()]
+        else:
+            data["private"] = to_hex(self.raw)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             raise SealingError(f"{path} exists; not overwriting a key") from None
         with os.fdopen(fd, "w") as file:
-            json.dump({"kem": self.kem.name, "private": to_hex(self.raw)}, file)
+            json.dump(data, file)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _parts(self) -> list[mlkem.MLKEM768PrivateKey | x25519.X25519PrivateKey]:
+        dh = x25519.X25519PrivateKey.from_private_bytes(self.raw[-32:])
+        return [dh] if self.kem is Kem.X25519 else [mlkem.MLKEM768PrivateKey.from_seed_bytes(self.raw[:64]), dh]
 
     @classmethod
-    def read(cls, path: Path) -> RegulatorKey:
+    def read(cls, path: Path, password: str | None = None) -> RegulatorKey:
+        """Read a key file; ``password`` opens an encrypted one. A missing or unreadable file, a wrong or missing
+        password raise :class:`SealingError`."""
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise SealingError(f"cannot read regulator key {path}: {exc}") from None
+        if isinstance(data, dict) and set(data) == {"kem", "encrypted"}:
+            return cls._decrypt(path, data, password)
         kem, raw = _parse_key_json(data, "private")
+        return cls(kem, raw)
+
+    @classmethod
+    def _decrypt(cls, path: Path, data: dict[str, object], password: str | None) -> RegulatorKey:
+        if not password:
+            raise SealingError(f"regulator key {path} is encrypted: give its password")
+        try:
+            kem, pems = Kem[str(data["kem"])], data["encrypted"]
+            if not isinstance(pems, list) or len(pems) != (1 if kem is Kem.X25519 else 2):
+                raise ValueError("wrong number of parts")
+            parts = [serialization.load_pem_private_key(pem.encode(), password.encode()) for pem in pems]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SealingError(f"{path} is not a readable regulator key (or the password is wrong): {exc}") from None
+        raw = b"".join(p.private_bytes_raw() for p in parts
+                       if isinstance(p, (mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey)))
         return cls(kem, raw)
 
 

@@ -37,6 +37,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..session import Session
 from ..verifier.client import VerificationReport
+from . import regulator as regulator_routes
 from . import resident
 from .auth import ApiKeys, Client, RateLimit
 from .workers import Periodic, VerifyQueue
@@ -145,8 +146,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         batching = session.config.issuer
         workers["issuer"] = Periodic("issuer", lambda: issuer.run(batching.max_batch, batching.max_age),
                                      chain_lock, settings.run_every)
-    if regulator is not None:
-        workers["audit"] = Periodic("audit", regulator.sync, chain_lock, settings.run_every)
+    if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
+        sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
+        workers["audit"] = Periodic("audit", sync, chain_lock, settings.run_every)
     if start_workers:
         for worker in workers.values():
             worker.start()
@@ -340,7 +342,10 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     def audit_report(_: Regulator) -> dict[str, Any]:
         assert regulator is not None
         with regulator.store.lock:
-            return regulator.report().as_json()
+            report = session.trail.report() if session.config.regulator.key_files else regulator.report()
+            return report.as_json()
+
+    app.include_router(regulator_routes.router(lambda: session.trail, client_of("regulator")))
 
     return app
 

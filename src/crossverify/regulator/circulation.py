@@ -1,0 +1,335 @@
+"""The circulation trail: the sealed receipts and disputes of the circulation contract, opened with the regulator's
+keys and kept in clear in the index, so that a regulator can answer "who verified this document, for what, with
+whose consent" and follow every dispute.
+
+The index stores the circulation events as the chain has them (sealed); :class:`CirculationTrail` opens each one
+once, with every key the regulator has held (keys rotate by epoch; old receipts stay sealed to old keys), into the
+``circulation_*`` tables. Those rows are deleted with the events they came from (a trigger), so a reorganisation
+or a reset that rewinds the index rewinds the trail too, and the next sync opens the new events. What does not
+open is kept as an anomaly: sealed to other keys (the bank left this regulator out), or altered (the commitment
+does not match what the ciphertext holds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
+from ..format.encoding import from_hex, to_hex, utc_time
+from ..sealing import KEY_ID_BYTES, Kem, Receipt, RegulatorKey, SealedReceipt, open_sealed
+
+if TYPE_CHECKING:
+    from .index import AuditReport, RegulatorReader
+
+#: Appended to the index's migrations: the opened trail, deleted with the events it came from.
+MIGRATION = """
+CREATE TABLE circulation_read (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, PRIMARY KEY (block_number, log_index));
+CREATE TABLE circulation_receipts (
+    block_number      INTEGER NOT NULL,
+    log_index         INTEGER NOT NULL,
+    position          INTEGER NOT NULL,
+    block_time        INTEGER NOT NULL,
+    verifier          TEXT    NOT NULL,
+    key_epoch         INTEGER NOT NULL,
+    commitment        BLOB    NOT NULL,
+    document_digest   BLOB    NOT NULL,
+    issuer_id         TEXT    NOT NULL,
+    purpose           TEXT    NOT NULL,
+    presentation_hash BLOB    NOT NULL,
+    verified_at       INTEGER NOT NULL,
+    PRIMARY KEY (block_number, log_index, position)
+);
+CREATE INDEX circulation_receipts_by_document ON circulation_receipts (document_digest);
+CREATE TABLE circulation_disputes (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL,
+    dispute_id BLOB NOT NULL, verifier TEXT NOT NULL, key_epoch INTEGER NOT NULL, content TEXT NOT NULL,
+    document_digest BLOB NOT NULL, PRIMARY KEY (block_number, log_index)
+);
+CREATE INDEX circulation_disputes_by_document ON circulation_disputes (document_digest);
+CREATE TABLE circulation_answers (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL,
+    dispute_id BLOB NOT NULL, key_epoch INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY (block_number, log_index)
+);
+CREATE TABLE circulation_anomalies (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, position INTEGER NOT NULL, block_time INTEGER NOT NULL,
+    kind TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (block_number, log_index, position)
+);
+CREATE TRIGGER circulation_rewound AFTER DELETE ON events BEGIN
+    DELETE FROM circulation_read WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+    DELETE FROM circulation_receipts WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+    DELETE FROM circulation_disputes WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+    DELETE FROM circulation_answers WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+    DELETE FROM circulation_anomalies WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+END;
+"""
+
+EVENTS = ("ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
+DAY = 86400
+
+#: Purpose codes banks use, in words; any other code is shown as it is.
+PURPOSES = {
+    "ACCTOPEN": "account opening",
+    "LOAN": "loan application",
+    "MORTGAGE": "mortgage application",
+    "KYC": "customer due diligence",
+    "CARDAPP": "card application",
+    "INSURE": "insurance application",
+    "INVEST": "investment account",
+}
+
+
+def purpose_words(code: str) -> str:
+    return PURPOSES.get(code, code)
+
+
+@dataclass(frozen=True, slots=True)
+class Circulation:
+    """One receipt of a document's trail: which bank verified it, when, in which block, for what, and whether the
+    resident consented (the bank verified a holder-signed presentation, whose hash the receipt carries)."""
+
+    verifier: str
+    member: str
+    recorded_at: int
+    block_number: int
+    verified_at: int
+    issuer_id: str
+    purpose: str
+    presentation_hash: bytes
+    commitment: bytes
+
+    @property
+    def consented(self) -> bool:
+        return self.presentation_hash != bytes(32)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"verifier": self.verifier, "member": self.member, "recordedAt": utc_time(self.recorded_at),
+                "block": self.block_number, "verifiedAt": utc_time(self.verified_at), "issuer": self.issuer_id,
+                "purpose": self.purpose, "purposeInWords": purpose_words(self.purpose), "consented": self.consented,
+                "presentationHash": to_hex(self.presentation_hash) if self.consented else None,
+                "commitment": to_hex(self.commitment)}
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Everything the regulator knows of one document's circulation, in chain order."""
+
+    document_digest: bytes
+    receipts: list[Circulation]
+    disputes: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"documentDigest": to_hex(self.document_digest), "receipts": [r.as_json() for r in self.receipts],
+                "disputes": self.disputes}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReport:
+    """What one pass opened: ``receipts`` and ``disputes`` (openings and answers) read, ``unreadable`` kept as
+    anomalies."""
+
+    receipts: int
+    disputes: int
+    unreadable: int
+
+
+class CirculationTrail:
+    """The regulator's opened view of the circulation contract, over a :class:`RegulatorReader`'s index.
+
+    ``keys`` are every sealing key the regulator has held; at least one is needed (:class:`NoRegulatorKey`).
+    Disputes open with ``open_dispute``/``open_answer`` (the sealed dispute format), when given.
+    """
+
+    def __init__(self, reader: RegulatorReader, keys: Sequence[RegulatorKey], *,
+                 dispute_answer_within: float = 5 * DAY, now: Callable[[], float] | None = None) -> None:
+        if not keys:
+            raise NoRegulatorKey("no regulator key is configured: set [regulator] key_files (crossverify regulator "
+                                 "keygen makes one)")
+        self.reader = reader
+        self.keys = list(keys)
+        self.dispute_answer_within = dispute_answer_within
+        self._now = now
+        self._by_id = {k.public_key.key_id: k for k in self.keys}
+        self._db = reader.store.db
+        self._reset_if_keys_changed()
+
+    def _reset_if_keys_changed(self) -> None:
+        """Open everything again when the key set changed: a key added later may open what did not open before."""
+        fingerprint = ",".join(sorted(k.hex() for k in self._by_id))
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'circulation_keys'").fetchone()
+        if row is not None and row[0] == fingerprint:
+            return
+        with self.reader.store.transaction() as db:
+            for table in ("read", "receipts", "disputes", "answers", "anomalies"):
+                db.execute(f"DELETE FROM circulation_{table}")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
+
+    def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[Any, OpenReport]:
+        """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
+        indexed = self.reader.sync(on_chunk)
+        return indexed, self.open_new()
+
+    def open_new(self) -> OpenReport:
+        """Open every sealed event indexed since the last pass, in one transaction."""
+        last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
+                                "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
+        receipts: list[tuple[Any, ...]] = []
+        disputes: list[tuple[Any, ...]] = []
+        answers: list[tuple[Any, ...]] = []
+        anomalies: list[tuple[Any, ...]] = []
+        read: list[tuple[int, int]] = []
+        for e in self.reader.events_after(last[0], last[1], *EVENTS):
+            where = (e.block_number, e.log_index)
+            read.append(where)
+            a = e.args
+            if e.name == "ReceiptsSealed":
+                for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["sealed"], strict=True)):
+                    opened = self._open(SealedReceipt(from_hex(commitment), from_hex(sealed)), open_sealed)
+                    if isinstance(opened, str):
+                        anomalies.append((*where, i, e.block_time, opened, json.dumps(
+                            {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
+                        continue
+                    r = opened
+                    receipts.append((*where, i, e.block_time, a["verifier"], a["keyEpoch"], from_hex(commitment),
+                                     r.document_digest, r.issuer_id, r.purpose, r.presentation_hash, r.verified_at))
+            else:
+                opened_json = self._open_dispute(e.name, from_hex(a["disputeId"]), from_hex(a["sealed"]))
+                if isinstance(opened_json, str):
+                    anomalies.append((*where, 0, e.block_time, opened_json, json.dumps(
+                        {"disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]})))
+                elif e.name == "DisputeOpened":
+                    disputes.append((*where, e.block_time, from_hex(a["disputeId"]), a["verifier"], a["keyEpoch"],
+                                     json.dumps(opened_json), from_hex(opened_json["documentDigest"])))
+                else:
+                    answers.append((*where, e.block_time, from_hex(a["disputeId"]), a["keyEpoch"],
+                                    json.dumps(opened_json)))
+        if read:
+            with self.reader.store.transaction() as db:
+                db.executemany("INSERT INTO circulation_read VALUES (?, ?)", read)
+                db.executemany(f"INSERT INTO circulation_receipts VALUES ({','.join('?' * 12)})", receipts)
+                db.executemany("INSERT INTO circulation_disputes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", disputes)
+                db.executemany("INSERT INTO circulation_answers VALUES (?, ?, ?, ?, ?, ?)", answers)
+                db.executemany("INSERT INTO circulation_anomalies VALUES (?, ?, ?, ?, ?, ?)", anomalies)
+        return OpenReport(len(receipts), len(disputes) + len(answers), len(anomalies))
+
+    def _open(self, sealed: SealedReceipt, opener: Callable[[SealedReceipt, RegulatorKey], Receipt]) -> Receipt | str:
+        """The opened receipt, or why it does not open: ``sealed_to_other_keys``, ``sealed_altered`` (a part for one
+        of our keys that does not open or does not match its commitment), ``sealed_malformed``."""
+        key = self._addressed(sealed.sealed)
+        if isinstance(key, str):
+            return key
+        try:
+            return opener(sealed, key)
+        except NotSealedToThisKey:
+            return "sealed_altered"
+        except SealingError:
+            return "sealed_malformed"
+
+    def _addressed(self, data: bytes) -> RegulatorKey | str:
+        """Our key that a sealed payload has a part for (its header names the KEM and each part's key id)."""
+        if len(data) < 4:
+            return "sealed_malformed"
+        try:
+            kem = Kem(int.from_bytes(data[1:3], "big"))
+        except ValueError:
+            return "sealed_malformed"
+        count = data[3]
+        part = (len(data) - 4) // count if count else 0
+        if not part or 4 + count * part != len(data):
+            return "sealed_malformed"
+        for i in range(count):
+            key = self._by_id.get(data[4 + i * part:4 + i * part + KEY_ID_BYTES])
+            if key is not None and key.kem is kem:
+                return key
+        return "sealed_to_other_keys"
+
+    def _open_dispute(self, name: str, dispute_id: bytes, sealed: bytes) -> dict[str, Any] | str:
+        raise NotImplementedError
+
+    # -- queries ------------------------------------------------------------------------------------------------
+
+    def circulation(self, document_digest: bytes) -> Trail:
+        """Every receipt of ``document_digest`` in chain order, and its disputes with their answers."""
+        members = self._members()
+        rows = self._db.execute(
+            "SELECT verifier, block_time, block_number, verified_at, issuer_id, purpose, presentation_hash, "
+            "commitment FROM circulation_receipts WHERE document_digest = ? ORDER BY block_number, log_index, "
+            "position", (document_digest,)).fetchall()
+        receipts = [Circulation(v, members.get(v, "not a member"), t, n, at, who, p, bytes(ph), bytes(c))
+                    for v, t, n, at, who, p, ph, c in rows]
+        disputes = [d for d in self._disputes() if d["documentDigest"] == to_hex(document_digest)]
+        return Trail(document_digest, receipts, disputes)
+
+    def _members(self) -> dict[str, str]:
+        """Each verifier's standing in the registry, from the indexed membership events."""
+        standing: dict[str, str] = {}
+        for t, name, a in self.reader.events("MemberAdmitted", "MemberSuspended", "MemberReinstated"):
+            verb = {"MemberAdmitted": "admitted", "MemberSuspended": "suspended", "MemberReinstated": "reinstated"}
+            standing[a["account"]] = f"verifier, {verb[name]} {utc_time(t)[:10]}"
+        return standing
+
+    def _disputes(self) -> list[dict[str, Any]]:
+        """Every dispute with its lifecycle: opened, answered (with what, when), age."""
+        answers: dict[bytes, list[dict[str, Any]]] = defaultdict(list)
+        for dispute_id, t, content in self._db.execute(
+                "SELECT dispute_id, block_time, content FROM circulation_answers ORDER BY block_number, log_index"):
+            answers[bytes(dispute_id)].append({"at": t, **json.loads(content)})
+        now = int(self._now() if self._now else self.reader.registry.w3.eth.get_block("latest")["timestamp"])
+        out = []
+        for dispute_id, t, verifier, content in self._db.execute(
+                "SELECT dispute_id, block_time, verifier, content FROM circulation_disputes "
+                "ORDER BY block_number, log_index"):
+            said = answers.get(bytes(dispute_id), [])
+            last = said[-1] if said else None
+            out.append({"disputeId": to_hex(bytes(dispute_id)), "openedAt": t, "verifier": verifier,
+                        **json.loads(content), "answers": said, "state": last["answer"] if last else "open",
+                        "ageDays": round(((last["at"] if last else now) - t) / DAY, 2)})
+        return out
+
+    def report(self) -> AuditReport:
+        """The index's audit report with the circulation: receipts per bank, purpose and day, consent, every
+        dispute's lifecycle, and the anomalies ``circulation_without_consent``, ``dispute_unanswered`` and what did
+        not open."""
+        report = self.reader.report()
+        per_bank: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        per_purpose: Counter[str] = Counter()
+        per_day: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        anomalies = list(report.anomalies)
+        rows = self._db.execute("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, document_digest, "
+                                "commitment FROM circulation_receipts ORDER BY block_number, log_index, position")
+        for t, verifier, purpose, presentation, issuer, digest, commitment in rows:
+            consented = bytes(presentation) != bytes(32)
+            per_bank[verifier]["sealed_receipts"] += 1
+            per_bank[verifier]["consented" if consented else "without_consent"] += 1
+            per_purpose[purpose_words(purpose)] += 1
+            per_day[utc_time(t)[:10]]["sealed_receipts"] += 1
+            if not consented:
+                anomalies.append({"kind": "circulation_without_consent", "at": t, "verifier": verifier,
+                                  "issuer": issuer, "purpose": purpose, "documentDigest": to_hex(bytes(digest)),
+                                  "commitment": to_hex(bytes(commitment))})
+        disputes = self._disputes()
+        for d in disputes:
+            if d["state"] == "open" and d["ageDays"] * DAY > self.dispute_answer_within:
+                anomalies.append({"kind": "dispute_unanswered", "at": d["openedAt"], "disputeId": d["disputeId"],
+                                  "verifier": d["verifier"], "issuer": d.get("issuer"), "ageDays": d["ageDays"]})
+        for number, t, kind, details in self._db.execute(
+                "SELECT block_number, block_time, kind, details FROM circulation_anomalies "
+                "ORDER BY block_number, log_index, position"):
+            anomalies.append({"kind": kind, "at": t, "block": number, **json.loads(details)})
+        report.circulation = {
+            "receipts": sum(c["sealed_receipts"] for c in per_bank.values()),
+            "withoutConsent": sum(c["without_consent"] for c in per_bank.values()),
+            "byVerifier": {k: dict(v) for k, v in sorted(per_bank.items())},
+            "byPurpose": dict(sorted(per_purpose.items())),
+            "byDay": {k: dict(v) for k, v in sorted(per_day.items())},
+            "disputes": disputes,
+        }
+        report.anomalies = sorted(anomalies, key=lambda a: (a["at"], a["kind"]))
+        report.totals = {**report.totals, "sealed_receipts": report.circulation["receipts"],
+                         "disputes": len(disputes), "anomalies": len(report.anomalies)}
+        return report
+
