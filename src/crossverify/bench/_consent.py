@@ -34,7 +34,7 @@ def presentations(n: int, root: Path) -> Section:
     certs = [Certificate(c.header, {**c.claims, "cnf": holder_claim(k.public_key())})
              for (_, c), k in zip(statements(n, now=w.now()), keys, strict=True)]
     batch = seal_batch([salt_document(c, KECCAK) for c in certs])
-    _anchor(w, batch.root, batch.leaf_count, Domain.of(w.registry))
+    _anchor(w, batch.root, len(batch.documents), Domain.of(w.registry))
     chain_id = w.w3.eth.chain_id
 
     def issued(store: ChallengeStore, count: int = n) -> list[Presentation]:

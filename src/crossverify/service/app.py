@@ -320,7 +320,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             found = journal.batches(session.issuer_id, *BatchState)
             counts = journal.counts(session.issuer_id)
         return {"counts": counts, "batches": [
-            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.leaf_count,
+            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.documents,
              "root": to_hex(b.root), "anchorBlock": b.anchor_block} for b in found]}
 
     @app.post("/v1/revocations", tags=["issuers"], summary="Revoke a document by its reference (final)")

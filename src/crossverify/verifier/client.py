@@ -387,9 +387,11 @@ class VerifierClient:
         mismatches = [
             f"{what}: anchor {a!r}, bundle {b!r}" for what, a, b in (
                 ("issuer", code_name(s.issuer_id), h.issuer_id), ("document type", code_name(s.doc_type), h.doc_type),
-                ("hash algorithm", s.hash_alg, int(p.hash_alg)), ("batch size", s.leaf_count, p.leaf_count))
+                ("hash algorithm", s.hash_alg, int(p.hash_alg)))
             if a != b
         ]
+        if not p.fits_anchor(s.leaf_count):
+            mismatches.append(f"batch size: anchor {s.leaf_count!r}, bundle {p.leaf_count!r}")
         checks.append(Check("anchor_matches_bundle", Outcome.FAILED if mismatches else Outcome.PASSED,
                             "; ".join(mismatches) or "issuer, type, hash algorithm and batch size agree"))
         held = s.key_added_at <= s.anchored_at and (s.key_retired_at == 0 or s.anchored_at <= s.key_retired_at)
