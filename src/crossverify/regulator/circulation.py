@@ -187,7 +187,7 @@ class CirculationTrail:
             read.append(where)
             a = e.args
             if e.name == "ReceiptsSealed":
-                for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["sealed"], strict=True)):
+                for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["ciphertexts"], strict=True)):
                     opened = self._open(SealedReceipt(from_hex(commitment), from_hex(sealed)), open_sealed)
                     if isinstance(opened, str):
                         anomalies.append((*where, i, e.block_time, opened, json.dumps(
@@ -197,7 +197,7 @@ class CirculationTrail:
                     receipts.append((*where, i, e.block_time, a["verifier"], a["keyEpoch"], from_hex(commitment),
                                      r.document_digest, r.issuer_id, r.purpose, r.presentation_hash, r.verified_at))
             else:
-                opened_json = self._open_dispute(e.name, from_hex(a["disputeId"]), from_hex(a["sealed"]))
+                opened_json = self._open_dispute(e.name, from_hex(a["disputeId"]), from_hex(a["ciphertext"]))
                 if isinstance(opened_json, str):
                     anomalies.append((*where, 0, e.block_time, opened_json, json.dumps(
                         {"disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]})))

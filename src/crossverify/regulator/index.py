@@ -14,10 +14,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from web3.exceptions import BlockNotFound
 
+from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
 from ..chain.records import RevocationReason, Role
@@ -26,9 +27,6 @@ from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..store import Store
 from .circulation import MIGRATION as CIRCULATION_MIGRATION
-
-if TYPE_CHECKING:
-    from ..chain.circulation import CirculationContract
 
 log = logging.getLogger(__name__)
 

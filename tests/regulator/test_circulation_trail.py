@@ -1,0 +1,145 @@
+"""The regulator's circulation trail on the embedded chain: every receipt of a document traced in chain order, with
+consent; old keys still read their epoch, an outsider's key reads nothing; a fork rewinds the opened tables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from crossverify.chain.records import ProposalKind, Role
+from crossverify.errors import NoRegulatorKey
+from crossverify.format.encoding import to_hex
+from crossverify.regulator.circulation import CirculationTrail
+from crossverify.regulator.export import to_csv, to_html
+from crossverify.regulator.index import RegulatorReader
+from crossverify.sealing import Receipt, RegulatorKey, SealedReceipt, seal
+
+from ..conftest import Consortium, labelled_regulator_key
+
+DIGEST = Web3.keccak(text="Alice's deposit certificate")
+OTHER = Web3.keccak(text="Bob's deposit certificate")
+
+
+def record(c: Consortium, bank: str, *receipts: Receipt, keys: list[RegulatorKey] | None = None) -> None:
+    sealed = [seal(r, [k.public_key for k in keys or c.regulator_keys]) for r in receipts]
+    c.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], bank)
+
+
+def receipt(digest: bytes, purpose: str, consented: bool = True) -> Receipt:
+    return Receipt.new(digest, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None, 1_790_000_000)
+
+
+def trail(c: Consortium, tmp_path: Path, keys: list[RegulatorKey], name: str = "audit") -> CirculationTrail:
+    reader = RegulatorReader(c.registry, tmp_path / f"{name}.sqlite", chunk=5, circulation=c.circulation)
+    return CirculationTrail(reader, keys, now=lambda: c.now())
+
+
+def second_bank(c: Consortium) -> str:
+    bank = c.w3.eth.accounts[7]
+    c.govern(ProposalKind.ADMIT_MEMBER, bank, Role.VERIFIER)
+    return str(bank)
+
+
+def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    bank_b = second_bank(c)
+    first, other = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
+    record(c, c.verifier, first, other)
+    bare = receipt(DIGEST, "LOAN", consented=False)
+    record(c, bank_b, bare)
+
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (3, 0)
+    found = amcm.circulation(DIGEST)
+    assert [(r.verifier, r.purpose, r.consented) for r in found.receipts] == [
+        (c.verifier, "ACCTOPEN", True), (bank_b, "LOAN", False)]
+    shown = found.as_json()["receipts"]
+    assert shown[0]["purposeInWords"] == "account opening" and shown[1]["purposeInWords"] == "loan application"
+    assert shown[0]["presentationHash"] == to_hex(first.presentation_hash) and shown[1]["presentationHash"] is None
+    assert shown[0]["member"].startswith("verifier, admitted") and shown[0]["block"] < shown[1]["block"]
+    assert shown[0]["commitment"] == to_hex(first.commitment())
+    assert [r.commitment for r in amcm.circulation(OTHER).receipts] == [other.commitment()]
+    assert amcm.circulation(Web3.keccak(text="never verified")).receipts == []
+
+    report = amcm.report()
+    assert report.circulation is not None and report.circulation["receipts"] == 3
+    assert report.circulation["byVerifier"][bank_b] == {"sealed_receipts": 1, "without_consent": 1}
+    assert report.circulation["byPurpose"] == {"account opening": 2, "loan application": 1}
+    [unconsented] = [a for a in report.anomalies if a["kind"] == "circulation_without_consent"]
+    assert unconsented["verifier"] == bank_b and unconsented["documentDigest"] == to_hex(DIGEST)
+    assert "circulation_verifier" in to_csv(report) and "without the resident" in to_html(report)
+    assert amcm.open_new().receipts == 0  # each event is opened once
+
+
+def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consortium: Consortium,
+                                                                        tmp_path: Path) -> None:
+    c = consortium
+    old_amcm, pboc = c.regulator_keys
+    in_old_epoch = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, in_old_epoch)
+    new_amcm = labelled_regulator_key("AMCM 2027")
+    c.set_regulator_keys([new_amcm, pboc], ["MO", "GD"])
+    in_new_epoch = receipt(DIGEST, "KYC")
+    record(c, c.verifier, in_new_epoch, keys=[new_amcm, pboc])
+
+    both = trail(c, tmp_path, [new_amcm, old_amcm], "both")
+    both.sync()
+    assert [r.commitment for r in both.circulation(DIGEST).receipts] == [
+        in_old_epoch.commitment(), in_new_epoch.commitment()]
+
+    only_new = trail(c, tmp_path, [new_amcm], "new")
+    only_new.sync()
+    assert [r.purpose for r in only_new.circulation(DIGEST).receipts] == ["KYC"]
+    assert [a["kind"] for a in only_new.report().anomalies if a["kind"].startswith("sealed")] == [
+        "sealed_to_other_keys"]
+
+    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    _, opened = outsider.sync()
+    assert (opened.receipts, opened.unreadable) == (0, 2) and outsider.circulation(DIGEST).receipts == []
+
+
+def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    good, swapped = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
+    sealed = seal(good, [k.public_key for k in c.regulator_keys])
+    other = seal(swapped, [k.public_key for k in c.regulator_keys])
+    forged = SealedReceipt(other.commitment, sealed.sealed)  # a ciphertext under another receipt's commitment
+    c.circulation.record([forged.commitment, Web3.keccak(text="junk")], [forged.sealed, b"\x01\x00"], c.verifier)
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (0, 2)
+    kinds = sorted(a["kind"] for a in amcm.report().anomalies if a["kind"].startswith("sealed"))
+    assert kinds == ["sealed_altered", "sealed_malformed"]
+
+
+def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm.sync()
+    fork = c.w3.testing.snapshot()
+    record(c, c.verifier, receipt(DIGEST, "LOAN"), receipt(DIGEST, "LOAN"))
+    amcm.sync()
+    assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "LOAN", "LOAN"]
+
+    c.w3.testing.revert(fork)  # the abandoned receipts leave the chain; another branch grows in its place
+    record(c, c.verifier, receipt(DIGEST, "KYC"))
+    indexed, opened = amcm.sync()
+    assert indexed.rewound > 0 and opened.receipts == 1
+    assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "KYC"]
+    assert amcm.report().circulation["receipts"] == 2  # type: ignore[index]
+
+
+def test_keys_added_later_open_what_did_not_open(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
+    stranger = labelled_regulator_key("not yet given the AMCM key")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
+    assert CirculationTrail(reader, [stranger]).sync()[1].receipts == 0
+    assert CirculationTrail(reader, [stranger, c.regulator_keys[0]]).open_new().receipts == 1
+    with pytest.raises(NoRegulatorKey):
+        CirculationTrail(reader, [])
