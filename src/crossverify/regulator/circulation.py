@@ -16,11 +16,12 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..sealing import KEY_ID_BYTES, Kem, Receipt, RegulatorKey, SealedReceipt, open_sealed
+from ..format.codes import code_name
+from ..sealing import RegulatorKey, SealedReceipt, open_sealed
 
 if TYPE_CHECKING:
     from .index import AuditReport, RegulatorReader
@@ -55,6 +56,10 @@ CREATE TABLE circulation_answers (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL,
     dispute_id BLOB NOT NULL, key_epoch INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY (block_number, log_index)
 );
+CREATE TABLE circulation_epochs (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    keys TEXT NOT NULL, jurisdictions TEXT NOT NULL, PRIMARY KEY (block_number, log_index)
+);
 CREATE TABLE circulation_anomalies (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, position INTEGER NOT NULL, block_time INTEGER NOT NULL,
     kind TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (block_number, log_index, position)
@@ -65,10 +70,12 @@ CREATE TRIGGER circulation_rewound AFTER DELETE ON events BEGIN
     DELETE FROM circulation_disputes WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
     DELETE FROM circulation_answers WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
     DELETE FROM circulation_anomalies WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
+    DELETE FROM circulation_epochs WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
 END;
 """
 
-EVENTS = ("ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
+EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
+T = TypeVar("T")
 DAY = 86400
 
 #: Purpose codes banks use, in words; any other code is shown as it is.
@@ -153,18 +160,17 @@ class CirculationTrail:
         self.keys = list(keys)
         self.dispute_answer_within = dispute_answer_within
         self._now = now
-        self._by_id = {k.public_key.key_id: k for k in self.keys}
         self._db = reader.store.db
         self._reset_if_keys_changed()
 
     def _reset_if_keys_changed(self) -> None:
         """Open everything again when the key set changed: a key added later may open what did not open before."""
-        fingerprint = ",".join(sorted(k.hex() for k in self._by_id))
+        fingerprint = ",".join(sorted(k.public_key.key_id.hex() for k in self.keys))
         row = self._db.execute("SELECT value FROM meta WHERE key = 'circulation_keys'").fetchone()
         if row is not None and row[0] == fingerprint:
             return
         with self.reader.store.transaction() as db:
-            for table in ("read", "receipts", "disputes", "answers", "anomalies"):
+            for table in ("read", "receipts", "disputes", "answers", "anomalies", "epochs"):
                 db.execute(f"DELETE FROM circulation_{table}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
 
@@ -177,75 +183,45 @@ class CirculationTrail:
         """Open every sealed event indexed since the last pass, in one transaction."""
         last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
                                 "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
-        receipts: list[tuple[Any, ...]] = []
-        disputes: list[tuple[Any, ...]] = []
-        answers: list[tuple[Any, ...]] = []
-        anomalies: list[tuple[Any, ...]] = []
-        read: list[tuple[int, int]] = []
+        epochs = self._epochs()
+        rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         for e in self.reader.events_after(last[0], last[1], *EVENTS):
-            where = (e.block_number, e.log_index)
-            read.append(where)
-            a = e.args
-            if e.name == "ReceiptsSealed":
+            where, a = (e.block_number, e.log_index), e.args
+            rows["read"].append(where)
+            if e.name == "RegulatorKeysChanged":
+                epochs[a["epoch"]] = self._ours(a["keys"])
+                rows["epochs"].append((*where, e.block_time, a["epoch"], json.dumps(a["keys"]),
+                                       json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
+            elif e.name == "ReceiptsSealed":
                 for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["ciphertexts"], strict=True)):
-                    opened = self._open(SealedReceipt(from_hex(commitment), from_hex(sealed)), open_sealed)
+                    opened = _open(epochs.get(a["keyEpoch"], []), lambda key: open_sealed(
+                        SealedReceipt(from_hex(commitment), from_hex(sealed)), key))
                     if isinstance(opened, str):
-                        anomalies.append((*where, i, e.block_time, opened, json.dumps(
+                        rows["anomalies"].append((*where, i, e.block_time, opened, json.dumps(
                             {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
                         continue
                     r = opened
-                    receipts.append((*where, i, e.block_time, a["verifier"], a["keyEpoch"], from_hex(commitment),
-                                     r.document_digest, r.issuer_id, r.purpose, r.presentation_hash, r.verified_at))
+                    rows["receipts"].append((*where, i, e.block_time, a["verifier"], a["keyEpoch"],
+                                             from_hex(commitment), r.document_digest, r.issuer_id, r.purpose,
+                                             r.presentation_hash, r.verified_at))
             else:
-                opened_json = self._open_dispute(e.name, from_hex(a["disputeId"]), from_hex(a["ciphertext"]))
-                if isinstance(opened_json, str):
-                    anomalies.append((*where, 0, e.block_time, opened_json, json.dumps(
-                        {"disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]})))
-                elif e.name == "DisputeOpened":
-                    disputes.append((*where, e.block_time, from_hex(a["disputeId"]), a["verifier"], a["keyEpoch"],
-                                     json.dumps(opened_json), from_hex(opened_json["documentDigest"])))
-                else:
-                    answers.append((*where, e.block_time, from_hex(a["disputeId"]), a["keyEpoch"],
-                                    json.dumps(opened_json)))
-        if read:
+                self._dispute_event(e, epochs.get(a["keyEpoch"], []), rows)
+        if rows["read"]:
             with self.reader.store.transaction() as db:
-                db.executemany("INSERT INTO circulation_read VALUES (?, ?)", read)
-                db.executemany(f"INSERT INTO circulation_receipts VALUES ({','.join('?' * 12)})", receipts)
-                db.executemany("INSERT INTO circulation_disputes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", disputes)
-                db.executemany("INSERT INTO circulation_answers VALUES (?, ?, ?, ?, ?, ?)", answers)
-                db.executemany("INSERT INTO circulation_anomalies VALUES (?, ?, ?, ?, ?, ?)", anomalies)
-        return OpenReport(len(receipts), len(disputes) + len(answers), len(anomalies))
+                for table, values in rows.items():
+                    if values:
+                        db.executemany(f"INSERT INTO circulation_{table} VALUES ({','.join('?' * len(values[0]))})",
+                                       values)
+        return OpenReport(len(rows["receipts"]), len(rows["disputes"]) + len(rows["answers"]), len(rows["anomalies"]))
 
-    def _open(self, sealed: SealedReceipt, opener: Callable[[SealedReceipt, RegulatorKey], Receipt]) -> Receipt | str:
-        """The opened receipt, or why it does not open: ``sealed_to_other_keys``, ``sealed_altered`` (a part for one
-        of our keys that does not open or does not match its commitment), ``sealed_malformed``."""
-        key = self._addressed(sealed.sealed)
-        if isinstance(key, str):
-            return key
-        try:
-            return opener(sealed, key)
-        except NotSealedToThisKey:
-            return "sealed_altered"
-        except SealingError:
-            return "sealed_malformed"
+    def _epochs(self) -> dict[int, list[RegulatorKey]]:
+        """Our keys among each key epoch's regulator keys, as opened so far."""
+        return {epoch: self._ours(json.loads(keys)) for epoch, keys in
+                self._db.execute("SELECT epoch, keys FROM circulation_epochs")}
 
-    def _addressed(self, data: bytes) -> RegulatorKey | str:
-        """Our key that a sealed payload has a part for (its header names the KEM and each part's key id)."""
-        if len(data) < 4:
-            return "sealed_malformed"
-        try:
-            kem = Kem(int.from_bytes(data[1:3], "big"))
-        except ValueError:
-            return "sealed_malformed"
-        count = data[3]
-        part = (len(data) - 4) // count if count else 0
-        if not part or 4 + count * part != len(data):
-            return "sealed_malformed"
-        for i in range(count):
-            key = self._by_id.get(data[4 + i * part:4 + i * part + KEY_ID_BYTES])
-            if key is not None and key.kem is kem:
-                return key
-        return "sealed_to_other_keys"
+    def _ours(self, public_keys: list[str]) -> list[RegulatorKey]:
+        listed = {from_hex(k) for k in public_keys}
+        return [k for k in self.keys if k.public_key.raw in listed]
 
     def _open_dispute(self, name: str, dispute_id: bytes, sealed: bytes) -> dict[str, Any] | str:
         raise NotImplementedError
@@ -333,3 +309,19 @@ class CirculationTrail:
                          "disputes": len(disputes), "anomalies": len(report.anomalies)}
         return report
 
+
+def _open(ours: list[RegulatorKey], attempt: Callable[[RegulatorKey], T]) -> T | str:
+    """What ``attempt`` opens with one of ``ours`` (our keys in the payload's key epoch), or why nothing opened:
+    ``sealed_to_other_keys`` (none of our keys was a regulator key of that epoch), ``sealed_malformed`` (not a sealed
+    payload), ``sealed_altered`` (our part does not open, or does not match its commitment)."""
+    if not ours:
+        return "sealed_to_other_keys"
+    malformed = False
+    for key in ours:
+        try:
+            return attempt(key)
+        except NotSealedToThisKey:
+            continue
+        except SealingError:
+            malformed = True
+    return "sealed_malformed" if malformed else "sealed_altered"
