@@ -7,6 +7,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from crossverify.chain.records import ProposalKind, Role
@@ -15,9 +18,21 @@ from crossverify.format.encoding import to_hex
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
-from crossverify.sealing import Receipt, RegulatorKey, SealedReceipt, seal
+from crossverify.sealing import (
+    Dispute,
+    DisputeAnswer,
+    DisputeReason,
+    DisputeStatus,
+    Receipt,
+    RegulatorKey,
+    SealedReceipt,
+    answer_key_address,
+    seal,
+    seal_answer,
+    seal_dispute,
+)
 
-from ..conftest import Consortium, labelled_regulator_key
+from ..conftest import Consortium, labelled_regulator_key, labelled_test_key
 
 DIGEST = Web3.keccak(text="Alice's deposit certificate")
 OTHER = Web3.keccak(text="Bob's deposit certificate")
@@ -143,3 +158,58 @@ def test_keys_added_later_open_what_did_not_open(consortium: Consortium, tmp_pat
     assert CirculationTrail(reader, [stranger, c.regulator_keys[0]]).open_new().receipts == 1
     with pytest.raises(NoRegulatorKey):
         CirculationTrail(reader, [])
+
+
+def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt) -> tuple[bytes, Dispute, RegulatorKey]:
+    reply = RegulatorKey.generate()
+    dispute = Dispute.new(about.document_digest, "BNUMMOMX", Web3.keccak(text="its batch"), reason,
+                          about.commitment(), c.now(), reply.public_key)
+    issuer_key = labelled_regulator_key("BNU dispute key")
+    sealed = seal_dispute(dispute, [issuer_key.public_key, *(k.public_key for k in c.regulator_keys)])
+    dispute_id, _ = c.circulation.open_dispute(answer_key_address(dispute), sealed, c.verifier)
+    return dispute_id, dispute, reply
+
+
+def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorKey, status: DisputeStatus,
+           signer: LocalAccount) -> None:
+    at = c.now()
+    signature = signer.sign_message(encode_defunct(DisputeAnswer.signed_bytes(dispute_id, status, at))).signature
+    sealed = seal_answer(DisputeAnswer(dispute_id, status, at, bytes(signature)),
+                         [reply.public_key, *(k.public_key for k in c.regulator_keys)])
+    c.circulation.answer_dispute(dispute_id, sealed, Account.from_key(dispute.answer_key), c.outsider)
+
+
+def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    verified = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, verified)
+    answered_id, answered, reply = open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified)
+    c.travel(3600)
+    answer(c, answered_id, answered, reply, DisputeStatus.CONFIRMED_GENUINE, c.signing_key)
+    forged_id, forged, forged_reply = open_a_dispute(c, DisputeReason.STATEMENT_MISMATCH, verified)
+    answer(c, forged_id, forged, forged_reply, DisputeStatus.REVOKED, labelled_test_key("not BNU's key"))
+    left_id, _, _ = open_a_dispute(c, DisputeReason.SUSPECTED_ALTERATION, receipt(OTHER, "LOAN"))
+
+    pboc = trail(c, tmp_path, [c.regulator_keys[1]])
+    _, opened = pboc.sync()
+    assert (opened.disputes, opened.unreadable) == (5, 0)
+    [first, second] = pboc.circulation(DIGEST).disputes
+    assert (first["disputeId"], first["reason"], first["state"]) == (to_hex(answered_id), "suspected_reuse",
+                                                                    "confirmed_genuine")
+    assert first["receiptCommitment"] == to_hex(verified.commitment()) and first["issuer"] == "BNUMMOMX"
+    assert first["answers"][0]["signedByIssuer"] and first["ageDays"] == 0.04  # answered after an hour
+    assert second["state"] == "revoked" and not second["answers"][0]["signedByIssuer"]
+
+    c.travel(6 * 86400)
+    report = pboc.report()
+    kinds = {a["kind"]: a for a in report.anomalies}
+    assert kinds["dispute_unanswered"]["disputeId"] == to_hex(left_id) and kinds["dispute_unanswered"]["ageDays"] > 5
+    assert kinds["dispute_answer_not_by_issuer"]["disputeId"] == to_hex(forged_id)
+    assert [d["state"] for d in report.circulation["disputes"]] == [  # type: ignore[index]
+        "confirmed_genuine", "revoked", "open"]
+    assert "suspected_alteration" in to_html(report)
+    assert f"dispute,{to_hex(left_id)},state,open" in to_csv(report)
+
+    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    _, unread = outsider.sync()
+    assert (unread.disputes, unread.unreadable) == (0, 6)  # nobody else learns which document is disputed

@@ -16,15 +16,16 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
-from ..format.encoding import from_hex, to_hex, utc_time
 from ..format.codes import code_name
-from ..sealing import RegulatorKey, SealedReceipt, open_sealed
+from ..format.encoding import from_hex, to_hex, utc_time
+from ..sealing import DisputeAnswer, RegulatorKey, SealedReceipt, open_answer, open_dispute, open_sealed
 
 if TYPE_CHECKING:
-    from .index import AuditReport, RegulatorReader
+    from .index import AuditReport, IndexedEvent, RegulatorReader
 
 #: Appended to the index's migrations: the opened trail, deleted with the events it came from.
 MIGRATION = """
@@ -194,8 +195,8 @@ class CirculationTrail:
                                        json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
             elif e.name == "ReceiptsSealed":
                 for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["ciphertexts"], strict=True)):
-                    opened = _open(epochs.get(a["keyEpoch"], []), lambda key: open_sealed(
-                        SealedReceipt(from_hex(commitment), from_hex(sealed)), key))
+                    payload = SealedReceipt(from_hex(commitment), from_hex(sealed))
+                    opened = _open(epochs.get(a["keyEpoch"], []), partial(open_sealed, payload))
                     if isinstance(opened, str):
                         rows["anomalies"].append((*where, i, e.block_time, opened, json.dumps(
                             {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
@@ -223,8 +224,33 @@ class CirculationTrail:
         listed = {from_hex(k) for k in public_keys}
         return [k for k in self.keys if k.public_key.raw in listed]
 
-    def _open_dispute(self, name: str, dispute_id: bytes, sealed: bytes) -> dict[str, Any] | str:
-        raise NotImplementedError
+    def _dispute_event(self, e: IndexedEvent, ours: list[RegulatorKey], rows: dict[str, list[tuple[Any, ...]]]
+                       ) -> None:
+        """Open a dispute (with the answer key its id commits to, read from the contract) or its answer."""
+        a, where = e.args, (e.block_number, e.log_index)
+        dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
+        if e.name == "DisputeOpened":
+            assert self.reader.circulation is not None
+            answer_key = self.reader.circulation.dispute(dispute_id).answer_key
+            opened = _open(ours, lambda key: open_dispute(sealed, answer_key, key))
+            if not isinstance(opened, str):
+                d = opened
+                content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),
+                           "receiptCommitment": to_hex(d.receipt_commitment) if any(d.receipt_commitment) else None,
+                           "statedAt": d.opened_at}
+                rows["disputes"].append((*where, e.block_time, dispute_id, a["verifier"], a["keyEpoch"],
+                                         json.dumps(content), d.document_digest))
+                return
+        else:
+            answered = _open(ours, lambda key: open_answer(sealed, dispute_id, key))
+            if not isinstance(answered, str):
+                content = {"answer": answered.status.name.lower(), "answeredAt": answered.answered_at,
+                           "signer": _signer(answered)}
+                rows["answers"].append((*where, e.block_time, dispute_id, a["keyEpoch"], json.dumps(content)))
+                return
+            opened = answered
+        rows["anomalies"].append((*where, 0, e.block_time, opened, json.dumps(
+            {"event": e.name, "disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]})))
 
     # -- queries ------------------------------------------------------------------------------------------------
 
@@ -237,7 +263,7 @@ class CirculationTrail:
             "position", (document_digest,)).fetchall()
         receipts = [Circulation(v, members.get(v, "not a member"), t, n, at, who, p, bytes(ph), bytes(c))
                     for v, t, n, at, who, p, ph, c in rows]
-        disputes = [d for d in self._disputes() if d["documentDigest"] == to_hex(document_digest)]
+        disputes = self._disputes(document_digest)
         return Trail(document_digest, receipts, disputes)
 
     def _members(self) -> dict[str, str]:
@@ -248,21 +274,30 @@ class CirculationTrail:
             standing[a["account"]] = f"verifier, {verb[name]} {utc_time(t)[:10]}"
         return standing
 
-    def _disputes(self) -> list[dict[str, Any]]:
-        """Every dispute with its lifecycle: opened, answered (with what, when), age."""
+    def _disputes(self, document_digest: bytes | None = None) -> list[dict[str, Any]]:
+        """Every dispute (of ``document_digest``, if given) with its lifecycle: opened, answered (with what, when,
+        signed by whom), age."""
+        signing_keys: defaultdict[str, set[str]] = defaultdict(set)
+        for _, _, a in self.reader.events("SigningKeyAdded"):
+            signing_keys[code_name(from_hex(a["issuerId"]))].add(a["key"].lower())
         answers: dict[bytes, list[dict[str, Any]]] = defaultdict(list)
         for dispute_id, t, content in self._db.execute(
                 "SELECT dispute_id, block_time, content FROM circulation_answers ORDER BY block_number, log_index"):
             answers[bytes(dispute_id)].append({"at": t, **json.loads(content)})
         now = int(self._now() if self._now else self.reader.registry.w3.eth.get_block("latest")["timestamp"])
         out = []
-        for dispute_id, t, verifier, content in self._db.execute(
-                "SELECT dispute_id, block_time, verifier, content FROM circulation_disputes "
-                "ORDER BY block_number, log_index"):
-            said = answers.get(bytes(dispute_id), [])
+        query = "SELECT dispute_id, block_time, verifier, content, document_digest FROM circulation_disputes"
+        if document_digest is not None:
+            query += " WHERE document_digest = ?"
+        for dispute_id, t, verifier, content, digest in self._db.execute(
+                query + " ORDER BY block_number, log_index", () if document_digest is None else (document_digest,)):
+            opened = json.loads(content)
+            said = [{**answer, "signedByIssuer": (answer["signer"] or "").lower() in signing_keys[opened["issuer"]]}
+                    for answer in answers.get(bytes(dispute_id), [])]
             last = said[-1] if said else None
             out.append({"disputeId": to_hex(bytes(dispute_id)), "openedAt": t, "verifier": verifier,
-                        **json.loads(content), "answers": said, "state": last["answer"] if last else "open",
+                        "documentDigest": to_hex(bytes(digest)), **opened, "answers": said,
+                        "state": last["answer"] if last else "open",
                         "ageDays": round(((last["at"] if last else now) - t) / DAY, 2)})
         return out
 
@@ -291,7 +326,11 @@ class CirculationTrail:
         for d in disputes:
             if d["state"] == "open" and d["ageDays"] * DAY > self.dispute_answer_within:
                 anomalies.append({"kind": "dispute_unanswered", "at": d["openedAt"], "disputeId": d["disputeId"],
-                                  "verifier": d["verifier"], "issuer": d.get("issuer"), "ageDays": d["ageDays"]})
+                                  "verifier": d["verifier"], "issuer": d["issuer"], "ageDays": d["ageDays"]})
+            for answer in d["answers"]:
+                if not answer["signedByIssuer"]:
+                    anomalies.append({"kind": "dispute_answer_not_by_issuer", "at": answer["at"],
+                                      "disputeId": d["disputeId"], "issuer": d["issuer"], "signer": answer["signer"]})
         for number, t, kind, details in self._db.execute(
                 "SELECT block_number, block_time, kind, details FROM circulation_anomalies "
                 "ORDER BY block_number, log_index, position"):
@@ -325,3 +364,11 @@ def _open(ours: list[RegulatorKey], attempt: Callable[[RegulatorKey], T]) -> T |
         except SealingError:
             malformed = True
     return "sealed_malformed" if malformed else "sealed_altered"
+
+
+def _signer(answer: DisputeAnswer) -> str | None:
+    """The address that signed an answer; ``None`` when the signature does not recover."""
+    try:
+        return answer.signer()
+    except SealingError:
+        return None
