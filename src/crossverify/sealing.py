@@ -162,6 +162,11 @@ class RegulatorKey:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise SealingError(f"cannot read regulator key {path}: {exc}") from None
+        return cls.from_json(data)
+
+    @classmethod
+    def from_json(cls, data: object) -> RegulatorKey:
+        """A private key from ``{"kem": ..., "private": "0x..."}``."""
         kem, raw = _parse_key_json(data, "private")
         return cls(kem, raw)
 
