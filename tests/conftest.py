@@ -18,7 +18,7 @@ from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
-from crossverify.sealing import Kem, RegulatorKey
+from crossverify.sealing import Kem, Receipt, RegulatorKey, SealedReceipt, open_sealed
 
 from .softhsm import SoftHsm, start_softhsm
 
@@ -65,6 +65,17 @@ class Consortium:
 
     def now(self) -> int:
         return chain_time(self.w3)
+
+    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, bytes]]:
+        """Every receipt on the circulation contract since ``from_block``: (verifier, commitment, ciphertext)."""
+        return [(e.args["verifier"], bytes(commitment), bytes(sealed))
+                for e in self.circulation.events(from_block) if e.name == "ReceiptsSealed"
+                for commitment, sealed in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+
+    def opened_receipts(self, from_block: int = 0) -> list[Receipt]:
+        """The receipts since ``from_block`` as the Macao regulator opens them."""
+        return [open_sealed(SealedReceipt(commitment, sealed), self.regulator_keys[0])
+                for _, commitment, sealed in self.sealed_receipts(from_block)]
 
     def travel(self, seconds: int) -> int:
         """Move the chain clock forward; returns the timestamp the next block will carry."""

@@ -6,6 +6,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     [network]
     rpc = "http://127.0.0.1:8545"      # or "embedded" for the in-process chain
     registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    circulation = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"  # sealed receipts and disputes (banks, issuers)
     chain_id = 1337                    # optional: refuse a node serving another chain
     timeout = 10                       # seconds a node request may take; reads are retried `retries` times
     confirmations = 0                  # blocks on top of an anchor or event before it counts (0: BFT finality)
@@ -69,10 +70,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class NetworkSettings:
-    """``[network]``: the node, the registry, and how transactions are sent."""
+    """``[network]``: the node, the registry and the circulation contract, and how transactions are sent."""
 
     rpc: str = "embedded"
     registry: str | None = None
+    circulation: str | None = None
     chain_id: int | None = None
     poa: bool | None = None
     timeout: float = 10.0

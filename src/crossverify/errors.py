@@ -595,10 +595,6 @@ class RegistryNotIssuerAdmin(ContractRevert):
     """Only the issuer's admin account may do this."""
 
 
-class RegistryNotVerifier(ContractRevert):
-    """Only an active verifier may record a verification."""
-
-
 class RegistryRootAlreadyAnchored(ContractRevert):
     """The issuer already anchored this batch root with another record."""
 

@@ -181,6 +181,11 @@ class RegulatorKey:
             raise SealingError(f"cannot read regulator key {path}: {exc}") from None
         if isinstance(data, dict) and set(data) == {"kem", "encrypted"}:
             return cls._decrypt(path, data, password)
+        return cls.from_json(data)
+
+    @classmethod
+    def from_json(cls, data: object) -> RegulatorKey:
+        """A private key from ``{"kem": ..., "private": "0x..."}``."""
         kem, raw = _parse_key_json(data, "private")
         return cls(kem, raw)
 

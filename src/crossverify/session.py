@@ -15,6 +15,7 @@ from typing import Any
 from eth_account.signers.base import BaseAccount
 from web3 import Web3
 
+from .chain.circulation import CirculationContract
 from .chain.connection import connect
 from .chain.registry import Registry
 from .chain.transactions import Sender
@@ -65,6 +66,16 @@ class Session:
     def registry(self) -> Registry:
         return Registry.found_at(self.w3, self.config.need(self.config.network.registry, "network.registry"),
                                  self.tx_params)
+
+    @cached_property
+    def circulation(self) -> CirculationContract:
+        """The circulation contract beside the registry (sealed receipts, disputes, sealing keys)."""
+        address = self.config.need(self.config.network.circulation, "network.circulation")
+        circulation = CirculationContract.at(self.w3, address, self.tx_params)
+        if circulation.registry_address() != self.registry.address:
+            raise ConfigError(f"[network] circulation {address} serves registry {circulation.registry_address()}, "
+                              f"not {self.registry.address}")
+        return circulation
 
     @cached_property
     def sender(self) -> Sender:
@@ -137,7 +148,8 @@ class Session:
             confirmations=self.config.network.confirmations)
 
     def operator(self) -> OperatorClient:
-        return OperatorClient(self.registry, self.sender)
+        circulation = self.circulation if self.config.network.circulation else None
+        return OperatorClient(self.registry, self.sender, circulation=circulation)
 
     @cached_property
     def outbox(self) -> ReceiptOutbox:
@@ -154,7 +166,7 @@ class Session:
         if not record:
             return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
-                              audience=settings.audience, challenges=self.challenges)
+                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation)
 
     @cached_property
     def challenges(self) -> ChallengeStore | None:

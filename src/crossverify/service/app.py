@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from eth_utils.crypto import keccak
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -28,7 +27,6 @@ from ..errors import (
     CrossverifyError,
     JournalError,
 )
-from ..format.codes import issuer_id_code
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
 from ..format.strict_json import MAX_DEPTH, read_json
@@ -70,6 +68,7 @@ class CheckOut(BaseModel):
 
 
 class ReceiptOut(BaseModel):
+    commitment: str = Field(description="The receipt's reference: the commitment recorded on chain, sealed")
     state: str = Field(description="queued, sent or recorded")
     transaction: str | None = None
     block: int | None = None
@@ -140,7 +139,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     regulator = session.regulator if "regulator" in roles else None
     workers: dict[str, Periodic] = {}
     if outbox is not None:
-        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.registry, session.sender),
+        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.circulation, session.sender),
                                      chain_lock, 1.0)
     if issuer is not None:
         batching = session.config.issuer
@@ -243,7 +242,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
               summary="Verify one bundle or presentation; optionally record a receipt (exactly once per document, "
                       "purpose, case)")
     async def verify_one(request: Request, _: Bank,
-                         purpose: Annotated[str | None, Query(description="Why: only its hash goes on chain")] = None,
+                         purpose: Annotated[str | None, Query(
+                             description="Record a receipt sealed to the regulators, for this purpose code (a "
+                                         "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
                          ) -> VerificationOut:
         body = await request.body()
@@ -251,11 +252,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         receipt = None
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
-            purpose_hash = keccak(text=purpose)
-            outbox.enqueue([(report.bundle.proof.batch_root, report.document_digest, purpose_hash,
-                             issuer_id_code(report.bundle.header.issuer_id))], case)
+            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
             workers["outbox"].wake()
-            receipt = outbox.state(report.document_digest, purpose_hash, case)
+            receipt = outbox.state(commitment)
         return verdict(report, receipt)
 
     @app.post("/v1/challenges", tags=["banks"], response_model=ChallengeOut,
@@ -272,13 +271,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
         return [verdict(r) for r in await run_in_threadpool(queue.verify, texts)]
 
-    @app.get("/v1/receipts/{document_digest}", tags=["banks"], response_model=ReceiptOut,
-             summary="Where a receipt stands: queued, sent or recorded on chain")
-    def receipt_state(document_digest: str, purpose: str, _: Bank, case: str = "") -> ReceiptOut:
+    @app.get("/v1/receipts/{commitment}", tags=["banks"], response_model=ReceiptOut,
+             summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
+    def receipt_state(commitment: str, _: Bank) -> ReceiptOut:
         assert outbox is not None
-        state = outbox.state(from_hex(document_digest, 32), keccak(text=purpose), case)
+        state = outbox.state(from_hex(commitment, 32))
         if state is None:
-            raise Problem(404, "Not found", "no receipt for that document, purpose and case")
+            raise Problem(404, "Not found", "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
     if "bank" in roles:
