@@ -176,9 +176,11 @@ class Session:
 
     @cached_property
     def regulator(self) -> RegulatorReader:
+        """The regulator's index of the registry, its consortium and (when configured) the circulation contract."""
         audit = self.config.audit
+        circulation = self.circulation if self.config.network.circulation else None
         return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block,
-                               confirmations=self.config.network.confirmations)
+                               confirmations=self.config.network.confirmations, circulation=circulation)
 
     @cached_property
     def regulator_keys(self) -> list[RegulatorKey]:
