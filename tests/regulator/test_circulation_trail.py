@@ -12,7 +12,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from crossverify.chain.records import ProposalKind, Role
+from crossverify.chain.records import ProposalKind, RevocationReason, Role
 from crossverify.errors import NoRegulatorKey
 from crossverify.format.encoding import to_hex
 from crossverify.regulator.circulation import CirculationTrail
@@ -115,6 +115,20 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
     outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
     _, opened = outsider.sync()
     assert (opened.receipts, opened.unreadable) == (0, 2) and outsider.circulation(DIGEST).receipts == []
+
+
+def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.WITHDRAWN), c.issuer_admin)
+    before = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", None, c.now() - 3600)
+    after = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now() + 60)
+    record(c, c.verifier, before, after)
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm.sync()
+    report = amcm.report()
+    [flagged] = [a for a in report.anomalies if a["kind"] == "circulation_of_revoked"]
+    assert flagged["documentDigest"] == to_hex(DIGEST) and flagged["verifier"] == c.verifier
+    assert report.circulation["byVerifier"][c.verifier]["for_revoked"] == 1  # type: ignore[index]
 
 
 def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:

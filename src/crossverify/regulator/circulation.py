@@ -303,21 +303,30 @@ class CirculationTrail:
 
     def report(self) -> AuditReport:
         """The index's audit report with the circulation: receipts per bank, purpose and day, consent, every
-        dispute's lifecycle, and the anomalies ``circulation_without_consent``, ``dispute_unanswered`` and what did
-        not open."""
+        dispute's lifecycle, and the anomalies ``circulation_without_consent``, ``circulation_of_revoked`` (recorded
+        after the issuer revoked the document), ``dispute_unanswered``, ``dispute_answer_not_by_issuer`` and what
+        did not open."""
         report = self.reader.report()
         per_bank: defaultdict[str, Counter[str]] = defaultdict(Counter)
         per_purpose: Counter[str] = Counter()
         per_day: defaultdict[str, Counter[str]] = defaultdict(Counter)
         anomalies = list(report.anomalies)
+        revoked = {(code_name(from_hex(a["issuerId"])), a["documentDigest"]): t
+                   for t, _, a in self.reader.events("DocumentRevoked")}
         rows = self._db.execute("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, document_digest, "
-                                "commitment FROM circulation_receipts ORDER BY block_number, log_index, position")
-        for t, verifier, purpose, presentation, issuer, digest, commitment in rows:
+                                "commitment, verified_at FROM circulation_receipts "
+                                "ORDER BY block_number, log_index, position")
+        for t, verifier, purpose, presentation, issuer, digest, commitment, verified_at in rows:
             consented = bytes(presentation) != bytes(32)
             per_bank[verifier]["sealed_receipts"] += 1
             per_bank[verifier]["consented" if consented else "without_consent"] += 1
             per_purpose[purpose_words(purpose)] += 1
             per_day[utc_time(t)[:10]]["sealed_receipts"] += 1
+            revoked_at = revoked.get((issuer, to_hex(bytes(digest))))
+            if revoked_at is not None and revoked_at <= verified_at:  # the bank verified it after its revocation
+                per_bank[verifier]["for_revoked"] += 1
+                anomalies.append({"kind": "circulation_of_revoked", "at": t, "verifier": verifier, "issuer": issuer,
+                                  "documentDigest": to_hex(bytes(digest)), "revokedAt": revoked_at})
             if not consented:
                 anomalies.append({"kind": "circulation_without_consent", "at": t, "verifier": verifier,
                                   "issuer": issuer, "purpose": purpose, "documentDigest": to_hex(bytes(digest)),
