@@ -25,7 +25,7 @@ from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import DisputeAnswer, RegulatorKey, SealedReceipt, open_answer, open_dispute, open_sealed
 
 if TYPE_CHECKING:
-    from .index import AuditReport, IndexedEvent, RegulatorReader
+    from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
 
 #: Appended to the index's migrations: the opened trail, deleted with the events it came from.
 MIGRATION = """
@@ -148,8 +148,10 @@ class OpenReport:
 class CirculationTrail:
     """The regulator's opened view of the circulation contract, over a :class:`RegulatorReader`'s index.
 
-    ``keys`` are every sealing key the regulator has held; at least one is needed (:class:`NoRegulatorKey`).
-    Disputes open with ``open_dispute``/``open_answer`` (the sealed dispute format), when given.
+    ``keys`` are every sealing key the regulator has held; at least one is needed (:class:`NoRegulatorKey`). A
+    payload is tried with our keys among its key epoch's regulator keys only (the sealed bytes name no key). A
+    dispute's answer key, which its sealed bytes are bound to, is read from the contract. ``now`` is the clock
+    disputes age by (default: the latest block's time).
     """
 
     def __init__(self, reader: RegulatorReader, keys: Sequence[RegulatorKey], *,
@@ -175,7 +177,7 @@ class CirculationTrail:
                 db.execute(f"DELETE FROM circulation_{table}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
 
-    def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[Any, OpenReport]:
+    def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
         """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
         indexed = self.reader.sync(on_chunk)
         return indexed, self.open_new()
