@@ -18,6 +18,7 @@ from typing import Any
 
 from web3.exceptions import BlockNotFound
 
+from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
 from ..chain.records import RevocationReason, Role
@@ -94,9 +95,13 @@ class RegulatorReader:
     It holds no key."""
 
     def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
-                 confirmations: int = 0, burst_per_hour: int = 1000) -> None:
+                 confirmations: int = 0, burst_per_hour: int = 1000,
+                 circulation: CirculationContract | None = None) -> None:
         self.registry = registry
         self.consortium = ConsortiumContract.at(registry.w3, registry.consortium_address(), registry.tx_params)
+        self.circulation = circulation
+        self.contracts: list[Registry | ConsortiumContract | CirculationContract] = [
+            registry, self.consortium, *([circulation] if circulation is not None else [])]
         self.chunk = chunk
         self.from_block = from_block
         self.confirmations = confirmations
@@ -128,12 +133,12 @@ class RegulatorReader:
             low = start
             while low <= latest:
                 high = min(low + self.chunk - 1, latest)
-                logs = w3.eth.get_logs({"address": [self.registry.contract.address, self.consortium.contract.address],
+                logs = w3.eth.get_logs({"address": [c.contract.address for c in self.contracts],
                                         "fromBlock": low, "toBlock": high})
                 blocks = {n: w3.eth.get_block(n) for n in {log["blockNumber"] for log in logs} | {high}}
                 if any(bytes(log["blockHash"]) != bytes(blocks[log["blockNumber"]]["hash"]) for log in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                events = sorted(self.registry.decode_logs(logs) + self.consortium.decode_logs(logs),
+                events = sorted((e for c in self.contracts for e in c.decode_logs(logs)),
                                 key=lambda e: (e.block_number, e.log_index))
                 with self.store.transaction() as db:
                     db.executemany(
