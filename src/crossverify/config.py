@@ -116,7 +116,8 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class IssuerSettings:
-    """``[issuer]``: the issuer this process serves, its journal, bundles and batching."""
+    """``[issuer]``: the issuer this process serves, its journal, bundles and batching, and the private key file
+    disputes about its documents are sealed to (``sealing_key``, made by ``crossverify dispute keygen``)."""
 
     id: str | None = None
     journal: Path = Path("crossverify-journal.sqlite")
@@ -124,6 +125,7 @@ class IssuerSettings:
     hash_alg: str = "keccak256"
     max_batch: int = 1000
     max_age: float | None = None
+    sealing_key: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
