@@ -38,7 +38,7 @@ from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
-from .format.encoding import to_hex
+from .format.encoding import to_hex, utc_minute
 from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
 from .format.presentation import Presentation, present
@@ -48,6 +48,7 @@ from .issuer.journal import BatchState, Journal
 from .keys.holder import generate_holder_key
 from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
 from .keys.softhsm import init_softhsm
+from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
 from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipt, open_sealed
@@ -260,26 +261,55 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     journal.close()
 
     console.rule("[bold]6. The regulator")
-    reader = RegulatorReader(registry, out_dir / "audit.sqlite")
-    sync = reader.sync()
-    audit = reader.report()
-    reader.close()
+    reader = RegulatorReader(registry, out_dir / "audit.sqlite", circulation=circulation)
+    amcm = CirculationTrail(reader, [regulators["AMCM (Macao)"]])
+    sync, opened = amcm.sync()
+    audit = amcm.report()
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():
         summary.add_row(k, f"{v:,}")
     for reason, count in audit.revocation_reasons.items():
         summary.add_row(f"revoked: {reason}", str(count))
-    console.print(f"  indexed {sync.events} events from blocks {sync.from_block}-{sync.to_block}")
+    console.print(f"  indexed {sync.events} events from blocks {sync.from_block}-{sync.to_block}; AMCM opened "
+                  f"{opened.receipts} sealed receipts and {opened.disputes} dispute events with its own key")
     console.print(summary)
-    for anomaly in audit.anomalies:
-        console.print(f"  [red]anomaly[/] {anomaly['kind']}: " +
-                      ", ".join(f"{k}={v}" for k, v in anomaly.items() if k not in ("kind", "at")))
+    if result.traced:
+        _trace(amcm, result.traced[0].document_digest, {a: n for n, a in banks.items()}, console)
+    for kind, found in _by_kind(audit.anomalies).items():
+        first = found[0]
+        console.print(f"  [red]anomaly[/] {kind} ×{len(found)}, e.g. " +
+                      ", ".join(f"{k}={v}" for k, v in first.items() if k not in ("kind", "at")))
+    reader.close()
     (out_dir / "audit-report.html").write_text(to_html(audit))
     (out_dir / "audit-report.json").write_text(to_json(audit))
     result.seconds = time.perf_counter() - started
     console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
     return result
+
+
+def _trace(trail: CirculationTrail, digest: bytes, names: dict[str, str], console: Console) -> None:
+    """The regulator's answer to "who verified this document, for what, with whose consent", and its disputes."""
+    found = trail.circulation(digest)
+    table = Table("recorded", "block", "bank", "purpose", "consented", title_justify="left",
+                  title=f"  circulation of the resident's document {to_hex(digest)[:18]}…")
+    for r in found.receipts:
+        table.add_row(utc_minute(r.recorded_at), str(r.block_number), names.get(r.verifier, r.verifier),
+                      purpose_words(r.purpose), "yes, a presentation they signed" if r.consented else "[red]no[/]")
+    console.print(table)
+    for d in found.disputes:
+        signed = {True: f"a signing key of {d['issuer']}", False: "a key that is not the issuer's"}
+        answers = ", then ".join(f"{a['answer'].replace('_', ' ')} after {(a['at'] - d['openedAt']) / 60:.0f} min, "
+                                 f"signed by {signed[a['signedByIssuer']]}" for a in d["answers"]) or "not answered yet"
+        console.print(f"  dispute by {names.get(d['verifier'], d['verifier'])}: {d['reason'].replace('_', ' ')} "
+                      f"about {d['issuer']}'s document; {answers}")
+
+
+def _by_kind(anomalies: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for a in anomalies:
+        kinds.setdefault(a["kind"], []).append(a)
+    return kinds
 
 
 def _local_key(_issuer_id: str) -> BaseAccount:

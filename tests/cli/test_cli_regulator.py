@@ -61,7 +61,7 @@ key_files = ["pboc.key"]
     table = run("regulator", "circulation", str(bundle))
     assert "account opening" in table and "yes" in table
     report = json.loads(run("regulator", "report", "--format", "json"))
-    assert report["circulation"]["receipts"] == 1 and report["totals"]["sealed_receipts"] == 1
+    assert report["circulation"]["receipts"] == 1 and report["totals"]["receipts"] == 1
     bad = CliRunner().invoke(main, ["--config", str(config), "regulator", "circulation", "0x12"], env=env)
     assert bad.exit_code == 2
     assert to_hex(receipt.commitment()) == shown["commitment"]

@@ -32,12 +32,19 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     assert [(r.purpose, r.consented) for r in result.traced] == [("ACCTOPEN", True)]
     assert result.dispute == ("confirmed_genuine", True)
     assert result.report is not None
-    assert {a["kind"] for a in result.report.anomalies} == {"anchor_in_compromised_window"}
+    assert {a["kind"] for a in result.report.anomalies} == {"anchor_in_compromised_window",
+                                                           "circulation_without_consent"}  # the bare bundles
+    circulation = result.report.circulation
+    assert circulation is not None and circulation["receipts"] == 151 and circulation["withoutConsent"] == 150
+    [dispute] = circulation["disputes"]
+    assert (dispute["reason"], dispute["state"]) == ("statement_mismatch", "confirmed_genuine")
     assert "<svg" in (tmp_path / "audit-report.html").read_text()
     story = " ".join((tmp_path / "out.txt").read_text().split())
     assert "add operator" in story and "for Hong Kong (1 of 2 approvals, needs Guangdong)" in story
     assert "Hong Kong joins: 3 operators" in story and "Hong Kong leaves again: 2 operators" in story
     assert "1 of 2 approvals, needs Macao and Guangdong" in story
+    assert "circulation of the resident's document" in story and "Guangdong Bank A" in story
+    assert "statement mismatch about BNUMMOMX's document; confirmed genuine after" in story
 
     chain = bytearray()
     for number in range(first_block, w3.eth.block_number + 1):
