@@ -30,6 +30,7 @@ def test_keygen_writes_an_encrypted_key_the_configuration_reads(tmp_path: Path, 
     made = json.loads(out)
     assert code == 0 and path.stat().st_mode & 0o777 == 0o600
     assert "private" not in path.read_text() and "ENCRYPTED PRIVATE KEY" in path.read_text()
+    assert json.loads((tmp_path / "amcm.pub.json").read_text()) == {"kem": made["kem"], "public": made["public"]}
     assert run("regulator", "keygen", "--out", str(path))[0] == 2  # never overwrites a key
 
     config = tmp_path / "regulator.toml"

@@ -3,6 +3,7 @@ with it."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,13 +33,17 @@ def regulator() -> None:
 @command
 def keygen(app: App, out: Path, kem: str) -> None:
     """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and
-    print the public key to hand the consortium's operators for a SetRegulatorKeys proposal."""
+    its public half beside it (OUT with .pub.json), for the operators' ``operator propose regulator-keys``."""
     key = RegulatorKey.generate(KEMS[kem])
+    public, public_file = key.public_key, out.with_suffix(".pub.json")
+    if public_file.exists():
+        raise BadInput(f"{public_file} exists; not overwriting it")
     key.write(out, os.environ.get(app.session.config.regulator.password_env))
-    public = key.public_key
-    app.emit({"key": out, **public.to_json(), "keyId": to_hex(public.key_id)},
-             f"{out} written (keep it private; add it to [regulator] key_files).\n"
-             f"public key for the consortium ({public.kem.name}): {to_hex(public.raw)}")
+    public_file.write_text(json.dumps(public.to_json()) + "\n")
+    app.emit({"key": out, "publicKeyFile": public_file, **public.to_json(), "keyId": to_hex(public.key_id)},
+             f"{out} written (keep it private; add it to [regulator] key_files); its public half is in "
+             f"{public_file}, for the operators' proposal: operator propose regulator-keys --key "
+             f"{public_file}@JURISDICTION")
 
 
 @regulator.group("key")
