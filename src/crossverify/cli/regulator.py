@@ -103,8 +103,8 @@ def report(app: App, fmt: str, out: Path | None) -> None:
 @click.argument("document")
 @command
 def circulation(app: App, document: str) -> None:
-    """Who verified DOCUMENT, for what, with whose consent; and its disputes. DOCUMENT is a document digest
-    (0x and 64 hex digits) or a bundle or presentation file."""
+    """Who verified DOCUMENT, for what, with whose consent; and its disputes, from the index (``regulator sync``
+    reads new events). DOCUMENT is a document digest (0x and 64 hex digits) or a bundle or presentation file."""
     trail = app.session.trail
     trail.open_new()
     found = trail.circulation(document_digest(document))
