@@ -287,8 +287,10 @@ def _part_bytes(kem: Kem) -> int:
     return kem.enc_bytes + SALT_BYTES + TAG_BYTES
 
 
-def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int, what: str) -> tuple[bytes, bytes]:
-    """The content key and body of an envelope, opened with ``key``; tries each part (the bytes name no key)."""
+def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int, what: str,
+                   part_index: int | None = None) -> tuple[bytes, bytes]:
+    """The content key and body of an envelope, opened with ``key``: the part at ``part_index`` (the key's
+    position in its epoch's list) if given, else each part in turn (the bytes name no key)."""
     kem = key.kem
     if len(data) < 4 or data[0] != SEALED_VERSION or int.from_bytes(data[1:3], "big") != kem:
         raise SealingError(f"not a version {SEALED_VERSION} {what} sealed with {kem.name}")
@@ -297,7 +299,7 @@ def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int,
     if count == 0 or len(data) != expected:
         raise SealingError(f"a {what} sealed to {count} keys is {expected} bytes, got {len(data)}")
     body = data[4 + count * part:]
-    for i in range(count):
+    for i in range(count) if part_index is None else [part_index] if 0 <= part_index < count else []:
         try:
             content_key = kem.suite.decrypt(data[4 + i * part:4 + (i + 1) * part], key._hpke, info=info)
             return content_key, AESGCM(content_key).decrypt(_NONCE, body, info)
@@ -318,13 +320,14 @@ def sealed_size(kem: Kem, regulators: int) -> int:
     return 4 + regulators * _part_bytes(kem) + 88 + TAG_BYTES
 
 
-def open_sealed(sealed: SealedReceipt, key: RegulatorKey) -> Receipt:
+def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None = None) -> Receipt:
     """The receipt inside ``sealed``, opened with a regulator's key and checked against its commitment.
+    ``part_index``, the key's position in the key epoch's list, spares the trial of the other parts.
 
     Raises :class:`NotSealedToThisKey` when no part opens with this key (not addressed to it, altered bytes,
     another commitment), and :class:`SealingError` when the bytes are not a sealed receipt at all.
     """
-    salt, body = _open_envelope(sealed.sealed, key, INFO + sealed.commitment, 88, "receipt")
+    salt, body = _open_envelope(sealed.sealed, key, INFO + sealed.commitment, 88, "receipt", part_index)
     plaintext = bytes([VERSION]) + body + salt
     if _KECCAK(COMMITMENT_PREFIX + plaintext) != sealed.commitment:
         raise NotSealedToThisKey("the receipt opens but does not match its commitment")

@@ -43,6 +43,11 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
     assert sealed.sealed[:4] == bytes([2]) + kem.to_bytes(2, "big") + bytes([3])
     assert sealed.commitment == keccak(COMMITMENT_PREFIX + r.plaintext())
     assert all(open_sealed(sealed, k) == r for k in keys)
+    assert all(open_sealed(sealed, k, part_index=i) == r for i, k in enumerate(keys))  # straight to its part
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(sealed, keys[0], part_index=1)
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(sealed, keys[0], part_index=3)
 
 
 def test_plaintext_layout() -> None:

@@ -150,7 +150,7 @@ def sealed_receipts() -> Section:
     v1 = _v1(Account.from_key(Web3.keccak(text="crossverify benchmark signing key (test only)")))
     baseline = v1["record a verification"]
     prague, cancun = _receipt_gas(Web3(EthereumTesterProvider())), _receipt_gas(_cancun_chain())
-    s = Section("Sealed receipts",
+    s = Section("Sealed receipts on chain",
                 f"Receipts on the circulation contract: a commitment and the receipt sealed to two regulators "
                 f"(docs/format.md, envelope version 2), recorded alone and 100 per transaction. Baseline: a version "
                 f"1 cleartext receipt (document digest and purpose hash in the clear), {baseline:,} gas, measured in "
