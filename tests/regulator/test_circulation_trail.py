@@ -145,6 +145,16 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path
     assert kinds == ["sealed_altered", "sealed_malformed"]
 
 
+def test_a_receipt_sealed_in_another_key_order_still_opens(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    reordered = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, reordered, keys=list(reversed(c.regulator_keys)))
+    for key in c.regulator_keys:
+        regulator = trail(c, tmp_path, [key], key.public_key.key_id.hex())
+        assert regulator.sync()[1].receipts == 1
+        assert [r.commitment for r in regulator.circulation(DIGEST).receipts] == [reordered.commitment()]
+
+
 def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
     record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))

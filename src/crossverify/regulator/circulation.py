@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..sealing import DisputeAnswer, RegulatorKey, SealedReceipt, open_answer, open_dispute, open_sealed
+from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipt, open_answer, open_dispute, open_sealed
 
 if TYPE_CHECKING:
     from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
@@ -198,7 +198,7 @@ class CirculationTrail:
             elif e.name == "ReceiptsSealed":
                 for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["ciphertexts"], strict=True)):
                     payload = SealedReceipt(from_hex(commitment), from_hex(sealed))
-                    opened = _open(epochs.get(a["keyEpoch"], []), partial(open_sealed, payload))
+                    opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipt, payload))
                     if isinstance(opened, str):
                         rows["anomalies"].append((*where, i, e.block_time, opened, json.dumps(
                             {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
@@ -217,24 +217,25 @@ class CirculationTrail:
                                        values)
         return OpenReport(len(rows["receipts"]), len(rows["disputes"]) + len(rows["answers"]), len(rows["anomalies"]))
 
-    def _epochs(self) -> dict[int, list[RegulatorKey]]:
+    def _epochs(self) -> dict[int, list[tuple[RegulatorKey, int]]]:
         """Our keys among each key epoch's regulator keys, as opened so far."""
         return {epoch: self._ours(json.loads(keys)) for epoch, keys in
                 self._db.execute("SELECT epoch, keys FROM circulation_epochs")}
 
-    def _ours(self, public_keys: list[str]) -> list[RegulatorKey]:
-        listed = {from_hex(k) for k in public_keys}
-        return [k for k in self.keys if k.public_key.raw in listed]
+    def _ours(self, public_keys: list[str]) -> list[tuple[RegulatorKey, int]]:
+        """Our keys among an epoch's regulator keys, each with its position in the list."""
+        position = {from_hex(k): i for i, k in enumerate(public_keys)}
+        return [(k, position[k.public_key.raw]) for k in self.keys if k.public_key.raw in position]
 
-    def _dispute_event(self, e: IndexedEvent, ours: list[RegulatorKey], rows: dict[str, list[tuple[Any, ...]]]
-                       ) -> None:
+    def _dispute_event(self, e: IndexedEvent, ours: list[tuple[RegulatorKey, int]],
+                       rows: dict[str, list[tuple[Any, ...]]]) -> None:
         """Open a dispute (with the answer key its id commits to, read from the contract) or its answer."""
         a, where = e.args, (e.block_number, e.log_index)
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
             answer_key = self.reader.circulation.dispute(dispute_id).answer_key
-            opened = _open(ours, lambda key: open_dispute(sealed, answer_key, key))
+            opened = _open(ours, lambda key, _: open_dispute(sealed, answer_key, key))
             if not isinstance(opened, str):
                 d = opened
                 content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),
@@ -244,7 +245,7 @@ class CirculationTrail:
                                          json.dumps(content), d.document_digest))
                 return
         else:
-            answered = _open(ours, lambda key: open_answer(sealed, dispute_id, key))
+            answered = _open(ours, lambda key, _: open_answer(sealed, dispute_id, key))
             if not isinstance(answered, str):
                 content = {"answer": answered.status.name.lower(), "answeredAt": answered.answered_at,
                            "signer": _signer(answered)}
@@ -360,21 +361,31 @@ class CirculationTrail:
         return report
 
 
-def _open(ours: list[RegulatorKey], attempt: Callable[[RegulatorKey], T]) -> T | str:
-    """What ``attempt`` opens with one of ``ours`` (our keys in the payload's key epoch), or why nothing opened:
-    ``sealed_to_other_keys`` (none of our keys was a regulator key of that epoch), ``sealed_malformed`` (not a sealed
-    payload), ``sealed_altered`` (our part does not open, or does not match its commitment)."""
+def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:
+    """What ``attempt`` opens with one of ``ours`` (our keys in the payload's key epoch, with their positions), or
+    why nothing opened: ``sealed_to_other_keys`` (none of our keys was a regulator key of that epoch),
+    ``sealed_malformed`` (not a sealed payload), ``sealed_altered`` (our part does not open, or does not match its
+    commitment)."""
     if not ours:
         return "sealed_to_other_keys"
     malformed = False
-    for key in ours:
+    for key, position in ours:
         try:
-            return attempt(key)
+            return attempt(key, position)
         except NotSealedToThisKey:
             continue
         except SealingError:
             malformed = True
     return "sealed_malformed" if malformed else "sealed_altered"
+
+
+def _open_receipt(sealed: SealedReceipt, key: RegulatorKey, position: int) -> Receipt:
+    """A receipt opened at our position in its epoch's key list, as banks seal them; else by trying every part
+    (a bank that sealed in another order)."""
+    try:
+        return open_sealed(sealed, key, position)
+    except NotSealedToThisKey:
+        return open_sealed(sealed, key)
 
 
 def _signer(answer: DisputeAnswer) -> str | None:
