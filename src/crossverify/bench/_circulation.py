@@ -18,13 +18,14 @@ from ._world import ISSUER, world
 
 
 def regulator_sync(n: int, root: Path) -> Section:
-    """``n`` receipts sealed to two regulators, recorded 100 and 10 to a transaction; the second regulator (whose
-    part comes second, so it first tries the other in vain) syncs a fresh index with and without opening them."""
+    """``n`` receipts sealed to two regulators, recorded 100 and 10 to a transaction; the second regulator syncs a
+    fresh index with and without opening them."""
     s = Section("Regulator sync with decryption",
                 f"{n:,} sealed receipts (X25519, two regulators), recorded 100 or 10 to a `ReceiptsSealed` event. "
                 "The baseline indexes every event of the registry, consortium and circulation contracts into a "
                 "fresh index without opening anything, in the same run; the full sync indexes them and opens every "
-                "receipt with the second regulator's key (HPKE, then AES-GCM, then the commitment check) into the "
+                "receipt with the second regulator's key (its part found by the key's position in the epoch's list; "
+                "HPKE, then AES-GCM, then the commitment check) into the "
                 "trail's tables; the last row opens an index already synced. Receipts per second count sealed "
                 "receipts, not log events. Indexing time is the embedded chain's block look-ups, the same for both.",
                 ["receipts per event", "sync", "seconds", "receipts/s", "vs index only"])
