@@ -4,15 +4,16 @@ whose consent" and follow every dispute.
 
 The index stores the circulation events as the chain has them (sealed); :class:`CirculationTrail` opens each one
 once, with every key the regulator has held (keys rotate by epoch; old receipts stay sealed to old keys), into the
-``circulation_*`` tables. Those rows are deleted with the events they came from (a trigger), so a reorganisation
-or a reset that rewinds the index rewinds the trail too, and the next sync opens the new events. What does not
-open is kept as an anomaly: sealed to other keys (the bank left this regulator out), or altered (the commitment
-does not match what the ciphertext holds).
+``circulation_*`` tables, each event with the hash of its block. When the index no longer holds that block (a
+reorganisation or a reset rewound it), the trail rewinds to the last block it still holds, and the next pass
+opens the new events. What does not open is kept as an anomaly: sealed to other keys (the bank left this
+regulator out), altered (our part does not open, or does not match its commitment), or malformed.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,10 +28,13 @@ from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipt, open_
 if TYPE_CHECKING:
     from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
 
-#: Appended to the index's migrations: the opened trail, deleted with the events it came from.
+log = logging.getLogger(__name__)
+
+#: Appended to the index's migrations: the opened trail, and every event read with its block's hash.
 MIGRATION = """
 CREATE TABLE circulation_read (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, PRIMARY KEY (block_number, log_index));
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash BLOB NOT NULL,
+    PRIMARY KEY (block_number, log_index));
 CREATE TABLE circulation_receipts (
     block_number      INTEGER NOT NULL,
     log_index         INTEGER NOT NULL,
@@ -65,17 +69,10 @@ CREATE TABLE circulation_anomalies (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, position INTEGER NOT NULL, block_time INTEGER NOT NULL,
     kind TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (block_number, log_index, position)
 );
-CREATE TRIGGER circulation_rewound AFTER DELETE ON events BEGIN
-    DELETE FROM circulation_read WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-    DELETE FROM circulation_receipts WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-    DELETE FROM circulation_disputes WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-    DELETE FROM circulation_answers WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-    DELETE FROM circulation_anomalies WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-    DELETE FROM circulation_epochs WHERE block_number = OLD.block_number AND log_index = OLD.log_index;
-END;
 """
 
 EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
+TABLES = ("read", "receipts", "disputes", "answers", "anomalies", "epochs")
 T = TypeVar("T")
 DAY = 86400
 
@@ -173,7 +170,7 @@ class CirculationTrail:
         if row is not None and row[0] == fingerprint:
             return
         with self.reader.store.transaction() as db:
-            for table in ("read", "receipts", "disputes", "answers", "anomalies", "epochs"):
+            for table in TABLES:
                 db.execute(f"DELETE FROM circulation_{table}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
 
@@ -184,13 +181,17 @@ class CirculationTrail:
 
     def open_new(self) -> OpenReport:
         """Open every sealed event indexed since the last pass, in one transaction."""
+        self._rewind()
         last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
                                 "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
         epochs = self._epochs()
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        hashes: dict[int, bytes] = {}
         for e in self.reader.events_after(last[0], last[1], *EVENTS):
             where, a = (e.block_number, e.log_index), e.args
-            rows["read"].append(where)
+            if e.block_number not in hashes:
+                hashes[e.block_number] = self._block_hash(e.block_number)
+            rows["read"].append((*where, hashes[e.block_number]))
             if e.name == "RegulatorKeysChanged":
                 epochs[a["epoch"]] = self._ours(a["keys"])
                 rows["epochs"].append((*where, e.block_time, a["epoch"], json.dumps(a["keys"]),
@@ -216,6 +217,26 @@ class CirculationTrail:
                         db.executemany(f"INSERT INTO circulation_{table} VALUES ({','.join('?' * len(values[0]))})",
                                        values)
         return OpenReport(len(rows["receipts"]), len(rows["disputes"]) + len(rows["answers"]), len(rows["anomalies"]))
+
+    def _block_hash(self, number: int) -> bytes:
+        row = self._db.execute("SELECT hash FROM blocks WHERE number = ?", (number,)).fetchone()
+        assert row is not None, "the index holds the hash of every block with an indexed event"
+        return bytes(row[0])
+
+    def _rewind(self) -> None:
+        """Drop what was opened from blocks the index no longer holds (it rewound them), so they are read again."""
+        held = ("SELECT r.block_number, r.block_hash, b.hash FROM circulation_read r "
+                "LEFT JOIN blocks b ON b.number = r.block_number")
+        last = self._db.execute(held + " ORDER BY r.block_number DESC, r.log_index DESC LIMIT 1").fetchone()
+        if last is None or (last[2] is not None and bytes(last[1]) == bytes(last[2])):
+            return
+        keep = next((number for number, stored, current in self._db.execute(
+            held + " GROUP BY r.block_number ORDER BY r.block_number DESC")
+            if current is not None and bytes(stored) == bytes(current)), -1)
+        log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
+        with self.reader.store.transaction() as db:
+            for table in TABLES:
+                db.execute(f"DELETE FROM circulation_{table} WHERE block_number > ?", (keep,))
 
     def _epochs(self) -> dict[int, list[tuple[RegulatorKey, int]]]:
         """Our keys among each key epoch's regulator keys, as opened so far."""
@@ -259,6 +280,7 @@ class CirculationTrail:
 
     def circulation(self, document_digest: bytes) -> Trail:
         """Every receipt of ``document_digest`` in chain order, and its disputes with their answers."""
+        self._rewind()
         members = self._members()
         rows = self._db.execute(
             "SELECT verifier, block_time, block_number, verified_at, issuer_id, purpose, presentation_hash, "
@@ -309,6 +331,7 @@ class CirculationTrail:
         dispute's lifecycle, and the anomalies ``circulation_without_consent``, ``circulation_of_revoked`` (recorded
         after the issuer revoked the document), ``dispute_unanswered``, ``dispute_answer_not_by_issuer`` and what
         did not open."""
+        self._rewind()
         report = self.reader.report()
         per_bank: defaultdict[str, Counter[str]] = defaultdict(Counter)
         per_purpose: Counter[str] = Counter()
