@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.37;
 
+import {ICirculation} from "./ICirculation.sol";
 import {IConsortium} from "./IConsortium.sol";
 import {IDocumentRegistry} from "./IDocumentRegistry.sol";
 
@@ -152,6 +153,11 @@ contract Consortium is IConsortium {
             (address oldAccount, address newAccount) = abi.decode(payload, (address, address));
             _operatorBit(oldAccount);
             _requireNewOperator(newAccount);
+        } else if (kind == ProposalKind.SetRegulatorKeys) {
+            (address circulation, bytes[] memory keys, bytes32[] memory jurisdictions) =
+                abi.decode(payload, (address, bytes[], bytes32[]));
+            if (circulation == address(0)) revert ConsortiumZeroAddress();
+            ICirculation(circulation).checkRegulatorKeys(keys, jurisdictions);
         } else {
             uint8 threshold_ = abi.decode(payload, (uint8));
             _requireShape(address(0), bytes32(0), threshold_);
@@ -161,6 +167,12 @@ contract Consortium is IConsortium {
     function _execute(ProposalKind kind, bytes memory payload, uint256 proposalId) private {
         if (kind < ProposalKind.AddOperator) {
             IDocumentRegistry(_registry).execute(IDocumentRegistry.GovernanceAction(uint8(kind)), payload, proposalId);
+            return;
+        }
+        if (kind == ProposalKind.SetRegulatorKeys) {
+            (address circulation, bytes[] memory keys, bytes32[] memory jurisdictions) =
+                abi.decode(payload, (address, bytes[], bytes32[]));
+            ICirculation(circulation).setRegulatorKeys(keys, jurisdictions, proposalId);
             return;
         }
         // The consortium's own kinds were checked when proposed; check again, as the state may have moved on.

@@ -7,8 +7,8 @@ import {IConsortium} from "./IConsortium.sol";
 import {IDocumentRegistry} from "./IDocumentRegistry.sol";
 
 /// @title crossverify document registry
-/// @notice Issuer-signed batch anchors, revocations, key history and verification receipts, governed by a
-///         separate consortium contract. Not upgradeable: a new version is a new deployment the consortium adopts.
+/// @notice Issuer-signed batch anchors, revocations and key history, governed by a separate consortium contract.
+///         Verification receipts and disputes live, sealed, on the circulation contract beside it. Not upgradeable: a new version is a new deployment the consortium adopts.
 /// @dev State is private; each transition has one internal choke point that checks, writes, then emits.
 contract DocumentRegistry is IDocumentRegistry, EIP712 {
     /// @dev keccak256("Anchor(bytes32 batchRoot,bytes8 docType,uint8 hashAlg,uint24 leafCount,uint40 notAfter,uint40 deadline)")
@@ -474,20 +474,6 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         if (keyNo == 0) return false;
         uint40 compromisedFrom = _keys[_keyByNo[keyNo]].compromisedFrom;
         return compromisedFrom != 0 && compromisedFrom <= revokedAt;
-    }
-
-    // ------------------------------------------------------------------------------------------------------
-    // Verification receipts
-    // ------------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc IDocumentRegistry
-    function recordVerifications(DocumentQuery[] calldata documents, bytes32 purposeHash) external {
-        MemberInfo storage m = _members[msg.sender];
-        if (m.role != Role.Verifier || m.status != Status.Active) revert RegistryNotVerifier(msg.sender);
-        for (uint256 i = 0; i < documents.length; ++i) {
-            DocumentQuery calldata d = documents[i];
-            emit VerificationRecorded(d.documentDigest, d.batchRoot, msg.sender, d.issuerId, purposeHash);
-        }
     }
 
     // ------------------------------------------------------------------------------------------------------

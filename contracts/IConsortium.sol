@@ -10,10 +10,12 @@ pragma solidity ^0.8.20;
 ///      can no longer be approved (their approvals were given by another set of operators) and must be made again.
 interface IConsortium {
     /// @notice What a proposal does. The first nine are carried out on the registry (see the registry's
-    ///         `GovernanceAction` for their payloads); the last four on the consortium.
+    ///         `GovernanceAction` for their payloads); the next four on the consortium; SetRegulatorKeys on the
+    ///         circulation contract.
     /// @dev Payloads of the consortium's own kinds, ABI-encoded: AddOperator `(address account, bytes32
     ///      jurisdiction)`; RemoveOperator `(address account)`; ReplaceOperator `(address oldAccount, address
-    ///      newAccount)`; SetThreshold `(uint8 threshold)`.
+    ///      newAccount)`; SetThreshold `(uint8 threshold)`; SetRegulatorKeys `(address circulation, bytes[] keys,
+    ///      bytes32[] jurisdictions)`.
     enum ProposalKind {
         AdmitIssuer,
         SuspendIssuer,
@@ -27,7 +29,8 @@ interface IConsortium {
         AddOperator,
         RemoveOperator,
         ReplaceOperator,
-        SetThreshold
+        SetThreshold,
+        SetRegulatorKeys
     }
 
     /// @notice An operator account and the jurisdiction it answers for (a short code such as "MO").

@@ -150,7 +150,7 @@ interface IDocumentRegistry {
         uint40 keyCompromisedFrom;
     }
 
-    /// @notice One (issuer, batch root, document digest) triple for {documentStatuses} and receipts.
+    /// @notice One (issuer, batch root, document digest) triple for {documentStatuses}.
     struct DocumentQuery {
         bytes11 issuerId;
         bytes32 batchRoot;
@@ -219,10 +219,6 @@ interface IDocumentRegistry {
         RevocationReason reason,
         address signingKey
     );
-    /// @notice An admitted verifier verified a document of `issuerId` for a purpose (a hash of its text).
-    event VerificationRecorded(
-        bytes32 indexed documentDigest, bytes32 indexed batchRoot, address indexed verifier, bytes11 issuerId, bytes32 purposeHash
-    );
 
     // ------------------------------------------------------------------------------------------------------
     // Errors: each carries the values at fault
@@ -264,8 +260,6 @@ interface IDocumentRegistry {
     error RegistryMemberNotActive(address account, Status status);
     /// @notice Only a suspended member can be reinstated.
     error RegistryMemberNotSuspended(address account, Status status);
-    /// @notice Only an active verifier may record a verification.
-    error RegistryNotVerifier(address account);
 
     /// @notice The signing key is already registered (keys belong to one issuer, once).
     error RegistryKeyExists(address key, bytes11 issuerId);
@@ -376,9 +370,6 @@ interface IDocumentRegistry {
     ///         operator or the issuer's admin). The record names the key, so it stops counting if the key is later reported compromised
     ///         from a time at or before it.
     function revokeBySignature(RevocationRequest calldata request, Signature calldata signature) external;
-
-    /// @notice Record, as an admitted verifier, that documents were verified for a purpose. Events only.
-    function recordVerifications(DocumentQuery[] calldata documents, bytes32 purposeHash) external;
 
     // ------------------------------------------------------------------------------------------------------
     // Views (no role needed)

@@ -481,8 +481,8 @@ def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str
                 sealed = candidate
     sealed = sealed or seal(receipt, [k.public_key for k in keys])
     return {
-        "regulators": [{"privateKey": "0x" + k.raw.hex(), "publicKey": "0x" + k.public_key.raw.hex(),
-                        "keyId": "0x" + k.public_key.key_id.hex()} for k in keys],
+        "regulators": [{"privateKey": "0x" + k.raw.hex(), "publicKey": "0x" + k.public_key.raw.hex()}
+                       for k in keys],
         "receipt": {"documentDigest": "0x" + digest.hex(), "issuer": receipt.issuer_id, "purpose": receipt.purpose,
                     "presentationHash": "0x" + presentation_hash.hex(), "verifiedAt": receipt.verified_at,
                     "salt": "0x" + receipt.salt.hex()},

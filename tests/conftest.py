@@ -10,6 +10,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.connection import chain_time, embedded_chain
 from crossverify.chain.consortium import ConsortiumContract, deploy_consortium, encode_payload
 from crossverify.chain.records import ProposalKind, Role
@@ -17,6 +18,7 @@ from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
+from crossverify.sealing import Kem, Receipt, RegulatorKey, SealedReceipt, open_sealed
 
 from .softhsm import SoftHsm, start_softhsm
 
@@ -26,6 +28,11 @@ YEAR = 365 * 86400
 def labelled_test_key(label: str) -> LocalAccount:
     """A deterministic key for tests only. Never use such a key outside tests."""
     return Account.from_key(Web3.keccak(text=f"crossverify test key: {label}"))
+
+
+def labelled_regulator_key(label: str) -> RegulatorKey:
+    """A deterministic X25519 regulator key for tests only."""
+    return RegulatorKey(Kem.X25519, bytes(Web3.keccak(text=f"crossverify test regulator key: {label}")))
 
 
 @dataclass
@@ -47,9 +54,28 @@ class Consortium:
     issuer_id: bytes
     signing_key: LocalAccount
     doc_type: bytes
+    circulation: CirculationContract
+    #: The regulators' private sealing keys (Macao, Guangdong), set on the circulation contract by quorum.
+    regulator_keys: list[RegulatorKey]
+
+    def set_regulator_keys(self, keys: list[RegulatorKey], jurisdictions: list[str]):  # type: ignore[no-untyped-def]
+        """Set the regulators' sealing keys on the circulation contract by quorum."""
+        return self.govern(ProposalKind.SET_REGULATOR_KEYS, self.circulation.address,
+                           [k.public_key.raw for k in keys], [jurisdiction_code(j) for j in jurisdictions])
 
     def now(self) -> int:
         return chain_time(self.w3)
+
+    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, bytes]]:
+        """Every receipt on the circulation contract since ``from_block``: (verifier, commitment, ciphertext)."""
+        return [(e.args["verifier"], bytes(commitment), bytes(sealed))
+                for e in self.circulation.events(from_block) if e.name == "ReceiptsSealed"
+                for commitment, sealed in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+
+    def opened_receipts(self, from_block: int = 0) -> list[Receipt]:
+        """The receipts since ``from_block`` as the Macao regulator opens them."""
+        return [open_sealed(SealedReceipt(commitment, sealed), self.regulator_keys[0])
+                for _, commitment, sealed in self.sealed_receipts(from_block)]
 
     def travel(self, seconds: int) -> int:
         """Move the chain clock forward; returns the timestamp the next block will carry."""
@@ -127,7 +153,10 @@ def session_consortium(w3: Web3) -> Consortium:
         verifier=accounts[3], regulator=accounts[4], outsider=accounts[5], hong_kong_operator=accounts[6],
         issuer_id=issuer_id_code("BNUMMOMX"), signing_key=labelled_test_key("BNU signing key 1"),
         doc_type=doc_type_code("DEPCERT"),
+        circulation=CirculationContract.deploy(w3, registry, accounts[0]),
+        regulator_keys=[labelled_regulator_key("AMCM"), labelled_regulator_key("PBoC Guangdong")],
     )
+    c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
     admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.signing_key], ["DEPCERT", "ACCTSTMT"])
     c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
     c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)

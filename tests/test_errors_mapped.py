@@ -20,7 +20,8 @@ def test_every_abi_error_has_a_class() -> None:
     assert set(_abi_errors()) == set(errors.CONTRACT_ERRORS)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in _abi_errors() if n.startswith(("Registry", "Consortium"))))
+@pytest.mark.parametrize("name", sorted(n for n in _abi_errors()
+                                        if n.startswith(("Registry", "Consortium", "Circulation"))))
 def test_class_text_is_the_natspec_notice(name: str) -> None:
     userdoc = artifact(_abi_errors()[name])["userdoc"]["errors"]
     notices = [v[0]["notice"] for k, v in userdoc.items() if k.split("(")[0] == name]

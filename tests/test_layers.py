@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "store": {"errors"},
     "sealing": {"errors", "format"},
-    "issuer": {"errors", "format", "chain", "store"},
+    "issuer": {"errors", "format", "chain", "store", "sealing"},
     "consortium": {"errors", "format", "chain"},
     "verifier": {"errors", "format", "chain", "store", "sealing"},
     "regulator": {"errors", "format", "chain", "store", "sealing"},

@@ -34,7 +34,8 @@ def test_missing_settings_are_named() -> None:
 
 
 def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium, tmp_path: Path) -> None:
-    config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0),
+    config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0,
+                                            circulation=consortium.circulation.address),
                     keys=KeySettings(sender_address=consortium.verifier),
                     verifier=VerifierSettings(max_age_days={"ACCTSTMT": 30}, outbox=tmp_path / "outbox.sqlite"),
                     source="test")

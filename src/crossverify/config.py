@@ -6,6 +6,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     [network]
     rpc = "http://127.0.0.1:8545"      # or "embedded" for the in-process chain
     registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    circulation = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"  # sealed receipts and disputes (banks, issuers)
     chain_id = 1337                    # optional: refuse a node serving another chain
     timeout = 10                       # seconds a node request may take; reads are retried `retries` times
     confirmations = 0                  # blocks on top of an anchor or event before it counts (0: BFT finality)
@@ -41,6 +42,10 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     max_batch = 1000
     max_age = 300
 
+    [regulator]
+    key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
+    dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
+
 A setting that is optional in general but needed by a command is checked where it is used, with
 :meth:`Config.need`, so the error names the setting and where it could have been given.
 """
@@ -65,10 +70,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class NetworkSettings:
-    """``[network]``: the node, the registry, and how transactions are sent."""
+    """``[network]``: the node, the registry and the circulation contract, and how transactions are sent."""
 
     rpc: str = "embedded"
     registry: str | None = None
+    circulation: str | None = None
     chain_id: int | None = None
     poa: bool | None = None
     timeout: float = 10.0
@@ -110,7 +116,8 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class IssuerSettings:
-    """``[issuer]``: the issuer this process serves, its journal, bundles and batching."""
+    """``[issuer]``: the issuer this process serves, its journal, bundles and batching, and the private key file
+    disputes about its documents are sealed to (``sealing_key``, made by ``crossverify dispute keygen``)."""
 
     id: str | None = None
     journal: Path = Path("crossverify-journal.sqlite")
@@ -118,6 +125,7 @@ class IssuerSettings:
     hash_alg: str = "keccak256"
     max_batch: int = 1000
     max_age: float | None = None
+    sealing_key: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,22 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RegulatorSettings:
+    """``[regulator]``: the regulator's sealing keys, every one it has held (keys rotate by epoch and old
+    receipts stay sealed to old keys; env: comma-separated), the variable holding their password when they are
+    encrypted, and how many days an issuer has to answer a dispute before the report flags it."""
+
+    key_files: list[Path] = field(default_factory=list)
+    password_env: str = "CROSSVERIFY_REGULATOR_PASSWORD"
+    dispute_answer_within: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.dispute_answer_within <= 0:
+            raise ConfigError(f"[regulator] dispute_answer_within must be a positive number of days, "
+                              f"got {self.dispute_answer_within}")
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
@@ -175,6 +199,7 @@ class Config:
     issuer: IssuerSettings = IssuerSettings()
     verifier: VerifierSettings = VerifierSettings()
     audit: AuditSettings = AuditSettings()
+    regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
     source: str = "defaults and environment"
 
@@ -225,6 +250,7 @@ _SECTIONS: dict[str, type] = {
     "issuer": IssuerSettings,
     "verifier": VerifierSettings,
     "audit": AuditSettings,
+    "regulator": RegulatorSettings,
     "service": ServiceSettings,
 }
 
@@ -272,7 +298,10 @@ def _convert(value: Any, hint: Any, origin: str, base: Path) -> Any:
             items = value.split(",") if isinstance(value, str) else value
             if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
                 raise ValueError(value)
-            return [v.strip() for v in items if v.strip()]
+            strings = [v.strip() for v in items if v.strip()]
+            if typing.get_args(_unoptional(hint)) == (Path,):
+                return [_convert(v, Path, origin, base) for v in strings]
+            return strings
         if kind is dict:
             table = json.loads(value) if isinstance(value, str) else value
             values = typing.get_args(_unoptional(hint))[1]

@@ -1,10 +1,10 @@
 """The end-to-end demo on the embedded chain, through the same public clients a bank or an issuer uses.
 
-Two operators admit three Macao issuers, two Guangdong banks and a regulator; the issuers anchor about a
-thousand certificates; residents redact; the banks verify and record receipts; then each kind of bad
-certificate is shown failing its named check; a resident presents a certificate bound to their own key to one
-bank, a copy is refused elsewhere, and the regulators alone trace its sealed receipt; the regulator syncs and
-writes its report.
+Two operators admit three Macao issuers, two Guangdong banks and a regulator, and set the regulators' sealing
+keys; the issuers anchor about a thousand certificates; residents redact; the banks verify and record receipts
+sealed to the regulators; then each kind of bad certificate is shown failing its named check; a resident presents
+a certificate bound to their own key to one bank, a copy is refused elsewhere, the regulators alone trace its
+sealed receipt, and the bank opens a dispute the issuer answers; the regulator syncs and writes its report.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rich.table import Table
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from .chain.circulation import CirculationContract
 from .chain.connection import chain_time, embedded_chain
 from .chain.records import RevocationReason, Role
 from .chain.registry import Registry
@@ -37,20 +38,24 @@ from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
+from .format.encoding import to_hex, utc_minute
 from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
 from .format.presentation import Presentation, present
 from .issuer.client import IssuerClient
+from .issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from .issuer.journal import BatchState, Journal
 from .keys.holder import generate_holder_key
 from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
 from .keys.softhsm import init_softhsm
+from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
-from .sealing import Receipt, RegulatorKey, open_sealed, seal
+from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipt, open_sealed
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerificationReport, VerifierClient
+from .verifier.disputes import open_dispute, read_answer
 
 DAY = 86400
 DEMO_TOKEN = "crossverify-demo"
@@ -85,6 +90,9 @@ class DemoResult:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     consent: list[tuple[str, str]] = field(default_factory=list)
     traced: list[Receipt] = field(default_factory=list)
+    dispute: tuple[str, bool] | None = None  # the answer's status and whether the issuer's key signed it
+    receipted: list[bytes] = field(default_factory=list)  # digests of documents with a receipt or a dispute
+    purposes: list[str] = field(default_factory=list)
     report: AuditReport | None = None
     claim_values: list[Any] = field(default_factory=list)
     salts: list[bytes] = field(default_factory=list)
@@ -143,6 +151,16 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         role = Role.REGULATOR if label == "regulator" else Role.VERIFIER
         guangdong.approve(macao.propose_admit_member(account, role))
         console.print(f"  {label} admitted as {role.name.lower()}")
+    circulation = macao.circulation
+    assert circulation is not None
+    regulators = {"AMCM (Macao)": RegulatorKey.generate(), "PBoC Guangdong": RegulatorKey.generate()}
+    guangdong.approve(macao.propose_regulator_keys([(k.public_key.raw, j) for k, j in zip(
+        regulators.values(), ("MO", "GD"), strict=True)]))
+    console.print(f"  circulation contract [cyan]{circulation.address}[/]: the regulators' sealing keys (AMCM, PBoC "
+                  f"Guangdong) set by quorum, key epoch {circulation.regulator_keys().epoch}")
+    bnu_sealing = RegulatorKey.generate()
+    register_sealing_key(circulation, "BNUMMOMX", bnu_sealing, admins["BNUMMOMX"])
+    console.print("  BNU's admin registered the key disputes about its documents are sealed to")
     joining = macao.propose_add_operator(hong_kong_op, "HK")
     console.print(f"  proposal {joining}: {macao.show(joining).action} ({macao.show(joining).progress})")
     guangdong.approve(joining)
@@ -179,14 +197,19 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
             bundle = load_bundle(issuers[plan.issuer_id].bundle_path(ref).read_bytes())
             carried.append(bundle.redact(["id_number", "address"]))
     policy = Policy({"ACCTSTMT": 30 * DAY, "DEPCERT": 30 * DAY, "CREDREC": 90 * DAY})
-    verifiers = {label: VerifierClient(registry, policy, sender=account) for label, account in banks.items()}
+    verifiers = {label: VerifierClient(registry, policy, sender=account, circulation=circulation)
+                 for label, account in banks.items()}
     half = len(carried) // 2
     for (label, verifier), share in zip(verifiers.items(), (carried[:half], carried[half:]), strict=True):
         reports = verifier.verify_many(share)
         valid = [r for r in reports if r.valid]
         result.genuine_valid += len(valid)
-        verifier.record(valid, "account opening" if label.endswith("A") else "loan application")
-        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; receipts recorded")
+        purpose = "ACCTOPEN" if label.endswith("A") else "LOAN"
+        flushed = verifier.record(valid, purpose)
+        result.receipted += [r.document_digest for r in valid if r.document_digest]
+        result.purposes.append(purpose)
+        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; {flushed.recorded} "
+                      f"receipts recorded sealed to the regulators in {flushed.transactions} transaction(s)")
 
     console.rule("[bold]4. What does not pass")
     bank_a = verifiers["Guangdong Bank A"]
@@ -219,9 +242,6 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         table.add_row(label, "[green]valid[/]" if verdict.valid else "[red]invalid[/]",
                       failed.name if failed else "", failed.detail if failed else "")
     console.print(table)
-    verifiers["Guangdong Bank B"].record([bank_a.verify(withdrawn)], "loan application")
-    console.print("  (Guangdong Bank B records a receipt for the withdrawn certificate anyway: "
-                  "the regulator will see it)")
 
     hong_kong = OperatorClient(registry, hong_kong_op, macao.consortium)
     leaving = hong_kong.propose_remove_operator(hong_kong_op)
@@ -231,7 +251,8 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     guangdong.approve(leaving)
     console.print(f"  Hong Kong leaves again: {len(macao.consortium.operators())} operators, Macao and Guangdong")
 
-    _consent(result, issuers["BNUMMOMX"], registry, now, policy, out_dir, console)
+    _consent(result, Story(issuers["BNUMMOMX"], registry, circulation, regulators, bnu_sealing,
+                           banks["Guangdong Bank A"], macao_op), now, policy, out_dir, console)
 
     for plan in ISSUERS:
         for doc in _journal_documents(issuers[plan.issuer_id]):
@@ -240,26 +261,55 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     journal.close()
 
     console.rule("[bold]6. The regulator")
-    reader = RegulatorReader(registry, out_dir / "audit.sqlite")
-    sync = reader.sync()
-    audit = reader.report()
-    reader.close()
+    reader = RegulatorReader(registry, out_dir / "audit.sqlite", circulation=circulation)
+    amcm = CirculationTrail(reader, [regulators["AMCM (Macao)"]])
+    sync, opened = amcm.sync()
+    audit = amcm.report()
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():
         summary.add_row(k, f"{v:,}")
     for reason, count in audit.revocation_reasons.items():
         summary.add_row(f"revoked: {reason}", str(count))
-    console.print(f"  indexed {sync.events} events from blocks {sync.from_block}-{sync.to_block}")
+    console.print(f"  indexed {sync.events} events from blocks {sync.from_block}-{sync.to_block}; AMCM opened "
+                  f"{opened.receipts} sealed receipts and {opened.disputes} dispute events with its own key")
     console.print(summary)
-    for anomaly in audit.anomalies:
-        console.print(f"  [red]anomaly[/] {anomaly['kind']}: " +
-                      ", ".join(f"{k}={v}" for k, v in anomaly.items() if k not in ("kind", "at")))
+    if result.traced:
+        _trace(amcm, result.traced[0].document_digest, {a: n for n, a in banks.items()}, console)
+    for kind, found in _by_kind(audit.anomalies).items():
+        first = found[0]
+        console.print(f"  [red]anomaly[/] {kind} ×{len(found)}, e.g. " +
+                      ", ".join(f"{k}={v}" for k, v in first.items() if k not in ("kind", "at")))
+    reader.close()
     (out_dir / "audit-report.html").write_text(to_html(audit))
     (out_dir / "audit-report.json").write_text(to_json(audit))
     result.seconds = time.perf_counter() - started
     console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
     return result
+
+
+def _trace(trail: CirculationTrail, digest: bytes, names: dict[str, str], console: Console) -> None:
+    """The regulator's answer to "who verified this document, for what, with whose consent", and its disputes."""
+    found = trail.circulation(digest)
+    table = Table("recorded", "block", "bank", "purpose", "consented", title_justify="left",
+                  title=f"  circulation of the resident's document {to_hex(digest)[:18]}…")
+    for r in found.receipts:
+        table.add_row(utc_minute(r.recorded_at), str(r.block_number), names.get(r.verifier, r.verifier),
+                      purpose_words(r.purpose), "yes, a presentation they signed" if r.consented else "[red]no[/]")
+    console.print(table)
+    for d in found.disputes:
+        signed = {True: f"a signing key of {d['issuer']}", False: "a key that is not the issuer's"}
+        answers = ", then ".join(f"{a['answer'].replace('_', ' ')} after {(a['at'] - d['openedAt']) / 60:.0f} min, "
+                                 f"signed by {signed[a['signedByIssuer']]}" for a in d["answers"]) or "not answered yet"
+        console.print(f"  dispute by {names.get(d['verifier'], d['verifier'])}: {d['reason'].replace('_', ' ')} "
+                      f"about {d['issuer']}'s document; {answers}")
+
+
+def _by_kind(anomalies: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for a in anomalies:
+        kinds.setdefault(a["kind"], []).append(a)
+    return kinds
 
 
 def _local_key(_issuer_id: str) -> BaseAccount:
@@ -280,10 +330,24 @@ def softhsm_signing_keys(directory: Path) -> Callable[[str], BaseAccount]:
     return lambda issuer_id: generate_token_key(TokenKeyRef(module, DEMO_TOKEN, f"{issuer_id} anchor key"), pin)
 
 
-def _consent(result: DemoResult, bnu: IssuerClient, registry: Registry, now: int, policy: Policy, out_dir: Path,
-             console: Console) -> None:
-    """A resident's certificate bound to their own key: presented once to Bank A, refused as a copy elsewhere."""
+@dataclass(frozen=True)
+class Story:
+    """The parties of the consent and dispute part of the demo."""
+
+    bnu: IssuerClient
+    registry: Registry
+    circulation: CirculationContract
+    regulators: dict[str, RegulatorKey]
+    bnu_sealing: RegulatorKey
+    bank_a: str
+    relay: str
+
+
+def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir: Path, console: Console) -> None:
+    """A resident's certificate bound to their own key: presented once to Bank A, refused as a copy elsewhere;
+    the receipt recorded sealed, traced by the regulators alone; a dispute opened and answered."""
     console.rule("[bold]5. The resident's consent")
+    bnu, registry, circulation = story.bnu, story.registry, story.circulation
     holder = generate_holder_key()
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
     bnu.issue([("DEPCERT-bound", Certificate(header, {
@@ -297,38 +361,58 @@ def _consent(result: DemoResult, bnu: IssuerClient, registry: Registry, now: int
     def wall() -> int:  # the embedded chain's clock stands in for the banks' own
         return chain_time(registry.w3)
 
-    banks = {aud: VerifierClient(registry, strict, audience=aud, wall_clock=wall,
+    banks = {aud: VerifierClient(registry, strict, audience=aud, wall_clock=wall, sender=story.bank_a,
+                                 circulation=circulation,
                                  challenges=ChallengeStore(out_dir / f"challenges-{aud}.sqlite", aud))
              for aud in ("GDBANKA", "GDBANKB")}
     asked = banks["GDBANKA"].issue_challenge("ACCTOPEN")
     presented = present(bundle.redact(["account_no"]), asked, holder, wall())
-    regulators = {"AMCM (Macao)": RegulatorKey.generate(), "PBoC Guangdong": RegulatorKey.generate()}
     table = Table("presented", "verdict", "failed check", "why")
-    receipts = []
     cases: list[tuple[str, str, Bundle | Presentation]] = [
         ("the resident's presentation at Bank A", "GDBANKA", presented),
         ("a bare copy of the bundle at Bank A", "GDBANKA", bundle),
         ("the presentation replayed at Bank B", "GDBANKB", presented),
         ("the presentation replayed at Bank A", "GDBANKA", presented)]
+    accepted = []
     for label, bank, item in cases:
         verdict = banks[bank].verify(item)
         failed = verdict.failed[0] if verdict.failed else None
         result.consent.append((label, failed.name if failed else ""))
         table.add_row(label, "[green]valid[/]" if verdict.valid else "[red]refused[/]",
                       failed.name if failed else "", failed.detail if failed else "")
-        receipts += banks[bank].seal_receipts([verdict], [k.public_key for k in regulators.values()])
+        accepted += [verdict] if verdict.valid else []
     console.print(table)
-    others = [seal(Receipt.new(secrets.token_bytes(32), "ICBKMOMX", "LOAN", None, wall()),
-                   [k.public_key for k in regulators.values()]) for _ in range(9)]
-    chain_view = [*others[:4], *receipts, *others[4:]]
-    size = len(receipts[0].sealed)
-    console.print(f"  Bank A seals its receipt to both regulators: a 32-byte commitment and {size} bytes of HPKE "
-                  "ciphertext, the same size as every other receipt; nothing in it names the document")
+    start = registry.w3.eth.block_number + 1
+    [commitment] = banks["GDBANKA"].record(accepted).commitments
     digest = bundle.document_digest()
-    for name, key in regulators.items():
-        result.traced = [r for r in (open_sealed(x, key) for x in chain_view) if r.document_digest == digest]
-        console.print(f"  {name} opens all {len(chain_view)} receipts and traces the document: " + ", ".join(
+    result.receipted.append(digest)
+    result.purposes.append("ACCTOPEN")
+    on_chain = [(c, s) for e in circulation.events(start) if e.name == "ReceiptsSealed"
+                for c, s in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+    console.print(f"  Bank A records its receipt: on chain a 32-byte commitment {to_hex(commitment)[:18]}… and "
+                  f"{len(on_chain[0][1])} sealed bytes, the size of every other receipt; nothing names the document")
+    everything = [SealedReceipt(bytes(c), bytes(s)) for e in circulation.events() if e.name == "ReceiptsSealed"
+                  for c, s in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+    for name, key in story.regulators.items():
+        result.traced = [r for r in (open_sealed(x, key) for x in everything) if r.document_digest == digest]
+        console.print(f"  {name} opens all {len(everything)} receipts on chain and traces the document: " + ", ".join(
             f"{r.purpose} with the resident's consent" if r.consented else r.purpose for r in result.traced))
+
+    console.print("  Bank A doubts the statement the customer gave with it and opens a dispute:")
+    opened = open_dispute(circulation, story.bank_a, accepted[0], DisputeReason.STATEMENT_MISMATCH, wall(),
+                          commitment)
+    console.print(f"    on chain: dispute {to_hex(opened.dispute_id)[:18]}…, Bank A's account and sealed bytes; "
+                  "nothing names the document, BNU or the reason")
+    [received] = [d for d in received_disputes(circulation, story.bnu_sealing) if d.dispute_id == opened.dispute_id]
+    console.print(f"    BNU opens it with its sealing key: {received.dispute.reason.name.lower()} about one of its "
+                  "documents")
+    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, bnu.signer, story.relay, wall())
+    console.print("    BNU answers 'confirmed genuine', signed by its signing key, relayed by the Macao operator")
+    read = read_answer(circulation, registry, opened)
+    assert read is not None
+    result.dispute = (read.answer.status.name.lower(), read.signed_by_issuer)
+    console.print(f"    Bank A reads the answer with its one-time reply key: {result.dispute[0]}, signed by "
+                  f"{'a signing key of BNU' if read.signed_by_issuer else 'a key that is not BNU`s'}")
 
 
 def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:
@@ -391,6 +475,7 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     guangdong = OperatorClient(macao.registry, guangdong_op, macao.consortium)
     guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"]))
     guangdong.approve(macao.propose_admit_member(bank, Role.VERIFIER))
+    guangdong.approve(macao.propose_regulator_keys([(RegulatorKey.generate().public_key.raw, j) for j in ("MO", "GD")]))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     issuer = IssuerClient(macao.registry, "BNUMMOMX", signer, admin, Journal(out_dir / "journal.sqlite"),
@@ -404,7 +489,8 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     issuer.run()
     key, digest = new_key()
     config = Config(
-        network=NetworkSettings(registry=macao.registry.address),
+        network=NetworkSettings(registry=macao.registry.address,
+                                circulation=macao.circulation.address if macao.circulation else None),
         keys=KeySettings(sender_address=bank),
         verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite"),
         service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),

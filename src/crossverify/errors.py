@@ -8,6 +8,7 @@
     ├── UnsupportedHashAlgorithm             this Python cannot compute an agreed algorithm (SM3 without OpenSSL)
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
     ├── ConfigError                          the configuration is missing or has a bad value
+    │   └── NoRegulatorKey                   a regulator's command needs its sealing key(s), and none is configured
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
     │   └── TokenError                       a PKCS#11 token (HSM) refused or lacks what was asked for
     │       ├── TokenModuleUnavailable       the PKCS#11 module cannot be loaded
@@ -52,10 +53,10 @@
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it
         ├── AnchorMismatch                   the issuer's root is anchored with a record its journal did not sign
-        └── ContractRevert                   the registry or the consortium reverted with a custom error
+        └── ContractRevert                   a crossverify contract reverted with a custom error
             ├── ConsortiumAlreadyApproved
             ├── RegistryRootAlreadyAnchored
-            └── ...                          one class per ``error`` in either ABI, same name; the docstring
+            └── ...                          one class per ``error`` in any ABI, same name; the docstring
                                              is the error's NatSpec notice (a test keeps them equal)
 
 Contract errors are decoded from the revert data's selector (see :func:`decode_revert`), so a caller
@@ -101,6 +102,11 @@ class InvalidClaim(CrossverifyError, ValueError):
 
 class ConfigError(CrossverifyError):
     """The configuration is missing, unreadable, or has a bad or missing value."""
+
+
+class NoRegulatorKey(ConfigError):
+    """The regulator's sealing keys are needed (to open receipts and disputes) and ``[regulator] key_files`` names
+    none."""
 
 
 class KeyLoadError(CrossverifyError):
@@ -380,6 +386,62 @@ class StringTooLong(ContractRevert):
     """EIP-712 domain name or version too long (deployment only)."""
 
 
+class CirculationAnswerNotAuthorised(ContractRevert):
+    """The answer is not signed by the dispute's answer key."""
+
+
+class CirculationBatchShape(ContractRevert):
+    """A batch of receipts needs as many sealed payloads as commitments, at least one."""
+
+
+class CirculationDisputeAnswered(ContractRevert):
+    """The dispute was already answered."""
+
+
+class CirculationDisputeExists(ContractRevert):
+    """This verifier already opened a dispute with this answer key."""
+
+
+class CirculationEmptyDispute(ContractRevert):
+    """A dispute needs a non-zero answer key and a sealed payload."""
+
+
+class CirculationEmptyReceipt(ContractRevert):
+    """A commitment must not be zero and a sealed payload not empty."""
+
+
+class CirculationInvalidKey(ContractRevert):
+    """A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike."""
+
+
+class CirculationInvalidRegulatorKeys(ContractRevert):
+    """Regulator keys come one per jurisdiction code (non-zero), each key once, 1 to 16 of them."""
+
+
+class CirculationNoRegulatorKeys(ContractRevert):
+    """No regulator keys were set yet: nothing can be sealed."""
+
+
+class CirculationNotConsortium(ContractRevert):
+    """Only the registry's consortium may do this."""
+
+
+class CirculationNotIssuerAdmin(ContractRevert):
+    """Only the issuer's admin may do this, while the issuer is active."""
+
+
+class CirculationNotVerifier(ContractRevert):
+    """Only an active verifier may do this."""
+
+
+class CirculationUnknownDispute(ContractRevert):
+    """No dispute has this id."""
+
+
+class CirculationZeroAddress(ContractRevert):
+    """The registry address is zero."""
+
+
 class ConsortiumAlreadyApproved(ContractRevert):
     """This operator already approved the proposal."""
 
@@ -531,10 +593,6 @@ class RegistryNotConsortium(ContractRevert):
 
 class RegistryNotIssuerAdmin(ContractRevert):
     """Only the issuer's admin account may do this."""
-
-
-class RegistryNotVerifier(ContractRevert):
-    """Only an active verifier may record a verification."""
 
 
 class RegistryRootAlreadyAnchored(ContractRevert):

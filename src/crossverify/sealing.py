@@ -1,19 +1,21 @@
-"""Verification receipts sealed to the regulators: public as bytes, readable by regulators only.
+"""Receipts and disputes sealed to the regulators (and a dispute's other party): public bytes, private content.
 
 A bank that verified a document states a :class:`Receipt` (document digest, issuer, purpose code, the
-presentation's hash, time, and a fresh salt). :func:`seal` encrypts it once to every regulator key with HPKE
-(RFC 9180, base mode, single shot, from ``cryptography``) and computes its commitment::
+presentation's hash, time, and a fresh salt). :func:`seal` computes its commitment and seals it: the salt, a
+fresh 128-bit secret, is the AES-128-GCM key of the body, and is itself sealed to every regulator key with HPKE
+(RFC 9180, base mode, single shot, from ``cryptography``)::
 
     plaintext  = 0x01 || digest(32) || issuer(11) || purpose(8) || presentationHash(32) || verifiedAt(5) || salt(16)
     commitment = keccak256(0x10 || plaintext)
-    info       = "crossverify sealed receipt v1" || commitment
-    sealed     = 0x01 || kemId(2) || n(1) || n × (keyId(8) || enc || ciphertext)
+    info       = "crossverify sealed receipt v2" || commitment
+    sealed     = 0x02 || kemId(2) || n(1) || n × (enc || HPKE(salt)) || AES-128-GCM(salt, body, aad=commitment)
 
-The commitment and the sealed bytes are what a chain carries (an event-only
+The commitment and the sealed bytes are what a chain carries (the circulation contract's event-only
 ``recordSealedReceipts(bytes32[] commitments, bytes[] ciphertexts)``). The salt makes the commitment
 unpredictable, HPKE's fresh ephemeral key makes every ciphertext new: nobody without a regulator's key can
-link a receipt to a document digest, even by sealing a guess. A regulator opens its part with :func:`open_sealed`,
-which also checks the plaintext against the commitment. See docs/format.md.
+link a receipt to a document digest, even by sealing a guess. A regulator opens it with :func:`open_sealed`,
+which also checks the plaintext against the commitment. Disputes and their answers (:class:`Dispute`,
+:class:`DisputeAnswer`) use the same envelope. See docs/format.md.
 """
 
 from __future__ import annotations
@@ -29,21 +31,29 @@ from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eth_account import Account
+from eth_account.messages import encode_defunct
 
 from .errors import NotSealedToThisKey, SealingError
 from .format.codes import code_name, doc_type_code, issuer_id_code
 from .format.encoding import from_hex, to_hex
 from .format.hashing import HashAlgorithm
 
+#: The receipt plaintext's version (its first byte, under the commitment).
 VERSION = 1
+#: The sealed envelope's version.
+SEALED_VERSION = 2
 COMMITMENT_PREFIX = b"\x10"
-INFO = b"crossverify sealed receipt v1"
+INFO = b"crossverify sealed receipt v2"
 SALT_BYTES = 16
 PLAINTEXT_BYTES = 1 + 32 + 11 + 8 + 32 + 5 + SALT_BYTES
 KEY_ID_BYTES = 8
 TAG_BYTES = 16
+#: The AES-GCM nonce of a body: every body key is fresh and used once.
+_NONCE = bytes(12)
 MAX_REGULATORS = 255
 _KECCAK = HashAlgorithm.KECCAK256.hasher()
 
@@ -63,7 +73,7 @@ class Kem(IntEnum):
         return _SUITES[self]
 
 
-#: The default: 161 bytes per regulator against 1,249 for the hybrid (see docs/benchmarks.md).
+#: The default: 64 bytes per regulator against 1,152 for the hybrid (see docs/benchmarks.md).
 DEFAULT_KEM = Kem.X25519
 _SUITES = {
     Kem.X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
@@ -86,7 +96,7 @@ class RegulatorPublicKey:
 
     @property
     def key_id(self) -> bytes:
-        """The first 8 bytes of SHA-256(kemId(2) || raw): how a regulator finds its part of a sealed receipt."""
+        """The first 8 bytes of SHA-256(kemId(2) || raw): a short name for the key (not in the sealed bytes)."""
         return hashlib.sha256(self.kem.to_bytes(2, "big") + self.raw).digest()[:KEY_ID_BYTES]
 
     def _hpke(self) -> x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey:
@@ -137,22 +147,61 @@ class RegulatorKey:
         return RegulatorPublicKey(self.kem, mlkem.MLKEM768PrivateKey.from_seed_bytes(self.raw[:64]).public_key()
                                   .public_bytes_raw() + dh)
 
-    def write(self, path: Path) -> None:
-        """Write the key to a new file readable by its owner only (mode 0600); never overwrites."""
+    def write(self, path: Path, password: str | None = None) -> None:
+        """Write the key to a new file readable by its owner only (mode 0600); never overwrites. With a
+        ``password``, each part of the key is kept as encrypted PKCS #8 (the best encryption ``cryptography``
+        offers), as holder keys are."""
+        data: dict[str, object] = {"kem": self.kem.name}
+        if password:
+            encryption = serialization.BestAvailableEncryption(password.encode())
+            data["encrypted"] = [part.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    encryption).decode() for part in self._parts()]
+        else:
+            data["private"] = to_hex(self.raw)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             raise SealingError(f"{path} exists; not overwriting a key") from None
         with os.fdopen(fd, "w") as file:
-            json.dump({"kem": self.kem.name, "private": to_hex(self.raw)}, file)
+            json.dump(data, file)
+            file.flush()
+            os.fsync(file.fileno())
+
+    def _parts(self) -> list[mlkem.MLKEM768PrivateKey | x25519.X25519PrivateKey]:
+        dh = x25519.X25519PrivateKey.from_private_bytes(self.raw[-32:])
+        return [dh] if self.kem is Kem.X25519 else [mlkem.MLKEM768PrivateKey.from_seed_bytes(self.raw[:64]), dh]
 
     @classmethod
-    def read(cls, path: Path) -> RegulatorKey:
+    def read(cls, path: Path, password: str | None = None) -> RegulatorKey:
+        """Read a key file; ``password`` opens an encrypted one. A missing or unreadable file, a wrong or missing
+        password raise :class:`SealingError`."""
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise SealingError(f"cannot read regulator key {path}: {exc}") from None
+        if isinstance(data, dict) and set(data) == {"kem", "encrypted"}:
+            return cls._decrypt(path, data, password)
+        return cls.from_json(data)
+
+    @classmethod
+    def from_json(cls, data: object) -> RegulatorKey:
+        """A private key from ``{"kem": ..., "private": "0x..."}``."""
         kem, raw = _parse_key_json(data, "private")
+        return cls(kem, raw)
+
+    @classmethod
+    def _decrypt(cls, path: Path, data: dict[str, object], password: str | None) -> RegulatorKey:
+        if not password:
+            raise SealingError(f"regulator key {path} is encrypted: give its password")
+        try:
+            kem, pems = Kem[str(data["kem"])], data["encrypted"]
+            if not isinstance(pems, list) or len(pems) != (1 if kem is Kem.X25519 else 2):
+                raise ValueError("wrong number of parts")
+            parts = [serialization.load_pem_private_key(pem.encode(), password.encode()) for pem in pems]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SealingError(f"{path} is not a readable regulator key (or the password is wrong): {exc}") from None
+        raw = b"".join(p.private_bytes_raw() for p in parts
+                       if isinstance(p, (mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey)))
         return cls(kem, raw)
 
 
@@ -209,56 +258,238 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class SealedReceipt:
-    """A receipt as a chain carries it: the commitment and the bytes sealed to every regulator."""
+    """A receipt as a chain carries it: the commitment and the sealed bytes."""
 
     commitment: bytes
     sealed: bytes
 
 
+def _check_recipients(recipients: Sequence[RegulatorPublicKey]) -> Kem:
+    if not 1 <= len(recipients) <= MAX_REGULATORS:
+        raise SealingError(f"seal to 1 to {MAX_REGULATORS} keys, got {len(recipients)}")
+    kem = recipients[0].kem
+    if any(r.kem is not kem for r in recipients):
+        raise SealingError("every key of one sealed payload uses the same KEM")
+    if len({r.raw for r in recipients}) != len(recipients):
+        raise SealingError("a key is listed twice")
+    return kem
+
+
+def _envelope(body: bytes, content_key: bytes, recipients: Sequence[RegulatorPublicKey], info: bytes) -> bytes:
+    """``0x02 || kemId || n || n × (enc || HPKE(contentKey)) || AES-128-GCM(contentKey, body, aad=info)``."""
+    kem = _check_recipients(recipients)
+    parts = b"".join(kem.suite.encrypt(content_key, r._hpke(), info=info) for r in recipients)
+    return (bytes([SEALED_VERSION]) + kem.to_bytes(2, "big") + bytes([len(recipients)]) + parts
+            + AESGCM(content_key).encrypt(_NONCE, body, info))
+
+
+def _part_bytes(kem: Kem) -> int:
+    return kem.enc_bytes + SALT_BYTES + TAG_BYTES
+
+
+def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int, what: str,
+                   part_index: int | None = None) -> tuple[bytes, bytes]:
+    """The content key and body of an envelope, opened with ``key``: the part at ``part_index`` (the key's
+    position in its epoch's list) if given, else each part in turn (the bytes name no key)."""
+    kem = key.kem
+    if len(data) < 4 or data[0] != SEALED_VERSION or int.from_bytes(data[1:3], "big") != kem:
+        raise SealingError(f"not a version {SEALED_VERSION} {what} sealed with {kem.name}")
+    count, part = data[3], _part_bytes(kem)
+    expected = 4 + count * part + body_bytes + TAG_BYTES
+    if count == 0 or len(data) != expected:
+        raise SealingError(f"a {what} sealed to {count} keys is {expected} bytes, got {len(data)}")
+    body = data[4 + count * part:]
+    for i in range(count) if part_index is None else [part_index] if 0 <= part_index < count else []:
+        try:
+            content_key = kem.suite.decrypt(data[4 + i * part:4 + (i + 1) * part], key._hpke, info=info)
+            return content_key, AESGCM(content_key).decrypt(_NONCE, body, info)
+        except (InvalidTag, ValueError):
+            continue
+    raise NotSealedToThisKey(f"no part of this {what} opens with this key (not addressed to it, or altered)")
+
+
 def seal(receipt: Receipt, regulators: Sequence[RegulatorPublicKey]) -> SealedReceipt:
     """Seal ``receipt`` to every regulator key (all of one KEM, each once)."""
-    if not 1 <= len(regulators) <= MAX_REGULATORS:
-        raise SealingError(f"seal to 1 to {MAX_REGULATORS} regulator keys, got {len(regulators)}")
-    kem = regulators[0].kem
-    if any(r.kem is not kem for r in regulators):
-        raise SealingError("every regulator key of one receipt uses the same KEM")
-    if len({r.key_id for r in regulators}) != len(regulators):
-        raise SealingError("a regulator key is listed twice")
     plaintext = receipt.plaintext()
     commitment = _KECCAK(COMMITMENT_PREFIX + plaintext)
-    info = INFO + commitment
-    parts = [r.key_id + kem.suite.encrypt(plaintext, r._hpke(), info=info) for r in regulators]
-    return SealedReceipt(commitment, bytes([VERSION]) + kem.to_bytes(2, "big") + bytes([len(parts)]) + b"".join(parts))
+    return SealedReceipt(commitment, _envelope(plaintext[1:89], receipt.salt, regulators, INFO + commitment))
 
 
 def sealed_size(kem: Kem, regulators: int) -> int:
     """The length of a receipt sealed to ``regulators`` keys of ``kem``."""
-    return 4 + regulators * (KEY_ID_BYTES + kem.enc_bytes + PLAINTEXT_BYTES + TAG_BYTES)
+    return 4 + regulators * _part_bytes(kem) + 88 + TAG_BYTES
 
 
-def open_sealed(sealed: SealedReceipt, key: RegulatorKey) -> Receipt:
+def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None = None) -> Receipt:
     """The receipt inside ``sealed``, opened with a regulator's key and checked against its commitment.
+    ``part_index``, the key's position in the key epoch's list, spares the trial of the other parts.
 
-    Raises :class:`NotSealedToThisKey` when no part is for this key or it does not open (altered bytes, another
-    commitment), and :class:`SealingError` when the bytes are not a sealed receipt at all.
+    Raises :class:`NotSealedToThisKey` when no part opens with this key (not addressed to it, altered bytes,
+    another commitment), and :class:`SealingError` when the bytes are not a sealed receipt at all.
     """
-    data, kem = sealed.sealed, key.kem
-    if len(data) < 4 or data[0] != VERSION or int.from_bytes(data[1:3], "big") != kem:
-        raise SealingError(f"not a version {VERSION} receipt sealed with {kem.name}")
-    count, part = data[3], KEY_ID_BYTES + kem.enc_bytes + PLAINTEXT_BYTES + TAG_BYTES
-    if len(data) != sealed_size(kem, count):
-        raise SealingError(f"a receipt sealed to {count} keys is {sealed_size(kem, count)} bytes, got {len(data)}")
-    key_id = key.public_key.key_id
-    for i in range(count):
-        start = 4 + i * part
-        if data[start:start + KEY_ID_BYTES] != key_id:
-            continue
+    salt, body = _open_envelope(sealed.sealed, key, INFO + sealed.commitment, 88, "receipt", part_index)
+    plaintext = bytes([VERSION]) + body + salt
+    if _KECCAK(COMMITMENT_PREFIX + plaintext) != sealed.commitment:
+        raise NotSealedToThisKey("the receipt opens but does not match its commitment")
+    return Receipt.from_plaintext(plaintext)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Disputes
+# ----------------------------------------------------------------------------------------------------------
+
+DISPUTE_INFO = b"crossverify sealed dispute v1"
+ANSWER_INFO = b"crossverify sealed dispute answer v1"
+ANSWER_KEY_PREFIX = b"crossverify dispute answer key"
+#: version(1) digest(32) issuer(11) batchRoot(32) reason(1) receiptCommitment(32) openedAt(5) replyKey(32|1216)
+_DISPUTE_FIXED = 1 + 32 + 11 + 32 + 1 + 32 + 5
+#: version(1) disputeId(32) status(1) answeredAt(5) signature(65)
+_ANSWER_BYTES = 1 + 32 + 1 + 5 + 65
+
+
+class DisputeReason(IntEnum):
+    """Why a bank doubts a document it verified."""
+
+    STATEMENT_MISMATCH = 1  # the customer's own statement disagrees with the document
+    SUSPECTED_REUSE = 2  # the document looks re-used (another person, another application)
+    SUSPECTED_ALTERATION = 3  # the paper or file looks altered although the digest matched
+    OTHER = 4
+
+
+class DisputeStatus(IntEnum):
+    """The issuer's answer to a dispute."""
+
+    CONFIRMED_GENUINE = 1
+    REVOKED = 2
+    BEING_INVESTIGATED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    """What a bank tells the issuer concerned and the regulators about a document it doubts.
+
+    ``reply_key`` is the bank's one-time public key the answer is sealed to; ``salt`` is secret and fresh: the
+    body's AES key, and the seed of the one-time answer key whose address the chain holds.
+    """
+
+    document_digest: bytes
+    issuer_id: str
+    batch_root: bytes
+    reason: DisputeReason
+    receipt_commitment: bytes
+    opened_at: int
+    reply_key: RegulatorPublicKey
+    salt: bytes
+
+    @classmethod
+    def new(cls, document_digest: bytes, issuer_id: str, batch_root: bytes, reason: DisputeReason,
+            receipt_commitment: bytes | None, opened_at: int, reply_key: RegulatorPublicKey) -> Dispute:
+        return cls(document_digest, issuer_id, batch_root, DisputeReason(reason), receipt_commitment or bytes(32),
+                   opened_at, reply_key, secrets.token_bytes(SALT_BYTES))
+
+    def plaintext(self) -> bytes:
+        if (len(self.document_digest), len(self.batch_root), len(self.receipt_commitment), len(self.salt)) != (
+                32, 32, 32, SALT_BYTES):
+            raise SealingError("digest, batch root and receipt commitment are 32 bytes, the salt 16")
+        if not 0 <= self.opened_at < 2**40:
+            raise SealingError(f"openedAt must fit 40 bits, got {self.opened_at}")
+        return (bytes([VERSION]) + self.document_digest + issuer_id_code(self.issuer_id) + self.batch_root
+                + bytes([self.reason]) + self.receipt_commitment + self.opened_at.to_bytes(5, "big")
+                + self.reply_key.kem.to_bytes(2, "big") + self.reply_key.raw)
+
+    @classmethod
+    def from_plaintext(cls, data: bytes, salt: bytes) -> Dispute:
         try:
-            plaintext = kem.suite.decrypt(data[start + KEY_ID_BYTES:start + part], key._hpke,
-                                          info=INFO + sealed.commitment)
-        except (InvalidTag, ValueError):
-            break
-        if _KECCAK(COMMITMENT_PREFIX + plaintext) != sealed.commitment:
-            break
-        return Receipt.from_plaintext(plaintext)
-    raise NotSealedToThisKey("no part of this receipt opens with this regulator key (not addressed to it, or altered)")
+            if len(data) < _DISPUTE_FIXED + 2 or data[0] != VERSION:
+                raise ValueError("too short")
+            reply = RegulatorPublicKey(Kem(int.from_bytes(data[_DISPUTE_FIXED:_DISPUTE_FIXED + 2], "big")),
+                                       data[_DISPUTE_FIXED + 2:])
+            return cls(data[1:33], code_name(data[33:44]), data[44:76], DisputeReason(data[76]), data[77:109],
+                       int.from_bytes(data[109:114], "big"), reply, salt)
+        except (ValueError, SealingError) as exc:
+            raise SealingError(f"not a version {VERSION} dispute: {exc}") from None
+
+    @property
+    def answer_key(self) -> bytes:
+        """The private key (secp256k1) that signs the answer: ``keccak256(prefix || salt)``; only readers of the
+        dispute know it. Its address is what the chain stores."""
+        return _KECCAK(ANSWER_KEY_PREFIX + self.salt)
+
+
+def answer_key_address(dispute: Dispute) -> str:
+    """The Ethereum address of the dispute's answer key (what ``openDispute`` is given)."""
+    return str(Account.from_key(dispute.answer_key).address)
+
+
+def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey]) -> bytes:
+    """Seal ``dispute`` to the issuer's key and every regulator key (all of one KEM)."""
+    info = DISPUTE_INFO + bytes.fromhex(answer_key_address(dispute)[2:])
+    return _envelope(dispute.plaintext(), dispute.salt, recipients, info)
+
+
+def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
+    """The dispute inside ``sealed``, recorded on chain with ``answer_key``, opened with the issuer's or a
+    regulator's key; refused (:class:`NotSealedToThisKey`) if its salt does not derive that answer key."""
+    info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
+    reply_bytes = len(sealed) - 4 - sealed[3] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
+        if len(sealed) >= 4 else 0
+    if reply_bytes not in _PUBLIC_BYTES.values():
+        raise SealingError("not a sealed dispute of a known length")
+    salt, body = _open_envelope(sealed, key, info, _DISPUTE_FIXED + 2 + reply_bytes, "dispute")
+    dispute = Dispute.from_plaintext(body, salt)
+    if answer_key_address(dispute).lower() != answer_key.lower():
+        raise NotSealedToThisKey("the dispute opens but its salt does not derive the answer key on chain")
+    return dispute
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeAnswer:
+    """The issuer's answer: the status, when, and the signature of one of the issuer's signing keys over
+    ``keccak256("crossverify dispute answer" || disputeId || status || answeredAt)`` (EIP-191)."""
+
+    dispute_id: bytes
+    status: DisputeStatus
+    answered_at: int
+    signature: bytes
+
+    @staticmethod
+    def signed_bytes(dispute_id: bytes, status: DisputeStatus, answered_at: int) -> bytes:
+        """What the issuer's signing key signs (as an EIP-191 personal message)."""
+        return b"crossverify dispute answer" + dispute_id + bytes([status]) + answered_at.to_bytes(5, "big")
+
+    def plaintext(self) -> bytes:
+        if len(self.dispute_id) != 32 or len(self.signature) != 65 or not 0 <= self.answered_at < 2**40:
+            raise SealingError("a dispute id is 32 bytes, a signature 65, a time 40 bits")
+        return (bytes([VERSION]) + self.dispute_id + bytes([self.status]) + self.answered_at.to_bytes(5, "big")
+                + self.signature)
+
+    @classmethod
+    def from_plaintext(cls, data: bytes) -> DisputeAnswer:
+        try:
+            if len(data) != _ANSWER_BYTES or data[0] != VERSION:
+                raise ValueError(f"{_ANSWER_BYTES} bytes starting 0x01")
+            return cls(data[1:33], DisputeStatus(data[33]), int.from_bytes(data[34:39], "big"), data[39:])
+        except ValueError as exc:
+            raise SealingError(f"not a version {VERSION} dispute answer: {exc}") from None
+
+    def signer(self) -> str:
+        """The address whose key signed this answer (check it is a signing key of the issuer concerned)."""
+        try:
+            message = encode_defunct(self.signed_bytes(self.dispute_id, self.status, self.answered_at))
+            return str(Account.recover_message(message, signature=self.signature))
+        except Exception as exc:  # eth-keys raises several types for a malformed signature
+            raise SealingError(f"the answer's signature does not recover: {exc}") from None
+
+
+def seal_answer(answer: DisputeAnswer, recipients: Sequence[RegulatorPublicKey]) -> bytes:
+    """Seal ``answer`` to the disputing bank's reply key and every regulator key."""
+    return _envelope(answer.plaintext(), secrets.token_bytes(SALT_BYTES), recipients, ANSWER_INFO + answer.dispute_id)
+
+
+def open_answer(sealed: bytes, dispute_id: bytes, key: RegulatorKey) -> DisputeAnswer:
+    """The answer to ``dispute_id`` inside ``sealed``, opened with the bank's reply key or a regulator's key."""
+    _, body = _open_envelope(sealed, key, ANSWER_INFO + dispute_id, _ANSWER_BYTES, "dispute answer")
+    answer = DisputeAnswer.from_plaintext(body)
+    if answer.dispute_id != dispute_id:
+        raise NotSealedToThisKey("the answer is for another dispute")
+    return answer

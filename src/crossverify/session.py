@@ -7,6 +7,7 @@ unlocks no key.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -14,18 +15,21 @@ from typing import Any
 from eth_account.signers.base import BaseAccount
 from web3 import Web3
 
+from .chain.circulation import CirculationContract
 from .chain.connection import connect
 from .chain.registry import Registry
 from .chain.transactions import Sender
-from .config import Config, Pkcs11KeySettings
+from .config import Config, Pkcs11KeySettings, env_name
 from .consortium.operator import OperatorClient
-from .errors import ConfigError
+from .errors import ConfigError, NoRegulatorKey
 from .format.hashing import HashAlgorithm
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
 from .keys.keystore import keystore_address, load_keystore, plain_key
 from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
+from .regulator.circulation import DAY, CirculationTrail
 from .regulator.index import RegulatorReader
+from .sealing import RegulatorKey
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerifierClient
 from .verifier.outbox import ReceiptOutbox
@@ -62,6 +66,16 @@ class Session:
     def registry(self) -> Registry:
         return Registry.found_at(self.w3, self.config.need(self.config.network.registry, "network.registry"),
                                  self.tx_params)
+
+    @cached_property
+    def circulation(self) -> CirculationContract:
+        """The circulation contract beside the registry (sealed receipts, disputes, sealing keys)."""
+        address = self.config.need(self.config.network.circulation, "network.circulation")
+        circulation = CirculationContract.at(self.w3, address, self.tx_params)
+        if circulation.registry_address() != self.registry.address:
+            raise ConfigError(f"[network] circulation {address} serves registry {circulation.registry_address()}, "
+                              f"not {self.registry.address}")
+        return circulation
 
     @cached_property
     def sender(self) -> Sender:
@@ -134,7 +148,8 @@ class Session:
             confirmations=self.config.network.confirmations)
 
     def operator(self) -> OperatorClient:
-        return OperatorClient(self.registry, self.sender)
+        circulation = self.circulation if self.config.network.circulation else None
+        return OperatorClient(self.registry, self.sender, circulation=circulation)
 
     @cached_property
     def outbox(self) -> ReceiptOutbox:
@@ -151,7 +166,7 @@ class Session:
         if not record:
             return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
-                              audience=settings.audience, challenges=self.challenges)
+                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation)
 
     @cached_property
     def challenges(self) -> ChallengeStore | None:
@@ -161,9 +176,29 @@ class Session:
 
     @cached_property
     def regulator(self) -> RegulatorReader:
+        """The regulator's index of the registry, its consortium and (when configured) the circulation contract."""
         audit = self.config.audit
+        circulation = self.circulation if self.config.network.circulation else None
         return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block,
-                               confirmations=self.config.network.confirmations)
+                               confirmations=self.config.network.confirmations, circulation=circulation)
+
+    @cached_property
+    def regulator_keys(self) -> list[RegulatorKey]:
+        """Every sealing key the regulator has held (``[regulator] key_files``, the password from
+        ``password_env`` when they are encrypted); none configured: :class:`NoRegulatorKey`."""
+        settings = self.config.regulator
+        if not settings.key_files:
+            raise NoRegulatorKey("no regulator key is configured: set [regulator] key_files (or "
+                                 f"{env_name('regulator', 'key_files')}); crossverify regulator keygen makes one")
+        password = os.environ.get(settings.password_env)
+        return [RegulatorKey.read(path, password) for path in settings.key_files]
+
+    @cached_property
+    def trail(self) -> CirculationTrail:
+        """The regulator's circulation trail: the audit index, opened with the regulator's keys."""
+        keys = self.regulator_keys  # refused first: no key, no use opening the index
+        return CirculationTrail(self.regulator, keys,
+                                dispute_answer_within=self.config.regulator.dispute_answer_within * DAY)
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""

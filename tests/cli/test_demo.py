@@ -11,6 +11,7 @@ from rich.console import Console
 
 from crossverify.demo import run_demo
 from crossverify.format.canonical import canonical_claim
+from crossverify.format.codes import doc_type_code
 from crossverify.keys.pkcs11 import generate_token_key
 
 from ..conftest import Consortium
@@ -29,13 +30,21 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     assert "superseded" in result.failures[4][2] and "withdrawn" in result.failures[3][2]
     assert [check for _, check in result.consent] == ["", "holder_bound", "audience_matches", "challenge_fresh"]
     assert [(r.purpose, r.consented) for r in result.traced] == [("ACCTOPEN", True)]
+    assert result.dispute == ("confirmed_genuine", True)
     assert result.report is not None
-    assert {a["kind"] for a in result.report.anomalies} == {"receipt_for_revoked", "anchor_in_compromised_window"}
+    assert {a["kind"] for a in result.report.anomalies} == {"anchor_in_compromised_window",
+                                                           "circulation_without_consent"}  # the bare bundles
+    circulation = result.report.circulation
+    assert circulation is not None and circulation["receipts"] == 151 and circulation["withoutConsent"] == 150
+    [dispute] = circulation["disputes"]
+    assert (dispute["reason"], dispute["state"]) == ("statement_mismatch", "confirmed_genuine")
     assert "<svg" in (tmp_path / "audit-report.html").read_text()
     story = " ".join((tmp_path / "out.txt").read_text().split())
     assert "add operator" in story and "for Hong Kong (1 of 2 approvals, needs Guangdong)" in story
     assert "Hong Kong joins: 3 operators" in story and "Hong Kong leaves again: 2 operators" in story
     assert "1 of 2 approvals, needs Macao and Guangdong" in story
+    assert "circulation of the resident's document" in story and "Guangdong Bank A" in story
+    assert "statement mismatch about BNUMMOMX's document; confirmed genuine after" in story
 
     chain = bytearray()
     for number in range(first_block, w3.eth.block_number + 1):
@@ -43,7 +52,7 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
             chain += bytes(w3.eth.get_transaction(tx_hash)["input"])  # type: ignore[arg-type]
             for log in w3.eth.get_transaction_receipt(tx_hash)["logs"]:  # type: ignore[arg-type]
                 chain += bytes(log["data"]) + b"".join(bytes(t) for t in log["topics"])
-    assert len(chain) > 150 * 64  # at least every receipt's digests were scanned
+    assert len(chain) > 150 * 236  # at least every sealed receipt was scanned
     assert len(result.salts) > 150 * 5
     leaked_salts = [s for s in result.salts if s in chain]
     assert leaked_salts == []
@@ -51,6 +60,15 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     needles |= {v.encode() for v in result.claim_values if isinstance(v, str)}
     leaked = [n for n in needles if len(n) >= 6 and bytes(n) in chain]
     assert leaked == []
+    # Receipts and the dispute name no document and no purpose: neither a receipted or disputed document's digest
+    # (only a revocation puts a digest on chain, by design) nor a purpose code, as text or as bytes8.
+    topic = w3.keccak(text="DocumentRevoked(bytes32,bytes11,address,uint8,address)")
+    logs = w3.eth.get_logs({"fromBlock": first_block, "address": result.registry_address})
+    revoked = {bytes(log["topics"][1]) for log in logs if log["topics"][0] == topic}
+    digests = set(result.receipted) - revoked
+    assert len(digests) >= 140
+    assert [d for d in digests if d in chain] == []
+    assert [p for p in result.purposes if doc_type_code(p) in chain or (len(p) >= 6 and p.encode() in chain)] == []
 
 
 def test_demo_with_signing_keys_in_a_token(consortium: Consortium, softhsm: SoftHsm, tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ class TestProposals:
         admin = c.w3.eth.accounts[admin_index] if admin_index is not None else "0x" + "00" * 20
         with pytest.raises(error):
             c.propose(ProposalKind.ADMIT_ISSUER, *admission(issuer, admin, ["DEPCERT"]))
-        assert c.consortium.call(lambda f: f.proposalCount()) == 3  # the fixture's three
+        assert c.consortium.call(lambda f: f.proposalCount()) == 4  # the fixture's four
 
     def test_zero_issuer_id_and_doc_type(self, consortium: Consortium) -> None:
         c = consortium

@@ -84,12 +84,6 @@ class RegistryMachine(RuleBasedStateMachine):
             self.attempt(build, who, True, Exception)
             self.doc_revoked[doc] = reason
 
-    @rule(root=st.sampled_from(ROOTS), doc=st.sampled_from(DOCS), who=WHO)
-    def record(self, root: bytes, doc: bytes, who: str) -> None:
-        issuer = self.c.issuer_id
-        self.attempt(lambda f: f.recordVerifications([[issuer, root, doc]], bytes(32)), who, who == "verifier",
-                     errors.RegistryNotVerifier)
-
     @invariant()
     def chain_agrees_with_the_model(self) -> None:
         triples = [(self.c.issuer_id, r, d) for r in ROOTS for d in DOCS]

@@ -15,6 +15,7 @@ import rfc8785
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, MLKEM768X25519PrivateKey, Suite
 from eth_utils import keccak
 
@@ -110,19 +111,19 @@ def test_sealed_receipt(kem: str) -> None:
                                                                                      1120)}[kem]
     suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
     sealed = h(v["sealed"])
-    assert sealed[:4] == b"\x01" + kem_id.to_bytes(2, "big") + b"\x02"
-    part = 8 + enc + 105 + 16
-    assert len(sealed) == 4 + 2 * part
+    assert sealed[:4] == b"\x02" + kem_id.to_bytes(2, "big") + b"\x02"
+    part = enc + 16 + 16
+    assert len(sealed) == 4 + 2 * part + 88 + 16
+    info = b"crossverify sealed receipt v2" + commitment
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
-        key_id = hashlib.sha256(kem_id.to_bytes(2, "big") + public).digest()[:8]
-        assert key_id == h(regulator["keyId"]) == sealed[4 + i * part:12 + i * part]
         if kem == "X25519":
             secret: Any = x25519.X25519PrivateKey.from_private_bytes(private)
             assert secret.public_key().public_bytes_raw() == public
         else:
             secret = MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(private[:64]),
                                               x25519.X25519PrivateKey.from_private_bytes(private[64:]))
-        opened = suite.decrypt(sealed[12 + i * part:4 + (i + 1) * part], secret,
-                               info=b"crossverify sealed receipt v1" + commitment)
-        assert opened == plaintext
+        salt = suite.decrypt(sealed[4 + i * part:4 + (i + 1) * part], secret, info=info)
+        assert salt == h(r["salt"])
+        body = AESGCM(salt).decrypt(bytes(12), sealed[4 + 2 * part:], info)
+        assert b"\x01" + body + salt == plaintext

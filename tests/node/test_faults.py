@@ -29,6 +29,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     from eth_account import Account
     from crossverify.chain.connection import connect
+    from crossverify.chain.circulation import CirculationContract
     from crossverify.chain.registry import Registry
     from crossverify.issuer.client import IssuerClient
     from crossverify.issuer.journal import Journal
@@ -36,7 +37,7 @@ CHILD = textwrap.dedent("""
     from crossverify.verifier.outbox import ReceiptOutbox
     from crossverify import load_bundle
 
-    role, url, registry, work, point = sys.argv[1:6]
+    role, url, registry, circulation, work, point = sys.argv[1:7]
     Account.enable_unaudited_hdwallet_features()
     key = lambda i: Account.from_mnemonic({mnemonic!r}, account_path=f"m/44'/60'/0'/0/{{i}}")
     die = lambda at: os.kill(os.getpid(), signal.SIGKILL) if at == point else None
@@ -46,9 +47,10 @@ CHILD = textwrap.dedent("""
                               f"{{work}}/bundles", faults=die, receipt_timeout=30)
         client.run(max_batch=40)
     else:
-        bundles = [load_bundle(open(p, "rb").read()) for p in sys.argv[6:]]
-        bank = VerifierClient(reg, sender=key(3), outbox=ReceiptOutbox(f"{{work}}/outbox.sqlite", faults=die))
-        bank.record(bank.verify_many(bundles), "account opening")
+        bundles = [load_bundle(open(p, "rb").read()) for p in sys.argv[7:]]
+        bank = VerifierClient(reg, sender=key(3), outbox=ReceiptOutbox(f"{{work}}/outbox.sqlite", faults=die),
+                              circulation=CirculationContract.at(reg.w3, circulation, {{"gasPrice": 0}}))
+        bank.record(bank.verify_many(bundles), "ACCTOPEN")
 """).format(mnemonic=DEV_MNEMONIC)
 
 
@@ -75,7 +77,7 @@ def test_issuance_killed_at_every_point_loses_and_doubles_nothing(net: Net, node
     certs = deposit_certificates(_Clock(net), 100)
     issuer.issue(certs)
     issuer.journal.close()
-    assert child("issuer", node_url, net.registry.address, str(tmp_path), point) == -9
+    assert child("issuer", node_url, net.registry.address, net.circulation.address, str(tmp_path), point) == -9
 
     restarted = net.issuer(tmp_path, "journal")
     restarted.issue(certs)  # the caller retries its whole input: nothing is doubled
@@ -95,7 +97,8 @@ def test_a_transaction_left_pending_by_a_dead_process_is_waited_for(net: Net, no
     issuer.journal.close()
     rpc(node_url, "evm_setAutomine", [False])
     try:
-        assert child("issuer", node_url, net.registry.address, str(tmp_path), "after_send") == -9
+        assert child("issuer", node_url, net.registry.address, net.circulation.address, str(tmp_path),
+                     "after_send") == -9
         assert len(rpc(node_url, "eth_getBlockByNumber", ["pending", False])["transactions"]) == 1  # type: ignore[index]
         threading.Timer(1.0, rpc, (node_url, "evm_mine")).start()  # the block comes while the restart waits
         report = net.issuer(tmp_path, "journal").run()
@@ -111,13 +114,14 @@ def test_receipts_killed_mid_recording_are_recorded_once(net: Net, node_url: str
     issuer = net.issuer(tmp_path, "journal")
     issuer.issue(deposit_certificates(_Clock(net), 12))
     paths = sorted(str(p) for p in issuer.run().delivered)
-    events = net.registry.contract.events.VerificationRecorded()
-    before = len(events.get_logs(from_block=0))
-    assert child("bank", node_url, net.registry.address, str(tmp_path), point, *paths) == -9
-    bank = VerifierClient(net.registry, sender=net.verifier, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))  # type: ignore[arg-type]
-    report = bank.record(bank.verify_many([load_bundle(Path(p).read_bytes()) for p in paths]), "account opening")
+    before = len(net.sealed_receipts())
+    assert child("bank", node_url, net.registry.address, net.circulation.address, str(tmp_path), point,
+                 *paths) == -9
+    bank = VerifierClient(net.registry, sender=net.verifier, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"),  # type: ignore[arg-type]
+                          circulation=net.circulation)
+    report = bank.record(bank.verify_many([load_bundle(Path(p).read_bytes()) for p in paths]), "ACCTOPEN")
     assert (report.settled, report.recorded) == (12, 0)
-    assert len(events.get_logs(from_block=0)) == before + 12
+    assert [r.commitment for r in net.sealed_receipts()[before:]] == list(report.commitments)
 
 
 def test_a_reorganisation_is_repaired_by_the_issuer_and_the_regulator(net: Net, node_url: str,

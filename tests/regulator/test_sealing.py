@@ -8,6 +8,7 @@ import secrets
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_utils import keccak
 
 from crossverify.errors import NotSealedToThisKey, SealingError
@@ -38,10 +39,15 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
     keys = [RegulatorKey.generate(kem) for _ in range(3)]
     r = receipt()
     sealed = seal(r, [k.public_key for k in keys])
-    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (8 + kem.enc_bytes + PLAINTEXT_BYTES + 16)
-    assert sealed.sealed[:4] == bytes([1]) + kem.to_bytes(2, "big") + bytes([3])
+    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 17 + 16
+    assert sealed.sealed[:4] == bytes([2]) + kem.to_bytes(2, "big") + bytes([3])
     assert sealed.commitment == keccak(COMMITMENT_PREFIX + r.plaintext())
     assert all(open_sealed(sealed, k) == r for k in keys)
+    assert all(open_sealed(sealed, k, part_index=i) == r for i, k in enumerate(keys))  # straight to its part
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(sealed, keys[0], part_index=1)
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(sealed, keys[0], part_index=3)
 
 
 def test_plaintext_layout() -> None:
@@ -57,9 +63,11 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
     key = RegulatorKey.generate(Kem.X25519)
     r = receipt()
     sealed = seal(r, [key.public_key])
-    part = sealed.sealed[4 + 8:]
-    assert Kem.X25519.suite.decrypt(part, key._hpke, info=INFO + sealed.commitment) == r.plaintext()
-    assert sealed.sealed[4:12] == hashlib.sha256(b"\x00\x20" + key.public_key.raw).digest()[:8]
+    assert len(sealed.sealed) == 4 + 64 + 104 == sealed_size(Kem.X25519, 1)
+    salt = Kem.X25519.suite.decrypt(sealed.sealed[4:68], key._hpke, info=INFO + sealed.commitment)
+    assert salt == r.salt
+    body = AESGCM(salt).decrypt(bytes(12), sealed.sealed[68:], INFO + sealed.commitment)
+    assert b"\x01" + body + salt == r.plaintext()
 
 
 def test_refusals() -> None:
@@ -123,8 +131,8 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> 
     for purpose, at in itertools.product(PURPOSES, range(NOW, NOW + 40)):
         guess = seal(Receipt(target, "BNUMMOMX", purpose, bytes(32), at, bytes(16)), regulators)
         assert guess.commitment not in commitments
-        assert not any(guess.sealed[12:44] in b for b in blobs)
-    # The two receipts of the target have no 16-byte run in common (the shared header and key ids are shorter).
+        assert not any(guess.sealed[4:36] in b for b in blobs)
+    # The two receipts of the target have no 16-byte run in common (the shared header is shorter).
     windows = [{b[i:i + 16] for i in range(len(b) - 15)} for b in blobs]
     assert not windows[7] & windows[23]
     # Keys of the issuer, a bank or an outsider open nothing.
@@ -137,3 +145,43 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> 
         opened = [open_sealed(s, key) for s in chain]
         assert [i for i, r in enumerate(opened) if r.document_digest == target] == [7, 23]
         assert [opened[7].purpose, opened[23].purpose] == ["ACCTOPEN", "LOAN"]
+
+
+def test_a_dispute_opens_for_the_issuer_and_the_regulators_only() -> None:
+    from crossverify.sealing import Dispute, DisputeReason, answer_key_address, open_dispute, seal_dispute
+
+    issuer, amcm, pboc, bank, stranger = (RegulatorKey.generate() for _ in range(5))
+    dispute = Dispute.new(secrets.token_bytes(32), "BNUMMOMX", secrets.token_bytes(32),
+                          DisputeReason.SUSPECTED_REUSE, secrets.token_bytes(32), NOW, bank.public_key)
+    answer_key = answer_key_address(dispute)
+    sealed = seal_dispute(dispute, [issuer.public_key, amcm.public_key, pboc.public_key])
+    assert all(open_dispute(sealed, answer_key, k) == dispute for k in (issuer, amcm, pboc))
+    for key in (bank, stranger):
+        with pytest.raises(NotSealedToThisKey):
+            open_dispute(sealed, answer_key, key)
+    with pytest.raises(NotSealedToThisKey):  # recorded under another answer key: refused
+        open_dispute(sealed, "0x" + "11" * 20, issuer)
+    with pytest.raises(SealingError):
+        open_dispute(sealed[:-3], answer_key, issuer)
+
+
+def test_an_answer_opens_for_the_bank_and_the_regulators_and_names_its_signer() -> None:
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from crossverify.sealing import DisputeAnswer, DisputeStatus, open_answer, seal_answer
+
+    bank, amcm, issuer = RegulatorKey.generate(), RegulatorKey.generate(), RegulatorKey.generate()
+    signing_key = Account.create()
+    dispute_id = secrets.token_bytes(32)
+    signed = DisputeAnswer.signed_bytes(dispute_id, DisputeStatus.REVOKED, NOW)
+    signature = bytes(signing_key.sign_message(encode_defunct(signed)).signature)
+    answer = DisputeAnswer(dispute_id, DisputeStatus.REVOKED, NOW, signature)
+    sealed = seal_answer(answer, [bank.public_key, amcm.public_key])
+    for key in (bank, amcm):
+        opened = open_answer(sealed, dispute_id, key)
+        assert opened == answer and opened.signer() == signing_key.address
+    with pytest.raises(NotSealedToThisKey):
+        open_answer(sealed, dispute_id, issuer)
+    with pytest.raises(NotSealedToThisKey):  # the answer is bound to its dispute
+        open_answer(sealed, secrets.token_bytes(32), bank)

@@ -30,7 +30,7 @@ KEYS = {role: new_key() for role in ("bank", "issuer", "regulator")}
 def service(c: Consortium, tmp_path: Path, role: str, **keys: object) -> TestClient:
     key, digest = KEYS[role]
     config = Config(
-        network=NetworkSettings(registry=c.registry.address),
+        network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, **keys),  # type: ignore[arg-type]
         issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite", bundles=tmp_path / "bundles"),
         verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"),
@@ -72,20 +72,21 @@ def issue(consortium: Consortium, api: TestClient, n: int) -> list[dict[str, obj
 def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, issuer_api: TestClient,
                                                        bank_api: TestClient) -> None:
     bundles = issue(consortium, issuer_api, 3)
-    reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "account opening",
-                                                                         "case": "A-1"})
+    reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1"})
     assert reply.status_code == 200 and reply.headers["x-request-id"]
     verdict = reply.json()
     assert verdict["valid"] and verdict["disclosed"]["holder_name"] == "LAM Sio 0"
     assert {c["name"] for c in verdict["checks"]} >= {"anchored", "not_revoked", "key_held_by_issuer"}
     assert verdict["receipt"]["state"] == "queued"
-    bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "account opening", "case": "A-1"})
+    commitment = verdict["receipt"]["commitment"]
+    again = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1"})
+    assert again.json()["receipt"]["commitment"] == commitment  # one receipt per document, purpose and case
     bank_api.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
-    state = bank_api.get(f"/v1/receipts/{verdict['documentDigest']}",
-                         params={"purpose": "account opening", "case": "A-1"}).json()
+    state = bank_api.get(f"/v1/receipts/{commitment}").json()
     assert state["state"] == "recorded" and state["block"] > 0
-    logs = consortium.registry.contract.events.VerificationRecorded().get_logs(from_block=0)
-    assert sum(bytes(log["args"]["documentDigest"]).hex() == verdict["documentDigest"][2:] for log in logs) == 1
+    assert bank_api.get(f"/v1/receipts/0x{'11' * 32}").status_code == 404
+    opened = [r for r in consortium.opened_receipts() if r.document_digest.hex() == verdict["documentDigest"][2:]]
+    assert [(r.purpose, "0x" + r.commitment().hex()) for r in opened] == [("ACCTOPEN", commitment)]
 
     tampered = {**bundles[1], "claims": [{**c, "value": 9_999_999} if c.get("name") == "balance_mop" else c
                                          for c in bundles[1]["claims"]]}

@@ -1,4 +1,4 @@
-"""Receipts through the outbox: each recorded exactly once, across retries, crashes and a node that is down."""
+"""Sealed receipts through the outbox: each recorded exactly once, across retries, crashes and a node that is down."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from crossverify import Bundle, VerifierClient
-from crossverify.errors import NodeUnavailable
+from crossverify.errors import NodeUnavailable, NotSealedToThisKey
+from crossverify.sealing import SealedReceipt, open_sealed
 from crossverify.verifier.outbox import FAULT_POINTS, ReceiptOutbox
 
 from ..conftest import Consortium
@@ -18,13 +19,14 @@ class Crash(Exception):
     """A process dying at a chosen point."""
 
 
-def recorded(c: Consortium) -> list[tuple[bytes, bytes]]:
-    logs = c.registry.contract.events.VerificationRecorded().get_logs(from_block=0)
-    return [(bytes(log["args"]["batchRoot"]), bytes(log["args"]["documentDigest"])) for log in logs]
+def recorded(c: Consortium) -> list[bytes]:
+    """The commitments of every sealed receipt on chain."""
+    return [commitment for _, commitment, _ in c.sealed_receipts()]
 
 
 def bank(c: Consortium, path: Path, **kwargs: object) -> VerifierClient:
-    return VerifierClient(c.registry, sender=c.verifier, outbox=ReceiptOutbox(path, **kwargs))  # type: ignore[arg-type]
+    return VerifierClient(c.registry, sender=c.verifier, outbox=ReceiptOutbox(path, **kwargs),  # type: ignore[arg-type]
+                          circulation=c.circulation)
 
 
 def test_a_retried_command_records_each_receipt_once(consortium: Consortium, issued: list[Bundle],  # noqa: F811
@@ -33,12 +35,36 @@ def test_a_retried_command_records_each_receipt_once(consortium: Consortium, iss
     before = len(recorded(c))
     client = bank(c, tmp_path / "outbox.sqlite")
     reports = client.verify_many(issued)
-    first = client.record(reports, "account opening")
-    again = client.record(reports, "account opening")
+    first = client.record(reports, "ACCTOPEN")
+    again = client.record(reports, "ACCTOPEN")
     assert (first.recorded, first.transactions, again.recorded, again.transactions) == (8, 1, 0, 0)
-    assert len(recorded(c)) == before + 8
-    assert client.record(reports[:2], "account opening", reference="LOAN-2027-001").recorded == 2  # a new case
+    assert again.commitments == first.commitments  # the receipt references stay what they were
+    assert recorded(c)[before:] == list(first.commitments)
+    opened = c.opened_receipts()[before:]
+    assert [r.document_digest for r in opened] == [r.document_digest for r in reports]
+    assert {r.purpose for r in opened} == {"ACCTOPEN"} and not any(r.consented for r in opened)  # bare bundles
+    assert client.record(reports[:2], "ACCTOPEN", reference="LOAN-2027-001").recorded == 2  # a new case
     assert client.outbox is not None and client.outbox.counts() == {"recorded": 10}
+    assert client.outbox.state(first.commitments[0])["state"] == "recorded"  # type: ignore[index]
+
+
+def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    from ..conftest import labelled_regulator_key
+
+    c = consortium
+    client = bank(c, tmp_path / "outbox.sqlite")
+    assert client.outbox is not None
+    [commitment] = client.outbox.enqueue(client.receipts(client.verify_many(issued[:1]), "LOAN"))
+    new_keys = [labelled_regulator_key("AMCM 2027"), labelled_regulator_key("PBoC 2027")]
+    c.set_regulator_keys(new_keys, ["MO", "GD"])
+    before = len(recorded(c))
+    client.outbox.flush(c.circulation, c.verifier)
+    [(_, on_chain, sealed)] = c.sealed_receipts()[before:]
+    assert on_chain == commitment
+    assert open_sealed(SealedReceipt(commitment, sealed), new_keys[1]).purpose == "LOAN"
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(SealedReceipt(commitment, sealed), c.regulator_keys[0])
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
@@ -53,12 +79,12 @@ def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium,
 
     first = bank(c, tmp_path / "outbox.sqlite", faults=crash)
     with pytest.raises(Crash):
-        first.record(first.verify_many(issued), "loan application")
+        first.record(first.verify_many(issued), "LOAN")
     assert first.outbox is not None
     first.outbox.close()
 
     restarted = bank(c, tmp_path / "outbox.sqlite")
-    report = restarted.record(restarted.verify_many(issued), "loan application")
+    report = restarted.record(restarted.verify_many(issued), "LOAN")
     assert (report.settled, report.recorded, report.transactions) == (8, 0, 0)
     assert len(recorded(c)) == before + 8
 
@@ -76,9 +102,9 @@ def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued:
     monkeypatch.setattr(c.w3.eth, "send_raw_transaction", down)
     monkeypatch.setattr(c.w3.eth, "send_transaction", down)
     with pytest.raises(NodeUnavailable):
-        client.record(reports, "insurance claim")
+        client.record(reports, "INSCLAIM")
     monkeypatch.undo()
     assert client.outbox is not None and client.outbox.counts() == {"queued": 8}  # nothing reached the node
-    report = client.record([], "insurance claim")  # the next run settles and sends what is left
+    report = client.record([], "INSCLAIM")  # the next run settles and sends what is left
     assert (report.settled, report.recorded, report.transactions) == (0, 8, 1)
     assert len(recorded(c)) == before + 8

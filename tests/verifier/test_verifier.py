@@ -38,7 +38,7 @@ def issued(consortium: Consortium, tmp_path: Path) -> list[Bundle]:
 
 
 def verifier(c: Consortium, **kwargs: object) -> VerifierClient:
-    return VerifierClient(c.registry, sender=c.verifier, **kwargs)  # type: ignore[arg-type]
+    return VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation, **kwargs)  # type: ignore[arg-type]
 
 
 def only_failure(report: object) -> str:
@@ -160,9 +160,9 @@ def test_receipts_are_recorded(consortium: Consortium, issued: list[Bundle]) -> 
     v = verifier(c)
     reports = v.verify_many(issued)
     start = c.w3.eth.block_number + 1
-    v.record(reports, "account opening")
-    logs = c.registry.contract.events.VerificationRecorded().get_logs(from_block=start)
-    assert [bytes(log["args"]["documentDigest"]) for log in logs] == [r.document_digest for r in reports]
+    flushed = v.record(reports, "ACCTOPEN")
+    assert [commitment for _, commitment, _ in c.sealed_receipts(start)] == list(flushed.commitments)
+    assert [r.document_digest for r in c.opened_receipts(start)] == [r.document_digest for r in reports]
     assert VerifierClient(c.registry).verify(issued[0]).valid  # reading needs no account
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
+from ._circulation import regulator_sync
 from ._consent import presentations, sealing
 from ._core import core
-from ._gas import operations
+from ._gas import operations, sealed_receipts
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
 from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
@@ -39,7 +40,7 @@ FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512,
              2_000)
 SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20, 20, 20)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "core", "hsm_signing", "reading", "audit",
-            "scaling", "service", "presentations", "sealing")
+            "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -57,6 +58,8 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "hsm_issuance": lambda: issuance_in_token(*token_keys(work), sizes.documents, 1000, work),
         "presentations": lambda: presentations(sizes.presentations, work),
         "sealing": lambda: sealing(sizes.receipts),
+        "sealed_receipts": sealed_receipts,
+        "regulator_sync": lambda: regulator_sync(sizes.receipts, work),
     }
     out = []
     for name in only:

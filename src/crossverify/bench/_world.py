@@ -9,6 +9,7 @@ from eth_account import Account
 from eth_account.signers.base import BaseAccount
 from web3 import EthereumTesterProvider, Web3
 
+from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
 from ..chain.records import Role
 from ..chain.registry import Registry
@@ -17,8 +18,12 @@ from ..chain.typed_data import Domain, key_proof
 from ..consortium.operator import OperatorClient
 from ..format.certificate import Certificate, DocumentHeader
 from ..format.codes import issuer_id_code
+from ..sealing import Kem, RegulatorKey
 
 ISSUER = "BNUMMOMX"
+#: The regulators' sealing keys of every benchmark chain (benchmarks only).
+REGULATORS = (RegulatorKey(Kem.X25519, bytes(Web3.keccak(text="crossverify benchmark regulator key MO"))),
+              RegulatorKey(Kem.X25519, bytes(Web3.keccak(text="crossverify benchmark regulator key GD"))))
 
 
 @dataclass
@@ -29,6 +34,7 @@ class World:
     admin: str
     verifier: str
     key: BaseAccount
+    circulation: CirculationContract
 
     def now(self) -> int:
         return chain_time(self.w3)
@@ -51,10 +57,13 @@ def world(key: BaseAccount | None = None, admin: BaseAccount | None = None) -> W
         w3.eth.send_transaction({"from": a[0], "to": address, "value": Web3.to_wei(100, "ether")})
     guangdong.approve(macao.propose_admit_issuer(ISSUER, "MO", address, ["DEPCERT", "ACCTSTMT"]))
     guangdong.approve(macao.propose_admit_member(a[3], Role.VERIFIER))
+    guangdong.approve(macao.propose_regulator_keys([(REGULATORS[0].public_key.raw, "MO"),
+                                                    (REGULATORS[1].public_key.raw, "GD")]))
     issuer_id = issuer_id_code(ISSUER)
     proof = key_proof(issuer_id, key, Domain.of(macao.registry))
     macao.registry.transact(lambda f: f.addSigningKey(issuer_id, key.address, proof), sender)
-    return World(w3, macao.registry, a[0], address, a[3], key)
+    assert macao.circulation is not None
+    return World(w3, macao.registry, a[0], address, a[3], key, macao.circulation)
 
 
 def statements(n: int, claims: int = 12, now: int = 1_790_000_000, start: int = 0) -> list[tuple[str, Certificate]]:

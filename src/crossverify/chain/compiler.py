@@ -20,7 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: consortium chains that lag mainnet such as FISCO BCOS and older Besu/GoQuorum nodes.
 EVM_VERSION = "paris"
 OPTIMIZER_RUNS = 200
-DEPLOYABLE = ("DocumentRegistry", "Consortium")
+DEPLOYABLE = ("DocumentRegistry", "Consortium", "Circulation")
 
 
 def _sources() -> dict[str, str]:

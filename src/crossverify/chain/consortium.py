@@ -37,6 +37,7 @@ PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
     ProposalKind.REMOVE_OPERATOR: ("address",),
     ProposalKind.REPLACE_OPERATOR: ("address", "address"),
     ProposalKind.SET_THRESHOLD: ("uint8",),
+    ProposalKind.SET_REGULATOR_KEYS: ("address", "bytes[]", "bytes32[]"),
 }
 
 

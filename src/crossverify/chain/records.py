@@ -34,8 +34,8 @@ class RevocationReason(IntEnum):
 
 
 class ProposalKind(IntEnum):
-    """Governance actions that need a quorum of operators: the first nine act on the registry, the rest on the
-    consortium itself."""
+    """Governance actions that need a quorum of operators: the first nine act on the registry, the next four on
+    the consortium itself, ``SET_REGULATOR_KEYS`` on the circulation contract."""
 
     ADMIT_ISSUER = 0
     SUSPEND_ISSUER = 1
@@ -50,6 +50,7 @@ class ProposalKind(IntEnum):
     REMOVE_OPERATOR = 10
     REPLACE_OPERATOR = 11
     SET_THRESHOLD = 12
+    SET_REGULATOR_KEYS = 13
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ REVOCATION_CHUNK = 2000
 
 
 #: The deployable contracts, each with a committed artifact.
-CONTRACTS = ("DocumentRegistry", "Consortium")
+CONTRACTS = ("DocumentRegistry", "Consortium", "Circulation")
 
 
 @cache

@@ -12,7 +12,7 @@ import click
 
 from ..config import Config
 from ..session import Session
-from . import audit, demo, holder, issuer, keys, operator, serve, verify
+from . import audit, demo, dispute, holder, issuer, keys, operator, regulator, serve, verify
 from ._logs import log_as_json
 from ._shell import App, failures
 
@@ -42,6 +42,8 @@ main.add_command(issuer.issuer)
 main.add_command(verify.verify)
 main.add_command(verify.challenge)
 main.add_command(holder.holder)
+main.add_command(dispute.dispute)
 main.add_command(audit.audit)
+main.add_command(regulator.regulator)
 main.add_command(demo.demo)
 main.add_command(serve.serve)

@@ -25,7 +25,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError
+from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError, SealingError
 from ..format.encoding import to_hex
 from ..session import Session
 
@@ -80,7 +80,7 @@ def failures() -> Iterator[None]:
     """Map errors to the exit codes above."""
     try:
         yield
-    except (ConfigError, KeyLoadError, BundleError, JournalError, ValueError) as exc:
+    except (ConfigError, KeyLoadError, BundleError, JournalError, SealingError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
     except UNAVAILABLE as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc

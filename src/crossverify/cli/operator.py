@@ -1,6 +1,10 @@
-"""``crossverify operator``: deploy the consortium and its registry, propose and approve changes, read proposals."""
+"""``crossverify operator``: deploy the consortium, its registry and the circulation contract, propose and approve
+changes, read proposals."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -9,7 +13,8 @@ from web3 import Web3
 from ..chain.records import Role
 from ..consortium.operator import OperatorClient
 from ..format.encoding import utc_minute
-from ._shell import App, command
+from ..sealing import RegulatorPublicKey
+from ._shell import App, BadInput, command
 
 
 @click.group()
@@ -32,13 +37,17 @@ def _operator_spec(value: str) -> tuple[str, str]:
 @click.option("--lifetime", type=int, default=7 * 86400, show_default=True, help="Proposal lifetime, seconds.")
 @command
 def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int) -> None:
-    """Deploy a consortium and the registry it governs."""
+    """Deploy a consortium, the registry it governs, and the circulation contract beside it (then propose the
+    regulators' keys with ``operator propose regulator-keys``)."""
     session = app.session
     client = OperatorClient.deploy(session.w3, session.sender, [_operator_spec(o) for o in operators],
                                    threshold, lifetime, session.tx_params)
     address = client.registry.address
-    app.emit({"registry": address, "consortium": client.consortium.address, "chainId": session.w3.eth.chain_id},
-             f"registry deployed at {address}, governed by consortium {client.consortium.address}")
+    assert client.circulation is not None
+    app.emit({"registry": address, "consortium": client.consortium.address,
+              "circulation": client.circulation.address, "chainId": session.w3.eth.chain_id},
+             f"registry deployed at {address}, governed by consortium {client.consortium.address}; circulation "
+             f"contract at {client.circulation.address}")
 
 
 @operator.group("propose")
@@ -69,6 +78,28 @@ def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str
 def propose_admit_member(app: App, account: str, role: str) -> None:
     """Admit a verifier or a regulator."""
     _proposed(app, app.session.operator().propose_admit_member(Web3.to_checksum_address(account), Role[role.upper()]))
+
+
+@propose.command("regulator-keys")
+@click.option("--key", "keys", multiple=True, required=True, metavar="FILE.json@JURISDICTION",
+              help="A regulator's public sealing key file ({\"kem\": ..., \"public\": ...}) and its jurisdiction; "
+              "one per regulator, all of one KEM.")
+@command
+def propose_regulator_keys(app: App, keys: tuple[str, ...]) -> None:
+    """Replace the regulators' sealing keys on the circulation contract (a new key epoch once it passes)."""
+    parsed = []
+    for spec in keys:
+        file, sep, jurisdiction = spec.rpartition("@")
+        if not sep or not file or not jurisdiction:
+            raise BadInput(f"--key takes FILE.json@JURISDICTION, got {spec!r}")
+        try:
+            data = json.loads(Path(file).read_text())
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"cannot read regulator key {file}: {exc}") from None
+        if isinstance(data, dict) and "private" in data:
+            raise BadInput(f"{file} holds a private key: give the regulator's public key file")
+        parsed.append((RegulatorPublicKey.from_json(data).raw, jurisdiction))
+    _proposed(app, app.session.operator().propose_regulator_keys(parsed))
 
 
 @propose.command("suspend-issuer")

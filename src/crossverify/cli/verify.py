@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from ..format.codes import doc_type_code
+from ..format.encoding import to_hex
 from ..verifier.client import Outcome
 from ._shell import App, BadInput, command
 
@@ -39,8 +41,9 @@ def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None
 @click.argument("bundles", type=click.Path(dir_okay=False, path_type=Path), nargs=-1, required=True)
 @click.option("--attachment", "attachments", multiple=True, metavar="NAME=PATH",
               help="An attachment's file, by claim name (for every bundle given).")
-@click.option("--record", is_flag=True, help="Record a receipt on chain for each valid bundle.")
-@click.option("--purpose", help="Why the documents were verified (only its hash goes on chain).")
+@click.option("--record", is_flag=True, help="Record a receipt, sealed to the regulators, for each valid bundle.")
+@click.option("--purpose", help="Purpose code of bare bundles, e.g. ACCTOPEN (a presentation carries its own); "
+              "sealed: only the regulators read it.")
 @click.option("--case", "case", default="", help="The bank's case reference: a receipt is recorded once per case, "
               "however often the command is run again.")
 @command
@@ -48,8 +51,11 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
            purpose: str | None, case: str) -> None:
     """Check bundles or presentations a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
-    if record and not purpose:
-        raise BadInput("--record needs --purpose")
+    if purpose is not None:
+        try:
+            doc_type_code(purpose)
+        except ValueError as exc:
+            raise BadInput(f"--purpose: {exc}") from None
     client = app.session.verifier(record=record)
     files = {}
     try:
@@ -64,12 +70,16 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
     if record:
         valid = [r for r in reports if r.valid]
+        if purpose is None and any(r.presentation is None for r in valid):
+            raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
         with Progress(console=app.console, transient=True) as bars:
             task = bars.add_task("recording receipts", total=len(valid))
-            flushed = client.record(valid, purpose or "", case,
+            flushed = client.record(valid, purpose, case,
                                     lambda done, total: bars.update(task, completed=done, total=total))
         app.console.print(f"receipts: {flushed.recorded} recorded in {flushed.transactions} transactions"
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
+        for commitment in flushed.commitments:
+            app.console.print(f"  receipt {to_hex(commitment)}")
     if app.as_json:
         app.emit([{"file": str(p), **r.as_json()} for p, r in zip(bundles, reports, strict=True)], "")
     else:

@@ -11,6 +11,7 @@ from eth_abi.abi import decode as abi_decode
 from web3 import Web3
 from web3.types import TxReceipt
 
+from ..chain.circulation import CirculationContract
 from ..chain.consortium import (
     DEFAULT_PROPOSAL_LIFETIME,
     PAYLOAD_TYPES,
@@ -23,6 +24,7 @@ from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
+from ..errors import ConfigError
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import utc_time
 
@@ -95,6 +97,10 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         return f"remove operator {_addr(v[0])}"
     if kind is ProposalKind.REPLACE_OPERATOR:
         return f"replace operator {_addr(v[0])} with {_addr(v[1])}"
+    if kind is ProposalKind.SET_REGULATOR_KEYS:
+        keys = ", ".join(f"{jurisdiction_name(j)} {len(k)}-byte key 0x{k[:4].hex()}…" for k, j in zip(v[1], v[2],
+                                                                                                    strict=False))
+        return f"set the regulators' sealing keys on {_addr(v[0])}: {keys}"
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
 
@@ -106,19 +112,22 @@ class OperatorClient:
     """What one operator does. Proposals pass in the approval that meets the quorum: the threshold, and an
     approval from every jurisdiction that has an operator."""
 
-    def __init__(self, registry: Registry, sender: Sender, consortium: ConsortiumContract | None = None) -> None:
+    def __init__(self, registry: Registry, sender: Sender, consortium: ConsortiumContract | None = None,
+                 circulation: CirculationContract | None = None) -> None:
         self.registry = registry
         self.sender = sender
         self.consortium = consortium or ConsortiumContract.at(registry.w3, registry.consortium_address(),
                                                               registry.tx_params)
+        self.circulation = circulation
 
     @classmethod
     def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[tuple[str, str]], threshold: int = 0,
                proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
                tx_params: dict[str, Any] | None = None) -> OperatorClient:
-        """Deploy a consortium of ``(account, jurisdiction)`` operators and its registry (``threshold=0``: all)."""
+        """Deploy a consortium of ``(account, jurisdiction)`` operators, its registry and the circulation contract
+        beside it (``threshold=0``: all)."""
         consortium, registry = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime, tx_params)
-        return cls(registry, sender, consortium)
+        return cls(registry, sender, consortium, CirculationContract.deploy(w3, registry, sender, tx_params))
 
     # -------------------------------------------------------------------------------------------------------
     # Proposing and approving
@@ -169,6 +178,14 @@ class OperatorClient:
 
     def propose_threshold(self, threshold: int) -> int:
         return self.propose(ProposalKind.SET_THRESHOLD, threshold)
+
+    def propose_regulator_keys(self, keys: Sequence[tuple[bytes, str]]) -> int:
+        """Propose the regulators' sealing keys (raw public keys), each with its jurisdiction, for the circulation
+        contract."""
+        if self.circulation is None:
+            raise ConfigError("proposing regulator keys needs the circulation contract ([network] circulation)")
+        return self.propose(ProposalKind.SET_REGULATOR_KEYS, self.circulation.address, [k for k, _ in keys],
+                            [jurisdiction_code(j) for _, j in keys])
 
     def approve(self, proposal_id: int) -> bool:
         """Approve a proposal; returns whether this approval passed (and so executed) it."""

@@ -78,6 +78,11 @@ class InclusionProof:
     path: tuple[bytes, ...]
     batch_root: bytes
 
+    def fits_anchor(self, leaf_count: int) -> bool:
+        """Whether an anchor's ``leafCount`` (its documents) is this proof's batch: the same size, or a batch of one
+        proved with its decoy leaf (2 leaves, the document first)."""
+        return leaf_count == self.leaf_count or (leaf_count, self.leaf_count, self.index) == (1, 2, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
@@ -112,7 +117,7 @@ class Bundle:
         of a one-leaf batch. A verifier reads the anchor for ``batchRoot`` and compares its ``leafCount``,
         ``hashAlg``, ``docType`` and issuer with the bundle's (:class:`~crossverify.VerifierClient` does).
         """
-        if leaf_count is not None and leaf_count != self.proof.leaf_count:
+        if leaf_count is not None and not self.proof.fits_anchor(leaf_count):
             return False
         return self.recompute_root() == self.proof.batch_root
 

@@ -279,7 +279,7 @@ class IssuerClient:
         if batches:
             self._fault("before_deliver")
         chain_id = self.registry.w3.eth.chain_id
-        total = sum(b.leaf_count for b in batches)
+        total = sum(b.documents for b in batches)
         if batches:
             (self.bundle_dir / self.issuer_id).mkdir(mode=0o700, parents=True, exist_ok=True)
         for b in batches:
@@ -287,7 +287,7 @@ class IssuerClient:
             written += write_bundles(self.journal, b, self.bundle_dir / self.issuer_id, chain_id,
                                      self.registry.address)
             os.sync()
-            log.info("bundles delivered", extra={"issuer": self.issuer_id, "batch": b.id, "bundles": b.leaf_count})
+            log.info("bundles delivered", extra={"issuer": self.issuer_id, "batch": b.id, "bundles": b.documents})
             self.journal.record_delivered(b.id)
         if batches:
             progress("writing bundles", len(written), total)
@@ -380,9 +380,10 @@ class IssuerClient:
     def _require_own(self, b: BatchRecord, status: DocumentStatus) -> None:
         """The anchor found under this issuer's id must be this batch's record, signed by one of its keys."""
         found = (status.issuer_id, status.doc_type, status.hash_alg, status.leaf_count, status.not_after)
-        expected = (issuer_id_code(self.issuer_id), doc_type_code(b.doc_type), int(b.hash_alg), b.leaf_count,
+        expected = (issuer_id_code(self.issuer_id), doc_type_code(b.doc_type), int(b.hash_alg), b.documents,
                     b.not_after)
-        if found != expected:
+        # A batch of one anchored before anchors counted documents carries its leaves (the decoy too) instead.
+        if found not in (expected, (*expected[:3], b.leaf_count, b.not_after)):
             raise AnchorMismatch(f"journal batch {b.id}: the registry holds root 0x{b.root.hex()} for "
                                  f"{self.issuer_id} with another record, signed by {status.signing_key}; a key of "
                                  "this issuer signed something else: check for a compromised key")
@@ -396,7 +397,7 @@ class IssuerClient:
         return tx["blockNumber"] is None
 
     def _request(self, b: BatchRecord, deadline: int) -> AnchorRequest:
-        return AnchorRequest(b.root, doc_type_code(b.doc_type), int(b.hash_alg), b.leaf_count, b.not_after, deadline)
+        return AnchorRequest(b.root, doc_type_code(b.doc_type), int(b.hash_alg), b.documents, b.not_after, deadline)
 
     # -------------------------------------------------------------------------------------------------------
     # Revocation and keys (``sender`` must be the issuer's admin)

@@ -116,6 +116,7 @@ class BatchRecord:
     signer: str | None
     anchor_block: int | None
     anchor_block_hash: bytes | None
+    documents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +282,8 @@ class Journal:
     def batches(self, issuer_id: str, *states: BatchState) -> list[BatchRecord]:
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
-            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash FROM batches "
+            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, "
+            "(SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id) FROM batches "
             f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) "
             "ORDER BY id", (issuer_id, *states)).fetchall()
         return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])

@@ -29,6 +29,18 @@ def to_csv(report: AuditReport) -> str:
                 writer.writerow([section.removeprefix("by_"), key, metric, value])
     for reason, count in report.revocation_reasons.items():
         writer.writerow(["revocation_reason", reason, "count", count])
+    if report.circulation is not None:
+        c = report.circulation
+        for section, key in (("circulation_verifier", "byVerifier"), ("circulation_day", "byDay")):
+            for name, figures in c[key].items():
+                for metric, value in figures.items():
+                    writer.writerow([section, name, metric, value])
+        for purpose, count in c["byPurpose"].items():
+            writer.writerow(["circulation_purpose", purpose, "sealed_receipts", count])
+        for d in c["disputes"]:
+            for metric in ("openedAt", "verifier", "issuer", "reason", "state", "ageDays"):
+                shown = utc_minute(d[metric]) if metric == "openedAt" else d.get(metric)
+                writer.writerow(["dispute", d["disputeId"], metric, shown])
     for a in report.anomalies:
         details = {k: v for k, v in a.items() if k not in ("kind", "at")}
         writer.writerow(["anomaly", a["kind"], utc_minute(a["at"]), json.dumps(details)])
@@ -58,6 +70,7 @@ def to_html(report: AuditReport) -> str:
     governance = _table(["when", "event", "details"], [
         [utc_minute(g["at"]), g["event"], ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))]
         for g in report.governance])
+    circulation = _circulation(report.circulation)
     issuers = _figures_table("issuer", report.by_issuer)
     verifiers = _figures_table("verifier", report.by_verifier)
     return f"""<!doctype html>
@@ -81,11 +94,27 @@ Only digests and non-personal metadata are shown.</p>
 <div class="cards">{cards}</div>
 <h2>Anomalies</h2><div class="anomalies">{anomalies}</div>
 <div class="charts">{''.join(charts)}</div>
+{circulation}
 <h2>Issuers</h2>{issuers}
 <h2>Verifiers</h2>{verifiers}
 <h2>Membership and key changes</h2>{governance}
 </body></html>
 """
+
+
+def _circulation(c: dict[str, Any] | None) -> str:
+    """The opened circulation trail: receipts per bank and purpose, consent, and each dispute's lifecycle."""
+    if c is None:
+        return "<h2>Circulation</h2><p>Not opened: the report was made without a regulator key.</p>"
+    disputes = _table(["opened", "bank", "issuer", "reason", "state", "age (days)"], [
+        [utc_minute(d["openedAt"]), d["verifier"], d.get("issuer", ""), d.get("reason", ""),
+         d["state"].replace("_", " "), d["ageDays"]] for d in c["disputes"]]) if c["disputes"] else "<p>None.</p>"
+    per_day = [(d, f.get("sealed_receipts", 0)) for d, f in c["byDay"].items()]
+    charts = (_bars("Sealed receipts per purpose", list(c["byPurpose"].items()), "#2e8b57")
+              + _bars("Sealed receipts per day", per_day, "#2e8b57"))
+    return (f"<h2>Circulation</h2><p>{c['receipts']:,} sealed receipts opened, {c['withoutConsent']:,} without "
+            f"the resident's consent.</p><div class=\"charts\">{charts}</div>"
+            f'{_figures_table("verifier", c["byVerifier"])}<h2>Disputes</h2>{disputes}')
 
 
 def _bars(title: str, data: list[tuple[str, int]], colour: str) -> str:

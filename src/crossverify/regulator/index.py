@@ -18,6 +18,7 @@ from typing import Any
 
 from web3.exceptions import BlockNotFound
 
+from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
 from ..chain.records import RevocationReason, Role
@@ -25,6 +26,7 @@ from ..chain.registry import Registry
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..store import Store
+from .circulation import MIGRATION as CIRCULATION_MIGRATION
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
 -- The hash of every block that holds an indexed event, and of each chunk's last block: a block whose hash
 -- the chain no longer has marks a reorganisation or a reset, and the index rewinds to the last one it still has.
 CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-""")
+""", CIRCULATION_MIGRATION)
 
 GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
@@ -68,6 +70,17 @@ class SyncReport:
     rewound: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class IndexedEvent:
+    """An event as indexed: where it is in the chain, its block's time, its name and arguments (bytes as hex)."""
+
+    block_number: int
+    log_index: int
+    block_time: int
+    name: str
+    args: dict[str, Any]
+
+
 @dataclass
 class AuditReport:
     """Everything a regulator asked for, computed from the index."""
@@ -84,6 +97,7 @@ class AuditReport:
     revocation_reasons: dict[str, int]
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     governance: list[dict[str, Any]] = field(default_factory=list)
+    circulation: dict[str, Any] | None = None  # the opened trail (regulator.circulation); None: read without keys
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -94,9 +108,13 @@ class RegulatorReader:
     It holds no key."""
 
     def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
-                 confirmations: int = 0, burst_per_hour: int = 1000) -> None:
+                 confirmations: int = 0, burst_per_hour: int = 1000,
+                 circulation: CirculationContract | None = None) -> None:
         self.registry = registry
         self.consortium = ConsortiumContract.at(registry.w3, registry.consortium_address(), registry.tx_params)
+        self.circulation = circulation
+        self.contracts: list[Registry | ConsortiumContract | CirculationContract] = [
+            registry, self.consortium, *([circulation] if circulation is not None else [])]
         self.chunk = chunk
         self.from_block = from_block
         self.confirmations = confirmations
@@ -128,12 +146,12 @@ class RegulatorReader:
             low = start
             while low <= latest:
                 high = min(low + self.chunk - 1, latest)
-                logs = w3.eth.get_logs({"address": [self.registry.contract.address, self.consortium.contract.address],
+                logs = w3.eth.get_logs({"address": [c.contract.address for c in self.contracts],
                                         "fromBlock": low, "toBlock": high})
                 blocks = {n: w3.eth.get_block(n) for n in {log["blockNumber"] for log in logs} | {high}}
                 if any(bytes(log["blockHash"]) != bytes(blocks[log["blockNumber"]]["hash"]) for log in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                events = sorted(self.registry.decode_logs(logs) + self.consortium.decode_logs(logs),
+                events = sorted((e for c in self.contracts for e in c.decode_logs(logs)),
                                 key=lambda e: (e.block_number, e.log_index))
                 with self.store.transaction() as db:
                     db.executemany(
@@ -188,6 +206,14 @@ class RegulatorReader:
             query += f" WHERE name IN ({','.join('?' * len(names))})"
         for block_time, name, args in self._db.execute(query + " ORDER BY block_number, log_index", names):
             yield block_time, name, json.loads(args)
+
+    def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
+        """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
+        query = ("SELECT block_number, log_index, block_time, name, args FROM events "
+                 f"WHERE (block_number, log_index) > (?, ?) AND name IN ({','.join('?' * len(names))}) "
+                 "ORDER BY block_number, log_index")
+        for number, index, block_time, name, args in self._db.execute(query, (block_number, log_index, *names)):
+            yield IndexedEvent(number, index, block_time, name, json.loads(args))
 
     def report(self) -> AuditReport:
         """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from eth_utils.crypto import keccak
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -28,7 +27,6 @@ from ..errors import (
     CrossverifyError,
     JournalError,
 )
-from ..format.codes import issuer_id_code
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
 from ..format.strict_json import MAX_DEPTH, read_json
@@ -37,6 +35,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..session import Session
 from ..verifier.client import VerificationReport
+from . import regulator as regulator_routes
 from . import resident
 from .auth import ApiKeys, Client, RateLimit
 from .workers import Periodic, VerifyQueue
@@ -69,6 +68,7 @@ class CheckOut(BaseModel):
 
 
 class ReceiptOut(BaseModel):
+    commitment: str = Field(description="The receipt's reference: the commitment recorded on chain, sealed")
     state: str = Field(description="queued, sent or recorded")
     transaction: str | None = None
     block: int | None = None
@@ -139,14 +139,15 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     regulator = session.regulator if "regulator" in roles else None
     workers: dict[str, Periodic] = {}
     if outbox is not None:
-        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.registry, session.sender),
+        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.circulation, session.sender),
                                      chain_lock, 1.0)
     if issuer is not None:
         batching = session.config.issuer
         workers["issuer"] = Periodic("issuer", lambda: issuer.run(batching.max_batch, batching.max_age),
                                      chain_lock, settings.run_every)
-    if regulator is not None:
-        workers["audit"] = Periodic("audit", regulator.sync, chain_lock, settings.run_every)
+    if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
+        sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
+        workers["audit"] = Periodic("audit", sync, chain_lock, settings.run_every)
     if start_workers:
         for worker in workers.values():
             worker.start()
@@ -241,7 +242,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
               summary="Verify one bundle or presentation; optionally record a receipt (exactly once per document, "
                       "purpose, case)")
     async def verify_one(request: Request, _: Bank,
-                         purpose: Annotated[str | None, Query(description="Why: only its hash goes on chain")] = None,
+                         purpose: Annotated[str | None, Query(
+                             description="Record a receipt sealed to the regulators, for this purpose code (a "
+                                         "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
                          ) -> VerificationOut:
         body = await request.body()
@@ -249,11 +252,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         receipt = None
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
-            purpose_hash = keccak(text=purpose)
-            outbox.enqueue([(report.bundle.proof.batch_root, report.document_digest, purpose_hash,
-                             issuer_id_code(report.bundle.header.issuer_id))], case)
+            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
             workers["outbox"].wake()
-            receipt = outbox.state(report.document_digest, purpose_hash, case)
+            receipt = outbox.state(commitment)
         return verdict(report, receipt)
 
     @app.post("/v1/challenges", tags=["banks"], response_model=ChallengeOut,
@@ -270,13 +271,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
         return [verdict(r) for r in await run_in_threadpool(queue.verify, texts)]
 
-    @app.get("/v1/receipts/{document_digest}", tags=["banks"], response_model=ReceiptOut,
-             summary="Where a receipt stands: queued, sent or recorded on chain")
-    def receipt_state(document_digest: str, purpose: str, _: Bank, case: str = "") -> ReceiptOut:
+    @app.get("/v1/receipts/{commitment}", tags=["banks"], response_model=ReceiptOut,
+             summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
+    def receipt_state(commitment: str, _: Bank) -> ReceiptOut:
         assert outbox is not None
-        state = outbox.state(from_hex(document_digest, 32), keccak(text=purpose), case)
+        state = outbox.state(from_hex(commitment, 32))
         if state is None:
-            raise Problem(404, "Not found", "no receipt for that document, purpose and case")
+            raise Problem(404, "Not found", "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
     if "bank" in roles:
@@ -318,7 +319,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             found = journal.batches(session.issuer_id, *BatchState)
             counts = journal.counts(session.issuer_id)
         return {"counts": counts, "batches": [
-            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.leaf_count,
+            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.documents,
              "root": to_hex(b.root), "anchorBlock": b.anchor_block} for b in found]}
 
     @app.post("/v1/revocations", tags=["issuers"], summary="Revoke a document by its reference (final)")
@@ -340,7 +341,10 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     def audit_report(_: Regulator) -> dict[str, Any]:
         assert regulator is not None
         with regulator.store.lock:
-            return regulator.report().as_json()
+            report = session.trail.report() if session.config.regulator.key_files else regulator.report()
+            return report.as_json()
+
+    app.include_router(regulator_routes.router(lambda: session.trail, client_of("regulator")))
 
     return app
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from eth_utils.crypto import keccak
-
+from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
 from ..chain.records import DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
@@ -34,7 +33,7 @@ from ..format.holder import HOLDER_CLAIM
 from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
 from ..sealing import Receipt, RegulatorPublicKey, SealedReceipt, seal
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
-from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox
+from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
@@ -140,8 +139,10 @@ class VerifierClient:
     def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
                  clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None,
                  audience: str | None = None, challenges: ChallengeStore | None = None,
-                 wall_clock: Callable[[], int] | None = None) -> None:
+                 wall_clock: Callable[[], int] | None = None, circulation: CirculationContract | None = None
+                 ) -> None:
         self.registry = registry
+        self.circulation = circulation
         self.policy = policy or Policy()
         self.sender = sender
         self.outbox = outbox
@@ -209,26 +210,45 @@ class VerifierClient:
             out.append(batch if record is None else batch.with_document_revocation(record))
         return out
 
-    def record(self, reports: Sequence[VerificationReport], purpose: str, reference: str = "",
+    def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
                progress: Callable[[int, int], None] | None = None) -> FlushReport:
-        """Record on chain that these documents were verified for ``purpose`` (only its hash goes on chain).
+        """Record sealed receipts of the valid reports on the circulation contract (see :meth:`receipts`); the
+        report's ``commitments`` are the receipt references, in the order of the valid reports.
 
-        With an outbox, each receipt is recorded exactly once per ``reference`` (the bank's case), across
-        retries and crashes; without one, they are sent as they are.
+        With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
+        case), across retries and crashes; without one, they are sealed and sent as they are.
         """
-        if self.sender is None:
-            raise CrossverifyError("recording receipts needs the verifier's account as sender")
-        purpose_hash = keccak(text=purpose)
-        receipts = [(r.bundle.proof.batch_root, r.document_digest, purpose_hash,
-                     issuer_id_code(r.bundle.header.issuer_id)) for r in reports if r.bundle and r.document_digest]
+        if self.sender is None or self.circulation is None:
+            raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
+                                   "contract ([network] circulation)")
+        receipts = self.receipts(reports, purpose)
         if self.outbox is not None:
-            self.outbox.enqueue(receipts, reference)
-            return self.outbox.flush(self.registry, self.sender, progress=progress)
+            commitments = self.outbox.enqueue(receipts, reference)
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress)
+            return replace(flushed, commitments=tuple(commitments))
+        keys = regulator_keys(self.circulation)
+        transactions = 0
         for start in range(0, len(receipts), RECEIPTS_PER_TX):
-            docs = [[issuer, root, digest] for root, digest, _, issuer in receipts[start:start + RECEIPTS_PER_TX]]
-            self.registry.transact(lambda f, d=docs: f.recordVerifications(d, purpose_hash),  # type: ignore[misc]
-                                   self.sender)
-        return FlushReport(0, len(receipts), -(-len(receipts) // RECEIPTS_PER_TX))
+            sealed = [seal(r, keys) for r in receipts[start:start + RECEIPTS_PER_TX]]
+            self.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], self.sender)
+            transactions += 1
+        return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
+
+    def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None) -> list[Receipt]:
+        """A receipt (fresh salt) for each valid report: a presentation's own purpose code and hash (the resident's
+        consent), or for a bare bundle ``purpose`` (a purpose code, such as ``ACCTOPEN``) and a zero hash."""
+        now = self._wall_clock()
+        out = []
+        for r in reports:
+            if not (r.valid and r.bundle and r.document_digest):
+                continue
+            p = r.presentation
+            why = p.binding.purpose if p else purpose
+            if why is None:
+                raise CrossverifyError("a receipt for a bare bundle needs a purpose code")
+            out.append(Receipt.new(r.document_digest, r.bundle.header.issuer_id, why,
+                                   p.hash(r.document_digest) if p else None, now))
+        return out
 
     def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
         """A one-time challenge for a resident's session, stored before it is handed out."""
@@ -238,22 +258,9 @@ class VerifierClient:
 
     def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
                       purpose: str | None = None) -> list[SealedReceipt]:
-        """Receipts of the valid reports, sealed to every regulator key: the commitments and ciphertexts an
-        event-only ``recordSealedReceipts(bytes32[], bytes[])`` carries. A presentation's purpose and hash go
-        in; for a bare bundle, ``purpose`` must be given and the presentation hash is zero."""
-        now = self._wall_clock()
-        sealed = []
-        for r in reports:
-            if not (r.valid and r.bundle and r.document_digest):
-                continue
-            p = r.presentation
-            why = p.binding.purpose if p else purpose
-            if why is None:
-                raise CrossverifyError("a receipt for a bare bundle needs a purpose code")
-            receipt = Receipt.new(r.document_digest, r.bundle.header.issuer_id, why,
-                                  p.hash(r.document_digest) if p else None, now)
-            sealed.append(seal(receipt, regulators))
-        return sealed
+        """Receipts of the valid reports (:meth:`receipts`), sealed to every regulator key: the commitments and
+        ciphertexts ``recordSealedReceipts(bytes32[], bytes[])`` carries."""
+        return [seal(r, regulators) for r in self.receipts(reports, purpose)]
 
     # -------------------------------------------------------------------------------------------------------
 
@@ -387,9 +394,11 @@ class VerifierClient:
         mismatches = [
             f"{what}: anchor {a!r}, bundle {b!r}" for what, a, b in (
                 ("issuer", code_name(s.issuer_id), h.issuer_id), ("document type", code_name(s.doc_type), h.doc_type),
-                ("hash algorithm", s.hash_alg, int(p.hash_alg)), ("batch size", s.leaf_count, p.leaf_count))
+                ("hash algorithm", s.hash_alg, int(p.hash_alg)))
             if a != b
         ]
+        if not p.fits_anchor(s.leaf_count):
+            mismatches.append(f"batch size: anchor {s.leaf_count!r}, bundle {p.leaf_count!r}")
         checks.append(Check("anchor_matches_bundle", Outcome.FAILED if mismatches else Outcome.PASSED,
                             "; ".join(mismatches) or "issuer, type, hash algorithm and batch size agree"))
         held = s.key_added_at <= s.anchored_at and (s.key_retired_at == 0 or s.anchored_at <= s.key_retired_at)

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ICirculation} from "./ICirculation.sol";
+import {IDocumentRegistry} from "./IDocumentRegistry.sol";
+
+/// @title crossverify circulation trail
+/// @notice Sealed verification receipts and sealed disputes, beside the document registry. Receipts are events
+///         only; a dispute keeps one slot (its answer key, time and state) so that it is answered once, by a
+///         reader of its sealed content.
+/// @dev Receipts keep no per-commitment storage: replay protection would cost more than a receipt itself. A
+///      verifier that copies another's commitment only records a receipt the regulators find twice, under two
+///      verifiers, and the earlier one stands (each verifier is an admitted, accountable member).
+contract Circulation is ICirculation, EIP712 {
+    /// @dev The EIP-712 struct an answer key signs: the dispute and the hash of the sealed answer.
+    bytes32 public constant ANSWER_TYPEHASH = keccak256("Answer(bytes32 disputeId,bytes32 ciphertextHash)");
+
+    uint256 private constant X25519_KEY = 32;
+    uint256 private constant HYBRID_KEY = 1216;
+    uint256 private constant MAX_REGULATORS = 16;
+
+    IDocumentRegistry private immutable _registry;
+    address private immutable _consortium;
+
+    uint32 private _keyEpoch;
+    bytes[] private _regulatorKeys;
+    bytes32[] private _jurisdictions;
+    mapping(bytes11 issuerId => bytes) private _issuerKeys;
+    mapping(bytes32 disputeId => DisputeInfo) private _disputes;
+
+    /// @param registry_ The registry whose verifiers, issuers and consortium this contract trusts.
+    constructor(address registry_) EIP712("crossverify circulation", "1") {
+        if (registry_ == address(0)) revert CirculationZeroAddress();
+        _registry = IDocumentRegistry(registry_);
+        _consortium = IDocumentRegistry(registry_).consortium();
+        emit CirculationDeployed(registry_, _consortium);
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Keys
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICirculation
+    function setRegulatorKeys(bytes[] calldata keys, bytes32[] calldata jurisdictions, uint256 proposalId) external {
+        _checkRegulatorKeys(keys, jurisdictions);
+        delete _regulatorKeys;
+        delete _jurisdictions;
+        for (uint256 i = 0; i < keys.length; ++i) {
+            _regulatorKeys.push(keys[i]);
+            _jurisdictions.push(jurisdictions[i]);
+        }
+        uint32 epoch = ++_keyEpoch;
+        emit RegulatorKeysChanged(epoch, keys, proposalId, jurisdictions);
+    }
+
+    /// @inheritdoc ICirculation
+    function checkRegulatorKeys(bytes[] calldata keys, bytes32[] calldata jurisdictions) external view {
+        _checkRegulatorKeys(keys, jurisdictions);
+    }
+
+    function _checkRegulatorKeys(bytes[] calldata keys, bytes32[] calldata jurisdictions) private view {
+        if (msg.sender != _consortium) revert CirculationNotConsortium(msg.sender);
+        uint256 count = keys.length;
+        if (count == 0 || count > MAX_REGULATORS || jurisdictions.length != count) {
+            revert CirculationInvalidRegulatorKeys(count, jurisdictions.length);
+        }
+        uint256 length = keys[0].length;
+        for (uint256 i = 0; i < count; ++i) {
+            if (keys[i].length != length || !_keyLength(length)) revert CirculationInvalidKey(i, keys[i].length);
+            if (jurisdictions[i] == bytes32(0)) revert CirculationInvalidRegulatorKeys(count, jurisdictions.length);
+            for (uint256 j = 0; j < i; ++j) {
+                if (keccak256(keys[j]) == keccak256(keys[i])) {
+                    revert CirculationInvalidRegulatorKeys(count, jurisdictions.length);
+                }
+            }
+        }
+    }
+
+    /// @inheritdoc ICirculation
+    function setIssuerSealingKey(bytes11 issuerId, bytes calldata key) external {
+        IDocumentRegistry.IssuerInfo memory info = _registry.issuer(issuerId);
+        if (info.admin != msg.sender || info.status != IDocumentRegistry.Status.Active) {
+            revert CirculationNotIssuerAdmin(issuerId, msg.sender);
+        }
+        if (!_keyLength(key.length)) revert CirculationInvalidKey(0, key.length);
+        _issuerKeys[issuerId] = key;
+        emit IssuerSealingKeySet(issuerId, key);
+    }
+
+    function _keyLength(uint256 length) private pure returns (bool) {
+        return length == X25519_KEY || length == HYBRID_KEY;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Receipts and disputes
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICirculation
+    function recordSealedReceipts(bytes32[] calldata commitments, bytes[] calldata ciphertexts) external {
+        uint32 epoch = _sealingEpoch();
+        uint256 count = commitments.length;
+        if (count == 0 || ciphertexts.length != count) revert CirculationBatchShape(count, ciphertexts.length);
+        for (uint256 i = 0; i < count; ++i) {
+            if (commitments[i] == bytes32(0) || ciphertexts[i].length == 0) revert CirculationEmptyReceipt(i);
+        }
+        emit ReceiptsSealed(msg.sender, epoch, commitments, ciphertexts);
+    }
+
+    /// @inheritdoc ICirculation
+    function openDispute(address answerKey, bytes calldata ciphertext) external returns (bytes32 disputeId) {
+        uint32 epoch = _sealingEpoch();
+        if (answerKey == address(0) || ciphertext.length == 0) revert CirculationEmptyDispute();
+        disputeId = keccak256(abi.encode(msg.sender, answerKey));
+        DisputeInfo storage d = _disputes[disputeId];
+        if (d.openedAt != 0) revert CirculationDisputeExists(disputeId);
+        (d.answerKey, d.openedAt) = (answerKey, uint40(block.timestamp));
+        emit DisputeOpened(disputeId, msg.sender, epoch, ciphertext);
+    }
+
+    /// @inheritdoc ICirculation
+    function answerDispute(bytes32 disputeId, bytes calldata ciphertext, IDocumentRegistry.Signature calldata signature)
+        external
+    {
+        DisputeInfo storage d = _disputes[disputeId];
+        if (d.openedAt == 0) revert CirculationUnknownDispute(disputeId);
+        if (d.answered) revert CirculationDisputeAnswered(disputeId);
+        if (ciphertext.length == 0) revert CirculationEmptyDispute();
+        (address signer,,) = ECDSA.tryRecover(_answerDigest(disputeId, ciphertext), signature.r, signature.vs);
+        if (signer != d.answerKey) revert CirculationAnswerNotAuthorised(disputeId, signer);
+        d.answered = true;
+        emit DisputeAnswered(disputeId, _keyEpoch, ciphertext);
+    }
+
+    /// @dev The current key epoch, for an active verifier; reverts for anyone else or before keys exist.
+    function _sealingEpoch() private view returns (uint32 epoch) {
+        IDocumentRegistry.MemberInfo memory m = _registry.member(msg.sender);
+        if (m.role != IDocumentRegistry.Role.Verifier || m.status != IDocumentRegistry.Status.Active) {
+            revert CirculationNotVerifier(msg.sender);
+        }
+        epoch = _keyEpoch;
+        if (epoch == 0) revert CirculationNoRegulatorKeys();
+    }
+
+    function _answerDigest(bytes32 disputeId, bytes calldata ciphertext) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ANSWER_TYPEHASH, disputeId, keccak256(ciphertext))));
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ICirculation
+    function registry() external view returns (address) {
+        return address(_registry);
+    }
+
+    /// @inheritdoc ICirculation
+    function consortium() external view returns (address) {
+        return _consortium;
+    }
+
+    /// @inheritdoc ICirculation
+    function regulatorKeys()
+        external
+        view
+        returns (uint32 epoch, bytes[] memory keys, bytes32[] memory jurisdictions)
+    {
+        return (_keyEpoch, _regulatorKeys, _jurisdictions);
+    }
+
+    /// @inheritdoc ICirculation
+    function issuerSealingKey(bytes11 issuerId) external view returns (bytes memory) {
+        return _issuerKeys[issuerId];
+    }
+
+    /// @inheritdoc ICirculation
+    function dispute(bytes32 disputeId) external view returns (DisputeInfo memory) {
+        return _disputes[disputeId];
+    }
+
+    /// @inheritdoc ICirculation
+    function answerDigest(bytes32 disputeId, bytes calldata ciphertext) external view returns (bytes32) {
+        return _answerDigest(disputeId, ciphertext);
+    }
+}

@@ -1,0 +1,119 @@
+"""The circulation contract as Python sees it: sealed receipts, sealed disputes, and the sealing keys.
+
+It stands beside the registry, reads the registry's members and issuers, and takes the regulators' keys only
+from the registry's consortium (a ``SET_REGULATOR_KEYS`` proposal). Everything it carries about a document is
+sealed (:mod:`crossverify.sealing`): commitments, dispute ids and ciphertexts are all anybody else sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eth_account.messages import encode_typed_data
+from eth_account.signers.base import BaseAccount
+from web3 import Web3
+from web3.types import TxReceipt
+
+from ..errors import TransactionFailed
+from .registry import Deployed, Registry, deploy_contract
+from .transactions import Sender
+from .typed_data import compact
+
+ANSWER_TYPE = [{"name": "disputeId", "type": "bytes32"}, {"name": "ciphertextHash", "type": "bytes32"}]
+
+
+@dataclass(frozen=True, slots=True)
+class RegulatorKeySet:
+    """The regulators' sealing keys of one key epoch (0: none set yet), each with its jurisdiction code."""
+
+    epoch: int
+    keys: tuple[bytes, ...]
+    jurisdictions: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DisputeInfo:
+    """A dispute as the contract stores it: the address that may sign its answer, when it was opened, whether it
+    was answered (``opened_at == 0``: no such dispute)."""
+
+    answer_key: str
+    opened_at: int
+    answered: bool
+
+
+@dataclass(frozen=True)
+class CirculationContract(Deployed):
+    """A deployed circulation contract."""
+
+    NAME: ClassVar[str] = "Circulation"
+
+    @classmethod
+    def deploy(cls, w3: Web3, registry: Registry, sender: Sender,
+               tx_params: dict[str, Any] | None = None) -> CirculationContract:
+        """Deploy the circulation contract beside ``registry`` (any account may: it trusts only the registry)."""
+        params = dict(tx_params or {})
+        return cls.at(w3, deploy_contract(w3, cls.NAME, [registry.address], sender, params), params)
+
+    def registry_address(self) -> str:
+        return str(self.call(lambda f: f.registry()))
+
+    def regulator_keys(self) -> RegulatorKeySet:
+        """The current key epoch and its regulator keys, as the contract holds them."""
+        epoch, keys, jurisdictions = self.call(lambda f: f.regulatorKeys())
+        return RegulatorKeySet(int(epoch), tuple(bytes(k) for k in keys), tuple(bytes(j) for j in jurisdictions))
+
+    def issuer_sealing_key(self, issuer_id: bytes) -> bytes:
+        """The key disputes about ``issuer_id``'s documents are sealed to (empty if none was registered)."""
+        return bytes(self.call(lambda f: f.issuerSealingKey(issuer_id)))
+
+    def set_issuer_sealing_key(self, issuer_id: bytes, key: bytes, sender: Sender) -> TxReceipt:
+        """Register, as the issuer's admin, the public key disputes about the issuer are sealed to."""
+        return self.transact(lambda f: f.setIssuerSealingKey(issuer_id, key), sender)
+
+    def record(self, commitments: Sequence[bytes], sealed: Sequence[bytes], sender: Sender) -> TxReceipt:
+        """Record sealed receipts as an active verifier (one ``ReceiptsSealed`` event)."""
+        return self.transact(lambda f: f.recordSealedReceipts(list(commitments), list(sealed)), sender)
+
+    def open_dispute(self, answer_key: str, sealed: bytes, sender: Sender) -> tuple[bytes, TxReceipt]:
+        """Open a dispute as an active verifier; returns its id and the receipt."""
+        receipt = self.transact(lambda f: f.openDispute(Web3.to_checksum_address(answer_key), sealed), sender)
+        opened = [e for e in self.decode_logs(receipt["logs"]) if e.name == "DisputeOpened"]
+        if len(opened) != 1:
+            raise TransactionFailed("openDispute mined without one DisputeOpened event")
+        return bytes(opened[0].args["disputeId"]), receipt
+
+    def answer_signature(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount) -> tuple[bytes, bytes]:
+        """The answer key's EIP-712 ``Answer`` signature, compact ``(r, vs)``."""
+        _fields, name, version, chain_id, contract, _salt, _ext = self.call(lambda f: f.eip712Domain())
+        message = encode_typed_data(full_message={
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                ],
+                "Answer": ANSWER_TYPE,
+            },
+            "primaryType": "Answer",
+            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
+            "message": {"disputeId": dispute_id, "ciphertextHash": Web3.keccak(sealed)},
+        })
+        return compact(bytes(answer_key.sign_message(message).signature))
+
+    def answer_dispute(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount, sender: Sender
+                       ) -> TxReceipt:
+        """Answer a dispute, signed with its answer key and sent by ``sender`` (any account: a relay hides the
+        issuer)."""
+        signature = self.answer_signature(dispute_id, sealed, answer_key)
+        return self.transact(lambda f: f.answerDispute(dispute_id, sealed, signature), sender)
+
+    def dispute(self, dispute_id: bytes) -> DisputeInfo:
+        answer_key, opened_at, answered = self.call(lambda f: f.dispute(dispute_id))
+        return DisputeInfo(str(answer_key), int(opened_at), bool(answered))
+
+    def events(self, from_block: int = 0, to_block: int | None = None) -> list[Any]:
+        """Every event of this contract from ``from_block`` to ``to_block`` (the latest if ``None``), decoded."""
+        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block,
+                                     "toBlock": "latest" if to_block is None else to_block})
+        return self.decode_logs(logs)

@@ -1,0 +1,130 @@
+"""``crossverify regulator``: the regulator's sealing keys, the opened circulation trail, and the audit report
+with it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from rich.progress import Progress
+from rich.table import Table
+
+from ..format.bundle import load_bundle
+from ..format.encoding import from_hex, to_hex, utc_minute
+from ..format.presentation import load_presentation, looks_like_presentation
+from ..regulator.export import to_csv, to_html, to_json
+from ..sealing import Kem, RegulatorKey
+from ._shell import App, BadInput, command
+
+KEMS = {"x25519": Kem.X25519, "mlkem768-x25519": Kem.MLKEM768_X25519}
+
+
+@click.group()
+def regulator() -> None:
+    """Regulator: sealing keys, the circulation trail of a document, and the audit report."""
+
+
+@regulator.command("keygen")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The new key file.")
+@click.option("--kem", type=click.Choice(list(KEMS)), default="x25519", show_default=True,
+              help="X25519, or the post-quantum hybrid ML-KEM-768 + X25519.")
+@command
+def keygen(app: App, out: Path, kem: str) -> None:
+    """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and
+    its public half beside it (OUT with .pub.json), for the operators' ``operator propose regulator-keys``."""
+    key = RegulatorKey.generate(KEMS[kem])
+    public, public_file = key.public_key, out.with_suffix(".pub.json")
+    if public_file.exists():
+        raise BadInput(f"{public_file} exists; not overwriting it")
+    key.write(out, os.environ.get(app.session.config.regulator.password_env))
+    public_file.write_text(json.dumps(public.to_json()) + "\n")
+    app.emit({"key": out, "publicKeyFile": public_file, **public.to_json(), "keyId": to_hex(public.key_id)},
+             f"{out} written (keep it private; add it to [regulator] key_files); its public half is in "
+             f"{public_file}, for the operators' proposal: operator propose regulator-keys --key "
+             f"{public_file}@JURISDICTION")
+
+
+@regulator.group("key")
+def key() -> None:
+    """The regulator's configured sealing keys."""
+
+
+@key.command("show")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@command
+def key_show(app: App, path: Path | None) -> None:
+    """Show the public half and key id of PATH, or of every key in [regulator] key_files."""
+    settings = app.session.config.regulator
+    if path is not None:
+        keys = [(path, RegulatorKey.read(path, os.environ.get(settings.password_env)))]
+    else:
+        keys = list(zip(settings.key_files, app.session.regulator_keys, strict=True))
+    shown = [{"file": str(p), **k.public_key.to_json(), "keyId": to_hex(k.public_key.key_id)} for p, k in keys]
+    table = Table("file", "kem", "key id", "public key")
+    for s in shown:
+        table.add_row(s["file"], s["kem"], s["keyId"], s["public"])
+    app.emit(shown, table)
+
+
+@regulator.command("sync")
+@command
+def sync(app: App) -> None:
+    """Read new events into the index and open the new sealed receipts and disputes with the regulator's keys."""
+    trail = app.session.trail
+    with Progress(console=app.console, transient=True) as progress:
+        task = progress.add_task("reading events", total=None)
+        indexed, opened = trail.sync(lambda done, total: progress.update(task, completed=done, total=total))
+    app.emit({"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
+              "rewound": indexed.rewound, "receipts": opened.receipts, "disputes": opened.disputes,
+              "unreadable": opened.unreadable},
+             f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}; opened "
+             f"{opened.receipts} receipts and {opened.disputes} dispute events ({opened.unreadable} unreadable)")
+
+
+@regulator.command("report")
+@click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@command
+def report(app: App, fmt: str, out: Path | None) -> None:
+    """The audit report with the circulation trail: receipts per bank, purpose and day, consent, disputes."""
+    trail = app.session.trail
+    trail.open_new()
+    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](trail.report())
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text)
+        app.console.print(f"{fmt} report written to {out}")
+
+
+@regulator.command("circulation")
+@click.argument("document")
+@command
+def circulation(app: App, document: str) -> None:
+    """Who verified DOCUMENT, for what, with whose consent; and its disputes, from the index (``regulator sync``
+    reads new events). DOCUMENT is a document digest (0x and 64 hex digits) or a bundle or presentation file."""
+    trail = app.session.trail
+    trail.open_new()
+    found = trail.circulation(document_digest(document))
+    table = Table("recorded", "block", "bank", "registry", "purpose", "consented", title_justify="left",
+                  title=f"circulation of {to_hex(found.document_digest)}")
+    for r in found.receipts:
+        table.add_row(utc_minute(r.recorded_at), str(r.block_number), r.verifier, r.member,
+                      f"{r.purpose} ({r.as_json()['purposeInWords']})", "yes" if r.consented else "[red]NO[/]")
+    for d in found.disputes:
+        table.add_row(utc_minute(d["openedAt"]), "", d["verifier"], "dispute", d["reason"], d["state"])
+    app.emit(found.as_json(), table)
+
+
+def document_digest(document: str) -> bytes:
+    """The digest given, or the document digest of a bundle or presentation file."""
+    if document.startswith("0x"):
+        return from_hex(document, 32)
+    path = Path(document)
+    if not path.is_file():
+        raise BadInput(f"{document} is neither a document digest (0x and 64 hex digits) nor a file")
+    data = path.read_bytes()
+    bundle = load_presentation(data).bundle if looks_like_presentation(data) else load_bundle(data)
+    return bundle.document_digest()

@@ -1,0 +1,84 @@
+"""An issuer's side of disputes: register its sealing key, list the disputes sealed to it, answer them.
+
+Disputes about the issuer's documents are sealed to the issuer's X25519 (or hybrid) sealing key, whose public
+half its admin registers on the circulation contract. An answer is signed twice: by one of the issuer's signing
+keys inside (so the bank and the regulators know the issuer answered), and by the dispute's one-time answer
+key outside (so the contract accepts it from any sender: a relay keeps the issuer's accounts out of it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.base import BaseAccount
+from web3.types import TxReceipt
+
+from ..chain.circulation import CirculationContract
+from ..chain.transactions import Sender
+from ..errors import CrossverifyError, NotSealedToThisKey, SealingError
+from ..format.codes import issuer_id_code
+from ..sealing import (
+    Dispute,
+    DisputeAnswer,
+    DisputeStatus,
+    Kem,
+    RegulatorKey,
+    RegulatorPublicKey,
+    open_dispute,
+    seal_answer,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedDispute:
+    """A dispute sealed to this issuer, opened: its id, the disputing bank, the block, the content, whether
+    it was answered."""
+
+    dispute_id: bytes
+    verifier: str
+    block_number: int
+    opened_at: int
+    dispute: Dispute
+    answered: bool
+
+
+def register_sealing_key(circulation: CirculationContract, issuer_id: str, key: RegulatorKey, admin: Sender
+                         ) -> TxReceipt:
+    """Register ``key``'s public half as the issuer's dispute sealing key (sent by the issuer's admin)."""
+    return circulation.set_issuer_sealing_key(issuer_id_code(issuer_id), key.public_key.raw, admin)
+
+
+def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_block: int = 0
+                      ) -> list[ReceivedDispute]:
+    """Every dispute since ``from_block`` that opens with the issuer's sealing key ``key``, oldest first."""
+    out = []
+    for event in circulation.events(from_block):
+        if event.name != "DisputeOpened":
+            continue
+        dispute_id = bytes(event.args["disputeId"])
+        info = circulation.dispute(dispute_id)
+        try:
+            dispute = open_dispute(bytes(event.args["ciphertext"]), info.answer_key, key)
+        except (NotSealedToThisKey, SealingError):
+            continue  # about another issuer's document, or not for this key
+        out.append(ReceivedDispute(dispute_id, event.args["verifier"], event.block_number, info.opened_at, dispute,
+                                   info.answered))
+    return out
+
+
+def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, status: DisputeStatus,
+                   signer: BaseAccount, sender: Sender, now: int) -> DisputeAnswer:
+    """Answer ``received`` with ``status``, signed by the issuer's signing key ``signer``, sealed to the bank's
+    reply key and the regulators' keys, sent by ``sender`` (any account)."""
+    if received.answered:
+        raise CrossverifyError(f"dispute {received.dispute_id.hex()} was already answered")
+    signature = bytes(signer.sign_message(encode_defunct(
+        DisputeAnswer.signed_bytes(received.dispute_id, status, now))).signature)
+    answer = DisputeAnswer(received.dispute_id, status, now, signature)
+    regulators = [RegulatorPublicKey(Kem.X25519 if len(k) == 32 else Kem.MLKEM768_X25519, k)
+                  for k in circulation.regulator_keys().keys]
+    sealed = seal_answer(answer, [received.dispute.reply_key, *regulators])
+    circulation.answer_dispute(received.dispute_id, sealed, Account.from_key(received.dispute.answer_key), sender)
+    return answer

@@ -1,0 +1,96 @@
+"""``crossverify dispute`` for a bank and an issuer, and ``operator propose regulator-keys``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.sealing import RegulatorKey
+
+from ..conftest import Consortium, deposit_certificates
+from .test_cli_issuer import as_json, run
+
+
+@pytest.fixture
+def config(consortium: Consortium, tmp_path: Path) -> Path:
+    c = consortium
+    path = tmp_path / "crossverify.toml"
+    path.write_text(f"""
+[network]
+rpc = "embedded"
+registry = "{c.registry.address}"
+circulation = "{c.circulation.address}"
+
+[keys]
+dev_mode = true
+sender_address = "{c.verifier}"
+signer_private_key = "0x{bytes(c.signing_key.key).hex()}"
+
+[issuer]
+id = "BNUMMOMX"
+sealing_key = "bnu-sealing.json"
+""")
+    return path
+
+
+def test_a_bank_opens_the_issuer_answers_the_bank_reads(consortium: Consortium, config: Path,
+                                                       tmp_path: Path) -> None:
+    c = consortium
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.issuer_admin, Journal(tmp_path / "j.sqlite"),
+                          tmp_path / "bundles")
+    issuer.issue(deposit_certificates(c, 2))
+    bundle = sorted(issuer.run().delivered)[0]
+    as_json(run(config, "--json", "dispute", "keygen", str(tmp_path / "bnu-sealing.json")))
+    admin = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.issuer_admin}
+    relay = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.outsider}
+    as_json(run(config, "--json", "dispute", "register-key", env=admin))
+
+    receipt = json.loads(run(config, "--json", "verify", str(bundle), "--record", "--purpose", "KYC").stdout)
+    assert receipt[0]["valid"]
+    opened = as_json(run(config, "--json", "dispute", "open", str(bundle), "--reason", "suspected-reuse",
+                         "--out", str(tmp_path / "dispute.json")))
+    assert as_json(run(config, "--json", "dispute", "show", str(tmp_path / "dispute.json")))["answer"] is None
+    assert run(config, "dispute", "open", str(bundle), "--reason", "other", "--out",
+               str(tmp_path / "dispute.json")).exit_code == 2  # never overwrites the reply key
+
+    [listed] = as_json(run(config, "--json", "dispute", "list", "--open-only", env=relay))
+    assert listed["disputeId"] == opened["disputeId"] and listed["reason"] == "suspected_reuse"
+    assert listed["verifier"] == c.verifier and not listed["answered"]
+    stranger = RegulatorKey.generate()
+    stranger.write(tmp_path / "stranger.json")
+    assert as_json(run(config, "--json", "dispute", "list", "--key", str(tmp_path / "stranger.json"))) == []
+
+    as_json(run(config, "--json", "dispute", "answer", opened["disputeId"], "--status", "revoked", env=relay))
+    assert as_json(run(config, "--json", "dispute", "list", "--open-only")) == []
+    shown = as_json(run(config, "--json", "dispute", "show", str(tmp_path / "dispute.json")))
+    assert shown["answer"]["status"] == "revoked" and shown["answer"]["signedByIssuer"]
+    assert "replyKey" not in shown and "salt" not in shown
+    assert run(config, "dispute", "answer", opened["disputeId"], "--status", "revoked").exit_code == 1
+    assert run(config, "dispute", "answer", "0x" + "22" * 32, "--status", "revoked").exit_code == 2
+
+
+def test_regulator_keys_are_proposed_from_public_key_files(consortium: Consortium, config: Path,
+                                                          tmp_path: Path) -> None:
+    c = consortium
+    files = []
+    for name in ("amcm", "pboc"):
+        key = RegulatorKey.generate()
+        (tmp_path / f"{name}.pub.json").write_text(json.dumps(key.public_key.to_json()))
+        key.write(tmp_path / f"{name}.json")
+        files.append((tmp_path / f"{name}.pub.json", key))
+    macao = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.macao_operator}
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
+    proposal = as_json(run(config, "--json", "operator", "propose", "regulator-keys", "--key",
+                           f"{files[0][0]}@MO", "--key", f"{files[1][0]}@GD", env=macao))["proposal"]
+    action = as_json(run(config, "--json", "operator", "show", str(proposal)))["action"]
+    assert action.startswith(f"set the regulators' sealing keys on {c.circulation.address}: Macao 32-byte key 0x")
+    as_json(run(config, "--json", "operator", "approve", str(proposal), env=guangdong))
+    keys = c.circulation.regulator_keys()
+    assert keys.epoch == 2 and keys.keys == tuple(k.public_key.raw for _, k in files)
+    private = run(config, "operator", "propose", "regulator-keys", "--key", f"{tmp_path / 'amcm.json'}@MO", env=macao)
+    assert private.exit_code == 2 and "private key" in private.output
+    assert run(config, "operator", "propose", "regulator-keys", "--key", str(files[0][0]), env=macao).exit_code == 2

@@ -1,0 +1,67 @@
+"""The regulator's commands on the embedded chain: a document's circulation as a table and as JSON, from a digest
+or a bundle file, and the report with the trail."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crossverify import load_bundle
+from crossverify.cli import main
+from crossverify.format.encoding import to_hex
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.sealing import Receipt, seal
+
+from ..conftest import Consortium, deposit_certificates
+
+
+def test_circulation_of_a_bundle_file(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.macao_operator, Journal(tmp_path / "j.sqlite"),
+                          tmp_path / "bundles")
+    issuer.issue(deposit_certificates(c, 1))
+    [bundle] = issuer.run().delivered
+    issuer.journal.close()
+    digest = load_bundle(bundle.read_bytes()).document_digest()
+    receipt = Receipt.new(digest, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now())
+    sealed = seal(receipt, [k.public_key for k in c.regulator_keys])
+    c.circulation.record([sealed.commitment], [sealed.sealed], c.verifier)
+
+    c.regulator_keys[1].write(tmp_path / "pboc.key", "pboc")
+    config = tmp_path / "pboc.toml"
+    config.write_text(f"""
+[network]
+rpc = "embedded"
+registry = "{c.registry.address}"
+circulation = "{c.circulation.address}"
+
+[audit]
+index = "audit.sqlite"
+
+[regulator]
+key_files = ["pboc.key"]
+""")
+    env = {"CROSSVERIFY_REGULATOR_PASSWORD": "pboc", "COLUMNS": "200"}
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, ["--config", str(config), *args], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    synced = json.loads(run("--json", "regulator", "sync"))
+    assert synced["receipts"] == 1 and synced["unreadable"] == 0
+    by_file = json.loads(run("--json", "regulator", "circulation", str(bundle)))
+    assert by_file == json.loads(run("--json", "regulator", "circulation", to_hex(digest)))
+    [shown] = by_file["receipts"]
+    assert (shown["verifier"], shown["purposeInWords"], shown["consented"]) == (c.verifier, "account opening", True)
+    table = run("regulator", "circulation", str(bundle))
+    assert "account opening" in table and "yes" in table
+    report = json.loads(run("regulator", "report", "--format", "json"))
+    assert report["circulation"]["receipts"] == 1 and report["totals"]["receipts"] == 1
+    bad = CliRunner().invoke(main, ["--config", str(config), "regulator", "circulation", "0x12"], env=env)
+    assert bad.exit_code == 2
+    assert to_hex(receipt.commitment()) == shown["commitment"]

@@ -1,0 +1,239 @@
+"""The regulator's circulation trail on the embedded chain: every receipt of a document traced in chain order, with
+consent; old keys still read their epoch, an outsider's key reads nothing; a fork rewinds the opened tables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from crossverify.chain.records import ProposalKind, RevocationReason, Role
+from crossverify.errors import NoRegulatorKey
+from crossverify.format.encoding import to_hex
+from crossverify.regulator.circulation import CirculationTrail
+from crossverify.regulator.export import to_csv, to_html
+from crossverify.regulator.index import RegulatorReader
+from crossverify.sealing import (
+    Dispute,
+    DisputeAnswer,
+    DisputeReason,
+    DisputeStatus,
+    Receipt,
+    RegulatorKey,
+    SealedReceipt,
+    answer_key_address,
+    seal,
+    seal_answer,
+    seal_dispute,
+)
+
+from ..conftest import Consortium, labelled_regulator_key, labelled_test_key
+
+DIGEST = Web3.keccak(text="Alice's deposit certificate")
+OTHER = Web3.keccak(text="Bob's deposit certificate")
+
+
+def record(c: Consortium, bank: str, *receipts: Receipt, keys: list[RegulatorKey] | None = None) -> None:
+    sealed = [seal(r, [k.public_key for k in keys or c.regulator_keys]) for r in receipts]
+    c.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], bank)
+
+
+def receipt(digest: bytes, purpose: str, consented: bool = True) -> Receipt:
+    return Receipt.new(digest, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None, 1_790_000_000)
+
+
+def trail(c: Consortium, tmp_path: Path, keys: list[RegulatorKey], name: str = "audit") -> CirculationTrail:
+    reader = RegulatorReader(c.registry, tmp_path / f"{name}.sqlite", chunk=5, circulation=c.circulation)
+    return CirculationTrail(reader, keys, now=lambda: c.now())
+
+
+def second_bank(c: Consortium) -> str:
+    bank = c.w3.eth.accounts[7]
+    c.govern(ProposalKind.ADMIT_MEMBER, bank, Role.VERIFIER)
+    return str(bank)
+
+
+def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    bank_b = second_bank(c)
+    first, other = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
+    record(c, c.verifier, first, other)
+    bare = receipt(DIGEST, "LOAN", consented=False)
+    record(c, bank_b, bare)
+
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (3, 0)
+    found = amcm.circulation(DIGEST)
+    assert [(r.verifier, r.purpose, r.consented) for r in found.receipts] == [
+        (c.verifier, "ACCTOPEN", True), (bank_b, "LOAN", False)]
+    shown = found.as_json()["receipts"]
+    assert shown[0]["purposeInWords"] == "account opening" and shown[1]["purposeInWords"] == "loan application"
+    assert shown[0]["presentationHash"] == to_hex(first.presentation_hash) and shown[1]["presentationHash"] is None
+    assert shown[0]["member"].startswith("verifier, admitted") and shown[0]["block"] < shown[1]["block"]
+    assert shown[0]["commitment"] == to_hex(first.commitment())
+    assert [r.commitment for r in amcm.circulation(OTHER).receipts] == [other.commitment()]
+    assert amcm.circulation(Web3.keccak(text="never verified")).receipts == []
+
+    report = amcm.report()
+    assert report.circulation is not None and report.circulation["receipts"] == 3
+    assert report.circulation["byVerifier"][bank_b] == {"sealed_receipts": 1, "without_consent": 1}
+    assert report.circulation["byPurpose"] == {"account opening": 2, "loan application": 1}
+    [unconsented] = [a for a in report.anomalies if a["kind"] == "circulation_without_consent"]
+    assert unconsented["verifier"] == bank_b and unconsented["documentDigest"] == to_hex(DIGEST)
+    assert "circulation_verifier" in to_csv(report) and "without the resident" in to_html(report)
+    assert amcm.open_new().receipts == 0  # each event is opened once
+
+
+def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consortium: Consortium,
+                                                                        tmp_path: Path) -> None:
+    c = consortium
+    old_amcm, pboc = c.regulator_keys
+    in_old_epoch = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, in_old_epoch)
+    new_amcm = labelled_regulator_key("AMCM 2027")
+    c.set_regulator_keys([new_amcm, pboc], ["MO", "GD"])
+    in_new_epoch = receipt(DIGEST, "KYC")
+    record(c, c.verifier, in_new_epoch, keys=[new_amcm, pboc])
+
+    both = trail(c, tmp_path, [new_amcm, old_amcm], "both")
+    both.sync()
+    assert [r.commitment for r in both.circulation(DIGEST).receipts] == [
+        in_old_epoch.commitment(), in_new_epoch.commitment()]
+
+    only_new = trail(c, tmp_path, [new_amcm], "new")
+    only_new.sync()
+    assert [r.purpose for r in only_new.circulation(DIGEST).receipts] == ["KYC"]
+    assert [a["kind"] for a in only_new.report().anomalies if a["kind"].startswith("sealed")] == [
+        "sealed_to_other_keys"]
+
+    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    _, opened = outsider.sync()
+    assert (opened.receipts, opened.unreadable) == (0, 2) and outsider.circulation(DIGEST).receipts == []
+
+
+def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.WITHDRAWN), c.issuer_admin)
+    before = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", None, c.now() - 3600)
+    after = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now() + 60)
+    record(c, c.verifier, before, after)
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm.sync()
+    report = amcm.report()
+    [flagged] = [a for a in report.anomalies if a["kind"] == "circulation_of_revoked"]
+    assert flagged["documentDigest"] == to_hex(DIGEST) and flagged["verifier"] == c.verifier
+    assert report.circulation["byVerifier"][c.verifier]["for_revoked"] == 1  # type: ignore[index]
+
+
+def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    good, swapped = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
+    sealed = seal(good, [k.public_key for k in c.regulator_keys])
+    other = seal(swapped, [k.public_key for k in c.regulator_keys])
+    forged = SealedReceipt(other.commitment, sealed.sealed)  # a ciphertext under another receipt's commitment
+    c.circulation.record([forged.commitment, Web3.keccak(text="junk")], [forged.sealed, b"\x01\x00"], c.verifier)
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (0, 2)
+    kinds = sorted(a["kind"] for a in amcm.report().anomalies if a["kind"].startswith("sealed"))
+    assert kinds == ["sealed_altered", "sealed_malformed"]
+
+
+def test_a_receipt_sealed_in_another_key_order_still_opens(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    reordered = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, reordered, keys=list(reversed(c.regulator_keys)))
+    for key in c.regulator_keys:
+        regulator = trail(c, tmp_path, [key], key.public_key.key_id.hex())
+        assert regulator.sync()[1].receipts == 1
+        assert [r.commitment for r in regulator.circulation(DIGEST).receipts] == [reordered.commitment()]
+
+
+def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
+    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm.sync()
+    fork = c.w3.testing.snapshot()
+    record(c, c.verifier, receipt(DIGEST, "LOAN"), receipt(DIGEST, "LOAN"))
+    amcm.sync()
+    assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "LOAN", "LOAN"]
+
+    c.w3.testing.revert(fork)  # the abandoned receipts leave the chain; another branch grows in its place
+    record(c, c.verifier, receipt(DIGEST, "KYC"))
+    indexed, opened = amcm.sync()
+    assert indexed.rewound > 0 and opened.receipts == 1
+    assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "KYC"]
+    assert amcm.report().circulation["receipts"] == 2  # type: ignore[index]
+
+
+def test_keys_added_later_open_what_did_not_open(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
+    stranger = labelled_regulator_key("not yet given the AMCM key")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
+    assert CirculationTrail(reader, [stranger]).sync()[1].receipts == 0
+    assert CirculationTrail(reader, [stranger, c.regulator_keys[0]]).open_new().receipts == 1
+    with pytest.raises(NoRegulatorKey):
+        CirculationTrail(reader, [])
+
+
+def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt) -> tuple[bytes, Dispute, RegulatorKey]:
+    reply = RegulatorKey.generate()
+    dispute = Dispute.new(about.document_digest, "BNUMMOMX", Web3.keccak(text="its batch"), reason,
+                          about.commitment(), c.now(), reply.public_key)
+    issuer_key = labelled_regulator_key("BNU dispute key")
+    sealed = seal_dispute(dispute, [issuer_key.public_key, *(k.public_key for k in c.regulator_keys)])
+    dispute_id, _ = c.circulation.open_dispute(answer_key_address(dispute), sealed, c.verifier)
+    return dispute_id, dispute, reply
+
+
+def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorKey, status: DisputeStatus,
+           signer: LocalAccount) -> None:
+    at = c.now()
+    signature = signer.sign_message(encode_defunct(DisputeAnswer.signed_bytes(dispute_id, status, at))).signature
+    sealed = seal_answer(DisputeAnswer(dispute_id, status, at, bytes(signature)),
+                         [reply.public_key, *(k.public_key for k in c.regulator_keys)])
+    c.circulation.answer_dispute(dispute_id, sealed, Account.from_key(dispute.answer_key), c.outsider)
+
+
+def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    verified = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, verified)
+    answered_id, answered, reply = open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified)
+    c.travel(3600)
+    answer(c, answered_id, answered, reply, DisputeStatus.CONFIRMED_GENUINE, c.signing_key)
+    forged_id, forged, forged_reply = open_a_dispute(c, DisputeReason.STATEMENT_MISMATCH, verified)
+    answer(c, forged_id, forged, forged_reply, DisputeStatus.REVOKED, labelled_test_key("not BNU's key"))
+    left_id, _, _ = open_a_dispute(c, DisputeReason.SUSPECTED_ALTERATION, receipt(OTHER, "LOAN"))
+
+    pboc = trail(c, tmp_path, [c.regulator_keys[1]])
+    _, opened = pboc.sync()
+    assert (opened.disputes, opened.unreadable) == (5, 0)
+    [first, second] = pboc.circulation(DIGEST).disputes
+    assert (first["disputeId"], first["reason"], first["state"]) == (to_hex(answered_id), "suspected_reuse",
+                                                                    "confirmed_genuine")
+    assert first["receiptCommitment"] == to_hex(verified.commitment()) and first["issuer"] == "BNUMMOMX"
+    assert first["answers"][0]["signedByIssuer"] and first["ageDays"] == 0.04  # answered after an hour
+    assert second["state"] == "revoked" and not second["answers"][0]["signedByIssuer"]
+
+    c.travel(6 * 86400)
+    report = pboc.report()
+    kinds = {a["kind"]: a for a in report.anomalies}
+    assert kinds["dispute_unanswered"]["disputeId"] == to_hex(left_id) and kinds["dispute_unanswered"]["ageDays"] > 5
+    assert kinds["dispute_answer_not_by_issuer"]["disputeId"] == to_hex(forged_id)
+    assert [d["state"] for d in report.circulation["disputes"]] == [  # type: ignore[index]
+        "confirmed_genuine", "revoked", "open"]
+    assert "suspected_alteration" in to_html(report)
+    assert f"dispute,{to_hex(left_id)},state,open" in to_csv(report)
+
+    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    _, unread = outsider.sync()
+    assert (unread.disputes, unread.unreadable) == (0, 6)  # nobody else learns which document is disputed
