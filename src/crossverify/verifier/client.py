@@ -176,7 +176,7 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = iter(self._statuses(triples))
+        statuses = iter(self.registry.bulk_statuses(triples))
         now = self._clock()
         reports = []
         for bundle, checks, digest, presentation in parsed:
@@ -187,28 +187,6 @@ class VerifierClient:
             reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
                                               bundle, digest, presentation))
         return reports
-
-    def _statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
-        """The registry's view of each (issuer, root, digest): each batch's record read once, then every
-        document's revocation read in bulk per issuer."""
-        batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
-        batches = dict(zip(batch_keys, self.registry.document_statuses(
-            [(issuer, root, bytes(32)) for issuer, root in batch_keys]), strict=True))
-        by_issuer: dict[bytes, list[bytes]] = {}
-        for issuer, root, digest in triples:
-            if batches[issuer, root].anchored:
-                by_issuer.setdefault(issuer, []).append(digest)
-        revoked = {
-            (issuer, digest): record
-            for issuer, digests in by_issuer.items()
-            for digest, record in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
-        }
-        out = []
-        for issuer, root, digest in triples:
-            batch = batches[issuer, root]
-            record = revoked.get((issuer, digest))
-            out.append(batch if record is None else batch.with_document_revocation(record))
-        return out
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
                progress: Callable[[int, int], None] | None = None) -> FlushReport:
