@@ -22,7 +22,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, ContractPanicError
+from web3.exceptions import ContractLogicError, ContractPanicError, Web3RPCError
 from web3.types import RPCEndpoint, TxReceipt
 
 from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
@@ -100,6 +100,17 @@ def _revert_bytes(data: Any, message: str) -> bytes | None:
         if isinstance(literal, bytes):
             return literal
     return None
+
+
+def _raise_revert(exc: Web3RPCError) -> None:
+    """Raise the named revert a JSON-RPC error object carries (Hardhat answers a reverted ``eth_call`` with code
+    -32603 and the data one level down), if it carries one."""
+    error = (exc.rpc_response or {}).get("error")
+    if isinstance(error, dict):
+        data = _revert_bytes(error.get("data"), str(error.get("message", "")))
+        decoded = decode_revert(data) if data else None
+        if decoded is not None:
+            raise decoded from exc
 
 
 @contextmanager
@@ -237,7 +248,11 @@ class Deployed:
         function = _function(self.NAME, name)
         request = {"to": self.contract.address, "data": "0x" + (function.selector + arguments).hex()}
         with registry_errors(), node_errors():
-            result = self.w3.manager.request_blocking(RPCEndpoint("eth_call"), [request, "latest"])
+            try:
+                result = self.w3.manager.request_blocking(RPCEndpoint("eth_call"), [request, "latest"])
+            except Web3RPCError as exc:  # a node's error object that web3 did not recognise as a revert
+                _raise_revert(exc)
+                raise TransactionFailed(f"eth_call {name} failed: {exc}") from exc
         try:
             return tuple(abi_decode(function.outputs, HexBytes(result)))
         except (DecodingError, TypeError, ValueError) as exc:
