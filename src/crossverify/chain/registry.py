@@ -28,7 +28,7 @@ from web3.types import RPCEndpoint, TxReceipt
 from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
 from ..format.encoding import to_hex
 from .connection import node_errors
-from .records import DocumentStatus, RevocationReason, RevocationRecord
+from .records import NOT_REVOKED, DocumentStatus
 from .transactions import Sender, submit, wait
 
 RECEIPT_TIMEOUT = 120.0
@@ -364,8 +364,6 @@ class Registry(Deployed):
 
 
 _QUERIES = "(bytes11,bytes32,bytes32)[]"
-#: The record of a document nobody revoked, as the registry returns it.
-NOT_REVOKED = RevocationRecord(RevocationReason.NONE, 0, None, False)
 
 
 def _without_document(batch: DocumentStatus) -> DocumentStatus:

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
-from ..chain.records import DocumentStatus, RevocationReason, Status
+from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError
@@ -431,19 +431,24 @@ _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audien
                         "presentation_not_expired", "challenge_fresh")
 
 
+_REVOCATION_MEANING = {
+    RevocationReason.SUPERSEDED: "superseded: a re-issued document replaces it; ask for the new one",
+    RevocationReason.WITHDRAWN: "withdrawn by the issuer",
+    RevocationReason.FRAUD: "revoked for fraud",
+    RevocationReason.ISSUED_IN_ERROR: "issued in error",
+}
+_NOT_REVOKED = Check("not_revoked", Outcome.PASSED, "neither the document nor its batch is revoked")
+
+
 def _revocation(s: DocumentStatus) -> Check:
-    meaning = {
-        RevocationReason.SUPERSEDED: "superseded: a re-issued document replaces it; ask for the new one",
-        RevocationReason.WITHDRAWN: "withdrawn by the issuer",
-        RevocationReason.FRAUD: "revoked for fraud",
-        RevocationReason.ISSUED_IN_ERROR: "issued in error",
-    }
+    if s.document_revocation == s.batch_revocation == NOT_REVOKED:
+        return _NOT_REVOKED
     for what, record in (("document", s.document_revocation), ("its whole batch", s.batch_revocation)):
         if record.counts:
             return Check("not_revoked", Outcome.FAILED,
-                         f"{what} {meaning[record.reason]} (on {utc_time(record.revoked_at)})")
+                         f"{what} {_REVOCATION_MEANING[record.reason]} (on {utc_time(record.revoked_at)})")
     void = [f"{what}'s revocation ({record.reason.name.lower()}, {utc_time(record.revoked_at)}) was signed by key "
             f"{record.signing_key}, compromised by then, so it does not count"
             for what, record in (("the document", s.document_revocation), ("the batch", s.batch_revocation))
             if record.void]
-    return Check("not_revoked", Outcome.PASSED, "; ".join(void) or "neither the document nor its batch is revoked")
+    return Check("not_revoked", Outcome.PASSED, "; ".join(void)) if void else _NOT_REVOKED
