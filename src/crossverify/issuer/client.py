@@ -39,7 +39,7 @@ from .journal import BatchRecord, BatchState, Journal
 
 log = logging.getLogger(__name__)
 ZERO = bytes(32)
-#: Batches per ``anchorMany`` transaction: about 36,500 gas each, so 400 stay far below the 16,777,216 cap.
+#: Batches per ``anchorMany`` transaction: about 36,400 gas each, so 400 stay below the 16,777,216 cap (461 fit).
 MAX_ANCHORS_PER_TX = 400
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("before_sign", "after_sign", "after_send", "after_receipt", "before_deliver")
