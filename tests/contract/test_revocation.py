@@ -138,3 +138,15 @@ def test_bulk_revocation_view_refuses_malformed_keys(anchored: Consortium) -> No
         reg.revoked_documents(c.issuer_id[:10], DOCS)
     with pytest.raises(errors.InvalidQuery):
         reg.document_statuses([(c.issuer_id, ROOT, DOCS[0] + b"\0")])
+
+
+def test_bulk_revocation_view_refuses_an_answer_outside_the_query(anchored: Consortium,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that answers with positions the query does not have gets a named error, not an IndexError."""
+    c, reg = anchored, anchored.registry
+    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([len(DOCS)],))
+    with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
+        reg.revoked_documents(c.issuer_id, DOCS)
+    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([2, 1],))
+    with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
+        reg.revoked_documents(c.issuer_id, DOCS)

@@ -359,6 +359,9 @@ class Registry(Deployed):
             chunk = digests[start:start + REVOCATION_CHUNK]
             head = issuer_id.ljust(32, b"\0") + (64).to_bytes(32, "big") + len(chunk).to_bytes(32, "big")
             (indices,) = self.raw_call("revokedDocuments", head + b"".join(chunk))
+            if list(indices) != sorted(set(indices)) or any(i >= len(chunk) for i in indices):
+                raise TransactionFailed(f"revokedDocuments answered positions {list(indices)[:8]}… that are not "
+                                        f"ascending positions among {len(chunk)} documents")
             out.extend(start + i for i in indices)
         return out
 
