@@ -343,8 +343,16 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     /// @inheritdoc IDocumentRegistry
     function anchorMany(AnchorRequest[] calldata requests, Signature[] calldata signatures) external {
         if (requests.length != signatures.length) revert RegistryLengthMismatch(requests.length, signatures.length);
+        uint256 freeMemory;
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
         for (uint256 i = 0; i < requests.length; ++i) {
             _anchor(requests[i], signatures[i], true);
+            // Nothing an anchor allocates outlives it: reusing its memory keeps expansion from growing with N².
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
         }
     }
 
@@ -521,15 +529,19 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     }
 
     /// @inheritdoc IDocumentRegistry
-    function documentRevocations(bytes11 issuerId, bytes32[] calldata documentDigests)
+    function revokedDocuments(bytes11 issuerId, bytes32[] calldata documentDigests)
         external
         view
-        returns (RevocationRecord[] memory out)
+        returns (uint256[] memory indices)
     {
-        out = new RevocationRecord[](documentDigests.length);
         mapping(bytes32 => Revocation) storage revocations = _documentRevocations[issuerId];
+        indices = new uint256[](documentDigests.length);
+        uint256 found;
         for (uint256 i = 0; i < documentDigests.length; ++i) {
-            out[i] = _record(revocations[documentDigests[i]]);
+            if (revocations[documentDigests[i]].reason != RevocationReason.None) indices[found++] = i;
+        }
+        assembly ("memory-safe") {
+            mstore(indices, found)
         }
     }
 

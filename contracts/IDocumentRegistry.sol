@@ -384,12 +384,14 @@ interface IDocumentRegistry {
     /// @notice Everything a verifier needs about each (issuer, batch, document) triple, in one call.
     function documentStatuses(DocumentQuery[] calldata queries) external view returns (DocumentStatus[] memory);
 
-    /// @notice How `issuerId` revoked each of `documentDigests`, if it did: the per-document part of a
-    ///         verification, once the batch's record has been read with {documentStatuses}.
-    function documentRevocations(bytes11 issuerId, bytes32[] calldata documentDigests)
+    /// @notice Which of `documentDigests` `issuerId` revoked: the per-document part of a verification, once
+    ///         the batch's record has been read with {documentStatuses}, which then gives the few revoked
+    ///         documents' records. A read where nothing was revoked returns an empty array.
+    /// @return indices Positions in `documentDigests` with a recorded revocation (void ones included), ascending.
+    function revokedDocuments(bytes11 issuerId, bytes32[] calldata documentDigests)
         external
         view
-        returns (RevocationRecord[] memory);
+        returns (uint256[] memory indices);
 
     /// @notice Whether `key` was a valid signing key of `issuerId` at `time`: added at or before it, not retired
     ///         before it, not compromised at or before it.

@@ -13,6 +13,6 @@ def test_benchmarks_run_on_tiny_sizes() -> None:
     for title in ("Gas per operation", "Anchoring gas per document", "Issuance end to end",
                   "Verification", "Audit sync", "Verification against batch size", "Bank service under load",
                   "Signing with a key in an HSM (SoftHSM2)", "Issuance with the keys in an HSM", "Presentations",
-                  "Sealed receipts", "Regulator sync with decryption"):
+                  "Sealed receipts", "Regulator sync with decryption", "Verification on a Hardhat node"):
         assert title in result.stdout
 

@@ -337,6 +337,10 @@ class TransactionFailed(RegistryError):
     """A transaction or call failed without a registry custom error (out of gas, panic, node refusal)."""
 
 
+class InvalidQuery(RegistryError, ValueError):
+    """A registry read was asked about a malformed key: an issuer id, batch root or digest of the wrong length."""
+
+
 class NodeUnavailable(RegistryError):
     """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
 

@@ -8,6 +8,7 @@ from web3 import Web3
 from crossverify import errors
 from crossverify.chain.records import ProposalKind, RevocationReason, RevocationRecord
 from crossverify.chain.typed_data import RevocationRequest, sign
+from crossverify.format.codes import issuer_id_code
 
 from ..conftest import Consortium, admit_issuer, labelled_test_key
 from .helpers import only_event
@@ -112,9 +113,40 @@ class TestBySignature:
             RevocationReason.NONE
 
 
-def test_bulk_revocation_view(anchored: Consortium) -> None:
+def test_bulk_revocation_view_returns_only_the_revoked(anchored: Consortium,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     c, reg = anchored, anchored.registry
+    assert reg.revoked_documents(c.issuer_id, DOCS) == []
+    assert reg.revoked_documents(c.issuer_id, []) == []
     reg.transact(lambda f: f.revokeDocument(DOCS[2], RevocationReason.FRAUD), c.issuer_admin)
-    records = reg.document_revocations(c.issuer_id, DOCS)
-    assert [r.reason for r in records] == [0, 0, RevocationReason.FRAUD, 0]
-    assert records[2].revoked_at > 0 and records[0].revoked_at == 0 and not records[2].void
+    assert reg.revoked_documents(c.issuer_id, DOCS) == [2]
+    assert reg.revoked_documents(c.issuer_id, DOCS[::-1] + DOCS) == [1, 6]
+    monkeypatch.setattr("crossverify.chain.registry.REVOCATION_CHUNK", 3)  # positions count across chunks
+    assert reg.revoked_documents(c.issuer_id, DOCS + DOCS) == [2, 6]
+    # Another issuer's revocations are its own.
+    admit_issuer(c, "OTHERMOMX", c.outsider, [], ["DEPCERT"])
+    reg.transact(lambda f: f.revokeDocument(DOCS[0], RevocationReason.WITHDRAWN), c.outsider)
+    assert reg.revoked_documents(issuer_id_code("OTHERMOMX"), DOCS) == [0]
+    assert reg.revoked_documents(c.issuer_id, DOCS) == [2]
+
+
+def test_bulk_revocation_view_refuses_malformed_keys(anchored: Consortium) -> None:
+    c, reg = anchored, anchored.registry
+    with pytest.raises(errors.InvalidQuery):
+        reg.revoked_documents(c.issuer_id, [DOCS[0], DOCS[1][:31]])
+    with pytest.raises(errors.InvalidQuery):
+        reg.revoked_documents(c.issuer_id[:10], DOCS)
+    with pytest.raises(errors.InvalidQuery):
+        reg.document_statuses([(c.issuer_id, ROOT, DOCS[0] + b"\0")])
+
+
+def test_bulk_revocation_view_refuses_an_answer_outside_the_query(anchored: Consortium,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that answers with positions the query does not have gets a named error, not an IndexError."""
+    c, reg = anchored, anchored.registry
+    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([len(DOCS)],))
+    with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
+        reg.revoked_documents(c.issuer_id, DOCS)
+    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([2, 1],))
+    with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
+        reg.revoked_documents(c.issuer_id, DOCS)

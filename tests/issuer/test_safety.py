@@ -104,3 +104,16 @@ def test_bundles_are_exported_again_from_the_journal_alone(consortium: Consortiu
     delivered = {p.name: p.read_bytes() for p in issuer.run(max_batch=5).delivered}
     exported = export_bundles(issuer.journal, "BNUMMOMX", tmp_path / "export")
     assert {p.name: p.read_bytes() for p in exported} == delivered
+
+
+def test_delivery_writes_what_this_process_sealed_without_reading_the_journal_again(
+        consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 7))
+    with monkeypatch.context() as m:
+        m.setattr(issuer.journal, "batch_documents", lambda batch_id: pytest.fail("the journal was read again"))
+        delivered = {p.name: p.read_bytes() for p in issuer.run(max_batch=4).delivered}
+    assert len(delivered) == 7
+    exported = export_bundles(issuer.journal, "BNUMMOMX", tmp_path / "export")  # rebuilt from the journal
+    assert {p.name: p.read_bytes() for p in exported} == delivered

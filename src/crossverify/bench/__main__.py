@@ -19,7 +19,7 @@ from ._core import core
 from ._gas import operations, sealed_receipts
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
-from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification
+from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification, verification_node
 from ._service import service_load
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -39,16 +39,17 @@ class Sizes:
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536], 2_000, 2_000,
              2_000)
 SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20, 20, 20)
-SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "core", "hsm_signing", "reading", "audit",
-            "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync")
+SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
+            "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
     measure: dict[str, Callable[[], Section]] = {
-        "gas": operations,
+        "gas": lambda: operations(measure_cap=sizes is FULL),
         "anchoring": lambda: anchoring_gas(sizes.batches),
         "issuance": lambda: issuance(sizes.documents, 1000, work),
         "verification": lambda: verification(sizes.documents, work)[0],
+        "verification_node": lambda: verification_node(sizes.documents, work),
         "core": lambda: core(sizes.documents),
         "reading": lambda: reading(sizes.documents),
         "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),

@@ -40,13 +40,14 @@ class World:
         return chain_time(self.w3)
 
 
-def world(key: BaseAccount | None = None, admin: BaseAccount | None = None) -> World:
+def world(key: BaseAccount | None = None, admin: BaseAccount | None = None, w3: Web3 | None = None) -> World:
     """A new chain (so sections do not slow each other down) with one issuer and one verifier admitted.
 
     ``key`` signs the issuer's anchors (default: a benchmark key in memory); ``admin`` is its admin account
-    (default: one the chain manages), which registers the key with its proof of possession.
+    (default: one the chain manages), which registers the key with its proof of possession. ``w3``: a node
+    whose accounts it manages (default: a new embedded chain).
     """
-    w3 = Web3(EthereumTesterProvider())
+    w3 = w3 or Web3(EthereumTesterProvider())
     a = list(w3.eth.accounts)
     macao = OperatorClient.deploy(w3, a[0], [(a[0], "MO"), (a[1], "GD")])
     guangdong = OperatorClient(macao.registry, a[1], macao.consortium)

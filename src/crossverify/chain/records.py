@@ -74,6 +74,10 @@ class RevocationRecord:
         return cls(RevocationReason(reason), revoked_at, None if int(key, 16) == 0 else key, void)
 
 
+#: The record of a document or batch nobody revoked, as the registry returns it.
+NOT_REVOKED = RevocationRecord(RevocationReason.NONE, 0, None, False)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentStatus:
     """Everything the registry knows about one document of one batch (see ``IDocumentRegistry.DocumentStatus``)."""

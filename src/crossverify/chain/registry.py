@@ -14,25 +14,28 @@ from importlib import resources
 from typing import Any, ClassVar, Self
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic, function_abi_to_4byte_selector
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, ContractPanicError
-from web3.types import TxReceipt
+from web3.exceptions import ContractLogicError, ContractPanicError, Web3RPCError
+from web3.types import RPCEndpoint, TxReceipt
 
-from ..errors import CONTRACT_ERRORS, ContractRevert, RegistryNotFound, TransactionFailed
+from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
 from ..format.encoding import to_hex
 from .connection import node_errors
-from .records import DocumentStatus, RevocationRecord
+from .records import NOT_REVOKED, DocumentStatus
 from .transactions import Sender, submit, wait
 
 RECEIPT_TIMEOUT = 120.0
 #: Pairs per ``documentStatuses`` call: the returned memory grows with the square of the count, and nodes cap
 #: the gas of an ``eth_call`` (eth-tester at the block gas limit, geth and Besu at 50M by default).
 STATUS_CHUNK = 200
-#: Documents per ``documentRevocations`` call (one storage read each).
+#: Documents per ``revokedDocuments`` call (one storage read each).
 REVOCATION_CHUNK = 2000
 
 
@@ -78,7 +81,10 @@ def _revert_data(exc: Exception) -> bytes | None:
     nested one level down; web3 passes it on as ``exc.data`` (a string or that object). eth-tester writes the
     bytes into the message instead.
     """
-    data: Any = getattr(exc, "data", None)
+    return _revert_bytes(getattr(exc, "data", None), str(exc))
+
+
+def _revert_bytes(data: Any, message: str) -> bytes | None:
     for _ in range(3):  # {"data": "0x..."} or {"data": {"data": "0x..."}} or {"originalError": {...}}
         if not isinstance(data, dict):
             break
@@ -88,13 +94,23 @@ def _revert_data(exc: Exception) -> bytes | None:
             return bytes.fromhex(data[2:])
         except ValueError:
             return None
-    message = str(exc)
     marker = "execution reverted: b"
     if marker in message:
         literal = ast.literal_eval(message[message.index(marker) + len(marker) - 1 :])
         if isinstance(literal, bytes):
             return literal
     return None
+
+
+def _raise_revert(exc: Web3RPCError) -> None:
+    """Raise the named revert a JSON-RPC error object carries (Hardhat answers a reverted ``eth_call`` with code
+    -32603 and the data one level down), if it carries one."""
+    error = (exc.rpc_response or {}).get("error")
+    if isinstance(error, dict):
+        data = _revert_bytes(error.get("data"), str(error.get("message", "")))
+        decoded = decode_revert(data) if data else None
+        if decoded is not None:
+            raise decoded from exc
 
 
 @contextmanager
@@ -110,6 +126,18 @@ def registry_errors() -> Iterator[None]:
         if decoded is None:
             raise TransactionFailed(str(exc)) from exc
         raise decoded from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Function:
+    selector: bytes
+    outputs: tuple[str, ...]
+
+
+@cache
+def _function(contract: str, name: str) -> _Function:
+    entry = next(e for e in artifact(contract)["abi"] if e["type"] == "function" and e["name"] == name)
+    return _Function(function_abi_to_4byte_selector(entry), tuple(collapse_if_tuple(o) for o in entry["outputs"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +241,23 @@ class Deployed:
         with registry_errors(), node_errors():
             return build(self.functions).call()
 
+    def raw_call(self, name: str, arguments: bytes) -> tuple[Any, ...]:
+        """Call the view ``name`` with ABI-encoded ``arguments`` by a bare ``eth_call``, and decode its outputs
+        with eth-abi: none of web3's per-field argument and result processing. Reverts come back named, as
+        from :meth:`call`."""
+        function = _function(self.NAME, name)
+        request = {"to": self.contract.address, "data": "0x" + (function.selector + arguments).hex()}
+        with registry_errors(), node_errors():
+            try:
+                result = self.w3.manager.request_blocking(RPCEndpoint("eth_call"), [request, "latest"])
+            except Web3RPCError as exc:  # a node's error object that web3 did not recognise as a revert
+                _raise_revert(exc)
+                raise TransactionFailed(f"eth_call {name} failed: {exc}") from exc
+        try:
+            return tuple(abi_decode(function.outputs, HexBytes(result)))
+        except (DecodingError, TypeError, ValueError) as exc:
+            raise TransactionFailed(f"eth_call {name} answered {result!r}, which does not decode") from exc
+
     def decode_logs(self, logs: Sequence[Any]) -> list[Event]:
         """Decode this contract's logs, strictly: a log from its address with an unknown topic is an error."""
         decoded = []
@@ -275,19 +320,78 @@ class Registry(Deployed):
 
     def document_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``."""
-        out = []
+        out: list[DocumentStatus] = []
         for start in range(0, len(triples), STATUS_CHUNK):
-            out.extend(self._statuses([list(p) for p in triples[start:start + STATUS_CHUNK]]))
+            chunk = triples[start:start + STATUS_CHUNK]
+            (raw,) = self.raw_call("documentStatuses", abi_encode([_QUERIES], [_queries(chunk)]))
+            out.extend(DocumentStatus.from_abi(_checksummed_status(r)) for r in raw)
         return out
 
-    def document_revocations(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[RevocationRecord]:
-        """How ``issuer_id`` revoked each document (reason ``NONE`` if not), ``REVOCATION_CHUNK`` per ``eth_call``."""
-        out: list[RevocationRecord] = []
+    def bulk_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
+        """:meth:`document_statuses` for many documents of few batches: each batch's record read once, then
+        which documents are revoked, in bulk per issuer, and only those documents' records."""
+        batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
+        read = self.document_statuses([(issuer, root, bytes(32)) for issuer, root in batch_keys])
+        batches = {key: _without_document(status) for key, status in zip(batch_keys, read, strict=True)}
+        by_issuer: dict[bytes, list[tuple[bytes, bytes]]] = {}
+        for issuer, root, digest in triples:
+            if batches[issuer, root].anchored:
+                by_issuer.setdefault(issuer, []).append((root, digest))
+        revoked = list(dict.fromkeys((issuer, *documents[i]) for issuer, documents in by_issuer.items()
+                                     for i in self.revoked_documents(issuer, [digest for _, digest in documents])))
+        records = dict(zip(revoked, (s.document_revocation for s in self.document_statuses(revoked)), strict=True))
+        out = []
+        for issuer, root, digest in triples:
+            batch = batches[issuer, root]
+            record = records.get((issuer, root, digest))
+            out.append(batch if record is None else batch.with_document_revocation(record))
+        return out
+
+    def revoked_documents(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[int]:
+        """Positions in ``digests`` of the documents ``issuer_id`` revoked (void revocations included),
+        ``REVOCATION_CHUNK`` per ``eth_call``: one storage read each, and nothing to decode when none is revoked.
+        Their records come with :meth:`document_statuses`."""
+        _require_bytes(issuer_id, 11, "issuer id")
+        for digest in digests:
+            _require_bytes(digest, 32, "document digest")
+        out: list[int] = []
         for start in range(0, len(digests), REVOCATION_CHUNK):
-            chunk = list(digests[start:start + REVOCATION_CHUNK])
-            records = self.call(lambda f, q=chunk: f.documentRevocations(issuer_id, q))  # type: ignore[misc]
-            out.extend(RevocationRecord.from_abi(r) for r in records)
+            chunk = digests[start:start + REVOCATION_CHUNK]
+            head = issuer_id.ljust(32, b"\0") + (64).to_bytes(32, "big") + len(chunk).to_bytes(32, "big")
+            (indices,) = self.raw_call("revokedDocuments", head + b"".join(chunk))
+            if list(indices) != sorted(set(indices)) or any(i >= len(chunk) for i in indices):
+                raise TransactionFailed(f"revokedDocuments answered positions {list(indices)[:8]}… that are not "
+                                        f"ascending positions among {len(chunk)} documents")
+            out.extend(start + i for i in indices)
         return out
 
-    def _statuses(self, queries: list[list[bytes]]) -> list[DocumentStatus]:
-        return [DocumentStatus.from_abi(r) for r in self.call(lambda f: f.documentStatuses(queries))]
+
+_QUERIES = "(bytes11,bytes32,bytes32)[]"
+
+
+def _without_document(batch: DocumentStatus) -> DocumentStatus:
+    """A batch's status read with the zero digest, cleared of any revocation recorded under that digest."""
+    return batch if batch.document_revocation == NOT_REVOKED else batch.with_document_revocation(NOT_REVOKED)
+
+
+def _require_bytes(value: bytes, size: int, what: str) -> None:
+    if not isinstance(value, bytes) or len(value) != size:
+        raise InvalidQuery(f"a {what} is {size} bytes, got {value!r}")
+
+
+def _queries(triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[tuple[bytes, bytes, bytes]]:
+    for issuer_id, root, digest in triples:
+        _require_bytes(issuer_id, 11, "issuer id")
+        _require_bytes(root, 32, "batch root")
+        _require_bytes(digest, 32, "document digest")
+    return [tuple(t) for t in triples]  # type: ignore[misc]
+
+
+def _checksummed_record(raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    reason, revoked_at, key, void = raw
+    return reason, revoked_at, _checksum(key), void
+
+
+def _checksummed_status(raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (raw[0], _checksum(raw[1]), *raw[2:7], _checksummed_record(raw[7]), _checksummed_record(raw[8]),
+            *raw[9:])

@@ -7,7 +7,7 @@ claim salts: unpredictable without them, and the same whenever the issuer rebuil
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +71,17 @@ class SealedBatch:
 
     def bundle(self, index: int, chain_id: int, registry: str) -> Bundle:
         """The holder's bundle for document ``index``, naming where the batch is anchored."""
+        return self._bundle(index, chain_id, to_checksum_address(registry))
+
+    def bundles(self, chain_id: int, registry: str) -> Iterator[Bundle]:
+        """Every holder's bundle, in leaf order (the registry address checksummed once for all)."""
+        registry = to_checksum_address(registry)
+        return (self._bundle(index, chain_id, registry) for index in range(len(self.documents)))
+
+    def _bundle(self, index: int, chain_id: int, registry: str) -> Bundle:
         doc = self.documents[index]
         proof = InclusionProof(self.hash_alg, index, self.leaf_count, tuple(self.tree.proof(index)), self.root)
-        return Bundle(doc.header, doc.claims, proof, chain_id, to_checksum_address(registry))
+        return Bundle(doc.header, doc.claims, proof, chain_id, registry)
 
 
 def salt_document(certificate: Certificate, hash_alg: HashAlgorithm) -> SaltedDocument:

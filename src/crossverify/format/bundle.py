@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -341,12 +341,17 @@ def _check_anchor(chain_id: int, registry: str) -> None:
     if type(chain_id) is not int or not 1 <= chain_id <= MAX_SAFE_INTEGER:
         raise InvalidValue(f"chainId is an integer from 1 to {MAX_SAFE_INTEGER}, got {chain_id!r}", "/anchor/chainId")
     try:
-        checksummed = to_checksum_address(registry)
+        checksummed = _eip55(registry)
     except ValueError:
         raise InvalidHex(f"{registry!r} is not a 20-byte hexadecimal address", "/anchor/registry") from None
     if registry != checksummed:
         raise InvalidChecksum(f"registry {registry} is not written in its EIP-55 form {checksummed}",
                               "/anchor/registry")
+
+
+@lru_cache(maxsize=256)  # a bank reads few registries
+def _eip55(address: str) -> str:
+    return to_checksum_address(address)
 
 
 def _check_proof(p: InclusionProof) -> None:

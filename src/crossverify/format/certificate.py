@@ -14,6 +14,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..errors import HolderKeyError, InvalidClaim
@@ -176,6 +177,7 @@ def check_claim(name: str, value: JSON) -> int:
     return size
 
 
+@lru_cache(maxsize=4096)  # the same few names recur in every document of a type
 def claim_name_fault(name: str) -> str | None:
     """Why ``name`` cannot name a claim, or ``None``: names are 1 to 128 code points, each of a general
     category in :data:`NAME_CATEGORIES` (no controls, format characters, surrogates, private-use or unassigned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 
 def to_hex(data: bytes) -> str:
@@ -24,6 +25,7 @@ def from_hex(text: str, length: int | None = None) -> bytes:
     return data
 
 
+@lru_cache(maxsize=1024)  # verdicts repeat the same few anchor and expiry times
 def utc_time(t: int) -> str:
     """A registry time (unix seconds) as a UTC date and time, as reports and verdicts show it."""
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))

@@ -30,7 +30,7 @@ from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, key_proof, sign
 from ..errors import AnchorMismatch, JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
-from ..format.batch import salt_document, seal_batch
+from ..format.batch import SealedBatch, salt_document, seal_batch
 from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
 from ..format.encoding import to_hex
@@ -39,7 +39,7 @@ from .journal import BatchRecord, BatchState, Journal
 
 log = logging.getLogger(__name__)
 ZERO = bytes(32)
-#: Batches per ``anchorMany`` transaction: about 36,500 gas each, so 400 stay far below the 16,777,216 cap.
+#: Batches per ``anchorMany`` transaction: about 36,400 gas each, so 400 stay below the 16,777,216 cap (461 fit).
 MAX_ANCHORS_PER_TX = 400
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("before_sign", "after_sign", "after_send", "after_receipt", "before_deliver")
@@ -94,20 +94,26 @@ def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequenc
     return journal.add_documents(salted, hash_alg, supersede=supersede)
 
 
-def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: int, registry: str) -> list[Path]:
-    """Write the bundles of one anchored batch into ``folder``, rebuilt from the journal: the same bytes every
-    time. Each file is owner-only, written under a temporary name and renamed into place."""
-    entries = journal.batch_documents(batch.id)
-    sealed = seal_batch([doc for _, doc in entries], batch.hash_alg, decoy=batch.leaf_count > len(entries))
-    if sealed.root != batch.root:
+def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: int, registry: str,
+                  sealed: tuple[Sequence[str], SealedBatch] | None = None) -> list[Path]:
+    """Write the bundles of one anchored batch into ``folder``: the same bytes every time. ``sealed`` is the
+    batch with its file stems as this process sealed it; without it (after a restart) the batch is rebuilt from
+    the journal. Each file is owner-only, written under a temporary name and renamed into place."""
+    if sealed is None:
+        entries = journal.batch_documents(batch.id)
+        stems: Sequence[str] = [stem for stem, _ in entries]
+        built = seal_batch([doc for _, doc in entries], batch.hash_alg, decoy=batch.leaf_count > len(entries))
+    else:
+        stems, built = sealed
+    if built.root != batch.root:
         raise JournalError(f"journal batch {batch.id} no longer hashes to its anchored root: restore the journal "
                            "from a backup")
     written = []
-    for index, (file_stem, _) in enumerate(entries):
+    for file_stem, bundle in zip(stems, built.bundles(chain_id, registry), strict=True):
         path = folder / f"{file_stem}.bundle.json"
         partial = path.with_name(f".{path.name}.partial")
         with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-            out.write(sealed.bundle(index, chain_id, registry).dumps().encode())
+            out.write(bundle.dumps().encode())
         os.replace(partial, path)
         written.append(path)
     return written
@@ -158,6 +164,8 @@ class IssuerClient:
         self.confirmations = confirmations
         self._fault = faults
         self._domain: Domain | None = None
+        #: Batches this process sealed and has not delivered yet, with their bundle file stems.
+        self._sealed: dict[int, tuple[list[str], SealedBatch]] = {}
 
     @property
     def domain(self) -> Domain:
@@ -181,19 +189,21 @@ class IssuerClient:
         A full batch is always sealed; a partial one only when its oldest document is older than ``max_age``
         seconds (``None``: seal partial batches at once).
         """
-        by_type: dict[str, list[tuple[int, float]]] = {}
-        for doc_id, doc_type, _ref, added_at in self.journal.pending(self.issuer_id):
-            by_type.setdefault(doc_type, []).append((doc_id, added_at))
+        by_type: dict[str, list[tuple[int, str, float]]] = {}
+        for doc_id, doc_type, stem, added_at in self.journal.pending(self.issuer_id):
+            by_type.setdefault(doc_type, []).append((doc_id, stem, added_at))
         sealed = []
         for entries in by_type.values():
             for start in range(0, len(entries), max_batch):
                 chunk = entries[start:start + max_batch]
-                if len(chunk) < max_batch and max_age is not None and time.time() - chunk[0][1] < max_age:
+                if len(chunk) < max_batch and max_age is not None and time.time() - chunk[0][2] < max_age:
                     continue
-                ids = [doc_id for doc_id, _ in chunk]
+                ids = [doc_id for doc_id, _, _ in chunk]
                 batch = seal_batch(self.journal.documents(ids), self.hash_alg)
-                sealed.append(self.journal.record_sealed(
-                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids, batch.leaf_count))
+                batch_id = self.journal.record_sealed(
+                    self.issuer_id, batch.doc_type, self.hash_alg, batch.root, batch.not_after, ids, batch.leaf_count)
+                self._sealed[batch_id] = ([stem for _, stem, _ in chunk], batch)
+                sealed.append(batch_id)
         return sealed
 
     def sign(self) -> int:
@@ -285,10 +295,11 @@ class IssuerClient:
         for b in batches:
             progress("writing bundles", len(written), total)
             written += write_bundles(self.journal, b, self.bundle_dir / self.issuer_id, chain_id,
-                                     self.registry.address)
+                                     self.registry.address, self._sealed.get(b.id))
             os.sync()
             log.info("bundles delivered", extra={"issuer": self.issuer_id, "batch": b.id, "bundles": b.documents})
             self.journal.record_delivered(b.id)
+            self._sealed.pop(b.id, None)
         if batches:
             progress("writing bundles", len(written), total)
         return written

@@ -135,7 +135,7 @@ class DocumentRecord:
     @property
     def file_stem(self) -> str:
         """The bundle's file name without ``.bundle.json``: the reference, and ``~N`` for revision N > 0."""
-        return self.reference if self.revision == 0 else f"{self.reference}~{self.revision}"
+        return _stem(self.reference, self.revision)
 
 
 class Journal:
@@ -218,10 +218,12 @@ class Journal:
             db.executemany("UPDATE documents SET revoked = 1 WHERE id = ?", [(i,) for i in document_ids])
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
-        """Documents not yet in a batch: (id, doc type, reference, added at), oldest first."""
-        return self._db.execute(
-            "SELECT id, doc_type, reference, added_at FROM documents WHERE issuer_id = ? AND batch_id IS NULL "
-            "ORDER BY id", (issuer_id,)).fetchall()
+        """Documents not yet in a batch: (id, doc type, bundle file stem, added at), oldest first."""
+        rows = self._db.execute(
+            "SELECT id, doc_type, reference, revision, added_at FROM documents "
+            "WHERE issuer_id = ? AND batch_id IS NULL ORDER BY id", (issuer_id,))
+        return [(doc_id, doc_type, _stem(reference, revision), added_at)
+                for doc_id, doc_type, reference, revision, added_at in rows]
 
     def documents(self, ids: Sequence[int]) -> list[SaltedDocument]:
         rows = {r[0]: r for r in self._db.execute(
@@ -233,8 +235,7 @@ class Journal:
         rows = self._db.execute(
             "SELECT reference, revision, body, digest FROM documents WHERE batch_id = ? ORDER BY leaf_index",
             (batch_id,))
-        return [(reference if revision == 0 else f"{reference}~{revision}", _document(body, digest))
-                for reference, revision, body, digest in rows]
+        return [(_stem(reference, revision), _document(body, digest)) for reference, revision, body, digest in rows]
 
     def record_sealed(self, issuer_id: str, doc_type: str, hash_alg: HashAlgorithm, root: bytes, not_after: int,
                       document_ids: Sequence[int], leaf_count: int) -> int:
@@ -314,3 +315,7 @@ def _record(row: Any) -> DocumentRecord:
 
 def _document(body: str, digest: bytes) -> SaltedDocument:
     return SaltedDocument.from_json(json.loads(body), digest)
+
+
+def _stem(reference: str, revision: int) -> str:
+    return reference if revision == 0 else f"{reference}~{revision}"

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
-from ..chain.records import DocumentStatus, RevocationReason, Status
+from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError
@@ -176,7 +176,7 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = iter(self._statuses(triples))
+        statuses = iter(self.registry.bulk_statuses(triples))
         now = self._clock()
         reports = []
         for bundle, checks, digest, presentation in parsed:
@@ -187,28 +187,6 @@ class VerifierClient:
             reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
                                               bundle, digest, presentation))
         return reports
-
-    def _statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
-        """The registry's view of each (issuer, root, digest): each batch's record read once, then every
-        document's revocation read in bulk per issuer."""
-        batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
-        batches = dict(zip(batch_keys, self.registry.document_statuses(
-            [(issuer, root, bytes(32)) for issuer, root in batch_keys]), strict=True))
-        by_issuer: dict[bytes, list[bytes]] = {}
-        for issuer, root, digest in triples:
-            if batches[issuer, root].anchored:
-                by_issuer.setdefault(issuer, []).append(digest)
-        revoked = {
-            (issuer, digest): record
-            for issuer, digests in by_issuer.items()
-            for digest, record in zip(digests, self.registry.document_revocations(issuer, digests), strict=True)
-        }
-        out = []
-        for issuer, root, digest in triples:
-            batch = batches[issuer, root]
-            record = revoked.get((issuer, digest))
-            out.append(batch if record is None else batch.with_document_revocation(record))
-        return out
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
                progress: Callable[[int, int], None] | None = None) -> FlushReport:
@@ -453,19 +431,24 @@ _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audien
                         "presentation_not_expired", "challenge_fresh")
 
 
+_REVOCATION_MEANING = {
+    RevocationReason.SUPERSEDED: "superseded: a re-issued document replaces it; ask for the new one",
+    RevocationReason.WITHDRAWN: "withdrawn by the issuer",
+    RevocationReason.FRAUD: "revoked for fraud",
+    RevocationReason.ISSUED_IN_ERROR: "issued in error",
+}
+_NOT_REVOKED = Check("not_revoked", Outcome.PASSED, "neither the document nor its batch is revoked")
+
+
 def _revocation(s: DocumentStatus) -> Check:
-    meaning = {
-        RevocationReason.SUPERSEDED: "superseded: a re-issued document replaces it; ask for the new one",
-        RevocationReason.WITHDRAWN: "withdrawn by the issuer",
-        RevocationReason.FRAUD: "revoked for fraud",
-        RevocationReason.ISSUED_IN_ERROR: "issued in error",
-    }
+    if s.document_revocation == s.batch_revocation == NOT_REVOKED:
+        return _NOT_REVOKED
     for what, record in (("document", s.document_revocation), ("its whole batch", s.batch_revocation)):
         if record.counts:
             return Check("not_revoked", Outcome.FAILED,
-                         f"{what} {meaning[record.reason]} (on {utc_time(record.revoked_at)})")
+                         f"{what} {_REVOCATION_MEANING[record.reason]} (on {utc_time(record.revoked_at)})")
     void = [f"{what}'s revocation ({record.reason.name.lower()}, {utc_time(record.revoked_at)}) was signed by key "
             f"{record.signing_key}, compromised by then, so it does not count"
             for what, record in (("the document", s.document_revocation), ("the batch", s.batch_revocation))
             if record.void]
-    return Check("not_revoked", Outcome.PASSED, "; ".join(void) or "neither the document nor its batch is revoked")
+    return Check("not_revoked", Outcome.PASSED, "; ".join(void)) if void else _NOT_REVOKED
