@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from crossverify.errors import ConfigError, UnsupportedHashAlgorithm
+from crossverify.errors import UnsupportedHashAlgorithm
 from crossverify.format.bundle import load_bundle
 from crossverify.format.encoding import to_hex
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.presentation import load_challenge, load_presentation, present
-from crossverify.service.resident import node_modules
+from crossverify.service.resident import VENDOR, VENDORED
 
 from ..conftest import Consortium
 from .test_api import bank_api, issue, issuer_api, service  # noqa: F401  (fixtures)
@@ -156,10 +154,20 @@ def test_only_a_bank_serves_the_page(issuer_api: TestClient) -> None:  # noqa: F
     assert TestClient(issuer_api.app).post("/resident/verifications", content=b"{}").status_code == 404
 
 
-def test_without_its_packages_the_page_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="npm ci"):
-        node_modules(tmp_path / "a" / "b.py")
-    shutil.copytree(ROOT / "node_modules" / "canonicalize", tmp_path / "node_modules" / "canonicalize")
-    with pytest.raises(ConfigError):  # one package of three is not enough
-        node_modules(tmp_path / "a" / "b.py")
+def test_the_vendored_packages_are_what_the_lock_file_installs(tmp_path: Path) -> None:
+    """The page's packages ship inside crossverify (an installed copy needs no npm): each copy is byte for byte
+    the file ``npm ci`` installs, at the version and integrity package-lock.json pins."""
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    manifest = json.loads((VENDORED / "packages.json").read_text())
+    assert set(manifest) == set(VENDOR)
+    for folder, (package, files) in VENDOR.items():
+        pinned = lock[f"node_modules/{package}"]
+        assert manifest[folder] == {"package": package, "version": pinned["version"],
+                                    "integrity": pinned["integrity"], "files": files}
+        assert json.loads((ROOT / "node_modules" / package / "package.json").read_text())["version"] == \
+            pinned["version"]
+        for name in files:
+            copy = VENDORED / folder / Path(name).name
+            assert copy.read_bytes() == (ROOT / "node_modules" / package / name).read_bytes(), copy
+    shipped = {p.relative_to(VENDORED).as_posix() for p in VENDORED.rglob("*") if p.is_file()}
+    assert shipped == {"packages.json"} | {f"{f}/{Path(n).name}" for f, (_, names) in VENDOR.items() for n in names}

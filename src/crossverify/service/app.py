@@ -26,6 +26,11 @@ from ..errors import (
     ContractRevert,
     CrossverifyError,
     JournalError,
+    PickupCodeInvalid,
+    PickupCodeUsed,
+    PickupExpired,
+    PickupLocked,
+    PickupNotReady,
 )
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
@@ -33,6 +38,7 @@ from ..format.strict_json import MAX_DEPTH, read_json
 from ..issuer.client import journal_certificates
 from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
+from ..issuer.pickup import DEFAULT_CODE_TTL
 from ..session import Session
 from ..verifier.client import VerificationReport
 from . import regulator as regulator_routes
@@ -47,6 +53,9 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 #: Error classes and the HTTP status each is answered with.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     (UNAVAILABLE, 503),
+    ((PickupCodeInvalid, PickupCodeUsed, PickupLocked), 403),
+    ((PickupNotReady,), 409),
+    ((PickupExpired,), 410),
     ((BundleError, ConfigError, JournalError, ValueError), 422),
     ((ContractRevert,), 409),
     ((CrossverifyError,), 502),
@@ -95,6 +104,45 @@ class ChallengeOut(BaseModel):
     expiresAt: int = Field(description="Unix seconds")
 
 
+class HandOverOut(BaseModel):
+    challenge: ChallengeOut
+    code: str = Field(description="What the clerk shows the resident (text, or a QR code of `page`): the resident's "
+                                  "page reads the challenge with it")
+    page: str = Field(description="The resident page's path with the code in its fragment (never sent to a server)")
+
+
+class CodeIn(BaseModel):
+    code: str = Field(description="The code as the resident typed it (case, spaces and dashes do not matter)",
+                      max_length=64)
+
+
+class PickupIn(BaseModel):
+    certificate: dict[str, Any] = Field(description="An issuer input entry: reference, docType, notAfter, claims, "
+                                                    "issuedAt, asOf; no cnf claim (the resident's key comes at pickup)")
+    ttl: int | None = Field(None, description="Seconds the code works (default 14 days, at most 90)")
+
+
+class OfferOut(BaseModel):
+    reference: str
+    code: str = Field(description="Hand it to the resident out of band, once; it is not stored and cannot be shown "
+                                  "again (offer the reference again for a new one)")
+    expiresAt: int
+    page: str = Field(description="The pickup page's path with the code in its fragment, for a QR code")
+
+
+class EnrolIn(CodeIn):
+    jwk: dict[str, Any] = Field(description="The holder key's public JWK: kty EC, crv P-256, x, y")
+
+
+class EnrolOut(BaseModel):
+    reference: str
+    collectToken: str = Field(description="Collects the bundle once it is anchored; keep it on the device")
+
+
+class CollectIn(BaseModel):
+    collectToken: str = Field(max_length=128)
+
+
 class BatchVerificationIn(BaseModel):
     bundles: list[dict[str, Any]] = Field(description="Bundles as residents handed them over", max_length=1000)
 
@@ -136,15 +184,20 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     queue = VerifyQueue(session.verifier(), chain_lock)
     outbox = session.outbox if "bank" in roles else None
     issuer = session.issuer() if "issuer" in roles else None
+    pickups = session.pickups if issuer is not None else None
     regulator = session.regulator if "regulator" in roles else None
     workers: dict[str, Periodic] = {}
     if outbox is not None:
         workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.circulation, session.sender),
                                      chain_lock, 1.0)
-    if issuer is not None:
+    if issuer is not None and pickups is not None:
         batching = session.config.issuer
-        workers["issuer"] = Periodic("issuer", lambda: issuer.run(batching.max_batch, batching.max_age),
-                                     chain_lock, settings.run_every)
+
+        def issue_round() -> object:
+            pickups.resume()  # certificates enrolled just before a crash
+            return issuer.run(batching.max_batch, batching.max_age)
+
+        workers["issuer"] = Periodic("issuer", issue_round, chain_lock, settings.run_every)
     if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
         sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
         workers["audit"] = Periodic("audit", sync, chain_lock, settings.run_every)
@@ -264,6 +317,17 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
         return ChallengeOut.model_validate(issued.to_json())
 
+    @app.post("/v1/challenges/hand-over", tags=["banks"], response_model=HandOverOut,
+              summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk to "
+                      "show, as text or a QR code of `page`)")
+    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
+        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+        assert queue.verifier.challenges is not None  # issue_challenge needs them
+        code = queue.verifier.challenges.hand_over(issued)
+        return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
+                           page=f"/resident/#code={code}")
+
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")
     async def verify_many(payload: BatchVerificationIn, _: Bank
@@ -280,19 +344,34 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             raise Problem(404, "Not found", "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
+    visitors = RateLimit(settings.resident_requests_per_minute)
+
+    def visitor(request: Request) -> None:
+        """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
+        address = request.client.host if request.client else "unknown"
+        wait = visitors.allow(address)
+        if wait:
+            raise Problem(429, "Too many requests", "too many requests from this address",
+                          {"Retry-After": str(max(1, round(wait)))})
+
+    Visitor = Annotated[None, Depends(visitor)]
+    if roles & {"bank", "issuer"}:
+        resident.mount(app, roles)
+
     if "bank" in roles:
-        resident.mount(app)
-        visitors = RateLimit(settings.resident_requests_per_minute)
         largest = session.config.verifier.max_bundle_bytes
 
+        @app.post("/resident/challenges", tags=["residents"], response_model=ChallengeOut,
+                  summary="The resident page reads the challenge the bank's clerk handed over, by its code")
+        def challenge_by_code(payload: CodeIn, _: Visitor) -> ChallengeOut:
+            challenges = queue.verifier.challenges
+            if challenges is None:
+                raise Problem(404, "Not found", "this bank issues no challenges ([verifier] audience is not set)")
+            return ChallengeOut.model_validate(challenges.by_code(payload.code, int(time.time())).to_json())
+
         @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
-                  summary="The resident page's own request: verify the bundle it redacted (no receipt)")
-        async def verify_for_resident(request: Request) -> VerificationOut:
-            address = request.client.host if request.client else "unknown"
-            wait = visitors.allow(address)
-            if wait:
-                raise Problem(429, "Too many requests", "too many verifications from this address",
-                              {"Retry-After": str(max(1, round(wait)))})
+                  summary="The resident page's own request: verify the bundle or presentation it made (no receipt)")
+        async def verify_for_resident(request: Request, _: Visitor) -> VerificationOut:
             body = await request.body()
             if len(body) > largest:
                 raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
@@ -333,6 +412,41 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         with chain_lock:
             issuer.revoke(reason, reference=payload.reference)
         return {"revoked": payload.reference, "reason": reason.name.lower()}
+
+    @app.post("/v1/pickups", tags=["issuers"], response_model=OfferOut,
+              summary="Offer a certificate for pickup: the resident enrols their key with the code, once")
+    def offer_pickup(payload: PickupIn, _: Issuer) -> OfferOut:
+        assert pickups is not None
+        offer = pickups.offer(payload.certificate, int(time.time()), payload.ttl or DEFAULT_CODE_TTL)
+        return OfferOut(reference=offer.reference, code=offer.code, expiresAt=offer.expires_at,
+                        page=f"/resident/pickup/#code={offer.code}")
+
+    @app.get("/v1/pickups/{reference}", tags=["issuers"], summary="Where a pickup stands")
+    def pickup_state(reference: str, _: Issuer) -> dict[str, str]:
+        assert pickups is not None
+        state = pickups.state(reference)
+        if state is None:
+            raise Problem(404, "Not found", "no pickup was offered for that reference")
+        found = session.journal.find(session.issuer_id, reference=reference)
+        batch = found.batch_state.value if found and found.batch_state else None
+        return {"reference": reference, "state": batch if state == "journalled" and batch else state}
+
+    if pickups is not None:
+        @app.post("/resident/pickups/enrol", tags=["residents"], response_model=EnrolOut,
+                  summary="The pickup page enrols the resident's new holder key with their one-time code")
+        def enrol(payload: EnrolIn, _: Visitor) -> EnrolOut:
+            enrolment = pickups.enrol(payload.code, payload.jwk, int(time.time()))
+            workers["issuer"].wake()
+            return EnrolOut(reference=enrolment.reference, collectToken=enrolment.collect_token)
+
+        @app.post("/resident/pickups/collect", tags=["residents"],
+                  summary="The pickup page collects the bundle, once it is anchored (409 with Retry-After until then)")
+        def collect(payload: CollectIn, _: Visitor) -> Response:
+            try:
+                bundle = pickups.collect(payload.collectToken, int(time.time()))
+            except PickupNotReady as exc:
+                raise Problem(409, "PickupNotReady", str(exc), {"Retry-After": "2"}) from None
+            return Response(bundle, media_type="application/json", headers={"Cache-Control": "no-store"})
 
     # ---------------------------------------------------------------------------------------------------------
     # regulators

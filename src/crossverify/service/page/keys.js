@@ -1,7 +1,7 @@
 // The resident's holder keys, kept in this browser's IndexedDB as WebCrypto key pairs whose private halves cannot
 // be exported: script on this origin may ask them to sign, nothing can read them out. Only a key's public JWK
 // ever leaves the device (at pickup, and inside the certificate's `cnf` claim).
-import { generateHolderKey, publicJwk, sameKey } from "./presentation.js";
+import { sameKey } from "./presentation.js";
 
 const DATABASE = "crossverify-holder";
 const STORE = "keys";
@@ -34,12 +34,9 @@ async function inStore(mode, act) {
   }
 }
 
-/** A new key pair, stored before it is returned with its public JWK. */
-export async function newHolderKey() {
-  const keys = await generateHolderKey();
-  const jwk = await publicJwk(keys.publicKey);
+/** Keep a key pair (made by `generateHolderKey`) whose public key is `jwk`, once the issuer has enrolled it. */
+export async function keepHolderKey(keys, jwk) {
   await inStore("readwrite", (store) => store.put({ x: jwk.x, jwk, keys, created: Date.now() }));
-  return { keys, jwk };
 }
 
 /** The stored key pair whose public key is `jwk`, or null. */
