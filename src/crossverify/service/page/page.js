@@ -37,7 +37,7 @@ const PRESENTATION_STEPS = [
 
 const t = (key, values) => translate(state.language, key, values);
 
-const pretty = (name) => name.replaceAll("_", " ");
+const pretty = (name) => (name === HOLDER_CLAIM ? t("claim.cnf") : name.replaceAll("_", " "));
 function shown(value) {
   if (Array.isArray(value)) return value.map(shown).join(", ");
   if (value !== null && typeof value === "object") {
@@ -124,7 +124,8 @@ function renderVerdict() {
       ...(c.outcome === "failed" ? [element("span", { className: "check-detail", lang: "en" }, c.detail)] : [])))));
   const disclosed = Object.entries(v.disclosed ?? {});
   $("shown").replaceChildren(...(disclosed.length ? disclosed.flatMap(([name, value]) =>
-    [element("dt", {}, pretty(name)), element("dd", {}, shown(value))]) : [element("dd", {}, t("send.nothing"))]));
+    [element("dt", {}, pretty(name)), element("dd", {}, name === HOLDER_CLAIM ? t("choose.key") : shown(value))])
+    : [element("dd", {}, t("send.nothing"))]));
 }
 
 function render() {
@@ -188,6 +189,7 @@ $("language").addEventListener("change", (event) => {
   render();
 });
 $("code").value = codeFromAddress();
+addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("file").addEventListener("change", (event) => event.target.files[0] && open(event.target.files[0]));
 $("all").addEventListener("click", () => setAll(true));
 $("none").addEventListener("click", () => setAll(false));

@@ -95,6 +95,7 @@ $("language").addEventListener("change", (event) => {
   render();
 });
 $("code").value = codeFromAddress();
+addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());
 $("collect").addEventListener("click", collect);
 render();
