@@ -4,6 +4,7 @@
 including the role dependencies defined inside :func:`create_app`.)
 """
 
+import asyncio
 import json
 import logging
 import threading
@@ -178,7 +179,17 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
     app.add_middleware(_StrictJson, limit=settings.max_body_bytes,
                        raw={"/v1/verifications", "/resident/verifications"})
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # added last, so it runs first
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+
+    def observed(scope: Scope, status: int, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        requests_total.labels(route, str(status)).inc()
+        latency.labels(route).observe(elapsed)
+        state = scope.get("state", {})
+        log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
+                                   "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
+
+    app.add_middleware(_Observe, record=observed)  # added last, so it runs first
 
     # Everything a role needs is built here, on one thread, before any request or worker can race for it.
     queue = VerifyQueue(session.verifier(), chain_lock)
@@ -229,22 +240,6 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     Issuer = Annotated[Client, Depends(client_of("issuer"))]
     Regulator = Annotated[Client, Depends(client_of("regulator"))]
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests_total.labels(route, str(response.status_code)).inc()
-        latency.labels(route).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
-        log.info("request", extra={"request_id": request_id, "method": request.method, "route": route,
-                                   "status": response.status_code, "ms": round(elapsed * 1000, 1),
-                                   "client": getattr(request.state, "client", None)})
-        return response
-
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
         return _problem(request, exc.status, exc.title, exc.detail, exc.headers)
@@ -284,12 +279,17 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     # ---------------------------------------------------------------------------------------------------------
     # banks
 
-    def verdict(report: VerificationReport, receipt: dict[str, Any] | None = None) -> VerificationOut:
+    def verdict(report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The verdict as :class:`VerificationOut` documents it (built directly: this is the hot path)."""
         verifications.labels(str(report.valid).lower()).inc()
         data = report.as_json()
         data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
         data["receipt"] = receipt
-        return VerificationOut.model_validate(data)
+        return data
+
+    async def checked(bodies: list[bytes]) -> list[VerificationReport]:
+        """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in queue.submit(bodies))))
 
     @app.post("/v1/verifications", tags=["banks"], response_model=VerificationOut,
               summary="Verify one bundle or presentation; optionally record a receipt (exactly once per document, "
@@ -299,16 +299,16 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
                              description="Record a receipt sealed to the regulators, for this purpose code (a "
                                          "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
-                         ) -> VerificationOut:
+                         ) -> Response:
         body = await request.body()
-        [report] = await run_in_threadpool(queue.verify, [body])
+        [report] = await checked([body])
         receipt = None
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
             [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
             workers["outbox"].wake()
             receipt = outbox.state(commitment)
-        return verdict(report, receipt)
+        return _json(verdict(report, receipt))
 
     @app.post("/v1/challenges", tags=["banks"], response_model=ChallengeOut,
               summary="Issue a one-time challenge for a resident to answer with a presentation")
@@ -330,10 +330,9 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
 
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")
-    async def verify_many(payload: BatchVerificationIn, _: Bank
-                          ) -> list[VerificationOut]:
+    async def verify_many(payload: BatchVerificationIn, _: Bank) -> Response:
         texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
-        return [verdict(r) for r in await run_in_threadpool(queue.verify, texts)]
+        return _json([verdict(r) for r in await checked(texts)])
 
     @app.get("/v1/receipts/{commitment}", tags=["banks"], response_model=ReceiptOut,
              summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
@@ -371,12 +370,12 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
 
         @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
                   summary="The resident page's own request: verify the bundle or presentation it made (no receipt)")
-        async def verify_for_resident(request: Request, _: Visitor) -> VerificationOut:
+        async def verify_for_resident(request: Request, _: Visitor) -> Response:
             body = await request.body()
             if len(body) > largest:
                 raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
-            [report] = await run_in_threadpool(queue.verify, [body])
-            return verdict(report)
+            [report] = await checked([body])
+            return _json(verdict(report))
 
     # ---------------------------------------------------------------------------------------------------------
     # issuers
@@ -461,6 +460,41 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app.include_router(regulator_routes.router(lambda: session.trail, client_of("regulator")))
 
     return app
+
+
+def _json(content: Any) -> Response:
+    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
+
+
+class _Observe:
+    """Gives every request an id (the client's ``X-Request-Id``, or a new one), answers it in a header, and hands
+    ``record`` the request's scope, status and seconds for metrics and the JSON log."""
+
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
+        self.app, self.record = app, record
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.record(scope, status, time.perf_counter() - started)
 
 
 def _problem(request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None
