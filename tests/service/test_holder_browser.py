@@ -26,8 +26,9 @@ from crossverify.config import (
     ServiceSettings,
     VerifierSettings,
 )
-from crossverify.format.holder import key_from_jwk
+from crossverify.format.holder import key_from_jwk, public_jwk
 from crossverify.format.presentation import load_presentation
+from crossverify.keys.holder import generate_holder_key
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
@@ -180,3 +181,36 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
 def _replay(route: Route, body: bytes) -> None:
     route.continue_(post_data=body)
 
+
+
+def test_a_copied_certificate_cannot_be_presented_from_another_device(
+        consortium: Consortium, portal: tuple[str, TestClient, TestClient], device: BrowserContext,
+        tmp_path: Path) -> None:
+    """Someone holding a copy of the file, but not the resident's browser, is stopped before anything is sent;
+    without the bank's code nothing is sent either."""
+    site, issuer, bank = portal
+    holder = generate_holder_key()
+    entry = {"reference": "DEP-C", "docType": "DEPCERT", "notAfter": consortium.now() + 86400, "claims": CLAIMS}
+    code = issuer.post("/v1/pickups", json={"certificate": entry}).json()["code"]
+    anonymous = TestClient(issuer.app)
+    token = anonymous.post("/resident/pickups/enrol", json={"code": code, "jwk": public_jwk(holder.public_key())}
+                           ).json()["collectToken"]
+    issuer.app.state.workers["issuer"].run_once()
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(anonymous.post("/resident/pickups/collect", json={"collectToken": token}).content)
+
+    traffic = Traffic()
+    page = device.new_page()
+    page.on("request", traffic.record)
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.select_option("#language", "en")
+    page.set_input_files("#file", copy)
+    page.click("#submit")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "Enter the code" in page.inner_text("#error")
+    page.fill("#code", bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"])
+    page.click("#submit")
+    page.wait_for_function("document.querySelector('#error').textContent.includes('another device')")
+    assert traffic.posts() == [] and page.locator("#verdict").is_hidden()
+    shot(page, "12-another-device")
