@@ -163,6 +163,8 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
             assert secret not in url and secret.encode() not in body, (url, secret)
         assert b'"d"' not in body and len(body) <= len(sent), url
     assert all(url.startswith(site) for url, _, _ in traffic.requests)
+    clerk = bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()  # the clerk's screen
+    assert clerk["state"] == "answered" and clerk["verdict"]["presentationHash"] == "0x" + presentation.hash().hex()
 
     # A replay: the same presentation sent again (here, in place of a new one) is refused in the verdict.
     again = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
@@ -211,6 +213,6 @@ def test_a_copied_certificate_cannot_be_presented_from_another_device(
     assert "Enter the code" in page.inner_text("#error")
     page.fill("#code", bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"])
     page.click("#submit")
-    page.wait_for_function("document.querySelector('#error').textContent.includes('another device')")
+    page.wait_for_selector("#error:has-text('another device')")  # (the page's CSP forbids wait_for_function's eval)
     assert traffic.posts() == [] and page.locator("#verdict").is_hidden()
     shot(page, "12-another-device")

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from crossverify import load_bundle
-from crossverify.format.holder import public_jwk
+from crossverify import Certificate, load_bundle, load_challenge, present
+from crossverify.format.holder import holder_claim, public_jwk
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import MAX_ATTEMPTS
 from crossverify.keys.holder import generate_holder_key
 
-from ..conftest import Consortium
+from ..conftest import Consortium, deposit_certificates
 from .test_api import issuer_api  # noqa: F401  (fixture)
 from .test_presentations_api import bank  # noqa: F401  (fixture)
 
@@ -108,3 +111,28 @@ def test_the_clerk_hands_the_challenge_over_by_code(bank: TestClient) -> None:  
     assert resident.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).status_code == 401
     assert json.loads(bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}).text).keys() == {
         "version", "aud", "nonce", "purpose", "expiresAt"}  # the bare challenge stays a challenge file
+
+
+def test_the_clerk_sees_what_became_of_the_challenge(consortium: Consortium, bank: TestClient,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    holder = generate_holder_key()
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "j.sqlite"), tmp_path / "bundles")
+    [(ref, cert)] = deposit_certificates(consortium, 1)
+    issuer.issue([(ref, Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())}))])
+    [path] = issuer.run().delivered
+    issuer.journal.close()
+    handed = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    assert bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()["state"] == "open"
+    resident = TestClient(bank.app)
+    challenge = load_challenge(resident.post("/resident/challenges", json={"code": handed["code"]}).text)
+    presentation = present(load_bundle(path.read_bytes()).redact(["account_no"]), challenge, holder, int(time.time()))
+    assert resident.post("/resident/verifications", content=presentation.dumps()).json()["valid"]
+    replay = resident.post("/resident/verifications", content=presentation.dumps()).json()
+    assert not replay["valid"]
+    state = bank.get(f"/v1/challenges/hand-over/{handed['code'].lower()}").json()
+    assert state["state"] == "answered" and state["verdict"]["valid"]  # the replay did not overwrite it
+    assert state["verdict"]["presentationHash"] == "0x" + presentation.hash().hex()
+    assert "account_no" not in state["verdict"]["disclosed"]
+    assert bank.get("/v1/challenges/hand-over/ZZZZZ-ZZZZZ").status_code == 404
+    assert resident.get(f"/v1/challenges/hand-over/{handed['code']}").status_code == 401

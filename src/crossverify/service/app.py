@@ -41,7 +41,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..issuer.pickup import DEFAULT_CODE_TTL
 from ..session import Session
-from ..verifier.client import VerificationReport
+from ..verifier.client import Outcome, VerificationReport
 from . import regulator as regulator_routes
 from . import resident
 from .auth import ApiKeys, Client, RateLimit
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
+#: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
+ANSWERS_KEPT = 3600
 #: Error classes and the HTTP status each is answered with.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     (UNAVAILABLE, 503),
@@ -110,6 +112,13 @@ class HandOverOut(BaseModel):
     code: str = Field(description="What the clerk shows the resident (text, or a QR code of `page`): the resident's "
                                   "page reads the challenge with it")
     page: str = Field(description="The resident page's path with the code in its fragment (never sent to a server)")
+
+
+class HandOverStateOut(BaseModel):
+    state: str = Field(description="open, answered (a presentation used the challenge) or expired")
+    challenge: ChallengeOut
+    verdict: VerificationOut | None = Field(None, description="The verdict on the presentation the resident page "
+                                                               "sent in answer, when it came through the page")
 
 
 class CodeIn(BaseModel):
@@ -323,10 +332,24 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
-        assert queue.verifier.challenges is not None  # issue_challenge needs them
-        code = queue.verifier.challenges.hand_over(issued)
+        challenges = queue.verifier.challenges
+        assert challenges is not None  # issue_challenge needs them
+        code = challenges.hand_over(issued)
+        challenges.purge(int(time.time()) - ANSWERS_KEPT)  # verdicts kept for clerks are not kept longer
         return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
                            page=f"/resident/#code={code}")
+
+    @app.get("/v1/challenges/hand-over/{code}", tags=["banks"], response_model=HandOverStateOut,
+             summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
+                     "got) or expired")
+    def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
+        challenges = queue.verifier.challenges
+        found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
+        if found is None:
+            raise Problem(404, "Not found", "this bank handed over no challenge with that code")
+        state, issued, verdict_text = found
+        return HandOverStateOut(state=state, challenge=ChallengeOut.model_validate(issued.to_json()),
+                                verdict=None if verdict_text is None else json.loads(verdict_text))
 
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")
@@ -375,7 +398,12 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             if len(body) > largest:
                 raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
             [report] = await checked([body])
-            return _json(verdict(report))
+            data = verdict(report)
+            fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
+            if report.presentation is not None and fresh is not None and fresh.outcome is Outcome.PASSED:
+                assert queue.verifier.challenges is not None  # it was consumed there
+                queue.verifier.challenges.record_answer(report.presentation.binding.nonce, json.dumps(data))
+            return _json(data)
 
     # ---------------------------------------------------------------------------------------------------------
     # issuers

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS challenge_codes (
     code_hash   BLOB PRIMARY KEY,
     nonce       BLOB NOT NULL
 );
+""", """
+CREATE TABLE IF NOT EXISTS challenge_answers (
+    nonce       BLOB PRIMARY KEY,
+    verdict     TEXT NOT NULL
+);
 """]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
@@ -114,11 +119,33 @@ class ChallengeStore:
             raise ChallengeError("this challenge has expired: ask the bank's clerk for a new code")
         return Challenge(self.aud, bytes(nonce), purpose, expires_at)
 
+    def record_answer(self, nonce: bytes, verdict: str) -> None:
+        """Keep the verdict (JSON text) on the presentation that answered the challenge ``nonce``, for the clerk
+        who handed it over; it is forgotten with the challenge (:meth:`purge`)."""
+        with self.store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO challenge_answers (nonce, verdict) VALUES (?, ?)", (nonce, verdict))
+
+    def hand_over_state(self, code: str, now: int) -> tuple[str, Challenge, str | None] | None:
+        """What became of the challenge a hand-over code names: ``open``, ``answered`` (with the verdict's JSON
+        text) or ``expired``, and the challenge; ``None`` for a code this bank never handed over."""
+        with self.store.lock:
+            row = self.store.db.execute(
+                "SELECT c.nonce, c.purpose, c.expires_at, c.used_at, a.verdict FROM challenge_codes k "
+                "JOIN challenges c "
+                "ON c.nonce = k.nonce LEFT JOIN challenge_answers a ON a.nonce = c.nonce WHERE k.code_hash = ? AND "
+                "c.aud = ?", (_code_hash(code), self.aud)).fetchone()
+        if row is None:
+            return None
+        nonce, purpose, expires_at, used_at, verdict = row
+        state = "answered" if used_at is not None else "expired" if expires_at <= now else "open"
+        return state, Challenge(self.aud, bytes(nonce), purpose, expires_at), verdict
+
     def purge(self, before: int) -> int:
         """Forget challenges that expired before ``before`` (used ones included); how many were dropped."""
         with self.store.transaction() as db:
-            db.execute("DELETE FROM challenge_codes WHERE nonce IN (SELECT nonce FROM challenges WHERE expires_at < ?)",
-                       (before,))
+            for table in ("challenge_codes", "challenge_answers"):
+                db.execute(f"DELETE FROM {table} WHERE nonce IN (SELECT nonce FROM challenges WHERE expires_at < ?)",
+                           (before,))
             return db.execute("DELETE FROM challenges WHERE expires_at < ?", (before,)).rowcount
 
 
