@@ -47,7 +47,7 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"made before the clock starts) against a server in its own process, on the embedded chain and on a "
                 f"Hardhat node. The load generator (`http.client` in threads) is a third process, the Hardhat node "
                 f"a fourth: all share the machine's cores. Concurrent requests are coalesced into one `verify_many` "
-                f"under the service's chain lock, reading the registry at the head block once for all of them. "
+                f"under the service's chain lock, reading the registry once per batch root for all of them. "
                 f"Baseline: `verify_many` over the same {documents:,} bundles in the server process "
                 f"({measured_baselines}). Goal at 64 clients: >= 50% of the baseline, p99 < 250 ms on Hardhat. "
                 f"Load average when measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs share "
@@ -56,13 +56,12 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"coalescer's time in registry reads (a `documentStatuses` and a `documentRevocations` round per "
                 f"coalesced batch), most of the rest in the HTTP stack (a `BaseHTTPMiddleware`, a thread-pool hop per "
                 f"request, pydantic re-validating each verdict, HTTP parsed by h11 in Python); JSON parsing, the "
-                f"I-JSON pre-check (the verify routes skip it), logging and metrics were each under 2%. Now reads are "
-                f"pinned to the head block and kept while it stands (a batch's record is read once; a new document's "
-                f"revocation is still read, once per coalesced batch), the middleware is plain ASGI, requests await "
-                f"the coalescer without a thread, verdicts are written directly, uvicorn parses with httptools, and "
-                f"`serve` freezes what setting up made out of the collector's way. What is left is the verification "
-                f"itself (JSON Schema validation its largest part) on one core under the interpreter lock, and on the "
-                f"embedded chain the EVM running in the server's own process.",
+                f"I-JSON pre-check (the verify routes skip it), logging and metrics were each under 2%. Now the "
+                f"registry reads are bare `eth_call`s that return only the revoked documents, the middleware is plain "
+                f"ASGI, requests await the coalescer without a thread, verdicts are written directly, uvicorn parses "
+                f"with httptools, and `serve` freezes what setting up made out of the collector's way. What is left is "
+                f"the verification itself (JSON Schema validation its largest part) on one core under the interpreter "
+                f"lock, and on the embedded chain the EVM running in the server's own process.",
                 ["chain", "clients", "requests/s", "vs verify_many", "p50 ms", "p99 ms"])
     for chain, clients, rate, p50, p99 in rows:
         s.rows.append([chain, str(clients), f"{rate:,.0f}", f"{rate / baselines[chain]:.0%}", f"{p50:.1f}",
