@@ -40,7 +40,8 @@ ACCTSTMT = 30
 """), environ={})
     assert config.network.chain_id == 1337 and config.network.gas_price == 0
     assert config.issuer == IssuerSettings(id="BNUMMOMX", journal=tmp_path.resolve() / "var/journal.sqlite",
-                                           bundles=tmp_path.resolve() / "bundles", max_age=300.0)
+                                           bundles=tmp_path.resolve() / "bundles", max_age=300.0,
+                                           pickups=tmp_path.resolve() / "crossverify-pickups.sqlite")
     assert config.verifier.max_age_days == {"ACCTSTMT": 30}
 
 

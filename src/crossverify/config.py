@@ -38,6 +38,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     id = "BNUMMOMX"
     journal = "var/journal.sqlite"
     bundles = "var/bundles"
+    pickups = "var/pickups.sqlite"            # certificates waiting for their residents' keys (pickup codes)
     hash_alg = "keccak256"
     max_batch = 1000
     max_age = 300
@@ -116,12 +117,13 @@ class KeySettings:
 
 @dataclass(frozen=True, slots=True)
 class IssuerSettings:
-    """``[issuer]``: the issuer this process serves, its journal, bundles and batching, and the private key file
-    disputes about its documents are sealed to (``sealing_key``, made by ``crossverify dispute keygen``)."""
+    """``[issuer]``: the issuer this process serves, its journal, bundles, pickups and batching, and the private key
+    file disputes about its documents are sealed to (``sealing_key``, made by ``crossverify dispute keygen``)."""
 
     id: str | None = None
     journal: Path = Path("crossverify-journal.sqlite")
     bundles: Path = Path("bundles")
+    pickups: Path = Path("crossverify-pickups.sqlite")
     hash_alg: str = "keccak256"
     max_batch: int = 1000
     max_age: float | None = None

@@ -27,6 +27,12 @@
     │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── ChallengeError                       a challenge cannot be issued or read (also ValueError)
+    ├── PickupError                          a resident's pickup is refused (also ValueError)
+    │   ├── PickupCodeInvalid                no open pickup has this code (a wrong guess counts against the cap)
+    │   ├── PickupCodeUsed                   the code enrolled a holder key already: it works once
+    │   ├── PickupExpired                    the code, or the pickup, expired before it was used
+    │   ├── PickupLocked                     too many wrong codes for this pickup: the issuer must make a new one
+    │   └── PickupNotReady                   the certificate is not anchored yet: ask again later
     ├── SealingError                         a sealed receipt or regulator key is unusable
     │   └── NotSealedToThisKey               no part of the sealed receipt opens with this regulator's key
     ├── BundleError                          a bundle cannot be used; ``path`` is the JSON pointer of the fault
@@ -182,6 +188,30 @@ class HolderKeyError(CrossverifyError, ValueError):
 
 class ChallengeError(CrossverifyError, ValueError):
     """A verifier's challenge cannot be issued or read (bad purpose code, lifetime, or text)."""
+
+
+class PickupError(CrossverifyError, ValueError):
+    """A resident's pickup of a certificate is refused (see :mod:`crossverify.issuer.pickup`)."""
+
+
+class PickupCodeInvalid(PickupError):
+    """No open pickup has this code; a wrong secret counts against the pickup's cap of attempts."""
+
+
+class PickupCodeUsed(PickupError):
+    """The code has enrolled a holder key already: a pickup code works once."""
+
+
+class PickupExpired(PickupError):
+    """The pickup code expired before it was used (or its collection window closed)."""
+
+
+class PickupLocked(PickupError):
+    """Too many wrong codes were tried for this pickup: the issuer must hand the resident a new one."""
+
+
+class PickupNotReady(PickupError):
+    """The certificate is enrolled but not anchored yet: collect it again in a moment."""
 
 
 class SealingError(CrossverifyError):

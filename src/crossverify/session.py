@@ -25,6 +25,7 @@ from .errors import ConfigError, NoRegulatorKey
 from .format.hashing import HashAlgorithm
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
+from .issuer.pickup import PickupDesk
 from .keys.keystore import keystore_address, load_keystore, plain_key
 from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
 from .regulator.circulation import DAY, CirculationTrail
@@ -41,8 +42,8 @@ Prompt = Callable[[str], str]
 class Session:
     """The clients one configuration describes. ``prompt`` asks for keystore passwords not in the environment.
 
-    The stores it opens (journal, audit index, receipt outbox, challenges) are held until :meth:`close`; use the session
-    as a context manager.
+    The stores it opens (journal, pickups, audit index, receipt outbox, challenges) are held until :meth:`close`;
+    use the session as a context manager.
     """
 
     def __init__(self, config: Config, prompt: Prompt | None = None, w3: Web3 | None = None) -> None:
@@ -147,6 +148,13 @@ class Session:
             hash_alg=HashAlgorithm.from_label(settings.hash_alg), receipt_timeout=self.config.network.receipt_timeout,
             confirmations=self.config.network.confirmations)
 
+    @cached_property
+    def pickups(self) -> PickupDesk:
+        """The issuer's pickup desk (no node, no key): certificates waiting for their residents' holder keys."""
+        settings = self.config.issuer
+        return PickupDesk(settings.pickups, self.journal, self.issuer_id, HashAlgorithm.from_label(settings.hash_alg),
+                          settings.bundles)
+
     def operator(self) -> OperatorClient:
         circulation = self.circulation if self.config.network.circulation else None
         return OperatorClient(self.registry, self.sender, circulation=circulation)
@@ -202,7 +210,7 @@ class Session:
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""
-        for store in ("journal", "regulator", "outbox", "challenges"):
+        for store in ("pickups", "journal", "regulator", "outbox", "challenges"):
             if self.__dict__.get(store) is not None:
                 self.__dict__.pop(store).close()
 

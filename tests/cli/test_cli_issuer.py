@@ -166,3 +166,17 @@ def test_structured_logs_carry_no_personal_data(consortium: Consortium, config: 
              for c in json.loads(p.read_text())["claims"]]
     for secret in ["SIO Man Kit", "9-101-", *salts]:
         assert secret not in result.stderr
+
+
+def test_pickup_offer_and_status(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    entry = {"reference": "DEP-PICK", "docType": "DEPCERT", "notAfter": consortium.now() + 86400,
+             "claims": {"holder_name": "LEI Ka Ian"}}
+    (tmp_path / "pickup.json").write_text(json.dumps([entry]))
+    [offered] = as_json(run(config, "--json", "issuer", "pickup", "offer", str(tmp_path / "pickup.json")))
+    assert offered["reference"] == "DEP-PICK" and len(offered["code"]) == 19
+    assert as_json(run(config, "--json", "issuer", "pickup", "status", "DEP-PICK"))["state"] == "offered"
+    assert run(config, "issuer", "pickup", "status", "NOPE").exit_code == 2
+    (tmp_path / "bound.json").write_text(json.dumps({**entry, "reference": "DEP-B",
+                                                     "claims": {"cnf": {"jwk": {}}}}))
+    refused = run(config, "issuer", "pickup", "offer", str(tmp_path / "bound.json"))
+    assert refused.exit_code == 2 and "resident's key" in refused.output

@@ -32,7 +32,8 @@ def service(c: Consortium, tmp_path: Path, role: str, **keys: object) -> TestCli
     config = Config(
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, **keys),  # type: ignore[arg-type]
-        issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite", bundles=tmp_path / "bundles"),
+        issuer=IssuerSettings(id="BNUMMOMX", journal=tmp_path / "journal.sqlite", bundles=tmp_path / "bundles",
+                              pickups=tmp_path / "pickups.sqlite"),
         verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"),
         audit=AuditSettings(index=tmp_path / "audit.sqlite"),
         service=ServiceSettings(api_keys={f"test-{role}": f"{role} {digest}"}, requests_per_minute=6000,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
-from crossverify.errors import ConfigError, UnsupportedHashAlgorithm
+from crossverify.errors import UnsupportedHashAlgorithm
 from crossverify.format.bundle import load_bundle
+from crossverify.format.encoding import to_hex
 from crossverify.format.hashing import HashAlgorithm
-from crossverify.service.resident import node_modules
+from crossverify.format.presentation import load_challenge, load_presentation, present
+from crossverify.service.resident import VENDOR, VENDORED
 
 from ..conftest import Consortium
 from .test_api import bank_api, issue, issuer_api, service  # noqa: F401  (fixtures)
@@ -26,7 +28,7 @@ def test_the_javascript_matches_the_vectors_under_node() -> None:
     run = subprocess.run(["node", "--test", "tests/service/js/"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "# fail 0" in run.stdout and "# pass 11" in run.stdout
+    assert "# fail 0" in run.stdout and "# pass 17" in run.stdout
 
 
 def test_the_page_redacts_byte_for_byte_as_the_library_does() -> None:
@@ -56,6 +58,39 @@ def test_the_page_redacts_byte_for_byte_as_the_library_does() -> None:
     for got, want in zip(produced, expected, strict=True):
         if want is not None:
             assert got == want
+
+
+def test_the_page_presents_byte_for_byte_as_the_library_does() -> None:
+    """A presentation the page's module signs with WebCrypto (the vectors' holder key, imported) reads in Python,
+    carries a valid signature, and is byte for byte the library's ``present`` but for the (randomised) signature."""
+    v = json.loads((ROOT / "docs" / "vectors" / "presentation-v1.json").read_text())
+    script = """
+        import { dumps, present } from "./src/crossverify/service/page/presentation.js";
+        const [bundle, challenge, jwk, d, now] = JSON.parse(process.argv[1]);
+        const P256 = { name: "ECDSA", namedCurve: "P-256" };
+        const keys = {
+          privateKey: await crypto.subtle.importKey("jwk", { ...jwk, d }, P256, false, ["sign"]),
+          publicKey: await crypto.subtle.importKey("jwk", jwk, P256, true, ["verify"]),
+        };
+        const made = [];
+        for (const withheld of [[], ["holder_name"]]) {
+          const { redact } = await import("./src/crossverify/service/page/bundle.js");
+          made.push(dumps(await present(redact(bundle, withheld), challenge, keys, now)));
+        }
+        console.log(JSON.stringify(made));
+    """
+    private = ec.derive_private_key(int(v["holder"]["privateKey"], 16), ec.SECP256R1())
+    d = base64.urlsafe_b64encode(private.private_numbers().private_value.to_bytes(32, "big")).rstrip(b"=").decode()
+    bundle, challenge, now = v["presentation"]["bundle"], load_challenge(json.dumps(v["challenge"])), 1790000100
+    run = subprocess.run(["node", "--input-type=module", "-e", script,
+                          json.dumps([bundle, v["challenge"], v["holder"]["jwk"], d, now])],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    for text, withheld in zip(json.loads(run.stdout), [[], ["holder_name"]], strict=True):
+        made = load_presentation(text)
+        assert made.signed_by(private.public_key())
+        expected = present(load_bundle(json.dumps(bundle, ensure_ascii=False)).redact(withheld), challenge,
+                           private, now)
+        assert text == expected.dumps().replace(to_hex(expected.signature), to_hex(made.signature))
 
 
 def test_the_page_and_its_packages_are_served_to_its_own_origin(bank_api: TestClient) -> None:  # noqa: F811
@@ -119,10 +154,20 @@ def test_only_a_bank_serves_the_page(issuer_api: TestClient) -> None:  # noqa: F
     assert TestClient(issuer_api.app).post("/resident/verifications", content=b"{}").status_code == 404
 
 
-def test_without_its_packages_the_page_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="npm ci"):
-        node_modules(tmp_path / "a" / "b.py")
-    shutil.copytree(ROOT / "node_modules" / "canonicalize", tmp_path / "node_modules" / "canonicalize")
-    with pytest.raises(ConfigError):  # one package of three is not enough
-        node_modules(tmp_path / "a" / "b.py")
+def test_the_vendored_packages_are_what_the_lock_file_installs(tmp_path: Path) -> None:
+    """The page's packages ship inside crossverify (an installed copy needs no npm): each copy is byte for byte
+    the file ``npm ci`` installs, at the version and integrity package-lock.json pins."""
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    manifest = json.loads((VENDORED / "packages.json").read_text())
+    assert set(manifest) == set(VENDOR)
+    for folder, (package, files) in VENDOR.items():
+        pinned = lock[f"node_modules/{package}"]
+        assert manifest[folder] == {"package": package, "version": pinned["version"],
+                                    "integrity": pinned["integrity"], "files": files}
+        assert json.loads((ROOT / "node_modules" / package / "package.json").read_text())["version"] == \
+            pinned["version"]
+        for name in files:
+            copy = VENDORED / folder / Path(name).name
+            assert copy.read_bytes() == (ROOT / "node_modules" / package / name).read_bytes(), copy
+    shipped = {p.relative_to(VENDORED).as_posix() for p in VENDORED.rglob("*") if p.is_file()}
+    assert shipped == {"packages.json"} | {f"{f}/{Path(n).name}" for f, (_, names) in VENDOR.items() for n in names}

@@ -44,6 +44,35 @@ def test_purge_forgets_expired_challenges_only(tmp_path: Path) -> None:
     assert store.consume(new.nonce, "ACCTOPEN", NOW + 62) is Consumed.FRESH
 
 
+def test_a_hand_over_code_reads_the_open_challenge_only(tmp_path: Path) -> None:
+    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    challenge = store.issue("ACCTOPEN", NOW, ttl=300)
+    code = store.hand_over(challenge)
+    assert len(code) == 11 and code[5] == "-"
+    assert store.by_code(code, NOW + 1) == challenge
+    typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")  # as a resident may type it
+    assert store.by_code(typed, NOW + 1) == challenge
+    stored = store.store.db.execute("SELECT code_hash FROM challenge_codes").fetchall()
+    assert [len(row[0]) for row in stored] == [32] and code.encode() not in tmp_path.joinpath("c.sqlite").read_bytes()
+    with pytest.raises(ChallengeError, match="no challenge has this code"):
+        store.by_code("ZZZZZ-ZZZZZ", NOW)
+    with pytest.raises(ChallengeError, match="no challenge has this code"):
+        ChallengeStore(tmp_path / "c.sqlite", "BKCHCNBJ45A").by_code(code, NOW)  # another bank's
+    with pytest.raises(ChallengeError, match="expired"):
+        store.by_code(code, NOW + 300)
+    assert store.hand_over_state(code, NOW + 1) == ("open", challenge, None)
+    assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 2) is Consumed.FRESH
+    with pytest.raises(ChallengeError, match="answered already"):
+        store.by_code(code, NOW + 3)
+    store.record_answer(challenge.nonce, '{"valid": true}')
+    store.record_answer(challenge.nonce, '{"valid": false}')  # the first answer stands
+    assert store.hand_over_state(code, NOW + 3) == ("answered", challenge, '{"valid": true}')
+    assert store.hand_over_state("ZZZZZ-ZZZZZ", NOW) is None
+    assert store.purge(NOW + 301) == 1
+    for table in ("challenge_codes", "challenge_answers"):
+        assert store.store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+
+
 @pytest.mark.parametrize(("purpose", "ttl"), [("", 60), ("account opening", 60), ("ACCTOPEN", 0),
                                               ("ACCTOPEN", MAX_CHALLENGE_TTL + 1)])
 def test_bad_challenges_are_not_issued(tmp_path: Path, purpose: str, ttl: int) -> None:

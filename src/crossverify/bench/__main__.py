@@ -20,7 +20,7 @@ from ._gas import operations, sealed_receipts
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
 from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification, verification_node
-from ._service import service_load
+from ._service import LEVELS, service_load
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "reading": lambda: reading(sizes.documents),
         "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
         "scaling": lambda: scaling(sizes.scaling),
-        "service": lambda: service_load(sizes.documents, 4 * sizes.documents // 10),
+        "service": lambda: service_load(sizes.documents, max(sizes.documents // 4, 2 * LEVELS[-1])),
         "hsm_signing": lambda: signing(token_keys(work)[0], sizes.signatures),
         "hsm_issuance": lambda: issuance_in_token(*token_keys(work), sizes.documents, 1000, work),
         "presentations": lambda: presentations(sizes.presentations, work),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from ..format.encoding import from_hex
 from ..format.hashing import HashAlgorithm
 from ..issuer.client import export_bundles, journal_certificates
 from ..issuer.inputs import read_certificates
+from ..issuer.pickup import DEFAULT_CODE_TTL
 from ._shell import App, BadInput, command
 
 
@@ -57,6 +60,39 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
             "reanchored": report.reanchored, "supersededRevoked": report.superseded,
             "transactions": report.transactions, "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@issuer.group("pickup")
+def issuer_pickup() -> None:
+    """Certificates the resident collects with a one-time code, binding them to their own key."""
+
+
+@issuer_pickup.command("offer")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ttl", type=int, default=DEFAULT_CODE_TTL, show_default=True, help="Seconds each code works.")
+@command
+def pickup_offer(app: App, file: Path, ttl: int) -> None:
+    """Offer the certificates in FILE (one entry or a list, as for 'issue'; no attachments) for pickup and print
+    each one's code, once: hand it to the resident out of band. Offering a reference again gives a new code."""
+    try:
+        items = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"cannot read {file}: {exc}") from None
+    desk, now = app.session.pickups, int(time.time())
+    offers = [desk.offer(item, now, ttl) for item in (items if isinstance(items, list) else [items])]
+    app.emit([{"reference": o.reference, "code": o.code, "expiresAt": o.expires_at} for o in offers],
+             "\n".join(f"{o.reference}: {o.code}" for o in offers))
+
+
+@issuer_pickup.command("status")
+@click.argument("reference")
+@command
+def pickup_status(app: App, reference: str) -> None:
+    """Where the pickup of REFERENCE stands: offered, locked, enrolled or journalled."""
+    state = app.session.pickups.state(reference)
+    if state is None:
+        raise BadInput(f"no pickup was offered for {reference}")
+    app.emit({"reference": reference, "state": state}, f"{reference}: {state}")
 
 
 @issuer.command("status")

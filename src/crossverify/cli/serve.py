@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def _run(app: App, host: str | None, port: int | None, demo: bool, out: Path) ->
             + f"The bank's API (http://{settings.host}:{settings.port}/docs) takes the key {key}"), soft_wrap=True)
     settings = session.config.service
     service = create_app(session)
+    gc.freeze()  # what setting up made (contract ABIs, schemas, the app) is never scanned by the collector again
     uvicorn.run(service, host=host or settings.host, port=port or settings.port, log_config=None,
                 access_log=False)
 

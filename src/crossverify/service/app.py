@@ -4,6 +4,7 @@
 including the role dependencies defined inside :func:`create_app`.)
 """
 
+import asyncio
 import json
 import logging
 import threading
@@ -26,6 +27,11 @@ from ..errors import (
     ContractRevert,
     CrossverifyError,
     JournalError,
+    PickupCodeInvalid,
+    PickupCodeUsed,
+    PickupExpired,
+    PickupLocked,
+    PickupNotReady,
 )
 from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
@@ -33,8 +39,9 @@ from ..format.strict_json import MAX_DEPTH, read_json
 from ..issuer.client import journal_certificates
 from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
+from ..issuer.pickup import DEFAULT_CODE_TTL
 from ..session import Session
-from ..verifier.client import VerificationReport
+from ..verifier.client import Outcome, VerificationReport
 from . import regulator as regulator_routes
 from . import resident
 from .auth import ApiKeys, Client, RateLimit
@@ -44,9 +51,14 @@ log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
+#: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
+ANSWERS_KEPT = 3600
 #: Error classes and the HTTP status each is answered with.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
     (UNAVAILABLE, 503),
+    ((PickupCodeInvalid, PickupCodeUsed, PickupLocked), 403),
+    ((PickupNotReady,), 409),
+    ((PickupExpired,), 410),
     ((BundleError, ConfigError, JournalError, ValueError), 422),
     ((ContractRevert,), 409),
     ((CrossverifyError,), 502),
@@ -95,6 +107,52 @@ class ChallengeOut(BaseModel):
     expiresAt: int = Field(description="Unix seconds")
 
 
+class HandOverOut(BaseModel):
+    challenge: ChallengeOut
+    code: str = Field(description="What the clerk shows the resident (text, or a QR code of `page`): the resident's "
+                                  "page reads the challenge with it")
+    page: str = Field(description="The resident page's path with the code in its fragment (never sent to a server)")
+
+
+class HandOverStateOut(BaseModel):
+    state: str = Field(description="open, answered (a presentation used the challenge) or expired")
+    challenge: ChallengeOut
+    verdict: VerificationOut | None = Field(None, description="The verdict on the presentation the resident page "
+                                                               "sent in answer, when it came through the page")
+
+
+class CodeIn(BaseModel):
+    code: str = Field(description="The code as the resident typed it (case, spaces and dashes do not matter)",
+                      max_length=64)
+
+
+class PickupIn(BaseModel):
+    certificate: dict[str, Any] = Field(description="An issuer input entry: reference, docType, notAfter, claims, "
+                                                    "issuedAt, asOf; no cnf claim (the resident's key comes at pickup)")
+    ttl: int | None = Field(None, description="Seconds the code works (default 14 days, at most 90)")
+
+
+class OfferOut(BaseModel):
+    reference: str
+    code: str = Field(description="Hand it to the resident out of band, once; it is not stored and cannot be shown "
+                                  "again (offer the reference again for a new one)")
+    expiresAt: int
+    page: str = Field(description="The pickup page's path with the code in its fragment, for a QR code")
+
+
+class EnrolIn(CodeIn):
+    jwk: dict[str, Any] = Field(description="The holder key's public JWK: kty EC, crv P-256, x, y")
+
+
+class EnrolOut(BaseModel):
+    reference: str
+    collectToken: str = Field(description="Collects the bundle once it is anchored; keep it on the device")
+
+
+class CollectIn(BaseModel):
+    collectToken: str = Field(max_length=128)
+
+
 class BatchVerificationIn(BaseModel):
     bundles: list[dict[str, Any]] = Field(description="Bundles as residents handed them over", max_length=1000)
 
@@ -130,21 +188,36 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
     app.add_middleware(_StrictJson, limit=settings.max_body_bytes,
                        raw={"/v1/verifications", "/resident/verifications"})
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)  # added last, so it runs first
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+
+    def observed(scope: Scope, status: int, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        requests_total.labels(route, str(status)).inc()
+        latency.labels(route).observe(elapsed)
+        state = scope.get("state", {})
+        log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
+                                   "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
+
+    app.add_middleware(_Observe, record=observed)  # added last, so it runs first
 
     # Everything a role needs is built here, on one thread, before any request or worker can race for it.
     queue = VerifyQueue(session.verifier(), chain_lock)
     outbox = session.outbox if "bank" in roles else None
     issuer = session.issuer() if "issuer" in roles else None
+    pickups = session.pickups if issuer is not None else None
     regulator = session.regulator if "regulator" in roles else None
     workers: dict[str, Periodic] = {}
     if outbox is not None:
         workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.circulation, session.sender),
                                      chain_lock, 1.0)
-    if issuer is not None:
+    if issuer is not None and pickups is not None:
         batching = session.config.issuer
-        workers["issuer"] = Periodic("issuer", lambda: issuer.run(batching.max_batch, batching.max_age),
-                                     chain_lock, settings.run_every)
+
+        def issue_round() -> object:
+            pickups.resume()  # certificates enrolled just before a crash
+            return issuer.run(batching.max_batch, batching.max_age)
+
+        workers["issuer"] = Periodic("issuer", issue_round, chain_lock, settings.run_every)
     if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
         sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
         workers["audit"] = Periodic("audit", sync, chain_lock, settings.run_every)
@@ -175,22 +248,6 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     Bank = Annotated[Client, Depends(client_of("bank"))]
     Issuer = Annotated[Client, Depends(client_of("issuer"))]
     Regulator = Annotated[Client, Depends(client_of("regulator"))]
-
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        requests_total.labels(route, str(response.status_code)).inc()
-        latency.labels(route).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
-        log.info("request", extra={"request_id": request_id, "method": request.method, "route": route,
-                                   "status": response.status_code, "ms": round(elapsed * 1000, 1),
-                                   "client": getattr(request.state, "client", None)})
-        return response
 
     @app.exception_handler(Problem)
     async def problem(request: Request, exc: Problem) -> JSONResponse:
@@ -231,12 +288,17 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     # ---------------------------------------------------------------------------------------------------------
     # banks
 
-    def verdict(report: VerificationReport, receipt: dict[str, Any] | None = None) -> VerificationOut:
+    def verdict(report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The verdict as :class:`VerificationOut` documents it (built directly: this is the hot path)."""
         verifications.labels(str(report.valid).lower()).inc()
         data = report.as_json()
         data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
         data["receipt"] = receipt
-        return VerificationOut.model_validate(data)
+        return data
+
+    async def checked(bodies: list[bytes]) -> list[VerificationReport]:
+        """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in queue.submit(bodies))))
 
     @app.post("/v1/verifications", tags=["banks"], response_model=VerificationOut,
               summary="Verify one bundle or presentation; optionally record a receipt (exactly once per document, "
@@ -246,16 +308,16 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
                              description="Record a receipt sealed to the regulators, for this purpose code (a "
                                          "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
-                         ) -> VerificationOut:
+                         ) -> Response:
         body = await request.body()
-        [report] = await run_in_threadpool(queue.verify, [body])
+        [report] = await checked([body])
         receipt = None
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
             [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
             workers["outbox"].wake()
             receipt = outbox.state(commitment)
-        return verdict(report, receipt)
+        return _json(verdict(report, receipt))
 
     @app.post("/v1/challenges", tags=["banks"], response_model=ChallengeOut,
               summary="Issue a one-time challenge for a resident to answer with a presentation")
@@ -264,12 +326,36 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
         return ChallengeOut.model_validate(issued.to_json())
 
+    @app.post("/v1/challenges/hand-over", tags=["banks"], response_model=HandOverOut,
+              summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk to "
+                      "show, as text or a QR code of `page`)")
+    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
+        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+        challenges = queue.verifier.challenges
+        assert challenges is not None  # issue_challenge needs them
+        code = challenges.hand_over(issued)
+        challenges.purge(int(time.time()) - ANSWERS_KEPT)  # verdicts kept for clerks are not kept longer
+        return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
+                           page=f"/resident/#code={code}")
+
+    @app.get("/v1/challenges/hand-over/{code}", tags=["banks"], response_model=HandOverStateOut,
+             summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
+                     "got) or expired")
+    def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
+        challenges = queue.verifier.challenges
+        found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
+        if found is None:
+            raise Problem(404, "Not found", "this bank handed over no challenge with that code")
+        state, issued, verdict_text = found
+        return HandOverStateOut(state=state, challenge=ChallengeOut.model_validate(issued.to_json()),
+                                verdict=None if verdict_text is None else json.loads(verdict_text))
+
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")
-    async def verify_many(payload: BatchVerificationIn, _: Bank
-                          ) -> list[VerificationOut]:
+    async def verify_many(payload: BatchVerificationIn, _: Bank) -> Response:
         texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
-        return [verdict(r) for r in await run_in_threadpool(queue.verify, texts)]
+        return _json([verdict(r) for r in await checked(texts)])
 
     @app.get("/v1/receipts/{commitment}", tags=["banks"], response_model=ReceiptOut,
              summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
@@ -280,24 +366,44 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             raise Problem(404, "Not found", "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
+    visitors = RateLimit(settings.resident_requests_per_minute)
+
+    def visitor(request: Request) -> None:
+        """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
+        address = request.client.host if request.client else "unknown"
+        wait = visitors.allow(address)
+        if wait:
+            raise Problem(429, "Too many requests", "too many requests from this address",
+                          {"Retry-After": str(max(1, round(wait)))})
+
+    Visitor = Annotated[None, Depends(visitor)]
+    if roles & {"bank", "issuer"}:
+        resident.mount(app, roles)
+
     if "bank" in roles:
-        resident.mount(app)
-        visitors = RateLimit(settings.resident_requests_per_minute)
         largest = session.config.verifier.max_bundle_bytes
 
+        @app.post("/resident/challenges", tags=["residents"], response_model=ChallengeOut,
+                  summary="The resident page reads the challenge the bank's clerk handed over, by its code")
+        def challenge_by_code(payload: CodeIn, _: Visitor) -> ChallengeOut:
+            challenges = queue.verifier.challenges
+            if challenges is None:
+                raise Problem(404, "Not found", "this bank issues no challenges ([verifier] audience is not set)")
+            return ChallengeOut.model_validate(challenges.by_code(payload.code, int(time.time())).to_json())
+
         @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
-                  summary="The resident page's own request: verify the bundle it redacted (no receipt)")
-        async def verify_for_resident(request: Request) -> VerificationOut:
-            address = request.client.host if request.client else "unknown"
-            wait = visitors.allow(address)
-            if wait:
-                raise Problem(429, "Too many requests", "too many verifications from this address",
-                              {"Retry-After": str(max(1, round(wait)))})
+                  summary="The resident page's own request: verify the bundle or presentation it made (no receipt)")
+        async def verify_for_resident(request: Request, _: Visitor) -> Response:
             body = await request.body()
             if len(body) > largest:
                 raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
-            [report] = await run_in_threadpool(queue.verify, [body])
-            return verdict(report)
+            [report] = await checked([body])
+            data = verdict(report)
+            fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
+            if report.presentation is not None and fresh is not None and fresh.outcome is Outcome.PASSED:
+                assert queue.verifier.challenges is not None  # it was consumed there
+                queue.verifier.challenges.record_answer(report.presentation.binding.nonce, json.dumps(data))
+            return _json(data)
 
     # ---------------------------------------------------------------------------------------------------------
     # issuers
@@ -334,6 +440,41 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             issuer.revoke(reason, reference=payload.reference)
         return {"revoked": payload.reference, "reason": reason.name.lower()}
 
+    @app.post("/v1/pickups", tags=["issuers"], response_model=OfferOut,
+              summary="Offer a certificate for pickup: the resident enrols their key with the code, once")
+    def offer_pickup(payload: PickupIn, _: Issuer) -> OfferOut:
+        assert pickups is not None
+        offer = pickups.offer(payload.certificate, int(time.time()), payload.ttl or DEFAULT_CODE_TTL)
+        return OfferOut(reference=offer.reference, code=offer.code, expiresAt=offer.expires_at,
+                        page=f"/resident/pickup/#code={offer.code}")
+
+    @app.get("/v1/pickups/{reference}", tags=["issuers"], summary="Where a pickup stands")
+    def pickup_state(reference: str, _: Issuer) -> dict[str, str]:
+        assert pickups is not None
+        state = pickups.state(reference)
+        if state is None:
+            raise Problem(404, "Not found", "no pickup was offered for that reference")
+        found = session.journal.find(session.issuer_id, reference=reference)
+        batch = found.batch_state.value if found and found.batch_state else None
+        return {"reference": reference, "state": batch if state == "journalled" and batch else state}
+
+    if pickups is not None:
+        @app.post("/resident/pickups/enrol", tags=["residents"], response_model=EnrolOut,
+                  summary="The pickup page enrols the resident's new holder key with their one-time code")
+        def enrol(payload: EnrolIn, _: Visitor) -> EnrolOut:
+            enrolment = pickups.enrol(payload.code, payload.jwk, int(time.time()))
+            workers["issuer"].wake()
+            return EnrolOut(reference=enrolment.reference, collectToken=enrolment.collect_token)
+
+        @app.post("/resident/pickups/collect", tags=["residents"],
+                  summary="The pickup page collects the bundle, once it is anchored (409 with Retry-After until then)")
+        def collect(payload: CollectIn, _: Visitor) -> Response:
+            try:
+                bundle = pickups.collect(payload.collectToken, int(time.time()))
+            except PickupNotReady as exc:
+                raise Problem(409, "PickupNotReady", str(exc), {"Retry-After": "2"}) from None
+            return Response(bundle, media_type="application/json", headers={"Cache-Control": "no-store"})
+
     # ---------------------------------------------------------------------------------------------------------
     # regulators
 
@@ -347,6 +488,41 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app.include_router(regulator_routes.router(lambda: session.trail, client_of("regulator")))
 
     return app
+
+
+def _json(content: Any) -> Response:
+    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
+
+
+class _Observe:
+    """Gives every request an id (the client's ``X-Request-Id``, or a new one), answers it in a header, and hands
+    ``record`` the request's scope, status and seconds for metrics and the JSON log."""
+
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
+        self.app, self.record = app, record
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.record(scope, status, time.perf_counter() - started)
 
 
 def _problem(request: Request, status: int, title: str, detail: str, headers: dict[str, str] | None = None

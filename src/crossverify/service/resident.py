@@ -1,39 +1,42 @@
-"""The resident's page: its static files, the JavaScript packages it runs (served from ``node_modules``), and
-the security headers that keep it to its own origin. Redaction happens in the browser; the page's verification
-route lives in :func:`crossverify.service.app.create_app`."""
+"""The resident's pages: the presentation page a bank serves at ``/resident/`` and the pickup page an issuer
+serves at ``/resident/pickup/``, their static files, the JavaScript packages they run, and the security headers
+that keep them to their own origin. Redaction, keys and signatures stay in the browser; the pages' routes live
+in :func:`crossverify.service.app.create_app`.
+
+The packages (pinned in package.json and package-lock.json) are copied into this package by
+``scripts/vendor_page.py``, so an installed crossverify serves them with no checkout, npm or network; a test
+keeps the copies equal to what ``npm ci`` installs from the lock file.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
+from collections.abc import Set
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..errors import ConfigError
-
 PAGE = Path(__file__).parent / "page"
+VENDORED = PAGE / "vendor"
 
-#: What the page loads from npm packages (pinned in package.json): URL folder -> folder in node_modules.
-VENDOR = {"canonicalize": "canonicalize/lib", "noble-hashes": "@noble/hashes", "sm-crypto": "sm-crypto/dist"}
-
-
-def node_modules(start: Path = Path(__file__)) -> Path:
-    """The ``node_modules`` folder holding the page's packages: the checkout's, or the working directory's."""
-    for folder in [*start.resolve().parents, Path.cwd()]:
-        candidate = folder / "node_modules"
-        if all((candidate / path).is_dir() for path in VENDOR.values()):
-            return candidate
-    raise ConfigError("the resident page needs its npm packages: run 'npm ci' in the crossverify checkout")
+#: What the pages load from npm packages: URL folder under vendor/ -> (package, files copied from it).
+VENDOR: dict[str, tuple[str, list[str]]] = {
+    "canonicalize": ("canonicalize", ["lib/canonicalize.js", "LICENSE"]),
+    "noble-hashes": ("@noble/hashes", ["sha2.js", "sha3.js", "_md.js", "_u64.js", "utils.js", "LICENSE"]),
+    "sm-crypto": ("sm-crypto", ["dist/sm3.js", "LICENCE_MIT"]),
+}
+#: Page file and path, by the role whose service serves it.
+PAGES = {"bank": ("index.html", "/resident/"), "issuer": ("pickup.html", "/resident/pickup/")}
 
 
-def _headers() -> dict[str, str]:
-    html = (PAGE / "index.html").read_text()
+def _headers(html_file: str) -> dict[str, str]:
+    html = (PAGE / html_file).read_text()
     found = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
-    assert found is not None, "index.html carries its import map inline"
+    assert found is not None, f"{html_file} carries its import map inline"
     digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
     return {
         "Content-Security-Policy": (f"default-src 'self'; script-src 'self' 'sha256-{digest}'; connect-src 'self'; "
@@ -45,20 +48,23 @@ def _headers() -> dict[str, str]:
     }
 
 
-def mount(app: FastAPI) -> None:
-    """Serve the page at ``/resident/``, its files under ``/resident/static/`` and its packages under
+def mount(app: FastAPI, roles: Set[str]) -> None:
+    """Serve the pages ``roles`` call for, their files under ``/resident/static/`` and packages under
     ``/resident/vendor/``."""
-    modules = node_modules()
-    headers = _headers()
-
-    @app.get("/resident", include_in_schema=False)
-    def to_page() -> RedirectResponse:
-        return RedirectResponse("/resident/")
-
-    @app.get("/resident/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(PAGE / "index.html", headers=headers)
-
+    for role, (html_file, path) in PAGES.items():
+        if role in roles:
+            _serve(app, html_file, path)
     app.mount("/resident/static", StaticFiles(directory=PAGE), name="resident-static")
-    for name, path in VENDOR.items():
-        app.mount(f"/resident/vendor/{name}", StaticFiles(directory=modules / path), name=f"resident-{name}")
+    app.mount("/resident/vendor", StaticFiles(directory=VENDORED), name="resident-vendor")
+
+
+def _serve(app: FastAPI, html_file: str, path: str) -> None:
+    headers = _headers(html_file)
+
+    @app.get(path.rstrip("/"), include_in_schema=False)
+    def to_page() -> RedirectResponse:
+        return RedirectResponse(path)
+
+    @app.get(path, include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(PAGE / html_file, headers=headers)

@@ -34,13 +34,18 @@ class VerifyQueue:
         self._thread = threading.Thread(target=self._loop, name="verify-queue", daemon=True)
         self._thread.start()
 
-    def verify(self, bundles: Sequence[bytes], timeout: float = 60.0) -> list[VerificationReport]:
+    def submit(self, bundles: Sequence[bytes]) -> list[Future[VerificationReport]]:
+        """Queue ``bundles``; each future holds its report once the batch it joined is checked."""
         futures: list[Future[VerificationReport]] = []
         for bundle in bundles:
             future: Future[VerificationReport] = Future()
             self._queue.put((bundle, future))
             futures.append(future)
-        return [f.result(timeout) for f in futures]
+        return futures
+
+    def verify(self, bundles: Sequence[bytes], timeout: float = 60.0) -> list[VerificationReport]:
+        """Queue ``bundles`` and wait for their reports (from a thread; the service awaits :meth:`submit`)."""
+        return [f.result(timeout) for f in self.submit(bundles)]
 
     def _loop(self) -> None:
         while True:

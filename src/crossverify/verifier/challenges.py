@@ -1,5 +1,10 @@
 """The bank's one-time challenges, kept durably in SQLite: issued once, consumed at most once.
 
+A challenge reaches the resident's page by a short hand-over code (:meth:`ChallengeStore.hand_over`): the
+bank's clerk shows it (as text, or a QR code of the page's address with the code in its fragment), and the page
+reads the challenge with it (:meth:`ChallengeStore.by_code`). Only the code's SHA-256 is stored. A code is a
+pointer, not a credential: whoever reads a challenge still needs the holder's key to answer it.
+
 Every worker of a bank may open the store at once (it takes no one-process lock). Consuming is a conditional
 ``UPDATE`` inside an immediate transaction, so of two presentations that answer one challenge (two threads, two
 processes, two servers on one file) exactly one finds it unused.
@@ -7,6 +12,8 @@ processes, two servers on one file) exactly one finds it unused.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from enum import StrEnum
@@ -27,10 +34,23 @@ CREATE TABLE IF NOT EXISTS challenges (
     used_at     INTEGER
 );
 CREATE INDEX IF NOT EXISTS challenges_expiry ON challenges (expires_at);
+""", """
+CREATE TABLE IF NOT EXISTS challenge_codes (
+    code_hash   BLOB PRIMARY KEY,
+    nonce       BLOB NOT NULL
+);
+""", """
+CREATE TABLE IF NOT EXISTS challenge_answers (
+    nonce       BLOB PRIMARY KEY,
+    verdict     TEXT NOT NULL
+);
 """]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
 DEFAULT_CHALLENGE_TTL = 600
+#: Hand-over codes: Crockford's base-32 alphabet (no I, L, O, U), read aloud or typed from a clerk's screen.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 bits: guessing one of a bank's open codes at the page's rate limit takes centuries
 
 
 class Consumed(StrEnum):
@@ -74,10 +94,64 @@ class ChallengeStore:
         with self.store.transaction() as db:
             return [_consume(db, self.aud, nonce, purpose, now) for nonce, purpose in answers]
 
+    def hand_over(self, challenge: Challenge) -> str:
+        """A new code by which the resident's page reads ``challenge`` (issued by this store), shown as
+        ``XXXXX-XXXXX``."""
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO challenge_codes (code_hash, nonce) VALUES (?, ?)",
+                       (_code_hash(code), challenge.nonce))
+        return f"{code[:5]}-{code[5:]}"
+
+    def by_code(self, code: str, now: int) -> Challenge:
+        """The open challenge a hand-over code names (spaces, dashes and case do not matter, nor O for 0 or I/L for
+        1); an unknown code, or one whose challenge was answered or has expired, raises :class:`ChallengeError`."""
+        with self.store.lock:
+            row = self.store.db.execute(
+                "SELECT c.nonce, c.purpose, c.expires_at, c.used_at FROM challenge_codes k JOIN challenges c "
+                "ON c.nonce = k.nonce WHERE k.code_hash = ? AND c.aud = ?", (_code_hash(code), self.aud)).fetchone()
+        if row is None:
+            raise ChallengeError("no challenge has this code: check it with the bank's clerk")
+        nonce, purpose, expires_at, used_at = row
+        if used_at is not None:
+            raise ChallengeError("this challenge was answered already: ask the bank's clerk for a new code")
+        if expires_at <= now:
+            raise ChallengeError("this challenge has expired: ask the bank's clerk for a new code")
+        return Challenge(self.aud, bytes(nonce), purpose, expires_at)
+
+    def record_answer(self, nonce: bytes, verdict: str) -> None:
+        """Keep the verdict (JSON text) on the presentation that answered the challenge ``nonce``, for the clerk
+        who handed it over; it is forgotten with the challenge (:meth:`purge`)."""
+        with self.store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO challenge_answers (nonce, verdict) VALUES (?, ?)", (nonce, verdict))
+
+    def hand_over_state(self, code: str, now: int) -> tuple[str, Challenge, str | None] | None:
+        """What became of the challenge a hand-over code names: ``open``, ``answered`` (with the verdict's JSON
+        text) or ``expired``, and the challenge; ``None`` for a code this bank never handed over."""
+        with self.store.lock:
+            row = self.store.db.execute(
+                "SELECT c.nonce, c.purpose, c.expires_at, c.used_at, a.verdict FROM challenge_codes k "
+                "JOIN challenges c "
+                "ON c.nonce = k.nonce LEFT JOIN challenge_answers a ON a.nonce = c.nonce WHERE k.code_hash = ? AND "
+                "c.aud = ?", (_code_hash(code), self.aud)).fetchone()
+        if row is None:
+            return None
+        nonce, purpose, expires_at, used_at, verdict = row
+        state = "answered" if used_at is not None else "expired" if expires_at <= now else "open"
+        return state, Challenge(self.aud, bytes(nonce), purpose, expires_at), verdict
+
     def purge(self, before: int) -> int:
         """Forget challenges that expired before ``before`` (used ones included); how many were dropped."""
         with self.store.transaction() as db:
+            for table in ("challenge_codes", "challenge_answers"):
+                db.execute(f"DELETE FROM {table} WHERE nonce IN (SELECT nonce FROM challenges WHERE expires_at < ?)",
+                           (before,))
             return db.execute("DELETE FROM challenges WHERE expires_at < ?", (before,)).rowcount
+
+
+def _code_hash(code: str) -> bytes:
+    normal = code.upper().replace("-", "").replace(" ", "").translate(str.maketrans("OIL", "011"))
+    return hashlib.sha256(normal.encode()).digest()
 
 
 def _consume(db: sqlite3.Connection, aud: str, nonce: bytes, purpose: str, now: int) -> Consumed:

@@ -1,43 +1,43 @@
-// The resident's page: open a bundle, choose what to show, send the redacted bundle, read the bank's verdict.
-// Redaction happens here, on the device; only the redacted bundle is sent.
+// The resident's page: open a bundle, choose what to show, answer the bank's challenge, send, read the verdict.
+// Redaction and the holder's signature happen here, on the device; only the redacted bundle (signed, when the
+// certificate names its holder's key) is sent.
 import { BundleError, dumps, readBundle, redact } from "./bundle.js";
-import { LANGUAGES, STRINGS } from "./strings.js";
+import { holderKeyFor } from "./keys.js";
+import { HOLDER_CLAIM, dumps as dumpsPresentation, holderJwk, present, readChallenge } from "./presentation.js";
+import { LANGUAGES } from "./strings.js";
+import { codeFromAddress, element, pickLanguage, translate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
   language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null, error: null,
 };
 
-// What goes to the bank is built by these steps, in order, from the bundle and the names to withhold.
-// A consent step (the holder's signature over the bank's challenge) belongs after "redact".
+// What goes to the bank is built by these steps, in order, from the bundle and the names to withhold: redact,
+// then, for a certificate bound to its holder's key, read the bank's challenge by the clerk's code and sign.
 const PRESENTATION_STEPS = [
-  async (p) => ({ ...p, bundle: redact(p.bundle, [...p.withheld]) }),
+  async (p) => ({ ...p, bundle: redact(p.bundle, [...p.withheld]), body: null }),
+  async (p) => {
+    const jwk = holderJwk(p.bundle);
+    if (!jwk) return { ...p, body: dumps(p.bundle) };
+    const code = $("code").value.trim();
+    if (!code) throw new BundleError("no_code", "no code");
+    const keys = await holderKeyFor(jwk);
+    if (!keys) throw new BundleError("other_key", "no key on this device");
+    const reply = await fetch("challenges", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
+    });
+    if (reply.status === 429) throw new BundleError("busy", "rate limited");
+    if (!reply.ok) throw new BundleError("bad_code", "the bank refused the code");
+    $("submit").textContent = t("send.signing");
+    const challenge = readChallenge(await reply.json());
+    const presentation = await present(p.bundle, challenge, keys, Math.floor(Date.now() / 1000));
+    return { ...p, body: dumpsPresentation(presentation) };
+  },
 ];
 
-function pickLanguage() {
-  const saved = localStorage.getItem("language");
-  if (saved && Object.hasOwn(STRINGS, saved)) return saved;
-  for (const tag of navigator.languages ?? [navigator.language]) {
-    const lower = tag.toLowerCase();
-    if (lower.startsWith("zh")) return /hans|cn|sg/.test(lower) ? "zh-Hans" : "zh-Hant";
-    if (lower.startsWith("pt")) return "pt";
-    if (lower.startsWith("en")) return "en";
-  }
-  return "zh-Hant";
-}
+const t = (key, values) => translate(state.language, key, values);
 
-function t(key, values = {}) {
-  const text = STRINGS[state.language][key] ?? STRINGS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
-}
-
-function element(tag, props = {}, ...children) {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-const pretty = (name) => name.replaceAll("_", " ");
+const pretty = (name) => (name === HOLDER_CLAIM ? t("claim.cnf") : name.replaceAll("_", " "));
 function shown(value) {
   if (Array.isArray(value)) return value.map(shown).join(", ");
   if (value !== null && typeof value === "object") {
@@ -85,8 +85,9 @@ function renderClaims() {
   const claims = state.bundle?.claims ?? [];
   $("claims").replaceChildren(...claims.map((claim, i) => {
     const hidden = "redacted" in claim;
+    const key = !hidden && claim.name === HOLDER_CLAIM;  // signing needs it shown
     const box = element("input", {
-      type: "checkbox", id: `claim-${i}`, checked: !hidden && !state.withheld.has(claim.name), disabled: hidden,
+      type: "checkbox", id: `claim-${i}`, checked: !hidden && !state.withheld.has(claim.name), disabled: hidden || key,
     });
     box.addEventListener("change", () => {
       if (box.checked) state.withheld.delete(claim.name);
@@ -94,7 +95,8 @@ function renderClaims() {
       renderChoice();
     });
     const name = element("span", { className: "claim-name" }, hidden ? "—" : pretty(claim.name));
-    const value = element("span", { className: "claim-value" }, hidden ? t("choose.already") : shown(claim.value));
+    const value = element("span", { className: "claim-value" },
+      hidden ? t("choose.already") : key ? t("choose.key") : shown(claim.value));
     const label = element("label", { htmlFor: box.id }, box, element("span", {}, name, value));
     return element("li", { className: box.checked ? "" : "withheld" }, label);
   }));
@@ -122,7 +124,8 @@ function renderVerdict() {
       ...(c.outcome === "failed" ? [element("span", { className: "check-detail", lang: "en" }, c.detail)] : [])))));
   const disclosed = Object.entries(v.disclosed ?? {});
   $("shown").replaceChildren(...(disclosed.length ? disclosed.flatMap(([name, value]) =>
-    [element("dt", {}, pretty(name)), element("dd", {}, shown(value))]) : [element("dd", {}, t("send.nothing"))]));
+    [element("dt", {}, pretty(name)), element("dd", {}, name === HOLDER_CLAIM ? t("choose.key") : shown(value))])
+    : [element("dd", {}, t("send.nothing"))]));
 }
 
 function render() {
@@ -131,6 +134,7 @@ function render() {
   for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
   const loaded = Boolean(state.bundle);
   for (const step of document.querySelectorAll(".step:not(#open):not(#verdict)")) step.hidden = !loaded;
+  $("consent").hidden = !(loaded && holderJwk(state.bundle));
   renderDocument();
   renderClaims();
   renderChoice();
@@ -147,7 +151,7 @@ async function submit() {
     let presentation = { bundle: state.bundle, withheld: state.withheld };
     for (const step of PRESENTATION_STEPS) presentation = await step(presentation);
     const reply = await fetch("verifications", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: dumps(presentation.bundle),
+      method: "POST", headers: { "Content-Type": "application/json" }, body: presentation.body,
     });
     if (reply.status === 429) showError("error.busy");
     else if (!reply.ok) {
@@ -157,6 +161,7 @@ async function submit() {
     else state.verdict = await reply.json();
   } catch (error) {
     if (error instanceof BundleError) showError(`error.${error.code}`);
+    else if (error instanceof DOMException) showError("error.other_key");
     else showError("error.network");
   } finally {
     button.disabled = false;
@@ -170,7 +175,7 @@ async function submit() {
 
 function setAll(show) {
   for (const claim of state.bundle?.claims ?? []) {
-    if (!("redacted" in claim)) show ? state.withheld.delete(claim.name) : state.withheld.add(claim.name);
+    if (!("redacted" in claim) && claim.name !== HOLDER_CLAIM) show ? state.withheld.delete(claim.name) : state.withheld.add(claim.name);
   }
   renderClaims();
   renderChoice();
@@ -183,6 +188,8 @@ $("language").addEventListener("change", (event) => {
   localStorage.setItem("language", state.language);
   render();
 });
+$("code").value = codeFromAddress();
+addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("file").addEventListener("change", (event) => event.target.files[0] && open(event.target.files[0]));
 $("all").addEventListener("click", () => setAll(true));
 $("none").addEventListener("click", () => setAll(false));

@@ -1,0 +1,230 @@
+"""The pickup desk: a resident collects their certificate with a one-time code and binds it to their own key.
+
+The holder's key is a claim covered by the document digest (``cnf``, :mod:`crossverify.format.holder`), so a
+certificate that names it can be issued only once the resident has made the key. The issuer therefore *offers*
+a certificate (:meth:`PickupDesk.offer`, idempotent by reference) and hands the resident the code it returns,
+out of band (on paper at the counter, by registered letter). The resident's browser sends the code with the
+public half of a key it has just made (:meth:`PickupDesk.enrol`); the certificate is journalled with that key
+in ``cnf`` and goes through the issuer's pipeline (seal, sign, anchor, write the bundle); the browser then
+collects the bundle with the collection token enrolment gave it (:meth:`PickupDesk.collect`).
+
+A code reads ``HHHH-SSSS-SSSS-SSSS``: a public handle that finds the pickup and a 60-bit secret. Only the
+code's SHA-256 is stored. A wrong secret counts against the pickup, which is locked after
+:data:`MAX_ATTEMPTS` of them (the issuer offers it again for a new code); a code works once and expires. The
+certificate's claims stay in this store only until it is journalled. Nothing here logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from ..errors import (
+    PickupCodeInvalid,
+    PickupCodeUsed,
+    PickupError,
+    PickupExpired,
+    PickupLocked,
+    PickupNotReady,
+)
+from ..format.certificate import Certificate
+from ..format.hashing import HashAlgorithm
+from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
+from ..store import Store
+from .client import journal_certificates
+from .inputs import certificate_entry
+from .journal import BatchState, Journal
+
+MIGRATIONS = ["""
+CREATE TABLE pickups (
+    handle        TEXT    PRIMARY KEY,
+    issuer_id     TEXT    NOT NULL,
+    reference     TEXT    NOT NULL,
+    content_hash  BLOB    NOT NULL,
+    code_hash     BLOB    NOT NULL,
+    entry         TEXT,
+    offered_at    INTEGER NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    jwk           TEXT,
+    enrolled_at   INTEGER,
+    collect_hash  BLOB UNIQUE,
+    journalled    INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (issuer_id, reference)
+);
+"""]
+#: Crockford's base-32 alphabet: no I, L, O or U to misread.
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+HANDLE_LENGTH, SECRET_LENGTH = 4, 12
+#: Wrong secrets a pickup takes before it is locked.
+MAX_ATTEMPTS = 5
+#: How long a code stays usable by default (seconds), and at most.
+DEFAULT_CODE_TTL = 14 * 86400
+MAX_CODE_TTL = 90 * 86400
+#: How long after enrolment the browser may collect the bundle.
+COLLECT_TTL = 7 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A certificate waiting for its resident: the code to hand them, once, and until when it works."""
+
+    reference: str
+    code: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A holder key bound to a pickup: the certificate's reference and the token its bundle is collected with."""
+
+    reference: str
+    collect_token: str
+
+
+class PickupDesk:
+    """One issuer's pickups, over a store of their own beside the issuer's journal."""
+
+    def __init__(self, path: str | Path, journal: Journal, issuer_id: str, hash_alg: HashAlgorithm,
+                 bundles: Path) -> None:
+        self.store = Store(path, MIGRATIONS, kind="pickup store")
+        self.journal, self.issuer_id, self.hash_alg, self.bundles = journal, issuer_id, hash_alg, Path(bundles)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def offer(self, item: Mapping[str, Any], now: int, ttl: int = DEFAULT_CODE_TTL) -> Offer:
+        """Offer one certificate (an issuer input entry: reference, docType, notAfter, claims, ...) for pickup
+        and return a new code. Offering a reference again with the same content, before it was enrolled, gives a
+        new code and retires the earlier one (the resident lost it, or it was locked or expired); changed
+        content, or a reference already enrolled, is refused."""
+        if not 0 < ttl <= MAX_CODE_TTL:
+            raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
+        if HOLDER_CLAIM in item.get("claims", {}):
+            raise PickupError(f"the {HOLDER_CLAIM!r} claim is the resident's key: it comes from them at pickup")
+        content = hashlib.sha256(rfc8785.dumps(dict(item))).digest()
+        fixed = {"issuedAt": now, "asOf": now, **item}
+        reference, _ = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
+        with self.store.transaction() as db:
+            handle, code = _new_code()
+            while db.execute("SELECT 1 FROM pickups WHERE handle = ?", (handle,)).fetchone():
+                handle, code = _new_code()
+            row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = ?",
+                             (self.issuer_id, reference)).fetchone()
+            if row is not None and row[1] is not None:
+                raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
+            if row is not None and bytes(row[0]) != content:
+                raise PickupError(f"reference {reference} was offered before with other content; nothing was changed")
+            if row is None and self.journal.find(self.issuer_id, reference=reference) is not None:
+                raise PickupError(f"reference {reference} is in the journal already: it cannot be offered for pickup")
+            db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
+            db.execute("INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
+                       "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, now + ttl))
+        return Offer(reference, code, now + ttl)
+
+    def enrol(self, code: str, jwk: Any, now: int) -> Enrolment:
+        """Bind the pickup ``code`` names to the holder key ``jwk`` (a P-256 public JWK) and journal the
+        certificate with it; the code is spent. Every refusal is a named :class:`PickupError` (or
+        :class:`~crossverify.errors.HolderKeyError` for the key); a refused attempt changes nothing but the
+        attempt count."""
+        key = key_from_jwk(jwk)
+        handle = _normal(code)[:HANDLE_LENGTH]
+        token = secrets.token_urlsafe(32)
+        wrong: PickupCodeInvalid | None = None
+        with self.store.transaction() as db:
+            row = db.execute("SELECT reference, code_hash, expires_at, attempts, enrolled_at FROM pickups "
+                             "WHERE handle = ? AND issuer_id = ?", (handle, self.issuer_id)).fetchone()
+            if row is None:
+                raise PickupCodeInvalid("no pickup has this code: check it against the issuer's letter")
+            reference, code_hash, expires_at, attempts, enrolled_at = row
+            if attempts >= MAX_ATTEMPTS:
+                raise PickupLocked(f"{MAX_ATTEMPTS} wrong codes were tried for this pickup: ask the issuer for a "
+                                   "new code")
+            if not secrets.compare_digest(bytes(code_hash), _hash(code)):
+                db.execute("UPDATE pickups SET attempts = attempts + 1 WHERE handle = ?", (handle,))
+                wrong = PickupCodeInvalid(f"this code is wrong ({MAX_ATTEMPTS - attempts - 1} tries left for this "
+                                          "pickup)")
+            elif enrolled_at is not None:
+                raise PickupCodeUsed("this code was used already: a pickup code works once")
+            elif expires_at <= now:
+                raise PickupExpired("this code has expired: ask the issuer for a new one")
+            else:
+                db.execute("UPDATE pickups SET jwk = ?, enrolled_at = ?, collect_hash = ? WHERE handle = ?",
+                           (json.dumps(public_jwk(key)), now, _token_hash(token), handle))
+        if wrong is not None:  # raised after the transaction, so that the attempt is counted
+            raise wrong
+        self.resume()
+        return Enrolment(reference, token)
+
+    def resume(self) -> list[str]:
+        """Journal every enrolled certificate not journalled yet (after a crash between the two steps), and
+        drop its claims from this store; the references journalled."""
+        with self.store.lock:
+            rows = self.store.db.execute("SELECT handle, entry, jwk FROM pickups WHERE issuer_id = ? AND "
+                                         "enrolled_at IS NOT NULL AND journalled = 0", (self.issuer_id,)).fetchall()
+        done = []
+        for handle, entry, jwk in rows:
+            item = json.loads(entry)
+            reference, cert = certificate_entry(item, self.issuer_id, item["issuedAt"])
+            bound = Certificate(cert.header, {**cert.claims, HOLDER_CLAIM: holder_claim(key_from_jwk(json.loads(jwk)))})
+            journal_certificates(self.journal, self.issuer_id, [(reference, bound)], self.hash_alg)  # idempotent
+            with self.store.transaction() as db:
+                db.execute("UPDATE pickups SET journalled = 1, entry = NULL WHERE handle = ?", (handle,))
+            done.append(reference)
+        return done
+
+    def collect(self, token: str, now: int) -> bytes:
+        """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written."""
+        with self.store.lock:
+            row = self.store.db.execute("SELECT reference, enrolled_at FROM pickups WHERE collect_hash = ? AND "
+                                        "issuer_id = ?", (_token_hash(token), self.issuer_id)).fetchone()
+        if row is None:
+            raise PickupCodeInvalid("no pickup has this collection token")
+        reference, enrolled_at = row
+        if enrolled_at + COLLECT_TTL <= now:
+            raise PickupExpired("the collection window has closed: ask the issuer for the certificate")
+        found = self.journal.find(self.issuer_id, reference=reference)
+        if found is None or found.batch_state is not BatchState.DELIVERED:
+            raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
+        return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
+
+    def state(self, reference: str) -> str | None:
+        """Where a pickup stands: ``offered``, ``locked``, ``enrolled``, ``journalled``; None if never offered."""
+        with self.store.lock:
+            row = self.store.db.execute("SELECT attempts, enrolled_at, journalled FROM pickups WHERE issuer_id = ? "
+                                        "AND reference = ?", (self.issuer_id, reference)).fetchone()
+        if row is None:
+            return None
+        attempts, enrolled_at, journalled = row
+        if journalled:
+            return "journalled"
+        if enrolled_at is not None:
+            return "enrolled"
+        return "locked" if attempts >= MAX_ATTEMPTS else "offered"
+
+
+def _new_code() -> tuple[str, str]:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(HANDLE_LENGTH + SECRET_LENGTH))
+    return raw[:HANDLE_LENGTH], "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def _normal(code: str) -> str:
+    """A code as typed (any case, spaces or dashes, O for 0, I or L for 1) in its canonical characters."""
+    return code.upper().replace("-", "").replace(" ", "").translate(str.maketrans("OIL", "011"))
+
+
+def _hash(code: str) -> bytes:
+    return hashlib.sha256(_normal(code).encode()).digest()
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+

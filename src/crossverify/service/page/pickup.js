@@ -1,0 +1,102 @@
+// The resident's pickup page: enter the issuer's one-time code; this browser makes the holder key (its private half
+// never leaves the device, and cannot be exported even here), enrols the public half, waits for the certificate
+// to be anchored, checks it on the device and offers it to save.
+import { BundleError, readBundle } from "./bundle.js";
+import { keepHolderKey } from "./keys.js";
+import { generateHolderKey, holderJwk, publicJwk, sameKey } from "./presentation.js";
+import { LANGUAGES } from "./strings.js";
+import { codeFromAddress, element, pickLanguage, translate } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { language: pickLanguage(), step: "enter", error: null, bundle: null };
+const t = (key, values) => translate(state.language, key, values);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function showError(key, values) {
+  state.error = key ? [key, values] : null;
+  $("error").textContent = key ? t(key, values) : "";
+}
+
+function render() {
+  document.documentElement.lang = state.language;
+  document.title = t("pickup.title");
+  for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
+  for (const id of ["enter", "wait", "save"]) $(id).hidden = state.step !== id;
+  const doc = state.bundle?.document;
+  if (doc) {
+    $("document").replaceChildren(...[["doc.issuer", doc.issuer], ["doc.type", doc.docType]].flatMap(
+      ([key, value]) => [element("dt", {}, t(key)), element("dd", {}, value)]));
+  }
+  if (state.error) showError(...state.error);
+}
+
+async function refused(reply) {
+  if (reply.status === 429) return showError("error.busy");
+  const problem = await reply.json().catch(() => ({}));
+  const key = `pickup.error.${problem.title}`;
+  showError(translate("en", key) === key ? "error.refused" : key, { detail: problem.detail ?? reply.status });
+}
+
+async function collect() {
+  showError(null);
+  const code = $("code").value.trim();
+  if (!code) return showError("pickup.error.PickupCodeInvalid");
+  $("collect").disabled = true;
+  try {
+    const keys = await generateHolderKey();
+    const jwk = await publicJwk(keys.publicKey);
+    await keepHolderKey(keys, jwk); // before enrolling: a key the issuer knows is never lost by this page
+    const reply = await fetch("../pickups/enrol", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code, jwk }),
+    });
+    if (!reply.ok) return await refused(reply);
+    const { reference, collectToken } = await reply.json();
+    state.step = "wait";
+    render();
+    $("wait-title").focus();
+    const text = await waitForBundle(collectToken);
+    if (text === null) return;
+    const bundle = readBundle(text);
+    if (!sameKey(holderJwk(bundle), jwk)) throw new BundleError("other_key", "not bound to this device's key");
+    state.bundle = bundle;
+    const link = $("download");
+    link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    link.download = `${reference}.json`;
+    state.step = "save";
+    render();
+    $("save-title").focus();
+  } catch (error) {
+    showError(error instanceof BundleError ? `error.${error.code}` : "error.network");
+  } finally {
+    $("collect").disabled = false;
+  }
+}
+
+/** The bundle's text, asking every two seconds (as the service's Retry-After says) until it is anchored. */
+async function waitForBundle(collectToken) {
+  for (;;) {
+    const reply = await fetch("../pickups/collect", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ collectToken }),
+    });
+    if (reply.ok) return reply.text();
+    if (reply.status !== 409) {
+      await refused(reply);
+      return null;
+    }
+    await sleep(1000 * Number(reply.headers.get("Retry-After") ?? 2));
+  }
+}
+
+$("language").replaceChildren(...Object.entries(LANGUAGES).map(([tag, name]) =>
+  element("option", { value: tag, lang: tag, selected: tag === state.language }, name)));
+$("language").addEventListener("change", (event) => {
+  state.language = event.target.value;
+  localStorage.setItem("language", state.language);
+  render();
+});
+$("code").value = codeFromAddress();
+addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
+$("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());
+$("collect").addEventListener("click", collect);
+render();
+document.body.dataset.ready = "true";

@@ -1,0 +1,123 @@
+"""The pickup desk: a one-time code, a holder key enrolled into the certificate, the bundle collected once
+anchored; and every way a code can be misused, refused by name with nothing changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossverify import load_bundle
+from crossverify.errors import (
+    CertificateInputError,
+    HolderKeyError,
+    PickupCodeInvalid,
+    PickupCodeUsed,
+    PickupError,
+    PickupExpired,
+    PickupLocked,
+    PickupNotReady,
+)
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.holder import public_jwk
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.issuer.pickup import MAX_ATTEMPTS, PickupDesk
+from crossverify.keys.holder import generate_holder_key
+from crossverify.verifier.client import VerifierClient
+
+from ..conftest import Consortium
+
+NOW = 1_790_000_000
+ITEM = {"reference": "DEP-P1", "docType": "DEPCERT", "notAfter": NOW + 86400 * 365,
+        "claims": {"holder_name": "陳大文 CHAN Tai Man", "balance_mop": 125000}}
+
+
+def desk(tmp_path: Path, journal: Journal | None = None) -> PickupDesk:
+    return PickupDesk(tmp_path / "pickups.sqlite", journal or Journal(tmp_path / "j.sqlite"), "BNUMMOMX",
+                      HashAlgorithm.KECCAK256, tmp_path / "bundles")
+
+
+def jwk() -> dict[str, str]:
+    return public_jwk(generate_holder_key().public_key())
+
+
+def test_a_resident_enrols_their_key_and_collects_the_bound_bundle(consortium: Consortium, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    pickups = desk(tmp_path, journal)
+    now = consortium.now()
+    offer = pickups.offer({**ITEM, "notAfter": now + 86400}, now)
+    assert len(offer.code) == 19 and offer.code.count("-") == 3 and pickups.state("DEP-P1") == "offered"
+    assert journal.find("BNUMMOMX", reference="DEP-P1") is None  # nothing is issued before the key exists
+    holder = generate_holder_key()
+    enrolment = pickups.enrol(offer.code.lower(), public_jwk(holder.public_key()), now + 5)
+    assert enrolment.reference == "DEP-P1" and pickups.state("DEP-P1") == "journalled"
+    with pytest.raises(PickupNotReady):
+        pickups.collect(enrolment.collect_token, now + 6)
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.macao_operator, journal,
+                          tmp_path / "bundles")
+    issuer.run()
+    bundle = load_bundle(pickups.collect(enrolment.collect_token, now + 7))
+    assert bundle.disclosed()["cnf"] == {"jwk": public_jwk(holder.public_key())}
+    assert VerifierClient(consortium.registry).verify(bundle).valid
+    with pytest.raises(PickupCodeInvalid):
+        pickups.collect("a guessed token", now + 8)
+    with pytest.raises(PickupExpired):
+        pickups.collect(enrolment.collect_token, now + 5 + 7 * 86400)
+    stored = (tmp_path / "pickups.sqlite").read_bytes()
+    assert b"CHAN Tai Man" not in stored and offer.code.encode() not in stored  # claims leave once journalled
+    journal.close()
+
+
+def test_a_code_works_once_and_only_before_it_expires(tmp_path: Path) -> None:
+    pickups = desk(tmp_path)
+    offer = pickups.offer(ITEM, NOW, ttl=600)
+    with pytest.raises(PickupExpired):
+        pickups.enrol(offer.code, jwk(), NOW + 600)
+    assert pickups.state("DEP-P1") == "offered"
+    pickups.enrol(offer.code, jwk(), NOW + 599)
+    with pytest.raises(PickupCodeUsed):
+        pickups.enrol(offer.code, jwk(), NOW + 599)  # a second enrolment, with another key
+    with pytest.raises(PickupCodeUsed):
+        pickups.offer(ITEM, NOW + 700)  # collected: it cannot be offered again
+    [document] = pickups.journal.documents([pickups.journal.find("BNUMMOMX", reference="DEP-P1").id])  # type: ignore[union-attr]
+    assert "cnf" in {c.name for c in document.claims}
+
+
+def test_wrong_codes_are_capped_and_a_new_offer_retires_the_old_code(tmp_path: Path) -> None:
+    pickups = desk(tmp_path)
+    offer = pickups.offer(ITEM, NOW)
+    handle = offer.code[:4]
+    with pytest.raises(PickupCodeInvalid):
+        pickups.enrol("ZZZZ-ZZZZ-ZZZZ-ZZZZ", jwk(), NOW)  # no such pickup: nothing to count against
+    for tries_left in range(MAX_ATTEMPTS - 1, -1, -1):
+        with pytest.raises(PickupCodeInvalid, match=f"{tries_left} tries left"):
+            pickups.enrol(f"{handle}-0000-0000-0000", jwk(), NOW)
+    with pytest.raises(PickupLocked):
+        pickups.enrol(offer.code, jwk(), NOW)  # even the right code, once locked
+    assert pickups.state("DEP-P1") == "locked" and pickups.journal.find("BNUMMOMX", reference="DEP-P1") is None
+    again = pickups.offer(ITEM, NOW + 10)  # the issuer hands the resident a new code
+    with pytest.raises(PickupCodeInvalid):
+        pickups.enrol(offer.code, jwk(), NOW + 11)
+    assert pickups.enrol(again.code, jwk(), NOW + 11).reference == "DEP-P1"
+
+
+def test_bad_offers_and_keys_are_refused_by_name(tmp_path: Path) -> None:
+    pickups = desk(tmp_path)
+    with pytest.raises(PickupError, match="resident's key"):
+        pickups.offer({**ITEM, "claims": {**ITEM["claims"], "cnf": {"jwk": jwk()}}}, NOW)  # type: ignore[dict-item]
+    with pytest.raises(CertificateInputError):
+        pickups.offer({"reference": "DEP-P2"}, NOW)
+    with pytest.raises(PickupError, match="lives"):
+        pickups.offer(ITEM, NOW, ttl=0)
+    offer = pickups.offer(ITEM, NOW)
+    with pytest.raises(PickupError, match="other content"):
+        pickups.offer({**ITEM, "claims": {"holder_name": "someone else"}}, NOW)
+    for bad in [{}, {**jwk(), "d": "x"}, {**jwk(), "crv": "P-384"}, {**jwk(), "x": "A" * 43}]:
+        with pytest.raises(HolderKeyError):
+            pickups.enrol(offer.code, bad, NOW)
+    assert pickups.state("DEP-P1") == "offered"  # a bad key is not a wrong code
+    pickups.enrol(offer.code, jwk(), NOW)
+    assert json.loads(pickups.store.db.execute("SELECT jwk FROM pickups").fetchone()[0]).keys() == {
+        "kty", "crv", "x", "y"}

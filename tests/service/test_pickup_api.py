@@ -1,0 +1,138 @@
+"""The pickup flow and the clerk's hand-over code through the HTTP service: every misuse answered with a named
+problem, nothing personal in the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crossverify import Certificate, load_bundle, load_challenge, present
+from crossverify.format.holder import holder_claim, public_jwk
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.issuer.pickup import MAX_ATTEMPTS
+from crossverify.keys.holder import generate_holder_key
+
+from ..conftest import Consortium, deposit_certificates
+from .test_api import issuer_api  # noqa: F401  (fixture)
+from .test_presentations_api import bank  # noqa: F401  (fixture)
+
+CLAIMS = {"holder_name": "陳大文 CHAN Tai Man", "balance_mop": 125000}
+
+
+def offer(consortium: Consortium, api: TestClient, reference: str = "DEP-P", **extra: object) -> dict[str, str]:
+    entry = {"reference": reference, "docType": "DEPCERT", "notAfter": consortium.now() + 86400 * 30,
+             "claims": CLAIMS}
+    reply = api.post("/v1/pickups", json={"certificate": entry, **extra})
+    assert reply.status_code == 200, reply.text
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def test_a_resident_collects_with_the_code_once(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    offered = offer(consortium, issuer_api)
+    assert offered["page"] == f"/resident/pickup/#code={offered['code']}"
+    assert offer(consortium, issuer_api)["code"] != offered["code"]  # offered again: a new code retires the old
+    resident = TestClient(issuer_api.app)  # no key
+    jwk = public_jwk(generate_holder_key().public_key())
+    old = resident.post("/resident/pickups/enrol", json={"code": offered["code"], "jwk": jwk})
+    assert old.status_code == 403 and old.json()["title"] == "PickupCodeInvalid"
+    offered = offer(consortium, issuer_api)
+    enrolled = resident.post("/resident/pickups/enrol", json={"code": offered["code"], "jwk": jwk})
+    assert enrolled.status_code == 200 and enrolled.json()["reference"] == "DEP-P"
+    token = enrolled.json()["collectToken"]
+    again = resident.post("/resident/pickups/enrol", json={"code": offered["code"], "jwk": jwk})
+    assert again.status_code == 403 and again.json()["title"] == "PickupCodeUsed"
+    early = resident.post("/resident/pickups/collect", json={"collectToken": token})
+    assert early.status_code == 409 and early.headers["retry-after"] == "2"
+    assert early.json()["title"] == "PickupNotReady"
+    assert issuer_api.get("/v1/pickups/DEP-P").json() == {"reference": "DEP-P", "state": "journalled"}
+    issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    collected = resident.post("/resident/pickups/collect", json={"collectToken": token})
+    assert collected.status_code == 200 and collected.headers["cache-control"] == "no-store"
+    assert load_bundle(collected.content).disclosed()["cnf"] == {"jwk": jwk}
+    assert issuer_api.get("/v1/pickups/DEP-P").json()["state"] == "delivered"
+    assert resident.post("/v1/pickups", json={}).status_code == 401  # offering needs the issuer's key
+    assert issuer_api.get("/v1/pickups/NOPE").status_code == 404
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "/resident/pickups/enrol" in logged
+    for secret in [offered["code"], token, "CHAN Tai Man", jwk["x"]]:
+        assert secret not in logged
+
+
+def test_wrong_codes_lock_the_pickup(consortium: Consortium, issuer_api: TestClient) -> None:  # noqa: F811
+    resident = TestClient(issuer_api.app)
+    jwk = public_jwk(generate_holder_key().public_key())
+    offered = offer(consortium, issuer_api, "DEP-Q")
+    handle = offered["code"][:4]
+    for _ in range(MAX_ATTEMPTS):
+        wrong = resident.post("/resident/pickups/enrol", json={"code": f"{handle}-0000-0000-0000", "jwk": jwk})
+        assert wrong.status_code == 403 and wrong.json()["title"] == "PickupCodeInvalid"
+    locked = resident.post("/resident/pickups/enrol", json={"code": offered["code"], "jwk": jwk})
+    assert locked.status_code == 403 and locked.json()["title"] == "PickupLocked"
+    assert issuer_api.get("/v1/pickups/DEP-Q").json()["state"] == "locked"
+    limited = resident.post("/resident/pickups/enrol", json={"code": offered["code"], "jwk": jwk})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1  # and per address, too
+
+
+def test_expired_codes_bad_keys_and_bound_offers_are_refused(consortium: Consortium,
+                                                              issuer_api: TestClient) -> None:  # noqa: F811
+    resident = TestClient(issuer_api.app)
+    jwk = public_jwk(generate_holder_key().public_key())
+    short = offer(consortium, issuer_api, "DEP-R", ttl=1)
+    time.sleep(1.1)
+    expired = resident.post("/resident/pickups/enrol", json={"code": short["code"], "jwk": jwk})
+    assert expired.status_code == 410 and expired.json()["title"] == "PickupExpired"
+    fresh = offer(consortium, issuer_api, "DEP-S")
+    bad_key = resident.post("/resident/pickups/enrol", json={"code": fresh["code"], "jwk": {**jwk, "crv": "P-384"}})
+    assert bad_key.status_code == 422 and bad_key.json()["title"] == "HolderKeyError"
+    unknown = resident.post("/resident/pickups/collect", json={"collectToken": "guessed"})
+    assert unknown.status_code == 403 and unknown.json()["title"] == "PickupCodeInvalid"
+    bound = issuer_api.post("/v1/pickups", json={"certificate": {
+        "reference": "DEP-T", "docType": "DEPCERT", "notAfter": consortium.now() + 86400,
+        "claims": {**CLAIMS, "cnf": {"jwk": jwk}}}})
+    assert bound.status_code == 422 and bound.json()["title"] == "PickupError"
+
+
+def test_the_clerk_hands_the_challenge_over_by_code(bank: TestClient) -> None:  # noqa: F811
+    handed = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    assert handed["page"] == f"/resident/#code={handed['code']}"
+    resident = TestClient(bank.app)
+    read = resident.post("/resident/challenges", json={"code": handed["code"].lower()})
+    assert read.status_code == 200 and read.json() == handed["challenge"]
+    wrong = resident.post("/resident/challenges", json={"code": "ZZZZZ-ZZZZZ"})
+    assert wrong.status_code == 422 and wrong.json()["title"] == "ChallengeError"
+    assert resident.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).status_code == 401
+    assert json.loads(bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}).text).keys() == {
+        "version", "aud", "nonce", "purpose", "expiresAt"}  # the bare challenge stays a challenge file
+
+
+def test_the_clerk_sees_what_became_of_the_challenge(consortium: Consortium, bank: TestClient,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    holder = generate_holder_key()
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "j.sqlite"), tmp_path / "bundles")
+    [(ref, cert)] = deposit_certificates(consortium, 1)
+    issuer.issue([(ref, Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())}))])
+    [path] = issuer.run().delivered
+    issuer.journal.close()
+    handed = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    assert bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()["state"] == "open"
+    resident = TestClient(bank.app)
+    challenge = load_challenge(resident.post("/resident/challenges", json={"code": handed["code"]}).text)
+    presentation = present(load_bundle(path.read_bytes()).redact(["account_no"]), challenge, holder, int(time.time()))
+    assert resident.post("/resident/verifications", content=presentation.dumps()).json()["valid"]
+    replay = resident.post("/resident/verifications", content=presentation.dumps()).json()
+    assert not replay["valid"]
+    state = bank.get(f"/v1/challenges/hand-over/{handed['code'].lower()}").json()
+    assert state["state"] == "answered" and state["verdict"]["valid"]  # the replay did not overwrite it
+    assert state["verdict"]["presentationHash"] == "0x" + presentation.hash().hex()
+    assert "account_no" not in state["verdict"]["disclosed"]
+    assert bank.get("/v1/challenges/hand-over/ZZZZZ-ZZZZZ").status_code == 404
+    assert resident.get(f"/v1/challenges/hand-over/{handed['code']}").status_code == 401
