@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,17 @@ def test_a_chain_that_shrinks_while_it_is_read_ends_the_sync(consortium: Consort
     assert (report.to_block, report.events, reader.next_block) == (-1, 0, 0)
     monkeypatch.undo()
     assert reader.sync().events == all_events(c)
+
+
+def test_large_logs_count_by_their_size(consortium: Consortium, tmp_path: Path) -> None:
+    """A log of many sealed receipts weighs its data, so a chunk of them stays small in memory."""
+    c = consortium
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation, max_events=100)
+    c.w3.testing.mine(40)
+    reader.sync()  # the span grew over the empty blocks
+    assert reader.span > 8
+    for _ in range(4):
+        c.circulation.record([os.urandom(32) for _ in range(60)], [os.urandom(326) for _ in range(60)], c.verifier)
+    report = reader.sync()
+    assert report.events == 4 and reader.span <= 2
+    assert [len(a["commitments"]) for _, _, a in reader.events("ReceiptsSealed")] == [60] * 4

@@ -102,6 +102,9 @@ def _kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
     return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
 
 
+#: Hex characters of log data that count as one event when sizing a chunk (a log of sealed receipts is large).
+DATA_PER_EVENT = 256
+
 GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
     "MemberAdmitted", "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired",
@@ -163,7 +166,8 @@ class RegulatorReader:
 
     Each ``eth_getLogs`` query spans at most ``chunk`` blocks, and as many as should hold about ``max_events``
     events: the span starts where the last sync left it (one block for a new index), doubles while a chunk holds
-    under a quarter of ``max_events`` and shrinks in proportion when one held more. A chunk that came back with
+    under a quarter of ``max_events`` and shrinks in proportion when one held more (a log counts as one event
+    per ``DATA_PER_EVENT`` hex characters of data, so large logs weigh their size). A chunk that came back with
     over twice ``max_events`` is dropped and read again shorter, so no chunk's rows and transaction hold more
     than that, whatever the event density (one block is the floor).
     """
@@ -230,8 +234,9 @@ class RegulatorReader:
                         raise
                     cap = span = max(1, span // 2)  # the node refused the range or the result's size
                     continue
-                if len(logs) > 2 * self.max_events and span > 1:
-                    span = _next_span(span, len(logs), self.max_events, cap)
+                load = max(len(logs), sum(len(x.data) for x in logs) // DATA_PER_EVENT)
+                if load > 2 * self.max_events and span > 1:
+                    span = _next_span(span, load, self.max_events, cap)
                     continue  # denser than the span was sized for: drop it and read a shorter one
                 found = self._source.blocks({x.block_number for x in logs} | {high})
                 if found[high] is None:
@@ -242,7 +247,7 @@ class RegulatorReader:
                        for x in logs):
                     continue  # the chain reorganised while we read: read the chunk again
                 rows = self._rows(logs, blocks)
-                span = _next_span(span, len(logs), self.max_events, cap)
+                span = _next_span(span, load, self.max_events, cap)
                 with self.store.transaction() as db:
                     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
                     db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
