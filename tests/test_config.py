@@ -73,6 +73,7 @@ def test_an_empty_variable_unsets_a_setting(tmp_path: Path) -> None:
     ("[verifier]\nmax_age_days = 3\n", r"expected dict"),
     ("[verifier.max_age_days]\nDEPCERT = 'week'\n", r"expected dict"),
     ("[network\n", r"crossverify.toml: "),
+    ("[audit]\nmax_events = 0\n", r"\[audit\] max_events must be positive"),
 ])
 def test_bad_files_are_refused_with_the_place(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

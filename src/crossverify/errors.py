@@ -54,6 +54,7 @@
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         ├── NodeUnavailable                  the node refused the connection or did not answer
+        ├── LogNotDecodable                  a read contract's log that its ABI does not describe exactly
         ├── RegistryNotFound                 no contract code at the configured registry address
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
@@ -373,6 +374,10 @@ class InvalidQuery(RegistryError, ValueError):
 
 class NodeUnavailable(RegistryError):
     """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
+
+
+class LogNotDecodable(RegistryError):
+    """A log from a contract being read has an unknown event, the wrong topics, or a value out of its type."""
 
 
 class RegistryNotFound(RegistryError):

@@ -188,7 +188,8 @@ class Session:
         audit = self.config.audit
         circulation = self.circulation if self.config.network.circulation else None
         return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block,
-                               confirmations=self.config.network.confirmations, circulation=circulation)
+                               confirmations=self.config.network.confirmations, circulation=circulation,
+                               max_events=audit.max_events)
 
     @cached_property
     def regulator_keys(self) -> list[RegulatorKey]:

@@ -15,12 +15,16 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from .errors import StoreChainMismatch, StoreCorrupt, StoreError, StoreLocked, StoreTooNew, StoreUnavailable
+
+#: One schema step: SQL, or a function that rewrites the store on the connection it is given (for data that
+#: SQL alone cannot convert). Either runs in one transaction with the version change.
+Migration = str | Callable[[sqlite3.Connection], None]
 
 #: How long a statement waits for another connection's lock before SQLite reports it busy.
 BUSY_TIMEOUT = 30.0
@@ -52,14 +56,15 @@ def store_errors(path: Path) -> Iterator[None]:
 
 
 class Store:
-    """One open store. ``migrations[i]`` is the SQL that takes the schema from version ``i`` to ``i + 1``.
+    """One open store. ``migrations[i]`` takes the schema from version ``i`` to ``i + 1``.
 
     ``exclusive=False`` holds the one-process lock only while opening (and migrating), for a store whose every
     write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
     its workers); SQLite's own locking then orders them.
     """
 
-    def __init__(self, path: str | Path, migrations: Sequence[str], *, kind: str, exclusive: bool = True) -> None:
+    def __init__(self, path: str | Path, migrations: Sequence[Migration], *, kind: str,
+                 exclusive: bool = True) -> None:
         self.path = Path(path)
         self.kind = kind
         #: Serialises this process's threads on the one connection (a service's workers and requests).
@@ -109,7 +114,7 @@ class Store:
             self._lock_file.close()  # closing the file drops the lock
             self._lock_file = None
 
-    def _open(self, migrations: Sequence[str]) -> sqlite3.Connection:
+    def _open(self, migrations: Sequence[Migration]) -> sqlite3.Connection:
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
@@ -119,6 +124,8 @@ class Store:
             if (verdict := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise StoreCorrupt(f"{self.path} failed its integrity check ({verdict}): restore it from a backup")
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            #: The schema version the store had before this open migrated it (0: a new store).
+            self.opened_at_version = int(version)
             if version > len(migrations):
                 raise StoreTooNew(f"{self.path} has schema version {version}; this crossverify reads up to "
                                   f"{len(migrations)}: upgrade crossverify")
@@ -200,8 +207,13 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
-def _migrate(db: sqlite3.Connection, migration: str, target: int) -> None:
+def _migrate(db: sqlite3.Connection, migration: Migration, target: int) -> None:
     """Run one migration and set the schema version to ``target``, atomically."""
+    if callable(migration):
+        with transaction(db):
+            migration(db)
+            db.execute(f"PRAGMA user_version = {target}")
+        return
     try:  # one script, so that its statements and the version change commit together
         statements = migration.strip().rstrip(";")
         db.executescript(f"BEGIN IMMEDIATE;\n{statements};\nPRAGMA user_version = {target};\nCOMMIT;")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import Web3
 
-from crossverify import Registry, RevocationReason
+from crossverify import RevocationReason
 from crossverify.chain.consortium import deploy_consortium
-from crossverify.errors import NodeUnavailable, StoreChainMismatch
+from crossverify.chain.logs import LogSource, RawLog
+from crossverify.chain.typed_data import sign
+from crossverify.errors import LogNotDecodable, NodeUnavailable, StoreChainMismatch, TransactionFailed
 from crossverify.regulator.export import to_csv, to_html, to_json
-from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.index import MIGRATIONS, RegulatorReader
+from crossverify.store import Store
 
 from ..conftest import Consortium
 
@@ -24,10 +30,10 @@ def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
     return roots
 
 
-def all_events(c: Consortium) -> int:
+def all_events(c: Consortium, to_block: int | str = "latest") -> int:
     """Every event of the registry and of its consortium: the regulator reads both."""
     logs = c.w3.eth.get_logs({"address": [c.registry.contract.address, c.consortium.contract.address],
-                              "fromBlock": 0, "toBlock": "latest"})
+                              "fromBlock": 0, "toBlock": to_block})  # type: ignore[typeddict-item]
     return len(c.registry.decode_logs(logs)) + len(c.consortium.decode_logs(logs))
 
 
@@ -37,24 +43,26 @@ def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Conso
     activity(c, 12, "before")
     reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
     calls = {"n": 0}
-    original = Registry.decode_logs
+    original = LogSource.logs
 
-    def crash_on_fourth_chunk(self: Registry, logs: list) -> list:  # type: ignore[type-arg]
+    def crash_on_fourth_chunk(self: LogSource, *args: Any) -> list[RawLog]:
         calls["n"] += 1
         if calls["n"] == 4:
             raise ConnectionError("node went away mid-sync")
-        return original(self, logs)
+        return original(self, *args)
 
-    monkeypatch.setattr(Registry, "decode_logs", crash_on_fourth_chunk)
+    monkeypatch.setattr(LogSource, "logs", crash_on_fourth_chunk)
+    committed: list[int] = []
     with pytest.raises(NodeUnavailable):
-        reader.sync()
-    assert reader.next_block == 9  # three chunks of three blocks committed, with their cursor
+        reader.sync(on_chunk=lambda done, _: committed.append(done))
+    assert len(committed) == 3 and reader.next_block == committed[-1]  # three chunks committed, with their cursor
+    assert len(list(reader.events())) == all_events(c, reader.next_block - 1)
     monkeypatch.undo()
     reader.close()
 
     resumed = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
     report = resumed.sync()
-    assert report.from_block == 9
+    assert report.from_block == committed[-1]
     assert len(list(resumed.events())) == all_events(c)
 
     activity(c, 4, "after")
@@ -125,3 +133,158 @@ def test_events_wait_for_confirmations(consortium: Consortium, tmp_path: Path) -
     c.w3.testing.mine(2)
     reader.sync()
     assert len(list(reader.events())) == all_events(c)
+
+
+def _write_json_index(c: Consortium, path: Path) -> int:
+    """An index as the JSON-row schema (version 3) wrote it: its own migrations and its row format."""
+    store = Store(path, MIGRATIONS, kind="audit index")
+    store.bind(c.registry.identity())
+    logs = c.w3.eth.get_logs({"address": [c.registry.contract.address, c.consortium.contract.address],
+                              "fromBlock": 0, "toBlock": "latest"})
+    events = sorted(c.registry.decode_logs(logs) + c.consortium.decode_logs(logs),
+                    key=lambda e: (e.block_number, e.log_index))
+    head = c.w3.eth.block_number
+    with store.transaction() as db:
+        db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", [
+            (e.block_number, e.log_index, e.transaction_hash, c.w3.eth.get_block(e.block_number)["timestamp"],
+             e.name, json.dumps(e.args, default=lambda b: "0x" + b.hex())) for e in events])
+        db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)", [
+            (n, bytes(c.w3.eth.get_block(n)["hash"])) for n in {e.block_number for e in events} | {head}])
+        db.execute("INSERT INTO meta VALUES ('next_block', ?)", (str(head + 1),))
+    assert store.version == 3
+    store.close()
+    return len(events)
+
+
+def test_an_index_of_json_rows_is_migrated_to_packed_rows(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    activity(c, 3, "migrated")
+    c.registry.transact(lambda f: f.revokeDocument(Web3.keccak(text="doc"), RevocationReason.FRAUD), c.issuer_admin)
+    count = _write_json_index(c, tmp_path / "old.sqlite")
+    old = sqlite3.connect(tmp_path / "old.sqlite")
+    old_rows = [(t, name, json.loads(args)) for t, name, args in old.execute(
+        "SELECT block_time, name, args FROM events ORDER BY block_number, log_index")]
+    old.close()
+
+    migrated = RegulatorReader(c.registry, tmp_path / "old.sqlite")
+    assert migrated.store.version == 4
+    assert migrated.store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the JSON rows' pages returned
+    assert list(migrated.events()) == old_rows and len(old_rows) == count
+    assert migrated.sync().events == 0  # the cursor came along
+    fresh = RegulatorReader(c.registry, tmp_path / "fresh.sqlite")
+    fresh.sync()
+    assert list(fresh.events()) == old_rows
+    assert migrated.report().as_json() | {"generated_at": 0} == fresh.report().as_json() | {"generated_at": 0}
+    assert list(migrated.events("DocumentRevoked", "IssuerAdmitted")) == [
+        e for e in old_rows if e[1] in ("DocumentRevoked", "IssuerAdmitted")]
+
+
+def test_a_migration_that_cannot_read_a_row_leaves_the_old_index_whole(consortium: Consortium,
+                                                                       tmp_path: Path) -> None:
+    c = consortium
+    _write_json_index(c, tmp_path / "old.sqlite")
+    db = sqlite3.connect(tmp_path / "old.sqlite")
+    db.execute("UPDATE events SET name = 'NoSuchEvent' WHERE rowid = (SELECT max(rowid) FROM events)")
+    db.commit()
+    rows = db.execute("SELECT * FROM events").fetchall()
+    db.close()
+    with pytest.raises(LogNotDecodable):
+        RegulatorReader(c.registry, tmp_path / "old.sqlite")
+    db = sqlite3.connect(tmp_path / "old.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("SELECT * FROM events").fetchall() == rows
+    db.close()
+
+
+def test_dense_blocks_are_read_in_short_spans(consortium: Consortium, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sparse blocks let the span grow; dense ones after them must not all land in one chunk."""
+    c = consortium
+    c.w3.testing.mine(40)  # empty blocks: the span grows
+    for block in range(6):  # then six blocks of 40 anchors each
+        requests = [c.anchor_request(Web3.keccak(text=f"dense {block} {i}")) for i in range(40)]
+        c.registry.transact(lambda f, r=requests: f.anchorMany(  # type: ignore[misc]
+            [x.as_abi() for x in r], [sign(x, c.domain, c.signing_key) for x in r]), c.macao_operator)
+    held: list[int] = []
+    rows = RegulatorReader._rows
+
+    def count(self: RegulatorReader, logs: list[RawLog], blocks: Any) -> Any:
+        held.append(len(logs))
+        return rows(self, logs, blocks)
+
+    monkeypatch.setattr(RegulatorReader, "_rows", count)
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", max_events=50)
+    report = reader.sync()
+    assert max(held) <= 2 * 50 and sum(held) == report.events == all_events(c)
+    assert reader.span < 4  # learned for the next sync: about one dense block per query
+    assert len(list(reader.events("BatchAnchored"))) == 240
+
+
+def test_a_node_that_refuses_long_ranges_is_read_in_shorter_ones(consortium: Consortium, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    activity(c, 4, "capped")
+    c.w3.testing.mine(30)
+    original = LogSource.logs
+    refused = []
+
+    def capped(self: LogSource, addresses: list[str], low: int, high: int) -> list[RawLog]:
+        if high - low >= 3:
+            refused.append(low)
+            raise TransactionFailed("query exceeds max block range 3")
+        return original(self, addresses, low, high)
+
+    monkeypatch.setattr(LogSource, "logs", capped)
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    assert reader.sync().events == all_events(c) == len(list(reader.events()))
+    assert reader.next_block == c.w3.eth.block_number + 1 and len(refused) == 1  # the cap holds for the sync
+
+
+def test_a_log_the_abi_does_not_describe_stops_the_sync_before_its_chunk(consortium: Consortium, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    activity(c, 3, "strict")
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=1)
+    original = LogSource.logs
+    bad_block = c.w3.eth.block_number
+
+    def tampered(self: LogSource, addresses: list[str], low: int, high: int) -> list[RawLog]:
+        logs = original(self, addresses, low, high)
+        return [x._replace(topics=x.topics[:-1]) if x.block_number == bad_block else x for x in logs]
+
+    monkeypatch.setattr(LogSource, "logs", tampered)
+    with pytest.raises(LogNotDecodable):
+        reader.sync()
+    assert reader.next_block == bad_block  # everything before it indexed, nothing of it
+    assert len(list(reader.events())) == all_events(c, bad_block - 1)
+
+
+def test_a_chain_that_shrinks_while_it_is_read_ends_the_sync(consortium: Consortium, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    activity(c, 3, "shrinking")
+    original = LogSource.blocks
+
+    def gone(self: LogSource, numbers: Any) -> dict[int, tuple[bytes, int] | None]:
+        return {n: None for n in original(self, numbers)}
+
+    monkeypatch.setattr(LogSource, "blocks", gone)
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    report = reader.sync()  # returns: no endless re-reading
+    assert (report.to_block, report.events, reader.next_block) == (-1, 0, 0)
+    monkeypatch.undo()
+    assert reader.sync().events == all_events(c)
+
+
+def test_large_logs_count_by_their_size(consortium: Consortium, tmp_path: Path) -> None:
+    """A log of many sealed receipts weighs its data, so a chunk of them stays small in memory."""
+    c = consortium
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation, max_events=100)
+    c.w3.testing.mine(40)
+    reader.sync()  # the span grew over the empty blocks
+    assert reader.span > 8
+    for _ in range(4):
+        c.circulation.record([os.urandom(32) for _ in range(60)], [os.urandom(326) for _ in range(60)], c.verifier)
+    report = reader.sync()
+    assert report.events == 4 and reader.span <= 2
+    assert [len(a["commitments"]) for _, _, a in reader.events("ReceiptsSealed")] == [60] * 4

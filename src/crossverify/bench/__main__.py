@@ -13,13 +13,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.markdown import Markdown
 
+from ._audit import audit
 from ._circulation import regulator_sync
 from ._consent import presentations, sealing
 from ._core import core
 from ._gas import operations, sealed_receipts
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
-from ._sections import Section, anchoring_gas, audit, issuance, machine, scaling, verification, verification_node
+from ._sections import Section, anchoring_gas, issuance, machine, scaling, verification, verification_node
 from ._service import LEVELS, service_load
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -27,18 +28,17 @@ DOCS = Path(__file__).resolve().parents[3] / "docs"
 class Sizes:
     batches: list[int]
     documents: int
-    audit_events: int
-    audit_increment: int
-    audit_checkpoints: int
+    audit_embedded: list[int]
+    audit_node: list[int]
     scaling: list[int]
     signatures: int
     presentations: int
     receipts: int
 
 
-FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, 100_000, 1_000, 4, [2, 32, 512, 8192, 65_536], 2_000, 2_000,
-             2_000)
-SMOKE = Sizes([1, 10], 50, 1_000, 100, 2, [2, 32], 20, 20, 20)
+FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
+             [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
+SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
             "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync")
 
@@ -52,7 +52,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "verification_node": lambda: verification_node(sizes.documents, work),
         "core": lambda: core(sizes.documents),
         "reading": lambda: reading(sizes.documents),
-        "audit": lambda: audit(sizes.audit_events, sizes.audit_increment, sizes.audit_checkpoints, work),
+        "audit": lambda: audit(sizes.audit_embedded, sizes.audit_node, work),
         "scaling": lambda: scaling(sizes.scaling),
         "service": lambda: service_load(sizes.documents, max(sizes.documents // 4, 2 * LEVELS[-1])),
         "hsm_signing": lambda: signing(token_keys(work)[0], sizes.signatures),
@@ -81,6 +81,7 @@ def plot(sections: list[Section], path: Path) -> None:
         "gas per document": ("documents per batch", "anchor gas per document"),
         "verify µs per document vs batch size": ("documents per batch", "µs per document (off-chain)"),
         "audit report seconds vs events": ("indexed events", "seconds per report"),
+        "audit full sync seconds vs events (Hardhat)": ("events", "seconds per full sync"),
     }
     present = [k for k in axes_labels if k in series]
     if not present:
@@ -89,6 +90,10 @@ def plot(sections: list[Section], path: Path) -> None:
     for ax, key in zip([axes] if len(present) == 1 else axes, present, strict=True):
         xs, ys = zip(*series[key], strict=True)
         ax.plot(xs, ys, marker="o")
+        if key.endswith(")") and (fit := key[:-1] + ", linear fit)") in series:
+            fx, fy = zip(*series[fit], strict=True)
+            ax.plot(fx, fy, linestyle="--", label="linear fit, extrapolated")
+            ax.legend()
         ax.set_xscale("log")
         if key == "gas per document":
             ax.set_yscale("log")

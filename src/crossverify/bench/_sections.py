@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,6 @@ from ..format.codes import doc_type_code, issuer_id_code
 from ..format.hashing import HashAlgorithm
 from ..issuer.client import IssuerClient
 from ..issuer.journal import BatchState, Journal
-from ..regulator.index import RegulatorReader
-from ..sealing import Kem, sealed_size
 from ..verifier.client import VerifierClient
 from ._node import hardhat_node
 from ._world import ISSUER, World, scratch, statements, world
@@ -255,49 +252,6 @@ def _hash_floor(bundles: list[Bundle]) -> float:
     return t
 
 
-def audit(total_events: int, increment: int, checkpoints: int, root: Path) -> Section:
-    """Index sealed receipts as the history grows (report time at each checkpoint), then a full sync of all of
-    them into a fresh index, then ``increment`` new receipts on top."""
-    w = world()
-    emitted = 0
-
-    def emit(count: int) -> None:
-        nonlocal emitted
-        for start in range(emitted, emitted + count, RECEIPTS_PER_EVENT):
-            _receipts(w, min(start + RECEIPTS_PER_EVENT, emitted + count) - start)
-        emitted += count
-
-    growing = RegulatorReader(w.registry, scratch(root, "audit") / "growing.sqlite", circulation=w.circulation)
-    series = []
-    t_emit = 0.0
-    for _ in range(checkpoints):
-        t, _ = timed(lambda: emit(total_events // checkpoints))
-        t_emit += t
-        growing.sync()
-        t_report, _ = timed(growing.report)
-        series.append((float(emitted), t_report))
-    reader = RegulatorReader(w.registry, scratch(root, "audit") / "index.sqlite", chunk=2000,
-                             circulation=w.circulation)
-    before = emitted
-    t_full, _ = timed(reader.sync)
-    emit(increment)
-    t_incr, _ = timed(reader.sync)
-    s = Section("Audit sync",
-                f"{before:,} sealed receipts ({RECEIPTS_PER_EVENT} per transaction and event; recording them took "
-                f"{t_emit:.1f} s) read by `eth_getLogs` in chunks of 2,000 blocks into a fresh SQLite index, "
-                f"without opening them, then {increment:,} new ones. The incremental sync should cost in proportion "
-                "to the new receipts, not the history.",
-                ["step", "receipts", "seconds", "receipts/s", "ratio"])
-    s.rows += [
-        ["full sync", f"{before:,}", f"{t_full:.2f}", f"{before / t_full:,.0f}", "baseline"],
-        ["incremental sync", f"{increment:,}", f"{t_incr:.3f}", f"{increment / t_incr:,.0f}",
-         f"{t_incr / t_full:.4f}x the time for {increment / before:.4f}x the receipts"],
-    ]
-    s.rows += [["audit report", f"{int(n):,}", f"{t:.3f}", f"{n / t:,.0f}", ""] for n, t in series]
-    s.series["audit report seconds vs events"] = series
-    return s
-
-
 def scaling(batch_sizes: list[int]) -> Section:
     """Verification cost per document against batch size (proof length)."""
     s = Section("Verification against batch size",
@@ -314,17 +268,6 @@ def scaling(batch_sizes: list[int]) -> Section:
         s.series["verify µs per document vs batch size"] = [*s.series.get("verify µs per document vs batch size",
                                                                           []), (float(n), per_doc)]
     return s
-
-
-#: Sealed receipts per transaction (one ReceiptsSealed event) in the audit benchmark.
-RECEIPTS_PER_EVENT = 500
-
-
-def _receipts(w: World, count: int) -> None:
-    """``count`` receipts of the real sealed size (two regulators, X25519) in one transaction."""
-    size = sealed_size(Kem.X25519, 2)
-    w.circulation.record([secrets.token_bytes(32) for _ in range(count)],
-                         [secrets.token_bytes(size) for _ in range(count)], w.verifier)
 
 
 def _verify_all(bundles: list[Bundle], rounds: int) -> None:

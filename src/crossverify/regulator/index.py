@@ -1,14 +1,16 @@
 """The regulator's view: every event of the registry and of its consortium in a local SQLite index, and reports
 built from it.
 
-``sync`` reads logs in chunked ``eth_getLogs`` queries and commits each chunk together with the cursor, so a
-re-run reads only new blocks and a crash mid-sync leaves neither a gap nor a duplicate. Reports need no chain.
+``sync`` reads logs in raw ``eth_getLogs`` queries whose block span adapts to the event density, and commits
+each chunk together with the cursor, so a re-run reads only new blocks and a crash mid-sync leaves neither a gap
+nor a duplicate. Arguments are stored packed (about 150 bytes per receipt). Reports need no chain.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -16,16 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from web3.exceptions import BlockNotFound
-
 from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
+from ..chain.logs import EventCodec, LogDecoder, LogSource, RawLog
 from ..chain.records import RevocationReason, Role
-from ..chain.registry import Registry
+from ..chain.registry import Deployed, Registry
+from ..errors import LogNotDecodable, TransactionFailed
 from ..format.codes import code_name
-from ..format.encoding import from_hex, to_hex, utc_time
-from ..store import Store
+from ..format.encoding import from_hex, utc_time
+from ..store import Migration, Store, store_errors
 from .circulation import MIGRATION as CIRCULATION_MIGRATION
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,61 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
 -- the chain no longer has marks a reorganisation or a reset, and the index rewinds to the last one it still has.
 CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 """, CIRCULATION_MIGRATION)
+
+#: Version 4 stores each event's arguments packed (:mod:`crossverify.chain.logs`) under a small event number,
+#: and a transaction's hash once per run of its events (NULL: the same transaction as the event before).
+PACKED = """
+CREATE TABLE event_kinds (id INTEGER PRIMARY KEY, topic BLOB NOT NULL UNIQUE, name TEXT NOT NULL);
+CREATE TABLE packed_events (
+    block_number INTEGER NOT NULL,
+    log_index    INTEGER NOT NULL,
+    block_time   INTEGER NOT NULL,
+    kind         INTEGER NOT NULL,
+    tx_hash      BLOB,
+    args         BLOB    NOT NULL,
+    PRIMARY KEY (block_number, log_index)
+) WITHOUT ROWID;
+"""
+
+
+def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
+    """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
+
+    def pack_rows(db: sqlite3.Connection) -> None:
+        for statement in PACKED.strip().rstrip(";").split(";"):
+            db.execute(statement)
+        kinds = _kinds(db, decoder)
+        codecs: dict[str, tuple[int, EventCodec]] = {}
+        previous: tuple[int, bytes] | None = None
+        rows = db.execute("SELECT block_number, log_index, tx_hash, block_time, name, args FROM events "
+                          "ORDER BY block_number, log_index")
+        while batch := rows.fetchmany(10_000):
+            packed = []
+            for number, index, tx_hash, block_time, name, args in batch:
+                if name not in codecs:
+                    codec = decoder.by_name(name)
+                    codecs[name] = (kinds[codec.topic], codec)
+                kind, codec = codecs[name]
+                packed.append((number, index, block_time, kind, None if previous == (number, tx_hash) else tx_hash,
+                               codec.pack_args(json.loads(args))))
+                previous = (number, tx_hash)
+            db.executemany("INSERT INTO packed_events VALUES (?, ?, ?, ?, ?, ?)", packed)
+        db.execute("DROP TABLE events")
+        db.execute("ALTER TABLE packed_events RENAME TO events")
+        db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
+
+    return (*MIGRATIONS, pack_rows)
+
+
+def _kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
+    """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
+    db.executemany("INSERT OR IGNORE INTO event_kinds (topic, name) VALUES (?, ?)",
+                   [(topic, codec.name) for topic, codec in decoder.by_topic.items()])
+    return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
+
+
+#: Hex characters of log data that count as one event when sizing a chunk (a log of sealed receipts is large).
+DATA_PER_EVENT = 256
 
 GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
@@ -104,28 +161,45 @@ class AuditReport:
 
 
 class RegulatorReader:
-    """Reads the events of a registry and its consortium into an index at ``index_path`` and reports on them.
-    It holds no key."""
+    """Reads the events of a registry, its consortium (and its circulation contract, if given) into an index at
+    ``index_path`` and reports on them. It holds no key.
+
+    Each ``eth_getLogs`` query spans at most ``chunk`` blocks, and as many as should hold about ``max_events``
+    events: the span starts where the last sync left it (one block for a new index), doubles while a chunk holds
+    under a quarter of ``max_events`` and shrinks in proportion when one held more (a log counts as one event
+    per ``DATA_PER_EVENT`` hex characters of data, so large logs weigh their size). A chunk that came back with
+    over twice ``max_events`` is dropped and read again shorter, so no chunk's rows and transaction hold more
+    than that, whatever the event density (one block is the floor).
+    """
 
     def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
-                 confirmations: int = 0, burst_per_hour: int = 1000,
+                 confirmations: int = 0, burst_per_hour: int = 1000, max_events: int = 10_000,
                  circulation: CirculationContract | None = None) -> None:
         self.registry = registry
         self.consortium = ConsortiumContract.at(registry.w3, registry.consortium_address(), registry.tx_params)
         self.circulation = circulation
-        self.contracts: list[Registry | ConsortiumContract | CirculationContract] = [
-            registry, self.consortium, *([circulation] if circulation is not None else [])]
+        self.contracts: list[Deployed] = [registry, self.consortium, *([circulation] if circulation else [])]
         self.chunk = chunk
+        self.max_events = max_events
         self.from_block = from_block
         self.confirmations = confirmations
         self.burst_per_hour = burst_per_hour
-        self.store = Store(index_path, MIGRATIONS, kind="audit index")
+        self.decoder = LogDecoder((c.address, c.contract.abi) for c in self.contracts)
+        self._source = LogSource(registry.w3)
+        self.store = Store(index_path, migrations(self.decoder), kind="audit index")
         self._db = self.store.db
         try:
+            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1:
+                with store_errors(self.store.path):
+                    self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             self.store.bind(registry.identity())
+            with self.store.transaction() as db:
+                self._kinds = _kinds(db, self.decoder)
         except BaseException:
             self.store.close()
             raise
+        self._names = {number: name for number, name in self._db.execute("SELECT id, name FROM event_kinds")}
+        self._codecs = {self._kinds[topic]: codec for topic, codec in self.decoder.by_topic.items()}
 
     def close(self) -> None:
         self.store.close()
@@ -135,38 +209,71 @@ class RegulatorReader:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'next_block'").fetchone()
         return int(row[0]) if row else self.from_block
 
+    @property
+    def span(self) -> int:
+        """The block span the next query starts with."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'span'").fetchone()
+        return min(int(row[0]), self.chunk) if row else 1
+
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
         the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
         w3 = self.registry.w3
+        addresses = self.decoder.addresses
         with node_errors():
             rewound = self._rewind_to_fork()
-            start, total = self.next_block, 0
+            start, total, span, cap = self.next_block, 0, self.span, self.chunk
             latest = w3.eth.block_number - self.confirmations
             low = start
             while low <= latest:
-                high = min(low + self.chunk - 1, latest)
-                logs = w3.eth.get_logs({"address": [c.contract.address for c in self.contracts],
-                                        "fromBlock": low, "toBlock": high})
-                blocks = {n: w3.eth.get_block(n) for n in {log["blockNumber"] for log in logs} | {high}}
-                if any(bytes(log["blockHash"]) != bytes(blocks[log["blockNumber"]]["hash"]) for log in logs):
+                high = min(low + span - 1, latest)
+                try:
+                    logs = self._source.logs(addresses, low, high)
+                except TransactionFailed:
+                    if span == 1:
+                        raise
+                    cap = span = max(1, span // 2)  # the node refused the range or the result's size
+                    continue
+                load = max(len(logs), sum(len(x.data) for x in logs) // DATA_PER_EVENT)
+                if load > 2 * self.max_events and span > 1:
+                    span = _next_span(span, load, self.max_events, cap)
+                    continue  # denser than the span was sized for: drop it and read a shorter one
+                found = self._source.blocks({x.block_number for x in logs} | {high})
+                if found[high] is None:
+                    latest = low - 1  # the chain became shorter while we read: the next sync rewinds
+                    break
+                blocks = {n: b for n, b in found.items() if b is not None}
+                if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
+                       for x in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                events = sorted((e for c in self.contracts for e in c.decode_logs(logs)),
-                                key=lambda e: (e.block_number, e.log_index))
+                rows = self._rows(logs, blocks)
+                span = _next_span(span, load, self.max_events, cap)
                 with self.store.transaction() as db:
-                    db.executemany(
-                        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                        [(e.block_number, e.log_index, e.transaction_hash, int(blocks[e.block_number]["timestamp"]),
-                          e.name, json.dumps(e.args, default=_hex)) for e in events])
+                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
                     db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                   [(n, bytes(b["hash"])) for n, b in blocks.items()])
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(high + 1),))
-                total += len(events)
-                log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(events)})
+                                   [(n, b[0]) for n, b in blocks.items()])
+                    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                   [("next_block", str(high + 1)), ("span", str(span))])
+                total += len(rows)
+                log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
                 if on_chunk:
                     on_chunk(high + 1 - start, latest + 1 - start)
                 low = high + 1
         return SyncReport(start, max(latest, start - 1), total, rewound)
+
+    def _rows(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]]) -> list[tuple[Any, ...]]:
+        """Index rows for one chunk's logs, packed; every log must decode strictly."""
+        rows = []
+        previous: tuple[int, str] | None = None
+        codec_of, kinds = self.decoder.codec, self._kinds
+        for x in sorted(logs, key=lambda x: (x.block_number, x.log_index)):
+            codec = codec_of(x)
+            here = (x.block_number, x.transaction_hash)
+            rows.append((x.block_number, x.log_index, blocks[x.block_number][1], kinds[codec.topic],
+                         None if here == previous else bytes.fromhex(x.transaction_hash[2:]),
+                         codec.pack(x.topics, x.data)))
+            previous = here
+        return rows
 
     def _rewind_to_fork(self) -> int:
         """Drop what was indexed from blocks the chain no longer has; returns how many events were dropped.
@@ -194,26 +301,32 @@ class RegulatorReader:
 
     def _holds(self, number: int, block_hash: bytes) -> bool:
         """Whether the chain's block ``number`` is still the one with ``block_hash``."""
-        try:
-            return bytes(self.registry.w3.eth.get_block(number)["hash"]) == bytes(block_hash)
-        except BlockNotFound:
-            return False
+        found = self._source.blocks([number])[number]
+        return found is not None and found[0] == bytes(block_hash)
 
     def events(self, *names: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """Indexed events in chain order as (block time, name, args); all names if none given."""
-        query = "SELECT block_time, name, args FROM events"
+        query, kinds = "SELECT block_time, kind, args FROM events", ()
         if names:
-            query += f" WHERE name IN ({','.join('?' * len(names))})"
-        for block_time, name, args in self._db.execute(query + " ORDER BY block_number, log_index", names):
-            yield block_time, name, json.loads(args)
+            kinds = tuple(n for n, name in self._names.items() if name in names)
+            query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
+        codecs, event_names = self._codecs, self._names
+        for block_time, kind, args in self._db.execute(query + " ORDER BY block_number, log_index", kinds):
+            codec = codecs.get(kind)
+            if codec is None:
+                raise LogNotDecodable(f"the index holds {event_names.get(kind, kind)} events of a contract this "
+                                      "reader was not given")
+            yield block_time, codec.name, codec.unpack(args)
 
     def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
         """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
-        query = ("SELECT block_number, log_index, block_time, name, args FROM events "
-                 f"WHERE (block_number, log_index) > (?, ?) AND name IN ({','.join('?' * len(names))}) "
+        kinds = tuple(n for n, name in self._names.items() if name in names)
+        query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
+                 f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
                  "ORDER BY block_number, log_index")
-        for number, index, block_time, name, args in self._db.execute(query, (block_number, log_index, *names)):
-            yield IndexedEvent(number, index, block_time, name, json.loads(args))
+        for number, index, block_time, kind, args in self._db.execute(query, (block_number, log_index, *kinds)):
+            codec = self._codecs[kind]
+            yield IndexedEvent(number, index, block_time, codec.name, codec.unpack(args))
 
     def report(self) -> AuditReport:
         """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""
@@ -315,6 +428,15 @@ class RegulatorReader:
             governance=governance)
 
 
+def _next_span(span: int, count: int, max_events: int, cap: int) -> int:
+    """The next query's block span, after ``span`` blocks held ``count`` events."""
+    if count > max_events:
+        return max(1, span * max_events // (2 * count))
+    if count < max_events // 4:
+        return min(cap, 2 * span)
+    return span
+
+
 def _unrevoke(doc_revoked: dict[tuple[str, str], tuple[int, str, str]],
               batch_revoked: dict[tuple[str, str], tuple[int, str, str]], revocation: dict[str, Any]) -> None:
     """Forget a revocation that does not count (its key was compromised by then), unless a later one replaced it."""
@@ -335,12 +457,6 @@ def _unique(anomalies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _plain(counters: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
     return {k: dict(v) for k, v in sorted(counters.items())}
-
-
-def _hex(value: Any) -> str:
-    if isinstance(value, bytes):
-        return to_hex(value)
-    raise TypeError(type(value).__name__)
 
 
 def _show(name: str, value: Any) -> Any:
