@@ -1,17 +1,23 @@
 """The bank's service against the real node: concurrent clients coalesced into shared reads, and receipts
-recorded once through the outbox over JSON-RPC."""
+recorded once through the outbox over JSON-RPC, the resident page's answer to a hand-over included."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from crossverify import Certificate, DocumentHeader, load_bundle, load_challenge, present
 from crossverify.chain.connection import connect
 from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from crossverify.format.encoding import to_hex
+from crossverify.format.holder import holder_claim
+from crossverify.keys.holder import generate_holder_key
+from crossverify.sealing import open_sealed
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
@@ -55,4 +61,46 @@ def test_concurrent_bank_clients_on_the_node(node_url: str, dev_accounts: list[L
     app.state.workers["outbox"].run_once()
     assert len(net.sealed_receipts()) == 64
     assert json.loads(client.get("/readyz").text)["checks"]["outbox"] == "current"
+    app.state.session.close()
+
+
+def test_the_resident_page_leaves_one_sealed_receipt_on_the_node(node_url: str, dev_accounts: list[LocalAccount],
+                                                                  tmp_path: Path) -> None:
+    net = Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    holder = generate_holder_key()
+    now = net.now()
+    issuer = net.issuer(tmp_path, "bound")
+    issuer.issue([("alice", Certificate(DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 86400), {
+        "holder_name": "CHAN Tai Man", "cnf": holder_claim(holder.public_key())}))])
+    [path] = issuer.run().delivered
+    issuer.journal.close()
+
+    key, digest = new_key()
+    config = Config(network=NetworkSettings(rpc=node_url, registry=net.registry.address, gas_price=0,
+                                            circulation=net.circulation.address),
+                    keys=KeySettings(dev_mode=True, sender_private_key="0x" + dev_accounts[3].key.hex()),
+                    verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                              challenges=tmp_path / "challenges.sqlite"),
+                    service=ServiceSettings(api_keys={"bank": f"bank {digest}"}))
+    app = create_app(Session(config), start_workers=False)
+    clerk = TestClient(app, headers={"Authorization": f"Bearer {key}"})
+    code = clerk.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"]
+    page = TestClient(app)
+    challenge = load_challenge(page.post("/resident/challenges", json={"code": code}).text)
+    presented = present(load_bundle(path.read_bytes()), challenge, holder, int(time.time())).dumps()
+    verdict = page.post("/resident/verifications", content=presented).json()
+    assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
+    assert not page.post("/resident/verifications", content=presented).json()["valid"]
+
+    before = len(net.sealed_receipts())
+    app.state.workers["outbox"].run_once()
+    app.state.workers["outbox"].run_once()
+    receipt = clerk.get(f"/v1/challenges/hand-over/{code}").json()["receipt"]
+    assert receipt["state"] == "recorded" and receipt["commitment"] == verdict["receipt"]["commitment"]
+    on_chain = net.sealed_receipts()
+    [sealed] = [r for r in on_chain if to_hex(r.commitment) == receipt["commitment"]]
+    assert len(on_chain) == before + 1
+    opened = open_sealed(sealed, net.regulator_keys[0])
+    assert (opened.purpose, to_hex(opened.presentation_hash), to_hex(opened.document_digest)) == (
+        "ACCTOPEN", verdict["presentationHash"], verdict["documentDigest"])
     app.state.session.close()

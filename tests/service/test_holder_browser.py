@@ -165,6 +165,8 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
     assert all(url.startswith(site) for url, _, _ in traffic.requests)
     clerk = bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()  # the clerk's screen
     assert clerk["state"] == "answered" and clerk["verdict"]["presentationHash"] == "0x" + presentation.hash().hex()
+    assert clerk["receipt"]["state"] == "queued"  # one sealed receipt, its reference shown (no outbox worker here)
+    assert bank.get(f"/v1/receipts/{clerk['receipt']['commitment']}").status_code == 200
 
     # A replay: the same presentation sent again (here, in place of a new one) is refused in the verdict.
     again = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
@@ -177,6 +179,7 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
     failed = page.locator("#checks li.failed")
     assert failed.count() == 1 and "回應本銀行的請求，僅此一次" in failed.inner_text()
     assert "replayed presentation" in failed.inner_text()  # the bank's reason, in English, under the check
+    assert bank.app.state.session.outbox.counts() == {"queued": 1}  # the replay queued no second receipt
     shot(page, "11-replay-refused")
 
 

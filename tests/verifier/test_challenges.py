@@ -60,13 +60,13 @@ def test_a_hand_over_code_reads_the_open_challenge_only(tmp_path: Path) -> None:
         ChallengeStore(tmp_path / "c.sqlite", "BKCHCNBJ45A").by_code(code, NOW)  # another bank's
     with pytest.raises(ChallengeError, match="expired"):
         store.by_code(code, NOW + 300)
-    assert store.hand_over_state(code, NOW + 1) == ("open", challenge, None)
+    assert store.hand_over_state(code, NOW + 1) == ("open", challenge, None, None)
     assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 2) is Consumed.FRESH
     with pytest.raises(ChallengeError, match="answered already"):
         store.by_code(code, NOW + 3)
     store.record_answer(challenge.nonce, '{"valid": true}')
     store.record_answer(challenge.nonce, '{"valid": false}')  # the first answer stands
-    assert store.hand_over_state(code, NOW + 3) == ("answered", challenge, '{"valid": true}')
+    assert store.hand_over_state(code, NOW + 3) == ("answered", challenge, '{"valid": true}', None)
     assert store.hand_over_state("ZZZZZ-ZZZZZ", NOW) is None
     assert store.purge(NOW + 301) == 1
     for table in ("challenge_codes", "challenge_answers"):

@@ -41,6 +41,7 @@ from ..issuer.inputs import certificate_entry
 from ..issuer.journal import BatchState
 from ..issuer.pickup import DEFAULT_CODE_TTL
 from ..session import Session
+from ..verifier.answers import AnswerReceipts
 from ..verifier.client import Outcome, VerificationReport
 from . import regulator as regulator_routes
 from . import resident
@@ -119,6 +120,8 @@ class HandOverStateOut(BaseModel):
     challenge: ChallengeOut
     verdict: VerificationOut | None = Field(None, description="The verdict on the presentation the resident page "
                                                                "sent in answer, when it came through the page")
+    receipt: ReceiptOut | None = Field(None, description="The sealed receipt of that presentation, when it passed: "
+                                                         "its reference and where it stands, as /v1/receipts shows")
 
 
 class CodeIn(BaseModel):
@@ -206,10 +209,16 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     issuer = session.issuer() if "issuer" in roles else None
     pickups = session.pickups if issuer is not None else None
     regulator = session.regulator if "regulator" in roles else None
+    challenges = queue.verifier.challenges
+    answers = AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
     workers: dict[str, Periodic] = {}
     if outbox is not None:
-        workers["outbox"] = Periodic("outbox", lambda: outbox.flush(session.circulation, session.sender),
-                                     chain_lock, 1.0)
+        def outbox_round() -> object:
+            if answers is not None:
+                answers.recover()  # receipts of answers kept just before a crash
+            return outbox.flush(session.circulation, session.sender)
+
+        workers["outbox"] = Periodic("outbox", outbox_round, chain_lock, 1.0)
     if issuer is not None and pickups is not None:
         batching = session.config.issuer
 
@@ -341,15 +350,23 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
 
     @app.get("/v1/challenges/hand-over/{code}", tags=["banks"], response_model=HandOverStateOut,
              summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
-                     "got) or expired")
+                     "got and, when it passed, its sealed receipt) or expired")
     def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
         challenges = queue.verifier.challenges
         found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
         if found is None:
             raise Problem(404, "Not found", "this bank handed over no challenge with that code")
-        state, issued, verdict_text = found
-        return HandOverStateOut(state=state, challenge=ChallengeOut.model_validate(issued.to_json()),
-                                verdict=None if verdict_text is None else json.loads(verdict_text))
+        state, issued, verdict_text, kept = found
+        receipt = None
+        if kept is not None and answers is not None:
+            commitment = answers.commitment(kept)
+            receipt = answers.outbox.state(commitment)
+            if receipt is None:  # kept, but a crash came before the outbox had it
+                answers.recover()
+                receipt = answers.outbox.state(commitment)
+        given = None if verdict_text is None else {**json.loads(verdict_text), "receipt": receipt}
+        return HandOverStateOut.model_validate({"state": state, "challenge": issued.to_json(), "verdict": given,
+                                                "receipt": receipt})
 
     @app.post("/v1/verifications/batch", tags=["banks"], response_model=list[VerificationOut],
               summary="Verify many bundles at once (no receipts)")
@@ -392,7 +409,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             return ChallengeOut.model_validate(challenges.by_code(payload.code, int(time.time())).to_json())
 
         @app.post("/resident/verifications", tags=["residents"], response_model=VerificationOut,
-                  summary="The resident page's own request: verify the bundle or presentation it made (no receipt)")
+                  summary="The resident page's own request: verify the bundle or presentation it made; a "
+                          "presentation that answers the bank's challenge and passes leaves one sealed receipt")
         async def verify_for_resident(request: Request, _: Visitor) -> Response:
             body = await request.body()
             if len(body) > largest:
@@ -401,8 +419,12 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
             data = verdict(report)
             fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
             if report.presentation is not None and fresh is not None and fresh.outcome is Outcome.PASSED:
-                assert queue.verifier.challenges is not None  # it was consumed there
-                queue.verifier.challenges.record_answer(report.presentation.binding.nonce, json.dumps(data))
+                assert answers is not None  # the challenge was consumed in this bank's store
+                receipt = next(iter(queue.verifier.receipts([report])), None)  # none for a failed verification
+                commitment = answers.answer(report.presentation.binding.nonce, json.dumps(data), receipt)
+                if commitment is not None:
+                    workers["outbox"].wake()
+                    data["receipt"] = answers.outbox.state(commitment)
             return _json(data)
 
     # ---------------------------------------------------------------------------------------------------------

@@ -44,6 +44,13 @@ CREATE TABLE IF NOT EXISTS challenge_answers (
     nonce       BLOB PRIMARY KEY,
     verdict     TEXT NOT NULL
 );
+""", """
+-- The sealed receipt of a valid answer (its plaintext, salt included), kept with the verdict in one transaction
+-- and flagged once the receipt outbox holds it: an answer whose receipt is not flagged is queued again.
+ALTER TABLE challenge_answers ADD COLUMN receipt BLOB;
+ALTER TABLE challenge_answers ADD COLUMN receipt_queued INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS challenge_answers_unqueued ON challenge_answers (nonce)
+    WHERE receipt IS NOT NULL AND receipt_queued = 0;
 """]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
@@ -119,34 +126,55 @@ class ChallengeStore:
             raise ChallengeError("this challenge has expired: ask the bank's clerk for a new code")
         return Challenge(self.aud, bytes(nonce), purpose, expires_at)
 
-    def record_answer(self, nonce: bytes, verdict: str) -> None:
+    def record_answer(self, nonce: bytes, verdict: str, receipt: bytes | None = None) -> bytes | None:
         """Keep the verdict (JSON text) on the presentation that answered the challenge ``nonce``, for the clerk
-        who handed it over; it is forgotten with the challenge (:meth:`purge`)."""
+        who handed it over, with the plaintext of its sealed ``receipt`` if it passed, in one transaction; the
+        first answer stands. Returns the receipt plaintext kept (the first answer's). It is forgotten with the
+        challenge (:meth:`purge`), once its receipt is queued."""
         with self.store.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO challenge_answers (nonce, verdict) VALUES (?, ?)", (nonce, verdict))
+            db.execute("INSERT OR IGNORE INTO challenge_answers (nonce, verdict, receipt) VALUES (?, ?, ?)",
+                       (nonce, verdict, receipt))
+            kept = db.execute("SELECT receipt FROM challenge_answers WHERE nonce = ?", (nonce,)).fetchone()[0]
+        return None if kept is None else bytes(kept)
 
-    def hand_over_state(self, code: str, now: int) -> tuple[str, Challenge, str | None] | None:
+    def unqueued_receipts(self) -> list[tuple[bytes, bytes]]:
+        """The (nonce, receipt plaintext) of every answer whose receipt the outbox may not hold yet."""
+        with self.store.lock:
+            rows = self.store.db.execute("SELECT nonce, receipt FROM challenge_answers WHERE receipt IS NOT NULL "
+                                         "AND receipt_queued = 0 ORDER BY rowid").fetchall()
+        return [(bytes(n), bytes(r)) for n, r in rows]
+
+    def receipts_queued(self, nonces: Sequence[bytes]) -> None:
+        """Flag the receipts of the answers to ``nonces`` as held by the outbox."""
+        with self.store.transaction() as db:
+            db.executemany("UPDATE challenge_answers SET receipt_queued = 1 WHERE nonce = ?", [(n,) for n in nonces])
+
+    def hand_over_state(self, code: str, now: int) -> tuple[str, Challenge, str | None, bytes | None] | None:
         """What became of the challenge a hand-over code names: ``open``, ``answered`` (with the verdict's JSON
-        text) or ``expired``, and the challenge; ``None`` for a code this bank never handed over."""
+        text) or ``expired``, the challenge, and the answer's receipt plaintext (``None`` without a valid answer);
+        ``None`` for a code this bank never handed over."""
         with self.store.lock:
             row = self.store.db.execute(
-                "SELECT c.nonce, c.purpose, c.expires_at, c.used_at, a.verdict FROM challenge_codes k "
+                "SELECT c.nonce, c.purpose, c.expires_at, c.used_at, a.verdict, a.receipt FROM challenge_codes k "
                 "JOIN challenges c "
                 "ON c.nonce = k.nonce LEFT JOIN challenge_answers a ON a.nonce = c.nonce WHERE k.code_hash = ? AND "
                 "c.aud = ?", (_code_hash(code), self.aud)).fetchone()
         if row is None:
             return None
-        nonce, purpose, expires_at, used_at, verdict = row
+        nonce, purpose, expires_at, used_at, verdict, receipt = row
         state = "answered" if used_at is not None else "expired" if expires_at <= now else "open"
-        return state, Challenge(self.aud, bytes(nonce), purpose, expires_at), verdict
+        return (state, Challenge(self.aud, bytes(nonce), purpose, expires_at), verdict,
+                None if receipt is None else bytes(receipt))
 
     def purge(self, before: int) -> int:
-        """Forget challenges that expired before ``before`` (used ones included); how many were dropped."""
+        """Forget challenges that expired before ``before`` (used ones included), but not one whose answer's
+        receipt the outbox does not hold yet; how many were dropped."""
+        stale = ("SELECT nonce FROM challenges WHERE expires_at < ? AND nonce NOT IN (SELECT nonce FROM "
+                 "challenge_answers WHERE receipt IS NOT NULL AND receipt_queued = 0)")
         with self.store.transaction() as db:
             for table in ("challenge_codes", "challenge_answers"):
-                db.execute(f"DELETE FROM {table} WHERE nonce IN (SELECT nonce FROM challenges WHERE expires_at < ?)",
-                           (before,))
-            return db.execute("DELETE FROM challenges WHERE expires_at < ?", (before,)).rowcount
+                db.execute(f"DELETE FROM {table} WHERE nonce IN ({stale})", (before,))
+            return db.execute(f"DELETE FROM challenges WHERE nonce IN ({stale})", (before,)).rowcount
 
 
 def _code_hash(code: str) -> bytes:

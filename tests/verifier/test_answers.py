@@ -1,0 +1,91 @@
+"""The receipt of a presentation that answered a challenge: queued once, never for a failed verification, and
+recovered after a crash between the challenge store and the outbox."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from crossverify.sealing import Receipt
+from crossverify.verifier.answers import FAULT_POINTS, AnswerReceipts, reference
+from crossverify.verifier.challenges import ChallengeStore, Consumed
+from crossverify.verifier.outbox import ReceiptOutbox
+
+NOW = 1_790_000_000
+BANK = "ICBKCNBJGDG"
+
+
+class Crash(Exception):
+    pass
+
+
+def stores(tmp_path: Path) -> tuple[ChallengeStore, ReceiptOutbox]:
+    return ChallengeStore(tmp_path / "c.sqlite", BANK), ReceiptOutbox(tmp_path / "outbox.sqlite")
+
+
+def answered(challenges: ChallengeStore) -> tuple[bytes, str]:
+    """A handed-over challenge that a presentation has just consumed, and its code."""
+    challenge = challenges.issue("ACCTOPEN", NOW, ttl=300)
+    code = challenges.hand_over(challenge)
+    assert challenges.consume(challenge.nonce, "ACCTOPEN", NOW + 1) is Consumed.FRESH
+    return challenge.nonce, code
+
+
+def receipt() -> Receipt:
+    return Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), NOW + 1)
+
+
+def queued(outbox: ReceiptOutbox) -> list[tuple[bytes, str, str]]:
+    return [(bytes(c), r, s) for c, r, s in outbox.store.db.execute(
+        "SELECT commitment, reference, state FROM sealed_receipts").fetchall()]
+
+
+def test_an_answer_queues_its_receipt_once(tmp_path: Path) -> None:
+    challenges, outbox = stores(tmp_path)
+    answers = AnswerReceipts(challenges, outbox)
+    nonce, code = answered(challenges)
+    first = receipt()
+    commitment = answers.answer(nonce, '{"valid": true}', first)
+    assert commitment == first.commitment()
+    assert answers.answer(nonce, '{"valid": true}', receipt()) == commitment  # the first answer stands
+    assert answers.recover() == 0
+    assert queued(outbox) == [(commitment, reference(nonce), "queued")]
+    state = challenges.hand_over_state(code, NOW + 2)
+    assert state is not None and state[3] == first.plaintext()
+
+
+def test_a_failed_verification_queues_nothing(tmp_path: Path) -> None:
+    challenges, outbox = stores(tmp_path)
+    answers = AnswerReceipts(challenges, outbox)
+    nonce, code = answered(challenges)
+    assert answers.answer(nonce, '{"valid": false}', None) is None
+    assert answers.answer(nonce, '{"valid": true}', receipt()) is None  # a later answer does not replace it
+    assert answers.recover() == 0 and queued(outbox) == []
+    state = challenges.hand_over_state(code, NOW + 2)
+    assert state is not None and (state[0], state[2], state[3]) == ("answered", '{"valid": false}', None)
+
+
+@pytest.mark.parametrize("point", FAULT_POINTS)
+def test_a_crash_between_the_answer_and_the_outbox_neither_loses_nor_doubles(tmp_path: Path, point: str) -> None:
+    def crash(at: str) -> None:
+        if at == point:
+            raise Crash(at)
+
+    challenges, outbox = stores(tmp_path)
+    nonce, _ = answered(challenges)
+    given = receipt()
+    with pytest.raises(Crash):
+        AnswerReceipts(challenges, outbox, faults=crash).answer(nonce, '{"valid": true}', given)
+    assert len(queued(outbox)) == (point == "after_enqueue")
+    challenges.close()
+    outbox.close()
+
+    challenges, outbox = stores(tmp_path)  # the service restarts
+    restarted = AnswerReceipts(challenges, outbox)
+    assert challenges.purge(NOW + 10_000) == 0  # an answer whose receipt is not queued outlives its challenge
+    assert restarted.recover() == 1
+    assert restarted.recover() == 0
+    assert queued(outbox) == [(given.commitment(), reference(nonce), "queued")]
+    assert challenges.purge(NOW + 10_000) == 1  # queued now: forgotten with its challenge
