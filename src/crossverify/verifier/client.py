@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
@@ -26,7 +27,7 @@ from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
-from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
+from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
@@ -176,15 +177,24 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = iter(self.registry.bulk_statuses(triples))
+        statuses = self.registry.bulk_statuses(triples)
         now = self._clock()
+        # The documents of one batch share their status (one object), header and batch size: their online
+        # checks are the same immutable objects, computed once.
+        online: dict[tuple[object, ...], tuple[Check, ...]] = {}
+        position = 0
         reports = []
         for bundle, checks, digest, presentation in parsed:
             if bundle is not None and digest is not None:
-                checks += self._online(bundle, next(statuses), now)
-            names = {c.name for c in checks}
-            checks += [Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS if n not in names]
-            reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
+                s, p = statuses[position], bundle.proof
+                position += 1
+                key = (id(s), bundle.header, p.hash_alg, p.leaf_count, p.fits_anchor(s.leaf_count))
+                found = online.get(key)
+                if found is None:
+                    found = online[key] = tuple(self._online(bundle, s, now))
+                checks += found
+            by_name = {c.name: c for c in checks}
+            reports.append(VerificationReport(tuple([by_name.get(n) or _SKIPPED[n] for n in CHECKS]),
                                               bundle, digest, presentation))
         return reports
 
@@ -298,8 +308,7 @@ class VerifierClient:
                 return [Check("holder_bound", Outcome.FAILED,
                               f"this bank accepts {doc_type} only as a presentation signed by its holder, not as a "
                               "bare bundle")]
-            return [Check("holder_bound", Outcome.NOT_APPLICABLE, f"a bare bundle; {doc_type} needs no holder binding"),
-                    *(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)]
+            return list(_bare(doc_type))
         try:
             key = p.holder_key()
         except CrossverifyError as exc:
@@ -350,7 +359,7 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c for c, v in bundle.disclosed().items() if is_attachment(v)]
+        named = [c.name for c in bundle.claims if isinstance(c, Claim) and is_attachment(c.value)]
         if not named:
             return Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
         if files is None:
@@ -429,6 +438,16 @@ def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Chec
 
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
                         "presentation_not_expired", "challenge_fresh")
+#: What a report says of a check that never ran.
+_SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
+_NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
+
+
+@lru_cache(maxsize=256)  # a bank sees few document types
+def _bare(doc_type: str) -> tuple[Check, ...]:
+    """The holder checks of a bare bundle of a type that needs no holder binding."""
+    return (Check("holder_bound", Outcome.NOT_APPLICABLE, f"a bare bundle; {doc_type} needs no holder binding"),
+            *_NOT_A_PRESENTATION)
 
 
 _REVOCATION_MEANING = {
