@@ -8,8 +8,8 @@ paths equal.
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring as quote
 from functools import lru_cache
+from json.encoder import encode_basestring as quote
 from typing import Any
 
 import rfc8785
