@@ -127,7 +127,7 @@ class Bundle:
 
     @property
     def redacted_count(self) -> int:
-        return sum(isinstance(c, RedactedClaim) for c in self.claims)
+        return len([c for c in self.claims if isinstance(c, RedactedClaim)])
 
     def redact(self, names: Iterable[str]) -> Bundle:
         """A copy with the named claims replaced by their leaf hashes. Unknown names raise ``KeyError``."""
@@ -367,8 +367,12 @@ def _check_proof(p: InclusionProof) -> None:
 def _check_claims(claims: tuple[Disclosure, ...], hash_alg: HashAlgorithm) -> None:
     """Names valid, unique and in order; salts unique; descriptors well formed; no claim both disclosed and
     redacted, and no redacted leaf twice."""
-    if _plainly_valid(claims):
-        return
+    if not _plainly_valid(claims):
+        _check_each_claim(claims, hash_alg)
+
+
+def _check_each_claim(claims: tuple[Disclosure, ...], hash_alg: HashAlgorithm) -> None:
+    """:func:`_check_claims` one claim at a time, raising the first fault."""
     names: set[str] = set()
     salts: set[bytes] = set()
     previous = b""
