@@ -295,13 +295,13 @@ class VerifierClient:
         checks.append(Check("registry_matches", Outcome.PASSED, f"chain {self.chain_id}, {self.registry.address}"))
         holder = self._holder(bundle, presentation, digest, now)
         checks += holder
-        if any(c.outcome is Outcome.FAILED for c in holder):
+        if holder[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
         return bundle, checks, digest, presentation
 
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
-        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them (and then no
-        challenge is consumed)."""
+        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last
+        can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
             if doc_type in self.policy.holder_binding:
