@@ -152,6 +152,7 @@ class VerifierClient:
         self._clock = clock or (lambda: chain_time(registry.w3))
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
+        self._registry_check: Check | None = None
 
     @property
     def chain_id(self) -> int:
@@ -292,12 +293,19 @@ class VerifierClient:
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
                                 f"reads {self.registry.address} on chain {self.chain_id}"))
             return bundle, checks, None, presentation
-        checks.append(Check("registry_matches", Outcome.PASSED, f"chain {self.chain_id}, {self.registry.address}"))
+        checks.append(self._registry_matches())
         holder = self._holder(bundle, presentation, digest, now)
         checks += holder
         if holder[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
         return bundle, checks, digest, presentation
+
+    def _registry_matches(self) -> Check:
+        """The passing ``registry_matches`` check, the same for every bundle this bank reads."""
+        if self._registry_check is None:
+            self._registry_check = Check("registry_matches", Outcome.PASSED,
+                                         f"chain {self.chain_id}, {self.registry.address}")
+        return self._registry_check
 
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
         """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last
