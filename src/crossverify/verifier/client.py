@@ -194,9 +194,10 @@ class VerifierClient:
                 if found is None:
                     found = online[key] = tuple(self._online(bundle, s, now))
                 checks += found
-            by_name = {c.name: c for c in checks}
-            reports.append(VerificationReport(tuple([by_name.get(n) or _SKIPPED[n] for n in CHECKS]),
-                                              bundle, digest, presentation))
+            if len(checks) < len(CHECKS):  # checks are added in the order of CHECKS; some did not run
+                by_name = {c.name: c for c in checks}
+                checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
+            reports.append(VerificationReport(tuple(checks), bundle, digest, presentation))
         return reports
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
@@ -269,10 +270,8 @@ class VerifierClient:
                 bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
-        redacted = bundle.redacted_count
-        checks.append(Check("bundle_well_formed", Outcome.PASSED,
-                            f"{bundle.header.doc_type} from {bundle.header.issuer_id}; {len(bundle.claims)} claims, "
-                            f"{redacted} redacted"))
+        checks.append(_well_formed(bundle.header.doc_type, bundle.header.issuer_id, len(bundle.claims),
+                                   bundle.redacted_count))
         checks.append(self._attachments(bundle, files))
         try:
             digest = bundle.document_digest()
@@ -367,9 +366,10 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c.name for c in bundle.claims if isinstance(c, Claim) and is_attachment(c.value)]
+        named = [c.name for c in bundle.claims
+                 if isinstance(c, Claim) and isinstance(c.value, dict) and is_attachment(c.value)]
         if not named:
-            return Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+            return _NO_ATTACHMENTS
         if files is None:
             return Check("attachments_match", Outcome.NOT_APPLICABLE,
                          f"attachments {', '.join(named)} were not handed over, so not compared")
@@ -449,6 +449,15 @@ _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audien
 #: What a report says of a check that never ran.
 _SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
 _NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
+
+
+_NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+
+
+@lru_cache(maxsize=1024)  # a bank sees few document types, issuers and shapes of document
+def _well_formed(doc_type: str, issuer_id: str, claims: int, redacted: int) -> Check:
+    return Check("bundle_well_formed", Outcome.PASSED, f"{doc_type} from {issuer_id}; {claims} claims, {redacted} "
+                                                       "redacted")
 
 
 @lru_cache(maxsize=256)  # a bank sees few document types
