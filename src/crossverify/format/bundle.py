@@ -414,7 +414,7 @@ def _plainly_valid(claims: tuple[Disclosure, ...]) -> bool:
     """Whether the claims are all disclosed, none an attachment, with valid names in strictly ascending order
     and distinct salts: the common case, checked in bulk. ``False`` leaves finding the fault to
     :func:`_check_claims`."""
-    if not all(type(c) is Claim for c in claims):
+    if not set(map(type, claims)) <= {Claim}:
         return False
     disclosed: list[Claim] = list(claims)  # type: ignore[arg-type]
     names = [c.name for c in disclosed]
