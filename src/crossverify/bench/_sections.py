@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import secrets
 import time
 from collections.abc import Callable
@@ -40,6 +42,8 @@ class Section:
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    #: Said below the table.
+    notes: str = ""
 
     def markdown(self) -> str:
         """The section as markdown; columns holding only figures are right-aligned."""
@@ -52,6 +56,8 @@ class Section:
         lines = [f"## {self.title}", "", self.intro, "", "| " + " | ".join(self.header) + " |",
                  "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(r) + " |" for r in self.rows]
+        if self.notes:
+            lines += ["", self.notes]
         return "\n".join(lines)
 
 
@@ -173,7 +179,21 @@ def verification_node(n: int, root: Path) -> Section:
                     "Goal: `verify_many` <= 2x its floor.",
                     ["path", "seconds", "documents/s", "ratio"])
         s.rows += _against_floor(w, bundles, None)
+        s.notes = _profile(lambda: VerifierClient(w.registry).verify_many(bundles))
     return s
+
+
+def _profile(fn: Callable[[], Any], top: int = 6) -> str:
+    """Where ``fn``'s time goes: the functions with the most time of their own under cProfile (which slows the
+    Python code more than the C it calls)."""
+    profile = cProfile.Profile()
+    profile.runcall(fn)
+    stats = pstats.Stats(profile)
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:top]  # type: ignore[attr-defined]
+    parts = [f"`{name if file == '~' else f'{Path(file).name}:{line} {name}'}` {own / total:.0%}"
+             for (file, line, name), (_, _, own, _, _) in rows]
+    return f"Profile of one more `verify_many` (cProfile, own time of the top {top}): " + ", ".join(parts) + "."
 
 
 def _issued(w: World, n: int, folder: Path) -> list[Bundle]:
