@@ -8,6 +8,7 @@ paths equal.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from json.encoder import encode_basestring as quote
 from typing import Any
 
@@ -31,13 +32,18 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # the same few claim names recur in every document of a type
+def _quoted(name: str) -> str:
+    return quote(name)
+
+
 def canonical_claim(name: str, value: Any) -> bytes:
     """``JCS([name, value])``: the bytes a claim leaf hashes. A value RFC 8785 cannot encode (NaN, an integer
     beyond ±(2^53 − 1), a lone surrogate, a non-JSON type) raises :class:`~crossverify.errors.InvalidClaim`."""
-    text = _scalar(value)
+    text = quote(value) if type(value) is str else _scalar(value)
     if text is not None:
         try:
-            return f"[{quote(name)},{text}]".encode()
+            return f"[{_quoted(name)},{text}]".encode()
         except UnicodeEncodeError:  # a lone surrogate: let RFC 8785 refuse it in its own words
             pass
     try:

@@ -123,7 +123,9 @@ Disclosure = Claim | RedactedClaim
 
 def document_digest(header: DocumentHeader, claims: Sequence[Disclosure], hasher: Hasher) -> bytes:
     """The digest that a batch tree commits to, from the header and the claims (disclosed or redacted)."""
-    return hasher(DOCUMENT_PREFIX + header.digest(hasher) + b"".join([c.leaf(hasher) for c in claims]))
+    return hasher(DOCUMENT_PREFIX + header.digest(hasher) + b"".join([  # Claim.leaf, inlined
+        hasher(CLAIM_PREFIX + c.salt + canonical_claim(c.name, c.value)) if type(c) is Claim else c.leaf(hasher)
+        for c in claims]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.connection import chain_time
@@ -26,7 +27,7 @@ from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
-from ..format.certificate import MAX_BUNDLE_BYTES, is_attachment
+from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
@@ -151,6 +152,7 @@ class VerifierClient:
         self._clock = clock or (lambda: chain_time(registry.w3))
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
+        self._registry_check: Check | None = None
 
     @property
     def chain_id(self) -> int:
@@ -176,16 +178,26 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = iter(self.registry.bulk_statuses(triples))
+        statuses = self.registry.bulk_statuses(triples)
         now = self._clock()
+        # The documents of one batch share their status (one object), header and batch size: their online
+        # checks are the same immutable objects, computed once.
+        online: dict[tuple[object, ...], tuple[Check, ...]] = {}
+        position = 0
         reports = []
         for bundle, checks, digest, presentation in parsed:
             if bundle is not None and digest is not None:
-                checks += self._online(bundle, next(statuses), now)
-            names = {c.name for c in checks}
-            checks += [Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS if n not in names]
-            reports.append(VerificationReport(tuple(sorted(checks, key=lambda c: CHECKS.index(c.name))),
-                                              bundle, digest, presentation))
+                s, p = statuses[position], bundle.proof
+                position += 1
+                key = (id(s), bundle.header, p.hash_alg, p.leaf_count, p.fits_anchor(s.leaf_count))
+                found = online.get(key)
+                if found is None:
+                    found = online[key] = tuple(self._online(bundle, s, now))
+                checks += found
+            if len(checks) < len(CHECKS):  # checks are added in the order of CHECKS; some did not run
+                by_name = {c.name: c for c in checks}
+                checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
+            reports.append(VerificationReport(tuple(checks), bundle, digest, presentation))
         return reports
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
@@ -258,10 +270,8 @@ class VerifierClient:
                 bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
-        redacted = bundle.redacted_count
-        checks.append(Check("bundle_well_formed", Outcome.PASSED,
-                            f"{bundle.header.doc_type} from {bundle.header.issuer_id}; {len(bundle.claims)} claims, "
-                            f"{redacted} redacted"))
+        checks.append(_well_formed(bundle.header.doc_type, bundle.header.issuer_id, len(bundle.claims),
+                                   bundle.redacted_count))
         checks.append(self._attachments(bundle, files))
         try:
             digest = bundle.document_digest()
@@ -282,24 +292,30 @@ class VerifierClient:
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
                                 f"reads {self.registry.address} on chain {self.chain_id}"))
             return bundle, checks, None, presentation
-        checks.append(Check("registry_matches", Outcome.PASSED, f"chain {self.chain_id}, {self.registry.address}"))
+        checks.append(self._registry_matches())
         holder = self._holder(bundle, presentation, digest, now)
         checks += holder
-        if any(c.outcome is Outcome.FAILED for c in holder):
+        if holder[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
         return bundle, checks, digest, presentation
 
+    def _registry_matches(self) -> Check:
+        """The passing ``registry_matches`` check, the same for every bundle this bank reads."""
+        if self._registry_check is None:
+            self._registry_check = Check("registry_matches", Outcome.PASSED,
+                                         f"chain {self.chain_id}, {self.registry.address}")
+        return self._registry_check
+
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
-        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them (and then no
-        challenge is consumed)."""
+        """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last
+        can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
             if doc_type in self.policy.holder_binding:
                 return [Check("holder_bound", Outcome.FAILED,
                               f"this bank accepts {doc_type} only as a presentation signed by its holder, not as a "
                               "bare bundle")]
-            return [Check("holder_bound", Outcome.NOT_APPLICABLE, f"a bare bundle; {doc_type} needs no holder binding"),
-                    *(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)]
+            return list(_bare(doc_type))
         try:
             key = p.holder_key()
         except CrossverifyError as exc:
@@ -350,9 +366,10 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c for c, v in bundle.disclosed().items() if is_attachment(v)]
+        named = [c.name for c in bundle.claims
+                 if isinstance(c, Claim) and isinstance(c.value, dict) and is_attachment(c.value)]
         if not named:
-            return Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+            return _NO_ATTACHMENTS
         if files is None:
             return Check("attachments_match", Outcome.NOT_APPLICABLE,
                          f"attachments {', '.join(named)} were not handed over, so not compared")
@@ -429,6 +446,25 @@ def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Chec
 
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
                         "presentation_not_expired", "challenge_fresh")
+#: What a report says of a check that never ran.
+_SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
+_NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
+
+
+_NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+
+
+@lru_cache(maxsize=1024)  # a bank sees few document types, issuers and shapes of document
+def _well_formed(doc_type: str, issuer_id: str, claims: int, redacted: int) -> Check:
+    return Check("bundle_well_formed", Outcome.PASSED, f"{doc_type} from {issuer_id}; {claims} claims, {redacted} "
+                                                       "redacted")
+
+
+@lru_cache(maxsize=256)  # a bank sees few document types
+def _bare(doc_type: str) -> tuple[Check, ...]:
+    """The holder checks of a bare bundle of a type that needs no holder binding."""
+    return (Check("holder_bound", Outcome.NOT_APPLICABLE, f"a bare bundle; {doc_type} needs no holder binding"),
+            *_NOT_A_PRESENTATION)
 
 
 _REVOCATION_MEANING = {
