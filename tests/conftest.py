@@ -21,7 +21,7 @@ from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
-from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedBatch, open_batch
+from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
 from .softhsm import SoftHsm, start_softhsm
 
@@ -69,13 +69,13 @@ class Consortium:
     def now(self) -> int:
         return chain_time(self.w3)
 
-    def sealed_batches(self, from_block: int = 0) -> list[tuple[str, SealedBatch]]:
+    def sealed_batches(self, from_block: int = 0) -> list[tuple[str, SealedReceipts]]:
         """Every batch of receipts on the circulation contract since ``from_block``: (verifier, batch)."""
-        return [(e.args["verifier"], SealedBatch(tuple(bytes(c) for c in e.args["commitments"]),
+        return [(e.args["verifier"], SealedReceipts(tuple(bytes(c) for c in e.args["commitments"]),
                                                  bytes(e.args["ciphertext"])))
                 for e in self.circulation.events(from_block) if e.name == "ReceiptsSealed"]
 
-    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, SealedBatch]]:
+    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, SealedReceipts]]:
         """Every receipt on the circulation contract since ``from_block``: (verifier, commitment, its batch)."""
         return [(verifier, commitment, batch) for verifier, batch in self.sealed_batches(from_block)
                 for commitment in batch.commitments]
@@ -83,7 +83,7 @@ class Consortium:
     def opened_receipts(self, from_block: int = 0) -> list[Receipt]:
         """The receipts since ``from_block`` as the Macao regulator opens them."""
         opened = [r for _, batch in self.sealed_batches(from_block)
-                  for r in open_batch(batch, self.regulator_keys[0])]
+                  for r in open_receipts(batch, self.regulator_keys[0])]
         assert all(r is not None for r in opened), "every receipt matches its commitment"
         return [r for r in opened if r is not None]
 
@@ -194,9 +194,9 @@ def deposit_certificates(
 
 
 def forge_batch(receipts: Sequence[Receipt], commitments: tuple[bytes, ...],
-                regulators: Sequence[RegulatorPublicKey]) -> SealedBatch:
+                regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
     """What a dishonest bank can seal: any plaintexts under any commitments, in a well-formed envelope."""
     body = b"".join(r.plaintext()[1:] for r in receipts)
     info = sealing.INFO + keccak(b"".join(commitments))
-    return SealedBatch(commitments, sealing._envelope(body, secrets.token_bytes(16), regulators, info,
+    return SealedReceipts(commitments, sealing._envelope(body, secrets.token_bytes(16), regulators, info,
                                                       sealing.BATCH_VERSION))

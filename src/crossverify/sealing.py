@@ -1,7 +1,7 @@
 """Receipts and disputes sealed to the regulators (and a dispute's other party): public bytes, private content.
 
 A bank that verified a document states a :class:`Receipt` (document digest, issuer, purpose code, the
-presentation's hash, time, and a fresh salt), whose commitment is its public reference. :func:`seal_batch` seals
+presentation's hash, time, and a fresh salt), whose commitment is its public reference. :func:`seal_receipts` seals
 the receipts of one transaction as one envelope: a fresh 128-bit body key, sealed to every regulator key with
 HPKE (RFC 9180, base mode, single shot, from ``cryptography``), and one AES-128-GCM body holding every receipt's
 plaintext after its version byte, in the order of the commitments::
@@ -15,7 +15,7 @@ plaintext after its version byte, in the order of the commitments::
 The commitments and the sealed bytes are what a chain carries (the circulation contract's event-only
 ``recordSealedReceipts(bytes32[] commitments, bytes ciphertext)``). The salt makes a commitment unpredictable,
 HPKE's fresh ephemeral key makes every ciphertext new: nobody without a regulator's key can link a receipt to a
-document digest, even by sealing a guess. A regulator opens a batch with :func:`open_batch`, which checks every
+document digest, even by sealing a guess. A regulator opens a batch with :func:`open_receipts`, which checks every
 plaintext against the commitment at its position: reordering, truncating or swapping them does not open as
 another receipt. Disputes and their answers (:class:`Dispute`, :class:`DisputeAnswer`) use the version 2
 envelope (one payload, its salt as the body key). See docs/format.md.
@@ -265,7 +265,7 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
-class SealedBatch:
+class SealedReceipts:
     """Receipts as one transaction carries them: their commitments, in order, and one sealed envelope."""
 
     commitments: tuple[bytes, ...]
@@ -331,21 +331,21 @@ def _batch_info(commitments: Sequence[bytes]) -> bytes:
     return INFO + _KECCAK(b"".join(commitments))
 
 
-def seal_batch(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPublicKey]) -> SealedBatch:
+def seal_receipts(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
     """Seal ``receipts`` as one envelope to every regulator key (all of one KEM, each once)."""
     plaintexts = [r.plaintext() for r in receipts]
     commitments = tuple(_KECCAK(COMMITMENT_PREFIX + p) for p in plaintexts)
     body = b"".join(p[1:] for p in plaintexts)
     sealed = _envelope(body, secrets.token_bytes(SALT_BYTES), regulators, _batch_info(commitments), BATCH_VERSION)
-    return SealedBatch(commitments, sealed)
+    return SealedReceipts(commitments, sealed)
 
 
-def batch_size(kem: Kem, regulators: int, receipts: int) -> int:
+def sealed_receipts_size(kem: Kem, regulators: int, receipts: int) -> int:
     """The length of the envelope of ``receipts`` receipts sealed to ``regulators`` keys of ``kem``."""
     return 4 + regulators * _part_bytes(kem) + receipts * BODY_BYTES + TAG_BYTES
 
 
-def open_batch(batch: SealedBatch, key: RegulatorKey, part_index: int | None = None) -> list[Receipt | None]:
+def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | None = None) -> list[Receipt | None]:
     """The receipts inside ``batch``, opened with a regulator's key, one per commitment in order; ``None`` where
     the plaintext at that position does not match its commitment (a bank's error or forgery). ``part_index``, the
     key's position in the key epoch's list, spares the trial of the other parts.
@@ -371,19 +371,19 @@ def open_batch(batch: SealedBatch, key: RegulatorKey, part_index: int | None = N
 
 def seal(receipt: Receipt, regulators: Sequence[RegulatorPublicKey]) -> SealedReceipt:
     """Seal one ``receipt`` to every regulator key: a batch of one."""
-    batch = seal_batch([receipt], regulators)
+    batch = seal_receipts([receipt], regulators)
     return SealedReceipt(batch.commitments[0], batch.sealed)
 
 
 def sealed_size(kem: Kem, regulators: int) -> int:
     """The length of one receipt sealed alone to ``regulators`` keys of ``kem``."""
-    return batch_size(kem, regulators, 1)
+    return sealed_receipts_size(kem, regulators, 1)
 
 
 def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None = None) -> Receipt:
     """The receipt inside a batch of one, opened with a regulator's key and checked against its commitment (see
-    :func:`open_batch`)."""
-    [receipt] = open_batch(SealedBatch((sealed.commitment,), sealed.sealed), key, part_index)
+    :func:`open_receipts`)."""
+    [receipt] = open_receipts(SealedReceipts((sealed.commitment,), sealed.sealed), key, part_index)
     if receipt is None:
         raise NotSealedToThisKey("the receipt opens but does not match its commitment")
     return receipt

@@ -29,8 +29,8 @@ from crossverify.sealing import (
     RegulatorKey,
     answer_key_address,
     seal_answer,
-    seal_batch,
     seal_dispute,
+    seal_receipts,
 )
 
 from .conftest import rpc
@@ -55,7 +55,7 @@ class Trail(Net):
             [jurisdiction_code("MO"), jurisdiction_code("GD")]))
 
     def record(self, *receipts: Receipt) -> None:
-        batch = seal_batch(receipts, [k.public_key for k in self.regulator_keys])
+        batch = seal_receipts(receipts, [k.public_key for k in self.regulator_keys])
         self.circulation.record(batch.commitments, batch.sealed, self.verifier)  # type: ignore[arg-type]
 
     def trail(self, tmp_path: Path, keys: list[RegulatorKey], name: str) -> CirculationTrail:

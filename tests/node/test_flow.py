@@ -22,7 +22,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import BatchState, Journal
 from crossverify.regulator.index import RegulatorReader
-from crossverify.sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedBatch, open_batch
+from crossverify.sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts
 from crossverify.verifier.client import VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
 from crossverify.verifier.outbox import ReceiptOutbox
@@ -59,9 +59,9 @@ class Net:
         guangdong.approve(macao.propose_regulator_keys([(k.public_key.raw, j) for k, j in zip(
             self.regulator_keys, ("MO", "GD"), strict=True)]))
 
-    def sealed_batches(self) -> list[SealedBatch]:
+    def sealed_batches(self) -> list[SealedReceipts]:
         """Every batch of sealed receipts on the circulation contract."""
-        return [SealedBatch(tuple(bytes(c) for c in e.args["commitments"]), bytes(e.args["ciphertext"]))
+        return [SealedReceipts(tuple(bytes(c) for c in e.args["commitments"]), bytes(e.args["ciphertext"]))
                 for e in self.circulation.events() if e.name == "ReceiptsSealed"]
 
     def commitments(self) -> list[bytes]:
@@ -218,7 +218,7 @@ def test_sealed_receipts_and_a_dispute_on_the_node(net: Net, tmp_path: Path) -> 
     assert (first.recorded, again.recorded, again.commitments) == (6, 0, first.commitments)
     [on_chain] = net.sealed_batches()[before:]  # one envelope for the transaction
     assert on_chain.commitments == first.commitments
-    opened = open_batch(on_chain, net.regulator_keys[1])
+    opened = open_receipts(on_chain, net.regulator_keys[1])
     assert [r.document_digest for r in opened if isinstance(r, Receipt)] == [r.document_digest for r in reports]
 
     sealing = RegulatorKey.generate()

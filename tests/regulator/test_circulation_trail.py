@@ -27,8 +27,8 @@ from crossverify.sealing import (
     RegulatorKey,
     answer_key_address,
     seal_answer,
-    seal_batch,
     seal_dispute,
+    seal_receipts,
 )
 
 from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled_test_key
@@ -38,7 +38,7 @@ OTHER = Web3.keccak(text="Bob's deposit certificate")
 
 
 def record(c: Consortium, bank: str, *receipts: Receipt, keys: list[RegulatorKey] | None = None) -> None:
-    batch = seal_batch(receipts, [k.public_key for k in keys or c.regulator_keys])
+    batch = seal_receipts(receipts, [k.public_key for k in keys or c.regulator_keys])
     c.circulation.record(batch.commitments, batch.sealed, bank)
 
 
@@ -134,7 +134,7 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path
     c = consortium
     regulators = [k.public_key for k in c.regulator_keys]
     good, other, third = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN"), receipt(OTHER, "LOAN")
-    batch = seal_batch([good, other, third], regulators)
+    batch = seal_receipts([good, other, third], regulators)
     # A bank that seals the plaintexts in one order under commitments in another (both under the envelope's key):
     # the swapped pair is refused position by position, the third still opens where it stands.
     swapped = forge_batch([other, good, third], (good.commitment(), other.commitment(), third.commitment()),

@@ -21,13 +21,13 @@ from crossverify.sealing import (
     Receipt,
     RegulatorKey,
     RegulatorPublicKey,
-    SealedBatch,
     SealedReceipt,
-    batch_size,
-    open_batch,
+    SealedReceipts,
+    open_receipts,
     open_sealed,
     seal,
-    seal_batch,
+    seal_receipts,
+    sealed_receipts_size,
     sealed_size,
 )
 
@@ -70,8 +70,8 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
     key = RegulatorKey.generate(Kem.X25519)
     r = receipt()
     others = [receipt() for _ in range(2)]
-    batch = seal_batch([r, *others], [key.public_key])
-    assert len(batch.sealed) == 4 + 64 + 3 * 104 + 16 == batch_size(Kem.X25519, 1, 3)
+    batch = seal_receipts([r, *others], [key.public_key])
+    assert len(batch.sealed) == 4 + 64 + 3 * 104 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
     info = INFO + keccak(b"".join(batch.commitments))
     body_key = Kem.X25519.suite.decrypt(batch.sealed[4:68], key._hpke, info=info)
     body = AESGCM(body_key).decrypt(bytes(12), batch.sealed[68:], info)
@@ -81,12 +81,12 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
 def test_a_batch_opens_in_order() -> None:
     amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
     receipts = [receipt(purpose=p) for p in PURPOSES]
-    batch = seal_batch(receipts, [amcm.public_key, pboc.public_key])
+    batch = seal_receipts(receipts, [amcm.public_key, pboc.public_key])
     assert batch.commitments == tuple(r.commitment() for r in receipts)
-    assert len(batch.sealed) == batch_size(Kem.X25519, 2, 4) == 4 + 2 * 64 + 4 * BODY_BYTES + 16
-    assert open_batch(batch, amcm) == open_batch(batch, pboc, part_index=1) == receipts
+    assert len(batch.sealed) == sealed_receipts_size(Kem.X25519, 2, 4) == 4 + 2 * 64 + 4 * BODY_BYTES + 16
+    assert open_receipts(batch, amcm) == open_receipts(batch, pboc, part_index=1) == receipts
     with pytest.raises(SealingError):
-        seal_batch([], [amcm.public_key])
+        seal_receipts([], [amcm.public_key])
 
 
 def test_a_bank_cannot_pin_a_plaintext_on_another_commitment() -> None:
@@ -94,22 +94,22 @@ def test_a_bank_cannot_pin_a_plaintext_on_another_commitment() -> None:
     not its own: the envelope is bound to the list, and each plaintext is checked against its position."""
     amcm = RegulatorKey.generate()
     a, b, c = (receipt(purpose=p) for p in PURPOSES[:3])
-    batch = seal_batch([a, b, c], [amcm.public_key])
+    batch = seal_receipts([a, b, c], [amcm.public_key])
     with pytest.raises(NotSealedToThisKey):  # the commitments reordered
-        open_batch(SealedBatch((b.commitment(), a.commitment(), c.commitment()), batch.sealed), amcm)
+        open_receipts(SealedReceipts((b.commitment(), a.commitment(), c.commitment()), batch.sealed), amcm)
     with pytest.raises(NotSealedToThisKey):  # one commitment replaced by another receipt's
-        open_batch(SealedBatch((a.commitment(), b.commitment(), receipt().commitment()), batch.sealed), amcm)
+        open_receipts(SealedReceipts((a.commitment(), b.commitment(), receipt().commitment()), batch.sealed), amcm)
     with pytest.raises(SealingError):  # truncated: the envelope holds three
-        open_batch(SealedBatch(batch.commitments[:2], batch.sealed), amcm)
+        open_receipts(SealedReceipts(batch.commitments[:2], batch.sealed), amcm)
     with pytest.raises(SealingError):
-        open_batch(SealedBatch(batch.commitments, batch.sealed[:-BODY_BYTES]), amcm)
+        open_receipts(SealedReceipts(batch.commitments, batch.sealed[:-BODY_BYTES]), amcm)
     flipped = bytearray(batch.sealed)
     flipped[-30] ^= 1
     with pytest.raises(NotSealedToThisKey):  # a tampered body
-        open_batch(SealedBatch(batch.commitments, bytes(flipped)), amcm)
+        open_receipts(SealedReceipts(batch.commitments, bytes(flipped)), amcm)
     # A dishonest bank seals the plaintexts in another order under its own key: the swapped ones do not open.
     forged = forge_batch([b, a, c], batch.commitments, [amcm.public_key])
-    assert open_batch(forged, amcm) == [None, None, c]
+    assert open_receipts(forged, amcm) == [None, None, c]
     with pytest.raises(NotSealedToThisKey):
         open_sealed(SealedReceipt(a.commitment(), forge_batch([b], (a.commitment(),), [amcm.public_key]).sealed),
                     amcm)

@@ -17,7 +17,7 @@ from crossverify.format.presentation import Binding, Challenge, Presentation, di
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.keys.holder import generate_holder_key
-from crossverify.sealing import RegulatorKey, open_batch
+from crossverify.sealing import RegulatorKey, open_receipts
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
 
@@ -212,7 +212,7 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
     sealed = bank.verifier.seal_receipts(reports, [amcm.public_key, pboc.public_key], purpose="KYC")
     assert len(sealed.commitments) == 2  # the unreadable third earns no receipt
     for key in (amcm, pboc):
-        consented, bare = open_batch(sealed, key)
+        consented, bare = open_receipts(sealed, key)
         assert consented is not None and bare is not None
         assert (consented.document_digest, consented.purpose, consented.presentation_hash, consented.consented) == (
             reports[0].document_digest, "ACCTOPEN", p.hash(), True)

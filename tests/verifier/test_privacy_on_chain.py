@@ -16,8 +16,8 @@ from crossverify.sealing import (
     DisputeReason,
     Receipt,
     RegulatorKey,
-    open_batch,
     open_dispute,
+    open_receipts,
     seal,
 )
 from crossverify.verifier.disputes import open_dispute as bank_opens
@@ -71,7 +71,7 @@ def test_nobody_but_a_regulator_links_the_trail_to_a_document(consortium: Consor
     for key in (issuer_key, other_bank_reply, RegulatorKey.generate()):
         for batch in chain:
             try:
-                open_batch(batch, key)
+                open_receipts(batch, key)
             except NotSealedToThisKey:
                 continue
             raise AssertionError("a key that is not a regulator's opened a receipt")
@@ -89,7 +89,7 @@ def test_nobody_but_a_regulator_links_the_trail_to_a_document(consortium: Consor
 
     # Each regulator traces the document: four receipts, one per purpose, and the dispute.
     for key in c.regulator_keys:
-        opened_all = [r for b in chain for r in open_batch(b, key)]
+        opened_all = [r for b in chain for r in open_receipts(b, key)]
         assert sorted(r.purpose for r in opened_all if r is not None and r.document_digest == target) == sorted(
             PURPOSES)
         assert None not in opened_all

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedBatch, open_answer, open_batch, open_dispute
+from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
 
 if TYPE_CHECKING:
     from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
@@ -197,7 +197,7 @@ class CirculationTrail:
                 rows["epochs"].append((*where, e.block_time, a["epoch"], json.dumps(a["keys"]),
                                        json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
             elif e.name == "ReceiptsSealed":
-                batch = SealedBatch(tuple(from_hex(c) for c in a["commitments"]), from_hex(a["ciphertext"]))
+                batch = SealedReceipts(tuple(from_hex(c) for c in a["commitments"]), from_hex(a["ciphertext"]))
                 opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipts, batch))
                 for i, commitment in enumerate(a["commitments"]):
                     r = opened if isinstance(opened, str) else opened[i] or "sealed_altered"
@@ -402,13 +402,13 @@ def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey,
     return "sealed_malformed" if malformed else "sealed_altered"
 
 
-def _open_receipts(batch: SealedBatch, key: RegulatorKey, position: int) -> list[Receipt | None]:
+def _open_receipts(batch: SealedReceipts, key: RegulatorKey, position: int) -> list[Receipt | None]:
     """A batch's receipts opened at our position in its epoch's key list, as banks seal them; else by trying every
     part (a bank that sealed in another order). ``None`` where a plaintext does not match its commitment."""
     try:
-        return open_batch(batch, key, position)
+        return open_receipts(batch, key, position)
     except NotSealedToThisKey:
-        return open_batch(batch, key)
+        return open_receipts(batch, key)
 
 
 def _signer(answer: DisputeAnswer) -> str | None:

@@ -27,7 +27,7 @@ from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
 from ..errors import SealingError, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
-from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_batch
+from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
 from ..store import Store
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class ReceiptOutbox:
         for start in range(0, len(rows), RECEIPTS_PER_TX):
             chunk = rows[start:start + RECEIPTS_PER_TX]
             commitments = [bytes(c) for c, _ in chunk]
-            sealed = seal_batch([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
+            sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
             tx_hash = circulation.submit(
                 lambda f, c=commitments, s=sealed: f.recordSealedReceipts(c, s),  # type: ignore[misc]
                 sender, on_signed=lambda h, c=commitments: self._mark_sent(c, h))  # type: ignore[misc]
