@@ -32,7 +32,7 @@ from ..store import Store
 
 log = logging.getLogger(__name__)
 
-#: Receipts per ``recordSealedReceipts`` transaction (about 7,000 gas each with two regulators).
+#: Receipts per ``recordSealedReceipts`` transaction (about 5,700 gas each with two regulators, one envelope).
 RECEIPTS_PER_TX = 200
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("after_send", "after_receipt")
