@@ -98,14 +98,14 @@ contract Circulation is ICirculation, EIP712 {
     // ------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ICirculation
-    function recordSealedReceipts(bytes32[] calldata commitments, bytes[] calldata ciphertexts) external {
+    function recordSealedReceipts(bytes32[] calldata commitments, bytes calldata ciphertext) external {
         uint32 epoch = _sealingEpoch();
         uint256 count = commitments.length;
-        if (count == 0 || ciphertexts.length != count) revert CirculationBatchShape(count, ciphertexts.length);
+        if (count == 0 || ciphertext.length == 0) revert CirculationBatchShape(count, ciphertext.length);
         for (uint256 i = 0; i < count; ++i) {
-            if (commitments[i] == bytes32(0) || ciphertexts[i].length == 0) revert CirculationEmptyReceipt(i);
+            if (commitments[i] == bytes32(0)) revert CirculationEmptyReceipt(i);
         }
-        emit ReceiptsSealed(msg.sender, epoch, commitments, ciphertexts);
+        emit ReceiptsSealed(msg.sender, epoch, commitments, ciphertext);
     }
 
     /// @inheritdoc ICirculation

@@ -26,9 +26,9 @@ interface ICirculation {
     event RegulatorKeysChanged(uint32 indexed epoch, bytes[] keys, uint256 indexed proposalId, bytes32[] jurisdictions);
     /// @notice An issuer's admin registered the key disputes about the issuer's documents are sealed to.
     event IssuerSealingKeySet(bytes11 indexed issuerId, bytes key);
-    /// @notice An active verifier recorded receipts, each a commitment and bytes sealed to the regulator keys of
-    ///         `keyEpoch`.
-    event ReceiptsSealed(address indexed verifier, uint32 indexed keyEpoch, bytes32[] commitments, bytes[] ciphertexts);
+    /// @notice An active verifier recorded receipts: their commitments, in order, and one envelope holding them all,
+    ///         sealed to the regulator keys of `keyEpoch`.
+    event ReceiptsSealed(address indexed verifier, uint32 indexed keyEpoch, bytes32[] commitments, bytes ciphertext);
     /// @notice An active verifier opened a dispute, sealed to the issuer concerned and the regulator keys of
     ///         `keyEpoch`.
     event DisputeOpened(bytes32 indexed disputeId, address indexed verifier, uint32 keyEpoch, bytes ciphertext);
@@ -49,9 +49,9 @@ interface ICirculation {
     error CirculationInvalidRegulatorKeys(uint256 keys, uint256 jurisdictions);
     /// @notice No regulator keys were set yet: nothing can be sealed.
     error CirculationNoRegulatorKeys();
-    /// @notice A batch of receipts needs as many sealed payloads as commitments, at least one.
-    error CirculationBatchShape(uint256 commitments, uint256 ciphertexts);
-    /// @notice A commitment must not be zero and a sealed payload not empty.
+    /// @notice A batch of receipts needs at least one commitment and a sealed payload.
+    error CirculationBatchShape(uint256 commitments, uint256 ciphertextLength);
+    /// @notice A commitment must not be zero.
     error CirculationEmptyReceipt(uint256 index);
     /// @notice A dispute needs a non-zero answer key and a sealed payload.
     error CirculationEmptyDispute();
@@ -75,8 +75,8 @@ interface ICirculation {
     /// @notice Register, as the issuer's admin, the key disputes about the issuer's documents are sealed to.
     function setIssuerSealingKey(bytes11 issuerId, bytes calldata key) external;
 
-    /// @notice Record, as an active verifier, receipts sealed to the current regulator keys. Events only.
-    function recordSealedReceipts(bytes32[] calldata commitments, bytes[] calldata ciphertexts) external;
+    /// @notice Record, as an active verifier, receipts sealed together to the current regulator keys. Events only.
+    function recordSealedReceipts(bytes32[] calldata commitments, bytes calldata ciphertext) external;
 
     /// @notice Open, as an active verifier, a dispute sealed to the issuer concerned and the regulators.
     /// @param answerKey The address of the one-time key an answer must be signed with; its secret is inside

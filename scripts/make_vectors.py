@@ -39,19 +39,16 @@ from crossverify import (
     RegulatorKey,
     RevocationRequest,
     SaltedDocument,
-    SealedReceipt,
     attachment_claim,
     holder_claim,
-    open_sealed,
     present,
-    seal,
     seal_batch,
     sign,
 )
 from crossverify.format.certificate import MAX_BUNDLE_BYTES, claim_order, document_digest
 from crossverify.format.holder import public_jwk, sign_p1363
 from crossverify.format.strict_json import MAX_DEPTH
-from crossverify.sealing import Kem
+from crossverify.sealing import Kem, SealedReceipts, open_receipts, seal_receipts
 
 VECTORS = Path(__file__).resolve().parents[1] / "docs" / "vectors"
 TEST_KEY = hashlib.sha256(b"crossverify test vector signing key").digest()
@@ -467,27 +464,30 @@ def presentation_vectors() -> dict[str, object]:
 
 
 def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str, object]:
-    """A receipt sealed to two regulators. HPKE encryption is randomised, so the sealed bytes of the file
-    already written are kept while they still open to this very receipt; otherwise it is sealed afresh."""
+    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. HPKE encryption
+    is randomised, so the sealed bytes of the file already written are kept while they still open to these very
+    receipts; otherwise they are sealed afresh."""
     keys = [regulator_key(kem, name) for name in ("AMCM", "PBOC-GD")]
-    receipt = Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
-                      hashlib.sha256(b"crossverify test vector receipt salt").digest()[:16])
+    receipts = [Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
+                        hashlib.sha256(b"crossverify test vector receipt salt").digest()[:16]),
+                Receipt(hashlib.sha256(b"crossverify test vector: another document").digest(), "BNUMMOMX", "LOAN",
+                        bytes(32), NOW + 6, hashlib.sha256(b"crossverify test vector receipt salt 2").digest()[:16])]
     sealed = None
     if PRESENTATION_OUT.exists():
         old = json.loads(PRESENTATION_OUT.read_text()).get("sealedReceipts", {}).get(kem.name, {})
-        with suppress(KeyError, ValueError, CrossverifyError):
-            candidate = SealedReceipt(bytes.fromhex(old["commitment"][2:]), bytes.fromhex(old["sealed"][2:]))
-            if all(open_sealed(candidate, k) == receipt for k in keys):
+        with suppress(KeyError, ValueError, TypeError, CrossverifyError):
+            candidate = SealedReceipts(tuple(bytes.fromhex(r["commitment"][2:]) for r in old["receipts"]),
+                                       bytes.fromhex(old["sealed"][2:]))
+            if all(open_receipts(candidate, k) == receipts for k in keys):
                 sealed = candidate
-    sealed = sealed or seal(receipt, [k.public_key for k in keys])
+    sealed = sealed or seal_receipts(receipts, [k.public_key for k in keys])
     return {
         "regulators": [{"privateKey": "0x" + k.raw.hex(), "publicKey": "0x" + k.public_key.raw.hex()}
                        for k in keys],
-        "receipt": {"documentDigest": "0x" + digest.hex(), "issuer": receipt.issuer_id, "purpose": receipt.purpose,
-                    "presentationHash": "0x" + presentation_hash.hex(), "verifiedAt": receipt.verified_at,
-                    "salt": "0x" + receipt.salt.hex()},
-        "plaintext": "0x" + receipt.plaintext().hex(),
-        "commitment": "0x" + sealed.commitment.hex(),
+        "receipts": [{"documentDigest": "0x" + r.document_digest.hex(), "issuer": r.issuer_id, "purpose": r.purpose,
+                      "presentationHash": "0x" + r.presentation_hash.hex(), "verifiedAt": r.verified_at,
+                      "salt": "0x" + r.salt.hex(), "plaintext": "0x" + r.plaintext().hex(),
+                      "commitment": "0x" + c.hex()} for r, c in zip(receipts, sealed.commitments, strict=True)],
         "sealed": "0x" + sealed.sealed.hex(),
     }
 

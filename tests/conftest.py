@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3 import Web3
 
+from crossverify import sealing
 from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.connection import chain_time, embedded_chain
 from crossverify.chain.consortium import ConsortiumContract, deploy_consortium, encode_payload
@@ -18,7 +21,7 @@ from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
-from crossverify.sealing import Kem, Receipt, RegulatorKey, SealedReceipt, open_sealed
+from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
 from .softhsm import SoftHsm, start_softhsm
 
@@ -66,16 +69,23 @@ class Consortium:
     def now(self) -> int:
         return chain_time(self.w3)
 
-    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, bytes]]:
-        """Every receipt on the circulation contract since ``from_block``: (verifier, commitment, ciphertext)."""
-        return [(e.args["verifier"], bytes(commitment), bytes(sealed))
-                for e in self.circulation.events(from_block) if e.name == "ReceiptsSealed"
-                for commitment, sealed in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+    def sealed_batches(self, from_block: int = 0) -> list[tuple[str, SealedReceipts]]:
+        """Every batch of receipts on the circulation contract since ``from_block``: (verifier, batch)."""
+        return [(e.args["verifier"], SealedReceipts(tuple(bytes(c) for c in e.args["commitments"]),
+                                                 bytes(e.args["ciphertext"])))
+                for e in self.circulation.events(from_block) if e.name == "ReceiptsSealed"]
+
+    def sealed_receipts(self, from_block: int = 0) -> list[tuple[str, bytes, SealedReceipts]]:
+        """Every receipt on the circulation contract since ``from_block``: (verifier, commitment, its batch)."""
+        return [(verifier, commitment, batch) for verifier, batch in self.sealed_batches(from_block)
+                for commitment in batch.commitments]
 
     def opened_receipts(self, from_block: int = 0) -> list[Receipt]:
         """The receipts since ``from_block`` as the Macao regulator opens them."""
-        return [open_sealed(SealedReceipt(commitment, sealed), self.regulator_keys[0])
-                for _, commitment, sealed in self.sealed_receipts(from_block)]
+        opened = [r for _, batch in self.sealed_batches(from_block)
+                  for r in open_receipts(batch, self.regulator_keys[0])]
+        assert all(r is not None for r in opened), "every receipt matches its commitment"
+        return [r for r in opened if r is not None]
 
     def travel(self, seconds: int) -> int:
         """Move the chain clock forward; returns the timestamp the next block will carry."""
@@ -181,3 +191,12 @@ def deposit_certificates(
     return [(f"{issuer}-{i:06d}", Certificate(header, {
         "holder_name": f"CHAN Tai Man {i}", "account_no": f"9-101-{i:06d}-8", "balance_mop": 1000 + i,
     })) for i in range(start, start + n)]
+
+
+def forge_batch(receipts: Sequence[Receipt], commitments: tuple[bytes, ...],
+                regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
+    """What a dishonest bank can seal: any plaintexts under any commitments, in a well-formed envelope."""
+    body = b"".join(r.plaintext()[1:] for r in receipts)
+    info = sealing.INFO + keccak(b"".join(commitments))
+    return SealedReceipts(commitments, sealing._envelope(body, secrets.token_bytes(16), regulators, info,
+                                                      sealing.BATCH_VERSION))

@@ -3,9 +3,10 @@
 The Macao issuer salts and hashes certificates into batches and anchors signed batch roots; the resident
 carries a bundle, may redact it and :func:`present` it, signed with their own key, to one bank's
 :class:`Challenge`; the Guangdong bank checks the bundle or presentation against the registry and seals its
-receipts to the regulators (:func:`seal`), who read the registry's events and open receipts
-(:func:`open_sealed`). By role: :class:`OperatorClient`, :class:`IssuerClient` (with its :class:`Journal`),
-:class:`VerifierClient` and :class:`RegulatorReader`; the verifier and the regulator hold no signing methods.
+receipts to the regulators, a transaction's as one envelope (:func:`seal_receipts`), who read the registry's
+events and open them (:func:`open_receipts`). By role: :class:`OperatorClient`, :class:`IssuerClient` (with its
+:class:`Journal`), :class:`VerifierClient` and :class:`RegulatorReader`; the verifier and the regulator hold no
+signing methods.
 Errors live in :mod:`crossverify.errors`.
 """
 
@@ -31,7 +32,17 @@ if TYPE_CHECKING:
     from .issuer.client import IssuerClient, RunReport
     from .issuer.journal import Journal
     from .regulator.index import AuditReport, RegulatorReader
-    from .sealing import Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipt, open_sealed, seal
+    from .sealing import (
+        Receipt,
+        RegulatorKey,
+        RegulatorPublicKey,
+        SealedReceipt,
+        SealedReceipts,
+        open_receipts,
+        open_sealed,
+        seal,
+        seal_receipts,
+    )
     from .verifier.challenges import ChallengeStore
     from .verifier.client import Check, Outcome, Policy, VerificationReport, VerifierClient
 
@@ -76,6 +87,7 @@ __all__ = [
     "SaltedDocument",
     "SealedBatch",
     "SealedReceipt",
+    "SealedReceipts",
     "Status",
     "TransactionFailed",
     "VerificationReport",
@@ -87,11 +99,13 @@ __all__ = [
     "load_bundle",
     "load_challenge",
     "load_presentation",
+    "open_receipts",
     "open_sealed",
     "present",
     "salt_document",
     "seal",
     "seal_batch",
+    "seal_receipts",
     "sign",
 ]
 
@@ -138,6 +152,7 @@ _HOMES = {
     "SaltedDocument": ".format.batch",
     "SealedBatch": ".format.batch",
     "SealedReceipt": ".sealing",
+    "SealedReceipts": ".sealing",
     "Status": ".chain.records",
     "TransactionFailed": ".errors",
     "VerificationReport": ".verifier.client",
@@ -149,10 +164,12 @@ _HOMES = {
     "load_bundle": ".format.bundle",
     "load_challenge": ".format.presentation",
     "load_presentation": ".format.presentation",
+    "open_receipts": ".sealing",
     "open_sealed": ".sealing",
     "present": ".format.presentation",
     "salt_document": ".format.batch",
     "seal": ".sealing",
+    "seal_receipts": ".sealing",
     "seal_batch": ".format.batch",
     "sign": ".chain.typed_data",
 }

@@ -51,7 +51,7 @@ from .keys.softhsm import init_softhsm
 from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import AuditReport, RegulatorReader
-from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipt, open_sealed
+from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerificationReport, VerifierClient
@@ -387,14 +387,14 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
     digest = bundle.document_digest()
     result.receipted.append(digest)
     result.purposes.append("ACCTOPEN")
-    on_chain = [(c, s) for e in circulation.events(start) if e.name == "ReceiptsSealed"
-                for c, s in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+    on_chain = [bytes(e.args["ciphertext"]) for e in circulation.events(start) if e.name == "ReceiptsSealed"]
     console.print(f"  Bank A records its receipt: on chain a 32-byte commitment {to_hex(commitment)[:18]}… and "
-                  f"{len(on_chain[0][1])} sealed bytes, the size of every other receipt; nothing names the document")
-    everything = [SealedReceipt(bytes(c), bytes(s)) for e in circulation.events() if e.name == "ReceiptsSealed"
-                  for c, s in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+                  f"{len(on_chain[0])} sealed bytes, the size of every batch of one; nothing names the document")
+    batches = [SealedReceipts(tuple(bytes(c) for c in e.args["commitments"]), bytes(e.args["ciphertext"]))
+               for e in circulation.events() if e.name == "ReceiptsSealed"]
     for name, key in story.regulators.items():
-        result.traced = [r for r in (open_sealed(x, key) for x in everything) if r.document_digest == digest]
+        everything = [r for batch in batches for r in open_receipts(batch, key) if r is not None]
+        result.traced = [r for r in everything if r.document_digest == digest]
         console.print(f"  {name} opens all {len(everything)} receipts on chain and traces the document: " + ", ".join(
             f"{r.purpose} with the resident's consent" if r.consented else r.purpose for r in result.traced))
 

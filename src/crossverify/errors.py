@@ -430,7 +430,7 @@ class CirculationAnswerNotAuthorised(ContractRevert):
 
 
 class CirculationBatchShape(ContractRevert):
-    """A batch of receipts needs as many sealed payloads as commitments, at least one."""
+    """A batch of receipts needs at least one commitment and a sealed payload."""
 
 
 class CirculationDisputeAnswered(ContractRevert):
@@ -446,7 +446,7 @@ class CirculationEmptyDispute(ContractRevert):
 
 
 class CirculationEmptyReceipt(ContractRevert):
-    """A commitment must not be zero and a sealed payload not empty."""
+    """A commitment must not be zero."""
 
 
 class CirculationInvalidKey(ContractRevert):

@@ -1,21 +1,24 @@
 """Receipts and disputes sealed to the regulators (and a dispute's other party): public bytes, private content.
 
 A bank that verified a document states a :class:`Receipt` (document digest, issuer, purpose code, the
-presentation's hash, time, and a fresh salt). :func:`seal` computes its commitment and seals it: the salt, a
-fresh 128-bit secret, is the AES-128-GCM key of the body, and is itself sealed to every regulator key with HPKE
-(RFC 9180, base mode, single shot, from ``cryptography``)::
+presentation's hash, time, and a fresh salt), whose commitment is its public reference. :func:`seal_receipts` seals
+the receipts of one transaction as one envelope: a fresh 128-bit body key, sealed to every regulator key with
+HPKE (RFC 9180, base mode, single shot, from ``cryptography``), and one AES-128-GCM body holding every receipt's
+plaintext after its version byte, in the order of the commitments::
 
     plaintext  = 0x01 || digest(32) || issuer(11) || purpose(8) || presentationHash(32) || verifiedAt(5) || salt(16)
     commitment = keccak256(0x10 || plaintext)
-    info       = "crossverify sealed receipt v2" || commitment
-    sealed     = 0x02 || kemId(2) || n(1) || n × (enc || HPKE(salt)) || AES-128-GCM(salt, body, aad=commitment)
+    info       = "crossverify sealed receipts v3" || keccak256(commitment_1 || ... || commitment_m)
+    sealed     = 0x03 || kemId(2) || n(1) || n × (enc || HPKE(bodyKey)) || AES-128-GCM(bodyKey, body, aad=info)
+    body       = plaintext_1[1:] || ... || plaintext_m[1:]
 
-The commitment and the sealed bytes are what a chain carries (the circulation contract's event-only
-``recordSealedReceipts(bytes32[] commitments, bytes[] ciphertexts)``). The salt makes the commitment
-unpredictable, HPKE's fresh ephemeral key makes every ciphertext new: nobody without a regulator's key can
-link a receipt to a document digest, even by sealing a guess. A regulator opens it with :func:`open_sealed`,
-which also checks the plaintext against the commitment. Disputes and their answers (:class:`Dispute`,
-:class:`DisputeAnswer`) use the same envelope. See docs/format.md.
+The commitments and the sealed bytes are what a chain carries (the circulation contract's event-only
+``recordSealedReceipts(bytes32[] commitments, bytes ciphertext)``). The salt makes a commitment unpredictable,
+HPKE's fresh ephemeral key makes every ciphertext new: nobody without a regulator's key can link a receipt to a
+document digest, even by sealing a guess. A regulator opens a batch with :func:`open_receipts`, which checks every
+plaintext against the commitment at its position: reordering, truncating or swapping them does not open as
+another receipt. Disputes and their answers (:class:`Dispute`, :class:`DisputeAnswer`) use the version 2
+envelope (one payload, its salt as the body key). See docs/format.md.
 """
 
 from __future__ import annotations
@@ -44,12 +47,17 @@ from .format.hashing import HashAlgorithm
 
 #: The receipt plaintext's version (its first byte, under the commitment).
 VERSION = 1
-#: The sealed envelope's version.
+#: The envelope version of a batch of receipts, and of a dispute or an answer.
+BATCH_VERSION = 3
 SEALED_VERSION = 2
 COMMITMENT_PREFIX = b"\x10"
-INFO = b"crossverify sealed receipt v2"
+INFO = b"crossverify sealed receipts v3"
 SALT_BYTES = 16
 PLAINTEXT_BYTES = 1 + 32 + 11 + 8 + 32 + 5 + SALT_BYTES
+#: A receipt's share of a batch's body: its plaintext without the version byte.
+BODY_BYTES = PLAINTEXT_BYTES - 1
+#: Receipts one batch may hold (the body stays far below AES-GCM's limits).
+MAX_BATCH = 10_000
 KEY_ID_BYTES = 8
 TAG_BYTES = 16
 #: The AES-GCM nonce of a body: every body key is fresh and used once.
@@ -257,8 +265,16 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
+class SealedReceipts:
+    """Receipts as one transaction carries them: their commitments, in order, and one sealed envelope."""
+
+    commitments: tuple[bytes, ...]
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SealedReceipt:
-    """A receipt as a chain carries it: the commitment and the sealed bytes."""
+    """One receipt as a chain carries it: a batch of one."""
 
     commitment: bytes
     sealed: bytes
@@ -275,11 +291,12 @@ def _check_recipients(recipients: Sequence[RegulatorPublicKey]) -> Kem:
     return kem
 
 
-def _envelope(body: bytes, content_key: bytes, recipients: Sequence[RegulatorPublicKey], info: bytes) -> bytes:
-    """``0x02 || kemId || n || n × (enc || HPKE(contentKey)) || AES-128-GCM(contentKey, body, aad=info)``."""
+def _envelope(body: bytes, content_key: bytes, recipients: Sequence[RegulatorPublicKey], info: bytes,
+              version: int = SEALED_VERSION) -> bytes:
+    """``version || kemId || n || n × (enc || HPKE(contentKey)) || AES-128-GCM(contentKey, body, aad=info)``."""
     kem = _check_recipients(recipients)
     parts = b"".join(kem.suite.encrypt(content_key, r._hpke(), info=info) for r in recipients)
-    return (bytes([SEALED_VERSION]) + kem.to_bytes(2, "big") + bytes([len(recipients)]) + parts
+    return (bytes([version]) + kem.to_bytes(2, "big") + bytes([len(recipients)]) + parts
             + AESGCM(content_key).encrypt(_NONCE, body, info))
 
 
@@ -288,12 +305,12 @@ def _part_bytes(kem: Kem) -> int:
 
 
 def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int, what: str,
-                   part_index: int | None = None) -> tuple[bytes, bytes]:
+                   part_index: int | None = None, version: int = SEALED_VERSION) -> tuple[bytes, bytes]:
     """The content key and body of an envelope, opened with ``key``: the part at ``part_index`` (the key's
     position in its epoch's list) if given, else each part in turn (the bytes name no key)."""
     kem = key.kem
-    if len(data) < 4 or data[0] != SEALED_VERSION or int.from_bytes(data[1:3], "big") != kem:
-        raise SealingError(f"not a version {SEALED_VERSION} {what} sealed with {kem.name}")
+    if len(data) < 4 or data[0] != version or int.from_bytes(data[1:3], "big") != kem:
+        raise SealingError(f"not a version {version} {what} sealed with {kem.name}")
     count, part = data[3], _part_bytes(kem)
     expected = 4 + count * part + body_bytes + TAG_BYTES
     if count == 0 or len(data) != expected:
@@ -308,30 +325,68 @@ def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int,
     raise NotSealedToThisKey(f"no part of this {what} opens with this key (not addressed to it, or altered)")
 
 
+def _batch_info(commitments: Sequence[bytes]) -> bytes:
+    if not 1 <= len(commitments) <= MAX_BATCH or any(len(c) != 32 for c in commitments):
+        raise SealingError(f"a batch holds 1 to {MAX_BATCH} commitments of 32 bytes")
+    return INFO + _KECCAK(b"".join(commitments))
+
+
+def seal_receipts(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
+    """Seal ``receipts`` as one envelope to every regulator key (all of one KEM, each once)."""
+    plaintexts = [r.plaintext() for r in receipts]
+    commitments = tuple(_KECCAK(COMMITMENT_PREFIX + p) for p in plaintexts)
+    body = b"".join(p[1:] for p in plaintexts)
+    sealed = _envelope(body, secrets.token_bytes(SALT_BYTES), regulators, _batch_info(commitments), BATCH_VERSION)
+    return SealedReceipts(commitments, sealed)
+
+
+def sealed_receipts_size(kem: Kem, regulators: int, receipts: int) -> int:
+    """The length of the envelope of ``receipts`` receipts sealed to ``regulators`` keys of ``kem``."""
+    return 4 + regulators * _part_bytes(kem) + receipts * BODY_BYTES + TAG_BYTES
+
+
+def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | None = None) -> list[Receipt | None]:
+    """The receipts inside ``batch``, opened with a regulator's key, one per commitment in order; ``None`` where
+    the plaintext at that position does not match its commitment (a bank's error or forgery). ``part_index``, the
+    key's position in the key epoch's list, spares the trial of the other parts.
+
+    Raises :class:`NotSealedToThisKey` when no part opens with this key (not addressed to it, altered bytes,
+    other commitments), and :class:`SealingError` when the bytes are not a sealed batch of that many receipts.
+    """
+    info = _batch_info(batch.commitments)
+    _, body = _open_envelope(batch.sealed, key, info, len(batch.commitments) * BODY_BYTES, "batch of receipts",
+                             part_index, BATCH_VERSION)
+    out: list[Receipt | None] = []
+    for i, commitment in enumerate(batch.commitments):
+        plaintext = bytes([VERSION]) + body[i * BODY_BYTES:(i + 1) * BODY_BYTES]
+        if _KECCAK(COMMITMENT_PREFIX + plaintext) != commitment:
+            out.append(None)
+            continue
+        try:
+            out.append(Receipt.from_plaintext(plaintext))
+        except (SealingError, ValueError):
+            out.append(None)
+    return out
+
+
 def seal(receipt: Receipt, regulators: Sequence[RegulatorPublicKey]) -> SealedReceipt:
-    """Seal ``receipt`` to every regulator key (all of one KEM, each once)."""
-    plaintext = receipt.plaintext()
-    commitment = _KECCAK(COMMITMENT_PREFIX + plaintext)
-    return SealedReceipt(commitment, _envelope(plaintext[1:89], receipt.salt, regulators, INFO + commitment))
+    """Seal one ``receipt`` to every regulator key: a batch of one."""
+    batch = seal_receipts([receipt], regulators)
+    return SealedReceipt(batch.commitments[0], batch.sealed)
 
 
 def sealed_size(kem: Kem, regulators: int) -> int:
-    """The length of a receipt sealed to ``regulators`` keys of ``kem``."""
-    return 4 + regulators * _part_bytes(kem) + 88 + TAG_BYTES
+    """The length of one receipt sealed alone to ``regulators`` keys of ``kem``."""
+    return sealed_receipts_size(kem, regulators, 1)
 
 
 def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None = None) -> Receipt:
-    """The receipt inside ``sealed``, opened with a regulator's key and checked against its commitment.
-    ``part_index``, the key's position in the key epoch's list, spares the trial of the other parts.
-
-    Raises :class:`NotSealedToThisKey` when no part opens with this key (not addressed to it, altered bytes,
-    another commitment), and :class:`SealingError` when the bytes are not a sealed receipt at all.
-    """
-    salt, body = _open_envelope(sealed.sealed, key, INFO + sealed.commitment, 88, "receipt", part_index)
-    plaintext = bytes([VERSION]) + body + salt
-    if _KECCAK(COMMITMENT_PREFIX + plaintext) != sealed.commitment:
+    """The receipt inside a batch of one, opened with a regulator's key and checked against its commitment (see
+    :func:`open_receipts`)."""
+    [receipt] = open_receipts(SealedReceipts((sealed.commitment,), sealed.sealed), key, part_index)
+    if receipt is None:
         raise NotSealedToThisKey("the receipt opens but does not match its commitment")
-    return Receipt.from_plaintext(plaintext)
+    return receipt
 
 
 # ----------------------------------------------------------------------------------------------------------

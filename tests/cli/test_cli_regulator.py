@@ -29,7 +29,7 @@ def test_circulation_of_a_bundle_file(consortium: Consortium, tmp_path: Path) ->
     digest = load_bundle(bundle.read_bytes()).document_digest()
     receipt = Receipt.new(digest, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now())
     sealed = seal(receipt, [k.public_key for k in c.regulator_keys])
-    c.circulation.record([sealed.commitment], [sealed.sealed], c.verifier)
+    c.circulation.record([sealed.commitment], sealed.sealed, c.verifier)
 
     c.regulator_keys[1].write(tmp_path / "pboc.key", "pboc")
     config = tmp_path / "pboc.toml"

@@ -16,7 +16,7 @@ from crossverify.sealing import Kem, RegulatorKey
 from ..conftest import Consortium, labelled_regulator_key
 
 C1, C2 = Web3.keccak(text="commitment 1"), Web3.keccak(text="commitment 2")
-SEALED = b"\x02" + bytes(200)
+SEALED = b"\x03" + bytes(200)
 X25519_KEY = bytes(range(32))
 
 
@@ -149,9 +149,9 @@ def test_issuer_key_length_is_checked(consortium: Consortium) -> None:
 
 def test_verifier_records_sealed_receipts_in_one_event(consortium: Consortium) -> None:
     c = consortium
-    receipt = c.circulation.record([C1, C2], [SEALED, SEALED + b"\x01"], c.verifier)
+    receipt = c.circulation.record([C1, C2], SEALED, c.verifier)
     assert _events(c, receipt, "ReceiptsSealed") == [{
-        "verifier": c.verifier, "keyEpoch": 1, "commitments": [C1, C2], "ciphertexts": [SEALED, SEALED + b"\x01"]}]
+        "verifier": c.verifier, "keyEpoch": 1, "commitments": [C1, C2], "ciphertext": SEALED}]
     assert len(receipt["logs"]) == 1
 
 
@@ -159,29 +159,27 @@ def test_verifier_records_sealed_receipts_in_one_event(consortium: Consortium) -
 def test_only_active_verifiers_record(consortium: Consortium, who: str) -> None:
     c = consortium
     with pytest.raises(errors.CirculationNotVerifier):
-        c.circulation.record([C1], [SEALED], getattr(c, who))
+        c.circulation.record([C1], SEALED, getattr(c, who))
 
 
 def test_a_suspended_verifier_cannot_record_or_dispute(consortium: Consortium) -> None:
     c = consortium
     c.govern(ProposalKind.SUSPEND_MEMBER, c.verifier)
     with pytest.raises(errors.CirculationNotVerifier):
-        c.circulation.record([C1], [SEALED], c.verifier)
+        c.circulation.record([C1], SEALED, c.verifier)
     with pytest.raises(errors.CirculationNotVerifier):
         c.circulation.open_dispute(Account.create().address, SEALED, c.verifier)
 
 
-@pytest.mark.parametrize(("commitments", "ciphertexts", "error"), [
-    ([], [], errors.CirculationBatchShape),
-    ([C1, C2], [SEALED], errors.CirculationBatchShape),
-    ([C1], [SEALED, SEALED], errors.CirculationBatchShape),
-    ([C1, bytes(32)], [SEALED, SEALED], errors.CirculationEmptyReceipt),
-    ([C1, C2], [SEALED, b""], errors.CirculationEmptyReceipt),
+@pytest.mark.parametrize(("commitments", "ciphertext", "error"), [
+    ([], SEALED, errors.CirculationBatchShape),
+    ([C1, C2], b"", errors.CirculationBatchShape),
+    ([C1, bytes(32)], SEALED, errors.CirculationEmptyReceipt),
 ])
-def test_malformed_batches_are_refused(consortium: Consortium, commitments: list[bytes], ciphertexts: list[bytes],
+def test_malformed_batches_are_refused(consortium: Consortium, commitments: list[bytes], ciphertext: bytes,
                                        error: type[Exception]) -> None:
     with pytest.raises(error):
-        consortium.circulation.record(commitments, ciphertexts, consortium.verifier)
+        consortium.circulation.record(commitments, ciphertext, consortium.verifier)
 
 
 def test_nothing_is_sealed_before_regulator_keys_exist(consortium: Consortium) -> None:
@@ -189,7 +187,7 @@ def test_nothing_is_sealed_before_regulator_keys_exist(consortium: Consortium) -
     fresh = CirculationContract.deploy(c.w3, c.registry, c.outsider)
     assert fresh.regulator_keys().epoch == 0
     with pytest.raises(errors.CirculationNoRegulatorKeys):
-        fresh.record([C1], [SEALED], c.verifier)
+        fresh.record([C1], SEALED, c.verifier)
     with pytest.raises(errors.CirculationNoRegulatorKeys):
         fresh.open_dispute(Account.create().address, SEALED, c.verifier)
 
@@ -198,8 +196,8 @@ def test_receipts_write_no_storage(consortium: Consortium) -> None:
     """Recording the same commitment twice is not refused: receipts are events only (see the contract's notes);
     the regulators keep the earlier of two records of one commitment."""
     c = consortium
-    c.circulation.record([C1], [SEALED], c.verifier)
-    receipt = c.circulation.record([C1], [SEALED], c.verifier)
+    c.circulation.record([C1], SEALED, c.verifier)
+    receipt = c.circulation.record([C1], SEALED, c.verifier)
     assert receipt["gasUsed"] < 45_000
 
 

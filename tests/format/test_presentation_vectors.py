@@ -97,24 +97,26 @@ def test_must_refuse(case: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("kem", ["X25519", "MLKEM768_X25519"])
-def test_sealed_receipt(kem: str) -> None:
+def test_sealed_receipts(kem: str) -> None:
     v = V["sealedReceipts"][kem]
-    r = v["receipt"]
-    plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
-                 + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
-                 + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
-    assert plaintext == h(v["plaintext"]) and len(plaintext) == 105
-    assert r["presentationHash"] == V["presentationHash"]
-    commitment = keccak(b"\x10" + plaintext)
-    assert commitment == h(v["commitment"])
+    plaintexts, commitments = [], []
+    for r in v["receipts"]:
+        plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
+                     + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
+                     + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
+        assert plaintext == h(r["plaintext"]) and len(plaintext) == 105
+        assert keccak(b"\x10" + plaintext) == h(r["commitment"])
+        plaintexts.append(plaintext)
+        commitments.append(h(r["commitment"]))
+    assert v["receipts"][0]["presentationHash"] == V["presentationHash"]
     kem_id, suite_kem, enc = {"X25519": (0x20, KEM.X25519, 32), "MLKEM768_X25519": (0x647A, KEM.MLKEM768_X25519,
                                                                                      1120)}[kem]
     suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
     sealed = h(v["sealed"])
-    assert sealed[:4] == b"\x02" + kem_id.to_bytes(2, "big") + b"\x02"
+    assert sealed[:4] == b"\x03" + kem_id.to_bytes(2, "big") + b"\x02"
     part = enc + 16 + 16
-    assert len(sealed) == 4 + 2 * part + 88 + 16
-    info = b"crossverify sealed receipt v2" + commitment
+    assert len(sealed) == 4 + 2 * part + 2 * 104 + 16
+    info = b"crossverify sealed receipts v3" + keccak(b"".join(commitments))
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
         if kem == "X25519":
@@ -123,7 +125,6 @@ def test_sealed_receipt(kem: str) -> None:
         else:
             secret = MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(private[:64]),
                                               x25519.X25519PrivateKey.from_private_bytes(private[64:]))
-        salt = suite.decrypt(sealed[4 + i * part:4 + (i + 1) * part], secret, info=info)
-        assert salt == h(r["salt"])
-        body = AESGCM(salt).decrypt(bytes(12), sealed[4 + 2 * part:], info)
-        assert b"\x01" + body + salt == plaintext
+        body_key = suite.decrypt(sealed[4 + i * part:4 + (i + 1) * part], secret, info=info)
+        body = AESGCM(body_key).decrypt(bytes(12), sealed[4 + 2 * part:], info)
+        assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts

@@ -28,9 +28,9 @@ from crossverify.sealing import (
     Receipt,
     RegulatorKey,
     answer_key_address,
-    seal,
     seal_answer,
     seal_dispute,
+    seal_receipts,
 )
 
 from .conftest import rpc
@@ -55,9 +55,8 @@ class Trail(Net):
             [jurisdiction_code("MO"), jurisdiction_code("GD")]))
 
     def record(self, *receipts: Receipt) -> None:
-        sealed = [seal(r, [k.public_key for k in self.regulator_keys]) for r in receipts]
-        self.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed],
-                                self.verifier)  # type: ignore[arg-type]
+        batch = seal_receipts(receipts, [k.public_key for k in self.regulator_keys])
+        self.circulation.record(batch.commitments, batch.sealed, self.verifier)  # type: ignore[arg-type]
 
     def trail(self, tmp_path: Path, keys: list[RegulatorKey], name: str) -> CirculationTrail:
         reader = RegulatorReader(self.registry, tmp_path / f"{name}.sqlite", chunk=3, circulation=self.circulation)

@@ -114,14 +114,14 @@ def test_receipts_killed_mid_recording_are_recorded_once(net: Net, node_url: str
     issuer = net.issuer(tmp_path, "journal")
     issuer.issue(deposit_certificates(_Clock(net), 12))
     paths = sorted(str(p) for p in issuer.run().delivered)
-    before = len(net.sealed_receipts())
+    before = len(net.commitments())
     assert child("bank", node_url, net.registry.address, net.circulation.address, str(tmp_path), point,
                  *paths) == -9
     bank = VerifierClient(net.registry, sender=net.verifier, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"),  # type: ignore[arg-type]
                           circulation=net.circulation)
     report = bank.record(bank.verify_many([load_bundle(Path(p).read_bytes()) for p in paths]), "ACCTOPEN")
     assert (report.settled, report.recorded) == (12, 0)
-    assert [r.commitment for r in net.sealed_receipts()[before:]] == list(report.commitments)
+    assert net.commitments()[before:] == list(report.commitments)
 
 
 def test_a_reorganisation_is_repaired_by_the_issuer_and_the_regulator(net: Net, node_url: str,

@@ -22,7 +22,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import BatchState, Journal
 from crossverify.regulator.index import RegulatorReader
-from crossverify.sealing import DisputeReason, DisputeStatus, RegulatorKey, SealedReceipt, open_sealed
+from crossverify.sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts
 from crossverify.verifier.client import VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
 from crossverify.verifier.outbox import ReceiptOutbox
@@ -59,10 +59,14 @@ class Net:
         guangdong.approve(macao.propose_regulator_keys([(k.public_key.raw, j) for k, j in zip(
             self.regulator_keys, ("MO", "GD"), strict=True)]))
 
-    def sealed_receipts(self) -> list[SealedReceipt]:
-        """Every sealed receipt on the circulation contract."""
-        return [SealedReceipt(bytes(c), bytes(s)) for e in self.circulation.events() if e.name == "ReceiptsSealed"
-                for c, s in zip(e.args["commitments"], e.args["ciphertexts"], strict=True)]
+    def sealed_batches(self) -> list[SealedReceipts]:
+        """Every batch of sealed receipts on the circulation contract."""
+        return [SealedReceipts(tuple(bytes(c) for c in e.args["commitments"]), bytes(e.args["ciphertext"]))
+                for e in self.circulation.events() if e.name == "ReceiptsSealed"]
+
+    def commitments(self) -> list[bytes]:
+        """Every receipt commitment on the circulation contract, in chain order."""
+        return [c for b in self.sealed_batches() for c in b.commitments]
 
     def issuer(self, tmp: Path, name: str, sender: object | None = None, w3: Web3 | None = None) -> IssuerClient:
         registry = self.registry if w3 is None else type(self.registry).at(w3, self.registry.address, self.tx_params)
@@ -97,7 +101,7 @@ def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
     reports = verifier.verify_many(bundles)
     assert all(r.valid for r in reports)
     recorded = verifier.record(reports[:10], "ACCTOPEN")
-    assert [r.commitment for r in net.sealed_receipts()[-10:]] == list(recorded.commitments)
+    assert net.commitments()[-10:] == list(recorded.commitments)
 
     admin = net.issuer(tmp_path, "admin", sender=net.admin)
     admin.revoke_document(bundles[1].document_digest(), RevocationReason.SUPERSEDED)
@@ -208,14 +212,14 @@ def test_sealed_receipts_and_a_dispute_on_the_node(net: Net, tmp_path: Path) -> 
     bank = VerifierClient(net.registry, sender=net.verifier, circulation=net.circulation,  # type: ignore[arg-type]
                           outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
     reports = bank.verify_many(bundles)
-    before = len(net.sealed_receipts())
+    before = len(net.sealed_batches())
     first = bank.record(reports, "LOAN")
     again = bank.record(reports, "LOAN")
     assert (first.recorded, again.recorded, again.commitments) == (6, 0, first.commitments)
-    on_chain = net.sealed_receipts()[before:]
-    assert [r.commitment for r in on_chain] == list(first.commitments)
-    opened = [open_sealed(r, net.regulator_keys[1]) for r in on_chain]
-    assert [r.document_digest for r in opened] == [r.document_digest for r in reports]
+    [on_chain] = net.sealed_batches()[before:]  # one envelope for the transaction
+    assert on_chain.commitments == first.commitments
+    opened = open_receipts(on_chain, net.regulator_keys[1])
+    assert [r.document_digest for r in opened if isinstance(r, Receipt)] == [r.document_digest for r in reports]
 
     sealing = RegulatorKey.generate()
     register_sealing_key(net.circulation, "BNUMMOMX", sealing, net.admin)  # type: ignore[arg-type]

@@ -59,7 +59,7 @@ def test_concurrent_bank_clients_on_the_node(node_url: str, dev_accounts: list[L
 
     app.state.workers["outbox"].run_once()
     app.state.workers["outbox"].run_once()
-    assert len(net.sealed_receipts()) == 64
+    assert len(net.commitments()) == 64
     assert json.loads(client.get("/readyz").text)["checks"]["outbox"] == "current"
     app.state.session.close()
 

@@ -284,7 +284,7 @@ def test_large_logs_count_by_their_size(consortium: Consortium, tmp_path: Path) 
     reader.sync()  # the span grew over the empty blocks
     assert reader.span > 8
     for _ in range(4):
-        c.circulation.record([os.urandom(32) for _ in range(60)], [os.urandom(326) for _ in range(60)], c.verifier)
+        c.circulation.record([os.urandom(32) for _ in range(60)], os.urandom(60 * 326), c.verifier)
     report = reader.sync()
     assert report.events == 4 and reader.span <= 2
     assert [len(a["commitments"]) for _, _, a in reader.events("ReceiptsSealed")] == [60] * 4

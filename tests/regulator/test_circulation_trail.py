@@ -25,22 +25,21 @@ from crossverify.sealing import (
     DisputeStatus,
     Receipt,
     RegulatorKey,
-    SealedReceipt,
     answer_key_address,
-    seal,
     seal_answer,
     seal_dispute,
+    seal_receipts,
 )
 
-from ..conftest import Consortium, labelled_regulator_key, labelled_test_key
+from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled_test_key
 
 DIGEST = Web3.keccak(text="Alice's deposit certificate")
 OTHER = Web3.keccak(text="Bob's deposit certificate")
 
 
 def record(c: Consortium, bank: str, *receipts: Receipt, keys: list[RegulatorKey] | None = None) -> None:
-    sealed = [seal(r, [k.public_key for k in keys or c.regulator_keys]) for r in receipts]
-    c.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], bank)
+    batch = seal_receipts(receipts, [k.public_key for k in keys or c.regulator_keys])
+    c.circulation.record(batch.commitments, batch.sealed, bank)
 
 
 def receipt(digest: bytes, purpose: str, consented: bool = True) -> Receipt:
@@ -133,16 +132,30 @@ def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, 
 
 def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
-    good, swapped = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
-    sealed = seal(good, [k.public_key for k in c.regulator_keys])
-    other = seal(swapped, [k.public_key for k in c.regulator_keys])
-    forged = SealedReceipt(other.commitment, sealed.sealed)  # a ciphertext under another receipt's commitment
-    c.circulation.record([forged.commitment, Web3.keccak(text="junk")], [forged.sealed, b"\x01\x00"], c.verifier)
+    regulators = [k.public_key for k in c.regulator_keys]
+    good, other, third = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN"), receipt(OTHER, "LOAN")
+    batch = seal_receipts([good, other, third], regulators)
+    # A bank that seals the plaintexts in one order under commitments in another (both under the envelope's key):
+    # the swapped pair is refused position by position, the third still opens where it stands.
+    swapped = forge_batch([other, good, third], (good.commitment(), other.commitment(), third.commitment()),
+                          regulators)
+    flipped = bytearray(batch.sealed)
+    flipped[-20] ^= 1
+    for commitments, sealed in [
+            (swapped.commitments, swapped.sealed),
+            (batch.commitments, bytes(flipped)),  # a tampered body: none of its three receipts opens
+            (batch.commitments[::-1], batch.sealed),  # the commitments reordered on chain
+            (batch.commitments[:2], batch.sealed),  # truncated: the envelope is the wrong length for two
+            ((Web3.keccak(text="junk"),), b"\x01\x00")]:
+        c.circulation.record(commitments, sealed, c.verifier)
     amcm = trail(c, tmp_path, [c.regulator_keys[0]])
     _, opened = amcm.sync()
-    assert (opened.receipts, opened.unreadable) == (0, 2)
-    kinds = sorted(a["kind"] for a in amcm.report().anomalies if a["kind"].startswith("sealed"))
-    assert kinds == ["sealed_altered", "sealed_malformed"]
+    assert (opened.receipts, opened.unreadable) == (1, 2 + 3 + 3 + 2 + 1)
+    assert [r.purpose for r in amcm.circulation(OTHER).receipts] == ["LOAN"]
+    assert amcm.circulation(DIGEST).receipts == []
+    kinds = [(a["kind"], a["commitment"]) for a in amcm.report().anomalies if a["kind"].startswith("sealed")]
+    assert sorted(k for k, _ in kinds) == ["sealed_altered"] * 8 + ["sealed_malformed"] * 3
+    assert {to_hex(good.commitment()), to_hex(other.commitment())} <= {commitment for _, commitment in kinds}
 
 
 def test_a_receipt_sealed_in_another_key_order_still_opens(consortium: Consortium, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from eth_utils import keccak
 
 from crossverify.errors import NotSealedToThisKey, SealingError
 from crossverify.sealing import (
+    BODY_BYTES,
     COMMITMENT_PREFIX,
     INFO,
     PLAINTEXT_BYTES,
@@ -21,10 +22,16 @@ from crossverify.sealing import (
     RegulatorKey,
     RegulatorPublicKey,
     SealedReceipt,
+    SealedReceipts,
+    open_receipts,
     open_sealed,
     seal,
+    seal_receipts,
+    sealed_receipts_size,
     sealed_size,
 )
+
+from ..conftest import forge_batch
 
 NOW = 1_790_000_000
 PURPOSES = ["ACCTOPEN", "LOAN", "KYC", "MORTGAGE"]
@@ -39,8 +46,8 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
     keys = [RegulatorKey.generate(kem) for _ in range(3)]
     r = receipt()
     sealed = seal(r, [k.public_key for k in keys])
-    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 17 + 16
-    assert sealed.sealed[:4] == bytes([2]) + kem.to_bytes(2, "big") + bytes([3])
+    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 1 + 16
+    assert sealed.sealed[:4] == bytes([3]) + kem.to_bytes(2, "big") + bytes([3])
     assert sealed.commitment == keccak(COMMITMENT_PREFIX + r.plaintext())
     assert all(open_sealed(sealed, k) == r for k in keys)
     assert all(open_sealed(sealed, k, part_index=i) == r for i, k in enumerate(keys))  # straight to its part
@@ -62,12 +69,50 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
     """A regulator with nothing but an HPKE library opens its part as the docs describe."""
     key = RegulatorKey.generate(Kem.X25519)
     r = receipt()
-    sealed = seal(r, [key.public_key])
-    assert len(sealed.sealed) == 4 + 64 + 104 == sealed_size(Kem.X25519, 1)
-    salt = Kem.X25519.suite.decrypt(sealed.sealed[4:68], key._hpke, info=INFO + sealed.commitment)
-    assert salt == r.salt
-    body = AESGCM(salt).decrypt(bytes(12), sealed.sealed[68:], INFO + sealed.commitment)
-    assert b"\x01" + body + salt == r.plaintext()
+    others = [receipt() for _ in range(2)]
+    batch = seal_receipts([r, *others], [key.public_key])
+    assert len(batch.sealed) == 4 + 64 + 3 * 104 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
+    info = INFO + keccak(b"".join(batch.commitments))
+    body_key = Kem.X25519.suite.decrypt(batch.sealed[4:68], key._hpke, info=info)
+    body = AESGCM(body_key).decrypt(bytes(12), batch.sealed[68:], info)
+    assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in (r, *others)]
+
+
+def test_a_batch_opens_in_order() -> None:
+    amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
+    receipts = [receipt(purpose=p) for p in PURPOSES]
+    batch = seal_receipts(receipts, [amcm.public_key, pboc.public_key])
+    assert batch.commitments == tuple(r.commitment() for r in receipts)
+    assert len(batch.sealed) == sealed_receipts_size(Kem.X25519, 2, 4) == 4 + 2 * 64 + 4 * BODY_BYTES + 16
+    assert open_receipts(batch, amcm) == open_receipts(batch, pboc, part_index=1) == receipts
+    with pytest.raises(SealingError):
+        seal_receipts([], [amcm.public_key])
+
+
+def test_a_bank_cannot_pin_a_plaintext_on_another_commitment() -> None:
+    """Reordering, truncating or swapping the commitments on chain never opens a receipt under a commitment that is
+    not its own: the envelope is bound to the list, and each plaintext is checked against its position."""
+    amcm = RegulatorKey.generate()
+    a, b, c = (receipt(purpose=p) for p in PURPOSES[:3])
+    batch = seal_receipts([a, b, c], [amcm.public_key])
+    with pytest.raises(NotSealedToThisKey):  # the commitments reordered
+        open_receipts(SealedReceipts((b.commitment(), a.commitment(), c.commitment()), batch.sealed), amcm)
+    with pytest.raises(NotSealedToThisKey):  # one commitment replaced by another receipt's
+        open_receipts(SealedReceipts((a.commitment(), b.commitment(), receipt().commitment()), batch.sealed), amcm)
+    with pytest.raises(SealingError):  # truncated: the envelope holds three
+        open_receipts(SealedReceipts(batch.commitments[:2], batch.sealed), amcm)
+    with pytest.raises(SealingError):
+        open_receipts(SealedReceipts(batch.commitments, batch.sealed[:-BODY_BYTES]), amcm)
+    flipped = bytearray(batch.sealed)
+    flipped[-30] ^= 1
+    with pytest.raises(NotSealedToThisKey):  # a tampered body
+        open_receipts(SealedReceipts(batch.commitments, bytes(flipped)), amcm)
+    # A dishonest bank seals the plaintexts in another order under its own key: the swapped ones do not open.
+    forged = forge_batch([b, a, c], batch.commitments, [amcm.public_key])
+    assert open_receipts(forged, amcm) == [None, None, c]
+    with pytest.raises(NotSealedToThisKey):
+        open_sealed(SealedReceipt(a.commitment(), forge_batch([b], (a.commitment(),), [amcm.public_key]).sealed),
+                    amcm)
 
 
 def test_refusals() -> None:

@@ -11,7 +11,7 @@ from web3 import Web3
 
 from crossverify.config import AuditSettings, Config, NetworkSettings, RegulatorSettings, ServiceSettings
 from crossverify.format.encoding import to_hex
-from crossverify.sealing import Receipt, seal
+from crossverify.sealing import Receipt, seal_receipts
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
@@ -39,8 +39,8 @@ def test_a_regulator_traces_a_document_over_http(consortium: Consortium, tmp_pat
     c = consortium
     receipts = [Receipt.new(DIGEST, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None,
                             c.now()) for purpose, consented in (("ACCTOPEN", True), ("LOAN", False))]
-    sealed = [seal(r, [k.public_key for k in c.regulator_keys]) for r in receipts]
-    c.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], c.verifier)
+    sealed = seal_receipts(receipts, [k.public_key for k in c.regulator_keys])
+    c.circulation.record(sealed.commitments, sealed.sealed, c.verifier)
     c.regulator_keys[0].write(tmp_path / "amcm.key")
     api, bank_key = regulator(c, tmp_path, [tmp_path / "amcm.key"])
     api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]

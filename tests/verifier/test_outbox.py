@@ -60,11 +60,11 @@ def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
     c.set_regulator_keys(new_keys, ["MO", "GD"])
     before = len(recorded(c))
     client.outbox.flush(c.circulation, c.verifier)
-    [(_, on_chain, sealed)] = c.sealed_receipts()[before:]
+    [(_, on_chain, batch)] = c.sealed_receipts()[before:]
     assert on_chain == commitment
-    assert open_sealed(SealedReceipt(commitment, sealed), new_keys[1]).purpose == "LOAN"
+    assert open_sealed(SealedReceipt(commitment, batch.sealed), new_keys[1]).purpose == "LOAN"
     with pytest.raises(NotSealedToThisKey):
-        open_sealed(SealedReceipt(commitment, sealed), c.regulator_keys[0])
+        open_sealed(SealedReceipt(commitment, batch.sealed), c.regulator_keys[0])
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)

@@ -17,7 +17,7 @@ from crossverify.format.presentation import Binding, Challenge, Presentation, di
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.keys.holder import generate_holder_key
-from crossverify.sealing import RegulatorKey, open_sealed
+from crossverify.sealing import RegulatorKey, open_receipts
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
 
@@ -210,9 +210,10 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
     p = present(bound[0], bank.challenge(), holder, consortium.now())
     reports = bank.verifier.verify_many([p, bound[1], bound[2].dumps()[:-1]])
     sealed = bank.verifier.seal_receipts(reports, [amcm.public_key, pboc.public_key], purpose="KYC")
-    assert len(sealed) == 2  # the unreadable third earns no receipt
+    assert len(sealed.commitments) == 2  # the unreadable third earns no receipt
     for key in (amcm, pboc):
-        consented, bare = (open_sealed(s, key) for s in sealed)
+        consented, bare = open_receipts(sealed, key)
+        assert consented is not None and bare is not None
         assert (consented.document_digest, consented.purpose, consented.presentation_hash, consented.consented) == (
             reports[0].document_digest, "ACCTOPEN", p.hash(), True)
         assert (bare.document_digest, bare.purpose, bare.consented, bare.issuer_id) == (

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..chain.connection import connect
 from ..chain.logs import LogSource
 from ..regulator.index import RegulatorReader, SyncReport
-from ..sealing import Kem, sealed_size
+from ..sealing import Kem, sealed_receipts_size
 from ._node import HARDHAT, hardhat_node
 from ._sections import Section, timed
 from ._world import World, scratch, world
@@ -27,13 +27,11 @@ class _Receipts:
         self.emitted = 0
 
     def emit(self, count: int) -> float:
-        size = sealed_size(Kem.X25519, 2)
-
         def run() -> None:
             for start in range(self.emitted, self.emitted + count, PER_TX):
                 n = min(start + PER_TX, self.emitted + count) - start
                 self.w.circulation.record([secrets.token_bytes(32) for _ in range(n)],
-                                          [secrets.token_bytes(size) for _ in range(n)], self.w.verifier)
+                                          secrets.token_bytes(sealed_receipts_size(Kem.X25519, 2, n)), self.w.verifier)
         t, _ = timed(run)
         self.emitted += count
         return t

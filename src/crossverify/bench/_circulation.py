@@ -12,7 +12,7 @@ from ..consortium.operator import OperatorClient
 from ..format.codes import jurisdiction_code
 from ..regulator.circulation import CirculationTrail
 from ..regulator.index import RegulatorReader
-from ..sealing import Receipt, RegulatorKey, seal
+from ..sealing import Receipt, RegulatorKey, seal_receipts
 from ._sections import Section, timed
 from ._world import ISSUER, world
 
@@ -21,11 +21,12 @@ def regulator_sync(n: int, root: Path) -> Section:
     """``n`` receipts sealed to two regulators, recorded 100 and 10 to a transaction; the second regulator syncs a
     fresh index with and without opening them."""
     s = Section("Regulator sync with decryption",
-                f"{n:,} sealed receipts (X25519, two regulators), recorded 100 or 10 to a `ReceiptsSealed` event. "
+                f"{n:,} sealed receipts (X25519, two regulators), recorded 100 or 10 to a `ReceiptsSealed` event, "
+                "each event's receipts in one envelope (docs/format.md, version 3). "
                 "The baseline indexes every event of the registry, consortium and circulation contracts into a "
                 "fresh index without opening anything, in the same run; the full sync indexes them and opens every "
                 "receipt with the second regulator's key (its part found by the key's position in the epoch's list; "
-                "HPKE, then AES-GCM, then the commitment check) into the "
+                "HPKE once per event, then AES-GCM, then each receipt's commitment check) into the "
                 "trail's tables; the last row opens an index already synced. Receipts per second count sealed "
                 "receipts, not log events. Indexing time is the embedded chain's block look-ups, the same for both.",
                 ["receipts per event", "sync", "seconds", "receipts/s", "vs index only"])
@@ -52,11 +53,11 @@ def _syncs(n: int, per_event: int, root: Path) -> tuple[float, float, float]:
     OperatorClient(w.registry, guangdong).approve(OperatorClient(w.registry, w.operator).propose(
         ProposalKind.SET_REGULATOR_KEYS, circulation.address, [k.public_key.raw for k in keys],
         [jurisdiction_code("MO"), jurisdiction_code("GD")]))
-    sealed = [seal(Receipt.new(secrets.token_bytes(32), ISSUER, "ACCTOPEN", secrets.token_bytes(32), w.now()),
-                   [k.public_key for k in keys]) for _ in range(n)]
+    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "ACCTOPEN", secrets.token_bytes(32), w.now())
+                for _ in range(n)]
     for start in range(0, n, per_event):
-        chunk = sealed[start:start + per_event]
-        circulation.record([s.commitment for s in chunk], [s.sealed for s in chunk], w.verifier)
+        batch = seal_receipts(receipts[start:start + per_event], [k.public_key for k in keys])
+        circulation.record(batch.commitments, batch.sealed, w.verifier)
     plain = RegulatorReader(w.registry, root / "plain.sqlite", circulation=circulation)
     t_index, _ = timed(plain.sync)
     full = CirculationTrail(RegulatorReader(w.registry, root / "opened.sqlite", circulation=circulation), [keys[1]])

@@ -72,9 +72,10 @@ class CirculationContract(Deployed):
         """Register, as the issuer's admin, the public key disputes about the issuer are sealed to."""
         return self.transact(lambda f: f.setIssuerSealingKey(issuer_id, key), sender)
 
-    def record(self, commitments: Sequence[bytes], sealed: Sequence[bytes], sender: Sender) -> TxReceipt:
-        """Record sealed receipts as an active verifier (one ``ReceiptsSealed`` event)."""
-        return self.transact(lambda f: f.recordSealedReceipts(list(commitments), list(sealed)), sender)
+    def record(self, commitments: Sequence[bytes], sealed: bytes, sender: Sender) -> TxReceipt:
+        """Record receipts sealed together as an active verifier: their commitments and one envelope (one
+        ``ReceiptsSealed`` event)."""
+        return self.transact(lambda f: f.recordSealedReceipts(list(commitments), sealed), sender)
 
     def open_dispute(self, answer_key: str, sealed: bytes, sender: Sender) -> tuple[bytes, TxReceipt]:
         """Open a dispute as an active verifier; returns its id and the receipt."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipt, open_answer, open_dispute, open_sealed
+from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
 
 if TYPE_CHECKING:
     from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
@@ -197,14 +197,14 @@ class CirculationTrail:
                 rows["epochs"].append((*where, e.block_time, a["epoch"], json.dumps(a["keys"]),
                                        json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
             elif e.name == "ReceiptsSealed":
-                for i, (commitment, sealed) in enumerate(zip(a["commitments"], a["ciphertexts"], strict=True)):
-                    payload = SealedReceipt(from_hex(commitment), from_hex(sealed))
-                    opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipt, payload))
-                    if isinstance(opened, str):
-                        rows["anomalies"].append((*where, i, e.block_time, opened, json.dumps(
+                batch = SealedReceipts(tuple(from_hex(c) for c in a["commitments"]), from_hex(a["ciphertext"]))
+                opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipts, batch))
+                for i, commitment in enumerate(a["commitments"]):
+                    r = opened if isinstance(opened, str) else opened[i] or "sealed_altered"
+                    if isinstance(r, str):
+                        rows["anomalies"].append((*where, i, e.block_time, r, json.dumps(
                             {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
                         continue
-                    r = opened
                     rows["receipts"].append((*where, i, e.block_time, a["verifier"], a["keyEpoch"],
                                              from_hex(commitment), r.document_digest, r.issuer_id, r.purpose,
                                              r.presentation_hash, r.verified_at))
@@ -402,13 +402,13 @@ def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey,
     return "sealed_malformed" if malformed else "sealed_altered"
 
 
-def _open_receipt(sealed: SealedReceipt, key: RegulatorKey, position: int) -> Receipt:
-    """A receipt opened at our position in its epoch's key list, as banks seal them; else by trying every part
-    (a bank that sealed in another order)."""
+def _open_receipts(batch: SealedReceipts, key: RegulatorKey, position: int) -> list[Receipt | None]:
+    """A batch's receipts opened at our position in its epoch's key list, as banks seal them; else by trying every
+    part (a bank that sealed in another order). ``None`` where a plaintext does not match its commitment."""
     try:
-        return open_sealed(sealed, key, position)
+        return open_receipts(batch, key, position)
     except NotSealedToThisKey:
-        return open_sealed(sealed, key)
+        return open_receipts(batch, key)
 
 
 def _signer(answer: DisputeAnswer) -> str | None:

@@ -32,7 +32,7 @@ from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
 from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
-from ..sealing import Receipt, RegulatorPublicKey, SealedReceipt, seal
+from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, seal_receipts
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 
@@ -219,8 +219,8 @@ class VerifierClient:
         keys = regulator_keys(self.circulation)
         transactions = 0
         for start in range(0, len(receipts), RECEIPTS_PER_TX):
-            sealed = [seal(r, keys) for r in receipts[start:start + RECEIPTS_PER_TX]]
-            self.circulation.record([s.commitment for s in sealed], [s.sealed for s in sealed], self.sender)
+            batch = seal_receipts(receipts[start:start + RECEIPTS_PER_TX], keys)
+            self.circulation.record(batch.commitments, batch.sealed, self.sender)
             transactions += 1
         return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
 
@@ -247,10 +247,10 @@ class VerifierClient:
         return self.challenges.issue(purpose, self._wall_clock(), ttl)
 
     def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
-                      purpose: str | None = None) -> list[SealedReceipt]:
-        """Receipts of the valid reports (:meth:`receipts`), sealed to every regulator key: the commitments and
-        ciphertexts ``recordSealedReceipts(bytes32[], bytes[])`` carries."""
-        return [seal(r, regulators) for r in self.receipts(reports, purpose)]
+                      purpose: str | None = None) -> SealedReceipts:
+        """Receipts of the valid reports (:meth:`receipts`), sealed together to every regulator key: the
+        commitments and ciphertext ``recordSealedReceipts(bytes32[], bytes)`` carries."""
+        return seal_receipts(self.receipts(reports, purpose), regulators)
 
     # -------------------------------------------------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 
 A receipt is first committed to a local queue with its plaintext (salt included, so its commitment is fixed from
 then on), keyed by what it records (document digest, purpose code) and the bank's own case reference, so queueing
-it again changes nothing. Sending a batch seals each queued receipt to the regulator keys the circulation
-contract holds now (the current epoch) and journals the transaction's hash before the broadcast; a later flush
-settles every sent batch from the chain (mined: done; still pending: waited for; failed or forgotten: queued
-again, and sealed afresh when sent again: same commitments, new ciphertexts) before sending anything new. A crash,
-a node outage or a retry of the whole command therefore never loses a receipt and never doubles one.
+it again changes nothing. Sending a batch seals the queued receipts of each transaction as one envelope to the
+regulator keys the circulation contract holds now (the current epoch) and journals the transaction's hash before
+the broadcast; a later flush settles every sent batch from the chain (mined: done; still pending: waited for;
+failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
+sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
+never doubles one.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
 from ..errors import SealingError, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
-from ..sealing import Kem, Receipt, RegulatorPublicKey, seal
+from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
 from ..store import Store
 
 log = logging.getLogger(__name__)
 
-#: Receipts per ``recordSealedReceipts`` transaction (about 12,000 gas each with two regulators).
+#: Receipts per ``recordSealedReceipts`` transaction (about 5,700 gas each with two regulators, one envelope).
 RECEIPTS_PER_TX = 200
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("after_send", "after_receipt")
@@ -144,7 +145,7 @@ class ReceiptOutbox:
     def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
               progress: Callable[[int, int], None] | None = None) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction."""
+        transaction, each transaction's receipts as one envelope."""
         self.store.bind(identity(circulation))
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
@@ -156,9 +157,9 @@ class ReceiptOutbox:
         for start in range(0, len(rows), RECEIPTS_PER_TX):
             chunk = rows[start:start + RECEIPTS_PER_TX]
             commitments = [bytes(c) for c, _ in chunk]
-            ciphertexts = [seal(Receipt.from_plaintext(bytes(p)), keys).sealed for _, p in chunk]
+            sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
             tx_hash = circulation.submit(
-                lambda f, c=commitments, s=ciphertexts: f.recordSealedReceipts(c, s),  # type: ignore[misc]
+                lambda f, c=commitments, s=sealed: f.recordSealedReceipts(c, s),  # type: ignore[misc]
                 sender, on_signed=lambda h, c=commitments: self._mark_sent(c, h))  # type: ignore[misc]
             transactions += 1
             log.info("receipts sent", extra={"receipts": len(chunk), "tx": to_hex(tx_hash)})
