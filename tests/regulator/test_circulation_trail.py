@@ -89,6 +89,22 @@ def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consor
     assert amcm.open_new().receipts == 0  # each event is opened once
 
 
+def test_without_keys_the_index_counts_each_banks_sealed_receipts_and_flags_bursts(consortium: Consortium,
+                                                                                    tmp_path: Path) -> None:
+    c = consortium
+    record(c, c.verifier, *(receipt(secrets.token_bytes(32), "ACCTOPEN") for _ in range(3)))
+    reader = RegulatorReader(c.registry, tmp_path / "keyless.sqlite", chunk=5, circulation=c.circulation,
+                             burst_per_hour=2)
+    reader.sync()
+    report = reader.report()
+    assert report.by_verifier[c.verifier]["receipts"] == 3 and report.totals["receipts"] == 3
+    [burst] = [a for a in report.anomalies if a["kind"] == "receipt_burst"]
+    assert burst["verifier"] == c.verifier and burst["receipts"] == 3
+    opened = CirculationTrail(reader, c.regulator_keys, now=lambda: c.now())
+    opened.sync()
+    assert opened.report().totals["receipts"] == 3  # opening them counts no receipt twice
+
+
 def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consortium: Consortium,
                                                                         tmp_path: Path) -> None:
     c = consortium

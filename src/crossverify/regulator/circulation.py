@@ -379,8 +379,7 @@ class CirculationTrail:
             "disputes": disputes,
         }
         report.anomalies = sorted(anomalies, key=lambda a: (a["at"], a["kind"]))
-        report.totals = {**report.totals, "receipts": report.totals["receipts"] + report.circulation["receipts"],
-                         "disputes": len(disputes), "anomalies": len(report.anomalies)}
+        report.totals = {**report.totals, "disputes": len(disputes), "anomalies": len(report.anomalies)}
         return report
 
 

@@ -385,29 +385,11 @@ class RegulatorReader:
                         _unrevoke(doc_revoked, batch_revoked, revocation)
                 reasons[why] += 1
                 day[d]["revocations"] += 1
-            elif name == "VerificationRecorded":
-                bank, root, digest = a["verifier"], a["batchRoot"], a["documentDigest"]
-                who = code_name(from_hex(a["issuerId"]))
-                verifier[bank]["receipts"] += 1
-                day[d]["receipts"] += 1
-                hourly[(bank, t // 3600)] += 1
-                found = anchors.get((who, root))
-                if found is None:
-                    anomalies.append(_anomaly("receipt_for_unknown_batch", t, verifier=bank, batchRoot=root,
-                                              documentDigest=digest))
-                    continue
-                anchor = found
-                issuer[anchor["issuer"]]["receipts"] += 1
-                doc_type[anchor["docType"]]["receipts"] += 1
-                revoked = doc_revoked.get((who, digest)) or batch_revoked.get((who, root))
-                if revoked and revoked[0] <= t:
-                    verifier[bank]["receipts_for_revoked"] += 1
-                    anomalies.append(_anomaly("receipt_for_revoked", t, verifier=bank, documentDigest=digest,
-                                              reason=revoked[1], issuer=anchor["issuer"]))
-                if t >= anchor["notAfter"]:
-                    verifier[bank]["receipts_for_expired"] += 1
-                    anomalies.append(_anomaly("receipt_for_expired", t, verifier=bank, documentDigest=digest,
-                                              issuer=anchor["issuer"]))
+            elif name == "ReceiptsSealed":  # sealed: who recorded how many, and when, is all a keyless index sees
+                bank, count = a["verifier"], len(a["commitments"])
+                verifier[bank]["receipts"] += count
+                day[d]["receipts"] += count
+                hourly[(bank, t // 3600)] += count
             if name in GOVERNANCE:
                 governance.append({"at": t, "event": name, **{k: _show(k, v) for k, v in a.items()}})
         for (bank, hour), count in sorted(hourly.items()):
