@@ -128,8 +128,10 @@ def audit(embedded: list[int], on_node: list[int], root: Path) -> Section:
                     "does not grow with the history (each chunk is committed and dropped), index size per event "
                     "is constant.")
     s = Section("Audit sync",
-                f"Verification receipts ({PER_TX} per transaction, one block each) read into a fresh SQLite index "
-                "by raw `eth_getLogs` whose block span adapts to hold about 10,000 events, arguments packed. "
+                f"Sealed verification receipts ({PER_TX} per transaction and per `ReceiptsSealed` log, one block "
+                "each) read into a fresh SQLite index by raw `eth_getLogs` whose block span adapts to hold about "
+                "10,000 events (a log weighs its data), arguments packed. The events column counts receipts, the "
+                "unit a regulator audits; the logs that carried them are in brackets. "
                 "Beside each full sync, its floor measured in the same run: the same raw `eth_getLogs` queries "
                 "(the block ranges the sync chose) and slicing each log's words; the sync adds the block headers, "
                 "strict packing and SQLite. Index size is the file (with its WAL) per 1,000,000 events; "
