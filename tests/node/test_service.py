@@ -17,7 +17,7 @@ from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSett
 from crossverify.format.encoding import to_hex
 from crossverify.format.holder import holder_claim
 from crossverify.keys.holder import generate_holder_key
-from crossverify.sealing import open_sealed
+from crossverify.sealing import open_receipts
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
@@ -92,15 +92,15 @@ def test_the_resident_page_leaves_one_sealed_receipt_on_the_node(node_url: str, 
     assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
     assert not page.post("/resident/verifications", content=presented).json()["valid"]
 
-    before = len(net.sealed_receipts())
+    before = len(net.commitments())
     app.state.workers["outbox"].run_once()
     app.state.workers["outbox"].run_once()
     receipt = clerk.get(f"/v1/challenges/hand-over/{code}").json()["receipt"]
     assert receipt["state"] == "recorded" and receipt["commitment"] == verdict["receipt"]["commitment"]
-    on_chain = net.sealed_receipts()
-    [sealed] = [r for r in on_chain if to_hex(r.commitment) == receipt["commitment"]]
-    assert len(on_chain) == before + 1
-    opened = open_sealed(sealed, net.regulator_keys[0])
+    assert len(net.commitments()) == before + 1
+    [batch] = [b for b in net.sealed_batches() if to_hex(b.commitments[0]) == receipt["commitment"]]
+    [opened] = open_receipts(batch, net.regulator_keys[0])
+    assert opened is not None
     assert (opened.purpose, to_hex(opened.presentation_hash), to_hex(opened.document_digest)) == (
         "ACCTOPEN", verdict["presentationHash"], verdict["documentDigest"])
     app.state.session.close()
