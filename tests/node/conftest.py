@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-ROOT = Path(__file__).resolve().parents[2]
-HARDHAT = ROOT / "node_modules" / ".bin" / "hardhat"
+from crossverify.bench._node import hardhat_node
+
 #: Hardhat's publicly known development mnemonic: its accounts hold test ether on its local network only.
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 
@@ -42,40 +37,14 @@ def rpc(url: str, method: str, params: list[object] | None = None) -> object:
 
 @pytest.fixture(scope="session")
 def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Hardhat node on a free port; stopped by its pid when the session ends, whatever happened."""
-    if not HARDHAT.exists():
-        pytest.fail("node_modules/.bin/hardhat is missing: run ./scripts/setup (npm ci)")
-    work = tmp_path_factory.mktemp("hardhat")
-    port = free_port()
-    log = (work / "node.log").open("w")
-    process = subprocess.Popen(
-        [str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port),
-         "--config", str(ROOT / "tests" / "node" / "hardhat.config.js")],
-        cwd=ROOT, env={**os.environ, "HARDHAT_CACHE": str(work / "cache")}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"hardhat node exited with {process.returncode}: {(work / 'node.log').read_text()[-2000:]}")
-            try:
-                if rpc(url, "eth_chainId") == hex(1337):
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("hardhat node did not answer within 90 s")
-            time.sleep(0.3)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
+    """A Hardhat node on a free port (the benchmarks' launcher); stopped by its process group when the session
+    ends, whatever happened."""
+    with contextlib.ExitStack() as stack:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+            url = stack.enter_context(hardhat_node(tmp_path_factory.mktemp("hardhat")))
+        except RuntimeError as failed:
+            pytest.fail(str(failed))
+        yield url
 
 
 @pytest.fixture(scope="session")
