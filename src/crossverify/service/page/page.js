@@ -4,8 +4,7 @@
 import { BundleError, dumps, readBundle, redact } from "./bundle.js";
 import { holderKeyFor } from "./keys.js";
 import { HOLDER_CLAIM, dumps as dumpsPresentation, holderJwk, present, readChallenge } from "./presentation.js";
-import { LANGUAGES } from "./strings.js";
-import { codeFromAddress, element, pickLanguage, translate } from "./ui.js";
+import { codeFromAddress, element, offerLanguages, pickLanguage, translate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
@@ -181,13 +180,7 @@ function setAll(show) {
   renderChoice();
 }
 
-$("language").replaceChildren(...Object.entries(LANGUAGES).map(([tag, name]) =>
-  element("option", { value: tag, lang: tag, selected: tag === state.language }, name)));
-$("language").addEventListener("change", (event) => {
-  state.language = event.target.value;
-  localStorage.setItem("language", state.language);
-  render();
-});
+offerLanguages($("language"), state, render);
 $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("file").addEventListener("change", (event) => event.target.files[0] && open(event.target.files[0]));

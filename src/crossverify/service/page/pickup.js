@@ -4,8 +4,7 @@
 import { BundleError, readBundle } from "./bundle.js";
 import { keepHolderKey } from "./keys.js";
 import { generateHolderKey, holderJwk, publicJwk, sameKey } from "./presentation.js";
-import { LANGUAGES } from "./strings.js";
-import { codeFromAddress, element, pickLanguage, translate } from "./ui.js";
+import { codeFromAddress, offerLanguages, pickLanguage, translate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { language: pickLanguage(), step: "enter", error: null, bundle: null };
@@ -87,13 +86,7 @@ async function waitForBundle(collectToken) {
   }
 }
 
-$("language").replaceChildren(...Object.entries(LANGUAGES).map(([tag, name]) =>
-  element("option", { value: tag, lang: tag, selected: tag === state.language }, name)));
-$("language").addEventListener("change", (event) => {
-  state.language = event.target.value;
-  localStorage.setItem("language", state.language);
-  render();
-});
+offerLanguages($("language"), state, render);
 $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());

@@ -1,5 +1,5 @@
 // What the resident's pages share: the language they speak, their words, and building elements.
-import { STRINGS } from "./strings.js";
+import { LANGUAGES, STRINGS } from "./strings.js";
 
 /** The language saved on this device, else the browser's first that the pages speak, else Traditional Chinese. */
 export function pickLanguage() {
@@ -30,4 +30,15 @@ export function element(tag, props = {}, ...children) {
 export function codeFromAddress() {
   const found = /(?:^|&)code=([^&]+)/.exec(location.hash.slice(1));
   return found ? decodeURIComponent(found[1]) : "";
+}
+
+/** Fills the language `select`; a choice is kept on this device and the page rendered again in it. */
+export function offerLanguages(select, state, render) {
+  select.replaceChildren(...Object.entries(LANGUAGES).map(([tag, name]) =>
+    element("option", { value: tag, lang: tag, selected: tag === state.language }, name)));
+  select.addEventListener("change", (event) => {
+    state.language = event.target.value;
+    localStorage.setItem("language", state.language);
+    render();
+  });
 }
