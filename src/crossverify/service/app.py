@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from ..session import Session
 from . import resident
-from .dependencies import PROBLEM_HANDLERS, Context
+from .dependencies import Context
 from .middleware import BodyLimit, Observe, StrictJson
+from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
 #: Routes that read their JSON body themselves (as a bundle, with a verdict for a bad one).
@@ -21,7 +22,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
-    app = FastAPI(title="crossverify", version="1", exception_handlers=PROBLEM_HANDLERS, description=(
+    app = FastAPI(title="crossverify", version="1", exception_handlers=HANDLERS, description=(
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)

@@ -3,16 +3,17 @@ the log line; the body size limit; strict I-JSON reading of JSON bodies."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import BundleError
 from ..format.strict_json import MAX_DEPTH, read_json
+from . import problems
+from .problems import TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
@@ -61,7 +62,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and int(declared) > self.limit:
-            await _too_large(self.limit, send)
+            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
             return
         seen = 0
 
@@ -76,7 +77,7 @@ class BodyLimit:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:
-            await _too_large(self.limit, send)
+            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
 
 
 class _TooLarge(Exception):
@@ -87,17 +88,25 @@ class StrictJson:
     """Reads every JSON request body as I-JSON before the framework parses it: bounded depth (the process runs
     with web3's raised recursion limit, so a deep body could otherwise overflow the C stack), numbers exactly
     what they read as, no member named twice, no lone surrogate. A body that breaks a rule gets a 422 naming
-    the error and its JSON pointer. Routes in ``raw`` read their bodies themselves (as a bundle, with a
-    verdict for a bad one) and are passed through."""
+    the error and its JSON pointer; a body that is not JSON at all, a 415. Routes in ``raw`` read their bodies
+    themselves (as a bundle, with a verdict for a bad one, whatever its media type) and are passed through."""
 
     def __init__(self, app: ASGIApp, limit: int, raw: set[str]) -> None:
         self.app, self.limit, self.raw = app, limit, raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        if (scope["type"] != "http" or scope["path"] in self.raw
-                or not content_type.split(b";")[0].strip().endswith(b"json")):
+        if scope["type"] != "http" or scope["path"] in self.raw:
             await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if not (media_type == b"application/json" or media_type.endswith(b"+json")):
+            if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
+                given = media_type.decode("latin-1") or "a body without Content-Type"
+                await send_problem(scope, send, UNSUPPORTED_MEDIA_TYPE, f"request bodies are application/json, not "
+                                   f"{given}", [(b"accept-post", b"application/json")])
+                return
+            await self.app(scope, receive, send)  # no body
             return
         chunks, more = [], True
         while more:
@@ -111,7 +120,8 @@ class StrictJson:
             try:  # two levels more than a bundle's: a batch carries bundles in {"bundles": [...]}
                 await run_in_threadpool(read_json, body, self.limit, MAX_DEPTH + 2)
             except BundleError as exc:
-                await _refuse(send, type(exc).__name__, str(exc))
+                kind, detail, _ = problems.of_error(exc)
+                await send_problem(scope, send, kind, detail)
                 return
         replayed = False
 
@@ -125,19 +135,11 @@ class StrictJson:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, title: str, detail: str) -> None:
-    body = json.dumps({"type": "urn:crossverify:problem:not-i-json", "title": title, "status": 422,
-                       "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 422,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps({"type": "urn:crossverify:problem:too-large", "title": "Request too large", "status": 413,
-                       "detail": f"request bodies are limited to {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def send_problem(scope: Scope, send: Send, kind: ProblemType, detail: str,
+                       headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer the request of ``scope`` with problem details, from below the framework."""
+    content = problems.body(kind, detail, scope["path"], scope.get("state", {}).get("request_id"))
+    await send({"type": "http.response.start", "status": kind.status,
+                "headers": [(b"content-type", problems.MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(content)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": content})

@@ -8,13 +8,14 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
-from ..dependencies import Bank, Context, Problem, json_response
+from ..dependencies import Bank, Context, json_response
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
+from ..problems import NOT_FOUND, Problem
 
 #: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
 ANSWERS_KEPT = 3600
@@ -90,7 +91,7 @@ def router(ctx: Context) -> APIRouter:
         challenges = queue.verifier.challenges
         found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
         if found is None:
-            raise Problem(404, "Not found", "this bank handed over no challenge with that code")
+            raise Problem(NOT_FOUND, "this bank handed over no challenge with that code")
         state, issued, verdict_text, kept = found
         receipt = None
         if kept is not None and answers is not None:
@@ -111,11 +112,13 @@ def router(ctx: Context) -> APIRouter:
 
     @routes.get("/v1/receipts/{commitment}", response_model=ReceiptOut,
                 summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
-    def receipt_state(commitment: str, _: Bank) -> ReceiptOut:
+    def receipt_state(commitment: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$",
+                                                      description="The receipt's commitment")],
+                      _: Bank) -> ReceiptOut:
         assert outbox is not None
         state = outbox.state(from_hex(commitment, 32))
         if state is None:
-            raise Problem(404, "Not found", "no receipt with that commitment")
+            raise Problem(NOT_FOUND, "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
     return routes

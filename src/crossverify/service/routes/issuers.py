@@ -5,7 +5,7 @@ revoke by reference. The pipeline that seals, signs, anchors and delivers runs i
 """
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -17,7 +17,8 @@ from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
 from ...issuer.journal import BatchState
 from ...issuer.pickup import DEFAULT_CODE_TTL
-from ..dependencies import Context, Issuer, Problem
+from ..dependencies import Context, Issuer
+from ..problems import NOT_FOUND, Problem
 
 
 class CertificatesIn(BaseModel):
@@ -29,7 +30,7 @@ class CertificatesIn(BaseModel):
 
 class RevocationIn(BaseModel):
     reference: str
-    reason: str = Field(description="withdrawn, superseded, fraud or issued_in_error")
+    reason: Literal["withdrawn", "superseded", "fraud", "issued_in_error"]
 
 
 class PickupIn(BaseModel):
@@ -72,11 +73,7 @@ def router(ctx: Context) -> APIRouter:
 
     @routes.post("/v1/revocations", summary="Revoke a document by its reference (final)")
     def revoke(payload: RevocationIn, _: Issuer) -> dict[str, str]:
-        try:
-            reason = RevocationReason[payload.reason.upper()]
-        except KeyError:
-            raise Problem(422, "Unknown reason", f"reason must be one of "
-                          f"{', '.join(r.name.lower() for r in RevocationReason if r)}") from None
+        reason = RevocationReason[payload.reason.upper()]
         assert issuer is not None
         with ctx.chain_lock:
             issuer.revoke(reason, reference=payload.reference)
@@ -95,7 +92,7 @@ def router(ctx: Context) -> APIRouter:
         assert pickups is not None
         state = pickups.state(reference)
         if state is None:
-            raise Problem(404, "Not found", "no pickup was offered for that reference")
+            raise Problem(NOT_FOUND, "no pickup was offered for that reference")
         found = session.journal.find(session.issuer_id, reference=reference)
         batch = found.batch_state.value if found and found.batch_state else None
         return {"reference": reference, "state": batch if state == "journalled" and batch else state}

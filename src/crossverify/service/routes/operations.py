@@ -6,6 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ...errors import CrossverifyError
 from ..dependencies import Context
+from ..problems import RETRY_UNAVAILABLE, public_text
 
 
 def router(ctx: Context) -> APIRouter:
@@ -25,11 +26,12 @@ def router(ctx: Context) -> APIRouter:
                 checks["node"] = f"block {session.w3.eth.block_number}"
                 checks["registry"] = session.registry.address
         except CrossverifyError as exc:
-            checks["node"], reachable = f"{type(exc).__name__}: {exc}", False
+            checks["node"], reachable = f"{type(exc).__name__}: {public_text(exc)}", False
         for name, worker in workers.items():
             checks[name] = worker.last_error or ("current" if worker.last_success else "starting")
         ready = reachable and all(w.last_success and not w.last_error for w in workers.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503,
+                            headers=None if ready else {"Retry-After": str(RETRY_UNAVAILABLE)})
 
     @routes.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:

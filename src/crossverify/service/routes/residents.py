@@ -13,10 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ...errors import PickupNotReady
 from ...verifier.client import Outcome
-from ..dependencies import Context, Problem, Visitor, json_response
+from ..dependencies import Context, Visitor, json_response
 from ..models import ChallengeOut, CodeIn, VerificationOut
+from ..problems import NOT_FOUND, TOO_LARGE, Problem
 
 
 class EnrolIn(CodeIn):
@@ -50,7 +50,7 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
     def challenge_by_code(payload: CodeIn, _: Visitor) -> ChallengeOut:
         challenges = queue.verifier.challenges
         if challenges is None:
-            raise Problem(404, "Not found", "this bank issues no challenges ([verifier] audience is not set)")
+            raise Problem(NOT_FOUND, "this bank issues no challenges ([verifier] audience is not set)")
         return ChallengeOut.model_validate(challenges.by_code(payload.code, int(time.time())).to_json())
 
     @routes.post("/resident/verifications", response_model=VerificationOut,
@@ -59,7 +59,7 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
     async def verify_for_resident(request: Request, _: Visitor) -> Response:
         body = await request.body()
         if len(body) > largest:
-            raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
+            raise Problem(TOO_LARGE, f"a bundle is at most {largest} bytes")
         [report] = await ctx.checked([body])
         data = ctx.verdict(report)
         fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
@@ -87,8 +87,5 @@ def _pickup_routes(routes: APIRouter, ctx: Context) -> None:
     @routes.post("/resident/pickups/collect",
                  summary="The pickup page collects the bundle, once it is anchored (409 with Retry-After until then)")
     def collect(payload: CollectIn, _: Visitor) -> Response:
-        try:
-            bundle = pickups.collect(payload.collectToken, int(time.time()))
-        except PickupNotReady as exc:
-            raise Problem(409, "PickupNotReady", str(exc), {"Retry-After": "2"}) from None
+        bundle = pickups.collect(payload.collectToken, int(time.time()))
         return Response(bundle, media_type="application/json", headers={"Cache-Control": "no-store"})
