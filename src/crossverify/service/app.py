@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from ..session import Session
 from . import resident
 from .dependencies import Context
-from .middleware import BodyLimit, Observe, StrictJson
+from .middleware import Front, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -26,8 +26,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
-    app.add_middleware(BodyLimit, limit=limit)
-    app.add_middleware(Observe, record=ctx.observed)  # added last, so it runs first
+    app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
     for module in (operations, banks, residents, issuers, regulators):
         app.include_router(module.router(ctx))
     if ctx.roles & {"bank", "issuer"}:

@@ -59,6 +59,7 @@ class ProblemType:
         return BASE + self.slug
 
 
+BAD_REQUEST = ProblemType("bad-request", 400, "Bad request")
 UNAUTHENTICATED = ProblemType("unauthenticated", 401, "Unauthenticated")
 FORBIDDEN = ProblemType("forbidden", 403, "Forbidden")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
@@ -70,12 +71,13 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415, "Unsupported
 INVALID_REQUEST = ProblemType("invalid-request", 422, "Invalid request")
 IDEMPOTENCY_MISMATCH = ProblemType("idempotency-key-reused", 422, "Idempotency key reused")
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
+HEAD_TOO_LARGE = ProblemType("request-header-fields-too-large", 431, "Request header fields too large")
 INTERNAL = ProblemType("internal-error", 500, "Internal error")
 
 #: The service's own problem types (named errors add theirs), by slug.
 OWN: dict[str, ProblemType] = {p.slug: p for p in (
-    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, IDEMPOTENCY_CONFLICT, TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, IDEMPOTENCY_MISMATCH, RATE_LIMITED, INTERNAL)}
+    BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, IDEMPOTENCY_CONFLICT,
+    TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, IDEMPOTENCY_MISMATCH, RATE_LIMITED, HEAD_TOO_LARGE, INTERNAL)}
 
 #: Named errors: their status, and the Retry-After (seconds) sent with it, if any. The first match counts.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int, int | None], ...] = (
