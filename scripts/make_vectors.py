@@ -512,7 +512,22 @@ def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str
     }
 
 
+def api_examples(rendered: dict[str, str]) -> str:
+    """The HTTP API's examples (its OpenAPI document shows them): a redacted bundle and a presentation with the
+    challenge it answers, taken from the vectors."""
+    bundles = json.loads(rendered["v1.1.json"])["hashAlgorithms"]["keccak256"]["bundles"]
+    presentation = json.loads(rendered["presentation-v1.json"])
+    return json.dumps({"bundle": next(b["bundle"] for b in bundles if b.get("redacted")),
+                       "presentation": presentation["presentation"], "challenge": presentation["challenge"]},
+                      indent=1, ensure_ascii=False) + "\n"
+
+
+API_EXAMPLES = VECTORS.parents[1] / "src" / "crossverify" / "service" / "examples.json"
+
 if __name__ == "__main__":
-    for name, text in render().items():
+    rendered = render()
+    for name, text in rendered.items():
         (VECTORS / name).write_text(text)
         print(f"wrote {VECTORS / name}")
+    API_EXAMPLES.write_text(api_examples(rendered))
+    print(f"wrote {API_EXAMPLES}")
