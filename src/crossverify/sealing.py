@@ -27,18 +27,20 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 from pathlib import Path
 
+import coincurve
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_utils.address import to_checksum_address
 
 from .errors import NotSealedToThisKey, SealingError
 from .format.codes import code_name, doc_type_code, issuer_id_code
@@ -396,6 +398,9 @@ def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None
 DISPUTE_INFO = b"crossverify sealed dispute v1"
 ANSWER_INFO = b"crossverify sealed dispute answer v1"
 ANSWER_KEY_PREFIX = b"crossverify dispute answer key"
+ISSUER_ANSWER_PREFIX = b"crossverify issuer answer key"
+#: The order of secp256k1's group: answer keys and their tweaks are scalars below it.
+_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 #: version(1) digest(32) issuer(11) batchRoot(32) reason(1) receiptCommitment(32) openedAt(5) replyKey(32|1216)
 _DISPUTE_FIXED = 1 + 32 + 11 + 32 + 1 + 32 + 5
 #: version(1) disputeId(32) status(1) answeredAt(5) signature(65)
@@ -424,7 +429,8 @@ class Dispute:
     """What a bank tells the issuer concerned and the regulators about a document it doubts.
 
     ``reply_key`` is the bank's one-time public key the answer is sealed to; ``salt`` is secret and fresh: the
-    body's AES key, and the seed of the one-time answer key whose address the chain holds.
+    body's AES key, and the seed of the tweak that moves the issuer's answer key to this dispute's one-time answer
+    key, whose address the chain holds. Only the issuer can sign for it; its readers can check it is the issuer's.
     """
 
     document_digest: bytes
@@ -465,26 +471,49 @@ class Dispute:
             raise SealingError(f"not a version {VERSION} dispute: {exc}") from None
 
     @property
-    def answer_key(self) -> bytes:
-        """The private key (secp256k1) that signs the answer: ``keccak256(prefix || salt)``; only readers of the
-        dispute know it. Its address is what the chain stores."""
-        return _KECCAK(ANSWER_KEY_PREFIX + self.salt)
+    def answer_tweak(self) -> int:
+        """The scalar ``keccak256(prefix || salt) mod n`` that moves the issuer's answer key ``Q`` to this
+        dispute's answer key ``Q + tweak·G``; only readers of the dispute know it."""
+        return int.from_bytes(_KECCAK(ANSWER_KEY_PREFIX + self.salt), "big") % _ORDER or 1
 
 
-def answer_key_address(dispute: Dispute) -> str:
-    """The Ethereum address of the dispute's answer key (what ``openDispute`` is given)."""
-    return str(Account.from_key(dispute.answer_key).address)
+def issuer_answer_secret(key: RegulatorKey) -> bytes:
+    """The issuer's answer key, a secp256k1 secret derived from its dispute sealing key (one file keeps both)."""
+    return (int.from_bytes(_KECCAK(ISSUER_ANSWER_PREFIX + key.raw), "big") % _ORDER or 1).to_bytes(32, "big")
 
 
-def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey]) -> bytes:
-    """Seal ``dispute`` to the issuer's key and every regulator key (all of one KEM)."""
-    info = DISPUTE_INFO + bytes.fromhex(answer_key_address(dispute)[2:])
+def issuer_answer_key(key: RegulatorKey) -> bytes:
+    """The public half of :func:`issuer_answer_secret` as the circulation contract holds it: x || y, 64 bytes."""
+    return bytes(coincurve.PrivateKey(issuer_answer_secret(key)).public_key.format(compressed=False)[1:])
+
+
+def answer_key_address(dispute: Dispute, issuer_key: bytes) -> str:
+    """The address of the dispute's one-time answer key: the issuer's registered answer key ``issuer_key`` (x || y)
+    moved by the dispute's tweak (what ``openDispute`` is given). The bank computes it but cannot sign for it."""
+    try:
+        point = coincurve.PublicKey(b"\x04" + issuer_key).add(dispute.answer_tweak.to_bytes(32, "big"))
+    except ValueError as exc:
+        raise SealingError(f"the issuer's answer key is not a secp256k1 point: {exc}") from None
+    return str(to_checksum_address(_KECCAK(point.format(compressed=False)[1:])[12:]))
+
+
+def answer_signing_key(dispute: Dispute, key: RegulatorKey) -> bytes:
+    """The secret of the dispute's answer key, which only the issuer holding its sealing key ``key`` can form."""
+    return ((int.from_bytes(issuer_answer_secret(key), "big") + dispute.answer_tweak) % _ORDER).to_bytes(32, "big")
+
+
+def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey], answer_key: str) -> bytes:
+    """Seal ``dispute`` to the issuer's key and every regulator key (all of one KEM), bound to its answer key's
+    address ``answer_key`` (:func:`answer_key_address`)."""
+    info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
     return _envelope(dispute.plaintext(), dispute.salt, recipients, info)
 
 
-def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
+def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey, issuer_keys: Callable[[str], bytes]) -> Dispute:
     """The dispute inside ``sealed``, recorded on chain with ``answer_key``, opened with the issuer's or a
-    regulator's key; refused (:class:`NotSealedToThisKey`) if its salt does not derive that answer key."""
+    regulator's key. ``issuer_keys`` gives an issuer's registered answer key (x || y) by issuer id; a dispute whose
+    answer key is not the one its issuer's derives to (a bank that could then answer it itself) is refused
+    (:class:`NotSealedToThisKey`)."""
     info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
     reply_bytes = len(sealed) - 4 - sealed[3] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
         if len(sealed) >= 4 else 0
@@ -492,8 +521,10 @@ def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
         raise SealingError("not a sealed dispute of a known length")
     salt, body = _open_envelope(sealed, key, info, _DISPUTE_FIXED + 2 + reply_bytes, "dispute")
     dispute = Dispute.from_plaintext(body, salt)
-    if answer_key_address(dispute).lower() != answer_key.lower():
-        raise NotSealedToThisKey("the dispute opens but its salt does not derive the answer key on chain")
+    issuer_key = issuer_keys(dispute.issuer_id)
+    if len(issuer_key) != 64 or answer_key_address(dispute, issuer_key).lower() != answer_key.lower():
+        raise NotSealedToThisKey(f"the dispute opens but its answer key is not {dispute.issuer_id}'s answer key moved "
+                                 "by its tweak: the bank that opened it could answer it itself")
     return dispute
 
 

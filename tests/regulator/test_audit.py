@@ -102,7 +102,7 @@ def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
 def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
     RegulatorReader(c.registry, tmp_path / "audit.sqlite").close()
-    _, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
+    _, other, _ = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
     with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, tmp_path / "audit.sqlite")
 

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
-from ..format.codes import code_name
+from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
 from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
@@ -212,8 +212,10 @@ class CirculationTrail:
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
-            answer_key = self.reader.circulation.dispute(dispute_id).answer_key
-            opened = _open(ours, lambda key, _: open_dispute(sealed, answer_key, key))
+            circulation = self.reader.circulation
+            answer_key = circulation.dispute(dispute_id).answer_key
+            opened = _open(ours, lambda key, _: open_dispute(
+                sealed, answer_key, key, lambda issuer: circulation.issuer_answer_key(issuer_id_code(issuer))))
             if not isinstance(opened, str):
                 d = opened
                 content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),

@@ -38,7 +38,7 @@ GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
     "MemberAdmitted", "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired",
     "SigningKeyCompromised", "SignedRequestsCancelled", "OperatorAdded", "OperatorRemoved", "OperatorReplaced",
-    "ThresholdChanged",
+    "ThresholdChanged", "PredecessorRecorded", "RecoveryScheduled", "RecoveryVetoed",
 )
 
 
@@ -261,6 +261,7 @@ class RegulatorReader:
         """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""
         anchors: dict[tuple[str, str], dict[str, Any]] = {}
         compromised: dict[str, int] = {}
+        admin_revocations: list[dict[str, Any]] = []
         doc_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
         batch_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
         signed_revocations: list[dict[str, Any]] = []
@@ -276,8 +277,15 @@ class RegulatorReader:
             d = utc_time(t)[:10]
             if name == "BatchAnchored":
                 who, kind = code_name(from_hex(a["issuerId"])), code_name(from_hex(a["docType"]))
+                replaced = anchors.get((who, a["batchRoot"]))
+                if replaced is not None:  # its key was compromised by then: the chain holds the new record only
+                    for counter in (issuer[who], doc_type[replaced["docType"]], day[replaced["day"]]):
+                        counter["batches"] -= 1
+                        counter["documents"] -= replaced["documents"]
+                    anomalies.append(_anomaly("anchor_replaced", t, issuer=who, batchRoot=a["batchRoot"],
+                                              key=replaced["key"]))
                 anchors[(who, a["batchRoot"])] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
-                                           "key": a["signingKey"]}
+                                           "key": a["signingKey"], "documents": a["leafCount"], "day": d}
                 for counter in (issuer[who], doc_type[kind], day[d]):
                     counter["batches"] += 1
                     counter["documents"] += a["leafCount"]
@@ -305,6 +313,10 @@ class RegulatorReader:
                 else:
                     batch_revoked[(who, target)] = record
                     issuer[who]["batches_revoked"] += 1
+                if not key:
+                    admin_revocations.append({"at": t, "issuer": who, "target": target, "key": "", "reason": why,
+                                              "scope": "document" if name == "DocumentRevoked" else "batch",
+                                              "admin": a["actor"]})
                 if key:
                     revocation = {"at": t, "issuer": who, "target": target, "key": key, "reason": why,
                                   "scope": "document" if name == "DocumentRevoked" else "batch"}
@@ -314,6 +326,11 @@ class RegulatorReader:
                         _unrevoke(doc_revoked, batch_revoked, revocation)
                 reasons[why] += 1
                 day[d]["revocations"] += 1
+            elif name == "IssuerAdminReplaced" and a["compromisedFrom"]:
+                for revocation in admin_revocations:
+                    if revocation["admin"] == a["oldAdmin"] and revocation["at"] >= a["compromisedFrom"]:
+                        anomalies.append(_anomaly("revocation_by_compromised_admin", **revocation))
+                        _unrevoke(doc_revoked, batch_revoked, revocation)
             elif name == "ReceiptsSealed":  # sealed: who recorded how many, and when, is all a keyless index sees
                 bank, count = a["verifier"], len(a["commitments"])
                 verifier[bank]["receipts"] += count
