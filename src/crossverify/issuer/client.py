@@ -124,7 +124,7 @@ def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]
     journal alone (no node): for a resident who lost theirs, or after the bundle folder was lost."""
     binding = journal.store.binding()
     if "registry" not in binding:
-        raise JournalError(f"{journal.path} has not anchored anything on a chain yet: nothing to export")
+        raise JournalError(f"{journal.where} has not anchored anything on a chain yet: nothing to export")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for batch in journal.batches(issuer_id, BatchState.ANCHORED, BatchState.DELIVERED):

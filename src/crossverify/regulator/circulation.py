@@ -71,6 +71,9 @@ CREATE TABLE circulation_anomalies (
 );
 """
 
+#: Set one of the index's own values (its cursor, its span, the trail's key fingerprint).
+SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
 EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
 TABLES = ("read", "receipts", "disputes", "answers", "anomalies", "epochs")
 T = TypeVar("T")
@@ -172,7 +175,7 @@ class CirculationTrail:
         with self.reader.store.transaction() as db:
             for table in TABLES:
                 db.execute(f"DELETE FROM circulation_{table}")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
+            db.execute(SET_META, ("circulation_keys", fingerprint))
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
         """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
@@ -231,7 +234,7 @@ class CirculationTrail:
         if last is None or (last[2] is not None and bytes(last[1]) == bytes(last[2])):
             return
         keep = next((number for number, stored, current in self._db.execute(
-            held + " GROUP BY r.block_number ORDER BY r.block_number DESC")
+            held.replace("SELECT", "SELECT DISTINCT", 1) + " ORDER BY r.block_number DESC")
             if current is not None and bytes(stored) == bytes(current)), -1)
         log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
         with self.reader.store.transaction() as db:

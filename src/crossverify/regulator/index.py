@@ -1,5 +1,5 @@
-"""The regulator's view: every event of the registry and of its consortium in a local SQLite index, and reports
-built from it.
+"""The regulator's view: every event of the registry and of its consortium in an index (an SQLite file, or a
+PostgreSQL schema), and reports built from it.
 
 ``sync`` reads logs in raw ``eth_getLogs`` queries whose block span adapts to the event density, and commits
 each chunk together with the cursor, so a re-run reads only new blocks and a crash mid-sync leaves neither a gap
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..chain.circulation import CirculationContract
@@ -27,8 +25,9 @@ from ..chain.registry import Deployed, Registry
 from ..errors import LogNotDecodable, TransactionFailed
 from ..format.codes import code_name
 from ..format.encoding import from_hex, utc_time
-from ..store import Migration, Store, store_errors
+from ..store import Connection, Location, Migration, Store, statements, store_errors
 from .circulation import MIGRATION as CIRCULATION_MIGRATION
+from .circulation import SET_META
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +68,8 @@ CREATE TABLE packed_events (
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
 
-    def pack_rows(db: sqlite3.Connection) -> None:
-        for statement in PACKED.strip().rstrip(";").split(";"):
+    def pack_rows(db: Connection) -> None:
+        for statement in statements(PACKED):
             db.execute(statement)
         kinds = _kinds(db, decoder)
         codecs: dict[str, tuple[int, EventCodec]] = {}
@@ -95,9 +94,9 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     return (*MIGRATIONS, pack_rows)
 
 
-def _kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
+def _kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:
     """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
-    db.executemany("INSERT OR IGNORE INTO event_kinds (topic, name) VALUES (?, ?)",
+    db.executemany("INSERT INTO event_kinds (topic, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(topic, codec.name) for topic, codec in decoder.by_topic.items()])
     return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
 
@@ -172,7 +171,7 @@ class RegulatorReader:
     than that, whatever the event density (one block is the floor).
     """
 
-    def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
+    def __init__(self, registry: Registry, index_path: Location, *, chunk: int = 2000, from_block: int = 0,
                  confirmations: int = 0, burst_per_hour: int = 1000, max_events: int = 10_000,
                  circulation: CirculationContract | None = None) -> None:
         self.registry = registry
@@ -189,8 +188,8 @@ class RegulatorReader:
         self.store = Store(index_path, migrations(self.decoder), kind="audit index")
         self._db = self.store.db
         try:
-            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1:
-                with store_errors(self.store.path):
+            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1 and self.store.engine == "sqlite":
+                with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             self.store.bind(registry.identity())
             with self.store.transaction() as db:
@@ -250,9 +249,9 @@ class RegulatorReader:
                 span = _next_span(span, load, self.max_events, cap)
                 with self.store.transaction() as db:
                     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                    db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                   [(n, b[0]) for n, b in blocks.items()])
-                    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    db.executemany("INSERT INTO blocks VALUES (?, ?) ON CONFLICT (number) DO UPDATE SET "
+                                   "hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
+                    db.executemany(SET_META,
                                    [("next_block", str(high + 1)), ("span", str(span))])
                 total += len(rows)
                 log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
@@ -296,7 +295,7 @@ class RegulatorReader:
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
             db.execute("DELETE FROM blocks WHERE number > ?", (keep,))
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(keep + 1),))
+            db.execute(SET_META, ("next_block", str(keep + 1)))
         return int(dropped)
 
     def _holds(self, number: int, block_hash: bytes) -> bool:
@@ -309,6 +308,8 @@ class RegulatorReader:
         query, kinds = "SELECT block_time, kind, args FROM events", ()
         if names:
             kinds = tuple(n for n, name in self._names.items() if name in names)
+            if not kinds:
+                return
             query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
         codecs, event_names = self._codecs, self._names
         for block_time, kind, args in self._db.execute(query + " ORDER BY block_number, log_index", kinds):
@@ -321,6 +322,8 @@ class RegulatorReader:
     def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
         """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
         kinds = tuple(n for n, name in self._names.items() if name in names)
+        if not kinds:
+            return
         query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
                  f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
                  "ORDER BY block_number, log_index")

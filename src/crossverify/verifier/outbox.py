@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hexbytes import HexBytes
@@ -28,7 +27,7 @@ from ..chain.transactions import Sender
 from ..errors import SealingError, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
 from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
-from ..store import Store
+from ..store import Location, Store
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,8 @@ def identity(circulation: CirculationContract) -> dict[str, str]:
 class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
-    def __init__(self, path: str | Path, *, faults: Callable[[str], None] = _no_fault) -> None:
-        self.store = Store(path, MIGRATIONS, kind="receipt outbox")
+    def __init__(self, location: Location, *, faults: Callable[[str], None] = _no_fault) -> None:
+        self.store = Store(location, MIGRATIONS, kind="receipt outbox")
         self._db = self.store.db
         self._fault = faults
 
@@ -115,8 +114,8 @@ class ReceiptOutbox:
         receipts = list(receipts)
         with self.store.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, "
-                "state) VALUES (?, ?, ?, ?, ?, 'queued')",
+                "INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, state) "
+                "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
                 [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, reference) for r in receipts])
             return [bytes(db.execute("SELECT commitment FROM sealed_receipts WHERE document_digest = ? AND "
                                      "purpose = ? AND reference = ?",
