@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from crossverify.errors import (
     StoreUnavailable,
 )
 from crossverify.issuer.journal import MIGRATIONS, Journal
-from crossverify.store import Store, store_errors
+from crossverify.store import Migration, Store, store_errors
 
 from .postgres import Locate, empty
 
@@ -235,3 +236,23 @@ except StoreUnavailable as exc:
     store = Store(tmp_path / "s.sqlite", ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)"], kind="x")
     assert store.db.execute("SELECT value FROM items").fetchall() == [("kept",)]
     store.close()
+
+
+def _every_store() -> list[tuple[str, Sequence[Migration]]]:
+    from crossverify.cli.store import KINDS
+    from crossverify.service.auth import BUCKETS
+
+    return [(k.kind, k.migrations()) for k in KINDS] + [("rate limits", BUCKETS)]
+
+
+@pytest.mark.parametrize(("kind", "version"), [(kind, version) for kind, steps in _every_store()
+                                                 for version in range(len(steps))])
+def test_every_store_migrates_from_each_older_version(location: Locate, kind: str, version: int) -> None:
+    steps = dict(_every_store())[kind]
+    if version:
+        Store(location("s.sqlite"), steps[:version], kind=kind).close()
+    store = Store(location("s.sqlite"), steps, kind=kind)
+    assert (store.opened_at_version, store.version) == (version, len(steps))
+    store.bind(IDENTITY)
+    store.close()
+    assert Store(location("s.sqlite"), steps, kind=kind).binding() == IDENTITY

@@ -209,6 +209,12 @@ class Store:
         claimed (PostgreSQL); empty on SQLite, whose write transactions exclude each other."""
         return " FOR UPDATE SKIP LOCKED" if self.engine == "postgresql" else ""
 
+    @property
+    def for_update(self) -> str:
+        """The clause that locks the rows a ``SELECT`` finds until the transaction ends (PostgreSQL); empty on
+        SQLite, whose write transactions exclude each other."""
+        return " FOR UPDATE" if self.engine == "postgresql" else ""
+
     def _acquire(self) -> IO[str]:
         assert self.path is not None
         lock = self.path.with_name(self.path.name + ".lock").open("a+")
@@ -316,6 +322,11 @@ class Store:
             yield
         finally:
             lock.close()  # closing the file drops the lock
+
+    def ping(self) -> None:
+        """Check that the store can be used now (on PostgreSQL: the server answers, connecting again if needed)."""
+        with self.lock, store_errors(self.where):
+            self.db.execute("SELECT 1").fetchone()
 
     def bind(self, identity: Mapping[str, str]) -> None:
         """Tie the store to ``identity`` (chain id, genesis hash, registry address) on first use; refuse another.
@@ -578,3 +589,124 @@ def translate(sql: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+# -- inspecting and copying ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """A store as it is, read without migrating or creating it: its schema version, the version this crossverify
+    writes, its tables' row counts, and the engine's integrity verdict (``ok``, or what is wrong)."""
+
+    where: str
+    version: int
+    current: int
+    rows: dict[str, int]
+    integrity: str
+
+    @property
+    def verdict(self) -> str:
+        if self.integrity != "ok":
+            return "damaged"
+        if self.version > self.current:
+            return "newer than this crossverify"
+        return "current" if self.version == self.current else "needs migrating"
+
+
+def inspect(location: Location, migrations: Sequence[Migration], kind: str) -> StoreState | None:
+    """What the store of ``kind`` at ``location`` holds, or ``None`` where there is none; changes nothing."""
+    if is_postgresql(location):
+        import psycopg
+
+        schema, where = schema_name(kind), f"{redacted(str(location))} (schema {schema_name(kind)})"
+        with store_errors(where), psycopg.connect(str(location), autocommit=True,
+                                                  connect_timeout=CONNECT_TIMEOUT) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
+                (schema,))]
+            if not tables:
+                return None
+            conn.execute(f'SET search_path TO "{schema}"')
+            row = conn.execute("SELECT version FROM store_version").fetchone() if "store_version" in tables else None
+            rows = {t: int(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
+                    for t in tables if t != "store_version"}
+            return StoreState(where, 0 if row is None else int(row[0]), len(migrations), rows, "ok")
+    path = Path(location)
+    if not path.exists():
+        return None
+    with store_errors(path):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = "; ".join(r[0] for r in db.execute("PRAGMA integrity_check").fetchall())
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            rows = {t: int(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in _sqlite_tables(db)}
+        finally:
+            db.close()
+    return StoreState(str(path), version, len(migrations), rows, verdict)
+
+
+def _sqlite_tables(db: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                     "'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+
+
+def copy_rows(source: Store, target: Store, *, batch: int = 10_000) -> dict[str, int]:
+    """Copy every row of the SQLite store ``source`` into the PostgreSQL store ``target`` (both open, so at the
+    same schema version; ``target`` new, or with no rows) in one transaction, in insertion order, then verify the copy row for row (each
+    table's count and an order-free digest of its rows on both sides). Returns the rows copied per table."""
+    if source.engine != "sqlite" or target.engine != "postgresql":
+        raise StoreError("a store is copied from an SQLite file into PostgreSQL")
+    with source.lock:
+        tables = {t: [r[1] for r in source._sqlite.execute(f'PRAGMA table_info("{t}")')]
+                  for t in _sqlite_tables(source._sqlite)}
+    with target.transaction() as db:
+        for table in tables:
+            if target.opened_at_version == 0:  # created by this copy: what its migrations seeded gives way
+                db.execute(f'DELETE FROM "{table}"')
+            elif db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]:
+                raise StoreError(f"{target.where} already holds {table} rows: copy into an empty database (or drop "
+                                 f"the schema {target.schema} first)")
+        for table, columns in tables.items():
+            listed = ", ".join(f'"{c}"' for c in columns)
+            insert = f'INSERT INTO "{table}" ({listed}) VALUES ({", ".join("?" * len(columns))})'
+            with source.lock, store_errors(source.where):
+                rows = source._sqlite.execute(f'SELECT {listed} FROM "{table}" ORDER BY {_order(source, table)}')
+                while chunk := rows.fetchmany(batch):
+                    db.executemany(insert, chunk)
+        for table, column in db.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? AND "
+                "is_identity = 'YES' AND column_name <> 'rowid'", (target.schema,)).fetchall():
+            db.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
+                       f'COALESCE(MAX("{column}"), 0) + 1, false) FROM "{table}"')
+    copied = {}
+    for table, columns in tables.items():
+        theirs, ours = _digest(source, table, columns), _digest(target, table, columns)
+        if theirs != ours:
+            raise StoreCorrupt(f"{table} differs after the copy ({theirs[0]} rows in {source.where}, {ours[0]} in "
+                               f"{target.where}): nothing is relied on; drop the schema {target.schema} and copy again")
+        copied[table] = theirs[0]
+    return copied
+
+
+def _order(store: Store, table: str) -> str:
+    """The insertion order of an SQLite table: its rowid, or its primary key for a table without one."""
+    sql = store._sqlite.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    if not _WITHOUT_ROWID.search(sql.strip().rstrip(";")):
+        return "rowid"
+    keys = sorted((r[5], r[1]) for r in store._sqlite.execute(f'PRAGMA table_info("{table}")') if r[5])
+    return ", ".join(f'"{name}"' for _, name in keys)
+
+
+def _digest(store: Store, table: str, columns: Sequence[str]) -> tuple[int, int]:
+    """A table's row count and the sum (mod 2**256) of its rows' SHA-256: equal for equal multisets of rows."""
+    count = total = 0
+    listed = ", ".join(f'"{c}"' for c in columns)
+    with store.lock, store_errors(store.where):
+        rows = store.db.execute(f'SELECT {listed} FROM "{table}"')
+        while chunk := rows.fetchmany(10_000):
+            for row in chunk:
+                text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
+                total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
+                count += 1
+    return count, total

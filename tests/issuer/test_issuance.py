@@ -23,9 +23,10 @@ class Crash(Exception):
     """A process dying at a chosen point."""
 
 
-def client(c: Consortium, tmp_path: Path, location: Locate, **kwargs: Any) -> IssuerClient:
+def client(c: Consortium, tmp_path: Path, location: Locate | None = None, **kwargs: Any) -> IssuerClient:
     return IssuerClient(c.registry, "BNUMMOMX", c.signing_key, kwargs.pop("sender", c.macao_operator),
-                        Journal(location("journal.sqlite")), tmp_path / "bundles", **kwargs)
+                        Journal(location("journal.sqlite") if location else tmp_path / "journal.sqlite"),
+                        tmp_path / "bundles", **kwargs)
 
 
 def anchored_roots(c: Consortium) -> list[bytes]:

@@ -308,8 +308,14 @@ class IssuerClient:
             ) -> RunReport:
         """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began.
 
-        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
+        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance. One process runs an
+        issuer's pipeline at a time, across the replicas sharing the journal (a holder that dies frees it):
+        :class:`~crossverify.errors.StoreLocked` names the process running it now.
         """
+        with self.journal.store.exclusively(f"issuer pipeline {self.issuer_id}"):
+            return self._run(max_batch, max_age, progress)
+
+    def _run(self, max_batch: int, max_age: float | None, progress: Progress) -> RunReport:
         report = RunReport()
         _ = self.domain  # the journal must belong to this chain before anything is checked against it
         report.reanchored = self.verify_anchors()

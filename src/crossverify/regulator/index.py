@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,9 +144,19 @@ class RegulatorReader:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'span'").fetchone()
         return min(int(row[0]), self.chunk) if row else 1
 
+    def syncing(self) -> AbstractContextManager[None]:
+        """Hold the index's sync: one process syncs it at a time, across the replicas sharing it (a holder that
+        dies frees it); :class:`~crossverify.errors.StoreLocked` names the process syncing now."""
+        return self.store.exclusively("audit sync")
+
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
         the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
+        with self.syncing():
+            return self.index_new(on_chunk)
+
+    def index_new(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
+        """:meth:`sync`, for a caller that holds :meth:`syncing`."""
         w3 = self.registry.w3
         addresses = self.decoder.addresses
         with node_errors():

@@ -8,6 +8,11 @@ the broadcast; a later flush settles every sent batch from the chain (mined: don
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
 sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
 never doubles one.
+
+Replicas of a bank's service share one outbox (PostgreSQL): one of them flushes at a time (the store's
+``receipt sending`` lock, freed when its holder dies, so another takes over and settles what it sent), and a
+transaction's receipts are claimed while its hash is journalled: rows still queued, locked for that transaction
+(``FOR UPDATE SKIP LOCKED``), or nothing is broadcast.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
-from ..errors import SealingError, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..errors import SealingError, StoreLocked, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
 from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
 from ..store import Location, Store
@@ -142,10 +147,16 @@ class ReceiptOutbox:
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
     def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
-              progress: Callable[[int, int], None] | None = None) -> FlushReport:
+              progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope."""
+        transaction, each transaction's receipts as one envelope. One process flushes at a time: another one's
+        flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it."""
         self.store.bind(identity(circulation))
+        with self.store.exclusively("receipt sending", wait=wait):
+            return self._flush(circulation, sender, timeout, progress)
+
+    def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
+               progress: Callable[[int, int], None] | None) -> FlushReport:
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
                                 "ORDER BY rowid").fetchall()
@@ -191,7 +202,15 @@ class ReceiptOutbox:
         return settled
 
     def _mark_sent(self, commitments: Sequence[bytes], tx_hash: bytes) -> None:
+        """Journal ``tx_hash`` on the receipts it carries, before it is broadcast; refuses (nothing is sent) unless
+        every one of them is still queued and free."""
         with self.store.transaction() as db:
+            claimed = db.execute(
+                f"SELECT commitment FROM sealed_receipts WHERE state = 'queued' AND commitment IN "
+                f"({','.join('?' * len(commitments))}){self.store.skip_locked}", commitments).fetchall()
+            if len(claimed) != len(commitments):
+                raise StoreLocked(f"{len(commitments) - len(claimed)} of these receipts were taken by another "
+                                  "sender meanwhile; nothing was sent")
             db.executemany("UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment = ?",
                            [(tx_hash, c) for c in commitments])
 
