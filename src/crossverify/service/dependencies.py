@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -121,8 +121,14 @@ class Context:
         return data
 
 
-def _client_of(role: str) -> Callable[[Request], Client]:
-    def authenticate(request: Request) -> Client:
+class _Authenticate:
+    """The dependency that admits a client of ``role`` by its API key, within its rate limit (the OpenAPI
+    document marks the operations that use one as needing the Bearer key)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __call__(self, request: Request) -> Client:
         ctx: Context = request.app.state.context
         header = request.headers.get("authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
@@ -131,15 +137,14 @@ def _client_of(role: str) -> Callable[[Request], Client]:
         if client is None:
             raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
                           {"WWW-Authenticate": "Bearer"})
-        if client.role != role:
-            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {role}")
+        if client.role != self.role:
+            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
         wait = ctx.limits.allow(client.name)
         if wait:
             raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
                           {"Retry-After": str(max(1, round(wait)))})
         request.state.client = client.name
         return client
-    return authenticate
 
 
 def _visitor(request: Request) -> None:
@@ -152,8 +157,8 @@ def _visitor(request: Request) -> None:
 
 
 #: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
-Bank = Annotated[Client, Depends(_client_of("bank"))]
-Issuer = Annotated[Client, Depends(_client_of("issuer"))]
-Regulator = Annotated[Client, Depends(_client_of("regulator"))]
+Bank = Annotated[Client, Depends(_Authenticate("bank"))]
+Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
+Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]
