@@ -653,8 +653,9 @@ def _sqlite_tables(db: sqlite3.Connection) -> list[str]:
 
 def copy_rows(source: Store, target: Store, *, batch: int = 10_000) -> dict[str, int]:
     """Copy every row of the SQLite store ``source`` into the PostgreSQL store ``target`` (both open, so at the
-    same schema version; ``target`` new, or with no rows) in one transaction, in insertion order, then verify the copy row for row (each
-    table's count and an order-free digest of its rows on both sides). Returns the rows copied per table."""
+    same schema version; ``target`` new, or with no rows) in one transaction, in insertion order, then verify the
+    copy row for row (each table's count and an order-free digest of its rows on both sides). Returns the rows
+    copied per table."""
     if source.engine != "sqlite" or target.engine != "postgresql":
         raise StoreError("a store is copied from an SQLite file into PostgreSQL")
     with source.lock:
