@@ -92,7 +92,7 @@ class SharedRateLimit(RateLimit):
 
     def allow(self, client: str) -> float:
         now, name = time.time(), f"{self.scope}:{client}"
-        with self.store.transaction() as db:
+        with self.store.transaction(durable=False) as db:  # tokens lost in a crash only refill a bucket
             db.execute("INSERT INTO buckets (name, tokens, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        (name, self.burst, now))
             tokens, last = db.execute("SELECT tokens, at FROM buckets WHERE name = ?" + self.store.for_update,

@@ -117,14 +117,19 @@ class ReceiptOutbox:
         is not doubled. Returns each receipt's commitment (the earlier one's for a receipt queued before): the
         reference a bank keeps."""
         receipts = list(receipts)
+        kept: dict[tuple[bytes, str], bytes] = {}
         with self.store.transaction() as db:
             db.executemany(
                 "INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, state) "
                 "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
                 [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, reference) for r in receipts])
-            return [bytes(db.execute("SELECT commitment FROM sealed_receipts WHERE document_digest = ? AND "
-                                     "purpose = ? AND reference = ?",
-                                     (r.document_digest, r.purpose, reference)).fetchone()[0]) for r in receipts]
+            digests = sorted({r.document_digest for r in receipts})
+            for start in range(0, len(digests), 500):  # one query per 500 documents, not one per receipt
+                part = digests[start:start + 500]
+                kept.update(((bytes(d), p), bytes(c)) for d, p, c in db.execute(
+                    "SELECT document_digest, purpose, commitment FROM sealed_receipts WHERE reference = ? AND "
+                    f"document_digest IN ({','.join('?' * len(part))})", (reference, *part)))
+        return [kept[(r.document_digest, r.purpose)] for r in receipts]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
         """Where one receipt stands: ``state`` (queued, sent, recorded), and its transaction and block."""
@@ -211,8 +216,8 @@ class ReceiptOutbox:
             if len(claimed) != len(commitments):
                 raise StoreLocked(f"{len(commitments) - len(claimed)} of these receipts were taken by another "
                                   "sender meanwhile; nothing was sent")
-            db.executemany("UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment = ?",
-                           [(tx_hash, c) for c in commitments])
+            db.execute(f"UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment IN "
+                       f"({','.join('?' * len(commitments))})", (tx_hash, *commitments))
 
     def _mark_recorded(self, tx_hash: bytes, block: int) -> int:
         with self.store.transaction() as db:
