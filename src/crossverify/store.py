@@ -327,6 +327,15 @@ class Store:
         finally:
             lock.close()  # closing the file drops the lock
 
+    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a large query, read a few thousand at a time instead of all at once (PostgreSQL: a
+        server-side cursor on a connection of its own, so the store's connection stays free meanwhile)."""
+        if self.engine == "postgresql":
+            yield from self._pg.stream(sql, parameters)
+            return
+        with store_errors(self.where):
+            yield from self.db.execute(sql, parameters)
+
     def ping(self) -> None:
         """Check that the store can be used now (on PostgreSQL: the server answers, connecting again if needed)."""
         with self.lock, store_errors(self.where):
@@ -514,6 +523,16 @@ class _Postgres:
                 raise StoreUnavailable(f"the connection to {self.where} broke while this process ran {tasks}; "
                                        "another replica may have taken it over") from exc
             raise
+
+    def stream(self, sql: str, parameters: Sequence[Any]) -> Iterator[Any]:
+        import psycopg
+
+        with store_errors(self.where), psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT) as conn:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            with conn.cursor(name="crossverify_stream") as cursor:
+                cursor.itersize = 5_000
+                cursor.execute(translate(sql), tuple(parameters))
+                yield from cursor
 
     def acquire(self, task: str, wait: float) -> None:
         """Take ``task``'s advisory lock on this connection, waiting up to ``wait`` seconds for its holder."""
@@ -707,11 +726,8 @@ def _digest(store: Store, table: str, columns: Sequence[str]) -> tuple[int, int]
     """A table's row count and the sum (mod 2**256) of its rows' SHA-256: equal for equal multisets of rows."""
     count = total = 0
     listed = ", ".join(f'"{c}"' for c in columns)
-    with store.lock, store_errors(store.where):
-        rows = store.db.execute(f'SELECT {listed} FROM "{table}"')
-        while chunk := rows.fetchmany(10_000):
-            for row in chunk:
-                text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
-                total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
-                count += 1
+    for row in store.stream(f'SELECT {listed} FROM "{table}"'):
+        text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
+        total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
+        count += 1
     return count, total
