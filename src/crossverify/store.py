@@ -176,10 +176,14 @@ class Store:
             self.schema = schema_name(kind)
             #: Where the store is, for messages: the file, or the database (password left out) and schema.
             self.where = f"{redacted(str(location))} (schema {self.schema})"
-            self._pg = _Postgres(str(location), self.schema, kind, self.where, self.lock)
+            self._pg = _Postgres(str(location), self.schema, self.where, self.lock)
             self.db = self._pg
-            with store_errors(self.where):
-                self.opened_at_version = self._pg.open(migrations)
+            try:
+                with store_errors(self.where):
+                    self.opened_at_version = self._pg.open(migrations)
+            except BaseException:
+                self._pg.close()
+                raise
             weakref.finalize(self, self._pg.close)
             return
         self.engine = "sqlite"
@@ -437,8 +441,8 @@ class _Postgres:
     """A store's schema in a PostgreSQL database: one connection (autocommit outside transactions), opened again
     after it broke, unless an advisory lock was held on it (then the holder is told it lost the lock)."""
 
-    def __init__(self, url: str, schema: str, kind: str, where: str, lock: threading.RLock) -> None:
-        self.url, self.schema, self.kind, self.where, self.lock = url, schema, kind, where, lock
+    def __init__(self, url: str, schema: str, where: str, lock: threading.RLock) -> None:
+        self.url, self.schema, self.where, self.lock = url, schema, where, lock
         self.conn: psycopg.Connection[Any] | None = None
         self.held: dict[str, int] = {}  # advisory locks held on the current connection, by task
 
