@@ -160,11 +160,13 @@ class Store:
 
     ``exclusive=False`` holds SQLite's one-process lock only while opening (and migrating), for a store whose every
     write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
-    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared.
+    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared; ``durable=False``
+    commits there without waiting for the write-ahead log to reach the disk, for state a crash of the server may
+    lose (a rate limit's tokens), never for a record.
     """
 
     def __init__(self, location: Location, migrations: Sequence[Migration], *, kind: str,
-                 exclusive: bool = True) -> None:
+                 exclusive: bool = True, durable: bool = True) -> None:
         self.kind = kind
         #: Serialises this process's threads on the one connection (a service's workers and requests).
         self.lock = threading.RLock()
@@ -176,7 +178,7 @@ class Store:
             self.schema = schema_name(kind)
             #: Where the store is, for messages: the file, or the database (password left out) and schema.
             self.where = f"{redacted(str(location))} (schema {self.schema})"
-            self._pg = _Postgres(str(location), self.schema, self.where, self.lock)
+            self._pg = _Postgres(str(location), self.schema, self.where, self.lock, durable)
             self.db = self._pg
             try:
                 with store_errors(self.where):
@@ -282,14 +284,10 @@ class Store:
         return int(self._sqlite.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
-        """One atomic, durable step: all of it is committed, or none; failures come back named. ``durable=False``
-        (PostgreSQL) commits without waiting for the write-ahead log to reach the disk: for state that may be lost
-        in a crash of the server (a rate limit's tokens), never for a record."""
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic, durable step: all of it is committed, or none; failures come back named."""
         if self.engine == "postgresql":
             with self.lock, store_errors(self.where), self._pg.transaction() as db:
-                if not durable:
-                    db.execute("SET LOCAL synchronous_commit = off")
                 yield db
             return
         with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
@@ -441,8 +439,8 @@ class _Postgres:
     """A store's schema in a PostgreSQL database: one connection (autocommit outside transactions), opened again
     after it broke, unless an advisory lock was held on it (then the holder is told it lost the lock)."""
 
-    def __init__(self, url: str, schema: str, where: str, lock: threading.RLock) -> None:
-        self.url, self.schema, self.where, self.lock = url, schema, where, lock
+    def __init__(self, url: str, schema: str, where: str, lock: threading.RLock, durable: bool = True) -> None:
+        self.url, self.schema, self.where, self.lock, self.durable = url, schema, where, lock, durable
         self.conn: psycopg.Connection[Any] | None = None
         self.held: dict[str, int] = {}  # advisory locks held on the current connection, by task
 
@@ -462,6 +460,8 @@ class _Postgres:
                                application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
         conn.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
         conn.execute(f'SET search_path TO "{self.schema}"')
+        if not self.durable:
+            conn.execute("SET synchronous_commit = off")
         self.conn = conn
         return conn
 

@@ -46,7 +46,7 @@ class Context:
         self.limits, self.visitors = RateLimit(settings.requests_per_minute), \
             RateLimit(settings.resident_requests_per_minute)
         storage = session.config.storage.url
-        self.buckets = None if storage is None else Store(storage, BUCKETS, kind="rate limits")
+        self.buckets = None if storage is None else Store(storage, BUCKETS, kind="rate limits", durable=False)
         if self.buckets is not None:  # replicas share the database: they share the limits too
             self.limits = SharedRateLimit(self.buckets, settings.requests_per_minute, "client")
             self.visitors = SharedRateLimit(self.buckets, settings.resident_requests_per_minute, "address")
