@@ -38,6 +38,7 @@ from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
+from .format.display import counted
 from .format.encoding import to_hex, utc_minute
 from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
@@ -187,7 +188,8 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         for plan in ISSUERS:
             report = issuers[plan.issuer_id].run(max_batch=250)
             result.issued += len(report.delivered)
-            console.print(f"  {plan.issuer_id}: {len(report.delivered)} certificates in {report.anchored} batches, "
+            console.print(f"  {plan.issuer_id}: {counted(len(report.delivered), 'certificate')} in "
+                          f"{counted(report.anchored, 'batch')}, "
                           f"{report.gas_used:,} gas ({report.gas_used // max(len(report.delivered), 1)} per document)")
 
     console.rule("[bold]3. Residents redact, Guangdong banks verify")
@@ -208,8 +210,9 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         flushed = verifier.record(valid, purpose)
         result.receipted += [r.document_digest for r in valid if r.document_digest]
         result.purposes.append(purpose)
-        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; {flushed.recorded} "
-                      f"receipts recorded sealed to the regulators in {flushed.transactions} transaction(s)")
+        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; "
+                      f"{counted(flushed.recorded, 'receipt')} recorded sealed to the regulators in "
+                      f"{counted(flushed.transactions, 'transaction')}")
 
     console.rule("[bold]4. What does not pass")
     bank_a = verifiers["Guangdong Bank A"]

@@ -1,0 +1,145 @@
+"""The service's plain ASGI middleware, on every request's path before the framework: request ids, metrics and
+the log line; the body size limit; strict I-JSON reading of JSON bodies."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import BundleError
+from ..format.strict_json import MAX_DEPTH, read_json
+from . import problems
+from .problems import TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Observe:
+    """Gives every request an id (the client's ``X-Request-Id``, or a new one), answers it in a header, and hands
+    ``record`` the request's scope, status and seconds for metrics and the JSON log."""
+
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
+        self.app, self.record = app, record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started, status = time.perf_counter(), 500
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self.record(scope, status, time.perf_counter() - started)
+
+
+class BodyLimit:
+    """Refuses a request body over ``limit`` bytes with 413, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and int(declared) > self.limit:
+            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class StrictJson:
+    """Reads every JSON request body as I-JSON before the framework parses it: bounded depth (the process runs
+    with web3's raised recursion limit, so a deep body could otherwise overflow the C stack), numbers exactly
+    what they read as, no member named twice, no lone surrogate. A body that breaks a rule gets a 422 naming
+    the error and its JSON pointer; a body that is not JSON at all, a 415. Routes in ``raw`` read their bodies
+    themselves (as a bundle, with a verdict for a bad one, whatever its media type) and are passed through."""
+
+    def __init__(self, app: ASGIApp, limit: int, raw: set[str]) -> None:
+        self.app, self.limit, self.raw = app, limit, raw
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.raw:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if not (media_type == b"application/json" or media_type.endswith(b"+json")):
+            if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
+                given = media_type.decode("latin-1") or "a body without Content-Type"
+                await send_problem(scope, send, UNSUPPORTED_MEDIA_TYPE, f"request bodies are application/json, not "
+                                   f"{given}", [(b"accept-post", b"application/json")])
+                return
+            await self.app(scope, receive, send)  # no body
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:
+            try:  # two levels more than a bundle's: a batch carries bundles in {"bundles": [...]}
+                await run_in_threadpool(read_json, body, self.limit, MAX_DEPTH + 2)
+            except BundleError as exc:
+                kind, detail, _ = problems.of_error(exc)
+                await send_problem(scope, send, kind, detail)
+                return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def send_problem(scope: Scope, send: Send, kind: ProblemType, detail: str,
+                       headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer the request of ``scope`` with problem details, from below the framework."""
+    content = problems.body(kind, detail, scope["path"], scope.get("state", {}).get("request_id"))
+    await send({"type": "http.response.start", "status": kind.status,
+                "headers": [(b"content-type", problems.MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(content)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": content})
