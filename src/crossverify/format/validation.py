@@ -110,44 +110,52 @@ class _Generator:
             self.lines += [f"def {name}(x):", "    return False"]
             return name
         _supported(schema)
-        body: list[str] = []
+        # valid() is a conjunction, so its tests may run in any order: the type first, and then, when it names
+        # one type, the other keywords without guarding against values of other types (to which they do not
+        # apply).
+        known = schema.get("type") if isinstance(schema.get("type"), str) else None
+        body = self.keyword("type", schema["type"], schema, None) if "type" in schema else []
         for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS or keyword in _APPLIED_BY_IF:
+            if keyword in _ANNOTATIONS or keyword in _APPLIED_BY_IF or keyword == "type":
                 continue
-            body += self.keyword(keyword, value, schema)
+            body += self.keyword(keyword, value, schema, known)
         self.lines += [f"def {name}(x):", *("    " + line for line in body), "    return True"]
         return name
 
-    def keyword(self, keyword: str, value: Any, schema: Mapping[str, Any]) -> list[str]:
+    def keyword(self, keyword: str, value: Any, schema: Mapping[str, Any], known: str | None) -> list[str]:
+        """Lines that return False when ``keyword`` fails; ``known``: the one type the value already has."""
+
+        def applying(kind: str, test: str, *also: str) -> list[str]:
+            """``test``, for values of JSON type ``kind`` (and ``also``): none when the value is known to be of
+            another type, unguarded when it is known to be of this one."""
+            if known is not None:
+                return [f"if {test}: return False"] if known in (kind, *also) else []
+            return [f"if {_TYPE_TESTS[kind]} and {test}: return False"]
+
         if keyword == "type":
             return [f"if not ({' or '.join(_TYPE_TESTS[t] for t in _types(value))}): return False"]
         if keyword == "required":
-            return [f"if isinstance(x, dict) and not x.keys() >= {self.constant(frozenset(value))}: return False"]
+            return applying("object", f"not x.keys() >= {self.constant(frozenset(value))}")
         if keyword == "additionalProperties":
             if value is not False:
                 raise ValueError("only 'additionalProperties: false' is supported")
-            known = self.constant(frozenset(schema.get("properties", {})))
-            return [f"if isinstance(x, dict) and not x.keys() <= {known}: return False"]
+            return applying("object", f"not x.keys() <= {self.constant(frozenset(schema.get('properties', {})))}")
         if keyword == "properties":
-            out = ["if isinstance(x, dict):"]
-            for member, sub in value.items():
-                if sub is True or sub == {}:
-                    continue
-                out.append(f"    if {member!r} in x and not {self.function(sub)}(x[{member!r}]): return False")
-            return out if len(out) > 1 else []
+            tests = [f"({member!r} in x and not {self.function(sub)}(x[{member!r}]))" for member, sub in value.items()
+                     if not (sub is True or sub == {})]
+            return applying("object", " or ".join(tests)) if tests else []
         if keyword == "items":
             if value is True or value == {}:
                 return []
-            return [f"if isinstance(x, list) and not all(map({self.function(value)}, x)): return False"]
+            return applying("array", f"not all(map({self.function(value)}, x))")
         if keyword in ("minItems", "maxItems", "minLength", "maxLength"):
-            kind = "list" if keyword.endswith("Items") else "str"
             op = "<" if keyword.startswith("min") else ">"
-            return [f"if isinstance(x, {kind}) and len(x) {op} {int(value)}: return False"]
+            return applying("array" if keyword.endswith("Items") else "string", f"len(x) {op} {int(value)}")
         if keyword == "pattern":
-            return [f"if isinstance(x, str) and not {self.constant(re.compile(value).search)}(x): return False"]
+            return applying("string", f"not {self.constant(re.compile(value).search)}(x)")
         if keyword in ("minimum", "maximum"):
             op = "<" if keyword == "minimum" else ">"
-            return [f"if {_TYPE_TESTS['number']} and x {op} {value!r}: return False"]
+            return applying("number", f"x {op} {value!r}", "integer")
         if keyword == "enum":
             if all(isinstance(v, str) for v in value):
                 return [f"if not (isinstance(x, str) and x in {self.constant(frozenset(value))}): return False"]
