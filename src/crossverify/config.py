@@ -188,7 +188,9 @@ class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
     (``crossverify serve new-key`` makes both). A bank's service also serves the residents' page, whose own
-    verification requests are limited to ``resident_requests_per_minute`` per network address."""
+    verification requests are limited to ``resident_requests_per_minute`` per network address. ``workers``
+    processes serve a bank on one machine; they share its challenges, outbox and (in ``rate_limits``) the
+    clients' rate limits."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -197,6 +199,12 @@ class ServiceSettings:
     resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)
     run_every: float = 5.0
+    workers: int = 1
+    rate_limits: Path = Path("crossverify-rate-limits.sqlite")
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"[service] workers must be at least 1, got {self.workers}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,12 @@ and the middleware of :mod:`crossverify.service.middleware`."""
 
 from __future__ import annotations
 
+import gc
+import os
+
 from fastapi import FastAPI
 
+from ..config import Config
 from ..session import Session
 from . import resident
 from .dependencies import Context
@@ -35,4 +39,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     if start_workers:
         ctx.start()
     app.state.context, app.state.workers, app.state.queue, app.state.session = ctx, ctx.workers, ctx.queue, session
+    return app
+
+
+def from_environment() -> FastAPI:
+    """The app factory each worker of ``crossverify serve --workers N`` calls in its own process: the service for
+    the configuration ``CROSSVERIFY_CONFIG`` names (and the ``CROSSVERIFY_*`` overrides), as the command resolved
+    it. Keys' passwords come from the environment: a worker cannot ask."""
+    app = create_app(Session(Config.load(os.environ.get("CROSSVERIFY_CONFIG"))))
+    gc.freeze()  # what setting up made (contract ABIs, the app) is never scanned by the collector again
     return app

@@ -1,4 +1,5 @@
-"""API keys for institutions: the configuration holds each client's role and the SHA-256 of its key."""
+"""API keys for institutions (the configuration holds each client's role and the SHA-256 of its key), and the
+rate limits on them: in memory for one process, in a store the workers of one service share."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import ConfigError
+from ..store import Store
 
 ROLES = ("bank", "issuer", "regulator")
 
@@ -72,3 +75,42 @@ class RateLimit:
                 return 0.0
             self._buckets[client] = (tokens, now)
             return (1 - tokens) / self.rate
+
+
+#: The shared buckets: one row per client, its tokens and when they were counted (unix seconds).
+RATE_LIMIT_MIGRATIONS = ("""
+CREATE TABLE buckets (
+    client TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    at     REAL NOT NULL
+);
+""",)
+
+
+class SharedRateLimit(RateLimit):
+    """:class:`RateLimit` for the processes of one service: the buckets live in a store, updated in one short
+    write transaction per request (the store's lock orders the processes), so ``per_minute`` holds for a client
+    whichever worker its requests reach. ``scope`` keeps apart the limits that share the store (API keys,
+    network addresses). A lost update costs nothing worse than a few requests' worth of tokens, so the store
+    does not sync each update to disk."""
+
+    def __init__(self, store: Store, per_minute: int, scope: str) -> None:
+        super().__init__(per_minute)
+        self.store, self.scope = store, scope
+
+    @classmethod
+    def store_at(cls, path: str | Path) -> Store:
+        """The store the workers share their buckets in."""
+        store = Store(path, RATE_LIMIT_MIGRATIONS, kind="rate-limit store", exclusive=False)
+        store.db.execute("PRAGMA synchronous=NORMAL")
+        return store
+
+    def allow(self, client: str) -> float:
+        key, now = f"{self.scope}:{client}", time.time()
+        with self.store.lock, self.store.transaction() as db:
+            row = db.execute("SELECT tokens, at FROM buckets WHERE client = ?", (key,)).fetchone()
+            tokens = self.burst if row is None else min(self.burst, row[0] + max(0.0, now - row[1]) * self.rate)
+            allowed = tokens >= 1
+            db.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE "
+                       "SET tokens = excluded.tokens, at = excluded.at", (key, tokens - 1 if allowed else tokens, now))
+        return 0.0 if allowed else (1 - tokens) / self.rate

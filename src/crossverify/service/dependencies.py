@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from ..session import Session
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
-from .auth import ApiKeys, Client, RateLimit
+from .auth import ApiKeys, Client, RateLimit, SharedRateLimit
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .workers import Periodic, VerifyQueue
 
@@ -42,8 +42,13 @@ class Context:
         self.settings = settings = session.config.service
         self.keys = ApiKeys(settings.api_keys)
         self.roles = roles = self.keys.roles
-        self.limits = RateLimit(settings.requests_per_minute)
-        self.visitors = RateLimit(settings.resident_requests_per_minute)
+        if settings.workers > 1:  # the workers share the limits, so a client's limit holds across them
+            shared = SharedRateLimit.store_at(settings.rate_limits)
+            self.limits: RateLimit = SharedRateLimit(shared, settings.requests_per_minute, "key")
+            self.visitors: RateLimit = SharedRateLimit(shared, settings.resident_requests_per_minute, "address")
+        else:
+            self.limits = RateLimit(settings.requests_per_minute)
+            self.visitors = RateLimit(settings.resident_requests_per_minute)
         self.chain_lock = threading.Lock()
         self.metrics = CollectorRegistry()
         self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
@@ -66,7 +71,7 @@ class Context:
             def outbox_round() -> object:
                 if answers is not None:
                     answers.recover()  # receipts of answers kept just before a crash
-                return outbox.flush(session.circulation, session.sender)
+                return outbox.flush(session.circulation, session.sender, wait=False)  # or another worker does
 
             self.workers["outbox"] = Periodic("outbox", outbox_round, self.chain_lock, 1.0)
         if issuer is not None and pickups is not None:

@@ -8,12 +8,18 @@ the broadcast; a later flush settles every sent batch from the chain (mined: don
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
 sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
 never doubles one.
+
+The processes of one bank (a service's workers, a command run beside them) share the outbox: any of them may
+queue, and one at a time flushes (the bank's account sends its transactions in nonce order), under a lock beside
+the store.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +107,7 @@ class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
     def __init__(self, path: str | Path, *, faults: Callable[[str], None] = _no_fault) -> None:
-        self.store = Store(path, MIGRATIONS, kind="receipt outbox")
+        self.store = Store(path, MIGRATIONS, kind="receipt outbox", exclusive=False)
         self._db = self.store.db
         self._fault = faults
 
@@ -143,9 +149,17 @@ class ReceiptOutbox:
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
     def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
-              progress: Callable[[int, int], None] | None = None) -> FlushReport:
+              progress: Callable[[int, int], None] | None = None, wait: bool = True) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope."""
+        transaction, each transaction's receipts as one envelope. Another process flushing meanwhile is waited
+        for, or with ``wait=False`` left to it (nothing is done here)."""
+        with _one_flush(self.store.path, wait) as mine:
+            if not mine:
+                return FlushReport(0, 0, 0)
+            return self._flush(circulation, sender, timeout, progress)
+
+    def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
+               progress: Callable[[int, int], None] | None) -> FlushReport:
         self.store.bind(identity(circulation))
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
@@ -200,6 +214,19 @@ class ReceiptOutbox:
         with self.store.transaction() as db:
             return int(db.execute("UPDATE sealed_receipts SET state = 'recorded', block = ? WHERE tx_hash = ?",
                                   (block, tx_hash)).rowcount)
+
+
+@contextmanager
+def _one_flush(path: Path, wait: bool) -> Iterator[bool]:
+    """Whether this process flushes the outbox at ``path`` now: the lock beside it is held until the block ends,
+    and freed with the process should it die."""
+    with path.with_name(path.name + ".flush.lock").open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def _known(contract: Deployed, tx_hash: bytes) -> bool:
