@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -171,7 +172,12 @@ class JsonRpc:
         assert tester is not None
         if method == "eth_call":
             request, block = params
-            return tester.call({"from": _tester_account(tester), **request}, block)
+            try:
+                return tester.call({"from": _tester_account(tester), **request}, block)
+            except TesterTransactionFailed as exc:  # answered as a node answers a revert, in an error object
+                message = f"execution reverted: {exc}"  # eth-tester's text holds the revert data
+                raise Web3RPCError(f"eth_call: {message}", rpc_response={
+                    "jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": message}}) from exc
         if method == "eth_getBlockByNumber":
             block = params[0]
             return tester.get_block_by_number(int(block, 16) if block.startswith("0x") else block)
