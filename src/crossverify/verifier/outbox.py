@@ -160,6 +160,11 @@ class ReceiptOutbox:
 
     def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
                progress: Callable[[int, int], None] | None) -> FlushReport:
+        with self.store.lock:
+            idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') LIMIT 1"
+                                    ).fetchone() is None
+        if idle:  # nothing to send or settle: no need to ask the chain anything
+            return FlushReport(0, 0, 0)
         self.store.bind(identity(circulation))
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
