@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from eth_utils import to_hex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from web3 import HTTPProvider, Web3
 
 from crossverify.chain.connection import chain_time, rpc
@@ -131,3 +133,45 @@ def test_error_objects_and_unreachable_nodes(node: Node) -> None:
         rpc(Web3(HTTPProvider(node.url)))("eth_nothing", [])
     with pytest.raises(NodeUnavailable):
         rpc(Web3(HTTPProvider("http://127.0.0.1:9")))("eth_chainId", [])
+
+
+STATUS_TYPE = "(bytes11,address,uint40,uint40,bytes8,uint8,uint24,(uint8,uint40,address,bool),(uint8,uint40,address,bool),uint8,bool,bool,uint40,uint40,uint40)[]"  # noqa: E501
+
+
+def _record() -> Any:
+    return st.tuples(st.integers(0, 255), st.integers(0, 2**40 - 1), st.binary(min_size=20, max_size=20).map(
+        lambda b: "0x" + b.hex()), st.booleans())
+
+
+STATUSES = st.lists(st.tuples(
+    st.binary(min_size=11, max_size=11), st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+    st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1), st.binary(min_size=8, max_size=8), st.integers(0, 255),
+    st.integers(0, 2**24 - 1), _record(), _record(), st.integers(0, 255), st.booleans(), st.booleans(),
+    st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1)), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(statuses=STATUSES, flip=st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.integers(1, 255))),
+       cut=st.integers(0, 40))
+def test_statuses_decode_as_eth_abi_decodes_them(statuses: list[Any], flip: tuple[int, int] | None, cut: int
+                                                 ) -> None:
+    """The hand decoder of ``documentStatuses`` gives eth-abi's values, and leaves anything off the canonical
+    layout (a byte changed, the answer cut short) to eth-abi."""
+    from eth_abi import decode, encode
+
+    from crossverify.chain.registry import _fast_statuses
+
+    data = bytearray(encode([STATUS_TYPE], [statuses]))
+    if flip is not None:
+        data[flip[0] % len(data)] ^= flip[1]
+    if cut:
+        data = data[:-cut]
+    fast = _fast_statuses("0x" + data.hex())
+    try:
+        expected = decode([STATUS_TYPE], bytes(data))
+    except Exception:  # eth-abi refuses it: so must the fast path (which hands it on)
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+    if flip is None and not cut:
+        assert fast == expected
