@@ -13,7 +13,7 @@ from ..config import Config
 from ..session import Session
 from . import resident
 from .dependencies import Context
-from .middleware import BodyLimit, Observe, StrictJson
+from .middleware import BodyLimit, FastLane, Observe, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -30,6 +30,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
         "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
         "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
+    if "bank" in ctx.roles:
+        app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
     app.add_middleware(BodyLimit, limit=limit)
     app.add_middleware(Observe, record=ctx.observed)  # added last, so it runs first
     for module in (operations, banks, residents, issuers, regulators):
