@@ -202,6 +202,11 @@ class Session:
         password = os.environ.get(settings.password_env)
         return [RegulatorKey.read(path, password) for path in settings.key_files]
 
+    @property
+    def opens_circulation(self) -> bool:
+        """Whether the regulator holds keys to open the circulation trail (``[regulator] key_files``)."""
+        return bool(self.config.regulator.key_files)
+
     @cached_property
     def trail(self) -> CirculationTrail:
         """The regulator's circulation trail: the audit index, opened with the regulator's keys."""

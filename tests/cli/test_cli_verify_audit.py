@@ -119,3 +119,9 @@ def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: lis
         assert run(config, "audit", "report", "--format", fmt, "--out", str(out)).exit_code == 0
         assert out.stat().st_size > 200
     assert json.loads((tmp_path / "report.json").read_text())["totals"]["documents"] >= 3
+
+
+def test_purpose_without_record_is_refused(config: Path, files: list[Path]) -> None:
+    """A purpose is only ever sealed into a receipt: given alone it would silently do nothing."""
+    result = run(config, "verify", str(files[0]), "--purpose", "ACCTOPEN")
+    assert result.exit_code == 2 and "--purpose is sealed into the receipts that --record records" in result.output

@@ -17,7 +17,8 @@ from crossverify.chain.logs import LogSource, RawLog
 from crossverify.chain.typed_data import sign
 from crossverify.errors import LogNotDecodable, NodeUnavailable, StoreChainMismatch, TransactionFailed
 from crossverify.regulator.export import to_csv, to_html, to_json
-from crossverify.regulator.index import MIGRATIONS, RegulatorReader
+from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.schema import MIGRATIONS
 from crossverify.store import Store
 
 from ..conftest import Consortium

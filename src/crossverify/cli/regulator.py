@@ -71,16 +71,28 @@ def key_show(app: App, path: Path | None) -> None:
 @regulator.command("sync")
 @command
 def sync(app: App) -> None:
-    """Read new events into the index and open the new sealed receipts and disputes with the regulator's keys."""
-    trail = app.session.trail
+    """Read new events into the index; with the regulator's keys ([regulator] key_files), open the new sealed
+    receipts and disputes too."""
+    session = app.session
     with Progress(console=app.console, transient=True) as progress:
         task = progress.add_task("reading events", total=None)
-        indexed, opened = trail.sync(lambda done, total: progress.update(task, completed=done, total=total))
-    app.emit({"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
-              "rewound": indexed.rewound, "receipts": opened.receipts, "disputes": opened.disputes,
-              "unreadable": opened.unreadable},
-             f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}; opened "
-             f"{opened.receipts} receipts and {opened.disputes} dispute events ({opened.unreadable} unreadable)")
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        if session.opens_circulation:
+            indexed, opened = session.trail.sync(advance)
+        else:
+            indexed, opened = session.regulator.sync(advance), None
+    rewound = f" (first rewound {indexed.rewound} events from blocks that left the chain)" if indexed.rewound else ""
+    said = f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
+    data = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
+            "rewound": indexed.rewound}
+    if opened is not None:
+        data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
+        said += (f"; opened {opened.receipts} receipts and {opened.disputes} dispute events "
+                 f"({opened.unreadable} unreadable)")
+    app.emit(data, said)
 
 
 @regulator.command("report")
@@ -88,10 +100,16 @@ def sync(app: App) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @command
 def report(app: App, fmt: str, out: Path | None) -> None:
-    """The audit report with the circulation trail: receipts per bank, purpose and day, consent, disputes."""
-    trail = app.session.trail
-    trail.open_new()
-    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](trail.report())
+    """Issued, revoked and verified per issuer, verifier, type and day; anomalies; governance changes; with the
+    regulator's keys, the circulation trail too: receipts per bank, purpose and day, consent, disputes."""
+    session = app.session
+    if session.opens_circulation:
+        trail = session.trail
+        trail.open_new()
+        found = trail.report()
+    else:
+        found = session.regulator.report()
+    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](found)
     if out is None:
         click.echo(text)
     else:

@@ -18,58 +18,15 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
-
-if TYPE_CHECKING:
-    from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
+from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
 
 log = logging.getLogger(__name__)
-
-#: Appended to the index's migrations: the opened trail, and every event read with its block's hash.
-MIGRATION = """
-CREATE TABLE circulation_read (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_hash BLOB NOT NULL,
-    PRIMARY KEY (block_number, log_index));
-CREATE TABLE circulation_receipts (
-    block_number      INTEGER NOT NULL,
-    log_index         INTEGER NOT NULL,
-    position          INTEGER NOT NULL,
-    block_time        INTEGER NOT NULL,
-    verifier          TEXT    NOT NULL,
-    key_epoch         INTEGER NOT NULL,
-    commitment        BLOB    NOT NULL,
-    document_digest   BLOB    NOT NULL,
-    issuer_id         TEXT    NOT NULL,
-    purpose           TEXT    NOT NULL,
-    presentation_hash BLOB    NOT NULL,
-    verified_at       INTEGER NOT NULL,
-    PRIMARY KEY (block_number, log_index, position)
-);
-CREATE INDEX circulation_receipts_by_document ON circulation_receipts (document_digest);
-CREATE TABLE circulation_disputes (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL,
-    dispute_id BLOB NOT NULL, verifier TEXT NOT NULL, key_epoch INTEGER NOT NULL, content TEXT NOT NULL,
-    document_digest BLOB NOT NULL, PRIMARY KEY (block_number, log_index)
-);
-CREATE INDEX circulation_disputes_by_document ON circulation_disputes (document_digest);
-CREATE TABLE circulation_answers (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL,
-    dispute_id BLOB NOT NULL, key_epoch INTEGER NOT NULL, content TEXT NOT NULL, PRIMARY KEY (block_number, log_index)
-);
-CREATE TABLE circulation_epochs (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, block_time INTEGER NOT NULL, epoch INTEGER NOT NULL,
-    keys TEXT NOT NULL, jurisdictions TEXT NOT NULL, PRIMARY KEY (block_number, log_index)
-);
-CREATE TABLE circulation_anomalies (
-    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, position INTEGER NOT NULL, block_time INTEGER NOT NULL,
-    kind TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (block_number, log_index, position)
-);
-"""
 
 EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
 TABLES = ("read", "receipts", "disputes", "answers", "anomalies", "epochs")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -21,86 +20,16 @@ from typing import Any
 from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
-from ..chain.logs import EventCodec, LogDecoder, LogSource, RawLog
+from ..chain.logs import LogDecoder, LogSource, RawLog
 from ..chain.records import RevocationReason, Role
 from ..chain.registry import Deployed, Registry
 from ..errors import LogNotDecodable, TransactionFailed
 from ..format.codes import code_name
 from ..format.encoding import from_hex, utc_time
-from ..store import Migration, Store, store_errors
-from .circulation import MIGRATION as CIRCULATION_MIGRATION
+from ..store import Store, store_errors
+from .schema import MIGRATIONS, kinds, migrations
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS = ("""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    block_number INTEGER NOT NULL,
-    log_index    INTEGER NOT NULL,
-    tx_hash      BLOB    NOT NULL,
-    block_time   INTEGER NOT NULL,
-    name         TEXT    NOT NULL,
-    args         TEXT    NOT NULL,
-    PRIMARY KEY (block_number, log_index)
-);
-CREATE INDEX IF NOT EXISTS events_by_name ON events (name, block_number);
-""", """
--- The hash of every block that holds an indexed event, and of each chunk's last block: a block whose hash
--- the chain no longer has marks a reorganisation or a reset, and the index rewinds to the last one it still has.
-CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-""", CIRCULATION_MIGRATION)
-
-#: Version 4 stores each event's arguments packed (:mod:`crossverify.chain.logs`) under a small event number,
-#: and a transaction's hash once per run of its events (NULL: the same transaction as the event before).
-PACKED = """
-CREATE TABLE event_kinds (id INTEGER PRIMARY KEY, topic BLOB NOT NULL UNIQUE, name TEXT NOT NULL);
-CREATE TABLE packed_events (
-    block_number INTEGER NOT NULL,
-    log_index    INTEGER NOT NULL,
-    block_time   INTEGER NOT NULL,
-    kind         INTEGER NOT NULL,
-    tx_hash      BLOB,
-    args         BLOB    NOT NULL,
-    PRIMARY KEY (block_number, log_index)
-) WITHOUT ROWID;
-"""
-
-
-def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
-    """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
-
-    def pack_rows(db: sqlite3.Connection) -> None:
-        for statement in PACKED.strip().rstrip(";").split(";"):
-            db.execute(statement)
-        kinds = _kinds(db, decoder)
-        codecs: dict[str, tuple[int, EventCodec]] = {}
-        previous: tuple[int, bytes] | None = None
-        rows = db.execute("SELECT block_number, log_index, tx_hash, block_time, name, args FROM events "
-                          "ORDER BY block_number, log_index")
-        while batch := rows.fetchmany(10_000):
-            packed = []
-            for number, index, tx_hash, block_time, name, args in batch:
-                if name not in codecs:
-                    codec = decoder.by_name(name)
-                    codecs[name] = (kinds[codec.topic], codec)
-                kind, codec = codecs[name]
-                packed.append((number, index, block_time, kind, None if previous == (number, tx_hash) else tx_hash,
-                               codec.pack_args(json.loads(args))))
-                previous = (number, tx_hash)
-            db.executemany("INSERT INTO packed_events VALUES (?, ?, ?, ?, ?, ?)", packed)
-        db.execute("DROP TABLE events")
-        db.execute("ALTER TABLE packed_events RENAME TO events")
-        db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
-
-    return (*MIGRATIONS, pack_rows)
-
-
-def _kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
-    """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
-    db.executemany("INSERT OR IGNORE INTO event_kinds (topic, name) VALUES (?, ?)",
-                   [(topic, codec.name) for topic, codec in decoder.by_topic.items()])
-    return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
-
 
 #: Hex characters of log data that count as one event when sizing a chunk (a log of sealed receipts is large).
 DATA_PER_EVENT = 256
@@ -194,7 +123,7 @@ class RegulatorReader:
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             self.store.bind(registry.identity())
             with self.store.transaction() as db:
-                self._kinds = _kinds(db, self.decoder)
+                self._kinds = kinds(db, self.decoder)
         except BaseException:
             self.store.close()
             raise
@@ -265,11 +194,11 @@ class RegulatorReader:
         """Index rows for one chunk's logs, packed; every log must decode strictly."""
         rows = []
         previous: tuple[int, str] | None = None
-        codec_of, kinds = self.decoder.codec, self._kinds
+        codec_of, numbers = self.decoder.codec, self._kinds
         for x in sorted(logs, key=lambda x: (x.block_number, x.log_index)):
             codec = codec_of(x)
             here = (x.block_number, x.transaction_hash)
-            rows.append((x.block_number, x.log_index, blocks[x.block_number][1], kinds[codec.topic],
+            rows.append((x.block_number, x.log_index, blocks[x.block_number][1], numbers[codec.topic],
                          None if here == previous else bytes.fromhex(x.transaction_hash[2:]),
                          codec.pack(x.topics, x.data)))
             previous = here

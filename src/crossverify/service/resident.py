@@ -1,7 +1,7 @@
 """The resident's pages: the presentation page a bank serves at ``/resident/`` and the pickup page an issuer
 serves at ``/resident/pickup/``, their static files, the JavaScript packages they run, and the security headers
 that keep them to their own origin. Redaction, keys and signatures stay in the browser; the pages' routes live
-in :func:`crossverify.service.app.create_app`.
+in :mod:`crossverify.service.routes.residents`.
 
 The packages (pinned in package.json and package-lock.json) are copied into this package by
 ``scripts/vendor_page.py``, so an installed crossverify serves them with no checkout, npm or network; a test

@@ -1,0 +1,151 @@
+"""What every route shares: the :class:`Context` built once from the session (the chain lock, the coalescing
+verification queue, each role's stores and background workers, the metrics), the authentication and rate-limit
+dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
+
+(No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at runtime.)
+"""
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import MutableMapping
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from ..session import Session
+from ..verifier.answers import AnswerReceipts
+from ..verifier.client import VerificationReport
+from .auth import ApiKeys, Client, RateLimit
+from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
+from .workers import Periodic, VerifyQueue
+
+log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+
+def json_response(content: Any) -> Response:
+    """``content`` as compact JSON (built directly: the verdicts are the hot path)."""
+    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
+
+
+class Context:
+    """Everything the routes of ``session``'s roles need, built on one thread before any request or worker can
+    race for it. Workers (issuer pipeline, receipt outbox, audit index) exist for the roles that have API keys;
+    :meth:`start` starts them."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.settings = settings = session.config.service
+        self.keys = ApiKeys(settings.api_keys)
+        self.roles = roles = self.keys.roles
+        self.limits = RateLimit(settings.requests_per_minute)
+        self.visitors = RateLimit(settings.resident_requests_per_minute)
+        self.chain_lock = threading.Lock()
+        self.metrics = CollectorRegistry()
+        self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
+                                      registry=self.metrics)
+        self.latency = Histogram("crossverify_request_seconds", "HTTP request time", ["route"],
+                                 registry=self.metrics, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"],
+                                     registry=self.metrics)
+
+        self.queue = VerifyQueue(session.verifier(), self.chain_lock)
+        self.outbox = outbox = session.outbox if "bank" in roles else None
+        self.issuer = issuer = session.issuer() if "issuer" in roles else None
+        self.pickups = pickups = session.pickups if issuer is not None else None
+        self.regulator = regulator = session.regulator if "regulator" in roles else None
+        challenges = self.queue.verifier.challenges
+        self.answers = answers = \
+            AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
+        self.workers: dict[str, Periodic] = {}
+        if outbox is not None:
+            def outbox_round() -> object:
+                if answers is not None:
+                    answers.recover()  # receipts of answers kept just before a crash
+                return outbox.flush(session.circulation, session.sender)
+
+            self.workers["outbox"] = Periodic("outbox", outbox_round, self.chain_lock, 1.0)
+        if issuer is not None and pickups is not None:
+            batching = session.config.issuer
+
+            def issue_round() -> object:
+                pickups.resume()  # certificates enrolled just before a crash
+                return issuer.run(batching.max_batch, batching.max_age)
+
+            self.workers["issuer"] = Periodic("issuer", issue_round, self.chain_lock, settings.run_every)
+        if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
+            sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
+            self.workers["audit"] = Periodic("audit", sync, self.chain_lock, settings.run_every)
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.start()
+
+    def observed(self, scope: Scope, status: int, elapsed: float) -> None:
+        """Metrics and the JSON log line of a finished request."""
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.requests_total.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(elapsed)
+        state = scope.get("state", {})
+        log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
+                                   "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
+
+    async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
+        """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
+        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.queue.submit(bodies))))
+
+    def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:
+        this is the hot path)."""
+        self.verifications.labels(str(report.valid).lower()).inc()
+        data = report.as_json()
+        data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
+        data["receipt"] = receipt
+        return data
+
+
+class _Authenticate:
+    """The dependency that admits a client of ``role`` by its API key, within its rate limit (the OpenAPI
+    document marks the operations that use one as needing the Bearer key)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __call__(self, request: Request) -> Client:
+        ctx: Context = request.app.state.context
+        header = request.headers.get("authorization", "")
+        key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
+            request.headers.get("x-api-key", "")
+        client = ctx.keys.identify(key) if key else None
+        if client is None:
+            raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
+                          {"WWW-Authenticate": "Bearer"})
+        if client.role != self.role:
+            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
+        wait = ctx.limits.allow(client.name)
+        if wait:
+            raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
+                          {"Retry-After": str(max(1, round(wait)))})
+        request.state.client = client.name
+        return client
+
+
+def _visitor(request: Request) -> None:
+    """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
+    address = request.client.host if request.client else "unknown"
+    wait = request.app.state.context.visitors.allow(address)
+    if wait:
+        raise Problem(RATE_LIMITED, "too many requests from this address",
+                      {"Retry-After": str(max(1, round(wait)))})
+
+
+#: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
+Bank = Annotated[Client, Depends(_Authenticate("bank"))]
+Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
+Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
+#: A resident page's request (no key), within the limit per network address.
+Visitor = Annotated[None, Depends(_visitor)]

@@ -1,0 +1,130 @@
+"""The Guangdong bank's routes: verify bundles and presentations, one or many; issue and hand over challenges and
+follow them; follow the sealed receipts the outbox records.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the route signatures' annotations at runtime.)
+"""
+
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from ...format.encoding import from_hex
+from ..dependencies import Bank, Context, json_response
+from ..models import ChallengeOut, ReceiptOut, VerificationOut
+from ..openapi import examples, raw_body
+from ..problems import NOT_FOUND, Problem, responses
+
+#: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
+ANSWERS_KEPT = 3600
+
+
+class HandOverOut(BaseModel):
+    challenge: ChallengeOut
+    code: str = Field(description="What the clerk shows the resident (text, or a QR code of `page`): the resident's "
+                                  "page reads the challenge with it")
+    page: str = Field(description="The resident page's path with the code in its fragment (never sent to a server)")
+
+
+class HandOverStateOut(BaseModel):
+    state: str = Field(description="open, answered (a presentation used the challenge) or expired")
+    challenge: ChallengeOut
+    verdict: VerificationOut | None = Field(None, description="The verdict on the presentation the resident page "
+                                                               "sent in answer, when it came through the page")
+    receipt: ReceiptOut | None = Field(None, description="The sealed receipt of that presentation, when it passed: "
+                                                         "its reference and where it stands, as /v1/receipts shows")
+
+
+class BatchVerificationIn(BaseModel):
+    bundles: list[dict[str, Any]] = Field(description="Bundles as residents handed them over", max_length=1000)
+
+
+def router(ctx: Context) -> APIRouter:
+    routes = APIRouter(tags=["banks"], responses=responses(401, 403, 429, 500, 502, 503))
+    session, queue, outbox, answers = ctx.session, ctx.queue, ctx.outbox, ctx.answers
+
+    @routes.post("/v1/verifications", operation_id="verifyOne", response_model=VerificationOut,
+                 openapi_extra=raw_body(),
+                 summary="Verify one bundle or presentation; optionally record a receipt (exactly once per "
+                         "document, purpose, case)")
+    async def verify_one(request: Request, _: Bank,
+                         purpose: Annotated[str | None, Query(
+                             description="Record a receipt sealed to the regulators, for this purpose code (a "
+                                         "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
+                         case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         ) -> Response:
+        body = await request.body()
+        [report] = await ctx.checked([body])
+        receipt = None
+        if purpose is not None and report.valid and report.bundle and report.document_digest:
+            assert outbox is not None  # a bank's key was configured, so the outbox was opened
+            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
+            ctx.workers["outbox"].wake()
+            receipt = outbox.state(commitment)
+        return json_response(ctx.verdict(report, receipt))
+
+    @routes.post("/v1/challenges", operation_id="issueChallenge", response_model=ChallengeOut,
+                 summary="Issue a one-time challenge for a resident to answer with a presentation")
+    def challenge(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> ChallengeOut:
+        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+        return ChallengeOut.model_validate(issued.to_json())
+
+    @routes.post("/v1/challenges/hand-over", operation_id="handOverChallenge", response_model=HandOverOut,
+                 summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk "
+                         "to show, as text or a QR code of `page`)")
+    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
+        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+        challenges = queue.verifier.challenges
+        assert challenges is not None  # issue_challenge needs them
+        code = challenges.hand_over(issued)
+        challenges.purge(int(time.time()) - ANSWERS_KEPT)  # verdicts kept for clerks are not kept longer
+        return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
+                           page=f"/resident/#code={code}")
+
+    @routes.get("/v1/challenges/hand-over/{code}", operation_id="getHandOver", response_model=HandOverStateOut,
+                responses=responses(404),
+                summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
+                        "got and, when it passed, its sealed receipt) or expired")
+    def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
+        challenges = queue.verifier.challenges
+        found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
+        if found is None:
+            raise Problem(NOT_FOUND, "this bank handed over no challenge with that code")
+        state, issued, verdict_text, kept = found
+        receipt = None
+        if kept is not None and answers is not None:
+            commitment = answers.commitment(kept)
+            receipt = answers.outbox.state(commitment)
+            if receipt is None:  # kept, but a crash came before the outbox had it
+                answers.recover()
+                receipt = answers.outbox.state(commitment)
+        given = None if verdict_text is None else {**json.loads(verdict_text), "receipt": receipt}
+        return HandOverStateOut.model_validate({"state": state, "challenge": issued.to_json(), "verdict": given,
+                                                "receipt": receipt})
+
+    @routes.post("/v1/verifications/batch", operation_id="verifyBatch", response_model=list[VerificationOut],
+                 summary="Verify many bundles at once (no receipts)")
+    async def verify_many(payload: Annotated[BatchVerificationIn, Body(openapi_examples={"bundles": {
+                              "summary": "Bundles as residents handed them over",
+                              "value": {"bundles": [examples()["bundle"]]}}})], _: Bank) -> Response:
+        texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
+        return json_response([ctx.verdict(r) for r in await ctx.checked(texts)])
+
+    @routes.get("/v1/receipts/{commitment}", operation_id="getReceipt", response_model=ReceiptOut,
+                responses=responses(404),
+                summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
+    def receipt_state(commitment: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$",
+                                                      description="The receipt's commitment")],
+                      _: Bank) -> ReceiptOut:
+        assert outbox is not None
+        state = outbox.state(from_hex(commitment, 32))
+        if state is None:
+            raise Problem(NOT_FOUND, "no receipt with that commitment")
+        return ReceiptOut.model_validate(state)
+
+    return routes
