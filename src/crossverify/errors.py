@@ -169,7 +169,7 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The store's disk is full, read-only or failing."""
+    """The store's disk is full, read-only or failing, or its database server cannot be reached."""
 
 
 class StoreCorrupt(StoreError):
