@@ -42,7 +42,7 @@ DIRECT_READS = 16
 
 
 #: The deployable contracts, each with a committed artifact.
-CONTRACTS = ("DocumentRegistry", "Consortium", "Circulation")
+CONTRACTS = ("DocumentRegistry", "Consortium", "Circulation", "SM2Verifier", "SM2PrecompileVerifier")
 
 
 @cache

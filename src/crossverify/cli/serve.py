@@ -37,6 +37,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 def _run(app: App, host: str | None, port: int | None, workers: int | None, demo: bool, out: Path) -> None:
     import uvicorn
 
+    from ..service import server
     from ..service.app import create_app
 
     session = app.session
@@ -59,8 +60,7 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
         return
     service = create_app(session)
     gc.freeze()  # what setting up made (contract ABIs, schemas, the app) is never scanned by the collector again
-    uvicorn.run(service, host=host or settings.host, port=port or settings.port, log_config=None,
-                access_log=False)
+    uvicorn.Server(server.config(service, settings, host=host or settings.host, port=port or settings.port)).run()
 
 
 def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> None:
@@ -73,9 +73,9 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
         raise ConfigError("several workers need a JSON-RPC node ([network] rpc): the embedded chain lives inside one "
                           "process")
     others = ApiKeys(config.service.api_keys).roles - {"bank"}
-    if others:
-        raise ConfigError(f"several workers serve a bank; run the {' and '.join(sorted(others))} service as one "
-                          "process (its pipeline and index have one writer)")
+    if others and config.storage.url is None:
+        raise ConfigError(f"several workers on SQLite stores serve a bank; run the {' and '.join(sorted(others))} "
+                          "service as one process, or its stores in PostgreSQL ([storage] url)")
     os.environ["CROSSVERIFY_SERVICE_WORKERS"] = str(workers)
     if config.source != "defaults and environment":
         os.environ["CROSSVERIFY_CONFIG"] = str(Path(config.source).resolve())

@@ -63,8 +63,8 @@ from .merkle import expected_proof_length, root_from_proof
 from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
 from .validation import Fault, SchemaCheck, compile_schema
 
-#: The versions this software reads: 1.0 bundles (``"version": 1``) are read under the 1.1 rules.
-READABLE_VERSIONS = (1, FORMAT_VERSION)
+#: The versions this software reads, all under the current rules: 1.0 bundles (``"version": 1``), 1.1 and 1.2.
+READABLE_VERSIONS = (1, "1.1", FORMAT_VERSION)
 _HEX = re.compile(r"0x[0-9a-f]*\Z")
 #: A batch of at most 2^24 - 1 documents has proofs of at most 24 steps.
 MAX_PROOF_LENGTH = 24
@@ -208,8 +208,8 @@ def bundle_from_json(doc: Any, attachments: Mapping[str, bytes] | None = None) -
     version = doc.get("version")
     if type(version) not in (int, str) or version not in READABLE_VERSIONS:
         raise UnsupportedVersion(
-            f"bundle format version {repr(version)[:40]} is not supported; this software reads versions 1 and "
-            f"{FORMAT_VERSION}", "/version")
+            f"bundle format version {repr(version)[:40]} is not supported; this software reads versions 1, 1.1 "
+            f"and {FORMAT_VERSION}", "/version")
     _check_lengths(doc)
     check = _schema_check()
     if not check.valid(doc):

@@ -1,5 +1,5 @@
 """API keys for institutions (the configuration holds each client's role and the SHA-256 of its key), and the
-rate limits on them: in memory for one process, in a store the workers of one service share."""
+rate limits on them: in the process, or shared by the replicas of a service whose stores are in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import ConfigError
 from ..store import Store
@@ -77,40 +76,28 @@ class RateLimit:
             return (1 - tokens) / self.rate
 
 
-#: The shared buckets: one row per client, its tokens and when they were counted (unix seconds).
-RATE_LIMIT_MIGRATIONS = ("""
-CREATE TABLE buckets (
-    client TEXT PRIMARY KEY,
-    tokens REAL NOT NULL,
-    at     REAL NOT NULL
-);
-""",)
+#: The shared buckets (one row per client or address, per limit).
+BUCKETS = ["CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)"]
 
 
 class SharedRateLimit(RateLimit):
-    """:class:`RateLimit` for the processes of one service: the buckets live in a store, updated in one short
-    write transaction per request (the store's lock orders the processes), so ``per_minute`` holds for a client
-    whichever worker its requests reach. ``scope`` keeps apart the limits that share the store (API keys,
-    network addresses). A lost update costs nothing worse than a few requests' worth of tokens, so the store
-    does not sync each update to disk."""
+    """:class:`RateLimit` with its buckets in ``store`` (kind ``rate limits``), so that it holds across every
+    replica sharing it: each request takes a token in one transaction, the bucket's row locked meanwhile.
+    ``scope`` keeps this limit's buckets apart from another's in the same store. Time is the wall clock (the
+    replicas' clocks agree to well within a token's interval)."""
 
     def __init__(self, store: Store, per_minute: int, scope: str) -> None:
         super().__init__(per_minute)
         self.store, self.scope = store, scope
 
-    @classmethod
-    def store_at(cls, path: str | Path) -> Store:
-        """The store the workers share their buckets in."""
-        store = Store(path, RATE_LIMIT_MIGRATIONS, kind="rate-limit store", exclusive=False)
-        store.db.execute("PRAGMA synchronous=NORMAL")
-        return store
-
     def allow(self, client: str) -> float:
-        key, now = f"{self.scope}:{client}", time.time()
-        with self.store.lock, self.store.transaction() as db:
-            row = db.execute("SELECT tokens, at FROM buckets WHERE client = ?", (key,)).fetchone()
-            tokens = self.burst if row is None else min(self.burst, row[0] + max(0.0, now - row[1]) * self.rate)
-            allowed = tokens >= 1
-            db.execute("INSERT INTO buckets (client, tokens, at) VALUES (?, ?, ?) ON CONFLICT (client) DO UPDATE "
-                       "SET tokens = excluded.tokens, at = excluded.at", (key, tokens - 1 if allowed else tokens, now))
-        return 0.0 if allowed else (1 - tokens) / self.rate
+        now, name = time.time(), f"{self.scope}:{client}"
+        with self.store.transaction(durable=False) as db:  # tokens lost in a crash only refill a bucket
+            db.execute("INSERT INTO buckets (name, tokens, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       (name, self.burst, now))
+            tokens, last = db.execute("SELECT tokens, at FROM buckets WHERE name = ?" + self.store.for_update,
+                                      (name,)).fetchone()
+            tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
+            taken = tokens >= 1
+            db.execute("UPDATE buckets SET tokens = ?, at = ? WHERE name = ?", (tokens - taken, now, name))
+        return 0.0 if taken else (1 - tokens) / self.rate

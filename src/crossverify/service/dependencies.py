@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -17,11 +17,13 @@ from urllib.parse import parse_qs
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.concurrency import run_in_threadpool
 
 from ..session import Session
+from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
-from .auth import ApiKeys, Client, RateLimit, SharedRateLimit
+from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
 from .middleware import Answer
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
@@ -49,13 +51,18 @@ class Context:
         self.settings = settings = session.config.service
         self.keys = ApiKeys(settings.api_keys)
         self.roles = roles = self.keys.roles
-        if settings.workers > 1:  # the workers share the limits, so a client's limit holds across them
-            shared = SharedRateLimit.store_at(settings.rate_limits)
-            self.limits: RateLimit = SharedRateLimit(shared, settings.requests_per_minute, "key")
-            self.visitors: RateLimit = SharedRateLimit(shared, settings.resident_requests_per_minute, "address")
+        self.limits, self.visitors = RateLimit(settings.requests_per_minute), \
+            RateLimit(settings.resident_requests_per_minute)
+        storage = session.config.storage.url
+        if storage is not None:  # replicas share the database: they share the limits too
+            self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits")
+        elif settings.workers > 1:  # the workers of one machine share a store beside the others
+            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False)
         else:
-            self.limits = RateLimit(settings.requests_per_minute)
-            self.visitors = RateLimit(settings.resident_requests_per_minute)
+            self.buckets = None
+        if self.buckets is not None:
+            self.limits = SharedRateLimit(self.buckets, settings.requests_per_minute, "client")
+            self.visitors = SharedRateLimit(self.buckets, settings.resident_requests_per_minute, "address")
         self.chain_lock = threading.Lock()
         self.metrics = CollectorRegistry()
         self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
@@ -78,7 +85,7 @@ class Context:
             def outbox_round() -> object:
                 if answers is not None:
                     answers.recover()  # receipts of answers kept just before a crash
-                return outbox.flush(session.circulation, session.sender, wait=False)  # or another worker does
+                return outbox.flush(session.circulation, session.sender)
 
             self.workers["outbox"] = Periodic("outbox", outbox_round, self.chain_lock, 1.0)
         if issuer is not None and pickups is not None:
@@ -92,6 +99,13 @@ class Context:
         if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
             sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
             self.workers["audit"] = Periodic("audit", sync, self.chain_lock, settings.run_every)
+
+    def stores(self) -> list[Store]:
+        """The stores this service opened (to check that each can be reached)."""
+        challenges = self.queue.verifier.challenges
+        journal = self.issuer.journal if self.issuer is not None else None
+        owners = (self.outbox, challenges, journal, self.pickups, self.regulator)
+        return [owner.store for owner in owners if owner is not None] + ([self.buckets] if self.buckets else [])
 
     def start(self) -> None:
         for worker in self.workers.values():
@@ -125,7 +139,7 @@ class Context:
             state = scope.setdefault("state", {})
             state["client"] = state["counted"] = client.name  # the route, if it takes over, counts it no more
             scope["route"] = _VERIFY_ROUTE
-            wait = self.limits.allow(client.name)
+            wait = await self.allow(self.limits, client.name)
             if wait:
                 content = problem_body(RATE_LIMITED, f"{client.name} is over its rate limit", scope["path"],
                                        state.get("request_id"))
@@ -145,6 +159,12 @@ class Context:
             return None
         return 200, [(b"content-type", b"application/json")], content
 
+    @staticmethod
+    async def allow(limit: RateLimit, name: str) -> float:
+        """``limit.allow(name)``: on the event loop for the limits in memory (microseconds), in a thread for the
+        shared ones (a store's transaction)."""
+        return limit.allow(name) if type(limit) is RateLimit else await run_in_threadpool(limit.allow, name)
+
     async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.queue.submit(bodies))))
@@ -159,8 +179,14 @@ class Context:
         return data
 
 
-def _client_of(role: str) -> Callable[[Request], Awaitable[Client]]:
-    async def authenticate(request: Request) -> Client:  # a few microseconds: no thread hop for it
+class _Authenticate:
+    """The dependency that admits a client of ``role`` by its API key, within its rate limit (the OpenAPI
+    document marks the operations that use one as needing the Bearer key)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    async def __call__(self, request: Request) -> Client:  # no thread hop for the keys and limits in memory
         ctx: Context = request.app.state.context
         header = request.headers.get("authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
@@ -169,30 +195,30 @@ def _client_of(role: str) -> Callable[[Request], Awaitable[Client]]:
         if client is None:
             raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
                           {"WWW-Authenticate": "Bearer"})
-        if client.role != role:
-            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {role}")
+        if client.role != self.role:
+            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
         counted = request.scope.get("state", {}).get("counted") == client.name  # by the fast lane
-        wait = 0.0 if counted else ctx.limits.allow(client.name)
+        wait = 0.0 if counted else await ctx.allow(ctx.limits, client.name)
         if wait:
             raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
                           {"Retry-After": str(max(1, round(wait)))})
         request.state.client = client.name
         return client
-    return authenticate
 
 
 async def _visitor(request: Request) -> None:
     """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
     address = request.client.host if request.client else "unknown"
-    wait = request.app.state.context.visitors.allow(address)
+    ctx: Context = request.app.state.context
+    wait = await ctx.allow(ctx.visitors, address)
     if wait:
         raise Problem(RATE_LIMITED, "too many requests from this address",
                       {"Retry-After": str(max(1, round(wait)))})
 
 
 #: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
-Bank = Annotated[Client, Depends(_client_of("bank"))]
-Issuer = Annotated[Client, Depends(_client_of("issuer"))]
-Regulator = Annotated[Client, Depends(_client_of("regulator"))]
+Bank = Annotated[Client, Depends(_Authenticate("bank"))]
+Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
+Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]
