@@ -122,14 +122,17 @@ class Context:
 
     async def verify_lane(self, scope: Scope, body: bytes) -> Answer:
         """``POST /v1/verifications`` in its plain case, for :class:`~crossverify.service.middleware.FastLane`:
-        a bank's valid key within its limit, no query parameters but ``purpose`` and ``case``. Everything else
-        (and any failure) is left to the route, which answers it as every route does."""
+        a bank's valid key within its limit, no query parameters but ``purpose`` and ``case``, no
+        ``Idempotency-Key``. Everything else (and any failure) is left to the route, which answers it as every
+        route does."""
         try:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
                              strict_parsing=False)
             if not set(query) <= {"purpose", "case"} or any(len(v) != 1 for v in query.values()):
                 return None
             headers = dict(scope.get("headers", []))
+            if b"idempotency-key" in headers:
+                return None
             given = headers.get(b"authorization", b"").decode("latin-1")
             key = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else \
                 headers.get(b"x-api-key", b"").decode("latin-1")

@@ -159,13 +159,13 @@ class ReceiptOutbox:
         transaction, each transaction's receipts as one envelope. One process flushes at a time: another one's
         flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it. With
         nothing queued or sent, the chain is not asked anything."""
-        with self.store.lock:
-            idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') LIMIT 1"
-                                    ).fetchone() is None
-        if idle:
-            return FlushReport(0, 0, 0)
-        self.store.bind(identity(circulation))
         with self.store.exclusively("receipt sending", wait=wait):
+            with self.store.lock:
+                idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') LIMIT 1"
+                                        ).fetchone() is None
+            if idle:
+                return FlushReport(0, 0, 0)
+            self.store.bind(identity(circulation))
             return self._flush(circulation, sender, timeout, progress)
 
     def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
