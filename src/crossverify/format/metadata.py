@@ -19,8 +19,9 @@ standard types this package ships (``format/types/``) and whatever an institutio
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -91,6 +92,11 @@ class TypeDisplay:
     name: Words
     claims: tuple[ClaimDisplay, ...]
     digest: bytes
+    source: str = field(default="", repr=False, compare=False)  # the RFC 8785 form that was hashed
+
+    def as_json(self) -> dict[str, Any]:
+        """The metadata object, as read: hashing it again gives :attr:`digest`."""
+        return dict(json.loads(self.source))
 
     def claim(self, name: str) -> ClaimDisplay | None:
         return next((c for c in self.claims if c.name == name), None)
@@ -109,6 +115,10 @@ class IssuerDisplay:
     issuer: str
     name: Words
     digest: bytes
+    source: str = field(default="", repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(json.loads(self.source))
 
 
 Display = TypeDisplay | IssuerDisplay
@@ -136,12 +146,17 @@ def from_json(doc: Any) -> Display:
         _object(doc, "", {"format", "docType", "name", "claims"}, set())
         _code(doc_type_code, doc["docType"], "/docType")
         claims = _claims(doc["claims"])
-        return TypeDisplay(doc["docType"], _words(doc["name"], "/name"), claims, metadata_digest(doc))
+        return TypeDisplay(doc["docType"], _words(doc["name"], "/name"), claims, *_hashed(doc))
     if kind == ISSUER_FORMAT:
         _object(doc, "", {"format", "issuer", "name"}, set())
         _code(issuer_id_code, doc["issuer"], "/issuer")
-        return IssuerDisplay(doc["issuer"], _words(doc["name"], "/name"), metadata_digest(doc))
+        return IssuerDisplay(doc["issuer"], _words(doc["name"], "/name"), *_hashed(doc))
     raise MalformedMetadata(f"format must be {DOC_TYPE_FORMAT!r} or {ISSUER_FORMAT!r}, got {kind!r}", "/format")
+
+
+def _hashed(doc: Mapping[str, Any]) -> tuple[bytes, str]:
+    canonical = rfc8785.dumps(doc)
+    return HashAlgorithm.KECCAK256.hasher()(canonical), canonical.decode()
 
 
 def check_registered(display: Display, registered: bytes) -> None:
