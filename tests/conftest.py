@@ -26,7 +26,10 @@ from crossverify.format.metadata import read_metadata, standard_types
 from crossverify.issuer.client import register_metadata
 from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
+from .postgres import engine, location, postgres, postgres_databases, postgres_url
 from .softhsm import SoftHsm, start_softhsm
+
+__all__ = ["engine", "location", "postgres", "postgres_databases", "postgres_url"]  # fixtures for every test module
 
 YEAR = 365 * 86400
 #: The example configurations and published metadata a newcomer starts from (README, docs/deploy.md).

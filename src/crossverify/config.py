@@ -43,6 +43,10 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     max_batch = 1000
     max_age = 300
 
+    [storage]
+    url = "postgresql://crossverify@db.bank.internal/bank"  # optional: every store in PostgreSQL (replicas
+                                              # share it); unset: the SQLite files named above, on this machine
+
     [regulator]
     key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
     dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
@@ -72,6 +76,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -198,11 +203,18 @@ class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
     (``crossverify serve new-key`` makes both). A bank's service also serves the residents' page, whose own
-    verification requests are limited to ``resident_requests_per_minute`` per network address."""
+    verification requests are limited to ``resident_requests_per_minute`` per network address. A request's head
+    (request line and headers) must fit in ``max_header_bytes`` and arrive within ``head_timeout`` seconds, its
+    body fit in ``max_body_bytes`` and arrive within ``body_timeout`` seconds; an idle connection is closed after
+    ``keep_alive`` seconds."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive: float = 5.0
     requests_per_minute: int = 600
     resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)
@@ -233,6 +245,26 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """``[storage]``: where the stores live. Unset, each is the SQLite file its section names (one machine, one
+    process writing it); ``url = "postgresql://..."`` puts every store in that PostgreSQL database, one schema
+    per store, shared by the service's replicas. The password belongs in ``PGPASSWORD`` or a ``.pgpass`` file,
+    never in the URL."""
+
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
+        if self.url is not None and urlsplit(self.url).password is not None:
+            raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
+
+    def location(self, path: Path) -> str | Path:
+        """Where a store whose SQLite file would be ``path`` lives."""
+        return self.url if self.url is not None else path
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting, resolved and validated once; ``source`` names where they came from."""
 
@@ -244,6 +276,7 @@ class Config:
     regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
     display: DisplaySettings = DisplaySettings()
+    storage: StorageSettings = StorageSettings()
     source: str = "defaults and environment"
 
     @classmethod
@@ -296,6 +329,7 @@ _SECTIONS: dict[str, type] = {
     "audit": AuditSettings,
     "regulator": RegulatorSettings,
     "service": ServiceSettings,
+    "storage": StorageSettings,
 }
 
 

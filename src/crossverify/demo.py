@@ -358,13 +358,13 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
         "cnf": holder_claim(holder.public_key())}))])
     bnu.run()
     bundle = load_bundle(bnu.bundle_path("DEPCERT-bound").read_bytes())
-    console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf)")
-    strict = replace(policy, holder_binding=frozenset({"DEPCERT"}))
+    console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf), "
+                  "which marks it holder-bound: no bank accepts it bare, whatever its policy")
 
     def wall() -> int:  # the embedded chain's clock stands in for the banks' own
         return chain_time(registry.w3)
 
-    banks = {aud: VerifierClient(registry, strict, audience=aud, wall_clock=wall, sender=story.bank_a,
+    banks = {aud: VerifierClient(registry, policy, audience=aud, wall_clock=wall, sender=story.bank_a,
                                  circulation=circulation,
                                  challenges=ChallengeStore(out_dir / f"challenges-{aud}.sqlite", aud))
              for aud in ("GDBANKA", "GDBANKB")}

@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -17,9 +17,10 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..session import Session
+from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
-from .auth import ApiKeys, Client, RateLimit
+from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .workers import Periodic, VerifyQueue
 
@@ -42,8 +43,13 @@ class Context:
         self.settings = settings = session.config.service
         self.keys = ApiKeys(settings.api_keys)
         self.roles = roles = self.keys.roles
-        self.limits = RateLimit(settings.requests_per_minute)
-        self.visitors = RateLimit(settings.resident_requests_per_minute)
+        self.limits, self.visitors = RateLimit(settings.requests_per_minute), \
+            RateLimit(settings.resident_requests_per_minute)
+        storage = session.config.storage.url
+        self.buckets = None if storage is None else Store(storage, BUCKETS, kind="rate limits")
+        if self.buckets is not None:  # replicas share the database: they share the limits too
+            self.limits = SharedRateLimit(self.buckets, settings.requests_per_minute, "client")
+            self.visitors = SharedRateLimit(self.buckets, settings.resident_requests_per_minute, "address")
         self.chain_lock = threading.Lock()
         self.metrics = CollectorRegistry()
         self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
@@ -81,6 +87,13 @@ class Context:
             sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
             self.workers["audit"] = Periodic("audit", sync, self.chain_lock, settings.run_every)
 
+    def stores(self) -> list[Store]:
+        """The stores this service opened (to check that each can be reached)."""
+        challenges = self.queue.verifier.challenges
+        journal = self.issuer.journal if self.issuer is not None else None
+        owners = (self.outbox, challenges, journal, self.pickups, self.regulator)
+        return [owner.store for owner in owners if owner is not None] + ([self.buckets] if self.buckets else [])
+
     def start(self) -> None:
         for worker in self.workers.values():
             worker.start()
@@ -108,8 +121,14 @@ class Context:
         return data
 
 
-def _client_of(role: str) -> Callable[[Request], Client]:
-    def authenticate(request: Request) -> Client:
+class _Authenticate:
+    """The dependency that admits a client of ``role`` by its API key, within its rate limit (the OpenAPI
+    document marks the operations that use one as needing the Bearer key)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __call__(self, request: Request) -> Client:
         ctx: Context = request.app.state.context
         header = request.headers.get("authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
@@ -118,15 +137,14 @@ def _client_of(role: str) -> Callable[[Request], Client]:
         if client is None:
             raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
                           {"WWW-Authenticate": "Bearer"})
-        if client.role != role:
-            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {role}")
+        if client.role != self.role:
+            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
         wait = ctx.limits.allow(client.name)
         if wait:
             raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
                           {"Retry-After": str(max(1, round(wait)))})
         request.state.client = client.name
         return client
-    return authenticate
 
 
 def _visitor(request: Request) -> None:
@@ -139,8 +157,8 @@ def _visitor(request: Request) -> None:
 
 
 #: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
-Bank = Annotated[Client, Depends(_client_of("bank"))]
-Issuer = Annotated[Client, Depends(_client_of("issuer"))]
-Regulator = Annotated[Client, Depends(_client_of("regulator"))]
+Bank = Annotated[Client, Depends(_Authenticate("bank"))]
+Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
+Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]

@@ -1,8 +1,11 @@
 """The service's plain ASGI middleware, on every request's path before the framework: request ids, metrics and
-the log line; the body size limit; strict I-JSON reading of JSON bodies."""
+the log line, and the body's bounds in size and time (:class:`Front`); strict I-JSON reading of JSON bodies
+(:class:`StrictJson`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -13,27 +16,33 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import BundleError
 from ..format.strict_json import MAX_DEPTH, read_json
 from . import problems
-from .problems import TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
+from .problems import REQUEST_TIMEOUT, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
 
+log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class Observe:
-    """Gives every request an id (the client's ``X-Request-Id``, or a new one), answers it in a header, and hands
-    ``record`` the request's scope, status and seconds for metrics and the JSON log."""
+class Front:
+    """The first middleware every request meets. It gives the request an id (the client's ``X-Request-Id``, or a
+    new one), answers it in a header, and hands ``record`` the request's scope, status and seconds for metrics
+    and the JSON log (499 for a client that went away). It bounds a request body: at most ``limit`` bytes (413,
+    by Content-Length or as it streams in), all of it within ``timeout`` seconds of the request's head (408,
+    and the connection is closed: a slow sender holds no more than a timer). A client that goes away before its
+    body is in is logged as such, and answered nothing."""
 
-    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
-        self.app, self.record = app, record
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None], limit: int,
+                 timeout: float) -> None:
+        self.app, self.record, self.limit, self.timeout = app, record, limit, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given or uuid.uuid4().hex
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started, status = time.perf_counter(), 500
 
@@ -45,43 +54,87 @@ class Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            declared = headers.get(b"content-length")
+            if (declared is None and b"transfer-encoding" not in headers) or declared == b"0":
+                await self.app(scope, receive, sending)  # no body
+            elif declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+                await self._too_large(scope, sending)
+            elif await self._bounded(scope, receive, sending) is _GONE:
+                status = 499
+                log.info("client went away", extra={"request_id": request_id, "method": scope["method"],
+                                                    "path": scope["path"]})
         finally:
             self.record(scope, status, time.perf_counter() - started)
 
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> object:
+        """Run the app with the body bounded in size and time; :data:`_GONE` when the client went away."""
+        task = asyncio.current_task()
+        assert task is not None
+        seen, complete, answering, expired = 0, False, False, False
 
-class BodyLimit:
-    """Refuses a request body over ``limit`` bytes with 413, by its Content-Length or as it streams in."""
+        def expire() -> None:
+            nonlocal expired
+            if not answering:
+                expired = True
+                task.cancel()
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and int(declared) > self.limit:
-            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
-            return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
+        async def bounded() -> Any:
+            nonlocal seen, complete
             message = await receive()
+            if message["type"] == "http.disconnect":
+                if not complete:
+                    raise _Gone
+                return message
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise _TooLarge
+            if not message.get("more_body", False):
+                complete = True
+                timer.cancel()
             return message
 
+        async def answer(message: Any) -> None:
+            nonlocal answering
+            answering = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, bounded, answer)
         except _TooLarge:
-            await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes")
+            if not answering:
+                await self._too_large(scope, send)
+        except _Gone:
+            return _GONE
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
+            await send_problem(scope, send, REQUEST_TIMEOUT, f"the request body did not arrive within "
+                               f"{self.timeout:g} seconds", _CLOSE)
+        finally:
+            timer.cancel()
+        return None
+
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        """413, closing the connection: the rest of the body is not worth reading."""
+        await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes", _CLOSE)
+
+
+_CLOSE = [(b"connection", b"close")]
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Gone(Exception):
+    """The client disconnected before its request body was in."""
+
+
+_GONE = object()
 
 
 class StrictJson:

@@ -59,6 +59,7 @@ class ProblemType:
         return BASE + self.slug
 
 
+BAD_REQUEST = ProblemType("bad-request", 400, "Bad request")
 UNAUTHENTICATED = ProblemType("unauthenticated", 401, "Unauthenticated")
 FORBIDDEN = ProblemType("forbidden", 403, "Forbidden")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
@@ -70,12 +71,13 @@ UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415, "Unsupported
 INVALID_REQUEST = ProblemType("invalid-request", 422, "Invalid request")
 IDEMPOTENCY_MISMATCH = ProblemType("idempotency-key-reused", 422, "Idempotency key reused")
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
+HEAD_TOO_LARGE = ProblemType("request-header-fields-too-large", 431, "Request header fields too large")
 INTERNAL = ProblemType("internal-error", 500, "Internal error")
 
 #: The service's own problem types (named errors add theirs), by slug.
 OWN: dict[str, ProblemType] = {p.slug: p for p in (
-    UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, IDEMPOTENCY_CONFLICT, TOO_LARGE,
-    UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, IDEMPOTENCY_MISMATCH, RATE_LIMITED, INTERNAL)}
+    BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TIMEOUT, IDEMPOTENCY_CONFLICT,
+    TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INVALID_REQUEST, IDEMPOTENCY_MISMATCH, RATE_LIMITED, HEAD_TOO_LARGE, INTERNAL)}
 
 #: Named errors: their status, and the Retry-After (seconds) sent with it, if any. The first match counts.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int, int | None], ...] = (
@@ -215,3 +217,26 @@ async def _internal(request: Request, exc: Exception) -> Response:
 HANDLERS: dict[int | type[Exception], Callable[[Request, Any], Coroutine[Any, Any, Response]]] = {
     Problem: _problem, CrossverifyError: _named, ValueError: _named, StarletteHTTPException: _framework,
     RequestValidationError: _invalid, Exception: _internal}
+
+
+#: What each error status means, as the OpenAPI document describes it.
+MEANING = {
+    400: "Not well-formed HTTP", 401: "No API key, or an unknown one", 403: "Not allowed to this client",
+    404: "Not found", 408: "The request did not arrive in time; the connection is closed", 409: "Conflict",
+    410: "Expired", 413: "The request body is too large", 415: "The request body is not application/json",
+    422: "Invalid request", 429: "Over the rate limit: wait Retry-After seconds", 500: "A fault of the service",
+    502: "The chain failed the request",
+    503: "The node, the registry or a store is unavailable: retry after Retry-After",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for ``statuses``, each problem details (with Retry-After where the status has it)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"description": MEANING[status], "content": {MEDIA_TYPE: {
+            "schema": {"$ref": "#/components/schemas/Problem"}}}}
+        if status in (429, 503):
+            out[status]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                                      "schema": {"type": "integer"}}}
+    return out
