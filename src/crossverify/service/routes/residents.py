@@ -117,7 +117,7 @@ def _display_routes(routes: APIRouter, ctx: Context) -> None:
     session = ctx.session
     name = session.config.display.name or None
 
-    @routes.get("/resident/institution", response_model=InstitutionOut,
+    @routes.get("/resident/institution", operation_id="getInstitution", response_model=InstitutionOut,
                 summary="The name of the institution whose page this is ([display] name), in each language")
     def institution(_: Visitor) -> InstitutionOut:
         if "issuer" not in ctx.roles:
@@ -125,7 +125,7 @@ def _display_routes(routes: APIRouter, ctx: Context) -> None:
         with ctx.chain_lock:
             return InstitutionOut(name=name, issuer=_metadata(session.metadata, session.issuer_id, ""))
 
-    @routes.get("/resident/metadata", response_model=DisplayOut,
+    @routes.get("/resident/metadata", operation_id="getDisplayMetadata", response_model=DisplayOut,
                 summary="An issuer's name and a document type's labels, as the registry's digests name them: the "
                         "page checks each against its digest and uses nothing else")
     def display(issuer: str, docType: str, _: Visitor) -> DisplayOut:
