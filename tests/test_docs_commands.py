@@ -61,7 +61,8 @@ def check(text: str, whole: bool = True) -> None:
         word = words[i]
         if word.startswith("-") and word not in ("-",):
             name = word.split("=", 1)[0]
-            options = {o: p for p in command.params if isinstance(p, click.Option) for o in [*p.opts, *p.secondary_opts]}
+            options = {o: p for p in command.params if isinstance(p, click.Option)
+                       for o in [*p.opts, *p.secondary_opts]}
             if name == "--help":
                 return
             assert name in options, f"{' '.join(ctx.command_path.split()[1:]) or 'crossverify'} has no option {name}"
