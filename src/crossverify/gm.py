@@ -12,6 +12,7 @@ it signs e = SM3(Z || M). An SM2 ciphertext is ``C1 || C3 || C2`` (GB/T 32918.4-
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 
 import gmssl_pyx
 from cryptography.exceptions import InvalidTag
@@ -104,7 +105,10 @@ def _private(private_key: bytes) -> tongsuo_ec.EllipticCurvePrivateKey:
     return tongsuo_ec.derive_private_key(_int(require_private_key(private_key)), tongsuo_ec.SM2())
 
 
+@lru_cache(maxsize=4096)
 def _public(public_key: bytes) -> tongsuo_ec.EllipticCurvePublicKey:
+    """Tongsuo's key object for ``public_key``: built (and the point checked) once per key, as a bank meets the
+    same few holder and issuer keys again and again."""
     key = require_public_key(public_key)
     return tongsuo_ec.EllipticCurvePublicNumbers(_int(key[:32]), _int(key[32:]), tongsuo_ec.SM2()).public_key()
 
@@ -141,7 +145,7 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     if not (1 <= r < N and 1 <= s < N):
         return False
     try:
-        _public(public_key).verify(encode_dss_signature(r, s), message, tongsuo_ec.ECDSA(tongsuo_hashes.SM3()))
+        _public(bytes(public_key)).verify(encode_dss_signature(r, s), message, tongsuo_ec.ECDSA(tongsuo_hashes.SM3()))
     except InvalidSignature:
         return False
     return True
