@@ -18,22 +18,18 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from eth_utils.address import to_checksum_address
 
 from .. import gm
 from ..errors import InvalidSM2Key, KeyLoadError, SigningFailed
 
-KEYSTORE_ITERATIONS = 300_000
 _KEYSTORE_AAD = b"crossverify SM2 keystore"
 _KEYSTORE_MEMBERS = {"crypto", "address", "publicKey", "kdf", "iterations", "salt", "cipher", "nonce", "ciphertext"}
 
@@ -68,14 +64,10 @@ class LocalSM2Key:
     def sign(self, message: bytes) -> bytes:
         return self._signing.sign(message)
 
-    def write_keystore(self, path: Path, password: str, iterations: int = KEYSTORE_ITERATIONS) -> None:
+    def write_keystore(self, path: Path, password: str, iterations: int = gm.PASSWORD_ITERATIONS) -> None:
         """Encrypt the key into a new keystore file readable by its owner only; never overwrites."""
-        salt, nonce = secrets.token_bytes(16), secrets.token_bytes(gm.GCM_NONCE_SIZE)
-        sealed = gm.SM4GCM(_kdf(password, salt, iterations)).encrypt(nonce, self._private,
-                                                                     _KEYSTORE_AAD + self.public_key)
         data = {"crypto": "sm2", "address": self.address, "publicKey": "0x" + self.public_key.hex(),
-                "kdf": "pbkdf2-hmac-sm3", "iterations": iterations, "salt": "0x" + salt.hex(),
-                "cipher": "sm4-gcm", "nonce": "0x" + nonce.hex(), "ciphertext": "0x" + sealed.hex()}
+                **gm.password_seal(self._private, password, _KEYSTORE_AAD + self.public_key, iterations)}
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -83,10 +75,6 @@ class LocalSM2Key:
             raise KeyLoadError(f"{path} exists; not overwriting a key") from None
         with os.fdopen(fd, "w") as file:
             json.dump(data, file)
-
-
-def _kdf(password: str, salt: bytes, iterations: int) -> bytes:
-    return PBKDF2HMAC(hashes.SM3(), gm.SM4_KEY_SIZE, salt, iterations).derive(password.encode())
 
 
 def is_sm2_keystore(path: Path) -> bool:
@@ -131,10 +119,7 @@ def load_sm2_keystore(path: Path, password_env: str, prompt: Callable[[str], str
         password = prompt(f"Password for {path.name}")
     try:
         public_key = bytes.fromhex(data["publicKey"][2:])
-        iterations = int(data["iterations"])
-        key = _kdf(password, bytes.fromhex(data["salt"][2:]), iterations)
-        private = gm.SM4GCM(key).decrypt(bytes.fromhex(data["nonce"][2:]), bytes.fromhex(data["ciphertext"][2:]),
-                                         _KEYSTORE_AAD + public_key)
+        private = gm.password_open(data, password, _KEYSTORE_AAD + public_key)
     except InvalidTag:
         raise KeyLoadError(f"wrong password for SM2 keystore {path}") from None
     except (ValueError, TypeError) as exc:
