@@ -101,6 +101,8 @@ class Kem(IntEnum):
 
 #: The default: 64 bytes per regulator against 1,152 for the hybrid (see docs/benchmarks.md).
 DEFAULT_KEM = Kem.X25519
+#: The standard suite's KEMs (the GM suite has SM2 alone).
+STANDARD_KEMS = (Kem.X25519, Kem.MLKEM768_X25519)
 _SUITES = {
     Kem.X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
     Kem.MLKEM768_X25519: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),

@@ -100,8 +100,9 @@ def sealing(n: int) -> Section:
     calldata they would cost."""
     s = Section("Sealed receipts",
                 f"{n:,} receipts ({PLAINTEXT_BYTES}-byte plaintext) sealed to two regulators, {SEAL_BATCH} to an "
-                "envelope as a transaction records them (envelope version 3: the body key sealed to each with HPKE, "
-                "HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of 104 bytes per receipt), then opened by one of "
+                "envelope as a transaction records them (envelope version 4: in the standard suite the body key "
+                "sealed to each with HPKE, HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of 104 bytes per "
+                "receipt; in the GM suite SM2 and SM4-GCM), then opened by one of "
                 "them (at its position in the key list). The baseline is the X25519 KEM, measured in the same run. "
                 f"Gas is estimated for each receipt's commitment and share of the envelope as calldata and log data "
                 f"({GAS_PER_BYTE} gas per byte), before any fixed transaction cost; the next section measures it. "
