@@ -23,6 +23,7 @@ OPERATIONS = {
     "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
     "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
     "getAuditReport", "getCirculation", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getInstitution", "getDisplayMetadata",
     "getHealth", "getReadiness", "getMetrics",
 }
 INSTITUTIONS = {"banks", "issuers", "regulators"}
