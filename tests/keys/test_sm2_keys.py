@@ -105,3 +105,24 @@ def test_a_token_that_answers_wrongly_is_named() -> None:
     signer = TokenSM2Key(_SoftwareTokenKey(local, mechanism, lie=True), local.public_key, mechanism, "the token")
     with pytest.raises(SigningFailed, match="does not verify"):
         signer.sign(b"m")
+
+
+def test_an_sm2_holder_key_file_round_trips_plain_and_encrypted(tmp_path: Path) -> None:
+    from crossverify.format.holder import SM2HolderPrivateKey
+    from crossverify.format.suite import Suite
+    from crossverify.keys.holder import generate_holder_key, load_holder_key, write_holder_key
+
+    key = generate_holder_key(Suite.GM)
+    assert isinstance(key, SM2HolderPrivateKey)
+    write_holder_key(key, tmp_path / "plain.json")
+    write_holder_key(key, tmp_path / "sealed.json", "pw")
+    assert oct((tmp_path / "sealed.json").stat().st_mode & 0o777) == "0o600"
+    assert load_holder_key(tmp_path / "plain.json") == key
+    assert load_holder_key(tmp_path / "sealed.json", "pw") == key
+    assert b"privateKey" not in (tmp_path / "sealed.json").read_bytes()
+    with pytest.raises(KeyLoadError, match="wrong password"):
+        load_holder_key(tmp_path / "sealed.json", "other")
+    with pytest.raises(KeyLoadError, match="encrypted"):
+        load_holder_key(tmp_path / "sealed.json")
+    with pytest.raises(KeyLoadError, match="exists"):
+        write_holder_key(key, tmp_path / "plain.json")
