@@ -8,7 +8,8 @@ the certificate names in its ``cnf`` claim. This is the SD-JWT key-binding patte
 
     JCS({"aud", "digest", "disclosed", "exp", "iat", "nonce", "purpose", "typ": "crossverify-presentation/1"})
 
-``load_presentation`` validates strictly (JSON Schema, then the rules a schema cannot state) and raises a named
+``load_presentation`` validates strictly (the shipped JSON Schema, by code generated from it, then the rules a
+schema cannot state) and raises a named
 :class:`~crossverify.errors.BundleError`; whether the signature, audience, challenge and times are acceptable
 is the verifier's to judge, check by check. See docs/format.md.
 """
@@ -23,17 +24,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
-from .bundle import Bundle, _named, load_bundle, schema_validator
+from .bundle import Bundle, _named, bundle_from_json
 from .certificate import MAX_BUNDLE_BYTES, Claim
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .holder import HOLDER_CLAIM, key_from_claim, public_jwk, sign_p1363, verify_p1363
 from .strict_json import MAX_DEPTH, read_json
+from .validation import SchemaCheck, compile_schema
 
 PRESENTATION_VERSION = 1
 CHALLENGE_VERSION = 1
@@ -163,11 +164,11 @@ def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BY
     top (``/bundle/...``).
     """
     doc = _parse(text, "presentation", PRESENTATION_VERSION, max_bytes)
-    error = jsonschema.exceptions.best_match(_validator("presentation").iter_errors(doc))
-    if error is not None:
-        raise _named(error)
+    check = _schema_check("presentation")
+    if not check.valid(doc):
+        raise _named(check.explain(doc))
     try:
-        bundle = load_bundle(json.dumps(doc["bundle"], ensure_ascii=False), max_bytes=max_bytes)
+        bundle = bundle_from_json(doc["bundle"])
     except BundleError as exc:
         exc.path = "/bundle" + exc.path
         exc.args = (f"{str(exc).rsplit(' (at ', 1)[0]} (at {exc.path})",)
@@ -186,9 +187,9 @@ def load_challenge(text: str | bytes) -> Challenge:
     """Parse a bank's challenge (its JSON text); a fault raises :class:`ChallengeError`."""
     try:
         doc = _parse(text, "challenge", CHALLENGE_VERSION, 4096)
-        error = jsonschema.exceptions.best_match(_validator("challenge").iter_errors(doc))
-        if error is not None:
-            raise _named(error)
+        check = _schema_check("challenge")
+        if not check.valid(doc):
+            raise _named(check.explain(doc))
     except BundleError as exc:
         raise ChallengeError(f"not a crossverify challenge: {exc}") from None
     return Challenge(doc["aud"], from_hex(doc["nonce"]), doc["purpose"], doc["expiresAt"])
@@ -234,5 +235,5 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _validator(name: str) -> jsonschema.protocols.Validator:
-    return schema_validator(schema(name))
+def _schema_check(name: str) -> SchemaCheck:
+    return compile_schema(schema(name))
