@@ -44,6 +44,7 @@ from crossverify import (
     RevocationRequest,
     SaltedDocument,
     attachment_claim,
+    gm,
     holder_claim,
     present,
     seal_batch,
@@ -407,6 +408,8 @@ def holder_key() -> ec.EllipticCurvePrivateKey:
 
 def regulator_key(kem: Kem, name: str) -> RegulatorKey:
     seed = hashlib.sha512(f"crossverify test vector regulator key/{kem.name}/{name}".encode()).digest()
+    if kem is Kem.SM2:  # a scalar in [1, n - 2]
+        return RegulatorKey(kem, (int.from_bytes(seed[:32], "big") % (gm.N - 2) + 1).to_bytes(32, "big"))
     return RegulatorKey(kem, (seed + hashlib.sha512(seed).digest())[:{Kem.X25519: 32}.get(kem, 96)])
 
 
@@ -492,8 +495,8 @@ def presentation_vectors() -> dict[str, object]:
 
 
 def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str, object]:
-    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. HPKE encryption
-    is randomised, so the sealed bytes of the file already written are kept while they still open to these very
+    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. Encryption (HPKE,
+    SM2) is randomised, so the sealed bytes of the file already written are kept while they still open to these very
     receipts; otherwise they are sealed afresh."""
     keys = [regulator_key(kem, name) for name in ("AMCM", "PBOC-GD")]
     receipts = [Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
