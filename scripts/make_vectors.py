@@ -706,6 +706,7 @@ def gm_vectors() -> dict[str, object]:
             "privateKey": "0x" + holder.raw.hex(),
             "jwk": public_jwk(holder.public_key()),
             "documentDigest": "0x" + document.digest.hex(),
+            "challenge": challenge.to_json(),
             "signingInput": signing_input.decode(),
             "presentationHash": "0x" + presentation.hash().hex(),
             "presentation": presentation.to_json(),
