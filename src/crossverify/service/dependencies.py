@@ -55,7 +55,7 @@ class Context:
             RateLimit(settings.resident_requests_per_minute)
         storage = session.config.storage.url
         if storage is not None:  # replicas share the database: they share the limits too
-            self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits")
+            self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits", durable=False)
         elif settings.workers > 1:  # the workers of one machine share a store beside the others
             self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False)
         else:
