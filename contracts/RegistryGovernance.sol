@@ -28,18 +28,23 @@ contract RegistryGovernance is RegistryStorage {
     function execute(GovernanceAction action, bytes calldata payload, uint256 proposalId) external onlyConsortium {
         _check(action, payload);
         if (action == GovernanceAction.AdmitIssuer) {
-            (bytes11 issuerId, bytes32 jurisdiction, address admin, bytes8[] memory docTypes) =
-                abi.decode(payload, (bytes11, bytes32, address, bytes8[]));
+            (bytes11 issuerId, bytes32 jurisdiction, address admin, bytes8[] memory docTypes, bytes32 issuerMetadata,
+                bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes32, address, bytes8[], bytes32, bytes32[]));
             _admitIssuer(issuerId, jurisdiction, admin, docTypes, proposalId);
+            if (issuerMetadata != bytes32(0)) _setMetadata(issuerId, bytes8(0), issuerMetadata, proposalId);
+            _registerMetadata(issuerId, docTypes, typeMetadata, proposalId);
         } else if (action == GovernanceAction.SuspendIssuer) {
             _setIssuerStatus(abi.decode(payload, (bytes11)), Status.Suspended, proposalId);
         } else if (action == GovernanceAction.ReinstateIssuer) {
             _setIssuerStatus(abi.decode(payload, (bytes11)), Status.Active, proposalId);
         } else if (action == GovernanceAction.SetDocTypes) {
-            (bytes11 issuerId, bytes8[] memory docTypes, bool allowed) = abi.decode(payload, (bytes11, bytes8[], bool));
+            (bytes11 issuerId, bytes8[] memory docTypes, bool allowed, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes8[], bool, bytes32[]));
             for (uint256 i = 0; i < docTypes.length; ++i) {
                 _setDocType(issuerId, docTypes[i], allowed, proposalId);
             }
+            _registerMetadata(issuerId, docTypes, typeMetadata, proposalId);
         } else if (action == GovernanceAction.AdmitMember) {
             (address account, Role role) = abi.decode(payload, (address, Role));
             _setMember(account, role, Status.Active, proposalId);
@@ -72,14 +77,12 @@ contract RegistryGovernance is RegistryStorage {
 
     function _check(GovernanceAction action, bytes calldata payload) private view {
         if (action == GovernanceAction.AdmitIssuer) {
-            (bytes11 issuerId,, address admin, bytes8[] memory docTypes) =
-                abi.decode(payload, (bytes11, bytes32, address, bytes8[]));
+            (bytes11 issuerId,, address admin, bytes8[] memory docTypes,, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes32, address, bytes8[], bytes32, bytes32[]));
             if (issuerId == bytes11(0)) revert RegistryZeroIssuerId();
             if (_issuers[issuerId].status != Status.None) revert RegistryIssuerExists(issuerId);
             _requireFreeAdmin(admin);
-            for (uint256 i = 0; i < docTypes.length; ++i) {
-                if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
-            }
+            _requireDocTypes(docTypes, typeMetadata.length);
         } else if (action == GovernanceAction.SuspendIssuer) {
             bytes11 issuerId = abi.decode(payload, (bytes11));
             Status status = _issuers[issuerId].status;
@@ -89,11 +92,10 @@ contract RegistryGovernance is RegistryStorage {
             Status status = _issuers[issuerId].status;
             if (status != Status.Suspended) revert RegistryIssuerNotSuspended(issuerId, status);
         } else if (action == GovernanceAction.SetDocTypes) {
-            (bytes11 issuerId, bytes8[] memory docTypes,) = abi.decode(payload, (bytes11, bytes8[], bool));
+            (bytes11 issuerId, bytes8[] memory docTypes,, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes8[], bool, bytes32[]));
             _requireIssuer(issuerId);
-            for (uint256 i = 0; i < docTypes.length; ++i) {
-                if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
-            }
+            _requireDocTypes(docTypes, typeMetadata.length);
         } else if (action == GovernanceAction.AdmitMember) {
             (address account, Role role) = abi.decode(payload, (address, Role));
             if (account == address(0)) revert RegistryZeroAddress();
@@ -223,6 +225,13 @@ contract RegistryGovernance is RegistryStorage {
         else emit MemberReinstated(account, role, proposalId);
     }
 
+    function _requireDocTypes(bytes8[] memory docTypes, uint256 digests) private pure {
+        for (uint256 i = 0; i < docTypes.length; ++i) {
+            if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
+        }
+        if (digests != docTypes.length) revert RegistryMetadataLength(docTypes.length, digests);
+    }
+
     function _requireIssuer(bytes11 issuerId) private view {
         if (_issuers[issuerId].status == Status.None) revert RegistryUnknownIssuer(issuerId);
     }
@@ -309,6 +318,37 @@ contract RegistryGovernance is RegistryStorage {
         Issuer storage i = _issuers[issuerId];
         if (i.admin != msg.sender || msg.sender == address(0)) revert RegistryNotIssuerAdmin(issuerId, msg.sender);
         return i.adminNo;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Display metadata
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @notice Register the digest of the display metadata of the caller's issuer for `docType` (zero: its name).
+    function setMetadataDigest(bytes8 docType, bytes32 digest) external {
+        bytes11 issuerId = _adminOf[msg.sender].issuerId;
+        if (issuerId == bytes11(0)) revert RegistryNotIssuerAdmin(issuerId, msg.sender);
+        if (docType != bytes8(0) && !_mayIssue[issuerId][docType]) revert RegistryDocTypeNotAllowed(issuerId, docType);
+        _setMetadata(issuerId, docType, digest, 0);
+    }
+
+    /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: of its own name).
+    function metadataDigest(bytes11 issuerId, bytes8 docType) external view returns (bytes32) {
+        return _metadataDigests[issuerId][docType];
+    }
+
+    /// @dev A proposal's digests, one per document type; a zero digest leaves the registered one as it is.
+    function _registerMetadata(bytes11 issuerId, bytes8[] memory docTypes, bytes32[] memory digests, uint256 proposalId)
+        private
+    {
+        for (uint256 i = 0; i < docTypes.length; ++i) {
+            if (digests[i] != bytes32(0)) _setMetadata(issuerId, docTypes[i], digests[i], proposalId);
+        }
+    }
+
+    function _setMetadata(bytes11 issuerId, bytes8 docType, bytes32 digest, uint256 proposalId) private {
+        _metadataDigests[issuerId][docType] = digest;
+        emit MetadataDigestSet(issuerId, docType, proposalId, digest);
     }
 
     // ------------------------------------------------------------------------------------------------------

@@ -123,6 +123,7 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
     mapping(bytes11 issuerId => mapping(bytes32 documentDigest => Revocation)) internal _documentRevocations;
 
     Predecessor[] internal _predecessors;
+    mapping(bytes11 issuerId => mapping(bytes8 docType => bytes32 digest)) internal _metadataDigests;
 
     /// @param consortium_ The consortium contract, the only account that carries out governance.
     constructor(address consortium_) EIP712("crossverify DocumentRegistry", "2") {

@@ -13,15 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "crossverify"
 #: What each room may import from crossverify (besides itself). Faces sit on top and may import anything.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "format": {"errors"},
-    "chain": {"errors", "format"},
-    "keys": {"errors"},
+    "gm": {"errors"},
+    "format": {"errors", "gm"},
+    "chain": {"errors", "format", "gm"},
+    "keys": {"errors", "gm", "format"},
     "config": {"errors"},
     "store": {"errors"},
-    "sealing": {"errors", "format"},
-    "issuer": {"errors", "format", "chain", "store", "sealing"},
+    "idempotency": {"errors", "store"},
+    "sealing": {"errors", "format", "gm"},
+    "issuer": {"errors", "format", "chain", "store", "sealing", "idempotency"},
     "consortium": {"errors", "format", "chain"},
-    "verifier": {"errors", "format", "chain", "store", "sealing"},
+    "verifier": {"errors", "format", "chain", "store", "sealing", "idempotency"},
     "regulator": {"errors", "format", "chain", "store", "sealing"},
 }
 ALLOWED["session"] = set(ALLOWED)  # the wiring sits on every layer below the faces

@@ -43,9 +43,23 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     max_batch = 1000
     max_age = 300
 
+    [storage]
+    url = "postgresql://crossverify@db.bank.internal/bank"  # optional: every store in PostgreSQL (replicas
+                                              # share it); unset: the SQLite files named above, on this machine
+
     [regulator]
     key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
     dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
+
+    [display]
+    language = "zh-Hant"                      # the command line's language: zh-Hant, zh-Hans, pt or en
+    metadata = ["metadata"]                   # issuers' names and own types' labels, as they publish them
+
+    [display.name]                            # this institution's name, which its pages show
+    zh-Hant = "廣東銀行"
+    zh-Hans = "广东银行"
+    pt = "Banco de Guangdong"
+    en = "Bank of Guangdong"
 
 A setting that is optional in general but needed by a command is checked where it is used, with
 :meth:`Config.need`, so the error names the setting and where it could have been given.
@@ -62,6 +76,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -191,7 +206,8 @@ class ServiceSettings:
     verification requests are limited to ``resident_requests_per_minute`` per network address. A request's head
     (request line and headers) must fit in ``max_header_bytes`` and arrive within ``head_timeout`` seconds, its
     body fit in ``max_body_bytes`` and arrive within ``body_timeout`` seconds; an idle connection is closed after
-    ``keep_alive`` seconds."""
+    ``keep_alive`` seconds. ``workers`` processes serve a bank on one machine; they share its challenges, outbox
+    and (in ``rate_limits``, or in the ``[storage]`` database) the clients' rate limits."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -204,6 +220,55 @@ class ServiceSettings:
     resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)
     run_every: float = 5.0
+    workers: int = 1
+    rate_limits: Path = Path("crossverify-rate-limits.sqlite")
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"[service] workers must be at least 1, got {self.workers}")
+
+
+#: The languages people read crossverify in (crossverify.format.metadata.LANGUAGES).
+LANGUAGES = ("zh-Hant", "zh-Hans", "pt", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class DisplaySettings:
+    """``[display]``: how people read certificates. ``language``: the command line's (``zh-Hant``, ``zh-Hans``,
+    ``pt`` or ``en``); ``metadata``: folders of display metadata files this institution keeps (issuers' names and
+    their own document types' labels, as the issuers publish them; the standard types ship with crossverify;
+    env: comma-separated); ``name``: this institution's own name in each language, which its pages show."""
+
+    language: str = "en"
+    metadata: list[Path] = field(default_factory=list)
+    name: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"[display] language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
+        if self.name and set(self.name) != set(LANGUAGES):
+            raise ConfigError(f"[display] name gives the institution's name in each of {', '.join(LANGUAGES)}, "
+                              f"got {', '.join(self.name) or 'none'}")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """``[storage]``: where the stores live. Unset, each is the SQLite file its section names (one machine, one
+    process writing it); ``url = "postgresql://..."`` puts every store in that PostgreSQL database, one schema
+    per store, shared by the service's replicas. The password belongs in ``PGPASSWORD`` or a ``.pgpass`` file,
+    never in the URL."""
+
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
+        if self.url is not None and urlsplit(self.url).password is not None:
+            raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
+
+    def location(self, path: Path) -> str | Path:
+        """Where a store whose SQLite file would be ``path`` lives."""
+        return self.url if self.url is not None else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +282,8 @@ class Config:
     audit: AuditSettings = AuditSettings()
     regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
+    display: DisplaySettings = DisplaySettings()
+    storage: StorageSettings = StorageSettings()
     source: str = "defaults and environment"
 
     @classmethod
@@ -265,9 +332,11 @@ _SECTIONS: dict[str, type] = {
     "keys": KeySettings,
     "issuer": IssuerSettings,
     "verifier": VerifierSettings,
+    "display": DisplaySettings,
     "audit": AuditSettings,
     "regulator": RegulatorSettings,
     "service": ServiceSettings,
+    "storage": StorageSettings,
 }
 
 

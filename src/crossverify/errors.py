@@ -26,6 +26,8 @@
     │   ├── StoreTooNew                      written by a newer crossverify
     │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
+    ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
+    ├── SuiteMismatch                        a structure of one crypto suite at a deployment of the other
     ├── ChallengeError                       a challenge cannot be issued or read (also ValueError)
     ├── PickupError                          a resident's pickup is refused (also ValueError)
     │   ├── PickupCodeInvalid                no open pickup has this code (a wrong guess counts against the cap)
@@ -33,6 +35,10 @@
     │   ├── PickupExpired                    the code, or the pickup, expired before it was used
     │   ├── PickupLocked                     too many wrong codes for this pickup: the issuer must make a new one
     │   └── PickupNotReady                   the certificate is not anchored yet: ask again later
+    ├── MetadataError                        display metadata (labels and names) cannot be used
+    │   ├── MalformedMetadata                not display metadata in the agreed form (also ValueError)
+    │   ├── MetadataMismatch                 not what the registry holds a digest of: altered, or another's
+    │   └── MetadataUnavailable              the registry holds a digest of metadata nobody here has
     ├── SealingError                         a sealed receipt or regulator key is unusable
     │   └── NotSealedToThisKey               no part of the sealed receipt opens with this regulator's key
     ├── BundleError                          a bundle cannot be used; ``path`` is the JSON pointer of the fault
@@ -168,7 +174,7 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The store's disk is full, read-only or failing."""
+    """The store's disk is full, read-only or failing, or its database server cannot be reached."""
 
 
 class StoreCorrupt(StoreError):
@@ -185,6 +191,16 @@ class StoreChainMismatch(StoreError):
 
 class HolderKeyError(CrossverifyError, ValueError):
     """A holder key (the ``cnf`` claim, a JWK, a key file) is not an ECDSA P-256 key in the agreed form."""
+
+
+class InvalidSM2Key(CrossverifyError, ValueError):
+    """An SM2 key is malformed: a private key that is not 32 bytes of a scalar in [1, n - 2], or a public key
+    that is not the 64 bytes x || y of a point of the curve."""
+
+
+class SuiteMismatch(CrossverifyError, ValueError):
+    """A structure of one crypto suite (a bundle, presentation, anchor, revocation, key proof or sealed envelope)
+    met a deployment of the other: the standard suite and the GM suite never mix."""
 
 
 class ChallengeError(CrossverifyError, ValueError):
@@ -213,6 +229,28 @@ class PickupLocked(PickupError):
 
 class PickupNotReady(PickupError):
     """The certificate is enrolled but not anchored yet: collect it again in a moment."""
+
+
+class MetadataError(CrossverifyError):
+    """Display metadata (a document type's labels, an issuer's name) cannot be used
+    (see :mod:`crossverify.format.metadata`)."""
+
+
+class MalformedMetadata(MetadataError, ValueError):
+    """Not display metadata in the agreed form; ``path`` is the JSON pointer of the fault."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{message} (at {path or 'the top level'})")
+        self.path = path
+
+
+class MetadataMismatch(MetadataError):
+    """The metadata's digest is not the one the registry holds for that issuer and document type: it was
+    altered, or it describes another issuer's or type's documents."""
+
+
+class MetadataUnavailable(MetadataError):
+    """The registry holds a digest for that issuer and type, and no metadata known here has it."""
 
 
 class SealingError(CrossverifyError):
@@ -551,6 +589,10 @@ class ConsortiumZeroJurisdiction(ContractRevert):
     """A jurisdiction code must not be zero."""
 
 
+class SM2PrecompileFailed(ContractRevert):
+    """The precompile answered a call with an error or with data of the wrong shape."""
+
+
 class RegistryAdminInUse(ContractRevert):
     """The account already administers an issuer."""
 
@@ -578,6 +620,10 @@ class RegistryDocumentAlreadyRevoked(ContractRevert):
 class RegistryInvalidAdminCompromiseTime(ContractRevert):
     """An admin compromise time must be non-zero, not in the future, not before the admin took office, and at
     most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now."""
+
+
+class RegistryMetadataLength(ContractRevert):
+    """Display metadata digests must pair one to one with the document types they describe."""
 
 
 class RegistryInvalidCancellation(ContractRevert):

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from crossverify.config import (
     AuditSettings,
     Config,
+    DisplaySettings,
     IssuerSettings,
     KeySettings,
     NetworkSettings,
@@ -22,7 +23,7 @@ from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
 
-from ..conftest import Consortium
+from ..conftest import EXAMPLES, Consortium
 
 KEYS = {role: new_key() for role in ("bank", "issuer", "regulator")}
 
@@ -38,6 +39,7 @@ def service(c: Consortium, tmp_path: Path, role: str, **keys: object) -> TestCli
         audit=AuditSettings(index=tmp_path / "audit.sqlite"),
         service=ServiceSettings(api_keys={f"test-{role}": f"{role} {digest}"}, requests_per_minute=6000,
                                 max_body_bytes=256 * 1024),
+        display=DisplaySettings(metadata=[EXAMPLES / "metadata"]),
     )
     app = create_app(Session(config), start_workers=False)
     client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
@@ -105,6 +107,8 @@ def test_institutions_are_authenticated_limited_and_capped(consortium: Consortiu
     wrong = TestClient(bank_api.app, headers={"Authorization": "Bearer cvk_guessed"})
     assert wrong.get("/v1/audit/report").status_code == 401
     assert bank_api.get("/v1/audit/report").status_code == 403
+    refused = bank_api.post("/v1/pickups", json={"certificate": {}})
+    assert refused.status_code == 403 and refused.json()["detail"] == "test-bank is a bank; this needs an issuer"
     too_big = bank_api.post("/v1/verifications", content=b"{" + b" " * 300_000 + b"}")
     assert too_big.status_code == 413 and too_big.json()["status"] == 413
 

@@ -35,6 +35,7 @@ from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
 from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
+from ..format.metadata import Display, IssuerDisplay
 from .journal import BatchRecord, BatchState, Journal
 
 log = logging.getLogger(__name__)
@@ -119,12 +120,24 @@ def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: 
     return written
 
 
+def register_metadata(registry: Registry, admin: Sender, issuer_id: str, display: Display) -> None:
+    """Register, as ``issuer_id``'s admin, the digest of its name (:class:`IssuerDisplay`) or of the display
+    metadata of a document type it may issue; readers then use exactly that metadata."""
+    if isinstance(display, IssuerDisplay):
+        if display.issuer != issuer_id:
+            raise ValueError(f"the metadata names issuer {display.issuer}, not {issuer_id}")
+        doc_type = bytes(8)
+    else:
+        doc_type = doc_type_code(display.doc_type)
+    registry.transact(lambda f: f.setMetadataDigest(doc_type, display.digest), admin)
+
+
 def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]:
     """Write again every bundle of ``issuer_id``'s anchored and delivered batches into ``folder``, from the
     journal alone (no node): for a resident who lost theirs, or after the bundle folder was lost."""
     binding = journal.store.binding()
     if "registry" not in binding:
-        raise JournalError(f"{journal.path} has not anchored anything on a chain yet: nothing to export")
+        raise JournalError(f"{journal.where} has not anchored anything on a chain yet: nothing to export")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for batch in journal.batches(issuer_id, BatchState.ANCHORED, BatchState.DELIVERED):
@@ -308,8 +321,14 @@ class IssuerClient:
             ) -> RunReport:
         """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began.
 
-        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
+        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance. One process runs an
+        issuer's pipeline at a time, across the replicas sharing the journal (a holder that dies frees it):
+        :class:`~crossverify.errors.StoreLocked` names the process running it now.
         """
+        with self.journal.store.exclusively(f"issuer pipeline {self.issuer_id}"):
+            return self._run(max_batch, max_age, progress)
+
+    def _run(self, max_batch: int, max_age: float | None, progress: Progress) -> RunReport:
         report = RunReport()
         _ = self.domain  # the journal must belong to this chain before anything is checked against it
         report.reanchored = self.verify_anchors()
@@ -470,6 +489,10 @@ class IssuerClient:
         issuer = issuer_id_code(self.issuer_id)
         proof = key_proof(issuer, key, self.domain)
         self.registry.transact(lambda f: f.addSigningKey(issuer, key.address, proof), self.sender)
+
+    def set_metadata(self, display: Display) -> None:
+        """Register, as the admin, the digest of this issuer's name or of a type's display metadata."""
+        register_metadata(self.registry, self.sender, self.issuer_id, display)
 
     def cancel_signed_requests(self, up_to: int) -> None:
         """Void every request this issuer signed (anchor or revocation) with a deadline at or before ``up_to``."""

@@ -25,11 +25,11 @@ from ..sealing import (
     Dispute,
     DisputeAnswer,
     DisputeStatus,
-    Kem,
     RegulatorKey,
     RegulatorPublicKey,
     answer_signing_key,
     issuer_answer_key,
+    kem_of_public_key,
     open_dispute,
     seal_answer,
 )
@@ -85,7 +85,7 @@ def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, 
     signature = bytes(signer.sign_message(encode_defunct(
         DisputeAnswer.signed_bytes(received.dispute_id, status, now))).signature)
     answer = DisputeAnswer(received.dispute_id, status, now, signature)
-    regulators = [RegulatorPublicKey(Kem.X25519 if len(k) == 32 else Kem.MLKEM768_X25519, k)
+    regulators = [RegulatorPublicKey(kem_of_public_key(k), k)
                   for k in circulation.regulator_keys().keys]
     sealed = seal_answer(answer, [received.dispute.reply_key, *regulators])
     answer_key = Account.from_key(answer_signing_key(received.dispute, key))

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
+from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
 from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
+from .schema import SET_META
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +130,23 @@ class CirculationTrail:
         with self.reader.store.transaction() as db:
             for table in TABLES:
                 db.execute(f"DELETE FROM circulation_{table}")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
+            db.execute(SET_META, ("circulation_keys", fingerprint))
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
         """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
-        indexed = self.reader.sync(on_chunk)
-        return indexed, self.open_new()
+        with self.reader.syncing():
+            return self.reader.index_new(on_chunk), self._open_new()
 
     def open_new(self) -> OpenReport:
-        """Open every sealed event indexed since the last pass, in one transaction."""
+        """Open every sealed event indexed since the last pass, in one transaction; nothing when another process
+        (a replica) is syncing the index: it opens them."""
+        try:
+            with self.reader.syncing():
+                return self._open_new()
+        except StoreLocked:
+            return OpenReport(0, 0, 0)
+
+    def _open_new(self) -> OpenReport:
         self._rewind()
         last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
                                 "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
@@ -188,7 +197,7 @@ class CirculationTrail:
         if last is None or (last[2] is not None and bytes(last[1]) == bytes(last[2])):
             return
         keep = next((number for number, stored, current in self._db.execute(
-            held + " GROUP BY r.block_number ORDER BY r.block_number DESC")
+            held.replace("SELECT", "SELECT DISTINCT", 1) + " ORDER BY r.block_number DESC")
             if current is not None and bytes(stored) == bytes(current)), -1)
         log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
         with self.reader.store.transaction() as db:
@@ -298,9 +307,9 @@ class CirculationTrail:
         anomalies = list(report.anomalies)
         revoked = {(code_name(from_hex(a["issuerId"])), a["documentDigest"]): t
                    for t, _, a in self.reader.events("DocumentRevoked")}
-        rows = self._db.execute("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, document_digest, "
-                                "commitment, verified_at FROM circulation_receipts "
-                                "ORDER BY block_number, log_index, position")
+        rows = self.reader.store.stream("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, "
+                                        "document_digest, commitment, verified_at FROM circulation_receipts "
+                                        "ORDER BY block_number, log_index, position")
         for t, verifier, purpose, presentation, issuer, digest, commitment, verified_at in rows:
             consented = bytes(presentation) != bytes(32)
             per_bank[verifier]["sealed_receipts"] += 1

@@ -13,8 +13,8 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..chain.circulation import CirculationContract
@@ -26,8 +26,8 @@ from ..chain.registry import Deployed, Registry
 from ..errors import LogNotDecodable, TransactionFailed
 from ..format.codes import code_name
 from ..format.encoding import from_hex, utc_time
-from ..store import Store, store_errors
-from .schema import MIGRATIONS, kinds, migrations
+from ..store import Location, Store, store_errors
+from .schema import MIGRATIONS, SET_META, kinds, migrations
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class RegulatorReader:
     than that, whatever the event density (one block is the floor).
     """
 
-    def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
+    def __init__(self, registry: Registry, index_path: Location, *, chunk: int = 2000, from_block: int = 0,
                  confirmations: int = 0, burst_per_hour: int = 1000, max_events: int = 10_000,
                  circulation: CirculationContract | None = None) -> None:
         self.registry = registry
@@ -118,8 +118,8 @@ class RegulatorReader:
         self.store = Store(index_path, migrations(self.decoder), kind="audit index")
         self._db = self.store.db
         try:
-            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1:
-                with store_errors(self.store.path):
+            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1 and self.store.engine == "sqlite":
+                with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             self.store.bind(registry.identity())
             with self.store.transaction() as db:
@@ -144,9 +144,19 @@ class RegulatorReader:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'span'").fetchone()
         return min(int(row[0]), self.chunk) if row else 1
 
+    def syncing(self) -> AbstractContextManager[None]:
+        """Hold the index's sync: one process syncs it at a time, across the replicas sharing it (a holder that
+        dies frees it); :class:`~crossverify.errors.StoreLocked` names the process syncing now."""
+        return self.store.exclusively("audit sync")
+
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
         the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
+        with self.syncing():
+            return self.index_new(on_chunk)
+
+    def index_new(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
+        """:meth:`sync`, for a caller that holds :meth:`syncing`."""
         w3 = self.registry.w3
         addresses = self.decoder.addresses
         with node_errors():
@@ -179,9 +189,9 @@ class RegulatorReader:
                 span = _next_span(span, load, self.max_events, cap)
                 with self.store.transaction() as db:
                     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                    db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                   [(n, b[0]) for n, b in blocks.items()])
-                    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    db.executemany("INSERT INTO blocks VALUES (?, ?) ON CONFLICT (number) DO UPDATE SET "
+                                   "hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
+                    db.executemany(SET_META,
                                    [("next_block", str(high + 1)), ("span", str(span))])
                 total += len(rows)
                 log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
@@ -225,7 +235,7 @@ class RegulatorReader:
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
             db.execute("DELETE FROM blocks WHERE number > ?", (keep,))
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(keep + 1),))
+            db.execute(SET_META, ("next_block", str(keep + 1)))
         return int(dropped)
 
     def _holds(self, number: int, block_hash: bytes) -> bool:
@@ -238,6 +248,8 @@ class RegulatorReader:
         query, kinds = "SELECT block_time, kind, args FROM events", ()
         if names:
             kinds = tuple(n for n, name in self._names.items() if name in names)
+            if not kinds:
+                return
             query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
         codecs, event_names = self._codecs, self._names
         for block_time, kind, args in self._db.execute(query + " ORDER BY block_number, log_index", kinds):
@@ -250,6 +262,8 @@ class RegulatorReader:
     def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
         """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
         kinds = tuple(n for n, name in self._names.items() if name in names)
+        if not kinds:
+            return
         query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
                  f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
                  "ORDER BY block_number, log_index")

@@ -8,10 +8,9 @@ keeps what it opened beside them. Both modules build on this one.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ..chain.logs import EventCodec, LogDecoder
-from ..store import Migration
+from ..store import Connection, Migration, statements
 
 #: The opened circulation trail (:mod:`crossverify.regulator.circulation`), and every event it read with its
 #: block's hash.
@@ -55,6 +54,9 @@ CREATE TABLE circulation_anomalies (
 );
 """
 
+#: Set one of the index's own values (its cursor, its span, the trail's key fingerprint).
+SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
 MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -92,8 +94,8 @@ CREATE TABLE packed_events (
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
 
-    def pack_rows(db: sqlite3.Connection) -> None:
-        for statement in PACKED.strip().rstrip(";").split(";"):
+    def pack_rows(db: Connection) -> None:
+        for statement in statements(PACKED):
             db.execute(statement)
         numbers = kinds(db, decoder)
         codecs: dict[str, tuple[int, EventCodec]] = {}
@@ -118,9 +120,9 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     return (*MIGRATIONS, pack_rows)
 
 
-def kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
+def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:
     """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
-    db.executemany("INSERT OR IGNORE INTO event_kinds (topic, name) VALUES (?, ?)",
+    db.executemany("INSERT INTO event_kinds (topic, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(topic, codec.name) for topic, codec in decoder.by_topic.items()])
     return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
 

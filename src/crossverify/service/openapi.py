@@ -93,6 +93,8 @@ def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
             if operation.get("parameters"):
                 answers.update(_described(422))
             operation["responses"] = dict(sorted(answers.items()))
+            for ref in _refs(body):
+                _optional_without_default(schemas[ref])
     for unused in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{unused}" not in json.dumps(doc["paths"]):
             schemas.pop(unused, None)
@@ -101,3 +103,21 @@ def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
 
 def _described(*statuses: int) -> dict[str, Any]:
     return {str(status): answer for status, answer in problems.responses(*statuses).items()}
+
+
+def _refs(node: Any) -> list[str]:
+    """The component schemas ``node`` refers to."""
+    text = json.dumps(node)
+    return [part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]]
+
+
+def _optional_without_default(schema: dict[str, Any]) -> None:
+    """In a request body, a property with a default may be left out: say its default in words rather than as
+    ``default``, which openapi-typescript reads as "always present" in a component schema (and would make the
+    client send it)."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name not in required and "default" in prop:
+            default = prop.pop("default")
+            said = f"Optional (the service takes {json.dumps(default)} when it is left out)."
+            prop["description"] = f"{prop['description']} {said}" if prop.get("description") else said

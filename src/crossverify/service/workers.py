@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from ..errors import StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
 from .problems import public_text
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class VerifyQueue:
     """Coalesces concurrent verifications: a worker takes everything queued (up to ``max_batch``), waiting at
-    most ``linger`` seconds for company, and checks it in one batched call under ``chain_lock``."""
+    most ``linger`` seconds for company when the last batch had company (a lone client is not kept waiting),
+    and checks it in one batched call under ``chain_lock``."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: threading.Lock, *, max_batch: int = 512,
                  linger: float = 0.002) -> None:
@@ -49,9 +51,10 @@ class VerifyQueue:
         return [f.result(timeout) for f in self.submit(bundles)]
 
     def _loop(self) -> None:
+        company = False
         while True:
             items = [self._queue.get()]
-            deadline = time.monotonic() + self.linger
+            deadline = time.monotonic() + (self.linger if company else 0.0)
             while len(items) < self.max_batch:
                 try:
                     items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
@@ -65,6 +68,7 @@ class VerifyQueue:
                     future.set_exception(exc)
                 continue
             self.batches += 1
+            company = len(items) > 1
             for (_, future), report in zip(items, reports, strict=True):
                 future.set_result(report)
 
@@ -73,6 +77,8 @@ class Periodic:
     """Runs ``work`` every ``every`` seconds (or sooner when woken) on its own thread, under ``chain_lock``.
 
     A failure is logged and remembered (``last_error``) for the readiness check; the next round tries again.
+    A round that finds the work running in another process (a replica sharing the store) leaves it to that one
+    (``standby``) and tries again next round: it takes over when that process dies.
     """
 
     def __init__(self, name: str, work: Callable[[], object], chain_lock: threading.Lock, every: float) -> None:
@@ -82,6 +88,7 @@ class Periodic:
         self.every = every
         self.last_success: float | None = None
         self.last_error: str | None = None
+        self.standby = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -101,11 +108,13 @@ class Periodic:
         try:
             with self.chain_lock:
                 self.work()
+        except StoreLocked:  # another replica runs it now
+            self.last_success, self.last_error, self.standby = time.time(), None, True
         except Exception as exc:  # logged, shown by /readyz (in words fit for anyone), retried next round
             self.last_error = f"{type(exc).__name__}: {public_text(exc)}"
             log.warning("background work failed", extra={"worker": self.name, "error": f"{type(exc).__name__}: {exc}"})
         else:
-            self.last_success, self.last_error = time.time(), None
+            self.last_success, self.last_error, self.standby = time.time(), None, False
 
     def _loop(self) -> None:
         while not self._stop.is_set():

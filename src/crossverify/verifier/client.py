@@ -22,7 +22,6 @@ from enum import StrEnum
 from functools import lru_cache
 
 from ..chain.circulation import CirculationContract
-from ..chain.connection import chain_time
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
@@ -30,6 +29,7 @@ from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
+from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
 from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
@@ -40,6 +40,8 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
+#: How long recording waits for another process's flush of the same outbox, in seconds.
+FLUSH_WAIT = 120.0
 
 
 class Outcome(StrEnum):
@@ -150,7 +152,7 @@ class VerifierClient:
         self.outbox = outbox
         self.audience = audience
         self.challenges = challenges
-        self._clock = clock or (lambda: chain_time(registry.w3))
+        self._clock = clock
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
         self._registry_check: Check | None = None
@@ -179,8 +181,10 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = self.registry.bulk_statuses(triples)
-        now = self._clock()
+        if self._clock is None:  # the chain's clock, read in the same round trip as the statuses
+            statuses, now = self.registry.bulk_statuses_at(triples)
+        else:
+            statuses, now = self.registry.bulk_statuses(triples), self._clock()
         # The documents of one batch share their status (one object), header and batch size: their online
         # checks are the same immutable objects, computed once.
         online: dict[tuple[object, ...], tuple[Check, ...]] = {}
@@ -215,7 +219,8 @@ class VerifierClient:
         receipts = self.receipts(reports, purpose)
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
-            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress)
+            # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT)
             return replace(flushed, commitments=tuple(commitments))
         keys = regulator_keys(self.circulation)
         transactions = 0
@@ -431,7 +436,8 @@ class VerifierClient:
             age = now - h.as_of
             ok = age <= limit
             checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
-                                f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
+                                f"describes {utc_time(h.as_of)}: {counted(age // 86400, 'day')} old, limit "
+                                f"{counted(limit // 86400, 'day')}"))
         return checks
 
 
