@@ -84,6 +84,9 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
     commitment = verdict["receipt"]["commitment"]
     again = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1"})
     assert again.json()["receipt"]["commitment"] == commitment  # one receipt per document, purpose and case
+    for purpose in ("ACCTOPEN\n", "acctopen", "ACCOUNTOPEN"):  # not a purpose code: refused, nothing queued
+        refused = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": purpose, "case": "A-2"})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "purpose", refused.text
     bank_api.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
     state = bank_api.get(f"/v1/receipts/{commitment}").json()
     assert state["state"] == "recorded" and state["block"] > 0

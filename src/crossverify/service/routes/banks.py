@@ -22,6 +22,8 @@ from ..problems import NOT_FOUND, Problem, responses
 
 #: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
 ANSWERS_KEPT = 3600
+#: A purpose code, as the registry and the receipts hold it (``bytes8``).
+PURPOSE = "^[A-Z0-9][A-Z0-9._-]{0,7}$"
 
 
 class HandOverOut(BaseModel):
@@ -57,8 +59,8 @@ def router(ctx: Context) -> APIRouter:
                          "document, purpose, case)")
     async def verify_one(request: Request, _: Bank,
                          purpose: Annotated[str | None, Query(
-                             description="Record a receipt sealed to the regulators, for this purpose code (a "
-                                         "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
+                             pattern=PURPOSE, description="Record a receipt sealed to the regulators, for this "
+                             "purpose code (a presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
                          ) -> Response:
         body = await request.body()
@@ -80,7 +82,7 @@ def router(ctx: Context) -> APIRouter:
                  openapi_extra=idempotent(),
                  summary="Issue a one-time challenge for a resident to answer with a presentation")
     def challenge(request: Request, _: Bank,
-                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
         def issue() -> ChallengeOut:
             issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
@@ -93,7 +95,7 @@ def router(ctx: Context) -> APIRouter:
                  summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk "
                          "to show, as text or a QR code of `page`)")
     def hand_over(request: Request, _: Bank,
-                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
         return at_most_once(request, challenges_kept, b"", lambda: handed_over(purpose, ttl))
 
