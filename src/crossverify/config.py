@@ -76,7 +76,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
 
@@ -263,12 +263,18 @@ class StorageSettings:
     def __post_init__(self) -> None:
         if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
-        if self.url is not None and urlsplit(self.url).password is not None:
+        if self.url is not None and holds_password(self.url):
             raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
 
     def location(self, path: Path) -> str | Path:
         """Where a store whose SQLite file would be ``path`` lives."""
         return self.url if self.url is not None else path
+
+
+def holds_password(url: str) -> bool:
+    """Whether a database URL carries a password (as ``user:password@`` or a ``password=`` parameter)."""
+    parts = urlsplit(url)
+    return parts.password is not None or "password" in parse_qs(parts.query)
 
 
 @dataclass(frozen=True, slots=True)
