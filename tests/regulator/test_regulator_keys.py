@@ -32,6 +32,8 @@ def test_keygen_writes_an_encrypted_key_the_configuration_reads(tmp_path: Path, 
     assert "private" not in path.read_text() and "ENCRYPTED PRIVATE KEY" in path.read_text()
     assert json.loads((tmp_path / "amcm.pub.json").read_text()) == {"kem": made["kem"], "public": made["public"]}
     assert run("regulator", "keygen", "--out", str(path))[0] == 2  # never overwrites a key
+    code, out = run("regulator", "keygen", "--out", str(tmp_path / "spare.key"), "--kem", kem, env=PASSWORD)
+    assert code == 0 and "add it to [regulator] key_files" in out  # said as written, not read as markup
 
     config = tmp_path / "regulator.toml"
     config.write_text(f'[regulator]\nkey_files = ["{path.name}"]\n')
