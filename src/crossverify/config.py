@@ -154,15 +154,17 @@ class VerifierSettings:
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
     """``[audit]``: the regulator's index and how it reads the chain: at most ``chunk`` blocks per
-    ``eth_getLogs``, spans sized to hold about ``max_events`` events (which bounds the sync's memory)."""
+    ``eth_getLogs``, spans sized to hold about ``max_events`` events (which bounds the sync's memory); a bank
+    recording more than ``burst_per_hour`` receipts in an hour is flagged (``receipt_burst``)."""
 
     index: Path = Path("crossverify-audit.sqlite")
     from_block: int = 0
     chunk: int = 2000
     max_events: int = 10_000
+    burst_per_hour: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("chunk", "max_events"):
+        for name in ("chunk", "max_events", "burst_per_hour"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[audit] {name} must be positive, got {getattr(self, name)}")
 

@@ -101,21 +101,26 @@ def test_sealed_receipts(kem: str) -> None:
     v = V["sealedReceipts"][kem]
     plaintexts, commitments = [], []
     for r in v["receipts"]:
-        plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
-                     + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
+        consent = {"none": 0, "presentation": 1, "in_person": 2}[r["consent"]]
+        plaintext = (b"\x02" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
+                     + r["docType"].encode().ljust(8, b"\0") + h(r["batchRoot"])
+                     + r["purpose"].encode().ljust(8, b"\0") + bytes([consent]) + h(r["consentReference"])
                      + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
-        assert plaintext == h(r["plaintext"]) and len(plaintext) == 105
+        assert plaintext == h(r["plaintext"]) and len(plaintext) == 146
         assert keccak(b"\x10" + plaintext) == h(r["commitment"])
         plaintexts.append(plaintext)
         commitments.append(h(r["commitment"]))
-    assert v["receipts"][0]["presentationHash"] == V["presentationHash"]
+    assert v["receipts"][0]["consentReference"] == V["presentationHash"]
+    assert h(v["receipts"][1]["consentReference"]).rstrip(b"\0") == b"LOAN-17"  # the bank's case reference
+    assert [r["consent"] for r in v["receipts"]] == ["presentation", "in_person", "none"]
     kem_id, suite_kem, enc = {"X25519": (0x20, KEM.X25519, 32), "MLKEM768_X25519": (0x647A, KEM.MLKEM768_X25519,
                                                                                      1120)}[kem]
     suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
     sealed = h(v["sealed"])
     assert sealed[:4] == b"\x03" + kem_id.to_bytes(2, "big") + b"\x02"
+    m = len(v["receipts"])
     part = enc + 16 + 16
-    assert len(sealed) == 4 + 2 * part + 2 * 104 + 16
+    assert len(sealed) == 4 + 2 * part + m * 145 + 16
     info = b"crossverify sealed receipts v3" + keccak(b"".join(commitments))
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
@@ -127,4 +132,4 @@ def test_sealed_receipts(kem: str) -> None:
                                               x25519.X25519PrivateKey.from_private_bytes(private[64:]))
         body_key = suite.decrypt(sealed[4 + i * part:4 + (i + 1) * part], secret, info=info)
         body = AESGCM(body_key).decrypt(bytes(12), sealed[4 + 2 * part:], info)
-        assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts
+        assert [b"\x02" + body[j * 145:(j + 1) * 145] for j in range(m)] == plaintexts

@@ -16,7 +16,7 @@ from ..format.certificate import Certificate
 from ..format.holder import holder_claim
 from ..format.presentation import Presentation, load_presentation, present
 from ..keys.holder import generate_holder_key
-from ..sealing import PLAINTEXT_BYTES, Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
+from ..sealing import Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
 from ..verifier.challenges import ChallengeStore
 from ..verifier.client import VerifierClient
 from ._sections import KECCAK, Section, _anchor, timed
@@ -98,10 +98,11 @@ def sealing(n: int) -> Section:
     """Seal ``n`` receipts to two regulators, ``SEAL_BATCH`` to an envelope, and open them, per KEM; sizes and the
     calldata they would cost."""
     s = Section("Sealed receipts",
-                f"{n:,} receipts ({PLAINTEXT_BYTES}-byte plaintext) sealed to two regulators, {SEAL_BATCH} to an "
-                "envelope as a transaction records them (envelope version 3: the body key sealed to each with HPKE, "
-                "HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of 104 bytes per receipt), then opened by one of "
-                "them (at its position in the key list). The baseline is the X25519 KEM, measured in the same run. "
+                f"{n:,} receipts ({Receipt.plaintext_bytes()}-byte plaintext) sealed to two regulators, "
+                f"{SEAL_BATCH} to an envelope as a transaction records them (envelope version 3: the body key sealed "
+                "to each with HPKE, HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of "
+                f"{Receipt.body_bytes()} bytes per receipt), then opened by one of them (at its position in the key "
+                "list). The baseline is the X25519 KEM, measured in the same run. "
                 f"Gas is estimated for each receipt's commitment and share of the envelope as calldata and log data "
                 f"({GAS_PER_BYTE} gas per byte), before any fixed transaction cost; the next section measures it. "
                 "X25519 is the default: the hybrid's 1,152 bytes per regulator stay affordable shared by 100 "
@@ -112,8 +113,8 @@ def sealing(n: int) -> Section:
     for kem in Kem:
         keys = [RegulatorKey.generate(kem), RegulatorKey.generate(kem)]
         public = [k.public_key for k in keys]
-        receipts = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32),
-                                1_790_000_000 + i) for i in range(n)]
+        receipts = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", secrets.token_bytes(32), "ACCTOPEN",
+                                1_790_000_000 + i, presentation_hash=secrets.token_bytes(32)) for i in range(n)]
         batches = [receipts[i:i + SEAL_BATCH] for i in range(0, n, SEAL_BATCH)]
         t_seal, sealed = timed(lambda: [seal_receipts(b, public) for b in batches])  # noqa: B023
         t_open, opened = timed(lambda: [r for x in sealed  # noqa: B023

@@ -46,9 +46,12 @@ def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None
               "sealed: only the regulators read it.")
 @click.option("--case", "case", default="", help="The bank's case reference: a receipt is recorded once per case, "
               "however often the command is run again.")
+@click.option("--in-person", is_flag=True, help="The residents of the bare bundles consented in person (your "
+              "consent form, filed under --case): the receipts attest it. Without it, or a presentation the resident "
+              "signed, a receipt states no consent and regulators flag it.")
 @command
 def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
-           purpose: str | None, case: str) -> None:
+           purpose: str | None, case: str, in_person: bool) -> None:
     """Check bundles or presentations a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if purpose is not None:
@@ -72,10 +75,13 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
         valid = [r for r in reports if r.valid]
         if purpose is None and any(r.presentation is None for r in valid):
             raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
+        if in_person and not case:
+            raise BadInput("--in-person needs --case: the reference under which you filed the resident's consent")
         with Progress(console=app.console, transient=True) as bars:
             task = bars.add_task("recording receipts", total=len(valid))
             flushed = client.record(valid, purpose, case,
-                                    lambda done, total: bars.update(task, completed=done, total=total))
+                                    lambda done, total: bars.update(task, completed=done, total=total),
+                                    in_person=in_person)
         app.console.print(f"receipts: {flushed.recorded} recorded in {flushed.transactions} transactions"
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
         for commitment in flushed.commitments:

@@ -52,13 +52,21 @@ def router(ctx: Context) -> APIRouter:
                              description="Record a receipt sealed to the regulators, for this purpose code (a "
                                          "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         in_person: Annotated[bool, Query(
+                             alias="inPerson", description="For a bare bundle: the resident consented in person, "
+                             "their consent filed under `case`; the receipt attests it (else it states no consent, "
+                             "which regulators flag)")] = False,
                          ) -> Response:
+        if in_person and not case:
+            raise Problem(400, "Bad request", "inPerson needs case: the reference under which the resident's "
+                                              "consent is filed")
         body = await request.body()
         [report] = await ctx.checked([body])
         receipt = None
         if purpose is not None and report.valid and report.bundle and report.document_digest:
             assert outbox is not None  # a bank's key was configured, so the outbox was opened
-            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
+            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose, case if in_person else None),
+                                          case)
             ctx.workers["outbox"].wake()
             receipt = outbox.state(commitment)
         return json_response(ctx.verdict(report, receipt))

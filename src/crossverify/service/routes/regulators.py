@@ -20,8 +20,9 @@ def router(ctx: Context) -> APIRouter:
     def audit_report(_: Regulator) -> dict[str, Any]:
         assert regulator is not None
         with regulator.store.lock:
-            report = session.trail.report() if session.config.regulator.key_files else regulator.report()
-            return report.as_json()
+            if session.opens_circulation:
+                session.trail.open_new()
+            return session.supervision.report().as_json()
 
     @routes.get("/v1/regulator/circulation/{digest}",
                 summary="Who verified a document, for what, with whose consent; and its disputes")
