@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the format 1.1 test vectors (docs/format.md):
+"""Write the format 1.2 test vectors (docs/format.md; the files keep the names of the version that began them):
 
 - ``docs/vectors/v1.1.json``: fixed inputs and every intermediate value, per hash algorithm (each with its own
   salts): claim encodings and leaves, header and document digests, batch roots and every proof for batches of
@@ -8,7 +8,8 @@
 - ``docs/vectors/v1.1-reading.json``: bundles a reader must accept (with the digest it must compute) and bundles
   it must reject, each with the error a reader must give and the JSON pointer crossverify gives.
 - ``docs/vectors/presentation-v1.json``: a holder-bound certificate, a presentation, the faults readers must
-  reject or refuse, and receipts sealed to two regulators with each KEM.
+  reject or refuse (the bound certificate handed over bare, or with its binding hidden, among them), and
+  receipts sealed to two regulators with each KEM.
 
 The salts, nonces and keys are fixed and labelled as test material; never issue with them.
 """
@@ -45,7 +46,7 @@ from crossverify import (
     seal_batch,
     sign,
 )
-from crossverify.format.certificate import MAX_BUNDLE_BYTES, claim_order, document_digest
+from crossverify.format.certificate import FORMAT_VERSION, MAX_BUNDLE_BYTES, claim_order, document_digest
 from crossverify.format.holder import public_jwk, sign_p1363
 from crossverify.format.strict_json import MAX_DEPTH
 from crossverify.sealing import Consent, Kem, SealedReceipts, case_reference_code, open_receipts, seal_receipts
@@ -153,9 +154,9 @@ def signatures() -> dict[str, object]:
 
 def vectors() -> dict[str, object]:
     return {
-        "description": "crossverify certificate format 1.1 test vectors (docs/format.md). Salts and key are "
+        "description": "crossverify certificate format 1.2 test vectors (docs/format.md). Salts and key are "
                        "test material only.",
-        "formatVersion": "1.1",
+        "formatVersion": FORMAT_VERSION,
         "attachments": {"statement": "0x" + STATEMENT.hex()},
         "hashAlgorithms": {alg.label: build(alg) for alg in HashAlgorithm},
         "eip712": signatures(),
@@ -245,8 +246,9 @@ def must_reject() -> list[dict[str, object]]:
          _spell("0").replace('"MOP":0', '"\\udc00":0')),
         # the envelope
         ("version 2", "UnsupportedVersion", "/version", _edit(lambda d: d.update(version=2))),
-        ("version 1.0 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.1"', "1.0", 1)),
-        ("version 1.1 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.1"', "1.1", 1)),
+        ("version 1.0 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.2"', "1.0", 1)),
+        ("version 1.1 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.2"', "1.1", 1)),
+        ("version 1.2 as a number", "UnsupportedVersion", "/version", _text(_base()).replace('"1.2"', "1.2", 1)),
         ("no version", "UnsupportedVersion", "/version", _edit(lambda d: d.pop("version"))),
         ("missing member", "MissingMember", "/document", _edit(lambda d: d["document"].pop("asOf"))),
         ("unknown member", "UnexpectedMember", "/proof/extra", _edit(lambda d: d["proof"].update(extra=1))),
@@ -265,6 +267,10 @@ def must_reject() -> list[dict[str, object]]:
          _edit(lambda d: d["document"].update(notAfter=1_789_999_999))),
         ("docType outside its alphabet", "InvalidValue", "/document/docType",
          _edit(lambda d: d["document"].update(docType="depcert"))),
+        ("holderBound false (absent is the only unbound spelling)", "InvalidValue", "/document/holderBound",
+         _edit(lambda d: d["document"].update(holderBound=False))),
+        ("holderBound as a string", "InvalidValue", "/document/holderBound",
+         _edit(lambda d: d["document"].update(holderBound="true"))),
         ("registry in lower case", "InvalidChecksum", "/anchor/registry",
          _edit(lambda d: _registry(d, REGISTRY.lower()))),
         ("registry with a wrong EIP-55 checksum", "InvalidChecksum", "/anchor/registry",
@@ -347,9 +353,9 @@ def must_accept() -> list[dict[str, object]]:
     """Bundles that differ from what a writer writes yet are valid, with the document digest they lead to."""
     base = _base()
     digest = "0x" + seal_batch(salted(HashAlgorithm.KECCAK256)[:5]).documents[1].digest.hex()
-    version_1 = _text({**base, "version": 1})
     cases = [
-        ("format 1.0 (version 1)", version_1),
+        ("format 1.0 (version 1)", _text({**base, "version": 1})),
+        ("format 1.1 (version \"1.1\")", _text({**base, "version": "1.1"})),
         ("0 written as 0.0", _spell("0.0")),
         ("0 written as -0", _spell("-0")),
         ("0 written as 0e7", _spell("0E7")),
@@ -361,7 +367,7 @@ def must_accept() -> list[dict[str, object]]:
 
 def reading() -> dict[str, object]:
     return {
-        "description": "Bundles a crossverify format 1.1 reader must accept, and bundles it must reject with the "
+        "description": "Bundles a crossverify format 1.2 reader must accept, and bundles it must reject with the "
                        "named error (docs/format.md, Reading a bundle). 'pointer' is the JSON pointer crossverify "
                        "reports. An input is 'text' (UTF-8), 'hex' (bytes), or 'generate': 'base' padded with "
                        "spaces to 'padWithSpacesTo' bytes, or 'repeat' written 'count' times.",
@@ -397,11 +403,13 @@ def regulator_key(kem: Kem, name: str) -> RegulatorKey:
 
 
 def bound_document() -> SaltedDocument:
+    """A certificate issued to the vectors' holder key: its header says so (``holderBound``)."""
     claims = {"holder_name": "陳大文 CHAN Tai Man", "balance": {"MOP": 125000.5},
               "cnf": holder_claim(holder_key().public_key())}
     alg = HashAlgorithm.KECCAK256
+    bound = replace(header(0), holder_bound=True)
     items = tuple(Claim(n, claims[n], fixed_salt(alg, 99, n)) for n in claim_order(claims))
-    return SaltedDocument(header(0), items, document_digest(header(0), items, alg.hasher()))
+    return SaltedDocument(bound, items, document_digest(bound, items, alg.hasher()))
 
 
 def presentation_vectors() -> dict[str, object]:
@@ -424,12 +432,17 @@ def presentation_vectors() -> dict[str, object]:
     forged = replace(presentation, signature=sign_p1363(other, signing_input)).to_json()
     readdressed = replace(presentation, binding=replace(presentation.binding, aud="BKCHCNBJ45A")).to_json()
     re_redacted = replace(presentation, bundle=bundle.redact(["holder_name"])).to_json()
+    unflagged = bundle.to_json()
+    unflagged["document"] = {k: v for k, v in unflagged["document"].items() if k != "holderBound"}
     return {
         "description": "crossverify presentation and sealed receipt v1 test vectors (docs/format.md). Every key, "
                        "salt and nonce here is test-only.",
         "holder": {"privateKey": "0x" + key.private_numbers().private_value.to_bytes(32, "big").hex(),
                    "jwk": public_jwk(key.public_key())},
         "document": {
+            "header": document.header.as_json(),
+            "headerCanonical": document.header.canonical().decode(),
+            "headerDigest": "0x" + document.header.digest(HashAlgorithm.KECCAK256.hasher()).hex(),
             "claims": [{**c.as_json(), "leaf": "0x" + c.leaf(HashAlgorithm.KECCAK256.hasher()).hex()}
                        for c in document.claims],
             "documentDigest": "0x" + digest.hex(),
@@ -458,6 +471,13 @@ def presentation_vectors() -> dict[str, object]:
              "presentation": readdressed},
             {"case": "re-redacted after signing", "check": "disclosure_matches_signature",
              "presentation": re_redacted},
+        ],
+        "mustRefuseBare": [
+            {"case": "the bound certificate handed over bare", "check": "holder_bound", "bundle": bundle.to_json()},
+            {"case": "the same with its holderBound flag removed", "check": "proof_leads_to_root",
+             "bundle": unflagged},
+            {"case": "the same with its cnf claim redacted too", "check": "proof_leads_to_root",
+             "bundle": {**unflagged, "claims": bundle.redact(["cnf"]).to_json()["claims"]}},
         ],
         "sealedReceipts": {kem.name: sealed_vector(kem, presentation.hash(), digest,
                                                    presentation.bundle.proof.batch_root) for kem in Kem},
@@ -501,7 +521,22 @@ def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes, batch_root:
     }
 
 
+def api_examples(rendered: dict[str, str]) -> str:
+    """The HTTP API's examples (its OpenAPI document shows them): a redacted bundle and a presentation with the
+    challenge it answers, taken from the vectors."""
+    bundles = json.loads(rendered["v1.1.json"])["hashAlgorithms"]["keccak256"]["bundles"]
+    presentation = json.loads(rendered["presentation-v1.json"])
+    return json.dumps({"bundle": next(b["bundle"] for b in bundles if b.get("redacted")),
+                       "presentation": presentation["presentation"], "challenge": presentation["challenge"]},
+                      indent=1, ensure_ascii=False) + "\n"
+
+
+API_EXAMPLES = VECTORS.parents[1] / "src" / "crossverify" / "service" / "examples.json"
+
 if __name__ == "__main__":
-    for name, text in render().items():
+    rendered = render()
+    for name, text in rendered.items():
         (VECTORS / name).write_text(text)
         print(f"wrote {VECTORS / name}")
+    API_EXAMPLES.write_text(api_examples(rendered))
+    print(f"wrote {API_EXAMPLES}")

@@ -190,11 +190,18 @@ class ServiceSettings:
     """``[service]``: ``crossverify serve``. ``api_keys`` maps a client's name to ``"ROLE SHA256"``: its role
     (``bank``, ``issuer`` or ``regulator``) and the SHA-256 of its key, never the key itself
     (``crossverify serve new-key`` makes both). A bank's service also serves the residents' page, whose own
-    verification requests are limited to ``resident_requests_per_minute`` per network address."""
+    verification requests are limited to ``resident_requests_per_minute`` per network address. A request's head
+    (request line and headers) must fit in ``max_header_bytes`` and arrive within ``head_timeout`` seconds, its
+    body fit in ``max_body_bytes`` and arrive within ``body_timeout`` seconds; an idle connection is closed after
+    ``keep_alive`` seconds."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 4 * 1024 * 1024
+    max_header_bytes: int = 16 * 1024
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive: float = 5.0
     requests_per_minute: int = 600
     resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)

@@ -38,6 +38,7 @@ from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
+from .format.display import counted
 from .format.encoding import to_hex, utc_minute
 from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
@@ -190,7 +191,8 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         for plan in ISSUERS:
             report = issuers[plan.issuer_id].run(max_batch=250)
             result.issued += len(report.delivered)
-            console.print(f"  {plan.issuer_id}: {len(report.delivered)} certificates in {report.anchored} batches, "
+            console.print(f"  {plan.issuer_id}: {counted(len(report.delivered), 'certificate')} in "
+                          f"{counted(report.anchored, 'batch')}, "
                           f"{report.gas_used:,} gas ({report.gas_used // max(len(report.delivered), 1)} per document)")
 
     console.rule("[bold]3. Residents redact, Guangdong banks verify")
@@ -212,9 +214,10 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         flushed = verifier.record(valid, purpose, f"{purpose}-BRANCH-0001", in_person=True)
         result.receipted += [r.document_digest for r in valid if r.document_digest]
         result.purposes.append(purpose)
-        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; {flushed.recorded} "
-                      f"receipts recorded sealed to the regulators in {flushed.transactions} transaction(s), each "
-                      "attesting that the resident consented in person")
+        console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; "
+                      f"{counted(flushed.recorded, 'receipt')} recorded sealed to the regulators in "
+                      f"{counted(flushed.transactions, 'transaction')}, each attesting that the resident consented "
+                      "in person")
 
     console.rule("[bold]4. What does not pass")
     bank_a = verifiers["Guangdong Bank A"]
@@ -365,13 +368,13 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
         "cnf": holder_claim(holder.public_key())}))])
     bnu.run()
     bundle = load_bundle(bnu.bundle_path("DEPCERT-bound").read_bytes())
-    console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf)")
-    strict = replace(policy, holder_binding=frozenset({"DEPCERT"}))
+    console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf), "
+                  "which marks it holder-bound: no bank accepts it bare, whatever its policy")
 
     def wall() -> int:  # the embedded chain's clock stands in for the banks' own
         return chain_time(registry.w3)
 
-    banks = {aud: VerifierClient(registry, strict, audience=aud, wall_clock=wall, sender=story.bank_a,
+    banks = {aud: VerifierClient(registry, policy, audience=aud, wall_clock=wall, sender=story.bank_a,
                                  circulation=circulation,
                                  challenges=ChallengeStore(out_dir / f"challenges-{aud}.sqlite", aud))
              for aud in ("GDBANKA", "GDBANKB")}

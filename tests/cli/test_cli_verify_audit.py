@@ -132,3 +132,10 @@ def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: lis
     assert json.loads((tmp_path / "report.json").read_text())["totals"]["documents"] >= 3
     synced_first = run(config, "regulator", "report", "--sync", "--out", str(tmp_path / "synced.html"))
     assert synced_first.exit_code == 0 and "indexed 0 events" in synced_first.output
+
+
+def test_purpose_without_record_is_refused(config: Path, files: list[Path]) -> None:
+    """A purpose is only ever sealed into a receipt: given alone it would silently do nothing."""
+    result = run(config, "verify", str(files[0]), "--purpose", "ACCTOPEN")
+    assert result.exit_code == 2 and "--purpose is sealed into the receipts that --record records" in result.output
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crossverify import Certificate, DocumentHeader, HashAlgorithm, salt_document, seal_batch
+from crossverify import Certificate, DocumentHeader, HashAlgorithm, load_bundle, salt_document, seal_batch
 from crossverify.errors import (
     BundleError,
     ChallengeError,
@@ -144,6 +145,27 @@ def test_holder_keys_are_strict_jwks(key: ec.EllipticCurvePrivateKey) -> None:
         key_from_claim({"jwk": jwk, "kid": "x"})
     with pytest.raises(InvalidClaim):  # an issuer cannot put anything but a holder key in the reserved claim
         Certificate(HEADER, {"cnf": "alice"})
+
+
+def test_binding_is_a_property_of_the_certificate(key: ec.EllipticCurvePrivateKey) -> None:
+    """A certificate naming its holder's key is marked bound in its header, inside the digest: the flag cannot be
+    dropped, by redaction or by editing the file, without the bundle leading to another root."""
+    bundle = bound_bundle(key)
+    assert bundle.header.holder_bound and bundle.to_json()["document"]["holderBound"] is True
+    assert b'"holderBound":true' in bundle.header.canonical()
+    redacted = bundle.redact(["cnf"])
+    assert redacted.header.holder_bound and redacted.leads_to_root()
+    unflagged = replace(bundle, header=replace(bundle.header, holder_bound=False))
+    assert not unflagged.leads_to_root()
+    text = bundle.to_json()
+    del text["document"]["holderBound"]
+    assert not load_bundle(json.dumps(text)).leads_to_root()
+    plain = Certificate(HEADER, {"holder_name": "LEI Ka Ian"})
+    assert not plain.header.holder_bound and "holderBound" not in plain.header.as_json()
+    with pytest.raises(InvalidClaim, match="names its holder's key"):
+        Certificate(replace(HEADER, holder_bound=True), {"holder_name": "LEI Ka Ian"})
+    with pytest.raises(InvalidClaim):
+        DocumentHeader("DEPCERT", "BNUMMOMX", NOW, NOW, NOW, 1)  # type: ignore[arg-type]
 
 
 def test_signatures_are_p1363_and_reject_junk(key: ec.EllipticCurvePrivateKey, presented: dict[str, Any]) -> None:

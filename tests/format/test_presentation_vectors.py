@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, MLKEM768X25519PrivateKey, Suite
 from eth_utils import keccak
 
-from crossverify import errors, load_presentation
+from crossverify import errors, load_bundle, load_presentation
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "docs" / "vectors" / "presentation-v1.json"
@@ -51,6 +51,9 @@ def test_holder_key_document_and_decoy() -> None:
         assert leaf == h(c["leaf"])
         leaves.append(leaf)
     assert [c["value"] for c in d["claims"] if c["name"] == "cnf"] == [{"jwk": V["holder"]["jwk"]}]
+    assert header == d["header"] and header["holderBound"] is True
+    assert rfc8785.dumps(header).decode() == d["headerCanonical"]
+    assert keccak(b"\x03" + rfc8785.dumps(header)) == h(d["headerDigest"])
     digest = keccak(b"\x02" + keccak(b"\x03" + rfc8785.dumps(header)) + b"".join(leaves))
     assert digest == h(d["documentDigest"])
     assert keccak(b"\x04" + b"".join(h(c["salt"]) for c in d["claims"])) == h(d["decoyLeaf"])
@@ -94,6 +97,22 @@ def test_must_refuse(case: dict[str, Any]) -> None:
                                                     if "name" in c]
     failed = "holder_signed" if not signed else "disclosure_matches_signature" if not same_disclosure else None
     assert failed == case["check"]
+
+
+@pytest.mark.parametrize("case", V["mustRefuseBare"], ids=lambda c: c["case"])
+def test_a_bound_certificate_never_passes_bare(case: dict[str, Any]) -> None:
+    """Handed over bare, the bound certificate fails ``holder_bound``; with its flag hidden, its digest no longer
+    leads to the anchored root."""
+    bundle = case["bundle"]
+    leaves = [h(c["redacted"]) if "redacted" in c else
+              keccak(b"\x00" + h(c["salt"]) + rfc8785.dumps([c["name"], c["value"]])) for c in bundle["claims"]]
+    digest = keccak(b"\x02" + keccak(b"\x03" + rfc8785.dumps(bundle["document"])) + b"".join(leaves))
+    leads = keccak(b"\x01" + digest + h(bundle["proof"]["path"][0])) == h(V["document"]["batchRoot"])
+    failed = "proof_leads_to_root" if not leads else "holder_bound" if bundle["document"].get("holderBound") else None
+    assert failed == case["check"]
+    loaded = load_bundle(json.dumps(bundle))
+    assert loaded.header.holder_bound is (failed == "holder_bound")
+    assert loaded.leads_to_root() is leads
 
 
 @pytest.mark.parametrize("kem", ["X25519", "MLKEM768_X25519"])

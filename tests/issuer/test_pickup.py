@@ -21,10 +21,12 @@ from crossverify.errors import (
 )
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import public_jwk
+from crossverify.format.presentation import present
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import MAX_ATTEMPTS, PickupDesk
 from crossverify.keys.holder import generate_holder_key
+from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
 
 from ..conftest import Consortium
@@ -59,8 +61,11 @@ def test_a_resident_enrols_their_key_and_collects_the_bound_bundle(consortium: C
                           tmp_path / "bundles")
     issuer.run()
     bundle = load_bundle(pickups.collect(enrolment.collect_token, now + 7))
-    assert bundle.disclosed()["cnf"] == {"jwk": public_jwk(holder.public_key())}
-    assert VerifierClient(consortium.registry).verify(bundle).valid
+    assert bundle.disclosed()["cnf"] == {"jwk": public_jwk(holder.public_key())} and bundle.header.holder_bound
+    assert [c.name for c in VerifierClient(consortium.registry).verify(bundle).failed] == ["holder_bound"]
+    bank = VerifierClient(consortium.registry, audience="ICBKCNBJGDG", wall_clock=consortium.now,
+                          challenges=ChallengeStore(tmp_path / "challenges.sqlite", "ICBKCNBJGDG"))
+    assert bank.verify(present(bundle, bank.issue_challenge("ACCTOPEN"), holder, consortium.now())).valid
     with pytest.raises(PickupCodeInvalid):
         pickups.collect("a guessed token", now + 8)
     with pytest.raises(PickupExpired):

@@ -179,7 +179,7 @@ def test_json_bodies_are_read_as_i_json(consortium: Consortium, issuer_api: Test
                                      '00000000000000000000000000000000000000000000000000000000000000000000000000'
                                      '00000000000000000000000000000000000000000000000000000000000000000000001}'),
          "InvalidNumber", "/bundles/0/claims/"),
-        (text.replace('"version": "1.1"', '"version": "1.1", "version": "1.1"'), "DuplicateKey",
+        (text.replace('"version": "1.2"', '"version": "1.2", "version": "1.2"'), "DuplicateKey",
          "/bundles/0/version"),
     ]:
         refused = bank_api.post("/v1/verifications/batch", content=body.encode(), headers=headers)

@@ -108,6 +108,8 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
     issuer.app.state.workers["issuer"].run_once()  # the issuer's pipeline anchors it
     page.wait_for_selector("#save:not([hidden])", timeout=15_000)
     shot(page, "8-pickup-saved")
+    assert page.inner_text("#error") == "" and page.locator("#error").is_hidden()  # no alert beside success
+    assert "BNUMMOMX" in page.inner_text("#document") and "DEPCERT" in page.inner_text("#document")
     with page.expect_download() as download:
         page.click("#download")
     saved = tmp_path / "saved.json"
@@ -136,6 +138,7 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
     for name in WITHHELD:
         page.focus(f"#claim-{names.index(name)}")
         page.keyboard.press("Space")
+    assert page.inner_text("#error") == ""
     shooting = shot(page, "9-present-chosen")
     page.click("#submit")
     page.wait_for_selector("#outcome.valid")
@@ -149,7 +152,7 @@ def test_a_resident_collects_then_presents_with_their_own_key(consortium: Consor
                         ("challenge_fresh", "回應本銀行的請求，僅此一次")]:
         item = checks.nth(CHECKS.index(name))
         assert "passed" in (item.get_attribute("class") or "") and words in item.inner_text(), name
-    assert page.locator("#checks li.failed").count() == 0
+    assert page.locator("#checks li.failed").count() == 0 and page.inner_text("#error") == ""
 
     posts = [(url, body) for url, method, body in traffic.requests if method == "POST"]
     [(_, sent)] = [(u, b) for u, b in posts if u.endswith("/resident/verifications")]

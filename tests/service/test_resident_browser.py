@@ -134,6 +134,15 @@ def test_a_resident_shows_only_what_they_choose(consortium: Consortium, issuer_a
     assert checks.count() == len(CHECKS) and page.locator("#checks li.failed").count() == 0
     assert page.inner_text("#shown").split("\n") == ["holder name", CLAIMS["holder_name"], "joint", "false"]
     assert page.evaluate("document.activeElement.id") == "verdict-title"
+    assert page.inner_text("#error") == "" and page.locator("#error").is_hidden()
+
+    page.click("#again")  # the next file is damaged: nothing of the previous certificate stays on screen
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(original.replace("125000.5", "925000.5"))
+    page.set_input_files("#file", damaged)
+    page.wait_for_selector("#error:not(:empty)")
+    assert page.locator("#document").is_hidden() and page.locator("#verdict").is_hidden()
+    assert "BNUMMOMX" not in page.inner_text("main")
 
     expected = load_bundle(original).redact(WITHHELD).dumps().encode()
     [sent] = traffic.posts()

@@ -45,6 +45,17 @@ def bound(consortium: Consortium, holder: ec.EllipticCurvePrivateKey, tmp_path: 
     return [load_bundle(p.read_bytes()) for p in delivered]
 
 
+@pytest.fixture
+def plain(consortium: Consortium, tmp_path: Path) -> list[Bundle]:
+    """Two deposit certificates anchored on chain, bound to nobody."""
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "plain.sqlite"), tmp_path / "plain")
+    issuer.issue(deposit_certificates(consortium, 2))
+    delivered = sorted(issuer.run().delivered)
+    issuer.journal.close()
+    return [load_bundle(p.read_bytes()) for p in delivered]
+
+
 class Bank:
     """One bank: its verifier id, its challenge store and its verifier client."""
 
@@ -165,14 +176,29 @@ def test_holder_key_redacted(consortium: Consortium, bound: list[Bundle], holder
     assert bank.failures(hidden) == ["holder_bound"]
 
 
-def test_bare_bundle_where_policy_requires_binding(consortium: Consortium, bound: list[Bundle],
+def test_a_bound_certificate_passes_only_as_its_holders_presentation(consortium: Consortium, bound: list[Bundle],
+                                                                    tmp_path: Path) -> None:
+    """Binding is the certificate's, not the bank's: a bank with no binding policy at all refuses it bare, with the
+    ``cnf`` claim shown or redacted; hiding the header's flag as well breaks the digest."""
+    lax = Bank(consortium, OTHER_BANK, tmp_path)
+    report = lax.verifier.verify(bound[0].dumps())
+    assert [c.name for c in report.failed] == ["holder_bound"]
+    assert "at any bank" in report.check("holder_bound").detail
+    assert lax.failures(bound[0].redact(["cnf"])) == ["holder_bound"]
+    unflagged = replace(bound[0], header=replace(bound[0].header, holder_bound=False)).redact(["cnf"])
+    assert lax.failures(unflagged) == ["proof_leads_to_root"]
+    strict = Bank(consortium, BANK, tmp_path, Policy(holder_binding=frozenset({"DEPCERT"})))
+    assert strict.failures(bound[0]) == ["holder_bound"]
+
+
+def test_bare_bundle_where_policy_requires_binding(consortium: Consortium, plain: list[Bundle],
                                                    tmp_path: Path) -> None:
     strict = Bank(consortium, BANK, tmp_path, Policy(holder_binding=frozenset({"DEPCERT"})))
-    report = strict.verifier.verify(bound[0].dumps())
+    report = strict.verifier.verify(plain[0].dumps())
     assert [c.name for c in report.failed] == ["holder_bound"]
     assert "only as a presentation" in report.check("holder_bound").detail
     lenient = Bank(consortium, OTHER_BANK, tmp_path, Policy(holder_binding=frozenset({"ACCTSTMT"})))
-    report = lenient.verifier.verify(bound[0])
+    report = lenient.verifier.verify(plain[0])
     assert report.valid and report.check("holder_signed").outcome is Outcome.NOT_APPLICABLE
 
 
@@ -205,10 +231,11 @@ def test_malformed_presentation_is_a_verdict(bank: Bank, consortium: Consortium,
 
 
 def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium, bound: list[Bundle],
-                                                         holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
+                                                         plain: list[Bundle], holder: ec.EllipticCurvePrivateKey,
+                                                         bank: Bank) -> None:
     amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
     p = present(bound[0], bank.challenge(), holder, consortium.now())
-    reports = bank.verifier.verify_many([p, bound[1], bound[2].dumps()[:-1]])
+    reports = bank.verifier.verify_many([p, plain[0], bound[2].dumps()[:-1]])
     sealed = bank.verifier.seal_receipts(reports, [amcm.public_key, pboc.public_key], purpose="KYC")
     assert len(sealed.commitments) == 2  # the unreadable third earns no receipt
     for key in (amcm, pboc):
@@ -226,11 +253,11 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
                                                                       ("IN_PERSON", "KYC-2027-0042")]
 
 
-def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle],
+def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle], plain: list[Bundle],
                                           holder: ec.EllipticCurvePrivateKey, bank: Bank) -> None:
     challenge = bank.challenge()
     first = present(bound[0], challenge, holder, consortium.now())
     second = present(bound[1], challenge, holder, consortium.now())
-    reports = bank.verifier.verify_many([first, second, bound[2]])
+    reports = bank.verifier.verify_many([first, second, plain[0]])
     assert [[c.name for c in r.failed] for r in reports] == [[], ["challenge_fresh"], []]
     assert reports[1].check("anchored").outcome is Outcome.NOT_APPLICABLE  # refused before reading the chain

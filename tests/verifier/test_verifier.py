@@ -184,7 +184,7 @@ def test_one_bad_bundle_does_not_sink_the_batch(consortium: Consortium, issued: 
         b"\xff\xfe" + good.encode("utf-16-le"),
         "[" * 200_000,
         nan,
-        good.replace('"version":"1.1"', '"version":"1.1","version":"1.1"'),
+        good.replace('"version":"1.2"', '"version":"1.2","version":"1.2"'),
         replace(issued[1], claims=(second, first, *rest)),
         replace(issued[1], chain_id=0),
     ]

@@ -64,7 +64,7 @@ class App:
         if self.as_json:
             click.echo(json.dumps(data, indent=1, default=_jsonable))
         else:
-            Console().print(human)
+            Console().print(human, soft_wrap=isinstance(human, str))  # text is never cut into lines to paste
 
 
 def _jsonable(value: Any) -> Any:

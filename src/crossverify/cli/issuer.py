@@ -12,6 +12,7 @@ from rich.progress import Progress
 from web3 import Web3
 
 from ..chain.records import RevocationReason
+from ..format.display import counted
 from ..format.encoding import from_hex
 from ..format.hashing import HashAlgorithm
 from ..issuer.client import export_bundles, journal_certificates
@@ -35,7 +36,7 @@ def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
     session = app.session
     ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id),
                                HashAlgorithm.from_label(session.config.issuer.hash_alg), supersede=supersede)
-    app.emit({"journalled": len(ids)}, f"{len(ids)} certificates journalled")
+    app.emit({"journalled": len(ids)}, f"{counted(len(ids), 'certificate')} journalled")
 
 
 @issuer.command("run")
@@ -136,7 +137,7 @@ def issuer_backup(app: App, target: Path) -> None:
 def issuer_export_bundles(app: App, folder: Path) -> None:
     """Write every anchored document's bundle again into FOLDER, from the journal alone (no node, no key)."""
     written = export_bundles(app.session.journal, app.session.issuer_id, folder)
-    app.emit({"exported": len(written), "folder": folder}, f"{len(written)} bundles written to {folder}")
+    app.emit({"exported": len(written), "folder": folder}, f"{counted(len(written), 'bundle')} written to {folder}")
 
 
 @issuer.group("key")

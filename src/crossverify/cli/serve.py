@@ -32,6 +32,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool, ou
 def _run(app: App, host: str | None, port: int | None, demo: bool, out: Path) -> None:
     import uvicorn
 
+    from ..service import server
     from ..service.app import create_app
 
     session = app.session
@@ -50,8 +51,7 @@ def _run(app: App, host: str | None, port: int | None, demo: bool, out: Path) ->
     settings = session.config.service
     service = create_app(session)
     gc.freeze()  # what setting up made (contract ABIs, schemas, the app) is never scanned by the collector again
-    uvicorn.run(service, host=host or settings.host, port=port or settings.port, log_config=None,
-                access_log=False)
+    uvicorn.Server(server.config(service, settings, host=host or settings.host, port=port or settings.port)).run()
 
 
 @serve.command("new-key")

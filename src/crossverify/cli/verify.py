@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..format.codes import doc_type_code
+from ..format.display import counted
 from ..format.encoding import to_hex
 from ..verifier.client import Outcome
 from ._shell import App, BadInput, command
@@ -54,6 +55,8 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
            purpose: str | None, case: str, in_person: bool) -> None:
     """Check bundles or presentations a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
+    if purpose is not None and not record:
+        raise BadInput("--purpose is sealed into the receipts that --record records: give --record too")
     if purpose is not None:
         try:
             doc_type_code(purpose)
@@ -82,7 +85,8 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
             flushed = client.record(valid, purpose, case,
                                     lambda done, total: bars.update(task, completed=done, total=total),
                                     in_person=in_person)
-        app.console.print(f"receipts: {flushed.recorded} recorded in {flushed.transactions} transactions"
+        app.console.print(f"{counted(flushed.recorded, 'receipt')} recorded in "
+                          f"{counted(flushed.transactions, 'transaction')}"
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
         for commitment in flushed.commitments:
             app.console.print(f"  receipt {to_hex(commitment)}")

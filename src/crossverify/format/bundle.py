@@ -61,8 +61,8 @@ from .hashing import HashAlgorithm
 from .merkle import expected_proof_length, root_from_proof
 from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
 
-#: The versions this software reads: 1.0 bundles (``"version": 1``) are read under the 1.1 rules.
-READABLE_VERSIONS = (1, FORMAT_VERSION)
+#: The versions this software reads, all under the current rules: 1.0 bundles (``"version": 1``), 1.1 and 1.2.
+READABLE_VERSIONS = (1, "1.1", FORMAT_VERSION)
 _HEX = re.compile(r"0x[0-9a-f]*\Z")
 #: A batch of at most 2^24 - 1 documents has proofs of at most 24 steps.
 MAX_PROOF_LENGTH = 24
@@ -202,8 +202,8 @@ def load_bundle(text: str | bytes, attachments: Mapping[str, bytes] | None = Non
     version = doc.get("version")
     if type(version) not in (int, str) or version not in READABLE_VERSIONS:
         raise UnsupportedVersion(
-            f"bundle format version {repr(version)[:40]} is not supported; this software reads versions 1 and "
-            f"{FORMAT_VERSION}", "/version")
+            f"bundle format version {repr(version)[:40]} is not supported; this software reads versions 1, 1.1 "
+            f"and {FORMAT_VERSION}", "/version")
     _check_lengths(doc)
     error = jsonschema.exceptions.best_match(_validator().iter_errors(doc))
     if error is not None:

@@ -52,7 +52,10 @@ def canonical_claim(name: str, value: Any) -> bytes:
         raise InvalidClaim(f"claim {name!r} is not canonical JSON: {exc}") from None
 
 
-def canonical_header(doc_type: str, issuer_id: str, issued_at: int, as_of: int, not_after: int) -> bytes:
-    """``JCS(header)``, members in RFC 8785 order: asOf, docType, issuedAt, issuer, notAfter."""
-    return (f'{{"asOf":{as_of},"docType":{quote(doc_type)},"issuedAt":{issued_at},"issuer":{quote(issuer_id)},'
-            f'"notAfter":{not_after}}}').encode()
+def canonical_header(doc_type: str, issuer_id: str, issued_at: int, as_of: int, not_after: int,
+                     holder_bound: bool = False) -> bytes:
+    """``JCS(header)``, members in RFC 8785 order: asOf, docType, holderBound (only when true), issuedAt, issuer,
+    notAfter."""
+    bound = '"holderBound":true,' if holder_bound else ""
+    return (f'{{"asOf":{as_of},"docType":{quote(doc_type)},{bound}"issuedAt":{issued_at},'
+            f'"issuer":{quote(issuer_id)},"notAfter":{not_after}}}').encode()

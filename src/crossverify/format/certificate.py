@@ -1,9 +1,10 @@
 """Certificates as salted claims, and the document digest that commits to them.
 
-A certificate is a header (type, issuer, times: never personal) and claims (name -> JSON value). Each claim
-gets a fresh 128-bit salt and becomes a leaf ``H(0x00 || salt || JCS([name, value]))``; the document digest is
-``H(0x02 || H(0x03 || JCS(header)) || leaf_1 || ... || leaf_n)`` over the leaves in claim-name order. A holder
-redacts a claim by replacing it with its leaf: the digest stays the same. See docs/format.md.
+A certificate is a header (type, issuer, times, whether it is bound to a holder's key: never personal) and
+claims (name -> JSON value). Each claim gets a fresh 128-bit salt and becomes a leaf
+``H(0x00 || salt || JCS([name, value]))``; the document digest is ``H(0x02 || H(0x03 || JCS(header)) || leaf_1 ||
+... || leaf_n)`` over the leaves in claim-name order. A holder redacts a claim by replacing it with its leaf: the
+digest stays the same, but the header's ``holderBound`` flag cannot be hidden. See docs/format.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -37,8 +38,10 @@ MAX_CLAIMS_BYTES = MAX_BUNDLE_BYTES - 64 * 2**10
 #: What a claim takes in a bundle beyond its name and value: the salt and member names.
 CLAIM_OVERHEAD = 64
 MAX_NAME_LENGTH = 128
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 MAX_TIME = 2**40 - 1  # the registry's uint40 times
+#: The header member that marks a certificate bound to its holder's key (present only as ``true``).
+HOLDER_BOUND = "holderBound"
 #: How deep a claim value may nest: a bundle nests it three levels down (bundle, claims, claim).
 MAX_VALUE_DEPTH = MAX_DEPTH - 3
 #: Unicode general categories a claim name may use: letters, marks, numbers, punctuation, symbols, spaces.
@@ -52,13 +55,16 @@ JSON = Any  # a JSON value: str, int, float, bool, None, list, dict with str key
 
 @dataclass(frozen=True, slots=True)
 class DocumentHeader:
-    """What every party may see of a document: its type, issuer and times (unix seconds)."""
+    """What every party may see of a document: its type, issuer and times (unix seconds), and whether it is bound
+    to its holder's key (``holder_bound``: it then verifies only as a presentation the holder signed). The flag is
+    hashed with the header, so whoever hides it breaks the document digest."""
 
     doc_type: str
     issuer_id: str
     issued_at: int
     as_of: int
     not_after: int
+    holder_bound: bool = False
 
     def __post_init__(self) -> None:
         doc_type_code(self.doc_type)
@@ -69,20 +75,27 @@ class DocumentHeader:
                 raise InvalidClaim(f"{name} must be unix seconds from 0 to {MAX_TIME}, got {value!r}")
         if self.not_after < self.issued_at:
             raise InvalidClaim(f"not_after ({self.not_after}) is before issued_at ({self.issued_at})")
+        if type(self.holder_bound) is not bool:
+            raise InvalidClaim(f"holder_bound is true or false, got {self.holder_bound!r}")
 
     def canonical(self) -> bytes:
-        return canonical_header(self.doc_type, self.issuer_id, self.issued_at, self.as_of, self.not_after)
+        return canonical_header(self.doc_type, self.issuer_id, self.issued_at, self.as_of, self.not_after,
+                                self.holder_bound)
 
     def as_json(self) -> dict[str, JSON]:
-        return {
+        """The header as a bundle carries it; ``holderBound`` appears only when true (one spelling per digest)."""
+        out: dict[str, JSON] = {
             "docType": self.doc_type, "issuer": self.issuer_id, "issuedAt": self.issued_at,
             "asOf": self.as_of, "notAfter": self.not_after,
         }
+        if self.holder_bound:
+            out[HOLDER_BOUND] = True
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> DocumentHeader:
         """The header from its JSON form (:meth:`as_json`), validated as on construction."""
-        return cls(d["docType"], d["issuer"], d["issuedAt"], d["asOf"], d["notAfter"])
+        return cls(d["docType"], d["issuer"], d["issuedAt"], d["asOf"], d["notAfter"], HOLDER_BOUND in d)
 
     def digest(self, hasher: Hasher) -> bytes:
         return hasher(HEADER_PREFIX + self.canonical())
@@ -130,12 +143,20 @@ def document_digest(header: DocumentHeader, claims: Sequence[Disclosure], hasher
 
 @dataclass(frozen=True, slots=True)
 class Certificate:
-    """What an issuer states: a header and named claims. ``salted()`` makes it ready to hash."""
+    """What an issuer states: a header and named claims. ``salted()`` makes it ready to hash.
+
+    A certificate that names its holder's key (the ``cnf`` claim) is holder-bound: its header is marked so here,
+    and a header marked bound without a ``cnf`` claim is refused."""
 
     header: DocumentHeader
     claims: Mapping[str, JSON] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        bound = HOLDER_CLAIM in self.claims
+        if self.header.holder_bound and not bound:
+            raise InvalidClaim(f"a holder-bound certificate names its holder's key in the {HOLDER_CLAIM!r} claim")
+        if bound and not self.header.holder_bound:
+            object.__setattr__(self, "header", replace(self.header, holder_bound=True))
         if not 1 <= len(self.claims) <= MAX_CLAIMS:
             raise InvalidClaim(f"a certificate holds 1 to {MAX_CLAIMS} claims, got {len(self.claims)}")
         size = sum(check_claim(name, value) + CLAIM_OVERHEAD for name, value in self.claims.items())

@@ -40,11 +40,19 @@ from ..sealing import (
 from . import anomalies, rollup
 from .facts import IndexedEvent
 from .index import RegulatorReader, SyncReport
+from .schema import SET_META
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
 TABLES = ("read", "receipts", "disputes", "answers", "epochs")
+#: The columns each table of the trail is written with, in the order of its rows.
+COLUMNS = {
+    "read": "block_number, log_index, block_hash",
+    "disputes": "block_number, log_index, block_time, dispute_id, verifier, key_epoch, content, document_digest",
+    "answers": "block_number, log_index, block_time, dispute_id, key_epoch, content",
+    "epochs": "block_number, log_index, block_time, epoch, keys, jurisdictions",
+}
 T = TypeVar("T")
 DAY = 86400
 #: Circulation events opened (and committed) per transaction: each holds up to 100 receipts as banks record them.
@@ -156,7 +164,7 @@ class CirculationTrail:
             db.execute("DELETE FROM circulation_documents")
             db.execute("DELETE FROM anomalies WHERE keyed = 1")
             rollup.clear(db, rollup.KEYED)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('circulation_keys', ?)", (fingerprint,))
+            db.execute(SET_META, ("circulation_keys", fingerprint))
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
         """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
@@ -210,15 +218,18 @@ class CirculationTrail:
         with self.reader.store.transaction() as db:
             first = anomalies.next_id(db, "circulation_receipts")
             receipts = [(first + n, *row) for n, row in enumerate(rows.pop("receipts", []))]
-            db.executemany("INSERT INTO circulation_receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           receipts)
-            db.executemany("INSERT INTO circulation_documents VALUES (?, ?, ?, ?, ?) "
+            db.executemany("INSERT INTO circulation_receipts (id, block_number, log_index, position, block_time, "
+                           "verifier, key_epoch, commitment, document_digest, issuer_id, doc_type, batch_root, "
+                           "purpose, consent, consent_reference, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?, ?, ?)", receipts)
+            db.executemany("INSERT INTO circulation_documents (document_digest, first_id, first_time, issuer_id, "
+                           "doc_type) VALUES (?, ?, ?, ?, ?) "
                            "ON CONFLICT (document_digest) DO NOTHING",
                            [(r[8], r[0], r[4], r[9], r[10]) for r in receipts])
             for table, values in rows.items():
                 if values:
-                    db.executemany(f"INSERT INTO circulation_{table} VALUES ({','.join('?' * len(values[0]))})",
-                                   values)
+                    db.executemany(f"INSERT INTO circulation_{table} ({COLUMNS[table]}) VALUES "
+                                   f"({','.join('?' * len(values[0]))})", values)
             for e, position, kind, details in unreadable:
                 anomalies.record(db, kind, f"{e.block_number}:{e.log_index}:{position}", block_number=e.block_number,
                                  block_time=e.block_time, happened_at=e.block_time, verifier=e.args.get("verifier", ""),
@@ -264,7 +275,7 @@ class CirculationTrail:
         if last is None or (last[2] is not None and bytes(last[1]) == bytes(last[2])):
             return
         keep = next((number for number, stored, current in self._db.execute(
-            held + " GROUP BY r.block_number ORDER BY r.block_number DESC")
+            held.replace("SELECT", "SELECT DISTINCT", 1) + " ORDER BY r.block_number DESC")
             if current is not None and bytes(stored) == bytes(current)), -1)
         log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
         with self.reader.store.transaction() as db:

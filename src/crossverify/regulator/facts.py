@@ -43,7 +43,8 @@ def add(db: sqlite3.Connection, events: Iterable[IndexedEvent], burst_per_hour: 
         a, t = e.args, e.block_time
         if e.name == "BatchAnchored":
             issuer = code_name(from_hex(a["issuerId"]))
-            db.execute("INSERT INTO anchors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+            db.execute("INSERT INTO anchors (id, block_number, block_time, issuer_id, doc_type, batch_root, documents, "
+                       "signing_key, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "anchors"), e.block_number, t, issuer, code_name(from_hex(a["docType"])),
                 from_hex(a["batchRoot"]), a["leafCount"], a["signingKey"].lower(), a["notAfter"]))
             since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
@@ -57,7 +58,8 @@ def add(db: sqlite3.Connection, events: Iterable[IndexedEvent], burst_per_hour: 
             touched.append(_revoked(db, e))
         elif e.name == "ReceiptsSealed":
             verifier = a["verifier"]
-            db.execute("INSERT INTO sealed_batches VALUES (?, ?, ?, ?, ?, ?)", (
+            db.execute("INSERT INTO sealed_batches (id, block_number, block_time, verifier, key_epoch, receipts) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "sealed_batches"), e.block_number, t, verifier, a["keyEpoch"],
                 len(a["commitments"])))
             hours.add((verifier, t // HOUR))
@@ -79,7 +81,8 @@ def _compromised(db: sqlite3.Connection, e: IndexedEvent) -> int:
     signed since no longer count. Returns the earliest time whose figures changed."""
     a = e.args
     key, since, issuer = a["key"].lower(), a["compromisedFrom"], code_name(from_hex(a["issuerId"]))
-    db.execute("INSERT INTO compromised_keys VALUES (?, ?, ?, ?, ?, ?)", (
+    db.execute("INSERT INTO compromised_keys (id, block_number, block_time, issuer_id, signing_key, "
+               "compromised_from) VALUES (?, ?, ?, ?, ?, ?)", (
         anomalies.next_id(db, "compromised_keys"), e.block_number, e.block_time, issuer, key, since))
     for root, anchored_at in db.execute("SELECT batch_root, block_time FROM anchors WHERE signing_key = ? AND "
                                         "block_time >= ?", (key, since)).fetchall():
@@ -112,7 +115,8 @@ def _revoked(db: sqlite3.Connection, e: IndexedEvent) -> int:
     since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
                        (key,)).fetchone()[0] if key else None
     counted = since is None or t < since
-    db.execute("INSERT INTO revocations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+    db.execute("INSERT INTO revocations (id, block_number, block_time, issuer_id, scope, target, reason, "
+               "signing_key, documents, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
         anomalies.next_id(db, "revocations"), e.block_number, t, issuer, scope, from_hex(target), reason, key,
         documents, int(counted)))
     if not counted:

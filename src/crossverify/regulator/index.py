@@ -25,7 +25,7 @@ from ..errors import CrossverifyError, IndexNotSynced, LogNotDecodable, Transact
 from ..store import Store, store_errors
 from . import facts, rollup
 from .facts import IndexedEvent
-from .schema import MIGRATIONS, kinds, migrations
+from .schema import MIGRATIONS, SET_META, kinds, migrations
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ class RegulatorReader:
             while chunk := rows.fetchmany(10_000):
                 facts.add(db, self._decoded(chunk), self.burst_per_hour)
             rollup.refresh(db, rollup.KEYLESS, 0)
-            db.execute("DELETE FROM meta WHERE key IN ('facts', 'circulation_keys')")
-            db.execute("INSERT INTO meta VALUES ('facts', ?)", (facts.VERSION,))
+            db.execute("DELETE FROM meta WHERE key = 'circulation_keys'")
+            db.execute(SET_META, ("facts", facts.VERSION))
 
     def _decoded(self, rows: Iterable[tuple[Any, ...]]) -> list[IndexedEvent]:
         """The events among index ``rows`` (number, index, time, kind, packed args) that derive rows."""
@@ -235,12 +235,12 @@ class RegulatorReader:
                 span = _next_span(span, load, self.max_events, cap)
                 with self.store.transaction() as db:
                     db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                    db.executemany("INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                                   [(n, b[0]) for n, b in blocks.items()])
+                    db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO UPDATE "
+                                   "SET hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
                     touched = facts.add(db, self._decoded(r[:4] + r[5:] for r in rows), self.burst_per_hour)
                     if touched is not None:
                         rollup.refresh(db, rollup.KEYLESS, touched)
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('span', ?)", (str(span),))
+                    db.execute(SET_META, ("span", str(span)))
                     self._synced(high, blocks[high][1], db)
                 total += len(rows)
                 log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
@@ -284,7 +284,7 @@ class RegulatorReader:
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
             db.execute("DELETE FROM blocks WHERE number > ?", (keep,))
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('next_block', ?)", (str(keep + 1),))
+            db.execute(SET_META, ("next_block", str(keep + 1)))
             touched = facts.rewind(db, keep, self.burst_per_hour)
             if touched is not None:
                 rollup.refresh(db, rollup.KEYLESS, touched)
@@ -296,10 +296,10 @@ class RegulatorReader:
         if block_time is not None:
             values.append(("indexed_time", str(block_time)))
         if db is not None:
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values)
+            db.executemany(SET_META, values)
             return
         with self.store.transaction() as tx:
-            tx.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values)
+            tx.executemany(SET_META, values)
 
     def _holds(self, number: int, block_hash: bytes) -> bool:
         """Whether the chain's block ``number`` is still the one with ``block_hash``."""
@@ -311,6 +311,8 @@ class RegulatorReader:
         query, kinds = "SELECT block_time, kind, args FROM events", ()
         if names:
             kinds = tuple(n for n, name in self._names.items() if name in names)
+            if not kinds:
+                return
             query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
         codecs, event_names = self._codecs, self._names
         for block_time, kind, args in self._db.execute(query + " ORDER BY block_number, log_index", kinds):
@@ -323,6 +325,8 @@ class RegulatorReader:
     def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
         """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
         kinds = tuple(n for n, name in self._names.items() if name in names)
+        if not kinds:
+            return
         query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
                  f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
                  "ORDER BY block_number, log_index")

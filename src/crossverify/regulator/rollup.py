@@ -75,8 +75,8 @@ def refresh(db: sqlite3.Connection, measures: tuple[str, ...], from_time: int) -
         db.execute("DELETE FROM rollup WHERE measure = ? AND day >= ?", (measure, day))
         for dimension, select in MEASURES[measure].items():
             rows = db.execute(select, (day * DAY,)).fetchall()
-            db.executemany("INSERT INTO rollup VALUES (?, ?, ?, ?, ?)",
-                           [(measure, dimension, d, value, amount) for d, value, amount in rows if amount])
+            db.executemany("INSERT INTO rollup (measure, dimension, day, value, amount) VALUES (?, ?, ?, ?, ?)",
+                           [(measure, dimension, d, value, int(amount)) for d, value, amount in rows if amount])
 
 
 def clear(db: sqlite3.Connection, measures: tuple[str, ...]) -> None:

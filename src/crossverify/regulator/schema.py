@@ -55,6 +55,9 @@ CREATE TABLE circulation_anomalies (
 );
 """
 
+#: Set one of the index's own values (its cursor, its span, the trail's key fingerprint).
+SET_META = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+
 MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
@@ -166,6 +169,7 @@ CREATE INDEX anomalies_by_kind ON anomalies (kind, block_time, id);
 CREATE INDEX anomalies_by_verifier ON anomalies (verifier, block_time, id);
 CREATE INDEX anomalies_by_issuer ON anomalies (issuer_id, block_time, id);
 CREATE INDEX anomalies_by_document ON anomalies (document_digest);
+DROP TABLE circulation_anomalies;
 DROP TABLE circulation_receipts;
 CREATE TABLE circulation_receipts (
     id                INTEGER PRIMARY KEY,
@@ -245,7 +249,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
 
 def kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
     """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
-    db.executemany("INSERT OR IGNORE INTO event_kinds (topic, name) VALUES (?, ?)",
+    db.executemany("INSERT INTO event_kinds (topic, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(topic, codec.name) for topic, codec in decoder.by_topic.items()])
     return {bytes(topic): number for number, topic in db.execute("SELECT id, topic FROM event_kinds")}
 

@@ -7,11 +7,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ..session import Session
-from . import resident
-from .dependencies import PROBLEM_HANDLERS, Context
-from .middleware import BodyLimit, Observe, StrictJson
+from . import openapi, resident
+from .dependencies import Context
+from .middleware import Front, StrictJson
+from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
+#: The API's version: the major is the path's (``/v1``), the minor counts additive changes (docs/api.md).
+API_VERSION = "1.0"
+DESCRIPTION = (
+    "Cross-border document verification. Banks verify the bundles and presentations residents hand over; issuers "
+    "submit certificates and offer them for pickup; regulators read the audit report and the circulation trail. "
+    "Institutions authenticate with their API key as a Bearer token. Every error is RFC 9457 problem details "
+    "(`application/problem+json`) with a stable `type`: https://crossverify.example/problems/<slug>.")
 #: Routes that read their JSON body themselves (as a bundle, with a verdict for a bad one).
 RAW_BODIES = {"/v1/verifications", "/resident/verifications"}
 
@@ -21,14 +29,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
-    app = FastAPI(title="crossverify", version="1", exception_handlers=PROBLEM_HANDLERS, description=(
-        "Cross-border document verification. Banks verify the bundles residents hand over; issuers submit "
-        "certificates; regulators read the audit report. Errors are RFC 9457 problem details."))
+    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION)
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
-    app.add_middleware(BodyLimit, limit=limit)
-    app.add_middleware(Observe, record=ctx.observed)  # added last, so it runs first
-    for module in (operations, banks, residents, issuers, regulators):
-        app.include_router(module.router(ctx))
+    app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
+    routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]
+    for router in routers:
+        app.include_router(router)
+    openapi.install(app, routers)
     if ctx.roles & {"bank", "issuer"}:
         resident.mount(app, ctx.roles)
     if start_workers:

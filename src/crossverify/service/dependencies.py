@@ -1,6 +1,6 @@
 """What every route shares: the :class:`Context` built once from the session (the chain lock, the coalescing
 verification queue, each role's stores and background workers, the metrics), the authentication and rate-limit
-dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``), and problem details.
+dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 
 (No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at runtime.)
 """
@@ -9,79 +9,22 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ..errors import (
-    UNAVAILABLE,
-    BundleError,
-    ConfigError,
-    ContractRevert,
-    CrossverifyError,
-    JournalError,
-    PickupCodeInvalid,
-    PickupCodeUsed,
-    PickupExpired,
-    PickupLocked,
-    PickupNotReady,
-)
 from ..session import Session
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
 from .auth import ApiKeys, Client, RateLimit
+from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .workers import Periodic, VerifyQueue
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
-
-#: Error classes and the HTTP status each is answered with.
-STATUS: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
-    (UNAVAILABLE, 503),
-    ((PickupCodeInvalid, PickupCodeUsed, PickupLocked), 403),
-    ((PickupNotReady,), 409),
-    ((PickupExpired,), 410),
-    ((BundleError, ConfigError, JournalError, ValueError), 422),
-    ((ContractRevert,), 409),
-    ((CrossverifyError,), 502),
-)
-
-
-class Problem(Exception):
-    """An error answered as RFC 9457 problem details."""
-
-    def __init__(self, status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.headers = status, title, detail, headers or {}
-
-
-def problem_response(request: Request, status: int, title: str, detail: str,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
-    """``application/problem+json`` for ``request``, carrying its request id."""
-    slug = "".join(f"-{c.lower()}" if c.isupper() else c for c in title.replace(" ", "")).lstrip("-")
-    return JSONResponse(
-        {"type": f"urn:crossverify:problem:{slug}", "title": title, "status": status, "detail": detail,
-         "instance": request.url.path, "requestId": getattr(request.state, "request_id", None)},
-        status_code=status, media_type="application/problem+json", headers=headers)
-
-
-async def _problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    return problem_response(request, exc.status, exc.title, exc.detail, exc.headers)
-
-
-async def _error(request: Request, exc: Exception) -> Response:
-    status = next(code for kinds, code in STATUS if isinstance(exc, kinds))
-    return problem_response(request, status, type(exc).__name__, str(exc))
-
-
-#: The app's exception handlers: every error a route raises becomes problem details.
-PROBLEM_HANDLERS: dict[Any, Callable[[Request, Exception], Any]] = {
-    Problem: _problem, CrossverifyError: _error, ValueError: _error}
-
 
 def json_response(content: Any) -> Response:
     """``content`` as compact JSON (built directly: the verdicts are the hot path)."""
@@ -165,25 +108,30 @@ class Context:
         return data
 
 
-def _client_of(role: str) -> Callable[[Request], Client]:
-    def authenticate(request: Request) -> Client:
+class _Authenticate:
+    """The dependency that admits a client of ``role`` by its API key, within its rate limit (the OpenAPI
+    document marks the operations that use one as needing the Bearer key)."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+
+    def __call__(self, request: Request) -> Client:
         ctx: Context = request.app.state.context
         header = request.headers.get("authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
             request.headers.get("x-api-key", "")
         client = ctx.keys.identify(key) if key else None
         if client is None:
-            raise Problem(401, "Unauthenticated", "send your API key as 'Authorization: Bearer KEY'",
+            raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
                           {"WWW-Authenticate": "Bearer"})
-        if client.role != role:
-            raise Problem(403, "Forbidden", f"{client.name} is a {client.role}; this needs a {role}")
+        if client.role != self.role:
+            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
         wait = ctx.limits.allow(client.name)
         if wait:
-            raise Problem(429, "Too many requests", f"{client.name} is over its rate limit",
+            raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
                           {"Retry-After": str(max(1, round(wait)))})
         request.state.client = client.name
         return client
-    return authenticate
 
 
 def _visitor(request: Request) -> None:
@@ -191,13 +139,13 @@ def _visitor(request: Request) -> None:
     address = request.client.host if request.client else "unknown"
     wait = request.app.state.context.visitors.allow(address)
     if wait:
-        raise Problem(429, "Too many requests", "too many requests from this address",
+        raise Problem(RATE_LIMITED, "too many requests from this address",
                       {"Retry-After": str(max(1, round(wait)))})
 
 
 #: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
-Bank = Annotated[Client, Depends(_client_of("bank"))]
-Issuer = Annotated[Client, Depends(_client_of("issuer"))]
-Regulator = Annotated[Client, Depends(_client_of("regulator"))]
+Bank = Annotated[Client, Depends(_Authenticate("bank"))]
+Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
+Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]

@@ -1,38 +1,48 @@
 """The service's plain ASGI middleware, on every request's path before the framework: request ids, metrics and
-the log line; the body size limit; strict I-JSON reading of JSON bodies."""
+the log line, and the body's bounds in size and time (:class:`Front`); strict I-JSON reading of JSON bodies
+(:class:`StrictJson`)."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import BundleError
 from ..format.strict_json import MAX_DEPTH, read_json
+from . import problems
+from .problems import REQUEST_TIMEOUT, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
 
+log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class Observe:
-    """Gives every request an id (the client's ``X-Request-Id``, or a new one), answers it in a header, and hands
-    ``record`` the request's scope, status and seconds for metrics and the JSON log."""
+class Front:
+    """The first middleware every request meets. It gives the request an id (the client's ``X-Request-Id``, or a
+    new one), answers it in a header, and hands ``record`` the request's scope, status and seconds for metrics
+    and the JSON log (499 for a client that went away). It bounds a request body: at most ``limit`` bytes (413,
+    by Content-Length or as it streams in), all of it within ``timeout`` seconds of the request's head (408,
+    and the connection is closed: a slow sender holds no more than a timer). A client that goes away before its
+    body is in is logged as such, and answered nothing."""
 
-    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None]) -> None:
-        self.app, self.record = app, record
+    def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None], limit: int,
+                 timeout: float) -> None:
+        self.app, self.record, self.limit, self.timeout = app, record, limit, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given or uuid.uuid4().hex
+        headers = dict(scope["headers"])
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started, status = time.perf_counter(), 500
 
@@ -44,60 +54,112 @@ class Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            declared = headers.get(b"content-length")
+            if (declared is None and b"transfer-encoding" not in headers) or declared == b"0":
+                await self.app(scope, receive, sending)  # no body
+            elif declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+                await self._too_large(scope, sending)
+            elif await self._bounded(scope, receive, sending) is _GONE:
+                status = 499
+                log.info("client went away", extra={"request_id": request_id, "method": scope["method"],
+                                                    "path": scope["path"]})
         finally:
             self.record(scope, status, time.perf_counter() - started)
 
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> object:
+        """Run the app with the body bounded in size and time; :data:`_GONE` when the client went away."""
+        task = asyncio.current_task()
+        assert task is not None
+        seen, complete, answering, expired = 0, False, False, False
 
-class BodyLimit:
-    """Refuses a request body over ``limit`` bytes with 413, by its Content-Length or as it streams in."""
+        def expire() -> None:
+            nonlocal expired
+            if not answering:
+                expired = True
+                task.cancel()
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and int(declared) > self.limit:
-            await _too_large(self.limit, send)
-            return
-        seen = 0
-
-        async def counted() -> Any:
-            nonlocal seen
+        async def bounded() -> Any:
+            nonlocal seen, complete
             message = await receive()
+            if message["type"] == "http.disconnect":
+                if not complete:
+                    raise _Gone
+                return message
             seen += len(message.get("body", b""))
             if seen > self.limit:
                 raise _TooLarge
+            if not message.get("more_body", False):
+                complete = True
+                timer.cancel()
             return message
 
+        async def answer(message: Any) -> None:
+            nonlocal answering
+            answering = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, bounded, answer)
         except _TooLarge:
-            await _too_large(self.limit, send)
+            if not answering:
+                await self._too_large(scope, send)
+        except _Gone:
+            return _GONE
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            task.uncancel()
+            await send_problem(scope, send, REQUEST_TIMEOUT, f"the request body did not arrive within "
+                               f"{self.timeout:g} seconds", _CLOSE)
+        finally:
+            timer.cancel()
+        return None
+
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        """413, closing the connection: the rest of the body is not worth reading."""
+        await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes", _CLOSE)
+
+
+_CLOSE = [(b"connection", b"close")]
 
 
 class _TooLarge(Exception):
     pass
 
 
+class _Gone(Exception):
+    """The client disconnected before its request body was in."""
+
+
+_GONE = object()
+
+
 class StrictJson:
     """Reads every JSON request body as I-JSON before the framework parses it: bounded depth (the process runs
     with web3's raised recursion limit, so a deep body could otherwise overflow the C stack), numbers exactly
     what they read as, no member named twice, no lone surrogate. A body that breaks a rule gets a 422 naming
-    the error and its JSON pointer. Routes in ``raw`` read their bodies themselves (as a bundle, with a
-    verdict for a bad one) and are passed through."""
+    the error and its JSON pointer; a body that is not JSON at all, a 415. Routes in ``raw`` read their bodies
+    themselves (as a bundle, with a verdict for a bad one, whatever its media type) and are passed through."""
 
     def __init__(self, app: ASGIApp, limit: int, raw: set[str]) -> None:
         self.app, self.limit, self.raw = app, limit, raw
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
-        if (scope["type"] != "http" or scope["path"] in self.raw
-                or not content_type.split(b";")[0].strip().endswith(b"json")):
+        if scope["type"] != "http" or scope["path"] in self.raw:
             await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if not (media_type == b"application/json" or media_type.endswith(b"+json")):
+            if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
+                given = media_type.decode("latin-1") or "a body without Content-Type"
+                await send_problem(scope, send, UNSUPPORTED_MEDIA_TYPE, f"request bodies are application/json, not "
+                                   f"{given}", [(b"accept-post", b"application/json")])
+                return
+            await self.app(scope, receive, send)  # no body
             return
         chunks, more = [], True
         while more:
@@ -111,7 +173,8 @@ class StrictJson:
             try:  # two levels more than a bundle's: a batch carries bundles in {"bundles": [...]}
                 await run_in_threadpool(read_json, body, self.limit, MAX_DEPTH + 2)
             except BundleError as exc:
-                await _refuse(send, type(exc).__name__, str(exc))
+                kind, detail, _ = problems.of_error(exc)
+                await send_problem(scope, send, kind, detail)
                 return
         replayed = False
 
@@ -125,19 +188,11 @@ class StrictJson:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, title: str, detail: str) -> None:
-    body = json.dumps({"type": "urn:crossverify:problem:not-i-json", "title": title, "status": 422,
-                       "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": 422,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps({"type": "urn:crossverify:problem:too-large", "title": "Request too large", "status": 413,
-                       "detail": f"request bodies are limited to {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+async def send_problem(scope: Scope, send: Send, kind: ProblemType, detail: str,
+                       headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """Answer the request of ``scope`` with problem details, from below the framework."""
+    content = problems.body(kind, detail, scope["path"], scope.get("state", {}).get("request_id"))
+    await send({"type": "http.response.start", "status": kind.status,
+                "headers": [(b"content-type", problems.MEDIA_TYPE.encode()),
+                            (b"content-length", str(len(content)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": content})

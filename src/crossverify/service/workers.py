@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from ..verifier.client import VerificationReport, VerifierClient
+from .problems import public_text
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,9 @@ class Periodic:
         try:
             with self.chain_lock:
                 self.work()
-        except Exception as exc:  # logged, shown by /readyz, retried next round
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("background work failed", extra={"worker": self.name, "error": self.last_error})
+        except Exception as exc:  # logged, shown by /readyz (in words fit for anyone), retried next round
+            self.last_error = f"{type(exc).__name__}: {public_text(exc)}"
+            log.warning("background work failed", extra={"worker": self.name, "error": f"{type(exc).__name__}: {exc}"})
         else:
             self.last_success, self.last_error = time.time(), None
 

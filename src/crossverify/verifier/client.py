@@ -8,8 +8,9 @@ batch. ``verify_many`` reads the chain for many bundles at once.
 A presentation (a bundle the holder signed for this bank's challenge) passes the holder checks only when the
 certificate names the holder's key, that key signed exactly what is disclosed, for this bank (``audience``),
 before it expired, and for a challenge this bank issued and nobody answered before (consumed here, atomically,
-in the :class:`~crossverify.verifier.challenges.ChallengeStore`). The policy can demand presentations for some
-document types, so a bare bundle of such a type fails ``holder_bound``.
+in the :class:`~crossverify.verifier.challenges.ChallengeStore`). A certificate bound to its holder's key (its
+header says so, inside the digest) fails ``holder_bound`` as a bare bundle at every bank; the policy can demand
+presentations for further document types.
 """
 
 from __future__ import annotations
@@ -319,6 +320,10 @@ class VerifierClient:
         can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
+            if bundle.header.holder_bound or HOLDER_CLAIM in bundle.disclosed():
+                return [Check("holder_bound", Outcome.FAILED,
+                              "the certificate is bound to its holder's key: it verifies only as a presentation its "
+                              "holder signed, at any bank, not as a bare bundle")]
             if doc_type in self.policy.holder_binding:
                 return [Check("holder_bound", Outcome.FAILED,
                               f"this bank accepts {doc_type} only as a presentation signed by its holder, not as a "

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { documentDigest, fromHex, redact, toHex } from "../../../src/crossverify/service/page/bundle.js";
+import {
+  canonicalHeader, documentDigest, fromHex, holderBound, leadsToRoot, redact, toHex,
+} from "../../../src/crossverify/service/page/bundle.js";
 import {
   bindingFor, dumps, generateHolderKey, holderJwk, present, publicJwk, readChallenge, signedBy, signingInput,
 } from "../../../src/crossverify/service/page/presentation.js";
@@ -84,4 +86,18 @@ test("a generated holder key's private half cannot be exported, its public half 
   const jwk = await publicJwk(keys.publicKey);
   assert.deepEqual(Object.keys(jwk), ["kty", "crv", "x", "y"]);
   assert.equal(jwk.x.length, 43);
+});
+
+test("the bound certificate's header flag is hashed: the page computes the vectors' digests and cannot hide it", () => {
+  assert.equal(holderBound(bundle), true);
+  assert.equal(text.decode(canonicalHeader(bundle.document)), v.document.headerCanonical);
+  assert.equal(toHex(documentDigest(bundle)), v.document.documentDigest);
+  assert.equal(toHex(documentDigest(redact(bundle, ["cnf"]))), v.document.documentDigest);
+  for (const { bundle: bare, check } of v.mustRefuseBare) {
+    assert.equal(leadsToRoot(bare), check !== "proof_leads_to_root", check);
+  }
+  const { holderBound: _, ...unflagged } = bundle.document;
+  assert.equal(holderBound({ ...bundle, document: unflagged }), false);
+  assert.notEqual(toHex(documentDigest({ ...bundle, document: unflagged })), v.document.documentDigest);
+  assert.throws(() => canonicalHeader({ ...bundle.document, holderBound: false }), { code: "not_a_bundle" });
 });

@@ -10,8 +10,10 @@ const NODE_PREFIX = 0x01;
 const DOCUMENT_PREFIX = 0x02;
 const HEADER_PREFIX = 0x03;
 const HEADER_MEMBERS = ["asOf", "docType", "issuedAt", "issuer", "notAfter"];
-/** Format 1.0 bundles carry `"version": 1`; format 1.1 bundles `"version": "1.1"`. */
-const READABLE_VERSIONS = [1, "1.1"];
+/** The header member of a certificate bound to its holder's key: present only as `true`, hashed with the header. */
+export const HOLDER_BOUND = "holderBound";
+/** Format 1.0 bundles carry `"version": 1`; later ones `"version": "1.1"` or `"1.2"`. */
+const READABLE_VERSIONS = [1, "1.1", "1.2"];
 
 /** A fault in a bundle file; `code` names it for the page's strings table. */
 export class BundleError extends Error {
@@ -65,9 +67,19 @@ function jcs(value) {
   }
 }
 
-/** JCS(header) as UTF-8. */
+/** JCS(header) as UTF-8; `holderBound` takes part only when the header carries it (as `true`). */
 export function canonicalHeader(header) {
-  return jcs(Object.fromEntries(HEADER_MEMBERS.map((m) => [m, header[m]])));
+  const members = HEADER_MEMBERS.map((m) => [m, header[m]]);
+  if (HOLDER_BOUND in header) {
+    if (header[HOLDER_BOUND] !== true) throw new BundleError("not_a_bundle", "holderBound, when present, is true");
+    members.push([HOLDER_BOUND, true]);
+  }
+  return jcs(Object.fromEntries(members));
+}
+
+/** Whether the certificate is bound to its holder's key: it then verifies only as a signed presentation. */
+export function holderBound(bundle) {
+  return bundle.document[HOLDER_BOUND] === true;
 }
 
 function hasherOf(bundle) {
@@ -135,7 +147,7 @@ export function readBundle(text) {
   const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && bundle.document &&
     Array.isArray(bundle.claims) && bundle.proof && Array.isArray(bundle.proof.path) &&
     typeof bundle.proof.batchRoot === "string";
-  if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle of format 1.0 or 1.1");
+  if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle of format 1.0, 1.1 or 1.2");
   if (!leadsToRoot(bundle)) throw new BundleError("damaged", "the claims and proof do not lead to the batch root");
   return bundle;
 }

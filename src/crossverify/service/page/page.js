@@ -1,7 +1,7 @@
 // The resident's page: open a bundle, choose what to show, answer the bank's challenge, send, read the verdict.
 // Redaction and the holder's signature happen here, on the device; only the redacted bundle (signed, when the
 // certificate names its holder's key) is sent.
-import { BundleError, dumps, readBundle, redact } from "./bundle.js";
+import { BundleError, dumps, holderBound, readBundle, redact } from "./bundle.js";
 import { holderKeyFor } from "./keys.js";
 import { HOLDER_CLAIM, dumps as dumpsPresentation, holderJwk, present, readChallenge } from "./presentation.js";
 import { codeFromAddress, element, offerLanguages, pickLanguage, translate } from "./ui.js";
@@ -17,6 +17,7 @@ const PRESENTATION_STEPS = [
   async (p) => ({ ...p, bundle: redact(p.bundle, [...p.withheld]), body: null }),
   async (p) => {
     const jwk = holderJwk(p.bundle);
+    if (!jwk && holderBound(p.bundle)) throw new BundleError("not_bound", "the holder key is withheld");
     if (!jwk) return { ...p, body: dumps(p.bundle) };
     const code = $("code").value.trim();
     if (!code) throw new BundleError("no_code", "no code");

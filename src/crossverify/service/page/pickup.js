@@ -4,7 +4,7 @@
 import { BundleError, readBundle } from "./bundle.js";
 import { keepHolderKey } from "./keys.js";
 import { generateHolderKey, holderJwk, publicJwk, sameKey } from "./presentation.js";
-import { codeFromAddress, offerLanguages, pickLanguage, translate } from "./ui.js";
+import { codeFromAddress, element, offerLanguages, pickLanguage, translate } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { language: pickLanguage(), step: "enter", error: null, bundle: null };
@@ -65,7 +65,7 @@ async function collect() {
     render();
     $("save-title").focus();
   } catch (error) {
-    showError(error instanceof BundleError ? `error.${error.code}` : "error.network");
+    showError(error instanceof BundleError ? `error.${error.code}` : "pickup.error.network");
   } finally {
     $("collect").disabled = false;
   }

@@ -92,6 +92,7 @@ export const STRINGS = {
     "pickup.error.PickupCodeUsed": "This code was used already. If it was not you, call your issuer.",
     "pickup.error.PickupExpired": "This code has expired. Ask your issuer for a new one.",
     "pickup.error.PickupLocked": "Too many wrong codes were tried. Ask your issuer for a new code.",
+    "pickup.error.network": "Your issuer could not be reached. Please try again.",
   },
   "zh-Hant": {
     title: "向銀行出示您的證明",
@@ -182,6 +183,7 @@ export const STRINGS = {
     "pickup.error.PickupCodeUsed": "這個代碼已被使用。如果不是您本人，請致電簽發機構。",
     "pickup.error.PickupExpired": "代碼已過期，請向簽發機構索取新代碼。",
     "pickup.error.PickupLocked": "嘗試了太多錯誤代碼，請向簽發機構索取新代碼。",
+    "pickup.error.network": "無法連接簽發機構，請再試一次。",
   },
   "zh-Hans": {
     title: "向银行出示您的证明",
@@ -272,6 +274,7 @@ export const STRINGS = {
     "pickup.error.PickupCodeUsed": "这个代码已被使用。如果不是您本人，请致电签发机构。",
     "pickup.error.PickupExpired": "代码已过期，请向签发机构索取新代码。",
     "pickup.error.PickupLocked": "尝试了太多错误代码，请向签发机构索取新代码。",
+    "pickup.error.network": "无法连接签发机构，请再试一次。",
   },
   pt: {
     title: "Mostrar o seu certificado ao banco",
@@ -363,5 +366,6 @@ export const STRINGS = {
     "pickup.error.PickupCodeUsed": "Este código já foi usado. Se não foi você, contacte o emissor.",
     "pickup.error.PickupExpired": "Este código expirou. Peça um novo ao emissor.",
     "pickup.error.PickupLocked": "Foram tentados demasiados códigos errados. Peça um novo código ao emissor.",
+    "pickup.error.network": "Não foi possível contactar o emissor. Tente de novo.",
   },
 };

@@ -8,13 +8,15 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
-from ..dependencies import Bank, Context, Problem, json_response
+from ..dependencies import Bank, Context, json_response
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
+from ..openapi import examples, raw_body
+from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
 
 #: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
 ANSWERS_KEPT = 3600
@@ -41,10 +43,11 @@ class BatchVerificationIn(BaseModel):
 
 
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["banks"])
+    routes = APIRouter(tags=["banks"], responses=responses(401, 403, 429, 500, 502, 503))
     session, queue, outbox, answers = ctx.session, ctx.queue, ctx.outbox, ctx.answers
 
-    @routes.post("/v1/verifications", response_model=VerificationOut,
+    @routes.post("/v1/verifications", operation_id="verifyOne", response_model=VerificationOut,
+                 openapi_extra=raw_body(),
                  summary="Verify one bundle or presentation; optionally record a receipt (exactly once per "
                          "document, purpose, case)")
     async def verify_one(request: Request, _: Bank,
@@ -58,8 +61,8 @@ def router(ctx: Context) -> APIRouter:
                              "which regulators flag)")] = False,
                          ) -> Response:
         if in_person and not case:
-            raise Problem(400, "Bad request", "inPerson needs case: the reference under which the resident's "
-                                              "consent is filed")
+            raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
+                                       "filed")
         body = await request.body()
         [report] = await ctx.checked([body])
         receipt = None
@@ -71,17 +74,17 @@ def router(ctx: Context) -> APIRouter:
             receipt = outbox.state(commitment)
         return json_response(ctx.verdict(report, receipt))
 
-    @routes.post("/v1/challenges", response_model=ChallengeOut,
+    @routes.post("/v1/challenges", operation_id="issueChallenge", response_model=ChallengeOut,
                  summary="Issue a one-time challenge for a resident to answer with a presentation")
-    def challenge(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
+    def challenge(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> ChallengeOut:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
         return ChallengeOut.model_validate(issued.to_json())
 
-    @routes.post("/v1/challenges/hand-over", response_model=HandOverOut,
+    @routes.post("/v1/challenges/hand-over", operation_id="handOverChallenge", response_model=HandOverOut,
                  summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk "
                          "to show, as text or a QR code of `page`)")
-    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code, e.g. ACCTOPEN")],
+    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
         challenges = queue.verifier.challenges
@@ -91,14 +94,15 @@ def router(ctx: Context) -> APIRouter:
         return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
                            page=f"/resident/#code={code}")
 
-    @routes.get("/v1/challenges/hand-over/{code}", response_model=HandOverStateOut,
+    @routes.get("/v1/challenges/hand-over/{code}", operation_id="getHandOver", response_model=HandOverStateOut,
+                responses=responses(404),
                 summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
                         "got and, when it passed, its sealed receipt) or expired")
     def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
         challenges = queue.verifier.challenges
         found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
         if found is None:
-            raise Problem(404, "Not found", "this bank handed over no challenge with that code")
+            raise Problem(NOT_FOUND, "this bank handed over no challenge with that code")
         state, issued, verdict_text, kept = found
         receipt = None
         if kept is not None and answers is not None:
@@ -111,19 +115,24 @@ def router(ctx: Context) -> APIRouter:
         return HandOverStateOut.model_validate({"state": state, "challenge": issued.to_json(), "verdict": given,
                                                 "receipt": receipt})
 
-    @routes.post("/v1/verifications/batch", response_model=list[VerificationOut],
+    @routes.post("/v1/verifications/batch", operation_id="verifyBatch", response_model=list[VerificationOut],
                  summary="Verify many bundles at once (no receipts)")
-    async def verify_many(payload: BatchVerificationIn, _: Bank) -> Response:
+    async def verify_many(payload: Annotated[BatchVerificationIn, Body(openapi_examples={"bundles": {
+                              "summary": "Bundles as residents handed them over",
+                              "value": {"bundles": [examples()["bundle"]]}}})], _: Bank) -> Response:
         texts = [json.dumps(b, ensure_ascii=False).encode() for b in payload.bundles]
         return json_response([ctx.verdict(r) for r in await ctx.checked(texts)])
 
-    @routes.get("/v1/receipts/{commitment}", response_model=ReceiptOut,
+    @routes.get("/v1/receipts/{commitment}", operation_id="getReceipt", response_model=ReceiptOut,
+                responses=responses(404),
                 summary="Where a receipt stands, by its commitment: queued, sent or recorded on chain (sealed)")
-    def receipt_state(commitment: str, _: Bank) -> ReceiptOut:
+    def receipt_state(commitment: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$",
+                                                      description="The receipt's commitment")],
+                      _: Bank) -> ReceiptOut:
         assert outbox is not None
         state = outbox.state(from_hex(commitment, 32))
         if state is None:
-            raise Problem(404, "Not found", "no receipt with that commitment")
+            raise Problem(NOT_FOUND, "no receipt with that commitment")
         return ReceiptOut.model_validate(state)
 
     return routes

@@ -5,9 +5,9 @@ revoke by reference. The pipeline that seals, signs, anchors and delivers runs i
 """
 
 import time
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
 from ...chain.records import RevocationReason
@@ -17,7 +17,8 @@ from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
 from ...issuer.journal import BatchState
 from ...issuer.pickup import DEFAULT_CODE_TTL
-from ..dependencies import Context, Issuer, Problem
+from ..dependencies import Context, Issuer
+from ..problems import NOT_FOUND, Problem, responses
 
 
 class CertificatesIn(BaseModel):
@@ -27,9 +28,39 @@ class CertificatesIn(BaseModel):
     supersede: bool = Field(False, description="Re-issue references whose content changed")
 
 
+class SubmittedOut(BaseModel):
+    journalled: int = Field(description="How many certificates were journalled now (a reference journalled "
+                                        "before with the same content counts, and is not journalled twice)")
+
+
+class BatchOut(BaseModel):
+    id: int
+    state: str = Field(description="sealed, signed, sent, anchored or delivered")
+    docType: str
+    documents: int
+    root: str = Field(description="The batch's Merkle root, hex")
+    anchorBlock: int | None = Field(None, description="The block that anchored it, once anchored")
+
+
+class BatchesOut(BaseModel):
+    counts: dict[str, int] = Field(description="Documents pending and in each batch state")
+    batches: list[BatchOut]
+
+
+class RevocationOut(BaseModel):
+    revoked: str = Field(description="The document's reference")
+    reason: str
+
+
+class PickupStateOut(BaseModel):
+    reference: str
+    state: str = Field(description="offered, locked, enrolled, then the certificate's batch state (sealed … "
+                                   "delivered)")
+
+
 class RevocationIn(BaseModel):
     reference: str
-    reason: str = Field(description="withdrawn, superseded, fraud or issued_in_error")
+    reason: Literal["withdrawn", "superseded", "fraud", "issued_in_error"]
 
 
 class PickupIn(BaseModel):
@@ -46,12 +77,22 @@ class OfferOut(BaseModel):
     page: str = Field(description="The pickup page's path with the code in its fragment, for a QR code")
 
 
+CERTIFICATE = {"reference": "DEP-2026-0001", "docType": "DEPCERT", "notAfter": 1821398400, "asOf": 1789862400,
+               "claims": {"holder_name": "CHAN Tai Man", "account_no": "9-101-234567-8", "balance_mop": 125000}}
+REVOCATION_EXAMPLES = {"withdrawn": {"summary": "Withdraw a certificate", "value": {
+    "reference": "DEP-2026-0001", "reason": "withdrawn"}}}
+CERTIFICATES_EXAMPLES = {"deposit": {"summary": "One deposit certificate", "value": {
+    "certificates": [CERTIFICATE], "supersede": False}}}
+
+
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["issuers"])
+    routes = APIRouter(tags=["issuers"], responses=responses(401, 403, 429, 500, 502, 503))
     session, issuer, pickups = ctx.session, ctx.issuer, ctx.pickups
 
-    @routes.post("/v1/certificates", summary="Submit certificates (idempotent by reference)")
-    def submit(payload: CertificatesIn, _: Issuer) -> dict[str, int]:
+    @routes.post("/v1/certificates", operation_id="submitCertificates", response_model=SubmittedOut,
+                 summary="Submit certificates (idempotent by reference)")
+    def submit(payload: Annotated[CertificatesIn, Body(openapi_examples=CERTIFICATES_EXAMPLES)], _: Issuer
+               ) -> dict[str, int]:
         issuer_id, now = session.issuer_id, int(time.time())
         entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
         ids = journal_certificates(session.journal, issuer_id, entries,
@@ -60,7 +101,8 @@ def router(ctx: Context) -> APIRouter:
         ctx.workers["issuer"].wake()
         return {"journalled": len(ids)}
 
-    @routes.get("/v1/batches", summary="Batches and where each stands")
+    @routes.get("/v1/batches", operation_id="listBatches", response_model=BatchesOut,
+                summary="Batches and where each stands")
     def batches(_: Issuer) -> dict[str, Any]:
         journal = session.journal
         with journal.store.lock:
@@ -70,32 +112,33 @@ def router(ctx: Context) -> APIRouter:
             {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.documents,
              "root": to_hex(b.root), "anchorBlock": b.anchor_block} for b in found]}
 
-    @routes.post("/v1/revocations", summary="Revoke a document by its reference (final)")
-    def revoke(payload: RevocationIn, _: Issuer) -> dict[str, str]:
-        try:
-            reason = RevocationReason[payload.reason.upper()]
-        except KeyError:
-            raise Problem(422, "Unknown reason", f"reason must be one of "
-                          f"{', '.join(r.name.lower() for r in RevocationReason if r)}") from None
+    @routes.post("/v1/revocations", operation_id="revokeDocument", response_model=RevocationOut,
+                 responses=responses(409), summary="Revoke a document by its reference (final)")
+    def revoke(payload: Annotated[RevocationIn, Body(openapi_examples=REVOCATION_EXAMPLES)], _: Issuer
+               ) -> dict[str, str]:
+        reason = RevocationReason[payload.reason.upper()]
         assert issuer is not None
         with ctx.chain_lock:
             issuer.revoke(reason, reference=payload.reference)
         return {"revoked": payload.reference, "reason": reason.name.lower()}
 
-    @routes.post("/v1/pickups", response_model=OfferOut,
+    @routes.post("/v1/pickups", operation_id="offerPickup", response_model=OfferOut, responses=responses(403),
                  summary="Offer a certificate for pickup: the resident enrols their key with the code, once")
-    def offer_pickup(payload: PickupIn, _: Issuer) -> OfferOut:
+    def offer_pickup(payload: Annotated[PickupIn, Body(openapi_examples={"deposit": {
+                         "summary": "A deposit certificate, its holder's key to come at pickup",
+                         "value": {"certificate": CERTIFICATE, "ttl": 1209600}}})], _: Issuer) -> OfferOut:
         assert pickups is not None
         offer = pickups.offer(payload.certificate, int(time.time()), payload.ttl or DEFAULT_CODE_TTL)
         return OfferOut(reference=offer.reference, code=offer.code, expiresAt=offer.expires_at,
                         page=f"/resident/pickup/#code={offer.code}")
 
-    @routes.get("/v1/pickups/{reference}", summary="Where a pickup stands")
+    @routes.get("/v1/pickups/{reference}", operation_id="getPickup", response_model=PickupStateOut,
+                responses=responses(404), summary="Where a pickup stands")
     def pickup_state(reference: str, _: Issuer) -> dict[str, str]:
         assert pickups is not None
         state = pickups.state(reference)
         if state is None:
-            raise Problem(404, "Not found", "no pickup was offered for that reference")
+            raise Problem(NOT_FOUND, "no pickup was offered for that reference")
         found = session.journal.find(session.issuer_id, reference=reference)
         batch = found.batch_state.value if found and found.batch_state else None
         return {"reference": reference, "state": batch if state == "journalled" and batch else state}

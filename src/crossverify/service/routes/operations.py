@@ -3,20 +3,30 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from ...errors import CrossverifyError
 from ..dependencies import Context
+from ..problems import RETRY_UNAVAILABLE, public_text
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    checks: dict[str, str] = Field(description="Each check (node, registry, each background worker) and its state")
 
 
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["operations"])
     session, workers = ctx.session, ctx.workers
 
-    @routes.get("/healthz", summary="The process is up")
+    @routes.get("/healthz", operation_id="getHealth", summary="The process is up")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @routes.get("/readyz", summary="Node reachable, registry present, background work current")
+    @routes.get("/readyz", operation_id="getReadiness", response_model=ReadyOut,
+                responses={503: {"model": ReadyOut, "description": "Not ready: the failing check says why",
+                                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
+                summary="Node reachable, registry present, background work current")
     def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         reachable = True
@@ -25,13 +35,14 @@ def router(ctx: Context) -> APIRouter:
                 checks["node"] = f"block {session.w3.eth.block_number}"
                 checks["registry"] = session.registry.address
         except CrossverifyError as exc:
-            checks["node"], reachable = f"{type(exc).__name__}: {exc}", False
+            checks["node"], reachable = f"{type(exc).__name__}: {public_text(exc)}", False
         for name, worker in workers.items():
             checks[name] = worker.last_error or ("current" if worker.last_success else "starting")
         ready = reachable and all(w.last_success and not w.last_error for w in workers.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503,
+                            headers=None if ready else {"Retry-After": str(RETRY_UNAVAILABLE)})
 
-    @routes.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    @routes.get("/metrics", operation_id="getMetrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     def prometheus() -> Response:
         return Response(generate_latest(ctx.metrics), media_type=CONTENT_TYPE_LATEST)
 

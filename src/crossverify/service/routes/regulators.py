@@ -10,13 +10,14 @@ from fastapi import APIRouter, Path
 
 from ...format.encoding import from_hex
 from ..dependencies import Context, Regulator
+from ..problems import responses
 
 
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["regulators"])
+    routes = APIRouter(tags=["regulators"], responses=responses(401, 403, 429, 500, 503))
     session, regulator = ctx.session, ctx.regulator
 
-    @routes.get("/v1/audit/report", summary="The audit report, from the live index")
+    @routes.get("/v1/audit/report", operation_id="getAuditReport", summary="The audit report, from the live index")
     def audit_report(_: Regulator) -> dict[str, Any]:
         assert regulator is not None
         with regulator.store.lock:
@@ -24,7 +25,7 @@ def router(ctx: Context) -> APIRouter:
                 session.trail.open_new()
             return session.supervision.report().as_json()
 
-    @routes.get("/v1/regulator/circulation/{digest}",
+    @routes.get("/v1/regulator/circulation/{digest}", operation_id="getCirculation",
                 summary="Who verified a document, for what, with whose consent; and its disputes")
     def circulation(_: Regulator, digest: Annotated[str, Path(pattern="^0x[0-9a-fA-F]{64}$",
                                                               description="The document digest")]

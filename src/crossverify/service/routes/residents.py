@@ -7,16 +7,17 @@ collect the bundle. The pages themselves are served by :mod:`crossverify.service
 
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from ...errors import PickupNotReady
 from ...verifier.client import Outcome
-from ..dependencies import Context, Problem, Visitor, json_response
+from ..dependencies import Context, Visitor, json_response
 from ..models import ChallengeOut, CodeIn, VerificationOut
+from ..openapi import raw_body
+from ..problems import NOT_FOUND, TOO_LARGE, Problem, responses
 
 
 class EnrolIn(CodeIn):
@@ -32,8 +33,20 @@ class CollectIn(BaseModel):
     collectToken: str = Field(max_length=128)
 
 
+#: A holder key's public JWK, as the pickup page sends it (the format's test key).
+JWK = {"kty": "EC", "crv": "P-256", "x": "v8CMeyVbsLm9gcHeSG3KXDVlXyJU4PKJ6PxtBB15hDo",
+       "y": "gwDu6zp5plbkqj1XzAYEfh-VhCP--Yej435cKZm2ZEE"}
+
+
+TOKEN = "kW3Lr0y2m2Zc9V1u6bqGf1sJ8oTqkHxY4pN7eD5aR0c"
+
+
+def _example(value: dict[str, Any]) -> dict[str, Any]:
+    return {"page": {"summary": "As the page sends it", "value": value}}
+
+
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["residents"])
+    routes = APIRouter(tags=["residents"], responses=responses(429, 500, 503))
     if "bank" in ctx.roles:
         _bank_routes(routes, ctx)
     if ctx.pickups is not None:
@@ -45,21 +58,24 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
     queue, answers = ctx.queue, ctx.answers
     largest = ctx.session.config.verifier.max_bundle_bytes
 
-    @routes.post("/resident/challenges", response_model=ChallengeOut,
+    @routes.post("/resident/challenges", operation_id="readChallenge", response_model=ChallengeOut,
+                 responses=responses(404),
                  summary="The resident page reads the challenge the bank's clerk handed over, by its code")
-    def challenge_by_code(payload: CodeIn, _: Visitor) -> ChallengeOut:
+    def challenge_by_code(payload: Annotated[CodeIn, Body(openapi_examples=_example({"code": "7K2MX-94QDR"}))],
+                          _: Visitor) -> ChallengeOut:
         challenges = queue.verifier.challenges
         if challenges is None:
-            raise Problem(404, "Not found", "this bank issues no challenges ([verifier] audience is not set)")
+            raise Problem(NOT_FOUND, "this bank issues no challenges ([verifier] audience is not set)")
         return ChallengeOut.model_validate(challenges.by_code(payload.code, int(time.time())).to_json())
 
-    @routes.post("/resident/verifications", response_model=VerificationOut,
+    @routes.post("/resident/verifications", operation_id="verifyForResident", response_model=VerificationOut,
+                 openapi_extra=raw_body(),
                  summary="The resident page's own request: verify the bundle or presentation it made; a "
                          "presentation that answers the bank's challenge and passes leaves one sealed receipt")
     async def verify_for_resident(request: Request, _: Visitor) -> Response:
         body = await request.body()
         if len(body) > largest:
-            raise Problem(413, "Request too large", f"a bundle is at most {largest} bytes")
+            raise Problem(TOO_LARGE, f"a bundle is at most {largest} bytes")
         [report] = await ctx.checked([body])
         data = ctx.verdict(report)
         fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
@@ -77,18 +93,19 @@ def _pickup_routes(routes: APIRouter, ctx: Context) -> None:
     pickups = ctx.pickups
     assert pickups is not None
 
-    @routes.post("/resident/pickups/enrol", response_model=EnrolOut,
+    @routes.post("/resident/pickups/enrol", operation_id="enrolHolderKey", response_model=EnrolOut,
+                 responses=responses(403, 410),
                  summary="The pickup page enrols the resident's new holder key with their one-time code")
-    def enrol(payload: EnrolIn, _: Visitor) -> EnrolOut:
+    def enrol(payload: Annotated[EnrolIn, Body(openapi_examples=_example({"code": "H7QK-2M9X-TR4D-8PWB", "jwk": JWK}))],
+              _: Visitor) -> EnrolOut:
         enrolment = pickups.enrol(payload.code, payload.jwk, int(time.time()))
         ctx.workers["issuer"].wake()
         return EnrolOut(reference=enrolment.reference, collectToken=enrolment.collect_token)
 
-    @routes.post("/resident/pickups/collect",
+    @routes.post("/resident/pickups/collect", operation_id="collectBundle", response_model=dict[str, Any],
+                 responses=responses(403, 409, 410),
                  summary="The pickup page collects the bundle, once it is anchored (409 with Retry-After until then)")
-    def collect(payload: CollectIn, _: Visitor) -> Response:
-        try:
-            bundle = pickups.collect(payload.collectToken, int(time.time()))
-        except PickupNotReady as exc:
-            raise Problem(409, "PickupNotReady", str(exc), {"Retry-After": "2"}) from None
+    def collect(payload: Annotated[CollectIn, Body(openapi_examples=_example({"collectToken": TOKEN}))],
+                _: Visitor) -> Response:
+        bundle = pickups.collect(payload.collectToken, int(time.time()))
         return Response(bundle, media_type="application/json", headers={"Cache-Control": "no-store"})

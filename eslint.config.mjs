@@ -1,0 +1,23 @@
+// ESLint over the project's JavaScript: the resident pages (browser modules), their tests under Node and the
+// Hardhat node's configuration. The recommended rules, among them no-undef, so a name used without its import
+// fails the test command (tests/service/test_page_lint.py).
+import js from "@eslint/js";
+import globals from "globals";
+
+export default [
+  { ignores: ["src/crossverify/service/page/vendor/", "node_modules/", ".venv/", ".venv-slither/", "build/",
+    "test-output/", "demo-out/"] },
+  js.configs.recommended,
+  {
+    files: ["src/crossverify/service/page/**/*.js"],
+    languageOptions: { ecmaVersion: 2024, sourceType: "module", globals: globals.browser },
+  },
+  {
+    files: ["**/*.mjs"],
+    languageOptions: { ecmaVersion: 2024, sourceType: "module", globals: globals.node },
+  },
+  {
+    files: ["tests/node/*.js"],
+    languageOptions: { ecmaVersion: 2024, sourceType: "commonjs", globals: globals.node },
+  },
+];

@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 document the service serves at ``/openapi.json``, complete enough for a client generator to use
+as is: the Bearer API key as a security scheme on every institution operation, a request body with its media
+type and examples for every operation that takes one (the raw bundles and presentations included), every
+status an operation can answer with the problem details schema, stable operation ids and a tag per role.
+FastAPI builds most of it from the routes; :func:`document` adds what it cannot know. Built once, on first
+request.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from . import problems
+
+TAGS = [
+    {"name": "banks", "description": "A Guangdong bank: verify the bundles and presentations residents hand over, "
+                                     "hand challenges over at the counter, follow sealed receipts."},
+    {"name": "issuers", "description": "A Macao issuer: submit certificates, follow batches, offer certificates "
+                                       "for pickup, revoke."},
+    {"name": "regulators", "description": "A regulator: the audit report and a document's circulation trail."},
+    {"name": "residents", "description": "The resident pages' own requests: no key, limited per network address."},
+    {"name": "operations", "description": "Liveness, readiness and metrics, for the operator's monitoring."},
+]
+
+SECURITY_SCHEMES = {"bearer": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "API key",
+    "description": "The institution's API key (`crossverify serve new-key`): `Authorization: Bearer cvk_…`. "
+                   "The key's role (bank, issuer or regulator) decides which operations it may call."}}
+
+#: Routes whose JSON body the route reads itself; their body's schema and examples.
+RAW_BODY_SCHEMA = {
+    "title": "BundleOrPresentation", "type": "object", "additionalProperties": True,
+    "description": "A certificate bundle (format 1.1) or a holder-signed presentation, exactly as the resident "
+                   "handed it over: send the file's bytes. Its rules are docs/format.md's and the JSON Schemas "
+                   "https://crossverify.example/schema/bundle-1.1.json and presentation-v1.json; a body that "
+                   "breaks them is not an error but a verdict with the failed check."}
+
+
+@cache
+def examples() -> dict[str, Any]:
+    """A redacted bundle, a presentation and the challenge it answers (the format's test vectors)."""
+    loaded: dict[str, Any] = json.loads((Path(__file__).parent / "examples.json").read_text())
+    return loaded
+
+
+def raw_body() -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads a bundle or presentation from its body itself."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/BundleOrPresentation"},
+        "examples": {"bundle": {"summary": "A bundle, two claims redacted", "value": examples()["bundle"]},
+                     "presentation": {"summary": "A presentation answering the bank's challenge",
+                                      "value": examples()["presentation"]}}}}}}
+
+
+def install(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Serve :func:`document` as the app's OpenAPI document, over the routes of ``routers``."""
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document(app, routes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
+    doc = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
+                      routes=routes, tags=TAGS)
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = problems.ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["BundleOrPresentation"] = RAW_BODY_SCHEMA
+    components["securitySchemes"] = SECURITY_SCHEMES
+    by_operation = {(route.path, method.lower()): route for route in routes for method in route.methods or ()}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            route = by_operation[path, method]
+            if any(getattr(d.call, "role", None) for d in route.dependant.dependencies):
+                operation["security"] = [{"bearer": []}]
+            answers = operation["responses"]
+            body = operation.get("requestBody")
+            if body is not None:
+                raw = "BundleOrPresentation" in json.dumps(body)
+                answers.update(_described(408, 413) if raw else _described(408, 413, 415, 422))
+            if operation.get("parameters"):
+                answers.update(_described(422))
+            operation["responses"] = dict(sorted(answers.items()))
+            for ref in _refs(body):
+                _optional_without_default(schemas[ref])
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in json.dumps(doc["paths"]):
+            schemas.pop(unused, None)
+    return doc
+
+
+def _described(*statuses: int) -> dict[str, Any]:
+    return {str(status): answer for status, answer in problems.responses(*statuses).items()}
+
+
+def _refs(node: Any) -> list[str]:
+    """The component schemas ``node`` refers to."""
+    text = json.dumps(node)
+    return [part.split('"')[0] for part in text.split('"$ref": "#/components/schemas/')[1:]]
+
+
+def _optional_without_default(schema: dict[str, Any]) -> None:
+    """In a request body, a property with a default may be left out: say its default in words rather than as
+    ``default``, which openapi-typescript reads as "always present" in a component schema (and would make the
+    client send it)."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name not in required and "default" in prop:
+            default = prop.pop("default")
+            said = f"Optional (the service takes {json.dumps(default)} when it is left out)."
+            prop["description"] = f"{prop['description']} {said}" if prop.get("description") else said

@@ -1,0 +1,32 @@
+"""A live service for tests that talk to it over real sockets: uvicorn in a thread, on a free port."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+from crossverify.config import ServiceSettings
+from crossverify.service import server
+
+
+@contextmanager
+def serving(app: Any, settings: ServiceSettings) -> Iterator[tuple[str, int]]:
+    """Serve ``app`` as ``crossverify serve`` does (the same protocol and limits) on 127.0.0.1 and a free port;
+    yields (host, port). Stops the server, and waits for it, on leaving."""
+    live = uvicorn.Server(server.config(app, settings, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=live.run, name="live-service", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not live.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.02)
+    try:
+        yield "127.0.0.1", live.servers[0].sockets[0].getsockname()[1]
+    finally:
+        live.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,78 @@
+"""The served OpenAPI document is complete enough for a generator: security, bodies with examples, every status
+with the problem schema, stable operation ids, a tag per role."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from crossverify.format.bundle import load_bundle
+from crossverify.format.presentation import load_presentation
+from crossverify.service.openapi import examples
+
+from .test_api import bank_api, issuer_api  # noqa: F401  (fixtures)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Changing one breaks generated clients: a deliberate act (docs/api.md, versioning).
+OPERATIONS = {
+    "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
+    "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
+    "getAuditReport", "getCirculation", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getHealth", "getReadiness", "getMetrics",
+}
+INSTITUTIONS = {"banks", "issuers", "regulators"}
+
+
+def operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
+
+
+def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa: F811
+    doc = bank_api.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.1.") and doc["info"]["version"] == "1.0"
+    assert doc["components"]["securitySchemes"]["bearer"] == {**doc["components"]["securitySchemes"]["bearer"],
+                                                               "type": "http", "scheme": "bearer"}
+    assert {t["name"] for t in doc["tags"]} == INSTITUTIONS | {"residents", "operations"}
+    found = {op["operationId"] for _, _, op in operations(doc)}
+    assert found == OPERATIONS - {"enrolHolderKey", "collectBundle"}  # a bank's service: no pickup routes
+    for path, method, op in operations(doc):
+        where = f"{method.upper()} {path}"
+        [tag] = op["tags"]
+        assert (op.get("security") == [{"bearer": []}]) == (tag in INSTITUTIONS), where
+        if tag in INSTITUTIONS:
+            assert {"401", "403", "429"} <= set(op["responses"]), where
+        if "requestBody" in op:
+            [(media_type, content)] = op["requestBody"]["content"].items()
+            assert media_type == "application/json" and content.get("examples"), where
+            assert {"408", "413"} <= set(op["responses"]), where
+        elif method == "post":
+            assert all(p["in"] == "query" for p in op["parameters"]), f"{where} takes no body, only parameters"
+        for status, answer in op["responses"].items():
+            if status.startswith(("4", "5")) and path != "/readyz":
+                assert answer["content"] == {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}}, f"{where} {status}"
+                if status in ("429", "503"):
+                    assert "Retry-After" in answer["headers"], f"{where} {status}"
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    raw = doc["paths"]["/v1/verifications"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(raw["examples"]) == {"bundle", "presentation"}
+
+
+def test_the_examples_are_the_format_vectors() -> None:
+    script = runpy.run_path(str(ROOT / "scripts" / "make_vectors.py"))
+    rendered = {name: (ROOT / "docs" / "vectors" / name).read_text() for name in ("v1.1.json",
+                                                                                   "presentation-v1.json")}
+    assert json.loads(script["api_examples"](rendered)) == examples(), \
+        "service/examples.json is stale: run scripts/make_vectors.py"
+    load_bundle(json.dumps(examples()["bundle"]))
+    load_presentation(json.dumps(examples()["presentation"]))
+
+
+def test_an_issuers_service_documents_its_pickup_routes(issuer_api: TestClient) -> None:  # noqa: F811
+    doc = issuer_api.get("/openapi.json").json()
+    assert {op["operationId"] for _, _, op in operations(doc)} == OPERATIONS - {"readChallenge", "verifyForResident"}
