@@ -23,7 +23,10 @@ from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
+from .postgres import engine, location, postgres, postgres_databases, postgres_url
 from .softhsm import SoftHsm, start_softhsm
+
+__all__ = ["engine", "location", "postgres", "postgres_databases", "postgres_url"]  # fixtures for every test module
 
 YEAR = 365 * 86400
 

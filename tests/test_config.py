@@ -99,3 +99,22 @@ def test_lists_from_the_file_or_comma_separated_from_the_environment(tmp_path: P
     assert env.verifier.holder_binding == ["DEPCERT", "CREDREC"]
     with pytest.raises(ConfigError, match="holder_binding"):
         Config.load(write(tmp_path, "[verifier]\nholder_binding = [1]\n"), environ={})
+
+
+def test_storage_is_sqlite_files_unless_a_postgresql_url_is_given(tmp_path: Path) -> None:
+    path = write(tmp_path, '[verifier]\noutbox = "var/outbox.sqlite"\n')
+    files = Config.load(path, environ={})
+    assert files.storage.location(files.verifier.outbox) == tmp_path.resolve() / "var/outbox.sqlite"
+    url = "postgresql://crossverify@db.bank.internal/bank"
+    shared = Config.load(path, environ={"CROSSVERIFY_STORAGE_URL": url})
+    assert shared.storage.location(shared.verifier.outbox) == url == shared.storage.location(shared.issuer.journal)
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("sqlite:///var/x.sqlite", "must be a postgresql:// URL"),
+    ("mysql://db/bank", "must be a postgresql:// URL"),
+    ("postgresql://crossverify:hunter2@db/bank", "holds a password: put it in PGPASSWORD"),
+])
+def test_bad_storage_urls_are_refused(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config.load(None, environ={"CROSSVERIFY_STORAGE_URL": url})

@@ -8,10 +8,12 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from crossverify.bench._postgres import PostgresServer
 from crossverify.errors import (
     StoreChainMismatch,
     StoreCorrupt,
@@ -21,7 +23,9 @@ from crossverify.errors import (
     StoreUnavailable,
 )
 from crossverify.issuer.journal import MIGRATIONS, Journal
-from crossverify.store import Store, store_errors
+from crossverify.store import Migration, Store, store_errors
+
+from .postgres import Locate, empty
 
 SCHEMA = ("CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT NOT NULL);",
           "ALTER TABLE items ADD COLUMN note TEXT;")
@@ -61,12 +65,14 @@ def test_files_are_owner_only(tmp_path: Path) -> None:
     store.close()
 
 
-def test_migrations_bring_an_old_store_up_to_date(tmp_path: Path) -> None:
-    Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store").close()
-    store = Store(tmp_path / "s.sqlite", SCHEMA, kind="test store")
-    assert store.version == 2
+def test_migrations_bring_an_old_store_up_to_date(location: Locate) -> None:
+    Store(location("s.sqlite"), SCHEMA[:1], kind="test store").close()
+    store = Store(location("s.sqlite"), SCHEMA, kind="test store")
+    assert (store.opened_at_version, store.version) == (1, 2)
     with store.transaction() as db:
         db.execute("INSERT INTO items (value, note) VALUES ('v', 'n')")
+        assert db.execute("INSERT INTO items (value) VALUES ('w') RETURNING id").fetchone()[0] == 2
+    assert store.db.execute("SELECT value, note FROM items ORDER BY id").fetchall() == [("v", "n"), ("w", None)]
     store.close()
 
 
@@ -79,20 +85,40 @@ def test_a_journal_from_before_schema_versions_opens_and_migrates(tmp_path: Path
     journal.close()
 
 
-def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    Store(tmp_path / "s.sqlite", SCHEMA, kind="test store").close()
+def test_a_store_from_a_newer_version_is_refused(location: Locate) -> None:
+    Store(location("s.sqlite"), SCHEMA, kind="test store").close()
     with pytest.raises(StoreTooNew, match="schema version 2"):
-        Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store")
+        Store(location("s.sqlite"), SCHEMA[:1], kind="test store")
 
 
-def test_a_failed_migration_changes_nothing(tmp_path: Path) -> None:
-    Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store").close()
-    with pytest.raises(StoreUnavailable):
-        Store(tmp_path / "s.sqlite", (SCHEMA[0], "ALTER TABLE items ADD COLUMN x; ALTER TABLE nowhere ADD y;"),
+def test_a_failed_migration_changes_nothing(location: Locate) -> None:
+    Store(location("s.sqlite"), SCHEMA[:1], kind="test store").close()
+    with pytest.raises((StoreUnavailable, StoreCorrupt)):
+        Store(location("s.sqlite"), (SCHEMA[0], "ALTER TABLE items ADD COLUMN x TEXT; ALTER TABLE nowhere ADD y TEXT;"),
               kind="test store")
-    store = Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store")
+    store = Store(location("s.sqlite"), SCHEMA[:1], kind="test store")
     assert store.version == 1
-    assert [r[1] for r in store.db.execute("PRAGMA table_info(items)")] == ["id", "value"]
+    with pytest.raises((StoreUnavailable, StoreCorrupt)), store_errors(store.where):
+        store.db.execute("SELECT x FROM items")
+    store.close()
+
+
+def test_each_engine_has_its_rowid_types_and_upserts(location: Locate) -> None:
+    """The portable subset: rowid in insertion order, BLOB as bytes, large integers, upserts, RETURNING."""
+    store = Store(location("s.sqlite"), ["""
+        CREATE TABLE kv (k BLOB PRIMARY KEY, n INTEGER NOT NULL, t REAL, note TEXT);  -- a comment; with a semicolon
+        CREATE TABLE ids (id INTEGER PRIMARY KEY, v TEXT)"""], kind="test store")
+    with store.transaction() as db:
+        db.executemany("INSERT INTO kv (k, n, t) VALUES (?, ?, ?)", [(bytes([9 - i]) * 3, 2**40 + i, 0.5)
+                                                                     for i in range(3)])
+        db.execute("INSERT INTO kv (k, n) VALUES (?, ?) ON CONFLICT DO NOTHING", (bytes([9]) * 3, 0))
+        db.execute("INSERT INTO kv (k, n) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET n = excluded.n, note = '100%'",
+                   (bytes([8]) * 3, 7))
+    rows = store.db.execute("SELECT k, n, t, note FROM kv ORDER BY rowid").fetchall()
+    assert rows == [(b"\t\t\t", 2**40, 0.5, None), (b"\x08\x08\x08", 7, 0.5, "100%"),
+                    (b"\x07\x07\x07", 2**40 + 2, 0.5, None)]
+    with store.transaction() as db:
+        assert [db.execute("INSERT INTO ids (v) VALUES (?) RETURNING id", (v,)).fetchone()[0] for v in "ab"] == [1, 2]
     store.close()
 
 
@@ -114,14 +140,63 @@ def test_sqlite_failures_are_named_with_a_remedy(tmp_path: Path, message: str, e
         raise sqlite3.OperationalError(message)
 
 
-def test_binding_refuses_another_chain(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.sqlite", SCHEMA, kind="journal")
+def test_binding_refuses_another_chain(location: Locate) -> None:
+    store = Store(location("s.sqlite"), SCHEMA, kind="journal")
     store.bind(IDENTITY)
     store.bind(IDENTITY)
     with pytest.raises(StoreChainMismatch, match="genesis"):
         store.bind({**IDENTITY, "genesis": "0x" + "bb" * 32})
     assert store.binding() == IDENTITY
     store.close()
+
+
+def test_a_task_runs_in_one_process_and_passes_on_when_its_holder_dies(location: Locate) -> None:
+    where = str(location("s.sqlite"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from crossverify.store import Store; "
+         f"store = Store({where!r}, {list(SCHEMA)!r}, kind='test store', exclusive=False); "
+         "held = store.exclusively('audit sync'); held.__enter__(); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    store = Store(where, SCHEMA, kind="test store", exclusive=False)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(StoreLocked, match=f"the audit sync of .* runs in process .*{holder.pid}"), \
+                store.exclusively("audit sync"):
+            pass
+        with store.exclusively("issuer pipeline"):  # another task is free
+            pass
+    finally:
+        holder.kill()  # as kill -9: the holder never lets go itself
+        holder.wait()
+    other = Store(where, SCHEMA, kind="test store", exclusive=False)
+    with store.exclusively("audit sync", wait=10), pytest.raises(StoreLocked), other.exclusively("audit sync"):
+        pass
+    store.close()
+
+
+def test_a_postgresql_store_connects_again_after_the_server_restarts(postgres: PostgresServer,
+                                                                     postgres_url: str) -> None:
+    store = Store(postgres_url, SCHEMA, kind="test store")
+    with store.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('before')")
+    postgres.stop("immediate")  # as a crash
+    try:
+        with pytest.raises(StoreUnavailable, match="cannot be reached"):
+            store.db.execute("SELECT COUNT(*) FROM items")
+        with pytest.raises(StoreUnavailable, match="cannot be reached"), store.transaction() as db:
+            db.execute("INSERT INTO items (value) VALUES ('lost')")
+    finally:
+        postgres.start()
+    with store.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('after')")
+    assert store.db.execute("SELECT value FROM items ORDER BY id").fetchall() == [("before",), ("after",)]
+    with store.exclusively("audit sync"):
+        postgres.stop("immediate")
+        postgres.start()
+        with pytest.raises(StoreUnavailable, match="broke while this process ran audit sync"):
+            store.db.execute("SELECT 1")
+    store.db.execute("SELECT 1")  # the next use connects again
+    empty(postgres_url)
 
 
 def test_backup_is_a_consistent_owner_only_copy(tmp_path: Path) -> None:
@@ -161,3 +236,23 @@ except StoreUnavailable as exc:
     store = Store(tmp_path / "s.sqlite", ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)"], kind="x")
     assert store.db.execute("SELECT value FROM items").fetchall() == [("kept",)]
     store.close()
+
+
+def _every_store() -> list[tuple[str, Sequence[Migration]]]:
+    from crossverify.cli.store import KINDS
+    from crossverify.service.auth import BUCKETS
+
+    return [(k.kind, k.migrations()) for k in KINDS] + [("rate limits", BUCKETS)]
+
+
+@pytest.mark.parametrize(("kind", "version"), [(kind, version) for kind, steps in _every_store()
+                                                 for version in range(len(steps))])
+def test_every_store_migrates_from_each_older_version(location: Locate, kind: str, version: int) -> None:
+    steps = dict(_every_store())[kind]
+    if version:
+        Store(location("s.sqlite"), steps[:version], kind=kind).close()
+    store = Store(location("s.sqlite"), steps, kind=kind)
+    assert (store.opened_at_version, store.version) == (version, len(steps))
+    store.bind(IDENTITY)
+    store.close()
+    assert Store(location("s.sqlite"), steps, kind=kind).binding() == IDENTITY

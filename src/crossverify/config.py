@@ -43,6 +43,10 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     max_batch = 1000
     max_age = 300
 
+    [storage]
+    url = "postgresql://crossverify@db.bank.internal/bank"  # optional: every store in PostgreSQL (replicas
+                                              # share it); unset: the SQLite files named above, on this machine
+
     [regulator]
     key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
     dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
@@ -62,6 +66,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -209,6 +214,26 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """``[storage]``: where the stores live. Unset, each is the SQLite file its section names (one machine, one
+    process writing it); ``url = "postgresql://..."`` puts every store in that PostgreSQL database, one schema
+    per store, shared by the service's replicas. The password belongs in ``PGPASSWORD`` or a ``.pgpass`` file,
+    never in the URL."""
+
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
+        if self.url is not None and urlsplit(self.url).password is not None:
+            raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
+
+    def location(self, path: Path) -> str | Path:
+        """Where a store whose SQLite file would be ``path`` lives."""
+        return self.url if self.url is not None else path
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting, resolved and validated once; ``source`` names where they came from."""
 
@@ -219,6 +244,7 @@ class Config:
     audit: AuditSettings = AuditSettings()
     regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
+    storage: StorageSettings = StorageSettings()
     source: str = "defaults and environment"
 
     @classmethod
@@ -270,6 +296,7 @@ _SECTIONS: dict[str, type] = {
     "audit": AuditSettings,
     "regulator": RegulatorSettings,
     "service": ServiceSettings,
+    "storage": StorageSettings,
 }
 
 

@@ -27,6 +27,7 @@
     │   ├── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     │   └── IndexNotSynced                   the regulator's index was never synced: the message names the command
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
+    ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
     ├── ChallengeError                       a challenge cannot be issued or read (also ValueError)
     ├── PickupError                          a resident's pickup is refused (also ValueError)
     │   ├── PickupCodeInvalid                no open pickup has this code (a wrong guess counts against the cap)
@@ -169,7 +170,7 @@ class StoreLocked(StoreError):
 
 
 class StoreUnavailable(StoreError):
-    """The store's disk is full, read-only or failing."""
+    """The store's disk is full, read-only or failing, or its database server cannot be reached."""
 
 
 class StoreCorrupt(StoreError):
@@ -191,6 +192,11 @@ class IndexNotSynced(StoreError):
 
 class HolderKeyError(CrossverifyError, ValueError):
     """A holder key (the ``cnf`` claim, a JWK, a key file) is not an ECDSA P-256 key in the agreed form."""
+
+
+class InvalidSM2Key(CrossverifyError, ValueError):
+    """An SM2 key is malformed: a private key that is not 32 bytes of a scalar in [1, n - 2], or a public key
+    that is not the 64 bytes x || y of a point of the curve."""
 
 
 class ChallengeError(CrossverifyError, ValueError):
@@ -530,6 +536,10 @@ class ConsortiumZeroAddress(ContractRevert):
 
 class ConsortiumZeroJurisdiction(ContractRevert):
     """A jurisdiction code must not be zero."""
+
+
+class SM2PrecompileFailed(ContractRevert):
+    """The precompile answered a call with an error or with data of the wrong shape."""
 
 
 class RegistryAdminInUse(ContractRevert):

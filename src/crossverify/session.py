@@ -140,7 +140,7 @@ class Session:
     @cached_property
     def journal(self) -> Journal:
         """The issuer's journal alone: no node, no key."""
-        return Journal(self.config.issuer.journal)
+        return Journal(self.config.storage.location(self.config.issuer.journal))
 
     def issuer(self) -> IssuerClient:
         settings = self.config.issuer
@@ -152,9 +152,9 @@ class Session:
     @cached_property
     def pickups(self) -> PickupDesk:
         """The issuer's pickup desk (no node, no key): certificates waiting for their residents' holder keys."""
-        settings = self.config.issuer
-        return PickupDesk(settings.pickups, self.journal, self.issuer_id, HashAlgorithm.from_label(settings.hash_alg),
-                          settings.bundles)
+        settings, storage = self.config.issuer, self.config.storage
+        return PickupDesk(storage.location(settings.pickups), self.journal, self.issuer_id,
+                          HashAlgorithm.from_label(settings.hash_alg), settings.bundles)
 
     def operator(self) -> OperatorClient:
         circulation = self.circulation if self.config.network.circulation else None
@@ -163,7 +163,7 @@ class Session:
     @cached_property
     def outbox(self) -> ReceiptOutbox:
         """The bank's receipt outbox (no node, no key)."""
-        return ReceiptOutbox(self.config.verifier.outbox)
+        return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox))
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);
@@ -181,14 +181,16 @@ class Session:
     def challenges(self) -> ChallengeStore | None:
         """The bank's challenge store, when it has a verifier id (``[verifier] audience``)."""
         settings = self.config.verifier
-        return None if settings.audience is None else ChallengeStore(settings.challenges, settings.audience)
+        return None if settings.audience is None else ChallengeStore(
+            self.config.storage.location(settings.challenges), settings.audience)
 
     @cached_property
     def regulator(self) -> RegulatorReader:
         """The regulator's index of the registry, its consortium and (when configured) the circulation contract."""
         audit = self.config.audit
         circulation = self.circulation if self.config.network.circulation else None
-        return RegulatorReader(self.registry, audit.index, chunk=audit.chunk, from_block=audit.from_block,
+        return RegulatorReader(self.registry, self.config.storage.location(audit.index),
+                               chunk=audit.chunk, from_block=audit.from_block,
                                confirmations=self.config.network.confirmations, circulation=circulation,
                                max_events=audit.max_events, burst_per_hour=audit.burst_per_hour)
 

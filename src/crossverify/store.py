@@ -1,92 +1,222 @@
-"""Local SQLite stores (the issuer's journal, the regulator's index, the bank's receipt outbox).
+"""Local stores (the issuer's journal and pickups, the regulator's index, the bank's challenges and receipt outbox)
+on two engines: an SQLite file beside one process (the default), or a schema in a PostgreSQL database that
+several replicas share.
 
-Every store is opened the same way: owner-only files (they hold personal data or its traces), one writing
-process at a time (an exclusive lock beside the file, so a second process is told at once instead of racing),
-an integrity check, a schema version (``PRAGMA user_version``) brought up to date by the store's migrations,
-and an optional binding to one chain and registry, so that a journal or an index is never silently applied to
-another network. SQLite's own failures become named :class:`~crossverify.errors.StoreError`\\ s with a remedy.
+Every store is opened the same way: a schema version brought up to date by the store's numbered migrations (each
+in one transaction with its version change), and an optional binding to one chain and registry, so that a journal
+or an index is never silently applied to another network. Engine failures become named
+:class:`~crossverify.errors.StoreError`\\ s with a remedy.
+
+*SQLite*: owner-only files (they hold personal data or its traces), one writing process at a time (an exclusive
+lock beside the file, so a second process is told at once instead of racing), an integrity check, the version in
+``PRAGMA user_version``.
+
+*PostgreSQL* (a ``postgresql://`` location): each store kind lives in its own schema (``journal``,
+``receipt_outbox``, ...) of the database the URL names, its version in the schema's ``store_version`` table.
+Replicas share it, so no process holds a store alone: work that must run once at a time takes a named
+:meth:`Store.exclusively` lock (a session advisory lock, freed when its holder's connection ends, so another
+replica takes over when a holder dies). A broken connection (the server restarted) fails the statement that
+found it, named, and the store connects again on its next use.
+
+SQL is written once, in the subset both engines run: ``?`` placeholders, the types INTEGER, TEXT, BLOB and REAL
+(on PostgreSQL: BIGINT, TEXT, BYTEA, DOUBLE PRECISION), ``INTEGER PRIMARY KEY`` for a generated id (an identity
+column there), ``INSERT ... ON CONFLICT ... DO NOTHING / DO UPDATE SET v = excluded.v`` for upserts, ``RETURNING``
+for generated ids; a table without an ``INTEGER PRIMARY KEY`` has a ``rowid`` (insertion order) on both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import functools
+import hashlib
 import os
+import re
+import socket
 import sqlite3
+import sys
 import threading
+import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import StoreChainMismatch, StoreCorrupt, StoreError, StoreLocked, StoreTooNew, StoreUnavailable
 
-#: One schema step: SQL, or a function that rewrites the store on the connection it is given (for data that
-#: SQL alone cannot convert). Either runs in one transaction with the version change.
-Migration = str | Callable[[sqlite3.Connection], None]
+if TYPE_CHECKING:
+    import psycopg
 
-#: How long a statement waits for another connection's lock before SQLite reports it busy.
+#: Where a store lives: an SQLite file, or a ``postgresql://`` URL (the database; the store's kind names its schema).
+Location = str | Path
+#: How long a statement waits for another connection's lock before the engine reports it busy.
 BUSY_TIMEOUT = 30.0
+#: How long connecting to a PostgreSQL server may take before the store is reported unavailable.
+CONNECT_TIMEOUT = 5
 #: The store's own bookkeeping: what chain and registry it belongs to.
 _META = "CREATE TABLE IF NOT EXISTS store_binding (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
+class Cursor(Protocol):
+    """What a statement returns on either engine."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A store's connection on either engine: ``?`` placeholders, rows as tuples."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PerEngine:
+    """A schema step written once per engine (for what the portable subset cannot say)."""
+
+    sqlite: str | Callable[[Connection], None]
+    postgresql: str | Callable[[Connection], None]
+
+
+#: One schema step: portable SQL, a function that rewrites the store on the connection it is given (for data that
+#: SQL alone cannot convert), or one of each per engine. Each runs in one transaction with the version change.
+Migration = str | Callable[[Connection], None] | PerEngine
+
+
+def is_postgresql(location: Location) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def schema_name(kind: str) -> str:
+    """The PostgreSQL schema a store kind lives in: ``receipt outbox`` -> ``receipt_outbox``."""
+    return re.sub(r"\W+", "_", kind.lower()).strip("_")
+
+
 @contextmanager
-def store_errors(path: Path) -> Iterator[None]:
-    """Re-raise SQLite and file-system failures on ``path`` as named store errors with a remedy."""
+def store_errors(where: str | Path) -> Iterator[None]:
+    """Re-raise engine and file-system failures on ``where`` as named store errors with a remedy."""
     try:
         yield
     except sqlite3.OperationalError as exc:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            raise StoreLocked(f"{path} is busy in another process: {text}") from exc
+            raise StoreLocked(f"{where} is busy in another process: {text}") from exc
         if "readonly" in text or "read-only" in text:
-            raise StoreUnavailable(f"{path} is read-only: make it and its folder writable ({text})") from exc
+            raise StoreUnavailable(f"{where} is read-only: make it and its folder writable ({text})") from exc
         if "full" in text:
-            raise StoreUnavailable(f"the disk holding {path} is full: free space and run again ({text})") from exc
-        raise StoreUnavailable(f"{path} cannot be used: {text}") from exc
+            raise StoreUnavailable(f"the disk holding {where} is full: free space and run again ({text})") from exc
+        raise StoreUnavailable(f"{where} cannot be used: {text}") from exc
     except sqlite3.DatabaseError as exc:
-        raise StoreCorrupt(f"{path} is damaged or not a crossverify store ({exc}): restore it from a backup") \
+        raise StoreCorrupt(f"{where} is damaged or not a crossverify store ({exc}): restore it from a backup") \
             from exc
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise StoreUnavailable(f"the disk holding {path} is full: free space and run again") from exc
-        raise StoreUnavailable(f"{path} cannot be used: {exc}") from exc
+            raise StoreUnavailable(f"the disk holding {where} is full: free space and run again") from exc
+        raise StoreUnavailable(f"{where} cannot be used: {exc}") from exc
+    except Exception as exc:
+        if "psycopg" not in sys.modules or not isinstance(exc, sys.modules["psycopg"].Error):
+            raise
+        raise _postgresql_error(where, exc) from exc
+
+
+def _postgresql_error(where: str | Path, exc: Exception) -> StoreError:
+    import psycopg.errors as e
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, e.SerializationFailure | e.DeadlockDetected | e.LockNotAvailable | e.QueryCanceled):
+        return StoreLocked(f"{where} is busy in another transaction: {text}")
+    if isinstance(exc, e.DiskFull):
+        return StoreUnavailable(f"the database server of {where} is out of disk space: free space ({text})")
+    if isinstance(exc, e.InsufficientPrivilege):
+        return StoreUnavailable(f"{where} refuses this role: grant it the store's schema ({text})")
+    if isinstance(exc, e.OperationalError | e.InterfaceError):
+        return StoreUnavailable(f"the database server of {where} cannot be reached: {text}; it is retried on the "
+                                "next use")
+    if isinstance(exc, e.DataError | e.IntegrityError | e.ProgrammingError):
+        return StoreCorrupt(f"{where} is not the crossverify store this version expects ({text})")
+    return StoreUnavailable(f"{where} cannot be used: {text}")
 
 
 class Store:
     """One open store. ``migrations[i]`` takes the schema from version ``i`` to ``i + 1``.
 
-    ``exclusive=False`` holds the one-process lock only while opening (and migrating), for a store whose every
+    ``exclusive=False`` holds SQLite's one-process lock only while opening (and migrating), for a store whose every
     write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
-    its workers); SQLite's own locking then orders them.
+    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared.
     """
 
-    def __init__(self, path: str | Path, migrations: Sequence[Migration], *, kind: str,
+    def __init__(self, location: Location, migrations: Sequence[Migration], *, kind: str,
                  exclusive: bool = True) -> None:
-        self.path = Path(path)
         self.kind = kind
         #: Serialises this process's threads on the one connection (a service's workers and requests).
         self.lock = threading.RLock()
         self._lock_file: IO[str] | None = None
+        self.db: Connection
+        if is_postgresql(location):
+            self.engine = "postgresql"
+            self.path: Path | None = None
+            self.schema = schema_name(kind)
+            #: Where the store is, for messages: the file, or the database (password left out) and schema.
+            self.where = f"{redacted(str(location))} (schema {self.schema})"
+            self._pg = _Postgres(str(location), self.schema, kind, self.where, self.lock)
+            self.db = self._pg
+            with store_errors(self.where):
+                self.opened_at_version = self._pg.open(migrations)
+            weakref.finalize(self, self._pg.close)
+            return
+        self.engine = "sqlite"
+        self.path = Path(location)
+        self.schema = ""
+        self.where = str(self.path)
         with store_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
                 self._lock_file = self._acquire()
             try:
                 if exclusive:
-                    self.db = self._open(migrations)
+                    self._sqlite = self._open(migrations)
                 else:
                     with self._opening():
-                        self.db = self._open(migrations)
+                        self._sqlite = self._open(migrations)
             except BaseException:
                 self._release()
                 raise
+        self.db = self._sqlite
         # A store dropped without close() still releases its lock and connection when collected.
-        weakref.finalize(self, _close_quietly, self.db, self._lock_file)
+        weakref.finalize(self, _close_quietly, self._sqlite, self._lock_file)
+
+    @property
+    def skip_locked(self) -> str:
+        """The clause that claims the rows a ``SELECT`` finds for this transaction, passing over rows another one
+        claimed (PostgreSQL); empty on SQLite, whose write transactions exclude each other."""
+        return " FOR UPDATE SKIP LOCKED" if self.engine == "postgresql" else ""
+
+    @property
+    def for_update(self) -> str:
+        """The clause that locks the rows a ``SELECT`` finds until the transaction ends (PostgreSQL); empty on
+        SQLite, whose write transactions exclude each other."""
+        return " FOR UPDATE" if self.engine == "postgresql" else ""
 
     def _acquire(self) -> IO[str]:
+        assert self.path is not None
         lock = self.path.with_name(self.path.name + ".lock").open("a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -105,6 +235,7 @@ class Store:
     @contextmanager
     def _opening(self) -> Iterator[None]:
         """For a shared store: processes open (and migrate) it one at a time, then share it."""
+        assert self.path is not None
         with self.path.with_name(self.path.name + ".lock").open("a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             yield
@@ -115,6 +246,7 @@ class Store:
             self._lock_file = None
 
     def _open(self, migrations: Sequence[Migration]) -> sqlite3.Connection:
+        assert self.path is not None
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
@@ -126,9 +258,7 @@ class Store:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             #: The schema version the store had before this open migrated it (0: a new store).
             self.opened_at_version = int(version)
-            if version > len(migrations):
-                raise StoreTooNew(f"{self.path} has schema version {version}; this crossverify reads up to "
-                                  f"{len(migrations)}: upgrade crossverify")
+            _refuse_newer(self.where, version, len(migrations))
             for target in range(version + 1, len(migrations) + 1):
                 _migrate(db, migrations[target - 1], target)
             db.execute(_META)
@@ -143,13 +273,64 @@ class Store:
 
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if self.engine == "postgresql":
+            return self._pg.version()
+        return int(self._sqlite.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic, durable step: all of it is committed, or none; failures come back named."""
-        with self.lock, store_errors(self.path), transaction(self.db) as db:
-            yield db
+    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
+        """One atomic, durable step: all of it is committed, or none; failures come back named. ``durable=False``
+        (PostgreSQL) commits without waiting for the write-ahead log to reach the disk: for state that may be lost
+        in a crash of the server (a rate limit's tokens), never for a record."""
+        if self.engine == "postgresql":
+            with self.lock, store_errors(self.where), self._pg.transaction() as db:
+                if not durable:
+                    db.execute("SET LOCAL synchronous_commit = off")
+                yield db
+            return
+        with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
+            yield sqlite_db
+
+    @contextmanager
+    def exclusively(self, task: str, *, wait: float = 0.0) -> Iterator[None]:
+        """Run ``task`` (a name: ``"issuer pipeline"``) in one process at a time, across every replica sharing the
+        store; waits up to ``wait`` seconds for the process running it, then raises :class:`StoreLocked` naming
+        it. A holder that dies frees it."""
+        if self.engine == "postgresql":
+            with store_errors(self.where):
+                self._pg.acquire(task, wait)
+            try:
+                yield
+            finally:
+                self._pg.release(task)
+            return
+        assert self.path is not None
+        with store_errors(self.path):
+            lock = self.path.with_name(f"{self.path.name}.{schema_name(task)}.lock").open("a+")
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        lock.seek(0)
+                        holder = lock.read().strip() or "another process"
+                        raise StoreLocked(f"the {task} of {self.path} runs in {holder}; it is left to it") from None
+                    time.sleep(0.05)
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()}\n")
+            lock.flush()
+            yield
+        finally:
+            lock.close()  # closing the file drops the lock
+
+    def ping(self) -> None:
+        """Check that the store can be used now (on PostgreSQL: the server answers, connecting again if needed)."""
+        with self.lock, store_errors(self.where):
+            self.db.execute("SELECT 1").fetchone()
 
     def bind(self, identity: Mapping[str, str]) -> None:
         """Tie the store to ``identity`` (chain id, genesis hash, registry address) on first use; refuse another.
@@ -160,17 +341,23 @@ class Store:
             for key, value in identity.items():
                 row = db.execute("SELECT value FROM store_binding WHERE key = ?", (key,)).fetchone()
                 if row is None:
-                    db.execute("INSERT INTO store_binding VALUES (?, ?)", (key, value))
+                    db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                               (key, value))
                 elif row[0] != value:
                     raise StoreChainMismatch(
-                        f"the {self.kind} {self.path} belongs to {key} {row[0]}, but the network has {value}: the "
-                        "network was reset or the configuration names another one; use another file for it")
+                        f"the {self.kind} {self.where} belongs to {key} {row[0]}, but the network has {value}: the "
+                        "network was reset or the configuration names another one; use another "
+                        f"{'database' if self.engine == 'postgresql' else 'file'} for it")
 
     def binding(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT key, value FROM store_binding").fetchall())
+        with self.lock, store_errors(self.where):
+            return dict(self.db.execute("SELECT key, value FROM store_binding").fetchall())
 
     def backup(self, target: str | Path) -> Path:
         """A consistent copy of the store at ``target`` (SQLite's online backup: writers may go on)."""
+        if self.engine == "postgresql":
+            raise StoreError(f"{self.where} lives in PostgreSQL: back it up with pg_dump or continuous archiving "
+                             "(docs/deploy.md)")
         target = Path(target)
         if target.exists():
             raise StoreError(f"{target} exists; not overwriting it")
@@ -179,13 +366,16 @@ class Store:
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
             copy = sqlite3.connect(target)
             try:
-                self.db.backup(copy)
+                self._sqlite.backup(copy)
             finally:
                 copy.close()
         return target
 
     def close(self) -> None:
-        self.db.close()
+        if self.engine == "postgresql":
+            self._pg.close()
+            return
+        self._sqlite.close()
         self._release()
 
 
@@ -193,6 +383,12 @@ def _close_quietly(db: sqlite3.Connection, lock: IO[str] | None) -> None:
     db.close()
     if lock is not None:
         lock.close()
+
+
+def _refuse_newer(where: str, version: int, known: int) -> None:
+    if version > known:
+        raise StoreTooNew(f"{where} has schema version {version}; this crossverify reads up to {known}: upgrade "
+                          "crossverify")
 
 
 @contextmanager
@@ -209,6 +405,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def _migrate(db: sqlite3.Connection, migration: Migration, target: int) -> None:
     """Run one migration and set the schema version to ``target``, atomically."""
+    if isinstance(migration, PerEngine):
+        migration = migration.sqlite
     if callable(migration):
         with transaction(db):
             migration(db)
@@ -221,3 +419,299 @@ def _migrate(db: sqlite3.Connection, migration: Migration, target: int) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------------------
+
+
+class _Postgres:
+    """A store's schema in a PostgreSQL database: one connection (autocommit outside transactions), opened again
+    after it broke, unless an advisory lock was held on it (then the holder is told it lost the lock)."""
+
+    def __init__(self, url: str, schema: str, kind: str, where: str, lock: threading.RLock) -> None:
+        self.url, self.schema, self.kind, self.where, self.lock = url, schema, kind, where, lock
+        self.conn: psycopg.Connection[Any] | None = None
+        self.held: dict[str, int] = {}  # advisory locks held on the current connection, by task
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The live connection, connected (again) if needed."""
+        conn = self.conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        if self.held:
+            tasks = ", ".join(self.held)
+            self.held.clear()
+            raise StoreUnavailable(f"the connection to {self.where} broke while this process ran {tasks}; another "
+                                   "replica may have taken it over")
+        import psycopg
+
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                               application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
+        conn.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
+        conn.execute(f'SET search_path TO "{self.schema}"')
+        self.conn = conn
+        return conn
+
+    def open(self, migrations: Sequence[Migration]) -> int:
+        """Create the schema if needed and bring it up to date, one replica at a time; the version it had."""
+        conn = self.connection()
+        key = _lock_key(self.schema, "open")
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            conn.execute("CREATE TABLE IF NOT EXISTS store_version (version BIGINT NOT NULL)")
+            version = self.version()
+            _refuse_newer(self.where, version, len(migrations))
+            for target in range(version + 1, len(migrations) + 1):
+                migration = migrations[target - 1]
+                if isinstance(migration, PerEngine):
+                    migration = migration.postgresql
+                with self.transaction() as db:
+                    if callable(migration):
+                        migration(db)
+                    else:
+                        for statement in statements(migration):
+                            db.execute(statement)
+                    db.execute("DELETE FROM store_version")
+                    db.execute("INSERT INTO store_version (version) VALUES (?)", (target,))
+            self.execute(_META)
+        finally:
+            if not conn.broken:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return version
+
+    def version(self) -> int:
+        row = self.execute("SELECT version FROM store_version").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        with self.lock, self.guard():
+            cursor = self.connection().cursor()
+            cursor.execute(translate(sql), tuple(parameters))
+            return cursor
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any:
+        with self.lock, self.guard():
+            cursor = self.connection().cursor()
+            cursor.executemany(translate(sql), [tuple(p) for p in parameters])
+            return cursor
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Postgres]:
+        with self.lock, self.guard(), self.connection().transaction():
+            yield self
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Failures named; a connection that broke under a held advisory lock says which work lost it."""
+        try:
+            with store_errors(self.where):
+                yield
+        except StoreUnavailable as exc:
+            if self.held and (self.conn is None or self.conn.broken):
+                tasks = ", ".join(self.held)
+                self.held.clear()
+                raise StoreUnavailable(f"the connection to {self.where} broke while this process ran {tasks}; "
+                                       "another replica may have taken it over") from exc
+            raise
+
+    def acquire(self, task: str, wait: float) -> None:
+        """Take ``task``'s advisory lock on this connection, waiting up to ``wait`` seconds for its holder."""
+        key = _lock_key(self.schema, task)
+        deadline = time.monotonic() + wait
+        while not self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                row = self.execute(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ? AND l.objid = ?",
+                    ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF)).fetchone()
+                holder = f"process {row[0].removeprefix('crossverify ')}" if row else "another replica"
+                raise StoreLocked(f"the {task} of {self.where} runs in {holder}; it is left to it")
+            time.sleep(0.1)
+        self.held[task] = self.held.get(task, 0) + 1
+
+    def release(self, task: str) -> None:
+        """Give ``task``'s lock back (a broken connection gave it back already)."""
+        count = self.held.pop(task, 0)
+        if count > 1:
+            self.held[task] = count - 1
+        conn = self.conn
+        if count and conn is not None and not conn.broken and not conn.closed:
+            with contextlib.suppress(Exception):  # the server went away meanwhile: the lock went with it
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(self.schema, task),))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        self.held.clear()
+
+
+def _lock_key(schema: str, task: str) -> int:
+    """The advisory lock key (a signed 64-bit number) of ``task`` on the store in ``schema``."""
+    return int.from_bytes(hashlib.sha256(f"crossverify:{schema}:{task}".encode()).digest()[:8], "big", signed=True)
+
+
+def statements(script: str) -> list[str]:
+    """A script's statements (``--`` comments dropped)."""
+    text = re.sub(r"--[^\n]*", "", script)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+_TYPES = [
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.I), "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bX'([0-9A-Fa-f]*)'"), r"'\\x\1'::bytea"),
+]
+_CREATE_TABLE = re.compile(r"^\s*CREATE\s+TABLE\b", re.I)
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.I)
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """Portable SQL as PostgreSQL (psycopg) reads it: ``%s`` placeholders, and in table definitions its types
+    and an identity ``rowid`` where SQLite has an implicit one."""
+    if re.match(r"^\s*(CREATE|ALTER)\s+TABLE\b", sql, re.I):
+        sql = sql.strip().rstrip(";")
+        implicit_rowid = bool(_CREATE_TABLE.match(sql)) and not _WITHOUT_ROWID.search(sql) and not re.search(
+            r"\bINTEGER\s+PRIMARY\s+KEY\b", sql, re.I) and " AS SELECT" not in sql.upper()
+        sql = _WITHOUT_ROWID.sub(")", sql)
+        for pattern, replacement in _TYPES:
+            sql = pattern.sub(replacement, sql)
+        if implicit_rowid:
+            sql = sql[:sql.rindex(")")] + ",\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY)"
+    out, quoted = [], False
+    for char in sql:
+        if char == "'":
+            quoted = not quoted
+        if char == "%":
+            out.append("%%")
+        elif char == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+# -- inspecting and copying ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreState:
+    """A store as it is, read without migrating or creating it: its schema version, the version this crossverify
+    writes, its tables' row counts, and the engine's integrity verdict (``ok``, or what is wrong)."""
+
+    where: str
+    version: int
+    current: int
+    rows: dict[str, int]
+    integrity: str
+
+    @property
+    def verdict(self) -> str:
+        if self.integrity != "ok":
+            return "damaged"
+        if self.version > self.current:
+            return "newer than this crossverify"
+        return "current" if self.version == self.current else "needs migrating"
+
+
+def inspect(location: Location, migrations: Sequence[Migration], kind: str) -> StoreState | None:
+    """What the store of ``kind`` at ``location`` holds, or ``None`` where there is none; changes nothing."""
+    if is_postgresql(location):
+        import psycopg
+
+        schema, where = schema_name(kind), f"{redacted(str(location))} (schema {schema_name(kind)})"
+        with store_errors(where), psycopg.connect(str(location), autocommit=True,
+                                                  connect_timeout=CONNECT_TIMEOUT) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
+                (schema,))]
+            if not tables:
+                return None
+            conn.execute(f'SET search_path TO "{schema}"')
+            row = conn.execute("SELECT version FROM store_version").fetchone() if "store_version" in tables else None
+            rows = {t: int(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0])  # type: ignore[index]
+                    for t in tables if t != "store_version"}
+            return StoreState(where, 0 if row is None else int(row[0]), len(migrations), rows, "ok")
+    path = Path(location)
+    if not path.exists():
+        return None
+    with store_errors(path):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = "; ".join(r[0] for r in db.execute("PRAGMA integrity_check").fetchall())
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            rows = {t: int(db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in _sqlite_tables(db)}
+        finally:
+            db.close()
+    return StoreState(str(path), version, len(migrations), rows, verdict)
+
+
+def _sqlite_tables(db: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                     "'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
+
+
+def copy_rows(source: Store, target: Store, *, batch: int = 10_000) -> dict[str, int]:
+    """Copy every row of the SQLite store ``source`` into the PostgreSQL store ``target`` (both open, so at the
+    same schema version; ``target`` new, or with no rows) in one transaction, in insertion order, then verify the
+    copy row for row (each table's count and an order-free digest of its rows on both sides). Returns the rows
+    copied per table."""
+    if source.engine != "sqlite" or target.engine != "postgresql":
+        raise StoreError("a store is copied from an SQLite file into PostgreSQL")
+    with source.lock:
+        tables = {t: [r[1] for r in source._sqlite.execute(f'PRAGMA table_info("{t}")')]
+                  for t in _sqlite_tables(source._sqlite)}
+    with target.transaction() as db:
+        for table in tables:
+            if target.opened_at_version == 0:  # created by this copy: what its migrations seeded gives way
+                db.execute(f'DELETE FROM "{table}"')
+            elif db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]:
+                raise StoreError(f"{target.where} already holds {table} rows: copy into an empty database (or drop "
+                                 f"the schema {target.schema} first)")
+        for table, columns in tables.items():
+            listed = ", ".join(f'"{c}"' for c in columns)
+            insert = f'INSERT INTO "{table}" ({listed}) VALUES ({", ".join("?" * len(columns))})'
+            with source.lock, store_errors(source.where):
+                rows = source._sqlite.execute(f'SELECT {listed} FROM "{table}" ORDER BY {_order(source, table)}')
+                while chunk := rows.fetchmany(batch):
+                    db.executemany(insert, chunk)
+        for table, column in db.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? AND "
+                "is_identity = 'YES' AND column_name <> 'rowid'", (target.schema,)).fetchall():
+            db.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
+                       f'COALESCE(MAX("{column}"), 0) + 1, false) FROM "{table}"')
+    copied = {}
+    for table, columns in tables.items():
+        theirs, ours = _digest(source, table, columns), _digest(target, table, columns)
+        if theirs != ours:
+            raise StoreCorrupt(f"{table} differs after the copy ({theirs[0]} rows in {source.where}, {ours[0]} in "
+                               f"{target.where}): nothing is relied on; drop the schema {target.schema} and copy again")
+        copied[table] = theirs[0]
+    return copied
+
+
+def _order(store: Store, table: str) -> str:
+    """The insertion order of an SQLite table: its rowid, or its primary key for a table without one."""
+    sql = store._sqlite.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    if not _WITHOUT_ROWID.search(sql.strip().rstrip(";")):
+        return "rowid"
+    keys = sorted((r[5], r[1]) for r in store._sqlite.execute(f'PRAGMA table_info("{table}")') if r[5])
+    return ", ".join(f'"{name}"' for _, name in keys)
+
+
+def _digest(store: Store, table: str, columns: Sequence[str]) -> tuple[int, int]:
+    """A table's row count and the sum (mod 2**256) of its rows' SHA-256: equal for equal multisets of rows."""
+    count = total = 0
+    listed = ", ".join(f'"{c}"' for c in columns)
+    with store.lock, store_errors(store.where):
+        rows = store.db.execute(f'SELECT {listed} FROM "{table}"')
+        while chunk := rows.fetchmany(10_000):
+            for row in chunk:
+                text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
+                total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
+                count += 1
+    return count, total

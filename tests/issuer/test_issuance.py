@@ -16,15 +16,17 @@ from crossverify.issuer.client import FAULT_POINTS, IssuerClient
 from crossverify.issuer.journal import BatchState, Journal
 
 from ..conftest import Consortium, admit_issuer, deposit_certificates, labelled_test_key
+from ..postgres import Locate
 
 
 class Crash(Exception):
     """A process dying at a chosen point."""
 
 
-def client(c: Consortium, tmp_path: Path, **kwargs: Any) -> IssuerClient:
+def client(c: Consortium, tmp_path: Path, location: Locate | None = None, **kwargs: Any) -> IssuerClient:
     return IssuerClient(c.registry, "BNUMMOMX", c.signing_key, kwargs.pop("sender", c.macao_operator),
-                        Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles", **kwargs)
+                        Journal(location("journal.sqlite") if location else tmp_path / "journal.sqlite"),
+                        tmp_path / "bundles", **kwargs)
 
 
 def anchored_roots(c: Consortium) -> list[bytes]:
@@ -53,10 +55,10 @@ def new_roots(consortium: Consortium) -> NewRoots:
 
 
 def test_thousands_of_certificates_through_the_journal(
-    consortium: Consortium, new_roots: NewRoots, tmp_path: Path,
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, location: Locate,
 ) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, location)
     certs = deposit_certificates(c, 3000)
     issuer.issue(certs)
     report = issuer.run(max_batch=500)
@@ -71,7 +73,7 @@ def test_thousands_of_certificates_through_the_journal(
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_crash_at_every_step_loses_nothing_and_doubles_nothing(
-    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, point: str,
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, location: Locate, point: str,
 ) -> None:
     c = consortium
 
@@ -80,13 +82,13 @@ def test_crash_at_every_step_loses_nothing_and_doubles_nothing(
             raise Crash(p)
 
     certs = deposit_certificates(c, 250)
-    first = client(c, tmp_path, faults=crash_at)
+    first = client(c, tmp_path, location, faults=crash_at)
     first.issue(certs)
     with pytest.raises(Crash):
         first.run(max_batch=100)
     first.journal.close()
 
-    restarted = client(c, tmp_path)
+    restarted = client(c, tmp_path, location)
     restarted.issue(certs)  # the caller retries its whole input: nothing is doubled
     restarted.run(max_batch=100)
     roots = new_roots()
@@ -102,10 +104,10 @@ def test_crash_at_every_step_loses_nothing_and_doubles_nothing(
 
 
 def test_node_refusing_keeps_the_batch_and_a_retry_anchors_it_once(
-    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, location: Locate, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, location)
     issuer.issue(deposit_certificates(c, 40))
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -121,10 +123,10 @@ def test_node_refusing_keeps_the_batch_and_a_retry_anchors_it_once(
 
 
 def test_receipt_timeout_then_reconcile_does_not_resend(
-    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    consortium: Consortium, new_roots: NewRoots, tmp_path: Path, location: Locate, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     c = consortium
-    issuer = client(c, tmp_path, receipt_timeout=0.3)
+    issuer = client(c, tmp_path, location, receipt_timeout=0.3)
     issuer.issue(deposit_certificates(c, 10))
 
     def slow(*args: Any, **kwargs: Any) -> Any:
@@ -139,9 +141,9 @@ def test_receipt_timeout_then_reconcile_does_not_resend(
     assert len(new_roots()) == 1
 
 
-def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path) -> None:
+def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path, location: Locate) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, location)
     mixed = deposit_certificates(c, 3) + deposit_certificates(c, 1, issuer="ICBKMOMX")
     with pytest.raises(ValueError, match="ICBKMOMX"):
         issuer.issue(mixed)
@@ -150,11 +152,12 @@ def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path) ->
     assert issuer.journal.counts("BNUMMOMX") == {"pending": 0}
 
 
-def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consortium, tmp_path: Path) -> None:
+def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consortium, tmp_path: Path,
+                                                            location: Locate) -> None:
     c = consortium
     other_key = labelled_test_key("ICBC signing key")
     admit_issuer(c, "ICBKMOMX", c.outsider, [other_key], ["DEPCERT"])
-    bnu = client(c, tmp_path)
+    bnu = client(c, tmp_path, location)
     icbc = IssuerClient(c.registry, "ICBKMOMX", other_key, c.macao_operator, bnu.journal, tmp_path / "bundles")
     for start in (0, 50):
         bnu.issue(deposit_certificates(c, 50, start=start))
@@ -169,17 +172,17 @@ def test_operator_relaying_for_two_issuers_keeps_them_apart(consortium: Consorti
         assert {s.issuer_id for s in statuses} == {expected} and all(s.anchored for s in statuses)
 
 
-def test_partial_batches_wait_for_their_age(consortium: Consortium, tmp_path: Path) -> None:
-    issuer = client(consortium, tmp_path)
+def test_partial_batches_wait_for_their_age(consortium: Consortium, tmp_path: Path, location: Locate) -> None:
+    issuer = client(consortium, tmp_path, location)
     issuer.issue(deposit_certificates(consortium, 30))
     assert issuer.seal(max_batch=20, max_age=3600) != []  # the full batch of 20 goes
     assert issuer.journal.counts("BNUMMOMX")["pending"] == 10  # the 10 wait for an hour or a full batch
     assert len(issuer.seal(max_batch=20, max_age=0)) == 1
 
 
-def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Path) -> None:
+def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Path, location: Locate) -> None:
     c = consortium
-    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    issuer = client(c, tmp_path, location, sender=c.issuer_admin)
     issuer.issue(deposit_certificates(c, 5))
     issuer.run()
     old_key = c.signing_key
@@ -200,11 +203,11 @@ def test_rotation_revocation_and_compromise(consortium: Consortium, tmp_path: Pa
     assert c.registry.call(lambda f: f.signingKey(issuer.signer.address))[3] == since
 
 
-def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_path: Path) -> None:
+def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_path: Path, location: Locate) -> None:
     from crossverify import OperatorClient
 
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, location)
     issuer.issue(deposit_certificates(c, 3))
     bundle = load_bundle(issuer.run().delivered[0].read_bytes())
     request, signature = issuer.signed_revocation(bytes(32), bundle.document_digest(), RevocationReason.FRAUD)

@@ -15,6 +15,7 @@ from crossverify.regulator.queries import Filters, Supervision
 from crossverify.sealing import Receipt
 
 from ..conftest import Consortium
+from ..postgres import Locate
 from .test_circulation_trail import DIGEST, OTHER, flagged, record, second_bank, trail
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "regulator.md"
@@ -27,7 +28,7 @@ def test_the_docs_explain_every_kind_as_the_catalogue_does() -> None:
     assert text.count("\n| `") == len(KINDS)
 
 
-def test_both_kinds_of_consent_are_lawful_and_none_is_flagged(consortium: Consortium, tmp_path: Path) -> None:
+def test_both_kinds_of_consent_are_lawful_and_none_is_flagged(consortium: Consortium, location: Locate) -> None:
     c = consortium
     root = Web3.keccak(text="consented batch")
     c.anchor(root)
@@ -35,7 +36,7 @@ def test_both_kinds_of_consent_are_lawful_and_none_is_flagged(consortium: Consor
                          presentation_hash=secrets.token_bytes(32))
     at_the_counter = Receipt.new(OTHER, "BNUMMOMX", "DEPCERT", root, "LOAN", c.now(), case="LOAN-2027-0042")
     record(c, c.verifier, signed, at_the_counter)
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
     assert flagged(amcm) == []
     supervision = Supervision(amcm.reader, amcm, now=c.now)
@@ -51,7 +52,7 @@ def test_both_kinds_of_consent_are_lawful_and_none_is_flagged(consortium: Consor
         "circulation_without_consent", "high", to_hex(bare.commitment()))
 
 
-def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consortium, tmp_path: Path) -> None:
+def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consortium, location: Locate) -> None:
     c = consortium
     bank_b = second_bank(c)
     presentation = secrets.token_bytes(32)
@@ -59,7 +60,7 @@ def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consort
     again = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32), "LOAN", c.now(), presentation_hash=presentation)
     record(c, c.verifier, first)
     record(c, bank_b, again)
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
     amcm.sync()
     [reused] = flagged(amcm)
@@ -67,14 +68,14 @@ def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consort
     assert reused["details"]["firstCommitment"] == to_hex(first.commitment())
 
 
-def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, tmp_path: Path) -> None:
+def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, location: Locate) -> None:
     """Whichever comes first on chain, the receipt or the revocation, a verification at or after the revocation
     is flagged once; a batch revocation covers its documents; an anchor's notAfter bounds its documents."""
     c = consortium
     root, short = Web3.keccak(text="a batch later revoked"), Web3.keccak(text="a short-lived batch")
     c.anchor(root)
     c.anchor(short, not_after=c.now() + 60)
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     late = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now() + 3600, case="A-1")
     record(c, c.verifier, late)  # recorded first, with a verification time after the revocation below
     amcm.sync()
@@ -92,11 +93,11 @@ def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, t
     assert report.by_issuer["BNUMMOMX"]["batches_revoked"] == 1 and report.totals["revocations"] == 1
 
 
-def test_anomalies_come_grouped_with_their_explanation(consortium: Consortium, tmp_path: Path) -> None:
+def test_anomalies_come_grouped_with_their_explanation(consortium: Consortium, location: Locate) -> None:
     c = consortium
     record(c, c.verifier, *(Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", bytes(32), "KYC", c.now())
                             for _ in range(7)))
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
     [group] = Supervision(amcm.reader, amcm, now=c.now).anomaly_groups(examples=3)
     assert (group["kind"], group["count"], len(group["examples"])) == ("circulation_without_consent", 7, 3)

@@ -24,6 +24,7 @@ from crossverify.regulator.schema import MIGRATIONS, migrations
 from crossverify.store import Store
 
 from ..conftest import Consortium
+from ..postgres import Locate
 
 
 def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
@@ -40,11 +41,11 @@ def all_events(c: Consortium, to_block: int | str = "latest") -> int:
     return len(c.registry.decode_logs(logs)) + len(c.consortium.decode_logs(logs))
 
 
-def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Consortium, tmp_path: Path,
+def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Consortium, location: Locate,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     activity(c, 12, "before")
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=3)
     calls = {"n": 0}
     original = LogSource.logs
 
@@ -63,7 +64,7 @@ def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Conso
     monkeypatch.undo()
     reader.close()
 
-    resumed = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=3)
+    resumed = RegulatorReader(c.registry, location("audit.sqlite"), chunk=3)
     report = resumed.sync()
     assert report.from_block == committed[-1]
     assert len(list(resumed.events())) == all_events(c)
@@ -76,7 +77,7 @@ def test_sync_resumes_after_a_crash_without_gaps_or_duplicates(consortium: Conso
     assert len(list(resumed.events())) == all_events(c)
 
 
-def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
+def test_anomalies_and_figures(consortium: Consortium, location: Locate) -> None:
     c = consortium
     reg = c.registry
     roots = activity(c, 3, "batch")
@@ -85,7 +86,7 @@ def test_anomalies_and_figures(consortium: Consortium, tmp_path: Path) -> None:
     leaked_at = reg.document_status(c.issuer_id, roots[2], doc).anchored_at  # the third anchor falls in the window
     reg.transact(lambda f: f.markKeyCompromised(c.signing_key.address, leaked_at), c.issuer_admin)
 
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader = RegulatorReader(c.registry, location("audit.sqlite"))
     reader.sync()
     report = Supervision(reader).report()
     [group] = [g for g in report.anomalies if g["kind"] == "anchor_in_compromised_window"]
@@ -118,18 +119,18 @@ def test_a_query_on_an_index_never_synced_names_the_command(consortium: Consorti
     assert freshness.describe() == f"index at block {freshness.indexed_block:,}, 1 block behind the chain"
 
 
-def test_index_is_bound_to_one_registry(consortium: Consortium, tmp_path: Path) -> None:
+def test_index_is_bound_to_one_registry(consortium: Consortium, location: Locate) -> None:
     c = consortium
-    RegulatorReader(c.registry, tmp_path / "audit.sqlite").close()
+    RegulatorReader(c.registry, location("audit.sqlite")).close()
     _, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
     with pytest.raises(StoreChainMismatch):
-        RegulatorReader(other, tmp_path / "audit.sqlite")
+        RegulatorReader(other, location("audit.sqlite"))
 
 
-def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: Consortium, tmp_path: Path) -> None:
+def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: Consortium, location: Locate) -> None:
     c = consortium
     activity(c, 5, "shared")
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=4)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=4)
     reader.sync()
     fork = c.w3.testing.snapshot()
     activity(c, 6, "abandoned")
@@ -144,10 +145,10 @@ def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: 
     assert reader.sync() == type(report)(report.to_block + 1, c.w3.eth.block_number, 0, 0)
 
 
-def test_events_wait_for_confirmations(consortium: Consortium, tmp_path: Path) -> None:
+def test_events_wait_for_confirmations(consortium: Consortium, location: Locate) -> None:
     c = consortium
     activity(c, 3, "deep")
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", confirmations=2)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), confirmations=2)
     report = reader.sync()
     assert report.to_block == c.w3.eth.block_number - 2
     c.w3.testing.mine(2)
@@ -217,7 +218,7 @@ def test_a_migration_that_cannot_read_a_row_leaves_the_old_index_whole(consortiu
     db.close()
 
 
-def test_dense_blocks_are_read_in_short_spans(consortium: Consortium, tmp_path: Path,
+def test_dense_blocks_are_read_in_short_spans(consortium: Consortium, location: Locate,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Sparse blocks let the span grow; dense ones after them must not all land in one chunk."""
     c = consortium
@@ -234,14 +235,14 @@ def test_dense_blocks_are_read_in_short_spans(consortium: Consortium, tmp_path: 
         return rows(self, logs, blocks)
 
     monkeypatch.setattr(RegulatorReader, "_rows", count)
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", max_events=50)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), max_events=50)
     report = reader.sync()
     assert max(held) <= 2 * 50 and sum(held) == report.events == all_events(c)
     assert reader.span < 4  # learned for the next sync: about one dense block per query
     assert len(list(reader.events("BatchAnchored"))) == 240
 
 
-def test_a_node_that_refuses_long_ranges_is_read_in_shorter_ones(consortium: Consortium, tmp_path: Path,
+def test_a_node_that_refuses_long_ranges_is_read_in_shorter_ones(consortium: Consortium, location: Locate,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     activity(c, 4, "capped")
@@ -256,16 +257,16 @@ def test_a_node_that_refuses_long_ranges_is_read_in_shorter_ones(consortium: Con
         return original(self, addresses, low, high)
 
     monkeypatch.setattr(LogSource, "logs", capped)
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader = RegulatorReader(c.registry, location("audit.sqlite"))
     assert reader.sync().events == all_events(c) == len(list(reader.events()))
     assert reader.next_block == c.w3.eth.block_number + 1 and len(refused) == 1  # the cap holds for the sync
 
 
-def test_a_log_the_abi_does_not_describe_stops_the_sync_before_its_chunk(consortium: Consortium, tmp_path: Path,
+def test_a_log_the_abi_does_not_describe_stops_the_sync_before_its_chunk(consortium: Consortium, location: Locate,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     activity(c, 3, "strict")
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", chunk=1)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=1)
     original = LogSource.logs
     bad_block = c.w3.eth.block_number
 
@@ -280,7 +281,7 @@ def test_a_log_the_abi_does_not_describe_stops_the_sync_before_its_chunk(consort
     assert len(list(reader.events())) == all_events(c, bad_block - 1)
 
 
-def test_a_chain_that_shrinks_while_it_is_read_ends_the_sync(consortium: Consortium, tmp_path: Path,
+def test_a_chain_that_shrinks_while_it_is_read_ends_the_sync(consortium: Consortium, location: Locate,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     activity(c, 3, "shrinking")
@@ -290,17 +291,17 @@ def test_a_chain_that_shrinks_while_it_is_read_ends_the_sync(consortium: Consort
         return {n: None for n in original(self, numbers)}
 
     monkeypatch.setattr(LogSource, "blocks", gone)
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader = RegulatorReader(c.registry, location("audit.sqlite"))
     report = reader.sync()  # returns: no endless re-reading
     assert (report.to_block, report.events, reader.next_block) == (-1, 0, 0)
     monkeypatch.undo()
     assert reader.sync().events == all_events(c)
 
 
-def test_large_logs_count_by_their_size(consortium: Consortium, tmp_path: Path) -> None:
+def test_large_logs_count_by_their_size(consortium: Consortium, location: Locate) -> None:
     """A log of many sealed receipts weighs its data, so a chunk of them stays small in memory."""
     c = consortium
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation, max_events=100)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), circulation=c.circulation, max_events=100)
     c.w3.testing.mine(40)
     reader.sync()  # the span grew over the empty blocks
     assert reader.span > 8

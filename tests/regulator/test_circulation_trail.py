@@ -4,7 +4,6 @@ consent; old keys still read their epoch, an outsider's key reads nothing; a for
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +33,7 @@ from crossverify.sealing import (
 )
 
 from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled_test_key
+from ..postgres import Locate
 
 DIGEST = Web3.keccak(text="Alice's deposit certificate")
 ROOT = Web3.keccak(text="the batch it was anchored in")
@@ -50,8 +50,8 @@ def receipt(digest: bytes, purpose: str, consented: bool = True) -> Receipt:
                        presentation_hash=secrets.token_bytes(32) if consented else None)
 
 
-def trail(c: Consortium, tmp_path: Path, keys: list[RegulatorKey], name: str = "audit") -> CirculationTrail:
-    reader = RegulatorReader(c.registry, tmp_path / f"{name}.sqlite", chunk=5, circulation=c.circulation)
+def trail(c: Consortium, location: Locate, keys: list[RegulatorKey], name: str = "audit") -> CirculationTrail:
+    reader = RegulatorReader(c.registry, location(f"{name}.sqlite"), chunk=5, circulation=c.circulation)
     return CirculationTrail(reader, keys, now=lambda: c.now())
 
 
@@ -70,7 +70,7 @@ def flagged(opened: CirculationTrail, kind: str | None = None) -> list[dict[str,
     return list(reversed(list(Supervision(opened.reader, opened).rows("anomalies", Filters(kind=kind)))))
 
 
-def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consortium, tmp_path: Path) -> None:
+def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consortium, location: Locate) -> None:
     c = consortium
     bank_b = second_bank(c)
     first, other = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN")
@@ -78,7 +78,7 @@ def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consor
     bare = receipt(DIGEST, "LOAN", consented=False)
     record(c, bank_b, bare)
 
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     _, opened = amcm.sync()
     assert (opened.receipts, opened.unreadable) == (3, 0)
     found = amcm.circulation(DIGEST)
@@ -105,10 +105,10 @@ def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consor
 
 
 def test_without_keys_the_index_counts_each_banks_sealed_receipts_and_flags_bursts(consortium: Consortium,
-                                                                                    tmp_path: Path) -> None:
+                                                                                    location: Locate) -> None:
     c = consortium
     record(c, c.verifier, *(receipt(secrets.token_bytes(32), "ACCTOPEN") for _ in range(3)))
-    reader = RegulatorReader(c.registry, tmp_path / "keyless.sqlite", chunk=5, circulation=c.circulation,
+    reader = RegulatorReader(c.registry, location("keyless.sqlite"), chunk=5, circulation=c.circulation,
                              burst_per_hour=2)
     reader.sync()
     report = Supervision(reader).report()
@@ -121,7 +121,7 @@ def test_without_keys_the_index_counts_each_banks_sealed_receipts_and_flags_burs
 
 
 def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consortium: Consortium,
-                                                                        tmp_path: Path) -> None:
+                                                                        location: Locate) -> None:
     c = consortium
     old_amcm, pboc = c.regulator_keys
     in_old_epoch = receipt(DIGEST, "ACCTOPEN")
@@ -131,29 +131,29 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
     in_new_epoch = receipt(DIGEST, "KYC")
     record(c, c.verifier, in_new_epoch, keys=[new_amcm, pboc])
 
-    both = trail(c, tmp_path, [new_amcm, old_amcm], "both")
+    both = trail(c, location, [new_amcm, old_amcm], "both")
     both.sync()
     assert [r.commitment for r in both.circulation(DIGEST).receipts] == [
         in_old_epoch.commitment(), in_new_epoch.commitment()]
 
-    only_new = trail(c, tmp_path, [new_amcm], "new")
+    only_new = trail(c, location, [new_amcm], "new")
     only_new.sync()
     assert [r.purpose for r in only_new.circulation(DIGEST).receipts] == ["KYC"]
     assert [a["kind"] for a in flagged(only_new) if a["kind"].startswith("sealed")] == ["sealed_to_other_keys"]
 
-    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    outsider = trail(c, location, [labelled_regulator_key("an outsider")], "outsider")
     _, opened = outsider.sync()
     assert (opened.receipts, opened.unreadable) == (0, 2) and outsider.circulation(DIGEST).receipts == []
 
 
-def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, location: Locate) -> None:
     c = consortium
     c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.WITHDRAWN), c.issuer_admin)
     before = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", ROOT, "ACCTOPEN", c.now() - 3600)
     after = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", ROOT, "ACCTOPEN", c.now() + 60,
                         presentation_hash=secrets.token_bytes(32))
     record(c, c.verifier, before, after)
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
     report = audit(amcm)
     [revoked] = flagged(amcm, "circulation_of_revoked")
@@ -162,7 +162,7 @@ def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, 
     assert report.circulation["byVerifier"][c.verifier]["for_revoked"] == 1  # type: ignore[index]
 
 
-def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path) -> None:
+def test_what_does_not_open_is_an_anomaly(consortium: Consortium, location: Locate) -> None:
     c = consortium
     regulators = [k.public_key for k in c.regulator_keys]
     good, other, third = receipt(DIGEST, "ACCTOPEN"), receipt(OTHER, "ACCTOPEN"), receipt(OTHER, "LOAN")
@@ -180,7 +180,7 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path
             (batch.commitments[:2], batch.sealed),  # truncated: the envelope is the wrong length for two
             ((Web3.keccak(text="junk"),), b"\x01\x00")]:
         c.circulation.record(commitments, sealed, c.verifier)
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     _, opened = amcm.sync()
     assert (opened.receipts, opened.unreadable) == (1, 2 + 3 + 3 + 2 + 1)
     assert [r.purpose for r in amcm.circulation(OTHER).receipts] == ["LOAN"]
@@ -190,20 +190,20 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, tmp_path: Path
     assert {to_hex(good.commitment()), to_hex(other.commitment())} <= {commitment for _, commitment in kinds}
 
 
-def test_a_receipt_sealed_in_another_key_order_still_opens(consortium: Consortium, tmp_path: Path) -> None:
+def test_a_receipt_sealed_in_another_key_order_still_opens(consortium: Consortium, location: Locate) -> None:
     c = consortium
     reordered = receipt(DIGEST, "ACCTOPEN")
     record(c, c.verifier, reordered, keys=list(reversed(c.regulator_keys)))
     for key in c.regulator_keys:
-        regulator = trail(c, tmp_path, [key], key.public_key.key_id.hex())
+        regulator = trail(c, location, [key], key.public_key.key_id.hex())
         assert regulator.sync()[1].receipts == 1
         assert [r.commitment for r in regulator.circulation(DIGEST).receipts] == [reordered.commitment()]
 
 
-def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, tmp_path: Path) -> None:
+def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, location: Locate) -> None:
     c = consortium
     record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
-    amcm = trail(c, tmp_path, [c.regulator_keys[0]])
+    amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
     fork = c.w3.testing.snapshot()
     record(c, c.verifier, receipt(DIGEST, "LOAN"), receipt(DIGEST, "LOAN"))
@@ -218,11 +218,11 @@ def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, tmp_path: Path)
     assert audit(amcm).circulation["receipts"] == 2  # type: ignore[index]
 
 
-def test_keys_added_later_open_what_did_not_open(consortium: Consortium, tmp_path: Path) -> None:
+def test_keys_added_later_open_what_did_not_open(consortium: Consortium, location: Locate) -> None:
     c = consortium
     record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
     stranger = labelled_regulator_key("not yet given the AMCM key")
-    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), circulation=c.circulation)
     assert CirculationTrail(reader, [stranger]).sync()[1].receipts == 0
     assert CirculationTrail(reader, [stranger, c.regulator_keys[0]]).open_new().receipts == 1
     with pytest.raises(NoRegulatorKey):
@@ -248,7 +248,7 @@ def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorK
     c.circulation.answer_dispute(dispute_id, sealed, Account.from_key(dispute.answer_key), c.outsider)
 
 
-def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, tmp_path: Path) -> None:
+def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, location: Locate) -> None:
     c = consortium
     verified = receipt(DIGEST, "ACCTOPEN")
     record(c, c.verifier, verified)
@@ -259,7 +259,7 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     answer(c, forged_id, forged, forged_reply, DisputeStatus.REVOKED, labelled_test_key("not BNU's key"))
     left_id, _, _ = open_a_dispute(c, DisputeReason.SUSPECTED_ALTERATION, receipt(OTHER, "LOAN"))
 
-    pboc = trail(c, tmp_path, [c.regulator_keys[1]])
+    pboc = trail(c, location, [c.regulator_keys[1]])
     _, opened = pboc.sync()
     assert (opened.disputes, opened.unreadable) == (5, 0)
     [first, second] = pboc.circulation(DIGEST).disputes
@@ -280,6 +280,6 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     assert "suspected_alteration" in to_html(report)
     assert f"dispute,{to_hex(left_id)},state,open" in to_csv(report)
 
-    outsider = trail(c, tmp_path, [labelled_regulator_key("an outsider")], "outsider")
+    outsider = trail(c, location, [labelled_regulator_key("an outsider")], "outsider")
     _, unread = outsider.sync()
     assert (unread.disputes, unread.unreadable) == (0, 6)  # nobody else learns which document is disputed

@@ -4,7 +4,6 @@ recovered after a crash between the challenge store and the outbox."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,8 @@ from crossverify.sealing import Receipt
 from crossverify.verifier.answers import FAULT_POINTS, AnswerReceipts, reference
 from crossverify.verifier.challenges import ChallengeStore, Consumed
 from crossverify.verifier.outbox import ReceiptOutbox
+
+from ..postgres import Locate
 
 NOW = 1_790_000_000
 BANK = "ICBKCNBJGDG"
@@ -21,8 +22,8 @@ class Crash(Exception):
     pass
 
 
-def stores(tmp_path: Path) -> tuple[ChallengeStore, ReceiptOutbox]:
-    return ChallengeStore(tmp_path / "c.sqlite", BANK), ReceiptOutbox(tmp_path / "outbox.sqlite")
+def stores(location: Locate) -> tuple[ChallengeStore, ReceiptOutbox]:
+    return ChallengeStore(location("c.sqlite"), BANK), ReceiptOutbox(location("outbox.sqlite"))
 
 
 def answered(challenges: ChallengeStore) -> tuple[bytes, str]:
@@ -43,8 +44,8 @@ def queued(outbox: ReceiptOutbox) -> list[tuple[bytes, str, str]]:
         "SELECT commitment, reference, state FROM sealed_receipts").fetchall()]
 
 
-def test_an_answer_queues_its_receipt_once(tmp_path: Path) -> None:
-    challenges, outbox = stores(tmp_path)
+def test_an_answer_queues_its_receipt_once(location: Locate) -> None:
+    challenges, outbox = stores(location)
     answers = AnswerReceipts(challenges, outbox)
     nonce, code = answered(challenges)
     first = receipt()
@@ -57,8 +58,8 @@ def test_an_answer_queues_its_receipt_once(tmp_path: Path) -> None:
     assert state is not None and state[3] == first.plaintext()
 
 
-def test_a_failed_verification_queues_nothing(tmp_path: Path) -> None:
-    challenges, outbox = stores(tmp_path)
+def test_a_failed_verification_queues_nothing(location: Locate) -> None:
+    challenges, outbox = stores(location)
     answers = AnswerReceipts(challenges, outbox)
     nonce, code = answered(challenges)
     assert answers.answer(nonce, '{"valid": false}', None) is None
@@ -69,12 +70,12 @@ def test_a_failed_verification_queues_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
-def test_a_crash_between_the_answer_and_the_outbox_neither_loses_nor_doubles(tmp_path: Path, point: str) -> None:
+def test_a_crash_between_the_answer_and_the_outbox_neither_loses_nor_doubles(location: Locate, point: str) -> None:
     def crash(at: str) -> None:
         if at == point:
             raise Crash(at)
 
-    challenges, outbox = stores(tmp_path)
+    challenges, outbox = stores(location)
     nonce, _ = answered(challenges)
     given = receipt()
     with pytest.raises(Crash):
@@ -83,7 +84,7 @@ def test_a_crash_between_the_answer_and_the_outbox_neither_loses_nor_doubles(tmp
     challenges.close()
     outbox.close()
 
-    challenges, outbox = stores(tmp_path)  # the service restarts
+    challenges, outbox = stores(location)  # the service restarts
     restarted = AnswerReceipts(challenges, outbox)
     assert challenges.purge(NOW + 10_000) == 0  # an answer whose receipt is not queued outlives its challenge
     assert restarted.recover() == 1

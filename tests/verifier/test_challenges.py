@@ -1,51 +1,53 @@
-"""The challenge store: single use, durable, and atomic when many presentations race for one challenge."""
+"""The challenge store: single use, durable, and atomic when many presentations race for one challenge (on SQLite
+and on PostgreSQL)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from pathlib import Path
 
 import pytest
 
 from crossverify.errors import ChallengeError
 from crossverify.verifier.challenges import MAX_CHALLENGE_TTL, ChallengeStore, Consumed
 
+from ..postgres import Locate
+
 NOW = 1_790_000_000
 BANK = "ICBKCNBJGDG"
 
 
-def test_a_challenge_is_consumed_once_and_survives_a_restart(tmp_path: Path) -> None:
-    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+def test_a_challenge_is_consumed_once_and_survives_a_restart(location: Locate) -> None:
+    store = ChallengeStore(location("c.sqlite"), BANK)
     challenge = store.issue("ACCTOPEN", NOW, ttl=300)
     assert (challenge.aud, challenge.purpose, challenge.expires_at) == (BANK, "ACCTOPEN", NOW + 300)
     store.close()
-    reopened = ChallengeStore(tmp_path / "c.sqlite", BANK)
+    reopened = ChallengeStore(location("c.sqlite"), BANK)
     assert reopened.consume(challenge.nonce, "ACCTOPEN", NOW + 10) is Consumed.FRESH
     assert reopened.consume(challenge.nonce, "ACCTOPEN", NOW + 11) is Consumed.USED
 
 
-def test_what_consuming_finds(tmp_path: Path) -> None:
-    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+def test_what_consuming_finds(location: Locate) -> None:
+    store = ChallengeStore(location("c.sqlite"), BANK)
     challenge = store.issue("ACCTOPEN", NOW, ttl=300)
     assert store.consume(bytes(32), "ACCTOPEN", NOW) is Consumed.UNKNOWN
     assert store.consume(challenge.nonce, "LOAN", NOW) is Consumed.MISMATCH
     assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 300) is Consumed.EXPIRED
-    other_bank = ChallengeStore(tmp_path / "c.sqlite", "BKCHCNBJ45A")  # one file shared by two banks' ids
+    other_bank = ChallengeStore(location("c.sqlite"), "BKCHCNBJ45A")  # one file shared by two banks' ids
     assert other_bank.consume(challenge.nonce, "ACCTOPEN", NOW) is Consumed.MISMATCH
     assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 299) is Consumed.FRESH
 
 
-def test_purge_forgets_expired_challenges_only(tmp_path: Path) -> None:
-    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+def test_purge_forgets_expired_challenges_only(location: Locate) -> None:
+    store = ChallengeStore(location("c.sqlite"), BANK)
     old, new = store.issue("ACCTOPEN", NOW, ttl=60), store.issue("ACCTOPEN", NOW, ttl=3600)
     assert store.purge(NOW + 61) == 1
     assert store.consume(old.nonce, "ACCTOPEN", NOW + 62) is Consumed.UNKNOWN  # still refused
     assert store.consume(new.nonce, "ACCTOPEN", NOW + 62) is Consumed.FRESH
 
 
-def test_a_hand_over_code_reads_the_open_challenge_only(tmp_path: Path) -> None:
-    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+def test_a_hand_over_code_reads_the_open_challenge_only(location: Locate) -> None:
+    store = ChallengeStore(location("c.sqlite"), BANK)
     challenge = store.issue("ACCTOPEN", NOW, ttl=300)
     code = store.hand_over(challenge)
     assert len(code) == 11 and code[5] == "-"
@@ -53,11 +55,13 @@ def test_a_hand_over_code_reads_the_open_challenge_only(tmp_path: Path) -> None:
     typed = code.lower().replace("-", " ").replace("0", "o").replace("1", "l")  # as a resident may type it
     assert store.by_code(typed, NOW + 1) == challenge
     stored = store.store.db.execute("SELECT code_hash FROM challenge_codes").fetchall()
-    assert [len(row[0]) for row in stored] == [32] and code.encode() not in tmp_path.joinpath("c.sqlite").read_bytes()
+    assert [len(row[0]) for row in stored] == [32]
+    if store.store.path is not None:
+        assert code.encode() not in store.store.path.read_bytes()
     with pytest.raises(ChallengeError, match="no challenge has this code"):
         store.by_code("ZZZZZ-ZZZZZ", NOW)
     with pytest.raises(ChallengeError, match="no challenge has this code"):
-        ChallengeStore(tmp_path / "c.sqlite", "BKCHCNBJ45A").by_code(code, NOW)  # another bank's
+        ChallengeStore(location("c.sqlite"), "BKCHCNBJ45A").by_code(code, NOW)  # another bank's
     with pytest.raises(ChallengeError, match="expired"):
         store.by_code(code, NOW + 300)
     assert store.hand_over_state(code, NOW + 1) == ("open", challenge, None, None)
@@ -75,20 +79,20 @@ def test_a_hand_over_code_reads_the_open_challenge_only(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("purpose", "ttl"), [("", 60), ("account opening", 60), ("ACCTOPEN", 0),
                                               ("ACCTOPEN", MAX_CHALLENGE_TTL + 1)])
-def test_bad_challenges_are_not_issued(tmp_path: Path, purpose: str, ttl: int) -> None:
-    store = ChallengeStore(tmp_path / "c.sqlite", BANK)
+def test_bad_challenges_are_not_issued(location: Locate, purpose: str, ttl: int) -> None:
+    store = ChallengeStore(location("c.sqlite"), BANK)
     with pytest.raises(ChallengeError):
         store.issue(purpose, NOW, ttl)
     assert store.store.db.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
 
 
-def test_racing_threads_consume_a_challenge_once(tmp_path: Path) -> None:
-    nonce = ChallengeStore(tmp_path / "c.sqlite", BANK).issue("ACCTOPEN", NOW).nonce
+def test_racing_threads_consume_a_challenge_once(location: Locate) -> None:
+    nonce = ChallengeStore(location("c.sqlite"), BANK).issue("ACCTOPEN", NOW).nonce
     barrier = threading.Barrier(8)
     results: list[Consumed] = []
 
     def present() -> None:
-        store = ChallengeStore(tmp_path / "c.sqlite", BANK)  # one connection per thread, as per server worker
+        store = ChallengeStore(location("c.sqlite"), BANK)  # one connection per thread, as per server worker
         barrier.wait()
         results.append(store.consume(nonce, "ACCTOPEN", NOW + 1))
 
@@ -107,8 +111,8 @@ def _consume_in_process(path: str, nonce: bytes, start: multiprocessing.synchron
     results.put(store.consume(nonce, "ACCTOPEN", NOW + 1).value)
 
 
-def test_racing_processes_consume_a_challenge_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "c.sqlite")
+def test_racing_processes_consume_a_challenge_once(location: Locate) -> None:
+    path = str(location("c.sqlite"))
     nonce = ChallengeStore(path, BANK).issue("ACCTOPEN", NOW).nonce
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(4), context.Queue()
@@ -126,8 +130,8 @@ def _issue_in_process(path: str, start: multiprocessing.synchronize.Barrier,
     results.put(ChallengeStore(path, BANK).issue("ACCTOPEN", NOW).nonce.hex())
 
 
-def test_workers_open_a_fresh_store_at_once(tmp_path: Path) -> None:
-    path = str(tmp_path / "fresh.sqlite")
+def test_workers_open_a_fresh_store_at_once(location: Locate) -> None:
+    path = str(location("fresh.sqlite"))
     context = multiprocessing.get_context("spawn")
     start, results = context.Barrier(4), context.Queue()
     workers = [context.Process(target=_issue_in_process, args=(path, start, results)) for _ in range(4)]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from crossverify import Bundle, VerifierClient
 from crossverify.errors import NodeUnavailable, NotSealedToThisKey
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
+from crossverify.store import Location
 from crossverify.verifier.outbox import FAULT_POINTS, ReceiptOutbox
 
 from ..conftest import Consortium
+from ..postgres import Locate
 from .test_verifier import issued  # noqa: F401 - the fixture
 
 
@@ -24,16 +24,16 @@ def recorded(c: Consortium) -> list[bytes]:
     return [commitment for _, commitment, _ in c.sealed_receipts()]
 
 
-def bank(c: Consortium, path: Path, **kwargs: object) -> VerifierClient:
+def bank(c: Consortium, path: Location, **kwargs: object) -> VerifierClient:
     return VerifierClient(c.registry, sender=c.verifier, outbox=ReceiptOutbox(path, **kwargs),  # type: ignore[arg-type]
                           circulation=c.circulation)
 
 
 def test_a_retried_command_records_each_receipt_once(consortium: Consortium, issued: list[Bundle],  # noqa: F811
-                                                      tmp_path: Path) -> None:
+                                                      location: Locate) -> None:
     c = consortium
     before = len(recorded(c))
-    client = bank(c, tmp_path / "outbox.sqlite")
+    client = bank(c, location("outbox.sqlite"))
     reports = client.verify_many(issued)
     first = client.record(reports, "ACCTOPEN")
     again = client.record(reports, "ACCTOPEN")
@@ -49,11 +49,11 @@ def test_a_retried_command_records_each_receipt_once(consortium: Consortium, iss
 
 
 def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
-        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+        consortium: Consortium, issued: list[Bundle], location: Locate) -> None:  # noqa: F811
     from ..conftest import labelled_regulator_key
 
     c = consortium
-    client = bank(c, tmp_path / "outbox.sqlite")
+    client = bank(c, location("outbox.sqlite"))
     assert client.outbox is not None
     [commitment] = client.outbox.enqueue(client.receipts(client.verify_many(issued[:1]), "LOAN"))
     new_keys = [labelled_regulator_key("AMCM 2027"), labelled_regulator_key("PBoC 2027")]
@@ -68,11 +68,11 @@ def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
 
 
 def test_receipts_queued_by_an_older_version_ride_in_batches_of_their_own(
-        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+        consortium: Consortium, issued: list[Bundle], location: Locate) -> None:  # noqa: F811
     """A version 1 receipt still queued after an upgrade is recorded as it was made (its commitment is the bank's
     reference), in its own envelope: a batch's receipts share one version."""
     c = consortium
-    client = bank(c, tmp_path / "outbox.sqlite")
+    client = bank(c, location("outbox.sqlite"))
     assert client.outbox is not None
     new, *_ = client.receipts(client.verify_many(issued[:1]), "LOAN", in_person_case="LOAN-9")
     old = Receipt.from_plaintext(b"\x01" + new.document_digest + new.plaintext()[33:44] + b"KYC\0\0\0\0\0"
@@ -86,7 +86,7 @@ def test_receipts_queued_by_an_older_version_ride_in_batches_of_their_own(
 
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium, issued: list[Bundle],  # noqa: F811
-                                                         tmp_path: Path, point: str) -> None:
+                                                         location: Locate, point: str) -> None:
     c = consortium
     before = len(recorded(c))
 
@@ -94,23 +94,23 @@ def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium,
         if at == point:
             raise Crash(at)
 
-    first = bank(c, tmp_path / "outbox.sqlite", faults=crash)
+    first = bank(c, location("outbox.sqlite"), faults=crash)
     with pytest.raises(Crash):
         first.record(first.verify_many(issued), "LOAN")
     assert first.outbox is not None
     first.outbox.close()
 
-    restarted = bank(c, tmp_path / "outbox.sqlite")
+    restarted = bank(c, location("outbox.sqlite"))
     report = restarted.record(restarted.verify_many(issued), "LOAN")
     assert (report.settled, report.recorded, report.transactions) == (8, 0, 0)
     assert len(recorded(c)) == before + 8
 
 
 def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued: list[Bundle],  # noqa: F811
-                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 location: Locate, monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     before = len(recorded(c))
-    client = bank(c, tmp_path / "outbox.sqlite")
+    client = bank(c, location("outbox.sqlite"))
     reports = client.verify_many(issued)
 
     def down(*args: object, **kwargs: object) -> bytes:

@@ -22,6 +22,7 @@ from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
 from ._sections import Section, anchoring_gas, issuance, machine, scaling, verification, verification_node
 from ._service import LEVELS, service_load
+from ._storage import storage_index, storage_outbox, storage_replicas
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 @dataclass(frozen=True)
@@ -34,13 +35,17 @@ class Sizes:
     signatures: int
     presentations: int
     receipts: int
+    index_receipts: int = 1_000_000
+    outbox_receipts: int = 2_000
+    replica_requests: int = 1_280
 
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
              [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
-SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20)
+SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
-            "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync")
+            "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
+            "storage_index", "storage_outbox", "storage_replicas")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -61,6 +66,9 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "sealing": lambda: sealing(sizes.receipts),
         "sealed_receipts": sealed_receipts,
         "regulator_sync": lambda: regulator_sync(sizes.receipts, work),
+        "storage_index": lambda: storage_index(sizes.index_receipts, work / "storage_index"),
+        "storage_outbox": lambda: storage_outbox(sizes.outbox_receipts, work / "storage_outbox"),
+        "storage_replicas": lambda: storage_replicas(sizes.replica_requests, work / "storage_replicas"),
     }
     out = []
     for name in only:

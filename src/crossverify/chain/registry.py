@@ -40,7 +40,7 @@ REVOCATION_CHUNK = 2000
 
 
 #: The deployable contracts, each with a committed artifact.
-CONTRACTS = ("DocumentRegistry", "Consortium", "Circulation")
+CONTRACTS = ("DocumentRegistry", "Consortium", "Circulation", "SM2Verifier", "SM2PrecompileVerifier")
 
 
 @cache

@@ -12,7 +12,7 @@ import click
 
 from ..config import Config
 from ..session import Session
-from . import audit, demo, dispute, holder, issuer, keys, operator, regulator, serve, verify
+from . import audit, demo, dispute, holder, issuer, keys, operator, regulator, serve, store, verify
 from ._logs import log_as_json
 from ._shell import App, failures
 
@@ -47,3 +47,4 @@ main.add_command(audit.audit)
 main.add_command(regulator.regulator)
 main.add_command(demo.demo)
 main.add_command(serve.serve)
+main.add_command(store.store)

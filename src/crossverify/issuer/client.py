@@ -124,7 +124,7 @@ def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]
     journal alone (no node): for a resident who lost theirs, or after the bundle folder was lost."""
     binding = journal.store.binding()
     if "registry" not in binding:
-        raise JournalError(f"{journal.path} has not anchored anything on a chain yet: nothing to export")
+        raise JournalError(f"{journal.where} has not anchored anything on a chain yet: nothing to export")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     written = []
     for batch in journal.batches(issuer_id, BatchState.ANCHORED, BatchState.DELIVERED):
@@ -308,8 +308,14 @@ class IssuerClient:
             ) -> RunReport:
         """Seal, sign, anchor and deliver everything pending; after a crash, finish what the last run began.
 
-        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance.
+        ``progress(stage, done, total)`` is told how anchoring and bundle writing advance. One process runs an
+        issuer's pipeline at a time, across the replicas sharing the journal (a holder that dies frees it):
+        :class:`~crossverify.errors.StoreLocked` names the process running it now.
         """
+        with self.journal.store.exclusively(f"issuer pipeline {self.issuer_id}"):
+            return self._run(max_batch, max_age, progress)
+
+    def _run(self, max_batch: int, max_age: float | None, progress: Progress) -> RunReport:
         report = RunReport()
         _ = self.domain  # the journal must belong to this chain before anything is checked against it
         report.reanchored = self.verify_anchors()

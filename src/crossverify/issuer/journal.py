@@ -1,4 +1,4 @@
-"""The issuer's durable journal: every certificate, salt and batch state, in SQLite (WAL, synchronous FULL).
+"""The issuer's durable journal: every certificate, salt and batch state, in a store (SQLite or PostgreSQL).
 
 A certificate is committed here, salts included, before anything else happens to it, and each batch moves
 ``sealed -> signed -> sent -> anchored -> delivered`` in its own committed step. After a crash the journal says
@@ -10,19 +10,43 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
 from ..format.hashing import HashAlgorithm
-from ..store import Store
+from ..store import Connection, Location, PerEngine, Store
+
+REISSUE = """
+-- A reference may be re-issued with changed content, superseding its earlier revision (revoked on chain).
+CREATE TABLE documents_v3 (
+    id            INTEGER PRIMARY KEY,
+    issuer_id     TEXT    NOT NULL,
+    reference     TEXT    NOT NULL,
+    revision      INTEGER NOT NULL DEFAULT 0,
+    doc_type      TEXT    NOT NULL,
+    hash_alg      INTEGER NOT NULL,
+    body          TEXT    NOT NULL,
+    digest        BLOB    NOT NULL,
+    batch_id      INTEGER REFERENCES batches (id),
+    leaf_index    INTEGER,
+    added_at      REAL    NOT NULL,
+    superseded_by INTEGER REFERENCES documents_v3 (id),
+    revoked       INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (issuer_id, reference, revision)
+);
+INSERT INTO documents_v3 (id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at)
+    SELECT id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at FROM documents;
+DROP TABLE documents;
+ALTER TABLE documents_v3 RENAME TO documents;
+CREATE INDEX pending ON documents (issuer_id, doc_type, batch_id, id);
+CREATE INDEX by_digest ON documents (digest);
+"""
 
 MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS batches (
@@ -58,31 +82,11 @@ CREATE INDEX IF NOT EXISTS pending ON documents (issuer_id, doc_type, batch_id, 
 ALTER TABLE batches ADD COLUMN signer TEXT;             -- the key that signed it, to re-sign after a rotation
 ALTER TABLE batches ADD COLUMN anchor_block INTEGER;    -- where the anchor was mined, to notice a reorg or reset
 ALTER TABLE batches ADD COLUMN anchor_block_hash BLOB;
-""", """
--- A reference may be re-issued with changed content, superseding its earlier revision (revoked on chain).
-CREATE TABLE documents_v3 (
-    id            INTEGER PRIMARY KEY,
-    issuer_id     TEXT    NOT NULL,
-    reference     TEXT    NOT NULL,
-    revision      INTEGER NOT NULL DEFAULT 0,
-    doc_type      TEXT    NOT NULL,
-    hash_alg      INTEGER NOT NULL,
-    body          TEXT    NOT NULL,
-    digest        BLOB    NOT NULL,
-    batch_id      INTEGER REFERENCES batches (id),
-    leaf_index    INTEGER,
-    added_at      REAL    NOT NULL,
-    superseded_by INTEGER REFERENCES documents_v3 (id),
-    revoked       INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (issuer_id, reference, revision)
-);
-INSERT INTO documents_v3 (id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at)
-    SELECT id, issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, leaf_index, added_at FROM documents;
-DROP TABLE documents;
-ALTER TABLE documents_v3 RENAME TO documents;
-CREATE INDEX pending ON documents (issuer_id, doc_type, batch_id, id);
-CREATE INDEX by_digest ON documents (digest);
-""")
+""", PerEngine(REISSUE, REISSUE + """
+-- the ids were copied: the identity goes on after them
+SELECT setval(pg_get_serial_sequence('documents', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM documents;
+"""))
+
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -141,15 +145,16 @@ class DocumentRecord:
 class Journal:
     """A journal file shared by the issuers one process serves; every query names its issuer."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.store = Store(self.path, MIGRATIONS, kind="journal")
+    def __init__(self, location: Location) -> None:
+        self.store = Store(location, MIGRATIONS, kind="journal")
+        #: Where the journal is, for messages.
+        self.where = self.store.where
         self._db = self.store.db
 
     def close(self) -> None:
         self.store.close()
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def transaction(self) -> AbstractContextManager[Connection]:
         """One atomic, durable step: all of it is committed, or none."""
         return self.store.transaction()
 
@@ -183,12 +188,11 @@ class Journal:
                                "WHERE id = ?", (h.doc_type, int(hash_alg), body, doc.digest, time.time(), row[0]))
                     ids.append(row[0])
                     continue
-                cursor = db.execute(
+                new_id = int(db.execute(
                     "INSERT INTO documents (issuer_id, reference, revision, doc_type, hash_alg, body, digest, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (h.issuer_id, reference, row[1] + 1 if row else 0, h.doc_type, int(hash_alg), body, doc.digest,
-                     time.time()))
-                new_id = int(cursor.lastrowid or 0)
+                     time.time())).fetchone()[0])
                 if row:
                     db.execute("UPDATE documents SET superseded_by = ? WHERE id = ?", (new_id, row[0]))
                 ids.append(new_id)
@@ -241,11 +245,10 @@ class Journal:
                       document_ids: Sequence[int], leaf_count: int) -> int:
         """Place documents in a new sealed batch; ``leaf_count`` counts the tree's leaves (a decoy included)."""
         with self.transaction() as db:
-            cursor = db.execute(
+            batch_id = int(db.execute(
                 "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?)",
-                (issuer_id, doc_type, int(hash_alg), root, leaf_count, not_after, time.time()))
-            batch_id = int(cursor.lastrowid or 0)
+                "VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?) RETURNING id",
+                (issuer_id, doc_type, int(hash_alg), root, leaf_count, not_after, time.time())).fetchone()[0])
             db.executemany("UPDATE documents SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
                            [(batch_id, i, doc_id) for i, doc_id in enumerate(document_ids)])
             placed = db.execute("SELECT COUNT(*) FROM documents WHERE batch_id = ?", (batch_id,)).fetchone()[0]

@@ -37,7 +37,7 @@ from ..errors import (
 from ..format.certificate import Certificate
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
-from ..store import Store
+from ..store import Location, Store
 from .client import journal_certificates
 from .inputs import certificate_entry
 from .journal import BatchState, Journal
@@ -92,9 +92,9 @@ class Enrolment:
 class PickupDesk:
     """One issuer's pickups, over a store of their own beside the issuer's journal."""
 
-    def __init__(self, path: str | Path, journal: Journal, issuer_id: str, hash_alg: HashAlgorithm,
+    def __init__(self, location: Location, journal: Journal, issuer_id: str, hash_alg: HashAlgorithm,
                  bundles: Path) -> None:
-        self.store = Store(path, MIGRATIONS, kind="pickup store")
+        self.store = Store(location, MIGRATIONS, kind="pickup store")
         self.journal, self.issuer_id, self.hash_alg, self.bundles = journal, issuer_id, hash_alg, Path(bundles)
 
     def close(self) -> None:

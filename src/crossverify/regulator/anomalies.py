@@ -11,10 +11,11 @@ under its case reference), a dispute its issuer answers in time. Each anomaly is
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from ..store import Connection
 
 
 class Severity(StrEnum):
@@ -110,12 +111,12 @@ def kind(name: str) -> Kind:
     return KINDS[name]
 
 
-def next_id(db: sqlite3.Connection, table: str) -> int:
+def next_id(db: Connection, table: str) -> int:
     """The id the next row of ``table`` takes (ids only grow; a rewind frees the highest)."""
     return int(db.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
 
 
-def record(db: sqlite3.Connection, name: str, subject: str, *, block_number: int, block_time: int, happened_at: int,
+def record(db: Connection, name: str, subject: str, *, block_number: int, block_time: int, happened_at: int,
            verifier: str = "", issuer_id: str = "", document_digest: bytes | None = None,
            **details: Any) -> bool:
     """Keep an anomaly of kind ``name`` about ``subject`` (unique within the kind), raised by the block
@@ -134,7 +135,7 @@ def as_details(**details: Any) -> str:
     return json.dumps(details, sort_keys=True)
 
 
-def record_revoked_receipt(db: sqlite3.Connection, *, block_number: int, block_time: int, commitment: bytes,
+def record_revoked_receipt(db: Connection, *, block_number: int, block_time: int, commitment: bytes,
                            verifier: str, issuer_id: str, document_digest: bytes, verified_at: int, revoked_at: int,
                            scope: str) -> None:
     """A receipt for a document verified at or after its revocation (raised by the later of the two blocks)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
-from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError
+from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import (
@@ -37,6 +36,7 @@ from ..sealing import (
     open_dispute,
     open_receipts,
 )
+from ..store import Connection
 from . import anomalies, rollup
 from .facts import IndexedEvent
 from .index import RegulatorReader, SyncReport
@@ -168,11 +168,19 @@ class CirculationTrail:
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
         """Index new events (:meth:`RegulatorReader.sync`), then open the new sealed ones."""
-        indexed = self.reader.sync(on_chunk)
-        return indexed, self.open_new()
+        with self.reader.syncing():
+            return self.reader.index_new(on_chunk), self._open_new()
 
     def open_new(self) -> OpenReport:
-        """Open every sealed event indexed since the last pass, ``EVENTS_PER_PASS`` to a transaction."""
+        """Open every sealed event indexed since the last pass, ``EVENTS_PER_PASS`` to a transaction; nothing
+        when another process (a replica) is syncing the index: it opens them."""
+        try:
+            with self.reader.syncing():
+                return self._open_new()
+        except StoreLocked:
+            return OpenReport(0, 0, 0)
+
+    def _open_new(self) -> OpenReport:
         self._rewind()
         total = OpenReport(0, 0, 0)
         while True:
@@ -241,7 +249,7 @@ class CirculationTrail:
         return OpenReport(len(receipts), len(rows.get("disputes", [])) + len(rows.get("answers", [])),
                           len(unreadable))
 
-    def _check_answers(self, db: sqlite3.Connection, answers: list[tuple[Any, ...]]) -> None:
+    def _check_answers(self, db: Connection, answers: list[tuple[Any, ...]]) -> None:
         """An answer signed by a key that was never a signing key of the disputed document's issuer."""
         for number, index, t, dispute_id, _, content in answers:
             found = db.execute("SELECT content, verifier, document_digest FROM circulation_disputes "
@@ -377,7 +385,7 @@ class CirculationTrail:
         return out
 
 
-def _check_receipts(db: sqlite3.Connection, receipts: list[tuple[Any, ...]]) -> None:
+def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``): no consent, a consent cited
     before, a document revoked or expired when it was verified."""
     if not receipts:

@@ -8,7 +8,6 @@ earliest time they touched, from which the per-day counts (:mod:`crossverify.reg
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from ..chain.records import RevocationReason
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex
+from ..store import Connection
 from . import anomalies
 
 HOUR = 3600
@@ -35,7 +35,7 @@ class IndexedEvent:
     args: dict[str, Any]
 
 
-def add(db: sqlite3.Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> int | None:
+def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> int | None:
     """Derive the rows of ``events`` (in chain order); returns the earliest block time they touched."""
     touched: list[int] = []
     hours: set[tuple[str, int]] = set()
@@ -69,14 +69,14 @@ def add(db: sqlite3.Connection, events: Iterable[IndexedEvent], burst_per_hour: 
     return min(touched, default=None)
 
 
-def _compromised_anchor(db: sqlite3.Connection, raised_by: IndexedEvent, issuer: str, root: str, key: str,
+def _compromised_anchor(db: Connection, raised_by: IndexedEvent, issuer: str, root: str, key: str,
                         anchored_at: int) -> None:
     anomalies.record(db, "anchor_in_compromised_window", root.lower(), block_number=raised_by.block_number,
                      block_time=raised_by.block_time, happened_at=anchored_at, issuer_id=issuer, batchRoot=root.lower(),
                      key=key)
 
 
-def _compromised(db: sqlite3.Connection, e: IndexedEvent) -> int:
+def _compromised(db: Connection, e: IndexedEvent) -> int:
     """A key reported compromised from a moment on: anchors made with it since are anomalies, and revocations it
     signed since no longer count. Returns the earliest time whose figures changed."""
     a = e.args
@@ -95,14 +95,14 @@ def _compromised(db: sqlite3.Connection, e: IndexedEvent) -> int:
     return min([e.block_time, *(int(r[1]) for r in revocations)])
 
 
-def _void_revocation(db: sqlite3.Connection, raised_by: IndexedEvent, revoked_at: int, issuer: str, scope: str,
+def _void_revocation(db: Connection, raised_by: IndexedEvent, revoked_at: int, issuer: str, scope: str,
                      target: str, reason: str, key: str) -> None:
     anomalies.record(db, "revocation_by_compromised_key", f"{scope}:{target}:{revoked_at}",
                      block_number=raised_by.block_number, block_time=raised_by.block_time, happened_at=revoked_at,
                      issuer_id=issuer, scope=scope, target=target, reason=reason, key=key)
 
 
-def _revoked(db: sqlite3.Connection, e: IndexedEvent) -> int:
+def _revoked(db: Connection, e: IndexedEvent) -> int:
     a, t = e.args, e.block_time
     issuer, reason = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
     scope = "document" if e.name == "DocumentRevoked" else "batch"
@@ -133,11 +133,12 @@ def _revoked(db: sqlite3.Connection, e: IndexedEvent) -> int:
     return t
 
 
-def _burst(db: sqlite3.Connection, verifier: str, hour: int, threshold: int) -> None:
+def _burst(db: Connection, verifier: str, hour: int, threshold: int) -> None:
     """Flag a bank's hour once its sealed receipts exceed ``threshold`` (the count kept up to date)."""
     count, last_block = db.execute(
         "SELECT COALESCE(SUM(receipts), 0), MAX(block_number) FROM sealed_batches WHERE verifier = ? "
         "AND block_time >= ? AND block_time < ?", (verifier, hour * HOUR, (hour + 1) * HOUR)).fetchone()
+    count = int(count)  # a SUM: Decimal on PostgreSQL
     if count <= threshold:
         return
     subject = f"{verifier}:{hour}"
@@ -147,7 +148,7 @@ def _burst(db: sqlite3.Connection, verifier: str, hour: int, threshold: int) -> 
                    (anomalies.as_details(receipts=count, threshold=threshold), subject))
 
 
-def rewind(db: sqlite3.Connection, keep: int, burst_per_hour: int) -> int | None:
+def rewind(db: Connection, keep: int, burst_per_hour: int) -> int | None:
     """Drop the rows of blocks after ``keep``; count again the revocations only a dropped compromise voided, and
     weigh again the hours that lost sealed batches. Returns the earliest block time whose figures changed."""
     times = [t for table in (*TABLES, "anomalies") for (t,) in db.execute(
@@ -170,7 +171,7 @@ def rewind(db: sqlite3.Connection, keep: int, burst_per_hour: int) -> int | None
     return min(times, default=None)
 
 
-def clear(db: sqlite3.Connection) -> None:
+def clear(db: Connection) -> None:
     """Forget every derived row (before deriving them again from the events)."""
     for table in TABLES:
         db.execute(f"DELETE FROM {table}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..chain.circulation import CirculationContract
@@ -22,7 +22,7 @@ from ..chain.consortium import ConsortiumContract
 from ..chain.logs import LogDecoder, LogSource, RawLog
 from ..chain.registry import Deployed, Registry
 from ..errors import CrossverifyError, IndexNotSynced, LogNotDecodable, TransactionFailed
-from ..store import Store, store_errors
+from ..store import Location, Store, store_errors
 from . import facts, rollup
 from .facts import IndexedEvent
 from .schema import MIGRATIONS, SET_META, kinds, migrations
@@ -103,7 +103,7 @@ class RegulatorReader:
     than that, whatever the event density (one block is the floor).
     """
 
-    def __init__(self, registry: Registry, index_path: str | Path, *, chunk: int = 2000, from_block: int = 0,
+    def __init__(self, registry: Registry, index_path: Location, *, chunk: int = 2000, from_block: int = 0,
                  confirmations: int = 0, burst_per_hour: int = 1000, max_events: int = 10_000,
                  circulation: CirculationContract | None = None) -> None:
         self.registry = registry
@@ -120,8 +120,8 @@ class RegulatorReader:
         self.store = Store(index_path, migrations(self.decoder), kind="audit index")
         self._db = self.store.db
         try:
-            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1:
-                with store_errors(self.store.path):
+            if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1 and self.store.engine == "sqlite":
+                with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             self.store.bind(registry.identity())
             with self.store.transaction() as db:
@@ -176,7 +176,7 @@ class RegulatorReader:
     def require_synced(self) -> None:
         """Refuse to answer from an index that was never synced (an empty answer would look like a quiet chain)."""
         if not self.synced:
-            raise IndexNotSynced(f"the regulator's index {self.store.path} was never synced: run crossverify "
+            raise IndexNotSynced(f"the regulator's index {self.store.where} was never synced: run crossverify "
                                  "regulator sync first (or give the command --sync)")
 
     def freshness(self) -> Freshness:
@@ -198,9 +198,19 @@ class RegulatorReader:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'span'").fetchone()
         return min(int(row[0]), self.chunk) if row else 1
 
+    def syncing(self) -> AbstractContextManager[None]:
+        """Hold the index's sync: one process syncs it at a time, across the replicas sharing it (a holder that
+        dies frees it); :class:`~crossverify.errors.StoreLocked` names the process syncing now."""
+        return self.store.exclusively("audit sync")
+
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
         the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
+        with self.syncing():
+            return self.index_new(on_chunk)
+
+    def index_new(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
+        """:meth:`sync`, for a caller that holds :meth:`syncing`."""
         w3 = self.registry.w3
         addresses = self.decoder.addresses
         with node_errors():

@@ -9,7 +9,7 @@ is all a sync needs (new rows arrive at the head) and what a rewind needs (from 
 
 from __future__ import annotations
 
-import sqlite3
+from ..store import Connection
 
 DAY = 86400
 
@@ -68,7 +68,7 @@ KEYLESS = ("batches", "issued", "revoked", "sealed")
 KEYED = ("receipts", "verified")
 
 
-def refresh(db: sqlite3.Connection, measures: tuple[str, ...], from_time: int) -> None:
+def refresh(db: Connection, measures: tuple[str, ...], from_time: int) -> None:
     """Recompute ``measures`` for every day from the day of ``from_time`` on (inside the caller's transaction)."""
     day = from_time // DAY
     for measure in measures:
@@ -79,5 +79,5 @@ def refresh(db: sqlite3.Connection, measures: tuple[str, ...], from_time: int) -
                            [(measure, dimension, d, value, int(amount)) for d, value, amount in rows if amount])
 
 
-def clear(db: sqlite3.Connection, measures: tuple[str, ...]) -> None:
+def clear(db: Connection, measures: tuple[str, ...]) -> None:
     db.executemany("DELETE FROM rollup WHERE measure = ?", [(m,) for m in measures])

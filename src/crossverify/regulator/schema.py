@@ -8,10 +8,9 @@ keeps what it opened beside them. Both modules build on this one.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from ..chain.logs import EventCodec, LogDecoder
-from ..store import Migration
+from ..store import Connection, Migration, statements
 
 #: The opened circulation trail (:mod:`crossverify.regulator.circulation`), and every event it read with its
 #: block's hash.
@@ -221,8 +220,8 @@ DELETE FROM meta WHERE key = 'circulation_keys';
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
 
-    def pack_rows(db: sqlite3.Connection) -> None:
-        for statement in PACKED.strip().rstrip(";").split(";"):
+    def pack_rows(db: Connection) -> None:
+        for statement in statements(PACKED):
             db.execute(statement)
         numbers = kinds(db, decoder)
         codecs: dict[str, tuple[int, EventCodec]] = {}
@@ -247,7 +246,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     return (*MIGRATIONS, pack_rows, SUPERVISION)
 
 
-def kinds(db: sqlite3.Connection, decoder: LogDecoder) -> dict[bytes, int]:
+def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:
     """Every event the decoder knows, numbered in the index (new ones added): topic -> number."""
     db.executemany("INSERT INTO event_kinds (topic, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
                    [(topic, codec.name) for topic, codec in decoder.by_topic.items()])

@@ -1,4 +1,5 @@
-"""API keys for institutions: the configuration holds each client's role and the SHA-256 of its key."""
+"""API keys for institutions (the configuration holds each client's role and the SHA-256 of its key), and the
+rate limits on them: in the process, or shared by the replicas of a service whose stores are in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..store import Store
 
 ROLES = ("bank", "issuer", "regulator")
 
@@ -72,3 +74,30 @@ class RateLimit:
                 return 0.0
             self._buckets[client] = (tokens, now)
             return (1 - tokens) / self.rate
+
+
+#: The shared buckets (one row per client or address, per limit).
+BUCKETS = ["CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)"]
+
+
+class SharedRateLimit(RateLimit):
+    """:class:`RateLimit` with its buckets in ``store`` (kind ``rate limits``), so that it holds across every
+    replica sharing it: each request takes a token in one transaction, the bucket's row locked meanwhile.
+    ``scope`` keeps this limit's buckets apart from another's in the same store. Time is the wall clock (the
+    replicas' clocks agree to well within a token's interval)."""
+
+    def __init__(self, store: Store, per_minute: int, scope: str) -> None:
+        super().__init__(per_minute)
+        self.store, self.scope = store, scope
+
+    def allow(self, client: str) -> float:
+        now, name = time.time(), f"{self.scope}:{client}"
+        with self.store.transaction(durable=False) as db:  # tokens lost in a crash only refill a bucket
+            db.execute("INSERT INTO buckets (name, tokens, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       (name, self.burst, now))
+            tokens, last = db.execute("SELECT tokens, at FROM buckets WHERE name = ?" + self.store.for_update,
+                                      (name,)).fetchone()
+            tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
+            taken = tokens >= 1
+            db.execute("UPDATE buckets SET tokens = ?, at = ? WHERE name = ?", (tokens - taken, now, name))
+        return 0.0 if taken else (1 - tokens) / self.rate

@@ -17,9 +17,10 @@ from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..session import Session
+from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
-from .auth import ApiKeys, Client, RateLimit
+from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .workers import Periodic, VerifyQueue
 
@@ -42,8 +43,13 @@ class Context:
         self.settings = settings = session.config.service
         self.keys = ApiKeys(settings.api_keys)
         self.roles = roles = self.keys.roles
-        self.limits = RateLimit(settings.requests_per_minute)
-        self.visitors = RateLimit(settings.resident_requests_per_minute)
+        self.limits, self.visitors = RateLimit(settings.requests_per_minute), \
+            RateLimit(settings.resident_requests_per_minute)
+        storage = session.config.storage.url
+        self.buckets = None if storage is None else Store(storage, BUCKETS, kind="rate limits")
+        if self.buckets is not None:  # replicas share the database: they share the limits too
+            self.limits = SharedRateLimit(self.buckets, settings.requests_per_minute, "client")
+            self.visitors = SharedRateLimit(self.buckets, settings.resident_requests_per_minute, "address")
         self.chain_lock = threading.Lock()
         self.metrics = CollectorRegistry()
         self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
@@ -80,6 +86,13 @@ class Context:
         if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
             sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
             self.workers["audit"] = Periodic("audit", sync, self.chain_lock, settings.run_every)
+
+    def stores(self) -> list[Store]:
+        """The stores this service opened (to check that each can be reached)."""
+        challenges = self.queue.verifier.challenges
+        journal = self.issuer.journal if self.issuer is not None else None
+        owners = (self.outbox, challenges, journal, self.pickups, self.regulator)
+        return [owner.store for owner in owners if owner is not None] + ([self.buckets] if self.buckets else [])
 
     def start(self) -> None:
         for worker in self.workers.values():

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from ..errors import StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
 from .problems import public_text
 
@@ -73,6 +74,8 @@ class Periodic:
     """Runs ``work`` every ``every`` seconds (or sooner when woken) on its own thread, under ``chain_lock``.
 
     A failure is logged and remembered (``last_error``) for the readiness check; the next round tries again.
+    A round that finds the work running in another process (a replica sharing the store) leaves it to that one
+    (``standby``) and tries again next round: it takes over when that process dies.
     """
 
     def __init__(self, name: str, work: Callable[[], object], chain_lock: threading.Lock, every: float) -> None:
@@ -82,6 +85,7 @@ class Periodic:
         self.every = every
         self.last_success: float | None = None
         self.last_error: str | None = None
+        self.standby = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -101,11 +105,13 @@ class Periodic:
         try:
             with self.chain_lock:
                 self.work()
+        except StoreLocked:  # another replica runs it now
+            self.last_success, self.last_error, self.standby = time.time(), None, True
         except Exception as exc:  # logged, shown by /readyz (in words fit for anyone), retried next round
             self.last_error = f"{type(exc).__name__}: {public_text(exc)}"
             log.warning("background work failed", extra={"worker": self.name, "error": f"{type(exc).__name__}: {exc}"})
         else:
-            self.last_success, self.last_error = time.time(), None
+            self.last_success, self.last_error, self.standby = time.time(), None, False
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -1,4 +1,4 @@
-"""The bank's one-time challenges, kept durably in SQLite: issued once, consumed at most once.
+"""The bank's one-time challenges, kept durably in a store: issued once, consumed at most once.
 
 A challenge reaches the resident's page by a short hand-over code (:meth:`ChallengeStore.hand_over`): the
 bank's clerk shows it (as text, or a QR code of the page's address with the code in its fragment), and the page
@@ -7,21 +7,19 @@ pointer, not a credential: whoever reads a challenge still needs the holder's ke
 
 Every worker of a bank may open the store at once (it takes no one-process lock). Consuming is a conditional
 ``UPDATE`` inside an immediate transaction, so of two presentations that answer one challenge (two threads, two
-processes, two servers on one file) exactly one finds it unused.
+processes, two servers on one file or one database) exactly one finds it unused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
 
 from ..errors import ChallengeError
 from ..format.presentation import Challenge
-from ..store import Store
+from ..store import Connection, Location, Store
 
 # IF NOT EXISTS: workers that open a fresh file at the same moment may each run the first migration.
 MIGRATIONS = ["""
@@ -73,10 +71,9 @@ class Consumed(StrEnum):
 class ChallengeStore:
     """The challenges one bank (one ``aud``) issued."""
 
-    def __init__(self, path: str | Path, aud: str) -> None:
+    def __init__(self, location: Location, aud: str) -> None:
         self.aud = aud
-        self.store = Store(path, MIGRATIONS, kind="challenge store", exclusive=False)
-        self.path = self.store.path
+        self.store = Store(location, MIGRATIONS, kind="challenge store", exclusive=False)
 
     def close(self) -> None:
         self.store.close()
@@ -132,8 +129,8 @@ class ChallengeStore:
         first answer stands. Returns the receipt plaintext kept (the first answer's). It is forgotten with the
         challenge (:meth:`purge`), once its receipt is queued."""
         with self.store.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO challenge_answers (nonce, verdict, receipt) VALUES (?, ?, ?)",
-                       (nonce, verdict, receipt))
+            db.execute("INSERT INTO challenge_answers (nonce, verdict, receipt) VALUES (?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", (nonce, verdict, receipt))
             kept = db.execute("SELECT receipt FROM challenge_answers WHERE nonce = ?", (nonce,)).fetchone()[0]
         return None if kept is None else bytes(kept)
 
@@ -174,7 +171,7 @@ class ChallengeStore:
         with self.store.transaction() as db:
             for table in ("challenge_codes", "challenge_answers"):
                 db.execute(f"DELETE FROM {table} WHERE nonce IN ({stale})", (before,))
-            return db.execute(f"DELETE FROM challenges WHERE nonce IN ({stale})", (before,)).rowcount
+            return int(db.execute(f"DELETE FROM challenges WHERE nonce IN ({stale})", (before,)).rowcount)
 
 
 def _code_hash(code: str) -> bytes:
@@ -182,7 +179,7 @@ def _code_hash(code: str) -> bytes:
     return hashlib.sha256(normal.encode()).digest()
 
 
-def _consume(db: sqlite3.Connection, aud: str, nonce: bytes, purpose: str, now: int) -> Consumed:
+def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int) -> Consumed:
     taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
                        "AND used_at IS NULL AND expires_at > ?", (now, nonce, aud, purpose, now)).rowcount
     if taken == 1:

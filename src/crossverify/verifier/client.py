@@ -40,6 +40,8 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
+#: How long recording waits for another process's flush of the same outbox, in seconds.
+FLUSH_WAIT = 120.0
 
 
 class Outcome(StrEnum):
@@ -217,7 +219,8 @@ class VerifierClient:
         receipts = self.receipts(reports, purpose, reference if in_person else None)
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
-            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress)
+            # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT)
             return replace(flushed, commitments=tuple(commitments))
         keys = regulator_keys(self.circulation)
         transactions = 0

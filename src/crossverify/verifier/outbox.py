@@ -8,6 +8,11 @@ the broadcast; a later flush settles every sent batch from the chain (mined: don
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
 sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
 never doubles one.
+
+Replicas of a bank's service share one outbox (PostgreSQL): one of them flushes at a time (the store's
+``receipt sending`` lock, freed when its holder dies, so another takes over and settles what it sent), and a
+transaction's receipts are claimed while its hash is journalled: rows still queued, locked for that transaction
+(``FOR UPDATE SKIP LOCKED``), or nothing is broadcast.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hexbytes import HexBytes
@@ -25,10 +29,10 @@ from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
-from ..errors import SealingError, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..errors import SealingError, StoreLocked, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
 from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
-from ..store import Store
+from ..store import Location, Store
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +104,8 @@ def identity(circulation: CirculationContract) -> dict[str, str]:
 class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
-    def __init__(self, path: str | Path, *, faults: Callable[[str], None] = _no_fault) -> None:
-        self.store = Store(path, MIGRATIONS, kind="receipt outbox")
+    def __init__(self, location: Location, *, faults: Callable[[str], None] = _no_fault) -> None:
+        self.store = Store(location, MIGRATIONS, kind="receipt outbox")
         self._db = self.store.db
         self._fault = faults
 
@@ -113,14 +117,19 @@ class ReceiptOutbox:
         is not doubled. Returns each receipt's commitment (the earlier one's for a receipt queued before): the
         reference a bank keeps."""
         receipts = list(receipts)
+        kept: dict[tuple[bytes, str], bytes] = {}
         with self.store.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, "
-                "state) VALUES (?, ?, ?, ?, ?, 'queued')",
+                "INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, state) "
+                "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
                 [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, reference) for r in receipts])
-            return [bytes(db.execute("SELECT commitment FROM sealed_receipts WHERE document_digest = ? AND "
-                                     "purpose = ? AND reference = ?",
-                                     (r.document_digest, r.purpose, reference)).fetchone()[0]) for r in receipts]
+            digests = sorted({r.document_digest for r in receipts})
+            for start in range(0, len(digests), 500):  # one query per 500 documents, not one per receipt
+                part = digests[start:start + 500]
+                kept.update(((bytes(d), p), bytes(c)) for d, p, c in db.execute(
+                    "SELECT document_digest, purpose, commitment FROM sealed_receipts WHERE reference = ? AND "
+                    f"document_digest IN ({','.join('?' * len(part))})", (reference, *part)))
+        return [kept[(r.document_digest, r.purpose)] for r in receipts]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
         """Where one receipt stands: ``state`` (queued, sent, recorded), and its transaction and block."""
@@ -143,10 +152,16 @@ class ReceiptOutbox:
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
     def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
-              progress: Callable[[int, int], None] | None = None) -> FlushReport:
+              progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope."""
+        transaction, each transaction's receipts as one envelope. One process flushes at a time: another one's
+        flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it."""
         self.store.bind(identity(circulation))
+        with self.store.exclusively("receipt sending", wait=wait):
+            return self._flush(circulation, sender, timeout, progress)
+
+    def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
+               progress: Callable[[int, int], None] | None) -> FlushReport:
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
                                 "ORDER BY rowid").fetchall()
@@ -197,9 +212,17 @@ class ReceiptOutbox:
         return settled
 
     def _mark_sent(self, commitments: Sequence[bytes], tx_hash: bytes) -> None:
+        """Journal ``tx_hash`` on the receipts it carries, before it is broadcast; refuses (nothing is sent) unless
+        every one of them is still queued and free."""
         with self.store.transaction() as db:
-            db.executemany("UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment = ?",
-                           [(tx_hash, c) for c in commitments])
+            claimed = db.execute(
+                f"SELECT commitment FROM sealed_receipts WHERE state = 'queued' AND commitment IN "
+                f"({','.join('?' * len(commitments))}){self.store.skip_locked}", commitments).fetchall()
+            if len(claimed) != len(commitments):
+                raise StoreLocked(f"{len(commitments) - len(claimed)} of these receipts were taken by another "
+                                  "sender meanwhile; nothing was sent")
+            db.execute(f"UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment IN "
+                       f"({','.join('?' * len(commitments))})", (tx_hash, *commitments))
 
     def _mark_recorded(self, tx_hash: bytes, block: int) -> int:
         with self.store.transaction() as db:

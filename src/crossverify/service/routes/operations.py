@@ -26,7 +26,7 @@ def router(ctx: Context) -> APIRouter:
     @routes.get("/readyz", operation_id="getReadiness", response_model=ReadyOut,
                 responses={503: {"model": ReadyOut, "description": "Not ready: the failing check says why",
                                  "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
-                summary="Node reachable, registry present, background work current")
+                summary="Node reachable, registry present, stores reachable, background work current")
     def readyz() -> JSONResponse:
         checks: dict[str, str] = {}
         reachable = True
@@ -36,8 +36,14 @@ def router(ctx: Context) -> APIRouter:
                 checks["registry"] = session.registry.address
         except CrossverifyError as exc:
             checks["node"], reachable = f"{type(exc).__name__}: {public_text(exc)}", False
+        for store in ctx.stores():
+            try:
+                store.ping()
+            except CrossverifyError as exc:
+                checks[f"store {store.kind}"], reachable = f"{type(exc).__name__}: {public_text(exc)}", False
         for name, worker in workers.items():
-            checks[name] = worker.last_error or ("current" if worker.last_success else "starting")
+            checks[name] = worker.last_error or ("standby: another replica runs it" if worker.standby else
+                                                 "current" if worker.last_success else "starting")
         ready = reachable and all(w.last_success and not w.last_error for w in workers.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503,
                             headers=None if ready else {"Retry-After": str(RETRY_UNAVAILABLE)})

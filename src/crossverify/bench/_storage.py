@@ -1,0 +1,374 @@
+"""The stores on PostgreSQL beside SQLite, in the same run: the regulator's index of a million sealed receipts
+synced and opened, and queried; the bank's service with 1, 2 and 4 replicas over one database; and what the
+exactly-once receipt outbox costs per receipt on each engine.
+
+PostgreSQL runs with its durable defaults (``fsync``, synchronous commit), as SQLite runs with ``synchronous
+= FULL``; its server's CPU time is read from /proc and given beside this process's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..chain.connection import connect
+from ..issuer.client import IssuerClient
+from ..issuer.journal import Journal
+from ..regulator.circulation import CirculationTrail
+from ..regulator.index import RegulatorReader
+from ..regulator.queries import Supervision
+from ..sealing import Receipt, seal_receipts
+from ..service.auth import new_key
+from ..store import Location
+from ..verifier.outbox import RECEIPTS_PER_TX, ReceiptOutbox
+from ._node import hardhat_node
+from ._postgres import PostgresServer, postgres_server
+from ._sections import Section
+from ._world import ISSUER, REGULATORS, World, statements, world
+
+#: Receipts per transaction when the index's receipts are emitted (one `ReceiptsSealed` event each).
+PER_EVENT = 500
+REPLICAS = (1, 2, 4)
+CLIENTS = 64
+
+
+@contextmanager
+def _clock(server: PostgresServer | None = None) -> Iterator[dict[str, float]]:
+    """Wall seconds, this process's CPU seconds and the PostgreSQL server's, of the block it wraps."""
+    out: dict[str, float] = {}
+    wall, cpu, db = time.perf_counter(), time.process_time(), _server_cpu(server)
+    yield out
+    out.update(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu, db=_server_cpu(server) - db)
+
+
+def _server_cpu(server: PostgresServer | None) -> float:
+    """CPU seconds the server's processes have used: the postmaster with its reaped children, and the live ones."""
+    if server is None or not (server.data / "postmaster.pid").exists():
+        return 0.0
+    master = int((server.data / "postmaster.pid").read_text().split()[0])
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == master:
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        elif int(fields[1]) == master:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _cpu(c: dict[str, float]) -> str:
+    return f"{c['cpu']:.1f} + {c['db']:.1f}" if c["db"] else f"{c['cpu']:.1f}"
+
+
+# -- the regulator's index -------------------------------------------------------------------------------------
+
+
+def storage_index(n: int, root: Path) -> Section:
+    """``n`` sealed receipts on a Hardhat node, synced and opened into a fresh index on each engine; queries."""
+    s = Section(
+        "Regulator index on PostgreSQL and SQLite",
+        f"{n:,} sealed receipts (X25519, two regulators, {PER_EVENT} to a `ReceiptsSealed` event) on a Hardhat "
+        "node, synced by the second regulator into a fresh index on each engine: events indexed, every receipt "
+        "opened into the trail's tables (`circulation_receipts`: one row per receipt). SQLite with `synchronous = "
+        "FULL` in a file; PostgreSQL 15 with its durable defaults on a Unix socket of the same machine. The "
+        "baseline is SQLite in the same run; CPU is this process's seconds, plus the database server's for "
+        "PostgreSQL. Queries at that size: a document's trail (`CirculationTrail.circulation`, by the indexed "
+        "digest; mean of 200 random documents), a page of 100 receipts in chain order after a position in the "
+        "middle (keyset on the primary key), receipts per bank (one aggregate over the table), and the whole "
+        "circulation report.",
+        ["step", "engine", "seconds", "CPU s", "receipts/s", "vs SQLite", "size"])
+    with hardhat_node(root / "hardhat") as url:
+        w = world(w3=connect(url, chain_id=1337))
+        digests, t_emit = _emit(w, n)
+        s.rows.append(["emitting the receipts (Hardhat)", "", f"{t_emit:.1f}", "", f"{n / t_emit:,.0f}", "", ""])
+        with postgres_server(settings=()) as server:
+            results = {engine: _index_on(engine, w, n, digests, root, server) for engine in ("sqlite", "postgresql")}
+    base = results["sqlite"]
+    for step in base:
+        for engine, measured in results.items():
+            seconds, cpu, rate, size = measured[step]
+            ratio = "baseline" if engine == "sqlite" else f"{seconds / base[step][0]:.2f}x"
+            s.rows.append([step if engine == "sqlite" else "", engine, f"{seconds:.3g}" if seconds < 1 else
+                           f"{seconds:.1f}", cpu, rate, ratio, size])
+    return s
+
+
+def _emit(w: World, n: int) -> tuple[list[bytes], float]:
+    """``n`` receipts of distinct documents recorded on ``w``; their digests and the seconds it took."""
+    digests = [secrets.token_bytes(32) for _ in range(n)]
+    started = time.perf_counter()
+    keys = [k.public_key for k in REGULATORS]
+    now = w.now()
+    for start in range(0, n, PER_EVENT):
+        batch = seal_receipts([Receipt.new(d, ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", now,
+                                           presentation_hash=secrets.token_bytes(32))
+                               for d in digests[start:start + PER_EVENT]], keys)
+        w.circulation.record(batch.commitments, batch.sealed, w.verifier)
+    return digests, time.perf_counter() - started
+
+
+def _index_on(engine: str, w: World, n: int, digests: list[bytes], root: Path,
+              server: PostgresServer) -> dict[str, tuple[float, str, str, str]]:
+    location: Location = root / "index.sqlite" if engine == "sqlite" else server.create_database("index")
+    now = w.now()  # disputes age by it; read once, not per query
+    trail = CirculationTrail(RegulatorReader(w.registry, location, circulation=w.circulation), [REGULATORS[1]],
+                             now=lambda: now)
+    with _clock(server) as c:
+        _, opened = trail.sync()
+    assert opened.receipts == n and opened.unreadable == 0
+    out = {"full sync and open": (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", _size(trail.reader, location))}
+    picks = random.Random(7).sample(digests, 200)
+    with _clock(server) as c:
+        trails = [trail.circulation(d) for d in picks]
+    assert all(len(t.receipts) == 1 for t in trails)
+    out["a document's trail (one lookup)"] = (c["wall"] / len(picks), _cpu(c), "", "")
+    db = trail.reader.store.db
+    middle = db.execute("SELECT block_number, log_index, position FROM circulation_receipts ORDER BY "
+                        "block_number, log_index, position LIMIT 1 OFFSET ?", (n // 2,)).fetchone()
+    with _clock(server) as c:
+        for _ in range(100):
+            page = db.execute("SELECT verifier, block_time, document_digest, purpose FROM circulation_receipts WHERE "
+                              "(block_number, log_index, position) > (?, ?, ?) ORDER BY block_number, log_index, "
+                              "position LIMIT 100", tuple(middle)).fetchall()
+    assert len(page) == 100
+    out["a page of 100 in chain order (keyset)"] = (c["wall"] / 100, _cpu(c), "", "")
+    with _clock(server) as c:
+        per_bank = db.execute("SELECT verifier, COUNT(*) FROM circulation_receipts GROUP BY verifier").fetchall()
+    assert sum(count for _, count in per_bank) == n
+    out["receipts per bank (aggregate)"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
+    with _clock(server) as c:
+        report = Supervision(trail.reader, trail, now=lambda: now).report()
+    assert report.circulation is not None and report.circulation["receipts"] == n
+    out["circulation report"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
+    trail.reader.close()
+    return out
+
+
+def _size(reader: RegulatorReader, location: Location) -> str:
+    if reader.store.engine == "sqlite":
+        path = Path(location)
+        size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if not p.name.endswith(".lock"))
+    else:
+        size = int(reader.store.db.execute(
+            "SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE n.nspname = ? AND c.relkind = 'r'", (reader.store.schema,)).fetchone()[0])
+    return f"{size / 2**20:,.0f} MiB"
+
+
+# -- the exactly-once outbox -----------------------------------------------------------------------------------
+
+
+def storage_outbox(n: int, root: Path) -> Section:
+    """Receipts recorded through the outbox on each engine, beside the same receipts sealed and sent directly."""
+    s = Section(
+        "Exactly-once receipt outbox on each engine",
+        f"{n:,} verification receipts recorded on the embedded chain, 200 to a transaction, one envelope each. "
+        "The floor seals and sends the same receipts directly (`VerifierClient.record` without an outbox: nothing "
+        "is journalled, a crash may lose or double them); through the outbox each receipt is first queued with its "
+        "plaintext, each transaction's hash journalled before its broadcast and its receipts claimed, then marked "
+        "recorded. Best of 3 runs each, fresh chain and store per run; the difference to the floor is what "
+        "exactly-once costs per receipt.",
+        ["path", "engine", "seconds", "CPU s", "µs per receipt", "over the floor per receipt"])
+    with postgres_server(settings=()) as server:
+        floor = min((_record(n, None, server) for _ in range(3)), key=lambda c: c["wall"])
+        s.rows.append(["sealed and sent directly (floor)", "", f"{floor['wall']:.2f}", _cpu(floor),
+                       f"{floor['wall'] / n * 1e6:,.0f}", ""])
+        for engine in ("sqlite", "postgresql"):
+            runs = []
+            for i in range(3):
+                location: Location = root / f"outbox-{i}.sqlite" if engine == "sqlite" else \
+                    server.create_database(f"outbox_{i}")
+                runs.append(_record(n, location, server))
+            best = min(runs, key=lambda c: c["wall"])
+            s.rows.append(["through the outbox", engine, f"{best['wall']:.2f}", _cpu(best),
+                           f"{best['wall'] / n * 1e6:,.0f}", f"+{(best['wall'] - floor['wall']) / n * 1e6:,.0f} µs"])
+    return s
+
+
+def _record(n: int, location: Location | None, server: PostgresServer) -> dict[str, float]:
+    """Record ``n`` receipts on a fresh chain: sealed and sent directly (``location`` None), or through an outbox
+    at ``location``; the clock of it."""
+    w = world()
+    keys = [k.public_key for k in REGULATORS]
+    now = w.now()
+    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", now,
+                            case="ACCTOPEN-1") for _ in range(n)]
+    outbox = None if location is None else ReceiptOutbox(location)
+    with _clock(server) as c:
+        if outbox is None:  # what VerifierClient.record does without an outbox
+            for start in range(0, n, RECEIPTS_PER_TX):
+                batch = seal_receipts(receipts[start:start + RECEIPTS_PER_TX], keys)
+                w.circulation.record(batch.commitments, batch.sealed, w.verifier)
+        else:
+            outbox.enqueue(receipts)
+            done = outbox.flush(w.circulation, w.verifier)
+    if outbox is not None:
+        assert done.recorded == n and done.transactions == -(-n // RECEIPTS_PER_TX)
+        outbox.close()
+    return c
+
+
+# -- the service, replicated -----------------------------------------------------------------------------------
+
+
+def storage_replicas(requests_per_level: int, root: Path) -> Section:
+    """The bank's service as 1, 2 and 4 replicas over one PostgreSQL database at 64 clients, beside one service
+    on SQLite files."""
+    s = Section(
+        f"Bank service replicas over one PostgreSQL ({CLIENTS} clients)",
+        f"`POST /v1/verifications?purpose=ACCTOPEN&case=...` (every verification queues its receipt: the rate "
+        f"limit and the outbox in the store), {requests_per_level:,} requests per row from {CLIENTS} keep-alive "
+        "clients spread over the replicas, against `crossverify serve` processes on a Hardhat node; the replicas "
+        "flush the outbox one at a time while they serve. Baseline: one process on SQLite files (the "
+        "single-machine default) in the same run. Every process (replicas, PostgreSQL, the node, the load "
+        f"generator) shares this machine's {os.cpu_count()} cores, so more replicas add no cores here: the rows "
+        "show what sharing the database costs, not what a replica on its own machine adds. Load average when "
+        f"measured: {os.getloadavg()[0]:.1f}.",
+        ["storage", "replicas", "requests/s", "p50 ms", "p99 ms", "vs SQLite", "receipts recorded once"])
+    with hardhat_node(root / "hardhat") as url, postgres_server(settings=()) as server:
+        w = world(w3=connect(url, chain_id=1337))
+        bundles = _bundles(w, requests_per_level * (1 + len(REPLICAS)), root)
+        baseline = _replicated(w, url, None, 1, bundles[:requests_per_level], root / "sqlite")
+        s.rows.append(["SQLite files", "1", f"{baseline[0]:,.0f}", f"{baseline[1]:.0f}", f"{baseline[2]:.0f}",
+                       "baseline", baseline[3]])
+        for i, count in enumerate(REPLICAS, start=1):
+            mine = bundles[i * requests_per_level:(i + 1) * requests_per_level]
+            measured = _replicated(w, url, server.create_database(f"bank_{count}"), count, mine,
+                                   root / f"pg{count}")
+            s.rows.append(["PostgreSQL", str(count), f"{measured[0]:,.0f}", f"{measured[1]:.0f}",
+                           f"{measured[2]:.0f}", f"{measured[0] / baseline[0]:.2f}x", measured[3]])
+    return s
+
+
+def _bundles(w: World, n: int, root: Path) -> list[bytes]:
+    issuer = IssuerClient(w.registry, ISSUER, w.key, w.operator, Journal(root / "journal.sqlite"), root / "bundles")
+    issuer.issue(statements(n, now=w.now()))
+    issuer.run(max_batch=1000)
+    issuer.journal.close()
+    return [p.read_bytes() for p in sorted((root / "bundles" / ISSUER).glob("*.json"))]
+
+
+def _replicated(w: World, node_url: str, url: str | None, count: int, bundles: list[bytes],
+                folder: Path) -> tuple[float, float, float, str]:
+    """Requests/s, p50 and p99 ms of ``bundles`` posted to ``count`` replicas, and whether every receipt was
+    recorded once once the outboxes drained."""
+    folder.mkdir(parents=True)
+    key, digest = new_key()
+    config = folder / "bank.toml"
+    config.write_text(f"""
+[network]
+rpc = "{node_url}"
+registry = "{w.registry.address}"
+circulation = "{w.circulation.address}"
+gas_price = 0
+[keys]
+sender_address = "{w.verifier}"
+[verifier]
+outbox = "outbox.sqlite"
+[service]
+api_keys = {{ bench = "bank {digest}" }}
+requests_per_minute = 1000000000
+""" + ("" if url is None else f'[storage]\nurl = "{url}"\n'))
+    before = len(_commitments(w))
+    processes = []
+    try:
+        ports = []
+        for i in range(count):
+            with socket_port() as port:
+                ports.append(port)
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "crossverify.cli", "--config", str(config), "serve", "--port", str(port)],
+                stdout=(folder / f"replica-{i}.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        for port in ports:
+            _wait_up(port)
+        rate, p50, p99 = _load(ports, key, bundles)
+        deadline = time.monotonic() + 300
+        while len(_commitments(w)) < before + len(bundles) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        recorded = _commitments(w)[before:]
+        once = "yes" if len(recorded) == len(set(recorded)) == len(bundles) else \
+            f"no: {len(recorded)} on chain, {len(set(recorded))} distinct"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    return rate, p50, p99, once
+
+
+@contextmanager
+def socket_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    yield port
+
+
+def _wait_up(port: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the replica on port {port} did not start")
+
+
+def _commitments(w: World) -> list[bytes]:
+    return [bytes(c) for e in w.circulation.events() if e.name == "ReceiptsSealed" for c in e.args["commitments"]]
+
+
+def _load(ports: list[int], key: str, bundles: list[bytes]) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    share = len(bundles) // CLIENTS
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    connected = threading.Barrier(CLIENTS + 1)
+
+    def client(offset: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", ports[offset % len(ports)], timeout=120)
+        connection.request("GET", "/healthz")
+        connection.getresponse().read()
+        connected.wait()
+        mine = []
+        for i, body in enumerate(bundles[offset * share:(offset + 1) * share]):
+            started = time.perf_counter()
+            connection.request("POST", f"/v1/verifications?purpose=ACCTOPEN&case=C-{offset}-{i}", body, headers)
+            reply = connection.getresponse()
+            data = reply.read()
+            mine.append(time.perf_counter() - started)
+            assert reply.status == 200 and b'"valid":true' in data, data[:300]
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    connected.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return len(latencies) / wall, cuts[49] * 1000, cuts[98] * 1000

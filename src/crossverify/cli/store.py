@@ -1,0 +1,139 @@
+"""``crossverify store``: the institution's stores (journal, pickups, outbox, challenges, audit index) as the
+configuration places them: check them, migrate them, and move SQLite files into PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..chain.logs import LogDecoder
+from ..chain.registry import CONTRACTS, artifact
+from ..config import Config
+from ..errors import ConfigError, StoreError
+from ..issuer import journal, pickup
+from ..regulator import schema
+from ..store import Location, Migration, Store, copy_rows, inspect, is_postgresql, redacted
+from ..verifier import challenges, outbox
+from ._shell import App, command
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One kind of store: its name here, its kind (which names its PostgreSQL schema), its SQLite file in the
+    configuration, and its migrations."""
+
+    name: str
+    kind: str
+    file: Callable[[Config], Path]
+    migrations: Callable[[], Sequence[Migration]]
+
+
+def _index_migrations() -> Sequence[Migration]:
+    """The audit index's steps; its JSON-to-packed step reads events with the contracts' ABIs (no chain)."""
+    return schema.migrations(LogDecoder((f"0x{i + 1:040x}", artifact(name)["abi"]) for i, name in
+                                        enumerate(CONTRACTS)))
+
+
+KINDS = (
+    Kind("journal", "journal", lambda c: c.issuer.journal, lambda: journal.MIGRATIONS),
+    Kind("pickups", "pickup store", lambda c: c.issuer.pickups, lambda: pickup.MIGRATIONS),
+    Kind("outbox", "receipt outbox", lambda c: c.verifier.outbox, lambda: outbox.MIGRATIONS),
+    Kind("challenges", "challenge store", lambda c: c.verifier.challenges, lambda: challenges.MIGRATIONS),
+    Kind("audit", "audit index", lambda c: c.audit.index, _index_migrations),
+)
+NAMES = [k.name for k in KINDS]
+
+
+def _chosen(only: Sequence[str]) -> list[Kind]:
+    return [k for k in KINDS if not only or k.name in only]
+
+
+@click.group("store")
+def store() -> None:
+    """The stores: check, migrate, copy into PostgreSQL ([storage] url; unset: the SQLite files)."""
+
+
+@store.command("check")
+@click.option("--only", multiple=True, type=click.Choice(NAMES), help="Only these stores (default: all).")
+@command
+def check(app: App, only: Sequence[str]) -> None:
+    """Each store's schema version against this crossverify's, its integrity and its rows; changes nothing.
+    Exits 1 when a store is damaged, too new or needs migrating."""
+    config = app.session.config
+    found: list[dict[str, Any]] = []
+    rows = Table("store", "where", "version", "state", "rows", title_justify="left")
+    for k in _chosen(only):
+        state = inspect(config.storage.location(k.file(config)), k.migrations(), k.kind)
+        if state is None:
+            rows.add_row(k.name, str(config.storage.location(k.file(config))), "-", "absent", "-")
+            found.append({"store": k.name, "state": "absent"})
+            continue
+        total = sum(state.rows.values())
+        rows.add_row(k.name, state.where, f"{state.version}/{state.current}", state.verdict, f"{total:,}")
+        found.append({"store": k.name, "where": state.where, "version": state.version, "current": state.current,
+                      "state": state.verdict, "integrity": state.integrity, "rows": state.rows})
+    app.emit(found, rows)
+    if any(f["state"] not in ("current", "absent") for f in found):
+        raise SystemExit(1)
+
+
+@store.command("migrate")
+@click.option("--only", multiple=True, type=click.Choice(NAMES), help="Only these stores (default: all that exist).")
+@command
+def migrate(app: App, only: Sequence[str]) -> None:
+    """Bring every existing store to this crossverify's schema version, one numbered, transactional step at a
+    time (replicas sharing a PostgreSQL store wait for each other; each step commits with its version)."""
+    config = app.session.config
+    done, rows = [], Table("store", "where", "from", "to", title_justify="left")
+    for k in _chosen(only):
+        location = config.storage.location(k.file(config))
+        if inspect(location, k.migrations(), k.kind) is None:
+            continue  # never created: nothing to migrate (the first use creates it at the current version)
+        opened = Store(location, k.migrations(), kind=k.kind, exclusive=False)
+        try:
+            rows.add_row(k.name, opened.where, str(opened.opened_at_version), str(opened.version))
+            done.append({"store": k.name, "where": opened.where, "from": opened.opened_at_version,
+                         "to": opened.version})
+        finally:
+            opened.close()
+    app.emit(done, rows)
+
+
+@store.command("copy")
+@click.option("--to", "target", required=True, metavar="URL",
+              help="The PostgreSQL database (postgresql://...) to copy into; its stores must be empty.")
+@click.option("--only", multiple=True, type=click.Choice(NAMES), help="Only these stores (default: all that exist).")
+@command
+def copy(app: App, target: str, only: Sequence[str]) -> None:
+    """Copy the SQLite stores the configuration names into the PostgreSQL database ``--to``, each in one
+    transaction, and verify each table row for row. Stop the service first (the files are held while copying);
+    then set [storage] url to the database."""
+    if not is_postgresql(target):
+        raise ConfigError(f"--to must be a postgresql:// URL, got {target!r}")
+    config = app.session.config
+    done, rows = [], Table("store", "from", "to", "tables", "rows", title_justify="left")
+    for k in _chosen(only):
+        path = k.file(config)
+        if not path.exists():
+            continue
+        source: Location = path
+        into = Store(target, k.migrations(), kind=k.kind)
+        try:
+            held = Store(source, k.migrations(), kind=k.kind)
+            try:
+                if held.version != into.version:
+                    raise StoreError(f"{path} is at version {held.version}, {into.where} at {into.version}")
+                copied = copy_rows(held, into)
+            finally:
+                held.close()
+        finally:
+            into.close()
+        rows.add_row(k.name, str(path), f"{redacted(target)} ({into.schema})", str(len(copied)),
+                     f"{sum(copied.values()):,} (verified)")
+        done.append({"store": k.name, "from": str(path), "to": into.where, "rows": copied, "verified": True})
+    app.emit(done, rows)

@@ -1,0 +1,111 @@
+"""``crossverify store``: an institution's SQLite stores checked, copied into PostgreSQL row for row (and then
+read there by the same code), and migrated from an older schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from crossverify.cli import main
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import MIGRATIONS as JOURNAL_MIGRATIONS
+from crossverify.issuer.journal import Journal
+from crossverify.regulator.index import RegulatorReader
+from crossverify.store import Store
+from crossverify.verifier.challenges import ChallengeStore
+from crossverify.verifier.client import VerifierClient
+from crossverify.verifier.outbox import ReceiptOutbox
+
+from ..conftest import Consortium, deposit_certificates
+from ..postgres import empty
+
+BANK = "ICBKCNBJGDG"
+
+
+def run(config: Path, *args: str, url: str | None = None) -> tuple[int, Any]:
+    env = {"CROSSVERIFY_STORAGE_URL": url} if url else {}
+    result = CliRunner().invoke(main, ["--config", str(config), "--json", "store", *args], env=env)
+    return result.exit_code, json.loads(result.stdout) if result.exit_code in (0, 1) else result.output
+
+
+def test_sqlite_stores_are_copied_into_postgresql_row_for_row(consortium: Consortium, tmp_path: Path,
+                                                              postgres_url: str) -> None:
+    c = consortium
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.macao_operator,
+                          Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles")
+    issuer.issue(deposit_certificates(c, 5))
+    issuer.run()
+    issuer.journal.close()
+    bank = VerifierClient(c.registry, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
+    assert bank.outbox is not None
+    [commitment, *_] = bank.outbox.enqueue(bank.receipts(bank.verify_many(
+        [p.read_bytes() for p in sorted((tmp_path / "bundles").rglob("*.json"))]), "ACCTOPEN"))
+    bank.outbox.close()
+    challenges = ChallengeStore(tmp_path / "challenges.sqlite", BANK)
+    open_challenge = challenges.issue("ACCTOPEN", c.now())
+    challenges.close()
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
+    events = reader.sync().events
+    reader.close()
+    config = tmp_path / "bank.toml"
+    config.write_text(f"""
+[network]
+registry = "{c.registry.address}"
+[issuer]
+journal = "journal.sqlite"
+[verifier]
+outbox = "outbox.sqlite"
+challenges = "challenges.sqlite"
+audience = "{BANK}"
+[audit]
+index = "audit.sqlite"
+""")
+    code, checked = run(config, "check")
+    assert code == 0
+    assert [(s["store"], s["state"]) for s in checked] == [
+        ("journal", "current"), ("pickups", "absent"), ("outbox", "current"), ("challenges", "current"),
+        ("audit", "current")]
+
+    code, copied = run(config, "copy", "--to", postgres_url)
+    assert code == 0, copied
+    assert [s["store"] for s in copied] == ["journal", "outbox", "challenges", "audit"]
+    rows = {s["store"]: s["rows"] for s in copied}
+    assert rows["journal"]["documents"] == 5 and rows["outbox"]["sealed_receipts"] == 5
+    assert rows["audit"]["events"] == events and all(s["verified"] for s in copied)
+    code, refused = run(config, "copy", "--to", postgres_url, "--only", "journal")
+    assert code == 3 and "already holds" in refused
+
+    code, there = run(config, "check", url=postgres_url)
+    assert code == 0 and [(s["store"], s["state"], s["rows"]) for s in there if s["state"] != "absent"] == [
+        (s["store"], "current", {**s["rows"], "store_binding": s["rows"]["store_binding"]}) for s in copied]
+    moved = Journal(postgres_url)  # the same code reads the copy, and goes on from it
+    assert moved.counts("BNUMMOMX") == {"pending": 0, "delivered": 5}
+    assert moved.find("BNUMMOMX", reference="BNUMMOMX-000004") is not None
+    [new_id] = moved.add_documents([("BNUMMOMX-000005", moved.documents([1])[0])], issuer.hash_alg)
+    assert new_id == 6  # the identity goes on after the copied ids
+    moved.close()
+    outbox = ReceiptOutbox(postgres_url)
+    assert outbox.state(commitment)["state"] == "queued"
+    outbox.close()
+    challenge_store = ChallengeStore(postgres_url, BANK)
+    assert challenge_store.consume(open_challenge.nonce, "ACCTOPEN", c.now()).value == "fresh"
+    challenge_store.close()
+    empty(postgres_url)
+
+
+def test_an_old_store_is_reported_and_migrated(tmp_path: Path, postgres_url: str) -> None:
+    config = tmp_path / "issuer.toml"
+    config.write_text('[issuer]\njournal = "journal.sqlite"\n')
+    for url in (None, postgres_url):
+        where = url or tmp_path / "journal.sqlite"
+        Store(where, JOURNAL_MIGRATIONS[:1], kind="journal").close()
+        code, checked = run(config, "check", "--only", "journal", url=url)
+        assert code == 1 and checked[0]["state"] == "needs migrating"
+        code, migrated = run(config, "migrate", url=url)
+        assert code == 0 and [(m["store"], m["from"], m["to"]) for m in migrated] == [
+            ("journal", 1, len(JOURNAL_MIGRATIONS))]
+        assert run(config, "check", "--only", "journal", url=url)[1][0]["state"] == "current"
+    empty(postgres_url)

@@ -1,0 +1,100 @@
+"""Replicas of a bank's service over one PostgreSQL database, in one process: rate limits hold across them, a
+worker whose work another replica runs stands by, and /readyz says when the database is away."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crossverify.bench._postgres import PostgresServer
+from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSettings, StorageSettings, VerifierSettings
+from crossverify.errors import StoreLocked
+from crossverify.service.app import create_app
+from crossverify.service.auth import new_key
+from crossverify.service.workers import Periodic
+from crossverify.session import Session
+
+from ..conftest import Consortium
+from ..postgres import empty
+
+KEY, DIGEST = new_key()
+
+
+def replica(c: Consortium, tmp_path: Path, url: str, per_minute: int) -> TestClient:
+    config = Config(
+        network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
+        keys=KeySettings(sender_address=c.verifier),
+        verifier=VerifierSettings(outbox=tmp_path / "unused.sqlite", audience="ICBKCNBJGDG"),
+        service=ServiceSettings(api_keys={"branch-app": f"bank {DIGEST}"}, requests_per_minute=per_minute),
+        storage=StorageSettings(url=url))
+    app = create_app(Session(config, w3=c.w3), start_workers=False)
+    client = TestClient(app, headers={"Authorization": f"Bearer {KEY}"})
+    client.app_state = app.state  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def replicas(consortium: Consortium, tmp_path: Path, postgres_url: str) -> Iterator[list[TestClient]]:
+    made = [replica(consortium, tmp_path / str(i), postgres_url, per_minute=60) for i in range(3)]
+    yield made
+    for client in made:
+        client.app_state.session.close()  # type: ignore[attr-defined]
+    empty(postgres_url)
+
+
+def test_a_client_rate_limit_holds_across_replicas(replicas: list[TestClient]) -> None:
+    # 60 a minute: a burst of 6, then one a second. Each replica alone would let 6 through.
+    codes = [replicas[i % 3].get("/v1/receipts/0x" + "00" * 32).status_code for i in range(18)]
+    assert codes.count(404) in (6, 7) and codes.count(429) == 18 - codes.count(404)
+    refused = replicas[0].get("/v1/receipts/0x" + "00" * 32)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+
+
+def test_a_challenge_issued_by_one_replica_is_read_by_another(replicas: list[TestClient]) -> None:
+    code = replicas[0].post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"]
+    issued = replicas[1].get(f"/v1/challenges/hand-over/{code}").json()
+    assert issued["state"] == "open"
+    read = replicas[2].post("/resident/challenges", json={"code": code})
+    assert read.status_code == 200 and read.json()["purpose"] == "ACCTOPEN"
+
+
+def test_a_worker_whose_work_another_replica_runs_stands_by(replicas: list[TestClient]) -> None:
+    first, second = (r.app_state.context for r in replicas[:2])  # type: ignore[attr-defined]
+    assert first.outbox is not None and second.outbox is not None
+    with first.outbox.store.exclusively("receipt sending"):
+        worker = second.workers["outbox"]
+        worker.run_once()
+        assert worker.standby and worker.last_error is None
+        assert replicas[1].get("/readyz").json()["checks"]["outbox"] == "standby: another replica runs it"
+    worker.run_once()
+    assert not worker.standby and worker.last_error is None
+
+
+def test_standby_is_not_a_failure() -> None:
+    def busy() -> None:
+        raise StoreLocked("the receipt sending of the outbox runs in process host:1")
+
+    worker = Periodic("outbox", busy, threading.Lock(), 1.0)
+    worker.run_once()
+    assert (worker.standby, worker.last_error) == (True, None) and worker.last_success is not None
+
+
+def test_requests_fail_as_503_while_the_database_is_away_and_resume(replicas: list[TestClient],
+                                                                    postgres: PostgresServer) -> None:
+    bank = replicas[0]
+    postgres.stop("immediate")
+    try:
+        refused = bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"})
+        assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["Retry-After"]) >= 1
+        ready = bank.get("/readyz")
+        checks = ready.json()["checks"]
+        assert ready.status_code == 503 and "database server cannot be reached" in checks["store receipt outbox"]
+    finally:
+        postgres.start()
+    assert bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}).status_code == 200
+    assert all(not k.startswith("store ") for k in bank.get("/readyz").json()["checks"])
