@@ -178,11 +178,13 @@ class AuditSettings:
 class RegulatorSettings:
     """``[regulator]``: the regulator's sealing keys, every one it has held (keys rotate by epoch and old
     receipts stay sealed to old keys; env: comma-separated), the variable holding their password when they are
-    encrypted, and how many days an issuer has to answer a dispute before the report flags it."""
+    encrypted, how many days an issuer has to answer a dispute before the report flags it, and the names the
+    console shows for banks' accounts (``bank_names``: address -> name; the chain names no bank)."""
 
     key_files: list[Path] = field(default_factory=list)
     password_env: str = "CROSSVERIFY_REGULATOR_PASSWORD"
     dispute_answer_within: float = 5.0
+    bank_names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dispute_answer_within <= 0:

@@ -31,7 +31,15 @@ from .chain.connection import chain_time, embedded_chain
 from .chain.records import RevocationReason, Role
 from .chain.registry import Registry
 from .chain.typed_data import AnchorRequest, Domain, sign
-from .config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from .config import (
+    AuditSettings,
+    Config,
+    KeySettings,
+    NetworkSettings,
+    RegulatorSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
 from .consortium.operator import OperatorClient
 from .errors import ContractRevert
 from .format.batch import SaltedDocument, salt_document, seal_batch
@@ -98,6 +106,10 @@ class DemoResult:
     purposes: list[str] = field(default_factory=list)
     planted: list[str] = field(default_factory=list)  # the anomaly kinds the demo's incidents should raise
     report: AuditReport | None = None
+    circulation_address: str = ""
+    regulator_key: RegulatorKey | None = None  # AMCM's sealing key, for a regulator's service over this chain
+    banks: dict[str, str] = field(default_factory=dict)  # account -> name
+    bundle: Path | None = None  # the resident's own certificate file, traced by the regulators
     claim_values: list[Any] = field(default_factory=list)
     salts: list[bytes] = field(default_factory=list)
     seconds: float = 0.0
@@ -172,7 +184,8 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                   "Macao, Guangdong and Hong Kong")
 
     console.rule("[bold]2. Macao issuers anchor certificates")
-    result = DemoResult(w3, registry.address, out_dir)
+    result = DemoResult(w3, registry.address, out_dir, circulation_address=circulation.address,
+                        regulator_key=regulators["AMCM (Macao)"], banks={a: n for n, a in banks.items()})
     now = chain_time(w3)
     references: dict[str, list[str]] = {}
     with Progress(console=console) as progress:
@@ -367,7 +380,8 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
         "holder_name": "LEONG Mei Leng", "account_no": "9-101-777001-3", "balance": {"MOP": 385000.0},
         "cnf": holder_claim(holder.public_key())}))])
     bnu.run()
-    bundle = load_bundle(bnu.bundle_path("DEPCERT-bound").read_bytes())
+    result.bundle = bnu.bundle_path("DEPCERT-bound")
+    bundle = load_bundle(result.bundle.read_bytes())
     console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf), "
                   "which marks it holder-bound: no bank accepts it bare, whatever its policy")
 
@@ -553,3 +567,23 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
         service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),
         source="crossverify serve --demo")
     return config, key, [issuer.bundle_path(ref) for ref in references]
+
+
+def regulator_demo(out_dir: Path, certificates: int = 200, host: str = "127.0.0.1", port: int = 8080,
+                   console: Console | None = None) -> tuple[Config, str, DemoResult]:
+    """The demo's story on the embedded chain, then a regulator's service over it (AMCM's key, the banks by
+    name): ``(config, the regulator's new API key, what the story did)``."""
+    result = run_demo(out_dir, certificates, console)
+    assert result.regulator_key is not None
+    key_file = out_dir / "amcm.key"
+    key_file.unlink(missing_ok=True)
+    result.regulator_key.write(key_file)
+    key, digest = new_key()
+    config = Config(
+        network=NetworkSettings(registry=result.registry_address, circulation=result.circulation_address),
+        audit=AuditSettings(index=out_dir / "console-index.sqlite", burst_per_hour=max(1000, certificates)),
+        regulator=RegulatorSettings(key_files=[key_file], bank_names=result.banks),
+        service=ServiceSettings(host=host, port=port, api_keys={"AMCM": f"regulator {digest}"}),
+        source="crossverify serve --demo-console")
+    return config, key, result
+

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
     "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
     "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
-    "getAuditReport", "getCirculation", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getAuditReport", "getCirculation", "getIndexFreshness", "getSupervisionOverview", "getSupervisionRows",
+    "getSupervisionRowsCsv", "getSupervisionDisputes", "getDocumentTimeline", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
     "getHealth", "getReadiness", "getMetrics",
 }
 INSTITUTIONS = {"banks", "issuers", "regulators"}

@@ -21,6 +21,7 @@ from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
+from .console import COOKIE, Sessions
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .workers import Periodic, VerifyQueue
 
@@ -64,6 +65,7 @@ class Context:
         self.issuer = issuer = session.issuer() if "issuer" in roles else None
         self.pickups = pickups = session.pickups if issuer is not None else None
         self.regulator = regulator = session.regulator if "regulator" in roles else None
+        self.sessions = Sessions() if regulator is not None else None  # the console's
         challenges = self.queue.verifier.challenges
         self.answers = answers = \
             AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
@@ -147,6 +149,24 @@ class _Authenticate:
         return client
 
 
+class _Supervise(_Authenticate):
+    """A regulator by its API key, or by the console session its supervisor's browser holds (the HttpOnly cookie
+    :mod:`crossverify.service.console` set), within the regulator's rate limit."""
+
+    def __call__(self, request: Request) -> Client:
+        ctx: Context = request.app.state.context
+        token = request.cookies.get(COOKIE)
+        client = ctx.sessions.client(token) if token and ctx.sessions is not None else None
+        if client is None:
+            return super().__call__(request)
+        wait = ctx.limits.allow(client.name)
+        if wait:
+            raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
+                          {"Retry-After": str(max(1, round(wait)))})
+        request.state.client = client.name
+        return client
+
+
 def _visitor(request: Request) -> None:
     """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
     address = request.client.host if request.client else "unknown"
@@ -160,5 +180,7 @@ def _visitor(request: Request) -> None:
 Bank = Annotated[Client, Depends(_Authenticate("bank"))]
 Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
 Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
+#: A regulator by its API key or by its console session (the routes the console reads).
+Supervisor = Annotated[Client, Depends(_Supervise("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]
