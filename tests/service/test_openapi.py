@@ -23,7 +23,8 @@ OPERATIONS = {
     "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
     "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
     "getAuditReport", "getCirculation", "getIndexFreshness", "getSupervisionOverview", "getSupervisionRows",
-    "getSupervisionRowsCsv", "getSupervisionDisputes", "getDocumentTimeline", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getSupervisionRowsCsv", "getSupervisionDisputes", "getDocumentTimeline",
+    "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
     "getHealth", "getReadiness", "getMetrics",
 }
 INSTITUTIONS = {"banks", "issuers", "regulators"}

@@ -241,23 +241,32 @@ class RegulatorReader:
                 if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
                        for x in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                rows = self._rows(logs, blocks)
                 span = _next_span(span, load, self.max_events, cap)
-                with self.store.transaction() as db:
-                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                    db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO UPDATE "
-                                   "SET hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
-                    touched = facts.add(db, self._decoded(r[:4] + r[5:] for r in rows), self.burst_per_hour)
-                    if touched is not None:
-                        rollup.refresh(db, rollup.KEYLESS, touched)
-                    db.execute(SET_META, ("span", str(span)))
-                    self._synced(high, blocks[high][1], db)
+                rows = self.add_chunk(logs, blocks, high, span)
                 total += len(rows)
                 log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
                 if on_chunk:
                     on_chunk(high + 1 - start, latest + 1 - start)
                 low = high + 1
         return SyncReport(start, max(latest, start - 1), total, rewound)
+
+    def add_chunk(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]], last: int,
+                  span: int | None = None) -> list[tuple[Any, ...]]:
+        """Index ``logs`` (every log of the blocks up to ``last``; ``blocks``: number -> (hash, time) of each block
+        holding one, and of ``last``) with the rows derived from them and the cursor, in one transaction; returns
+        the index rows."""
+        rows = self._rows(logs, blocks)
+        with self.store.transaction() as db:
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO UPDATE "
+                           "SET hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
+            touched = facts.add(db, self._decoded(r[:4] + r[5:] for r in rows), self.burst_per_hour)
+            if touched is not None:
+                rollup.refresh(db, rollup.KEYLESS, touched)
+            if span is not None:
+                db.execute(SET_META, ("span", str(span)))
+            self._synced(last, blocks[last][1], db)
+        return rows
 
     def _rows(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]]) -> list[tuple[Any, ...]]:
         """Index rows for one chunk's logs, packed; every log must decode strictly."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from eth_utils.address import to_checksum_address
 
 from ..chain.records import Role
 from ..errors import InvalidQuery
@@ -221,14 +224,7 @@ class Supervision:
         spec = self._table(table)
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidQuery(f"a page holds 1 to {MAX_PAGE} rows, not {limit}")
-        where, args = _where(spec, filters)
-        if after is not None:
-            where.append("(block_time, id) < (?, ?)")
-            args += _cursor(after)
-        columns = ", ".join(column for _, column in spec.columns)
-        rows = self._db.execute(
-            f"SELECT {columns}, id FROM {spec.sql} WHERE {' AND '.join(where)} "
-            "ORDER BY block_time DESC, id DESC LIMIT ?", (*args, limit + 1)).fetchall()
+        rows = self._db.execute(*page_query(spec, filters, after, limit + 1)).fetchall()
         shown = [_row(spec, row) for row in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(shown, None if last is None else f"{last[0]}.{last[-1]}")
@@ -415,8 +411,22 @@ def parse_filters(since: str | None = None, until: str | None = None, *, issuer:
         raise InvalidQuery(f"consent is one of {', '.join(CONSENTS)}, got {consent!r}")
     if kind and kind not in KINDS:
         raise InvalidQuery(f"no anomaly kind {kind!r}")
+    if bank and re.fullmatch(r"0x[0-9a-fA-F]{40}", bank):
+        bank = to_checksum_address(bank)  # as the index keeps accounts
     return Filters(bounds[0], bounds[1], issuer or None, bank or None, purpose or None, doc_type or None,
                    kind or None, reason or None, consent or None)
+
+
+def page_query(spec: Table, filters: Filters, after: str | None, limit: int) -> tuple[str, list[Any]]:
+    """The SQL (and its arguments) of up to ``limit`` rows of ``spec`` matching ``filters``, newest first, below the
+    cursor ``after``: an equality on an indexed column, a range of ``block_time`` after it, the keyset."""
+    where, args = _where(spec, filters)
+    if after is not None:
+        where.append("(block_time, id) < (?, ?)")
+        args += _cursor(after)
+    columns = ", ".join(column for _, column in spec.columns)
+    return (f"SELECT {columns}, id FROM {spec.sql} WHERE {' AND '.join(where)} ORDER BY block_time DESC, id DESC "
+            "LIMIT ?", [*args, limit])
 
 
 def _bounds(filters: Filters) -> tuple[int, int]:
