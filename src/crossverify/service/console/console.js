@@ -24,7 +24,8 @@ const CHOICES = {
 };
 const PAGE_ROWS = 50;
 
-const state = { language: pickLanguage(), name: null, names: { banks: {} }, known: {}, shown: null, cursors: [null] };
+const state = { language: pickLanguage(), name: null, names: { banks: {}, issuers: {}, docTypes: {} }, known: {},
+  shown: null, cursors: [null] };
 
 class Halt extends Error {}
 
@@ -53,6 +54,9 @@ const number = (n) => new Intl.NumberFormat(state.language).format(n);
 const when = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ");
 const short = (hex) => (hex && hex.length > 18 ? `${hex.slice(0, 10)}…${hex.slice(-6)}` : hex ?? "");
 const bank = (address) => state.names.banks[(address ?? "").toLowerCase()] ?? short(address);
+/** An issuer or a document type by the name its registered display metadata gives, else by its code. */
+const issuer = (id) => state.names.issuers[id]?.[state.language] ?? id ?? "";
+const docType = (code) => state.names.docTypes[code]?.[state.language] ?? code ?? "";
 const purpose = (code) => (STRINGS.en[`purpose.${code}`] ? t(`purpose.${code}`) : code);
 
 function consentWords(consent, row) {
@@ -123,7 +127,12 @@ function started(name) {
   $("logout").hidden = false;
   $("error").textContent = "";
   $("who").textContent = t("signedIn", { name });
-  route();
+  const { view } = parsed();
+  if (view === "overview") {
+    route();
+    return;
+  }
+  api("/v1/regulator/overview").then(learn).catch(() => null).finally(route);  // names for any first view
 }
 
 // -- navigation: the view and its filters live in the address's fragment -----------------------------------------
@@ -167,15 +176,21 @@ function freshness(f) {
 
 // -- the overview --------------------------------------------------------------------------------------------------
 
-async function showOverview(params) {
-  const data = await api("/v1/regulator/overview", { from: params.from, to: params.to });
-  state.names = { banks: Object.fromEntries(Object.entries(data.names.banks).map(([a, n]) => [a.toLowerCase(), n])) };
+/** The names and the values the filters offer, from an overview (of the whole index, or of a period). */
+function learn(data) {
+  state.names = { ...data.names,
+    banks: Object.fromEntries(Object.entries(data.names.banks).map(([a, n]) => [a.toLowerCase(), n])) };
   state.known = {
     bank: (data.receiptsByBank ?? []).map((r) => r.value),
     issuer: (data.issuedByIssuer ?? []).map((r) => r.value),
     purpose: (data.receiptsByPurpose ?? []).map((r) => r.value),
     docType: (data.issuedByDocType ?? []).map((r) => r.value),
   };
+}
+
+async function showOverview(params) {
+  const data = await api("/v1/regulator/overview", { from: params.from, to: params.to });
+  learn(data);
   state.shown = { view: "overview", params, data };
   drawOverview();
 }
@@ -223,8 +238,8 @@ function drawOverview() {
     for (const [key, rows, filter, name] of [
       ["chart.byPurpose", data.receiptsByPurpose, "purpose", purpose],
       ["chart.byConsent", data.receiptsByConsent, "consent", (v) => t(v === "none" ? "consent.none" : `consent.${v}.short`)],
-      ["chart.byIssuer", data.receiptsByIssuer, "issuer", (v) => v],
-      ["chart.byDocType", data.receiptsByDocType, "docType", (v) => v]]) {
+      ["chart.byIssuer", data.receiptsByIssuer, "issuer", issuer],
+      ["chart.byDocType", data.receiptsByDocType, "docType", docType]]) {
       charts.push(figure(t(key), rows.length ? bars(t(key), rows.map((r) => ({
         label: name(r.value), amount: r.amount, href: link("receipts", { ...period, [filter]: r.value }) })), number)
         : null));
@@ -232,7 +247,7 @@ function drawOverview() {
   }
   charts.push(
     figure(t("chart.issuedByIssuer"), data.issuedByIssuer.length ? bars(t("chart.issuedByIssuer"),
-      data.issuedByIssuer.map((r) => ({ label: r.value, amount: r.amount,
+      data.issuedByIssuer.map((r) => ({ label: issuer(r.value), amount: r.amount,
         href: link("anchors", { ...period, issuer: r.value }) })), number) : null),
     figure(t("chart.revokedByReason"), data.revokedByReason.length ? bars(t("chart.revokedByReason"),
       data.revokedByReason.map((r) => ({ label: t(`reason.${r.value}`), amount: r.amount,
@@ -289,7 +304,7 @@ function drawRows() {
       fields.push(el("label", {}, label, " ", el("input", { name, value: params[name] ?? "", spellcheck: false,
         autocomplete: "off", size: name === "bank" ? 44 : 12 }, ), el("datalist", { id: list },
         ...(state.known[name] ?? []).map((v) => el("option", { value: v },
-          name === "bank" ? bank(v) : name === "purpose" ? purpose(v) : v)))));
+          { bank, purpose, issuer, docType }[name](v))))));
       fields.at(-1).querySelector("input").setAttribute("list", list);
     }
   }
@@ -325,26 +340,26 @@ function details(values) {
 /** Each table's columns: a name (column.*) and how a row fills its cell. */
 const TABLES = {
   receipts: [
-    ["when", (r) => when(r.recordedAt)], ["bank", (r) => bank(r.bank)], ["issuer", (r) => r.issuer],
-    ["docType", (r) => r.docType], ["purpose", (r) => purpose(r.purpose)],
+    ["when", (r) => when(r.recordedAt)], ["bank", (r) => bank(r.bank)], ["issuer", (r) => issuer(r.issuer)],
+    ["docType", (r) => docType(r.docType)], ["purpose", (r) => purpose(r.purpose)],
     ["consent", (r) => el("span", { className: `consent ${r.consent}` }, consentWords(r.consent, r))],
     ["document", (r) => documentLink(r.documentDigest)]],
   anchors: [
-    ["when", (r) => when(r.anchoredAt)], ["issuer", (r) => r.issuer], ["docType", (r) => r.docType],
+    ["when", (r) => when(r.anchoredAt)], ["issuer", (r) => issuer(r.issuer)], ["docType", (r) => docType(r.docType)],
     ["documents", (r) => number(r.documents)], ["validUntil", (r) => when(r.notAfter)],
     ["batch", (r) => short(r.batchRoot)]],
   revocations: [
-    ["when", (r) => when(r.revokedAt)], ["issuer", (r) => r.issuer], ["scope", (r) => t(`scope.${r.scope}`)],
+    ["when", (r) => when(r.revokedAt)], ["issuer", (r) => issuer(r.issuer)], ["scope", (r) => t(`scope.${r.scope}`)],
     ["reason", (r) => t(`reason.${r.reason}`)], ["documents", (r) => number(r.documents)],
     ["counts", (r) => (r.counted ? t("yes") : t("no"))],
     ["document", (r) => (r.scope === "document" ? documentLink(r.target) : short(r.target))]],
   anomalies: [
     ["when", (r) => when(r.raisedAt)],
     ["severity", (r) => el("span", { className: `severity ${r.severity}` }, t(`severity.${r.severity}`))],
-    ["kind", (r) => t(`kind.${r.kind}.title`)], ["bank", (r) => bank(r.bank)], ["issuer", (r) => r.issuer],
+    ["kind", (r) => t(`kind.${r.kind}.title`)], ["bank", (r) => bank(r.bank)], ["issuer", (r) => issuer(r.issuer)],
     ["document", (r) => documentLink(r.documentDigest)], ["details", (r) => details(r.details)]],
   disputes: [
-    ["when", (r) => when(r.openedAt)], ["bank", (r) => bank(r.verifier)], ["issuer", (r) => r.issuer],
+    ["when", (r) => when(r.openedAt)], ["bank", (r) => bank(r.verifier)], ["issuer", (r) => issuer(r.issuer)],
     ["reason", (r) => t(`reason.${r.reason}`)], ["state", (r) => t(`state.${r.state}`)],
     ["age", (r) => number(r.ageDays)], ["document", (r) => documentLink(r.documentDigest)]],
 };
@@ -396,13 +411,14 @@ function drawDocument() {
 function sentence(e) {
   switch (e.event) {
     case "anchored":
-      return t("event.anchored", { issuer: e.issuer, docType: e.docType, documents: number(e.documents),
+      return t("event.anchored", { issuer: issuer(e.issuer), docType: docType(e.docType), documents: number(e.documents),
         until: when(e.notAfter) });
     case "verified":
       return t("event.verified", { bank: bank(e.verifier), purpose: purpose(e.purpose),
         consent: consentWords(e.consent, e) });
     case "revoked":
-      return t(e.counted ? "event.revoked" : "event.revoked.void", { issuer: e.issuer, scope: t(`scope.${e.scope}`),
+      return t(e.counted ? "event.revoked" : "event.revoked.void", { issuer: issuer(e.issuer),
+        scope: t(`scope.${e.scope}`),
         reason: t(`reason.${e.reason}`) });
     case "disputed":
       return t("event.disputed", { bank: bank(e.verifier), reason: t(`reason.${e.reason}`),

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
 from ...regulator.export import rows_csv
-from ...regulator.queries import MAX_PAGE, TABLES, Filters, parse_filters
+from ...regulator.queries import MAX_PAGE, TABLES, Filters, Supervision, parse_filters
 from ..console import COOKIE, IDLE
 from ..dependencies import Context, Regulator, Supervisor, Visitor
 from ..problems import UNAUTHENTICATED, Problem, responses
@@ -47,7 +47,7 @@ def router(ctx: Context) -> APIRouter:
                        dependencies=[Depends(_no_store)])
     session, regulator = ctx.session, ctx.regulator
 
-    def supervision() -> Any:
+    def supervision() -> Supervision:
         return session.supervision
 
     @routes.get("/v1/audit/report", operation_id="getAuditReport", summary="The audit report, from the live index")
