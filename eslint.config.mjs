@@ -8,6 +8,7 @@ export default [
   { ignores: ["src/crossverify/service/page/vendor/", "node_modules/", ".venv/", ".venv-slither/", "build/",
     "test-output/", "demo-out/"] },
   js.configs.recommended,
+  { rules: { "no-unused-vars": ["error", { ignoreRestSiblings: true }] } }, // `{ dropped, ...kept } = object`
   {
     files: ["src/crossverify/service/page/**/*.js", "src/crossverify/service/console/**/*.js"],
     languageOptions: { ecmaVersion: 2024, sourceType: "module", globals: globals.browser },

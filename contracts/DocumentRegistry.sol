@@ -80,6 +80,7 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     mapping(bytes11 issuerId => mapping(bytes32 batchRoot => Anchor)) private _anchors;
     mapping(bytes11 issuerId => mapping(bytes32 batchRoot => Revocation)) private _batchRevocations;
     mapping(bytes11 issuerId => mapping(bytes32 documentDigest => Revocation)) private _documentRevocations;
+    mapping(bytes11 issuerId => mapping(bytes8 docType => bytes32 digest)) private _metadataDigests;
 
     /// @param consortium_ The consortium contract, deployed first with this registry's address.
     constructor(address consortium_) EIP712("crossverify DocumentRegistry", "2") {
@@ -103,18 +104,23 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
     function execute(GovernanceAction action, bytes calldata payload, uint256 proposalId) external onlyConsortium {
         _check(action, payload);
         if (action == GovernanceAction.AdmitIssuer) {
-            (bytes11 issuerId, bytes32 jurisdiction, address admin, bytes8[] memory docTypes) =
-                abi.decode(payload, (bytes11, bytes32, address, bytes8[]));
+            (bytes11 issuerId, bytes32 jurisdiction, address admin, bytes8[] memory docTypes, bytes32 issuerMetadata,
+                bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes32, address, bytes8[], bytes32, bytes32[]));
             _admitIssuer(issuerId, jurisdiction, admin, docTypes, proposalId);
+            if (issuerMetadata != bytes32(0)) _setMetadata(issuerId, bytes8(0), issuerMetadata, proposalId);
+            _registerMetadata(issuerId, docTypes, typeMetadata, proposalId);
         } else if (action == GovernanceAction.SuspendIssuer) {
             _setIssuerStatus(abi.decode(payload, (bytes11)), Status.Suspended, proposalId);
         } else if (action == GovernanceAction.ReinstateIssuer) {
             _setIssuerStatus(abi.decode(payload, (bytes11)), Status.Active, proposalId);
         } else if (action == GovernanceAction.SetDocTypes) {
-            (bytes11 issuerId, bytes8[] memory docTypes, bool allowed) = abi.decode(payload, (bytes11, bytes8[], bool));
+            (bytes11 issuerId, bytes8[] memory docTypes, bool allowed, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes8[], bool, bytes32[]));
             for (uint256 i = 0; i < docTypes.length; ++i) {
                 _setDocType(issuerId, docTypes[i], allowed, proposalId);
             }
+            _registerMetadata(issuerId, docTypes, typeMetadata, proposalId);
         } else if (action == GovernanceAction.AdmitMember) {
             (address account, Role role) = abi.decode(payload, (address, Role));
             _setMember(account, role, Status.Active, proposalId);
@@ -140,14 +146,12 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
 
     function _check(GovernanceAction action, bytes calldata payload) private view {
         if (action == GovernanceAction.AdmitIssuer) {
-            (bytes11 issuerId,, address admin, bytes8[] memory docTypes) =
-                abi.decode(payload, (bytes11, bytes32, address, bytes8[]));
+            (bytes11 issuerId,, address admin, bytes8[] memory docTypes,, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes32, address, bytes8[], bytes32, bytes32[]));
             if (issuerId == bytes11(0)) revert RegistryZeroIssuerId();
             if (_issuers[issuerId].status != Status.None) revert RegistryIssuerExists(issuerId);
             _requireFreeAdmin(admin);
-            for (uint256 i = 0; i < docTypes.length; ++i) {
-                if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
-            }
+            _requireDocTypes(docTypes, typeMetadata.length);
         } else if (action == GovernanceAction.SuspendIssuer) {
             bytes11 issuerId = abi.decode(payload, (bytes11));
             Status status = _issuers[issuerId].status;
@@ -157,11 +161,10 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
             Status status = _issuers[issuerId].status;
             if (status != Status.Suspended) revert RegistryIssuerNotSuspended(issuerId, status);
         } else if (action == GovernanceAction.SetDocTypes) {
-            (bytes11 issuerId, bytes8[] memory docTypes,) = abi.decode(payload, (bytes11, bytes8[], bool));
+            (bytes11 issuerId, bytes8[] memory docTypes,, bytes32[] memory typeMetadata) =
+                abi.decode(payload, (bytes11, bytes8[], bool, bytes32[]));
             _requireIssuer(issuerId);
-            for (uint256 i = 0; i < docTypes.length; ++i) {
-                if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
-            }
+            _requireDocTypes(docTypes, typeMetadata.length);
         } else if (action == GovernanceAction.AdmitMember) {
             (address account, Role role) = abi.decode(payload, (address, Role));
             if (account == address(0)) revert RegistryZeroAddress();
@@ -241,6 +244,13 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         if (previous == Status.None) emit MemberAdmitted(account, role, proposalId);
         else if (status == Status.Suspended) emit MemberSuspended(account, role, proposalId);
         else emit MemberReinstated(account, role, proposalId);
+    }
+
+    function _requireDocTypes(bytes8[] memory docTypes, uint256 digests) private pure {
+        for (uint256 i = 0; i < docTypes.length; ++i) {
+            if (docTypes[i] == bytes8(0)) revert RegistryZeroDocType();
+        }
+        if (digests != docTypes.length) revert RegistryMetadataLength(docTypes.length, digests);
     }
 
     function _requireIssuer(bytes11 issuerId) private view {
@@ -482,6 +492,36 @@ contract DocumentRegistry is IDocumentRegistry, EIP712 {
         if (keyNo == 0) return false;
         uint40 compromisedFrom = _keys[_keyByNo[keyNo]].compromisedFrom;
         return compromisedFrom != 0 && compromisedFrom <= revokedAt;
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Display metadata
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IDocumentRegistry
+    function setMetadataDigest(bytes8 docType, bytes32 digest) external {
+        bytes11 issuerId = _adminIssuer();
+        if (docType != bytes8(0) && !_mayIssue[issuerId][docType]) revert RegistryDocTypeNotAllowed(issuerId, docType);
+        _setMetadata(issuerId, docType, digest, 0);
+    }
+
+    /// @inheritdoc IDocumentRegistry
+    function metadataDigest(bytes11 issuerId, bytes8 docType) external view returns (bytes32) {
+        return _metadataDigests[issuerId][docType];
+    }
+
+    /// @dev A proposal's digests, one per document type; a zero digest leaves the registered one as it is.
+    function _registerMetadata(bytes11 issuerId, bytes8[] memory docTypes, bytes32[] memory digests, uint256 proposalId)
+        private
+    {
+        for (uint256 i = 0; i < docTypes.length; ++i) {
+            if (digests[i] != bytes32(0)) _setMetadata(issuerId, docTypes[i], digests[i], proposalId);
+        }
+    }
+
+    function _setMetadata(bytes11 issuerId, bytes8 docType, bytes32 digest, uint256 proposalId) private {
+        _metadataDigests[issuerId][docType] = digest;
+        emit MetadataDigestSet(issuerId, docType, proposalId, digest);
     }
 
     // ------------------------------------------------------------------------------------------------------

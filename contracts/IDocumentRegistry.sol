@@ -40,8 +40,9 @@ interface IDocumentRegistry {
 
     /// @notice Actions the consortium carries out on the registry once a proposal reaches its quorum.
     /// @dev Payloads, ABI-encoded: AdmitIssuer `(bytes11 issuerId, bytes32 jurisdiction, address admin,
-    ///      bytes8[] docTypes)` (the admin then adds the signing keys, each with its proof of possession); SuspendIssuer and ReinstateIssuer
-    ///      `(bytes11 issuerId)`; SetDocTypes `(bytes11 issuerId, bytes8[] docTypes, bool allowed)`; AdmitMember
+    ///      bytes8[] docTypes, bytes32 issuerMetadata, bytes32[] typeMetadata)` (the admin then adds the signing keys,
+    ///      each with its proof of possession); SuspendIssuer and ReinstateIssuer `(bytes11 issuerId)`; SetDocTypes
+    ///      `(bytes11 issuerId, bytes8[] docTypes, bool allowed, bytes32[] typeMetadata)`; AdmitMember
     ///      `(address account, Role role)`; SuspendMember and ReinstateMember `(address account)`; CompromiseKey
     ///      `(address key, uint40 compromisedFrom)`; ReplaceIssuerAdmin `(bytes11 issuerId, address newAdmin)`.
     enum GovernanceAction {
@@ -370,6 +371,26 @@ interface IDocumentRegistry {
     ///         operator or the issuer's admin). The record names the key, so it stops counting if the key is later reported compromised
     ///         from a time at or before it.
     function revokeBySignature(RevocationRequest calldata request, Signature calldata signature) external;
+
+    // ------------------------------------------------------------------------------------------------------
+    // Display metadata: how people read an issuer's name and a document type's claims (docs/format.md)
+    // ------------------------------------------------------------------------------------------------------
+
+    /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: the issuer's own name) is now
+    ///         `digest`, set by the consortium's proposal `proposalId` or by the issuer's admin (`proposalId` 0).
+    event MetadataDigestSet(bytes11 indexed issuerId, bytes8 indexed docType, uint256 indexed proposalId, bytes32 digest);
+
+    /// @notice Display metadata digests must pair one to one with the document types they describe.
+    error RegistryMetadataLength(uint256 docTypes, uint256 digests);
+
+    /// @notice Register the digest (keccak256 of the RFC 8785 form) of the display metadata of the caller's
+    ///         issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its admin. Zero
+    ///         withdraws it. Admission and {SetDocTypes} proposals register digests too.
+    function setMetadataDigest(bytes8 docType, bytes32 digest) external;
+
+    /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: of its own name); zero when none
+    ///         is registered. Readers use only metadata with exactly this digest.
+    function metadataDigest(bytes11 issuerId, bytes8 docType) external view returns (bytes32);
 
     // ------------------------------------------------------------------------------------------------------
     // Views (no role needed)

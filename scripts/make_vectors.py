@@ -10,6 +10,9 @@
 - ``docs/vectors/presentation-v1.json``: a holder-bound certificate, a presentation, the faults readers must
   reject or refuse (the bound certificate handed over bare, or with its binding hidden, among them), and
   receipts sealed to two regulators with each KEM.
+- ``docs/vectors/display-v1.json``: display metadata: the standard document types and an issuer's name with
+  their canonical forms and digests, metadata a reader must reject, an altered copy it must refuse, and claim
+  values as each language reads them.
 
 The salts, nonces and keys are fixed and labelled as test material; never issue with them.
 """
@@ -46,12 +49,16 @@ from crossverify import (
     seal_batch,
     sign,
 )
+from crossverify.errors import MalformedMetadata
 from crossverify.format.certificate import FORMAT_VERSION, MAX_BUNDLE_BYTES, claim_order, document_digest
+from crossverify.format.display import claim_value
 from crossverify.format.holder import public_jwk, sign_p1363
+from crossverify.format.metadata import ISSUER_FORMAT, LANGUAGES, from_json, metadata_digest, standard_types
 from crossverify.format.strict_json import MAX_DEPTH
 from crossverify.sealing import Consent, Kem, SealedReceipts, case_reference_code, open_receipts, seal_receipts
 
-VECTORS = Path(__file__).resolve().parents[1] / "docs" / "vectors"
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "docs" / "vectors"
 TEST_KEY = hashlib.sha256(b"crossverify test vector signing key").digest()
 REGISTRY = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN_ID = 8_853
@@ -382,7 +389,8 @@ def render() -> dict[str, str]:
     """Each vectors file's name and text."""
     return {name: json.dumps(content, ensure_ascii=False, indent=1) + "\n"
             for name, content in (("v1.1.json", vectors()), ("v1.1-reading.json", reading()),
-                                  ("presentation-v1.json", presentation_vectors()))}
+                                  ("presentation-v1.json", presentation_vectors()),
+                                  ("display-v1.json", display_vectors()))}
 
 
 # -- presentations and sealed receipts: docs/vectors/presentation-v1.json -----------------------------------
@@ -519,6 +527,73 @@ def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes, batch_root:
                       "commitment": "0x" + c.hex()} for r, c in zip(receipts, sealed.commitments, strict=True)],
         "sealed": "0x" + sealed.sealed.hex(),
     }
+
+
+# -- display metadata: docs/vectors/display-v1.json --------------------------------------------------------------
+
+EXAMPLE_ISSUER = {"format": ISSUER_FORMAT, "issuer": "BNUMMOMX",
+                  "name": {"zh-Hant": "大西洋銀行", "zh-Hans": "大西洋银行", "pt": "Banco Nacional Ultramarino",
+                           "en": "Banco Nacional Ultramarino"}}
+#: Claim values as each language reads them: (document type, claim, value).
+DISPLAYED = (("DEPCERT", "balance", {"MOP": 1332704.93}), ("DEPCERT", "balance_mop", 125000.5),
+             ("DEPCERT", "balance_mop", 0), ("DEPCERT", "term_months", 12), ("DEPCERT", "opened_on", "2021-03-04"),
+             ("DEPCERT", "joint", False), ("DEPCERT", "id_number", "1234567(8)"),
+             ("DEPCERT", "account_no", "9-101-234567-8"), ("CREDREC", "score", 1712),
+             ("DEPCERT", "holder_name", "陳大文 CHAN Tai Man"), ("DEPCERT", "balance_mop", "not a number"),
+             ("DEPCERT", "nickname", True))
+
+
+def display_vectors() -> dict[str, object]:
+    types = {t.doc_type: t for t in standard_types()}
+    documents = [json.loads((ROOT / "src" / "crossverify" / "format" / "types" / f"{code}.json").read_text())
+                 for code in types] + [EXAMPLE_ISSUER]
+    altered = json.loads(json.dumps(documents[[*types].index("CREDREC")]))
+    next(c for c in altered["claims"] if c["name"] == "overdue_balance_mop")["label"]["en"] = "Savings"
+    return {
+        "documents": [{"metadata": doc, "canonical": rfc8785.dumps(doc).decode(),
+                       "digest": "0x" + metadata_digest(doc).hex()} for doc in documents],
+        "altered": {"registered": "0x" + types["CREDREC"].digest.hex(), "metadata": altered,
+                    "digest": "0x" + metadata_digest(altered).hex(), "error": "MetadataMismatch"},
+        "values": [{"docType": code, "claim": name, "value": value, "language": language,
+                    "text": claim_value(value, types[code].claim(name), language)}
+                   for code, name, value in DISPLAYED for language in LANGUAGES],
+        "mustReject": display_must_reject(documents[[*types].index("DEPCERT")]),
+    }
+
+
+def display_must_reject(base: dict[str, Any]) -> list[dict[str, object]]:
+    """Metadata a reader must refuse: each with the JSON pointer of the fault."""
+    def edit(change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
+        doc = json.loads(json.dumps(base))
+        change(doc)
+        return doc
+
+    cases: list[tuple[str, Any]] = [
+        ("not an object", ["DEPCERT"]),
+        ("unknown format", edit(lambda d: d.update(format="crossverify-doc-type-display/2"))),
+        ("unexpected member", edit(lambda d: d.update(url="https://example.org"))),
+        ("missing claims", edit(lambda d: d.pop("claims"))),
+        ("a language missing", edit(lambda d: d["name"].pop("pt"))),
+        ("a language too many", edit(lambda d: d["name"].update(fr="Certificat de dépôt"))),
+        ("empty label", edit(lambda d: d["claims"][0]["label"].update(en=""))),
+        ("control character", edit(lambda d: d["claims"][0]["label"].update(en="Holder\nname"))),
+        ("unknown kind", edit(lambda d: d["claims"][0].update(kind="money"))),
+        ("claim named twice", edit(lambda d: d["claims"].append(d["claims"][0]))),
+        ("currency not ISO 4217", edit(lambda d: d["claims"][5].update(currency="MOP$"))),
+        ("currency on text", edit(lambda d: d["claims"][0].update(currency="MOP"))),
+        ("unit on an amount", edit(lambda d: d["claims"][5].update(unit=d["name"]))),
+        ("bad document type code", edit(lambda d: d.update(docType="depcert"))),
+        ("no claims", edit(lambda d: d.update(claims=[]))),
+    ]
+    out = []
+    for name, doc in cases:
+        try:
+            from_json(doc)
+        except MalformedMetadata as exc:
+            out.append({"name": name, "metadata": doc, "error": "MalformedMetadata", "pointer": exc.path})
+        else:
+            raise AssertionError(f"{name}: accepted")
+    return out
 
 
 def api_examples(rendered: dict[str, str]) -> str:

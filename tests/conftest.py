@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -21,6 +22,8 @@ from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
+from crossverify.format.metadata import read_metadata, standard_types
+from crossverify.issuer.client import register_metadata
 from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
 from .postgres import engine, location, postgres, postgres_databases, postgres_url
@@ -29,6 +32,8 @@ from .softhsm import SoftHsm, start_softhsm
 __all__ = ["engine", "location", "postgres", "postgres_databases", "postgres_url"]  # fixtures for every test module
 
 YEAR = 365 * 86400
+#: The example configurations and published metadata a newcomer starts from (README, docs/deploy.md).
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def labelled_test_key(label: str) -> LocalAccount:
@@ -125,8 +130,9 @@ class Consortium:
 
 
 def admission(name: str, admin: str, doc_types: list[str], jurisdiction: str = "MO") -> tuple[object, ...]:
-    """The payload values of an AdmitIssuer proposal."""
-    return (issuer_id_code(name), jurisdiction_code(jurisdiction), admin, [doc_type_code(t) for t in doc_types])
+    """The payload values of an AdmitIssuer proposal (no display metadata)."""
+    return (issuer_id_code(name), jurisdiction_code(jurisdiction), admin, [doc_type_code(t) for t in doc_types],
+            bytes(32), [bytes(32)] * len(doc_types))
 
 
 def add_key(c: Consortium, name: str, admin: str, key: LocalAccount):  # type: ignore[no-untyped-def]
@@ -171,6 +177,9 @@ def session_consortium(w3: Web3) -> Consortium:
     )
     c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
     admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.signing_key], ["DEPCERT", "ACCTSTMT"])
+    for display in (read_metadata((EXAMPLES / "metadata" / "BNUMMOMX.json").read_bytes()),
+                    *(t for t in standard_types() if t.doc_type in ("DEPCERT", "ACCTSTMT"))):
+        register_metadata(c.registry, c.issuer_admin, "BNUMMOMX", display)  # its name and labels, as published
     c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
     c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)
     return c

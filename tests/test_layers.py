@@ -19,10 +19,11 @@ ALLOWED: dict[str, set[str]] = {
     "keys": {"errors", "gm"},
     "config": {"errors"},
     "store": {"errors"},
+    "idempotency": {"errors", "store"},
     "sealing": {"errors", "format", "gm"},
-    "issuer": {"errors", "format", "chain", "store", "sealing"},
+    "issuer": {"errors", "format", "chain", "store", "sealing", "idempotency"},
     "consortium": {"errors", "format", "chain"},
-    "verifier": {"errors", "format", "chain", "store", "sealing"},
+    "verifier": {"errors", "format", "chain", "store", "sealing", "idempotency"},
     "regulator": {"errors", "format", "chain", "store", "sealing"},
 }
 ALLOWED["session"] = set(ALLOWED)  # the wiring sits on every layer below the faces

@@ -51,6 +51,16 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     key_files = ["keys/amcm-2026.key", "keys/amcm-2025.key"]  # every sealing key held, old ones too
     dispute_answer_within = 5                 # days before an unanswered dispute is an anomaly
 
+    [display]
+    language = "zh-Hant"                      # the command line's language: zh-Hant, zh-Hans, pt or en
+    metadata = ["metadata"]                   # issuers' names and own types' labels, as they publish them
+
+    [display.name]                            # this institution's name, which its pages show
+    zh-Hant = "廣東銀行"
+    zh-Hans = "广东银行"
+    pt = "Banco de Guangdong"
+    en = "Bank of Guangdong"
+
 A setting that is optional in general but needed by a command is checked where it is used, with
 :meth:`Config.need`, so the error names the setting and where it could have been given.
 """
@@ -215,6 +225,29 @@ class ServiceSettings:
     run_every: float = 5.0
 
 
+#: The languages people read crossverify in (crossverify.format.metadata.LANGUAGES).
+LANGUAGES = ("zh-Hant", "zh-Hans", "pt", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class DisplaySettings:
+    """``[display]``: how people read certificates. ``language``: the command line's (``zh-Hant``, ``zh-Hans``,
+    ``pt`` or ``en``); ``metadata``: folders of display metadata files this institution keeps (issuers' names and
+    their own document types' labels, as the issuers publish them; the standard types ship with crossverify;
+    env: comma-separated); ``name``: this institution's own name in each language, which its pages show."""
+
+    language: str = "en"
+    metadata: list[Path] = field(default_factory=list)
+    name: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"[display] language must be one of {', '.join(LANGUAGES)}, got {self.language!r}")
+        if self.name and set(self.name) != set(LANGUAGES):
+            raise ConfigError(f"[display] name gives the institution's name in each of {', '.join(LANGUAGES)}, "
+                              f"got {', '.join(self.name) or 'none'}")
+
+
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
     """``[storage]``: where the stores live. Unset, each is the SQLite file its section names (one machine, one
@@ -246,6 +279,7 @@ class Config:
     audit: AuditSettings = AuditSettings()
     regulator: RegulatorSettings = RegulatorSettings()
     service: ServiceSettings = ServiceSettings()
+    display: DisplaySettings = DisplaySettings()
     storage: StorageSettings = StorageSettings()
     source: str = "defaults and environment"
 
@@ -295,6 +329,7 @@ _SECTIONS: dict[str, type] = {
     "keys": KeySettings,
     "issuer": IssuerSettings,
     "verifier": VerifierSettings,
+    "display": DisplaySettings,
     "audit": AuditSettings,
     "regulator": RegulatorSettings,
     "service": ServiceSettings,

@@ -35,6 +35,10 @@
     │   ├── PickupExpired                    the code, or the pickup, expired before it was used
     │   ├── PickupLocked                     too many wrong codes for this pickup: the issuer must make a new one
     │   └── PickupNotReady                   the certificate is not anchored yet: ask again later
+    ├── MetadataError                        display metadata (labels and names) cannot be used
+    │   ├── MalformedMetadata                not display metadata in the agreed form (also ValueError)
+    │   ├── MetadataMismatch                 not what the registry holds a digest of: altered, or another's
+    │   └── MetadataUnavailable              the registry holds a digest of metadata nobody here has
     ├── SealingError                         a sealed receipt or regulator key is unusable
     │   └── NotSealedToThisKey               no part of the sealed receipt opens with this regulator's key
     ├── BundleError                          a bundle cannot be used; ``path`` is the JSON pointer of the fault
@@ -225,6 +229,28 @@ class PickupLocked(PickupError):
 
 class PickupNotReady(PickupError):
     """The certificate is enrolled but not anchored yet: collect it again in a moment."""
+
+
+class MetadataError(CrossverifyError):
+    """Display metadata (a document type's labels, an issuer's name) cannot be used
+    (see :mod:`crossverify.format.metadata`)."""
+
+
+class MalformedMetadata(MetadataError, ValueError):
+    """Not display metadata in the agreed form; ``path`` is the JSON pointer of the fault."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{message} (at {path or 'the top level'})")
+        self.path = path
+
+
+class MetadataMismatch(MetadataError):
+    """The metadata's digest is not the one the registry holds for that issuer and document type: it was
+    altered, or it describes another issuer's or type's documents."""
+
+
+class MetadataUnavailable(MetadataError):
+    """The registry holds a digest for that issuer and type, and no metadata known here has it."""
 
 
 class SealingError(CrossverifyError):
@@ -564,6 +590,10 @@ class RegistryDocTypeNotAllowed(ContractRevert):
 
 class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; a revocation that counts is final."""
+
+
+class RegistryMetadataLength(ContractRevert):
+    """Display metadata digests must pair one to one with the document types they describe."""
 
 
 class RegistryInvalidCancellation(ContractRevert):

@@ -17,12 +17,14 @@ from web3 import Web3
 
 from .chain.circulation import CirculationContract
 from .chain.connection import connect
+from .chain.metadata import MetadataReader
 from .chain.registry import Registry
 from .chain.transactions import Sender
 from .config import Config, Pkcs11KeySettings, env_name
 from .consortium.operator import OperatorClient
 from .errors import ConfigError, NoRegulatorKey
 from .format.hashing import HashAlgorithm
+from .format.metadata import Catalogue
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
 from .issuer.pickup import PickupDesk
@@ -78,6 +80,19 @@ class Session:
             raise ConfigError(f"[network] circulation {address} serves registry {circulation.registry_address()}, "
                               f"not {self.registry.address}")
         return circulation
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        """The display metadata known here: the standard types, and the folders of ``[display] metadata``."""
+        catalogue = Catalogue.standard()
+        for folder in self.config.display.metadata:
+            catalogue.add_folder(folder)
+        return catalogue
+
+    @cached_property
+    def metadata(self) -> MetadataReader:
+        """Issuers' names and document types' labels, as the registry's digests vouch for them."""
+        return MetadataReader(self.registry, self.catalogue)
 
     @cached_property
     def sender(self) -> Sender:

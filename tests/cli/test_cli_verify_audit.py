@@ -11,7 +11,7 @@ from crossverify import RevocationReason, load_bundle
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 
-from ..conftest import Consortium, deposit_certificates
+from ..conftest import EXAMPLES, Consortium, deposit_certificates
 from .test_cli_issuer import as_json, run
 
 
@@ -41,6 +41,9 @@ DEPCERT = 30
 [audit]
 index = "audit.sqlite"
 chunk = 50
+
+[display]
+metadata = ["{EXAMPLES / "metadata"}"]
 """)
     return path
 
@@ -63,7 +66,9 @@ def test_any_invalid_exits_1_with_the_failed_check(consortium: Consortium, confi
                                  consortium.issuer_admin)
     result = run(config, "verify", *map(str, files))
     assert result.exit_code == 1
-    assert "INVALID" in result.output and "superseded" in result.output
+    invalid = result.output.split(files[1].name)[1].splitlines()
+    assert invalid[0] == ": INVALID: 1 check failed" and invalid[1].startswith("  ✗ not_revoked: ")
+    assert "superseded" in invalid[1]
 
 
 def test_unusable_input_exits_2(config: Path, files: list[Path], tmp_path: Path) -> None:
@@ -139,3 +144,27 @@ def test_purpose_without_record_is_refused(config: Path, files: list[Path]) -> N
     result = run(config, "verify", str(files[0]), "--purpose", "ACCTOPEN")
     assert result.exit_code == 2 and "--purpose is sealed into the receipts that --record records" in result.output
 
+
+def test_the_verdict_comes_first_then_the_claims_by_their_labels(config: Path, files: list[Path]) -> None:
+    result = run(config, "verify", files[0].as_posix(), env={"COLUMNS": "100"})
+    lines = result.output.splitlines()
+    assert result.exit_code == 0 and lines[0] == f"{files[0].name}: VALID"
+    assert lines[1] == "  Deposit certificate · Banco Nacional Ultramarino (DEPCERT of BNUMMOMX)"
+    claims = "\n".join(lines[3:])
+    assert "Holder's name" in claims and "CHAN Tai Man 0" in claims and "MOP$1,000.00" in claims
+    assert "9-101-000000-8" not in claims and "•-•••-•••000-8" in claims  # masked until asked for
+    assert "anchored" not in result.output  # the checks that passed: with --verbose
+    verbose = run(config, "verify", files[0].as_posix(), "--verbose", "--reveal", "--language", "zh-Hant")
+    assert "9-101-000000-8" in verbose.output and "存款結餘" in verbose.output and "MOP$1,000.00" in verbose.output
+    assert "大西洋銀行" in verbose.output and all(name in verbose.output for name in ("anchored", "not_revoked"))
+
+
+def test_json_keeps_its_shape_and_adds_the_claims_and_names(config: Path, files: list[Path]) -> None:
+    [report] = as_json(run(config, "--json", "verify", str(files[0]), "--language", "pt"))
+    assert {"valid", "docType", "issuer", "documentDigest", "batchRoot", "purpose", "presentationHash",
+            "checks"} <= set(report)
+    assert report["disclosed"] == {"holder_name": "CHAN Tai Man 0", "account_no": "9-101-000000-8",
+                                   "balance_mop": 1000}
+    assert report["display"]["docTypeName"] == "Certificado de depósito"
+    assert report["display"]["labels"]["balance_mop"]["pt"] == "Saldo do depósito"
+    assert report["display"]["metadataRefused"] is None

@@ -105,11 +105,12 @@ class TestProposals:
     def test_zero_issuer_id_and_doc_type(self, consortium: Consortium) -> None:
         c = consortium
         with pytest.raises(errors.RegistryZeroIssuerId):
-            c.propose(ProposalKind.ADMIT_ISSUER, b"\0" * 11, b"\0" * 32, c.outsider, [])
+            c.propose(ProposalKind.ADMIT_ISSUER, b"\0" * 11, b"\0" * 32, c.outsider, [], b"\0" * 32, [])
         with pytest.raises(errors.RegistryZeroDocType):
-            c.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code("X"), b"\0" * 32, c.outsider, [b"\0" * 8])
+            c.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code("X"), b"\0" * 32, c.outsider, [b"\0" * 8], b"\0" * 32,
+                      [b"\0" * 32])
         with pytest.raises(errors.RegistryZeroDocType):
-            c.propose(ProposalKind.SET_DOC_TYPES, c.issuer_id, [b"\0" * 8], True)
+            c.propose(ProposalKind.SET_DOC_TYPES, c.issuer_id, [b"\0" * 8], True, [b"\0" * 32])
 
     def test_execution_rechecks_state(self, consortium: Consortium) -> None:
         """Two competing admissions of the same id: the second one's final approval fails, naming why."""
@@ -171,13 +172,15 @@ class TestIssuerLifecycle:
 
     def test_unknown_issuer(self, consortium: Consortium) -> None:
         with pytest.raises(errors.RegistryUnknownIssuer):
-            consortium.govern(ProposalKind.SET_DOC_TYPES, issuer_id_code("NOBODY"), [doc_type_code("X")], True)
+            consortium.govern(ProposalKind.SET_DOC_TYPES, issuer_id_code("NOBODY"), [doc_type_code("X")], True,
+                              [bytes(32)])
         with pytest.raises(errors.RegistryIssuerNotActive):
             consortium.govern(ProposalKind.SUSPEND_ISSUER, issuer_id_code("NOBODY"))
 
     def test_doc_types_change(self, consortium: Consortium) -> None:
         c, reg = consortium, consortium.registry
-        receipt = c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type, doc_type_code("INSPOL")], False)
+        receipt = c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type, doc_type_code("INSPOL")], False,
+                           [bytes(32)] * 2)
         # DEPCERT was allowed and is now not; INSPOL was not allowed, so nothing changes for it.
         assert [a["docType"] for _, a in events(reg, receipt, "DocTypePermissionChanged")] == [c.doc_type]
         assert not reg.call(lambda f: f.mayIssue(c.issuer_id, c.doc_type))

@@ -22,7 +22,7 @@ def test_status_reflects_suspension_and_permissions(consortium: Consortium) -> N
     c, reg = consortium, consortium.registry
     c.anchor(ROOT)
     c.govern(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
-    c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type], False)
+    c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type], False, [bytes(32)])
     status = reg.document_status(c.issuer_id, ROOT, DOC)
     assert status.issuer_status == Status.SUSPENDED
     assert not status.issuer_may_issue

@@ -1,8 +1,15 @@
-"""What people read: counts in words."""
+"""What people read: claim values by their kind in each language, identifiers masked, counts in words."""
 
 from __future__ import annotations
 
-from crossverify.format.display import counted
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crossverify.format.display import MASK, SHOWN, claim_value, counted, masked, moment, plain
+from crossverify.format.metadata import standard_types
+
+DEPOSIT = next(t for t in standard_types() if t.doc_type == "DEPCERT")
 
 
 def test_counts_agree_with_their_nouns() -> None:
@@ -11,3 +18,35 @@ def test_counts_agree_with_their_nouns() -> None:
     assert counted(1, "batch") == "1 batch" and counted(0, "batch") == "0 batches"
     assert counted(12_000, "receipt") == "12,000 receipts"
     assert counted(3, "anomaly", "anomalies") == "3 anomalies"
+
+
+@given(st.text(max_size=40))
+def test_a_masked_identifier_shows_at_most_its_last_letters_and_digits(text: str) -> None:
+    shown = masked(text)
+    assert len(shown) == len(text)
+    kept = [a for a, b in zip(text, shown, strict=True) if a == b and a.isalnum() and a != MASK]
+    assert len(kept) <= SHOWN
+    assert all(b == MASK or a == b for a, b in zip(text, shown, strict=True))
+
+
+def test_identifiers_are_masked_until_chosen() -> None:
+    claim = DEPOSIT.claim("id_number")
+    assert claim_value("1234567(8)", claim, "en") == "••••567(8)"
+    assert claim_value("1234567(8)", claim, "en", reveal=True) == "1234567(8)"
+
+
+def test_values_that_do_not_fit_their_kind_read_as_given() -> None:
+    assert claim_value({"MOP": "lots"}, DEPOSIT.claim("balance"), "pt") == "MOP lots"
+    assert claim_value("2021-02-30", DEPOSIT.claim("opened_on"), "en") == "2021-02-30"
+    assert claim_value([1500, True, None], None, "zh-Hant") == "1,500, 是, —"
+    assert plain({"a": 1}, "en") == "a 1"
+
+
+def test_times_on_chain_read_as_the_day_in_macao() -> None:
+    assert moment(1_790_000_000, "en") == "21 September 2026"
+    assert moment(1_790_000_000 - 1_790_000_000 % 86400 + 16 * 3600, "en") == "22 September 2026"  # 00:00 in Macao
+
+
+def test_an_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="zh-Hant, zh-Hans, pt, en"):
+        claim_value(1, None, "fr")

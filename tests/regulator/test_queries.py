@@ -81,7 +81,7 @@ def test_the_overview_agrees_with_the_rows(supervision: Supervision) -> None:
         "anomalies", Filters(kind="circulation_of_revoked"))) > 0
     digest = next(supervision.rows("receipts"))["documentDigest"]
     timeline = supervision.timeline(bytes.fromhex(digest[2:]))
-    assert [e["event"] for e in timeline["events"]][0] == "anchored"
+    assert timeline["events"][0]["event"] == "anchored"
 
 
 def test_a_bank_is_found_however_its_address_is_written(supervision: Supervision, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from crossverify.config import (
     AuditSettings,
     Config,
+    DisplaySettings,
     IssuerSettings,
     KeySettings,
     NetworkSettings,
@@ -22,7 +23,7 @@ from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
 
-from ..conftest import Consortium
+from ..conftest import EXAMPLES, Consortium
 
 KEYS = {role: new_key() for role in ("bank", "issuer", "regulator")}
 
@@ -38,6 +39,7 @@ def service(c: Consortium, tmp_path: Path, role: str, **keys: object) -> TestCli
         audit=AuditSettings(index=tmp_path / "audit.sqlite"),
         service=ServiceSettings(api_keys={f"test-{role}": f"{role} {digest}"}, requests_per_minute=6000,
                                 max_body_bytes=256 * 1024),
+        display=DisplaySettings(metadata=[EXAMPLES / "metadata"]),
     )
     app = create_app(Session(config), start_workers=False)
     client = TestClient(app, headers={"Authorization": f"Bearer {key}"})

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -174,28 +175,39 @@ def test_the_python_client_runs_the_issuer_and_bank_flows(python_client: Any, li
     submitted, pickup = certificates(live.now, "PY")
 
     # The issuer.
-    answer = api.issuers.submit_certificates.sync(client=issuer, body=models.CertificatesIn.from_dict(
-        {"certificates": submitted}))
+    answer = api.issuers.submit_certificates.sync(client=issuer, idempotency_key=str(uuid.uuid4()),
+                                                  body=models.CertificatesIn.from_dict({"certificates": submitted}))
     assert answer.journalled == 2
-    offer = api.issuers.offer_pickup.sync(client=issuer, body=models.PickupIn.from_dict({"certificate": pickup}))
+    retried = str(uuid.uuid4())  # a pickup offer retried under its key: the first code again, not a new one
+    offer, again = (api.issuers.offer_pickup.sync(client=issuer, idempotency_key=retried,
+                                                  body=models.PickupIn.from_dict({"certificate": pickup}))
+                    for _ in range(2))
+    assert again.code == offer.code
     holder = generate_holder_key()  # the resident's device
     enrolled = api.residents.enrol_holder_key.sync(client=pickup_page, body=models.EnrolIn.from_dict(
         {"code": offer.code, "jwk": public_jwk(holder.public_key())}))
 
     def all_delivered() -> Any:
-        listed = api.issuers.list_batches.sync(client=issuer)
-        states = {b.state for b in listed.batches}
-        return listed if listed.counts["pending"] == 0 and states == {"delivered"} else None
+        batches, cursor = [], python_client.types.UNSET
+        while True:  # a page of one batch at a time, to follow the cursors
+            listed = api.issuers.list_batches.sync(client=issuer, limit=1, cursor=cursor)
+            batches += listed.batches
+            if listed.next_ is None:
+                break
+            cursor = listed.next_
+        delivered = listed.counts["pending"] == 0 and {b.state for b in batches} == {"delivered"}
+        return batches if delivered else None
 
-    assert len(until("every batch delivered", all_delivered).batches) >= 1
+    assert len(until("every batch delivered", all_delivered)) >= 1
     assert api.issuers.get_pickup.sync(offer.reference, client=issuer).state == "delivered"
     collected = api.residents.collect_bundle.sync(client=pickup_page, body=models.CollectIn(enrolled.collect_token))
-    revoked = api.issuers.revoke_document.sync(client=issuer, body=models.RevocationIn.from_dict(
+    revoked = api.issuers.revoke_document.sync(client=issuer, idempotency_key=str(uuid.uuid4()),
+                                               body=models.RevocationIn.from_dict(
         {"reference": "PY-2", "reason": "withdrawn"}))
     assert (revoked.revoked, revoked.reason) == ("PY-2", "withdrawn")
 
     # The bank, with the resident answering its handed-over challenge.
-    handed = api.banks.hand_over_challenge.sync(client=bank, purpose="ACCTOPEN")
+    handed = api.banks.hand_over_challenge.sync(client=bank, purpose="ACCTOPEN", idempotency_key=str(uuid.uuid4()))
     read = api.residents.read_challenge.sync(client=page, body=models.CodeIn(handed.code))
     bundle = load_bundle(json.dumps(collected.to_dict()))
     presentation = present(bundle, load_challenge(json.dumps(read.to_dict())), holder, int(time.time()))
@@ -209,6 +221,7 @@ def test_the_python_client_runs_the_issuer_and_bank_flows(python_client: Any, li
         return json.loads((live.bundles / f"{reference}.bundle.json").read_text())
 
     one = api.banks.verify_one.sync(client=bank, purpose="ACCTOPEN", case="LOAN-2027-0042",
+                                    idempotency_key=str(uuid.uuid4()),
                                     body=models.BundleOrPresentation.from_dict(bundle_of("PY-1")))
     assert one.valid and one.receipt.state == "queued"
     many = api.banks.verify_batch.sync(client=bank, body=models.BatchVerificationIn.from_dict(

@@ -44,8 +44,9 @@ def head(path: str = "/v1/verifications", length: int = 100, **headers: str) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
-    """Read one response to its end: status, headers, body, and whether the server then closed the connection."""
+def answer(sock: socket.socket, closing: bool = True) -> tuple[int, dict[str, str], bytes, bool]:
+    """Read one response to its end: status, headers, body, and (when ``closing``) whether the server then closed
+    the connection."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -57,7 +58,7 @@ def answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes, bool]:
     while len(body) < int(headers.get("content-length", "0")):
         body += sock.recv(65536)
     try:
-        closed = sock.recv(1) == b""
+        closed = closing and sock.recv(1) == b""
     except (ConnectionResetError, TimeoutError):
         closed = False
     return int(status_line.split()[1]), headers, body, closed
@@ -127,6 +128,14 @@ def test_slow_silent_and_oversized_heads(live: tuple[str, int]) -> None:
         status, headers, body, closed = answer(big)
         assert status == 431 and closed
         assert problem(status, headers, body)["title"] == "Request header fields too large"
+    with socket.create_connection(live, timeout=10) as endless:  # a head that never ends
+        endless.sendall(head()[:-2] + b"".join(f"X-More-{i}: {'y' * 100}\r\n".encode() for i in range(100)))
+        status, headers, body, closed = answer(endless)
+        assert status == 431 and closed
+    with socket.create_connection(live, timeout=10) as whole:  # a small head with a large body in one packet
+        whole.sendall(head(length=60_000) + b" " * 60_000)
+        status, headers, body, _ = answer(whole, closing=False)
+        assert status == 200 and not json.loads(body)["valid"]
     with socket.create_connection(live, timeout=10) as broken:
         broken.sendall(b"POST /v1/verifications HTTP/1.1\r\nContent-Length: x\r\n\r\n")
         status, headers, body, closed = answer(broken)

@@ -25,6 +25,7 @@ OPERATIONS = {
     "getAuditReport", "getCirculation", "getIndexFreshness", "getSupervisionOverview", "getSupervisionRows",
     "getSupervisionRowsCsv", "getSupervisionDisputes", "getDocumentTimeline",
     "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getInstitution", "getDisplayMetadata",
     "getHealth", "getReadiness", "getMetrics",
 }
 INSTITUTIONS = {"banks", "issuers", "regulators"}
@@ -53,7 +54,7 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
             assert media_type == "application/json" and content.get("examples"), where
             assert {"408", "413"} <= set(op["responses"]), where
         elif method == "post":
-            assert all(p["in"] == "query" for p in op["parameters"]), f"{where} takes no body, only parameters"
+            assert all(p["in"] in ("query", "header") for p in op["parameters"]), f"{where} takes no body"
         for status, answer in op["responses"].items():
             if status.startswith(("4", "5")) and path != "/readyz":
                 assert answer["content"] == {"application/problem+json": {
@@ -61,6 +62,13 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
                 if status in ("429", "503"):
                     assert "Retry-After" in answer["headers"], f"{where} {status}"
     assert "HTTPValidationError" not in doc["components"]["schemas"]
+    creating = {op["operationId"] for _, _, op in operations(doc)
+                if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", ()))}
+    assert creating == {"verifyOne", "issueChallenge", "handOverChallenge", "submitCertificates", "revokeDocument",
+                        "offerPickup"}
+    listed = doc["paths"]["/v1/batches"]["get"]
+    assert {p["name"] for p in listed["parameters"]} >= {"cursor", "limit"}
+    assert "next" in doc["components"]["schemas"]["BatchesOut"]["required"]
     raw = doc["paths"]["/v1/verifications"]["post"]["requestBody"]["content"]["application/json"]
     assert set(raw["examples"]) == {"bundle", "presentation"}
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric import ec
+from eth_utils import keccak
 from fastapi.testclient import TestClient
 
-from crossverify.errors import UnsupportedHashAlgorithm
+from crossverify.chain.metadata import MetadataReader
+from crossverify.config import DisplaySettings
+from crossverify.errors import MetadataMismatch, UnsupportedHashAlgorithm
 from crossverify.format.bundle import load_bundle
 from crossverify.format.encoding import to_hex
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.presentation import load_challenge, load_presentation, present
 from crossverify.service.resident import VENDOR, VENDORED
+from crossverify.session import Session
 
-from ..conftest import Consortium
+from ..conftest import EXAMPLES, Consortium
 from .test_api import bank_api, issue, issuer_api, service  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).parents[2]
@@ -28,7 +35,7 @@ def test_the_javascript_matches_the_vectors_under_node() -> None:
     run = subprocess.run(["node", "--test", "tests/service/js/"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "# fail 0" in run.stdout and "# pass 18" in run.stdout
+    assert "# fail 0" in run.stdout and "# pass 22" in run.stdout
 
 
 def test_the_page_redacts_byte_for_byte_as_the_library_does() -> None:
@@ -171,3 +178,27 @@ def test_the_vendored_packages_are_what_the_lock_file_installs(tmp_path: Path) -
             assert copy.read_bytes() == (ROOT / "node_modules" / package / name).read_bytes(), copy
     shipped = {p.relative_to(VENDORED).as_posix() for p in VENDORED.rglob("*") if p.is_file()}
     assert shipped == {"packages.json"} | {f"{f}/{Path(n).name}" for f, (_, names) in VENDOR.items() for n in names}
+
+
+def test_the_pages_read_names_and_labels_by_the_registrys_digests(consortium: Consortium,
+                                                                   bank_api: TestClient,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    found = bank_api.get("/resident/metadata", params={"issuer": "BNUMMOMX", "docType": "DEPCERT"}).json()
+    for part in ("issuer", "docType"):
+        assert to_hex(keccak(rfc8785.dumps(found[part]["metadata"]))) == found[part]["digest"]
+    assert found["issuer"]["metadata"]["name"]["zh-Hant"] == "大西洋銀行"
+    assert found["docType"]["metadata"]["docType"] == "DEPCERT"
+    none = bank_api.get("/resident/metadata", params={"issuer": "BNUMMOMX", "docType": "INSPOL"}).json()
+    assert none["docType"] == {"digest": "0x" + "00" * 32, "metadata": None, "problem": None}
+    assert bank_api.get("/resident/metadata", params={"issuer": "bnu", "docType": "DEPCERT"}).status_code == 422
+    assert bank_api.get("/resident/institution").json() == {"name": None, "issuer": None}
+
+    altered = json.loads((EXAMPLES / "metadata" / "BNUMMOMX.json").read_text())
+    altered["name"]["en"] = "Another Bank"
+    (tmp_path / "BNUMMOMX.json").write_text(json.dumps(altered))
+    config = bank_api.app_state.session.config  # type: ignore[attr-defined]
+    relabelled = Session(replace(config, display=DisplaySettings(metadata=[tmp_path])))
+    refused = MetadataReader(relabelled.registry, relabelled.catalogue)
+    with pytest.raises(MetadataMismatch):
+        refused.issuer("BNUMMOMX")
+    relabelled.close()

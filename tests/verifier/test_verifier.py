@@ -110,7 +110,7 @@ def test_compromised_key(consortium: Consortium, issued: list[Bundle], tmp_path:
 
 def test_suspended_issuer_and_withdrawn_permission(consortium: Consortium, issued: list[Bundle]) -> None:
     c = consortium
-    c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type], False)
+    c.govern(ProposalKind.SET_DOC_TYPES, c.issuer_id, [c.doc_type], False, [bytes(32)])
     assert only_failure(verifier(c).verify(issued[0])) == "doc_type_permitted"
     c.govern(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
     assert {x.name for x in verifier(c).verify(issued[0]).failed} == {"doc_type_permitted", "issuer_in_good_standing"}

@@ -17,6 +17,7 @@ from ..chain.registry import artifact
 from ..chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from ..consortium.operator import OperatorClient
 from ..format.codes import doc_type_code, issuer_id_code, jurisdiction_code
+from ..format.metadata import standard_digest
 from ..sealing import DEFAULT_KEM, Kem, Receipt, RegulatorKey, seal, seal_receipts
 from ._sections import Section
 from ._world import ISSUER, REGULATORS, world
@@ -82,7 +83,7 @@ def operations(measure_cap: bool = True) -> Section:
     guangdong = OperatorClient(operator.registry, a[1], operator.consortium)
     issuer = issuer_id_code("ICBKMOMX")
     payload = encode_payload(ProposalKind.ADMIT_ISSUER, issuer, jurisdiction_code("MO"), a[5],
-                             [doc_type_code("DEPCERT")])
+                             [doc_type_code("DEPCERT")], bytes(32), [standard_digest("DEPCERT")])
     propose = operator.consortium.transact(lambda f: f.propose(int(ProposalKind.ADMIT_ISSUER), payload), a[0])
     approve = guangdong.consortium.transact(lambda f: f.approve(1), a[1])
     rows.append((GOVERNANCE[0], propose["gasUsed"], "1 doc type; keys are added by the admin"))

@@ -24,10 +24,10 @@ DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
 
 #: ABI types of each proposal kind's payload, in the order the contracts decode them.
 PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
-    ProposalKind.ADMIT_ISSUER: ("bytes11", "bytes32", "address", "bytes8[]"),
+    ProposalKind.ADMIT_ISSUER: ("bytes11", "bytes32", "address", "bytes8[]", "bytes32", "bytes32[]"),
     ProposalKind.SUSPEND_ISSUER: ("bytes11",),
     ProposalKind.REINSTATE_ISSUER: ("bytes11",),
-    ProposalKind.SET_DOC_TYPES: ("bytes11", "bytes8[]", "bool"),
+    ProposalKind.SET_DOC_TYPES: ("bytes11", "bytes8[]", "bool", "bytes32[]"),
     ProposalKind.ADMIT_MEMBER: ("address", "uint8"),
     ProposalKind.SUSPEND_MEMBER: ("address",),
     ProposalKind.REINSTATE_MEMBER: ("address",),

@@ -314,6 +314,14 @@ class Registry(Deployed):
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))
 
+    def metadata_digest(self, issuer_id: bytes, doc_type: bytes = bytes(8)) -> bytes:
+        """The registered digest of ``issuer_id``'s display metadata for ``doc_type`` (zero: of its own name);
+        32 zero bytes when none is registered."""
+        _require_bytes(issuer_id, 11, "issuer id")
+        _require_bytes(doc_type, 8, "document type")
+        (digest,) = self.raw_call("metadataDigest", issuer_id.ljust(32, b"\0") + doc_type.ljust(32, b"\0"))
+        return bytes(digest)
+
     def document_status(self, issuer_id: bytes, batch_root: bytes, document_digest: bytes) -> DocumentStatus:
         """What the registry holds about one document of a batch ``issuer_id`` anchored."""
         return self.document_statuses([(issuer_id, batch_root, document_digest)])[0]

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -27,7 +27,9 @@ from rich.table import Table
 
 from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError, SealingError
 from ..format.encoding import to_hex
-from ..session import Session
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -31,14 +31,19 @@ def holder() -> None:
 
 @holder.command("keygen")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--claim", "claim_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the public claim to this file, for the issuer's input (its holderKey).")
 @command
-def keygen(app: App, path: Path) -> None:
+def keygen(app: App, path: Path, claim_file: Path | None) -> None:
     """Create a P-256 key in PATH (mode 0600; encrypted if $CROSSVERIFY_HOLDER_PASSWORD is set) and print the
     claim to hand the issuer."""
     key = generate_holder_key()
     write_holder_key(key, path, os.environ.get(PASSWORD_ENV))
     claim = {HOLDER_CLAIM: holder_claim(key.public_key())}
-    app.emit({"key": path, **claim}, f"{path} written (keep it private). Ask the issuer to include this claim:\n"
+    if claim_file is not None:
+        claim_file.write_text(json.dumps(claim) + "\n")
+    handed = f"the file {claim_file}" if claim_file is not None else "this claim"
+    app.emit({"key": path, **claim}, f"{path} written (keep it private). Hand the issuer {handed}:\n"
                                      f"{json.dumps(claim)}")
 
 

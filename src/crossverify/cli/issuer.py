@@ -13,9 +13,10 @@ from web3 import Web3
 
 from ..chain.records import RevocationReason
 from ..format.display import counted
-from ..format.encoding import from_hex
+from ..format.encoding import from_hex, to_hex
 from ..format.hashing import HashAlgorithm
-from ..issuer.client import export_bundles, journal_certificates
+from ..format.metadata import TypeDisplay, read_metadata
+from ..issuer.client import export_bundles, journal_certificates, register_metadata
 from ..issuer.inputs import read_certificates
 from ..issuer.pickup import DEFAULT_CODE_TTL
 from ._shell import App, BadInput, command
@@ -152,6 +153,23 @@ def key_add(app: App) -> None:
     client = app.session.issuer()
     client.add_key(client.signer)
     app.emit({"added": client.signer.address}, f"added {client.signer.address}")
+
+
+@issuer.command("metadata")
+@click.argument("files", type=click.Path(exists=True, dir_okay=False, path_type=Path), nargs=-1, required=True)
+@command
+def issuer_metadata(app: App, files: tuple[Path, ...]) -> None:
+    """Register the digests of display metadata this issuer publishes: its name in four languages, or the labels
+    of a document type it may issue (the sender must be its admin). Verifiers keep the files themselves."""
+    session = app.session
+    issuer_id = session.issuer_id
+    done: list[tuple[Path, str, bytes]] = []
+    for file in files:
+        display = read_metadata(file.read_bytes())
+        register_metadata(session.registry, session.sender, issuer_id, display)
+        done.append((file, display.doc_type if isinstance(display, TypeDisplay) else "name", display.digest))
+    app.emit([{"file": file, "for": what, "digest": digest} for file, what, digest in done],
+             "\n".join(f"registered {what} metadata {to_hex(digest)} ({file})" for file, what, digest in done))
 
 
 @issuer.command("cancel-requests")

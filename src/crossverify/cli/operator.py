@@ -12,7 +12,9 @@ from web3 import Web3
 
 from ..chain.records import Role
 from ..consortium.operator import OperatorClient
+from ..errors import MalformedMetadata
 from ..format.encoding import utc_minute
+from ..format.metadata import Display, TypeDisplay, read_metadata
 from ..sealing import RegulatorPublicKey
 from ._shell import App, BadInput, command
 
@@ -64,11 +66,23 @@ def _proposed(app: App, proposal_id: int) -> None:
 @click.option("--admin", required=True)
 @click.option("--jurisdiction", default="MO", show_default=True)
 @click.option("--doc-type", "doc_types", multiple=True, required=True)
+@click.option("--metadata", "metadata", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Display metadata the issuer published: its name, or a type's labels (a standard type's ship "
+              "with crossverify and are registered unless another file is given).")
 @command
-def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str, doc_types: tuple[str, ...]) -> None:
-    """Admit an issuer with its admin and document types (the admin then adds its signing keys)."""
+def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str, doc_types: tuple[str, ...],
+                         metadata: tuple[Path, ...]) -> None:
+    """Admit an issuer with its admin, document types and display metadata (the admin then adds its signing
+    keys)."""
     _proposed(app, app.session.operator().propose_admit_issuer(
-        issuer_id, jurisdiction, Web3.to_checksum_address(admin), doc_types))
+        issuer_id, jurisdiction, Web3.to_checksum_address(admin), doc_types, [_metadata(f) for f in metadata]))
+
+
+def _metadata(file: Path) -> Display:
+    try:
+        return read_metadata(file.read_bytes())
+    except MalformedMetadata as exc:
+        raise BadInput(f"{file}: {exc}") from None
 
 
 @propose.command("admit-member")
@@ -122,10 +136,17 @@ def propose_reinstate_issuer(app: App, issuer_id: str) -> None:
 @click.argument("issuer_id")
 @click.option("--doc-type", "doc_types", multiple=True, required=True)
 @click.option("--disallow", is_flag=True)
+@click.option("--metadata", "metadata", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A type's display metadata as the issuer published it (standard types': shipped).")
 @command
-def propose_doc_types(app: App, issuer_id: str, doc_types: tuple[str, ...], disallow: bool) -> None:
-    """Allow (or disallow) document types for an issuer."""
-    _proposed(app, app.session.operator().propose_doc_types(issuer_id, doc_types, not disallow))
+def propose_doc_types(app: App, issuer_id: str, doc_types: tuple[str, ...], disallow: bool,
+                      metadata: tuple[Path, ...]) -> None:
+    """Allow (or disallow) document types for an issuer, with their labels."""
+    labels = [_metadata(f) for f in metadata]
+    if any(not isinstance(d, TypeDisplay) for d in labels):
+        raise BadInput("--metadata takes document types' metadata here (an issuer's name: issuer metadata)")
+    _proposed(app, app.session.operator().propose_doc_types(
+        issuer_id, doc_types, not disallow, [d for d in labels if isinstance(d, TypeDisplay)]))
 
 
 @propose.command("suspend-member")

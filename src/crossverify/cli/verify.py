@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
+from rich.table import Column, Table
 
+from ..chain.metadata import MetadataReader
+from ..errors import MetadataError
 from ..format.codes import doc_type_code
-from ..format.display import counted
+from ..format.display import claim_value, counted, moment
 from ..format.encoding import to_hex
-from ..verifier.client import Outcome
+from ..format.metadata import LANGUAGES, TypeDisplay
+from ..verifier.client import Outcome, VerificationReport
 from ._shell import App, BadInput, command
 
 
@@ -50,10 +55,15 @@ def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None
 @click.option("--in-person", is_flag=True, help="The residents of the bare bundles consented in person (your "
               "consent form, filed under --case): the receipts attest it. Without it, or a presentation the resident "
               "signed, a receipt states no consent and regulators flag it.")
+@click.option("--verbose", "-v", is_flag=True, help="List every check, with its detail (default: the failed ones).")
+@click.option("--language", type=click.Choice(LANGUAGES),
+              help="The language of claim labels, names and values (default: [display] language).")
+@click.option("--reveal", is_flag=True, help="Show identity and account numbers whole (default: masked).")
 @command
 def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
-           purpose: str | None, case: str, in_person: bool) -> None:
-    """Check bundles or presentations a resident handed over. Exit 0: all valid; 1: any invalid; 2: unusable
+           purpose: str | None, case: str, in_person: bool, verbose: bool, language: str | None, reveal: bool) -> None:
+    """Check bundles or presentations a resident handed over: the verdict first, then any failed check with its
+    reason, then the disclosed claims by their registered labels. Exit 0: all valid; 1: any invalid; 2: unusable
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if purpose is not None and not record:
         raise BadInput("--purpose is sealed into the receipts that --record records: give --record too")
@@ -90,22 +100,85 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
         for commitment in flushed.commitments:
             app.console.print(f"  receipt {to_hex(commitment)}")
+    language = language or app.session.config.display.language
+    shown = [_shown(app.session.metadata, report, language) for report in reports]
     if app.as_json:
-        app.emit([{"file": str(p), **r.as_json()} for p, r in zip(bundles, reports, strict=True)], "")
+        app.emit([{"file": str(p), **r.as_json(), "disclosed": r.bundle.disclosed() if r.bundle else {},
+                   "display": display.as_json()} for p, r, display in zip(bundles, reports, shown, strict=True)], "")
     else:
-        for path, report in zip(bundles, reports, strict=True):
-            table = Table(title=f"{path.name}: {'[green]VALID' if report.valid else '[red]INVALID'}[/]",
-                          title_justify="left")
-            table.add_column("check")
-            table.add_column("result")
-            table.add_column("detail", overflow="fold")
-            colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
-            for c in report.checks:
-                table.add_row(c.name, f"[{colours[c.outcome]}]{c.outcome.value}[/]", c.detail)
-            Console().print(table)
+        out = Console(soft_wrap=True)
+        for path, report, display in zip(bundles, reports, shown, strict=True):
+            _print(out, path, report, display, language, verbose, reveal)
     if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
         sys.exit(2)
     sys.exit(0 if all(r.valid for r in reports) else 1)
+
+
+@dataclass
+class _Shown:
+    """How one verified document reads: its issuer's and type's names, and its claims' metadata, if registered."""
+
+    issuer: str | None = None
+    doc_type: str | None = None
+    labels: TypeDisplay | None = None
+    refused: str | None = None  # why registered metadata was not used
+
+    def as_json(self) -> dict[str, object]:
+        claims = {c.name: c.label.as_json() for c in self.labels.claims} if self.labels else {}
+        return {"issuerName": self.issuer, "docTypeName": self.doc_type, "labels": claims,
+                "metadataRefused": self.refused}
+
+
+def _shown(reader: MetadataReader, report: VerificationReport, language: str) -> _Shown:
+    if report.bundle is None:
+        return _Shown()
+    header = report.bundle.header
+    shown = _Shown()
+    try:
+        issuer = reader.issuer(header.issuer_id)
+        shown.issuer = issuer.name[language] if issuer else None
+        shown.labels = reader.doc_type(header.issuer_id, header.doc_type)
+        shown.doc_type = shown.labels.name[language] if shown.labels else None
+    except MetadataError as exc:
+        shown.refused = f"{type(exc).__name__}: {exc}"
+    return shown
+
+
+def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, language: str, verbose: bool,
+           reveal: bool) -> None:
+    failed = report.failed
+    verdict = "[green]VALID[/]" if report.valid else f"[red]INVALID[/]: {counted(len(failed), 'check')} failed"
+    out.print(f"[bold]{escape(path.name)}[/]: {verdict}")
+    for check in failed:
+        out.print(f"  [red]✗ {check.name}[/]: {escape(check.detail)}")
+    if report.bundle is None:
+        return
+    header = report.bundle.header
+    names = " · ".join(escape(n) for n in (shown.doc_type, shown.issuer) if n)
+    codes = f"{header.doc_type} of {header.issuer_id}"
+    out.print(f"  {names} ({codes})" if names else f"  {codes}")
+    out.print(f"  issued {moment(header.issued_at, language)} · figures as of {moment(header.as_of, language)} · "
+              f"valid until {moment(header.not_after, language)}")
+    if shown.refused:
+        out.print(f"  [yellow]labels not used[/]: {escape(shown.refused)}")
+    disclosed = report.bundle.disclosed()
+    order = shown.labels.order(disclosed) if shown.labels else list(disclosed)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column(overflow="fold")
+    for name in order:
+        claim = shown.labels.claim(name) if shown.labels else None
+        label = escape(claim.label[language]) if claim else f"{escape(name)} [dim](no label)[/]"
+        table.add_row(f"  {label}", escape(claim_value(disclosed[name], claim, language, reveal)))
+    out.print(table)
+    if report.bundle.redacted_count:
+        out.print(f"  [dim]{counted(report.bundle.redacted_count, 'claim')} withheld by the resident[/]")
+    if verbose:
+        checks = Table("check", "result", Column("detail", overflow="fold"), box=None, padding=(0, 2))
+        colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
+        for c in report.checks:
+            checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", escape(c.detail))
+        out.print(checks)
 
 
 def _read(path: Path, limit: int) -> bytes:

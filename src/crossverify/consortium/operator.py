@@ -3,7 +3,7 @@ requests."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,8 @@ from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
 from ..errors import ConfigError
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
-from ..format.encoding import utc_time
+from ..format.encoding import to_hex, utc_time
+from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
 
 #: How jurisdiction codes read in proposals; other codes are shown as they are.
 JURISDICTION_NAMES = {"MO": "Macao", "GD": "Guangdong", "HK": "Hong Kong", "SZ": "Shenzhen"}
@@ -77,12 +78,14 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     v = abi_decode(list(PAYLOAD_TYPES[kind]), payload)
     if kind is ProposalKind.ADMIT_ISSUER:
         types = ", ".join(code_name(t) for t in v[3]) or "no document types"
-        return f"admit issuer {code_name(v[0])} ({jurisdiction_name(v[1])}), admin {_addr(v[2])}, may issue {types}"
+        name = f"; its name {to_hex(v[4])[:10]}…" if v[4] != NONE else ""
+        return (f"admit issuer {code_name(v[0])} ({jurisdiction_name(v[1])}), admin {_addr(v[2])}, may issue {types}"
+                f"{name}{_labels(v[5], v[3])}")
     if kind in (ProposalKind.SUSPEND_ISSUER, ProposalKind.REINSTATE_ISSUER):
         return f"{kind.name.split('_')[0].lower()} issuer {code_name(v[0])}"
     if kind is ProposalKind.SET_DOC_TYPES:
         verb = "allow" if v[2] else "disallow"
-        return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}"
+        return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}{_labels(v[3], v[1])}"
     if kind is ProposalKind.ADMIT_MEMBER:
         return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}"
     if kind in (ProposalKind.SUSPEND_MEMBER, ProposalKind.REINSTATE_MEMBER):
@@ -102,6 +105,28 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
                                                                                                     strict=False))
         return f"set the regulators' sealing keys on {_addr(v[0])}: {keys}"
     return f"require {v[0]} approvals (and one from every jurisdiction)"
+
+
+def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterable[Display]
+                     ) -> tuple[bytes, list[bytes]]:
+    """The digests an admission registers: the issuer's name's (zero: none given) and one per document type (the
+    given metadata's, else the standard type's, else zero). Metadata for another issuer or type is refused."""
+    name, types = NONE, {t: standard_digest(t) for t in doc_types}
+    for display in metadata:
+        if isinstance(display, IssuerDisplay):
+            if display.issuer != issuer_id:
+                raise ValueError(f"the metadata names issuer {display.issuer}, not {issuer_id}")
+            name = display.digest
+        elif display.doc_type not in types:
+            raise ValueError(f"metadata for {display.doc_type}, which is not among {', '.join(doc_types)}")
+        else:
+            types[display.doc_type] = display.digest
+    return name, [types[t] for t in doc_types]
+
+
+def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
+    named = [code_name(t) for t, d in zip(doc_types, digests, strict=True) if d != NONE]
+    return f"; labels for {', '.join(named)}" if named else ""
 
 
 def _addr(value: str) -> str:
@@ -137,10 +162,14 @@ class OperatorClient:
         """Propose ``kind`` with its payload values; returns the proposal id (this operator's approval counts)."""
         return self.consortium.propose(kind, encode_payload(kind, *values), self.sender)
 
-    def propose_admit_issuer(self, issuer_id: str, jurisdiction: str, admin: str, doc_types: Sequence[str]) -> int:
-        """Admit an issuer with its admin and document types; its admin then adds its signing keys."""
+    def propose_admit_issuer(self, issuer_id: str, jurisdiction: str, admin: str, doc_types: Sequence[str],
+                             metadata: Iterable[Display] = ()) -> int:
+        """Admit an issuer with its admin and document types; its admin then adds its signing keys. ``metadata``:
+        the issuer's name and its types' display metadata, whose digests the registry keeps; a type given none
+        gets the standard metadata crossverify ships for it, if any."""
+        name, digests = metadata_digests(issuer_id, doc_types, metadata)
         return self.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code(issuer_id), jurisdiction_code(jurisdiction),
-                            admin, [doc_type_code(t) for t in doc_types])
+                            admin, [doc_type_code(t) for t in doc_types], name, digests)
 
     def propose_suspend_issuer(self, issuer_id: str) -> int:
         return self.propose(ProposalKind.SUSPEND_ISSUER, issuer_id_code(issuer_id))
@@ -148,9 +177,13 @@ class OperatorClient:
     def propose_reinstate_issuer(self, issuer_id: str) -> int:
         return self.propose(ProposalKind.REINSTATE_ISSUER, issuer_id_code(issuer_id))
 
-    def propose_doc_types(self, issuer_id: str, doc_types: Sequence[str], allowed: bool) -> int:
+    def propose_doc_types(self, issuer_id: str, doc_types: Sequence[str], allowed: bool,
+                          metadata: Iterable[TypeDisplay] = ()) -> int:
+        """Allow or disallow document types; an allowed type's display metadata is registered as in
+        :meth:`propose_admit_issuer` (a disallowed type keeps its labels: residents still hold its documents)."""
+        _, digests = metadata_digests(issuer_id, doc_types, metadata) if allowed else (NONE, [NONE] * len(doc_types))
         return self.propose(ProposalKind.SET_DOC_TYPES, issuer_id_code(issuer_id),
-                            [doc_type_code(t) for t in doc_types], allowed)
+                            [doc_type_code(t) for t in doc_types], allowed, digests)
 
     def propose_admit_member(self, account: str, role: Role) -> int:
         return self.propose(ProposalKind.ADMIT_MEMBER, account, int(role))

@@ -1,6 +1,107 @@
-"""How values read in front of people: counts in words."""
+"""How values read in front of people: a claim's value by its kind (amounts with their currency and grouping,
+dates, identifiers masked until chosen, yes or no), dates and counts, in each language of
+:data:`~crossverify.format.metadata.LANGUAGES` (numbers and dates as CLDR has them for Macao, through Babel,
+as the pages do through the browser's ``Intl``)."""
 
 from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from .metadata import LANGUAGES, ClaimDisplay, Kind
+
+#: The CLDR locale each language formats numbers and dates in.
+LOCALES = {"zh-Hant": "zh_Hant_MO", "zh-Hans": "zh_Hans_MO", "pt": "pt_MO", "en": "en_MO"}
+#: CLDR's minimumGroupingDigits where it is not 1 (Babel does not apply it; browsers do): Portuguese groups
+#: thousands only from five digits on.
+MIN_GROUPING = {"pt": 2}
+YES_NO = {"zh-Hant": ("是", "否"), "zh-Hans": ("是", "否"), "pt": ("Sim", "Não"), "en": ("Yes", "No")}
+#: What stands in for each hidden letter or digit of a masked identifier.
+MASK = "•"
+#: An identifier shows this many of its last letters and digits while masked.
+SHOWN = 4
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def claim_value(value: Any, claim: ClaimDisplay | None, language: str, reveal: bool = False) -> str:
+    """``value`` as it reads in ``language`` by its claim's kind; a value that does not fit its kind, or a claim
+    the metadata does not know, reads as plain text. Identifiers stay masked unless ``reveal``."""
+    _check(language)
+    kind = claim.kind if claim is not None else Kind.TEXT
+    if kind is Kind.AMOUNT and claim is not None:
+        if claim.currency is not None and _is_number(value):
+            return amount(value, claim.currency, language)
+        if claim.currency is None and isinstance(value, dict) and value and all(
+                _CURRENCY.match(k) and _is_number(v) for k, v in value.items()):
+            return ", ".join(amount(v, k, language) for k, v in value.items())
+    elif kind is Kind.NUMBER and claim is not None and _is_number(value):
+        text = number(value, language)
+        if claim.unit is None:
+            return text
+        return f"{text}{'' if language.startswith('zh') else ' '}{claim.unit[language]}"
+    elif kind is Kind.DATE and isinstance(value, str) and _DATE.match(value):
+        try:
+            return calendar_date(datetime.date.fromisoformat(value), language)
+        except ValueError:
+            pass
+    elif kind is Kind.IDENTIFIER and isinstance(value, str) and not reveal:
+        return masked(value)
+    return plain(value, language)
+
+
+def plain(value: Any, language: str) -> str:
+    """Any JSON value as text: yes or no for booleans, grouped numbers, lists and objects spelled out."""
+    if isinstance(value, bool):
+        return YES_NO[language][0 if value else 1]
+    if _is_number(value):
+        return number(value, language)
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(plain(v, language) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v, language)}" for k, v in value.items())
+    return str(value)
+
+
+def masked(text: str) -> str:
+    """Every letter and digit but the last :data:`SHOWN` replaced by :data:`MASK`; punctuation stays."""
+    keep = sum(ch.isalnum() for ch in text) - SHOWN
+    out = []
+    for ch in text:
+        if ch.isalnum() and keep > 0:
+            keep -= 1
+            out.append(MASK)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def amount(value: float, currency: str, language: str) -> str:
+    from babel.numbers import format_currency
+
+    return str(format_currency(value, currency, locale=LOCALES[language], group_separator=_grouped(value, language)))
+
+
+def number(value: float, language: str) -> str:
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=LOCALES[language], decimal_quantization=False,
+                              group_separator=_grouped(value, language)))
+
+
+def calendar_date(day: datetime.date, language: str) -> str:
+    from babel.dates import format_date
+
+    return str(format_date(day, "long", locale=LOCALES[language]))
+
+
+def moment(seconds: int, language: str) -> str:
+    """A time on chain (UNIX seconds) as the calendar date it falls on in Macao (UTC+8)."""
+    macao = datetime.timezone(datetime.timedelta(hours=8))
+    return calendar_date(datetime.datetime.fromtimestamp(seconds, macao).date(), language)
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -10,3 +111,16 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     if plural is None:
         plural = noun + ("es" if noun.endswith(("s", "sh", "ch", "x", "z")) else "s")
     return f"{n:,} {plural}"
+
+
+def _grouped(value: float, language: str) -> bool:
+    return bool(abs(value) >= 10 ** (2 + MIN_GROUPING.get(language, 1)))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")

@@ -35,6 +35,7 @@ from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
 from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
+from ..format.metadata import Display, IssuerDisplay
 from .journal import BatchRecord, BatchState, Journal
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,18 @@ def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: 
         os.replace(partial, path)
         written.append(path)
     return written
+
+
+def register_metadata(registry: Registry, admin: Sender, issuer_id: str, display: Display) -> None:
+    """Register, as ``issuer_id``'s admin, the digest of its name (:class:`IssuerDisplay`) or of the display
+    metadata of a document type it may issue; readers then use exactly that metadata."""
+    if isinstance(display, IssuerDisplay):
+        if display.issuer != issuer_id:
+            raise ValueError(f"the metadata names issuer {display.issuer}, not {issuer_id}")
+        doc_type = bytes(8)
+    else:
+        doc_type = doc_type_code(display.doc_type)
+    registry.transact(lambda f: f.setMetadataDigest(doc_type, display.digest), admin)
 
 
 def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]:
@@ -476,6 +489,10 @@ class IssuerClient:
         issuer = issuer_id_code(self.issuer_id)
         proof = key_proof(issuer, key, self.domain)
         self.registry.transact(lambda f: f.addSigningKey(issuer, key.address, proof), self.sender)
+
+    def set_metadata(self, display: Display) -> None:
+        """Register, as the admin, the digest of this issuer's name or of a type's display metadata."""
+        register_metadata(self.registry, self.sender, self.issuer_id, display)
 
     def cancel_signed_requests(self, up_to: int) -> None:
         """Void every request this issuer signed (anchor or revocation) with a deadline at or before ``up_to``."""

@@ -2,11 +2,13 @@
 
 A file holds one object, a list of objects, or JSON lines. Each entry has a ``reference`` (the issuer's own id
 for the document), ``docType``, ``notAfter``, ``claims`` (name -> JSON value), optionally ``issuedAt`` and
-``asOf`` (default: now) and ``attachments`` (claim name -> file path, relative to the input file)::
+``asOf`` (default: now), ``attachments`` (claim name -> file path, relative to the input file) and
+``holderKey`` (the file ``crossverify holder keygen --claim`` wrote for the resident, relative to the input file:
+the certificate is then bound to the resident's key through its ``cnf`` claim)::
 
     {"reference": "DEP-2026-0001", "docType": "DEPCERT", "notAfter": 1821398400,
      "claims": {"holder_name": "CHAN Tai Man", "balance_mop": 125000},
-     "attachments": {"statement_pdf": "scans/0001.pdf"}}
+     "attachments": {"statement_pdf": "scans/0001.pdf"}, "holderKey": "alice.cnf.json"}
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from ..errors import CertificateInputError, CrossverifyError
 from ..format.certificate import Certificate, DocumentHeader, attachment_claim
+from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk
 
 
 def read_certificates(paths: Iterable[Path], issuer_id: str, now: int | None = None) -> list[tuple[str, Certificate]]:
@@ -54,6 +57,14 @@ def certificate_entry(item: object, issuer_id: str, now: int, folder: Path | Non
                 raise CertificateInputError(f"{source}: attachments are files; give them in an input file")
             data = (folder / file).read_bytes()
             claims[name] = attachment_claim(data, mimetypes.guess_type(file)[0] or "application/octet-stream")
+        if "holderKey" in item:
+            if folder is None:
+                raise CertificateInputError(f"{source}: a holder key is a file; give it in an input file")
+            if HOLDER_CLAIM in claims:
+                raise CertificateInputError(f"{source}: give the holder's key as a {HOLDER_CLAIM} claim or as "
+                                            "holderKey, not both")
+            claims[HOLDER_CLAIM] = holder_claim(key_from_jwk(
+                json.loads((folder / item["holderKey"]).read_text())[HOLDER_CLAIM]["jwk"]))
         header = DocumentHeader(item["docType"], issuer_id, item.get("issuedAt", now), item.get("asOf", now),
                                 item["notAfter"])
         return item["reference"], Certificate(header, claims)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from .. import idempotency
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
 from ..format.hashing import HashAlgorithm
@@ -85,7 +86,7 @@ ALTER TABLE batches ADD COLUMN anchor_block_hash BLOB;
 """, PerEngine(REISSUE, REISSUE + """
 -- the ids were copied: the identity goes on after them
 SELECT setval(pg_get_serial_sequence('documents', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM documents;
-"""))
+"""), idempotency.MIGRATION)
 
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -283,13 +284,16 @@ class Journal:
         with self.transaction() as db:
             db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*values, batch_id))
 
-    def batches(self, issuer_id: str, *states: BatchState) -> list[BatchRecord]:
+    def batches(self, issuer_id: str, *states: BatchState, after: int = 0, limit: int | None = None
+                ) -> list[BatchRecord]:
+        """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``."""
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
             "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, "
             "(SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id) FROM batches "
-            f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) "
-            "ORDER BY id", (issuer_id, *states)).fetchall()
+            f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) AND id > ? "
+            f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
+            (issuer_id, *states, after, *(() if limit is None else (limit,)))).fetchall()
         return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])
                 for r in rows]
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import rfc8785
 
+from .. import idempotency
 from ..errors import (
     PickupCodeInvalid,
     PickupCodeUsed,
@@ -59,7 +60,7 @@ CREATE TABLE pickups (
     journalled    INTEGER NOT NULL DEFAULT 0,
     UNIQUE (issuer_id, reference)
 );
-"""]
+""", idempotency.MIGRATION]
 #: Crockford's base-32 alphabet: no I, L, O or U to misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 HANDLE_LENGTH, SECRET_LENGTH = 4, 12

@@ -191,6 +191,11 @@ class Supervision:
                                 "AND day <= ? ORDER BY day", (measure, *days)).fetchall()
         return [{"value": utc_time(d * DAY)[:10], "amount": int(n)} for d, n in rows]
 
+    def issued_types(self) -> list[tuple[str, str]]:
+        """Each (issuer, document type) the index saw anchored."""
+        return [(str(i), str(t)) for i, t in self._db.execute(
+            "SELECT DISTINCT issuer_id, doc_type FROM anchors ORDER BY issuer_id, doc_type")]
+
     def anomaly_counts(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
         """Each anomaly kind raised in the period, with its severity, explanation and count (most severe first)."""
         since, until = _bounds(filters)

@@ -30,12 +30,16 @@ class Front:
     new one), answers it in a header, and hands ``record`` the request's scope, status and seconds for metrics
     and the JSON log (499 for a client that went away). It bounds a request body: at most ``limit`` bytes (413,
     by Content-Length or as it streams in), all of it within ``timeout`` seconds of the request's head (408,
-    and the connection is closed: a slow sender holds no more than a timer). A client that goes away before its
+    and the connection is closed: a slow sender holds no worker; one timer a second checks every body being
+    read, so the bound costs a request a dictionary entry). A client that goes away before its
     body is in is logged as such, and answered nothing."""
 
     def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None], limit: int,
                  timeout: float) -> None:
         self.app, self.record, self.limit, self.timeout = app, record, limit, timeout
+        #: Each request whose body is being read, and when it is due.
+        self._due: dict[_Exchange, float] = {}
+        self._ticking: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,79 +48,56 @@ class Front:
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        started, status = time.perf_counter(), 500
-
-        async def sending(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
-            await send(message)
-
+        started = time.perf_counter()
+        exchange = _Exchange(request_id.encode("latin-1"), receive, send, self.limit)
         try:
             declared = headers.get(b"content-length")
             if (declared is None and b"transfer-encoding" not in headers) or declared == b"0":
-                await self.app(scope, receive, sending)  # no body
+                await self.app(scope, receive, exchange.send)  # no body
             elif declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-                await self._too_large(scope, sending)
-            elif await self._bounded(scope, receive, sending) is _GONE:
-                status = 499
-                log.info("client went away", extra={"request_id": request_id, "method": scope["method"],
-                                                    "path": scope["path"]})
+                await self._too_large(scope, exchange.send)
+            else:
+                await self._bounded(scope, exchange)
         finally:
-            self.record(scope, status, time.perf_counter() - started)
+            self.record(scope, exchange.status, time.perf_counter() - started)
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> object:
-        """Run the app with the body bounded in size and time; :data:`_GONE` when the client went away."""
-        task = asyncio.current_task()
-        assert task is not None
-        seen, complete, answering, expired = 0, False, False, False
-
-        def expire() -> None:
-            nonlocal expired
-            if not answering:
-                expired = True
-                task.cancel()
-
-        timer = asyncio.get_running_loop().call_later(self.timeout, expire)
-
-        async def bounded() -> Any:
-            nonlocal seen, complete
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                if not complete:
-                    raise _Gone
-                return message
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            if not message.get("more_body", False):
-                complete = True
-                timer.cancel()
-            return message
-
-        async def answer(message: Any) -> None:
-            nonlocal answering
-            answering = True
-            await send(message)
-
+    async def _bounded(self, scope: Scope, exchange: _Exchange) -> None:
+        """Run the app with the body bounded in size and time."""
+        loop = asyncio.get_running_loop()
+        exchange.task = asyncio.current_task()
+        self._due[exchange] = loop.time() + self.timeout
+        if self._ticking is not loop:  # one timer per event loop checks every body being read, each second
+            self._ticking = loop
+            loop.call_later(1.0, self._tick, loop)
         try:
-            await self.app(scope, bounded, answer)
+            await self.app(scope, exchange.receive, exchange.send)
         except _TooLarge:
-            if not answering:
-                await self._too_large(scope, send)
+            if not exchange.answering:
+                await self._too_large(scope, exchange.send)
         except _Gone:
-            return _GONE
+            exchange.status = 499
+            log.info("client went away", extra={"request_id": scope["state"]["request_id"],
+                                                "method": scope["method"], "path": scope["path"]})
         except asyncio.CancelledError:
-            if not expired:
+            if not exchange.expired:
                 raise
-            task.uncancel()
-            await send_problem(scope, send, REQUEST_TIMEOUT, f"the request body did not arrive within "
+            exchange.task.uncancel()  # type: ignore[union-attr]
+            await send_problem(scope, exchange.send, REQUEST_TIMEOUT, f"the request body did not arrive within "
                                f"{self.timeout:g} seconds", _CLOSE)
         finally:
-            timer.cancel()
-        return None
+            self._due.pop(exchange, None)
 
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Expire the bodies past their time; come again in a second while any is being read."""
+        now = loop.time()
+        for exchange, due in list(self._due.items()):
+            if due <= now and exchange.task is not None and exchange.task.get_loop() is loop:
+                del self._due[exchange]
+                exchange.expire()
+        if self._due:
+            loop.call_later(1.0, self._tick, loop)
+        else:
+            self._ticking = None
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
         """413, closing the connection: the rest of the body is not worth reading."""
@@ -126,15 +107,59 @@ class Front:
 _CLOSE = [(b"connection", b"close")]
 
 
+class _Exchange:
+    """One request as :class:`Front` follows it: its status, and its body as it arrives (size, completeness)."""
+
+    __slots__ = (
+        "_receive",
+        "_send",
+        "answering",
+        "complete",
+        "expired",
+        "limit",
+        "request_id",
+        "seen",
+        "status",
+        "task",
+    )
+
+    def __init__(self, request_id: bytes, receive: Receive, send: Send, limit: int) -> None:
+        self.request_id, self._receive, self._send, self.limit = request_id, receive, send, limit
+        self.status, self.seen, self.answering, self.complete, self.expired = 500, 0, False, False, False
+        self.task: asyncio.Task[Any] | None = None
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.answering, self.status = True, message["status"]
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", self.request_id)]
+        await self._send(message)
+
+    async def receive(self) -> Any:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            if not self.complete:
+                raise _Gone
+            return message
+        self.seen += len(message.get("body", b""))
+        if self.seen > self.limit:
+            raise _TooLarge
+        if not message.get("more_body", False):
+            self.complete = True
+        return message
+
+    def expire(self) -> None:
+        """The body is late: unless the answer has begun, cancel the request (:class:`Front` answers 408)."""
+        if not self.answering and not self.complete and self.task is not None:
+            self.expired = True
+            self.task.cancel()
+
+
 class _TooLarge(Exception):
     pass
 
 
 class _Gone(Exception):
     """The client disconnected before its request body was in."""
-
-
-_GONE = object()
 
 
 class StrictJson:

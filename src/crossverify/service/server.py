@@ -10,7 +10,7 @@ they hold under any server.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -20,75 +20,90 @@ from . import problems
 from .problems import BAD_REQUEST, HEAD_TOO_LARGE, REQUEST_TIMEOUT, ProblemType
 
 
-class _HeadTooLarge(Exception):
-    pass
+class _Refused(Exception):
+    """Stops the parser of a request that was answered already."""
 
 
 class GuardedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol with a request head bounded in size and time (set per server by
-    :func:`config`)."""
+    :func:`config`). The head's bytes are counted as they arrive; the connections awaiting a head are checked
+    each second by one timer per event loop, so the bound costs a request a dictionary entry."""
 
     max_head_bytes = 16 * 1024
     head_timeout = 10.0
+    #: Connections awaiting a request's head, and when it is due (one table per server's protocol class).
+    awaiting: ClassVar[dict[GuardedHttp, float]] = {}
+    ticking: ClassVar[asyncio.AbstractEventLoop | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_too_large = False
+        self._head_bytes, self._chunk, self._head_open = 0, 0, True
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self.awaiting.pop(self, None)
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._chunk = len(data)
+        super().data_received(data)
+        if self._head_open and not self.transport.is_closing():  # all of it head (or the previous body's end)
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._too_large()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_bytes = 0
-        self._arm()
-
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
+        self._head_bytes, self._head_open = 0, True
+        self._await_head()
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._head_open = False
+        self.awaiting.pop(self, None)
+        # The head is within the chunks that brought it; measured exactly only when those could exceed the bound.
+        if self._head_bytes + self._chunk > self.max_head_bytes and self._head_size() > self.max_head_bytes:
+            self._too_large()
+            raise _Refused  # stops the parser: the request never reaches the app
         super().on_headers_complete()
 
     def send_400_response(self, msg: str) -> None:
-        """What uvicorn sends for a request httptools cannot parse (and for a head over the limit)."""
-        self._disarm()
-        if self._head_too_large:
-            self._refuse(HEAD_TOO_LARGE, f"request line and headers are limited to {self.max_head_bytes} bytes")
-        else:
+        """What uvicorn sends for a request httptools cannot parse (or that was refused already)."""
+        self.awaiting.pop(self, None)
+        if not self.transport.is_closing():
             self._refuse(BAD_REQUEST, "the request is not well-formed HTTP/1.1")
 
-    def _count(self, size: int) -> None:
-        self._head_bytes += size
-        if self._head_bytes > self.max_head_bytes:
-            self._head_too_large = True
-            raise _HeadTooLarge  # stops the parser; uvicorn answers through send_400_response
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
-    def _arm(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_timeout, self._head_late)
+    def _too_large(self) -> None:
+        self.awaiting.pop(self, None)
+        self._refuse(HEAD_TOO_LARGE, f"request line and headers are limited to {self.max_head_bytes} bytes")
 
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _await_head(self) -> None:
+        if self not in self.awaiting:
+            self.awaiting[self] = self.loop.time() + self.head_timeout
+            cls = type(self)
+            if cls.ticking is not self.loop:
+                cls.ticking = self.loop
+                self.loop.call_later(1.0, cls._tick, self.loop)
 
-    def _head_late(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
-            self._refuse(REQUEST_TIMEOUT, f"the request's head did not arrive within {self.head_timeout:g} seconds")
+    @classmethod
+    def _tick(cls, loop: asyncio.AbstractEventLoop) -> None:
+        """Answer 408 to the connections whose head is late; come again in a second while any is awaited."""
+        now = loop.time()
+        for protocol, due in list(cls.awaiting.items()):
+            if due <= now:
+                del cls.awaiting[protocol]
+                if protocol._head_open and not protocol.transport.is_closing():
+                    protocol._refuse(REQUEST_TIMEOUT, f"the request's head did not arrive within "
+                                                      f"{protocol.head_timeout:g} seconds")
+        if cls.awaiting:
+            loop.call_later(1.0, cls._tick, loop)
+        else:
+            cls.ticking = None
 
     def _refuse(self, kind: ProblemType, detail: str) -> None:
         """Answer with problem details and close the connection (the request never reached the app)."""
@@ -104,7 +119,8 @@ def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Con
     """The uvicorn configuration for ``app`` under ``settings``: the guarded protocol, the keep-alive time, and
     logging left to crossverify's own JSON log (no access log: the app logs every request)."""
     protocol = type("GuardedHttp", (GuardedHttp,), {"max_head_bytes": settings.max_header_bytes,
-                                                   "head_timeout": settings.head_timeout})
+                                                   "head_timeout": settings.head_timeout, "awaiting": {},
+                                                   "ticking": None})
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol,
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}

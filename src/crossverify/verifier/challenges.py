@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from enum import StrEnum
 
+from .. import idempotency
 from ..errors import ChallengeError
 from ..format.presentation import Challenge
 from ..store import Connection, Location, Store
@@ -49,7 +50,7 @@ ALTER TABLE challenge_answers ADD COLUMN receipt BLOB;
 ALTER TABLE challenge_answers ADD COLUMN receipt_queued INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS challenge_answers_unqueued ON challenge_answers (nonce)
     WHERE receipt IS NOT NULL AND receipt_queued = 0;
-"""]
+""", idempotency.MIGRATION]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
 DEFAULT_CHALLENGE_TTL = 600

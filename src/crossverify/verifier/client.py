@@ -30,6 +30,7 @@ from ..errors import ConfigError, CrossverifyError
 from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
+from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
 from ..format.holder import HOLDER_CLAIM
 from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
@@ -442,7 +443,8 @@ class VerifierClient:
             age = now - h.as_of
             ok = age <= limit
             checks.append(Check("fresh_enough", Outcome.PASSED if ok else Outcome.FAILED,
-                                f"describes {utc_time(h.as_of)}: {age // 86400} days old, limit {limit // 86400}"))
+                                f"describes {utc_time(h.as_of)}: {counted(age // 86400, 'day')} old, limit "
+                                f"{counted(limit // 86400, 'day')}"))
         return checks
 
 

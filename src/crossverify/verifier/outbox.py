@@ -25,6 +25,7 @@ from typing import Any
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
+from .. import idempotency
 from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.registry import Deployed, Registry
@@ -69,7 +70,7 @@ CREATE TABLE sealed_receipts (
     UNIQUE (document_digest, purpose, reference)
 );
 CREATE INDEX sealed_receipts_by_state ON sealed_receipts (state, tx_hash);
-""")
+""", idempotency.MIGRATION)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,9 +54,14 @@ async function until<T>(what: string, poll: () => Promise<T | undefined>, second
 }
 
 // The issuer: submit certificates, offer one for pickup, follow the batches, revoke.
-const submitted = ok(await issuer.POST("/v1/certificates", { body: { certificates: input.certificates } }));
+const once = () => ({ header: { "Idempotency-Key": crypto.randomUUID() } });
+const submitted = ok(await issuer.POST("/v1/certificates", {
+  params: once(), body: { certificates: input.certificates } }));
 assert.equal(submitted.journalled, input.certificates.length);
-const offer = ok(await issuer.POST("/v1/pickups", { body: { certificate: input.pickup } }));
+// A pickup offer retried under its key: the first code again, not a new one.
+const offering = { params: once(), body: { certificate: input.pickup } };
+const offer = ok(await issuer.POST("/v1/pickups", offering));
+assert.equal(ok(await issuer.POST("/v1/pickups", offering)).code, offer.code);
 
 // The resident, on the pickup page: a key made on the device enrols with the code.
 const holder = await page.generateHolderKey();
@@ -64,21 +69,29 @@ const jwk = await page.publicJwk(holder.publicKey);
 const enrolled = ok(await pickupPage.POST("/resident/pickups/enrol", { body: { code: offer.code, jwk } }));
 
 const batches = await until("every batch delivered", async () => {
-  const listed = ok(await issuer.GET("/v1/batches"));
-  const pending = listed.counts.pending ?? 0;
-  const delivered = listed.batches.every((b) => b.state === "delivered");
-  return pending === 0 && listed.batches.length > 0 && delivered ? listed : undefined;
+  const seen: components["schemas"]["BatchOut"][] = [];
+  let cursor: string | undefined;
+  let pending = 0;
+  do {  // a page of one batch at a time, to follow the cursors
+    const listed = ok(await issuer.GET("/v1/batches", { params: { query: { limit: 1, cursor } } }));
+    seen.push(...listed.batches);
+    pending = listed.counts.pending ?? 0;
+    cursor = listed.next ?? undefined;
+  } while (cursor !== undefined);
+  return pending === 0 && seen.length > 0 && seen.every((b) => b.state === "delivered") ? seen : undefined;
 });
 const pickup = ok(await issuer.GET("/v1/pickups/{reference}", { params: { path: { reference: offer.reference } } }));
 assert.equal(pickup.state, "delivered");
 const collected = ok(await pickupPage.POST("/resident/pickups/collect", {
   body: { collectToken: enrolled.collectToken } })) as Bundle;
 const [first, second] = input.certificates.map((c) => String(c.reference));
-const revoked = ok(await issuer.POST("/v1/revocations", { body: { reference: second, reason: "withdrawn" } }));
+const revoked = ok(await issuer.POST("/v1/revocations", {
+  params: once(), body: { reference: second, reason: "withdrawn" } }));
 assert.deepEqual(revoked, { revoked: second, reason: "withdrawn" });
 
 // The bank: hand a challenge over at the counter; the resident's page answers it with the collected certificate.
-const handed = ok(await bank.POST("/v1/challenges/hand-over", { params: { query: { purpose: "ACCTOPEN" } } }));
+const handed = ok(await bank.POST("/v1/challenges/hand-over", {
+  params: { ...once(), query: { purpose: "ACCTOPEN" } } }));
 const challenge = ok(await residentPage.POST("/resident/challenges", { body: { code: handed.code } }));
 const presentation = await page.present(collected, challenge, holder, Math.floor(Date.now() / 1000));
 const answered: Verdict = ok(await residentPage.POST("/resident/verifications", { body: presentation }));
@@ -91,7 +104,7 @@ assert.equal(state.verdict?.presentationHash, answered.presentationHash);
 const bundleOf = (reference: string) =>
   JSON.parse(readFileSync(`${input.bundlesDir}/${reference}.bundle.json`, "utf8")) as Bundle;
 const one = ok(await bank.POST("/v1/verifications", {
-  params: { query: { purpose: "ACCTOPEN", case: "LOAN-2027-0042" } }, body: bundleOf(first) }));
+  params: { ...once(), query: { purpose: "ACCTOPEN", case: "LOAN-2027-0042" } }, body: bundleOf(first) }));
 assert.ok(one.valid && one.receipt, JSON.stringify(one.checks));
 const many = ok(await bank.POST("/v1/verifications/batch", {
   body: { bundles: [bundleOf(first), bundleOf(second)] } }));
@@ -108,7 +121,7 @@ const nowhere = `0x${"11".repeat(32)}`;
 const missing = await bank.GET("/v1/receipts/{commitment}", { params: { path: { commitment: nowhere } } });
 
 console.log(JSON.stringify({
-  batches: batches.batches.length, pickup: pickup.state, collectedDocType: collected.document,
+  batches: batches.length, pickup: pickup.state, collectedDocType: collected.document,
   valid: [answered.valid, one.valid, ...many.map((v) => v.valid)], failed,
   recorded: recorded.map((r) => r.block), missing: { status: missing.response.status, type: missing.error?.type },
 }));

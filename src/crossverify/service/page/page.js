@@ -1,14 +1,18 @@
 // The resident's page: open a bundle, choose what to show, answer the bank's challenge, send, read the verdict.
 // Redaction and the holder's signature happen here, on the device; only the redacted bundle (signed, when the
-// certificate names its holder's key) is sent.
+// certificate names its holder's key) is sent. Claims read through the display metadata the registry vouches for.
 import { BundleError, dumps, holderBound, readBundle, redact } from "./bundle.js";
 import { holderKeyFor } from "./keys.js";
+import { LOCALES, claimDisplay, claimValue, displayOrder } from "./metadata.js";
 import { HOLDER_CLAIM, dumps as dumpsPresentation, holderJwk, present, readChallenge } from "./presentation.js";
-import { codeFromAddress, element, offerLanguages, pickLanguage, translate } from "./ui.js";
+import {
+  codeFromAddress, documentRows, element, fetchDisplay, fetchInstitution, offerLanguages, pickLanguage, translate,
+} from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), verdict: null, error: null,
+  language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), revealed: new Set(), verdict: null,
+  error: null, display: null, institution: null,
 };
 
 // What goes to the bank is built by these steps, in order, from the bundle and the names to withhold: redact,
@@ -37,17 +41,36 @@ const PRESENTATION_STEPS = [
 
 const t = (key, values) => translate(state.language, key, values);
 
-const pretty = (name) => (name === HOLDER_CLAIM ? t("claim.cnf") : name.replaceAll("_", " "));
-function shown(value) {
-  if (Array.isArray(value)) return value.map(shown).join(", ");
-  if (value !== null && typeof value === "object") {
-    return Object.entries(value).map(([key, item]) => `${key} ${shown(item)}`).join(", ");
-  }
-  return String(value);
+/** A claim's label in the page's language: the metadata's, else its name as in the file, marked as such. */
+function label(name) {
+  if (name === HOLDER_CLAIM) return [t("claim.cnf"), false];
+  const claim = claimDisplay(state.display?.type, name);
+  return claim ? [claim.label[state.language], false] : [name, true];
 }
 
-function date(seconds) {
-  return new Intl.DateTimeFormat(state.language, { dateStyle: "long" }).format(new Date(seconds * 1000));
+function labelElement(name, className) {
+  const [text, unlabelled] = label(name);
+  return element("span", { className, lang: unlabelled ? "" : state.language }, text,
+    ...(unlabelled ? [element("span", { className: "unlabelled" }, ` ${t("claim.unlabelled")}`)] : []));
+}
+
+function valueText(name, value) {
+  if (name === HOLDER_CLAIM) return t("choose.key");
+  return claimValue(value, claimDisplay(state.display?.type, name), state.language, state.revealed.has(name));
+}
+
+/** Show or hide an identifier's whole value (it is masked until the resident chooses to see it). */
+function revealButton(name) {
+  if (claimDisplay(state.display?.type, name)?.kind !== "identifier") return [];
+  const shown = state.revealed.has(name);
+  const button = element("button", { type: "button", className: "reveal secondary", ariaPressed: String(shown) },
+    t(shown ? "claim.hide" : "claim.show"));
+  button.addEventListener("click", () => {
+    if (shown) state.revealed.delete(name);
+    else state.revealed.add(name);
+    render();
+  });
+  return [button];
 }
 
 function showError(key, values) {
@@ -57,8 +80,7 @@ function showError(key, values) {
 
 async function open(file) {
   showError(null);
-  state.bundle = null;
-  state.verdict = null;
+  Object.assign(state, { bundle: null, verdict: null, display: null, withheld: new Set(), revealed: new Set() });
   try {
     state.bundle = readBundle(await file.text());
   } catch (error) {
@@ -66,7 +88,7 @@ async function open(file) {
     showError(`error.${error.code}`);
   }
   state.fileName = file.name;
-  state.withheld = new Set();
+  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document);
   render();
 }
 
@@ -74,40 +96,53 @@ function renderDocument() {
   const doc = state.bundle?.document;
   $("opened").textContent = doc ? t("open.ok", { file: state.fileName }) : "";
   $("document").hidden = !doc;
+  $("labels-refused").hidden = !(doc && state.display?.refused);
   if (!doc) return;
-  const rows = [["doc.issuer", doc.issuer], ["doc.type", doc.docType], ["doc.issued", date(doc.issuedAt)],
-    ["doc.asOf", date(doc.asOf)], ["doc.until", date(doc.notAfter)]];
-  $("document").replaceChildren(...rows.flatMap(([key, value]) =>
-    [element("dt", {}, t(key)), element("dd", {}, value)]));
+  $("document").replaceChildren(...documentRows(doc, state.display, state.language, t));
 }
 
 function renderClaims() {
   const claims = state.bundle?.claims ?? [];
-  $("claims").replaceChildren(...claims.map((claim, i) => {
-    const hidden = "redacted" in claim;
-    const key = !hidden && claim.name === HOLDER_CLAIM;  // signing needs it shown
+  const order = displayOrder(state.display?.type, claims.filter((c) => !("redacted" in c)).map((c) => c.name));
+  const shown = order.map((name) => [claims.findIndex((c) => c.name === name), claims.find((c) => c.name === name)]);
+  const hidden = claims.map((c, i) => [i, c]).filter(([, c]) => "redacted" in c);
+  $("claims").replaceChildren(...[...shown, ...hidden].map(([i, claim]) => {
+    const withheld = "redacted" in claim;
+    const key = !withheld && claim.name === HOLDER_CLAIM;  // signing needs it shown
     const box = element("input", {
-      type: "checkbox", id: `claim-${i}`, checked: !hidden && !state.withheld.has(claim.name), disabled: hidden || key,
+      type: "checkbox", id: `claim-${i}`, checked: !withheld && !state.withheld.has(claim.name),
+      disabled: withheld || key,
     });
     box.addEventListener("change", () => {
       if (box.checked) state.withheld.delete(claim.name);
       else state.withheld.add(claim.name);
       renderChoice();
     });
-    const name = element("span", { className: "claim-name" }, hidden ? "—" : pretty(claim.name));
+    const name = withheld ? element("span", { className: "claim-name" }, "—") : labelElement(claim.name, "claim-name");
     const value = element("span", { className: "claim-value" },
-      hidden ? t("choose.already") : key ? t("choose.key") : shown(claim.value));
-    const label = element("label", { htmlFor: box.id }, box, element("span", {}, name, value));
-    return element("li", { className: box.checked ? "" : "withheld" }, label);
+      withheld ? t("choose.already") : valueText(claim.name, claim.value));
+    const row = element("label", { htmlFor: box.id }, box, element("span", {}, name, value));
+    return element("li", { className: box.checked ? "" : "withheld" }, row, ...(withheld ? [] : revealButton(claim.name)));
   }));
 }
 
 function renderChoice() {
   const open = (state.bundle?.claims ?? []).filter((c) => !("redacted" in c));
-  const sent = open.filter((c) => !state.withheld.has(c.name)).map((c) => pretty(c.name));
+  const order = displayOrder(state.display?.type, open.map((c) => c.name));
+  const sent = order.filter((name) => !state.withheld.has(name))
+    .map((name) => (name === HOLDER_CLAIM ? t("send.key") : label(name)[0]));
   for (const box of $("claims").querySelectorAll("input")) box.closest("li").className = box.checked ? "" : "withheld";
   $("count").textContent = state.bundle ? t("choose.count", { shown: sent.length, total: open.length }) : "";
-  $("summary").textContent = t("send.summary", { names: sent.length ? sent.join(", ") : t("send.nothing") });
+  const names = new Intl.ListFormat(LOCALES[state.language], { type: "conjunction" }).format(sent);
+  $("summary").textContent = t("send.summary", { names: sent.length ? names : t("send.nothing") });
+}
+
+function checkItem(check) {
+  const marks = { passed: "✓", failed: "✗", "not applicable": "–" };
+  return element("li", { className: check.outcome.replace(" ", "-") },
+    element("span", { className: "mark", ariaHidden: "true" }, marks[check.outcome] ?? "?"),
+    element("span", {}, t(`check.${check.name}`), element("span", { className: "check-outcome" },
+      t(`outcome.${check.outcome}`))));
 }
 
 function renderVerdict() {
@@ -116,22 +151,27 @@ function renderVerdict() {
   if (!v) return;
   $("outcome").textContent = t(v.valid ? "verdict.valid" : "verdict.invalid");
   $("outcome").className = v.valid ? "valid" : "invalid";
-  const marks = { passed: "✓", failed: "✗", "not applicable": "–" };
-  $("checks").replaceChildren(...v.checks.map((c) => element("li", { className: c.outcome.replace(" ", "-") },
-    element("span", { className: "mark", ariaHidden: "true" }, marks[c.outcome] ?? "?"),
-    element("span", {}, t(`check.${c.name}`),
-      element("span", { className: "check-outcome" }, t(`outcome.${c.outcome}`)),
-      ...(c.outcome === "failed" ? [element("span", { className: "check-detail", lang: "en" }, c.detail)] : [])))));
-  const disclosed = Object.entries(v.disclosed ?? {});
-  $("shown").replaceChildren(...(disclosed.length ? disclosed.flatMap(([name, value]) =>
-    [element("dt", {}, pretty(name)), element("dd", {}, name === HOLDER_CLAIM ? t("choose.key") : shown(value))])
+  const failed = v.checks.filter((c) => c.outcome === "failed");
+  $("why").hidden = !failed.length;
+  $("failed").replaceChildren(...failed.map((c) => element("li", {},
+    element("strong", {}, t(`check.${c.name}`)), element("span", { className: "reason" }, t(`reason.${c.name}`)))));
+  $("all-checks-summary").textContent = t("verdict.all", { count: v.checks.length });
+  $("checks").replaceChildren(...v.checks.map(checkItem));
+  const names = displayOrder(state.display?.type, Object.keys(v.disclosed ?? {}));
+  $("shown").replaceChildren(...(names.length ? names.flatMap((name) =>
+    [element("dt", {}, labelElement(name, "")), element("dd", {}, valueText(name, v.disclosed[name]))])
     : [element("dd", {}, t("send.nothing"))]));
+  $("receipt").hidden = !v.receipt;
+  if (v.receipt) $("reference").textContent = v.receipt.commitment;
 }
 
 function render() {
   document.documentElement.lang = state.language;
   document.title = t("title");
   for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
+  const bank = state.institution?.name?.[state.language];
+  $("bank").hidden = !bank;
+  $("bank").textContent = bank ? t("bank.named", { bank }) : "";
   const loaded = Boolean(state.bundle);
   for (const step of document.querySelectorAll(".step:not(#open):not(#verdict)")) step.hidden = !loaded;
   $("consent").hidden = !(loaded && holderJwk(state.bundle));
@@ -154,10 +194,7 @@ async function submit() {
       method: "POST", headers: { "Content-Type": "application/json" }, body: presentation.body,
     });
     if (reply.status === 429) showError("error.busy");
-    else if (!reply.ok) {
-      const problem = await reply.json().catch(() => ({}));
-      showError("error.refused", { detail: problem.detail ?? reply.status });
-    }
+    else if (!reply.ok) showError("error.refused");
     else state.verdict = await reply.json();
   } catch (error) {
     if (error instanceof BundleError) showError(`error.${error.code}`);
@@ -189,11 +226,12 @@ $("all").addEventListener("click", () => setAll(true));
 $("none").addEventListener("click", () => setAll(false));
 $("submit").addEventListener("click", submit);
 $("again").addEventListener("click", () => {
-  Object.assign(state, { bundle: null, verdict: null, withheld: new Set() });
+  Object.assign(state, { bundle: null, verdict: null, display: null, withheld: new Set(), revealed: new Set() });
   $("file").value = "";
   showError(null);
   render();
   $("file").focus();
 });
+state.institution = await fetchInstitution("institution");
 render();
 document.body.dataset.ready = "true";

@@ -4,10 +4,12 @@
 import { BundleError, readBundle } from "./bundle.js";
 import { keepHolderKey } from "./keys.js";
 import { generateHolderKey, holderJwk, publicJwk, sameKey } from "./presentation.js";
-import { codeFromAddress, element, offerLanguages, pickLanguage, translate } from "./ui.js";
+import {
+  codeFromAddress, documentRows, fetchDisplay, fetchInstitution, offerLanguages, pickLanguage, translate,
+} from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { language: pickLanguage(), step: "enter", error: null, bundle: null };
+const state = { language: pickLanguage(), step: "enter", error: null, bundle: null, display: null, institution: null };
 const t = (key, values) => translate(state.language, key, values);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -21,11 +23,12 @@ function render() {
   document.title = t("pickup.title");
   for (const node of document.querySelectorAll("[data-text]")) node.textContent = t(node.dataset.text);
   for (const id of ["enter", "wait", "save"]) $(id).hidden = state.step !== id;
+  const issuer = state.institution?.issuer?.[state.language];
+  $("issuer").hidden = !issuer;
+  $("issuer").textContent = issuer ? t("issuer.named", { issuer }) : "";
   const doc = state.bundle?.document;
-  if (doc) {
-    $("document").replaceChildren(...[["doc.issuer", doc.issuer], ["doc.type", doc.docType]].flatMap(
-      ([key, value]) => [element("dt", {}, t(key)), element("dd", {}, value)]));
-  }
+  $("labels-refused").hidden = !(doc && state.display?.refused);
+  if (doc) $("document").replaceChildren(...documentRows(doc, state.display, state.language, t));
   if (state.error) showError(...state.error);
 }
 
@@ -33,7 +36,7 @@ async function refused(reply) {
   if (reply.status === 429) return showError("error.busy");
   const problem = await reply.json().catch(() => ({}));
   const key = `pickup.error.${problem.title}`;
-  showError(translate("en", key) === key ? "error.refused" : key, { detail: problem.detail ?? reply.status });
+  showError(translate("en", key) === key ? "pickup.error.refused" : key);
 }
 
 async function collect() {
@@ -58,6 +61,7 @@ async function collect() {
     const bundle = readBundle(text);
     if (!sameKey(holderJwk(bundle), jwk)) throw new BundleError("other_key", "not bound to this device's key");
     state.bundle = bundle;
+    state.display = await fetchDisplay("../metadata", bundle.document);
     const link = $("download");
     link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
     link.download = `${reference}.json`;
@@ -91,5 +95,6 @@ $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());
 $("collect").addEventListener("click", collect);
+state.institution = await fetchInstitution("../institution");
 render();
 document.body.dataset.ready = "true";

@@ -1,4 +1,5 @@
 // What the resident's pages share: the language they speak, their words, and building elements.
+import { MetadataError, moment, readMetadata } from "./metadata.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
 /** The language saved on this device, else the browser's first that the pages speak, else Traditional Chinese. */
@@ -41,4 +42,52 @@ export function offerLanguages(select, state, render) {
     localStorage.setItem("language", state.language);
     render();
   });
+}
+
+/** Whose page this is: `{name, issuer}`, the service's own name in each language ([display] name) and, on an
+ * issuer's service, the issuer's name as registered (checked here against its digest); null for either unknown. */
+export async function fetchInstitution(url) {
+  try {
+    const reply = await fetch(url);
+    if (!reply.ok) return { name: null, issuer: null };
+    const { name, issuer } = await reply.json();
+    return { name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest).name : null };
+  } catch (error) {
+    if (!(error instanceof MetadataError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
+    return { name: null, issuer: null };
+  }
+}
+
+/** The display metadata of a document's issuer and type, each checked here against the digest the service read
+ * from the registry: `{issuer, type, refused}`. Metadata that does not match, or that the service could not have,
+ * is not used: the page shows the names in the file, and says so (`refused`). */
+export async function fetchDisplay(url, doc) {
+  const display = { issuer: null, type: null, refused: false };
+  try {
+    const query = new URLSearchParams({ issuer: doc.issuer, docType: doc.docType });
+    const reply = await fetch(`${url}?${query}`);
+    if (!reply.ok) return { ...display, refused: true };
+    const found = await reply.json();
+    for (const [part, key] of [["issuer", "issuer"], ["docType", "type"]]) {
+      const { digest, metadata, problem } = found[part] ?? {};
+      if (problem === "MetadataMismatch") display.refused = true; // (unavailable: nobody here publishes it)
+      if (!metadata) continue;
+      const read = readMetadata(metadata, digest);
+      if ((part === "issuer" ? read.issuer : read.docType) !== doc[part]) throw new MetadataError("MetadataMismatch");
+      display[key] = read;
+    }
+    return display;
+  } catch (error) {
+    if (!(error instanceof MetadataError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
+    return { issuer: null, type: null, refused: true };
+  }
+}
+
+/** The document's issuer, type and dates as description list rows, named by their metadata where there is one. */
+export function documentRows(doc, display, language, t) {
+  const named = (name, code) => (name ? element("span", { lang: language }, name[language]) : code);
+  const rows = [["doc.issuer", named(display?.issuer?.name, doc.issuer)],
+    ["doc.type", named(display?.type?.name, doc.docType)], ["doc.issued", moment(doc.issuedAt, language)],
+    ["doc.asOf", moment(doc.asOf, language)], ["doc.until", moment(doc.notAfter, language)]];
+  return rows.flatMap(([key, value]) => [element("dt", {}, t(key)), element("dd", {}, value)]);
 }

@@ -13,7 +13,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
+from ...idempotency import Answers
 from ..dependencies import Bank, Context, json_response
+from ..idempotency import at_most_once, idempotent, once
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
 from ..openapi import examples, raw_body
 from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
@@ -45,9 +47,12 @@ class BatchVerificationIn(BaseModel):
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["banks"], responses=responses(401, 403, 429, 500, 502, 503))
     session, queue, outbox, answers = ctx.session, ctx.queue, ctx.outbox, ctx.answers
+    challenges = queue.verifier.challenges
+    receipts_kept = Answers(outbox.store) if outbox is not None else None
+    challenges_kept = Answers(challenges.store) if challenges is not None else None
 
     @routes.post("/v1/verifications", operation_id="verifyOne", response_model=VerificationOut,
-                 openapi_extra=raw_body(),
+                 openapi_extra={**raw_body(), **idempotent()},
                  summary="Verify one bundle or presentation; optionally record a receipt (exactly once per "
                          "document, purpose, case)")
     async def verify_one(request: Request, _: Bank,
@@ -64,30 +69,44 @@ def router(ctx: Context) -> APIRouter:
             raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
                                        "filed")
         body = await request.body()
-        [report] = await ctx.checked([body])
-        receipt = None
-        if purpose is not None and report.valid and report.bundle and report.document_digest:
-            assert outbox is not None  # a bank's key was configured, so the outbox was opened
-            [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose, case if in_person else None),
-                                          case)
-            ctx.workers["outbox"].wake()
-            receipt = outbox.state(commitment)
-        return json_response(ctx.verdict(report, receipt))
+
+        async def verify() -> Response:
+            [report] = await ctx.checked([body])
+            receipt = None
+            if purpose is not None and report.valid and report.bundle and report.document_digest:
+                assert outbox is not None  # a bank's key was configured, so the outbox was opened
+                [commitment] = outbox.enqueue(queue.verifier.receipts(
+                    [report], purpose, case if in_person else None), case)
+                ctx.workers["outbox"].wake()
+                receipt = outbox.state(commitment)
+            return json_response(ctx.verdict(report, receipt))
+
+        kept = once(request, receipts_kept, body)
+        return await verify() if kept is None else await kept.arun(verify)
 
     @routes.post("/v1/challenges", operation_id="issueChallenge", response_model=ChallengeOut,
+                 openapi_extra=idempotent(),
                  summary="Issue a one-time challenge for a resident to answer with a presentation")
-    def challenge(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
-                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> ChallengeOut:
-        issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
-        return ChallengeOut.model_validate(issued.to_json())
+    def challenge(request: Request, _: Bank,
+                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
+        def issue() -> ChallengeOut:
+            issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
+            return ChallengeOut.model_validate(issued.to_json())
+
+        return at_most_once(request, challenges_kept, b"", issue)
 
     @routes.post("/v1/challenges/hand-over", operation_id="handOverChallenge", response_model=HandOverOut,
+                 openapi_extra=idempotent(),
                  summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk "
                          "to show, as text or a QR code of `page`)")
-    def hand_over(_: Bank, purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
-                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> HandOverOut:
+    def hand_over(request: Request, _: Bank,
+                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
+        return at_most_once(request, challenges_kept, b"", lambda: handed_over(purpose, ttl))
+
+    def handed_over(purpose: str, ttl: int | None) -> HandOverOut:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
-        challenges = queue.verifier.challenges
         assert challenges is not None  # issue_challenge needs them
         code = challenges.hand_over(issued)
         challenges.purge(int(time.time()) - ANSWERS_KEPT)  # verdicts kept for clerks are not kept longer
@@ -99,7 +118,6 @@ def router(ctx: Context) -> APIRouter:
                 summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
                         "got and, when it passed, its sealed receipt) or expired")
     def hand_over_state(code: str, _: Bank) -> HandOverStateOut:
-        challenges = queue.verifier.challenges
         found = challenges.hand_over_state(code, int(time.time())) if challenges is not None else None
         if found is None:
             raise Problem(NOT_FOUND, "this bank handed over no challenge with that code")

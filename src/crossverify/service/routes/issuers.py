@@ -7,17 +7,20 @@ revoke by reference. The pipeline that seals, signs, anchors and delivers runs i
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ...chain.records import RevocationReason
 from ...format.encoding import to_hex
 from ...format.hashing import HashAlgorithm
+from ...idempotency import Answers
 from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
 from ...issuer.journal import BatchState
 from ...issuer.pickup import DEFAULT_CODE_TTL
 from ..dependencies import Context, Issuer
+from ..idempotency import at_most_once, idempotent
+from ..pagination import Cursor, Limit, next_page, position
 from ..problems import NOT_FOUND, Problem, responses
 
 
@@ -44,7 +47,12 @@ class BatchOut(BaseModel):
 
 class BatchesOut(BaseModel):
     counts: dict[str, int] = Field(description="Documents pending and in each batch state")
-    batches: list[BatchOut]
+    batches: list[BatchOut] = Field(description="A page of batches, oldest first")
+    next: str | None = Field(description="The cursor of the next page; null on the last")
+
+
+#: A batch's state, as a query names it.
+StateName = Literal["sealed", "signed", "sent", "anchored", "delivered"]
 
 
 class RevocationOut(BaseModel):
@@ -88,49 +96,67 @@ CERTIFICATES_EXAMPLES = {"deposit": {"summary": "One deposit certificate", "valu
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["issuers"], responses=responses(401, 403, 429, 500, 502, 503))
     session, issuer, pickups = ctx.session, ctx.issuer, ctx.pickups
+    journal_kept = Answers(session.journal.store) if issuer is not None else None
+    pickups_kept = Answers(pickups.store) if pickups is not None else None
 
     @routes.post("/v1/certificates", operation_id="submitCertificates", response_model=SubmittedOut,
-                 summary="Submit certificates (idempotent by reference)")
-    def submit(payload: Annotated[CertificatesIn, Body(openapi_examples=CERTIFICATES_EXAMPLES)], _: Issuer
-               ) -> dict[str, int]:
-        issuer_id, now = session.issuer_id, int(time.time())
-        entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
-        ids = journal_certificates(session.journal, issuer_id, entries,
-                                   HashAlgorithm.from_label(session.config.issuer.hash_alg),
-                                   supersede=payload.supersede)
-        ctx.workers["issuer"].wake()
-        return {"journalled": len(ids)}
+                 openapi_extra=idempotent(), summary="Submit certificates (idempotent by reference)")
+    def submit(request: Request, payload: Annotated[CertificatesIn, Body(openapi_examples=CERTIFICATES_EXAMPLES)],
+               _: Issuer) -> Any:
+        def journalled() -> SubmittedOut:
+            issuer_id, now = session.issuer_id, int(time.time())
+            entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
+            ids = journal_certificates(session.journal, issuer_id, entries,
+                                       HashAlgorithm.from_label(session.config.issuer.hash_alg),
+                                       supersede=payload.supersede)
+            ctx.workers["issuer"].wake()
+            return SubmittedOut(journalled=len(ids))
+
+        return at_most_once(request, journal_kept, payload.model_dump_json().encode(), journalled)
 
     @routes.get("/v1/batches", operation_id="listBatches", response_model=BatchesOut,
-                summary="Batches and where each stands")
-    def batches(_: Issuer) -> dict[str, Any]:
+                summary="Batches and where each stands, a page at a time")
+    def batches(request: Request, response: Response, _: Issuer, cursor: Cursor = None, limit: Limit = 100,
+                state: Annotated[list[StateName] | None, Query(
+                    description="Only batches in these states (repeat it for several)")] = None) -> BatchesOut:
         journal = session.journal
+        states = [BatchState(s) for s in state] if state else list(BatchState)
         with journal.store.lock:
-            found = journal.batches(session.issuer_id, *BatchState)
+            found = journal.batches(session.issuer_id, *states, after=position(cursor, "batch"), limit=limit + 1)
             counts = journal.counts(session.issuer_id)
-        return {"counts": counts, "batches": [
-            {"id": b.id, "state": b.state.value, "docType": b.doc_type, "documents": b.documents,
-             "root": to_hex(b.root), "anchorBlock": b.anchor_block} for b in found]}
+        page = found[:limit]
+        last = page[-1].id if len(found) > limit else None
+        return BatchesOut(counts=counts, next=next_page(request, response, "batch", last), batches=[
+            BatchOut(id=b.id, state=b.state.value, docType=b.doc_type, documents=b.documents, root=to_hex(b.root),
+                     anchorBlock=b.anchor_block) for b in page])
 
     @routes.post("/v1/revocations", operation_id="revokeDocument", response_model=RevocationOut,
-                 responses=responses(409), summary="Revoke a document by its reference (final)")
-    def revoke(payload: Annotated[RevocationIn, Body(openapi_examples=REVOCATION_EXAMPLES)], _: Issuer
-               ) -> dict[str, str]:
-        reason = RevocationReason[payload.reason.upper()]
-        assert issuer is not None
-        with ctx.chain_lock:
-            issuer.revoke(reason, reference=payload.reference)
-        return {"revoked": payload.reference, "reason": reason.name.lower()}
+                 openapi_extra=idempotent(), responses=responses(409),
+                 summary="Revoke a document by its reference (final)")
+    def revoke(request: Request, payload: Annotated[RevocationIn, Body(openapi_examples=REVOCATION_EXAMPLES)],
+               _: Issuer) -> Any:
+        def revoked() -> RevocationOut:
+            reason = RevocationReason[payload.reason.upper()]
+            assert issuer is not None
+            with ctx.chain_lock:
+                issuer.revoke(reason, reference=payload.reference)
+            return RevocationOut(revoked=payload.reference, reason=reason.name.lower())
+
+        return at_most_once(request, journal_kept, payload.model_dump_json().encode(), revoked)
 
     @routes.post("/v1/pickups", operation_id="offerPickup", response_model=OfferOut, responses=responses(403),
+                 openapi_extra=idempotent(),
                  summary="Offer a certificate for pickup: the resident enrols their key with the code, once")
-    def offer_pickup(payload: Annotated[PickupIn, Body(openapi_examples={"deposit": {
+    def offer_pickup(request: Request, payload: Annotated[PickupIn, Body(openapi_examples={"deposit": {
                          "summary": "A deposit certificate, its holder's key to come at pickup",
-                         "value": {"certificate": CERTIFICATE, "ttl": 1209600}}})], _: Issuer) -> OfferOut:
-        assert pickups is not None
-        offer = pickups.offer(payload.certificate, int(time.time()), payload.ttl or DEFAULT_CODE_TTL)
-        return OfferOut(reference=offer.reference, code=offer.code, expiresAt=offer.expires_at,
-                        page=f"/resident/pickup/#code={offer.code}")
+                         "value": {"certificate": CERTIFICATE, "ttl": 1209600}}})], _: Issuer) -> Any:
+        def offered() -> OfferOut:
+            assert pickups is not None
+            offer = pickups.offer(payload.certificate, int(time.time()), payload.ttl or DEFAULT_CODE_TTL)
+            return OfferOut(reference=offer.reference, code=offer.code, expiresAt=offer.expires_at,
+                            page=f"/resident/pickup/#code={offer.code}")
+
+        return at_most_once(request, pickups_kept, payload.model_dump_json().encode(), offered)
 
     @routes.get("/v1/pickups/{reference}", operation_id="getPickup", response_model=PickupStateOut,
                 responses=responses(404), summary="Where a pickup stands")

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ...errors import MetadataError
 from ...format.encoding import from_hex
 from ...regulator.export import rows_csv
 from ...regulator.queries import MAX_PAGE, TABLES, Filters, Supervision, parse_filters
@@ -81,7 +82,8 @@ def router(ctx: Context) -> APIRouter:
         assert regulator is not None
         with regulator.store.lock:
             found = supervision().overview(filters)
-        return {**found, "freshness": regulator.freshness().as_json(), "names": _names(ctx)}
+            issued = supervision().issued_types()
+        return {**found, "freshness": regulator.freshness().as_json(), "names": _names(ctx, issued)}
 
     @routes.get("/v1/regulator/tables/{table}", operation_id="getSupervisionRows",
                 summary="A table's rows (receipts, anchors, revocations, anomalies), filtered, newest first, a page "
@@ -180,7 +182,20 @@ def _no_store(response: Response) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def _names(ctx: Context) -> dict[str, Any]:
-    """The names the console shows for what the index holds as codes: banks by the regulator's own list
-    (``[regulator] bank_names``)."""
-    return {"banks": {address.lower(): name for address, name in ctx.session.config.regulator.bank_names.items()}}
+def _names(ctx: Context, issued: list[tuple[str, str]]) -> dict[str, Any]:
+    """The names the console shows for what the index holds as codes, in every language: issuers and document
+    types (of the ``issued`` pairs) as their registered display metadata names them, banks by the regulator's own
+    list (``[regulator] bank_names``; the chain names no bank). A code without checked metadata is shown as is."""
+    reader = ctx.session.metadata
+    issuers: dict[str, dict[str, str]] = {}
+    types: dict[str, dict[str, str]] = {}
+    for issuer, doc_type in issued:
+        try:
+            if issuer not in issuers and (found := reader.issuer(issuer)) is not None:
+                issuers[issuer] = found.name.as_json()
+            if doc_type not in types and (kind := reader.doc_type(issuer, doc_type)) is not None:
+                types[doc_type] = kind.name.as_json()
+        except MetadataError:
+            continue
+    return {"banks": {address.lower(): name for address, name in ctx.session.config.regulator.bank_names.items()},
+            "issuers": issuers, "docTypes": types}

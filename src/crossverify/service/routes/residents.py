@@ -13,6 +13,10 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ...chain.metadata import MetadataReader
+from ...errors import MetadataError
+from ...format.codes import doc_type_code, issuer_id_code
+from ...format.encoding import to_hex
 from ...verifier.client import Outcome
 from ..dependencies import Context, Visitor, json_response
 from ..models import ChallengeOut, CodeIn, VerificationOut
@@ -33,6 +37,24 @@ class CollectIn(BaseModel):
     collectToken: str = Field(max_length=128)
 
 
+class MetadataOut(BaseModel):
+    digest: str = Field(description="The registry's digest for it (zero: none registered)")
+    metadata: dict[str, Any] | None = Field(default=None, description="The display metadata with exactly that digest")
+    problem: str | None = Field(default=None, description="Why none is given although one is registered: "
+                                                  "MetadataMismatch or MetadataUnavailable")
+
+
+class DisplayOut(BaseModel):
+    issuer: MetadataOut
+    docType: MetadataOut
+
+
+class InstitutionOut(BaseModel):
+    name: dict[str, str] | None = Field(default=None, description="This service's institution, in each language "
+                                                                  "([display] name)")
+    issuer: MetadataOut | None = Field(default=None, description="On an issuer's service: its name as registered")
+
+
 #: A holder key's public JWK, as the pickup page sends it (the format's test key).
 JWK = {"kty": "EC", "crv": "P-256", "x": "v8CMeyVbsLm9gcHeSG3KXDVlXyJU4PKJ6PxtBB15hDo",
        "y": "gwDu6zp5plbkqj1XzAYEfh-VhCP--Yej435cKZm2ZEE"}
@@ -47,6 +69,8 @@ def _example(value: dict[str, Any]) -> dict[str, Any]:
 
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["residents"], responses=responses(429, 500, 503))
+    if ctx.roles & {"bank", "issuer"}:
+        _display_routes(routes, ctx)
     if "bank" in ctx.roles:
         _bank_routes(routes, ctx)
     if ctx.pickups is not None:
@@ -87,6 +111,38 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
                 ctx.workers["outbox"].wake()
                 data["receipt"] = answers.outbox.state(commitment)
         return json_response(data)
+
+
+def _display_routes(routes: APIRouter, ctx: Context) -> None:
+    session = ctx.session
+    name = session.config.display.name or None
+
+    @routes.get("/resident/institution", operation_id="getInstitution", response_model=InstitutionOut,
+                summary="The name of the institution whose page this is ([display] name), in each language")
+    def institution(_: Visitor) -> InstitutionOut:
+        if "issuer" not in ctx.roles:
+            return InstitutionOut(name=name)
+        with ctx.chain_lock:
+            return InstitutionOut(name=name, issuer=_metadata(session.metadata, session.issuer_id, ""))
+
+    @routes.get("/resident/metadata", operation_id="getDisplayMetadata", response_model=DisplayOut,
+                summary="An issuer's name and a document type's labels, as the registry's digests name them: the "
+                        "page checks each against its digest and uses nothing else")
+    def display(issuer: str, docType: str, _: Visitor) -> DisplayOut:
+        issuer_id_code(issuer)
+        doc_type_code(docType)
+        with ctx.chain_lock:
+            return DisplayOut(issuer=_metadata(session.metadata, issuer, ""),
+                              docType=_metadata(session.metadata, issuer, docType))
+
+
+def _metadata(reader: MetadataReader, issuer: str, doc_type: str) -> MetadataOut:
+    digest = reader.digest(issuer, doc_type)
+    try:
+        found = reader.doc_type(issuer, doc_type) if doc_type else reader.issuer(issuer)
+    except MetadataError as exc:
+        return MetadataOut(digest=to_hex(digest), problem=type(exc).__name__)
+    return MetadataOut(digest=to_hex(digest), metadata=found.as_json() if found is not None else None)
 
 
 def _pickup_routes(routes: APIRouter, ctx: Context) -> None:

@@ -1,0 +1,301 @@
+"""Display metadata: how people read a document type's claims and an issuer's name, in Traditional Chinese,
+Simplified Chinese, Portuguese and English.
+
+Two kinds of document, each a JSON object (docs/format.md, "Display metadata"):
+
+- a **document type's** metadata names the type and, in display order, each claim it knows: the claim's label
+  in every language and its kind (plain text; an identifier such as an identity or account number, shown
+  masked until the reader chooses to see it; an amount, in a currency the metadata or the value names; a
+  number, with an optional unit; a calendar date; yes or no);
+- an **issuer's** metadata names the issuer.
+
+Metadata is content-addressed: its digest is keccak-256 over its RFC 8785 form, and the registry holds, per
+issuer, the digest of the issuer's own metadata (document type zero) and of each type's. The consortium
+registers them when it admits the issuer or the type; the issuer's admin may register new ones. A reader takes
+the digest from the registry and uses only metadata with that digest: :class:`Catalogue` finds it among the
+standard types this package ships (``format/types/``) and whatever an institution adds, and refuses, with
+:class:`~crossverify.errors.MetadataMismatch`, metadata for that issuer or type with any other digest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from ..errors import BundleError, MalformedMetadata, MetadataMismatch, MetadataUnavailable
+from .codes import doc_type_code, issuer_id_code
+from .encoding import to_hex
+from .hashing import HashAlgorithm
+from .strict_json import pointer, read_json
+
+#: The languages every name and label is given in, in the order pages offer them.
+LANGUAGES = ("zh-Hant", "zh-Hans", "pt", "en")
+#: The ``format`` member of each kind of metadata (the version is part of it).
+DOC_TYPE_FORMAT = "crossverify-doc-type-display/1"
+ISSUER_FORMAT = "crossverify-issuer-display/1"
+#: A metadata text is at most this many bytes; a type names at most this many claims; a label this many characters.
+MAX_BYTES = 32_768
+MAX_CLAIMS = 200
+MAX_LABEL = 120
+#: The registry's digest when nothing is registered.
+NONE = bytes(32)
+
+
+class Kind(StrEnum):
+    """How a claim's value reads."""
+
+    TEXT = "text"
+    IDENTIFIER = "identifier"  # identity or account number: masked until the reader chooses to see it
+    AMOUNT = "amount"  # a number in `currency`, or an object {"MOP": 1234.5} when the metadata names none
+    NUMBER = "number"  # grouped, with an optional unit
+    DATE = "date"  # "YYYY-MM-DD"
+    YES_NO = "yes-no"  # true or false
+
+
+@dataclass(frozen=True)
+class Words:
+    """One text in every language of :data:`LANGUAGES`."""
+
+    texts: tuple[tuple[str, str], ...]
+
+    def __getitem__(self, language: str) -> str:
+        return dict(self.texts)[language]
+
+    def as_json(self) -> dict[str, str]:
+        return dict(self.texts)
+
+
+@dataclass(frozen=True)
+class ClaimDisplay:
+    """How one claim reads: its label, kind, and for amounts the currency, for numbers the unit."""
+
+    name: str
+    kind: Kind
+    label: Words
+    currency: str | None = None
+    unit: Words | None = None
+
+
+@dataclass(frozen=True)
+class TypeDisplay:
+    """A document type's metadata, as read and hashed."""
+
+    doc_type: str
+    name: Words
+    claims: tuple[ClaimDisplay, ...]
+    digest: bytes
+    source: str = field(default="", repr=False, compare=False)  # the RFC 8785 form that was hashed
+
+    def as_json(self) -> dict[str, Any]:
+        """The metadata object, as read: hashing it again gives :attr:`digest`."""
+        return dict(json.loads(self.source))
+
+    def claim(self, name: str) -> ClaimDisplay | None:
+        return next((c for c in self.claims if c.name == name), None)
+
+    def order(self, names: Iterable[str]) -> list[str]:
+        """``names`` in display order: the claims this metadata knows as it lists them, then the others as given."""
+        given = list(names)
+        known = [c.name for c in self.claims if c.name in given]
+        return known + [n for n in given if n not in known]
+
+
+@dataclass(frozen=True)
+class IssuerDisplay:
+    """An issuer's metadata, as read and hashed."""
+
+    issuer: str
+    name: Words
+    digest: bytes
+    source: str = field(default="", repr=False, compare=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(json.loads(self.source))
+
+
+Display = TypeDisplay | IssuerDisplay
+
+
+def metadata_digest(doc: Mapping[str, Any]) -> bytes:
+    """keccak-256 over the RFC 8785 form of a metadata object: what the registry holds."""
+    return HashAlgorithm.KECCAK256.hasher()(rfc8785.dumps(doc))
+
+
+def read_metadata(data: str | bytes) -> Display:
+    """Read and check one metadata text; its digest is computed from what was read."""
+    try:
+        doc = read_json(data, MAX_BYTES)
+    except BundleError as exc:
+        raise MalformedMetadata(str(exc).rsplit(" (at ", 1)[0], exc.path) from None
+    return from_json(doc)
+
+
+def from_json(doc: Any) -> Display:
+    """Check a parsed metadata object (see docs/format.md) and return it with its digest."""
+    _object(doc, "", {"format"}, {"format", "docType", "issuer", "name", "claims"})
+    kind = doc["format"]
+    if kind == DOC_TYPE_FORMAT:
+        _object(doc, "", {"format", "docType", "name", "claims"}, set())
+        _code(doc_type_code, doc["docType"], "/docType")
+        claims = _claims(doc["claims"])
+        return TypeDisplay(doc["docType"], _words(doc["name"], "/name"), claims, *_hashed(doc))
+    if kind == ISSUER_FORMAT:
+        _object(doc, "", {"format", "issuer", "name"}, set())
+        _code(issuer_id_code, doc["issuer"], "/issuer")
+        return IssuerDisplay(doc["issuer"], _words(doc["name"], "/name"), *_hashed(doc))
+    raise MalformedMetadata(f"format must be {DOC_TYPE_FORMAT!r} or {ISSUER_FORMAT!r}, got {kind!r}", "/format")
+
+
+def _hashed(doc: Mapping[str, Any]) -> tuple[bytes, str]:
+    canonical = rfc8785.dumps(doc)
+    return HashAlgorithm.KECCAK256.hasher()(canonical), canonical.decode()
+
+
+def check_registered(display: Display, registered: bytes) -> None:
+    """Refuse ``display`` unless its digest is ``registered``, the registry's digest for its issuer and type."""
+    if display.digest != registered:
+        what = f"{display.doc_type} metadata" if isinstance(display, TypeDisplay) else f"{display.issuer}'s name"
+        raise MetadataMismatch(f"{what} has digest {to_hex(display.digest)}, the registry holds "
+                               f"{to_hex(registered) if registered != NONE else 'none'}")
+
+
+class Catalogue:
+    """Metadata known here, by digest: the standard types this package ships and whatever is added (an issuer's
+    own types and name, from files its institution publishes). A lookup takes the digest from the registry."""
+
+    def __init__(self, displays: Iterable[Display] = ()) -> None:
+        self._by_digest: dict[bytes, Display] = {}
+        for display in displays:
+            self.add(display)
+
+    @classmethod
+    def standard(cls) -> Catalogue:
+        """The standard document types shipped with crossverify."""
+        return cls(standard_types())
+
+    def add(self, display: Display) -> None:
+        self._by_digest[display.digest] = display
+
+    def add_folder(self, folder: Path) -> None:
+        """Every ``*.json`` file in ``folder``, each one metadata document."""
+        for path in sorted(Path(folder).glob("*.json")):
+            try:
+                self.add(read_metadata(path.read_bytes()))
+            except MalformedMetadata as exc:
+                raise MalformedMetadata(f"{path}: {exc}") from None
+
+    def __iter__(self) -> Iterator[Display]:
+        return iter(self._by_digest.values())
+
+    def get(self, digest: bytes) -> Display | None:
+        return self._by_digest.get(digest)
+
+    def doc_type(self, issuer_id: str, doc_type: str, registered: bytes) -> TypeDisplay | None:
+        """The metadata the registry names for ``issuer_id``'s ``doc_type`` (``None``: none is registered)."""
+        found = self._lookup(registered, lambda d: isinstance(d, TypeDisplay) and d.doc_type == doc_type,
+                             f"{doc_type} metadata of {issuer_id}")
+        assert found is None or isinstance(found, TypeDisplay)
+        return found
+
+    def issuer(self, issuer_id: str, registered: bytes) -> IssuerDisplay | None:
+        """The issuer's own metadata the registry names (``None``: none is registered)."""
+        found = self._lookup(registered, lambda d: isinstance(d, IssuerDisplay) and d.issuer == issuer_id,
+                             f"{issuer_id}'s name")
+        assert found is None or isinstance(found, IssuerDisplay)
+        return found
+
+    def _lookup(self, registered: bytes, fits: Any, what: str) -> Display | None:
+        if registered == NONE:
+            return None
+        found = self._by_digest.get(registered)
+        if found is not None and fits(found):
+            return found
+        if found is not None:
+            raise MetadataMismatch(f"the registry's digest for {what} is that of other metadata")
+        others = [d for d in self._by_digest.values() if fits(d)]
+        if others:
+            check_registered(others[0], registered)
+        raise MetadataUnavailable(f"no metadata known here has the digest {to_hex(registered)} the registry holds "
+                                  f"for {what}")
+
+
+@cache
+def standard_types() -> tuple[TypeDisplay, ...]:
+    """The standard document types' metadata shipped in ``crossverify/format/types/``."""
+    folder = resources.files("crossverify.format") / "types"
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            display = read_metadata(entry.read_bytes())
+            assert isinstance(display, TypeDisplay) and entry.name == f"{display.doc_type}.json", entry.name
+            found.append(display)
+    return tuple(found)
+
+
+def standard_digest(doc_type: str) -> bytes:
+    """The digest of the standard metadata for ``doc_type``, or :data:`NONE` when the package ships none."""
+    return next((d.digest for d in standard_types() if d.doc_type == doc_type), NONE)
+
+
+def _object(doc: Any, path: str, required: set[str], allowed: set[str]) -> None:
+    if not isinstance(doc, dict):
+        raise MalformedMetadata("expected a JSON object", path)
+    for name in sorted(required - doc.keys()):
+        raise MalformedMetadata(f"missing member {name!r}", path)
+    for name in sorted(doc.keys() - required - allowed):
+        raise MalformedMetadata(f"unexpected member {name!r}", pointer(path, name))
+
+
+def _code(encode: Any, value: Any, path: str) -> None:
+    try:
+        encode(value)
+    except (TypeError, ValueError) as exc:
+        raise MalformedMetadata(f"not a registry code: {exc}", path) from None
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL or value != value.strip():
+        raise MalformedMetadata(f"expected 1-{MAX_LABEL} characters with no space around them", path)
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
+        raise MalformedMetadata("control characters are not allowed", path)
+    return value
+
+
+def _words(value: Any, path: str) -> Words:
+    _object(value, path, set(LANGUAGES), set())
+    return Words(tuple((lang, _text(value[lang], pointer(path, lang))) for lang in LANGUAGES))
+
+
+def _claims(value: Any) -> tuple[ClaimDisplay, ...]:
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_CLAIMS:
+        raise MalformedMetadata(f"expected a list of 1-{MAX_CLAIMS} claims", "/claims")
+    claims, seen = [], set()
+    for i, claim in enumerate(value):
+        path = pointer("/claims", i)
+        _object(claim, path, {"name", "kind", "label"}, {"currency", "unit"})
+        name = claim["name"]
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or name in seen:
+            raise MalformedMetadata("expected a claim name of 1-64 characters, named once", pointer(path, "name"))
+        seen.add(name)
+        try:
+            kind = Kind(claim["kind"])
+        except ValueError:
+            raise MalformedMetadata(f"kind must be one of {', '.join(k.value for k in Kind)}",
+                                    pointer(path, "kind")) from None
+        currency = claim.get("currency")
+        if currency is not None and (kind is not Kind.AMOUNT or not isinstance(currency, str)
+                                     or len(currency) != 3 or not currency.isascii() or not currency.isupper()):
+            raise MalformedMetadata("an amount's currency is an ISO 4217 code such as MOP", pointer(path, "currency"))
+        if "unit" in claim and kind is not Kind.NUMBER:
+            raise MalformedMetadata("only a number has a unit", pointer(path, "unit"))
+        unit = _words(claim["unit"], pointer(path, "unit")) if "unit" in claim else None
+        claims.append(ClaimDisplay(name, kind, _words(claim["label"], pointer(path, "label")), currency, unit))
+    return tuple(claims)

@@ -1,0 +1,73 @@
+"""Answers kept under their clients' idempotency keys, in the store whose state the request changed (an issuer's
+journal or pickups, a bank's challenges or receipt outbox), so that every process sharing that store sees them.
+
+A request that creates something and carries a key is *begun* (its key reserved), done, then *finished* (its
+answer kept) or *abandoned* (its key released, for a failure the client should try again). The store holds
+opaque bytes only: the caller derives the key's id and the request's fingerprint from the client's key and
+seals the answer under it (:mod:`crossverify.service.idempotency`), so nothing kept here can be read, or matched
+to a request, without that key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .store import Store
+
+#: The table, appended to the migrations of each store that keeps answers.
+MIGRATION = """
+CREATE TABLE idempotency (
+    key_id BLOB PRIMARY KEY,
+    fingerprint BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    status INTEGER,
+    answer BLOB
+);
+CREATE INDEX idempotency_by_age ON idempotency (created_at);
+"""
+#: Seconds an answer is kept: a client retries within them.
+KEPT = 24 * 3600
+#: Seconds after which a request still unanswered is taken for lost (its process died) and may run again.
+ABANDONED_AFTER = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An earlier request under the same key: ``same`` whether it had the same fingerprint; ``status`` and
+    ``answer`` once it was answered (``None`` while it is still being answered)."""
+
+    same: bool
+    status: int | None
+    answer: bytes | None
+
+
+class Answers:
+    """The answers kept in ``store`` (whose migrations include :data:`MIGRATION`)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def begin(self, key_id: bytes, fingerprint: bytes, now: int) -> Kept | None:
+        """Reserve ``key_id`` for a request: ``None`` when it is this request's to answer, else what the store
+        kept under it. Forgets answers older than :data:`KEPT` on the way."""
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM idempotency WHERE created_at < ?", (now - KEPT,))
+            db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL AND created_at < ?",
+                       (key_id, now - ABANDONED_AFTER))
+            taken = db.execute("INSERT INTO idempotency (key_id, fingerprint, created_at) VALUES (?, ?, ?) "
+                               "ON CONFLICT (key_id) DO NOTHING", (key_id, fingerprint, now)).rowcount
+            if taken:
+                return None
+            row = db.execute("SELECT fingerprint, status, answer FROM idempotency WHERE key_id = ?",
+                             (key_id,)).fetchone()
+        return Kept(bytes(row[0]) == fingerprint, row[1], None if row[2] is None else bytes(row[2]))
+
+    def finish(self, key_id: bytes, status: int, answer: bytes) -> None:
+        """Keep the answer of the request that began ``key_id``."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?", (status, answer, key_id))
+
+    def abandon(self, key_id: bytes) -> None:
+        """Release ``key_id``: its request failed, and the same request may be sent again."""
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL", (key_id,))

@@ -1,0 +1,26 @@
+"""Deprecating an operation before its removal (docs/api.md, "Versions"): the OpenAPI document marks it
+``deprecated``, and every answer carries ``Deprecation`` (RFC 9745: since when), ``Sunset`` (RFC 8594: when it
+goes) and a ``Link`` to its successor, so clients and their logs see it months ahead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from fastapi import Depends, Response
+
+
+def deprecated(since: datetime, sunset: datetime, successor: str | None = None) -> dict[str, Any]:
+    """Route keyword arguments for an operation deprecated at ``since`` and removed at ``sunset`` (UTC),
+    replaced by ``successor`` (a path), if any."""
+    headers = {"Deprecation": f"@{int(since.replace(tzinfo=UTC).timestamp())}",
+               "Sunset": format_datetime(sunset.replace(tzinfo=UTC), usegmt=True)}
+    if successor is not None:
+        headers["Link"] = f'<{successor}>; rel="successor-version"'
+
+    def announce(response: Response) -> None:
+        response.headers.update(headers)
+
+    return {"deprecated": True, "dependencies": [Depends(announce)],
+            "openapi_extra": {"x-sunset": sunset.date().isoformat()}}

@@ -1,0 +1,133 @@
+"""The ``Idempotency-Key`` header on every operation that creates something (the IETF HTTP API draft's semantics):
+the first request under a key is answered and its answer kept for a day; the same request again under that key
+gets the first answer again (``Idempotent-Replayed: true``), another request under it a 422
+``idempotency-key-reused``, and a request arriving while the first is still being answered a 409
+``idempotency-key-in-use``. Only successful answers are kept: after a failure the same request may be retried.
+
+Answers are kept in the store whose state the request changed (:class:`crossverify.idempotency.Answers`), under
+an id and a fingerprint derived from the client's key (HKDF, HMAC), sealed with AES-GCM under a key derived from
+it too: an answer that holds a resident's disclosed claims or a one-time pickup code is kept, but cannot be read
+without the key only its client holds. A key is 16 to 255 visible characters: a UUID, or 128 random bits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from ..idempotency import Answers
+from .dependencies import json_response
+from .problems import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, INVALID_REQUEST, Problem, responses
+
+HEADER = "Idempotency-Key"
+#: Visible ASCII, optionally quoted as the draft's structured-field string.
+_KEY = re.compile(r'"?([\x21\x23-\x7e]{16,255})"?')
+_DESCRIBED = ("Makes the request safe to retry: the same request again under this key gets the first answer "
+              "again (for a day), another request under it a 422 idempotency-key-reused. 16 to 255 visible "
+              "characters: a UUID, or 128 random bits.")
+
+
+def idempotent() -> dict[str, Any]:
+    """``openapi_extra`` for an operation that takes an ``Idempotency-Key``."""
+    return {"parameters": [{"name": HEADER, "in": "header", "required": False, "description": _DESCRIBED,
+                            "schema": {"type": "string", "minLength": 16, "maxLength": 257},
+                            "example": "8e03978e-40d5-43e8-bc93-6894a57f9324"}],
+            "responses": {str(status): answer for status, answer in responses(409, 422).items()}}
+
+
+class Once:
+    """One request under an idempotency key, for ``answers``: :meth:`run` (or :meth:`arun` for work that is
+    awaited) does the work at most once per key and request."""
+
+    def __init__(self, answers: Answers, client: str, key: str, request: bytes) -> None:
+        secret = HKDF(SHA256(), 64, salt=client.encode(), info=b"crossverify idempotency key").derive(key.encode())
+        self.answers, self._mac, self._sealing = answers, secret[:32], AESGCM(secret[32:])
+        self.key_id = hmac.new(self._mac, b"key", hashlib.sha256).digest()
+        self.fingerprint = hmac.new(self._mac, b"request\0" + request, hashlib.sha256).digest()
+
+    def run(self, work: Callable[[], Any]) -> Response:
+        replay = self._begin()
+        if replay is not None:
+            return replay
+        try:
+            answer = _response(work())
+        except BaseException:
+            self.answers.abandon(self.key_id)
+            raise
+        return self._finish(answer)
+
+    async def arun(self, work: Callable[[], Awaitable[Any]]) -> Response:
+        replay = await run_in_threadpool(self._begin)
+        if replay is not None:
+            return replay
+        try:
+            answer = _response(await work())
+        except BaseException:
+            await run_in_threadpool(self.answers.abandon, self.key_id)
+            raise
+        return await run_in_threadpool(self._finish, answer)
+
+    def _begin(self) -> Response | None:
+        kept = self.answers.begin(self.key_id, self.fingerprint, int(time.time()))
+        if kept is None:
+            return None
+        if not kept.same:
+            raise Problem(IDEMPOTENCY_MISMATCH, f"this {HEADER} was used with another request: use a new key for "
+                                                "a new request")
+        if kept.status is None or kept.answer is None:
+            raise Problem(IDEMPOTENCY_CONFLICT, f"the first request under this {HEADER} is still being answered",
+                          {"Retry-After": "1"})
+        opened = self._sealing.decrypt(kept.answer[:12], kept.answer[12:], self.key_id)
+        media_type, _, body = opened.partition(b"\n")
+        return Response(body, status_code=kept.status, media_type=media_type.decode(),
+                        headers={"Idempotent-Replayed": "true"})
+
+    def _finish(self, answer: Response) -> Response:
+        if 200 <= answer.status_code < 300:
+            nonce = os.urandom(12)
+            opened = (answer.media_type or "application/json").encode() + b"\n" + bytes(answer.body)
+            self.answers.finish(self.key_id, answer.status_code, nonce + self._sealing.encrypt(
+                nonce, opened, self.key_id))
+        else:
+            self.answers.abandon(self.key_id)
+        return answer
+
+
+def once(request: Request, answers: Answers | None, body: bytes = b"") -> Once | None:
+    """The :class:`Once` for ``request`` when it carries an ``Idempotency-Key`` (and ``answers`` can keep its
+    answer); ``body`` is the request's body as parsed, or its bytes."""
+    given = request.headers.get(HEADER)
+    if given is None or answers is None:
+        return None
+    matched = _KEY.fullmatch(given.strip())
+    if matched is None:
+        raise Problem(INVALID_REQUEST, f"{HEADER} must be 16 to 255 visible characters: a UUID, or 128 random "
+                                       "bits", errors=[{"location": "header", "name": HEADER,
+                                                        "detail": "16 to 255 visible characters"}])
+    scope = request.scope
+    material = b"\0".join([scope["method"].encode(), scope["path"].encode(),
+                           b"&".join(sorted(scope["query_string"].split(b"&"))), body])
+    return Once(answers, getattr(request.state, "client", ""), matched.group(1), material)
+
+
+def _response(result: Any) -> Response:
+    return result if isinstance(result, Response) else json_response(jsonable_encoder(result))
+
+
+def at_most_once(request: Request, answers: Answers | None, body: bytes, work: Callable[[], Any]) -> Any:
+    """``work()``, or under the request's ``Idempotency-Key`` the answer its first run gave."""
+    kept = once(request, answers, body)
+    return work() if kept is None else kept.run(work)

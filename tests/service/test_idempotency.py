@@ -1,0 +1,140 @@
+"""Idempotency-Key on every operation that creates something, kept in the store whose state it protects; cursor
+pagination on lists."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from crossverify.idempotency import Answers
+from crossverify.service.idempotency import Once
+from crossverify.service.routes.issuers import CertificatesIn
+
+from ..conftest import Consortium
+from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
+from .test_presentations_api import bank  # noqa: F401  (fixture)
+
+REUSED = "https://crossverify.example/problems/idempotency-key-reused"
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def entry(consortium: Consortium, reference: str, **claims: Any) -> dict[str, Any]:
+    now = consortium.now()
+    return {"reference": reference, "docType": "DEPCERT", "notAfter": now + 86400 * 30, "asOf": now,
+            "claims": claims or {"holder_name": "CHAN Tai Man"}}
+
+
+def test_a_retried_pickup_offer_gets_its_first_code_again(consortium: Consortium,
+                                                          issuer_api: TestClient) -> None:  # noqa: F811
+    offer, headers = {"certificate": entry(consortium, "DEP-P")}, key()
+    first = issuer_api.post("/v1/pickups", json=offer, headers=headers)
+    again = issuer_api.post("/v1/pickups", json=offer, headers=headers)
+    assert first.status_code == again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()  # the same code: the first is not retired by the retry
+    assert "idempotent-replayed" not in first.headers
+    fresh = issuer_api.post("/v1/pickups", json=offer, headers=key())  # a new request: a new code
+    assert fresh.json()["code"] != first.json()["code"]
+    other = issuer_api.post("/v1/pickups", json={"certificate": entry(consortium, "DEP-Q")}, headers=headers)
+    assert other.status_code == 422 and other.json()["type"] == REUSED
+    store = issuer_api.app_state.session.pickups.store  # type: ignore[attr-defined]
+    kept = store.db.execute("SELECT answer FROM idempotency").fetchall()
+    assert len(kept) == 2 and all(first.json()["code"].encode() not in bytes(row[0]) for row in kept)
+
+
+def test_retried_submissions_and_revocations(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                             bank_api: TestClient) -> None:  # noqa: F811
+    issue(consortium, issuer_api, 1)
+    revocation, headers = {"reference": "DEP-0", "reason": "withdrawn"}, key()
+    first = issuer_api.post("/v1/revocations", json=revocation, headers=headers)
+    again = issuer_api.post("/v1/revocations", json=revocation, headers=headers)  # not a second transaction
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    unkeyed = issuer_api.post("/v1/revocations", json=revocation)
+    assert unkeyed.status_code == 409 and unkeyed.json()["title"] == "RegistryDocumentAlreadyRevoked"
+
+    failing, headers = {"reference": "DEP-404", "reason": "withdrawn"}, key()
+    for _ in range(2):  # a failure is not kept: the same request runs (and fails) again
+        refused = issuer_api.post("/v1/revocations", json=failing, headers=headers)
+        assert refused.status_code == 422 and refused.json()["title"] == "JournalError"
+    journal = issuer_api.app_state.session.journal  # type: ignore[attr-defined]
+    assert journal.store.db.execute("SELECT COUNT(*) FROM idempotency").fetchone()[0] == 1
+
+    submitted, headers = {"certificates": [entry(consortium, "DEP-9")]}, key()
+    assert issuer_api.post("/v1/certificates", json=submitted, headers=headers).json() == {"journalled": 1}
+    assert issuer_api.post("/v1/certificates", json=submitted, headers=headers).json() == {"journalled": 1}
+    changed = {"certificates": [entry(consortium, "DEP-9", holder_name="someone else")]}
+    assert issuer_api.post("/v1/certificates", json=changed, headers=headers).json()["type"] == REUSED
+    for bad in ("short", "x" * 300, "has space in it!!"):
+        refused = issuer_api.post("/v1/certificates", json=submitted, headers={"Idempotency-Key": bad})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "Idempotency-Key"
+    given = headers["Idempotency-Key"]  # the draft's structured-field form (quoted) names the same key
+    quoted = issuer_api.post("/v1/certificates", json=submitted, headers={"Idempotency-Key": f'"{given}"'})
+    assert quoted.headers["idempotent-replayed"] == "true"
+
+
+def test_a_retried_verification_gets_its_first_verdict_and_one_receipt(consortium: Consortium,
+                                                                       issuer_api: TestClient,  # noqa: F811
+                                                                       bank_api: TestClient) -> None:  # noqa: F811
+    [bundle] = issue(consortium, issuer_api, 1)
+    headers, params = key(), {"purpose": "ACCTOPEN", "case": "A-7"}
+    first = bank_api.post("/v1/verifications", json=bundle, params=params, headers=headers)
+    assert first.json()["valid"]
+    assert issuer_api.post("/v1/revocations", json={"reference": "DEP-0", "reason": "fraud"}).status_code == 200
+    again = bank_api.post("/v1/verifications", json=bundle, params=params, headers=headers)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    other_case = bank_api.post("/v1/verifications", json=bundle, params={**params, "case": "A-8"}, headers=headers)
+    assert other_case.status_code == 422 and other_case.json()["type"] == REUSED
+    outbox = bank_api.app_state.session.outbox  # type: ignore[attr-defined]
+    assert outbox.store.db.execute("SELECT COUNT(*) FROM sealed_receipts").fetchone()[0] == 1
+
+
+def test_a_retried_hand_over_gets_the_same_code(bank: TestClient) -> None:  # noqa: F811
+    headers = key()
+    first = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}, headers=headers).json()
+    again = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}, headers=headers).json()
+    assert again == first
+    other = bank.post("/v1/challenges/hand-over", params={"purpose": "LOAN"}, headers=headers)
+    assert other.json()["type"] == REUSED
+    challenge = bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}, headers=key())
+    assert challenge.status_code == 200
+
+
+def test_a_request_still_being_answered_is_a_409(consortium: Consortium,
+                                                 issuer_api: TestClient) -> None:  # noqa: F811
+    submitted, headers = {"certificates": [entry(consortium, "DEP-1")]}, key()
+    journal = issuer_api.app_state.session.journal  # type: ignore[attr-defined]
+    body = issuer_api.post("/v1/certificates", json=submitted, headers=key())  # warm: the route works
+    assert body.status_code == 200
+    material = b"\0".join([b"POST", b"/v1/certificates", b"", CertificatesIn.model_validate(
+        submitted).model_dump_json().encode()])
+    once = Once(Answers(journal.store), "test-issuer", headers["Idempotency-Key"], material)
+    assert once.answers.begin(once.key_id, once.fingerprint, int(time.time())) is None  # another worker has it
+    busy = issuer_api.post("/v1/certificates", json=submitted, headers=headers)
+    assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
+    assert busy.json()["type"] == "https://crossverify.example/problems/idempotency-key-in-use"
+    other_client = Once(Answers(journal.store), "another-issuer", headers["Idempotency-Key"], material)
+    assert other_client.key_id != once.key_id  # clients' keys never meet
+
+
+def test_batches_are_paged_by_cursor(consortium: Consortium, issuer_api: TestClient) -> None:  # noqa: F811
+    for i in range(3):  # three rounds of the pipeline: three batches
+        entries = [entry(consortium, f"DEP-{i}")]
+        assert issuer_api.post("/v1/certificates", json={"certificates": entries}).status_code == 200
+        issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    first = issuer_api.get("/v1/batches", params={"limit": 2})
+    page = first.json()
+    assert [b["state"] for b in page["batches"]] == ["delivered"] * 2 and page["counts"]["delivered"] == 3
+    assert first.headers["link"] == f'</v1/batches?limit=2&cursor={page["next"]}>; rel="next"'
+    rest = issuer_api.get("/v1/batches", params={"limit": 2, "cursor": page["next"]}).json()
+    assert len(rest["batches"]) == 1 and rest["next"] is None
+    assert [b["id"] for b in page["batches"] + rest["batches"]] == \
+        [b["id"] for b in issuer_api.get("/v1/batches").json()["batches"]]
+    assert issuer_api.get("/v1/batches", params={"state": ["sealed", "signed"]}).json()["batches"] == []
+    for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1001}, {"state": "lost"}):
+        refused = issuer_api.get("/v1/batches", params=bad)
+        assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-request"), bad

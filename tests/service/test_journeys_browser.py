@@ -1,0 +1,256 @@
+"""The resident's journeys in Debian's Chromium at phone size, in each of the four languages: collect a certificate
+with the issuer's one-time code (the browser makes the key, enrols its public half, saves the bound bundle), then
+present it to the bank by the clerk's code (redact, sign, verdict, sealed receipt). Claims, the issuer and the
+type read through the display metadata the registry vouches for; a page served altered metadata refuses it.
+
+One service holds the issuer's and the bank's keys (a browser keeps a key for the site that made it:
+docs/resident.md); one issued world serves the whole module. Screenshots land in test-output/resident/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Route
+
+from crossverify.config import (
+    Config,
+    DisplaySettings,
+    IssuerSettings,
+    KeySettings,
+    NetworkSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
+from crossverify.format.display import claim_value
+from crossverify.format.holder import key_from_jwk
+from crossverify.format.metadata import LANGUAGES, read_metadata, standard_types
+from crossverify.format.presentation import load_presentation
+from crossverify.service.app import create_app
+from crossverify.service.auth import new_key
+from crossverify.session import Session
+from crossverify.verifier.client import CHECKS
+
+from ..conftest import EXAMPLES, Consortium
+from .browser import Traffic, latin_words, no_alert, phone, served, shot, watched
+
+ISSUER_KEY, ISSUER_DIGEST = new_key()
+BANK_KEY, BANK_DIGEST = new_key()
+BANK = {"zh-Hant": "廣東示例銀行", "zh-Hans": "广东示例银行", "pt": "Banco Exemplo de Guangdong",
+        "en": "Guangdong Example Bank"}
+CLAIMS = {"holder_name": "陳大文 CHAN Tai Man", "id_number": "1234567(8)", "account_no": "9-101-234567-8",
+          "balance_mop": 125000.5, "term_months": 12, "opened_on": "2021-03-04", "joint": False}
+WITHHELD = ["account_no", "balance_mop"]
+DEPOSIT = next(t for t in standard_types() if t.doc_type == "DEPCERT")
+BNU = read_metadata((EXAMPLES / "metadata" / "BNUMMOMX.json").read_bytes())
+
+
+@dataclass
+class Portal:
+    site: str
+    issuer: TestClient
+    bank: TestClient
+    consortium: Consortium
+
+
+@pytest.fixture(scope="module")
+def portal(session_consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """One service with an issuer's and a bank's keys, on a loopback port; the chain is as it was afterwards."""
+    c, tmp = session_consortium, tmp_path_factory.mktemp("portal")
+    snapshot = c.w3.testing.snapshot()
+    config = Config(
+        network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
+        keys=KeySettings(dev_mode=True, sender_address=c.verifier,
+                         signer_private_key="0x" + c.signing_key.key.hex()),
+        issuer=IssuerSettings(id="BNUMMOMX", journal=tmp / "journal.sqlite", bundles=tmp / "bundles",
+                              pickups=tmp / "pickups.sqlite"),
+        verifier=VerifierSettings(outbox=tmp / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                  challenges=tmp / "challenges.sqlite", holder_binding=["DEPCERT"]),
+        service=ServiceSettings(api_keys={"issuer": f"issuer {ISSUER_DIGEST}", "bank": f"bank {BANK_DIGEST}"},
+                                requests_per_minute=6000, resident_requests_per_minute=6000),
+        display=DisplaySettings(metadata=[EXAMPLES / "metadata"], name=BANK),
+    )
+    session = Session(config)
+    app = create_app(session, start_workers=False)
+    with served(app) as site:
+        yield Portal(site, TestClient(app, headers={"Authorization": f"Bearer {ISSUER_KEY}"}),
+                     TestClient(app, headers={"Authorization": f"Bearer {BANK_KEY}"}), c)
+    session.close()
+    c.w3.testing.revert(snapshot)
+
+
+def offer(portal: Portal, reference: str) -> dict[str, str]:
+    entry = {"reference": reference, "docType": "DEPCERT", "notAfter": portal.consortium.now() + 86400 * 365,
+             "claims": CLAIMS}
+    reply = portal.issuer.post("/v1/pickups", json={"certificate": entry})
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def shown_as(language: str) -> dict[str, tuple[str, str]]:
+    """Each claim's label and value as the page must show them in ``language`` (identifiers masked)."""
+    return {name: (DEPOSIT.claim(name).label[language], claim_value(value, DEPOSIT.claim(name), language))
+            for name, value in CLAIMS.items()}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_resident_collects_and_presents_in_their_language(portal: Portal, browser: Browser, language: str,
+                                                            tmp_path: Path) -> None:
+    offered = offer(portal, f"DEP-{language}")
+    context = phone(browser, language)
+    traffic = Traffic()
+    page = watched(context, traffic)
+    words = shown_as(language)
+    raw = [*CLAIMS, "DEPCERT", "BNUMMOMX", "balance mop", "holder name"]
+
+    # Pickup: the code from the issuer's letter (a QR code of the page's address), a new key, the bundle saved.
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator("html").get_attribute("lang") == language
+    assert page.input_value("#code") == offered["code"]
+    assert BNU.name[language] in page.inner_text("#issuer")  # whose page this is, as the registry names it
+    page.click("#collect")
+    page.wait_for_selector("#wait:not([hidden])")
+    portal.issuer.app.state.workers["issuer"].run_once()  # the issuer's pipeline anchors it
+    page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    no_alert(page)
+    document = page.inner_text("#document")
+    assert BNU.name[language] in document and DEPOSIT.name[language] in document, document
+    assert page.locator("#labels-refused").is_hidden()
+    shot(page, f"{language}-1-collected")
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "certificate.json"
+    download.value.save_as(saved)
+    [enrol] = [json.loads(body) for url, _, body in traffic.requests if url.endswith("/pickups/enrol")]
+    assert set(enrol["jwk"]) == {"kty", "crv", "x", "y"}  # no private part left the device
+
+    # Presentation: the clerk's code, the resident's choice, the signature made on the device, the verdict.
+    handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    started = time.perf_counter()
+    page.goto(portal.site + handed["page"])
+    page.wait_for_selector("body[data-ready]")
+    assert page.inner_text("#bank") == {"zh-Hant": "出示對象：廣東示例銀行。", "zh-Hans": "出示对象：广东示例银行。",
+                                        "pt": "Está a mostrá-lo a: Banco Exemplo de Guangdong.",
+                                        "en": "You are showing it to Guangdong Example Bank."}[language]
+    page.set_input_files("#file", saved)
+    page.wait_for_selector("#consent:not([hidden])")
+    no_alert(page)
+    claims = page.inner_text("#claims")
+    for name, (label, value) in words.items():
+        assert label in claims and value in claims, (name, label, value, claims)
+    assert "1234567(8)" not in claims  # the identity number is masked until chosen
+    names = [c.get("name") for c in json.loads(saved.read_text())["claims"]]
+    item = page.locator("#claims li").filter(has=page.locator(f"#claim-{names.index('id_number')}"))
+    item.locator("button.reveal").click()
+    assert "1234567(8)" in page.inner_text("#claims")
+    for name in WITHHELD:
+        page.click(f"label[for=claim-{names.index(name)}]")
+    summary = page.inner_text("#summary")
+    assert words["holder_name"][0] in summary and words["balance_mop"][0] not in summary
+    shooting = shot(page, f"{language}-2-chosen")
+    visible = page.inner_text("main")
+    assert not [word for word in raw if word in visible], visible
+    if language.startswith("zh"):
+        assert latin_words(visible, [CLAIMS["holder_name"], "MOP", "certificate.json", ".json"]) == []
+
+    page.click("#submit")
+    page.wait_for_selector("#outcome.valid")
+    elapsed = time.perf_counter() - started - shooting
+    print(f"\n{language}: loaded, redacted, signed and verified in {elapsed * 1000:.0f} ms")
+    no_alert(page)
+    assert page.locator("#why").is_hidden() and page.locator("#checks").is_hidden()  # the full list: on request
+    page.click("#all-checks summary")
+    assert page.locator("#checks li").count() == len(CHECKS) and page.locator("#checks li.failed").count() == 0
+    verdict = page.inner_text("#shown")
+    assert words["holder_name"][0] in verdict and words["balance_mop"][0] not in verdict
+    clerk = portal.bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()  # the clerk's screen
+    assert page.inner_text("#reference") == clerk["receipt"]["commitment"]
+    assert page.locator("#receipt").is_visible()
+    shot(page, f"{language}-3-verdict")
+    visible = page.inner_text("main")
+    assert not [word for word in raw if word in visible], visible
+    if language.startswith("zh"):
+        assert latin_words(visible, [CLAIMS["holder_name"], "MOP", "certificate.json", ".json",
+                                     clerk["receipt"]["commitment"]]) == []
+
+    [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
+    presentation = load_presentation(sent)
+    assert presentation.signed_by(key_from_jwk(enrol["jwk"])) and presentation.binding.aud == "ICBKCNBJGDG"
+    for name in WITHHELD:
+        assert json.dumps(CLAIMS[name]).strip('"').encode() not in sent
+    assert all(url.startswith(portal.site) for url, _, _ in traffic.requests)
+    context.close()
+
+
+def test_a_page_served_altered_labels_refuses_them(portal: Portal, browser: Browser, tmp_path: Path) -> None:
+    """Between the service and the phone, DEPCERT's "Deposit balance" becomes "Overdue balance": the page
+    recomputes the digest, refuses the labels, and shows the names in the file, saying so."""
+    now = portal.consortium.now()
+    entry = {"reference": "DEP-altered", "docType": "DEPCERT", "notAfter": now + 86400, "asOf": now,
+             "claims": {"holder_name": "LEI Ka Ian", "balance_mop": 88000}}
+    assert portal.issuer.post("/v1/certificates", json={"certificates": [entry]}).status_code == 200
+    portal.issuer.app.state.workers["issuer"].run_once()
+    folder = Path(portal.issuer.app.state.session.config.issuer.bundles) / "BNUMMOMX"
+    path = tmp_path / "certificate.json"
+    path.write_bytes((folder / "DEP-altered.bundle.json").read_bytes())
+
+    def relabel(route: Route) -> None:
+        reply = route.fetch()
+        body = reply.json()
+        for claim in body["docType"]["metadata"]["claims"]:
+            if claim["name"] == "balance_mop":
+                claim["label"]["en"] = "Overdue balance"
+        route.fulfill(response=reply, json=body)
+
+    context = phone(browser, "en")
+    page = watched(context)
+    page.route("**/resident/metadata?*", relabel)
+    page.goto(f"{portal.site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", path)
+    page.wait_for_selector("#labels-refused:not([hidden])")
+    no_alert(page)  # a notice, not an error: the certificate itself is fine
+    claims = page.inner_text("#claims")
+    assert "Overdue balance" not in claims and "Deposit balance" not in claims
+    assert "balance_mop (as named in the file)" in claims and "BNUMMOMX" in page.inner_text("#document")
+    shot(page, "en-4-labels-refused")
+    context.close()
+
+
+def test_a_copied_certificate_cannot_be_presented_from_another_device(portal: Portal, browser: Browser,
+                                                                      tmp_path: Path) -> None:
+    """Someone holding a copy of the file, but not the resident's browser, is stopped before anything is sent;
+    without the bank's code nothing is sent either."""
+    from crossverify.format.holder import public_jwk
+    from crossverify.keys.holder import generate_holder_key
+
+    code = offer(portal, "DEP-copy")["code"]
+    anonymous = TestClient(portal.issuer.app)
+    jwk = public_jwk(generate_holder_key().public_key())
+    token = anonymous.post("/resident/pickups/enrol", json={"code": code, "jwk": jwk}).json()["collectToken"]
+    portal.issuer.app.state.workers["issuer"].run_once()
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(anonymous.post("/resident/pickups/collect", json={"collectToken": token}).content)
+
+    traffic = Traffic()
+    context = phone(browser, "pt")
+    page = watched(context, traffic)
+    page.goto(f"{portal.site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", copy)
+    page.click("#submit")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "Introduza o código" in page.inner_text("#error")
+    page.fill("#code", portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"])
+    page.click("#submit")
+    page.wait_for_selector("#error:has-text('outro dispositivo')")  # (the page's CSP forbids wait_for_function)
+    assert traffic.posts() == [] and page.locator("#verdict").is_hidden()
+    shot(page, "pt-5-another-device")
+    context.close()
