@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
@@ -18,7 +18,6 @@ from crossverify.service.console import COOKIE
 from crossverify.session import Session
 
 from .live import serving
-from .test_resident_browser import ARGS, CHROMIUM
 
 SHOTS = Path(__file__).parents[2] / "test-output" / "console"
 
@@ -35,15 +34,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     with serving(app, config.service) as (host, port):
         yield f"http://{host}:{port}", key, result
     session.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Chromium is missing: ./scripts/setup installs it"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 def shot(page: Page, name: str) -> None:

@@ -424,11 +424,13 @@ def parse_filters(since: str | None = None, until: str | None = None, *, issuer:
 
 def page_query(spec: Table, filters: Filters, after: str | None, limit: int) -> tuple[str, list[Any]]:
     """The SQL (and its arguments) of up to ``limit`` rows of ``spec`` matching ``filters``, newest first, below the
-    cursor ``after``: an equality on an indexed column, a range of ``block_time`` after it, the keyset."""
-    where, args = _where(spec, filters)
-    if after is not None:
-        where.append("(block_time, id) < (?, ?)")
-        args += _cursor(after)
+    cursor ``after``: an equality on an indexed column, then one range of ``block_time`` (the period, cut at the
+    cursor's time) the index seeks, then the rows of the cursor's own time that come before it."""
+    last = _cursor(after) if after is not None else None
+    where, args = _where(spec, filters, None if last is None else last[0])
+    if last is not None:  # the rows below the cursor's (block_time, id); its time is the range's end above
+        where.append("(block_time < ? OR id < ?)")
+        args += last
     columns = ", ".join(column for _, column in spec.columns)
     return (f"SELECT {columns}, id FROM {spec.sql} WHERE {' AND '.join(where)} ORDER BY block_time DESC, id DESC "
             "LIMIT ?", [*args, limit])
@@ -448,9 +450,12 @@ def _period_json(filters: Filters) -> dict[str, str | None]:
             "to": utc_time(filters.until - DAY)[:10] if filters.until is not None else None}
 
 
-def _where(spec: Table, filters: Filters) -> tuple[list[str], list[Any]]:
+def _where(spec: Table, filters: Filters, up_to: int | None = None) -> tuple[list[str], list[Any]]:
+    """The conditions of ``filters``: one equality per filter column, and the period as one range of
+    ``block_time`` (ending at ``up_to`` too, a cursor's time), so that an index seeks both ends."""
     since, until = _bounds(filters)
-    where, args = ["block_time >= ?", "block_time < ?"], [since, until]
+    end = until - 1 if up_to is None else min(until - 1, up_to)
+    where, args = ["block_time >= ?", "block_time <= ?"], [since, end]
     for name, column in spec.filters.items():
         value = getattr(filters, name)
         if value is None:
