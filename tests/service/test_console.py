@@ -33,6 +33,7 @@ def world(c: Consortium, tmp_path: Path, receipts: int = 0) -> tuple[TestClient,
     ours = [Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, purpose, c.now(), **consent)
             for purpose, consent in (("ACCTOPEN", {"presentation_hash": secrets.token_bytes(32)}),
                                      ("LOAN", {"case": "LOAN-2027-0042"}), ("KYC", {}))]
+    ours.append(Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "KYC", c.now(), case='=HYPERLINK("http://x")'))
     others = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now(), case=f"A-{i}")
               for i in range(receipts)]
     everything = ours + others
@@ -72,7 +73,7 @@ def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium:
     token = api.cookies[COOKIE]
     assert api.get("/regulator/session").json()["name"] == "amcm"
     overview = api.get("/v1/regulator/overview").json()
-    assert overview["totals"]["receipts"] == 3 and overview["freshness"]["behind"] == 0
+    assert overview["totals"]["receipts"] == 4 and overview["freshness"]["behind"] == 0
     out = api.delete("/regulator/session")
     assert out.status_code == 204 and COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
     assert out.headers["clear-site-data"] == '"cookies"'
@@ -106,7 +107,7 @@ def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, 
         after = body["after"]
         if after is None:
             break
-    assert len(seen) == len(set(seen)) == 123  # every receipt once, newest first
+    assert len(seen) == len(set(seen)) == 124  # every receipt once, newest first
     ours = api.get("/v1/regulator/tables/receipts", params={"consent": "none"}).json()["rows"]
     assert [(r["purpose"], r["documentDigest"]) for r in ours] == [("KYC", to_hex(DIGEST))]
     in_person = api.get("/v1/regulator/tables/receipts", params={"purpose": "LOAN"}).json()["rows"]
@@ -116,6 +117,9 @@ def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, 
     assert 'filename="crossverify-receipts.csv"' in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert len(rows) == 121 and {r["purpose"] for r in rows} == {"ACCTOPEN"}
+    kyc = list(csv.DictReader(io.StringIO(api.get("/v1/regulator/tables/receipts/csv",
+                                                  params={"purpose": "KYC"}).text)))
+    assert sorted(row["case"] for row in kyc) == ["", "'=HYPERLINK(\"http://x\")"]  # a spreadsheet never runs it
     for bad in ({"consent": "maybe"}, {"from": "yesterday"}, {"kind": "nonsense"}, {"after": "x"}):
         refused = api.get("/v1/regulator/tables/receipts", params=bad)
         assert refused.status_code == 422, bad
@@ -128,8 +132,8 @@ def test_a_documents_timeline_and_the_page(consortium: Consortium, tmp_path: Pat
     api, key, _ = world(consortium, tmp_path)
     api.headers["Authorization"] = f"Bearer {key}"
     timeline = api.get(f"/v1/regulator/documents/{to_hex(DIGEST)}").json()
-    assert [e["event"] for e in timeline["events"]] == ["anchored", "verified", "verified", "verified"]
-    assert [e["consent"] for e in timeline["events"][1:]] == ["presentation", "in_person", "none"]
+    assert [e["event"] for e in timeline["events"]] == ["anchored", "verified", "verified", "verified", "verified"]
+    assert [e["consent"] for e in timeline["events"][1:]] == ["presentation", "in_person", "none", "in_person"]
     assert [a["kind"] for a in timeline["anomalies"]] == ["circulation_without_consent"]
     page = api.get("/regulator/")
     policy = page.headers["content-security-policy"]

@@ -80,7 +80,8 @@ def console(receipts: int, documents: int, root: Path) -> Section:
         "their revocation). The chain's logs are made here (ABI-encoded as a node sends them) and go through the "
         "index's own code: packed, rows derived, the trail opening every receipt with the second regulator's key. "
         "Each question is asked as the console's routes ask it (`Supervision`, SQLite), with varied filter values; "
-        "a page is 50 rows, newest first, continued by keyset (`(block_time, id) < cursor`, no OFFSET). Floor: the "
+        "a page is 50 rows, newest first, continued by keyset (below the last row's `(block_time, id)`, no OFFSET). "
+        "Floor: the "
         f"cheapest page read, 50 rows by primary key, {floor * 1000:.2f} ms (median, same run). Goal: every page "
         f"under 300 ms at the 95th percentile; here {overall * 1000:.0f} ms over all {len(every):,} pages "
         f"({'met' if overall < 0.3 else 'not met'}). Index: {size / 2**30:.2f} GiB.",

@@ -53,18 +53,25 @@ def to_csv(report: AuditReport) -> str:
 
 def rows_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """Rows of one table (dicts with the same keys) as CSV text, a header line first, a line at a time; nested
-    values as JSON."""
+    values as JSON. Text a bank chose (a case reference) that a spreadsheet would run as a formula is quoted."""
     out = io.StringIO()
     writer: Any = None
     for row in rows:
         if writer is None:
             writer = csv.DictWriter(out, list(row))
             writer.writeheader()
-        writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v
+        writer.writerow({k: _cell(json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v)
                          for k, v in row.items()})
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet shows it, never runs it: text starting as a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def to_html(report: AuditReport) -> str:
