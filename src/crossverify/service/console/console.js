@@ -178,6 +178,9 @@ function freshness(f) {
 
 /** The names and the values the filters offer, from an overview (of the whole index, or of a period). */
 function learn(data) {
+  for (const view of ["receipts", "disputes", "document"]) {  // opened with the regulator's keys only
+    $("tabs").querySelector(`[data-view="${view}"]`).hidden = !data.keyed;
+  }
   state.names = { ...data.names,
     banks: Object.fromEntries(Object.entries(data.names.banks).map(([a, n]) => [a.toLowerCase(), n])) };
   state.known = {
