@@ -210,7 +210,8 @@ class ServiceSettings:
     verification requests are limited to ``resident_requests_per_minute`` per network address. A request's head
     (request line and headers) must fit in ``max_header_bytes`` and arrive within ``head_timeout`` seconds, its
     body fit in ``max_body_bytes`` and arrive within ``body_timeout`` seconds; an idle connection is closed after
-    ``keep_alive`` seconds."""
+    ``keep_alive`` seconds. ``workers`` processes serve a bank on one machine; they share its challenges, outbox
+    and (in ``rate_limits``, or in the ``[storage]`` database) the clients' rate limits."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -223,6 +224,12 @@ class ServiceSettings:
     resident_requests_per_minute: int = 60
     api_keys: dict[str, str] = field(default_factory=dict)
     run_every: float = 5.0
+    workers: int = 1
+    rate_limits: Path = Path("crossverify-rate-limits.sqlite")
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ConfigError(f"[service] workers must be at least 1, got {self.workers}")
 
 
 #: The languages people read crossverify in (crossverify.format.metadata.LANGUAGES).

@@ -144,9 +144,9 @@ def test_bulk_revocation_view_refuses_an_answer_outside_the_query(anchored: Cons
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A node that answers with positions the query does not have gets a named error, not an IndexError."""
     c, reg = anchored, anchored.registry
-    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([len(DOCS)],))
+    monkeypatch.setattr(type(reg), "raw_calls", lambda self, calls, extra=(): ([([len(DOCS)],)], []))
     with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
         reg.revoked_documents(c.issuer_id, DOCS)
-    monkeypatch.setattr(type(reg), "raw_call", lambda self, name, arguments: ([2, 1],))
+    monkeypatch.setattr(type(reg), "raw_calls", lambda self, calls, extra=(): ([([2, 1],)], []))
     with pytest.raises(errors.TransactionFailed, match="not ascending positions"):
         reg.revoked_documents(c.issuer_id, DOCS)

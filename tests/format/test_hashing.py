@@ -26,3 +26,14 @@ def test_labels_round_trip() -> None:
         assert HashAlgorithm.from_label(alg.label) is alg
     with pytest.raises(UnknownHashAlgorithm):
         HashAlgorithm.from_label("md5")
+
+
+def test_web3_eth_utils_and_py_evm_hash_with_pysha3() -> None:
+    import eth_hash.auto
+    from eth_hash.backends import pysha3
+    from eth_utils import keccak
+    from web3 import Web3
+
+    assert eth_hash.auto.keccak.hasher is pysha3.keccak256
+    empty = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+    assert keccak(b"") == Web3.keccak(b"") == eth_hash.auto.keccak.new(b"").digest() == empty

@@ -3,6 +3,8 @@ free port, stopped by its process group when the section ends."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -11,12 +13,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[3]
 HARDHAT = ROOT / "node_modules" / ".bin" / "hardhat"
 CONFIG = ROOT / "tests" / "node" / "hardhat.config.js"
+#: The process group of each running node, by URL: its CPU seconds are read from it (``_clock.group_cpu``).
+GROUPS: dict[str, int] = {}
 
 
 @contextmanager
@@ -40,8 +45,10 @@ def hardhat_node(work: Path) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the hardhat node did not start: {(work / 'hardhat.log').read_text()[-800:]}")
                 time.sleep(0.3)
+            GROUPS[url] = process.pid
             yield url
         finally:
+            GROUPS.pop(url, None)
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=10)
@@ -57,3 +64,24 @@ def _answers(url: str) -> bool:
         return bool(reply.json().get("result") == hex(1337))
     except (requests.RequestException, ValueError):
         return False
+
+
+class BareRpc:
+    """The least a JSON-RPC client can do: one keep-alive ``http.client`` connection, ``json.dumps`` of the
+    request and ``json.loads`` of the answer (no web3, no ``requests``). The floor of every read over HTTP."""
+
+    def __init__(self, url: str) -> None:
+        host, _, port = url.removeprefix("http://").partition(":")
+        self.connection = http.client.HTTPConnection(host, int(port or 80), timeout=60)
+        #: Bytes of JSON the node answered, since this client was made.
+        self.received = 0
+
+    def __call__(self, method: str, params: list[Any]) -> Any:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        self.connection.request("POST", "/", body, {"Content-Type": "application/json"})
+        data = self.connection.getresponse().read()
+        self.received += len(data)
+        return json.loads(data)["result"]
+
+    def close(self) -> None:
+        self.connection.close()

@@ -2,7 +2,9 @@
 and against a Hardhat node, beside ``verify_many`` measured in the same server process.
 
 The server runs in a child process (``python -m crossverify.bench._service N WORK [NODE_URL]``) that builds a
-consortium on its chain, issues ``N`` bundles, times ``verify_many`` over them, then serves. This process drives
+consortium on its chain, issues ``N`` bundles, times ``verify_many`` over their texts (warm, the best of 3),
+then serves as a bank does: with its outbox, its challenge store and the circulation contract its receipts go
+to. This process drives
 it with keep-alive ``http.client`` connections in threads (the lightest client the standard library has), so
 the load generator and the server do not share an interpreter lock; they, and the Hardhat node, still share
 the machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
@@ -10,6 +12,7 @@ the machine's cores. Each level sends bundles the others do not, so no level fin
 
 from __future__ import annotations
 
+import atexit
 import gc
 import http.client
 import json
@@ -22,101 +25,102 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ._clock import best, group_cpu, load, process_cpu
+from ._node import GROUPS, hardhat_node
 from ._sections import Section
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 LEVELS = (1, 16, 64)
-ROOT = Path(__file__).resolve().parents[3]
-HARDHAT = ROOT / "node_modules" / ".bin" / "hardhat"
-HARDHAT_CONFIG = ROOT / "tests" / "node" / "hardhat.config.js"
+#: Clients for the levels served by two workers.
+WORKER_LEVELS = (16, 64)
 
 
 def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...] = ("embedded", "hardhat")
                  ) -> Section:
     rows = []
-    baselines = {}
+    baselines: dict[str, dict[str, float]] = {}
+    loads = []
     for chain in chains:
         baseline, measured = _chain_load(chain, documents, requests_per_level)
         baselines[chain] = baseline
-        rows += [(chain, *row) for row in measured]
-    measured_baselines = ", ".join(f"{rate:,.0f} documents/s on {chain}" for chain, rate in baselines.items())
+        rows += measured
+        loads.append(f"{chain}: {load()}")
+    measured_baselines = ", ".join(
+        f"{b['rate']:,.0f} documents/s on {chain} ({b['cpu_ms']:.2f} ms CPU each, {b['node_ms']:.2f} ms of the node's)"
+        for chain, b in baselines.items())
     s = Section("Bank service under load",
                 f"`POST /v1/verifications`, one bundle per request, from 1, 16 and 64 keep-alive clients on the "
                 f"loopback ({requests_per_level:,} requests each level, bundles no other level sends, connections "
-                f"made before the clock starts) against a server in its own process, on the embedded chain and on a "
-                f"Hardhat node. The load generator (`http.client` in threads) is a third process, the Hardhat node "
-                f"a fourth: all share the machine's cores. Concurrent requests are coalesced into one `verify_many` "
-                f"under the service's chain lock, reading the registry once per batch root for all of them. "
-                f"Baseline: `verify_many` over the same {documents:,} bundles in the server process "
-                f"({measured_baselines}). Goal at 64 clients: >= 50% of the baseline, p99 < 250 ms on Hardhat. "
-                f"Load average when measured: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other jobs share "
-                f"the machine; figures move by a fifth between runs).\n\n"
-                f"Where a request's time went before (py-spy on the server at 64 clients): three quarters of the "
-                f"coalescer's time in registry reads (a `documentStatuses` and a `documentRevocations` round per "
-                f"coalesced batch), most of the rest in the HTTP stack (a `BaseHTTPMiddleware`, a thread-pool hop per "
-                f"request, pydantic re-validating each verdict, HTTP parsed by h11 in Python); JSON parsing, the "
-                f"I-JSON pre-check (the verify routes skip it), logging and metrics were each under 2%. Now the "
-                f"registry reads are bare `eth_call`s that return only the revoked documents, the middleware is plain "
-                f"ASGI, requests await the coalescer without a thread, verdicts are written directly, uvicorn parses "
-                f"with httptools, and `serve` freezes what setting up made out of the collector's way. What is left is "
-                f"the verification itself (JSON Schema validation its largest part) on one core under the interpreter "
-                f"lock, and on the embedded chain the EVM running in the server's own process.",
-                ["chain", "clients", "requests/s", "vs verify_many", "p50 ms", "p99 ms"])
-    for chain, clients, rate, p50, p99 in rows:
-        s.rows.append([chain, str(clients), f"{rate:,.0f}", f"{rate / baselines[chain]:.0%}", f"{p50:.1f}",
-                       f"{p99:.1f}"])
+                f"made before the clock starts) against a server in its own process, configured as a bank runs it "
+                f"(its receipt outbox, its challenge store, the circulation contract), on the embedded chain and on "
+                f"a Hardhat node. The load generator (`http.client` in threads) is a third process, the Hardhat node "
+                f"a fourth: all share the machine's cores. Concurrent requests are coalesced into one `verify_many`. "
+                f"Baseline: `verify_many` over the texts of the same {documents:,} bundles in the server process, "
+                f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
+                f"seconds over the level divided by its requests; beyond verification, what the service adds to "
+                f"the baseline's CPU per document. On the Hardhat node the same chain and bundles are then served by "
+                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers'), sending "
+                f"bundles of the earlier levels again (the service caches no reads between requests). Goals: at 64 "
+                f"clients >= 60% of the baseline, p99 < 150 ms on Hardhat; one client >= 200 requests/s; the "
+                f"service's own code under 0.5 ms of CPU per request; two workers >= 1.6x one at 64 clients.",
+                ["server", "clients", "requests/s", "vs verify_many", "p50 ms", "p99 ms", "server CPU ms per request",
+                 "beyond verification", "node CPU ms per request"])
+    one_worker = {clients: rate for server, clients, rate, *_ in rows if server == "hardhat"}
+    for server, clients, rate, p50, p99, cpu_ms, node_ms in rows:
+        b = baselines[server.split(",")[0]]
+        versus = f"{rate / b['rate']:.0%}"
+        if server != "hardhat" and clients in one_worker:
+            versus += f" ({rate / one_worker[clients]:.2f}x one worker)"
+        s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}", f"{cpu_ms:.2f}",
+                       f"{cpu_ms - b['cpu_ms']:.2f}", f"{node_ms:.2f}" if server != "embedded" else ""])
+    s.load = "; ".join(loads)
     return s
 
 
-def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[float, list[tuple[int, float, float,
-                                                                                               float]]]:
-    with tempfile.TemporaryDirectory() as work:
-        node = _hardhat(Path(work)) if chain == "hardhat" else None
+def _chain_load(chain: str, documents: int, requests_per_level: int
+                ) -> tuple[dict[str, float], list[tuple[str, int, float, float, float, float, float]]]:
+    with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
+        url = stack.enter_context(hardhat_node(Path(work) / "hardhat")) if chain == "hardhat" else None
+        node = GROUPS.get(url) if url else None
+        args = [sys.executable, "-m", "crossverify.bench._service", str(documents), work]
+        child = subprocess.Popen([*args, url, str(node)] if url else args, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
         try:
-            args = [sys.executable, "-m", "crossverify.bench._service", str(documents), work]
-            child = subprocess.Popen([*args, node[1]] if node else args, stdout=subprocess.PIPE, text=True)
-            try:
-                assert child.stdout is not None
-                ready = json.loads(child.stdout.readline())
-                bundles = [p.read_bytes() for p in sorted(Path(ready["bundles"]).glob("*.json"))]
-                rows = []
-                for level, clients in enumerate(LEVELS):
-                    start = level * requests_per_level
-                    mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
-                    rows.append(_level(ready["port"], ready["key"], mine, clients))
-            finally:
-                child.terminate()
-                child.wait(timeout=30)
+            assert child.stdout is not None and child.stdin is not None
+            ready = json.loads(child.stdout.readline())
+            bundles = [p.read_bytes() for p in sorted(Path(ready["bundles"]).glob("*.json"))]
+            rows = []
+            plan = [(chain, clients) for clients in LEVELS]
+            if url:
+                plan += [(f"{chain}, 2 workers", clients) for clients in WORKER_LEVELS]
+            for level, (server, clients) in enumerate(plan):
+                if server != chain and ready.get("workers") is None:
+                    child.stdin.write("workers 2\n")
+                    child.stdin.flush()
+                    ready = json.loads(child.stdout.readline())
+                group = ready.get("workers")
+                start = level * requests_per_level
+                mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
+                server_before, node_before = _server_cpu(child.pid, group), group_cpu(node)
+                measured = _level(ready["port"], ready["key"], mine, clients)
+                cpu_ms = (_server_cpu(child.pid, group) - server_before) / requests_per_level * 1000
+                node_ms = (group_cpu(node) - node_before) / requests_per_level * 1000
+                rows.append((server, *measured, cpu_ms, node_ms))
         finally:
-            if node:
-                os.killpg(node[0].pid, signal.SIGTERM)
-                node[0].wait(timeout=30)
-    return float(ready["verify_many_per_s"]), rows
+            child.terminate()
+            child.wait(timeout=60)
+    return ready["baseline"], rows
 
 
-def _hardhat(work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A Hardhat node on a free loopback port (stopped by the caller, by its process group)."""
-    if not HARDHAT.exists():
-        raise SystemExit("node_modules/.bin/hardhat is missing: run ./scripts/setup")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port), "--config",
-                                str(HARDHAT_CONFIG)], cwd=ROOT, env={**os.environ, "HARDHAT_CACHE": str(work / "hh")},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("POST", "/", b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
-                               {"Content-Type": "application/json"})
-            if connection.getresponse().status == 200:
-                return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.3)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("the Hardhat node did not answer within 90 s")
+def _server_cpu(child: int, workers: int | None) -> float:
+    """CPU seconds of the server: the child process serving in process, or the workers' process group."""
+    return group_cpu(workers) if workers else process_cpu(child)
 
 
 def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
@@ -156,12 +160,12 @@ def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int
     return clients, len(latencies) / wall, cuts[49] * 1000, cuts[98] * 1000
 
 
-def _serve(documents: int, work: Path, node_url: str | None) -> None:
-    """The child: a chain (embedded, or the node at ``node_url``), a consortium, ``documents`` bundles, the
-    baseline, then the service."""
+def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -> None:
+    """The child: a chain (embedded, or the node at ``node_url``, process group ``node``), a consortium,
+    ``documents`` bundles, the baseline, then the service, configured as a bank runs it."""
     import uvicorn
-    from web3 import Web3
 
+    from ..chain.connection import connect
     from ..config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
     from ..issuer.client import IssuerClient
     from ..issuer.journal import Journal
@@ -169,21 +173,24 @@ def _serve(documents: int, work: Path, node_url: str | None) -> None:
     from ..service.auth import new_key
     from ..session import Session
     from ..verifier.client import VerifierClient
-    from ._sections import timed
     from ._world import ISSUER, statements, world
 
-    w = world(w3=Web3(Web3.HTTPProvider(node_url)) if node_url else None)
+    w = world(w3=connect(node_url) if node_url else None)
     issuer = IssuerClient(w.registry, ISSUER, w.key, w.operator, Journal(work / "journal.sqlite"), work / "bundles")
     issuer.issue(statements(documents, now=w.now()))
     issuer.run(max_batch=1000)
     texts = [p.read_bytes() for p in sorted((work / "bundles" / ISSUER).glob("*.json"))]
-    elapsed, reports = timed(lambda: VerifierClient(w.registry).verify_many(texts))
+    verifier = VerifierClient(w.registry)
+    warm, reports = best(lambda: verifier.verify_many(texts), node)
     assert all(r.valid for r in reports)
     key, digest = new_key()
-    config = Config(network=NetworkSettings(registry=w.registry.address),
+    config = Config(network=NetworkSettings(rpc=node_url or "embedded", registry=w.registry.address,
+                                            circulation=w.circulation.address),
                     keys=KeySettings(sender_address=w.verifier),
-                    verifier=VerifierSettings(outbox=work / "outbox.sqlite"),
-                    service=ServiceSettings(api_keys={"bench": f"bank {digest}"}, requests_per_minute=10**9))
+                    verifier=VerifierSettings(outbox=work / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                              challenges=work / "challenges.sqlite"),
+                    service=ServiceSettings(api_keys={"bench": f"bank {digest}"}, requests_per_minute=10**9,
+                                            rate_limits=work / "limits.sqlite"))
     app = create_app(Session(config, w3=w.w3))
     gc.freeze()  # as `crossverify serve` does: what setting up made is never scanned by the collector again
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
@@ -191,12 +198,66 @@ def _serve(documents: int, work: Path, node_url: str | None) -> None:
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    print(json.dumps({"port": port, "key": key, "bundles": str(work / "bundles" / ISSUER),
-                      "verify_many_per_s": len(texts) / elapsed}), flush=True)
+    baseline = {"rate": len(texts) / warm.wall, "cpu_ms": warm.cpu / len(texts) * 1000,
+                "node_ms": warm.node / len(texts) * 1000}
+    ready = {"port": port, "key": key, "bundles": str(work / "bundles" / ISSUER), "baseline": baseline}
+    print(json.dumps(ready), flush=True)
+    for line in sys.stdin:  # "workers N": serve the same bank from N processes instead, by the command
+        server.should_exit = True
+        workers = _serve_in_workers(config, work, int(line.split()[1]))
+        print(json.dumps({**ready, **workers}), flush=True)
     while True:  # until the parent terminates us
         time.sleep(1)
 
 
+def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int]:
+    """``crossverify serve --workers N`` for ``config`` in its own process group (ended with this process); its
+    port and process group."""
+    network, verifier = config.network, config.verifier
+    keys = "\n".join(f'{name} = "{entry}"' for name, entry in config.service.api_keys.items())
+    (work / "bank.toml").write_text(
+        f'[network]\nrpc = "{network.rpc}"\nregistry = "{network.registry}"\ncirculation = "{network.circulation}"\n'
+        f'[keys]\nsender_address = "{config.keys.sender_address}"\n'
+        f'[verifier]\noutbox = "{verifier.outbox}"\naudience = "{verifier.audience}"\n'
+        f'challenges = "{verifier.challenges}"\n'
+        f'[service]\nrequests_per_minute = {config.service.requests_per_minute}\n'
+        f'rate_limits = "{config.service.rate_limits}"\n[service.api_keys]\n{keys}\n')
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    process = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "--config", str(work / "bank.toml"), "serve",
+                                "--workers", str(workers), "--port", str(port)], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(lambda: os.killpg(process.pid, signal.SIGTERM))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the workers end with us
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200 and _workers_up(process.pid, workers):
+                return {"port": port, "workers": process.pid}
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"crossverify serve --workers {workers} did not start")
+        time.sleep(0.3)
+
+
+def _workers_up(supervisor: int, workers: int) -> bool:
+    """Whether the supervisor has its ``workers`` processes (each answers once started)."""
+    children = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    children += int(f.read().rsplit(")", 1)[1].split()[1]) == supervisor
+            except OSError:
+                continue
+    return children >= workers
+
+
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    _serve(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
+    _serve(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None,
+           int(sys.argv[4]) if len(sys.argv) > 4 else None)

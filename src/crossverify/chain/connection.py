@@ -1,14 +1,29 @@
-"""One way to reach a chain: the embedded eth-tester chain, or any Ethereum JSON-RPC node by URL."""
+"""One way to reach a chain: the embedded eth-tester chain, or any Ethereum JSON-RPC node by URL.
+
+``connect`` checks the node's chain id once; the reads on a hot path (registry views, logs, block headers, the
+chain's clock) then go through :func:`rpc`: one bare JSON-RPC request per read (or one per batch of reads) on a
+keep-alive connection of this thread, with none of web3's middleware, which would ask the node for its chain id
+again on every call.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import http.client
+import json
+import socket
+import ssl
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 import requests
+from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.exceptions import Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse
@@ -23,7 +38,8 @@ def node_errors() -> Iterator[None]:
     """Re-raise a node that cannot be reached as :class:`NodeUnavailable`."""
     try:
         yield
-    except (ConnectionError, OSError, requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+    except (ConnectionError, OSError, http.client.HTTPException, requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout) as exc:
         raise NodeUnavailable(f"the node did not answer: {exc}") from exc
 
 
@@ -74,5 +90,195 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries
 def chain_time(w3: Web3, block: int | str = "latest") -> int:
     """The chain's clock: the timestamp of ``block`` (the latest by default), which is what the contracts see
     as ``block.timestamp`` and what every deadline, expiry and as-of check is measured against."""
-    with node_errors():
-        return int(w3.eth.get_block(block)["timestamp"])  # type: ignore[arg-type]
+    return block_time(rpc(w3)("eth_getBlockByNumber", [block if isinstance(block, str) else hex(block), False]))
+
+
+def block_time(block: Any) -> int:
+    """The timestamp of a block as ``eth_getBlockByNumber`` answers it (hex over JSON-RPC, an int embedded)."""
+    if not isinstance(block, dict):
+        raise NodeUnavailable(f"the node has no such block: {block!r}")
+    stamp = block["timestamp"]
+    return int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+
+
+class JsonRpc:
+    """Bare JSON-RPC to the node behind one :class:`Web3`: ``rpc(method, params)`` answers the ``result``, and
+    :meth:`batch` many requests in one round trip (sent one by one to a node that refuses batches).
+
+    Over HTTP each thread keeps its own keep-alive connection (:class:`_Wire`), reopened once if the node closed
+    it; a node that cannot be reached raises :class:`NodeUnavailable`, an error object :class:`Web3RPCError`
+    (carrying the response, so reverts can be decoded). The embedded chain is called in process.
+    """
+
+    def __init__(self, w3: Web3, timeout: float = 10.0) -> None:
+        provider = w3.provider
+        self._tester = provider.ethereum_tester if isinstance(provider, EthereumTesterProvider) else None
+        self._embedded = w3 if self._tester is not None else None
+        self._local = threading.local()
+        self._batches = True
+        if self._tester is None:
+            url = urlsplit(str(getattr(provider, "endpoint_uri", "")))
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"bare JSON-RPC needs an http(s) node, not {url.geturl()!r}")
+            self._url, self._timeout = url, timeout
+            headers = {"Host": url.netloc, "Content-Type": "application/json", **_extra_headers(provider)}
+            self._head = (f"POST {url.path or '/'}{'?' + url.query if url.query else ''} HTTP/1.1\r\n"
+                          + "".join(f"{k}: {v}\r\n" for k, v in headers.items())).encode("latin-1")
+
+    def __call__(self, method: str, params: Sequence[Any]) -> Any:
+        if self._tester is not None:
+            return self._in_process(method, params)
+        return _result(self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}), method)
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """The results of ``calls`` (method, params), in order; an error object in any raises."""
+        if self._tester is not None or len(calls) < 2 or not self._batches:
+            return [self(method, params) for method, params in calls]
+        answers = self._post([{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+                              for i, (m, p) in enumerate(calls)])
+        if not isinstance(answers, list):  # the node does not take batches: ask one by one from now on
+            self._batches = False
+            return [self(method, params) for method, params in calls]
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        return [_result(by_id.get(i, {"error": {"message": "no answer in the batch"}}), m)
+                for i, (m, _) in enumerate(calls)]
+
+    def _post(self, payload: Any) -> Any:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        request = self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+        for attempt in (1, 2):
+            wire: _Wire | None = getattr(self._local, "wire", None)
+            fresh = wire is None
+            with node_errors():
+                try:
+                    if wire is None:
+                        wire = self._local.wire = _Wire(self._url, self._timeout)
+                    status, data = wire.exchange(request)
+                    if wire.closed:  # the node said it closes the connection after this answer
+                        self._local.wire = None
+                except _Closed:
+                    self._local.wire = None
+                    wire.close()  # type: ignore[union-attr]
+                    if fresh or attempt == 2:  # a new connection the node closed: it is not a stale one
+                        raise NodeUnavailable("the node closed the connection without answering") from None
+                    continue  # a kept-alive connection the node had closed: open a new one, once
+                except BaseException:
+                    self._local.wire = None
+                    if wire is not None:
+                        wire.close()
+                    raise
+            if status != 200 and not data.startswith((b"{", b"[")):
+                raise NodeUnavailable(f"the node answered HTTP {status}")
+            return json.loads(data)
+        raise AssertionError("unreachable")
+
+    def _in_process(self, method: str, params: Sequence[Any]) -> Any:
+        tester = self._tester
+        assert tester is not None
+        if method == "eth_call":
+            request, block = params
+            try:
+                return tester.call({"from": _tester_account(tester), **request}, block)
+            except TesterTransactionFailed as exc:  # answered as a node answers a revert, in an error object
+                message = f"execution reverted: {exc}"  # eth-tester's text holds the revert data
+                raise Web3RPCError(f"eth_call: {message}", rpc_response={
+                    "jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": message}}) from exc
+        if method == "eth_getBlockByNumber":
+            block = params[0]
+            return tester.get_block_by_number(int(block, 16) if block.startswith("0x") else block)
+        assert self._embedded is not None  # anything else through the provider, without middleware
+        return _result(self._embedded.provider.make_request(RPCEndpoint(method), list(params)), method)
+
+
+class _Closed(Exception):
+    """The node closed the connection before answering."""
+
+
+class _Wire:
+    """One keep-alive HTTP/1.1 connection to a node: a request out in one write (no Nagle delay), the answer read
+    by its Content-Length or its chunks. A fifth of ``http.client``'s processor time per request, which parses
+    every answer's headers as e-mail."""
+
+    def __init__(self, url: SplitResult, timeout: float) -> None:
+        port = url.port or (443 if url.scheme == "https" else 80)
+        sock = socket.create_connection((url.hostname or "", port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if url.scheme == "https":
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname)
+        self.sock = sock
+        self.file = sock.makefile("rb")
+        self.closed = False
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        try:
+            self.sock.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            raise _Closed from None
+        line = self.file.readline(65537)
+        if not line:
+            raise _Closed
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise NodeUnavailable(f"the node answered {line[:80]!r}, not HTTP/1.1")
+        length, chunked, close = None, False, False
+        while (header := self.file.readline(65537)) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                close = b"close" in value.lower()
+        body = self._chunks() if chunked else self.file.read(length) if length is not None else self.file.read()
+        if close or (length is None and not chunked):
+            self.close()
+        return int(parts[1]), body
+
+    def _chunks(self) -> bytes:
+        parts = []
+        while size := int(self.file.readline(1024).split(b";")[0], 16):
+            parts.append(self.file.read(size))
+            self.file.readline(8)
+        while self.file.readline(65537) not in (b"\r\n", b"\n", b""):  # trailers
+            pass
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.closed = True
+        self.file.close()
+        self.sock.close()
+
+
+_RPCS: weakref.WeakKeyDictionary[Web3, JsonRpc] = weakref.WeakKeyDictionary()
+_RPCS_LOCK = threading.Lock()
+
+
+def rpc(w3: Web3) -> JsonRpc:
+    """The bare JSON-RPC client of ``w3``'s node (one per :class:`Web3`, shared by its threads)."""
+    with _RPCS_LOCK:
+        found = _RPCS.get(w3)
+        if found is None:
+            timeout = getattr(w3.provider, "_request_kwargs", {}).get("timeout", 10.0)
+            found = _RPCS[w3] = JsonRpc(w3, timeout)
+        return found
+
+
+def _result(answer: Any, method: str) -> Any:
+    if not isinstance(answer, dict):
+        raise NodeUnavailable(f"{method}: the node answered {str(answer)[:200]}")
+    if "error" in answer:
+        raise Web3RPCError(f"{method}: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]
+    return answer.get("result")
+
+
+def _extra_headers(provider: Any) -> dict[str, str]:
+    """Headers the provider was configured with (an API token for a hosted node), without web3's own."""
+    headers = dict(getattr(provider, "_request_kwargs", {}).get("headers", {}))
+    return {k: v for k, v in headers.items() if k.lower() not in ("content-type", "user-agent")}
+
+
+@cache
+def _tester_account(tester: Any) -> str:
+    """The account eth-tester calls from (a call needs a sender that could pay for its gas)."""
+    return str(tester.get_accounts()[0])

@@ -22,9 +22,10 @@ from eth_abi.abi import encode as abi_encode
 from eth_abi.grammar import BasicType, TupleType, parse
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import EthereumTesterProvider, Web3
-from web3.types import RPCEndpoint
+from web3.exceptions import Web3RPCError
 
 from ..errors import LogNotDecodable, TransactionFailed
+from .connection import rpc
 
 #: Block headers asked for in one JSON-RPC batch request.
 BATCH = 500
@@ -276,12 +277,13 @@ class LogSource:
             return [RawLog(x["address"], list(x["topics"]), x["data"], x["block_number"], x["block_hash"],
                            x["transaction_hash"], x["log_index"])
                     for x in self._tester.get_logs(from_block=low, to_block=high, address=list(addresses))]
-        reply = self.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [
-            {"address": list(addresses), "fromBlock": hex(low), "toBlock": hex(high)}])
-        if "error" in reply:
-            raise TransactionFailed(f"eth_getLogs {low}-{high} refused: {reply['error']}")
+        try:
+            found = rpc(self.w3)("eth_getLogs", [{"address": list(addresses), "fromBlock": hex(low),
+                                                   "toBlock": hex(high)}])
+        except Web3RPCError as exc:
+            raise TransactionFailed(f"eth_getLogs {low}-{high} refused: {exc}") from exc
         return [RawLog(x["address"], x["topics"], x["data"], int(x["blockNumber"], 16), x["blockHash"],
-                       x["transactionHash"], int(x["logIndex"], 16)) for x in reply["result"]]
+                       x["transactionHash"], int(x["logIndex"], 16)) for x in found]
 
     def blocks(self, numbers: Iterable[int]) -> dict[int, tuple[bytes, int] | None]:
         """Each block's hash and timestamp, or None for a block the node does not have; one round trip per
@@ -301,18 +303,15 @@ class LogSource:
             return found
         if not numbers:
             return {}
-        replies = []
+        blocks = []
         for at in range(0, len(numbers), BATCH):  # nodes cap batches (Besu: 1,024 requests by default)
-            batch = self.w3.provider.make_batch_request(  # type: ignore[attr-defined]
-                [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in numbers[at:at + BATCH]])
-            if not isinstance(batch, list):
-                raise TransactionFailed(f"eth_getBlockByNumber refused: {batch.get('error')}")
-            replies += batch
+            try:
+                blocks += rpc(self.w3).batch([("eth_getBlockByNumber", [hex(n), False])
+                                              for n in numbers[at:at + BATCH]])
+            except Web3RPCError as exc:
+                raise TransactionFailed(f"eth_getBlockByNumber refused: {exc}") from exc
         out: dict[int, tuple[bytes, int] | None] = {}
-        for reply in replies:
-            if "error" in reply:
-                raise TransactionFailed(f"eth_getBlockByNumber refused: {reply['error']}")
-            block = reply["result"]
+        for block in blocks:
             if block is not None:
                 out[int(block["number"], 16)] = (bytes.fromhex(block["hash"][2:]), int(block["timestamp"], 16))
         return {n: out.get(n) for n in numbers}

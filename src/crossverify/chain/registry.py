@@ -14,7 +14,6 @@ from importlib import resources
 from typing import Any, ClassVar, Self
 
 from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic, function_abi_to_4byte_selector
@@ -23,11 +22,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, ContractPanicError, Web3RPCError
-from web3.types import RPCEndpoint, TxReceipt
+from web3.types import TxReceipt
 
 from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
 from ..format.encoding import to_hex
-from .connection import node_errors
+from .connection import block_time, node_errors, rpc
 from .records import NOT_REVOKED, DocumentStatus
 from .transactions import Sender, submit, wait
 
@@ -37,6 +36,9 @@ RECEIPT_TIMEOUT = 120.0
 STATUS_CHUNK = 200
 #: Documents per ``revokedDocuments`` call (one storage read each).
 REVOCATION_CHUNK = 2000
+#: Up to this many documents, ``bulk_statuses`` reads each document's own status rather than each batch's and then
+#: the revoked documents'.
+DIRECT_READS = 16
 
 
 #: The deployable contracts, each with a committed artifact.
@@ -178,6 +180,7 @@ def _event_by_topic(contract: str) -> dict[bytes, _EventCodec]:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # the same few signing keys, again and again
 def _checksum(address: str) -> str:
     return str(Web3.to_checksum_address(address))
 
@@ -243,20 +246,34 @@ class Deployed:
 
     def raw_call(self, name: str, arguments: bytes) -> tuple[Any, ...]:
         """Call the view ``name`` with ABI-encoded ``arguments`` by a bare ``eth_call``, and decode its outputs
-        with eth-abi: none of web3's per-field argument and result processing. Reverts come back named, as
-        from :meth:`call`."""
-        function = _function(self.NAME, name)
-        request = {"to": self.contract.address, "data": "0x" + (function.selector + arguments).hex()}
+        with eth-abi: none of web3's middleware or per-field argument and result processing. Reverts come back
+        named, as from :meth:`call`."""
+        return self.raw_calls([(name, arguments)])[0][0]
+
+    def raw_calls(self, calls: Sequence[tuple[str, bytes]], extra: Sequence[tuple[str, Sequence[Any]]] = ()
+                  ) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """:meth:`raw_call` for many views in one round trip (a JSON-RPC batch), together with the ``extra``
+        JSON-RPC requests (method, params), whose results come back as the node gave them."""
+        requests = [("eth_call", [{"to": self.contract.address, "data": "0x" + (_function(self.NAME, name).selector
+                                                                                 + arguments).hex()}, "latest"])
+                    for name, arguments in calls]
         with registry_errors(), node_errors():
             try:
-                result = self.w3.manager.request_blocking(RPCEndpoint("eth_call"), [request, "latest"])
+                results = rpc(self.w3).batch([*requests, *extra])
             except Web3RPCError as exc:  # a node's error object that web3 did not recognise as a revert
                 _raise_revert(exc)
-                raise TransactionFailed(f"eth_call {name} failed: {exc}") from exc
-        try:
-            return tuple(abi_decode(function.outputs, HexBytes(result)))
-        except (DecodingError, TypeError, ValueError) as exc:
-            raise TransactionFailed(f"eth_call {name} answered {result!r}, which does not decode") from exc
+                raise TransactionFailed(f"eth_call {', '.join(sorted({n for n, _ in calls}))} failed: {exc}"
+                                        ) from exc
+        decoded = []
+        for (name, _), result in zip(calls, results, strict=False):
+            try:
+                fast = _FAST_DECODERS.get(name)
+                found = fast(result) if fast is not None and isinstance(result, str) else None
+                decoded.append(found if found is not None else
+                               tuple(abi_decode(_function(self.NAME, name).outputs, HexBytes(result))))
+            except (DecodingError, TypeError, ValueError) as exc:
+                raise TransactionFailed(f"eth_call {name} answered {result!r}, which does not decode") from exc
+        return decoded, results[len(calls):]
 
     def decode_logs(self, logs: Sequence[Any]) -> list[Event]:
         """Decode this contract's logs, strictly: a log from its address with an unknown topic is an error."""
@@ -327,54 +344,134 @@ class Registry(Deployed):
         return self.document_statuses([(issuer_id, batch_root, document_digest)])[0]
 
     def document_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
-        """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``."""
-        out: list[DocumentStatus] = []
-        for start in range(0, len(triples), STATUS_CHUNK):
-            chunk = triples[start:start + STATUS_CHUNK]
-            (raw,) = self.raw_call("documentStatuses", abi_encode([_QUERIES], [_queries(chunk)]))
-            out.extend(DocumentStatus.from_abi(_checksummed_status(r)) for r in raw)
-        return out
+        """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``,
+        all in one round trip."""
+        raw, _ = self.raw_calls(_status_calls(triples))
+        return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk]
 
     def bulk_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
-        """:meth:`document_statuses` for many documents of few batches: each batch's record read once, then
-        which documents are revoked, in bulk per issuer, and only those documents' records."""
+        """:meth:`document_statuses` for many documents of few batches: each batch's record read once, and
+        which documents are revoked, in bulk per issuer, in the same round trip; then only the revoked
+        documents' records."""
+        return self.bulk_statuses_at(triples)[0]
+
+    def bulk_statuses_at(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], int]:
+        """:meth:`bulk_statuses`, and the chain's clock (the latest block's time) read in the same round trip.
+        Up to ``DIRECT_READS`` documents are read each with its own status, in one ``eth_call``: for the node,
+        one view instead of two."""
+        clock = ("eth_getBlockByNumber", ["latest", False])
+        if len(triples) <= DIRECT_READS:
+            raw, (block,) = self.raw_calls(_status_calls(triples), [clock])
+            return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk], \
+                block_time(block)
         batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
-        read = self.document_statuses([(issuer, root, bytes(32)) for issuer, root in batch_keys])
-        batches = {key: _without_document(status) for key, status in zip(batch_keys, read, strict=True)}
         by_issuer: dict[bytes, list[tuple[bytes, bytes]]] = {}
         for issuer, root, digest in triples:
-            if batches[issuer, root].anchored:
-                by_issuer.setdefault(issuer, []).append((root, digest))
-        revoked = list(dict.fromkeys((issuer, *documents[i]) for issuer, documents in by_issuer.items()
-                                     for i in self.revoked_documents(issuer, [digest for _, digest in documents])))
+            by_issuer.setdefault(issuer, []).append((root, digest))
+        status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
+        revocation_calls = [call for issuer, documents in by_issuer.items()
+                            for call in _revocation_calls(issuer, [digest for _, digest in documents])]
+        raw, (block,) = self.raw_calls([*status_calls, *revocation_calls], [clock])
+        read = [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw[:len(status_calls)] for r in chunk]
+        batches = {key: _without_document(status) for key, status in zip(batch_keys, read, strict=True)}
+        answers = iter(raw[len(status_calls):])
+        revoked: list[tuple[bytes, bytes, bytes]] = []
+        for issuer, documents in by_issuer.items():
+            for i in _revoked_positions(answers, len(documents)):
+                root, digest = documents[i]
+                if batches[issuer, root].anchored:
+                    revoked.append((issuer, root, digest))
+        revoked = list(dict.fromkeys(revoked))
         records = dict(zip(revoked, (s.document_revocation for s in self.document_statuses(revoked)), strict=True))
         out = []
         for issuer, root, digest in triples:
             batch = batches[issuer, root]
             record = records.get((issuer, root, digest))
             out.append(batch if record is None else batch.with_document_revocation(record))
-        return out
+        return out, block_time(block)
 
     def revoked_documents(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[int]:
         """Positions in ``digests`` of the documents ``issuer_id`` revoked (void revocations included),
-        ``REVOCATION_CHUNK`` per ``eth_call``: one storage read each, and nothing to decode when none is revoked.
-        Their records come with :meth:`document_statuses`."""
-        _require_bytes(issuer_id, 11, "issuer id")
-        for digest in digests:
-            _require_bytes(digest, 32, "document digest")
-        out: list[int] = []
-        for start in range(0, len(digests), REVOCATION_CHUNK):
-            chunk = digests[start:start + REVOCATION_CHUNK]
-            head = issuer_id.ljust(32, b"\0") + (64).to_bytes(32, "big") + len(chunk).to_bytes(32, "big")
-            (indices,) = self.raw_call("revokedDocuments", head + b"".join(chunk))
-            if list(indices) != sorted(set(indices)) or any(i >= len(chunk) for i in indices):
-                raise TransactionFailed(f"revokedDocuments answered positions {list(indices)[:8]}… that are not "
-                                        f"ascending positions among {len(chunk)} documents")
-            out.extend(start + i for i in indices)
-        return out
+        ``REVOCATION_CHUNK`` per ``eth_call``, all in one round trip: one storage read each, and nothing to
+        decode when none is revoked. Their records come with :meth:`document_statuses`."""
+        raw, _ = self.raw_calls(_revocation_calls(issuer_id, digests))
+        return list(_revoked_positions(iter(raw), len(digests)))
 
 
-_QUERIES = "(bytes11,bytes32,bytes32)[]"
+def _status_calls(triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[tuple[str, bytes]]:
+    """``documentStatuses`` calls for ``triples``, their arguments ABI-encoded here: an offset, a length, and each
+    (bytes11, bytes32, bytes32) as three words."""
+    calls = []
+    for start in range(0, len(triples), STATUS_CHUNK):
+        chunk = _queries(triples[start:start + STATUS_CHUNK])
+        words = [issuer.ljust(32, b"\0") + root + digest for issuer, root, digest in chunk]
+        calls.append(("documentStatuses", (32).to_bytes(32, "big") + len(chunk).to_bytes(32, "big") + b"".join(words)))
+    return calls
+
+
+def _revocation_calls(issuer_id: bytes, digests: Sequence[bytes]) -> list[tuple[str, bytes]]:
+    _require_bytes(issuer_id, 11, "issuer id")
+    for digest in digests:
+        _require_bytes(digest, 32, "document digest")
+    calls = []
+    for start in range(0, len(digests), REVOCATION_CHUNK):
+        chunk = digests[start:start + REVOCATION_CHUNK]
+        head = issuer_id.ljust(32, b"\0") + (64).to_bytes(32, "big") + len(chunk).to_bytes(32, "big")
+        calls.append(("revokedDocuments", head + b"".join(chunk)))
+    return calls
+
+
+def _revoked_positions(answers: Iterator[tuple[Any, ...]], count: int) -> Iterator[int]:
+    """The positions among ``count`` documents that the next ``revokedDocuments`` answers name."""
+    for start in range(0, count, REVOCATION_CHUNK):
+        size = min(REVOCATION_CHUNK, count - start)
+        (indices,) = next(answers)
+        if list(indices) != sorted(set(indices)) or any(i >= size for i in indices):
+            raise TransactionFailed(f"revokedDocuments answered positions {list(indices)[:8]}… that are not "
+                                    f"ascending positions among {size} documents")
+        yield from (start + i for i in indices)
+
+
+#: ``DocumentStatus`` as the ABI lays it out: 21 words, each a (kind, bits) the word must fit.
+_STATUS_WORDS = (("bytes", 11), ("address", 160), ("uint", 40), ("uint", 40), ("bytes", 8), ("uint", 8),
+                 ("uint", 24), ("uint", 8), ("uint", 40), ("address", 160), ("bool", 1), ("uint", 8), ("uint", 40),
+                 ("address", 160), ("bool", 1), ("uint", 8), ("bool", 1), ("bool", 1), ("uint", 40), ("uint", 40),
+                 ("uint", 40))
+
+
+def _fast_statuses(result: str) -> tuple[Any, ...] | None:
+    """``documentStatuses``' answer decoded word by word, as eth-abi decodes it (bytesN as bytes, addresses as
+    lowercase hex, booleans, integers), or ``None`` when it is not in the canonical layout (an offset of 32,
+    a length, then exactly that many statuses, every word fitting its type), for eth-abi to judge."""
+    try:
+        data = bytes.fromhex(result.removeprefix("0x"))
+    except ValueError:
+        return None
+    size = 21 * 32
+    if len(data) < 64 or int.from_bytes(data[:32], "big") != 32:
+        return None
+    count = int.from_bytes(data[32:64], "big")
+    if len(data) != 64 + count * size:
+        return None
+    statuses = []
+    for at in range(64, len(data), size):
+        values: list[Any] = []
+        for i, (kind, bits) in enumerate(_STATUS_WORDS):
+            word = data[at + 32 * i:at + 32 * i + 32]
+            if kind == "bytes":
+                if any(word[bits:]):
+                    return None
+                values.append(word[:bits])
+                continue
+            number = int.from_bytes(word, "big")
+            if number >> bits:
+                return None
+            values.append("0x" + word[12:].hex() if kind == "address" else bool(number) if kind == "bool" else number)
+        statuses.append((*values[:7], tuple(values[7:11]), tuple(values[11:15]), *values[15:]))
+    return (tuple(statuses),)
+
+
+_FAST_DECODERS: dict[str, Callable[[str], tuple[Any, ...] | None]] = {"documentStatuses": _fast_statuses}
 
 
 def _without_document(batch: DocumentStatus) -> DocumentStatus:

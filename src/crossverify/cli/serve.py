@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from ..service.auth import ROLES, new_key
+from ..errors import ConfigError
+from ..service.auth import ROLES, ApiKeys, new_key
 from ..session import Session
 from ._shell import App, command
 
@@ -17,6 +19,8 @@ from ._shell import App, command
 @click.group("serve", invoke_without_command=True)
 @click.option("--host", help="Address to listen on (default: [service] host).")
 @click.option("--port", type=int, help="Port (default: [service] port).")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes serving a bank on this machine, sharing its "
+              "challenges, outbox and rate limits (default: [service] workers; at most one per core is useful).")
 @click.option("--demo", is_flag=True, help="Ignore the configuration: a bank's service on the embedded chain, "
               "with a few certificates issued for trying the resident page.")
 @click.option("--demo-console", is_flag=True, help="Ignore the configuration: the demo's story on the embedded "
@@ -25,15 +29,17 @@ from ._shell import App, command
               show_default=True, help="With --demo or --demo-console: where the demo's files are written (emptied "
               "first).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool, demo_console: bool, out: Path) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool,
+          demo_console: bool, out: Path) -> None:
     """Serve the API (OpenAPI at /docs); for a bank, the resident page (/resident/); for a regulator, the console
     (/regulator/)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(_run, host=host, port=port, demo=demo, demo_console=demo_console, out=out)
+        ctx.invoke(_run, host=host, port=port, workers=workers, demo=demo, demo_console=demo_console, out=out)
 
 
 @command
-def _run(app: App, host: str | None, port: int | None, demo: bool, demo_console: bool, out: Path) -> None:
+def _run(app: App, host: str | None, port: int | None, workers: int | None, demo: bool, demo_console: bool,
+         out: Path) -> None:
     import uvicorn
 
     from ..service import server
@@ -65,9 +71,33 @@ def _run(app: App, host: str | None, port: int | None, demo: bool, demo_console:
             + "".join(f"  {path}\n" for path in bundles)
             + f"The bank's API (http://{settings.host}:{settings.port}/docs) takes the key {key}"), soft_wrap=True)
     settings = session.config.service
+    workers = workers or (1 if demo or demo_console else settings.workers)
+    if workers > 1:
+        _serve_in_workers(session, host or settings.host, port or settings.port, workers)
+        return
     service = create_app(session)
     gc.freeze()  # what setting up made (contract ABIs, schemas, the app) is never scanned by the collector again
     uvicorn.Server(server.config(service, settings, host=host or settings.host, port=port or settings.port)).run()
+
+
+def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> None:
+    """``workers`` processes on one socket (uvicorn's supervisor restarts one that dies), each building the
+    service from the configuration as this command resolved it."""
+    import uvicorn
+
+    config = session.config
+    if config.network.rpc == "embedded":
+        raise ConfigError("several workers need a JSON-RPC node ([network] rpc): the embedded chain lives inside one "
+                          "process")
+    others = ApiKeys(config.service.api_keys).roles - {"bank"}
+    if others and config.storage.url is None:
+        raise ConfigError(f"several workers on SQLite stores serve a bank; run the {' and '.join(sorted(others))} "
+                          "service as one process, or its stores in PostgreSQL ([storage] url)")
+    os.environ["CROSSVERIFY_SERVICE_WORKERS"] = str(workers)
+    if config.source != "defaults and environment":
+        os.environ["CROSSVERIFY_CONFIG"] = str(Path(config.source).resolve())
+    uvicorn.run("crossverify.service.app:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_config=None, access_log=False)
 
 
 @serve.command("new-key")

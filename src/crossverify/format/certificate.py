@@ -53,6 +53,13 @@ _MEDIA_TYPE = re.compile(r"[\x20-\x7e]{1,255}\Z")
 JSON = Any  # a JSON value: str, int, float, bool, None, list, dict with str keys
 
 
+@lru_cache(maxsize=1024)  # a reader meets the same few document types and issuers again and again
+def _check_codes(doc_type: str, issuer_id: str) -> None:
+    """Raise unless ``doc_type`` and ``issuer_id`` are valid codes (a refusal is not cached)."""
+    doc_type_code(doc_type)
+    issuer_id_code(issuer_id)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentHeader:
     """What every party may see of a document: its type, issuer and times (unix seconds), and whether it is bound
@@ -67,8 +74,7 @@ class DocumentHeader:
     holder_bound: bool = False
 
     def __post_init__(self) -> None:
-        doc_type_code(self.doc_type)
-        issuer_id_code(self.issuer_id)
+        _check_codes(self.doc_type, self.issuer_id)
         for name in ("issued_at", "as_of", "not_after"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= MAX_TIME:

@@ -4,12 +4,16 @@ and the middleware of :mod:`crossverify.service.middleware`."""
 
 from __future__ import annotations
 
+import gc
+import os
+
 from fastapi import FastAPI
 
+from ..config import Config
 from ..session import Session
 from . import console, openapi, resident
 from .dependencies import Context
-from .middleware import Front, StrictJson
+from .middleware import FastLane, Front, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -31,6 +35,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     limit = ctx.settings.max_body_bytes
     app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION)
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
+    if "bank" in ctx.roles:
+        app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
     app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
     routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]
     for router in routers:
@@ -43,4 +49,13 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     if start_workers:
         ctx.start()
     app.state.context, app.state.workers, app.state.queue, app.state.session = ctx, ctx.workers, ctx.queue, session
+    return app
+
+
+def from_environment() -> FastAPI:
+    """The app factory each worker of ``crossverify serve --workers N`` calls in its own process: the service for
+    the configuration ``CROSSVERIFY_CONFIG`` names (and the ``CROSSVERIFY_*`` overrides), as the command resolved
+    it. Keys' passwords come from the environment: a worker cannot ask."""
+    app = create_app(Session(Config.load(os.environ.get("CROSSVERIFY_CONFIG"))))
+    gc.freeze()  # what setting up made (contract ABIs, the app) is never scanned by the collector again
     return app

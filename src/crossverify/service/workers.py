@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 class VerifyQueue:
     """Coalesces concurrent verifications: a worker takes everything queued (up to ``max_batch``), waiting at
-    most ``linger`` seconds for company, and checks it in one batched call under ``chain_lock``."""
+    most ``linger`` seconds for company when the last batch had company (a lone client is not kept waiting),
+    and checks it in one batched call under ``chain_lock``."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: threading.Lock, *, max_batch: int = 512,
                  linger: float = 0.002) -> None:
@@ -50,9 +51,10 @@ class VerifyQueue:
         return [f.result(timeout) for f in self.submit(bundles)]
 
     def _loop(self) -> None:
+        company = False
         while True:
             items = [self._queue.get()]
-            deadline = time.monotonic() + self.linger
+            deadline = time.monotonic() + (self.linger if company else 0.0)
             while len(items) < self.max_batch:
                 try:
                     items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
@@ -66,6 +68,7 @@ class VerifyQueue:
                     future.set_exception(exc)
                 continue
             self.batches += 1
+            company = len(items) > 1
             for (_, future), report in zip(items, reports, strict=True):
                 future.set_result(report)
 

@@ -22,7 +22,6 @@ from enum import StrEnum
 from functools import lru_cache
 
 from ..chain.circulation import CirculationContract
-from ..chain.connection import chain_time
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
@@ -153,7 +152,7 @@ class VerifierClient:
         self.outbox = outbox
         self.audience = audience
         self.challenges = challenges
-        self._clock = clock or (lambda: chain_time(registry.w3))
+        self._clock = clock
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
         self._registry_check: Check | None = None
@@ -182,8 +181,10 @@ class VerifierClient:
         self._consume_challenges(parsed, wall)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        statuses = self.registry.bulk_statuses(triples)
-        now = self._clock()
+        if self._clock is None:  # the chain's clock, read in the same round trip as the statuses
+            statuses, now = self.registry.bulk_statuses_at(triples)
+        else:
+            statuses, now = self.registry.bulk_statuses(triples), self._clock()
         # The documents of one batch share their status (one object), header and batch size: their online
         # checks are the same immutable objects, computed once.
         online: dict[tuple[object, ...], tuple[Check, ...]] = {}

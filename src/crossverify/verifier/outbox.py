@@ -9,7 +9,8 @@ failed or forgotten: queued again, and sealed afresh when sent again: same commi
 sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
 never doubles one.
 
-Replicas of a bank's service share one outbox (PostgreSQL): one of them flushes at a time (the store's
+Replicas of a bank's service share one outbox (PostgreSQL; on one machine, the workers of ``crossverify serve
+--workers N`` share its SQLite file): one of them flushes at a time (the store's
 ``receipt sending`` lock, freed when its holder dies, so another takes over and settles what it sent), and a
 transaction's receipts are claimed while its hash is journalled: rows still queued, locked for that transaction
 (``FOR UPDATE SKIP LOCKED``), or nothing is broadcast.
@@ -32,7 +33,7 @@ from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
 from ..errors import SealingError, StoreLocked, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
-from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
+from ..sealing import Receipt, RegulatorPublicKey, kem_of_public_key, seal_receipts
 from ..store import Location, Store
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def regulator_keys(circulation: CirculationContract) -> list[RegulatorPublicKey]
     keys = circulation.regulator_keys().keys
     if not keys:
         raise SealingError("the circulation contract holds no regulator keys yet: nothing can be sealed")
-    return [RegulatorPublicKey(Kem.X25519 if len(k) == 32 else Kem.MLKEM768_X25519, k) for k in keys]
+    return [RegulatorPublicKey(kem_of_public_key(k), k) for k in keys]
 
 
 def identity(circulation: CirculationContract) -> dict[str, str]:
@@ -106,7 +107,7 @@ class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
     def __init__(self, location: Location, *, faults: Callable[[str], None] = _no_fault) -> None:
-        self.store = Store(location, MIGRATIONS, kind="receipt outbox")
+        self.store = Store(location, MIGRATIONS, kind="receipt outbox", exclusive=False)  # a bank's processes share it
         self._db = self.store.db
         self._fault = faults
 
@@ -156,9 +157,15 @@ class ReceiptOutbox:
               progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
         transaction, each transaction's receipts as one envelope. One process flushes at a time: another one's
-        flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it."""
-        self.store.bind(identity(circulation))
+        flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it. With
+        nothing queued or sent, the chain is not asked anything."""
         with self.store.exclusively("receipt sending", wait=wait):
+            with self.store.lock:
+                idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') LIMIT 1"
+                                        ).fetchone() is None
+            if idle:
+                return FlushReport(0, 0, 0)
+            self.store.bind(identity(circulation))
             return self._flush(circulation, sender, timeout, progress)
 
     def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,

@@ -1,0 +1,89 @@
+"""Timing on a shared machine: wall time beside the CPU seconds of this process and of a node's processes, the
+best of several warm runs, and the load the machine carried meanwhile."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Each side of a ratio to a floor or baseline is the best of this many warm runs: on a shared machine one run
+#: can lose the processor to other work, or to the node.
+RUNS = 3
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed run: wall seconds, CPU seconds of this process, CPU seconds of the node's processes (0 for the
+    embedded chain, which runs in this process and so counts in ``cpu``)."""
+
+    wall: float
+    cpu: float
+    node: float = 0.0
+
+    @property
+    def work(self) -> float:
+        """CPU seconds of this process and of the node together: what the run cost the machine."""
+        return self.cpu + self.node
+
+    def __truediv__(self, other: Sample) -> str:
+        """``self`` against ``other`` as a ratio of wall time and of CPU seconds (this process and the node)."""
+        return f"{self.wall / other.wall:.2f}x wall, {self.work / other.work:.2f}x CPU"
+
+    def seconds(self) -> str:
+        """Wall seconds, and CPU seconds (with the node's, when there is a node)."""
+        node = f" + {self.node:.2f} node" if self.node else ""
+        return f"{self.wall:.2f} ({self.cpu:.2f}{node} CPU)"
+
+
+def group_cpu(pid: int | None) -> float:
+    """CPU seconds (user and system) used so far by the processes of process group ``pid`` (a node started in
+    its own session), read from /proc; 0 for ``None``."""
+    if pid is None:
+        return 0.0
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[2]) == pid:  # fields after the name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICK
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system, all its threads) used so far by process ``pid``, read from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def sample(fn: Callable[[], Any], node: int | None = None) -> tuple[Sample, Any]:
+    """One run of ``fn``: its :class:`Sample` (``node``: the process group of a node it talks to) and result."""
+    node_start, cpu_start, start = group_cpu(node), time.process_time(), time.perf_counter()
+    out = fn()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return Sample(wall, cpu, group_cpu(node) - node_start), out
+
+
+def best(fn: Callable[[], Any], node: int | None = None, runs: int = RUNS) -> tuple[Sample, Any]:
+    """The best of ``runs`` warm runs (after one untimed run): the least wall time and the least CPU seconds,
+    each taken over the runs, and the last run's result."""
+    fn()
+    samples = [sample(fn, node) for _ in range(runs)]
+    out = samples[-1][1]
+    return Sample(min(s.wall for s, _ in samples), min(s.cpu for s, _ in samples),
+                  min(s.node for s, _ in samples)), out
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes) and cores, for the record beside a measurement."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"

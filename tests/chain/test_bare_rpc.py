@@ -1,0 +1,181 @@
+"""Reads over JSON-RPC: one HTTP request per read, batched where the node takes batches, with no middleware.
+
+The node is the embedded chain behind a loopback HTTP server that counts what crosses the wire, answers as a
+node does (hex quantities, error objects), and can refuse batches or drop kept-alive connections."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from eth_utils import to_hex
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from web3 import HTTPProvider, Web3
+
+from crossverify.chain.connection import chain_time, rpc
+from crossverify.chain.registry import DIRECT_READS, Registry
+from crossverify.errors import NodeUnavailable
+from crossverify.format.batch import salt_document, seal_batch
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.verifier.client import VerifierClient
+
+from ..conftest import Consortium, deposit_certificates
+
+
+@dataclass
+class Node:
+    """What the wire saw: one entry per HTTP request, the methods it carried."""
+
+    url: str
+    requests: list[list[str]] = field(default_factory=list)
+    refuse_batches: bool = False
+    close_after_answer: bool = False
+
+
+def _answer(tester: Any, request: dict[str, Any]) -> dict[str, Any]:
+    method, params = request["method"], request["params"]
+    try:
+        if method == "eth_call":
+            result: Any = tester.call({"from": tester.get_accounts()[0], **params[0]}, params[1])
+        elif method == "eth_getBlockByNumber":
+            block = tester.get_block_by_number(params[0])
+            result = {"number": hex(block["number"]), "hash": block["hash"], "timestamp": hex(block["timestamp"])}
+        elif method == "eth_chainId":
+            result = hex(tester.backend.chain.chain_id)
+        else:
+            return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "no such method"}}
+    except Exception as exc:  # a node answers every failure with an error object
+        return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32603, "message": str(exc)}}
+    return {"jsonrpc": "2.0", "id": request["id"], "result": result}
+
+
+@pytest.fixture
+def node(consortium: Consortium) -> Iterator[Node]:
+    tester = consortium.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as nodes serve
+
+        def do_POST(self) -> None:
+            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            batch = isinstance(payload, list)
+            state.requests.append([r["method"] for r in payload] if batch else [payload["method"]])
+            if batch and state.refuse_batches:
+                answer: Any = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batches"}}
+            else:
+                with lock:
+                    answer = [_answer(tester, r) for r in payload] if batch else _answer(tester, payload)
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = state.close_after_answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state = Node(f"http://127.0.0.1:{server.server_address[1]}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _bundles(c: Consortium, n: int) -> list[Any]:
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in deposit_certificates(c, n)])
+    c.anchor(batch.root, leaf_count=n)
+    return list(batch.bundles(c.w3.eth.chain_id, c.registry.address))
+
+
+@pytest.mark.parametrize("documents", [DIRECT_READS, DIRECT_READS + 1])
+def test_verify_many_reads_the_chain_in_one_request(consortium: Consortium, node: Node, documents: int) -> None:
+    bundles = _bundles(consortium, documents)
+    registry = Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address)
+    verifier = VerifierClient(registry)
+    verifier._chain_id = consortium.w3.eth.chain_id  # the session checks it once, at connection
+    reports = verifier.verify_many(bundles)
+    assert all(r.valid for r in reports), [r.failed for r in reports]
+    if documents <= DIRECT_READS:  # each document's status in one view, and the clock
+        assert node.requests == [["eth_call", "eth_getBlockByNumber"]]
+    else:  # the batch's status, which documents are revoked, and the clock
+        assert node.requests == [["eth_call", "eth_call", "eth_getBlockByNumber"]]
+    assert [r.checks for r in reports] == [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+
+
+def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium, node: Node) -> None:
+    bundles = _bundles(consortium, 2)
+    node.refuse_batches = True
+    verifier = VerifierClient(Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address))
+    verifier._chain_id = consortium.w3.eth.chain_id
+    assert all(r.valid for r in verifier.verify_many(bundles))
+    assert node.requests[1:] == [["eth_call"], ["eth_getBlockByNumber"]]
+    assert all(r.valid for r in verifier.verify_many(bundles))  # refused once, not asked to batch again
+    assert len(node.requests) == 5
+
+
+def test_a_kept_alive_connection_the_node_closed_is_reopened(consortium: Consortium, node: Node) -> None:
+    w3 = Web3(HTTPProvider(node.url))
+    node.close_after_answer = True
+    assert [chain_time(w3) for _ in range(3)] == [consortium.now()] * 3
+    assert rpc(w3)("eth_chainId", []) == to_hex(consortium.w3.eth.chain_id)
+
+
+def test_error_objects_and_unreachable_nodes(node: Node) -> None:
+    from web3.exceptions import Web3RPCError
+
+    with pytest.raises(Web3RPCError, match="no such method"):
+        rpc(Web3(HTTPProvider(node.url)))("eth_nothing", [])
+    with pytest.raises(NodeUnavailable):
+        rpc(Web3(HTTPProvider("http://127.0.0.1:9")))("eth_chainId", [])
+
+
+STATUS_TYPE = "(bytes11,address,uint40,uint40,bytes8,uint8,uint24,(uint8,uint40,address,bool),(uint8,uint40,address,bool),uint8,bool,bool,uint40,uint40,uint40)[]"  # noqa: E501
+
+
+def _record() -> Any:
+    return st.tuples(st.integers(0, 255), st.integers(0, 2**40 - 1), st.binary(min_size=20, max_size=20).map(
+        lambda b: "0x" + b.hex()), st.booleans())
+
+
+STATUSES = st.lists(st.tuples(
+    st.binary(min_size=11, max_size=11), st.binary(min_size=20, max_size=20).map(lambda b: "0x" + b.hex()),
+    st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1), st.binary(min_size=8, max_size=8), st.integers(0, 255),
+    st.integers(0, 2**24 - 1), _record(), _record(), st.integers(0, 255), st.booleans(), st.booleans(),
+    st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1), st.integers(0, 2**40 - 1)), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(statuses=STATUSES, flip=st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.integers(1, 255))),
+       cut=st.integers(0, 40))
+def test_statuses_decode_as_eth_abi_decodes_them(statuses: list[Any], flip: tuple[int, int] | None, cut: int
+                                                 ) -> None:
+    """The hand decoder of ``documentStatuses`` gives eth-abi's values, and leaves anything off the canonical
+    layout (a byte changed, the answer cut short) to eth-abi."""
+    from eth_abi import decode, encode
+
+    from crossverify.chain.registry import _fast_statuses
+
+    data = bytearray(encode([STATUS_TYPE], [statuses]))
+    if flip is not None:
+        data[flip[0] % len(data)] ^= flip[1]
+    if cut:
+        data = data[:-cut]
+    fast = _fast_statuses("0x" + data.hex())
+    try:
+        expected = decode([STATUS_TYPE], bytes(data))
+    except Exception:  # eth-abi refuses it: so must the fast path (which hands it on)
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+    if flip is None and not cut:
+        assert fast == expected

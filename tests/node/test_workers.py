@@ -1,0 +1,117 @@
+"""``crossverify serve --workers 2`` against the real node: two processes serve one bank, a receipt asked for
+through both is recorded once, and a client's rate limit holds across them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from crossverify.chain.connection import connect
+from crossverify.service.auth import new_key
+
+from ..conftest import deposit_certificates
+from .conftest import free_port
+from .test_flow import Net, _Clock
+
+PER_MINUTE = 120  # bursts of 12, then 2 a second
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _post(port: int, key: str, body: bytes, path: str) -> tuple[int, dict[str, object]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("POST", path, body, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    reply = connection.getresponse()
+    status, data = reply.status, json.loads(reply.read())
+    connection.close()  # a new connection each time: the kernel hands them to either worker
+    return status, data
+
+
+def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccount], tmp_path: Path) -> None:
+    net = Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 6))
+    bundles = [p.read_bytes() for p in issuer.run().delivered]
+    clerk, clerk_digest = new_key()
+    probe, probe_digest = new_key()
+    config = tmp_path / "bank.toml"
+    config.write_text(
+        f'[network]\nrpc = "{node_url}"\nregistry = "{net.registry.address}"\n'
+        f'circulation = "{net.circulation.address}"\ngas_price = 0\n'
+        f'[keys]\ndev_mode = true\nsender_private_key = "0x{dev_accounts[3].key.hex()}"\n'
+        f'[verifier]\noutbox = "outbox.sqlite"\nchallenges = "challenges.sqlite"\naudience = "ICBKCNBJGDG"\n'
+        f'[service]\nrequests_per_minute = {PER_MINUTE}\nrun_every = 1.0\nrate_limits = "limits.sqlite"\n'
+        f'[service.api_keys]\nclerk = "bank {clerk_digest}"\nprobe = "bank {probe_digest}"\n')
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "--config", str(config), "serve",
+                               "--workers", "2", "--port", str(port)], cwd=tmp_path, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(server.pid)) < 2 or not _answers(port):
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            time.sleep(0.5)
+        workers = _children(server.pid)
+
+        # Every bundle asked for twice under the same case, on new connections from 4 threads (12 requests: the
+        # clerk's burst).
+        verdicts: list[tuple[int, dict[str, object]]] = []
+        asks = [b for b in bundles for _ in range(2)]
+
+        def ask(part: list[bytes]) -> None:
+            for body in part:
+                verdicts.append(_post(port, clerk, body, "/v1/verifications?purpose=ACCTOPEN&case=C-1"))
+
+        threads = [threading.Thread(target=ask, args=(asks[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [s for s, _ in verdicts] == [200] * 12 and all(v["valid"] for _, v in verdicts)
+        assert len({v["receipt"]["commitment"] for _, v in verdicts}) == 6  # type: ignore[index]
+        deadline = time.monotonic() + 60
+        while len(net.commitments()) < 6:
+            assert time.monotonic() < deadline, "the outbox did not record the receipts"
+            time.sleep(0.5)
+        time.sleep(2)  # another worker's flush round, were it to send them again
+        assert len(net.commitments()) == 6
+
+        # One client, many connections: its limit holds across the workers.
+        started = time.monotonic()
+        statuses = [_post(port, probe, b"{}", "/v1/challenges?purpose=ACCTOPEN")[0] for _ in range(40)]
+        elapsed = time.monotonic() - started
+        assert statuses.count(429) > 0, (statuses.count(200), elapsed)
+        assert statuses.count(200) <= PER_MINUTE / 10 + PER_MINUTE / 60 * elapsed + 1
+        assert set(_children(server.pid)) == set(workers)  # neither worker died meanwhile
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False

@@ -1,0 +1,94 @@
+"""The fast lane answers a bank's verification exactly as the route does: the same status, media type, verdict,
+receipt and problem details, for the plain case it takes and for every request it hands over."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from crossverify.config import (
+    AuditSettings,
+    Config,
+    KeySettings,
+    NetworkSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
+from crossverify.format.batch import salt_document, seal_batch
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.service.app import create_app
+from crossverify.service.auth import new_key
+from crossverify.service.middleware import FastLane
+from crossverify.session import Session
+
+from ..conftest import Consortium, deposit_certificates
+
+BANK, REGULATOR = new_key(), new_key()
+
+
+def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
+    config = Config(
+        network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
+        keys=KeySettings(dev_mode=True, sender_address=c.verifier),
+        verifier=VerifierSettings(outbox=folder / "outbox.sqlite"),
+        audit=AuditSettings(index=folder / "audit.sqlite"),
+        service=ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regulator {REGULATOR[1]}"},
+                                requests_per_minute=60),  # bursts of 6
+    )
+    built = create_app(Session(config), start_workers=False)
+    if not lane:  # the route alone, as the framework serves it
+        built.user_middleware = [m for m in built.user_middleware if m.cls is not FastLane]
+    return built
+
+
+@pytest.fixture
+def apps(consortium: Consortium, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    with_lane, route_only = app(consortium, tmp_path / "a", True), app(consortium, tmp_path / "b", False)
+    yield TestClient(with_lane), TestClient(route_only)
+    for built in (with_lane, route_only):
+        built.state.session.close()
+
+
+def answer(client: TestClient, body: bytes, key: str | None, query: str = "") -> tuple[Any, ...]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    reply = client.post(f"/v1/verifications{query}", content=body, headers=headers)
+    data = reply.json()
+    if isinstance(data, dict):
+        data.pop("requestId", None)
+        if data.get("receipt"):  # each app's outbox salts its own receipt: the rest must agree
+            data["receipt"] = {k: v for k, v in data["receipt"].items() if k != "commitment"}
+    return reply.status_code, reply.headers["content-type"], reply.headers.get("retry-after"), data
+
+
+def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestClient, TestClient]) -> None:
+    certificates = deposit_certificates(consortium, 2)
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
+    consortium.anchor(batch.root, leaf_count=2)
+    genuine = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address).dumps().encode()
+    cases = [
+        (genuine, BANK[0], ""),  # the plain case
+        (genuine, BANK[0], "?purpose=ACCTOPEN&case=C-1"),  # with a receipt
+        (genuine, BANK[0], "?purpose=ACCTOPEN&case=C-1"),  # the same receipt again: not doubled
+        (b'{"version": "1.1"}', BANK[0], ""),  # not a bundle: a verdict that says why
+        (genuine, BANK[0], "?purpose=NO%20SUCH"),  # a purpose that is not a code
+        (genuine, BANK[0], "?other=1"),  # a parameter the route ignores
+        (genuine, None, ""),  # no key
+        (genuine, "cvk_not-a-key", ""),  # an unknown key
+        (genuine, REGULATOR[0], ""),  # a regulator's key
+        *[(genuine, BANK[0], "")] * 3,  # over the clerk's burst of 6: rate limited, with Retry-After
+    ]
+    lane, route = apps
+    answers = [(answer(lane, *case), answer(route, *case)) for case in cases]
+    for (got, expected), case in zip(answers, cases, strict=True):
+        assert got == expected, case
+    statuses = [got[0] for got, _ in answers]
+    assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429] or 429 in statuses
+    assert answers[1][0][3]["receipt"]["state"] == "queued"
+    again = [lane.post("/v1/verifications?purpose=ACCTOPEN&case=C-2", content=genuine,
+                       headers={"Authorization": f"Bearer {BANK[0]}"}) for _ in range(2)]
+    assert [r.status_code for r in again] == [429, 429]  # the clerk is over its limit by now
