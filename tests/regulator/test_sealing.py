@@ -145,7 +145,7 @@ def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
     key = RegulatorKey.generate(Kem.SM2)
     receipts = [receipt() for _ in range(3)]
     batch = seal_receipts(receipts, [key.public_key])
-    assert len(batch.sealed) == 3 + 113 + 3 * 104 + 16 == sealed_receipts_size(Kem.SM2, 1, 3)
+    assert len(batch.sealed) == 3 + 113 + 3 * 145 + 16 == sealed_receipts_size(Kem.SM2, 1, 3)
     assert batch.commitments == tuple(gm.sm3(COMMITMENT_PREFIX + r.plaintext()) for r in receipts)
     info = INFO + gm.sm3(b"".join(batch.commitments))
     other = pure.CryptSM2(private_key=key.raw.hex(), public_key=key.public_key.raw.hex(), mode=1)
@@ -154,7 +154,7 @@ def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
     decryptor = Cipher(algorithms.SM4(body_key), modes.GCM(bytes(12), sealed_body[-16:])).decryptor()
     decryptor.authenticate_additional_data(info)
     body = decryptor.update(sealed_body[:-16]) + decryptor.finalize()
-    assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in receipts]
+    assert [b"\x02" + body[i * 145:(i + 1) * 145] for i in range(3)] == [x.plaintext() for x in receipts]
 
 
 def test_an_envelope_of_one_suite_does_not_open_with_a_key_of_the_other() -> None:
