@@ -280,16 +280,23 @@ class Store:
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
         """One atomic, durable step: all of it is committed, or none; failures come back named. ``durable=False``
-        (PostgreSQL) commits without waiting for the write-ahead log to reach the disk: for state that may be lost
-        in a crash of the server (a rate limit's tokens), never for a record."""
+        commits without waiting for the write-ahead log to reach the disk: for state that may be lost in a crash
+        of the server (a rate limit's tokens), never for a record."""
         if self.engine == "postgresql":
             with self.lock, store_errors(self.where), self._pg.transaction() as db:
                 if not durable:
                     db.execute("SET LOCAL synchronous_commit = off")
                 yield db
             return
-        with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
-            yield sqlite_db
+        with self.lock, store_errors(self.where):
+            if not durable:  # SQLite takes the setting outside a transaction, for this connection
+                self._sqlite.execute("PRAGMA synchronous=OFF")
+            try:
+                with transaction(self._sqlite) as sqlite_db:
+                    yield sqlite_db
+            finally:
+                if not durable:
+                    self._sqlite.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def exclusively(self, task: str, *, wait: float = 0.0) -> Iterator[None]:
