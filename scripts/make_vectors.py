@@ -44,17 +44,28 @@ from crossverify import (
     RevocationRequest,
     SaltedDocument,
     attachment_claim,
+    gm,
     holder_claim,
     present,
     seal_batch,
     sign,
 )
+from crossverify.chain.records import RevocationReason
+from crossverify.chain.typed_data import (
+    KeyProof,
+    gm_domain_separator,
+    gm_message,
+    gm_type_prefix,
+    type_string,
+)
 from crossverify.errors import MalformedMetadata
 from crossverify.format.certificate import FORMAT_VERSION, MAX_BUNDLE_BYTES, claim_order, document_digest
+from crossverify.format.codes import doc_type_code, issuer_id_code
 from crossverify.format.display import claim_value
-from crossverify.format.holder import public_jwk, sign_p1363
+from crossverify.format.holder import SM2HolderPrivateKey, public_jwk, sign_p1363
 from crossverify.format.metadata import ISSUER_FORMAT, LANGUAGES, from_json, metadata_digest, standard_types
 from crossverify.format.strict_json import MAX_DEPTH
+from crossverify.keys.sm2 import LocalSM2Key
 from crossverify.sealing import Kem, SealedReceipts, open_receipts, seal_receipts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,7 +401,7 @@ def render() -> dict[str, str]:
     return {name: json.dumps(content, ensure_ascii=False, indent=1) + "\n"
             for name, content in (("v1.1.json", vectors()), ("v1.1-reading.json", reading()),
                                   ("presentation-v1.json", presentation_vectors()),
-                                  ("display-v1.json", display_vectors()))}
+                                  ("display-v1.json", display_vectors()), ("gm-v1.json", gm_vectors()))}
 
 
 # -- presentations and sealed receipts: docs/vectors/presentation-v1.json -----------------------------------
@@ -407,6 +418,8 @@ def holder_key() -> ec.EllipticCurvePrivateKey:
 
 def regulator_key(kem: Kem, name: str) -> RegulatorKey:
     seed = hashlib.sha512(f"crossverify test vector regulator key/{kem.name}/{name}".encode()).digest()
+    if kem is Kem.SM2:  # a scalar in [1, n - 2]
+        return RegulatorKey(kem, (int.from_bytes(seed[:32], "big") % (gm.N - 2) + 1).to_bytes(32, "big"))
     return RegulatorKey(kem, (seed + hashlib.sha512(seed).digest())[:{Kem.X25519: 32}.get(kem, 96)])
 
 
@@ -492,8 +505,8 @@ def presentation_vectors() -> dict[str, object]:
 
 
 def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str, object]:
-    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. HPKE encryption
-    is randomised, so the sealed bytes of the file already written are kept while they still open to these very
+    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. Encryption (HPKE,
+    SM2) is randomised, so the sealed bytes of the file already written are kept while they still open to these very
     receipts; otherwise they are sealed afresh."""
     keys = [regulator_key(kem, name) for name in ("AMCM", "PBOC-GD")]
     receipts = [Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
@@ -595,6 +608,110 @@ def api_examples(rendered: dict[str, str]) -> str:
     return json.dumps({"bundle": next(b["bundle"] for b in bundles if b.get("redacted")),
                        "presentation": presentation["presentation"], "challenge": presentation["challenge"]},
                       indent=1, ensure_ascii=False) + "\n"
+
+
+# -- the GM suite: docs/vectors/gm-v1.json -------------------------------------------------------------------
+
+GM_OUT = VECTORS / "gm-v1.json"
+GM_DOMAIN = Domain("crossverify DocumentRegistry", "2", CHAIN_ID, REGISTRY)
+
+
+def gm_key(label: str) -> bytes:
+    """A test-only SM2 private key named by ``label``: SHA-256 of it, reduced into [1, n - 2]."""
+    return (int.from_bytes(hashlib.sha256(f"crossverify GM test vector/{label}".encode()).digest(), "big")
+            % (gm.N - 2) + 1).to_bytes(32, "big")
+
+
+def _kept_signature(path: list[str], public_key: bytes, message: bytes, private_key: bytes) -> bytes:
+    """SM2 draws a fresh k for every signature: the signature already written is kept while it still verifies."""
+    if GM_OUT.exists():
+        old: Any = json.loads(GM_OUT.read_text())
+        with suppress(KeyError, ValueError, TypeError):
+            for step in path:
+                old = old[step]
+            signature = bytes.fromhex(old[2:])
+            if gm.verify(public_key, message, signature):
+                return signature
+    return gm.sign(private_key, message)
+
+
+def _fields(request: AnchorRequest | RevocationRequest | KeyProof) -> dict[str, object]:
+    """A request's fields as JSON: bytes in hex, codes as text, numbers as numbers."""
+    if isinstance(request, KeyProof):
+        return {"issuerId": request.issuer_id.rstrip(b"\0").decode(), "key": request.key}
+    if isinstance(request, RevocationRequest):
+        return {"batchRoot": "0x" + request.batch_root.hex(), "documentDigest": "0x" + request.document_digest.hex(),
+                "reason": int(request.reason), "deadline": request.deadline}
+    return {"batchRoot": "0x" + request.batch_root.hex(), "docType": request.doc_type.rstrip(b"\0").decode(),
+            "hashAlg": request.hash_alg, "leafCount": request.leaf_count, "notAfter": request.not_after,
+            "deadline": request.deadline}
+
+
+def gm_vectors() -> dict[str, object]:
+    issuer = gm_key("issuer signing key")
+    public = gm.public_key_of(issuer)
+    address = LocalSM2Key(issuer).address
+    requests: dict[str, AnchorRequest | RevocationRequest | KeyProof] = {
+        "anchor": AnchorRequest(hashlib.sha256(b"crossverify GM test vector batch").digest(), doc_type_code("DEPCERT"),
+                                HashAlgorithm.SM3.value, 1000, NOW + 365 * 86400, NOW + 3600),
+        "revocation": RevocationRequest(bytes(32), hashlib.sha256(b"crossverify GM test vector document").digest(),
+                                        RevocationReason.WITHDRAWN, NOW + 3600),
+        "keyProof": KeyProof(issuer_id_code("BNUMMOMX"), address),
+    }
+    structures = {}
+    for name, request in requests.items():
+        message = gm_message(request, GM_DOMAIN)
+        signature = _kept_signature(["structures", name, "signature"], public, message, issuer)
+        structures[name] = {
+            "fields": _fields(request),
+            "typeString": type_string(request.PRIMARY, request.FIELDS),
+            "typeHash": "0x" + gm.sm3(type_string(request.PRIMARY, request.FIELDS).encode()).hex(),
+            "typePrefix": "0x" + gm_type_prefix(GM_DOMAIN, request.PRIMARY, request.FIELDS).hex(),
+            "packed": "0x" + request.packed().hex(),
+            "message": "0x" + message.hex(),
+            "e": "0x" + gm.signed_digest(public, message).hex(),
+            "signature": "0x" + signature.hex(),
+        }
+    holder = SM2HolderPrivateKey(gm_key("holder key"))
+    claims = {"holder_name": "陳大文 CHAN Tai Man", "balance": {"MOP": 125000.5},
+              "cnf": holder_claim(holder.public_key())}
+    alg = HashAlgorithm.SM3
+    bound = replace(header(0), holder_bound=True)
+    items = tuple(Claim(n, claims[n], fixed_salt(alg, 77, n)) for n in claim_order(claims))
+    document = SaltedDocument(bound, items, document_digest(bound, items, alg.hasher()))
+    bundle = seal_batch([document], alg).bundle(0, CHAIN_ID, REGISTRY).redact(["balance"])
+    challenge = Challenge(BANK, hashlib.sha256(b"crossverify GM test vector nonce").digest(), "ACCTOPEN", NOW + 600)
+    presentation = present(bundle, challenge, holder, NOW)
+    signing_input = presentation.binding.signing_input(document.digest)
+    held = _kept_signature(["holder", "presentation", "signature"], holder.public_key().raw, signing_input,
+                           holder.raw)
+    presentation = replace(presentation, signature=held)
+    return {
+        "description": "crossverify GM suite test vectors (docs/format.md, \"The GM suite\"). Every key here is "
+                       "test-only. SM2 signatures are randomised: check them, do not expect to reproduce them.",
+        "sm2Example": {
+            "source": "GM/T 0003.5-2012 (GB/T 32918.5-2017), Annex A",
+            "privateKey": "0x3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8",
+            "publicKey": "0x" + gm.public_key_of(bytes.fromhex(
+                "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8")).hex(),
+            "message": "message digest",
+            "signature": "0xf5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3"
+                         "b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa",
+        },
+        "domain": {**GM_DOMAIN.as_dict(), "separator": "0x" + gm_domain_separator(GM_DOMAIN).hex()},
+        "signingKey": {"privateKey": "0x" + issuer.hex(), "publicKey": "0x" + public.hex(), "address": address,
+                       "identityDigest": "0x" + gm.identity_digest(public).hex()},
+        "structures": structures,
+        "holder": {
+            "privateKey": "0x" + holder.raw.hex(),
+            "jwk": public_jwk(holder.public_key()),
+            "documentDigest": "0x" + document.digest.hex(),
+            "challenge": challenge.to_json(),
+            "signingInput": signing_input.decode(),
+            "presentationHash": "0x" + presentation.hash().hex(),
+            "presentation": presentation.to_json(),
+        },
+    }
 
 
 API_EXAMPLES = VECTORS.parents[1] / "src" / "crossverify" / "service" / "examples.json"

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from web3 import Web3
 
 from crossverify import sealing
@@ -209,6 +208,5 @@ def forge_batch(receipts: Sequence[Receipt], commitments: tuple[bytes, ...],
                 regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
     """What a dishonest bank can seal: any plaintexts under any commitments, in a well-formed envelope."""
     body = b"".join(r.plaintext()[1:] for r in receipts)
-    info = sealing.INFO + keccak(b"".join(commitments))
-    return SealedReceipts(commitments, sealing._envelope(body, secrets.token_bytes(16), regulators, info,
-                                                      sealing.BATCH_VERSION))
+    info = sealing._batch_info(commitments, regulators[0].kem.crypto_suite)
+    return SealedReceipts(commitments, sealing._envelope(body, secrets.token_bytes(16), regulators, info))

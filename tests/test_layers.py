@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "gm": {"errors"},
     "format": {"errors", "gm"},
     "chain": {"errors", "format", "gm"},
-    "keys": {"errors", "gm"},
+    "keys": {"errors", "gm", "format"},
     "config": {"errors"},
     "store": {"errors"},
     "idempotency": {"errors", "store"},

@@ -28,20 +28,22 @@ from web3.types import RPCEndpoint
 
 from .chain.circulation import CirculationContract
 from .chain.connection import chain_time, embedded_chain
+from .chain.metadata import MetadataReader
 from .chain.records import RevocationReason, Role
 from .chain.registry import Registry
 from .chain.typed_data import AnchorRequest, Domain, sign
-from .config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from .config import Config, DisplaySettings, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from .consortium.operator import OperatorClient
 from .errors import ContractRevert
 from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
 from .format.certificate import Certificate, DocumentHeader
 from .format.codes import doc_type_code
-from .format.display import counted
+from .format.display import claim_value, counted
 from .format.encoding import to_hex, utc_minute
 from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
+from .format.metadata import ISSUER_FORMAT, LANGUAGES, Catalogue, IssuerDisplay, from_json, standard_types
 from .format.presentation import Presentation, present
 from .issuer.client import IssuerClient
 from .issuer.disputes import answer_dispute, received_disputes, register_sealing_key
@@ -59,6 +61,8 @@ from .verifier.client import Policy, VerificationReport, VerifierClient
 from .verifier.disputes import open_dispute, read_answer
 
 DAY = 86400
+#: The demo bank's name, as its resident page shows it (zh-Hant, zh-Hans, pt, en).
+DEMO_BANK = ("廣東示例銀行", "广东示例银行", "Banco Exemplo de Guangdong", "Guangdong Example Bank")
 DEMO_TOKEN = "crossverify-demo"
 SURNAMES = ["CHAN", "LEI", "WONG", "HO", "LAO", "CHEONG", "SOUSA", "LEONG", "IEONG", "KUOK"]
 GIVEN = ["Tai Man", "Ka Ian", "Sio Mei", "Chi Hou", "Wai Kei", "Ana", "Mei Leng", "Hoi Ian"]
@@ -70,12 +74,23 @@ class IssuerPlan:
     name: str
     doc_types: tuple[str, ...]
     share: float
+    names: tuple[str, str, str, str] = ("", "", "", "")  # zh-Hant, zh-Hans, pt, en: the name it publishes
+
+    def published(self) -> IssuerDisplay:
+        """The issuer's display metadata, whose digest the consortium registers when it admits it."""
+        display = from_json({"format": ISSUER_FORMAT, "issuer": self.issuer_id,
+                             "name": dict(zip(LANGUAGES, self.names, strict=True))})
+        assert isinstance(display, IssuerDisplay)
+        return display
 
 
 ISSUERS = (
-    IssuerPlan("BNUMMOMX", "Banco Nacional Ultramarino", ("DEPCERT", "ACCTSTMT"), 0.4),
-    IssuerPlan("ICBKMOMX", "ICBC (Macau)", ("ACCTSTMT", "CREDREC"), 0.35),
-    IssuerPlan("LUSOMOMX", "Luso Insurance (example)", ("INSPOL",), 0.25),
+    IssuerPlan("BNUMMOMX", "Banco Nacional Ultramarino", ("DEPCERT", "ACCTSTMT"), 0.4,
+               ("大西洋銀行", "大西洋银行", "Banco Nacional Ultramarino", "Banco Nacional Ultramarino")),
+    IssuerPlan("ICBKMOMX", "ICBC (Macau)", ("ACCTSTMT", "CREDREC"), 0.35,
+               ("中國工商銀行（澳門）", "中国工商银行（澳门）", "ICBC (Macau)", "ICBC (Macau)")),
+    IssuerPlan("LUSOMOMX", "Luso Insurance (example)", ("INSPOL",), 0.25,
+               ("盧索保險（示例）", "卢索保险（示例）", "Luso Seguros (exemplo)", "Luso Insurance (example)")),
 )
 
 
@@ -142,10 +157,12 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                                          out_dir / "bundles")
                for p in ISSUERS}
     for plan in ISSUERS:
-        guangdong.approve(macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types))
+        guangdong.approve(macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types,
+                                                     [plan.published()]))
         issuers[plan.issuer_id].add_key(keys[plan.issuer_id])
         issuers[plan.issuer_id].sender = macao_op  # from now on the Macao operator relays its signed anchors
-        console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}; its admin "
+        console.print(f"  issuer {plan.issuer_id} ({plan.name}) admitted for {', '.join(plan.doc_types)}, with its "
+                      f"name in four languages and the types' labels; its admin "
                       "registered its signing key with a proof of possession")
         console.print(f"    its signing key lives {_where(keys[plan.issuer_id])}")
     for label, account in [*banks.items(), ("regulator", regulator)]:
@@ -385,6 +402,14 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
                       failed.name if failed else "", failed.detail if failed else "")
         accepted += [verdict] if verdict.valid else []
     console.print(table)
+    reader = MetadataReader(registry, Catalogue([*standard_types(), *(plan.published() for plan in ISSUERS)]))
+    labels = reader.doc_type("BNUMMOMX", "DEPCERT")
+    assert labels is not None and accepted[0].bundle is not None
+    labelled = [(claim.label["zh-Hant"], claim_value(value, claim, "zh-Hant"))
+            for name, value in accepted[0].bundle.disclosed().items() if (claim := labels.claim(name)) is not None]
+    console.print(f"  Bank A's page reads it to the resident by the labels the registry vouches for: "
+                  f"{reader.issuer_name('BNUMMOMX', 'zh-Hant')} {labels.name['zh-Hant']}: "
+                  + "，".join(f"{label} {value}" for label, value in labelled))
     start = registry.w3.eth.block_number + 1
     [commitment] = banks["GDBANKA"].record(accepted).commitments
     digest = bundle.document_digest()
@@ -476,7 +501,7 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     signer = Account.create()
     macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")])
     guangdong = OperatorClient(macao.registry, guangdong_op, macao.consortium)
-    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"]))
+    guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin, ["DEPCERT"], [ISSUERS[0].published()]))
     guangdong.approve(macao.propose_admit_member(bank, Role.VERIFIER))
     guangdong.approve(macao.propose_regulator_keys([(RegulatorKey.generate().public_key.raw, j) for j in ("MO", "GD")]))
 
@@ -497,5 +522,6 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
         keys=KeySettings(sender_address=bank),
         verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite"),
         service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),
+        display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True))),
         source="crossverify serve --demo")
     return config, key, [issuer.bundle_path(ref) for ref in references]

@@ -27,6 +27,7 @@
     │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
+    ├── SuiteMismatch                        a structure of one crypto suite at a deployment of the other
     ├── ChallengeError                       a challenge cannot be issued or read (also ValueError)
     ├── PickupError                          a resident's pickup is refused (also ValueError)
     │   ├── PickupCodeInvalid                no open pickup has this code (a wrong guess counts against the cap)
@@ -195,6 +196,11 @@ class HolderKeyError(CrossverifyError, ValueError):
 class InvalidSM2Key(CrossverifyError, ValueError):
     """An SM2 key is malformed: a private key that is not 32 bytes of a scalar in [1, n - 2], or a public key
     that is not the 64 bytes x || y of a point of the curve."""
+
+
+class SuiteMismatch(CrossverifyError, ValueError):
+    """A structure of one crypto suite (a bundle, presentation, anchor, revocation, key proof or sealed envelope)
+    met a deployment of the other: the standard suite and the GM suite never mix."""
 
 
 class ChallengeError(CrossverifyError, ValueError):

@@ -12,12 +12,15 @@ it signs e = SM3(Z || M). An SM2 ciphertext is ``C1 || C3 || C2`` (GB/T 32918.4-
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
+from typing import Any
 
 import gmssl_pyx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from tongsuopy.crypto import hashes as tongsuo_hashes
 from tongsuopy.crypto.asymciphers import ec as tongsuo_ec
 from tongsuopy.crypto.exceptions import InvalidSignature
@@ -104,7 +107,10 @@ def _private(private_key: bytes) -> tongsuo_ec.EllipticCurvePrivateKey:
     return tongsuo_ec.derive_private_key(_int(require_private_key(private_key)), tongsuo_ec.SM2())
 
 
+@lru_cache(maxsize=4096)
 def _public(public_key: bytes) -> tongsuo_ec.EllipticCurvePublicKey:
+    """Tongsuo's key object for ``public_key``: built (and the point checked) once per key, as a bank meets the
+    same few holder and issuer keys again and again."""
     key = require_public_key(public_key)
     return tongsuo_ec.EllipticCurvePublicNumbers(_int(key[:32]), _int(key[32:]), tongsuo_ec.SM2()).public_key()
 
@@ -141,7 +147,7 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     if not (1 <= r < N and 1 <= s < N):
         return False
     try:
-        _public(public_key).verify(encode_dss_signature(r, s), message, tongsuo_ec.ECDSA(tongsuo_hashes.SM3()))
+        _public(bytes(public_key)).verify(encode_dss_signature(r, s), message, tongsuo_ec.ECDSA(tongsuo_hashes.SM3()))
     except InvalidSignature:
         return False
     return True
@@ -196,6 +202,34 @@ class SM4GCM:
         if associated_data:
             decryptor.authenticate_additional_data(associated_data)
         return decryptor.update(data[:-GCM_TAG_SIZE]) + decryptor.finalize()
+
+
+#: PBKDF2-HMAC-SM3 iterations of a key file's password (about 0.7 s here: a key is opened once per process).
+PASSWORD_ITERATIONS = 300_000
+
+
+def password_seal(data: bytes, password: str, aad: bytes, iterations: int = PASSWORD_ITERATIONS) -> dict[str, Any]:
+    """Encrypt ``data`` under ``password`` with GM primitives only: an SM4 key from PBKDF2-HMAC-SM3 over a fresh
+    16-byte salt, then SM4-GCM with ``aad``. The result's members are what a key file keeps."""
+    salt, nonce = secrets.token_bytes(16), secrets.token_bytes(GCM_NONCE_SIZE)
+    sealed = SM4GCM(_password_key(password, salt, iterations)).encrypt(nonce, data, aad)
+    return {"kdf": "pbkdf2-hmac-sm3", "iterations": iterations, "salt": "0x" + salt.hex(), "cipher": "sm4-gcm",
+            "nonce": "0x" + nonce.hex(), "ciphertext": "0x" + sealed.hex()}
+
+
+def password_open(sealed: dict[str, Any], password: str, aad: bytes) -> bytes:
+    """The data :func:`password_seal` sealed; ``InvalidTag`` for a wrong password or altered bytes, ``ValueError``
+    for members that are not what it writes."""
+    if sealed.get("kdf") != "pbkdf2-hmac-sm3" or sealed.get("cipher") != "sm4-gcm":
+        raise ValueError("not sealed with pbkdf2-hmac-sm3 and sm4-gcm")
+    key = _password_key(password, bytes.fromhex(sealed["salt"][2:]), int(sealed["iterations"]))
+    return SM4GCM(key).decrypt(bytes.fromhex(sealed["nonce"][2:]), bytes.fromhex(sealed["ciphertext"][2:]), aad)
+
+
+def _password_key(password: str, salt: bytes, iterations: int) -> bytes:
+    if not 1_000 <= iterations <= 10_000_000:
+        raise ValueError(f"PBKDF2 iterations out of range: {iterations}")
+    return PBKDF2HMAC(hashes.SM3(), SM4_KEY_SIZE, salt, iterations).derive(password.encode())
 
 
 # GmSSL reads and writes SM2 ciphertexts in DER (SEQUENCE of x, y, C3, C2); crossverify keeps the raw form.

@@ -7,18 +7,24 @@ HPKE (RFC 9180, base mode, single shot, from ``cryptography``), and one AES-128-
 plaintext after its version byte, in the order of the commitments::
 
     plaintext  = 0x01 || digest(32) || issuer(11) || purpose(8) || presentationHash(32) || verifiedAt(5) || salt(16)
-    commitment = keccak256(0x10 || plaintext)
-    info       = "crossverify sealed receipts v3" || keccak256(commitment_1 || ... || commitment_m)
-    sealed     = 0x03 || kemId(2) || n(1) || n × (enc || HPKE(bodyKey)) || AES-128-GCM(bodyKey, body, aad=info)
+    commitment = H(0x10 || plaintext)
+    info       = "crossverify sealed receipts v4" || H(commitment_1 || ... || commitment_m)
     body       = plaintext_1[1:] || ... || plaintext_m[1:]
+    sealed     = 0x04 || 0x01 || kemId(2) || n(1) || n × (enc || HPKE(bodyKey)) || AES-128-GCM(bodyKey, body, aad=info)
+               | 0x04 || 0x02 || n(1) || n × SM2(bodyKey) || SM4-GCM(bodyKey, body, aad=info)
+
+The byte after the version names the crypto suite: the standard suite (1) seals body keys with HPKE and bodies
+with AES-GCM, H is keccak-256; the GM suite (2) encrypts body keys with SM2 (GB/T 32918.4, C1 || C3 || C2, 113
+bytes) and bodies with SM4-GCM, H is SM3. A regulator's key belongs to one suite, and so does everything sealed
+to it: an envelope of the other suite is refused by name (:class:`~crossverify.errors.SuiteMismatch`).
 
 The commitments and the sealed bytes are what a chain carries (the circulation contract's event-only
 ``recordSealedReceipts(bytes32[] commitments, bytes ciphertext)``). The salt makes a commitment unpredictable,
 HPKE's fresh ephemeral key makes every ciphertext new: nobody without a regulator's key can link a receipt to a
 document digest, even by sealing a guess. A regulator opens a batch with :func:`open_receipts`, which checks every
 plaintext against the commitment at its position: reordering, truncating or swapping them does not open as
-another receipt. Disputes and their answers (:class:`Dispute`, :class:`DisputeAnswer`) use the version 2
-envelope (one payload, its salt as the body key). See docs/format.md.
+another receipt. Disputes and their answers (:class:`Dispute`, :class:`DisputeAnswer`) use the same envelope (one
+payload; a dispute's salt is its body key). See docs/format.md.
 """
 
 from __future__ import annotations
@@ -39,19 +45,21 @@ from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_utils.address import to_checksum_address
 
-from .errors import NotSealedToThisKey, SealingError
+from . import gm
+from .errors import InvalidSM2Key, NotSealedToThisKey, SealingError, SuiteMismatch
 from .format.codes import code_name, doc_type_code, issuer_id_code
 from .format.encoding import from_hex, to_hex
 from .format.hashing import HashAlgorithm
+from .format.suite import Suite
 
 #: The receipt plaintext's version (its first byte, under the commitment).
 VERSION = 1
-#: The envelope version of a batch of receipts, and of a dispute or an answer.
-BATCH_VERSION = 3
-SEALED_VERSION = 2
+#: The envelope version of a batch of receipts, a dispute and an answer: 4, with the suite byte after it.
+ENVELOPE_VERSION = 4
 COMMITMENT_PREFIX = b"\x10"
-INFO = b"crossverify sealed receipts v3"
+INFO = b"crossverify sealed receipts v4"
 SALT_BYTES = 16
 PLAINTEXT_BYTES = 1 + 32 + 11 + 8 + 32 + 5 + SALT_BYTES
 #: A receipt's share of a batch's body: its plaintext without the version byte.
@@ -64,17 +72,27 @@ TAG_BYTES = 16
 _NONCE = bytes(12)
 MAX_REGULATORS = 255
 _KECCAK = HashAlgorithm.KECCAK256.hasher()
+#: Each suite's hash: of commitments and of the commitments a batch's ``info`` binds.
+_HASH = {Suite.STANDARD: _KECCAK, Suite.GM: gm.sm3}
 
 
 class Kem(IntEnum):
-    """The KEMs a receipt may be sealed with, by their IANA HPKE KEM id."""
+    """The KEMs a receipt may be sealed with: the standard suite's by their IANA HPKE KEM id, and the GM suite's
+    SM2 public-key encryption (no HPKE KEM: its number is crossverify's, and never appears in sealed bytes)."""
 
     X25519 = 0x0020  # DHKEM(X25519, HKDF-SHA256), RFC 9180
     MLKEM768_X25519 = 0x647A  # the ML-KEM-768 + X25519 hybrid (post-quantum)
+    SM2 = 0xF002  # SM2 public-key encryption, GB/T 32918.4 (the GM suite)
 
     @property
     def enc_bytes(self) -> int:
-        return 32 if self is Kem.X25519 else 1120
+        """What a part adds to the body key besides its 16-byte tag (SM2: C1 and C3 less a tag's worth)."""
+        return {Kem.X25519: 32, Kem.MLKEM768_X25519: 1120, Kem.SM2: gm.CIPHERTEXT_OVERHEAD - TAG_BYTES}[self]
+
+    @property
+    def crypto_suite(self) -> Suite:
+        """The suite whose envelopes seal to keys of this KEM."""
+        return Suite.GM if self is Kem.SM2 else Suite.STANDARD
 
     @property
     def suite(self) -> hpke.Suite:
@@ -83,12 +101,22 @@ class Kem(IntEnum):
 
 #: The default: 64 bytes per regulator against 1,152 for the hybrid (see docs/benchmarks.md).
 DEFAULT_KEM = Kem.X25519
+#: The standard suite's KEMs (the GM suite has SM2 alone).
+STANDARD_KEMS = (Kem.X25519, Kem.MLKEM768_X25519)
 _SUITES = {
     Kem.X25519: hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
     Kem.MLKEM768_X25519: hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM),
 }
-_PUBLIC_BYTES = {Kem.X25519: 32, Kem.MLKEM768_X25519: 1184 + 32}
-_PRIVATE_BYTES = {Kem.X25519: 32, Kem.MLKEM768_X25519: 64 + 32}
+_PUBLIC_BYTES = {Kem.X25519: 32, Kem.MLKEM768_X25519: 1184 + 32, Kem.SM2: gm.PUBLIC_KEY_SIZE}
+_PRIVATE_BYTES = {Kem.X25519: 32, Kem.MLKEM768_X25519: 64 + 32, Kem.SM2: gm.PRIVATE_KEY_SIZE}
+
+
+def kem_of_public_key(raw: bytes) -> Kem:
+    """The KEM of a public key as the chain stores it (raw bytes): by its length."""
+    for kem, size in _PUBLIC_BYTES.items():
+        if len(raw) == size:
+            return kem
+    raise SealingError(f"a regulator public key is 32, 64 or 1,216 bytes, got {len(raw)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +129,8 @@ class RegulatorPublicKey:
     def __post_init__(self) -> None:
         if len(self.raw) != _PUBLIC_BYTES[self.kem]:
             raise SealingError(f"a {self.kem.name} public key is {_PUBLIC_BYTES[self.kem]} bytes, got {len(self.raw)}")
+        if self.kem is Kem.SM2 and not gm.is_public_key(self.raw):
+            raise SealingError("an SM2 public key is the 64 bytes x || y of a point of the SM2 curve")
 
     @property
     def key_id(self) -> bytes:
@@ -109,6 +139,8 @@ class RegulatorPublicKey:
 
     def _hpke(self) -> x25519.X25519PublicKey | hpke.MLKEM768X25519PublicKey:
         try:
+            if self.kem is Kem.SM2:
+                raise ValueError("SM2 is not an HPKE KEM")
             if self.kem is Kem.X25519:
                 return x25519.X25519PublicKey.from_public_bytes(self.raw)
             return hpke.MLKEM768X25519PublicKey(mlkem.MLKEM768PublicKey.from_public_bytes(self.raw[:1184]),
@@ -135,9 +167,16 @@ class RegulatorKey:
     def __post_init__(self) -> None:
         if len(self.raw) != _PRIVATE_BYTES[self.kem]:
             raise SealingError(f"a {self.kem.name} private key is {_PRIVATE_BYTES[self.kem]} bytes")
+        if self.kem is Kem.SM2:
+            try:
+                gm.require_private_key(self.raw)
+            except InvalidSM2Key as exc:
+                raise SealingError(str(exc)) from None
 
     @classmethod
     def generate(cls, kem: Kem = DEFAULT_KEM) -> RegulatorKey:
+        if kem is Kem.SM2:
+            return cls(kem, gm.generate_private_key())
         return cls(kem, secrets.token_bytes(_PRIVATE_BYTES[kem]))
 
     @cached_property
@@ -149,6 +188,8 @@ class RegulatorKey:
 
     @cached_property
     def public_key(self) -> RegulatorPublicKey:
+        if self.kem is Kem.SM2:
+            return RegulatorPublicKey(self.kem, gm.public_key_of(self.raw))
         dh = x25519.X25519PrivateKey.from_private_bytes(self.raw[-32:]).public_key().public_bytes_raw()
         if self.kem is Kem.X25519:
             return RegulatorPublicKey(self.kem, dh)
@@ -189,7 +230,27 @@ class RegulatorKey:
             raise SealingError(f"cannot read regulator key {path}: {exc}") from None
         if isinstance(data, dict) and set(data) == {"kem", "encrypted"}:
             return cls._decrypt(path, data, password)
+        if isinstance(data, dict) and set(data) == {"kem", "encrypted", "public"} and data["kem"] == Kem.SM2.name:
+            return cls._decrypt_sm2(path, data, password)
         return cls.from_json(data)
+
+    @classmethod
+    def _decrypt_sm2(cls, path: Path, data: dict[str, object], password: str | None) -> RegulatorKey:
+        if not password:
+            raise SealingError(f"regulator key {path} is encrypted: give its password")
+        sealed = data["encrypted"]
+        try:
+            if not isinstance(sealed, dict) or not isinstance(data["public"], str):
+                raise ValueError("malformed members")
+            public = from_hex(data["public"])
+            key = cls(Kem.SM2, gm.password_open(sealed, password, _SM2_KEY_AAD + public))
+        except InvalidTag:
+            raise SealingError(f"wrong password for regulator key {path}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SealingError(f"{path} is not a readable regulator key: {exc}") from None
+        if key.public_key.raw != public:
+            raise SealingError(f"{path}: the private key does not match the public key")
+        return key
 
     @classmethod
     def from_json(cls, data: object) -> RegulatorKey:
@@ -211,6 +272,9 @@ class RegulatorKey:
         raw = b"".join(p.private_bytes_raw() for p in parts
                        if isinstance(p, (mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey)))
         return cls(kem, raw)
+
+
+_SM2_KEY_AAD = b"crossverify SM2 regulator key"
 
 
 def _parse_key_json(data: object, member: str) -> tuple[Kem, bytes]:
@@ -255,8 +319,9 @@ class Receipt:
         return cls(data[1:33], code_name(data[33:44]), code_name(data[44:52]), data[52:84],
                    int.from_bytes(data[84:89], "big"), data[89:])
 
-    def commitment(self) -> bytes:
-        return _KECCAK(COMMITMENT_PREFIX + self.plaintext())
+    def commitment(self, suite: Suite = Suite.STANDARD) -> bytes:
+        """The receipt's public reference: H(0x10 || plaintext), H the suite's hash (keccak-256, or SM3)."""
+        return _HASH[suite](COMMITMENT_PREFIX + self.plaintext())
 
     @property
     def consented(self) -> bool:
@@ -291,13 +356,24 @@ def _check_recipients(recipients: Sequence[RegulatorPublicKey]) -> Kem:
     return kem
 
 
-def _envelope(body: bytes, content_key: bytes, recipients: Sequence[RegulatorPublicKey], info: bytes,
-              version: int = SEALED_VERSION) -> bytes:
-    """``version || kemId || n || n × (enc || HPKE(contentKey)) || AES-128-GCM(contentKey, body, aad=info)``."""
+def _header_bytes(kem: Kem) -> int:
+    """Version, suite, the standard suite's KEM id, and the number of parts."""
+    return 3 if kem is Kem.SM2 else 5
+
+
+def _envelope(body: bytes, content_key: bytes, recipients: Sequence[RegulatorPublicKey], info: bytes) -> bytes:
+    """``0x04 || suite || [kemId] || n || n × part || AEAD(contentKey, body, aad=info)``: the standard suite's
+    parts are ``enc || HPKE(contentKey)`` and its AEAD AES-128-GCM, the GM suite's parts SM2(contentKey) and its
+    AEAD SM4-GCM."""
     kem = _check_recipients(recipients)
+    suite = kem.crypto_suite
+    header = bytes([ENVELOPE_VERSION, suite]) + (b"" if kem is Kem.SM2 else kem.to_bytes(2, "big"))
+    header += bytes([len(recipients)])
+    if kem is Kem.SM2:
+        parts = b"".join(gm.encrypt(r.raw, content_key) for r in recipients)
+        return header + parts + gm.SM4GCM(content_key).encrypt(_NONCE, body, info)
     parts = b"".join(kem.suite.encrypt(content_key, r._hpke(), info=info) for r in recipients)
-    return (bytes([version]) + kem.to_bytes(2, "big") + bytes([len(recipients)]) + parts
-            + AESGCM(content_key).encrypt(_NONCE, body, info))
+    return header + parts + AESGCM(content_key).encrypt(_NONCE, body, info)
 
 
 def _part_bytes(kem: Kem) -> int:
@@ -305,44 +381,60 @@ def _part_bytes(kem: Kem) -> int:
 
 
 def _open_envelope(data: bytes, key: RegulatorKey, info: bytes, body_bytes: int, what: str,
-                   part_index: int | None = None, version: int = SEALED_VERSION) -> tuple[bytes, bytes]:
+                   part_index: int | None = None) -> tuple[bytes, bytes]:
     """The content key and body of an envelope, opened with ``key``: the part at ``part_index`` (the key's
     position in its epoch's list) if given, else each part in turn (the bytes name no key)."""
-    kem = key.kem
-    if len(data) < 4 or data[0] != version or int.from_bytes(data[1:3], "big") != kem:
-        raise SealingError(f"not a version {version} {what} sealed with {kem.name}")
-    count, part = data[3], _part_bytes(kem)
-    expected = 4 + count * part + body_bytes + TAG_BYTES
+    kem, header = key.kem, _header_bytes(key.kem)
+    suite = kem.crypto_suite
+    if len(data) < header or data[0] != ENVELOPE_VERSION:
+        raise SealingError(f"not a version {ENVELOPE_VERSION} {what}")
+    if data[1] != suite:
+        if data[1] in {s.value for s in Suite}:
+            raise SuiteMismatch(f"a {what} of the {Suite(data[1]).label} suite cannot open with a key of the "
+                                f"{suite.label} suite")
+        raise SealingError(f"a {what} of no known crypto suite ({data[1]})")
+    if kem is not Kem.SM2 and int.from_bytes(data[2:4], "big") != kem:
+        raise SealingError(f"not a {what} sealed with {kem.name}")
+    count, part = data[header - 1], _part_bytes(kem)
+    expected = header + count * part + body_bytes + TAG_BYTES
     if count == 0 or len(data) != expected:
         raise SealingError(f"a {what} sealed to {count} keys is {expected} bytes, got {len(data)}")
-    body = data[4 + count * part:]
+    body = data[header + count * part:]
     for i in range(count) if part_index is None else [part_index] if 0 <= part_index < count else []:
+        sealed_key = data[header + i * part:header + (i + 1) * part]
         try:
-            content_key = kem.suite.decrypt(data[4 + i * part:4 + (i + 1) * part], key._hpke, info=info)
+            if kem is Kem.SM2:
+                content_key = gm.decrypt(key.raw, sealed_key)
+                if content_key is None or len(content_key) != SALT_BYTES:
+                    continue
+                return content_key, gm.SM4GCM(content_key).decrypt(_NONCE, body, info)
+            content_key = kem.suite.decrypt(sealed_key, key._hpke, info=info)
             return content_key, AESGCM(content_key).decrypt(_NONCE, body, info)
         except (InvalidTag, ValueError):
             continue
     raise NotSealedToThisKey(f"no part of this {what} opens with this key (not addressed to it, or altered)")
 
 
-def _batch_info(commitments: Sequence[bytes]) -> bytes:
+def _batch_info(commitments: Sequence[bytes], suite: Suite) -> bytes:
     if not 1 <= len(commitments) <= MAX_BATCH or any(len(c) != 32 for c in commitments):
         raise SealingError(f"a batch holds 1 to {MAX_BATCH} commitments of 32 bytes")
-    return INFO + _KECCAK(b"".join(commitments))
+    return INFO + _HASH[suite](b"".join(commitments))
 
 
 def seal_receipts(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
-    """Seal ``receipts`` as one envelope to every regulator key (all of one KEM, each once)."""
+    """Seal ``receipts`` as one envelope to every regulator key (all of one KEM, each once), in the suite of the
+    keys: its commitments are that suite's."""
+    suite = _check_recipients(regulators).crypto_suite
     plaintexts = [r.plaintext() for r in receipts]
-    commitments = tuple(_KECCAK(COMMITMENT_PREFIX + p) for p in plaintexts)
+    commitments = tuple(_HASH[suite](COMMITMENT_PREFIX + p) for p in plaintexts)
     body = b"".join(p[1:] for p in plaintexts)
-    sealed = _envelope(body, secrets.token_bytes(SALT_BYTES), regulators, _batch_info(commitments), BATCH_VERSION)
+    sealed = _envelope(body, secrets.token_bytes(SALT_BYTES), regulators, _batch_info(commitments, suite))
     return SealedReceipts(commitments, sealed)
 
 
 def sealed_receipts_size(kem: Kem, regulators: int, receipts: int) -> int:
     """The length of the envelope of ``receipts`` receipts sealed to ``regulators`` keys of ``kem``."""
-    return 4 + regulators * _part_bytes(kem) + receipts * BODY_BYTES + TAG_BYTES
+    return _header_bytes(kem) + regulators * _part_bytes(kem) + receipts * BODY_BYTES + TAG_BYTES
 
 
 def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | None = None) -> list[Receipt | None]:
@@ -353,13 +445,14 @@ def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | No
     Raises :class:`NotSealedToThisKey` when no part opens with this key (not addressed to it, altered bytes,
     other commitments), and :class:`SealingError` when the bytes are not a sealed batch of that many receipts.
     """
-    info = _batch_info(batch.commitments)
+    suite = key.kem.crypto_suite
+    info = _batch_info(batch.commitments, suite)
     _, body = _open_envelope(batch.sealed, key, info, len(batch.commitments) * BODY_BYTES, "batch of receipts",
-                             part_index, BATCH_VERSION)
+                             part_index)
     out: list[Receipt | None] = []
     for i, commitment in enumerate(batch.commitments):
         plaintext = bytes([VERSION]) + body[i * BODY_BYTES:(i + 1) * BODY_BYTES]
-        if _KECCAK(COMMITMENT_PREFIX + plaintext) != commitment:
+        if _HASH[suite](COMMITMENT_PREFIX + plaintext) != commitment:
             out.append(None)
             continue
         try:
@@ -398,8 +491,9 @@ ANSWER_INFO = b"crossverify sealed dispute answer v1"
 ANSWER_KEY_PREFIX = b"crossverify dispute answer key"
 #: version(1) digest(32) issuer(11) batchRoot(32) reason(1) receiptCommitment(32) openedAt(5) replyKey(32|1216)
 _DISPUTE_FIXED = 1 + 32 + 11 + 32 + 1 + 32 + 5
-#: version(1) disputeId(32) status(1) answeredAt(5) signature(65)
-_ANSWER_BYTES = 1 + 32 + 1 + 5 + 65
+#: version(1) disputeId(32) status(1) answeredAt(5), then the standard suite's signature r || s || v (65), or the
+#: GM suite's signing key address (20) and SM2 signature r || s (64).
+_ANSWER_BYTES = {Suite.STANDARD: 1 + 32 + 1 + 5 + 65, Suite.GM: 1 + 32 + 1 + 5 + 20 + 64}
 
 
 class DisputeReason(IntEnum):
@@ -465,14 +559,25 @@ class Dispute:
             raise SealingError(f"not a version {VERSION} dispute: {exc}") from None
 
     @property
+    def suite(self) -> Suite:
+        """The dispute's crypto suite: its reply key's (and so its recipients')."""
+        return self.reply_key.kem.crypto_suite
+
+    @property
     def answer_key(self) -> bytes:
-        """The private key (secp256k1) that signs the answer: ``keccak256(prefix || salt)``; only readers of the
-        dispute know it. Its address is what the chain stores."""
+        """The private key that signs the answer, from the salt: in the standard suite the secp256k1 key
+        ``keccak256(prefix || salt)``, in the GM suite the SM2 key ``SM3(prefix || salt)`` reduced into [1, n - 2].
+        Only readers of the dispute know it; its address is what the chain stores."""
+        if self.suite is Suite.GM:
+            return (int.from_bytes(gm.sm3(ANSWER_KEY_PREFIX + self.salt), "big") % (gm.N - 2) + 1).to_bytes(32, "big")
         return _KECCAK(ANSWER_KEY_PREFIX + self.salt)
 
 
 def answer_key_address(dispute: Dispute) -> str:
-    """The Ethereum address of the dispute's answer key (what ``openDispute`` is given)."""
+    """The address of the dispute's answer key (what ``openDispute`` is given): Ethereum's for secp256k1, the last
+    20 bytes of SM3(x || y) for SM2."""
+    if dispute.suite is Suite.GM:
+        return str(to_checksum_address(gm.sm3(gm.public_key_of(dispute.answer_key))[12:]))
     return str(Account.from_key(dispute.answer_key).address)
 
 
@@ -486,8 +591,9 @@ def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
     """The dispute inside ``sealed``, recorded on chain with ``answer_key``, opened with the issuer's or a
     regulator's key; refused (:class:`NotSealedToThisKey`) if its salt does not derive that answer key."""
     info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
-    reply_bytes = len(sealed) - 4 - sealed[3] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
-        if len(sealed) >= 4 else 0
+    header = _header_bytes(key.kem)
+    reply_bytes = len(sealed) - header - sealed[header - 1] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
+        if len(sealed) >= header else 0
     if reply_bytes not in _PUBLIC_BYTES.values():
         raise SealingError("not a sealed dispute of a known length")
     salt, body = _open_envelope(sealed, key, info, _DISPUTE_FIXED + 2 + reply_bytes, "dispute")
@@ -500,7 +606,9 @@ def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
 @dataclass(frozen=True, slots=True)
 class DisputeAnswer:
     """The issuer's answer: the status, when, and the signature of one of the issuer's signing keys over
-    ``keccak256("crossverify dispute answer" || disputeId || status || answeredAt)`` (EIP-191)."""
+    ``"crossverify dispute answer" || disputeId || status || answeredAt``: an EIP-191 personal message signed
+    with secp256k1 (``signature`` is ``r || s || v``), or in the GM suite SM2 over those bytes (``signature`` is
+    the key's address, then ``r || s``: SM2 recovers no key, so the answer names it)."""
 
     dispute_id: bytes
     status: DisputeStatus
@@ -509,26 +617,39 @@ class DisputeAnswer:
 
     @staticmethod
     def signed_bytes(dispute_id: bytes, status: DisputeStatus, answered_at: int) -> bytes:
-        """What the issuer's signing key signs (as an EIP-191 personal message)."""
+        """What the issuer's signing key signs."""
         return b"crossverify dispute answer" + dispute_id + bytes([status]) + answered_at.to_bytes(5, "big")
 
+    @property
+    def suite(self) -> Suite:
+        return Suite.GM if len(self.signature) == 84 else Suite.STANDARD
+
     def plaintext(self) -> bytes:
-        if len(self.dispute_id) != 32 or len(self.signature) != 65 or not 0 <= self.answered_at < 2**40:
-            raise SealingError("a dispute id is 32 bytes, a signature 65, a time 40 bits")
+        if len(self.dispute_id) != 32 or len(self.signature) not in (65, 84) or not 0 <= self.answered_at < 2**40:
+            raise SealingError("a dispute id is 32 bytes, a signature 65 (or a key and an SM2 signature, 84), a "
+                               "time 40 bits")
         return (bytes([VERSION]) + self.dispute_id + bytes([self.status]) + self.answered_at.to_bytes(5, "big")
                 + self.signature)
 
     @classmethod
     def from_plaintext(cls, data: bytes) -> DisputeAnswer:
         try:
-            if len(data) != _ANSWER_BYTES or data[0] != VERSION:
-                raise ValueError(f"{_ANSWER_BYTES} bytes starting 0x01")
+            if len(data) not in _ANSWER_BYTES.values() or data[0] != VERSION:
+                raise ValueError(f"{' or '.join(map(str, _ANSWER_BYTES.values()))} bytes starting 0x01")
             return cls(data[1:33], DisputeStatus(data[33]), int.from_bytes(data[34:39], "big"), data[39:])
         except ValueError as exc:
             raise SealingError(f"not a version {VERSION} dispute answer: {exc}") from None
 
+    def signed_by(self, public_key: bytes) -> bool:
+        """GM suite: whether the SM2 key ``public_key`` (the named key's, from the registry) signed this answer."""
+        return self.suite is Suite.GM and gm.verify(
+            public_key, self.signed_bytes(self.dispute_id, self.status, self.answered_at), self.signature[20:])
+
     def signer(self) -> str:
-        """The address whose key signed this answer (check it is a signing key of the issuer concerned)."""
+        """The address of the key that signed this answer (check it is a signing key of the issuer concerned):
+        recovered in the standard suite; named in the GM suite, where :meth:`signed_by` checks it."""
+        if self.suite is Suite.GM:
+            return str(to_checksum_address(self.signature[:20]))
         try:
             message = encode_defunct(self.signed_bytes(self.dispute_id, self.status, self.answered_at))
             return str(Account.recover_message(message, signature=self.signature))
@@ -537,13 +658,18 @@ class DisputeAnswer:
 
 
 def seal_answer(answer: DisputeAnswer, recipients: Sequence[RegulatorPublicKey]) -> bytes:
-    """Seal ``answer`` to the disputing bank's reply key and every regulator key."""
+    """Seal ``answer`` to the disputing bank's reply key and every regulator key (of the answer's suite)."""
+    suite = _check_recipients(recipients).crypto_suite
+    if answer.suite is not suite:
+        raise SuiteMismatch(f"an answer signed in the {answer.suite.label} suite cannot be sealed to keys of the "
+                            f"{suite.label} suite")
     return _envelope(answer.plaintext(), secrets.token_bytes(SALT_BYTES), recipients, ANSWER_INFO + answer.dispute_id)
 
 
 def open_answer(sealed: bytes, dispute_id: bytes, key: RegulatorKey) -> DisputeAnswer:
     """The answer to ``dispute_id`` inside ``sealed``, opened with the bank's reply key or a regulator's key."""
-    _, body = _open_envelope(sealed, key, ANSWER_INFO + dispute_id, _ANSWER_BYTES, "dispute answer")
+    _, body = _open_envelope(sealed, key, ANSWER_INFO + dispute_id, _ANSWER_BYTES[key.kem.crypto_suite],
+                             "dispute answer")
     answer = DisputeAnswer.from_plaintext(body)
     if answer.dispute_id != dispute_id:
         raise NotSealedToThisKey("the answer is for another dispute")

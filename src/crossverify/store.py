@@ -57,6 +57,8 @@ Location = str | Path
 BUSY_TIMEOUT = 30.0
 #: How long connecting to a PostgreSQL server may take before the store is reported unavailable.
 CONNECT_TIMEOUT = 5
+#: Connections a PostgreSQL store's pool opens at most (beside the store's own): requests in flight at once.
+POOL_SIZE = 4
 #: The store's own bookkeeping: what chain and registry it belongs to.
 _META = "CREATE TABLE IF NOT EXISTS store_binding (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -160,12 +162,15 @@ class Store:
 
     ``exclusive=False`` holds SQLite's one-process lock only while opening (and migrating), for a store whose every
     write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
-    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared.
+    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared. ``durable=False``
+    commits without waiting for the write-ahead log to reach the disk (SQLite: ``synchronous=OFF``), for state a
+    crash of the server may lose (a rate limit's tokens), never for a record.
     """
 
     def __init__(self, location: Location, migrations: Sequence[Migration], *, kind: str,
-                 exclusive: bool = True) -> None:
+                 exclusive: bool = True, durable: bool = True) -> None:
         self.kind = kind
+        self.durable = durable
         #: Serialises this process's threads on the one connection (a service's workers and requests).
         self.lock = threading.RLock()
         self._lock_file: IO[str] | None = None
@@ -176,10 +181,14 @@ class Store:
             self.schema = schema_name(kind)
             #: Where the store is, for messages: the file, or the database (password left out) and schema.
             self.where = f"{redacted(str(location))} (schema {self.schema})"
-            self._pg = _Postgres(str(location), self.schema, kind, self.where, self.lock)
+            self._pg = _Postgres(str(location), self.schema, self.where, self.lock, durable)
             self.db = self._pg
-            with store_errors(self.where):
-                self.opened_at_version = self._pg.open(migrations)
+            try:
+                with store_errors(self.where):
+                    self.opened_at_version = self._pg.open(migrations)
+            except BaseException:
+                self._pg.close()
+                raise
             weakref.finalize(self, self._pg.close)
             return
         self.engine = "sqlite"
@@ -251,7 +260,7 @@ class Store:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'OFF'}")
             db.execute("PRAGMA foreign_keys=ON")
             if (verdict := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise StoreCorrupt(f"{self.path} failed its integrity check ({verdict}): restore it from a backup")
@@ -278,25 +287,14 @@ class Store:
         return int(self._sqlite.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
-        """One atomic, durable step: all of it is committed, or none; failures come back named. ``durable=False``
-        commits without waiting for the write-ahead log to reach the disk: for state that may be lost in a crash
-        of the server (a rate limit's tokens), never for a record."""
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic, durable step: all of it is committed, or none; failures come back named."""
         if self.engine == "postgresql":
-            with self.lock, store_errors(self.where), self._pg.transaction() as db:
-                if not durable:
-                    db.execute("SET LOCAL synchronous_commit = off")
+            with store_errors(self.where), self._pg.transaction() as db:
                 yield db
             return
-        with self.lock, store_errors(self.where):
-            if not durable:  # SQLite takes the setting outside a transaction, for this connection
-                self._sqlite.execute("PRAGMA synchronous=OFF")
-            try:
-                with transaction(self._sqlite) as sqlite_db:
-                    yield sqlite_db
-            finally:
-                if not durable:
-                    self._sqlite.execute("PRAGMA synchronous=FULL")
+        with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
+            yield sqlite_db
 
     @contextmanager
     def exclusively(self, task: str, *, wait: float = 0.0) -> Iterator[None]:
@@ -333,6 +331,15 @@ class Store:
             yield
         finally:
             lock.close()  # closing the file drops the lock
+
+    def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a large query, read a few thousand at a time instead of all at once (PostgreSQL: a
+        server-side cursor on a connection of its own, so the store's connection stays free meanwhile)."""
+        if self.engine == "postgresql":
+            yield from self._pg.stream(sql, parameters)
+            return
+        with store_errors(self.where):
+            yield from self.db.execute(sql, parameters)
 
     def ping(self) -> None:
         """Check that the store can be used now (on PostgreSQL: the server answers, connecting again if needed)."""
@@ -432,13 +439,66 @@ def _migrate(db: sqlite3.Connection, migration: Migration, target: int) -> None:
 
 
 class _Postgres:
-    """A store's schema in a PostgreSQL database: one connection (autocommit outside transactions), opened again
-    after it broke, unless an advisory lock was held on it (then the holder is told it lost the lock)."""
+    """A store's schema in a PostgreSQL database. Requests' statements and transactions take a connection from a
+    small pool (so a replica's threads do not wait for each other); the store's own connection opens and migrates
+    the store and holds its advisory locks, and the thread holding one works on it, so that it learns when the
+    lock is lost with the connection. Every connection is autocommit outside transactions and opened again after
+    it broke."""
 
-    def __init__(self, url: str, schema: str, kind: str, where: str, lock: threading.RLock) -> None:
-        self.url, self.schema, self.kind, self.where, self.lock = url, schema, kind, where, lock
+    def __init__(self, url: str, schema: str, where: str, lock: threading.RLock, durable: bool = True) -> None:
+        self.url, self.schema, self.where, self.lock, self.durable = url, schema, where, lock, durable
         self.conn: psycopg.Connection[Any] | None = None
-        self.held: dict[str, int] = {}  # advisory locks held on the current connection, by task
+        self.held: dict[str, int] = {}  # advisory locks held on the store's connection, by task
+        self.holders: dict[str, int] = {}  # the thread holding each
+        self._idle: list[psycopg.Connection[Any]] = []  # the pool's connections not in use
+        self._opened = 0  # the pool's connections, in use or idle
+        self._freed = threading.Condition()
+
+    def _settings(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
+        conn.execute(f'SET search_path TO "{self.schema}"')
+        if not self.durable:
+            conn.execute("SET synchronous_commit = off")
+
+    def _pooled(self) -> bool:
+        """Whether this thread's statements go to the pool (it holds none of the store's locks)."""
+        return threading.get_ident() not in self.holders.values()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                               application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
+        self._settings(conn)
+        return conn
+
+    @contextmanager
+    def pooled(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool for one statement or transaction: an idle one, a new one while fewer than
+        ``POOL_SIZE`` are open (failing at once when the server is away), else the next one freed."""
+        with self._freed:
+            while not self._idle and self._opened >= POOL_SIZE:
+                if not self._freed.wait(BUSY_TIMEOUT):
+                    raise StoreLocked(f"{self.where}: every connection stayed busy for {BUSY_TIMEOUT:.0f} s")
+            conn = self._idle.pop() if self._idle else None
+            self._opened += conn is None
+        if conn is None:
+            try:
+                conn = self._connect()
+            except BaseException:
+                with self._freed:
+                    self._opened -= 1
+                    self._freed.notify()
+                raise
+        try:
+            yield conn
+        finally:
+            with self._freed:
+                if conn.broken or conn.closed:
+                    self._opened -= 1
+                else:
+                    self._idle.append(conn)
+                self._freed.notify()
 
     def connection(self) -> psycopg.Connection[Any]:
         """The live connection, connected (again) if needed."""
@@ -450,20 +510,15 @@ class _Postgres:
             self.held.clear()
             raise StoreUnavailable(f"the connection to {self.where} broke while this process ran {tasks}; another "
                                    "replica may have taken it over")
-        import psycopg
-
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                               application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
-        conn.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
-        conn.execute(f'SET search_path TO "{self.schema}"')
-        self.conn = conn
-        return conn
+        self.conn = self._connect()
+        return self.conn
 
     def open(self, migrations: Sequence[Migration]) -> int:
         """Create the schema if needed and bring it up to date, one replica at a time; the version it had."""
         conn = self.connection()
         key = _lock_key(self.schema, "open")
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        self.holders["open"] = threading.get_ident()  # migrations run on this connection, under this lock
         try:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             conn.execute("CREATE TABLE IF NOT EXISTS store_version (version BIGINT NOT NULL)")
@@ -483,6 +538,7 @@ class _Postgres:
                     db.execute("INSERT INTO store_version (version) VALUES (?)", (target,))
             self.execute(_META)
         finally:
+            self.holders.pop("open", None)
             if not conn.broken:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         return version
@@ -492,19 +548,30 @@ class _Postgres:
         return 0 if row is None else int(row[0])
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        if self._pooled():
+            with self.guard(), self.pooled() as conn:
+                return _Rows(conn.execute(translate(sql), tuple(parameters)))
         with self.lock, self.guard():
             cursor = self.connection().cursor()
             cursor.execute(translate(sql), tuple(parameters))
             return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any:
+        if self._pooled():
+            with self.guard(), self.pooled() as conn, conn.cursor() as cursor:
+                cursor.executemany(translate(sql), [tuple(p) for p in parameters])
+                return _Rows(cursor)
         with self.lock, self.guard():
             cursor = self.connection().cursor()
             cursor.executemany(translate(sql), [tuple(p) for p in parameters])
             return cursor
 
     @contextmanager
-    def transaction(self) -> Iterator[_Postgres]:
+    def transaction(self) -> Iterator[Connection]:
+        if self._pooled():
+            with self.guard(), self.pooled() as conn, conn.transaction():
+                yield _Session(conn)
+            return
         with self.lock, self.guard(), self.connection().transaction():
             yield self
 
@@ -515,18 +582,36 @@ class _Postgres:
             with store_errors(self.where):
                 yield
         except StoreUnavailable as exc:
-            if self.held and (self.conn is None or self.conn.broken):
+            self._drop_idle()  # a server that closed one connection closed them all: none is handed out again
+            if not self._pooled() and self.held and (self.conn is None or self.conn.broken):
                 tasks = ", ".join(self.held)
                 self.held.clear()
                 raise StoreUnavailable(f"the connection to {self.where} broke while this process ran {tasks}; "
                                        "another replica may have taken it over") from exc
             raise
 
+    def _drop_idle(self) -> None:
+        with self._freed:
+            for idle in self._idle:
+                idle.close()
+            self._opened -= len(self._idle)
+            self._idle.clear()
+
+    def stream(self, sql: str, parameters: Sequence[Any]) -> Iterator[Any]:
+        import psycopg
+
+        with store_errors(self.where), psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT) as conn:
+            conn.execute(f'SET search_path TO "{self.schema}"')
+            with conn.cursor(name="crossverify_stream") as cursor:
+                cursor.itersize = 5_000
+                cursor.execute(translate(sql), tuple(parameters))
+                yield from cursor
+
     def acquire(self, task: str, wait: float) -> None:
         """Take ``task``'s advisory lock on this connection, waiting up to ``wait`` seconds for its holder."""
         key = _lock_key(self.schema, task)
         deadline = time.monotonic() + wait
-        while not self.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+        while not self._on_own("SELECT pg_try_advisory_lock(%s)", key):
             if time.monotonic() >= deadline:
                 row = self.execute(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -536,22 +621,84 @@ class _Postgres:
                 raise StoreLocked(f"the {task} of {self.where} runs in {holder}; it is left to it")
             time.sleep(0.1)
         self.held[task] = self.held.get(task, 0) + 1
+        self.holders[task] = threading.get_ident()
+
+    def _on_own(self, sql: str, key: int) -> Any:
+        """One advisory-lock call on the store's own connection (the session that holds its locks); a connection
+        that broke while it held none (the server restarted meanwhile) is opened again first."""
+        with self.lock:
+            for attempt in (1, 2):
+                try:
+                    with self.guard():
+                        return self.connection().execute(sql, (key,)).fetchone()[0]  # type: ignore[index]
+                except StoreUnavailable:
+                    if self.held or attempt == 2 or self.conn is None or not self.conn.broken:
+                        raise
 
     def release(self, task: str) -> None:
         """Give ``task``'s lock back (a broken connection gave it back already)."""
         count = self.held.pop(task, 0)
         if count > 1:
             self.held[task] = count - 1
+        else:
+            self.holders.pop(task, None)
         conn = self.conn
         if count and conn is not None and not conn.broken and not conn.closed:
-            with contextlib.suppress(Exception):  # the server went away meanwhile: the lock went with it
+            with self.lock, contextlib.suppress(Exception):  # the server went away: the lock went with it
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(self.schema, task),))
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        self._drop_idle()
         self.held.clear()
+        self.holders.clear()
+
+
+class _Session:
+    """A pooled connection inside one transaction, as stores use it."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        return _Rows(self.conn.execute(translate(sql), tuple(parameters)))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Any:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(translate(sql), [tuple(p) for p in parameters])
+            return _Rows(cursor)
+
+
+class _Rows:
+    """A statement's rows, read before its connection goes back to the pool."""
+
+    rowcount: int
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self.rowcount = cursor.rowcount
+        self.rows = cursor.fetchall() if cursor.description is not None else []
+        self._next = 0
+
+    def fetchone(self) -> Any:
+        if self._next >= len(self.rows):
+            return None
+        self._next += 1
+        return self.rows[self._next - 1]
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        out = self.rows[self._next:self._next + size]
+        self._next += len(out)
+        return out
+
+    def fetchall(self) -> list[Any]:
+        out = self.rows[self._next:]
+        self._next = len(self.rows)
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
 
 
 def _lock_key(schema: str, task: str) -> int:
@@ -714,11 +861,8 @@ def _digest(store: Store, table: str, columns: Sequence[str]) -> tuple[int, int]
     """A table's row count and the sum (mod 2**256) of its rows' SHA-256: equal for equal multisets of rows."""
     count = total = 0
     listed = ", ".join(f'"{c}"' for c in columns)
-    with store.lock, store_errors(store.where):
-        rows = store.db.execute(f'SELECT {listed} FROM "{table}"')
-        while chunk := rows.fetchmany(10_000):
-            for row in chunk:
-                text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
-                total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
-                count += 1
+    for row in store.stream(f'SELECT {listed} FROM "{table}"'):
+        text = repr(tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row)).encode()
+        total = (total + int.from_bytes(hashlib.sha256(text).digest(), "big")) % 2**256
+        count += 1
     return count, total

@@ -115,27 +115,31 @@ def test_a_bound_certificate_never_passes_bare(case: dict[str, Any]) -> None:
     assert loaded.leads_to_root() is leads
 
 
-@pytest.mark.parametrize("kem", ["X25519", "MLKEM768_X25519"])
+@pytest.mark.parametrize("kem", ["X25519", "MLKEM768_X25519", "SM2"])
 def test_sealed_receipts(kem: str) -> None:
     v = V["sealedReceipts"][kem]
+    commit = sm3 if kem == "SM2" else keccak
     plaintexts, commitments = [], []
     for r in v["receipts"]:
         plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
                      + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
                      + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
         assert plaintext == h(r["plaintext"]) and len(plaintext) == 105
-        assert keccak(b"\x10" + plaintext) == h(r["commitment"])
+        assert commit(b"\x10" + plaintext) == h(r["commitment"])
         plaintexts.append(plaintext)
         commitments.append(h(r["commitment"]))
     assert v["receipts"][0]["presentationHash"] == V["presentationHash"]
+    sealed = h(v["sealed"])
+    info = b"crossverify sealed receipts v4" + commit(b"".join(commitments))
+    if kem == "SM2":
+        _open_gm(v, sealed, info, plaintexts)
+        return
     kem_id, suite_kem, enc = {"X25519": (0x20, KEM.X25519, 32), "MLKEM768_X25519": (0x647A, KEM.MLKEM768_X25519,
                                                                                      1120)}[kem]
     suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
-    sealed = h(v["sealed"])
-    assert sealed[:4] == b"\x03" + kem_id.to_bytes(2, "big") + b"\x02"
+    assert sealed[:5] == b"\x04\x01" + kem_id.to_bytes(2, "big") + b"\x02"
     part = enc + 16 + 16
-    assert len(sealed) == 4 + 2 * part + 2 * 104 + 16
-    info = b"crossverify sealed receipts v3" + keccak(b"".join(commitments))
+    assert len(sealed) == 5 + 2 * part + 2 * 104 + 16
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
         if kem == "X25519":
@@ -144,6 +148,32 @@ def test_sealed_receipts(kem: str) -> None:
         else:
             secret = MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(private[:64]),
                                               x25519.X25519PrivateKey.from_private_bytes(private[64:]))
-        body_key = suite.decrypt(sealed[4 + i * part:4 + (i + 1) * part], secret, info=info)
-        body = AESGCM(body_key).decrypt(bytes(12), sealed[4 + 2 * part:], info)
+        body_key = suite.decrypt(sealed[5 + i * part:5 + (i + 1) * part], secret, info=info)
+        body = AESGCM(body_key).decrypt(bytes(12), sealed[5 + 2 * part:], info)
         assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts
+
+
+def _open_gm(v: dict[str, Any], sealed: bytes, info: bytes, plaintexts: list[bytes]) -> None:
+    """The GM suite's envelope, opened with gmssl (pure-Python SM2) and OpenSSL's SM4-GCM."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from gmssl import sm2 as pure
+
+    assert sealed[:3] == b"\x04\x02\x02" and len(sealed) == 3 + 2 * 113 + 2 * 104 + 16
+    for i, regulator in enumerate(v["regulators"]):
+        public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
+        other = pure.CryptSM2(private_key=private.hex(), public_key=public.hex(), mode=1)  # C1 || C3 || C2
+        part = sealed[3 + i * 113:3 + (i + 1) * 113]
+        assert part[0] == 4
+        body_key = other.decrypt(part[1:])
+        body_ct = sealed[3 + 2 * 113:]
+        decryptor = Cipher(algorithms.SM4(body_key), modes.GCM(bytes(12), body_ct[-16:])).decryptor()
+        decryptor.authenticate_additional_data(info)
+        body = decryptor.update(body_ct[:-16]) + decryptor.finalize()
+        assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts
+
+
+def sm3(data: bytes) -> bytes:
+    """SM3 from gmssl (pure Python), beside the library's OpenSSL."""
+    from gmssl import sm3 as pure_sm3
+
+    return bytes.fromhex(pure_sm3.sm3_hash(list(data)))

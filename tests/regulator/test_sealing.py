@@ -11,7 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eth_utils import keccak
 
-from crossverify.errors import NotSealedToThisKey, SealingError
+from crossverify import gm
+from crossverify.errors import NotSealedToThisKey, SealingError, SuiteMismatch
+from crossverify.format.suite import Suite
 from crossverify.sealing import (
     BODY_BYTES,
     COMMITMENT_PREFIX,
@@ -35,6 +37,13 @@ from ..conftest import forge_batch
 
 NOW = 1_790_000_000
 PURPOSES = ["ACCTOPEN", "LOAN", "KYC", "MORTGAGE"]
+#: One KEM per suite: what the tests that hold for both suites run with.
+SUITES = [Kem.X25519, Kem.SM2]
+
+
+def header(kem: Kem) -> int:
+    """Version, suite, the standard suite's KEM id, the number of parts."""
+    return 3 if kem is Kem.SM2 else 5
 
 
 def receipt(digest: bytes | None = None, purpose: str = "ACCTOPEN", at: int = NOW) -> Receipt:
@@ -46,9 +55,13 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
     keys = [RegulatorKey.generate(kem) for _ in range(3)]
     r = receipt()
     sealed = seal(r, [k.public_key for k in keys])
-    assert len(sealed.sealed) == sealed_size(kem, 3) == 4 + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 1 + 16
-    assert sealed.sealed[:4] == bytes([3]) + kem.to_bytes(2, "big") + bytes([3])
-    assert sealed.commitment == keccak(COMMITMENT_PREFIX + r.plaintext())
+    assert len(sealed.sealed) == sealed_size(kem, 3) == header(kem) + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 1 \
+        + 16
+    suite = kem.crypto_suite
+    assert sealed.sealed[:header(kem)] == bytes([4, suite]) + (b"" if kem is Kem.SM2 else kem.to_bytes(2, "big")) \
+        + bytes([3])
+    assert sealed.commitment == (gm.sm3 if suite is Suite.GM else keccak)(COMMITMENT_PREFIX + r.plaintext())
+    assert sealed.commitment == r.commitment(suite)
     assert all(open_sealed(sealed, k) == r for k in keys)
     assert all(open_sealed(sealed, k, part_index=i) == r for i, k in enumerate(keys))  # straight to its part
     with pytest.raises(NotSealedToThisKey):
@@ -71,34 +84,69 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
     r = receipt()
     others = [receipt() for _ in range(2)]
     batch = seal_receipts([r, *others], [key.public_key])
-    assert len(batch.sealed) == 4 + 64 + 3 * 104 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
+    assert len(batch.sealed) == 5 + 64 + 3 * 104 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
     info = INFO + keccak(b"".join(batch.commitments))
-    body_key = Kem.X25519.suite.decrypt(batch.sealed[4:68], key._hpke, info=info)
-    body = AESGCM(body_key).decrypt(bytes(12), batch.sealed[68:], info)
+    body_key = Kem.X25519.suite.decrypt(batch.sealed[5:69], key._hpke, info=info)
+    body = AESGCM(body_key).decrypt(bytes(12), batch.sealed[69:], info)
     assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in (r, *others)]
 
 
-def test_a_batch_opens_in_order() -> None:
-    amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
+def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
+    """A regulator with gmssl (pure Python SM2) and OpenSSL's SM4-GCM opens its part as the docs describe."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from gmssl import sm2 as pure
+
+    key = RegulatorKey.generate(Kem.SM2)
+    receipts = [receipt() for _ in range(3)]
+    batch = seal_receipts(receipts, [key.public_key])
+    assert len(batch.sealed) == 3 + 113 + 3 * 104 + 16 == sealed_receipts_size(Kem.SM2, 1, 3)
+    assert batch.commitments == tuple(gm.sm3(COMMITMENT_PREFIX + r.plaintext()) for r in receipts)
+    info = INFO + gm.sm3(b"".join(batch.commitments))
+    other = pure.CryptSM2(private_key=key.raw.hex(), public_key=key.public_key.raw.hex(), mode=1)
+    body_key = other.decrypt(batch.sealed[3 + 1:3 + 113])  # C1 without its 04, C3, C2
+    sealed_body = batch.sealed[3 + 113:]
+    decryptor = Cipher(algorithms.SM4(body_key), modes.GCM(bytes(12), sealed_body[-16:])).decryptor()
+    decryptor.authenticate_additional_data(info)
+    body = decryptor.update(sealed_body[:-16]) + decryptor.finalize()
+    assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in receipts]
+
+
+def test_an_envelope_of_one_suite_does_not_open_with_a_key_of_the_other() -> None:
+    standard, sm2 = RegulatorKey.generate(Kem.X25519), RegulatorKey.generate(Kem.SM2)
+    with pytest.raises(SuiteMismatch):
+        open_sealed(seal(receipt(), [standard.public_key]), sm2)
+    with pytest.raises(SuiteMismatch):
+        open_sealed(seal(receipt(), [sm2.public_key]), standard)
+    with pytest.raises(SealingError):  # one envelope, one suite
+        seal(receipt(), [standard.public_key, sm2.public_key])
+
+
+@pytest.mark.parametrize("kem", SUITES)
+def test_a_batch_opens_in_order(kem: Kem) -> None:
+    amcm, pboc = RegulatorKey.generate(kem), RegulatorKey.generate(kem)
     receipts = [receipt(purpose=p) for p in PURPOSES]
     batch = seal_receipts(receipts, [amcm.public_key, pboc.public_key])
-    assert batch.commitments == tuple(r.commitment() for r in receipts)
-    assert len(batch.sealed) == sealed_receipts_size(Kem.X25519, 2, 4) == 4 + 2 * 64 + 4 * BODY_BYTES + 16
+    assert batch.commitments == tuple(r.commitment(kem.crypto_suite) for r in receipts)
+    assert len(batch.sealed) == sealed_receipts_size(kem, 2, 4) == header(kem) + 2 * (kem.enc_bytes + 32) \
+        + 4 * BODY_BYTES + 16
     assert open_receipts(batch, amcm) == open_receipts(batch, pboc, part_index=1) == receipts
     with pytest.raises(SealingError):
         seal_receipts([], [amcm.public_key])
 
 
-def test_a_bank_cannot_pin_a_plaintext_on_another_commitment() -> None:
+@pytest.mark.parametrize("kem", SUITES)
+def test_a_bank_cannot_pin_a_plaintext_on_another_commitment(kem: Kem) -> None:
     """Reordering, truncating or swapping the commitments on chain never opens a receipt under a commitment that is
     not its own: the envelope is bound to the list, and each plaintext is checked against its position."""
-    amcm = RegulatorKey.generate()
+    amcm, suite = RegulatorKey.generate(kem), kem.crypto_suite
     a, b, c = (receipt(purpose=p) for p in PURPOSES[:3])
     batch = seal_receipts([a, b, c], [amcm.public_key])
     with pytest.raises(NotSealedToThisKey):  # the commitments reordered
-        open_receipts(SealedReceipts((b.commitment(), a.commitment(), c.commitment()), batch.sealed), amcm)
+        open_receipts(SealedReceipts((b.commitment(suite), a.commitment(suite), c.commitment(suite)), batch.sealed),
+                      amcm)
     with pytest.raises(NotSealedToThisKey):  # one commitment replaced by another receipt's
-        open_receipts(SealedReceipts((a.commitment(), b.commitment(), receipt().commitment()), batch.sealed), amcm)
+        open_receipts(SealedReceipts((a.commitment(suite), b.commitment(suite), receipt().commitment(suite)),
+                                     batch.sealed), amcm)
     with pytest.raises(SealingError):  # truncated: the envelope holds three
         open_receipts(SealedReceipts(batch.commitments[:2], batch.sealed), amcm)
     with pytest.raises(SealingError):
@@ -111,8 +159,8 @@ def test_a_bank_cannot_pin_a_plaintext_on_another_commitment() -> None:
     forged = forge_batch([b, a, c], batch.commitments, [amcm.public_key])
     assert open_receipts(forged, amcm) == [None, None, c]
     with pytest.raises(NotSealedToThisKey):
-        open_sealed(SealedReceipt(a.commitment(), forge_batch([b], (a.commitment(),), [amcm.public_key]).sealed),
-                    amcm)
+        open_sealed(SealedReceipt(a.commitment(suite), forge_batch([b], (a.commitment(suite),),
+                                                                   [amcm.public_key]).sealed), amcm)
 
 
 def test_refusals() -> None:
@@ -154,11 +202,12 @@ def test_key_files_round_trip_and_are_private(tmp_path) -> None:  # type: ignore
         key.write(tmp_path / "amcm.key")
 
 
-def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> None:
+@pytest.mark.parametrize("kem", SUITES)
+def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document(kem: Kem) -> None:
     """The issuer, another bank and an outsider see every sealed receipt and know a document's digest, its issuer,
     every purpose code and roughly when it was checked; they hold keys of their own, not the regulators'. None of
-    their tests singles out the document's receipts; the regulator's key does."""
-    amcm, pboc = RegulatorKey.generate(), RegulatorKey.generate()
+    their tests singles out the document's receipts; the regulator's key does. In both suites."""
+    amcm, pboc = RegulatorKey.generate(kem), RegulatorKey.generate(kem)
     regulators = [amcm.public_key, pboc.public_key]
     target = secrets.token_bytes(32)
     receipts = [receipt(purpose=PURPOSES[i % 4], at=NOW + i) for i in range(40)]
@@ -168,20 +217,20 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> 
 
     blobs = [s.commitment + s.sealed for s in chain]
     assert len({len(b) for b in blobs}) == 1  # every receipt is the same size
-    for probe in (target, keccak(target), hashlib.sha256(target).digest(), target[:8]):
+    for probe in (target, keccak(target), hashlib.sha256(target).digest(), gm.sm3(target), target[:8]):
         assert not any(probe in b for b in blobs)  # the digest, or a hash of it, appears nowhere
     # Re-sealing the guessed receipt (every purpose, every second around the time) never reproduces a commitment
-    # or any ciphertext: the salt is unknown and HPKE draws a fresh ephemeral key each time.
+    # or any ciphertext: the salt is unknown and HPKE (or SM2 encryption) draws a fresh ephemeral key each time.
     commitments = {s.commitment for s in chain}
     for purpose, at in itertools.product(PURPOSES, range(NOW, NOW + 40)):
         guess = seal(Receipt(target, "BNUMMOMX", purpose, bytes(32), at, bytes(16)), regulators)
         assert guess.commitment not in commitments
-        assert not any(guess.sealed[4:36] in b for b in blobs)
+        assert not any(guess.sealed[header(kem):header(kem) + 32] in b for b in blobs)
     # The two receipts of the target have no 16-byte run in common (the shared header is shorter).
     windows = [{b[i:i + 16] for i in range(len(b) - 15)} for b in blobs]
     assert not windows[7] & windows[23]
     # Keys of the issuer, a bank or an outsider open nothing.
-    for stranger in (RegulatorKey.generate() for _ in range(3)):
+    for stranger in (RegulatorKey.generate(kem) for _ in range(3)):
         for s in chain:
             with pytest.raises(NotSealedToThisKey):
                 open_sealed(s, stranger)
@@ -192,13 +241,16 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document() -> 
         assert [opened[7].purpose, opened[23].purpose] == ["ACCTOPEN", "LOAN"]
 
 
-def test_a_dispute_opens_for_the_issuer_and_the_regulators_only() -> None:
+@pytest.mark.parametrize("kem", SUITES)
+def test_a_dispute_opens_for_the_issuer_and_the_regulators_only(kem: Kem) -> None:
     from crossverify.sealing import Dispute, DisputeReason, answer_key_address, open_dispute, seal_dispute
 
-    issuer, amcm, pboc, bank, stranger = (RegulatorKey.generate() for _ in range(5))
+    issuer, amcm, pboc, bank, stranger = (RegulatorKey.generate(kem) for _ in range(5))
     dispute = Dispute.new(secrets.token_bytes(32), "BNUMMOMX", secrets.token_bytes(32),
                           DisputeReason.SUSPECTED_REUSE, secrets.token_bytes(32), NOW, bank.public_key)
     answer_key = answer_key_address(dispute)
+    if kem is Kem.SM2:  # the answer key is an SM2 key, named as FISCO BCOS names accounts
+        assert answer_key.lower() == "0x" + gm.sm3(gm.public_key_of(dispute.answer_key))[12:].hex()
     sealed = seal_dispute(dispute, [issuer.public_key, amcm.public_key, pboc.public_key])
     assert all(open_dispute(sealed, answer_key, k) == dispute for k in (issuer, amcm, pboc))
     for key in (bank, stranger):
@@ -230,3 +282,22 @@ def test_an_answer_opens_for_the_bank_and_the_regulators_and_names_its_signer() 
         open_answer(sealed, dispute_id, issuer)
     with pytest.raises(NotSealedToThisKey):  # the answer is bound to its dispute
         open_answer(sealed, secrets.token_bytes(32), bank)
+
+
+def test_a_gm_answer_names_its_sm2_signing_key() -> None:
+    from crossverify.sealing import DisputeAnswer, DisputeStatus, open_answer, seal_answer
+
+    bank, amcm = RegulatorKey.generate(Kem.SM2), RegulatorKey.generate(Kem.SM2)
+    signing_key = gm.generate_private_key()
+    public_key = gm.public_key_of(signing_key)
+    address = gm.sm3(public_key)[12:]
+    dispute_id = secrets.token_bytes(32)
+    signed = DisputeAnswer.signed_bytes(dispute_id, DisputeStatus.CONFIRMED_GENUINE, NOW)
+    answer = DisputeAnswer(dispute_id, DisputeStatus.CONFIRMED_GENUINE, NOW, address + gm.sign(signing_key, signed))
+    sealed = seal_answer(answer, [bank.public_key, amcm.public_key])
+    opened = open_answer(sealed, dispute_id, bank)
+    assert opened == answer and opened.signer().lower() == "0x" + address.hex()
+    assert opened.signed_by(public_key)
+    assert not opened.signed_by(gm.public_key_of(gm.generate_private_key()))
+    with pytest.raises(SuiteMismatch):  # an SM2-signed answer sealed to standard keys
+        seal_answer(answer, [RegulatorKey.generate().public_key])

@@ -107,6 +107,8 @@ def test_institutions_are_authenticated_limited_and_capped(consortium: Consortiu
     wrong = TestClient(bank_api.app, headers={"Authorization": "Bearer cvk_guessed"})
     assert wrong.get("/v1/audit/report").status_code == 401
     assert bank_api.get("/v1/audit/report").status_code == 403
+    refused = bank_api.post("/v1/pickups", json={"certificate": {}})
+    assert refused.status_code == 403 and refused.json()["detail"] == "test-bank is a bank; this needs an issuer"
     too_big = bank_api.post("/v1/verifications", content=b"{" + b" " * 300_000 + b"}")
     assert too_big.status_code == 413 and too_big.json()["status"] == 413
 

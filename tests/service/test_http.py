@@ -59,7 +59,9 @@ def answer(sock: socket.socket, closing: bool = True) -> tuple[int, dict[str, st
         body += sock.recv(65536)
     try:
         closed = closing and sock.recv(1) == b""
-    except (ConnectionResetError, TimeoutError):
+    except ConnectionResetError:  # closed while a byte of ours was on its way: reset
+        closed = True
+    except TimeoutError:
         closed = False
     return int(status_line.split()[1]), headers, body, closed
 

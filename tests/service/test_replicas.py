@@ -14,12 +14,13 @@ from crossverify.bench._postgres import PostgresServer
 from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSettings, StorageSettings, VerifierSettings
 from crossverify.errors import StoreLocked
 from crossverify.service.app import create_app
-from crossverify.service.auth import new_key
+from crossverify.service.auth import BUCKETS, SharedRateLimit, new_key
 from crossverify.service.workers import Periodic
 from crossverify.session import Session
+from crossverify.store import Store
 
 from ..conftest import Consortium
-from ..postgres import empty
+from ..postgres import Locate, empty
 
 KEY, DIGEST = new_key()
 
@@ -98,3 +99,15 @@ def test_requests_fail_as_503_while_the_database_is_away_and_resume(replicas: li
         postgres.start()
     assert bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}).status_code == 200
     assert all(not k.startswith("store ") for k in bank.get("/readyz").json()["checks"])
+
+
+def test_a_shared_rate_limit_takes_one_token_per_request_whoever_asks(location: Locate) -> None:
+    stores = [Store(location("limits.sqlite"), BUCKETS, kind="rate limits", exclusive=False, durable=False)
+              for _ in range(2)]
+    replicas = [SharedRateLimit(store, 6, "client") for store in stores]  # a burst of 1, then one each 10 s
+    waits = [replicas[i % 2].allow("branch-app") for i in range(4)]
+    assert waits[0] == 0.0 and all(5 < wait <= 10 for wait in waits[1:])
+    assert SharedRateLimit(stores[1], 6, "address").allow("branch-app") == 0.0  # another limit's bucket
+    assert SharedRateLimit(stores[1], 6, "client").allow("another-app") == 0.0
+    for store in stores:
+        store.close()

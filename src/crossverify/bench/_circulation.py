@@ -22,7 +22,7 @@ def regulator_sync(n: int, root: Path) -> Section:
     fresh index with and without opening them."""
     s = Section("Regulator sync with decryption",
                 f"{n:,} sealed receipts (X25519, two regulators), recorded 100 or 10 to a `ReceiptsSealed` event, "
-                "each event's receipts in one envelope (docs/format.md, version 3). "
+                "each event's receipts in one envelope (docs/format.md, version 4). "
                 "The baseline indexes every event of the registry, consortium and circulation contracts into a "
                 "fresh index without opening anything, in the same run; the full sync indexes them and opens every "
                 "receipt with the second regulator's key (its part found by the key's position in the epoch's list; "

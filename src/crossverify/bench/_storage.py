@@ -194,7 +194,7 @@ def storage_outbox(n: int, root: Path) -> Section:
                 runs.append(_record(n, location, server))
             best = min(runs, key=lambda c: c["wall"])
             s.rows.append(["through the outbox", engine, f"{best['wall']:.2f}", _cpu(best),
-                           f"{best['wall'] / n * 1e6:,.0f}", f"+{(best['wall'] - floor['wall']) / n * 1e6:,.0f} µs"])
+                           f"{best['wall'] / n * 1e6:,.0f}", f"{(best['wall'] - floor['wall']) / n * 1e6:+,.0f} µs"])
     return s
 
 

@@ -18,6 +18,7 @@ from ..format.bundle import Bundle, load_bundle
 from ..format.certificate import Claim
 from ..format.holder import HOLDER_CLAIM, holder_claim, public_jwk
 from ..format.presentation import DEFAULT_LIFETIME, MAX_LIFETIME, load_challenge, present
+from ..format.suite import Suite
 from ..keys.holder import generate_holder_key, load_holder_key, write_holder_key
 from ._shell import App, BadInput, command
 
@@ -31,13 +32,15 @@ def holder() -> None:
 
 @holder.command("keygen")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
+              help="The crypto suite of the issuer's consortium: a P-256 key, or an SM2 key (GM).")
 @click.option("--claim", "claim_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the public claim to this file, for the issuer's input (its holderKey).")
 @command
-def keygen(app: App, path: Path, claim_file: Path | None) -> None:
-    """Create a P-256 key in PATH (mode 0600; encrypted if $CROSSVERIFY_HOLDER_PASSWORD is set) and print the
-    claim to hand the issuer."""
-    key = generate_holder_key()
+def keygen(app: App, path: Path, suite: str, claim_file: Path | None) -> None:
+    """Create a key in PATH (mode 0600; encrypted if $CROSSVERIFY_HOLDER_PASSWORD is set) and print the claim to
+    hand the issuer."""
+    key = generate_holder_key(Suite.named(suite))
     write_holder_key(key, path, os.environ.get(PASSWORD_ENV))
     claim = {HOLDER_CLAIM: holder_claim(key.public_key())}
     if claim_file is not None:
@@ -53,7 +56,7 @@ def keygen(app: App, path: Path, claim_file: Path | None) -> None:
 def show(app: App, path: Path) -> None:
     """Show a holder key's public claim, or a bundle's claims (disclosed, redacted) and holder binding."""
     data = path.read_bytes()
-    if data.lstrip().startswith(b"-----BEGIN"):
+    if data.lstrip().startswith(b"-----BEGIN") or b'"crypto": "sm2"' in data:
         key = load_holder_key(path, os.environ.get(PASSWORD_ENV))
         claim = {HOLDER_CLAIM: holder_claim(key.public_key())}
         app.emit(claim, json.dumps(claim))

@@ -18,7 +18,7 @@ from ..regulator.export import to_csv, to_html, to_json
 from ..sealing import Kem, RegulatorKey
 from ._shell import App, BadInput, command
 
-KEMS = {"x25519": Kem.X25519, "mlkem768-x25519": Kem.MLKEM768_X25519}
+KEMS = {"x25519": Kem.X25519, "mlkem768-x25519": Kem.MLKEM768_X25519, "sm2": Kem.SM2}
 
 
 @click.group()
@@ -29,7 +29,8 @@ def regulator() -> None:
 @regulator.command("keygen")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The new key file.")
 @click.option("--kem", type=click.Choice(list(KEMS)), default="x25519", show_default=True,
-              help="X25519, or the post-quantum hybrid ML-KEM-768 + X25519.")
+              help="X25519, or the post-quantum hybrid ML-KEM-768 + X25519 (the standard suite); SM2 (the GM "
+                   "suite).")
 @command
 def keygen(app: App, out: Path, kem: str) -> None:
     """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and

@@ -1,4 +1,4 @@
-"""Holder binding: the resident's ECDSA P-256 public key, carried inside the certificate as the ``cnf`` claim.
+"""Holder binding: the resident's public key, carried inside the certificate as the ``cnf`` claim.
 
 The key is a claim like any other (salted, hashed into the document digest, redactable), named ``cnf`` and
 valued ``{"jwk": {"kty": "EC", "crv": "P-256", "x": …, "y": …}}`` as RFC 7800 and SD-JWT confirm a holder's
@@ -6,6 +6,9 @@ key. Because it is covered by the digest the issuer anchors, nobody can swap it;
 never reaches the chain. The private key stays with the resident (a key file, a browser's WebCrypto store, a
 passkey); holders sign with ECDSA over SHA-256, signatures as the 64 bytes ``r || s`` (IEEE P1363, WebCrypto's
 form).
+
+In the GM suite the key is SM2 (``"crv": "SM2"``, the 32-byte coordinates of the recommended curve), and the
+holder signs with SM2 (GB/T 32918.2, the default signer ID), again as ``r || s``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -20,7 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from ..errors import HolderKeyError
+from .. import gm
+from ..errors import HolderKeyError, InvalidSM2Key
 
 #: The reserved claim that holds the holder's public key.
 HOLDER_CLAIM = "cnf"
@@ -46,8 +51,49 @@ def _unb64url(text: Any, member: str) -> bytes:
     return data
 
 
-def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class SM2HolderKey:
+    """A holder's SM2 public key (the GM suite): the 64 bytes ``x || y`` of a point of the curve."""
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        if not gm.is_public_key(self.raw):
+            raise HolderKeyError("an SM2 holder key is the 64 bytes x || y of a point of the SM2 curve")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SM2HolderPrivateKey:
+    """A holder's SM2 private key: 32 bytes. Keep it secret."""
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        try:
+            gm.require_private_key(self.raw)
+        except InvalidSM2Key as exc:
+            raise HolderKeyError(str(exc)) from None
+
+    def __repr__(self) -> str:
+        return "SM2HolderPrivateKey(...)"
+
+    @classmethod
+    def generate(cls) -> SM2HolderPrivateKey:
+        return cls(gm.generate_private_key())
+
+    def public_key(self) -> SM2HolderKey:
+        return SM2HolderKey(gm.public_key_of(self.raw))
+
+
+#: A holder's public key: ECDSA P-256 (the standard suite, and the GM suite where the consortium allows it), or SM2.
+HolderPublicKey = ec.EllipticCurvePublicKey | SM2HolderKey
+HolderPrivateKey = ec.EllipticCurvePrivateKey | SM2HolderPrivateKey
+
+
+def public_jwk(key: HolderPublicKey) -> dict[str, str]:
     """The key as a JWK (RFC 7517): ``kty``, ``crv``, ``x``, ``y`` and nothing else."""
+    if isinstance(key, SM2HolderKey):
+        return {"kty": "EC", "crv": "SM2", "x": _b64url(key.raw[:_COORDINATE]), "y": _b64url(key.raw[_COORDINATE:])}
     if not isinstance(key.curve, ec.SECP256R1):
         raise HolderKeyError(f"holder keys are P-256, got {key.curve.name}")
     numbers = key.public_numbers()
@@ -55,25 +101,28 @@ def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
             "y": _b64url(numbers.y.to_bytes(_COORDINATE, "big"))}
 
 
-def holder_claim(key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
+def holder_claim(key: HolderPublicKey) -> dict[str, Any]:
     """The value of the ``cnf`` claim that binds a certificate to ``key``."""
     return {"jwk": public_jwk(key)}
 
 
-def key_from_jwk(jwk: Any) -> ec.EllipticCurvePublicKey:
-    """The P-256 public key a JWK names; anything else (other members, curves, points off the curve) raises."""
+def key_from_jwk(jwk: Any) -> HolderPublicKey:
+    """The P-256 or SM2 public key a JWK names; anything else (other members, curves, points off the curve)
+    raises."""
     if not isinstance(jwk, Mapping) or set(jwk) != {"kty", "crv", "x", "y"}:
         raise HolderKeyError("a holder JWK has exactly the members kty, crv, x, y")
-    if jwk["kty"] != "EC" or jwk["crv"] != "P-256":
-        raise HolderKeyError(f"holder keys are EC P-256, got kty {jwk['kty']!r}, crv {jwk['crv']!r}")
+    if jwk["kty"] != "EC" or jwk["crv"] not in ("P-256", "SM2"):
+        raise HolderKeyError(f"holder keys are EC P-256 or SM2, got kty {jwk['kty']!r}, crv {jwk['crv']!r}")
     x, y = _unb64url(jwk["x"], "x"), _unb64url(jwk["y"], "y")
+    if jwk["crv"] == "SM2":
+        return SM2HolderKey(x + y)
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
     except ValueError:
         raise HolderKeyError("the JWK's point is not on P-256") from None
 
 
-def key_from_claim(value: Any) -> ec.EllipticCurvePublicKey:
+def key_from_claim(value: Any) -> HolderPublicKey:
     """The holder key a ``cnf`` claim value holds (``{"jwk": {...}}``)."""
     if not isinstance(value, Mapping) or set(value) != {"jwk"}:
         raise HolderKeyError(f"the {HOLDER_CLAIM!r} claim is an object with the single member 'jwk'")
@@ -99,3 +148,26 @@ def verify_p1363(key: ec.EllipticCurvePublicKey, signature: bytes, message: byte
     except InvalidSignature:
         return False
     return True
+
+
+def holder_sign(key: HolderPrivateKey, message: bytes) -> bytes:
+    """The holder's signature over ``message`` as ``r || s``: ECDSA P-256 / SHA-256, or SM2."""
+    if isinstance(key, SM2HolderPrivateKey):
+        return gm.sign(key.raw, message)
+    return sign_p1363(key, message)
+
+
+def holder_verify(key: HolderPublicKey, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` (``r || s``) is ``key``'s signature over ``message``."""
+    if isinstance(key, SM2HolderKey):
+        return gm.verify(key.raw, message, signature)
+    return verify_p1363(key, signature, message)
+
+
+def holder_public_key(key: HolderPrivateKey) -> HolderPublicKey:
+    return key.public_key()
+
+
+def is_sm2(key: HolderPublicKey) -> bool:
+    """Whether ``key`` is an SM2 key (the GM suite's holder keys)."""
+    return isinstance(key, SM2HolderKey)

@@ -25,14 +25,23 @@ from importlib import resources
 from typing import Any
 
 import rfc8785
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
 from .bundle import Bundle, _named, bundle_from_json
 from .certificate import MAX_BUNDLE_BYTES, Claim
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
-from .holder import HOLDER_CLAIM, key_from_claim, public_jwk, sign_p1363, verify_p1363
+from .holder import (
+    HOLDER_CLAIM,
+    HolderPrivateKey,
+    HolderPublicKey,
+    holder_sign,
+    holder_verify,
+    is_sm2,
+    key_from_claim,
+    public_jwk,
+)
 from .strict_json import MAX_DEPTH, read_json
 from .validation import SchemaCheck, compile_schema
 
@@ -106,20 +115,29 @@ class Presentation:
     binding: Binding
     signature: bytes
 
-    def holder_key(self) -> ec.EllipticCurvePublicKey | None:
+    def holder_key(self) -> HolderPublicKey | None:
         """The key the certificate's disclosed ``cnf`` claim names; ``None`` when it is redacted or absent."""
         value = self.bundle.disclosed().get(HOLDER_CLAIM)
         return None if value is None else key_from_claim(value)
 
-    def signed_by(self, key: ec.EllipticCurvePublicKey, digest: bytes | None = None) -> bool:
+    def signed_by(self, key: HolderPublicKey, digest: bytes | None = None) -> bool:
         """Whether ``key`` signed this binding over the document digest (recomputed unless given)."""
         digest = self.bundle.document_digest() if digest is None else digest
-        return verify_p1363(key, self.signature, self.binding.signing_input(digest))
+        return holder_verify(key, self.signature, self.binding.signing_input(digest))
 
     def hash(self, digest: bytes | None = None) -> bytes:
-        """SHA-256 of what the holder signed: the presentation's identity in a sealed receipt."""
+        """SHA-256 of what the holder signed (SM3 when the holder key is SM2): the presentation's identity in a
+        sealed receipt."""
         digest = self.bundle.document_digest() if digest is None else digest
-        return hashlib.sha256(self.binding.signing_input(digest)).digest()
+        signed = self.binding.signing_input(digest)
+        key = self._named_key()
+        return gm.sm3(signed) if key is not None and is_sm2(key) else hashlib.sha256(signed).digest()
+
+    def _named_key(self) -> HolderPublicKey | None:
+        try:
+            return self.holder_key()
+        except HolderKeyError:
+            return None
 
     def to_json(self) -> dict[str, Any]:
         return {"version": PRESENTATION_VERSION, "bundle": self.bundle.to_json(), "binding": self.binding.to_json(),
@@ -135,7 +153,7 @@ def disclosed_names(bundle: Bundle) -> tuple[str, ...]:
     return tuple(c.name for c in bundle.claims if isinstance(c, Claim))
 
 
-def present(bundle: Bundle, challenge: Challenge, key: ec.EllipticCurvePrivateKey, now: int,
+def present(bundle: Bundle, challenge: Challenge, key: HolderPrivateKey, now: int,
             lifetime: int = DEFAULT_LIFETIME) -> Presentation:
     """Answer ``challenge`` with ``bundle`` (already redacted as the resident wishes), signed with ``key``.
 
@@ -155,7 +173,7 @@ def present(bundle: Bundle, challenge: Challenge, key: ec.EllipticCurvePrivateKe
         raise ChallengeError("the challenge has expired; ask the bank for a new one")
     binding = Binding(challenge.aud, challenge.nonce, challenge.purpose, disclosed_names(bundle), now,
                       min(now + lifetime, challenge.expires_at))
-    return Presentation(bundle, binding, sign_p1363(key, binding.signing_input(bundle.document_digest())))
+    return Presentation(bundle, binding, holder_sign(key, binding.signing_input(bundle.document_digest())))
 
 
 def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BYTES) -> Presentation:

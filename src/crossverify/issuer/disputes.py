@@ -23,9 +23,9 @@ from ..sealing import (
     Dispute,
     DisputeAnswer,
     DisputeStatus,
-    Kem,
     RegulatorKey,
     RegulatorPublicKey,
+    kem_of_public_key,
     open_dispute,
     seal_answer,
 )
@@ -77,7 +77,7 @@ def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, 
     signature = bytes(signer.sign_message(encode_defunct(
         DisputeAnswer.signed_bytes(received.dispute_id, status, now))).signature)
     answer = DisputeAnswer(received.dispute_id, status, now, signature)
-    regulators = [RegulatorPublicKey(Kem.X25519 if len(k) == 32 else Kem.MLKEM768_X25519, k)
+    regulators = [RegulatorPublicKey(kem_of_public_key(k), k)
                   for k in circulation.regulator_keys().keys]
     sealed = seal_answer(answer, [received.dispute.reply_key, *regulators])
     circulation.answer_dispute(received.dispute_id, sealed, Account.from_key(received.dispute.answer_key), sender)

@@ -305,9 +305,9 @@ class CirculationTrail:
         anomalies = list(report.anomalies)
         revoked = {(code_name(from_hex(a["issuerId"])), a["documentDigest"]): t
                    for t, _, a in self.reader.events("DocumentRevoked")}
-        rows = self._db.execute("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, document_digest, "
-                                "commitment, verified_at FROM circulation_receipts "
-                                "ORDER BY block_number, log_index, position")
+        rows = self.reader.store.stream("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, "
+                                        "document_digest, commitment, verified_at FROM circulation_receipts "
+                                        "ORDER BY block_number, log_index, position")
         for t, verifier, purpose, presentation, issuer, digest, commitment, verified_at in rows:
             consented = bytes(presentation) != bytes(32)
             per_bank[verifier]["sealed_receipts"] += 1

@@ -76,28 +76,33 @@ class RateLimit:
             return (1 - tokens) / self.rate
 
 
-#: The shared buckets (one row per client or address, per limit).
-BUCKETS = ["CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)"]
+#: The shared buckets (one row per client or address, per limit); ``taken``: whether the last request got a token.
+BUCKETS = ["CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)",
+           "ALTER TABLE buckets ADD COLUMN taken INTEGER NOT NULL DEFAULT 0"]
+#: ``tokens`` refilled since ``at`` (never back in time), at most ``burst``; parameters: rate, burst.
+_REFILLED = ("(CASE WHEN buckets.tokens + (CASE WHEN excluded.at > buckets.at THEN excluded.at - buckets.at ELSE 0 END)"
+             " * ? > ? THEN ? ELSE buckets.tokens + (CASE WHEN excluded.at > buckets.at THEN excluded.at - buckets.at "
+             "ELSE 0 END) * ? END)")
+#: Take a token if there is one, in one statement (one round trip, its own transaction).
+TAKE = ("INSERT INTO buckets (name, tokens, at, taken) VALUES (?, ?, ?, 1) ON CONFLICT (name) DO UPDATE SET "
+        f"tokens = {_REFILLED} - CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END, "
+        f"taken = CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END, "
+        "at = CASE WHEN excluded.at > buckets.at THEN excluded.at ELSE buckets.at END RETURNING tokens, taken")
 
 
 class SharedRateLimit(RateLimit):
     """:class:`RateLimit` with its buckets in ``store`` (kind ``rate limits``), so that it holds across every
-    replica sharing it: each request takes a token in one transaction, the bucket's row locked meanwhile.
-    ``scope`` keeps this limit's buckets apart from another's in the same store. Time is the wall clock (the
-    replicas' clocks agree to well within a token's interval)."""
+    replica sharing it: each request takes a token in one atomic statement. ``scope`` keeps this limit's buckets
+    apart from another's in the same store. Time is the wall clock (the replicas' clocks agree to well within a
+    token's interval)."""
 
     def __init__(self, store: Store, per_minute: int, scope: str) -> None:
         super().__init__(per_minute)
         self.store, self.scope = store, scope
 
     def allow(self, client: str) -> float:
-        now, name = time.time(), f"{self.scope}:{client}"
-        with self.store.transaction(durable=False) as db:  # tokens lost in a crash only refill a bucket
-            db.execute("INSERT INTO buckets (name, tokens, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                       (name, self.burst, now))
-            tokens, last = db.execute("SELECT tokens, at FROM buckets WHERE name = ?" + self.store.for_update,
-                                      (name,)).fetchone()
-            tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
-            taken = tokens >= 1
-            db.execute("UPDATE buckets SET tokens = ?, at = ? WHERE name = ?", (tokens - taken, now, name))
+        refill = (self.rate, self.burst, self.burst, self.rate)
+        with self.store.lock:
+            tokens, taken = self.store.db.execute(TAKE, (f"{self.scope}:{client}", self.burst - 1, time.time(),
+                                                         *refill, *refill, *refill)).fetchone()
         return 0.0 if taken else (1 - tokens) / self.rate

@@ -55,9 +55,9 @@ class Context:
             RateLimit(settings.resident_requests_per_minute)
         storage = session.config.storage.url
         if storage is not None:  # replicas share the database: they share the limits too
-            self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits")
+            self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits", durable=False)
         elif settings.workers > 1:  # the workers of one machine share a store beside the others
-            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False)
+            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False, durable=False)
         else:
             self.buckets = None
         if self.buckets is not None:
@@ -199,7 +199,7 @@ class _Authenticate:
             raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",
                           {"WWW-Authenticate": "Bearer"})
         if client.role != self.role:
-            raise Problem(FORBIDDEN, f"{client.name} is a {client.role}; this needs a {self.role}")
+            raise Problem(FORBIDDEN, f"{client.name} is {_a(client.role)}; this needs {_a(self.role)}")
         counted = request.scope.get("state", {}).get("counted") == client.name  # by the fast lane
         wait = 0.0 if counted else await ctx.allow(ctx.limits, client.name)
         if wait:
@@ -225,3 +225,8 @@ Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
 Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]
+
+
+def _a(role: str) -> str:
+    """The role with its article: "a bank", "an issuer"."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"

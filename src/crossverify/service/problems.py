@@ -199,12 +199,40 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 def _fault(error: Mapping[str, Any]) -> dict[str, Any]:
     location, *path = error.get("loc", ("body",))
-    fault: dict[str, Any] = {"location": location, "detail": error.get("msg", "invalid")}
+    fault: dict[str, Any] = {"location": location, "detail": _said(error)}
     if location == "body":
         fault["pointer"] = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in path) or "/"
     elif path:
         fault["name"] = str(path[0])
     return fault
+
+
+#: Validation faults in the API's words (not the validation library's), by its error type; ``{…}`` from its context.
+FAULTS = {
+    "missing": "is required", "extra_forbidden": "is not a member this takes",
+    "dict_type": "must be a JSON object", "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object", "list_type": "must be an array",
+    "string_type": "must be a string", "int_type": "must be an integer", "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer", "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false", "literal_error": "must be one of {expected}",
+    "string_pattern_mismatch": "must match {pattern}",
+    "string_too_short": "must have at least {min_length} characters",
+    "string_too_long": "must have at most {max_length} characters",
+    "too_short": "must have at least {min_length} items",
+    "too_long": "must have at most {max_length} items", "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}", "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}", "json_invalid": "is not JSON",
+}
+
+
+def _said(error: Mapping[str, Any]) -> str:
+    said = FAULTS.get(error.get("type", ""))
+    if said is None:
+        return "is not what this takes"
+    try:
+        return said.format(**error.get("ctx", {}))
+    except (KeyError, IndexError):
+        return said.split(" {")[0]
 
 
 async def _internal(request: Request, exc: Exception) -> Response:

@@ -33,7 +33,7 @@ from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
 from ..errors import SealingError, StoreLocked, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
-from ..sealing import Kem, Receipt, RegulatorPublicKey, seal_receipts
+from ..sealing import Receipt, RegulatorPublicKey, kem_of_public_key, seal_receipts
 from ..store import Location, Store
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def regulator_keys(circulation: CirculationContract) -> list[RegulatorPublicKey]
     keys = circulation.regulator_keys().keys
     if not keys:
         raise SealingError("the circulation contract holds no regulator keys yet: nothing can be sealed")
-    return [RegulatorPublicKey(Kem.X25519 if len(k) == 32 else Kem.MLKEM768_X25519, k) for k in keys]
+    return [RegulatorPublicKey(kem_of_public_key(k), k) for k in keys]
 
 
 def identity(circulation: CirculationContract) -> dict[str, str]:

@@ -45,7 +45,7 @@ async function collect() {
   if (!code) return showError("pickup.error.PickupCodeInvalid");
   $("collect").disabled = true;
   try {
-    const keys = await generateHolderKey();
+    const keys = await generateHolderKey(state.institution?.suite); // SM2 when the consortium is of the GM suite
     const jwk = await publicJwk(keys.publicKey);
     await keepHolderKey(keys, jwk); // before enrolling: a key the issuer knows is never lost by this page
     const reply = await fetch("../pickups/enrol", {

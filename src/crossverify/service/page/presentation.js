@@ -2,6 +2,10 @@
 // by signing, with ECDSA P-256 over SHA-256 in WebCrypto, the JCS of what they disclose, to whom, why and until
 // when. Byte for byte what the Python library's `present` writes, but for the signature (WebCrypto's nonces are
 // random; verifiers accept both). Runs unchanged in the browser and in Node.
+//
+// In the GM suite the holder key is SM2, which WebCrypto does not offer: the key pair is sm-crypto's (its browser
+// build defines `globalThis.sm2`), `{ suite: "gm", privateKey, publicKey }` in hex, and it signs with SM2 over the
+// same bytes (the default signer ID). Such a private key is extractable by nature: see docs/resident.md.
 import canonicalize from "canonicalize";
 import { BundleError, disclosedNames, documentDigest, fromHex, toHex } from "./bundle.js";
 
@@ -43,8 +47,27 @@ export function holderJwk(bundle) {
   return claim?.value?.jwk ?? null;
 }
 
-/** A public key as the JWK the format uses: kty, crv, x, y and nothing else, in that order. */
+/** sm-crypto's SM2 (its browser build defines `globalThis.sm2`), or an error the page can show. */
+function sm2() {
+  if (typeof globalThis.sm2?.doSignature !== "function") throw new BundleError("unsupported_key", "SM2 is not loaded");
+  return globalThis.sm2;
+}
+
+const b64url = (bytes) => {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+};
+
+/**
+ * A public key as the JWK the format uses: kty, crv, x, y and nothing else, in that order. `publicKey` is a WebCrypto
+ * key, or an SM2 key pair's public half in hex (`04 || x || y`, as sm-crypto writes it).
+ */
 export async function publicJwk(publicKey, subtle = globalThis.crypto.subtle) {
+  if (typeof publicKey === "string") {
+    const point = fromHex(`0x${publicKey.slice(-128)}`, 64);
+    return { kty: "EC", crv: "SM2", x: b64url(point.slice(0, 32)), y: b64url(point.slice(32)) };
+  }
   const { kty, crv, x, y } = await subtle.exportKey("jwk", publicKey);
   return { kty, crv, x, y };
 }
@@ -78,18 +101,31 @@ export async function present(bundle, challenge, keys, now, lifetime = DEFAULT_L
     throw new BundleError("other_key", "the certificate is bound to another holder key than this device's");
   }
   const binding = bindingFor(bundle, challenge, now, lifetime);
-  const signature = await subtle.sign(ECDSA, keys.privateKey, signingInput(binding, documentDigest(bundle)));
+  const input = signingInput(binding, documentDigest(bundle));
+  if (keys.suite === "gm") {
+    const signature = sm2().doSignature(Array.from(input), keys.privateKey, { hash: true, publicKey: keys.publicKey });
+    return { version: 1, bundle, binding, signature: `0x${signature}` };
+  }
+  const signature = await subtle.sign(ECDSA, keys.privateKey, input);
   return { version: 1, bundle, binding, signature: toHex(new Uint8Array(signature)) };
 }
 
-/** Whether `presentation` carries a valid signature of `publicKey` over its binding and bundle. */
+/** Whether `presentation` carries a valid signature of `publicKey` (WebCrypto, or SM2 hex) over its binding. */
 export async function signedBy(presentation, publicKey, subtle = globalThis.crypto.subtle) {
   const message = signingInput(presentation.binding, documentDigest(presentation.bundle));
-  return subtle.verify(ECDSA, publicKey, fromHex(presentation.signature, 64), message);
+  const signature = fromHex(presentation.signature, 64);
+  if (typeof publicKey === "string") {
+    return sm2().doVerifySignature(Array.from(message), toHex(signature).slice(2), publicKey, { hash: true });
+  }
+  return subtle.verify(ECDSA, publicKey, signature, message);
 }
 
-/** A new holder key pair: the private half can sign but never be exported. */
-export function generateHolderKey(subtle = globalThis.crypto.subtle) {
+/**
+ * A new holder key pair. The standard suite's is WebCrypto's P-256, whose private half can sign but never be
+ * exported; the GM suite's is an SM2 pair from sm-crypto, `{ suite: "gm", privateKey, publicKey }` in hex.
+ */
+export async function generateHolderKey(suite = "standard", subtle = globalThis.crypto.subtle) {
+  if (suite === "gm") return { suite: "gm", ...sm2().generateKeyPairHex() };
   return subtle.generateKey(P256, false, ["sign", "verify"]);
 }
 

@@ -49,12 +49,15 @@ export function offerLanguages(select, state, render) {
 export async function fetchInstitution(url) {
   try {
     const reply = await fetch(url);
-    if (!reply.ok) return { name: null, issuer: null };
-    const { name, issuer } = await reply.json();
-    return { name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest).name : null };
+    if (!reply.ok) return { name: null, issuer: null, suite: "standard" };
+    const { name, issuer, suite } = await reply.json();
+    return {
+      name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest).name : null,
+      suite: suite === "gm" ? "gm" : "standard",
+    };
   } catch (error) {
     if (!(error instanceof MetadataError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
-    return { name: null, issuer: null };
+    return { name: null, issuer: null, suite: "standard" };
   }
 }
 
