@@ -26,14 +26,14 @@ from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Statu
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError, SuiteMismatch
-from ..format.bundle import Bundle, load_bundle
+from ..format.bundle import Bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, is_sm2
-from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
+from ..format.presentation import Challenge, Presentation, disclosed_names, load_document
 from ..format.suite import Suite
 from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, seal_receipts
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
@@ -278,15 +278,14 @@ class VerifierClient:
         checks: list[Check] = []
         presentation: Presentation | None = None
         try:
-            if isinstance(item, str | bytes) and looks_like_presentation(item):
-                item = load_presentation(item, max_bytes=self.policy.max_bundle_bytes)
+            if isinstance(item, str | bytes):  # read once, every rule checked
+                item = load_document(item, max_bytes=self.policy.max_bundle_bytes)
+            elif isinstance(item, Bundle):  # built in code: its rules are checked here
+                item.check()
             if isinstance(item, Presentation):
                 presentation, bundle = item, item.bundle
-            elif isinstance(item, Bundle):
-                item.check()
-                bundle = item
             else:
-                bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
+                bundle = item
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
         checks.append(_well_formed(bundle.header.doc_type, bundle.header.issuer_id, len(bundle.claims),
