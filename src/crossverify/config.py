@@ -30,6 +30,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     audience = "ICBKCNBJGDG"                  # this bank's verifier id: presentations must name it
     challenges = "var/challenges.sqlite"      # the one-time challenges it issued
     holder_binding = ["DEPCERT"]              # document types accepted only as holder-signed presentations
+    p256_holders = false                      # GM suite: also accept P-256 holder keys where the consortium allows
 
     [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
     ACCTSTMT = 30
@@ -151,7 +152,8 @@ class VerifierSettings:
     ``max_bundle_bytes`` caps the size of a bundle file it reads: default 4 MiB, the format's;
     ``holder_binding`` lists the types it accepts only as presentations, env: comma-separated), the outbox
     through which its receipts are recorded exactly once, its verifier id (``audience``) that presentations must
-    name, and the store of the ``challenges`` it issues."""
+    name, and the store of the ``challenges`` it issues. In a deployment of the GM suite, ``p256_holders`` also
+    accepts presentations signed with P-256 holder keys, where the consortium allows them (SM2 keys otherwise)."""
 
     max_age_days: dict[str, float] = field(default_factory=dict)
     outbox: Path = Path("crossverify-outbox.sqlite")
@@ -160,6 +162,7 @@ class VerifierSettings:
     audience: str | None = None
     challenges: Path = Path("crossverify-challenges.sqlite")
     challenge_ttl: int = 600
+    p256_holders: bool = False
 
     def __post_init__(self) -> None:
         if self.max_bundle_bytes < 1:

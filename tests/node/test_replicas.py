@@ -305,12 +305,19 @@ def test_a_regulator_replica_killed_mid_sync_leaves_no_gap_and_no_double(
         replicas: Callable[[Path, int], list[Replica]]) -> None:
     path = config(tmp_path / "regulator.toml", net, node_url, postgres_url, "regulator", "",
                   "[audit]\nchunk = 1\nmax_events = 1")
+    rpc(node_url, "hardhat_mine", [hex(400)])  # a sync long enough to be interrupted
     head = net.w3.eth.block_number
     regulators = replicas(path, 2)
     cursor = "SELECT value FROM audit_index.meta WHERE key = 'next_block'"
-    until(lambda: (row := query(postgres_url, cursor)) and int(row[0][0]) > 5, what="the sync to start")  # type: ignore[call-overload]
-    syncing = holder_of(postgres_url, "audit index", "audit sync")
-    [victim] = [r for r in regulators if r.process.pid == syncing]
+    holders: list[int | None] = []
+
+    def syncing() -> bool:  # a replica holds the sync's lock: between rounds nobody does
+        row = query(postgres_url, cursor)
+        holders[:] = [holder_of(postgres_url, "audit index", "audit sync")]
+        return bool(row) and int(row[0][0]) > 5 and holders[0] is not None  # type: ignore[call-overload]
+
+    until(syncing, what="the sync to start")
+    [victim] = [r for r in regulators if r.process.pid == holders[0]]
     victim.kill()
     stopped_at = int(query(postgres_url, cursor)[0][0])  # type: ignore[call-overload]
     assert stopped_at <= head, "the sync finished before it could be killed: make the chain longer"

@@ -261,3 +261,23 @@ def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bu
     reports = bank.verifier.verify_many([first, second, plain[0]])
     assert [[c.name for c in r.failed] for r in reports] == [[], ["challenge_fresh"], []]
     assert reports[1].check("anchored").outcome is Outcome.NOT_APPLICABLE  # refused before reading the chain
+
+
+def test_an_sm2_holders_presentation_is_of_the_other_suite_here(consortium: Consortium, bank: Bank,
+                                                               tmp_path: Path) -> None:
+    """A certificate bound to an SM2 key (the GM suite's holder keys) presented at a deployment of the standard
+    suite fails suite_matches by name, before its signature is even looked at."""
+    from crossverify.format.holder import SM2HolderPrivateKey
+
+    sm2 = SM2HolderPrivateKey.generate()
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "gm.sqlite"), tmp_path / "gm")
+    issuer.issue([(ref, Certificate(c.header, {**c.claims, "cnf": holder_claim(sm2.public_key())}))
+                  for ref, c in deposit_certificates(consortium, 1)])
+    [path] = issuer.run().delivered
+    issuer.journal.close()
+    challenge = bank.challenge()
+    p = present(load_bundle(path.read_bytes()), challenge, sm2, consortium.now())
+    report = bank.verifier.verify(p)
+    assert [c.name for c in report.failed] == ["suite_matches"]
+    assert report.check("suite_matches").detail.startswith("SuiteMismatch: the holder key is SM2")

@@ -58,7 +58,7 @@ class Context:
         if storage is not None:  # replicas share the database: they share the limits too
             self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits", durable=False)
         elif settings.workers > 1:  # the workers of one machine share a store beside the others
-            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False)
+            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False, durable=False)
         else:
             self.buckets = None
         if self.buckets is not None:
