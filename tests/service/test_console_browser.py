@@ -86,8 +86,9 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     shot(page, "anomaly-kind-en")
 
     assert story.bundle is not None
-    for language, verified, consent, name in (("zh-Hans", "核验", "居民签署的出示", "zh-Hans"),
-                                              ("pt", "verificou-o para", "assinada pelo residente", "pt")):
+    for language, verified, consent, kind in (("zh-Hans", "核验", "居民签署的出示", "存款证明"),
+                                              ("pt", "verificou-o para", "assinada pelo residente",
+                                               "Certificado de depósito")):
         page.goto(f"{site}/regulator/#document")
         page.select_option("#language", language)
         page.set_input_files("#file", story.bundle)
@@ -95,10 +96,11 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
         no_alert(page)
         timeline = page.locator("#timeline").inner_text()
         assert verified in timeline and consent in timeline and "Guangdong Bank A" in timeline
+        assert kind in timeline  # the document type by its registered display metadata, in this language
         assert page.locator("#timeline li.verified").count() == 2  # Bank A's, and Bank B's reuse of its consent
         assert page.locator("#doc-anomalies article").count() == 1
         assert story.traced[0].document_digest.hex() in page.locator("#computed").inner_text()
-        shot(page, f"document-{name}")
+        shot(page, f"document-{language}")
 
     page.click("#logout")
     page.wait_for_selector("#login:not([hidden])")

@@ -5,8 +5,9 @@ the regulator's API key or its console session; and the console's login and logo
 (No ``from __future__ import annotations`` here: FastAPI reads the route signatures' annotations at runtime.)
 """
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -20,6 +21,7 @@ from ..console import COOKIE, IDLE
 from ..dependencies import Context, Regulator, Supervisor, Visitor
 from ..problems import UNAUTHENTICATED, Problem, responses
 
+T = TypeVar("T")
 DIGEST = Path(pattern="^0x[0-9a-fA-F]{64}$", description="The document digest")
 
 
@@ -177,6 +179,14 @@ def router(ctx: Context) -> APIRouter:
     return routes
 
 
+def _checked(read: Callable[[], T]) -> T | None:
+    """What ``read`` finds, or ``None`` when the registered metadata cannot be had (the code is shown instead)."""
+    try:
+        return read()
+    except MetadataError:
+        return None
+
+
 def _no_store(response: Response) -> None:
     """What a regulator reads stays out of every cache, the browser's included."""
     response.headers["Cache-Control"] = "no-store"
@@ -190,12 +200,9 @@ def _names(ctx: Context, issued: list[tuple[str, str]]) -> dict[str, Any]:
     issuers: dict[str, dict[str, str]] = {}
     types: dict[str, dict[str, str]] = {}
     for issuer, doc_type in issued:
-        try:
-            if issuer not in issuers and (found := reader.issuer(issuer)) is not None:
-                issuers[issuer] = found.name.as_json()
-            if doc_type not in types and (kind := reader.doc_type(issuer, doc_type)) is not None:
-                types[doc_type] = kind.name.as_json()
-        except MetadataError:
-            continue
+        if issuer not in issuers and (found := _checked(partial(reader.issuer, issuer))) is not None:
+            issuers[issuer] = found.name.as_json()
+        if doc_type not in types and (kind := _checked(partial(reader.doc_type, issuer, doc_type))) is not None:
+            types[doc_type] = kind.name.as_json()
     return {"banks": {address.lower(): name for address, name in ctx.session.config.regulator.bank_names.items()},
             "issuers": issuers, "docTypes": types}
