@@ -22,7 +22,8 @@ from .test_regulator_api import regulator
 
 DIGEST = Web3.keccak(text="a certificate a supervisor follows")
 ROUTES = ["/v1/regulator/overview", "/v1/regulator/freshness", "/v1/regulator/tables/receipts",
-          "/v1/regulator/tables/anomalies/csv", "/v1/regulator/disputes", f"/v1/regulator/documents/{to_hex(DIGEST)}"]
+          "/v1/regulator/tables/anomalies/csv", "/v1/regulator/disputes", "/v1/regulator/disputes/csv",
+          f"/v1/regulator/documents/{to_hex(DIGEST)}"]
 
 
 def world(c: Consortium, tmp_path: Path, receipts: int = 0) -> tuple[TestClient, str, str]:

@@ -23,7 +23,7 @@ OPERATIONS = {
     "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
     "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
     "getAuditReport", "getCirculation", "getIndexFreshness", "getSupervisionOverview", "getSupervisionRows",
-    "getSupervisionRowsCsv", "getSupervisionDisputes", "getDocumentTimeline",
+    "getSupervisionRowsCsv", "getSupervisionDisputes", "getSupervisionDisputesCsv", "getDocumentTimeline",
     "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
     "getInstitution", "getDisplayMetadata",
     "getHealth", "getReadiness", "getMetrics",

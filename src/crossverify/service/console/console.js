@@ -314,12 +314,9 @@ function drawRows() {
   fields.push(el("button", { type: "submit" }, t("filter.apply")),
     el("a", { href: `#${view}`, className: "button secondary" }, t("filter.clear")));
   $("filters").replaceChildren(...fields);
-  const exportable = view !== "disputes";
-  $("export").hidden = !exportable;
-  if (exportable) {
-    const query = new URLSearchParams(Object.entries(params).filter(([, value]) => value)).toString();
-    $("export").href = `/v1/regulator/tables/${view}/csv${query ? `?${query}` : ""}`;
-  }
+  const query = new URLSearchParams(Object.entries(params).filter(([, value]) => value)).toString();
+  const exported = view === "disputes" ? "/v1/regulator/disputes/csv" : `/v1/regulator/tables/${view}/csv`;
+  $("export").href = `${exported}${query ? `?${query}` : ""}`;
   const rows = view === "disputes" ? data : data.rows;
   const spec = TABLES[view];
   $("table").replaceChildren(

@@ -140,6 +140,24 @@ def router(ctx: Context) -> APIRouter:
         with regulator.store.lock:
             return list(supervision().disputes(filters))
 
+    @routes.get("/v1/regulator/disputes/csv", operation_id="getSupervisionDisputesCsv",
+                summary="The disputes of the period as CSV (UTF-8, a header line first), each with its last answer",
+                response_class=StreamingResponse,
+                responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                 "description": "The disputes, as CSV"}})
+    def disputes_as_csv(_: Supervisor, since: Since = None, until: Until = None, bank: Text = None,
+                        issuer: Text = None) -> StreamingResponse:
+        filters = parse_filters(since, until, bank=bank, issuer=issuer)
+        assert regulator is not None
+        with regulator.store.lock:
+            found = supervision().disputes(filters)
+        flat = ({**{k: v for k, v in d.items() if k != "answers"}, "answers": len(d["answers"]),
+                 "lastAnswerSignedByIssuer": d["answers"][-1]["signedByIssuer"] if d["answers"] else None}
+                for d in found)
+        return StreamingResponse(rows_csv(flat), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="crossverify-disputes.csv"',
+                                          "Cache-Control": "no-store"})
+
     @routes.get("/v1/regulator/documents/{digest}", operation_id="getDocumentTimeline",
                 summary="A document's circulation on one timeline: anchored, verified (by whom, for what, with what "
                         "consent), revoked, disputed, answered; and its anomalies")
