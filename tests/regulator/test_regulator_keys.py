@@ -48,7 +48,7 @@ def test_a_key_read_back_opens_what_was_sealed_to_it(tmp_path: Path) -> None:
     key = RegulatorKey.generate(Kem.MLKEM768_X25519)
     key.write(tmp_path / "plain.key")
     key.write(tmp_path / "locked.key", "pw")
-    receipt = Receipt.new(bytes(range(32)), "BNUMMOMX", "ACCTOPEN", None, 1_790_000_000)
+    receipt = Receipt.new(bytes(range(32)), "BNUMMOMX", "DEPCERT", bytes(32), "ACCTOPEN", 1_790_000_000)
     sealed = seal(receipt, [key.public_key])
     for path, password in (("plain.key", None), ("locked.key", "pw")):
         assert open_sealed(sealed, RegulatorKey.read(tmp_path / path, password)) == receipt

@@ -18,7 +18,7 @@ from ..dependencies import Bank, Context, json_response
 from ..idempotency import at_most_once, idempotent, once
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
 from ..openapi import examples, raw_body
-from ..problems import NOT_FOUND, Problem, responses
+from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
 
 #: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
 ANSWERS_KEPT = 3600
@@ -62,7 +62,14 @@ def router(ctx: Context) -> APIRouter:
                              pattern=PURPOSE, description="Record a receipt sealed to the regulators, for this "
                              "purpose code (a presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         in_person: Annotated[bool, Query(
+                             alias="inPerson", description="For a bare bundle: the resident consented in person, "
+                             "their consent filed under `case`; the receipt attests it (else it states no consent, "
+                             "which regulators flag)")] = False,
                          ) -> Response:
+        if in_person and not case:
+            raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
+                                       "filed")
         body = await request.body()
 
         async def verify() -> Response:
@@ -70,7 +77,8 @@ def router(ctx: Context) -> APIRouter:
             receipt = None
             if purpose is not None and report.valid and report.bundle and report.document_digest:
                 assert outbox is not None  # a bank's key was configured, so the outbox was opened
-                [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
+                [commitment] = outbox.enqueue(queue.verifier.receipts(
+                    [report], purpose, case if in_person else None), case)
                 ctx.workers["outbox"].wake()
                 receipt = outbox.state(commitment)
             return json_response(ctx.verdict(report, receipt))
