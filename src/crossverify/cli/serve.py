@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -107,6 +109,7 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
 def serve_new_key(app: App, name: str, role: str) -> None:
     """Make an API key for the institution NAME; the configuration keeps only its SHA-256."""
     key, digest = new_key()
-    app.emit({"name": name, "role": role, "key": key, "configuration": f'{name} = "{role} {digest}"'},
-             escape(f"API key for {name} (give it to them once; it is not stored):\n  {key}\n"
-                    f"Add to [service.api_keys]:\n  {name} = \"{role} {digest}\""))
+    line = f'{name if re.fullmatch("[A-Za-z0-9_-]+", name) else json.dumps(name)} = "{role} {digest}"'  # TOML
+    app.emit({"name": name, "role": role, "key": key, "configuration": line},
+             f"API key for {name} (give it to them once; it is not stored):\n  {key}\n"
+             f"Add to [service.api_keys]:\n  {line}")
