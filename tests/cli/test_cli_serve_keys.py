@@ -18,3 +18,11 @@ def test_the_configuration_line_survives_a_narrow_terminal() -> None:
     key = lines[lines.index("API key for guangdong-bank-a (give it to them once; it is not stored):") + 1].strip()
     pasted = lines[lines.index("Add to [service.api_keys]:") + 1].strip()
     assert tomllib.loads(pasted) == {"guangdong-bank-a": f"bank {key_digest(key)}"}
+
+
+def test_any_name_gives_a_line_that_pastes_as_toml() -> None:
+    for name in ("bank a", "x[bold]y", "銀行"):
+        result = CliRunner().invoke(main, ["serve", "new-key", name, "--role", "bank"], catch_exceptions=False)
+        lines = result.output.splitlines()
+        key = lines[1].strip()
+        assert tomllib.loads(lines[lines.index("Add to [service.api_keys]:") + 1]) == {name: f"bank {key_digest(key)}"}

@@ -14,6 +14,7 @@ from crossverify import errors
 from crossverify.chain.records import ProposalKind, RevocationReason
 from crossverify.chain.typed_data import RevocationRequest, sign
 from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Supervision
 
 from ..conftest import Consortium, add_key, labelled_test_key
 from .helpers import only_event
@@ -228,7 +229,7 @@ class TestTheRegulatorsView:
         recover(c, theft)
         reader = RegulatorReader(reg, tmp_path / "audit.sqlite")
         reader.sync()
-        report = reader.report()
+        report = Supervision(reader).report()
         assert report.by_issuer["BNUMMOMX"]["batches"] == 2  # ROOT and the genuine batch, not the squat
         assert report.by_issuer["BNUMMOMX"]["documents"] == len(DOCS) + 16
         kinds = {a["kind"] for a in report.anomalies}

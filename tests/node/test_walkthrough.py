@@ -44,4 +44,5 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert verified[1].startswith("alice.presentation.json: VALID") and "Deposit balance" not in verified[1]
     assert "Holder's name" in verified[1] and "陳大文 CHAN Tai Man" in verified[1]
     assert (examples / "report.html").stat().st_size > 1000
+    assert "<p>No anomalies.</p>" in (examples / "report.html").read_text()  # the walk-through's flow is lawful
 

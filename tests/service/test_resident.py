@@ -191,7 +191,7 @@ def test_the_pages_read_names_and_labels_by_the_registrys_digests(consortium: Co
     none = bank_api.get("/resident/metadata", params={"issuer": "BNUMMOMX", "docType": "INSPOL"}).json()
     assert none["docType"] == {"digest": "0x" + "00" * 32, "metadata": None, "problem": None}
     assert bank_api.get("/resident/metadata", params={"issuer": "bnu", "docType": "DEPCERT"}).status_code == 422
-    assert bank_api.get("/resident/institution").json() == {"name": None, "issuer": None}
+    assert bank_api.get("/resident/institution").json() == {"name": None, "issuer": None, "suite": "standard"}
 
     altered = json.loads((EXAMPLES / "metadata" / "BNUMMOMX.json").read_text())
     altered["name"]["en"] = "Another Bank"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from crossverify import Bundle, Certificate, DocumentHeader, HashAlgorithm, salt_document, seal_batch
 from crossverify.chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, RevocationRecord, Status
 from crossverify.format.codes import doc_type_code, issuer_id_code
+from crossverify.format.suite import Suite
 from crossverify.verifier.client import Policy, VerifierClient
 
 REGISTRY = "0x" + "11" * 20
@@ -60,6 +61,9 @@ class Registry:
 
     def __init__(self, batches: dict[bytes, DocumentStatus], revoked: dict[bytes, RevocationRecord]) -> None:
         self.batches, self.revoked = batches, revoked
+
+    def crypto_suite(self) -> Suite:
+        return Suite.STANDARD
 
     def bulk_statuses(self, triples: list[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         out = []

@@ -245,6 +245,12 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
             reports[0].document_digest, "ACCTOPEN", p.hash(), True)
         assert (bare.document_digest, bare.purpose, bare.consented, bare.issuer_id) == (
             reports[1].document_digest, "KYC", False, "BNUMMOMX")
+        assert (consented.doc_type, consented.batch_root) == (bound[0].header.doc_type, bound[0].proof.batch_root)
+    # A bare bundle whose resident consented at the counter: the bank attests it under its case reference; a
+    # presentation keeps its own, signed consent.
+    attested = bank.verifier.receipts(reports, purpose="KYC", in_person_case="KYC-2027-0042")
+    assert [(r.consent.name, r.case_reference) for r in attested] == [("PRESENTATION", None),
+                                                                      ("IN_PERSON", "KYC-2027-0042")]
 
 
 def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle], plain: list[Bundle],
@@ -255,3 +261,23 @@ def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bu
     reports = bank.verifier.verify_many([first, second, plain[0]])
     assert [[c.name for c in r.failed] for r in reports] == [[], ["challenge_fresh"], []]
     assert reports[1].check("anchored").outcome is Outcome.NOT_APPLICABLE  # refused before reading the chain
+
+
+def test_an_sm2_holders_presentation_is_of_the_other_suite_here(consortium: Consortium, bank: Bank,
+                                                               tmp_path: Path) -> None:
+    """A certificate bound to an SM2 key (the GM suite's holder keys) presented at a deployment of the standard
+    suite fails suite_matches by name, before its signature is even looked at."""
+    from crossverify.format.holder import SM2HolderPrivateKey
+
+    sm2 = SM2HolderPrivateKey.generate()
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "gm.sqlite"), tmp_path / "gm")
+    issuer.issue([(ref, Certificate(c.header, {**c.claims, "cnf": holder_claim(sm2.public_key())}))
+                  for ref, c in deposit_certificates(consortium, 1)])
+    [path] = issuer.run().delivered
+    issuer.journal.close()
+    challenge = bank.challenge()
+    p = present(load_bundle(path.read_bytes()), challenge, sm2, consortium.now())
+    report = bank.verifier.verify(p)
+    assert [c.name for c in report.failed] == ["suite_matches"]
+    assert report.check("suite_matches").detail.startswith("SuiteMismatch: the holder key is SM2")

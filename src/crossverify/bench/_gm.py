@@ -90,11 +90,12 @@ def primitives(n: int) -> Section:
     row("encrypt a body key", "SM2, GmSSL (chosen)", _rate(lambda: gm.encrypt(sm2.public_key, body[:16]), n), None)
     row("decrypt a body key", "SM2, GmSSL (chosen)", _rate(lambda: gm.decrypt(sm2_private, key_ciphertext), n),
         None)
-    s.notes = ("SM2 costs several times an elliptic-curve signature of the standard suite: Tongsuo's wheel has no "
-               "assembly for the SM2 curve, where OpenSSL and libsecp256k1 have it for theirs. SM4 has no hardware "
-               "instructions here, AES has (AES-NI): a body seals at tens of MB/s against GB/s, still milliseconds "
-               "per envelope. gmssl-fast (GmSSL) was slower than gmssl-pyx; smcryptopy aborts the process on a "
-               "malformed signature and was not considered further.")
+    s.notes = ("SM2 costs about ten times the CPU of the standard suite's signatures (the CPU column; wall rates move "
+               "with the shared machine's load): Tongsuo's wheel has no assembly for the SM2 curve, where OpenSSL and "
+               "libsecp256k1 have it for theirs. SM4 has no hardware instructions here, AES has (AES-NI): a body "
+               "seals at tens of MB/s against GB/s, still a fraction of a millisecond per envelope. gmssl-fast "
+               "(GmSSL) was slower than gmssl-pyx; smcryptopy aborts the process on a malformed signature and was "
+               "not considered further.")
     return s
 
 

@@ -26,6 +26,7 @@ from web3.types import TxReceipt
 
 from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
 from ..format.encoding import to_hex
+from ..format.suite import Suite
 from .connection import block_time, node_errors, rpc
 from .records import NOT_REVOKED, DocumentStatus
 from .transactions import Sender, submit, wait
@@ -327,6 +328,12 @@ class Registry(Deployed):
         with node_errors():
             genesis = bytes(self.w3.eth.get_block(0)["hash"])
             return {"chain_id": str(self.w3.eth.chain_id), "genesis": to_hex(genesis), "registry": self.address}
+
+    def crypto_suite(self) -> Suite:
+        """The deployment's crypto suite (``cryptoSuite()``; a registry without that function is standard)."""
+        if not any(e.get("name") == "cryptoSuite" for e in artifact(self.NAME)["abi"]):
+            return Suite.STANDARD
+        return Suite(self.call(lambda f: f.cryptoSuite()))
 
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))

@@ -66,7 +66,8 @@ class App:
         if self.as_json:
             click.echo(json.dumps(data, indent=1, default=_jsonable))
         else:
-            Console().print(human, soft_wrap=isinstance(human, str))  # text is never cut into lines to paste
+            text = isinstance(human, str)  # text is said as written (never read as markup), never cut into lines
+            Console().print(human, soft_wrap=text, markup=not text)
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,7 +28,16 @@ from ..chain.connection import chain_time, node_errors
 from ..chain.records import DocumentStatus, RevocationReason
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, key_proof, sign
+from ..chain.typed_data import (
+    AnchorRequest,
+    Domain,
+    RevocationRequest,
+    SM2Signer,
+    gm_key_proof,
+    key_proof,
+    sign,
+    sign_gm,
+)
 from ..errors import AnchorMismatch, JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.batch import SealedBatch, salt_document, seal_batch
 from ..format.certificate import Certificate
@@ -50,6 +59,17 @@ def _compact(b: BatchRecord) -> tuple[bytes, bytes]:
     if b.signature is None or len(b.signature) != 64:
         raise TransactionFailed(f"journal batch {b.id} is marked signed but holds no signature")
     return b.signature[:32], b.signature[32:]
+
+
+def _sm2(b: BatchRecord) -> tuple[bytes, bytes, str]:
+    """A GM suite batch's signature as the registry takes it: ``(r, s, key)``, the key named by its address."""
+    r, s = _compact(b)
+    return r, s, b.signer or ""
+
+
+def is_sm2_signer(signer: BaseAccount | SM2Signer) -> bool:
+    """Whether ``signer`` signs in the GM suite (an SM2 key) rather than the standard suite (an Ethereum key)."""
+    return not isinstance(signer, BaseAccount)
 
 
 def no_faults(point: str) -> None:
@@ -153,7 +173,7 @@ class IssuerClient:
         self,
         registry: Registry,
         issuer_id: str,
-        signer: BaseAccount,
+        signer: BaseAccount | SM2Signer,
         sender: Sender,
         journal: Journal,
         bundle_dir: str | Path,
@@ -226,8 +246,7 @@ class IssuerClient:
             self._fault("before_sign")
         deadline = chain_time(self.registry.w3) + self.signature_ttl
         for b in batches:
-            r, vs = sign(self._request(b, deadline), self.domain, self.signer)
-            self.journal.record_signed(b.id, deadline, r + vs, self.signer.address)
+            self.journal.record_signed(b.id, deadline, self._sign(self._request(b, deadline)), self.signer.address)
         if batches:
             self._fault("after_sign")
         return len(batches)
@@ -270,10 +289,22 @@ class IssuerClient:
     def _send_anchors(self, batches: list[BatchRecord]) -> bytes:
         """Send one ``anchorMany``; the journal holds its hash before the node does."""
         requests = [self._request(b, b.deadline or 0).as_abi() for b in batches]
-        signatures = [_compact(b) for b in batches]
         ids = [b.id for b in batches]
+        if is_sm2_signer(self.signer):
+            sm2 = [_sm2(b) for b in batches]
+            return self.registry.submit(lambda f: f.anchorManySM2(requests, sm2), self.sender,
+                                        on_signed=lambda tx_hash: self.journal.record_sent(ids, tx_hash))
+        signatures = [_compact(b) for b in batches]
         return self.registry.submit(lambda f: f.anchorMany(requests, signatures), self.sender,
                                     on_signed=lambda tx_hash: self.journal.record_sent(ids, tx_hash))
+
+    def _sign(self, request: AnchorRequest | RevocationRequest) -> bytes:
+        """The 64 bytes the journal keeps: ``r || vs`` (EIP-2098) in the standard suite, ``r || s`` (SM2) in the
+        GM suite."""
+        if is_sm2_signer(self.signer):
+            return sign_gm(request, self.domain, self.signer)  # type: ignore[arg-type]
+        r, vs = sign(request, self.domain, self.signer)  # type: ignore[arg-type]
+        return r + vs
 
     def verify_anchors(self) -> int:
         """Check, in bulk, that every anchored or delivered root is still on chain; send back to signing each
@@ -469,6 +500,10 @@ class IssuerClient:
 
     def _relay_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason) -> None:
         request, signature = self.signed_revocation(batch_root, document_digest, reason)
+        if is_sm2_signer(self.signer):
+            sm2 = (*signature, self.signer.address)
+            self.registry.transact(lambda f: f.revokeBySM2Signature(request.as_abi(), sm2), self.sender)
+            return
         self.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature), self.sender)
 
     def revoke_document(self, document_digest: bytes, reason: RevocationReason) -> None:
@@ -479,16 +514,25 @@ class IssuerClient:
 
     def signed_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason,
                           ttl: int = 3600) -> tuple[RevocationRequest, tuple[bytes, bytes]]:
-        """A revocation signed by this issuer's key, for an operator to relay."""
+        """A revocation signed by this issuer's key, for an operator to relay: ``(r, vs)``, or ``(r, s)`` in the GM
+        suite."""
         request = RevocationRequest(batch_root, document_digest, int(reason), chain_time(self.registry.w3) + ttl)
-        return request, sign(request, self.domain, self.signer)
+        signature = self._sign(request)
+        return request, (signature[:32], signature[32:])
 
-    def add_key(self, key: BaseAccount) -> None:
+    def add_key(self, key: BaseAccount | SM2Signer) -> None:
         """Register ``key`` for this issuer, with its proof of possession (the key signs the registry, the issuer
-        and itself), so no other institution can claim it first."""
+        and itself), so no other institution can claim it first. An SM2 key (the GM suite) is registered with its
+        public key, which the registry keeps to verify its signatures."""
         issuer = issuer_id_code(self.issuer_id)
-        proof = key_proof(issuer, key, self.domain)
-        self.registry.transact(lambda f: f.addSigningKey(issuer, key.address, proof), self.sender)
+        if is_sm2_signer(key):
+            proof = gm_key_proof(issuer, key, self.domain)  # type: ignore[arg-type]
+            x, y = key.public_key[:32], key.public_key[32:]  # type: ignore[union-attr]
+            signed = (proof[:32], proof[32:], key.address)
+            self.registry.transact(lambda f: f.addSM2SigningKey(issuer, x, y, signed), self.sender)
+            return
+        plain = key_proof(issuer, key, self.domain)  # type: ignore[arg-type]
+        self.registry.transact(lambda f: f.addSigningKey(issuer, key.address, plain), self.sender)
 
     def set_metadata(self, display: Display) -> None:
         """Register, as the admin, the digest of this issuer's name or of a type's display metadata."""

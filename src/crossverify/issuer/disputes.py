@@ -19,6 +19,7 @@ from web3.types import TxReceipt
 
 from ..chain.circulation import CirculationContract
 from ..chain.transactions import Sender
+from ..chain.typed_data import SM2Signer
 from ..errors import CrossverifyError, NotSealedToThisKey, SealingError
 from ..format.codes import issuer_id_code
 from ..sealing import (
@@ -76,14 +77,17 @@ def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_
 
 
 def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, status: DisputeStatus,
-                   signer: BaseAccount, sender: Sender, now: int, key: RegulatorKey) -> DisputeAnswer:
-    """Answer ``received`` with ``status``, signed by the issuer's signing key ``signer`` and by the dispute's
-    answer key (from the issuer's sealing key ``key``), sealed to the bank's reply key and the regulators' keys,
-    sent by ``sender`` (any account)."""
+                   signer: BaseAccount | SM2Signer, sender: Sender, now: int, key: RegulatorKey) -> DisputeAnswer:
+    """Answer ``received`` with ``status``, signed by the issuer's signing key ``signer`` (in the GM suite an SM2
+    key, which the answer names) and by the dispute's answer key (from the issuer's sealing key ``key``), sealed to
+    the bank's reply key and the regulators' keys, sent by ``sender`` (any account)."""
     if received.answered:
         raise CrossverifyError(f"dispute {received.dispute_id.hex()} was already answered")
-    signature = bytes(signer.sign_message(encode_defunct(
-        DisputeAnswer.signed_bytes(received.dispute_id, status, now))).signature)
+    signed = DisputeAnswer.signed_bytes(received.dispute_id, status, now)
+    if isinstance(signer, BaseAccount):
+        signature = bytes(signer.sign_message(encode_defunct(signed)).signature)
+    else:
+        signature = bytes.fromhex(signer.address[2:]) + signer.sign(signed)
     answer = DisputeAnswer(received.dispute_id, status, now, signature)
     regulators = [RegulatorPublicKey(kem_of_public_key(k), k)
                   for k in circulation.regulator_keys().keys]

@@ -25,15 +25,17 @@ from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
-from ..errors import ConfigError, CrossverifyError
-from ..format.bundle import Bundle, load_bundle
+from ..errors import ConfigError, CrossverifyError, SuiteMismatch
+from ..format.bundle import Bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
-from ..format.holder import HOLDER_CLAIM
-from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
-from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, seal_receipts
+from ..format.hashing import HashAlgorithm
+from ..format.holder import HOLDER_CLAIM, is_sm2
+from ..format.presentation import Challenge, Presentation, disclosed_names, load_document
+from ..format.suite import Suite
+from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, case_reference_code, seal_receipts
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 
@@ -59,6 +61,7 @@ CHECKS = (
     "attachments_match",
     "proof_leads_to_root",
     "registry_matches",
+    "suite_matches",
     "holder_bound",
     "holder_signed",
     "disclosure_matches_signature",
@@ -124,12 +127,14 @@ class VerificationReport:
 @dataclass(frozen=True)
 class Policy:
     """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, the largest
-    bundle file it reads, in bytes, and which document types it accepts only as presentations signed by their
-    holder."""
+    bundle file it reads, in bytes, which document types it accepts only as presentations signed by their
+    holder, and, in a deployment of the GM suite, whether it also accepts P-256 holder keys (where the consortium
+    allows them)."""
 
     max_age: Mapping[str, int] = field(default_factory=dict)
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
     holder_binding: frozenset[str] = frozenset()
+    p256_holders: bool = False
 
 
 class VerifierClient:
@@ -156,12 +161,20 @@ class VerifierClient:
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
         self._registry_check: Check | None = None
+        self._suite: Suite | None = None
 
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
             self._chain_id = self.registry.w3.eth.chain_id
         return self._chain_id
+
+    @property
+    def suite(self) -> Suite:
+        """The deployment's crypto suite, as its registry says (read once)."""
+        if self._suite is None:
+            self._suite = self.registry.crypto_suite()
+        return self._suite
 
     def verify(self, bundle: Bundleish, attachments: Mapping[str, bytes] | None = None) -> VerificationReport:
         """Check one bundle or presentation (a :class:`Bundle`, a :class:`Presentation`, or a file's text or
@@ -206,9 +219,11 @@ class VerifierClient:
         return reports
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
-               progress: Callable[[int, int], None] | None = None) -> FlushReport:
+               progress: Callable[[int, int], None] | None = None, *, in_person: bool = False) -> FlushReport:
         """Record sealed receipts of the valid reports on the circulation contract (see :meth:`receipts`); the
-        report's ``commitments`` are the receipt references, in the order of the valid reports.
+        report's ``commitments`` are the receipt references, in the order of the valid reports. ``in_person``:
+        the bank attests that the residents of the bare bundles consented in person, under its case
+        ``reference``.
 
         With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
         case), across retries and crashes; without one, they are sealed and sent as they are.
@@ -216,7 +231,7 @@ class VerifierClient:
         if self.sender is None or self.circulation is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
                                    "contract ([network] circulation)")
-        receipts = self.receipts(reports, purpose)
+        receipts = self.receipts(reports, purpose, reference if in_person else None)
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
@@ -230,20 +245,26 @@ class VerifierClient:
             transactions += 1
         return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
 
-    def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None) -> list[Receipt]:
-        """A receipt (fresh salt) for each valid report: a presentation's own purpose code and hash (the resident's
-        consent), or for a bare bundle ``purpose`` (a purpose code, such as ``ACCTOPEN``) and a zero hash."""
+    def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None,
+                 in_person_case: str | None = None) -> list[Receipt]:
+        """A receipt (fresh salt) for each valid report, naming the document, its type and batch root: for a
+        presentation its own purpose code and hash (the resident's signed consent); for a bare bundle ``purpose``
+        (a purpose code, such as ``ACCTOPEN``) and, with ``in_person_case``, the bank's attestation that the
+        resident consented in person under that case reference (else no consent, which regulators flag)."""
+        if in_person_case is not None:
+            case_reference_code(in_person_case)  # refused before anything is made
         now = self._wall_clock()
         out = []
         for r in reports:
             if not (r.valid and r.bundle and r.document_digest):
                 continue
-            p = r.presentation
+            p, header = r.presentation, r.bundle.header
             why = p.binding.purpose if p else purpose
             if why is None:
                 raise CrossverifyError("a receipt for a bare bundle needs a purpose code")
-            out.append(Receipt.new(r.document_digest, r.bundle.header.issuer_id, why,
-                                   p.hash(r.document_digest) if p else None, now))
+            out.append(Receipt.new(r.document_digest, header.issuer_id, header.doc_type, r.bundle.proof.batch_root,
+                                   why, now, presentation_hash=p.hash(r.document_digest) if p else None,
+                                   case=None if p else in_person_case))
         return out
 
     def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
@@ -253,10 +274,10 @@ class VerifierClient:
         return self.challenges.issue(purpose, self._wall_clock(), ttl)
 
     def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
-                      purpose: str | None = None) -> SealedReceipts:
+                      purpose: str | None = None, in_person_case: str | None = None) -> SealedReceipts:
         """Receipts of the valid reports (:meth:`receipts`), sealed together to every regulator key: the
         commitments and ciphertext ``recordSealedReceipts(bytes32[], bytes)`` carries."""
-        return seal_receipts(self.receipts(reports, purpose), regulators)
+        return seal_receipts(self.receipts(reports, purpose, in_person_case), regulators)
 
     # -------------------------------------------------------------------------------------------------------
 
@@ -265,15 +286,14 @@ class VerifierClient:
         checks: list[Check] = []
         presentation: Presentation | None = None
         try:
-            if isinstance(item, str | bytes) and looks_like_presentation(item):
-                item = load_presentation(item, max_bytes=self.policy.max_bundle_bytes)
+            if isinstance(item, str | bytes):  # read once, every rule checked
+                item = load_document(item, max_bytes=self.policy.max_bundle_bytes)
+            elif isinstance(item, Bundle):  # built in code: its rules are checked here
+                item.check()
             if isinstance(item, Presentation):
                 presentation, bundle = item, item.bundle
-            elif isinstance(item, Bundle):
-                item.check()
-                bundle = item
             else:
-                bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
+                bundle = item
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
         checks.append(_well_formed(bundle.header.doc_type, bundle.header.issuer_id, len(bundle.claims),
@@ -299,6 +319,9 @@ class VerifierClient:
                                 f"reads {self.registry.address} on chain {self.chain_id}"))
             return bundle, checks, None, presentation
         checks.append(self._registry_matches())
+        checks.append(self._suite_matches(bundle, presentation))
+        if checks[-1].outcome is Outcome.FAILED:
+            return bundle, checks, None, presentation
         holder = self._holder(bundle, presentation, digest, now)
         checks += holder
         if holder[-1].outcome is Outcome.FAILED:
@@ -311,6 +334,27 @@ class VerifierClient:
             self._registry_check = Check("registry_matches", Outcome.PASSED,
                                          f"chain {self.chain_id}, {self.registry.address}")
         return self._registry_check
+
+    def _suite_matches(self, bundle: Bundle, p: Presentation | None) -> Check:
+        """Whether the bundle, and the presentation's holder key, belong to the deployment's crypto suite: the GM
+        suite anchors SM3 batches only and takes SM2 holder keys (P-256 where the bank's policy allows); the
+        standard suite takes keccak-256, sha256 or SM3 batches and P-256 holder keys."""
+        suite, alg = self.suite, bundle.proof.hash_alg
+        try:
+            if suite is Suite.GM and alg is not HashAlgorithm.SM3:
+                raise SuiteMismatch(f"the batch is hashed with {alg.label}; this deployment of the GM suite anchors "
+                                    "SM3 batches only")
+            key = p.holder_key() if p is not None else None
+            if key is not None and is_sm2(key) and suite is not Suite.GM:
+                raise SuiteMismatch("the holder key is SM2, of the GM suite; this deployment uses the standard suite")
+            if key is not None and not is_sm2(key) and suite is Suite.GM and not self.policy.p256_holders:
+                raise SuiteMismatch("the holder key is P-256; this deployment of the GM suite takes SM2 holder keys "
+                                    "(P-256 only where the bank allows them: [verifier] p256_holders)")
+        except SuiteMismatch as exc:
+            return Check("suite_matches", Outcome.FAILED, f"SuiteMismatch: {exc}")
+        except CrossverifyError:
+            pass  # a malformed holder key: holder_bound names it
+        return Check("suite_matches", Outcome.PASSED, f"the {suite.label} crypto suite")
 
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
         """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last

@@ -53,6 +53,8 @@ class InstitutionOut(BaseModel):
     name: dict[str, str] | None = Field(default=None, description="This service's institution, in each language "
                                                                   "([display] name)")
     issuer: MetadataOut | None = Field(default=None, description="On an issuer's service: its name as registered")
+    suite: str = Field(default="standard", description="The consortium's crypto suite, as its registry says: "
+                                                        "'standard' (P-256 holder keys) or 'gm' (SM2 holder keys)")
 
 
 #: A holder key's public JWK, as the pickup page sends it (the format's test key).
@@ -120,10 +122,11 @@ def _display_routes(routes: APIRouter, ctx: Context) -> None:
     @routes.get("/resident/institution", operation_id="getInstitution", response_model=InstitutionOut,
                 summary="The name of the institution whose page this is ([display] name), in each language")
     def institution(_: Visitor) -> InstitutionOut:
-        if "issuer" not in ctx.roles:
-            return InstitutionOut(name=name)
         with ctx.chain_lock:
-            return InstitutionOut(name=name, issuer=_metadata(session.metadata, session.issuer_id, ""))
+            suite = session.registry.crypto_suite().label
+            if "issuer" not in ctx.roles:
+                return InstitutionOut(name=name, suite=suite)
+            return InstitutionOut(name=name, issuer=_metadata(session.metadata, session.issuer_id, ""), suite=suite)
 
     @routes.get("/resident/metadata", operation_id="getDisplayMetadata", response_model=DisplayOut,
                 summary="An issuer's name and a document type's labels, as the registry's digests name them: the "
