@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from ..regulator.words import WORDS_FILE
 from .auth import Client
 from .resident import PAGE, VENDORED, page_headers
 
@@ -82,8 +83,9 @@ def _digest(token: str) -> bytes:
 
 
 def mount(app: FastAPI) -> None:
-    """Serve the console at ``/regulator/``: its files under ``/regulator/static/``, the resident page's format
-    code it shares under ``/regulator/shared/``, and the packages that code runs under ``/regulator/vendor/``."""
+    """Serve the console at ``/regulator/``: its files under ``/regulator/static/``, its words at
+    ``/regulator/words.json``, the resident page's format code it shares under ``/regulator/shared/``, and the
+    packages that code runs under ``/regulator/vendor/``."""
     headers = page_headers(CONSOLE / "index.html")
 
     @app.get("/regulator", include_in_schema=False)
@@ -93,6 +95,11 @@ def mount(app: FastAPI) -> None:
     @app.get("/regulator/", include_in_schema=False)
     def console() -> FileResponse:
         return FileResponse(CONSOLE / "index.html", headers=headers)
+
+    @app.get("/regulator/words.json", include_in_schema=False)
+    def words() -> FileResponse:
+        """The console's words in its four languages (the static report's too)."""
+        return FileResponse(WORDS_FILE, media_type="application/json")
 
     app.mount("/regulator/static", StaticFiles(directory=CONSOLE), name="console-static")
     app.mount("/regulator/shared", StaticFiles(directory=PAGE), name="console-shared")
