@@ -15,8 +15,7 @@ from web3 import Web3
 
 from crossverify.format.encoding import to_hex
 from crossverify.sealing import Receipt, seal_receipts
-from crossverify.service.auth import Client
-from crossverify.service.console import COOKIE, Sessions
+from crossverify.service.console import COOKIE
 
 from ..conftest import Consortium
 from .test_regulator_api import regulator
@@ -82,20 +81,6 @@ def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium:
     assert COOKIE not in api.cookies
     assert api.get("/v1/regulator/overview", cookies={COOKIE: token}).status_code == 401  # forgotten by the service
     api.app_state.session.close()  # type: ignore[attr-defined]
-
-
-def test_a_session_lapses_when_idle_and_at_its_end() -> None:
-    now = [0.0]
-    sessions = Sessions(idle=60, lifetime=300, clock=lambda: now[0])
-    amcm = Client("amcm", "regulator")
-    token = sessions.open(amcm)
-    for now[0] in (50, 100, 150, 200, 250):
-        assert sessions.client(token) == amcm  # each use starts its idle time again
-    now[0] = 301
-    assert sessions.client(token) is None  # eight hours (here: 300 s) at most, however busy
-    idle = sessions.open(amcm)
-    now[0] += 61
-    assert sessions.client(idle) is None
 
 
 def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, tmp_path: Path) -> None:
