@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
@@ -67,8 +67,8 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     page.select_option("#language", "en")
     page.fill("#key", "cvk_not-a-regulator")
     page.click("#login-form button")
-    page.wait_for_function("document.querySelector('#error').textContent !== ''")
-    assert page.locator("#error").inner_text() == "That is not a regulator's API key."
+    # (a locator waits in Playwright's own world: wait_for_function's string would be eval'd under the page's CSP)
+    expect(page.locator("#error")).to_have_text("That is not a regulator's API key.")
     problems.clear()  # Chromium logs the refused sign-in's 401
     page.fill("#key", key)
     page.click("#login-form button")
