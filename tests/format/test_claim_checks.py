@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from crossverify.errors import BundleError
 from crossverify.format.bundle import _check_claims, _check_each_claim
-from crossverify.format.certificate import Claim, Disclosure, RedactedClaim
+from crossverify.format.certificate import Claim, Claims, Disclosure, RedactedClaim
 from crossverify.format.hashing import HashAlgorithm
 
 KECCAK = HashAlgorithm.KECCAK256
@@ -28,7 +28,7 @@ claims = st.lists(
 
 def fault(check: object, items: tuple[Disclosure, ...]) -> tuple[type, str, str] | None:
     try:
-        check(items, KECCAK)  # type: ignore[operator]
+        check(Claims.of(items), KECCAK)  # type: ignore[operator]
     except BundleError as exc:
         return type(exc), str(exc), exc.path
     return None

@@ -29,7 +29,7 @@ import rfc8785
 from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
 from .bundle import Bundle, _named, bundle_from_json, load_bundle
-from .certificate import MAX_BUNDLE_BYTES, Claim
+from .certificate import MAX_BUNDLE_BYTES
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .holder import (
@@ -150,7 +150,7 @@ class Presentation:
 
 def disclosed_names(bundle: Bundle) -> tuple[str, ...]:
     """The names of the bundle's disclosed claims, in digest order."""
-    return tuple(c.name for c in bundle.claims if isinstance(c, Claim))
+    return bundle.disclosed_names()
 
 
 def present(bundle: Bundle, challenge: Challenge, key: HolderPrivateKey, now: int,

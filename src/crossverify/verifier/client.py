@@ -27,7 +27,7 @@ from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError, SuiteMismatch
 from ..format.bundle import Bundle
-from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
+from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
@@ -420,8 +420,7 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c.name for c in bundle.claims
-                 if isinstance(c, Claim) and isinstance(c.value, dict) and is_attachment(c.value)]
+        named = bundle.attachment_names()
         if not named:
             return _NO_ATTACHMENTS
         if files is None:
