@@ -66,7 +66,9 @@ class App:
         if self.as_json:
             click.echo(json.dumps(data, indent=1, default=_jsonable))
         else:
-            Console().print(human, soft_wrap=isinstance(human, str))  # text is never cut into lines to paste
+            # Text is printed as written (never read as markup: "[regulator] key_files" stays) and never cut
+            # into lines, so that it can be pasted.
+            Console().print(human, soft_wrap=isinstance(human, str), markup=False)
 
 
 def _jsonable(value: Any) -> Any:

@@ -91,5 +91,5 @@ def serve_new_key(app: App, name: str, role: str) -> None:
     """Make an API key for the institution NAME; the configuration keeps only its SHA-256."""
     key, digest = new_key()
     app.emit({"name": name, "role": role, "key": key, "configuration": f'{name} = "{role} {digest}"'},
-             escape(f"API key for {name} (give it to them once; it is not stored):\n  {key}\n"
-                    f"Add to [service.api_keys]:\n  {name} = \"{role} {digest}\""))
+             f"API key for {name} (give it to them once; it is not stored):\n  {key}\n"
+             f"Add to [service.api_keys]:\n  {name} = \"{role} {digest}\"")
