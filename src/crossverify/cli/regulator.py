@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..format.bundle import load_bundle
+from ..format.display import counted
 from ..format.encoding import from_hex, to_hex, utc_minute
 from ..format.presentation import load_presentation, looks_like_presentation
 from ..regulator.export import to_csv, to_html, to_json
@@ -75,7 +76,7 @@ def sync(app: App) -> None:
     """Read new events into the index; with the regulator's keys ([regulator] key_files), open the new sealed
     receipts and disputes too."""
     session = app.session
-    with Progress(console=app.console, transient=True) as progress:
+    with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as progress:
         task = progress.add_task("reading events", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -85,13 +86,14 @@ def sync(app: App) -> None:
             indexed, opened = session.trail.sync(advance)
         else:
             indexed, opened = session.regulator.sync(advance), None
-    rewound = f" (first rewound {indexed.rewound} events from blocks that left the chain)" if indexed.rewound else ""
-    said = f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
+    rewound = (f" (first rewound {counted(indexed.rewound, 'event')} from blocks that left the chain)"
+               if indexed.rewound else "")
+    said = f"indexed {counted(indexed.events, 'event')} from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
     data = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
             "rewound": indexed.rewound}
     if opened is not None:
         data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
-        said += (f"; opened {opened.receipts} receipts and {opened.disputes} dispute events "
+        said += (f"; opened {counted(opened.receipts, 'receipt')} and {counted(opened.disputes, 'dispute event')} "
                  f"({opened.unreadable} unreadable)")
     app.emit(data, said)
 
