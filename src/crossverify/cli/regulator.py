@@ -35,7 +35,7 @@ def regulator() -> None:
 @command
 def keygen(app: App, out: Path, kem: str) -> None:
     """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and
-    its public half beside it (OUT with .pub.json), for the operators' ``operator propose regulator-keys``."""
+    its public half beside it (OUT with .pub.json), for the operators' 'operator propose regulator-keys'."""
     key = RegulatorKey.generate(KEMS[kem])
     public, public_file = key.public_key, out.with_suffix(".pub.json")
     if public_file.exists():
@@ -124,7 +124,7 @@ def report(app: App, fmt: str, out: Path | None) -> None:
 @click.argument("document")
 @command
 def circulation(app: App, document: str) -> None:
-    """Who verified DOCUMENT, for what, with whose consent; and its disputes, from the index (``regulator sync``
+    """Who verified DOCUMENT, for what, with whose consent; and its disputes, from the index ('regulator sync'
     reads new events). DOCUMENT is a document digest (0x and 64 hex digits) or a bundle or presentation file."""
     trail = app.session.trail
     trail.open_new()
