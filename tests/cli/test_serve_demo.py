@@ -42,6 +42,9 @@ def test_serve_demo_serves_the_page_and_verifies_its_certificates(tmp_path: Path
         assert "<title>crossverify</title>" in httpx.get(f"{base}/resident/").text
         bundles = sorted(out.rglob("*.bundle.json"))
         assert len(bundles) == 3
+        shown = httpx.get(f"{base}/resident/metadata", params={"issuer": "BNUMMOMX", "docType": "DEPCERT"}).json()
+        assert shown["issuer"]["metadata"]["name"]["zh-Hant"] == "大西洋銀行"  # the page names the issuer, not its BIC
+        assert shown["docType"]["metadata"]["name"]["pt"] == "Certificado de depósito"
         verdict = httpx.post(f"{base}/resident/verifications", content=bundles[0].read_bytes()).json()
         assert verdict["valid"] and verdict["issuer"] == "BNUMMOMX"
     finally:
