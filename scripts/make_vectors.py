@@ -66,7 +66,7 @@ from crossverify.format.holder import SM2HolderPrivateKey, public_jwk, sign_p136
 from crossverify.format.metadata import ISSUER_FORMAT, LANGUAGES, from_json, metadata_digest, standard_types
 from crossverify.format.strict_json import MAX_DEPTH
 from crossverify.keys.sm2 import LocalSM2Key
-from crossverify.sealing import Kem, SealedReceipts, open_receipts, seal_receipts
+from crossverify.sealing import Consent, Kem, SealedReceipts, case_reference_code, open_receipts, seal_receipts
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "docs" / "vectors"
@@ -500,19 +500,27 @@ def presentation_vectors() -> dict[str, object]:
             {"case": "the same with its cnf claim redacted too", "check": "proof_leads_to_root",
              "bundle": {**unflagged, "claims": bundle.redact(["cnf"]).to_json()["claims"]}},
         ],
-        "sealedReceipts": {kem.name: sealed_vector(kem, presentation.hash(), digest) for kem in Kem},
+        "sealedReceipts": {kem.name: sealed_vector(kem, presentation.hash(), digest,
+                                                   presentation.bundle.proof.batch_root) for kem in Kem},
     }
 
 
-def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str, object]:
-    """Two receipts sealed together to two regulators: the presentation's, and a bare bundle's. Encryption (HPKE,
-    SM2) is randomised, so the sealed bytes of the file already written are kept while they still open to these very
+def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes, batch_root: bytes) -> dict[str, object]:
+    """Three receipts sealed together to two regulators, one per consent: the presentation's, a bare bundle's
+    with the bank's attestation of in-person consent, and a bare bundle's without. Encryption (HPKE, SM2) is
+    randomised, so the sealed bytes of the file already written are kept while they still open to these very
     receipts; otherwise they are sealed afresh."""
     keys = [regulator_key(kem, name) for name in ("AMCM", "PBOC-GD")]
-    receipts = [Receipt(digest, "BNUMMOMX", "ACCTOPEN", presentation_hash, NOW + 5,
-                        hashlib.sha256(b"crossverify test vector receipt salt").digest()[:16]),
-                Receipt(hashlib.sha256(b"crossverify test vector: another document").digest(), "BNUMMOMX", "LOAN",
-                        bytes(32), NOW + 6, hashlib.sha256(b"crossverify test vector receipt salt 2").digest()[:16])]
+    other = hashlib.sha256(b"crossverify test vector: another document").digest()
+
+    def salt(n: str) -> bytes:
+        return hashlib.sha256(f"crossverify test vector receipt salt{n}".encode()).digest()[:16]
+
+    receipts = [Receipt(digest, "BNUMMOMX", "DEPCERT", batch_root, "ACCTOPEN", Consent.PRESENTATION,
+                        presentation_hash, NOW + 5, salt("")),
+                Receipt(other, "BNUMMOMX", "DEPCERT", batch_root, "LOAN", Consent.IN_PERSON,
+                        case_reference_code("LOAN-17"), NOW + 6, salt(" 2")),
+                Receipt(other, "BNUMMOMX", "DEPCERT", batch_root, "KYC", Consent.NONE, bytes(32), NOW + 7, salt(" 3"))]
     sealed = None
     if PRESENTATION_OUT.exists():
         old = json.loads(PRESENTATION_OUT.read_text()).get("sealedReceipts", {}).get(kem.name, {})
@@ -525,8 +533,9 @@ def sealed_vector(kem: Kem, presentation_hash: bytes, digest: bytes) -> dict[str
     return {
         "regulators": [{"privateKey": "0x" + k.raw.hex(), "publicKey": "0x" + k.public_key.raw.hex()}
                        for k in keys],
-        "receipts": [{"documentDigest": "0x" + r.document_digest.hex(), "issuer": r.issuer_id, "purpose": r.purpose,
-                      "presentationHash": "0x" + r.presentation_hash.hex(), "verifiedAt": r.verified_at,
+        "receipts": [{"documentDigest": "0x" + r.document_digest.hex(), "issuer": r.issuer_id, "docType": r.doc_type,
+                      "batchRoot": "0x" + r.batch_root.hex(), "purpose": r.purpose, "consent": r.consent.name.lower(),
+                      "consentReference": "0x" + r.consent_reference.hex(), "verifiedAt": r.verified_at,
                       "salt": "0x" + r.salt.hex(), "plaintext": "0x" + r.plaintext().hex(),
                       "commitment": "0x" + c.hex()} for r, c in zip(receipts, sealed.commitments, strict=True)],
         "sealed": "0x" + sealed.sealed.hex(),

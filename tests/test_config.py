@@ -114,6 +114,7 @@ def test_storage_is_sqlite_files_unless_a_postgresql_url_is_given(tmp_path: Path
     ("sqlite:///var/x.sqlite", "must be a postgresql:// URL"),
     ("mysql://db/bank", "must be a postgresql:// URL"),
     ("postgresql://crossverify:hunter2@db/bank", "holds a password: put it in PGPASSWORD"),
+    ("postgresql://crossverify@db/bank?sslmode=require&password=hunter2", "holds a password"),
 ])
 def test_bad_storage_urls_are_refused(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .format.presentation import Challenge, Presentation, load_challenge, load_presentation, present
     from .issuer.client import IssuerClient, RunReport
     from .issuer.journal import Journal
-    from .regulator.index import AuditReport, RegulatorReader
+    from .regulator.index import RegulatorReader
+    from .regulator.queries import AuditReport, Supervision
     from .sealing import (
         Receipt,
         RegulatorKey,
@@ -89,6 +90,7 @@ __all__ = [
     "SealedReceipt",
     "SealedReceipts",
     "Status",
+    "Supervision",
     "TransactionFailed",
     "VerificationReport",
     "VerifierClient",
@@ -113,7 +115,7 @@ __all__ = [
 #: (a resident's device, a second implementation) never loads web3 or the chain layer.
 _HOMES = {
     "AnchorRequest": ".chain.typed_data",
-    "AuditReport": ".regulator.index",
+    "AuditReport": ".regulator.queries",
     "Bundle": ".format.bundle",
     "BundleError": ".errors",
     "Certificate": ".format.certificate",
@@ -145,6 +147,7 @@ _HOMES = {
     "RegulatorKey": ".sealing",
     "RegulatorPublicKey": ".sealing",
     "RegulatorReader": ".regulator.index",
+    "Supervision": ".regulator.queries",
     "RevocationReason": ".chain.records",
     "RevocationRequest": ".chain.typed_data",
     "Role": ".chain.records",

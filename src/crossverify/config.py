@@ -77,7 +77,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
 
@@ -172,15 +172,17 @@ class VerifierSettings:
 @dataclass(frozen=True, slots=True)
 class AuditSettings:
     """``[audit]``: the regulator's index and how it reads the chain: at most ``chunk`` blocks per
-    ``eth_getLogs``, spans sized to hold about ``max_events`` events (which bounds the sync's memory)."""
+    ``eth_getLogs``, spans sized to hold about ``max_events`` events (which bounds the sync's memory); a bank
+    recording more than ``burst_per_hour`` receipts in an hour is flagged (``receipt_burst``)."""
 
     index: Path = Path("crossverify-audit.sqlite")
     from_block: int = 0
     chunk: int = 2000
     max_events: int = 10_000
+    burst_per_hour: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("chunk", "max_events"):
+        for name in ("chunk", "max_events", "burst_per_hour"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[audit] {name} must be positive, got {getattr(self, name)}")
 
@@ -189,11 +191,13 @@ class AuditSettings:
 class RegulatorSettings:
     """``[regulator]``: the regulator's sealing keys, every one it has held (keys rotate by epoch and old
     receipts stay sealed to old keys; env: comma-separated), the variable holding their password when they are
-    encrypted, and how many days an issuer has to answer a dispute before the report flags it."""
+    encrypted, how many days an issuer has to answer a dispute before the report flags it, and the names the
+    console shows for banks' accounts (``bank_names``: address -> name; the chain names no bank)."""
 
     key_files: list[Path] = field(default_factory=list)
     password_env: str = "CROSSVERIFY_REGULATOR_PASSWORD"
     dispute_answer_within: float = 5.0
+    bank_names: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.dispute_answer_within <= 0:
@@ -266,12 +270,18 @@ class StorageSettings:
     def __post_init__(self) -> None:
         if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
-        if self.url is not None and urlsplit(self.url).password is not None:
+        if self.url is not None and holds_password(self.url):
             raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
 
     def location(self, path: Path) -> str | Path:
         """Where a store whose SQLite file would be ``path`` lives."""
         return self.url if self.url is not None else path
+
+
+def holds_password(url: str) -> bool:
+    """Whether a database URL carries a password (as ``user:password@`` or a ``password=`` parameter)."""
+    parts = urlsplit(url)
+    return parts.password is not None or "password" in parse_qs(parts.query)
 
 
 @dataclass(frozen=True, slots=True)

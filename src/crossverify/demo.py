@@ -13,7 +13,7 @@ import json
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,16 @@ from .chain.metadata import MetadataReader
 from .chain.records import RevocationReason, Role
 from .chain.registry import Registry
 from .chain.typed_data import AnchorRequest, Domain, sign
-from .config import Config, DisplaySettings, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from .config import (
+    AuditSettings,
+    Config,
+    DisplaySettings,
+    KeySettings,
+    NetworkSettings,
+    RegulatorSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
 from .consortium.operator import OperatorClient
 from .errors import ContractRevert
 from .format.batch import SaltedDocument, salt_document, seal_batch
@@ -53,12 +62,14 @@ from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
 from .keys.softhsm import init_softhsm
 from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
-from .regulator.index import AuditReport, RegulatorReader
-from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts
+from .regulator.index import RegulatorReader
+from .regulator.queries import AuditReport, Supervision
+from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts, seal_receipts
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerificationReport, VerifierClient
 from .verifier.disputes import open_dispute, read_answer
+from .verifier.outbox import regulator_keys
 
 DAY = 86400
 #: The demo bank's name, as its resident page shows it (zh-Hant, zh-Hans, pt, en).
@@ -109,7 +120,12 @@ class DemoResult:
     dispute: tuple[str, bool] | None = None  # the answer's status and whether the issuer's key signed it
     receipted: list[bytes] = field(default_factory=list)  # digests of documents with a receipt or a dispute
     purposes: list[str] = field(default_factory=list)
+    planted: list[str] = field(default_factory=list)  # the anomaly kinds the demo's incidents should raise
     report: AuditReport | None = None
+    circulation_address: str = ""
+    regulator_key: RegulatorKey | None = None  # AMCM's sealing key, for a regulator's service over this chain
+    banks: dict[str, str] = field(default_factory=dict)  # account -> name
+    bundle: Path | None = None  # the resident's own certificate file, traced by the regulators
     claim_values: list[Any] = field(default_factory=list)
     salts: list[bytes] = field(default_factory=list)
     seconds: float = 0.0
@@ -186,7 +202,8 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                   "Macao, Guangdong and Hong Kong")
 
     console.rule("[bold]2. Macao issuers anchor certificates")
-    result = DemoResult(w3, registry.address, out_dir)
+    result = DemoResult(w3, registry.address, out_dir, circulation_address=circulation.address,
+                        regulator_key=regulators["AMCM (Macao)"], banks={a: n for n, a in banks.items()})
     now = chain_time(w3)
     references: dict[str, list[str]] = {}
     with Progress(console=console) as progress:
@@ -224,12 +241,14 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         valid = [r for r in reports if r.valid]
         result.genuine_valid += len(valid)
         purpose = "ACCTOPEN" if label.endswith("A") else "LOAN"
-        flushed = verifier.record(valid, purpose)
+        # Each resident signed the bank's consent form at the counter, filed under the day's case.
+        flushed = verifier.record(valid, purpose, f"{purpose}-BRANCH-0001", in_person=True)
         result.receipted += [r.document_digest for r in valid if r.document_digest]
         result.purposes.append(purpose)
         console.print(f"  {label}: {len(valid)} of {len(reports)} genuine certificates valid; "
                       f"{counted(flushed.recorded, 'receipt')} recorded sealed to the regulators in "
-                      f"{counted(flushed.transactions, 'transaction')}")
+                      f"{counted(flushed.transactions, 'transaction')}, each attesting that the resident consented "
+                      "in person")
 
     console.rule("[bold]4. What does not pass")
     bank_a = verifiers["Guangdong Bank A"]
@@ -271,8 +290,10 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     guangdong.approve(leaving)
     console.print(f"  Hong Kong leaves again: {len(macao.consortium.operators())} operators, Macao and Guangdong")
 
-    _consent(result, Story(issuers["BNUMMOMX"], registry, circulation, regulators, bnu_sealing,
-                           banks["Guangdong Bank A"], macao_op), now, policy, out_dir, console)
+    presented = _consent(result, Story(issuers["BNUMMOMX"], registry, circulation, regulators, bnu_sealing,
+                                       banks["Guangdong Bank A"], macao_op), now, policy, out_dir, console)
+    result.planted = _incidents(Incidents(registry, circulation, verifiers, banks, carried[5], withdrawn, expiring,
+                                          presented), console)
 
     for plan in ISSUERS:
         for doc in _journal_documents(issuers[plan.issuer_id]):
@@ -280,11 +301,13 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
             result.salts.extend(c.salt for c in doc.claims)
     journal.close()
 
-    console.rule("[bold]6. The regulator")
-    reader = RegulatorReader(registry, out_dir / "audit.sqlite", circulation=circulation)
+    console.rule("[bold]7. The regulator")
+    # The banks verified every certificate in one sitting: an hour of that many receipts is their normal.
+    reader = RegulatorReader(registry, out_dir / "audit.sqlite", circulation=circulation,
+                             burst_per_hour=max(1000, certificates))
     amcm = CirculationTrail(reader, [regulators["AMCM (Macao)"]])
     sync, opened = amcm.sync()
-    audit = amcm.report()
+    audit = Supervision(reader, amcm).report()
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():
@@ -296,10 +319,14 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     console.print(summary)
     if result.traced:
         _trace(amcm, result.traced[0].document_digest, {a: n for n, a in banks.items()}, console)
-    for kind, found in _by_kind(audit.anomalies).items():
-        first = found[0]
-        console.print(f"  [red]anomaly[/] {kind} ×{len(found)}, e.g. " +
-                      ", ".join(f"{k}={v}" for k, v in first.items() if k not in ("kind", "at")))
+    names = {a: n for n, a in banks.items()}
+    console.print(f"  {len(audit.anomalies)} kinds of anomaly, each explained:" if audit.anomalies else
+                  "  no anomaly")
+    for group in audit.anomalies:
+        first = group["examples"][0] if group["examples"] else {}
+        who = names.get(first.get("bank", ""), first.get("issuer", ""))
+        console.print(f"  [red]{group['severity']}[/] {group['title']} ×{group['count']} ({who}): {group['meaning']}"
+                      f"\n      next: {group['nextStep']}")
     reader.close()
     (out_dir / "audit-report.html").write_text(to_html(audit))
     (out_dir / "audit-report.json").write_text(to_json(audit))
@@ -311,11 +338,13 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
 def _trace(trail: CirculationTrail, digest: bytes, names: dict[str, str], console: Console) -> None:
     """The regulator's answer to "who verified this document, for what, with whose consent", and its disputes."""
     found = trail.circulation(digest)
-    table = Table("recorded", "block", "bank", "purpose", "consented", title_justify="left",
+    table = Table("recorded", "block", "bank", "purpose", "consent", title_justify="left",
                   title=f"  circulation of the resident's document {to_hex(digest)[:18]}…")
     for r in found.receipts:
+        consent = {"presentation": "a presentation they signed", "in_person": "in person, as the bank attests",
+                   "none": "[red]none stated[/]"}[r.consent.name.lower()]
         table.add_row(utc_minute(r.recorded_at), str(r.block_number), names.get(r.verifier, r.verifier),
-                      purpose_words(r.purpose), "yes, a presentation they signed" if r.consented else "[red]no[/]")
+                      purpose_words(r.purpose), consent)
     console.print(table)
     for d in found.disputes:
         signed = {True: f"a signing key of {d['issuer']}", False: "a key that is not the issuer's"}
@@ -323,13 +352,6 @@ def _trace(trail: CirculationTrail, digest: bytes, names: dict[str, str], consol
                                  f"signed by {signed[a['signedByIssuer']]}" for a in d["answers"]) or "not answered yet"
         console.print(f"  dispute by {names.get(d['verifier'], d['verifier'])}: {d['reason'].replace('_', ' ')} "
                       f"about {d['issuer']}'s document; {answers}")
-
-
-def _by_kind(anomalies: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    kinds: dict[str, list[dict[str, Any]]] = {}
-    for a in anomalies:
-        kinds.setdefault(a["kind"], []).append(a)
-    return kinds
 
 
 def _local_key(_issuer_id: str) -> BaseAccount:
@@ -363,9 +385,11 @@ class Story:
     relay: str
 
 
-def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir: Path, console: Console) -> None:
+def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir: Path,
+             console: Console) -> Presentation:
     """A resident's certificate bound to their own key: presented once to Bank A, refused as a copy elsewhere;
-    the receipt recorded sealed, traced by the regulators alone; a dispute opened and answered."""
+    the receipt recorded sealed, traced by the regulators alone; a dispute opened and answered. Returns the
+    resident's presentation."""
     console.rule("[bold]5. The resident's consent")
     bnu, registry, circulation = story.bnu, story.registry, story.circulation
     holder = generate_holder_key()
@@ -374,7 +398,8 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
         "holder_name": "LEONG Mei Leng", "account_no": "9-101-777001-3", "balance": {"MOP": 385000.0},
         "cnf": holder_claim(holder.public_key())}))])
     bnu.run()
-    bundle = load_bundle(bnu.bundle_path("DEPCERT-bound").read_bytes())
+    result.bundle = bnu.bundle_path("DEPCERT-bound")
+    bundle = load_bundle(result.bundle.read_bytes())
     console.print("  the resident made a key of their own; BNU put its public half in the certificate (claim cnf), "
                   "which marks it holder-bound: no bank accepts it bare, whatever its policy")
 
@@ -441,6 +466,50 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
     result.dispute = (read.answer.status.name.lower(), read.signed_by_issuer)
     console.print(f"    Bank A reads the answer with its one-time reply key: {result.dispute[0]}, signed by "
                   f"{'a signing key of BNU' if read.signed_by_issuer else 'a key that is not BNU`s'}")
+    return presented
+
+
+@dataclass(frozen=True)
+class Incidents:
+    """What the careless or dishonest banks of the demo have at hand."""
+
+    registry: Registry
+    circulation: CirculationContract
+    verifiers: dict[str, VerifierClient]
+    banks: Mapping[str, str]
+    bare: Bundle
+    withdrawn: Bundle
+    expired: Bundle
+    presented: Presentation
+
+
+def _incidents(x: Incidents, console: Console) -> list[str]:
+    """Four things banks must not do, each done once, for the regulator to find among the lawful receipts (the
+    insurer's leaked key, in part 4, is a fifth). Returns the anomaly kinds they should raise."""
+    console.rule("[bold]6. What a supervisor must find")
+    keys = regulator_keys(x.circulation)
+    now = chain_time(x.registry.w3)
+
+    def record(bank: str, receipt: Receipt) -> None:  # a bank's own software, bypassing the client's checks
+        sealed = seal_receipts([receipt], keys)
+        x.circulation.record(sealed.commitments, sealed.sealed, x.banks[bank])
+
+    def about(bundle: Bundle, purpose: str, **consent: Any) -> Receipt:
+        return Receipt.new(bundle.document_digest(), bundle.header.issuer_id, bundle.header.doc_type,
+                           bundle.proof.batch_root, purpose, now, **consent)
+
+    bank_b = x.verifiers["Guangdong Bank B"]
+    bank_b.record([bank_b.verify(x.bare)], "LOAN")
+    console.print("  Bank B verifies a bare bundle and records it stating no consent at all")
+    record("Guangdong Bank A", about(x.withdrawn, "ACCTOPEN", case="ACCTOPEN-0417"))
+    console.print("  Bank A records a receipt for the withdrawn certificate its verification refused")
+    record("Guangdong Bank B", about(x.presented.bundle, "LOAN", presentation_hash=x.presented.hash(
+        x.presented.bundle.document_digest())))
+    console.print("  Bank B cites the resident's presentation to Bank A as the consent for a loan of its own")
+    record("Guangdong Bank B", about(x.expired, "LOAN", case="LOAN-0932"))
+    console.print("  Bank B records the expired credit record as verified")
+    return ["anchor_in_compromised_window", "circulation_without_consent", "circulation_of_revoked",
+            "consent_reused", "circulation_of_expired"]
 
 
 def _journal_documents(issuer: IssuerClient) -> list[SaltedDocument]:
@@ -529,3 +598,23 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
         display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True)), metadata=[published]),
         source="crossverify serve --demo")
     return config, key, [issuer.bundle_path(ref) for ref in references]
+
+
+def regulator_demo(out_dir: Path, certificates: int = 200, host: str = "127.0.0.1", port: int = 8080,
+                   console: Console | None = None) -> tuple[Config, str, DemoResult]:
+    """The demo's story on the embedded chain, then a regulator's service over it (AMCM's key, the banks by
+    name): ``(config, the regulator's new API key, what the story did)``."""
+    result = run_demo(out_dir, certificates, console)
+    assert result.regulator_key is not None
+    key_file = out_dir / "amcm.key"
+    key_file.unlink(missing_ok=True)
+    result.regulator_key.write(key_file)
+    key, digest = new_key()
+    config = Config(
+        network=NetworkSettings(registry=result.registry_address, circulation=result.circulation_address),
+        audit=AuditSettings(index=out_dir / "console-index.sqlite", burst_per_hour=max(1000, certificates)),
+        regulator=RegulatorSettings(key_files=[key_file], bank_names=result.banks),
+        service=ServiceSettings(host=host, port=port, api_keys={"AMCM": f"regulator {digest}"}),
+        source="crossverify serve --demo-console")
+    return config, key, result
+

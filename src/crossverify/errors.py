@@ -24,7 +24,8 @@
     │   ├── StoreUnavailable                 disk full, read-only, or an I/O error
     │   ├── StoreCorrupt                     not a crossverify store, or its integrity check failed
     │   ├── StoreTooNew                      written by a newer crossverify
-    │   └── StoreChainMismatch               bound to another chain (genesis), network reset or registry
+    │   ├── StoreChainMismatch               bound to another chain (genesis), network reset or registry
+    │   └── IndexNotSynced                   the regulator's index was never synced: the message names the command
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
     ├── SuiteMismatch                        a structure of one crypto suite at a deployment of the other
@@ -187,6 +188,11 @@ class StoreTooNew(StoreError):
 
 class StoreChainMismatch(StoreError):
     """The store belongs to another chain, network reset or registry: use another file for this one."""
+
+
+class IndexNotSynced(StoreError):
+    """The regulator's index was never synced, so it cannot answer yet: run ``crossverify regulator sync`` (or give
+    the command ``--sync``)."""
 
 
 class HolderKeyError(CrossverifyError, ValueError):

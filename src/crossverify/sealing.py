@@ -1,12 +1,13 @@
 """Receipts and disputes sealed to the regulators (and a dispute's other party): public bytes, private content.
 
-A bank that verified a document states a :class:`Receipt` (document digest, issuer, purpose code, the
-presentation's hash, time, and a fresh salt), whose commitment is its public reference. :func:`seal_receipts` seals
-the receipts of one transaction as one envelope: a fresh 128-bit body key, sealed to every regulator key with
-HPKE (RFC 9180, base mode, single shot, from ``cryptography``), and one AES-128-GCM body holding every receipt's
-plaintext after its version byte, in the order of the commitments::
+A bank that verified a document states a :class:`Receipt` (document digest, issuer, document type and batch
+root, purpose code, how the resident consented, time, and a fresh salt), whose commitment is its public
+reference. :func:`seal_receipts` seals the receipts of one transaction as one envelope: a fresh 128-bit body key,
+sealed to every regulator key with HPKE (RFC 9180, base mode, single shot, from ``cryptography``), and one
+AES-128-GCM body holding every receipt's plaintext after its version byte, in the order of the commitments::
 
-    plaintext  = 0x01 || digest(32) || issuer(11) || purpose(8) || presentationHash(32) || verifiedAt(5) || salt(16)
+    plaintext  = 0x02 || digest(32) || issuer(11) || docType(8) || batchRoot(32) || purpose(8) || consent(1)
+                 || consentReference(32) || verifiedAt(5) || salt(16)
     commitment = H(0x10 || plaintext)
     info       = "crossverify sealed receipts v4" || H(commitment_1 || ... || commitment_m)
     body       = plaintext_1[1:] || ... || plaintext_m[1:]
@@ -17,6 +18,10 @@ The byte after the version names the crypto suite: the standard suite (1) seals 
 with AES-GCM, H is keccak-256; the GM suite (2) encrypts body keys with SM2 (GB/T 32918.4, C1 || C3 || C2, 113
 bytes) and bodies with SM4-GCM, H is SM3. A regulator's key belongs to one suite, and so does everything sealed
 to it: an envelope of the other suite is refused by name (:class:`~crossverify.errors.SuiteMismatch`).
+
+The consent is a holder-signed presentation (its hash), the bank's attestation that the resident consented in
+person (its case reference), or none. A batch's receipts share one version, which the body's length tells
+(version 1 receipts, still read, lack the document type, batch root and consent byte).
 
 The commitments and the sealed bytes are what a chain carries (the circulation contract's event-only
 ``recordSealedReceipts(bytes32[] commitments, bytes ciphertext)``). The salt makes a commitment unpredictable,
@@ -54,16 +59,18 @@ from .format.encoding import from_hex, to_hex
 from .format.hashing import HashAlgorithm
 from .format.suite import Suite
 
-#: The receipt plaintext's version (its first byte, under the commitment).
-VERSION = 1
+#: The receipt plaintext's version (its first byte, under the commitment); version 1 is still read.
+RECEIPT_VERSION = 2
+#: The plaintext version of a dispute and of an answer.
+DISPUTE_VERSION = 1
 #: The envelope version of a batch of receipts, a dispute and an answer: 4, with the suite byte after it.
 ENVELOPE_VERSION = 4
 COMMITMENT_PREFIX = b"\x10"
 INFO = b"crossverify sealed receipts v4"
 SALT_BYTES = 16
-PLAINTEXT_BYTES = 1 + 32 + 11 + 8 + 32 + 5 + SALT_BYTES
-#: A receipt's share of a batch's body: its plaintext without the version byte.
-BODY_BYTES = PLAINTEXT_BYTES - 1
+#: Plaintext bytes by receipt version: version(1) digest(32) issuer(11) [docType(8) batchRoot(32)] purpose(8)
+#: [consent(1)] consentReference(32) verifiedAt(5) salt(16); version 1 has neither bracketed field.
+_PLAINTEXT_BYTES = {1: 1 + 32 + 11 + 8 + 32 + 5 + SALT_BYTES, 2: 1 + 32 + 11 + 8 + 32 + 8 + 1 + 32 + 5 + SALT_BYTES}
 #: Receipts one batch may hold (the body stays far below AES-GCM's limits).
 MAX_BATCH = 10_000
 KEY_ID_BYTES = 8
@@ -286,38 +293,104 @@ def _parse_key_json(data: object, member: str) -> tuple[Kem, bytes]:
         raise SealingError(f"unusable regulator key: {exc}") from None
 
 
+class Consent(IntEnum):
+    """How the resident consented to the verification a receipt records (the receipt's consent byte)."""
+
+    NONE = 0  #: neither: the bank states no consent (what regulators flag)
+    PRESENTATION = 1  #: a presentation the holder signed for this bank; the receipt carries its hash
+    IN_PERSON = 2  #: the bank attests the resident consented in person; the receipt carries its case reference
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What a bank tells the regulators about one verification."""
+    """What a bank tells the regulators about one verification: the document (digest, issuer, type, the batch
+    root it was anchored under), the purpose, how the resident consented, when, and a fresh salt.
+
+    ``consent_reference`` is 32 bytes: the presentation's hash (``Consent.PRESENTATION``), the bank's case
+    reference as UTF-8, zero-padded (``Consent.IN_PERSON``), or zeros. A version 1 receipt (read, never made)
+    names no document type or batch root (``""`` and zeros) and no in-person consent.
+    """
 
     document_digest: bytes
     issuer_id: str
+    doc_type: str
+    batch_root: bytes
     purpose: str
-    presentation_hash: bytes
+    consent: Consent
+    consent_reference: bytes
     verified_at: int
     salt: bytes
+    version: int = RECEIPT_VERSION
 
     @classmethod
-    def new(cls, document_digest: bytes, issuer_id: str, purpose: str, presentation_hash: bytes | None,
-            verified_at: int) -> Receipt:
-        """A receipt with a fresh salt; ``presentation_hash`` is ``None`` for a bare bundle (sealed as zeros)."""
-        return cls(document_digest, issuer_id, purpose, presentation_hash or bytes(32), verified_at,
+    def new(cls, document_digest: bytes, issuer_id: str, doc_type: str, batch_root: bytes, purpose: str,
+            verified_at: int, *, presentation_hash: bytes | None = None, case: str | None = None) -> Receipt:
+        """A receipt with a fresh salt; its consent is the holder-signed presentation with ``presentation_hash``,
+        or the bank's attestation of in-person consent under its ``case`` reference, or neither."""
+        if presentation_hash is not None and case is not None:
+            raise SealingError("a receipt states one consent: a presentation's hash or an in-person case reference")
+        if presentation_hash is not None:
+            consent, reference = Consent.PRESENTATION, presentation_hash
+        elif case is not None:
+            consent, reference = Consent.IN_PERSON, case_reference_code(case)
+        else:
+            consent, reference = Consent.NONE, bytes(32)
+        return cls(document_digest, issuer_id, doc_type, batch_root, purpose, consent, reference, verified_at,
                    secrets.token_bytes(SALT_BYTES))
 
+    @staticmethod
+    def plaintext_bytes(version: int = RECEIPT_VERSION) -> int:
+        """The plaintext length of a receipt of ``version``."""
+        try:
+            return _PLAINTEXT_BYTES[version]
+        except KeyError:
+            raise SealingError(f"no receipt version {version}; versions are {sorted(_PLAINTEXT_BYTES)}") from None
+
+    @staticmethod
+    def body_bytes(version: int = RECEIPT_VERSION) -> int:
+        """A receipt's share of a batch's body: its plaintext without the version byte."""
+        return Receipt.plaintext_bytes(version) - 1
+
     def plaintext(self) -> bytes:
-        if len(self.document_digest) != 32 or len(self.presentation_hash) != 32 or len(self.salt) != SALT_BYTES:
-            raise SealingError("digest and presentation hash are 32 bytes, the salt 16")
+        if (len(self.document_digest), len(self.batch_root), len(self.consent_reference), len(self.salt)) != (
+                32, 32, 32, SALT_BYTES):
+            raise SealingError("digest, batch root and consent reference are 32 bytes, the salt 16")
         if not 0 <= self.verified_at < 2**40:
             raise SealingError(f"verifiedAt must fit 40 bits, got {self.verified_at}")
-        return (bytes([VERSION]) + self.document_digest + issuer_id_code(self.issuer_id) + doc_type_code(self.purpose)
-                + self.presentation_hash + self.verified_at.to_bytes(5, "big") + self.salt)
+        if (self.consent is Consent.NONE) != (self.consent_reference == bytes(32)):
+            raise SealingError("a consent has a reference, and only a consent has one")
+        at, issuer, purpose = self.verified_at.to_bytes(5, "big"), issuer_id_code(self.issuer_id), doc_type_code(
+            self.purpose)
+        if self.version == 1:
+            if self.consent is Consent.IN_PERSON:
+                raise SealingError("a version 1 receipt cannot state in-person consent")
+            return bytes([1]) + self.document_digest + issuer + purpose + self.consent_reference + at + self.salt
+        if self.version != RECEIPT_VERSION:
+            raise SealingError(f"receipts are made at version {RECEIPT_VERSION}, not {self.version}")
+        return (bytes([RECEIPT_VERSION]) + self.document_digest + issuer + doc_type_code(self.doc_type)
+                + self.batch_root + purpose + bytes([self.consent]) + self.consent_reference + at + self.salt)
 
     @classmethod
     def from_plaintext(cls, data: bytes) -> Receipt:
-        if len(data) != PLAINTEXT_BYTES or data[0] != VERSION:
-            raise SealingError(f"a version {VERSION} receipt is {PLAINTEXT_BYTES} bytes starting 0x01")
-        return cls(data[1:33], code_name(data[33:44]), code_name(data[44:52]), data[52:84],
-                   int.from_bytes(data[84:89], "big"), data[89:])
+        """A receipt of either version from its plaintext; anything else raises :class:`SealingError`."""
+        version = data[0] if data else -1
+        if version not in _PLAINTEXT_BYTES or len(data) != _PLAINTEXT_BYTES[version]:
+            raise SealingError("a receipt is " + " or ".join(
+                f"{n} bytes starting 0x{v:02x}" for v, n in sorted(_PLAINTEXT_BYTES.items())))
+        if version == 1:
+            reference = data[52:84]
+            return cls(data[1:33], code_name(data[33:44]), "", bytes(32), code_name(data[44:52]),
+                       Consent.PRESENTATION if any(reference) else Consent.NONE, reference,
+                       int.from_bytes(data[84:89], "big"), data[89:], version=1)
+        try:
+            consent = Consent(data[92])
+        except ValueError:
+            raise SealingError(f"no consent kind {data[92]}") from None
+        receipt = cls(data[1:33], code_name(data[33:44]), code_name(data[44:52]), data[52:84], code_name(data[84:92]),
+                      consent, data[93:125], int.from_bytes(data[125:130], "big"), data[130:])
+        if consent is Consent.IN_PERSON:
+            receipt.case_reference  # noqa: B018  (refused when not a case reference)
+        return receipt
 
     def commitment(self, suite: Suite = Suite.STANDARD) -> bytes:
         """The receipt's public reference: H(0x10 || plaintext), H the suite's hash (keccak-256, or SM3)."""
@@ -325,8 +398,34 @@ class Receipt:
 
     @property
     def consented(self) -> bool:
-        """Whether the bank verified a holder-signed presentation (not a bare bundle)."""
-        return self.presentation_hash != bytes(32)
+        """Whether the receipt states the resident's consent (a signed presentation, or in person)."""
+        return self.consent is not Consent.NONE
+
+    @property
+    def presentation_hash(self) -> bytes | None:
+        """The hash of the holder-signed presentation the bank verified, if that was the consent."""
+        return self.consent_reference if self.consent is Consent.PRESENTATION else None
+
+    @property
+    def case_reference(self) -> str | None:
+        """The bank's case reference under which it attests in-person consent, if that was the consent."""
+        if self.consent is not Consent.IN_PERSON:
+            return None
+        try:
+            case = self.consent_reference.rstrip(b"\0").decode("utf-8")
+            case_reference_code(case)
+        except (UnicodeDecodeError, SealingError):
+            raise SealingError("an in-person consent's case reference is not readable text") from None
+        return case
+
+
+def case_reference_code(case: str) -> bytes:
+    """A bank's case reference as a receipt carries it: 1 to 32 bytes of UTF-8 without control characters,
+    zero-padded to 32."""
+    raw = case.encode("utf-8")
+    if not 1 <= len(raw) <= 32 or any(ch < " " or ch == "\x7f" for ch in case):
+        raise SealingError(f"a case reference is 1 to 32 bytes of printable UTF-8, got {case!r}")
+    return raw.ljust(32, b"\0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,8 +521,10 @@ def _batch_info(commitments: Sequence[bytes], suite: Suite) -> bytes:
 
 
 def seal_receipts(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPublicKey]) -> SealedReceipts:
-    """Seal ``receipts`` as one envelope to every regulator key (all of one KEM, each once), in the suite of the
-    keys: its commitments are that suite's."""
+    """Seal ``receipts`` (all of one version) as one envelope to every regulator key (all of one KEM, each once),
+    in the suite of the keys: its commitments are that suite's."""
+    if len({r.version for r in receipts}) > 1:
+        raise SealingError("the receipts of one sealed batch share one version")
     suite = _check_recipients(regulators).crypto_suite
     plaintexts = [r.plaintext() for r in receipts]
     commitments = tuple(_HASH[suite](COMMITMENT_PREFIX + p) for p in plaintexts)
@@ -432,9 +533,22 @@ def seal_receipts(receipts: Sequence[Receipt], regulators: Sequence[RegulatorPub
     return SealedReceipts(commitments, sealed)
 
 
-def sealed_receipts_size(kem: Kem, regulators: int, receipts: int) -> int:
-    """The length of the envelope of ``receipts`` receipts sealed to ``regulators`` keys of ``kem``."""
-    return _header_bytes(kem) + regulators * _part_bytes(kem) + receipts * BODY_BYTES + TAG_BYTES
+def sealed_receipts_size(kem: Kem, regulators: int, receipts: int, version: int = RECEIPT_VERSION) -> int:
+    """The length of the envelope of ``receipts`` receipts of ``version`` sealed to ``regulators`` keys of
+    ``kem``."""
+    return _header_bytes(kem) + regulators * _part_bytes(kem) + receipts * Receipt.body_bytes(version) + TAG_BYTES
+
+
+def _receipt_version(batch: SealedReceipts, kem: Kem) -> int:
+    """The version of a batch's receipts, which its body's length tells (a batch's receipts share one); the
+    current version when no length fits (the envelope's own checks then refuse it by name)."""
+    header = _header_bytes(kem)
+    if len(batch.sealed) >= header:
+        for version in _PLAINTEXT_BYTES:
+            if len(batch.sealed) == sealed_receipts_size(kem, batch.sealed[header - 1], len(batch.commitments),
+                                                         version):
+                return version
+    return RECEIPT_VERSION
 
 
 def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | None = None) -> list[Receipt | None]:
@@ -447,11 +561,13 @@ def open_receipts(batch: SealedReceipts, key: RegulatorKey, part_index: int | No
     """
     suite = key.kem.crypto_suite
     info = _batch_info(batch.commitments, suite)
-    _, body = _open_envelope(batch.sealed, key, info, len(batch.commitments) * BODY_BYTES, "batch of receipts",
+    version = _receipt_version(batch, key.kem)
+    share = Receipt.body_bytes(version)
+    _, body = _open_envelope(batch.sealed, key, info, len(batch.commitments) * share, "batch of receipts",
                              part_index)
     out: list[Receipt | None] = []
     for i, commitment in enumerate(batch.commitments):
-        plaintext = bytes([VERSION]) + body[i * BODY_BYTES:(i + 1) * BODY_BYTES]
+        plaintext = bytes([version]) + body[i * share:(i + 1) * share]
         if _HASH[suite](COMMITMENT_PREFIX + plaintext) != commitment:
             out.append(None)
             continue
@@ -542,21 +658,21 @@ class Dispute:
             raise SealingError("digest, batch root and receipt commitment are 32 bytes, the salt 16")
         if not 0 <= self.opened_at < 2**40:
             raise SealingError(f"openedAt must fit 40 bits, got {self.opened_at}")
-        return (bytes([VERSION]) + self.document_digest + issuer_id_code(self.issuer_id) + self.batch_root
+        return (bytes([DISPUTE_VERSION]) + self.document_digest + issuer_id_code(self.issuer_id) + self.batch_root
                 + bytes([self.reason]) + self.receipt_commitment + self.opened_at.to_bytes(5, "big")
                 + self.reply_key.kem.to_bytes(2, "big") + self.reply_key.raw)
 
     @classmethod
     def from_plaintext(cls, data: bytes, salt: bytes) -> Dispute:
         try:
-            if len(data) < _DISPUTE_FIXED + 2 or data[0] != VERSION:
+            if len(data) < _DISPUTE_FIXED + 2 or data[0] != DISPUTE_VERSION:
                 raise ValueError("too short")
             reply = RegulatorPublicKey(Kem(int.from_bytes(data[_DISPUTE_FIXED:_DISPUTE_FIXED + 2], "big")),
                                        data[_DISPUTE_FIXED + 2:])
             return cls(data[1:33], code_name(data[33:44]), data[44:76], DisputeReason(data[76]), data[77:109],
                        int.from_bytes(data[109:114], "big"), reply, salt)
         except (ValueError, SealingError) as exc:
-            raise SealingError(f"not a version {VERSION} dispute: {exc}") from None
+            raise SealingError(f"not a version {DISPUTE_VERSION} dispute: {exc}") from None
 
     @property
     def suite(self) -> Suite:
@@ -628,17 +744,18 @@ class DisputeAnswer:
         if len(self.dispute_id) != 32 or len(self.signature) not in (65, 84) or not 0 <= self.answered_at < 2**40:
             raise SealingError("a dispute id is 32 bytes, a signature 65 (or a key and an SM2 signature, 84), a "
                                "time 40 bits")
-        return (bytes([VERSION]) + self.dispute_id + bytes([self.status]) + self.answered_at.to_bytes(5, "big")
+        return (bytes([DISPUTE_VERSION]) + self.dispute_id + bytes([self.status])
+                + self.answered_at.to_bytes(5, "big")
                 + self.signature)
 
     @classmethod
     def from_plaintext(cls, data: bytes) -> DisputeAnswer:
         try:
-            if len(data) not in _ANSWER_BYTES.values() or data[0] != VERSION:
+            if len(data) not in _ANSWER_BYTES.values() or data[0] != DISPUTE_VERSION:
                 raise ValueError(f"{' or '.join(map(str, _ANSWER_BYTES.values()))} bytes starting 0x01")
             return cls(data[1:33], DisputeStatus(data[33]), int.from_bytes(data[34:39], "big"), data[39:])
         except ValueError as exc:
-            raise SealingError(f"not a version {VERSION} dispute answer: {exc}") from None
+            raise SealingError(f"not a version {DISPUTE_VERSION} dispute answer: {exc}") from None
 
     def signed_by(self, public_key: bytes) -> bool:
         """GM suite: whether the SM2 key ``public_key`` (the named key's, from the registry) signed this answer."""

@@ -32,6 +32,7 @@ from .keys.keystore import keystore_address, load_keystore, plain_key
 from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
 from .regulator.circulation import DAY, CirculationTrail
 from .regulator.index import RegulatorReader
+from .regulator.queries import Supervision
 from .sealing import RegulatorKey
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerifierClient
@@ -206,7 +207,7 @@ class Session:
         return RegulatorReader(self.registry, self.config.storage.location(audit.index),
                                chunk=audit.chunk, from_block=audit.from_block,
                                confirmations=self.config.network.confirmations, circulation=circulation,
-                               max_events=audit.max_events)
+                               max_events=audit.max_events, burst_per_hour=audit.burst_per_hour)
 
     @cached_property
     def regulator_keys(self) -> list[RegulatorKey]:
@@ -230,6 +231,12 @@ class Session:
         keys = self.regulator_keys  # refused first: no key, no use opening the index
         return CirculationTrail(self.regulator, keys,
                                 dispute_answer_within=self.config.regulator.dispute_answer_within * DAY)
+
+    @cached_property
+    def supervision(self) -> Supervision:
+        """The regulator's questions over its index: with its keys (``[regulator] key_files``) over the opened
+        circulation trail too, else over what the events alone say."""
+        return Supervision(self.regulator, self.trail if self.opens_circulation else None)
 
     def close(self) -> None:
         """Close the stores this session opened, releasing them for other processes."""

@@ -162,14 +162,15 @@ class Store:
 
     ``exclusive=False`` holds SQLite's one-process lock only while opening (and migrating), for a store whose every
     write is a single atomic statement that many processes may run at once (a bank's challenges, consumed by all
-    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared; ``durable=False``
-    commits there without waiting for the write-ahead log to reach the disk, for state a crash of the server may
-    lose (a rate limit's tokens), never for a record.
+    its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared. ``durable=False``
+    commits without waiting for the write-ahead log to reach the disk (SQLite: ``synchronous=OFF``), for state a
+    crash of the server may lose (a rate limit's tokens), never for a record.
     """
 
     def __init__(self, location: Location, migrations: Sequence[Migration], *, kind: str,
                  exclusive: bool = True, durable: bool = True) -> None:
         self.kind = kind
+        self.durable = durable
         #: Serialises this process's threads on the one connection (a service's workers and requests).
         self.lock = threading.RLock()
         self._lock_file: IO[str] | None = None
@@ -259,7 +260,7 @@ class Store:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT, check_same_thread=False)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'OFF'}")
             db.execute("PRAGMA foreign_keys=ON")
             if (verdict := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
                 raise StoreCorrupt(f"{self.path} failed its integrity check ({verdict}): restore it from a backup")

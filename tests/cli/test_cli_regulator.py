@@ -27,7 +27,9 @@ def test_circulation_of_a_bundle_file(consortium: Consortium, tmp_path: Path) ->
     [bundle] = issuer.run().delivered
     issuer.journal.close()
     digest = load_bundle(bundle.read_bytes()).document_digest()
-    receipt = Receipt.new(digest, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now())
+    receipt = Receipt.new(digest, "BNUMMOMX", "DEPCERT", load_bundle(bundle.read_bytes()).proof.batch_root, "ACCTOPEN",
+                          c.now(),
+                          presentation_hash=secrets.token_bytes(32))
     sealed = seal(receipt, [k.public_key for k in c.regulator_keys])
     c.circulation.record([sealed.commitment], sealed.sealed, c.verifier)
 
@@ -58,11 +60,15 @@ key_files = ["pboc.key"]
     assert synced["events"] == synced["receipts"] == synced["unreadable"] == 0
     by_file = json.loads(run("--json", "regulator", "circulation", str(bundle)))
     assert by_file == json.loads(run("--json", "regulator", "circulation", to_hex(digest)))
-    [shown] = by_file["receipts"]
-    assert (shown["verifier"], shown["purposeInWords"], shown["consented"]) == (c.verifier, "account opening", True)
+    assert by_file["freshness"]["behind"] == 0
+    anchored, shown = by_file["events"]
+    assert (anchored["event"], anchored["issuer"], anchored["docType"]) == ("anchored", "BNUMMOMX", "DEPCERT")
+    assert (shown["verifier"], shown["purposeInWords"], shown["consent"]) == (c.verifier, "account opening",
+                                                                              "presentation")
     table = run("regulator", "circulation", str(bundle))
-    assert "account opening" in table and "yes" in table
-    report = json.loads(run("regulator", "report", "--format", "json"))
+    assert "account opening" in table and "a presentation the resident signed" in table and "up to date" in table
+    assert "up to date" in run("regulator", "report", "--format", "json", "--out", str(tmp_path / "report.json"))
+    report = json.loads((tmp_path / "report.json").read_text())
     assert report["circulation"]["receipts"] == 1 and report["totals"]["receipts"] == 1
     bad = CliRunner().invoke(main, ["--config", str(config), "regulator", "circulation", "0x12"], env=env)
     assert bad.exit_code == 2

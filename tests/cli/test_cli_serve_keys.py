@@ -31,3 +31,11 @@ def test_configuration_sections_are_printed_as_written(tmp_path: Path) -> None:
     assert made.exit_code == 0 and "add it to [regulator] key_files" in made.output, made.output
     listed = CliRunner().invoke(main, ["--config", str(config), "keys", "list"], catch_exceptions=False)
     assert listed.exit_code == 0 and "[keys] signer_private_key" in listed.output, listed.output
+
+
+def test_any_name_gives_a_line_that_pastes_as_toml() -> None:
+    for name in ("bank a", "x[bold]y", "銀行"):
+        result = CliRunner().invoke(main, ["serve", "new-key", name, "--role", "bank"], catch_exceptions=False)
+        lines = result.output.splitlines()
+        key = lines[1].strip()
+        assert tomllib.loads(lines[lines.index("Add to [service.api_keys]:") + 1]) == {name: f"bank {key_digest(key)}"}

@@ -77,6 +77,8 @@ index = "audit.sqlite"
     assert rows["audit"]["events"] == events and all(s["verified"] for s in copied)
     code, refused = run(config, "copy", "--to", postgres_url, "--only", "journal")
     assert code == 3 and "already holds" in refused
+    code, refused = run(config, "copy", "--to", postgres_url.replace("crossverify@", "crossverify:hunter2@"))
+    assert code == 2 and "holds a password" in refused and "hunter2" not in refused
 
     code, there = run(config, "check", url=postgres_url)
     assert code == 0 and [(s["store"], s["state"], s["rows"]) for s in there if s["state"] != "absent"] == [

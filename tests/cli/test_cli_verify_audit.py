@@ -50,13 +50,15 @@ metadata = ["{EXAMPLES / "metadata"}"]
 
 
 def test_all_valid_exits_0_and_records(consortium: Consortium, config: Path, files: list[Path]) -> None:
-    result = run(config, "--json", "verify", *map(str, files), "--record", "--purpose", "MORTGAGE")
+    result = run(config, "--json", "verify", *map(str, files), "--record", "--purpose", "MORTGAGE", "--case",
+                 "MTG-2027-7", "--in-person")
     reports = as_json(result)
     assert [r["valid"] for r in reports] == [True, True, True]
     assert reports[0]["checks"][-1] == {"name": "fresh_enough", "outcome": "passed",
                                         "detail": reports[0]["checks"][-1]["detail"]}
     mine = [r for r in consortium.opened_receipts() if r.purpose == "MORTGAGE"]
     assert {r.document_digest for r in mine} == {load_bundle(f.read_bytes()).document_digest() for f in files}
+    assert {(r.consent.name, r.case_reference) for r in mine} == {("IN_PERSON", "MTG-2027-7")}
 
 
 def test_any_invalid_exits_1_with_the_failed_check(consortium: Consortium, config: Path, files: list[Path]) -> None:
@@ -76,6 +78,10 @@ def test_unusable_input_exits_2(config: Path, files: list[Path], tmp_path: Path)
     assert run(config, "verify", str(files[0]), str(broken)).exit_code == 2
     assert run(config, "verify", str(tmp_path / "missing.json")).exit_code == 2
     assert run(config, "verify", str(files[0]), "--record").exit_code == 2
+    in_person = run(config, "verify", str(files[0]), "--record", "--purpose", "LOAN", "--in-person")
+    assert in_person.exit_code == 2 and "--in-person needs --case" in in_person.output
+    too_long = run(config, "verify", str(files[0]), "--record", "--purpose", "LOAN", "--in-person", "--case", "x" * 40)
+    assert too_long.exit_code == 2 and "case reference" in too_long.output
     assert run(config, "verify", str(files[0]), "--attachment", f"x={tmp_path / 'missing.pdf'}").exit_code == 2
 
 
@@ -116,7 +122,12 @@ def test_bundle_size_cap_is_configurable(config: Path, files: list[Path]) -> Non
 
 
 def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: list[Path], tmp_path: Path) -> None:
+    never = run(config, "regulator", "report", "--out", str(tmp_path / "empty.html"))
+    assert never.exit_code == 3 and "never synced: run crossverify regulator sync first" in " ".join(
+        never.output.split())
+    assert not (tmp_path / "empty.html").exists()
     first = as_json(run(config, "--json", "audit", "sync"))
+    assert first["freshness"]["behind"] == 0
     assert first["events"] > 0
     again = as_json(run(config, "--json", "audit", "sync"))
     assert again["events"] == 0 and again["fromBlock"] == first["toBlock"] + 1
@@ -125,6 +136,8 @@ def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: lis
         assert run(config, "audit", "report", "--format", fmt, "--out", str(out)).exit_code == 0
         assert out.stat().st_size > 200
     assert json.loads((tmp_path / "report.json").read_text())["totals"]["documents"] >= 3
+    synced_first = run(config, "regulator", "report", "--sync", "--out", str(tmp_path / "synced.html"))
+    assert synced_first.exit_code == 0 and "indexed 0 events" in synced_first.output
 
 
 def test_purpose_without_record_is_refused(config: Path, files: list[Path]) -> None:

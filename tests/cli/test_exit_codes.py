@@ -56,3 +56,15 @@ def test_a_registry_that_refuses_exits_1(consortium: Consortium, tmp_path: Path)
                       f'[keys]\nsender_address = "{consortium.outsider}"\n')
     code, out = run("--config", str(config), "operator", "approve", "1")
     assert code == 1 and "ConsortiumNotOperator" in out
+
+
+def test_workers_need_a_node_and_on_sqlite_a_bank_alone(tmp_path: Path) -> None:
+    from crossverify.service.auth import new_key
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[service.api_keys]\nbank = "bank {new_key()[1]}"\n')
+    code, out = run("--config", str(config), "serve", "--workers", "2")
+    assert code == 2 and "JSON-RPC node" in out
+    config.write_text(f'[network]\nrpc = "http://127.0.0.1:9"\n[service.api_keys]\nbnu = "issuer {new_key()[1]}"\n')
+    code, out = run("--config", str(config), "serve", "--workers", "2")
+    assert code == 2 and "one process" in out

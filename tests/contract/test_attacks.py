@@ -17,6 +17,7 @@ from crossverify.format.codes import issuer_id_code
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import BatchState, Journal
 from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Filters, Supervision
 from crossverify.verifier.client import Outcome, VerifierClient
 
 from ..conftest import Consortium, add_key, admit_issuer, deposit_certificates, labelled_test_key
@@ -133,8 +134,8 @@ class TestStolenKeyRevocations:
 
         reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
         reader.sync()
-        flagged = [a for a in reader.report().anomalies if a["kind"] == "revocation_by_compromised_key"]
-        assert {a["scope"] for a in flagged} == {"batch", "document"}
+        flagged = Supervision(reader).rows("anomalies", Filters(kind="revocation_by_compromised_key"))
+        assert {a["details"]["scope"] for a in flagged} == {"batch", "document"}
 
         # The issuer revokes properly now; that revocation counts and is final.
         c.registry.transact(lambda f: f.revokeDocument(digest, RevocationReason.WITHDRAWN), c.issuer_admin)

@@ -40,6 +40,10 @@ def test_header_fields_are_checked() -> None:
         DocumentHeader("deposit", "BNUMMOMX", 0, 0, 0)
     with pytest.raises(InvalidIssuerId):
         DocumentHeader("DEPCERT", "Banco Nacional Ultramarino", 0, 0, 0)
+    with pytest.raises(InvalidDocType):  # a trailing newline is not the end of a code (a 9-byte "bytes8")
+        DocumentHeader("DEPCERT\n", "BNUMMOMX", 0, 0, 0)
+    with pytest.raises(InvalidIssuerId):
+        DocumentHeader("DEPCERT", "BNUMMOMX\n", 0, 0, 0)
     with pytest.raises(InvalidClaim):
         DocumentHeader("DEPCERT", "BNUMMOMX", -1, 0, 0)
     with pytest.raises(InvalidClaim):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from crossverify import Certificate, DocumentHeader, HashAlgorithm, load_bundle, salt_document, seal_batch
 from crossverify.errors import (
     BundleError,
+    BundleTooLarge,
     ChallengeError,
     DuplicateKey,
     HolderKeyError,
@@ -35,6 +36,7 @@ from crossverify.format.presentation import (
     MAX_LIFETIME,
     Challenge,
     load_challenge,
+    load_document,
     load_presentation,
     looks_like_presentation,
     present,
@@ -71,6 +73,11 @@ def test_round_trip(key: ec.EllipticCurvePrivateKey, presented: dict[str, Any]) 
     assert p.signed_by(key.public_key())
     assert looks_like_presentation(json.dumps(presented)) and not looks_like_presentation(p.bundle.dumps())
     assert len(p.hash()) == 32
+    assert load_document(json.dumps(presented)) == p and load_document(p.bundle.dumps()) == p.bundle
+    with pytest.raises(UnsupportedVersion):  # a presentation, read once as one
+        load_document(json.dumps({**presented, "version": 2}))
+    with pytest.raises(BundleTooLarge):
+        load_document(json.dumps(presented), max_bytes=100)
 
 
 @pytest.mark.parametrize(("mutate", "error", "path"), [

@@ -121,14 +121,18 @@ def test_sealed_receipts(kem: str) -> None:
     commit = sm3 if kem == "SM2" else keccak
     plaintexts, commitments = [], []
     for r in v["receipts"]:
-        plaintext = (b"\x01" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
-                     + r["purpose"].encode().ljust(8, b"\0") + h(r["presentationHash"])
+        consent = {"none": 0, "presentation": 1, "in_person": 2}[r["consent"]]
+        plaintext = (b"\x02" + h(r["documentDigest"]) + r["issuer"].encode().ljust(11, b"\0")
+                     + r["docType"].encode().ljust(8, b"\0") + h(r["batchRoot"])
+                     + r["purpose"].encode().ljust(8, b"\0") + bytes([consent]) + h(r["consentReference"])
                      + r["verifiedAt"].to_bytes(5, "big") + h(r["salt"]))
-        assert plaintext == h(r["plaintext"]) and len(plaintext) == 105
+        assert plaintext == h(r["plaintext"]) and len(plaintext) == 146
         assert commit(b"\x10" + plaintext) == h(r["commitment"])
         plaintexts.append(plaintext)
         commitments.append(h(r["commitment"]))
-    assert v["receipts"][0]["presentationHash"] == V["presentationHash"]
+    assert v["receipts"][0]["consentReference"] == V["presentationHash"]
+    assert h(v["receipts"][1]["consentReference"]).rstrip(b"\0") == b"LOAN-17"  # the bank's case reference
+    assert [r["consent"] for r in v["receipts"]] == ["presentation", "in_person", "none"]
     sealed = h(v["sealed"])
     info = b"crossverify sealed receipts v4" + commit(b"".join(commitments))
     if kem == "SM2":
@@ -138,8 +142,9 @@ def test_sealed_receipts(kem: str) -> None:
                                                                                      1120)}[kem]
     suite = Suite(suite_kem, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
     assert sealed[:5] == b"\x04\x01" + kem_id.to_bytes(2, "big") + b"\x02"
+    m = len(v["receipts"])
     part = enc + 16 + 16
-    assert len(sealed) == 5 + 2 * part + 2 * 104 + 16
+    assert len(sealed) == 5 + 2 * part + m * 145 + 16
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
         if kem == "X25519":
@@ -150,7 +155,7 @@ def test_sealed_receipts(kem: str) -> None:
                                               x25519.X25519PrivateKey.from_private_bytes(private[64:]))
         body_key = suite.decrypt(sealed[5 + i * part:5 + (i + 1) * part], secret, info=info)
         body = AESGCM(body_key).decrypt(bytes(12), sealed[5 + 2 * part:], info)
-        assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts
+        assert [b"\x02" + body[j * 145:(j + 1) * 145] for j in range(m)] == plaintexts
 
 
 def _open_gm(v: dict[str, Any], sealed: bytes, info: bytes, plaintexts: list[bytes]) -> None:
@@ -158,7 +163,8 @@ def _open_gm(v: dict[str, Any], sealed: bytes, info: bytes, plaintexts: list[byt
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from gmssl import sm2 as pure
 
-    assert sealed[:3] == b"\x04\x02\x02" and len(sealed) == 3 + 2 * 113 + 2 * 104 + 16
+    m = len(plaintexts)
+    assert sealed[:3] == b"\x04\x02\x02" and len(sealed) == 3 + 2 * 113 + m * 145 + 16
     for i, regulator in enumerate(v["regulators"]):
         public, private = h(regulator["publicKey"]), h(regulator["privateKey"])
         other = pure.CryptSM2(private_key=private.hex(), public_key=public.hex(), mode=1)  # C1 || C3 || C2
@@ -169,7 +175,7 @@ def _open_gm(v: dict[str, Any], sealed: bytes, info: bytes, plaintexts: list[byt
         decryptor = Cipher(algorithms.SM4(body_key), modes.GCM(bytes(12), body_ct[-16:])).decryptor()
         decryptor.authenticate_additional_data(info)
         body = decryptor.update(body_ct[:-16]) + decryptor.finalize()
-        assert [b"\x01" + body[j * 104:(j + 1) * 104] for j in range(2)] == plaintexts
+        assert [b"\x02" + body[j * 145:(j + 1) * 145] for j in range(m)] == plaintexts
 
 
 def sm3(data: bytes) -> bytes:

@@ -147,8 +147,9 @@ def test_failed_issue_commits_nothing(consortium: Consortium, tmp_path: Path, lo
     mixed = deposit_certificates(c, 3) + deposit_certificates(c, 1, issuer="ICBKMOMX")
     with pytest.raises(ValueError, match="ICBKMOMX"):
         issuer.issue(mixed)
-    with pytest.raises(JournalError):
-        issuer.issue([("bad reference!", deposit_certificates(c, 1)[0][1])])
+    for bad in ("bad reference!", "DEP-1\n"):
+        with pytest.raises(JournalError):
+            issuer.issue([(bad, deposit_certificates(c, 1)[0][1])])
     assert issuer.journal.counts("BNUMMOMX") == {"pending": 0}
 
 

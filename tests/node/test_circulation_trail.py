@@ -20,6 +20,7 @@ from crossverify.format.codes import jurisdiction_code
 from crossverify.format.encoding import to_hex
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Filters, Supervision
 from crossverify.sealing import (
     Dispute,
     DisputeAnswer,
@@ -37,6 +38,7 @@ from .conftest import rpc
 from .test_flow import Net
 
 DIGEST = Web3.keccak(text="a deposit certificate traced on a real node")
+ROOT = Web3.keccak(text="the batch it was anchored in")
 
 
 class Trail(Net):
@@ -69,12 +71,13 @@ def net(node_url: str, dev_accounts: list[LocalAccount]) -> Trail:
 
 
 def receipt(purpose: str, consented: bool = True) -> Receipt:
-    return Receipt.new(DIGEST, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None, 1_790_000_000)
+    return Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", ROOT, purpose, 1_790_000_000,
+                       presentation_hash=secrets.token_bytes(32) if consented else None)
 
 
 def test_the_regulators_trace_a_document_and_its_dispute(net: Trail, tmp_path: Path) -> None:
     first = receipt("ACCTOPEN")
-    net.record(first, Receipt.new(Web3.keccak(text="another"), "BNUMMOMX", "LOAN", None, 1_790_000_000))
+    net.record(first, Receipt.new(Web3.keccak(text="another"), "BNUMMOMX", "DEPCERT", ROOT, "LOAN", 1_790_000_000))
     reply, issuer_key = RegulatorKey.generate(), RegulatorKey.generate()
     dispute = Dispute.new(DIGEST, "BNUMMOMX", Web3.keccak(text="root"), DisputeReason.SUSPECTED_REUSE,
                           first.commitment(), net.now(), reply.public_key)
@@ -102,8 +105,9 @@ def test_the_regulators_trace_a_document_and_its_dispute(net: Trail, tmp_path: P
     [disputed] = found.disputes
     assert (disputed["reason"], disputed["state"]) == ("suspected_reuse", "being_investigated")
     assert disputed["answers"][0]["signedByIssuer"]
-    assert sorted(a["documentDigest"] for a in amcm.report().anomalies if a["kind"] == "circulation_without_consent"
-                  ) == sorted([to_hex(DIGEST), to_hex(Web3.keccak(text="another"))])
+    assert sorted(a["documentDigest"] for a in Supervision(amcm.reader, amcm).rows(
+        "anomalies", Filters(kind="circulation_without_consent"))) == sorted([to_hex(DIGEST),
+                                                                              to_hex(Web3.keccak(text="another"))])
 
     outsider = net.trail(tmp_path, [RegulatorKey.generate()], "outsider")
     _, unread = outsider.sync()

@@ -22,6 +22,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import BatchState, Journal
 from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Supervision
 from crossverify.sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts
 from crossverify.verifier.client import VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
@@ -109,7 +110,7 @@ def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
 
     reader = RegulatorReader(net.registry, tmp_path / "audit.sqlite", chunk=5)
     reader.sync()
-    audit = reader.report()
+    audit = Supervision(reader).report()
     assert audit.totals["documents"] >= 600
     assert audit.revocation_reasons.get("superseded", 0) >= 1
 

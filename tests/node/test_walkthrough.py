@@ -51,4 +51,5 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert next(out for line, out in said.items() if line.endswith("dispute list")).count(dispute) == 1
     assert "not answered yet" in next(out for line, out in said.items() if " dispute show " in line)
     assert (examples / "report.html").stat().st_size > 1000
+    assert "<p>No anomalies.</p>" in (examples / "report.html").read_text()  # the walk-through's flow is lawful
 

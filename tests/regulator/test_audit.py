@@ -15,10 +15,12 @@ from crossverify import RevocationReason
 from crossverify.chain.consortium import deploy_consortium
 from crossverify.chain.logs import LogSource, RawLog
 from crossverify.chain.typed_data import sign
-from crossverify.errors import LogNotDecodable, NodeUnavailable, StoreChainMismatch, TransactionFailed
+from crossverify.errors import IndexNotSynced, LogNotDecodable, NodeUnavailable, StoreChainMismatch, TransactionFailed
+from crossverify.format.encoding import to_hex
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
-from crossverify.regulator.schema import MIGRATIONS
+from crossverify.regulator.queries import Supervision
+from crossverify.regulator.schema import MIGRATIONS, migrations
 from crossverify.store import Store
 
 from ..conftest import Consortium
@@ -86,18 +88,35 @@ def test_anomalies_and_figures(consortium: Consortium, location: Locate) -> None
 
     reader = RegulatorReader(c.registry, location("audit.sqlite"))
     reader.sync()
-    report = reader.report()
-    kinds = [a["kind"] for a in report.anomalies]
-    assert kinds.count("anchor_in_compromised_window") == 1
+    report = Supervision(reader).report()
+    [group] = [g for g in report.anomalies if g["kind"] == "anchor_in_compromised_window"]
+    assert group["count"] == 1 and group["severity"] == "high" and "compromised" in group["meaning"]
+    assert group["examples"][0]["details"]["batchRoot"] == to_hex(roots[2])
     assert report.by_issuer["BNUMMOMX"]["documents_revoked"] == 1
     assert report.revocation_reasons == {"fraud": 1}
     assert {g["event"] for g in report.governance} >= {"IssuerAdmitted", "MemberAdmitted", "SigningKeyCompromised"}
+    assert report.freshness["behind"] == 0 and report.freshness["indexedBlock"] == c.w3.eth.block_number
 
     assert json.loads(to_json(report))["totals"]["receipts"] == 0  # receipts are sealed, on the circulation contract
     csv_text = to_csv(report)
-    assert "anomaly,anchor_in_compromised_window" in csv_text and csv_text.startswith("section,key,metric,value")
+    assert "anomaly,anchor_in_compromised_window,count,1" in csv_text and csv_text.startswith("section,key,metric")
     page = to_html(report)
-    assert page.count("<svg") >= 4 and "anchor in compromised window" in page and "<script" not in page
+    assert page.count("<svg") >= 4 and "Batch anchored under a compromised key" in page and "<script" not in page
+    assert "up to date" in page
+
+
+def test_a_query_on_an_index_never_synced_names_the_command(consortium: Consortium, tmp_path: Path) -> None:
+    reader = RegulatorReader(consortium.registry, tmp_path / "audit.sqlite")
+    assert reader.freshness().indexed_block is None and reader.freshness().describe() == "the index was never synced"
+    for question in (Supervision(reader).report, Supervision(reader).overview, lambda: Supervision(reader).page(
+            "anchors")):
+        with pytest.raises(IndexNotSynced, match="run crossverify regulator sync first"):
+            question()
+    reader.sync()
+    consortium.anchor(Web3.keccak(text="after the sync"))
+    freshness = reader.freshness()
+    assert (freshness.indexed_block, freshness.behind) == (consortium.w3.eth.block_number - 1, 1)
+    assert freshness.describe() == f"index at block {freshness.indexed_block:,}, 1 block behind the chain"
 
 
 def test_index_is_bound_to_one_registry(consortium: Consortium, location: Locate) -> None:
@@ -169,14 +188,15 @@ def test_an_index_of_json_rows_is_migrated_to_packed_rows(consortium: Consortium
     old.close()
 
     migrated = RegulatorReader(c.registry, tmp_path / "old.sqlite")
-    assert migrated.store.version == 4
+    assert migrated.store.version == len(migrations(migrated.decoder))
     assert migrated.store.db.execute("PRAGMA freelist_count").fetchone()[0] == 0  # the JSON rows' pages returned
     assert list(migrated.events()) == old_rows and len(old_rows) == count
     assert migrated.sync().events == 0  # the cursor came along
     fresh = RegulatorReader(c.registry, tmp_path / "fresh.sqlite")
     fresh.sync()
     assert list(fresh.events()) == old_rows
-    assert migrated.report().as_json() | {"generated_at": 0} == fresh.report().as_json() | {"generated_at": 0}
+    assert Supervision(migrated).report().as_json() | {"generated_at": 0, "freshness": {}} == Supervision(
+        fresh).report().as_json() | {"generated_at": 0, "freshness": {}}
     assert list(migrated.events("DocumentRevoked", "IssuerAdmitted")) == [
         e for e in old_rows if e[1] in ("DocumentRevoked", "IssuerAdmitted")]
 

@@ -4,6 +4,7 @@ consent; old keys still read their epoch, an outsider's key reads nothing; a for
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -17,6 +18,7 @@ from crossverify.format.encoding import to_hex
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import AuditReport, Filters, Supervision
 from crossverify.sealing import (
     Dispute,
     DisputeAnswer,
@@ -34,6 +36,7 @@ from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled
 from ..postgres import Locate
 
 DIGEST = Web3.keccak(text="Alice's deposit certificate")
+ROOT = Web3.keccak(text="the batch it was anchored in")
 OTHER = Web3.keccak(text="Bob's deposit certificate")
 
 
@@ -43,7 +46,8 @@ def record(c: Consortium, bank: str, *receipts: Receipt, keys: list[RegulatorKey
 
 
 def receipt(digest: bytes, purpose: str, consented: bool = True) -> Receipt:
-    return Receipt.new(digest, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None, 1_790_000_000)
+    return Receipt.new(digest, "BNUMMOMX", "DEPCERT", ROOT, purpose, 1_790_000_000,
+                       presentation_hash=secrets.token_bytes(32) if consented else None)
 
 
 def trail(c: Consortium, location: Locate, keys: list[RegulatorKey], name: str = "audit") -> CirculationTrail:
@@ -55,6 +59,15 @@ def second_bank(c: Consortium) -> str:
     bank = c.w3.eth.accounts[7]
     c.govern(ProposalKind.ADMIT_MEMBER, bank, Role.VERIFIER)
     return str(bank)
+
+
+def audit(opened: CirculationTrail) -> AuditReport:
+    return Supervision(opened.reader, opened).report()
+
+
+def flagged(opened: CirculationTrail, kind: str | None = None) -> list[dict[str, Any]]:
+    """The anomalies (of ``kind``) the trail raised, oldest first."""
+    return list(reversed(list(Supervision(opened.reader, opened).rows("anomalies", Filters(kind=kind)))))
 
 
 def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consortium, location: Locate) -> None:
@@ -79,12 +92,14 @@ def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consor
     assert [r.commitment for r in amcm.circulation(OTHER).receipts] == [other.commitment()]
     assert amcm.circulation(Web3.keccak(text="never verified")).receipts == []
 
-    report = amcm.report()
+    report = audit(amcm)
     assert report.circulation is not None and report.circulation["receipts"] == 3
-    assert report.circulation["byVerifier"][bank_b] == {"sealed_receipts": 1, "without_consent": 1}
+    assert report.circulation["byVerifier"][bank_b] == {"sealed_receipts": 1, "consented": 0, "without_consent": 1,
+                                                        "for_revoked": 0}
     assert report.circulation["byPurpose"] == {"account opening": 2, "loan application": 1}
-    [unconsented] = [a for a in report.anomalies if a["kind"] == "circulation_without_consent"]
-    assert unconsented["verifier"] == bank_b and unconsented["documentDigest"] == to_hex(DIGEST)
+    [unconsented] = flagged(amcm, "circulation_without_consent")
+    assert unconsented["bank"] == bank_b and unconsented["documentDigest"] == to_hex(DIGEST)
+    assert unconsented["details"]["commitment"] == to_hex(bare.commitment())
     assert "circulation_verifier" in to_csv(report) and "without the resident" in to_html(report)
     assert amcm.open_new().receipts == 0  # each event is opened once
 
@@ -96,13 +111,13 @@ def test_without_keys_the_index_counts_each_banks_sealed_receipts_and_flags_burs
     reader = RegulatorReader(c.registry, location("keyless.sqlite"), chunk=5, circulation=c.circulation,
                              burst_per_hour=2)
     reader.sync()
-    report = reader.report()
+    report = Supervision(reader).report()
     assert report.by_verifier[c.verifier]["receipts"] == 3 and report.totals["receipts"] == 3
-    [burst] = [a for a in report.anomalies if a["kind"] == "receipt_burst"]
-    assert burst["verifier"] == c.verifier and burst["receipts"] == 3
+    [burst] = [g for g in report.anomalies if g["kind"] == "receipt_burst"]
+    assert burst["examples"][0]["bank"] == c.verifier and burst["examples"][0]["details"]["receipts"] == 3
     opened = CirculationTrail(reader, c.regulator_keys, now=lambda: c.now())
     opened.sync()
-    assert opened.report().totals["receipts"] == 3  # opening them counts no receipt twice
+    assert audit(opened).totals["receipts"] == 3  # opening them counts no receipt twice
 
 
 def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consortium: Consortium,
@@ -124,8 +139,7 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
     only_new = trail(c, location, [new_amcm], "new")
     only_new.sync()
     assert [r.purpose for r in only_new.circulation(DIGEST).receipts] == ["KYC"]
-    assert [a["kind"] for a in only_new.report().anomalies if a["kind"].startswith("sealed")] == [
-        "sealed_to_other_keys"]
+    assert [a["kind"] for a in flagged(only_new) if a["kind"].startswith("sealed")] == ["sealed_to_other_keys"]
 
     outsider = trail(c, location, [labelled_regulator_key("an outsider")], "outsider")
     _, opened = outsider.sync()
@@ -135,14 +149,16 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
 def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, location: Locate) -> None:
     c = consortium
     c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.WITHDRAWN), c.issuer_admin)
-    before = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", None, c.now() - 3600)
-    after = Receipt.new(DIGEST, "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), c.now() + 60)
+    before = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", ROOT, "ACCTOPEN", c.now() - 3600)
+    after = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", ROOT, "ACCTOPEN", c.now() + 60,
+                        presentation_hash=secrets.token_bytes(32))
     record(c, c.verifier, before, after)
     amcm = trail(c, location, [c.regulator_keys[0]])
     amcm.sync()
-    report = amcm.report()
-    [flagged] = [a for a in report.anomalies if a["kind"] == "circulation_of_revoked"]
-    assert flagged["documentDigest"] == to_hex(DIGEST) and flagged["verifier"] == c.verifier
+    report = audit(amcm)
+    [revoked] = flagged(amcm, "circulation_of_revoked")
+    assert revoked["documentDigest"] == to_hex(DIGEST) and revoked["bank"] == c.verifier
+    assert revoked["details"]["commitment"] == to_hex(after.commitment())
     assert report.circulation["byVerifier"][c.verifier]["for_revoked"] == 1  # type: ignore[index]
 
 
@@ -169,7 +185,7 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, location: Loca
     assert (opened.receipts, opened.unreadable) == (1, 2 + 3 + 3 + 2 + 1)
     assert [r.purpose for r in amcm.circulation(OTHER).receipts] == ["LOAN"]
     assert amcm.circulation(DIGEST).receipts == []
-    kinds = [(a["kind"], a["commitment"]) for a in amcm.report().anomalies if a["kind"].startswith("sealed")]
+    kinds = [(a["kind"], a["details"].get("commitment")) for a in flagged(amcm) if a["kind"].startswith("sealed")]
     assert sorted(k for k, _ in kinds) == ["sealed_altered"] * 8 + ["sealed_malformed"] * 3
     assert {to_hex(good.commitment()), to_hex(other.commitment())} <= {commitment for _, commitment in kinds}
 
@@ -199,7 +215,7 @@ def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, location: Locat
     indexed, opened = amcm.sync()
     assert indexed.rewound > 0 and opened.receipts == 1
     assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "KYC"]
-    assert amcm.report().circulation["receipts"] == 2  # type: ignore[index]
+    assert audit(amcm).circulation["receipts"] == 2  # type: ignore[index]
 
 
 def test_keys_added_later_open_what_did_not_open(consortium: Consortium, location: Locate) -> None:
@@ -254,10 +270,11 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     assert second["state"] == "revoked" and not second["answers"][0]["signedByIssuer"]
 
     c.travel(6 * 86400)
-    report = pboc.report()
-    kinds = {a["kind"]: a for a in report.anomalies}
-    assert kinds["dispute_unanswered"]["disputeId"] == to_hex(left_id) and kinds["dispute_unanswered"]["ageDays"] > 5
-    assert kinds["dispute_answer_not_by_issuer"]["disputeId"] == to_hex(forged_id)
+    report = audit(pboc)
+    kinds = {g["kind"]: g["examples"] for g in report.anomalies}
+    [late] = kinds["dispute_unanswered"]
+    assert late["details"]["disputeId"] == to_hex(left_id) and late["details"]["ageDays"] > 5
+    assert [a["details"]["disputeId"] for a in kinds["dispute_answer_not_by_issuer"]] == [to_hex(forged_id)]
     assert [d["state"] for d in report.circulation["disputes"]] == [  # type: ignore[index]
         "confirmed_genuine", "revoked", "open"]
     assert "suspected_alteration" in to_html(report)

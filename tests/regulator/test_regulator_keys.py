@@ -32,6 +32,8 @@ def test_keygen_writes_an_encrypted_key_the_configuration_reads(tmp_path: Path, 
     assert "private" not in path.read_text() and "ENCRYPTED PRIVATE KEY" in path.read_text()
     assert json.loads((tmp_path / "amcm.pub.json").read_text()) == {"kem": made["kem"], "public": made["public"]}
     assert run("regulator", "keygen", "--out", str(path))[0] == 2  # never overwrites a key
+    code, out = run("regulator", "keygen", "--out", str(tmp_path / "spare.key"), "--kem", kem, env=PASSWORD)
+    assert code == 0 and "add it to [regulator] key_files" in out  # said as written, not read as markup
 
     config = tmp_path / "regulator.toml"
     config.write_text(f'[regulator]\nkey_files = ["{path.name}"]\n')
@@ -46,7 +48,7 @@ def test_a_key_read_back_opens_what_was_sealed_to_it(tmp_path: Path) -> None:
     key = RegulatorKey.generate(Kem.MLKEM768_X25519)
     key.write(tmp_path / "plain.key")
     key.write(tmp_path / "locked.key", "pw")
-    receipt = Receipt.new(bytes(range(32)), "BNUMMOMX", "ACCTOPEN", None, 1_790_000_000)
+    receipt = Receipt.new(bytes(range(32)), "BNUMMOMX", "DEPCERT", bytes(32), "ACCTOPEN", 1_790_000_000)
     sealed = seal(receipt, [key.public_key])
     for path, password in (("plain.key", None), ("locked.key", "pw")):
         assert open_sealed(sealed, RegulatorKey.read(tmp_path / path, password)) == receipt

@@ -15,10 +15,9 @@ from crossverify import gm
 from crossverify.errors import NotSealedToThisKey, SealingError, SuiteMismatch
 from crossverify.format.suite import Suite
 from crossverify.sealing import (
-    BODY_BYTES,
     COMMITMENT_PREFIX,
     INFO,
-    PLAINTEXT_BYTES,
+    Consent,
     Kem,
     Receipt,
     RegulatorKey,
@@ -46,8 +45,12 @@ def header(kem: Kem) -> int:
     return 3 if kem is Kem.SM2 else 5
 
 
+BODY_BYTES = Receipt.body_bytes()
+
+
 def receipt(digest: bytes | None = None, purpose: str = "ACCTOPEN", at: int = NOW) -> Receipt:
-    return Receipt.new(digest or secrets.token_bytes(32), "BNUMMOMX", purpose, secrets.token_bytes(32), at)
+    return Receipt.new(digest or secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", secrets.token_bytes(32), purpose, at,
+                       presentation_hash=secrets.token_bytes(32))
 
 
 @pytest.mark.parametrize("kem", list(Kem))
@@ -55,8 +58,7 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
     keys = [RegulatorKey.generate(kem) for _ in range(3)]
     r = receipt()
     sealed = seal(r, [k.public_key for k in keys])
-    assert len(sealed.sealed) == sealed_size(kem, 3) == header(kem) + 3 * (kem.enc_bytes + 32) + PLAINTEXT_BYTES - 1 \
-        + 16
+    assert len(sealed.sealed) == sealed_size(kem, 3) == header(kem) + 3 * (kem.enc_bytes + 32) + 145 + 16
     suite = kem.crypto_suite
     assert sealed.sealed[:header(kem)] == bytes([4, suite]) + (b"" if kem is Kem.SM2 else kem.to_bytes(2, "big")) \
         + bytes([3])
@@ -71,11 +73,55 @@ def test_every_regulator_opens_the_same_receipt(kem: Kem) -> None:
 
 
 def test_plaintext_layout() -> None:
-    r = Receipt(bytes(range(32)), "BNUMMOMX", "LOAN", b"\xaa" * 32, 0x0102030405, b"\x55" * 16)
-    assert r.plaintext() == (b"\x01" + bytes(range(32)) + b"BNUMMOMX\0\0\0" + b"LOAN\0\0\0\0" + b"\xaa" * 32
-                             + bytes.fromhex("0102030405") + b"\x55" * 16)
+    r = Receipt(bytes(range(32)), "BNUMMOMX", "DEPCERT", b"\xbb" * 32, "LOAN", Consent.PRESENTATION, b"\xaa" * 32,
+                0x0102030405, b"\x55" * 16)
+    assert r.plaintext() == (b"\x02" + bytes(range(32)) + b"BNUMMOMX\0\0\0" + b"DEPCERT\0" + b"\xbb" * 32
+                             + b"LOAN\0\0\0\0" + b"\x01" + b"\xaa" * 32 + bytes.fromhex("0102030405") + b"\x55" * 16)
+    assert len(r.plaintext()) == Receipt.plaintext_bytes() == 146 and Receipt.body_bytes() == 145
     assert Receipt.from_plaintext(r.plaintext()) == r
-    assert not replace(r, presentation_hash=bytes(32)).consented
+    assert (r.consented, r.presentation_hash, r.case_reference) == (True, b"\xaa" * 32, None)
+    in_person = Receipt.new(r.document_digest, "BNUMMOMX", "DEPCERT", r.batch_root, "LOAN", 5, case="LOAN-17")
+    assert in_person.plaintext()[92:125] == b"\x02" + b"LOAN-17".ljust(32, b"\0")
+    assert Receipt.from_plaintext(in_person.plaintext()) == in_person
+    assert (in_person.consented, in_person.presentation_hash, in_person.case_reference) == (True, None, "LOAN-17")
+    bare = Receipt.new(r.document_digest, "BNUMMOMX", "DEPCERT", r.batch_root, "LOAN", 5)
+    assert (bare.consent, bare.consent_reference, bare.consented) == (Consent.NONE, bytes(32), False)
+
+
+def test_version_1_receipts_still_read() -> None:
+    """A receipt sealed by an older bank: no document type, batch root or consent byte; a hash, or zeros."""
+    v1 = (b"\x01" + bytes(range(32)) + b"BNUMMOMX\0\0\0" + b"LOAN\0\0\0\0" + b"\xaa" * 32
+          + bytes.fromhex("0102030405") + b"\x55" * 16)
+    r = Receipt.from_plaintext(v1)
+    assert (r.version, r.doc_type, r.batch_root, r.purpose, r.presentation_hash, r.verified_at) == (
+        1, "", bytes(32), "LOAN", b"\xaa" * 32, 0x0102030405)
+    assert r.plaintext() == v1 and len(v1) == Receipt.plaintext_bytes(1)
+    bare = Receipt.from_plaintext(v1[:52] + bytes(32) + v1[84:])
+    assert (bare.consent, bare.consented) == (Consent.NONE, False)
+    key = RegulatorKey.generate()
+    batch = seal_receipts([r, bare], [key.public_key])  # a batch of one version opens at its length
+    assert len(batch.sealed) == sealed_receipts_size(Kem.X25519, 1, 2, version=1)
+    assert open_receipts(batch, key) == [r, bare]
+    with pytest.raises(SealingError, match="share one version"):
+        seal_receipts([r, receipt()], [key.public_key])
+
+
+@pytest.mark.parametrize("case", ["", "x" * 33, "tab\there", "\u00e9" * 17])
+def test_a_case_reference_is_short_printable_text(case: str) -> None:
+    with pytest.raises(SealingError, match="case reference"):
+        Receipt.new(bytes(32), "BNUMMOMX", "DEPCERT", bytes(32), "LOAN", 5, case=case)
+
+
+def test_malformed_consent_is_refused() -> None:
+    r = Receipt.new(bytes(32), "BNUMMOMX", "DEPCERT", bytes(32), "LOAN", 5, case="LOAN-17")
+    with pytest.raises(SealingError, match="no consent kind 3"):
+        Receipt.from_plaintext(r.plaintext()[:92] + b"\x03" + r.plaintext()[93:])
+    with pytest.raises(SealingError, match="not readable text"):
+        Receipt.from_plaintext(r.plaintext()[:93] + b"\xff" * 32 + r.plaintext()[125:])
+    with pytest.raises(SealingError, match="only a consent has one"):
+        replace(r, consent=Consent.NONE).plaintext()
+    with pytest.raises(SealingError, match="one consent"):
+        Receipt.new(bytes(32), "BNUMMOMX", "DEPCERT", bytes(32), "LOAN", 5, presentation_hash=bytes(32), case="A")
 
 
 def test_it_interoperates_with_plain_rfc9180() -> None:
@@ -84,11 +130,11 @@ def test_it_interoperates_with_plain_rfc9180() -> None:
     r = receipt()
     others = [receipt() for _ in range(2)]
     batch = seal_receipts([r, *others], [key.public_key])
-    assert len(batch.sealed) == 5 + 64 + 3 * 104 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
+    assert len(batch.sealed) == 5 + 64 + 3 * 145 + 16 == sealed_receipts_size(Kem.X25519, 1, 3)
     info = INFO + keccak(b"".join(batch.commitments))
     body_key = Kem.X25519.suite.decrypt(batch.sealed[5:69], key._hpke, info=info)
     body = AESGCM(body_key).decrypt(bytes(12), batch.sealed[69:], info)
-    assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in (r, *others)]
+    assert [b"\x02" + body[i * 145:(i + 1) * 145] for i in range(3)] == [x.plaintext() for x in (r, *others)]
 
 
 def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
@@ -99,7 +145,7 @@ def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
     key = RegulatorKey.generate(Kem.SM2)
     receipts = [receipt() for _ in range(3)]
     batch = seal_receipts(receipts, [key.public_key])
-    assert len(batch.sealed) == 3 + 113 + 3 * 104 + 16 == sealed_receipts_size(Kem.SM2, 1, 3)
+    assert len(batch.sealed) == 3 + 113 + 3 * 145 + 16 == sealed_receipts_size(Kem.SM2, 1, 3)
     assert batch.commitments == tuple(gm.sm3(COMMITMENT_PREFIX + r.plaintext()) for r in receipts)
     info = INFO + gm.sm3(b"".join(batch.commitments))
     other = pure.CryptSM2(private_key=key.raw.hex(), public_key=key.public_key.raw.hex(), mode=1)
@@ -108,7 +154,7 @@ def test_the_gm_envelope_opens_with_an_independent_sm2() -> None:
     decryptor = Cipher(algorithms.SM4(body_key), modes.GCM(bytes(12), sealed_body[-16:])).decryptor()
     decryptor.authenticate_additional_data(info)
     body = decryptor.update(sealed_body[:-16]) + decryptor.finalize()
-    assert [b"\x01" + body[i * 104:(i + 1) * 104] for i in range(3)] == [x.plaintext() for x in receipts]
+    assert [b"\x02" + body[i * 145:(i + 1) * 145] for i in range(3)] == [x.plaintext() for x in receipts]
 
 
 def test_an_envelope_of_one_suite_does_not_open_with_a_key_of_the_other() -> None:
@@ -223,7 +269,8 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document(kem: 
     # or any ciphertext: the salt is unknown and HPKE (or SM2 encryption) draws a fresh ephemeral key each time.
     commitments = {s.commitment for s in chain}
     for purpose, at in itertools.product(PURPOSES, range(NOW, NOW + 40)):
-        guess = seal(Receipt(target, "BNUMMOMX", purpose, bytes(32), at, bytes(16)), regulators)
+        guess = seal(Receipt(target, "BNUMMOMX", "DEPCERT", bytes(32), purpose, Consent.NONE, bytes(32), at, bytes(16)),
+                     regulators)
         assert guess.commitment not in commitments
         assert not any(guess.sealed[header(kem):header(kem) + 32] in b for b in blobs)
     # The two receipts of the target have no 16-byte run in common (the shared header is shorter).

@@ -75,7 +75,10 @@ def issue(consortium: Consortium, api: TestClient, n: int) -> list[dict[str, obj
 def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, issuer_api: TestClient,
                                                        bank_api: TestClient) -> None:
     bundles = issue(consortium, issuer_api, 3)
-    reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1"})
+    no_case = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "inPerson": "true"})
+    assert no_case.status_code == 400 and "inPerson needs case" in no_case.json()["detail"]
+    reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1",
+                                                                        "inPerson": "true"})
     assert reply.status_code == 200 and reply.headers["x-request-id"]
     verdict = reply.json()
     assert verdict["valid"] and verdict["disclosed"]["holder_name"] == "LAM Sio 0"
@@ -84,12 +87,16 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
     commitment = verdict["receipt"]["commitment"]
     again = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1"})
     assert again.json()["receipt"]["commitment"] == commitment  # one receipt per document, purpose and case
+    for purpose in ("ACCTOPEN\n", "acctopen", "ACCOUNTOPEN"):  # not a purpose code: refused, nothing queued
+        refused = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": purpose, "case": "A-2"})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "purpose", refused.text
     bank_api.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
     state = bank_api.get(f"/v1/receipts/{commitment}").json()
     assert state["state"] == "recorded" and state["block"] > 0
     assert bank_api.get(f"/v1/receipts/0x{'11' * 32}").status_code == 404
     opened = [r for r in consortium.opened_receipts() if r.document_digest.hex() == verdict["documentDigest"][2:]]
-    assert [(r.purpose, "0x" + r.commitment().hex()) for r in opened] == [("ACCTOPEN", commitment)]
+    assert [(r.purpose, "0x" + r.commitment().hex(), r.case_reference) for r in opened] == [
+        ("ACCTOPEN", commitment, "A-1")]
 
     tampered = {**bundles[1], "claims": [{**c, "value": 9_999_999} if c.get("name") == "balance_mop" else c
                                          for c in bundles[1]["claims"]]}

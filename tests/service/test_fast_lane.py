@@ -21,6 +21,7 @@ from crossverify.config import (
 )
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.service import auth
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.service.middleware import FastLane
@@ -65,7 +66,9 @@ def answer(client: TestClient, body: bytes, key: str | None, query: str = "") ->
     return reply.status_code, reply.headers["content-type"], reply.headers.get("retry-after"), data
 
 
-def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestClient, TestClient]) -> None:
+def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestClient, TestClient],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth.time, "monotonic", lambda: 1000.0)  # no tokens come back while the test runs
     certificates = deposit_certificates(consortium, 2)
     batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
     consortium.anchor(batch.root, leaf_count=2)
@@ -87,8 +90,5 @@ def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestC
     for (got, expected), case in zip(answers, cases, strict=True):
         assert got == expected, case
     statuses = [got[0] for got, _ in answers]
-    assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429] or 429 in statuses
+    assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429]
     assert answers[1][0][3]["receipt"]["state"] == "queued"
-    again = [lane.post("/v1/verifications?purpose=ACCTOPEN&case=C-2", content=genuine,
-                       headers={"Authorization": f"Bearer {BANK[0]}"}) for _ in range(2)]
-    assert [r.status_code for r in again] == [429, 429]  # the clerk is over its limit by now

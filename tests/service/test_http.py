@@ -167,3 +167,34 @@ def test_clients_that_vanish_mid_body_are_logged_without_a_traceback(live: tuple
         [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     requests = [r for r in caplog.records if r.getMessage() == "request"]
     assert [r.status for r in requests] == [499] * 20  # type: ignore[attr-defined]
+
+
+def test_a_fault_of_the_service_is_a_500_logged_with_its_request_id(consortium: Consortium, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """The client gets problem details and the request id to quote; the log has that id with the traceback; the
+    connection stays usable."""
+    settings = ServiceSettings(api_keys={"bank": f"bank {DIGEST}"})
+    session = Session(Config(network=NetworkSettings(registry=consortium.registry.address),
+                             keys=KeySettings(sender_address=consortium.verifier),
+                             verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"), service=settings))
+    app = create_app(session, start_workers=False)
+
+    def broken(commitment: bytes) -> None:
+        raise RuntimeError("a bug at /srv/crossverify/outbox.py")
+
+    app.state.context.outbox.state = broken
+    caplog.set_level(logging.INFO)
+    with serving(app, settings) as address, socket.create_connection(address, timeout=10) as sock:
+        request = (f"GET /v1/receipts/0x{'00' * 32} HTTP/1.1\r\nHost: bank.example\r\n"
+                   f"Authorization: Bearer {KEY}\r\n\r\n").encode()
+        sock.sendall(request)
+        status, headers, body, _ = answer(sock, closing=False)
+        found = problem(status, headers, body)
+        assert found["type"] == "https://crossverify.example/problems/internal-error"
+        assert found["requestId"] == headers["x-request-id"] and "/srv" not in body.decode()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bank.example\r\n\r\n")  # the same connection still answers
+        assert answer(sock, closing=False)[0] == 200
+    session.close()
+    [failed] = [r for r in caplog.records if r.exc_info]
+    assert failed.getMessage() == "request failed" and failed.request_id == found["requestId"]  # type: ignore[attr-defined]
+    assert [r.status for r in caplog.records if r.getMessage() == "request"] == [500, 200]  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ pagination on lists."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from typing import Any
@@ -135,6 +136,9 @@ def test_batches_are_paged_by_cursor(consortium: Consortium, issuer_api: TestCli
     assert [b["id"] for b in page["batches"] + rest["batches"]] == \
         [b["id"] for b in issuer_api.get("/v1/batches").json()["batches"]]
     assert issuer_api.get("/v1/batches", params={"state": ["sealed", "signed"]}).json()["batches"] == []
-    for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1001}, {"state": "lost"}):
+    tampered = [base64.urlsafe_b64encode(f"{kind}:{at}".encode()).decode() for kind, at in (
+        ("batch", 10**20), ("batch", -1), ("batch", "\u00b2"), ("batch", "\u0663"), ("batch", "1e3"), ("pickup", 1))]
+    for bad in ({"cursor": "not-a-cursor"}, {"limit": 0}, {"limit": 1001}, {"state": "lost"},
+                *({"cursor": cursor} for cursor in tampered)):
         refused = issuer_api.get("/v1/batches", params=bad)
         assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-request"), bad

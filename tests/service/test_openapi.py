@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
     "verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
     "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup",
-    "getAuditReport", "getCirculation", "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
+    "getAuditReport", "getCirculation", "getIndexFreshness", "getSupervisionOverview", "getSupervisionRows",
+    "getSupervisionRowsCsv", "getSupervisionDisputes", "getSupervisionDisputesCsv", "getDocumentTimeline",
+    "readChallenge", "verifyForResident", "enrolHolderKey", "collectBundle",
     "getInstitution", "getDisplayMetadata",
     "getHealth", "getReadiness", "getMetrics",
 }

@@ -60,4 +60,4 @@ def test_challenge_presentation_and_replay(consortium: Consortium, bank: TestCli
     replay = bank.post("/v1/verifications", content=p.dumps()).json()
     assert [c["name"] for c in replay["checks"] if c["outcome"] == "failed"] == ["challenge_fresh"]
     refused = bank.post("/v1/challenges", params={"purpose": "account opening"})
-    assert refused.status_code == 422 and refused.json()["title"] == "ChallengeError"
+    assert refused.status_code == 422 and refused.json()["errors"][0]["name"] == "purpose"  # not a purpose code

@@ -37,8 +37,9 @@ def regulator(c: Consortium, tmp_path: Path, key_files: list[Path]) -> tuple[Tes
 
 def test_a_regulator_traces_a_document_over_http(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
-    receipts = [Receipt.new(DIGEST, "BNUMMOMX", purpose, secrets.token_bytes(32) if consented else None,
-                            c.now()) for purpose, consented in (("ACCTOPEN", True), ("LOAN", False))]
+    receipts = [Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32), purpose, c.now(),
+                            presentation_hash=secrets.token_bytes(32) if consented else None)
+                for purpose, consented in (("ACCTOPEN", True), ("LOAN", False))]
     sealed = seal_receipts(receipts, [k.public_key for k in c.regulator_keys])
     c.circulation.record(sealed.commitments, sealed.sealed, c.verifier)
     c.regulator_keys[0].write(tmp_path / "amcm.key")

@@ -35,7 +35,8 @@ def answered(challenges: ChallengeStore) -> tuple[bytes, str]:
 
 
 def receipt() -> Receipt:
-    return Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32), NOW + 1)
+    return Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", NOW + 1,
+                       presentation_hash=secrets.token_bytes(32))
 
 
 def queued(outbox: ReceiptOutbox) -> list[tuple[bytes, str, str]]:

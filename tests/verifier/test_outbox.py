@@ -6,7 +6,7 @@ import pytest
 
 from crossverify import Bundle, VerifierClient
 from crossverify.errors import NodeUnavailable, NotSealedToThisKey
-from crossverify.sealing import SealedReceipt, open_sealed
+from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
 from crossverify.verifier.outbox import FAULT_POINTS, ReceiptOutbox
 
@@ -65,6 +65,23 @@ def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
     assert open_sealed(SealedReceipt(commitment, batch.sealed), new_keys[1]).purpose == "LOAN"
     with pytest.raises(NotSealedToThisKey):
         open_sealed(SealedReceipt(commitment, batch.sealed), c.regulator_keys[0])
+
+
+def test_receipts_queued_by_an_older_version_ride_in_batches_of_their_own(
+        consortium: Consortium, issued: list[Bundle], location: Locate) -> None:  # noqa: F811
+    """A version 1 receipt still queued after an upgrade is recorded as it was made (its commitment is the bank's
+    reference), in its own envelope: a batch's receipts share one version."""
+    c = consortium
+    client = bank(c, location("outbox.sqlite"))
+    assert client.outbox is not None
+    new, *_ = client.receipts(client.verify_many(issued[:1]), "LOAN", in_person_case="LOAN-9")
+    old = Receipt.from_plaintext(b"\x01" + new.document_digest + new.plaintext()[33:44] + b"KYC\0\0\0\0\0"
+                                 + bytes(32) + new.plaintext()[125:])
+    client.outbox.enqueue([old], "KYC-1")
+    client.outbox.enqueue([new], "LOAN-9")
+    before = len(recorded(c))
+    assert client.outbox.flush(c.circulation, c.verifier).transactions == 2
+    assert c.opened_receipts()[before:] == [old, new]
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)

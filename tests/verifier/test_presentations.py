@@ -245,6 +245,12 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
             reports[0].document_digest, "ACCTOPEN", p.hash(), True)
         assert (bare.document_digest, bare.purpose, bare.consented, bare.issuer_id) == (
             reports[1].document_digest, "KYC", False, "BNUMMOMX")
+        assert (consented.doc_type, consented.batch_root) == (bound[0].header.doc_type, bound[0].proof.batch_root)
+    # A bare bundle whose resident consented at the counter: the bank attests it under its case reference; a
+    # presentation keeps its own, signed consent.
+    attested = bank.verifier.receipts(reports, purpose="KYC", in_person_case="KYC-2027-0042")
+    assert [(r.consent.name, r.case_reference) for r in attested] == [("PRESENTATION", None),
+                                                                      ("IN_PERSON", "KYC-2027-0042")]
 
 
 def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle], plain: list[Bundle],

@@ -13,6 +13,7 @@ from crossverify import Bundle, VerifierClient
 from crossverify.errors import NotSealedToThisKey, SealingError
 from crossverify.issuer.disputes import received_disputes, register_sealing_key
 from crossverify.sealing import (
+    Consent,
     DisputeReason,
     Receipt,
     RegulatorKey,
@@ -64,7 +65,8 @@ def test_nobody_but_a_regulator_links_the_trail_to_a_document(consortium: Consor
     commitments = {commitment for b in chain for commitment in b.commitments}
     regulators = [k.public_key for k in c.regulator_keys]
     for purpose, at in itertools.product(PURPOSES, range(c.now() - 30, c.now() + 1)):
-        guess = seal(Receipt(target, "BNUMMOMX", purpose, bytes(32), at, bytes(16)), regulators)
+        guess = seal(Receipt(target, "BNUMMOMX", "DEPCERT", bytes(32), purpose, Consent.NONE, bytes(32), at, bytes(16)),
+                     regulators)
         assert guess.commitment not in commitments and guess.sealed[4:36] not in public
     # The keys the issuer, another bank and an outsider hold open no receipt.
     other_bank_reply = RegulatorKey.generate()

@@ -17,6 +17,7 @@ from ._audit import audit
 from ._circulation import regulator_sync
 from ._clock import load
 from ._consent import presentations, sealing
+from ._console import console as console_section
 from ._core import core
 from ._gas import operations, sealed_receipts
 from ._gm import primitives as gm_primitives
@@ -40,14 +41,15 @@ class Sizes:
     index_receipts: int = 1_000_000
     outbox_receipts: int = 2_000
     replica_requests: int = 1_280
+    console: tuple[int, int] = (1_000_000, 100_000)  # receipts, documents
 
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
              [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
-SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128)
+SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400))
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
             "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
-            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives")
+            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "console")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -72,6 +74,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "storage_outbox": lambda: storage_outbox(sizes.outbox_receipts, work / "storage_outbox"),
         "storage_replicas": lambda: storage_replicas(sizes.replica_requests, work / "storage_replicas"),
         "gm_primitives": lambda: gm_primitives(sizes.signatures),
+        "console": lambda: console_section(*sizes.console, work / "console"),
     }
     out = []
     for name in only:

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..chain.connection import connect
 from ..chain.logs import LogSource
 from ..regulator.index import RegulatorReader, SyncReport
+from ..regulator.queries import Supervision
 from ..sealing import Kem, sealed_receipts_size
 from ._clock import RUNS, Sample, best, sample
 from ._node import GROUPS, HARDHAT, BareRpc, hardhat_node
@@ -120,7 +121,7 @@ def _measure(w: World, label: str, checkpoints: list[int], root: Path,
                      f"{size / count * 1e6 / 2**20:,.0f} MiB"])
         if label == "embedded":
             growing.sync()
-            t_report, _ = timed(growing.report)
+            t_report, _ = timed(Supervision(growing).report)
             series.setdefault("audit report seconds vs events", []).append((float(receipts.emitted), t_report))
             reports.append([f"{label}: audit report", f"{receipts.emitted:,}", f"{t_report:.3f}",
                             f"{receipts.emitted / t_report:,.0f}", "", ""])

@@ -53,8 +53,8 @@ def _syncs(n: int, per_event: int, root: Path) -> tuple[float, float, float]:
     OperatorClient(w.registry, guangdong).approve(OperatorClient(w.registry, w.operator).propose(
         ProposalKind.SET_REGULATOR_KEYS, circulation.address, [k.public_key.raw for k in keys],
         [jurisdiction_code("MO"), jurisdiction_code("GD")]))
-    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "ACCTOPEN", secrets.token_bytes(32), w.now())
-                for _ in range(n)]
+    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", w.now(),
+                            presentation_hash=secrets.token_bytes(32)) for _ in range(n)]
     for start in range(0, n, per_event):
         batch = seal_receipts(receipts[start:start + per_event], [k.public_key for k in keys])
         circulation.record(batch.commitments, batch.sealed, w.verifier)

@@ -20,7 +20,7 @@ from ..format.certificate import Certificate
 from ..format.holder import HOLDER_CLAIM, holder_claim
 from ..format.presentation import Presentation, load_presentation, present
 from ..keys.holder import generate_holder_key
-from ..sealing import PLAINTEXT_BYTES, Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
+from ..sealing import Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
 from ..verifier.challenges import ChallengeStore
 from ..verifier.client import VerifierClient
 from ._clock import RUNS, Sample, best, sample
@@ -144,10 +144,10 @@ def sealing(n: int) -> Section:
     """Seal ``n`` receipts to two regulators, ``SEAL_BATCH`` to an envelope, and open them, per KEM; sizes and the
     calldata they would cost."""
     s = Section("Sealed receipts",
-                f"{n:,} receipts ({PLAINTEXT_BYTES}-byte plaintext) sealed to two regulators, {SEAL_BATCH} to an "
-                "envelope as a transaction records them (envelope version 4: in the standard suite the body key "
-                "sealed to each with HPKE, HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of 104 bytes per "
-                "receipt; in the GM suite SM2 and SM4-GCM), then opened by one of "
+                f"{n:,} receipts ({Receipt.plaintext_bytes()}-byte plaintext) sealed to two regulators, "
+                f"{SEAL_BATCH} to an envelope as a transaction records them (envelope version 4: in the standard "
+                "suite the body key sealed to each with HPKE, HKDF-SHA256 and AES-256-GCM, one AES-128-GCM body of "
+                f"{Receipt.body_bytes()} bytes per receipt; in the GM suite SM2 and SM4-GCM), then opened by one of "
                 "them (at its position in the key list). The baseline is the X25519 KEM, measured in the same run. "
                 f"Gas is estimated for each receipt's commitment and share of the envelope as calldata and log data "
                 f"({GAS_PER_BYTE} gas per byte), before any fixed transaction cost; the next section measures it. "
@@ -159,8 +159,8 @@ def sealing(n: int) -> Section:
     for kem in Kem:
         keys = [RegulatorKey.generate(kem), RegulatorKey.generate(kem)]
         public = [k.public_key for k in keys]
-        receipts = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "ACCTOPEN", secrets.token_bytes(32),
-                                1_790_000_000 + i) for i in range(n)]
+        receipts = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", secrets.token_bytes(32), "ACCTOPEN",
+                                1_790_000_000 + i, presentation_hash=secrets.token_bytes(32)) for i in range(n)]
         batches = [receipts[i:i + SEAL_BATCH] for i in range(0, n, SEAL_BATCH)]
         t_seal, sealed = timed(lambda: [seal_receipts(b, public) for b in batches])  # noqa: B023
         t_open, opened = timed(lambda: [r for x in sealed  # noqa: B023

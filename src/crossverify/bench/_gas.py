@@ -144,7 +144,8 @@ def operations(measure_cap: bool = True) -> Section:
     gas = w.registry.transact(lambda f: f.revokeBatch(first.batch_root, RevocationReason.WITHDRAWN),
                               w.admin)["gasUsed"]
     rows.append(("revoke a batch", gas, "issuer admin"))
-    sealed = seal(Receipt.new(doc, ISSUER, "LOAN", None, w.now()), [k.public_key for k in REGULATORS])
+    sealed = seal(Receipt.new(doc, ISSUER, "DEPCERT", first.batch_root, "LOAN", w.now(), case="LOAN-17"),
+                  [k.public_key for k in REGULATORS])
     gas = w.circulation.record([sealed.commitment], sealed.sealed, w.verifier)["gasUsed"]
     rows.append(("record a verification", gas, f"sealed receipt, two regulators ({len(sealed.sealed)} bytes)"))
     s = Section("Gas per operation",
@@ -172,8 +173,8 @@ def sealed_receipts() -> Section:
     s = Section("Sealed receipts on chain",
                 f"Receipts on the circulation contract: a commitment each, and the transaction's receipts sealed to "
                 f"two regulators as one envelope (docs/format.md, version 4: one HPKE- or SM2-sealed body key per "
-                f"regulator, one AES-128-GCM or SM4-GCM body of 104 bytes per receipt), recorded alone and 100 per "
-                f"transaction. "
+                f"regulator, one AES-128-GCM or SM4-GCM body of {Receipt.body_bytes()} bytes per receipt), recorded "
+                f"alone and 100 per transaction. "
                 f"Baseline: a version "
                 f"1 cleartext receipt (document digest and purpose hash in the clear), {baseline:,} gas, measured in "
                 f"this run. The embedded chain applies Prague's rules, whose EIP-7623 floor prices calldata at 40 gas "
@@ -213,8 +214,9 @@ def _receipt_gas(w3: Web3) -> dict[tuple[Kem, int], tuple[int, int]]:
         guangdong.approve(macao.propose_regulator_keys([(keys[0].public_key.raw, "MO"),
                                                         (keys[1].public_key.raw, "GD")]))
         for n in (1, 100):
-            batch = seal_receipts([Receipt.new(secrets.token_bytes(32), ISSUER, "ACCTOPEN", secrets.token_bytes(32),
-                                               1_790_000_000) for _ in range(n)], [k.public_key for k in keys])
+            batch = seal_receipts([Receipt.new(secrets.token_bytes(32), ISSUER, "DEPCERT", secrets.token_bytes(32),
+                                               "ACCTOPEN", 1_790_000_000, presentation_hash=secrets.token_bytes(32))
+                                   for _ in range(n)], [k.public_key for k in keys])
             used = macao.circulation.record(batch.commitments, batch.sealed, a[3])
             out[kem, n] = (len(batch.sealed), int(used["gasUsed"]))
     return out

@@ -75,7 +75,7 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
     for server, clients, rate, p50, p99, cpu_ms, node_ms in rows:
         b = baselines[server.split(",")[0]]
         versus = f"{rate / b['rate']:.0%}"
-        if server != "hardhat" and clients in one_worker:
+        if server.endswith("workers") and clients in one_worker:
             versus += f" ({rate / one_worker[clients]:.2f}x one worker)"
         s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}", f"{cpu_ms:.2f}",
                        f"{cpu_ms - b['cpu_ms']:.2f}", f"{node_ms:.2f}" if server != "embedded" else ""])

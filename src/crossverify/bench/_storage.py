@@ -26,6 +26,7 @@ from ..issuer.client import IssuerClient
 from ..issuer.journal import Journal
 from ..regulator.circulation import CirculationTrail
 from ..regulator.index import RegulatorReader
+from ..regulator.queries import Supervision
 from ..sealing import Receipt, seal_receipts
 from ..service.auth import new_key
 from ..store import Location
@@ -114,7 +115,8 @@ def _emit(w: World, n: int) -> tuple[list[bytes], float]:
     keys = [k.public_key for k in REGULATORS]
     now = w.now()
     for start in range(0, n, PER_EVENT):
-        batch = seal_receipts([Receipt.new(d, ISSUER, "ACCTOPEN", secrets.token_bytes(32), now)
+        batch = seal_receipts([Receipt.new(d, ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", now,
+                                           presentation_hash=secrets.token_bytes(32))
                                for d in digests[start:start + PER_EVENT]], keys)
         w.circulation.record(batch.commitments, batch.sealed, w.verifier)
     return digests, time.perf_counter() - started
@@ -150,7 +152,7 @@ def _index_on(engine: str, w: World, n: int, digests: list[bytes], root: Path,
     assert sum(count for _, count in per_bank) == n
     out["receipts per bank (aggregate)"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
     with _clock(server) as c:
-        report = trail.report()
+        report = Supervision(trail.reader, trail, now=lambda: now).report()
     assert report.circulation is not None and report.circulation["receipts"] == n
     out["circulation report"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
     trail.reader.close()
@@ -204,7 +206,8 @@ def _record(n: int, location: Location | None, server: PostgresServer) -> dict[s
     w = world()
     keys = [k.public_key for k in REGULATORS]
     now = w.now()
-    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "ACCTOPEN", None, now) for _ in range(n)]
+    receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", now,
+                            case="ACCTOPEN-1") for _ in range(n)]
     outbox = None if location is None else ReceiptOutbox(location)
     with _clock(server) as c:
         if outbox is None:  # what VerifierClient.record does without an outbox

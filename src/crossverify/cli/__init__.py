@@ -37,7 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "regulator": ("regulator", "Regulator: sealing keys, the circulation trail of a document, and the audit "
                                "report."),
     "demo": ("demo", "Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."),
-    "serve": ("serve", "Serve the API (OpenAPI at /docs) and, for a bank, the resident page (/resident/)."),
+    "serve": ("serve", "Serve the API (OpenAPI at /docs); for a bank, the resident page (/resident/); for a "
+                       "regulator, the console (/regulator/)."),
     "store": ("store", "The stores: check, migrate, copy into PostgreSQL ([storage] url; unset: the SQLite files)."),
 }
 

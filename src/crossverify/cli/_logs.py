@@ -26,14 +26,18 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
             **{k: v for k, v in vars(record).items() if k not in _STANDARD},
         }
+        if record.exc_info:
+            line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
 def log_as_json(level: int = logging.INFO) -> None:
-    """Send crossverify's logs to standard error as JSON lines."""
+    """Send crossverify's logs, and those of the HTTP server under ``crossverify serve`` (uvicorn's: start-up,
+    refused requests), to standard error as JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines())
-    logger = logging.getLogger("crossverify")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+    for name in ("crossverify", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False

@@ -66,9 +66,8 @@ class App:
         if self.as_json:
             click.echo(json.dumps(data, indent=1, default=_jsonable))
         else:
-            # Text is printed as written (never read as markup: "[regulator] key_files" stays) and never cut
-            # into lines, so that it can be pasted.
-            Console().print(human, soft_wrap=isinstance(human, str), markup=False)
+            text = isinstance(human, str)  # text is said as written (never read as markup), never cut into lines
+            Console().print(human, soft_wrap=text, markup=not text)
 
 
 def _jsonable(value: Any) -> Any:

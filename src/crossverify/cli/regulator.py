@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import Progress
@@ -15,7 +16,9 @@ from ..format.bundle import load_bundle
 from ..format.display import counted
 from ..format.encoding import from_hex, to_hex, utc_minute
 from ..format.presentation import load_presentation, looks_like_presentation
+from ..regulator.anomalies import KINDS
 from ..regulator.export import to_csv, to_html, to_json
+from ..regulator.index import Freshness
 from ..sealing import Kem, RegulatorKey
 from ._shell import App, BadInput, command
 
@@ -70,11 +73,9 @@ def key_show(app: App, path: Path | None) -> None:
     app.emit(shown, table)
 
 
-@regulator.command("sync")
-@command
-def sync(app: App) -> None:
-    """Read new events into the index; with the regulator's keys ([regulator] key_files), open the new sealed
-    receipts and disputes too."""
+def _sync(app: App) -> tuple[dict[str, Any], str]:
+    """Index new events (and with the regulator's keys open the new sealed ones); what was read, as data and as
+    a sentence."""
     session = app.session
     with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as progress:
         task = progress.add_task("reading events", total=None)
@@ -95,23 +96,50 @@ def sync(app: App) -> None:
         data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
         said += (f"; opened {counted(opened.receipts, 'receipt')} and {counted(opened.disputes, 'dispute event')} "
                  f"({opened.unreadable} unreadable)")
-    app.emit(data, said)
+    return data, said
+
+
+def _fresh(app: App, sync_first: bool) -> Freshness:
+    """Sync first if asked; refuse an index that was never synced; say how far it is behind the chain (as a
+    line on stderr; ``--json`` output carries it instead)."""
+    if sync_first:
+        _, said = _sync(app)
+        if not app.as_json:
+            app.console.print(said)
+    session = app.session
+    session.regulator.require_synced()
+    if session.opens_circulation:
+        session.trail.open_new()
+    freshness = session.regulator.freshness()
+    if not app.as_json:
+        app.console.print(f"[dim]{freshness.describe()}[/]")
+    return freshness
+
+
+SYNC_FIRST = click.option("--sync", "sync_first", is_flag=True, help="Sync the index with the chain first.")
+
+
+@regulator.command("sync")
+@command
+def sync(app: App) -> None:
+    """Read new events into the index; with the regulator's keys ([regulator] key_files), open the new sealed
+    receipts and disputes too."""
+    data, said = _sync(app)
+    freshness = app.session.regulator.freshness()
+    app.emit(data | {"freshness": freshness.as_json()}, f"{said}\n{freshness.describe()}")
 
 
 @regulator.command("report")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@SYNC_FIRST
 @command
-def report(app: App, fmt: str, out: Path | None) -> None:
-    """Issued, revoked and verified per issuer, verifier, type and day; anomalies; governance changes; with the
-    regulator's keys, the circulation trail too: receipts per bank, purpose and day, consent, disputes."""
-    session = app.session
-    if session.opens_circulation:
-        trail = session.trail
-        trail.open_new()
-        found = trail.report()
-    else:
-        found = session.regulator.report()
+def report(app: App, fmt: str, out: Path | None, sync_first: bool) -> None:
+    """Issued, revoked and verified per issuer, verifier, type and day; anomalies by kind (count, meaning, what
+    to do, first examples); governance changes; with the regulator's keys, the circulation trail too: receipts
+    per bank, purpose and day, consent, disputes."""
+    _fresh(app, sync_first)
+    found = app.session.supervision.report()
     text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](found)
     if out is None:
         click.echo(text)
@@ -122,21 +150,41 @@ def report(app: App, fmt: str, out: Path | None) -> None:
 
 @regulator.command("circulation")
 @click.argument("document")
+@SYNC_FIRST
 @command
-def circulation(app: App, document: str) -> None:
-    """Who verified DOCUMENT, for what, with whose consent; and its disputes, from the index ('regulator sync'
-    reads new events). DOCUMENT is a document digest (0x and 64 hex digits) or a bundle or presentation file."""
-    trail = app.session.trail
-    trail.open_new()
-    found = trail.circulation(document_digest(document))
-    table = Table("recorded", "block", "bank", "registry", "purpose", "consented", title_justify="left",
-                  title=f"circulation of {to_hex(found.document_digest)}")
-    for r in found.receipts:
-        table.add_row(utc_minute(r.recorded_at), str(r.block_number), r.verifier, r.member,
-                      f"{r.purpose} ({r.as_json()['purposeInWords']})", "yes" if r.consented else "[red]NO[/]")
-    for d in found.disputes:
-        table.add_row(utc_minute(d["openedAt"]), "", d["verifier"], "dispute", d["reason"], d["state"])
-    app.emit(found.as_json(), table)
+def circulation(app: App, document: str, sync_first: bool) -> None:
+    """Who verified DOCUMENT, for what, with whose consent; its anchoring, revocation, disputes and anomalies, on
+    one timeline. DOCUMENT is a document digest (0x and 64 hex digits) or a bundle or presentation file."""
+    digest = document_digest(document)
+    _ = app.session.trail  # refused by name first: no key, nothing to open
+    freshness = _fresh(app, sync_first)
+    found = app.session.supervision.timeline(digest) | {"freshness": freshness.as_json()}
+    table = Table("when", "what", "who", "details", title_justify="left", title=f"circulation of {to_hex(digest)}")
+    for e in found["events"]:
+        table.add_row(utc_minute(e["at"]), *_timeline_row(e))
+    for a in found["anomalies"]:
+        table.add_row(utc_minute(a["raisedAt"]), f"[red]anomaly: {a['kind'].replace('_', ' ')}[/]", a["bank"],
+                      KINDS[a["kind"]].title)
+    app.emit(found, table)
+
+
+def _timeline_row(e: dict[str, Any]) -> tuple[str, str, str]:
+    """What happened, who did it, and the details, for one event of a document's timeline."""
+    if e["event"] == "anchored":
+        return "anchored", e["issuer"], f"{e['docType']}, batch of {e['documents']:,}, valid to " \
+                                        f"{utc_minute(e['notAfter'])}"
+    if e["event"] == "verified":
+        consent = {"presentation": "consent: a presentation the resident signed",
+                   "in_person": f"consent: in person, case {e['case']}",
+                   "none": "[red]consent: NONE stated[/]"}[e["consent"]]
+        return "verified", e["verifier"], f"{e['purpose']} ({e['purposeInWords']}); {consent}; {e['member']}"
+    if e["event"] == "revoked":
+        return "revoked", e["issuer"], f"{e['scope']}, {e['reason']}" + ("" if e["counted"] else
+                                                                         " [red](does not count)[/]")
+    if e["event"] == "disputed":
+        return "disputed", e["verifier"], f"{e['reason']}; now {e['state'].replace('_', ' ')}"
+    signed = "signed by the issuer" if e["signedByIssuer"] else "[red]not signed by the issuer[/]"
+    return "answered", e.get("signer") or "", f"{e['answer'].replace('_', ' ')}, {signed}"
 
 
 def document_digest(document: str) -> bytes:

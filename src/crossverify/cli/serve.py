@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -23,25 +25,42 @@ from ._shell import App, command
               "challenges, outbox and rate limits (default: [service] workers; at most one per core is useful).")
 @click.option("--demo", is_flag=True, help="Ignore the configuration: a bank's service on the embedded chain, "
               "with a few certificates issued for trying the resident page.")
+@click.option("--demo-console", is_flag=True, help="Ignore the configuration: the demo's story on the embedded "
+              "chain, then a regulator's service over it, for trying the console (/regulator/).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("resident-demo"),
-              show_default=True, help="With --demo: where the demo certificates are written (emptied first).")
+              show_default=True, help="With --demo or --demo-console: where the demo's files are written (emptied "
+              "first).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool, out: Path
-          ) -> None:
-    """Serve the API (OpenAPI at /docs) and, for a bank, the resident page (/resident/)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool,
+          demo_console: bool, out: Path) -> None:
+    """Serve the API (OpenAPI at /docs); for a bank, the resident page (/resident/); for a regulator, the console
+    (/regulator/)."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(_run, host=host, port=port, workers=workers, demo=demo, out=out)
+        ctx.invoke(_run, host=host, port=port, workers=workers, demo=demo, demo_console=demo_console, out=out)
 
 
 @command
-def _run(app: App, host: str | None, port: int | None, workers: int | None, demo: bool, out: Path) -> None:
+def _run(app: App, host: str | None, port: int | None, workers: int | None, demo: bool, demo_console: bool,
+         out: Path) -> None:
     import uvicorn
 
     from ..service import server
     from ..service.app import create_app
 
     session = app.session
-    if demo:
+    if demo_console:
+        from ..demo import regulator_demo
+
+        shutil.rmtree(out, ignore_errors=True)
+        config, key, result = regulator_demo(out, host=host or "127.0.0.1", port=port or 8080, console=app.console)
+        session = Session(config)
+        session.trail.sync()  # the console opens on an index that holds the whole story
+        settings = config.service
+        app.console.print(escape(
+            f"\nA regulator's service over the demo chain (registry {config.network.registry}).\n"
+            f"Console: http://{settings.host}:{settings.port}/regulator/ - sign in with the key {key}\n"
+            f"Drop the resident's certificate on its Document page: {result.bundle}"), soft_wrap=True)
+    elif demo:
         from ..demo import resident_demo
 
         shutil.rmtree(out, ignore_errors=True)
@@ -54,7 +73,7 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
             + "".join(f"  {path}\n" for path in bundles)
             + f"The bank's API (http://{settings.host}:{settings.port}/docs) takes the key {key}"), soft_wrap=True)
     settings = session.config.service
-    workers = workers or (1 if demo else settings.workers)
+    workers = workers or (1 if demo or demo_console else settings.workers)
     if workers > 1:
         _serve_in_workers(session, host or settings.host, port or settings.port, workers)
         return
@@ -90,6 +109,7 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
 def serve_new_key(app: App, name: str, role: str) -> None:
     """Make an API key for the institution NAME; the configuration keeps only its SHA-256."""
     key, digest = new_key()
-    app.emit({"name": name, "role": role, "key": key, "configuration": f'{name} = "{role} {digest}"'},
+    line = f'{name if re.fullmatch("[A-Za-z0-9_-]+", name) else json.dumps(name)} = "{role} {digest}"'  # TOML
+    app.emit({"name": name, "role": role, "key": key, "configuration": line},
              f"API key for {name} (give it to them once; it is not stored):\n  {key}\n"
-             f"Add to [service.api_keys]:\n  {name} = \"{role} {digest}\"")
+             f"Add to [service.api_keys]:\n  {line}")

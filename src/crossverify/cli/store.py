@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..chain.logs import LogDecoder
 from ..chain.registry import CONTRACTS, artifact
-from ..config import Config
+from ..config import Config, holds_password
 from ..errors import ConfigError, StoreError
 from ..issuer import journal, pickup
 from ..regulator import schema
@@ -115,6 +115,9 @@ def copy(app: App, target: str, only: Sequence[str]) -> None:
     then set [storage] url to the database."""
     if not is_postgresql(target):
         raise ConfigError(f"--to must be a postgresql:// URL, got {target!r}")
+    if holds_password(target):
+        raise ConfigError("--to holds a password, which the process list shows: put it in PGPASSWORD or a "
+                          ".pgpass file")
     config = app.session.config
     done, rows = [], Table("store", "from", "to", "tables", "rows", title_justify="left")
     for k in _chosen(only):

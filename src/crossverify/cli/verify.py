@@ -53,18 +53,23 @@ def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None
               "sealed: only the regulators read it.")
 @click.option("--case", "case", default="", help="The bank's case reference: a receipt is recorded once per case, "
               "however often the command is run again.")
+@click.option("--in-person", is_flag=True, help="The residents of the bare bundles consented in person (your "
+              "consent form, filed under --case): the receipts attest it. Without it, or a presentation the resident "
+              "signed, a receipt states no consent and regulators flag it.")
 @click.option("--verbose", "-v", is_flag=True, help="List every check, with its detail (default: the failed ones).")
 @click.option("--language", type=click.Choice(LANGUAGES),
               help="The language of claim labels, names and values (default: [display] language).")
 @click.option("--reveal", is_flag=True, help="Show identity and account numbers whole (default: masked).")
 @command
 def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], record: bool,
-           purpose: str | None, case: str, verbose: bool, language: str | None, reveal: bool) -> None:
+           purpose: str | None, case: str, in_person: bool, verbose: bool, language: str | None, reveal: bool) -> None:
     """Check bundles or presentations a resident handed over: the verdict first, then any failed check with its
     reason, then the disclosed claims by their registered labels. Exit 0: all valid; 1: any invalid; 2: unusable
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if purpose is not None and not record:
         raise BadInput("--purpose is sealed into the receipts that --record records: give --record too")
+    if in_person and not case:
+        raise BadInput("--in-person needs --case: the reference under which you filed the resident's consent")
     if purpose is not None:
         try:
             doc_type_code(purpose)
@@ -98,7 +103,8 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
         with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as bars:
             task = bars.add_task("recording receipts", total=len(valid))
             flushed = client.record(valid, purpose, case,
-                                    lambda done, total: bars.update(task, completed=done, total=total))
+                                    lambda done, total: bars.update(task, completed=done, total=total),
+                                    in_person=in_person)
         app.console.print(f"{counted(flushed.recorded, 'receipt')} recorded in "
                           f"{counted(flushed.transactions, 'transaction')}"
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))

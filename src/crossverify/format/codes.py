@@ -13,14 +13,14 @@ _ISSUER_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,10}$")
 
 def doc_type_code(name: str) -> bytes:
     """Encode a document type (1-8 chars of ``A-Z 0-9 . _ -``, e.g. ``"DEPCERT"``) as the registry's ``bytes8``."""
-    if not _DOC_TYPE.match(name):
+    if not _DOC_TYPE.fullmatch(name):
         raise InvalidDocType(name)
     return name.encode("ascii").ljust(8, b"\0")
 
 
 def issuer_id_code(name: str) -> bytes:
     """Encode an issuer id (1-11 chars of ``A-Z 0-9 . _ -``, e.g. its BIC ``"BNUMMOMX"``) as ``bytes11``."""
-    if not _ISSUER_ID.match(name):
+    if not _ISSUER_ID.fullmatch(name):
         raise InvalidIssuerId(name)
     return name.encode("ascii").ljust(11, b"\0")
 

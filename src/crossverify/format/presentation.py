@@ -28,7 +28,7 @@ import rfc8785
 
 from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
-from .bundle import Bundle, _named, bundle_from_json
+from .bundle import Bundle, _named, bundle_from_json, load_bundle
 from .certificate import MAX_BUNDLE_BYTES, Claim
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
@@ -181,7 +181,25 @@ def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BY
     named ``BundleError`` pointing at it. Faults inside the bundle carry their pointer from the presentation's
     top (``/bundle/...``).
     """
-    doc = _parse(text, "presentation", PRESENTATION_VERSION, max_bytes)
+    return _presentation(read_json(text, max_bytes, MAX_DEPTH + 1))
+
+
+def load_document(text: str | bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle | Presentation:
+    """A file as a bank receives it: a presentation when it has a top-level ``binding``, a bundle otherwise,
+    read once (:func:`load_presentation`, :func:`~crossverify.format.bundle.load_bundle`)."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if b'"binding"' in raw:  # else not a presentation (every bundle, in practice), and not parsed to find out
+        try:
+            doc = read_json(text, max_bytes, MAX_DEPTH + 1)
+        except BundleError:
+            doc = None  # read as a bundle below, which says what is wrong with it
+        if type(doc) is dict and "binding" in doc:
+            return _presentation(doc)
+    return load_bundle(text, max_bytes=max_bytes)
+
+
+def _presentation(doc: Any) -> Presentation:
+    doc = _checked(doc, "presentation", PRESENTATION_VERSION)
     check = _schema_check("presentation")
     if not check.valid(doc):
         raise _named(check.explain(doc))
@@ -227,7 +245,10 @@ def looks_like_presentation(text: str | bytes) -> bool:
 
 
 def _parse(text: str | bytes, what: str, version: int, max_bytes: int) -> dict[str, Any]:
-    doc = read_json(text, max_bytes, MAX_DEPTH + 1)
+    return _checked(read_json(text, max_bytes, MAX_DEPTH + 1), what, version)
+
+
+def _checked(doc: Any, what: str, version: int) -> dict[str, Any]:
     if type(doc) is not dict:
         raise MalformedBundle(f"a {what} is a JSON object")
     if type(doc.get("version")) is not int or doc["version"] != version:

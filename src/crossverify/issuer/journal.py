@@ -169,7 +169,7 @@ class Journal:
         revoked on chain as superseded.
         """
         for reference, _ in entries:
-            if not REFERENCE.match(reference):
+            if not REFERENCE.fullmatch(reference):
                 raise JournalError(f"reference must be 1-128 of A-Z a-z 0-9 . _ - (first alphanumeric): {reference!r}")
         ids = []
         with self.transaction() as db:

@@ -4,35 +4,60 @@ whose consent" and follow every dispute.
 
 The index stores the circulation events as the chain has them (sealed); :class:`CirculationTrail` opens each one
 once, with every key the regulator has held (keys rotate by epoch; old receipts stay sealed to old keys), into the
-``circulation_*`` tables, each event with the hash of its block. When the index no longer holds that block (a
-reorganisation or a reset rewound it), the trail rewinds to the last block it still holds, and the next pass
-opens the new events. What does not open is kept as an anomaly: sealed to other keys (the bank left this
-regulator out), altered (our part does not open, or does not match its commitment), or malformed.
+``circulation_*`` tables, each event with the hash of its block, a few thousand receipts per transaction. When the
+index no longer holds that block (a reorganisation or a reset rewound it), the trail rewinds to the last block it
+still holds, and the next pass opens the new events. Each pass raises the anomalies of what it opened
+(:mod:`crossverify.regulator.anomalies`): receipts without consent, a consent cited twice, documents accepted
+after their revocation or expiry, answers not signed by the issuer, and what does not open (sealed to other keys,
+altered, or malformed).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
-from ..sealing import DisputeAnswer, Receipt, RegulatorKey, SealedReceipts, open_answer, open_dispute, open_receipts
-from .index import AuditReport, IndexedEvent, RegulatorReader, SyncReport
+from ..sealing import (
+    Consent,
+    DisputeAnswer,
+    Receipt,
+    RegulatorKey,
+    SealedReceipts,
+    open_answer,
+    open_dispute,
+    open_receipts,
+)
+from ..store import Connection
+from . import anomalies, rollup
+from .facts import IndexedEvent
+from .index import RegulatorReader, SyncReport
 from .schema import SET_META
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("RegulatorKeysChanged", "ReceiptsSealed", "DisputeOpened", "DisputeAnswered")
-TABLES = ("read", "receipts", "disputes", "answers", "anomalies", "epochs")
+TABLES = ("read", "receipts", "disputes", "answers", "epochs")
+#: The columns each table of the trail is written with, in the order of its rows.
+COLUMNS = {
+    "read": "block_number, log_index, block_hash",
+    "disputes": "block_number, log_index, block_time, dispute_id, verifier, key_epoch, content, document_digest",
+    "answers": "block_number, log_index, block_time, dispute_id, key_epoch, content",
+    "epochs": "block_number, log_index, block_time, epoch, keys, jurisdictions",
+}
 T = TypeVar("T")
 DAY = 86400
+#: Circulation events opened (and committed) per transaction: each holds up to 100 receipts as banks record them.
+EVENTS_PER_PASS = 500
+
 
 #: Purpose codes banks use, in words; any other code is shown as it is.
 PURPOSES = {
@@ -52,8 +77,9 @@ def purpose_words(code: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Circulation:
-    """One receipt of a document's trail: which bank verified it, when, in which block, for what, and whether the
-    resident consented (the bank verified a holder-signed presentation, whose hash the receipt carries)."""
+    """One receipt of a document's trail: which bank verified it, when, in which block, for what, and how the
+    resident consented (a holder-signed presentation, whose hash the receipt carries; in person, as the bank
+    attests under its case reference; or not at all)."""
 
     verifier: str
     member: str
@@ -61,19 +87,24 @@ class Circulation:
     block_number: int
     verified_at: int
     issuer_id: str
+    doc_type: str
     purpose: str
-    presentation_hash: bytes
+    consent: Consent
+    consent_reference: bytes
     commitment: bytes
 
     @property
     def consented(self) -> bool:
-        return self.presentation_hash != bytes(32)
+        return self.consent is not Consent.NONE
 
     def as_json(self) -> dict[str, Any]:
         return {"verifier": self.verifier, "member": self.member, "recordedAt": utc_time(self.recorded_at),
                 "block": self.block_number, "verifiedAt": utc_time(self.verified_at), "issuer": self.issuer_id,
-                "purpose": self.purpose, "purposeInWords": purpose_words(self.purpose), "consented": self.consented,
-                "presentationHash": to_hex(self.presentation_hash) if self.consented else None,
+                "docType": self.doc_type, "purpose": self.purpose, "purposeInWords": purpose_words(self.purpose),
+                "consent": self.consent.name.lower(), "consented": self.consented,
+                "presentationHash": to_hex(self.consent_reference) if self.consent is Consent.PRESENTATION else None,
+                "case": self.consent_reference.rstrip(b"\0").decode("utf-8", "replace")
+                if self.consent is Consent.IN_PERSON else None,
                 "commitment": to_hex(self.commitment)}
 
 
@@ -130,6 +161,9 @@ class CirculationTrail:
         with self.reader.store.transaction() as db:
             for table in TABLES:
                 db.execute(f"DELETE FROM circulation_{table}")
+            db.execute("DELETE FROM circulation_documents")
+            db.execute("DELETE FROM anomalies WHERE keyed = 1")
+            rollup.clear(db, rollup.KEYED)
             db.execute(SET_META, ("circulation_keys", fingerprint))
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> tuple[SyncReport, OpenReport]:
@@ -138,8 +172,8 @@ class CirculationTrail:
             return self.reader.index_new(on_chunk), self._open_new()
 
     def open_new(self) -> OpenReport:
-        """Open every sealed event indexed since the last pass, in one transaction; nothing when another process
-        (a replica) is syncing the index: it opens them."""
+        """Open every sealed event indexed since the last pass, ``EVENTS_PER_PASS`` to a transaction; nothing
+        when another process (a replica) is syncing the index: it opens them."""
         try:
             with self.reader.syncing():
                 return self._open_new()
@@ -148,12 +182,25 @@ class CirculationTrail:
 
     def _open_new(self) -> OpenReport:
         self._rewind()
-        last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
-                                "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
+        total = OpenReport(0, 0, 0)
+        while True:
+            last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
+                                    "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
+            events = list(islice(self.reader.events_after(last[0], last[1], *EVENTS), EVENTS_PER_PASS))
+            if not events:
+                return total
+            opened = self._open(events)
+            total = OpenReport(total.receipts + opened.receipts, total.disputes + opened.disputes,
+                               total.unreadable + opened.unreadable)
+
+    def _open(self, events: list[IndexedEvent]) -> OpenReport:
+        """Open ``events`` and keep them, their receipts' documents, the anomalies they raise and the day counts
+        they change, in one transaction."""
         epochs = self._epochs()
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        unreadable: list[tuple[IndexedEvent, int, str, dict[str, Any]]] = []
         hashes: dict[int, bytes] = {}
-        for e in self.reader.events_after(last[0], last[1], *EVENTS):
+        for e in events:
             where, a = (e.block_number, e.log_index), e.args
             if e.block_number not in hashes:
                 hashes[e.block_number] = self._block_hash(e.block_number)
@@ -168,21 +215,60 @@ class CirculationTrail:
                 for i, commitment in enumerate(a["commitments"]):
                     r = opened if isinstance(opened, str) else opened[i] or "sealed_altered"
                     if isinstance(r, str):
-                        rows["anomalies"].append((*where, i, e.block_time, r, json.dumps(
-                            {"verifier": a["verifier"], "keyEpoch": a["keyEpoch"], "commitment": commitment})))
+                        unreadable.append((e, i, r, {"keyEpoch": a["keyEpoch"], "commitment": commitment}))
                         continue
                     rows["receipts"].append((*where, i, e.block_time, a["verifier"], a["keyEpoch"],
-                                             from_hex(commitment), r.document_digest, r.issuer_id, r.purpose,
-                                             r.presentation_hash, r.verified_at))
+                                             from_hex(commitment), r.document_digest, r.issuer_id, r.doc_type,
+                                             r.batch_root, r.purpose, r.consent, r.consent_reference,
+                                             r.verified_at))
             else:
-                self._dispute_event(e, epochs.get(a["keyEpoch"], []), rows)
-        if rows["read"]:
-            with self.reader.store.transaction() as db:
-                for table, values in rows.items():
-                    if values:
-                        db.executemany(f"INSERT INTO circulation_{table} VALUES ({','.join('?' * len(values[0]))})",
-                                       values)
-        return OpenReport(len(rows["receipts"]), len(rows["disputes"]) + len(rows["answers"]), len(rows["anomalies"]))
+                self._dispute_event(e, epochs.get(a["keyEpoch"], []), rows, unreadable)
+        with self.reader.store.transaction() as db:
+            first = anomalies.next_id(db, "circulation_receipts")
+            receipts = [(first + n, *row) for n, row in enumerate(rows.pop("receipts", []))]
+            db.executemany("INSERT INTO circulation_receipts (id, block_number, log_index, position, block_time, "
+                           "verifier, key_epoch, commitment, document_digest, issuer_id, doc_type, batch_root, "
+                           "purpose, consent, consent_reference, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                           "?, ?, ?, ?, ?)", receipts)
+            db.executemany("INSERT INTO circulation_documents (document_digest, first_id, first_time, issuer_id, "
+                           "doc_type) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT (document_digest) DO NOTHING",
+                           [(r[8], r[0], r[4], r[9], r[10]) for r in receipts])
+            for table, values in rows.items():
+                if values:
+                    db.executemany(f"INSERT INTO circulation_{table} ({COLUMNS[table]}) VALUES "
+                                   f"({','.join('?' * len(values[0]))})", values)
+            for e, position, kind, details in unreadable:
+                anomalies.record(db, kind, f"{e.block_number}:{e.log_index}:{position}", block_number=e.block_number,
+                                 block_time=e.block_time, happened_at=e.block_time, verifier=e.args.get("verifier", ""),
+                                 event=e.name, **details)
+            _check_receipts(db, receipts)
+            self._check_answers(db, rows.get("answers", []))
+            if receipts:
+                rollup.refresh(db, rollup.KEYED, receipts[0][4])
+        return OpenReport(len(receipts), len(rows.get("disputes", [])) + len(rows.get("answers", [])),
+                          len(unreadable))
+
+    def _check_answers(self, db: Connection, answers: list[tuple[Any, ...]]) -> None:
+        """An answer signed by a key that was never a signing key of the disputed document's issuer."""
+        for number, index, t, dispute_id, _, content in answers:
+            found = db.execute("SELECT content, verifier, document_digest FROM circulation_disputes "
+                               "WHERE dispute_id = ?", (dispute_id,)).fetchone()
+            if found is None:
+                continue  # the dispute itself did not open: it is an anomaly already
+            issuer, signer = json.loads(found[0])["issuer"], json.loads(content)["signer"]
+            if (signer or "").lower() not in self._signing_keys().get(issuer, set()):
+                anomalies.record(db, "dispute_answer_not_by_issuer", f"{to_hex(bytes(dispute_id))}:{number}:{index}",
+                                 block_number=number, block_time=t, happened_at=t, verifier=found[1],
+                                 issuer_id=issuer, document_digest=bytes(found[2]),
+                                 disputeId=to_hex(bytes(dispute_id)), signer=signer)
+
+    def _signing_keys(self) -> dict[str, set[str]]:
+        """Every signing key each issuer ever registered (lower-case addresses), from the indexed events."""
+        keys: defaultdict[str, set[str]] = defaultdict(set)
+        for _, _, a in self.reader.events("SigningKeyAdded"):
+            keys[code_name(from_hex(a["issuerId"]))].add(a["key"].lower())
+        return keys
 
     def _block_hash(self, number: int) -> bytes:
         row = self._db.execute("SELECT hash FROM blocks WHERE number = ?", (number,)).fetchone()
@@ -201,8 +287,15 @@ class CirculationTrail:
             if current is not None and bytes(stored) == bytes(current)), -1)
         log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
         with self.reader.store.transaction() as db:
+            since = db.execute("SELECT MIN(block_time) FROM circulation_receipts WHERE block_number > ?",
+                               (keep,)).fetchone()[0]
             for table in TABLES:
                 db.execute(f"DELETE FROM circulation_{table} WHERE block_number > ?", (keep,))
+            db.execute("DELETE FROM anomalies WHERE keyed = 1 AND block_number > ?", (keep,))
+            db.execute("DELETE FROM circulation_documents WHERE first_id > "
+                       "(SELECT COALESCE(MAX(id), 0) FROM circulation_receipts)")
+            if since is not None:
+                rollup.refresh(db, rollup.KEYED, since)
 
     def _epochs(self) -> dict[int, list[tuple[RegulatorKey, int]]]:
         """Our keys among each key epoch's regulator keys, as opened so far."""
@@ -215,7 +308,8 @@ class CirculationTrail:
         return [(k, position[k.public_key.raw]) for k in self.keys if k.public_key.raw in position]
 
     def _dispute_event(self, e: IndexedEvent, ours: list[tuple[RegulatorKey, int]],
-                       rows: dict[str, list[tuple[Any, ...]]]) -> None:
+                       rows: dict[str, list[tuple[Any, ...]]],
+                       unreadable: list[tuple[IndexedEvent, int, str, dict[str, Any]]]) -> None:
         """Open a dispute (with the answer key its id commits to, read from the contract) or its answer."""
         a, where = e.args, (e.block_number, e.log_index)
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
@@ -239,23 +333,22 @@ class CirculationTrail:
                 rows["answers"].append((*where, e.block_time, dispute_id, a["keyEpoch"], json.dumps(content)))
                 return
             opened = answered
-        rows["anomalies"].append((*where, 0, e.block_time, opened, json.dumps(
-            {"event": e.name, "disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]})))
+        unreadable.append((e, 0, opened, {"disputeId": a["disputeId"], "keyEpoch": a["keyEpoch"]}))
 
     # -- queries ------------------------------------------------------------------------------------------------
 
-    def circulation(self, document_digest: bytes) -> Trail:
-        """Every receipt of ``document_digest`` in chain order, and its disputes with their answers."""
+    def circulation(self, document_digest: bytes, *, now: int | None = None) -> Trail:
+        """Every receipt of ``document_digest`` in chain order, and its disputes with their answers (aged at
+        ``now``, default the latest block's time)."""
         self._rewind()
         members = self._members()
         rows = self._db.execute(
-            "SELECT verifier, block_time, block_number, verified_at, issuer_id, purpose, presentation_hash, "
-            "commitment FROM circulation_receipts WHERE document_digest = ? ORDER BY block_number, log_index, "
-            "position", (document_digest,)).fetchall()
-        receipts = [Circulation(v, members.get(v, "not a member"), t, n, at, who, p, bytes(ph), bytes(c))
-                    for v, t, n, at, who, p, ph, c in rows]
-        disputes = self._disputes(document_digest)
-        return Trail(document_digest, receipts, disputes)
+            "SELECT verifier, block_time, block_number, verified_at, issuer_id, doc_type, purpose, consent, "
+            "consent_reference, commitment FROM circulation_receipts WHERE document_digest = ? "
+            "ORDER BY block_number, log_index, position", (document_digest,)).fetchall()
+        receipts = [Circulation(v, members.get(v, "not a member"), t, n, at, who, kind, p, Consent(how), bytes(ref),
+                                bytes(c)) for v, t, n, at, who, kind, p, how, ref, c in rows]
+        return Trail(document_digest, receipts, self.disputes(document_digest, now=now))
 
     def _members(self) -> dict[str, str]:
         """Each verifier's standing in the registry, from the indexed membership events."""
@@ -265,17 +358,16 @@ class CirculationTrail:
             standing[a["account"]] = f"verifier, {verb[name]} {utc_time(t)[:10]}"
         return standing
 
-    def _disputes(self, document_digest: bytes | None = None) -> list[dict[str, Any]]:
-        """Every dispute (of ``document_digest``, if given) with its lifecycle: opened, answered (with what, when,
-        signed by whom), age."""
-        signing_keys: defaultdict[str, set[str]] = defaultdict(set)
-        for _, _, a in self.reader.events("SigningKeyAdded"):
-            signing_keys[code_name(from_hex(a["issuerId"]))].add(a["key"].lower())
+    def disputes(self, document_digest: bytes | None = None, *, now: int | None = None) -> list[dict[str, Any]]:
+        """Every dispute (of ``document_digest``, if given) in chain order with its lifecycle: opened, answered
+        (with what, when, signed by whom), age at ``now`` (default: the latest block's time)."""
+        signing_keys = self._signing_keys()
         answers: dict[bytes, list[dict[str, Any]]] = defaultdict(list)
         for dispute_id, t, content in self._db.execute(
                 "SELECT dispute_id, block_time, content FROM circulation_answers ORDER BY block_number, log_index"):
             answers[bytes(dispute_id)].append({"at": t, **json.loads(content)})
-        now = int(self._now() if self._now else self.reader.registry.w3.eth.get_block("latest")["timestamp"])
+        if now is None:
+            now = int(self._now() if self._now else self.reader.registry.w3.eth.get_block("latest")["timestamp"])
         out = []
         query = "SELECT dispute_id, block_time, verifier, content, document_digest FROM circulation_disputes"
         if document_digest is not None:
@@ -292,61 +384,46 @@ class CirculationTrail:
                         "ageDays": round(((last["at"] if last else now) - t) / DAY, 2)})
         return out
 
-    def report(self) -> AuditReport:
-        """The index's audit report with the circulation: receipts per bank, purpose and day, consent, every
-        dispute's lifecycle, and the anomalies ``circulation_without_consent``, ``circulation_of_revoked`` (recorded
-        after the issuer revoked the document), ``dispute_unanswered``, ``dispute_answer_not_by_issuer`` and what
-        did not open."""
-        self._rewind()
-        report = self.reader.report()
-        per_bank: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        per_purpose: Counter[str] = Counter()
-        per_day: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        anomalies = list(report.anomalies)
-        revoked = {(code_name(from_hex(a["issuerId"])), a["documentDigest"]): t
-                   for t, _, a in self.reader.events("DocumentRevoked")}
-        rows = self.reader.store.stream("SELECT block_time, verifier, purpose, presentation_hash, issuer_id, "
-                                        "document_digest, commitment, verified_at FROM circulation_receipts "
-                                        "ORDER BY block_number, log_index, position")
-        for t, verifier, purpose, presentation, issuer, digest, commitment, verified_at in rows:
-            consented = bytes(presentation) != bytes(32)
-            per_bank[verifier]["sealed_receipts"] += 1
-            per_bank[verifier]["consented" if consented else "without_consent"] += 1
-            per_purpose[purpose_words(purpose)] += 1
-            per_day[utc_time(t)[:10]]["sealed_receipts"] += 1
-            revoked_at = revoked.get((issuer, to_hex(bytes(digest))))
-            if revoked_at is not None and revoked_at <= verified_at:  # the bank verified it after its revocation
-                per_bank[verifier]["for_revoked"] += 1
-                anomalies.append({"kind": "circulation_of_revoked", "at": t, "verifier": verifier, "issuer": issuer,
-                                  "documentDigest": to_hex(bytes(digest)), "revokedAt": revoked_at})
-            if not consented:
-                anomalies.append({"kind": "circulation_without_consent", "at": t, "verifier": verifier,
-                                  "issuer": issuer, "purpose": purpose, "documentDigest": to_hex(bytes(digest)),
-                                  "commitment": to_hex(bytes(commitment))})
-        disputes = self._disputes()
-        for d in disputes:
-            if d["state"] == "open" and d["ageDays"] * DAY > self.dispute_answer_within:
-                anomalies.append({"kind": "dispute_unanswered", "at": d["openedAt"], "disputeId": d["disputeId"],
-                                  "verifier": d["verifier"], "issuer": d["issuer"], "ageDays": d["ageDays"]})
-            for answer in d["answers"]:
-                if not answer["signedByIssuer"]:
-                    anomalies.append({"kind": "dispute_answer_not_by_issuer", "at": answer["at"],
-                                      "disputeId": d["disputeId"], "issuer": d["issuer"], "signer": answer["signer"]})
-        for number, t, kind, details in self._db.execute(
-                "SELECT block_number, block_time, kind, details FROM circulation_anomalies "
-                "ORDER BY block_number, log_index, position"):
-            anomalies.append({"kind": kind, "at": t, "block": number, **json.loads(details)})
-        report.circulation = {
-            "receipts": sum(c["sealed_receipts"] for c in per_bank.values()),
-            "withoutConsent": sum(c["without_consent"] for c in per_bank.values()),
-            "byVerifier": {k: dict(v) for k, v in sorted(per_bank.items())},
-            "byPurpose": dict(sorted(per_purpose.items())),
-            "byDay": {k: dict(v) for k, v in sorted(per_day.items())},
-            "disputes": disputes,
-        }
-        report.anomalies = sorted(anomalies, key=lambda a: (a["at"], a["kind"]))
-        report.totals = {**report.totals, "disputes": len(disputes), "anomalies": len(report.anomalies)}
-        return report
+
+def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
+    """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``): no consent, a consent cited
+    before, a document revoked or expired when it was verified."""
+    if not receipts:
+        return
+    revoked = {bytes(target): (at, scope) for target, at, scope in db.execute(
+        "SELECT target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 GROUP BY target")}
+    not_after: dict[bytes, int | None] = {}
+    for (number, block, _, _, t, verifier, _, commitment, digest, issuer, _, root, purpose, consent, reference,
+         verified_at) in receipts:
+        subject = to_hex(commitment)
+        where = {"block_number": block, "block_time": t, "verifier": verifier, "issuer_id": issuer,
+                 "document_digest": digest}
+        if consent == Consent.NONE:
+            anomalies.record(db, "circulation_without_consent", subject, happened_at=verified_at, **where,
+                             purpose=purpose, commitment=subject)
+        elif consent == Consent.PRESENTATION:
+            earlier = db.execute("SELECT verifier, commitment, block_time, purpose FROM circulation_receipts "
+                                 "WHERE consent = 1 AND consent_reference = ? AND id < ? ORDER BY id LIMIT 1",
+                                 (reference, number)).fetchone()
+            if earlier is not None:
+                anomalies.record(db, "consent_reused", subject, happened_at=verified_at, **where, purpose=purpose,
+                                 commitment=subject, presentationHash=to_hex(reference),
+                                 firstBy=earlier[0], firstCommitment=to_hex(bytes(earlier[1])), firstAt=earlier[2],
+                                 firstPurpose=earlier[3])
+        for target in (digest, root):
+            found = revoked.get(bytes(target))
+            if found is not None and found[0] <= verified_at:
+                anomalies.record_revoked_receipt(db, block_number=block, block_time=t, commitment=commitment,
+                                                 verifier=verifier, issuer_id=issuer, document_digest=digest,
+                                                 verified_at=verified_at, revoked_at=found[0], scope=found[1])
+        if any(root):
+            if root not in not_after:
+                row = db.execute("SELECT MIN(not_after) FROM anchors WHERE batch_root = ?", (root,)).fetchone()
+                not_after[root] = row[0]
+            expiry = not_after[root]
+            if expiry is not None and expiry < verified_at:
+                anomalies.record(db, "circulation_of_expired", subject, happened_at=verified_at, **where,
+                                 commitment=subject, notAfter=expiry)
 
 
 def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:

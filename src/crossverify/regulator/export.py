@@ -1,4 +1,5 @@
-"""Audit reports as JSON, CSV, or one self-contained HTML page with charts (inline SVG, no scripts)."""
+"""Audit reports as JSON, CSV, or one self-contained HTML page with charts (inline SVG, no scripts); and any
+table of the console as CSV."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import csv
 import html
 import io
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..format.encoding import utc_minute
-from .index import AuditReport
+from .queries import AuditReport
 
 
 def to_json(report: AuditReport) -> str:
@@ -41,10 +43,35 @@ def to_csv(report: AuditReport) -> str:
             for metric in ("openedAt", "verifier", "issuer", "reason", "state", "ageDays"):
                 shown = utc_minute(d[metric]) if metric == "openedAt" else d.get(metric)
                 writer.writerow(["dispute", d["disputeId"], metric, shown])
-    for a in report.anomalies:
-        details = {k: v for k, v in a.items() if k not in ("kind", "at")}
-        writer.writerow(["anomaly", a["kind"], utc_minute(a["at"]), json.dumps(details)])
+    for group in report.anomalies:
+        writer.writerow(["anomaly", group["kind"], "count", group["count"]])
+        writer.writerow(["anomaly", group["kind"], "severity", group["severity"]])
+        for example in group["examples"]:
+            writer.writerow(["anomaly", group["kind"], "example", json.dumps(example, sort_keys=True)])
     return out.getvalue()
+
+
+def rows_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Rows of one table (dicts with the same keys) as CSV text, a header line first, a line at a time; nested
+    values as JSON. Text a bank chose (a case reference) that a spreadsheet would run as a formula is quoted."""
+    out = io.StringIO()
+    writer: Any = None
+    for row in rows:
+        if writer is None:
+            writer = csv.DictWriter(out, list(row))
+            writer.writeheader()
+        writer.writerow({k: _cell(json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v)
+                         for k, v in row.items()})
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet shows it, never runs it: text starting as a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def to_html(report: AuditReport) -> str:
@@ -53,20 +80,17 @@ def to_html(report: AuditReport) -> str:
     cards = "".join(f'<div class="card"><b>{v:,}</b><span>{html.escape(k)}</span></div>' for k, v in t.items())
     days = list(report.by_day.items())
     charts = [
-        _bars("Documents issued per day", [(d, f.get("documents", 0)) for d, f in days], "#2f6db5"),
-        _bars("Verification receipts per day", [(d, f.get("receipts", 0)) for d, f in days], "#2e8b57"),
+        _columns("Documents issued per day", [(d, f.get("documents", 0)) for d, f in days], "#2f6db5"),
+        _columns("Verification receipts per day", [(d, f.get("receipts", 0)) for d, f in days], "#2e8b57"),
         _bars("Documents issued per issuer", [(k, f.get("documents", 0)) for k, f in report.by_issuer.items()],
               "#2f6db5"),
-        _bars("Receipts per verifier", [(k[:10] + "…", f.get("receipts", 0)) for k, f in report.by_verifier.items()],
+        _bars("Receipts per verifier", [(_short(k), f.get("receipts", 0)) for k, f in report.by_verifier.items()],
               "#2e8b57"),
         _bars("Revocations by reason", list(report.revocation_reasons.items()), "#c0392b"),
         _bars("Documents issued per type", [(k, f.get("documents", 0)) for k, f in report.by_doc_type.items()],
               "#8e44ad"),
     ]
-    anomalies = _table(["when", "kind", "details"], [
-        [utc_minute(a["at"]), a["kind"].replace("_", " "),
-         ", ".join(f"{k}={v}" for k, v in a.items() if k not in ("kind", "at"))] for a in report.anomalies
-    ]) if report.anomalies else "<p>No anomalies.</p>"
+    anomalies = "".join(_anomaly_group(g) for g in report.anomalies) or "<p>No anomalies.</p>"
     governance = _table(["when", "event", "details"], [
         [utc_minute(g["at"]), g["event"], ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))]
         for g in report.governance])
@@ -85,14 +109,15 @@ h1{{margin-bottom:.2rem}} .sub{{color:#5b6875;margin-top:0}}
 figure{{margin:0}} figcaption{{font-weight:600;margin-bottom:.3rem}}
 table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem;font-size:13px}}
 th,td{{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e8ee}} th{{background:#f3f6fa}}
-.anomalies td:nth-child(2){{color:#c0392b;font-weight:600}}
+.kind{{border-left:4px solid #c0392b;padding:.2rem 0 .2rem 1rem;margin:1rem 0}}
+.kind.medium{{border-color:#d68910}} .kind.low{{border-color:#7f8c8d}}
+.kind h3{{margin:.2rem 0}} .kind .count{{color:#c0392b}} .kind.medium .count{{color:#d68910}}
 </style></head><body>
 <h1>crossverify audit report</h1>
-<p class="sub">Registry {html.escape(report.registry)} on chain {report.chain_id}, events to block
-{report.last_block:,}; generated {utc_minute(report.generated_at)}.
-Only digests and non-personal metadata are shown.</p>
+<p class="sub">Registry {html.escape(report.registry)} on chain {report.chain_id}; {html.escape(_fresh(report))};
+generated {utc_minute(report.generated_at)}. Only digests and non-personal metadata are shown.</p>
 <div class="cards">{cards}</div>
-<h2>Anomalies</h2><div class="anomalies">{anomalies}</div>
+<h2>Anomalies by kind</h2><div class="anomalies">{anomalies}</div>
 <div class="charts">{''.join(charts)}</div>
 {circulation}
 <h2>Issuers</h2>{issuers}
@@ -100,6 +125,28 @@ Only digests and non-personal metadata are shown.</p>
 <h2>Membership and key changes</h2>{governance}
 </body></html>
 """
+
+
+def _fresh(report: AuditReport) -> str:
+    f = report.freshness
+    if f["indexedBlock"] is None:
+        return "the index was never synced"
+    behind = f["behind"]
+    lag = "the node did not answer" if behind is None else "up to date" if behind == 0 else f"{behind:,} blocks behind"
+    return f"events to block {f['indexedBlock']:,} ({lag})"
+
+
+def _anomaly_group(group: dict[str, Any]) -> str:
+    """One kind: its count, severity, meaning, what to do, and its first examples."""
+    examples = _table(["when", "bank", "issuer", "details"], [
+        [utc_minute(e["raisedAt"]), e.get("bank", ""), e.get("issuer", ""),
+         ", ".join(f"{k}={v}" for k, v in e["details"].items())] for e in group["examples"]])
+    more = group["count"] - len(group["examples"])
+    return (f'<div class="kind {html.escape(group["severity"])}"><h3>{html.escape(group["title"])} '
+            f'<span class="count">×{group["count"]:,}</span> <small>({html.escape(group["severity"])}; '
+            f'{html.escape(group["kind"])})</small></h3><p>{html.escape(group["meaning"])}</p>'
+            f'<p><b>Next:</b> {html.escape(group["nextStep"])}</p>{examples}'
+            + (f"<p>… and {more:,} more of this kind.</p>" if more > 0 else "") + "</div>")
 
 
 def _circulation(c: dict[str, Any] | None) -> str:
@@ -111,10 +158,33 @@ def _circulation(c: dict[str, Any] | None) -> str:
          d["state"].replace("_", " "), d["ageDays"]] for d in c["disputes"]]) if c["disputes"] else "<p>None.</p>"
     per_day = [(d, f.get("sealed_receipts", 0)) for d, f in c["byDay"].items()]
     charts = (_bars("Sealed receipts per purpose", list(c["byPurpose"].items()), "#2e8b57")
-              + _bars("Sealed receipts per day", per_day, "#2e8b57"))
+              + _columns("Sealed receipts per day", per_day, "#2e8b57"))
     return (f"<h2>Circulation</h2><p>{c['receipts']:,} sealed receipts opened, {c['withoutConsent']:,} without "
             f"the resident's consent.</p><div class=\"charts\">{charts}</div>"
             f'{_figures_table("verifier", c["byVerifier"])}<h2>Disputes</h2>{disputes}')
+
+
+def _short(address: str) -> str:
+    """An address shortened for a chart's label (tables show it whole)."""
+    return address[:8] + "…" + address[-4:] if len(address) > 14 else address
+
+
+def _columns(title: str, data: list[tuple[str, int]], colour: str) -> str:
+    """A time series as columns, one per day, however many days: the first and last day labelled."""
+    if not data:
+        return f"<figure><figcaption>{html.escape(title)}</figcaption><p>None.</p></figure>"
+    width, height, top = 480, 160, max(v for _, v in data) or 1
+    step = (width - 20) / len(data)
+    columns = "".join(
+        f'<rect x="{10 + i * step:.1f}" y="{130 - 120 * v / top:.1f}" width="{max(step * 0.8, 0.5):.1f}" '
+        f'height="{max(120 * v / top, 0.5):.1f}" fill="{colour}"><title>{html.escape(d)}: {v:,}</title></rect>'
+        for i, (d, v) in enumerate(data))
+    labels = (f'<text x="10" y="150" font-size="11">{html.escape(data[0][0])}</text>'
+              f'<text x="{width - 10}" y="150" font-size="11" text-anchor="end">{html.escape(data[-1][0])}</text>'
+              f'<text x="{width - 10}" y="12" font-size="11" text-anchor="end">max {top:,}</text>')
+    return (f'<figure><figcaption>{html.escape(title)}</figcaption>'
+            f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{html.escape(title)}">'
+            f'{columns}{labels}</svg></figure>')
 
 
 def _bars(title: str, data: list[tuple[str, int]], colour: str) -> str:

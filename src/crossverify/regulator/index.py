@@ -1,38 +1,39 @@
-"""The regulator's view: every event of the registry and of its consortium in a local SQLite index, and reports
-built from it.
+"""The regulator's view: every event of the registry, its consortium and the circulation contract in a local
+index, with the rows supervision reads derived from them (:mod:`crossverify.regulator.facts`).
 
 ``sync`` reads logs in raw ``eth_getLogs`` queries whose block span adapts to the event density, and commits
-each chunk together with the cursor, so a re-run reads only new blocks and a crash mid-sync leaves neither a gap
-nor a duplicate. Arguments are stored packed (about 150 bytes per receipt). Reports need no chain.
+each chunk together with its derived rows and the cursor, so a re-run reads only new blocks and a crash mid-sync
+leaves neither a gap nor a duplicate. Arguments are stored packed (about 150 bytes per receipt). Queries need no
+chain; :meth:`RegulatorReader.freshness` says how far the index is behind it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
 from ..chain.logs import LogDecoder, LogSource, RawLog
-from ..chain.records import RevocationReason, Role
 from ..chain.registry import Deployed, Registry
-from ..errors import LogNotDecodable, TransactionFailed
-from ..format.codes import code_name
-from ..format.encoding import from_hex, utc_time
+from ..errors import CrossverifyError, IndexNotSynced, LogNotDecodable, TransactionFailed
 from ..store import Location, Store, store_errors
+from . import facts, rollup
+from .facts import IndexedEvent
 from .schema import MIGRATIONS, SET_META, kinds, migrations
 
 log = logging.getLogger(__name__)
 
 #: Hex characters of log data that count as one event when sizing a chunk (a log of sealed receipts is large).
 DATA_PER_EVENT = 256
+
+#: The events the derived rows come from (:mod:`crossverify.regulator.facts`).
+FACT_EVENTS = frozenset({"BatchAnchored", "SigningKeyCompromised", "DocumentRevoked", "BatchRevoked", "ReceiptsSealed"})
 
 GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
@@ -57,41 +58,42 @@ class SyncReport:
 
 
 @dataclass(frozen=True, slots=True)
-class IndexedEvent:
-    """An event as indexed: where it is in the chain, its block's time, its name and arguments (bytes as hex)."""
+class Freshness:
+    """How far the index is behind the chain: it holds every event up to ``indexed_block`` (``None``: never
+    synced), last synced at ``synced_at`` (unix time); the chain's head was ``head_block`` when asked (``None``:
+    the node did not answer). ``confirmations`` blocks below the head are all a sync reads."""
 
-    block_number: int
-    log_index: int
-    block_time: int
-    name: str
-    args: dict[str, Any]
+    indexed_block: int | None
+    indexed_time: int | None
+    synced_at: int | None
+    head_block: int | None
+    confirmations: int
 
-
-@dataclass
-class AuditReport:
-    """Everything a regulator asked for, computed from the index."""
-
-    generated_at: int
-    registry: str
-    chain_id: int
-    last_block: int
-    totals: dict[str, int]
-    by_issuer: dict[str, dict[str, int]]
-    by_verifier: dict[str, dict[str, int]]
-    by_doc_type: dict[str, dict[str, int]]
-    by_day: dict[str, dict[str, int]]
-    revocation_reasons: dict[str, int]
-    anomalies: list[dict[str, Any]] = field(default_factory=list)
-    governance: list[dict[str, Any]] = field(default_factory=list)
-    circulation: dict[str, Any] | None = None  # the opened trail (regulator.circulation); None: read without keys
+    @property
+    def behind(self) -> int | None:
+        """Blocks the chain has that the index does not (confirmations aside), when both are known."""
+        if self.head_block is None or self.indexed_block is None:
+            return None
+        return max(0, self.head_block - self.confirmations - self.indexed_block)
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return {"indexedBlock": self.indexed_block, "indexedTime": self.indexed_time, "syncedAt": self.synced_at,
+                "headBlock": self.head_block, "behind": self.behind, "confirmations": self.confirmations}
+
+    def describe(self) -> str:
+        """One line for a person: how current the answer is."""
+        if self.indexed_block is None:
+            return "the index was never synced"
+        behind = self.behind
+        lag = ("the node did not answer, so how far behind is unknown" if behind is None else
+               "up to date with the chain" if behind == 0 else
+               f"{behind:,} block{'s' if behind > 1 else ''} behind the chain")
+        return f"index at block {self.indexed_block:,}, {lag}"
 
 
 class RegulatorReader:
     """Reads the events of a registry, its consortium (and its circulation contract, if given) into an index at
-    ``index_path`` and reports on them. It holds no key.
+    ``index_path``, with the rows supervision reads derived from them. It holds no key.
 
     Each ``eth_getLogs`` query spans at most ``chunk`` blocks, and as many as should hold about ``max_events``
     events: the span starts where the last sync left it (one block for a new index), doubles while a chunk holds
@@ -129,14 +131,66 @@ class RegulatorReader:
             raise
         self._names = {number: name for number, name in self._db.execute("SELECT id, name FROM event_kinds")}
         self._codecs = {self._kinds[topic]: codec for topic, codec in self.decoder.by_topic.items()}
+        self._facts = {self._kinds[topic] for topic, codec in self.decoder.by_topic.items()
+                       if codec.name in FACT_EVENTS}
+        if self._meta("facts") != facts.VERSION:
+            self._derive_again()
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _derive_again(self) -> None:
+        """Derive every row from the indexed events (an index made before the rows existed, or by an earlier
+        derivation), in one transaction; the circulation trail is opened again too."""
+        with self.store.transaction() as db:
+            facts.clear(db)
+            rollup.clear(db, rollup.KEYLESS)
+            rows = db.execute("SELECT block_number, log_index, block_time, kind, args FROM events "
+                              "ORDER BY block_number, log_index")
+            while chunk := rows.fetchmany(10_000):
+                facts.add(db, self._decoded(chunk), self.burst_per_hour)
+            rollup.refresh(db, rollup.KEYLESS, 0)
+            db.execute("DELETE FROM meta WHERE key = 'circulation_keys'")
+            db.execute(SET_META, ("facts", facts.VERSION))
+
+    def _decoded(self, rows: Iterable[tuple[Any, ...]]) -> list[IndexedEvent]:
+        """The events among index ``rows`` (number, index, time, kind, packed args) that derive rows."""
+        wanted, codecs = self._facts, self._codecs
+        return [IndexedEvent(number, index, block_time, codecs[kind].name, codecs[kind].unpack(args))
+                for number, index, block_time, kind, args in rows if kind in wanted]
 
     def close(self) -> None:
         self.store.close()
 
     @property
     def next_block(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'next_block'").fetchone()
-        return int(row[0]) if row else self.from_block
+        found = self._meta("next_block")
+        return int(found) if found is not None else self.from_block
+
+    @property
+    def synced(self) -> bool:
+        """Whether a sync ever completed a chunk (or found the chain empty)."""
+        return self._meta("next_block") is not None
+
+    def require_synced(self) -> None:
+        """Refuse to answer from an index that was never synced (an empty answer would look like a quiet chain)."""
+        if not self.synced:
+            raise IndexNotSynced(f"the regulator's index {self.store.where} was never synced: run crossverify "
+                                 "regulator sync first (or give the command --sync)")
+
+    def freshness(self) -> Freshness:
+        """How far the index is behind the chain (the node is asked for its head; ``None`` if it does not
+        answer)."""
+        try:
+            with node_errors():
+                head: int | None = self.registry.w3.eth.block_number
+        except CrossverifyError:
+            head = None
+        synced_at, indexed_time = self._meta("synced_at"), self._meta("indexed_time")
+        return Freshness(self.next_block - 1 if self.synced else None,
+                         int(indexed_time) if indexed_time else None, int(synced_at) if synced_at else None, head,
+                         self.confirmations)
 
     @property
     def span(self) -> int:
@@ -164,6 +218,8 @@ class RegulatorReader:
             start, total, span, cap = self.next_block, 0, self.span, self.chunk
             latest = w3.eth.block_number - self.confirmations
             low = start
+            if low > latest:
+                self._synced(low - 1, None)
             while low <= latest:
                 high = min(low + span - 1, latest)
                 try:
@@ -185,20 +241,32 @@ class RegulatorReader:
                 if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
                        for x in logs):
                     continue  # the chain reorganised while we read: read the chunk again
-                rows = self._rows(logs, blocks)
                 span = _next_span(span, load, self.max_events, cap)
-                with self.store.transaction() as db:
-                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-                    db.executemany("INSERT INTO blocks VALUES (?, ?) ON CONFLICT (number) DO UPDATE SET "
-                                   "hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
-                    db.executemany(SET_META,
-                                   [("next_block", str(high + 1)), ("span", str(span))])
+                rows = self.add_chunk(logs, blocks, high, span)
                 total += len(rows)
                 log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
                 if on_chunk:
                     on_chunk(high + 1 - start, latest + 1 - start)
                 low = high + 1
         return SyncReport(start, max(latest, start - 1), total, rewound)
+
+    def add_chunk(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]], last: int,
+                  span: int | None = None) -> list[tuple[Any, ...]]:
+        """Index ``logs`` (every log of the blocks up to ``last``; ``blocks``: number -> (hash, time) of each block
+        holding one, and of ``last``) with the rows derived from them and the cursor, in one transaction; returns
+        the index rows."""
+        rows = self._rows(logs, blocks)
+        with self.store.transaction() as db:
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO UPDATE "
+                           "SET hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
+            touched = facts.add(db, self._decoded(r[:4] + r[5:] for r in rows), self.burst_per_hour)
+            if touched is not None:
+                rollup.refresh(db, rollup.KEYLESS, touched)
+            if span is not None:
+                db.execute(SET_META, ("span", str(span)))
+            self._synced(last, blocks[last][1], db)
+        return rows
 
     def _rows(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]]) -> list[tuple[Any, ...]]:
         """Index rows for one chunk's logs, packed; every log must decode strictly."""
@@ -236,7 +304,21 @@ class RegulatorReader:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
             db.execute("DELETE FROM blocks WHERE number > ?", (keep,))
             db.execute(SET_META, ("next_block", str(keep + 1)))
+            touched = facts.rewind(db, keep, self.burst_per_hour)
+            if touched is not None:
+                rollup.refresh(db, rollup.KEYLESS, touched)
         return int(dropped)
+
+    def _synced(self, block: int, block_time: int | None, db: Any = None) -> None:
+        """Note that the index holds every event up to ``block`` (of ``block_time``), as of now."""
+        values = [("next_block", str(block + 1)), ("synced_at", str(int(time.time())))]
+        if block_time is not None:
+            values.append(("indexed_time", str(block_time)))
+        if db is not None:
+            db.executemany(SET_META, values)
+            return
+        with self.store.transaction() as tx:
+            tx.executemany(SET_META, values)
 
     def _holds(self, number: int, block_hash: bytes) -> bool:
         """Whether the chain's block ``number`` is still the one with ``block_hash``."""
@@ -271,87 +353,6 @@ class RegulatorReader:
             codec = self._codecs[kind]
             yield IndexedEvent(number, index, block_time, codec.name, codec.unpack(args))
 
-    def report(self) -> AuditReport:
-        """Issued, revoked and verified per issuer, verifier, document type and day; anomalies; governance."""
-        anchors: dict[tuple[str, str], dict[str, Any]] = {}
-        compromised: dict[str, int] = {}
-        doc_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
-        batch_revoked: dict[tuple[str, str], tuple[int, str, str]] = {}
-        signed_revocations: list[dict[str, Any]] = []
-        issuer: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        verifier: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        doc_type: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        day: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        reasons: Counter[str] = Counter()
-        anomalies: list[dict[str, Any]] = []
-        governance: list[dict[str, Any]] = []
-        hourly: Counter[tuple[str, int]] = Counter()
-        for t, name, a in self.events():
-            d = utc_time(t)[:10]
-            if name == "BatchAnchored":
-                who, kind = code_name(from_hex(a["issuerId"])), code_name(from_hex(a["docType"]))
-                anchors[(who, a["batchRoot"])] = {"issuer": who, "docType": kind, "notAfter": a["notAfter"], "at": t,
-                                           "key": a["signingKey"]}
-                for counter in (issuer[who], doc_type[kind], day[d]):
-                    counter["batches"] += 1
-                    counter["documents"] += a["leafCount"]
-                if a["signingKey"] in compromised and t >= compromised[a["signingKey"]]:
-                    anomalies.append(_anomaly("anchor_in_compromised_window", t, issuer=who, batchRoot=a["batchRoot"],
-                                              key=a["signingKey"]))
-            elif name == "SigningKeyCompromised":
-                compromised[a["key"]] = a["compromisedFrom"]
-                for (_, root), anchor in anchors.items():
-                    if anchor["key"] == a["key"] and anchor["at"] >= a["compromisedFrom"]:
-                        anomalies.append(_anomaly("anchor_in_compromised_window", anchor["at"], issuer=anchor["issuer"],
-                                                  batchRoot=root, key=a["key"]))
-                for revocation in signed_revocations:
-                    if revocation["key"] == a["key"] and revocation["at"] >= a["compromisedFrom"]:
-                        anomalies.append(_anomaly("revocation_by_compromised_key", **revocation))
-                        _unrevoke(doc_revoked, batch_revoked, revocation)
-            elif name in ("DocumentRevoked", "BatchRevoked"):
-                who, why = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
-                target = a["documentDigest"] if name == "DocumentRevoked" else a["batchRoot"]
-                key = a["signingKey"] if int(a["signingKey"], 16) else ""
-                record = (t, why, key)
-                if name == "DocumentRevoked":
-                    doc_revoked[(who, target)] = record
-                    issuer[who]["documents_revoked"] += 1
-                else:
-                    batch_revoked[(who, target)] = record
-                    issuer[who]["batches_revoked"] += 1
-                if key:
-                    revocation = {"at": t, "issuer": who, "target": target, "key": key, "reason": why,
-                                  "scope": "document" if name == "DocumentRevoked" else "batch"}
-                    signed_revocations.append(revocation)
-                    if key in compromised and t >= compromised[key]:
-                        anomalies.append(_anomaly("revocation_by_compromised_key", **revocation))
-                        _unrevoke(doc_revoked, batch_revoked, revocation)
-                reasons[why] += 1
-                day[d]["revocations"] += 1
-            elif name == "ReceiptsSealed":  # sealed: who recorded how many, and when, is all a keyless index sees
-                bank, count = a["verifier"], len(a["commitments"])
-                verifier[bank]["receipts"] += count
-                day[d]["receipts"] += count
-                hourly[(bank, t // 3600)] += count
-            if name in GOVERNANCE:
-                governance.append({"at": t, "event": name, **{k: _show(k, v) for k, v in a.items()}})
-        for (bank, hour), count in sorted(hourly.items()):
-            if count > self.burst_per_hour:
-                anomalies.append(_anomaly("receipt_burst", hour * 3600, verifier=bank, receipts=count))
-        totals = {
-            "batches": sum(c["batches"] for c in issuer.values()),
-            "documents": sum(c["documents"] for c in issuer.values()),
-            "revocations": sum(reasons.values()),
-            "receipts": sum(c["receipts"] for c in verifier.values()),
-            "anomalies": len(anomalies),
-        }
-        return AuditReport(
-            generated_at=int(time.time()), registry=self.registry.address, chain_id=self.registry.w3.eth.chain_id,
-            last_block=self.next_block - 1, totals=totals, by_issuer=_plain(issuer), by_verifier=_plain(verifier),
-            by_doc_type=_plain(doc_type), by_day=dict(sorted(_plain(day).items())),
-            revocation_reasons=dict(reasons), anomalies=_unique(anomalies),
-            governance=governance)
-
 
 def _next_span(span: int, count: int, max_events: int, cap: int) -> int:
     """The next query's block span, after ``span`` blocks held ``count`` events."""
@@ -360,36 +361,3 @@ def _next_span(span: int, count: int, max_events: int, cap: int) -> int:
     if count < max_events // 4:
         return min(cap, 2 * span)
     return span
-
-
-def _unrevoke(doc_revoked: dict[tuple[str, str], tuple[int, str, str]],
-              batch_revoked: dict[tuple[str, str], tuple[int, str, str]], revocation: dict[str, Any]) -> None:
-    """Forget a revocation that does not count (its key was compromised by then), unless a later one replaced it."""
-    table = doc_revoked if revocation["scope"] == "document" else batch_revoked
-    place = (revocation["issuer"], revocation["target"])
-    if table.get(place, (0, "", ""))[2] == revocation["key"] and table[place][0] == revocation["at"]:
-        del table[place]
-
-
-def _anomaly(kind: str, at: int, **details: Any) -> dict[str, Any]:
-    return {"kind": kind, "at": at, **details}
-
-
-def _unique(anomalies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen = {json.dumps(a, sort_keys=True): a for a in anomalies}
-    return sorted(seen.values(), key=lambda a: (a["at"], a["kind"]))
-
-
-def _plain(counters: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
-    return {k: dict(v) for k, v in sorted(counters.items())}
-
-
-def _show(name: str, value: Any) -> Any:
-    """An event argument as a supervisor reads it: codes as text, roles by name, times as dates."""
-    if name in ("issuerId", "docType", "jurisdiction"):
-        return code_name(from_hex(value))
-    if name == "role":
-        return Role(value).name.lower()
-    if name == "compromisedFrom":
-        return utc_time(value)
-    return value

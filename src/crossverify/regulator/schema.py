@@ -91,6 +91,132 @@ CREATE TABLE packed_events (
 """
 
 
+#: Version 5: what supervision reads, kept as rows a page query finds through an index: every filter column is
+#: indexed with ``(block_time, id)`` after it, so a period is a range and a newest-first page continues below the
+#: ``(block_time, id)`` of the last row shown (keyset pagination). The fact tables come from the events alone
+#: (:mod:`crossverify.regulator.facts`); the receipts opened with the regulator's keys name the document's type,
+#: batch root and how the resident consented (receipts of version 2), and the trail is opened again. ``rollup``
+#: holds per-day counts for the overview, refreshed from the day of the first new row.
+SUPERVISION = """
+CREATE TABLE anchors (
+    id           INTEGER PRIMARY KEY,
+    block_number INTEGER NOT NULL,
+    block_time   INTEGER NOT NULL,
+    issuer_id    TEXT    NOT NULL,
+    doc_type     TEXT    NOT NULL,
+    batch_root   BLOB    NOT NULL,
+    documents    INTEGER NOT NULL,
+    signing_key  TEXT    NOT NULL,
+    not_after    INTEGER NOT NULL
+);
+CREATE INDEX anchors_by_time ON anchors (block_time, id);
+CREATE INDEX anchors_by_issuer ON anchors (issuer_id, block_time, id);
+CREATE INDEX anchors_by_doc_type ON anchors (doc_type, block_time, id);
+CREATE INDEX anchors_by_root ON anchors (batch_root);
+CREATE INDEX anchors_by_key ON anchors (signing_key, block_time);
+CREATE TABLE revocations (
+    id           INTEGER PRIMARY KEY,
+    block_number INTEGER NOT NULL,
+    block_time   INTEGER NOT NULL,
+    issuer_id    TEXT    NOT NULL,
+    scope        TEXT    NOT NULL,
+    target       BLOB    NOT NULL,
+    reason       TEXT    NOT NULL,
+    signing_key  TEXT    NOT NULL,
+    documents    INTEGER NOT NULL,
+    counted      INTEGER NOT NULL
+);
+CREATE INDEX revocations_by_time ON revocations (block_time, id);
+CREATE INDEX revocations_by_issuer ON revocations (issuer_id, block_time, id);
+CREATE INDEX revocations_by_reason ON revocations (reason, block_time, id);
+CREATE INDEX revocations_by_target ON revocations (target);
+CREATE INDEX revocations_by_key ON revocations (signing_key, block_time);
+CREATE TABLE compromised_keys (
+    id               INTEGER PRIMARY KEY,
+    block_number     INTEGER NOT NULL,
+    block_time       INTEGER NOT NULL,
+    issuer_id        TEXT    NOT NULL,
+    signing_key      TEXT    NOT NULL,
+    compromised_from INTEGER NOT NULL
+);
+CREATE TABLE sealed_batches (
+    id           INTEGER PRIMARY KEY,
+    block_number INTEGER NOT NULL,
+    block_time   INTEGER NOT NULL,
+    verifier     TEXT    NOT NULL,
+    key_epoch    INTEGER NOT NULL,
+    receipts     INTEGER NOT NULL
+);
+CREATE INDEX sealed_batches_by_time ON sealed_batches (block_time, id);
+CREATE INDEX sealed_batches_by_verifier ON sealed_batches (verifier, block_time);
+CREATE TABLE anomalies (
+    id              INTEGER PRIMARY KEY,
+    block_number    INTEGER NOT NULL,
+    block_time      INTEGER NOT NULL,
+    happened_at     INTEGER NOT NULL,
+    kind            TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    keyed           INTEGER NOT NULL,
+    verifier        TEXT    NOT NULL,
+    issuer_id       TEXT    NOT NULL,
+    document_digest BLOB,
+    details         TEXT    NOT NULL,
+    UNIQUE (kind, subject)
+);
+CREATE INDEX anomalies_by_time ON anomalies (block_time, id);
+CREATE INDEX anomalies_by_kind ON anomalies (kind, block_time, id);
+CREATE INDEX anomalies_by_verifier ON anomalies (verifier, block_time, id);
+CREATE INDEX anomalies_by_issuer ON anomalies (issuer_id, block_time, id);
+CREATE INDEX anomalies_by_document ON anomalies (document_digest);
+DROP TABLE circulation_anomalies;
+DROP TABLE circulation_receipts;
+CREATE TABLE circulation_receipts (
+    id                INTEGER PRIMARY KEY,
+    block_number      INTEGER NOT NULL,
+    log_index         INTEGER NOT NULL,
+    position          INTEGER NOT NULL,
+    block_time        INTEGER NOT NULL,
+    verifier          TEXT    NOT NULL,
+    key_epoch         INTEGER NOT NULL,
+    commitment        BLOB    NOT NULL,
+    document_digest   BLOB    NOT NULL,
+    issuer_id         TEXT    NOT NULL,
+    doc_type          TEXT    NOT NULL,
+    batch_root        BLOB    NOT NULL,
+    purpose           TEXT    NOT NULL,
+    consent           INTEGER NOT NULL,
+    consent_reference BLOB    NOT NULL,
+    verified_at       INTEGER NOT NULL
+);
+CREATE INDEX circulation_receipts_by_time ON circulation_receipts (block_time, id);
+CREATE INDEX circulation_receipts_by_verifier ON circulation_receipts (verifier, block_time, id);
+CREATE INDEX circulation_receipts_by_issuer ON circulation_receipts (issuer_id, block_time, id);
+CREATE INDEX circulation_receipts_by_purpose ON circulation_receipts (purpose, block_time, id);
+CREATE INDEX circulation_receipts_by_doc_type ON circulation_receipts (doc_type, block_time, id);
+CREATE INDEX circulation_receipts_by_consent ON circulation_receipts (consent, block_time, id);
+CREATE INDEX circulation_receipts_by_document ON circulation_receipts (document_digest);
+CREATE INDEX circulation_receipts_by_batch ON circulation_receipts (batch_root);
+CREATE INDEX circulation_receipts_by_presentation ON circulation_receipts (consent_reference) WHERE consent = 1;
+CREATE TABLE circulation_documents (
+    document_digest BLOB    PRIMARY KEY,
+    first_id        INTEGER NOT NULL,
+    first_time      INTEGER NOT NULL,
+    issuer_id       TEXT    NOT NULL,
+    doc_type        TEXT    NOT NULL
+);
+CREATE INDEX circulation_documents_by_time ON circulation_documents (first_time);
+CREATE TABLE rollup (
+    measure   TEXT    NOT NULL,
+    dimension TEXT    NOT NULL,
+    day       INTEGER NOT NULL,
+    value     TEXT    NOT NULL,
+    amount    INTEGER NOT NULL,
+    PRIMARY KEY (measure, dimension, day, value)
+);
+DELETE FROM meta WHERE key = 'circulation_keys';
+"""
+
+
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
 
@@ -117,7 +243,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
         db.execute("ALTER TABLE packed_events RENAME TO events")
         db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
 
-    return (*MIGRATIONS, pack_rows)
+    return (*MIGRATIONS, pack_rows, SUPERVISION)
 
 
 def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:

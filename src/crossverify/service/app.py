@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from ..config import Config
 from ..session import Session
-from . import openapi, resident
+from . import console, openapi, resident
 from .dependencies import Context
 from .middleware import FastLane, Front, StrictJson
 from .problems import HANDLERS
@@ -44,6 +44,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     openapi.install(app, routers)
     if ctx.roles & {"bank", "issuer"}:
         resident.mount(app, ctx.roles)
+    if "regulator" in ctx.roles:
+        console.mount(app)
     if start_workers:
         ctx.start()
     app.state.context, app.state.workers, app.state.queue, app.state.session = ctx, ctx.workers, ctx.queue, session

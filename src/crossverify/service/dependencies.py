@@ -24,6 +24,7 @@ from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
+from .console import COOKIE, Sessions
 from .middleware import Answer
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
@@ -57,7 +58,7 @@ class Context:
         if storage is not None:  # replicas share the database: they share the limits too
             self.buckets: Store | None = Store(storage, BUCKETS, kind="rate limits", durable=False)
         elif settings.workers > 1:  # the workers of one machine share a store beside the others
-            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False)
+            self.buckets = Store(settings.rate_limits, BUCKETS, kind="rate limits", exclusive=False, durable=False)
         else:
             self.buckets = None
         if self.buckets is not None:
@@ -77,6 +78,7 @@ class Context:
         self.issuer = issuer = session.issuer() if "issuer" in roles else None
         self.pickups = pickups = session.pickups if issuer is not None else None
         self.regulator = regulator = session.regulator if "regulator" in roles else None
+        self.sessions = Sessions() if regulator is not None else None  # the console's
         challenges = self.queue.verifier.challenges
         self.answers = answers = \
             AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
@@ -209,6 +211,24 @@ class _Authenticate:
         return client
 
 
+class _Supervise(_Authenticate):
+    """A regulator by its API key, or by the console session its supervisor's browser holds (the HttpOnly cookie
+    :mod:`crossverify.service.console` set), within the regulator's rate limit."""
+
+    async def __call__(self, request: Request) -> Client:
+        ctx: Context = request.app.state.context
+        token = request.cookies.get(COOKIE)
+        client = ctx.sessions.client(token) if token and ctx.sessions is not None else None
+        if client is None:
+            return await super().__call__(request)
+        wait = await ctx.allow(ctx.limits, client.name)
+        if wait:
+            raise Problem(RATE_LIMITED, f"{client.name} is over its rate limit",
+                          {"Retry-After": str(max(1, round(wait)))})
+        request.state.client = client.name
+        return client
+
+
 async def _visitor(request: Request) -> None:
     """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
     address = request.client.host if request.client else "unknown"
@@ -223,6 +243,8 @@ async def _visitor(request: Request) -> None:
 Bank = Annotated[Client, Depends(_Authenticate("bank"))]
 Issuer = Annotated[Client, Depends(_Authenticate("issuer"))]
 Regulator = Annotated[Client, Depends(_Authenticate("regulator"))]
+#: A regulator by its API key or by its console session (the routes the console reads).
+Supervisor = Annotated[Client, Depends(_Supervise("regulator"))]
 #: A resident page's request (no key), within the limit per network address.
 Visitor = Annotated[None, Depends(_visitor)]
 

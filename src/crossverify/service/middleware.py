@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import BundleError
 from ..format.strict_json import MAX_DEPTH, read_json
 from . import problems
-from .problems import REQUEST_TIMEOUT, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
+from .problems import INTERNAL, REQUEST_TIMEOUT, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ProblemType
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -33,7 +33,8 @@ class Front:
     by Content-Length or as it streams in), all of it within ``timeout`` seconds of the request's head (408,
     and the connection is closed: a slow sender holds no worker; one timer a second checks every body being
     read, so the bound costs a request a dictionary entry). A client that goes away before its
-    body is in is logged as such, and answered nothing."""
+    body is in is logged as such, and answered nothing. A fault of the service itself is logged with the
+    request id and its traceback and answered 500 (the connection stays usable)."""
 
     def __init__(self, app: ASGIApp, record: Callable[[Scope, int, float], None], limit: int,
                  timeout: float) -> None:
@@ -59,6 +60,13 @@ class Front:
                 await self._too_large(scope, exchange.send)
             else:
                 await self._bounded(scope, exchange)
+        except Exception:
+            exchange.status = 500
+            log.exception("request failed", extra={"request_id": request_id, "method": scope["method"],
+                                                   "path": scope["path"]})
+            if exchange.answering:
+                raise  # half answered: the server closes the connection
+            await send_problem(scope, exchange.send, INTERNAL, INTERNAL_DETAIL)
         finally:
             self.record(scope, exchange.status, time.perf_counter() - started)
 
@@ -106,6 +114,7 @@ class Front:
 
 
 _CLOSE = [(b"connection", b"close")]
+INTERNAL_DETAIL = "the service failed to answer this request; quote its request id"
 
 
 class _Exchange:

@@ -24,7 +24,7 @@ def position(cursor: str | None, kind: str) -> int:
         return 0
     try:
         named, _, at = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
-        if named == kind and at.isdigit():
+        if named == kind and at.isascii() and at.isdigit() and int(at) < 2**63:  # a position a store holds
             return int(at)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -236,9 +236,9 @@ def _said(error: Mapping[str, Any]) -> str:
 
 
 async def _internal(request: Request, exc: Exception) -> Response:
-    """A fault of the service itself: the traceback goes to the log (the server logs it), the client gets the
-    request id to quote."""
-    return response(request, INTERNAL, "the service failed to answer this request; quote its request id")
+    """A fault of the service itself outside the app's front middleware (which answers and logs those inside it
+    with their request id): the server logs the traceback."""
+    return response(request, INTERNAL, "the service failed to answer this request")
 
 
 #: The app's exception handlers: every error, the framework's included, becomes problem details.

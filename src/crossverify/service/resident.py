@@ -33,10 +33,12 @@ VENDOR: dict[str, tuple[str, list[str]]] = {
 PAGES = {"bank": ("index.html", "/resident/"), "issuer": ("pickup.html", "/resident/pickup/")}
 
 
-def _headers(html_file: str) -> dict[str, str]:
-    html = (PAGE / html_file).read_text()
+def page_headers(html_file: Path) -> dict[str, str]:
+    """The headers a page is served with: a Content-Security-Policy that runs only the origin's own scripts and the
+    page's inline import map (by its hash), and nothing else from anywhere."""
+    html = html_file.read_text()
     found = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
-    assert found is not None, f"{html_file} carries its import map inline"
+    assert found is not None, f"{html_file.name} carries its import map inline"
     digest = base64.b64encode(hashlib.sha256(found.group(1).encode()).digest()).decode()
     return {
         "Content-Security-Policy": (f"default-src 'self'; script-src 'self' 'sha256-{digest}'; connect-src 'self'; "
@@ -59,7 +61,7 @@ def mount(app: FastAPI, roles: Set[str]) -> None:
 
 
 def _serve(app: FastAPI, html_file: str, path: str) -> None:
-    headers = _headers(html_file)
+    headers = page_headers(PAGE / html_file)
 
     @app.get(path.rstrip("/"), include_in_schema=False)
     def to_page() -> RedirectResponse:

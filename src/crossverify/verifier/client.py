@@ -26,16 +26,16 @@ from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Statu
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError, SuiteMismatch
-from ..format.bundle import Bundle, load_bundle
+from ..format.bundle import Bundle
 from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
 from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, is_sm2
-from ..format.presentation import Challenge, Presentation, disclosed_names, load_presentation, looks_like_presentation
+from ..format.presentation import Challenge, Presentation, disclosed_names, load_document
 from ..format.suite import Suite
-from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, seal_receipts
+from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, case_reference_code, seal_receipts
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 
@@ -219,9 +219,11 @@ class VerifierClient:
         return reports
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
-               progress: Callable[[int, int], None] | None = None) -> FlushReport:
+               progress: Callable[[int, int], None] | None = None, *, in_person: bool = False) -> FlushReport:
         """Record sealed receipts of the valid reports on the circulation contract (see :meth:`receipts`); the
-        report's ``commitments`` are the receipt references, in the order of the valid reports.
+        report's ``commitments`` are the receipt references, in the order of the valid reports. ``in_person``:
+        the bank attests that the residents of the bare bundles consented in person, under its case
+        ``reference``.
 
         With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
         case), across retries and crashes; without one, they are sealed and sent as they are.
@@ -229,7 +231,7 @@ class VerifierClient:
         if self.sender is None or self.circulation is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
                                    "contract ([network] circulation)")
-        receipts = self.receipts(reports, purpose)
+        receipts = self.receipts(reports, purpose, reference if in_person else None)
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
@@ -243,20 +245,26 @@ class VerifierClient:
             transactions += 1
         return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
 
-    def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None) -> list[Receipt]:
-        """A receipt (fresh salt) for each valid report: a presentation's own purpose code and hash (the resident's
-        consent), or for a bare bundle ``purpose`` (a purpose code, such as ``ACCTOPEN``) and a zero hash."""
+    def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None,
+                 in_person_case: str | None = None) -> list[Receipt]:
+        """A receipt (fresh salt) for each valid report, naming the document, its type and batch root: for a
+        presentation its own purpose code and hash (the resident's signed consent); for a bare bundle ``purpose``
+        (a purpose code, such as ``ACCTOPEN``) and, with ``in_person_case``, the bank's attestation that the
+        resident consented in person under that case reference (else no consent, which regulators flag)."""
+        if in_person_case is not None:
+            case_reference_code(in_person_case)  # refused before anything is made
         now = self._wall_clock()
         out = []
         for r in reports:
             if not (r.valid and r.bundle and r.document_digest):
                 continue
-            p = r.presentation
+            p, header = r.presentation, r.bundle.header
             why = p.binding.purpose if p else purpose
             if why is None:
                 raise CrossverifyError("a receipt for a bare bundle needs a purpose code")
-            out.append(Receipt.new(r.document_digest, r.bundle.header.issuer_id, why,
-                                   p.hash(r.document_digest) if p else None, now))
+            out.append(Receipt.new(r.document_digest, header.issuer_id, header.doc_type, r.bundle.proof.batch_root,
+                                   why, now, presentation_hash=p.hash(r.document_digest) if p else None,
+                                   case=None if p else in_person_case))
         return out
 
     def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
@@ -266,10 +274,10 @@ class VerifierClient:
         return self.challenges.issue(purpose, self._wall_clock(), ttl)
 
     def seal_receipts(self, reports: Sequence[VerificationReport], regulators: Sequence[RegulatorPublicKey],
-                      purpose: str | None = None) -> SealedReceipts:
+                      purpose: str | None = None, in_person_case: str | None = None) -> SealedReceipts:
         """Receipts of the valid reports (:meth:`receipts`), sealed together to every regulator key: the
         commitments and ciphertext ``recordSealedReceipts(bytes32[], bytes)`` carries."""
-        return seal_receipts(self.receipts(reports, purpose), regulators)
+        return seal_receipts(self.receipts(reports, purpose, in_person_case), regulators)
 
     # -------------------------------------------------------------------------------------------------------
 
@@ -278,15 +286,14 @@ class VerifierClient:
         checks: list[Check] = []
         presentation: Presentation | None = None
         try:
-            if isinstance(item, str | bytes) and looks_like_presentation(item):
-                item = load_presentation(item, max_bytes=self.policy.max_bundle_bytes)
+            if isinstance(item, str | bytes):  # read once, every rule checked
+                item = load_document(item, max_bytes=self.policy.max_bundle_bytes)
+            elif isinstance(item, Bundle):  # built in code: its rules are checked here
+                item.check()
             if isinstance(item, Presentation):
                 presentation, bundle = item, item.bundle
-            elif isinstance(item, Bundle):
-                item.check()
-                bundle = item
             else:
-                bundle = load_bundle(item, max_bytes=self.policy.max_bundle_bytes)
+                bundle = item
         except CrossverifyError as exc:  # a named bundle fault, or an algorithm this Python cannot compute
             return None, [Check("bundle_well_formed", Outcome.FAILED, f"{type(exc).__name__}: {exc}")], None, None
         checks.append(_well_formed(bundle.header.doc_type, bundle.header.issuer_id, len(bundle.claims),

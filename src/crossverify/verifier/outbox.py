@@ -177,8 +177,13 @@ class ReceiptOutbox:
             return FlushReport(settled, 0, 0)
         keys = regulator_keys(circulation)
         recorded = transactions = 0
-        for start in range(0, len(rows), RECEIPTS_PER_TX):
-            chunk = rows[start:start + RECEIPTS_PER_TX]
+        # A batch's receipts share one version: receipts queued by an older crossverify go in batches of their own.
+        by_version: dict[int, list[Any]] = {}
+        for row in rows:
+            by_version.setdefault(bytes(row[1])[0], []).append(row)
+        chunks = [group[i:i + RECEIPTS_PER_TX] for group in by_version.values()
+                  for i in range(0, len(group), RECEIPTS_PER_TX)]
+        for chunk in chunks:
             commitments = [bytes(c) for c, _ in chunk]
             sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
             tx_hash = circulation.submit(

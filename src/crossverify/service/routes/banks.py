@@ -18,10 +18,12 @@ from ..dependencies import Bank, Context, json_response
 from ..idempotency import at_most_once, idempotent, once
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
 from ..openapi import examples, raw_body
-from ..problems import NOT_FOUND, Problem, responses
+from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
 
 #: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
 ANSWERS_KEPT = 3600
+#: A purpose code, as the registry and the receipts hold it (``bytes8``).
+PURPOSE = "^[A-Z0-9][A-Z0-9._-]{0,7}$"
 
 
 class HandOverOut(BaseModel):
@@ -57,10 +59,17 @@ def router(ctx: Context) -> APIRouter:
                          "document, purpose, case)")
     async def verify_one(request: Request, _: Bank,
                          purpose: Annotated[str | None, Query(
-                             description="Record a receipt sealed to the regulators, for this purpose code (a "
-                                         "presentation's own purpose counts), e.g. ACCTOPEN")] = None,
+                             pattern=PURPOSE, description="Record a receipt sealed to the regulators, for this "
+                             "purpose code (a presentation's own purpose counts), e.g. ACCTOPEN")] = None,
                          case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         in_person: Annotated[bool, Query(
+                             alias="inPerson", description="For a bare bundle: the resident consented in person, "
+                             "their consent filed under `case`; the receipt attests it (else it states no consent, "
+                             "which regulators flag)")] = False,
                          ) -> Response:
+        if in_person and not case:
+            raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
+                                       "filed")
         body = await request.body()
 
         async def verify() -> Response:
@@ -68,7 +77,8 @@ def router(ctx: Context) -> APIRouter:
             receipt = None
             if purpose is not None and report.valid and report.bundle and report.document_digest:
                 assert outbox is not None  # a bank's key was configured, so the outbox was opened
-                [commitment] = outbox.enqueue(queue.verifier.receipts([report], purpose), case)
+                [commitment] = outbox.enqueue(queue.verifier.receipts(
+                    [report], purpose, case if in_person else None), case)
                 ctx.workers["outbox"].wake()
                 receipt = outbox.state(commitment)
             return json_response(ctx.verdict(report, receipt))
@@ -80,7 +90,7 @@ def router(ctx: Context) -> APIRouter:
                  openapi_extra=idempotent(),
                  summary="Issue a one-time challenge for a resident to answer with a presentation")
     def challenge(request: Request, _: Bank,
-                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
         def issue() -> ChallengeOut:
             issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
@@ -93,7 +103,7 @@ def router(ctx: Context) -> APIRouter:
                  summary="Issue a one-time challenge and the code by which the resident page reads it (for the clerk "
                          "to show, as text or a QR code of `page`)")
     def hand_over(request: Request, _: Bank,
-                  purpose: Annotated[str, Query(description="Purpose code", examples=["ACCTOPEN"])],
+                  purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
                   ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
         return at_most_once(request, challenges_kept, b"", lambda: handed_over(purpose, ttl))
 

@@ -1,0 +1,178 @@
+"""What the events say, as rows a supervisor's queries find through an index: anchors, revocations (and whether
+they count), compromised keys, each bank's sealed batches, and the anomalies the events alone reveal.
+
+:func:`add` runs inside the transaction that indexes a chunk of events, so the rows and the events they come
+from are committed together; :func:`rewind` drops what came from blocks that left the chain. Both return the
+earliest time they touched, from which the per-day counts (:mod:`crossverify.regulator.rollup`) are refreshed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..chain.records import RevocationReason
+from ..format.codes import code_name
+from ..format.encoding import from_hex, to_hex
+from ..store import Connection
+from . import anomalies
+
+HOUR = 3600
+#: Bumped when the rows derived from the events change: the index derives them again from its events.
+VERSION = "1"
+TABLES = ("anchors", "revocations", "compromised_keys", "sealed_batches")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEvent:
+    """An event as indexed: where it is in the chain, its block's time, its name and arguments (bytes as hex)."""
+
+    block_number: int
+    log_index: int
+    block_time: int
+    name: str
+    args: dict[str, Any]
+
+
+def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> int | None:
+    """Derive the rows of ``events`` (in chain order); returns the earliest block time they touched."""
+    touched: list[int] = []
+    hours: set[tuple[str, int]] = set()
+    for e in events:
+        a, t = e.args, e.block_time
+        if e.name == "BatchAnchored":
+            issuer = code_name(from_hex(a["issuerId"]))
+            db.execute("INSERT INTO anchors (id, block_number, block_time, issuer_id, doc_type, batch_root, documents, "
+                       "signing_key, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                anomalies.next_id(db, "anchors"), e.block_number, t, issuer, code_name(from_hex(a["docType"])),
+                from_hex(a["batchRoot"]), a["leafCount"], a["signingKey"].lower(), a["notAfter"]))
+            since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
+                               (a["signingKey"].lower(),)).fetchone()[0]
+            if since is not None and t >= since:
+                _compromised_anchor(db, e, issuer, a["batchRoot"], a["signingKey"].lower(), t)
+            touched.append(t)
+        elif e.name == "SigningKeyCompromised":
+            touched.append(_compromised(db, e))
+        elif e.name in ("DocumentRevoked", "BatchRevoked"):
+            touched.append(_revoked(db, e))
+        elif e.name == "ReceiptsSealed":
+            verifier = a["verifier"]
+            db.execute("INSERT INTO sealed_batches (id, block_number, block_time, verifier, key_epoch, receipts) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (
+                anomalies.next_id(db, "sealed_batches"), e.block_number, t, verifier, a["keyEpoch"],
+                len(a["commitments"])))
+            hours.add((verifier, t // HOUR))
+            touched.append(t)
+    for verifier, hour in sorted(hours):
+        _burst(db, verifier, hour, burst_per_hour)
+    return min(touched, default=None)
+
+
+def _compromised_anchor(db: Connection, raised_by: IndexedEvent, issuer: str, root: str, key: str,
+                        anchored_at: int) -> None:
+    anomalies.record(db, "anchor_in_compromised_window", root.lower(), block_number=raised_by.block_number,
+                     block_time=raised_by.block_time, happened_at=anchored_at, issuer_id=issuer, batchRoot=root.lower(),
+                     key=key)
+
+
+def _compromised(db: Connection, e: IndexedEvent) -> int:
+    """A key reported compromised from a moment on: anchors made with it since are anomalies, and revocations it
+    signed since no longer count. Returns the earliest time whose figures changed."""
+    a = e.args
+    key, since, issuer = a["key"].lower(), a["compromisedFrom"], code_name(from_hex(a["issuerId"]))
+    db.execute("INSERT INTO compromised_keys (id, block_number, block_time, issuer_id, signing_key, "
+               "compromised_from) VALUES (?, ?, ?, ?, ?, ?)", (
+        anomalies.next_id(db, "compromised_keys"), e.block_number, e.block_time, issuer, key, since))
+    for root, anchored_at in db.execute("SELECT batch_root, block_time FROM anchors WHERE signing_key = ? AND "
+                                        "block_time >= ?", (key, since)).fetchall():
+        _compromised_anchor(db, e, issuer, to_hex(bytes(root)), key, anchored_at)
+    revocations = db.execute("SELECT id, block_time, issuer_id, scope, target, reason FROM revocations "
+                             "WHERE signing_key = ? AND block_time >= ? AND counted = 1", (key, since)).fetchall()
+    for number, revoked_at, who, scope, target, reason in revocations:
+        db.execute("UPDATE revocations SET counted = 0 WHERE id = ?", (number,))
+        _void_revocation(db, e, revoked_at, who, scope, to_hex(bytes(target)), reason, key)
+    return min([e.block_time, *(int(r[1]) for r in revocations)])
+
+
+def _void_revocation(db: Connection, raised_by: IndexedEvent, revoked_at: int, issuer: str, scope: str,
+                     target: str, reason: str, key: str) -> None:
+    anomalies.record(db, "revocation_by_compromised_key", f"{scope}:{target}:{revoked_at}",
+                     block_number=raised_by.block_number, block_time=raised_by.block_time, happened_at=revoked_at,
+                     issuer_id=issuer, scope=scope, target=target, reason=reason, key=key)
+
+
+def _revoked(db: Connection, e: IndexedEvent) -> int:
+    a, t = e.args, e.block_time
+    issuer, reason = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
+    scope = "document" if e.name == "DocumentRevoked" else "batch"
+    target = a["documentDigest"] if scope == "document" else a["batchRoot"]
+    key = a["signingKey"].lower() if int(a["signingKey"], 16) else ""
+    documents = 1
+    if scope == "batch":
+        found = db.execute("SELECT documents FROM anchors WHERE batch_root = ?", (from_hex(target),)).fetchone()
+        documents = found[0] if found else 0
+    since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
+                       (key,)).fetchone()[0] if key else None
+    counted = since is None or t < since
+    db.execute("INSERT INTO revocations (id, block_number, block_time, issuer_id, scope, target, reason, "
+               "signing_key, documents, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+        anomalies.next_id(db, "revocations"), e.block_number, t, issuer, scope, from_hex(target), reason, key,
+        documents, int(counted)))
+    if not counted:
+        _void_revocation(db, e, t, issuer, scope, target.lower(), reason, key)
+        return t
+    # Receipts the regulator opened already, for verifications at or after this revocation.
+    column = "document_digest" if scope == "document" else "batch_root"
+    for commitment, verifier, digest, verified_at in db.execute(
+            f"SELECT commitment, verifier, document_digest, verified_at FROM circulation_receipts WHERE {column} = ? "
+            "AND verified_at >= ?", (from_hex(target), t)).fetchall():
+        anomalies.record_revoked_receipt(db, block_number=e.block_number, block_time=t, commitment=commitment,
+                                         verifier=verifier, issuer_id=issuer, document_digest=digest,
+                                         verified_at=verified_at, revoked_at=t, scope=scope)
+    return t
+
+
+def _burst(db: Connection, verifier: str, hour: int, threshold: int) -> None:
+    """Flag a bank's hour once its sealed receipts exceed ``threshold`` (the count kept up to date)."""
+    count, last_block = db.execute(
+        "SELECT COALESCE(SUM(receipts), 0), MAX(block_number) FROM sealed_batches WHERE verifier = ? "
+        "AND block_time >= ? AND block_time < ?", (verifier, hour * HOUR, (hour + 1) * HOUR)).fetchone()
+    count = int(count)  # a SUM: Decimal on PostgreSQL
+    if count <= threshold:
+        return
+    subject = f"{verifier}:{hour}"
+    if not anomalies.record(db, "receipt_burst", subject, block_number=last_block, block_time=hour * HOUR,
+                            happened_at=hour * HOUR, verifier=verifier, receipts=count, threshold=threshold):
+        db.execute("UPDATE anomalies SET details = ? WHERE kind = 'receipt_burst' AND subject = ?",
+                   (anomalies.as_details(receipts=count, threshold=threshold), subject))
+
+
+def rewind(db: Connection, keep: int, burst_per_hour: int) -> int | None:
+    """Drop the rows of blocks after ``keep``; count again the revocations only a dropped compromise voided, and
+    weigh again the hours that lost sealed batches. Returns the earliest block time whose figures changed."""
+    times = [t for table in (*TABLES, "anomalies") for (t,) in db.execute(
+        f"SELECT MIN(block_time) FROM {table} WHERE block_number > ?", (keep,)) if t is not None]
+    hours = {(verifier, t // HOUR) for verifier, t in db.execute(
+        "SELECT verifier, block_time FROM sealed_batches WHERE block_number > ?", (keep,))}
+    for table in TABLES:
+        db.execute(f"DELETE FROM {table} WHERE block_number > ?", (keep,))
+    db.execute("DELETE FROM anomalies WHERE block_number > ?", (keep,))
+    for verifier, hour in sorted(hours):
+        db.execute("DELETE FROM anomalies WHERE kind = 'receipt_burst' AND subject = ?", (f"{verifier}:{hour}",))
+        _burst(db, verifier, hour, burst_per_hour)
+    voided = db.execute("SELECT id, block_time, signing_key FROM revocations WHERE counted = 0").fetchall()
+    for number, revoked_at, key in voided:
+        since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
+                           (key,)).fetchone()[0]
+        if since is None or revoked_at < since:
+            db.execute("UPDATE revocations SET counted = 1 WHERE id = ?", (number,))
+            times.append(revoked_at)
+    return min(times, default=None)
+
+
+def clear(db: Connection) -> None:
+    """Forget every derived row (before deriving them again from the events)."""
+    for table in TABLES:
+        db.execute(f"DELETE FROM {table}")
+    db.execute("DELETE FROM anomalies WHERE keyed = 0")

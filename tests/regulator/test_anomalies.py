@@ -1,0 +1,104 @@
+"""Anomalies that mean something: the lawful flows raise none, each kind is raised once with what a supervisor
+needs, and docs/regulator.md explains every kind as the catalogue does."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from web3 import Web3
+
+from crossverify.chain.records import RevocationReason
+from crossverify.format.encoding import to_hex
+from crossverify.regulator.anomalies import KINDS
+from crossverify.regulator.queries import Filters, Supervision
+from crossverify.sealing import Receipt
+
+from ..conftest import Consortium
+from ..postgres import Locate
+from .test_circulation_trail import DIGEST, OTHER, flagged, record, second_bank, trail
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "regulator.md"
+
+
+def test_the_docs_explain_every_kind_as_the_catalogue_does() -> None:
+    text = DOCS.read_text()
+    for k in KINDS.values():
+        assert f"| `{k.name}` | {k.severity} | {k.meaning} | {k.next_step} |" in text, k.name
+    assert text.count("\n| `") == len(KINDS)
+
+
+def test_both_kinds_of_consent_are_lawful_and_none_is_flagged(consortium: Consortium, location: Locate) -> None:
+    c = consortium
+    root = Web3.keccak(text="consented batch")
+    c.anchor(root)
+    signed = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now(),
+                         presentation_hash=secrets.token_bytes(32))
+    at_the_counter = Receipt.new(OTHER, "BNUMMOMX", "DEPCERT", root, "LOAN", c.now(), case="LOAN-2027-0042")
+    record(c, c.verifier, signed, at_the_counter)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.sync()
+    assert flagged(amcm) == []
+    supervision = Supervision(amcm.reader, amcm, now=c.now)
+    assert supervision.overview()["totals"]["withoutConsent"] == 0
+    [row] = supervision.page("receipts", Filters(consent="in_person")).rows
+    assert (row["case"], row["presentationHash"], row["docType"]) == ("LOAN-2027-0042", None, "DEPCERT")
+
+    bare = Receipt.new(OTHER, "BNUMMOMX", "DEPCERT", root, "KYC", c.now())
+    record(c, c.verifier, bare)
+    amcm.sync()
+    [unconsented] = flagged(amcm)
+    assert (unconsented["kind"], unconsented["severity"], unconsented["details"]["commitment"]) == (
+        "circulation_without_consent", "high", to_hex(bare.commitment()))
+
+
+def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consortium, location: Locate) -> None:
+    c = consortium
+    bank_b = second_bank(c)
+    presentation = secrets.token_bytes(32)
+    first = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32), "ACCTOPEN", c.now(), presentation_hash=presentation)
+    again = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32), "LOAN", c.now(), presentation_hash=presentation)
+    record(c, c.verifier, first)
+    record(c, bank_b, again)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.sync()
+    amcm.sync()
+    [reused] = flagged(amcm)
+    assert (reused["kind"], reused["bank"], reused["details"]["firstBy"]) == ("consent_reused", bank_b, c.verifier)
+    assert reused["details"]["firstCommitment"] == to_hex(first.commitment())
+
+
+def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, location: Locate) -> None:
+    """Whichever comes first on chain, the receipt or the revocation, a verification at or after the revocation
+    is flagged once; a batch revocation covers its documents; an anchor's notAfter bounds its documents."""
+    c = consortium
+    root, short = Web3.keccak(text="a batch later revoked"), Web3.keccak(text="a short-lived batch")
+    c.anchor(root)
+    c.anchor(short, not_after=c.now() + 60)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    late = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now() + 3600, case="A-1")
+    record(c, c.verifier, late)  # recorded first, with a verification time after the revocation below
+    amcm.sync()
+    c.registry.transact(lambda f: f.revokeBatch(root, RevocationReason.ISSUED_IN_ERROR), c.issuer_admin)
+    expired = Receipt.new(OTHER, "BNUMMOMX", "DEPCERT", short, "LOAN", c.now() + 120, case="L-9")
+    in_time = Receipt.new(OTHER, "BNUMMOMX", "DEPCERT", short, "KYC", c.now() + 30, case="K-3")
+    record(c, c.verifier, expired, in_time)
+    amcm.sync()
+    found = {a["kind"]: a for a in flagged(amcm)}
+    assert set(found) == {"circulation_of_revoked", "circulation_of_expired"}
+    assert found["circulation_of_revoked"]["details"]["commitment"] == to_hex(late.commitment())
+    assert found["circulation_of_revoked"]["details"]["scope"] == "batch"
+    assert found["circulation_of_expired"]["details"]["commitment"] == to_hex(expired.commitment())
+    report = Supervision(amcm.reader, amcm, now=c.now).report()
+    assert report.by_issuer["BNUMMOMX"]["batches_revoked"] == 1 and report.totals["revocations"] == 1
+
+
+def test_anomalies_come_grouped_with_their_explanation(consortium: Consortium, location: Locate) -> None:
+    c = consortium
+    record(c, c.verifier, *(Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", bytes(32), "KYC", c.now())
+                            for _ in range(7)))
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.sync()
+    [group] = Supervision(amcm.reader, amcm, now=c.now).anomaly_groups(examples=3)
+    assert (group["kind"], group["count"], len(group["examples"])) == ("circulation_without_consent", 7, 3)
+    assert group["title"] == "Verification recorded without consent" and group["nextStep"].startswith("Ask the bank")

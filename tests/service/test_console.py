@@ -1,0 +1,167 @@
+"""The regulator's console over HTTP: its API key exchanged for a short-lived HttpOnly, SameSite=Strict session that
+logging out forgets; nothing answered without one; every table paged by keyset, filtered, exported as CSV; a
+document's timeline; the page served with its Content-Security-Policy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from crossverify.format.encoding import to_hex
+from crossverify.sealing import Receipt, seal_receipts
+from crossverify.service.auth import Client
+from crossverify.service.console import COOKIE, Sessions
+
+from ..conftest import Consortium
+from .test_regulator_api import regulator
+
+DIGEST = Web3.keccak(text="a certificate a supervisor follows")
+ROUTES = ["/v1/regulator/overview", "/v1/regulator/freshness", "/v1/regulator/tables/receipts",
+          "/v1/regulator/tables/anomalies/csv", "/v1/regulator/disputes", "/v1/regulator/disputes/csv",
+          f"/v1/regulator/documents/{to_hex(DIGEST)}"]
+
+
+def world(c: Consortium, tmp_path: Path, receipts: int = 0) -> tuple[TestClient, str, str]:
+    """A regulator's service over ``receipts`` receipts of other documents and three of DIGEST; the client
+    carries no key: (client, the regulator's key, a bank's key)."""
+    root = Web3.keccak(text="the followed document's batch")
+    c.anchor(root)
+    ours = [Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, purpose, c.now(), **consent)
+            for purpose, consent in (("ACCTOPEN", {"presentation_hash": secrets.token_bytes(32)}),
+                                     ("LOAN", {"case": "LOAN-2027-0042"}), ("KYC", {}))]
+    ours.append(Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "KYC", c.now(), case='=HYPERLINK("http://x")'))
+    others = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now(), case=f"A-{i}")
+              for i in range(receipts)]
+    everything = ours + others
+    keys = [k.public_key for k in c.regulator_keys]
+    for start in range(0, len(everything), 100):
+        sealed = seal_receipts(everything[start:start + 100], keys)
+        c.circulation.record(sealed.commitments, sealed.sealed, c.verifier)
+    c.regulator_keys[0].write(tmp_path / "amcm.key")
+    api, bank_key = regulator(c, tmp_path, [tmp_path / "amcm.key"])
+    api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
+    key = api.headers.pop("Authorization").removeprefix("Bearer ")
+    return api, key, bank_key
+
+
+def test_nothing_is_answered_without_a_session_or_the_key(consortium: Consortium, tmp_path: Path) -> None:
+    api, key, bank_key = world(consortium, tmp_path)
+    for route in ROUTES:
+        refused = api.get(route)
+        assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json", route
+        assert api.get(route, cookies={COOKIE: "made-up"}).status_code == 401, route
+        assert api.get(route, headers={"Authorization": f"Bearer {bank_key}"}).status_code == 403, route
+        answered = api.get(route, headers={"Authorization": f"Bearer {key}"})
+        assert answered.status_code == 200 and answered.headers["cache-control"] == "no-store", route
+    assert api.post("/regulator/session", json={"key": bank_key}).status_code == 401  # a bank's key opens nothing
+    assert api.get("/regulator/session").json()["name"] is None
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium: Consortium,
+                                                                     tmp_path: Path) -> None:
+    api, key, _ = world(consortium, tmp_path)
+    login = api.post("/regulator/session", json={"key": key})
+    assert login.status_code == 200 and login.json() == {"name": "amcm", "idleSeconds": 900}
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie and key not in cookie
+    assert login.headers["cache-control"] == "no-store"
+    token = api.cookies[COOKIE]
+    assert api.get("/regulator/session").json()["name"] == "amcm"
+    overview = api.get("/v1/regulator/overview").json()
+    assert overview["totals"]["receipts"] == 4 and overview["freshness"]["behind"] == 0
+    out = api.delete("/regulator/session")
+    assert out.status_code == 204 and COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+    assert out.headers["clear-site-data"] == '"cookies"'
+    assert COOKIE not in api.cookies
+    assert api.get("/v1/regulator/overview", cookies={COOKIE: token}).status_code == 401  # forgotten by the service
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_a_session_lapses_when_idle_and_at_its_end() -> None:
+    now = [0.0]
+    sessions = Sessions(idle=60, lifetime=300, clock=lambda: now[0])
+    amcm = Client("amcm", "regulator")
+    token = sessions.open(amcm)
+    for now[0] in (50, 100, 150, 200, 250):
+        assert sessions.client(token) == amcm  # each use starts its idle time again
+    now[0] = 301
+    assert sessions.client(token) is None  # eight hours (here: 300 s) at most, however busy
+    idle = sessions.open(amcm)
+    now[0] += 61
+    assert sessions.client(idle) is None
+
+
+def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, tmp_path: Path) -> None:
+    api, key, _ = world(consortium, tmp_path, receipts=120)
+    api.headers["Authorization"] = f"Bearer {key}"
+    seen, after = [], None
+    while True:
+        page = api.get("/v1/regulator/tables/receipts", params={"limit": 50, **({"after": after} if after else {})})
+        body = page.json()
+        seen += [r["commitment"] for r in body["rows"]]
+        after = body["after"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == 124  # every receipt once, newest first
+    ours = api.get("/v1/regulator/tables/receipts", params={"consent": "none"}).json()["rows"]
+    assert [(r["purpose"], r["documentDigest"]) for r in ours] == [("KYC", to_hex(DIGEST))]
+    in_person = api.get("/v1/regulator/tables/receipts", params={"purpose": "LOAN"}).json()["rows"]
+    assert [(r["consent"], r["case"]) for r in in_person] == [("in_person", "LOAN-2027-0042")]
+    exported = api.get("/v1/regulator/tables/receipts/csv", params={"purpose": "ACCTOPEN"})
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert 'filename="crossverify-receipts.csv"' in exported.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(rows) == 121 and {r["purpose"] for r in rows} == {"ACCTOPEN"}
+    kyc = list(csv.DictReader(io.StringIO(api.get("/v1/regulator/tables/receipts/csv",
+                                                  params={"purpose": "KYC"}).text)))
+    assert sorted(row["case"] for row in kyc) == ["", "'=HYPERLINK(\"http://x\")"]  # a spreadsheet never runs it
+    for bad in ({"consent": "maybe"}, {"from": "yesterday"}, {"kind": "nonsense"}, {"after": "x"}):
+        refused = api.get("/v1/regulator/tables/receipts", params=bad)
+        assert refused.status_code == 422, bad
+    assert api.get("/v1/regulator/tables/anchors", params={"consent": "none"}).status_code == 422
+    assert api.get("/v1/regulator/tables/secrets").status_code == 422
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_a_documents_timeline_and_the_page(consortium: Consortium, tmp_path: Path) -> None:
+    api, key, _ = world(consortium, tmp_path)
+    api.headers["Authorization"] = f"Bearer {key}"
+    timeline = api.get(f"/v1/regulator/documents/{to_hex(DIGEST)}").json()
+    assert [e["event"] for e in timeline["events"]] == ["anchored", "verified", "verified", "verified", "verified"]
+    assert [e["consent"] for e in timeline["events"][1:]] == ["presentation", "in_person", "none", "in_person"]
+    assert [a["kind"] for a in timeline["anomalies"]] == ["circulation_without_consent"]
+    page = api.get("/regulator/")
+    policy = page.headers["content-security-policy"]
+    assert page.status_code == 200 and "script-src 'self' 'sha256-" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and page.headers["referrer-policy"] == "no-referrer"
+    for asset in ("/regulator/static/console.js", "/regulator/shared/bundle.js",
+                  "/regulator/vendor/canonicalize/canonicalize.js"):
+        assert api.get(asset).status_code == 200, asset
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_the_console_speaks_four_languages_and_explains_every_kind() -> None:
+    import json
+    import subprocess
+
+    from crossverify.regulator.anomalies import KINDS
+    from crossverify.regulator.circulation import PURPOSES
+
+    strings = Path(__file__).parents[2] / "src" / "crossverify" / "service" / "console" / "strings.js"
+    found = subprocess.run(["node", "--input-type=module", "-e", f"import {{ STRINGS }} from '{strings.as_uri()}'; "
+                            "console.log(JSON.stringify(STRINGS));"], capture_output=True, text=True, check=True)
+    words = json.loads(found.stdout)
+    assert list(words) == ["en", "zh-Hant", "zh-Hans", "pt"]
+    for language, table in words.items():
+        assert set(table) == set(words["en"]), language
+        assert all(text.strip() for text in table.values()), language
+    for kind in KINDS:
+        assert {f"kind.{kind}.{part}" for part in ("title", "meaning", "next")} <= set(words["en"]), kind
+    assert words["en"][f"kind.{next(iter(KINDS))}.title"] == next(iter(KINDS.values())).title
+    assert {f"purpose.{code}" for code in PURPOSES} <= set(words["en"])

@@ -1,0 +1,113 @@
+"""The regulator's console in Chromium over the demo's chain: a supervisor signs in, reads the overview (each
+planted incident once, explained), opens an anomaly kind, drops the resident's certificate and reads its
+circulation in Simplified Chinese and in Portuguese, exports a table, signs out; a request without a session is
+refused. Screenshots land in test-output/console/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+from rich.console import Console
+
+from crossverify.demo import DemoResult, regulator_demo
+from crossverify.service.app import create_app
+from crossverify.service.console import COOKIE
+from crossverify.session import Session
+
+from .live import serving
+
+SHOTS = Path(__file__).parents[2] / "test-output" / "console"
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, DemoResult]]:
+    """A regulator's service over the demo's story (40 certificates): (its address, the regulator's key, the
+    story)."""
+    out = tmp_path_factory.mktemp("console")
+    config, key, result = regulator_demo(out, 40, console=Console(file=(out / "story.txt").open("w")))
+    session = Session(config, w3=result.w3)
+    session.trail.sync()
+    app = create_app(session, start_workers=False)
+    with serving(app, config.service) as (host, port):
+        yield f"http://{host}:{port}", key, result
+    session.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+def no_alert(page: Page) -> None:
+    assert page.locator("#error").inner_text() == ""
+
+
+def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResult], browser: Browser) -> None:
+    site, key, story = console
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+
+    refused = page.request.get(f"{site}/v1/regulator/overview")
+    assert refused.status == 401 and refused.json()["title"] == "Unauthenticated"
+
+    page.goto(f"{site}/regulator/")
+    page.select_option("#language", "en")
+    page.fill("#key", "cvk_not-a-regulator")
+    page.click("#login-form button")
+    page.wait_for_function("document.querySelector('#error').textContent !== ''")
+    assert page.locator("#error").inner_text() == "That is not a regulator's API key."
+    problems.clear()  # Chromium logs the refused sign-in's 401
+    page.fill("#key", key)
+    page.click("#login-form button")
+    page.wait_for_selector("#cards .card")
+    no_alert(page)
+    assert page.locator("#key").input_value() == ""  # the key is gone from the page once exchanged
+    assert page.locator("#freshness").inner_text().endswith("up to date with the chain.")
+    kinds = page.locator("#kinds article h4 a").all_inner_texts()
+    assert len(kinds) == len(story.planted) == 5
+    assert [c.inner_text() for c in page.locator("#kinds .count").all()] == ["1 raised"] * 5
+    assert "Guangdong Bank A" in page.locator("#charts").inner_text()  # banks by the regulator's names
+    shot(page, "overview-en")
+
+    page.click("text=Verification recorded without consent")
+    page.wait_for_selector("#table tbody tr")
+    no_alert(page)
+    rows = page.locator("#table tbody tr")
+    assert rows.count() == 1 and "Guangdong Bank B" in rows.inner_text()
+    assert page.locator("#rows-title").inner_text() == "Anomalies"
+    export = page.request.get(site + (page.locator("#export").get_attribute("href") or ""))
+    assert export.status == 200 and "circulation_without_consent" in export.text()
+    shot(page, "anomaly-kind-en")
+
+    assert story.bundle is not None
+    for language, verified, consent, kind in (("zh-Hans", "核验", "居民签署的出示", "存款证明"),
+                                              ("pt", "verificou-o para", "assinada pelo residente",
+                                               "Certificado de depósito")):
+        page.goto(f"{site}/regulator/#document")
+        page.select_option("#language", language)
+        page.set_input_files("#file", story.bundle)
+        page.wait_for_selector("#timeline li.verified")
+        no_alert(page)
+        timeline = page.locator("#timeline").inner_text()
+        assert verified in timeline and consent in timeline and "Guangdong Bank A" in timeline
+        assert kind in timeline  # the document type by its registered display metadata, in this language
+        assert page.locator("#timeline li.verified").count() == 2  # Bank A's, and Bank B's reuse of its consent
+        assert page.locator("#doc-anomalies article").count() == 1
+        assert story.traced[0].document_digest.hex() in page.locator("#computed").inner_text()
+        shot(page, f"document-{language}")
+
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    assert not [c for c in context.cookies() if c["name"] == COOKIE]
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0  # nothing kept in the browser
+    assert page.request.get(f"{site}/v1/regulator/overview").status == 401
+    assert page.locator("#timeline li").count() == 0 and page.locator("#cards .card").count() == 0
+    shot(page, "signed-out")
+    assert problems == []
+    context.close()
