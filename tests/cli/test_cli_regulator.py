@@ -55,7 +55,9 @@ key_files = ["pboc.key"]
         return result.output
 
     said = run("regulator", "sync")  # nouns agree with their counts
-    assert said.startswith("indexed ") and said.endswith("; opened 1 receipt and 0 dispute events (0 unreadable)\n")
+    first, freshness = said.splitlines()
+    assert first.startswith("indexed ") and first.endswith("; opened 1 receipt and 0 dispute events (0 unreadable)")
+    assert freshness.endswith("up to date with the chain")
     synced = json.loads(run("--json", "regulator", "sync"))
     assert synced["events"] == synced["receipts"] == synced["unreadable"] == 0
     by_file = json.loads(run("--json", "regulator", "circulation", str(bundle)))
