@@ -13,7 +13,7 @@ from ..config import Config
 from ..session import Session
 from . import console, openapi, resident
 from .dependencies import Context
-from .middleware import FastLane, Front, StrictJson
+from .middleware import FastLane, Front, Head, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -37,6 +37,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
         app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
+    app.add_middleware(Head)
     app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
     routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]
     for router in routers:
