@@ -33,7 +33,8 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
-    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION)
+    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)  # /docs: openapi.install
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
         app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
@@ -42,7 +43,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]
     for router in routers:
         app.include_router(router)
-    openapi.install(app, routers)
+    openapi.install(app, routers, ctx.roles)
     if ctx.roles & {"bank", "issuer"}:
         resident.mount(app, ctx.roles)
     if "regulator" in ctx.roles:
