@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from crossverify import DocumentHeader
 from crossverify.errors import InvalidClaim, InvalidDocType, InvalidIssuerId
-from crossverify.format.canonical import canonical_claim
+from crossverify.format.canonical import canonical_claim, canonical_json
 
 from .strategies import headers, json_values
 
@@ -74,3 +74,16 @@ def test_an_object_with_a_lone_surrogate_or_a_name_not_text_is_refused_or_left_t
     with pytest.raises(InvalidClaim):
         canonical_claim("n", {1: "a"})
     assert canonical_claim("n", {"\U00010000": 1, "\uffff": 2}) == rfc8785.dumps(["n", {"\U00010000": 1, "\uffff": 2}])
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES_ACROSS_PLANES, inner,
+                                                                                max_size=4), max_leaves=10))
+def test_any_value_encodes_as_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected

@@ -339,7 +339,7 @@ def _check_hex(value: Any, size: int, where: str) -> None:
         raise InvalidLength(f"expected {size} bytes of hex, got {(len(value) - 2) / 2:g}", where)
 
 
-def _build(doc: dict[str, Any], claims: tuple[Disclosure, ...]) -> Bundle:
+def _build(doc: dict[str, Any], claims: Claims) -> Bundle:
     d, p, a = doc["document"], doc["proof"], doc["anchor"]
     return Bundle(
         header=DocumentHeader.from_json(d),
@@ -351,18 +351,24 @@ def _build(doc: dict[str, Any], claims: tuple[Disclosure, ...]) -> Bundle:
     )
 
 
-def _claims(entries: list[Any]) -> tuple[Disclosure, ...]:
+def _claims(entries: list[Any]) -> Claims:
     """The claim entries, after what the schema says of each (:func:`_check_claim_entries`): the common case,
     every entry plainly well formed, read in one pass."""
-    out: list[Disclosure] = []
+    names: list[str | None] = []
+    values: list[Any] = []
+    salts: list[bytes] = []
     for c in entries:
         if type(c) is dict and c.keys() == _DISCLOSED and type(c["name"]) is str and _is_hex(c["salt"], 34):
-            out.append(Claim(c["name"], c["value"], bytes.fromhex(c["salt"][2:])))
+            names.append(c["name"])
+            values.append(c["value"])
+            salts.append(bytes.fromhex(c["salt"][2:]))
         elif type(c) is dict and c.keys() == _REDACTED and _is_hex(c["redacted"], 66):
-            out.append(RedactedClaim(bytes.fromhex(c["redacted"][2:])))
+            names.append(None)
+            values.append(None)
+            salts.append(bytes.fromhex(c["redacted"][2:]))
         else:
             _check_claim_entries(entries)  # raises the first fault, in order
-    return tuple(out)
+    return Claims(tuple(names), tuple(values), tuple(salts))
 
 
 _DISCLOSED = frozenset({"name", "salt", "value"})
@@ -403,7 +409,7 @@ def _check_proof(p: InclusionProof) -> None:
 def _check_claims(claims: Claims, hash_alg: HashAlgorithm) -> None:
     """Names valid, unique and in order; salts unique; descriptors well formed; no claim both disclosed and
     redacted, and no redacted leaf twice."""
-    if not _plainly_valid(claims):
+    if not _plainly_valid(claims, hash_alg):
         _check_each_claim(claims, hash_alg)
 
 
@@ -450,16 +456,28 @@ def _check_each_claim(claims: Claims, hash_alg: HashAlgorithm) -> None:
 _name_fault = lru_cache(maxsize=4096)(claim_name_fault)
 
 
-def _plainly_valid(claims: Claims) -> bool:
-    """Whether the claims are all disclosed, none an attachment, with valid names in strictly ascending order
-    and distinct salts: the common case, checked in bulk. ``False`` leaves finding the fault to
-    :func:`_check_claims`."""
-    names = claims.names
-    if None in names or any(map(_name_fault, names)):
-        return False
+def _plainly_valid(claims: Claims, hash_alg: HashAlgorithm) -> bool:
+    """Whether the claims keep every rule of :func:`_check_each_claim`, checked in bulk: disclosed names valid and
+    strictly ascending, their salts distinct, descriptors well formed, redacted leaves distinct and none of them
+    a disclosed claim's. ``False`` leaves finding the fault to :func:`_check_each_claim`."""
+    names, salts = claims.names, claims.salts
+    redacted = None in names
+    shown = [n for n in names if n is not None] if redacted else names
     # names in the order of their code points are in the order of their UTF-8 bytes
-    return (list(names) == sorted(set(names)) and len(set(claims.salts)) == len(names)  # type: ignore[type-var]
-            and not any(isinstance(v, dict) for v in claims.values))
+    if any(map(_name_fault, shown)) or list(shown) != sorted(set(shown)):  # type: ignore[type-var]
+        return False
+    if redacted:
+        salts = tuple(s for n, s in zip(names, salts, strict=True) if n is not None)
+    if len(set(salts)) != len(salts) or any(attachment_fault(v) for v in claims.values if isinstance(v, dict)):
+        return False
+    if not redacted:
+        return True
+    hidden = {s for n, s in zip(names, claims.salts, strict=True) if n is None}
+    try:
+        return len(hidden) == len(names) - len(shown) and hidden.isdisjoint(
+            claims.leaves(hash_alg.hasher(), redacted=False))
+    except CrossverifyError:  # no hasher for the algorithm, or a value that is no JSON: named one claim at a time
+        return False
 
 
 # --- the common case, in bulk -------------------------------------------------------------------------------------

@@ -74,6 +74,17 @@ def canonical_claim(name: str, value: Any) -> bytes:
         raise InvalidClaim(f"claim {name!r} is not canonical JSON: {exc}") from None
 
 
+def canonical_json(value: Any) -> bytes:
+    """``JCS(value)``, raising as the ``rfc8785`` package does for what it cannot encode."""
+    text = _value(value)
+    if text is not None:
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: let RFC 8785 refuse it in its own words
+            pass
+    return rfc8785.dumps(value)
+
+
 def canonical_header(doc_type: str, issuer_id: str, issued_at: int, as_of: int, not_after: int,
                      holder_bound: bool = False) -> bytes:
     """``JCS(header)``, members in RFC 8785 order: asOf, docType, holderBound (only when true), issuedAt, issuer,

@@ -24,11 +24,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import rfc8785
-
 from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
 from .bundle import Bundle, _named, bundle_from_json, load_bundle
+from .canonical import canonical_json
 from .certificate import MAX_BUNDLE_BYTES
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
@@ -97,7 +96,7 @@ class Binding:
 
     def signing_input(self, digest: bytes) -> bytes:
         """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``."""
-        return rfc8785.dumps({
+        return canonical_json({
             "aud": self.aud, "digest": to_hex(digest), "disclosed": list(self.disclosed), "exp": self.exp,
             "iat": self.iat, "nonce": to_hex(self.nonce), "purpose": self.purpose, "typ": TYP,
         })
