@@ -588,14 +588,19 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     references = [f"DEPCERT-{i + 1:03d}" for i in range(certificates)]
     issuer.issue([(ref, Certificate(header, claims_for("DEPCERT", i, rng))) for i, ref in enumerate(references)])
     issuer.run()
+    published = out_dir / "metadata"  # the issuer's name as it published it, kept by the bank for its page
+    published.mkdir(exist_ok=True)
+    (published / "BNUMMOMX.json").write_text(json.dumps(ISSUERS[0].published().as_json(), ensure_ascii=False,
+                                                        indent=1))
     key, digest = new_key()
     config = Config(
         network=NetworkSettings(registry=macao.registry.address,
                                 circulation=macao.circulation.address if macao.circulation else None),
         keys=KeySettings(sender_address=bank),
-        verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite"),
+        verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                  challenges=out_dir / "challenges.sqlite"),
         service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),
-        display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True))),
+        display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True)), metadata=[published]),
         source="crossverify serve --demo")
     return config, key, [issuer.bundle_path(ref) for ref in references]
 

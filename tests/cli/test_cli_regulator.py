@@ -60,8 +60,12 @@ metadata = ["{EXAMPLES / "metadata"}"]
         assert result.exit_code == 0, result.output
         return result.output
 
+    said = run("regulator", "sync")  # nouns agree with their counts
+    first, freshness = said.splitlines()
+    assert first.startswith("indexed ") and first.endswith("; opened 1 receipt and 0 dispute events (0 unreadable)")
+    assert freshness.endswith("up to date with the chain")
     synced = json.loads(run("--json", "regulator", "sync"))
-    assert synced["receipts"] == 1 and synced["unreadable"] == 0
+    assert synced["events"] == synced["receipts"] == synced["unreadable"] == 0
     by_file = json.loads(run("--json", "regulator", "circulation", str(bundle)))
     assert by_file == json.loads(run("--json", "regulator", "circulation", to_hex(digest)))
     assert by_file["freshness"]["behind"] == 0

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..format.bundle import load_bundle
+from ..format.display import counted
 from ..format.encoding import from_hex, to_hex, utc_minute
 from ..format.metadata import LANGUAGES
 from ..format.presentation import load_presentation, looks_like_presentation
@@ -39,7 +40,7 @@ def regulator() -> None:
 @command
 def keygen(app: App, out: Path, kem: str) -> None:
     """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and
-    its public half beside it (OUT with .pub.json), for the operators' ``operator propose regulator-keys``."""
+    its public half beside it (OUT with .pub.json), for the operators' 'operator propose regulator-keys'."""
     key = RegulatorKey.generate(KEMS[kem])
     public, public_file = key.public_key, out.with_suffix(".pub.json")
     if public_file.exists():
@@ -78,7 +79,7 @@ def _sync(app: App) -> tuple[dict[str, Any], str]:
     """Index new events (and with the regulator's keys open the new sealed ones); what was read, as data and as
     a sentence."""
     session = app.session
-    with Progress(console=app.console, transient=True) as progress:
+    with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as progress:
         task = progress.add_task("reading events", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -88,13 +89,14 @@ def _sync(app: App) -> tuple[dict[str, Any], str]:
             indexed, opened = session.trail.sync(advance)
         else:
             indexed, opened = session.regulator.sync(advance), None
-    rewound = f" (first rewound {indexed.rewound} events from blocks that left the chain)" if indexed.rewound else ""
-    said = f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
+    rewound = (f" (first rewound {counted(indexed.rewound, 'event')} from blocks that left the chain)"
+               if indexed.rewound else "")
+    said = f"indexed {counted(indexed.events, 'event')} from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
     data = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
             "rewound": indexed.rewound}
     if opened is not None:
         data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
-        said += (f"; opened {opened.receipts} receipts and {opened.disputes} dispute events "
+        said += (f"; opened {counted(opened.receipts, 'receipt')} and {counted(opened.disputes, 'dispute event')} "
                  f"({opened.unreadable} unreadable)")
     return data, said
 
