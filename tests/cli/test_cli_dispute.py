@@ -60,6 +60,8 @@ def test_a_bank_opens_the_issuer_answers_the_bank_reads(consortium: Consortium, 
     [listed] = as_json(run(config, "--json", "dispute", "list", "--open-only", env=relay))
     assert listed["disputeId"] == opened["disputeId"] and listed["reason"] == "suspected_reuse"
     assert listed["verifier"] == c.verifier and not listed["answered"]
+    said = run(config, "dispute", "list").stdout  # on an 80-column terminal, the id whole: the issuer answers by it
+    assert f"dispute {listed['disputeId']}\n  suspected reuse, opened " in said and "not answered yet" in said
     stranger = RegulatorKey.generate()
     stranger.write(tmp_path / "stranger.json")
     assert as_json(run(config, "--json", "dispute", "list", "--key", str(tmp_path / "stranger.json"))) == []

@@ -40,7 +40,7 @@ def _operator_spec(value: str) -> tuple[str, str]:
 @command
 def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int) -> None:
     """Deploy a consortium, the registry it governs, and the circulation contract beside it (then propose the
-    regulators' keys with ``operator propose regulator-keys``)."""
+    regulators' keys with 'operator propose regulator-keys')."""
     session = app.session
     client = OperatorClient.deploy(session.w3, session.sender, [_operator_spec(o) for o in operators],
                                    threshold, lifetime, session.tx_params)

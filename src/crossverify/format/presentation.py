@@ -24,12 +24,11 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import rfc8785
-
 from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
 from .bundle import Bundle, _named, bundle_from_json, load_bundle
-from .certificate import MAX_BUNDLE_BYTES, Claim
+from .canonical import canonical_json
+from .certificate import MAX_BUNDLE_BYTES
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .holder import (
@@ -97,7 +96,7 @@ class Binding:
 
     def signing_input(self, digest: bytes) -> bytes:
         """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``."""
-        return rfc8785.dumps({
+        return canonical_json({
             "aud": self.aud, "digest": to_hex(digest), "disclosed": list(self.disclosed), "exp": self.exp,
             "iat": self.iat, "nonce": to_hex(self.nonce), "purpose": self.purpose, "typ": TYP,
         })
@@ -150,7 +149,7 @@ class Presentation:
 
 def disclosed_names(bundle: Bundle) -> tuple[str, ...]:
     """The names of the bundle's disclosed claims, in digest order."""
-    return tuple(c.name for c in bundle.claims if isinstance(c, Claim))
+    return bundle.disclosed_names()
 
 
 def present(bundle: Bundle, challenge: Challenge, key: HolderPrivateKey, now: int,
