@@ -178,7 +178,8 @@ class Session:
     @cached_property
     def outbox(self) -> ReceiptOutbox:
         """The bank's receipt outbox (no node, no key)."""
-        return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox))
+        return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox),
+                             confirmations=self.config.network.confirmations)
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);
