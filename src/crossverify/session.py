@@ -191,7 +191,8 @@ class Session:
         if not record:
             return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
-                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation)
+                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation,
+                              receipt_timeout=self.config.network.receipt_timeout)
 
     @cached_property
     def challenges(self) -> ChallengeStore | None:
