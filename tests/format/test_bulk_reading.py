@@ -1,6 +1,6 @@
-"""The bulk reading of a bundle (one pass over what the C parser returns) only ever accepts, and what it accepts is
-the bundle the strict reading gives: on every reading vector, on genuine bundles of any claims and redactions, and
-on texts fuzzed from genuine ones. Whatever it declines, the strict reading judges and names."""
+"""The bulk reading of a bundle or a presentation (one pass over what the C parser returns) only ever accepts, and
+what it accepts is what the strict reading gives: on every reading vector, on genuine bundles of any claims and
+redactions, and on texts fuzzed from genuine ones. Whatever it declines, the strict reading judges and names."""
 
 from __future__ import annotations
 
@@ -16,12 +16,20 @@ from crossverify import Bundle, Certificate, DocumentHeader, HashAlgorithm
 from crossverify.errors import BundleError, CrossverifyError
 from crossverify.format.bundle import bundle_from_json, bundle_from_pairs, load_bundle
 from crossverify.format.certificate import MAX_BUNDLE_BYTES, Claims
-from crossverify.format.strict_json import read_json, read_pairs
+from crossverify.format.presentation import (
+    MAX_PRESENTATION_BYTES,
+    Presentation,
+    _presentation,
+    load_document,
+    load_presentation,
+    presentation_from_pairs,
+)
+from crossverify.format.strict_json import MAX_DEPTH, read_json, read_pairs
 
 from .strategies import hash_algs
 from .test_bundle_properties import batches, bundles_of
 from .test_validation import EDITS, edited
-from .test_vectors import READING, reading_input
+from .test_vectors import READING, ROOT, reading_input
 
 
 def bulk(text: str | bytes, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle | None:
@@ -139,3 +147,74 @@ def test_deep_or_large_texts_are_left_to_the_strict_reading() -> None:
     assert assert_agrees(GENUINE_TEXT + " \n") is not None
     genuine["document"]["docType"] = "DEPCERT\n"
     assert assert_agrees(json.dumps(genuine)) is None
+
+
+# --- presentations ------------------------------------------------------------------------------------------------
+
+PRESENTATIONS: dict[str, Any] = json.loads((ROOT / "docs" / "vectors" / "presentation-v1.json").read_text())
+GENUINE_PRESENTATION = json.dumps(PRESENTATIONS["presentation"], ensure_ascii=False)
+
+
+def strict_presentation(text: str | bytes) -> Presentation | CrossverifyError:
+    try:
+        return _presentation(read_json(text, MAX_PRESENTATION_BYTES, MAX_DEPTH + 1))
+    except CrossverifyError as exc:
+        return exc
+
+
+def assert_presentations_agree(text: str | bytes) -> Presentation | None:
+    """As :func:`assert_agrees`, for presentations: read in bulk, strictly, and by ``load_presentation`` and
+    ``load_document`` (which reads a text with a top-level binding as a presentation)."""
+    quick, careful = presentation_from_pairs(read_pairs(text, MAX_PRESENTATION_BYTES)), strict_presentation(text)
+    if quick is not None:
+        assert isinstance(careful, Presentation), careful
+        assert quick == careful
+        assert type(quick.bundle.claims) is Claims
+    if isinstance(careful, CrossverifyError):
+        with pytest.raises(type(careful)) as raised:
+            load_presentation(text)
+        got = raised.value
+        assert (getattr(got, "path", None), str(got)) == (getattr(careful, "path", None), str(careful))
+    else:
+        assert load_presentation(text) == careful
+        assert load_document(text, max_bytes=MAX_PRESENTATION_BYTES) == careful
+    return quick
+
+
+def test_a_genuine_presentation_is_read_in_bulk() -> None:
+    assert assert_presentations_agree(GENUINE_PRESENTATION) is not None
+    assert assert_presentations_agree(GENUINE_PRESENTATION.encode()) is not None
+
+
+@pytest.mark.parametrize("case", PRESENTATIONS["mustReject"], ids=lambda c: c["case"])
+def test_refused_presentations_are_left_to_the_strict_reading(case: dict[str, Any]) -> None:
+    assert assert_presentations_agree(json.dumps(case["presentation"])) is None
+
+
+@pytest.mark.parametrize("case", PRESENTATIONS["mustRefuse"], ids=lambda c: c["case"])
+def test_presentations_a_bank_refuses_on_their_signature_are_read_in_bulk(case: dict[str, Any]) -> None:
+    assert assert_presentations_agree(json.dumps(case["presentation"])) is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=EDITS)
+def test_fuzzed_presentations_agree(edits: list[tuple[int, str, Any]]) -> None:
+    assert_presentations_agree(json.dumps(edited(PRESENTATIONS["presentation"], edits), ensure_ascii=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(spellings=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(TEXT_EDITS)), min_size=1, max_size=3))
+def test_fuzzed_presentation_texts_agree(spellings: list[tuple[int, str]]) -> None:
+    text = GENUINE_PRESENTATION
+    for pick, spelling in spellings:
+        text = _respelled(text, pick, spelling)
+    assert_presentations_agree(text)
+
+
+def test_a_presentation_s_binding_is_checked_in_bulk_as_strictly() -> None:
+    for binding in ({"iat": 10, "exp": 10 + 901}, {"iat": 10, "exp": 10}, {"disclosed": ["b", "a"]},
+                    {"disclosed": ["a", "a"]}, {"disclosed": [""]}, {"disclosed": ["n" * 129]},
+                    {"aud": "ICBKCNBJGDG\n"}, {"purpose": "acctopen"}, {"nonce": "0x" + "AB" * 32}):
+        doc = json.loads(GENUINE_PRESENTATION)
+        doc["binding"].update(binding)
+        assert assert_presentations_agree(json.dumps(doc)) is None, binding
