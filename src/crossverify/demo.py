@@ -463,7 +463,8 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
     [received] = [d for d in received_disputes(circulation, story.bnu_sealing) if d.dispute_id == opened.dispute_id]
     console.print(f"    BNU opens it with its sealing key: {received.dispute.reason.name.lower()} about one of its "
                   "documents")
-    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, bnu.signer, story.relay, wall())
+    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, bnu.signer, story.relay, wall(),
+                   story.bnu_sealing)
     console.print("    BNU answers 'confirmed genuine', signed by its signing key, relayed by the Macao operator")
     read = read_answer(circulation, registry, opened)
     assert read is not None
