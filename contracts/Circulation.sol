@@ -4,12 +4,13 @@ pragma solidity 0.8.37;
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ICirculation} from "./ICirculation.sol";
-import {IDocumentRegistry} from "./IDocumentRegistry.sol";
+import {IConsortium} from "./IConsortium.sol";
+import {IDocumentRegistry, IRegistryTypes} from "./IDocumentRegistry.sol";
 
 /// @title crossverify circulation trail
 /// @notice Sealed verification receipts and sealed disputes, beside the document registry. Receipts are events
-///         only; a dispute keeps one slot (its answer key, time and state) so that it is answered once, by a
-///         reader of its sealed content.
+///         only; a dispute keeps one slot (its answer key, time and state) so that it is answered once, by the
+///         issuer concerned.
 /// @dev Receipts keep no per-commitment storage: replay protection would cost more than a receipt itself. A
 ///      verifier that copies another's commitment only records a receipt the regulators find twice, under two
 ///      verifiers, and the earlier one stands (each verifier is an admitted, accountable member).
@@ -20,6 +21,8 @@ contract Circulation is ICirculation, EIP712 {
     uint256 private constant X25519_KEY = 32;
     uint256 private constant HYBRID_KEY = 1216;
     uint256 private constant MAX_REGULATORS = 16;
+    /// @dev The secp256k1 field prime.
+    uint256 private constant FIELD = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
 
     IDocumentRegistry private immutable _registry;
     address private immutable _consortium;
@@ -28,14 +31,19 @@ contract Circulation is ICirculation, EIP712 {
     bytes[] private _regulatorKeys;
     bytes32[] private _jurisdictions;
     mapping(bytes11 issuerId => bytes) private _issuerKeys;
+    mapping(bytes11 issuerId => bytes) private _answerKeys;
     mapping(bytes32 disputeId => DisputeInfo) private _disputes;
 
-    /// @param registry_ The registry whose verifiers, issuers and consortium this contract trusts.
+    /// @param registry_ The registry whose verifiers, issuers and consortium this contract trusts; its consortium
+    ///        names this contract (it was deployed knowing the address).
     constructor(address registry_) EIP712("crossverify circulation", "1") {
         if (registry_ == address(0)) revert CirculationZeroAddress();
         _registry = IDocumentRegistry(registry_);
-        _consortium = IDocumentRegistry(registry_).consortium();
-        emit CirculationDeployed(registry_, _consortium);
+        address consortium_ = IDocumentRegistry(registry_).consortium();
+        address named = IConsortium(consortium_).circulation();
+        if (named != address(this)) revert CirculationConsortiumMismatch(consortium_, named);
+        _consortium = consortium_;
+        emit CirculationDeployed(registry_, consortium_);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -79,14 +87,23 @@ contract Circulation is ICirculation, EIP712 {
     }
 
     /// @inheritdoc ICirculation
-    function setIssuerSealingKey(bytes11 issuerId, bytes calldata key) external {
-        IDocumentRegistry.IssuerInfo memory info = _registry.issuer(issuerId);
-        if (info.admin != msg.sender || info.status != IDocumentRegistry.Status.Active) {
+    function setIssuerKeys(bytes11 issuerId, bytes calldata sealingKey, bytes calldata answerKey) external {
+        IRegistryTypes.IssuerInfo memory info = _registry.issuer(issuerId);
+        if (info.admin != msg.sender || info.status != IRegistryTypes.Status.Active) {
             revert CirculationNotIssuerAdmin(issuerId, msg.sender);
         }
-        if (!_keyLength(key.length)) revert CirculationInvalidKey(0, key.length);
-        _issuerKeys[issuerId] = key;
-        emit IssuerSealingKeySet(issuerId, key);
+        if (!_keyLength(sealingKey.length)) revert CirculationInvalidKey(0, sealingKey.length);
+        if (answerKey.length != 64 || !_onCurve(uint256(bytes32(answerKey[:32])), uint256(bytes32(answerKey[32:])))) {
+            revert CirculationInvalidKey(1, answerKey.length);
+        }
+        _issuerKeys[issuerId] = sealingKey;
+        _answerKeys[issuerId] = answerKey;
+        emit IssuerKeysSet(issuerId, sealingKey, answerKey);
+    }
+
+    /// @dev Whether (x, y) is a point of secp256k1: y² = x³ + 7 over its field.
+    function _onCurve(uint256 x, uint256 y) private pure returns (bool) {
+        return x < FIELD && y < FIELD && mulmod(y, y, FIELD) == addmod(mulmod(mulmod(x, x, FIELD), x, FIELD), 7, FIELD);
     }
 
     function _keyLength(uint256 length) private pure returns (bool) {
@@ -120,7 +137,7 @@ contract Circulation is ICirculation, EIP712 {
     }
 
     /// @inheritdoc ICirculation
-    function answerDispute(bytes32 disputeId, bytes calldata ciphertext, IDocumentRegistry.Signature calldata signature)
+    function answerDispute(bytes32 disputeId, bytes calldata ciphertext, IRegistryTypes.Signature calldata signature)
         external
     {
         DisputeInfo storage d = _disputes[disputeId];
@@ -135,8 +152,8 @@ contract Circulation is ICirculation, EIP712 {
 
     /// @dev The current key epoch, for an active verifier; reverts for anyone else or before keys exist.
     function _sealingEpoch() private view returns (uint32 epoch) {
-        IDocumentRegistry.MemberInfo memory m = _registry.member(msg.sender);
-        if (m.role != IDocumentRegistry.Role.Verifier || m.status != IDocumentRegistry.Status.Active) {
+        IRegistryTypes.MemberInfo memory m = _registry.member(msg.sender);
+        if (m.role != IRegistryTypes.Role.Verifier || m.status != IRegistryTypes.Status.Active) {
             revert CirculationNotVerifier(msg.sender);
         }
         epoch = _keyEpoch;
@@ -173,6 +190,11 @@ contract Circulation is ICirculation, EIP712 {
     /// @inheritdoc ICirculation
     function issuerSealingKey(bytes11 issuerId) external view returns (bytes memory) {
         return _issuerKeys[issuerId];
+    }
+
+    /// @inheritdoc ICirculation
+    function issuerAnswerKey(bytes11 issuerId) external view returns (bytes memory) {
+        return _answerKeys[issuerId];
     }
 
     /// @inheritdoc ICirculation

@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 import {ICirculation} from "./ICirculation.sol";
 import {IConsortium} from "./IConsortium.sol";
-import {IDocumentRegistry} from "./IDocumentRegistry.sol";
+import {IDocumentRegistry, IRegistryTypes} from "./IDocumentRegistry.sol";
 
 /// @title crossverify consortium
 /// @notice Operators of several jurisdictions jointly govern one document registry. No jurisdiction acts alone:
@@ -17,6 +17,8 @@ contract Consortium is IConsortium {
     uint256 private constant MAX_JURISDICTIONS = 8;
     uint40 private constant MIN_LIFETIME = 1 hours;
     uint40 private constant MAX_LIFETIME = 90 days;
+    /// @inheritdoc IConsortium
+    uint40 public constant RECOVERY_DELAY = 30 days;
 
     /// @dev Everything the quorum rule needs, in one slot. Mask `j` (16 bits at `16 * j`) has the bits of the
     ///      operators of the `j`-th jurisdiction.
@@ -27,6 +29,7 @@ contract Consortium is IConsortium {
     }
 
     address private immutable _registry;
+    address private immutable _circulation;
     uint40 private immutable _proposalLifetime;
 
     Rules private _rules;
@@ -36,13 +39,23 @@ contract Consortium is IConsortium {
 
     uint256 private _proposalCount;
     mapping(uint256 proposalId => ProposalInfo) private _proposals;
+    /// @dev Who approved each proposal, by account: bit positions move when an operator leaves.
+    mapping(uint256 proposalId => mapping(address operator => bool)) private _approvers;
 
     /// @param registry_ The registry this consortium governs: its address is known before it is deployed.
+    /// @param circulation_ The circulation contract beside the registry, deployed after it (its address too is
+    ///        known in advance); the only contract whose regulator keys this consortium sets.
     /// @param operators_ The founding operators with their jurisdictions, at least two jurisdictions.
     /// @param threshold_ Approvals a proposal needs besides every jurisdiction's; 0 means all the operators.
     /// @param proposalLifetime_ Seconds a proposal stays open: an hour to ninety days.
-    constructor(address registry_, OperatorInfo[] memory operators_, uint8 threshold_, uint40 proposalLifetime_) {
-        if (registry_ == address(0)) revert ConsortiumZeroAddress();
+    constructor(
+        address registry_,
+        address circulation_,
+        OperatorInfo[] memory operators_,
+        uint8 threshold_,
+        uint40 proposalLifetime_
+    ) {
+        if (registry_ == address(0) || circulation_ == address(0)) revert ConsortiumZeroAddress();
         if (proposalLifetime_ < MIN_LIFETIME || proposalLifetime_ > MAX_LIFETIME) {
             revert ConsortiumInvalidLifetime(proposalLifetime_);
         }
@@ -55,11 +68,12 @@ contract Consortium is IConsortium {
             _position[operators_[i].account] = i + 1;
         }
         _registry = registry_;
+        _circulation = circulation_;
         _proposalLifetime = proposalLifetime_;
         uint8 threshold_or_all = threshold_ == 0 ? uint8(count) : threshold_;
         _rules.threshold = threshold_or_all;
         _regroup(0);
-        emit ConsortiumFounded(registry_, operators_, threshold_or_all, proposalLifetime_);
+        emit ConsortiumFounded(registry_, circulation_, operators_, threshold_or_all, proposalLifetime_);
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -78,6 +92,11 @@ contract Consortium is IConsortium {
         Rules memory rules = _rules;
         p.epoch = rules.epoch;
         p.payload = payload;
+        if (kind == ProposalKind.RecoverOperator) {
+            (address lost,) = abi.decode(payload, (address, address));
+            if (lost == msg.sender) revert ConsortiumInvalidRecovery(lost, msg.sender);
+            p.approvedBy = _operatorBit(lost);  // the seat that cannot approve counts as approving
+        }
         emit ProposalCreated(proposalId, kind, msg.sender, payload, expiresAt);
         _approve(proposalId, p, bit, rules);
     }
@@ -91,6 +110,7 @@ contract Consortium is IConsortium {
         if (_time() > p.expiresAt) revert ConsortiumProposalExpired(proposalId, p.expiresAt);
         Rules memory rules = _rules;
         if (p.epoch != rules.epoch) revert ConsortiumProposalStale(proposalId, p.epoch, rules.epoch);
+        if (p.unlockAt != 0) revert ConsortiumRecoveryPending(proposalId, p.unlockAt);
         if (p.approvedBy & bit != 0) revert ConsortiumAlreadyApproved(proposalId, msg.sender);
         _approve(proposalId, p, bit, rules);
     }
@@ -98,13 +118,59 @@ contract Consortium is IConsortium {
     function _approve(uint256 proposalId, ProposalInfo storage p, uint16 bit, Rules memory rules) private {
         uint16 approvedBy = p.approvedBy | bit;
         p.approvedBy = approvedBy;
+        _approvers[proposalId][msg.sender] = true;
         uint16 approvals = _popcount(approvedBy);
         emit ProposalApproved(proposalId, msg.sender, approvals);
         if (!_passes(approvedBy, approvals, rules)) return;
-        p.executed = true;
         ProposalKind kind = p.kind;
+        if (kind == ProposalKind.RecoverOperator) {
+            uint40 unlockAt = _time() + RECOVERY_DELAY;
+            p.unlockAt = unlockAt;
+            (address lost, address replacement) = abi.decode(p.payload, (address, address));
+            emit RecoveryScheduled(proposalId, lost, replacement, unlockAt);
+            return;
+        }
+        p.executed = true;
         _execute(kind, p.payload, proposalId);
         emit ProposalExecuted(proposalId, kind, msg.sender);
+    }
+
+    /// @inheritdoc IConsortium
+    function veto(uint256 proposalId) external {
+        ProposalInfo storage p = _recovery(proposalId);
+        (address lost,) = abi.decode(p.payload, (address, address));
+        uint256 position = _position[lost];
+        bool sameJurisdiction = position != 0 && _position[msg.sender] != 0
+            && _operators[_position[msg.sender] - 1].jurisdiction == _operators[position - 1].jurisdiction;
+        IRegistryTypes.MemberInfo memory m = IDocumentRegistry(_registry).member(msg.sender);
+        bool regulator = m.role == IRegistryTypes.Role.Regulator && m.status == IRegistryTypes.Status.Active;
+        if (!sameJurisdiction && !regulator) revert ConsortiumNotVetoer(proposalId, msg.sender);
+        p.vetoed = true;
+        emit RecoveryVetoed(proposalId, msg.sender);
+    }
+
+    /// @inheritdoc IConsortium
+    function executeRecovery(uint256 proposalId) external {
+        _operatorBit(msg.sender);
+        ProposalInfo storage p = _recovery(proposalId);
+        uint40 unlockAt = p.unlockAt;
+        uint40 now_ = _time();
+        if (unlockAt == 0 || now_ < unlockAt) revert ConsortiumRecoveryPending(proposalId, unlockAt);
+        if (now_ > unlockAt + _proposalLifetime) revert ConsortiumProposalExpired(proposalId, unlockAt + _proposalLifetime);
+        uint32 epoch_ = _rules.epoch;
+        if (p.epoch != epoch_) revert ConsortiumProposalStale(proposalId, p.epoch, epoch_);
+        p.executed = true;
+        _execute(ProposalKind.RecoverOperator, p.payload, proposalId);
+        emit ProposalExecuted(proposalId, ProposalKind.RecoverOperator, msg.sender);
+    }
+
+    /// @dev A recovery still to be carried out and not vetoed.
+    function _recovery(uint256 proposalId) private view returns (ProposalInfo storage p) {
+        p = _proposals[proposalId];
+        if (p.createdAt == 0) revert ConsortiumUnknownProposal(proposalId);
+        if (p.kind != ProposalKind.RecoverOperator) revert ConsortiumNotRecovery(proposalId);
+        if (p.executed) revert ConsortiumProposalAlreadyExecuted(proposalId);
+        if (p.vetoed) revert ConsortiumRecoveryVetoed(proposalId);
     }
 
     /// @dev The quorum rule: the threshold, and at least one approval from every jurisdiction with an operator.
@@ -139,7 +205,7 @@ contract Consortium is IConsortium {
     /// @dev Reverts with the error carrying out the action would raise now.
     function _check(ProposalKind kind, bytes memory payload) private view {
         if (kind < ProposalKind.AddOperator) {
-            IDocumentRegistry(_registry).checkAction(IDocumentRegistry.GovernanceAction(uint8(kind)), payload);
+            IDocumentRegistry(_registry).checkAction(IRegistryTypes.GovernanceAction(uint8(kind)), payload);
         } else if (kind == ProposalKind.AddOperator) {
             (address account, bytes32 jurisdiction) = abi.decode(payload, (address, bytes32));
             _requireNewOperator(account);
@@ -149,15 +215,13 @@ contract Consortium is IConsortium {
             address account = abi.decode(payload, (address));
             _operatorBit(account);
             _requireShape(account, bytes32(0), _rules.threshold);
-        } else if (kind == ProposalKind.ReplaceOperator) {
+        } else if (kind == ProposalKind.ReplaceOperator || kind == ProposalKind.RecoverOperator) {
             (address oldAccount, address newAccount) = abi.decode(payload, (address, address));
             _operatorBit(oldAccount);
             _requireNewOperator(newAccount);
         } else if (kind == ProposalKind.SetRegulatorKeys) {
-            (address circulation, bytes[] memory keys, bytes32[] memory jurisdictions) =
-                abi.decode(payload, (address, bytes[], bytes32[]));
-            if (circulation == address(0)) revert ConsortiumZeroAddress();
-            ICirculation(circulation).checkRegulatorKeys(keys, jurisdictions);
+            (bytes[] memory keys, bytes32[] memory jurisdictions) = abi.decode(payload, (bytes[], bytes32[]));
+            ICirculation(_circulation).checkRegulatorKeys(keys, jurisdictions);
         } else {
             uint8 threshold_ = abi.decode(payload, (uint8));
             _requireShape(address(0), bytes32(0), threshold_);
@@ -166,13 +230,12 @@ contract Consortium is IConsortium {
 
     function _execute(ProposalKind kind, bytes memory payload, uint256 proposalId) private {
         if (kind < ProposalKind.AddOperator) {
-            IDocumentRegistry(_registry).execute(IDocumentRegistry.GovernanceAction(uint8(kind)), payload, proposalId);
+            IDocumentRegistry(_registry).execute(IRegistryTypes.GovernanceAction(uint8(kind)), payload, proposalId);
             return;
         }
         if (kind == ProposalKind.SetRegulatorKeys) {
-            (address circulation, bytes[] memory keys, bytes32[] memory jurisdictions) =
-                abi.decode(payload, (address, bytes[], bytes32[]));
-            ICirculation(circulation).setRegulatorKeys(keys, jurisdictions, proposalId);
+            (bytes[] memory keys, bytes32[] memory jurisdictions) = abi.decode(payload, (bytes[], bytes32[]));
+            ICirculation(_circulation).setRegulatorKeys(keys, jurisdictions, proposalId);
             return;
         }
         // The consortium's own kinds were checked when proposed; check again, as the state may have moved on.
@@ -192,7 +255,7 @@ contract Consortium is IConsortium {
             _operators.pop();
             delete _position[account];
             emit OperatorRemoved(account, jurisdiction, proposalId);
-        } else if (kind == ProposalKind.ReplaceOperator) {
+        } else if (kind == ProposalKind.ReplaceOperator || kind == ProposalKind.RecoverOperator) {
             (address oldAccount, address newAccount) = abi.decode(payload, (address, address));
             uint256 position = _position[oldAccount];
             _operators[position - 1].account = newAccount;
@@ -265,6 +328,11 @@ contract Consortium is IConsortium {
     }
 
     /// @inheritdoc IConsortium
+    function circulation() external view returns (address) {
+        return _circulation;
+    }
+
+    /// @inheritdoc IConsortium
     function operators() external view returns (OperatorInfo[] memory) {
         return _operators;
     }
@@ -296,8 +364,7 @@ contract Consortium is IConsortium {
 
     /// @inheritdoc IConsortium
     function hasApproved(uint256 proposalId, address operator) external view returns (bool) {
-        uint256 position = _position[operator];
-        return position != 0 && _proposals[proposalId].approvedBy & (1 << (position - 1)) != 0;
+        return _approvers[proposalId][operator];
     }
 
     /// @inheritdoc IConsortium

@@ -8,14 +8,18 @@ pragma solidity ^0.8.20;
 ///         approval that passes it carries it out, on the registry or on the consortium itself.
 /// @dev Changing the operators or the threshold starts a new epoch: proposals still open from an earlier epoch
 ///      can no longer be approved (their approvals were given by another set of operators) and must be made again.
+///      One lost key must not freeze the consortium: a RecoverOperator proposal replaces an operator that cannot
+///      approve, with the other jurisdictions' quorum and after {RECOVERY_DELAY} of public notice, during which any
+///      operator of that operator's jurisdiction (itself included) or any active regulator can veto it.
 interface IConsortium {
-    /// @notice What a proposal does. The first nine are carried out on the registry (see the registry's
+    /// @notice What a proposal does. The first ten are carried out on the registry (see the registry's
     ///         `GovernanceAction` for their payloads); the next four on the consortium; SetRegulatorKeys on the
-    ///         circulation contract.
+    ///         circulation contract; RecoverOperator on the consortium, after its time lock.
     /// @dev Payloads of the consortium's own kinds, ABI-encoded: AddOperator `(address account, bytes32
     ///      jurisdiction)`; RemoveOperator `(address account)`; ReplaceOperator `(address oldAccount, address
-    ///      newAccount)`; SetThreshold `(uint8 threshold)`; SetRegulatorKeys `(address circulation, bytes[] keys,
-    ///      bytes32[] jurisdictions)`.
+    ///      newAccount)`; SetThreshold `(uint8 threshold)`; SetRegulatorKeys `(bytes[] keys, bytes32[]
+    ///      jurisdictions)` (on the circulation contract fixed at deployment); RecoverOperator `(address lost,
+    ///      address replacement)`.
     enum ProposalKind {
         AdmitIssuer,
         SuspendIssuer,
@@ -26,11 +30,13 @@ interface IConsortium {
         ReinstateMember,
         CompromiseKey,
         ReplaceIssuerAdmin,
+        RecordPredecessor,
         AddOperator,
         RemoveOperator,
         ReplaceOperator,
         SetThreshold,
-        SetRegulatorKeys
+        SetRegulatorKeys,
+        RecoverOperator
     }
 
     /// @notice An operator account and the jurisdiction it answers for (a short code such as "MO").
@@ -39,7 +45,9 @@ interface IConsortium {
         bytes32 jurisdiction;
     }
 
-    /// @notice A governance proposal. `approvedBy` has bit `i` set when operator `i` of {operators} approved.
+    /// @notice A governance proposal. `approvedBy` has bit `i` set when operator `i` of {operators} approved (a
+    ///         recovery sets the lost operator's bit from the start). `unlockAt` is when a recovery that reached its
+    ///         quorum may be carried out (zero until then, and for every other kind); `vetoed`: a recovery stopped.
     struct ProposalInfo {
         ProposalKind kind;
         address proposer;
@@ -48,12 +56,19 @@ interface IConsortium {
         uint32 epoch;
         uint16 approvedBy;
         bool executed;
+        uint40 unlockAt;
+        bool vetoed;
         bytes payload;
     }
 
-    /// @notice The consortium was founded with these operators, threshold and proposal lifetime, for `registry`.
+    /// @notice The consortium was founded with these operators, threshold and proposal lifetime, for `registry` and
+    ///         the circulation contract beside it.
     event ConsortiumFounded(
-        address indexed registry, OperatorInfo[] operators, uint8 threshold, uint40 proposalLifetime
+        address indexed registry,
+        address indexed circulation,
+        OperatorInfo[] operators,
+        uint8 threshold,
+        uint40 proposalLifetime
     );
     /// @notice An operator proposed something; its own approval follows.
     event ProposalCreated(
@@ -71,6 +86,12 @@ interface IConsortium {
     event OperatorReplaced(address indexed oldAccount, address indexed newAccount, uint256 indexed proposalId);
     /// @notice The number of approvals a proposal needs changed (every jurisdiction's approval is needed too).
     event ThresholdChanged(uint8 threshold, uint256 indexed proposalId);
+    /// @notice A recovery reached its quorum: `lost` is replaced by `replacement` from `unlockAt` unless vetoed.
+    event RecoveryScheduled(
+        uint256 indexed proposalId, address indexed lost, address indexed replacement, uint40 unlockAt
+    );
+    /// @notice A recovery was vetoed by an operator of the lost operator's jurisdiction or by a regulator.
+    event RecoveryVetoed(uint256 indexed proposalId, address indexed vetoer);
 
     /// @notice An address argument is zero.
     error ConsortiumZeroAddress();
@@ -95,16 +116,40 @@ interface IConsortium {
     error ConsortiumProposalStale(uint256 proposalId, uint32 epoch, uint32 currentEpoch);
     /// @notice This operator already approved the proposal.
     error ConsortiumAlreadyApproved(uint256 proposalId, address operator);
+    /// @notice A recovery replaces another operator than its proposer.
+    error ConsortiumInvalidRecovery(address lost, address proposer);
+    /// @notice The proposal is not a recovery.
+    error ConsortiumNotRecovery(uint256 proposalId);
+    /// @notice The recovery has reached its quorum and waits for its time lock (or has not reached it yet).
+    error ConsortiumRecoveryPending(uint256 proposalId, uint40 unlockAt);
+    /// @notice The recovery was vetoed.
+    error ConsortiumRecoveryVetoed(uint256 proposalId);
+    /// @notice Only an operator of the lost operator's jurisdiction, or an active regulator, may veto a recovery.
+    error ConsortiumNotVetoer(uint256 proposalId, address account);
 
     /// @notice Propose `kind` with its ABI-encoded `payload`; the proposer's approval counts.
     /// @dev Reverts with the error the execution would raise if the action is already invalid.
     function propose(ProposalKind kind, bytes calldata payload) external returns (uint256 proposalId);
 
-    /// @notice Approve an open proposal of the current epoch; the approval that passes it carries it out.
+    /// @notice Approve an open proposal of the current epoch; the approval that passes it carries it out (a
+    ///         recovery's schedules it instead).
     function approve(uint256 proposalId) external;
+
+    /// @notice Veto a recovery, before it is carried out: as an operator of the lost operator's jurisdiction (the
+    ///         "lost" operator itself, if it is not lost after all) or as an active regulator of the registry.
+    function veto(uint256 proposalId) external;
+
+    /// @notice Carry out a recovery whose time lock has passed, not vetoed, within one proposal lifetime after.
+    function executeRecovery(uint256 proposalId) external;
 
     /// @notice The registry this consortium governs.
     function registry() external view returns (address);
+
+    /// @notice The circulation contract whose regulator keys this consortium sets, fixed at deployment.
+    function circulation() external view returns (address);
+
+    /// @notice How long a recovery waits, in public, for a veto after reaching its quorum, in seconds.
+    function RECOVERY_DELAY() external view returns (uint40);
 
     /// @notice The operators, in approval-bit order.
     function operators() external view returns (OperatorInfo[] memory);
@@ -124,7 +169,7 @@ interface IConsortium {
     /// @notice A proposal.
     function proposal(uint256 proposalId) external view returns (ProposalInfo memory);
 
-    /// @notice Whether `operator` approved `proposalId` (as one of the current operators).
+    /// @notice Whether the account `operator` approved `proposalId` itself.
     function hasApproved(uint256 proposalId, address operator) external view returns (bool);
 
     /// @notice Number of proposals made so far (ids run from 1).

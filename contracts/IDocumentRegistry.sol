@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.20;
 
-/// @title crossverify document registry
-/// @notice The public story of the registry: what a Macao issuer anchors, what a Guangdong verifier reads, and
-///         what a regulator audits. Only digests and non-personal metadata ever reach this contract. Governance
-///         (admitting, suspending, key compromise by quorum) arrives from the consortium contract, the only
-///         account allowed to call {execute}.
+/// @title crossverify document registry: types, events and errors
+/// @notice What the registry stores and says, shared by its two halves ({IDocumentRegistry} has the functions).
 /// @dev Times are unix seconds in `uint40`. Issuer ids are up to 11 ASCII bytes (e.g. the issuer's BIC) and
 ///      document types up to 8 (e.g. "DEPCERT"), both left-aligned and zero-padded. Every boundary is inclusive
 ///      on the side of the write that happened first: a key retired, or an issuer suspended, at time T still
 ///      counts at T, because an anchor accepted earlier in the same block was accepted while it counted.
-interface IDocumentRegistry {
+interface IRegistryTypes {
     // ------------------------------------------------------------------------------------------------------
     // Types
     // ------------------------------------------------------------------------------------------------------
@@ -44,7 +41,9 @@ interface IDocumentRegistry {
     ///      each with its proof of possession); SuspendIssuer and ReinstateIssuer `(bytes11 issuerId)`; SetDocTypes
     ///      `(bytes11 issuerId, bytes8[] docTypes, bool allowed, bytes32[] typeMetadata)`; AdmitMember
     ///      `(address account, Role role)`; SuspendMember and ReinstateMember `(address account)`; CompromiseKey
-    ///      `(address key, uint40 compromisedFrom)`; ReplaceIssuerAdmin `(bytes11 issuerId, address newAdmin)`.
+    ///      `(address key, uint40 compromisedFrom)`; ReplaceIssuerAdmin `(bytes11 issuerId, address newAdmin, uint40
+    ///      compromisedFrom)` (zero: the old admin was not compromised); RecordPredecessor `(uint64 chainId, address
+    ///      registry)`.
     enum GovernanceAction {
         AdmitIssuer,
         SuspendIssuer,
@@ -54,7 +53,8 @@ interface IDocumentRegistry {
         SuspendMember,
         ReinstateMember,
         CompromiseKey,
-        ReplaceIssuerAdmin
+        ReplaceIssuerAdmin,
+        RecordPredecessor
     }
 
     /// @notice What an issuer's signing key signs to anchor a batch (EIP-712 struct `Anchor`).
@@ -122,8 +122,8 @@ interface IDocumentRegistry {
     }
 
     /// @notice A revocation as recorded. `signingKey` is the key that signed it (zero: the issuer's admin sent
-    ///         it). `void` is true when that key is reported compromised at or before `revokedAt`: such a
-    ///         revocation does not count, and the issuer may revoke again.
+    ///         it). `void` is true when that key, or the admin account that sent it, is reported compromised at or
+    ///         before `revokedAt`: such a revocation does not count, and the issuer may revoke again.
     struct RevocationRecord {
         RevocationReason reason;
         uint40 revokedAt;
@@ -151,6 +151,14 @@ interface IDocumentRegistry {
         uint40 keyCompromisedFrom;
     }
 
+    /// @notice A registry this one succeeds (a rebuilt network, or an earlier version), recorded by quorum: bundles
+    ///         that name it verify here once their root is anchored here.
+    struct Predecessor {
+        uint56 chainId;
+        address registry;
+        uint40 recordedAt;
+    }
+
     /// @notice One (issuer, batch root, document digest) triple for {documentStatuses}.
     struct DocumentQuery {
         bytes11 issuerId;
@@ -171,12 +179,24 @@ interface IDocumentRegistry {
     event IssuerSuspended(bytes11 indexed issuerId, uint256 indexed proposalId);
     /// @notice A suspended issuer was reinstated.
     event IssuerReinstated(bytes11 indexed issuerId, uint256 indexed proposalId);
-    /// @notice An issuer's admin account was replaced (e.g. after the old one was lost or stolen).
+    /// @notice An issuer's admin account was replaced (e.g. after the old one was lost or stolen). A non-zero
+    ///         `compromisedFrom` declares the old admin compromised from then: its revocations, compromise marks,
+    ///         key additions and cancellations from that moment on no longer count.
     event IssuerAdminReplaced(
-        bytes11 indexed issuerId, address indexed oldAdmin, address indexed newAdmin, uint256 proposalId
+        bytes11 indexed issuerId,
+        address indexed oldAdmin,
+        address indexed newAdmin,
+        uint256 proposalId,
+        uint40 compromisedFrom
     );
     /// @notice An issuer may (or may no longer) issue `docType`.
     event DocTypePermissionChanged(bytes11 indexed issuerId, bytes8 indexed docType, uint256 indexed proposalId, bool allowed);
+
+    /// @notice This registry succeeds the registry `registry` on chain `chainId`, by the consortium's proposal.
+    event PredecessorRecorded(uint256 chainId, address indexed registry, uint256 indexed proposalId);
+    /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: the issuer's own name) is now
+    ///         `digest`, set by the consortium's proposal `proposalId` or by the issuer's admin (`proposalId` 0).
+    event MetadataDigestSet(bytes11 indexed issuerId, bytes8 indexed docType, uint256 indexed proposalId, bytes32 digest);
 
     /// @notice An account was admitted as a verifier or a regulator.
     event MemberAdmitted(address indexed account, Role indexed role, uint256 indexed proposalId);
@@ -246,6 +266,13 @@ interface IDocumentRegistry {
     error RegistryNotIssuerAdmin(bytes11 issuerId, address account);
     /// @notice The account already administers an issuer.
     error RegistryAdminInUse(address admin, bytes11 issuerId);
+    /// @notice An admin compromise time must be non-zero, not in the future, not before the admin took office,
+    ///         and at most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now.
+    error RegistryInvalidAdminCompromiseTime(bytes11 issuerId, uint40 compromisedFrom, uint40 earliest);
+    /// @notice A predecessor is another registry (chain id 1 to 2^53 - 1, non-zero address), recorded once.
+    error RegistryInvalidPredecessor(uint256 chainId, address registry);
+    /// @notice Display metadata digests must pair one to one with the document types they describe.
+    error RegistryMetadataLength(uint256 docTypes, uint256 digests);
     /// @notice The issuer is not allowed to issue this document type.
     error RegistryDocTypeNotAllowed(bytes11 issuerId, bytes8 docType);
     /// @notice A document type must not be zero.
@@ -272,7 +299,8 @@ interface IDocumentRegistry {
     error RegistryKeyRetired(address key, uint40 retiredAt);
     /// @notice The signing key is marked compromised.
     error RegistryKeyCompromised(address key, uint40 compromisedFrom);
-    /// @notice A compromise time must be non-zero, not in the future, and earlier than one already set.
+    /// @notice A compromise time must be non-zero and not in the future; the consortium's must be earlier than its
+    ///         own earlier mark, and an issuer's admin marks a key once (while its mark counts).
     error RegistryInvalidCompromiseTime(address key, uint40 compromisedFrom);
 
     /// @notice A batch root must not be zero.
@@ -291,7 +319,8 @@ interface IDocumentRegistry {
     error RegistryDeadlineTooFar(uint40 deadline, uint40 latest);
     /// @notice The issuer cancelled every signed request with a deadline up to `cancelledUpTo`.
     error RegistrySignatureCancelled(bytes11 issuerId, uint40 deadline, uint40 cancelledUpTo);
-    /// @notice A cancellation must move later than the one already set.
+    /// @notice A cancellation must move later than the one already set, and reach at most
+    ///         {MAX_DEADLINE_HORIZON} ahead: no request with a later deadline can be submitted yet.
     error RegistryInvalidCancellation(bytes11 issuerId, uint40 deadlineUpTo, uint40 cancelledUpTo);
     /// @notice The signature does not recover to any address.
     error RegistryInvalidSignature(bytes32 r, bytes32 vs);
@@ -311,6 +340,16 @@ interface IDocumentRegistry {
     /// @notice The document is already revoked by its issuer; a revocation that counts is final.
     error RegistryDocumentAlreadyRevoked(bytes32 documentDigest, bytes11 issuerId, RevocationReason reason);
 
+}
+
+/// @title crossverify document registry
+/// @notice The public story of the registry: what a Macao issuer anchors, what a Guangdong verifier reads, and
+///         what a regulator audits. Only digests and non-personal metadata ever reach this contract. Governance
+///         (admitting, suspending, key compromise, admin recovery and succession by quorum) arrives from the
+///         consortium contract, the only account allowed to call {execute}.
+/// @dev One address, two deployed halves sharing one storage layout: `DocumentRegistry` (anchors, revocations and
+///      the verifier's reads) delegates every other function to `RegistryGovernance` from its fallback.
+interface IDocumentRegistry is IRegistryTypes {
     // ------------------------------------------------------------------------------------------------------
     // Governance (the consortium contract only)
     // ------------------------------------------------------------------------------------------------------
@@ -338,12 +377,13 @@ interface IDocumentRegistry {
     function retireSigningKey(address key) external;
 
     /// @notice Mark a key compromised from `compromisedFrom` (at most now): anchors it made, and revocations it
-    ///         signed, from then on do not count.
-    /// @dev The time can only move earlier, never later.
+    ///         signed, from then on do not count, and an anchor it made no longer holds its root.
+    /// @dev An admin marks a key once; to move a mark earlier, the consortium marks it (CompromiseKey).
     function markKeyCompromised(address key, uint40 compromisedFrom) external;
 
     /// @notice Void every signed request of the issuer (anchor or revocation) whose deadline is at or before
-    ///         `deadlineUpTo`. Requests signed afterwards must carry a later deadline.
+    ///         `deadlineUpTo`, at most {MAX_DEADLINE_HORIZON} ahead. Requests signed afterwards must carry a later
+    ///         deadline. A cancellation by an admin later declared compromised is undone from that moment on.
     function cancelSignedRequests(bytes11 issuerId, uint40 deadlineUpTo) external;
 
     // ------------------------------------------------------------------------------------------------------
@@ -353,7 +393,8 @@ interface IDocumentRegistry {
     /// @notice Anchor a batch root signed by an active key of an active issuer, under that issuer. Anyone may
     ///         submit a signed request (usually an operator relays it, or the issuer's admin sends it); the
     ///         signature, its deadline and the issuer's cancellations decide. Another issuer may anchor the same
-    ///         root under its own id.
+    ///         root under its own id. An anchor whose key was compromised at or before it does not hold the
+    ///         root: a valid request replaces it.
     function anchor(AnchorRequest calldata request, Signature calldata signature) external;
 
     /// @notice Anchor many signed batch roots in one transaction. A root its issuer already anchored with an
@@ -376,13 +417,6 @@ interface IDocumentRegistry {
     // Display metadata: how people read an issuer's name and a document type's claims (docs/format.md)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: the issuer's own name) is now
-    ///         `digest`, set by the consortium's proposal `proposalId` or by the issuer's admin (`proposalId` 0).
-    event MetadataDigestSet(bytes11 indexed issuerId, bytes8 indexed docType, uint256 indexed proposalId, bytes32 digest);
-
-    /// @notice Display metadata digests must pair one to one with the document types they describe.
-    error RegistryMetadataLength(uint256 docTypes, uint256 digests);
-
     /// @notice Register the digest (keccak256 of the RFC 8785 form) of the display metadata of the caller's
     ///         issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its admin. Zero
     ///         withdraws it. Admission and {SetDocTypes} proposals register digests too.
@@ -401,6 +435,14 @@ interface IDocumentRegistry {
 
     /// @notice How far ahead of the submitting block a signed request's deadline may lie, in seconds.
     function MAX_DEADLINE_HORIZON() external view returns (uint40);
+
+    /// @notice How far back the consortium may declare an issuer's admin compromised, in seconds: long enough to
+    ///         notice a stolen account by its public acts, short enough that a revocation that has stood that long
+    ///         is final.
+    function MAX_ADMIN_LOOKBACK() external view returns (uint40);
+
+    /// @notice The registries this one succeeds, oldest first.
+    function predecessors() external view returns (Predecessor[] memory);
 
     /// @notice Everything a verifier needs about each (issuer, batch, document) triple, in one call.
     function documentStatuses(DocumentQuery[] calldata queries) external view returns (DocumentStatus[] memory);

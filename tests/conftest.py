@@ -70,8 +70,8 @@ class Consortium:
 
     def set_regulator_keys(self, keys: list[RegulatorKey], jurisdictions: list[str]):  # type: ignore[no-untyped-def]
         """Set the regulators' sealing keys on the circulation contract by quorum."""
-        return self.govern(ProposalKind.SET_REGULATOR_KEYS, self.circulation.address,
-                           [k.public_key.raw for k in keys], [jurisdiction_code(j) for j in jurisdictions])
+        return self.govern(ProposalKind.SET_REGULATOR_KEYS, [k.public_key.raw for k in keys],
+                           [jurisdiction_code(j) for j in jurisdictions])
 
     def now(self) -> int:
         return chain_time(self.w3)
@@ -164,14 +164,14 @@ def w3() -> Web3:
 @pytest.fixture(scope="session")
 def session_consortium(w3: Web3) -> Consortium:
     accounts = w3.eth.accounts
-    consortium, registry = deploy_consortium(w3, accounts[0], [(accounts[0], "MO"), (accounts[1], "GD")])
+    consortium, registry, circulation = deploy_consortium(w3, accounts[0], [(accounts[0], "MO"), (accounts[1], "GD")])
     c = Consortium(
         w3=w3, consortium=consortium, registry=registry, domain=Domain.of(registry),
         macao_operator=accounts[0], guangdong_operator=accounts[1], issuer_admin=accounts[2],
         verifier=accounts[3], regulator=accounts[4], outsider=accounts[5], hong_kong_operator=accounts[6],
         issuer_id=issuer_id_code("BNUMMOMX"), signing_key=labelled_test_key("BNU signing key 1"),
         doc_type=doc_type_code("DEPCERT"),
-        circulation=CirculationContract.deploy(w3, registry, accounts[0]),
+        circulation=circulation,
         regulator_keys=[labelled_regulator_key("AMCM"), labelled_regulator_key("PBoC Guangdong")],
     )
     c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])

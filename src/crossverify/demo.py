@@ -64,6 +64,7 @@ from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import RegulatorReader
 from .regulator.queries import AuditReport, Supervision
+from .regulator.words import Names
 from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts, seal_receipts
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
@@ -307,7 +308,10 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                              burst_per_hour=max(1000, certificates))
     amcm = CirculationTrail(reader, [regulators["AMCM (Macao)"]])
     sync, opened = amcm.sync()
-    audit = Supervision(reader, amcm).report()
+    supervision = Supervision(reader, amcm)
+    audit = supervision.report()
+    metadata = MetadataReader(registry, Catalogue([*standard_types(), *(plan.published() for plan in ISSUERS)]))
+    named = Names.registered(metadata, supervision.issued_types(), {a: n for n, a in banks.items()})
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():
@@ -328,7 +332,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         console.print(f"  [red]{group['severity']}[/] {group['title']} ×{group['count']} ({who}): {group['meaning']}"
                       f"\n      next: {group['nextStep']}")
     reader.close()
-    (out_dir / "audit-report.html").write_text(to_html(audit))
+    (out_dir / "audit-report.html").write_text(to_html(audit, "en", named), encoding="utf-8")
     (out_dir / "audit-report.json").write_text(to_json(audit))
     result.seconds = time.perf_counter() - started
     console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
@@ -459,7 +463,8 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
     [received] = [d for d in received_disputes(circulation, story.bnu_sealing) if d.dispute_id == opened.dispute_id]
     console.print(f"    BNU opens it with its sealing key: {received.dispute.reason.name.lower()} about one of its "
                   "documents")
-    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, bnu.signer, story.relay, wall())
+    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, bnu.signer, story.relay, wall(),
+                   story.bnu_sealing)
     console.print("    BNU answers 'confirmed genuine', signed by its signing key, relayed by the Macao operator")
     read = read_answer(circulation, registry, opened)
     assert read is not None
@@ -604,18 +609,24 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
 def regulator_demo(out_dir: Path, certificates: int = 200, host: str = "127.0.0.1", port: int = 8080,
                    console: Console | None = None) -> tuple[Config, str, DemoResult]:
     """The demo's story on the embedded chain, then a regulator's service over it (AMCM's key, the banks by
-    name): ``(config, the regulator's new API key, what the story did)``."""
+    name, the issuers' published names): ``(config, the regulator's new API key, what the story did)``."""
     result = run_demo(out_dir, certificates, console)
     assert result.regulator_key is not None
     key_file = out_dir / "amcm.key"
     key_file.unlink(missing_ok=True)
     result.regulator_key.write(key_file)
     key, digest = new_key()
+    published = out_dir / "metadata"  # the issuers' names as they publish them, beside the standard types
+    published.mkdir(exist_ok=True)
+    for plan in ISSUERS:
+        (published / f"{plan.issuer_id}.json").write_text(json.dumps(plan.published().as_json(), ensure_ascii=False),
+                                                          encoding="utf-8")
     config = Config(
         network=NetworkSettings(registry=result.registry_address, circulation=result.circulation_address),
         audit=AuditSettings(index=out_dir / "console-index.sqlite", burst_per_hour=max(1000, certificates)),
         regulator=RegulatorSettings(key_files=[key_file], bank_names=result.banks),
         service=ServiceSettings(host=host, port=port, api_keys={"AMCM": f"regulator {digest}"}),
+        display=DisplaySettings(metadata=[published]),
         source="crossverify serve --demo-console")
     return config, key, result
 

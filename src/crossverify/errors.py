@@ -477,6 +477,10 @@ class CirculationBatchShape(ContractRevert):
     """A batch of receipts needs at least one commitment and a sealed payload."""
 
 
+class CirculationConsortiumMismatch(ContractRevert):
+    """The registry's consortium names another circulation contract."""
+
+
 class CirculationDisputeAnswered(ContractRevert):
     """The dispute was already answered."""
 
@@ -494,7 +498,8 @@ class CirculationEmptyReceipt(ContractRevert):
 
 
 class CirculationInvalidKey(ContractRevert):
-    """A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike."""
+    """A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike; an
+    answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1."""
 
 
 class CirculationInvalidRegulatorKeys(ContractRevert):
@@ -542,8 +547,20 @@ class ConsortiumInvalidQuorum(ContractRevert):
     of operators, or there would be more operators or jurisdictions than the consortium holds."""
 
 
+class ConsortiumInvalidRecovery(ContractRevert):
+    """A recovery replaces another operator than its proposer."""
+
+
 class ConsortiumNotOperator(ContractRevert):
     """Only a consortium operator may do this."""
+
+
+class ConsortiumNotRecovery(ContractRevert):
+    """The proposal is not a recovery."""
+
+
+class ConsortiumNotVetoer(ContractRevert):
+    """Only an operator of the lost operator's jurisdiction, or an active regulator, may veto a recovery."""
 
 
 class ConsortiumProposalAlreadyExecuted(ContractRevert):
@@ -556,6 +573,14 @@ class ConsortiumProposalExpired(ContractRevert):
 
 class ConsortiumProposalStale(ContractRevert):
     """The operators or threshold changed since the proposal was made; propose again."""
+
+
+class ConsortiumRecoveryPending(ContractRevert):
+    """The recovery has reached its quorum and waits for its time lock (or has not reached it yet)."""
+
+
+class ConsortiumRecoveryVetoed(ContractRevert):
+    """The recovery was vetoed."""
 
 
 class ConsortiumUnknownProposal(ContractRevert):
@@ -598,20 +623,31 @@ class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; a revocation that counts is final."""
 
 
+class RegistryInvalidAdminCompromiseTime(ContractRevert):
+    """An admin compromise time must be non-zero, not in the future, not before the admin took office, and at
+    most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now."""
+
+
 class RegistryMetadataLength(ContractRevert):
     """Display metadata digests must pair one to one with the document types they describe."""
 
 
 class RegistryInvalidCancellation(ContractRevert):
-    """A cancellation must move later than the one already set."""
+    """A cancellation must move later than the one already set, and reach at most {MAX_DEADLINE_HORIZON} ahead:
+    no request with a later deadline can be submitted yet."""
 
 
 class RegistryInvalidCompromiseTime(ContractRevert):
-    """A compromise time must be non-zero, not in the future, and earlier than one already set."""
+    """A compromise time must be non-zero and not in the future; the consortium's must be earlier than its own
+    earlier mark, and an issuer's admin marks a key once (while its mark counts)."""
 
 
 class RegistryInvalidKeyProof(ContractRevert):
     """The key did not sign the proof of possession naming this registry, the issuer and itself."""
+
+
+class RegistryInvalidPredecessor(ContractRevert):
+    """A predecessor is another registry (chain id 1 to 2^53 - 1, non-zero address), recorded once."""
 
 
 class RegistryInvalidRevocationReason(ContractRevert):

@@ -38,12 +38,13 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cached_property
 from pathlib import Path
 
+import coincurve
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -605,6 +606,9 @@ def open_sealed(sealed: SealedReceipt, key: RegulatorKey, part_index: int | None
 DISPUTE_INFO = b"crossverify sealed dispute v1"
 ANSWER_INFO = b"crossverify sealed dispute answer v1"
 ANSWER_KEY_PREFIX = b"crossverify dispute answer key"
+ISSUER_ANSWER_PREFIX = b"crossverify issuer answer key"
+#: The order of secp256k1's group: answer keys and their tweaks are scalars below it.
+_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 #: version(1) digest(32) issuer(11) batchRoot(32) reason(1) receiptCommitment(32) openedAt(5) replyKey(32|1216)
 _DISPUTE_FIXED = 1 + 32 + 11 + 32 + 1 + 32 + 5
 #: version(1) disputeId(32) status(1) answeredAt(5), then the standard suite's signature r || s || v (65), or the
@@ -634,7 +638,8 @@ class Dispute:
     """What a bank tells the issuer concerned and the regulators about a document it doubts.
 
     ``reply_key`` is the bank's one-time public key the answer is sealed to; ``salt`` is secret and fresh: the
-    body's AES key, and the seed of the one-time answer key whose address the chain holds.
+    body's AES key, and the seed of the tweak that moves the issuer's answer key to this dispute's one-time answer
+    key, whose address the chain holds. Only the issuer can sign for it; its readers can check it is the issuer's.
     """
 
     document_digest: bytes
@@ -680,32 +685,100 @@ class Dispute:
         return self.reply_key.kem.crypto_suite
 
     @property
-    def answer_key(self) -> bytes:
-        """The private key that signs the answer, from the salt: in the standard suite the secp256k1 key
-        ``keccak256(prefix || salt)``, in the GM suite the SM2 key ``SM3(prefix || salt)`` reduced into [1, n - 2].
-        Only readers of the dispute know it; its address is what the chain stores."""
-        if self.suite is Suite.GM:
-            return (int.from_bytes(gm.sm3(ANSWER_KEY_PREFIX + self.salt), "big") % (gm.N - 2) + 1).to_bytes(32, "big")
-        return _KECCAK(ANSWER_KEY_PREFIX + self.salt)
+    def answer_tweak(self) -> int:
+        """The scalar that moves the issuer's answer key ``Q`` to this dispute's answer key ``Q + tweak·G``: from
+        the salt, ``keccak256(prefix || salt)`` (secp256k1) or ``SM3(prefix || salt)`` (SM2, the GM suite), reduced
+        into [1, n - 1]. Only readers of the dispute know it."""
+        curve = _ANSWER_CURVES[self.suite]
+        return int.from_bytes(curve.hash(ANSWER_KEY_PREFIX + self.salt), "big") % (curve.order - 1) + 1
 
 
-def answer_key_address(dispute: Dispute) -> str:
-    """The address of the dispute's answer key (what ``openDispute`` is given): Ethereum's for secp256k1, the last
-    20 bytes of SM3(x || y) for SM2."""
-    if dispute.suite is Suite.GM:
-        return str(to_checksum_address(gm.sm3(gm.public_key_of(dispute.answer_key))[12:]))
-    return str(Account.from_key(dispute.answer_key).address)
+@dataclass(frozen=True, slots=True)
+class _AnswerCurve:
+    """The curve of a suite's answer keys, its hash, and the address of a point (x || y): Ethereum's
+    ``keccak256(x || y)[12:]`` on secp256k1, ``SM3(x || y)[12:]`` on SM2."""
+
+    order: int
+    hash: Callable[[bytes], bytes]
+    sm2: bool
+
+    def public(self, secret: int) -> bytes:
+        if self.sm2:
+            return gm.public_key_of(secret.to_bytes(32, "big"))
+        return bytes(coincurve.PrivateKey(secret.to_bytes(32, "big")).public_key.format(compressed=False)[1:])
+
+    def moved(self, point: bytes, tweak: int) -> bytes:
+        """``point + tweak·G`` (x || y); :class:`SealingError` when ``point`` is not on the curve."""
+        if self.sm2:
+            if not gm.is_public_key(point):
+                raise SealingError("the issuer's answer key is not a point of the SM2 curve")
+            return _sm2_add(point, gm.public_key_of(tweak.to_bytes(32, "big")))
+        try:
+            return bytes(coincurve.PublicKey(b"\x04" + point).add(tweak.to_bytes(32, "big")).format(
+                compressed=False)[1:])
+        except ValueError as exc:
+            raise SealingError(f"the issuer's answer key is not a secp256k1 point: {exc}") from None
+
+    def address(self, point: bytes) -> str:
+        return str(to_checksum_address(self.hash(point)[12:]))
 
 
-def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey]) -> bytes:
-    """Seal ``dispute`` to the issuer's key and every regulator key (all of one KEM)."""
-    info = DISPUTE_INFO + bytes.fromhex(answer_key_address(dispute)[2:])
+_ANSWER_CURVES = {Suite.STANDARD: _AnswerCurve(_ORDER, _KECCAK, sm2=False),
+                  Suite.GM: _AnswerCurve(gm.N, gm.sm3, sm2=True)}
+
+
+def _sm2_add(p: bytes, q: bytes) -> bytes:
+    """The sum of two points of the SM2 curve (x || y each), in affine coordinates."""
+    (x1, y1), (x2, y2) = ((int.from_bytes(v[:32], "big"), int.from_bytes(v[32:], "big")) for v in (p, q))
+    if x1 == x2:
+        if (y1 + y2) % gm.P == 0:
+            raise SealingError("the answer key would be the point at infinity")
+        slope = (3 * x1 * x1 + gm.A) * pow(2 * y1, -1, gm.P) % gm.P
+    else:
+        slope = (y2 - y1) * pow(x2 - x1, -1, gm.P) % gm.P
+    x3 = (slope * slope - x1 - x2) % gm.P
+    return x3.to_bytes(32, "big") + ((slope * (x1 - x3) - y1) % gm.P).to_bytes(32, "big")
+
+
+def issuer_answer_secret(key: RegulatorKey) -> bytes:
+    """The issuer's answer key, a secret on its suite's curve derived from its dispute sealing key (one file keeps
+    both)."""
+    curve = _ANSWER_CURVES[key.kem.crypto_suite]
+    secret = int.from_bytes(curve.hash(ISSUER_ANSWER_PREFIX + key.raw), "big") % (curve.order - 1) + 1
+    return secret.to_bytes(32, "big")
+
+
+def issuer_answer_key(key: RegulatorKey) -> bytes:
+    """The public half of :func:`issuer_answer_secret` as the circulation contract holds it: x || y, 64 bytes."""
+    return _ANSWER_CURVES[key.kem.crypto_suite].public(int.from_bytes(issuer_answer_secret(key), "big"))
+
+
+def answer_key_address(dispute: Dispute, issuer_key: bytes) -> str:
+    """The address of the dispute's one-time answer key: the issuer's registered answer key ``issuer_key`` (x || y)
+    moved by the dispute's tweak (what ``openDispute`` is given): Ethereum's address for secp256k1, the last 20
+    bytes of SM3(x || y) for SM2. The bank computes it but cannot sign for it."""
+    curve = _ANSWER_CURVES[dispute.suite]
+    return curve.address(curve.moved(issuer_key, dispute.answer_tweak))
+
+
+def answer_signing_key(dispute: Dispute, key: RegulatorKey) -> bytes:
+    """The secret of the dispute's answer key, which only the issuer holding its sealing key ``key`` can form."""
+    order = _ANSWER_CURVES[dispute.suite].order
+    return ((int.from_bytes(issuer_answer_secret(key), "big") + dispute.answer_tweak) % order).to_bytes(32, "big")
+
+
+def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey], answer_key: str) -> bytes:
+    """Seal ``dispute`` to the issuer's key and every regulator key (all of one KEM), bound to its answer key's
+    address ``answer_key`` (:func:`answer_key_address`)."""
+    info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
     return _envelope(dispute.plaintext(), dispute.salt, recipients, info)
 
 
-def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
+def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey, issuer_keys: Callable[[str], bytes]) -> Dispute:
     """The dispute inside ``sealed``, recorded on chain with ``answer_key``, opened with the issuer's or a
-    regulator's key; refused (:class:`NotSealedToThisKey`) if its salt does not derive that answer key."""
+    regulator's key. ``issuer_keys`` gives an issuer's registered answer key (x || y) by issuer id; a dispute whose
+    answer key is not the one its issuer's derives to (a bank that could then answer it itself) is refused
+    (:class:`NotSealedToThisKey`)."""
     info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
     header = _header_bytes(key.kem)
     reply_bytes = len(sealed) - header - sealed[header - 1] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
@@ -714,8 +787,10 @@ def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey) -> Dispute:
         raise SealingError("not a sealed dispute of a known length")
     salt, body = _open_envelope(sealed, key, info, _DISPUTE_FIXED + 2 + reply_bytes, "dispute")
     dispute = Dispute.from_plaintext(body, salt)
-    if answer_key_address(dispute).lower() != answer_key.lower():
-        raise NotSealedToThisKey("the dispute opens but its salt does not derive the answer key on chain")
+    issuer_key = issuer_keys(dispute.issuer_id)
+    if len(issuer_key) != 64 or answer_key_address(dispute, issuer_key).lower() != answer_key.lower():
+        raise NotSealedToThisKey(f"the dispute opens but its answer key is not {dispute.issuer_id}'s answer key moved "
+                                 "by its tweak: the bank that opened it could answer it itself")
     return dispute
 
 

@@ -94,6 +94,42 @@ def test_the_consortium_grows_from_the_command_line(consortium: Consortium, conf
     assert listed[0]["progress"] == "passed with 2 approvals"
 
 
+def test_the_operators_recover_a_stolen_admin_and_a_lost_operator(consortium: Consortium, config: Path) -> None:
+    """The trust rules from the command line: an admin replaced and declared compromised, a predecessor recorded,
+    a lost operator's seat recovered after its public wait, and a recovery vetoed."""
+    c = consortium
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
+    c.travel(3600)
+    since = c.now() - 60
+    created = as_json(run(config, "--json", "operator", "propose", "replace-issuer-admin", "BNUMMOMX", c.outsider,
+                          "--compromised-from", str(since)))
+    assert as_json(run(config, "--json", "operator", "show", str(created["proposal"])))["action"].startswith(
+        f"replace the admin of issuer BNUMMOMX with {c.outsider}, the old admin compromised from ")
+    run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong)
+    assert c.registry.call(lambda f: f.issuer(c.issuer_id))[2] == c.outsider
+    elsewhere = "0x" + "ab" * 20
+    created = as_json(run(config, "--json", "operator", "propose", "predecessor", "8853", elsewhere))
+    run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong)
+    assert [tuple(p)[:2] for p in c.registry.call(lambda f: f.predecessors())] == [
+        (8853, c.w3.to_checksum_address(elsewhere))]
+
+    new_guangdong = c.w3.eth.accounts[9]
+    created = as_json(run(config, "--json", "operator", "propose", "recover-operator", c.guangdong_operator,
+                          new_guangdong))
+    shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))
+    assert shown["progress"].startswith("recovery agreed; can be carried out from") and shown["unlockAt"]
+    assert shown["approvedBy"] == [c.macao_operator]  # the lost seat counts, but did not approve
+    assert run(config, "operator", "execute-recovery", str(created["proposal"])).exit_code == 1
+    vetoed = as_json(run(config, "--json", "operator", "veto", str(created["proposal"]), env=guangdong))
+    assert vetoed == {"proposalId": created["proposal"], "vetoed": True}
+    created = as_json(run(config, "--json", "operator", "propose", "recover-operator", c.guangdong_operator,
+                          new_guangdong))
+    c.travel(30 * 86400)
+    assert as_json(run(config, "--json", "operator", "execute-recovery", str(created["proposal"]))) == {
+        "proposalId": created["proposal"], "executed": True}
+    assert [a for a, _ in c.consortium.operators()] == [c.macao_operator, new_guangdong]
+
+
 def test_an_issuer_cancels_its_signed_requests(consortium: Consortium, config: Path) -> None:
     c = consortium
     up_to = c.now() + 3600

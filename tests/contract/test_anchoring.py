@@ -92,7 +92,7 @@ class TestSignatures:
 
     def test_replay_on_second_registry_fails(self, consortium: Consortium) -> None:
         c = consortium
-        council, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"),
+        council, other, _ = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"),
                                                                     (c.guangdong_operator, "GD")])
         twin = Consortium(**{**c.__dict__, "consortium": council, "registry": other, "domain": Domain.of(other)})
         admit_issuer(twin, "BNUMMOMX", c.issuer_admin, [c.signing_key], ["DEPCERT"])

@@ -8,16 +8,17 @@ from eth_account import Account
 from web3 import Web3
 
 from crossverify import errors
-from crossverify.chain.circulation import CirculationContract
-from crossverify.chain.records import ProposalKind
+from crossverify.chain.consortium import encode_payload
+from crossverify.chain.records import ProposalKind, Role
 from crossverify.format.codes import jurisdiction_code
-from crossverify.sealing import Kem, RegulatorKey
+from crossverify.sealing import Kem, RegulatorKey, issuer_answer_key
 
 from ..conftest import Consortium, labelled_regulator_key
 
 C1, C2 = Web3.keccak(text="commitment 1"), Web3.keccak(text="commitment 2")
 SEALED = b"\x03" + bytes(200)
 X25519_KEY = bytes(range(32))
+ANSWER_KEY = issuer_answer_key(labelled_regulator_key("BNU sealing"))
 
 
 def _events(c: Consortium, receipt: object, name: str) -> list[dict[str, object]]:
@@ -62,7 +63,7 @@ def test_keys_change_by_quorum_with_a_new_epoch(consortium: Consortium) -> None:
 
 def test_one_jurisdiction_alone_cannot_change_keys(consortium: Consortium) -> None:
     c = consortium
-    c.propose(ProposalKind.SET_REGULATOR_KEYS, c.circulation.address, [X25519_KEY], [jurisdiction_code("MO")])
+    c.propose(ProposalKind.SET_REGULATOR_KEYS, [X25519_KEY], [jurisdiction_code("MO")])
     assert c.circulation.regulator_keys().epoch == 1  # proposed, not carried out
 
 
@@ -88,20 +89,25 @@ def test_bad_key_sets_are_refused_when_proposed(consortium: Consortium, keys: li
     c = consortium
     codes = [jurisdiction_code(j) if j else bytes(32) for j in jurisdictions]
     with pytest.raises(error):
-        c.propose(ProposalKind.SET_REGULATOR_KEYS, c.circulation.address, keys, codes)
+        c.propose(ProposalKind.SET_REGULATOR_KEYS, keys, codes)
 
 
-def test_a_proposal_naming_another_consortiums_contract_is_refused(consortium: Consortium) -> None:
-    from crossverify.chain.consortium import deploy_consortium
+def test_the_circulation_contract_is_fixed_at_deployment(consortium: Consortium) -> None:
+    """The consortium sets regulator keys on the one circulation contract it was deployed with, never on an
+    address a proposal names; a circulation contract the consortium does not name cannot be deployed beside it."""
+    from crossverify.chain.registry import deploy_contract
 
     c = consortium
-    _, other_registry = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"),
-                                                                  (c.guangdong_operator, "GD")])
-    foreign = CirculationContract.deploy(c.w3, other_registry, c.macao_operator)
-    with pytest.raises(errors.CirculationNotConsortium):
-        c.propose(ProposalKind.SET_REGULATOR_KEYS, foreign.address, [X25519_KEY], [jurisdiction_code("MO")])
+    assert c.consortium.circulation_address() == c.circulation.address
+    assert c.circulation.call(lambda f: f.consortium()) == c.consortium.address
+    with pytest.raises(errors.CirculationConsortiumMismatch):
+        deploy_contract(c.w3, "Circulation", [c.registry.address], c.outsider, {})
     with pytest.raises(errors.ConsortiumZeroAddress):
-        c.propose(ProposalKind.SET_REGULATOR_KEYS, "0x" + "00" * 20, [X25519_KEY], [jurisdiction_code("MO")])
+        deploy_contract(c.w3, "Consortium", [c.registry.address, "0x" + "00" * 20,
+                                             [(c.macao_operator, jurisdiction_code("MO"))], 0, 86400], c.outsider, {})
+    stale = encode_payload(ProposalKind.ADMIT_MEMBER, c.outsider, 1)  # any payload but keys and codes
+    with pytest.raises(errors.TransactionFailed):
+        c.consortium.transact(lambda f: f.propose(int(ProposalKind.SET_REGULATOR_KEYS), stale), c.macao_operator)
 
 
 def test_hybrid_keys_are_accepted(consortium: Consortium) -> None:
@@ -116,30 +122,38 @@ def test_hybrid_keys_are_accepted(consortium: Consortium) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def test_issuer_admin_registers_the_issuers_sealing_key(consortium: Consortium) -> None:
+def test_issuer_admin_registers_the_issuers_keys(consortium: Consortium) -> None:
     c = consortium
-    receipt = c.circulation.set_issuer_sealing_key(c.issuer_id, X25519_KEY, c.issuer_admin)
-    assert _events(c, receipt, "IssuerSealingKeySet") == [{"issuerId": c.issuer_id, "key": X25519_KEY}]
+    receipt = c.circulation.set_issuer_keys(c.issuer_id, X25519_KEY, ANSWER_KEY, c.issuer_admin)
+    assert _events(c, receipt, "IssuerKeysSet") == [
+        {"issuerId": c.issuer_id, "sealingKey": X25519_KEY, "answerKey": ANSWER_KEY}]
     assert c.circulation.issuer_sealing_key(c.issuer_id) == X25519_KEY
+    assert c.circulation.issuer_answer_key(c.issuer_id) == ANSWER_KEY
 
 
 @pytest.mark.parametrize("who", ["outsider", "verifier", "macao_operator"])
 def test_only_the_issuers_admin_registers_its_key(consortium: Consortium, who: str) -> None:
     c = consortium
     with pytest.raises(errors.CirculationNotIssuerAdmin):
-        c.circulation.set_issuer_sealing_key(c.issuer_id, X25519_KEY, getattr(c, who))
+        c.circulation.set_issuer_keys(c.issuer_id, X25519_KEY, ANSWER_KEY, getattr(c, who))
 
 
 def test_a_suspended_issuer_cannot_register_a_key(consortium: Consortium) -> None:
     c = consortium
     c.govern(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
     with pytest.raises(errors.CirculationNotIssuerAdmin):
-        c.circulation.set_issuer_sealing_key(c.issuer_id, X25519_KEY, c.issuer_admin)
+        c.circulation.set_issuer_keys(c.issuer_id, X25519_KEY, ANSWER_KEY, c.issuer_admin)
 
 
-def test_issuer_key_length_is_checked(consortium: Consortium) -> None:
+@pytest.mark.parametrize(("sealing", "answer"), [
+    (bytes(33), ANSWER_KEY), (X25519_KEY, ANSWER_KEY[:63]), (X25519_KEY, bytes(64)),
+    (X25519_KEY, ANSWER_KEY[:63] + bytes([ANSWER_KEY[63] ^ 1])), (X25519_KEY, b"\xff" * 64),
+])
+def test_issuer_keys_are_checked(consortium: Consortium, sealing: bytes, answer: bytes) -> None:
+    """A sealing key of a known length, an answer key on secp256k1 (not zero, not off the curve, not beyond the
+    field)."""
     with pytest.raises(errors.CirculationInvalidKey):
-        consortium.circulation.set_issuer_sealing_key(consortium.issuer_id, bytes(33), consortium.issuer_admin)
+        consortium.circulation.set_issuer_keys(consortium.issuer_id, sealing, answer, consortium.issuer_admin)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -183,8 +197,14 @@ def test_malformed_batches_are_refused(consortium: Consortium, commitments: list
 
 
 def test_nothing_is_sealed_before_regulator_keys_exist(consortium: Consortium) -> None:
+    from crossverify.chain.consortium import deploy_consortium
+    from crossverify.consortium.operator import OperatorClient
+
     c = consortium
-    fresh = CirculationContract.deploy(c.w3, c.registry, c.outsider)
+    council, registry, fresh = deploy_consortium(c.w3, c.outsider, [(c.macao_operator, "MO"),
+                                                                    (c.guangdong_operator, "GD")])
+    proposal = OperatorClient(registry, c.macao_operator, council).propose_admit_member(c.verifier, Role.VERIFIER)
+    OperatorClient(registry, c.guangdong_operator, council).approve(proposal)
     assert fresh.regulator_keys().epoch == 0
     with pytest.raises(errors.CirculationNoRegulatorKeys):
         fresh.record([C1], SEALED, c.verifier)

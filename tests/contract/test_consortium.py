@@ -73,9 +73,10 @@ class TestFounding:
     def test_registry_must_be_the_consortiums(self, w3: Web3) -> None:
         a = w3.eth.accounts
         founders = [(a[0], jurisdiction_code("MO")), (a[1], jurisdiction_code("GD"))]
-        council = deploy_contract(w3, "Consortium", [a[9], founders, 0, 86400], a[0], {})
+        council = deploy_contract(w3, "Consortium", [a[9], a[8], founders, 0, 86400], a[0], {})
+        governance = deploy_contract(w3, "RegistryGovernance", [council], a[0], {})
         with pytest.raises(errors.RegistryConsortiumMismatch) as raised:
-            deploy_contract(w3, "DocumentRegistry", [council], a[0], {})
+            deploy_contract(w3, "DocumentRegistry", [council, governance], a[0], {})
         assert raised.value.args_by_name == {"consortium": council, "registryOfConsortium": a[9]}
 
 

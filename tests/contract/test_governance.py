@@ -128,10 +128,10 @@ class TestIssuerAdmin:
     def test_quorum_replaces_a_stolen_admin(self, consortium: Consortium) -> None:
         c, reg = consortium, consortium.registry
         new_admin = c.w3.eth.accounts[8]
-        receipt = c.govern(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, new_admin)
+        receipt = c.govern(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, new_admin, 0)
         assert only_event(reg, receipt, "IssuerAdminReplaced") == {
             "issuerId": c.issuer_id, "oldAdmin": c.issuer_admin, "newAdmin": new_admin,
-            "proposalId": c.consortium.call(lambda f: f.proposalCount())}
+            "proposalId": c.consortium.call(lambda f: f.proposalCount()), "compromisedFrom": 0}
         thief_key = labelled_test_key("the thief's key")
         with pytest.raises(errors.RegistryNotIssuerAdmin):
             add_key(c, "BNUMMOMX", c.issuer_admin, thief_key)
@@ -141,11 +141,11 @@ class TestIssuerAdmin:
     def test_replacement_refusals(self, consortium: Consortium) -> None:
         c = consortium
         with pytest.raises(errors.RegistryAdminInUse):
-            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, c.issuer_admin)
+            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, c.issuer_admin, 0)
         with pytest.raises(errors.RegistryZeroAddress):
-            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, "0x" + "00" * 20)
+            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, "0x" + "00" * 20, 0)
         with pytest.raises(errors.RegistryUnknownIssuer):
-            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, issuer_id_code("NOBODY"), c.outsider)
+            c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, issuer_id_code("NOBODY"), c.outsider, 0)
 
 
 class TestIssuerLifecycle:

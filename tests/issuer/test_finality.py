@@ -60,7 +60,7 @@ def test_a_journal_refuses_another_registry(consortium: Consortium, tmp_path: Pa
     issuer.issue(deposit_certificates(c, 3))
     issuer.run()
     issuer.journal.close()
-    _, other = deploy_consortium(c.w3, c.w3.eth.accounts[0], [(c.w3.eth.accounts[0], "MO"),
+    _, other, _ = deploy_consortium(c.w3, c.w3.eth.accounts[0], [(c.w3.eth.accounts[0], "MO"),
                                                              (c.w3.eth.accounts[1], "GD")])
     elsewhere = IssuerClient(other, "BNUMMOMX", c.signing_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
                              tmp_path / "bundles")

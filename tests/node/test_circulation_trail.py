@@ -13,10 +13,9 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.connection import connect
 from crossverify.chain.records import ProposalKind
-from crossverify.format.codes import jurisdiction_code
+from crossverify.format.codes import issuer_id_code, jurisdiction_code
 from crossverify.format.encoding import to_hex
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.index import RegulatorReader
@@ -29,6 +28,8 @@ from crossverify.sealing import (
     Receipt,
     RegulatorKey,
     answer_key_address,
+    answer_signing_key,
+    issuer_answer_key,
     seal_answer,
     seal_dispute,
     seal_receipts,
@@ -46,14 +47,12 @@ class Trail(Net):
 
     def __init__(self, node_url: str, keys: list[LocalAccount]) -> None:
         super().__init__(connect(node_url, chain_id=1337), keys, list(keys[:5]))
-        self.circulation = CirculationContract.deploy(self.w3, self.registry, self.operator,  # type: ignore[arg-type]
-                                                      self.tx_params)
         self.regulator_keys = [RegulatorKey.generate(), RegulatorKey.generate()]
         self.set_keys(self.regulator_keys)
 
     def set_keys(self, keys: list[RegulatorKey]) -> None:
         self.guangdong.approve(self.macao.propose(
-            ProposalKind.SET_REGULATOR_KEYS, self.circulation.address, [k.public_key.raw for k in keys],
+            ProposalKind.SET_REGULATOR_KEYS, [k.public_key.raw for k in keys],
             [jurisdiction_code("MO"), jurisdiction_code("GD")]))
 
     def record(self, *receipts: Receipt) -> None:
@@ -81,14 +80,17 @@ def test_the_regulators_trace_a_document_and_its_dispute(net: Trail, tmp_path: P
     reply, issuer_key = RegulatorKey.generate(), RegulatorKey.generate()
     dispute = Dispute.new(DIGEST, "BNUMMOMX", Web3.keccak(text="root"), DisputeReason.SUSPECTED_REUSE,
                           first.commitment(), net.now(), reply.public_key)
+    net.circulation.set_issuer_keys(issuer_id_code("BNUMMOMX"), issuer_key.public_key.raw,
+                                    issuer_answer_key(issuer_key), net.admin)  # type: ignore[arg-type]
+    answer_key = answer_key_address(dispute, issuer_answer_key(issuer_key))
     dispute_id, _ = net.circulation.open_dispute(
-        answer_key_address(dispute), seal_dispute(dispute, [issuer_key.public_key, *(
-            k.public_key for k in net.regulator_keys)]), net.verifier)  # type: ignore[arg-type]
+        answer_key, seal_dispute(dispute, [issuer_key.public_key, *(
+            k.public_key for k in net.regulator_keys)], answer_key), net.verifier)  # type: ignore[arg-type]
     signature = net.signer.sign_message(encode_defunct(DisputeAnswer.signed_bytes(
         dispute_id, DisputeStatus.BEING_INVESTIGATED, net.now()))).signature
     answer = DisputeAnswer(dispute_id, DisputeStatus.BEING_INVESTIGATED, net.now(), bytes(signature))
     net.circulation.answer_dispute(dispute_id, seal_answer(answer, [reply.public_key, *(
-        k.public_key for k in net.regulator_keys)]), Account.from_key(dispute.answer_key),
+        k.public_key for k in net.regulator_keys)]), Account.from_key(answer_signing_key(dispute, issuer_key)),
         net.operator)  # type: ignore[arg-type]
 
     old_amcm = net.regulator_keys[0]

@@ -229,6 +229,6 @@ def test_sealed_receipts_and_a_dispute_on_the_node(net: Net, tmp_path: Path) -> 
     [received] = [d for d in received_disputes(net.circulation, sealing) if d.dispute_id == dispute.dispute_id]
     assert received.dispute.document_digest == reports[0].document_digest
     answer_dispute(net.circulation, received, DisputeStatus.BEING_INVESTIGATED, net.signer, net.operator,  # type: ignore[arg-type]
-                   net.now())
+                   net.now(), sealing)
     read = read_answer(net.circulation, net.registry, dispute)
     assert read is not None and read.signed_by_issuer and read.answer.status is DisputeStatus.BEING_INVESTIGATED

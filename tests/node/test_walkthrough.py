@@ -38,7 +38,7 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
                                  timeout=300)
             assert run.returncode == 0, f"{line}\n{run.stdout}\n{run.stderr}"
             outputs.append(run.stdout)
-    assert "registry deployed at 0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" in outputs[0]
+    assert "registry deployed at 0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" in outputs[0]
     verified = [out for line, out in zip(lines[1:], outputs, strict=True) if " verify " in line]
     assert verified[0].startswith("DEP-2026-0002.bundle.json: VALID") and "Banco Nacional Ultramarino" in verified[0]
     assert verified[1].startswith("alice.presentation.json: VALID") and "Deposit balance" not in verified[1]

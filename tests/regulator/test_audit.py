@@ -122,7 +122,7 @@ def test_a_query_on_an_index_never_synced_names_the_command(consortium: Consorti
 def test_index_is_bound_to_one_registry(consortium: Consortium, location: Locate) -> None:
     c = consortium
     RegulatorReader(c.registry, location("audit.sqlite")).close()
-    _, other = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
+    _, other, _ = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
     with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, location("audit.sqlite"))
 

@@ -290,23 +290,45 @@ def test_nobody_but_a_regulator_can_tell_which_receipts_concern_a_document(kem: 
 
 @pytest.mark.parametrize("kem", SUITES)
 def test_a_dispute_opens_for_the_issuer_and_the_regulators_only(kem: Kem) -> None:
-    from crossverify.sealing import Dispute, DisputeReason, answer_key_address, open_dispute, seal_dispute
+    """Only the issuer can sign for the dispute's answer key, in either suite; the bank and the regulators can
+    check it is the issuer's."""
+    from crossverify.sealing import (
+        Dispute,
+        DisputeReason,
+        answer_key_address,
+        answer_signing_key,
+        issuer_answer_key,
+        open_dispute,
+        seal_dispute,
+    )
 
     issuer, amcm, pboc, bank, stranger = (RegulatorKey.generate(kem) for _ in range(5))
     dispute = Dispute.new(secrets.token_bytes(32), "BNUMMOMX", secrets.token_bytes(32),
                           DisputeReason.SUSPECTED_REUSE, secrets.token_bytes(32), NOW, bank.public_key)
-    answer_key = answer_key_address(dispute)
+    answer_key = answer_key_address(dispute, issuer_answer_key(issuer))
+    secret = answer_signing_key(dispute, issuer)
     if kem is Kem.SM2:  # the answer key is an SM2 key, named as FISCO BCOS names accounts
-        assert answer_key.lower() == "0x" + gm.sm3(gm.public_key_of(dispute.answer_key))[12:].hex()
-    sealed = seal_dispute(dispute, [issuer.public_key, amcm.public_key, pboc.public_key])
-    assert all(open_dispute(sealed, answer_key, k) == dispute for k in (issuer, amcm, pboc))
+        assert answer_key.lower() == "0x" + gm.sm3(gm.public_key_of(secret))[12:].hex()
+    else:
+        from eth_account import Account
+
+        assert Account.from_key(secret).address == answer_key  # the issuer signs for it
+    sealed = seal_dispute(dispute, [issuer.public_key, amcm.public_key, pboc.public_key], answer_key)
+
+    def registered(issuer_id: str) -> bytes:
+        assert issuer_id == "BNUMMOMX"
+        return issuer_answer_key(issuer)
+
+    assert all(open_dispute(sealed, answer_key, k, registered) == dispute for k in (issuer, amcm, pboc))
     for key in (bank, stranger):
         with pytest.raises(NotSealedToThisKey):
-            open_dispute(sealed, answer_key, key)
+            open_dispute(sealed, answer_key, key, registered)
     with pytest.raises(NotSealedToThisKey):  # recorded under another answer key: refused
-        open_dispute(sealed, "0x" + "11" * 20, issuer)
+        open_dispute(sealed, "0x" + "11" * 20, issuer, registered)
+    with pytest.raises(NotSealedToThisKey):  # bound to another issuer's answer key: refused
+        open_dispute(sealed, answer_key, issuer, lambda _: issuer_answer_key(stranger))
     with pytest.raises(SealingError):
-        open_dispute(sealed[:-3], answer_key, issuer)
+        open_dispute(sealed[:-3], answer_key, issuer, registered)
 
 
 def test_an_answer_opens_for_the_bank_and_the_regulators_and_names_its_signer() -> None:

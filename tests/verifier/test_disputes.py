@@ -9,14 +9,29 @@ import pytest
 from eth_account import Account
 
 from crossverify import Bundle, VerifierClient
-from crossverify.errors import CirculationAnswerNotAuthorised, CrossverifyError, SealingError
+from crossverify.errors import CirculationAnswerNotAuthorised, CrossverifyError, NotSealedToThisKey, SealingError
+from crossverify.format.codes import issuer_id_code
+from crossverify.format.hashing import HashAlgorithm
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
-from crossverify.sealing import DisputeReason, DisputeStatus, RegulatorKey, open_answer, open_dispute
+from crossverify.sealing import (
+    ANSWER_KEY_PREFIX,
+    Dispute,
+    DisputeReason,
+    DisputeStatus,
+    Kem,
+    RegulatorKey,
+    RegulatorPublicKey,
+    open_answer,
+    open_dispute,
+    seal_dispute,
+)
 from crossverify.verifier.disputes import OpenedDispute, read_answer
 from crossverify.verifier.disputes import open_dispute as bank_opens
 
 from ..conftest import Consortium
 from .test_verifier import issued  # noqa: F401 - the fixture
+
+_keccak = HashAlgorithm.KECCAK256.hasher()
 
 
 @pytest.fixture
@@ -44,11 +59,11 @@ def test_a_dispute_is_opened_answered_and_read(consortium: Consortium, issued: l
     # The regulators read the dispute too.
     sealed = next(bytes(e.args["ciphertext"]) for e in c.circulation.events() if e.name == "DisputeOpened")
     answer_key = c.circulation.dispute(opened.dispute_id).answer_key
-    assert all(open_dispute(sealed, answer_key, k) == opened.dispute for k in c.regulator_keys)
+    assert all(open_dispute(sealed, answer_key, k, registered(c)) == opened.dispute for k in c.regulator_keys)
 
     # The issuer answers through a relay (here the outsider's account), signed by its signing key.
     answer = answer_dispute(c.circulation, received, DisputeStatus.CONFIRMED_GENUINE, c.signing_key, c.outsider,
-                            c.now())
+                            c.now(), issuer_key)
     read = read_answer(c.circulation, c.registry, OpenedDispute.read(tmp_path / "dispute.json"))
     assert read is not None and read.answer == answer and read.signed_by_issuer
     assert read.signer == c.signing_key.address
@@ -56,7 +71,7 @@ def test_a_dispute_is_opened_answered_and_read(consortium: Consortium, issued: l
     assert open_answer(answered, opened.dispute_id, c.regulator_keys[1]).status is DisputeStatus.CONFIRMED_GENUINE
     with pytest.raises(CrossverifyError):
         answer_dispute(c.circulation, received_disputes(c.circulation, issuer_key)[0], DisputeStatus.REVOKED,
-                       c.signing_key, c.outsider, c.now())
+                       c.signing_key, c.outsider, c.now(), issuer_key)
 
 
 def test_another_issuer_and_the_bank_itself_cannot_read_or_answer(
@@ -68,9 +83,55 @@ def test_another_issuer_and_the_bank_itself_cannot_read_or_answer(
     assert received_disputes(c.circulation, RegulatorKey.generate()) == []  # another issuer's key opens nothing
     sealed = next(bytes(e.args["ciphertext"]) for e in c.circulation.events() if e.name == "DisputeOpened")
     with pytest.raises(SealingError):
-        open_dispute(sealed, c.circulation.dispute(opened.dispute_id).answer_key, opened.reply_key)
-    with pytest.raises(CirculationAnswerNotAuthorised):  # whoever lacks the dispute's secret cannot answer it
+        open_dispute(sealed, c.circulation.dispute(opened.dispute_id).answer_key, opened.reply_key, registered(c))
+    with pytest.raises(CirculationAnswerNotAuthorised):  # whoever lacks the issuer's answer key cannot answer it
         c.circulation.answer_dispute(opened.dispute_id, b"x" * 64, Account.create(), c.issuer_admin)
+
+
+def test_the_bank_cannot_answer_its_own_dispute_nor_lock_the_issuer_out(
+        consortium: Consortium, issued: list[Bundle], issuer_key: RegulatorKey) -> None:  # noqa: F811
+    """The bank draws the salt: it used to hold the one-time answer key (so did every regulator), answer its own
+    dispute, and have the issuer's real answer refused. The key is now the issuer's answer key moved by the salt's
+    tweak: the bank and the regulators know the tweak, not the issuer's secret."""
+    c = consortium
+    bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
+    opened = bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
+    for guess in (_keccak(ANSWER_KEY_PREFIX + opened.dispute.salt),  # the old derivation
+                  opened.dispute.answer_tweak.to_bytes(32, "big")):  # the tweak alone
+        with pytest.raises(CirculationAnswerNotAuthorised):
+            c.circulation.answer_dispute(opened.dispute_id, b"self-answer", Account.from_key(guess), c.verifier)
+    [received] = received_disputes(c.circulation, issuer_key)
+    answer_dispute(c.circulation, received, DisputeStatus.CONFIRMED_GENUINE, c.signing_key, c.outsider, c.now(),
+                   issuer_key)
+    read = read_answer(c.circulation, c.registry, opened)
+    assert read is not None and read.signed_by_issuer
+
+
+def test_a_dispute_not_bound_to_the_issuers_answer_key_is_refused_by_its_readers(
+        consortium: Consortium, issued: list[Bundle], issuer_key: RegulatorKey) -> None:  # noqa: F811
+    """A bank that opens a dispute under a key of its own (so that it could answer it itself) is found out by the
+    issuer and every regulator: the sealed tweak does not move the issuer's answer key to it."""
+    c = consortium
+    bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
+    report = bank.verify(issued[0])
+    assert report.bundle is not None and report.document_digest is not None
+    reply = RegulatorKey.generate()
+    dispute = Dispute.new(report.document_digest, "BNUMMOMX", report.bundle.proof.batch_root, DisputeReason.OTHER,
+                          None, c.now(), reply.public_key)
+    own = Account.create()
+    recipients = [RegulatorPublicKey(Kem.X25519, c.circulation.issuer_sealing_key(c.issuer_id)),
+                  *(k.public_key for k in c.regulator_keys)]
+    dispute_id, _ = c.circulation.open_dispute(own.address, seal_dispute(dispute, recipients, own.address), c.verifier)
+    assert received_disputes(c.circulation, issuer_key) == []
+    sealed = next(bytes(e.args["ciphertext"]) for e in c.circulation.events() if e.name == "DisputeOpened")
+    with pytest.raises(NotSealedToThisKey, match="could answer it itself"):
+        open_dispute(sealed, own.address, c.regulator_keys[0], registered(c))
+    assert c.circulation.dispute(dispute_id).answer_key == own.address
+
+
+def registered(c: Consortium):  # type: ignore[no-untyped-def]
+    """Issuers' registered answer keys, by issuer id, as the circulation contract holds them."""
+    return lambda issuer: c.circulation.issuer_answer_key(issuer_id_code(issuer))
 
 
 def test_an_answer_signed_by_a_key_that_is_not_the_issuers_is_flagged(
@@ -79,7 +140,7 @@ def test_an_answer_signed_by_a_key_that_is_not_the_issuers_is_flagged(
     bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
     opened = bank_opens(c.circulation, c.verifier, bank.verify(issued[2]), DisputeReason.OTHER, c.now())
     [received] = received_disputes(c.circulation, issuer_key)
-    answer_dispute(c.circulation, received, DisputeStatus.REVOKED, Account.create(), c.outsider, c.now())
+    answer_dispute(c.circulation, received, DisputeStatus.REVOKED, Account.create(), c.outsider, c.now(), issuer_key)
     read = read_answer(c.circulation, c.registry, opened)
     assert read is not None and not read.signed_by_issuer
 

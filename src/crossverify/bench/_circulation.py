@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from ..chain.circulation import CirculationContract
 from ..chain.records import ProposalKind
 from ..consortium.operator import OperatorClient
 from ..format.codes import jurisdiction_code
@@ -48,10 +47,10 @@ def _syncs(n: int, per_event: int, root: Path) -> tuple[float, float, float]:
     w = world()
     root.mkdir(parents=True)
     guangdong = list(w.w3.eth.accounts)[1]
-    circulation = CirculationContract.deploy(w.w3, w.registry, w.operator)
+    circulation = w.circulation
     keys = [RegulatorKey.generate(), RegulatorKey.generate()]
     OperatorClient(w.registry, guangdong).approve(OperatorClient(w.registry, w.operator).propose(
-        ProposalKind.SET_REGULATOR_KEYS, circulation.address, [k.public_key.raw for k in keys],
+        ProposalKind.SET_REGULATOR_KEYS, [k.public_key.raw for k in keys],
         [jurisdiction_code("MO"), jurisdiction_code("GD")]))
     receipts = [Receipt.new(secrets.token_bytes(32), ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", w.now(),
                             presentation_hash=secrets.token_bytes(32)) for _ in range(n)]

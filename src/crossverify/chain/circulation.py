@@ -1,7 +1,8 @@
 """The circulation contract as Python sees it: sealed receipts, sealed disputes, and the sealing keys.
 
-It stands beside the registry, reads the registry's members and issuers, and takes the regulators' keys only
-from the registry's consortium (a ``SET_REGULATOR_KEYS`` proposal). Everything it carries about a document is
+It stands beside the registry (deployed with it: :func:`~crossverify.chain.consortium.deploy_consortium`), reads
+the registry's members and issuers, and takes the regulators' keys only from the registry's consortium, which
+names it (a ``SET_REGULATOR_KEYS`` proposal). Everything it carries about a document is
 sealed (:mod:`crossverify.sealing`): commitments, dispute ids and ciphertexts are all anybody else sees.
 """
 
@@ -17,7 +18,7 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from ..errors import TransactionFailed
-from .registry import Deployed, Registry, deploy_contract
+from .registry import Deployed
 from .transactions import Sender
 from .typed_data import compact
 
@@ -49,13 +50,6 @@ class CirculationContract(Deployed):
 
     NAME: ClassVar[str] = "Circulation"
 
-    @classmethod
-    def deploy(cls, w3: Web3, registry: Registry, sender: Sender,
-               tx_params: dict[str, Any] | None = None) -> CirculationContract:
-        """Deploy the circulation contract beside ``registry`` (any account may: it trusts only the registry)."""
-        params = dict(tx_params or {})
-        return cls.at(w3, deploy_contract(w3, cls.NAME, [registry.address], sender, params), params)
-
     def registry_address(self) -> str:
         return str(self.call(lambda f: f.registry()))
 
@@ -68,9 +62,14 @@ class CirculationContract(Deployed):
         """The key disputes about ``issuer_id``'s documents are sealed to (empty if none was registered)."""
         return bytes(self.call(lambda f: f.issuerSealingKey(issuer_id)))
 
-    def set_issuer_sealing_key(self, issuer_id: bytes, key: bytes, sender: Sender) -> TxReceipt:
-        """Register, as the issuer's admin, the public key disputes about the issuer are sealed to."""
-        return self.transact(lambda f: f.setIssuerSealingKey(issuer_id, key), sender)
+    def issuer_answer_key(self, issuer_id: bytes) -> bytes:
+        """The secp256k1 public key (x || y) the answer keys of disputes about ``issuer_id`` derive from."""
+        return bytes(self.call(lambda f: f.issuerAnswerKey(issuer_id)))
+
+    def set_issuer_keys(self, issuer_id: bytes, sealing_key: bytes, answer_key: bytes, sender: Sender) -> TxReceipt:
+        """Register, as the issuer's admin, the public key disputes about the issuer are sealed to and the
+        secp256k1 public key (64 bytes) their answer keys derive from."""
+        return self.transact(lambda f: f.setIssuerKeys(issuer_id, sealing_key, answer_key), sender)
 
     def record(self, commitments: Sequence[bytes], sealed: bytes, sender: Sender) -> TxReceipt:
         """Record receipts sealed together as an active verifier: their commitments and one envelope (one

@@ -20,7 +20,9 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 #: consortium chains that lag mainnet such as FISCO BCOS and older Besu/GoQuorum nodes.
 EVM_VERSION = "paris"
 OPTIMIZER_RUNS = 200
-DEPLOYABLE = ("DocumentRegistry", "Consortium", "Circulation")
+DEPLOYABLE = ("DocumentRegistry", "RegistryGovernance", "Consortium", "Circulation")
+#: The registry's two halves answer at one address: its artifact carries the union of their interfaces.
+REGISTRY_HALVES = ("DocumentRegistry", "RegistryGovernance")
 
 #: SM2 and SM3 in EVM code (the GM suite's verifiers) are inline assembly scheduled by hand, compiled apart: the
 #: Yul optimizer's rewriting steps are off, because its common-subexpression passes keep more values alive than
@@ -73,8 +75,9 @@ def compile_contracts() -> dict[str, dict[str, Any]]:
         output = solcx.compile_standard(input_json, solc_binary=SOLC_SHIM, base_path=str(CONTRACTS))
         source_digest = hashlib.sha256(json.dumps(input_json, sort_keys=True).encode()).hexdigest()
         for name in names:
-            artifacts[name] = _artifact(name, output["contracts"][f"{name}.sol"][name], version,
-                                        input_json["settings"]["optimizer"], source_digest)
+            compiled = (_merged_registry(output) if name == "DocumentRegistry"
+                        else output["contracts"][f"{name}.sol"][name])
+            artifacts[name] = _artifact(name, compiled, version, input_json["settings"]["optimizer"], source_digest)
     return artifacts
 
 
@@ -95,6 +98,35 @@ def _artifact(name: str, compiled: dict[str, Any], version: str, optimizer: dict
         "devdoc": compiled["devdoc"],
         "userdoc": compiled["userdoc"],
     }
+
+
+def _merged_registry(output: dict[str, Any]) -> dict[str, Any]:
+    """The registry's compiler output with the governance half's functions, NatSpec and events added: what
+    callers see at the registry's address. Refuses a split whose union is not ``IDocumentRegistry``."""
+    core, governance = (output["contracts"][f"{n}.sol"][n] for n in REGISTRY_HALVES)
+    interface = output["contracts"]["IDocumentRegistry.sol"]["IDocumentRegistry"]
+    abi = list(core["abi"])
+    abi += [e for e in governance["abi"] if e not in abi and e["type"] in ("function", "event", "error")]
+    functions = {_signature(e) for e in abi if e["type"] == "function"}
+    missing = {_signature(e) for e in interface["abi"] if e["type"] == "function"} - functions
+    if missing:
+        raise ValueError(f"the registry's halves do not implement IDocumentRegistry: {sorted(missing)}")
+    merged = dict(core, abi=abi)
+    for doc in ("devdoc", "userdoc"):
+        merged[doc] = dict(core[doc])
+        for part in ("methods", "events", "errors"):
+            merged[doc][part] = {**governance[doc].get(part, {}), **core[doc].get(part, {})}
+    return merged
+
+
+def _signature(entry: dict[str, Any]) -> str:
+    def kind(i: dict[str, Any]) -> str:
+        name = str(i["type"])
+        if name.startswith("tuple"):
+            return "(" + ",".join(kind(c) for c in i["components"]) + ")" + name[5:]
+        return name
+
+    return f"{entry['name']}({','.join(kind(i) for i in entry['inputs'])})"
 
 
 def write_artifacts(artifacts: dict[str, dict[str, Any]]) -> list[Path]:

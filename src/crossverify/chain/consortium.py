@@ -1,7 +1,8 @@
 """The consortium contract as Python sees it, and the deployment of a consortium with its registry.
 
-The consortium is deployed first, naming the address its registry will have (the deployer's next contract),
-and the registry checks at deployment that the consortium names it back.
+The consortium is deployed first, naming the addresses its registry and circulation contract will have (the
+deployer's next contracts); the registry's governance half follows, then the registry and the circulation
+contract, each checking at deployment that the consortium names it back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from web3 import Web3
 
 from ..errors import TransactionFailed
 from ..format.codes import jurisdiction_code
+from .circulation import CirculationContract
 from .records import ProposalKind
 from .registry import Deployed, Registry, deploy_contract
 from .transactions import Sender
@@ -32,12 +34,14 @@ PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
     ProposalKind.SUSPEND_MEMBER: ("address",),
     ProposalKind.REINSTATE_MEMBER: ("address",),
     ProposalKind.COMPROMISE_KEY: ("address", "uint40"),
-    ProposalKind.REPLACE_ISSUER_ADMIN: ("bytes11", "address"),
+    ProposalKind.REPLACE_ISSUER_ADMIN: ("bytes11", "address", "uint40"),
+    ProposalKind.RECORD_PREDECESSOR: ("uint64", "address"),
     ProposalKind.ADD_OPERATOR: ("address", "bytes32"),
     ProposalKind.REMOVE_OPERATOR: ("address",),
     ProposalKind.REPLACE_OPERATOR: ("address", "address"),
     ProposalKind.SET_THRESHOLD: ("uint8",),
-    ProposalKind.SET_REGULATOR_KEYS: ("address", "bytes[]", "bytes32[]"),
+    ProposalKind.SET_REGULATOR_KEYS: ("bytes[]", "bytes32[]"),
+    ProposalKind.RECOVER_OPERATOR: ("address", "address"),
 }
 
 
@@ -48,7 +52,8 @@ def encode_payload(kind: ProposalKind, *values: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ProposalInfo:
-    """A proposal as the consortium stores it; ``approved_by`` has bit ``i`` for operator ``i``."""
+    """A proposal as the consortium stores it; ``approved_by`` has bit ``i`` for operator ``i``. A recovery that
+    reached its quorum can be carried out from ``unlock_at`` unless ``vetoed``."""
 
     id: int
     kind: ProposalKind
@@ -58,6 +63,8 @@ class ProposalInfo:
     epoch: int
     approved_by: int
     executed: bool
+    unlock_at: int
+    vetoed: bool
     payload: bytes
 
 
@@ -72,10 +79,14 @@ class ConsortiumContract(Deployed):
         return [(str(a), bytes(j)) for a, j in self.call(lambda f: f.operators())]
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
-        kind, proposer, created, expires, epoch, approved_by, executed, payload = self.call(
+        kind, proposer, created, expires, epoch, approved_by, executed, unlock_at, vetoed, payload = self.call(
             lambda f: f.proposal(proposal_id))
         return ProposalInfo(proposal_id, ProposalKind(kind), str(proposer), created, expires, epoch, approved_by,
-                            executed, bytes(payload))
+                            executed, unlock_at, vetoed, bytes(payload))
+
+    def circulation_address(self) -> str:
+        """The circulation contract fixed at deployment."""
+        return str(self.call(lambda f: f.circulation()))
 
     def propose(self, kind: ProposalKind, payload: bytes, sender: Sender) -> int:
         """Propose and return the new proposal's id (the proposer's approval counts)."""
@@ -97,21 +108,26 @@ def deploy_consortium(
     threshold: int = 0,
     proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
     tx_params: dict[str, Any] | None = None,
-) -> tuple[ConsortiumContract, Registry]:
-    """Deploy a consortium of ``(account, jurisdiction)`` operators and the registry it governs.
+) -> tuple[ConsortiumContract, Registry, CirculationContract]:
+    """Deploy a consortium of ``(account, jurisdiction)`` operators, the registry it governs (both halves) and the
+    circulation contract beside it: four transactions from ``sender``, nothing else may be sent from it between.
 
     ``threshold=0`` means every operator must approve; whatever the threshold, an operator of every
-    jurisdiction must approve too. Nothing else may be sent from ``sender`` between the two deployments.
+    jurisdiction must approve too.
     """
     params = dict(tx_params or {})
     address = sender if isinstance(sender, str) else sender.address
     nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
-    predicted = _next_contract_address(address, nonce + 1)
+    registry_at, circulation_at = _next_contract_address(address, nonce + 2), _next_contract_address(address, nonce + 3)
     members = [(Web3.to_checksum_address(a), jurisdiction_code(j)) for a, j in operators]
     consortium_address = deploy_contract(
-        w3, "Consortium", [predicted, members, threshold, proposal_lifetime], sender, params)
-    registry_address = deploy_contract(w3, "DocumentRegistry", [consortium_address], sender, params)
-    if registry_address != predicted:
-        raise TransactionFailed(f"the registry landed at {registry_address}, not {predicted}: the sender sent "
-                                "another transaction in between; deploy again")
-    return ConsortiumContract.at(w3, consortium_address, params), Registry.at(w3, registry_address, params)
+        w3, "Consortium", [registry_at, circulation_at, members, threshold, proposal_lifetime], sender, params)
+    governance = deploy_contract(w3, "RegistryGovernance", [consortium_address], sender, params)
+    deployed = [deploy_contract(w3, "DocumentRegistry", [consortium_address, governance], sender, params)]
+    deployed.append(deploy_contract(w3, "Circulation", [deployed[0]], sender, params))
+    if deployed != [registry_at, circulation_at]:
+        raise TransactionFailed(f"the registry and circulation contract landed at {', '.join(deployed)}, not "
+                                f"{registry_at}, {circulation_at}: the sender sent another transaction in between; "
+                                "deploy again")
+    return (ConsortiumContract.at(w3, consortium_address, params), Registry.at(w3, registry_at, params),
+            CirculationContract.at(w3, circulation_at, params))

@@ -34,8 +34,9 @@ class RevocationReason(IntEnum):
 
 
 class ProposalKind(IntEnum):
-    """Governance actions that need a quorum of operators: the first nine act on the registry, the next four on
-    the consortium itself, ``SET_REGULATOR_KEYS`` on the circulation contract."""
+    """Governance actions that need a quorum of operators: the first ten act on the registry, the next four on
+    the consortium itself, ``SET_REGULATOR_KEYS`` on the circulation contract, and ``RECOVER_OPERATOR`` on the
+    consortium after its public time lock."""
 
     ADMIT_ISSUER = 0
     SUSPEND_ISSUER = 1
@@ -46,17 +47,20 @@ class ProposalKind(IntEnum):
     REINSTATE_MEMBER = 6
     COMPROMISE_KEY = 7
     REPLACE_ISSUER_ADMIN = 8
-    ADD_OPERATOR = 9
-    REMOVE_OPERATOR = 10
-    REPLACE_OPERATOR = 11
-    SET_THRESHOLD = 12
-    SET_REGULATOR_KEYS = 13
+    RECORD_PREDECESSOR = 9
+    ADD_OPERATOR = 10
+    REMOVE_OPERATOR = 11
+    REPLACE_OPERATOR = 12
+    SET_THRESHOLD = 13
+    SET_REGULATOR_KEYS = 14
+    RECOVER_OPERATOR = 15
 
 
 @dataclass(frozen=True, slots=True)
 class RevocationRecord:
     """A revocation as the registry records it. ``signing_key`` signed it (``None``: the issuer's admin sent it);
-    ``void`` when that key is reported compromised at or before ``revoked_at``: the revocation does not count."""
+    ``void`` when that key, or the admin that sent it, is reported compromised at or before ``revoked_at``: the
+    revocation does not count."""
 
     reason: RevocationReason
     revoked_at: int

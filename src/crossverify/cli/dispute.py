@@ -13,7 +13,7 @@ import click
 from ..errors import ConfigError
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..issuer.disputes import answer_dispute, received_disputes, register_sealing_key
-from ..sealing import DisputeReason, DisputeStatus, RegulatorKey
+from ..sealing import DisputeReason, DisputeStatus, RegulatorKey, issuer_answer_key
 from ..verifier.disputes import OpenedDispute, open_dispute, read_answer
 from ._shell import App, BadInput, command
 
@@ -58,12 +58,14 @@ def _sealing_key(app: App, path: Path | None) -> RegulatorKey:
 @command
 def register_key(app: App, path: Path | None) -> None:
     """Register, as the issuer's admin (the sender), the public half of the sealing key (default: [issuer]
-    sealing_key) on the circulation contract."""
+    sealing_key) and the answer key derived from it on the circulation contract."""
     session = app.session
     key = _sealing_key(app, path)
     register_sealing_key(session.circulation, session.issuer_id, key, session.sender)
-    app.emit({"issuer": session.issuer_id, "public": key.public_key.to_json()},
-             f"disputes about {session.issuer_id}'s documents are now sealed to this key")
+    app.emit({"issuer": session.issuer_id, "public": key.public_key.to_json(),
+              "answerKey": to_hex(issuer_answer_key(key))},
+             f"disputes about {session.issuer_id}'s documents are now sealed to this key, and only this key's "
+             "holder can answer them")
 
 
 @dispute.command("open")
@@ -140,10 +142,11 @@ def answer(app: App, dispute_id: str, status: str, key_path: Path | None) -> Non
     an operator's relay)."""
     session = app.session
     wanted = from_hex(dispute_id, 32)
-    found = [d for d in received_disputes(session.circulation, _sealing_key(app, key_path)) if d.dispute_id == wanted]
+    key = _sealing_key(app, key_path)
+    found = [d for d in received_disputes(session.circulation, key) if d.dispute_id == wanted]
     if not found:
         raise BadInput(f"no dispute {dispute_id} sealed to this issuer's key")
     answered = answer_dispute(session.circulation, found[0], _status(status), session.signer,
-                              session.sender, int(time.time()))
+                              session.sender, int(time.time()), key)
     app.emit({"disputeId": wanted, "status": answered.status.name.lower()},
              f"dispute {dispute_id} answered: {answered.status.name.lower()}")

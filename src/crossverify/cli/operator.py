@@ -177,10 +177,34 @@ def propose_compromised_key(app: App, key: str, since: int) -> None:
 @propose.command("replace-issuer-admin")
 @click.argument("issuer_id")
 @click.argument("new_admin")
+@click.option("--compromised-from", type=int, default=0,
+              help="Unix time from which the old admin was in a thief's hands: its revocations, compromise marks, "
+                   "key additions and cancellations from then on stop counting (at most 30 days back).")
 @command
-def propose_replace_issuer_admin(app: App, issuer_id: str, new_admin: str) -> None:
-    """Replace an issuer's admin account (lost or stolen)."""
-    _proposed(app, app.session.operator().propose_replace_issuer_admin(issuer_id, Web3.to_checksum_address(new_admin)))
+def propose_replace_issuer_admin(app: App, issuer_id: str, new_admin: str, compromised_from: int) -> None:
+    """Replace an issuer's admin account (lost, or stolen: then say since when)."""
+    _proposed(app, app.session.operator().propose_replace_issuer_admin(
+        issuer_id, Web3.to_checksum_address(new_admin), compromised_from))
+
+
+@propose.command("predecessor")
+@click.argument("chain_id", type=int)
+@click.argument("registry")
+@command
+def propose_predecessor(app: App, chain_id: int, registry: str) -> None:
+    """Record that this registry succeeds REGISTRY on chain CHAIN_ID (a rebuilt network or an earlier version)."""
+    _proposed(app, app.session.operator().propose_predecessor(chain_id, Web3.to_checksum_address(registry)))
+
+
+@propose.command("recover-operator")
+@click.argument("lost")
+@click.argument("replacement")
+@command
+def propose_recover_operator(app: App, lost: str, replacement: str) -> None:
+    """Replace operator LOST, whose key is lost, without its approval: after the other jurisdictions' quorum it
+    waits 30 days in public; its jurisdiction's operators (itself included) and the regulators may veto."""
+    _proposed(app, app.session.operator().propose_recovery(
+        Web3.to_checksum_address(lost), Web3.to_checksum_address(replacement)))
 
 
 @propose.command("add-operator")
@@ -227,6 +251,24 @@ def operator_approve(app: App, proposal_ids: tuple[int, ...]) -> None:
     results = {pid: client.approve(pid) for pid in proposal_ids}
     app.emit({str(k): {"executed": v} for k, v in results.items()},
              "\n".join(f"proposal {k}: {'executed' if v else 'approved'}" for k, v in results.items()))
+
+
+@operator.command("veto")
+@click.argument("proposal_id", type=int)
+@command
+def operator_veto(app: App, proposal_id: int) -> None:
+    """Veto a recovery (as an operator of the lost operator's jurisdiction, or as a regulator's account)."""
+    app.session.operator().veto(proposal_id)
+    app.emit({"proposalId": proposal_id, "vetoed": True}, f"recovery {proposal_id} vetoed")
+
+
+@operator.command("execute-recovery")
+@click.argument("proposal_id", type=int)
+@command
+def operator_execute_recovery(app: App, proposal_id: int) -> None:
+    """Carry out a recovery whose 30-day time lock has passed without a veto."""
+    app.session.operator().execute_recovery(proposal_id)
+    app.emit({"proposalId": proposal_id, "executed": True}, f"recovery {proposal_id} carried out")
 
 
 @operator.command("proposals")

@@ -15,10 +15,12 @@ from rich.table import Table
 from ..format.bundle import load_bundle
 from ..format.display import counted
 from ..format.encoding import from_hex, to_hex, utc_minute
+from ..format.metadata import LANGUAGES
 from ..format.presentation import load_presentation, looks_like_presentation
 from ..regulator.anomalies import KINDS
 from ..regulator.export import to_csv, to_html, to_json
 from ..regulator.index import Freshness
+from ..regulator.words import Names
 from ..sealing import Kem, RegulatorKey
 from ._shell import App, BadInput, command
 
@@ -132,19 +134,28 @@ def sync(app: App) -> None:
 @regulator.command("report")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--language", type=click.Choice(LANGUAGES),
+              help="The HTML report's language (default: [display] language); CSV and JSON keep codes.")
 @SYNC_FIRST
 @command
-def report(app: App, fmt: str, out: Path | None, sync_first: bool) -> None:
+def report(app: App, fmt: str, out: Path | None, language: str | None, sync_first: bool) -> None:
     """Issued, revoked and verified per issuer, verifier, type and day; anomalies by kind (count, meaning, what
     to do, first examples); governance changes; with the regulator's keys, the circulation trail too: receipts
-    per bank, purpose and day, consent, disputes."""
+    per bank, purpose and day, consent, disputes. The HTML page names issuers and document types by their
+    registered display metadata and banks by [regulator] bank_names."""
     _fresh(app, sync_first)
-    found = app.session.supervision.report()
-    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](found)
+    supervision = app.session.supervision
+    found = supervision.report()
+    if fmt == "html":
+        names = Names.registered(app.session.metadata, supervision.issued_types(),
+                                 app.session.config.regulator.bank_names)
+        text = to_html(found, language or app.session.config.display.language, names)
+    else:
+        text = {"csv": to_csv, "json": to_json}[fmt](found)
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8")
         app.console.print(f"{fmt} report written to {out}")
 
 

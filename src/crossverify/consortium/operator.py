@@ -24,7 +24,6 @@ from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..chain.typed_data import AnchorRequest, RevocationRequest
-from ..errors import ConfigError
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import to_hex, utc_time
 from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
@@ -54,14 +53,20 @@ class Proposal:
     missing_jurisdictions: tuple[str, ...]
     executed: bool
     stale: bool
+    unlock_at: int = 0
+    vetoed: bool = False
 
     @property
     def progress(self) -> str:
         """E.g. ``"1 of 2 approvals, needs Guangdong"``."""
         if self.executed:
             return f"passed with {self.approvals} approvals"
+        if self.vetoed:
+            return "vetoed: the recovery will not happen"
         if self.stale:
             return "void: the operators changed since it was made; propose again"
+        if self.unlock_at:
+            return f"recovery agreed; can be carried out from {utc_time(self.unlock_at)} unless vetoed"
         needs = f", needs {' and '.join(self.missing_jurisdictions)}" if self.missing_jurisdictions else ""
         return f"{self.approvals} of {self.threshold} approvals{needs}"
 
@@ -70,7 +75,8 @@ class Proposal:
                 "createdAt": self.created_at, "expiresAt": self.expires_at, "approvals": self.approvals,
                 "approvedBy": list(self.approved_by), "threshold": self.threshold,
                 "missingJurisdictions": list(self.missing_jurisdictions), "executed": self.executed,
-                "stale": self.stale, "progress": self.progress}
+                "stale": self.stale, "unlockAt": self.unlock_at or None, "vetoed": self.vetoed,
+                "progress": self.progress}
 
 
 def describe(kind: ProposalKind, payload: bytes) -> str:
@@ -93,7 +99,13 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     if kind is ProposalKind.COMPROMISE_KEY:
         return f"mark signing key {_addr(v[0])} compromised from {utc_time(v[1])}"
     if kind is ProposalKind.REPLACE_ISSUER_ADMIN:
-        return f"replace the admin of issuer {code_name(v[0])} with {_addr(v[1])}"
+        stolen = f", the old admin compromised from {utc_time(v[2])}" if v[2] else ""
+        return f"replace the admin of issuer {code_name(v[0])} with {_addr(v[1])}{stolen}"
+    if kind is ProposalKind.RECORD_PREDECESSOR:
+        return f"record that this registry succeeds registry {_addr(v[1])} on chain {v[0]}"
+    if kind is ProposalKind.RECOVER_OPERATOR:
+        return (f"recover the seat of operator {_addr(v[0])}, which cannot approve, for {_addr(v[1])} (after a "
+                "public time lock; its jurisdiction's operators and the regulators may veto)")
     if kind is ProposalKind.ADD_OPERATOR:
         return f"add operator {_addr(v[0])} for {jurisdiction_name(v[1])}"
     if kind is ProposalKind.REMOVE_OPERATOR:
@@ -101,9 +113,9 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     if kind is ProposalKind.REPLACE_OPERATOR:
         return f"replace operator {_addr(v[0])} with {_addr(v[1])}"
     if kind is ProposalKind.SET_REGULATOR_KEYS:
-        keys = ", ".join(f"{jurisdiction_name(j)} {len(k)}-byte key 0x{k[:4].hex()}…" for k, j in zip(v[1], v[2],
+        keys = ", ".join(f"{jurisdiction_name(j)} {len(k)}-byte key 0x{k[:4].hex()}…" for k, j in zip(v[0], v[1],
                                                                                                     strict=False))
-        return f"set the regulators' sealing keys on {_addr(v[0])}: {keys}"
+        return f"set the regulators' sealing keys: {keys}"
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
 
@@ -151,8 +163,9 @@ class OperatorClient:
                tx_params: dict[str, Any] | None = None) -> OperatorClient:
         """Deploy a consortium of ``(account, jurisdiction)`` operators, its registry and the circulation contract
         beside it (``threshold=0``: all)."""
-        consortium, registry = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime, tx_params)
-        return cls(registry, sender, consortium, CirculationContract.deploy(w3, registry, sender, tx_params))
+        consortium, registry, circulation = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime,
+                                                              tx_params)
+        return cls(registry, sender, consortium, circulation)
 
     # -------------------------------------------------------------------------------------------------------
     # Proposing and approving
@@ -197,8 +210,28 @@ class OperatorClient:
     def propose_compromised_key(self, key: str, since: int) -> int:
         return self.propose(ProposalKind.COMPROMISE_KEY, key, since)
 
-    def propose_replace_issuer_admin(self, issuer_id: str, new_admin: str) -> int:
-        return self.propose(ProposalKind.REPLACE_ISSUER_ADMIN, issuer_id_code(issuer_id), new_admin)
+    def propose_replace_issuer_admin(self, issuer_id: str, new_admin: str, compromised_from: int = 0) -> int:
+        """Replace an issuer's admin account; with ``compromised_from``, the old admin's revocations, compromise
+        marks, key additions and cancellations from that moment on stop counting (at most 30 days back)."""
+        return self.propose(ProposalKind.REPLACE_ISSUER_ADMIN, issuer_id_code(issuer_id), new_admin, compromised_from)
+
+    def propose_predecessor(self, chain_id: int, registry: str) -> int:
+        """Record that this registry succeeds ``registry`` on chain ``chain_id`` (a rebuilt network, or an earlier
+        version): bundles naming it verify here once their roots are anchored here."""
+        return self.propose(ProposalKind.RECORD_PREDECESSOR, chain_id, Web3.to_checksum_address(registry))
+
+    def propose_recovery(self, lost: str, replacement: str) -> int:
+        """Propose to replace operator ``lost``, whose key is lost, by ``replacement`` without its approval: once
+        the other jurisdictions approve, it waits ``RECOVERY_DELAY`` in public for a veto."""
+        return self.propose(ProposalKind.RECOVER_OPERATOR, lost, replacement)
+
+    def veto(self, proposal_id: int) -> TxReceipt:
+        """Veto a recovery (as an operator of the lost operator's jurisdiction, or as an active regulator)."""
+        return self.consortium.transact(lambda f: f.veto(proposal_id), self.sender)
+
+    def execute_recovery(self, proposal_id: int) -> TxReceipt:
+        """Carry out a recovery whose time lock has passed without a veto."""
+        return self.consortium.transact(lambda f: f.executeRecovery(proposal_id), self.sender)
 
     def propose_add_operator(self, account: str, jurisdiction: str) -> int:
         return self.propose(ProposalKind.ADD_OPERATOR, account, jurisdiction_code(jurisdiction))
@@ -215,9 +248,7 @@ class OperatorClient:
     def propose_regulator_keys(self, keys: Sequence[tuple[bytes, str]]) -> int:
         """Propose the regulators' sealing keys (raw public keys), each with its jurisdiction, for the circulation
         contract."""
-        if self.circulation is None:
-            raise ConfigError("proposing regulator keys needs the circulation contract ([network] circulation)")
-        return self.propose(ProposalKind.SET_REGULATOR_KEYS, self.circulation.address, [k for k, _ in keys],
+        return self.propose(ProposalKind.SET_REGULATOR_KEYS, [k for k, _ in keys],
                             [jurisdiction_code(j) for _, j in keys])
 
     def approve(self, proposal_id: int) -> bool:
@@ -248,11 +279,13 @@ class OperatorClient:
         approved = [(a, j) for i, (a, j) in enumerate(operators) if not stale and info.approved_by >> i & 1]
         covered = {j for _, j in approved}
         missing = tuple(dict.fromkeys(jurisdiction_name(j) for _, j in operators if j not in covered))
+        lost = abi_decode(["address"], info.payload[:32])[0] if info.kind is ProposalKind.RECOVER_OPERATOR else None
         return Proposal(
             id=info.id, kind=info.kind, action=describe(info.kind, info.payload), proposer=info.proposer,
             created_at=info.created_at, expires_at=info.expires_at, approvals=bin(info.approved_by).count("1"),
-            approved_by=tuple(a for a, _ in approved), threshold=threshold,
-            missing_jurisdictions=() if info.executed else missing, executed=info.executed, stale=stale)
+            approved_by=tuple(a for a, _ in approved if lost is None or a.lower() != lost.lower()),
+            threshold=threshold, missing_jurisdictions=() if info.executed else missing, executed=info.executed,
+            stale=stale, unlock_at=info.unlock_at, vetoed=info.vetoed)
 
     # -------------------------------------------------------------------------------------------------------
     # Relaying

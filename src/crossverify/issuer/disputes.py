@@ -1,9 +1,11 @@
-"""An issuer's side of disputes: register its sealing key, list the disputes sealed to it, answer them.
+"""An issuer's side of disputes: register its keys, list the disputes sealed to it, answer them.
 
 Disputes about the issuer's documents are sealed to the issuer's X25519 (or hybrid) sealing key, whose public
-half its admin registers on the circulation contract. An answer is signed twice: by one of the issuer's signing
-keys inside (so the bank and the regulators know the issuer answered), and by the dispute's one-time answer
-key outside (so the contract accepts it from any sender: a relay keeps the issuer's accounts out of it).
+half its admin registers on the circulation contract with the issuer's answer key (a secp256k1 key derived from
+the sealing key). An answer is signed twice: by one of the issuer's signing keys inside (so the bank and the
+regulators know the issuer answered), and by the dispute's one-time answer key outside, the issuer's answer key
+moved by a tweak sealed in the dispute: only the issuer can sign for it, so nobody else can take its place, and
+the contract accepts it from any sender (a relay keeps the issuer's accounts out of it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ..sealing import (
     DisputeStatus,
     RegulatorKey,
     RegulatorPublicKey,
+    answer_signing_key,
+    issuer_answer_key,
     kem_of_public_key,
     open_dispute,
     seal_answer,
@@ -47,21 +51,24 @@ class ReceivedDispute:
 
 def register_sealing_key(circulation: CirculationContract, issuer_id: str, key: RegulatorKey, admin: Sender
                          ) -> TxReceipt:
-    """Register ``key``'s public half as the issuer's dispute sealing key (sent by the issuer's admin)."""
-    return circulation.set_issuer_sealing_key(issuer_id_code(issuer_id), key.public_key.raw, admin)
+    """Register ``key``'s public half as the issuer's dispute sealing key, and the answer key derived from it
+    (sent by the issuer's admin)."""
+    return circulation.set_issuer_keys(issuer_id_code(issuer_id), key.public_key.raw, issuer_answer_key(key), admin)
 
 
 def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_block: int = 0
                       ) -> list[ReceivedDispute]:
-    """Every dispute since ``from_block`` that opens with the issuer's sealing key ``key``, oldest first."""
+    """Every dispute since ``from_block`` that opens with the issuer's sealing key ``key`` and that this issuer can
+    answer, oldest first."""
     out = []
+    answer_root = issuer_answer_key(key)
     for event in circulation.events(from_block):
         if event.name != "DisputeOpened":
             continue
         dispute_id = bytes(event.args["disputeId"])
         info = circulation.dispute(dispute_id)
         try:
-            dispute = open_dispute(bytes(event.args["ciphertext"]), info.answer_key, key)
+            dispute = open_dispute(bytes(event.args["ciphertext"]), info.answer_key, key, lambda _: answer_root)
         except (NotSealedToThisKey, SealingError):
             continue  # about another issuer's document, or not for this key
         out.append(ReceivedDispute(dispute_id, event.args["verifier"], event.block_number, info.opened_at, dispute,
@@ -70,9 +77,10 @@ def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_
 
 
 def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, status: DisputeStatus,
-                   signer: BaseAccount | SM2Signer, sender: Sender, now: int) -> DisputeAnswer:
+                   signer: BaseAccount | SM2Signer, sender: Sender, now: int, key: RegulatorKey) -> DisputeAnswer:
     """Answer ``received`` with ``status``, signed by the issuer's signing key ``signer`` (in the GM suite an SM2
-    key, which the answer names), sealed to the bank's reply key and the regulators' keys, sent by ``sender``."""
+    key, which the answer names) and by the dispute's answer key (from the issuer's sealing key ``key``), sealed to
+    the bank's reply key and the regulators' keys, sent by ``sender`` (any account)."""
     if received.answered:
         raise CrossverifyError(f"dispute {received.dispute_id.hex()} was already answered")
     signed = DisputeAnswer.signed_bytes(received.dispute_id, status, now)
@@ -84,5 +92,6 @@ def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, 
     regulators = [RegulatorPublicKey(kem_of_public_key(k), k)
                   for k in circulation.regulator_keys().keys]
     sealed = seal_answer(answer, [received.dispute.reply_key, *regulators])
-    circulation.answer_dispute(received.dispute_id, sealed, Account.from_key(received.dispute.answer_key), sender)
+    answer_key = Account.from_key(answer_signing_key(received.dispute, key))
+    circulation.answer_dispute(received.dispute_id, sealed, answer_key, sender)
     return answer

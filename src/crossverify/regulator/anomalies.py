@@ -54,6 +54,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "count, so the documents stay valid unless a sound key revokes them.",
          "Ask the issuer whether it meant the revocation; if so, it revokes again with a sound key or its admin. "
          "A revocation it did not mean is evidence of the key's misuse.", keyed=False),
+    Kind("anchor_replaced", Severity.HIGH, "Pending batch squatted by a compromised key",
+         "A batch root was first anchored with a signing key that its issuer later reported compromised from a "
+         "moment at or before that anchor, and the genuine anchor took its place: whoever held the stolen key "
+         "anchored the issuer's pending root with other terms to block it. Only the genuine anchor counts.",
+         "Ask the issuer how the key was stolen and whether any other batch of that key's window is its own.",
+         keyed=False),
+    Kind("revocation_by_compromised_admin", Severity.HIGH, "Revocation sent by a compromised admin",
+         "The consortium replaced an issuer's admin account as compromised from a moment on; a revocation that "
+         "account sent at or after that moment does not count, so the documents stay valid unless the new admin "
+         "revokes them.",
+         "Ask the issuer whether it meant the revocation; if so, its new admin revokes again. One it did not mean "
+         "is evidence of the account's misuse.", keyed=False),
     Kind("receipt_burst", Severity.MEDIUM, "Burst of receipts from one bank",
          "A bank recorded more receipts in one hour than the index's threshold ([audit] burst_per_hour): bulk "
          "verification outside its usual business, or a bank scanning documents it has no case for.",

@@ -24,7 +24,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
-from ..format.codes import code_name
+from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import (
     Consent,
@@ -315,8 +315,10 @@ class CirculationTrail:
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
-            answer_key = self.reader.circulation.dispute(dispute_id).answer_key
-            opened = _open(ours, lambda key, _: open_dispute(sealed, answer_key, key))
+            circulation = self.reader.circulation
+            answer_key = circulation.dispute(dispute_id).answer_key
+            opened = _open(ours, lambda key, _: open_dispute(
+                sealed, answer_key, key, lambda issuer: circulation.issuer_answer_key(issuer_id_code(issuer))))
             if not isinstance(opened, str):
                 d = opened
                 content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),

@@ -20,8 +20,8 @@ from . import anomalies
 
 HOUR = 3600
 #: Bumped when the rows derived from the events change: the index derives them again from its events.
-VERSION = "1"
-TABLES = ("anchors", "revocations", "compromised_keys", "sealed_batches")
+VERSION = "2"
+TABLES = ("anchors", "revocations", "compromised_keys", "compromised_admins", "sealed_batches")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,7 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
         a, t = e.args, e.block_time
         if e.name == "BatchAnchored":
             issuer = code_name(from_hex(a["issuerId"]))
+            _replace_squat(db, e, issuer)
             db.execute("INSERT INTO anchors (id, block_number, block_time, issuer_id, doc_type, batch_root, documents, "
                        "signing_key, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "anchors"), e.block_number, t, issuer, code_name(from_hex(a["docType"])),
@@ -56,6 +57,8 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
             touched.append(_compromised(db, e))
         elif e.name in ("DocumentRevoked", "BatchRevoked"):
             touched.append(_revoked(db, e))
+        elif e.name == "IssuerAdminReplaced" and a["compromisedFrom"]:
+            touched.append(_compromised_admin(db, e))
         elif e.name == "ReceiptsSealed":
             verifier = a["verifier"]
             db.execute("INSERT INTO sealed_batches (id, block_number, block_time, verifier, key_epoch, receipts) "
@@ -74,6 +77,46 @@ def _compromised_anchor(db: Connection, raised_by: IndexedEvent, issuer: str, ro
     anomalies.record(db, "anchor_in_compromised_window", root.lower(), block_number=raised_by.block_number,
                      block_time=raised_by.block_time, happened_at=anchored_at, issuer_id=issuer, batchRoot=root.lower(),
                      key=key)
+
+
+def _replace_squat(db: Connection, e: IndexedEvent, issuer: str) -> None:
+    """A root anchored again: the registry let the genuine anchor take the place of one whose key was compromised
+    at or before it (a squat). The squat stops counting and is an anomaly."""
+    root = from_hex(e.args["batchRoot"])
+    for number, key, anchored_at in db.execute("SELECT id, signing_key, block_time FROM anchors WHERE issuer_id = ? "
+                                               "AND batch_root = ? AND replaced = 0", (issuer, root)).fetchall():
+        db.execute("UPDATE anchors SET replaced = 1 WHERE id = ?", (number,))
+        anomalies.record(db, "anchor_replaced", f"{to_hex(root)}:{anchored_at}", block_number=e.block_number,
+                         block_time=e.block_time, happened_at=anchored_at, issuer_id=issuer, batchRoot=to_hex(root),
+                         key=key)
+
+
+def _compromised_admin(db: Connection, e: IndexedEvent) -> int:
+    """An admin replaced as compromised from a moment on: revocations it sent since no longer count. Returns the
+    earliest time whose figures changed."""
+    a = e.args
+    admin, since, issuer = a["oldAdmin"].lower(), a["compromisedFrom"], code_name(from_hex(a["issuerId"]))
+    db.execute("INSERT INTO compromised_admins (id, block_number, block_time, issuer_id, admin, compromised_from) "
+               "VALUES (?, ?, ?, ?, ?, ?)", (
+        anomalies.next_id(db, "compromised_admins"), e.block_number, e.block_time, issuer, admin, since))
+    revocations = db.execute("SELECT id, block_time, scope, target, reason FROM revocations WHERE issuer_id = ? AND "
+                             "admin = ? AND block_time >= ? AND counted = 1", (issuer, admin, since)).fetchall()
+    for number, revoked_at, scope, target, reason in revocations:
+        db.execute("UPDATE revocations SET counted = 0 WHERE id = ?", (number,))
+        anomalies.record(db, "revocation_by_compromised_admin", f"{scope}:{to_hex(bytes(target))}:{revoked_at}",
+                         block_number=e.block_number, block_time=e.block_time, happened_at=revoked_at,
+                         issuer_id=issuer, scope=scope, target=to_hex(bytes(target)), reason=reason, admin=admin)
+    return min([e.block_time, *(int(r[1]) for r in revocations)])
+
+
+def _void_since(db: Connection, issuer: str, key: str, admin: str) -> int | None:
+    """From when a revocation signed by ``key`` (or, unsigned, sent by the admin ``admin``) stops counting."""
+    if key:
+        row = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?", (key,)).fetchone()
+    else:
+        row = db.execute("SELECT MIN(compromised_from) FROM compromised_admins WHERE issuer_id = ? AND admin = ?",
+                         (issuer, admin)).fetchone()
+    return None if row[0] is None else int(row[0])
 
 
 def _compromised(db: Connection, e: IndexedEvent) -> int:
@@ -112,14 +155,14 @@ def _revoked(db: Connection, e: IndexedEvent) -> int:
     if scope == "batch":
         found = db.execute("SELECT documents FROM anchors WHERE batch_root = ?", (from_hex(target),)).fetchone()
         documents = found[0] if found else 0
-    since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
-                       (key,)).fetchone()[0] if key else None
+    admin = "" if key else a["actor"].lower()
+    since = _void_since(db, issuer, key, admin)
     counted = since is None or t < since
     db.execute("INSERT INTO revocations (id, block_number, block_time, issuer_id, scope, target, reason, "
-               "signing_key, documents, counted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+               "signing_key, documents, counted, admin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
         anomalies.next_id(db, "revocations"), e.block_number, t, issuer, scope, from_hex(target), reason, key,
-        documents, int(counted)))
-    if not counted:
+        documents, int(counted), admin))
+    if not counted:  # a compromise the index already holds (a chain read again from an earlier block)
         _void_revocation(db, e, t, issuer, scope, target.lower(), reason, key)
         return t
     # Receipts the regulator opened already, for verifications at or after this revocation.
@@ -161,10 +204,13 @@ def rewind(db: Connection, keep: int, burst_per_hour: int) -> int | None:
     for verifier, hour in sorted(hours):
         db.execute("DELETE FROM anomalies WHERE kind = 'receipt_burst' AND subject = ?", (f"{verifier}:{hour}",))
         _burst(db, verifier, hour, burst_per_hour)
-    voided = db.execute("SELECT id, block_time, signing_key FROM revocations WHERE counted = 0").fetchall()
-    for number, revoked_at, key in voided:
-        since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
-                           (key,)).fetchone()[0]
+    # a replaced squat whose replacement left the chain counts again
+    db.execute("UPDATE anchors SET replaced = 0 WHERE id IN (SELECT MAX(id) FROM anchors GROUP BY issuer_id, "
+               "batch_root HAVING MIN(replaced) = 1)")
+    voided = db.execute("SELECT id, block_time, issuer_id, signing_key, admin FROM revocations WHERE counted = 0"
+                        ).fetchall()
+    for number, revoked_at, issuer, key, admin in voided:
+        since = _void_since(db, issuer, key, admin)
         if since is None or revoked_at < since:
             db.execute("UPDATE revocations SET counted = 1 WHERE id = ?", (number,))
             times.append(revoked_at)

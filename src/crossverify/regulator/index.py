@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 DATA_PER_EVENT = 256
 
 #: The events the derived rows come from (:mod:`crossverify.regulator.facts`).
-FACT_EVENTS = frozenset({"BatchAnchored", "SigningKeyCompromised", "DocumentRevoked", "BatchRevoked", "ReceiptsSealed"})
+FACT_EVENTS = frozenset({"BatchAnchored", "SigningKeyCompromised", "DocumentRevoked", "BatchRevoked", "ReceiptsSealed",
+                         "IssuerAdminReplaced"})
 
 GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",

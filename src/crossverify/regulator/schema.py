@@ -216,6 +216,22 @@ CREATE TABLE rollup (
 DELETE FROM meta WHERE key = 'circulation_keys';
 """
 
+#: An anchor that a later one of the same root replaced (its signing key was compromised by then) stops counting;
+#: a revocation keeps the admin account that sent it, and an admin the consortium replaced as compromised from a
+#: moment on voids what it sent since (the rows are derived again: ``facts.VERSION``).
+STOLEN_ACCOUNTS = """
+ALTER TABLE anchors ADD COLUMN replaced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN admin TEXT NOT NULL DEFAULT '';
+CREATE TABLE compromised_admins (
+    id               INTEGER PRIMARY KEY,
+    block_number     INTEGER NOT NULL,
+    block_time       INTEGER NOT NULL,
+    issuer_id        TEXT    NOT NULL,
+    admin            TEXT    NOT NULL,
+    compromised_from INTEGER NOT NULL
+);
+"""
+
 
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
@@ -243,7 +259,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
         db.execute("ALTER TABLE packed_events RENAME TO events")
         db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
 
-    return (*MIGRATIONS, pack_rows, SUPERVISION)
+    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS)
 
 
 def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:

@@ -79,15 +79,17 @@ def open_dispute(circulation: CirculationContract, sender: Sender, report: Verif
         raise CrossverifyError("a dispute needs a readable bundle")
     issuer = report.bundle.header.issuer_id
     issuer_key = circulation.issuer_sealing_key(issuer_id_code(issuer))
-    if not issuer_key:
-        raise SealingError(f"issuer {issuer} registered no sealing key for disputes on the circulation contract")
+    answer_root = circulation.issuer_answer_key(issuer_id_code(issuer))
+    if not issuer_key or not answer_root:
+        raise SealingError(f"issuer {issuer} registered no keys for disputes on the circulation contract")
     regulators = regulator_keys(circulation)
     recipient = RegulatorPublicKey(regulators[0].kem, issuer_key)
     reply = RegulatorKey.generate(regulators[0].kem)
     dispute = Dispute.new(report.document_digest, issuer, report.bundle.proof.batch_root, reason, receipt, now,
                           reply.public_key)
-    sealed = seal_dispute(dispute, [recipient, *regulators])
-    dispute_id, _ = circulation.open_dispute(answer_key_address(dispute), sealed, sender)
+    answer_key = answer_key_address(dispute, answer_root)
+    sealed = seal_dispute(dispute, [recipient, *regulators], answer_key)
+    dispute_id, _ = circulation.open_dispute(answer_key, sealed, sender)
     return OpenedDispute(dispute_id, dispute, reply)
 
 
