@@ -69,6 +69,7 @@ CHECKS = (
     "audience_matches",
     "presentation_not_expired",
     "challenge_fresh",
+    "presentation_within_challenge",
     "anchored",
     "anchor_matches_bundle",
     "key_held_by_issuer",
@@ -435,13 +436,22 @@ class VerifierClient:
         waiting = [i for i, (_, _, digest, p) in enumerate(parsed) if p is not None and digest is not None]
         if not waiting:
             return
-        answers = [(p.binding.nonce, p.binding.purpose) for i in waiting if (p := parsed[i][3]) is not None]
+        answers = [(p.binding.nonce, p.binding.purpose, p.binding.exp) for i in waiting
+                   if (p := parsed[i][3]) is not None]
         found: list[Consumed | None] = [None] * len(waiting)
         if self.challenges is not None:
             found = [*self.challenges.consume_many(answers, now)]
-        for i, (nonce, purpose), result in zip(waiting, answers, found, strict=True):
+        for i, (nonce, purpose, exp), result in zip(waiting, answers, found, strict=True):
             bundle, checks, _, p = parsed[i]
             checks.append(_challenge_check(nonce, purpose, result))
+            if result is Consumed.FRESH:
+                checks.append(Check("presentation_within_challenge", Outcome.PASSED,
+                                    f"it expires at {utc_time(exp)}, within its challenge's life"))
+            elif result is Consumed.OUTLIVED:
+                checks.append(Check("presentation_within_challenge", Outcome.FAILED,
+                                    f"it expires at {utc_time(exp)}, after its challenge does: a holder's software "
+                                    "caps a presentation's exp at the challenge's expiresAt; the challenge stays "
+                                    "open for a presentation that does"))
             if result is not Consumed.FRESH:
                 parsed[i] = (bundle, checks, None, p)
 
@@ -521,12 +531,14 @@ def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Chec
         Consumed.USED: "the challenge was already answered: a replayed presentation",
         Consumed.EXPIRED: "the challenge expired before it was answered",
         Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
+        Consumed.OUTLIVED: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and still open (not used)",
     }[found]
-    return Check("challenge_fresh", Outcome.PASSED if found is Consumed.FRESH else Outcome.FAILED, detail)
+    passed = found in (Consumed.FRESH, Consumed.OUTLIVED)
+    return Check("challenge_fresh", Outcome.PASSED if passed else Outcome.FAILED, detail)
 
 
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
-                        "presentation_not_expired", "challenge_fresh")
+                        "presentation_not_expired", "challenge_fresh", "presentation_within_challenge")
 #: What a report says of a check that never ran.
 _SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
 _NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
