@@ -287,6 +287,8 @@ def must_reject() -> list[dict[str, object]]:
          _edit(lambda d: d["document"].update(docType="depcert"))),
         ("docType with a trailing newline (a pattern's $ ends the text, as in ECMA-262)", "InvalidValue",
          "/document/docType", _edit(lambda d: d["document"].update(docType="DEPCERT\n"))),
+        ("issuer starting with a separator (the first character as for docType)", "InvalidValue",
+         "/document/issuer", _edit(lambda d: d["document"].update(issuer="-BNUMMOMX"))),
         ("issuer with a trailing newline", "InvalidValue", "/document/issuer",
          _edit(lambda d: d["document"].update(issuer="BNUMMOMX\n"))),
         ("batchRoot with a trailing newline", "InvalidHex", "/proof/batchRoot",
