@@ -666,6 +666,19 @@ class RegistryInvalidSignature(ContractRevert):
     """The signature does not recover to any address."""
 
 
+class RegistryInvalidSM2Signature(ContractRevert):
+    """The SM2 signature is not the named key's over this request, chain and registry."""
+
+
+class RegistryInvalidSuite(ContractRevert):
+    """A registry's suite is 1 (standard, no SM2 verifier) or 2 (GM, with an SM2 verifier)."""
+
+
+class RegistrySuiteMismatch(ContractRevert):
+    """The function or the structure belongs to the other crypto suite than this registry's, `suite` (1 standard,
+    2 GM)."""
+
+
 class RegistryIssuerExists(ContractRevert):
     """An issuer with this id was already admitted."""
 
@@ -739,7 +752,7 @@ class RegistryUnknownBatch(ContractRevert):
 
 
 class RegistryUnknownHashAlgorithm(ContractRevert):
-    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3)."""
+    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3), or not 3 in a GM deployment."""
 
 
 class RegistryUnknownIssuer(ContractRevert):
