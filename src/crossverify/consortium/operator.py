@@ -27,6 +27,7 @@ from ..chain.typed_data import AnchorRequest, RevocationRequest
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import to_hex, utc_time
 from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
+from ..format.suite import Suite
 
 #: How jurisdiction codes read in proposals; other codes are shown as they are.
 JURISDICTION_NAMES = {"MO": "Macao", "GD": "Guangdong", "HK": "Hong Kong", "SZ": "Shenzhen"}
@@ -145,6 +146,10 @@ def _addr(value: str) -> str:
     return str(Web3.to_checksum_address(value))
 
 
+#: A signed request's signature: EIP-2098 ``(r, vs)``, or SM2's ``(r, s, key address)`` in the GM suite.
+Signed = tuple[bytes, bytes] | tuple[bytes, bytes, str]
+
+
 class OperatorClient:
     """What one operator does. Proposals pass in the approval that meets the quorum: the threshold, and an
     approval from every jurisdiction that has an operator."""
@@ -160,11 +165,13 @@ class OperatorClient:
     @classmethod
     def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[tuple[str, str]], threshold: int = 0,
                proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
-               tx_params: dict[str, Any] | None = None) -> OperatorClient:
+               tx_params: dict[str, Any] | None = None, suite: Suite = Suite.STANDARD,
+               sm2_verifier: str | None = None) -> OperatorClient:
         """Deploy a consortium of ``(account, jurisdiction)`` operators, its registry and the circulation contract
-        beside it (``threshold=0``: all)."""
+        beside it (``threshold=0``: all), in crypto ``suite``, for ever (a GM registry verifies SM2 through
+        ``sm2_verifier``, or through an ``SM2Verifier`` deployed first)."""
         consortium, registry, circulation = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime,
-                                                              tx_params)
+                                                              tx_params, suite, sm2_verifier)
         return cls(registry, sender, consortium, circulation)
 
     # -------------------------------------------------------------------------------------------------------
@@ -291,10 +298,16 @@ class OperatorClient:
     # Relaying
     # -------------------------------------------------------------------------------------------------------
 
-    def relay_anchors(self, signed: Sequence[tuple[AnchorRequest, tuple[bytes, bytes]]]) -> TxReceipt:
-        """Submit issuers' signed anchors in one transaction (a root already anchored identically is skipped)."""
-        return self.registry.transact(lambda f: f.anchorMany(
-            [r.as_abi() for r, _ in signed], [s for _, s in signed]), self.sender)
+    def relay_anchors(self, signed: Sequence[tuple[AnchorRequest, Signed]]) -> TxReceipt:
+        """Submit issuers' signed anchors in one transaction (a root already anchored identically is skipped):
+        EIP-2098 ``(r, vs)`` signatures, or in the GM suite SM2's ``(r, s, key address)``."""
+        requests, signatures = [r.as_abi() for r, _ in signed], [s for _, s in signed]
+        if signatures and all(len(s) == 3 for s in signatures):
+            return self.registry.transact(lambda f: f.anchorManySM2(requests, signatures), self.sender)
+        return self.registry.transact(lambda f: f.anchorMany(requests, signatures), self.sender)
 
-    def relay_revocation(self, request: RevocationRequest, signature: tuple[bytes, bytes]) -> TxReceipt:
+    def relay_revocation(self, request: RevocationRequest, signature: Signed) -> TxReceipt:
+        """Submit an issuer's signed revocation, as :meth:`relay_anchors`."""
+        if len(signature) == 3:
+            return self.registry.transact(lambda f: f.revokeBySM2Signature(request.as_abi(), signature), self.sender)
         return self.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature), self.sender)
