@@ -126,3 +126,21 @@ def test_each_command_line_parses_as_written(line: Line) -> None:
 def test_the_check_catches_what_a_newcomer_would_meet(text: str, fault: str) -> None:
     with pytest.raises(AssertionError, match=re.escape(fault)):
         check(text)
+
+
+def _shell_block(path: Path, after: str) -> list[str]:
+    """The commands of the first shell block after ``after`` in ``path``: continuations joined, comments and runs
+    of spaces dropped."""
+    text = path.read_text()
+    block = re.search(r"```sh\n(.*?)```", text[text.index(after):], re.S)
+    assert block is not None
+    joined = re.sub(r"\\\n\s*", " ", block.group(1))
+    return [" ".join(re.sub(r"\s#\s.*$", "", line).split()) for line in joined.strip().splitlines()]
+
+
+def test_the_readme_runs_the_walkthrough_as_tested() -> None:
+    """README's commands are docs/deploy.md's walk-through, which tests/node/test_walkthrough.py runs as written
+    on a fresh Hardhat node: a newcomer who copies README's block runs exactly what was tested."""
+    readme = _shell_block(ROOT / "README.md", "`examples/` holds one for every role")
+    walkthrough = _shell_block(ROOT / "docs" / "deploy.md", "<!-- walk-through: run by tests/node/test_walkthrough.py")
+    assert readme == walkthrough

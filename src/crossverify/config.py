@@ -191,13 +191,16 @@ class AuditSettings:
 class RegulatorSettings:
     """``[regulator]``: the regulator's sealing keys, every one it has held (keys rotate by epoch and old
     receipts stay sealed to old keys; env: comma-separated), the variable holding their password when they are
-    encrypted, how many days an issuer has to answer a dispute before the report flags it, and the names the
-    console shows for banks' accounts (``bank_names``: address -> name; the chain names no bank)."""
+    encrypted, how many days an issuer has to answer a dispute before the report flags it, the names the
+    console and the report show for banks' accounts (``bank_names``: address -> name; the chain names no bank),
+    and the console's sessions' SQLite file (``sessions``; unset: beside the audit index; in the ``[storage]``
+    database when it is set)."""
 
     key_files: list[Path] = field(default_factory=list)
     password_env: str = "CROSSVERIFY_REGULATOR_PASSWORD"
     dispute_answer_within: float = 5.0
     bank_names: dict[str, str] = field(default_factory=dict)
+    sessions: Path | None = None
 
     def __post_init__(self) -> None:
         if self.dispute_answer_within <= 0:

@@ -64,6 +64,7 @@ from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import RegulatorReader
 from .regulator.queries import AuditReport, Supervision
+from .regulator.words import Names
 from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts, seal_receipts
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
@@ -307,7 +308,10 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
                              burst_per_hour=max(1000, certificates))
     amcm = CirculationTrail(reader, [regulators["AMCM (Macao)"]])
     sync, opened = amcm.sync()
-    audit = Supervision(reader, amcm).report()
+    supervision = Supervision(reader, amcm)
+    audit = supervision.report()
+    metadata = MetadataReader(registry, Catalogue([*standard_types(), *(plan.published() for plan in ISSUERS)]))
+    named = Names.registered(metadata, supervision.issued_types(), {a: n for n, a in banks.items()})
     result.report = audit
     summary = Table("figure", "value")
     for k, v in audit.totals.items():
@@ -328,7 +332,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         console.print(f"  [red]{group['severity']}[/] {group['title']} ×{group['count']} ({who}): {group['meaning']}"
                       f"\n      next: {group['nextStep']}")
     reader.close()
-    (out_dir / "audit-report.html").write_text(to_html(audit))
+    (out_dir / "audit-report.html").write_text(to_html(audit, "en", named), encoding="utf-8")
     (out_dir / "audit-report.json").write_text(to_json(audit))
     result.seconds = time.perf_counter() - started
     console.print(f"\nReport written to [cyan]{out_dir / 'audit-report.html'}[/]; demo took {result.seconds:.1f} s.")
@@ -585,14 +589,19 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
     references = [f"DEPCERT-{i + 1:03d}" for i in range(certificates)]
     issuer.issue([(ref, Certificate(header, claims_for("DEPCERT", i, rng))) for i, ref in enumerate(references)])
     issuer.run()
+    published = out_dir / "metadata"  # the issuer's name as it published it, kept by the bank for its page
+    published.mkdir(exist_ok=True)
+    (published / "BNUMMOMX.json").write_text(json.dumps(ISSUERS[0].published().as_json(), ensure_ascii=False,
+                                                        indent=1))
     key, digest = new_key()
     config = Config(
         network=NetworkSettings(registry=macao.registry.address,
                                 circulation=macao.circulation.address if macao.circulation else None),
         keys=KeySettings(sender_address=bank),
-        verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite"),
+        verifier=VerifierSettings(outbox=out_dir / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                  challenges=out_dir / "challenges.sqlite"),
         service=ServiceSettings(host=host, port=port, api_keys={"demo-bank": f"bank {digest}"}),
-        display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True))),
+        display=DisplaySettings(name=dict(zip(LANGUAGES, DEMO_BANK, strict=True)), metadata=[published]),
         source="crossverify serve --demo")
     return config, key, [issuer.bundle_path(ref) for ref in references]
 
@@ -600,18 +609,24 @@ def resident_demo(out_dir: Path, certificates: int = 3, host: str = "127.0.0.1",
 def regulator_demo(out_dir: Path, certificates: int = 200, host: str = "127.0.0.1", port: int = 8080,
                    console: Console | None = None) -> tuple[Config, str, DemoResult]:
     """The demo's story on the embedded chain, then a regulator's service over it (AMCM's key, the banks by
-    name): ``(config, the regulator's new API key, what the story did)``."""
+    name, the issuers' published names): ``(config, the regulator's new API key, what the story did)``."""
     result = run_demo(out_dir, certificates, console)
     assert result.regulator_key is not None
     key_file = out_dir / "amcm.key"
     key_file.unlink(missing_ok=True)
     result.regulator_key.write(key_file)
     key, digest = new_key()
+    published = out_dir / "metadata"  # the issuers' names as they publish them, beside the standard types
+    published.mkdir(exist_ok=True)
+    for plan in ISSUERS:
+        (published / f"{plan.issuer_id}.json").write_text(json.dumps(plan.published().as_json(), ensure_ascii=False),
+                                                          encoding="utf-8")
     config = Config(
         network=NetworkSettings(registry=result.registry_address, circulation=result.circulation_address),
         audit=AuditSettings(index=out_dir / "console-index.sqlite", burst_per_hour=max(1000, certificates)),
         regulator=RegulatorSettings(key_files=[key_file], bank_names=result.banks),
         service=ServiceSettings(host=host, port=port, api_keys={"AMCM": f"regulator {digest}"}),
+        display=DisplaySettings(metadata=[published]),
         source="crossverify serve --demo-console")
     return config, key, result
 

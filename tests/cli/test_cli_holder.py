@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from crossverify.format.display import holder_key
 from crossverify.keys.keystore import write_keystore
 
 from ..conftest import Consortium
@@ -73,6 +74,11 @@ def test_consent_from_keygen_to_a_refused_replay(consortium: Consortium, config:
 
     replay = run(config, "--json", "verify", str(presentation), env=BANK)
     assert replay.exit_code == 1
+    said = run(config, "verify", str(presentation), "--language", "pt", env={**BANK, "COLUMNS": "120"}).output
+    assert "Chave do titular" in said and holder_key(made["cnf"], "pt") in said and "kty" not in said  # no raw JWK
+    assert holder_key(made["cnf"], "pt").startswith("P-256 · ") and "ocultados pelo titular: 1" in said
+    assert "Certificado de depósito" in said and "Nome do titular" in said  # the standard type's labels, although
+    assert "labels not used" not in said  # this bank keeps no file of the issuer's registered name
     assert [c["name"] for c in json.loads(replay.stdout)[0]["checks"] if c["outcome"] == "failed"] == [
         "challenge_fresh"]
     elsewhere = run(config, "--json", "verify", str(presentation), env={"CROSSVERIFY_VERIFIER_AUDIENCE": "BKCHCNBJ"})

@@ -16,7 +16,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.sealing import Receipt, seal
 
-from ..conftest import Consortium, deposit_certificates
+from ..conftest import EXAMPLES, Consortium, deposit_certificates
 
 
 def test_circulation_of_a_bundle_file(consortium: Consortium, tmp_path: Path) -> None:
@@ -46,6 +46,12 @@ index = "audit.sqlite"
 
 [regulator]
 key_files = ["pboc.key"]
+
+[regulator.bank_names]
+"{c.verifier}" = "Guangdong Bank A"
+
+[display]
+metadata = ["{EXAMPLES / "metadata"}"]
 """)
     env = {"CROSSVERIFY_REGULATOR_PASSWORD": "pboc", "COLUMNS": "200"}
 
@@ -54,8 +60,12 @@ key_files = ["pboc.key"]
         assert result.exit_code == 0, result.output
         return result.output
 
+    said = run("regulator", "sync")  # nouns agree with their counts
+    first, freshness = said.splitlines()
+    assert first.startswith("indexed ") and first.endswith("; opened 1 receipt and 0 dispute events (0 unreadable)")
+    assert freshness.endswith("up to date with the chain")
     synced = json.loads(run("--json", "regulator", "sync"))
-    assert synced["receipts"] == 1 and synced["unreadable"] == 0
+    assert synced["events"] == synced["receipts"] == synced["unreadable"] == 0
     by_file = json.loads(run("--json", "regulator", "circulation", str(bundle)))
     assert by_file == json.loads(run("--json", "regulator", "circulation", to_hex(digest)))
     assert by_file["freshness"]["behind"] == 0
@@ -68,6 +78,10 @@ key_files = ["pboc.key"]
     assert "up to date" in run("regulator", "report", "--format", "json", "--out", str(tmp_path / "report.json"))
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["circulation"]["receipts"] == 1 and report["totals"]["receipts"] == 1
+    run("regulator", "report", "--language", "zh-Hans", "--out", str(tmp_path / "report.html"))
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-Hans">' in page and "审计报告" in page and "Anomalies" not in page
+    assert "大西洋银行" in page and "Guangdong Bank A" in page and "开立账户" in page  # issuer, bank, purpose named
     bad = CliRunner().invoke(main, ["--config", str(config), "regulator", "circulation", "0x12"], env=env)
     assert bad.exit_code == 2
     assert to_hex(receipt.commitment()) == shown["commitment"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -18,6 +19,18 @@ def test_the_configuration_line_survives_a_narrow_terminal() -> None:
     key = lines[lines.index("API key for guangdong-bank-a (give it to them once; it is not stored):") + 1].strip()
     pasted = lines[lines.index("Add to [service.api_keys]:") + 1].strip()
     assert tomllib.loads(pasted) == {"guangdong-bank-a": f"bank {key_digest(key)}"}
+
+
+def test_configuration_sections_are_printed_as_written(tmp_path: Path) -> None:
+    """A human message that names a configuration section ("[regulator] key_files") prints it whole: the text
+    is not read as terminal markup, which would swallow the section."""
+    config = tmp_path / "crossverify.toml"
+    config.write_text('[keys]\ndev_mode = true\nsigner_private_key = "0x' + "11" * 32 + '"\n')
+    made = CliRunner().invoke(main, ["--config", str(config), "regulator", "keygen", "--out", str(tmp_path / "r.key")],
+                              catch_exceptions=False)
+    assert made.exit_code == 0 and "add it to [regulator] key_files" in made.output, made.output
+    listed = CliRunner().invoke(main, ["--config", str(config), "keys", "list"], catch_exceptions=False)
+    assert listed.exit_code == 0 and "[keys] signer_private_key" in listed.output, listed.output
 
 
 def test_any_name_gives_a_line_that_pastes_as_toml() -> None:

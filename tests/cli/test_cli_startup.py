@@ -28,3 +28,20 @@ def test_the_list_shows_each_commands_own_help() -> None:
         assert command is not None and command.name == name
         assert command.get_short_help_str(limit=500) == help, name
     assert main.get_command(ctx, "nothing") is None
+
+
+def test_every_help_reads_as_plain_text() -> None:
+    """Help is printed as written: no reStructuredText literals (``x``) meant for docstrings, at any depth."""
+    ctx = click.Context(main)
+
+    def texts(command: click.Command) -> list[str]:
+        found = [command.help or "", *(p.help or "" for p in command.params if isinstance(p, click.Option))]
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                found += texts(sub)
+        return found
+
+    for name, (_, help) in COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None
+        assert not [t for t in [help, *texts(command)] if "``" in t], name

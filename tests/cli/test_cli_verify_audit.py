@@ -10,6 +10,7 @@ import pytest
 from crossverify import RevocationReason, load_bundle
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
+from crossverify.verifier.client import CHECKS
 
 from ..conftest import EXAMPLES, Consortium, deposit_certificates
 from .test_cli_issuer import as_json, run
@@ -149,14 +150,23 @@ def test_the_verdict_comes_first_then_the_claims_by_their_labels(config: Path, f
     result = run(config, "verify", files[0].as_posix(), env={"COLUMNS": "100"})
     lines = result.output.splitlines()
     assert result.exit_code == 0 and lines[0] == f"{files[0].name}: VALID"
-    assert lines[1] == "  Deposit certificate · Banco Nacional Ultramarino (DEPCERT of BNUMMOMX)"
+    assert lines[1] == "  Deposit certificate · Banco Nacional Ultramarino (DEPCERT, BNUMMOMX)"
+    assert lines[2].startswith("  issued ") and " · figures as of " in lines[2]
     claims = "\n".join(lines[3:])
     assert "Holder's name" in claims and "CHAN Tai Man 0" in claims and "MOP$1,000.00" in claims
     assert "9-101-000000-8" not in claims and "•-•••-•••000-8" in claims  # masked until asked for
     assert "anchored" not in result.output  # the checks that passed: with --verbose
-    verbose = run(config, "verify", files[0].as_posix(), "--verbose", "--reveal", "--language", "zh-Hant")
+    verbose = run(config, "verify", files[0].as_posix(), "--verbose", "--reveal", "--language", "zh-Hant",
+                  env={"COLUMNS": "80"})
     assert "9-101-000000-8" in verbose.output and "存款結餘" in verbose.output and "MOP$1,000.00" in verbose.output
-    assert "大西洋銀行" in verbose.output and all(name in verbose.output for name in ("anchored", "not_revoked"))
+    assert "大西洋銀行" in verbose.output and all(name in verbose.output for name in CHECKS)  # whole, at 80 columns
+    assert "  簽發日期 " in verbose.output and "issued" not in verbose.output  # the description in one language
+
+
+def test_the_verdicts_come_before_what_was_recorded(config: Path, files: list[Path]) -> None:
+    result = run(config, "verify", files[0].as_posix(), "--record", "--purpose", "KYC", "--case", "K-1")
+    assert result.exit_code == 0 and result.output.startswith(f"{files[0].name}: VALID\n"), result.output
+    assert result.output.index("VALID") < result.output.index("1 receipt recorded in 1 transaction")
 
 
 def test_json_keeps_its_shape_and_adds_the_claims_and_names(config: Path, files: list[Path]) -> None:

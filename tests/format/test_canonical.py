@@ -9,13 +9,17 @@ from hypothesis import strategies as st
 
 from crossverify import DocumentHeader
 from crossverify.errors import InvalidClaim, InvalidDocType, InvalidIssuerId
-from crossverify.format.canonical import canonical_claim
+from crossverify.format.canonical import canonical_claim, canonical_json
 
 from .strategies import headers, json_values
 
 
 @given(st.text(), json_values | st.text() | st.integers())
 def test_claim_encoding_is_rfc8785(name: str, value: object) -> None:
+    assert_rfc8785(name, value)
+
+
+def assert_rfc8785(name: str, value: object) -> None:
     try:
         expected = rfc8785.dumps([name, value])
     except rfc8785.CanonicalizationError:
@@ -48,3 +52,38 @@ def test_header_fields_are_checked() -> None:
         DocumentHeader("DEPCERT", "BNUMMOMX", -1, 0, 0)
     with pytest.raises(InvalidClaim):
         DocumentHeader("DEPCERT", "BNUMMOMX", 0, True, 0)  # type: ignore[arg-type]
+
+
+NAMES_ACROSS_PLANES = st.text(alphabet=st.sampled_from(["a", "é", "\uffff", "\ue000", "\U00010000", "\U0001f600"]),
+                              max_size=3)
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES_ACROSS_PLANES, inner,
+                                                                                max_size=4), max_leaves=10))
+def test_lists_and_objects_encode_as_rfc8785(value: object) -> None:
+    """Members named across planes sort by UTF-16 code units, not code points; integers beyond 2^53 refuse."""
+    assert_rfc8785("name", value)
+
+
+def test_an_object_with_a_lone_surrogate_or_a_name_not_text_is_refused_or_left_to_rfc8785() -> None:
+    with pytest.raises(InvalidClaim):
+        canonical_claim("n", {"\ud800": 1})
+    with pytest.raises(InvalidClaim):
+        canonical_claim("n", {"a": ["\udc00"]})
+    with pytest.raises(InvalidClaim):
+        canonical_claim("n", {1: "a"})
+    assert canonical_claim("n", {"\U00010000": 1, "\uffff": 2}) == rfc8785.dumps(["n", {"\U00010000": 1, "\uffff": 2}])
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES_ACROSS_PLANES, inner,
+                                                                                max_size=4), max_leaves=10))
+def test_any_value_encodes_as_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected

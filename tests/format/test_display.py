@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crossverify.format.display import MASK, SHOWN, claim_value, counted, masked, moment, plain
+from crossverify.format.display import MASK, SHOWN, claim_value, counted, holder_key, masked, moment, plain
 from crossverify.format.metadata import standard_types
 
 DEPOSIT = next(t for t in standard_types() if t.doc_type == "DEPCERT")
@@ -40,6 +43,14 @@ def test_values_that_do_not_fit_their_kind_read_as_given() -> None:
     assert claim_value("2021-02-30", DEPOSIT.claim("opened_on"), "en") == "2021-02-30"
     assert claim_value([1500, True, None], None, "zh-Hant") == "1,500, 是, —"
     assert plain({"a": 1}, "en") == "a 1"
+
+
+def test_the_holder_key_reads_as_its_curve_and_thumbprint() -> None:
+    """RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace, base64url."""
+    jwk = {"y": "y0", "x": "x0", "kty": "EC", "crv": "P-256"}
+    digest = hashlib.sha256(b'{"crv":"P-256","kty":"EC","x":"x0","y":"y0"}').digest()
+    assert holder_key({"jwk": jwk}, "en") == "P-256 · " + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    assert holder_key({"jwk": {"kty": "EC"}}, "en") == "jwk kty EC"  # not a key: as given
 
 
 def test_times_on_chain_read_as_the_day_in_macao() -> None:

@@ -1,7 +1,8 @@
 """Replicas of one institution's service (separate `crossverify serve` processes on the loopback) over one
 PostgreSQL database and the real node: one truth across them, and faults (a replica killed with SIGKILL in the
 middle of a flush, of an issuance round and of a sync; the database stopped under load) that lose and double
-nothing and heal by themselves."""
+nothing and heal by themselves; a regulator's console session that holds at every replica until it is closed at
+one."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from crossverify.chain.connection import connect
 from crossverify.format.holder import holder_claim
 from crossverify.keys.holder import generate_holder_key
 from crossverify.service.auth import new_key
+from crossverify.service.console import COOKIE
 from crossverify.store import _lock_key, schema_name
 
 from ..conftest import deposit_certificates
@@ -327,3 +329,21 @@ def test_a_regulator_replica_killed_mid_sync_leaves_no_gap_and_no_double(
     logs = net.w3.eth.get_logs({"fromBlock": 0, "toBlock": head, "address": [
         net.registry.address, net.registry.consortium_address(), net.circulation.address]})
     assert sorted(indexed) == sorted((log["blockNumber"], log["logIndex"]) for log in logs)
+
+
+def test_a_console_session_opened_at_one_regulator_replica_holds_at_the_other_until_closed(
+        net: Net, node_url: str, postgres_url: str, tmp_path: Path,
+        replicas: Callable[[Path, int], list[Replica]]) -> None:
+    one, other = replicas(config(tmp_path / "regulator.toml", net, node_url, postgres_url, "regulator", ""), 2)
+    until(lambda: one.call("GET", "/v1/regulator/overview").status_code == 200, what="the index's first sync")
+    login = requests.post(one.url + "/regulator/session", json={"key": KEY}, timeout=60)
+    assert login.status_code == 200
+    cookies = {COOKIE: login.cookies[COOKIE]}
+    for replica in (other, one):  # no session affinity: either replica knows it
+        assert requests.get(replica.url + "/v1/regulator/overview", cookies=cookies, timeout=60).status_code == 200
+    assert requests.get(other.url + "/regulator/session", cookies=cookies, timeout=60).json()["name"] == \
+        "regulator-app"
+    assert requests.delete(other.url + "/regulator/session", cookies=cookies, timeout=60).status_code == 204
+    refused = requests.get(one.url + "/v1/regulator/overview", cookies=cookies, timeout=60)
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert query(postgres_url, "SELECT count(*) FROM console_sessions.sessions") == [(0,)]

@@ -38,11 +38,18 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
                                  timeout=300)
             assert run.returncode == 0, f"{line}\n{run.stdout}\n{run.stderr}"
             outputs.append(run.stdout)
-    assert "registry deployed at 0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" in outputs[0]
+    assert "registry deployed at 0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0" in outputs[0]
     verified = [out for line, out in zip(lines[1:], outputs, strict=True) if " verify " in line]
     assert verified[0].startswith("DEP-2026-0002.bundle.json: VALID") and "Banco Nacional Ultramarino" in verified[0]
     assert verified[1].startswith("alice.presentation.json: VALID") and "Deposit balance" not in verified[1]
     assert "Holder's name" in verified[1] and "陳大文 CHAN Tai Man" in verified[1]
+    assert "holder_signed" in verified[1] and "challenge_fresh" in verified[1]  # --verbose: every check
+    said = dict(zip(lines[1:], outputs, strict=True))
+    [opened] = [out for line, out in said.items() if " dispute open " in line]
+    dispute = opened.split()[1]
+    assert dispute.startswith("0x") and len(dispute) == 66
+    assert next(out for line, out in said.items() if line.endswith("dispute list")).count(dispute) == 1
+    assert "not answered yet" in next(out for line, out in said.items() if " dispute show " in line)
     assert (examples / "report.html").stat().st_size > 1000
     assert "<p>No anomalies.</p>" in (examples / "report.html").read_text()  # the walk-through's flow is lawful
 

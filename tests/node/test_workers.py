@@ -1,17 +1,20 @@
 """``crossverify serve --workers 2`` against the real node: two processes serve one bank, a receipt asked for
-through both is recorded once, and a client's rate limit holds across them."""
+through both is recorded once, and a client's rate limit holds across them; two processes serve a regulator over
+PostgreSQL, and its console's session, opened at one, holds at both until it is closed."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
@@ -19,6 +22,7 @@ from crossverify.chain.connection import connect
 from crossverify.service.auth import new_key
 
 from ..conftest import deposit_certificates
+from ..postgres import empty
 from .conftest import free_port
 from .test_flow import Net, _Clock
 
@@ -106,6 +110,81 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+def test_a_console_session_holds_at_both_workers_of_a_regulator(node_url: str, dev_accounts: list[LocalAccount],
+                                                               postgres_url: str, tmp_path: Path) -> None:
+    net = Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    key, digest = new_key()
+    config = tmp_path / "regulator.toml"
+    config.write_text(
+        f'[network]\nrpc = "{node_url}"\nregistry = "{net.registry.address}"\n'
+        f'circulation = "{net.circulation.address}"\n[storage]\nurl = "{postgres_url}"\n'
+        f'[service]\nrequests_per_minute = 100000\nrun_every = 1.0\n[service.api_keys]\namcm = "regulator {digest}"\n')
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "--config", str(config), "serve",
+                               "--workers", "2", "--port", str(port)], cwd=tmp_path, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_children(server.pid)) < 2 or _get(port, "/v1/regulator/overview", {
+                "Authorization": f"Bearer {key}"})[0] != 200:  # up, and the index synced once
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            time.sleep(0.5)
+        status, cookie = _login(port, key)
+        assert status == 200
+        # Read with the session on new connections until both workers have answered some of the reads.
+        statuses: list[int] = []
+        while not 0 < _served(port) < len(statuses):
+            assert len(statuses) < 200, "one worker took every connection"
+            statuses += [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(5)]
+        assert set(statuses) == {200}
+        assert _get(port, "/regulator/session", {"Cookie": cookie}) == (200, {"name": "amcm", "idleSeconds": 900})
+
+        _delete(port, "/regulator/session", cookie)  # signed out at one worker: refused at both
+        after = [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(len(statuses))]
+        assert set(after) == {401}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+        empty(postgres_url)
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers)
+        reply = connection.getresponse()
+        body = reply.read()
+        return reply.status, json.loads(body) if reply.getheader("content-type", "").endswith("json") else body
+    except OSError:
+        return 0, None
+    finally:
+        connection.close()
+
+
+def _login(port: int, key: str) -> tuple[int, str]:
+    """Sign in with the regulator's key: the status, and the session's cookie as the browser sends it back."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/regulator/session", json.dumps({"key": key}), {"Content-Type": "application/json"})
+    reply = connection.getresponse()
+    reply.read()
+    connection.close()
+    return reply.status, (reply.getheader("set-cookie") or "").split(";", 1)[0]
+
+
+def _delete(port: int, path: str, cookie: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("DELETE", path, headers={"Cookie": cookie})
+    assert connection.getresponse().status == 204
+    connection.close()
+
+
+def _served(port: int) -> int:
+    """How many session reads the worker answering this request has served (each worker counts its own)."""
+    text = _get(port, "/metrics", {})[1]
+    found = re.search(rb'crossverify_requests_total\{route="/v1/regulator/freshness",status="200"\} (\d+)', text)
+    return int(found[1]) if found else 0
 
 
 def _answers(port: int) -> bool:

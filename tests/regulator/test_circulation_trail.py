@@ -98,7 +98,7 @@ def test_the_regulator_traces_every_circulation_of_a_document(consortium: Consor
     assert report.circulation is not None and report.circulation["receipts"] == 3
     assert report.circulation["byVerifier"][bank_b] == {"sealed_receipts": 1, "consented": 0, "without_consent": 1,
                                                         "for_revoked": 0}
-    assert report.circulation["byPurpose"] == {"account opening": 2, "loan application": 1}
+    assert report.circulation["byPurpose"] == {"ACCTOPEN": 2, "LOAN": 1}
     [unconsented] = flagged(amcm, "circulation_without_consent")
     assert unconsented["bank"] == bank_b and unconsented["documentDigest"] == to_hex(DIGEST)
     assert unconsented["details"]["commitment"] == to_hex(bare.commitment())
@@ -283,7 +283,7 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     assert [a["details"]["disputeId"] for a in kinds["dispute_answer_not_by_issuer"]] == [to_hex(forged_id)]
     assert [d["state"] for d in report.circulation["disputes"]] == [  # type: ignore[index]
         "confirmed_genuine", "revoked", "open"]
-    assert "suspected_alteration" in to_html(report)
+    assert "suspected alteration" in to_html(report)  # the reason in the report's words
     assert f"dispute,{to_hex(left_id)},state,open" in to_csv(report)
 
     outsider = trail(c, location, [labelled_regulator_key("an outsider")], "outsider")

@@ -170,6 +170,15 @@ def test_operations_endpoints(bank_api: TestClient) -> None:
     assert {"/v1/verifications", "/v1/verifications/batch", "/v1/certificates", "/v1/audit/report"} <= set(paths)
 
 
+def test_head_answers_what_get_would_without_the_body(bank_api: TestClient) -> None:
+    for path in ("/healthz", "/openapi.json", "/resident/institution"):
+        got, head = bank_api.get(path), bank_api.head(path)
+        assert head.status_code == got.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["content-length"] == got.headers["content-length"]
+    assert bank_api.head("/v1/verifications").status_code == 405  # a POST resource has no GET to stand for
+
+
 def test_json_bodies_are_read_as_i_json(consortium: Consortium, issuer_api: TestClient,
                                         bank_api: TestClient) -> None:
     """Before the framework parses a body: no deep recursion, no number rounded, no member taken twice."""

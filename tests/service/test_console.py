@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from pathlib import Path
 
@@ -14,8 +15,7 @@ from web3 import Web3
 
 from crossverify.format.encoding import to_hex
 from crossverify.sealing import Receipt, seal_receipts
-from crossverify.service.auth import Client
-from crossverify.service.console import COOKIE, Sessions
+from crossverify.service.console import COOKIE
 
 from ..conftest import Consortium
 from .test_regulator_api import regulator
@@ -83,20 +83,6 @@ def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium:
     api.app_state.session.close()  # type: ignore[attr-defined]
 
 
-def test_a_session_lapses_when_idle_and_at_its_end() -> None:
-    now = [0.0]
-    sessions = Sessions(idle=60, lifetime=300, clock=lambda: now[0])
-    amcm = Client("amcm", "regulator")
-    token = sessions.open(amcm)
-    for now[0] in (50, 100, 150, 200, 250):
-        assert sessions.client(token) == amcm  # each use starts its idle time again
-    now[0] = 301
-    assert sessions.client(token) is None  # eight hours (here: 300 s) at most, however busy
-    idle = sessions.open(amcm)
-    now[0] += 61
-    assert sessions.client(idle) is None
-
-
 def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, tmp_path: Path) -> None:
     api, key, _ = world(consortium, tmp_path, receipts=120)
     api.headers["Authorization"] = f"Bearer {key}"
@@ -140,28 +126,27 @@ def test_a_documents_timeline_and_the_page(consortium: Consortium, tmp_path: Pat
     policy = page.headers["content-security-policy"]
     assert page.status_code == 200 and "script-src 'self' 'sha256-" in policy and "connect-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy and page.headers["referrer-policy"] == "no-referrer"
-    for asset in ("/regulator/static/console.js", "/regulator/shared/bundle.js",
+    for asset in ("/regulator/static/console.js", "/regulator/words.json", "/regulator/shared/bundle.js",
                   "/regulator/vendor/canonicalize/canonicalize.js"):
         assert api.get(asset).status_code == 200, asset
     api.app_state.session.close()  # type: ignore[attr-defined]
 
 
 def test_the_console_speaks_four_languages_and_explains_every_kind() -> None:
-    import json
-    import subprocess
-
     from crossverify.regulator.anomalies import KINDS
     from crossverify.regulator.circulation import PURPOSES
+    from crossverify.regulator.index import GOVERNANCE
+    from crossverify.regulator.words import WORDS
 
-    strings = Path(__file__).parents[2] / "src" / "crossverify" / "service" / "console" / "strings.js"
-    found = subprocess.run(["node", "--input-type=module", "-e", f"import {{ STRINGS }} from '{strings.as_uri()}'; "
-                            "console.log(JSON.stringify(STRINGS));"], capture_output=True, text=True, check=True)
-    words = json.loads(found.stdout)
+    words = WORDS
     assert list(words) == ["en", "zh-Hant", "zh-Hans", "pt"]
     for language, table in words.items():
         assert set(table) == set(words["en"]), language
         assert all(text.strip() for text in table.values()), language
+        for key, text in table.items():  # the same blanks to fill in every language
+            assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", words["en"][key])), (language, key)
     for kind in KINDS:
         assert {f"kind.{kind}.{part}" for part in ("title", "meaning", "next")} <= set(words["en"]), kind
     assert words["en"][f"kind.{next(iter(KINDS))}.title"] == next(iter(KINDS.values())).title
     assert {f"purpose.{code}" for code in PURPOSES} <= set(words["en"])
+    assert {f"governance.{event}" for event in GOVERNANCE} <= set(words["en"])

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
+from crossverify.regulator.export import to_html
+from crossverify.regulator.words import WORDS, Names
 from crossverify.service.app import create_app
 from crossverify.service.console import COOKIE
 from crossverify.session import Session
@@ -23,17 +25,22 @@ SHOTS = Path(__file__).parents[2] / "test-output" / "console"
 
 
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, DemoResult]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, DemoResult, Session]]:
     """A regulator's service over the demo's story (40 certificates): (its address, the regulator's key, the
-    story)."""
+    story, the regulator's session)."""
     out = tmp_path_factory.mktemp("console")
     config, key, result = regulator_demo(out, 40, console=Console(file=(out / "story.txt").open("w")))
     session = Session(config, w3=result.w3)
     session.trail.sync()
     app = create_app(session, start_workers=False)
     with serving(app, config.service) as (host, port):
-        yield f"http://{host}:{port}", key, result
+        yield f"http://{host}:{port}", key, result, session
     session.close()
+
+
+@pytest.fixture
+def console(served: tuple[str, str, DemoResult, Session]) -> tuple[str, str, DemoResult]:
+    return served[:3]
 
 
 def shot(page: Page, name: str) -> None:
@@ -60,8 +67,8 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     page.select_option("#language", "en")
     page.fill("#key", "cvk_not-a-regulator")
     page.click("#login-form button")
-    page.wait_for_function("document.querySelector('#error').textContent !== ''")
-    assert page.locator("#error").inner_text() == "That is not a regulator's API key."
+    # (a locator waits in Playwright's own world: wait_for_function's string would be eval'd under the page's CSP)
+    expect(page.locator("#error")).to_have_text("That is not a regulator's API key.")
     problems.clear()  # Chromium logs the refused sign-in's 401
     page.fill("#key", key)
     page.click("#login-form button")
@@ -110,4 +117,32 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     assert page.locator("#timeline li").count() == 0 and page.locator("#cards .card").count() == 0
     shot(page, "signed-out")
     assert problems == []
+    context.close()
+
+
+def test_the_static_report_reads_in_the_regulators_language(served: tuple[str, str, DemoResult, Session],
+                                                            browser: Browser, tmp_path: Path) -> None:
+    """The same story as a page the supervisor keeps: each planted incident once, explained in Traditional Chinese
+    and in Portuguese; issuers, document types and banks by name, each bar's label in its room."""
+    _, _, story, session = served
+    supervision = session.supervision
+    report = supervision.report()
+    names = Names.registered(session.metadata, supervision.issued_types(), session.config.regulator.bank_names)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    for language, issuer, kind in (("zh-Hant", "大西洋銀行", "存款證明"), ("pt", "Banco Nacional Ultramarino",
+                                                                         "Certificado de depósito")):
+        path = tmp_path / f"report-{language}.html"
+        path.write_text(to_html(report, language, names), encoding="utf-8")
+        page.goto(path.as_uri())
+        assert page.locator(".kind").count() == len(story.planted) == 5
+        assert page.locator(".kind .count").all_inner_texts() == ["×1"] * 5
+        titles = page.locator(".kind h3").all_inner_texts()
+        assert all(WORDS[language][f"kind.{k}.title"] in " ".join(titles) for k in story.planted), titles
+        text = page.locator("body").inner_text()
+        assert issuer in text and kind in text and "Guangdong Bank A" in text and "Guangdong Bank B" in text
+        assert page.evaluate("""() => [...document.querySelectorAll('svg g')].every((bar) => {
+            const box = bar.querySelector('text').getBBox();
+            return box.x + box.width < Number(bar.querySelector('rect').getAttribute('x')); })""")  # nor into its bar
+        shot(page, f"report-{language}")
     context.close()

@@ -75,8 +75,9 @@ def config(c: Consortium, work: Path, roles: tuple[str, ...] = ("bank", "issuer"
 
 @pytest.fixture(scope="session")
 def openapi_document(session_consortium: Consortium, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The document as a service serves it; configured for both roles, it describes every operation (a bank's
-    service leaves out the pickup page's, an issuer's the challenge page's)."""
+    """The document as a service serves it; configured for both roles, it describes both institutions'
+    operations and both resident pages' (a bank's service alone documents only the bank's, an issuer's only the
+    issuer's)."""
     work = tmp_path_factory.mktemp("openapi")
     session = Session(config(session_consortium, work))
     try:

@@ -105,6 +105,15 @@ def test_a_retried_hand_over_gets_the_same_code(bank: TestClient) -> None:  # no
     assert challenge.status_code == 200
 
 
+def test_two_keys_in_one_request_are_refused(bank: TestClient) -> None:  # noqa: F811
+    """Which of two keys the first run was kept under would be a guess: the request is refused, nothing made."""
+    two = [("Idempotency-Key", key()["Idempotency-Key"]), ("Idempotency-Key", key()["Idempotency-Key"])]
+    refused = bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}, headers=two)
+    assert refused.status_code == 422 and "given 2 times" in refused.json()["detail"]
+    assert refused.json()["errors"] == [{"location": "header", "name": "Idempotency-Key",
+                                         "detail": "given more than once"}]
+
+
 def test_a_request_still_being_answered_is_a_409(consortium: Consortium,
                                                  issuer_api: TestClient) -> None:  # noqa: F811
     submitted, headers = {"certificates": [entry(consortium, "DEP-1")]}, key()

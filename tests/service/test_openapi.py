@@ -1,9 +1,11 @@
 """The served OpenAPI document is complete enough for a generator: security, bodies with examples, every status
-with the problem schema, stable operation ids, a tag per role."""
+with the problem schema, stable operation ids, a tag per role; each service documents the operations its API keys
+can call, and shows them at /docs without reaching outside."""
 
 from __future__ import annotations
 
 import json
+import re
 import runpy
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,9 @@ from crossverify.format.bundle import load_bundle
 from crossverify.format.presentation import load_presentation
 from crossverify.service.openapi import examples
 
+from ..conftest import Consortium
 from .test_api import bank_api, issuer_api  # noqa: F401  (fixtures)
+from .test_regulator_api import regulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +44,11 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
     assert doc["openapi"].startswith("3.1.") and doc["info"]["version"] == "1.0"
     assert doc["components"]["securitySchemes"]["bearer"] == {**doc["components"]["securitySchemes"]["bearer"],
                                                                "type": "http", "scheme": "bearer"}
-    assert {t["name"] for t in doc["tags"]} == INSTITUTIONS | {"residents", "operations"}
+    assert {t["name"] for t in doc["tags"]} == {"banks", "residents", "operations"}  # what a bank's key can call
     found = {op["operationId"] for _, _, op in operations(doc)}
-    assert found == OPERATIONS - {"enrolHolderKey", "collectBundle"}  # a bank's service: no pickup routes
+    assert found == {"verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
+                     "readChallenge", "verifyForResident", "getInstitution", "getDisplayMetadata", "getHealth",
+                     "getReadiness", "getMetrics"}
     for path, method, op in operations(doc):
         where = f"{method.upper()} {path}"
         [tag] = op["tags"]
@@ -64,11 +70,7 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
     assert "HTTPValidationError" not in doc["components"]["schemas"]
     creating = {op["operationId"] for _, _, op in operations(doc)
                 if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", ()))}
-    assert creating == {"verifyOne", "issueChallenge", "handOverChallenge", "submitCertificates", "revokeDocument",
-                        "offerPickup"}
-    listed = doc["paths"]["/v1/batches"]["get"]
-    assert {p["name"] for p in listed["parameters"]} >= {"cursor", "limit"}
-    assert "next" in doc["components"]["schemas"]["BatchesOut"]["required"]
+    assert creating == {"verifyOne", "issueChallenge", "handOverChallenge"}
     raw = doc["paths"]["/v1/verifications"]["post"]["requestBody"]["content"]["application/json"]
     assert set(raw["examples"]) == {"bundle", "presentation"}
 
@@ -85,4 +87,38 @@ def test_the_examples_are_the_format_vectors() -> None:
 
 def test_an_issuers_service_documents_its_pickup_routes(issuer_api: TestClient) -> None:  # noqa: F811
     doc = issuer_api.get("/openapi.json").json()
-    assert {op["operationId"] for _, _, op in operations(doc)} == OPERATIONS - {"readChallenge", "verifyForResident"}
+    assert {op["operationId"] for _, _, op in operations(doc)} == {
+        "submitCertificates", "listBatches", "revokeDocument", "offerPickup", "getPickup", "enrolHolderKey",
+        "collectBundle", "getInstitution", "getDisplayMetadata", "getHealth", "getReadiness", "getMetrics"}
+    creating = {op["operationId"] for _, _, op in operations(doc)
+                if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", ()))}
+    assert creating == {"submitCertificates", "revokeDocument", "offerPickup"}
+    listed = doc["paths"]["/v1/batches"]["get"]
+    assert {p["name"] for p in listed["parameters"]} >= {"cursor", "limit"}
+    assert "next" in doc["components"]["schemas"]["BatchesOut"]["required"]
+
+
+def test_each_service_documents_what_its_keys_can_call(consortium: Consortium, tmp_path: Path,
+                                                       bank_api: TestClient,  # noqa: F811
+                                                       issuer_api: TestClient) -> None:  # noqa: F811
+    """A regulator's service (with a bank's key too) documents the regulators' and banks' operations, none of an
+    issuer's, which would answer 403 to every key it knows; the three services together document every one."""
+    api, _ = regulator(consortium, tmp_path, [])
+    doc = api.get("/openapi.json").json()
+    assert {t["name"] for t in doc["tags"]} == {"banks", "regulators", "residents", "operations"}
+    found = {op["operationId"] for _, _, op in operations(doc)}
+    assert "getAuditReport" in found and "submitCertificates" not in found
+    every = found | {op["operationId"] for api in (bank_api, issuer_api)
+                     for _, _, op in operations(api.get("/openapi.json").json())}
+    assert every == OPERATIONS
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_the_documentation_page_loads_only_from_the_service(bank_api: TestClient) -> None:  # noqa: F811
+    page = bank_api.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    loaded = re.findall(r"""(?:src|href)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+    assert loaded and all(url.startswith("/docs/assets/") for url in loaded), loaded
+    for url in loaded:
+        assert bank_api.get(url).status_code == 200, url
+    assert bank_api.get("/redoc").status_code == 404

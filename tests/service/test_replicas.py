@@ -1,5 +1,6 @@
 """Replicas of a bank's service over one PostgreSQL database, in one process: rate limits hold across them, a
-worker whose work another replica runs stands by, and /readyz says when the database is away."""
+worker whose work another replica runs stands by, and /readyz says when the database is away; a regulator's
+console session opened at one replica holds at every other, until it is closed at any."""
 
 from __future__ import annotations
 
@@ -13,11 +14,20 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crossverify.bench._postgres import PostgresServer
-from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSettings, StorageSettings, VerifierSettings
+from crossverify.config import (
+    AuditSettings,
+    Config,
+    KeySettings,
+    NetworkSettings,
+    ServiceSettings,
+    StorageSettings,
+    VerifierSettings,
+)
 from crossverify.errors import StoreLocked
 from crossverify.service import auth
 from crossverify.service.app import create_app
 from crossverify.service.auth import BUCKETS, SharedRateLimit, new_key
+from crossverify.service.console import COOKIE
 from crossverify.service.workers import Periodic
 from crossverify.session import Session
 from crossverify.store import Store
@@ -118,3 +128,33 @@ def test_a_shared_rate_limit_takes_one_token_per_request_whoever_asks(location: 
     assert SharedRateLimit(stores[1], 6, "client").allow("another-app") == 0.0
     for store in stores:
         store.close()
+
+
+def test_a_console_session_holds_at_every_replica_until_it_is_closed_at_one(
+        consortium: Consortium, tmp_path: Path, postgres_url: str) -> None:
+    key, digest = new_key()
+    config = Config(
+        network=NetworkSettings(registry=consortium.registry.address, circulation=consortium.circulation.address),
+        audit=AuditSettings(index=tmp_path / "unused.sqlite"),
+        service=ServiceSettings(api_keys={"amcm": f"regulator {digest}"}),
+        storage=StorageSettings(url=postgres_url))
+    apps = [create_app(Session(config, w3=consortium.w3), start_workers=False) for _ in range(3)]
+    replicas = [TestClient(app) for app in apps]
+    try:
+        apps[0].state.workers["audit"].run_once()
+        login = replicas[0].post("/regulator/session", json={"key": key})
+        assert login.status_code == 200
+        token = replicas[0].cookies[COOKIE]
+        for replica in replicas[1:]:
+            replica.cookies.set(COOKIE, token)
+            assert replica.get("/regulator/session").json()["name"] == "amcm"
+            assert replica.get("/v1/regulator/overview").status_code == 200
+        assert replicas[1].delete("/regulator/session").status_code == 204
+        for replica in (replicas[0], replicas[2]):
+            assert replica.get("/v1/regulator/overview").status_code == 401
+            assert replica.get("/regulator/session").json()["name"] is None
+        assert not (tmp_path / "unused-sessions.sqlite").exists()  # the sessions live in the database
+    finally:
+        for app in apps:
+            app.state.session.close()
+        empty(postgres_url)

@@ -32,8 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                          "challenge."),
     "dispute": ("dispute", "Disputes: a bank opens one and reads the answer; the issuer concerned lists and answers "
                            "them."),
-    "audit": ("audit", "Regulator: index the registry's events and report on them (as ``regulator sync`` and "
-                       "``report``)."),
+    "audit": ("audit", "Regulator: index the registry's events and report on them (as 'regulator sync' and "
+                       "'report')."),
     "regulator": ("regulator", "Regulator: sealing keys, the circulation trail of a document, and the audit "
                                "report."),
     "demo": ("demo", "Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."),

@@ -10,7 +10,7 @@ from .regulator import report, sync
 
 @click.group()
 def audit() -> None:
-    """Regulator: index the registry's events and report on them (as ``regulator sync`` and ``report``)."""
+    """Regulator: index the registry's events and report on them (as 'regulator sync' and 'report')."""
 
 
 audit.add_command(sync)

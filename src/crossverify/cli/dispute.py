@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ..errors import ConfigError
 from ..format.encoding import from_hex, to_hex, utc_time
@@ -122,14 +121,14 @@ def list_(app: App, key_path: Path | None, open_only: bool) -> None:
     session = app.session
     found = [d for d in received_disputes(session.circulation, _sealing_key(app, key_path))
              if not (open_only and d.answered)]
-    table = Table("dispute", "bank", "opened", "document", "reason", "answered")
-    for d in found:
-        table.add_row(to_hex(d.dispute_id), d.verifier, utc_time(d.opened_at), to_hex(d.dispute.document_digest),
-                      d.dispute.reason.name.lower(), "yes" if d.answered else "no")
+    # One block per dispute, its id whole on a line of its own: the issuer answers by it.
+    said = "".join(f"dispute {to_hex(d.dispute_id)}\n  {d.dispute.reason.name.lower().replace('_', ' ')}, opened "
+                   f"{utc_time(d.opened_at)} by {d.verifier}; {'answered' if d.answered else 'not answered yet'}\n"
+                   f"  document {to_hex(d.dispute.document_digest)}\n" for d in found)
     app.emit([{"disputeId": d.dispute_id, "verifier": d.verifier, "openedAt": d.opened_at,
                "documentDigest": d.dispute.document_digest, "batchRoot": d.dispute.batch_root,
                "reason": d.dispute.reason.name.lower(), "receipt": d.dispute.receipt_commitment,
-               "answered": d.answered} for d in found], table)
+               "answered": d.answered} for d in found], said.rstrip("\n") or "no disputes")
 
 
 @dispute.command("answer")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 from eth_account import Account
-from rich.table import Column, Table
 
 from ..keys.keystore import write_keystore
 from ..keys.pkcs11 import generate_token_key, read_pin
@@ -73,7 +72,5 @@ def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | Non
 def keys_list(app: App) -> None:
     """Which keys the configuration uses and where they live (reads addresses without passwords or PINs)."""
     found = [entry for role in ("signer", "sender") if (entry := app.session.describe_key(role)) is not None]
-    table = Table("role", Column("address", no_wrap=True, min_width=42), "kind", Column("where", overflow="fold"))
-    for entry in found:
-        table.add_row(entry["role"], entry["address"], entry["kind"], entry["where"])
-    app.emit(found, table if found else "the configuration names no keys")
+    said = "\n".join(f"{e['role']}  {e['address']}\n  {e['kind']}: {e['where']}" for e in found)
+    app.emit(found, said or "the configuration names no keys")

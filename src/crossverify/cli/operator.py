@@ -51,7 +51,7 @@ def _operator_spec(value: str) -> tuple[str, str]:
 def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int, suite: str,
                     sm2_verifier: str | None, fisco_precompile: str | None) -> None:
     """Deploy a consortium, the registry it governs, and the circulation contract beside it (then propose the
-    regulators' keys with ``operator propose regulator-keys``)."""
+    regulators' keys with 'operator propose regulator-keys')."""
     session = app.session
     chosen = Suite.named(suite)
     if chosen is Suite.STANDARD and (sm2_verifier or fisco_precompile):

@@ -13,11 +13,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..format.bundle import load_bundle
+from ..format.display import counted
 from ..format.encoding import from_hex, to_hex, utc_minute
+from ..format.metadata import LANGUAGES
 from ..format.presentation import load_presentation, looks_like_presentation
 from ..regulator.anomalies import KINDS
 from ..regulator.export import to_csv, to_html, to_json
 from ..regulator.index import Freshness
+from ..regulator.words import Names
 from ..sealing import Kem, RegulatorKey
 from ._shell import App, BadInput, command
 
@@ -37,7 +40,7 @@ def regulator() -> None:
 @command
 def keygen(app: App, out: Path, kem: str) -> None:
     """Create a sealing key in OUT (mode 0600; encrypted when [regulator] password_env names a set variable) and
-    its public half beside it (OUT with .pub.json), for the operators' ``operator propose regulator-keys``."""
+    its public half beside it (OUT with .pub.json), for the operators' 'operator propose regulator-keys'."""
     key = RegulatorKey.generate(KEMS[kem])
     public, public_file = key.public_key, out.with_suffix(".pub.json")
     if public_file.exists():
@@ -76,7 +79,7 @@ def _sync(app: App) -> tuple[dict[str, Any], str]:
     """Index new events (and with the regulator's keys open the new sealed ones); what was read, as data and as
     a sentence."""
     session = app.session
-    with Progress(console=app.console, transient=True) as progress:
+    with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as progress:
         task = progress.add_task("reading events", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -86,13 +89,14 @@ def _sync(app: App) -> tuple[dict[str, Any], str]:
             indexed, opened = session.trail.sync(advance)
         else:
             indexed, opened = session.regulator.sync(advance), None
-    rewound = f" (first rewound {indexed.rewound} events from blocks that left the chain)" if indexed.rewound else ""
-    said = f"indexed {indexed.events} events from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
+    rewound = (f" (first rewound {counted(indexed.rewound, 'event')} from blocks that left the chain)"
+               if indexed.rewound else "")
+    said = f"indexed {counted(indexed.events, 'event')} from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
     data = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
             "rewound": indexed.rewound}
     if opened is not None:
         data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
-        said += (f"; opened {opened.receipts} receipts and {opened.disputes} dispute events "
+        said += (f"; opened {counted(opened.receipts, 'receipt')} and {counted(opened.disputes, 'dispute event')} "
                  f"({opened.unreadable} unreadable)")
     return data, said
 
@@ -130,19 +134,28 @@ def sync(app: App) -> None:
 @regulator.command("report")
 @click.option("--format", "fmt", type=click.Choice(["html", "csv", "json"]), default="html", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--language", type=click.Choice(LANGUAGES),
+              help="The HTML report's language (default: [display] language); CSV and JSON keep codes.")
 @SYNC_FIRST
 @command
-def report(app: App, fmt: str, out: Path | None, sync_first: bool) -> None:
+def report(app: App, fmt: str, out: Path | None, language: str | None, sync_first: bool) -> None:
     """Issued, revoked and verified per issuer, verifier, type and day; anomalies by kind (count, meaning, what
     to do, first examples); governance changes; with the regulator's keys, the circulation trail too: receipts
-    per bank, purpose and day, consent, disputes."""
+    per bank, purpose and day, consent, disputes. The HTML page names issuers and document types by their
+    registered display metadata and banks by [regulator] bank_names."""
     _fresh(app, sync_first)
-    found = app.session.supervision.report()
-    text = {"html": to_html, "csv": to_csv, "json": to_json}[fmt](found)
+    supervision = app.session.supervision
+    found = supervision.report()
+    if fmt == "html":
+        names = Names.registered(app.session.metadata, supervision.issued_types(),
+                                 app.session.config.regulator.bank_names)
+        text = to_html(found, language or app.session.config.display.language, names)
+    else:
+        text = {"csv": to_csv, "json": to_json}[fmt](found)
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text)
+        out.write_text(text, encoding="utf-8")
         app.console.print(f"{fmt} report written to {out}")
 
 

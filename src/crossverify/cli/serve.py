@@ -68,7 +68,7 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
         session = Session(config)
         settings = config.service
         app.console.print(escape(
-            f"Demo bank on the embedded chain (registry {config.network.registry}).\n"
+            f"Demo bank {config.verifier.audience} on the embedded chain (registry {config.network.registry}).\n"
             f"Resident page: http://{settings.host}:{settings.port}/resident/ - open one of these files in it:\n"
             + "".join(f"  {path}\n" for path in bundles)
             + f"The bank's API (http://{settings.host}:{settings.port}/docs) takes the key {key}"), soft_wrap=True)

@@ -110,7 +110,7 @@ def migrate(app: App, only: Sequence[str]) -> None:
 @click.option("--only", multiple=True, type=click.Choice(NAMES), help="Only these stores (default: all that exist).")
 @command
 def copy(app: App, target: str, only: Sequence[str]) -> None:
-    """Copy the SQLite stores the configuration names into the PostgreSQL database ``--to``, each in one
+    """Copy the SQLite stores the configuration names into the PostgreSQL database --to, each in one
     transaction, and verify each table row for row. Stop the service first (the files are held while copying);
     then set [storage] url to the database."""
     if not is_postgresql(target):

@@ -15,10 +15,11 @@ from rich.progress import Progress
 from rich.table import Column, Table
 
 from ..chain.metadata import MetadataReader
-from ..errors import MetadataError
+from ..errors import MetadataError, MetadataUnavailable
 from ..format.codes import doc_type_code
-from ..format.display import claim_value, counted, moment
+from ..format.display import HOLDER_KEY, claim_value, counted, holder_key, moment
 from ..format.encoding import to_hex
+from ..format.holder import HOLDER_CLAIM
 from ..format.metadata import LANGUAGES, TypeDisplay
 from ..verifier.client import Outcome, VerificationReport
 from ._shell import App, BadInput, command
@@ -67,6 +68,8 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     input; 3: the node, registry or outbox unavailable (receipts already queued are recorded by the next run)."""
     if purpose is not None and not record:
         raise BadInput("--purpose is sealed into the receipts that --record records: give --record too")
+    if in_person and not case:
+        raise BadInput("--in-person needs --case: the reference under which you filed the resident's consent")
     if purpose is not None:
         try:
             doc_type_code(purpose)
@@ -84,13 +87,20 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     except OSError as exc:
         raise BadInput(str(exc)) from None
     reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
+    valid = [r for r in reports if r.valid]
+    if record and purpose is None and any(r.presentation is None for r in valid):
+        raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
+    language = language or app.session.config.display.language
+    shown = [_shown(app.session.metadata, report, language) for report in reports]
+    if app.as_json:
+        app.emit([{"file": str(p), **r.as_json(), "disclosed": r.bundle.disclosed() if r.bundle else {},
+                   "display": display.as_json()} for p, r, display in zip(bundles, reports, shown, strict=True)], "")
+    else:  # the verdicts first, then what was recorded
+        out = Console(soft_wrap=True)
+        for path, report, display in zip(bundles, reports, shown, strict=True):
+            _print(out, path, report, display, language, verbose, reveal)
     if record:
-        valid = [r for r in reports if r.valid]
-        if purpose is None and any(r.presentation is None for r in valid):
-            raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
-        if in_person and not case:
-            raise BadInput("--in-person needs --case: the reference under which you filed the resident's consent")
-        with Progress(console=app.console, transient=True) as bars:
+        with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as bars:
             task = bars.add_task("recording receipts", total=len(valid))
             flushed = client.record(valid, purpose, case,
                                     lambda done, total: bars.update(task, completed=done, total=total),
@@ -100,15 +110,6 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
                           + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
         for commitment in flushed.commitments:
             app.console.print(f"  receipt {to_hex(commitment)}")
-    language = language or app.session.config.display.language
-    shown = [_shown(app.session.metadata, report, language) for report in reports]
-    if app.as_json:
-        app.emit([{"file": str(p), **r.as_json(), "disclosed": r.bundle.disclosed() if r.bundle else {},
-                   "display": display.as_json()} for p, r, display in zip(bundles, reports, shown, strict=True)], "")
-    else:
-        out = Console(soft_wrap=True)
-        for path, report, display in zip(bundles, reports, shown, strict=True):
-            _print(out, path, report, display, language, verbose, reveal)
     if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
         sys.exit(2)
     sys.exit(0 if all(r.valid for r in reports) else 1)
@@ -130,6 +131,8 @@ class _Shown:
 
 
 def _shown(reader: MetadataReader, report: VerificationReport, language: str) -> _Shown:
+    """The issuer's name and the type's labels, each on its own: a name this bank does not keep costs no labels.
+    Metadata that does not match the registry's digest is refused (and said); metadata not kept here is not."""
     if report.bundle is None:
         return _Shown()
     header = report.bundle.header
@@ -137,15 +140,36 @@ def _shown(reader: MetadataReader, report: VerificationReport, language: str) ->
     try:
         issuer = reader.issuer(header.issuer_id)
         shown.issuer = issuer.name[language] if issuer else None
+    except MetadataUnavailable:
+        pass
+    except MetadataError as exc:
+        shown.refused = f"{type(exc).__name__}: {exc}"
+    try:
         shown.labels = reader.doc_type(header.issuer_id, header.doc_type)
         shown.doc_type = shown.labels.name[language] if shown.labels else None
+    except MetadataUnavailable:
+        pass
     except MetadataError as exc:
         shown.refused = f"{type(exc).__name__}: {exc}"
     return shown
 
 
+#: The words of a certificate's description, in each language its labels are shown in.
+_WORDS = {
+    "en": ("issued {issued} · figures as of {as_of} · valid until {until}", "(as named in the file)",
+           "{claims} withheld by the resident"),
+    "zh-Hant": ("簽發日期 {issued} · 數據截至 {as_of} · 有效至 {until}", "（檔案中的名稱）",
+                "持有人隱藏了 {n} 項資料"),
+    "zh-Hans": ("签发日期 {issued} · 数据截至 {as_of} · 有效期至 {until}", "（文件中的名称）",
+                "持有人隐藏了 {n} 项信息"),
+    "pt": ("emitido em {issued} · valores à data de {as_of} · válido até {until}", "(nome tal como no ficheiro)",
+           "dados ocultados pelo titular: {n}"),
+}
+
+
 def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, language: str, verbose: bool,
            reveal: bool) -> None:
+    dates, unlabelled, withheld = _WORDS[language]
     failed = report.failed
     verdict = "[green]VALID[/]" if report.valid else f"[red]INVALID[/]: {counted(len(failed), 'check')} failed"
     out.print(f"[bold]{escape(path.name)}[/]: {verdict}")
@@ -155,10 +179,10 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
         return
     header = report.bundle.header
     names = " · ".join(escape(n) for n in (shown.doc_type, shown.issuer) if n)
-    codes = f"{header.doc_type} of {header.issuer_id}"
+    codes = f"{header.doc_type}, {header.issuer_id}"
     out.print(f"  {names} ({codes})" if names else f"  {codes}")
-    out.print(f"  issued {moment(header.issued_at, language)} · figures as of {moment(header.as_of, language)} · "
-              f"valid until {moment(header.not_after, language)}")
+    out.print("  " + dates.format(issued=moment(header.issued_at, language), as_of=moment(header.as_of, language),
+                                  until=moment(header.not_after, language)))
     if shown.refused:
         out.print(f"  [yellow]labels not used[/]: {escape(shown.refused)}")
     disclosed = report.bundle.disclosed()
@@ -168,13 +192,18 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     table.add_column(overflow="fold")
     for name in order:
         claim = shown.labels.claim(name) if shown.labels else None
-        label = escape(claim.label[language]) if claim else f"{escape(name)} [dim](no label)[/]"
+        if claim is None and name == HOLDER_CLAIM:
+            table.add_row(f"  {HOLDER_KEY[language]}", escape(holder_key(disclosed[name], language)))
+            continue
+        label = escape(claim.label[language]) if claim else f"{escape(name)} [dim]{unlabelled}[/]"
         table.add_row(f"  {label}", escape(claim_value(disclosed[name], claim, language, reveal)))
     out.print(table)
     if report.bundle.redacted_count:
-        out.print(f"  [dim]{counted(report.bundle.redacted_count, 'claim')} withheld by the resident[/]")
+        n = report.bundle.redacted_count
+        out.print(f"  [dim]{withheld.format(n=n, claims=counted(n, 'claim'))}[/]")
     if verbose:
-        checks = Table("check", "result", Column("detail", overflow="fold"), box=None, padding=(0, 2))
+        checks = Table(Column("check", no_wrap=True), Column("result", no_wrap=True),
+                       Column("detail", overflow="fold"), box=None, padding=(0, 2))
         colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
         for c in report.checks:
             checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", escape(c.detail))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable, Mapping
+from binascii import unhexlify
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
@@ -25,6 +26,7 @@ from ..errors import (
     BundleError,
     ClaimDisclosedAndRedacted,
     ClaimsOutOfOrder,
+    CrossverifyError,
     DuplicateClaim,
     InvalidAttachment,
     InvalidChecksum,
@@ -45,10 +47,14 @@ from ..errors import (
 )
 from .certificate import (
     FORMAT_VERSION,
+    HOLDER_BOUND,
     JSON,
     MAX_BUNDLE_BYTES,
     MAX_CLAIMS,
+    MAX_TIME,
+    MAX_VALUE_DEPTH,
     Claim,
+    Claims,
     Disclosure,
     DocumentHeader,
     RedactedClaim,
@@ -60,7 +66,7 @@ from .certificate import (
 from .encoding import to_hex
 from .hashing import HashAlgorithm
 from .merkle import expected_proof_length, root_from_proof
-from .strict_json import MAX_SAFE_INTEGER, pointer, read_json
+from .strict_json import MAX_SAFE_INTEGER, pointer, read_json, read_pairs
 from .validation import Fault, SchemaCheck, compile_schema
 
 #: The versions this software reads, all under the current rules: 1.0 bundles (``"version": 1``), 1.1 and 1.2.
@@ -91,10 +97,19 @@ class Bundle:
     """A certificate as its holder carries it."""
 
     header: DocumentHeader
-    claims: tuple[Disclosure, ...]
+    #: Kept as :class:`~.certificate.Claims` whatever sequence of claims the bundle is made with.
+    claims: Sequence[Disclosure]
     proof: InclusionProof
     chain_id: int
     registry: str
+
+    def __post_init__(self) -> None:
+        if type(self.claims) is not Claims:
+            object.__setattr__(self, "claims", Claims.of(self.claims))
+
+    @property
+    def _compact(self) -> Claims:
+        return self.claims  # type: ignore[return-value]  # made a Claims on construction
 
     def document_digest(self) -> bytes:
         """The digest recomputed from the header and claims (one hash per disclosed claim, plus two)."""
@@ -125,11 +140,22 @@ class Bundle:
 
     def disclosed(self) -> dict[str, JSON]:
         """The disclosed claims, by name."""
-        return {c.name: c.value for c in self.claims if isinstance(c, Claim)}
+        return self._compact.disclosed()
+
+    def disclosed_names(self) -> tuple[str, ...]:
+        """The names of the disclosed claims, in digest order."""
+        names = self._compact.names
+        return tuple(n for n in names if n is not None) if None in names else names  # type: ignore[return-value]
+
+    def attachment_names(self) -> list[str]:
+        """The names of the disclosed claims whose values are attachment descriptors."""
+        c = self._compact
+        return [n for n, v in zip(c.names, c.values, strict=True)
+                if n is not None and isinstance(v, dict) and is_attachment(v)]
 
     @property
     def redacted_count(self) -> int:
-        return len([c for c in self.claims if isinstance(c, RedactedClaim)])
+        return self._compact.redacted_count
 
     def redact(self, names: Iterable[str]) -> Bundle:
         """A copy with the named claims replaced by their leaf hashes. Unknown names raise ``KeyError``."""
@@ -169,7 +195,7 @@ class Bundle:
         :class:`~crossverify.errors.BundleError`. ``load_bundle`` does this; call it on a bundle built in code."""
         _check_anchor(self.chain_id, self.registry)
         _check_proof(self.proof)
-        _check_claims(self.claims, self.proof.hash_alg)
+        _check_claims(self._compact, self.proof.hash_alg)
 
     def to_json(self) -> dict[str, JSON]:
         p = self.proof
@@ -198,7 +224,12 @@ def load_bundle(text: str | bytes, attachments: Mapping[str, bytes] | None = Non
                 max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
     """Parse and validate a bundle of at most ``max_bytes`` bytes of UTF-8. Every fault raises a named
     ``BundleError`` with the JSON pointer of the fault; nothing is half-loaded."""
-    return bundle_from_json(read_json(text, max_bytes), attachments)
+    bundle = bundle_from_pairs(read_pairs(text, max_bytes))
+    if bundle is None:  # not plainly valid: read strictly, which names the fault
+        return bundle_from_json(read_json(text, max_bytes), attachments)
+    if attachments is not None:
+        bundle.check_attachments(attachments)
+    return bundle
 
 
 def bundle_from_json(doc: Any, attachments: Mapping[str, bytes] | None = None) -> Bundle:
@@ -308,7 +339,7 @@ def _check_hex(value: Any, size: int, where: str) -> None:
         raise InvalidLength(f"expected {size} bytes of hex, got {(len(value) - 2) / 2:g}", where)
 
 
-def _build(doc: dict[str, Any], claims: tuple[Disclosure, ...]) -> Bundle:
+def _build(doc: dict[str, Any], claims: Claims) -> Bundle:
     d, p, a = doc["document"], doc["proof"], doc["anchor"]
     return Bundle(
         header=DocumentHeader.from_json(d),
@@ -320,18 +351,24 @@ def _build(doc: dict[str, Any], claims: tuple[Disclosure, ...]) -> Bundle:
     )
 
 
-def _claims(entries: list[Any]) -> tuple[Disclosure, ...]:
+def _claims(entries: list[Any]) -> Claims:
     """The claim entries, after what the schema says of each (:func:`_check_claim_entries`): the common case,
     every entry plainly well formed, read in one pass."""
-    out: list[Disclosure] = []
+    names: list[str | None] = []
+    values: list[Any] = []
+    salts: list[bytes] = []
     for c in entries:
         if type(c) is dict and c.keys() == _DISCLOSED and type(c["name"]) is str and _is_hex(c["salt"], 34):
-            out.append(Claim(c["name"], c["value"], bytes.fromhex(c["salt"][2:])))
+            names.append(c["name"])
+            values.append(c["value"])
+            salts.append(bytes.fromhex(c["salt"][2:]))
         elif type(c) is dict and c.keys() == _REDACTED and _is_hex(c["redacted"], 66):
-            out.append(RedactedClaim(bytes.fromhex(c["redacted"][2:])))
+            names.append(None)
+            values.append(None)
+            salts.append(bytes.fromhex(c["redacted"][2:]))
         else:
             _check_claim_entries(entries)  # raises the first fault, in order
-    return tuple(out)
+    return Claims(tuple(names), tuple(values), tuple(salts))
 
 
 _DISCLOSED = frozenset({"name", "salt", "value"})
@@ -369,14 +406,14 @@ def _check_proof(p: InclusionProof) -> None:
         raise ProofTooShort(len(p.path), expected)
 
 
-def _check_claims(claims: tuple[Disclosure, ...], hash_alg: HashAlgorithm) -> None:
+def _check_claims(claims: Claims, hash_alg: HashAlgorithm) -> None:
     """Names valid, unique and in order; salts unique; descriptors well formed; no claim both disclosed and
     redacted, and no redacted leaf twice."""
-    if not _plainly_valid(claims):
+    if not _plainly_valid(claims, hash_alg):
         _check_each_claim(claims, hash_alg)
 
 
-def _check_each_claim(claims: tuple[Disclosure, ...], hash_alg: HashAlgorithm) -> None:
+def _check_each_claim(claims: Claims, hash_alg: HashAlgorithm) -> None:
     """:func:`_check_claims` one claim at a time, raising the first fault."""
     names: set[str] = set()
     salts: set[bytes] = set()
@@ -419,16 +456,260 @@ def _check_each_claim(claims: tuple[Disclosure, ...], hash_alg: HashAlgorithm) -
 _name_fault = lru_cache(maxsize=4096)(claim_name_fault)
 
 
-def _plainly_valid(claims: tuple[Disclosure, ...]) -> bool:
-    """Whether the claims are all disclosed, none an attachment, with valid names in strictly ascending order
-    and distinct salts: the common case, checked in bulk. ``False`` leaves finding the fault to
+def _plainly_valid(claims: Claims, hash_alg: HashAlgorithm) -> bool:
+    """Whether the claims keep every rule of :func:`_check_each_claim`, checked in bulk: disclosed names valid and
+    strictly ascending, their salts distinct, descriptors well formed, redacted leaves distinct and none of them
+    a disclosed claim's. ``False`` leaves finding the fault to :func:`_check_each_claim`."""
+    names, salts = claims.names, claims.salts
+    redacted = None in names
+    shown = [n for n in names if n is not None] if redacted else names
+    # names in the order of their code points are in the order of their UTF-8 bytes
+    if any(map(_name_fault, shown)) or list(shown) != sorted(set(shown)):  # type: ignore[type-var]
+        return False
+    if redacted:
+        salts = tuple(s for n, s in zip(names, salts, strict=True) if n is not None)
+    if len(set(salts)) != len(salts) or any(attachment_fault(v) for v in claims.values if isinstance(v, dict)):
+        return False
+    if not redacted:
+        return True
+    hidden = {s for n, s in zip(names, claims.salts, strict=True) if n is None}
+    try:
+        return len(hidden) == len(names) - len(shown) and hidden.isdisjoint(
+            claims.leaves(hash_alg.hasher(), redacted=False))
+    except CrossverifyError:  # no hasher for the algorithm, or a value that is no JSON: named one claim at a time
+        return False
+
+
+# --- the common case, in bulk -------------------------------------------------------------------------------------
+#
+# A genuine bundle is read in one pass over what the C parser returns (read_pairs), its claims checked together;
+# whatever this pass does not recognise as plainly valid it declines, and load_bundle reads the text strictly
+# instead, which finds and names the fault. So this pass only ever accepts, and what it accepts is the Bundle the
+# strict reading gives (tests/format/test_bulk_reading.py holds the two equal on vectors and fuzzed texts).
+
+_TOP = frozenset({"version", "document", "claims", "proof", "anchor"})
+_HEADER = frozenset({"docType", "issuer", "issuedAt", "asOf", "notAfter"})
+_BOUND_HEADER = _HEADER | {HOLDER_BOUND}
+_PROOF = frozenset({"hashAlg", "index", "leafCount", "path", "batchRoot"})
+_ANCHOR = frozenset({"chainId", "registry"})
+_ALGORITHMS = {alg.label: alg for alg in HashAlgorithm}
+_DOC_TYPE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,7}\Z")
+_ISSUER = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,10}\Z")
+_NAMES = ("name", "salt", "value")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def bundle_from_pairs(tree: Any) -> Bundle | None:
+    """The bundle a text parsed by :func:`~.strict_json.read_pairs` holds when it is plainly valid; ``None``
+    when it is not (or ``tree`` is ``None``), for the strict reading to judge. No error is raised."""
+    top = _members(tree, _TOP)
+    if top is None:
+        return None
+    version = top["version"]
+    if type(version) not in (int, str) or version not in READABLE_VERSIONS:
+        return None
+    header = _header(top["document"])
+    proof = _proof(top["proof"])
+    anchor = _members(top["anchor"], _ANCHOR)
+    claims = top["claims"]
+    if header is None or proof is None or anchor is None or type(claims) is not list:
+        return None
+    chain_id, registry = anchor["chainId"], anchor["registry"]
+    if (type(chain_id) is not int or not 1 <= chain_id <= MAX_SAFE_INTEGER or type(registry) is not str
+            or len(registry) != 42 or _checksummed(registry) != registry):
+        return None
+    disclosures = _disclosures(claims, proof.hash_alg)
+    if disclosures is None:
+        return None
+    return Bundle(header, disclosures, proof, chain_id, registry)
+
+
+def _members(pairs: Any, names: frozenset[str]) -> dict[str, Any] | None:
+    """An object's members by name, when it has exactly ``names``, each once."""
+    if type(pairs) is not tuple:
+        return None
+    members = dict(pairs)
+    return members if len(members) == len(pairs) and members.keys() == names else None
+
+
+def _header(pairs: Any) -> DocumentHeader | None:
+    if type(pairs) is not tuple:
+        return None
+    d = dict(pairs)
+    if len(d) != len(pairs) or not (d.keys() == _HEADER or (d.keys() == _BOUND_HEADER and d[HOLDER_BOUND] is True)):
+        return None
+    fields = (d["docType"], d["issuer"], d["issuedAt"], d["asOf"], d["notAfter"])
+    if tuple(map(type, fields)) != (str, str, int, int, int):
+        return None
+    return _known_header(*fields, len(d) == 6)
+
+
+@lru_cache(maxsize=4096)  # the documents of a batch share their header: one immutable object for all of them
+def _known_header(doc_type: str, issuer: str, issued_at: int, as_of: int, not_after: int,
+                  bound: bool) -> DocumentHeader | None:
+    if (not _DOC_TYPE.match(doc_type) or not _ISSUER.match(issuer) or not_after < issued_at
+            or not all(0 <= t <= MAX_TIME for t in (issued_at, as_of, not_after))):
+        return None
+    try:
+        return DocumentHeader(doc_type, issuer, issued_at, as_of, not_after, bound)
+    except CrossverifyError:  # a code the registry refuses: the strict reading names it
+        return None
+
+
+def _proof(pairs: Any) -> InclusionProof | None:
+    p = _members(pairs, _PROOF)
+    if p is None:
+        return None
+    alg, index, count, path, root = p["hashAlg"], p["index"], p["leafCount"], p["path"], p["batchRoot"]
+    if (type(alg) is not str or alg not in _ALGORITHMS or type(index) is not int or type(count) is not int
+            or not 0 <= index < count <= 2**24 - 1 or type(path) is not list
+            or len(path) != expected_proof_length(index, count)):
+        return None
+    hashes = _hashes([*path, root], 32)
+    if hashes is None:
+        return None
+    return InclusionProof(_ALGORITHMS[alg], index, count, tuple(hashes[:-1]), hashes[-1])
+
+
+def _hashes(items: Sequence[Any], size: int) -> list[bytes] | None:
+    """The bytes of ``items`` when each is ``0x`` and ``2 * size`` lowercase hexadecimal digits."""
+    width, count = 2 + 2 * size, len(items)
+    if not items:
+        return []
+    if set(map(type, items)) != {str} or set(map(len, items)) != {width}:
+        return None
+    joined = "".join(items)
+    if joined[::width] != "0" * count or joined[1::width] != "x" * count:
+        return None
+    digits = joined.replace("0x", "")
+    if len(digits) != 2 * size * count:  # an "0x" inside the digits
+        return None
+    try:
+        raw = unhexlify(digits)
+    except ValueError:
+        return None
+    if raw.hex() != digits:  # upper case
+        return None
+    return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+
+def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
+    """The claims, when every entry is plainly well formed and together they keep every rule of
     :func:`_check_claims`."""
-    if not set(map(type, claims)) <= {Claim}:
-        return False
-    disclosed: list[Claim] = list(claims)  # type: ignore[arg-type]
-    names = [c.name for c in disclosed]
-    if any(map(_name_fault, names)):
-        return False
-    encoded = [n.encode() for n in names]
-    return (encoded == sorted(set(encoded)) and len({c.salt for c in disclosed}) == len(disclosed)
-            and not any(issubclass(t, dict) for t in {type(c.value) for c in disclosed}))
+    if not 1 <= len(entries) <= MAX_CLAIMS:
+        return None
+    if set(map(type, entries)) == {tuple} and set(map(len, entries)) == {3}:
+        claims = _as_written(entries)
+        if claims is not None:
+            return claims
+    names: list[str | None] = []
+    values: list[Any] = []
+    salts: list[Any] = []  # of the disclosed claims
+    hidden: list[Any] = []  # the redacted claims' leaf hashes
+    for entry in entries:
+        if type(entry) is not tuple:
+            return None
+        if len(entry) == 3 and (entry[0][0], entry[1][0], entry[2][0]) == _NAMES:  # as writers write it
+            (_, name), (_, salt), (_, value) = entry
+        elif len(entry) == 1 and entry[0][0] == "redacted":
+            names.append(None)
+            values.append(None)
+            hidden.append(entry[0][1])
+            continue
+        else:
+            member = _members(entry, _DISCLOSED)
+            if member is None:
+                return None
+            name, salt, value = member["name"], member["salt"], member["value"]
+        kind = type(value)
+        if not ((kind is str and (value.isascii() or not _SURROGATE.search(value))) or kind is bool
+                or value is None or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER) or kind is float):
+            value = _plain(value, MAX_VALUE_DEPTH)
+            if value is _DECLINED or (type(value) is dict and attachment_fault(value)):
+                return None
+        if type(name) is not str:
+            return None
+        names.append(name)
+        values.append(value)
+        salts.append(salt)
+    salt_bytes = _hashes(salts, 16)
+    leaf_hashes = _hashes(hidden, 32)
+    disclosed = [n for n in names if n is not None] if hidden else names
+    if (salt_bytes is None or leaf_hashes is None or any(map(_name_fault, disclosed))
+            or disclosed != sorted(set(disclosed)) or len(set(salts)) != len(salts)):  # type: ignore[type-var]
+        return None  # (names in the order of their code points are in the order of their UTF-8 bytes)
+    if not hidden:
+        return Claims(tuple(names), tuple(values), tuple(salt_bytes))
+    shown, withheld = iter(salt_bytes), iter(leaf_hashes)
+    claims = Claims(tuple(names), tuple(values), tuple(next(withheld) if n is None else next(shown) for n in names))
+    try:
+        hasher = hash_alg.hasher()
+    except CrossverifyError:
+        return None
+    unique = set(leaf_hashes)
+    if len(unique) != len(leaf_hashes) or not unique.isdisjoint(claims.leaves(hasher, redacted=False)):
+        return None
+    return claims
+
+
+def _as_written(entries: list[tuple[tuple[str, Any], ...]]) -> Claims | None:
+    """The claims of the common case, checked column by column: each entry ``name``, ``salt``, ``value`` in that
+    order, every value a string, number, boolean or null. ``None`` leaves the entries to :func:`_disclosures`."""
+    first, second, third = zip(*entries, strict=True)
+    name_keys, names = zip(*first, strict=True)
+    salt_keys, salts = zip(*second, strict=True)
+    value_keys, values = zip(*third, strict=True)
+    count = len(entries)
+    if (name_keys.count("name"), salt_keys.count("salt"), value_keys.count("value")) != (count, count, count):
+        return None
+    kinds = set(map(type, values))
+    if not kinds <= _SCALAR_TYPES or set(map(type, names)) != {str}:
+        return None
+    if str in kinds:
+        text = "".join([v for v in values if type(v) is str])
+        if not text.isascii() and _SURROGATE.search(text):
+            return None
+    if int in kinds:
+        numbers = [v for v in values if type(v) is int]
+        if min(numbers) < -MAX_SAFE_INTEGER or max(numbers) > MAX_SAFE_INTEGER:
+            return None
+    salt_bytes = _hashes(salts, 16)
+    if (salt_bytes is None or len(set(salt_bytes)) != count or any(map(_name_fault, names))
+            or list(names) != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
+        return None
+    return Claims(names, values, tuple(salt_bytes))
+
+
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+_DECLINED = object()
+
+
+def _plain(value: Any, room: int) -> Any:
+    """A claim value from its pairs form as the strict reading gives it (objects as ``dict``), or ``_DECLINED``
+    when a strict reading could refuse it (a name written twice, a lone surrogate, an integer beyond ±(2^53 − 1),
+    more than ``room`` levels of nesting)."""
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() or not _SURROGATE.search(value) else _DECLINED
+    if kind is int:
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _DECLINED
+    if kind is float or kind is bool or value is None:
+        return value
+    if room == 0:
+        return _DECLINED
+    if kind is list:
+        items = [_plain(item, room - 1) for item in value]
+        return _DECLINED if any(item is _DECLINED for item in items) else items
+    members = {name: _plain(item, room - 1) for name, item in value}
+    if (len(members) != len(value) or any(item is _DECLINED for item in members.values())
+            or any(not name.isascii() and _SURROGATE.search(name) for name in members)):
+        return _DECLINED
+    return members
+
+
+@lru_cache(maxsize=256)  # a bank reads few registries
+def _checksummed(address: str) -> str | None:
+    try:
+        return _eip55(address)
+    except ValueError:
+        return None

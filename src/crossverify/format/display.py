@@ -5,7 +5,10 @@ as the pages do through the browser's ``Intl``)."""
 
 from __future__ import annotations
 
+import base64
 import datetime
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -17,6 +20,8 @@ LOCALES = {"zh-Hant": "zh_Hant_MO", "zh-Hans": "zh_Hans_MO", "pt": "pt_MO", "en"
 #: thousands only from five digits on.
 MIN_GROUPING = {"pt": 2}
 YES_NO = {"zh-Hant": ("是", "否"), "zh-Hans": ("是", "否"), "pt": ("Sim", "Não"), "en": ("Yes", "No")}
+#: The label of the holder's key (the ``cnf`` claim): the format's own claim, the same in every document type.
+HOLDER_KEY = {"zh-Hant": "持有人的金鑰", "zh-Hans": "持有人的密钥", "pt": "Chave do titular", "en": "Holder's key"}
 #: What stands in for each hidden letter or digit of a masked identifier.
 MASK = "•"
 #: An identifier shows this many of its last letters and digits while masked.
@@ -49,6 +54,17 @@ def claim_value(value: Any, claim: ClaimDisplay | None, language: str, reveal: b
     elif kind is Kind.IDENTIFIER and isinstance(value, str) and not reveal:
         return masked(value)
     return plain(value, language)
+
+
+def holder_key(value: Any, language: str) -> str:
+    """The ``cnf`` claim's key as a person can compare it: its curve and its JWK thumbprint (RFC 7638: SHA-256
+    of the key's required members, base64url); anything else reads as plain text."""
+    jwk = value.get("jwk") if isinstance(value, dict) else None
+    if not isinstance(jwk, dict) or not all(isinstance(jwk.get(m), str) for m in ("crv", "kty", "x", "y")):
+        return plain(value, language)
+    required = json.dumps({m: jwk[m] for m in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True)
+    thumbprint = base64.urlsafe_b64encode(hashlib.sha256(required.encode()).digest()).rstrip(b"=").decode()
+    return f"{jwk['crv']} · {thumbprint}"
 
 
 def plain(value: Any, language: str) -> str:

@@ -24,12 +24,22 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import rfc8785
-
 from .. import gm
 from ..errors import BundleError, ChallengeError, HolderKeyError, MalformedBundle, PresentationError, UnsupportedVersion
-from .bundle import Bundle, _named, bundle_from_json, load_bundle
-from .certificate import MAX_BUNDLE_BYTES, Claim
+from .bundle import (
+    _DOC_TYPE,
+    _ISSUER,
+    _SURROGATE,
+    Bundle,
+    _hashes,
+    _members,
+    _named,
+    bundle_from_json,
+    bundle_from_pairs,
+    load_bundle,
+)
+from .canonical import canonical_json
+from .certificate import MAX_BUNDLE_BYTES, MAX_CLAIMS, MAX_NAME_LENGTH, MAX_TIME
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .holder import (
@@ -42,7 +52,7 @@ from .holder import (
     key_from_claim,
     public_jwk,
 )
-from .strict_json import MAX_DEPTH, read_json
+from .strict_json import MAX_DEPTH, read_json, read_pairs
 from .validation import SchemaCheck, compile_schema
 
 PRESENTATION_VERSION = 1
@@ -97,7 +107,7 @@ class Binding:
 
     def signing_input(self, digest: bytes) -> bytes:
         """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``."""
-        return rfc8785.dumps({
+        return canonical_json({
             "aud": self.aud, "digest": to_hex(digest), "disclosed": list(self.disclosed), "exp": self.exp,
             "iat": self.iat, "nonce": to_hex(self.nonce), "purpose": self.purpose, "typ": TYP,
         })
@@ -150,7 +160,7 @@ class Presentation:
 
 def disclosed_names(bundle: Bundle) -> tuple[str, ...]:
     """The names of the bundle's disclosed claims, in digest order."""
-    return tuple(c.name for c in bundle.claims if isinstance(c, Claim))
+    return bundle.disclosed_names()
 
 
 def present(bundle: Bundle, challenge: Challenge, key: HolderPrivateKey, now: int,
@@ -181,7 +191,8 @@ def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BY
     named ``BundleError`` pointing at it. Faults inside the bundle carry their pointer from the presentation's
     top (``/bundle/...``).
     """
-    return _presentation(read_json(text, max_bytes, MAX_DEPTH + 1))
+    return presentation_from_pairs(read_pairs(text, max_bytes)) or _presentation(read_json(text, max_bytes,
+                                                                                          MAX_DEPTH + 1))
 
 
 def load_document(text: str | bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle | Presentation:
@@ -189,6 +200,9 @@ def load_document(text: str | bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bu
     read once (:func:`load_presentation`, :func:`~crossverify.format.bundle.load_bundle`)."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     if b'"binding"' in raw:  # else not a presentation (every bundle, in practice), and not parsed to find out
+        presentation = presentation_from_pairs(read_pairs(text, max_bytes))
+        if presentation is not None:
+            return presentation
         try:
             doc = read_json(text, max_bytes, MAX_DEPTH + 1)
         except BundleError:
@@ -196,6 +210,36 @@ def load_document(text: str | bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bu
         if type(doc) is dict and "binding" in doc:
             return _presentation(doc)
     return load_bundle(text, max_bytes=max_bytes)
+
+
+_TOP = frozenset({"version", "bundle", "binding", "signature"})
+_BINDING = frozenset({"aud", "nonce", "purpose", "disclosed", "iat", "exp"})
+
+
+def presentation_from_pairs(tree: Any) -> Presentation | None:
+    """The presentation a text parsed by :func:`~.strict_json.read_pairs` holds when it is plainly valid, read in
+    one pass as :func:`~.bundle.bundle_from_pairs` reads a bundle; ``None`` for the strict reading to judge. No
+    error is raised (tests/format/test_bulk_reading.py holds it equal to the strict reading)."""
+    top = _members(tree, _TOP)
+    if top is None or type(top["version"]) is not int or top["version"] != PRESENTATION_VERSION:
+        return None
+    b = _members(top["binding"], _BINDING)
+    if b is None:
+        return None
+    aud, purpose, names, iat, exp = b["aud"], b["purpose"], b["disclosed"], b["iat"], b["exp"]
+    if (type(aud) is not str or type(purpose) is not str or not _ISSUER.match(aud) or not _DOC_TYPE.match(purpose)
+            or type(iat) is not int or type(exp) is not int or not 0 <= iat < exp <= min(iat + MAX_LIFETIME, MAX_TIME)
+            or type(names) is not list or len(names) > MAX_CLAIMS or not all(type(n) is str for n in names)):
+        return None
+    text = "".join(names)
+    if ((not text.isascii() and _SURROGATE.search(text)) or not all(1 <= len(n) <= MAX_NAME_LENGTH for n in names)
+            or names != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
+        return None
+    nonce, signature = _hashes([b["nonce"]], 32), _hashes([top["signature"]], 64)
+    bundle = bundle_from_pairs(top["bundle"])
+    if nonce is None or signature is None or bundle is None:
+        return None
+    return Presentation(bundle, Binding(aud, nonce[0], purpose, tuple(names), iat, exp), signature[0])
 
 
 def _presentation(doc: Any) -> Presentation:

@@ -40,6 +40,11 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _STRUCTURE = re.compile(r'[\[\]{}"]')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+#: The most arrays and objects a text read by :func:`read_pairs` may open: room for a bundle of 250 claims, and
+#: however they nest, well within a thread's stack of 128 KiB (the parser recurses in C, to the interpreter's
+#: recursion limit, which web3 raises to 100,000). Larger texts are read strictly, depth counted first.
+_QUICK_OPENINGS = 256
 
 
 def read_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
@@ -58,6 +63,58 @@ def read_json(data: str | bytes, max_bytes: int, max_depth: int = MAX_DEPTH) -> 
     if hooks.faulty or _SURROGATE_ESCAPE.search(text):  # else there is nothing to find
         _check_values(doc)
     return doc
+
+
+def read_pairs(data: str | bytes, max_bytes: int) -> Any:
+    """``data`` parsed by the C parser alone, or ``None`` when it is not plainly a JSON object within the rules
+    above. Each object comes back as a ``tuple`` of its (name, value) pairs, in written order and with any name
+    written twice still there, for the caller to check; each array as a ``list``. What is vouched for: at most
+    ``max_bytes`` bytes of UTF-8 without a byte order mark; one object, then only JSON white space; every
+    number with a fraction or exponent denotes exactly the double it is read as (I-JSON); no NaN or Infinity.
+    What is left to the caller, who returns to :func:`read_json` when in doubt: names written twice, integers
+    beyond ±(2^53 − 1), strings holding a lone surrogate, and nesting deeper than :data:`MAX_DEPTH` (the parser
+    itself stops at the interpreter's recursion limit)."""
+    if type(data) is bytes:
+        if len(data) > max_bytes or data[:1] != b"{":  # no BOM, UTF-16 or UTF-32 text starts with "{"
+            return None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    elif type(data) is str:
+        text = data
+        if not (len(text) * 4 <= max_bytes or (text.isascii() and len(text) <= max_bytes)) or text[:1] != "{":
+            return None  # the size in UTF-8 would need measuring: read_json measures it
+    else:
+        return None
+    if text.count("[") + text.count("{") > _QUICK_OPENINGS:  # else nothing can nest deep enough to exhaust the
+        return None                                          # stack, whatever the recursion limit
+    try:
+        tree, end = _scan_pairs(text, 0)
+    except (ValueError, RecursionError, StopIteration):  # not JSON (where, the strict reading says)
+        return None
+    if end != len(text) and _JSON_SPACE.match(text, end).end() != len(text):  # type: ignore[union-attr]
+        return None
+    return tree
+
+
+def _exact_double(literal: str) -> float:
+    """A number with a fraction or exponent, when I-JSON's reading of it is exact; else ``ValueError``."""
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(literal)
+    shown = repr(value)
+    if shown != literal and Decimal(shown) != Decimal(literal):
+        raise ValueError(literal)
+    return value
+
+
+def _no_constant(literal: str) -> float:
+    raise ValueError(literal)
+
+
+_scan_pairs = json.JSONDecoder(object_pairs_hook=tuple, parse_float=_exact_double,
+                               parse_constant=_no_constant).scan_once  # type: ignore[attr-defined]
 
 
 def pointer(parent: str, key: str | int) -> str:

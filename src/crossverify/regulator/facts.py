@@ -112,10 +112,11 @@ def _compromised_admin(db: Connection, e: IndexedEvent) -> int:
 def _void_since(db: Connection, issuer: str, key: str, admin: str) -> int | None:
     """From when a revocation signed by ``key`` (or, unsigned, sent by the admin ``admin``) stops counting."""
     if key:
-        return db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
-                          (key,)).fetchone()[0]  # type: ignore[no-any-return]
-    return db.execute("SELECT MIN(compromised_from) FROM compromised_admins WHERE issuer_id = ? AND admin = ?",
-                      (issuer, admin)).fetchone()[0]  # type: ignore[no-any-return]
+        row = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?", (key,)).fetchone()
+    else:
+        row = db.execute("SELECT MIN(compromised_from) FROM compromised_admins WHERE issuer_id = ? AND admin = ?",
+                         (issuer, admin)).fetchone()
+    return None if row[0] is None else int(row[0])
 
 
 def _compromised(db: Connection, e: IndexedEvent) -> int:

@@ -26,7 +26,7 @@ from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import Consent
 from .anomalies import KINDS, Severity
-from .circulation import DAY, CirculationTrail, purpose_words
+from .circulation import DAY, CirculationTrail
 from .index import GOVERNANCE, Freshness, RegulatorReader
 
 #: Rows a page holds at most.
@@ -390,7 +390,7 @@ class Supervision:
             "receipts": self._sum("receipts", "", every),
             "withoutConsent": sum(without.values()),
             "byVerifier": dict(sorted(by_verifier.items())),
-            "byPurpose": {purpose_words(r["value"]): r["amount"] for r in self._by("receipts", "purpose", every)},
+            "byPurpose": {r["value"]: r["amount"] for r in self._by("receipts", "purpose", every)},
             "byConsent": {Consent(int(r["value"])).name.lower(): r["amount"]
                           for r in self._by("receipts", "consent", every)},
             "byDay": {r["value"]: {"sealed_receipts": r["amount"]} for r in self._by_day("receipts", every)},

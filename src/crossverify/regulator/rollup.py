@@ -16,7 +16,8 @@ DAY = 86400
 #: measure -> (dimension -> the SELECT of ``day, value, amount`` from ``?``, a unix time, onwards)
 MEASURES: dict[str, dict[str, str]] = {
     "batches": {
-        "": "SELECT block_time / 86400, '', COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? GROUP BY block_time / 86400",
+        "": "SELECT block_time / 86400, '', COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
+            "GROUP BY block_time / 86400",
         "issuer": "SELECT block_time / 86400, issuer_id, COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
                   "GROUP BY block_time / 86400, issuer_id",
         "doc_type": "SELECT block_time / 86400, doc_type, COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
@@ -25,10 +26,10 @@ MEASURES: dict[str, dict[str, str]] = {
     "issued": {
         "": "SELECT block_time / 86400, '', SUM(documents) FROM anchors WHERE replaced = 0 AND block_time >= ? "
             "GROUP BY block_time / 86400",
-        "issuer": "SELECT block_time / 86400, issuer_id, SUM(documents) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-                  "GROUP BY block_time / 86400, issuer_id",
-        "doc_type": "SELECT block_time / 86400, doc_type, SUM(documents) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-                    "GROUP BY block_time / 86400, doc_type",
+        "issuer": "SELECT block_time / 86400, issuer_id, SUM(documents) FROM anchors WHERE replaced = 0 "
+                  "AND block_time >= ? GROUP BY block_time / 86400, issuer_id",
+        "doc_type": "SELECT block_time / 86400, doc_type, SUM(documents) FROM anchors WHERE replaced = 0 "
+                    "AND block_time >= ? GROUP BY block_time / 86400, doc_type",
     },
     "revoked": {
         "": "SELECT block_time / 86400, '', SUM(documents) FROM revocations WHERE counted = 1 AND block_time >= ? "

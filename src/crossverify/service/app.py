@@ -13,7 +13,7 @@ from ..config import Config
 from ..session import Session
 from . import console, openapi, resident
 from .dependencies import Context
-from .middleware import FastLane, Front, StrictJson
+from .middleware import FastLane, Front, Head, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -33,15 +33,17 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
-    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION)
+    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)  # /docs: openapi.install
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
         app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
+    app.add_middleware(Head)
     app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
     routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]
     for router in routers:
         app.include_router(router)
-    openapi.install(app, routers)
+    openapi.install(app, routers, ctx.roles)
     if ctx.roles & {"bank", "issuer"}:
         resident.mount(app, ctx.roles)
     if "regulator" in ctx.roles:

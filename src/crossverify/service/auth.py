@@ -53,6 +53,10 @@ class ApiKeys:
     def identify(self, key: str) -> Client | None:
         return self._by_digest.get(key_digest(key))
 
+    def named(self, name: str) -> Client | None:
+        """The client configured as ``name`` (``None`` once its key left the configuration)."""
+        return next((client for client in self._by_digest.values() if client.name == name), None)
+
 
 class RateLimit:
     """A token bucket per client: ``per_minute`` requests, refilled continuously, bursts up to a tenth of it."""

@@ -2,27 +2,31 @@
 short-lived sessions a supervisor's browser gets in exchange for the regulator's API key.
 
 The key is sent once, to ``POST /regulator/session``; the browser keeps only an HttpOnly, SameSite=Strict cookie
-naming a random session (the service keeps its hash), which lapses after ``IDLE`` seconds unused and ``LIFETIME``
-seconds at most, and which logging out forgets on both sides. The page's data routes (``/v1/regulator/...``,
-:mod:`crossverify.service.routes.regulators`) accept that cookie or the API key itself. A bundle dropped on the page
-is read and hashed in the browser (the resident page's own ``bundle.js``): nothing of it is uploaded.
+naming a random session, which lapses after ``IDLE`` seconds unused and ``LIFETIME`` seconds at most, and which
+logging out forgets on both sides. Sessions live in a store (kind ``console sessions``: an SQLite file beside the
+audit index, or the ``[storage]`` PostgreSQL database), keyed by the SHA-256 of their token, so that every worker
+and replica of the service knows them, and a logout or a lapse in one holds in all. The page's data routes
+(``/v1/regulator/...``, :mod:`crossverify.service.routes.regulators`) accept that cookie or the API key itself. A
+bundle dropped on the page is read and hashed in the browser (the resident page's own ``bundle.js``): nothing of
+it is uploaded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .auth import Client
+from ..config import Config
+from ..regulator.words import WORDS_FILE
+from ..store import Store
+from .auth import ApiKeys, Client
 from .resident import PAGE, VENDORED, page_headers
 
 CONSOLE = Path(__file__).parent / "console"
@@ -30,51 +34,67 @@ COOKIE = "crossverify_console"
 #: A session lapses this many seconds after its last use, and this many after it was opened, whatever its use.
 IDLE = 15 * 60
 LIFETIME = 8 * 3600
+#: A session's last use is written again only once it is this many seconds old (a read per request, a write at
+#: most this often): a session may lapse up to this much before ``IDLE`` after its very last use, never after.
+TOUCH = 30
+#: The sessions: the SHA-256 of the token (the token itself lives only in the cookie), the API key's client it
+#: stands for, and when it was opened and last used (unix seconds: the replicas' clocks agree).
+MIGRATIONS = ["CREATE TABLE sessions (digest BLOB PRIMARY KEY, client TEXT NOT NULL, opened REAL NOT NULL, "
+              "used REAL NOT NULL)"]
 
 
-@dataclass
-class _Session:
-    client: Client
-    opened: float
-    used: float
+def sessions_store(config: Config) -> Store:
+    """The console's sessions as ``config`` places them: ``[regulator] sessions`` (default: a file beside the
+    audit index), or the ``[storage]`` database. Every process serving the regulator opens it."""
+    index = config.audit.index
+    path = config.regulator.sessions or index.with_name(f"{index.stem}-sessions.sqlite")
+    return Store(config.storage.location(path), MIGRATIONS, kind="console sessions", exclusive=False)
 
 
 class Sessions:
-    """The console's open sessions, by the SHA-256 of their token (the token itself lives only in the cookie)."""
+    """The console's open sessions in ``store``, for the clients of ``keys``: a session stands for the client that
+    opened it as long as its key stays configured with the regulator's role."""
 
-    def __init__(self, idle: float = IDLE, lifetime: float = LIFETIME,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store, keys: ApiKeys, idle: float = IDLE, lifetime: float = LIFETIME,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.keys = store, keys
         self.idle, self.lifetime, self._clock = idle, lifetime, clock
-        self._open: dict[bytes, _Session] = {}
-        self._lock = threading.Lock()
 
     def open(self, client: Client) -> str:
-        """A new session for ``client``; returns its token (256 random bits), for the cookie."""
+        """A new session for ``client``; returns its token (256 random bits), for the cookie. Lapsed sessions
+        are forgotten on the way."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
-        with self._lock:
-            self._forget_lapsed(now)
-            self._open[_digest(token)] = _Session(client, now, now)
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sessions WHERE used < ? OR opened < ?", (now - self.idle, now - self.lifetime))
+            db.execute("INSERT INTO sessions (digest, client, opened, used) VALUES (?, ?, ?, ?)",
+                       (_digest(token), client.name, now, now))
         return token
 
     def client(self, token: str) -> Client | None:
-        """Who holds the session ``token``, if it is open and has not lapsed (its idle time starts again)."""
-        now = self._clock()
-        with self._lock:
-            found = self._open.get(_digest(token))
-            if found is None or now - found.used > self.idle or now - found.opened > self.lifetime:
-                self._open.pop(_digest(token), None)
-                return None
-            found.used = now
-            return found.client
+        """Who holds the session ``token``, if it is open and has not lapsed (its idle time starts again). A read;
+        a write only to forget a lapsed session or, every ``TOUCH`` seconds at most, to record its use."""
+        now, digest = self._clock(), _digest(token)
+        with self.store.lock:
+            found = self.store.db.execute("SELECT client, opened, used FROM sessions WHERE digest = ?",
+                                          (digest,)).fetchone()
+        if found is None:
+            return None
+        name, opened, used = found
+        if now - used > self.idle or now - opened > self.lifetime:
+            self.close(token)
+            return None
+        if now - used >= TOUCH:
+            with self.store.transaction() as db:
+                if not db.execute("UPDATE sessions SET used = CASE WHEN used < ? THEN ? ELSE used END "
+                                  "WHERE digest = ?", (now, now, digest)).rowcount:
+                    return None  # closed meanwhile
+        client = self.keys.named(name)
+        return client if client is not None and client.role == "regulator" else None
 
     def close(self, token: str) -> None:
-        with self._lock:
-            self._open.pop(_digest(token), None)
-
-    def _forget_lapsed(self, now: float) -> None:
-        for key in [k for k, s in self._open.items() if now - s.used > self.idle or now - s.opened > self.lifetime]:
-            del self._open[key]
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM sessions WHERE digest = ?", (_digest(token),))
 
 
 def _digest(token: str) -> bytes:
@@ -82,8 +102,9 @@ def _digest(token: str) -> bytes:
 
 
 def mount(app: FastAPI) -> None:
-    """Serve the console at ``/regulator/``: its files under ``/regulator/static/``, the resident page's format
-    code it shares under ``/regulator/shared/``, and the packages that code runs under ``/regulator/vendor/``."""
+    """Serve the console at ``/regulator/``: its files under ``/regulator/static/``, its words at
+    ``/regulator/words.json``, the resident page's format code it shares under ``/regulator/shared/``, and the
+    packages that code runs under ``/regulator/vendor/``."""
     headers = page_headers(CONSOLE / "index.html")
 
     @app.get("/regulator", include_in_schema=False)
@@ -93,6 +114,11 @@ def mount(app: FastAPI) -> None:
     @app.get("/regulator/", include_in_schema=False)
     def console() -> FileResponse:
         return FileResponse(CONSOLE / "index.html", headers=headers)
+
+    @app.get("/regulator/words.json", include_in_schema=False)
+    def words() -> FileResponse:
+        """The console's words in its four languages (the static report's too)."""
+        return FileResponse(WORDS_FILE, media_type="application/json")
 
     app.mount("/regulator/static", StaticFiles(directory=CONSOLE), name="console-static")
     app.mount("/regulator/shared", StaticFiles(directory=PAGE), name="console-shared")

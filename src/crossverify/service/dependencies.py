@@ -24,7 +24,7 @@ from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
-from .console import COOKIE, Sessions
+from .console import COOKIE, Sessions, sessions_store
 from .middleware import Answer
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
@@ -78,7 +78,7 @@ class Context:
         self.issuer = issuer = session.issuer() if "issuer" in roles else None
         self.pickups = pickups = session.pickups if issuer is not None else None
         self.regulator = regulator = session.regulator if "regulator" in roles else None
-        self.sessions = Sessions() if regulator is not None else None  # the console's
+        self.sessions = Sessions(sessions_store(session.config), self.keys) if regulator is not None else None
         challenges = self.queue.verifier.challenges
         self.answers = answers = \
             AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
@@ -107,7 +107,8 @@ class Context:
         challenges = self.queue.verifier.challenges
         journal = self.issuer.journal if self.issuer is not None else None
         owners = (self.outbox, challenges, journal, self.pickups, self.regulator)
-        return [owner.store for owner in owners if owner is not None] + ([self.buckets] if self.buckets else [])
+        shared = (self.buckets, self.sessions.store if self.sessions is not None else None)
+        return [owner.store for owner in owners if owner is not None] + [s for s in shared if s is not None]
 
     def start(self) -> None:
         for worker in self.workers.values():

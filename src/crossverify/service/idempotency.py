@@ -109,10 +109,13 @@ class Once:
 def once(request: Request, answers: Answers | None, body: bytes = b"") -> Once | None:
     """The :class:`Once` for ``request`` when it carries an ``Idempotency-Key`` (and ``answers`` can keep its
     answer); ``body`` is the request's body as parsed, or its bytes."""
-    given = request.headers.get(HEADER)
-    if given is None or answers is None:
+    given = request.headers.getlist(HEADER)
+    if not given or answers is None:
         return None
-    matched = _KEY.fullmatch(given.strip())
+    if len(given) > 1:
+        raise Problem(INVALID_REQUEST, f"{HEADER} is given {len(given)} times: give it once",
+                      errors=[{"location": "header", "name": HEADER, "detail": "given more than once"}])
+    matched = _KEY.fullmatch(given[0].strip())
     if matched is None:
         raise Problem(INVALID_REQUEST, f"{HEADER} must be 16 to 255 visible characters: a UUID, or 128 random "
                                        "bits", errors=[{"location": "header", "name": HEADER,

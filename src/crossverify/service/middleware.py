@@ -1,7 +1,8 @@
 """The service's plain ASGI middleware, on every request's path before the framework: request ids, metrics and
 the log line, and the body's bounds in size and time (:class:`Front`); the fast lane that answers the bank's
 hottest request (one verification) without the framework's routing and dependency machinery
-(:class:`FastLane`); strict I-JSON reading of JSON bodies (:class:`StrictJson`)."""
+(:class:`FastLane`); strict I-JSON reading of JSON bodies (:class:`StrictJson`); HEAD answered as GET without
+its body (:class:`Head`)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,26 @@ class Front:
 
 _CLOSE = [(b"connection", b"close")]
 INTERNAL_DETAIL = "the service failed to answer this request; quote its request id"
+
+
+class Head:
+    """HEAD on any resource answers what GET would, headers only (RFC 9110, 9.3.2): the request is routed as a
+    GET and the body of the answer is dropped (its Content-Length stays, as GET's)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class _Exchange:

@@ -3,21 +3,30 @@ as is: the Bearer API key as a security scheme on every institution operation, a
 type and examples for every operation that takes one (the raw bundles and presentations included), every
 status an operation can answer with the problem details schema, stable operation ids and a tag per role.
 FastAPI builds most of it from the routes; :func:`document` adds what it cannot know. Built once, on first
-request.
+request. ``/docs`` shows it in Swagger UI, served from the copy inside this package (no CDN: a bank's network
+may reach nothing outside).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Set
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from . import problems
+from .resident import VENDORED
+
+#: Where ``/docs`` loads Swagger UI's script, style sheet and icon from.
+DOCS_ASSETS = "/docs/assets"
 
 TAGS = [
     {"name": "banks", "description": "A Guangdong bank: verify the bundles and presentations residents hand over, "
@@ -59,9 +68,17 @@ def raw_body() -> dict[str, Any]:
                                       "value": examples()["presentation"]}}}}}}
 
 
-def install(app: FastAPI, routers: list[APIRouter]) -> None:
-    """Serve :func:`document` as the app's OpenAPI document, over the routes of ``routers``."""
-    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+#: The tag of each institution's operations, by the role whose API keys call them.
+ROLE_TAGS = {"bank": "banks", "issuer": "issuers", "regulator": "regulators"}
+
+
+def install(app: FastAPI, routers: list[APIRouter], roles: Set[str]) -> None:
+    """Serve :func:`document` as the app's OpenAPI document, over the routes of ``routers`` that this service
+    serves to someone: the operations of the institutions ``roles`` names (another role's answer 403 to every
+    key), the resident pages' and operations'."""
+    left_out = {tag for role, tag in ROLE_TAGS.items() if role not in roles}
+    routes = [route for router in routers for route in router.routes
+              if isinstance(route, APIRoute) and not left_out & set(route.tags)]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -69,11 +86,20 @@ def install(app: FastAPI, routers: list[APIRouter]) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.mount(DOCS_ASSETS, StaticFiles(directory=VENDORED / "swagger-ui"), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
 
 
 def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
+    used = {tag for route in routes for tag in route.tags}
     doc = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
-                      routes=routes, tags=TAGS)
+                      routes=routes, tags=[tag for tag in TAGS if tag["name"] in used])
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = problems.ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")

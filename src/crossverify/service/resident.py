@@ -28,6 +28,7 @@ VENDOR: dict[str, tuple[str, list[str]]] = {
     "canonicalize": ("canonicalize", ["lib/canonicalize.js", "LICENSE"]),
     "noble-hashes": ("@noble/hashes", ["sha2.js", "sha3.js", "_md.js", "_u64.js", "utils.js", "LICENSE"]),
     "sm-crypto": ("sm-crypto", ["dist/sm3.js", "dist/sm2.js", "LICENCE_MIT"]),
+    "swagger-ui": ("swagger-ui-dist", ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"]),
 }
 #: Page file and path, by the role whose service serves it.
 PAGES = {"bank": ("index.html", "/resident/"), "issuer": ("pickup.html", "/resident/pickup/")}

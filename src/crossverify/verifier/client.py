@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
@@ -27,7 +27,7 @@ from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError, SuiteMismatch
 from ..format.bundle import Bundle
-from ..format.certificate import MAX_BUNDLE_BYTES, Claim, is_attachment
+from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
@@ -354,14 +354,14 @@ class VerifierClient:
             return Check("suite_matches", Outcome.FAILED, f"SuiteMismatch: {exc}")
         except CrossverifyError:
             pass  # a malformed holder key: holder_bound names it
-        return Check("suite_matches", Outcome.PASSED, f"the {suite.label} crypto suite")
+        return _suite_passed(suite)
 
     def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
         """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last
         can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
-            if bundle.header.holder_bound or HOLDER_CLAIM in bundle.disclosed():
+            if bundle.header.holder_bound or HOLDER_CLAIM in bundle.disclosed_names():
                 return [Check("holder_bound", Outcome.FAILED,
                               "the certificate is bound to its holder's key: it verifies only as a presentation its "
                               "holder signed, at any bank, not as a bare bundle")]
@@ -420,8 +420,7 @@ class VerifierClient:
 
     @staticmethod
     def _attachments(bundle: Bundle, files: Mapping[str, bytes] | None) -> Check:
-        named = [c.name for c in bundle.claims
-                 if isinstance(c, Claim) and isinstance(c.value, dict) and is_attachment(c.value)]
+        named = bundle.attachment_names()
         if not named:
             return _NO_ATTACHMENTS
         if files is None:
@@ -510,9 +509,15 @@ _NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachm
 
 
 @lru_cache(maxsize=1024)  # a bank sees few document types, issuers and shapes of document
+@lru_cache(maxsize=1024)  # a bank sees few document types, issuers and claim counts: one immutable check each
 def _well_formed(doc_type: str, issuer_id: str, claims: int, redacted: int) -> Check:
     return Check("bundle_well_formed", Outcome.PASSED, f"{doc_type} from {issuer_id}; {claims} claims, {redacted} "
                                                        "redacted")
+
+
+@cache
+def _suite_passed(suite: Suite) -> Check:
+    return Check("suite_matches", Outcome.PASSED, f"the {suite.label} crypto suite")
 
 
 @lru_cache(maxsize=256)  # a bank sees few document types

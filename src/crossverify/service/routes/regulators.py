@@ -5,23 +5,21 @@ the regulator's API key or its console session; and the console's login and logo
 (No ``from __future__ import annotations`` here: FastAPI reads the route signatures' annotations at runtime.)
 """
 
-from collections.abc import Callable, Iterator
-from functools import partial
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from ...errors import MetadataError
 from ...format.encoding import from_hex
 from ...regulator.export import rows_csv
 from ...regulator.queries import MAX_PAGE, TABLES, Filters, Supervision, parse_filters
+from ...regulator.words import Names
 from ..console import COOKIE, IDLE
 from ..dependencies import Context, Regulator, Supervisor, Visitor
 from ..problems import UNAUTHENTICATED, Problem, responses
 
-T = TypeVar("T")
 DIGEST = Path(pattern="^0x[0-9a-fA-F]{64}$", description="The document digest")
 
 
@@ -197,30 +195,11 @@ def router(ctx: Context) -> APIRouter:
     return routes
 
 
-def _checked(read: Callable[[], T]) -> T | None:
-    """What ``read`` finds, or ``None`` when the registered metadata cannot be had (the code is shown instead)."""
-    try:
-        return read()
-    except MetadataError:
-        return None
-
-
 def _no_store(response: Response) -> None:
     """What a regulator reads stays out of every cache, the browser's included."""
     response.headers["Cache-Control"] = "no-store"
 
 
 def _names(ctx: Context, issued: list[tuple[str, str]]) -> dict[str, Any]:
-    """The names the console shows for what the index holds as codes, in every language: issuers and document
-    types (of the ``issued`` pairs) as their registered display metadata names them, banks by the regulator's own
-    list (``[regulator] bank_names``; the chain names no bank). A code without checked metadata is shown as is."""
-    reader = ctx.session.metadata
-    issuers: dict[str, dict[str, str]] = {}
-    types: dict[str, dict[str, str]] = {}
-    for issuer, doc_type in issued:
-        if issuer not in issuers and (found := _checked(partial(reader.issuer, issuer))) is not None:
-            issuers[issuer] = found.name.as_json()
-        if doc_type not in types and (kind := _checked(partial(reader.doc_type, issuer, doc_type))) is not None:
-            types[doc_type] = kind.name.as_json()
-    return {"banks": {address.lower(): name for address, name in ctx.session.config.regulator.bank_names.items()},
-            "issuers": issuers, "docTypes": types}
+    """The names the console shows for what the index holds as codes, in every language."""
+    return Names.registered(ctx.session.metadata, issued, ctx.session.config.regulator.bank_names).as_json()
