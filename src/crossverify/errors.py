@@ -499,7 +499,12 @@ class CirculationEmptyReceipt(ContractRevert):
 
 class CirculationInvalidKey(ContractRevert):
     """A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike; an
-    answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1."""
+    answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1. In the GM suite both are SM2 public
+    keys (64 bytes, a point of the SM2 curve)."""
+
+
+class CirculationSuiteMismatch(ContractRevert):
+    """The function belongs to the other crypto suite than this deployment's, `suite` (1 standard, 2 GM)."""
 
 
 class CirculationInvalidRegulatorKeys(ContractRevert):
