@@ -449,9 +449,9 @@ interface IDocumentRegistry is IRegistryTypes {
     // Display metadata: how people read an issuer's name and a document type's claims (docs/format.md)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Register the digest (keccak256 of the RFC 8785 form) of the display metadata of the caller's
-    ///         issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its admin. Zero
-    ///         withdraws it. Admission and {SetDocTypes} proposals register digests too.
+    /// @notice Register the digest (keccak256 of the RFC 8785 form; SM3 in a GM deployment) of the display metadata
+    ///         of the caller's issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its
+    ///         admin. Zero withdraws it. Admission and {SetDocTypes} proposals register digests too.
     function setMetadataDigest(bytes8 docType, bytes32 digest) external;
 
     /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: of its own name); zero when none

@@ -65,6 +65,7 @@ from crossverify.format.display import claim_value
 from crossverify.format.holder import SM2HolderPrivateKey, public_jwk, sign_p1363
 from crossverify.format.metadata import ISSUER_FORMAT, LANGUAGES, from_json, metadata_digest, standard_types
 from crossverify.format.strict_json import MAX_DEPTH
+from crossverify.format.suite import Suite
 from crossverify.keys.sm2 import LocalSM2Key
 from crossverify.sealing import Consent, Kem, SealedReceipts, case_reference_code, open_receipts, seal_receipts
 
@@ -564,7 +565,8 @@ def display_vectors() -> dict[str, object]:
     next(c for c in altered["claims"] if c["name"] == "overdue_balance_mop")["label"]["en"] = "Savings"
     return {
         "documents": [{"metadata": doc, "canonical": rfc8785.dumps(doc).decode(),
-                       "digest": "0x" + metadata_digest(doc).hex()} for doc in documents],
+                       "digest": "0x" + metadata_digest(doc).hex(),
+                       "sm3Digest": "0x" + metadata_digest(doc, Suite.GM).hex()} for doc in documents],
         "altered": {"registered": "0x" + types["CREDREC"].digest.hex(), "metadata": altered,
                     "digest": "0x" + metadata_digest(altered).hex(), "error": "MetadataMismatch"},
         "values": [{"docType": code, "claim": name, "value": value, "language": language,

@@ -69,7 +69,7 @@ def estimating_by_execution(backend: PyEVMBackend) -> PyEVMBackend:
 
 
 def estimate_by_execution(state: StateAPI, transaction: SignedTransactionAPI) -> int:
-    """The gas ``transaction`` needs, from one run at the block's gas limit: what it used, and 1/32 more for the
+    """The gas ``transaction`` needs, from one run at the block's gas limit: what it used, and 1/64 more for the
     gas a call keeps back (EIP-150), checked by a second run. py-evm's own estimate searches the limit by halves
     (a dozen runs): an SM2 verification in EVM code then costs the embedded chain seconds per transaction.
     Falls back to that search if the second run runs out of gas."""
@@ -84,7 +84,7 @@ def estimate_by_execution(state: StateAPI, transaction: SignedTransactionAPI) ->
     if computation.is_error:
         raise computation.error
     used = int(state.gas_limit - computation.get_gas_remaining())
-    estimate = min(int(state.gas_limit), used + used // 32 + 2_300)
+    estimate = min(int(state.gas_limit), used + used // 64)
     if not run(estimate).is_error:
         return estimate
     return int(binary_gas_search_intrinsic_tolerance(state, transaction))

@@ -166,7 +166,8 @@ def issuer_metadata(app: App, files: tuple[Path, ...]) -> None:
     for file in files:
         display = read_metadata(file.read_bytes())
         register_metadata(session.registry, session.sender, issuer_id, display)
-        done.append((file, display.doc_type if isinstance(display, TypeDisplay) else "name", display.digest))
+        done.append((file, display.doc_type if isinstance(display, TypeDisplay) else "name",
+                     display.digest_in(session.registry.crypto_suite())))
     app.emit([{"file": file, "for": what, "digest": digest} for file, what, digest in done],
              "\n".join(f"registered {what} metadata {to_hex(digest)} ({file})" for file, what, digest in done))
 

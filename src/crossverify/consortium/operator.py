@@ -120,20 +120,21 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
 
-def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterable[Display]
-                     ) -> tuple[bytes, list[bytes]]:
-    """The digests an admission registers: the issuer's name's (zero: none given) and one per document type (the
-    given metadata's, else the standard type's, else zero). Metadata for another issuer or type is refused."""
-    name, types = NONE, {t: standard_digest(t) for t in doc_types}
+def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterable[Display],
+                     suite: Suite = Suite.STANDARD) -> tuple[bytes, list[bytes]]:
+    """The digests (in the deployment's ``suite``) an admission registers: the issuer's name's (zero: none given)
+    and one per document type (the given metadata's, else the standard type's, else zero). Metadata for another
+    issuer or type is refused."""
+    name, types = NONE, {t: standard_digest(t, suite) for t in doc_types}
     for display in metadata:
         if isinstance(display, IssuerDisplay):
             if display.issuer != issuer_id:
                 raise ValueError(f"the metadata names issuer {display.issuer}, not {issuer_id}")
-            name = display.digest
+            name = display.digest_in(suite)
         elif display.doc_type not in types:
             raise ValueError(f"metadata for {display.doc_type}, which is not among {', '.join(doc_types)}")
         else:
-            types[display.doc_type] = display.digest
+            types[display.doc_type] = display.digest_in(suite)
     return name, [types[t] for t in doc_types]
 
 
@@ -187,7 +188,7 @@ class OperatorClient:
         """Admit an issuer with its admin and document types; its admin then adds its signing keys. ``metadata``:
         the issuer's name and its types' display metadata, whose digests the registry keeps; a type given none
         gets the standard metadata crossverify ships for it, if any."""
-        name, digests = metadata_digests(issuer_id, doc_types, metadata)
+        name, digests = metadata_digests(issuer_id, doc_types, metadata, self.registry.crypto_suite())
         return self.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code(issuer_id), jurisdiction_code(jurisdiction),
                             admin, [doc_type_code(t) for t in doc_types], name, digests)
 
@@ -201,7 +202,8 @@ class OperatorClient:
                           metadata: Iterable[TypeDisplay] = ()) -> int:
         """Allow or disallow document types; an allowed type's display metadata is registered as in
         :meth:`propose_admit_issuer` (a disallowed type keeps its labels: residents still hold its documents)."""
-        _, digests = metadata_digests(issuer_id, doc_types, metadata) if allowed else (NONE, [NONE] * len(doc_types))
+        _, digests = (metadata_digests(issuer_id, doc_types, metadata, self.registry.crypto_suite()) if allowed
+                      else (NONE, [NONE] * len(doc_types)))
         return self.propose(ProposalKind.SET_DOC_TYPES, issuer_id_code(issuer_id),
                             [doc_type_code(t) for t in doc_types], allowed, digests)
 

@@ -149,7 +149,8 @@ def register_metadata(registry: Registry, admin: Sender, issuer_id: str, display
         doc_type = bytes(8)
     else:
         doc_type = doc_type_code(display.doc_type)
-    registry.transact(lambda f: f.setMetadataDigest(doc_type, display.digest), admin)
+    digest = display.digest_in(registry.crypto_suite())
+    registry.transact(lambda f: f.setMetadataDigest(doc_type, digest), admin)
 
 
 def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]:
