@@ -17,6 +17,7 @@ from ..chain.registry import artifact
 from ..chain.typed_data import AnchorRequest, Domain, key_proof, sign
 from ..consortium.operator import OperatorClient
 from ..format.codes import doc_type_code, issuer_id_code, jurisdiction_code
+from ..format.display import counted
 from ..format.metadata import standard_digest
 from ..sealing import DEFAULT_KEM, STANDARD_KEMS, Kem, Receipt, RegulatorKey, seal, seal_receipts
 from ._sections import Section
@@ -138,7 +139,7 @@ def operations(measure_cap: bool = True) -> Section:
     for n, used in sizes:
         note = f"{used / n:,.0f} per batch" + (f"; the most under {TX_GAS_CAP:,} (one more does not fit), measured"
                                               if n == most else "")
-        rows.append((f"anchorMany: {n} batches", used, note))
+        rows.append((f"anchorMany: {counted(n, 'batch')}", used, note))
     doc = Web3.keccak(text="document")
     gas = w.registry.transact(lambda f: f.revokeDocument(doc, RevocationReason.SUPERSEDED), w.admin)["gasUsed"]
     rows.append(("revoke one document", gas, "issuer admin"))

@@ -19,25 +19,35 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..chain.connection import connect
+from ..chain.records import Role
+from ..consortium.operator import OperatorClient
 from ..issuer.client import IssuerClient
 from ..issuer.journal import Journal
-from ..regulator.circulation import CirculationTrail
+from ..regulator.circulation import PURPOSES, CirculationTrail
 from ..regulator.index import RegulatorReader
 from ..regulator.queries import Supervision
 from ..sealing import Receipt, seal_receipts
 from ..service.auth import new_key
 from ..store import Location
 from ..verifier.outbox import RECEIPTS_PER_TX, ReceiptOutbox
+from ._clock import load
+from ._console import ninety_fifth, questions_of
 from ._node import hardhat_node
 from ._postgres import PostgresServer, postgres_server
 from ._sections import Section
 from ._world import ISSUER, REGULATORS, World, statements, world
 
-#: Receipts per transaction when the index's receipts are emitted (one `ReceiptsSealed` event each).
+#: Receipts per transaction when the index's receipts are emitted (one `ReceiptsSealed` event each), the banks
+#: recording them, and the document types they name.
 PER_EVENT = 500
+BANKS = 5
+TYPES = ("DEPCERT", "ACCTSTMT")
+DAY = 86400
 REPLICAS = (1, 2, 4)
 CLIENTS = 64
 
@@ -79,84 +89,157 @@ def _cpu(c: dict[str, float]) -> str:
 
 
 def storage_index(n: int, root: Path) -> Section:
-    """``n`` sealed receipts on a Hardhat node, synced and opened into a fresh index on each engine; queries."""
+    """``n`` sealed receipts on a Hardhat node, synced and opened into a fresh index on each engine; queries, and
+    every page the regulator's console reads."""
+    with hardhat_node(root / "hardhat") as url:
+        w = world(w3=connect(url, chain_id=1337))
+        banks = _admit_banks(w, BANKS)
+        with _clock() as emitted:
+            digests = _emit(w, n, banks)
+        loads = [f"emitting {load()}"]
+        with postgres_server(settings=()) as server:
+            results = {}
+            for engine in ("sqlite", "postgresql"):
+                results[engine] = _index_on(engine, w, n, digests, banks, root, server)
+                loads.append(f"after {engine} {load()}")
     s = Section(
         "Regulator index on PostgreSQL and SQLite",
         f"{n:,} sealed receipts (X25519, two regulators, {PER_EVENT} to a `ReceiptsSealed` event) on a Hardhat "
-        "node, synced by the second regulator into a fresh index on each engine: events indexed, every receipt "
-        "opened into the trail's tables (`circulation_receipts`: one row per receipt). SQLite with `synchronous = "
-        "FULL` in a file; PostgreSQL 15 with its durable defaults on a Unix socket of the same machine. The "
-        "baseline is SQLite in the same run; CPU is this process's seconds, plus the database server's for "
-        "PostgreSQL. Queries at that size: a document's trail (`CirculationTrail.circulation`, by the indexed "
-        "digest; mean of 200 random documents), a page of 100 receipts in chain order after a position in the "
-        "middle (keyset on the primary key), receipts per bank (one aggregate over the table), and the whole "
-        "circulation report.",
-        ["step", "engine", "seconds", "CPU s", "receipts/s", "vs SQLite", "size"])
-    with hardhat_node(root / "hardhat") as url:
-        w = world(w3=connect(url, chain_id=1337))
-        digests, t_emit = _emit(w, n)
-        s.rows.append(["emitting the receipts (Hardhat)", "", f"{t_emit:.1f}", "", f"{n / t_emit:,.0f}", "", ""])
-        with postgres_server(settings=()) as server:
-            results = {engine: _index_on(engine, w, n, digests, root, server) for engine in ("sqlite", "postgresql")}
+        f"node over a year of chain time, from {len(banks)} banks, for {len(PURPOSES)} purposes, of one issuer's two "
+        "document types (1% stating no consent, 39% in person, the rest a signed presentation), synced by the "
+        "second regulator into a fresh index on each engine: events indexed, every receipt opened into the "
+        "trail's tables and its anomalies raised. SQLite with `synchronous = FULL` in a file; PostgreSQL 15 with "
+        "its durable defaults on a Unix socket of the same machine. The baseline is SQLite in the same run; CPU "
+        "is this process's, plus the database server's for PostgreSQL (`+`), and the ratio compares wall time "
+        "and CPU (both processes) to SQLite's. Queries at that size: a document's trail "
+        "(`CirculationTrail.circulation`, by the indexed digest; mean of 200 random documents), a page of 100 "
+        "receipts in chain order after a position in the middle (keyset on the primary key `id`, which numbers "
+        "the rows in chain order), receipts per bank (one aggregate over the table), the whole circulation "
+        "report, and then every page the console reads, "
+        "asked as its routes ask them (`Supervision`, the same questions as the console section: a page is 50 "
+        "rows, newest first, continued by keyset; median and 95th percentile of each kind, CPU per page).",
+        ["step", "engine", "wall", "p95", "CPU", "receipts/s", "vs SQLite", "size"])
+    s.rows.append(["emitting the receipts (Hardhat)", "", _duration(emitted["wall"]), "", _duration(emitted["cpu"]),
+                   f"{n / emitted['wall']:,.0f}", "", ""])
     base = results["sqlite"]
     for step in base:
         for engine, measured in results.items():
-            seconds, cpu, rate, size = measured[step]
-            ratio = "baseline" if engine == "sqlite" else f"{seconds / base[step][0]:.2f}x"
-            s.rows.append([step if engine == "sqlite" else "", engine, f"{seconds:.3g}" if seconds < 1 else
-                           f"{seconds:.1f}", cpu, rate, ratio, size])
+            m, b = measured[step], base[step]
+            ratio = "baseline" if engine == "sqlite" else \
+                f"{m.wall / b.wall:.2f}x wall, {(m.cpu + m.db) / max(b.cpu + b.db, 1e-9):.2f}x CPU"
+            s.rows.append([step if engine == "sqlite" else "", engine, _duration(m.wall),
+                           _duration(m.p95) if m.p95 is not None else "", _duration(m.cpu) + (
+                               f" + {_duration(m.db)}" if engine == "postgresql" else ""), m.rate, ratio, m.size])
+    s.load = "; ".join(loads)
     return s
 
 
-def _emit(w: World, n: int) -> tuple[list[bytes], float]:
-    """``n`` receipts of distinct documents recorded on ``w``; their digests and the seconds it took."""
+@dataclass(frozen=True)
+class _Step:
+    """One measured step: wall seconds (a page's median), this process's CPU seconds and the server's (per page
+    for pages), the 95th percentile of pages, a rate, the store's size."""
+
+    wall: float
+    cpu: float
+    db: float = 0.0
+    p95: float | None = None
+    rate: str = ""
+    size: str = ""
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:,.1f} s"
+    if seconds >= 0.01:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.2f} ms"
+
+
+def _admit_banks(w: World, count: int) -> list[str]:
+    """``count`` banks: the world's verifier and more of the node's accounts, admitted by both operators."""
+    accounts = list(w.w3.eth.accounts)
+    macao, guangdong = (OperatorClient(w.registry, account) for account in accounts[:2])
+    banks = [w.verifier]
+    for account in accounts[4:4 + count - 1]:
+        guangdong.approve(macao.propose_admit_member(account, Role.VERIFIER))
+        banks.append(str(account))
+    return banks
+
+
+def _emit(w: World, n: int, banks: list[str]) -> list[bytes]:
+    """``n`` receipts of distinct documents recorded on ``w`` over a year of chain time by ``banks`` (some much
+    busier than others); their digests."""
+    rng = random.Random(3)
     digests = [secrets.token_bytes(32) for _ in range(n)]
-    started = time.perf_counter()
     keys = [k.public_key for k in REGULATORS]
-    now = w.now()
+    events = -(-n // PER_EVENT)
+    step = 364 * DAY // events
     for start in range(0, n, PER_EVENT):
-        batch = seal_receipts([Receipt.new(d, ISSUER, "DEPCERT", secrets.token_bytes(32), "ACCTOPEN", now,
-                                           presentation_hash=secrets.token_bytes(32))
-                               for d in digests[start:start + PER_EVENT]], keys)
-        w.circulation.record(batch.commitments, batch.sealed, w.verifier)
-    return digests, time.perf_counter() - started
+        w.w3.provider.make_request("evm_increaseTime", [step])  # type: ignore[arg-type]
+        now = w.now()
+        receipts = []
+        for digest in digests[start:start + PER_EVENT]:
+            roll = rng.random()
+            consent: dict[str, Any] = {} if roll < 0.01 else {"case": f"C-{start}"} if roll < 0.4 else \
+                {"presentation_hash": rng.randbytes(32)}
+            receipts.append(Receipt.new(digest, ISSUER, rng.choice(TYPES), secrets.token_bytes(32),
+                                        rng.choice(list(PURPOSES)), now - rng.randrange(60, 3600), **consent))
+        batch = seal_receipts(receipts, keys)
+        bank = banks[min(int(rng.paretovariate(1.2)) - 1, len(banks) - 1)]
+        w.circulation.record(batch.commitments, batch.sealed, bank)
+    return digests
 
 
-def _index_on(engine: str, w: World, n: int, digests: list[bytes], root: Path,
-              server: PostgresServer) -> dict[str, tuple[float, str, str, str]]:
+def _index_on(engine: str, w: World, n: int, digests: list[bytes], banks: list[str], root: Path,
+              server: PostgresServer) -> dict[str, _Step]:
     location: Location = root / "index.sqlite" if engine == "sqlite" else server.create_database("index")
+    pg = server if engine == "postgresql" else None  # an idle server's CPU is not this engine's
     now = w.now()  # disputes age by it; read once, not per query
     trail = CirculationTrail(RegulatorReader(w.registry, location, circulation=w.circulation), [REGULATORS[1]],
                              now=lambda: now)
-    with _clock(server) as c:
+    with _clock(pg) as c:
         _, opened = trail.sync()
     assert opened.receipts == n and opened.unreadable == 0
-    out = {"full sync and open": (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", _size(trail.reader, location))}
-    picks = random.Random(7).sample(digests, 200)
-    with _clock(server) as c:
+    out = {"full sync and open": _Step(c["wall"], c["cpu"], c["db"], rate=f"{n / c['wall']:,.0f}",
+                                       size=_size(trail.reader, location))}
+    picks = random.Random(7).sample(digests, min(200, n))
+    with _clock(pg) as c:
         trails = [trail.circulation(d) for d in picks]
     assert all(len(t.receipts) == 1 for t in trails)
-    out["a document's trail (one lookup)"] = (c["wall"] / len(picks), _cpu(c), "", "")
+    out["a document's trail (one lookup)"] = _per(c, len(picks))
     db = trail.reader.store.db
-    middle = db.execute("SELECT block_number, log_index, position FROM circulation_receipts ORDER BY "
-                        "block_number, log_index, position LIMIT 1 OFFSET ?", (n // 2,)).fetchone()
-    with _clock(server) as c:
+    middle = db.execute("SELECT id FROM circulation_receipts ORDER BY id LIMIT 1 OFFSET ?", (n // 2,)).fetchone()
+    with _clock(pg) as c:
         for _ in range(100):
             page = db.execute("SELECT verifier, block_time, document_digest, purpose FROM circulation_receipts WHERE "
-                              "(block_number, log_index, position) > (?, ?, ?) ORDER BY block_number, log_index, "
-                              "position LIMIT 100", tuple(middle)).fetchall()
-    assert len(page) == 100
-    out["a page of 100 in chain order (keyset)"] = (c["wall"] / 100, _cpu(c), "", "")
-    with _clock(server) as c:
+                              "id > ? ORDER BY id LIMIT 100", tuple(middle)).fetchall()
+    assert len(page) == min(100, n - n // 2 - 1)
+    out["a page of 100 in chain order (keyset)"] = _per(c, 100)
+    with _clock(pg) as c:
         per_bank = db.execute("SELECT verifier, COUNT(*) FROM circulation_receipts GROUP BY verifier").fetchall()
     assert sum(count for _, count in per_bank) == n
-    out["receipts per bank (aggregate)"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
-    with _clock(server) as c:
-        report = Supervision(trail.reader, trail, now=lambda: now).report()
+    out["receipts per bank (aggregate)"] = _Step(c["wall"], c["cpu"], c["db"], rate=f"{n / c['wall']:,.0f}")
+    supervision = Supervision(trail.reader, trail, now=lambda: now)
+    with _clock(pg) as c:
+        report = supervision.report()
     assert report.circulation is not None and report.circulation["receipts"] == n
-    out["circulation report"] = (c["wall"], _cpu(c), f"{n / c['wall']:,.0f}", "")
+    out["circulation report"] = _Step(c["wall"], c["cpu"], c["db"], rate=f"{n / c['wall']:,.0f}")
+    end = int(db.execute("SELECT MAX(block_time) FROM circulation_receipts").fetchone()[0])
+    for label, questions in questions_of(supervision, end, banks, [(ISSUER, t) for t in TYPES]):
+        times = []
+        with _clock(pg) as c:
+            for ask in questions:
+                started = time.perf_counter()
+                ask()
+                times.append(time.perf_counter() - started)
+        out[f"console: {label}"] = _Step(statistics.median(times), c["cpu"] / len(times), c["db"] / len(times),
+                                         p95=ninety_fifth(times))
     trail.reader.close()
     return out
+
+
+def _per(c: dict[str, float], count: int) -> _Step:
+    return _Step(c["wall"] / count, c["cpu"] / count, c["db"] / count)
 
 
 def _size(reader: RegulatorReader, location: Location) -> str:

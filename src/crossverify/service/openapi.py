@@ -46,10 +46,11 @@ SECURITY_SCHEMES = {"bearer": {
 #: Routes whose JSON body the route reads itself; their body's schema and examples.
 RAW_BODY_SCHEMA = {
     "title": "BundleOrPresentation", "type": "object", "additionalProperties": True,
-    "description": "A certificate bundle (format 1.1) or a holder-signed presentation, exactly as the resident "
-                   "handed it over: send the file's bytes. Its rules are docs/format.md's and the JSON Schemas "
-                   "https://crossverify.example/schema/bundle-1.1.json and presentation-v1.json; a body that "
-                   "breaks them is not an error but a verdict with the failed check."}
+    "description": "A certificate bundle (format 1.2; 1.1 and 1 are read too) or a holder-signed presentation, "
+                   "exactly as the resident handed it over: send the file's bytes. Its rules are docs/format.md's "
+                   "and the JSON Schemas https://crossverify.example/schema/bundle-1.1.json and "
+                   "presentation-v1.json; a body that breaks them is not an error but a verdict with the failed "
+                   "check."}
 
 
 @cache
