@@ -277,7 +277,7 @@ interface IRegistryTypes {
     /// @notice An admin compromise time must be non-zero, not in the future, not before the admin took office,
     ///         and at most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now.
     error RegistryInvalidAdminCompromiseTime(bytes11 issuerId, uint40 compromisedFrom, uint40 earliest);
-    /// @notice A predecessor is another registry (chain id 1 to 2^53 - 1, non-zero address), recorded once.
+    /// @notice A predecessor is a registry (chain id 1 to 2^53 - 1, non-zero address), recorded once.
     error RegistryInvalidPredecessor(uint256 chainId, address registry);
     /// @notice Display metadata digests must pair one to one with the document types they describe.
     error RegistryMetadataLength(uint256 docTypes, uint256 digests);

@@ -67,6 +67,7 @@
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it
         ├── AnchorMismatch                   the issuer's root is anchored with a record its journal did not sign
+        ├── SuccessionNotRecorded            a registry does not record that it succeeds the one a store belongs to
         └── ContractRevert                   a crossverify contract reverted with a custom error
             ├── ConsortiumAlreadyApproved
             ├── RegistryRootAlreadyAnchored
@@ -442,6 +443,11 @@ class AnchorMismatch(RegistryError):
     """The registry holds one of this issuer's batch roots with a record the issuer's journal did not sign."""
 
 
+class SuccessionNotRecorded(RegistryError):
+    """The registry a journal is asked to move to does not record (by the consortium's quorum) that it succeeds the
+    registry the journal belongs to."""
+
+
 class ContractRevert(RegistryError):
     """The registry reverted with a custom error; ``args_by_name`` holds the values it reported."""
 
@@ -652,7 +658,7 @@ class RegistryInvalidKeyProof(ContractRevert):
 
 
 class RegistryInvalidPredecessor(ContractRevert):
-    """A predecessor is another registry (chain id 1 to 2^53 - 1, non-zero address), recorded once."""
+    """A predecessor is a registry (chain id 1 to 2^53 - 1, non-zero address), recorded once."""
 
 
 class RegistryInvalidRevocationReason(ContractRevert):

@@ -197,7 +197,8 @@ class Session:
     @cached_property
     def outbox(self) -> ReceiptOutbox:
         """The bank's receipt outbox (no node, no key)."""
-        return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox))
+        return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox),
+                             confirmations=self.config.network.confirmations)
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);
@@ -209,7 +210,8 @@ class Session:
         if not record:
             return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,
-                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation)
+                              audience=settings.audience, challenges=self.challenges, circulation=self.circulation,
+                              receipt_timeout=self.config.network.receipt_timeout)
 
     @cached_property
     def challenges(self) -> ChallengeStore | None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.tools import get_abi_strategy
 from hypothesis import HealthCheck, Phase, given, settings
@@ -16,7 +17,7 @@ from web3 import Web3
 
 from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.consortium import ConsortiumContract
-from crossverify.chain.logs import EventCodec, LogDecoder, LogSource, RawLog, _type
+from crossverify.chain.logs import EventCodec, LogDecoder, LogSource, RawLog, _sliced_values, _type
 from crossverify.chain.registry import Deployed, Registry, artifact
 from crossverify.errors import LogNotDecodable
 
@@ -197,3 +198,43 @@ def test_unknown_events_and_contracts_are_refused() -> None:
         decoder.codec(unknown._replace(address="0x" + "22" * 20))
     with pytest.raises(LogNotDecodable, match="unknown topic"):
         decoder.codec(unknown._replace(topics=[]))
+
+
+SEALED = ["bytes32[]", "bytes"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(commitments=st.lists(st.binary(min_size=32, max_size=32), max_size=6), ciphertext=st.binary(max_size=100),
+       edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["flip", "cut", "grow"])), max_size=2))
+def test_sealed_receipts_data_is_sliced_as_eth_abi_decodes_it(commitments: list[bytes], ciphertext: bytes,
+                                                             edits: list[tuple[int, str]]) -> None:
+    """Data laid out as an encoder lays it out is read by slicing, with eth-abi's values; anything else (a flipped
+    byte in an offset, a length or the padding, data cut short or grown) is left to eth-abi or equals its reading."""
+    data = bytearray(abi_encode(SEALED, [commitments, ciphertext]))
+    expected: Any = [["0x" + c.hex() for c in commitments], "0x" + ciphertext.hex()]
+    assert _sliced_values(SEALED, bytes(data)) == expected
+    for pick, how in edits:
+        if how == "flip" and data:
+            data[pick % len(data)] ^= 1 << (pick % 8)
+        elif how == "cut":
+            del data[-(1 + pick % 40):]
+        else:
+            data += bytes([pick % 256]) * (1 + pick % 40)
+    sliced = _sliced_values(SEALED, bytes(data))
+    if sliced is not None:
+        values = abi_decode(SEALED, bytes(data), strict=True)
+        assert sliced == [["0x" + c.hex() for c in values[0]], "0x" + values[1].hex()]
+
+
+def test_sealed_receipts_round_trip_through_their_stored_form() -> None:
+    codec = _codec("ReceiptsSealed")
+    assert codec.raw_data
+    topics = ["0x" + codec.topic.hex(), _word(b"\x03" * 20), _word(b"\x07")]
+    commitments, ciphertext = [b"\x01" * 32, b"\x02" * 32], b"sealed" * 11
+    data = "0x" + abi_encode(SEALED, [commitments, ciphertext]).hex()
+    args = codec.unpack(codec.pack(topics, data))
+    assert args["commitments"] == ["0x" + c.hex() for c in commitments]
+    assert args["ciphertext"] == "0x" + ciphertext.hex()
+    odd = "0x" + _word(b"\x60")[2:] + data[2 + 64:]  # the first offset off by 0x20: not as an encoder writes it
+    with pytest.raises(LogNotDecodable):
+        codec.pack(topics, odd)

@@ -216,3 +216,25 @@ def test_pickup_offer_and_status(consortium: Consortium, config: Path, tmp_path:
                                                      "claims": {"cnf": {"jwk": {}}}}))
     refused = run(config, "issuer", "pickup", "offer", str(tmp_path / "bound.json"))
     assert refused.exit_code == 2 and "resident's key" in refused.output
+
+
+def test_an_issuer_rebinds_its_journal_to_a_recorded_successor(consortium: Consortium, config: Path,
+                                                               tmp_path: Path) -> None:
+    from ..issuer.test_succession import successor
+
+    certs = [{"reference": f"dep-{i}", "docType": "DEPCERT", "asOf": consortium.now(),
+              "notAfter": consortium.now() + 86400 * 90, "claims": {"holder": f"HO Sin Ieng {i}"}} for i in range(3)]
+    (tmp_path / "batch.json").write_text(json.dumps(certs))
+    as_json(run(config, "--json", "issuer", "issue", str(tmp_path / "batch.json")))
+    as_json(run(config, "--json", "issuer", "run"))
+    stranger, new = successor(consortium, record=False), successor(consortium)
+    moved = tmp_path / "moved.toml"
+    moved.write_text(config.read_text().replace(consortium.registry.address, stranger.registry.address))
+    refused = run(moved, "issuer", "rebind")
+    assert refused.exit_code == 1 and "SuccessionNotRecorded" in refused.output
+    moved.write_text(config.read_text().replace(consortium.registry.address, new.registry.address))
+    report = as_json(run(moved, "--json", "issuer", "rebind"))
+    assert report["from"]["registry"] == consortium.registry.address
+    assert (report["to"]["registry"], report["anchored"], report["delivered"]) == (new.registry.address, 1, 3)
+    said = run(moved, "issuer", "rebind").output
+    assert said.startswith("journal already belongs to this registry: 0 batches anchored"), said

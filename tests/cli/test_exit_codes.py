@@ -58,6 +58,28 @@ def test_a_registry_that_refuses_exits_1(consortium: Consortium, tmp_path: Path)
     assert code == 1 and "ConsortiumNotOperator" in out
 
 
+def test_an_index_of_a_chain_without_the_registry_exits_3(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[network]\nregistry = "0x' + '12' * 20 + '"\n[audit]\nindex = "audit.sqlite"\n')
+    for command in ("audit", "regulator"):
+        code, out = run("--config", str(config), command, "sync")
+        assert code == 3 and "RegistryNotFound: no registry at" in out and "Traceback" not in out, out
+
+
+def test_a_keystore_without_its_password_and_no_terminal_exits_2(consortium: Consortium, tmp_path: Path) -> None:
+    from eth_account import Account
+
+    from crossverify.keys.keystore import write_keystore
+
+    write_keystore(Account.create(), tmp_path / "signer.json", "a password (test only)")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[network]\nregistry = "{consortium.registry.address}"\n'
+                      f'[keys]\nsender_address = "{consortium.macao_operator}"\nsigner_keystore = "signer.json"\n'
+                      '[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\n')
+    code, out = run("--config", str(config), "issuer", "run")
+    assert code == 2 and "Aborted" not in out, out
+
+
 def test_workers_need_a_node_and_on_sqlite_a_bank_alone(tmp_path: Path) -> None:
     from crossverify.service.auth import new_key
 

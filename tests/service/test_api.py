@@ -167,7 +167,8 @@ def test_operations_endpoints(bank_api: TestClient) -> None:
     bank_api.get("/healthz")
     assert "crossverify_requests_total" in bank_api.get("/metrics").text
     paths = bank_api.get("/openapi.json").json()["paths"]
-    assert {"/v1/verifications", "/v1/verifications/batch", "/v1/certificates", "/v1/audit/report"} <= set(paths)
+    assert {"/v1/verifications", "/v1/verifications/batch", "/v1/receipts/{commitment}"} <= set(paths)
+    assert not {"/v1/certificates", "/v1/audit/report"} & set(paths)  # another role's: 403 to every key here
 
 
 def test_head_answers_what_get_would_without_the_body(bank_api: TestClient) -> None:

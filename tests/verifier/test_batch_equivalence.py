@@ -65,6 +65,9 @@ class Registry:
     def crypto_suite(self) -> Suite:
         return Suite.STANDARD
 
+    def predecessors(self) -> list[tuple[int, str, int]]:
+        return []
+
     def bulk_statuses(self, triples: list[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         out = []
         for _, root, digest in triples:

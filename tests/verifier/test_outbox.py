@@ -125,3 +125,46 @@ def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued:
     report = client.record([], "INSCLAIM")  # the next run settles and sends what is left
     assert (report.settled, report.recorded, report.transactions) == (0, 8, 1)
     assert len(recorded(c)) == before + 8
+
+
+def test_receipts_a_reorganisation_dropped_are_sent_again_once(consortium: Consortium, issued: list[Bundle],  # noqa: F811
+                                                               location: Locate) -> None:
+    """The outbox said "recorded" and never looked again: after the chain went back to before the receipts'
+    block, none was on chain. Now recorded receipts are re-checked until final, and what the fork dropped goes
+    out again, exactly once."""
+    c = consortium
+    client = bank(c, location("outbox.sqlite"), confirmations=2)
+    assert client.outbox is not None
+    reports = client.verify_many(issued[:5])
+    fork = c.w3.testing.snapshot()
+    first = client.record(reports, "ACCTOPEN")
+    assert first.recorded == 5 and not client.outbox.state(first.commitments[0])["final"]  # type: ignore[index]
+    c.w3.testing.revert(fork)  # the branch holding the receipts is abandoned, and the node forgets its transaction
+    assert not set(first.commitments) & set(recorded(c))
+    again = client.record([], "ACCTOPEN")
+    assert (again.recorded, again.transactions) == (5, 1)
+    assert recorded(c).count(first.commitments[0]) == 1 and set(first.commitments) <= set(recorded(c))
+    c.w3.testing.mine(2)
+    assert client.record([], "ACCTOPEN").transactions == 0
+    state = client.outbox.state(first.commitments[0])
+    assert state is not None and state["final"] and state["state"] == "recorded"
+    assert sorted(recorded(c)).count(first.commitments[4]) == 1
+
+
+def test_a_reset_deeper_than_finality_sends_final_receipts_again(consortium: Consortium, issued: list[Bundle],  # noqa: F811
+                                                                 location: Locate) -> None:
+    """Final receipts are watched through the newest final block: a network reset that removed it sends them
+    back to re-checking, and they are recorded again once."""
+    c = consortium
+    client = bank(c, location("outbox.sqlite"))
+    assert client.outbox is not None
+    reports = client.verify_many(issued[:3])
+    before_reset = c.w3.testing.snapshot()
+    first = client.record(reports, "LOAN")
+    assert client.outbox.state(first.commitments[0])["final"]  # type: ignore[index]  # no confirmations asked
+    c.w3.testing.revert(before_reset)
+    c.w3.testing.mine(3)  # the new chain grows past the old receipts' block
+    again = client.record([], "LOAN")
+    assert (again.recorded, again.transactions) == (3, 1)
+    assert [recorded(c).count(x) for x in first.commitments] == [1, 1, 1]
+    assert client.record([], "LOAN").transactions == 0

@@ -85,12 +85,30 @@ def test_a_genuine_presentation_passes_every_check_once(consortium: Consortium, 
     assert report.valid, report.failed
     assert [c.name for c in report.checks] == list(CHECKS)
     for name in ("holder_bound", "holder_signed", "disclosure_matches_signature", "audience_matches",
-                 "presentation_not_expired", "challenge_fresh"):
+                 "presentation_not_expired", "challenge_fresh", "presentation_within_challenge"):
         assert report.check(name).outcome is Outcome.PASSED
     assert report.as_json()["purpose"] == "ACCTOPEN"
     assert report.as_json()["presentationHash"] == "0x" + p.hash().hex()
     assert bank.failures(p) == ["challenge_fresh"]  # the same presentation again: a replay
     assert "already answered" in bank.verifier.verify(p).check("challenge_fresh").detail
+
+
+def test_a_presentation_outliving_its_challenge_is_refused_by_name(consortium: Consortium, bound: list[Bundle],
+                                                                   holder: ec.EllipticCurvePrivateKey,
+                                                                   bank: Bank) -> None:
+    """A presentation's exp may not lie beyond its challenge's expiresAt (the bank's stored one, whatever the
+    holder was shown); it is refused without using the challenge, which an honest presentation then answers."""
+    challenge = bank.challenge(ttl=60)
+    stretched = present(bound[0], replace(challenge, expires_at=challenge.expires_at + 600), holder,
+                        consortium.now())
+    assert stretched.binding.exp > challenge.expires_at
+    report = bank.verifier.verify(stretched)
+    assert [c.name for c in report.failed] == ["presentation_within_challenge"]
+    assert report.check("challenge_fresh").outcome is Outcome.PASSED
+    assert "after its challenge does" in report.check("presentation_within_challenge").detail
+    honest = bank.verifier.verify(present(bound[0], challenge, holder, consortium.now()))
+    assert honest.valid and honest.check("presentation_within_challenge").outcome is Outcome.PASSED
+    assert bank.failures(stretched) == ["challenge_fresh"]  # now answered
 
 
 def test_replayed_at_another_bank(consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey,

@@ -341,6 +341,11 @@ class Registry(Deployed):
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))
 
+    def predecessors(self) -> list[tuple[int, str, int]]:
+        """The registries this one succeeds, as its consortium recorded them: (chain id, address, recorded at)."""
+        return [(int(chain_id), str(registry), int(at)) for chain_id, registry, at in
+                self.call(lambda f: f.predecessors())]
+
     def metadata_digest(self, issuer_id: bytes, doc_type: bytes = bytes(8)) -> bytes:
         """The registered digest of ``issuer_id``'s display metadata for ``doc_type`` (zero: of its own name);
         32 zero bytes when none is registered."""

@@ -12,6 +12,7 @@ command's own).
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 
 import click
@@ -78,6 +79,8 @@ def main(ctx: click.Context, config_path: str | None, as_json: bool, log_json: b
     if log_json:
         log_as_json()
     with failures():
-        session = Session(Config.load(config_path), lambda text: click.prompt(text, hide_input=True))
+        # a keystore password is asked for on a terminal only; without one, KeyLoadError names the variable (exit 2)
+        ask = (lambda text: click.prompt(text, hide_input=True)) if sys.stdin.isatty() else None
+        session = Session(Config.load(config_path), ask)
     ctx.obj = App(session, as_json)
     ctx.call_on_close(session.close)

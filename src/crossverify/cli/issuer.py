@@ -59,8 +59,27 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
     data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
             "delivered": len(report.delivered), "awaitingConfirmations": report.awaiting,
             "reanchored": report.reanchored, "supersededRevoked": report.superseded,
-            "transactions": report.transactions, "gasUsed": report.gas_used}
+            "revocationsRestored": report.restored, "transactions": report.transactions, "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@issuer.command("rebind")
+@command
+def issuer_rebind(app: App) -> None:
+    """Move the journal to the configured registry, which the operators recorded as the successor of the one the
+    journal belongs to (a rebuilt network, or a new version); anchor the same roots there, send the revocations
+    again and write the bundles anew. Residents keep the files they hold: banks verify them through the
+    succession."""
+    client = app.session.issuer()
+    old = client.rebind()
+    report = client.run(app.session.config.issuer.max_batch, app.session.config.issuer.max_age)
+    new = client.registry.identity()
+    data = {"from": old or None, "to": new, "anchored": report.anchored, "delivered": len(report.delivered),
+            "revocationsRestored": report.restored, "transactions": report.transactions}
+    human = (f"journal moved from registry {old['registry']} on chain {old['chain_id']} to {new['registry']} on chain "
+             f"{new['chain_id']}: " if old else "journal already belongs to this registry: ")
+    app.emit(data, human + f"{counted(report.anchored, 'batch')} anchored, {counted(len(report.delivered), 'bundle')} "
+                           f"written, {counted(report.restored, 'revocation')} sent again")
 
 
 @issuer.group("pickup")

@@ -7,7 +7,10 @@ last run stopped. Before sending anything it reconciles with the chain: a root t
 marked anchored, never sent again; a transaction still pending is waited for, not sent twice (its hash is in the
 journal before it is broadcast). Bundles go out once an anchor is ``confirmations`` blocks deep, and every run
 checks, in bulk, that every anchored or delivered root is still on chain: one that a reorganisation or a network
-reset removed is signed and anchored again, so the bundles residents hold verify again.
+reset removed is signed and anchored again, so the bundles residents hold verify again; every revocation the
+issuer sent is kept in the journal and sent again if the chain lost it. A registry that succeeds the one the
+journal is bound to (recorded by the consortium) takes the journal over with :meth:`IssuerClient.rebind`: the
+same roots are anchored there, the revocations sent again, and residents keep their files.
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ from ..chain.typed_data import (
     sign,
     sign_gm,
 )
-from ..errors import AnchorMismatch, JournalError, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..errors import (
+    AnchorMismatch,
+    JournalError,
+    SuccessionNotRecorded,
+    TransactionDropped,
+    TransactionFailed,
+    TransactionReplaced,
+)
 from ..format.batch import SealedBatch, salt_document, seal_batch
 from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
@@ -88,7 +98,8 @@ def no_progress(stage: str, done: int, total: int) -> None:
 class RunReport:
     """What one :meth:`IssuerClient.run` did. ``reanchored``: batches whose anchor had vanished from the chain
     (a reorganisation or a reset) and were sent again; ``awaiting``: anchored batches not yet deep enough to
-    deliver; ``superseded``: earlier revisions of re-issued references revoked now."""
+    deliver; ``superseded``: earlier revisions of re-issued references revoked now; ``restored``: revocations the
+    chain had lost (a reset, a new registry), sent again."""
 
     sealed: int = 0
     signed: int = 0
@@ -99,6 +110,7 @@ class RunReport:
     reanchored: int = 0
     awaiting: int = 0
     superseded: int = 0
+    restored: int = 0
 
 
 def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequence[tuple[str, Certificate]],
@@ -310,7 +322,10 @@ class IssuerClient:
     def verify_anchors(self) -> int:
         """Check, in bulk, that every anchored or delivered root is still on chain; send back to signing each
         one a reorganisation or a network reset removed. Returns how many were removed."""
-        held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
+        now = chain_time(self.registry.w3)
+        # An expired batch fails verification anyway, and the registry would refuse to anchor it again.
+        held = [b for b in self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
+                if b.not_after > now]
         if not held:
             return 0
         issuer = issuer_id_code(self.issuer_id)
@@ -370,7 +385,56 @@ class IssuerClient:
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
+        report.restored = self.restore_revocations()
         return report
+
+    def rebind(self) -> dict[str, str]:
+        """Move the journal to this client's registry, which must succeed the registry the journal is bound to
+        (recorded by the consortium on the successor: a rebuilt network, or a new version), then anchor the same
+        roots there, send the revocations again and rewrite the bundle files under the new registry. Residents'
+        files keep naming the old registry and verify through the succession. Returns the binding left behind
+        (empty if the journal already belonged here)."""
+        with self.journal.store.exclusively(f"issuer pipeline {self.issuer_id}"):
+            old, new = self.journal.store.binding(), self.registry.identity()
+            if not old or all(old.get(k) == v for k, v in new.items()):
+                return {}
+            recorded = {(c, r) for c, r, _ in self.registry.predecessors()}
+            if (int(old["chain_id"]), old["registry"]) not in recorded:
+                raise SuccessionNotRecorded(
+                    f"registry {new['registry']} on chain {new['chain_id']} does not record that it succeeds "
+                    f"{old['registry']} on chain {old['chain_id']}: the operators record it first (operator propose "
+                    "predecessor)")
+            self.journal.store.rebind(new)
+            self._domain = None
+            moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
+                                         BatchState.DELIVERED)
+            for b in moved:
+                self.journal.record_unsent(b.id)
+            log.info("journal moved to a successor registry", extra={
+                "issuer": self.issuer_id, "from": old["registry"], "to": new["registry"], "batches": len(moved)})
+        return old
+
+    def restore_revocations(self) -> int:
+        """Send again every revocation of this issuer's journal that the chain does not hold (or holds void):
+        one a network reset or a new registry lost, or one signed by a key reported compromised since. Returns how
+        many were sent."""
+        kept = self.journal.revocations(self.issuer_id)
+        if not kept:
+            return 0
+        issuer = issuer_id_code(self.issuer_id)
+        statuses = self.registry.document_statuses([(issuer, root, ZERO if target == root else target)
+                                                    for target, root, _ in kept])
+        restored = 0
+        for (target, root, reason), status in zip(kept, statuses, strict=True):
+            record = status.batch_revocation if target == root else status.document_revocation
+            if not status.anchored or record.counts:
+                continue
+            log.warning("revocation missing on chain: sending it again", extra={
+                "issuer": self.issuer_id, "target": to_hex(target), "reason": reason})
+            self._relay_revocation(root if target == root else ZERO, ZERO if target == root else target,
+                                   RevocationReason(reason))
+            restored += 1
+        return restored
 
     def bundle_path(self, file_stem: str) -> Path:
         """Where the bundle of a reference (``REF``, or ``REF~N`` for its revision N) is written."""
@@ -479,6 +543,7 @@ class IssuerClient:
                 raise JournalError(f"batch {to_hex(batch)} is not an anchored batch of {self.issuer_id} in this "
                                    "journal; nothing was revoked")
             self._relay_revocation(batch, ZERO, reason)
+            self.journal.record_revocation(self.issuer_id, batch, batch, int(reason))
             return
         found = self.journal.find(self.issuer_id, reference=reference, digest=document)
         what = f"reference {reference}" if reference is not None else f"document {to_hex(document or b'')}"
@@ -488,6 +553,8 @@ class IssuerClient:
             raise JournalError(f"{what} is not anchored yet ({found.batch_state or 'pending'}); nothing was revoked")
         self._relay_revocation(ZERO, found.digest, reason)
         self.journal.record_revoked([found.id])
+        if found.batch_root is not None:
+            self.journal.record_revocation(self.issuer_id, found.digest, found.batch_root, int(reason))
 
     def revoke_superseded(self) -> int:
         """Revoke, as superseded, every earlier revision of a re-issued reference that is on chain; the signed
@@ -496,6 +563,9 @@ class IssuerClient:
         for doc in self.journal.superseded(self.issuer_id):
             self._relay_revocation(ZERO, doc.digest, RevocationReason.SUPERSEDED)
             revoked.append(doc.id)
+            if doc.batch_root is not None:
+                self.journal.record_revocation(self.issuer_id, doc.digest, doc.batch_root,
+                                               int(RevocationReason.SUPERSEDED))
         self.journal.record_revoked(revoked)
         return len(revoked)
 

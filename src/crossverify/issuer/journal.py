@@ -86,7 +86,22 @@ ALTER TABLE batches ADD COLUMN anchor_block_hash BLOB;
 """, PerEngine(REISSUE, REISSUE + """
 -- the ids were copied: the identity goes on after them
 SELECT setval(pg_get_serial_sequence('documents', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM documents;
-"""), idempotency.MIGRATION)
+"""), idempotency.MIGRATION, """
+-- Every revocation this issuer sent, with its reason: one that a network reset or a new registry lost is sent again.
+-- Journals before it kept only a document's revoked flag: superseded revisions come back as superseded, the others
+-- as withdrawn.
+CREATE TABLE revocations (
+    issuer_id  TEXT    NOT NULL,
+    target     BLOB    NOT NULL,
+    batch_root BLOB    NOT NULL,
+    scope      TEXT    NOT NULL CHECK (scope IN ('batch', 'document')),
+    reason     INTEGER NOT NULL,
+    PRIMARY KEY (issuer_id, target)
+);
+INSERT INTO revocations (issuer_id, target, batch_root, scope, reason)
+    SELECT d.issuer_id, d.digest, b.root, 'document', CASE WHEN d.superseded_by IS NULL THEN 1 ELSE 2 END
+    FROM documents d JOIN batches b ON b.id = d.batch_id WHERE d.revoked = 1;
+""")
 
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -221,6 +236,23 @@ class Journal:
     def record_revoked(self, document_ids: Sequence[int]) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE documents SET revoked = 1 WHERE id = ?", [(i,) for i in document_ids])
+
+    def record_revocation(self, issuer_id: str, target: bytes, batch_root: bytes, reason: int) -> None:
+        """Keep a revocation this issuer sent (``target`` is ``batch_root`` for a whole batch, else a document's
+        digest): the first one of a target stands."""
+        scope = "batch" if target == batch_root else "document"
+        with self.transaction() as db:
+            db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES (?, ?, ?, ?, ?) "
+                       "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
+
+    def revocations(self, issuer_id: str) -> list[tuple[bytes, bytes, int]]:
+        """Every revocation the issuer sent whose batch is anchored (as far as the journal knows): (target, batch
+        root, reason); the target is the batch root for a whole batch."""
+        rows = self._db.execute(
+            "SELECT r.target, r.batch_root, r.reason FROM revocations r JOIN batches b ON b.root = r.batch_root "
+            "WHERE r.issuer_id = ? AND b.state IN ('anchored', 'delivered') ORDER BY r.batch_root, r.target",
+            (issuer_id,)).fetchall()
+        return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
         """Documents not yet in a batch: (id, doc type, bundle file stem, added at), oldest first."""

@@ -18,6 +18,8 @@ class ReceiptOut(BaseModel):
     state: str = Field(description="queued, sent or recorded")
     transaction: str | None = None
     block: int | None = None
+    final: bool = Field(False, description="Whether its block lies the configured confirmations deep and is still "
+                                           "the chain's; until then it is checked again, and sent again if dropped")
 
 
 class VerificationOut(BaseModel):

@@ -67,6 +67,7 @@ class Consumed(StrEnum):
     USED = "used"            # a presentation already answered it
     EXPIRED = "expired"      # it was never answered in time
     MISMATCH = "mismatch"    # it was issued for another audience or purpose
+    OUTLIVED = "outlived"    # open, but the presentation expires after it: refused, and the challenge stays open
 
 
 class ChallengeStore:
@@ -89,15 +90,16 @@ class ChallengeStore:
                        (challenge.nonce, self.aud, purpose, now, challenge.expires_at))
         return challenge
 
-    def consume(self, nonce: bytes, purpose: str, now: int) -> Consumed:
-        """Mark the challenge ``nonce`` used if it is open, for this audience and ``purpose``; say what was found."""
-        return self.consume_many([(nonce, purpose)], now)[0]
+    def consume(self, nonce: bytes, purpose: str, now: int, exp: int | None = None) -> Consumed:
+        """Mark the challenge ``nonce`` used if it is open, for this audience and ``purpose``, and (given the
+        presentation's ``exp``) expires no earlier than the presentation; say what was found."""
+        return self.consume_many([(nonce, purpose, exp)], now)[0]
 
-    def consume_many(self, answers: Sequence[tuple[bytes, str]], now: int) -> list[Consumed]:
-        """:meth:`consume` for many (nonce, purpose) pairs in one durable transaction (one sync to disk); a
+    def consume_many(self, answers: Sequence[tuple[bytes, str, int | None]], now: int) -> list[Consumed]:
+        """:meth:`consume` for many (nonce, purpose, exp) answers in one durable transaction (one sync to disk); a
         nonce given twice is fresh the first time only."""
         with self.store.transaction() as db:
-            return [_consume(db, self.aud, nonce, purpose, now) for nonce, purpose in answers]
+            return [_consume(db, self.aud, nonce, purpose, now, exp) for nonce, purpose, exp in answers]
 
     def hand_over(self, challenge: Challenge) -> str:
         """A new code by which the resident's page reads ``challenge`` (issued by this store), shown as
@@ -180,9 +182,10 @@ def _code_hash(code: str) -> bytes:
     return hashlib.sha256(normal.encode()).digest()
 
 
-def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int) -> Consumed:
+def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int, exp: int | None) -> Consumed:
     taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
-                       "AND used_at IS NULL AND expires_at > ?", (now, nonce, aud, purpose, now)).rowcount
+                       "AND used_at IS NULL AND expires_at > ? AND expires_at >= ?",
+                       (now, nonce, aud, purpose, now, 0 if exp is None else exp)).rowcount
     if taken == 1:
         return Consumed.FRESH
     row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?", (nonce,)).fetchone()
@@ -193,4 +196,6 @@ def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int) -> 
         return Consumed.USED
     if (stored_aud, stored_purpose) != (aud, purpose):
         return Consumed.MISMATCH
-    return Consumed.EXPIRED if expires_at <= now else Consumed.UNKNOWN
+    if expires_at <= now:
+        return Consumed.EXPIRED
+    return Consumed.OUTLIVED if exp is not None and exp > expires_at else Consumed.UNKNOWN

@@ -61,6 +61,7 @@ CHECKS = (
     "attachments_match",
     "proof_leads_to_root",
     "registry_matches",
+    "registry_succession",
     "suite_matches",
     "holder_bound",
     "holder_signed",
@@ -68,6 +69,7 @@ CHECKS = (
     "audience_matches",
     "presentation_not_expired",
     "challenge_fresh",
+    "presentation_within_challenge",
     "anchored",
     "anchor_matches_bundle",
     "key_held_by_issuer",
@@ -148,8 +150,8 @@ class VerifierClient:
     def __init__(self, registry: Registry, policy: Policy | None = None, sender: Sender | None = None,
                  clock: Callable[[], int] | None = None, outbox: ReceiptOutbox | None = None,
                  audience: str | None = None, challenges: ChallengeStore | None = None,
-                 wall_clock: Callable[[], int] | None = None, circulation: CirculationContract | None = None
-                 ) -> None:
+                 wall_clock: Callable[[], int] | None = None, circulation: CirculationContract | None = None,
+                 receipt_timeout: float = 120.0) -> None:
         self.registry = registry
         self.circulation = circulation
         self.policy = policy or Policy()
@@ -157,11 +159,13 @@ class VerifierClient:
         self.outbox = outbox
         self.audience = audience
         self.challenges = challenges
+        self.receipt_timeout = receipt_timeout
         self._clock = clock
         self._wall_clock = wall_clock or (lambda: int(time.time()))
         self._chain_id: int | None = None
         self._registry_check: Check | None = None
         self._suite: Suite | None = None
+        self._successions: dict[tuple[int, str], Check] | None = None
 
     @property
     def chain_id(self) -> int:
@@ -226,7 +230,8 @@ class VerifierClient:
         ``reference``.
 
         With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
-        case), across retries and crashes; without one, they are sealed and sent as they are.
+        case), across retries and crashes; without one, they are sealed and sent as they are. Each transaction's
+        receipt is waited for up to ``receipt_timeout`` seconds (``[network] receipt_timeout``).
         """
         if self.sender is None or self.circulation is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
@@ -235,13 +240,17 @@ class VerifierClient:
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
-            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT)
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT,
+                                        timeout=self.receipt_timeout)
             return replace(flushed, commitments=tuple(commitments))
         keys = regulator_keys(self.circulation)
         transactions = 0
         for start in range(0, len(receipts), RECEIPTS_PER_TX):
             batch = seal_receipts(receipts[start:start + RECEIPTS_PER_TX], keys)
-            self.circulation.record(batch.commitments, batch.sealed, self.sender)
+            circulation = self.circulation
+            sent = circulation.submit(lambda f, b=batch: f.recordSealedReceipts(list(b.commitments), b.sealed),  # type: ignore[misc]
+                                      self.sender)
+            circulation.wait(sent, self.receipt_timeout)
             transactions += 1
         return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
 
@@ -313,12 +322,18 @@ class VerifierClient:
         checks.append(Check("proof_leads_to_root", Outcome.PASSED,
                             f"document 0x{digest.hex()[:16]}… is leaf {bundle.proof.index} of "
                             f"{bundle.proof.leaf_count} under root 0x{root.hex()[:16]}…"))
-        if (bundle.chain_id, bundle.registry) != (self.chain_id, self.registry.address):
+        named = (bundle.chain_id, bundle.registry)
+        if named == (self.chain_id, self.registry.address):
+            checks += self._registry_matches()
+        elif named in self._predecessors():
+            checks += (Check("registry_matches", Outcome.PASSED, f"chain {bundle.chain_id}, {bundle.registry}, which "
+                                                                 f"this bank's registry succeeds"),
+                       self._predecessors()[named])
+        else:
             checks.append(Check("registry_matches", Outcome.FAILED,
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
-                                f"reads {self.registry.address} on chain {self.chain_id}"))
+                                f"reads {self.registry.address} on chain {self.chain_id}, which does not succeed it"))
             return bundle, checks, None, presentation
-        checks.append(self._registry_matches())
         checks.append(self._suite_matches(bundle, presentation))
         if checks[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
@@ -328,12 +343,25 @@ class VerifierClient:
             return bundle, checks, None, presentation
         return bundle, checks, digest, presentation
 
-    def _registry_matches(self) -> Check:
-        """The passing ``registry_matches`` check, the same for every bundle this bank reads."""
+    def _registry_matches(self) -> tuple[Check, Check]:
+        """The passing ``registry_matches`` check of a bundle naming this bank's registry, the same for all."""
         if self._registry_check is None:
             self._registry_check = Check("registry_matches", Outcome.PASSED,
                                          f"chain {self.chain_id}, {self.registry.address}")
-        return self._registry_check
+        return self._registry_check, _DIRECT
+
+    def _predecessors(self) -> dict[tuple[int, str], Check]:
+        """The registries this bank's registry succeeds, as the consortium recorded them (read once), each with the
+        ``registry_succession`` check a bundle naming it passes: its anchor is read here."""
+        if self._successions is None:
+            self._successions = {
+                (int(chain_id), str(registry)): Check(
+                    "registry_succession", Outcome.PASSED,
+                    f"the bundle names registry {registry} on chain {chain_id}, which {self.registry.address} on "
+                    f"chain {self.chain_id} succeeds (recorded by the consortium on {utc_time(int(recorded_at))}): "
+                    "its anchor is read here")
+                for chain_id, registry, recorded_at in self.registry.predecessors()}
+        return self._successions
 
     def _suite_matches(self, bundle: Bundle, p: Presentation | None) -> Check:
         """Whether the bundle, and the presentation's holder key, belong to the deployment's crypto suite: the GM
@@ -408,13 +436,22 @@ class VerifierClient:
         waiting = [i for i, (_, _, digest, p) in enumerate(parsed) if p is not None and digest is not None]
         if not waiting:
             return
-        answers = [(p.binding.nonce, p.binding.purpose) for i in waiting if (p := parsed[i][3]) is not None]
+        answers = [(p.binding.nonce, p.binding.purpose, p.binding.exp) for i in waiting
+                   if (p := parsed[i][3]) is not None]
         found: list[Consumed | None] = [None] * len(waiting)
         if self.challenges is not None:
             found = [*self.challenges.consume_many(answers, now)]
-        for i, (nonce, purpose), result in zip(waiting, answers, found, strict=True):
+        for i, (nonce, purpose, exp), result in zip(waiting, answers, found, strict=True):
             bundle, checks, _, p = parsed[i]
             checks.append(_challenge_check(nonce, purpose, result))
+            if result is Consumed.FRESH:
+                checks.append(Check("presentation_within_challenge", Outcome.PASSED,
+                                    f"it expires at {utc_time(exp)}, within its challenge's life"))
+            elif result is Consumed.OUTLIVED:
+                checks.append(Check("presentation_within_challenge", Outcome.FAILED,
+                                    f"it expires at {utc_time(exp)}, after its challenge does: a holder's software "
+                                    "caps a presentation's exp at the challenge's expiresAt; the challenge stays "
+                                    "open for a presentation that does"))
             if result is not Consumed.FRESH:
                 parsed[i] = (bundle, checks, None, p)
 
@@ -494,18 +531,21 @@ def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Chec
         Consumed.USED: "the challenge was already answered: a replayed presentation",
         Consumed.EXPIRED: "the challenge expired before it was answered",
         Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
+        Consumed.OUTLIVED: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and still open (not used)",
     }[found]
-    return Check("challenge_fresh", Outcome.PASSED if found is Consumed.FRESH else Outcome.FAILED, detail)
+    passed = found in (Consumed.FRESH, Consumed.OUTLIVED)
+    return Check("challenge_fresh", Outcome.PASSED if passed else Outcome.FAILED, detail)
 
 
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
-                        "presentation_not_expired", "challenge_fresh")
+                        "presentation_not_expired", "challenge_fresh", "presentation_within_challenge")
 #: What a report says of a check that never ran.
 _SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
 _NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
 
 
 _NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
+_DIRECT = Check("registry_succession", Outcome.NOT_APPLICABLE, "the bundle names this bank's registry")
 
 
 @lru_cache(maxsize=1024)  # a bank sees few document types, issuers and shapes of document

@@ -9,6 +9,13 @@ failed or forgotten: queued again, and sealed afresh when sent again: same commi
 sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
 never doubles one.
 
+A recorded receipt is not final until ``confirmations`` blocks lie on top of its block and that block is still the
+chain's: every flush re-checks the recorded ones (one block read per block that holds them), and a receipt whose
+transaction a reorganisation or a network reset dropped is found again where the node mined it anew, waited for
+while the node still has it pending, or queued and sent again once the node has forgotten it (with the account's
+next nonce, which the dropped transaction held: at most one of the two is ever mined). Final receipts are watched
+too, through the newest final block: a reset deeper than the confirmations sends them back to re-checking.
+
 Replicas of a bank's service share one outbox (PostgreSQL; on one machine, the workers of ``crossverify serve
 --workers N`` share its SQLite file): one of them flushes at a time (the store's
 ``receipt sending`` lock, freed when its holder dies, so another takes over and settles what it sent), and a
@@ -24,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import BlockNotFound, TransactionNotFound
 
 from .. import idempotency
 from ..chain.circulation import CirculationContract
@@ -71,7 +78,12 @@ CREATE TABLE sealed_receipts (
     UNIQUE (document_digest, purpose, reference)
 );
 CREATE INDEX sealed_receipts_by_state ON sealed_receipts (state, tx_hash);
-""", idempotency.MIGRATION)
+""", idempotency.MIGRATION, """
+-- A recorded receipt's block hash, re-checked until the block is final (a reorganisation or a reset may drop it).
+ALTER TABLE sealed_receipts ADD COLUMN block_hash BLOB;
+ALTER TABLE sealed_receipts ADD COLUMN final INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sealed_receipts_unsettled ON sealed_receipts (final, state, block);
+""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +118,11 @@ def identity(circulation: CirculationContract) -> dict[str, str]:
 class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
-    def __init__(self, location: Location, *, faults: Callable[[str], None] = _no_fault) -> None:
+    def __init__(self, location: Location, *, confirmations: int = 0,
+                 faults: Callable[[str], None] = _no_fault) -> None:
         self.store = Store(location, MIGRATIONS, kind="receipt outbox", exclusive=False)  # a bank's processes share it
         self._db = self.store.db
+        self.confirmations = confirmations
         self._fault = faults
 
     def close(self) -> None:
@@ -134,14 +148,15 @@ class ReceiptOutbox:
         return [kept[(r.document_digest, r.purpose)] for r in receipts]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
-        """Where one receipt stands: ``state`` (queued, sent, recorded), and its transaction and block."""
+        """Where one receipt stands: ``state`` (queued, sent, recorded), its transaction and block, and whether
+        that block is final (``confirmations`` deep, and still the chain's when last checked)."""
         with self.store.lock:
-            row = self._db.execute("SELECT state, tx_hash, block FROM sealed_receipts WHERE commitment = ?",
+            row = self._db.execute("SELECT state, tx_hash, block, final FROM sealed_receipts WHERE commitment = ?",
                                    (commitment,)).fetchone()
         if row is None:
             return None
         return {"commitment": to_hex(commitment), "state": row[0],
-                "transaction": None if row[1] is None else to_hex(row[1]), "block": row[2]}
+                "transaction": None if row[1] is None else to_hex(row[1]), "block": row[2], "final": bool(row[3])}
 
     def find(self, document_digest: bytes, purpose: str, reference: str = "") -> bytes | None:
         """The commitment of the receipt for a document, purpose and case, if one was queued."""
@@ -151,25 +166,31 @@ class ReceiptOutbox:
         return None if row is None else bytes(row[0])
 
     def counts(self) -> dict[str, int]:
+        """Receipts by state: ``queued``, ``sent``, ``recorded`` (mined; :meth:`state` says whether final)."""
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
     def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
               progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope. One process flushes at a time: another one's
-        flush is waited for up to ``wait`` seconds, then :class:`~crossverify.errors.StoreLocked` names it. With
-        nothing queued or sent, the chain is not asked anything."""
+        transaction, each transaction's receipts as one envelope; re-check recorded receipts until they are final.
+        One process flushes at a time: another one's flush is waited for up to ``wait`` seconds, then
+        :class:`~crossverify.errors.StoreLocked` names it. With nothing queued, sent or short of final, the chain is
+        asked for one block only (the newest final receipt's, still the chain's?)."""
         with self.store.exclusively("receipt sending", wait=wait):
             with self.store.lock:
-                idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') LIMIT 1"
-                                        ).fetchone() is None
-            if idle:
+                idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') OR (state = "
+                                        "'recorded' AND final = 0) LIMIT 1").fetchone() is None
+                newest_final = self._db.execute(
+                    "SELECT block, block_hash FROM sealed_receipts WHERE final = 1 ORDER BY block DESC LIMIT 1"
+                ).fetchone()
+            if idle and (newest_final is None or _canonical(circulation, newest_final[0], newest_final[1])):
                 return FlushReport(0, 0, 0)
             self.store.bind(identity(circulation))
             return self._flush(circulation, sender, timeout, progress)
 
     def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
                progress: Callable[[int, int], None] | None) -> FlushReport:
+        self._recheck(circulation)
         settled = self._settle(circulation, timeout)
         rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
                                 "ORDER BY rowid").fetchall()
@@ -194,11 +215,44 @@ class ReceiptOutbox:
             self._fault("after_send")
             receipt = circulation.wait(tx_hash, timeout)
             self._fault("after_receipt")
-            self._mark_recorded(tx_hash, receipt["blockNumber"])
+            self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
             recorded += len(chunk)
             if progress:
                 progress(recorded, len(rows))
+        self._recheck(circulation)  # what is deep enough already becomes final
         return FlushReport(settled, recorded, transactions)
+
+    def _recheck(self, contract: Deployed) -> None:
+        """Re-check recorded receipts until final: each block that holds some must still be the chain's. A final
+        receipt is checked through the newest final block: if the chain no longer has it, every final receipt is
+        checked again. A receipt whose block left the chain goes back to ``sent`` (its transaction is then looked
+        up: mined elsewhere, pending, or forgotten and queued again)."""
+        with self.store.lock:
+            newest = self._db.execute("SELECT block, block_hash FROM sealed_receipts WHERE final = 1 "
+                                      "ORDER BY block DESC LIMIT 1").fetchone()
+            deep = newest is not None and not _canonical(contract, newest[0], newest[1])
+            rows = self._db.execute(
+                "SELECT DISTINCT tx_hash, block, block_hash FROM sealed_receipts WHERE state = 'recorded'"
+                + ("" if deep else " AND final = 0")).fetchall()
+        if not rows:
+            return
+        with node_errors():
+            head = contract.w3.eth.block_number
+        dropped: list[bytes] = []
+        final: list[bytes] = []
+        for tx_hash, block, block_hash in rows:
+            if block_hash is None or not _canonical(contract, block, bytes(block_hash)):
+                dropped.append(bytes(tx_hash))
+            elif head - block >= self.confirmations:
+                final.append(bytes(tx_hash))
+        with self.store.transaction() as db:
+            for tx_hash in dropped:
+                log.warning("recorded receipts left the chain: looking for their transaction again",
+                            extra={"tx": to_hex(tx_hash)})
+                db.execute("UPDATE sealed_receipts SET state = 'sent', final = 0, block = NULL, block_hash = NULL "
+                           "WHERE tx_hash = ?", (tx_hash,))
+            for tx_hash in final:
+                db.execute("UPDATE sealed_receipts SET final = 1 WHERE tx_hash = ?", (tx_hash,))
 
     def _settle(self, contract: Deployed, timeout: float) -> int:
         """Resolve every sent transaction from the chain: recorded, waited for, or queued again."""
@@ -216,7 +270,7 @@ class ReceiptOutbox:
                     db.execute("UPDATE sealed_receipts SET state = 'queued', tx_hash = NULL WHERE tx_hash = ?",
                                (tx_hash,))
             else:
-                settled += self._mark_recorded(tx_hash, receipt["blockNumber"])
+                settled += self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
         return settled
 
     def _mark_sent(self, commitments: Sequence[bytes], tx_hash: bytes) -> None:
@@ -232,10 +286,20 @@ class ReceiptOutbox:
             db.execute(f"UPDATE sealed_receipts SET state = 'sent', tx_hash = ? WHERE commitment IN "
                        f"({','.join('?' * len(commitments))})", (tx_hash, *commitments))
 
-    def _mark_recorded(self, tx_hash: bytes, block: int) -> int:
+    def _mark_recorded(self, tx_hash: bytes, block: int, block_hash: bytes) -> int:
         with self.store.transaction() as db:
-            return int(db.execute("UPDATE sealed_receipts SET state = 'recorded', block = ? WHERE tx_hash = ?",
-                                  (block, tx_hash)).rowcount)
+            return int(db.execute("UPDATE sealed_receipts SET state = 'recorded', block = ?, block_hash = ?, final = 0 "
+                                  "WHERE tx_hash = ?", (block, block_hash, tx_hash)).rowcount)
+
+
+def _canonical(contract: Deployed, block: int, block_hash: bytes | None) -> bool:
+    """Whether the chain's block ``block`` is still the one with ``block_hash``."""
+    with node_errors():
+        try:
+            found = contract.w3.eth.get_block(block)
+        except BlockNotFound:
+            return False
+    return block_hash is not None and bytes(found["hash"]) == bytes(block_hash)
 
 
 def _known(contract: Deployed, tx_hash: bytes) -> bool:

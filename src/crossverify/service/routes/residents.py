@@ -104,8 +104,10 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
             raise Problem(TOO_LARGE, f"a bundle is at most {largest} bytes")
         [report] = await ctx.checked([body])
         data = ctx.verdict(report)
-        fresh = next((c for c in report.checks if c.name == "challenge_fresh"), None)
-        if report.presentation is not None and fresh is not None and fresh.outcome is Outcome.PASSED:
+        # the challenge was consumed when its presentation passed both (an open challenge that the presentation
+        # outlives stays open)
+        consumed = [c for c in report.checks if c.name in ("challenge_fresh", "presentation_within_challenge")]
+        if report.presentation is not None and consumed and all(c.outcome is Outcome.PASSED for c in consumed):
             assert answers is not None  # the challenge was consumed in this bank's store
             receipt = next(iter(queue.verifier.receipts([report])), None)  # none for a failed verification
             commitment = answers.answer(report.presentation.binding.nonce, json.dumps(data), receipt)

@@ -1,0 +1,110 @@
+"""Registry succession: the consortium of a new registry records by quorum that it succeeds an earlier one (a
+rebuilt network, or a new version of the contracts); the issuer moves its journal there (``rebind``), anchors the
+same roots and sends its revocations again; banks reading the successor accept the files residents hold, which
+name the predecessor, and say so in the ``registry_succession`` check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crossverify import VerifierClient, errors, load_bundle
+from crossverify.chain.consortium import deploy_consortium, encode_payload
+from crossverify.chain.records import ProposalKind, RevocationReason
+from crossverify.chain.typed_data import Domain
+from crossverify.errors import StoreChainMismatch, SuccessionNotRecorded
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.journal import Journal
+from crossverify.verifier.client import Outcome, VerificationReport
+
+from ..conftest import Consortium, admit_issuer, deposit_certificates
+from .test_issuance import client
+
+
+def successor(c: Consortium, *, record: bool = True) -> Consortium:
+    """A second consortium on the same chain (the next version of the contracts), BNU admitted with the same signing
+    key; with ``record``, its registry records the first one as its predecessor, by quorum."""
+    accounts = c.w3.eth.accounts
+    consortium, registry, circulation = deploy_consortium(c.w3, accounts[0], [(accounts[0], "MO"),
+                                                                               (accounts[1], "GD")])
+    new = replace(c, consortium=consortium, registry=registry, circulation=circulation, domain=Domain.of(registry))
+    admit_issuer(new, "BNUMMOMX", new.issuer_admin, [new.signing_key], ["DEPCERT", "ACCTSTMT"])
+    if record:
+        new.govern(ProposalKind.RECORD_PREDECESSOR, c.w3.eth.chain_id, c.registry.address)
+    return new
+
+
+def moved(c: Consortium, tmp_path: Path) -> IssuerClient:
+    """The issuer's pipeline configured for ``c``'s registry, over the journal it kept so far."""
+    return IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
+                        tmp_path / "bundles")
+
+
+def check(report: VerificationReport, name: str) -> tuple[Outcome, str]:
+    [found] = [(x.outcome, x.detail) for x in report.checks if x.name == name]
+    return found
+
+
+def test_a_journal_follows_a_recorded_successor_and_residents_keep_their_files(consortium: Consortium,
+                                                                                tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 5))
+    held = [p.read_bytes() for p in issuer.run().delivered]  # the files residents keep
+    issuer.revoke(RevocationReason.WITHDRAWN, reference="BNUMMOMX-000001")
+    issuer.journal.close()
+    bundles = [load_bundle(b) for b in held]
+    new = successor(c)
+    bank = VerifierClient(new.registry)
+    assert not any(r.valid for r in bank.verify_many(bundles))  # recorded, but the roots are not anchored there yet
+
+    pipeline = moved(new, tmp_path)
+    left = pipeline.rebind()
+    assert left["registry"] == c.registry.address
+    assert pipeline.journal.store.binding()["registry"] == new.registry.address
+    report = pipeline.run()
+    assert (report.anchored, report.restored) == (1, 1)  # the same root, and the revocation sent again
+    reports = bank.verify_many(bundles)
+    assert [r.valid for r in reports] == [True, False, True, True, True]
+    assert check(reports[0], "registry_matches")[0] is Outcome.PASSED
+    outcome, detail = check(reports[0], "registry_succession")
+    assert outcome is Outcome.PASSED and c.registry.address in detail and new.registry.address in detail
+    assert check(reports[1], "not_revoked")[0] is Outcome.FAILED
+    assert [load_bundle(p.read_bytes()).registry for p in sorted((tmp_path / "bundles").rglob("*.json"))] == \
+        [new.registry.address] * 5  # bundles written anew name the successor; the old ones verify through it
+    assert pipeline.rebind() == {} and pipeline.run().transactions == 0  # moving twice moves nothing
+
+    direct = VerifierClient(c.registry).verify_many(bundles)[0]  # the predecessor still answers for itself
+    assert direct.valid and check(direct, "registry_succession")[0] is Outcome.NOT_APPLICABLE
+
+
+def test_no_journal_moves_to_a_registry_that_does_not_record_the_succession(consortium: Consortium,
+                                                                            tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 2))
+    held = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.journal.close()
+    stranger = successor(c, record=False)
+    pipeline = moved(stranger, tmp_path)
+    with pytest.raises(SuccessionNotRecorded, match="operator propose predecessor"):
+        pipeline.rebind()
+    with pytest.raises(StoreChainMismatch):  # still bound to the registry it came from
+        pipeline.run()
+    [report] = VerifierClient(stranger.registry).verify_many(held[:1])
+    assert check(report, "registry_matches")[0] is Outcome.FAILED and "does not succeed it" in \
+        check(report, "registry_matches")[1]
+
+
+def test_a_predecessor_is_recorded_once_and_only_by_quorum(consortium: Consortium) -> None:
+    c = consortium
+    new = successor(c)
+    assert [(chain_id, registry) for chain_id, registry, _ in new.registry.predecessors()] == \
+        [(c.w3.eth.chain_id, c.registry.address)]
+    with pytest.raises(errors.RegistryInvalidPredecessor):
+        new.govern(ProposalKind.RECORD_PREDECESSOR, c.w3.eth.chain_id, c.registry.address)
+    with pytest.raises(errors.ContractRevert):
+        new.registry.transact(lambda f: f.execute(int(ProposalKind.RECORD_PREDECESSOR), encode_payload(
+            ProposalKind.RECORD_PREDECESSOR, 1, c.outsider), 1), c.outsider)  # only its consortium executes

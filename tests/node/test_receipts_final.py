@@ -1,0 +1,79 @@
+"""A bank's receipts on a real node survive a reorganisation (``evm_snapshot``/``evm_revert``) and a network reset
+to the same genesis (``hardhat_reset``): the outbox re-checks recorded receipts until final, and sends again,
+exactly once, what the fork or the reset dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from crossverify import VerifierClient, load_bundle
+from crossverify.chain.connection import connect
+from crossverify.verifier.outbox import ReceiptOutbox
+
+from ..conftest import deposit_certificates
+from .conftest import rpc
+from .test_flow import Net, _Clock
+
+
+@pytest.fixture
+def fresh(node_url: str, dev_accounts: list[LocalAccount]) -> Iterator[Net]:
+    """A consortium deployed first thing on a reset chain, so that a second reset and the same deployment give
+    the same addresses; the chain is reset again afterwards."""
+    rpc(node_url, "hardhat_reset")
+    yield Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    rpc(node_url, "hardhat_reset")
+
+
+def bank(net: Net, tmp_path: Path, confirmations: int = 0) -> VerifierClient:
+    return VerifierClient(net.registry, sender=net.verifier, circulation=net.circulation,  # type: ignore[arg-type]
+                          outbox=ReceiptOutbox(tmp_path / "outbox.sqlite", confirmations=confirmations))
+
+
+def test_receipts_dropped_by_a_reorganisation_are_recorded_again_once(fresh: Net, node_url: str,
+                                                                      tmp_path: Path) -> None:
+    net = fresh
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 5))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    client = bank(net, tmp_path, confirmations=3)
+    reports = client.verify_many(bundles)
+    fork = rpc(node_url, "evm_snapshot")
+    first = client.record(reports, "ACCTOPEN")
+    assert first.recorded == 5 and set(first.commitments) <= set(net.commitments())
+    rpc(node_url, "evm_revert", [fork])  # the branch with the receipts is abandoned
+    rpc(node_url, "hardhat_mine", ["0x2"])
+    assert not set(first.commitments) & set(net.commitments())
+    again = client.record([], "ACCTOPEN")
+    assert (again.recorded, again.transactions) == (5, 1)
+    assert [net.commitments().count(c) for c in first.commitments] == [1] * 5
+    rpc(node_url, "hardhat_mine", ["0x3"])
+    assert client.record([], "ACCTOPEN").transactions == 0
+    assert client.outbox is not None and client.outbox.state(first.commitments[0])["final"]  # type: ignore[index]
+
+
+def test_receipts_lost_in_a_same_genesis_reset_are_recorded_again_once(fresh: Net, node_url: str, tmp_path: Path,
+                                                                       dev_accounts: list[LocalAccount]) -> None:
+    net = fresh
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 4))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.journal.close()
+    before = bank(net, tmp_path)
+    first = before.record(before.verify_many(bundles), "LOAN")
+    assert first.recorded == 4
+    assert before.outbox is not None
+    before.outbox.close()
+
+    rpc(node_url, "hardhat_reset")  # the network is rebuilt from the same genesis: everything on it is gone
+    rebuilt = Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    assert (rebuilt.registry.address, rebuilt.circulation.address) == (net.registry.address, net.circulation.address)
+    assert rebuilt.issuer(tmp_path, "journal").run().reanchored == 1  # the issuer's anchors come back first
+    client = bank(rebuilt, tmp_path)
+    assert all(r.valid for r in client.verify_many(bundles))
+    again = client.record([], "LOAN")
+    assert (again.recorded, again.transactions) == (4, 1)
+    assert [rebuilt.commitments().count(c) for c in first.commitments] == [1] * 4
