@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crossverify import RevocationReason
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.suite import Suite
-from crossverify.issuer.client import IssuerClient
+from crossverify.issuer import client
+from crossverify.issuer.client import MAX_ANCHORS_PER_TX, MAX_SM2_ANCHORS_PER_TX, IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.keys.sm2 import LocalSM2Key
 from crossverify.verifier.client import VerifierClient
@@ -62,3 +65,15 @@ def test_a_gm_issuers_admin_adds_an_sm2_key_that_then_signs(gm_consortium: Conso
     issuer.issue(certificates)
     assert len(issuer.run().delivered) == 3
     assert VerifierClient(c.registry).verify(issuer.bundle_path(certificates[0][0]).read_bytes()).valid
+
+
+def test_sm2_anchors_go_in_transactions_their_gas_allows(gm_consortium: Consortium, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SM2 anchor costs about eight secp256k1 anchors: the GM client sends fewer per transaction."""
+    c = gm_consortium
+    assert c.sm2_key is not None and MAX_SM2_ANCHORS_PER_TX * 312_000 < 16_777_216 < MAX_ANCHORS_PER_TX * 312_000
+    monkeypatch.setattr(client, "MAX_SM2_ANCHORS_PER_TX", 2)
+    issuer = _client(c, tmp_path, c.sm2_key, c.macao_operator)
+    issuer.issue(deposit_certificates(c, 5))
+    report = issuer.run(max_batch=2)
+    assert (report.anchored, report.transactions, len(report.delivered)) == (3, 2, 5)
