@@ -453,6 +453,9 @@ def presentation_vectors() -> dict[str, object]:
     forged = replace(presentation, signature=sign_p1363(other, signing_input)).to_json()
     readdressed = replace(presentation, binding=replace(presentation.binding, aud="BKCHCNBJ45A")).to_json()
     re_redacted = replace(presentation, bundle=bundle.redact(["holder_name"])).to_json()
+    stretched = replace(presentation.binding, exp=challenge.expires_at + 300)  # readable: within iat + 900
+    outliving = replace(presentation, binding=stretched,
+                        signature=sign_p1363(key, stretched.signing_input(digest))).to_json()
     unflagged = bundle.to_json()
     unflagged["document"] = {k: v for k, v in unflagged["document"].items() if k != "holderBound"}
     return {
@@ -492,6 +495,8 @@ def presentation_vectors() -> dict[str, object]:
              "presentation": readdressed},
             {"case": "re-redacted after signing", "check": "disclosure_matches_signature",
              "presentation": re_redacted},
+            {"case": "signed to expire after its challenge", "check": "presentation_within_challenge",
+             "presentation": outliving},
         ],
         "mustRefuseBare": [
             {"case": "the bound certificate handed over bare", "check": "holder_bound", "bundle": bundle.to_json()},
