@@ -252,6 +252,9 @@ def must_reject() -> list[dict[str, object]]:
         ("NaN", "InvalidNumber", "/claims/1/value/MOP", _spell("NaN")),
         ("Infinity", "InvalidNumber", "/claims/1/value/MOP", _spell("Infinity")),
         ("-Infinity", "InvalidNumber", "/claims/1/value/MOP", _spell("-Infinity")),
+        ("nan, a token JSON does not define", "MalformedBundle", "", _spell("nan")),
+        ("a leading plus sign", "MalformedBundle", "", _spell("+1")),
+        ("a leading zero", "MalformedBundle", "", _spell("01")),
         ("beyond a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e400")),
         ("below a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e-400")),
         ("integer a double cannot hold", "InvalidNumber", "/claims/1/value/MOP", _spell("9007199254740993")),
@@ -286,6 +289,14 @@ def must_reject() -> list[dict[str, object]]:
          _edit(lambda d: d["document"].update(notAfter=1_789_999_999))),
         ("docType outside its alphabet", "InvalidValue", "/document/docType",
          _edit(lambda d: d["document"].update(docType="depcert"))),
+        ("docType with a trailing newline (a pattern's $ ends the text, as in ECMA-262)", "InvalidValue",
+         "/document/docType", _edit(lambda d: d["document"].update(docType="DEPCERT\n"))),
+        ("issuer starting with a separator (the first character as for docType)", "InvalidValue",
+         "/document/issuer", _edit(lambda d: d["document"].update(issuer="-BNUMMOMX"))),
+        ("issuer with a trailing newline", "InvalidValue", "/document/issuer",
+         _edit(lambda d: d["document"].update(issuer="BNUMMOMX\n"))),
+        ("batchRoot with a trailing newline", "InvalidHex", "/proof/batchRoot",
+         _edit(lambda d: d["proof"].update(batchRoot=d["proof"]["batchRoot"] + "\n"))),
         ("holderBound false (absent is the only unbound spelling)", "InvalidValue", "/document/holderBound",
          _edit(lambda d: d["document"].update(holderBound=False))),
         ("holderBound as a string", "InvalidValue", "/document/holderBound",
@@ -454,6 +465,9 @@ def presentation_vectors() -> dict[str, object]:
     forged = replace(presentation, signature=sign_p1363(other, signing_input)).to_json()
     readdressed = replace(presentation, binding=replace(presentation.binding, aud="BKCHCNBJ45A")).to_json()
     re_redacted = replace(presentation, bundle=bundle.redact(["holder_name"])).to_json()
+    stretched = replace(presentation.binding, exp=challenge.expires_at + 300)  # readable: within iat + 900
+    outliving = replace(presentation, binding=stretched,
+                        signature=sign_p1363(key, stretched.signing_input(digest))).to_json()
     unflagged = bundle.to_json()
     unflagged["document"] = {k: v for k, v in unflagged["document"].items() if k != "holderBound"}
     return {
@@ -493,6 +507,8 @@ def presentation_vectors() -> dict[str, object]:
              "presentation": readdressed},
             {"case": "re-redacted after signing", "check": "disclosure_matches_signature",
              "presentation": re_redacted},
+            {"case": "signed to expire after its challenge", "check": "presentation_within_challenge",
+             "presentation": outliving},
         ],
         "mustRefuseBare": [
             {"case": "the bound certificate handed over bare", "check": "holder_bound", "bundle": bundle.to_json()},

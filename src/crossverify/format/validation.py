@@ -31,6 +31,27 @@ _CHECKED = frozenset({"type", "required", "properties", "additionalProperties", 
 _WEAK = frozenset({"anyOf", "oneOf"})
 
 
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as JSON Schema means it (ECMA-262, no flags), compiled for Python: ECMA's ``$`` matches at the
+    end of the input only, where Python's also matches before a final newline (``"DEPCERT\\n"`` would pass
+    ``^[A-Z0-9]{1,8}$``), so an unescaped ``$`` outside a character class becomes ``\\Z``."""
+    out, escaped, in_class = [], False, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        elif ch == "$" and not in_class:
+            out.append(r"\Z")
+            continue
+        out.append(ch)
+    return re.compile("".join(out))
+
+
 @dataclass(frozen=True, eq=False)
 class Fault:
     """Why a document fails its schema: the keyword (``validator``) and its value, the subschema holding it, the
@@ -152,7 +173,7 @@ class _Generator:
             op = "<" if keyword.startswith("min") else ">"
             return applying("array" if keyword.endswith("Items") else "string", f"len(x) {op} {int(value)}")
         if keyword == "pattern":
-            return applying("string", f"not {self.constant(re.compile(value).search)}(x)")
+            return applying("string", f"not {self.constant(ecma_regex(value).search)}(x)")
         if keyword in ("minimum", "maximum"):
             op = "<" if keyword == "minimum" else ">"
             return applying("number", f"x {op} {value!r}", "integer")
@@ -288,7 +309,7 @@ def _faults(schema: Any, x: Any, where: tuple[str | int, ...], rel: tuple[str | 
             if isinstance(x, list if keyword == "maxItems" else str) and len(x) > value:
                 yield fault(keyword, f"{x!r} {'is expected to be empty' if value == 0 else 'is too long'}")
         elif keyword == "pattern":
-            if isinstance(x, str) and not re.search(value, x):
+            if isinstance(x, str) and not ecma_regex(value).search(x):
                 yield fault(keyword, f"{x!r} does not match {value!r}")
         elif keyword == "minimum":
             if _is_type(x, "number") and x < value:
