@@ -18,12 +18,13 @@ from web3 import EthereumTesterProvider, Web3
 
 from .. import gm
 from ..chain.connection import estimating_by_execution
-from ..chain.records import ProposalKind, RevocationReason
+from ..chain.records import ProposalKind, RevocationReason, Role
 from ..chain.typed_data import AnchorRequest, Domain, RevocationRequest, gm_key_proof, key_proof, sign, sign_gm
 from ..consortium.operator import OperatorClient
 from ..format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.suite import Suite
-from ..keys.sm2 import LocalSM2Key
+from ..keys.sm2 import LocalSM2Key, sm2_address
+from ..sealing import DEFAULT_KEM, Kem, RegulatorKey
 from ._sections import Section
 from ._world import ISSUER
 
@@ -132,6 +133,8 @@ def _pure_python(s: Section, message: bytes, private: bytes, public: bytes, n: i
 
 #: The issue's figure for a relayed SM2 anchor on the EVM: at most 400 gas per document at a batch of 1,000.
 SM2_ANCHOR_TARGET = 400_000
+#: Bytes of a sealed dispute answer: its body sealed to the bank's reply key and two regulators' keys.
+ANSWER_BYTES = 520
 
 
 def gas() -> Section:
@@ -141,7 +144,9 @@ def gas() -> Section:
                 "Each operation on a consortium of each suite, deployed on one fresh embedded chain: the standard "
                 "suite's (EIP-712 digest, secp256k1 recovered by ecrecover) and the GM suite's (the GM digest of the "
                 "same fields, two SM3 blocks, and the SM2 signature checked by the SM2Verifier contract, EVM code "
-                "for any chain). Gas used as the receipt gives it, first use of each key and root (cold storage).",
+                "for any chain). Gas used as the receipt gives it, first use of each key and root (cold storage). "
+                "A dispute's answer is signed by its one-time answer key: EIP-712 and ecrecover, or SM2 over the GM "
+                "message, whose SM3 of the sealed answer the contract computes too.",
                 ["operation", "secp256k1 gas", "SM2 gas", "SM2 / secp256k1", "target"])
     w3 = Web3(EthereumTesterProvider(EthereumTester(estimating_by_execution(PyEVMBackend()))))
     standard, gm_suite = (_suite_gas(w3, suite) for suite in (Suite.STANDARD, Suite.GM))
@@ -209,4 +214,21 @@ def _suite_gas(w3: Web3, suite: Suite) -> dict[str, int]:
     revocation = RevocationRequest(bytes(32), Web3.keccak(text="a document"), int(RevocationReason.FRAUD), now + 3600)
     out["revoke one document (signed request, relayed)"] = sent(
         lambda f: getattr(f, revoke)(revocation.as_abi(), signature(revocation)), a[0])
+
+    kem = Kem.SM2 if suite is Suite.GM else DEFAULT_KEM
+    guangdong.approve(operator.propose_admit_member(a[3], Role.VERIFIER))
+    guangdong.approve(operator.propose_regulator_keys([(RegulatorKey.generate(kem).public_key.raw, j)
+                                                       for j in ("MO", "GD")]))
+    circulation = operator.circulation
+    assert circulation is not None
+    answer = os.urandom(ANSWER_BYTES)
+    if suite is Suite.GM:
+        secret = gm.generate_private_key()
+        dispute_id, _ = circulation.open_dispute(sm2_address(gm.public_key_of(secret)), answer, a[3])
+        receipt = circulation.answer_dispute_sm2(dispute_id, answer, secret, a[0])
+    else:
+        answer_key = Account.create()
+        dispute_id, _ = circulation.open_dispute(answer_key.address, answer, a[3])
+        receipt = circulation.answer_dispute(dispute_id, answer, answer_key, a[0])
+    out[f"answer a dispute ({ANSWER_BYTES}-byte sealed answer, relayed)"] = int(receipt["gasUsed"])
     return out
