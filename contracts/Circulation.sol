@@ -6,6 +6,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ICirculation} from "./ICirculation.sol";
 import {IConsortium} from "./IConsortium.sol";
 import {IDocumentRegistry, IRegistryTypes} from "./IDocumentRegistry.sol";
+import {ISM2Verifier} from "./ISM2Verifier.sol";
 
 /// @title crossverify circulation trail
 /// @notice Sealed verification receipts and sealed disputes, beside the document registry. Receipts are events
@@ -23,9 +24,17 @@ contract Circulation is ICirculation, EIP712 {
     uint256 private constant MAX_REGULATORS = 16;
     /// @dev The secp256k1 field prime.
     uint256 private constant FIELD = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+    /// @dev The SM2 curve's field prime and coefficient b (a = p - 3), GB/T 32918.5.
+    uint256 private constant SM2_FIELD = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF;
+    uint256 private constant SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93;
+    uint8 private constant GM_SUITE = 2;
 
     IDocumentRegistry private immutable _registry;
     address private immutable _consortium;
+    /// @dev The registry's SM2 verifier in a GM deployment (sealing keys and answer keys are SM2 keys there), zero
+    ///      in a standard one; and the GM type prefix of `Answer` under this contract's domain.
+    ISM2Verifier private immutable _sm2Verifier;
+    bytes32 private immutable _sm2AnswerPrefix;
 
     uint32 private _keyEpoch;
     bytes[] private _regulatorKeys;
@@ -43,6 +52,15 @@ contract Circulation is ICirculation, EIP712 {
         address named = IConsortium(consortium_).circulation();
         if (named != address(this)) revert CirculationConsortiumMismatch(consortium_, named);
         _consortium = consortium_;
+        if (IDocumentRegistry(registry_).cryptoSuite() == GM_SUITE) {
+            ISM2Verifier v = ISM2Verifier(IDocumentRegistry(registry_).sm2Verifier());
+            _sm2Verifier = v;
+            bytes32 domain = v.sm3(abi.encode(
+                v.sm3("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                v.sm3("crossverify circulation"), v.sm3("1"), block.chainid, address(this)
+            ));
+            _sm2AnswerPrefix = v.sm3(abi.encodePacked(domain, v.sm3("Answer(bytes32 disputeId,bytes32 ciphertextHash)")));
+        }
         emit CirculationDeployed(registry_, consortium_);
     }
 
@@ -76,7 +94,7 @@ contract Circulation is ICirculation, EIP712 {
         }
         uint256 length = keys[0].length;
         for (uint256 i = 0; i < count; ++i) {
-            if (keys[i].length != length || !_keyLength(length)) revert CirculationInvalidKey(i, keys[i].length);
+            if (keys[i].length != length || !_sealingKey(keys[i])) revert CirculationInvalidKey(i, keys[i].length);
             if (jurisdictions[i] == bytes32(0)) revert CirculationInvalidRegulatorKeys(count, jurisdictions.length);
             for (uint256 j = 0; j < i; ++j) {
                 if (keccak256(keys[j]) == keccak256(keys[i])) {
@@ -92,22 +110,32 @@ contract Circulation is ICirculation, EIP712 {
         if (info.admin != msg.sender || info.status != IRegistryTypes.Status.Active) {
             revert CirculationNotIssuerAdmin(issuerId, msg.sender);
         }
-        if (!_keyLength(sealingKey.length)) revert CirculationInvalidKey(0, sealingKey.length);
-        if (answerKey.length != 64 || !_onCurve(uint256(bytes32(answerKey[:32])), uint256(bytes32(answerKey[32:])))) {
-            revert CirculationInvalidKey(1, answerKey.length);
-        }
+        if (!_sealingKey(sealingKey)) revert CirculationInvalidKey(0, sealingKey.length);
+        if (!_point(answerKey)) revert CirculationInvalidKey(1, answerKey.length);
         _issuerKeys[issuerId] = sealingKey;
         _answerKeys[issuerId] = answerKey;
         emit IssuerKeysSet(issuerId, sealingKey, answerKey);
     }
 
-    /// @dev Whether (x, y) is a point of secp256k1: y² = x³ + 7 over its field.
-    function _onCurve(uint256 x, uint256 y) private pure returns (bool) {
-        return x < FIELD && y < FIELD && mulmod(y, y, FIELD) == addmod(mulmod(mulmod(x, x, FIELD), x, FIELD), 7, FIELD);
+    /// @dev Whether `key` is x || y, a point of the suite's curve: secp256k1 (y² = x³ + 7), or in the GM suite
+    ///      the SM2 curve (y² = x³ - 3x + b).
+    function _point(bytes calldata key) private view returns (bool) {
+        if (key.length != 64) return false;
+        (uint256 x, uint256 y) = (uint256(bytes32(key[:32])), uint256(bytes32(key[32:])));
+        if (address(_sm2Verifier) == address(0)) {
+            return x < FIELD && y < FIELD
+                && mulmod(y, y, FIELD) == addmod(mulmod(mulmod(x, x, FIELD), x, FIELD), 7, FIELD);
+        }
+        uint256 p = SM2_FIELD;
+        uint256 right = addmod(mulmod(mulmod(x, x, p), x, p), addmod(mulmod(p - 3, x, p), SM2_B, p), p);
+        return x < p && y < p && mulmod(y, y, p) == right;
     }
 
-    function _keyLength(uint256 length) private pure returns (bool) {
-        return length == X25519_KEY || length == HYBRID_KEY;
+    /// @dev Whether `key` is a sealing key of the suite: X25519 or ML-KEM-768 + X25519, or in the GM suite an SM2
+    ///      public key.
+    function _sealingKey(bytes calldata key) private view returns (bool) {
+        if (address(_sm2Verifier) != address(0)) return _point(key);
+        return key.length == X25519_KEY || key.length == HYBRID_KEY;
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -140,14 +168,34 @@ contract Circulation is ICirculation, EIP712 {
     function answerDispute(bytes32 disputeId, bytes calldata ciphertext, IRegistryTypes.Signature calldata signature)
         external
     {
-        DisputeInfo storage d = _disputes[disputeId];
-        if (d.openedAt == 0) revert CirculationUnknownDispute(disputeId);
-        if (d.answered) revert CirculationDisputeAnswered(disputeId);
-        if (ciphertext.length == 0) revert CirculationEmptyDispute();
+        if (address(_sm2Verifier) != address(0)) revert CirculationSuiteMismatch(GM_SUITE);
+        DisputeInfo storage d = _answerable(disputeId, ciphertext);
         (address signer,,) = ECDSA.tryRecover(_answerDigest(disputeId, ciphertext), signature.r, signature.vs);
         if (signer != d.answerKey) revert CirculationAnswerNotAuthorised(disputeId, signer);
         d.answered = true;
         emit DisputeAnswered(disputeId, _keyEpoch, ciphertext);
+    }
+
+    /// @inheritdoc ICirculation
+    function answerDisputeSM2(bytes32 disputeId, bytes calldata ciphertext, bytes32 r, bytes32 s, bytes32 x, bytes32 y)
+        external
+    {
+        ISM2Verifier v = _sm2Verifier;
+        if (address(v) == address(0)) revert CirculationSuiteMismatch(1);
+        DisputeInfo storage d = _answerable(disputeId, ciphertext);
+        address key = address(uint160(uint256(v.sm3(abi.encodePacked(x, y)))));
+        if (key != d.answerKey) revert CirculationAnswerNotAuthorised(disputeId, key);
+        bytes32 message = v.sm3(abi.encodePacked(hex"1901", _sm2AnswerPrefix, disputeId, v.sm3(ciphertext)));
+        if (!v.verify(v.identityDigest(x, y), message, r, s, x, y)) revert CirculationAnswerNotAuthorised(disputeId, key);
+        d.answered = true;
+        emit DisputeAnswered(disputeId, _keyEpoch, ciphertext);
+    }
+
+    function _answerable(bytes32 disputeId, bytes calldata ciphertext) private view returns (DisputeInfo storage d) {
+        d = _disputes[disputeId];
+        if (d.openedAt == 0) revert CirculationUnknownDispute(disputeId);
+        if (d.answered) revert CirculationDisputeAnswered(disputeId);
+        if (ciphertext.length == 0) revert CirculationEmptyDispute();
     }
 
     /// @dev The current key epoch, for an active verifier; reverts for anyone else or before keys exist.

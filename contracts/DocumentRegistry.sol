@@ -3,6 +3,8 @@ pragma solidity 0.8.37;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IConsortium} from "./IConsortium.sol";
+import {IDocumentRegistry} from "./IDocumentRegistry.sol";
+import {ISM2Verifier} from "./ISM2Verifier.sol";
 import {RegistryStorage} from "./RegistryStorage.sol";
 
 /// @title crossverify document registry
@@ -19,14 +21,35 @@ contract DocumentRegistry is RegistryStorage {
 
     address private immutable _governance;
 
+    /// @dev The GM suite's type prefixes (see {RegistryStorage-_sm2Message}); zero in a standard deployment.
+    bytes32 private immutable _sm2AnchorPrefix;
+    bytes32 private immutable _sm2RevocationPrefix;
+
     /// @param consortium_ The consortium contract, deployed first with this registry's address.
-    /// @param governance_ The governance half, deployed before this contract for the same consortium.
-    constructor(address consortium_, address governance_) RegistryStorage(consortium_) {
-        if (governance_ == address(0)) revert RegistryZeroAddress();
+    /// @param governance_ The governance half, deployed before this contract for the same consortium: the
+    ///        registry takes its crypto suite and SM2 verifier from it, so both halves agree.
+    constructor(address consortium_, IDocumentRegistry governance_)
+        RegistryStorage(consortium_, governance_.cryptoSuite(), ISM2Verifier(governance_.sm2Verifier()))
+    {
         address named = IConsortium(consortium_).registry();
         if (named != address(this)) revert RegistryConsortiumMismatch(consortium_, named);
-        _governance = governance_;
+        _governance = address(governance_);
+        if (_suite == GM_SUITE) {
+            bytes32 domain = _sm2Verifier.sm3(abi.encode(
+                _sm2Verifier.sm3("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                _sm2Verifier.sm3("crossverify DocumentRegistry"), _sm2Verifier.sm3("2"), block.chainid, address(this)
+            ));
+            _sm2AnchorPrefix = _sm2TypePrefix(domain,
+                "Anchor(bytes32 batchRoot,bytes8 docType,uint8 hashAlg,uint24 leafCount,uint40 notAfter,uint40 deadline)");
+            _sm2RevocationPrefix = _sm2TypePrefix(domain,
+                "Revocation(bytes32 batchRoot,bytes32 documentDigest,uint8 reason,uint40 deadline)");
+            _sm2KeyProofPrefix = _sm2TypePrefix(domain, "SigningKey(bytes11 issuerId,address key)");
+        }
         emit RegistryDeployed(consortium_);
+    }
+
+    function _sm2TypePrefix(bytes32 domain, bytes memory typeString) private view returns (bytes32) {
+        return _sm2Verifier.sm3(abi.encodePacked(domain, _sm2Verifier.sm3(typeString)));
     }
 
     /// @notice Every other function of the registry (governance, issuer keys, the remaining views) runs in the
@@ -51,6 +74,26 @@ contract DocumentRegistry is RegistryStorage {
         _anchor(request, signature, false);
     }
 
+    /// @notice Anchor a batch root signed with SM2 (GM suite; see {IDocumentRegistry-anchorSM2}).
+    function anchorSM2(AnchorRequest calldata request, SM2Signature calldata signature) external {
+        _anchorSM2(request, signature, false);
+    }
+
+    /// @notice Anchor many batch roots signed with SM2 (GM suite), as {anchorMany}.
+    function anchorManySM2(AnchorRequest[] calldata requests, SM2Signature[] calldata signatures) external {
+        if (requests.length != signatures.length) revert RegistryLengthMismatch(requests.length, signatures.length);
+        uint256 freeMemory;
+        assembly ("memory-safe") {
+            freeMemory := mload(0x40)
+        }
+        for (uint256 i = 0; i < requests.length; ++i) {
+            _anchorSM2(requests[i], signatures[i], true);
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
+        }
+    }
+
     /// @notice Anchor many signed batch roots in one transaction; a root its issuer already anchored with an
     ///         identical record is skipped, any other failure reverts all.
     function anchorMany(AnchorRequest[] calldata requests, Signature[] calldata signatures) external {
@@ -69,15 +112,34 @@ contract DocumentRegistry is RegistryStorage {
     }
 
     function _anchor(AnchorRequest calldata r, Signature calldata signature, bool skipIdentical) private {
-        uint40 now_ = _time();
+        _requireSuite(STANDARD_SUITE);
+        uint40 now_ = _checkAnchor(r);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ANCHOR_TYPEHASH, r)));
+        _recordAnchor(r, _recover(digest, signature), now_, skipIdentical);
+    }
+
+    function _anchorSM2(AnchorRequest calldata r, SM2Signature calldata signature, bool skipIdentical) private {
+        _requireSuite(GM_SUITE);
+        if (r.hashAlg != SM3_HASH_ALG) revert RegistryUnknownHashAlgorithm(r.hashAlg);
+        uint40 now_ = _checkAnchor(r);
+        bytes memory packed = abi.encodePacked(r.batchRoot, r.docType, r.hashAlg, r.leafCount, r.notAfter, r.deadline);
+        _requireSM2Signature(_sm2Message(_sm2AnchorPrefix, packed), signature);
+        _recordAnchor(r, signature.key, now_, skipIdentical);
+    }
+
+    /// @dev The request's own checks, before its signature's; returns the registry's clock.
+    function _checkAnchor(AnchorRequest calldata r) private view returns (uint40 now_) {
+        now_ = _time();
         _requireDeadline(r.deadline, now_);
         if (r.batchRoot == bytes32(0)) revert RegistryZeroRoot();
         if (r.hashAlg == 0 || r.hashAlg > MAX_HASH_ALG) revert RegistryUnknownHashAlgorithm(r.hashAlg);
         if (r.leafCount == 0) revert RegistryZeroLeafCount();
         if (r.notAfter <= now_) revert RegistryNotAfterPassed(r.notAfter, now_);
+    }
 
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ANCHOR_TYPEHASH, r)));
-        (address signer, bytes11 issuerId, uint32 keyNo) = _signedRequest(digest, signature, now_, r.deadline);
+    /// @dev Records the anchor signed by `signer` once its key, issuer and document type are found to count.
+    function _recordAnchor(AnchorRequest calldata r, address signer, uint40 now_, bool skipIdentical) private {
+        (bytes11 issuerId, uint32 keyNo) = _usableKey(signer, now_, r.deadline);
         if (!_mayIssue[issuerId][r.docType]) revert RegistryDocTypeNotAllowed(issuerId, r.docType);
 
         Anchor storage a = _anchors[issuerId][r.batchRoot];
@@ -109,29 +171,34 @@ contract DocumentRegistry is RegistryStorage {
         if (deadline > now_ + DEADLINE_HORIZON) revert RegistryDeadlineTooFar(deadline, now_ + DEADLINE_HORIZON);
     }
 
-    /// @dev Recovers the signer of a request and requires an active key of an active issuer, a deadline the issuer
-    ///      has not cancelled. High-s signatures are refused.
-    function _signedRequest(bytes32 digest, Signature calldata signature, uint40 now_, uint40 deadline)
-        private
-        view
-        returns (address signer, bytes11 issuerId, uint32 keyNo)
-    {
-        (address recovered, ECDSA.RecoverError err, bytes32 errArg) =
-            ECDSA.tryRecover(digest, signature.r, signature.vs);
+    /// @dev The signer of a request's EIP-712 digest. High-s signatures are refused.
+    function _recover(bytes32 digest, Signature calldata signature) private pure returns (address recovered) {
+        ECDSA.RecoverError err;
+        bytes32 errArg;
+        (recovered, err, errArg) = ECDSA.tryRecover(digest, signature.r, signature.vs);
         if (err == ECDSA.RecoverError.InvalidSignatureS) revert RegistryMalleableSignature(errArg);
         if (err != ECDSA.RecoverError.NoError) revert RegistryInvalidSignature(signature.r, signature.vs);
-        Key storage k = _keys[recovered];
-        if (k.addedAt == 0) revert RegistryUnknownKey(recovered);
-        if (k.retiredAt != 0) revert RegistryKeyRetired(recovered, k.retiredAt);
+    }
+
+    /// @dev Requires `signer` to be an active key of an active issuer, and a deadline the issuer has not cancelled;
+    ///      returns the issuer and the key's number.
+    function _usableKey(address signer, uint40 now_, uint40 deadline)
+        private
+        view
+        returns (bytes11 issuerId, uint32 keyNo)
+    {
+        Key storage k = _keys[signer];
+        if (k.addedAt == 0) revert RegistryUnknownKey(signer);
+        if (k.retiredAt != 0) revert RegistryKeyRetired(signer, k.retiredAt);
         issuerId = k.issuerId;
         Issuer storage i = _issuers[issuerId];
         if (k.compromisedFrom != 0 || k.adminNo != i.adminNo) {  // a mark, or a key an earlier admin added
-            uint40 compromisedFrom = _compromisedFrom(recovered, k);
-            if (compromisedFrom != 0 && compromisedFrom <= now_) revert RegistryKeyCompromised(recovered, compromisedFrom);
+            uint40 compromisedFrom = _compromisedFrom(signer, k);
+            if (compromisedFrom != 0 && compromisedFrom <= now_) revert RegistryKeyCompromised(signer, compromisedFrom);
         }
         if (i.status != Status.Active) revert RegistryIssuerNotActive(issuerId, i.status);
         if (deadline <= i.cancelledUpTo) revert RegistrySignatureCancelled(issuerId, deadline, i.cancelledUpTo);
-        (signer, keyNo) = (recovered, k.keyNo);
+        keyNo = k.keyNo;
     }
 
     // ------------------------------------------------------------------------------------------------------
@@ -152,13 +219,31 @@ contract DocumentRegistry is RegistryStorage {
 
     /// @notice Revoke with a request signed by an active key of the issuer, submitted by anyone.
     function revokeBySignature(RevocationRequest calldata r, Signature calldata signature) external {
-        uint40 now_ = _time();
+        _requireSuite(STANDARD_SUITE);
+        uint40 now_ = _checkRevocation(r);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(REVOCATION_TYPEHASH, r)));
+        _recordRevocation(r, _recover(digest, signature), now_);
+    }
+
+    /// @notice Revoke with a request signed with SM2 by an active key of the issuer (GM suite), submitted by anyone.
+    function revokeBySM2Signature(RevocationRequest calldata r, SM2Signature calldata signature) external {
+        _requireSuite(GM_SUITE);
+        uint40 now_ = _checkRevocation(r);
+        bytes memory packed = abi.encodePacked(r.batchRoot, r.documentDigest, r.reason, r.deadline);
+        _requireSM2Signature(_sm2Message(_sm2RevocationPrefix, packed), signature);
+        _recordRevocation(r, signature.key, now_);
+    }
+
+    function _checkRevocation(RevocationRequest calldata r) private view returns (uint40 now_) {
+        now_ = _time();
         _requireDeadline(r.deadline, now_);
         if ((r.batchRoot == bytes32(0)) == (r.documentDigest == bytes32(0))) {
             revert RegistryInvalidRevocationTarget(r.batchRoot, r.documentDigest);
         }
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(REVOCATION_TYPEHASH, r)));
-        (address signer, bytes11 issuerId, uint32 keyNo) = _signedRequest(digest, signature, now_, r.deadline);
+    }
+
+    function _recordRevocation(RevocationRequest calldata r, address signer, uint40 now_) private {
+        (bytes11 issuerId, uint32 keyNo) = _usableKey(signer, now_, r.deadline);
         if (r.documentDigest != bytes32(0)) {
             _revokeDocument(r.documentDigest, r.reason, issuerId, keyNo, 0, signer);
         } else {

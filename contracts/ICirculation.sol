@@ -51,7 +51,8 @@ interface ICirculation {
     /// @notice Only the issuer's admin may do this, while the issuer is active.
     error CirculationNotIssuerAdmin(bytes11 issuerId, address account);
     /// @notice A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike;
-    ///         an answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1.
+    ///         an answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1. In the GM suite both are
+    ///         SM2 public keys (64 bytes, a point of the SM2 curve).
     error CirculationInvalidKey(uint256 index, uint256 length);
     /// @notice Regulator keys come one per jurisdiction code (non-zero), each key once, 1 to 16 of them.
     error CirculationInvalidRegulatorKeys(uint256 keys, uint256 jurisdictions);
@@ -71,6 +72,8 @@ interface ICirculation {
     error CirculationDisputeAnswered(bytes32 disputeId);
     /// @notice The answer is not signed by the dispute's answer key.
     error CirculationAnswerNotAuthorised(bytes32 disputeId, address signer);
+    /// @notice The function belongs to the other crypto suite than this deployment's, `suite` (1 standard, 2 GM).
+    error CirculationSuiteMismatch(uint8 suite);
 
     /// @notice Set the regulators' sealing keys, one per regulator with its jurisdiction; starts a new key epoch.
     /// @dev Only the consortium calls it, carrying out a `SetRegulatorKeys` proposal `proposalId`.
@@ -81,7 +84,7 @@ interface ICirculation {
     function checkRegulatorKeys(bytes[] calldata keys, bytes32[] calldata jurisdictions) external view;
 
     /// @notice Register, as the issuer's admin, the key disputes about the issuer's documents are sealed to and the
-    ///         secp256k1 key (64 bytes, x || y) their answer keys derive from.
+    ///         secp256k1 key (64 bytes, x || y; an SM2 key in the GM suite) their answer keys derive from.
     function setIssuerKeys(bytes11 issuerId, bytes calldata sealingKey, bytes calldata answerKey) external;
 
     /// @notice Record, as an active verifier, receipts sealed together to the current regulator keys. Events only.
@@ -96,6 +99,12 @@ interface ICirculation {
     /// @notice Answer a dispute with bytes sealed to the disputing bank and the regulators. Anyone may send it
     ///         (an issuer hides behind a relay); the dispute's answer key must sign it (EIP-712 `Answer`).
     function answerDispute(bytes32 disputeId, bytes calldata ciphertext, IRegistryTypes.Signature calldata signature)
+        external;
+
+    /// @notice {answerDispute} in the GM suite: the answer key (x, y), whose address is the last 20 bytes of
+    ///         SM3(x || y), signs with SM2 the GM message of `Answer(bytes32 disputeId,bytes32 ciphertextHash)`
+    ///         under this contract's domain, `ciphertextHash` being SM3(ciphertext) (docs/format.md).
+    function answerDisputeSM2(bytes32 disputeId, bytes calldata ciphertext, bytes32 r, bytes32 s, bytes32 x, bytes32 y)
         external;
 
     /// @notice The registry whose members and issuers this contract trusts.

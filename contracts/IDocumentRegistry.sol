@@ -80,6 +80,14 @@ interface IRegistryTypes {
         bytes32 vs;
     }
 
+    /// @notice An SM2 signature (GM suite), with the address of the key that made it: the last 20 bytes of
+    ///         SM3(x || y) of its public key, as FISCO BCOS names SM2 accounts. SM2 signatures recover no key.
+    struct SM2Signature {
+        bytes32 r;
+        bytes32 s;
+        address key;
+    }
+
     /// @notice What an issuer's signing key signs to revoke a batch or one document (EIP-712 struct `Revocation`).
     /// @dev Exactly one of `batchRoot` (revoke the batch) and `documentDigest` (revoke one document) is non-zero.
     struct RevocationRequest {
@@ -307,7 +315,7 @@ interface IRegistryTypes {
     error RegistryZeroRoot();
     /// @notice The issuer already anchored this batch root with another record.
     error RegistryRootAlreadyAnchored(bytes32 batchRoot, bytes11 issuerId);
-    /// @notice The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3).
+    /// @notice The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3), or not 3 in a GM deployment.
     error RegistryUnknownHashAlgorithm(uint8 hashAlg);
     /// @notice A batch must hold at least one document.
     error RegistryZeroLeafCount();
@@ -328,6 +336,13 @@ interface IRegistryTypes {
     error RegistryMalleableSignature(bytes32 s);
     /// @notice Requests and signatures differ in number.
     error RegistryLengthMismatch(uint256 requests, uint256 signatures);
+    /// @notice The function or the structure belongs to the other crypto suite than this registry's, `suite`
+    ///         (1 standard, 2 GM).
+    error RegistrySuiteMismatch(uint8 suite);
+    /// @notice The SM2 signature is not the named key's over this request, chain and registry.
+    error RegistryInvalidSM2Signature(address key);
+    /// @notice A registry's suite is 1 (standard, no SM2 verifier) or 2 (GM, with an SM2 verifier).
+    error RegistryInvalidSuite(uint8 suite, address sm2Verifier);
 
     /// @notice The issuer anchored no batch under this root.
     error RegistryUnknownBatch(bytes11 issuerId, bytes32 batchRoot);
@@ -372,6 +387,13 @@ interface IDocumentRegistry is IRegistryTypes {
     ///        under this registry's domain: proof that the issuer holds the key.
     function addSigningKey(bytes11 issuerId, address key, Signature calldata keyProof) external;
 
+    /// @notice {addSigningKey} in the GM suite: add the SM2 key with public key (x, y), whose address is the last
+    ///         20 bytes of SM3(x || y), to the caller's issuer. The registry keeps the public key (SM2 signatures
+    ///         recover none) and its identity digest Z.
+    /// @param keyProof The key's SM2 signature over the GM message of `SigningKey(bytes11 issuerId,address key)`
+    ///        under this registry's domain (docs/format.md), naming the key's address.
+    function addSM2SigningKey(bytes11 issuerId, bytes32 x, bytes32 y, SM2Signature calldata keyProof) external;
+
     /// @notice Retire a signing key: it can no longer sign; what it anchored until then, this block included,
     ///         stays valid.
     function retireSigningKey(address key) external;
@@ -401,6 +423,13 @@ interface IDocumentRegistry is IRegistryTypes {
     ///         identical record is skipped (another relayer got there first); any other failure reverts all.
     function anchorMany(AnchorRequest[] calldata requests, Signature[] calldata signatures) external;
 
+    /// @notice {anchor} in the GM suite: the request signed with SM2 over its GM message (docs/format.md); the
+    ///         batch tree's hash must be SM3 (`hashAlg` 3).
+    function anchorSM2(AnchorRequest calldata request, SM2Signature calldata signature) external;
+
+    /// @notice {anchorMany} in the GM suite.
+    function anchorManySM2(AnchorRequest[] calldata requests, SM2Signature[] calldata signatures) external;
+
     /// @notice Revoke a whole batch of the caller's issuer, as its admin.
     function revokeBatch(bytes32 batchRoot, RevocationReason reason) external;
 
@@ -413,13 +442,16 @@ interface IDocumentRegistry is IRegistryTypes {
     ///         from a time at or before it.
     function revokeBySignature(RevocationRequest calldata request, Signature calldata signature) external;
 
+    /// @notice {revokeBySignature} in the GM suite: the request signed with SM2 over its GM message.
+    function revokeBySM2Signature(RevocationRequest calldata request, SM2Signature calldata signature) external;
+
     // ------------------------------------------------------------------------------------------------------
     // Display metadata: how people read an issuer's name and a document type's claims (docs/format.md)
     // ------------------------------------------------------------------------------------------------------
 
-    /// @notice Register the digest (keccak256 of the RFC 8785 form) of the display metadata of the caller's
-    ///         issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its admin. Zero
-    ///         withdraws it. Admission and {SetDocTypes} proposals register digests too.
+    /// @notice Register the digest (keccak256 of the RFC 8785 form; SM3 in a GM deployment) of the display metadata
+    ///         of the caller's issuer for `docType`, one it may issue, or for its own name (`docType` zero), as its
+    ///         admin. Zero withdraws it. Admission and {SetDocTypes} proposals register digests too.
     function setMetadataDigest(bytes8 docType, bytes32 digest) external;
 
     /// @notice The digest of `issuerId`'s display metadata for `docType` (zero: of its own name); zero when none
@@ -432,6 +464,17 @@ interface IDocumentRegistry is IRegistryTypes {
 
     /// @notice The consortium contract that governs this registry.
     function consortium() external view returns (address);
+
+    /// @notice The deployment's crypto suite, fixed at deployment: 1 standard (keccak-256, secp256k1 EIP-712,
+    ///         P-256 holders, X25519 + AES-GCM sealing), 2 GM (SM3, SM2, SM4). The other suite's entry points
+    ///         revert {RegistrySuiteMismatch}.
+    function cryptoSuite() external view returns (uint8);
+
+    /// @notice The SM2 verifier contract of a GM deployment (zero in a standard one).
+    function sm2Verifier() external view returns (address);
+
+    /// @notice The public key (x, y) of an SM2 signing key (zero when the registry holds none at that address).
+    function sm2PublicKey(address key) external view returns (bytes32 x, bytes32 y);
 
     /// @notice How far ahead of the submitting block a signed request's deadline may lie, in seconds.
     function MAX_DEADLINE_HORIZON() external view returns (uint40);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {ISM2Verifier} from "./ISM2Verifier.sol";
 import {RegistryStorage} from "./RegistryStorage.sol";
 
 /// @title crossverify document registry: governance, issuer keys and the remaining views
@@ -13,7 +14,12 @@ import {RegistryStorage} from "./RegistryStorage.sol";
 ///      empty storage of its own that nothing reads.
 contract RegistryGovernance is RegistryStorage {
     /// @param consortium_ The consortium contract of the registry this contract serves.
-    constructor(address consortium_) RegistryStorage(consortium_) {}
+    /// @param suite The registry's crypto suite: 1 standard, 2 GM.
+    /// @param sm2Verifier_ The SM2 verifier of a GM registry ({SM2Verifier}, or {SM2PrecompileVerifier} on a chain
+    ///        with SM2 built in); zero for a standard one.
+    constructor(address consortium_, uint8 suite, ISM2Verifier sm2Verifier_)
+        RegistryStorage(consortium_, suite, sm2Verifier_)
+    {}
 
     modifier onlyConsortium() {
         if (msg.sender != _consortium) revert RegistryNotConsortium(msg.sender);
@@ -249,13 +255,38 @@ contract RegistryGovernance is RegistryStorage {
 
     /// @notice Add a signing key to the caller's issuer, with the key's proof of possession.
     function addSigningKey(bytes11 issuerId, address key, Signature calldata keyProof) external {
-        uint16 adminNo = _requireIssuerAdmin(issuerId);
-        if (key == address(0)) revert RegistryZeroAddress();
-        Key storage k = _keys[key];
-        if (k.addedAt != 0) revert RegistryKeyExists(key, k.issuerId);
+        _requireSuite(STANDARD_SUITE);
+        uint16 adminNo = _requireNewKey(issuerId, key);
         bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(SIGNING_KEY_TYPEHASH, issuerId, key)));
         (address recovered,,) = ECDSA.tryRecover(digest, keyProof.r, keyProof.vs);
         if (recovered != key) revert RegistryInvalidKeyProof(key, recovered);
+        _addKey(issuerId, key, adminNo);
+    }
+
+    /// @notice Add an SM2 signing key (GM suite) to the caller's issuer, with the key's proof of possession.
+    function addSM2SigningKey(bytes11 issuerId, bytes32 x, bytes32 y, SM2Signature calldata keyProof) external {
+        _requireSuite(GM_SUITE);
+        address key = address(uint160(uint256(_sm2Verifier.sm3(abi.encodePacked(x, y)))));
+        uint16 adminNo = _requireNewKey(issuerId, key);
+        if (keyProof.key != key) revert RegistryInvalidKeyProof(key, keyProof.key);
+        bytes32 z = _sm2Verifier.identityDigest(x, y);
+        bytes32 message = _sm2Message(_sm2KeyProofPrefix, abi.encodePacked(issuerId, key));
+        if (!_sm2Verifier.verify(z, message, keyProof.r, keyProof.s, x, y)) {
+            revert RegistryInvalidKeyProof(key, address(0));
+        }
+        _sm2Keys[key] = SM2Key({x: x, y: y, z: z});
+        _addKey(issuerId, key, adminNo);
+    }
+
+    /// @dev Requires the caller to be the issuer's admin and `key` to be new; returns the admin's number.
+    function _requireNewKey(bytes11 issuerId, address key) private view returns (uint16 adminNo) {
+        adminNo = _requireIssuerAdmin(issuerId);
+        if (key == address(0)) revert RegistryZeroAddress();
+        Key storage k = _keys[key];
+        if (k.addedAt != 0) revert RegistryKeyExists(key, k.issuerId);
+    }
+
+    function _addKey(bytes11 issuerId, address key, uint16 adminNo) private {
         uint32 keyNo = ++_keyCount;
         _keyByNo[keyNo] = key;
         _keys[key] = Key({
@@ -359,6 +390,22 @@ contract RegistryGovernance is RegistryStorage {
     /// @notice The consortium contract that governs this registry.
     function consortium() external view returns (address) {
         return _consortium;
+    }
+
+    /// @notice The deployment's crypto suite: 1 standard, 2 GM.
+    function cryptoSuite() external view returns (uint8) {
+        return _suite;
+    }
+
+    /// @notice The SM2 verifier of a GM deployment (zero in a standard one).
+    function sm2Verifier() external view returns (address) {
+        return address(_sm2Verifier);
+    }
+
+    /// @notice The public key (x, y) of an SM2 signing key (zero when there is none).
+    function sm2PublicKey(address key) external view returns (bytes32 x, bytes32 y) {
+        SM2Key storage k = _sm2Keys[key];
+        return (k.x, k.y);
     }
 
     /// @notice How far ahead of the submitting block a signed request's deadline may lie, in seconds.

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IRegistryTypes} from "./IDocumentRegistry.sol";
+import {ISM2Verifier} from "./ISM2Verifier.sol";
 
 /// @title crossverify document registry: the storage both halves share
 /// @notice `DocumentRegistry` and `RegistryGovernance` inherit this one layout; the registry delegates to the
@@ -20,6 +21,14 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
 
     /// @dev keccak256("SigningKey(bytes11 issuerId,address key)"): a key's proof of possession.
     bytes32 internal constant SIGNING_KEY_TYPEHASH = keccak256("SigningKey(bytes11 issuerId,address key)");
+
+    /// @dev The crypto suites (`cryptoSuite()`): keccak-256, secp256k1 EIP-712, P-256 holders, X25519 + AES-GCM
+    ///      sealing; or GM: SM3, SM2, SM4.
+    uint8 internal constant STANDARD_SUITE = 1;
+    uint8 internal constant GM_SUITE = 2;
+
+    /// @dev The hash algorithm id of SM3, the only batch tree hash of a GM deployment.
+    uint8 internal constant SM3_HASH_ALG = 3;
 
     /// @dev How far ahead of the submitting block a signed request's deadline may lie.
     uint40 internal constant DEADLINE_HORIZON = 7 days;
@@ -99,7 +108,18 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
         uint16 adminNo;
     }
 
+    /// @dev An SM2 signing key (GM suite): its public key and identity digest Z, kept to verify its signatures.
+    struct SM2Key {
+        bytes32 x;
+        bytes32 y;
+        bytes32 z;
+    }
+
     address internal immutable _consortium;
+    uint8 internal immutable _suite;
+    /// @dev The GM suite's SM2 and SM3 (EVM code, or a chain's precompile behind an adapter); zero in a standard
+    ///      deployment.
+    ISM2Verifier internal immutable _sm2Verifier;
 
     mapping(bytes11 issuerId => Issuer) internal _issuers;
     mapping(bytes11 issuerId => bytes32) internal _jurisdictions;
@@ -125,10 +145,45 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
     Predecessor[] internal _predecessors;
     mapping(bytes11 issuerId => mapping(bytes8 docType => bytes32 digest)) internal _metadataDigests;
 
+    mapping(address key => SM2Key) internal _sm2Keys;
+    /// @dev SM3(domainSeparatorSM3 || SM3("SigningKey(bytes11 issuerId,address key)")): written by the registry's
+    ///      constructor (it depends on the registry's address), read by the governance half.
+    bytes32 internal _sm2KeyProofPrefix;
+
     /// @param consortium_ The consortium contract, the only account that carries out governance.
-    constructor(address consortium_) EIP712("crossverify DocumentRegistry", "2") {
+    /// @param suite The crypto suite, for ever: 1 standard, 2 GM.
+    /// @param sm2Verifier_ The SM2 verifier of a GM deployment; zero in a standard one.
+    constructor(address consortium_, uint8 suite, ISM2Verifier sm2Verifier_)
+        EIP712("crossverify DocumentRegistry", "2")
+    {
         if (consortium_ == address(0)) revert RegistryZeroAddress();
+        bool gm = suite == GM_SUITE;
+        if ((suite != STANDARD_SUITE && !gm) || (address(sm2Verifier_) != address(0)) != gm) {
+            revert RegistryInvalidSuite(suite, address(sm2Verifier_));
+        }
         _consortium = consortium_;
+        _suite = suite;
+        _sm2Verifier = sm2Verifier_;
+    }
+
+    /// @dev Refuses an entry point or a structure of the other suite.
+    function _requireSuite(uint8 suite) internal view {
+        if (_suite != suite) revert RegistrySuiteMismatch(_suite);
+    }
+
+    /// @dev The 32-byte message M an SM2 key signs for a request of the type with `prefix` (docs/format.md):
+    ///      SM3(0x19 || 0x01 || prefix || the request's fields packed at their widths).
+    function _sm2Message(bytes32 prefix, bytes memory packed) internal view returns (bytes32) {
+        return _sm2Verifier.sm3(abi.encodePacked(hex"1901", prefix, packed));
+    }
+
+    /// @dev Requires `signature` to be the SM2 signature of `message` by its key, registered in this registry.
+    function _requireSM2Signature(bytes32 message, SM2Signature calldata signature) internal view {
+        SM2Key storage k = _sm2Keys[signature.key];
+        if (k.z == 0) revert RegistryUnknownKey(signature.key);
+        if (!_sm2Verifier.verify(k.z, message, signature.r, signature.s, k.x, k.y)) {
+            revert RegistryInvalidSM2Signature(signature.key);
+        }
     }
 
     /// @dev From when `key` (whose record is `k`) counts as compromised, zero if it does not: the consortium's mark,

@@ -65,6 +65,7 @@ from crossverify.format.display import claim_value
 from crossverify.format.holder import SM2HolderPrivateKey, public_jwk, sign_p1363
 from crossverify.format.metadata import ISSUER_FORMAT, LANGUAGES, from_json, metadata_digest, standard_types
 from crossverify.format.strict_json import MAX_DEPTH
+from crossverify.format.suite import Suite
 from crossverify.keys.sm2 import LocalSM2Key
 from crossverify.sealing import Consent, Kem, SealedReceipts, case_reference_code, open_receipts, seal_receipts
 
@@ -464,6 +465,9 @@ def presentation_vectors() -> dict[str, object]:
     forged = replace(presentation, signature=sign_p1363(other, signing_input)).to_json()
     readdressed = replace(presentation, binding=replace(presentation.binding, aud="BKCHCNBJ45A")).to_json()
     re_redacted = replace(presentation, bundle=bundle.redact(["holder_name"])).to_json()
+    stretched = replace(presentation.binding, exp=challenge.expires_at + 300)  # readable: within iat + 900
+    outliving = replace(presentation, binding=stretched,
+                        signature=sign_p1363(key, stretched.signing_input(digest))).to_json()
     unflagged = bundle.to_json()
     unflagged["document"] = {k: v for k, v in unflagged["document"].items() if k != "holderBound"}
     return {
@@ -503,6 +507,8 @@ def presentation_vectors() -> dict[str, object]:
              "presentation": readdressed},
             {"case": "re-redacted after signing", "check": "disclosure_matches_signature",
              "presentation": re_redacted},
+            {"case": "signed to expire after its challenge", "check": "presentation_within_challenge",
+             "presentation": outliving},
         ],
         "mustRefuseBare": [
             {"case": "the bound certificate handed over bare", "check": "holder_bound", "bundle": bundle.to_json()},
@@ -575,7 +581,8 @@ def display_vectors() -> dict[str, object]:
     next(c for c in altered["claims"] if c["name"] == "overdue_balance_mop")["label"]["en"] = "Savings"
     return {
         "documents": [{"metadata": doc, "canonical": rfc8785.dumps(doc).decode(),
-                       "digest": "0x" + metadata_digest(doc).hex()} for doc in documents],
+                       "digest": "0x" + metadata_digest(doc).hex(),
+                       "sm3Digest": "0x" + metadata_digest(doc, Suite.GM).hex()} for doc in documents],
         "altered": {"registered": "0x" + types["CREDREC"].digest.hex(), "metadata": altered,
                     "digest": "0x" + metadata_digest(altered).hex(), "error": "MetadataMismatch"},
         "values": [{"docType": code, "claim": name, "value": value, "language": language,

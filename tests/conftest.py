@@ -18,11 +18,13 @@ from crossverify.chain.connection import chain_time, embedded_chain
 from crossverify.chain.consortium import ConsortiumContract, deploy_consortium, encode_payload
 from crossverify.chain.records import ProposalKind, Role
 from crossverify.chain.registry import Registry
-from crossverify.chain.typed_data import AnchorRequest, Domain, key_proof, sign
+from crossverify.chain.typed_data import AnchorRequest, Domain, gm_key_proof, key_proof, sign, sign_gm
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import doc_type_code, issuer_id_code, jurisdiction_code
 from crossverify.format.metadata import read_metadata, standard_types
+from crossverify.format.suite import Suite
 from crossverify.issuer.client import register_metadata
+from crossverify.keys.sm2 import LocalSM2Key
 from crossverify.sealing import Kem, Receipt, RegulatorKey, RegulatorPublicKey, SealedReceipts, open_receipts
 
 from .postgres import engine, location, postgres, postgres_databases, postgres_url
@@ -67,6 +69,9 @@ class Consortium:
     circulation: CirculationContract
     #: The regulators' private sealing keys (Macao, Guangdong), set on the circulation contract by quorum.
     regulator_keys: list[RegulatorKey]
+    #: The deployment's crypto suite; in the GM suite the issuer signs with ``sm2_key`` (``signing_key`` is unused).
+    suite: Suite = Suite.STANDARD
+    sm2_key: LocalSM2Key | None = None
 
     def set_regulator_keys(self, keys: list[RegulatorKey], jurisdictions: list[str]):  # type: ignore[no-untyped-def]
         """Set the regulators' sealing keys on the circulation contract by quorum."""
@@ -102,15 +107,21 @@ class Consortium:
 
     def anchor_request(self, root: bytes, **overrides: int | bytes) -> AnchorRequest:
         fields: dict[str, int | bytes] = {
-            "batch_root": root, "doc_type": self.doc_type, "hash_alg": 1, "leaf_count": 16,
+            "batch_root": root, "doc_type": self.doc_type, "hash_alg": 3 if self.suite is Suite.GM else 1,
+            "leaf_count": 16,
             "not_after": self.now() + YEAR, "deadline": self.now() + 3600,
         }
         fields.update(overrides)
         return AnchorRequest(**fields)  # type: ignore[arg-type]
 
-    def anchor(self, root: bytes, signer: LocalAccount | None = None, sender: str | None = None,
+    def anchor(self, root: bytes, signer: LocalAccount | LocalSM2Key | None = None, sender: str | None = None,
                **overrides: int | bytes):  # type: ignore[no-untyped-def]
+        """Anchor ``root`` signed by ``signer`` (the issuer's key), in the deployment's suite."""
         request = self.anchor_request(root, **overrides)
+        if self.suite is Suite.GM:
+            sm2 = sm2_signature(request, self.domain, signer or self.sm2_key)
+            return self.registry.transact(lambda f: f.anchorSM2(request.as_abi(), sm2), sender or self.macao_operator)
+        assert isinstance(signer or self.signing_key, LocalAccount)
         signature = sign(request, self.domain, signer or self.signing_key)
         return self.registry.transact(lambda f: f.anchor(request.as_abi(), signature), sender or self.macao_operator)
 
@@ -134,14 +145,27 @@ def admission(name: str, admin: str, doc_types: list[str], jurisdiction: str = "
             bytes(32), [bytes(32)] * len(doc_types))
 
 
-def add_key(c: Consortium, name: str, admin: str, key: LocalAccount):  # type: ignore[no-untyped-def]
+def sm2_signature(request: object, domain: Domain, key: object) -> tuple[bytes, bytes, str]:
+    """A GM request's signature as the registry takes it: ``(r, s, key address)``."""
+    assert isinstance(key, LocalSM2Key)
+    signature = sign_gm(request, domain, key)  # type: ignore[arg-type]
+    return signature[:32], signature[32:], key.address
+
+
+def add_key(c: Consortium, name: str, admin: str, key: LocalAccount | LocalSM2Key):  # type: ignore[no-untyped-def]
     """Add ``key`` to issuer ``name`` as its admin, with the key's proof of possession."""
     issuer_id = issuer_id_code(name)
+    if isinstance(key, LocalSM2Key):
+        signed = gm_key_proof(issuer_id, key, c.domain)
+        x, y = key.public_key[:32], key.public_key[32:]
+        return c.registry.transact(lambda f: f.addSM2SigningKey(issuer_id, x, y, (signed[:32], signed[32:],
+                                                                                  key.address)), admin)
     proof = key_proof(issuer_id, key, c.domain)
     return c.registry.transact(lambda f: f.addSigningKey(issuer_id, key.address, proof), admin)
 
 
-def admit_issuer(c: Consortium, name: str, admin: str, keys: list[LocalAccount], doc_types: list[str]):  # type: ignore[no-untyped-def]
+def admit_issuer(c: Consortium, name: str, admin: str, keys: list[LocalAccount] | list[LocalSM2Key],
+                 doc_types: list[str]):  # type: ignore[no-untyped-def]
     """Admit issuer ``name`` by quorum, then add its keys as its admin."""
     receipt = c.govern(ProposalKind.ADMIT_ISSUER, *admission(name, admin, doc_types))
     for key in keys:
@@ -190,6 +214,42 @@ def consortium(session_consortium: Consortium) -> Iterator[Consortium]:
     w3 = session_consortium.w3
     snapshot = w3.testing.snapshot()
     yield session_consortium
+    w3.testing.revert(snapshot)
+
+
+def deploy_gm_consortium(w3: Web3, sm2_verifier: str | None = None) -> Consortium:
+    """A consortium of the GM suite, as the session's: the issuer BNUMMOMX with an SM2 signing key, a verifier
+    and a regulator (the contracts' accounts as in :func:`session_consortium`). ``sm2_verifier``: see
+    :func:`deploy_consortium`."""
+    accounts = w3.eth.accounts
+    consortium, registry, circulation = deploy_consortium(
+        w3, accounts[0], [(accounts[0], "MO"), (accounts[1], "GD")], suite=Suite.GM, sm2_verifier=sm2_verifier)
+    c = Consortium(
+        w3=w3, consortium=consortium, registry=registry, domain=Domain.of(registry),
+        macao_operator=accounts[0], guangdong_operator=accounts[1], issuer_admin=accounts[2],
+        verifier=accounts[3], regulator=accounts[4], outsider=accounts[5], hong_kong_operator=accounts[6],
+        issuer_id=issuer_id_code("BNUMMOMX"), signing_key=labelled_test_key("unused in the GM suite"),
+        doc_type=doc_type_code("DEPCERT"), circulation=circulation, regulator_keys=[],
+        suite=Suite.GM, sm2_key=LocalSM2Key.labelled("crossverify test key: BNU SM2 signing key 1"),
+    )
+    assert c.sm2_key is not None
+    admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.sm2_key], ["DEPCERT", "ACCTSTMT"])
+    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
+    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)
+    return c
+
+
+@pytest.fixture(scope="session")
+def session_gm_consortium(w3: Web3) -> Consortium:
+    return deploy_gm_consortium(w3)
+
+
+@pytest.fixture
+def gm_consortium(session_gm_consortium: Consortium) -> Iterator[Consortium]:
+    """The session's GM consortium, with every chain change of the test reverted afterwards."""
+    w3 = session_gm_consortium.w3
+    snapshot = w3.testing.snapshot()
+    yield session_gm_consortium
     w3.testing.revert(snapshot)
 
 

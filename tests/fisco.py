@@ -23,6 +23,7 @@ from eth_utils import keccak, to_canonical_address
 from web3 import EthereumTesterProvider, Web3
 
 from crossverify import gm
+from crossverify.chain.connection import estimating_by_execution
 
 CRYPTO = to_canonical_address("0x000000000000000000000000000000000000100a")
 
@@ -64,4 +65,5 @@ def fisco_chain(national: bool) -> Web3:
     class FiscoVM(PragueVM):
         _state_class = FiscoState
 
-    return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend(vm_configuration=((0, FiscoVM),)))))
+    backend = estimating_by_execution(PyEVMBackend(vm_configuration=((0, FiscoVM),)))
+    return Web3(EthereumTesterProvider(EthereumTester(backend)))

@@ -15,6 +15,7 @@ def test_benchmarks_run_on_tiny_sizes() -> None:
                   "Signing with a key in an HSM (SoftHSM2)", "Issuance with the keys in an HSM", "Presentations",
                   "Sealed receipts", "Regulator sync with decryption", "Verification on a Hardhat node",
                   "Regulator index on PostgreSQL and SQLite", "Exactly-once receipt outbox on each engine",
-                  "Bank service replicas over one PostgreSQL", "Regulator's console at scale"):
+                  "Bank service replicas over one PostgreSQL", "Regulator's console at scale",
+                  "GM suite: gas of SM2 on chain"):
         assert title in result.stdout
 

@@ -35,7 +35,8 @@ def test_missing_settings_are_named() -> None:
 
 def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium, tmp_path: Path) -> None:
     config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0,
-                                            circulation=consortium.circulation.address),
+                                            circulation=consortium.circulation.address, receipt_timeout=7.5,
+                                            confirmations=3),
                     keys=KeySettings(sender_address=consortium.verifier),
                     verifier=VerifierSettings(max_age_days={"ACCTSTMT": 30}, outbox=tmp_path / "outbox.sqlite"),
                     source="test")
@@ -44,5 +45,7 @@ def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium
     verifier = session.verifier(record=True)
     assert verifier.registry is session.registry and verifier.sender == consortium.verifier
     assert verifier.policy.max_age == {"ACCTSTMT": 30 * 86400}
+    # [network] receipt_timeout bounds each receipt's wait, confirmations when a receipt is final
+    assert verifier.receipt_timeout == 7.5 and verifier.outbox is not None and verifier.outbox.confirmations == 3
     assert session.verifier().sender is None
     session.close()

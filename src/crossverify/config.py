@@ -40,7 +40,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     journal = "var/journal.sqlite"
     bundles = "var/bundles"
     pickups = "var/pickups.sqlite"            # certificates waiting for their residents' keys (pickup codes)
-    hash_alg = "keccak256"
+    hash_alg = "keccak256"                    # unset: the suite's (keccak256; sm3 in a GM deployment)
     max_batch = 1000
     max_age = 300
 
@@ -140,7 +140,7 @@ class IssuerSettings:
     journal: Path = Path("crossverify-journal.sqlite")
     bundles: Path = Path("bundles")
     pickups: Path = Path("crossverify-pickups.sqlite")
-    hash_alg: str = "keccak256"
+    hash_alg: str | None = None
     max_batch: int = 1000
     max_age: float | None = None
     sealing_key: Path | None = None

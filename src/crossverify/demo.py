@@ -31,7 +31,7 @@ from .chain.connection import chain_time, embedded_chain
 from .chain.metadata import MetadataReader
 from .chain.records import RevocationReason, Role
 from .chain.registry import Registry
-from .chain.typed_data import AnchorRequest, Domain, sign
+from .chain.typed_data import AnchorRequest, Domain, SM2Signer, sign, sign_gm
 from .config import (
     AuditSettings,
     Config,
@@ -42,7 +42,7 @@ from .config import (
     ServiceSettings,
     VerifierSettings,
 )
-from .consortium.operator import OperatorClient
+from .consortium.operator import OperatorClient, Signed
 from .errors import ContractRevert
 from .format.batch import SaltedDocument, salt_document, seal_batch
 from .format.bundle import Bundle, load_bundle
@@ -54,18 +54,30 @@ from .format.hashing import HashAlgorithm
 from .format.holder import holder_claim
 from .format.metadata import ISSUER_FORMAT, LANGUAGES, Catalogue, IssuerDisplay, from_json, standard_types
 from .format.presentation import Presentation, present
+from .format.suite import Suite
 from .issuer.client import IssuerClient
 from .issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from .issuer.journal import BatchState, Journal
 from .keys.holder import generate_holder_key
 from .keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key
+from .keys.sm2 import LocalSM2Key
 from .keys.softhsm import init_softhsm
 from .regulator.circulation import CirculationTrail, purpose_words
 from .regulator.export import to_html, to_json
 from .regulator.index import RegulatorReader
 from .regulator.queries import AuditReport, Supervision
 from .regulator.words import Names
-from .sealing import DisputeReason, DisputeStatus, Receipt, RegulatorKey, SealedReceipts, open_receipts, seal_receipts
+from .sealing import (
+    DEFAULT_KEM,
+    DisputeReason,
+    DisputeStatus,
+    Kem,
+    Receipt,
+    RegulatorKey,
+    SealedReceipts,
+    open_receipts,
+    seal_receipts,
+)
 from .service.auth import new_key
 from .verifier.challenges import ChallengeStore
 from .verifier.client import Policy, VerificationReport, VerifierClient
@@ -150,8 +162,12 @@ def claims_for(doc_type: str, i: int, rng: random.Random) -> dict[str, Any]:
 
 
 def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = None, seed: int = 7,
-             signing_key: Callable[[str], BaseAccount] | None = None) -> DemoResult:
-    """Run the story; ``signing_key(issuer_id)`` makes each issuer's signing key (default: a fresh local key)."""
+             signing_key: Callable[[str], BaseAccount] | None = None, suite: Suite = Suite.STANDARD) -> DemoResult:
+    """Run the story in crypto ``suite``; ``signing_key(issuer_id)`` makes each issuer's signing key (default: a
+    fresh local key; in the GM suite a fresh SM2 key, held in process memory)."""
+    if suite is Suite.GM and signing_key is not None:
+        raise ValueError("the GM suite's demo keeps its SM2 signing keys in process memory (SoftHSM2 has no SM2)")
+    gm_suite = suite is Suite.GM
     console = console or Console()
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -160,18 +176,24 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     macao_op, guangdong_op, regulator, hong_kong_op = a[0], a[1], a[7], a[8]
     admins = {plan.issuer_id: a[2 + i] for i, plan in enumerate(ISSUERS)}
     banks = {"Guangdong Bank A": a[5], "Guangdong Bank B": a[6]}
-    keys = {p.issuer_id: (signing_key or _local_key)(p.issuer_id) for p in ISSUERS}
+    keys: dict[str, BaseAccount | SM2Signer] = {
+        p.issuer_id: LocalSM2Key.generate() if gm_suite else (signing_key or _local_key)(p.issuer_id) for p in ISSUERS}
+    kem = Kem.SM2 if gm_suite else DEFAULT_KEM
     out_dir.mkdir(parents=True, exist_ok=True)
 
     console.rule("[bold]1. The consortium")
-    macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")])
+    macao = OperatorClient.deploy(w3, macao_op, [(macao_op, "MO"), (guangdong_op, "GD")], suite=suite)
     registry = macao.registry
     guangdong = OperatorClient(registry, guangdong_op, macao.consortium)
     console.print(f"Consortium [cyan]{macao.consortium.address}[/] and registry [cyan]{registry.address}[/] deployed "
                   "by the Macao operator; every proposal needs both jurisdictions.")
+    if gm_suite:
+        console.print(f"  the GM suite, for ever: SM3 digests, SM2 signatures verified on chain by the SM2Verifier "
+                      f"contract [cyan]{registry.call(lambda f: f.sm2Verifier())}[/], SM2 + SM4-GCM sealing")
     journal = Journal(out_dir / "journal.sqlite")  # one journal serves every issuer of this process
+    hash_alg = HashAlgorithm.SM3 if gm_suite else HashAlgorithm.KECCAK256
     issuers = {p.issuer_id: IssuerClient(registry, p.issuer_id, keys[p.issuer_id], admins[p.issuer_id], journal,
-                                         out_dir / "bundles")
+                                         out_dir / "bundles", hash_alg=hash_alg)
                for p in ISSUERS}
     for plan in ISSUERS:
         guangdong.approve(macao.propose_admit_issuer(plan.issuer_id, "MO", admins[plan.issuer_id], plan.doc_types,
@@ -188,12 +210,12 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         console.print(f"  {label} admitted as {role.name.lower()}")
     circulation = macao.circulation
     assert circulation is not None
-    regulators = {"AMCM (Macao)": RegulatorKey.generate(), "PBoC Guangdong": RegulatorKey.generate()}
+    regulators = {"AMCM (Macao)": RegulatorKey.generate(kem), "PBoC Guangdong": RegulatorKey.generate(kem)}
     guangdong.approve(macao.propose_regulator_keys([(k.public_key.raw, j) for k, j in zip(
         regulators.values(), ("MO", "GD"), strict=True)]))
     console.print(f"  circulation contract [cyan]{circulation.address}[/]: the regulators' sealing keys (AMCM, PBoC "
                   f"Guangdong) set by quorum, key epoch {circulation.regulator_keys().epoch}")
-    bnu_sealing = RegulatorKey.generate()
+    bnu_sealing = RegulatorKey.generate(kem)
     register_sealing_key(circulation, "BNUMMOMX", bnu_sealing, admins["BNUMMOMX"])
     console.print("  BNU's admin registered the key disputes about its documents are sealed to")
     joining = macao.propose_add_operator(hong_kong_op, "HK")
@@ -260,7 +282,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     show.append(("a tampered field (balance raised)", lambda: bank_a.verify(json.dumps(tampered))))
     show.append(("a proof taken from another document", lambda: bank_a.verify(replace(carried[1],
                                                                                       proof=carried[2].proof))))
-    forged = _forged_bundle(registry.address, w3, macao, console)
+    forged = _forged_bundle(registry.address, w3, macao, console, suite)
     show.append(("a certificate signed by an unadmitted key", lambda: bank_a.verify(forged)))
     bnu = issuers["BNUMMOMX"]
     withdrawn, superseded = carried[3], carried[4]
@@ -292,7 +314,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
     console.print(f"  Hong Kong leaves again: {len(macao.consortium.operators())} operators, Macao and Guangdong")
 
     presented = _consent(result, Story(issuers["BNUMMOMX"], registry, circulation, regulators, bnu_sealing,
-                                       banks["Guangdong Bank A"], macao_op), now, policy, out_dir, console)
+                                       banks["Guangdong Bank A"], macao_op, suite), now, policy, out_dir, console)
     result.planted = _incidents(Incidents(registry, circulation, verifiers, banks, carried[5], withdrawn, expiring,
                                           presented), console)
 
@@ -363,7 +385,9 @@ def _local_key(_issuer_id: str) -> BaseAccount:
     return key
 
 
-def _where(key: BaseAccount) -> str:
+def _where(key: BaseAccount | SM2Signer) -> str:
+    if isinstance(key, LocalSM2Key):
+        return "in process memory (an SM2 key)"
     if isinstance(key, TokenAccount):
         return f"in token {key.ref.token!r} as {key.ref.label!r}"
     return "in process memory"
@@ -387,6 +411,7 @@ class Story:
     bnu_sealing: RegulatorKey
     bank_a: str
     relay: str
+    suite: Suite = Suite.STANDARD
 
 
 def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir: Path,
@@ -396,7 +421,7 @@ def _consent(result: DemoResult, story: Story, now: int, policy: Policy, out_dir
     resident's presentation."""
     console.rule("[bold]5. The resident's consent")
     bnu, registry, circulation = story.bnu, story.registry, story.circulation
-    holder = generate_holder_key()
+    holder = generate_holder_key(story.suite)
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - DAY, now + 365 * DAY)
     bnu.issue([("DEPCERT-bound", Certificate(header, {
         "holder_name": "LEONG Mei Leng", "account_no": "9-101-777001-3", "balance": {"MOP": 385000.0},
@@ -532,15 +557,22 @@ def _advance_clock(w3: Web3, seconds: int) -> int:
     return target
 
 
-def _forged_bundle(registry: str, w3: Web3, operator: OperatorClient, console: Console) -> Bundle:
+def _forged_bundle(registry: str, w3: Web3, operator: OperatorClient, console: Console, suite: Suite) -> Bundle:
     """A forger builds a perfect-looking batch and signs it with a key the consortium never admitted."""
     now = chain_time(w3)
     header = DocumentHeader("DEPCERT", "BNUMMOMX", now, now, now + 365 * DAY)
     cert = Certificate(header, {"holder_name": "FORGED Person", "balance": {"MOP": 5_000_000}})
-    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256)])
-    request = AnchorRequest(batch.root, doc_type_code("DEPCERT"), 1, 1, now + 365 * DAY, now + 3600)
+    hash_alg = HashAlgorithm.SM3 if suite is Suite.GM else HashAlgorithm.KECCAK256
+    batch = seal_batch([salt_document(cert, hash_alg)], hash_alg)
+    request = AnchorRequest(batch.root, doc_type_code("DEPCERT"), int(hash_alg), 1, now + 365 * DAY, now + 3600)
+    domain = Domain.of(operator.registry)
+    signature: Signed = sign(request, domain, Account.create())
+    if suite is Suite.GM:
+        forger = LocalSM2Key.generate()
+        signed = sign_gm(request, domain, forger)
+        signature = (signed[:32], signed[32:], forger.address)
     try:
-        operator.relay_anchors([(request, sign(request, Domain.of(operator.registry), Account.create()))])
+        operator.relay_anchors([(request, signature)])
     except ContractRevert as exc:
         console.print(f"  the registry refused the forger's anchor: [red]{exc.error_name}[/]")
     return batch.bundle(0, w3.eth.chain_id, registry)

@@ -505,7 +505,12 @@ class CirculationEmptyReceipt(ContractRevert):
 
 class CirculationInvalidKey(ContractRevert):
     """A sealing key must be 32 bytes (X25519) or 1,216 (ML-KEM-768 + X25519), regulator keys all alike; an
-    answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1."""
+    answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1. In the GM suite both are SM2 public
+    keys (64 bytes, a point of the SM2 curve)."""
+
+
+class CirculationSuiteMismatch(ContractRevert):
+    """The function belongs to the other crypto suite than this deployment's, `suite` (1 standard, 2 GM)."""
 
 
 class CirculationInvalidRegulatorKeys(ContractRevert):
@@ -672,6 +677,19 @@ class RegistryInvalidSignature(ContractRevert):
     """The signature does not recover to any address."""
 
 
+class RegistryInvalidSM2Signature(ContractRevert):
+    """The SM2 signature is not the named key's over this request, chain and registry."""
+
+
+class RegistryInvalidSuite(ContractRevert):
+    """A registry's suite is 1 (standard, no SM2 verifier) or 2 (GM, with an SM2 verifier)."""
+
+
+class RegistrySuiteMismatch(ContractRevert):
+    """The function or the structure belongs to the other crypto suite than this registry's, `suite` (1 standard,
+    2 GM)."""
+
+
 class RegistryIssuerExists(ContractRevert):
     """An issuer with this id was already admitted."""
 
@@ -745,7 +763,7 @@ class RegistryUnknownBatch(ContractRevert):
 
 
 class RegistryUnknownHashAlgorithm(ContractRevert):
-    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3)."""
+    """The hash algorithm id is not 1 (keccak256), 2 (sha256) or 3 (SM3), or not 3 in a GM deployment."""
 
 
 class RegistryUnknownIssuer(ContractRevert):

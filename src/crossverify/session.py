@@ -20,16 +20,19 @@ from .chain.connection import connect
 from .chain.metadata import MetadataReader
 from .chain.registry import Registry
 from .chain.transactions import Sender
+from .chain.typed_data import SM2Signer
 from .config import Config, Pkcs11KeySettings, env_name
 from .consortium.operator import OperatorClient
 from .errors import ConfigError, NoRegulatorKey
 from .format.hashing import HashAlgorithm
 from .format.metadata import Catalogue
+from .format.suite import Suite
 from .issuer.client import IssuerClient
 from .issuer.journal import Journal
 from .issuer.pickup import PickupDesk
 from .keys.keystore import keystore_address, load_keystore, plain_key
 from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
+from .keys.sm2 import is_sm2_keystore, load_sm2_keystore, sm2_keystore_address
 from .regulator.circulation import DAY, CirculationTrail
 from .regulator.index import RegulatorReader
 from .regulator.queries import Supervision
@@ -106,11 +109,26 @@ class Session:
         return Web3.to_checksum_address(address)
 
     @cached_property
-    def signer(self) -> BaseAccount:
+    def signer(self) -> BaseAccount | SM2Signer:
+        """The issuer's signing key: an Ethereum key, or in the GM suite an SM2 key (an SM2 keystore file)."""
+        keystore = self.config.keys.signer_keystore
+        if keystore is not None and is_sm2_keystore(keystore):
+            self.key_sources("signer")  # one signer key named, at most
+            keys = self.config.keys
+            return load_sm2_keystore(keystore, keys.signer_password_env or keys.password_env, self._prompt)
         key = self._key("signer")
         if key is None:
             raise ConfigError("no signing key: set [keys] signer_keystore or signer_pkcs11")
         return key
+
+    @cached_property
+    def hash_alg(self) -> HashAlgorithm:
+        """The issuer's batch hash: ``[issuer] hash_alg``, or the deployment's suite's (SM3 in the GM suite, read
+        from the registry, keccak-256 otherwise)."""
+        configured = self.config.issuer.hash_alg
+        if configured is not None:
+            return HashAlgorithm.from_label(configured)
+        return HashAlgorithm.SM3 if self.registry.crypto_suite() is Suite.GM else HashAlgorithm.KECCAK256
 
     def key_sources(self, role: str) -> dict[str, Any]:
         """The settings naming ``role``'s key (``"sender"`` or ``"signer"``), by setting name; at most one."""
@@ -125,7 +143,8 @@ class Session:
         """Where ``role``'s key lives and its address, read without a password or PIN; ``None``: no key named."""
         for name, value in self.key_sources(role).items():
             if name.endswith("_keystore"):
-                return {"role": role, "kind": "keystore", "where": str(value), "address": keystore_address(value)}
+                address = sm2_keystore_address(value) if is_sm2_keystore(value) else keystore_address(value)
+                return {"role": role, "kind": "keystore", "where": str(value), "address": address}
             if name.endswith("_pkcs11"):
                 pin = f"env {value.pin_env}" if value.pin_env else f"file {value.pin_file}"
                 return {"role": role, "kind": "pkcs11", "where": f"{token_ref(value)} (PIN from {pin})",
@@ -161,7 +180,7 @@ class Session:
         settings = self.config.issuer
         return IssuerClient(
             self.registry, self.issuer_id, self.signer, self.sender, self.journal, settings.bundles,
-            hash_alg=HashAlgorithm.from_label(settings.hash_alg), receipt_timeout=self.config.network.receipt_timeout,
+            hash_alg=self.hash_alg, receipt_timeout=self.config.network.receipt_timeout,
             confirmations=self.config.network.confirmations)
 
     @cached_property
@@ -169,7 +188,7 @@ class Session:
         """The issuer's pickup desk (no node, no key): certificates waiting for their residents' holder keys."""
         settings, storage = self.config.issuer, self.config.storage
         return PickupDesk(storage.location(settings.pickups), self.journal, self.issuer_id,
-                          HashAlgorithm.from_label(settings.hash_alg), settings.bundles)
+                          self.hash_alg, settings.bundles)
 
     def operator(self) -> OperatorClient:
         circulation = self.circulation if self.config.network.circulation else None

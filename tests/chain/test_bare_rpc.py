@@ -103,6 +103,7 @@ def test_verify_many_reads_the_chain_in_one_request(consortium: Consortium, node
     registry = Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address)
     verifier = VerifierClient(registry)
     verifier._chain_id = consortium.w3.eth.chain_id  # the session checks it once, at connection
+    verifier._suite = consortium.registry.crypto_suite()  # read once per client, as the chain id
     reports = verifier.verify_many(bundles)
     assert all(r.valid for r in reports), [r.failed for r in reports]
     if documents <= DIRECT_READS:  # each document's status in one view, and the clock
@@ -117,6 +118,7 @@ def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium,
     node.refuse_batches = True
     verifier = VerifierClient(Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address))
     verifier._chain_id = consortium.w3.eth.chain_id
+    verifier._suite = consortium.registry.crypto_suite()
     assert all(r.valid for r in verifier.verify_many(bundles))
     assert node.requests[1:] == [["eth_call"], ["eth_getBlockByNumber"]]
     assert all(r.valid for r in verifier.verify_many(bundles))  # refused once, not asked to batch again

@@ -9,6 +9,7 @@ import pytest
 from crossverify.chain.metadata import MetadataReader
 from crossverify.errors import MetadataMismatch, MetadataUnavailable
 from crossverify.format.metadata import Catalogue, from_json, read_metadata, standard_types
+from crossverify.format.suite import Suite
 from crossverify.issuer.client import register_metadata
 
 from ..conftest import EXAMPLES, Consortium
@@ -54,3 +55,15 @@ def test_an_admins_change_shows_once_the_cached_digest_expires(consortium: Conso
     assert reader.issuer_name("BNUMMOMX", "en") == "Banco Nacional Ultramarino"
     clock[0] = 60.0
     assert reader.issuer_name("BNUMMOMX", "en") == "BNU"
+
+
+def test_a_gm_registry_holds_sm3_digests_and_readers_check_them(gm_consortium: Consortium) -> None:
+    """In a GM deployment the digests are SM3 of the same RFC 8785 form: registered so by the admin, read so."""
+    c = gm_consortium
+    register_metadata(c.registry, c.issuer_admin, "BNUMMOMX", BNU)
+    assert c.registry.metadata_digest(c.issuer_id) == BNU.digest_in(Suite.GM) != BNU.digest
+    reader = MetadataReader(c.registry, Catalogue([BNU]))
+    assert reader.issuer_name("BNUMMOMX", "zh-Hant") == "大西洋銀行"
+    c.registry.transact(lambda f: f.setMetadataDigest(bytes(8), BNU.digest), c.issuer_admin)  # keccak: refused
+    with pytest.raises(MetadataMismatch):
+        MetadataReader(c.registry, Catalogue([BNU])).issuer("BNUMMOMX")

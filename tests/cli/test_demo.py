@@ -9,9 +9,11 @@ from pathlib import Path
 from eth_account.signers.base import BaseAccount
 from rich.console import Console
 
+from crossverify.chain.registry import Registry
 from crossverify.demo import run_demo
 from crossverify.format.canonical import canonical_claim
 from crossverify.format.codes import doc_type_code
+from crossverify.format.suite import Suite
 from crossverify.keys.pkcs11 import generate_token_key
 from crossverify.sealing import Receipt
 
@@ -92,3 +94,26 @@ def test_demo_hsm_flag_makes_its_own_softhsm_token(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "lives in token 'crossverify-demo' as 'LUSOMOMX anchor key'" in done.stdout
     assert (tmp_path / "out" / "softhsm" / "softhsm2.conf").exists()
+
+
+def test_the_demo_story_in_the_gm_suite(consortium: Consortium, tmp_path: Path) -> None:
+    """The same story with SM3, SM2 and SM4 only: SM2 issuer keys verified on chain, SM2 regulator and holder keys,
+    receipts and the dispute sealed with SM2 and SM4-GCM."""
+    result = run_demo(tmp_path, certificates=40, console=Console(file=(tmp_path / "out.txt").open("w")),
+                      suite=Suite.GM)
+    assert Registry.at(consortium.w3, result.registry_address).crypto_suite() is Suite.GM
+    assert result.issued == result.genuine_valid == 40
+    assert [check for _, check, _ in result.failures] == [
+        "proof_leads_to_root", "proof_leads_to_root", "anchored", "not_revoked", "not_revoked", "not_expired",
+        "key_not_compromised"]
+    assert [check for _, check in result.consent] == ["", "holder_bound", "audience_matches", "challenge_fresh"]
+    assert [(r.purpose, r.consented) for r in result.traced] == [("ACCTOPEN", True)]
+    assert result.dispute == ("confirmed_genuine", True)
+    assert result.report is not None
+    assert sorted((g["kind"], g["count"]) for g in result.report.anomalies) == sorted(
+        (kind, 1) for kind in result.planted)
+    story = " ".join((tmp_path / "out.txt").read_text().split())
+    assert "the GM suite, for ever" in story and "its signing key lives in process memory (an SM2 key)" in story
+    assert "the registry refused the forger's anchor: RegistryUnknownKey" in story
+    bundle = next((tmp_path / "bundles").rglob("*.bundle.json")).read_text()
+    assert '"hashAlg":"sm3"' in bundle.replace(" ", "")

@@ -74,7 +74,7 @@ class TestFounding:
         a = w3.eth.accounts
         founders = [(a[0], jurisdiction_code("MO")), (a[1], jurisdiction_code("GD"))]
         council = deploy_contract(w3, "Consortium", [a[9], a[8], founders, 0, 86400], a[0], {})
-        governance = deploy_contract(w3, "RegistryGovernance", [council], a[0], {})
+        governance = deploy_contract(w3, "RegistryGovernance", [council, 1, "0x" + "00" * 20], a[0], {})
         with pytest.raises(errors.RegistryConsortiumMismatch) as raised:
             deploy_contract(w3, "DocumentRegistry", [council, governance], a[0], {})
         assert raised.value.args_by_name == {"consortium": council, "registryOfConsortium": a[9]}

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import rfc8785
 from eth_utils import keccak
+from gmssl import sm3 as gmssl_sm3
 
 from crossverify.errors import MalformedMetadata, MetadataMismatch, MetadataUnavailable
 from crossverify.format.display import claim_value
@@ -26,6 +27,7 @@ from crossverify.format.metadata import (
     standard_digest,
     standard_types,
 )
+from crossverify.format.suite import Suite
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "docs" / "vectors" / "display-v1.json"
@@ -44,6 +46,9 @@ def test_digest_is_keccak_of_the_canonical_form(vector: dict[str, Any]) -> None:
     assert "0x" + keccak(canonical).hex() == vector["digest"]
     display = read_metadata(json.dumps(vector["metadata"], ensure_ascii=False, indent=3))  # any spelling
     assert "0x" + display.digest.hex() == vector["digest"]
+    # The GM suite's registry holds SM3 of the same form (gmssl, pure Python, not crossverify's SM3).
+    assert "0x" + gmssl_sm3.sm3_hash(list(canonical)) == vector["sm3Digest"]
+    assert "0x" + display.digest_in(Suite.GM).hex() == vector["sm3Digest"]
 
 
 def test_the_standard_types_are_the_vectors() -> None:

@@ -3,7 +3,9 @@ receipt and problem details, for the plain case it takes and for every request i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from crossverify import Certificate, load_challenge, present
 from crossverify.config import (
     AuditSettings,
     Config,
@@ -21,6 +24,8 @@ from crossverify.config import (
 )
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.holder import holder_claim
+from crossverify.keys.holder import generate_holder_key
 from crossverify.service import auth
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
@@ -36,7 +41,8 @@ def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
     config = Config(
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, sender_address=c.verifier),
-        verifier=VerifierSettings(outbox=folder / "outbox.sqlite"),
+        verifier=VerifierSettings(outbox=folder / "outbox.sqlite", audience="ICBKCNBJGDG",
+                                  challenges=folder / "challenges.sqlite"),
         audit=AuditSettings(index=folder / "audit.sqlite"),
         service=ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regulator {REGULATOR[1]}"},
                                 requests_per_minute=60),  # bursts of 6
@@ -92,3 +98,47 @@ def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestC
     statuses = [got[0] for got, _ in answers]
     assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429]
     assert answers[1][0][3]["receipt"]["state"] == "queued"
+
+
+@pytest.fixture
+def consenting(consortium: Consortium, tmp_path: Path) -> Iterator[FastAPI]:
+    """A bank's app with the lane, whose lane says (in ``state.taken``) whether it answered each request."""
+    built = app(consortium, tmp_path, True)
+    [lane] = [m for m in built.user_middleware if m.cls is FastLane]
+    handler, built.state.taken = lane.kwargs["handler"], []
+
+    async def watched(scope: Any, body: bytes) -> Any:
+        given = await handler(scope, body)
+        built.state.taken.append(given is not None)
+        return given
+
+    lane.kwargs["handler"] = watched
+    yield built
+    built.state.session.close()
+
+
+def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_does(consortium: Consortium,
+                                                                                   consenting: FastAPI) -> None:
+    """The lane takes the plain request and the route the same presentation with a parameter the lane leaves to
+    it: both refuse it by name, alike, and neither uses the challenge, which an honest presentation then answers
+    through the lane."""
+    client, taken = TestClient(consenting), consenting.state.taken
+    holder = generate_holder_key()
+    [(_, cert)] = deposit_certificates(consortium, 1)
+    bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
+    batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
+    consortium.anchor(batch.root, leaf_count=1)
+    bundle = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address)
+    issued = client.post("/v1/challenges", params={"purpose": "ACCTOPEN", "ttl": 60},
+                         headers={"Authorization": f"Bearer {BANK[0]}"})
+    challenge = load_challenge(issued.text)
+    now = int(time.time())
+    stretched = present(bundle, replace(challenge, expires_at=challenge.expires_at + 600), holder, now)
+    by_lane = answer(client, stretched.dumps().encode(), BANK[0], "?purpose=ACCTOPEN")
+    by_route = answer(client, stretched.dumps().encode(), BANK[0], "?purpose=ACCTOPEN&other=1")
+    assert taken == [True, False] and by_lane == by_route
+    assert [c["name"] for c in by_lane[3]["checks"] if c["outcome"] == "failed"] == [
+        "presentation_within_challenge"]
+    assert by_lane[3]["receipt"] is None
+    honest = answer(client, present(bundle, challenge, holder, now).dumps().encode(), BANK[0], "?purpose=ACCTOPEN")
+    assert taken[-1] and honest[3]["valid"] and honest[3]["receipt"]["state"] == "queued"

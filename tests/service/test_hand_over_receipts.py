@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,32 @@ def test_a_failed_verification_leaves_no_receipt(consortium: Consortium, service
     clerk = service.get(f"/v1/challenges/hand-over/{code}").json()
     assert clerk["state"] == "answered" and not clerk["verdict"]["valid"] and clerk["receipt"] is None
     assert outbox_counts(service) == {}
+
+
+def test_a_presentation_outliving_the_clerks_challenge_is_refused_and_leaves_it_open(consortium: Consortium,
+                                                                                     service: TestClient,
+                                                                                     tmp_path: Path) -> None:
+    """The page's answer, signed to expire ten minutes after the clerk's challenge, is refused by name: no answer
+    on the clerk's screen, no receipt; the resident's honest answer then takes the challenge as usual."""
+    holder = generate_holder_key()
+    issuer, [bundle] = holder_bound(consortium, tmp_path, holder, 1)
+    issuer.journal.close()
+    code = service.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN", "ttl": 60}).json()["code"]
+    resident = TestClient(service.app)
+    challenge = load_challenge(resident.post("/resident/challenges", json={"code": code}).text)
+    now = int(time.time())
+    stretched = present(bundle, replace(challenge, expires_at=challenge.expires_at + 600), holder, now)
+    assert stretched.binding.exp > challenge.expires_at
+    verdict = resident.post("/resident/verifications", content=stretched.dumps()).json()
+    assert [c["name"] for c in verdict["checks"] if c["outcome"] == "failed"] == ["presentation_within_challenge"]
+    assert verdict["receipt"] is None
+    clerk = service.get(f"/v1/challenges/hand-over/{code}").json()
+    assert clerk["state"] == "open" and clerk["verdict"] is None and outbox_counts(service) == {}
+
+    _, honest = submit(service, code, bundle, holder)
+    assert honest["valid"] and honest["receipt"]["state"] == "queued"
+    assert service.get(f"/v1/challenges/hand-over/{code}").json()["state"] == "answered"
+    assert outbox_counts(service) == {"queued": 1}
 
 
 def test_a_crash_before_the_outbox_loses_no_receipt(consortium: Consortium, service: TestClient, tmp_path: Path,

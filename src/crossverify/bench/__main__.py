@@ -20,6 +20,7 @@ from ._consent import presentations, sealing
 from ._console import console as console_section
 from ._core import core
 from ._gas import operations, sealed_receipts
+from ._gm import gas as gm_gas
 from ._gm import primitives as gm_primitives
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
@@ -49,7 +50,7 @@ FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_
 SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400))
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
             "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
-            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "console")
+            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas", "console")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -74,6 +75,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "storage_outbox": lambda: storage_outbox(sizes.outbox_receipts, work / "storage_outbox"),
         "storage_replicas": lambda: storage_replicas(sizes.replica_requests, work / "storage_replicas"),
         "gm_primitives": lambda: gm_primitives(sizes.signatures),
+        "gm_gas": gm_gas,
         "console": lambda: console_section(*sizes.console, work / "console"),
     }
     out = []

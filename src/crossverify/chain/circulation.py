@@ -17,10 +17,11 @@ from eth_account.signers.base import BaseAccount
 from web3 import Web3
 from web3.types import TxReceipt
 
+from .. import gm
 from ..errors import TransactionFailed
 from .registry import Deployed
 from .transactions import Sender
-from .typed_data import compact
+from .typed_data import Domain, compact, gm_domain_separator, type_string
 
 ANSWER_TYPE = [{"name": "disputeId", "type": "bytes32"}, {"name": "ciphertextHash", "type": "bytes32"}]
 
@@ -100,6 +101,24 @@ class CirculationContract(Deployed):
             "message": {"disputeId": dispute_id, "ciphertextHash": Web3.keccak(sealed)},
         })
         return compact(bytes(answer_key.sign_message(message).signature))
+
+    def answer_dispute_sm2(self, dispute_id: bytes, sealed: bytes, answer_secret: bytes, sender: Sender
+                           ) -> TxReceipt:
+        """Answer a dispute in the GM suite: the SM2 answer key (its secret ``answer_secret``) signs the GM message
+        of ``Answer(disputeId, SM3(sealed))`` under this contract's domain (docs/format.md)."""
+        public = gm.public_key_of(answer_secret)
+        signature = gm.sign(answer_secret, self.gm_answer_message(dispute_id, sealed))
+        return self.transact(lambda f: f.answerDisputeSM2(dispute_id, sealed, signature[:32], signature[32:],
+                                                          public[:32], public[32:]), sender)
+
+    def gm_answer_message(self, dispute_id: bytes, sealed: bytes) -> bytes:
+        """The 32-byte message M an SM2 answer key signs: SM3(0x19 || 0x01 || typePrefix || disputeId ||
+        SM3(sealed)), the type prefix of ``Answer(bytes32 disputeId,bytes32 ciphertextHash)`` under this
+        contract's domain, as the registry's GM requests are hashed."""
+        _fields, name, version, chain_id, contract, _salt, _ext = self.call(lambda f: f.eip712Domain())
+        domain = Domain(name, version, chain_id, contract)
+        prefix = gm.sm3(gm_domain_separator(domain) + gm.sm3(type_string("Answer", ANSWER_TYPE).encode()))
+        return gm.sm3(b"\x19\x01" + prefix + dispute_id + gm.sm3(sealed))
 
     def answer_dispute(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount, sender: Sender
                        ) -> TxReceipt:

@@ -21,6 +21,10 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import requests
+from eth.abc import SignedTransactionAPI, StateAPI
+from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+from eth.vm.spoof import SpoofTransaction
+from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import Web3RPCError
@@ -54,7 +58,36 @@ class _Provider(HTTPProvider):
 @cache
 def embedded_chain() -> Web3:
     """This process's in-memory py-evm chain (one per process, shared by every client in it)."""
-    return Web3(EthereumTesterProvider())
+    return Web3(EthereumTesterProvider(EthereumTester(estimating_by_execution(PyEVMBackend()))))
+
+
+def estimating_by_execution(backend: PyEVMBackend) -> PyEVMBackend:
+    """``backend``, estimating gas as :func:`estimate_by_execution` does (its chain class is its own)."""
+    type(backend.chain).gas_estimator = staticmethod(estimate_by_execution)  # for the chains a revert makes
+    backend.chain.gas_estimator = estimate_by_execution
+    return backend
+
+
+def estimate_by_execution(state: StateAPI, transaction: SignedTransactionAPI) -> int:
+    """The gas ``transaction`` needs, from one run at the block's gas limit: what it used, and 1/64 more for the
+    gas a call keeps back (EIP-150), checked by a second run. py-evm's own estimate searches the limit by halves
+    (a dozen runs): an SM2 verification in EVM code then costs the embedded chain seconds per transaction.
+    Falls back to that search if the second run runs out of gas."""
+    def run(gas: int) -> Any:
+        snapshot = state.snapshot()
+        try:
+            return state.apply_transaction(SpoofTransaction(transaction, gas=gas, gas_price=0))  # type: ignore[arg-type]
+        finally:
+            state.revert(snapshot)
+
+    computation = run(state.gas_limit)
+    if computation.is_error:
+        raise computation.error
+    used = int(state.gas_limit - computation.get_gas_remaining())
+    estimate = min(int(state.gas_limit), used + used // 64)
+    if not run(estimate).is_error:
+        return estimate
+    return int(binary_gas_search_intrinsic_tolerance(state, transaction))
 
 
 def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries: int = 1,

@@ -17,12 +17,14 @@ from web3 import Web3
 
 from ..errors import TransactionFailed
 from ..format.codes import jurisdiction_code
+from ..format.suite import Suite
 from .circulation import CirculationContract
 from .records import ProposalKind
 from .registry import Deployed, Registry, deploy_contract
 from .transactions import Sender
 
 DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
+ZERO_ADDRESS = "0x" + "00" * 20
 
 #: ABI types of each proposal kind's payload, in the order the contracts decode them.
 PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
@@ -108,21 +110,28 @@ def deploy_consortium(
     threshold: int = 0,
     proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
     tx_params: dict[str, Any] | None = None,
+    suite: Suite = Suite.STANDARD,
+    sm2_verifier: str | None = None,
 ) -> tuple[ConsortiumContract, Registry, CirculationContract]:
     """Deploy a consortium of ``(account, jurisdiction)`` operators, the registry it governs (both halves) and the
     circulation contract beside it: four transactions from ``sender``, nothing else may be sent from it between.
 
     ``threshold=0`` means every operator must approve; whatever the threshold, an operator of every
-    jurisdiction must approve too.
+    jurisdiction must approve too. ``suite`` is the deployment's crypto suite, for ever. A GM registry verifies
+    SM2 through ``sm2_verifier`` (an ``SM2Verifier``, or an ``SM2PrecompileVerifier`` on a chain with SM2 built
+    in); without one, an ``SM2Verifier`` is deployed first.
     """
     params = dict(tx_params or {})
     address = sender if isinstance(sender, str) else sender.address
+    if suite is Suite.GM and sm2_verifier is None:
+        sm2_verifier = deploy_contract(w3, "SM2Verifier", [], sender, params)
+    verifier = Web3.to_checksum_address(sm2_verifier) if suite is Suite.GM and sm2_verifier else ZERO_ADDRESS
     nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
     registry_at, circulation_at = _next_contract_address(address, nonce + 2), _next_contract_address(address, nonce + 3)
     members = [(Web3.to_checksum_address(a), jurisdiction_code(j)) for a, j in operators]
     consortium_address = deploy_contract(
         w3, "Consortium", [registry_at, circulation_at, members, threshold, proposal_lifetime], sender, params)
-    governance = deploy_contract(w3, "RegistryGovernance", [consortium_address], sender, params)
+    governance = deploy_contract(w3, "RegistryGovernance", [consortium_address, int(suite), verifier], sender, params)
     deployed = [deploy_contract(w3, "DocumentRegistry", [consortium_address, governance], sender, params)]
     deployed.append(deploy_contract(w3, "Circulation", [deployed[0]], sender, params))
     if deployed != [registry_at, circulation_at]:

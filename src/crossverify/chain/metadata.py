@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ..errors import MetadataError
 from ..format.codes import doc_type_code, issuer_id_code
 from ..format.metadata import Catalogue, IssuerDisplay, TypeDisplay
+from ..format.suite import Suite
 from .registry import Registry
 
 #: Seconds a digest read from the registry is reused (an admin's change shows within this time).
@@ -26,6 +27,14 @@ class MetadataReader:
         self.catalogue = catalogue if catalogue is not None else Catalogue.standard()
         self._ttl, self._clock = ttl, clock
         self._digests: dict[tuple[str, str], tuple[float, bytes]] = {}
+        self._suite: Suite | None = None
+
+    @property
+    def suite(self) -> Suite:
+        """The deployment's suite, whose hash the registry's digests are (read once)."""
+        if self._suite is None:
+            self._suite = self.registry.crypto_suite()
+        return self._suite
 
     def digest(self, issuer_id: str, doc_type: str = "") -> bytes:
         """The registry's digest for ``issuer_id``'s ``doc_type`` (``""``: its own name)."""
@@ -41,11 +50,11 @@ class MetadataReader:
     def doc_type(self, issuer_id: str, doc_type: str) -> TypeDisplay | None:
         """The labels the registry names for ``issuer_id``'s ``doc_type``: ``None`` when none is registered;
         :class:`~crossverify.errors.MetadataMismatch` or ``MetadataUnavailable`` when they cannot be had."""
-        return self.catalogue.doc_type(issuer_id, doc_type, self.digest(issuer_id, doc_type))
+        return self.catalogue.doc_type(issuer_id, doc_type, self.digest(issuer_id, doc_type), self.suite)
 
     def issuer(self, issuer_id: str) -> IssuerDisplay | None:
         """The issuer's name as the registry names it (``None``: none registered); errors as :meth:`doc_type`."""
-        return self.catalogue.issuer(issuer_id, self.digest(issuer_id))
+        return self.catalogue.issuer(issuer_id, self.digest(issuer_id), self.suite)
 
     def issuer_name(self, issuer_id: str, language: str) -> str:
         """The issuer's name in ``language``, or its id when no checked name is to be had."""

@@ -330,10 +330,13 @@ class Registry(Deployed):
             return {"chain_id": str(self.w3.eth.chain_id), "genesis": to_hex(genesis), "registry": self.address}
 
     def crypto_suite(self) -> Suite:
-        """The deployment's crypto suite (``cryptoSuite()``; a registry without that function is standard)."""
-        if not any(e.get("name") == "cryptoSuite" for e in artifact(self.NAME)["abi"]):
+        """The deployment's crypto suite (``cryptoSuite()``, one bare ``eth_call``; a registry deployed before
+        suites existed, which has no such function, is of the standard suite)."""
+        try:
+            (suite,) = self.raw_call("cryptoSuite", b"")
+        except TransactionFailed:
             return Suite.STANDARD
-        return Suite(self.call(lambda f: f.cryptoSuite()))
+        return Suite(suite)
 
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))

@@ -14,7 +14,6 @@ from web3 import Web3
 from ..chain.records import RevocationReason
 from ..format.display import counted
 from ..format.encoding import from_hex, to_hex
-from ..format.hashing import HashAlgorithm
 from ..format.metadata import TypeDisplay, read_metadata
 from ..issuer.client import export_bundles, journal_certificates, register_metadata
 from ..issuer.inputs import read_certificates
@@ -36,7 +35,7 @@ def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
     """Salt certificates from FILES and commit them to the journal (no node, no key needed)."""
     session = app.session
     ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id),
-                               HashAlgorithm.from_label(session.config.issuer.hash_alg), supersede=supersede)
+                               session.hash_alg, supersede=supersede)
     app.emit({"journalled": len(ids)}, f"{counted(len(ids), 'certificate')} journalled")
 
 
@@ -186,7 +185,8 @@ def issuer_metadata(app: App, files: tuple[Path, ...]) -> None:
     for file in files:
         display = read_metadata(file.read_bytes())
         register_metadata(session.registry, session.sender, issuer_id, display)
-        done.append((file, display.doc_type if isinstance(display, TypeDisplay) else "name", display.digest))
+        done.append((file, display.doc_type if isinstance(display, TypeDisplay) else "name",
+                     display.digest_in(session.registry.crypto_suite())))
     app.emit([{"file": file, "for": what, "digest": digest} for file, what, digest in done],
              "\n".join(f"registered {what} metadata {to_hex(digest)} ({file})" for file, what, digest in done))
 

@@ -10,6 +10,7 @@ from eth_account import Account
 
 from ..keys.keystore import write_keystore
 from ..keys.pkcs11 import generate_token_key, read_pin
+from ..keys.sm2 import LocalSM2Key
 from ..session import token_ref
 from ._shell import App, BadInput, command
 
@@ -27,12 +28,18 @@ def keys() -> None:
               help="With --hsm: whose token settings to use.")
 @click.option("--label", help="With --hsm: the new key's label instead of the configured one (a successor key).")
 @click.option("--password", envvar="CROSSVERIFY_PASSWORD", help="Keystore password (env: CROSSVERIFY_PASSWORD).")
+@click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
+              help="An Ethereum (secp256k1) key, or an SM2 signing key for a GM deployment (a keystore of SM3, "
+                   "SM4 and PBKDF2-HMAC-SM3).")
 @command
-def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | None, password: str | None) -> None:
+def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | None, password: str | None,
+             suite: str) -> None:
     """Generate a key: encrypted into the keystore file PATH, or with --hsm inside the token."""
     if hsm:
         if path is not None:
             raise BadInput("--hsm keeps the key in the token: give no PATH")
+        if suite == "gm":
+            raise BadInput("--hsm generates a secp256k1 key: an SM2 key in a token is made with its vendor's tools")
         config = app.session.config
         settings = config.need(getattr(config.keys, f"{role}_pkcs11"), f"keys.{role}_pkcs11")
         if label is not None:
@@ -50,6 +57,11 @@ def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | Non
         raise BadInput(f"{path} exists; not overwriting a key")
     if password is None:
         password = click.prompt("Keystore password", hide_input=True, confirmation_prompt=True)
+    if suite == "gm":
+        sm2 = LocalSM2Key.generate()
+        sm2.write_keystore(path, password)
+        app.emit({"address": sm2.address, "keystore": path, "suite": "gm"}, f"{sm2.address} (SM2) -> {path}")
+        return
     account = Account.create()
     write_keystore(account, path, password)
     app.emit({"address": account.address, "keystore": path}, f"{account.address} -> {path}")

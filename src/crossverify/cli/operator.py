@@ -11,10 +11,12 @@ from rich.table import Table
 from web3 import Web3
 
 from ..chain.records import Role
+from ..chain.registry import deploy_contract
 from ..consortium.operator import OperatorClient
 from ..errors import MalformedMetadata
 from ..format.encoding import utc_minute
 from ..format.metadata import Display, TypeDisplay, read_metadata
+from ..format.suite import Suite
 from ..sealing import RegulatorPublicKey
 from ._shell import App, BadInput, command
 
@@ -37,19 +39,41 @@ def _operator_spec(value: str) -> tuple[str, str]:
 @click.option("--threshold", type=int, default=0, show_default=True,
               help="Approvals needed besides one per jurisdiction; 0 = all operators.")
 @click.option("--lifetime", type=int, default=7 * 86400, show_default=True, help="Proposal lifetime, seconds.")
+@click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
+              help="The crypto suite, for ever: keccak-256, secp256k1, P-256 and X25519 + AES-GCM; or GM (SM3, SM2, "
+                   "SM4).")
+@click.option("--sm2-verifier", metavar="ADDRESS",
+              help="GM: an SM2 verifier already deployed on the chain (default: deploy an SM2Verifier first).")
+@click.option("--fisco-precompile", type=click.Choice(["national", "standard"]),
+              help="GM on FISCO BCOS 3.x: verify SM2 through the chain's precompile (deploy the adapter first), "
+                   "for a node in national-cryptography mode or not.")
 @command
-def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int) -> None:
+def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifetime: int, suite: str,
+                    sm2_verifier: str | None, fisco_precompile: str | None) -> None:
     """Deploy a consortium, the registry it governs, and the circulation contract beside it (then propose the
     regulators' keys with 'operator propose regulator-keys')."""
     session = app.session
+    chosen = Suite.named(suite)
+    if chosen is Suite.STANDARD and (sm2_verifier or fisco_precompile):
+        raise BadInput("--sm2-verifier and --fisco-precompile choose how a GM registry verifies SM2: add --suite gm")
+    if sm2_verifier and fisco_precompile:
+        raise BadInput("give --sm2-verifier or --fisco-precompile, not both")
+    if fisco_precompile:
+        sm2_verifier = deploy_contract(session.w3, "SM2PrecompileVerifier", [fisco_precompile == "national"],
+                                       session.sender, session.tx_params)
     client = OperatorClient.deploy(session.w3, session.sender, [_operator_spec(o) for o in operators],
-                                   threshold, lifetime, session.tx_params)
+                                   threshold, lifetime, session.tx_params, chosen,
+                                   Web3.to_checksum_address(sm2_verifier) if sm2_verifier else None)
     address = client.registry.address
     assert client.circulation is not None
+    verifier = client.registry.call(lambda f: f.sm2Verifier())
     app.emit({"registry": address, "consortium": client.consortium.address,
-              "circulation": client.circulation.address, "chainId": session.w3.eth.chain_id},
-             f"registry deployed at {address}, governed by consortium {client.consortium.address}; circulation "
-             f"contract at {client.circulation.address}")
+              "circulation": client.circulation.address, "chainId": session.w3.eth.chain_id,
+              "suite": chosen.label, **({"sm2Verifier": verifier} if chosen is Suite.GM else {})},
+             f"registry deployed at {address} ({chosen.label} suite"
+             + (f", SM2 verified by {verifier}" if chosen is Suite.GM else "")
+             + f"), governed by consortium {client.consortium.address}; circulation contract at "
+             f"{client.circulation.address}")
 
 
 @operator.group("propose")

@@ -27,6 +27,7 @@ from ..chain.typed_data import AnchorRequest, RevocationRequest
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import to_hex, utc_time
 from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
+from ..format.suite import Suite
 
 #: How jurisdiction codes read in proposals; other codes are shown as they are.
 JURISDICTION_NAMES = {"MO": "Macao", "GD": "Guangdong", "HK": "Hong Kong", "SZ": "Shenzhen"}
@@ -119,20 +120,21 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
 
-def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterable[Display]
-                     ) -> tuple[bytes, list[bytes]]:
-    """The digests an admission registers: the issuer's name's (zero: none given) and one per document type (the
-    given metadata's, else the standard type's, else zero). Metadata for another issuer or type is refused."""
-    name, types = NONE, {t: standard_digest(t) for t in doc_types}
+def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterable[Display],
+                     suite: Suite = Suite.STANDARD) -> tuple[bytes, list[bytes]]:
+    """The digests (in the deployment's ``suite``) an admission registers: the issuer's name's (zero: none given)
+    and one per document type (the given metadata's, else the standard type's, else zero). Metadata for another
+    issuer or type is refused."""
+    name, types = NONE, {t: standard_digest(t, suite) for t in doc_types}
     for display in metadata:
         if isinstance(display, IssuerDisplay):
             if display.issuer != issuer_id:
                 raise ValueError(f"the metadata names issuer {display.issuer}, not {issuer_id}")
-            name = display.digest
+            name = display.digest_in(suite)
         elif display.doc_type not in types:
             raise ValueError(f"metadata for {display.doc_type}, which is not among {', '.join(doc_types)}")
         else:
-            types[display.doc_type] = display.digest
+            types[display.doc_type] = display.digest_in(suite)
     return name, [types[t] for t in doc_types]
 
 
@@ -143,6 +145,10 @@ def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
 
 def _addr(value: str) -> str:
     return str(Web3.to_checksum_address(value))
+
+
+#: A signed request's signature: EIP-2098 ``(r, vs)``, or SM2's ``(r, s, key address)`` in the GM suite.
+Signed = tuple[bytes, bytes] | tuple[bytes, bytes, str]
 
 
 class OperatorClient:
@@ -160,11 +166,13 @@ class OperatorClient:
     @classmethod
     def deploy(cls, w3: Web3, sender: Sender, operators: Sequence[tuple[str, str]], threshold: int = 0,
                proposal_lifetime: int = DEFAULT_PROPOSAL_LIFETIME,
-               tx_params: dict[str, Any] | None = None) -> OperatorClient:
+               tx_params: dict[str, Any] | None = None, suite: Suite = Suite.STANDARD,
+               sm2_verifier: str | None = None) -> OperatorClient:
         """Deploy a consortium of ``(account, jurisdiction)`` operators, its registry and the circulation contract
-        beside it (``threshold=0``: all)."""
+        beside it (``threshold=0``: all), in crypto ``suite``, for ever (a GM registry verifies SM2 through
+        ``sm2_verifier``, or through an ``SM2Verifier`` deployed first)."""
         consortium, registry, circulation = deploy_consortium(w3, sender, operators, threshold, proposal_lifetime,
-                                                              tx_params)
+                                                              tx_params, suite, sm2_verifier)
         return cls(registry, sender, consortium, circulation)
 
     # -------------------------------------------------------------------------------------------------------
@@ -180,7 +188,7 @@ class OperatorClient:
         """Admit an issuer with its admin and document types; its admin then adds its signing keys. ``metadata``:
         the issuer's name and its types' display metadata, whose digests the registry keeps; a type given none
         gets the standard metadata crossverify ships for it, if any."""
-        name, digests = metadata_digests(issuer_id, doc_types, metadata)
+        name, digests = metadata_digests(issuer_id, doc_types, metadata, self.registry.crypto_suite())
         return self.propose(ProposalKind.ADMIT_ISSUER, issuer_id_code(issuer_id), jurisdiction_code(jurisdiction),
                             admin, [doc_type_code(t) for t in doc_types], name, digests)
 
@@ -194,7 +202,8 @@ class OperatorClient:
                           metadata: Iterable[TypeDisplay] = ()) -> int:
         """Allow or disallow document types; an allowed type's display metadata is registered as in
         :meth:`propose_admit_issuer` (a disallowed type keeps its labels: residents still hold its documents)."""
-        _, digests = metadata_digests(issuer_id, doc_types, metadata) if allowed else (NONE, [NONE] * len(doc_types))
+        _, digests = (metadata_digests(issuer_id, doc_types, metadata, self.registry.crypto_suite()) if allowed
+                      else (NONE, [NONE] * len(doc_types)))
         return self.propose(ProposalKind.SET_DOC_TYPES, issuer_id_code(issuer_id),
                             [doc_type_code(t) for t in doc_types], allowed, digests)
 
@@ -291,10 +300,16 @@ class OperatorClient:
     # Relaying
     # -------------------------------------------------------------------------------------------------------
 
-    def relay_anchors(self, signed: Sequence[tuple[AnchorRequest, tuple[bytes, bytes]]]) -> TxReceipt:
-        """Submit issuers' signed anchors in one transaction (a root already anchored identically is skipped)."""
-        return self.registry.transact(lambda f: f.anchorMany(
-            [r.as_abi() for r, _ in signed], [s for _, s in signed]), self.sender)
+    def relay_anchors(self, signed: Sequence[tuple[AnchorRequest, Signed]]) -> TxReceipt:
+        """Submit issuers' signed anchors in one transaction (a root already anchored identically is skipped):
+        EIP-2098 ``(r, vs)`` signatures, or in the GM suite SM2's ``(r, s, key address)``."""
+        requests, signatures = [r.as_abi() for r, _ in signed], [s for _, s in signed]
+        if signatures and all(len(s) == 3 for s in signatures):
+            return self.registry.transact(lambda f: f.anchorManySM2(requests, signatures), self.sender)
+        return self.registry.transact(lambda f: f.anchorMany(requests, signatures), self.sender)
 
-    def relay_revocation(self, request: RevocationRequest, signature: tuple[bytes, bytes]) -> TxReceipt:
+    def relay_revocation(self, request: RevocationRequest, signature: Signed) -> TxReceipt:
+        """Submit an issuer's signed revocation, as :meth:`relay_anchors`."""
+        if len(signature) == 3:
+            return self.registry.transact(lambda f: f.revokeBySM2Signature(request.as_abi(), signature), self.sender)
         return self.registry.transact(lambda f: f.revokeBySignature(request.as_abi(), signature), self.sender)

@@ -35,6 +35,7 @@ from .codes import doc_type_code, issuer_id_code
 from .encoding import to_hex
 from .hashing import HashAlgorithm
 from .strict_json import pointer, read_json
+from .suite import Suite
 
 #: The languages every name and label is given in, in the order pages offer them.
 LANGUAGES = ("zh-Hant", "zh-Hans", "pt", "en")
@@ -98,6 +99,10 @@ class TypeDisplay:
         """The metadata object, as read: hashing it again gives :attr:`digest`."""
         return dict(json.loads(self.source))
 
+    def digest_in(self, suite: Suite) -> bytes:
+        """The digest a registry of ``suite`` holds: :attr:`digest` (keccak-256), or SM3 in the GM suite."""
+        return _digest(self.source.encode(), suite) if suite is Suite.GM else self.digest
+
     def claim(self, name: str) -> ClaimDisplay | None:
         return next((c for c in self.claims if c.name == name), None)
 
@@ -120,13 +125,22 @@ class IssuerDisplay:
     def as_json(self) -> dict[str, Any]:
         return dict(json.loads(self.source))
 
+    def digest_in(self, suite: Suite) -> bytes:
+        """The digest a registry of ``suite`` holds: :attr:`digest` (keccak-256), or SM3 in the GM suite."""
+        return _digest(self.source.encode(), suite) if suite is Suite.GM else self.digest
+
 
 Display = TypeDisplay | IssuerDisplay
 
 
-def metadata_digest(doc: Mapping[str, Any]) -> bytes:
-    """keccak-256 over the RFC 8785 form of a metadata object: what the registry holds."""
-    return HashAlgorithm.KECCAK256.hasher()(rfc8785.dumps(doc))
+def metadata_digest(doc: Mapping[str, Any], suite: Suite = Suite.STANDARD) -> bytes:
+    """The digest over the RFC 8785 form of a metadata object that a registry of ``suite`` holds: keccak-256, or SM3
+    in the GM suite."""
+    return _digest(rfc8785.dumps(doc), suite)
+
+
+def _digest(canonical: bytes, suite: Suite) -> bytes:
+    return (HashAlgorithm.SM3 if suite is Suite.GM else HashAlgorithm.KECCAK256).hasher()(canonical)
 
 
 def read_metadata(data: str | bytes) -> Display:
@@ -159,11 +173,12 @@ def _hashed(doc: Mapping[str, Any]) -> tuple[bytes, str]:
     return HashAlgorithm.KECCAK256.hasher()(canonical), canonical.decode()
 
 
-def check_registered(display: Display, registered: bytes) -> None:
-    """Refuse ``display`` unless its digest is ``registered``, the registry's digest for its issuer and type."""
-    if display.digest != registered:
+def check_registered(display: Display, registered: bytes, suite: Suite = Suite.STANDARD) -> None:
+    """Refuse ``display`` unless its digest in ``suite`` is ``registered``, the registry's digest for its issuer and
+    type."""
+    if display.digest_in(suite) != registered:
         what = f"{display.doc_type} metadata" if isinstance(display, TypeDisplay) else f"{display.issuer}'s name"
-        raise MetadataMismatch(f"{what} has digest {to_hex(display.digest)}, the registry holds "
+        raise MetadataMismatch(f"{what} has digest {to_hex(display.digest_in(suite))}, the registry holds "
                                f"{to_hex(registered) if registered != NONE else 'none'}")
 
 
@@ -172,7 +187,8 @@ class Catalogue:
     own types and name, from files its institution publishes). A lookup takes the digest from the registry."""
 
     def __init__(self, displays: Iterable[Display] = ()) -> None:
-        self._by_digest: dict[bytes, Display] = {}
+        self._by_digest: dict[bytes, Display] = {}  # by keccak-256 digest
+        self._by_sm3: dict[bytes, Display] = {}  # the same, by SM3 digest (GM deployments)
         for display in displays:
             self.add(display)
 
@@ -183,6 +199,7 @@ class Catalogue:
 
     def add(self, display: Display) -> None:
         self._by_digest[display.digest] = display
+        self._by_sm3[display.digest_in(Suite.GM)] = display
 
     def add_folder(self, folder: Path) -> None:
         """Every ``*.json`` file in ``folder``, each one metadata document."""
@@ -195,34 +212,37 @@ class Catalogue:
     def __iter__(self) -> Iterator[Display]:
         return iter(self._by_digest.values())
 
-    def get(self, digest: bytes) -> Display | None:
-        return self._by_digest.get(digest)
+    def get(self, digest: bytes, suite: Suite = Suite.STANDARD) -> Display | None:
+        """The metadata whose digest in ``suite`` is ``digest``."""
+        return (self._by_sm3 if suite is Suite.GM else self._by_digest).get(digest)
 
-    def doc_type(self, issuer_id: str, doc_type: str, registered: bytes) -> TypeDisplay | None:
-        """The metadata the registry names for ``issuer_id``'s ``doc_type`` (``None``: none is registered)."""
+    def doc_type(self, issuer_id: str, doc_type: str, registered: bytes, suite: Suite = Suite.STANDARD
+                 ) -> TypeDisplay | None:
+        """The metadata the registry (of ``suite``) names for ``issuer_id``'s ``doc_type`` (``None``: none is
+        registered)."""
         found = self._lookup(registered, lambda d: isinstance(d, TypeDisplay) and d.doc_type == doc_type,
-                             f"{doc_type} metadata of {issuer_id}")
+                             f"{doc_type} metadata of {issuer_id}", suite)
         assert found is None or isinstance(found, TypeDisplay)
         return found
 
-    def issuer(self, issuer_id: str, registered: bytes) -> IssuerDisplay | None:
-        """The issuer's own metadata the registry names (``None``: none is registered)."""
+    def issuer(self, issuer_id: str, registered: bytes, suite: Suite = Suite.STANDARD) -> IssuerDisplay | None:
+        """The issuer's own metadata the registry (of ``suite``) names (``None``: none is registered)."""
         found = self._lookup(registered, lambda d: isinstance(d, IssuerDisplay) and d.issuer == issuer_id,
-                             f"{issuer_id}'s name")
+                             f"{issuer_id}'s name", suite)
         assert found is None or isinstance(found, IssuerDisplay)
         return found
 
-    def _lookup(self, registered: bytes, fits: Any, what: str) -> Display | None:
+    def _lookup(self, registered: bytes, fits: Any, what: str, suite: Suite) -> Display | None:
         if registered == NONE:
             return None
-        found = self._by_digest.get(registered)
+        found = self.get(registered, suite)
         if found is not None and fits(found):
             return found
         if found is not None:
             raise MetadataMismatch(f"the registry's digest for {what} is that of other metadata")
         others = [d for d in self._by_digest.values() if fits(d)]
         if others:
-            check_registered(others[0], registered)
+            check_registered(others[0], registered, suite)
         raise MetadataUnavailable(f"no metadata known here has the digest {to_hex(registered)} the registry holds "
                                   f"for {what}")
 
@@ -240,9 +260,10 @@ def standard_types() -> tuple[TypeDisplay, ...]:
     return tuple(found)
 
 
-def standard_digest(doc_type: str) -> bytes:
-    """The digest of the standard metadata for ``doc_type``, or :data:`NONE` when the package ships none."""
-    return next((d.digest for d in standard_types() if d.doc_type == doc_type), NONE)
+def standard_digest(doc_type: str, suite: Suite = Suite.STANDARD) -> bytes:
+    """The digest (in ``suite``) of the standard metadata for ``doc_type``, or :data:`NONE` when the package ships
+    none."""
+    return next((d.digest_in(suite) for d in standard_types() if d.doc_type == doc_type), NONE)
 
 
 def _object(doc: Any, path: str, required: set[str], allowed: set[str]) -> None:

@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 ZERO = bytes(32)
 #: Batches per ``anchorMany`` transaction: about 36,400 gas each, so 400 stay below the 16,777,216 cap (461 fit).
 MAX_ANCHORS_PER_TX = 400
+#: Batches per ``anchorManySM2`` transaction (the GM suite, SM2 verified by EVM code): about 312,000 gas each.
+MAX_SM2_ANCHORS_PER_TX = 48
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("before_sign", "after_sign", "after_send", "after_receipt", "before_deliver")
 
@@ -161,7 +163,8 @@ def register_metadata(registry: Registry, admin: Sender, issuer_id: str, display
         doc_type = bytes(8)
     else:
         doc_type = doc_type_code(display.doc_type)
-    registry.transact(lambda f: f.setMetadataDigest(doc_type, display.digest), admin)
+    digest = display.digest_in(registry.crypto_suite())
+    registry.transact(lambda f: f.setMetadataDigest(doc_type, digest), admin)
 
 
 def export_bundles(journal: Journal, issuer_id: str, folder: Path) -> list[Path]:
@@ -280,9 +283,10 @@ class IssuerClient:
             self.sign()
         signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
         anchored = 0
-        for start in range(0, len(signed), MAX_ANCHORS_PER_TX):
+        per_tx = MAX_SM2_ANCHORS_PER_TX if is_sm2_signer(self.signer) else MAX_ANCHORS_PER_TX
+        for start in range(0, len(signed), per_tx):
             progress("anchoring batches", start, len(signed))
-            chunk = signed[start:start + MAX_ANCHORS_PER_TX]
+            chunk = signed[start:start + per_tx]
             tx_hash = self._send_anchors(chunk)
             log.info("anchors sent", extra={"issuer": self.issuer_id, "batches": [b.id for b in chunk],
                                             "tx": to_hex(tx_hash)})

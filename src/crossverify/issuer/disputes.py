@@ -22,6 +22,7 @@ from ..chain.transactions import Sender
 from ..chain.typed_data import SM2Signer
 from ..errors import CrossverifyError, NotSealedToThisKey, SealingError
 from ..format.codes import issuer_id_code
+from ..format.suite import Suite
 from ..sealing import (
     Dispute,
     DisputeAnswer,
@@ -92,6 +93,9 @@ def answer_dispute(circulation: CirculationContract, received: ReceivedDispute, 
     regulators = [RegulatorPublicKey(kem_of_public_key(k), k)
                   for k in circulation.regulator_keys().keys]
     sealed = seal_answer(answer, [received.dispute.reply_key, *regulators])
-    answer_key = Account.from_key(answer_signing_key(received.dispute, key))
-    circulation.answer_dispute(received.dispute_id, sealed, answer_key, sender)
+    secret = answer_signing_key(received.dispute, key)
+    if received.dispute.suite is Suite.GM:
+        circulation.answer_dispute_sm2(received.dispute_id, sealed, secret, sender)
+    else:
+        circulation.answer_dispute(received.dispute_id, sealed, Account.from_key(secret), sender)
     return answer

@@ -548,7 +548,6 @@ _NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachm
 _DIRECT = Check("registry_succession", Outcome.NOT_APPLICABLE, "the bundle names this bank's registry")
 
 
-@lru_cache(maxsize=1024)  # a bank sees few document types, issuers and shapes of document
 @lru_cache(maxsize=1024)  # a bank sees few document types, issuers and claim counts: one immutable check each
 def _well_formed(doc_type: str, issuer_id: str, claims: int, redacted: int) -> Check:
     return Check("bundle_well_formed", Outcome.PASSED, f"{doc_type} from {issuer_id}; {claims} claims, {redacted} "

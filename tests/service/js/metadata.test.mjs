@@ -2,11 +2,14 @@
 // refusals, and each claim value as every language reads it.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { test } from "node:test";
 
 import {
   MetadataError, claimDisplay, claimValue, metadataDigest, readMetadata,
 } from "../../../src/crossverify/service/page/metadata.js";
+
+globalThis.sm3 = createRequire(import.meta.url)("sm-crypto/dist/sm3.js"); // as the page's classic script does
 
 const vectors = JSON.parse(readFileSync(new URL("../../../docs/vectors/display-v1.json", import.meta.url), "utf8"));
 
@@ -14,6 +17,15 @@ test("metadata digests are keccak-256 of the RFC 8785 form", () => {
   for (const v of vectors.documents) {
     assert.equal(metadataDigest(v.metadata), v.digest);
     assert.equal(readMetadata(v.metadata, v.digest).digest, v.digest);
+  }
+});
+
+test("in the GM suite the digests are SM3 of the same form, and a keccak-256 digest is refused", () => {
+  for (const v of vectors.documents) {
+    assert.equal(metadataDigest(v.metadata, "gm"), v.sm3Digest);
+    assert.equal(readMetadata(v.metadata, v.sm3Digest, "gm").digest, v.sm3Digest);
+    assert.throws(() => readMetadata(v.metadata, v.digest, "gm"),
+      (error) => error instanceof MetadataError && error.code === "MetadataMismatch");
   }
 });
 

@@ -102,3 +102,15 @@ test("the bound certificate's header flag is hashed: the page computes the vecto
   assert.notEqual(toHex(documentDigest({ ...bundle, document: unflagged })), v.document.documentDigest);
   assert.throws(() => canonicalHeader({ ...bundle.document, holderBound: false }), { code: "not_a_bundle" });
 });
+
+test("the page never signs past the bank's challenge; what is signed past it, the bank refuses", async () => {
+  const keys = await vectorKeys();
+  const [outliving] = v.mustRefuse.filter((c) => c.check === "presentation_within_challenge").map((c) => c.presentation);
+  assert.ok(await signedBy(outliving, keys.publicKey)); // the holder's own signature: only the bank's stored challenge shows it
+  assert.ok(outliving.binding.exp > v.challenge.expiresAt);
+  const longest = await present(bundle, v.challenge, keys, iat, 900);
+  assert.equal(longest.binding.exp, v.challenge.expiresAt);
+  const shown = { ...v.challenge, expiresAt: outliving.binding.exp }; // a copy with a later expiresAt than the bank's
+  const made = await present(bundle, shown, keys, iat, 900);
+  assert.equal(dumps({ ...made, signature: outliving.signature }), JSON.stringify(outliving));
+});

@@ -1,11 +1,11 @@
 // Display metadata (docs/format.md, "Display metadata") on the resident's device: read a document type's labels
-// and an issuer's name, check them against the digest the registry holds (keccak-256 of their RFC 8785 form),
+// and an issuer's name, check them against the digest the registry holds (keccak-256 of their RFC 8785 form; SM3
+// in a deployment of the GM suite),
 // and show claim values by their kind, as the Python library's format.metadata and format.display do. Runs in
 // the browser and in Node.
 import canonicalize from "canonicalize";
-import { keccak_256 } from "@noble/hashes/sha3.js";
 
-import { toHex } from "./bundle.js";
+import { HASHERS, toHex } from "./bundle.js";
 
 export const LANGUAGES = ["zh-Hant", "zh-Hans", "pt", "en"];
 /** The CLDR locale each language formats numbers and dates in: Macao's. */
@@ -29,13 +29,14 @@ export class MetadataError extends Error {
   }
 }
 
-/** keccak-256 over the RFC 8785 form of a metadata object, as 0x-hex. */
-export function metadataDigest(doc) {
-  return toHex(keccak_256(new TextEncoder().encode(canonicalize(doc))));
+/** The digest over the RFC 8785 form of a metadata object, as 0x-hex: keccak-256, or SM3 in the GM suite. */
+export function metadataDigest(doc, suite = "standard") {
+  return toHex(HASHERS[suite === "gm" ? "sm3" : "keccak256"](new TextEncoder().encode(canonicalize(doc))));
 }
 
-/** Check a parsed metadata object and return it with its `digest`; a digest the registry holds is `registered`. */
-export function readMetadata(doc, registered) {
+/** Check a parsed metadata object and return it with its `digest` (in the deployment's `suite`); a digest the
+ * registry holds is `registered`. */
+export function readMetadata(doc, registered, suite = "standard") {
   object(doc, "", ["format"], ["format", "docType", "issuer", "name", "claims"]);
   let read;
   if (doc.format === DOC_TYPE_FORMAT) {
@@ -49,7 +50,7 @@ export function readMetadata(doc, registered) {
   } else {
     throw new MetadataError("MalformedMetadata", "unknown format", "/format");
   }
-  read.digest = metadataDigest(doc);
+  read.digest = metadataDigest(doc, suite);
   if (registered !== undefined && read.digest !== registered.toLowerCase()) {
     throw new MetadataError("MetadataMismatch", `digest ${read.digest}, the registry holds ${registered}`);
   }

@@ -88,7 +88,7 @@ async function open(file) {
     showError(`error.${error.code}`);
   }
   state.fileName = file.name;
-  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document);
+  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document, state.institution?.suite);
   render();
 }
 

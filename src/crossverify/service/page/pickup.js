@@ -61,7 +61,7 @@ async function collect() {
     const bundle = readBundle(text);
     if (!sameKey(holderJwk(bundle), jwk)) throw new BundleError("other_key", "not bound to this device's key");
     state.bundle = bundle;
-    state.display = await fetchDisplay("../metadata", bundle.document);
+    state.display = await fetchDisplay("../metadata", bundle.document, state.institution?.suite);
     const link = $("download");
     link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
     link.download = `${reference}.json`;

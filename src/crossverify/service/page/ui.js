@@ -52,7 +52,7 @@ export async function fetchInstitution(url) {
     if (!reply.ok) return { name: null, issuer: null, suite: "standard" };
     const { name, issuer, suite } = await reply.json();
     return {
-      name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest).name : null,
+      name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest, suite).name : null,
       suite: suite === "gm" ? "gm" : "standard",
     };
   } catch (error) {
@@ -64,7 +64,7 @@ export async function fetchInstitution(url) {
 /** The display metadata of a document's issuer and type, each checked here against the digest the service read
  * from the registry: `{issuer, type, refused}`. Metadata that does not match, or that the service could not have,
  * is not used: the page shows the names in the file, and says so (`refused`). */
-export async function fetchDisplay(url, doc) {
+export async function fetchDisplay(url, doc, suite = "standard") {
   const display = { issuer: null, type: null, refused: false };
   try {
     const query = new URLSearchParams({ issuer: doc.issuer, docType: doc.docType });
@@ -75,7 +75,7 @@ export async function fetchDisplay(url, doc) {
       const { digest, metadata, problem } = found[part] ?? {};
       if (problem === "MetadataMismatch") display.refused = true; // (unavailable: nobody here publishes it)
       if (!metadata) continue;
-      const read = readMetadata(metadata, digest);
+      const read = readMetadata(metadata, digest, suite);
       if ((part === "issuer" ? read.issuer : read.docType) !== doc[part]) throw new MetadataError("MetadataMismatch");
       display[key] = read;
     }

@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 
 from ...chain.records import RevocationReason
 from ...format.encoding import to_hex
-from ...format.hashing import HashAlgorithm
 from ...idempotency import Answers
 from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
@@ -107,7 +106,7 @@ def router(ctx: Context) -> APIRouter:
             issuer_id, now = session.issuer_id, int(time.time())
             entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
             ids = journal_certificates(session.journal, issuer_id, entries,
-                                       HashAlgorithm.from_label(session.config.issuer.hash_alg),
+                                       session.hash_alg,
                                        supersede=payload.supersede)
             ctx.workers["issuer"].wake()
             return SubmittedOut(journalled=len(ids))

@@ -1,0 +1,101 @@
+"""The circulation trail of a GM-suite deployment: SM2 regulator and issuer keys (the other suite's refused by
+name), receipts sealed with SM2 and SM4-GCM and opened by a regulator, and a dispute answered with the SM2 answer
+key only the issuer can form, its answer signed by the issuer's SM2 signing key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from crossverify import errors
+from crossverify.chain.records import ProposalKind
+from crossverify.format.codes import jurisdiction_code
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
+from crossverify.issuer.journal import Journal
+from crossverify.sealing import (
+    DisputeReason,
+    DisputeStatus,
+    Kem,
+    RegulatorKey,
+    issuer_answer_key,
+    open_receipts,
+    seal_receipts,
+)
+from crossverify.verifier.client import VerifierClient
+from crossverify.verifier.disputes import open_dispute, read_answer
+from crossverify.verifier.outbox import regulator_keys
+
+from ..conftest import Consortium, deposit_certificates
+
+
+def _with_sm2_regulators(c: Consortium) -> list[RegulatorKey]:
+    keys = [RegulatorKey.generate(Kem.SM2), RegulatorKey.generate(Kem.SM2)]
+    c.govern(ProposalKind.SET_REGULATOR_KEYS, [k.public_key.raw for k in keys],
+             [jurisdiction_code("MO"), jurisdiction_code("GD")])
+    return keys
+
+
+def test_keys_of_the_other_suite_are_refused(gm_consortium: Consortium) -> None:
+    c = gm_consortium
+    standard = RegulatorKey.generate(Kem.X25519)
+    with pytest.raises(errors.CirculationInvalidKey):
+        c.propose(ProposalKind.SET_REGULATOR_KEYS, [standard.public_key.raw], [jurisdiction_code("MO")])
+    sm2 = RegulatorKey.generate(Kem.SM2).public_key.raw
+    off_curve = sm2[:63] + bytes([sm2[63] ^ 1])
+    with pytest.raises(errors.CirculationInvalidKey):
+        c.propose(ProposalKind.SET_REGULATOR_KEYS, [off_curve], [jurisdiction_code("MO")])
+    with pytest.raises(errors.CirculationInvalidKey):  # a secp256k1 answer key
+        c.circulation.set_issuer_keys(c.issuer_id, sm2, issuer_answer_key(standard), c.issuer_admin)
+    with pytest.raises(errors.CirculationInvalidKey):  # an X25519 sealing key
+        c.circulation.set_issuer_keys(c.issuer_id, standard.public_key.raw, sm2, c.issuer_admin)
+
+
+def test_the_other_suites_answer_is_refused(gm_consortium: Consortium, consortium: Consortium) -> None:
+    key = Account.create()
+    with pytest.raises(errors.CirculationSuiteMismatch) as raised:
+        gm_consortium.circulation.answer_dispute(bytes(32), b"answer", key, gm_consortium.outsider)
+    assert raised.value.args_by_name == {"suite": 2}
+    with pytest.raises(errors.CirculationSuiteMismatch) as raised:
+        consortium.circulation.answer_dispute_sm2(bytes(32), b"answer", bytes(31) + b"\1", consortium.outsider)
+    assert raised.value.args_by_name == {"suite": 1}
+
+
+def test_receipts_and_a_dispute_in_the_gm_suite(gm_consortium: Consortium, tmp_path: Path) -> None:
+    c = gm_consortium
+    assert c.sm2_key is not None
+    regulators = _with_sm2_regulators(c)
+    issuer_sealing = RegulatorKey.generate(Kem.SM2)
+    register_sealing_key(c.circulation, "BNUMMOMX", issuer_sealing, c.issuer_admin)
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.sm2_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
+                          tmp_path / "bundles", hash_alg=HashAlgorithm.SM3)
+    certificates = deposit_certificates(c, 3)
+    issuer.issue(certificates)
+    issuer.run()
+    bank = VerifierClient(c.registry, circulation=c.circulation)
+    reports = bank.verify_many([issuer.bundle_path(ref).read_bytes() for ref, _ in certificates])
+    assert all(r.valid for r in reports)
+
+    receipts = bank.receipts(reports, purpose="ACCTOPEN")
+    batch = seal_receipts(receipts, regulator_keys(c.circulation))
+    c.circulation.record(batch.commitments, batch.sealed, c.verifier)
+    [(_, recorded)] = c.sealed_batches()
+    assert recorded.sealed[:2] == b"\x04\x02"  # envelope version 4, the GM suite
+    assert open_receipts(recorded, regulators[1]) == receipts
+
+    opened = open_dispute(c.circulation, c.verifier, reports[0], DisputeReason.STATEMENT_MISMATCH, c.now(),
+                          batch.commitments[0])
+    [received] = received_disputes(c.circulation, issuer_sealing)
+    assert received.dispute_id == opened.dispute_id
+    with pytest.raises(errors.CirculationAnswerNotAuthorised):  # an SM2 key that is not the dispute's
+        c.circulation.answer_dispute_sm2(opened.dispute_id, b"answer", bytes(31) + b"\7", c.outsider)
+    answer_dispute(c.circulation, received, DisputeStatus.CONFIRMED_GENUINE, c.sm2_key, c.outsider, c.now(),
+                   issuer_sealing)
+    read = read_answer(c.circulation, c.registry, opened)
+    assert read is not None and read.answer.status is DisputeStatus.CONFIRMED_GENUINE
+    assert read.signer == c.sm2_key.address and read.signed_by_issuer
+    with pytest.raises(errors.CirculationDisputeAnswered):
+        c.circulation.answer_dispute_sm2(opened.dispute_id, b"again", bytes(31) + b"\7", c.outsider)
