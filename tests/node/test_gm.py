@@ -1,6 +1,7 @@
 """A consortium of the GM suite on a real node: SM2 verified by EVM code (SM2Verifier) under Hardhat's gas
 estimation, an issuer's SM2 key added with its proof, SM3 batches anchored with SM2 signatures in one transaction,
-verified by a bank that reads the suite from the registry, and revoked by a relayed SM2 signature."""
+verified by a bank that reads the suite from the registry, receipts sealed with SM2 and SM4-GCM, a dispute answered
+with the SM2 answer key, and a revocation by a relayed SM2 signature."""
 
 from __future__ import annotations
 
@@ -15,9 +16,21 @@ from crossverify.consortium.operator import OperatorClient
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.suite import Suite
 from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import Journal
 from crossverify.keys.sm2 import LocalSM2Key
+from crossverify.sealing import (
+    DisputeReason,
+    DisputeStatus,
+    Kem,
+    RegulatorKey,
+    SealedReceipts,
+    open_receipts,
+    seal_receipts,
+)
 from crossverify.verifier.client import VerifierClient
+from crossverify.verifier.disputes import open_dispute, read_answer
+from crossverify.verifier.outbox import regulator_keys
 
 from ..conftest import deposit_certificates
 
@@ -44,6 +57,13 @@ def test_a_gm_consortium_on_the_node(node_url: str, dev_accounts: list[LocalAcco
     assert registry.crypto_suite() is Suite.GM and w3.eth.get_code(registry.call(lambda f: f.sm2Verifier()))
     guangdong.approve(macao.propose_admit_issuer("BNUMMOMX", "MO", admin.address, ["DEPCERT"]))
     guangdong.approve(macao.propose_admit_member(bank.address, Role.VERIFIER))
+    regulators = [RegulatorKey.generate(Kem.SM2), RegulatorKey.generate(Kem.SM2)]
+    guangdong.approve(macao.propose_regulator_keys([(k.public_key.raw, j) for k, j in zip(regulators, ("MO", "GD"),
+                                                                                          strict=True)]))
+    assert macao.circulation is not None
+    circulation = macao.circulation
+    sealing = RegulatorKey.generate(Kem.SM2)
+    register_sealing_key(circulation, "BNUMMOMX", sealing, admin)
 
     key = LocalSM2Key.labelled("crossverify test key: BNU SM2 signing key on the node")
     IssuerClient(registry, "BNUMMOMX", key, admin, Journal(tmp_path / "admin.sqlite"), tmp_path / "admin",
@@ -55,11 +75,25 @@ def test_a_gm_consortium_on_the_node(node_url: str, dev_accounts: list[LocalAcco
     report = issuer.run(max_batch=5)
     assert (report.anchored, report.transactions, len(report.delivered)) == (3, 1, 12)
 
-    verifier = VerifierClient(registry)
+    verifier = VerifierClient(registry, circulation=circulation)
     files = [issuer.bundle_path(reference).read_bytes() for reference, _ in certificates]
     verdicts = verifier.verify_many(files)
     assert all(v.valid for v in verdicts), [v.failed for v in verdicts if not v.valid]
     assert verdicts[0].check("suite_matches").detail == "the gm crypto suite"
+
+    # Receipts sealed with SM2 and SM4-GCM, opened by a regulator; a dispute answered with the SM2 answer key.
+    receipts = verifier.receipts(verdicts[:3], purpose="ACCTOPEN")
+    batch = seal_receipts(receipts, regulator_keys(circulation))
+    circulation.record(batch.commitments, batch.sealed, bank)
+    [recorded] = [e for e in circulation.events() if e.name == "ReceiptsSealed"]
+    assert open_receipts(SealedReceipts(tuple(bytes(x) for x in recorded.args["commitments"]),
+                                        bytes(recorded.args["ciphertext"])), regulators[0]) == receipts
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    opened = open_dispute(circulation, bank, verdicts[1], DisputeReason.STATEMENT_MISMATCH, now)
+    [received] = received_disputes(circulation, sealing)
+    answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, key, relay, now, sealing)
+    read = read_answer(circulation, registry, opened)
+    assert read is not None and read.signed_by_issuer and read.signer == key.address
 
     issuer.revoke(RevocationReason.WITHDRAWN, reference=certificates[0][0])
     assert [c.name for c in verifier.verify(files[0]).failed] == ["not_revoked"]
