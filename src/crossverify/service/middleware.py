@@ -193,6 +193,32 @@ class _Gone(Exception):
     """The client disconnected before its request body was in."""
 
 
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request's body, once all of it is in; ``None`` if the client went away first."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app ``body``, already read, then hands over to the client's ``receive``."""
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class StrictJson:
     """Reads every JSON request body as I-JSON before the framework parses it: bounded depth (the process runs
     with web3's raised recursion limit, so a deep body could otherwise overflow the C stack), numbers exactly
@@ -217,14 +243,9 @@ class StrictJson:
                 return
             await self.app(scope, receive, send)  # no body
             return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await _whole_body(receive)
+        if body is None:
+            return
         if body:
             try:  # two levels more than a bundle's: a batch carries bundles in {"bundles": [...]}
                 await run_in_threadpool(read_json, body, self.limit, MAX_DEPTH + 2)
@@ -232,16 +253,7 @@ class StrictJson:
                 kind, detail, _ = problems.of_error(exc)
                 await send_problem(scope, send, kind, detail)
                 return
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replaying(body, receive), send)
 
 
 #: A fast lane's answer: status, headers and body; ``None`` hands the request to the framework.
@@ -260,26 +272,12 @@ class FastLane:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await _whole_body(receive)
+        if body is None:
+            return
         answer = await self.handler(scope, body)
         if answer is None:
-            replayed = False
-
-            async def replay() -> Any:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
+            await self.app(scope, _replaying(body, receive), send)
             return
         status, headers, content = answer
         await send({"type": "http.response.start", "status": status,
