@@ -103,8 +103,10 @@ def test_a_predecessor_is_recorded_once_and_only_by_quorum(consortium: Consortiu
     new = successor(c)
     assert [(chain_id, registry) for chain_id, registry, _ in new.registry.predecessors()] == \
         [(c.w3.eth.chain_id, c.registry.address)]
-    with pytest.raises(errors.RegistryInvalidPredecessor):
-        new.govern(ProposalKind.RECORD_PREDECESSOR, c.w3.eth.chain_id, c.registry.address)
+    for chain_id, registry in ((c.w3.eth.chain_id, c.registry.address), (0, c.registry.address),
+                               (2**53, c.registry.address), (c.w3.eth.chain_id, "0x" + "00" * 20)):
+        with pytest.raises(errors.RegistryInvalidPredecessor):  # twice, no chain, beyond 2^53 - 1, no address
+            new.govern(ProposalKind.RECORD_PREDECESSOR, chain_id, registry)
     with pytest.raises(errors.ContractRevert):
         new.registry.transact(lambda f: f.execute(int(ProposalKind.RECORD_PREDECESSOR), encode_payload(
             ProposalKind.RECORD_PREDECESSOR, 1, c.outsider), 1), c.outsider)  # only its consortium executes
