@@ -16,6 +16,6 @@ def test_benchmarks_run_on_tiny_sizes() -> None:
                   "Sealed receipts", "Regulator sync with decryption", "Verification on a Hardhat node",
                   "Regulator index on PostgreSQL and SQLite", "Exactly-once receipt outbox on each engine",
                   "Bank service replicas over one PostgreSQL", "Regulator's console at scale",
-                  "GM suite: gas of SM2 on chain"):
+                  "GM suite: gas of SM2 on chain", "GM suite: presentations"):
         assert title in result.stdout
 

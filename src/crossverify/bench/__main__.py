@@ -21,6 +21,7 @@ from ._console import console as console_section
 from ._core import core
 from ._gas import operations, sealed_receipts
 from ._gm import gas as gm_gas
+from ._gm import presentations as gm_presentations
 from ._gm import primitives as gm_primitives
 from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
@@ -43,14 +44,17 @@ class Sizes:
     outbox_receipts: int = 2_000
     replica_requests: int = 1_280
     console: tuple[int, int] = (1_000_000, 100_000)  # receipts, documents
+    gm_presentations: int = 500
 
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
              [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
-SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400))
+SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400),
+              gm_presentations=10)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
             "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
-            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas", "console")
+            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas",
+            "gm_presentations", "console")
 
 
 def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Section]:
@@ -76,6 +80,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "storage_replicas": lambda: storage_replicas(sizes.replica_requests, work / "storage_replicas"),
         "gm_primitives": lambda: gm_primitives(sizes.signatures),
         "gm_gas": gm_gas,
+        "gm_presentations": lambda: gm_presentations(sizes.gm_presentations, work),
         "console": lambda: console_section(*sizes.console, work / "console"),
     }
     out = []

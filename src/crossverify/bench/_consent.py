@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,78 +13,110 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from ..chain.connection import chain_time
+from ..chain.registry import Registry
 from ..chain.typed_data import Domain
-from ..format.batch import salt_document, seal_batch
+from ..format.batch import SealedBatch, salt_document, seal_batch
 from ..format.bundle import Bundle
 from ..format.certificate import Certificate
-from ..format.holder import HOLDER_CLAIM, holder_claim
+from ..format.holder import HOLDER_CLAIM, HolderPrivateKey, holder_claim, holder_public_key
 from ..format.presentation import Presentation, load_presentation, present
+from ..format.suite import Suite
 from ..keys.holder import generate_holder_key
 from ..sealing import Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
 from ..verifier.challenges import ChallengeStore
 from ..verifier.client import VerifierClient
 from ._clock import RUNS, Sample, best, sample
 from ._sections import KECCAK, Section, _anchor, _preimages, timed
-from ._world import statements, world
+from ._world import scratch, statements, world
 
 BANK = "ICBKCNBJGDG"
+#: The claims each resident redacts before presenting.
+REDACTED = ("account_no", "balance_mop")
 #: Gas per byte of calldata (EIP-2028, non-zero bytes) plus per byte of log data, for the size estimate.
 GAS_PER_BYTE = 16 + 8
 #: Receipts per envelope in the sealing benchmark, as a transaction of 100 records them.
 SEAL_BATCH = 100
 
 
-def presentations(n: int, root: Path) -> Section:
-    """``n`` holders each present a 12-claim statement (2 claims redacted) to one bank's challenge."""
-    w = world()
-    keys = [generate_holder_key() for _ in range(n)]
-    certs = [Certificate(c.header, {**c.claims, "cnf": holder_claim(k.public_key())})
-             for (_, c), k in zip(statements(n, now=w.now()), keys, strict=True)]
-    batch = seal_batch([salt_document(c, KECCAK) for c in certs])
-    _anchor(w, batch.root, len(batch.documents), Domain.of(w.registry))
-    chain_id = w.w3.eth.chain_id
+class Bank:
+    """One bank's off-chain holder checks over presentations of ``batch`` (anchored on ``registry``), each
+    document ``i`` presented by ``keys[i]`` to a challenge of ``store``."""
 
-    def issued(store: ChallengeStore, count: int = n) -> list[Presentation]:
-        now = w.now()
-        return [present(batch.bundle(i, chain_id, w.registry.address).redact(["account_no", "balance_mop"]),
-                        store.issue("ACCTOPEN", now), keys[i], now) for i in range(count)]
+    def __init__(self, registry: Registry, batch: SealedBatch, keys: Sequence[HolderPrivateKey],
+                 store: ChallengeStore) -> None:
+        self.registry, self.batch, self.keys, self.store = registry, batch, keys, store
+        self.now: Callable[[], int] = lambda: chain_time(registry.w3)
+        self.chain_id = registry.w3.eth.chain_id
 
-    def checks(store: ChallengeStore, items: Sequence[Presentation | str]) -> float:
-        client = VerifierClient(w.registry, audience=BANK, challenges=store, wall_clock=w.now)
-        now = w.now()
+    def issued(self, count: int | None = None) -> list[Presentation]:
+        """The first ``count`` (default: all) documents, 2 claims redacted, each answering a fresh challenge."""
+        now = self.now()
+        return [present(self.batch.bundle(i, self.chain_id, self.registry.address).redact(REDACTED),
+                        self.store.issue("ACCTOPEN", now), self.keys[i], now)
+                for i in range(len(self.keys) if count is None else count)]
+
+    def checks(self, items: Sequence[Presentation | str]) -> Sample:
+        """One run of the off-chain checks over ``items``, their challenges consumed in one transaction."""
+        client = VerifierClient(self.registry, audience=BANK, challenges=self.store, wall_clock=self.now)
+        now = self.now()
+
         def run() -> list[tuple[Any, ...]]:
             parsed = [client._offline(p, None, now) for p in items]
             client._consume_challenges(parsed, now)
             return parsed
 
-        t, results = timed(run)
+        t, results = sample(run)
         assert all(digest is not None for _, _, digest, _ in results), "a genuine presentation failed"
         return t
 
-    store = ChallengeStore(root / "challenges.sqlite", BANK)
-    timed_items = issued(store)
+    def from_texts(self) -> tuple[Sample, list[bytes]]:
+        """The checks from the texts a bank receives: the best of RUNS runs after a warm one, each over
+        presentations answering challenges of their own (a challenge is consumed once); and one run's texts."""
+        text_runs = [[p.dumps() for p in self.issued()] for _ in range(RUNS + 1)]
+        self.checks(text_runs[0])
+        return (min((self.checks(t) for t in text_runs[1:]), key=lambda x: x.wall),
+                [t.encode() for t in text_runs[0]])
+
+
+def held(n: int, now: int, suite: Suite = Suite.STANDARD) -> tuple[list[HolderPrivateKey], list[Certificate]]:
+    """``n`` residents' own holder keys of ``suite``, and a 12-claim statement bound to each."""
+    keys = [generate_holder_key(suite) for _ in range(n)]
+    return keys, [Certificate(c.header, {**c.claims, "cnf": holder_claim(holder_public_key(k))})
+                  for (_, c), k in zip(statements(n, now=now), keys, strict=True)]
+
+
+def standard_bank(n: int, root: Path) -> Bank:
+    """A bank meeting ``n`` residents with P-256 keys, their statements anchored on a standard-suite chain."""
+    w = world()
+    keys, certs = held(n, w.now())
+    batch = seal_batch([salt_document(c, KECCAK) for c in certs])
+    _anchor(w, batch.root, len(batch.documents), Domain.of(w.registry))
+    return Bank(w.registry, batch, keys, ChallengeStore(scratch(root, "standard") / "challenges.sqlite", BANK))
+
+
+def presentations(n: int, root: Path) -> Section:
+    """``n`` holders each present a 12-claim statement (2 claims redacted) to one bank's challenge."""
+    bank = standard_bank(n, root)
+    store = bank.store
+
+    timed_items = bank.issued()
     signed = [(p.holder_key(), encode_dss_signature(int.from_bytes(p.signature[:32], "big"),
                                                     int.from_bytes(p.signature[32:], "big")),
                p.binding.signing_input(p.bundle.document_digest())) for p in timed_items]
     ecdsa = ec.ECDSA(hashes.SHA256())
     bare_verify, _ = best(lambda: [k.verify(sig, msg, ecdsa) for k, sig, msg in signed
                                    if isinstance(k, ec.EllipticCurvePublicKey)])
-    objects = sample(lambda: checks(store, timed_items))[0]
-    one_by_one = issued(store, max(1, n // 10))
-    single = sum(sample(lambda p=p: checks(store, [p]))[0].wall for p in one_by_one) * n / len(one_by_one)  # type: ignore[misc]
-    # From the texts a bank receives, the best of RUNS runs after a warm one, each over presentations answering
-    # challenges of its own (a challenge is consumed once).
-    text_runs = [[p.dumps() for p in issued(store)] for _ in range(RUNS + 1)]
-    from_texts = min((sample(lambda t=t: checks(store, t))[0] for t in text_runs[1:]),  # type: ignore[misc]
-                     key=lambda x: x.wall)
-    checks(store, text_runs[0])
-    texts = [t.encode() for t in text_runs[0]]
+    objects = bank.checks(timed_items)
+    one_by_one = bank.issued(max(1, n // 10))
+    single = sum(bank.checks([p]).wall for p in one_by_one) * n / len(one_by_one)
+    from_texts, texts = bank.from_texts()
     parsed = [load_presentation(t) for t in texts]
     floor = _text_floor(texts, [p.bundle for p in parsed],
                         [p.binding.signing_input(p.bundle.document_digest()) for p in parsed])
     parse = best(lambda: [load_presentation(t) for t in texts])[0]
-    full = issued(store)
-    client = VerifierClient(w.registry, audience=BANK, challenges=store, wall_clock=w.now)
+    full = bank.issued()
+    client = VerifierClient(bank.registry, audience=BANK, challenges=store, wall_clock=bank.now)
     t_full, reports = timed(lambda: client.verify_many(full))
     assert all(r.valid for r in reports)
     s = Section("Presentations",

@@ -285,14 +285,14 @@ def _bare_reads(w: World, bundles: list[Bundle], rpc: BareRpc | None) -> Callabl
     return lambda: [rpc("eth_call", [{"to": address, "data": data}, "latest"]) for data in calls]
 
 
-def _preimages(bundles: list[Bundle]) -> list[bytes]:
-    """Every preimage keccak256 hashes while verifying ``bundles`` offline."""
+def _preimages(bundles: list[Bundle], alg: HashAlgorithm = KECCAK) -> list[bytes]:
+    """Every preimage ``alg`` hashes while verifying ``bundles`` (hashed with it) offline."""
     from ..format.canonical import canonical_claim
     from ..format.certificate import CLAIM_PREFIX, DOCUMENT_PREFIX, Claim
     from ..format.merkle import root_from_proof
 
     seen: list[bytes] = []
-    hasher = KECCAK.hasher()
+    hasher = alg.hasher()
 
     def record(data: bytes) -> bytes:
         seen.append(data)
