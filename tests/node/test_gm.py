@@ -1,7 +1,8 @@
 """A consortium of the GM suite on a real node: SM2 verified by EVM code (SM2Verifier) under Hardhat's gas
 estimation, an issuer's SM2 key added with its proof, SM3 batches anchored with SM2 signatures in one transaction,
 verified by a bank that reads the suite from the registry, receipts sealed with SM2 and SM4-GCM, a dispute answered
-with the SM2 answer key, and a revocation by a relayed SM2 signature."""
+with the SM2 answer key, a resident's SM2-signed presentation answering the bank's challenge, and a revocation by a
+relayed SM2 signature."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from crossverify import RevocationReason
 from crossverify.chain.connection import connect
 from crossverify.chain.records import Role
 from crossverify.consortium.operator import OperatorClient
+from crossverify.format.bundle import load_bundle
+from crossverify.format.certificate import Certificate
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.holder import SM2HolderKey, SM2HolderPrivateKey, holder_claim
+from crossverify.format.presentation import present
 from crossverify.format.suite import Suite
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
@@ -28,7 +33,8 @@ from crossverify.sealing import (
     open_receipts,
     seal_receipts,
 )
-from crossverify.verifier.client import VerifierClient
+from crossverify.verifier.challenges import ChallengeStore
+from crossverify.verifier.client import Outcome, VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
 from crossverify.verifier.outbox import regulator_keys
 
@@ -94,6 +100,23 @@ def test_a_gm_consortium_on_the_node(node_url: str, dev_accounts: list[LocalAcco
     answer_dispute(circulation, received, DisputeStatus.CONFIRMED_GENUINE, key, relay, now, sealing)
     read = read_answer(circulation, registry, opened)
     assert read is not None and read.signed_by_issuer and read.signer == key.address
+
+    # A resident holding an SM2 key presents a certificate bound to it, signed for this bank's challenge.
+    holder = SM2HolderPrivateKey.generate()
+    [(reference, plain)] = deposit_certificates(_Clock(issuer), 1, start=12)  # type: ignore[arg-type]
+    issuer.issue([(reference, Certificate(plain.header, {**plain.claims, "cnf": holder_claim(holder.public_key())}))])
+    assert issuer.run().anchored == 1
+    challenges = ChallengeStore(tmp_path / "challenges.sqlite", "ICBKCNBJGDG")
+    counter = VerifierClient(registry, audience="ICBKCNBJGDG", challenges=challenges)
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    presentation = present(load_bundle(issuer.bundle_path(reference).read_bytes()),
+                           challenges.issue("ACCTOPEN", now), holder, now)
+    presented = counter.verify(presentation.dumps().encode())
+    assert presented.valid, [(c.name, c.detail) for c in presented.failed]
+    assert presented.check("holder_signed").outcome is Outcome.PASSED
+    assert isinstance(presentation.holder_key(), SM2HolderKey)
+    assert [c.name for c in counter.verify(load_bundle(issuer.bundle_path(reference).read_bytes())).failed] == [
+        "holder_bound"]  # the bound certificate, handed over bare
 
     issuer.revoke(RevocationReason.WITHDRAWN, reference=certificates[0][0])
     assert [c.name for c in verifier.verify(files[0]).failed] == ["not_revoked"]
