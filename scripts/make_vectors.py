@@ -52,7 +52,9 @@ from crossverify import (
 )
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.typed_data import (
+    ANSWER_TYPE,
     KeyProof,
+    gm_answer_message,
     gm_domain_separator,
     gm_message,
     gm_type_prefix,
@@ -641,6 +643,8 @@ def api_examples(rendered: dict[str, str]) -> str:
 
 GM_OUT = VECTORS / "gm-v1.json"
 GM_DOMAIN = Domain("crossverify DocumentRegistry", "2", CHAIN_ID, REGISTRY)
+#: The circulation contract's domain, for a dispute's answer.
+GM_CIRCULATION = Domain("crossverify circulation", "1", CHAIN_ID, "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512")
 
 
 def gm_key(label: str) -> bytes:
@@ -713,6 +717,24 @@ def gm_vectors() -> dict[str, object]:
     held = _kept_signature(["holder", "presentation", "signature"], holder.public_key().raw, signing_input,
                            holder.raw)
     presentation = replace(presentation, signature=held)
+    answer_key = gm_key("dispute answer key")
+    answer_public = gm.public_key_of(answer_key)
+    dispute_id = hashlib.sha256(b"crossverify GM test vector dispute").digest()
+    sealed = hashlib.sha256(b"crossverify GM test vector sealed answer").digest() * 4  # stands for the envelope
+    answer_message = gm_answer_message(GM_CIRCULATION, dispute_id, sealed)
+    answer = {
+        "domain": {**GM_CIRCULATION.as_dict(), "separator": "0x" + gm_domain_separator(GM_CIRCULATION).hex()},
+        "privateKey": "0x" + answer_key.hex(), "publicKey": "0x" + answer_public.hex(),
+        "address": LocalSM2Key(answer_key).address,
+        "fields": {"disputeId": "0x" + dispute_id.hex(), "ciphertext": "0x" + sealed.hex(),
+                   "ciphertextHash": "0x" + gm.sm3(sealed).hex()},
+        "typeString": type_string("Answer", ANSWER_TYPE),
+        "typePrefix": "0x" + gm_type_prefix(GM_CIRCULATION, "Answer", ANSWER_TYPE).hex(),
+        "message": "0x" + answer_message.hex(),
+        "e": "0x" + gm.signed_digest(answer_public, answer_message).hex(),
+        "signature": "0x" + _kept_signature(["answer", "signature"], answer_public, answer_message,
+                                            answer_key).hex(),
+    }
     return {
         "description": "crossverify GM suite test vectors (docs/format.md, \"The GM suite\"). Every key here is "
                        "test-only. SM2 signatures are randomised: check them, do not expect to reproduce them.",
@@ -738,6 +760,7 @@ def gm_vectors() -> dict[str, object]:
             "presentationHash": "0x" + presentation.hash().hex(),
             "presentation": presentation.to_json(),
         },
+        "answer": answer,
     }
 
 

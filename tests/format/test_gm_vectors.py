@@ -107,14 +107,36 @@ def test_the_holders_sm2_presentation() -> None:
     assert p["bundle"]["proof"]["hashAlg"] == "sm3"
 
 
+def test_the_answer_to_a_dispute() -> None:
+    """What an issuer's SM2 answer key signs on the circulation contract: its own domain, the dispute's id and
+    the sealed answer's SM3."""
+    a = V["answer"]
+    d, f, public = a["domain"], a["fields"], h(a["publicKey"])
+    domain_type = b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    separator = sm3(sm3(domain_type) + sm3(d["name"].encode()) + sm3(d["version"].encode())
+                    + d["chainId"].to_bytes(32, "big") + bytes(12) + h(d["verifyingContract"]))
+    assert separator == h(d["separator"])
+    assert a["typeString"] == "Answer(bytes32 disputeId,bytes32 ciphertextHash)"
+    assert sm3(separator + sm3(a["typeString"].encode())) == h(a["typePrefix"])
+    assert sm3(h(f["ciphertext"])) == h(f["ciphertextHash"])
+    message = sm3(b"\x19\x01" + h(a["typePrefix"]) + h(f["disputeId"]) + h(f["ciphertextHash"]))
+    assert message == h(a["message"])
+    assert sm3(identity_digest(public) + message) == h(a["e"])
+    assert sm3(public)[12:] == h(a["address"].lower())
+    assert verifies(public, message, h(a["signature"]))
+    assert not verifies(public, sm3(message), h(a["signature"]))
+
+
 def test_sm_crypto_checks_every_signature() -> None:
-    """The resident page's library verifies what crossverify signed: the structures and the presentation."""
+    """The resident page's library verifies what crossverify signed: the structures, the presentation and the
+    dispute's answer."""
     public = V["signingKey"]["publicKey"][2:]
     cases = [[s["message"][2:], s["signature"][2:], public] for s in V["structures"].values()]
     holder = V["holder"]
     holder_public = (base64.urlsafe_b64decode(holder["jwk"]["x"] + "=")
                      + base64.urlsafe_b64decode(holder["jwk"]["y"] + "=")).hex()
     cases.append([holder["signingInput"].encode().hex(), holder["presentation"]["signature"][2:], holder_public])
+    cases.append([V["answer"]["message"][2:], V["answer"]["signature"][2:], V["answer"]["publicKey"][2:]])
     script = """
         const sm2 = require("sm-crypto").sm2;
         const cases = JSON.parse(process.argv[1]);

@@ -21,9 +21,7 @@ from .. import gm
 from ..errors import TransactionFailed
 from .registry import Deployed
 from .transactions import Sender
-from .typed_data import Domain, compact, gm_domain_separator, type_string
-
-ANSWER_TYPE = [{"name": "disputeId", "type": "bytes32"}, {"name": "ciphertextHash", "type": "bytes32"}]
+from .typed_data import ANSWER_TYPE, Domain, compact, gm_answer_message
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +110,10 @@ class CirculationContract(Deployed):
                                                           public[:32], public[32:]), sender)
 
     def gm_answer_message(self, dispute_id: bytes, sealed: bytes) -> bytes:
-        """The 32-byte message M an SM2 answer key signs: SM3(0x19 || 0x01 || typePrefix || disputeId ||
-        SM3(sealed)), the type prefix of ``Answer(bytes32 disputeId,bytes32 ciphertextHash)`` under this
-        contract's domain, as the registry's GM requests are hashed."""
+        """The 32-byte message M an SM2 answer key signs for ``sealed`` under this contract's domain
+        (:func:`~crossverify.chain.typed_data.gm_answer_message`)."""
         _fields, name, version, chain_id, contract, _salt, _ext = self.call(lambda f: f.eip712Domain())
-        domain = Domain(name, version, chain_id, contract)
-        prefix = gm.sm3(gm_domain_separator(domain) + gm.sm3(type_string("Answer", ANSWER_TYPE).encode()))
-        return gm.sm3(b"\x19\x01" + prefix + dispute_id + gm.sm3(sealed))
+        return gm_answer_message(Domain(name, version, chain_id, contract), dispute_id, sealed)
 
     def answer_dispute(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount, sender: Sender
                        ) -> TxReceipt:

@@ -218,6 +218,16 @@ def gm_message(request: AnchorRequest | RevocationRequest | KeyProof, domain: Do
     return gm.sm3(b"\x19\x01" + gm_type_prefix(domain, request.PRIMARY, request.FIELDS) + request.packed())
 
 
+#: The structure a dispute's answer key signs on the circulation contract (its ciphertext as a hash).
+ANSWER_TYPE = [{"name": "disputeId", "type": "bytes32"}, {"name": "ciphertextHash", "type": "bytes32"}]
+
+
+def gm_answer_message(domain: Domain, dispute_id: bytes, sealed: bytes) -> bytes:
+    """The 32-byte message M an SM2 answer key signs for a dispute's sealed answer: SM3(0x19 || 0x01 ||
+    typePrefix(Answer) || disputeId || SM3(sealed)), under the circulation contract's ``domain``."""
+    return gm.sm3(b"\x19\x01" + gm_type_prefix(domain, "Answer", ANSWER_TYPE) + dispute_id + gm.sm3(sealed))
+
+
 def sign_gm(request: AnchorRequest | RevocationRequest | KeyProof, domain: Domain, signer: SM2Signer) -> bytes:
     """Sign a request (or a key proof) in the GM suite: SM2's ``r || s`` over :func:`gm_message`."""
     return signer.sign(gm_message(request, domain))
