@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +68,7 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         f'[verifier]\noutbox = "outbox.sqlite"\nchallenges = "challenges.sqlite"\naudience = "ICBKCNBJGDG"\n'
         f'[service]\nrequests_per_minute = {PER_MINUTE}\nrun_every = 1.0\nrate_limits = "limits.sqlite"\n'
         f'[service.api_keys]\nclerk = "bank {clerk_digest}"\nprobe = "bank {probe_digest}"\n')
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "--config", str(config), "serve",
-                               "--workers", "2", "--port", str(port)], cwd=tmp_path, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while len(_children(server.pid)) < 2 or not _answers(port):
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            time.sleep(0.5)
+    with _two_workers(config, _answers) as (server, port):
         workers = _children(server.pid)
 
         # Every bundle asked for twice under the same case, on new connections from 4 threads (12 requests: the
@@ -107,9 +101,6 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         assert statuses.count(429) > 0, (statuses.count(200), elapsed)
         assert statuses.count(200) <= PER_MINUTE / 10 + PER_MINUTE / 60 * elapsed + 1
         assert set(_children(server.pid)) == set(workers)  # neither worker died meanwhile
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
 
 
 def test_a_console_session_holds_at_both_workers_of_a_regulator(node_url: str, dev_accounts: list[LocalAccount],
@@ -121,33 +112,43 @@ def test_a_console_session_holds_at_both_workers_of_a_regulator(node_url: str, d
         f'[network]\nrpc = "{node_url}"\nregistry = "{net.registry.address}"\n'
         f'circulation = "{net.circulation.address}"\n[storage]\nurl = "{postgres_url}"\n'
         f'[service]\nrequests_per_minute = 100000\nrun_every = 1.0\n[service.api_keys]\namcm = "regulator {digest}"\n')
+    synced = {"Authorization": f"Bearer {key}"}  # the overview answers: up, and the index synced once
+    try:
+        with _two_workers(config, lambda port: _get(port, "/v1/regulator/overview", synced)[0] == 200) as (_, port):
+            status, cookie = _login(port, key)
+            assert status == 200
+            # Read with the session on new connections until both workers have answered some of the reads.
+            statuses: list[int] = []
+            while not 0 < _served(port) < len(statuses):
+                assert len(statuses) < 200, "one worker took every connection"
+                statuses += [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(5)]
+            assert set(statuses) == {200}
+            assert _get(port, "/regulator/session", {"Cookie": cookie}) == (200, {"name": "amcm", "idleSeconds": 900})
+
+            _delete(port, "/regulator/session", cookie)  # signed out at one worker: refused at both
+            after = [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(len(statuses))]
+            assert set(after) == {401}
+    finally:
+        empty(postgres_url)
+
+
+@contextmanager
+def _two_workers(config: Path, up: Callable[[int], bool]) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``crossverify serve --workers 2`` with ``config`` on a free port, once both workers run and ``up(port)``
+    holds: the server and its port; the whole process group is stopped after the block."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "crossverify.cli", "--config", str(config), "serve",
-                               "--workers", "2", "--port", str(port)], cwd=tmp_path, start_new_session=True,
+                               "--workers", "2", "--port", str(port)], cwd=config.parent, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while len(_children(server.pid)) < 2 or _get(port, "/v1/regulator/overview", {
-                "Authorization": f"Bearer {key}"})[0] != 200:  # up, and the index synced once
+        while len(_children(server.pid)) < 2 or not up(port):
             assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             time.sleep(0.5)
-        status, cookie = _login(port, key)
-        assert status == 200
-        # Read with the session on new connections until both workers have answered some of the reads.
-        statuses: list[int] = []
-        while not 0 < _served(port) < len(statuses):
-            assert len(statuses) < 200, "one worker took every connection"
-            statuses += [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(5)]
-        assert set(statuses) == {200}
-        assert _get(port, "/regulator/session", {"Cookie": cookie}) == (200, {"name": "amcm", "idleSeconds": 900})
-
-        _delete(port, "/regulator/session", cookie)  # signed out at one worker: refused at both
-        after = [_get(port, "/v1/regulator/freshness", {"Cookie": cookie})[0] for _ in range(len(statuses))]
-        assert set(after) == {401}
+        yield server, port
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
-        empty(postgres_url)
 
 
 def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, Any]:
