@@ -11,6 +11,7 @@ import pytest
 
 from crossverify import RevocationReason
 from crossverify.errors import StoreChainMismatch
+from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
 from crossverify.regulator.queries import Supervision
 
@@ -57,6 +58,9 @@ def test_the_index_follows_a_recorded_successor_and_counts_each_batch_once(conso
     assert (second["reanchoredBatches"], second["restoredRevocations"]) == (2, 1)
     assert (first["reanchoredBatches"], first["restoredRevocations"]) == (0, 0)
     assert not any(g["kind"] == "anchor_replaced" for g in report.anomalies)  # a re-anchor is not a squat
+    page = to_html(report)
+    assert "history of 2 registries" in page and c.registry.address in page and new.registry.address in page
+    assert f"registry,{new.registry.address},reanchoredBatches,2" in to_csv(report)
     rows = list(Supervision(reader).rows("anchors"))
     assert sorted(r["moved"] for r in rows) == [False, False, False, True, True]
     revocations = list(Supervision(reader).rows("revocations"))

@@ -36,6 +36,11 @@ def to_csv(report: AuditReport) -> str:
                 writer.writerow([section.removeprefix("by_"), key, metric, value])
     for reason, count in report.revocation_reasons.items():
         writer.writerow(["revocation_reason", reason, "count", count])
+    if len(report.registries) > 1:  # a succession: where the history came from
+        for r in report.registries:
+            for metric in ("chainId", "genesis", "recordedAsPredecessorAt", "followedAt", "reanchoredBatches",
+                           "restoredRevocations"):
+                writer.writerow(["registry", r["registry"], metric, r[metric]])
     if report.circulation is not None:
         c = report.circulation
         for section, key in (("circulation_verifier", "byVerifier"), ("circulation_day", "byDay")):
