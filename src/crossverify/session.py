@@ -203,8 +203,9 @@ class Session:
     @cached_property
     def outbox(self) -> ReceiptOutbox:
         """The bank's receipt outbox (no node, no key)."""
+        network = self.config.network
         return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox),
-                             confirmations=self.config.network.confirmations)
+                             confirmations=network.confirmations, receipt_timeout=network.receipt_timeout)
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);
