@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from crossverify import Bundle, VerifierClient
 from crossverify.chain.records import ProposalKind, Role
-from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch
+from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
 from crossverify.verifier.outbox import FAULT_POINTS, FlushReport, ReceiptOutbox
@@ -50,6 +52,40 @@ def test_a_retried_command_records_each_receipt_once(consortium: Consortium, iss
     assert client.record(reports[:2], "ACCTOPEN", reference="LOAN-2027-001").recorded == 2  # a new case
     assert client.outbox is not None and client.outbox.counts() == {"recorded": 10}
     assert client.outbox.state(first.commitments[0])["state"] == "recorded"  # type: ignore[index]
+
+
+def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receipt(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    """Another process flushing the same outbox is waited for up to ``[network] receipt_timeout`` (it waits on one
+    receipt at a time): released in time, this one's receipts go; held longer, the holder is named and the receipts
+    stay queued for the next flush."""
+    c = consortium
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite")
+    client = VerifierClient(c.registry, sender=c.verifier, outbox=outbox, circulation=c.circulation,
+                            receipt_timeout=0.5)
+    reports = client.verify_many(issued[:2])
+    other = ReceiptOutbox(tmp_path / "outbox.sqlite")  # as another process: its own lock file handle
+    with other.store.exclusively("receipt sending"):
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match=r"receipt sending .* runs in process"):
+            client.record(reports, "ACCTOPEN")
+        assert 0.5 <= time.monotonic() - started < 30  # bounded by the configured timeout, not a fixed one
+    assert outbox.counts() == {"queued": 2}
+    held, release = threading.Event(), threading.Event()
+
+    def flushing() -> None:
+        with other.store.exclusively("receipt sending"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=flushing)
+    holder.start()
+    held.wait(10)
+    threading.Timer(0.2, release.set).start()
+    client.receipt_timeout = 30.0
+    assert client.record(reports, "ACCTOPEN").recorded == 2  # waited for the holder, then sent
+    holder.join()
+    other.close()
 
 
 def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(

@@ -137,11 +137,14 @@ def identity(circulation: CirculationContract) -> dict[str, str]:
 class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
-    def __init__(self, location: Location, *, confirmations: int = 0,
+    def __init__(self, location: Location, *, confirmations: int = 0, receipt_timeout: float = 120.0,
                  faults: Callable[[str], None] = _no_fault) -> None:
         self.store = Store(location, MIGRATIONS, kind="receipt outbox", exclusive=False)  # a bank's processes share it
         self._db = self.store.db
         self.confirmations = confirmations
+        #: How long a flush waits for each transaction's receipt unless told otherwise (``[network]
+        #: receipt_timeout``).
+        self.receipt_timeout = receipt_timeout
         self._fault = faults
 
     def close(self) -> None:
@@ -188,13 +191,16 @@ class ReceiptOutbox:
         """Receipts by state: ``queued``, ``sent``, ``recorded`` (mined; :meth:`state` says whether final)."""
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
-    def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
+    def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float | None = None,
               progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope; re-check recorded receipts until they are final.
+        transaction, each transaction's receipts as one envelope, each waited for up to ``timeout`` seconds
+        (default: the outbox's ``receipt_timeout``); re-check recorded receipts until they are final.
         One process flushes at a time: another one's flush is waited for up to ``wait`` seconds, then
-        :class:`~crossverify.errors.StoreLocked` names it. With nothing queued, sent or short of final, the chain is
-        asked for one block only (the newest final receipt's, still the chain's?)."""
+        :class:`~crossverify.errors.StoreLocked` names it (what is queued stays queued for the next flush). With
+        nothing queued, sent or short of final, the chain is asked for one block only (the newest final receipt's,
+        still the chain's?)."""
+        timeout = self.receipt_timeout if timeout is None else timeout
         with self.store.exclusively("receipt sending", wait=wait):
             with self.store.lock:
                 idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') OR (state = "
