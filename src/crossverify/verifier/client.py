@@ -42,8 +42,6 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
-#: How long recording waits for another process's flush of the same outbox, in seconds.
-FLUSH_WAIT = 120.0
 
 
 class Outcome(StrEnum):
@@ -231,7 +229,9 @@ class VerifierClient:
 
         With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
         case), across retries and crashes; without one, they are sealed and sent as they are. Each transaction's
-        receipt is waited for up to ``receipt_timeout`` seconds (``[network] receipt_timeout``).
+        receipt is waited for up to ``receipt_timeout`` seconds (``[network] receipt_timeout``), and so is another
+        process's flush of the same outbox (it waits on one transaction's receipt at a time): past that,
+        :class:`~crossverify.errors.StoreLocked` names it and these receipts stay queued for the next flush.
         """
         if self.sender is None or self.circulation is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
@@ -240,8 +240,8 @@ class VerifierClient:
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
-            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT,
-                                        timeout=self.receipt_timeout)
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress,
+                                        wait=self.receipt_timeout, timeout=self.receipt_timeout)
             return replace(flushed, commitments=tuple(commitments))
         keys = regulator_keys(self.circulation)
         transactions = 0
