@@ -333,8 +333,8 @@ class VerifierClient:
                                 "changed, or the proof belongs to another document"))
             return bundle, checks, None, presentation
         checks.append(Check("proof_leads_to_root", Outcome.PASSED,
-                            f"document 0x{digest.hex()[:16]}… is leaf {bundle.proof.index} of "
-                            f"{bundle.proof.leaf_count} under root 0x{root.hex()[:16]}…"))
+                            f"document 0x{digest[:8].hex()}… is leaf {bundle.proof.index} of "
+                            f"{bundle.proof.leaf_count} under root 0x{root[:8].hex()}…"))
         named = (bundle.chain_id, bundle.registry)
         if named == (self.chain_id, self.registry.address):
             checks += self._registry_matches()
