@@ -265,8 +265,7 @@ class RegulatorReader:
         except CrossverifyError:
             head = None
         synced_at, indexed_time = self._meta("synced_at"), self._meta("indexed_time")
-        offset = 0 if self._succession else self._era()[1]
-        return Freshness(self.next_block - 1 - offset if self.synced else None,
+        return Freshness(self.next_block - 1 - self._era()[1] if self.synced else None,
                          int(indexed_time) if indexed_time else None, int(synced_at) if synced_at else None, head,
                          self.confirmations)
 
