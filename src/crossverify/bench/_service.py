@@ -3,15 +3,17 @@ and against a Hardhat node, beside ``verify_many`` measured in the same server p
 
 The server runs in a child process (``python -m crossverify.bench._service N WORK [NODE_URL]``) that builds a
 consortium on its chain, issues ``N`` bundles, times ``verify_many`` over their texts (warm, the best of 3),
-then serves as a bank does: with its outbox, its challenge store and the circulation contract its receipts go
-to. This process drives
-it with keep-alive ``http.client`` connections in threads (the lightest client the standard library has), so
-the load generator and the server do not share an interpreter lock; they, and the Hardhat node, still share
-the machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
+then serves as a bank does (the HTTP server ``crossverify serve`` runs, with its outbox, its challenge store and
+the circulation contract its receipts go to). This process drives it with keep-alive connections on one asyncio
+event loop, each request written whole from bytes made before the clock starts and each answer read by its
+status line and Content-Length (threads of ``http.client`` cost the machine three times the CPU per request,
+taken from the server on two cores); the load generator, the server and the Hardhat node still share the
+machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import gc
 import http.client
@@ -59,8 +61,10 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"loopback ({requests_per_level:,} requests each level, bundles no other level sends, connections "
                 f"made before the clock starts) against a server in its own process, configured as a bank runs it "
                 f"(its receipt outbox, its challenge store, the circulation contract), on the embedded chain and on "
-                f"a Hardhat node. The load generator (`http.client` in threads) is a third process, the Hardhat node "
-                f"a fourth: all share the machine's cores. Concurrent requests are coalesced into one `verify_many`. "
+                f"a Hardhat node. The load generator is a third process (keep-alive connections on one asyncio loop, "
+                f"requests prepared before the clock starts, answers read by status line and Content-Length: the "
+                f"server does the same work for it as for any client), the Hardhat node a fourth: all share the "
+                f"machine's cores. Concurrent requests are coalesced into one `verify_many`. "
                 f"Baseline: `verify_many` over the texts of the same {documents:,} bundles in the server process, "
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
@@ -124,40 +128,51 @@ def _server_cpu(child: int, workers: int | None) -> float:
 
 
 def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
-    latencies: list[float] = []
-    lock = threading.Lock()
+    """``bundles`` sent by ``clients`` keep-alive connections, each a request at a time: the clients, requests
+    per second, p50 and p99 seconds."""
+    return asyncio.run(_clients(port, key, bundles, clients))
+
+
+async def _clients(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
     share = len(bundles) // clients
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    head = (f"POST /v1/verifications HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: ").encode()
+    latencies: list[float] = []
+    connections = [await _connected(port) for _ in range(clients)]  # before the clock starts
 
-    connected = threading.Barrier(clients + 1)
-
-    def client(offset: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", "/healthz")  # connect first: the timed requests are keep-alive ones
-        connection.getresponse().read()
-        connected.wait()
-        mine = []
-        for body in bundles[offset * share:(offset + 1) * share]:
+    async def client(offset: int) -> None:
+        reader, writer = connections[offset]
+        requests = [b"%s%d\r\n\r\n%s" % (head, len(body), body)
+                    for body in bundles[offset * share:(offset + 1) * share]]
+        for request in requests:
             started = time.perf_counter()
-            connection.request("POST", "/v1/verifications", body, headers)
-            reply = connection.getresponse()
-            data = reply.read()
-            mine.append(time.perf_counter() - started)
-            assert reply.status == 200 and b'"valid":true' in data, data[:300]
-        connection.close()
-        with lock:
-            latencies.extend(mine)
+            writer.write(request)
+            status, data = await _answer(reader)
+            latencies.append(time.perf_counter() - started)
+            assert status == 200 and b'"valid":true' in data, data[:300]
+        writer.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    connected.wait()
     started = time.perf_counter()
-    for t in threads:
-        t.join()
+    await asyncio.gather(*(client(i) for i in range(clients)))
     wall = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
     return clients, len(latencies) / wall, cuts[49] * 1000, cuts[98] * 1000
+
+
+async def _connected(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A keep-alive connection to the server, that has had its first answer (``GET /healthz``)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    status, _ = await _answer(reader)
+    assert status == 200
+    return reader, writer
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and body of the next answer on ``reader`` (the server gives every answer a Content-Length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    return int(head[9:12]), await reader.readexactly(length)
 
 
 def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -> None:
@@ -169,6 +184,7 @@ def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -
     from ..config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
     from ..issuer.client import IssuerClient
     from ..issuer.journal import Journal
+    from ..service import server as service_server
     from ..service.app import create_app
     from ..service.auth import new_key
     from ..session import Session
@@ -193,7 +209,7 @@ def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -
                                             rate_limits=work / "limits.sqlite"))
     app = create_app(Session(config, w3=w.w3))
     gc.freeze()  # as `crossverify serve` does: what setting up made is never scanned by the collector again
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    server = uvicorn.Server(service_server.config(app, config.service, host="127.0.0.1", port=0, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

@@ -5,7 +5,6 @@ dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 (No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at runtime.)
 """
 
-import asyncio
 import json
 import logging
 import threading
@@ -173,7 +172,7 @@ class Context:
 
     async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.queue.submit(bodies))))
+        return await self.queue.check(bodies)
 
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:
