@@ -402,19 +402,21 @@ class Store:
                         "network was reset or the configuration names another one; use another "
                         f"{'database' if self.engine == 'postgresql' else 'file'} for it")
 
-    def rebind(self, identity: Mapping[str, str]) -> dict[str, str]:
+    def rebind(self, identity: Mapping[str, str], db: Connection | None = None) -> dict[str, str]:
         """Tie the store to ``identity`` in place of the one it has (a registry that succeeds it: the caller checks
-        the succession on chain); the old one is kept as ``predecessor.N.<key>``. Returns the old binding."""
-        with self.transaction() as db:
-            old = {k: v for k, v in db.execute("SELECT key, value FROM store_binding").fetchall()
-                   if not k.startswith("predecessor.")}
-            n = 1 + len({k.split(".")[1] for k, _ in db.execute("SELECT key, value FROM store_binding").fetchall()
-                         if k.startswith("predecessor.")})
-            for key, value in old.items():
-                db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?)", (f"predecessor.{n}.{key}", value))
-            for key, value in identity.items():
-                db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                           "value = excluded.value", (key, value))
+        the succession on chain); the old one is kept as ``predecessor.N.<key>``. Returns the old binding. Given
+        ``db``, runs inside that transaction of the caller's."""
+        if db is None:
+            with self.transaction() as tx:
+                return self.rebind(identity, tx)
+        rows = db.execute("SELECT key, value FROM store_binding").fetchall()
+        old = {k: v for k, v in rows if not k.startswith("predecessor.")}
+        n = 1 + len({k.split(".")[1] for k, _ in rows if k.startswith("predecessor.")})
+        for key, value in old.items():
+            db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?)", (f"predecessor.{n}.{key}", value))
+        for key, value in identity.items():
+            db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                       "value = excluded.value", (key, value))
         return old
 
     def binding(self) -> dict[str, str]:

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from crossverify import Bundle, VerifierClient
-from crossverify.errors import NodeUnavailable, NotSealedToThisKey, StoreLocked
+from crossverify.chain.records import ProposalKind, Role
+from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
-from crossverify.verifier.outbox import FAULT_POINTS, ReceiptOutbox
+from crossverify.verifier.outbox import FAULT_POINTS, FlushReport, ReceiptOutbox
 
 from ..conftest import Consortium
+from ..issuer.test_succession import successor
 from ..postgres import Locate
 from .test_verifier import issued  # noqa: F401 - the fixture
 
@@ -206,3 +208,67 @@ def test_a_reset_deeper_than_finality_sends_final_receipts_again(consortium: Con
     assert (again.recorded, again.transactions) == (3, 1)
     assert [recorded(c).count(x) for x in first.commitments] == [1, 1, 1]
     assert client.record([], "LOAN").transactions == 0
+
+
+def next_version(c: Consortium) -> Consortium:
+    """The next version of the contracts beside ``c``'s, recording ``c``'s registry as its predecessor, with the
+    bank admitted and the regulators' keys set."""
+    new = successor(c)
+    new.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
+    new.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
+    return new
+
+
+def test_an_outbox_follows_a_recorded_successor_and_sends_each_receipt_once(
+        consortium: Consortium, issued: list[Bundle], location: Locate) -> None:  # noqa: F811
+    """Moved to the circulation contract of a successor registry, the outbox first waits for what it recorded on
+    the old contract to be final (a named refusal meanwhile, nothing sent), then sends what is queued to the new
+    contract; nothing is recorded twice, nothing lost."""
+    c = consortium
+    new = next_version(c)
+    before = len(recorded(c))
+    client = bank(c, location("outbox.sqlite"), confirmations=3)
+    reports = client.verify_many(issued[:4])
+    first = client.record(reports[:2], "ACCTOPEN")  # on the old contract, not final yet
+    assert client.outbox is not None
+    outbox = client.outbox
+    later = outbox.enqueue(client.receipts(reports[2:], "ACCTOPEN"))
+    with pytest.raises(ReceiptsUnsettled, match=c.circulation.address):
+        outbox.flush(new.circulation, c.verifier)
+    assert outbox.counts() == {"recorded": 2, "queued": 2} and new.sealed_receipts() == []
+
+    c.w3.testing.mine(3)
+    report = outbox.flush(new.circulation, c.verifier)
+    assert (report.recorded, report.transactions) == (2, 1)
+    assert recorded(c)[before:] == list(first.commitments)  # once each, where they were first recorded
+    assert [commitment for _, commitment, _ in new.sealed_receipts()] == later
+    binding = outbox.store.binding()
+    assert (binding["circulation"], binding["predecessor.1.circulation"]) == (new.circulation.address,
+                                                                              c.circulation.address)
+    assert outbox.flush(new.circulation, c.verifier) == FlushReport(0, 0, 0)
+    assert [outbox.state(x)["final"] for x in first.commitments] == [True, True]  # type: ignore[index]
+
+    unrelated = successor(c, record=False)
+    with pytest.raises(StoreChainMismatch):
+        outbox.flush(unrelated.circulation, c.verifier)
+
+
+def test_after_a_rebuilt_network_what_the_old_chain_held_short_of_final_is_sent_to_the_successor(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    """The old chain is gone (another genesis): receipts it held short of final are queued again and recorded on
+    the successor with the same commitments; final ones stay as they were."""
+    c = consortium
+    new = next_version(c)
+    client = bank(c, tmp_path / "outbox.sqlite", confirmations=2)
+    reports = client.verify_many(issued[:3])
+    final = client.record(reports[:1], "ACCTOPEN")
+    c.w3.testing.mine(2)
+    short = client.record(reports[1:], "ACCTOPEN")  # the first is final now, these two are not
+    assert client.outbox is not None
+    outbox = client.outbox
+    with outbox.store.transaction() as db:  # as if the outbox's chain had been another network, now gone
+        db.execute("UPDATE store_binding SET value = ? WHERE key = 'genesis'", ("0x" + "ab" * 32,))
+    report = outbox.flush(new.circulation, c.verifier)
+    assert (report.recorded, report.transactions) == (2, 1)
+    assert [commitment for _, commitment, _ in new.sealed_receipts()] == list(short.commitments)
+    assert outbox.state(final.commitments[0])["final"] and outbox.counts() == {"recorded": 3}  # type: ignore[index]
