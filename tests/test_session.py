@@ -45,7 +45,9 @@ def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium
     verifier = session.verifier(record=True)
     assert verifier.registry is session.registry and verifier.sender == consortium.verifier
     assert verifier.policy.max_age == {"ACCTSTMT": 30 * 86400}
-    # [network] receipt_timeout bounds each receipt's wait, confirmations when a receipt is final
+    # [network] receipt_timeout bounds each receipt's wait (the service's flushes too), confirmations when a
+    # receipt is final
     assert verifier.receipt_timeout == 7.5 and verifier.outbox is not None and verifier.outbox.confirmations == 3
+    assert verifier.outbox.receipt_timeout == 7.5
     assert session.verifier().sender is None
     session.close()

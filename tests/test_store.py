@@ -40,6 +40,20 @@ def test_a_second_writer_is_refused_at_once(tmp_path: Path) -> None:
     Store(tmp_path / "s.sqlite", SCHEMA, kind="test store").close()
 
 
+def test_a_reader_takes_no_lock_writes_nothing_and_refuses_an_unmigrated_store(tmp_path: Path) -> None:
+    old = Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store")
+    with old.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('kept')")
+    with pytest.raises(StoreUnavailable, match="schema version 1, this crossverify reads 2: migrate it first"):
+        Store(tmp_path / "s.sqlite", SCHEMA, kind="test store", read_only=True)
+    reader = Store(tmp_path / "s.sqlite", SCHEMA[:1], kind="test store", read_only=True)  # beside the writer
+    assert reader.db.execute("SELECT value FROM items").fetchall() == [("kept",)]
+    with pytest.raises(StoreUnavailable, match="read-only"), reader.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('lost')")
+    reader.close()
+    old.close()
+
+
 def test_another_process_is_refused_while_one_holds_it(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from crossverify.store import Store; "
@@ -232,7 +246,7 @@ except StoreUnavailable as exc:
     import signal
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          preexec_fn=lambda: signal.signal(signal.SIGXFSZ, signal.SIG_IGN))
-    assert "named:" in out.stdout and "full" in out.stdout, out.stderr
+    assert "named:" in out.stdout and "disk is full" in out.stdout and "rollback" not in out.stdout, out.stderr
     store = Store(tmp_path / "s.sqlite", ["CREATE TABLE items (id INTEGER PRIMARY KEY, value TEXT)"], kind="x")
     assert store.db.execute("SELECT value FROM items").fetchall() == [("kept",)]
     store.close()

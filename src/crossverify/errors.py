@@ -25,6 +25,7 @@
     │   ├── StoreCorrupt                     not a crossverify store, or its integrity check failed
     │   ├── StoreTooNew                      written by a newer crossverify
     │   ├── StoreChainMismatch               bound to another chain (genesis), network reset or registry
+    │   ├── ReceiptsUnsettled                receipts on the circulation contract an outbox leaves are not final yet
     │   └── IndexNotSynced                   the regulator's index was never synced: the message names the command
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
@@ -189,6 +190,11 @@ class StoreTooNew(StoreError):
 
 class StoreChainMismatch(StoreError):
     """The store belongs to another chain, network reset or registry: use another file for this one."""
+
+
+class ReceiptsUnsettled(StoreError):
+    """Receipts sent to the circulation contract of the registry the outbox is leaving (for the successor its
+    consortium recorded) are not final there yet: nothing goes to the successor until they are; flush again later."""
 
 
 class IndexNotSynced(StoreError):
@@ -632,6 +638,10 @@ class RegistryDocTypeNotAllowed(ContractRevert):
 
 class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; a revocation that counts is final."""
+
+
+class RegistryGovernanceMismatch(ContractRevert):
+    """The governance half given at deployment serves another consortium."""
 
 
 class RegistryInvalidAdminCompromiseTime(ContractRevert):

@@ -176,6 +176,12 @@ class Session:
         """The issuer's journal alone: no node, no key."""
         return Journal(self.config.storage.location(self.config.issuer.journal))
 
+    @cached_property
+    def journal_read_only(self) -> Journal:
+        """The issuer's journal for commands that only read it: no lock, nothing written (a read-only disk, or a
+        journal another process is writing, can still be read)."""
+        return Journal(self.config.storage.location(self.config.issuer.journal), read_only=True)
+
     def issuer(self) -> IssuerClient:
         settings = self.config.issuer
         return IssuerClient(
@@ -197,8 +203,9 @@ class Session:
     @cached_property
     def outbox(self) -> ReceiptOutbox:
         """The bank's receipt outbox (no node, no key)."""
+        network = self.config.network
         return ReceiptOutbox(self.config.storage.location(self.config.verifier.outbox),
-                             confirmations=self.config.network.confirmations)
+                             confirmations=network.confirmations, receipt_timeout=network.receipt_timeout)
 
     def verifier(self, *, record: bool = False) -> VerifierClient:
         """A verifier with the bank's policy, and its challenge store when it has a verifier id (``audience``);

@@ -123,8 +123,9 @@ def store_errors(where: str | Path) -> Iterator[None]:
             raise StoreLocked(f"{where} is busy in another process: {text}") from exc
         if "readonly" in text or "read-only" in text:
             raise StoreUnavailable(f"{where} is read-only: make it and its folder writable ({text})") from exc
-        if "full" in text:
-            raise StoreUnavailable(f"the disk holding {where} is full: free space and run again ({text})") from exc
+        if "full" in text or getattr(exc, "sqlite_errorname", "") in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"):
+            raise StoreUnavailable(f"{where} could not be written: its disk is full, failing or over a file-size "
+                                   f"limit; free space and run again (nothing was committed: {text})") from exc
         raise StoreUnavailable(f"{where} cannot be used: {text}") from exc
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(f"{where} is damaged or not a crossverify store ({exc}): restore it from a backup") \
@@ -165,10 +166,14 @@ class Store:
     its workers); SQLite's own locking then orders them. On PostgreSQL every store is shared. ``durable=False``
     commits without waiting for the write-ahead log to reach the disk (SQLite: ``synchronous=OFF``), for state a
     crash of the server may lose (a rate limit's tokens), never for a record.
+
+    ``read_only=True`` opens an existing SQLite store for reading only: no lock file, no migration, nothing written,
+    so a store on a read-only disk or folder, or one another process is writing, can still be read (a store that
+    does not exist yet is created first, as by a writer).
     """
 
     def __init__(self, location: Location, migrations: Sequence[Migration], *, kind: str,
-                 exclusive: bool = True, durable: bool = True) -> None:
+                 exclusive: bool = True, durable: bool = True, read_only: bool = False) -> None:
         self.kind = kind
         self.durable = durable
         #: Serialises this process's threads on the one connection (a service's workers and requests).
@@ -195,6 +200,12 @@ class Store:
         self.path = Path(location)
         self.schema = ""
         self.where = str(self.path)
+        if read_only and self.path.exists():
+            with store_errors(self.path):
+                self._sqlite = self._open_read_only(len(migrations))
+            self.db = self._sqlite
+            weakref.finalize(self, _close_quietly, self._sqlite, None)
+            return
         with store_errors(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if exclusive:
@@ -280,6 +291,34 @@ class Store:
                 sibling.chmod(0o600)
         return db
 
+    def _open_read_only(self, known: int) -> sqlite3.Connection:
+        """The store for reading only, at this crossverify's schema version. A folder nobody may write to cannot
+        take SQLite's shared-memory index beside the file: while no writer has the store open (it has no
+        write-ahead log then) the file is read as it is."""
+        assert self.path is not None
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                 timeout=BUSY_TIMEOUT, check_same_thread=False)
+            db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError as exc:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY") \
+                    or wal.exists():
+                raise
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None,
+                                 check_same_thread=False)
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            self.opened_at_version = version
+            _refuse_newer(self.where, version, known)
+            if version < known:
+                raise StoreUnavailable(f"{self.where} has schema version {version}, this crossverify reads {known}: "
+                                       "migrate it first (crossverify store migrate, which writes it)")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     @property
     def version(self) -> int:
         if self.engine == "postgresql":
@@ -363,19 +402,21 @@ class Store:
                         "network was reset or the configuration names another one; use another "
                         f"{'database' if self.engine == 'postgresql' else 'file'} for it")
 
-    def rebind(self, identity: Mapping[str, str]) -> dict[str, str]:
+    def rebind(self, identity: Mapping[str, str], db: Connection | None = None) -> dict[str, str]:
         """Tie the store to ``identity`` in place of the one it has (a registry that succeeds it: the caller checks
-        the succession on chain); the old one is kept as ``predecessor.N.<key>``. Returns the old binding."""
-        with self.transaction() as db:
-            old = {k: v for k, v in db.execute("SELECT key, value FROM store_binding").fetchall()
-                   if not k.startswith("predecessor.")}
-            n = 1 + len({k.split(".")[1] for k, _ in db.execute("SELECT key, value FROM store_binding").fetchall()
-                         if k.startswith("predecessor.")})
-            for key, value in old.items():
-                db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?)", (f"predecessor.{n}.{key}", value))
-            for key, value in identity.items():
-                db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                           "value = excluded.value", (key, value))
+        the succession on chain); the old one is kept as ``predecessor.N.<key>``. Returns the old binding. Given
+        ``db``, runs inside that transaction of the caller's."""
+        if db is None:
+            with self.transaction() as tx:
+                return self.rebind(identity, tx)
+        rows = db.execute("SELECT key, value FROM store_binding").fetchall()
+        old = {k: v for k, v in rows if not k.startswith("predecessor.")}
+        n = 1 + len({k.split(".")[1] for k, _ in rows if k.startswith("predecessor.")})
+        for key, value in old.items():
+            db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?)", (f"predecessor.{n}.{key}", value))
+        for key, value in identity.items():
+            db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                       "value = excluded.value", (key, value))
         return old
 
     def binding(self) -> dict[str, str]:
@@ -427,7 +468,8 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield db
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite rolls back by itself after some failures (a full disk, an I/O error)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

@@ -17,6 +17,7 @@ from crossverify.issuer.journal import Journal
 from crossverify.sealing import Receipt, seal
 
 from ..conftest import EXAMPLES, Consortium, deposit_certificates
+from ..issuer.test_succession import successor
 
 
 def test_circulation_of_a_bundle_file(consortium: Consortium, tmp_path: Path) -> None:
@@ -85,3 +86,21 @@ metadata = ["{EXAMPLES / "metadata"}"]
     bad = CliRunner().invoke(main, ["--config", str(config), "regulator", "circulation", "0x12"], env=env)
     assert bad.exit_code == 2
     assert to_hex(receipt.commitment()) == shown["commitment"]
+
+
+def test_sync_says_when_the_index_follows_a_registry_succession(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+
+    def sync(registry: str) -> str:
+        config = tmp_path / "amcm.toml"
+        config.write_text(f'[network]\nrpc = "embedded"\nregistry = "{registry}"\n\n[audit]\nindex = "audit.sqlite"\n')
+        result = CliRunner().invoke(main, ["--config", str(config), "audit", "sync"], env={"COLUMNS": "200"},
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "followed" not in sync(c.registry.address)
+    new = successor(c)
+    said = sync(new.registry.address)
+    assert f"followed the registry succession from {c.registry.address}" in said and new.registry.address in said
+    assert "followed" not in sync(new.registry.address)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from crossverify.cli import main
@@ -22,17 +28,72 @@ def test_version() -> None:
     assert code == 0 and out.startswith("crossverify ")
 
 
-def test_a_store_held_by_another_writer_exits_3(tmp_path: Path) -> None:
+def _certificates(folder: Path, claim_bytes: int = 16, count: int = 1, name: str = "DEP") -> Path:
+    file = folder / f"{name}.json"
+    file.write_text(json.dumps([{"reference": f"{name}-{i}", "docType": "DEPCERT", "notAfter": 2**40 - 1,
+                                 "claims": {"holder_name": "LEI Ka Ian", "statement": "x" * claim_bytes}}
+                                for i in range(count)]))
+    return file
+
+
+def test_a_store_held_by_another_writer_exits_3_and_can_still_be_read(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
-    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\n')
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
     holder = Journal(tmp_path / "journal.sqlite")
     try:
-        code, out = run("--config", str(config), "issuer", "status")
+        code, out = run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))
+        assert code == 3 and "StoreLocked" in out and "in use by process" in out
+        code, out = run("--config", str(config), "--json", "issuer", "status")  # a reader needs no lock
+        assert (code, json.loads(out)) == (0, {"pending": 0}), out
     finally:
         holder.close()
-    assert code == 3 and "StoreLocked" in out and "in use by process" in out
-    code, out = run("--config", str(config), "--json", "issuer", "status")
+    code, out = run("--config", str(config), "--json", "issuer", "issue", str(_certificates(tmp_path)))
     assert code == 0, out
+
+
+def test_a_read_only_journal_is_still_read(tmp_path: Path) -> None:
+    """A journal nobody may write (here immutable, which binds root too: a read-only disk) answers the commands
+    that only read it; one that writes is told why it cannot."""
+    journal = tmp_path / "var" / "journal.sqlite"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[issuer]\nid = "BNUMMOMX"\njournal = "{journal}"\nhash_alg = "keccak256"\n')
+    assert run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))[0] == 0
+    frozen = [journal.parent, *journal.parent.iterdir()]
+    if subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True).returncode != 0:
+        pytest.skip("this file system cannot make files immutable (chattr +i)")
+    try:
+        code, out = run("--config", str(config), "--json", "issuer", "status")
+        assert (code, json.loads(out) if code == 0 else out) == (0, {"pending": 1})
+        code, out = run("--config", str(config), "--json", "issuer", "backup", str(tmp_path / "copy.sqlite"))
+        assert code == 0, out
+        code, out = run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))
+        assert code == 3 and "StoreUnavailable" in out, out
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, frozen)], check=True)
+    copy = Journal(tmp_path / "copy.sqlite", read_only=True)
+    assert copy.counts("BNUMMOMX") == {"pending": 1}
+    copy.close()
+
+
+def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
+    """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
+    the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
+    assert run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))[0] == 0
+    large = _certificates(tmp_path, claim_bytes=400_000, count=8, name="LARGE")  # beyond SQLite's 2 MiB cache
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    result = subprocess.run([sys.executable, "-m", "crossverify.cli", "--config", str(config), "issuer", "issue",
+                             str(large)], capture_output=True, text=True, preexec_fn=limited, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "StoreUnavailable" in result.stderr and "disk is full" in result.stderr, result.stderr
+    assert "rollback" not in result.stderr and "Traceback" not in result.stderr
+    code, out = run("--config", str(config), "--json", "issuer", "status")
+    assert (code, json.loads(out)) == (0, {"pending": 1})
 
 
 def test_a_journal_only_command_needs_no_node_and_no_key(tmp_path: Path) -> None:

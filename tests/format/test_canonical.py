@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from crossverify import DocumentHeader
 from crossverify.errors import InvalidClaim, InvalidDocType, InvalidIssuerId
 from crossverify.format.canonical import canonical_claim, canonical_json
+from crossverify.format.frozen import frozen
+from crossverify.format.presentation import TYP, Binding
 
 from .strategies import headers, json_values
 
@@ -87,3 +89,34 @@ def test_any_value_encodes_as_rfc8785(value: object) -> None:
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4) | st.floats(),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(NAMES_ACROSS_PLANES, inner,
+                                                                                max_size=4), max_leaves=10))
+def test_frozen_values_encode_as_the_values_they_freeze(value: object) -> None:
+    """A bundle's claim values are frozen (read-only dict and list subclasses): they encode as what they freeze."""
+    try:
+        expected = canonical_claim("name", value)
+    except InvalidClaim:
+        with pytest.raises(InvalidClaim):
+            canonical_claim("name", frozen(value))
+        return
+    assert canonical_claim("name", frozen(value)) == expected and frozen(value) == value
+
+
+@given(st.text(max_size=6), st.text(max_size=6), st.lists(st.text(max_size=4), max_size=4),
+       st.integers(-2, 2**54), st.integers(-2, 2**54), st.binary(min_size=32, max_size=32))
+def test_a_binding_signs_its_rfc8785_encoding(aud: str, purpose: str, disclosed: list[str], iat: int, exp: int,
+                                              digest: bytes) -> None:
+    """What a holder signs, written directly, is RFC 8785's encoding of the binding (or refused alike)."""
+    binding = Binding(aud, b"\x07" * 32, purpose, tuple(disclosed), iat, exp)
+    members = {"aud": aud, "digest": "0x" + digest.hex(), "disclosed": disclosed, "exp": exp, "iat": iat,
+               "nonce": "0x" + "07" * 32, "purpose": purpose, "typ": TYP}
+    try:
+        expected = rfc8785.dumps(members)
+    except rfc8785.CanonicalizationError as exc:
+        with pytest.raises(type(exc)):
+            binding.signing_input(digest)
+        return
+    assert binding.signing_input(digest) == expected

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import pickle
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,7 +33,7 @@ from crossverify.errors import (
     UnexpectedMember,
     UnsupportedVersion,
 )
-from crossverify.format.bundle import Bundle
+from crossverify.format.bundle import Bundle, bundle_from_json
 from crossverify.format.holder import holder_claim, key_from_claim, key_from_jwk, public_jwk, verify_p1363
 from crossverify.format.presentation import (
     MAX_LIFETIME,
@@ -152,6 +155,27 @@ def test_holder_keys_are_strict_jwks(key: ec.EllipticCurvePrivateKey) -> None:
         key_from_claim({"jwk": jwk, "kid": "x"})
     with pytest.raises(InvalidClaim):  # an issuer cannot put anything but a holder key in the reserved claim
         Certificate(HEADER, {"cnf": "alice"})
+
+
+def test_claim_values_cannot_change_once_a_bundle_holds_them(key: ec.EllipticCurvePrivateKey) -> None:
+    """A bundle keeps the leaves it hashed while a reader checked its claims (a redacted bundle's disclosed leaves,
+    hashed to tell them from the redacted ones), so its values are frozen: nobody can change one after it was
+    hashed, however the bundle was read or made, and its digest stays the one its claims give."""
+    made = bound_bundle(key, address={"lines": ["1 Rua do Campo"], "city": "Macau"}).redact(["balance_mop"])
+    for bundle in (load_bundle(made.dumps()), bundle_from_json(json.loads(made.dumps())), made):
+        digest = bundle.document_digest()
+        cnf, address = bundle.disclosed()["cnf"], bundle.disclosed()["address"]
+        for change in (partial(cnf["jwk"].__setitem__, "x", "A" * 43), partial(cnf["jwk"].update, x="A" * 43),
+                       partial(cnf.pop, "jwk"), partial(address["lines"].append, "2/F"),
+                       partial(address["lines"].__setitem__, 0, "2 Rua"), address.clear):
+            with pytest.raises(TypeError, match="cannot change"):
+                change()
+        assert bundle.document_digest() == digest == made.document_digest() and bundle.leads_to_root()
+        assert copy.deepcopy(bundle) == bundle == pickle.loads(pickle.dumps(bundle))
+        assert json.loads(bundle.dumps()) == json.loads(made.dumps())
+    own = json.loads(json.dumps(cnf))  # a copy is the caller's own to change
+    own["jwk"]["x"] = "A" * 43
+    assert cnf != own
 
 
 def test_binding_is_a_property_of_the_certificate(key: ec.EllipticCurvePrivateKey) -> None:

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from eth_account.signers.local import LocalAccount
 
 from crossverify import VerifierClient, load_bundle
+from crossverify.bench._node import hardhat_node
 from crossverify.chain.connection import connect
 from crossverify.chain.records import RevocationReason
+from crossverify.errors import SuccessionNotRecorded
+from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Supervision
 from crossverify.verifier.client import Outcome
+from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import deposit_certificates
 from .test_flow import Net, _Clock
@@ -38,3 +44,55 @@ def test_an_issuer_follows_its_registry_to_the_next_version(fresh: Net, tmp_path
     assert [r.valid for r in reports] == [True, True, False]
     assert reports[0].check("registry_succession").outcome is Outcome.PASSED
     assert reports[2].check("not_revoked").outcome is Outcome.FAILED
+
+
+def test_a_rebuilt_network_with_a_new_genesis_takes_the_residents_old_files(
+        fresh: Net, tmp_path: Path, dev_accounts: list[LocalAccount]) -> None:  # noqa: F811
+    """The network is rebuilt: a first node (the old network) is stopped for good, the session's node, started at
+    another moment, has another genesis under the same chain id, and the same deployment gives the registry the same
+    address there. Its consortium records the old (chain id, address) as predecessor; the issuer's journal, the
+    regulator's index and the bank's outbox, all bound to the old genesis, move by the recorded succession (an
+    unrecorded one is refused), and a resident's old file, which names that chain id and address, verifies on the
+    new network once the issuer anchored its root again."""
+    with hardhat_node(tmp_path / "old-network") as old_url:
+        old = Net(connect(old_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+        issuer = old.issuer(tmp_path, "journal")
+        issuer.issue(deposit_certificates(_Clock(old), 2))
+        held = [p.read_bytes() for p in issuer.run().delivered]  # the files residents keep
+        issuer.revoke(RevocationReason.WITHDRAWN, reference="BNUMMOMX-000001")
+        issuer.journal.close()
+        index = RegulatorReader(old.registry, tmp_path / "audit.sqlite", circulation=old.circulation)
+        index.sync()
+        index.close()
+        bank = VerifierClient(old.registry, sender=old.verifier, circulation=old.circulation,  # type: ignore[arg-type]
+                              outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
+        [first] = bank.record(bank.verify_many([load_bundle(held[0])]), "ACCTOPEN").commitments
+        old_genesis = old.registry.identity()["genesis"]
+    new = fresh
+    assert new.registry.address == old.registry.address and new.registry.identity()["genesis"] != old_genesis
+    refused = new.issuer(tmp_path, "journal")
+    with pytest.raises(SuccessionNotRecorded):
+        refused.rebind()
+    refused.journal.close()
+
+    new.guangdong.approve(new.macao.propose_predecessor(1337, old.registry.address))
+    moved = new.issuer(tmp_path, "journal")
+    assert moved.rebind()["genesis"] == old_genesis
+    report = moved.run()
+    assert (report.anchored, report.restored) == (1, 1)
+    reports = VerifierClient(new.registry).verify_many([load_bundle(b) for b in held])
+    assert [r.valid for r in reports] == [True, False]  # the old file verifies; the revoked one stays revoked
+    assert reports[0].check("registry_matches").outcome is Outcome.PASSED  # the file names this chain id and address
+
+    index = RegulatorReader(new.registry, tmp_path / "audit.sqlite", circulation=new.circulation)
+    assert index.sync().followed is not None
+    figures = Supervision(index).report()
+    assert (figures.totals["batches"], figures.totals["documents"], figures.totals["revocations"]) == (1, 2, 1)
+    assert [r["genesis"] for r in figures.registries] == [old_genesis, new.registry.identity()["genesis"]]
+    index.close()
+
+    bank = VerifierClient(new.registry, sender=new.verifier, circulation=new.circulation,  # type: ignore[arg-type]
+                          outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
+    [second] = bank.record(reports[:1], "ACCTOPEN", reference="CASE-2").commitments
+    assert new.commitments() == [second] and bank.outbox is not None  # the final one is not sent again
+    assert bank.outbox.state(first)["final"]  # type: ignore[index]

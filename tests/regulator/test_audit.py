@@ -230,9 +230,9 @@ def test_dense_blocks_are_read_in_short_spans(consortium: Consortium, location: 
     held: list[int] = []
     rows = RegulatorReader._rows
 
-    def count(self: RegulatorReader, logs: list[RawLog], blocks: Any) -> Any:
+    def count(self: RegulatorReader, logs: list[RawLog], *more: Any) -> Any:
         held.append(len(logs))
-        return rows(self, logs, blocks)
+        return rows(self, logs, *more)
 
     monkeypatch.setattr(RegulatorReader, "_rows", count)
     reader = RegulatorReader(c.registry, location("audit.sqlite"), max_events=50)

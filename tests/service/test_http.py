@@ -198,3 +198,23 @@ def test_a_fault_of_the_service_is_a_500_logged_with_its_request_id(consortium: 
     [failed] = [r for r in caplog.records if r.exc_info]
     assert failed.getMessage() == "request failed" and failed.request_id == found["requestId"]  # type: ignore[attr-defined]
     assert [r.status for r in caplog.records if r.getMessage() == "request"] == [500, 200]  # type: ignore[attr-defined]
+
+
+def test_each_answer_is_written_once_and_continue_and_head_still_work(live: tuple[str, int]) -> None:
+    """An answer's head and body leave in one write (the first read on the loopback holds all of it); a client
+    that expects 100-continue gets it before it sends its body; HEAD gets the head alone, and the connection
+    serves the next request."""
+    with socket.create_connection(live, timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bank.example\r\n\r\n")
+        data = sock.recv(65536)
+        raw, _, body = data.partition(b"\r\n\r\n")
+        assert raw.startswith(b"HTTP/1.1 200") and body and int(raw.lower().split(b"content-length: ")[1]
+                                                                  .split(b"\r\n")[0]) == len(body)
+        sock.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: bank.example\r\n\r\n")
+        data = sock.recv(65536)
+        assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"\r\n\r\n")
+        sock.sendall(head(length=2, Expect="100-continue"))
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"{}")
+        status, _, body, _ = answer(sock, closing=False)
+        assert status == 200 and json.loads(body)["valid"] is False

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from crossverify import Bundle, VerifierClient
-from crossverify.errors import NodeUnavailable, NotSealedToThisKey
+from crossverify.chain.records import ProposalKind, Role
+from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
-from crossverify.verifier.outbox import FAULT_POINTS, ReceiptOutbox
+from crossverify.verifier.outbox import FAULT_POINTS, FlushReport, ReceiptOutbox
 
 from ..conftest import Consortium
+from ..issuer.test_succession import successor
 from ..postgres import Locate
 from .test_verifier import issued  # noqa: F401 - the fixture
 
@@ -46,6 +52,40 @@ def test_a_retried_command_records_each_receipt_once(consortium: Consortium, iss
     assert client.record(reports[:2], "ACCTOPEN", reference="LOAN-2027-001").recorded == 2  # a new case
     assert client.outbox is not None and client.outbox.counts() == {"recorded": 10}
     assert client.outbox.state(first.commitments[0])["state"] == "recorded"  # type: ignore[index]
+
+
+def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receipt(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    """Another process flushing the same outbox is waited for up to ``[network] receipt_timeout`` (it waits on one
+    receipt at a time): released in time, this one's receipts go; held longer, the holder is named and the receipts
+    stay queued for the next flush."""
+    c = consortium
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite")
+    client = VerifierClient(c.registry, sender=c.verifier, outbox=outbox, circulation=c.circulation,
+                            receipt_timeout=0.5)
+    reports = client.verify_many(issued[:2])
+    other = ReceiptOutbox(tmp_path / "outbox.sqlite")  # as another process: its own lock file handle
+    with other.store.exclusively("receipt sending"):
+        started = time.monotonic()
+        with pytest.raises(StoreLocked, match=r"receipt sending .* runs in process"):
+            client.record(reports, "ACCTOPEN")
+        assert 0.5 <= time.monotonic() - started < 30  # bounded by the configured timeout, not a fixed one
+    assert outbox.counts() == {"queued": 2}
+    held, release = threading.Event(), threading.Event()
+
+    def flushing() -> None:
+        with other.store.exclusively("receipt sending"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=flushing)
+    holder.start()
+    held.wait(10)
+    threading.Timer(0.2, release.set).start()
+    client.receipt_timeout = 30.0
+    assert client.record(reports, "ACCTOPEN").recorded == 2  # waited for the holder, then sent
+    holder.join()
+    other.close()
 
 
 def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
@@ -168,3 +208,67 @@ def test_a_reset_deeper_than_finality_sends_final_receipts_again(consortium: Con
     assert (again.recorded, again.transactions) == (3, 1)
     assert [recorded(c).count(x) for x in first.commitments] == [1, 1, 1]
     assert client.record([], "LOAN").transactions == 0
+
+
+def next_version(c: Consortium) -> Consortium:
+    """The next version of the contracts beside ``c``'s, recording ``c``'s registry as its predecessor, with the
+    bank admitted and the regulators' keys set."""
+    new = successor(c)
+    new.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
+    new.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
+    return new
+
+
+def test_an_outbox_follows_a_recorded_successor_and_sends_each_receipt_once(
+        consortium: Consortium, issued: list[Bundle], location: Locate) -> None:  # noqa: F811
+    """Moved to the circulation contract of a successor registry, the outbox first waits for what it recorded on
+    the old contract to be final (a named refusal meanwhile, nothing sent), then sends what is queued to the new
+    contract; nothing is recorded twice, nothing lost."""
+    c = consortium
+    new = next_version(c)
+    before = len(recorded(c))
+    client = bank(c, location("outbox.sqlite"), confirmations=3)
+    reports = client.verify_many(issued[:4])
+    first = client.record(reports[:2], "ACCTOPEN")  # on the old contract, not final yet
+    assert client.outbox is not None
+    outbox = client.outbox
+    later = outbox.enqueue(client.receipts(reports[2:], "ACCTOPEN"))
+    with pytest.raises(ReceiptsUnsettled, match=c.circulation.address):
+        outbox.flush(new.circulation, c.verifier)
+    assert outbox.counts() == {"recorded": 2, "queued": 2} and new.sealed_receipts() == []
+
+    c.w3.testing.mine(3)
+    report = outbox.flush(new.circulation, c.verifier)
+    assert (report.recorded, report.transactions) == (2, 1)
+    assert recorded(c)[before:] == list(first.commitments)  # once each, where they were first recorded
+    assert [commitment for _, commitment, _ in new.sealed_receipts()] == later
+    binding = outbox.store.binding()
+    assert (binding["circulation"], binding["predecessor.1.circulation"]) == (new.circulation.address,
+                                                                              c.circulation.address)
+    assert outbox.flush(new.circulation, c.verifier) == FlushReport(0, 0, 0)
+    assert [outbox.state(x)["final"] for x in first.commitments] == [True, True]  # type: ignore[index]
+
+    unrelated = successor(c, record=False)
+    with pytest.raises(StoreChainMismatch):
+        outbox.flush(unrelated.circulation, c.verifier)
+
+
+def test_after_a_rebuilt_network_what_the_old_chain_held_short_of_final_is_sent_to_the_successor(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    """The old chain is gone (another genesis): receipts it held short of final are queued again and recorded on
+    the successor with the same commitments; final ones stay as they were."""
+    c = consortium
+    new = next_version(c)
+    client = bank(c, tmp_path / "outbox.sqlite", confirmations=2)
+    reports = client.verify_many(issued[:3])
+    final = client.record(reports[:1], "ACCTOPEN")
+    c.w3.testing.mine(2)
+    short = client.record(reports[1:], "ACCTOPEN")  # the first is final now, these two are not
+    assert client.outbox is not None
+    outbox = client.outbox
+    with outbox.store.transaction() as db:  # as if the outbox's chain had been another network, now gone
+        db.execute("UPDATE store_binding SET value = ? WHERE key = 'genesis'", ("0x" + "ab" * 32,))
+    report = outbox.flush(new.circulation, c.verifier)
+    assert (report.recorded, report.transactions) == (2, 1)
+    assert [commitment for _, commitment, _ in new.sealed_receipts()] == list(short.commitments)
+    assert outbox.state(final.commitments[0])["final"] and outbox.counts() == {"recorded": 3}  # type: ignore[index]

@@ -3,15 +3,17 @@ and against a Hardhat node, beside ``verify_many`` measured in the same server p
 
 The server runs in a child process (``python -m crossverify.bench._service N WORK [NODE_URL]``) that builds a
 consortium on its chain, issues ``N`` bundles, times ``verify_many`` over their texts (warm, the best of 3),
-then serves as a bank does: with its outbox, its challenge store and the circulation contract its receipts go
-to. This process drives
-it with keep-alive ``http.client`` connections in threads (the lightest client the standard library has), so
-the load generator and the server do not share an interpreter lock; they, and the Hardhat node, still share
-the machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
+then serves as a bank does (the HTTP server ``crossverify serve`` runs, with its outbox, its challenge store and
+the circulation contract its receipts go to). This process drives it with keep-alive connections on one asyncio
+event loop, each request written whole from bytes made before the clock starts and each answer read by its
+status line and Content-Length (threads of ``http.client`` cost the machine three times the CPU per request,
+taken from the server on two cores); the load generator, the server and the Hardhat node still share the
+machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import gc
 import http.client
@@ -59,32 +61,46 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"loopback ({requests_per_level:,} requests each level, bundles no other level sends, connections "
                 f"made before the clock starts) against a server in its own process, configured as a bank runs it "
                 f"(its receipt outbox, its challenge store, the circulation contract), on the embedded chain and on "
-                f"a Hardhat node. The load generator (`http.client` in threads) is a third process, the Hardhat node "
-                f"a fourth: all share the machine's cores. Concurrent requests are coalesced into one `verify_many`. "
+                f"a Hardhat node. The load generator is a third process (keep-alive connections on one asyncio loop, "
+                f"requests prepared before the clock starts, answers read by status line and Content-Length: the "
+                f"server does the same work for it as for any client), the Hardhat node a fourth: all share the "
+                f"machine's cores. Concurrent requests are coalesced into one `verify_many`. "
                 f"Baseline: `verify_many` over the texts of the same {documents:,} bundles in the server process, "
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
                 f"the baseline's CPU per document. On the Hardhat node the same chain and bundles are then served by "
-                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers'), sending "
-                f"bundles of the earlier levels again (the service caches no reads between requests). Goals: at 64 "
+                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers', and in "
+                f"brackets each worker's share of it: the kernel hands each new connection to whichever worker "
+                f"accepts first), sending "
+                f"bundles of the earlier levels again (the service caches no reads between requests). Cores busy: the "
+                f"CPU seconds per second of the server, the node and the load generator together (of the machine's "
+                f"2, shared with whatever else runs). Goals: at 64 "
                 f"clients >= 60% of the baseline, p99 < 150 ms on Hardhat; one client >= 200 requests/s; the "
                 f"service's own code under 0.5 ms of CPU per request; two workers >= 1.6x one at 64 clients.",
                 ["server", "clients", "requests/s", "vs verify_many", "p50 ms", "p99 ms", "server CPU ms per request",
-                 "beyond verification", "node CPU ms per request"])
+                 "beyond verification", "node CPU ms per request", "load generator CPU ms per request",
+                 "cores busy"])
     one_worker = {clients: rate for server, clients, rate, *_ in rows if server == "hardhat"}
-    for server, clients, rate, p50, p99, cpu_ms, node_ms in rows:
+    for server, clients, rate, p50, p99, cpu_ms, node_ms, generator_ms, shares in rows:
         b = baselines[server.split(",")[0]]
         versus = f"{rate / b['rate']:.0%}"
         if server.endswith("workers") and clients in one_worker:
             versus += f" ({rate / one_worker[clients]:.2f}x one worker)"
-        s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}", f"{cpu_ms:.2f}",
-                       f"{cpu_ms - b['cpu_ms']:.2f}", f"{node_ms:.2f}" if server != "embedded" else ""])
+        split = f" ({' / '.join(f'{share:.0%}' for share in shares)})" if shares else ""
+        busy = rate * (cpu_ms + node_ms + generator_ms) / 1000
+        s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}",
+                       f"{cpu_ms:.2f}{split}", f"{cpu_ms - b['cpu_ms']:.2f}",
+                       f"{node_ms:.2f}" if server != "embedded" else "", f"{generator_ms:.2f}", f"{busy:.2f}"])
     s.load = "; ".join(loads)
     return s
 
 
-def _chain_load(chain: str, documents: int, requests_per_level: int
-                ) -> tuple[dict[str, float], list[tuple[str, int, float, float, float, float, float]]]:
+#: One level's figures: server, clients, requests/s, p50 and p99 ms, CPU ms per request of the server, the node
+#: and the load generator, and each worker's share of the server's CPU (none for one process).
+Level = tuple[str, int, float, float, float, float, float, float, list[float]]
+
+
+def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[dict[str, float], list[Level]]:
     with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
         url = stack.enter_context(hardhat_node(Path(work) / "hardhat")) if chain == "hardhat" else None
         node = GROUPS.get(url) if url else None
@@ -95,7 +111,7 @@ def _chain_load(chain: str, documents: int, requests_per_level: int
             assert child.stdout is not None and child.stdin is not None
             ready = json.loads(child.stdout.readline())
             bundles = [p.read_bytes() for p in sorted(Path(ready["bundles"]).glob("*.json"))]
-            rows = []
+            rows: list[Level] = []
             plan = [(chain, clients) for clients in LEVELS]
             if url:
                 plan += [(f"{chain}, 2 workers", clients) for clients in WORKER_LEVELS]
@@ -108,56 +124,94 @@ def _chain_load(chain: str, documents: int, requests_per_level: int
                 start = level * requests_per_level
                 mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
                 server_before, node_before = _server_cpu(child.pid, group), group_cpu(node)
+                generator_before = time.process_time()
                 measured = _level(ready["port"], ready["key"], mine, clients)
-                cpu_ms = (_server_cpu(child.pid, group) - server_before) / requests_per_level * 1000
+                generator_ms = (time.process_time() - generator_before) / requests_per_level * 1000
+                server_after = _server_cpu(child.pid, group)
+                cpu_ms = sum(server_after.values()) - sum(server_before.values())
                 node_ms = (group_cpu(node) - node_before) / requests_per_level * 1000
-                rows.append((server, *measured, cpu_ms, node_ms))
+                shares = sorted((server_after[p] - server_before.get(p, 0.0)) / cpu_ms for p in server_after)
+                rows.append((server, *measured, cpu_ms / requests_per_level * 1000, node_ms, generator_ms,
+                             shares if group else []))
         finally:
             child.terminate()
             child.wait(timeout=60)
     return ready["baseline"], rows
 
 
-def _server_cpu(child: int, workers: int | None) -> float:
-    """CPU seconds of the server: the child process serving in process, or the workers' process group."""
-    return group_cpu(workers) if workers else process_cpu(child)
+def _server_cpu(child: int, supervisor: int | None) -> dict[int, float]:
+    """CPU seconds of the server by process: the child serving in process, or each worker under ``supervisor``
+    (its own CPU is the supervisor's pings, left out)."""
+    if supervisor is None:
+        return {child: process_cpu(child)}
+    cpu = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor and not _resource_tracker(int(entry)):
+                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu
+
+
+def _resource_tracker(pid: int) -> bool:
+    """Whether ``pid`` is multiprocessing's resource tracker (a child of uvicorn's supervisor beside the workers)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"resource_tracker" in f.read()
+    except OSError:
+        return True
 
 
 def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
-    latencies: list[float] = []
-    lock = threading.Lock()
+    """``bundles`` sent by ``clients`` keep-alive connections, each a request at a time: the clients, requests
+    per second, p50 and p99 seconds."""
+    return asyncio.run(_clients(port, key, bundles, clients))
+
+
+async def _clients(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
     share = len(bundles) // clients
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    head = (f"POST /v1/verifications HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: ").encode()
+    latencies: list[float] = []
+    connections = [await _connected(port) for _ in range(clients)]  # before the clock starts
 
-    connected = threading.Barrier(clients + 1)
-
-    def client(offset: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", "/healthz")  # connect first: the timed requests are keep-alive ones
-        connection.getresponse().read()
-        connected.wait()
-        mine = []
-        for body in bundles[offset * share:(offset + 1) * share]:
+    async def client(offset: int) -> None:
+        reader, writer = connections[offset]
+        requests = [b"%s%d\r\n\r\n%s" % (head, len(body), body)
+                    for body in bundles[offset * share:(offset + 1) * share]]
+        for request in requests:
             started = time.perf_counter()
-            connection.request("POST", "/v1/verifications", body, headers)
-            reply = connection.getresponse()
-            data = reply.read()
-            mine.append(time.perf_counter() - started)
-            assert reply.status == 200 and b'"valid":true' in data, data[:300]
-        connection.close()
-        with lock:
-            latencies.extend(mine)
+            writer.write(request)
+            status, data = await _answer(reader)
+            latencies.append(time.perf_counter() - started)
+            assert status == 200 and b'"valid":true' in data, data[:300]
+        writer.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    connected.wait()
     started = time.perf_counter()
-    for t in threads:
-        t.join()
+    await asyncio.gather(*(client(i) for i in range(clients)))
     wall = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
     return clients, len(latencies) / wall, cuts[49] * 1000, cuts[98] * 1000
+
+
+async def _connected(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A keep-alive connection to the server, that has had its first answer (``GET /healthz``)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+    status, _ = await _answer(reader)
+    assert status == 200
+    return reader, writer
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and body of the next answer on ``reader`` (the server gives every answer a Content-Length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+    return int(head[9:12]), await reader.readexactly(length)
 
 
 def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -> None:
@@ -169,6 +223,7 @@ def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -
     from ..config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
     from ..issuer.client import IssuerClient
     from ..issuer.journal import Journal
+    from ..service import server as service_server
     from ..service.app import create_app
     from ..service.auth import new_key
     from ..session import Session
@@ -193,7 +248,7 @@ def _serve(documents: int, work: Path, node_url: str | None, node: int | None) -
                                             rate_limits=work / "limits.sqlite"))
     app = create_app(Session(config, w3=w.w3))
     gc.freeze()  # as `crossverify serve` does: what setting up made is never scanned by the collector again
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+    server = uvicorn.Server(service_server.config(app, config.service, host="127.0.0.1", port=0, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -246,15 +301,7 @@ def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int
 
 def _workers_up(supervisor: int, workers: int) -> bool:
     """Whether the supervisor has its ``workers`` processes (each answers once started)."""
-    children = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    children += int(f.read().rsplit(")", 1)[1].split()[1]) == supervisor
-            except OSError:
-                continue
-    return children >= workers
+    return len(_server_cpu(0, supervisor)) >= workers
 
 
 if __name__ == "__main__":

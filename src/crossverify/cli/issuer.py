@@ -119,7 +119,7 @@ def pickup_status(app: App, reference: str) -> None:
 @command
 def issuer_status(app: App) -> None:
     """Documents pending and in each batch state."""
-    counts = app.session.journal.counts(app.session.issuer_id)
+    counts = app.session.journal_read_only.counts(app.session.issuer_id)
     app.emit(counts, ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -146,7 +146,7 @@ def issuer_revoke(app: App, reference: str | None, document: str | None, batch: 
 @command
 def issuer_backup(app: App, target: Path) -> None:
     """Copy the journal (salts of every document included) to TARGET while it stays in use."""
-    path = app.session.journal.store.backup(target)
+    path = app.session.journal_read_only.store.backup(target)
     app.emit({"backup": path}, f"journal backed up to {path}")
 
 
@@ -155,7 +155,7 @@ def issuer_backup(app: App, target: Path) -> None:
 @command
 def issuer_export_bundles(app: App, folder: Path) -> None:
     """Write every anchored document's bundle again into FOLDER, from the journal alone (no node, no key)."""
-    written = export_bundles(app.session.journal, app.session.issuer_id, folder)
+    written = export_bundles(app.session.journal_read_only, app.session.issuer_id, folder)
     app.emit({"exported": len(written), "folder": folder}, f"{counted(len(written), 'bundle')} written to {folder}")
 
 

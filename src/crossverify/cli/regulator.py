@@ -92,8 +92,14 @@ def _sync(app: App) -> tuple[dict[str, Any], str]:
     rewound = (f" (first rewound {counted(indexed.rewound, 'event')} from blocks that left the chain)"
                if indexed.rewound else "")
     said = f"indexed {counted(indexed.events, 'event')} from blocks {indexed.from_block}-{indexed.to_block}{rewound}"
-    data = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block, "events": indexed.events,
-            "rewound": indexed.rewound}
+    data: dict[str, Any] = {"fromBlock": indexed.from_block, "toBlock": indexed.to_block,
+                            "events": indexed.events, "rewound": indexed.rewound}
+    if indexed.followed is not None:
+        before = session.regulator.registries()[-2]
+        said = (f"followed the registry succession from {before.registry} (chain {before.chain_id}) to "
+                f"{indexed.followed.registry} (chain {indexed.followed.chain_id}), recorded by its consortium at "
+                f"{utc_minute(before.recorded_at)} UTC; the history so far stays in this index\n{said}")
+        data["followed"] = indexed.followed.as_json()
     if opened is not None:
         data |= {"receipts": opened.receipts, "disputes": opened.disputes, "unreadable": opened.unreadable}
         said += (f"; opened {counted(opened.receipts, 'receipt')} and {counted(opened.disputes, 'dispute event')} "

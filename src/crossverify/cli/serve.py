@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -98,8 +99,11 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
     os.environ["CROSSVERIFY_SERVICE_WORKERS"] = str(workers)
     if config.source != "defaults and environment":
         os.environ["CROSSVERIFY_CONFIG"] = str(Path(config.source).resolve())
+    # Each worker's requests bounded as one process's are (the protocol imported by name in the worker).
+    guarded: dict[str, Any] = {"http": "crossverify.service.server:WorkerHttp", "loop": "uvloop",
+                               "timeout_keep_alive": config.service.keep_alive}
     uvicorn.run("crossverify.service.app:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, **guarded)
 
 
 @serve.command("new-key")

@@ -64,6 +64,7 @@ from .certificate import (
     is_attachment,
 )
 from .encoding import to_hex
+from .frozen import FrozenArray, FrozenObject
 from .hashing import HashAlgorithm
 from .merkle import expected_proof_length, root_from_proof
 from .strict_json import MAX_SAFE_INTEGER, pointer, read_json, read_pairs
@@ -483,7 +484,7 @@ def _plainly_valid(claims: Claims, hash_alg: HashAlgorithm) -> bool:
     hidden = {s for n, s in zip(names, claims.salts, strict=True) if n is None}
     try:
         return len(hidden) == len(names) - len(shown) and hidden.isdisjoint(
-            claims.leaves(hash_alg.hasher(), redacted=False))
+            claims.leaves(hash_alg.hasher(), redacted=False, keep=True))
     except CrossverifyError:  # no hasher for the algorithm, or a value that is no JSON: named one claim at a time
         return False
 
@@ -633,7 +634,7 @@ def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
         if not ((kind is str and (value.isascii() or not _SURROGATE.search(value))) or kind is bool
                 or value is None or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER) or kind is float):
             value = _plain(value, MAX_VALUE_DEPTH)
-            if value is _DECLINED or (type(value) is dict and attachment_fault(value)):
+            if value is _DECLINED or (type(value) is FrozenObject and attachment_fault(value)):
                 return None
         if type(name) is not str:
             return None
@@ -655,7 +656,7 @@ def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
     except CrossverifyError:
         return None
     unique = set(leaf_hashes)
-    if len(unique) != len(leaf_hashes) or not unique.isdisjoint(claims.leaves(hasher, redacted=False)):
+    if len(unique) != len(leaf_hashes) or not unique.isdisjoint(claims.leaves(hasher, redacted=False, keep=True)):
         return None
     return claims
 
@@ -693,7 +694,7 @@ _DECLINED = object()
 
 
 def _plain(value: Any, room: int) -> Any:
-    """A claim value from its pairs form as the strict reading gives it (objects as ``dict``), or ``_DECLINED``
+    """A claim value from its pairs form as the strict reading gives it, frozen (:mod:`.frozen`), or ``_DECLINED``
     when a strict reading could refuse it (a name written twice, a lone surrogate, an integer beyond ±(2^53 − 1),
     more than ``room`` levels of nesting)."""
     kind = type(value)
@@ -707,12 +708,12 @@ def _plain(value: Any, room: int) -> Any:
         return _DECLINED
     if kind is list:
         items = [_plain(item, room - 1) for item in value]
-        return _DECLINED if any(item is _DECLINED for item in items) else items
+        return _DECLINED if any(item is _DECLINED for item in items) else FrozenArray(items)
     members = {name: _plain(item, room - 1) for name, item in value}
     if (len(members) != len(value) or any(item is _DECLINED for item in members.values())
             or any(not name.isascii() and _SURROGATE.search(name) for name in members)):
         return _DECLINED
-    return members
+    return FrozenObject(members)
 
 
 @lru_cache(maxsize=256)  # a bank reads few registries

@@ -17,6 +17,7 @@ from typing import Any
 import rfc8785
 
 from ..errors import InvalidClaim
+from .frozen import FrozenArray, FrozenObject
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -40,10 +41,10 @@ def _value(value: Any) -> str | None:
     if text is not None:
         return text
     kind = type(value)
-    if kind is list:
+    if kind is list or kind is FrozenArray:
         items = [_value(item) for item in value]
         return None if None in items else f"[{','.join(items)}]"  # type: ignore[arg-type]
-    if kind is dict:
+    if kind is dict or kind is FrozenObject:
         names = sorted(value) if all(type(n) is str for n in value) else None
         if names is None or not all(n.isascii() or max(n) <= "\uffff" for n in names):
             return None

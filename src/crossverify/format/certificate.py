@@ -22,6 +22,7 @@ from ..errors import HolderKeyError, InvalidClaim
 from .canonical import canonical_claim, canonical_header
 from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
+from .frozen import FROZEN, frozen
 from .hashing import HashAlgorithm, Hasher
 from .holder import HOLDER_CLAIM, key_from_claim
 from .strict_json import MAX_DEPTH, MAX_SAFE_INTEGER, depth, pointer
@@ -144,20 +145,26 @@ class Claims(Sequence[Disclosure]):
     """A document's claims, in order, as a bundle keeps them: side by side, each claim's name (``None`` where it is
     redacted), value (``None`` there) and salt (there, its leaf hash), with no object per claim until one is
     asked for. A reader of thousands of files builds no object per claim, and Python's collector has a dozen
-    objects fewer per document to walk. Immutable; equal to, and hashed as, the tuple of the same :class:`Claim`
-    and :class:`RedactedClaim` objects."""
+    objects fewer per document to walk. Immutable all the way down (objects and arrays among the values are
+    frozen, :mod:`.frozen`), so leaves hashed once, while a reader checks the claims, stay theirs; equal to, and
+    hashed as, the tuple of the same :class:`Claim` and :class:`RedactedClaim` objects."""
 
-    __slots__ = ("names", "salts", "values")
+    __slots__ = ("_leaves", "names", "salts", "values")
     names: tuple[str | None, ...]
     values: tuple[JSON, ...]
     salts: tuple[bytes, ...]
+    #: The leaves last kept (:meth:`leaves` with ``keep``) and the hasher that hashed them; ``None``: none kept.
+    _leaves: tuple[Hasher, tuple[bytes, ...]] | None
 
     def __init__(self, names: tuple[str | None, ...], values: tuple[JSON, ...], salts: tuple[bytes, ...]) -> None:
         if not len(names) == len(values) == len(salts):
             raise ValueError("as many names, values and salts as claims")
+        if not set(map(type, values)) <= FROZEN:
+            values = tuple(map(frozen, values))
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "salts", salts)
+        object.__setattr__(self, "_leaves", None)
 
     @classmethod
     def of(cls, claims: Sequence[Disclosure]) -> Claims:
@@ -220,14 +227,21 @@ class Claims(Sequence[Disclosure]):
             return dict(zip(self.names, self.values, strict=True))  # type: ignore[arg-type]
         return {n: v for n, v in zip(self.names, self.values, strict=True) if n is not None}
 
-    def leaves(self, hasher: Hasher, redacted: bool = True) -> list[bytes]:
+    def leaves(self, hasher: Hasher, redacted: bool = True, *, keep: bool = False) -> Sequence[bytes]:
         """Each claim's leaf: ``H(0x00 || salt || JCS([name, value]))``, or the leaf hash a redacted claim keeps
-        (``redacted=False``: the disclosed claims' leaves only)."""
+        (``redacted=False``: the disclosed claims' leaves only). ``keep``: remember them, so that the next call
+        with the same ``hasher`` (the document digest's, after a reader checked the claims) hashes nothing."""
+        kept = self._leaves
+        if kept is not None and kept[0] is hasher:
+            leaves = kept[1]
+        else:
+            leaves = tuple([s if n is None else hasher(CLAIM_PREFIX + s + canonical_claim(n, v))
+                            for n, v, s in zip(self.names, self.values, self.salts, strict=True)])
+            if keep and set(map(type, self.values)) <= FROZEN:  # no value can change: the leaves stay right
+                object.__setattr__(self, "_leaves", (hasher, leaves))
         if redacted:
-            return [s if n is None else hasher(CLAIM_PREFIX + s + canonical_claim(n, v))
-                    for n, v, s in zip(self.names, self.values, self.salts, strict=True)]
-        return [hasher(CLAIM_PREFIX + s + canonical_claim(n, v))
-                for n, v, s in zip(self.names, self.values, self.salts, strict=True) if n is not None]
+            return leaves
+        return [leaf for n, leaf in zip(self.names, leaves, strict=True) if n is not None]
 
 
 def _disclosure(name: str | None, value: JSON, salt: bytes) -> Disclosure:

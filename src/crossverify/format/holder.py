@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,13 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+#: 32 bytes in canonical unpadded base64url: 42 characters, then one whose two low bits (beyond the 256th) are zero.
+_COORDINATE_B64 = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z")
+
+
 def _unb64url(text: Any, member: str) -> bytes:
+    if type(text) is str and _COORDINATE_B64.match(text):
+        return base64.urlsafe_b64decode(text + "=")
     if not isinstance(text, str) or "=" in text or len(text) != 43:
         raise HolderKeyError(f"JWK member {member!r} must be 43 characters of unpadded base64url")
     try:

@@ -22,6 +22,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from json.encoder import encode_basestring as quote
 from typing import Any
 
 from .. import gm
@@ -52,7 +53,7 @@ from .holder import (
     key_from_claim,
     public_jwk,
 )
-from .strict_json import MAX_DEPTH, read_json, read_pairs
+from .strict_json import MAX_DEPTH, MAX_SAFE_INTEGER, read_json, read_pairs
 from .validation import SchemaCheck, compile_schema
 
 PRESENTATION_VERSION = 1
@@ -106,7 +107,19 @@ class Binding:
     exp: int
 
     def signing_input(self, digest: bytes) -> bytes:
-        """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``."""
+        """The exact bytes the holder signs (and whose SHA-256 is the presentation hash) for ``digest``: the
+        members written in RFC 8785's order directly when every one is of its type (strings quoted as RFC 8785
+        quotes them, times safe integers), else encoded by :func:`~.canonical.canonical_json`."""
+        aud, purpose, names, iat, exp = self.aud, self.purpose, self.disclosed, self.iat, self.exp
+        if (type(aud) is str and type(purpose) is str and type(iat) is int and type(exp) is int
+                and 0 <= iat <= MAX_SAFE_INTEGER and 0 <= exp <= MAX_SAFE_INTEGER
+                and all(type(n) is str for n in names)):
+            try:
+                return (f'{{"aud":{quote(aud)},"digest":"0x{digest.hex()}","disclosed":[{",".join(map(quote, names))}'
+                        f'],"exp":{exp},"iat":{iat},"nonce":"0x{self.nonce.hex()}","purpose":{quote(purpose)},'
+                        f'"typ":"{TYP}"}}').encode()
+            except UnicodeEncodeError:  # a lone surrogate: RFC 8785 refuses it in its own words
+                pass
         return canonical_json({
             "aud": self.aud, "digest": to_hex(digest), "disclosed": list(self.disclosed), "exp": self.exp,
             "iat": self.iat, "nonce": to_hex(self.nonce), "purpose": self.purpose, "typ": TYP,

@@ -159,10 +159,11 @@ class DocumentRecord:
 
 
 class Journal:
-    """A journal file shared by the issuers one process serves; every query names its issuer."""
+    """A journal file shared by the issuers one process serves; every query names its issuer. ``read_only``: for
+    commands that only read it (no lock, nothing written: see :class:`~crossverify.store.Store`)."""
 
-    def __init__(self, location: Location) -> None:
-        self.store = Store(location, MIGRATIONS, kind="journal")
+    def __init__(self, location: Location, *, read_only: bool = False) -> None:
+        self.store = Store(location, MIGRATIONS, kind="journal", read_only=read_only)
         #: Where the journal is, for messages.
         self.where = self.store.where
         self._db = self.store.db

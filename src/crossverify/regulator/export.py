@@ -10,6 +10,7 @@ import io
 import json
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from itertools import pairwise
 from typing import Any
 
 from ..format.display import number
@@ -35,6 +36,11 @@ def to_csv(report: AuditReport) -> str:
                 writer.writerow([section.removeprefix("by_"), key, metric, value])
     for reason, count in report.revocation_reasons.items():
         writer.writerow(["revocation_reason", reason, "count", count])
+    if len(report.registries) > 1:  # a succession: where the history came from
+        for r in report.registries:
+            for metric in ("chainId", "genesis", "recordedAsPredecessorAt", "followedAt", "reanchoredBatches",
+                           "restoredRevocations"):
+                writer.writerow(["registry", r["registry"], metric, r[metric]])
     if report.circulation is not None:
         c = report.circulation
         for section, key in (("circulation_verifier", "byVerifier"), ("circulation_day", "byDay")):
@@ -133,6 +139,7 @@ class _Page:
         banks = self.figures("bank", report.by_verifier)
         sub = t("report.sub", registry=report.registry, chain=report.chain_id, freshness=self.fresh(report),
                 generated=utc_minute(report.generated_at))
+        history = f'<p class="sub">{_e(self.history(report.registries))}</p>' if len(report.registries) > 1 else ""
         return f"""<!doctype html>
 <html lang="{_e(self.language)}"><head><meta charset="utf-8"><title>{_e(t("report.title"))}</title>
 <style>
@@ -152,7 +159,7 @@ td.code{{color:#5b6875;font-family:ui-monospace,monospace;font-size:12px}}
 .kind h3{{margin:.2rem 0}} .kind .count{{color:#c0392b}} .kind.medium .count{{color:#d68910}}
 </style></head><body>
 <h1>{_e(t("report.title"))}</h1>
-<p class="sub">{_e(sub)}</p>
+<p class="sub">{_e(sub)}</p>{history}
 <div class="cards">{cards}</div>
 <h2>{_e(t("anomalies.title"))}</h2><div class="anomalies">{anomalies}</div>
 <div class="charts">{''.join(charts)}</div>
@@ -162,6 +169,15 @@ td.code{{color:#5b6875;font-family:ui-monospace,monospace;font-size:12px}}
 <h2>{_e(t("report.governance"))}</h2>{governance}
 </body></html>
 """
+
+    def history(self, held: list[dict[str, Any]]) -> str:
+        """Where the history came from: the registries of a succession, and when each was recorded."""
+        steps = [self.t("history.first", registry=held[0]["registry"], chain=held[0]["chainId"])]
+        steps += [self.t("history.next", registry=r["registry"], chain=r["chainId"],
+                         recorded=utc_minute(before["recordedAsPredecessorAt"] or 0),
+                         batches=self.n(r["reanchoredBatches"]), revocations=self.n(r["restoredRevocations"]))
+                  for before, r in pairwise(held)]
+        return self.t("history.from", count=len(held), steps="; ".join(steps))
 
     def fresh(self, report: AuditReport) -> str:
         f = report.freshness

@@ -20,7 +20,7 @@ from . import anomalies
 
 HOUR = 3600
 #: Bumped when the rows derived from the events change: the index derives them again from its events.
-VERSION = "2"
+VERSION = "3"
 TABLES = ("anchors", "revocations", "compromised_keys", "compromised_admins", "sealed_batches")
 
 
@@ -39,15 +39,20 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
     """Derive the rows of ``events`` (in chain order); returns the earliest block time they touched."""
     touched: list[int] = []
     hours: set[tuple[str, int]] = set()
+    eras = [int(first) for (first,) in db.execute("SELECT first_block FROM registries ORDER BY first_block")]
     for e in events:
         a, t = e.args, e.block_time
         if e.name == "BatchAnchored":
             issuer = code_name(from_hex(a["issuerId"]))
-            _replace_squat(db, e, issuer)
+            era = _era_start(eras, e.block_number)
+            moved = _held_before(db, "anchors", era, issuer_id=issuer, batch_root=from_hex(a["batchRoot"]),
+                                 replaced=0)
+            if not moved:
+                _replace_squat(db, e, issuer, era)
             db.execute("INSERT INTO anchors (id, block_number, block_time, issuer_id, doc_type, batch_root, documents, "
-                       "signing_key, not_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                       "signing_key, not_after, moved) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "anchors"), e.block_number, t, issuer, code_name(from_hex(a["docType"])),
-                from_hex(a["batchRoot"]), a["leafCount"], a["signingKey"].lower(), a["notAfter"]))
+                from_hex(a["batchRoot"]), a["leafCount"], a["signingKey"].lower(), a["notAfter"], int(moved)))
             since = db.execute("SELECT MIN(compromised_from) FROM compromised_keys WHERE signing_key = ?",
                                (a["signingKey"].lower(),)).fetchone()[0]
             if since is not None and t >= since:
@@ -56,7 +61,7 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
         elif e.name == "SigningKeyCompromised":
             touched.append(_compromised(db, e))
         elif e.name in ("DocumentRevoked", "BatchRevoked"):
-            touched.append(_revoked(db, e))
+            touched.append(_revoked(db, e, _era_start(eras, e.block_number)))
         elif e.name == "IssuerAdminReplaced" and a["compromisedFrom"]:
             touched.append(_compromised_admin(db, e))
         elif e.name == "ReceiptsSealed":
@@ -72,6 +77,21 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
     return min(touched, default=None)
 
 
+def _era_start(eras: list[int], block_number: int) -> int:
+    """The index's first block of the registry (era) that holds ``block_number`` (0 before any succession)."""
+    return max((first for first in eras if first <= block_number), default=0)
+
+
+def _held_before(db: Connection, table: str, era_start: int, **equal: Any) -> bool:
+    """Whether a row of ``table`` from a predecessor registry (before ``era_start``) has the ``equal`` values: the
+    successor holds again what its predecessor held (the same batch re-anchored, the same revocation restored)."""
+    if not era_start:
+        return False
+    where = " AND ".join(f"{column} = ?" for column in equal)
+    return db.execute(f"SELECT 1 FROM {table} WHERE block_number < ? AND {where} LIMIT 1",
+                      (era_start, *equal.values())).fetchone() is not None
+
+
 def _compromised_anchor(db: Connection, raised_by: IndexedEvent, issuer: str, root: str, key: str,
                         anchored_at: int) -> None:
     anomalies.record(db, "anchor_in_compromised_window", root.lower(), block_number=raised_by.block_number,
@@ -79,12 +99,13 @@ def _compromised_anchor(db: Connection, raised_by: IndexedEvent, issuer: str, ro
                      key=key)
 
 
-def _replace_squat(db: Connection, e: IndexedEvent, issuer: str) -> None:
-    """A root anchored again: the registry let the genuine anchor take the place of one whose key was compromised
-    at or before it (a squat). The squat stops counting and is an anomaly."""
+def _replace_squat(db: Connection, e: IndexedEvent, issuer: str, era_start: int) -> None:
+    """A root anchored again on the same registry: the registry let the genuine anchor take the place of one whose
+    key was compromised at or before it (a squat). The squat stops counting and is an anomaly."""
     root = from_hex(e.args["batchRoot"])
     for number, key, anchored_at in db.execute("SELECT id, signing_key, block_time FROM anchors WHERE issuer_id = ? "
-                                               "AND batch_root = ? AND replaced = 0", (issuer, root)).fetchall():
+                                               "AND batch_root = ? AND replaced = 0 AND block_number >= ?",
+                                               (issuer, root, era_start)).fetchall():
         db.execute("UPDATE anchors SET replaced = 1 WHERE id = ?", (number,))
         anomalies.record(db, "anchor_replaced", f"{to_hex(root)}:{anchored_at}", block_number=e.block_number,
                          block_time=e.block_time, happened_at=anchored_at, issuer_id=issuer, batchRoot=to_hex(root),
@@ -145,7 +166,7 @@ def _void_revocation(db: Connection, raised_by: IndexedEvent, revoked_at: int, i
                      issuer_id=issuer, scope=scope, target=target, reason=reason, key=key)
 
 
-def _revoked(db: Connection, e: IndexedEvent) -> int:
+def _revoked(db: Connection, e: IndexedEvent, era_start: int) -> int:
     a, t = e.args, e.block_time
     issuer, reason = code_name(from_hex(a["issuerId"])), RevocationReason(a["reason"]).name.lower()
     scope = "document" if e.name == "DocumentRevoked" else "batch"
@@ -156,12 +177,16 @@ def _revoked(db: Connection, e: IndexedEvent) -> int:
         found = db.execute("SELECT documents FROM anchors WHERE batch_root = ?", (from_hex(target),)).fetchone()
         documents = found[0] if found else 0
     admin = "" if key else a["actor"].lower()
+    restored = _held_before(db, "revocations", era_start, issuer_id=issuer, scope=scope, target=from_hex(target),
+                            counted=1)
     since = _void_since(db, issuer, key, admin)
-    counted = since is None or t < since
+    counted = not restored and (since is None or t < since)
     db.execute("INSERT INTO revocations (id, block_number, block_time, issuer_id, scope, target, reason, "
-               "signing_key, documents, counted, admin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+               "signing_key, documents, counted, admin, restored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
         anomalies.next_id(db, "revocations"), e.block_number, t, issuer, scope, from_hex(target), reason, key,
-        documents, int(counted), admin))
+        documents, int(counted), admin, int(restored)))
+    if restored:  # the predecessor's revocation, held again by its successor: counted once, where it was made
+        return t
     if not counted:  # a compromise the index already holds (a chain read again from an earlier block)
         _void_revocation(db, e, t, issuer, scope, target.lower(), reason, key)
         return t
@@ -207,8 +232,8 @@ def rewind(db: Connection, keep: int, burst_per_hour: int) -> int | None:
     # a replaced squat whose replacement left the chain counts again
     db.execute("UPDATE anchors SET replaced = 0 WHERE id IN (SELECT MAX(id) FROM anchors GROUP BY issuer_id, "
                "batch_root HAVING MIN(replaced) = 1)")
-    voided = db.execute("SELECT id, block_time, issuer_id, signing_key, admin FROM revocations WHERE counted = 0"
-                        ).fetchall()
+    voided = db.execute("SELECT id, block_time, issuer_id, signing_key, admin FROM revocations WHERE counted = 0 "
+                        "AND restored = 0").fetchall()
     for number, revoked_at, issuer, key, admin in voided:
         since = _void_since(db, issuer, key, admin)
         if since is None or revoked_at < since:

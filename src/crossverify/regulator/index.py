@@ -5,6 +5,13 @@ index, with the rows supervision reads derived from them (:mod:`crossverify.regu
 each chunk together with its derived rows and the cursor, so a re-run reads only new blocks and a crash mid-sync
 leaves neither a gap nor a duplicate. Arguments are stored packed (about 150 bytes per receipt). Queries need no
 chain; :meth:`RegulatorReader.freshness` says how far the index is behind it.
+
+The index follows a registry succession: configured for a registry that records, by its consortium's quorum, the
+one the index was reading as its predecessor (a new version of the contracts, or a rebuilt network), the next sync
+first reads the predecessor to the chain's head when it is on the same chain, then carries on in the same index
+with the successor's events, numbered after the predecessor's blocks. Roots the successor anchors again and
+revocations it holds again are recognised as the predecessor's (:mod:`crossverify.regulator.facts`). Any other
+registry, chain or genesis is refused (:class:`~crossverify.errors.StoreChainMismatch`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from ..chain.connection import node_errors
 from ..chain.consortium import ConsortiumContract
 from ..chain.logs import LogDecoder, LogSource, RawLog
 from ..chain.registry import Deployed, Registry
-from ..errors import CrossverifyError, IndexNotSynced, LogNotDecodable, TransactionFailed
+from ..errors import CrossverifyError, IndexNotSynced, LogNotDecodable, StoreChainMismatch, TransactionFailed
 from ..store import Location, Store, store_errors
 from . import facts, rollup
 from .facts import IndexedEvent
@@ -50,12 +57,37 @@ class SyncReport:
     events.
 
     ``rewound`` events were dropped first because their blocks left the chain (a reorganisation or a reset).
+    ``followed``: the registry the index moved to (a recorded succession); ``events`` then counts the
+    predecessor's last events too, read up to the head first when it is on the same chain.
     """
 
     from_block: int
     to_block: int
     events: int
     rewound: int = 0
+    followed: Registration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A registry whose events the index holds: ``era`` 0 is the first it read, each successor the next.
+    ``first_block`` is the index's number of its first block (its block ``b`` is held as ``b + block_offset``);
+    ``recorded_at``: when its successor's consortium recorded it as predecessor (0: the registry read now);
+    ``followed_at``: when the index moved to it (0 for the first)."""
+
+    era: int
+    chain_id: int
+    genesis: str
+    registry: str
+    first_block: int
+    block_offset: int
+    recorded_at: int
+    followed_at: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"era": self.era, "chainId": self.chain_id, "genesis": self.genesis, "registry": self.registry,
+                "firstBlock": self.first_block, "blockOffset": self.block_offset,
+                "recordedAsPredecessorAt": self.recorded_at or None, "followedAt": self.followed_at or None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +143,8 @@ class RegulatorReader:
         self.consortium = ConsortiumContract.at(registry.w3, registry.consortium_address(), registry.tx_params)
         self.circulation = circulation
         self.contracts: list[Deployed] = [registry, self.consortium, *([circulation] if circulation else [])]
+        #: The binding left behind and when the successor recorded it, while a succession waits for the next sync.
+        self._succession: tuple[dict[str, str], int] | None = None
         self.chunk = chunk
         self.max_events = max_events
         self.from_block = from_block
@@ -124,9 +158,17 @@ class RegulatorReader:
             if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1 and self.store.engine == "sqlite":
                 with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
-            self.store.bind(registry.identity())
+            identity = registry.identity()
+            try:
+                self.store.bind(identity)
+            except StoreChainMismatch as refused:
+                self._succession = self._recorded_succession(identity, refused)
             with self.store.transaction() as db:
                 self._kinds = kinds(db, self.decoder)
+                if db.execute("SELECT 1 FROM registries").fetchone() is None:
+                    held = self._bound(db)
+                    db.execute("INSERT INTO registries VALUES (0, ?, ?, ?, 0, 0, 0, 0)",
+                               (int(held["chain_id"]), held.get("genesis", ""), held["registry"]))
         except BaseException:
             self.store.close()
             raise
@@ -136,6 +178,42 @@ class RegulatorReader:
                        if codec.name in FACT_EVENTS}
         if self._meta("facts") != facts.VERSION:
             self._derive_again()
+
+    def _recorded_succession(self, identity: dict[str, str], refused: StoreChainMismatch) -> tuple[dict[str, str], int]:
+        """The binding the index holds and when the configured registry recorded it as its predecessor; raises
+        ``refused`` unless the configured registry records exactly that (chain id, registry) as its predecessor."""
+        with self.store.transaction() as db:
+            held = self._bound(db)
+        try:
+            recorded = {(chain_id, address.lower()): at for chain_id, address, at in self.registry.predecessors()}
+        except TransactionFailed:
+            raise refused from None  # a registry without successions
+        at = recorded.get((int(held["chain_id"]), held["registry"].lower()))
+        if at is None:
+            raise StoreChainMismatch(f"{refused} (registry {identity['registry']} on chain {identity['chain_id']} does "
+                                     f"not record {held['registry']} on chain {held['chain_id']} as its predecessor)")
+        return held, at
+
+    @staticmethod
+    def _bound(db: Any) -> dict[str, str]:
+        return {k: v for k, v in db.execute("SELECT key, value FROM store_binding").fetchall()
+                if not k.startswith("predecessor.")}
+
+    def registries(self) -> list[Registration]:
+        """Every registry whose events the index holds, in the order it followed them (the last: read now)."""
+        return [Registration(*row) for row in self._db.execute("SELECT era, chain_id, genesis, registry, first_block, "
+                                                               "block_offset, recorded_at, followed_at FROM "
+                                                               "registries ORDER BY era")]
+
+    @property
+    def pending_succession(self) -> tuple[str, int] | None:
+        """The predecessor's address and when its succession was recorded, if the next sync follows it."""
+        return None if self._succession is None else (self._succession[0]["registry"], self._succession[1])
+
+    def _era(self) -> tuple[int, int]:
+        """The registry read now: its era and block offset (the index's number of a block is its number plus it)."""
+        era, offset = self._db.execute("SELECT era, block_offset FROM registries ORDER BY era DESC LIMIT 1").fetchone()
+        return int(era), int(offset)
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -189,7 +267,7 @@ class RegulatorReader:
         except CrossverifyError:
             head = None
         synced_at, indexed_time = self._meta("synced_at"), self._meta("indexed_time")
-        return Freshness(self.next_block - 1 if self.synced else None,
+        return Freshness(self.next_block - 1 - self._era()[1] if self.synced else None,
                          int(indexed_time) if indexed_time else None, int(synced_at) if synced_at else None, head,
                          self.confirmations)
 
@@ -212,72 +290,115 @@ class RegulatorReader:
 
     def index_new(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """:meth:`sync`, for a caller that holds :meth:`syncing`."""
-        w3 = self.registry.w3
-        addresses = self.decoder.addresses
         with node_errors():
+            followed, caught_up = self._follow()
             rewound = self._rewind_to_fork()
-            start, total, span, cap = self.next_block, 0, self.span, self.chunk
-            latest = w3.eth.block_number - self.confirmations
-            low = start
-            if low > latest:
-                self._synced(low - 1, None)
-            while low <= latest:
-                high = min(low + span - 1, latest)
-                try:
-                    logs = self._source.logs(addresses, low, high)
-                except TransactionFailed:
-                    if span == 1:
-                        raise
-                    cap = span = max(1, span // 2)  # the node refused the range or the result's size
-                    continue
-                load = max(len(logs), sum(len(x.data) for x in logs) // DATA_PER_EVENT)
-                if load > 2 * self.max_events and span > 1:
-                    span = _next_span(span, load, self.max_events, cap)
-                    continue  # denser than the span was sized for: drop it and read a shorter one
-                found = self._source.blocks({x.block_number for x in logs} | {high})
-                if found[high] is None:
-                    latest = low - 1  # the chain became shorter while we read: the next sync rewinds
-                    break
-                blocks = {n: b for n, b in found.items() if b is not None}
-                if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
-                       for x in logs):
-                    continue  # the chain reorganised while we read: read the chunk again
+            report = self._read(self.decoder, on_chunk)
+        return SyncReport(report.from_block, report.to_block, report.events + caught_up, rewound, followed)
+
+    def _follow(self) -> tuple[Registration | None, int]:
+        """Move the index to the configured registry, which records the one it was reading as its predecessor: on the
+        same chain the predecessor is read to the head first; the successor's blocks are numbered after the last
+        one held. One transaction, with the store's new binding. Returns where it moved and how many of the
+        predecessor's events it read first."""
+        if self._succession is None:
+            return None, 0
+        held, recorded_at = self._succession
+        identity = self.registry.identity()
+        caught_up = 0
+        if held.get("genesis") == identity["genesis"]:
+            old = Registry.at(self.registry.w3, held["registry"])
+            consortium = ConsortiumContract.at(old.w3, old.consortium_address())
+            contracts: list[Deployed] = [old, consortium]
+            if self.circulation is not None:
+                contracts.append(CirculationContract.at(old.w3, consortium.circulation_address()))
+            self._rewind_to_fork()
+            caught_up = self._read(LogDecoder((c.address, c.contract.abi) for c in contracts)).events
+        era, _ = self._era()
+        first = self.next_block
+        followed = Registration(era + 1, int(identity["chain_id"]), identity["genesis"], identity["registry"], first,
+                                first - self.from_block, 0, int(time.time()))
+        with self.store.transaction() as db:
+            db.execute("UPDATE registries SET recorded_at = ? WHERE era = ?", (recorded_at, era))
+            db.execute("INSERT INTO registries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+                followed.era, followed.chain_id, followed.genesis, followed.registry, followed.first_block,
+                followed.block_offset, 0, followed.followed_at))
+            self.store.rebind(identity, db)
+        self._succession = None
+        log.warning("the index follows a registry succession", extra={
+            "from": held["registry"], "to": identity["registry"], "recorded_at": recorded_at,
+            "first_block": first, "caught_up": caught_up})
+        return followed, caught_up
+
+    def _read(self, decoder: LogDecoder, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Read ``decoder``'s contracts' logs from the cursor to ``confirmations`` below the head (block numbers of
+        the report: the chain's)."""
+        w3 = self.registry.w3
+        addresses = decoder.addresses
+        _, offset = self._era()
+        start, total, span, cap = self.next_block - offset, 0, self.span, self.chunk
+        latest = w3.eth.block_number - self.confirmations
+        low = start
+        if low > latest:
+            self._synced(low - 1 + offset, None)
+        while low <= latest:
+            high = min(low + span - 1, latest)
+            try:
+                logs = self._source.logs(addresses, low, high)
+            except TransactionFailed:
+                if span == 1:
+                    raise
+                cap = span = max(1, span // 2)  # the node refused the range or the result's size
+                continue
+            load = max(len(logs), sum(len(x.data) for x in logs) // DATA_PER_EVENT)
+            if load > 2 * self.max_events and span > 1:
                 span = _next_span(span, load, self.max_events, cap)
-                rows = self.add_chunk(logs, blocks, high, span)
-                total += len(rows)
-                log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
-                if on_chunk:
-                    on_chunk(high + 1 - start, latest + 1 - start)
-                low = high + 1
-        return SyncReport(start, max(latest, start - 1), total, rewound)
+                continue  # denser than the span was sized for: drop it and read a shorter one
+            found = self._source.blocks({x.block_number for x in logs} | {high})
+            if found[high] is None:
+                latest = low - 1  # the chain became shorter while we read: the next sync rewinds
+                break
+            blocks = {n: b for n, b in found.items() if b is not None}
+            if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
+                   for x in logs):
+                continue  # the chain reorganised while we read: read the chunk again
+            span = _next_span(span, load, self.max_events, cap)
+            rows = self.add_chunk(logs, blocks, high, span, offset, decoder)
+            total += len(rows)
+            log.info("events indexed", extra={"from_block": low, "to_block": high, "events": len(rows)})
+            if on_chunk:
+                on_chunk(high + 1 - start, latest + 1 - start)
+            low = high + 1
+        return SyncReport(start, max(latest, start - 1), total)
 
     def add_chunk(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]], last: int,
-                  span: int | None = None) -> list[tuple[Any, ...]]:
+                  span: int | None = None, offset: int = 0, decoder: LogDecoder | None = None) -> list[tuple[Any, ...]]:
         """Index ``logs`` (every log of the blocks up to ``last``; ``blocks``: number -> (hash, time) of each block
         holding one, and of ``last``) with the rows derived from them and the cursor, in one transaction; returns
-        the index rows."""
-        rows = self._rows(logs, blocks)
+        the index rows. The index numbers a block ``offset`` after the chain does (the registry's era)."""
+        rows = self._rows(logs, blocks, offset, decoder or self.decoder)
         with self.store.transaction() as db:
             db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
             db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO UPDATE "
-                           "SET hash = excluded.hash", [(n, b[0]) for n, b in blocks.items()])
+                           "SET hash = excluded.hash", [(n + offset, b[0]) for n, b in blocks.items()])
             touched = facts.add(db, self._decoded(r[:4] + r[5:] for r in rows), self.burst_per_hour)
             if touched is not None:
                 rollup.refresh(db, rollup.KEYLESS, touched)
             if span is not None:
                 db.execute(SET_META, ("span", str(span)))
-            self._synced(last, blocks[last][1], db)
+            self._synced(last + offset, blocks[last][1], db)
         return rows
 
-    def _rows(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]]) -> list[tuple[Any, ...]]:
+    def _rows(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]], offset: int,
+              decoder: LogDecoder) -> list[tuple[Any, ...]]:
         """Index rows for one chunk's logs, packed; every log must decode strictly."""
         rows = []
         previous: tuple[int, str] | None = None
-        codec_of, numbers = self.decoder.codec, self._kinds
+        codec_of, numbers = decoder.codec, self._kinds
         for x in sorted(logs, key=lambda x: (x.block_number, x.log_index)):
             codec = codec_of(x)
             here = (x.block_number, x.transaction_hash)
-            rows.append((x.block_number, x.log_index, blocks[x.block_number][1], numbers[codec.topic],
+            rows.append((x.block_number + offset, x.log_index, blocks[x.block_number][1], numbers[codec.topic],
                          None if here == previous else bytes.fromhex(x.transaction_hash[2:]),
                          codec.pack(x.topics, x.data)))
             previous = here
@@ -289,7 +410,10 @@ class RegulatorReader:
         Stored block hashes that the chain still has form a prefix (each block commits to its parent), so the
         last one still held is found by binary search: one look-up when nothing changed.
         """
-        stored = self._db.execute("SELECT number, hash FROM blocks ORDER BY number").fetchall()
+        era, offset = self._era()
+        first = self._db.execute("SELECT first_block FROM registries WHERE era = ?", (era,)).fetchone()[0]
+        stored = [(number - offset, block_hash) for number, block_hash in self._db.execute(
+            "SELECT number, hash FROM blocks WHERE number >= ? ORDER BY number", (first,)).fetchall()]
         if not stored or self._holds(*stored[-1]):
             return 0
         low, high = 0, len(stored) - 1  # stored[high] is gone; find the last index still held
@@ -299,7 +423,7 @@ class RegulatorReader:
                 low = middle + 1
             else:
                 high = middle
-        keep = stored[low - 1][0] if low > 0 else self.from_block - 1
+        keep = (stored[low - 1][0] if low > 0 else self.from_block - 1) + offset
         log.warning("fork found: rewinding the index", extra={"last_block_kept": keep})
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount

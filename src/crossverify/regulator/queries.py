@@ -72,12 +72,12 @@ TABLES: dict[str, Table] = {
          "consent": "consent"}, keyed=True),
     "anchors": Table("anchors", (
         ("anchoredAt", "block_time"), ("issuer", "issuer_id"), ("docType", "doc_type"), ("documents", "documents"),
-        ("batchRoot", "batch_root"), ("signingKey", "signing_key"), ("notAfter", "not_after"),
+        ("batchRoot", "batch_root"), ("signingKey", "signing_key"), ("notAfter", "not_after"), ("moved", "moved"),
         ("block", "block_number")), {"issuer": "issuer_id", "doc_type": "doc_type"}),
     "revocations": Table("revocations", (
         ("revokedAt", "block_time"), ("issuer", "issuer_id"), ("scope", "scope"), ("target", "target"),
-        ("reason", "reason"), ("documents", "documents"), ("counted", "counted"), ("signingKey", "signing_key"),
-        ("block", "block_number")), {"issuer": "issuer_id", "reason": "reason"}),
+        ("reason", "reason"), ("documents", "documents"), ("counted", "counted"), ("restored", "restored"),
+        ("signingKey", "signing_key"), ("block", "block_number")), {"issuer": "issuer_id", "reason": "reason"}),
     "anomalies": Table("anomalies", (
         ("raisedAt", "block_time"), ("kind", "kind"), ("happenedAt", "happened_at"), ("bank", "verifier"),
         ("issuer", "issuer_id"), ("documentDigest", "document_digest"), ("details", "details"),
@@ -115,6 +115,7 @@ class AuditReport:
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     governance: list[dict[str, Any]] = field(default_factory=list)
     circulation: dict[str, Any] | None = None  # the opened trail; None: read without keys
+    registries: list[dict[str, Any]] = field(default_factory=list)  # where the history came from (successions)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -174,6 +175,7 @@ class Supervision:
             out["disputes"] = self._dispute_figures(filters)
         out["anomalies"] = self.anomaly_counts(filters)
         totals["anomalies"] = sum(a["count"] for a in out["anomalies"])
+        out["registries"] = self.registries()
         return out
 
     def _sum(self, measure: str, dimension: str, days: tuple[int, int], value: str = "") -> int:
@@ -230,7 +232,7 @@ class Supervision:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidQuery(f"a page holds 1 to {MAX_PAGE} rows, not {limit}")
         rows = self._db.execute(*page_query(spec, filters, after, limit + 1)).fetchall()
-        shown = [_row(spec, row) for row in rows[:limit]]
+        shown = self._on_chain([_row(spec, row) for row in rows[:limit]])
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(shown, None if last is None else f"{last[0]}.{last[-1]}")
 
@@ -285,22 +287,22 @@ class Supervision:
         roots.discard(bytes(32))
         document: dict[str, Any] = {}
         for root in sorted(roots):
-            for t, issuer, doc_type, documents, not_after, block in self._db.execute(
-                    "SELECT block_time, issuer_id, doc_type, documents, not_after, block_number FROM anchors "
+            for t, issuer, doc_type, documents, not_after, block, moved in self._db.execute(
+                    "SELECT block_time, issuer_id, doc_type, documents, not_after, block_number, moved FROM anchors "
                     "WHERE batch_root = ?", (root,)):
                 document = {"issuer": issuer, "docType": doc_type, "batchRoot": to_hex(root), "notAfter": not_after}
                 events.append({"event": "anchored", "at": t, "issuer": issuer, "docType": doc_type,
                                "batchRoot": to_hex(root), "documents": documents, "notAfter": not_after,
-                               "block": block})
+                               "block": block, "moved": bool(moved)})
         for r in trail.receipts:
             events.append({"event": "verified", "at": r.recorded_at, **r.as_json()})
             document = document or {"issuer": r.issuer_id, "docType": r.doc_type}
         targets = [document_digest, *roots]
-        for t, issuer, scope, reason, counted, block in self._db.execute(
-                "SELECT block_time, issuer_id, scope, reason, counted, block_number FROM revocations WHERE target IN "
-                f"({','.join('?' * len(targets))})", targets):
+        for t, issuer, scope, reason, counted, block, restored in self._db.execute(
+                "SELECT block_time, issuer_id, scope, reason, counted, block_number, restored FROM revocations WHERE "
+                f"target IN ({','.join('?' * len(targets))})", targets):
             events.append({"event": "revoked", "at": t, "issuer": issuer, "scope": scope, "reason": reason,
-                           "counted": bool(counted), "block": block})
+                           "counted": bool(counted), "block": block, "restored": bool(restored)})
         for d in trail.disputes:
             events.append({"event": "disputed", "at": d["openedAt"], **{k: v for k, v in d.items() if k != "answers"}})
             events += [{"event": "answered", "at": a["at"], "disputeId": d["disputeId"], **a} for a in d["answers"]]
@@ -309,8 +311,21 @@ class Supervision:
             "WHERE document_digest = ? ORDER BY block_time, id", (document_digest,))]
         order = {"anchored": 0, "verified": 1, "revoked": 2, "disputed": 3, "answered": 4}
         events.sort(key=lambda e: (e["at"], order[e["event"]]))
-        return {"documentDigest": to_hex(document_digest), "document": document, "events": events,
-                "anomalies": anomalies}
+        return {"documentDigest": to_hex(document_digest), "document": document, "events": self._on_chain(events),
+                "anomalies": self._on_chain(anomalies)}
+
+    def _on_chain(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose ``block`` is the index's number, with the chain's number instead and, once the index follows
+        a registry succession, the ``registry`` that holds it."""
+        held = self.reader.registries()
+        if len(held) < 2:
+            return rows
+        for row in rows:
+            if row.get("block") is not None:
+                era = max((r for r in held if r.first_block <= row["block"]), key=lambda r: r.era, default=held[0])
+                row["block"] -= era.block_offset
+                row["registry"] = era.registry
+        return rows
 
     # -- the report ---------------------------------------------------------------------------------------------
 
@@ -348,11 +363,27 @@ class Supervision:
             chain_id=self.reader.registry.w3.eth.chain_id, freshness=freshness.as_json(), totals=totals,
             by_issuer=dict(sorted(by_issuer.items())), by_verifier=dict(sorted(by_verifier.items())),
             by_doc_type=dict(sorted(by_doc_type.items())), by_day=dict(sorted(by_day.items())),
-            revocation_reasons=reasons, anomalies=groups, governance=self.governance())
+            revocation_reasons=reasons, anomalies=groups, governance=self.governance(),
+            registries=self.registries())
         if self.trail is not None:
             report.circulation = self._circulation(every)
             report.totals["disputes"] = len(report.circulation["disputes"])
         return report
+
+    def registries(self) -> list[dict[str, Any]]:
+        """Where the index's history came from: every registry it read, in order, with when its successor's
+        consortium recorded the succession and when the index followed it; and how many batches and revocations the
+        successor held again (re-anchored, restored: counted once, on the registry that first held them)."""
+        held = self.reader.registries()
+        out = []
+        for i, r in enumerate(held):
+            end = held[i + 1].first_block if i + 1 < len(held) else 2**62
+            reanchored, restored = (int(n) for n in self._db.execute(
+                "SELECT (SELECT COUNT(*) FROM anchors WHERE moved = 1 AND block_number >= ? AND block_number < ?), "
+                "(SELECT COUNT(*) FROM revocations WHERE restored = 1 AND block_number >= ? AND block_number < ?)",
+                (r.first_block, end, r.first_block, end)).fetchone())
+            out.append({**r.as_json(), "reanchoredBatches": reanchored, "restoredRevocations": restored})
+        return out
 
     def anomaly_groups(self, examples: int = 3, filters: Filters = Filters()) -> list[dict[str, Any]]:
         """Anomalies by kind: the catalogue's explanation, the count, and the first ``examples`` rows."""
@@ -486,7 +517,7 @@ def _row(spec: Table, row: tuple[Any, ...]) -> dict[str, Any]:
             value = Consent(value).name.lower()
         elif column == "details":
             value = json.loads(value)
-        elif column == "counted":
+        elif column in ("counted", "moved", "restored"):
             value = bool(value)
         out[name] = value
     if spec.sql == "circulation_receipts":

@@ -16,19 +16,19 @@ DAY = 86400
 #: measure -> (dimension -> the SELECT of ``day, value, amount`` from ``?``, a unix time, onwards)
 MEASURES: dict[str, dict[str, str]] = {
     "batches": {
-        "": "SELECT block_time / 86400, '', COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-            "GROUP BY block_time / 86400",
-        "issuer": "SELECT block_time / 86400, issuer_id, COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-                  "GROUP BY block_time / 86400, issuer_id",
-        "doc_type": "SELECT block_time / 86400, doc_type, COUNT(*) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-                    "GROUP BY block_time / 86400, doc_type",
+        "": "SELECT block_time / 86400, '', COUNT(*) FROM anchors WHERE replaced = 0 AND moved = 0 "
+            "AND block_time >= ? GROUP BY block_time / 86400",
+        "issuer": "SELECT block_time / 86400, issuer_id, COUNT(*) FROM anchors WHERE replaced = 0 AND moved = 0 "
+                  "AND block_time >= ? GROUP BY block_time / 86400, issuer_id",
+        "doc_type": "SELECT block_time / 86400, doc_type, COUNT(*) FROM anchors WHERE replaced = 0 AND moved = 0 "
+                    "AND block_time >= ? GROUP BY block_time / 86400, doc_type",
     },
     "issued": {
-        "": "SELECT block_time / 86400, '', SUM(documents) FROM anchors WHERE replaced = 0 AND block_time >= ? "
-            "GROUP BY block_time / 86400",
-        "issuer": "SELECT block_time / 86400, issuer_id, SUM(documents) FROM anchors WHERE replaced = 0 "
+        "": "SELECT block_time / 86400, '', SUM(documents) FROM anchors WHERE replaced = 0 AND moved = 0 "
+            "AND block_time >= ? GROUP BY block_time / 86400",
+        "issuer": "SELECT block_time / 86400, issuer_id, SUM(documents) FROM anchors WHERE replaced = 0 AND moved = 0 "
                   "AND block_time >= ? GROUP BY block_time / 86400, issuer_id",
-        "doc_type": "SELECT block_time / 86400, doc_type, SUM(documents) FROM anchors WHERE replaced = 0 "
+        "doc_type": "SELECT block_time / 86400, doc_type, SUM(documents) FROM anchors WHERE replaced = 0 AND moved = 0 "
                     "AND block_time >= ? GROUP BY block_time / 86400, doc_type",
     },
     "revoked": {

@@ -232,6 +232,26 @@ CREATE TABLE compromised_admins (
 );
 """
 
+#: Registry succession: the registries whose events the index holds, in the order it followed them. Blocks are
+#: numbered on across them (a registry's block ``b`` is held as ``b + block_offset``, from ``first_block`` on), so
+#: one history runs through a new version of the contracts or a rebuilt network. An anchor of a root a predecessor
+#: held (``moved``) and a revocation a predecessor already counted (``restored``) are the same issuance and the same
+#: revocation, carried over: they do not count again.
+SUCCESSION = """
+CREATE TABLE registries (
+    era          INTEGER NOT NULL PRIMARY KEY,
+    chain_id     INTEGER NOT NULL,
+    genesis      TEXT    NOT NULL,
+    registry     TEXT    NOT NULL,
+    first_block  INTEGER NOT NULL,
+    block_offset INTEGER NOT NULL,
+    recorded_at  INTEGER NOT NULL,
+    followed_at  INTEGER NOT NULL
+);
+ALTER TABLE anchors ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE revocations ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;
+"""
+
 
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
@@ -259,7 +279,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
         db.execute("ALTER TABLE packed_events RENAME TO events")
         db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
 
-    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS)
+    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS, SUCCESSION)
 
 
 def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from ..config import Config
 from ..session import Session
-from . import console, openapi, resident
+from . import console, openapi, resident, server
 from .dependencies import Context
 from .middleware import FastLane, Front, Head, StrictJson
 from .problems import HANDLERS
@@ -58,6 +58,8 @@ def from_environment() -> FastAPI:
     """The app factory each worker of ``crossverify serve --workers N`` calls in its own process: the service for
     the configuration ``CROSSVERIFY_CONFIG`` names (and the ``CROSSVERIFY_*`` overrides), as the command resolved
     it. Keys' passwords come from the environment: a worker cannot ask."""
-    app = create_app(Session(Config.load(os.environ.get("CROSSVERIFY_CONFIG"))))
+    session = Session(Config.load(os.environ.get("CROSSVERIFY_CONFIG")))
+    server.bound_workers(session.config.service)
+    app = create_app(session)
     gc.freeze()  # what setting up made (contract ABIs, the app) is never scanned by the collector again
     return app

@@ -5,7 +5,6 @@ dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 (No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at runtime.)
 """
 
-import asyncio
 import json
 import logging
 import threading
@@ -167,13 +166,17 @@ class Context:
 
     @staticmethod
     async def allow(limit: RateLimit, name: str) -> float:
-        """``limit.allow(name)``: on the event loop for the limits in memory (microseconds), in a thread for the
-        shared ones (a store's transaction)."""
-        return limit.allow(name) if type(limit) is RateLimit else await run_in_threadpool(limit.allow, name)
+        """``limit.allow(name)``: on the event loop for the limits in memory (microseconds) and for a token a
+        shared limit holds already, in a thread for a shared one's round trip (a store's transaction)."""
+        if type(limit) is RateLimit:
+            return limit.allow(name)
+        if isinstance(limit, SharedRateLimit) and limit.spend_leased(name):
+            return 0.0
+        return await run_in_threadpool(limit.allow, name)
 
     async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
-        return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in self.queue.submit(bodies))))
+        return await self.queue.check(bodies)
 
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:

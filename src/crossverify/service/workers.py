@@ -7,12 +7,14 @@ outbox and the regulator's index are driven by periodic workers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 
 from ..errors import StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
@@ -24,7 +26,8 @@ log = logging.getLogger(__name__)
 class VerifyQueue:
     """Coalesces concurrent verifications: a worker takes everything queued (up to ``max_batch``), waiting at
     most ``linger`` seconds for company when the last batch had company (a lone client is not kept waiting),
-    and checks it in one batched call under ``chain_lock``."""
+    and checks it in one batched call under ``chain_lock``. Requests awaited on an event loop (:meth:`check`)
+    cost no thread and learn their reports together: one call into their loop per batch."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: threading.Lock, *, max_batch: int = 512,
                  linger: float = 0.002) -> None:
@@ -33,44 +36,85 @@ class VerifyQueue:
         self.max_batch = max_batch
         self.linger = linger
         self.batches = 0
-        self._queue: queue.Queue[tuple[bytes, Future[VerificationReport]]] = queue.Queue()
+        self._pending: deque[tuple[bytes, _Waiter]] = deque()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="verify-queue", daemon=True)
         self._thread.start()
 
+    async def check(self, bundles: Sequence[bytes]) -> list[VerificationReport]:
+        """The reports of ``bundles``, awaited on the running event loop."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in bundles]
+        self._put(zip(bundles, futures, strict=True))
+        return [await f for f in futures]
+
     def submit(self, bundles: Sequence[bytes]) -> list[Future[VerificationReport]]:
         """Queue ``bundles``; each future holds its report once the batch it joined is checked."""
-        futures: list[Future[VerificationReport]] = []
-        for bundle in bundles:
-            future: Future[VerificationReport] = Future()
-            self._queue.put((bundle, future))
-            futures.append(future)
+        futures: list[Future[VerificationReport]] = [Future() for _ in bundles]
+        self._put(zip(bundles, futures, strict=True))
         return futures
 
     def verify(self, bundles: Sequence[bytes], timeout: float = 60.0) -> list[VerificationReport]:
-        """Queue ``bundles`` and wait for their reports (from a thread; the service awaits :meth:`submit`)."""
+        """Queue ``bundles`` and wait for their reports (from a thread; the service awaits :meth:`check`)."""
         return [f.result(timeout) for f in self.submit(bundles)]
+
+    def _put(self, items: Iterable[tuple[bytes, _Waiter]]) -> None:
+        self._pending.extend(items)
+        if not self._wake.is_set():
+            self._wake.set()
 
     def _loop(self) -> None:
         company = False
+        pending = self._pending
         while True:
-            items = [self._queue.get()]
-            deadline = time.monotonic() + (self.linger if company else 0.0)
-            while len(items) < self.max_batch:
-                try:
-                    items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+            if not pending:
+                self._wake.wait()
+            self._wake.clear()  # before taking: whatever comes after it sets the event again
+            if company and len(pending) < self.max_batch:
+                time.sleep(self.linger)
+            items = [pending.popleft() for _ in range(min(len(pending), self.max_batch))]
+            if not items:
+                continue
             try:
                 with self.chain_lock:
-                    reports = self.verifier.verify_many([bundle for bundle, _ in items])
+                    outcomes: Sequence[VerificationReport | BaseException] = \
+                        self.verifier.verify_many([bundle for bundle, _ in items])
             except Exception as exc:  # every waiting request learns why
-                for _, future in items:
-                    future.set_exception(exc)
-                continue
-            self.batches += 1
+                outcomes = [exc] * len(items)
+            else:
+                self.batches += 1
             company = len(items) > 1
-            for (_, future), report in zip(items, reports, strict=True):
-                future.set_result(report)
+            _settle([waiter for _, waiter in items], outcomes)
+
+
+#: What a queued verification's report is handed to: a thread's future, or a future of an event loop.
+_Waiter = Future[VerificationReport] | asyncio.Future[VerificationReport]
+
+
+def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | BaseException]) -> None:
+    """Hand each waiter its report (or the failure): threads' futures at once, each event loop's in one call."""
+    loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[VerificationReport], object]]] = {}
+    for waiter, outcome in zip(waiters, outcomes, strict=True):
+        if isinstance(waiter, Future):
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
+        else:
+            loops.setdefault(waiter.get_loop(), []).append((waiter, outcome))
+    for loop, settled in loops.items():
+        with suppress(RuntimeError):  # a loop that has closed: nobody awaits its futures any more
+            loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: list[tuple[asyncio.Future[VerificationReport], object]]) -> None:
+    """On their event loop: the futures' reports (those still awaited: a client that went away cancelled its)."""
+    for future, outcome in settled:
+        if not future.done():
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)  # type: ignore[arg-type]
 
 
 class Periodic:

@@ -32,7 +32,7 @@ from ..format.codes import code_name, issuer_id_code
 from ..format.display import counted
 from ..format.encoding import to_hex, utc_time
 from ..format.hashing import HashAlgorithm
-from ..format.holder import HOLDER_CLAIM, is_sm2
+from ..format.holder import HOLDER_CLAIM, HolderPublicKey, is_sm2
 from ..format.presentation import Challenge, Presentation, disclosed_names, load_document
 from ..format.suite import Suite
 from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, case_reference_code, seal_receipts
@@ -42,8 +42,6 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
-#: How long recording waits for another process's flush of the same outbox, in seconds.
-FLUSH_WAIT = 120.0
 
 
 class Outcome(StrEnum):
@@ -231,7 +229,9 @@ class VerifierClient:
 
         With an outbox, each receipt is recorded exactly once per document, purpose and ``reference`` (the bank's
         case), across retries and crashes; without one, they are sealed and sent as they are. Each transaction's
-        receipt is waited for up to ``receipt_timeout`` seconds (``[network] receipt_timeout``).
+        receipt is waited for up to ``receipt_timeout`` seconds (``[network] receipt_timeout``), and so is another
+        process's flush of the same outbox (it waits on one transaction's receipt at a time): past that,
+        :class:`~crossverify.errors.StoreLocked` names it and these receipts stay queued for the next flush.
         """
         if self.sender is None or self.circulation is None:
             raise CrossverifyError("recording receipts needs the verifier's account as sender and the circulation "
@@ -240,8 +240,8 @@ class VerifierClient:
         if self.outbox is not None:
             commitments = self.outbox.enqueue(receipts, reference)
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
-            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress, wait=FLUSH_WAIT,
-                                        timeout=self.receipt_timeout)
+            flushed = self.outbox.flush(self.circulation, self.sender, progress=progress,
+                                        wait=self.receipt_timeout, timeout=self.receipt_timeout)
             return replace(flushed, commitments=tuple(commitments))
         keys = regulator_keys(self.circulation)
         transactions = 0
@@ -334,10 +334,11 @@ class VerifierClient:
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
                                 f"reads {self.registry.address} on chain {self.chain_id}, which does not succeed it"))
             return bundle, checks, None, presentation
-        checks.append(self._suite_matches(bundle, presentation))
+        key = _holder_key(presentation)
+        checks.append(self._suite_matches(bundle, key))
         if checks[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
-        holder = self._holder(bundle, presentation, digest, now)
+        holder = self._holder(bundle, presentation, key, digest, now)
         checks += holder
         if holder[-1].outcome is Outcome.FAILED:
             return bundle, checks, None, presentation
@@ -363,16 +364,18 @@ class VerifierClient:
                 for chain_id, registry, recorded_at in self.registry.predecessors()}
         return self._successions
 
-    def _suite_matches(self, bundle: Bundle, p: Presentation | None) -> Check:
-        """Whether the bundle, and the presentation's holder key, belong to the deployment's crypto suite: the GM
-        suite anchors SM3 batches only and takes SM2 holder keys (P-256 where the bank's policy allows); the
-        standard suite takes keccak-256, sha256 or SM3 batches and P-256 holder keys."""
+    def _suite_matches(self, bundle: Bundle, key: HolderPublicKey | CrossverifyError | None) -> Check:
+        """Whether the bundle, and the presentation's holder key (``key``: as :func:`_holder_key` read it), belong
+        to the deployment's crypto suite: the GM suite anchors SM3 batches only and takes SM2 holder keys (P-256
+        where the bank's policy allows); the standard suite takes keccak-256, sha256 or SM3 batches and P-256
+        holder keys. A malformed key passes here: ``holder_bound`` names it."""
         suite, alg = self.suite, bundle.proof.hash_alg
+        if isinstance(key, CrossverifyError):
+            key = None
         try:
             if suite is Suite.GM and alg is not HashAlgorithm.SM3:
                 raise SuiteMismatch(f"the batch is hashed with {alg.label}; this deployment of the GM suite anchors "
                                     "SM3 batches only")
-            key = p.holder_key() if p is not None else None
             if key is not None and is_sm2(key) and suite is not Suite.GM:
                 raise SuiteMismatch("the holder key is SM2, of the GM suite; this deployment uses the standard suite")
             if key is not None and not is_sm2(key) and suite is Suite.GM and not self.policy.p256_holders:
@@ -380,11 +383,10 @@ class VerifierClient:
                                     "(P-256 only where the bank allows them: [verifier] p256_holders)")
         except SuiteMismatch as exc:
             return Check("suite_matches", Outcome.FAILED, f"SuiteMismatch: {exc}")
-        except CrossverifyError:
-            pass  # a malformed holder key: holder_bound names it
         return _suite_passed(suite)
 
-    def _holder(self, bundle: Bundle, p: Presentation | None, digest: bytes, now: int) -> list[Check]:
+    def _holder(self, bundle: Bundle, p: Presentation | None, key: HolderPublicKey | CrossverifyError | None,
+                digest: bytes, now: int) -> list[Check]:
         """The holder checks but ``challenge_fresh``, in order; the first that fails ends them, so only the last
         can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
@@ -398,10 +400,8 @@ class VerifierClient:
                               f"this bank accepts {doc_type} only as a presentation signed by its holder, not as a "
                               "bare bundle")]
             return list(_bare(doc_type))
-        try:
-            key = p.holder_key()
-        except CrossverifyError as exc:
-            return [Check("holder_bound", Outcome.FAILED, f"the certificate's {HOLDER_CLAIM!r} claim: {exc}")]
+        if isinstance(key, CrossverifyError):
+            return [Check("holder_bound", Outcome.FAILED, f"the certificate's {HOLDER_CLAIM!r} claim: {key}")]
         if key is None:
             return [Check("holder_bound", Outcome.FAILED,
                           f"the certificate discloses no holder key (its {HOLDER_CLAIM!r} claim is absent or "
@@ -519,6 +519,17 @@ class VerifierClient:
                                 f"describes {utc_time(h.as_of)}: {counted(age // 86400, 'day')} old, limit "
                                 f"{counted(limit // 86400, 'day')}"))
         return checks
+
+
+def _holder_key(p: Presentation | None) -> HolderPublicKey | CrossverifyError | None:
+    """The holder key a presentation's certificate names (read once for every check that needs it), the fault
+    that makes it unreadable, or ``None`` (no presentation, or no key disclosed)."""
+    if p is None:
+        return None
+    try:
+        return p.holder_key()
+    except CrossverifyError as exc:
+        return exc
 
 
 def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Check:

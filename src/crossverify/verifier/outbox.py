@@ -16,6 +16,14 @@ while the node still has it pending, or queued and sent again once the node has 
 next nonce, which the dropped transaction held: at most one of the two is ever mined). Final receipts are watched
 too, through the newest final block: a reset deeper than the confirmations sends them back to re-checking.
 
+An outbox follows a registry succession: flushed to a circulation contract whose registry records, by its
+consortium's quorum, the outbox's registry as its predecessor, it first finishes its work on the old contract (on
+the same chain, a new version of the contracts: sent receipts are settled there and recorded ones waited for until
+final, else :class:`~crossverify.errors.ReceiptsUnsettled` and nothing moves), then binds itself to the successor
+and sends everything still queued there. After a rebuilt network (a new genesis: the old chain and its pending
+transactions are gone) the receipts the old chain held short of final are queued again and sent to the successor
+with the same commitments. Receipts recorded and final on the old contract stay as they are, never re-checked.
+
 Replicas of a bank's service share one outbox (PostgreSQL; on one machine, the workers of ``crossverify serve
 --workers N`` share its SQLite file): one of them flushes at a time (the store's
 ``receipt sending`` lock, freed when its holder dies, so another takes over and settles what it sent), and a
@@ -38,7 +46,15 @@ from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors
 from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
-from ..errors import SealingError, StoreLocked, TransactionDropped, TransactionFailed, TransactionReplaced
+from ..errors import (
+    ReceiptsUnsettled,
+    SealingError,
+    StoreChainMismatch,
+    StoreLocked,
+    TransactionDropped,
+    TransactionFailed,
+    TransactionReplaced,
+)
 from ..format.encoding import to_hex
 from ..sealing import Receipt, RegulatorPublicKey, kem_of_public_key, seal_receipts
 from ..store import Location, Store
@@ -83,6 +99,9 @@ CREATE INDEX sealed_receipts_by_state ON sealed_receipts (state, tx_hash);
 ALTER TABLE sealed_receipts ADD COLUMN block_hash BLOB;
 ALTER TABLE sealed_receipts ADD COLUMN final INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sealed_receipts_unsettled ON sealed_receipts (final, state, block);
+""", """
+-- Receipts recorded on the circulation contract of a registry the outbox has left for its successor: history.
+ALTER TABLE sealed_receipts ADD COLUMN succeeded INTEGER NOT NULL DEFAULT 0;
 """)
 
 
@@ -118,11 +137,14 @@ def identity(circulation: CirculationContract) -> dict[str, str]:
 class ReceiptOutbox:
     """A durable queue of sealed receipts for one bank's account."""
 
-    def __init__(self, location: Location, *, confirmations: int = 0,
+    def __init__(self, location: Location, *, confirmations: int = 0, receipt_timeout: float = 120.0,
                  faults: Callable[[str], None] = _no_fault) -> None:
         self.store = Store(location, MIGRATIONS, kind="receipt outbox", exclusive=False)  # a bank's processes share it
         self._db = self.store.db
         self.confirmations = confirmations
+        #: How long a flush waits for each transaction's receipt unless told otherwise (``[network]
+        #: receipt_timeout``).
+        self.receipt_timeout = receipt_timeout
         self._fault = faults
 
     def close(self) -> None:
@@ -169,24 +191,71 @@ class ReceiptOutbox:
         """Receipts by state: ``queued``, ``sent``, ``recorded`` (mined; :meth:`state` says whether final)."""
         return dict(self._db.execute("SELECT state, COUNT(*) FROM sealed_receipts GROUP BY state").fetchall())
 
-    def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float = 120.0,
+    def flush(self, circulation: CirculationContract, sender: Sender, *, timeout: float | None = None,
               progress: Callable[[int, int], None] | None = None, wait: float = 0.0) -> FlushReport:
         """Settle what earlier flushes sent, then seal and record everything queued, ``RECEIPTS_PER_TX`` per
-        transaction, each transaction's receipts as one envelope; re-check recorded receipts until they are final.
+        transaction, each transaction's receipts as one envelope, each waited for up to ``timeout`` seconds
+        (default: the outbox's ``receipt_timeout``); re-check recorded receipts until they are final.
         One process flushes at a time: another one's flush is waited for up to ``wait`` seconds, then
-        :class:`~crossverify.errors.StoreLocked` names it. With nothing queued, sent or short of final, the chain is
-        asked for one block only (the newest final receipt's, still the chain's?)."""
+        :class:`~crossverify.errors.StoreLocked` names it (what is queued stays queued for the next flush). With
+        nothing queued, sent or short of final, the chain is asked for one block only (the newest final receipt's,
+        still the chain's?)."""
+        timeout = self.receipt_timeout if timeout is None else timeout
         with self.store.exclusively("receipt sending", wait=wait):
             with self.store.lock:
                 idle = self._db.execute("SELECT 1 FROM sealed_receipts WHERE state IN ('queued', 'sent') OR (state = "
                                         "'recorded' AND final = 0) LIMIT 1").fetchone() is None
                 newest_final = self._db.execute(
-                    "SELECT block, block_hash FROM sealed_receipts WHERE final = 1 ORDER BY block DESC LIMIT 1"
-                ).fetchone()
+                    "SELECT block, block_hash FROM sealed_receipts WHERE final = 1 AND succeeded = 0 ORDER BY block "
+                    "DESC LIMIT 1").fetchone()
             if idle and (newest_final is None or _canonical(circulation, newest_final[0], newest_final[1])):
                 return FlushReport(0, 0, 0)
-            self.store.bind(identity(circulation))
+            self._bind(circulation, timeout)
             return self._flush(circulation, sender, timeout, progress)
+
+    def _bind(self, circulation: CirculationContract, timeout: float) -> None:
+        """Bind the outbox to ``circulation`` (on first use), or move it there from the contract of a registry that
+        ``circulation``'s registry records as its predecessor; any other binding is refused
+        (:class:`~crossverify.errors.StoreChainMismatch`)."""
+        here = identity(circulation)
+        try:
+            self.store.bind(here)
+            return
+        except StoreChainMismatch as refused:
+            held = {k: v for k, v in self.store.binding().items() if not k.startswith("predecessor.")}
+            try:
+                recorded = {(chain_id, address.lower()) for chain_id, address, _ in
+                            Registry.at(circulation.w3, here["registry"]).predecessors()}
+            except TransactionFailed:
+                raise refused from None
+            if (int(held["chain_id"]), held["registry"].lower()) not in recorded:
+                raise
+        self._follow(circulation, held, here, timeout)
+
+    def _follow(self, circulation: CirculationContract, held: dict[str, str], here: dict[str, str],
+                timeout: float) -> None:
+        """Finish the work on the old circulation contract where its chain still answers, then bind to the new."""
+        unsettled = "state = 'sent' OR (state = 'recorded' AND final = 0)"
+        if held.get("genesis") == here["genesis"]:  # a new version on the same chain: the old contract answers
+            old = CirculationContract.at(circulation.w3, held["circulation"])
+            self._recheck(old)
+            self._settle(old, timeout)
+            self._recheck(old)
+            left = self._db.execute(f"SELECT COUNT(*), MAX(block) FROM sealed_receipts WHERE {unsettled}").fetchone()
+            if left[0]:
+                raise ReceiptsUnsettled(
+                    f"{left[0]} receipts sent to the circulation contract {old.address} are not final yet (block "
+                    f"{left[1]}, {self.confirmations} confirmations): the outbox moves to {circulation.address} once "
+                    "they are; flush again later (nothing was sent to it)")
+        with self.store.transaction() as db:
+            requeued = db.execute(f"UPDATE sealed_receipts SET state = 'queued', tx_hash = NULL, block = NULL, "
+                                  f"block_hash = NULL, final = 0 WHERE succeeded = 0 AND ({unsettled})").rowcount
+            moved = db.execute("UPDATE sealed_receipts SET succeeded = 1 WHERE succeeded = 0 AND state = 'recorded'"
+                               ).rowcount
+            self.store.rebind(here, db)
+        log.warning("the outbox follows a registry succession", extra={
+            "from": held["circulation"], "to": circulation.address, "recorded_before": moved,
+            "queued_again": requeued})
 
     def _flush(self, circulation: CirculationContract, sender: Sender, timeout: float,
                progress: Callable[[int, int], None] | None) -> FlushReport:
@@ -228,12 +297,12 @@ class ReceiptOutbox:
         checked again. A receipt whose block left the chain goes back to ``sent`` (its transaction is then looked
         up: mined elsewhere, pending, or forgotten and queued again)."""
         with self.store.lock:
-            newest = self._db.execute("SELECT block, block_hash FROM sealed_receipts WHERE final = 1 "
+            newest = self._db.execute("SELECT block, block_hash FROM sealed_receipts WHERE final = 1 AND succeeded = 0 "
                                       "ORDER BY block DESC LIMIT 1").fetchone()
             deep = newest is not None and not _canonical(contract, newest[0], newest[1])
             rows = self._db.execute(
-                "SELECT DISTINCT tx_hash, block, block_hash FROM sealed_receipts WHERE state = 'recorded'"
-                + ("" if deep else " AND final = 0")).fetchall()
+                "SELECT DISTINCT tx_hash, block, block_hash FROM sealed_receipts WHERE state = 'recorded' AND "
+                "succeeded = 0" + ("" if deep else " AND final = 0")).fetchall()
         if not rows:
             return
         with node_errors():

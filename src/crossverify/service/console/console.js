@@ -191,6 +191,14 @@ function learn(data) {
   };
 }
 
+/** Where the index's history came from: the registries of a succession, and when each was recorded. */
+function succession(held) {
+  const steps = held.map((r, i) => (i === 0 ? t("history.first", { registry: r.registry, chain: r.chainId })
+    : t("history.next", { registry: r.registry, chain: r.chainId, recorded: when(held[i - 1].recordedAsPredecessorAt),
+      batches: number(r.reanchoredBatches), revocations: number(r.restoredRevocations) })));
+  return t("history.from", { count: held.length, steps: steps.join("; ") });
+}
+
 async function showOverview(params) {
   const data = await api("/v1/regulator/overview", { from: params.from, to: params.to });
   learn(data);
@@ -202,6 +210,8 @@ function drawOverview() {
   const { params, data } = state.shown;
   const period = { from: params.from, to: params.to };
   $("freshness").textContent = freshness(data.freshness);
+  $("history").hidden = !(data.registries?.length > 1);
+  $("history").textContent = $("history").hidden ? "" : succession(data.registries);
   $("period").replaceChildren(
     el("label", {}, t("period.from"), " ", el("input", { type: "date", name: "from", value: params.from ?? "" })),
     el("label", {}, t("period.to"), " ", el("input", { type: "date", name: "to", value: params.to ?? "" })),
