@@ -26,13 +26,15 @@ contract DocumentRegistry is RegistryStorage {
     bytes32 private immutable _sm2RevocationPrefix;
 
     /// @param consortium_ The consortium contract, deployed first with this registry's address.
-    /// @param governance_ The governance half, deployed before this contract for the same consortium: the
-    ///        registry takes its crypto suite and SM2 verifier from it, so both halves agree.
+    /// @param governance_ The governance half, deployed before this contract for the same consortium (refused
+    ///        otherwise): the registry takes its crypto suite and SM2 verifier from it, so both halves agree.
     constructor(address consortium_, IDocumentRegistry governance_)
         RegistryStorage(consortium_, governance_.cryptoSuite(), ISM2Verifier(governance_.sm2Verifier()))
     {
         address named = IConsortium(consortium_).registry();
         if (named != address(this)) revert RegistryConsortiumMismatch(consortium_, named);
+        address served = governance_.consortium();
+        if (served != consortium_) revert RegistryGovernanceMismatch(address(governance_), served);
         _governance = address(governance_);
         if (_suite == GM_SUITE) {
             bytes32 domain = _sm2Verifier.sm3(abi.encode(

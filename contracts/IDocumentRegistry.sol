@@ -259,6 +259,8 @@ interface IRegistryTypes {
     error RegistryNotConsortium(address account);
     /// @notice The consortium given at deployment names another registry.
     error RegistryConsortiumMismatch(address consortium, address registryOfConsortium);
+    /// @notice The governance half given at deployment serves another consortium.
+    error RegistryGovernanceMismatch(address governance, address consortiumOfGovernance);
 
     /// @notice An issuer id must not be zero.
     error RegistryZeroIssuerId();

@@ -394,7 +394,15 @@ def must_accept() -> list[dict[str, object]]:
         ("indented, with spaces around members", json.dumps(base, ensure_ascii=False, indent=2)),
         ("non-ASCII written as escapes", json.dumps(base)),
     ]
-    return [{"name": name, "text": text, "documentDigest": digest} for name, text in cases]
+    accepted = [{"name": name, "text": text, "documentDigest": digest} for name, text in cases]
+    # Only a claim's value itself can be an attachment descriptor: deeper, an "attachment" member is data.
+    claims = {"holder_name": "WONG Siu Ming", "statement": {"pages": [{"attachment": "statement.pdf"}]}}
+    alg = HashAlgorithm.KECCAK256
+    items = tuple(Claim(n, claims[n], fixed_salt(alg, 98, n)) for n in claim_order(claims))
+    nested = SaltedDocument(header(0), items, document_digest(header(0), items, alg.hasher()))
+    return [*accepted, {"name": "an attachment member nested inside a claim's value: data, not a descriptor",
+                        "text": seal_batch([nested]).bundle(0, CHAIN_ID, REGISTRY).dumps(),
+                        "documentDigest": "0x" + nested.digest.hex()}]
 
 
 def reading() -> dict[str, object]:
@@ -423,6 +431,7 @@ def render() -> dict[str, str]:
 PRESENTATION_OUT = VECTORS / "presentation-v1.json"
 NOW = 1_790_000_000
 BANK = "ICBKCNBJGDG"
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def holder_key() -> ec.EllipticCurvePrivateKey:
@@ -470,6 +479,9 @@ def presentation_vectors() -> dict[str, object]:
     stretched = replace(presentation.binding, exp=challenge.expires_at + 300)  # readable: within iat + 900
     outliving = replace(presentation, binding=stretched,
                         signature=sign_p1363(key, stretched.signing_input(digest))).to_json()
+    low = int.from_bytes(presentation.signature[32:], "big")
+    high_s = replace(presentation, signature=presentation.signature[:32]
+                     + max(low, P256_ORDER - low).to_bytes(32, "big")).to_json()
     unflagged = bundle.to_json()
     unflagged["document"] = {k: v for k, v in unflagged["document"].items() if k != "holderBound"}
     return {
@@ -491,6 +503,10 @@ def presentation_vectors() -> dict[str, object]:
         "signingInput": signing_input.decode(),
         "presentationHash": "0x" + presentation.hash().hex(),
         "presentation": good,
+        "mustAccept": [
+            {"case": "the holder's signature with a high s (n - s): the other encoding of one signature",
+             "presentation": high_s},
+        ],
         "mustReject": [
             {"case": "disclosed names out of order", "error": "PresentationError", "path": "/binding/disclosed",
              "presentation": mutated(lambda d: d["binding"].update(disclosed=["holder_name", "cnf"]))},

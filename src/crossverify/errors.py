@@ -640,6 +640,10 @@ class RegistryDocumentAlreadyRevoked(ContractRevert):
     """The document is already revoked by its issuer; a revocation that counts is final."""
 
 
+class RegistryGovernanceMismatch(ContractRevert):
+    """The governance half given at deployment serves another consortium."""
+
+
 class RegistryInvalidAdminCompromiseTime(ContractRevert):
     """An admin compromise time must be non-zero, not in the future, not before the admin took office, and at
     most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now."""

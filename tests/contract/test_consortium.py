@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+import rlp
 from web3 import Web3
 
 from crossverify import errors
@@ -78,6 +79,20 @@ class TestFounding:
         with pytest.raises(errors.RegistryConsortiumMismatch) as raised:
             deploy_contract(w3, "DocumentRegistry", [council, governance], a[0], {})
         assert raised.value.args_by_name == {"consortium": council, "registryOfConsortium": a[9]}
+
+    def test_governance_half_must_serve_the_same_consortium(self, w3: Web3) -> None:
+        """A registry paired with a governance half deployed for another consortium is refused at deployment
+        (its governance would obey that consortium)."""
+        a = w3.eth.accounts
+        founders = [(a[0], jurisdiction_code("MO")), (a[1], jurisdiction_code("GD"))]
+        other = deploy_contract(w3, "Consortium", [a[9], a[8], founders, 0, 86400], a[0], {})
+        foreign = deploy_contract(w3, "RegistryGovernance", [other, 1, "0x" + "00" * 20], a[0], {})
+        nonce = w3.eth.get_transaction_count(a[0]) + 1  # the registry's: right after the consortium naming it
+        registry = Web3.to_checksum_address(Web3.keccak(rlp.encode([bytes.fromhex(a[0][2:]), nonce]))[12:])
+        council = deploy_contract(w3, "Consortium", [registry, a[8], founders, 0, 86400], a[0], {})
+        with pytest.raises(errors.RegistryGovernanceMismatch) as raised:
+            deploy_contract(w3, "DocumentRegistry", [council, foreign], a[0], {})
+        assert raised.value.args_by_name == {"governance": foreign, "consortiumOfGovernance": other}
 
 
 class TestQuorum:

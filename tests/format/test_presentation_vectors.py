@@ -1,10 +1,12 @@
 """docs/vectors/presentation-v1.json, recomputed from the rules of docs/format.md with plain libraries: JCS,
-SHA-256, keccak, ECDSA P-256 and RFC 9180 HPKE."""
+SHA-256, keccak, ECDSA P-256 and RFC 9180 HPKE; the sealing's hybrid KEM against X-Wing's published vectors
+(docs/vectors/xwing-kem.json)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import runpy
 from pathlib import Path
@@ -20,10 +22,12 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, MLKEM768X25519Pr
 from eth_utils import keccak
 
 from crossverify import errors, load_bundle, load_presentation
+from crossverify.sealing import Kem, RegulatorKey
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE = ROOT / "docs" / "vectors" / "presentation-v1.json"
 V: dict[str, Any] = json.loads(FILE.read_text())
+XWING: dict[str, Any] = json.loads((ROOT / "docs" / "vectors" / "xwing-kem.json").read_text())
 
 
 def h(text: str) -> bytes:
@@ -78,6 +82,21 @@ def test_signing_input_hash_and_signature() -> None:
     key.verify(encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")), expected,
                ec.ECDSA(hashes.SHA256()))
     assert load_presentation(json.dumps(p)).hash() == h(V["presentationHash"])
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+@pytest.mark.parametrize("case", V["mustAccept"], ids=lambda c: c["case"])
+def test_must_accept(case: dict[str, Any]) -> None:
+    """A high ``s`` (as WebCrypto may make) is accepted: the other encoding of the very signature, over the same
+    signing input, so the consent it identifies (the presentation hash) is the same."""
+    p = load_presentation(json.dumps(case["presentation"]))
+    s = int.from_bytes(h(case["presentation"]["signature"])[32:], "big")
+    assert s > P256_ORDER // 2 and h(case["presentation"]["signature"])[:32] == h(V["presentation"]["signature"])[:32]
+    key = p.holder_key()
+    assert key is not None and p.signed_by(key)
+    assert p.hash() == h(V["presentationHash"])
 
 
 @pytest.mark.parametrize("case", V["mustReject"], ids=lambda c: c["case"])
@@ -160,6 +179,36 @@ def test_sealed_receipts(kem: str) -> None:
         body_key = suite.decrypt(sealed[5 + i * part:5 + (i + 1) * part], secret, info=info)
         body = AESGCM(body_key).decrypt(bytes(12), sealed[5 + 2 * part:], info)
         assert [b"\x02" + body[j * 145:(j + 1) * 145] for j in range(m)] == plaintexts
+
+
+@pytest.mark.parametrize("v", XWING["vectors"], ids=lambda v: v["seed"][:8])
+def test_the_hybrid_kem_is_x_wing(v: dict[str, str]) -> None:
+    """kemId 0x647a as the sealing runs it (pyca/cryptography's MLKEM768_X25519) against X-Wing's published
+    vectors: the key stored as SHAKE-256(seed) has X-Wing's public key; the combiner docs/format.md describes
+    gives X-Wing's shared secret; and HPKE decapsulates X-Wing's ciphertext to it (what was sealed with a key
+    schedule on that secret opens)."""
+    seed, pk, ct, ss = (bytes.fromhex(v[k]) for k in ("seed", "pk", "ct", "ss"))
+    expanded = hashlib.shake_256(seed).digest(96)
+    key = RegulatorKey(Kem.MLKEM768_X25519, expanded)
+    assert key.public_key.raw == pk
+    ss_m = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]).decapsulate(ct[:1088])
+    ss_x = x25519.X25519PrivateKey.from_private_bytes(expanded[64:]).exchange(
+        x25519.X25519PublicKey.from_public_bytes(ct[1088:]))
+    assert hashlib.sha3_256(ss_m + ss_x + ct[1088:] + pk[1184:] + b"\\.//^\\").digest() == ss
+    suite_id = b"HPKE" + bytes.fromhex("647a" "0001" "0002")  # X-Wing, HKDF-SHA256, AES-256-GCM
+
+    def extract(salt: bytes, label: bytes, ikm: bytes) -> bytes:
+        return hmac.digest(salt or bytes(32), b"HPKE-v1" + suite_id + label + ikm, "sha256")
+
+    def expand(prk: bytes, label: bytes, info: bytes, n: int) -> bytes:  # n <= 32: one HKDF block
+        return hmac.digest(prk, n.to_bytes(2, "big") + b"HPKE-v1" + suite_id + label + info + b"\x01", "sha256")[:n]
+
+    info = b"crossverify sealed receipts v4"
+    context = b"\x00" + extract(b"", b"psk_id_hash", b"") + extract(b"", b"info_hash", info)  # base mode
+    secret = extract(ss, b"secret", b"")
+    sealed = AESGCM(expand(secret, b"key", context, 32)).encrypt(expand(secret, b"base_nonce", context, 12),
+                                                                 b"a body key", b"")
+    assert Kem.MLKEM768_X25519.suite.decrypt(ct + sealed, key._hpke, info=info) == b"a body key"
 
 
 def _open_gm(v: dict[str, Any], sealed: bytes, info: bytes, plaintexts: list[bytes]) -> None:

@@ -63,6 +63,9 @@ def test_the_index_follows_a_recorded_successor_and_counts_each_batch_once(conso
     assert f"registry,{new.registry.address},reanchoredBatches,2" in to_csv(report)
     rows = list(Supervision(reader).rows("anchors"))
     assert sorted(r["moved"] for r in rows) == [False, False, False, True, True]
+    on_chain = {log["blockNumber"] for log in new.registry.contract.events.BatchAnchored().get_logs(from_block=0)}
+    assert {r["block"] for r in rows if r["registry"] == new.registry.address} == on_chain  # the chain's numbers
+    assert reader.freshness().behind == 0
     revocations = list(Supervision(reader).rows("revocations"))
     assert sorted((r["counted"], r["restored"]) for r in revocations) == [(False, True), (True, False)]
     reader.close()

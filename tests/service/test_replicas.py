@@ -130,6 +130,28 @@ def test_a_shared_rate_limit_takes_one_token_per_request_whoever_asks(location: 
         store.close()
 
 
+def test_replicas_lease_tokens_and_spend_no_more_than_the_shared_bucket_gives(location: Locate,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a burst of 600 each replica takes 37 tokens a round trip; together they let exactly 600 through on
+    a clock that stands still, and a lease not spent within a second is dropped, not spent late."""
+    now, ticks = time.time(), [time.monotonic()]
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: now, monotonic=lambda: ticks[0]))
+    stores = [Store(location("limits.sqlite"), BUCKETS, kind="rate limits", exclusive=False, durable=False)
+              for _ in range(2)]
+    replicas = [SharedRateLimit(store, 6000, "client") for store in stores]
+    assert replicas[0].lease == 37
+    waits = [replicas[i % 2].allow("branch-app") for i in range(700)]
+    assert waits.count(0.0) == 600 and all(w > 0 for w in waits[600:])
+    fresh = [SharedRateLimit(store, 6000, "address") for store in stores]
+    assert fresh[0].allow("branch-app") == 0.0  # takes a lease of 37: 36 held
+    ticks[0] += 1.5
+    assert not fresh[0].spend_leased("branch-app")  # held too long: dropped
+    assert [fresh[1].allow("branch-app") for _ in range(563)].count(0.0) == 563  # the bucket still had them
+    assert fresh[1].allow("branch-app") > 0
+    for store in stores:
+        store.close()
+
+
 def test_a_console_session_holds_at_every_replica_until_it_is_closed_at_one(
         consortium: Consortium, tmp_path: Path, postgres_url: str) -> None:
     key, digest = new_key()

@@ -69,26 +69,38 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
                 f"the baseline's CPU per document. On the Hardhat node the same chain and bundles are then served by "
-                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers'), sending "
-                f"bundles of the earlier levels again (the service caches no reads between requests). Goals: at 64 "
+                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers', and in "
+                f"brackets each worker's share of it: the kernel hands each new connection to whichever worker "
+                f"accepts first), sending "
+                f"bundles of the earlier levels again (the service caches no reads between requests). Cores busy: the "
+                f"CPU seconds per second of the server, the node and the load generator together (of the machine's "
+                f"2, shared with whatever else runs). Goals: at 64 "
                 f"clients >= 60% of the baseline, p99 < 150 ms on Hardhat; one client >= 200 requests/s; the "
                 f"service's own code under 0.5 ms of CPU per request; two workers >= 1.6x one at 64 clients.",
                 ["server", "clients", "requests/s", "vs verify_many", "p50 ms", "p99 ms", "server CPU ms per request",
-                 "beyond verification", "node CPU ms per request"])
+                 "beyond verification", "node CPU ms per request", "load generator CPU ms per request",
+                 "cores busy"])
     one_worker = {clients: rate for server, clients, rate, *_ in rows if server == "hardhat"}
-    for server, clients, rate, p50, p99, cpu_ms, node_ms in rows:
+    for server, clients, rate, p50, p99, cpu_ms, node_ms, generator_ms, shares in rows:
         b = baselines[server.split(",")[0]]
         versus = f"{rate / b['rate']:.0%}"
         if server.endswith("workers") and clients in one_worker:
             versus += f" ({rate / one_worker[clients]:.2f}x one worker)"
-        s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}", f"{cpu_ms:.2f}",
-                       f"{cpu_ms - b['cpu_ms']:.2f}", f"{node_ms:.2f}" if server != "embedded" else ""])
+        split = f" ({' / '.join(f'{share:.0%}' for share in shares)})" if shares else ""
+        busy = rate * (cpu_ms + node_ms + generator_ms) / 1000
+        s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}",
+                       f"{cpu_ms:.2f}{split}", f"{cpu_ms - b['cpu_ms']:.2f}",
+                       f"{node_ms:.2f}" if server != "embedded" else "", f"{generator_ms:.2f}", f"{busy:.2f}"])
     s.load = "; ".join(loads)
     return s
 
 
-def _chain_load(chain: str, documents: int, requests_per_level: int
-                ) -> tuple[dict[str, float], list[tuple[str, int, float, float, float, float, float]]]:
+#: One level's figures: server, clients, requests/s, p50 and p99 ms, CPU ms per request of the server, the node
+#: and the load generator, and each worker's share of the server's CPU (none for one process).
+Level = tuple[str, int, float, float, float, float, float, float, list[float]]
+
+
+def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[dict[str, float], list[Level]]:
     with tempfile.TemporaryDirectory() as work, ExitStack() as stack:
         url = stack.enter_context(hardhat_node(Path(work) / "hardhat")) if chain == "hardhat" else None
         node = GROUPS.get(url) if url else None
@@ -99,7 +111,7 @@ def _chain_load(chain: str, documents: int, requests_per_level: int
             assert child.stdout is not None and child.stdin is not None
             ready = json.loads(child.stdout.readline())
             bundles = [p.read_bytes() for p in sorted(Path(ready["bundles"]).glob("*.json"))]
-            rows = []
+            rows: list[Level] = []
             plan = [(chain, clients) for clients in LEVELS]
             if url:
                 plan += [(f"{chain}, 2 workers", clients) for clients in WORKER_LEVELS]
@@ -112,19 +124,46 @@ def _chain_load(chain: str, documents: int, requests_per_level: int
                 start = level * requests_per_level
                 mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
                 server_before, node_before = _server_cpu(child.pid, group), group_cpu(node)
+                generator_before = time.process_time()
                 measured = _level(ready["port"], ready["key"], mine, clients)
-                cpu_ms = (_server_cpu(child.pid, group) - server_before) / requests_per_level * 1000
+                generator_ms = (time.process_time() - generator_before) / requests_per_level * 1000
+                server_after = _server_cpu(child.pid, group)
+                cpu_ms = sum(server_after.values()) - sum(server_before.values())
                 node_ms = (group_cpu(node) - node_before) / requests_per_level * 1000
-                rows.append((server, *measured, cpu_ms, node_ms))
+                shares = sorted((server_after[p] - server_before.get(p, 0.0)) / cpu_ms for p in server_after)
+                rows.append((server, *measured, cpu_ms / requests_per_level * 1000, node_ms, generator_ms,
+                             shares if group else []))
         finally:
             child.terminate()
             child.wait(timeout=60)
     return ready["baseline"], rows
 
 
-def _server_cpu(child: int, workers: int | None) -> float:
-    """CPU seconds of the server: the child process serving in process, or the workers' process group."""
-    return group_cpu(workers) if workers else process_cpu(child)
+def _server_cpu(child: int, supervisor: int | None) -> dict[int, float]:
+    """CPU seconds of the server by process: the child serving in process, or each worker under ``supervisor``
+    (its own CPU is the supervisor's pings, left out)."""
+    if supervisor is None:
+        return {child: process_cpu(child)}
+    cpu = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor and not _resource_tracker(int(entry)):
+                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu
+
+
+def _resource_tracker(pid: int) -> bool:
+    """Whether ``pid`` is multiprocessing's resource tracker (a child of uvicorn's supervisor beside the workers)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"resource_tracker" in f.read()
+    except OSError:
+        return True
 
 
 def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
@@ -262,15 +301,7 @@ def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int
 
 def _workers_up(supervisor: int, workers: int) -> bool:
     """Whether the supervisor has its ``workers`` processes (each answers once started)."""
-    children = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    children += int(f.read().rsplit(")", 1)[1].split()[1]) == supervisor
-            except OSError:
-                continue
-    return children >= workers
+    return len(_server_cpu(0, supervisor)) >= workers
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ class SyncReport:
     events.
 
     ``rewound`` events were dropped first because their blocks left the chain (a reorganisation or a reset).
+    ``followed``: the registry the index moved to (a recorded succession); ``events`` then counts the
+    predecessor's last events too, read up to the head first when it is on the same chain.
     """
 
     from_block: int
@@ -265,8 +267,7 @@ class RegulatorReader:
         except CrossverifyError:
             head = None
         synced_at, indexed_time = self._meta("synced_at"), self._meta("indexed_time")
-        offset = 0 if self._succession else self._era()[1]
-        return Freshness(self.next_block - 1 - offset if self.synced else None,
+        return Freshness(self.next_block - 1 - self._era()[1] if self.synced else None,
                          int(indexed_time) if indexed_time else None, int(synced_at) if synced_at else None, head,
                          self.confirmations)
 
@@ -290,19 +291,21 @@ class RegulatorReader:
     def index_new(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """:meth:`sync`, for a caller that holds :meth:`syncing`."""
         with node_errors():
-            followed = self._follow()
+            followed, caught_up = self._follow()
             rewound = self._rewind_to_fork()
             report = self._read(self.decoder, on_chunk)
-        return SyncReport(report.from_block, report.to_block, report.events, rewound, followed)
+        return SyncReport(report.from_block, report.to_block, report.events + caught_up, rewound, followed)
 
-    def _follow(self) -> Registration | None:
+    def _follow(self) -> tuple[Registration | None, int]:
         """Move the index to the configured registry, which records the one it was reading as its predecessor: on the
         same chain the predecessor is read to the head first; the successor's blocks are numbered after the last
-        one held. One transaction, with the store's new binding."""
+        one held. One transaction, with the store's new binding. Returns where it moved and how many of the
+        predecessor's events it read first."""
         if self._succession is None:
-            return None
+            return None, 0
         held, recorded_at = self._succession
         identity = self.registry.identity()
+        caught_up = 0
         if held.get("genesis") == identity["genesis"]:
             old = Registry.at(self.registry.w3, held["registry"])
             consortium = ConsortiumContract.at(old.w3, old.consortium_address())
@@ -310,7 +313,7 @@ class RegulatorReader:
             if self.circulation is not None:
                 contracts.append(CirculationContract.at(old.w3, consortium.circulation_address()))
             self._rewind_to_fork()
-            self._read(LogDecoder((c.address, c.contract.abi) for c in contracts))
+            caught_up = self._read(LogDecoder((c.address, c.contract.abi) for c in contracts)).events
         era, _ = self._era()
         first = self.next_block
         followed = Registration(era + 1, int(identity["chain_id"]), identity["genesis"], identity["registry"], first,
@@ -324,8 +327,8 @@ class RegulatorReader:
         self._succession = None
         log.warning("the index follows a registry succession", extra={
             "from": held["registry"], "to": identity["registry"], "recorded_at": recorded_at,
-            "first_block": first})
-        return followed
+            "first_block": first, "caught_up": caught_up})
+        return followed, caught_up
 
     def _read(self, decoder: LogDecoder, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Read ``decoder``'s contracts' logs from the cursor to ``confirmations`` below the head (block numbers of

@@ -232,7 +232,7 @@ class Supervision:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidQuery(f"a page holds 1 to {MAX_PAGE} rows, not {limit}")
         rows = self._db.execute(*page_query(spec, filters, after, limit + 1)).fetchall()
-        shown = [_row(spec, row) for row in rows[:limit]]
+        shown = self._on_chain([_row(spec, row) for row in rows[:limit]])
         last = rows[limit - 1] if len(rows) > limit else None
         return Page(shown, None if last is None else f"{last[0]}.{last[-1]}")
 
@@ -311,8 +311,21 @@ class Supervision:
             "WHERE document_digest = ? ORDER BY block_time, id", (document_digest,))]
         order = {"anchored": 0, "verified": 1, "revoked": 2, "disputed": 3, "answered": 4}
         events.sort(key=lambda e: (e["at"], order[e["event"]]))
-        return {"documentDigest": to_hex(document_digest), "document": document, "events": events,
-                "anomalies": anomalies}
+        return {"documentDigest": to_hex(document_digest), "document": document, "events": self._on_chain(events),
+                "anomalies": self._on_chain(anomalies)}
+
+    def _on_chain(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows whose ``block`` is the index's number, with the chain's number instead and, once the index follows
+        a registry succession, the ``registry`` that holds it."""
+        held = self.reader.registries()
+        if len(held) < 2:
+            return rows
+        for row in rows:
+            if row.get("block") is not None:
+                era = max((r for r in held if r.first_block <= row["block"]), key=lambda r: r.era, default=held[0])
+                row["block"] -= era.block_offset
+                row["registry"] = era.registry
+        return rows
 
     # -- the report ---------------------------------------------------------------------------------------------
 

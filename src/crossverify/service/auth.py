@@ -80,33 +80,66 @@ class RateLimit:
             return (1 - tokens) / self.rate
 
 
-#: The shared buckets (one row per client or address, per limit); ``taken``: whether the last request got a token.
+#: The shared buckets (one row per client or address, per limit); ``taken``: how many tokens the last request
+#: for the bucket got.
 BUCKETS = ["CREATE TABLE buckets (name TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)",
            "ALTER TABLE buckets ADD COLUMN taken INTEGER NOT NULL DEFAULT 0"]
 #: ``tokens`` refilled since ``at`` (never back in time), at most ``burst``; parameters: rate, burst.
 _REFILLED = ("(CASE WHEN buckets.tokens + (CASE WHEN excluded.at > buckets.at THEN excluded.at - buckets.at ELSE 0 END)"
              " * ? > ? THEN ? ELSE buckets.tokens + (CASE WHEN excluded.at > buckets.at THEN excluded.at - buckets.at "
              "ELSE 0 END) * ? END)")
-#: Take a token if there is one, in one statement (one round trip, its own transaction).
-TAKE = ("INSERT INTO buckets (name, tokens, at, taken) VALUES (?, ?, ?, 1) ON CONFLICT (name) DO UPDATE SET "
-        f"tokens = {_REFILLED} - CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END, "
-        f"taken = CASE WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END, "
-        "at = CASE WHEN excluded.at > buckets.at THEN excluded.at ELSE buckets.at END RETURNING tokens, taken")
+
+
+def take(lease: int) -> str:
+    """The statement that takes ``lease`` tokens if there are as many, else one if there is one, in one
+    statement (one round trip, its own transaction); parameters: name, tokens of a new bucket, the time, then
+    rate, burst, burst, rate for each of the five :data:`_REFILLED` in it."""
+    granted = f"CASE WHEN {_REFILLED} >= {lease:d} THEN {lease:d} WHEN {_REFILLED} >= 1 THEN 1 ELSE 0 END"
+    return (f"INSERT INTO buckets (name, tokens, at, taken) VALUES (?, ?, ?, {lease:d}) ON CONFLICT (name) DO UPDATE "
+            f"SET tokens = {_REFILLED} - {granted}, taken = {granted}, "
+            "at = CASE WHEN excluded.at > buckets.at THEN excluded.at ELSE buckets.at END RETURNING tokens, taken")
 
 
 class SharedRateLimit(RateLimit):
     """:class:`RateLimit` with its buckets in ``store`` (kind ``rate limits``), so that it holds across every
-    replica sharing it: each request takes a token in one atomic statement. ``scope`` keeps this limit's buckets
-    apart from another's in the same store. Time is the wall clock (the replicas' clocks agree to well within a
-    token's interval)."""
+    replica sharing it. A replica takes its tokens from the shared bucket in one atomic statement, a lease of
+    several at a time while the bucket holds that many (a sixteenth of the burst, at most 64; one at a time for
+    a burst under 32), and spends them before it asks again, within a second or not at all: no token is spent
+    that the bucket did not give, and a burst can be early by at most a lease per replica. ``scope`` keeps this
+    limit's buckets apart from another's in the same store. Time is the wall clock (the replicas' clocks agree
+    to well within a token's interval)."""
 
     def __init__(self, store: Store, per_minute: int, scope: str) -> None:
         super().__init__(per_minute)
         self.store, self.scope = store, scope
+        self.lease = max(1, min(64, int(self.burst // 16)))
+        self._take = take(self.lease)
+        #: Tokens this replica holds per client, and until when (monotonic).
+        self._leased: dict[str, tuple[int, float]] = {}
+
+    def spend_leased(self, client: str) -> bool:
+        """Spend a token this replica holds for ``client`` already, if it has one (no round trip)."""
+        with self._lock:
+            left, until = self._leased.get(client, (0, 0.0))
+            if left > 0 and time.monotonic() < until:
+                self._leased[client] = (left - 1, until)
+                return True
+            return False
 
     def allow(self, client: str) -> float:
-        refill = (self.rate, self.burst, self.burst, self.rate)
+        if self.spend_leased(client):
+            return 0.0
+        refill = (self.rate, self.burst, self.burst, self.rate) * 5
         with self.store.lock:
-            tokens, taken = self.store.db.execute(TAKE, (f"{self.scope}:{client}", self.burst - 1, time.time(),
-                                                         *refill, *refill, *refill)).fetchone()
-        return 0.0 if taken else (1 - tokens) / self.rate
+            tokens, taken = self.store.db.execute(self._take, (f"{self.scope}:{client}", self.burst - self.lease,
+                                                               time.time(), *refill)).fetchone()
+        if not taken:
+            return float((1 - tokens) / self.rate)
+        if taken > 1:
+            with self._lock:
+                self._leased[client] = (taken - 1, time.monotonic() + _LEASE_SECONDS)
+        return 0.0
+
+
+#: How long a replica may hold tokens it took from a shared bucket and has not spent.
+_LEASE_SECONDS = 1.0

@@ -166,9 +166,13 @@ class Context:
 
     @staticmethod
     async def allow(limit: RateLimit, name: str) -> float:
-        """``limit.allow(name)``: on the event loop for the limits in memory (microseconds), in a thread for the
-        shared ones (a store's transaction)."""
-        return limit.allow(name) if type(limit) is RateLimit else await run_in_threadpool(limit.allow, name)
+        """``limit.allow(name)``: on the event loop for the limits in memory (microseconds) and for a token a
+        shared limit holds already, in a thread for a shared one's round trip (a store's transaction)."""
+        if type(limit) is RateLimit:
+            return limit.allow(name)
+        if isinstance(limit, SharedRateLimit) and limit.spend_leased(name):
+            return 0.0
+        return await run_in_threadpool(limit.allow, name)
 
     async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""

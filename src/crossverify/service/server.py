@@ -1,4 +1,5 @@
-"""How ``crossverify serve`` runs the app: uvicorn with its httptools protocol (HTTP/1.1 parsed in C), plus the
+"""How ``crossverify serve`` runs the app: uvicorn with its httptools protocol (HTTP/1.1 parsed in C) on uvloop's
+event loop (libuv), plus the
 bounds a public server needs that this protocol lacks. httptools accepts a request head (request line and
 headers) of any size, and uvicorn waits for one for ever; :class:`GuardedHttp` answers a head over
 ``max_header_bytes`` with 431 and one that has not arrived ``head_timeout`` seconds after the connection opened
@@ -173,12 +174,12 @@ def bound_workers(settings: ServiceSettings) -> None:
 
 
 def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn configuration for ``app`` under ``settings``: the guarded protocol, the keep-alive time, and
-    logging left to crossverify's own JSON log (no access log: the app logs every request)."""
+    """The uvicorn configuration for ``app`` under ``settings``: the guarded protocol on uvloop, the keep-alive
+    time, and logging left to crossverify's own JSON log (no access log: the app logs every request)."""
     protocol = type("GuardedHttp", (GuardedHttp,), {"max_head_bytes": settings.max_header_bytes,
                                                    "head_timeout": settings.head_timeout, "awaiting": {},
                                                    "ticking": None})
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol,
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol, "loop": "uvloop",
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}
     return uvicorn.Config(app, **options)
