@@ -110,3 +110,26 @@ def test_a_predecessor_is_recorded_once_and_only_by_quorum(consortium: Consortiu
     with pytest.raises(errors.ContractRevert):
         new.registry.transact(lambda f: f.execute(int(ProposalKind.RECORD_PREDECESSOR), encode_payload(
             ProposalKind.RECORD_PREDECESSOR, 1, c.outsider), 1), c.outsider)  # only its consortium executes
+
+
+def test_a_revoked_document_never_verifies_on_the_successor(consortium: Consortium, tmp_path: Path) -> None:
+    """Its revocation reaches the successor before its root does: a run stopped between the two (here right after
+    the anchors were mined) leaves no moment in which a bank reading the successor accepts the revoked file."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    issuer.journal.close()
+    new = successor(c)
+
+    def crash_after_anchoring(point: str) -> None:
+        if point == "after_receipt":
+            raise RuntimeError(point)
+
+    pipeline = IssuerClient(new.registry, "BNUMMOMX", new.signing_key, new.macao_operator,
+                            Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles", faults=crash_after_anchoring)
+    pipeline.rebind()
+    with pytest.raises(RuntimeError):
+        pipeline.run()
+    assert [r.valid for r in VerifierClient(new.registry).verify_many(bundles)] == [True, False, True]
