@@ -8,6 +8,8 @@ from pathlib import Path
 
 from crossverify import VerifierClient, load_bundle
 from crossverify.chain.records import ProposalKind, RevocationReason
+from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Supervision
 
 from ..conftest import Consortium, add_key, deposit_certificates, labelled_test_key
 from .test_issuance import client
@@ -41,3 +43,7 @@ def test_a_thiefs_overwrites_are_undone_by_the_next_run(consortium: Consortium, 
     assert [x.outcome.value for x in reports[1].checks if x.name == "not_revoked"] == ["failed"]
     assert reg.document_status(c.issuer_id, root, fraud).signing_key == c.signing_key.address
     assert issuer.run().transactions == 0  # nothing more to put back
+    reader = RegulatorReader(reg, tmp_path / "audit.sqlite")
+    reader.sync()
+    totals = Supervision(reader).report().by_issuer["BNUMMOMX"]
+    assert (totals["batches"], totals["documents"]) == (1, 3)  # the thief's anchor and the genuine one's return

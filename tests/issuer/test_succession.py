@@ -133,3 +133,23 @@ def test_a_revoked_document_never_verifies_on_the_successor(consortium: Consorti
     with pytest.raises(RuntimeError):
         pipeline.run()
     assert [r.valid for r in VerifierClient(new.registry).verify_many(bundles)] == [True, False, True]
+
+
+def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consortium: Consortium,
+                                                                         tmp_path: Path) -> None:
+    """The admin revoked a document and a batch from its own wallet (not through the journal); the predecessor on the
+    same chain still holds them, so the move takes them along: the successor refuses both."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 2))
+    first = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.issue(deposit_certificates(c, 2, start=3))
+    second = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    c.registry.transact(lambda f: f.revokeDocument(first[0].document_digest(), RevocationReason.FRAUD), c.issuer_admin)
+    c.registry.transact(lambda f: f.revokeBatch(second[0].proof.batch_root, RevocationReason.WITHDRAWN), c.issuer_admin)
+    issuer.journal.close()
+    new = successor(c)
+    pipeline = moved(new, tmp_path)
+    pipeline.rebind()
+    assert pipeline.run().restored == 2
+    assert [r.valid for r in VerifierClient(new.registry).verify_many(first + second)] == [False, True, False, False]

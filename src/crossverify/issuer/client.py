@@ -418,6 +418,8 @@ class IssuerClient:
                     f"registry {new['registry']} on chain {new['chain_id']} does not record that it succeeds "
                     f"{old['registry']} on chain {old['chain_id']}: the operators record it first (operator propose "
                     "predecessor)")
+            if old.get("genesis") == new["genesis"]:  # the predecessor answers on this chain
+                self._carry_revocations(Registry.at(self.registry.w3, old["registry"]))
             self.journal.store.rebind(new)
             self._domain = None
             moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
@@ -427,6 +429,35 @@ class IssuerClient:
             log.info("journal moved to a successor registry", extra={
                 "issuer": self.issuer_id, "from": old["registry"], "to": new["registry"], "batches": len(moved)})
         return old
+
+    def _carry_revocations(self, predecessor: Registry) -> int:
+        """Keep in the journal every revocation of its documents and batches that ``predecessor`` holds and counts,
+        sent from outside the journal too (the admin's own wallet, another tool), so that ``run`` sends it to the
+        successor. Returns how many it holds."""
+        issuer = issuer_id_code(self.issuer_id)
+        events = predecessor.contract.events
+        with node_errors():
+            batches = events.BatchRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
+            documents = events.DocumentRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
+        targets: dict[tuple[bytes, bytes], int | None] = {(bytes(e.args["batchRoot"]), ZERO): None for e in batches}
+        for e in documents:
+            found = self.journal.find(self.issuer_id, digest=bytes(e.args["documentDigest"]))
+            if found is not None and found.batch_root is not None:
+                targets[(found.batch_root, found.digest)] = found.id
+        if not targets:
+            return 0
+        statuses = predecessor.document_statuses([(issuer, root, digest) for root, digest in targets])
+        held = 0
+        for ((root, digest), document_id), status in zip(targets.items(), statuses, strict=True):
+            record = status.batch_revocation if digest == ZERO else status.document_revocation
+            if not record.counts:
+                continue
+            self.journal.record_revocation(self.issuer_id, root if digest == ZERO else digest, root,
+                                           int(record.reason))
+            if document_id is not None:
+                self.journal.record_revoked([document_id])
+            held += 1
+        return held
 
     def restore_revocations(self) -> int:
         """Send again every revocation of this issuer's journal that the chain does not hold (or holds void):
