@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import MutableMapping
+from json.encoder import encode_basestring as _quoted
 from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -35,10 +36,13 @@ Scope = MutableMapping[str, Any]
 #: What the metrics and the log line name a request the fast lane answered.
 _VERIFY_ROUTE = SimpleNamespace(path="/v1/verifications")
 
+#: Compact JSON, as ``json.dumps(content, ensure_ascii=False, separators=(",", ":"))`` (one encoder for every call).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_response(content: Any) -> Response:
     """``content`` as compact JSON (built directly: the verdicts are the hot path)."""
-    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(),
-                    media_type="application/json")
+    return Response(_compact(content).encode(), media_type="application/json")
 
 
 class Context:
@@ -159,7 +163,7 @@ class Context:
                 [commitment] = self.outbox.enqueue(self.queue.verifier.receipts([report], purpose), case)
                 self.workers["outbox"].wake()
                 receipt = self.outbox.state(commitment)
-            content = json.dumps(self.verdict(report, receipt), ensure_ascii=False, separators=(",", ":")).encode()
+            content = self.verdict_text(report, receipt)
         except Exception:  # the route answers it, as it answers every failure
             return None
         return 200, [(b"content-type", b"application/json")], content
@@ -186,6 +190,17 @@ class Context:
         data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
         data["receipt"] = receipt
         return data
+
+    def verdict_text(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> bytes:
+        """:meth:`verdict` as compact JSON, the very bytes ``json.dumps`` would give, built from its parts: the
+        checks' names and details go through the encoder's string escaping alone, their outcomes (three plain
+        words) as they are (half the time)."""
+        self.verifications.labels(str(report.valid).lower()).inc()
+        checks = ",".join([f'{{"name":{_quoted(c.name)},"outcome":"{c.outcome._value_}","detail":'
+                           f'{_quoted(c.detail)}}}' for c in report.checks])
+        disclosed = report.bundle.disclosed() if report.bundle else {}
+        return f'{_compact(report.summary())[:-1]},"checks":[{checks}],"disclosed":{_compact(disclosed)},' \
+               f'"receipt":{_compact(receipt)}}}'.encode()
 
 
 class _Authenticate:

@@ -110,6 +110,11 @@ class VerificationReport:
         return next(c for c in self.checks if c.name == name)
 
     def as_json(self) -> dict[str, object]:
+        return {**self.summary(), "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail}
+                                             for c in self.checks]}
+
+    def summary(self) -> dict[str, object]:
+        """:meth:`as_json` without the checks."""
         b = self.bundle
         return {
             "valid": self.valid,
@@ -120,7 +125,6 @@ class VerificationReport:
             "purpose": self.presentation.binding.purpose if self.presentation else None,
             "presentationHash": (to_hex(self.presentation.hash(self.document_digest))
                                  if self.presentation and self.document_digest else None),
-            "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
         }
 
 
