@@ -75,6 +75,8 @@ class Context:
                                  registry=self.metrics, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"],
                                      registry=self.metrics)
+        self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
         self.queue = VerifyQueue(session.verifier(), self.chain_lock)
         self.outbox = outbox = session.outbox if "bank" in roles else None
@@ -120,8 +122,12 @@ class Context:
     def observed(self, scope: Scope, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line of a finished request."""
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.requests_total.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(elapsed)
+        series = self._series.get((route, status))
+        if series is None:  # each route and status's metrics, looked up once
+            series = self._series[route, status] = (self.requests_total.labels(route, str(status)),
+                                                    self.latency.labels(route))
+        series[0].inc()
+        series[1].observe(elapsed)
         state = scope.get("state", {})
         log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
                                    "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
@@ -185,7 +191,7 @@ class Context:
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:
         this is the hot path)."""
-        self.verifications.labels(str(report.valid).lower()).inc()
+        self._verified[report.valid].inc()
         data = report.as_json()
         data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
         data["receipt"] = receipt
@@ -195,7 +201,7 @@ class Context:
         """:meth:`verdict` as compact JSON, the very bytes ``json.dumps`` would give, built from its parts: the
         checks' names and details go through the encoder's string escaping alone, their outcomes (three plain
         words) as they are (half the time)."""
-        self.verifications.labels(str(report.valid).lower()).inc()
+        self._verified[report.valid].inc()
         checks = ",".join([f'{{"name":{_quoted(c.name)},"outcome":"{c.outcome._value_}","detail":'
                            f'{_quoted(c.detail)}}}' for c in report.checks])
         disclosed = report.bundle.disclosed() if report.bundle else {}

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
@@ -98,7 +98,7 @@ class VerificationReport:
     document_digest: bytes | None = None
     presentation: Presentation | None = None
 
-    @property
+    @cached_property
     def valid(self) -> bool:
         return all(c.outcome is not Outcome.FAILED for c in self.checks)
 
