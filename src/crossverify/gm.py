@@ -11,7 +11,11 @@ it signs e = SM3(Z || M). An SM2 ciphertext is ``C1 || C3 || C2`` (GB/T 32918.4-
 
 from __future__ import annotations
 
+import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -170,10 +174,29 @@ def decrypt(private_key: bytes, ciphertext: bytes) -> bytes | None:
     if len(c2) > 255:
         return None
     der = _der_sequence(_der_integer(_int(c1[:32])) + _der_integer(_int(c1[32:])) + _der(0x04, c3) + _der(0x04, c2))
+    key = require_private_key(private_key)
     try:
-        return bytes(gmssl_pyx.sm2_decrypt(require_private_key(private_key), der))
+        with _quiet_stderr():
+            return bytes(gmssl_pyx.sm2_decrypt(key, der))
     except gmssl_pyx.GmsslInnerError:
         return None
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 pointed at the null device for the duration: GmSSL prints its call trace there when a
+    decryption fails, which for a part sealed to another key is the expected outcome, not an error to show."""
+    with _STDERR_LOCK, open(os.devnull, "wb") as null:
+        saved = os.dup(2)
+        try:
+            os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class SM4GCM:

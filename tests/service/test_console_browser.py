@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
@@ -81,6 +81,25 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     assert [c.inner_text() for c in page.locator("#kinds .count").all()] == ["1 raised"] * 5
     assert "Guangdong Bank A" in page.locator("#charts").inner_text()  # banks by the regulator's names
     shot(page, "overview-en")
+    assert page.locator("#history").is_hidden()  # one registry's history: nothing to say
+
+    def succeeded(route: Route) -> None:  # the overview of an index that followed a registry succession
+        answer = route.fetch()
+        registry = answer.json()["registries"][0]
+        before = {**registry, "genesis": "0x" + "77" * 32, "recordedAsPredecessorAt": 1_767_225_600}
+        after = {**registry, "era": 1, "followedAt": 1_767_229_200, "reanchoredBatches": 2, "restoredRevocations": 1}
+        route.fulfill(response=answer, json={**answer.json(), "registries": [before, after]})
+
+    page.route("**/v1/regulator/overview*", succeeded)
+    page.goto(f"{site}/regulator/#overview?from=2000-01-01")
+    expect(page.locator("#history")).to_contain_text("This index holds the history of 2 registries: ")
+    said = page.locator("#history").inner_text()
+    assert "(genesis 0x77777777…777777); then" in said and "recorded by its consortium as the successor on " \
+        "2026-01-01 00:00 UTC; batches anchored again there: 2, revocations restored there: 1" in said
+    shot(page, "overview-succession-en")
+    page.unroute("**/v1/regulator/overview*")
+    page.goto(f"{site}/regulator/#overview")
+    page.wait_for_selector("#cards .card")
 
     page.click("text=Verification recorded without consent")
     page.wait_for_selector("#table tbody tr")

@@ -464,6 +464,13 @@ def _holds_objects(values: tuple[JSON, ...]) -> bool:
 _name_fault = lru_cache(maxsize=4096)(claim_name_fault)
 
 
+@lru_cache(maxsize=4096)  # the documents of a type disclose the same names: one look-up for all of them
+def _names_in_order(names: tuple[str, ...]) -> bool:
+    """Whether every one of ``names`` may name a claim and they ascend strictly (in the order of their code points:
+    of their UTF-8 bytes)."""
+    return not any(map(_name_fault, names)) and list(names) == sorted(set(names))
+
+
 def _plainly_valid(claims: Claims, hash_alg: HashAlgorithm) -> bool:
     """Whether the claims keep every rule of :func:`_check_each_claim`, checked in bulk: disclosed names valid and
     strictly ascending, their salts distinct, descriptors well formed, redacted leaves distinct and none of them
@@ -644,9 +651,9 @@ def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
     salt_bytes = _hashes(salts, 16)
     leaf_hashes = _hashes(hidden, 32)
     disclosed = [n for n in names if n is not None] if hidden else names
-    if (salt_bytes is None or leaf_hashes is None or any(map(_name_fault, disclosed))
-            or disclosed != sorted(set(disclosed)) or len(set(salts)) != len(salts)):  # type: ignore[type-var]
-        return None  # (names in the order of their code points are in the order of their UTF-8 bytes)
+    if (salt_bytes is None or leaf_hashes is None or not _names_in_order(tuple(disclosed))
+            or len(set(salts)) != len(salts)):
+        return None
     if not hidden:
         return Claims(tuple(names), tuple(values), tuple(salt_bytes))
     shown, withheld = iter(salt_bytes), iter(leaf_hashes)
@@ -683,8 +690,7 @@ def _as_written(entries: list[tuple[tuple[str, Any], ...]]) -> Claims | None:
         if min(numbers) < -MAX_SAFE_INTEGER or max(numbers) > MAX_SAFE_INTEGER:
             return None
     salt_bytes = _hashes(salts, 16)
-    if (salt_bytes is None or len(set(salt_bytes)) != count or any(map(_name_fault, names))
-            or list(names) != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
+    if salt_bytes is None or len(set(salt_bytes)) != count or not _names_in_order(names):
         return None
     return Claims(names, values, tuple(salt_bytes))
 

@@ -172,8 +172,9 @@ td.code{{color:#5b6875;font-family:ui-monospace,monospace;font-size:12px}}
 
     def history(self, held: list[dict[str, Any]]) -> str:
         """Where the history came from: the registries of a succession, and when each was recorded."""
-        steps = [self.t("history.first", registry=held[0]["registry"], chain=held[0]["chainId"])]
-        steps += [self.t("history.next", registry=r["registry"], chain=r["chainId"],
+        steps = [self.t("history.first", registry=held[0]["registry"], chain=held[0]["chainId"],
+                        genesis=_short(held[0]["genesis"]))]
+        steps += [self.t("history.next", registry=r["registry"], chain=r["chainId"], genesis=_short(r["genesis"]),
                          recorded=utc_minute(before["recordedAsPredecessorAt"] or 0),
                          batches=self.n(r["reanchoredBatches"]), revocations=self.n(r["restoredRevocations"]))
                   for before, r in pairwise(held)]

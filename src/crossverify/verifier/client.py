@@ -15,8 +15,11 @@ presentations for further document types.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache, cached_property, lru_cache
@@ -193,11 +196,12 @@ class VerifierClient:
         ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        wall = self._wall_clock()
-        parsed: list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]] = []
-        for i, item in enumerate(bundles):
-            parsed.append(self._offline(item, attachments[i] if attachments else None, wall))
-        self._consume_challenges(parsed, wall)
+        with collector_paused():
+            return self._verify_many(bundles, attachments)
+
+    def _verify_many(self, bundles: Sequence[Bundleish],
+                     attachments: Sequence[Mapping[str, bytes] | None] | None) -> list[VerificationReport]:
+        parsed = self._offline_all(bundles, attachments, self._wall_clock())
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
         if self._clock is None:  # the chain's clock, read in the same round trip as the statuses
@@ -294,6 +298,15 @@ class VerifierClient:
 
     # -------------------------------------------------------------------------------------------------------
 
+    def _offline_all(self, items: Sequence[Bundleish], attachments: Sequence[Mapping[str, bytes] | None] | None,
+                     now: int) -> list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]]:
+        """Every check that needs no registry read, for each item, the presentations' challenges consumed in one
+        durable transaction."""
+        with collector_paused():
+            parsed = [self._offline(item, attachments[i] if attachments else None, now) for i, item in enumerate(items)]
+            self._consume_challenges(parsed, now)
+        return parsed
+
     def _offline(self, item: Bundleish, files: Mapping[str, bytes] | None, now: int
                  ) -> tuple[Bundle | None, list[Check], bytes | None, Presentation | None]:
         checks: list[Check] = []
@@ -324,8 +337,8 @@ class VerifierClient:
                                 "changed, or the proof belongs to another document"))
             return bundle, checks, None, presentation
         checks.append(Check("proof_leads_to_root", Outcome.PASSED,
-                            f"document 0x{digest.hex()[:16]}… is leaf {bundle.proof.index} of "
-                            f"{bundle.proof.leaf_count} under root 0x{root.hex()[:16]}…"))
+                            f"document 0x{digest[:8].hex()}… is leaf {bundle.proof.index} of "
+                            f"{bundle.proof.leaf_count} under root 0x{root[:8].hex()}…"))
         named = (bundle.chain_id, bundle.registry)
         if named == (self.chain_id, self.registry.address):
             checks += self._registry_matches()
@@ -523,6 +536,34 @@ class VerifierClient:
                                 f"describes {utc_time(h.as_of)}: {counted(age // 86400, 'day')} old, limit "
                                 f"{counted(limit // 86400, 'day')}"))
         return checks
+
+
+_PAUSES = threading.Lock()
+#: Batches in this process verifying with the collector paused, and whether it ran before the first of them began.
+_paused = {"batches": 0, "was_enabled": False}
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a batch is verified, and resumed (if it ran before) when the
+    last batch verifying at once in this process ends, however it ends.
+
+    A batch makes tens of objects per document (bundles, checks, reports): the collector would otherwise run every
+    few hundred documents, and at times walk the whole process's heap (a service's or a node client's: hundreds
+    of thousands of objects), to find garbage a batch does not make (what it drops, reference counting frees at
+    once)."""
+    with _PAUSES:
+        if _paused["batches"] == 0:
+            _paused["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _paused["batches"] += 1
+    try:
+        yield
+    finally:
+        with _PAUSES:
+            _paused["batches"] -= 1
+            if _paused["batches"] == 0 and _paused["was_enabled"]:
+                gc.enable()
 
 
 def _holder_key(p: Presentation | None) -> HolderPublicKey | CrossverifyError | None:

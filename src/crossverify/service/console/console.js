@@ -193,8 +193,10 @@ function learn(data) {
 
 /** Where the index's history came from: the registries of a succession, and when each was recorded. */
 function succession(held) {
-  const steps = held.map((r, i) => (i === 0 ? t("history.first", { registry: r.registry, chain: r.chainId })
-    : t("history.next", { registry: r.registry, chain: r.chainId, recorded: when(held[i - 1].recordedAsPredecessorAt),
+  const steps = held.map((r, i) => (i === 0
+    ? t("history.first", { registry: r.registry, chain: r.chainId, genesis: short(r.genesis) })
+    : t("history.next", { registry: r.registry, chain: r.chainId, genesis: short(r.genesis),
+      recorded: when(held[i - 1].recordedAsPredecessorAt),
       batches: number(r.reanchoredBatches), revocations: number(r.restoredRevocations) })));
   return t("history.from", { count: held.length, steps: steps.join("; ") });
 }
