@@ -92,7 +92,23 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                        f"{cpu_ms:.2f}{split}", f"{cpu_ms - b['cpu_ms']:.2f}",
                        f"{node_ms:.2f}" if server != "embedded" else "", f"{generator_ms:.2f}", f"{busy:.2f}"])
     s.load = "; ".join(loads)
+    s.notes = _ceilings(rows, baselines)
     return s
+
+
+def _ceilings(rows: list[Level], baselines: dict[str, dict[str, float]]) -> str:
+    """What the CPU per request allows at 64 clients: the rate one process serving with a core to itself could
+    reach (its event loop and its verification share one interpreter lock), against the baseline."""
+    said = []
+    for server, clients, _, _, _, cpu_ms, node_ms, generator_ms, _ in rows:
+        if clients == LEVELS[-1] and "workers" not in server:
+            b = baselines[server]
+            ceiling = 1000 / cpu_ms
+            said.append(f"on {server}, {cpu_ms:.2f} ms of server CPU per request (the baseline's {b['cpu_ms']:.2f} "
+                        f"ms per document included) allow at most {ceiling:,.0f} requests/s, {ceiling / b['rate']:.0%} "
+                        f"of the baseline, with the node's {node_ms:.2f} ms and the load generator's "
+                        f"{generator_ms:.2f} ms per request on the other core")
+    return ("Ceilings at 64 clients, for one process with a core to itself: " + "; ".join(said) + ".") if said else ""
 
 
 #: One level's figures: server, clients, requests/s, p50 and p99 ms, CPU ms per request of the server, the node
