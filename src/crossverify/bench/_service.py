@@ -6,7 +6,7 @@ consortium on its chain, issues ``N`` bundles, times ``verify_many`` over their 
 then serves as a bank does (the HTTP server ``crossverify serve`` runs, with its outbox, its challenge store and
 the circulation contract its receipts go to). This process drives it with keep-alive connections on one asyncio
 event loop, each request written whole from bytes made before the clock starts and each answer read by its
-status line and Content-Length (threads of ``http.client`` cost the machine three times the CPU per request,
+status line and Content-Length (threads of ``http.client`` cost the machine three to five times the CPU per request,
 taken from the server on two cores); the load generator, the server and the Hardhat node still share the
 machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
 """
