@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
@@ -101,7 +101,7 @@ class VerificationReport:
     document_digest: bytes | None = None
     presentation: Presentation | None = None
 
-    @property
+    @cached_property
     def valid(self) -> bool:
         return all(c.outcome is not Outcome.FAILED for c in self.checks)
 
@@ -113,6 +113,11 @@ class VerificationReport:
         return next(c for c in self.checks if c.name == name)
 
     def as_json(self) -> dict[str, object]:
+        return {**self.summary(), "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail}
+                                             for c in self.checks]}
+
+    def summary(self) -> dict[str, object]:
+        """:meth:`as_json` without the checks."""
         b = self.bundle
         return {
             "valid": self.valid,
@@ -123,7 +128,6 @@ class VerificationReport:
             "purpose": self.presentation.binding.purpose if self.presentation else None,
             "presentationHash": (to_hex(self.presentation.hash(self.document_digest))
                                  if self.presentation and self.document_digest else None),
-            "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
         }
 
 
