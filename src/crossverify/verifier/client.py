@@ -408,7 +408,7 @@ class VerifierClient:
         can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
-            if bundle.header.holder_bound or HOLDER_CLAIM in bundle.disclosed_names():
+            if bundle.header.holder_bound or bundle.discloses(HOLDER_CLAIM):
                 return [Check("holder_bound", Outcome.FAILED,
                               "the certificate is bound to its holder's key: it verifies only as a presentation its "
                               "holder signed, at any bank, not as a bare bundle")]
