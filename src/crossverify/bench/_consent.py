@@ -56,8 +56,11 @@ class Bank:
                 for i in range(len(self.keys) if count is None else count)]
 
     def checks(self, items: Sequence[Presentation | str]) -> Sample:
-        """One run of the off-chain checks over ``items``, their challenges consumed in one transaction."""
+        """One run of the off-chain checks over ``items``, their challenges consumed in one transaction, by a
+        verifier that has read what it reads once in its life (the chain id and the registry's suite), as a
+        bank's running service has."""
         client = VerifierClient(self.registry, audience=BANK, challenges=self.store, wall_clock=self.now)
+        assert client.chain_id and client.suite
         now = self.now()
 
         t, results = sample(lambda: client._offline_all(items, None, now))

@@ -148,6 +148,10 @@ class Bundle:
         names = self._compact.names
         return tuple(n for n in names if n is not None) if None in names else names  # type: ignore[return-value]
 
+    def discloses(self, name: str) -> bool:
+        """Whether a claim named ``name`` is disclosed."""
+        return name in self._compact.names
+
     def attachment_names(self) -> list[str]:
         """The names of the disclosed claims whose values are attachment descriptors."""
         c = self._compact
@@ -457,7 +461,12 @@ def _check_each_claim(claims: Claims, hash_alg: HashAlgorithm) -> None:
 
 def _holds_objects(values: tuple[JSON, ...]) -> bool:
     """Whether any of ``values`` is an object (a ``dict``), found by their few types."""
-    return any(issubclass(kind, dict) for kind in set(map(type, values)))
+    kinds = set(map(type, values))
+    return not kinds <= _NOT_OBJECTS and any(issubclass(kind, dict) for kind in kinds)
+
+
+#: The types of claim values a bundle reads that are not objects.
+_NOT_OBJECTS = frozenset({str, int, float, bool, type(None), list, FrozenArray})
 
 
 #: A bank reads the same few claim names again and again.

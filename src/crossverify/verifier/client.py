@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
@@ -101,7 +101,7 @@ class VerificationReport:
     document_digest: bytes | None = None
     presentation: Presentation | None = None
 
-    @property
+    @cached_property
     def valid(self) -> bool:
         return all(c.outcome is not Outcome.FAILED for c in self.checks)
 
@@ -113,6 +113,11 @@ class VerificationReport:
         return next(c for c in self.checks if c.name == name)
 
     def as_json(self) -> dict[str, object]:
+        return {**self.summary(), "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail}
+                                             for c in self.checks]}
+
+    def summary(self) -> dict[str, object]:
+        """:meth:`as_json` without the checks."""
         b = self.bundle
         return {
             "valid": self.valid,
@@ -123,7 +128,6 @@ class VerificationReport:
             "purpose": self.presentation.binding.purpose if self.presentation else None,
             "presentationHash": (to_hex(self.presentation.hash(self.document_digest))
                                  if self.presentation and self.document_digest else None),
-            "checks": [{"name": c.name, "outcome": c.outcome.value, "detail": c.detail} for c in self.checks],
         }
 
 
@@ -404,7 +408,7 @@ class VerifierClient:
         can fail (and then no challenge is consumed)."""
         doc_type = bundle.header.doc_type
         if p is None:
-            if bundle.header.holder_bound or HOLDER_CLAIM in bundle.disclosed_names():
+            if bundle.header.holder_bound or bundle.discloses(HOLDER_CLAIM):
                 return [Check("holder_bound", Outcome.FAILED,
                               "the certificate is bound to its holder's key: it verifies only as a presentation its "
                               "holder signed, at any bank, not as a bare bundle")]
@@ -419,25 +423,26 @@ class VerifierClient:
             return [Check("holder_bound", Outcome.FAILED,
                           f"the certificate discloses no holder key (its {HOLDER_CLAIM!r} claim is absent or "
                           "redacted), so nobody can show the holder presented it")]
-        checks = [Check("holder_bound", Outcome.PASSED, f"the certificate names its holder's key ({HOLDER_CLAIM})")]
+        checks = [_HOLDER_BOUND]
         b = p.binding
-        steps: list[tuple[str, bool, str, Callable[[], str]]] = [
-            ("holder_signed", p.signed_by(key, digest), "signed by the holder key the certificate names",
+        # (name, whether it passed, the passing check: one immutable object per disclosure, audience and times,
+        # shared by every presentation that passes it, the failure's detail)
+        steps: list[tuple[str, bool, Check, Callable[[], str]]] = [
+            ("holder_signed", p.signed_by(key, digest), _HOLDER_SIGNED,
              lambda: "not signed by the holder key the certificate names: signed by another key, or the binding or "
                      "document was altered after signing"),
             ("disclosure_matches_signature", b.disclosed == disclosed_names(bundle),
-             f"discloses exactly what the holder signed: {', '.join(b.disclosed) or 'nothing'}",
+             _disclosure_matches(tuple(b.disclosed)),
              lambda: f"the holder signed a disclosure of {', '.join(b.disclosed) or 'nothing'}; the bundle discloses "
                      f"{', '.join(disclosed_names(bundle)) or 'nothing'}: it was re-redacted after signing"),
-            ("audience_matches", self.audience is not None and b.aud == self.audience, f"presented to {b.aud}",
+            ("audience_matches", self.audience is not None and b.aud == self.audience, _presented_to(b.aud),
              lambda: f"presented to {b.aud}, not to this bank ({self.audience or 'no verifier id configured'}): a "
                      "replay from another bank"),
-            ("presentation_not_expired", b.iat <= now + CLOCK_SKEW and now < b.exp,
-             f"signed {utc_time(b.iat)}, valid until {utc_time(b.exp)}",
+            ("presentation_not_expired", b.iat <= now + CLOCK_SKEW and now < b.exp, _valid_between(b.iat, b.exp),
              lambda: f"valid from {utc_time(b.iat)} until {utc_time(b.exp)}; it is now {utc_time(now)}"),
         ]
         for name, ok, passed, failed in steps:
-            checks.append(Check(name, Outcome.PASSED if ok else Outcome.FAILED, passed if ok else failed()))
+            checks.append(passed if ok else Check(name, Outcome.FAILED, failed()))
             if not ok:
                 return checks
         return checks
@@ -594,6 +599,26 @@ _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audien
 #: What a report says of a check that never ran.
 _SKIPPED = {n: Check(n, Outcome.NOT_APPLICABLE, "an earlier check failed") for n in CHECKS}
 _NOT_A_PRESENTATION = tuple(Check(n, Outcome.NOT_APPLICABLE, "not a presentation") for n in _PRESENTATION_CHECKS)
+
+
+_HOLDER_BOUND = Check("holder_bound", Outcome.PASSED, f"the certificate names its holder's key ({HOLDER_CLAIM})")
+_HOLDER_SIGNED = Check("holder_signed", Outcome.PASSED, "signed by the holder key the certificate names")
+
+
+@lru_cache(maxsize=1024)  # a bank sees the same few disclosures, from its own few verifier ids
+def _disclosure_matches(disclosed: tuple[str, ...]) -> Check:
+    return Check("disclosure_matches_signature", Outcome.PASSED,
+                 f"discloses exactly what the holder signed: {', '.join(disclosed) or 'nothing'}")
+
+
+@lru_cache(maxsize=64)
+def _presented_to(aud: str) -> Check:
+    return Check("audience_matches", Outcome.PASSED, f"presented to {aud}")
+
+
+@lru_cache(maxsize=4096)  # presentations answered in the same seconds share their times
+def _valid_between(iat: int, exp: int) -> Check:
+    return Check("presentation_not_expired", Outcome.PASSED, f"signed {utc_time(iat)}, valid until {utc_time(exp)}")
 
 
 _NO_ATTACHMENTS = Check("attachments_match", Outcome.NOT_APPLICABLE, "no attachment claims")
