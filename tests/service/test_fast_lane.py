@@ -3,6 +3,7 @@ receipt and problem details, for the plain case it takes and for every request i
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -31,6 +32,7 @@ from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.service.middleware import FastLane
 from crossverify.session import Session
+from crossverify.verifier.client import Check, Outcome, VerificationReport
 
 from ..conftest import Consortium, deposit_certificates
 
@@ -98,6 +100,26 @@ def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestC
     statuses = [got[0] for got, _ in answers]
     assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429]
     assert answers[1][0][3]["receipt"]["state"] == "queued"
+
+
+def test_the_verdict_text_is_json_dumps_of_the_verdict_byte_for_byte(consortium: Consortium, tmp_path: Path) -> None:
+    """The lane and the route write a verdict from its parts: the very bytes ``json.dumps`` gives its dict, for
+    checks whose details hold quotes, backslashes, control characters and text beyond ASCII and the BMP."""
+    built = app(consortium, tmp_path, True)
+    ctx = built.state.context
+    certificates = deposit_certificates(consortium, 1)
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
+    consortium.anchor(batch.root, leaf_count=1)
+    genuine = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address).dumps().encode()
+    odd = 'BundleError: "名字" \\ at /claims/0\n\t\x00\x1f \u2028 café 🏦'
+    [report] = ctx.queue.verify([genuine])
+    unreadable = VerificationReport((Check("bundle_well_formed", Outcome.FAILED, odd),))
+    for given, receipt in [(report, None), (report, {"state": "queued", "case": "C-1"}),
+                           (replace(report, checks=(*report.checks, Check("x", Outcome.NOT_APPLICABLE, odd))), None),
+                           (unreadable, None)]:
+        expected = json.dumps(ctx.verdict(given, receipt), ensure_ascii=False, separators=(",", ":")).encode()
+        assert ctx.verdict_text(given, receipt) == expected
+    built.state.session.close()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +23,7 @@ from crossverify import (
 from crossverify.chain.records import ProposalKind
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
-from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
+from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient, collector_paused
 
 from ..conftest import Consortium, deposit_certificates, labelled_test_key
 
@@ -195,3 +197,30 @@ def test_one_bad_bundle_does_not_sink_the_batch(consortium: Consortium, issued: 
     names = [r.check("bundle_well_formed").detail.split(":")[0] for r in reports[1:-1]]
     assert names == ["InvalidEncoding", "NestingTooDeep", "InvalidNumber", "DuplicateKey", "ClaimsOutOfOrder",
                      "InvalidValue"]
+
+
+def test_the_collector_is_paused_for_a_batch_and_resumed_after_the_last(consortium: Consortium,
+                                                                         issued: list[Bundle]) -> None:
+    """Batches pause Python's cyclic collector while they run, together or one inside another, and it runs again
+    once the last ends (also when one fails); a process that had it off keeps it off."""
+    assert gc.isenabled()
+    seen: list[bool] = []
+    client = verifier(consortium)
+    original = client._offline_all
+
+    def offline_all(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return original(*args)
+
+    client._offline_all = offline_all  # type: ignore[method-assign]
+    with collector_paused():
+        assert client.verify_many([issued[0]])[0].valid and not gc.isenabled()
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("a batch that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert client.verify_many([issued[0].dumps()])[0].valid and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,7 +6,7 @@ consortium on its chain, issues ``N`` bundles, times ``verify_many`` over their 
 then serves as a bank does (the HTTP server ``crossverify serve`` runs, with its outbox, its challenge store and
 the circulation contract its receipts go to). This process drives it with keep-alive connections on one asyncio
 event loop, each request written whole from bytes made before the clock starts and each answer read by its
-status line and Content-Length (threads of ``http.client`` cost the machine three times the CPU per request,
+status line and Content-Length (threads of ``http.client`` cost the machine three to five times the CPU per request,
 taken from the server on two cores); the load generator, the server and the Hardhat node still share the
 machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
 """
@@ -92,7 +92,23 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                        f"{cpu_ms:.2f}{split}", f"{cpu_ms - b['cpu_ms']:.2f}",
                        f"{node_ms:.2f}" if server != "embedded" else "", f"{generator_ms:.2f}", f"{busy:.2f}"])
     s.load = "; ".join(loads)
+    s.notes = _ceilings(rows, baselines)
     return s
+
+
+def _ceilings(rows: list[Level], baselines: dict[str, dict[str, float]]) -> str:
+    """What the CPU per request allows at 64 clients: the rate one process serving with a core to itself could
+    reach (its event loop and its verification share one interpreter lock), against the baseline."""
+    said = []
+    for server, clients, _, _, _, cpu_ms, node_ms, generator_ms, _ in rows:
+        if clients == LEVELS[-1] and "workers" not in server:
+            b = baselines[server]
+            ceiling = 1000 / cpu_ms
+            said.append(f"on {server}, {cpu_ms:.2f} ms of server CPU per request (the baseline's {b['cpu_ms']:.2f} "
+                        f"ms per document included) allow at most {ceiling:,.0f} requests/s, {ceiling / b['rate']:.0%} "
+                        f"of the baseline, with the node's {node_ms:.2f} ms and the load generator's "
+                        f"{generator_ms:.2f} ms per request on the other core")
+    return ("Ceilings at 64 clients, for one process with a core to itself: " + "; ".join(said) + ".") if said else ""
 
 
 #: One level's figures: server, clients, requests/s, p50 and p99 ms, CPU ms per request of the server, the node

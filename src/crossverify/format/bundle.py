@@ -148,6 +148,10 @@ class Bundle:
         names = self._compact.names
         return tuple(n for n in names if n is not None) if None in names else names  # type: ignore[return-value]
 
+    def discloses(self, name: str) -> bool:
+        """Whether a claim named ``name`` is disclosed."""
+        return name in self._compact.names
+
     def attachment_names(self) -> list[str]:
         """The names of the disclosed claims whose values are attachment descriptors."""
         c = self._compact
@@ -457,11 +461,23 @@ def _check_each_claim(claims: Claims, hash_alg: HashAlgorithm) -> None:
 
 def _holds_objects(values: tuple[JSON, ...]) -> bool:
     """Whether any of ``values`` is an object (a ``dict``), found by their few types."""
-    return any(issubclass(kind, dict) for kind in set(map(type, values)))
+    kinds = set(map(type, values))
+    return not kinds <= _NOT_OBJECTS and any(issubclass(kind, dict) for kind in kinds)
+
+
+#: The types of claim values a bundle reads that are not objects.
+_NOT_OBJECTS = frozenset({str, int, float, bool, type(None), list, FrozenArray})
 
 
 #: A bank reads the same few claim names again and again.
 _name_fault = lru_cache(maxsize=4096)(claim_name_fault)
+
+
+@lru_cache(maxsize=4096)  # the documents of a type disclose the same names: one look-up for all of them
+def _names_in_order(names: tuple[str, ...]) -> bool:
+    """Whether every one of ``names`` may name a claim and they ascend strictly (in the order of their code points:
+    of their UTF-8 bytes)."""
+    return not any(map(_name_fault, names)) and list(names) == sorted(set(names))
 
 
 def _plainly_valid(claims: Claims, hash_alg: HashAlgorithm) -> bool:
@@ -644,9 +660,9 @@ def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
     salt_bytes = _hashes(salts, 16)
     leaf_hashes = _hashes(hidden, 32)
     disclosed = [n for n in names if n is not None] if hidden else names
-    if (salt_bytes is None or leaf_hashes is None or any(map(_name_fault, disclosed))
-            or disclosed != sorted(set(disclosed)) or len(set(salts)) != len(salts)):  # type: ignore[type-var]
-        return None  # (names in the order of their code points are in the order of their UTF-8 bytes)
+    if (salt_bytes is None or leaf_hashes is None or not _names_in_order(tuple(disclosed))
+            or len(set(salts)) != len(salts)):
+        return None
     if not hidden:
         return Claims(tuple(names), tuple(values), tuple(salt_bytes))
     shown, withheld = iter(salt_bytes), iter(leaf_hashes)
@@ -683,8 +699,7 @@ def _as_written(entries: list[tuple[tuple[str, Any], ...]]) -> Claims | None:
         if min(numbers) < -MAX_SAFE_INTEGER or max(numbers) > MAX_SAFE_INTEGER:
             return None
     salt_bytes = _hashes(salts, 16)
-    if (salt_bytes is None or len(set(salt_bytes)) != count or any(map(_name_fault, names))
-            or list(names) != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
+    if salt_bytes is None or len(set(salt_bytes)) != count or not _names_in_order(names):
         return None
     return Claims(names, values, tuple(salt_bytes))
 

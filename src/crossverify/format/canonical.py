@@ -45,9 +45,16 @@ def _value(value: Any) -> str | None:
         items = [_value(item) for item in value]
         return None if None in items else f"[{','.join(items)}]"  # type: ignore[arg-type]
     if kind is dict or kind is FrozenObject:
-        names = sorted(value) if all(type(n) is str for n in value) else None
-        if names is None or not all(n.isascii() or max(n) <= "\uffff" for n in names):
+        if not value:
+            return "{}"
+        if set(map(type, value)) != {str}:
             return None
+        names = sorted(value)
+        spelled = "".join(names)
+        if not spelled.isascii() and max(spelled) > "\uffff":
+            return None
+        if set(map(type, value.values())) == {str}:  # a key, an address: quoted alike, as members
+            return f"{{{','.join([f'{quote(n)}:{quote(value[n])}' for n in names])}}}"
         members = [_value(value[n]) for n in names]
         if None in members:
             return None

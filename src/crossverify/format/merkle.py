@@ -54,16 +54,11 @@ class MerkleTree:
 
 
 def expected_proof_length(index: int, size: int) -> int:
-    """How many hashes the proof of leaf ``index`` in a tree of ``size`` leaves holds."""
-    length, fn, sn = 0, index, size - 1
-    while sn:
-        length += 1
-        while fn == sn and not fn & 1 and fn:  # the last node of its level, promoted without a sibling
-            fn >>= 1
-            sn >>= 1
-        fn >>= 1
-        sn >>= 1
-    return length
+    """How many hashes the proof of leaf ``index`` (``0 <= index < size``) in a tree of ``size`` leaves holds: one
+    per level below the one where the leaf's path meets the last leaf's, then one per level above it where that
+    node is a right child (a left child without a sibling is promoted, with no hash)."""
+    meet = (index ^ (size - 1)).bit_length()
+    return meet + ((size - 1) >> meet).bit_count()
 
 
 def root_from_proof(leaf: bytes, index: int, size: int, path: Sequence[bytes], hasher: Hasher) -> bytes:

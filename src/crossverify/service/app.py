@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -28,16 +29,44 @@ DESCRIPTION = (
 RAW_BODIES = {"/v1/verifications", "/resident/verifications"}
 
 
+class _Service(FastAPI):
+    """FastAPI that takes the fast lane's requests (``POST lane``) straight to the service's own middleware,
+    :class:`Front` first, past the framework's outer layers (its telemetry hooks, body limit and error page:
+    none is configured, and :class:`Front` answers every fault itself); any other request, the framework's way."""
+
+    lane: str | None = None
+    _front: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == self.lane and scope["method"] == "POST" and not self.root_path:
+            front = self._front or self._find_front()
+            if front is not None:
+                scope["app"] = self
+                await front(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _find_front(self) -> Any:
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        layer: Any = self.middleware_stack
+        while layer is not None and not isinstance(layer, Front):
+            layer = getattr(layer, "app", None)
+        self._front = layer
+        return layer
+
+
 def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     """The service for ``session``'s configuration. Workers (issuer pipeline, receipt outbox, audit index)
     start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
-    app = FastAPI(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION,
-                  docs_url=None, redoc_url=None)  # /docs: openapi.install
+    app = _Service(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION,
+                   docs_url=None, redoc_url=None)  # /docs: openapi.install
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
         app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
+        app.lane = "/v1/verifications"
     app.add_middleware(Head)
     app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
     routers = [module.router(ctx) for module in (operations, banks, residents, issuers, regulators)]

@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import MutableMapping
+from json.encoder import encode_basestring as _quoted
 from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -35,10 +36,13 @@ Scope = MutableMapping[str, Any]
 #: What the metrics and the log line name a request the fast lane answered.
 _VERIFY_ROUTE = SimpleNamespace(path="/v1/verifications")
 
+#: Compact JSON, as ``json.dumps(content, ensure_ascii=False, separators=(",", ":"))`` (one encoder for every call).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_response(content: Any) -> Response:
     """``content`` as compact JSON (built directly: the verdicts are the hot path)."""
-    return Response(json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode(),
-                    media_type="application/json")
+    return Response(_compact(content).encode(), media_type="application/json")
 
 
 class Context:
@@ -71,6 +75,8 @@ class Context:
                                  registry=self.metrics, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
         self.verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"],
                                      registry=self.metrics)
+        self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
         self.queue = VerifyQueue(session.verifier(), self.chain_lock)
         self.outbox = outbox = session.outbox if "bank" in roles else None
@@ -116,8 +122,12 @@ class Context:
     def observed(self, scope: Scope, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line of a finished request."""
         route = getattr(scope.get("route"), "path", "unmatched")
-        self.requests_total.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(elapsed)
+        series = self._series.get((route, status))
+        if series is None:  # each route and status's metrics, looked up once
+            series = self._series[route, status] = (self.requests_total.labels(route, str(status)),
+                                                    self.latency.labels(route))
+        series[0].inc()
+        series[1].observe(elapsed)
         state = scope.get("state", {})
         log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
                                    "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
@@ -159,7 +169,7 @@ class Context:
                 [commitment] = self.outbox.enqueue(self.queue.verifier.receipts([report], purpose), case)
                 self.workers["outbox"].wake()
                 receipt = self.outbox.state(commitment)
-            content = json.dumps(self.verdict(report, receipt), ensure_ascii=False, separators=(",", ":")).encode()
+            content = self.verdict_text(report, receipt)
         except Exception:  # the route answers it, as it answers every failure
             return None
         return 200, [(b"content-type", b"application/json")], content
@@ -181,11 +191,22 @@ class Context:
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:
         this is the hot path)."""
-        self.verifications.labels(str(report.valid).lower()).inc()
+        self._verified[report.valid].inc()
         data = report.as_json()
         data["disclosed"] = report.bundle.disclosed() if report.bundle else {}
         data["receipt"] = receipt
         return data
+
+    def verdict_text(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> bytes:
+        """:meth:`verdict` as compact JSON, the very bytes ``json.dumps`` would give, built from its parts: the
+        checks' names and details go through the encoder's string escaping alone, their outcomes (three plain
+        words) as they are (half the time)."""
+        self._verified[report.valid].inc()
+        checks = ",".join([f'{{"name":{_quoted(c.name)},"outcome":"{c.outcome._value_}","detail":'
+                           f'{_quoted(c.detail)}}}' for c in report.checks])
+        disclosed = report.bundle.disclosed() if report.bundle else {}
+        return f'{_compact(report.summary())[:-1]},"checks":[{checks}],"disclosed":{_compact(disclosed)},' \
+               f'"receipt":{_compact(receipt)}}}'.encode()
 
 
 class _Authenticate:

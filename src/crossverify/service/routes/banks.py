@@ -81,7 +81,7 @@ def router(ctx: Context) -> APIRouter:
                     [report], purpose, case if in_person else None), case)
                 ctx.workers["outbox"].wake()
                 receipt = outbox.state(commitment)
-            return json_response(ctx.verdict(report, receipt))
+            return Response(ctx.verdict_text(report, receipt), media_type="application/json")
 
         kept = once(request, receipts_kept, body)
         return await verify() if kept is None else await kept.arun(verify)
