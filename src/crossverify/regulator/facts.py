@@ -36,7 +36,8 @@ class IndexedEvent:
 
 
 def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> int | None:
-    """Derive the rows of ``events`` (in chain order); returns the earliest block time they touched."""
+    """Derive the rows of ``events`` (in chain order; each dynamic value, such as the sealed receipts'
+    commitments, given as its length); returns the earliest block time they touched."""
     touched: list[int] = []
     hours: set[tuple[str, int]] = set()
     eras = [int(first) for (first,) in db.execute("SELECT first_block FROM registries ORDER BY first_block")]
@@ -69,7 +70,7 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
             db.execute("INSERT INTO sealed_batches (id, block_number, block_time, verifier, key_epoch, receipts) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "sealed_batches"), e.block_number, t, verifier, a["keyEpoch"],
-                len(a["commitments"])))
+                a["commitments"]))
             hours.add((verifier, t // HOUR))
             touched.append(t)
     for verifier, hour in sorted(hours):
