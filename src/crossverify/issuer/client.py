@@ -440,10 +440,12 @@ class IssuerClient:
             batches = events.BatchRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
             documents = events.DocumentRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
         targets: dict[tuple[bytes, bytes], int | None] = {(bytes(e.args["batchRoot"]), ZERO): None for e in batches}
+        actors = {bytes(e.args["batchRoot"]): e.args["actor"] for e in batches}
         for e in documents:
             found = self.journal.find(self.issuer_id, digest=bytes(e.args["documentDigest"]))
             if found is not None and found.batch_root is not None:
                 targets[(found.batch_root, found.digest)] = found.id
+                actors[found.digest] = e.args["actor"]
         if not targets:
             return 0
         statuses = predecessor.document_statuses([(issuer, root, digest) for root, digest in targets])
@@ -452,8 +454,11 @@ class IssuerClient:
             record = status.batch_revocation if digest == ZERO else status.document_revocation
             if not record.counts:
                 continue
-            self.journal.record_revocation(self.issuer_id, root if digest == ZERO else digest, root,
-                                           int(record.reason))
+            target = root if digest == ZERO else digest
+            log.warning("revocation the predecessor holds: carried to the successor", extra={
+                "issuer": self.issuer_id, "target": to_hex(target), "reason": int(record.reason),
+                "sent_by": actors[target], "signing_key": record.signing_key, "revoked_at": record.revoked_at})
+            self.journal.record_revocation(self.issuer_id, target, root, int(record.reason))
             if document_id is not None:
                 self.journal.record_revoked([document_id])
             held += 1
