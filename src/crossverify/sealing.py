@@ -774,11 +774,12 @@ def seal_dispute(dispute: Dispute, recipients: Sequence[RegulatorPublicKey], ans
     return _envelope(dispute.plaintext(), dispute.salt, recipients, info)
 
 
-def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey, issuer_keys: Callable[[str], bytes]) -> Dispute:
+def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey,
+                 issuer_keys: Callable[[str], bytes | Sequence[bytes]]) -> Dispute:
     """The dispute inside ``sealed``, recorded on chain with ``answer_key``, opened with the issuer's or a
-    regulator's key. ``issuer_keys`` gives an issuer's registered answer key (x || y) by issuer id; a dispute whose
-    answer key is not the one its issuer's derives to (a bank that could then answer it itself) is refused
-    (:class:`NotSealedToThisKey`)."""
+    regulator's key. ``issuer_keys`` gives an issuer's registered answer key (x || y) by issuer id, or the keys it
+    had when the dispute was opened; a dispute whose answer key is not one its issuer's derives to (a bank that
+    could then answer it itself) is refused (:class:`NotSealedToThisKey`)."""
     info = DISPUTE_INFO + bytes.fromhex(answer_key[2:])
     header = _header_bytes(key.kem)
     reply_bytes = len(sealed) - header - sealed[header - 1] * _part_bytes(key.kem) - TAG_BYTES - _DISPUTE_FIXED - 2 \
@@ -787,8 +788,9 @@ def open_dispute(sealed: bytes, answer_key: str, key: RegulatorKey, issuer_keys:
         raise SealingError("not a sealed dispute of a known length")
     salt, body = _open_envelope(sealed, key, info, _DISPUTE_FIXED + 2 + reply_bytes, "dispute")
     dispute = Dispute.from_plaintext(body, salt)
-    issuer_key = issuer_keys(dispute.issuer_id)
-    if len(issuer_key) != 64 or answer_key_address(dispute, issuer_key).lower() != answer_key.lower():
+    found = issuer_keys(dispute.issuer_id)
+    candidates = [found] if isinstance(found, bytes) else list(found)
+    if not any(len(k) == 64 and answer_key_address(dispute, k).lower() == answer_key.lower() for k in candidates):
         raise NotSealedToThisKey(f"the dispute opens but its answer key is not {dispute.issuer_id}'s answer key moved "
                                  "by its tweak: the bank that opened it could answer it itself")
     return dispute

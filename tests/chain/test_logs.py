@@ -17,7 +17,7 @@ from web3 import Web3
 
 from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.consortium import ConsortiumContract
-from crossverify.chain.logs import EventCodec, LogDecoder, LogSource, RawLog, _sliced_values, _type
+from crossverify.chain.logs import EventCodec, LogDecoder, LogSource, RawLog, _sliced_spans, _type, _values
 from crossverify.chain.registry import Deployed, Registry, artifact
 from crossverify.errors import LogNotDecodable
 
@@ -203,6 +203,11 @@ def test_unknown_events_and_contracts_are_refused() -> None:
 SEALED = ["bytes32[]", "bytes"]
 
 
+def _sliced_values(types: list[str], data: bytes) -> list[Any] | None:
+    spans = _sliced_spans(types, data)
+    return None if spans is None else _values(types, data, spans)
+
+
 @settings(max_examples=300, deadline=None)
 @given(commitments=st.lists(st.binary(min_size=32, max_size=32), max_size=6), ciphertext=st.binary(max_size=100),
        edits=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["flip", "cut", "grow"])), max_size=2))
@@ -235,6 +240,8 @@ def test_sealed_receipts_round_trip_through_their_stored_form() -> None:
     args = codec.unpack(codec.pack(topics, data))
     assert args["commitments"] == ["0x" + c.hex() for c in commitments]
     assert args["ciphertext"] == "0x" + ciphertext.hex()
+    lengths = codec.unpack(codec.pack(topics, data), lengths=True)
+    assert lengths == {**args, "commitments": 2, "ciphertext": len(ciphertext)}
     odd = "0x" + _word(b"\x60")[2:] + data[2 + 64:]  # the first offset off by 0x20: not as an encoder writes it
     with pytest.raises(LogNotDecodable):
         codec.pack(topics, odd)

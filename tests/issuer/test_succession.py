@@ -110,3 +110,46 @@ def test_a_predecessor_is_recorded_once_and_only_by_quorum(consortium: Consortiu
     with pytest.raises(errors.ContractRevert):
         new.registry.transact(lambda f: f.execute(int(ProposalKind.RECORD_PREDECESSOR), encode_payload(
             ProposalKind.RECORD_PREDECESSOR, 1, c.outsider), 1), c.outsider)  # only its consortium executes
+
+
+def test_a_revoked_document_never_verifies_on_the_successor(consortium: Consortium, tmp_path: Path) -> None:
+    """Its revocation reaches the successor before its root does: a run stopped between the two (here right after
+    the anchors were mined) leaves no moment in which a bank reading the successor accepts the revoked file."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    issuer.journal.close()
+    new = successor(c)
+
+    def crash_after_anchoring(point: str) -> None:
+        if point == "after_receipt":
+            raise RuntimeError(point)
+
+    pipeline = IssuerClient(new.registry, "BNUMMOMX", new.signing_key, new.macao_operator,
+                            Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles", faults=crash_after_anchoring)
+    pipeline.rebind()
+    with pytest.raises(RuntimeError):
+        pipeline.run()
+    assert [r.valid for r in VerifierClient(new.registry).verify_many(bundles)] == [True, False, True]
+
+
+def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consortium: Consortium,
+                                                                         tmp_path: Path) -> None:
+    """The admin revoked a document and a batch from its own wallet (not through the journal); the predecessor on the
+    same chain still holds them, so the move takes them along: the successor refuses both."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 2))
+    first = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.issue(deposit_certificates(c, 2, start=3))
+    second = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    c.registry.transact(lambda f: f.revokeDocument(first[0].document_digest(), RevocationReason.FRAUD), c.issuer_admin)
+    c.registry.transact(lambda f: f.revokeBatch(second[0].proof.batch_root, RevocationReason.WITHDRAWN), c.issuer_admin)
+    issuer.journal.close()
+    new = successor(c)
+    pipeline = moved(new, tmp_path)
+    pipeline.rebind()
+    assert pipeline.run().restored == 2
+    assert [r.valid for r in VerifierClient(new.registry).verify_many(first + second)] == [False, True, False, False]

@@ -289,3 +289,17 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     outsider = trail(c, location, [labelled_regulator_key("an outsider")], "outsider")
     _, unread = outsider.sync()
     assert (unread.disputes, unread.unreadable) == (0, 6)  # nobody else learns which document is disputed
+
+
+def test_a_dispute_stays_readable_after_its_issuer_registers_new_keys(consortium: Consortium,
+                                                                      location: Locate) -> None:
+    """The new admin after a theft (or a rotation) registers new dispute keys: a dispute opened before is still
+    checked against the answer key its issuer had when it was opened, not taken for a bank's own."""
+    c = consortium
+    verified = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, verified)
+    open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified)
+    rotated = labelled_regulator_key("BNU's next dispute key")
+    c.circulation.set_issuer_keys(c.issuer_id, rotated.public_key.raw, issuer_answer_key(rotated), c.issuer_admin)
+    _, opened = trail(c, location, [c.regulator_keys[0]]).sync()
+    assert (opened.disputes, opened.unreadable) == (1, 0)

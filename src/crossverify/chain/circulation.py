@@ -19,6 +19,7 @@ from web3.types import TxReceipt
 
 from .. import gm
 from ..errors import TransactionFailed
+from .connection import node_errors
 from .registry import Deployed
 from .transactions import Sender
 from .typed_data import ANSWER_TYPE, Domain, compact, gm_answer_message
@@ -64,6 +65,18 @@ class CirculationContract(Deployed):
     def issuer_answer_key(self, issuer_id: bytes) -> bytes:
         """The secp256k1 public key (x || y) the answer keys of disputes about ``issuer_id`` derive from."""
         return bytes(self.call(lambda f: f.issuerAnswerKey(issuer_id)))
+
+    def issuer_answer_keys_at(self, issuer_id: bytes, at: int) -> list[bytes]:
+        """The answer keys ``issuer_id`` had registered at time ``at`` (from its ``IssuerKeysSet`` events): the last
+        one set before, and any set in that very second. A dispute's answer key derives from the one in force when
+        it was opened, whatever the issuer registered since."""
+        with node_errors():
+            logs = self.contract.events.IssuerKeysSet().get_logs(from_block=0,
+                                                                 argument_filters={"issuerId": issuer_id})
+            timed = [(int(self.w3.eth.get_block(log["blockNumber"])["timestamp"]), bytes(log["args"]["answerKey"]))
+                     for log in logs]
+        before = [key for t, key in timed if t < at][-1:]
+        return before + [key for t, key in timed if t == at]
 
     def set_issuer_keys(self, issuer_id: bytes, sealing_key: bytes, answer_key: bytes, sender: Sender) -> TxReceipt:
         """Register, as the issuer's admin, the public key disputes about the issuer are sealed to and the

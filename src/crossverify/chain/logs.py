@@ -149,25 +149,30 @@ class EventCodec:
             value = int.from_bytes(words[offset:offset + 32], "big", signed=True)
             if not -(1 << (f.bits - 1)) <= value < (1 << (f.bits - 1)):
                 raise LogNotDecodable(f"{self.name} log has {f.name} out of range")
-        if self.raw_data and (not self._sliced or _sliced_values(self._data_types, tail) is None):
+        if self.raw_data and (not self._sliced or _sliced_spans(self._data_types, tail) is None):
             try:
                 abi_decode(self._data_types, tail, strict=True)
             except Exception as exc:  # eth-abi raises several unrelated classes
                 raise LogNotDecodable(f"{self.name} log data does not decode: {exc}") from None
         return b"".join(words[a:b] for a, b in self._keep) + tail
 
-    def unpack(self, packed: bytes) -> dict[str, Any]:
-        """The arguments, in JSON form, from what :meth:`pack` made."""
+    def unpack(self, packed: bytes, *, lengths: bool = False) -> dict[str, Any]:
+        """The arguments, in JSON form, from what :meth:`pack` made; with ``lengths``, each dynamic value (``bytes``,
+        a string, an array) as its length instead: what is read of a large log without copying its content."""
         args = {name: convert(packed[a:b]) for name, a, b, convert in self._unpackers}
         if self.raw_data:
             tail = packed[self._packed_len:]
-            sliced = _sliced_values(self._data_types, tail) if self._sliced else None
-            if sliced is not None:
-                args.update(zip(self._data_names, sliced, strict=True))
+            spans = _sliced_spans(self._data_types, tail) if self._sliced else None
+            if spans is not None:
+                args.update(zip(self._data_names, _lengths(self._data_types, spans) if lengths else
+                                _values(self._data_types, tail, spans), strict=True))
                 return args
             values = abi_decode(self._data_types, tail)
-            for name, value in zip(self._data_names, values, strict=True):
-                args[name] = _checksum(bytes.fromhex(value[2:])) if name in self._data_addresses else _json(value)
+            for name, kind, value in zip(self._data_names, self._data_types, values, strict=True):
+                if lengths and (kind.endswith("]") or kind in ("bytes", "string")):
+                    args[name] = len(value)
+                else:
+                    args[name] = _checksum(bytes.fromhex(value[2:])) if name in self._data_addresses else _json(value)
         return args
 
     def pack_args(self, args: Mapping[str, Any]) -> bytes:
@@ -195,13 +200,13 @@ class EventCodec:
 _SLICED = frozenset({"bytes32[]", "bytes"})
 
 
-def _sliced_values(types: Sequence[str], data: bytes) -> list[Any] | None:
-    """The values of ``data``, the ABI encoding of ``types`` (each ``bytes32[]`` or ``bytes``), in JSON form, when
-    it is laid out exactly as an encoder lays it out (offsets in order, each tail right after the previous one,
-    zero padding, nothing after the last); ``None`` otherwise, for eth-abi to judge. What this accepts, eth-abi's
-    strict decoding reads as the same values (tests/chain/test_logs.py)."""
+def _sliced_spans(types: Sequence[str], data: bytes) -> list[tuple[int, int]] | None:
+    """Where each value of ``data``, the ABI encoding of ``types`` (each ``bytes32[]`` or ``bytes``), lies (its
+    content's start and end) when ``data`` is laid out exactly as an encoder lays it out (offsets in order, each
+    tail right after the previous one, zero padding, nothing after the last); ``None`` otherwise, for eth-abi to
+    judge. What this accepts, eth-abi's strict decoding reads as the same values (tests/chain/test_logs.py)."""
     size, at = len(data), 32 * len(types)
-    values: list[Any] = []
+    spans = []
     for i, kind in enumerate(types):
         if size < at + 32 or int.from_bytes(data[32 * i:32 * i + 32], "big") != at:
             return None
@@ -211,14 +216,29 @@ def _sliced_values(types: Sequence[str], data: bytes) -> list[Any] | None:
             padded = at + -(-length // 32) * 32
             if padded > size or data[at + length:padded].count(0) != padded - at - length:
                 return None
-            values.append("0x" + data[at:at + length].hex())
+            spans.append((at, at + length))
         else:
             padded = at + 32 * length
             if padded > size:
                 return None
-            values.append(["0x" + data[j:j + 32].hex() for j in range(at, padded, 32)])
+            spans.append((at, padded))
         at = padded
-    return values if at == size else None
+    return spans if at == size else None
+
+
+def _values(types: Sequence[str], data: bytes, spans: list[tuple[int, int]]) -> list[Any]:
+    """The values at ``spans`` of ``data`` (:func:`_sliced_spans`), in JSON form."""
+    values: list[Any] = []
+    for kind, (start, end) in zip(types, spans, strict=True):
+        text = data[start:end].hex()
+        values.append("0x" + text if kind == "bytes" else ["0x" + text[j:j + 64] for j in range(0, len(text), 64)])
+    return values
+
+
+def _lengths(types: Sequence[str], spans: list[tuple[int, int]]) -> list[int]:
+    """The length of each value at ``spans`` (bytes, or elements of a ``bytes32[]``)."""
+    return [end - start if kind == "bytes" else (end - start) // 32
+            for kind, (start, end) in zip(types, spans, strict=True)]
 
 
 def _bool(b: bytes) -> bool:

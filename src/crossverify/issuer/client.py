@@ -323,8 +323,10 @@ class IssuerClient:
         return r + vs
 
     def verify_anchors(self) -> int:
-        """Check, in bulk, that every anchored or delivered root is still on chain; send back to signing each
-        one a reorganisation or a network reset removed. Returns how many were removed."""
+        """Check, in bulk, that every anchored or delivered root is still on chain and held by an anchor that counts;
+        send back to signing each one a reorganisation or a network reset removed, and each one held by a void
+        anchor (its key compromised at or before it) of another key: a stolen key's or a stolen admin's, once
+        found out, which the registry lets this issuer's genuine anchor replace. Returns how many went back."""
         now = chain_time(self.registry.w3)
         # An expired batch fails verification anyway, and the registry would refuse to anchor it again.
         held = [b for b in self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
@@ -333,12 +335,18 @@ class IssuerClient:
             return 0
         issuer = issuer_id_code(self.issuer_id)
         statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in held])
-        lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored]
+        lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored or self._replaceable(s)]
         for b in lost:
-            log.warning("anchor no longer on chain: anchoring again", extra={
+            log.warning("anchor no longer on chain, or held by a void anchor: anchoring again", extra={
                 "issuer": self.issuer_id, "batch": b.id, "root": to_hex(b.root), "was_block": b.anchor_block})
             self.journal.record_unsent(b.id)
         return len(lost)
+
+    def _replaceable(self, status: DocumentStatus) -> bool:
+        """Whether the anchor found is void and this client's key may replace it (a key that is not the void
+        anchor's own: that one cannot anchor any more)."""
+        void = 0 < status.key_compromised_from <= status.anchored_at
+        return void and status.signing_key.lower() != self.signer.address.lower()
 
     def deliver(self, progress: Progress = no_progress) -> list[Path]:
         """Write the holders' bundles of every anchored batch; rewriting yields the same bytes.
@@ -382,13 +390,16 @@ class IssuerClient:
         report = RunReport()
         _ = self.domain  # the journal must belong to this chain before anything is checked against it
         report.reanchored = self.verify_anchors()
+        # A document's revocation needs no anchor: it goes first, so no root anchored again (a successor, a reset)
+        # is ever on chain without it. A batch's needs its root, and follows it.
+        report.restored = self.restore_revocations()
         report.sealed = len(self.seal(max_batch, max_age))
         report.signed = self.sign()
         report.anchored = self.anchor(report, progress)
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
-        report.restored = self.restore_revocations()
+        report.restored += self.restore_revocations()
         return report
 
     def rebind(self) -> dict[str, str]:
@@ -407,6 +418,8 @@ class IssuerClient:
                     f"registry {new['registry']} on chain {new['chain_id']} does not record that it succeeds "
                     f"{old['registry']} on chain {old['chain_id']}: the operators record it first (operator propose "
                     "predecessor)")
+            if old.get("genesis") == new["genesis"]:  # the predecessor answers on this chain
+                self._carry_revocations(Registry.at(self.registry.w3, old["registry"]))
             self.journal.store.rebind(new)
             self._domain = None
             moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
@@ -416,6 +429,40 @@ class IssuerClient:
             log.info("journal moved to a successor registry", extra={
                 "issuer": self.issuer_id, "from": old["registry"], "to": new["registry"], "batches": len(moved)})
         return old
+
+    def _carry_revocations(self, predecessor: Registry) -> int:
+        """Keep in the journal every revocation of its documents and batches that ``predecessor`` holds and counts,
+        sent from outside the journal too (the admin's own wallet, another tool), so that ``run`` sends it to the
+        successor. Returns how many it holds."""
+        issuer = issuer_id_code(self.issuer_id)
+        events = predecessor.contract.events
+        with node_errors():
+            batches = events.BatchRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
+            documents = events.DocumentRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
+        targets: dict[tuple[bytes, bytes], int | None] = {(bytes(e.args["batchRoot"]), ZERO): None for e in batches}
+        actors = {bytes(e.args["batchRoot"]): e.args["actor"] for e in batches}
+        for e in documents:
+            found = self.journal.find(self.issuer_id, digest=bytes(e.args["documentDigest"]))
+            if found is not None and found.batch_root is not None:
+                targets[(found.batch_root, found.digest)] = found.id
+                actors[found.digest] = e.args["actor"]
+        if not targets:
+            return 0
+        statuses = predecessor.document_statuses([(issuer, root, digest) for root, digest in targets])
+        held = 0
+        for ((root, digest), document_id), status in zip(targets.items(), statuses, strict=True):
+            record = status.batch_revocation if digest == ZERO else status.document_revocation
+            if not record.counts:
+                continue
+            target = root if digest == ZERO else digest
+            log.warning("revocation the predecessor holds: carried to the successor", extra={
+                "issuer": self.issuer_id, "target": to_hex(target), "reason": int(record.reason),
+                "sent_by": actors[target], "signing_key": record.signing_key, "revoked_at": record.revoked_at})
+            self.journal.record_revocation(self.issuer_id, target, root, int(record.reason))
+            if document_id is not None:
+                self.journal.record_revoked([document_id])
+            held += 1
+        return held
 
     def restore_revocations(self) -> int:
         """Send again every revocation of this issuer's journal that the chain does not hold (or holds void):
@@ -430,7 +477,7 @@ class IssuerClient:
         restored = 0
         for (target, root, reason), status in zip(kept, statuses, strict=True):
             record = status.batch_revocation if target == root else status.document_revocation
-            if not status.anchored or record.counts:
+            if (target == root and not status.anchored) or record.counts:
                 continue
             log.warning("revocation missing on chain: sending it again", extra={
                 "issuer": self.issuer_id, "target": to_hex(target), "reason": reason})
@@ -460,7 +507,7 @@ class IssuerClient:
         statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in open_batches])
         marked = unsent = 0
         for b, status in zip(open_batches, statuses, strict=True):
-            if status.anchored:
+            if status.anchored and not self._replaceable(status):
                 self._require_own(b, status)
                 block, block_hash = self._anchor_block(b)
                 self.journal.record_anchored(b.id, status.anchored_at, block, block_hash)

@@ -247,11 +247,12 @@ class Journal:
                        "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
 
     def revocations(self, issuer_id: str) -> list[tuple[bytes, bytes, int]]:
-        """Every revocation the issuer sent whose batch is anchored (as far as the journal knows): (target, batch
-        root, reason); the target is the batch root for a whole batch."""
+        """Every revocation the issuer sent: a document's always, a whole batch's once its batch is anchored (as far
+        as the journal knows): (target, batch root, reason); the target is the batch root for a whole batch."""
         rows = self._db.execute(
             "SELECT r.target, r.batch_root, r.reason FROM revocations r JOIN batches b ON b.root = r.batch_root "
-            "WHERE r.issuer_id = ? AND b.state IN ('anchored', 'delivered') ORDER BY r.batch_root, r.target",
+            "WHERE r.issuer_id = ? AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
+            "ORDER BY r.batch_root, r.target",
             (issuer_id,)).fetchall()
         return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
 

@@ -316,9 +316,10 @@ class CirculationTrail:
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
             circulation = self.reader.circulation
-            answer_key = circulation.dispute(dispute_id).answer_key
-            opened = _open(ours, lambda key, _: open_dispute(
-                sealed, answer_key, key, lambda issuer: circulation.issuer_answer_key(issuer_id_code(issuer))))
+            info = circulation.dispute(dispute_id)
+            opened = _open(ours, lambda key, _: open_dispute(  # the issuer's answer key when it was opened
+                sealed, info.answer_key, key,
+                lambda issuer: circulation.issuer_answer_keys_at(issuer_id_code(issuer), info.opened_at)))
             if not isinstance(opened, str):
                 d = opened
                 content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),

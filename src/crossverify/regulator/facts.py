@@ -20,7 +20,7 @@ from . import anomalies
 
 HOUR = 3600
 #: Bumped when the rows derived from the events change: the index derives them again from its events.
-VERSION = "3"
+VERSION = "4"
 TABLES = ("anchors", "revocations", "compromised_keys", "compromised_admins", "sealed_batches")
 
 
@@ -36,7 +36,8 @@ class IndexedEvent:
 
 
 def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> int | None:
-    """Derive the rows of ``events`` (in chain order); returns the earliest block time they touched."""
+    """Derive the rows of ``events`` (in chain order; each dynamic value, such as the sealed receipts'
+    commitments, given as its length); returns the earliest block time they touched."""
     touched: list[int] = []
     hours: set[tuple[str, int]] = set()
     eras = [int(first) for (first,) in db.execute("SELECT first_block FROM registries ORDER BY first_block")]
@@ -69,7 +70,7 @@ def add(db: Connection, events: Iterable[IndexedEvent], burst_per_hour: int) -> 
             db.execute("INSERT INTO sealed_batches (id, block_number, block_time, verifier, key_epoch, receipts) "
                        "VALUES (?, ?, ?, ?, ?, ?)", (
                 anomalies.next_id(db, "sealed_batches"), e.block_number, t, verifier, a["keyEpoch"],
-                len(a["commitments"])))
+                a["commitments"]))
             hours.add((verifier, t // HOUR))
             touched.append(t)
     for verifier, hour in sorted(hours):
@@ -174,7 +175,9 @@ def _revoked(db: Connection, e: IndexedEvent, era_start: int) -> int:
     key = a["signingKey"].lower() if int(a["signingKey"], 16) else ""
     documents = 1
     if scope == "batch":
-        found = db.execute("SELECT documents FROM anchors WHERE batch_root = ?", (from_hex(target),)).fetchone()
+        # The issuer's own anchor that holds the root now: not another issuer's of the same root, not a squat.
+        found = db.execute("SELECT documents FROM anchors WHERE issuer_id = ? AND batch_root = ? AND replaced = 0 "
+                           "ORDER BY id DESC LIMIT 1", (issuer, from_hex(target))).fetchone()
         documents = found[0] if found else 0
     admin = "" if key else a["actor"].lower()
     restored = _held_before(db, "revocations", era_start, issuer_id=issuer, scope=scope, target=from_hex(target),

@@ -234,9 +234,10 @@ class RegulatorReader:
             db.execute(SET_META, ("facts", facts.VERSION))
 
     def _decoded(self, rows: Iterable[tuple[Any, ...]]) -> list[IndexedEvent]:
-        """The events among index ``rows`` (number, index, time, kind, packed args) that derive rows."""
+        """The events among index ``rows`` (number, index, time, kind, packed args) that derive rows (dynamic values
+        as their lengths: :class:`~crossverify.regulator.facts.IndexedEvent`)."""
         wanted, codecs = self._facts, self._codecs
-        return [IndexedEvent(number, index, block_time, codecs[kind].name, codecs[kind].unpack(args))
+        return [IndexedEvent(number, index, block_time, codecs[kind].name, codecs[kind].unpack(args, lengths=True))
                 for number, index, block_time, kind, args in rows if kind in wanted]
 
     def close(self) -> None:
