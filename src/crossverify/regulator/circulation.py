@@ -389,13 +389,21 @@ class CirculationTrail:
 
 
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
-    """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``): no consent, a consent cited
-    before, a document revoked or expired when it was verified."""
+    """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``, just inserted): no consent, a
+    consent cited before, a document revoked or expired when it was verified. The earlier citations and the
+    expiries are found by one statement each over the new rows."""
     if not receipts:
         return
+    first = receipts[0][0]
     revoked = {bytes(target): (at, scope) for target, at, scope in db.execute(
         "SELECT target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 GROUP BY target")}
-    not_after: dict[bytes, int | None] = {}
+    cited = {number: earlier for number, *earlier in db.execute(
+        "SELECT r.id, e.verifier, e.commitment, e.block_time, e.purpose FROM circulation_receipts r "
+        "JOIN circulation_receipts e ON e.id = (SELECT MIN(x.id) FROM circulation_receipts x WHERE x.consent = 1 "
+        "AND x.consent_reference = r.consent_reference) WHERE r.id >= ? AND r.consent = 1 AND e.id < r.id", (first,))}
+    expired = {number: int(not_after) for number, not_after in db.execute(
+        "SELECT r.id, MIN(a.not_after) FROM circulation_receipts r JOIN anchors a ON a.batch_root = r.batch_root "
+        "WHERE r.id >= ? GROUP BY r.id, r.verified_at HAVING MIN(a.not_after) < r.verified_at", (first,))}
     for (number, block, _, _, t, verifier, _, commitment, digest, issuer, _, root, purpose, consent, reference,
          verified_at) in receipts:
         subject = to_hex(commitment)
@@ -404,29 +412,21 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
         if consent == Consent.NONE:
             anomalies.record(db, "circulation_without_consent", subject, happened_at=verified_at, **where,
                              purpose=purpose, commitment=subject)
-        elif consent == Consent.PRESENTATION:
-            earlier = db.execute("SELECT verifier, commitment, block_time, purpose FROM circulation_receipts "
-                                 "WHERE consent = 1 AND consent_reference = ? AND id < ? ORDER BY id LIMIT 1",
-                                 (reference, number)).fetchone()
-            if earlier is not None:
-                anomalies.record(db, "consent_reused", subject, happened_at=verified_at, **where, purpose=purpose,
-                                 commitment=subject, presentationHash=to_hex(reference),
-                                 firstBy=earlier[0], firstCommitment=to_hex(bytes(earlier[1])), firstAt=earlier[2],
-                                 firstPurpose=earlier[3])
+        elif consent == Consent.PRESENTATION and number in cited:
+            earlier = cited[number]
+            anomalies.record(db, "consent_reused", subject, happened_at=verified_at, **where, purpose=purpose,
+                             commitment=subject, presentationHash=to_hex(reference),
+                             firstBy=earlier[0], firstCommitment=to_hex(bytes(earlier[1])), firstAt=earlier[2],
+                             firstPurpose=earlier[3])
         for target in (digest, root):
             found = revoked.get(bytes(target))
             if found is not None and found[0] <= verified_at:
                 anomalies.record_revoked_receipt(db, block_number=block, block_time=t, commitment=commitment,
                                                  verifier=verifier, issuer_id=issuer, document_digest=digest,
                                                  verified_at=verified_at, revoked_at=found[0], scope=found[1])
-        if any(root):
-            if root not in not_after:
-                row = db.execute("SELECT MIN(not_after) FROM anchors WHERE batch_root = ?", (root,)).fetchone()
-                not_after[root] = row[0]
-            expiry = not_after[root]
-            if expiry is not None and expiry < verified_at:
-                anomalies.record(db, "circulation_of_expired", subject, happened_at=verified_at, **where,
-                                 commitment=subject, notAfter=expiry)
+        if number in expired and any(root):
+            anomalies.record(db, "circulation_of_expired", subject, happened_at=verified_at, **where,
+                             commitment=subject, notAfter=expired[number])
 
 
 def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:

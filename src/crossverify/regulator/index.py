@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 #: Hex characters of log data that count as one event when sizing a chunk (a log of sealed receipts is large).
 DATA_PER_EVENT = 256
 
+#: SQLite's page cache for the index, in KiB (the default is 2 MiB): the opened receipts' indexes on random keys
+#: (document, batch, consent) outgrow that at a few hundred thousand receipts, and every insert then reads pages
+#: back and spills them to the log mid-transaction (an 18% cheaper open of 500,000 receipts with 64 MiB).
+CACHE_KIB = 65_536
+
 #: The events the derived rows come from (:mod:`crossverify.regulator.facts`).
 FACT_EVENTS = frozenset({"BatchAnchored", "SigningKeyCompromised", "DocumentRevoked", "BatchRevoked", "ReceiptsSealed",
                          "IssuerAdminReplaced"})
@@ -155,6 +160,8 @@ class RegulatorReader:
         self.store = Store(index_path, migrations(self.decoder), kind="audit index")
         self._db = self.store.db
         try:
+            if self.store.engine == "sqlite":
+                self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             if 0 < self.store.opened_at_version < len(MIGRATIONS) + 1 and self.store.engine == "sqlite":
                 with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
