@@ -277,7 +277,8 @@ interface IRegistryTypes {
     /// @notice The account already administers an issuer.
     error RegistryAdminInUse(address admin, bytes11 issuerId);
     /// @notice An admin compromise time must be non-zero, not in the future, not before the admin took office,
-    ///         and at most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now.
+    ///         and at most {MAX_ADMIN_LOOKBACK} before the replacement was proposed: `earliest` is the earliest
+    ///         accepted.
     error RegistryInvalidAdminCompromiseTime(bytes11 issuerId, uint40 compromisedFrom, uint40 earliest);
     /// @notice A predecessor is a registry (chain id 1 to 2^53 - 1, non-zero address), recorded once.
     error RegistryInvalidPredecessor(uint256 chainId, address registry);
@@ -481,9 +482,9 @@ interface IDocumentRegistry is IRegistryTypes {
     /// @notice How far ahead of the submitting block a signed request's deadline may lie, in seconds.
     function MAX_DEADLINE_HORIZON() external view returns (uint40);
 
-    /// @notice How far back the consortium may declare an issuer's admin compromised, in seconds: long enough to
-    ///         notice a stolen account by its public acts, short enough that a revocation that has stood that long
-    ///         is final.
+    /// @notice How far back (from the proposal) the consortium may declare an issuer's admin compromised, in
+    ///         seconds: long enough to notice a stolen account by its public acts, short enough that a revocation
+    ///         that has stood that long is final.
     function MAX_ADMIN_LOOKBACK() external view returns (uint40);
 
     /// @notice The registries this one succeeds, oldest first.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IConsortium} from "./IConsortium.sol";
 import {ISM2Verifier} from "./ISM2Verifier.sol";
 import {RegistryStorage} from "./RegistryStorage.sol";
 
@@ -32,7 +33,9 @@ contract RegistryGovernance is RegistryStorage {
 
     /// @notice Carry out `action` with its ABI-encoded `payload`, for the consortium's proposal `proposalId`.
     function execute(GovernanceAction action, bytes calldata payload, uint256 proposalId) external onlyConsortium {
-        _check(action, payload);
+        // An admin's compromise time is bounded from when it was proposed: a slow approval does not shorten it.
+        _check(action, payload, action == GovernanceAction.ReplaceIssuerAdmin
+            ? IConsortium(_consortium).proposal(proposalId).createdAt : _time());
         if (action == GovernanceAction.AdmitIssuer) {
             (bytes11 issuerId, bytes32 jurisdiction, address admin, bytes8[] memory docTypes, bytes32 issuerMetadata,
                 bytes32[] memory typeMetadata) =
@@ -78,10 +81,11 @@ contract RegistryGovernance is RegistryStorage {
 
     /// @notice Revert with the error {execute} would raise if `action` with `payload` were carried out now.
     function checkAction(GovernanceAction action, bytes calldata payload) external view {
-        _check(action, payload);
+        _check(action, payload, _time());
     }
 
-    function _check(GovernanceAction action, bytes calldata payload) private view {
+    /// @dev `proposedAt`: when the action was proposed (now, for a proposal being made).
+    function _check(GovernanceAction action, bytes calldata payload, uint40 proposedAt) private view {
         if (action == GovernanceAction.AdmitIssuer) {
             (bytes11 issuerId,, address admin, bytes8[] memory docTypes,, bytes32[] memory typeMetadata) =
                 abi.decode(payload, (bytes11, bytes32, address, bytes8[], bytes32, bytes32[]));
@@ -130,10 +134,10 @@ contract RegistryGovernance is RegistryStorage {
             _requireIssuer(issuerId);
             _requireFreeAdmin(newAdmin);
             if (compromisedFrom != 0) {
-                uint40 now_ = _time();
                 uint40 since = _admins[issuerId][_issuers[issuerId].adminNo].since;
-                uint40 earliest = now_ > ADMIN_LOOKBACK && now_ - ADMIN_LOOKBACK > since ? now_ - ADMIN_LOOKBACK : since;
-                if (compromisedFrom < earliest || compromisedFrom > now_) {
+                uint40 earliest = proposedAt > ADMIN_LOOKBACK && proposedAt - ADMIN_LOOKBACK > since
+                    ? proposedAt - ADMIN_LOOKBACK : since;
+                if (compromisedFrom < earliest || compromisedFrom > _time()) {
                     revert RegistryInvalidAdminCompromiseTime(issuerId, compromisedFrom, earliest);
                 }
             }

@@ -33,7 +33,8 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
     /// @dev How far ahead of the submitting block a signed request's deadline may lie.
     uint40 internal constant DEADLINE_HORIZON = 7 days;
 
-    /// @dev How far back an admin may be declared compromised. Thirty days: every act of an admin is a public
+    /// @dev How far back an admin may be declared compromised, counted from the replacement's proposal (a slow
+    ///      approval does not shorten it). Thirty days: every act of an admin is a public
     ///      event its issuer and the regulators watch, so a stolen account shows within days; beyond a month, a
     ///      revocation banks have relied on becomes final. Forged anchors need no such bound: a key added by a
     ///      stolen admin long ago is cut off by marking that key compromised, which reaches back without limit.

@@ -646,7 +646,7 @@ class RegistryGovernanceMismatch(ContractRevert):
 
 class RegistryInvalidAdminCompromiseTime(ContractRevert):
     """An admin compromise time must be non-zero, not in the future, not before the admin took office, and at
-    most {MAX_ADMIN_LOOKBACK} back: `earliest` is the earliest accepted now."""
+    most {MAX_ADMIN_LOOKBACK} before the replacement was proposed: `earliest` is the earliest accepted."""
 
 
 class RegistryMetadataLength(ContractRevert):

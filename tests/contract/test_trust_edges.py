@@ -106,3 +106,19 @@ def test_a_batch_revocation_counts_the_documents_of_its_own_issuers_live_anchor(
     reader.sync()
     report = Supervision(reader).report()
     assert sum(day.get("revocations", 0) for day in report.by_day.values()) == 16
+
+
+def test_the_30_days_run_back_from_the_proposal_not_from_its_last_approval(consortium: Consortium) -> None:
+    """Proposed with T 27 days back, approved 6 days later (within the proposal's week): the replacement still
+    reaches T (the approval used to revert, and a new proposal could no longer reach the theft's first days)."""
+    c, reg = consortium, consortium.registry
+    c.travel(60 * DAY)
+    theft = c.now() - 27 * DAY
+    new_admin = c.w3.eth.accounts[8]
+    c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, new_admin, theft)
+    pid = int(c.consortium.call(lambda f: f.proposalCount()))
+    c.travel(6 * DAY)
+    receipt = c.consortium.transact(lambda f: f.approve(pid), c.guangdong_operator)
+    assert only_event(reg, receipt, "IssuerAdminReplaced")["compromisedFrom"] == theft
+    with pytest.raises(errors.RegistryInvalidAdminCompromiseTime):  # a new proposal is measured from now
+        c.propose(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, c.outsider, theft)

@@ -104,10 +104,11 @@ def _ceilings(rows: list[Level], baselines: dict[str, dict[str, float]]) -> str:
         if clients == LEVELS[-1] and "workers" not in server:
             b = baselines[server]
             ceiling = 1000 / cpu_ms
+            beside = f"the node's {node_ms:.2f} ms and " if server != "embedded" else ""
             said.append(f"on {server}, {cpu_ms:.2f} ms of server CPU per request (the baseline's {b['cpu_ms']:.2f} "
                         f"ms per document included) allow at most {ceiling:,.0f} requests/s, {ceiling / b['rate']:.0%} "
-                        f"of the baseline, with the node's {node_ms:.2f} ms and the load generator's "
-                        f"{generator_ms:.2f} ms per request on the other core")
+                        f"of the baseline, with {beside}the load generator's {generator_ms:.2f} ms per request on "
+                        f"the other core")
     return ("Ceilings at 64 clients, for one process with a core to itself: " + "; ".join(said) + ".") if said else ""
 
 

@@ -100,7 +100,7 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
     if config.source != "defaults and environment":
         os.environ["CROSSVERIFY_CONFIG"] = str(Path(config.source).resolve())
     # Each worker's requests bounded as one process's are (the protocol imported by name in the worker).
-    guarded: dict[str, Any] = {"http": "crossverify.service.server:WorkerHttp", "loop": "uvloop",
+    guarded: dict[str, Any] = {"http": "crossverify.service.server:WorkerHttp", "loop": "auto",
                                "timeout_keep_alive": config.service.keep_alive}
     uvicorn.run("crossverify.service.app:from_environment", factory=True, host=host, port=port, workers=workers,
                 log_config=None, access_log=False, **guarded)

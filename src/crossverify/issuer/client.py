@@ -99,9 +99,10 @@ def no_progress(stage: str, done: int, total: int) -> None:
 @dataclass
 class RunReport:
     """What one :meth:`IssuerClient.run` did. ``reanchored``: batches whose anchor had vanished from the chain
-    (a reorganisation or a reset) and were sent again; ``awaiting``: anchored batches not yet deep enough to
-    deliver; ``superseded``: earlier revisions of re-issued references revoked now; ``restored``: revocations the
-    chain had lost (a reset, a new registry), sent again."""
+    (a reorganisation or a reset), or was taken by a void anchor of another key, and were sent again; ``awaiting``:
+    anchored batches not yet deep enough to deliver; ``superseded``: earlier revisions of re-issued references
+    revoked now; ``restored``: revocations the chain had lost or holds void (a reset, a new registry, a thief's
+    overwrite), sent again."""
 
     sealed: int = 0
     signed: int = 0

@@ -1,12 +1,11 @@
 """How ``crossverify serve`` runs the app: uvicorn with its httptools protocol (HTTP/1.1 parsed in C) on uvloop's
-event loop (libuv), plus the
-bounds a public server needs that this protocol lacks. httptools accepts a request head (request line and
-headers) of any size, and uvicorn waits for one for ever; :class:`GuardedHttp` answers a head over
-``max_header_bytes`` with 431 and one that has not arrived ``head_timeout`` seconds after the connection opened
-or its first byte came with 408, closing the connection either way, and answers unparsable requests with
-problem details too. The body's bounds are the app's own (:class:`~crossverify.service.middleware.Front`), so
-they hold under any server. It also writes each response's head together with the first part of its body: one
-write, one segment on the wire instead of two.
+event loop (libuv; asyncio's own in an environment installed without it), plus the bounds a public server needs
+that this protocol lacks. httptools accepts a request head (request line and headers) of any size, and uvicorn
+waits for one for ever; :class:`GuardedHttp` answers a head over ``max_header_bytes`` with 431 and one that has
+not arrived ``head_timeout`` seconds after the connection opened or its first byte came with 408, closing the
+connection either way, and answers unparsable requests with problem details too. The body's bounds are the
+app's own (:class:`~crossverify.service.middleware.Front`), so they hold under any server. It also writes each
+response's head together with the first part of its body: one write, one segment on the wire instead of two.
 """
 
 from __future__ import annotations
@@ -179,7 +178,7 @@ def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Con
     protocol = type("GuardedHttp", (GuardedHttp,), {"max_head_bytes": settings.max_header_bytes,
                                                    "head_timeout": settings.head_timeout, "awaiting": {},
                                                    "ticking": None})
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol, "loop": "uvloop",
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol, "loop": "auto",
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}
     return uvicorn.Config(app, **options)
