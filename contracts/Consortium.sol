@@ -140,11 +140,17 @@ contract Consortium is IConsortium {
         ProposalInfo storage p = _recovery(proposalId);
         (address lost,) = abi.decode(p.payload, (address, address));
         uint256 position = _position[lost];
-        bool sameJurisdiction = position != 0 && _position[msg.sender] != 0
-            && _operators[_position[msg.sender] - 1].jurisdiction == _operators[position - 1].jurisdiction;
-        IRegistryTypes.MemberInfo memory m = IDocumentRegistry(_registry).member(msg.sender);
-        bool regulator = m.role == IRegistryTypes.Role.Regulator && m.status == IRegistryTypes.Status.Active;
-        if (!sameJurisdiction && !regulator) revert ConsortiumNotVetoer(proposalId, msg.sender);
+        if (position == 0) revert ConsortiumNotVetoer(proposalId, msg.sender);
+        bytes32 jurisdiction = _operators[position - 1].jurisdiction;
+        uint256 vetoer = _position[msg.sender];
+        if (vetoer == 0 || _operators[vetoer - 1].jurisdiction != jurisdiction) {
+            IDocumentRegistry registry_ = IDocumentRegistry(_registry);
+            IRegistryTypes.MemberInfo memory m = registry_.member(msg.sender);
+            if (m.role != IRegistryTypes.Role.Regulator || m.status != IRegistryTypes.Status.Active
+                || registry_.memberJurisdiction(msg.sender) != jurisdiction) {
+                revert ConsortiumNotVetoer(proposalId, msg.sender);
+            }
+        }
         p.vetoed = true;
         emit RecoveryVetoed(proposalId, msg.sender);
     }

@@ -10,7 +10,8 @@ pragma solidity ^0.8.20;
 ///      can no longer be approved (their approvals were given by another set of operators) and must be made again.
 ///      One lost key must not freeze the consortium: a RecoverOperator proposal replaces an operator that cannot
 ///      approve, with the other jurisdictions' quorum and after {RECOVERY_DELAY} of public notice, during which any
-///      operator of that operator's jurisdiction (itself included) or any active regulator can veto it.
+///      operator of that operator's jurisdiction (itself included) or any active regulator of that jurisdiction
+///      can veto it: no other jurisdiction can keep the seat lost.
 interface IConsortium {
     /// @notice What a proposal does. The first ten are carried out on the registry (see the registry's
     ///         `GovernanceAction` for their payloads); the next four on the consortium; SetRegulatorKeys on the
@@ -90,7 +91,7 @@ interface IConsortium {
     event RecoveryScheduled(
         uint256 indexed proposalId, address indexed lost, address indexed replacement, uint40 unlockAt
     );
-    /// @notice A recovery was vetoed by an operator of the lost operator's jurisdiction or by a regulator.
+    /// @notice A recovery was vetoed by an operator or a regulator of the lost operator's jurisdiction.
     event RecoveryVetoed(uint256 indexed proposalId, address indexed vetoer);
 
     /// @notice An address argument is zero.
@@ -124,7 +125,8 @@ interface IConsortium {
     error ConsortiumRecoveryPending(uint256 proposalId, uint40 unlockAt);
     /// @notice The recovery was vetoed.
     error ConsortiumRecoveryVetoed(uint256 proposalId);
-    /// @notice Only an operator of the lost operator's jurisdiction, or an active regulator, may veto a recovery.
+    /// @notice Only an operator of the lost operator's jurisdiction, or an active regulator admitted for that
+    ///         jurisdiction, may veto a recovery.
     error ConsortiumNotVetoer(uint256 proposalId, address account);
 
     /// @notice Propose `kind` with its ABI-encoded `payload`; the proposer's approval counts.
@@ -136,7 +138,8 @@ interface IConsortium {
     function approve(uint256 proposalId) external;
 
     /// @notice Veto a recovery, before it is carried out: as an operator of the lost operator's jurisdiction (the
-    ///         "lost" operator itself, if it is not lost after all) or as an active regulator of the registry.
+    ///         "lost" operator itself, if it is not lost after all) or as an active regulator member of the
+    ///         registry admitted for that jurisdiction.
     function veto(uint256 proposalId) external;
 
     /// @notice Carry out a recovery whose time lock has passed, not vetoed, within one proposal lifetime after.

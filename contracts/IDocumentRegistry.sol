@@ -40,7 +40,8 @@ interface IRegistryTypes {
     ///      bytes8[] docTypes, bytes32 issuerMetadata, bytes32[] typeMetadata)` (the admin then adds the signing keys,
     ///      each with its proof of possession); SuspendIssuer and ReinstateIssuer `(bytes11 issuerId)`; SetDocTypes
     ///      `(bytes11 issuerId, bytes8[] docTypes, bool allowed, bytes32[] typeMetadata)`; AdmitMember
-    ///      `(address account, Role role)`; SuspendMember and ReinstateMember `(address account)`; CompromiseKey
+    ///      `(address account, Role role, bytes32 jurisdiction)` (a regulator's is required; a verifier's may be
+    ///      zero); SuspendMember and ReinstateMember `(address account)`; CompromiseKey
     ///      `(address key, uint40 compromisedFrom)`; ReplaceIssuerAdmin `(bytes11 issuerId, address newAdmin, uint40
     ///      compromisedFrom)` (zero: the old admin was not compromised); RecordPredecessor `(uint64 chainId, address
     ///      registry)`.
@@ -291,6 +292,8 @@ interface IRegistryTypes {
 
     /// @notice Members are admitted as verifiers or regulators only.
     error RegistryInvalidRole(Role role);
+    /// @notice A regulator is admitted with the jurisdiction it supervises, never zero.
+    error RegistryZeroJurisdiction(address account);
     /// @notice The account already holds a consortium role.
     error RegistryMemberExists(address account, Role role);
     /// @notice The account holds no consortium role.
@@ -526,4 +529,7 @@ interface IDocumentRegistry is IRegistryTypes {
 
     /// @notice The verifier or regulator record of `account`.
     function member(address account) external view returns (MemberInfo memory);
+
+    /// @notice The jurisdiction `account` was admitted for as a member (zero: none stated, or not a member).
+    function memberJurisdiction(address account) external view returns (bytes32);
 }

@@ -55,7 +55,8 @@ contract RegistryGovernance is RegistryStorage {
             }
             _registerMetadata(issuerId, docTypes, typeMetadata, proposalId);
         } else if (action == GovernanceAction.AdmitMember) {
-            (address account, Role role) = abi.decode(payload, (address, Role));
+            (address account, Role role, bytes32 jurisdiction) = abi.decode(payload, (address, Role, bytes32));
+            _memberJurisdictions[account] = jurisdiction;
             _setMember(account, role, Status.Active, proposalId);
         } else if (action == GovernanceAction.SuspendMember) {
             address account = abi.decode(payload, (address));
@@ -107,11 +108,12 @@ contract RegistryGovernance is RegistryStorage {
             _requireIssuer(issuerId);
             _requireDocTypes(docTypes, typeMetadata.length);
         } else if (action == GovernanceAction.AdmitMember) {
-            (address account, Role role) = abi.decode(payload, (address, Role));
+            (address account, Role role, bytes32 jurisdiction) = abi.decode(payload, (address, Role, bytes32));
             if (account == address(0)) revert RegistryZeroAddress();
             if (role == Role.None) revert RegistryInvalidRole(role);
             Role held = _members[account].role;
             if (held != Role.None) revert RegistryMemberExists(account, held);
+            if (role == Role.Regulator && jurisdiction == bytes32(0)) revert RegistryZeroJurisdiction(account);
         } else if (action == GovernanceAction.SuspendMember || action == GovernanceAction.ReinstateMember) {
             address account = abi.decode(payload, (address));
             MemberInfo storage m = _members[account];
@@ -394,6 +396,11 @@ contract RegistryGovernance is RegistryStorage {
     /// @notice The consortium contract that governs this registry.
     function consortium() external view returns (address) {
         return _consortium;
+    }
+
+    /// @notice The jurisdiction `account` was admitted for as a member (zero: none stated, or not a member).
+    function memberJurisdiction(address account) external view returns (bytes32) {
+        return _memberJurisdictions[account];
     }
 
     /// @notice The deployment's crypto suite: 1 standard, 2 GM.

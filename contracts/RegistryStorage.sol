@@ -151,6 +151,10 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
     ///      constructor (it depends on the registry's address), read by the governance half.
     bytes32 internal _sm2KeyProofPrefix;
 
+    /// @dev The jurisdiction a member answers to (required of regulators: a regulator vetoes only its own
+    ///      jurisdiction's operator recoveries).
+    mapping(address account => bytes32) internal _memberJurisdictions;
+
     /// @param consortium_ The consortium contract, the only account that carries out governance.
     /// @param suite The crypto suite, for ever: 1 standard, 2 GM.
     /// @param sm2Verifier_ The SM2 verifier of a GM deployment; zero in a standard one.

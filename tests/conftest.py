@@ -203,8 +203,8 @@ def session_consortium(w3: Web3) -> Consortium:
     for display in (read_metadata((EXAMPLES / "metadata" / "BNUMMOMX.json").read_bytes()),
                     *(t for t in standard_types() if t.doc_type in ("DEPCERT", "ACCTSTMT"))):
         register_metadata(c.registry, c.issuer_admin, "BNUMMOMX", display)  # its name and labels, as published
-    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
-    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)
+    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
+    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR, jurisdiction_code("GD"))
     return c
 
 
@@ -234,8 +234,8 @@ def deploy_gm_consortium(w3: Web3, sm2_verifier: str | None = None) -> Consortiu
     )
     assert c.sm2_key is not None
     admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.sm2_key], ["DEPCERT", "ACCTSTMT"])
-    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
-    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR)
+    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
+    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR, jurisdiction_code("GD"))
     return c
 
 

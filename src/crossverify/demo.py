@@ -206,7 +206,7 @@ def run_demo(out_dir: Path, certificates: int = 1000, console: Console | None = 
         console.print(f"    its signing key lives {_where(keys[plan.issuer_id])}")
     for label, account in [*banks.items(), ("regulator", regulator)]:
         role = Role.REGULATOR if label == "regulator" else Role.VERIFIER
-        guangdong.approve(macao.propose_admit_member(account, role))
+        guangdong.approve(macao.propose_admit_member(account, role, "MO" if role is Role.REGULATOR else None))
         console.print(f"  {label} admitted as {role.name.lower()}")
     circulation = macao.circulation
     assert circulation is not None

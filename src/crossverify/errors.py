@@ -577,7 +577,8 @@ class ConsortiumNotRecovery(ContractRevert):
 
 
 class ConsortiumNotVetoer(ContractRevert):
-    """Only an operator of the lost operator's jurisdiction, or an active regulator, may veto a recovery."""
+    """Only an operator of the lost operator's jurisdiction, or an active regulator admitted for that jurisdiction,
+    may veto a recovery."""
 
 
 class ConsortiumProposalAlreadyExecuted(ContractRevert):
@@ -798,6 +799,10 @@ class RegistryZeroDocType(ContractRevert):
 
 class RegistryZeroIssuerId(ContractRevert):
     """An issuer id must not be zero."""
+
+
+class RegistryZeroJurisdiction(ContractRevert):
+    """A regulator is admitted with the jurisdiction it supervises, never zero."""
 
 
 class RegistryZeroLeafCount(ContractRevert):

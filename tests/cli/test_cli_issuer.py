@@ -78,6 +78,12 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
     approved = as_json(run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong))
     assert approved == {str(created["proposal"]): {"executed": True}}
     assert consortium.registry.call(lambda f: f.member(consortium.outsider))[:2] == (1, 1)
+    bare = run(config, "operator", "propose", "admit-member", consortium.hong_kong_operator, "--role", "regulator")
+    assert bare.exit_code == 2 and "--jurisdiction" in bare.output  # a regulator supervises one jurisdiction
+    regulator = as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.hong_kong_operator,
+                            "--role", "regulator", "--jurisdiction", "GD"))
+    shown = as_json(run(config, "--json", "operator", "show", str(regulator["proposal"])))
+    assert shown["action"] == f"admit {consortium.hong_kong_operator} as regulator of Guangdong"
 
 
 def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:

@@ -105,7 +105,7 @@ def test_the_circulation_contract_is_fixed_at_deployment(consortium: Consortium)
     with pytest.raises(errors.ConsortiumZeroAddress):
         deploy_contract(c.w3, "Consortium", [c.registry.address, "0x" + "00" * 20,
                                              [(c.macao_operator, jurisdiction_code("MO"))], 0, 86400], c.outsider, {})
-    stale = encode_payload(ProposalKind.ADMIT_MEMBER, c.outsider, 1)  # any payload but keys and codes
+    stale = encode_payload(ProposalKind.ADMIT_MEMBER, c.outsider, 1, bytes(32))  # any payload but keys and codes
     with pytest.raises(errors.TransactionFailed):
         c.consortium.transact(lambda f: f.propose(int(ProposalKind.SET_REGULATOR_KEYS), stale), c.macao_operator)
 
@@ -288,7 +288,7 @@ def test_a_dispute_cannot_be_opened_twice_or_squatted(consortium: Consortium) ->
         c.circulation.open_dispute(key.address, SEALED, c.verifier)
     from crossverify.chain.records import Role
 
-    c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+    c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
     other_id, _ = c.circulation.open_dispute(key.address, SEALED, c.outsider)
     assert other_id != dispute_id
 

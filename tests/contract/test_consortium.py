@@ -101,7 +101,7 @@ class TestQuorum:
         c = consortium
         second_macao = c.w3.eth.accounts[8]
         c.govern(ProposalKind.ADD_OPERATOR, second_macao, jurisdiction_code("MO"))
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pid = last_id(c)
         approve(c, pid, second_macao)
         info = c.consortium.proposal(pid)
@@ -137,7 +137,7 @@ class TestGrowAndHeal:
             "account": c.hong_kong_operator, "jurisdiction": jurisdiction_code("HK"), "proposalId": last_id(c)}
         assert len(c.consortium.operators()) == 3
         # Now nothing passes without Hong Kong.
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pid = last_id(c)
         approve(c, pid, c.guangdong_operator)
         assert not c.consortium.proposal(pid).executed
@@ -180,7 +180,7 @@ class TestGrowAndHeal:
         assert only_event(c.consortium, receipt, "OperatorReplaced") == {
             "oldAccount": c.guangdong_operator, "newAccount": new_guangdong, "proposalId": pid}
         assert (new_guangdong, jurisdiction_code("GD")) in c.consortium.operators()
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         approve(c, last_id(c), new_guangdong)
         assert c.registry.call(lambda f: f.member(c.outsider))[0] == Role.VERIFIER
         with pytest.raises(errors.ConsortiumNotOperator):
@@ -188,7 +188,7 @@ class TestGrowAndHeal:
 
     def test_operator_changes_void_open_proposals(self, consortium: Consortium) -> None:
         c = consortium
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pending = last_id(c)
         hong_kong_joins(c)
         epoch = c.consortium.call(lambda f: f.epoch())
@@ -211,12 +211,12 @@ class TestGrowAndHeal:
 class TestOpenProposals:
     def test_listing_walks_one_lifetime_only(self, consortium: Consortium) -> None:
         c = consortium
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         old = last_id(c)
         c.travel(7 * 86400 + 10)
         c.propose(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
         fresh = last_id(c)
-        c.propose(ProposalKind.ADMIT_MEMBER, c.w3.eth.accounts[8], Role.REGULATOR)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.w3.eth.accounts[8], Role.REGULATOR, jurisdiction_code("MO"))
         approve(c, last_id(c), c.guangdong_operator)
         assert c.consortium.call(lambda f: f.openProposals()) == [fresh]
         assert old < fresh

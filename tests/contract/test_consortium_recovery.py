@@ -1,6 +1,7 @@
 """One lost key never freezes the consortium, and nobody can use the way out to take a live operator's seat: a
 recovery needs the other jurisdictions' quorum, then waits 30 days in public, during which the lost operator's
-jurisdiction (itself included, if it is not lost after all) or any regulator can veto it. Approvals are kept by
+jurisdiction (itself included, if it is not lost after all) or a regulator of that jurisdiction can veto it; no
+other jurisdiction can keep the seat lost. Approvals are kept by
 account, so an operator that moves into another's seat inherits none of its approvals."""
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class TestRecovery:
         assert only_event(c.consortium, receipt, "OperatorReplaced") == {
             "oldAccount": c.guangdong_operator, "newAccount": new_guangdong, "proposalId": pid}
         assert c.consortium.proposal(pid).executed
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         c.consortium.transact(lambda f: f.approve(last_id(c)), new_guangdong)
         assert c.registry.call(lambda f: f.member(c.outsider))[0] == Role.VERIFIER
 
@@ -80,6 +81,21 @@ class TestRecovery:
         c.consortium.transact(lambda f: f.veto(pid), c.regulator)
         with pytest.raises(errors.ConsortiumRecoveryVetoed):
             c.consortium.transact(lambda f: f.veto(pid), c.guangdong_operator)
+
+    def test_another_jurisdictions_regulator_cannot_keep_a_seat_lost(self, consortium: Consortium) -> None:
+        """Macao's regulator may not veto the recovery of Guangdong's seat (one regulator would otherwise keep it
+        lost for ever); Guangdong's regulator (the session's) may, and a regulator's jurisdiction is recorded."""
+        c = consortium
+        macao_regulator = c.w3.eth.accounts[7]
+        c.govern(ProposalKind.ADMIT_MEMBER, macao_regulator, Role.REGULATOR, jurisdiction_code("MO"))
+        pid = recovery(c, c.guangdong_operator, c.outsider, c.macao_operator)
+        with pytest.raises(errors.ConsortiumNotVetoer):
+            c.consortium.transact(lambda f: f.veto(pid), macao_regulator)
+        assert not c.consortium.proposal(pid).vetoed
+        assert c.registry.call(lambda f: f.memberJurisdiction(macao_regulator)) == jurisdiction_code("MO")
+        assert c.registry.call(lambda f: f.memberJurisdiction(c.regulator)) == jurisdiction_code("GD")
+        c.consortium.transact(lambda f: f.veto(pid), c.regulator)
+        assert c.consortium.proposal(pid).vetoed
 
     def test_a_jurisdictions_remaining_operator_vetoes(self, consortium: Consortium) -> None:
         """Macao runs two operators; one is lost, and threshold "all" froze the consortium. Guangdong proposes the
@@ -134,7 +150,7 @@ class TestApprovalsByAccount:
         add = last_id(c)
         c.consortium.transact(lambda f: f.approve(add), c.guangdong_operator)
         c.consortium.transact(lambda f: f.approve(add), c.hong_kong_operator)
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pid = last_id(c)
         c.consortium.transact(lambda f: f.approve(pid), c.guangdong_operator)
         c.propose(ProposalKind.REMOVE_OPERATOR, c.guangdong_operator)

@@ -57,7 +57,7 @@ class TestProposals:
 
     def test_expired_proposal(self, consortium: Consortium) -> None:
         c = consortium
-        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pid = c.consortium.call(lambda f: f.proposalCount())
         c.travel(7 * 86400 + 10)
         with pytest.raises(errors.ConsortiumProposalExpired) as raised:
@@ -189,7 +189,7 @@ class TestIssuerLifecycle:
 class TestMembers:
     def test_admit_suspend_reinstate(self, consortium: Consortium) -> None:
         c, reg = consortium, consortium.registry
-        receipt = c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER)
+        receipt = c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         pid = c.consortium.call(lambda f: f.proposalCount())
         assert only_event(reg, receipt, "MemberAdmitted") == {
             "account": c.outsider, "role": Role.VERIFIER, "proposalId": pid}
@@ -203,11 +203,13 @@ class TestMembers:
     def test_member_errors(self, consortium: Consortium) -> None:
         c = consortium
         with pytest.raises(errors.RegistryInvalidRole):
-            c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.NONE)
+            c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.NONE, bytes(32))
         with pytest.raises(errors.RegistryZeroAddress):
-            c.govern(ProposalKind.ADMIT_MEMBER, "0x" + "00" * 20, Role.VERIFIER)
+            c.govern(ProposalKind.ADMIT_MEMBER, "0x" + "00" * 20, Role.VERIFIER, bytes(32))
         with pytest.raises(errors.RegistryMemberExists):
-            c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.REGULATOR)
+            c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.REGULATOR, bytes(32))
+        with pytest.raises(errors.RegistryZeroJurisdiction):
+            c.govern(ProposalKind.ADMIT_MEMBER, c.outsider, Role.REGULATOR, bytes(32))
         with pytest.raises(errors.RegistryUnknownMember):
             c.govern(ProposalKind.SUSPEND_MEMBER, c.outsider)
         with pytest.raises(errors.RegistryUnknownMember):

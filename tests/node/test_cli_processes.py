@@ -78,7 +78,8 @@ chunk = 10
     assert cli(config, "operator", "approve", str(pid), keystore=guangdong) == {str(pid): {"executed": True}}
     assert cli(config, "issuer", "key", "add", keystore="keys/bnu-admin.json") == {"added": dev_accounts[8].address}
     for who, role in (("bank", "verifier"), ("regulator", "regulator")):
-        pid = cli(config, "operator", "propose", "admit-member", addr[who], "--role", role)["proposal"]
+        pid = cli(config, "operator", "propose", "admit-member", addr[who], "--role", role, "--jurisdiction", "MO")[
+            "proposal"]
         cli(config, "operator", "approve", str(pid), keystore=guangdong)
     for name in ("amcm", "pboc"):
         (tmp_path / f"{name}.pub.json").write_text(json.dumps(RegulatorKey.generate().public_key.to_json()))

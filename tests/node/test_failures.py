@@ -66,7 +66,7 @@ def test_an_address_without_code_is_not_a_registry(net: Net) -> None:
 
 
 def _admit_verifier(account: str):  # type: ignore[no-untyped-def]
-    payload = encode_payload(ProposalKind.ADMIT_MEMBER, account, Role.VERIFIER)
+    payload = encode_payload(ProposalKind.ADMIT_MEMBER, account, Role.VERIFIER, bytes(32))
     return lambda f: f.propose(int(ProposalKind.ADMIT_MEMBER), payload)
 
 

@@ -53,7 +53,7 @@ class Net:
         proof = key_proof(issuer_id, self.signer, Domain.of(self.registry))
         self.registry.transact(lambda f: f.addSigningKey(issuer_id, self.signer.address, proof), self.admin)  # type: ignore[arg-type]
         guangdong.approve(macao.propose_admit_member(_addr(senders[3]), Role.VERIFIER))
-        guangdong.approve(macao.propose_admit_member(_addr(senders[4]), Role.REGULATOR))
+        guangdong.approve(macao.propose_admit_member(_addr(senders[4]), Role.REGULATOR, "MO"))
         assert macao.circulation is not None
         self.circulation = macao.circulation
         self.regulator_keys = [RegulatorKey.generate(), RegulatorKey.generate()]

@@ -59,7 +59,7 @@ def trail(c: Consortium, location: Locate, keys: list[RegulatorKey], name: str =
 
 def second_bank(c: Consortium) -> str:
     bank = c.w3.eth.accounts[7]
-    c.govern(ProposalKind.ADMIT_MEMBER, bank, Role.VERIFIER)
+    c.govern(ProposalKind.ADMIT_MEMBER, bank, Role.VERIFIER, bytes(32))
     return str(bank)
 
 

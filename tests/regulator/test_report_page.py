@@ -42,7 +42,7 @@ def supervised(consortium: Consortium, location: Locate) -> tuple[AuditReport, N
     c.registry.transact(lambda f: f.revokeDocument(Web3.keccak(text="a forged one"), RevocationReason.FRAUD),
                         c.issuer_admin)
     other = str(c.w3.eth.accounts[7])
-    c.govern(ProposalKind.ADMIT_MEMBER, other, Role.VERIFIER)
+    c.govern(ProposalKind.ADMIT_MEMBER, other, Role.VERIFIER, bytes(32))
     for bank, purpose, consented in ((c.verifier, "ACCTOPEN", True), (other, "LOAN", False)):
         receipts = [Receipt.new(secrets.token_bytes(32), "BNUMMOMX", "DEPCERT", ROOT, purpose, c.now(),
                                 presentation_hash=secrets.token_bytes(32) if consented else None) for _ in range(5)]

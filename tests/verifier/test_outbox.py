@@ -214,7 +214,7 @@ def next_version(c: Consortium) -> Consortium:
     """The next version of the contracts beside ``c``'s, recording ``c``'s registry as its predecessor, with the
     bank admitted and the regulators' keys set."""
     new = successor(c)
-    new.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER)
+    new.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
     new.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
     return new
 

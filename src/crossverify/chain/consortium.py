@@ -32,7 +32,7 @@ PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
     ProposalKind.SUSPEND_ISSUER: ("bytes11",),
     ProposalKind.REINSTATE_ISSUER: ("bytes11",),
     ProposalKind.SET_DOC_TYPES: ("bytes11", "bytes8[]", "bool", "bytes32[]"),
-    ProposalKind.ADMIT_MEMBER: ("address", "uint8"),
+    ProposalKind.ADMIT_MEMBER: ("address", "uint8", "bytes32"),
     ProposalKind.SUSPEND_MEMBER: ("address",),
     ProposalKind.REINSTATE_MEMBER: ("address",),
     ProposalKind.COMPROMISE_KEY: ("address", "uint40"),

@@ -112,10 +112,15 @@ def _metadata(file: Path) -> Display:
 @propose.command("admit-member")
 @click.argument("account")
 @click.option("--role", type=click.Choice(["verifier", "regulator"]), required=True)
+@click.option("--jurisdiction", help="The jurisdiction the member answers to (e.g. MO); required of a regulator, "
+              "which may veto only that jurisdiction's operator recoveries.")
 @command
-def propose_admit_member(app: App, account: str, role: str) -> None:
-    """Admit a verifier or a regulator."""
-    _proposed(app, app.session.operator().propose_admit_member(Web3.to_checksum_address(account), Role[role.upper()]))
+def propose_admit_member(app: App, account: str, role: str, jurisdiction: str | None) -> None:
+    """Admit a verifier or a regulator (a regulator with its jurisdiction)."""
+    if role == "regulator" and not jurisdiction:
+        raise BadInput("a regulator is admitted with --jurisdiction, the jurisdiction it supervises")
+    _proposed(app, app.session.operator().propose_admit_member(Web3.to_checksum_address(account), Role[role.upper()],
+                                                               jurisdiction))
 
 
 @propose.command("regulator-keys")
@@ -226,7 +231,7 @@ def propose_predecessor(app: App, chain_id: int, registry: str) -> None:
 @command
 def propose_recover_operator(app: App, lost: str, replacement: str) -> None:
     """Replace operator LOST, whose key is lost, without its approval: after the other jurisdictions' quorum it
-    waits 30 days in public; its jurisdiction's operators (itself included) and the regulators may veto."""
+    waits 30 days in public; its jurisdiction's operators (itself included) and its regulators may veto."""
     _proposed(app, app.session.operator().propose_recovery(
         Web3.to_checksum_address(lost), Web3.to_checksum_address(replacement)))
 

@@ -94,7 +94,8 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         verb = "allow" if v[2] else "disallow"
         return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}{_labels(v[3], v[1])}"
     if kind is ProposalKind.ADMIT_MEMBER:
-        return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}"
+        of = f" of {jurisdiction_name(v[2])}" if v[2] != NONE else ""
+        return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}{of}"
     if kind in (ProposalKind.SUSPEND_MEMBER, ProposalKind.REINSTATE_MEMBER):
         return f"{kind.name.split('_')[0].lower()} member {_addr(v[0])}"
     if kind is ProposalKind.COMPROMISE_KEY:
@@ -106,7 +107,7 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         return f"record that this registry succeeds registry {_addr(v[1])} on chain {v[0]}"
     if kind is ProposalKind.RECOVER_OPERATOR:
         return (f"recover the seat of operator {_addr(v[0])}, which cannot approve, for {_addr(v[1])} (after a "
-                "public time lock; its jurisdiction's operators and the regulators may veto)")
+                "public time lock; its jurisdiction's operators and regulators may veto)")
     if kind is ProposalKind.ADD_OPERATOR:
         return f"add operator {_addr(v[0])} for {jurisdiction_name(v[1])}"
     if kind is ProposalKind.REMOVE_OPERATOR:
@@ -207,8 +208,11 @@ class OperatorClient:
         return self.propose(ProposalKind.SET_DOC_TYPES, issuer_id_code(issuer_id),
                             [doc_type_code(t) for t in doc_types], allowed, digests)
 
-    def propose_admit_member(self, account: str, role: Role) -> int:
-        return self.propose(ProposalKind.ADMIT_MEMBER, account, int(role))
+    def propose_admit_member(self, account: str, role: Role, jurisdiction: str | None = None) -> int:
+        """Admit a verifier or a regulator; a regulator names the jurisdiction it supervises (the only
+        jurisdiction whose operator recoveries it may veto), a verifier may name its own."""
+        code = jurisdiction_code(jurisdiction) if jurisdiction is not None else NONE
+        return self.propose(ProposalKind.ADMIT_MEMBER, account, int(role), code)
 
     def propose_suspend_member(self, account: str) -> int:
         return self.propose(ProposalKind.SUSPEND_MEMBER, account)
