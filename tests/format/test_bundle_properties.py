@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crossverify import Bundle, Certificate, Claim, HashAlgorithm, load_bundle, salt_document, seal_batch
@@ -58,7 +58,7 @@ def _flip(raw: bytes, bit: int) -> bytes:
     return bytes(out)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])  # batches of certificates are big draws
 @given(batches, hash_algs, st.data())
 def test_any_single_change_fails(certs: list[Certificate], alg: HashAlgorithm, data: st.DataObject) -> None:
     bundle = data.draw(st.sampled_from(bundles_of(certs, alg)))
