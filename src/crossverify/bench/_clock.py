@@ -83,6 +83,13 @@ def best(fn: Callable[[], Any], node: int | None = None, runs: int = RUNS) -> tu
                   min(s.node for s, _ in samples)), out
 
 
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy so far (every process's, all cores), from /proc/stat."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in f.readline().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     """The machine's load averages (1, 5, 15 minutes) and cores, for the record beside a measurement."""
     one, five, fifteen = os.getloadavg()

@@ -391,7 +391,7 @@ class CirculationTrail:
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``, just inserted): no consent, a
     consent cited before, a document revoked or expired when it was verified. The earlier citations and the
-    expiries are found by one statement each over the new rows."""
+    expiries are found by one statement each over the new rows, and the anomalies kept together."""
     if not receipts:
         return
     first = receipts[0][0]
@@ -404,29 +404,28 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     expired = {number: int(not_after) for number, not_after in db.execute(
         "SELECT r.id, MIN(a.not_after) FROM circulation_receipts r JOIN anchors a ON a.batch_root = r.batch_root "
         "WHERE r.id >= ? GROUP BY r.id, r.verified_at HAVING MIN(a.not_after) < r.verified_at", (first,))}
+    found: list[anomalies.Found] = []
     for (number, block, _, _, t, verifier, _, commitment, digest, issuer, _, root, purpose, consent, reference,
          verified_at) in receipts:
         subject = to_hex(commitment)
-        where = {"block_number": block, "block_time": t, "verifier": verifier, "issuer_id": issuer,
-                 "document_digest": digest}
+        where = {"block_number": block, "block_time": t, "happened_at": verified_at, "verifier": verifier,
+                 "issuer_id": issuer, "document_digest": digest, "commitment": subject}
         if consent == Consent.NONE:
-            anomalies.record(db, "circulation_without_consent", subject, happened_at=verified_at, **where,
-                             purpose=purpose, commitment=subject)
+            found.append(("circulation_without_consent", subject, {**where, "purpose": purpose}))
         elif consent == Consent.PRESENTATION and number in cited:
             earlier = cited[number]
-            anomalies.record(db, "consent_reused", subject, happened_at=verified_at, **where, purpose=purpose,
-                             commitment=subject, presentationHash=to_hex(reference),
-                             firstBy=earlier[0], firstCommitment=to_hex(bytes(earlier[1])), firstAt=earlier[2],
-                             firstPurpose=earlier[3])
+            found.append(("consent_reused", subject, {
+                **where, "purpose": purpose, "presentationHash": to_hex(reference), "firstBy": earlier[0],
+                "firstCommitment": to_hex(bytes(earlier[1])), "firstAt": earlier[2], "firstPurpose": earlier[3]}))
         for target in (digest, root):
-            found = revoked.get(bytes(target))
-            if found is not None and found[0] <= verified_at:
-                anomalies.record_revoked_receipt(db, block_number=block, block_time=t, commitment=commitment,
-                                                 verifier=verifier, issuer_id=issuer, document_digest=digest,
-                                                 verified_at=verified_at, revoked_at=found[0], scope=found[1])
+            revocation = revoked.get(bytes(target))
+            if revocation is not None and revocation[0] <= verified_at:
+                found.append(anomalies.revoked_receipt(
+                    block_number=block, block_time=t, commitment=commitment, verifier=verifier, issuer_id=issuer,
+                    document_digest=digest, verified_at=verified_at, revoked_at=revocation[0], scope=revocation[1]))
         if number in expired and any(root):
-            anomalies.record(db, "circulation_of_expired", subject, happened_at=verified_at, **where,
-                             commitment=subject, notAfter=expired[number])
+            found.append(("circulation_of_expired", subject, {**where, "notAfter": expired[number]}))
+    anomalies.record_all(db, found)
 
 
 def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:
