@@ -203,18 +203,28 @@ def session_consortium(w3: Web3) -> Consortium:
     for display in (read_metadata((EXAMPLES / "metadata" / "BNUMMOMX.json").read_bytes()),
                     *(t for t in standard_types() if t.doc_type in ("DEPCERT", "ACCTSTMT"))):
         register_metadata(c.registry, c.issuer_admin, "BNUMMOMX", display)  # its name and labels, as published
-    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
-    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR, jurisdiction_code("GD"))
+    _admit_bank_and_regulator(c)
     return c
 
 
 @pytest.fixture
 def consortium(session_consortium: Consortium) -> Iterator[Consortium]:
     """The session consortium, with every chain change of the test reverted afterwards."""
-    w3 = session_consortium.w3
-    snapshot = w3.testing.snapshot()
-    yield session_consortium
-    w3.testing.revert(snapshot)
+    yield from _reverted(session_consortium)
+
+
+def _reverted(c: Consortium) -> Iterator[Consortium]:
+    """``c`` for one test: its chain is snapshotted before and reverted after."""
+    snapshot = c.w3.testing.snapshot()
+    yield c
+    c.w3.testing.revert(snapshot)
+
+
+def _admit_bank_and_regulator(c: Consortium) -> None:
+    """The session's verifier (a bank) and its regulator, admitted for Guangdong (the jurisdiction whose
+    recoveries the tests veto)."""
+    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
+    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR, jurisdiction_code("GD"))
 
 
 def deploy_gm_consortium(w3: Web3, sm2_verifier: str | None = None) -> Consortium:
@@ -234,8 +244,7 @@ def deploy_gm_consortium(w3: Web3, sm2_verifier: str | None = None) -> Consortiu
     )
     assert c.sm2_key is not None
     admit_issuer(c, "BNUMMOMX", c.issuer_admin, [c.sm2_key], ["DEPCERT", "ACCTSTMT"])
-    c.govern(ProposalKind.ADMIT_MEMBER, c.verifier, Role.VERIFIER, bytes(32))
-    c.govern(ProposalKind.ADMIT_MEMBER, c.regulator, Role.REGULATOR, jurisdiction_code("GD"))
+    _admit_bank_and_regulator(c)
     return c
 
 
@@ -247,10 +256,7 @@ def session_gm_consortium(w3: Web3) -> Consortium:
 @pytest.fixture
 def gm_consortium(session_gm_consortium: Consortium) -> Iterator[Consortium]:
     """The session's GM consortium, with every chain change of the test reverted afterwards."""
-    w3 = session_gm_consortium.w3
-    snapshot = w3.testing.snapshot()
-    yield session_gm_consortium
-    w3.testing.revert(snapshot)
+    yield from _reverted(session_gm_consortium)
 
 
 def deposit_certificates(
