@@ -51,10 +51,15 @@ def clean(postgres_url: str, node_url: str) -> Iterator[None]:
     empty(postgres_url)
 
 
-def slow_mining(node_url: str) -> None:
-    """A block every 3 s instead of one per transaction: a sent transaction stays pending that long."""
+def stop_mining(node_url: str) -> None:
+    """No more blocks: a sent transaction stays pending (and its sender waiting) until :func:`resume_mining`."""
     rpc(node_url, "evm_setAutomine", [False])
-    rpc(node_url, "evm_setIntervalMining", [3000])
+    rpc(node_url, "evm_setIntervalMining", [0])
+
+
+def resume_mining(node_url: str) -> None:
+    """A block every second, with whatever is pending."""
+    rpc(node_url, "evm_setIntervalMining", [1000])
 
 
 class Replica:
@@ -190,8 +195,9 @@ def test_bank_replicas_answer_a_challenge_once_and_record_each_receipt_once_thro
         t.join()
     assert sorted(bool(a["valid"]) for a in answers) == [False, False, True]
 
-    # The node mines slowly: the replica flushing sends a transaction that stays pending, and is killed.
-    slow_mining(node_url)
+    # The node stops mining: the replica flushing sends a transaction that stays pending, and is killed. Every
+    # replica answers meanwhile (the flusher too: reads never wait for a transaction to be mined).
+    stop_mining(node_url)
     verdicts: list[dict[str, object]] = []
 
     def clerk(i: int) -> None:  # every bundle verified twice for one case, by two replicas
@@ -210,6 +216,7 @@ def test_bank_replicas_answer_a_challenge_once_and_record_each_receipt_once_thro
     flusher = holder_of(postgres_url, "receipt outbox", "receipt sending")
     [victim] = [r for r in bank if r.process.pid == flusher]
     victim.kill()
+    resume_mining(node_url)
     left = "SELECT COUNT(*) FROM receipt_outbox.sealed_receipts WHERE state <> 'recorded'"
     until(lambda: query(postgres_url, left)[0][0] == 0, what="the survivors to record every receipt")
     on_chain = net.commitments()[before:]
@@ -283,7 +290,7 @@ def test_an_issuer_replica_killed_mid_round_is_taken_over_and_anchors_once(
                   f'[issuer]\nid = "BNUMMOMX"\nbundles = "{bundles}"\nmax_batch = 10\nmax_age = 0')
     issuers = replicas(path, 2)
     anchored_before = len(anchored_roots(net))
-    slow_mining(node_url)
+    stop_mining(node_url)
     entries = [{"reference": ref, "docType": "DEPCERT", "notAfter": cert.header.not_after,
                 "asOf": cert.header.as_of, "claims": cert.claims}
                for ref, cert in deposit_certificates(_Clock(net), 30, start=500)]
@@ -293,6 +300,7 @@ def test_an_issuer_replica_killed_mid_round_is_taken_over_and_anchors_once(
     running = holder_of(postgres_url, "journal", "issuer pipeline BNUMMOMX")
     [victim] = [r for r in issuers if r.process.pid == running]
     victim.kill()
+    resume_mining(node_url)
     left = "SELECT COUNT(*) FROM journal.batches WHERE state <> 'delivered'"
     until(lambda: query(postgres_url, left)[0][0] == 0 and query(postgres_url, "SELECT COUNT(*) FROM journal.batches")
           [0][0] == 3, what="the other replica to anchor and deliver")

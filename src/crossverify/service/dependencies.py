@@ -1,4 +1,4 @@
-"""What every route shares: the :class:`Context` built once from the session (the chain lock, the coalescing
+"""What every route shares: the :class:`Context` built once from the session (the chain's locks, the coalescing
 verification queue, each role's stores and background workers, the metrics), the authentication and rate-limit
 dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 
@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections.abc import MutableMapping
+from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring as _quoted
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.concurrency import run_in_threadpool
+from web3 import EthereumTesterProvider
 
 from ..session import Session
 from ..store import Store
@@ -67,7 +69,12 @@ class Context:
         if self.buckets is not None:
             self.limits = SharedRateLimit(self.buckets, settings.requests_per_minute, "client")
             self.visitors = SharedRateLimit(self.buckets, settings.resident_requests_per_minute, "address")
-        self.chain_lock = threading.Lock()
+        # What sends transactions (one account's nonces) runs one at a time, under `send_lock`. A node answers each
+        # thread on its own connection, so reads take no lock and never wait for a transaction to be mined; the
+        # embedded chain runs in this process and answers one thread at a time: there every read takes it too.
+        self.send_lock = threading.Lock()
+        embedded = isinstance(session.w3.provider, EthereumTesterProvider)
+        self.chain_lock: AbstractContextManager[object] = self.send_lock if embedded else nullcontext()
         self.metrics = CollectorRegistry()
         self.requests_total = Counter("crossverify_requests_total", "HTTP requests", ["route", "status"],
                                       registry=self.metrics)
@@ -94,7 +101,7 @@ class Context:
                     answers.recover()  # receipts of answers kept just before a crash
                 return outbox.flush(session.circulation, session.sender)
 
-            self.workers["outbox"] = Periodic("outbox", outbox_round, self.chain_lock, 1.0)
+            self.workers["outbox"] = Periodic("outbox", outbox_round, self.send_lock, 1.0)
         if issuer is not None and pickups is not None:
             batching = session.config.issuer
 
@@ -102,10 +109,10 @@ class Context:
                 pickups.resume()  # certificates enrolled just before a crash
                 return issuer.run(batching.max_batch, batching.max_age)
 
-            self.workers["issuer"] = Periodic("issuer", issue_round, self.chain_lock, settings.run_every)
+            self.workers["issuer"] = Periodic("issuer", issue_round, self.send_lock, settings.run_every)
         if regulator is not None:  # with the regulator's keys, the worker opens what it indexes
             sync = session.trail.sync if session.config.regulator.key_files else regulator.sync
-            self.workers["audit"] = Periodic("audit", sync, self.chain_lock, settings.run_every)
+            self.workers["audit"] = Periodic("audit", sync, self.send_lock, settings.run_every)
 
     def stores(self) -> list[Store]:
         """The stores this service opened (to check that each can be reached)."""

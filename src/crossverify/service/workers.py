@@ -1,4 +1,4 @@
-"""The service's background work, and the one lock that orders every chain access.
+"""The service's background work, and the locks that order its access to the chain.
 
 Verification requests that arrive together are checked in one ``verify_many`` (so concurrent clients share
 their status look-ups instead of each paying a round of ``eth_call``\\ s); the issuer's pipeline, the receipt
@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 
 from ..errors import StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
@@ -26,11 +26,12 @@ log = logging.getLogger(__name__)
 class VerifyQueue:
     """Coalesces concurrent verifications: a worker takes everything queued (up to ``max_batch``), waiting at
     most ``linger`` seconds for company when the last batch had company (a lone client is not kept waiting),
-    and checks it in one batched call under ``chain_lock``. Requests awaited on an event loop (:meth:`check`)
-    cost no thread and learn their reports together: one call into their loop per batch."""
+    and checks it in one batched call under ``chain_lock`` (the embedded chain's lock; none on a node).
+    Requests awaited on an event loop (:meth:`check`) cost no thread and learn their reports together: one call
+    into their loop per batch."""
 
-    def __init__(self, verifier: VerifierClient, chain_lock: threading.Lock, *, max_batch: int = 512,
-                 linger: float = 0.002) -> None:
+    def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
+                 max_batch: int = 512, linger: float = 0.002) -> None:
         self.verifier = verifier
         self.chain_lock = chain_lock
         self.max_batch = max_batch
@@ -118,17 +119,18 @@ def _resolve(settled: list[tuple[asyncio.Future[VerificationReport], object]]) -
 
 
 class Periodic:
-    """Runs ``work`` every ``every`` seconds (or sooner when woken) on its own thread, under ``chain_lock``.
+    """Runs ``work`` every ``every`` seconds (or sooner when woken) on its own thread, under ``send_lock`` (the
+    background workers of one service send from one account: one at a time).
 
     A failure is logged and remembered (``last_error``) for the readiness check; the next round tries again.
     A round that finds the work running in another process (a replica sharing the store) leaves it to that one
     (``standby``) and tries again next round: it takes over when that process dies.
     """
 
-    def __init__(self, name: str, work: Callable[[], object], chain_lock: threading.Lock, every: float) -> None:
+    def __init__(self, name: str, work: Callable[[], object], send_lock: threading.Lock, every: float) -> None:
         self.name = name
         self.work = work
-        self.chain_lock = chain_lock
+        self.send_lock = send_lock
         self.every = every
         self.last_success: float | None = None
         self.last_error: str | None = None
@@ -150,7 +152,7 @@ class Periodic:
 
     def run_once(self) -> None:
         try:
-            with self.chain_lock:
+            with self.send_lock:
                 self.work()
         except StoreLocked:  # another replica runs it now
             self.last_success, self.last_error, self.standby = time.time(), None, True

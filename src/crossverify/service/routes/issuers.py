@@ -137,7 +137,7 @@ def router(ctx: Context) -> APIRouter:
         def revoked() -> RevocationOut:
             reason = RevocationReason[payload.reason.upper()]
             assert issuer is not None
-            with ctx.chain_lock:
+            with ctx.send_lock:
                 issuer.revoke(reason, reference=payload.reference)
             return RevocationOut(revoked=payload.reference, reason=reason.name.lower())
 
