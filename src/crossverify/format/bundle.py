@@ -154,6 +154,11 @@ class Bundle:
         """Whether a claim named ``name`` is disclosed."""
         return name in self._compact.names
 
+    def disclosed_value(self, name: str) -> JSON | None:
+        """The value of the disclosed claim named ``name``; ``None`` when no such claim is disclosed."""
+        c = self._compact
+        return c.values[c.names.index(name)] if name in c.names else None
+
     def attachment_names(self) -> list[str]:
         """The names of the disclosed claims whose values are attachment descriptors."""
         c = self._compact
