@@ -79,6 +79,9 @@ index = "audit.sqlite"
     assert code == 3 and "already holds" in refused
     code, refused = run(config, "copy", "--to", postgres_url.replace("crossverify@", "crossverify:hunter2@"))
     assert code == 2 and "holds a password" in refused and "hunter2" not in refused
+    database = postgres_url.split("/")[3].split("?")[0]
+    code, refused = run(config, "copy", "--to", postgres_url.replace(f"/{database}?", "/nosuch?"))
+    assert code == 2 and 'refuses its URL: database "nosuch" does not exist' in refused
 
     code, there = run(config, "check", url=postgres_url)
     assert code == 0 and [(s["store"], s["state"], s["rows"]) for s in there if s["state"] != "absent"] == [
@@ -111,3 +114,12 @@ def test_an_old_store_is_reported_and_migrated(tmp_path: Path, postgres_url: str
             ("journal", 1, len(JOURNAL_MIGRATIONS))]
         assert run(config, "check", "--only", "journal", url=url)[1][0]["state"] == "current"
     empty(postgres_url)
+
+
+def test_a_table_written_to_a_file_is_whole_however_wide(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "journal.sqlite"
+    config = tmp_path / "issuer.toml"
+    config.write_text(f'[network]\nregistry = "0x{"1" * 40}"\n[issuer]\njournal = "{deep}"\n')
+    result = CliRunner().invoke(main, ["--config", str(config), "store", "check", "--only", "journal"])
+    assert result.exit_code == 0, result.output
+    assert str(deep) in result.output and "…" not in result.output
