@@ -22,7 +22,7 @@ from web3 import EthereumTesterProvider
 from ..session import Session
 from ..store import Store
 from ..verifier.answers import AnswerReceipts
-from ..verifier.client import VerificationReport
+from ..verifier.client import Check, VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
 from .console import COOKIE, Sessions, sessions_store
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
@@ -31,6 +31,9 @@ from .workers import Periodic, VerifyQueue
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 
+#: Each check's JSON by the check's identity: the documents of a batch share most of their checks (the same
+#: objects), written once. The check is kept beside its text, so that its id is not reused meanwhile.
+_checks_written: dict[int, tuple[Check, str]] = {}
 #: Compact JSON, as ``json.dumps(content, ensure_ascii=False, separators=(",", ":"))`` (one encoder for every call).
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -158,10 +161,20 @@ class Context:
     def verdict_text(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> bytes:
         """:meth:`verdict` as compact JSON, the very bytes ``json.dumps`` would give, built from its parts: the
         checks' names and details go through the encoder's string escaping alone, their outcomes (three plain
-        words) as they are (half the time)."""
+        words) as they are, each check once for all the documents of a batch that share it (a fifth of the
+        time)."""
         self._verified[report.valid].inc()
-        checks = ",".join([f'{{"name":{_quoted(c.name)},"outcome":"{c.outcome._value_}","detail":'
-                           f'{_quoted(c.detail)}}}' for c in report.checks])
+        written = _checks_written
+        parts = []
+        for c in report.checks:
+            kept = written.get(id(c))
+            if kept is None or kept[0] is not c:
+                if len(written) >= 4096:
+                    written.clear()
+                kept = written[id(c)] = (c, f'{{"name":{_quoted(c.name)},"outcome":"{c.outcome._value_}","detail":'
+                                            f'{_quoted(c.detail)}}}')
+            parts.append(kept[1])
+        checks = ",".join(parts)
         disclosed = report.bundle.disclosed() if report.bundle else {}
         return f'{_compact(report.summary())[:-1]},"checks":[{checks}],"disclosed":{_compact(disclosed)},' \
                f'"receipt":{_compact(receipt)}}}'.encode()
