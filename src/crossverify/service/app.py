@@ -31,9 +31,10 @@ RAW_BODIES = {"/v1/verifications", "/resident/verifications"}
 
 
 class _Service(FastAPI):
-    """FastAPI that takes the fast lane's requests (``POST lane``) straight to the service's own middleware,
-    :class:`Front` first, past the framework's outer layers (its telemetry hooks, body limit and error page:
-    none is configured, and :class:`Front` answers every fault itself); any other request, the framework's way."""
+    """FastAPI that takes ``POST lane`` (the verifications the protocol's fast lane, :mod:`.lane`, leaves to the
+    app) straight to the service's own middleware, :class:`Front` first, past the framework's outer layers (its
+    telemetry hooks, body limit and error page: none is configured, and :class:`Front` answers every fault
+    itself); any other request, the framework's way."""
 
     lane: str | None = None
     _front: Any = None
