@@ -11,9 +11,7 @@ import threading
 from collections.abc import MutableMapping
 from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring as _quoted
-from types import SimpleNamespace
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -27,16 +25,11 @@ from ..verifier.answers import AnswerReceipts
 from ..verifier.client import VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
 from .console import COOKIE, Sessions, sessions_store
-from .middleware import Answer
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
-from .problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
-from .problems import body as problem_body
 from .workers import Periodic, VerifyQueue
 
 log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
-#: What the metrics and the log line name a request the fast lane answered.
-_VERIFY_ROUTE = SimpleNamespace(path="/v1/verifications")
 
 #: Compact JSON, as ``json.dumps(content, ensure_ascii=False, separators=(",", ":"))`` (one encoder for every call).
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -138,48 +131,6 @@ class Context:
         state = scope.get("state", {})
         log.info("request", extra={"request_id": state.get("request_id"), "method": scope["method"], "route": route,
                                    "status": status, "ms": round(elapsed * 1000, 1), "client": state.get("client")})
-
-    async def verify_lane(self, scope: Scope, body: bytes) -> Answer:
-        """``POST /v1/verifications`` in its plain case, for :class:`~crossverify.service.middleware.FastLane`:
-        a bank's valid key within its limit, no query parameters but ``purpose`` and ``case``, no
-        ``Idempotency-Key``. Everything else (and any failure) is left to the route, which answers it as every
-        route does."""
-        try:
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
-                             strict_parsing=False)
-            if not set(query) <= {"purpose", "case"} or any(len(v) != 1 for v in query.values()):
-                return None
-            headers = dict(scope.get("headers", []))
-            if b"idempotency-key" in headers:
-                return None
-            given = headers.get(b"authorization", b"").decode("latin-1")
-            key = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else \
-                headers.get(b"x-api-key", b"").decode("latin-1")
-            client = self.keys.identify(key) if key else None
-            if client is None or client.role != "bank":
-                return None
-            state = scope.setdefault("state", {})
-            state["client"] = state["counted"] = client.name  # the route, if it takes over, counts it no more
-            scope["route"] = _VERIFY_ROUTE
-            wait = await self.allow(self.limits, client.name)
-            if wait:
-                content = problem_body(RATE_LIMITED, f"{client.name} is over its rate limit", scope["path"],
-                                       state.get("request_id"))
-                return RATE_LIMITED.status, [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                                             (b"retry-after", str(max(1, round(wait))).encode())], content
-            purpose, case = query.get("purpose", [None])[0], query.get("case", [""])[0]
-            [report] = await self.checked([body])
-            receipt = None
-            if purpose is not None and report.valid and report.bundle and report.document_digest:
-                if self.outbox is None:
-                    return None
-                [commitment] = self.outbox.enqueue(self.queue.verifier.receipts([report], purpose), case)
-                self.workers["outbox"].wake()
-                receipt = self.outbox.state(commitment)
-            content = self.verdict_text(report, receipt)
-        except Exception:  # the route answers it, as it answers every failure
-            return None
-        return 200, [(b"content-type", b"application/json")], content
 
     @staticmethod
     async def allow(limit: RateLimit, name: str) -> float:
