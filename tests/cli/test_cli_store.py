@@ -14,6 +14,9 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import MIGRATIONS as JOURNAL_MIGRATIONS
 from crossverify.issuer.journal import Journal
 from crossverify.regulator.index import RegulatorReader
+from crossverify.service.auth import ApiKeys, Client
+from crossverify.service.sessions import MIGRATIONS as SESSIONS
+from crossverify.service.sessions import Sessions
 from crossverify.store import Store
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
@@ -50,6 +53,9 @@ def test_sqlite_stores_are_copied_into_postgresql_row_for_row(consortium: Consor
     reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
     events = reader.sync().events
     reader.close()
+    console = Sessions(Store(tmp_path / "audit-sessions.sqlite", SESSIONS, kind="console sessions"), ApiKeys({}))
+    console.open(Client("mo-supervisor", "regulator"))
+    console.store.close()
     config = tmp_path / "bank.toml"
     config.write_text(f"""
 [network]
@@ -67,13 +73,14 @@ index = "audit.sqlite"
     assert code == 0
     assert [(s["store"], s["state"]) for s in checked] == [
         ("journal", "current"), ("pickups", "absent"), ("outbox", "current"), ("challenges", "current"),
-        ("audit", "current")]
+        ("audit", "current"), ("sessions", "current")]
 
     code, copied = run(config, "copy", "--to", postgres_url)
     assert code == 0, copied
-    assert [s["store"] for s in copied] == ["journal", "outbox", "challenges", "audit"]
+    assert [s["store"] for s in copied] == ["journal", "outbox", "challenges", "audit", "sessions"]
     rows = {s["store"]: s["rows"] for s in copied}
     assert rows["journal"]["documents"] == 5 and rows["outbox"]["sealed_receipts"] == 5
+    assert rows["sessions"]["sessions"] == 1
     assert rows["audit"]["events"] == events and all(s["verified"] for s in copied)
     code, refused = run(config, "copy", "--to", postgres_url, "--only", "journal")
     assert code == 3 and "already holds" in refused

@@ -24,8 +24,9 @@ from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import Check, VerificationReport
 from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
-from .console import COOKIE, Sessions, sessions_store
+from .console import COOKIE
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
+from .sessions import Sessions, sessions_store
 from .workers import Periodic, VerifyQueue
 
 log = logging.getLogger(__name__)
