@@ -180,6 +180,10 @@ class StoreUnavailable(StoreError):
     """The store's disk is full, read-only or failing, or its database server cannot be reached."""
 
 
+class StoreMisconfigured(StoreError, ConfigError):
+    """The database server refuses the store's URL: no such database, role or password. Fix the setting."""
+
+
 class StoreCorrupt(StoreError):
     """The file is not a crossverify store, or its integrity check failed: restore it from a backup."""
 

@@ -196,6 +196,13 @@ class Session:
         return PickupDesk(storage.location(settings.pickups), self.journal, self.issuer_id,
                           self.hash_alg, settings.bundles)
 
+    @cached_property
+    def pickups_read_only(self) -> PickupDesk:
+        """The pickup desk for commands that only read it (no lock, nothing written)."""
+        settings, storage = self.config.issuer, self.config.storage
+        return PickupDesk(storage.location(settings.pickups), self.journal_read_only, self.issuer_id,
+                          self.hash_alg, settings.bundles, read_only=True)
+
     def operator(self) -> OperatorClient:
         circulation = self.circulation if self.config.network.circulation else None
         return OperatorClient(self.registry, self.sender, circulation=circulation)

@@ -46,7 +46,15 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import StoreChainMismatch, StoreCorrupt, StoreError, StoreLocked, StoreTooNew, StoreUnavailable
+from .errors import (
+    StoreChainMismatch,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreMisconfigured,
+    StoreTooNew,
+    StoreUnavailable,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -140,6 +148,10 @@ def store_errors(where: str | Path) -> Iterator[None]:
         raise _postgresql_error(where, exc) from exc
 
 
+#: How a PostgreSQL server refuses a connection's database, role or password (its messages in English).
+_REFUSED = re.compile(r'FATAL:\s+((?:database|role) "[^"]*" does not exist|password authentication failed[^\n]*)')
+
+
 def _postgresql_error(where: str | Path, exc: Exception) -> StoreError:
     import psycopg.errors as e
 
@@ -148,6 +160,9 @@ def _postgresql_error(where: str | Path, exc: Exception) -> StoreError:
         return StoreLocked(f"{where} is busy in another transaction: {text}")
     if isinstance(exc, e.DiskFull):
         return StoreUnavailable(f"the database server of {where} is out of disk space: free space ({text})")
+    refused = _REFUSED.search(str(exc))  # libpq gives a refused connection no SQLSTATE: the server's words
+    if isinstance(exc, e.OperationalError) and refused:
+        return StoreMisconfigured(f"the database server of {where} refuses its URL: {refused[1]}")
     if isinstance(exc, e.InsufficientPrivilege):
         return StoreUnavailable(f"{where} refuses this role: grant it the store's schema ({text})")
     if isinstance(exc, e.OperationalError | e.InterfaceError):

@@ -14,6 +14,9 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import MIGRATIONS as JOURNAL_MIGRATIONS
 from crossverify.issuer.journal import Journal
 from crossverify.regulator.index import RegulatorReader
+from crossverify.service.auth import ApiKeys, Client
+from crossverify.service.sessions import MIGRATIONS as SESSIONS
+from crossverify.service.sessions import Sessions
 from crossverify.store import Store
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
@@ -50,6 +53,9 @@ def test_sqlite_stores_are_copied_into_postgresql_row_for_row(consortium: Consor
     reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
     events = reader.sync().events
     reader.close()
+    console = Sessions(Store(tmp_path / "audit-sessions.sqlite", SESSIONS, kind="console sessions"), ApiKeys({}))
+    console.open(Client("mo-supervisor", "regulator"))
+    console.store.close()
     config = tmp_path / "bank.toml"
     config.write_text(f"""
 [network]
@@ -67,18 +73,22 @@ index = "audit.sqlite"
     assert code == 0
     assert [(s["store"], s["state"]) for s in checked] == [
         ("journal", "current"), ("pickups", "absent"), ("outbox", "current"), ("challenges", "current"),
-        ("audit", "current")]
+        ("audit", "current"), ("sessions", "current")]
 
     code, copied = run(config, "copy", "--to", postgres_url)
     assert code == 0, copied
-    assert [s["store"] for s in copied] == ["journal", "outbox", "challenges", "audit"]
+    assert [s["store"] for s in copied] == ["journal", "outbox", "challenges", "audit", "sessions"]
     rows = {s["store"]: s["rows"] for s in copied}
     assert rows["journal"]["documents"] == 5 and rows["outbox"]["sealed_receipts"] == 5
+    assert rows["sessions"]["sessions"] == 1
     assert rows["audit"]["events"] == events and all(s["verified"] for s in copied)
     code, refused = run(config, "copy", "--to", postgres_url, "--only", "journal")
     assert code == 3 and "already holds" in refused
     code, refused = run(config, "copy", "--to", postgres_url.replace("crossverify@", "crossverify:hunter2@"))
     assert code == 2 and "holds a password" in refused and "hunter2" not in refused
+    database = postgres_url.split("/")[3].split("?")[0]
+    code, refused = run(config, "copy", "--to", postgres_url.replace(f"/{database}?", "/nosuch?"))
+    assert code == 2 and 'refuses its URL: database "nosuch" does not exist' in refused
 
     code, there = run(config, "check", url=postgres_url)
     assert code == 0 and [(s["store"], s["state"], s["rows"]) for s in there if s["state"] != "absent"] == [
@@ -111,3 +121,12 @@ def test_an_old_store_is_reported_and_migrated(tmp_path: Path, postgres_url: str
             ("journal", 1, len(JOURNAL_MIGRATIONS))]
         assert run(config, "check", "--only", "journal", url=url)[1][0]["state"] == "current"
     empty(postgres_url)
+
+
+def test_a_table_written_to_a_file_is_whole_however_wide(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "journal.sqlite"
+    config = tmp_path / "issuer.toml"
+    config.write_text(f'[network]\nregistry = "0x{"1" * 40}"\n[issuer]\njournal = "{deep}"\n')
+    result = CliRunner().invoke(main, ["--config", str(config), "store", "check", "--only", "journal"])
+    assert result.exit_code == 0, result.output
+    assert str(deep) in result.output and "…" not in result.output

@@ -56,8 +56,10 @@ def test_a_read_only_journal_is_still_read(tmp_path: Path) -> None:
     that only read it; one that writes is told why it cannot."""
     journal = tmp_path / "var" / "journal.sqlite"
     config = tmp_path / "c.toml"
-    config.write_text(f'[issuer]\nid = "BNUMMOMX"\njournal = "{journal}"\nhash_alg = "keccak256"\n')
+    config.write_text(f'[issuer]\nid = "BNUMMOMX"\njournal = "{journal}"\npickups = "{journal.parent}/pickups.sqlite"'
+                      f'\nhash_alg = "keccak256"\n')
     assert run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))[0] == 0
+    assert run("--config", str(config), "issuer", "pickup", "offer", str(_certificates(tmp_path, name="PICK")))[0] == 0
     frozen = [journal.parent, *journal.parent.iterdir()]
     if subprocess.run(["chattr", "+i", *map(str, frozen)], capture_output=True).returncode != 0:
         pytest.skip("this file system cannot make files immutable (chattr +i)")
@@ -66,6 +68,8 @@ def test_a_read_only_journal_is_still_read(tmp_path: Path) -> None:
         assert (code, json.loads(out) if code == 0 else out) == (0, {"pending": 1})
         code, out = run("--config", str(config), "--json", "issuer", "backup", str(tmp_path / "copy.sqlite"))
         assert code == 0, out
+        code, out = run("--config", str(config), "--json", "issuer", "pickup", "status", "PICK-0")
+        assert (code, json.loads(out) if code == 0 else out) == (0, {"reference": "PICK-0", "state": "offered"})
         code, out = run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))
         assert code == 3 and "StoreUnavailable" in out, out
     finally:

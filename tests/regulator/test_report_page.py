@@ -76,6 +76,11 @@ def test_the_report_speaks_the_regulators_language_and_names_what_it_can(
     assert deposit != "DEPCERT" and deposit in page  # the document type by the standard type's registered name
     assert "Guangdong Bank A" in page  # the bank the regulator named; the other by its address
     assert f'<td class="code">{unnamed}</td>' in page and f"{unnamed[:8]}…{unnamed[-4:]}" in page
+    # Governance changes: each argument under its name in this language, roles and issuers by their names.
+    member = f"{WORDS[language]['field.account']}: {unnamed}; {WORDS[language]['field.role']}: " \
+             f"{WORDS[language]['role.verifier']}"
+    assert escape(member) in page and "issuerId=" not in page and "account=" not in page
+    assert escape(f"{WORDS[language]['field.issuerId']}: {BNU.name[language]}") in page
 
     # The same grouping in every language: one block per anomaly kind, its count and the first three rows.
     assert [g["kind"] for g in report.anomalies] == ["circulation_without_consent"]

@@ -126,7 +126,8 @@ def test_institutions_are_authenticated_limited_and_capped(consortium: Consortiu
                                         service=ServiceSettings(api_keys={"b": f"bank {digest}"},
                                                                 requests_per_minute=60))), start_workers=False)
     client = TestClient(limited, headers={"Authorization": f"Bearer {key}"})
-    codes = [client.get("/v1/receipts/0x" + "00" * 32, params={"purpose": "x"}).status_code for _ in range(8)]
+    by_header = TestClient(limited, headers={"X-API-Key": key})  # the documented alternative: one limit for both
+    codes = [c.get("/v1/receipts/0x" + "00" * 32, params={"purpose": "x"}).status_code for c in [client, by_header] * 4]
     assert codes[:6] == [404] * 6 and codes[-1] == 429
     limited.state.session.close()
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from crossverify.service.auth import ApiKeys, Client, new_key
-from crossverify.service.console import MIGRATIONS, TOUCH, Sessions
+from crossverify.service.sessions import MIGRATIONS, TOUCH, Sessions
 from crossverify.store import Store
 
 from ..postgres import Locate

@@ -1,28 +1,29 @@
-"""The fast lane answers a bank's verification exactly as the route does: the same status, media type, verdict,
-receipt and problem details, for the plain case it takes and for every request it hands over."""
+"""The fast lane answers a bank's verification inside the HTTP protocol exactly as the app does: over real sockets,
+the same requests to a server with the lane and to one without answer the same bytes (but request ids and dates)
+and leave the same receipts, metrics and log lines, for the plain case the lane takes and for every request it
+leaves to the app: bad or missing keys, other roles, rate limits, malformed queries, oversized, slow, split,
+pipelined and abandoned bodies, other methods, other media types, idempotency keys."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
 
 from crossverify import Certificate, load_challenge, present
-from crossverify.config import (
-    AuditSettings,
-    Config,
-    KeySettings,
-    NetworkSettings,
-    ServiceSettings,
-    VerifierSettings,
-)
+from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import holder_claim
@@ -30,13 +31,16 @@ from crossverify.keys.holder import generate_holder_key
 from crossverify.service import auth
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
-from crossverify.service.middleware import FastLane
 from crossverify.session import Session
 from crossverify.verifier.client import Check, Outcome, VerificationReport
 
 from ..conftest import Consortium, deposit_certificates
+from .live import serving
 
 BANK, REGULATOR = new_key(), new_key()
+BODY_TIMEOUT, LIMIT = 1.0, 64 * 1024
+SETTINGS = ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regulator {REGULATOR[1]}"},
+                           requests_per_minute=600, body_timeout=BODY_TIMEOUT, max_body_bytes=LIMIT)  # bursts of 60
 
 
 def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
@@ -46,71 +50,273 @@ def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
         verifier=VerifierSettings(outbox=folder / "outbox.sqlite", audience="ICBKCNBJGDG",
                                   challenges=folder / "challenges.sqlite"),
         audit=AuditSettings(index=folder / "audit.sqlite"),
-        service=ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regulator {REGULATOR[1]}"},
-                                requests_per_minute=60),  # bursts of 6
+        service=SETTINGS,
     )
     built = create_app(Session(config), start_workers=False)
-    if not lane:  # the route alone, as the framework serves it
-        built.user_middleware = [m for m in built.user_middleware if m.cls is not FastLane]
+    built.state.taken = []
+    if lane:  # which requests the lane took
+        admit = built.state.lane.admit
+
+        def watched(query: bytes, headers: list[tuple[bytes, bytes]]) -> Any:
+            ticket = admit(query, headers)
+            built.state.taken.append(ticket is not None)
+            return ticket
+
+        built.state.lane.admit = watched
+    else:  # the app answers every request
+        built.state.lane = None
     return built
 
 
 @pytest.fixture
-def apps(consortium: Consortium, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
-    with_lane, route_only = app(consortium, tmp_path / "a", True), app(consortium, tmp_path / "b", False)
-    yield TestClient(with_lane), TestClient(route_only)
-    for built in (with_lane, route_only):
+def servers(consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> Iterator[tuple[tuple[FastAPI, tuple[str, int]], tuple[FastAPI, tuple[str, int]]]]:
+    monkeypatch.setattr(auth.time, "monotonic", lambda: 1000.0)  # no tokens come back while the test runs
+    with ExitStack() as stack:
+        pair = []
+        for name, lane in (("lane", True), ("app", False)):
+            built = app(consortium, tmp_path / name, lane)
+            stack.callback(built.state.session.close)
+            pair.append((built, stack.enter_context(serving(built, SETTINGS))))
+        yield pair[0], pair[1]
+
+
+def request(query: str = "", body: bytes = b"{}", key: str | None = BANK[0], method: str = "POST",
+            path: str = "/v1/verifications", **headers: str) -> bytes:
+    lines = [f"{method} {path}{query} HTTP/1.1", "Host: bank.example"]
+    if key is not None:
+        lines.append(f"Authorization: Bearer {key}")
+    given = {"Content-Type": "application/json", "Content-Length": str(len(body)),
+             **{k.replace("_", "-"): v for k, v in headers.items()}}
+    lines += [f"{k}: {v}" for k, v in given.items() if v is not None]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def read(sock: socket.socket, answers: int) -> list[bytes]:
+    """``answers`` whole answers (head and body, by Content-Length), each normalised: no date, request id or
+    receipt commitment (each outbox salts its own receipts)."""
+    data, out = b"", []
+    while len(out) < answers:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {out} {data!r}"
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        out.append(normal(head + b"\r\n\r\n" + rest[:length]))
+        data = rest[length:]
+    assert not data
+    return out
+
+
+def normal(answer: bytes) -> bytes:
+    answer = re.sub(rb"date: [^\r]+", b"date: -", answer)
+    answer = re.sub(rb"x-request-id: [0-9a-f]{32}\r", b"x-request-id: -\r", answer)
+    answer = re.sub(rb'"requestId":"[0-9a-f]{32}"', b'"requestId":"-"', answer)
+    return re.sub(rb'"commitment":"0x[0-9a-f]{64}"', b'"commitment":"-"', answer)
+
+
+def closed(sock: socket.socket) -> bool:
+    sock.settimeout(2)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def alike(servers: Any, scenario: Callable[[tuple[str, int]], Any], caplog: pytest.LogCaptureFixture) -> Any:
+    """``scenario`` against each server in turn: its results, log lines (but time and request id), metrics and
+    receipts must be the same. Returns the lane's results."""
+    seen = []
+    for built, address in servers:
+        caplog.clear()
+        result = scenario(address)
+        time.sleep(0.05)  # the last answer's metrics are recorded after it is written
+        logs = [{k: v for k, v in vars(r).items() if k in ("msg", "name", "levelno", "method", "route", "status",
+                                                           "client", "path")}
+                for r in caplog.records if r.name.startswith("crossverify")]
+        metrics = [line for line in generate_latest(built.state.context.metrics).decode().splitlines()
+                   if line.startswith(("crossverify_requests_total{", "crossverify_verifications_total{",
+                                       "crossverify_request_seconds_count"))]
+        receipts = built.state.context.outbox.store.db.execute(
+            "SELECT purpose, reference, state FROM sealed_receipts ORDER BY purpose, reference").fetchall()
+        seen.append((result, logs, metrics, receipts))
+    assert seen[0] == seen[1]
+    return seen[0][0]
+
+
+@pytest.fixture
+def genuine(consortium: Consortium) -> bytes:
+    [(_, cert)] = deposit_certificates(consortium, 1)
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256)])
+    consortium.anchor(batch.root, leaf_count=1)
+    return batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address).dumps().encode()
+
+
+def test_one_connection_of_every_kind_of_request(servers: Any, genuine: bytes,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    requests = [
+        request(body=genuine),  # the plain case
+        request("?purpose=ACCTOPEN&case=C-1", genuine),  # with a receipt
+        request("?purpose=ACCTOPEN&case=C-1", genuine),  # the same receipt again: not doubled
+        request("?case=C-2&purpose=LOANS.1", genuine, Content_Type="application/json; charset=utf-8"),
+        request(body=b'{"version": "1.1"}'),  # not a bundle: a verdict that says why
+        request(body=b"{"),  # not JSON
+        request("?purpose=NO%20SUCH", genuine),  # a purpose that is not a code: 422
+        request("?purpose=ACCTOPEN%0A", genuine),  # a code and a newline
+        request("?purpose=ACCTOPEN&purpose=LOANS", genuine),  # a parameter twice
+        request("?other=1", genuine),  # a parameter the route ignores
+        request("?inPerson=true&case=C-3&purpose=ACCTOPEN", genuine),
+        request(body=genuine, key=None),  # no key
+        request(body=genuine, key="cvk_not-a-key"),
+        request(body=genuine, key=REGULATOR[0]),  # another role's key: 403
+        request(body=genuine, key=None, X_Api_Key=BANK[0]),
+        request(body=genuine, key=None, Authorization=f"Basic {BANK[0]}"),
+        request(body=genuine, Content_Type="text/plain"),
+        request(body=genuine, Content_Type=None),
+        request(body=genuine, X_Request_Id="given-by-the-client"),
+        request("?purpose=ACCTOPEN&case=C-4", genuine, Idempotency_Key="k-1-0123456789abcdef"),
+        request("?purpose=ACCTOPEN&case=C-4", genuine, Idempotency_Key="k-1-0123456789abcdef"),  # the kept answer
+        request(body=b""),  # no body
+        request(method="GET", body=b""),
+        request(method="HEAD", body=b""),
+        request(path="/v1/verifications/", body=genuine),
+        request(path="/v1/verification%73", body=genuine),
+    ]
+
+    def scenario(address: tuple[str, int]) -> list[bytes]:
+        answers = []
+        with socket.create_connection(address, timeout=10) as sock:
+            for one in requests:
+                sock.sendall(one)
+                if one.startswith(b"HEAD"):  # a head alone
+                    data = sock.recv(65536)
+                    answers.append(normal(data))
+                    assert data.endswith(b"\r\n\r\n")
+                else:
+                    answers += read(sock, 1)
+        return answers
+
+    answers = alike(servers, scenario, caplog)
+    statuses = [int(a[9:12]) for a in answers]
+    assert statuses == [200, 200, 200, 200, 200, 200, 422, 422, 200, 200, 200, 401, 401, 403, 200, 401, 200, 200,
+                        200, 200, 200, 200, 405, 405, 307, 200]
+    assert b'"state":"queued"' in answers[1] and b"x-request-id: given-by-the-client\r" in answers[18]
+    (lane, _), _ = servers
+    assert lane.state.taken[:6] == [True] * 6 and sum(lane.state.taken) == 8  # and the two kinds of key, the id
+
+
+def test_pipelined_requests_are_answered_in_order(servers: Any, genuine: bytes,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Requests sent at once, lane's and app's mixed, answered in the order they came, on a connection the
+    lane's last answer closes when the client asked it to."""
+    caplog.set_level(logging.INFO)
+    together = b"".join([request(body=genuine), request("?other=1", genuine), request(body=b"[]"),
+                         request(body=genuine, key=None), request("?purpose=ACCTOPEN&case=P", genuine),
+                         request(body=genuine, Connection="close")])
+
+    def scenario(address: tuple[str, int]) -> tuple[list[bytes], bool]:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(together)
+            return read(sock, 6), closed(sock)
+
+    answers, ended = alike(servers, scenario, caplog)
+    assert [int(a[9:12]) for a in answers] == [200, 200, 200, 401, 200, 200] and ended
+    assert b"connection: close\r\n" in answers[-1]
+
+
+def test_bodies_split_slow_oversized_or_abandoned(servers: Any, genuine: bytes,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A body in parts is read whole; one that does not arrive within the bound gets 408 and the connection is
+    closed; one declared over the limit gets 413 before it is read; a client that goes away mid-body is logged
+    as such (499) and one that goes away after sending it still gets its receipt."""
+    caplog.set_level(logging.INFO)
+
+    def scenario(address: tuple[str, int]) -> list[Any]:
+        out: list[Any] = []
+        with socket.create_connection(address, timeout=10) as sock:
+            whole = request("?purpose=ACCTOPEN&case=S", genuine)
+            sock.sendall(whole[:len(whole) - 100])
+            time.sleep(0.2)
+            sock.sendall(whole[len(whole) - 100:])
+            out += read(sock, 1)
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request(body=genuine)[:-10])
+            out += [read(sock, 1), closed(sock)]
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request(body=genuine)[:-len(genuine)].replace(
+                f"Content-Length: {len(genuine)}".encode(), f"Content-Length: {LIMIT + 1}".encode()))
+            out += [read(sock, 1), closed(sock)]
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request(body=genuine)[:-10])
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request("?purpose=ACCTOPEN&case=gone", genuine))
+        time.sleep(0.5)
+        return out
+
+    split, late, late_closed, large, large_closed = alike(servers, scenario, caplog)
+    assert split.startswith(b"HTTP/1.1 200") and b'"state":"queued"' in split
+    assert late[0].startswith(b"HTTP/1.1 408") and late_closed
+    assert large[0].startswith(b"HTTP/1.1 413") and large_closed
+    assert [r.status for r in caplog.records if r.getMessage() == "request"] == [  # type: ignore[attr-defined]
+        200, 408, 413, 499, 200]
+
+
+def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """The lane spends the clerk's tokens as the app does: the burst of 60 goes, then 429 with Retry-After, from
+    the lane's server as from the app's, for the lane's requests as for the app's."""
+    caplog.set_level(logging.INFO)
+
+    def scenario(address: tuple[str, int]) -> list[bytes]:
+        with socket.create_connection(address, timeout=10) as sock:
+            answers = []
+            for i in range(64):
+                sock.sendall(request("?other=1" if i % 7 == 0 else "", genuine))
+                answers += read(sock, 1)
+            return answers
+
+    answers = alike(servers, scenario, caplog)
+    assert [int(a[9:12]) for a in answers] == [200] * 60 + [429] * 4
+    assert b"retry-after: " in answers[-1]
+
+
+def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
+                                                      genuine: bytes) -> None:
+    """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
+    once against the rate limit."""
+    built = app(consortium, tmp_path, True)
+    verifier, failed = built.state.context.queue.verifier, threading.Event()
+    verify_many = verifier.verify_many
+
+    def once_away(bundles: Any, attachments: Any = None) -> Any:
+        if not failed.is_set():
+            failed.set()
+            raise ConnectionError("the node is away")
+        return verify_many(bundles, attachments)
+
+    verifier.verify_many = once_away
+    try:
+        with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request(body=genuine))
+            [answer] = read(sock, 1)
+        assert answer.startswith(b"HTTP/1.1 200") and b'"valid":true' in answer and failed.is_set()
+        assert built.state.taken == [True]
+        assert built.state.context.limits._buckets["clerk"][0] == 59  # one token, not two
+    finally:
         built.state.session.close()
 
 
-def answer(client: TestClient, body: bytes, key: str | None, query: str = "") -> tuple[Any, ...]:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    reply = client.post(f"/v1/verifications{query}", content=body, headers=headers)
-    data = reply.json()
-    if isinstance(data, dict):
-        data.pop("requestId", None)
-        if data.get("receipt"):  # each app's outbox salts its own receipt: the rest must agree
-            data["receipt"] = {k: v for k, v in data["receipt"].items() if k != "commitment"}
-    return reply.status_code, reply.headers["content-type"], reply.headers.get("retry-after"), data
-
-
-def test_the_lane_answers_as_the_route(consortium: Consortium, apps: tuple[TestClient, TestClient],
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth.time, "monotonic", lambda: 1000.0)  # no tokens come back while the test runs
-    certificates = deposit_certificates(consortium, 2)
-    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
-    consortium.anchor(batch.root, leaf_count=2)
-    genuine = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address).dumps().encode()
-    cases = [
-        (genuine, BANK[0], ""),  # the plain case
-        (genuine, BANK[0], "?purpose=ACCTOPEN&case=C-1"),  # with a receipt
-        (genuine, BANK[0], "?purpose=ACCTOPEN&case=C-1"),  # the same receipt again: not doubled
-        (b'{"version": "1.1"}', BANK[0], ""),  # not a bundle: a verdict that says why
-        (genuine, BANK[0], "?purpose=NO%20SUCH"),  # a purpose that is not a code
-        (genuine, BANK[0], "?other=1"),  # a parameter the route ignores
-        (genuine, None, ""),  # no key
-        (genuine, "cvk_not-a-key", ""),  # an unknown key
-        (genuine, REGULATOR[0], ""),  # a regulator's key
-        *[(genuine, BANK[0], "")] * 3,  # over the clerk's burst of 6: rate limited, with Retry-After
-    ]
-    lane, route = apps
-    answers = [(answer(lane, *case), answer(route, *case)) for case in cases]
-    for (got, expected), case in zip(answers, cases, strict=True):
-        assert got == expected, case
-    statuses = [got[0] for got, _ in answers]
-    assert statuses == [200, 200, 200, 200, 422, 200, 401, 401, 403, 429, 429, 429]
-    assert answers[1][0][3]["receipt"]["state"] == "queued"
-
-
-def test_the_verdict_text_is_json_dumps_of_the_verdict_byte_for_byte(consortium: Consortium, tmp_path: Path) -> None:
+def test_the_verdict_text_is_json_dumps_of_the_verdict_byte_for_byte(consortium: Consortium, tmp_path: Path,
+                                                                     genuine: bytes) -> None:
     """The lane and the route write a verdict from its parts: the very bytes ``json.dumps`` gives its dict, for
     checks whose details hold quotes, backslashes, control characters and text beyond ASCII and the BMP."""
     built = app(consortium, tmp_path, True)
     ctx = built.state.context
-    certificates = deposit_certificates(consortium, 1)
-    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
-    consortium.anchor(batch.root, leaf_count=1)
-    genuine = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address).dumps().encode()
     odd = 'BundleError: "名字" \\ at /claims/0\n\t\x00\x1f \u2028 café 🏦'
     [report] = ctx.queue.verify([genuine])
     unreadable = VerificationReport((Check("bundle_well_formed", Outcome.FAILED, odd),))
@@ -122,45 +328,31 @@ def test_the_verdict_text_is_json_dumps_of_the_verdict_byte_for_byte(consortium:
     built.state.session.close()
 
 
-@pytest.fixture
-def consenting(consortium: Consortium, tmp_path: Path) -> Iterator[FastAPI]:
-    """A bank's app with the lane, whose lane says (in ``state.taken``) whether it answered each request."""
-    built = app(consortium, tmp_path, True)
-    [lane] = [m for m in built.user_middleware if m.cls is FastLane]
-    handler, built.state.taken = lane.kwargs["handler"], []
-
-    async def watched(scope: Any, body: bytes) -> Any:
-        given = await handler(scope, body)
-        built.state.taken.append(given is not None)
-        return given
-
-    lane.kwargs["handler"] = watched
-    yield built
-    built.state.session.close()
-
-
-def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_does(consortium: Consortium,
-                                                                                   consenting: FastAPI) -> None:
-    """The lane takes the plain request and the route the same presentation with a parameter the lane leaves to
+def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_does(
+        consortium: Consortium, servers: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The lane takes the plain request and the app the same presentation with a parameter the lane leaves to
     it: both refuse it by name, alike, and neither uses the challenge, which an honest presentation then answers
     through the lane."""
-    client, taken = TestClient(consenting), consenting.state.taken
+    (built, address), _ = servers
     holder = generate_holder_key()
     [(_, cert)] = deposit_certificates(consortium, 1)
     bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
     batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
     consortium.anchor(batch.root, leaf_count=1)
     bundle = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address)
-    issued = client.post("/v1/challenges", params={"purpose": "ACCTOPEN", "ttl": 60},
-                         headers={"Authorization": f"Bearer {BANK[0]}"})
-    challenge = load_challenge(issued.text)
-    now = int(time.time())
-    stretched = present(bundle, replace(challenge, expires_at=challenge.expires_at + 600), holder, now)
-    by_lane = answer(client, stretched.dumps().encode(), BANK[0], "?purpose=ACCTOPEN")
-    by_route = answer(client, stretched.dumps().encode(), BANK[0], "?purpose=ACCTOPEN&other=1")
-    assert taken == [True, False] and by_lane == by_route
-    assert [c["name"] for c in by_lane[3]["checks"] if c["outcome"] == "failed"] == [
-        "presentation_within_challenge"]
-    assert by_lane[3]["receipt"] is None
-    honest = answer(client, present(bundle, challenge, holder, now).dumps().encode(), BANK[0], "?purpose=ACCTOPEN")
-    assert taken[-1] and honest[3]["valid"] and honest[3]["receipt"]["state"] == "queued"
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
+        [issued] = read(sock, 1)
+        challenge = load_challenge(issued.partition(b"\r\n\r\n")[2])
+        now = int(time.time())
+        stretched = present(bundle, replace(challenge, expires_at=challenge.expires_at + 600), holder, now)
+        sock.sendall(request("?purpose=ACCTOPEN", stretched.dumps().encode()))
+        sock.sendall(request("?purpose=ACCTOPEN&other=1", stretched.dumps().encode()))
+        by_lane, by_app = (answer.partition(b"\r\n\r\n")[2] for answer in read(sock, 2))
+        assert built.state.taken == [True, False] and by_lane == by_app
+        verdict = json.loads(by_lane)
+        assert [c["name"] for c in verdict["checks"] if c["outcome"] == "failed"] == ["presentation_within_challenge"]
+        assert verdict["receipt"] is None
+        sock.sendall(request("?purpose=ACCTOPEN", present(bundle, challenge, holder, now).dumps().encode()))
+        honest = json.loads(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+    assert built.state.taken[-1] and honest["valid"] and honest["receipt"]["state"] == "queued"

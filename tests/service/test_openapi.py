@@ -44,6 +44,7 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
     assert doc["openapi"].startswith("3.1.") and doc["info"]["version"] == "1.0"
     assert doc["components"]["securitySchemes"]["bearer"] == {**doc["components"]["securitySchemes"]["bearer"],
                                                                "type": "http", "scheme": "bearer"}
+    assert doc["components"]["securitySchemes"]["apiKey"]["name"] == "X-API-Key"
     assert {t["name"] for t in doc["tags"]} == {"banks", "residents", "operations"}  # what a bank's key can call
     found = {op["operationId"] for _, _, op in operations(doc)}
     assert found == {"verifyOne", "verifyBatch", "issueChallenge", "handOverChallenge", "getHandOver", "getReceipt",
@@ -52,7 +53,7 @@ def test_the_document_drives_a_generator(bank_api: TestClient) -> None:  # noqa:
     for path, method, op in operations(doc):
         where = f"{method.upper()} {path}"
         [tag] = op["tags"]
-        assert (op.get("security") == [{"bearer": []}]) == (tag in INSTITUTIONS), where
+        assert (op.get("security") == [{"bearer": []}, {"apiKey": []}]) == (tag in INSTITUTIONS), where
         if tag in INSTITUTIONS:
             assert {"401", "403", "429"} <= set(op["responses"]), where
         if "requestBody" in op:

@@ -64,7 +64,9 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"a Hardhat node. The load generator is a third process (keep-alive connections on one asyncio loop, "
                 f"requests prepared before the clock starts, answers read by status line and Content-Length: the "
                 f"server does the same work for it as for any client), the Hardhat node a fourth: all share the "
-                f"machine's cores. Concurrent requests are coalesced into one `verify_many`. "
+                f"machine's cores. Each request is answered by the server's fast lane (the plain verification, read "
+                f"and answered inside the HTTP protocol, no ASGI app per request); concurrent requests are coalesced "
+                f"into one `verify_many`. "
                 f"Baseline: `verify_many` over the texts of the same {documents:,} bundles in the server process, "
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
@@ -109,7 +111,8 @@ def _ceilings(rows: list[Level], baselines: dict[str, dict[str, float]]) -> str:
             said.append(f"on {server}, {cpu_ms:.2f} ms of server CPU per request (the baseline's {b['cpu_ms']:.2f} "
                         f"ms per document included) allow at most {ceiling:,.0f} requests/s, {ceiling / b['rate']:.0%} "
                         f"of the baseline, with {beside}the load generator's {generator_ms:.2f} ms per request on "
-                        f"the other core")
+                        f"the other core (60% of the baseline would need at most {1000 / (0.6 * b['rate']):.2f} ms "
+                        f"of server CPU per request, and the whole core)")
     text = ("Ceilings at 64 clients, for one process with a core to itself: " + "; ".join(said) + ".") if said else ""
     return " ".join(filter(None, [text, _workers_ceiling(rows)]))
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError, SealingError
@@ -67,7 +68,11 @@ class App:
             click.echo(json.dumps(data, indent=1, default=_jsonable))
         else:
             text = isinstance(human, str)  # text is said as written (never read as markup), never cut into lines
-            Console().print(human, soft_wrap=text, markup=not text)
+            console = Console()
+            if not text and not console.is_terminal:  # a table into a file or a pipe: whole, however wide
+                widest = Measurement.get(console, console.options.update_width(1 << 16), human).maximum
+                console = Console(width=max(console.width, widest))
+            console.print(human, soft_wrap=text, markup=not text)
 
 
 def _jsonable(value: Any) -> Any:

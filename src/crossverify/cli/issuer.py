@@ -109,7 +109,7 @@ def pickup_offer(app: App, file: Path, ttl: int) -> None:
 @command
 def pickup_status(app: App, reference: str) -> None:
     """Where the pickup of REFERENCE stands: offered, locked, enrolled or journalled."""
-    state = app.session.pickups.state(reference)
+    state = app.session.pickups_read_only.state(reference)
     if state is None:
         raise BadInput(f"no pickup was offered for {reference}")
     app.emit({"reference": reference, "state": state}, f"{reference}: {state}")

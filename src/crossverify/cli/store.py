@@ -1,5 +1,5 @@
-"""``crossverify store``: the institution's stores (journal, pickups, outbox, challenges, audit index) as the
-configuration places them: check them, migrate them, and move SQLite files into PostgreSQL."""
+"""``crossverify store``: the institution's stores (journal, pickups, outbox, challenges, audit index, console
+sessions) as the configuration places them: check them, migrate them, and move SQLite files into PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..config import Config, holds_password
 from ..errors import ConfigError, StoreError
 from ..issuer import journal, pickup
 from ..regulator import schema
+from ..service import sessions
 from ..store import Location, Migration, Store, copy_rows, inspect, is_postgresql, redacted
 from ..verifier import challenges, outbox
 from ._shell import App, command
@@ -45,6 +46,7 @@ KINDS = (
     Kind("outbox", "receipt outbox", lambda c: c.verifier.outbox, lambda: outbox.MIGRATIONS),
     Kind("challenges", "challenge store", lambda c: c.verifier.challenges, lambda: challenges.MIGRATIONS),
     Kind("audit", "audit index", lambda c: c.audit.index, _index_migrations),
+    Kind("sessions", "console sessions", sessions.sessions_file, lambda: sessions.MIGRATIONS),
 )
 NAMES = [k.name for k in KINDS]
 

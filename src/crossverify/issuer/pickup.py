@@ -91,11 +91,12 @@ class Enrolment:
 
 
 class PickupDesk:
-    """One issuer's pickups, over a store of their own beside the issuer's journal."""
+    """One issuer's pickups, over a store of their own beside the issuer's journal (``read_only``: for
+    :meth:`state` alone, with the journal opened read-only too)."""
 
     def __init__(self, location: Location, journal: Journal, issuer_id: str, hash_alg: HashAlgorithm,
-                 bundles: Path) -> None:
-        self.store = Store(location, MIGRATIONS, kind="pickup store")
+                 bundles: Path, *, read_only: bool = False) -> None:
+        self.store = Store(location, MIGRATIONS, kind="pickup store", read_only=read_only)
         self.journal, self.issuer_id, self.hash_alg, self.bundles = journal, issuer_id, hash_alg, Path(bundles)
 
     def close(self) -> None:

@@ -113,6 +113,24 @@ class _Page:
     def reason(self, code: str) -> str:
         return self.t(f"reason.{code}") if f"reason.{code}" in WORDS["en"] else code
 
+    def details(self, change: dict[str, Any]) -> str:
+        """A governance change's arguments, each under its name in this language, codes by their names."""
+        return "; ".join(f"{self.t(f'field.{k}') if f'field.{k}' in WORDS['en'] else k}: {self.argument(k, v)}"
+                         for k, v in change.items() if k not in ("at", "event"))
+
+    def argument(self, name: str, value: Any) -> str:
+        if name == "issuerId":
+            return self.issuer(value)
+        if name == "docType":
+            return self.names.doc_type(value, self.language)
+        if name == "role":
+            return self.t(f"role.{value}")
+        if name == "allowed":
+            return self.t("yes" if value else "no")
+        if name == "deadlineUpTo":
+            return utc_minute(value)
+        return str(value)  # addresses whole, proposal numbers and jurisdictions as written
+
     def render(self, report: AuditReport) -> str:
         t = self.t
         cards = "".join(f'<div class="card"><b>{self.n(v)}</b><span>{_e(t(f"report.metric.{k}"))}</span></div>'
@@ -133,8 +151,7 @@ class _Page:
         anomalies = "".join(self.anomaly_group(g) for g in report.anomalies) or \
             f"<p>{_e(t('report.anomalies.none'))}</p>"
         governance = _table([t("column.when"), t("report.column.event"), t("column.details")], [
-            [utc_minute(g["at"]), t(f"governance.{g['event']}"),
-             ", ".join(f"{k}={v}" for k, v in g.items() if k not in ("at", "event"))] for g in report.governance])
+            [utc_minute(g["at"]), t(f"governance.{g['event']}"), self.details(g)] for g in report.governance])
         issuers = self.figures("issuer", report.by_issuer)
         banks = self.figures("bank", report.by_verifier)
         sub = t("report.sub", registry=report.registry, chain=report.chain_id, freshness=self.fresh(report),

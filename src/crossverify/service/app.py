@@ -14,7 +14,8 @@ from ..config import Config
 from ..session import Session
 from . import console, openapi, resident, server
 from .dependencies import Context
-from .middleware import FastLane, Front, Head, StrictJson
+from .lane import VerifyLane
+from .middleware import Front, Head, StrictJson
 from .problems import HANDLERS
 from .routes import banks, issuers, operations, regulators, residents
 
@@ -30,9 +31,10 @@ RAW_BODIES = {"/v1/verifications", "/resident/verifications"}
 
 
 class _Service(FastAPI):
-    """FastAPI that takes the fast lane's requests (``POST lane``) straight to the service's own middleware,
-    :class:`Front` first, past the framework's outer layers (its telemetry hooks, body limit and error page:
-    none is configured, and :class:`Front` answers every fault itself); any other request, the framework's way."""
+    """FastAPI that takes ``POST lane`` (the verifications the protocol's fast lane, :mod:`.lane`, leaves to the
+    app) straight to the service's own middleware, :class:`Front` first, past the framework's outer layers (its
+    telemetry hooks, body limit and error page: none is configured, and :class:`Front` answers every fault
+    itself); any other request, the framework's way."""
 
     lane: str | None = None
     _front: Any = None
@@ -65,7 +67,6 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
                    docs_url=None, redoc_url=None)  # /docs: openapi.install
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
-        app.add_middleware(FastLane, path="/v1/verifications", handler=ctx.verify_lane)
         app.lane = "/v1/verifications"
     app.add_middleware(Head)
     app.add_middleware(Front, record=ctx.observed, limit=limit, timeout=ctx.settings.body_timeout)  # runs first
@@ -80,6 +81,7 @@ def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     if start_workers:
         ctx.start()
     app.state.context, app.state.workers, app.state.queue, app.state.session = ctx, ctx.workers, ctx.queue, session
+    app.state.lane = VerifyLane(ctx) if "bank" in ctx.roles else None  # for the HTTP protocol (service.server)
     return app
 
 
@@ -88,7 +90,7 @@ def from_environment() -> FastAPI:
     the configuration ``CROSSVERIFY_CONFIG`` names (and the ``CROSSVERIFY_*`` overrides), as the command resolved
     it. Keys' passwords come from the environment: a worker cannot ask."""
     session = Session(Config.load(os.environ.get("CROSSVERIFY_CONFIG")))
-    server.bound_workers(session.config.service)
     app = create_app(session)
+    server.bound_workers(session.config.service, app)
     gc.freeze()  # what setting up made (contract ABIs, the app) is never scanned by the collector again
     return app

@@ -1,104 +1,26 @@
-"""The regulator's console: the page a regulator's service serves at ``/regulator/``, its static files, and the
-short-lived sessions a supervisor's browser gets in exchange for the regulator's API key.
+"""The regulator's console: the page a regulator's service serves at ``/regulator/`` and its static files.
 
-The key is sent once, to ``POST /regulator/session``; the browser keeps only an HttpOnly, SameSite=Strict cookie
-naming a random session, which lapses after ``IDLE`` seconds unused and ``LIFETIME`` seconds at most, and which
-logging out forgets on both sides. Sessions live in a store (kind ``console sessions``: an SQLite file beside the
-audit index, or the ``[storage]`` PostgreSQL database), keyed by the SHA-256 of their token, so that every worker
-and replica of the service knows them, and a logout or a lapse in one holds in all. The page's data routes
-(``/v1/regulator/...``, :mod:`crossverify.service.routes.regulators`) accept that cookie or the API key itself. A
-bundle dropped on the page is read and hashed in the browser (the resident page's own ``bundle.js``): nothing of
-it is uploaded.
+The regulator's API key is sent once, to ``POST /regulator/session``; the browser keeps only an HttpOnly,
+SameSite=Strict cookie naming a random session (:mod:`crossverify.service.sessions`), which lapses after ``IDLE``
+seconds unused and ``LIFETIME`` seconds at most, and which logging out forgets on both sides. The page's data
+routes (``/v1/regulator/...``, :mod:`crossverify.service.routes.regulators`) accept that cookie or the API key
+itself. A bundle dropped on the page is read and hashed in the browser (the resident page's own ``bundle.js``):
+nothing of it is uploaded.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..config import Config
 from ..regulator.words import WORDS_FILE
-from ..store import Store
-from .auth import ApiKeys, Client
 from .resident import PAGE, VENDORED, page_headers
 
 CONSOLE = Path(__file__).parent / "console"
 COOKIE = "crossverify_console"
-#: A session lapses this many seconds after its last use, and this many after it was opened, whatever its use.
-IDLE = 15 * 60
-LIFETIME = 8 * 3600
-#: A session's last use is written again only once it is this many seconds old (a read per request, a write at
-#: most this often): a session may lapse up to this much before ``IDLE`` after its very last use, never after.
-TOUCH = 30
-#: The sessions: the SHA-256 of the token (the token itself lives only in the cookie), the API key's client it
-#: stands for, and when it was opened and last used (unix seconds: the replicas' clocks agree).
-MIGRATIONS = ["CREATE TABLE sessions (digest BLOB PRIMARY KEY, client TEXT NOT NULL, opened REAL NOT NULL, "
-              "used REAL NOT NULL)"]
-
-
-def sessions_store(config: Config) -> Store:
-    """The console's sessions as ``config`` places them: ``[regulator] sessions`` (default: a file beside the
-    audit index), or the ``[storage]`` database. Every process serving the regulator opens it."""
-    index = config.audit.index
-    path = config.regulator.sessions or index.with_name(f"{index.stem}-sessions.sqlite")
-    return Store(config.storage.location(path), MIGRATIONS, kind="console sessions", exclusive=False)
-
-
-class Sessions:
-    """The console's open sessions in ``store``, for the clients of ``keys``: a session stands for the client that
-    opened it as long as its key stays configured with the regulator's role."""
-
-    def __init__(self, store: Store, keys: ApiKeys, idle: float = IDLE, lifetime: float = LIFETIME,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.store, self.keys = store, keys
-        self.idle, self.lifetime, self._clock = idle, lifetime, clock
-
-    def open(self, client: Client) -> str:
-        """A new session for ``client``; returns its token (256 random bits), for the cookie. Lapsed sessions
-        are forgotten on the way."""
-        token = secrets.token_urlsafe(32)
-        now = self._clock()
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM sessions WHERE used < ? OR opened < ?", (now - self.idle, now - self.lifetime))
-            db.execute("INSERT INTO sessions (digest, client, opened, used) VALUES (?, ?, ?, ?)",
-                       (_digest(token), client.name, now, now))
-        return token
-
-    def client(self, token: str) -> Client | None:
-        """Who holds the session ``token``, if it is open and has not lapsed (its idle time starts again). A read;
-        a write only to forget a lapsed session or, every ``TOUCH`` seconds at most, to record its use."""
-        now, digest = self._clock(), _digest(token)
-        with self.store.lock:
-            found = self.store.db.execute("SELECT client, opened, used FROM sessions WHERE digest = ?",
-                                          (digest,)).fetchone()
-        if found is None:
-            return None
-        name, opened, used = found
-        if now - used > self.idle or now - opened > self.lifetime:
-            self.close(token)
-            return None
-        if now - used >= TOUCH:
-            with self.store.transaction() as db:
-                if not db.execute("UPDATE sessions SET used = CASE WHEN used < ? THEN ? ELSE used END "
-                                  "WHERE digest = ?", (now, now, digest)).rowcount:
-                    return None  # closed meanwhile
-        client = self.keys.named(name)
-        return client if client is not None and client.role == "regulator" else None
-
-    def close(self, token: str) -> None:
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM sessions WHERE digest = ?", (_digest(token),))
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
 
 
 def mount(app: FastAPI) -> None:

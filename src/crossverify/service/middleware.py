@@ -1,8 +1,6 @@
 """The service's plain ASGI middleware, on every request's path before the framework: request ids, metrics and
-the log line, and the body's bounds in size and time (:class:`Front`); the fast lane that answers the bank's
-hottest request (one verification) without the framework's routing and dependency machinery
-(:class:`FastLane`); strict I-JSON reading of JSON bodies (:class:`StrictJson`); HEAD answered as GET without
-its body (:class:`Head`)."""
+the log line, and the body's bounds in size and time (:class:`Front`); strict I-JSON reading of JSON bodies
+(:class:`StrictJson`); HEAD answered as GET without its body (:class:`Head`)."""
 
 from __future__ import annotations
 
@@ -270,35 +268,6 @@ class StrictJson:
                 await send_problem(scope, send, kind, detail)
                 return
         await self.app(scope, _replaying(body, receive), send)
-
-
-#: A fast lane's answer: status, headers and body; ``None`` hands the request to the framework.
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes] | None
-
-
-class FastLane:
-    """Answers ``POST path`` with ``handler(scope, body)``, below the framework, and hands every request the
-    handler declines (returns ``None`` for: anything but the plain case, any failure) to the framework with its
-    body, so that errors are answered by the one code that answers them for every route."""
-
-    def __init__(self, app: ASGIApp, path: str, handler: Callable[[Scope, bytes], Awaitable[Answer]]) -> None:
-        self.app, self.path, self.handler = app, path, handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body = await _whole_body(receive)
-        if body is None:
-            return
-        answer = await self.handler(scope, body)
-        if answer is None:
-            await self.app(scope, _replaying(body, receive), send)
-            return
-        status, headers, content = answer
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-length", str(len(content)).encode()), *headers]})
-        await send({"type": "http.response.body", "body": content})
 
 
 async def send_problem(scope: Scope, send: Send, kind: ProblemType, detail: str,

@@ -38,10 +38,17 @@ TAGS = [
     {"name": "operations", "description": "Liveness, readiness and metrics, for the operator's monitoring."},
 ]
 
-SECURITY_SCHEMES = {"bearer": {
-    "type": "http", "scheme": "bearer", "bearerFormat": "API key",
-    "description": "The institution's API key (`crossverify serve new-key`): `Authorization: Bearer cvk_…`. "
-                   "The key's role (bank, issuer or regulator) decides which operations it may call."}}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "API key",
+               "description": "The institution's API key (`crossverify serve new-key`): `Authorization: Bearer "
+                              "cvk_…`. The key's role (bank, issuer or regulator) decides which operations it may "
+                              "call."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+               "description": "The same key in a header of its own, for a client that cannot set Authorization "
+                              "(read only when Authorization carries no Bearer key)."},
+}
+#: Either scheme authenticates an institution's operation.
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
 #: Routes whose JSON body the route reads itself; their body's schema and examples.
 RAW_BODY_SCHEMA = {
@@ -111,7 +118,7 @@ def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
         for method, operation in operations.items():
             route = by_operation[path, method]
             if any(getattr(d.call, "role", None) for d in route.dependant.dependencies):
-                operation["security"] = [{"bearer": []}]
+                operation["security"] = SECURITY
             answers = operation["responses"]
             body = operation.get("requestBody")
             if body is not None:

@@ -6,6 +6,9 @@ not arrived ``head_timeout`` seconds after the connection opened or its first by
 connection either way, and answers unparsable requests with problem details too. The body's bounds are the
 app's own (:class:`~crossverify.service.middleware.Front`), so they hold under any server. It also writes each
 response's head together with the first part of its body: one write, one segment on the wire instead of two.
+A bank's plain verification is answered by the protocol itself, through the fast lane of
+:mod:`crossverify.service.lane`: its body goes from the parser to the verification queue and its verdict from the
+queue to the socket.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import asyncio
 from typing import Any, ClassVar
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from ..config import ServiceSettings
+from ..verifier.client import VerificationReport
 from . import problems
+from .lane import PATH, ROUTE, Ticket, VerifyLane
 from .problems import BAD_REQUEST, HEAD_TOO_LARGE, REQUEST_TIMEOUT, ProblemType
 
 
@@ -32,6 +37,8 @@ class GuardedHttp(HttpToolsProtocol):
 
     max_head_bytes = 16 * 1024
     head_timeout = 10.0
+    #: The fast lane of the app this server serves (none: the app answers every request).
+    lane: ClassVar[VerifyLane | None] = None
     #: Connections awaiting a request's head, and when it is due (one table per server's protocol class).
     awaiting: ClassVar[dict[GuardedHttp, float]] = {}
     ticking: ClassVar[asyncio.AbstractEventLoop | None] = None
@@ -46,6 +53,16 @@ class GuardedHttp(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.awaiting.pop(self, None)
+        exchange: object = self.cycle
+        if isinstance(exchange, _LaneExchange):
+            self.cycle = None  # type: ignore[assignment]
+            exchange.disconnected = True
+            if exchange.running and not exchange.complete and not exchange.response_complete:  # as the app: its
+                # body never came whole
+                exchange.response_complete = True
+                assert self.lane is not None
+                self.lane.gone(exchange.ticket)
+                self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -68,11 +85,139 @@ class GuardedHttp(HttpToolsProtocol):
         if self._head_bytes + self._chunk > self.max_head_bytes and self._head_size() > self.max_head_bytes:
             self._too_large()
             raise _Refused  # stops the parser: the request never reaches the app
+        if self.lane is not None and self._by_lane(self.lane):
+            return
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.scope is self.scope:  # a request's cycle (not an upgrade): its writes joined
-            joined = _HeadWithBody(self.transport, cycle)
-            cycle.transport, cycle.on_response = joined, joined.completed  # type: ignore[assignment]
+            self._join(cycle)
+
+    def on_body(self, body: bytes) -> None:
+        exchange: object = self.cycle
+        if type(exchange) is _LaneExchange:
+            exchange.body += body
+        else:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange: object = self.cycle
+        if type(exchange) is _LaneExchange:
+            exchange.complete = True
+            if exchange.running:
+                self.awaiting.pop(self, None)
+                exchange.verify()
+        else:
+            super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if type(cycle) is _LaneExchange:  # type: ignore[comparison-overlap]  # a pipelined request's turn
+            self._start_lane(cycle)
+        else:
+            super()._start_asgi_task(cycle, app)
+
+    def _join(self, cycle: RequestResponseCycle) -> None:
+        joined = _HeadWithBody(self.transport, cycle)
+        cycle.transport, cycle.on_response = joined, joined.completed  # type: ignore[assignment]
+
+    def _by_lane(self, lane: VerifyLane) -> bool:
+        """Whether the fast lane takes this request, whose head is in: then the protocol, not the app, reads its
+        body and answers it (in its turn on the connection, as uvicorn runs pipelined requests)."""
+        parser = self.parser
+        if parser.get_method() != b"POST" or self.expect_100_continue or self.root_path:
+            return False
+        path, _, query = self.url.partition(b"?")
+        if path != PATH or b"#" in query or parser.get_http_version() != "1.1" or parser.should_upgrade():
+            return False
+        ticket = lane.admit(query, self.headers)
+        if ticket is None:
+            return False
+        scope = self.scope
+        scope["method"], scope["path"], scope["raw_path"], scope["query_string"] = "POST", ROUTE.path, path, query
+        exchange = _LaneExchange(self, ticket, scope, parser.should_keep_alive(), self.loop.time())
+        existing, self.cycle = self.cycle, exchange  # type: ignore[assignment]
+        if existing is None or existing.response_complete:
+            self._start_lane(exchange)
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((exchange, self.app))  # type: ignore[arg-type]
+        return True
+
+    def _start_lane(self, exchange: _LaneExchange) -> None:
+        """The lane's request has its turn: verified once its body is in, which is due ``timeout`` from now."""
+        assert self.lane is not None
+        exchange.running = True
+        exchange.started = self.loop.time()
+        if exchange.complete:
+            exchange.verify()
+        else:
+            self._await(exchange.started + self.lane.timeout)
+
+    def answered(self, exchange: _LaneExchange, report: VerificationReport) -> None:
+        """The queue checked the lane's request: its verdict (the app answers it if that fails)."""
+        assert self.lane is not None
+        try:
+            content = self.lane.verdict(exchange.ticket, report)
+        except Exception:
+            self.hand_over(exchange)
+            return
+        self._write(exchange, 200, [(b"content-length", str(len(content)).encode()),
+                                    (b"content-type", b"application/json")], content)
+        self.lane.record(exchange.ticket, 200, self.loop.time() - exchange.started)
+
+    def hand_over(self, exchange: _LaneExchange) -> None:
+        """The app answers a request the lane took but cannot answer (its verification failed): its body in, its
+        rate-limit token spent already (the route counts it no more)."""
+        state = exchange.scope["state"]
+        state["client"] = state["counted"] = exchange.ticket.client
+        cycle = RequestResponseCycle(
+            scope=exchange.scope, transport=self.transport, flow=self.flow, logger=self.logger,
+            access_logger=self.access_logger, access_log=self.access_log,
+            default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
+            expect_100_continue=False, keep_alive=exchange.keep_alive, on_response=self.on_response_complete)
+        cycle.body, cycle.more_body, cycle.disconnected = bytearray(exchange.body), False, exchange.disconnected
+        cycle.message_event.set()
+        if self.cycle is exchange:  # type: ignore[comparison-overlap]
+            self.cycle = cycle
+        self._join(cycle)
+        super()._start_asgi_task(cycle, self.app)
+
+    def _write(self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]],
+               content: bytes) -> None:
+        """The lane's answer, as uvicorn writes the app's: its default headers (server, date), ``headers``, the
+        request id, ``Connection: close`` unless kept alive; one write."""
+        exchange.response_complete = True
+        if exchange.disconnected or self.transport.is_closing():
+            return
+        close = not exchange.keep_alive or (b"connection", b"close") in headers
+        out = [STATUS_LINE[status]]
+        for name, value in [*self.server_state.default_headers, *headers,
+                            (b"x-request-id", exchange.ticket.request_id)]:
+            out += [name, b": ", value, b"\r\n"]
+        if not exchange.keep_alive and (b"connection", b"close") not in headers:
+            out.append(b"connection: close\r\n")
+        out += [b"\r\n", content]
+        self.transport.write(b"".join(out))
+        if close:
+            exchange.keep_alive = False
+            self.transport.close()
+        self.on_response_complete()
+
+    def _late(self) -> None:
+        """The head (or the lane's body) did not arrive in time: 408, and the connection is closed."""
+        exchange: object = self.cycle
+        if self.transport.is_closing():
+            return
+        if self._head_open:
+            self._refuse(REQUEST_TIMEOUT, f"the request's head did not arrive within {self.head_timeout:g} seconds")
+        elif isinstance(exchange, _LaneExchange) and exchange.running and not exchange.complete:
+            assert self.lane is not None
+            detail = f"the request body did not arrive within {self.lane.timeout:g} seconds"
+            content = problems.body(REQUEST_TIMEOUT, detail, ROUTE.path,
+                                    exchange.ticket.request_id.decode("latin-1"))
+            self._write(exchange, 408, [(b"content-type", problems.MEDIA_TYPE.encode()),
+                                        (b"content-length", str(len(content)).encode()), (b"connection", b"close")],
+                        content)
+            self.lane.record(exchange.ticket, 408, self.loop.time() - exchange.started)
 
     def send_400_response(self, msg: str) -> None:
         """What uvicorn sends for a request httptools cannot parse (or that was refused already)."""
@@ -89,22 +234,24 @@ class GuardedHttp(HttpToolsProtocol):
 
     def _await_head(self) -> None:
         if self not in self.awaiting:
-            self.awaiting[self] = self.loop.time() + self.head_timeout
-            cls = type(self)
-            if cls.ticking is not self.loop:
-                cls.ticking = self.loop
-                self.loop.call_later(1.0, cls._tick, self.loop)
+            self._await(self.loop.time() + self.head_timeout)
+
+    def _await(self, due: float) -> None:
+        self.awaiting[self] = due
+        cls = type(self)
+        if cls.ticking is not self.loop:
+            cls.ticking = self.loop
+            self.loop.call_later(1.0, cls._tick, self.loop)
 
     @classmethod
     def _tick(cls, loop: asyncio.AbstractEventLoop) -> None:
-        """Answer 408 to the connections whose head is late; come again in a second while any is awaited."""
+        """Answer 408 to the connections whose head (or lane's body) is late; come again in a second while any
+        is awaited."""
         now = loop.time()
         for protocol, due in list(cls.awaiting.items()):
             if due <= now:
                 del cls.awaiting[protocol]
-                if protocol._head_open and not protocol.transport.is_closing():
-                    protocol._refuse(REQUEST_TIMEOUT, f"the request's head did not arrive within "
-                                                      f"{protocol.head_timeout:g} seconds")
+                protocol._late()
         if cls.awaiting:
             loop.call_later(1.0, cls._tick, loop)
         else:
@@ -159,6 +306,37 @@ class _HeadWithBody:
         return getattr(self._transport, name)
 
 
+class _LaneExchange:
+    """A request the fast lane answers, in the place of uvicorn's request-response cycle on its connection (the
+    protocol reads its current cycle's ``response_complete``, ``keep_alive``, ``disconnected`` and ``scope``):
+    its body as it arrives, then its report, of which it is the queue's waiter on the connection's event loop."""
+
+    __slots__ = ("body", "complete", "disconnected", "keep_alive", "protocol", "response_complete", "running",
+                 "scope", "started", "ticket")
+
+    def __init__(self, protocol: GuardedHttp, ticket: Ticket, scope: Any, keep_alive: bool, started: float) -> None:
+        self.protocol, self.ticket, self.scope, self.keep_alive, self.started = \
+            protocol, ticket, scope, keep_alive, started
+        self.body = b""
+        self.complete = self.running = self.disconnected = self.response_complete = False
+
+    def verify(self) -> None:
+        assert self.protocol.lane is not None
+        self.protocol.lane.queue.put(self.body, self)
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self.protocol.loop
+
+    def done(self) -> bool:
+        return self.response_complete
+
+    def set_result(self, report: VerificationReport) -> None:
+        self.protocol.answered(self, report)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self.protocol.hand_over(self)
+
+
 class WorkerHttp(GuardedHttp):
     """:class:`GuardedHttp` in each worker of ``crossverify serve --workers N``: uvicorn imports it by name in the
     worker, whose app factory gives it the configuration's bounds (:func:`bound_workers`)."""
@@ -167,17 +345,23 @@ class WorkerHttp(GuardedHttp):
     ticking: ClassVar[asyncio.AbstractEventLoop | None] = None
 
 
-def bound_workers(settings: ServiceSettings) -> None:
-    """Give this worker's :class:`WorkerHttp` the request head's bounds of ``settings``."""
+def bound_workers(settings: ServiceSettings, app: Any) -> None:
+    """Give this worker's :class:`WorkerHttp` the request head's bounds of ``settings`` and ``app``'s fast lane."""
     WorkerHttp.max_head_bytes, WorkerHttp.head_timeout = settings.max_header_bytes, settings.head_timeout
+    WorkerHttp.lane = _lane(app)
+
+
+def _lane(app: Any) -> VerifyLane | None:
+    return getattr(getattr(app, "state", None), "lane", None)
 
 
 def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn configuration for ``app`` under ``settings``: the guarded protocol on uvloop, the keep-alive
-    time, and logging left to crossverify's own JSON log (no access log: the app logs every request)."""
+    """The uvicorn configuration for ``app`` under ``settings``: the guarded protocol on uvloop (with ``app``'s
+    fast lane, ``app.state.lane``), the keep-alive time, and logging left to crossverify's own JSON log (no
+    access log: the app logs every request)."""
     protocol = type("GuardedHttp", (GuardedHttp,), {"max_head_bytes": settings.max_header_bytes,
                                                    "head_timeout": settings.head_timeout, "awaiting": {},
-                                                   "ticking": None})
+                                                   "ticking": None, "lane": _lane(app)})
     options: dict[str, Any] = {"host": settings.host, "port": settings.port, "http": protocol, "loop": "auto",
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}

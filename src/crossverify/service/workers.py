@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, suppress
+from typing import Protocol
 
 from ..errors import StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
@@ -55,6 +56,10 @@ class VerifyQueue:
         self._put(zip(bundles, futures, strict=True))
         return futures
 
+    def put(self, bundle: bytes, waiter: LoopWaiter) -> None:
+        """Queue ``bundle`` for ``waiter``, which learns its report on its event loop (the fast lane's requests)."""
+        self._put([(bundle, waiter)])
+
     def verify(self, bundles: Sequence[bytes], timeout: float = 60.0) -> list[VerificationReport]:
         """Queue ``bundles`` and wait for their reports (from a thread; the service awaits :meth:`check`)."""
         return [f.result(timeout) for f in self.submit(bundles)]
@@ -88,13 +93,25 @@ class VerifyQueue:
             _settle([waiter for _, waiter in items], outcomes)
 
 
-#: What a queued verification's report is handed to: a thread's future, or a future of an event loop.
-_Waiter = Future[VerificationReport] | asyncio.Future[VerificationReport]
+class LoopWaiter(Protocol):
+    """What awaits a report on an event loop, as an asyncio future does (and the fast lane's requests)."""
+
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: VerificationReport) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+
+#: What a queued verification's report is handed to: a thread's future, or a waiter on an event loop.
+_Waiter = Future[VerificationReport] | LoopWaiter
 
 
 def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | BaseException]) -> None:
     """Hand each waiter its report (or the failure): threads' futures at once, each event loop's in one call."""
-    loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[VerificationReport], object]]] = {}
+    loops: dict[asyncio.AbstractEventLoop, list[tuple[LoopWaiter, object]]] = {}
     for waiter, outcome in zip(waiters, outcomes, strict=True):
         if isinstance(waiter, Future):
             if isinstance(outcome, BaseException):
@@ -108,8 +125,8 @@ def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | Base
             loop.call_soon_threadsafe(_resolve, settled)
 
 
-def _resolve(settled: list[tuple[asyncio.Future[VerificationReport], object]]) -> None:
-    """On their event loop: the futures' reports (those still awaited: a client that went away cancelled its)."""
+def _resolve(settled: list[tuple[LoopWaiter, object]]) -> None:
+    """On their event loop: the waiters' reports (those still awaited: a client that went away cancelled its)."""
     for future, outcome in settled:
         if not future.done():
             if isinstance(outcome, BaseException):

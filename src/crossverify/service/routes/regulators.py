@@ -16,9 +16,10 @@ from ...format.encoding import from_hex
 from ...regulator.export import rows_csv
 from ...regulator.queries import MAX_PAGE, TABLES, Filters, Supervision, parse_filters
 from ...regulator.words import Names
-from ..console import COOKIE, IDLE
+from ..console import COOKIE
 from ..dependencies import Context, Regulator, Supervisor, Visitor
 from ..problems import UNAUTHENTICATED, Problem, responses
+from ..sessions import IDLE
 
 DIGEST = Path(pattern="^0x[0-9a-fA-F]{64}$", description="The document digest")
 

@@ -1,0 +1,114 @@
+"""The fast lane: a bank's plain verification answered inside the HTTP protocol, without the ASGI app.
+
+``POST /v1/verifications`` with a bank's key within its rate limit, a JSON body of declared length within the
+bound, no query parameter but ``purpose`` (a purpose code) and ``case``, no ``Idempotency-Key``: the protocol
+(:class:`~crossverify.service.server.GuardedHttp`) reads the body and hands it to the coalescing queue, and writes
+the verdict when its batch is checked: no task, no future, no middleware per request. :class:`VerifyLane` is what
+the route would do for such a request (admission, receipt, verdict, metrics, log line), decided from the request's
+head alone, so that a request it declines goes to the app untouched. The app stays the one definition of the
+route: anything else, and any failure, is the app's to answer (tests/service/test_fast_lane.py proves the two
+answer alike, byte for byte).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from . import middleware
+from .auth import RateLimit, SharedRateLimit
+from .dependencies import Context
+from .workers import VerifyQueue
+
+PATH = b"/v1/verifications"
+#: What the metrics and the log line name a request the lane answered (the route's path, as the app's router).
+ROUTE = SimpleNamespace(path=PATH.decode())
+#: A purpose code the route accepts (its query pattern, without the end-of-line latitude of ``$``).
+_PURPOSE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,7}")
+#: Bytes a header value must not hold (the server would refuse to write it back as ``X-Request-Id``).
+_UNWRITABLE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request: its client, receipt parameters and request id, and what its metrics and log name."""
+
+    client: str
+    purpose: str | None
+    case: str
+    request_id: bytes
+    #: The request as :meth:`Context.observed` reads it (method, route, request id, client).
+    seen: dict[str, Any]
+
+
+class VerifyLane:
+    """The route ``POST /v1/verifications`` for the requests it can answer from their head (:meth:`admit`)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.queue: VerifyQueue = ctx.queue
+        self.limit, self.timeout = ctx.settings.max_body_bytes, ctx.settings.body_timeout
+
+    def admit(self, query: bytes, headers: list[tuple[bytes, bytes]]) -> Ticket | None:
+        """The ticket of a plain request, its rate-limit token spent; ``None`` (nothing spent) for any other.
+        ``headers`` are lowercased names with their values, as the protocol read them."""
+        given = dict(headers)
+        media_type = given.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if len(given) != len(headers) or media_type != b"application/json" or b"idempotency-key" in given:
+            return None
+        declared = given.get(b"content-length", b"")
+        if not declared.isdigit() or not 0 < int(declared) <= self.limit or b"transfer-encoding" in given:
+            return None
+        request_id = given.get(b"x-request-id", b"")
+        if _UNWRITABLE.search(request_id):
+            return None
+        purpose, case = None, ""
+        if query:
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            named = dict(pairs)
+            if len(named) != len(pairs) or not named.keys() <= {"purpose", "case"}:
+                return None
+            purpose, case = named.get("purpose"), named.get("case", "")
+            if purpose is not None and not _PURPOSE.fullmatch(purpose):
+                return None
+        header = given.get(b"authorization", b"").decode("latin-1")
+        key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
+            given.get(b"x-api-key", b"").decode("latin-1")
+        client = self.ctx.keys.identify(key) if key else None
+        if client is None or client.role != "bank" or not self._allowed(client.name):
+            return None
+        request_id = request_id or middleware.new_request_id().encode()
+        return Ticket(client.name, purpose, case, request_id,
+                      {"method": "POST", "route": ROUTE,
+                       "state": {"request_id": request_id.decode("latin-1"), "client": client.name}})
+
+    def _allowed(self, client: str) -> bool:
+        """A token of the client's limit spent here and now: in memory, or one this process holds of a shared
+        limit (whose round trip, and the refusal's answer, are left to the app)."""
+        limits = self.ctx.limits
+        if type(limits) is RateLimit:
+            return limits.allow(client) == 0.0
+        return isinstance(limits, SharedRateLimit) and limits.spend_leased(client)
+
+    def verdict(self, ticket: Ticket, report: Any) -> bytes:
+        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed."""
+        ctx, receipt = self.ctx, None
+        if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
+            if ctx.outbox is None:
+                raise RuntimeError("receipts need the bank's outbox")
+            [commitment] = ctx.outbox.enqueue(self.queue.verifier.receipts([report], ticket.purpose), ticket.case)
+            ctx.workers["outbox"].wake()
+            receipt = ctx.outbox.state(commitment)
+        return ctx.verdict_text(report, receipt)
+
+    def record(self, ticket: Ticket, status: int, elapsed: float) -> None:
+        """Metrics and the JSON log line, as the app's for the route."""
+        self.ctx.observed(ticket.seen, status, elapsed)
+
+    def gone(self, ticket: Ticket) -> None:
+        """The client went away before its body was in: logged as the app logs it."""
+        middleware.log.info("client went away", extra={"request_id": ticket.seen["state"]["request_id"],
+                                                       "method": "POST", "path": ROUTE.path})
