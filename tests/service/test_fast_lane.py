@@ -43,14 +43,14 @@ SETTINGS = ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regul
                            requests_per_minute=600, body_timeout=BODY_TIMEOUT, max_body_bytes=LIMIT)  # bursts of 60
 
 
-def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
+def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SETTINGS) -> FastAPI:
     config = Config(
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, sender_address=c.verifier),
         verifier=VerifierSettings(outbox=folder / "outbox.sqlite", audience="ICBKCNBJGDG",
                                   challenges=folder / "challenges.sqlite"),
         audit=AuditSettings(index=folder / "audit.sqlite"),
-        service=SETTINGS,
+        service=settings,
     )
     built = create_app(Session(config), start_workers=False)
     built.state.taken = []

@@ -1,0 +1,279 @@
+"""The fast lane against hostile and broken clients, over real sockets: keys, roles and rate limits it must not let
+through, bytes the lane must read as the app reads them (no request smuggled past one of them), and a client that
+must not make another's request fail, wait or get its verdict, nor grow the server's memory or work beyond what
+it sends. Where the app answers a case too, the two servers answer it alike (the app is the route's definition)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from crossverify.format.batch import salt_document, seal_batch
+from crossverify.format.encoding import to_hex
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.service import auth
+
+from ..conftest import Consortium, deposit_certificates
+from . import test_fast_lane as equivalence
+from .live import serving
+from .test_fast_lane import BANK, REGULATOR, SETTINGS, alike, app, closed, normal, read, request
+
+servers, genuine = equivalence.servers, equivalence.genuine  # the fixtures: the two servers, a valid bundle
+
+ROUTE = "/v1/verifications"
+
+
+def added(raw: bytes, *lines: str) -> bytes:
+    """``raw`` with header ``lines`` added after its request line (names twice, odd spellings)."""
+    first, _, rest = raw.partition(b"\r\n")
+    return b"\r\n".join([first, *(line.encode("latin-1") for line in lines), rest])
+
+
+def test_keys_in_odd_places_are_read_as_the_app_reads_them(servers: Any, genuine: bytes,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """Both kinds of key at once, other schemes, whitespace, headers named twice or in capitals, another role's
+    key: the lane takes only what the app would grant the bank, and the answers are the app's."""
+    caplog.set_level(logging.INFO)
+    bank, regulator = BANK[0], REGULATOR[0]
+    requests = [
+        request(body=genuine, key=regulator, X_Api_Key=bank),  # the Bearer key counts: a regulator's, 403
+        request(body=genuine, key=None, Authorization=f"Basic {bank}", X_Api_Key=bank),  # not Bearer: X-Api-Key
+        request(body=genuine, key=None, Authorization="Bearer ", X_Api_Key=bank),  # an empty Bearer
+        request(body=genuine, key=None, Authorization=f"bearer {bank}"),  # the scheme as the route spells it only
+        request(body=genuine, key=None, Authorization=f"Bearer \t {bank} \t"),
+        request(body=genuine, key=None, Authorization=f"Bearer {bank}x"),
+        request(body=genuine, key=None, Authorization=f"Bearer {bank[:-1]}"),
+        request(body=genuine, key=None, Authorization=f"Bearer {bank.upper()}"),
+        request(body=genuine, key=None, X_Api_Key=regulator),
+        added(request(body=genuine, key=regulator), f"Authorization: Bearer {bank}"),  # named twice: the first
+        added(request(body=genuine), f"authorization: Bearer {regulator}"),
+        added(request(body=genuine), f"X-Api-Key: {regulator}"),
+        added(request(body=genuine, key=None), f"AUTHORIZATION: Bearer {bank}"),
+        added(request(body=genuine), "Content-Type: text/plain"),
+        added(request(body=genuine), "Idempotency-Key: "),
+        added(request(body=genuine), "X-Request-Id: first", "X-Request-Id: second"),
+        request(body=genuine, X_Request_Id="caf\xe9 \t\xff" + "r" * 4000),  # bytes beyond ASCII, a tab, long
+        request(body=genuine).replace(b"Content-Length: ", b"Content-Length: 000"),
+        request("?purpose=ACCTOPEN&case=", genuine),  # an empty case
+        request("?purpose=ACCTOPEN&case=%E4%BD%A0%00%0D%0A", genuine),  # a case holding NUL, CR and LF
+        request("?purpose=&case=x", genuine),
+        request("?purpose", genuine),
+        request("?=ACCTOPEN", genuine),
+        request("?purpose=ACCTOPEN;case=x", genuine),
+        request("?purpose=ACCT+OPEN", genuine),
+    ]
+
+    def scenario(address: tuple[str, int]) -> list[bytes]:
+        with socket.create_connection(address, timeout=10) as sock:
+            answers = []
+            for one in requests:
+                sock.sendall(one)
+                answers += read(sock, 1)
+            return answers
+
+    answers = alike(servers, scenario, caplog)
+    assert [int(a[9:12]) for a in answers] == [403, 200, 200, 401, 200, 401, 401, 401, 403, 200, 403, 200, 200,
+                                               200, 422, 200, 200, 200, 200, 200, 422, 422, 200, 422, 422]
+    (lane, _), _ = servers
+    assert [i for i, taken in enumerate(lane.state.taken) if taken] == [1, 2, 4, 11, 12, 16, 17, 18, 19]
+
+
+def whole(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or stays silent for two seconds)."""
+    sock.settimeout(2)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return normal(data)
+
+
+def test_requests_the_parser_refuses_never_reach_the_lane(servers: Any, genuine: bytes,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A Content-Length signed, negative, huge or twice; one with chunked transfer; a request id with CR, LF or
+    another control byte (CRLF injection into the header written back, a forged log line): refused alike by the
+    parser before either the lane or the app sees them, nothing verified or logged, nothing written back."""
+    caplog.set_level(logging.INFO)
+    plain = request(body=genuine)
+    length = f"Content-Length: {len(genuine)}".encode()
+    sent = [
+        plain.replace(length, f"Content-Length: +{len(genuine)}".encode()),
+        plain.replace(length, b"Content-Length: -1"),
+        plain.replace(length, b"Content-Length: 99999999999999999999999"),
+        plain.replace(length, length + b"\r\n" + length),
+        plain.replace(length, length + f"\r\nContent-Length: {len(genuine) - 1}".encode()),
+        plain.replace(length, length + b"\r\nTransfer-Encoding: chunked"),
+        request(body=genuine, X_Request_Id="a\rX-Injected: 1"),
+        request(body=genuine, X_Request_Id="a\nX-Injected: 1"),
+        request(body=genuine, X_Request_Id="a\x01b"),
+        request(body=genuine, X_Request_Id="a\x7fb"),
+    ]
+
+    def scenario(address: tuple[str, int]) -> list[bytes]:
+        answers = []
+        for one in sent:
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.sendall(one)
+                answers.append(whole(sock))
+        return answers
+
+    answers = alike(servers, scenario, caplog)
+    assert {a.partition(b"\r\n\r\n")[0] for a in answers} == {
+        b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 193\r\n"
+        b"connection: close"}
+    assert not [r for r in caplog.records if r.getMessage() == "request"]
+    (lane, _), _ = servers
+    assert lane.state.taken == []
+
+
+def test_bytes_past_the_declared_body_are_a_request_of_their_own(servers: Any, genuine: bytes,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """What follows a lane request's declared body is the next request, read on its own (its key, its route),
+    not a part of the verified body; a length that claims the next request's head makes it body, and the rest
+    a malformed request. The lane reads these bytes as the app does."""
+    caplog.set_level(logging.INFO)
+    smuggled = request(body=genuine, key=None)  # no key of its own: the first request's does not carry over
+    regulators = request(method="GET", path="/v1/audit/report", body=b"", key=None)
+    short = request(body=genuine)
+    claiming = short.replace(f"Content-Length: {len(genuine)}".encode(),
+                             f"Content-Length: {len(genuine) + 30}".encode())
+
+    def scenario(address: tuple[str, int]) -> list[bytes]:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(short + smuggled + short + regulators)
+            answers = read(sock, 4)
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(claiming + smuggled)
+            answers.append(whole(sock))
+        return answers
+
+    answers = alike(servers, scenario, caplog)
+    assert [int(a[9:12]) for a in answers] == [200, 401, 200, 401, 400]  # the malformed rest refused at once
+
+
+def test_heads_without_bodies_hold_no_other_client(servers: Any, genuine: bytes,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Connections that send a lane request's head and never its body are each answered 408 and closed when
+    the body is due; a client that sends whole requests meanwhile is answered at once, alike."""
+    caplog.set_level(logging.INFO)
+    head_only = request(body=genuine)[:-len(genuine)]
+
+    def scenario(address: tuple[str, int]) -> list[Any]:
+        with ExitStack() as stack:
+            idle = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(6)]
+            for sock in idle:
+                sock.sendall(head_only)
+            started = time.monotonic()
+            with socket.create_connection(address, timeout=10) as sock:
+                for _ in range(3):
+                    sock.sendall(request(body=genuine))
+                    read(sock, 1)
+            prompt = time.monotonic() - started < SETTINGS.body_timeout
+            return [prompt, *(read(sock, 1)[0][:12] for sock in idle), all(closed(sock) for sock in idle)]
+
+    outcome = alike(servers, scenario, caplog)
+    assert outcome == [True, *[b"HTTP/1.1 408"] * 6, True]
+    assert [r.status for r in caplog.records if r.getMessage() == "request"] == [  # type: ignore[attr-defined]
+        200] * 3 + [408] * 6
+
+
+def test_clients_of_one_batch_each_get_their_own_verdict(consortium: Consortium, servers: Any) -> None:
+    """Clients whose requests are checked in one batch, among them one that sends a large invalid body and one
+    that goes away once its body is in: each answered client gets the verdict and receipt of its own document
+    and case, and the one that left has its receipt (as the app keeps it)."""
+    (built, address), _ = servers
+    certificates = deposit_certificates(consortium, 6)
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for _, cert in certificates])
+    consortium.anchor(batch.root, leaf_count=len(certificates))
+    bundles = [batch.bundle(i, consortium.w3.eth.chain_id, consortium.registry.address) for i in range(6)]
+    large = json.dumps({"version": "1.1", "pad": "x" * 60_000}).encode()
+    together = threading.Barrier(7)
+    verdicts: dict[int, Any] = {}
+
+    def client(i: int) -> None:
+        body = large if i == 6 else bundles[i].dumps().encode()
+        with socket.create_connection(address, timeout=10) as sock:
+            one = request(f"?purpose=ACCTOPEN&case=case-{i}", body)
+            sock.sendall(one[:-1])
+            together.wait()
+            sock.sendall(one[-1:])
+            if i == 5:
+                return  # gone without its answer
+            head, _, content = sock.recv(65536).partition(b"\r\n\r\n")  # as sent (read() hides commitments)
+            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(content) < length:
+                content += sock.recv(65536)
+            verdicts[i] = json.loads(content)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert not verdicts[6]["valid"] and verdicts[6]["receipt"] is None
+    outbox = built.state.context.outbox
+    deadline = time.monotonic() + 10
+    while len(outbox.store.db.execute("SELECT * FROM sealed_receipts").fetchall()) < 6:  # the one that left
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for i, bundle in enumerate(bundles):
+        digest = bundle.document_digest()
+        commitment = outbox.find(digest, "ACCTOPEN", f"case-{i}")
+        assert commitment is not None
+        if i != 5:
+            assert verdicts[i]["valid"] and verdicts[i]["documentDigest"] == to_hex(digest)
+            assert verdicts[i]["receipt"]["commitment"] == to_hex(commitment)
+    assert built.state.taken == [True] * 7
+
+
+def test_replicas_share_one_limit_through_their_lanes(consortium: Consortium, tmp_path: Path, genuine: bytes,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two replicas with the lane and one shared limit (the workers of one machine): the clerk's burst of 60 is
+    spent across both, lane and app requests alike, and no more: every request past it is refused with 429."""
+    monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: 1000.0, time=lambda: 2e9))  # no refill
+    shared = replace(SETTINGS, workers=2, rate_limits=tmp_path / "limits.sqlite")
+    with ExitStack() as stack:
+        replicas = []
+        for name in ("one", "two"):
+            built = app(consortium, tmp_path / name, True, shared)
+            stack.callback(built.state.session.close)
+            replicas.append((built, stack.enter_context(serving(built, shared))))
+        socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _, address in replicas]
+        statuses = []
+        for i in range(80):
+            sock = socks[i % 2]
+            sock.sendall(request("?other=1" if i % 9 == 0 else "", genuine))
+            statuses.append(int(read(sock, 1)[0][9:12]))
+    assert statuses.count(200) == 60 and set(statuses[70:]) == {429}
+    assert all(any(built.state.taken) for built, _ in replicas)
+
+
+def test_requests_after_the_last_one_are_never_read(servers: Any, genuine: bytes,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Requests sent behind one that closes the connection are neither answered nor verified, and cost the
+    clerk no token of its limit, through the lane as through the app."""
+    caplog.set_level(logging.INFO)
+
+    def scenario(address: tuple[str, int]) -> list[Any]:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request(body=genuine, Connection="close") + request("?purpose=ACCTOPEN", genuine) * 3)
+            return [*read(sock, 1), closed(sock)]
+
+    answers = alike(servers, scenario, caplog)
+    assert answers[0].startswith(b"HTTP/1.1 200") and answers[1]
+    (lane, _), (by_app, _) = servers
+    assert [built.state.context.limits._buckets["clerk"][0] for built in (lane, by_app)] == [59, 59]
+    assert lane.state.taken == [True]
