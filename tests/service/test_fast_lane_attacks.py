@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -18,11 +19,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.encoding import to_hex
 from crossverify.format.hashing import HashAlgorithm
-from crossverify.service import auth
+from crossverify.service import auth, server
 
 from ..conftest import Consortium, deposit_certificates
 from . import test_fast_lane as equivalence
@@ -38,6 +40,56 @@ def added(raw: bytes, *lines: str) -> bytes:
     """``raw`` with header ``lines`` added after its request line (names twice, odd spellings)."""
     first, _, rest = raw.partition(b"\r\n")
     return b"\r\n".join([first, *(line.encode("latin-1") for line in lines), rest])
+
+
+def answered(built: FastAPI) -> float:
+    """How many verifications ``built`` has answered (200)."""
+    return built.state.context.requests_total.labels(ROUTE, "200")._value.get()  # type: ignore[no-any-return]
+
+
+def until_settled(built: FastAPI, wanted: float) -> float:
+    """Wait until ``built`` has answered ``wanted`` verifications or stopped answering; the count."""
+    last, still = -1.0, 0
+    while still < 4:
+        time.sleep(0.25)
+        now = answered(built)
+        still = still + 1 if now == last else 0
+        if now >= wanted:
+            return now
+        last = now
+    return last
+
+
+@pytest.fixture
+def protocols(monkeypatch: pytest.MonkeyPatch) -> list[server.GuardedHttp]:
+    """Every connection the live servers accept, as its protocol (to look at what the server holds for it), with
+    a small send buffer in the kernel (what the server holds of its answers is then in the transport)."""
+    made: list[server.GuardedHttp] = []
+    connection_made = server.GuardedHttp.connection_made
+
+    def recorded(self: server.GuardedHttp, transport: Any) -> None:
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        made.append(self)
+        connection_made(self, transport)
+
+    monkeypatch.setattr(server.GuardedHttp, "connection_made", recorded)
+    return made
+
+
+#: A limit no test reaches: bursts of 6,000.
+ROOMY = replace(SETTINGS, requests_per_minute=60_000)
+
+
+@pytest.fixture
+def roomy(consortium: Consortium, tmp_path: Path) -> Iterator[list[tuple[FastAPI, tuple[str, int]]]]:
+    """A server with the lane and one without, under :data:`ROOMY` limits."""
+    with ExitStack() as stack:
+        pair = []
+        for name, lane in (("lane", True), ("app", False)):
+            built = app(consortium, tmp_path / name, lane, ROOMY)
+            stack.callback(built.state.session.close)
+            pair.append((built, stack.enter_context(serving(built, ROOMY))))
+        yield pair
 
 
 def test_keys_in_odd_places_are_read_as_the_app_reads_them(servers: Any, genuine: bytes,
@@ -162,6 +214,27 @@ def test_bytes_past_the_declared_body_are_a_request_of_their_own(servers: Any, g
 
     answers = alike(servers, scenario, caplog)
     assert [int(a[9:12]) for a in answers] == [200, 401, 200, 401, 400]  # the malformed rest refused at once
+
+
+def test_a_client_that_reads_no_answers_is_read_no_further(roomy: Any, genuine: bytes,
+                                                           protocols: list[server.GuardedHttp]) -> None:
+    """A client that sends request after request and never reads the answers: the server stops reading it once
+    its answers fill the transport's buffer, as it does for the app's answers, instead of verifying on and
+    holding every answer in memory; it goes on when the client reads."""
+    count = 100
+    for built, address in roomy:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(address)
+            sending = threading.Thread(target=sock.sendall, args=(request(body=genuine) * count,), daemon=True)
+            sending.start()
+            stalled = until_settled(built, count)
+            [protocol] = [p for p in protocols if p.server == address]
+            held = protocol.transport.get_write_buffer_size()
+            assert stalled < count and held < 96 * 1024, (stalled, held)
+            answers = read(sock, count)
+            sending.join(10)
+        assert {a[:12] for a in answers} == {b"HTTP/1.1 200"}
 
 
 def test_heads_without_bodies_hold_no_other_client(servers: Any, genuine: bytes,

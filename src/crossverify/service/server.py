@@ -184,9 +184,10 @@ class GuardedHttp(HttpToolsProtocol):
     def _write(self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]],
                content: bytes) -> None:
         """The lane's answer, as uvicorn writes the app's: its default headers (server, date), ``headers``, the
-        request id, ``Connection: close`` unless kept alive; one write."""
-        exchange.response_complete = True
+        request id, ``Connection: close`` unless kept alive; one write. The connection's next request waits until
+        the answers the client has not read yet are under the transport's bound, as the app's answer would."""
         if exchange.disconnected or self.transport.is_closing():
+            exchange.response_complete = True
             return
         close = not exchange.keep_alive or (b"connection", b"close") in headers
         out = [STATUS_LINE[status]]
@@ -199,6 +200,19 @@ class GuardedHttp(HttpToolsProtocol):
         self.transport.write(b"".join(out))
         if close:
             exchange.keep_alive = False
+            self.transport.close()
+        elif self.flow.write_paused:  # a client that does not read its answers: its requests wait, unread
+            task = self.loop.create_task(self._drained(exchange))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+            return
+        exchange.response_complete = True
+        self.on_response_complete()
+
+    async def _drained(self, exchange: _LaneExchange) -> None:
+        await self.flow.drain()
+        exchange.response_complete = True
+        if not exchange.keep_alive:  # the server is shutting down
             self.transport.close()
         self.on_response_complete()
 
