@@ -174,7 +174,7 @@ class GuardedHttp(HttpToolsProtocol):
             access_logger=self.access_logger, access_log=self.access_log,
             default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
             expect_100_continue=False, keep_alive=exchange.keep_alive, on_response=self.on_response_complete)
-        cycle.body, cycle.more_body, cycle.disconnected = bytearray(exchange.body), False, exchange.disconnected
+        cycle.body, cycle.more_body, cycle.disconnected = exchange.body, False, exchange.disconnected
         cycle.message_event.set()
         if self.cycle is exchange:  # type: ignore[comparison-overlap]
             self.cycle = cycle
@@ -331,12 +331,12 @@ class _LaneExchange:
     def __init__(self, protocol: GuardedHttp, ticket: Ticket, scope: Any, keep_alive: bool, started: float) -> None:
         self.protocol, self.ticket, self.scope, self.keep_alive, self.started = \
             protocol, ticket, scope, keep_alive, started
-        self.body = b""
+        self.body = bytearray()  # grown in place as the body arrives (not copied whole at each part)
         self.complete = self.running = self.disconnected = self.response_complete = False
 
     def verify(self) -> None:
         assert self.protocol.lane is not None
-        self.protocol.lane.queue.put(self.body, self)
+        self.protocol.lane.queue.put(bytes(self.body), self)
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self.protocol.loop
