@@ -331,7 +331,11 @@ class _LaneExchange:
         return self.response_complete
 
     def set_result(self, report: VerificationReport) -> None:
-        self.protocol.answered(self, report)
+        try:
+            self.protocol.answered(self, report)
+        except Exception:  # a fault of the lane's own: the connection is closed (the queue logs the fault)
+            self.protocol.transport.close()
+            raise
 
     def set_exception(self, exception: BaseException) -> None:
         self.protocol.hand_over(self)
