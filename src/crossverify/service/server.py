@@ -57,9 +57,8 @@ class GuardedHttp(HttpToolsProtocol):
         if isinstance(exchange, _LaneExchange):
             self.cycle = None  # type: ignore[assignment]
             exchange.disconnected = True
-            if exchange.running and not exchange.complete and not exchange.response_complete:  # as the app: its
-                # body never came whole
-                exchange.response_complete = True
+            if exchange.running and not exchange.complete and not exchange.response_complete:  # its body never
+                exchange.response_complete = True  # came whole: logged and counted as the app does
                 assert self.lane is not None
                 self.lane.gone(exchange.ticket)
                 self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
