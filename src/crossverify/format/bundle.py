@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from importlib import resources
+from operator import itemgetter
+from struct import Struct
 from typing import Any
 
 from eth_utils.address import to_checksum_address
@@ -151,6 +153,11 @@ class Bundle:
     def discloses(self, name: str) -> bool:
         """Whether a claim named ``name`` is disclosed."""
         return name in self._compact.names
+
+    def disclosed_value(self, name: str) -> JSON | None:
+        """The value of the disclosed claim named ``name``; ``None`` when no such claim is disclosed."""
+        c = self._compact
+        return c.values[c.names.index(name)] if name in c.names else None
 
     def attachment_names(self) -> list[str]:
         """The names of the disclosed claims whose values are attachment descriptors."""
@@ -596,26 +603,31 @@ def _proof(pairs: Any) -> InclusionProof | None:
     return InclusionProof(_ALGORITHMS[alg], index, count, tuple(hashes[:-1]), hashes[-1])
 
 
-def _hashes(items: Sequence[Any], size: int) -> list[bytes] | None:
+def _hashes(items: Sequence[Any], size: int) -> tuple[bytes, ...] | None:
     """The bytes of ``items`` when each is ``0x`` and ``2 * size`` lowercase hexadecimal digits."""
     width, count = 2 + 2 * size, len(items)
-    if not items:
-        return []
-    if set(map(type, items)) != {str} or set(map(len, items)) != {width}:
+    try:
+        joined = "".join(items)  # (every item a string)
+    except TypeError:
         return None
-    joined = "".join(items)
-    if joined[::width] != "0" * count or joined[1::width] != "x" * count:
-        return None
-    digits = joined.replace("0x", "")
-    if len(digits) != 2 * size * count:  # an "0x" inside the digits
-        return None
+    if set(map(len, items)) != {width} or joined[::width] != "0" * count or joined[1::width] != "x" * count:
+        return None if count else ()
+    digits = "".join(map(_DIGITS, items))
     try:
         raw = unhexlify(digits)
     except ValueError:
         return None
     if raw.hex() != digits:  # upper case
         return None
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
+    return _columns(size, count).unpack(raw)
+
+
+_DIGITS = itemgetter(slice(2, None))
+
+
+@lru_cache(maxsize=1024)  # one per item size and count
+def _columns(size: int, count: int) -> Struct:
+    return Struct(f"{size}s" * count)
 
 
 def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:

@@ -113,10 +113,14 @@ def holder_claim(key: HolderPublicKey) -> dict[str, Any]:
     return {"jwk": public_jwk(key)}
 
 
+_JWK_MEMBERS = frozenset({"kty", "crv", "x", "y"})
+_CNF_MEMBERS = frozenset({"jwk"})
+
+
 def key_from_jwk(jwk: Any) -> HolderPublicKey:
     """The P-256 or SM2 public key a JWK names; anything else (other members, curves, points off the curve)
     raises."""
-    if not isinstance(jwk, Mapping) or set(jwk) != {"kty", "crv", "x", "y"}:
+    if not isinstance(jwk, Mapping) or jwk.keys() != _JWK_MEMBERS:
         raise HolderKeyError("a holder JWK has exactly the members kty, crv, x, y")
     if jwk["kty"] != "EC" or jwk["crv"] not in ("P-256", "SM2"):
         raise HolderKeyError(f"holder keys are EC P-256 or SM2, got kty {jwk['kty']!r}, crv {jwk['crv']!r}")
@@ -131,7 +135,7 @@ def key_from_jwk(jwk: Any) -> HolderPublicKey:
 
 def key_from_claim(value: Any) -> HolderPublicKey:
     """The holder key a ``cnf`` claim value holds (``{"jwk": {...}}``)."""
-    if not isinstance(value, Mapping) or set(value) != {"jwk"}:
+    if not isinstance(value, Mapping) or value.keys() != _CNF_MEMBERS:
         raise HolderKeyError(f"the {HOLDER_CLAIM!r} claim is an object with the single member 'jwk'")
     return key_from_jwk(value["jwk"])
 

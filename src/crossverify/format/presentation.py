@@ -140,7 +140,7 @@ class Presentation:
 
     def holder_key(self) -> HolderPublicKey | None:
         """The key the certificate's disclosed ``cnf`` claim names; ``None`` when it is redacted or absent."""
-        value = self.bundle.disclosed().get(HOLDER_CLAIM)
+        value = self.bundle.disclosed_value(HOLDER_CLAIM)
         return None if value is None else key_from_claim(value)
 
     def signed_by(self, key: HolderPublicKey, digest: bytes | None = None) -> bool:
@@ -242,10 +242,11 @@ def presentation_from_pairs(tree: Any) -> Presentation | None:
     aud, purpose, names, iat, exp = b["aud"], b["purpose"], b["disclosed"], b["iat"], b["exp"]
     if (type(aud) is not str or type(purpose) is not str or not _ISSUER.match(aud) or not _DOC_TYPE.match(purpose)
             or type(iat) is not int or type(exp) is not int or not 0 <= iat < exp <= min(iat + MAX_LIFETIME, MAX_TIME)
-            or type(names) is not list or len(names) > MAX_CLAIMS or not all(type(n) is str for n in names)):
+            or type(names) is not list or len(names) > MAX_CLAIMS or not set(map(type, names)) <= {str}):
         return None
     text = "".join(names)
-    if ((not text.isascii() and _SURROGATE.search(text)) or not all(1 <= len(n) <= MAX_NAME_LENGTH for n in names)
+    if ((not text.isascii() and _SURROGATE.search(text))
+            or (names and not (min(map(len, names)) >= 1 and max(map(len, names)) <= MAX_NAME_LENGTH))
             or names != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
         return None
     nonce, signature = _hashes([b["nonce"]], 32), _hashes([top["signature"]], 64)

@@ -45,6 +45,8 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
+#: Seconds between two reads of the registries this bank's registry succeeds, for bundles naming another one.
+SUCCESSIONS_REREAD = 60.0
 
 
 class Outcome(StrEnum):
@@ -171,6 +173,7 @@ class VerifierClient:
         self._registry_check: Check | None = None
         self._suite: Suite | None = None
         self._successions: dict[tuple[int, str], Check] | None = None
+        self._successions_read = 0.0
 
     @property
     def chain_id(self) -> int:
@@ -342,10 +345,10 @@ class VerifierClient:
         named = (bundle.chain_id, bundle.registry)
         if named == (self.chain_id, self.registry.address):
             checks += self._registry_matches()
-        elif named in self._predecessors():
+        elif named in (predecessors := self._predecessors(named)):
             checks += (Check("registry_matches", Outcome.PASSED, f"chain {bundle.chain_id}, {bundle.registry}, which "
                                                                  f"this bank's registry succeeds"),
-                       self._predecessors()[named])
+                       predecessors[named])
         else:
             checks.append(Check("registry_matches", Outcome.FAILED,
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
@@ -368,10 +371,16 @@ class VerifierClient:
                                          f"chain {self.chain_id}, {self.registry.address}")
         return self._registry_check, _DIRECT
 
-    def _predecessors(self) -> dict[tuple[int, str], Check]:
-        """The registries this bank's registry succeeds, as the consortium recorded them (read once), each with the
-        ``registry_succession`` check a bundle naming it passes: its anchor is read here."""
-        if self._successions is None:
+    def _predecessors(self, named: tuple[int, str]) -> dict[tuple[int, str], Check]:
+        """The registries this bank's registry succeeds, as the consortium recorded them, each with the
+        ``registry_succession`` check a bundle naming it passes: its anchor is read here. Read once, and again for
+        a bundle naming a registry not among them at most every ``SUCCESSIONS_REREAD`` seconds (a succession
+        recorded while the bank runs is followed without a restart; bundles naming made-up registries cost one
+        read a minute, not one each)."""
+        now = time.monotonic()
+        if self._successions is None or (named not in self._successions
+                                         and now - self._successions_read >= SUCCESSIONS_REREAD):
+            self._successions_read = now
             self._successions = {
                 (int(chain_id), str(registry)): Check(
                     "registry_succession", Outcome.PASSED,
@@ -423,28 +432,31 @@ class VerifierClient:
             return [Check("holder_bound", Outcome.FAILED,
                           f"the certificate discloses no holder key (its {HOLDER_CLAIM!r} claim is absent or "
                           "redacted), so nobody can show the holder presented it")]
-        checks = [_HOLDER_BOUND]
         b = p.binding
-        # (name, whether it passed, the passing check: one immutable object per disclosure, audience and times,
-        # shared by every presentation that passes it, the failure's detail)
-        steps: list[tuple[str, bool, Check, Callable[[], str]]] = [
-            ("holder_signed", p.signed_by(key, digest), _HOLDER_SIGNED,
-             lambda: "not signed by the holder key the certificate names: signed by another key, or the binding or "
-                     "document was altered after signing"),
-            ("disclosure_matches_signature", b.disclosed == disclosed_names(bundle),
-             _disclosure_matches(tuple(b.disclosed)),
-             lambda: f"the holder signed a disclosure of {', '.join(b.disclosed) or 'nothing'}; the bundle discloses "
-                     f"{', '.join(disclosed_names(bundle)) or 'nothing'}: it was re-redacted after signing"),
-            ("audience_matches", self.audience is not None and b.aud == self.audience, _presented_to(b.aud),
-             lambda: f"presented to {b.aud}, not to this bank ({self.audience or 'no verifier id configured'}): a "
-                     "replay from another bank"),
-            ("presentation_not_expired", b.iat <= now + CLOCK_SKEW and now < b.exp, _valid_between(b.iat, b.exp),
-             lambda: f"valid from {utc_time(b.iat)} until {utc_time(b.exp)}; it is now {utc_time(now)}"),
-        ]
-        for name, ok, passed, failed in steps:
-            checks.append(passed if ok else Check(name, Outcome.FAILED, failed()))
-            if not ok:
-                return checks
+        # Each passing check is one immutable object (per disclosure, audience and times), shared by every
+        # presentation that passes it.
+        if not p.signed_by(key, digest):
+            return [_HOLDER_BOUND, Check("holder_signed", Outcome.FAILED,
+                                         "not signed by the holder key the certificate names: signed by another "
+                                         "key, or the binding or document was altered after signing")]
+        disclosed = disclosed_names(bundle)
+        if b.disclosed != disclosed:
+            return [_HOLDER_BOUND, _HOLDER_SIGNED, Check(
+                "disclosure_matches_signature", Outcome.FAILED,
+                f"the holder signed a disclosure of {', '.join(b.disclosed) or 'nothing'}; the bundle discloses "
+                f"{', '.join(disclosed) or 'nothing'}: it was re-redacted after signing")]
+        checks = [_HOLDER_BOUND, _HOLDER_SIGNED, _disclosure_matches(b.disclosed)]
+        if self.audience is None or b.aud != self.audience:
+            ours = self.audience or "no verifier id configured"
+            checks.append(Check("audience_matches", Outcome.FAILED,
+                                f"presented to {b.aud}, not to this bank ({ours}): a replay from another bank"))
+            return checks
+        checks.append(_presented_to(b.aud))
+        if not b.iat <= now + CLOCK_SKEW or not now < b.exp:
+            checks.append(Check("presentation_not_expired", Outcome.FAILED,
+                                f"valid from {utc_time(b.iat)} until {utc_time(b.exp)}; it is now {utc_time(now)}"))
+            return checks
+        checks.append(_valid_between(b.iat, b.exp))
         return checks
 
     def _consume_challenges(self, parsed: list[tuple[Bundle | None, list[Check], bytes | None,
@@ -582,18 +594,23 @@ def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Chec
     if found is None:
         return Check("challenge_fresh", Outcome.FAILED, "this verifier keeps no challenge store, so it cannot tell a "
                                                         "fresh challenge from a replayed one")
-    detail = {
-        Consumed.FRESH: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used",
-        Consumed.UNKNOWN: "this bank never issued this challenge (or forgot it long after it expired)",
-        Consumed.USED: "the challenge was already answered: a replayed presentation",
-        Consumed.EXPIRED: "the challenge expired before it was answered",
-        Consumed.MISMATCH: f"the challenge was issued for another purpose than {purpose}",
-        Consumed.OUTLIVED: f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and still open (not used)",
-    }[found]
+    if found is Consumed.FRESH:
+        detail = f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used"
+    elif found is Consumed.OUTLIVED:
+        detail = f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and still open (not used)"
+    elif found is Consumed.MISMATCH:
+        detail = f"the challenge was issued for another purpose than {purpose}"
+    else:
+        detail = _CHALLENGE_REFUSED[found]
     passed = found in (Consumed.FRESH, Consumed.OUTLIVED)
     return Check("challenge_fresh", Outcome.PASSED if passed else Outcome.FAILED, detail)
 
 
+_CHALLENGE_REFUSED = {
+    Consumed.UNKNOWN: "this bank never issued this challenge (or forgot it long after it expired)",
+    Consumed.USED: "the challenge was already answered: a replayed presentation",
+    Consumed.EXPIRED: "the challenge expired before it was answered",
+}
 _PRESENTATION_CHECKS = ("holder_signed", "disclosure_matches_signature", "audience_matches",
                         "presentation_not_expired", "challenge_fresh", "presentation_within_challenge")
 #: What a report says of a check that never ran.
