@@ -356,3 +356,33 @@ def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_do
         sock.sendall(request("?purpose=ACCTOPEN", present(bundle, challenge, holder, now).dumps().encode()))
         honest = json.loads(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
     assert built.state.taken[-1] and honest["valid"] and honest["receipt"]["state"] == "queued"
+
+
+def test_a_fault_in_the_lane_closes_its_connection_and_spares_the_batch(consortium: Consortium, tmp_path: Path,
+                                                                        genuine: bytes,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A fault of the lane's own while answering one request (here its metrics) closes that connection and is
+    logged; the other requests of its batch are answered."""
+    built = app(consortium, tmp_path, True)
+    lane, faults = built.state.lane, [True]
+    record = lane.record
+
+    def once_broken(ticket: Any, status: int, elapsed: float) -> None:
+        if faults and ticket.case == "broken":
+            faults.pop()
+            raise RuntimeError("metrics away")
+        record(ticket, status, elapsed)
+
+    lane.record = once_broken
+    caplog.set_level(logging.INFO)
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(3)]
+            for sock, case in zip(socks, ("a", "broken", "b"), strict=True):
+                sock.sendall(request(f"?case={case}", genuine))
+            assert read(socks[0], 1)[0].startswith(b"HTTP/1.1 200") and read(socks[2], 1)[0].startswith(b"HTTP/1.1 200")
+            read(socks[1], 1)  # written before the fault
+            assert closed(socks[1])
+    finally:
+        built.state.session.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == ["a verification's waiter failed"]

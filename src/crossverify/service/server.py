@@ -57,9 +57,8 @@ class GuardedHttp(HttpToolsProtocol):
         if isinstance(exchange, _LaneExchange):
             self.cycle = None  # type: ignore[assignment]
             exchange.disconnected = True
-            if exchange.running and not exchange.complete and not exchange.response_complete:  # as the app: its
-                # body never came whole
-                exchange.response_complete = True
+            if exchange.running and not exchange.complete and not exchange.response_complete:  # its body never
+                exchange.response_complete = True  # came whole: logged and counted as the app does
                 assert self.lane is not None
                 self.lane.gone(exchange.ticket)
                 self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
@@ -345,7 +344,11 @@ class _LaneExchange:
         return self.response_complete
 
     def set_result(self, report: VerificationReport) -> None:
-        self.protocol.answered(self, report)
+        try:
+            self.protocol.answered(self, report)
+        except Exception:  # a fault of the lane's own: the connection is closed (the queue logs the fault)
+            self.protocol.transport.close()
+            raise
 
     def set_exception(self, exception: BaseException) -> None:
         self.protocol.hand_over(self)

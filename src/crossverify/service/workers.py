@@ -129,10 +129,13 @@ def _resolve(settled: list[tuple[LoopWaiter, object]]) -> None:
     """On their event loop: the waiters' reports (those still awaited: a client that went away cancelled its)."""
     for future, outcome in settled:
         if not future.done():
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)  # type: ignore[arg-type]
+            try:  # one waiter's fault (the lane's answer to a request) leaves the others' reports to them
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("a verification's waiter failed")
 
 
 class Periodic:
