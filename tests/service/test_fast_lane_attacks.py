@@ -373,3 +373,22 @@ def test_requests_after_the_last_one_are_never_read(servers: Any, genuine: bytes
     (lane, _), (by_app, _) = servers
     assert [built.state.context.limits._buckets["clerk"][0] for built in (lane, by_app)] == [59, 59]
     assert lane.state.taken == [True]
+
+
+def test_a_client_gone_with_requests_in_line_makes_no_error(servers: Any, genuine: bytes,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A client that sends requests in a row and goes away after the first answer: the one being answered then
+    (which the server never marked as disconnected: only the connection's last request is) is dropped quietly,
+    logged and counted as the lane counts an answer to a client gone, not as a fault of the service (500, an
+    error and its traceback in the log, a 5xx alert for any client that hangs up), through the app as through the
+    lane."""
+    caplog.set_level(logging.INFO)
+    for _, address in servers:
+        for query in ("", "?other=1"):  # the lane's requests, then the app's
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.sendall(request(query, genuine) * 3)
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            time.sleep(0.3)
+    assert {(r.getMessage(), r.status) for r in caplog.records  # type: ignore[attr-defined]
+            if r.name.startswith("crossverify")} == {("request", 200)}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

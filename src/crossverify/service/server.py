@@ -283,7 +283,9 @@ class GuardedHttp(HttpToolsProtocol):
 class _HeadWithBody:
     """The connection's transport as one response's cycle writes to it: the response's head (the write that
     follows its start) is held and written with the body's first part, or when the response completes or the
-    connection closes. Everything before the head (``100 Continue``) goes out as it comes."""
+    connection closes. Everything before the head (``100 Continue``) goes out as it comes. Once the connection is
+    closing, writes are dropped, as the lane drops its answers to a client gone (uvicorn marks only a connection's
+    last request as disconnected: an earlier one, still answering, would write to a closed transport and fail)."""
 
     __slots__ = ("_completed", "_cycle", "_head", "_sent", "_transport")
 
@@ -299,12 +301,14 @@ class _HeadWithBody:
             elif self._cycle.response_started:
                 self._head = data
                 return
-        self._transport.write(data)
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     def flush(self) -> None:
         if self._head is not None:
             head, self._head, self._sent = self._head, None, True
-            self._transport.write(head)
+            if not self._transport.is_closing():
+                self._transport.write(head)
 
     def completed(self) -> None:
         """The response is complete: its head goes out if no body came to join it (HEAD)."""
