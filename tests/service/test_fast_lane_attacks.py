@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -262,28 +262,41 @@ def test_a_body_read_in_many_pieces_is_gathered_in_place(servers: Any, genuine: 
 
 def test_heads_without_bodies_hold_no_other_client(servers: Any, genuine: bytes,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    """Connections that send a lane request's head and never its body are each answered 408 and closed when
-    the body is due; a client that sends whole requests meanwhile is answered at once, alike."""
+    """Connections that send a lane request's head and never its body are each answered 408 (with the request id
+    they gave, however odd, written back as the app writes it) and closed when the body is due; a body sent after
+    that is not verified and leaves no receipt; a client that sends whole requests meanwhile is answered at once,
+    alike."""
     caplog.set_level(logging.INFO)
-    head_only = request(body=genuine)[:-len(genuine)]
+    odd = 'late "one" \\ caf\xe9'
+    heads = [request(f"?purpose=ACCTOPEN&case=late-{i}", genuine, X_Request_Id=odd if i == 0 else None)
+             [:-len(genuine)] for i in range(6)]
 
     def scenario(address: tuple[str, int]) -> list[Any]:
         with ExitStack() as stack:
-            idle = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(6)]
-            for sock in idle:
-                sock.sendall(head_only)
+            idle = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in heads]
+            for sock, head in zip(idle, heads, strict=True):
+                sock.sendall(head)
             started = time.monotonic()
             with socket.create_connection(address, timeout=10) as sock:
                 for _ in range(3):
                     sock.sendall(request(body=genuine))
                     read(sock, 1)
             prompt = time.monotonic() - started < SETTINGS.body_timeout
-            return [prompt, *(read(sock, 1)[0][:12] for sock in idle), all(closed(sock) for sock in idle)]
+            late = [read(sock, 1)[0] for sock in idle]
+            for sock in idle:
+                with suppress(OSError):  # the server may have reset it
+                    sock.sendall(genuine)
+            return [prompt, *late, all(closed(sock) for sock in idle)]
 
-    outcome = alike(servers, scenario, caplog)
-    assert outcome == [True, *[b"HTTP/1.1 408"] * 6, True]
+    outcome = alike(servers, scenario, caplog)  # and no receipt in either outbox
+    assert outcome[0] and outcome[-1] and {a[:12] for a in outcome[1:-1]} == {b"HTTP/1.1 408"}
+    given = odd.encode()  # as sent: UTF-8
+    assert b"x-request-id: " + given + b"\r" in outcome[1]  # written back byte for byte, and in the problem
+    assert json.loads(outcome[1].partition(b"\r\n\r\n")[2])["requestId"] == given.decode("latin-1")  # (as read)
     assert [r.status for r in caplog.records if r.getMessage() == "request"] == [  # type: ignore[attr-defined]
         200] * 3 + [408] * 6
+    (lane, _), _ = servers
+    assert lane.state.context.outbox.store.db.execute("SELECT count(*) FROM sealed_receipts").fetchone() == (0,)
 
 
 def test_clients_of_one_batch_each_get_their_own_verdict(consortium: Consortium, servers: Any) -> None:
