@@ -405,3 +405,36 @@ def test_a_client_gone_with_requests_in_line_makes_no_error(servers: Any, genuin
     assert {(r.getMessage(), r.status) for r in caplog.records  # type: ignore[attr-defined]
             if r.name.startswith("crossverify")} == {("request", 200)}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_failed_batch_keeps_the_connection_in_order(consortium: Consortium, tmp_path: Path,
+                                                      genuine: bytes) -> None:
+    """A lane request whose batch fails is answered by the app, and the requests behind it on its connection (the
+    lane's, a chunked one the app reads, the lane's again) wait for that answer and come in their order, each
+    counted once against the limit."""
+    built = app(consortium, tmp_path, True)
+    verifier, failed = built.state.context.queue.verifier, threading.Event()
+    verify_many = verifier.verify_many
+
+    def once_away(bundles: Any, attachments: Any = None) -> Any:
+        if not failed.is_set():
+            failed.set()
+            raise ConnectionError("the node is away")
+        return verify_many(bundles, attachments)
+
+    verifier.verify_many = once_away
+    chunked = request("?case=chunked", genuine).replace(f"Content-Length: {len(genuine)}".encode(),
+                                                        b"Transfer-Encoding: chunked")
+    chunked = chunked[:-len(genuine)] + f"{len(genuine):x}\r\n".encode() + genuine + b"\r\n0\r\n\r\n"
+    try:
+        with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request("?purpose=ACCTOPEN&case=first", genuine) + request(body=b"[]") + chunked
+                         + request("?purpose=ACCTOPEN&case=last", genuine))
+            answers = read(sock, 4)
+        assert [a[:12] for a in answers] == [b"HTTP/1.1 200"] * 4 and failed.is_set()
+        assert [b'"valid":true' in a for a in answers] == [True, False, True, True]
+        assert b'"state":"queued"' in answers[0] and b'"state":"queued"' in answers[3]
+        assert built.state.taken == [True, True, False, True]
+        assert 56 <= built.state.context.limits._buckets["clerk"][0] < 57  # four tokens (and a moment's refill)
+    finally:
+        built.state.session.close()
