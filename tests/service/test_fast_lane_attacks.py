@@ -438,3 +438,43 @@ def test_a_failed_batch_keeps_the_connection_in_order(consortium: Consortium, tm
         assert 56 <= built.state.context.limits._buckets["clerk"][0] < 57  # four tokens (and a moment's refill)
     finally:
         built.state.session.close()
+
+
+def test_a_shutdown_answers_the_lane_requests_in_flight(consortium: Consortium, tmp_path: Path,
+                                                        genuine: bytes) -> None:
+    """The server stops (a deploy, a restart) while lane requests are being verified, one behind another on a
+    connection: each is answered, the last with ``Connection: close``, and its receipt queued; none is lost."""
+    built = app(consortium, tmp_path, True)
+    verifier, checking = built.state.context.queue.verifier, threading.Event()
+    verify_many = verifier.verify_many
+
+    def slowly(bundles: Any, attachments: Any = None) -> Any:
+        checking.set()
+        time.sleep(0.3)
+        return verify_many(bundles, attachments)
+
+    verifier.verify_many = slowly
+    answers: list[bytes] = []
+    ended = threading.Event()
+
+    def reading(sock: socket.socket) -> None:
+        answers.extend(read(sock, 2))
+        if closed(sock):
+            ended.set()
+
+    try:
+        with socket.socket() as sock:
+            with serving(built, SETTINGS) as address:
+                sock.connect(address)
+                sock.sendall(request("?purpose=ACCTOPEN&case=s-1", genuine)
+                             + request("?purpose=ACCTOPEN&case=s-2", genuine))
+                reader = threading.Thread(target=reading, args=(sock,))
+                reader.start()
+                assert checking.wait(10)
+            reader.join(10)
+        assert [a[:12] for a in answers] == [b"HTTP/1.1 200"] * 2 and ended.is_set()
+        assert b"connection: close\r\n" in answers[1] and b"connection: close" not in answers[0]
+        rows = built.state.context.outbox.store.db.execute("SELECT reference FROM sealed_receipts ORDER BY 1")
+        assert rows.fetchall() == [("s-1",), ("s-2",)]
+    finally:
+        built.state.session.close()
