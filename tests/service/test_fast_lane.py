@@ -24,6 +24,7 @@ from prometheus_client import generate_latest
 
 from crossverify import Certificate, load_challenge, present
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from crossverify.errors import NodeUnavailable
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import holder_claim
@@ -285,21 +286,27 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
     assert b"retry-after: " in answers[-1]
 
 
-def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
-                                                      genuine: bytes) -> None:
-    """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
-    once against the rate limit."""
-    built = app(consortium, tmp_path, True)
+def node_away_once(built: FastAPI) -> threading.Event:
+    """Make the first verification batch of ``built`` fail as when the node is away; the event says it did."""
     verifier, failed = built.state.context.queue.verifier, threading.Event()
     verify_many = verifier.verify_many
 
     def once_away(bundles: Any, attachments: Any = None) -> Any:
         if not failed.is_set():
             failed.set()
-            raise ConnectionError("the node is away")
+            raise NodeUnavailable("the node is away")
         return verify_many(bundles, attachments)
 
     verifier.verify_many = once_away
+    return failed
+
+
+def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
+                                                      genuine: bytes) -> None:
+    """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
+    once against the rate limit."""
+    built = app(consortium, tmp_path, True)
+    failed = node_away_once(built)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
             sock.sendall(request(body=genuine))

@@ -29,7 +29,7 @@ from crossverify.service import auth, server
 from ..conftest import Consortium, deposit_certificates
 from . import test_fast_lane as equivalence
 from .live import serving
-from .test_fast_lane import BANK, REGULATOR, SETTINGS, alike, app, closed, normal, read, request
+from .test_fast_lane import BANK, REGULATOR, SETTINGS, alike, app, closed, node_away_once, normal, read, request
 
 servers, genuine = equivalence.servers, equivalence.genuine  # the fixtures: the two servers, a valid bundle
 
@@ -422,16 +422,7 @@ def test_a_failed_batch_keeps_the_connection_in_order(consortium: Consortium, tm
     lane's, a chunked one the app reads, the lane's again) wait for that answer and come in their order, each
     counted once against the limit."""
     built = app(consortium, tmp_path, True)
-    verifier, failed = built.state.context.queue.verifier, threading.Event()
-    verify_many = verifier.verify_many
-
-    def once_away(bundles: Any, attachments: Any = None) -> Any:
-        if not failed.is_set():
-            failed.set()
-            raise ConnectionError("the node is away")
-        return verify_many(bundles, attachments)
-
-    verifier.verify_many = once_away
+    failed = node_away_once(built)
     chunked = request("?case=chunked", genuine).replace(f"Content-Length: {len(genuine)}".encode(),
                                                         b"Transfer-Encoding: chunked")
     chunked = chunked[:-len(genuine)] + f"{len(genuine):x}\r\n".encode() + genuine + b"\r\n0\r\n\r\n"
