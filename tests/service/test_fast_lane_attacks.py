@@ -246,6 +246,22 @@ def test_a_client_that_reads_no_answers_is_read_no_further(roomy: Any, genuine: 
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def test_a_client_that_reads_no_answers_cannot_hold_a_stop(consortium: Consortium, tmp_path: Path,
+                                                           genuine: bytes) -> None:
+    """A stop (a deploy, SIGTERM) is not held by a client that sends request after request and reads none of the
+    answers, through the lane as through the app: the old server stops while that client is still connected."""
+    for lane, query in ((True, ""), (False, "?other=1")):
+        built = app(consortium, tmp_path / str(lane), lane, ROOMY)
+        try:  # the server stops (and that it did is asserted) before the client hangs up
+            with socket.socket() as sock, serving(built, ROOMY) as address:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect(address)
+                threading.Thread(target=sock.sendall, args=(request(query, genuine) * 60,), daemon=True).start()
+                until_settled(built, answered(built) + 60)
+        finally:
+            built.state.session.close()
+
+
 def test_a_body_read_in_many_pieces_is_gathered_in_place(servers: Any, genuine: bytes,
                                                          protocols: list[server.GuardedHttp]) -> None:
     """A body that arrives a few bytes at a time (up to the limit, within the body's time) is gathered in one
