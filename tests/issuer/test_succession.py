@@ -80,6 +80,30 @@ def test_a_journal_follows_a_recorded_successor_and_residents_keep_their_files(c
     assert direct.valid and check(direct, "registry_succession")[0] is Outcome.NOT_APPLICABLE
 
 
+def test_a_running_bank_follows_a_succession_recorded_after_it_started(consortium: Consortium, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 2))
+    held = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.journal.close()
+    new = successor(c, record=False)
+    bank = VerifierClient(new.registry)
+    reads: list[str] = []
+    real = type(new.registry).predecessors
+    monkeypatch.setattr(type(new.registry), "predecessors", lambda self: reads.append(self.address) or real(self))
+    assert not any(r.valid for r in bank.verify_many(held)) and len(reads) == 1
+    new.govern(ProposalKind.RECORD_PREDECESSOR, c.w3.eth.chain_id, c.registry.address)
+    pipeline = moved(new, tmp_path)
+    pipeline.rebind()
+    pipeline.run()
+    reads.clear()
+    assert not any(r.valid for r in bank.verify_many(held)) and not reads  # read again a minute later at most
+    monkeypatch.setattr("crossverify.verifier.client.SUCCESSIONS_REREAD", 0.0)
+    assert all(r.valid for r in bank.verify_many(held)) and len(reads) == 1
+    assert all(r.valid for r in bank.verify_many(held)) and len(reads) == 1  # known now: not read again
+
+
 def test_no_journal_moves_to_a_registry_that_does_not_record_the_succession(consortium: Consortium,
                                                                             tmp_path: Path) -> None:
     c = consortium

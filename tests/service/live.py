@@ -30,3 +30,4 @@ def serving(app: Any, settings: ServiceSettings) -> Iterator[tuple[str, int]]:
     finally:
         live.should_exit = True
         thread.join(timeout=30)
+        assert not thread.is_alive(), "the service did not stop"

@@ -24,6 +24,7 @@ from prometheus_client import generate_latest
 
 from crossverify import Certificate, load_challenge, present
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
+from crossverify.errors import NodeUnavailable
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import holder_claim
@@ -43,14 +44,14 @@ SETTINGS = ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regul
                            requests_per_minute=600, body_timeout=BODY_TIMEOUT, max_body_bytes=LIMIT)  # bursts of 60
 
 
-def app(c: Consortium, folder: Path, lane: bool) -> FastAPI:
+def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SETTINGS) -> FastAPI:
     config = Config(
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, sender_address=c.verifier),
         verifier=VerifierSettings(outbox=folder / "outbox.sqlite", audience="ICBKCNBJGDG",
                                   challenges=folder / "challenges.sqlite"),
         audit=AuditSettings(index=folder / "audit.sqlite"),
-        service=SETTINGS,
+        service=settings,
     )
     built = create_app(Session(config), start_workers=False)
     built.state.taken = []
@@ -285,21 +286,27 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
     assert b"retry-after: " in answers[-1]
 
 
-def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
-                                                      genuine: bytes) -> None:
-    """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
-    once against the rate limit."""
-    built = app(consortium, tmp_path, True)
+def node_away_once(built: FastAPI) -> threading.Event:
+    """Make the first verification batch of ``built`` fail as when the node is away; the event says it did."""
     verifier, failed = built.state.context.queue.verifier, threading.Event()
     verify_many = verifier.verify_many
 
     def once_away(bundles: Any, attachments: Any = None) -> Any:
         if not failed.is_set():
             failed.set()
-            raise ConnectionError("the node is away")
+            raise NodeUnavailable("the node is away")
         return verify_many(bundles, attachments)
 
     verifier.verify_many = once_away
+    return failed
+
+
+def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
+                                                      genuine: bytes) -> None:
+    """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
+    once against the rate limit."""
+    built = app(consortium, tmp_path, True)
+    failed = node_away_once(built)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
             sock.sendall(request(body=genuine))
@@ -356,3 +363,33 @@ def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_do
         sock.sendall(request("?purpose=ACCTOPEN", present(bundle, challenge, holder, now).dumps().encode()))
         honest = json.loads(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
     assert built.state.taken[-1] and honest["valid"] and honest["receipt"]["state"] == "queued"
+
+
+def test_a_fault_in_the_lane_closes_its_connection_and_spares_the_batch(consortium: Consortium, tmp_path: Path,
+                                                                        genuine: bytes,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A fault of the lane's own while answering one request (here its metrics) closes that connection and is
+    logged; the other requests of its batch are answered."""
+    built = app(consortium, tmp_path, True)
+    lane, faults = built.state.lane, [True]
+    record = lane.record
+
+    def once_broken(ticket: Any, status: int, elapsed: float) -> None:
+        if faults and ticket.case == "broken":
+            faults.pop()
+            raise RuntimeError("metrics away")
+        record(ticket, status, elapsed)
+
+    lane.record = once_broken
+    caplog.set_level(logging.INFO)
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(3)]
+            for sock, case in zip(socks, ("a", "broken", "b"), strict=True):
+                sock.sendall(request(f"?case={case}", genuine))
+            assert read(socks[0], 1)[0].startswith(b"HTTP/1.1 200") and read(socks[2], 1)[0].startswith(b"HTTP/1.1 200")
+            read(socks[1], 1)  # written before the fault
+            assert closed(socks[1])
+    finally:
+        built.state.session.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == ["a verification's waiter failed"]

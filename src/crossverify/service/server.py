@@ -57,9 +57,8 @@ class GuardedHttp(HttpToolsProtocol):
         if isinstance(exchange, _LaneExchange):
             self.cycle = None  # type: ignore[assignment]
             exchange.disconnected = True
-            if exchange.running and not exchange.complete and not exchange.response_complete:  # as the app: its
-                # body never came whole
-                exchange.response_complete = True
+            if exchange.running and not exchange.complete and not exchange.response_complete:  # its body never
+                exchange.response_complete = True  # came whole: logged and counted as the app does
                 assert self.lane is not None
                 self.lane.gone(exchange.ticket)
                 self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
@@ -174,7 +173,7 @@ class GuardedHttp(HttpToolsProtocol):
             access_logger=self.access_logger, access_log=self.access_log,
             default_headers=self.server_state.default_headers, message_event=asyncio.Event(),
             expect_100_continue=False, keep_alive=exchange.keep_alive, on_response=self.on_response_complete)
-        cycle.body, cycle.more_body, cycle.disconnected = bytearray(exchange.body), False, exchange.disconnected
+        cycle.body, cycle.more_body, cycle.disconnected = exchange.body, False, exchange.disconnected
         cycle.message_event.set()
         if self.cycle is exchange:  # type: ignore[comparison-overlap]
             self.cycle = cycle
@@ -184,9 +183,10 @@ class GuardedHttp(HttpToolsProtocol):
     def _write(self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]],
                content: bytes) -> None:
         """The lane's answer, as uvicorn writes the app's: its default headers (server, date), ``headers``, the
-        request id, ``Connection: close`` unless kept alive; one write."""
-        exchange.response_complete = True
+        request id, ``Connection: close`` unless kept alive; one write. The connection's next request waits until
+        the answers the client has not read yet are under the transport's bound, as the app's answer would."""
         if exchange.disconnected or self.transport.is_closing():
+            exchange.response_complete = True
             return
         close = not exchange.keep_alive or (b"connection", b"close") in headers
         out = [STATUS_LINE[status]]
@@ -199,6 +199,19 @@ class GuardedHttp(HttpToolsProtocol):
         self.transport.write(b"".join(out))
         if close:
             exchange.keep_alive = False
+            self.transport.close()
+        elif self.flow.write_paused:  # a client that does not read its answers: its requests wait, unread
+            task = self.loop.create_task(self._drained(exchange))
+            task.add_done_callback(self.tasks.discard)
+            self.tasks.add(task)
+            return
+        exchange.response_complete = True
+        self.on_response_complete()
+
+    async def _drained(self, exchange: _LaneExchange) -> None:
+        await self.flow.drain()
+        exchange.response_complete = True
+        if not exchange.keep_alive:  # the server is shutting down
             self.transport.close()
         self.on_response_complete()
 
@@ -270,7 +283,9 @@ class GuardedHttp(HttpToolsProtocol):
 class _HeadWithBody:
     """The connection's transport as one response's cycle writes to it: the response's head (the write that
     follows its start) is held and written with the body's first part, or when the response completes or the
-    connection closes. Everything before the head (``100 Continue``) goes out as it comes."""
+    connection closes. Everything before the head (``100 Continue``) goes out as it comes. Once the connection is
+    closing, writes are dropped, as the lane drops its answers to a client gone (uvicorn marks only a connection's
+    last request as disconnected: an earlier one, still answering, would write to a closed transport and fail)."""
 
     __slots__ = ("_completed", "_cycle", "_head", "_sent", "_transport")
 
@@ -286,12 +301,14 @@ class _HeadWithBody:
             elif self._cycle.response_started:
                 self._head = data
                 return
-        self._transport.write(data)
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     def flush(self) -> None:
         if self._head is not None:
             head, self._head, self._sent = self._head, None, True
-            self._transport.write(head)
+            if not self._transport.is_closing():
+                self._transport.write(head)
 
     def completed(self) -> None:
         """The response is complete: its head goes out if no body came to join it (HEAD)."""
@@ -317,12 +334,12 @@ class _LaneExchange:
     def __init__(self, protocol: GuardedHttp, ticket: Ticket, scope: Any, keep_alive: bool, started: float) -> None:
         self.protocol, self.ticket, self.scope, self.keep_alive, self.started = \
             protocol, ticket, scope, keep_alive, started
-        self.body = b""
+        self.body = bytearray()  # grown in place as the body arrives (not copied whole at each part)
         self.complete = self.running = self.disconnected = self.response_complete = False
 
     def verify(self) -> None:
         assert self.protocol.lane is not None
-        self.protocol.lane.queue.put(self.body, self)
+        self.protocol.lane.queue.put(bytes(self.body), self)
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self.protocol.loop
@@ -331,7 +348,11 @@ class _LaneExchange:
         return self.response_complete
 
     def set_result(self, report: VerificationReport) -> None:
-        self.protocol.answered(self, report)
+        try:
+            self.protocol.answered(self, report)
+        except Exception:  # a fault of the lane's own: the connection is closed (the queue logs the fault)
+            self.protocol.transport.close()
+            raise
 
     def set_exception(self, exception: BaseException) -> None:
         self.protocol.hand_over(self)

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, suppress
 from typing import Protocol
 
-from ..errors import StoreLocked
+from ..errors import UNAVAILABLE, StoreLocked
 from ..verifier.client import VerificationReport, VerifierClient
 from .problems import public_text
 
@@ -81,16 +81,26 @@ class VerifyQueue:
             items = [pending.popleft() for _ in range(min(len(pending), self.max_batch))]
             if not items:
                 continue
-            try:
-                with self.chain_lock:
-                    outcomes: Sequence[VerificationReport | BaseException] = \
-                        self.verifier.verify_many([bundle for bundle, _ in items])
-            except Exception as exc:  # every waiting request learns why
-                outcomes = [exc] * len(items)
-            else:
-                self.batches += 1
             company = len(items) > 1
-            _settle([waiter for _, waiter in items], outcomes)
+            _settle([waiter for _, waiter in items], self._checked([bundle for bundle, _ in items]))
+
+    def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
+        """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
+        request learns why); one that fails for any other reason is checked again document by document, so that
+        an input no check foresaw fails its own request only, not its batch's."""
+        try:
+            with self.chain_lock:
+                reports: Sequence[VerificationReport | BaseException] = self.verifier.verify_many(bundles)
+        except UNAVAILABLE as exc:
+            return [exc] * len(bundles)
+        except Exception as exc:
+            if len(bundles) == 1:
+                return [exc]
+            log.warning("a verification batch failed: checking its documents one by one",
+                        extra={"documents": len(bundles), "error": f"{type(exc).__name__}: {exc}"})
+            return [self._checked([bundle])[0] for bundle in bundles]
+        self.batches += 1
+        return reports
 
 
 class LoopWaiter(Protocol):
@@ -129,10 +139,13 @@ def _resolve(settled: list[tuple[LoopWaiter, object]]) -> None:
     """On their event loop: the waiters' reports (those still awaited: a client that went away cancelled its)."""
     for future, outcome in settled:
         if not future.done():
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)  # type: ignore[arg-type]
+            try:  # one waiter's fault (the lane's answer to a request) leaves the others' reports to them
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)  # type: ignore[arg-type]
+            except Exception:
+                log.exception("a verification's waiter failed")
 
 
 class Periodic:

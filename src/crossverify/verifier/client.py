@@ -45,6 +45,8 @@ from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
+#: Seconds between two reads of the registries this bank's registry succeeds, for bundles naming another one.
+SUCCESSIONS_REREAD = 60.0
 
 
 class Outcome(StrEnum):
@@ -171,6 +173,7 @@ class VerifierClient:
         self._registry_check: Check | None = None
         self._suite: Suite | None = None
         self._successions: dict[tuple[int, str], Check] | None = None
+        self._successions_read = 0.0
 
     @property
     def chain_id(self) -> int:
@@ -342,10 +345,10 @@ class VerifierClient:
         named = (bundle.chain_id, bundle.registry)
         if named == (self.chain_id, self.registry.address):
             checks += self._registry_matches()
-        elif named in self._predecessors():
+        elif named in (predecessors := self._predecessors(named)):
             checks += (Check("registry_matches", Outcome.PASSED, f"chain {bundle.chain_id}, {bundle.registry}, which "
                                                                  f"this bank's registry succeeds"),
-                       self._predecessors()[named])
+                       predecessors[named])
         else:
             checks.append(Check("registry_matches", Outcome.FAILED,
                                 f"the bundle names registry {bundle.registry} on chain {bundle.chain_id}; this bank "
@@ -368,10 +371,16 @@ class VerifierClient:
                                          f"chain {self.chain_id}, {self.registry.address}")
         return self._registry_check, _DIRECT
 
-    def _predecessors(self) -> dict[tuple[int, str], Check]:
-        """The registries this bank's registry succeeds, as the consortium recorded them (read once), each with the
-        ``registry_succession`` check a bundle naming it passes: its anchor is read here."""
-        if self._successions is None:
+    def _predecessors(self, named: tuple[int, str]) -> dict[tuple[int, str], Check]:
+        """The registries this bank's registry succeeds, as the consortium recorded them, each with the
+        ``registry_succession`` check a bundle naming it passes: its anchor is read here. Read once, and again for
+        a bundle naming a registry not among them at most every ``SUCCESSIONS_REREAD`` seconds (a succession
+        recorded while the bank runs is followed without a restart; bundles naming made-up registries cost one
+        read a minute, not one each)."""
+        now = time.monotonic()
+        if self._successions is None or (named not in self._successions
+                                         and now - self._successions_read >= SUCCESSIONS_REREAD):
+            self._successions_read = now
             self._successions = {
                 (int(chain_id), str(registry)): Check(
                     "registry_succession", Outcome.PASSED,
