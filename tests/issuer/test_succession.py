@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crossverify import VerifierClient, errors, load_bundle
+from crossverify import Bundle, VerifierClient, errors, load_bundle
 from crossverify.chain.consortium import deploy_consortium, encode_payload
 from crossverify.chain.records import ProposalKind, RevocationReason
 from crossverify.chain.typed_data import Domain
@@ -40,6 +40,15 @@ def moved(c: Consortium, tmp_path: Path) -> IssuerClient:
     """The issuer's pipeline configured for ``c``'s registry, over the journal it kept so far."""
     return IssuerClient(c.registry, "BNUMMOMX", c.signing_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
                         tmp_path / "bundles")
+
+
+def delivered(c: Consortium, tmp_path: Path, count: int) -> list[Bundle]:
+    """``count`` certificates issued and anchored on ``c``'s registry: the files residents hold."""
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, count))
+    held = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    issuer.journal.close()
+    return held
 
 
 def check(report: VerificationReport, name: str) -> tuple[Outcome, str]:
@@ -83,10 +92,7 @@ def test_a_journal_follows_a_recorded_successor_and_residents_keep_their_files(c
 def test_a_running_bank_follows_a_succession_recorded_after_it_started(consortium: Consortium, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
-    issuer.issue(deposit_certificates(c, 2))
-    held = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
-    issuer.journal.close()
+    held = delivered(c, tmp_path, 2)
     new = successor(c, record=False)
     bank = VerifierClient(new.registry)
     reads: list[str] = []
@@ -107,10 +113,7 @@ def test_a_running_bank_follows_a_succession_recorded_after_it_started(consortiu
 def test_no_journal_moves_to_a_registry_that_does_not_record_the_succession(consortium: Consortium,
                                                                             tmp_path: Path) -> None:
     c = consortium
-    issuer = client(c, tmp_path)
-    issuer.issue(deposit_certificates(c, 2))
-    held = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
-    issuer.journal.close()
+    held = delivered(c, tmp_path, 2)
     stranger = successor(c, record=False)
     pipeline = moved(stranger, tmp_path)
     with pytest.raises(SuccessionNotRecorded, match="operator propose predecessor"):
