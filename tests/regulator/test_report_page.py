@@ -81,6 +81,7 @@ def test_the_report_speaks_the_regulators_language_and_names_what_it_can(
              f"{WORDS[language]['role.verifier']}"
     assert escape(member) in page and "issuerId=" not in page and "account=" not in page
     assert escape(f"{WORDS[language]['field.issuerId']}: {BNU.name[language]}") in page
+    assert f"{WORDS[language]['field.account']}: Guangdong Bank A (" in page  # a named bank's admission, by name
 
     # The same grouping in every language: one block per anomaly kind, its count and the first three rows.
     assert [g["kind"] for g in report.anomalies] == ["circulation_without_consent"]

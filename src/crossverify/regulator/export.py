@@ -129,7 +129,8 @@ class _Page:
             return self.t("yes" if value else "no")
         if name == "deadlineUpTo":
             return utc_minute(value)
-        return str(value)  # addresses whole, proposal numbers and jurisdictions as written
+        named = self.names.bank(value) if isinstance(value, str) and value.startswith("0x") else None
+        return f"{named} ({value})" if named else str(value)  # addresses whole; proposals, jurisdictions as written
 
     def render(self, report: AuditReport) -> str:
         t = self.t
