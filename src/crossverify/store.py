@@ -408,10 +408,11 @@ class Store:
         with self.transaction() as db:
             for key, value in identity.items():
                 row = db.execute("SELECT value FROM store_binding WHERE key = ?", (key,)).fetchone()
-                if row is None:
+                if row is None:  # insert, then read what is held: replicas binding at once all see the winner's
                     db.execute("INSERT INTO store_binding (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                (key, value))
-                elif row[0] != value:
+                    row = db.execute("SELECT value FROM store_binding WHERE key = ?", (key,)).fetchone()
+                if row[0] != value:
                     raise StoreChainMismatch(
                         f"the {self.kind} {self.where} belongs to {key} {row[0]}, but the network has {value}: the "
                         "network was reset or the configuration names another one; use another "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from crossverify.regulator.schema import MIGRATIONS, migrations
 from crossverify.store import Store
 
 from ..conftest import Consortium
-from ..postgres import Locate
+from ..postgres import Locate, empty
 
 
 def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
@@ -125,6 +127,36 @@ def test_index_is_bound_to_one_registry(consortium: Consortium, location: Locate
     _, other, _ = deploy_consortium(c.w3, c.macao_operator, [(c.macao_operator, "MO"), (c.guangdong_operator, "GD")])
     with pytest.raises(StoreChainMismatch):
         RegulatorReader(other, location("audit.sqlite"))
+
+
+def test_replicas_opening_a_new_shared_index_together_set_it_up_once(
+        consortium: Consortium, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two regulator replicas starting at once on an empty database: the second waits for the first's set-up
+    (it once found no registry row, inserted its own beside the first's and stopped: ``StoreCorrupt``)."""
+    first_binds, resume = threading.Event(), threading.Event()
+    bind = Store.bind
+
+    def slow_first_bind(store: Store, identity: dict[str, str]) -> None:
+        bind(store, identity)
+        if not first_binds.is_set():
+            first_binds.set()
+            assert resume.wait(10)
+
+    monkeypatch.setattr(Store, "bind", slow_first_bind)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(RegulatorReader, consortium.registry, postgres_url)
+        assert first_binds.wait(10)
+        second = pool.submit(RegulatorReader, consortium.registry, postgres_url)
+        with pytest.raises(TimeoutError):
+            second.result(0.5)  # waits for the first's set-up
+        resume.set()
+        readers = [first.result(10), second.result(10)]
+    try:
+        assert [r.era for r in readers[1].registries()] == [0]
+    finally:
+        for reader in readers:
+            reader.close()
+        empty(postgres_url)
 
 
 def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: Consortium, location: Locate) -> None:

@@ -43,6 +43,9 @@ DATA_PER_EVENT = 256
 #: (document, batch, consent) outgrow that at a few hundred thousand receipts, and every insert then reads pages
 #: back and spills them to the log mid-transaction (an 18% cheaper open of 500,000 receipts with 64 MiB).
 CACHE_KIB = 65_536
+#: Seconds a replica starting beside others waits for their set-up of a shared index (or their sync, when the
+#: index's derived rows are built again after an upgrade) before it gives up with ``StoreLocked``.
+SET_UP_WAIT = 600.0
 
 #: The events the derived rows come from (:mod:`crossverify.regulator.facts`).
 FACT_EVENTS = frozenset({"BatchAnchored", "SigningKeyCompromised", "DocumentRevoked", "BatchRevoked", "ReceiptsSealed",
@@ -166,25 +169,29 @@ class RegulatorReader:
                 with store_errors(self.store.where):
                     self._db.execute("VACUUM")  # give back the pages of the JSON rows the migration replaced
             identity = registry.identity()
-            try:
-                self.store.bind(identity)
-            except StoreChainMismatch as refused:
-                self._succession = self._recorded_succession(identity, refused)
-            with self.store.transaction() as db:
-                self._kinds = kinds(db, self.decoder)
-                if db.execute("SELECT 1 FROM registries").fetchone() is None:
-                    held = self._bound(db)
-                    db.execute("INSERT INTO registries VALUES (0, ?, ?, ?, 0, 0, 0, 0)",
-                               (int(held["chain_id"]), held.get("genesis", ""), held["registry"]))
+            with self.store.exclusively("audit index set-up", wait=SET_UP_WAIT):  # replicas starting together
+                try:
+                    self.store.bind(identity)
+                except StoreChainMismatch as refused:
+                    self._succession = self._recorded_succession(identity, refused)
+                with self.store.transaction() as db:
+                    self._kinds = kinds(db, self.decoder)
+                    if db.execute("SELECT 1 FROM registries").fetchone() is None:
+                        held = self._bound(db)
+                        db.execute("INSERT INTO registries VALUES (0, ?, ?, ?, 0, 0, 0, 0)",
+                                   (int(held["chain_id"]), held.get("genesis", ""), held["registry"]))
+                self._codecs = {self._kinds[topic]: codec for topic, codec in self.decoder.by_topic.items()}
+                self._facts = {self._kinds[topic] for topic, codec in self.decoder.by_topic.items()
+                               if codec.name in FACT_EVENTS}
+                if self._meta("facts") != facts.VERSION:
+                    # not beside another replica's sync, which adds rows of its own
+                    with self.store.exclusively("audit sync", wait=SET_UP_WAIT):
+                        if self._meta("facts") != facts.VERSION:
+                            self._derive_again()
         except BaseException:
             self.store.close()
             raise
         self._names = {number: name for number, name in self._db.execute("SELECT id, name FROM event_kinds")}
-        self._codecs = {self._kinds[topic]: codec for topic, codec in self.decoder.by_topic.items()}
-        self._facts = {self._kinds[topic] for topic, codec in self.decoder.by_topic.items()
-                       if codec.name in FACT_EVENTS}
-        if self._meta("facts") != facts.VERSION:
-            self._derive_again()
 
     def _recorded_succession(self, identity: dict[str, str], refused: StoreChainMismatch) -> tuple[dict[str, str], int]:
         """The binding the index holds and when the configured registry recorded it as its predecessor; raises
@@ -313,6 +320,12 @@ class RegulatorReader:
             return None, 0
         held, recorded_at = self._succession
         identity = self.registry.identity()
+        with self.store.transaction() as db:
+            bound = self._bound(db)
+            if all(bound.get(key, "").lower() == value.lower() for key, value in identity.items()):
+                # another replica sharing the index followed the succession since this one started
+                self._succession = None
+                return None, 0
         caught_up = 0
         if held.get("genesis") == identity["genesis"]:
             old = Registry.at(self.registry.w3, held["registry"])
