@@ -26,6 +26,7 @@ from crossverify.bench._postgres import PostgresServer
 from crossverify.chain.connection import connect
 from crossverify.format.holder import holder_claim
 from crossverify.keys.holder import generate_holder_key
+from crossverify.regulator.index import RegulatorReader
 from crossverify.service.auth import new_key
 from crossverify.service.console import COOKIE
 from crossverify.store import _lock_key, schema_name
@@ -36,6 +37,7 @@ from .conftest import free_port, rpc
 from .test_flow import Net, _Clock
 
 KEY, DIGEST = new_key()
+PAUSE = 4_242_001  # the test's own advisory lock key, which a trigger makes a transaction wait on
 
 
 @pytest.fixture(scope="module")
@@ -315,22 +317,37 @@ def test_a_regulator_replica_killed_mid_sync_leaves_no_gap_and_no_double(
         replicas: Callable[[Path, int], list[Replica]]) -> None:
     path = config(tmp_path / "regulator.toml", net, node_url, postgres_url, "regulator", "",
                   "[audit]\nchunk = 1\nmax_events = 1")
-    rpc(node_url, "hardhat_mine", [hex(400)])  # a sync long enough to be interrupted
+    rpc(node_url, "hardhat_mine", [hex(100)])
     head = net.w3.eth.block_number
-    regulators = replicas(path, 2)
-    cursor = "SELECT value FROM audit_index.meta WHERE key = 'next_block'"
-    holders: list[int | None] = []
+    held = head - 50  # the sync stops in the middle: the chunk moving its cursor past this block waits for the test
+    # The index is set up here first, so that the pause is in place before either replica syncs (replicas setting
+    # up a new index together: the console test below): a trigger makes the transaction that moves the cursor
+    # past ``held`` wait on an advisory lock the test holds.
+    RegulatorReader(net.registry, postgres_url, circulation=net.circulation).close()
+    with psycopg.connect(postgres_url, autocommit=True) as pause:
+        pause.execute("SELECT pg_advisory_lock(%s)", (PAUSE,))
+        pause.execute(f"""
+            CREATE FUNCTION audit_index.pause() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_advisory_xact_lock_shared({PAUSE}); RETURN NEW; END $$;
+            CREATE TRIGGER pause BEFORE INSERT OR UPDATE ON audit_index.meta FOR EACH ROW
+            WHEN (NEW.key = 'next_block' AND NEW.value::bigint > {held}) EXECUTE FUNCTION audit_index.pause()""")
+        regulators = replicas(path, 2)
+        waiting: list[int] = []
 
-    def syncing() -> bool:  # a replica holds the sync's lock: between rounds nobody does
-        row = query(postgres_url, cursor)
-        holders[:] = [holder_of(postgres_url, "audit index", "audit sync")]
-        return bool(row) and int(row[0][0]) > 5 and holders[0] is not None  # type: ignore[call-overload]
+        def paused() -> bool:
+            waiting[:] = [int(name.rsplit(":", 1)[1]) for name, in pause.execute(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = 0 AND l.objid = %s", (PAUSE,))]
+            return bool(waiting)
 
-    until(syncing, what="the sync to start")
-    [victim] = [r for r in regulators if r.process.pid == holders[0]]
-    victim.kill()
-    stopped_at = int(query(postgres_url, cursor)[0][0])  # type: ignore[call-overload]
-    assert stopped_at <= head, "the sync finished before it could be killed: make the chain longer"
+        until(paused, what="the sync to reach the pause")
+        assert waiting == [holder_of(postgres_url, "audit index", "audit sync")]
+        [victim] = [r for r in regulators if r.process.pid == waiting[0]]
+        victim.kill()
+        cursor = "SELECT value FROM audit_index.meta WHERE key = 'next_block'"
+        stopped_at = int(query(postgres_url, cursor)[0][0])  # type: ignore[call-overload]
+        assert 0 < stopped_at <= held
+        pause.execute("SELECT pg_advisory_unlock(%s)", (PAUSE,))
     until(lambda: int(query(postgres_url, cursor)[0][0]) > head, what="the other replica to finish the sync")  # type: ignore[call-overload]
     indexed = query(postgres_url, "SELECT block_number, log_index FROM audit_index.events "
                                   f"WHERE block_number <= {head}")
