@@ -129,14 +129,25 @@ def closed(sock: socket.socket) -> bool:
         return False
 
 
-def alike(servers: Any, scenario: Callable[[tuple[str, int]], Any], caplog: pytest.LogCaptureFixture) -> Any:
-    """``scenario`` against each server in turn: its results, log lines (but time and request id), metrics and
-    receipts must be the same. Returns the lane's results."""
+def logged(caplog: pytest.LogCaptureFixture, requests: int) -> None:
+    """Wait until ``requests`` requests are logged: a request's metrics and log line are recorded once its answer
+    is written (or its client is gone), so a client may read it first."""
+    deadline = time.perf_counter() + 60  # (the servers' fixture stops time.monotonic)
+    while len([r for r in caplog.records if r.name.startswith("crossverify") and r.getMessage() == "request"]) \
+            < requests:
+        assert time.perf_counter() < deadline, f"fewer than {requests} requests logged"
+        time.sleep(0.01)
+
+
+def alike(servers: Any, scenario: Callable[[tuple[str, int]], Any], caplog: pytest.LogCaptureFixture,
+          requests: int) -> Any:
+    """``scenario`` against each server in turn, once it has logged its ``requests`` requests: its results, log
+    lines (but time and request id), metrics and receipts must be the same. Returns the lane's results."""
     seen = []
     for built, address in servers:
         caplog.clear()
         result = scenario(address)
-        time.sleep(0.05)  # the last answer's metrics are recorded after it is written
+        logged(caplog, requests)
         logs = [{k: v for k, v in vars(r).items() if k in ("msg", "name", "levelno", "method", "route", "status",
                                                            "client", "path")}
                 for r in caplog.records if r.name.startswith("crossverify")]
@@ -146,6 +157,7 @@ def alike(servers: Any, scenario: Callable[[tuple[str, int]], Any], caplog: pyte
         receipts = built.state.context.outbox.store.db.execute(
             "SELECT purpose, reference, state FROM sealed_receipts ORDER BY purpose, reference").fetchall()
         seen.append((result, logs, metrics, receipts))
+        assert len([r for r in logs if r["msg"] == "request"]) == requests
     assert seen[0] == seen[1]
     return seen[0][0]
 
@@ -203,7 +215,7 @@ def test_one_connection_of_every_kind_of_request(servers: Any, genuine: bytes,
                     answers += read(sock, 1)
         return answers
 
-    answers = alike(servers, scenario, caplog)
+    answers = alike(servers, scenario, caplog, requests=len(requests))
     statuses = [int(a[9:12]) for a in answers]
     assert statuses == [200, 200, 200, 200, 200, 200, 422, 422, 200, 200, 200, 401, 401, 403, 200, 401, 200, 200,
                         200, 200, 200, 200, 405, 405, 307, 200]
@@ -226,7 +238,7 @@ def test_pipelined_requests_are_answered_in_order(servers: Any, genuine: bytes,
             sock.sendall(together)
             return read(sock, 6), closed(sock)
 
-    answers, ended = alike(servers, scenario, caplog)
+    answers, ended = alike(servers, scenario, caplog, requests=6)
     assert [int(a[9:12]) for a in answers] == [200, 200, 200, 401, 200, 200] and ended
     assert b"connection: close\r\n" in answers[-1]
 
@@ -257,10 +269,9 @@ def test_bodies_split_slow_oversized_or_abandoned(servers: Any, genuine: bytes,
             sock.sendall(request(body=genuine)[:-10])
         with socket.create_connection(address, timeout=10) as sock:
             sock.sendall(request("?purpose=ACCTOPEN&case=gone", genuine))
-        time.sleep(0.5)
         return out
 
-    split, late, late_closed, large, large_closed = alike(servers, scenario, caplog)
+    split, late, late_closed, large, large_closed = alike(servers, scenario, caplog, requests=5)
     assert split.startswith(b"HTTP/1.1 200") and b'"state":"queued"' in split
     assert late[0].startswith(b"HTTP/1.1 408") and late_closed
     assert large[0].startswith(b"HTTP/1.1 413") and large_closed
@@ -281,7 +292,7 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
                 answers += read(sock, 1)
             return answers
 
-    answers = alike(servers, scenario, caplog)
+    answers = alike(servers, scenario, caplog, requests=64)
     assert [int(a[9:12]) for a in answers] == [200] * 60 + [429] * 4
     assert b"retry-after: " in answers[-1]
 
