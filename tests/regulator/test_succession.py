@@ -18,7 +18,7 @@ from crossverify.regulator.queries import Supervision
 from ..conftest import Consortium, deposit_certificates
 from ..issuer.test_issuance import client
 from ..issuer.test_succession import moved, successor
-from ..postgres import Locate
+from ..postgres import Locate, empty
 
 
 def test_the_index_follows_a_recorded_successor_and_counts_each_batch_once(consortium: Consortium,
@@ -82,3 +82,33 @@ def test_a_registry_that_does_not_record_the_index_s_as_predecessor_is_refused(c
     unrelated = successor(c, record=False)
     with pytest.raises(StoreChainMismatch, match="does not record"):
         RegulatorReader(unrelated.registry, tmp_path / "audit.sqlite")
+
+
+def test_replicas_sharing_an_index_follow_a_succession_once(consortium: Consortium, postgres_url: str,
+                                                             tmp_path: Path) -> None:
+    """Two regulator replicas started for the successor before either synced: the first to sync moves the shared
+    index; the other then finds it moved and carries on (it once moved it again: a second era, a second
+    predecessor binding, and a unique-key failure)."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 2, start=40))
+    issuer.run()
+    reader = RegulatorReader(c.registry, postgres_url)
+    reader.sync()
+    reader.close()
+    issuer.journal.close()
+    new = successor(c)
+    pipeline = moved(new, tmp_path)
+    pipeline.rebind()
+    pipeline.run()
+    one, other = RegulatorReader(new.registry, postgres_url), RegulatorReader(new.registry, postgres_url)
+    try:
+        assert one.pending_succession is not None and other.pending_succession is not None
+        assert one.sync().followed is not None
+        assert other.sync().followed is None
+        assert [r.era for r in other.registries()] == [0, 1] and other.pending_succession is None
+        assert sum(k.startswith("predecessor.") for k in other.store.binding()) == 3  # one predecessor's keys
+    finally:
+        one.close()
+        other.close()
+        empty(postgres_url)
