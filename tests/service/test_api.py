@@ -105,6 +105,7 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
     assert not bank_api.post("/v1/verifications", content=b"not a bundle").json()["valid"]
 
 
+@pytest.mark.usefixtures("still_limits")
 def test_institutions_are_authenticated_limited_and_capped(consortium: Consortium, tmp_path: Path,
                                                            bank_api: TestClient) -> None:
     anonymous = TestClient(bank_api.app)

@@ -66,6 +66,7 @@ def test_a_resident_collects_with_the_code_once(consortium: Consortium, issuer_a
         assert secret not in logged
 
 
+@pytest.mark.usefixtures("still_limits")
 def test_wrong_codes_lock_the_pickup(consortium: Consortium, issuer_api: TestClient) -> None:  # noqa: F811
     resident = TestClient(issuer_api.app)
     jwk = public_jwk(generate_holder_key().public_key())

@@ -138,6 +138,7 @@ def test_the_page_verifies_without_a_key_and_records_no_receipt(consortium: Cons
     assert "/resident/verifications" in anonymous.get("/openapi.json").json()["paths"]
 
 
+@pytest.mark.usefixtures("still_limits")
 def test_the_page_is_limited_per_address(consortium: Consortium, tmp_path: Path) -> None:
     from crossverify.config import Config, NetworkSettings, ServiceSettings, VerifierSettings
     from crossverify.service.app import create_app
