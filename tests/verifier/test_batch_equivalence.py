@@ -86,3 +86,24 @@ def test_batched_verdicts_are_those_of_one_bundle_at_a_time(
         max_age: dict[str, int]) -> None:
     verifier = VerifierClient(Registry(batches, revoked), Policy(max_age), clock=lambda: NOW)  # type: ignore[arg-type]
     assert verifier.verify_many(bundles) == [verifier.verify(b) for b in bundles]
+
+
+TEXTS = [*POOL, _GENUINE[1].dumps(), _GENUINE[4].redact(["name"]).dumps().encode(), "{", b"\xff", "[]"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.fixed_dictionaries({root: batch_statuses for root in ROOTS}),
+       st.dictionaries(st.sampled_from([b.document_digest() for b in _GENUINE]), records, max_size=3),
+       st.lists(st.lists(st.sampled_from(TEXTS), max_size=6), max_size=3),
+       st.sampled_from([b.document_digest() for b in _GENUINE]), records)
+def test_batches_prepared_ahead_are_completed_as_verify_many_with_what_the_registry_says_then(
+        batches: dict[bytes, DocumentStatus], revoked: dict[bytes, RevocationRecord], items: list[list[object]],
+        later: bytes, record: RevocationRecord) -> None:
+    """``prepare`` then ``complete``, with other batches prepared in between (as the service's queue does), gives
+    ``verify_many``'s reports; what the registry says is read at ``complete``: a revocation recorded after a
+    batch was prepared is in its reports."""
+    registry = Registry(batches, revoked)
+    verifier = VerifierClient(registry, clock=lambda: NOW)  # type: ignore[arg-type]
+    prepared = [verifier.prepare(batch) for batch in items]  # type: ignore[arg-type]
+    revoked[later] = record
+    assert [verifier.complete(p) for p in prepared] == [verifier.verify_many(b) for b in items]  # type: ignore[arg-type]

@@ -129,6 +129,22 @@ def test_revoked_document_says_why(consortium: Consortium, issued: list[Bundle],
     assert all(r.valid for i, r in enumerate(reports) if i != 2)
 
 
+def test_a_batch_prepared_before_a_revocation_and_completed_after_it_reports_it(consortium: Consortium,
+                                                                               issued: list[Bundle]) -> None:
+    """``prepare`` reads no status: a batch prepared before a document's revocation was mined and completed after
+    it reports the document revoked, as ``verify_many`` then does; the other documents pass."""
+    c = consortium
+    client = verifier(c)
+    texts = [b.dumps() for b in issued]
+    prepared = client.prepare(texts)
+    assert all(r.valid for r in client.complete(client.prepare(texts)))
+    c.registry.transact(lambda f: f.revokeDocument(issued[2].document_digest(), RevocationReason.FRAUD),
+                        c.issuer_admin)
+    reports = client.complete(prepared)
+    assert only_failure(reports[2]) == "not_revoked" and all(r.valid for i, r in enumerate(reports) if i != 2)
+    assert reports == client.verify_many(texts)
+
+
 def test_revoked_batch(consortium: Consortium, issued: list[Bundle]) -> None:
     c = consortium
     c.registry.transact(lambda f: f.revokeBatch(issued[0].proof.batch_root, RevocationReason.FRAUD), c.issuer_admin)

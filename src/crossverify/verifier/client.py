@@ -133,6 +133,16 @@ class VerificationReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch :meth:`VerifierClient.prepare` checked as far as it can without reading the registry: per item,
+    its bundle (if readable), its checks so far, its digest (if it goes on to the registry's checks) and its
+    presentation; and the (issuer id, batch root, digest) of those that go on, in their order. Read only."""
+
+    parsed: Sequence[tuple[Bundle | None, Sequence[Check], bytes | None, Presentation | None]]
+    triples: Sequence[tuple[bytes, bytes, bytes]]
+
+
 @dataclass(frozen=True)
 class Policy:
     """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, the largest
@@ -197,26 +207,40 @@ class VerifierClient:
                     attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
         """Check many bundles or presentations, reading the registry for all of them in batched calls.
         ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
+        with collector_paused():
+            return self.complete(self.prepare(bundles, attachments))
+
+    def prepare(self, bundles: Sequence[Bundleish],
+                attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> Prepared:
+        """The first half of :meth:`verify_many`: every check that needs no status read (reading, digests,
+        proofs, registry and suite, the holder's signature, the presentations' challenges consumed). Its
+        reports come from :meth:`complete`, whose reads are made when it is called, not before: a service can
+        prepare one batch while another's reads are out."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        with collector_paused():
-            return self._verify_many(bundles, attachments)
-
-    def _verify_many(self, bundles: Sequence[Bundleish],
-                     attachments: Sequence[Mapping[str, bytes] | None] | None) -> list[VerificationReport]:
         parsed = self._offline_all(bundles, attachments, self._wall_clock())
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
+        return Prepared(parsed, triples)
+
+    def complete(self, prepared: Prepared) -> list[VerificationReport]:
+        """The second half of :meth:`verify_many`: the registry read for the prepared bundles (the statuses as
+        of the latest block now, and its time), the checks on what it says, and every report, in order."""
+        with collector_paused():
+            return self._complete(prepared)
+
+    def _complete(self, prepared: Prepared) -> list[VerificationReport]:
         if self._clock is None:  # the chain's clock, read in the same round trip as the statuses
-            statuses, now = self.registry.bulk_statuses_at(triples)
+            statuses, now = self.registry.bulk_statuses_at(prepared.triples)
         else:
-            statuses, now = self.registry.bulk_statuses(triples), self._clock()
+            statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         # The documents of one batch share their status (one object), header and batch size: their online
         # checks are the same immutable objects, computed once.
         online: dict[tuple[object, ...], tuple[Check, ...]] = {}
         position = 0
         reports = []
-        for bundle, checks, digest, presentation in parsed:
+        for bundle, offline, digest, presentation in prepared.parsed:
+            checks: Sequence[Check] = offline
             if bundle is not None and digest is not None:
                 s, p = statuses[position], bundle.proof
                 position += 1
@@ -224,7 +248,7 @@ class VerifierClient:
                 found = online.get(key)
                 if found is None:
                     found = online[key] = tuple(self._online(bundle, s, now))
-                checks += found
+                checks = (*offline, *found)
             if len(checks) < len(CHECKS):  # checks are added in the order of CHECKS; some did not run
                 by_name = {c.name: c for c in checks}
                 checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
