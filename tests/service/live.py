@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import uvicorn
 
 from crossverify.config import ServiceSettings
@@ -31,3 +32,19 @@ def serving(app: Any, settings: ServiceSettings) -> Iterator[tuple[str, int]]:
         live.should_exit = True
         thread.join(timeout=30)
         assert not thread.is_alive(), "the service did not stop"
+
+
+def until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Wait until ``condition()`` holds, at most ``timeout`` seconds (on ``perf_counter``: some fixtures stop
+    ``time.monotonic``)."""
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        assert time.perf_counter() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def logged(caplog: pytest.LogCaptureFixture, requests: int) -> None:
+    """Wait until ``requests`` requests are logged: a request's metrics and log line are recorded once its answer
+    is written (or its client is gone), so a client may read it first."""
+    until(lambda: len([r for r in caplog.records if r.name.startswith("crossverify") and r.getMessage() == "request"])
+          >= requests, f"{requests} requests to be logged", timeout=60)

@@ -36,7 +36,7 @@ from crossverify.session import Session
 from crossverify.verifier.client import Check, Outcome, VerificationReport
 
 from ..conftest import Consortium, deposit_certificates
-from .live import serving
+from .live import logged, serving
 
 BANK, REGULATOR = new_key(), new_key()
 BODY_TIMEOUT, LIMIT = 1.0, 64 * 1024
@@ -127,16 +127,6 @@ def closed(sock: socket.socket) -> bool:
         return True
     except TimeoutError:
         return False
-
-
-def logged(caplog: pytest.LogCaptureFixture, requests: int) -> None:
-    """Wait until ``requests`` requests are logged: a request's metrics and log line are recorded once its answer
-    is written (or its client is gone), so a client may read it first."""
-    deadline = time.perf_counter() + 60  # (the servers' fixture stops time.monotonic)
-    while len([r for r in caplog.records if r.name.startswith("crossverify") and r.getMessage() == "request"]) \
-            < requests:
-        assert time.perf_counter() < deadline, f"fewer than {requests} requests logged"
-        time.sleep(0.01)
 
 
 def alike(servers: Any, scenario: Callable[[tuple[str, int]], Any], caplog: pytest.LogCaptureFixture,

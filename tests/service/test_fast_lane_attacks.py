@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +28,7 @@ from crossverify.service import auth, server
 
 from ..conftest import Consortium, deposit_certificates
 from . import test_fast_lane as equivalence
-from .live import serving
+from .live import serving, until
 from .test_fast_lane import BANK, REGULATOR, SETTINGS, alike, app, closed, node_away_once, normal, read, request
 
 servers, genuine = equivalence.servers, equivalence.genuine  # the fixtures: the two servers, a valid bundle
@@ -45,13 +45,6 @@ def added(raw: bytes, *lines: str) -> bytes:
 def answered(built: FastAPI) -> float:
     """How many verifications ``built`` has answered (200)."""
     return built.state.context.requests_total.labels(ROUTE, "200")._value.get()  # type: ignore[no-any-return]
-
-
-def until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.perf_counter() + 30  # (the servers' fixture stops time.monotonic)
-    while not condition():
-        assert time.perf_counter() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def until_settled(built: FastAPI, wanted: float) -> float:
@@ -366,10 +359,8 @@ def test_clients_of_one_batch_each_get_their_own_verdict(consortium: Consortium,
         thread.join(20)
     assert not verdicts[6]["valid"] and verdicts[6]["receipt"] is None
     outbox = built.state.context.outbox
-    deadline = time.monotonic() + 10
-    while len(outbox.store.db.execute("SELECT * FROM sealed_receipts").fetchall()) < 6:  # the one that left
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    until(lambda: len(outbox.store.db.execute("SELECT * FROM sealed_receipts").fetchall()) >= 6,
+          "the receipts, the one that left included", timeout=10)
     for i, bundle in enumerate(bundles):
         digest = bundle.document_digest()
         commitment = outbox.find(digest, "ACCTOPEN", f"case-{i}")
