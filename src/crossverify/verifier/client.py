@@ -208,7 +208,7 @@ class VerifierClient:
         """Check many bundles or presentations, reading the registry for all of them in batched calls.
         ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
         with collector_paused():
-            return self.complete(self.prepare(bundles, attachments))
+            return self._complete(self.prepare(bundles, attachments))
 
     def prepare(self, bundles: Sequence[Bundleish],
                 attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> Prepared:
