@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from crossverify import errors
-from crossverify.chain.connection import chain_time
+from crossverify.chain.connection import chain_time, rpc
 from crossverify.chain.records import DocumentStatus, RevocationReason
 from crossverify.chain.registry import Registry
 from crossverify.chain.typed_data import AnchorRequest, Domain, RevocationRequest, key_proof, sign
@@ -128,13 +128,25 @@ def web3_statuses(registry: Registry, triples: list[tuple[bytes, bytes, bytes]])
 
 
 def check_equivalence(c: Chain, plan: dict[str, Any], triples: list[tuple[bytes, bytes, bytes]]) -> None:
-    """On a fresh snapshot: build ``plan``, then every fast read must answer as web3's path does."""
+    """On a fresh snapshot: build ``plan``, then every fast read must answer as web3's path does.
+
+    The reads as of a block (``statuses_at_head``) too, whatever head they are lent: none, the block before the
+    plan (every change since made a block: a head lent from before must not hide one), the block itself, and,
+    once the plan is reverted (the chain reorganised under it), the plan's block, which the chain no longer has."""
     snapshot = c.w3.testing.snapshot()
+    before_expected = web3_statuses(c.registry, triples)
+    _, before = c.registry.statuses_at_head(triples)
     try:
         revoked = build(c, plan)
         expected = web3_statuses(c.registry, triples)
         assert c.registry.document_statuses(triples) == expected
         assert c.registry.bulk_statuses(triples) == expected
+        assert before.hash != _latest_hash(c.w3)  # the plan adds keys, at least
+        statuses, head = c.registry.statuses_at_head(triples, before)
+        assert (statuses, head.hash, head.time) == (expected, _latest_hash(c.w3), chain_time(c.w3))
+        assert c.registry.statuses_at_head(triples)[0] == expected
+        assert c.registry.statuses_at_head(triples, head) == (expected, head)
+        assert c.registry.statuses_at_head(triples[:3], head)[0] == expected[:3]
         digests = [d for _, _, d in triples]
         assert c.registry.revoked_documents(issuer_id_code(ISSUER), digests) == [
             i for i, d in enumerate(digests) if d in revoked]
@@ -142,6 +154,23 @@ def check_equivalence(c: Chain, plan: dict[str, Any], triples: list[tuple[bytes,
         check_reverts(c.registry)
     finally:
         c.w3.testing.revert(snapshot)
+    statuses, after_revert = c.registry.statuses_at_head(triples, head)
+    assert (statuses, after_revert.hash) == (before_expected, _latest_hash(c.w3))
+
+
+def check_equivalence_by_number(c: Chain, plan: dict[str, Any], triples: list[tuple[bytes, bytes, bytes]]) -> None:
+    """:func:`check_equivalence` read as from a node before EIP-1898: each read at a block names it by its number
+    (with the header at that number checked in the same round trip)."""
+    node = rpc(c.registry.w3)
+    node.block_hashes = False
+    try:
+        check_equivalence(c, plan, triples)
+    finally:
+        node.block_hashes = True
+
+
+def _latest_hash(w3: Web3) -> bytes:
+    return bytes(w3.eth.get_block("latest")["hash"])
 
 
 def check_reverts(registry: Registry) -> None:

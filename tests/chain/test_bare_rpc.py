@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from web3 import HTTPProvider, Web3
 
 from crossverify.chain.connection import chain_time, rpc
+from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry
-from crossverify.errors import NodeUnavailable
+from crossverify.errors import NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.verifier.client import VerifierClient
@@ -34,17 +35,36 @@ class Node:
 
     url: str
     requests: list[list[str]] = field(default_factory=list)
+    #: The block parameter of each ``eth_call``.
+    blocks: list[Any] = field(default_factory=list)
     refuse_batches: bool = False
+    #: Answer a block asked for by its hash with an error, as nodes from before EIP-1898 do.
+    refuse_block_hashes: bool = False
     close_after_answer: bool = False
+    #: Answer every ``eth_getBlockByNumber`` with an error object.
+    refuse_headers: bool = False
+    #: What happens on the chain before the request of each position (from 0) is answered.
+    before: dict[int, Callable[[], None]] = field(default_factory=dict)
 
 
-def _answer(tester: Any, request: dict[str, Any]) -> dict[str, Any]:
+def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]:
     method, params = request["method"], request["params"]
     try:
         if method == "eth_call":
-            result: Any = tester.call({"from": tester.get_accounts()[0], **params[0]}, params[1])
+            block = params[1]
+            state.blocks.append(block)
+            if isinstance(block, dict):
+                if state.refuse_block_hashes:
+                    raise ValueError("invalid argument 1: json: cannot unmarshal object into Go value of type string")
+                block = tester.get_block_by_hash(block["blockHash"])["number"]
+            elif block.startswith("0x"):
+                block = int(block, 16)
+            result: Any = tester.call({"from": tester.get_accounts()[0], **params[0]}, block)
         elif method == "eth_getBlockByNumber":
-            block = tester.get_block_by_number(params[0])
+            if state.refuse_headers:
+                raise ValueError("header not found")
+            number = params[0]
+            block = tester.get_block_by_number(int(number, 16) if number.startswith("0x") else number)
             result = {"number": hex(block["number"]), "hash": block["hash"], "timestamp": hex(block["timestamp"])}
         elif method == "eth_chainId":
             result = hex(tester.backend.chain.chain_id)
@@ -71,7 +91,9 @@ def node(consortium: Consortium) -> Iterator[Node]:
                 answer: Any = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batches"}}
             else:
                 with lock:
-                    answer = [_answer(tester, r) for r in payload] if batch else _answer(tester, payload)
+                    if (change := state.before.pop(len(state.requests) - 1, None)) is not None:
+                        change()
+                    answer = [_answer(tester, r, state) for r in payload] if batch else _answer(tester, payload, state)
             body = json.dumps(answer).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -97,32 +119,67 @@ def _bundles(c: Consortium, n: int) -> list[Any]:
     return list(batch.bundles(c.w3.eth.chain_id, c.registry.address))
 
 
-@pytest.mark.parametrize("documents", [DIRECT_READS, DIRECT_READS + 1])
-def test_verify_many_reads_the_chain_in_one_request(consortium: Consortium, node: Node, documents: int) -> None:
+def _verifier(c: Consortium, node: Node) -> VerifierClient:
+    verifier = VerifierClient(Registry.at(Web3(HTTPProvider(node.url)), c.registry.address))
+    verifier._chain_id = c.w3.eth.chain_id  # the session checks it once, at connection
+    verifier._suite = c.registry.crypto_suite()  # read once per client, as the chain id
+    return verifier
+
+
+@pytest.mark.parametrize("documents", [1, DIRECT_READS + 1])
+def test_verify_many_reads_the_chain_in_one_request_at_a_block_it_knows(consortium: Consortium, node: Node,
+                                                                       documents: int) -> None:
+    """A verifier new to the latest block reads its header, then everything at it (by its hash), in one request:
+    the batch's status, which documents are revoked, and the header again. At the same block, the next batch
+    asks only which of its documents are revoked, and the latest header, in one request."""
     bundles = _bundles(consortium, documents)
-    registry = Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address)
-    verifier = VerifierClient(registry)
-    verifier._chain_id = consortium.w3.eth.chain_id  # the session checks it once, at connection
-    verifier._suite = consortium.registry.crypto_suite()  # read once per client, as the chain id
+    verifier = _verifier(consortium, node)
     reports = verifier.verify_many(bundles)
     assert all(r.valid for r in reports), [r.failed for r in reports]
-    if documents <= DIRECT_READS:  # each document's status in one view, and the clock
-        assert node.requests == [["eth_call", "eth_getBlockByNumber"]]
-    else:  # the batch's status, which documents are revoked, and the clock
-        assert node.requests == [["eth_call", "eth_call", "eth_getBlockByNumber"]]
+    assert node.requests == [["eth_getBlockByNumber"], ["eth_call", "eth_call", "eth_getBlockByNumber"]]
+    head = {"blockHash": to_hex(consortium.w3.eth.get_block("latest")["hash"])}
+    assert node.blocks == [head, head]
     assert [r.checks for r in reports] == [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+    again = verifier.verify_many(bundles[:1])
+    assert node.requests[2:] == [["eth_call", "eth_getBlockByNumber"]] and node.blocks[2:] == [head]
+    assert again[0].checks == reports[0].checks
 
 
 def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium, node: Node) -> None:
     bundles = _bundles(consortium, 2)
     node.refuse_batches = True
-    verifier = VerifierClient(Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address))
-    verifier._chain_id = consortium.w3.eth.chain_id
-    verifier._suite = consortium.registry.crypto_suite()
+    verifier = _verifier(consortium, node)
     assert all(r.valid for r in verifier.verify_many(bundles))
-    assert node.requests[1:] == [["eth_call"], ["eth_getBlockByNumber"]]
+    assert node.requests[2:] == [["eth_call"], ["eth_call"], ["eth_getBlockByNumber"]]
     assert all(r.valid for r in verifier.verify_many(bundles))  # refused once, not asked to batch again
-    assert len(node.requests) == 5
+    assert len(node.requests) == 7
+
+
+def test_a_node_that_refuses_block_hashes_is_asked_by_number(consortium: Consortium, node: Node) -> None:
+    """A node from before EIP-1898 answers a block asked for by its hash with an error: the reads ask for it by
+    its number from then on (once the same views at the number answer, and the block is still the latest)."""
+    bundles = _bundles(consortium, 3)
+    node.refuse_block_hashes = True
+    verifier = _verifier(consortium, node)
+    reports = verifier.verify_many(bundles)
+    assert [r.checks for r in reports] == [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+    head = consortium.w3.eth.get_block("latest")
+    assert node.blocks == [{"blockHash": to_hex(head["hash"])}, {"blockHash": to_hex(head["hash"])},
+                           hex(head["number"]), hex(head["number"])]
+    assert rpc(verifier.registry.w3).block_hashes is False
+    consortium.registry.transact(lambda f: f.revokeDocument(bundles[1].document_digest(), 1), consortium.issuer_admin)
+    reports = verifier.verify_many(bundles)
+    assert [r.valid for r in reports] == [True, False, True]
+    assert all(isinstance(b, str) for b in node.blocks[4:])
+
+
+def test_a_node_answering_the_latest_header_with_an_error_fails_by_name(consortium: Consortium, node: Node) -> None:
+    """The latest header read alone (a verifier new to the block) fails as the views do: a named error, which
+    the service answers as the node's failure."""
+    bundles = _bundles(consortium, 1)
+    node.refuse_headers = True
+    with pytest.raises(TransactionFailed, match=r"eth_getBlockByNumber.*header not found"):
+        _verifier(consortium, node).verify_many(bundles)
 
 
 def test_a_kept_alive_connection_the_node_closed_is_reopened(consortium: Consortium, node: Node) -> None:
@@ -181,3 +238,31 @@ def test_statuses_decode_as_eth_abi_decodes_them(statuses: list[Any], flip: tupl
     assert fast is None or fast == expected
     if flip is None and not cut:
         assert fast == expected
+
+
+def test_a_node_asked_by_number_is_not_read_at_another_block_of_that_height(consortium: Consortium,
+                                                                           node: Node) -> None:
+    """Asked by number (a node before EIP-1898), a read takes the header at that number in the same request: a
+    chain reorganised, between the latest header's read and the read at its number, to another block of that
+    height (one where the batch is not revoked) is not read as the first block, nor kept as it for when the
+    chain comes back to it."""
+    c = consortium
+    tester = c.w3.provider.ethereum_tester  # type: ignore[attr-defined]
+    bundles = _bundles(c, 2)
+    before = tester.take_snapshot()
+    c.registry.transact(lambda f: f.revokeBatch(bundles[0].proof.batch_root, RevocationReason.FRAUD), c.issuer_admin)
+    revoked = tester.take_snapshot()
+    tester.revert_to_snapshot(before)
+    c.w3.testing.mine()  # another block of the same height, where the batch is not revoked
+    other = tester.take_snapshot()
+    tester.revert_to_snapshot(revoked)
+    verifier = _verifier(c, node)
+    rpc(verifier.registry.w3).block_hashes = False
+    node.before[1] = lambda: tester.revert_to_snapshot(other)  # once the latest header is read
+    with pytest.raises(TransactionFailed, match="reorganised"):
+        verifier.verify_many(bundles)
+    assert node.requests[1][-2:] == ["eth_getBlockByNumber", "eth_getBlockByNumber"]
+    tester.revert_to_snapshot(revoked)  # and back
+    reports = verifier.verify_many(bundles)
+    assert [r.checks for r in reports] == [r.checks for r in VerifierClient(c.registry).verify_many(bundles)]
+    assert not any(r.valid for r in reports)

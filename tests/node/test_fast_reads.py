@@ -15,7 +15,7 @@ from crossverify.chain.typed_data import Domain, key_proof
 from crossverify.consortium.operator import OperatorClient
 from crossverify.format.codes import issuer_id_code
 
-from ..chain.fast_reads import ISSUER, Chain, check_equivalence, plans, queries
+from ..chain.fast_reads import ISSUER, Chain, check_equivalence, check_equivalence_by_number, plans, queries
 from ..conftest import labelled_test_key
 
 GASLESS = {"gasPrice": 0}
@@ -41,3 +41,10 @@ def chain(node_url: str, dev_accounts: list[LocalAccount]) -> Chain:
 def test_fast_reads_match_web3_on_a_node(chain: Chain, plan: dict[str, Any],
                                          triples: list[tuple[bytes, bytes, bytes]]) -> None:
     check_equivalence(chain, plan, triples)
+
+
+@settings(max_examples=8, deadline=None)
+@given(plan=plans(), triples=queries())
+def test_fast_reads_by_block_number_match_web3_on_a_node(chain: Chain, plan: dict[str, Any],
+                                                         triples: list[tuple[bytes, bytes, bytes]]) -> None:
+    check_equivalence_by_number(chain, plan, triples)

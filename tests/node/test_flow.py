@@ -107,6 +107,15 @@ def test_issue_verify_revoke_audit_over_http(net: Net, tmp_path: Path) -> None:
     admin = net.issuer(tmp_path, "admin", sender=net.admin)
     admin.revoke_document(bundles[1].document_digest(), RevocationReason.SUPERSEDED)
     assert verifier.verify(bundles[1]).failed[0].name == "not_revoked"
+    # At one block a verifier keeps its batches' statuses: each document's revocation is still read every time;
+    # a block undone (a reorganised chain) is seen as such.
+    assert [r.valid for r in verifier.verify_many(bundles[:3])] == [True, False, True]
+    snapshot = net.w3.testing.snapshot()
+    admin.revoke_batch(bundles[0].proof.batch_root, RevocationReason.FRAUD)
+    assert not any(r.valid for r in verifier.verify_many(bundles[:3]))
+    net.w3.testing.revert(snapshot)
+    assert verifier.verify_many(bundles[:3]) == VerifierClient(net.registry).verify_many(bundles[:3])
+    assert [r.valid for r in verifier.verify_many(bundles[:3])] == [True, False, True]
 
     reader = RegulatorReader(net.registry, tmp_path / "audit.sqlite", chunk=5)
     reader.sync()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from crossverify import (
     seal_batch,
 )
 from crossverify.chain.records import ProposalKind
+from crossverify.chain.registry import Registry
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient, collector_paused
@@ -145,6 +147,36 @@ def test_a_batch_prepared_before_a_revocation_and_completed_after_it_reports_it(
     assert reports == client.verify_many(texts)
 
 
+def test_a_verifier_warm_at_a_block_sees_every_change_the_next_block_makes(consortium: Consortium,
+                                                                           issued: list[Bundle]) -> None:
+    """A verifier keeps what the registry said of a batch at the latest block, and its checks: every change after
+    (a document revoked, the key compromised, the batch revoked, the issuer suspended) makes a block, and its next
+    batch answers as a verifier that kept nothing; a snapshot reverted (a reorganised chain) likewise."""
+    c = consortium
+    warm, texts = verifier(c), [b.dumps() for b in issued]
+    assert all(r.valid for r in warm.verify_many(texts)) and all(r.valid for r in warm.verify_many(texts[:3]))
+    snapshot = c.w3.testing.snapshot()
+    changes = [
+        lambda: c.registry.transact(lambda f: f.revokeDocument(issued[2].document_digest(), RevocationReason.FRAUD),
+                                    c.issuer_admin),
+        lambda: c.registry.transact(lambda f: f.markKeyCompromised(c.signing_key.address, 1), c.issuer_admin),
+        lambda: c.registry.transact(lambda f: f.revokeBatch(issued[0].proof.batch_root, RevocationReason.FRAUD),
+                                    c.issuer_admin),
+        lambda: c.govern(ProposalKind.SUSPEND_ISSUER, c.issuer_id),
+    ]
+    failed = []
+    for change in changes:
+        change()
+        reports = warm.verify_many(texts)
+        assert reports == verifier(c).verify_many(texts)
+        failed.append(({x.name for x in reports[2].failed}, {x.name for x in reports[5].failed}))
+    assert [five for _, five in failed] == [set(), {"key_not_compromised"}, {"key_not_compromised", "not_revoked"},
+                                            {"key_not_compromised", "not_revoked", "issuer_in_good_standing"}]
+    assert all("not_revoked" in two for two, _ in failed)
+    c.w3.testing.revert(snapshot)
+    assert all(r.valid for r in warm.verify_many(texts))
+
+
 def test_revoked_batch(consortium: Consortium, issued: list[Bundle]) -> None:
     c = consortium
     c.registry.transact(lambda f: f.revokeBatch(issued[0].proof.batch_root, RevocationReason.FRAUD), c.issuer_admin)
@@ -240,3 +272,35 @@ def test_the_collector_is_paused_for_a_batch_and_resumed_after_the_last(consorti
         assert client.verify_many([issued[0].dumps()])[0].valid and not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_verifier_keeps_no_older_block_over_a_change_another_thread_saw(consortium: Consortium,
+                                                                          issued: list[Bundle],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads on one verifier: one's read of a block ends after the other read the next block, where a
+    document was revoked. Whichever block the verifier keeps, every batch after reads the revocation."""
+    c = consortium
+    client, texts = verifier(c), [b.dumps() for b in issued]
+    assert all(r.valid for r in client.verify_many(texts))
+    read, answered, go = Registry.statuses_at_head, threading.Event(), threading.Event()
+
+    def late(self: Registry, *args: Any) -> Any:
+        found = read(self, *args)
+        if threading.current_thread() is slow:
+            answered.set()
+            go.wait(30)
+        return found
+
+    monkeypatch.setattr(Registry, "statuses_at_head", late)
+    earlier: list[Any] = []
+    slow = threading.Thread(target=lambda: earlier.append(client.verify_many(texts)))
+    slow.start()
+    assert answered.wait(30)
+    c.registry.transact(lambda f: f.revokeDocument(issued[2].document_digest(), RevocationReason.FRAUD),
+                        c.issuer_admin)
+    assert [r.valid for r in client.verify_many(texts)] == [i != 2 for i in range(len(texts))]
+    go.set()
+    slow.join(30)
+    assert all(r.valid for r in earlier[0])  # read at the block before the revocation, and kept last
+    assert client._seen is not None and client._seen.head.hash != bytes(c.w3.eth.get_block("latest")["hash"])
+    assert client.verify_many(texts) == verifier(c).verify_many(texts)

@@ -25,6 +25,7 @@ from eth.abc import SignedTransactionAPI, StateAPI
 from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
 from eth.vm.spoof import SpoofTransaction
 from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import BlockNotFound
 from eth_tester.exceptions import TransactionFailed as TesterTransactionFailed
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.exceptions import Web3RPCError
@@ -149,6 +150,8 @@ class JsonRpc:
         self._embedded = w3 if self._tester is not None else None
         self._local = threading.local()
         self._batches = True
+        #: Whether the node takes a block by its hash where a block is asked for (EIP-1898); set when it refused.
+        self.block_hashes = True
         if self._tester is None:
             url = urlsplit(str(getattr(provider, "endpoint_uri", "")))
             if url.scheme not in ("http", "https") or not url.hostname:
@@ -211,16 +214,31 @@ class JsonRpc:
         if method == "eth_call":
             request, block = params
             try:
-                return tester.call({"from": _tester_account(tester), **request}, block)
+                return tester.call({"from": _tester_account(tester), **request}, _tester_block(tester, block))
+            except BlockNotFound as exc:  # answered as a node answers a block it does not have
+                raise Web3RPCError(f"eth_call: {exc}", rpc_response={
+                    "jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": f"header not found: {exc}"}}
+                                   ) from exc
             except TesterTransactionFailed as exc:  # answered as a node answers a revert, in an error object
                 message = f"execution reverted: {exc}"  # eth-tester's text holds the revert data
                 raise Web3RPCError(f"eth_call: {message}", rpc_response={
                     "jsonrpc": "2.0", "id": 1, "error": {"code": 3, "message": message}}) from exc
         if method == "eth_getBlockByNumber":
             block = params[0]
-            return tester.get_block_by_number(int(block, 16) if block.startswith("0x") else block)
+            try:
+                return tester.get_block_by_number(int(block, 16) if block.startswith("0x") else block)
+            except BlockNotFound:  # a node answers null for a block it does not have
+                return None
         assert self._embedded is not None  # anything else through the provider, without middleware
         return _result(self._embedded.provider.make_request(RPCEndpoint(method), list(params)), method)
+
+
+def _tester_block(tester: EthereumTester, block: Any) -> Any:
+    """eth-tester's block for a JSON-RPC block parameter: a tag, a hex number, or (EIP-1898) ``{"blockHash": ...}``
+    (:class:`BlockNotFound` if it has no such block)."""
+    if isinstance(block, str):
+        return int(block, 16) if block.startswith("0x") else block
+    return tester.get_block_by_hash(block["blockHash"])["number"]
 
 
 class _Closed(Exception):

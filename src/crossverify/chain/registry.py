@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, ClassVar, Self
@@ -24,7 +24,15 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, ContractPanicError, Web3RPCError
 from web3.types import TxReceipt
 
-from ..errors import CONTRACT_ERRORS, ContractRevert, InvalidQuery, RegistryNotFound, TransactionFailed
+from ..errors import (
+    CONTRACT_ERRORS,
+    ContractRevert,
+    CrossverifyError,
+    InvalidQuery,
+    NodeUnavailable,
+    RegistryNotFound,
+    TransactionFailed,
+)
 from ..format.encoding import to_hex
 from ..format.suite import Suite
 from .connection import block_time, node_errors, rpc
@@ -40,6 +48,10 @@ REVOCATION_CHUNK = 2000
 #: Up to this many documents, ``bulk_statuses`` reads each document's own status rather than each batch's and then
 #: the revoked documents'.
 DIRECT_READS = 16
+#: Batch statuses a :class:`Head` holds at most: beyond, a call's head keeps only its own batches.
+HEAD_BATCHES = 4096
+#: The latest block's header, as a bare JSON-RPC request.
+_LATEST = ("eth_getBlockByNumber", ["latest", False])
 
 
 #: The deployable contracts, each with a committed artifact.
@@ -251,12 +263,14 @@ class Deployed:
         named, as from :meth:`call`."""
         return self.raw_calls([(name, arguments)])[0][0]
 
-    def raw_calls(self, calls: Sequence[tuple[str, bytes]], extra: Sequence[tuple[str, Sequence[Any]]] = ()
-                  ) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    def raw_calls(self, calls: Sequence[tuple[str, bytes]], extra: Sequence[tuple[str, Sequence[Any]]] = (),
+                  block: str | dict[str, str] = "latest") -> tuple[list[tuple[Any, ...]], list[Any]]:
         """:meth:`raw_call` for many views in one round trip (a JSON-RPC batch), together with the ``extra``
-        JSON-RPC requests (method, params), whose results come back as the node gave them."""
+        JSON-RPC requests (method, params), whose results come back as the node gave them. The views run at
+        ``block``: a tag, or (EIP-1898) ``{"blockHash": ...}`` for the state after one block, whichever came
+        after it."""
         requests = [("eth_call", [{"to": self.contract.address, "data": "0x" + (_function(self.NAME, name).selector
-                                                                                 + arguments).hex()}, "latest"])
+                                                                                 + arguments).hex()}, block])
                     for name, arguments in calls]
         with registry_errors(), node_errors():
             try:
@@ -302,6 +316,25 @@ def deploy_contract(w3: Web3, name: str, args: Sequence[Any], sender: Sender, tx
     if address is None:
         raise TransactionFailed("the deployment receipt names no contract address")
     return str(address)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A block, by its hash (a reorganised chain has another block at the same height), and its time, with the
+    statuses of the batches (issuer id, batch root) read at it: what :meth:`Registry.statuses_at_head` lends to
+    the next call. Read only."""
+
+    hash: bytes
+    number: int
+    time: int
+    batches: Mapping[tuple[bytes, bytes], DocumentStatus] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, block: Any) -> Head:
+        """The head an ``eth_getBlockByNumber`` answer names, holding no statuses yet."""
+        time = block_time(block)  # NodeUnavailable if the node answered no block
+        number = block["number"]
+        return cls(bytes(HexBytes(block["hash"])), int(number, 16) if isinstance(number, str) else int(number), time)
 
 
 @dataclass(frozen=True)
@@ -361,35 +394,124 @@ class Registry(Deployed):
     def document_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``,
         all in one round trip."""
-        raw, _ = self.raw_calls(_status_calls(triples))
-        return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk]
+        return _decoded(self.raw_calls(_status_calls(triples))[0])
 
     def bulk_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         """:meth:`document_statuses` for many documents of few batches: each batch's record read once, and
         which documents are revoked, in bulk per issuer, in the same round trip; then only the revoked
-        documents' records."""
-        return self.bulk_statuses_at(triples)[0]
-
-    def bulk_statuses_at(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], int]:
-        """:meth:`bulk_statuses`, and the chain's clock (the latest block's time) read in the same round trip.
-        Up to ``DIRECT_READS`` documents are read each with its own status, in one ``eth_call``: for the node,
-        one view instead of two."""
-        clock = ("eth_getBlockByNumber", ["latest", False])
+        documents' records. Up to ``DIRECT_READS`` documents are read each with its own status, in one
+        ``eth_call``: for the node, one view instead of two."""
         if len(triples) <= DIRECT_READS:
-            raw, (block,) = self.raw_calls(_status_calls(triples), [clock])
-            return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk], \
-                block_time(block)
-        batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
-        by_issuer: dict[bytes, list[tuple[bytes, bytes]]] = {}
-        for issuer, root, digest in triples:
-            by_issuer.setdefault(issuer, []).append((root, digest))
+            return self.document_statuses(triples)
+        batch_keys, by_issuer, revocation_calls = _bulk_plan(triples)
         status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
-        revocation_calls = [call for issuer, documents in by_issuer.items()
-                            for call in _revocation_calls(issuer, [digest for _, digest in documents])]
-        raw, (block,) = self.raw_calls([*status_calls, *revocation_calls], [clock])
-        read = [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw[:len(status_calls)] for r in chunk]
-        batches = {key: _without_document(status) for key, status in zip(batch_keys, read, strict=True)}
-        answers = iter(raw[len(status_calls):])
+        raw, _ = self.raw_calls([*status_calls, *revocation_calls])
+        batches = {key: _without_document(status)
+                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)]), strict=True)}
+        return self._assembled(triples, by_issuer, iter(raw[len(status_calls):]), batches, self.document_statuses)
+
+    def statuses_at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]], head: Head | None = None
+                         ) -> tuple[list[DocumentStatus], Head]:
+        """:meth:`bulk_statuses` as of one block, and that block: every view of the call runs at the block (by
+        its hash, EIP-1898), so the statuses and the chain's clock (the block's time) are of one state, never of
+        two blocks. The block was the latest at some moment during the call, never before it began: the latest
+        header of the same round trip when ``head`` is still the latest, else the header read just before the
+        round trip pinned to it (a block mined meanwhile waits for the next call).
+
+        ``head``, what an earlier call answered, lends the statuses of the batches it read, which are the same at
+        the same block: a call then asks, in one round trip, for the latest header, each document's revocation
+        (read on every call) and the batches ``head`` lacks, all at ``head``'s block. If the latest header is
+        another block (one was mined, or the chain was reorganised), those answers are dropped and everything is
+        read again at that block: a second round trip, once per block."""
+        batch_keys, by_issuer, revocation_calls = _bulk_plan(triples)
+        latest: Any = None
+        if head is not None:
+            try:
+                read, answers, latest = self._round(head, [k for k in batch_keys if k not in head.batches],
+                                                    revocation_calls)
+            except NodeUnavailable:
+                raise
+            except CrossverifyError:  # the block may be gone from the chain: the latest header tells
+                latest = self._latest()
+                if Head.of(latest).hash == head.hash:
+                    raise
+            else:
+                if Head.of(latest).hash == head.hash:
+                    batches = {**head.batches, **read}
+                    if len(batches) > HEAD_BATCHES:  # the call's own batches, those ``head`` lent it among them
+                        batches = {key: batches[key] for key in batch_keys}
+                    kept = replace(head, batches=batches)
+                    return self._assembled_at(triples, by_issuer, answers, kept), kept
+        fresh = Head.of(self._latest() if latest is None else latest)
+        read, answers, _ = self._round(fresh, batch_keys, revocation_calls)
+        fresh = replace(fresh, batches=read)
+        return self._assembled_at(triples, by_issuer, answers, fresh), fresh
+
+    def _latest(self) -> Any:
+        with node_errors():
+            try:
+                return rpc(self.w3)(*_LATEST)
+            except Web3RPCError as exc:  # an error object: named, as a view's is
+                raise TransactionFailed(f"the latest block's header: {exc}") from exc
+
+    def _round(self, head: Head, batch_keys: Sequence[tuple[bytes, bytes]],
+               revocation_calls: Sequence[tuple[str, bytes]]
+               ) -> tuple[dict[tuple[bytes, bytes], DocumentStatus], Iterator[tuple[Any, ...]], Any]:
+        """One round trip at ``head``'s block: the batches' statuses, the revocation answers, the latest header.
+        A node that refuses to be asked by block hash (before EIP-1898) is asked by the block's number from then
+        on: that it refuses is known when the same views at the number answer and the block is still the latest."""
+        node = rpc(self.w3)
+        try:
+            return self._read(head, node.block_hashes, batch_keys, revocation_calls)
+        except NodeUnavailable:
+            raise
+        except CrossverifyError as refused:
+            if not node.block_hashes:
+                raise
+            found = self._read(head, False, batch_keys, revocation_calls)
+            if Head.of(found[2]).hash != head.hash:
+                raise refused from None
+            node.block_hashes = False
+            return found
+
+    def _read(self, head: Head, by_hash: bool, batch_keys: Sequence[tuple[bytes, bytes]],
+              revocation_calls: Sequence[tuple[str, bytes]]
+              ) -> tuple[dict[tuple[bytes, bytes], DocumentStatus], Iterator[tuple[Any, ...]], Any]:
+        status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
+        raw, (latest,) = self._at(head, by_hash, [*status_calls, *revocation_calls], [_LATEST])
+        batches = {key: _without_document(status)
+                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)]), strict=True)}
+        return batches, iter(raw[len(status_calls):]), latest
+
+    def _at(self, head: Head, by_hash: bool, calls: Sequence[tuple[str, bytes]],
+            extra: Sequence[tuple[str, Sequence[Any]]] = ()) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """:meth:`raw_calls` at ``head``'s block: by its hash (EIP-1898), or by its number, together with the
+        header at that number, which must be ``head``'s: the chain may have been reorganised to another block of
+        that height, whose state is not ``head``'s."""
+        if by_hash:
+            return self.raw_calls(calls, extra, {"blockHash": to_hex(head.hash)})
+        number = hex(head.number)
+        raw, (*answers, at) = self.raw_calls(calls, [*extra, ("eth_getBlockByNumber", [number, False])], number)
+        if not isinstance(at, dict) or Head.of(at).hash != head.hash:  # no block, or another, of that height
+            raise TransactionFailed(f"block {head.number} is no longer {to_hex(head.hash)}: the chain was reorganised "
+                                    "while it was read")
+        return raw, answers
+
+    def _assembled_at(self, triples: Sequence[tuple[bytes, bytes, bytes]],
+                      by_issuer: dict[bytes, list[tuple[bytes, bytes]]], answers: Iterator[tuple[Any, ...]],
+                      head: Head) -> list[DocumentStatus]:
+        """:meth:`_assembled` with ``head``'s batches, the revoked documents' records read at ``head``."""
+        by_hash = rpc(self.w3).block_hashes
+        return self._assembled(triples, by_issuer, answers, head.batches,
+                               lambda revoked: _decoded(self._at(head, by_hash, _status_calls(revoked))[0]))
+
+    @staticmethod
+    def _assembled(triples: Sequence[tuple[bytes, bytes, bytes]], by_issuer: dict[bytes, list[tuple[bytes, bytes]]],
+                   answers: Iterator[tuple[Any, ...]], batches: Mapping[tuple[bytes, bytes], DocumentStatus],
+                   records: Callable[[list[tuple[bytes, bytes, bytes]]], list[DocumentStatus]]
+                   ) -> list[DocumentStatus]:
+        """Each document's status: its batch's, or, for the documents the ``revokedDocuments`` ``answers`` name in
+        an anchored batch, with the document's own revocation record (its status, as ``records`` reads them)."""
         revoked: list[tuple[bytes, bytes, bytes]] = []
         for issuer, documents in by_issuer.items():
             for i in _revoked_positions(answers, len(documents)):
@@ -397,13 +519,13 @@ class Registry(Deployed):
                 if batches[issuer, root].anchored:
                     revoked.append((issuer, root, digest))
         revoked = list(dict.fromkeys(revoked))
-        records = dict(zip(revoked, (s.document_revocation for s in self.document_statuses(revoked)), strict=True))
+        found = dict(zip(revoked, (s.document_revocation for s in records(revoked)), strict=True)) if revoked else {}
         out = []
         for issuer, root, digest in triples:
             batch = batches[issuer, root]
-            record = records.get((issuer, root, digest))
+            record = found.get((issuer, root, digest))
             out.append(batch if record is None else batch.with_document_revocation(record))
-        return out, block_time(block)
+        return out
 
     def revoked_documents(self, issuer_id: bytes, digests: Sequence[bytes]) -> list[int]:
         """Positions in ``digests`` of the documents ``issuer_id`` revoked (void revocations included),
@@ -411,6 +533,24 @@ class Registry(Deployed):
         decode when none is revoked. Their records come with :meth:`document_statuses`."""
         raw, _ = self.raw_calls(_revocation_calls(issuer_id, digests))
         return list(_revoked_positions(iter(raw), len(digests)))
+
+
+def _bulk_plan(triples: Sequence[tuple[bytes, bytes, bytes]]
+               ) -> tuple[list[tuple[bytes, bytes]], dict[bytes, list[tuple[bytes, bytes]]], list[tuple[str, bytes]]]:
+    """What a bulk read of ``triples`` asks: their batches (issuer id, root) once each, their documents per issuer
+    (root, digest), and the ``revokedDocuments`` calls for those documents."""
+    batch_keys = list(dict.fromkeys((issuer, root) for issuer, root, _ in triples))
+    by_issuer: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    for issuer, root, digest in _queries(triples):
+        by_issuer.setdefault(issuer, []).append((root, digest))
+    revocation_calls = [call for issuer, documents in by_issuer.items()
+                        for call in _revocation_calls(issuer, [digest for _, digest in documents])]
+    return batch_keys, by_issuer, revocation_calls
+
+
+def _decoded(raw: Sequence[tuple[Any, ...]]) -> list[DocumentStatus]:
+    """The statuses ``documentStatuses`` answers hold, in order."""
+    return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk]
 
 
 def _status_calls(triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[tuple[str, bytes]]:

@@ -26,7 +26,7 @@ from functools import cache, cached_property, lru_cache
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
-from ..chain.registry import Registry
+from ..chain.registry import Head, Registry
 from ..chain.transactions import Sender
 from ..errors import ConfigError, CrossverifyError, SuiteMismatch
 from ..format.bundle import Bundle
@@ -184,6 +184,8 @@ class VerifierClient:
         self._suite: Suite | None = None
         self._successions: dict[tuple[int, str], Check] | None = None
         self._successions_read = 0.0
+        self._seen: _Seen | None = None
+        self._seen_lock = threading.Lock()
 
     @property
     def chain_id(self) -> int:
@@ -230,30 +232,59 @@ class VerifierClient:
             return self._complete(prepared)
 
     def _complete(self, prepared: Prepared) -> list[VerificationReport]:
-        if self._clock is None:  # the chain's clock, read in the same round trip as the statuses
-            statuses, now = self.registry.bulk_statuses_at(prepared.triples)
-        else:
-            statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         # The documents of one batch share their status (one object), header and batch size: their online
         # checks are the same immutable objects, computed once.
         online: dict[tuple[object, ...], tuple[Check, ...]] = {}
+        shared: dict[tuple[object, ...], tuple[Check, ...]] = {}
+        batches: Mapping[tuple[bytes, bytes], DocumentStatus] = {}
+        if self._clock is None:  # as of the latest block, by its clock; what is the same at that block, kept
+            statuses, seen = self._at_head(prepared.triples)
+            now, shared, batches = seen.head.time, seen.online, seen.head.batches
+        else:
+            statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         position = 0
         reports = []
         for bundle, offline, digest, presentation in prepared.parsed:
             checks: Sequence[Check] = offline
             if bundle is not None and digest is not None:
-                s, p = statuses[position], bundle.proof
+                s, p, (issuer, root, _) = statuses[position], bundle.proof, prepared.triples[position]
                 position += 1
-                key = (id(s), bundle.header, p.hash_alg, p.leaf_count, p.fits_anchor(s.leaf_count))
-                found = online.get(key)
+                fits = p.fits_anchor(s.leaf_count)
+                key: tuple[object, ...]
+                if s is batches.get((issuer, root)):  # the batch's status at this block: no document revocation
+                    table, key = shared, (issuer, root, bundle.header, p.hash_alg, p.leaf_count, fits)
+                else:
+                    table, key = online, (id(s), bundle.header, p.hash_alg, p.leaf_count, fits)
+                found = table.get(key)
                 if found is None:
-                    found = online[key] = tuple(self._online(bundle, s, now))
+                    found = table[key] = tuple(self._online(bundle, s, now))
                 checks = (*offline, *found)
             if len(checks) < len(CHECKS):  # checks are added in the order of CHECKS; some did not run
                 by_name = {c.name: c for c in checks}
                 checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
             reports.append(VerificationReport(tuple(checks), bundle, digest, presentation))
         return reports
+
+    def _at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], _Seen]:
+        """The statuses of ``triples`` as of the latest block (:meth:`Registry.statuses_at_head`), lending it the
+        batches' statuses last read at that block, and the online checks made from them at it. Any error drops
+        what was kept."""
+        with self._seen_lock:
+            seen = self._seen
+        try:
+            statuses, head = self.registry.statuses_at_head(triples, seen.head if seen is not None else None)
+        except BaseException:
+            with self._seen_lock:
+                self._seen = None
+            raise
+        if (seen is None or seen.head.hash != head.hash or seen.policy is not self.policy
+                or len(seen.online) > _SEEN_CHECKS):
+            seen = _Seen(head, self.policy, {})
+        elif seen.head is not head:
+            seen = _Seen(head, seen.policy, seen.online)
+        with self._seen_lock:
+            self._seen = seen
+        return statuses, seen
 
     def record(self, reports: Sequence[VerificationReport], purpose: str | None = None, reference: str = "",
                progress: Callable[[int, int], None] | None = None, *, in_person: bool = False) -> FlushReport:
@@ -499,8 +530,7 @@ class VerifierClient:
             bundle, checks, _, p = parsed[i]
             checks.append(_challenge_check(nonce, purpose, result))
             if result is Consumed.FRESH:
-                checks.append(Check("presentation_within_challenge", Outcome.PASSED,
-                                    f"it expires at {utc_time(exp)}, within its challenge's life"))
+                checks.append(_within_challenge(exp))
             elif result is Consumed.OUTLIVED:
                 checks.append(Check("presentation_within_challenge", Outcome.FAILED,
                                     f"it expires at {utc_time(exp)}, after its challenge does: a holder's software "
@@ -575,6 +605,22 @@ class VerifierClient:
         return checks
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What a verifier keeps of the latest block it read: the batches' statuses at it (:class:`Head`) and, by
+    (issuer id, batch root, header, hash algorithm, leaf count, fits), the online checks made from them under
+    ``policy`` and the block's clock. Both are the same for every document read at that block; a document's own
+    revocation is read every time and its checks are never kept."""
+
+    head: Head
+    policy: Policy
+    online: dict[tuple[object, ...], tuple[Check, ...]]
+
+
+#: Online checks a verifier keeps for one block at most.
+_SEEN_CHECKS = 16384
+
+
 _PAUSES = threading.Lock()
 #: Batches in this process verifying with the collector paused, and whether it ran before the first of them began.
 _paused = {"batches": 0, "was_enabled": False}
@@ -615,19 +661,24 @@ def _holder_key(p: Presentation | None) -> HolderPublicKey | CrossverifyError | 
 
 
 def _challenge_check(nonce: bytes, purpose: str, found: Consumed | None) -> Check:
+    if found is Consumed.FRESH:
+        return Check("challenge_fresh", Outcome.PASSED,
+                     f"challenge 0x{nonce[:8].hex()}… for {purpose}, issued here and now used")
+    if found is Consumed.OUTLIVED:
+        return Check("challenge_fresh", Outcome.PASSED,
+                     f"challenge 0x{nonce[:8].hex()}… for {purpose}, issued here and still open (not used)")
     if found is None:
         return Check("challenge_fresh", Outcome.FAILED, "this verifier keeps no challenge store, so it cannot tell a "
                                                         "fresh challenge from a replayed one")
-    if found is Consumed.FRESH:
-        detail = f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and now used"
-    elif found is Consumed.OUTLIVED:
-        detail = f"challenge 0x{nonce.hex()[:16]}… for {purpose}, issued here and still open (not used)"
-    elif found is Consumed.MISMATCH:
-        detail = f"the challenge was issued for another purpose than {purpose}"
-    else:
-        detail = _CHALLENGE_REFUSED[found]
-    passed = found in (Consumed.FRESH, Consumed.OUTLIVED)
-    return Check("challenge_fresh", Outcome.PASSED if passed else Outcome.FAILED, detail)
+    if found is Consumed.MISMATCH:
+        return Check("challenge_fresh", Outcome.FAILED, f"the challenge was issued for another purpose than {purpose}")
+    return Check("challenge_fresh", Outcome.FAILED, _CHALLENGE_REFUSED[found])
+
+
+@lru_cache(maxsize=4096)  # presentations answered in the same seconds share their expiry
+def _within_challenge(exp: int) -> Check:
+    return Check("presentation_within_challenge", Outcome.PASSED,
+                 f"it expires at {utc_time(exp)}, within its challenge's life")
 
 
 _CHALLENGE_REFUSED = {
