@@ -148,7 +148,7 @@ class Bundle:
     def disclosed_names(self) -> tuple[str, ...]:
         """The names of the disclosed claims, in digest order."""
         names = self._compact.names
-        return tuple(n for n in names if n is not None) if None in names else names  # type: ignore[return-value]
+        return tuple([n for n in names if n is not None]) if None in names else names  # type: ignore[return-value]
 
     def discloses(self, name: str) -> bool:
         """Whether a claim named ``name`` is disclosed."""
@@ -162,10 +162,10 @@ class Bundle:
     def attachment_names(self) -> list[str]:
         """The names of the disclosed claims whose values are attachment descriptors."""
         c = self._compact
-        if not _holds_objects(c.values):
+        if FrozenObject not in set(map(type, c.values)):  # (Claims holds every object value as a FrozenObject)
             return []
         return [n for n, v in zip(c.names, c.values, strict=True)
-                if n is not None and isinstance(v, dict) and is_attachment(v)]
+                if type(v) is FrozenObject and n is not None and is_attachment(v)]
 
     @property
     def redacted_count(self) -> int:
@@ -625,6 +625,19 @@ def _hashes(items: Sequence[Any], size: int) -> tuple[bytes, ...] | None:
 _DIGITS = itemgetter(slice(2, None))
 
 
+def _hex(item: Any, size: int) -> bytes | None:
+    """What :func:`_hashes` reads of one item, without its bulk steps: the bytes of ``item`` when it is ``0x``
+    and ``2 * size`` lowercase hexadecimal digits."""
+    if type(item) is not str or len(item) != 2 + 2 * size or item[:2] != "0x":
+        return None
+    digits = item[2:]
+    try:
+        raw = unhexlify(digits)
+    except ValueError:  # not hexadecimal, or not ASCII
+        return None
+    return raw if raw.hex() == digits else None  # (else upper case)
+
+
 @lru_cache(maxsize=1024)  # one per item size and count
 def _columns(size: int, count: int) -> Struct:
     return Struct(f"{size}s" * count)
@@ -735,10 +748,11 @@ def _plain(value: Any, room: int) -> Any:
         return _DECLINED
     if kind is list:
         items = [_plain(item, room - 1) for item in value]
-        return _DECLINED if any(item is _DECLINED for item in items) else FrozenArray(items)
+        return _DECLINED if _DECLINED in items else FrozenArray(items)
     members = {name: _plain(item, room - 1) for name, item in value}
-    if (len(members) != len(value) or any(item is _DECLINED for item in members.values())
-            or any(not name.isascii() and _SURROGATE.search(name) for name in members)):
+    names = "".join(members)  # (below: _DECLINED equals nothing but itself)
+    if (len(members) != len(value) or _DECLINED in members.values()
+            or (not names.isascii() and _SURROGATE.search(names))):
         return _DECLINED
     return FrozenObject(members)
 

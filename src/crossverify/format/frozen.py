@@ -28,9 +28,10 @@ class FrozenObject(dict[str, Any]):
     def __new__(cls, *args: Any, **kwargs: Any) -> FrozenObject:
         self = dict.__new__(cls)
         dict.__init__(self, *args, **kwargs)
-        for name, item in dict.items(self):
-            if type(item) not in FROZEN:
-                dict.__setitem__(self, name, frozen(item))
+        if not set(map(type, dict.values(self))) <= FROZEN:
+            for name, item in dict.items(self):
+                if type(item) not in FROZEN:
+                    dict.__setitem__(self, name, frozen(item))
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # filled in __new__: calling it again changes nothing

@@ -34,6 +34,7 @@ SIGNATURE_BYTES = 64
 _COORDINATE = 32
 _ECDSA = ec.ECDSA(hashes.SHA256())
 _RFC6979 = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+_P256 = ec.SECP256R1()
 
 
 def _b64url(data: bytes) -> str:
@@ -46,7 +47,7 @@ _COORDINATE_B64 = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z")
 
 def _unb64url(text: Any, member: str) -> bytes:
     if type(text) is str and _COORDINATE_B64.match(text):
-        return base64.urlsafe_b64decode(text + "=")
+        return binascii.a2b_base64(text.replace("-", "+").replace("_", "/") + "=")
     if not isinstance(text, str) or "=" in text or len(text) != 43:
         raise HolderKeyError(f"JWK member {member!r} must be 43 characters of unpadded base64url")
     try:
@@ -128,7 +129,7 @@ def key_from_jwk(jwk: Any) -> HolderPublicKey:
     if jwk["crv"] == "SM2":
         return SM2HolderKey(x + y)
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
+        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, b"\x04" + x + y)
     except ValueError:
         raise HolderKeyError("the JWK's point is not on P-256") from None
 

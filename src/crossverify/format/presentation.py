@@ -20,7 +20,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from json.encoder import encode_basestring as quote
 from typing import Any
@@ -32,7 +32,7 @@ from .bundle import (
     _ISSUER,
     _SURROGATE,
     Bundle,
-    _hashes,
+    _hex,
     _members,
     _named,
     bundle_from_json,
@@ -45,6 +45,7 @@ from .codes import doc_type_code, issuer_id_code
 from .encoding import from_hex, to_hex
 from .holder import (
     HOLDER_CLAIM,
+    SIGNATURE_BYTES,
     HolderPrivateKey,
     HolderPublicKey,
     holder_sign,
@@ -244,16 +245,24 @@ def presentation_from_pairs(tree: Any) -> Presentation | None:
             or type(iat) is not int or type(exp) is not int or not 0 <= iat < exp <= min(iat + MAX_LIFETIME, MAX_TIME)
             or type(names) is not list or len(names) > MAX_CLAIMS or not set(map(type, names)) <= {str}):
         return None
-    text = "".join(names)
-    if ((not text.isascii() and _SURROGATE.search(text))
-            or (names and not (min(map(len, names)) >= 1 and max(map(len, names)) <= MAX_NAME_LENGTH))
-            or names != sorted(set(names))):  # (in the order of their code points: of their UTF-8 bytes)
+    disclosed = tuple(names)
+    if not _plain_names(disclosed):
         return None
-    nonce, signature = _hashes([b["nonce"]], 32), _hashes([top["signature"]], 64)
+    nonce, signature = _hex(b["nonce"], NONCE_BYTES), _hex(top["signature"], SIGNATURE_BYTES)
     bundle = bundle_from_pairs(top["bundle"])
     if nonce is None or signature is None or bundle is None:
         return None
-    return Presentation(bundle, Binding(aud, nonce[0], purpose, tuple(names), iat, exp), signature[0])
+    return Presentation(bundle, Binding(aud, nonce, purpose, disclosed, iat, exp), signature)
+
+
+@lru_cache(maxsize=4096)  # a bank's presentations disclose the same few sets of claims: one look-up for all of them
+def _plain_names(names: tuple[str, ...]) -> bool:
+    """Whether the disclosed ``names`` (strings) are each 1 to ``MAX_NAME_LENGTH`` characters without a lone
+    surrogate, and ascend strictly (in the order of their code points: of their UTF-8 bytes)."""
+    text = "".join(names)
+    return ((text.isascii() or not _SURROGATE.search(text))
+            and (not names or (min(map(len, names)) >= 1 and max(map(len, names)) <= MAX_NAME_LENGTH))
+            and list(names) == sorted(set(names)))
 
 
 def _presentation(doc: Any) -> Presentation:
