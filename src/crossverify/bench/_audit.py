@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import secrets
 import tracemalloc
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..chain.connection import connect
@@ -14,7 +13,7 @@ from ..chain.logs import LogSource
 from ..regulator.index import RegulatorReader, SyncReport
 from ..regulator.queries import Supervision
 from ..sealing import Kem, sealed_receipts_size
-from ._clock import RUNS, Sample, best, sample
+from ._clock import RUNS, SHORT_RUNS, SetUp, interleaved
 from ._node import GROUPS, HARDHAT, BareRpc, hardhat_node
 from ._sections import Section, timed
 from ._world import World, scratch, world
@@ -40,52 +39,67 @@ class _Receipts:
         return t
 
 
-@dataclass(frozen=True)
 class _Floor:
-    """The floor of one full sync: its sample, the logs read and the bytes of JSON the node answered."""
+    """The floor of a full sync: the raw ``eth_getLogs`` queries the sync made (the same block ranges), then
+    slicing each log's words: the least any sync must do. Over HTTP (``url``) by :class:`BareRpc` (``http.client``
+    and ``json``, no web3); on the embedded chain by eth-tester's own call."""
 
-    time: Sample
-    logs: int
-    received: int
+    def __init__(self, reader: RegulatorReader, url: str | None) -> None:
+        self.addresses = list(reader.decoder.addresses)
+        self.rpc = BareRpc(url) if url else None
+        self.source = LogSource(reader.registry.w3)
+        self.runs = 0
 
-
-def _floor(reader: RegulatorReader, ranges: list[tuple[int, int]], url: str | None) -> _Floor:
-    """The raw ``eth_getLogs`` queries the sync made (the same block ranges), then slicing each log's words:
-    the least any sync must do. Over HTTP (``url``) by :class:`BareRpc` (``http.client`` and ``json``, no
-    web3); on the embedded chain by eth-tester's own call."""
-    addresses = list(reader.decoder.addresses)
-    rpc = BareRpc(url) if url else None
-    source = LogSource(reader.registry.w3)
-    counted = [0]
-
-    def logs(low: int, high: int) -> list[tuple[list[str], str]]:
-        if rpc is None:
-            return [(x.topics, x.data) for x in source.logs(addresses, low, high)]
-        found = rpc("eth_getLogs", [{"address": addresses, "fromBlock": hex(low), "toBlock": hex(high)}])
+    def _logs(self, low: int, high: int) -> list[tuple[list[str], str]]:
+        if self.rpc is None:
+            return [(x.topics, x.data) for x in self.source.logs(self.addresses, low, high)]
+        found = self.rpc("eth_getLogs", [{"address": self.addresses, "fromBlock": hex(low), "toBlock": hex(high)}])
         return [(x["topics"], x["data"]) for x in found]
 
-    def run() -> None:
-        counted[0] = 0
+    def __call__(self, ranges: list[tuple[int, int]]) -> None:
+        self.runs += 1
         for low, high in ranges:
-            for topics, data in logs(low, high):
+            for topics, data in self._logs(low, high):
                 words = bytes.fromhex("".join(t[2:] for t in topics[1:]) + data[2:])
                 _ = [words[i:i + 32] for i in range(0, len(words), 32)]
-                counted[0] += 1
 
-    try:
-        t, _ = best(run, GROUPS.get(url) if url else None)
-        received = rpc.received // (RUNS + 1) if rpc else 0
-    finally:
-        if rpc is not None:
-            rpc.close()
-    return _Floor(t, counted[0], received)
+    @property
+    def received(self) -> int:
+        """Bytes of JSON the node answered per run (0 on the embedded chain)."""
+        return self.rpc.received // self.runs if self.rpc and self.runs else 0
+
+    def close(self) -> None:
+        if self.rpc is not None:
+            self.rpc.close()
 
 
-def _full_sync(reader: RegulatorReader, node: int | None) -> tuple[Sample, SyncReport, list[tuple[int, int]]]:
-    """A full sync from block 0: its sample, its report, and the block ranges of its queries."""
-    done = [0]
-    t, report = sample(lambda: reader.sync(on_chunk=lambda blocks, _: done.append(blocks)), node)
-    return t, report, [(a, b - 1) for a, b in itertools.pairwise(done)]
+class _FullSyncs:
+    """Full syncs from block 0, each into a fresh index (opened before the run, untimed), and the block ranges
+    of the last one's queries."""
+
+    def __init__(self, w: World, folder: Path) -> None:
+        self.w, self.folder = w, folder
+        self.readers: list[tuple[RegulatorReader, Path]] = []
+        self.done = [0]
+
+    def fresh(self) -> RegulatorReader:
+        if self.readers:
+            self.readers[-1][0].close()
+        index = self.folder / f"full-{len(self.readers)}.sqlite"
+        self.readers.append((RegulatorReader(self.w.registry, index, circulation=self.w.circulation), index))
+        self.done = [0]
+        return self.readers[-1][0]
+
+    def __call__(self, reader: RegulatorReader) -> SyncReport:
+        return reader.sync(on_chunk=lambda blocks, _: self.done.append(blocks))
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return [(a, b - 1) for a, b in itertools.pairwise(self.done)]
+
+    def close(self) -> Path:
+        """Close the last index; its path."""
+        self.readers[-1][0].close()
+        return self.readers[-1][1]
 
 
 def _size(path: Path) -> int:
@@ -96,28 +110,25 @@ def _measure(w: World, label: str, checkpoints: list[int], root: Path,
              series: dict[str, list[tuple[float, float]]], url: str | None = None) -> list[list[str]]:
     receipts, rows, reports = _Receipts(w), [], []
     node = GROUPS.get(url) if url else None
+    rounds = SHORT_RUNS if url else RUNS  # syncs on the node take about a second, on the embedded chain many
     growing = RegulatorReader(w.registry, scratch(root, label) / "growing.sqlite", circulation=w.circulation)
     t_emit = 0.0
     for n, target in enumerate(checkpoints):
         t_emit += receipts.emit(target - receipts.emitted)
-        syncs = []
-        for run in range(RUNS):  # the best of RUNS full syncs, each into a fresh index
-            index = scratch(root, label) / f"full-{n}-{run}.sqlite"
-            reader = RegulatorReader(w.registry, index, circulation=w.circulation)
-            syncs.append((*_full_sync(reader, node), index))
-            if run < RUNS - 1:
-                reader.close()
-        sync = Sample(min(x[0].wall for x in syncs), min(x[0].cpu for x in syncs), min(x[0].node for x in syncs))
-        _, full, ranges, index = syncs[-1]
-        floor = _floor(reader, ranges, url)
-        reader.close()
+        syncs, floor = _FullSyncs(w, scratch(root, f"{label}-{n}")), _Floor(growing, url)
+        try:  # each sync into a fresh index; the floor over the block ranges the syncs chose (they all choose alike)
+            (sync, full), (floor_time, _) = interleaved([SetUp(syncs.fresh, syncs), SetUp(syncs.ranges, floor)],
+                                                        rounds, node)
+        finally:
+            floor.close()
+            index = syncs.close()
         size = _size(index)
         count = receipts.emitted  # receipts: one sealed-receipts event holds PER_TX of them
         series.setdefault(f"audit full sync seconds vs events ({label})", []).append((float(count), sync.wall))
         mb = f", {floor.received / sync.wall / 1e6:,.1f} MB/s" if floor.received else ""
         rows.append([f"{label}: full sync ({full.events:,} logs)", f"{count:,}", sync.seconds(),
                      f"{count / sync.wall:,.0f} ({full.events / sync.wall:,.0f} logs/s{mb})",
-                     f"{sync / floor.time} floor ({floor.time.seconds()} s)",
+                     f"{sync / floor_time} floor ({floor_time.seconds()} s)",
                      f"{size / count * 1e6 / 2**20:,.0f} MiB"])
         if label == "embedded":
             growing.sync()
@@ -174,8 +185,12 @@ def audit(embedded: list[int], on_node: list[int], root: Path) -> Section:
                 "Beside each full sync, its floor measured in the same run: the same `eth_getLogs` queries (the "
                 "block ranges the sync chose) as bare JSON-RPC (`http.client` and `json.loads`, no web3; "
                 "eth-tester's own call on the embedded chain) and slicing each log's words; the sync adds the "
-                "block headers, strict packing and SQLite. Full syncs and floors are the best of 3 runs, wall "
-                "time beside CPU seconds (this process's, plus the node's on Hardhat). Index size is the file "
+                "block headers, strict packing and SQLite. Each full sync (into a fresh index, opened untimed) and "
+                "its floor are timed in turns: one untimed run of each, then rounds of one run of each (each "
+                "round starting with the other), so that other work on the shared machine weighs on both alike; "
+                f"each is the best of {RUNS} rounds on the embedded chain and {SHORT_RUNS} on Hardhat, the run "
+                "with the least CPU seconds (this process's, plus the node's on Hardhat), its wall time beside. "
+                "Index size is the file "
                 "(with its WAL) per 1,000,000 events; peak memory is what Python allocated during a full sync "
                 "(tracemalloc). Goals: within 1.5x of the floor on Hardhat, under 300 MB for 1,000,000 events, "
                 "an index under 200 MiB per 1,000,000."

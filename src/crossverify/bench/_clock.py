@@ -1,17 +1,20 @@
 """Timing on a shared machine: wall time beside the CPU seconds of this process and of a node's processes, the
-best of several warm runs, and the load the machine carried meanwhile."""
+best of several warm runs (of a path and its floor taken in turns), and the load the machine carried meanwhile."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: Each side of a ratio to a floor or baseline is the best of this many warm runs: on a shared machine one run
-#: can lose the processor to other work, or to the node.
+#: A figure is the best of this many warm runs: on a shared machine one run can lose the processor to other work,
+#: or to the node.
 RUNS = 3
+#: Rounds for figures whose runs are short (well under a second): more chances at a quiet moment, for little time.
+SHORT_RUNS = 5
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -81,6 +84,62 @@ def best(fn: Callable[[], Any], node: int | None = None, runs: int = RUNS) -> tu
     out = samples[-1][1]
     return Sample(min(s.wall for s, _ in samples), min(s.cpu for s, _ in samples),
                   min(s.node for s, _ in samples)), out
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """A run with an untimed set-up: ``prepare()`` before each run (the warm one too), then ``run`` timed on what
+    it returned (say, a fresh index, or presentations answering challenges not yet consumed)."""
+
+    prepare: Callable[[], Any]
+    run: Callable[[Any], Any]
+
+
+def interleaved(runs: Sequence[Callable[[], Any] | SetUp], rounds: int = RUNS, node: int | None = None,
+                paused: bool = False) -> list[tuple[Sample, Any]]:
+    """Each of ``runs`` (a path, its floor, the floor's parts) timed in turns: one untimed warm run of each, then
+    ``rounds`` rounds that run each once, every round starting one further along, so that a burst of other work
+    on the machine falls on both sides of a ratio alike. ``paused``: every timed run with Python's cyclic
+    collector paused, for paths that pause it themselves (``verify_many``): their floors then run as they do,
+    not paying for collector passes the path never makes. For each, in the order given, its best sample (the
+    least CPU seconds, this process's and ``node``'s together: what ratios divide; its wall time beside) and
+    that run's result."""
+    def timed(fn: Callable[[], Any]) -> tuple[Sample, Any]:
+        enabled = paused and gc.isenabled()
+        if enabled:
+            gc.disable()
+        try:
+            return sample(fn, node)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def once(entry: Callable[[], Any] | SetUp) -> tuple[Sample, Any]:
+        if isinstance(entry, SetUp):
+            prepared = entry.prepare()
+            return timed(lambda: entry.run(prepared))
+        return timed(entry)
+
+    for entry in runs:
+        once(entry)
+    kept = [once(entry) for entry in runs]
+    for r in range(1, rounds):
+        for i in range(len(runs)):
+            turn = (r + i) % len(runs)
+            taken = once(runs[turn])
+            if taken[0].work < kept[turn][0].work:
+                kept[turn] = taken
+    return kept
+
+
+def in_turns(rounds: int, paused: bool = False) -> str:
+    """How :func:`interleaved` times, in a section's words."""
+    return (f"Paths, floors and baselines are timed in turns: one untimed run of each, then {rounds} rounds of one "
+            "run of each, each round starting one further along, so that other work on the shared machine weighs "
+            "on both sides of a ratio alike. Each figure is its run with the least CPU seconds (the steadier "
+            "measure), its wall time beside; ratios are given for both."
+            + (" Every run has Python's cyclic garbage collector paused, as the checks pause it themselves: a floor "
+               "pays for no collector pass the path never makes." if paused else ""))
 
 
 def machine_cpu() -> float:

@@ -7,6 +7,7 @@ import json
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,7 +26,7 @@ from ..keys.holder import generate_holder_key
 from ..sealing import Kem, Receipt, RegulatorKey, open_receipts, seal_receipts
 from ..verifier.challenges import ChallengeStore
 from ..verifier.client import VerifierClient
-from ._clock import RUNS, Sample, best, sample
+from ._clock import SHORT_RUNS, Sample, SetUp, in_turns, interleaved, sample
 from ._sections import KECCAK, Section, _anchor, _preimages, timed
 from ._world import scratch, statements, world
 
@@ -55,25 +56,41 @@ class Bank:
                         self.store.issue("ACCTOPEN", now), self.keys[i], now)
                 for i in range(len(self.keys) if count is None else count)]
 
-    def checks(self, items: Sequence[Presentation | str]) -> Sample:
-        """One run of the off-chain checks over ``items``, their challenges consumed in one transaction, by a
-        verifier that has read what it reads once in its life (the chain id and the registry's suite), as a
-        bank's running service has."""
+    def verifier(self) -> tuple[VerifierClient, int]:
+        """A fresh verifier that has read what it reads once in its life (the chain id and the registry's suite),
+        as a bank's running service has, and the chain's time."""
         client = VerifierClient(self.registry, audience=BANK, challenges=self.store, wall_clock=self.now)
         assert client.chain_id and client.suite
-        now = self.now()
+        return client, self.now()
 
+    def checks(self, items: Sequence[Presentation | bytes]) -> Sample:
+        """One run of the off-chain checks over ``items``, their challenges consumed in one transaction."""
+        client, now = self.verifier()
         t, results = sample(lambda: client._offline_all(items, None, now))
-        assert all(digest is not None for _, _, digest, _ in results), "a genuine presentation failed"
+        genuine(results)
         return t
 
-    def from_texts(self) -> tuple[Sample, list[bytes]]:
-        """The checks from the texts a bank receives: the best of RUNS runs after a warm one, each over
-        presentations answering challenges of their own (a challenge is consumed once); and one run's texts."""
-        text_runs = [[p.dumps() for p in self.issued()] for _ in range(RUNS + 1)]
-        self.checks(text_runs[0])
-        return (min((self.checks(t) for t in text_runs[1:]), key=lambda x: x.wall),
-                [t.encode() for t in text_runs[0]])
+    def checking(self, texts: bool) -> SetUp:
+        """The off-chain checks over every document's presentation, as one timed run of ``interleaved``: each
+        run by a fresh verifier (:meth:`verifier`), over presentations answering challenges of their own (a
+        challenge is consumed once) issued beforehand, untimed; as the texts a bank receives if ``texts``."""
+        def prepare() -> tuple[Sequence[Presentation | bytes], VerifierClient, int]:
+            return (self.texts() if texts else self.issued(), *self.verifier())
+
+        def run(ready: tuple[Sequence[Presentation | bytes], VerifierClient, int]) -> Any:
+            items, client, now = ready
+            return client._offline_all(items, None, now)
+
+        return SetUp(prepare, run)
+
+    def texts(self) -> list[bytes]:
+        """Every document's presentation, answering a challenge of its own, as the text a bank receives."""
+        return [p.dumps().encode() for p in self.issued()]
+
+
+def genuine(results: Sequence[tuple[object, object, bytes | None, object]]) -> None:
+    """Fail unless every presentation the off-chain checks ran over passed them."""
+    assert all(digest is not None for _, _, digest, _ in results), "a genuine presentation failed"
 
 
 def held(n: int, now: int, suite: Suite = Suite.STANDARD) -> tuple[list[HolderPrivateKey], list[Certificate]]:
@@ -97,21 +114,23 @@ def presentations(n: int, root: Path) -> Section:
     bank = standard_bank(n, root)
     store = bank.store
 
-    timed_items = bank.issued()
+    texts = bank.texts()
+    parsed = [load_presentation(t) for t in texts]
     signed = [(p.holder_key(), encode_dss_signature(int.from_bytes(p.signature[:32], "big"),
                                                     int.from_bytes(p.signature[32:], "big")),
-               p.binding.signing_input(p.bundle.document_digest())) for p in timed_items]
+               p.binding.signing_input(p.bundle.document_digest())) for p in parsed]
     ecdsa = ec.ECDSA(hashes.SHA256())
-    bare_verify, _ = best(lambda: [k.verify(sig, msg, ecdsa) for k, sig, msg in signed
-                                   if isinstance(k, ec.EllipticCurvePublicKey)])
-    objects = bank.checks(timed_items)
+    floor_run = _text_floor(texts, [p.bundle for p in parsed],
+                            [p.binding.signing_input(p.bundle.document_digest()) for p in parsed])
+    (from_texts, by_texts), (floor, _), (parse, _), (objects, by_objects), (bare_verify, _) = interleaved(
+        [bank.checking(texts=True), floor_run, lambda: [load_presentation(t) for t in texts],
+         bank.checking(texts=False),
+         lambda: [k.verify(sig, msg, ecdsa) for k, sig, msg in signed if isinstance(k, ec.EllipticCurvePublicKey)]],
+        SHORT_RUNS, paused=True)
+    genuine(by_texts)
+    genuine(by_objects)
     one_by_one = bank.issued(max(1, n // 10))
     single = sum(bank.checks([p]).wall for p in one_by_one) * n / len(one_by_one)
-    from_texts, texts = bank.from_texts()
-    parsed = [load_presentation(t) for t in texts]
-    floor = _text_floor(texts, [p.bundle for p in parsed],
-                        [p.binding.signing_input(p.bundle.document_digest()) for p in parsed])
-    parse = best(lambda: [load_presentation(t) for t in texts])[0]
     full = bank.issued()
     client = VerifierClient(bank.registry, audience=BANK, challenges=store, wall_clock=bank.now)
     t_full, reports = timed(lambda: client.verify_many(full))
@@ -124,8 +143,8 @@ def presentations(n: int, root: Path) -> Section:
                 "proof checks, on one core. From the texts a bank receives they also read and validate each file; "
                 "their floor is `json.loads` of the same texts, loading each holder key from its JWK and a bare "
                 "ECDSA P-256 verify of its signature over the signed bytes, and raw keccak256 of the preimages the "
-                "digest and proof hash, in the same run. Timings are the best of 3 warm runs, wall time beside CPU "
-                "seconds. Goals: >= 2,000 presentations/s off chain; from texts within 1.5x of the floor.",
+                "digest and proof hash, in the same run. " + in_turns(SHORT_RUNS, paused=True)
+                + " Goals: >= 2,000 presentations/s off chain; from texts within 1.5x of the floor.",
                 ["path", "seconds (CPU)", "presentations/s", "ratio"])
 
     def row(what: str, t: Sample, against: Sample, name: str) -> list[str]:
@@ -146,9 +165,9 @@ def presentations(n: int, root: Path) -> Section:
     return s
 
 
-def _text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) -> Sample:
-    """The least a verifier of ``texts`` must do: parse each, load its holder key from the JWK, verify its
-    signature over the bytes it signs (``signed``, prepared beforehand), and hash the preimages of its digest
+def _text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) -> Callable[[], None]:
+    """One run of the least a verifier of ``texts`` must do: parse each, load its holder key from the JWK, verify
+    its signature over the bytes it signs (``signed``, prepared beforehand), and hash the preimages of its digest
     and proof."""
     ecdsa = ec.ECDSA(hashes.SHA256())
     preimages = _preimages(bundles)
@@ -166,7 +185,7 @@ def _text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) 
         for x in preimages:
             hasher(x)
 
-    return best(run)[0]
+    return run
 
 
 def sealing(n: int) -> Section:

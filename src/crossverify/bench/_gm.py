@@ -34,8 +34,8 @@ from ..format.suite import Suite
 from ..keys.sm2 import LocalSM2Key, sm2_address
 from ..sealing import DEFAULT_KEM, Kem, RegulatorKey
 from ..verifier.challenges import ChallengeStore
-from ._clock import Sample, best
-from ._consent import BANK, Bank, held, standard_bank
+from ._clock import SHORT_RUNS, Sample, in_turns, interleaved
+from ._consent import BANK, Bank, genuine, held, standard_bank
 from ._sections import Section, _preimages
 from ._world import ISSUER, scratch
 
@@ -250,15 +250,15 @@ def presentations(n: int, root: Path) -> Section:
     """``n`` residents with SM2 holder keys each present a 12-claim statement (2 claims redacted) to one bank's
     challenge on a GM-suite consortium, against a floor of the same texts; the standard suite beside."""
     bank = _gm_bank(n, root)
-    signed = [(p.holder_key(), p.signature, p.binding.signing_input(p.bundle.document_digest()))
-              for p in bank.issued()]
-    bare_verify, _ = best(lambda: [gm.verify(k.raw, msg, sig) for k, sig, msg in signed
-                                   if isinstance(k, SM2HolderKey)])
-    from_texts, texts = bank.from_texts()
+    texts = bank.texts()
     parsed = [load_presentation(t) for t in texts]
-    floor = _sm2_text_floor(texts, [p.bundle for p in parsed],
-                            [p.binding.signing_input(p.bundle.document_digest()) for p in parsed])
-    standard, _ = standard_bank(n, root).from_texts()
+    signed = [(p.holder_key(), p.signature, p.binding.signing_input(p.bundle.document_digest())) for p in parsed]
+    (from_texts, by_gm), (floor, _), (bare_verify, _), (standard, by_standard) = interleaved(
+        [bank.checking(texts=True), _sm2_text_floor(texts, [p.bundle for p in parsed], [m for _, _, m in signed]),
+         lambda: [gm.verify(k.raw, msg, sig) for k, sig, msg in signed if isinstance(k, SM2HolderKey)],
+         standard_bank(n, root).checking(texts=True)], SHORT_RUNS, paused=True)
+    genuine(by_gm)
+    genuine(by_standard)
     s = Section("GM suite: presentations",
                 f"{n:,} residents, each with their own SM2 holder key (`\"crv\": \"SM2\"`), present a 12-claim "
                 "statement with 2 claims redacted to one bank's challenge, on a GM-suite consortium: SM3 batches "
@@ -268,8 +268,8 @@ def presentations(n: int, root: Path) -> Section:
                 "one core. Their floor takes the same texts: `json.loads`, loading each SM2 holder key from its "
                 "JWK (a point of the curve), a bare SM2 verify (Tongsuo) of its signature over the signed bytes, "
                 "and raw SM3 of the preimages the digest and proof hash. Beside them, the standard suite's same "
-                "checks (P-256, keccak256) over as many presentations. Timings are the best of 3 warm runs, wall "
-                "time beside CPU seconds, all in the same run.",
+                "checks (P-256, keccak256) over as many presentations, in the same run. "
+                + in_turns(SHORT_RUNS, paused=True),
                 ["path", "seconds (CPU)", "presentations/s", "ratio"])
 
     def row(what: str, t: Sample, ratio: str) -> list[str]:
@@ -310,10 +310,10 @@ def _gm_bank(n: int, root: Path) -> Bank:
     return Bank(registry, batch, keys, ChallengeStore(scratch(root, "gm") / "challenges.sqlite", BANK))
 
 
-def _sm2_text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) -> Sample:
-    """The least a verifier of GM presentations ``texts`` must do: parse each, load its SM2 holder key from the
-    JWK, verify its signature over the bytes it signs (``signed``, prepared beforehand), and SM3 the preimages of
-    its digest and proof."""
+def _sm2_text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) -> Callable[[], None]:
+    """One run of the least a verifier of GM presentations ``texts`` must do: parse each, load its SM2 holder key
+    from the JWK, verify its signature over the bytes it signs (``signed``, prepared beforehand), and SM3 the
+    preimages of its digest and proof."""
     preimages = _preimages(bundles, HashAlgorithm.SM3)
     hasher = HashAlgorithm.SM3.hasher()
 
@@ -327,4 +327,4 @@ def _sm2_text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[byte
         for x in preimages:
             hasher(x)
 
-    return best(run)[0]
+    return run

@@ -10,7 +10,7 @@ from ..format.bundle import load_bundle
 from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.hashing import HashAlgorithm
 from ..format.strict_json import read_json
-from ._clock import best
+from ._clock import SHORT_RUNS, in_turns, interleaved
 from ._sections import Section, timed
 from ._world import statements
 
@@ -28,14 +28,14 @@ def reading(n: int) -> Section:
                 f"{n:,} genuine bundle files (12 claims each). The baseline is Python's `json.loads` of the same "
                 "bytes, in the same run; strict reading adds the size, UTF-8 and depth checks and I-JSON numbers "
                 "and strings; `load_bundle` adds the schema and the format's rules. Hostile files at the 4 MiB cap "
-                "are refused before (nesting) or after (many objects) the parse. The three readings are each the "
-                "best of 3 warm runs, wall time beside CPU seconds.",
+                "are refused before (nesting) or after (many objects) the parse (one run each). "
+                + in_turns(SHORT_RUNS),
                 ["step", "seconds (CPU)", "files/s", "vs json.loads"])
     batch = seal_batch([salt_document(c, HashAlgorithm.KECCAK256) for _, c in statements(n)])
     files = [batch.bundle(i, 1, "0x" + "12" * 20).dumps().encode() for i in range(n)]
-    plain, _ = best(lambda: [json.loads(f) for f in files])
-    strict, _ = best(lambda: [read_json(f, MAX_BUNDLE_BYTES) for f in files])
-    loaded, _ = best(lambda: [load_bundle(f) for f in files])
+    (plain, _), (strict, _), (loaded, _) = interleaved(
+        [lambda: [json.loads(f) for f in files], lambda: [read_json(f, MAX_BUNDLE_BYTES) for f in files],
+         lambda: [load_bundle(f) for f in files]], SHORT_RUNS)
     s.rows += [
         ["`json.loads`", plain.seconds(), f"{n / plain.wall:,.0f}", "baseline"],
         ["strict reading (`read_json`)", strict.seconds(), f"{n / strict.wall:,.0f}", strict / plain],

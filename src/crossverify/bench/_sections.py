@@ -24,7 +24,7 @@ from ..format.hashing import HashAlgorithm
 from ..issuer.client import IssuerClient
 from ..issuer.journal import BatchState, Journal
 from ..verifier.client import VerifierClient
-from ._clock import Sample, best, sample
+from ._clock import RUNS, SHORT_RUNS, Sample, best, in_turns, interleaved, sample
 from ._node import GROUPS, BareRpc, hardhat_node
 from ._world import ISSUER, World, scratch, statements, world
 
@@ -163,13 +163,15 @@ def verification(n: int, root: Path) -> tuple[Section, list[Bundle]]:
                 "reads each batch's record once and which documents are revoked in bulk (2,000 per `eth_call`, only "
                 "the revoked come back), and runs every named check. A bank receives files: `verify_many` from "
                 "their texts reads, validates and checks them; its floor is `json.loads` of the same texts, raw "
-                "hashing of exactly the preimages it hashes, and the node answering exactly the reads it makes, sent "
-                "as bare `eth_call`s with the calldata ready and the answers not decoded. From parsed bundles, the "
-                "floor leaves out `json.loads`. " + _TIMING + " Goals: batched >= 10x naive, <= 2.5x its floor; "
-                "off-chain <= 2x hashing.",
+                "hashing of exactly the preimages it hashes, and the node answering exactly the reads it makes (a "
+                "running verifier read the batches' records at this block before: which documents are revoked, and "
+                "the latest block's header), sent bare with the calldata ready and the answers not decoded. From "
+                "parsed bundles, the floor leaves out `json.loads`. The naive path is timed once. "
+                + in_turns(RUNS, paused=True)
+                + " Goals: batched >= 10x naive, <= 2.5x its floor; off-chain <= 2x hashing.",
                 ["path", "seconds (CPU)", "documents/s", "ratio"])
     s.rows.append(["naive: one call per document", naive_run.seconds(), f"{n / naive_run.wall:,.0f}", "baseline"])
-    s.rows += _against_floor(w, bundles, naive_run, None)
+    s.rows += _against_floor(w, bundles, naive_run, None, RUNS)
     return s, bundles
 
 
@@ -181,17 +183,14 @@ def verification_node(n: int, root: Path) -> Section:
         s = Section("Verification on a Hardhat node",
                     f"{n:,} genuine bundles as in *Verification*, read from a Hardhat 2 node on the loopback (HTTP, "
                     "keep-alive). The floor's reads are bare JSON-RPC (`http.client` and `json`, no web3) against "
-                    "the same node, in the same run. " + _TIMING + " CPU seconds add the node's (its process "
-                    "group) to this process's. Goal: `verify_many` from texts <= 2x its floor.",
+                    "the same node, in the same run. " + in_turns(SHORT_RUNS, paused=True)
+                    + " CPU seconds add the node's (its process group) to this process's. Goal: `verify_many` from "
+                    "texts <= 2x its floor.",
                     ["path", "seconds (CPU)", "documents/s", "ratio"])
-        s.rows += _against_floor(w, bundles, None, url)
+        s.rows += _against_floor(w, bundles, None, url, SHORT_RUNS)
         texts = [b.dumps().encode() for b in bundles]
         s.notes = _profile(lambda: VerifierClient(w.registry).verify_many(texts), "`verify_many` from texts")
     return s
-
-
-_TIMING = ("Every figure but the naive path is the best of 3 warm runs in the same process, wall time beside CPU "
-           "seconds (the machine is shared: the CPU seconds are the steadier measure); ratios are given for both.")
 
 
 def _profile(fn: Callable[[], Any], what: str = "`verify_many`", top: int = 6) -> str:
@@ -220,28 +219,28 @@ def _issued(w: World, n: int, folder: Path) -> list[Bundle]:
     return bundles
 
 
-def _against_floor(w: World, bundles: list[Bundle], naive: Sample | None, url: str | None) -> list[list[str]]:
+def _against_floor(w: World, bundles: list[Bundle], naive: Sample | None, url: str | None,
+                   rounds: int) -> list[list[str]]:
     """Rows: ``verify_many`` from texts and from parsed bundles (beside the naive path, if timed), their floors,
-    and the floors' parts. ``url``: the node's, for its bare reads and its CPU seconds (``None``: embedded)."""
+    and the floors' parts, all timed in turns for ``rounds`` rounds. ``url``: the node's, for its bare reads and
+    its CPU seconds (``None``: embedded)."""
     n = len(bundles)
     node = GROUPS.get(url) if url else None
     texts = [b.dumps().encode() for b in bundles]
     client = VerifierClient(w.registry)  # a bank's running verifier: what it reads once, it read in the warm run
-    from_texts, reports = best(lambda: client.verify_many(texts), node)
-    assert all(r.valid for r in reports)
-    from_objects, reports = best(lambda: client.verify_many(bundles), node)
-    assert all(r.valid for r in reports)
-    offline, _ = best(lambda: [b.leads_to_root() for b in bundles])
-    parse, _ = best(lambda: [json.loads(t) for t in texts])
     preimages = _preimages(bundles)
     hasher = KECCAK.hasher()
-    hashing, _ = best(lambda: [hasher(x) for x in preimages])
     rpc = BareRpc(url) if url else None
     try:
-        reads, _ = best(_bare_reads(w, bundles, rpc), node)
+        (from_texts, by_texts), (from_objects, by_objects), (parse, _), (hashing, _), (reads, _), (offline, _) = \
+            interleaved([lambda: client.verify_many(texts), lambda: client.verify_many(bundles),
+                         lambda: [json.loads(t) for t in texts], lambda: [hasher(x) for x in preimages],
+                         _bare_reads(w, bundles, rpc), lambda: [b.leads_to_root() for b in bundles]], rounds, node,
+                        paused=True)
     finally:
         if rpc is not None:
             rpc.close()
+    assert all(r.valid for r in by_texts) and all(r.valid for r in by_objects)
     floor = _sum(reads, hashing)
     text_floor = _sum(floor, parse)
     versus = f"{naive.wall / from_objects.wall:.1f}x faster than naive; " if naive else ""
@@ -267,23 +266,26 @@ def _sum(a: Sample, b: Sample) -> Sample:
 
 
 def _bare_reads(w: World, bundles: list[Bundle], rpc: BareRpc | None) -> Callable[[], object]:
-    """The registry reads ``verify_many`` makes for ``bundles`` (nothing is revoked: one status read for the
-    batches, one revocation read per 2,000 documents), as bare ``eth_call``s with their calldata encoded
-    beforehand and their answers left undecoded: in process on the embedded chain, by :class:`BareRpc` over
-    HTTP (``rpc``)."""
+    """The registry reads a running ``verify_many`` makes for ``bundles`` (nothing is revoked, the batches' statuses
+    were read at this block before: which documents are revoked, one ``eth_call`` per 2,000 documents, at the latest
+    block, and that block's header), as bare requests with their calldata encoded beforehand and their answers left
+    undecoded: in process on the embedded chain, by :class:`BareRpc` over HTTP (``rpc``) in one JSON-RPC batch."""
     issuer = issuer_id_code(ISSUER)
-    roots = list(dict.fromkeys(b.proof.batch_root for b in bundles))
     digests = [b.document_digest() for b in bundles]
     contract, address = w.registry.contract, w.registry.address
-    calls = [contract.encode_abi("documentStatuses", [[(issuer, r, bytes(32)) for r in roots]])]
-    calls += [contract.encode_abi("revokedDocuments", [issuer, digests[i:i + REVOCATION_CHUNK]])
-              for i in range(0, len(digests), REVOCATION_CHUNK)]
+    calls = [contract.encode_abi("revokedDocuments", [issuer, digests[i:i + REVOCATION_CHUNK]])
+             for i in range(0, len(digests), REVOCATION_CHUNK)]
     if rpc is None:
         provider = w.w3.provider
         assert isinstance(provider, EthereumTesterProvider) and provider.ethereum_tester is not None
         tester, sender = provider.ethereum_tester, w.operator
-        return lambda: [tester.call({"from": sender, "to": address, "data": data}, "latest") for data in calls]
-    return lambda: [rpc("eth_call", [{"to": address, "data": data}, "latest"]) for data in calls]
+        number = tester.get_block_by_number("latest")["number"]
+        return lambda: ([tester.call({"from": sender, "to": address, "data": data}, number) for data in calls],
+                        tester.get_block_by_number("latest"))
+    block = {"blockHash": rpc("eth_getBlockByNumber", ["latest", False])["hash"]}
+    requests: list[tuple[str, list[Any]]] = [("eth_call", [{"to": address, "data": data}, block]) for data in calls]
+    requests.append(("eth_getBlockByNumber", ["latest", False]))
+    return lambda: rpc.batch(requests)
 
 
 def _preimages(bundles: list[Bundle], alg: HashAlgorithm = KECCAK) -> list[bytes]:

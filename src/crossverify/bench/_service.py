@@ -8,7 +8,9 @@ the circulation contract its receipts go to). This process drives it with keep-a
 event loop, each request written whole from bytes made before the clock starts and each answer read by its
 status line and Content-Length (threads of ``http.client`` cost the machine three to five times the CPU per request,
 taken from the server on two cores); the load generator, the server and the Hardhat node still share the
-machine's cores. Each level sends bundles the others do not, so no level finds another's reads cached.
+machine's cores. Each level sends bundles the others do not: what a verifier keeps between batches, the
+statuses of the anchored batches as of the latest block, is shared by every level; each document's own
+revocation is read with every request.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers', and in "
                 f"brackets each worker's share of it: the kernel hands each new connection to whichever worker "
                 f"accepts first), sending "
-                f"bundles of the earlier levels again (the service caches no reads between requests). Cores busy: the "
+                f"bundles of the earlier levels again (each worker, as the one process before it, keeps what the "
+                f"registry says of each anchored batch at the latest block, and the checks made from it; each "
+                f"document's revocation is read with every request). Cores busy: the "
                 f"CPU seconds per second of the server, the node and the load generator together, of the whole "
                 f"machine's busy cores (its {os.cpu_count()}, shared with whatever else runs). Goals: at 64 "
                 f"clients >= 60% of the baseline, p99 < 150 ms on Hardhat; one client >= 200 requests/s; the "
