@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import HTTPProvider, Web3
 
-from crossverify.chain.connection import chain_time, rpc
+from crossverify.chain.connection import HASH_REFUSALS, chain_time, rpc
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry
 from crossverify.errors import NodeUnavailable, TransactionFailed
@@ -156,21 +156,47 @@ def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium,
 
 
 def test_a_node_that_refuses_block_hashes_is_asked_by_number(consortium: Consortium, node: Node) -> None:
-    """A node from before EIP-1898 answers a block asked for by its hash with an error: the reads ask for it by
-    its number from then on (once the same views at the number answer, and the block is still the latest)."""
+    """A node from before EIP-1898 answers a block asked for by its hash with an error: each read is made again by
+    the block's number (the same views answer there, and the block is still the latest), and after
+    ``HASH_REFUSALS`` refusals in a row the node is asked by number from then on."""
     bundles = _bundles(consortium, 3)
     node.refuse_block_hashes = True
     verifier = _verifier(consortium, node)
-    reports = verifier.verify_many(bundles)
-    assert [r.checks for r in reports] == [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+    expected = [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+    assert [r.checks for r in verifier.verify_many(bundles)] == expected
     head = consortium.w3.eth.get_block("latest")
-    assert node.blocks == [{"blockHash": to_hex(head["hash"])}, {"blockHash": to_hex(head["hash"])},
-                           hex(head["number"]), hex(head["number"])]
+    by_hash, by_number = {"blockHash": to_hex(head["hash"])}, hex(head["number"])
+    assert node.blocks == [by_hash, by_hash, by_number, by_number]  # the batch and the revocations, twice
+    for _ in range(HASH_REFUSALS - 1):  # the batch lent by the block read: its revocations, twice
+        assert rpc(verifier.registry.w3).block_hashes is True
+        assert [r.checks for r in verifier.verify_many(bundles)] == expected
+    assert node.blocks[4:] == [by_hash, by_number] * (HASH_REFUSALS - 1)
     assert rpc(verifier.registry.w3).block_hashes is False
+    asked = len(node.blocks)
     consortium.registry.transact(lambda f: f.revokeDocument(bundles[1].document_digest(), 1), consortium.issuer_admin)
     reports = verifier.verify_many(bundles)
     assert [r.valid for r in reports] == [True, False, True]
-    assert all(isinstance(b, str) for b in node.blocks[4:])
+    assert all(isinstance(b, str) for b in node.blocks[asked:])
+
+
+def test_a_passing_refusal_of_a_block_hash_keeps_reads_by_hash(consortium: Consortium, node: Node) -> None:
+    """One refusal answered by number, then reads by hash that answer: the node is still asked by hash, and the
+    refusals are counted again from none."""
+    bundles = _bundles(consortium, 2)
+    node.refuse_block_hashes = True
+    verifier = _verifier(consortium, node)
+    expected = [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
+    assert [r.checks for r in verifier.verify_many(bundles)] == expected
+    node.refuse_block_hashes = False
+    assert [r.checks for r in verifier.verify_many(bundles)] == expected
+    node.refuse_block_hashes = True
+    for _ in range(HASH_REFUSALS - 1):
+        assert [r.checks for r in verifier.verify_many(bundles)] == expected
+    assert rpc(verifier.registry.w3).block_hashes is True
+    node.refuse_block_hashes = False
+    asked = len(node.blocks)
+    assert [r.checks for r in verifier.verify_many(bundles)] == expected
+    assert node.blocks[asked:] == [{"blockHash": to_hex(consortium.w3.eth.get_block("latest")["hash"])}]
 
 
 def test_a_node_answering_the_latest_header_with_an_error_fails_by_name(consortium: Consortium, node: Node) -> None:

@@ -192,6 +192,18 @@ def test_expired_and_stale(consortium: Consortium, issued: list[Bundle]) -> None
     assert only_failure(strict.verify(issued[0])) == "fresh_enough"
 
 
+def test_a_policy_is_fixed_when_made(consortium: Consortium, issued: list[Bundle]) -> None:
+    """A verifier keeps the checks it made at the latest block under its policy: the policy cannot change under
+    them, through the mapping it was made from or its own."""
+    limits = {"DEPCERT": 30 * 86400}
+    policy = Policy(limits)
+    limits["DEPCERT"] = 1
+    with pytest.raises(TypeError):
+        policy.max_age["DEPCERT"] = 1  # type: ignore[index]
+    assert policy.max_age == {"DEPCERT": 30 * 86400}
+    assert verifier(consortium, policy=policy).verify(issued[0]).valid
+
+
 def test_attachments(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
     ref, cert = deposit_certificates(c, 1)[0]

@@ -36,6 +36,9 @@ from web3.types import RPCEndpoint, RPCResponse
 from ..errors import NodeUnavailable
 
 EMBEDDED = "embedded"
+#: Reads by block hash a node refuses in a row (each answered by the block's number) before it is asked by number
+#: from then on: one refusal may be a passing fault, and a read by hash is the stronger.
+HASH_REFUSALS = 3
 
 
 @contextmanager
@@ -150,8 +153,10 @@ class JsonRpc:
         self._embedded = w3 if self._tester is not None else None
         self._local = threading.local()
         self._batches = True
-        #: Whether the node takes a block by its hash where a block is asked for (EIP-1898); set when it refused.
+        #: Whether the node takes a block by its hash where a block is asked for (EIP-1898): cleared after
+        #: ``HASH_REFUSALS`` refusals in a row (:meth:`refused_block_hash`), each answered by the block's number.
         self.block_hashes = True
+        self.hash_refusals = 0
         if self._tester is None:
             url = urlsplit(str(getattr(provider, "endpoint_uri", "")))
             if url.scheme not in ("http", "https") or not url.hostname:
@@ -178,6 +183,12 @@ class JsonRpc:
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         return [_result(by_id.get(i, {"error": {"message": "no answer in the batch"}}), m)
                 for i, (m, _) in enumerate(calls)]
+
+    def refused_block_hash(self) -> None:
+        """Note that the node refused a block named by its hash where it answered the block's number."""
+        self.hash_refusals += 1
+        if self.hash_refusals >= HASH_REFUSALS:
+            self.block_hashes = False
 
     def _post(self, payload: Any) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()

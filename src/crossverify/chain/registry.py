@@ -427,8 +427,8 @@ class Registry(Deployed):
         latest: Any = None
         if head is not None:
             try:
-                read, answers, latest = self._round(head, [k for k in batch_keys if k not in head.batches],
-                                                    revocation_calls)
+                read, answers, latest, by_hash = self._round(
+                    head, [k for k in batch_keys if k not in head.batches], revocation_calls)
             except NodeUnavailable:
                 raise
             except CrossverifyError:  # the block may be gone from the chain: the latest header tells
@@ -441,11 +441,11 @@ class Registry(Deployed):
                     if len(batches) > HEAD_BATCHES:  # the call's own batches, those ``head`` lent it among them
                         batches = {key: batches[key] for key in batch_keys}
                     kept = replace(head, batches=batches)
-                    return self._assembled_at(triples, by_issuer, answers, kept), kept
+                    return self._assembled_at(triples, by_issuer, answers, kept, by_hash), kept
         fresh = Head.of(self._latest() if latest is None else latest)
-        read, answers, _ = self._round(fresh, batch_keys, revocation_calls)
+        read, answers, _, by_hash = self._round(fresh, batch_keys, revocation_calls)
         fresh = replace(fresh, batches=read)
-        return self._assembled_at(triples, by_issuer, answers, fresh), fresh
+        return self._assembled_at(triples, by_issuer, answers, fresh, by_hash), fresh
 
     def _latest(self) -> Any:
         with node_errors():
@@ -456,23 +456,29 @@ class Registry(Deployed):
 
     def _round(self, head: Head, batch_keys: Sequence[tuple[bytes, bytes]],
                revocation_calls: Sequence[tuple[str, bytes]]
-               ) -> tuple[dict[tuple[bytes, bytes], DocumentStatus], Iterator[tuple[Any, ...]], Any]:
-        """One round trip at ``head``'s block: the batches' statuses, the revocation answers, the latest header.
-        A node that refuses to be asked by block hash (before EIP-1898) is asked by the block's number from then
-        on: that it refuses is known when the same views at the number answer and the block is still the latest."""
+               ) -> tuple[dict[tuple[bytes, bytes], DocumentStatus], Iterator[tuple[Any, ...]], Any, bool]:
+        """One round trip at ``head``'s block: the batches' statuses, the revocation answers, the latest header,
+        and whether the block was named by its hash. A read by hash that fails is made again by the block's
+        number: when the same views answer there and the block is still the latest, the node refused the hash
+        (before EIP-1898), and after ``HASH_REFUSALS`` such refusals in a row it is asked by number from then on
+        (one refusal may be a passing fault: the stronger read is kept)."""
         node = rpc(self.w3)
+        by_hash = node.block_hashes
         try:
-            return self._read(head, node.block_hashes, batch_keys, revocation_calls)
+            found = self._read(head, by_hash, batch_keys, revocation_calls)
         except NodeUnavailable:
             raise
         except CrossverifyError as refused:
-            if not node.block_hashes:
+            if not by_hash:
                 raise
             found = self._read(head, False, batch_keys, revocation_calls)
             if Head.of(found[2]).hash != head.hash:
                 raise refused from None
-            node.block_hashes = False
-            return found
+            node.refused_block_hash()
+            return (*found, False)
+        if by_hash and node.hash_refusals:
+            node.hash_refusals = 0
+        return (*found, by_hash)
 
     def _read(self, head: Head, by_hash: bool, batch_keys: Sequence[tuple[bytes, bytes]],
               revocation_calls: Sequence[tuple[str, bytes]]
@@ -499,9 +505,9 @@ class Registry(Deployed):
 
     def _assembled_at(self, triples: Sequence[tuple[bytes, bytes, bytes]],
                       by_issuer: dict[bytes, list[tuple[bytes, bytes]]], answers: Iterator[tuple[Any, ...]],
-                      head: Head) -> list[DocumentStatus]:
-        """:meth:`_assembled` with ``head``'s batches, the revoked documents' records read at ``head``."""
-        by_hash = rpc(self.w3).block_hashes
+                      head: Head, by_hash: bool) -> list[DocumentStatus]:
+        """:meth:`_assembled` with ``head``'s batches, the revoked documents' records read at ``head`` (named as
+        the round trip before named it)."""
         return self._assembled(triples, by_issuer, answers, head.batches,
                                lambda revoked: _decoded(self._at(head, by_hash, _status_calls(revoked))[0]))
 

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache, cached_property, lru_cache
+from types import MappingProxyType
 
 from ..chain.circulation import CirculationContract
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
@@ -154,6 +155,9 @@ class Policy:
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
     holder_binding: frozenset[str] = frozenset()
     p256_holders: bool = False
+
+    def __post_init__(self) -> None:  # a copy none can change: the checks a verifier keeps were made under it
+        object.__setattr__(self, "max_age", MappingProxyType(dict(self.max_age)))
 
 
 class VerifierClient:
