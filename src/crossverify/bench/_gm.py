@@ -35,7 +35,7 @@ from ..keys.sm2 import LocalSM2Key, sm2_address
 from ..sealing import DEFAULT_KEM, Kem, RegulatorKey
 from ..verifier.challenges import ChallengeStore
 from ._clock import SHORT_RUNS, Sample, in_turns, interleaved
-from ._consent import BANK, Bank, genuine, held, standard_bank
+from ._consent import BANK, Bank, _digests, genuine, held, signed_bytes, standard_bank
 from ._sections import Section, _preimages
 from ._world import ISSUER, scratch
 
@@ -254,7 +254,7 @@ def presentations(n: int, root: Path) -> Section:
     parsed = [load_presentation(t) for t in texts]
     signed = [(p.holder_key(), p.signature, p.binding.signing_input(p.bundle.document_digest())) for p in parsed]
     (from_texts, by_gm), (floor, _), (bare_verify, _), (standard, by_standard) = interleaved(
-        [bank.checking(texts=True), _sm2_text_floor(texts, [p.bundle for p in parsed], [m for _, _, m in signed]),
+        [bank.checking(texts=True), _sm2_text_floor(texts, [p.bundle for p in parsed]),
          lambda: [gm.verify(k.raw, msg, sig) for k, sig, msg in signed if isinstance(k, SM2HolderKey)],
          standard_bank(n, root).checking(texts=True)], SHORT_RUNS, paused=True)
     genuine(by_gm)
@@ -266,7 +266,8 @@ def presentations(n: int, root: Path) -> Section:
                 "holder's SM2 signature, with its identity digest Z, over the recomputed SM3 digest; the challenge "
                 "consumed in the SQLite challenge store, synchronous FULL), from the texts a bank receives, on "
                 "one core. Their floor takes the same texts: `json.loads`, loading each SM2 holder key from its "
-                "JWK (a point of the curve), a bare SM2 verify (Tongsuo) of its signature over the signed bytes, "
+                "JWK (a point of the curve), writing the bytes it signed from the text's binding and the document's "
+                "digest, a bare SM2 verify (Tongsuo) of its signature over them, "
                 "and raw SM3 of the preimages the digest and proof hash. Beside them, the standard suite's same "
                 "checks (P-256, keccak256) over as many presentations, in the same run. "
                 + in_turns(SHORT_RUNS, paused=True),
@@ -278,7 +279,7 @@ def presentations(n: int, root: Path) -> Section:
     s.rows += [
         row("GM: off-chain checks from texts, challenges consumed in one durable transaction", from_texts,
             f"{from_texts / floor} the floor"),
-        row("floor: `json.loads` + SM2 JWK + bare SM2 verify + raw SM3", floor, "floor"),
+        row("floor: `json.loads` + SM2 JWK + signed bytes + bare SM2 verify + raw SM3", floor, "floor"),
         row("bare SM2 verify alone (Tongsuo)", bare_verify, "baseline"),
         row("standard suite: the same checks from texts (P-256, keccak256)", standard,
             f"GM is {from_texts / standard}"),
@@ -310,19 +311,20 @@ def _gm_bank(n: int, root: Path) -> Bank:
     return Bank(registry, batch, keys, ChallengeStore(scratch(root, "gm") / "challenges.sqlite", BANK))
 
 
-def _sm2_text_floor(texts: list[bytes], bundles: list[Bundle], signed: list[bytes]) -> Callable[[], None]:
+def _sm2_text_floor(texts: list[bytes], bundles: list[Bundle]) -> Callable[[], None]:
     """One run of the least a verifier of GM presentations ``texts`` must do: parse each, load its SM2 holder key
-    from the JWK, verify its signature over the bytes it signs (``signed``, prepared beforehand), and SM3 the
-    preimages of its digest and proof."""
+    from the JWK, write the bytes it signed (:func:`~._consent.signed_bytes`) and verify its signature over them,
+    and SM3 the preimages of its digest and proof."""
     preimages = _preimages(bundles, HashAlgorithm.SM3)
     hasher = HashAlgorithm.SM3.hasher()
+    digests = _digests(bundles)
 
     def run() -> None:
-        for text, message in zip(texts, signed, strict=True):
+        for text, digest in zip(texts, digests, strict=True):
             doc = json.loads(text)
             jwk = next(c for c in doc["bundle"]["claims"] if c.get("name") == HOLDER_CLAIM)["value"]["jwk"]
             key = base64.urlsafe_b64decode(jwk["x"] + "=") + base64.urlsafe_b64decode(jwk["y"] + "=")
-            if not gm.verify(key, message, bytes.fromhex(doc["signature"][2:])):
+            if not gm.verify(key, signed_bytes(doc, digest), bytes.fromhex(doc["signature"][2:])):
                 raise AssertionError("a genuine SM2 signature failed")
         for x in preimages:
             hasher(x)
