@@ -44,7 +44,10 @@ SETTINGS = ServiceSettings(api_keys={"clerk": f"bank {BANK[1]}", "amcm": f"regul
                            requests_per_minute=600, body_timeout=BODY_TIMEOUT, max_body_bytes=LIMIT)  # bursts of 60
 
 
-def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SETTINGS) -> FastAPI:
+def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SETTINGS, on_loop: bool = False
+        ) -> FastAPI:
+    """The bank's service on ``c`` (the lane or the app answering), checking its batches on its event loop if
+    ``on_loop`` (as on a node), else on its worker (as on the embedded chain)."""
     config = Config(
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         keys=KeySettings(dev_mode=True, sender_address=c.verifier),
@@ -54,6 +57,7 @@ def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SET
         service=settings,
     )
     built = create_app(Session(config), start_workers=False)
+    built.state.context.queue.on_loop = on_loop
     built.state.taken = []
     if lane:  # which requests the lane took
         admit = built.state.lane.admit
@@ -69,14 +73,14 @@ def app(c: Consortium, folder: Path, lane: bool, settings: ServiceSettings = SET
     return built
 
 
-@pytest.fixture
-def servers(consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(params=[False, True], ids=["batches on the worker", "batches on the loop"])
+def servers(consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
             ) -> Iterator[tuple[tuple[FastAPI, tuple[str, int]], tuple[FastAPI, tuple[str, int]]]]:
     monkeypatch.setattr(auth.time, "monotonic", lambda: 1000.0)  # no tokens come back while the test runs
     with ExitStack() as stack:
         pair = []
         for name, lane in (("lane", True), ("app", False)):
-            built = app(consortium, tmp_path / name, lane)
+            built = app(consortium, tmp_path / name, lane, on_loop=request.param)
             stack.callback(built.state.session.close)
             pair.append((built, stack.enter_context(serving(built, SETTINGS))))
         yield pair[0], pair[1]
@@ -302,11 +306,12 @@ def node_away_once(built: FastAPI) -> threading.Event:
     return failed
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["batches on the worker", "batches on the loop"])
 def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tmp_path: Path,
-                                                      genuine: bytes) -> None:
+                                                      genuine: bytes, on_loop: bool) -> None:
     """When the lane's batch fails (the node away for a moment), the app answers the request, which it counts
     once against the rate limit."""
-    built = app(consortium, tmp_path, True)
+    built = app(consortium, tmp_path, True, on_loop=on_loop)
     failed = node_away_once(built)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:

@@ -1,8 +1,11 @@
-"""The coalescing verification queue: concurrent requests checked in one batch, and a batch that fails."""
+"""The coalescing verification queue: concurrent requests checked in one batch, on their event loop on a node,
+and a batch that fails or is slow."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +20,16 @@ class Verifier:
 
     def __init__(self, error: Exception) -> None:
         self.error, self.calls = error, 0
+        #: Each batch: its bundles, and the thread that checked it.
+        self.batches: list[tuple[list[bytes], int]] = []
+        #: Seconds the next batches take, one per batch.
+        self.delays: list[float] = []
 
     def verify_many(self, bundles: Sequence[bytes]) -> list[Any]:
         self.calls += 1
+        self.batches.append((list(bundles), threading.get_ident()))
+        if self.delays:
+            time.sleep(self.delays.pop(0))
         if b"poison" in bundles:
             raise self.error
         return [bundle.decode() for bundle in bundles]
@@ -43,3 +53,67 @@ def test_a_batch_that_fails_for_want_of_the_node_fails_as_one() -> None:
         with pytest.raises(NodeUnavailable):
             future.result(10)
     assert verifier.calls == 1  # not asked again per document while it is away
+
+
+def test_on_a_node_what_arrives_together_is_checked_on_its_loop_in_one_batch() -> None:
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True)  # type: ignore[arg-type]
+
+    async def clients() -> list[list[Any]]:
+        return await asyncio.gather(*(queue.check([name]) for name in (b"one", b"two", b"three")))
+
+    assert asyncio.run(clients()) == [["one"], ["two"], ["three"]]
+    assert verifier.batches == [([b"one", b"two", b"three"], threading.get_ident())]
+    assert [f.result(10) for f in queue.submit([b"four"])] == ["four"]  # from a thread: the worker checks it
+    assert verifier.batches[-1][1] != threading.get_ident()
+
+
+def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quick_again() -> None:
+    """The loop does nothing else while it checks a batch: after one slower than the budget, batches go to the
+    worker (the loop keeps answering meanwhile), and back to the loop after the worker's first quick one."""
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_budget=0.05)  # type: ignore[arg-type]
+    here = threading.get_ident()
+
+    async def ticking_while(check: Any) -> int:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        await asyncio.sleep(0)
+        await check
+        ticker.cancel()
+        return ticks
+
+    async def scenario() -> list[int]:
+        verifier.delays[:] = [0.2, 0.2, 0.0]
+        first = await ticking_while(queue.check([b"slow"]))  # on the loop: it stands still
+        assert queue.slow
+        second = await ticking_while(queue.check([b"slow again"]))  # on the worker: the loop ticks
+        assert queue.slow
+        await queue.check([b"quick"])  # on the worker, quick: the loop takes over again
+        assert not queue.slow
+        await queue.check([b"on the loop"])
+        return [first, second]
+
+    first, second = asyncio.run(scenario())
+    assert first == 0 and second >= 5
+    assert [thread == here for _, thread in verifier.batches] == [True, False, False, True]
+
+
+def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next_to_the_worker() -> None:
+    verifier = Verifier(NodeUnavailable("the node is away"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True)  # type: ignore[arg-type]
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(queue.check([b"one"]), queue.check([b"poison"]), return_exceptions=True)
+
+    assert all(isinstance(outcome, NodeUnavailable) for outcome in asyncio.run(scenario()))
+    assert verifier.calls == 1 and queue.slow
+    assert asyncio.run(queue.check([b"two"])) == ["two"]  # the worker's, quick: the loop's again after it
+    assert not queue.slow and verifier.batches[-1][1] != threading.get_ident()

@@ -82,7 +82,7 @@ class Context:
         self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
-        self.queue = VerifyQueue(session.verifier(), self.chain_lock)
+        self.queue = VerifyQueue(session.verifier(), self.chain_lock, on_loop=not embedded)
         self.outbox = outbox = session.outbox if "bank" in roles else None
         self.issuer = issuer = session.issuer() if "issuer" in roles else None
         self.pickups = pickups = session.pickups if issuer is not None else None

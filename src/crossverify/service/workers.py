@@ -29,16 +29,30 @@ class VerifyQueue:
     most ``linger`` seconds for company when the last batch had company (a lone client is not kept waiting),
     and checks it in one batched call under ``chain_lock`` (the embedded chain's lock; none on a node).
     Requests awaited on an event loop (:meth:`check`) cost no thread and learn their reports together: one call
-    into their loop per batch."""
+    into their loop per batch.
+
+    ``on_loop`` (a service on a node): requests queued from an event loop are checked on that loop itself, once
+    the input of the loop's turn has been read: what arrived together is one batch, and its reports are handed
+    over with no thread between (no wake-up, no passing of the interpreter lock back and forth while the batch
+    is checked). The loop does nothing else meanwhile, so a batch that takes longer than ``on_loop_budget``
+    seconds (a slow node), or fails for want of the node, sends the batches after it to the worker, which hands
+    them back to the loop once one of its batches is quick and answered again."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
-                 max_batch: int = 512, linger: float = 0.002) -> None:
+                 max_batch: int = 512, linger: float = 0.002, on_loop: bool = False,
+                 on_loop_budget: float = 0.1) -> None:
         self.verifier = verifier
         self.chain_lock = chain_lock
         self.max_batch = max_batch
         self.linger = linger
+        self.on_loop = on_loop
+        self.on_loop_budget = on_loop_budget
         self.batches = 0
+        #: Whether the worker checks the batches that the loop would: the last batch was slow or lacked the node.
+        self.slow = False
         self._pending: deque[tuple[bytes, _Waiter]] = deque()
+        #: Whether a batch is due on a loop (one at a time).
+        self._due = False
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="verify-queue", daemon=True)
         self._thread.start()
@@ -66,8 +80,35 @@ class VerifyQueue:
 
     def _put(self, items: Iterable[tuple[bytes, _Waiter]]) -> None:
         self._pending.extend(items)
+        if self.on_loop and not self.slow:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # queued from a thread: the worker checks it
+                pass
+            else:
+                if not self._due:
+                    self._due = True
+                    loop.call_soon(self._check_on_loop, loop)  # after the input of this turn of the loop
+                return
         if not self._wake.is_set():
             self._wake.set()
+
+    def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: everything queued (up to ``max_batch``) checked as one batch, its waiters answered."""
+        self._due = False
+        pending = self._pending
+        items = _taken(pending, self.max_batch)
+        if items:
+            started = time.monotonic()
+            outcomes = self._checked([bundle for bundle, _ in items])
+            self.slow = not _quick(outcomes, time.monotonic() - started, self.on_loop_budget)
+            _settle([waiter for _, waiter in items], outcomes, loop)
+        if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
+            if self.slow:
+                self._wake.set()
+            elif not self._due:
+                self._due = True
+                loop.call_soon(self._check_on_loop, loop)
 
     def _loop(self) -> None:
         company = False
@@ -78,11 +119,15 @@ class VerifyQueue:
             self._wake.clear()  # before taking: whatever comes after it sets the event again
             if company and len(pending) < self.max_batch:
                 time.sleep(self.linger)
-            items = [pending.popleft() for _ in range(min(len(pending), self.max_batch))]
+            items = _taken(pending, self.max_batch)
             if not items:
                 continue
             company = len(items) > 1
-            _settle([waiter for _, waiter in items], self._checked([bundle for bundle, _ in items]))
+            started = time.monotonic()
+            outcomes = self._checked([bundle for bundle, _ in items])
+            if self.slow and _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
+                self.slow = False  # the batches after it are checked on their loop again
+            _settle([waiter for _, waiter in items], outcomes)
 
     def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
@@ -119,8 +164,24 @@ class LoopWaiter(Protocol):
 _Waiter = Future[VerificationReport] | LoopWaiter
 
 
-def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | BaseException]) -> None:
-    """Hand each waiter its report (or the failure): threads' futures at once, each event loop's in one call."""
+def _taken(pending: deque[tuple[bytes, _Waiter]], most: int) -> list[tuple[bytes, _Waiter]]:
+    """Up to ``most`` of the queued requests, oldest first (the loop and the worker may both be taking)."""
+    items = []
+    with suppress(IndexError):
+        for _ in range(min(len(pending), most)):
+            items.append(pending.popleft())
+    return items
+
+
+def _quick(outcomes: Sequence[VerificationReport | BaseException], took: float, budget: float) -> bool:
+    """Whether a batch that took ``took`` seconds was within ``budget`` and had the node and stores it needs."""
+    return took <= budget and not any(isinstance(outcome, UNAVAILABLE) for outcome in outcomes)
+
+
+def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | BaseException],
+            here: asyncio.AbstractEventLoop | None = None) -> None:
+    """Hand each waiter its report (or the failure): threads' futures at once, each event loop's in one call
+    (``here``'s, the loop this runs on, directly)."""
     loops: dict[asyncio.AbstractEventLoop, list[tuple[LoopWaiter, object]]] = {}
     for waiter, outcome in zip(waiters, outcomes, strict=True):
         if isinstance(waiter, Future):
@@ -131,6 +192,9 @@ def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | Base
         else:
             loops.setdefault(waiter.get_loop(), []).append((waiter, outcome))
     for loop, settled in loops.items():
+        if loop is here:
+            _resolve(settled)
+            continue
         with suppress(RuntimeError):  # a loop that has closed: nobody awaits its futures any more
             loop.call_soon_threadsafe(_resolve, settled)
 
