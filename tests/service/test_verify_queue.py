@@ -64,6 +64,9 @@ def test_on_a_node_what_arrives_together_is_checked_on_its_loop_in_one_batch() -
 
     assert asyncio.run(clients()) == [["one"], ["two"], ["three"]]
     assert verifier.batches == [([b"one", b"two", b"three"], threading.get_ident())]
+    many = [b"%d" % i for i in range(100)]
+    assert asyncio.run(queue.check(many)) == [m.decode() for m in many]  # in two turns of the loop
+    assert [len(bundles) for bundles, _ in verifier.batches[1:]] == [queue.on_loop_batch, 100 - queue.on_loop_batch]
     assert [f.result(10) for f in queue.submit([b"four"])] == ["four"]  # from a thread: the worker checks it
     assert verifier.batches[-1][1] != threading.get_ident()
 

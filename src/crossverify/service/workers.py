@@ -34,18 +34,21 @@ class VerifyQueue:
     ``on_loop`` (a service on a node): requests queued from an event loop are checked on that loop itself, once
     the input of the loop's turn has been read: what arrived together is one batch, and its reports are handed
     over with no thread between (no wake-up, no passing of the interpreter lock back and forth while the batch
-    is checked). The loop does nothing else meanwhile, so a batch that takes longer than ``on_loop_budget``
-    seconds (a slow node), or fails for want of the node, sends the batches after it to the worker, which hands
-    them back to the loop once one of its batches is quick and answered again."""
+    is checked). The loop does nothing else meanwhile, so it takes at most ``on_loop_batch`` requests at a time
+    (the rest in its next turn, after it has read and answered what came meanwhile), and a batch that takes
+    longer than ``on_loop_budget`` seconds (a slow node, costly documents), or fails for want of the node, sends
+    the batches after it to the worker, which hands them back to the loop once one of its batches is quick and
+    answered again."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
-                 max_batch: int = 512, linger: float = 0.002, on_loop: bool = False,
+                 max_batch: int = 512, linger: float = 0.002, on_loop: bool = False, on_loop_batch: int = 64,
                  on_loop_budget: float = 0.1) -> None:
         self.verifier = verifier
         self.chain_lock = chain_lock
         self.max_batch = max_batch
         self.linger = linger
         self.on_loop = on_loop
+        self.on_loop_batch = on_loop_batch
         self.on_loop_budget = on_loop_budget
         self.batches = 0
         #: Whether the worker checks the batches that the loop would: the last batch was slow or lacked the node.
@@ -94,10 +97,10 @@ class VerifyQueue:
             self._wake.set()
 
     def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On ``loop``: everything queued (up to ``max_batch``) checked as one batch, its waiters answered."""
+        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered."""
         self._due = False
         pending = self._pending
-        items = _taken(pending, self.max_batch)
+        items = _taken(pending, self.on_loop_batch)
         if items:
             started = time.monotonic()
             outcomes = self._checked([bundle for bundle, _ in items])
