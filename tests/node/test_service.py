@@ -3,6 +3,7 @@ recorded once through the outbox over JSON-RPC, the resident page's answer to a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ from crossverify.sealing import open_receipts
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
+from crossverify.verifier.client import VerificationReport
 
 from ..conftest import deposit_certificates
 from .test_flow import Net, _Clock
@@ -41,6 +43,9 @@ def test_concurrent_bank_clients_on_the_node(node_url: str, dev_accounts: list[L
                     verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"),
                     service=ServiceSettings(api_keys={"bank": f"bank {digest}"}, requests_per_minute=10**6))
     app = create_app(Session(config), start_workers=False)
+    queue = app.state.queue
+    assert queue.on_loop  # on a node, batches are checked on the event loop
+    queue.on_loop = False  # but the clerks' threads reach TestClient's loop one at a time: the worker gathers them
     client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
     verdicts: list[dict[str, object]] = []
 
@@ -55,7 +60,13 @@ def test_concurrent_bank_clients_on_the_node(node_url: str, dev_accounts: list[L
     for clerk in clerks:
         clerk.join()
     assert len(verdicts) == 64 and all(v["valid"] for v in verdicts)
-    assert app.state.queue.batches < 64  # requests that arrived together were checked together
+    assert queue.batches < 64  # requests that arrived together were checked together
+
+    async def together() -> list[list[VerificationReport]]:  # on the loop: those of one turn, in one batch
+        return await asyncio.gather(*(queue.check([bundle]) for bundle in bundles))
+
+    queue.on_loop, before = True, queue.batches
+    assert all(report.valid for (report,) in asyncio.run(together())) and queue.batches == before + 1
 
     app.state.workers["outbox"].run_once()
     app.state.workers["outbox"].run_once()
