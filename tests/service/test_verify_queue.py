@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -33,6 +34,19 @@ class Verifier:
         if b"poison" in bundles:
             raise self.error
         return [bundle.decode() for bundle in bundles]
+
+
+T = TypeVar("T")
+
+
+def on_a_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, int]:
+    """``scenario`` run on a new event loop in a thread of its own (the suite's browser tests keep a loop running
+    in the main thread), and that thread's id."""
+    def run() -> tuple[T, int]:
+        return asyncio.run(scenario()), threading.get_ident()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result(60)
 
 
 def test_an_input_no_check_foresaw_fails_its_own_request_only() -> None:
@@ -62,13 +76,15 @@ def test_on_a_node_what_arrives_together_is_checked_on_its_loop_in_one_batch() -
     async def clients() -> list[list[Any]]:
         return await asyncio.gather(*(queue.check([name]) for name in (b"one", b"two", b"three")))
 
-    assert asyncio.run(clients()) == [["one"], ["two"], ["three"]]
-    assert verifier.batches == [([b"one", b"two", b"three"], threading.get_ident())]
+    answers, loop = on_a_loop(clients)
+    assert answers == [["one"], ["two"], ["three"]]
+    assert verifier.batches == [([b"one", b"two", b"three"], loop)]
     many = [b"%d" % i for i in range(100)]
-    assert asyncio.run(queue.check(many)) == [m.decode() for m in many]  # in two turns of the loop
-    assert [len(bundles) for bundles, _ in verifier.batches[1:]] == [queue.on_loop_batch, 100 - queue.on_loop_batch]
+    answers, loop = on_a_loop(lambda: queue.check(many))  # in two turns of the loop
+    assert answers == [m.decode() for m in many]
+    assert verifier.batches[1:] == [(many[:queue.on_loop_batch], loop), (many[queue.on_loop_batch:], loop)]
     assert [f.result(10) for f in queue.submit([b"four"])] == ["four"]  # from a thread: the worker checks it
-    assert verifier.batches[-1][1] != threading.get_ident()
+    assert verifier.batches[-1][1] not in (loop, threading.get_ident())
 
 
 def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quick_again() -> None:
@@ -76,7 +92,6 @@ def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quic
     worker (the loop keeps answering meanwhile), and back to the loop after the worker's first quick one."""
     verifier = Verifier(KeyError("unused"))
     queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_budget=0.05)  # type: ignore[arg-type]
-    here = threading.get_ident()
 
     async def ticking_while(check: Any) -> int:
         ticks = 0
@@ -104,9 +119,9 @@ def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quic
         await queue.check([b"on the loop"])
         return [first, second]
 
-    first, second = asyncio.run(scenario())
+    (first, second), loop = on_a_loop(scenario)
     assert first == 0 and second >= 5
-    assert [thread == here for _, thread in verifier.batches] == [True, False, False, True]
+    assert [thread == loop for _, thread in verifier.batches] == [True, False, False, True]
 
 
 def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next_to_the_worker() -> None:
@@ -116,7 +131,8 @@ def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next
     async def scenario() -> list[Any]:
         return await asyncio.gather(queue.check([b"one"]), queue.check([b"poison"]), return_exceptions=True)
 
-    assert all(isinstance(outcome, NodeUnavailable) for outcome in asyncio.run(scenario()))
+    outcomes, loop = on_a_loop(scenario)
+    assert all(isinstance(outcome, NodeUnavailable) for outcome in outcomes)
     assert verifier.calls == 1 and queue.slow
-    assert asyncio.run(queue.check([b"two"])) == ["two"]  # the worker's, quick: the loop's again after it
-    assert not queue.slow and verifier.batches[-1][1] != threading.get_ident()
+    answers, loop = on_a_loop(lambda: queue.check([b"two"]))  # the worker's, quick: the loop's again after it
+    assert answers == ["two"] and not queue.slow and verifier.batches[-1][1] != loop

@@ -64,7 +64,7 @@ class VerifyQueue:
         """The reports of ``bundles``, awaited on the running event loop."""
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in bundles]
-        self._put(zip(bundles, futures, strict=True))
+        self._put(zip(bundles, futures, strict=True), loop)
         return [await f for f in futures]
 
     def submit(self, bundles: Sequence[bytes]) -> list[Future[VerificationReport]]:
@@ -74,25 +74,22 @@ class VerifyQueue:
         return futures
 
     def put(self, bundle: bytes, waiter: LoopWaiter) -> None:
-        """Queue ``bundle`` for ``waiter``, which learns its report on its event loop (the fast lane's requests)."""
-        self._put([(bundle, waiter)])
+        """Queue ``bundle`` for ``waiter``, which learns its report on its event loop (the fast lane's requests);
+        called on that loop."""
+        self._put([(bundle, waiter)], waiter.get_loop())
 
     def verify(self, bundles: Sequence[bytes], timeout: float = 60.0) -> list[VerificationReport]:
         """Queue ``bundles`` and wait for their reports (from a thread; the service awaits :meth:`check`)."""
         return [f.result(timeout) for f in self.submit(bundles)]
 
-    def _put(self, items: Iterable[tuple[bytes, _Waiter]]) -> None:
+    def _put(self, items: Iterable[tuple[bytes, _Waiter]], loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Queue ``items``, from ``loop`` (running it) or from a thread (``None``: the worker checks them)."""
         self._pending.extend(items)
-        if self.on_loop and not self.slow:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # queued from a thread: the worker checks it
-                pass
-            else:
-                if not self._due:
-                    self._due = True
-                    loop.call_soon(self._check_on_loop, loop)  # after the input of this turn of the loop
-                return
+        if loop is not None and self.on_loop and not self.slow:
+            if not self._due:
+                self._due = True
+                loop.call_soon(self._check_on_loop, loop)  # after the input of this turn of the loop
+            return
         if not self._wake.is_set():
             self._wake.set()
 
