@@ -136,3 +136,25 @@ def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next
     assert verifier.calls == 1 and queue.slow
     answers, loop = on_a_loop(lambda: queue.check([b"two"]))  # the worker's, quick: the loop's again after it
     assert answers == ["two"] and not queue.slow and verifier.batches[-1][1] != loop
+
+
+def test_a_batch_on_the_loop_waits_for_as_many_requests_as_the_last_had_at_most_the_linger() -> None:
+    """Closed-loop clients answered together send again together: the loop reads on until as many requests as the
+    last batch had are queued, or ``linger`` seconds pass."""
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, linger=1.0)  # type: ignore[arg-type]
+
+    async def scenario() -> float:
+        await asyncio.gather(*(queue.check([name]) for name in (b"a", b"b", b"c")))
+        first = asyncio.ensure_future(queue.check([b"d"]))
+        await asyncio.sleep(0.01)  # d waits for company
+        await asyncio.gather(first, queue.check([b"e"]), queue.check([b"f"]))
+        started = time.monotonic()
+        await queue.check([b"g"])  # alone, after a batch of three: after the linger
+        waited = time.monotonic() - started
+        await queue.check([b"h"])  # after a batch of one: at once
+        return waited
+
+    waited, _ = on_a_loop(scenario)
+    assert [bundles for bundles, _ in verifier.batches] == [[b"a", b"b", b"c"], [b"d", b"e", b"f"], [b"g"], [b"h"]]
+    assert waited >= 1.0

@@ -32,13 +32,13 @@ class VerifyQueue:
     into their loop per batch.
 
     ``on_loop`` (a service on a node): requests queued from an event loop are checked on that loop itself, once
-    the input of the loop's turn has been read: what arrived together is one batch, and its reports are handed
-    over with no thread between (no wake-up, no passing of the interpreter lock back and forth while the batch
-    is checked). The loop does nothing else meanwhile, so it takes at most ``on_loop_batch`` requests at a time
-    (the rest in its next turn, after it has read and answered what came meanwhile), and a batch that takes
-    longer than ``on_loop_budget`` seconds (a slow node, costly documents), or fails for want of the node, sends
-    the batches after it to the worker, which hands them back to the loop once one of its batches is quick and
-    answered again."""
+    as many as the last batch had are queued (or ``linger`` seconds passed, the loop reading on meanwhile), after
+    the input of the loop's turn has been read; the reports are handed over with no thread between (no wake-up,
+    no passing of the interpreter lock back and forth while the batch is checked). The loop does nothing else
+    while it checks, so it takes at most ``on_loop_batch`` requests at a time (the rest in its next turn, after
+    it has read and answered what came meanwhile), and a batch that takes longer than ``on_loop_budget`` seconds
+    (a slow node, costly documents), or fails for want of the node, sends the batches after it to the worker,
+    which hands them back to the loop once one of its batches is quick and answered again."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
                  max_batch: int = 512, linger: float = 0.002, on_loop: bool = False, on_loop_batch: int = 64,
@@ -56,6 +56,9 @@ class VerifyQueue:
         self._pending: deque[tuple[bytes, _Waiter]] = deque()
         #: Whether a batch is due on a loop (one at a time).
         self._due = False
+        #: Requests the next batch on a loop waits for (at most ``linger`` seconds): as many as the last one had.
+        self._expected = 1
+        self._timer: asyncio.TimerHandle | None = None
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="verify-queue", daemon=True)
         self._thread.start()
@@ -86,9 +89,15 @@ class VerifyQueue:
         """Queue ``items``, from ``loop`` (running it) or from a thread (``None``: the worker checks them)."""
         self._pending.extend(items)
         if loop is not None and self.on_loop and not self.slow:
-            if not self._due:
-                self._due = True
-                loop.call_soon(self._check_on_loop, loop)  # after the input of this turn of the loop
+            if len(self._pending) >= self._expected:  # as many as the last batch: checked after this turn's input
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                if not self._due:
+                    self._due = True
+                    loop.call_soon(self._check_on_loop, loop)
+            elif not self._due and self._timer is None:  # fewer: the loop reads on, ``linger`` at most
+                self._timer = loop.call_later(self.linger, self._check_on_loop, loop)
             return
         if not self._wake.is_set():
             self._wake.set()
@@ -96,8 +105,12 @@ class VerifyQueue:
     def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered."""
         self._due = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         pending = self._pending
         items = _taken(pending, self.on_loop_batch)
+        self._expected = max(len(items), 1)
         if items:
             started = time.monotonic()
             outcomes = self._checked([bundle for bundle, _ in items])
