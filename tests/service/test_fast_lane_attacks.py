@@ -80,13 +80,18 @@ def protocols(monkeypatch: pytest.MonkeyPatch) -> list[server.GuardedHttp]:
 ROOMY = replace(SETTINGS, requests_per_minute=60_000)
 
 
-@pytest.fixture
-def roomy(consortium: Consortium, tmp_path: Path) -> Iterator[list[tuple[FastAPI, tuple[str, int]]]]:
+#: Each test so marked runs with its servers' batches checked on their worker and on their event loop (as on a node).
+BATCHES = pytest.mark.parametrize("on_loop", [False, True], ids=["batches on the worker", "batches on the loop"])
+
+
+@pytest.fixture(params=[False, True], ids=["batches on the worker", "batches on the loop"])
+def roomy(consortium: Consortium, tmp_path: Path, request: pytest.FixtureRequest
+          ) -> Iterator[list[tuple[FastAPI, tuple[str, int]]]]:
     """A server with the lane and one without, under :data:`ROOMY` limits."""
     with ExitStack() as stack:
         pair = []
         for name, lane in (("lane", True), ("app", False)):
-            built = app(consortium, tmp_path / name, lane, ROOMY)
+            built = app(consortium, tmp_path / name, lane, ROOMY, on_loop=request.param)
             stack.callback(built.state.session.close)
             pair.append((built, stack.enter_context(serving(built, ROOMY))))
         yield pair
@@ -245,12 +250,13 @@ def test_a_client_that_reads_no_answers_is_read_no_further(roomy: Any, genuine: 
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@BATCHES
 def test_a_client_that_reads_no_answers_cannot_hold_a_stop(consortium: Consortium, tmp_path: Path,
-                                                           genuine: bytes) -> None:
+                                                           genuine: bytes, on_loop: bool) -> None:
     """A stop (a deploy, SIGTERM) is not held by a client that sends request after request and reads none of the
     answers, through the lane as through the app: the old server stops while that client is still connected."""
     for lane, query in ((True, ""), (False, "?other=1")):
-        built = app(consortium, tmp_path / str(lane), lane, ROOMY)
+        built = app(consortium, tmp_path / str(lane), lane, ROOMY, on_loop=on_loop)
         try:  # the server stops (and that it did is asserted) before the client hangs up
             with socket.socket() as sock, serving(built, ROOMY) as address:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -430,13 +436,14 @@ def test_a_client_gone_with_requests_in_line_makes_no_error(servers: Any, genuin
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+@BATCHES
 def test_a_failed_batch_keeps_the_connection_in_order(consortium: Consortium, tmp_path: Path, genuine: bytes,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch, on_loop: bool) -> None:
     """A lane request whose batch fails is answered by the app, and the requests behind it on its connection (the
     lane's, a chunked one the app reads, the lane's again) wait for that answer and come in their order, each
     counted once against the limit."""
     monkeypatch.setattr(auth, "time", SimpleNamespace(monotonic=lambda: 1000.0, time=lambda: 2e9))  # no refill
-    built = app(consortium, tmp_path, True)
+    built = app(consortium, tmp_path, True, on_loop=on_loop)
     failed = node_away_once(built)
     chunked = request("?case=chunked", genuine).replace(f"Content-Length: {len(genuine)}".encode(),
                                                         b"Transfer-Encoding: chunked")
@@ -455,11 +462,12 @@ def test_a_failed_batch_keeps_the_connection_in_order(consortium: Consortium, tm
         built.state.session.close()
 
 
+@BATCHES
 def test_a_shutdown_answers_the_lane_requests_in_flight(consortium: Consortium, tmp_path: Path,
-                                                        genuine: bytes) -> None:
+                                                        genuine: bytes, on_loop: bool) -> None:
     """The server stops (a deploy, a restart) while lane requests are being verified, one behind another on a
     connection: each is answered, the last with ``Connection: close``, and its receipt queued; none is lost."""
-    built = app(consortium, tmp_path, True)
+    built = app(consortium, tmp_path, True, on_loop=on_loop)
     verifier, checking = built.state.context.queue.verifier, threading.Event()
     verify_many = verifier.verify_many
 
