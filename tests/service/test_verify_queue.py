@@ -91,7 +91,8 @@ def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quic
     """The loop does nothing else while it checks a batch: after one slower than the budget, batches go to the
     worker (the loop keeps answering meanwhile), and back to the loop after the worker's first quick one."""
     verifier = Verifier(KeyError("unused"))
-    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_budget=0.05)  # type: ignore[arg-type]
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_budget=0.05,  # type: ignore[arg-type]
+                        on_loop_cooldown=0.0)  # (the cooldown: below)
 
     async def ticking_while(check: Any) -> int:
         ticks = 0
@@ -126,7 +127,7 @@ def test_a_slow_batch_on_the_loop_sends_the_next_to_the_worker_until_one_is_quic
 
 def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next_to_the_worker() -> None:
     verifier = Verifier(NodeUnavailable("the node is away"))
-    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True)  # type: ignore[arg-type]
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_cooldown=0.0)  # type: ignore[arg-type]
 
     async def scenario() -> list[Any]:
         return await asyncio.gather(queue.check([b"one"]), queue.check([b"poison"]), return_exceptions=True)
@@ -158,3 +159,56 @@ def test_a_batch_on_the_loop_waits_for_as_many_requests_as_the_last_had_at_most_
     waited, _ = on_a_loop(scenario)
     assert [bundles for bundles, _ in verifier.batches] == [[b"a", b"b", b"c"], [b"d", b"e", b"f"], [b"g"], [b"h"]]
     assert waited >= 1.0
+
+
+def test_a_slow_batch_on_the_loop_keeps_the_worker_checking_for_a_cooldown_that_doubles() -> None:
+    """A cause of slow batches that recurs (a costly document now and then, a node that stalls at times) costs the
+    loop one stall per cooldown, not one per batch: the worker keeps the batches until the cooldown has passed and
+    one of them was quick, and the next slow batch on the loop doubles the cooldown."""
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_budget=0.05,  # type: ignore[arg-type]
+                        on_loop_cooldown=1.0)
+
+    async def scenario() -> list[float]:
+        cooldowns = []
+        verifier.delays[:] = [0.1]
+        await queue.check([b"slow"])  # on the loop
+        cooldowns.append(queue._cooldown)
+        await queue.check([b"quick, within the cooldown"])  # on the worker, which keeps the batches
+        assert queue.slow
+        await asyncio.sleep(1.0)
+        await queue.check([b"quick, after it"])  # on the worker: the loop's again after it
+        assert not queue.slow
+        verifier.delays[:] = [0.1]
+        await queue.check([b"slow again"])  # on the loop
+        cooldowns.append(queue._cooldown)
+        return cooldowns
+
+    cooldowns, loop = on_a_loop(scenario)
+    assert [thread == loop for _, thread in verifier.batches] == [True, False, False, True]
+    assert cooldowns == [2.0, 4.0]  # the next cooldown each time: 1 s, then 2 s, then 4 s
+
+
+def test_a_cancelled_waiter_spares_its_batch_and_the_worker() -> None:
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock())  # type: ignore[arg-type]
+    verifier.delays[:] = [0.3]
+    cancelled, other = queue.submit([b"a", b"b"])
+    time.sleep(0.1)  # the worker is checking them
+    assert cancelled.cancel()
+    assert other.result(10) == "b" and queue.verify([b"c"]) == ["c"]
+
+
+def test_a_loop_that_closed_with_a_batch_due_hands_the_queue_to_the_next() -> None:
+    verifier = Verifier(KeyError("unused"))
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, linger=0.05)  # type: ignore[arg-type]
+
+    async def closing_with_one_due() -> None:
+        await asyncio.gather(*(queue.check([name]) for name in (b"a", b"b", b"c")))
+        behind = asyncio.ensure_future(queue.check([b"left behind"]))
+        await asyncio.sleep(0)  # queued, waiting for company, when the loop closes
+        assert not behind.done()
+
+    on_a_loop(closing_with_one_due)
+    answers, loop = on_a_loop(lambda: queue.check([b"d"]))
+    assert answers == ["d"] and verifier.batches[-1] == ([b"left behind", b"d"], loop)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import AbstractContextManager, suppress
 from typing import Protocol
 
@@ -22,6 +22,8 @@ from ..verifier.client import VerificationReport, VerifierClient
 from .problems import public_text
 
 log = logging.getLogger(__name__)
+#: The longest the worker keeps the batches of a loop after a slow one, in seconds.
+MAX_COOLDOWN = 60.0
 
 
 class VerifyQueue:
@@ -37,12 +39,14 @@ class VerifyQueue:
     no passing of the interpreter lock back and forth while the batch is checked). The loop does nothing else
     while it checks, so it takes at most ``on_loop_batch`` requests at a time (the rest in its next turn, after
     it has read and answered what came meanwhile), and a batch that takes longer than ``on_loop_budget`` seconds
-    (a slow node, costly documents), or fails for want of the node, sends the batches after it to the worker,
-    which hands them back to the loop once one of its batches is quick and answered again."""
+    (a slow node, costly documents), or fails for want of the node, sends the batches after it to the worker for
+    ``on_loop_cooldown`` seconds, doubled each time it happens again (at most :data:`MAX_COOLDOWN`), and until one of
+    the worker's batches is quick and answered again. One loop checks batches (the first that queues here, the next
+    once that one is closed); another loop's requests go to the worker."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
                  max_batch: int = 512, linger: float = 0.002, on_loop: bool = False, on_loop_batch: int = 64,
-                 on_loop_budget: float = 0.1) -> None:
+                 on_loop_budget: float = 0.1, on_loop_cooldown: float = 1.0) -> None:
         self.verifier = verifier
         self.chain_lock = chain_lock
         self.max_batch = max_batch
@@ -50,6 +54,7 @@ class VerifyQueue:
         self.on_loop = on_loop
         self.on_loop_batch = on_loop_batch
         self.on_loop_budget = on_loop_budget
+        self.on_loop_cooldown = on_loop_cooldown
         self.batches = 0
         #: Whether the worker checks the batches that the loop would: the last batch was slow or lacked the node.
         self.slow = False
@@ -59,6 +64,10 @@ class VerifyQueue:
         #: Requests the next batch on a loop waits for (at most ``linger`` seconds): as many as the last one had.
         self._expected = 1
         self._timer: asyncio.TimerHandle | None = None
+        #: The loop that checks batches, and until when (``time.monotonic``) the worker keeps them after a slow one.
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._cooldown = on_loop_cooldown
+        self._worker_until = 0.0
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="verify-queue", daemon=True)
         self._thread.start()
@@ -88,7 +97,7 @@ class VerifyQueue:
     def _put(self, items: Iterable[tuple[bytes, _Waiter]], loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Queue ``items``, from ``loop`` (running it) or from a thread (``None``: the worker checks them)."""
         self._pending.extend(items)
-        if loop is not None and self.on_loop and not self.slow:
+        if loop is not None and self.on_loop and not self.slow and self._checks_on(loop):
             if len(self._pending) >= self._expected:  # as many as the last batch: checked after this turn's input
                 if self._timer is not None:
                     self._timer.cancel()
@@ -102,8 +111,18 @@ class VerifyQueue:
         if not self._wake.is_set():
             self._wake.set()
 
+    def _checks_on(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether ``loop`` checks batches: the first loop to queue here, or the next once that one is closed (what
+        a closed loop had due is dropped with it)."""
+        if self._home is not loop:
+            if self._home is not None and not self._home.is_closed():
+                return False
+            self._home, self._due, self._timer = loop, False, None
+        return True
+
     def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered."""
+        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered; then
+        the rest scheduled, however this batch ended."""
         self._due = False
         if self._timer is not None:
             self._timer.cancel()
@@ -111,17 +130,33 @@ class VerifyQueue:
         pending = self._pending
         items = _taken(pending, self.on_loop_batch)
         self._expected = max(len(items), 1)
-        if items:
-            started = time.monotonic()
-            outcomes = self._checked([bundle for bundle, _ in items])
-            self.slow = not _quick(outcomes, time.monotonic() - started, self.on_loop_budget)
-            _settle([waiter for _, waiter in items], outcomes, loop)
-        if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
-            if self.slow:
-                self._wake.set()
-            elif not self._due:
-                self._due = True
-                loop.call_soon(self._check_on_loop, loop)
+        try:
+            if items:
+                started = time.monotonic()
+                outcomes = self._checked([bundle for bundle, _ in items])
+                if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
+                    self._to_worker()
+                _settle([waiter for _, waiter in items], outcomes, loop)
+        except Exception as exc:  # a fault of the queue's own: the batch's waiters learn it, the queue goes on
+            log.exception("a verification batch failed on the event loop")
+            _settle([waiter for _, waiter in items], [exc] * len(items), loop)
+        finally:
+            if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
+                if self.slow:
+                    self._wake.set()
+                elif not self._due:
+                    self._due = True
+                    loop.call_soon(self._check_on_loop, loop)
+
+    def _to_worker(self) -> None:
+        """After a slow batch on the loop: the worker checks the batches for the cooldown, which doubles each time
+        (a cause that recurs costs the loop one stall per cooldown), back to its first length after a quiet one."""
+        now = time.monotonic()
+        if now > self._worker_until + MAX_COOLDOWN:  # the last slow batch is long past
+            self._cooldown = self.on_loop_cooldown
+        self._worker_until = now + self._cooldown
+        self._cooldown = min(2 * self._cooldown, MAX_COOLDOWN)
+        self.slow = True
 
     def _loop(self) -> None:
         company = False
@@ -136,11 +171,16 @@ class VerifyQueue:
             if not items:
                 continue
             company = len(items) > 1
-            started = time.monotonic()
-            outcomes = self._checked([bundle for bundle, _ in items])
-            if self.slow and _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
-                self.slow = False  # the batches after it are checked on their loop again
-            _settle([waiter for _, waiter in items], outcomes)
+            try:
+                started = time.monotonic()
+                outcomes = self._checked([bundle for bundle, _ in items])
+                if (self.slow and _quick(outcomes, time.monotonic() - started, self.on_loop_budget)
+                        and time.monotonic() >= self._worker_until):
+                    self.slow = False  # the batches after it are checked on their loop again
+                _settle([waiter for _, waiter in items], outcomes)
+            except Exception as exc:  # a fault of the queue's own: the batch's waiters learn it, the worker goes on
+                log.exception("a verification batch failed on the worker")
+                _settle([waiter for _, waiter in items], [exc] * len(items))
 
     def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
@@ -198,10 +238,11 @@ def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | Base
     loops: dict[asyncio.AbstractEventLoop, list[tuple[LoopWaiter, object]]] = {}
     for waiter, outcome in zip(waiters, outcomes, strict=True):
         if isinstance(waiter, Future):
-            if isinstance(outcome, BaseException):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
+            with suppress(InvalidStateError):  # cancelled by its thread: nobody waits for it
+                if isinstance(outcome, BaseException):
+                    waiter.set_exception(outcome)
+                else:
+                    waiter.set_result(outcome)
         else:
             loops.setdefault(waiter.get_loop(), []).append((waiter, outcome))
     for loop, settled in loops.items():
