@@ -136,10 +136,7 @@ class VerifyQueue:
                 outcomes = self._checked([bundle for bundle, _ in items])
                 if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
                     self._to_worker()
-                _settle([waiter for _, waiter in items], outcomes, loop)
-        except Exception as exc:  # a fault of the queue's own: the batch's waiters learn it, the queue goes on
-            log.exception("a verification batch failed on the event loop")
-            _settle([waiter for _, waiter in items], [exc] * len(items), loop)
+                _answer(items, outcomes, loop)
         finally:
             if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
                 if self.slow:
@@ -171,16 +168,12 @@ class VerifyQueue:
             if not items:
                 continue
             company = len(items) > 1
-            try:
-                started = time.monotonic()
-                outcomes = self._checked([bundle for bundle, _ in items])
-                if (self.slow and _quick(outcomes, time.monotonic() - started, self.on_loop_budget)
-                        and time.monotonic() >= self._worker_until):
-                    self.slow = False  # the batches after it are checked on their loop again
-                _settle([waiter for _, waiter in items], outcomes)
-            except Exception as exc:  # a fault of the queue's own: the batch's waiters learn it, the worker goes on
-                log.exception("a verification batch failed on the worker")
-                _settle([waiter for _, waiter in items], [exc] * len(items))
+            started = time.monotonic()
+            outcomes = self._checked([bundle for bundle, _ in items])
+            if (self.slow and _quick(outcomes, time.monotonic() - started, self.on_loop_budget)
+                    and time.monotonic() >= self._worker_until):
+                self.slow = False  # the batches after it are checked on their loop again
+            _answer(items, outcomes)
 
     def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
@@ -229,6 +222,18 @@ def _taken(pending: deque[tuple[bytes, _Waiter]], most: int) -> list[tuple[bytes
 def _quick(outcomes: Sequence[VerificationReport | BaseException], took: float, budget: float) -> bool:
     """Whether a batch that took ``took`` seconds was within ``budget`` and had the node and stores it needs."""
     return took <= budget and not any(isinstance(outcome, UNAVAILABLE) for outcome in outcomes)
+
+
+def _answer(items: list[tuple[bytes, _Waiter]], outcomes: Sequence[VerificationReport | BaseException],
+            here: asyncio.AbstractEventLoop | None = None) -> None:
+    """:func:`_settle` for a batch's waiters; should that fail (a fault of the queue's own, say outcomes that do
+    not match the batch), each waiter not yet answered learns the fault, and the loop or worker goes on."""
+    waiters = [waiter for _, waiter in items]
+    try:
+        _settle(waiters, outcomes, here)
+    except Exception as exc:
+        log.exception("a verification batch's waiters could not be answered")
+        _settle(waiters, [exc] * len(waiters), here)
 
 
 def _settle(waiters: list[_Waiter], outcomes: Sequence[VerificationReport | BaseException],
