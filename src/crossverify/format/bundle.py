@@ -648,15 +648,10 @@ def _disclosures(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
     :func:`_check_claims`."""
     if not 1 <= len(entries) <= MAX_CLAIMS:
         return None
-    if set(map(type, entries)) == {tuple}:
-        claims = _as_written(entries, hash_alg)
+    if set(map(type, entries)) == {tuple} and set(map(len, entries)) == {3}:
+        claims = _as_written(entries)
         if claims is not None:
             return claims
-    return _entry_by_entry(entries, hash_alg)
-
-
-def _entry_by_entry(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | None:
-    """What :func:`_disclosures` reads, one entry at a time, whatever order each entry's members are in."""
     names: list[str | None] = []
     values: list[Any] = []
     salts: list[Any] = []  # of the disclosed claims
@@ -679,8 +674,8 @@ def _entry_by_entry(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | Non
         kind = type(value)
         if not ((kind is str and (value.isascii() or not _SURROGATE.search(value))) or kind is bool
                 or value is None or (kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER) or kind is float):
-            value = _object(value)
-            if value is _DECLINED:
+            value = _plain(value, MAX_VALUE_DEPTH)
+            if value is _DECLINED or (type(value) is FrozenObject and attachment_fault(value)):
                 return None
         if type(name) is not str:
             return None
@@ -696,30 +691,29 @@ def _entry_by_entry(entries: list[Any], hash_alg: HashAlgorithm) -> Claims | Non
     if not hidden:
         return Claims(tuple(names), tuple(values), tuple(salt_bytes))
     shown, withheld = iter(salt_bytes), iter(leaf_hashes)
-    return _with_redacted(Claims(tuple(names), tuple(values),
-                                 tuple(next(withheld) if n is None else next(shown) for n in names)),
-                          leaf_hashes, hash_alg)
-
-
-def _as_written(entries: list[tuple[tuple[str, Any], ...]], hash_alg: HashAlgorithm) -> Claims | None:
-    """The claims of the common case, checked column by column: each disclosed entry ``name``, ``salt``, ``value``
-    in that order, each redacted one ``redacted`` alone. ``None`` leaves the entries to :func:`_disclosures`."""
-    lengths = set(map(len, entries))
-    if lengths == {3}:
-        shown, hidden = entries, []
-    elif lengths == {1, 3}:
-        shown, hidden = [e for e in entries if len(e) == 3], [e[0] for e in entries if len(e) == 1]
-    else:
+    claims = Claims(tuple(names), tuple(values), tuple(next(withheld) if n is None else next(shown) for n in names))
+    try:
+        hasher = hash_alg.hasher()
+    except CrossverifyError:
         return None
-    first, second, third = zip(*shown, strict=True)
+    unique = set(leaf_hashes)
+    if len(unique) != len(leaf_hashes) or not unique.isdisjoint(claims.leaves(hasher, redacted=False, keep=True)):
+        return None
+    return claims
+
+
+def _as_written(entries: list[tuple[tuple[str, Any], ...]]) -> Claims | None:
+    """The claims of the common case, checked column by column: each entry ``name``, ``salt``, ``value`` in that
+    order, every value a string, number, boolean or null. ``None`` leaves the entries to :func:`_disclosures`."""
+    first, second, third = zip(*entries, strict=True)
     name_keys, names = zip(*first, strict=True)
     salt_keys, salts = zip(*second, strict=True)
     value_keys, values = zip(*third, strict=True)
-    count = len(shown)
+    count = len(entries)
     if (name_keys.count("name"), salt_keys.count("salt"), value_keys.count("value")) != (count, count, count):
         return None
     kinds = set(map(type, values))
-    if set(map(type, names)) != {str}:
+    if not kinds <= _SCALAR_TYPES or set(map(type, names)) != {str}:
         return None
     if str in kinds:
         text = "".join([v for v in values if type(v) is str])
@@ -729,45 +723,10 @@ def _as_written(entries: list[tuple[tuple[str, Any], ...]], hash_alg: HashAlgori
         numbers = [v for v in values if type(v) is int]
         if min(numbers) < -MAX_SAFE_INTEGER or max(numbers) > MAX_SAFE_INTEGER:
             return None
-    if not kinds <= _SCALAR_TYPES:  # objects and arrays: each read as the loop reads it
-        values = tuple([v if type(v) in _SCALAR_TYPES else _object(v) for v in values])
-        if _DECLINED in values:
-            return None
     salt_bytes = _hashes(salts, 16)
     if salt_bytes is None or len(set(salt_bytes)) != count or not _names_in_order(names):
         return None
-    if not hidden:
-        return Claims(names, values, tuple(salt_bytes))
-    redacted, leaf_texts = zip(*hidden, strict=True)
-    leaf_hashes = _hashes(leaf_texts, 32)
-    if leaf_hashes is None or redacted.count("redacted") != len(hidden):
-        return None
-    kept = [len(e) == 3 for e in entries]
-    each_name, each_value, each_salt, withheld = iter(names), iter(values), iter(salt_bytes), iter(leaf_hashes)
-    return _with_redacted(Claims(tuple([next(each_name) if k else None for k in kept]),
-                                 tuple([next(each_value) if k else None for k in kept]),
-                                 tuple([next(each_salt) if k else next(withheld) for k in kept])),
-                          leaf_hashes, hash_alg)
-
-
-def _object(value: Any) -> Any:
-    """An object or array claim value read by :func:`_plain`, or ``_DECLINED`` (also for a malformed attachment
-    descriptor)."""
-    value = _plain(value, MAX_VALUE_DEPTH)
-    return _DECLINED if type(value) is FrozenObject and attachment_fault(value) else value
-
-
-def _with_redacted(claims: Claims, leaf_hashes: tuple[bytes, ...], hash_alg: HashAlgorithm) -> Claims | None:
-    """``claims``, when their redacted leaf hashes are distinct and none is a disclosed claim's leaf (whose leaves
-    are kept for the document digest)."""
-    try:
-        hasher = hash_alg.hasher()
-    except CrossverifyError:
-        return None
-    unique = set(leaf_hashes)
-    if len(unique) != len(leaf_hashes) or not unique.isdisjoint(claims.leaves(hasher, redacted=False, keep=True)):
-        return None
-    return claims
+    return Claims(names, values, tuple(salt_bytes))
 
 
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
