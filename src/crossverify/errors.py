@@ -431,6 +431,11 @@ class NodeUnavailable(RegistryError):
     """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
 
 
+class NodeTooSlow(NodeUnavailable):
+    """The node did not answer within the shorter time a read was given (a batch checked on the service's event
+    loop); the read can be made again with the connection's own timeout."""
+
+
 class LogNotDecodable(RegistryError):
     """A log from a contract being read has an unknown event, the wrong topics, or a value out of its type."""
 

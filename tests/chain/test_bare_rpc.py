@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,7 +23,7 @@ from web3 import HTTPProvider, Web3
 from crossverify.chain.connection import HASH_REFUSALS, chain_time, rpc
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry
-from crossverify.errors import NodeUnavailable, TransactionFailed
+from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.verifier.client import VerifierClient
@@ -213,6 +215,28 @@ def test_a_kept_alive_connection_the_node_closed_is_reopened(consortium: Consort
     node.close_after_answer = True
     assert [chain_time(w3) for _ in range(3)] == [consortium.now()] * 3
     assert rpc(w3)("eth_chainId", []) == to_hex(consortium.w3.eth.chain_id)
+
+
+def test_reads_given_less_time_give_up_on_a_stalled_node_and_the_next_have_the_full_timeout(
+        consortium: Consortium, node: Node) -> None:
+    """What the service's event loop relies on: its reads give up after their limit (``NodeTooSlow``, the
+    connection dropped, as its answer may still come), and the same thread's reads after it wait as long as the
+    connection's own timeout; another thread's reads meanwhile are not limited."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    assert all(r.valid for r in verifier.verify_many(bundles))  # the connection open, kept alive
+    stalled = len(node.requests)
+    node.before[stalled] = lambda: time.sleep(0.6)
+    prepared = verifier.prepare(bundles)
+    started = time.monotonic()
+    with pytest.raises(NodeTooSlow, match=r"within 0.1 s"), verifier.reads_within(0.1):
+        verifier.complete(prepared)
+    assert time.monotonic() - started < 0.5
+    node.before[stalled + 1] = lambda: time.sleep(0.3)  # slower than the limit was, within the full timeout
+    assert all(r.valid for r in verifier.complete(prepared))
+    with ThreadPoolExecutor(1) as other, verifier.reads_within(0.1):
+        node.before[stalled + 2] = lambda: time.sleep(0.3)
+        assert all(r.valid for r in other.submit(verifier.verify_many, bundles).result(10))
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

@@ -292,17 +292,18 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
 
 
 def node_away_once(built: FastAPI) -> threading.Event:
-    """Make the first verification batch of ``built`` fail as when the node is away; the event says it did."""
+    """Make the first verification batch of ``built`` fail as when the node is away; the event says it did. (Both
+    the worker's ``verify_many`` and the loop's batches begin with ``prepare``.)"""
     verifier, failed = built.state.context.queue.verifier, threading.Event()
-    verify_many = verifier.verify_many
+    prepare = verifier.prepare
 
     def once_away(bundles: Any, attachments: Any = None) -> Any:
         if not failed.is_set():
             failed.set()
             raise NodeUnavailable("the node is away")
-        return verify_many(bundles, attachments)
+        return prepare(bundles, attachments)
 
-    verifier.verify_many = once_away
+    verifier.prepare = once_away
     return failed
 
 

@@ -469,14 +469,14 @@ def test_a_shutdown_answers_the_lane_requests_in_flight(consortium: Consortium, 
     connection: each is answered, the last with ``Connection: close``, and its receipt queued; none is lost."""
     built = app(consortium, tmp_path, True, on_loop=on_loop)
     verifier, checking = built.state.context.queue.verifier, threading.Event()
-    verify_many = verifier.verify_many
+    prepare = verifier.prepare  # (where the worker's verify_many and the loop's batches begin)
 
     def slowly(bundles: Any, attachments: Any = None) -> Any:
         checking.set()
         time.sleep(0.3)
-        return verify_many(bundles, attachments)
+        return prepare(bundles, attachments)
 
-    verifier.verify_many = slowly
+    verifier.prepare = slowly
     answers: list[bytes] = []
     ended = threading.Event()
 

@@ -6,34 +6,61 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pytest
 
-from crossverify.errors import NodeUnavailable
+from crossverify.errors import NodeTooSlow, NodeUnavailable
 from crossverify.service.workers import VerifyQueue
+from crossverify.verifier.client import Prepared
 
 
 class Verifier:
-    """Reports each bundle's own text; a batch holding ``b"poison"`` fails with ``error``."""
+    """Reports each bundle's own text; a batch holding ``b"poison"`` fails with ``error``. Its reads (``complete``)
+    given a time limit are too slow ``stalls`` times."""
 
     def __init__(self, error: Exception) -> None:
-        self.error, self.calls = error, 0
-        #: Each batch: its bundles, and the thread that checked it.
+        self.error, self.calls, self.stalls = error, 0, 0
+        #: Each batch prepared (its checks but the reads: a presentation's challenge consumed): its bundles, and the
+        #: thread that prepared it.
         self.batches: list[tuple[list[bytes], int]] = []
         #: Seconds the next batches take, one per batch.
         self.delays: list[float] = []
+        #: Each batch's reads: the thread that made them, and the time limit they were given.
+        self.reads: list[tuple[int, float | None]] = []
+        self._limit = threading.local()
 
     def verify_many(self, bundles: Sequence[bytes]) -> list[Any]:
+        return self.complete(self.prepare(bundles))
+
+    def prepare(self, bundles: Sequence[bytes]) -> Prepared:
         self.calls += 1
         self.batches.append((list(bundles), threading.get_ident()))
         if self.delays:
             time.sleep(self.delays.pop(0))
         if b"poison" in bundles:
             raise self.error
-        return [bundle.decode() for bundle in bundles]
+        return Prepared([(None, [], bundle, None) for bundle in bundles], [])
+
+    def complete(self, prepared: Prepared) -> list[Any]:
+        limit = getattr(self._limit, "seconds", None)
+        self.reads.append((threading.get_ident(), limit))
+        if limit is not None and self.stalls:
+            self.stalls -= 1
+            time.sleep(limit)
+            raise NodeTooSlow(f"the node did not answer within {limit:g} s")
+        return [digest.decode() for _, _, digest, _ in prepared.parsed]  # type: ignore[union-attr]
+
+    @contextmanager
+    def reads_within(self, seconds: float) -> Iterator[None]:
+        self._limit.seconds = seconds
+        try:
+            yield
+        finally:
+            self._limit.seconds = None
 
 
 T = TypeVar("T")
@@ -137,6 +164,28 @@ def test_a_batch_on_the_loop_that_lacks_the_node_fails_as_one_and_sends_the_next
     assert verifier.calls == 1 and queue.slow
     answers, loop = on_a_loop(lambda: queue.check([b"two"]))  # the worker's, quick: the loop's again after it
     assert answers == ["two"] and not queue.slow and verifier.batches[-1][1] != loop
+
+
+def test_a_batch_whose_node_is_too_slow_for_the_loop_is_read_by_the_worker_not_checked_again() -> None:
+    """A stalled node holds the loop for the loop's read limit, not the node's timeout: the worker then makes the
+    batch's reads with the full timeout, from the batch as the loop prepared it (a presentation's challenge is
+    consumed once: checked again, it would be refused as a replay)."""
+    verifier = Verifier(KeyError("unused"))
+    verifier.stalls = 1
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_read_limit=0.05,  # type: ignore[arg-type]
+                        on_loop_cooldown=0.0)
+
+    async def scenario() -> list[list[Any]]:
+        return await asyncio.gather(queue.check([b"one"]), queue.check([b"two", b"three"]))
+
+    answers, loop = on_a_loop(scenario)
+    assert answers == [["one"], ["two", "three"]]
+    assert verifier.calls == 1 and verifier.batches[0][1] == loop  # prepared once, on the loop
+    (loop_read, limit), (worker_read, full) = verifier.reads
+    assert (loop_read, limit) == (loop, 0.05) and worker_read != loop and full is None
+    assert queue.slow  # the batches after it go to the worker until one of its batches is quick
+    answers, loop = on_a_loop(lambda: queue.check([b"four"]))
+    assert answers == ["four"] and not queue.slow and verifier.reads[-1] == (verifier.batches[-1][1], None)
 
 
 def test_a_batch_on_the_loop_waits_for_as_many_requests_as_the_last_had_at_most_the_linger() -> None:

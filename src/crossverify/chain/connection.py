@@ -33,7 +33,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse
 
-from ..errors import NodeUnavailable
+from ..errors import NodeTooSlow, NodeUnavailable
 
 EMBEDDED = "embedded"
 #: Reads by block hash a node refuses in a row (each answered by the block's number) before it is asked by number
@@ -184,6 +184,18 @@ class JsonRpc:
         return [_result(by_id.get(i, {"error": {"message": "no answer in the batch"}}), m)
                 for i, (m, _) in enumerate(calls)]
 
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Requests this thread makes meanwhile give up after ``seconds`` (at most the connection's own timeout),
+        raising :class:`NodeTooSlow`: for a caller that must not wait the full timeout, and asks again, with it,
+        elsewhere. Other threads' requests keep the full timeout."""
+        previous = getattr(self._local, "limit", None)
+        self._local.limit = min(seconds, self._timeout) if self._tester is None else None
+        try:
+            yield
+        finally:
+            self._local.limit = previous
+
     def refused_block_hash(self) -> None:
         """Note that the node refused a block named by its hash where it answered the block's number."""
         self.hash_refusals += 1
@@ -193,13 +205,16 @@ class JsonRpc:
     def _post(self, payload: Any) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()
         request = self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+        limit = getattr(self._local, "limit", None) or self._timeout
         for attempt in (1, 2):
             wire: _Wire | None = getattr(self._local, "wire", None)
             fresh = wire is None
             with node_errors():
                 try:
                     if wire is None:
-                        wire = self._local.wire = _Wire(self._url, self._timeout)
+                        wire = self._local.wire = _Wire(self._url, limit)
+                    elif wire.timeout != limit:
+                        wire.settimeout(limit)
                     status, data = wire.exchange(request)
                     if wire.closed:  # the node said it closes the connection after this answer
                         self._local.wire = None
@@ -209,10 +224,13 @@ class JsonRpc:
                     if fresh or attempt == 2:  # a new connection the node closed: it is not a stale one
                         raise NodeUnavailable("the node closed the connection without answering") from None
                     continue  # a kept-alive connection the node had closed: open a new one, once
-                except BaseException:
+                except BaseException as exc:
                     self._local.wire = None
                     if wire is not None:
                         wire.close()
+                    if isinstance(exc, TimeoutError) and limit < self._timeout:
+                        raise NodeTooSlow(f"the node did not answer within {limit:g} s, the time this read was "
+                                          "given") from exc
                     raise
             if status != 200 and not data.startswith((b"{", b"[")):
                 raise NodeUnavailable(f"the node answered HTTP {status}")
@@ -270,6 +288,11 @@ class _Wire:
         self.sock = sock
         self.file = sock.makefile("rb")
         self.closed = False
+        self.timeout = timeout
+
+    def settimeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
+        self.timeout = seconds
 
     def exchange(self, request: bytes) -> tuple[int, bytes]:
         try:

@@ -15,10 +15,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import AbstractContextManager, suppress
-from typing import Protocol
+from typing import Protocol, overload
 
-from ..errors import UNAVAILABLE, StoreLocked
-from ..verifier.client import VerificationReport, VerifierClient
+from ..errors import UNAVAILABLE, NodeTooSlow, StoreLocked
+from ..verifier.client import Prepared, VerificationReport, VerifierClient
 from .problems import public_text
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,15 @@ class VerifyQueue:
     it has read and answered what came meanwhile), and a batch that takes longer than ``on_loop_budget`` seconds
     (a slow node, costly documents), or fails for want of the node, sends the batches after it to the worker for
     ``on_loop_cooldown`` seconds, doubled each time it happens again (at most :data:`MAX_COOLDOWN`), and until one of
-    the worker's batches is quick and answered again. One loop checks batches (the first that queues here, the next
-    once that one is closed); another loop's requests go to the worker."""
+    the worker's batches is quick and answered again. Its registry reads give up after ``on_loop_read_limit`` seconds
+    (a stalled node): the worker then makes them again for that batch, with the node's full timeout, from where the
+    loop left it (its presentations' challenges consumed once, on the loop). One loop checks batches (the first
+    that queues here, the next once that one is closed); another loop's requests go to the worker."""
 
     def __init__(self, verifier: VerifierClient, chain_lock: AbstractContextManager[object], *,
                  max_batch: int = 512, linger: float = 0.002, on_loop: bool = False, on_loop_batch: int = 64,
-                 on_loop_budget: float = 0.1, on_loop_cooldown: float = 1.0) -> None:
+                 on_loop_budget: float = 0.1, on_loop_cooldown: float = 1.0, on_loop_read_limit: float = 0.5
+                 ) -> None:
         self.verifier = verifier
         self.chain_lock = chain_lock
         self.max_batch = max_batch
@@ -55,10 +58,13 @@ class VerifyQueue:
         self.on_loop_batch = on_loop_batch
         self.on_loop_budget = on_loop_budget
         self.on_loop_cooldown = on_loop_cooldown
+        self.on_loop_read_limit = on_loop_read_limit
         self.batches = 0
         #: Whether the worker checks the batches that the loop would: the last batch was slow or lacked the node.
         self.slow = False
         self._pending: deque[tuple[bytes, _Waiter]] = deque()
+        #: Batches the loop prepared but could not read for in ``on_loop_read_limit``: the worker completes them.
+        self._unread: deque[tuple[list[tuple[bytes, _Waiter]], Prepared]] = deque()
         #: Whether a batch is due on a loop (one at a time).
         self._due = False
         #: Requests the next batch on a loop waits for (at most ``linger`` seconds): as many as the last one had.
@@ -121,8 +127,9 @@ class VerifyQueue:
         return True
 
     def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered; then
-        the rest scheduled, however this batch ended."""
+        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered (or, if
+        the node was too slow for the loop, the batch handed to the worker to read); then the rest scheduled, however
+        this batch ended."""
         self._due = False
         if self._timer is not None:
             self._timer.cancel()
@@ -133,12 +140,16 @@ class VerifyQueue:
         try:
             if items:
                 started = time.monotonic()
-                outcomes = self._checked([bundle for bundle, _ in items])
-                if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
+                outcomes = self._checked([bundle for bundle, _ in items], self.on_loop_read_limit)
+                if isinstance(outcomes, Prepared):  # the node too slow for the loop: the worker reads for the batch
                     self._to_worker()
-                _answer(items, outcomes, loop)
+                    self._unread.append((items, outcomes))
+                else:
+                    if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
+                        self._to_worker()
+                    _answer(items, outcomes, loop)
         finally:
-            if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
+            if pending or self._unread:  # more than one batch queued, or this one slow: the rest as the next one is
                 if self.slow:
                     self._wake.set()
                 elif not self._due:
@@ -159,9 +170,11 @@ class VerifyQueue:
         company = False
         pending = self._pending
         while True:
-            if not pending:
+            if not pending and not self._unread:
                 self._wake.wait()
             self._wake.clear()  # before taking: whatever comes after it sets the event again
+            while self._unread:
+                self._complete(*self._unread.popleft())
             if company and len(pending) < self.max_batch:
                 time.sleep(self.linger)
             items = _taken(pending, self.max_batch)
@@ -175,13 +188,31 @@ class VerifyQueue:
                 self.slow = False  # the batches after it are checked on their loop again
             _answer(items, outcomes)
 
-    def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
+    @overload
+    def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]: ...
+
+    @overload
+    def _checked(self, bundles: list[bytes], read_limit: float
+                 ) -> Sequence[VerificationReport | BaseException] | Prepared: ...
+
+    def _checked(self, bundles: list[bytes], read_limit: float | None = None
+                 ) -> Sequence[VerificationReport | BaseException] | Prepared:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
         request learns why); one that fails for any other reason is checked again document by document, so that
-        an input no check foresaw fails its own request only, not its batch's."""
+        an input no check foresaw fails its own request only, not its batch's. ``read_limit``: the registry reads
+        give up after that many seconds, and the batch as far as it was checked is returned, to be completed
+        (:meth:`_complete`) where the node's full timeout can be waited for."""
         try:
             with self.chain_lock:
-                reports: Sequence[VerificationReport | BaseException] = self.verifier.verify_many(bundles)
+                if read_limit is None:
+                    reports: Sequence[VerificationReport | BaseException] = self.verifier.verify_many(bundles)
+                else:
+                    prepared = self.verifier.prepare(bundles)
+                    try:
+                        with self.verifier.reads_within(read_limit):
+                            reports = self.verifier.complete(prepared)
+                    except NodeTooSlow:
+                        return prepared
         except UNAVAILABLE as exc:
             return [exc] * len(bundles)
         except Exception as exc:
@@ -192,6 +223,18 @@ class VerifyQueue:
             return [self._checked([bundle])[0] for bundle in bundles]
         self.batches += 1
         return reports
+
+    def _complete(self, items: list[tuple[bytes, _Waiter]], prepared: Prepared) -> None:
+        """On the worker: the registry reads for a batch the loop prepared, with the node's full timeout, and its
+        waiters answered. Its presentations' challenges are consumed already, so it is never checked again: a
+        failure fails the batch."""
+        try:
+            with self.chain_lock:
+                outcomes: Sequence[VerificationReport | BaseException] = self.verifier.complete(prepared)
+            self.batches += 1
+        except Exception as exc:
+            outcomes = [exc] * len(items)
+        _answer(items, outcomes)
 
 
 class LoopWaiter(Protocol):

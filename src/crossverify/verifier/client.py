@@ -19,13 +19,14 @@ import gc
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache, cached_property, lru_cache
 from types import MappingProxyType
 
 from ..chain.circulation import CirculationContract
+from ..chain.connection import rpc
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Head, Registry
 from ..chain.transactions import Sender
@@ -345,6 +346,12 @@ class VerifierClient:
                                    why, now, presentation_hash=p.hash(r.document_digest) if p else None,
                                    case=None if p else in_person_case))
         return out
+
+    def reads_within(self, seconds: float) -> AbstractContextManager[None]:
+        """The registry reads this thread makes meanwhile give up after ``seconds`` (at most ``[network] timeout``),
+        raising :class:`~crossverify.errors.NodeTooSlow`, for a caller that asks again elsewhere with the full time
+        (the service's event loop hands such a batch to its worker thread)."""
+        return rpc(self.registry.w3).within(seconds)
 
     def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
         """A one-time challenge for a resident's session, stored before it is handed out."""
