@@ -9,18 +9,28 @@ import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from crossverify import Certificate, present
 from crossverify.errors import NodeTooSlow, NodeUnavailable
+from crossverify.format.batch import salt_document, seal_batch
+from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.holder import holder_claim
+from crossverify.keys.holder import generate_holder_key
 from crossverify.service.workers import VerifyQueue
-from crossverify.verifier.client import Prepared
+from crossverify.verifier.challenges import ChallengeStore
+from crossverify.verifier.client import Prepared, VerificationReport, VerifierClient
+
+from ..conftest import Consortium, deposit_certificates
 
 
 class Verifier:
-    """Reports each bundle's own text; a batch holding ``b"poison"`` fails with ``error``. Its reads (``complete``)
-    given a time limit are too slow ``stalls`` times."""
+    """Reports each bundle's own text; a batch holding ``b"poison"`` fails with ``error`` (before its reads), one
+    holding ``b"poison-read"`` in its reads. Its reads (``complete``) given a time limit are too slow ``stalls``
+    times."""
 
     def __init__(self, error: Exception) -> None:
         self.error, self.calls, self.stalls = error, 0, 0
@@ -43,7 +53,8 @@ class Verifier:
             time.sleep(self.delays.pop(0))
         if b"poison" in bundles:
             raise self.error
-        return Prepared([(None, [], bundle, None) for bundle in bundles], [])
+        return Prepared([(bundle, [], bundle, None) for bundle in bundles],  # type: ignore[misc]
+                        [(b"", b"", bundle) for bundle in bundles])
 
     def complete(self, prepared: Prepared) -> list[Any]:
         limit = getattr(self._limit, "seconds", None)
@@ -52,7 +63,11 @@ class Verifier:
             self.stalls -= 1
             time.sleep(limit)
             raise NodeTooSlow(f"the node did not answer within {limit:g} s")
-        return [digest.decode() for _, _, digest, _ in prepared.parsed]  # type: ignore[union-attr]
+        digests = [digest for _, _, digest, _ in prepared.parsed]
+        assert [digest for _, _, digest in prepared.triples] == digests  # each document's status read with it
+        if b"poison-read" in digests:
+            raise self.error
+        return [digest.decode() for digest in digests]  # type: ignore[union-attr]
 
     @contextmanager
     def reads_within(self, seconds: float) -> Iterator[None]:
@@ -84,6 +99,19 @@ def test_an_input_no_check_foresaw_fails_its_own_request_only() -> None:
     with pytest.raises(KeyError, match="no check foresaw"):
         futures[1].result(10)
     assert verifier.calls == 4  # the batch, then each of its documents alone
+
+
+def test_a_batch_whose_reads_fail_unforeseen_is_completed_document_by_document_as_prepared() -> None:
+    """The checks before the reads consumed the presentations' challenges: each document is completed from the
+    batch as prepared, never checked again from its text (where it would be refused as a replay)."""
+    verifier = Verifier(KeyError("a case no check foresaw"))
+    queue = VerifyQueue(verifier, threading.Lock())  # type: ignore[arg-type]
+    futures = queue.submit([b"one", b"poison-read", b"two"])
+    assert [f.result(10) for f in (futures[0], futures[2])] == ["one", "two"]
+    with pytest.raises(KeyError, match="no check foresaw"):
+        futures[1].result(10)
+    assert verifier.calls == 1  # prepared once
+    assert len(verifier.reads) == 4  # the batch's reads, then each document's
 
 
 def test_a_batch_that_fails_for_want_of_the_node_fails_as_one() -> None:
@@ -261,3 +289,30 @@ def test_a_loop_that_closed_with_a_batch_due_hands_the_queue_to_the_next() -> No
     on_a_loop(closing_with_one_due)
     answers, loop = on_a_loop(lambda: queue.check([b"d"]))
     assert answers == ["d"] and verifier.batches[-1] == ([b"left behind", b"d"], loop)
+
+
+def test_presentations_of_a_batch_whose_reads_failed_unforeseen_are_not_refused_as_replays(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """With a real verifier: the batch's checks before its reads consumed each presentation's challenge once;
+    completed document by document from there, each is valid (checked again from its text, each would be refused:
+    its challenge already used)."""
+    keys = [generate_holder_key() for _ in range(3)]
+    bound = [Certificate(cert.header, {**cert.claims, "cnf": holder_claim(key.public_key())})
+             for (_, cert), key in zip(deposit_certificates(consortium, 3), keys, strict=True)]
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for cert in bound])
+    consortium.anchor(batch.root, leaf_count=3)
+    store = ChallengeStore(tmp_path / "challenges.sqlite", "ICBKCNBJGDG")
+    verifier = VerifierClient(consortium.registry, audience="ICBKCNBJGDG", challenges=store)
+    now = int(time.time())
+    texts = [present(batch.bundle(i, consortium.w3.eth.chain_id, consortium.registry.address),
+                     store.issue("ACCTOPEN", now), key, now).dumps().encode() for i, key in enumerate(keys)]
+    reads = verifier._complete  # the reads and the checks on them, after the challenges are consumed
+
+    def unforeseen_in_a_batch(prepared: Prepared) -> list[VerificationReport]:
+        if len(prepared.parsed) > 1:
+            raise KeyError("a case no check foresaw")
+        return reads(prepared)
+
+    verifier._complete = unforeseen_in_a_batch  # type: ignore[method-assign]
+    reports = VerifyQueue(verifier, threading.Lock()).verify(texts)
+    assert [r.valid for r in reports] == [True] * 3, [[c.name for c in r.failed] for r in reports]

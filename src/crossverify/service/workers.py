@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import AbstractContextManager, suppress
 from typing import Protocol, overload
@@ -199,42 +199,61 @@ class VerifyQueue:
                  ) -> Sequence[VerificationReport | BaseException] | Prepared:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
         request learns why); one that fails for any other reason is checked again document by document, so that
-        an input no check foresaw fails its own request only, not its batch's. ``read_limit``: the registry reads
-        give up after that many seconds, and the batch as far as it was checked is returned, to be completed
-        (:meth:`_complete`) where the node's full timeout can be waited for."""
+        an input no check foresaw fails its own request only, not its batch's: from its texts when the checks before
+        the reads failed (their last step consumes the presentations' challenges), else from the batch as
+        prepared (:meth:`_completed`). ``read_limit``: the registry reads give up after that many seconds, and the
+        batch as prepared is returned, to be completed where the node's full timeout can be waited for."""
         try:
             with self.chain_lock:
-                if read_limit is None:
-                    reports: Sequence[VerificationReport | BaseException] = self.verifier.verify_many(bundles)
-                else:
-                    prepared = self.verifier.prepare(bundles)
-                    try:
-                        with self.verifier.reads_within(read_limit):
-                            reports = self.verifier.complete(prepared)
-                    except NodeTooSlow:
-                        return prepared
+                prepared = self.verifier.prepare(bundles)
         except UNAVAILABLE as exc:
             return [exc] * len(bundles)
         except Exception as exc:
             if len(bundles) == 1:
                 return [exc]
-            log.warning("a verification batch failed: checking its documents one by one",
-                        extra={"documents": len(bundles), "error": f"{type(exc).__name__}: {exc}"})
+            _one_by_one(len(bundles), exc)
             return [self._checked([bundle])[0] for bundle in bundles]
+        if read_limit is None:
+            return self._completed(prepared)
+        with self.verifier.reads_within(read_limit):
+            reports = self._completed(prepared)
+        return prepared if any(isinstance(report, NodeTooSlow) for report in reports) else reports
+
+    def _completed(self, prepared: Prepared) -> Sequence[VerificationReport | BaseException]:
+        """The reports of a prepared batch: the registry read for it. A failure for want of the node or a store
+        fails it as one; any other completes its documents one by one, each as prepared (a presentation's
+        challenge is consumed once: checked again from its text, it would be refused as a replay)."""
+        try:
+            with self.chain_lock:
+                reports: Sequence[VerificationReport | BaseException] = self.verifier.complete(prepared)
+        except UNAVAILABLE as exc:
+            return [exc] * len(prepared.parsed)
+        except Exception as exc:
+            if len(prepared.parsed) == 1:
+                return [exc]
+            _one_by_one(len(prepared.parsed), exc)
+            return [self._completed(one)[0] for one in _each(prepared)]
         self.batches += 1
         return reports
 
     def _complete(self, items: list[tuple[bytes, _Waiter]], prepared: Prepared) -> None:
-        """On the worker: the registry reads for a batch the loop prepared, with the node's full timeout, and its
-        waiters answered. Its presentations' challenges are consumed already, so it is never checked again: a
-        failure fails the batch."""
-        try:
-            with self.chain_lock:
-                outcomes: Sequence[VerificationReport | BaseException] = self.verifier.complete(prepared)
-            self.batches += 1
-        except Exception as exc:
-            outcomes = [exc] * len(items)
-        _answer(items, outcomes)
+        """On the worker: a batch the loop prepared but had no time to read for, completed with the node's full
+        timeout, and its waiters answered."""
+        _answer(items, self._completed(prepared))
+
+
+def _one_by_one(documents: int, exc: Exception) -> None:
+    """Log a batch that failed for a reason no check foresaw, whose documents are checked one by one."""
+    log.warning("a verification batch failed: checking its documents one by one",
+                extra={"documents": documents, "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _each(prepared: Prepared) -> Iterator[Prepared]:
+    """``prepared`` as batches of one document each (with its status read's triple, if it goes on to one)."""
+    triples = iter(prepared.triples)
+    for item in prepared.parsed:
+        bundle, _, digest, _ = item
+        yield Prepared([item], [next(triples)] if bundle is not None and digest is not None else [])
 
 
 class LoopWaiter(Protocol):
