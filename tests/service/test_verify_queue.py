@@ -91,27 +91,19 @@ def on_a_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> tuple[T, int]:
         return pool.submit(run).result(60)
 
 
-def test_an_input_no_check_foresaw_fails_its_own_request_only() -> None:
+@pytest.mark.parametrize(("poison", "prepared", "read"), [(b"poison", 4, 2), (b"poison-read", 1, 4)],
+                         ids=["before the reads", "in the reads"])
+def test_an_input_no_check_foresaw_fails_its_own_request_only(poison: bytes, prepared: int, read: int) -> None:
+    """The batch is checked again document by document: from the texts when the checks before the reads failed,
+    else from the batch as prepared (those checks consumed its presentations' challenges: checked again from its
+    text, a presentation would be refused as a replay)."""
     verifier = Verifier(KeyError("a case no check foresaw"))
     queue = VerifyQueue(verifier, threading.Lock())  # type: ignore[arg-type]
-    futures = queue.submit([b"one", b"poison", b"two"])
+    futures = queue.submit([b"one", poison, b"two"])
     assert [f.result(10) for f in (futures[0], futures[2])] == ["one", "two"]
     with pytest.raises(KeyError, match="no check foresaw"):
         futures[1].result(10)
-    assert verifier.calls == 4  # the batch, then each of its documents alone
-
-
-def test_a_batch_whose_reads_fail_unforeseen_is_completed_document_by_document_as_prepared() -> None:
-    """The checks before the reads consumed the presentations' challenges: each document is completed from the
-    batch as prepared, never checked again from its text (where it would be refused as a replay)."""
-    verifier = Verifier(KeyError("a case no check foresaw"))
-    queue = VerifyQueue(verifier, threading.Lock())  # type: ignore[arg-type]
-    futures = queue.submit([b"one", b"poison-read", b"two"])
-    assert [f.result(10) for f in (futures[0], futures[2])] == ["one", "two"]
-    with pytest.raises(KeyError, match="no check foresaw"):
-        futures[1].result(10)
-    assert verifier.calls == 1  # prepared once
-    assert len(verifier.reads) == 4  # the batch's reads, then each document's
+    assert (verifier.calls, len(verifier.reads)) == (prepared, read)
 
 
 def test_a_batch_that_fails_for_want_of_the_node_fails_as_one() -> None:
