@@ -74,6 +74,8 @@ def test_an_empty_variable_unsets_a_setting(tmp_path: Path) -> None:
     ("[verifier.max_age_days]\nDEPCERT = 'week'\n", r"expected dict"),
     ("[network\n", r"crossverify.toml: "),
     ("[audit]\nmax_events = 0\n", r"\[audit\] max_events must be positive"),
+    ("[service]\nloop_budget = 0\n", r"\[service\] loop_budget is 0 to 60 seconds \(not 0\), got 0"),
+    ("[service]\nloop_read_limit = 600\n", r"\[service\] loop_read_limit is 0 to 60 seconds"),
 ])
 def test_bad_files_are_refused_with_the_place(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -217,7 +217,11 @@ class ServiceSettings:
     (request line and headers) must fit in ``max_header_bytes`` and arrive within ``head_timeout`` seconds, its
     body fit in ``max_body_bytes`` and arrive within ``body_timeout`` seconds; an idle connection is closed after
     ``keep_alive`` seconds. ``workers`` processes serve a bank on one machine; they share its challenges, outbox
-    and (in ``rate_limits``, or in the ``[storage]`` database) the clients' rate limits."""
+    and (in ``rate_limits``, or in the ``[storage]`` database) the clients' rate limits. On a node each process
+    checks verification batches on its event loop: a batch that takes longer than ``loop_budget`` seconds sends the
+    next ones to a worker thread for a cooldown, and the loop's registry reads give up after ``loop_read_limit``
+    seconds (the worker thread reads again with ``[network] timeout``); a node far away (a round trip near
+    ``loop_budget``) wants both raised."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -232,10 +236,15 @@ class ServiceSettings:
     run_every: float = 5.0
     workers: int = 1
     rate_limits: Path = Path("crossverify-rate-limits.sqlite")
+    loop_budget: float = 0.1
+    loop_read_limit: float = 0.5
 
     def __post_init__(self) -> None:
         if self.workers < 1:
             raise ConfigError(f"[service] workers must be at least 1, got {self.workers}")
+        for name in ("loop_budget", "loop_read_limit"):
+            if not 0 < getattr(self, name) <= 60:
+                raise ConfigError(f"[service] {name} is 0 to 60 seconds (not 0), got {getattr(self, name)}")
 
 
 #: The languages people read crossverify in (crossverify.format.metadata.LANGUAGES).

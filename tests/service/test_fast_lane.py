@@ -325,6 +325,17 @@ def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tm
         built.state.session.close()
 
 
+def test_the_loop_s_budget_and_read_limit_are_the_bank_s_settings(consortium: Consortium, tmp_path: Path) -> None:
+    """A bank whose node is far away raises them (docs/deploy.md): ``[service] loop_budget`` and
+    ``loop_read_limit`` reach the queue."""
+    built = app(consortium, tmp_path, True, replace(SETTINGS, loop_budget=0.3, loop_read_limit=2.0))
+    try:
+        queue = built.state.context.queue
+        assert (queue.on_loop_budget, queue.on_loop_read_limit) == (0.3, 2.0)
+    finally:
+        built.state.session.close()
+
+
 def test_the_verdict_text_is_json_dumps_of_the_verdict_byte_for_byte(consortium: Consortium, tmp_path: Path,
                                                                      genuine: bytes) -> None:
     """The lane and the route write a verdict from its parts: the very bytes ``json.dumps`` gives its dict, for

@@ -82,7 +82,8 @@ class Context:
         self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
-        self.queue = VerifyQueue(session.verifier(), self.chain_lock, on_loop=not embedded)
+        self.queue = VerifyQueue(session.verifier(), self.chain_lock, on_loop=not embedded,
+                                 on_loop_budget=settings.loop_budget, on_loop_read_limit=settings.loop_read_limit)
         self.outbox = outbox = session.outbox if "bank" in roles else None
         self.issuer = issuer = session.issuer() if "issuer" in roles else None
         self.pickups = pickups = session.pickups if issuer is not None else None
