@@ -239,6 +239,23 @@ def test_reads_given_less_time_give_up_on_a_stalled_node_and_the_next_have_the_f
         assert all(r.valid for r in other.submit(verifier.verify_many, bundles).result(10))
 
 
+def test_a_limit_bounds_its_reads_together_and_a_kept_connection_gets_the_full_timeout_back(node: Node) -> None:
+    """Two requests made under one limit share it (each stalls less than the limit, both more); a connection kept
+    alive from a limited read, read on without a limit, waits the connection's own timeout again."""
+    node_rpc = rpc(Web3(HTTPProvider(node.url)))
+    with node_rpc.within(0.1):
+        node_rpc("eth_chainId", [])  # quick: the connection stays open, its timeout the limit's
+    node.before[len(node.requests)] = lambda: time.sleep(0.3)
+    assert node_rpc("eth_chainId", [])  # on the kept connection, after the limit: answered
+    first = len(node.requests)
+    node.before[first] = node.before[first + 1] = lambda: time.sleep(0.3)
+    started = time.monotonic()
+    with pytest.raises(NodeTooSlow, match=r"within 0.5 s"), node_rpc.within(0.5):
+        node_rpc("eth_chainId", [])
+        node_rpc("eth_chainId", [])
+    assert time.monotonic() - started < 0.58
+
+
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:
     from web3.exceptions import Web3RPCError
 

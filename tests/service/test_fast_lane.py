@@ -325,6 +325,41 @@ def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tm
         built.state.session.close()
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["batches on the worker", "batches on the loop"])
+def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_not_refused_as_a_replay(
+        consortium: Consortium, tmp_path: Path, on_loop: bool) -> None:
+    """The lane's batch consumed the presentation's challenge, then its reads found the node away: the challenge
+    is open again (no verdict was given), so the app, checking the request again, finds the presentation valid."""
+    built = app(consortium, tmp_path, True, on_loop=on_loop)
+    verifier, away = built.state.context.queue.verifier, [NodeUnavailable("the node is away (in the reads)")]
+    reads = verifier._complete
+
+    def away_once(prepared: Any) -> Any:
+        if away:
+            raise away.pop()
+        return reads(prepared)
+
+    verifier._complete = away_once
+    holder = generate_holder_key()
+    [(_, cert)] = deposit_certificates(consortium, 1)
+    bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
+    batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
+    consortium.anchor(batch.root, leaf_count=1)
+    bundle = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address)
+    try:
+        with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
+            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+            sock.sendall(request("?purpose=ACCTOPEN", present(bundle, challenge, holder, int(time.time())).dumps()
+                                 .encode()))
+            [answer] = read(sock, 1)
+        verdict = json.loads(answer.partition(b"\r\n\r\n")[2])
+        assert not away and built.state.taken == [True]
+        assert answer.startswith(b"HTTP/1.1 200") and verdict["valid"], verdict
+    finally:
+        built.state.session.close()
+
+
 def test_the_loop_s_budget_and_read_limit_are_the_bank_s_settings(consortium: Consortium, tmp_path: Path) -> None:
     """A bank whose node is far away raises them (docs/deploy.md): ``[service] loop_budget`` and
     ``loop_read_limit`` reach the queue."""

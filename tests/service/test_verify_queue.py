@@ -29,11 +29,11 @@ from ..conftest import Consortium, deposit_certificates
 
 class Verifier:
     """Reports each bundle's own text; a batch holding ``b"poison"`` fails with ``error`` (before its reads), one
-    holding ``b"poison-read"`` in its reads. Its reads (``complete``) given a time limit are too slow ``stalls``
-    times."""
+    holding ``b"poison-read"`` in its reads. Given a time limit, its reads (``complete``) are too slow ``stalls``
+    times, the reads of its checks before them (``prepare``: a first batch's chain id, say) ``early_stalls`` times."""
 
     def __init__(self, error: Exception) -> None:
-        self.error, self.calls, self.stalls = error, 0, 0
+        self.error, self.calls, self.stalls, self.early_stalls = error, 0, 0, 0
         #: Each batch prepared (its checks but the reads: a presentation's challenge consumed): its bundles, and the
         #: thread that prepared it.
         self.batches: list[tuple[list[bytes], int]] = []
@@ -49,6 +49,9 @@ class Verifier:
     def prepare(self, bundles: Sequence[bytes]) -> Prepared:
         self.calls += 1
         self.batches.append((list(bundles), threading.get_ident()))
+        if getattr(self._limit, "seconds", None) is not None and self.early_stalls:
+            self.early_stalls -= 1
+            raise NodeTooSlow("the node did not answer within the limit")
         if self.delays:
             time.sleep(self.delays.pop(0))
         if b"poison" in bundles:
@@ -208,6 +211,60 @@ def test_a_batch_whose_node_is_too_slow_for_the_loop_is_read_by_the_worker_not_c
     assert answers == ["four"] and not queue.slow and verifier.reads[-1] == (verifier.batches[-1][1], None)
 
 
+@pytest.mark.parametrize("fault", ["a read too slow", "a case no check foresaw"])
+def test_a_batch_whose_checks_before_the_reads_fail_on_the_loop_is_checked_by_the_worker(fault: str) -> None:
+    """Those checks consume no challenge until their last step: the worker checks the texts again from the start,
+    with the node's full time (one by one when no check foresaw the fault), never on the loop without a limit."""
+    verifier = Verifier(KeyError("a case no check foresaw"))
+    poison = b"poison" if fault == "a case no check foresaw" else b"fine"
+    verifier.early_stalls = int(fault == "a read too slow")
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True, on_loop_cooldown=0.0)  # type: ignore[arg-type]
+
+    async def scenario() -> list[Any]:
+        return await asyncio.gather(queue.check([b"one"]), queue.check([poison]), return_exceptions=True)
+
+    (one, other), loop = on_a_loop(scenario)
+    assert one == ["one"]
+    assert (other == ["fine"]) if poison == b"fine" else isinstance(other, KeyError)
+    threads = [thread for _, thread in verifier.batches]
+    assert threads[0] == loop and loop not in threads[1:]  # prepared on the loop once, then on the worker
+    assert all(thread != loop and limit is None for thread, limit in verifier.reads)
+
+
+def test_a_batch_handed_to_the_worker_is_finished_even_if_the_loop_has_the_batches_again() -> None:
+    """The loop hands a batch to the worker, and the worker, finishing a quick batch meanwhile, gives the loop the
+    batches back before the loop looks: the handed batch is still finished (it was stranded, its waiters never
+    answered, the loop rescheduling itself without end)."""
+    went_slow = threading.Event()
+
+    class Racing(Verifier):
+        def complete(self, prepared: Prepared) -> list[Any]:
+            if getattr(self._limit, "seconds", None) is not None:  # on the loop: a stalled node
+                queue.submit([b"meanwhile"])  # a batch reaches the worker
+                raise NodeTooSlow("the node did not answer within 0.05 s")
+            went_slow.wait(5)  # the worker's batch ends just after the loop's went slow
+            return super().complete(prepared)
+
+    queue = VerifyQueue(Racing(KeyError("unused")), threading.Lock(), on_loop=True,  # type: ignore[arg-type]
+                        on_loop_budget=5.0, on_loop_cooldown=0.0, on_loop_read_limit=0.05)
+    to_worker = queue._to_worker
+
+    def then_wait_for_the_worker() -> None:
+        to_worker()
+        went_slow.set()
+        deadline = time.monotonic() + 2
+        while queue.slow and time.monotonic() < deadline:  # the worker's quick batch gives the loop its batches back
+            time.sleep(0.001)
+
+    queue._to_worker = then_wait_for_the_worker  # type: ignore[method-assign]
+
+    async def scenario() -> bool:
+        done, _ = await asyncio.wait([asyncio.ensure_future(queue.check([b"handed"]))], timeout=2.0)
+        return bool(done) and next(iter(done)).result() == ["handed"]
+
+    assert on_a_loop(scenario)[0]
+
+
 def test_a_batch_on_the_loop_waits_for_as_many_requests_as_the_last_had_at_most_the_linger() -> None:
     """Closed-loop clients answered together send again together: the loop reads on until as many requests as the
     last batch had are queued, or ``linger`` seconds pass."""
@@ -283,28 +340,78 @@ def test_a_loop_that_closed_with_a_batch_due_hands_the_queue_to_the_next() -> No
     assert answers == ["d"] and verifier.batches[-1] == ([b"left behind", b"d"], loop)
 
 
+def presented(c: Consortium, folder: Path, n: int) -> tuple[VerifierClient, list[bytes]]:
+    """A bank's verifier (with its challenge store) and ``n`` residents' genuine presentations to it."""
+    keys = [generate_holder_key() for _ in range(n)]
+    bound = [Certificate(cert.header, {**cert.claims, "cnf": holder_claim(key.public_key())})
+             for (_, cert), key in zip(deposit_certificates(c, n), keys, strict=True)]
+    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for cert in bound])
+    c.anchor(batch.root, leaf_count=n)
+    store = ChallengeStore(folder / "challenges.sqlite", "ICBKCNBJGDG")
+    verifier = VerifierClient(c.registry, audience="ICBKCNBJGDG", challenges=store)
+    now = int(time.time())
+    return verifier, [present(batch.bundle(i, c.w3.eth.chain_id, c.registry.address), store.issue("ACCTOPEN", now),
+                              key, now).dumps().encode() for i, key in enumerate(keys)]
+
+
+def failing_reads(verifier: VerifierClient, error: Callable[[Prepared], Exception | None]) -> None:
+    """Make ``verifier``'s reads (and the checks on them, after the challenges are consumed) raise what ``error``
+    gives for a batch, if anything."""
+    reads = verifier._complete
+
+    def faulty(prepared: Prepared) -> list[VerificationReport]:
+        if (exc := error(prepared)) is not None:
+            raise exc
+        return reads(prepared)
+
+    verifier._complete = faulty  # type: ignore[method-assign]
+
+
+def names(reports: Sequence[VerificationReport]) -> list[list[str]]:
+    return [[c.name for c in r.failed] for r in reports]
+
+
 def test_presentations_of_a_batch_whose_reads_failed_unforeseen_are_not_refused_as_replays(
         consortium: Consortium, tmp_path: Path) -> None:
     """With a real verifier: the batch's checks before its reads consumed each presentation's challenge once;
     completed document by document from there, each is valid (checked again from its text, each would be refused:
     its challenge already used)."""
-    keys = [generate_holder_key() for _ in range(3)]
-    bound = [Certificate(cert.header, {**cert.claims, "cnf": holder_claim(key.public_key())})
-             for (_, cert), key in zip(deposit_certificates(consortium, 3), keys, strict=True)]
-    batch = seal_batch([salt_document(cert, HashAlgorithm.KECCAK256) for cert in bound])
-    consortium.anchor(batch.root, leaf_count=3)
-    store = ChallengeStore(tmp_path / "challenges.sqlite", "ICBKCNBJGDG")
-    verifier = VerifierClient(consortium.registry, audience="ICBKCNBJGDG", challenges=store)
-    now = int(time.time())
-    texts = [present(batch.bundle(i, consortium.w3.eth.chain_id, consortium.registry.address),
-                     store.issue("ACCTOPEN", now), key, now).dumps().encode() for i, key in enumerate(keys)]
-    reads = verifier._complete  # the reads and the checks on them, after the challenges are consumed
-
-    def unforeseen_in_a_batch(prepared: Prepared) -> list[VerificationReport]:
-        if len(prepared.parsed) > 1:
-            raise KeyError("a case no check foresaw")
-        return reads(prepared)
-
-    verifier._complete = unforeseen_in_a_batch  # type: ignore[method-assign]
+    verifier, texts = presented(consortium, tmp_path, 3)
+    failing_reads(verifier, lambda p: KeyError("a case no check foresaw") if len(p.parsed) > 1 else None)
     reports = VerifyQueue(verifier, threading.Lock()).verify(texts)
-    assert [r.valid for r in reports] == [True] * 3, [[c.name for c in r.failed] for r in reports]
+    assert [r.valid for r in reports] == [True] * 3, names(reports)
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["worker", "loop"])
+def test_presentations_whose_reads_found_the_node_away_can_be_presented_again(
+        consortium: Consortium, tmp_path: Path, on_loop: bool) -> None:
+    """No verdict was given, so the challenges the batch consumed are open again: the same presentations, sent
+    again once the node is back (a retry after the 503, or the fast lane handing the request to the app), are valid,
+    not refused as replays."""
+    verifier, texts = presented(consortium, tmp_path, 2)
+    away = [NodeUnavailable("the node is away")]
+    failing_reads(verifier, lambda p: away.pop() if away else None)
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=on_loop)
+
+    async def twice() -> tuple[list[Any], list[Any]]:
+        first = await asyncio.gather(*(queue.check([text]) for text in texts), return_exceptions=True)
+        return first, [await queue.check([text]) for text in texts]
+
+    first, again = on_a_loop(twice)[0] if on_loop else (
+        [f.exception(10) for f in queue.submit(texts)], [queue.verify([text]) for text in texts])
+    assert all(isinstance(outcome, NodeUnavailable) for outcome in first)
+    assert [r.valid for [r] in again] == [True] * 2, names([r for [r] in again])
+
+
+def test_a_batch_too_slow_for_the_caller_s_limit_keeps_its_challenges_for_its_completion(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """``NodeTooSlow`` (the loop's limit): the caller completes the batch again elsewhere, so its challenges stay
+    consumed: the same presentation checked again from its text is refused as a replay, the batch completes."""
+    verifier, texts = presented(consortium, tmp_path, 1)
+    slow = [NodeTooSlow("the node did not answer within 0.5 s")]
+    failing_reads(verifier, lambda p: slow.pop() if slow else None)
+    prepared = verifier.prepare(texts)
+    with pytest.raises(NodeTooSlow):
+        verifier.complete(prepared)
+    assert names(verifier.verify_many(texts)) == [["challenge_fresh"]]
+    assert [r.valid for r in verifier.complete(prepared)] == [True]

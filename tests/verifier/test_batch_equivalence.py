@@ -4,7 +4,6 @@ on its own, check for check, whatever the registry says and however the bundles 
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,7 +56,9 @@ class Registry:
     ``Registry.bulk_statuses`` answers), a revoked document gets its own."""
 
     address = REGISTRY
-    w3 = SimpleNamespace(eth=SimpleNamespace(chain_id=1337))
+
+    def chain_id(self) -> int:
+        return 1337
 
     def __init__(self, batches: dict[bytes, DocumentStatus], revoked: dict[bytes, RevocationRecord]) -> None:
         self.batches, self.revoked = batches, revoked

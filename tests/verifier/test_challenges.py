@@ -38,6 +38,21 @@ def test_what_consuming_finds(location: Locate) -> None:
     assert store.consume(challenge.nonce, "ACCTOPEN", NOW + 299) is Consumed.FRESH
 
 
+def test_a_challenge_is_released_only_by_the_batch_that_consumed_it_and_gave_no_verdict(location: Locate) -> None:
+    """Released: consumed at that time, no answer recorded; then it can be consumed again. Not released: consumed
+    at another time (another batch's), or answered (a verdict was given), or another bank's."""
+    store = ChallengeStore(location("c.sqlite"), BANK)
+    released, later, answered, theirs = (store.issue("ACCTOPEN", NOW) for _ in range(4))
+    assert store.consume_many([(c.nonce, "ACCTOPEN", None) for c in (released, answered, theirs)], NOW + 5) == [
+        Consumed.FRESH] * 3
+    assert store.consume(later.nonce, "ACCTOPEN", NOW + 6) is Consumed.FRESH
+    store.record_answer(answered.nonce, '{"valid": true}')
+    ChallengeStore(location("c.sqlite"), "BKCHCNBJ45A").release_many([theirs.nonce], NOW + 5)
+    store.release_many([released.nonce, later.nonce, answered.nonce], NOW + 5)
+    assert [store.consume(c.nonce, "ACCTOPEN", NOW + 7) for c in (released, later, answered, theirs)] == [
+        Consumed.FRESH, Consumed.USED, Consumed.USED, Consumed.USED]
+
+
 def test_purge_forgets_expired_challenges_only(location: Locate) -> None:
     store = ChallengeStore(location("c.sqlite"), BANK)
     old, new = store.issue("ACCTOPEN", NOW, ttl=60), store.issue("ACCTOPEN", NOW, ttl=3600)

@@ -13,6 +13,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -186,11 +187,14 @@ class JsonRpc:
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[None]:
-        """Requests this thread makes meanwhile give up after ``seconds`` (at most the connection's own timeout),
-        raising :class:`NodeTooSlow`: for a caller that must not wait the full timeout, and asks again, with it,
-        elsewhere. Other threads' requests keep the full timeout."""
+        """The requests this thread makes meanwhile, together, give up ``seconds`` from now (when that is less than
+        the connection's own timeout), raising :class:`NodeTooSlow`: for a caller that must not wait the full timeout,
+        and asks again, with it, elsewhere. Other threads' requests keep the full timeout. Each request starts with
+        the time left, which bounds each wait for the node (to connect, to send, for the next bytes of its answer):
+        a node that stops answering is cut off in time, one that trickles its answer in bytes is not."""
         previous = getattr(self._local, "limit", None)
-        self._local.limit = min(seconds, self._timeout) if self._tester is None else None
+        if self._tester is None and seconds < self._timeout:
+            self._local.limit = (time.monotonic() + seconds, seconds)
         try:
             yield
         finally:
@@ -205,7 +209,13 @@ class JsonRpc:
     def _post(self, payload: Any) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()
         request = self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
-        limit = getattr(self._local, "limit", None) or self._timeout
+        limited: tuple[float, float] | None = getattr(self._local, "limit", None)
+        if limited is None:
+            limit = self._timeout
+        else:
+            limit = limited[0] - time.monotonic()
+            if limit <= 0:
+                raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads were given")
         for attempt in (1, 2):
             wire: _Wire | None = getattr(self._local, "wire", None)
             fresh = wire is None
@@ -228,9 +238,9 @@ class JsonRpc:
                     self._local.wire = None
                     if wire is not None:
                         wire.close()
-                    if isinstance(exc, TimeoutError) and limit < self._timeout:
-                        raise NodeTooSlow(f"the node did not answer within {limit:g} s, the time this read was "
-                                          "given") from exc
+                    if isinstance(exc, TimeoutError) and limited is not None:
+                        raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads "
+                                          "were given") from exc
                     raise
             if status != 200 and not data.startswith((b"{", b"[")):
                 raise NodeUnavailable(f"the node answered HTTP {status}")

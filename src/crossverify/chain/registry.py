@@ -371,13 +371,19 @@ class Registry(Deployed):
             return Suite.STANDARD
         return Suite(suite)
 
+    def chain_id(self) -> int:
+        """The chain's id, as its node says (one bare request, as every read a verification makes)."""
+        answer = rpc(self.w3)("eth_chainId", [])
+        return answer if isinstance(answer, int) else int(answer, 16)  # (the embedded chain answers an int)
+
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))
 
     def predecessors(self) -> list[tuple[int, str, int]]:
-        """The registries this one succeeds, as its consortium recorded them: (chain id, address, recorded at)."""
-        return [(int(chain_id), str(registry), int(at)) for chain_id, registry, at in
-                self.call(lambda f: f.predecessors())]
+        """The registries this one succeeds, as its consortium recorded them: (chain id, address, recorded at); one
+        bare ``eth_call``."""
+        (records,) = self.raw_call("predecessors", b"")
+        return [(int(chain_id), Web3.to_checksum_address(registry), int(at)) for chain_id, registry, at in records]
 
     def metadata_digest(self, issuer_id: bytes, doc_type: bytes = bytes(8)) -> bytes:
         """The registered digest of ``issuer_id``'s display metadata for ``doc_type`` (zero: of its own name);

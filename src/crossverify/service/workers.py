@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from contextlib import AbstractContextManager, suppress
-from typing import Protocol, overload
+from typing import Protocol
 
 from ..errors import UNAVAILABLE, NodeTooSlow, StoreLocked
 from ..verifier.client import Prepared, VerificationReport, VerifierClient
@@ -63,8 +63,8 @@ class VerifyQueue:
         #: Whether the worker checks the batches that the loop would: the last batch was slow or lacked the node.
         self.slow = False
         self._pending: deque[tuple[bytes, _Waiter]] = deque()
-        #: Batches the loop prepared but could not read for in ``on_loop_read_limit``: the worker completes them.
-        self._unread: deque[tuple[list[tuple[bytes, _Waiter]], Prepared]] = deque()
+        #: Batches the loop handed to the worker to finish (:meth:`_on_loop`), as prepared or (``None``) as texts.
+        self._handed: deque[tuple[list[tuple[bytes, _Waiter]], Prepared | None]] = deque()
         #: Whether a batch is due on a loop (one at a time).
         self._due = False
         #: Requests the next batch on a loop waits for (at most ``linger`` seconds): as many as the last one had.
@@ -127,9 +127,9 @@ class VerifyQueue:
         return True
 
     def _check_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered (or, if
-        the node was too slow for the loop, the batch handed to the worker to read); then the rest scheduled, however
-        this batch ended."""
+        """On ``loop``: what is queued (up to ``on_loop_batch``) checked as one batch, its waiters answered (or the
+        batch handed to the worker to finish: :meth:`_on_loop`); then the rest scheduled, however this batch
+        ended."""
         self._due = False
         if self._timer is not None:
             self._timer.cancel()
@@ -140,16 +140,18 @@ class VerifyQueue:
         try:
             if items:
                 started = time.monotonic()
-                outcomes = self._checked([bundle for bundle, _ in items], self.on_loop_read_limit)
-                if isinstance(outcomes, Prepared):  # the node too slow for the loop: the worker reads for the batch
+                outcomes = self._on_loop([bundle for bundle, _ in items])
+                if outcomes is None or isinstance(outcomes, Prepared):  # for the worker to finish (``_on_loop``)
                     self._to_worker()
-                    self._unread.append((items, outcomes))
+                    self._handed.append((items, outcomes))
                 else:
                     if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
                         self._to_worker()
                     _answer(items, outcomes, loop)
         finally:
-            if pending or self._unread:  # more than one batch queued, or this one slow: the rest as the next one is
+            if self._handed:  # the worker finishes it, whether or not the batches after it are still the worker's
+                self._wake.set()
+            if pending:  # more than one batch was queued, or the batch was slow: the rest as the next one is
                 if self.slow:
                     self._wake.set()
                 elif not self._due:
@@ -170,11 +172,13 @@ class VerifyQueue:
         company = False
         pending = self._pending
         while True:
-            if not pending and not self._unread:
+            if not pending and not self._handed:
                 self._wake.wait()
             self._wake.clear()  # before taking: whatever comes after it sets the event again
-            while self._unread:
-                self._complete(*self._unread.popleft())
+            while self._handed:
+                handed, prepared = self._handed.popleft()
+                _answer(handed, self._checked([bundle for bundle, _ in handed]) if prepared is None
+                        else self._completed(prepared))
             if company and len(pending) < self.max_batch:
                 time.sleep(self.linger)
             items = _taken(pending, self.max_batch)
@@ -188,21 +192,31 @@ class VerifyQueue:
                 self.slow = False  # the batches after it are checked on their loop again
             _answer(items, outcomes)
 
-    @overload
-    def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]: ...
+    def _on_loop(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException] | Prepared | None:
+        """The batch's reports, checked on the loop with every registry read given ``on_loop_read_limit`` seconds;
+        or what the worker is to finish with the node's full timeout: the batch as prepared, when the node was too
+        slow for its reads (its presentations' challenges consumed once, here); ``None`` (its texts, checked again
+        from the start), when a read of the checks before them was too slow, or they failed for a reason no check
+        foresaw (the worker checks the documents one by one)."""
+        with self.verifier.reads_within(self.on_loop_read_limit):
+            try:
+                with self.chain_lock:
+                    prepared = self.verifier.prepare(bundles)
+            except NodeTooSlow:
+                return None
+            except UNAVAILABLE as exc:
+                return [exc] * len(bundles)
+            except Exception:
+                return None
+            reports = self._completed(prepared)
+        return prepared if any(isinstance(report, NodeTooSlow) for report in reports) else reports
 
-    @overload
-    def _checked(self, bundles: list[bytes], read_limit: float
-                 ) -> Sequence[VerificationReport | BaseException] | Prepared: ...
-
-    def _checked(self, bundles: list[bytes], read_limit: float | None = None
-                 ) -> Sequence[VerificationReport | BaseException] | Prepared:
+    def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
         request learns why); one that fails for any other reason is checked again document by document, so that
         an input no check foresaw fails its own request only, not its batch's: from its texts when the checks before
         the reads failed (their last step consumes the presentations' challenges), else from the batch as
-        prepared (:meth:`_completed`). ``read_limit``: the registry reads give up after that many seconds, and the
-        batch as prepared is returned, to be completed where the node's full timeout can be waited for."""
+        prepared (:meth:`_completed`)."""
         try:
             with self.chain_lock:
                 prepared = self.verifier.prepare(bundles)
@@ -213,11 +227,7 @@ class VerifyQueue:
                 return [exc]
             _one_by_one(len(bundles), exc)
             return [self._checked([bundle])[0] for bundle in bundles]
-        if read_limit is None:
-            return self._completed(prepared)
-        with self.verifier.reads_within(read_limit):
-            reports = self._completed(prepared)
-        return prepared if any(isinstance(report, NodeTooSlow) for report in reports) else reports
+        return self._completed(prepared)
 
     def _completed(self, prepared: Prepared) -> Sequence[VerificationReport | BaseException]:
         """The reports of a prepared batch: the registry read for it. A failure for want of the node or a store
@@ -236,11 +246,6 @@ class VerifyQueue:
         self.batches += 1
         return reports
 
-    def _complete(self, items: list[tuple[bytes, _Waiter]], prepared: Prepared) -> None:
-        """On the worker: a batch the loop prepared but had no time to read for, completed with the node's full
-        timeout, and its waiters answered."""
-        _answer(items, self._completed(prepared))
-
 
 def _one_by_one(documents: int, exc: Exception) -> None:
     """Log a batch that failed for a reason no check foresaw, whose documents are checked one by one."""
@@ -251,9 +256,10 @@ def _one_by_one(documents: int, exc: Exception) -> None:
 def _each(prepared: Prepared) -> Iterator[Prepared]:
     """``prepared`` as batches of one document each (with its status read's triple, if it goes on to one)."""
     triples = iter(prepared.triples)
-    for item in prepared.parsed:
+    for i, item in enumerate(prepared.parsed):
         bundle, _, digest, _ = item
-        yield Prepared([item], [next(triples)] if bundle is not None and digest is not None else [])
+        yield Prepared([item], [next(triples)] if bundle is not None and digest is not None else [],
+                       [prepared.consumed[i]] if prepared.consumed else [], prepared.consumed_at)
 
 
 class LoopWaiter(Protocol):

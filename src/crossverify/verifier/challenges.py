@@ -101,6 +101,15 @@ class ChallengeStore:
         with self.store.transaction() as db:
             return [_consume(db, self.aud, nonce, purpose, now, exp) for nonce, purpose, exp in answers]
 
+    def release_many(self, nonces: Sequence[bytes], used_at: int) -> None:
+        """Open again the challenges ``nonces`` that a batch consumed at ``used_at`` and then gave no verdict on
+        (its registry reads failed for want of the node): the resident's presentation can be checked again, not
+        refused as a replay. A challenge consumed at another time, or with an answer recorded, stays used."""
+        with self.store.transaction() as db:
+            db.executemany("UPDATE challenges SET used_at = NULL WHERE nonce = ? AND aud = ? AND used_at = ? AND "
+                           "nonce NOT IN (SELECT nonce FROM challenge_answers)",
+                           [(nonce, self.aud, used_at) for nonce in nonces])
+
     def hand_over(self, challenge: Challenge) -> str:
         """A new code by which the resident's page reads ``challenge`` (issued by this store), shown as
         ``XXXXX-XXXXX``."""

@@ -16,6 +16,7 @@ presentations for further document types.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from ..chain.connection import rpc
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Head, Registry
 from ..chain.transactions import Sender
-from ..errors import ConfigError, CrossverifyError, SuiteMismatch
+from ..errors import UNAVAILABLE, ConfigError, CrossverifyError, NodeTooSlow, SuiteMismatch
 from ..format.bundle import Bundle
 from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.codes import code_name, issuer_id_code
@@ -44,6 +45,7 @@ from ..sealing import Receipt, RegulatorPublicKey, SealedReceipts, case_referenc
 from .challenges import DEFAULT_CHALLENGE_TTL, ChallengeStore, Consumed
 from .outbox import RECEIPTS_PER_TX, FlushReport, ReceiptOutbox, regulator_keys
 
+log = logging.getLogger(__name__)
 Bundleish = Bundle | Presentation | str | bytes
 #: How far ahead of this bank's clock a presentation's issue time may be, in seconds.
 CLOCK_SKEW = 60
@@ -139,10 +141,13 @@ class VerificationReport:
 class Prepared:
     """A batch :meth:`VerifierClient.prepare` checked as far as it can without reading the registry: per item,
     its bundle (if readable), its checks so far, its digest (if it goes on to the registry's checks) and its
-    presentation; and the (issuer id, batch root, digest) of those that go on, in their order. Read only."""
+    presentation; and the (issuer id, batch root, digest) of those that go on, in their order; per item, the nonce
+    of the challenge its presentation consumed (``None``: none), and when (``consumed_at``). Read only."""
 
     parsed: Sequence[tuple[Bundle | None, Sequence[Check], bytes | None, Presentation | None]]
     triples: Sequence[tuple[bytes, bytes, bytes]]
+    consumed: Sequence[bytes | None] = ()
+    consumed_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,7 @@ class VerifierClient:
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = self.registry.w3.eth.chain_id
+            self._chain_id = self.registry.chain_id()
         return self._chain_id
 
     @property
@@ -213,9 +218,10 @@ class VerifierClient:
     def verify_many(self, bundles: Sequence[Bundleish],
                     attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
         """Check many bundles or presentations, reading the registry for all of them in batched calls.
-        ``attachments``, if given, holds one mapping (or ``None``) per bundle."""
+        ``attachments``, if given, holds one mapping (or ``None``) per bundle. When the reads fail for want of the
+        node, the challenges the batch's presentations consumed are open again (no verdict was given on them)."""
         with collector_paused():
-            return self._complete(self.prepare(bundles, attachments))
+            return self._reported(self.prepare(bundles, attachments))
 
     def prepare(self, bundles: Sequence[Bundleish],
                 attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> Prepared:
@@ -225,16 +231,41 @@ class VerifierClient:
         prepare one batch while another's reads are out."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        parsed = self._offline_all(bundles, attachments, self._wall_clock())
+        now = self._wall_clock()
+        parsed = self._offline_all(bundles, attachments, now)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        return Prepared(parsed, triples)
+        # A presentation goes on to the reads only once it consumed its challenge.
+        consumed = [p.binding.nonce if p is not None and digest is not None else None for _, _, digest, p in parsed]
+        return Prepared(parsed, triples, consumed, now)
 
     def complete(self, prepared: Prepared) -> list[VerificationReport]:
         """The second half of :meth:`verify_many`: the registry read for the prepared bundles (the statuses as
-        of the latest block now, and its time), the checks on what it says, and every report, in order."""
+        of the latest block now, and its time), the checks on what it says, and every report, in order. When the
+        reads fail for want of the node, the challenges the batch consumed are open again; not when they were only
+        too slow for :meth:`reads_within` (its caller completes the batch again, elsewhere)."""
         with collector_paused():
+            return self._reported(prepared)
+
+    def _reported(self, prepared: Prepared) -> list[VerificationReport]:
+        try:
             return self._complete(prepared)
+        except NodeTooSlow:
+            raise
+        except UNAVAILABLE:
+            self._release(prepared)
+            raise
+
+    def _release(self, prepared: Prepared) -> None:
+        """Open again the challenges ``prepared`` consumed; a store that cannot is logged (they stay used)."""
+        nonces = [nonce for nonce in prepared.consumed if nonce is not None]
+        if not nonces or self.challenges is None:
+            return
+        try:
+            self.challenges.release_many(nonces, prepared.consumed_at)
+        except CrossverifyError as exc:
+            log.warning("the challenges of a batch whose reads failed could not be opened again",
+                        extra={"challenges": len(nonces), "error": f"{type(exc).__name__}: {exc}"})
 
     def _complete(self, prepared: Prepared) -> list[VerificationReport]:
         # The documents of one batch share their status (one object), header and batch size: their online
