@@ -26,8 +26,9 @@ from crossverify import Certificate, load_challenge, present
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from crossverify.errors import NodeUnavailable
 from crossverify.format.batch import salt_document, seal_batch
+from crossverify.format.bundle import Bundle
 from crossverify.format.hashing import HashAlgorithm
-from crossverify.format.holder import holder_claim
+from crossverify.format.holder import HolderPrivateKey, holder_claim
 from crossverify.keys.holder import generate_holder_key
 from crossverify.service import auth
 from crossverify.service.app import create_app
@@ -325,6 +326,16 @@ def test_a_failed_verification_is_answered_by_the_app(consortium: Consortium, tm
         built.state.session.close()
 
 
+def holder_bound(c: Consortium) -> tuple[HolderPrivateKey, Bundle]:
+    """A resident's key, and their statement bound to it, anchored on ``c``."""
+    holder = generate_holder_key()
+    [(_, cert)] = deposit_certificates(c, 1)
+    bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
+    batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
+    c.anchor(batch.root, leaf_count=1)
+    return holder, batch.bundle(0, c.w3.eth.chain_id, c.registry.address)
+
+
 @pytest.mark.parametrize("on_loop", [False, True], ids=["batches on the worker", "batches on the loop"])
 def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_not_refused_as_a_replay(
         consortium: Consortium, tmp_path: Path, on_loop: bool) -> None:
@@ -340,12 +351,7 @@ def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_n
         return reads(prepared)
 
     verifier._complete = away_once
-    holder = generate_holder_key()
-    [(_, cert)] = deposit_certificates(consortium, 1)
-    bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
-    batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
-    consortium.anchor(batch.root, leaf_count=1)
-    bundle = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address)
+    holder, bundle = holder_bound(consortium)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
             sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
@@ -394,12 +400,7 @@ def test_the_lane_refuses_a_presentation_outliving_its_challenge_as_the_route_do
     it: both refuse it by name, alike, and neither uses the challenge, which an honest presentation then answers
     through the lane."""
     (built, address), _ = servers
-    holder = generate_holder_key()
-    [(_, cert)] = deposit_certificates(consortium, 1)
-    bound = Certificate(cert.header, {**cert.claims, "cnf": holder_claim(holder.public_key())})
-    batch = seal_batch([salt_document(bound, HashAlgorithm.KECCAK256)])
-    consortium.anchor(batch.root, leaf_count=1)
-    bundle = batch.bundle(0, consortium.w3.eth.chain_id, consortium.registry.address)
+    holder, bundle = holder_bound(consortium)
     with socket.create_connection(address, timeout=10) as sock:
         sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
         [issued] = read(sock, 1)
