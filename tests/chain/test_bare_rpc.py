@@ -256,6 +256,24 @@ def test_a_limit_bounds_its_reads_together_and_a_kept_connection_gets_the_full_t
     assert time.monotonic() - started < 0.58
 
 
+def test_a_request_made_again_on_a_new_connection_has_only_the_time_left(node: Node) -> None:
+    """The node closes a kept-alive connection without answering, late: the request made again on a new one gets
+    what is left of the limit, not the whole limit again."""
+    node_rpc = rpc(Web3(HTTPProvider(node.url)))
+    node_rpc("eth_chainId", [])  # a connection kept alive
+
+    def closes_late() -> None:
+        time.sleep(0.4)
+        raise ConnectionAbortedError("the node closes the connection without answering")
+
+    first = len(node.requests)
+    node.before[first], node.before[first + 1] = closes_late, lambda: time.sleep(0.4)
+    started = time.monotonic()
+    with pytest.raises(NodeTooSlow), node_rpc.within(0.5):
+        node_rpc("eth_chainId", [])
+    assert time.monotonic() - started < 0.58
+
+
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:
     from web3.exceptions import Web3RPCError
 

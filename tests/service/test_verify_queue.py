@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from crossverify import Certificate, present
+from crossverify import Certificate, load_presentation, present
 from crossverify.errors import NodeTooSlow, NodeUnavailable
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
@@ -415,3 +415,32 @@ def test_a_batch_too_slow_for_the_caller_s_limit_keeps_its_challenges_for_its_co
         verifier.complete(prepared)
     assert names(verifier.verify_many(texts)) == [["challenge_fresh"]]
     assert [r.valid for r in verifier.complete(prepared)] == [True]
+
+
+def test_a_batch_failing_unforeseen_on_the_loop_is_completed_once_by_the_worker(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """The worker completes it, document by document, with the node's full time; nothing of it on the loop. (The
+    one-by-one pass once ran on the loop under its limit: one document's read found the node away, which opened its
+    challenge again, another's was too slow, which handed the whole batch to the worker, and the first got a valid
+    verdict with its challenge open: sent again, a second valid verdict, a replay.)"""
+    verifier, texts = presented(consortium, tmp_path, 2)
+    first_nonce, loop = load_presentation(texts[0]).binding.nonce, []
+
+    def on_the_loop(prepared: Prepared) -> Exception | None:
+        if threading.get_ident() not in loop:
+            return None
+        if len(prepared.parsed) > 1:
+            return KeyError("a case no check foresaw")
+        return NodeUnavailable("away") if prepared.consumed[0] == first_nonce else NodeTooSlow("too slow")
+
+    failing_reads(verifier, on_the_loop)
+    queue = VerifyQueue(verifier, threading.Lock(), on_loop=True)
+
+    async def scenario() -> list[list[VerificationReport]]:
+        loop.append(threading.get_ident())
+        return await asyncio.gather(*(queue.check([text]) for text in texts))
+
+    answers, _ = on_a_loop(scenario)
+    assert [r.valid for [r] in answers] == [True, True]
+    assert names(verifier.verify_many(texts[:1])) == [["challenge_fresh"]]  # sent again: a replay, refused
+    assert not queue.slow  # an input no check foresaw is no sign of a slow node

@@ -210,13 +210,14 @@ class JsonRpc:
         body = json.dumps(payload, separators=(",", ":")).encode()
         request = self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
         limited: tuple[float, float] | None = getattr(self._local, "limit", None)
-        if limited is None:
-            limit = self._timeout
-        else:
-            limit = limited[0] - time.monotonic()
-            if limit <= 0:
-                raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads were given")
         for attempt in (1, 2):
+            if limited is None:
+                limit = self._timeout
+            else:  # the time left (a retry on a closed connection included)
+                limit = limited[0] - time.monotonic()
+                if limit <= 0:
+                    raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads were "
+                                      "given")
             wire: _Wire | None = getattr(self._local, "wire", None)
             fresh = wire is None
             with node_errors():

@@ -142,7 +142,6 @@ class VerifyQueue:
                 started = time.monotonic()
                 outcomes = self._on_loop([bundle for bundle, _ in items])
                 if outcomes is None or isinstance(outcomes, Prepared):  # for the worker to finish (``_on_loop``)
-                    self._to_worker()
                     self._handed.append((items, outcomes))
                 else:
                     if not _quick(outcomes, time.monotonic() - started, self.on_loop_budget):
@@ -193,23 +192,37 @@ class VerifyQueue:
             _answer(items, outcomes)
 
     def _on_loop(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException] | Prepared | None:
-        """The batch's reports, checked on the loop with every registry read given ``on_loop_read_limit`` seconds;
-        or what the worker is to finish with the node's full timeout: the batch as prepared, when the node was too
-        slow for its reads (its presentations' challenges consumed once, here); ``None`` (its texts, checked again
-        from the start), when a read of the checks before them was too slow, or they failed for a reason no check
-        foresaw (the worker checks the documents one by one)."""
+        """The batch's reports, checked on the loop with its registry reads given ``on_loop_read_limit`` seconds
+        together; or what the worker is to finish with the node's full timeout: the batch as prepared (its
+        presentations' challenges consumed once, here), when the node was too slow for its reads or they failed for a
+        reason no check foresaw (the worker completes its documents one by one); ``None`` (its texts, checked again
+        from the start), when that befell the checks before them. A node too slow sends the batches after it to the
+        worker (:meth:`_to_worker`); an input no check foresaw does not. Completed once here or once there, never
+        in part: a batch whose reads found the node away has its challenges opened again (no verdict was given on
+        them), and so must never be completed after that."""
         with self.verifier.reads_within(self.on_loop_read_limit):
             try:
                 with self.chain_lock:
                     prepared = self.verifier.prepare(bundles)
             except NodeTooSlow:
+                self._to_worker()
                 return None
             except UNAVAILABLE as exc:
                 return [exc] * len(bundles)
             except Exception:
                 return None
-            reports = self._completed(prepared)
-        return prepared if any(isinstance(report, NodeTooSlow) for report in reports) else reports
+            try:
+                with self.chain_lock:
+                    reports = self.verifier.complete(prepared)
+            except NodeTooSlow:
+                self._to_worker()
+                return prepared
+            except UNAVAILABLE as exc:
+                return [exc] * len(bundles)
+            except Exception:
+                return prepared
+        self.batches += 1
+        return reports
 
     def _checked(self, bundles: list[bytes]) -> Sequence[VerificationReport | BaseException]:
         """The batch's reports. A batch that fails for want of the node or a store fails as one (every waiting
