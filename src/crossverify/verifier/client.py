@@ -248,6 +248,7 @@ class VerifierClient:
             return self._reported(prepared)
 
     def _reported(self, prepared: Prepared) -> list[VerificationReport]:
+        """:meth:`_complete`, the batch's challenges released if the node is away (:meth:`complete`)."""
         try:
             return self._complete(prepared)
         except NodeTooSlow:
@@ -379,9 +380,9 @@ class VerifierClient:
         return out
 
     def reads_within(self, seconds: float) -> AbstractContextManager[None]:
-        """The registry reads this thread makes meanwhile give up after ``seconds`` (at most ``[network] timeout``),
-        raising :class:`~crossverify.errors.NodeTooSlow`, for a caller that asks again elsewhere with the full time
-        (the service's event loop hands such a batch to its worker thread)."""
+        """The registry reads this thread makes meanwhile give up together after ``seconds`` (when that is less than
+        ``[network] timeout``), raising :class:`~crossverify.errors.NodeTooSlow`, for a caller that asks again
+        elsewhere with the full time (the service's event loop hands such a batch to its worker thread)."""
         return rpc(self.registry.w3).within(seconds)
 
     def issue_challenge(self, purpose: str, ttl: int = DEFAULT_CHALLENGE_TTL) -> Challenge:
