@@ -47,10 +47,16 @@ class Node:
     refuse_headers: bool = False
     #: What happens on the chain before the request of each position (from 0) is answered.
     before: dict[int, Callable[[], None]] = field(default_factory=dict)
+    #: Answer with this HTTP status and a JSON error object (a rate limit, a gateway without its node).
+    status: int = 200
+    #: Answer every request with the error object of a request beyond the node's limits (EIP-1474 -32005).
+    limit_exceeded: bool = False
 
 
 def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]:
     method, params = request["method"], request["params"]
+    if state.limit_exceeded:
+        return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32005, "message": "rate limit exceeded"}}
     try:
         if method == "eth_call":
             block = params[1]
@@ -96,8 +102,10 @@ def node(consortium: Consortium) -> Iterator[Node]:
                     if (change := state.before.pop(len(state.requests) - 1, None)) is not None:
                         change()
                     answer = [_answer(tester, r, state) for r in payload] if batch else _answer(tester, payload, state)
+            if state.status != 200:
+                answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": "try again later"}}
             body = json.dumps(answer).encode()
-            self.send_response(200)
+            self.send_response(state.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -272,6 +280,23 @@ def test_a_request_made_again_on_a_new_connection_has_only_the_time_left(node: N
     with pytest.raises(NodeTooSlow), node_rpc.within(0.5):
         node_rpc("eth_chainId", [])
     assert time.monotonic() - started < 0.58
+
+
+@pytest.mark.parametrize("busy", ["HTTP 429", "HTTP 503", "limit exceeded"])
+def test_a_node_saying_not_now_is_unavailable_not_a_refusal(consortium: Consortium, node: Node, busy: str) -> None:
+    """A rate limit or a gateway without its node, even with a JSON error object for a body, is the node away
+    (``NodeUnavailable``: the service answers 503 and opens again the challenges the batch consumed), not a failed
+    read (``TransactionFailed``)."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    if busy == "limit exceeded":
+        node.limit_exceeded = True
+    else:
+        node.status = int(busy.split()[1])
+    with pytest.raises(NodeUnavailable, match=r"HTTP 429|HTTP 503|limits were exceeded"):
+        verifier.verify_many(bundles)
+    node.status, node.limit_exceeded = 200, False
+    assert all(r.valid for r in verifier.verify_many(bundles))
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

@@ -243,7 +243,7 @@ class JsonRpc:
                         raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads "
                                           "were given") from exc
                     raise
-            if status != 200 and not data.startswith((b"{", b"[")):
+            if status in _NOT_NOW or (status != 200 and not data.startswith((b"{", b"["))):
                 raise NodeUnavailable(f"the node answered HTTP {status}")
             return json.loads(data)
         raise AssertionError("unreachable")
@@ -360,9 +360,20 @@ def rpc(w3: Web3) -> JsonRpc:
         return found
 
 
+#: HTTP statuses by which a node, or the gateway before it, says "not now" (a rate limit; no node behind the gateway),
+#: whatever body comes with them: the node is unavailable, the request was not refused.
+_NOT_NOW = frozenset({429, 502, 503, 504})
+#: The JSON-RPC error code of a request beyond the node's limits (EIP-1474, "limit exceeded"; hosted nodes' rate
+#: limits): the node is unavailable for now, the request was not refused.
+LIMIT_EXCEEDED = -32005
+
+
 def _result(answer: Any, method: str) -> Any:
     if not isinstance(answer, dict):
         raise NodeUnavailable(f"{method}: the node answered {str(answer)[:200]}")
+    error = answer.get("error")
+    if isinstance(error, dict) and error.get("code") == LIMIT_EXCEEDED:
+        raise NodeUnavailable(f"{method}: the node's limits were exceeded: {str(error.get('message'))[:200]}")
     if "error" in answer:
         raise Web3RPCError(f"{method}: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]
     return answer.get("result")
