@@ -83,7 +83,7 @@ class VerifyLane:
         request_id = request_id or middleware.new_request_id().encode()
         return Ticket(client.name, purpose, case, request_id,
                       {"method": "POST", "route": ROUTE,
-                       "state": {"request_id": request_id.decode("latin-1"), "client": client.name}})
+                       "state": {"request_id": middleware.request_id_text(request_id), "client": client.name}})
 
     def _allowed(self, client: str) -> bool:
         """A token of the client's limit spent here and now: in memory, or one this process holds of a shared

@@ -48,10 +48,11 @@ class Front:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1") or new_request_id()
+        given = headers.get(b"x-request-id", b"")
+        request_id = request_id_text(given) if given else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        exchange = _Exchange(request_id.encode("latin-1"), receive, send, self.limit)
+        exchange = _Exchange(given or request_id.encode(), receive, send, self.limit)
         try:
             declared = headers.get(b"content-length")
             if (declared is None and b"transfer-encoding" not in headers) or declared == b"0":
@@ -111,6 +112,15 @@ class Front:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         """413, closing the connection: the rest of the body is not worth reading."""
         await send_problem(scope, send, TOO_LARGE, f"request bodies are limited to {self.limit} bytes", _CLOSE)
+
+
+def request_id_text(given: bytes) -> str:
+    """A client's ``X-Request-Id`` as its logs and problem bodies show it: UTF-8, as clients write ids beyond ASCII,
+    or else Latin-1, HTTP's own reading of a header (its bytes are written back as they came either way)."""
+    try:
+        return given.decode("utf-8")
+    except UnicodeDecodeError:
+        return given.decode("latin-1")
 
 
 def new_request_id() -> str:
