@@ -135,8 +135,12 @@ def block_time(block: Any) -> int:
     """The timestamp of a block as ``eth_getBlockByNumber`` answers it (hex over JSON-RPC, an int embedded)."""
     if not isinstance(block, dict):
         raise NodeUnavailable(f"the node has no such block: {block!r}")
-    stamp = block["timestamp"]
-    return int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+    return quantity(block["timestamp"])
+
+
+def quantity(value: Any) -> int:
+    """A JSON-RPC quantity as an int: hex over JSON-RPC, an int already from the embedded chain."""
+    return int(value, 16) if isinstance(value, str) else int(value)
 
 
 class JsonRpc:
@@ -216,8 +220,7 @@ class JsonRpc:
             else:  # the time left (a retry on a closed connection included)
                 limit = limited[0] - time.monotonic()
                 if limit <= 0:
-                    raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads were "
-                                      "given")
+                    raise _too_slow(limited[1])
             wire: _Wire | None = getattr(self._local, "wire", None)
             fresh = wire is None
             with node_errors():
@@ -240,8 +243,7 @@ class JsonRpc:
                     if wire is not None:
                         wire.close()
                     if isinstance(exc, TimeoutError) and limited is not None:
-                        raise NodeTooSlow(f"the node did not answer within {limited[1]:g} s, the time these reads "
-                                          "were given") from exc
+                        raise _too_slow(limited[1]) from exc
                     raise
             if status in _NOT_NOW or (status != 200 and not data.startswith((b"{", b"["))):
                 raise NodeUnavailable(f"the node answered HTTP {status}")
@@ -365,14 +367,18 @@ def rpc(w3: Web3) -> JsonRpc:
 _NOT_NOW = frozenset({429, 502, 503, 504})
 #: The JSON-RPC error code of a request beyond the node's limits (EIP-1474, "limit exceeded"; hosted nodes' rate
 #: limits): the node is unavailable for now, the request was not refused.
-LIMIT_EXCEEDED = -32005
+_LIMIT_EXCEEDED = -32005
+
+
+def _too_slow(seconds: float) -> NodeTooSlow:
+    return NodeTooSlow(f"the node did not answer within {seconds:g} s, the time these reads were given")
 
 
 def _result(answer: Any, method: str) -> Any:
     if not isinstance(answer, dict):
         raise NodeUnavailable(f"{method}: the node answered {str(answer)[:200]}")
     error = answer.get("error")
-    if isinstance(error, dict) and error.get("code") == LIMIT_EXCEEDED:
+    if isinstance(error, dict) and error.get("code") == _LIMIT_EXCEEDED:
         raise NodeUnavailable(f"{method}: the node's limits were exceeded: {str(error.get('message'))[:200]}")
     if "error" in answer:
         raise Web3RPCError(f"{method}: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]

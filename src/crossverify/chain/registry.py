@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..format.encoding import to_hex
 from ..format.suite import Suite
-from .connection import block_time, node_errors, rpc
+from .connection import block_time, node_errors, quantity, rpc
 from .records import NOT_REVOKED, DocumentStatus
 from .transactions import Sender, submit, wait
 
@@ -333,8 +333,7 @@ class Head:
     def of(cls, block: Any) -> Head:
         """The head an ``eth_getBlockByNumber`` answer names, holding no statuses yet."""
         time = block_time(block)  # NodeUnavailable if the node answered no block
-        number = block["number"]
-        return cls(bytes(HexBytes(block["hash"])), int(number, 16) if isinstance(number, str) else int(number), time)
+        return cls(bytes(HexBytes(block["hash"])), quantity(block["number"]), time)
 
 
 @dataclass(frozen=True)
@@ -373,8 +372,7 @@ class Registry(Deployed):
 
     def chain_id(self) -> int:
         """The chain's id, as its node says (one bare request, as every read a verification makes)."""
-        answer = rpc(self.w3)("eth_chainId", [])
-        return answer if isinstance(answer, int) else int(answer, 16)  # (the embedded chain answers an int)
+        return quantity(rpc(self.w3)("eth_chainId", []))
 
     def consortium_address(self) -> str:
         return str(self.call(lambda f: f.consortium()))

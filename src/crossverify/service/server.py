@@ -21,7 +21,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import ServiceSettings
 from ..verifier.client import VerificationReport
-from . import middleware, problems
+from . import problems
 from .lane import PATH, ROUTE, Ticket, VerifyLane
 from .problems import BAD_REQUEST, HEAD_TOO_LARGE, REQUEST_TIMEOUT, ProblemType
 
@@ -226,7 +226,7 @@ class GuardedHttp(HttpToolsProtocol):
             assert self.lane is not None
             detail = f"the request body did not arrive within {self.lane.timeout:g} seconds"
             content = problems.body(REQUEST_TIMEOUT, detail, ROUTE.path,
-                                    middleware.request_id_text(exchange.ticket.request_id))
+                                    exchange.ticket.seen["state"]["request_id"])
             self._write(exchange, 408, [(b"content-type", problems.MEDIA_TYPE.encode()),
                                         (b"content-length", str(len(content)).encode()), (b"connection", b"close")],
                         content)

@@ -200,27 +200,18 @@ class VerifyQueue:
         worker (:meth:`_to_worker`); an input no check foresaw does not. Completed once here or once there, never
         in part: a batch whose reads found the node away has its challenges opened again (no verdict was given on
         them), and so must never be completed after that."""
-        with self.verifier.reads_within(self.on_loop_read_limit):
-            try:
-                with self.chain_lock:
-                    prepared = self.verifier.prepare(bundles)
-            except NodeTooSlow:
-                self._to_worker()
-                return None
-            except UNAVAILABLE as exc:
-                return [exc] * len(bundles)
-            except Exception:
-                return None
-            try:
-                with self.chain_lock:
-                    reports = self.verifier.complete(prepared)
-            except NodeTooSlow:
-                self._to_worker()
-                return prepared
-            except UNAVAILABLE as exc:
-                return [exc] * len(bundles)
-            except Exception:
-                return prepared
+        prepared: Prepared | None = None  # (until the checks before the reads are through)
+        try:
+            with self.verifier.reads_within(self.on_loop_read_limit), self.chain_lock:
+                prepared = self.verifier.prepare(bundles)
+                reports = self.verifier.complete(prepared)
+        except NodeTooSlow:
+            self._to_worker()
+            return prepared
+        except UNAVAILABLE as exc:
+            return [exc] * len(bundles)
+        except Exception:
+            return prepared
         self.batches += 1
         return reports
 
