@@ -24,7 +24,7 @@ from prometheus_client import generate_latest
 
 from crossverify import Certificate, load_challenge, present
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
-from crossverify.errors import NodeUnavailable
+from crossverify.errors import NodeUnavailable, StoreLocked
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.bundle import Bundle
 from crossverify.format.hashing import HashAlgorithm
@@ -362,6 +362,43 @@ def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_n
         verdict = json.loads(answer.partition(b"\r\n\r\n")[2])
         assert not away and built.state.taken == [True]
         assert answer.startswith(b"HTTP/1.1 200") and verdict["valid"], verdict
+    finally:
+        built.state.session.close()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["the lane", "the app"])
+def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_refused_as_a_replay(
+        consortium: Consortium, tmp_path: Path, lane: bool) -> None:
+    """The presentation passed (its challenge consumed), then its receipt could not be queued (the outbox's store
+    locked by another replica): no verdict was given, so the challenge is open again. The lane hands the request to
+    the app, which checks it again and answers it; the app alone answers 503, and the bank's retry is valid. One
+    receipt either way."""
+    built = app(consortium, tmp_path, lane)
+    outbox, locked = built.state.context.outbox, [StoreLocked("the outbox is locked by another replica")]
+    enqueue = outbox.enqueue
+
+    def locked_once(receipts: Any, reference: str = "") -> Any:
+        if locked:
+            raise locked.pop()
+        return enqueue(receipts, reference)
+
+    outbox.enqueue = locked_once
+    holder, bundle = holder_bound(consortium)
+    try:
+        with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
+            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+            presentation = present(bundle, challenge, holder, int(time.time())).dumps().encode()
+            sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
+            answers = read(sock, 1)
+            if not lane:
+                assert answers[0].startswith(b"HTTP/1.1 503") and b"retry-after: 5" in answers[0]
+                sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
+                answers = read(sock, 1)
+        verdict = json.loads(answers[0].partition(b"\r\n\r\n")[2])
+        assert not locked and answers[0].startswith(b"HTTP/1.1 200") and verdict["valid"], verdict
+        assert verdict["receipt"]["state"] == "queued"
+        assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("K-1",)]
     finally:
         built.state.session.close()
 

@@ -24,6 +24,7 @@ from crossverify.config import (
     ServiceSettings,
     VerifierSettings,
 )
+from crossverify.errors import StoreLocked
 from crossverify.format.bundle import Bundle
 from crossverify.format.holder import holder_claim
 from crossverify.issuer.client import IssuerClient
@@ -189,6 +190,32 @@ def test_a_crash_before_the_outbox_loses_no_receipt(consortium: Consortium, serv
     assert outbox_counts(service) == {"recorded": 2}
     again = service.get(f"/v1/challenges/hand-over/{codes[0]}").json()["receipt"]
     assert again["commitment"] == first["receipt"]["commitment"] and again["state"] == "recorded"
+
+
+def test_an_answer_that_could_not_be_kept_leaves_the_challenge_open_for_the_page_s_retry(
+        consortium: Consortium, service: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The presentation passed (its challenge consumed), then its answer could not be kept (the store locked by
+    another replica): the page is answered 503 and nothing is on the clerk's screen; the challenge is open again,
+    so the page's retry of the same presentation is valid, not refused as a replay, and leaves one receipt."""
+    holder = generate_holder_key()
+    issuer, [bundle] = holder_bound(consortium, tmp_path, holder, 1)
+    issuer.journal.close()
+    challenges = service.app_state.context.queue.verifier.challenges  # type: ignore[attr-defined]
+    record_answer = challenges.record_answer
+
+    def locked(*_: object) -> None:
+        raise StoreLocked("the store is locked by another replica")
+
+    code = _open(service)
+    monkeypatch.setattr(challenges, "record_answer", locked)
+    presented, refused = submit(service, code, bundle, holder)
+    assert refused["status"] == 503 and refused["type"].endswith("/store-locked")
+    assert service.get(f"/v1/challenges/hand-over/{code}").json()["state"] == "open"
+    monkeypatch.setattr(challenges, "record_answer", record_answer)
+    verdict = TestClient(service.app).post("/resident/verifications", content=presented).json()
+    assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
+    assert service.get(f"/v1/challenges/hand-over/{code}").json()["state"] == "answered"
+    assert outbox_counts(service) == {"queued": 1}
 
 
 def _open(api: TestClient) -> str:

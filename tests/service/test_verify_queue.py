@@ -403,6 +403,24 @@ def test_presentations_whose_reads_found_the_node_away_can_be_presented_again(
     assert [r.valid for [r] in again] == [True] * 2, names([r for [r] in again])
 
 
+def test_a_withdrawn_verdict_opens_its_own_batch_s_challenge_and_no_other(consortium: Consortium,
+                                                                          tmp_path: Path) -> None:
+    """What had to follow a verdict failed (its receipt not queued): withdrawn, its presentation's challenge is
+    open again and the same presentation is valid once more. A replay's report consumed nothing and opens nothing;
+    an old report, withdrawn after its challenge was consumed again (within the same second), opens nothing."""
+    verifier, texts = presented(consortium, tmp_path, 2)
+    first, second, replay = verifier.verify_many([*texts, texts[0]])
+    assert first.valid and second.valid and names([replay]) == [["challenge_fresh"]]
+    assert first.consumed_by is not None and first.consumed_by == second.consumed_by and replay.consumed_by is None
+    verifier.withdraw([replay])
+    assert names(verifier.verify_many(texts[:1])) == [["challenge_fresh"]]
+    verifier.withdraw([first])
+    [again] = verifier.verify_many(texts[:1])
+    assert again.valid and again.consumed_by not in (None, first.consumed_by)
+    verifier.withdraw([first])
+    assert names(verifier.verify_many(texts)) == [["challenge_fresh"]] * 2
+
+
 def test_a_batch_too_slow_for_the_caller_s_limit_keeps_its_challenges_for_its_completion(
         consortium: Consortium, tmp_path: Path) -> None:
     """``NodeTooSlow`` (the loop's limit): the caller completes the batch again elsewhere, so its challenges stay

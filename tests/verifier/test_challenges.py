@@ -39,18 +39,23 @@ def test_what_consuming_finds(location: Locate) -> None:
 
 
 def test_a_challenge_is_released_only_by_the_batch_that_consumed_it_and_gave_no_verdict(location: Locate) -> None:
-    """Released: consumed at that time, no answer recorded; then it can be consumed again. Not released: consumed
-    at another time (another batch's), or answered (a verdict was given), or another bank's."""
+    """Released: consumed by the batch that names its mark, no answer recorded; then it can be consumed again. Not
+    released: consumed by another batch (in the same second too), unmarked, answered (a verdict was given), or
+    another bank's."""
     store = ChallengeStore(location("c.sqlite"), BANK)
-    released, later, answered, theirs = (store.issue("ACCTOPEN", NOW) for _ in range(4))
-    assert store.consume_many([(c.nonce, "ACCTOPEN", None) for c in (released, answered, theirs)], NOW + 5) == [
-        Consumed.FRESH] * 3
-    assert store.consume(later.nonce, "ACCTOPEN", NOW + 6) is Consumed.FRESH
+    released, later, unmarked, answered, theirs = (store.issue("ACCTOPEN", NOW) for _ in range(5))
+    mine, other = b"\x01" * 16, b"\x02" * 16
+    assert store.consume_many([(c.nonce, "ACCTOPEN", None) for c in (released, answered, theirs)], NOW + 5,
+                              mine) == [Consumed.FRESH] * 3
+    assert store.consume_many([(later.nonce, "ACCTOPEN", None)], NOW + 5, other) == [Consumed.FRESH]
+    assert store.consume(unmarked.nonce, "ACCTOPEN", NOW + 5) is Consumed.FRESH
     store.record_answer(answered.nonce, '{"valid": true}')
-    ChallengeStore(location("c.sqlite"), "BKCHCNBJ45A").release_many([theirs.nonce], NOW + 5)
-    store.release_many([released.nonce, later.nonce, answered.nonce], NOW + 5)
-    assert [store.consume(c.nonce, "ACCTOPEN", NOW + 7) for c in (released, later, answered, theirs)] == [
-        Consumed.FRESH, Consumed.USED, Consumed.USED, Consumed.USED]
+    ChallengeStore(location("c.sqlite"), "BKCHCNBJ45A").release_many([theirs.nonce], mine)
+    store.release_many([released.nonce, later.nonce, unmarked.nonce, answered.nonce], mine)
+    assert [store.consume(c.nonce, "ACCTOPEN", NOW + 7) for c in (released, later, unmarked, answered, theirs)] == [
+        Consumed.FRESH, Consumed.USED, Consumed.USED, Consumed.USED, Consumed.USED]
+    store.release_many([released.nonce], mine)  # consumed again, unmarked: the old mark no longer opens it
+    assert store.consume(released.nonce, "ACCTOPEN", NOW + 8) is Consumed.USED
 
 
 def test_purge_forgets_expired_challenges_only(location: Locate) -> None:

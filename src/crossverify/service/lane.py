@@ -94,15 +94,21 @@ class VerifyLane:
         return isinstance(limits, SharedRateLimit) and limits.spend_leased(client)
 
     def verdict(self, ticket: Ticket, report: Any) -> bytes:
-        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed."""
+        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed. If that
+        fails, the verdict is withdrawn (its challenge open again) and the app answers the request."""
         ctx, receipt = self.ctx, None
-        if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
-            if ctx.outbox is None:
-                raise RuntimeError("receipts need the bank's outbox")
-            [commitment] = ctx.outbox.enqueue(self.queue.verifier.receipts([report], ticket.purpose), ticket.case)
-            ctx.workers["outbox"].wake()
-            receipt = ctx.outbox.state(commitment)
-        return ctx.verdict_text(report, receipt)
+        try:
+            if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
+                if ctx.outbox is None:
+                    raise RuntimeError("receipts need the bank's outbox")
+                [commitment] = ctx.outbox.enqueue(self.queue.verifier.receipts([report], ticket.purpose),
+                                                  ticket.case)
+                ctx.workers["outbox"].wake()
+                receipt = ctx.outbox.state(commitment)
+            return ctx.verdict_text(report, receipt)
+        except BaseException:
+            self.queue.verifier.withdraw([report])
+            raise
 
     def record(self, ticket: Ticket, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line, as the app's for the route."""

@@ -263,7 +263,7 @@ def _each(prepared: Prepared) -> Iterator[Prepared]:
     for i, item in enumerate(prepared.parsed):
         bundle, _, digest, _ = item
         yield Prepared([item], [next(triples)] if bundle is not None and digest is not None else [],
-                       [prepared.consumed[i]] if prepared.consumed else [], prepared.consumed_at)
+                       [prepared.consumed[i]] if prepared.consumed else [], prepared.consumed_by)
 
 
 class LoopWaiter(Protocol):

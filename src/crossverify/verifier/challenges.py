@@ -50,7 +50,11 @@ ALTER TABLE challenge_answers ADD COLUMN receipt BLOB;
 ALTER TABLE challenge_answers ADD COLUMN receipt_queued INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS challenge_answers_unqueued ON challenge_answers (nonce)
     WHERE receipt IS NOT NULL AND receipt_queued = 0;
-""", idempotency.MIGRATION]
+""", idempotency.MIGRATION, """
+-- The mark of the batch whose presentation used a challenge (random, one per batch): only that batch opens it
+-- again, when it gave no verdict; batches within the same second are told apart.
+ALTER TABLE challenges ADD COLUMN used_by BLOB;
+"""]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
 DEFAULT_CHALLENGE_TTL = 600
@@ -95,20 +99,23 @@ class ChallengeStore:
         presentation's ``exp``) expires no earlier than the presentation; say what was found."""
         return self.consume_many([(nonce, purpose, exp)], now)[0]
 
-    def consume_many(self, answers: Sequence[tuple[bytes, str, int | None]], now: int) -> list[Consumed]:
+    def consume_many(self, answers: Sequence[tuple[bytes, str, int | None]], now: int,
+                     by: bytes | None = None) -> list[Consumed]:
         """:meth:`consume` for many (nonce, purpose, exp) answers in one durable transaction (one sync to disk); a
-        nonce given twice is fresh the first time only."""
+        nonce given twice is fresh the first time only. The challenges used are marked ``by`` the batch (its own
+        random mark, which :meth:`release_many` names; none: they are never opened again)."""
         with self.store.transaction() as db:
-            return [_consume(db, self.aud, nonce, purpose, now, exp) for nonce, purpose, exp in answers]
+            return [_consume(db, self.aud, nonce, purpose, now, exp, by) for nonce, purpose, exp in answers]
 
-    def release_many(self, nonces: Sequence[bytes], used_at: int) -> None:
-        """Open again the challenges ``nonces`` that a batch consumed at ``used_at`` and then gave no verdict on
-        (its registry reads failed for want of the node): the resident's presentation can be checked again, not
-        refused as a replay. A challenge consumed at another time, or with an answer recorded, stays used."""
+    def release_many(self, nonces: Sequence[bytes], by: bytes) -> None:
+        """Open again the challenges ``nonces`` that the batch marked ``by`` consumed and then gave no verdict on
+        (its registry reads failed for want of the node, or what had to follow the verdict failed): the
+        resident's presentation can be checked again, not refused as a replay. A challenge another batch
+        consumed, or with an answer recorded, stays used."""
         with self.store.transaction() as db:
-            db.executemany("UPDATE challenges SET used_at = NULL WHERE nonce = ? AND aud = ? AND used_at = ? AND "
-                           "nonce NOT IN (SELECT nonce FROM challenge_answers)",
-                           [(nonce, self.aud, used_at) for nonce in nonces])
+            db.executemany("UPDATE challenges SET used_at = NULL, used_by = NULL WHERE nonce = ? AND aud = ? AND "
+                           "used_by = ? AND nonce NOT IN (SELECT nonce FROM challenge_answers)",
+                           [(nonce, self.aud, by) for nonce in nonces])
 
     def hand_over(self, challenge: Challenge) -> str:
         """A new code by which the resident's page reads ``challenge`` (issued by this store), shown as
@@ -191,10 +198,11 @@ def _code_hash(code: str) -> bytes:
     return hashlib.sha256(normal.encode()).digest()
 
 
-def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int, exp: int | None) -> Consumed:
-    taken = db.execute("UPDATE challenges SET used_at = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
+def _consume(db: Connection, aud: str, nonce: bytes, purpose: str, now: int, exp: int | None,
+             by: bytes | None) -> Consumed:
+    taken = db.execute("UPDATE challenges SET used_at = ?, used_by = ? WHERE nonce = ? AND aud = ? AND purpose = ? "
                        "AND used_at IS NULL AND expires_at > ? AND expires_at >= ?",
-                       (now, nonce, aud, purpose, now, 0 if exp is None else exp)).rowcount
+                       (now, by, nonce, aud, purpose, now, 0 if exp is None else exp)).rowcount
     if taken == 1:
         return Consumed.FRESH
     row = db.execute("SELECT aud, purpose, expires_at, used_at FROM challenges WHERE nonce = ?", (nonce,)).fetchone()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -100,12 +101,14 @@ class Check:
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """The verdict on one bundle: every check, and the bundle's identifying digests when it could be read."""
+    """The verdict on one bundle: every check, and the bundle's identifying digests when it could be read; for a
+    presentation that consumed its challenge, its batch's mark on it (:meth:`VerifierClient.withdraw`)."""
 
     checks: tuple[Check, ...]
     bundle: Bundle | None = None
     document_digest: bytes | None = None
     presentation: Presentation | None = None
+    consumed_by: bytes | None = None
 
     @cached_property
     def valid(self) -> bool:
@@ -142,12 +145,13 @@ class Prepared:
     """A batch :meth:`VerifierClient.prepare` checked as far as it can without reading the registry: per item,
     its bundle (if readable), its checks so far, its digest (if it goes on to the registry's checks) and its
     presentation; and the (issuer id, batch root, digest) of those that go on, in their order; per item, the nonce
-    of the challenge its presentation consumed (``None``: none), and when (``consumed_at``). Read only."""
+    of the challenge its presentation consumed (``None``: none), and the batch's mark on those it consumed
+    (``consumed_by``). Read only."""
 
     parsed: Sequence[tuple[Bundle | None, Sequence[Check], bytes | None, Presentation | None]]
     triples: Sequence[tuple[bytes, bytes, bytes]]
     consumed: Sequence[bytes | None] = ()
-    consumed_at: int = 0
+    consumed_by: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -231,13 +235,13 @@ class VerifierClient:
         prepare one batch while another's reads are out."""
         if attachments is not None and len(attachments) != len(bundles):
             raise ValueError(f"{len(bundles)} bundles but {len(attachments)} attachment mappings")
-        now = self._wall_clock()
-        parsed = self._offline_all(bundles, attachments, now)
+        now, mark = self._wall_clock(), secrets.token_bytes(16)
+        parsed = self._offline_all(bundles, attachments, now, mark)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
         # A presentation goes on to the reads only once it consumed its challenge.
         consumed = [p.binding.nonce if p is not None and digest is not None else None for _, _, digest, p in parsed]
-        return Prepared(parsed, triples, consumed, now)
+        return Prepared(parsed, triples, consumed, mark)
 
     def complete(self, prepared: Prepared) -> list[VerificationReport]:
         """The second half of :meth:`verify_many`: the registry read for the prepared bundles (the statuses as
@@ -254,19 +258,30 @@ class VerifierClient:
         except NodeTooSlow:
             raise
         except UNAVAILABLE:
-            self._release(prepared)
+            self._release([nonce for nonce in prepared.consumed if nonce is not None], prepared.consumed_by,
+                          "the challenges of a batch whose reads failed could not be opened again")
             raise
 
-    def _release(self, prepared: Prepared) -> None:
-        """Open again the challenges ``prepared`` consumed; a store that cannot is logged (they stay used)."""
-        nonces = [nonce for nonce in prepared.consumed if nonce is not None]
-        if not nonces or self.challenges is None:
+    def withdraw(self, reports: Sequence[VerificationReport]) -> None:
+        """The verdicts on ``reports`` were not given: what had to follow them failed (a receipt queued, an answer
+        kept). The challenges their presentations consumed are open again, so that a presentation sent again is
+        checked, not refused as a replay; a challenge whose answer was kept stays used."""
+        by_batch: dict[bytes, list[bytes]] = {}
+        for report in reports:
+            if report.consumed_by is not None and report.presentation is not None:
+                by_batch.setdefault(report.consumed_by, []).append(report.presentation.binding.nonce)
+        for mark, nonces in by_batch.items():
+            self._release(nonces, mark, "the challenges of verdicts not given could not be opened again")
+
+    def _release(self, nonces: Sequence[bytes], mark: bytes | None, failure: str) -> None:
+        """Open again the challenges ``nonces`` the batch marked ``mark`` consumed; a store that cannot logs
+        ``failure`` (they stay used)."""
+        if not nonces or mark is None or self.challenges is None:
             return
         try:
-            self.challenges.release_many(nonces, prepared.consumed_at)
+            self.challenges.release_many(nonces, mark)
         except CrossverifyError as exc:
-            log.warning("the challenges of a batch whose reads failed could not be opened again",
-                        extra={"challenges": len(nonces), "error": f"{type(exc).__name__}: {exc}"})
+            log.warning(failure, extra={"challenges": len(nonces), "error": f"{type(exc).__name__}: {exc}"})
 
     def _complete(self, prepared: Prepared) -> list[VerificationReport]:
         # The documents of one batch share their status (one object), header and batch size: their online
@@ -281,7 +296,8 @@ class VerifierClient:
             statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         position = 0
         reports = []
-        for bundle, offline, digest, presentation in prepared.parsed:
+        consumed = prepared.consumed or [None] * len(prepared.parsed)
+        for (bundle, offline, digest, presentation), nonce in zip(prepared.parsed, consumed, strict=True):
             checks: Sequence[Check] = offline
             if bundle is not None and digest is not None:
                 s, p, (issuer, root, _) = statuses[position], bundle.proof, prepared.triples[position]
@@ -299,7 +315,8 @@ class VerifierClient:
             if len(checks) < len(CHECKS):  # checks are added in the order of CHECKS; some did not run
                 by_name = {c.name: c for c in checks}
                 checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
-            reports.append(VerificationReport(tuple(checks), bundle, digest, presentation))
+            reports.append(VerificationReport(tuple(checks), bundle, digest, presentation,
+                                              None if nonce is None else prepared.consumed_by))
         return reports
 
     def _at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], _Seen]:
@@ -400,12 +417,13 @@ class VerifierClient:
     # -------------------------------------------------------------------------------------------------------
 
     def _offline_all(self, items: Sequence[Bundleish], attachments: Sequence[Mapping[str, bytes] | None] | None,
-                     now: int) -> list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]]:
+                     now: int, mark: bytes | None = None
+                     ) -> list[tuple[Bundle | None, list[Check], bytes | None, Presentation | None]]:
         """Every check that needs no registry read, for each item, the presentations' challenges consumed in one
-        durable transaction."""
+        durable transaction, marked ``mark`` (:meth:`ChallengeStore.consume_many`)."""
         with collector_paused():
             parsed = [self._offline(item, attachments[i] if attachments else None, now) for i, item in enumerate(items)]
-            self._consume_challenges(parsed, now)
+            self._consume_challenges(parsed, now, mark)
         return parsed
 
     def _offline(self, item: Bundleish, files: Mapping[str, bytes] | None, now: int
@@ -558,7 +576,7 @@ class VerifierClient:
         return checks
 
     def _consume_challenges(self, parsed: list[tuple[Bundle | None, list[Check], bytes | None,
-                                                     Presentation | None]], now: int) -> None:
+                                                     Presentation | None]], now: int, mark: bytes | None) -> None:
         """Consume, in one durable transaction, the challenge of every presentation whose other holder checks
         passed, and add ``challenge_fresh``; a presentation whose challenge is not fresh goes no further."""
         waiting = [i for i, (_, _, digest, p) in enumerate(parsed) if p is not None and digest is not None]
@@ -568,7 +586,7 @@ class VerifierClient:
                    if (p := parsed[i][3]) is not None]
         found: list[Consumed | None] = [None] * len(waiting)
         if self.challenges is not None:
-            found = [*self.challenges.consume_many(answers, now)]
+            found = [*self.challenges.consume_many(answers, now, mark)]
         for i, (nonce, purpose, exp), result in zip(waiting, answers, found, strict=True):
             bundle, checks, _, p = parsed[i]
             checks.append(_challenge_check(nonce, purpose, result))

@@ -75,13 +75,17 @@ def router(ctx: Context) -> APIRouter:
         async def verify() -> Response:
             [report] = await ctx.checked([body])
             receipt = None
-            if purpose is not None and report.valid and report.bundle and report.document_digest:
-                assert outbox is not None  # a bank's key was configured, so the outbox was opened
-                [commitment] = outbox.enqueue(queue.verifier.receipts(
-                    [report], purpose, case if in_person else None), case)
-                ctx.workers["outbox"].wake()
-                receipt = outbox.state(commitment)
-            return Response(ctx.verdict_text(report, receipt), media_type="application/json")
+            try:
+                if purpose is not None and report.valid and report.bundle and report.document_digest:
+                    assert outbox is not None  # a bank's key was configured, so the outbox was opened
+                    [commitment] = outbox.enqueue(queue.verifier.receipts(
+                        [report], purpose, case if in_person else None), case)
+                    ctx.workers["outbox"].wake()
+                    receipt = outbox.state(commitment)
+                return Response(ctx.verdict_text(report, receipt), media_type="application/json")
+            except BaseException:  # no verdict given: a presentation sent again is checked, not refused
+                queue.verifier.withdraw([report])
+                raise
 
         kept = once(request, receipts_kept, body)
         return await verify() if kept is None else await kept.arun(verify)

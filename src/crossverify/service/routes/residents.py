@@ -109,8 +109,12 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
         consumed = [c for c in report.checks if c.name in ("challenge_fresh", "presentation_within_challenge")]
         if report.presentation is not None and consumed and all(c.outcome is Outcome.PASSED for c in consumed):
             assert answers is not None  # the challenge was consumed in this bank's store
-            receipt = next(iter(queue.verifier.receipts([report])), None)  # none for a failed verification
-            commitment = answers.answer(report.presentation.binding.nonce, json.dumps(data), receipt)
+            try:
+                receipt = next(iter(queue.verifier.receipts([report])), None)  # none for a failed verification
+                commitment = answers.answer(report.presentation.binding.nonce, json.dumps(data), receipt)
+            except BaseException:  # no answer kept: the page's presentation sent again is checked, not refused
+                queue.verifier.withdraw([report])
+                raise
             if commitment is not None:
                 ctx.workers["outbox"].wake()
                 data["receipt"] = answers.outbox.state(commitment)
