@@ -63,22 +63,20 @@ class Once:
         if replay is not None:
             return replay
         try:
-            answer = _response(work())
-        except BaseException:
+            return self._finish(_response(work()))
+        except BaseException:  # the work failed, or its answer could not be kept: the same request may come again
             self.answers.abandon(self.key_id)
             raise
-        return self._finish(answer)
 
     async def arun(self, work: Callable[[], Awaitable[Any]]) -> Response:
         replay = await run_in_threadpool(self._begin)
         if replay is not None:
             return replay
         try:
-            answer = _response(await work())
-        except BaseException:
+            return await run_in_threadpool(self._finish, _response(await work()))
+        except BaseException:  # as in run
             await run_in_threadpool(self.answers.abandon, self.key_id)
             raise
-        return await run_in_threadpool(self._finish, answer)
 
     def _begin(self) -> Response | None:
         kept = self.answers.begin(self.key_id, self.fingerprint, int(time.time()))
