@@ -51,6 +51,8 @@ class Node:
     status: int = 200
     #: Answer every request with the error object of a request beyond the node's limits (EIP-1474 -32005).
     limit_exceeded: bool = False
+    #: Seconds between the bytes of each answer's body, written one at a time (0: the body in one write).
+    trickle: float = 0.0
 
 
 def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]:
@@ -109,7 +111,12 @@ def node(consortium: Consortium) -> Iterator[Node]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if not state.trickle:
+                self.wfile.write(body)
+            for i in range(len(body) if state.trickle else 0):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(state.trickle)
             self.close_connection = state.close_after_answer
 
         def log_message(self, *args: Any) -> None:
@@ -262,6 +269,21 @@ def test_a_limit_bounds_its_reads_together_and_a_kept_connection_gets_the_full_t
         node_rpc("eth_chainId", [])
         node_rpc("eth_chainId", [])
     assert time.monotonic() - started < 0.58
+
+
+def test_a_node_trickling_its_answer_is_cut_off_at_the_limit(consortium: Consortium, node: Node) -> None:
+    """A node that sends its answer a byte every 10 ms (each wait short, the whole answer most of a second) is cut
+    off when the limit's time is up; without a limit the same thread waits for the whole answer."""
+    node_rpc = rpc(Web3(HTTPProvider(node.url)))
+    node_rpc("eth_chainId", [])  # a connection kept alive
+    node.trickle = 0.01
+    started = time.monotonic()
+    with pytest.raises(NodeTooSlow, match=r"within 0.2 s"), node_rpc.within(0.2):
+        node_rpc("eth_chainId", [])
+    assert time.monotonic() - started < 0.35
+    started = time.monotonic()
+    assert node_rpc("eth_chainId", []) == to_hex(consortium.w3.eth.chain_id)
+    assert time.monotonic() - started > 0.3
 
 
 def test_a_request_made_again_on_a_new_connection_has_only_the_time_left(node: Node) -> None:

@@ -9,6 +9,7 @@ again on every call.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import socket
 import ssl
@@ -195,7 +196,7 @@ class JsonRpc:
         the connection's own timeout), raising :class:`NodeTooSlow`: for a caller that must not wait the full timeout,
         and asks again, with it, elsewhere. Other threads' requests keep the full timeout. Each request starts with
         the time left, which bounds each wait for the node (to connect, to send, for the next bytes of its answer):
-        a node that stops answering is cut off in time, one that trickles its answer in bytes is not."""
+        a node that stops answering, or trickles its answer a few bytes at a time, is cut off in time."""
         previous = getattr(self._local, "limit", None)
         if self._tester is None and seconds < self._timeout:
             self._local.limit = (time.monotonic() + seconds, seconds)
@@ -227,8 +228,7 @@ class JsonRpc:
                 try:
                     if wire is None:
                         wire = self._local.wire = _Wire(self._url, limit)
-                    elif wire.timeout != limit:
-                        wire.settimeout(limit)
+                    wire.limit(limit, None if limited is None else limited[0])
                     status, data = wire.exchange(request)
                     if wire.closed:  # the node said it closes the connection after this answer
                         self._local.wire = None
@@ -287,6 +287,29 @@ class _Closed(Exception):
     """The node closed the connection before answering."""
 
 
+class _Answers(socket.SocketIO):
+    """The bytes a node sends, for the answers' reader. Under a ``deadline`` (monotonic) each wait for more is given
+    the time left only: a node trickling its answer a few bytes at a time is cut off at the deadline too."""
+
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        super().__init__(sock, "rb")
+        self.timeout = timeout
+        self.deadline: float | None = None
+
+    def settimeout(self, seconds: float) -> None:
+        if seconds != self.timeout:  # a system call: made only when it changes
+            self._sock.settimeout(seconds)  # type: ignore[attr-defined]
+            self.timeout = seconds
+
+    def readinto(self, buffer: Any) -> int | None:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the node's answer did not arrive in time")
+            self.settimeout(left)
+        return super().readinto(buffer)
+
+
 class _Wire:
     """One keep-alive HTTP/1.1 connection to a node: a request out in one write (no Nagle delay), the answer read
     by its Content-Length or its chunks. A fifth of ``http.client``'s processor time per request, which parses
@@ -299,13 +322,15 @@ class _Wire:
         if url.scheme == "https":
             sock = ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname)
         self.sock = sock
-        self.file = sock.makefile("rb")
+        self.answers = _Answers(sock, timeout)
+        self.file = io.BufferedReader(self.answers)
         self.closed = False
-        self.timeout = timeout
 
-    def settimeout(self, seconds: float) -> None:
-        self.sock.settimeout(seconds)
-        self.timeout = seconds
+    def limit(self, timeout: float, deadline: float | None) -> None:
+        """The next exchange's time: ``timeout`` for each wait (to send, and to read if there is no
+        ``deadline``), all its reads done by ``deadline`` if given."""
+        self.answers.settimeout(timeout)
+        self.answers.deadline = deadline
 
     def exchange(self, request: bytes) -> tuple[int, bytes]:
         try:
