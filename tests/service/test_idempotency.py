@@ -6,22 +6,17 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from crossverify import load_challenge, present
-from crossverify.errors import StoreLocked
 from crossverify.idempotency import Answers
-from crossverify.keys.holder import generate_holder_key
 from crossverify.service.idempotency import Once
 from crossverify.service.routes.issuers import CertificatesIn
 
 from ..conftest import Consortium
 from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
-from .test_presentations_api import bank, bound_bundle  # noqa: F401  (fixture)
+from .test_presentations_api import bank  # noqa: F401  (fixture)
 
 REUSED = "https://crossverify.example/problems/idempotency-key-reused"
 
@@ -97,34 +92,6 @@ def test_a_retried_verification_gets_its_first_verdict_and_one_receipt(consortiu
     assert other_case.status_code == 422 and other_case.json()["type"] == REUSED
     outbox = bank_api.app_state.session.outbox  # type: ignore[attr-defined]
     assert outbox.store.db.execute("SELECT COUNT(*) FROM sealed_receipts").fetchone()[0] == 1
-
-
-def test_a_verdict_whose_answer_could_not_be_kept_is_given_on_the_retry(
-        consortium: Consortium, bank: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    """The presentation passed and its receipt was queued, then the answer could not be kept under its key (the
-    store locked by another replica): 503, the key released and the challenge open again, so the retry under the
-    same key is checked and answered (valid, its answer kept), not held as still being answered nor refused as a
-    replay; one receipt."""
-    holder = generate_holder_key()
-    bundle = bound_bundle(consortium, holder, tmp_path)
-    challenge = load_challenge(bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}).text)
-    presented = present(bundle, challenge, holder, int(time.time())).dumps()
-    headers, params = key(), {"purpose": "ACCTOPEN", "case": "P-1"}
-    finish = Answers.finish
-
-    def locked(*_: object) -> None:
-        raise StoreLocked("the store is locked by another replica")
-
-    monkeypatch.setattr(Answers, "finish", locked)
-    refused = bank.post("/v1/verifications", content=presented, params=params, headers=headers)
-    assert refused.status_code == 503 and refused.json()["type"].endswith("/store-locked")
-    monkeypatch.setattr(Answers, "finish", finish)
-    first = bank.post("/v1/verifications", content=presented, params=params, headers=headers)
-    again = bank.post("/v1/verifications", content=presented, params=params, headers=headers)
-    assert first.status_code == 200 and first.json()["valid"] and "idempotent-replayed" not in first.headers
-    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
-    outbox = bank.app.state.session.outbox  # type: ignore[attr-defined]
-    assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("P-1",)]
 
 
 def test_a_retried_hand_over_gets_the_same_code(bank: TestClient) -> None:  # noqa: F811

@@ -63,20 +63,22 @@ class Once:
         if replay is not None:
             return replay
         try:
-            return self._finish(_response(work()))
-        except BaseException:  # the work failed, or its answer could not be kept: the same request may come again
+            answer = _response(work())
+        except BaseException:
             self.answers.abandon(self.key_id)
             raise
+        return self._finish(answer)
 
     async def arun(self, work: Callable[[], Awaitable[Any]]) -> Response:
         replay = await run_in_threadpool(self._begin)
         if replay is not None:
             return replay
         try:
-            return await run_in_threadpool(self._finish, _response(await work()))
-        except BaseException:  # as in run
+            answer = _response(await work())
+        except BaseException:
             await run_in_threadpool(self.answers.abandon, self.key_id)
             raise
+        return await run_in_threadpool(self._finish, answer)
 
     def _begin(self) -> Response | None:
         kept = self.answers.begin(self.key_id, self.fingerprint, int(time.time()))

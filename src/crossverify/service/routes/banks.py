@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
 from ...idempotency import Answers
-from ...verifier.client import VerificationReport
 from ..dependencies import Bank, Context, json_response
 from ..idempotency import at_most_once, idempotent, once
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
@@ -72,26 +71,24 @@ def router(ctx: Context) -> APIRouter:
             raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
                                        "filed")
         body = await request.body()
-        reports: list[VerificationReport] = []
 
         async def verify() -> Response:
             [report] = await ctx.checked([body])
-            reports.append(report)
             receipt = None
-            if purpose is not None and report.valid and report.bundle and report.document_digest:
-                assert outbox is not None  # a bank's key was configured, so the outbox was opened
-                [commitment] = outbox.enqueue(queue.verifier.receipts(
-                    [report], purpose, case if in_person else None), case)
-                ctx.workers["outbox"].wake()
-                receipt = outbox.state(commitment)
-            return Response(ctx.verdict_text(report, receipt), media_type="application/json")
+            try:
+                if purpose is not None and report.valid and report.bundle and report.document_digest:
+                    assert outbox is not None  # a bank's key was configured, so the outbox was opened
+                    [commitment] = outbox.enqueue(queue.verifier.receipts(
+                        [report], purpose, case if in_person else None), case)
+                    ctx.workers["outbox"].wake()
+                    receipt = outbox.state(commitment)
+                return Response(ctx.verdict_text(report, receipt), media_type="application/json")
+            except BaseException:  # no verdict given: a presentation sent again is checked, not refused
+                queue.verifier.withdraw([report])
+                raise
 
         kept = once(request, receipts_kept, body)
-        try:
-            return await verify() if kept is None else await kept.arun(verify)
-        except BaseException:  # no verdict given (its receipt, or its kept answer, failed): a presentation sent
-            queue.verifier.withdraw(reports)  # again is checked, not refused as a replay
-            raise
+        return await verify() if kept is None else await kept.arun(verify)
 
     @routes.post("/v1/challenges", operation_id="issueChallenge", response_model=ChallengeOut,
                  openapi_extra=idempotent(),
