@@ -24,7 +24,7 @@ from prometheus_client import generate_latest
 
 from crossverify import Certificate, load_challenge, present
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
-from crossverify.errors import NodeUnavailable, StoreLocked
+from crossverify.errors import NodeUnavailable, StoreLocked, StoreUnavailable
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.bundle import Bundle
 from crossverify.format.hashing import HashAlgorithm
@@ -370,9 +370,9 @@ def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_n
 def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_refused_as_a_replay(
         consortium: Consortium, tmp_path: Path, lane: bool) -> None:
     """The presentation passed (its challenge consumed), then its receipt could not be queued (the outbox's store
-    locked by another replica): no verdict was given, so the challenge is open again. The lane hands the request to
-    the app, which checks it again and answers it; the app alone answers 503, and the bank's retry is valid. One
-    receipt either way."""
+    locked by another replica). The lane hands the request and its report to the app, which queues the receipt
+    again and answers (the presentation checked once); the app alone answers 503, no verdict given, so the
+    challenge is open again and the bank's retry is valid. One receipt either way."""
     built = app(consortium, tmp_path, lane)
     outbox, locked = built.state.context.outbox, [StoreLocked("the outbox is locked by another replica")]
     enqueue = outbox.enqueue
@@ -398,6 +398,44 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
         verdict = json.loads(answers[0].partition(b"\r\n\r\n")[2])
         assert not locked and answers[0].startswith(b"HTTP/1.1 200") and verdict["valid"], verdict
         assert verdict["receipt"]["state"] == "queued"
+        assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("K-1",)]
+    finally:
+        built.state.session.close()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["the lane", "the app"])
+def test_a_presentation_whose_receipt_may_have_been_queued_is_not_checked_again(
+        consortium: Consortium, tmp_path: Path, lane: bool) -> None:
+    """Queuing the receipt failed after it was kept (a commit whose acknowledgement was lost): the verdict left a
+    receipt, so it stands and the challenge stays used (the app, answering for the lane, queues it again from the
+    lane's report and finds it kept); the same presentation sent again, under another case, is refused as a
+    replay, and the consent is cited by one receipt only."""
+    built = app(consortium, tmp_path, lane)
+    outbox, lost = built.state.context.outbox, [StoreUnavailable("the connection dropped after the commit")]
+    enqueue = outbox.enqueue
+
+    def kept_but_lost(receipts: Any, reference: str = "") -> Any:
+        kept = enqueue(receipts, reference)
+        if lost:
+            raise lost.pop()
+        return kept
+
+    outbox.enqueue = kept_but_lost
+    holder, bundle = holder_bound(consortium)
+    try:
+        with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
+            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+            presentation = present(bundle, challenge, holder, int(time.time())).dumps().encode()
+            sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
+            first = read(sock, 1)[0]
+            sock.sendall(request("?purpose=ACCTOPEN&case=K-2", presentation))
+            again = json.loads(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+        if lane:  # the app answered from the lane's report, queuing the receipt again: the one kept
+            assert first.startswith(b"HTTP/1.1 200") and json.loads(first.partition(b"\r\n\r\n")[2])["valid"]
+        else:
+            assert first.startswith(b"HTTP/1.1 503")
+        assert not lost and [c["name"] for c in again["checks"] if c["outcome"] == "failed"] == ["challenge_fresh"]
         assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("K-1",)]
     finally:
         built.state.session.close()

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
+from ..errors import CrossverifyError
 from ..session import Session
 from ..store import Store
 from ..verifier.answers import AnswerReceipts
@@ -150,6 +151,36 @@ class Context:
     async def checked(self, bodies: list[bytes]) -> list[VerificationReport]:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
         return await self.queue.check(bodies)
+
+    def receipt(self, report: VerificationReport, purpose: str, case: str, in_person: bool = False, *,
+                withdraw: bool = True) -> dict[str, Any] | None:
+        """The sealed receipt of a passing ``report`` queued in the outbox (for ``purpose``, or a presentation's own;
+        under the bank's ``case``), and where it stands. If it cannot be queued and the outbox surely holds none for
+        it, the verdict is withdrawn (its presentation's challenge open again, so that the request may be sent
+        again) unless ``withdraw`` is false (the app answers for the lane, from its report); if the outbox may hold
+        one, the challenge stays used: a verdict that left a receipt stands."""
+        if self.outbox is None:
+            raise RuntimeError("receipts need the bank's outbox")
+        try:
+            [commitment] = self.outbox.enqueue(self.queue.verifier.receipts(
+                [report], purpose, case if in_person else None), case)
+        except BaseException:
+            if withdraw and self._unqueued(report, case):
+                self.queue.verifier.withdraw([report])
+            raise
+        self.workers["outbox"].wake()
+        return self.outbox.state(commitment)
+
+    def _unqueued(self, report: VerificationReport, case: str) -> bool:
+        """Whether the outbox surely holds no receipt of ``report``'s presentation under ``case`` (it cannot be
+        read: not sure)."""
+        p = report.presentation
+        if p is None or report.document_digest is None or self.outbox is None:
+            return False
+        try:
+            return self.outbox.find(report.document_digest, p.binding.purpose, case) is None
+        except CrossverifyError:
+            return False
 
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:

@@ -28,6 +28,8 @@ PATH = b"/v1/verifications"
 ROUTE = SimpleNamespace(path=PATH.decode())
 #: A purpose code the route accepts (its query pattern, without the end-of-line latitude of ``$``).
 _PURPOSE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,7}")
+#: Where a request the lane checked but could not answer carries its report to the app (its scope's state).
+CHECKED = "lane_checked"
 #: Bytes a header value must not hold (the server would refuse to write it back as ``X-Request-Id``).
 _UNWRITABLE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -94,21 +96,13 @@ class VerifyLane:
         return isinstance(limits, SharedRateLimit) and limits.spend_leased(client)
 
     def verdict(self, ticket: Ticket, report: Any) -> bytes:
-        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed. If that
-        fails, the verdict is withdrawn (its challenge open again) and the app answers the request."""
-        ctx, receipt = self.ctx, None
-        try:
-            if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
-                if ctx.outbox is None:
-                    raise RuntimeError("receipts need the bank's outbox")
-                [commitment] = ctx.outbox.enqueue(self.queue.verifier.receipts([report], ticket.purpose),
-                                                  ticket.case)
-                ctx.workers["outbox"].wake()
-                receipt = ctx.outbox.state(commitment)
-            return ctx.verdict_text(report, receipt)
-        except BaseException:
-            self.queue.verifier.withdraw([report])
-            raise
+        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed
+        (:meth:`Context.receipt`: if that fails, the app answers the request from ``report``, queuing its receipt
+        again, and withdraws the verdict if it must)."""
+        receipt = None
+        if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
+            receipt = self.ctx.receipt(report, ticket.purpose, ticket.case, withdraw=False)
+        return self.ctx.verdict_text(report, receipt)
 
     def record(self, ticket: Ticket, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line, as the app's for the route."""

@@ -22,7 +22,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from ..config import ServiceSettings
 from ..verifier.client import VerificationReport
 from . import problems
-from .lane import PATH, ROUTE, Ticket, VerifyLane
+from .lane import CHECKED, PATH, ROUTE, Ticket, VerifyLane
 from .problems import BAD_REQUEST, HEAD_TOO_LARGE, REQUEST_TIMEOUT, ProblemType
 
 
@@ -152,11 +152,13 @@ class GuardedHttp(HttpToolsProtocol):
             self._await(exchange.started + self.lane.timeout)
 
     def answered(self, exchange: _LaneExchange, report: VerificationReport) -> None:
-        """The queue checked the lane's request: its verdict (the app answers it if that fails)."""
+        """The queue checked the lane's request: its verdict (the app answers it from ``report`` if that fails:
+        checked once, its challenge consumed once)."""
         assert self.lane is not None
         try:
             content = self.lane.verdict(exchange.ticket, report)
         except Exception:
+            exchange.scope["state"][CHECKED] = report
             self.hand_over(exchange)
             return
         self._write(exchange, 200, [(b"content-length", str(len(content)).encode()),

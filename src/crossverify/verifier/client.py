@@ -263,9 +263,10 @@ class VerifierClient:
             raise
 
     def withdraw(self, reports: Sequence[VerificationReport]) -> None:
-        """The verdicts on ``reports`` were not given: what had to follow them failed (a receipt queued, an answer
-        kept). The challenges their presentations consumed are open again, so that a presentation sent again is
-        checked, not refused as a replay; a challenge whose answer was kept stays used."""
+        """The verdicts on ``reports`` were not given and left nothing behind: what had to follow them failed
+        before it was kept (a receipt, an answer for the clerk; the caller makes sure). The challenges their
+        presentations consumed are open again, so that a presentation sent again is checked, not refused as a
+        replay; a challenge with the clerk's answer recorded stays used whatever the caller says."""
         by_batch: dict[bytes, list[bytes]] = {}
         for report in reports:
             if report.consumed_by is not None and report.presentation is not None:
