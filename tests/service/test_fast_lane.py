@@ -292,6 +292,23 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
     assert b"retry-after: " in answers[-1]
 
 
+def test_the_lane_takes_a_shared_limit_s_next_lease_ahead(consortium: Consortium, tmp_path: Path,
+                                                           genuine: bytes) -> None:
+    """With the rate limit shared by replicas, the lane spends the tokens its process leased and takes the next
+    lease in a thread before they run out: of 300 requests the app answers the first (no lease yet) and hardly
+    another (each would when the lease ran out: at least 5 in leases of 64)."""
+    settings = replace(SETTINGS, requests_per_minute=60_000, workers=2, rate_limits=tmp_path / "limits.sqlite")
+    built = app(consortium, tmp_path, True, settings)
+    try:
+        with serving(built, settings) as address, socket.create_connection(address, timeout=10) as sock:
+            for _ in range(300):
+                sock.sendall(request(body=genuine))
+                assert read(sock, 1)[0].startswith(b"HTTP/1.1 200")
+        assert built.state.taken[0] is False and built.state.taken.count(False) <= 2
+    finally:
+        built.state.session.close()
+
+
 def node_away_once(built: FastAPI) -> threading.Event:
     """Make the first verification batch of ``built`` fail as when the node is away; the event says it did. (Both
     the worker's ``verify_many`` and the loop's batches begin with ``prepare``.)"""

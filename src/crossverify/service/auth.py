@@ -4,13 +4,16 @@ rate limits on them: in the process, or shared by the replicas of a service whos
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ..errors import ConfigError, CrossverifyError
 from ..store import Store
+
+log = logging.getLogger(__name__)
 
 ROLES = ("bank", "issuer", "regulator")
 
@@ -104,10 +107,12 @@ class SharedRateLimit(RateLimit):
     """:class:`RateLimit` with its buckets in ``store`` (kind ``rate limits``), so that it holds across every
     replica sharing it. A replica takes its tokens from the shared bucket in one atomic statement, a lease of
     several at a time while the bucket holds that many (a sixteenth of the burst, at most 64; one at a time for
-    a burst under 32), and spends them before it asks again, within a second or not at all: no token is spent
-    that the bucket did not give, and a burst can be early by at most a lease per replica. ``scope`` keeps this
-    limit's buckets apart from another's in the same store. Time is the wall clock (the replicas' clocks agree
-    to well within a token's interval)."""
+    a burst under 32), and spends them within a second of its last lease or not at all; a caller that must not
+    wait for the round trip (the fast lane) takes the next lease ahead, in a thread, when a quarter of one is
+    left (:meth:`claim_refill`, :meth:`refill`). No token is spent that the bucket did not give, and a burst can
+    be early by at most a lease and a quarter per replica. ``scope`` keeps this limit's buckets apart from
+    another's in the same store. Time is the wall clock (the replicas' clocks agree to well within a token's
+    interval)."""
 
     def __init__(self, store: Store, per_minute: int, scope: str) -> None:
         super().__init__(per_minute)
@@ -116,6 +121,8 @@ class SharedRateLimit(RateLimit):
         self._take = take(self.lease)
         #: Tokens this replica holds per client, and until when (monotonic).
         self._leased: dict[str, tuple[int, float]] = {}
+        #: Clients whose next lease is being taken ahead (:meth:`refill`).
+        self._refilling: set[str] = set()
 
     def spend_leased(self, client: str) -> bool:
         """Spend a token this replica holds for ``client`` already, if it has one (no round trip)."""
@@ -126,19 +133,52 @@ class SharedRateLimit(RateLimit):
                 return True
             return False
 
+    def claim_refill(self, client: str) -> bool:
+        """Whether the caller is to take ``client``'s next lease ahead now (:meth:`refill`, in a thread): this
+        replica holds a quarter of a lease or less (leases of 4 or more), and no other caller is taking it."""
+        with self._lock:
+            if self.lease < 4 or self._leased.get(client, (0, 0.0))[0] > self.lease // 4 \
+                    or client in self._refilling:
+                return False
+            self._refilling.add(client)
+            return True
+
+    def refill(self, client: str) -> None:
+        """Take ``client``'s next lease (as many tokens as the bucket gives of one) and add it to the tokens held,
+        all of them good for a second from now; a store that cannot is logged (the next request asks itself)."""
+        try:
+            taken = self._taken(client)[1]
+        except CrossverifyError as exc:
+            log.warning("a rate limit's lease could not be taken ahead",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
+            taken = 0
+        finally:
+            with self._lock:
+                self._refilling.discard(client)
+        if taken:
+            with self._lock:
+                left, until = self._leased.get(client, (0, 0.0))
+                now = time.monotonic()
+                self._leased[client] = ((left if now < until else 0) + taken, now + _LEASE_SECONDS)
+
     def allow(self, client: str) -> float:
         if self.spend_leased(client):
             return 0.0
-        refill = (self.rate, self.burst, self.burst, self.rate) * 5
-        with self.store.lock:
-            tokens, taken = self.store.db.execute(self._take, (f"{self.scope}:{client}", self.burst - self.lease,
-                                                               time.time(), *refill)).fetchone()
+        tokens, taken = self._taken(client)
         if not taken:
             return float((1 - tokens) / self.rate)
         if taken > 1:
             with self._lock:
                 self._leased[client] = (taken - 1, time.monotonic() + _LEASE_SECONDS)
         return 0.0
+
+    def _taken(self, client: str) -> tuple[float, int]:
+        """A lease taken from ``client``'s shared bucket: the tokens left in it, and how many were taken."""
+        refill = (self.rate, self.burst, self.burst, self.rate) * 5
+        with self.store.lock:
+            tokens, taken = self.store.db.execute(self._take, (f"{self.scope}:{client}", self.burst - self.lease,
+                                                               time.time(), *refill)).fetchone()
+        return tokens, taken
 
 
 #: How long a replica may hold tokens it took from a shared bucket and has not spent.

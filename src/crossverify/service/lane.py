@@ -12,6 +12,7 @@ answer alike, byte for byte).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -89,11 +90,16 @@ class VerifyLane:
 
     def _allowed(self, client: str) -> bool:
         """A token of the client's limit spent here and now: in memory, or one this process holds of a shared
-        limit (whose round trip, and the refusal's answer, are left to the app)."""
+        limit, whose next lease is then taken ahead in a thread when it runs low (a request finding none goes to
+        the app, which makes the round trip and answers a refusal)."""
         limits = self.ctx.limits
         if type(limits) is RateLimit:
             return limits.allow(client) == 0.0
-        return isinstance(limits, SharedRateLimit) and limits.spend_leased(client)
+        if not isinstance(limits, SharedRateLimit) or not limits.spend_leased(client):
+            return False
+        if limits.claim_refill(client):
+            asyncio.get_running_loop().run_in_executor(None, limits.refill, client)
+        return True
 
     def verdict(self, ticket: Ticket, report: Any) -> bytes:
         """The verdict's JSON, the receipt queued first when a purpose was given and the document passed
