@@ -353,6 +353,15 @@ def holder_bound(c: Consortium) -> tuple[HolderPrivateKey, Bundle]:
     return holder, batch.bundle(0, c.w3.eth.chain_id, c.registry.address)
 
 
+def answering(sock: socket.socket, c: Consortium) -> bytes:
+    """A resident's presentation (of a statement anchored on ``c``) answering a challenge the bank issues over
+    ``sock``."""
+    holder, bundle = holder_bound(c)
+    sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
+    challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+    return present(bundle, challenge, holder, int(time.time())).dumps().encode()
+
+
 @pytest.mark.parametrize("on_loop", [False, True], ids=["batches on the worker", "batches on the loop"])
 def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_not_refused_as_a_replay(
         consortium: Consortium, tmp_path: Path, on_loop: bool) -> None:
@@ -368,13 +377,9 @@ def test_a_presentation_whose_reads_found_the_node_away_is_answered_by_the_app_n
         return reads(prepared)
 
     verifier._complete = away_once
-    holder, bundle = holder_bound(consortium)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
-            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
-            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
-            sock.sendall(request("?purpose=ACCTOPEN", present(bundle, challenge, holder, int(time.time())).dumps()
-                                 .encode()))
+            sock.sendall(request("?purpose=ACCTOPEN", answering(sock, consortium)))
             [answer] = read(sock, 1)
         verdict = json.loads(answer.partition(b"\r\n\r\n")[2])
         assert not away and built.state.taken == [True]
@@ -400,12 +405,9 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
         return enqueue(receipts, reference)
 
     outbox.enqueue = locked_once
-    holder, bundle = holder_bound(consortium)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
-            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
-            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
-            presentation = present(bundle, challenge, holder, int(time.time())).dumps().encode()
+            presentation = answering(sock, consortium)
             sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
             answers = read(sock, 1)
             if not lane:
@@ -438,12 +440,9 @@ def test_a_presentation_whose_receipt_may_have_been_queued_is_not_checked_again(
         return kept
 
     outbox.enqueue = kept_but_lost
-    holder, bundle = holder_bound(consortium)
     try:
         with serving(built, SETTINGS) as address, socket.create_connection(address, timeout=10) as sock:
-            sock.sendall(request("?purpose=ACCTOPEN&ttl=60", b"", method="POST", path="/v1/challenges"))
-            challenge = load_challenge(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
-            presentation = present(bundle, challenge, holder, int(time.time())).dumps().encode()
+            presentation = answering(sock, consortium)
             sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
             first = read(sock, 1)[0]
             sock.sendall(request("?purpose=ACCTOPEN&case=K-2", presentation))
