@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..errors import ConfigError, CrossverifyError
+from ..errors import ConfigError
 from ..store import Store
 
 log = logging.getLogger(__name__)
@@ -110,9 +110,9 @@ class SharedRateLimit(RateLimit):
     a burst under 32), and spends them within a second of its last lease or not at all; a caller that must not
     wait for the round trip (the fast lane) takes the next lease ahead, in a thread, when a quarter of one is
     left (:meth:`claim_refill`, :meth:`refill`). No token is spent that the bucket did not give, and a burst can
-    be early by at most a lease and a quarter per replica. ``scope`` keeps this limit's buckets apart from
-    another's in the same store. Time is the wall clock (the replicas' clocks agree to well within a token's
-    interval)."""
+    be early by at most about two leases per replica (a lease taken ahead while a request took one itself).
+    ``scope`` keeps this limit's buckets apart from another's in the same store. Time is the wall clock (the
+    replicas' clocks agree to well within a token's interval)."""
 
     def __init__(self, store: Store, per_minute: int, scope: str) -> None:
         super().__init__(per_minute)
@@ -148,13 +148,21 @@ class SharedRateLimit(RateLimit):
         all of them good for a second from now; a store that cannot is logged (the next request asks itself)."""
         try:
             taken = self._taken(client)[1]
-        except CrossverifyError as exc:
+        except Exception as exc:  # in a thread nobody awaits: the next request without a token asks itself
             log.warning("a rate limit's lease could not be taken ahead",
                         extra={"error": f"{type(exc).__name__}: {exc}"})
             taken = 0
         finally:
-            with self._lock:
-                self._refilling.discard(client)
+            self.unclaim(client)
+        self._hold(client, taken)
+
+    def unclaim(self, client: str) -> None:
+        """The next lease of ``client`` is no longer being taken ahead (:meth:`claim_refill`)."""
+        with self._lock:
+            self._refilling.discard(client)
+
+    def _hold(self, client: str, taken: int) -> None:
+        """Add ``taken`` tokens to those held for ``client``, all of them good for a second from now."""
         if taken:
             with self._lock:
                 left, until = self._leased.get(client, (0, 0.0))
@@ -167,9 +175,7 @@ class SharedRateLimit(RateLimit):
         tokens, taken = self._taken(client)
         if not taken:
             return float((1 - tokens) / self.rate)
-        if taken > 1:
-            with self._lock:
-                self._leased[client] = (taken - 1, time.monotonic() + _LEASE_SECONDS)
+        self._hold(client, taken - 1)  # added to a lease taken ahead meanwhile, if one was
         return 0.0
 
     def _taken(self, client: str) -> tuple[float, int]:

@@ -98,7 +98,10 @@ class VerifyLane:
         if not isinstance(limits, SharedRateLimit) or not limits.spend_leased(client):
             return False
         if limits.claim_refill(client):
-            asyncio.get_running_loop().run_in_executor(None, limits.refill, client)
+            try:
+                asyncio.get_running_loop().run_in_executor(None, limits.refill, client)
+            except RuntimeError:  # the server is shutting down: no lease ahead
+                limits.unclaim(client)
         return True
 
     def verdict(self, ticket: Ticket, report: Any) -> bytes:

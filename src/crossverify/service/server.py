@@ -166,8 +166,8 @@ class GuardedHttp(HttpToolsProtocol):
         self.lane.record(exchange.ticket, 200, self.loop.time() - exchange.started)
 
     def hand_over(self, exchange: _LaneExchange) -> None:
-        """The app answers a request the lane took but cannot answer (its verification failed): its body in, its
-        rate-limit token spent already (the route counts it no more)."""
+        """The app answers a request the lane took but cannot answer (its verification failed, or its receipt
+        could not be queued): its body in, its rate-limit token spent already (the route counts it no more)."""
         state = exchange.scope["state"]
         state["client"] = state["counted"] = exchange.ticket.client
         cycle = RequestResponseCycle(
