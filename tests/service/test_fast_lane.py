@@ -422,6 +422,46 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
         built.state.session.close()
 
 
+def test_a_presentation_whose_client_left_before_its_receipt_failed_can_be_presented_again(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """The lane's request passed, its client gone meanwhile, and its receipt could not be queued: nobody to hand
+    the request to, no verdict given: the challenge is open again, and the presentation sent again is valid."""
+    built = app(consortium, tmp_path, True)  # batches checked on the worker thread
+    outbox, gone, locked = built.state.context.outbox, threading.Event(), [StoreLocked("locked by another replica")]
+    enqueue, verifier = outbox.enqueue, built.state.context.queue.verifier
+    prepare = verifier.prepare
+
+    def after_the_client_left(bundles: Any, attachments: Any = None) -> Any:
+        if locked:
+            assert gone.wait(10)
+            time.sleep(0.2)  # the event loop sees the connection closed meanwhile
+        return prepare(bundles, attachments)
+
+    def locked_once(receipts: Any, reference: str = "") -> Any:
+        if locked:
+            raise locked.pop()
+        return enqueue(receipts, reference)
+
+    verifier.prepare, outbox.enqueue = after_the_client_left, locked_once
+    try:
+        with serving(built, SETTINGS) as address:
+            with socket.create_connection(address, timeout=10) as sock:
+                presentation = answering(sock, consortium)
+                sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
+            gone.set()
+            deadline = time.monotonic() + 10
+            while locked and time.monotonic() < deadline:  # until the receipt failed, then its withdraw
+                time.sleep(0.01)
+            time.sleep(0.3)
+            with socket.create_connection(address, timeout=10) as sock:
+                sock.sendall(request("?purpose=ACCTOPEN&case=K-1", presentation))
+                verdict = json.loads(read(sock, 1)[0].partition(b"\r\n\r\n")[2])
+        assert not locked and verdict["valid"] and built.state.taken == [True, True], verdict
+        assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("K-1",)]
+    finally:
+        built.state.session.close()
+
+
 @pytest.mark.parametrize("lane", [True, False], ids=["the lane", "the app"])
 def test_a_presentation_whose_receipt_may_have_been_queued_is_not_checked_again(
         consortium: Consortium, tmp_path: Path, lane: bool) -> None:

@@ -165,22 +165,24 @@ class Context:
             [commitment] = self.outbox.enqueue(self.queue.verifier.receipts(
                 [report], purpose, case if in_person else None), case)
         except BaseException:
-            if withdraw and self._unqueued(report, case):
-                self.queue.verifier.withdraw([report])
+            if withdraw:
+                self.withdraw_unless_queued(report, case)
             raise
         self.workers["outbox"].wake()
         return self.outbox.state(commitment)
 
-    def _unqueued(self, report: VerificationReport, case: str) -> bool:
-        """Whether the outbox surely holds no receipt of ``report``'s presentation under ``case`` (it cannot be
-        read: not sure)."""
+    def withdraw_unless_queued(self, report: VerificationReport, case: str) -> None:
+        """Withdraw the verdict on ``report`` (:meth:`VerifierClient.withdraw`), which was not given, unless the
+        outbox may hold a receipt of its presentation under ``case`` (it cannot be read: it may)."""
         p = report.presentation
         if p is None or report.document_digest is None or self.outbox is None:
-            return False
+            return
         try:
-            return self.outbox.find(report.document_digest, p.binding.purpose, case) is None
+            unqueued = self.outbox.find(report.document_digest, p.binding.purpose, case) is None
         except CrossverifyError:
-            return False
+            return
+        if unqueued:
+            self.queue.verifier.withdraw([report])
 
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:

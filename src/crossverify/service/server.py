@@ -14,10 +14,12 @@ queue to the socket.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.supervisors import multiprocess
 
 from ..config import ServiceSettings
 from ..verifier.client import VerificationReport
@@ -158,6 +160,11 @@ class GuardedHttp(HttpToolsProtocol):
         try:
             content = self.lane.verdict(exchange.ticket, report)
         except Exception:
+            if exchange.disconnected:  # nobody to answer (the app would not reach the route): no verdict given
+                self.lane.ctx.withdraw_unless_queued(report, exchange.ticket.case)
+                self.lane.gone(exchange.ticket)
+                self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
+                return
             exchange.scope["state"][CHECKED] = report
             self.hand_over(exchange)
             return
@@ -389,3 +396,32 @@ def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Con
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}
     return uvicorn.Config(app, **options)
+
+
+class ReusePortWorker(multiprocess.Process):
+    """A worker of ``crossverify serve --workers N``, listening on a socket of its own bound to the service's
+    address with ``SO_REUSEPORT``: the kernel spreads new connections evenly among the workers' sockets. (On one
+    socket shared by all, the worker whose event loop woke first accepted every connection waiting, and one
+    worker could serve most clients while another idled.)"""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        super().target([reusable_socket(self.config.host, self.config.port)])
+
+
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` that other processes' sockets may share (``SO_REUSEPORT``), not
+    listening yet."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def serve_in_workers(config: uvicorn.Config) -> None:
+    """Serve ``config`` in its ``workers`` processes under uvicorn's supervisor (which restarts one that dies),
+    each on a socket of its own (:class:`ReusePortWorker`). The supervisor binds the address first and never
+    listens on it: the port is this service's while its workers start, and a bound socket takes no connection."""
+    reserved = reusable_socket(config.host, config.port)
+    multiprocess.Process = ReusePortWorker  # type: ignore[misc]  # the supervisor makes its workers by this name
+    multiprocess.Multiprocess(config, sockets=[reserved]).run()
