@@ -180,7 +180,8 @@ def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[di
                     child.stdin.flush()
                     ready = json.loads(child.stdout.readline())
                     # warmed as the one process was by the levels before: untimed, from every client at once
-                    _level(ready["port"], ready["key"], bundles[:requests_per_level], LEVELS[-1])
+                    _level(ready["port"], ready["key"], [bundles[i % len(bundles)] for i in range(requests_per_level)],
+                           LEVELS[-1])
                 group = ready.get("workers")
                 start = level * requests_per_level
                 mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
