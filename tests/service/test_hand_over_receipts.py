@@ -218,5 +218,31 @@ def test_an_answer_that_could_not_be_kept_leaves_the_challenge_open_for_the_page
     assert outbox_counts(service) == {"queued": 1}
 
 
+def test_an_answer_kept_while_the_outbox_is_away_is_valid_and_its_receipt_follows(
+        consortium: Consortium, service: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer was kept, then its receipt could not be queued (the outbox locked by another replica): the page
+    is told the verdict (valid, its receipt's reference, queued), not 503, for the answer stands (sent again it
+    is a replay); the clerk's screen has the same receipt, which the outbox's next round queues once."""
+    holder = generate_holder_key()
+    issuer, [bundle] = holder_bound(consortium, tmp_path, holder, 1)
+    issuer.journal.close()
+    outbox = service.app_state.session.outbox  # type: ignore[attr-defined]
+
+    def locked(*_: object) -> None:
+        raise StoreLocked("the outbox is locked by another replica")
+
+    code = _open(service)
+    monkeypatch.setattr(outbox, "enqueue", locked)
+    presented, verdict = submit(service, code, bundle, holder)
+    assert verdict["valid"] and verdict["receipt"]["state"] == "queued", verdict
+    assert outbox_counts(service) == {}
+    monkeypatch.undo()
+    replay = TestClient(service.app).post("/resident/verifications", content=presented).json()
+    assert not replay["valid"] and replay["receipt"] is None
+    clerk = service.get(f"/v1/challenges/hand-over/{code}").json()
+    assert clerk["state"] == "answered" and clerk["receipt"]["commitment"] == verdict["receipt"]["commitment"]
+    assert outbox_counts(service) == {"queued": 1}
+
+
 def _open(api: TestClient) -> str:
     return str(api.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"])

@@ -11,12 +11,15 @@ presentation finds its challenge used and gets no verdict to keep, so no receipt
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
+from ..errors import UNAVAILABLE
 from ..sealing import Receipt
 from .challenges import ChallengeStore
 from .outbox import ReceiptOutbox
 
+log = logging.getLogger(__name__)
 #: Points where a test may inject a crash: between the answer and the outbox, and between queueing and the flag.
 FAULT_POINTS = ("after_answer", "after_enqueue")
 
@@ -39,12 +42,18 @@ class AnswerReceipts:
 
     def answer(self, nonce: bytes, verdict: str, receipt: Receipt | None) -> bytes | None:
         """Keep the verdict (JSON text) on the answer to the challenge ``nonce`` and queue its ``receipt`` (``None``
-        for a failed verification); returns the receipt's commitment (the first answer's, if one was kept)."""
+        for a failed verification); returns the receipt's commitment (the first answer's, if one was kept). An
+        outbox that is unavailable leaves the kept receipt to :meth:`recover` (logged): the answer stands."""
         kept = self.challenges.record_answer(nonce, verdict, None if receipt is None else receipt.plaintext())
         if kept is None:
             return None
         self._fault("after_answer")
-        return self._queue([(nonce, kept)])[0]
+        try:
+            return self._queue([(nonce, kept)])[0]
+        except UNAVAILABLE as exc:
+            log.warning("an answer's receipt is kept for the next flush: the outbox is unavailable",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
+            return self.commitment(kept)
 
     def recover(self) -> int:
         """Queue the receipts of answers kept before a crash but not queued; how many there were."""

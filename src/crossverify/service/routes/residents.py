@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ...chain.metadata import MetadataReader
-from ...errors import MetadataError
+from ...errors import UNAVAILABLE, MetadataError
 from ...format.codes import doc_type_code, issuer_id_code
 from ...format.encoding import to_hex
+from ...verifier.answers import AnswerReceipts
 from ...verifier.client import Outcome
 from ..dependencies import Context, Visitor, json_response
 from ..models import ChallengeOut, CodeIn, VerificationOut
@@ -112,13 +113,24 @@ def _bank_routes(routes: APIRouter, ctx: Context) -> None:
             try:
                 receipt = next(iter(queue.verifier.receipts([report])), None)  # none for a failed verification
                 commitment = answers.answer(report.presentation.binding.nonce, json.dumps(data), receipt)
-            except BaseException:  # no answer kept: the page's presentation sent again is checked, not refused
-                queue.verifier.withdraw([report])
+            except BaseException:  # no answer kept (the store keeps a kept one's challenge used): the page's
+                queue.verifier.withdraw([report])  # presentation sent again is checked, not refused
                 raise
             if commitment is not None:
                 ctx.workers["outbox"].wake()
-                data["receipt"] = answers.outbox.state(commitment)
+                data["receipt"] = _where(answers, commitment)
         return json_response(data)
+
+
+def _where(answers: AnswerReceipts, commitment: bytes) -> dict[str, Any]:
+    """Where a kept answer's receipt stands: as the outbox says, or queued when the outbox does not hold it yet or
+    cannot say (it is kept with the answer, and queued by the outbox's next round)."""
+    try:
+        found = answers.outbox.state(commitment)
+    except UNAVAILABLE:
+        found = None
+    return found or {"commitment": to_hex(commitment), "state": "queued", "transaction": None, "block": None,
+                     "final": False}
 
 
 def _display_routes(routes: APIRouter, ctx: Context) -> None:
