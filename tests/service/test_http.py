@@ -17,7 +17,6 @@ import pytest
 from crossverify.config import Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
-from crossverify.service.server import reusable_socket
 from crossverify.session import Session
 
 from ..conftest import Consortium
@@ -219,29 +218,3 @@ def test_each_answer_is_written_once_and_continue_and_head_still_work(live: tupl
         sock.sendall(b"{}")
         status, _, body, _ = answer(sock, closing=False)
         assert status == 200 and json.loads(body)["valid"] is False
-
-
-def test_the_workers_sockets_share_one_address_and_the_kernel_spreads_connections_among_them() -> None:
-    """What ``serve --workers N`` relies on: each worker's own socket (``reusable_socket``) listens on the one
-    address and new connections are spread among them; the supervisor's, bound and never listening, takes none."""
-    reserved = reusable_socket("127.0.0.1", 0)
-    port = reserved.getsockname()[1]
-    workers = [reusable_socket("127.0.0.1", port) for _ in range(2)]
-    for sock in workers:
-        sock.listen(128)
-        sock.setblocking(False)
-    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(64)]
-    accepted = []
-    for sock in workers:
-        taken = []
-        while True:
-            try:
-                taken.append(sock.accept()[0])
-            except BlockingIOError:
-                break
-        accepted.append(len(taken))
-        for connection in taken:
-            connection.close()
-    for sock in [reserved, *workers, *clients]:
-        sock.close()
-    assert sum(accepted) == 64 and min(accepted) >= 16, accepted

@@ -77,9 +77,9 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
                 f"the baseline's CPU per document. On the Hardhat node the same chain and bundles are then served by "
-                f"`crossverify serve --workers 2` (two processes on one address, each on a socket of its own, "
-                f"among which the kernel spreads new connections; the CPU is both workers', and in brackets each "
-                f"worker's share of it; they share the rate limit through a store), warmed by one untimed "
+                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers', and in "
+                f"brackets each worker's share of it: the kernel hands each new connection to whichever worker "
+                f"accepts first; they share the rate limit through a store), warmed by one untimed "
                 f"level at {LEVELS[-1]} clients as the one process was by the levels before, sending "
                 f"bundles of the earlier levels again (each worker, as the one process before it, keeps what the "
                 f"registry says of each anchored batch at the latest block, and the checks made from it; each "
@@ -179,9 +179,11 @@ def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[di
                     child.stdin.write("workers 2\n")
                     child.stdin.flush()
                     ready = json.loads(child.stdout.readline())
-                    # warmed as the one process was by the levels before: untimed, from every client at once
-                    _level(ready["port"], ready["key"], [bundles[i % len(bundles)] for i in range(requests_per_level)],
-                           LEVELS[-1])
+                    # warmed as the one process was by the levels before: untimed, from every client at once,
+                    # with the bundles of the level before (no workers' level sends them)
+                    warm = (level - 1) * requests_per_level
+                    _level(ready["port"], ready["key"],
+                           [bundles[(warm + i) % len(bundles)] for i in range(requests_per_level)], LEVELS[-1])
                 group = ready.get("workers")
                 start = level * requests_per_level
                 mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
@@ -357,7 +359,7 @@ def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200 and _listening(port) >= workers:
+            if connection.getresponse().status == 200 and _workers_up(process.pid, workers):
                 return {"port": port, "workers": process.pid}
         except OSError:
             pass
@@ -366,14 +368,9 @@ def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int
         time.sleep(0.3)
 
 
-def _listening(port: int) -> int:
-    """How many sockets listen on ``port`` (each worker's own: a worker still starting takes no connection)."""
-    found = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as lines:
-            next(lines)
-            found += sum(1 for line in lines if (f := line.split())[1].endswith(f":{port:04X}") and f[3] == "0A")
-    return found
+def _workers_up(supervisor: int, workers: int) -> bool:
+    """Whether the supervisor has its ``workers`` processes (each answers once started)."""
+    return len(_server_cpu(0, supervisor)) >= workers
 
 
 if __name__ == "__main__":

@@ -84,11 +84,9 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
 
 
 def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> None:
-    """``workers`` processes, each on its own socket of one address (:func:`server.serve_in_workers`), each
-    building the service from the configuration as this command resolved it."""
+    """``workers`` processes on one socket (uvicorn's supervisor restarts one that dies), each building the
+    service from the configuration as this command resolved it."""
     import uvicorn
-
-    from ..service import server
 
     config = session.config
     if config.network.rpc == "embedded":
@@ -104,8 +102,8 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
     # Each worker's requests bounded as one process's are (the protocol imported by name in the worker).
     guarded: dict[str, Any] = {"http": "crossverify.service.server:WorkerHttp", "loop": "auto",
                                "timeout_keep_alive": config.service.keep_alive}
-    server.serve_in_workers(uvicorn.Config("crossverify.service.app:from_environment", factory=True, host=host,
-                                           port=port, workers=workers, log_config=None, access_log=False, **guarded))
+    uvicorn.run("crossverify.service.app:from_environment", factory=True, host=host, port=port, workers=workers,
+                log_config=None, access_log=False, **guarded)
 
 
 @serve.command("new-key")

@@ -14,12 +14,10 @@ queue to the socket.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
-from uvicorn.supervisors import multiprocess
 
 from ..config import ServiceSettings
 from ..verifier.client import VerificationReport
@@ -160,11 +158,6 @@ class GuardedHttp(HttpToolsProtocol):
         try:
             content = self.lane.verdict(exchange.ticket, report)
         except Exception:
-            if exchange.disconnected:  # nobody to answer (the app would not reach the route): no verdict given
-                self.lane.ctx.withdraw_unless_queued(report, exchange.ticket.case)
-                self.lane.gone(exchange.ticket)
-                self.lane.record(exchange.ticket, 499, self.loop.time() - exchange.started)
-                return
             exchange.scope["state"][CHECKED] = report
             self.hand_over(exchange)
             return
@@ -187,7 +180,24 @@ class GuardedHttp(HttpToolsProtocol):
         if self.cycle is exchange:  # type: ignore[comparison-overlap]
             self.cycle = cycle
         self._join(cycle)
-        super()._start_asgi_task(cycle, self.app)
+        super()._start_asgi_task(cycle, self._answering(exchange))
+
+    def _answering(self, exchange: _LaneExchange) -> Any:
+        """The app, for a request the lane hands over: a report of the lane's that the route never took (the
+        client left before the app read the body) is a verdict not given, withdrawn unless its receipt may be
+        queued (:meth:`Context.withdraw_unless_queued`)."""
+        app, lane = self.app, self.lane
+        assert lane is not None
+
+        async def answering(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await app(scope, receive, send)
+            finally:
+                report = scope["state"].pop(CHECKED, None)
+                if report is not None:
+                    lane.ctx.withdraw_unless_queued(report, exchange.ticket.case)
+
+        return answering
 
     def _write(self, exchange: _LaneExchange, status: int, headers: list[tuple[bytes, bytes]],
                content: bytes) -> None:
@@ -397,31 +407,3 @@ def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Con
                                **overrides}
     return uvicorn.Config(app, **options)
 
-
-class ReusePortWorker(multiprocess.Process):
-    """A worker of ``crossverify serve --workers N``, listening on a socket of its own bound to the service's
-    address with ``SO_REUSEPORT``: the kernel spreads new connections evenly among the workers' sockets. (On one
-    socket shared by all, the worker whose event loop woke first accepted every connection waiting, and one
-    worker could serve most clients while another idled.)"""
-
-    def target(self, sockets: list[socket.socket] | None = None) -> None:
-        super().target([reusable_socket(self.config.host, self.config.port)])
-
-
-def reusable_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host``:``port`` that other processes' sockets may share (``SO_REUSEPORT``), not
-    listening yet."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def serve_in_workers(config: uvicorn.Config) -> None:
-    """Serve ``config`` in its ``workers`` processes under uvicorn's supervisor (which restarts one that dies),
-    each on a socket of its own (:class:`ReusePortWorker`). The supervisor binds the address first and never
-    listens on it: the port is this service's while its workers start, and a bound socket takes no connection."""
-    reserved = reusable_socket(config.host, config.port)
-    multiprocess.Process = ReusePortWorker  # type: ignore[misc]  # the supervisor makes its workers by this name
-    multiprocess.Multiprocess(config, sockets=[reserved]).run()
