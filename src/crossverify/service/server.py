@@ -406,4 +406,3 @@ def config(app: Any, settings: ServiceSettings, **overrides: Any) -> uvicorn.Con
                                "timeout_keep_alive": settings.keep_alive, "log_config": None, "access_log": False,
                                **overrides}
     return uvicorn.Config(app, **options)
-
