@@ -295,8 +295,8 @@ def test_rate_limits_hold_through_the_lane(servers: Any, genuine: bytes, caplog:
 def test_the_lane_takes_a_shared_limit_s_next_lease_ahead(consortium: Consortium, tmp_path: Path,
                                                            genuine: bytes) -> None:
     """With the rate limit shared by replicas, the lane spends the tokens its process leased and takes the next
-    lease in a thread before they run out: of 300 requests the app answers the first (no lease yet) and hardly
-    another (each would when the lease ran out: at least 5 in leases of 64)."""
+    lease in a thread before they run out: of 300 requests the app answers the first (no lease yet) and at most
+    two more, were the machine slow (each would when the lease ran out: at least 5 in leases of 64)."""
     settings = replace(SETTINGS, requests_per_minute=60_000, workers=2, rate_limits=tmp_path / "limits.sqlite")
     built = app(consortium, tmp_path, True, settings)
     try:
@@ -304,7 +304,7 @@ def test_the_lane_takes_a_shared_limit_s_next_lease_ahead(consortium: Consortium
             for _ in range(300):
                 sock.sendall(request(body=genuine))
                 assert read(sock, 1)[0].startswith(b"HTTP/1.1 200")
-        assert built.state.taken[0] is False and built.state.taken.count(False) <= 2
+        assert built.state.taken[0] is False and built.state.taken.count(False) <= 3
     finally:
         built.state.session.close()
 
@@ -434,7 +434,7 @@ def test_a_presentation_whose_client_left_before_its_receipt_failed_can_be_prese
     def after_the_client_left(bundles: Any, attachments: Any = None) -> Any:
         if locked:
             assert gone.wait(10)
-            time.sleep(0.2)  # the event loop sees the connection closed meanwhile
+            time.sleep(0.5)  # the event loop sees the connection closed meanwhile
         return prepare(bundles, attachments)
 
     def locked_once(receipts: Any, reference: str = "") -> Any:
