@@ -260,10 +260,10 @@ def _one_by_one(documents: int, exc: Exception) -> None:
 def _each(prepared: Prepared) -> Iterator[Prepared]:
     """``prepared`` as batches of one document each (with its status read's triple, if it goes on to one)."""
     triples = iter(prepared.triples)
-    for i, item in enumerate(prepared.parsed):
+    for item in prepared.parsed:
         bundle, _, digest, _ = item
         yield Prepared([item], [next(triples)] if bundle is not None and digest is not None else [],
-                       [prepared.consumed[i]] if prepared.consumed else [], prepared.consumed_by)
+                       prepared.consumed_by)
 
 
 class LoopWaiter(Protocol):

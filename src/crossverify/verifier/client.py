@@ -144,14 +144,18 @@ class VerificationReport:
 class Prepared:
     """A batch :meth:`VerifierClient.prepare` checked as far as it can without reading the registry: per item,
     its bundle (if readable), its checks so far, its digest (if it goes on to the registry's checks) and its
-    presentation; and the (issuer id, batch root, digest) of those that go on, in their order; per item, the nonce
-    of the challenge its presentation consumed (``None``: none), and the batch's mark on those it consumed
-    (``consumed_by``). Read only."""
+    presentation; and the (issuer id, batch root, digest) of those that go on, in their order; and the batch's mark
+    on the challenges it consumed (``consumed_by``). Read only."""
 
     parsed: Sequence[tuple[Bundle | None, Sequence[Check], bytes | None, Presentation | None]]
     triples: Sequence[tuple[bytes, bytes, bytes]]
-    consumed: Sequence[bytes | None] = ()
     consumed_by: bytes | None = None
+
+    @property
+    def consumed(self) -> list[bytes | None]:
+        """Per item, the nonce of the challenge its presentation consumed (``None``: none): a presentation goes on
+        to the reads only once it consumed its challenge."""
+        return [p.binding.nonce if p is not None and digest is not None else None for _, _, digest, p in self.parsed]
 
 
 @dataclass(frozen=True)
@@ -239,9 +243,7 @@ class VerifierClient:
         parsed = self._offline_all(bundles, attachments, now, mark)
         triples = [(issuer_id_code(b.header.issuer_id), b.proof.batch_root, digest)
                    for b, _, digest, _ in parsed if b is not None and digest is not None]
-        # A presentation goes on to the reads only once it consumed its challenge.
-        consumed = [p.binding.nonce if p is not None and digest is not None else None for _, _, digest, p in parsed]
-        return Prepared(parsed, triples, consumed, mark)
+        return Prepared(parsed, triples, mark)
 
     def complete(self, prepared: Prepared) -> list[VerificationReport]:
         """The second half of :meth:`verify_many`: the registry read for the prepared bundles (the statuses as
@@ -297,8 +299,7 @@ class VerifierClient:
             statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         position = 0
         reports = []
-        consumed = prepared.consumed or [None] * len(prepared.parsed)
-        for (bundle, offline, digest, presentation), nonce in zip(prepared.parsed, consumed, strict=True):
+        for bundle, offline, digest, presentation in prepared.parsed:
             checks: Sequence[Check] = offline
             if bundle is not None and digest is not None:
                 s, p, (issuer, root, _) = statuses[position], bundle.proof, prepared.triples[position]
@@ -317,7 +318,8 @@ class VerifierClient:
                 by_name = {c.name: c for c in checks}
                 checks = [by_name.get(n) or _SKIPPED[n] for n in CHECKS]
             reports.append(VerificationReport(tuple(checks), bundle, digest, presentation,
-                                              None if nonce is None else prepared.consumed_by))
+                                              prepared.consumed_by if presentation is not None and digest is not None
+                                              else None))
         return reports
 
     def _at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], _Seen]:
