@@ -37,7 +37,7 @@ from crossverify.session import Session
 from crossverify.verifier.client import Check, Outcome, VerificationReport
 
 from ..conftest import Consortium, deposit_certificates
-from .live import logged, serving
+from .live import logged, serving, until
 
 BANK, REGULATOR = new_key(), new_key()
 BODY_TIMEOUT, LIMIT = 1.0, 64 * 1024
@@ -98,9 +98,9 @@ def request(query: str = "", body: bytes = b"{}", key: str | None = BANK[0], met
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def read(sock: socket.socket, answers: int) -> list[bytes]:
-    """``answers`` whole answers (head and body, by Content-Length), each normalised: no date, request id or
-    receipt commitment (each outbox salts its own receipts)."""
+def read(sock: socket.socket, answers: int, normalised: bool = True) -> list[bytes]:
+    """``answers`` whole answers (head and body, by Content-Length), each normalised unless told otherwise: no
+    date, request id or receipt commitment (each outbox salts its own receipts)."""
     data, out = b"", []
     while len(out) < answers:
         while b"\r\n\r\n" not in data:
@@ -111,7 +111,8 @@ def read(sock: socket.socket, answers: int) -> list[bytes]:
         length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
         while len(rest) < length:
             rest += sock.recv(65536)
-        out.append(normal(head + b"\r\n\r\n" + rest[:length]))
+        answer = head + b"\r\n\r\n" + rest[:length]
+        out.append(normal(answer) if normalised else answer)
         data = rest[length:]
     assert not data
     return out
@@ -418,6 +419,57 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
         assert not locked and answers[0].startswith(b"HTTP/1.1 200") and verdict["valid"], verdict
         assert verdict["receipt"]["state"] == "queued"
         assert outbox.store.db.execute("SELECT reference FROM sealed_receipts").fetchall() == [("K-1",)]
+    finally:
+        built.state.session.close()
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["queued", "the outbox locked once"])
+def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Consortium, tmp_path: Path,
+                                                                genuine: bytes, locked: bool) -> None:
+    """The lane's requests checked in one batch have their receipts queued in one transaction (one durable commit
+    per batch, not per request), each under its own case, and each is answered with where its own receipt stands.
+    If that transaction fails (the outbox locked by another replica), the app answers each request from its report,
+    queuing its receipt again: every verdict valid, one receipt each."""
+    built = app(consortium, tmp_path, True)  # batches checked on the worker thread
+    ctx, clients = built.state.context, 6
+    queue, outbox, verifier = ctx.queue, ctx.outbox, ctx.queue.verifier
+    prepare, enqueue = verifier.prepare, outbox.enqueue
+    first, sizes = threading.Event(), []
+    faults = [StoreLocked("the outbox is locked by another replica")] if locked else []
+
+    def the_others_wait_for_the_first(bundles: Any, attachments: Any = None) -> Any:
+        if not first.is_set():  # the first request's batch: the others queue meanwhile, one batch after it
+            first.set()
+            until(lambda: len(queue._pending) == clients - 1, "the other requests to queue")
+        return prepare(bundles, attachments)
+
+    def counted(receipts: Any, reference: Any = "") -> Any:
+        receipts = list(receipts)
+        sizes.append(len(receipts))
+        if faults and len(receipts) > 1:
+            raise faults.pop()
+        return enqueue(receipts, reference)
+
+    verifier.prepare, outbox.enqueue = the_others_wait_for_the_first, counted
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(clients)]
+            socks[0].sendall(request("?purpose=ACCTOPEN&case=C-0", genuine))
+            assert first.wait(10)
+            for i, sock in enumerate(socks[1:], 1):
+                sock.sendall(request(f"?purpose=ACCTOPEN&case=C-{i}", genuine))
+            answers = [json.loads(read(sock, 1, normalised=False)[0].partition(b"\r\n\r\n")[2]) for sock in socks]
+        assert all(a["valid"] and a["receipt"]["state"] == "queued" for a in answers), answers
+        # One transaction per batch at most (the two batches' answers may reach the loop together: then one); when
+        # it failed, one for each of its requests, by the app.
+        together = [n for n in sizes if n > 1]
+        assert len(together) == 1 and not faults
+        kept = sizes[:sizes.index(together[0]) + 1]
+        assert sum(kept) == clients and len(kept) <= 2 and sizes[len(kept):] == [1] * (together[0] if locked else 0)
+        kept = dict(outbox.store.db.execute("SELECT reference, commitment FROM sealed_receipts").fetchall())
+        assert {case: "0x" + bytes(c).hex() for case, c in kept.items()} == \
+            {f"C-{i}": a["receipt"]["commitment"] for i, a in enumerate(answers)}
+        assert built.state.taken == [True] * clients
     finally:
         built.state.session.close()
 

@@ -54,6 +54,30 @@ def test_a_retried_command_records_each_receipt_once(consortium: Consortium, iss
     assert client.outbox.state(first.commitments[0])["state"] == "recorded"  # type: ignore[index]
 
 
+def test_receipts_queued_together_each_under_its_own_case(consortium: Consortium, issued: list[Bundle],  # noqa: F811
+                                                          location: Locate) -> None:
+    """One transaction queues receipts each under its own case (a bank's service queues a batch's at once): each
+    is kept once per document, purpose and case, the earlier receipt's commitment answered for one queued before,
+    and where each stands is read at once."""
+    client = bank(consortium, location("outbox.sqlite"))
+    outbox = client.outbox
+    assert outbox is not None
+    reports = client.verify_many(issued[:3])
+    receipts = client.receipts([*reports, reports[0]], "ACCTOPEN")
+    [earlier] = outbox.enqueue(receipts[:1], "C-1")
+    commitments = outbox.enqueue(receipts, ["C-1", "C-2", "C-3", "C-4"])
+    assert commitments[0] == earlier and len(set(commitments)) == 4  # the same document under C-4: a receipt of its own
+    assert outbox.store.db.execute("SELECT reference FROM sealed_receipts ORDER BY reference").fetchall() == \
+        [("C-1",), ("C-2",), ("C-3",), ("C-4",)]
+    states = outbox.states([commitments[2], b"\x00" * 32, commitments[2]])
+    assert states[0] == states[2] == outbox.state(commitments[2]) and states[1] is None
+    assert states[0] == {"commitment": "0x" + commitments[2].hex(), "state": "queued", "transaction": None,
+                         "block": None, "final": False}
+    with pytest.raises(ValueError, match="2 references for 4 receipts"):
+        outbox.enqueue(receipts, ["C-5", "C-6"])
+    assert outbox.counts() == {"queued": 4}  # nothing of a refused call
+
+
 def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receipt(
         consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
     """Another process flushing the same outbox is waited for up to ``[network] receipt_timeout`` (it waits on one

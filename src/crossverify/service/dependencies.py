@@ -8,7 +8,7 @@ dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 import json
 import logging
 import threading
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring as _quoted
 from typing import Annotated, Any
@@ -152,24 +152,31 @@ class Context:
         """The reports of ``bodies``, from the coalescing queue, awaited without holding a thread."""
         return await self.queue.check(bodies)
 
-    def receipt(self, report: VerificationReport, purpose: str, case: str, in_person: bool = False, *,
-                withdraw: bool = True) -> dict[str, Any] | None:
+    def receipt(self, report: VerificationReport, purpose: str, case: str, in_person: bool = False
+                ) -> dict[str, Any] | None:
         """The sealed receipt of a passing ``report`` queued in the outbox (for ``purpose``, or a presentation's own;
         under the bank's ``case``), and where it stands. If it cannot be queued and the outbox surely holds none for
         it, the verdict is withdrawn (its presentation's challenge open again, so that the request may be sent
-        again) unless ``withdraw`` is false (the app answers for the lane, from its report); if the outbox may hold
-        one, the challenge stays used: a verdict that left a receipt stands."""
+        again); if the outbox may hold one, the challenge stays used: a verdict that left a receipt stands."""
+        try:
+            [state] = self.receipts([(report, purpose, case)], in_person)
+        except BaseException:
+            self.withdraw_unless_queued(report, case)
+            raise
+        return state
+
+    def receipts(self, due: Sequence[tuple[VerificationReport, str, str]], in_person: bool = False
+                 ) -> list[dict[str, Any] | None]:
+        """:meth:`receipt` for passing reports, each with its purpose and case, queued in one transaction (the fast
+        lane's, a batch's at a time); if that fails, nothing is withdrawn: the caller decides."""
         if self.outbox is None:
             raise RuntimeError("receipts need the bank's outbox")
-        try:
-            [commitment] = self.outbox.enqueue(self.queue.verifier.receipts(
-                [report], purpose, case if in_person else None), case)
-        except BaseException:
-            if withdraw:
-                self.withdraw_unless_queued(report, case)
-            raise
+        verifier = self.queue.verifier
+        made = [receipt for report, purpose, case in due
+                for receipt in verifier.receipts([report], purpose, case if in_person else None)]
+        commitments = self.outbox.enqueue(made, [case for _, _, case in due])
         self.workers["outbox"].wake()
-        return self.outbox.state(commitment)
+        return self.outbox.states(commitments)
 
     def withdraw_unless_queued(self, report: VerificationReport, case: str) -> None:
         """Withdraw the verdict on ``report`` (:meth:`VerifierClient.withdraw`), which was not given, unless the

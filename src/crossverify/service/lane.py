@@ -13,16 +13,21 @@ answer alike, byte for byte).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from ..verifier.client import VerificationReport
 from . import middleware
 from .auth import RateLimit, SharedRateLimit
 from .dependencies import Context
 from .workers import VerifyQueue
+
+log = logging.getLogger(__name__)
 
 PATH = b"/v1/verifications"
 #: What the metrics and the log line name a request the lane answered (the route's path, as the app's router).
@@ -33,6 +38,20 @@ _PURPOSE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,7}")
 CHECKED = "lane_checked"
 #: Bytes a header value must not hold (the server would refuse to write it back as ``X-Request-Id``).
 _UNWRITABLE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+class Answering(Protocol):
+    """A request the lane took (the protocol's exchange): its ticket, its event loop, and its answer."""
+
+    ticket: Ticket
+
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+
+    def give(self, report: VerificationReport, receipt: dict[str, Any] | None) -> None:
+        """Answer with the verdict on ``report``, and where its receipt stands."""
+
+    def to_app(self, report: VerificationReport) -> None:
+        """Have the app answer from ``report``."""
 
 
 @dataclass(slots=True)
@@ -54,6 +73,8 @@ class VerifyLane:
         self.ctx = ctx
         self.queue: VerifyQueue = ctx.queue
         self.limit, self.timeout = ctx.settings.max_body_bytes, ctx.settings.body_timeout
+        #: Each event loop's requests whose receipts are queued together next (:meth:`receipt_due`).
+        self._due: dict[asyncio.AbstractEventLoop, list[tuple[Answering, VerificationReport]]] = {}
 
     def admit(self, query: bytes, headers: list[tuple[bytes, bytes]]) -> Ticket | None:
         """The ticket of a plain request, its rate-limit token spent; ``None`` (nothing spent) for any other.
@@ -104,14 +125,44 @@ class VerifyLane:
                 limits.unclaim(client)
         return True
 
-    def verdict(self, ticket: Ticket, report: Any) -> bytes:
-        """The verdict's JSON, the receipt queued first when a purpose was given and the document passed
-        (:meth:`Context.receipt`: if that fails, the app answers the request from ``report``, queuing its receipt
-        again, and withdraws the verdict if it must)."""
-        receipt = None
-        if ticket.purpose is not None and report.valid and report.bundle and report.document_digest:
-            receipt = self.ctx.receipt(report, ticket.purpose, ticket.case, withdraw=False)
-        return self.ctx.verdict_text(report, receipt)
+    def records(self, ticket: Ticket, report: VerificationReport) -> bool:
+        """Whether the verdict on ``report`` records a receipt: a purpose was given and the document passed."""
+        return (ticket.purpose is not None and report.valid and report.bundle is not None
+                and report.document_digest is not None)
+
+    def receipt_due(self, exchange: Answering, report: VerificationReport) -> None:
+        """Queue the receipt of ``exchange``'s passing ``report`` with those of its batch, then give its verdict.
+        The queue hands a batch's reports to their requests one after another on their event loop; their receipts
+        are queued right after, in one transaction (one durable commit per batch, not one per request), and each
+        request is then given its verdict with where its receipt stands. If they cannot be queued, the app answers
+        each request from its report (:meth:`Context.receipt`: its receipt queued again, and its verdict withdrawn
+        if it must be)."""
+        loop = exchange.get_loop()
+        due = self._due.get(loop)
+        if due is None:
+            due = self._due[loop] = []
+            loop.call_soon(self._queue_receipts, loop)
+        due.append((exchange, report))
+
+    def _queue_receipts(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = self._due.pop(loop)
+        try:
+            receipts = self.ctx.receipts([(report, exchange.ticket.purpose or "", exchange.ticket.case)
+                                          for exchange, report in due])
+        except Exception:
+            for exchange, report in due:
+                self._each(exchange.to_app, report)
+            return
+        for (exchange, report), receipt in zip(due, receipts, strict=True):
+            self._each(exchange.give, report, receipt)
+
+    @staticmethod
+    def _each(step: Callable[..., None], *args: Any) -> None:
+        """One request's step of a batch's: its fault (its connection closed) leaves the others' to them."""
+        try:
+            step(*args)
+        except Exception:
+            log.exception("a verification's answer failed")
 
     def record(self, ticket: Ticket, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line, as the app's for the route."""

@@ -152,18 +152,32 @@ class GuardedHttp(HttpToolsProtocol):
             self._await(exchange.started + self.lane.timeout)
 
     def answered(self, exchange: _LaneExchange, report: VerificationReport) -> None:
-        """The queue checked the lane's request: its verdict (the app answers it from ``report`` if that fails:
-        checked once, its challenge consumed once)."""
+        """The queue checked the lane's request: its verdict, once its receipt is queued with those of its batch
+        when it records one (:meth:`VerifyLane.receipt_due`)."""
+        assert self.lane is not None
+        if self.lane.records(exchange.ticket, report):
+            self.lane.receipt_due(exchange, report)
+        else:
+            self.give(exchange, report, None)
+
+    def give(self, exchange: _LaneExchange, report: VerificationReport, receipt: dict[str, Any] | None) -> None:
+        """The verdict on ``report``, with where its ``receipt`` stands (the app answers it from ``report`` if that
+        fails: checked once, its challenge consumed once)."""
         assert self.lane is not None
         try:
-            content = self.lane.verdict(exchange.ticket, report)
+            content = self.lane.ctx.verdict_text(report, receipt)
         except Exception:
-            exchange.scope["state"][CHECKED] = report
-            self.hand_over(exchange)
+            self.to_app(exchange, report)
             return
         self._write(exchange, 200, [(b"content-length", str(len(content)).encode()),
                                     (b"content-type", b"application/json")], content)
         self.lane.record(exchange.ticket, 200, self.loop.time() - exchange.started)
+
+    def to_app(self, exchange: _LaneExchange, report: VerificationReport) -> None:
+        """The app answers the lane's request from its ``report`` (its receipt queued again, the verdict withdrawn
+        if it must be: :meth:`Context.receipt`)."""
+        exchange.scope["state"][CHECKED] = report
+        self.hand_over(exchange)
 
     def hand_over(self, exchange: _LaneExchange) -> None:
         """The app answers a request the lane took but cannot answer (its verification failed, or its receipt
@@ -367,9 +381,18 @@ class _LaneExchange:
         return self.response_complete
 
     def set_result(self, report: VerificationReport) -> None:
+        self._closing_on_fault(self.protocol.answered, report)
+
+    def give(self, report: VerificationReport, receipt: dict[str, Any] | None) -> None:
+        self._closing_on_fault(self.protocol.give, report, receipt)
+
+    def to_app(self, report: VerificationReport) -> None:
+        self._closing_on_fault(self.protocol.to_app, report)
+
+    def _closing_on_fault(self, step: Any, *args: Any) -> None:
         try:
-            self.protocol.answered(self, report)
-        except Exception:  # a fault of the lane's own: the connection is closed (the queue logs the fault)
+            step(self, *args)
+        except Exception:  # a fault of the lane's own: the connection is closed (the caller logs the fault)
             self.protocol.transport.close()
             raise
 

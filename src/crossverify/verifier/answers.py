@@ -66,7 +66,8 @@ class AnswerReceipts:
     def _queue(self, answers: list[tuple[bytes, bytes]]) -> list[bytes]:
         if not answers:
             return []
-        commitments = [self.outbox.enqueue([Receipt.from_plaintext(p)], reference(n))[0] for n, p in answers]
+        commitments = self.outbox.enqueue([Receipt.from_plaintext(p) for _, p in answers],
+                                          [reference(n) for n, _ in answers])
         self._fault("after_enqueue")
         self.challenges.receipts_queued([n for n, _ in answers])
         return commitments

@@ -150,35 +150,49 @@ class ReceiptOutbox:
     def close(self) -> None:
         self.store.close()
 
-    def enqueue(self, receipts: Iterable[Receipt], reference: str = "") -> list[bytes]:
-        """Queue receipts; one already queued, sent or recorded for the same document, purpose and ``reference``
-        is not doubled. Returns each receipt's commitment (the earlier one's for a receipt queued before): the
-        reference a bank keeps."""
+    def enqueue(self, receipts: Iterable[Receipt], reference: str | Sequence[str] = "") -> list[bytes]:
+        """Queue receipts, in one durable transaction, under the bank's case ``reference`` (or each under its own:
+        one reference per receipt); one already queued, sent or recorded for the same document, purpose and
+        reference is not doubled. Returns each receipt's commitment (the earlier one's for a receipt queued before):
+        the reference a bank keeps."""
         receipts = list(receipts)
-        kept: dict[tuple[bytes, str], bytes] = {}
+        references = [reference] * len(receipts) if isinstance(reference, str) else list(reference)
+        if len(references) != len(receipts):
+            raise ValueError(f"{len(references)} references for {len(receipts)} receipts")
+        kept: dict[tuple[bytes, str, str], bytes] = {}
         with self.store.transaction() as db:
             db.executemany(
                 "INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, state) "
                 "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
-                [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, reference) for r in receipts])
+                [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
+                 for r, ref in zip(receipts, references, strict=True)])
             digests = sorted({r.document_digest for r in receipts})
             for start in range(0, len(digests), 500):  # one query per 500 documents, not one per receipt
                 part = digests[start:start + 500]
-                kept.update(((bytes(d), p), bytes(c)) for d, p, c in db.execute(
-                    "SELECT document_digest, purpose, commitment FROM sealed_receipts WHERE reference = ? AND "
-                    f"document_digest IN ({','.join('?' * len(part))})", (reference, *part)))
-        return [kept[(r.document_digest, r.purpose)] for r in receipts]
+                kept.update(((bytes(d), p, ref), bytes(c)) for d, p, ref, c in db.execute(
+                    "SELECT document_digest, purpose, reference, commitment FROM sealed_receipts WHERE "
+                    f"document_digest IN ({','.join('?' * len(part))})", part))
+        return [kept[(r.document_digest, r.purpose, ref)] for r, ref in zip(receipts, references, strict=True)]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
         """Where one receipt stands: ``state`` (queued, sent, recorded), its transaction and block, and whether
         that block is final (``confirmations`` deep, and still the chain's when last checked)."""
+        return self.states([commitment])[0]
+
+    def states(self, commitments: Sequence[bytes]) -> list[dict[str, Any] | None]:
+        """:meth:`state` of each receipt, read at once."""
+        found: dict[bytes, dict[str, Any]] = {}
+        unique = sorted(set(commitments))
         with self.store.lock:
-            row = self._db.execute("SELECT state, tx_hash, block, final FROM sealed_receipts WHERE commitment = ?",
-                                   (commitment,)).fetchone()
-        if row is None:
-            return None
-        return {"commitment": to_hex(commitment), "state": row[0],
-                "transaction": None if row[1] is None else to_hex(row[1]), "block": row[2], "final": bool(row[3])}
+            for start in range(0, len(unique), 500):
+                part = unique[start:start + 500]
+                rows = self._db.execute("SELECT commitment, state, tx_hash, block, final FROM sealed_receipts WHERE "
+                                        f"commitment IN ({','.join('?' * len(part))})", part)
+                for c, state, tx, block, final in rows:
+                    found[bytes(c)] = {"commitment": to_hex(bytes(c)), "state": state,
+                                       "transaction": None if tx is None else to_hex(bytes(tx)), "block": block,
+                                       "final": bool(final)}
+        return [found.get(c) for c in commitments]
 
     def find(self, document_digest: bytes, purpose: str, reference: str = "") -> bytes | None:
         """The commitment of the receipt for a document, purpose and case, if one was queued."""
