@@ -464,10 +464,11 @@ def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Conso
         # it failed, one for each of its requests, by the app.
         together = [n for n in sizes if n > 1]
         assert len(together) == 1 and not faults
-        kept = sizes[:sizes.index(together[0]) + 1]
-        assert sum(kept) == clients and len(kept) <= 2 and sizes[len(kept):] == [1] * (together[0] if locked else 0)
-        kept = dict(outbox.store.db.execute("SELECT reference, commitment FROM sealed_receipts").fetchall())
-        assert {case: "0x" + bytes(c).hex() for case, c in kept.items()} == \
+        batched = sizes[:sizes.index(together[0]) + 1]
+        assert sum(batched) == clients and len(batched) <= 2
+        assert sizes[len(batched):] == [1] * (together[0] if locked else 0)
+        stored = dict(outbox.store.db.execute("SELECT reference, commitment FROM sealed_receipts").fetchall())
+        assert {case: "0x" + bytes(c).hex() for case, c in stored.items()} == \
             {f"C-{i}": a["receipt"]["commitment"] for i, a in enumerate(answers)}
         assert built.state.taken == [True] * clients
     finally:
