@@ -475,6 +475,36 @@ def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Conso
         built.state.session.close()
 
 
+def test_an_outbox_that_is_slow_holds_up_only_the_requests_whose_receipts_it_queues(
+        consortium: Consortium, tmp_path: Path, genuine: bytes) -> None:
+    """The lane queues receipts in a thread: while the outbox's store is held (another replica's transaction, a
+    slow disk), the event loop answers other requests; the held one is answered once its receipt is queued."""
+    built = app(consortium, tmp_path, True)
+    outbox, held, released = built.state.context.outbox, threading.Event(), threading.Event()
+    enqueue = outbox.enqueue
+
+    def slow(receipts: Any, reference: Any = "") -> Any:
+        held.set()
+        assert released.wait(10)
+        return enqueue(receipts, reference)
+
+    outbox.enqueue = slow
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            waiting, other = (stack.enter_context(socket.create_connection(address, timeout=3)) for _ in range(2))
+            waiting.sendall(request("?purpose=ACCTOPEN&case=S", genuine))
+            assert held.wait(10)
+            other.sendall(request(body=genuine))
+            answered = json.loads(read(other, 1)[0].partition(b"\r\n\r\n")[2])
+            assert answered["valid"] and answered["receipt"] is None and not released.is_set()
+            released.set()
+            verdict = json.loads(read(waiting, 1)[0].partition(b"\r\n\r\n")[2])
+        assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
+    finally:
+        released.set()
+        built.state.session.close()
+
+
 def test_a_presentation_whose_client_left_before_its_receipt_failed_can_be_presented_again(
         consortium: Consortium, tmp_path: Path) -> None:
     """The lane's request passed, its client gone meanwhile, and its receipt could not be queued: nobody to hand

@@ -4,6 +4,7 @@ console session opened at one replica holds at every other, until it is closed a
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from crossverify.store import Store
 
 from ..conftest import Consortium
 from ..postgres import Locate, empty
+from .live import until
 
 KEY, DIGEST = new_key()
 
@@ -99,6 +101,29 @@ def test_standby_is_not_a_failure() -> None:
     worker = Periodic("outbox", busy, threading.Lock(), 1.0)
     worker.run_once()
     assert (worker.standby, worker.last_error) == (True, None) and worker.last_success is not None
+
+
+def test_a_stream_of_wakes_joins_rounds_spaced_apart_and_a_lone_wake_is_not_kept_waiting() -> None:
+    """Rounds start at least ``spacing`` apart however often the worker is woken (a receipt queued with every
+    verification batch); a wake after a quiet spell starts a round within ``spacing``, not after ``every``."""
+    starts: list[float] = []
+    worker = Periodic("outbox", lambda: starts.append(time.monotonic()), threading.Lock(), 60.0, spacing=0.2)
+    worker.start()
+    try:
+        until(lambda: len(starts) == 1, "the first round")
+        woken = time.monotonic()
+        while time.monotonic() - woken < 1.0:  # a wake every 5 ms for a second
+            worker.wake()
+            time.sleep(0.005)
+        time.sleep(0.5)  # the round the last wakes called for, then quiet
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
+        assert min(gaps) >= 0.2 and 3 <= len(starts) <= 7, gaps  # not one per wake (200)
+        count, lone = len(starts), time.monotonic()
+        worker.wake()
+        until(lambda: len(starts) > count, "the lone wake's round")
+        assert starts[-1] - lone < 0.2
+    finally:
+        worker.stop()
 
 
 def test_requests_fail_as_503_while_the_database_is_away_and_resume(replicas: list[TestClient],

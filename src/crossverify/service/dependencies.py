@@ -31,6 +31,9 @@ from .sessions import Sessions, sessions_store
 from .workers import Periodic, VerifyQueue
 
 log = logging.getLogger(__name__)
+#: The least time between the starts of two rounds of the receipt outbox, in seconds: a receipt is sent at most this
+#: much later than it would be alone, and under load each round's transactions carry a share of the stream's.
+RECEIPT_ROUNDS = 0.25
 Scope = MutableMapping[str, Any]
 
 #: Each check's JSON by the check's identity: the documents of a batch share most of their checks (the same
@@ -100,7 +103,7 @@ class Context:
                     answers.recover()  # receipts of answers kept just before a crash
                 return outbox.flush(session.circulation, session.sender)
 
-            self.workers["outbox"] = Periodic("outbox", outbox_round, self.send_lock, 1.0)
+            self.workers["outbox"] = Periodic("outbox", outbox_round, self.send_lock, 1.0, RECEIPT_ROUNDS)
         if issuer is not None and pickups is not None:
             batching = session.config.issuer
 

@@ -132,11 +132,12 @@ class VerifyLane:
 
     def receipt_due(self, exchange: Answering, report: VerificationReport) -> None:
         """Queue the receipt of ``exchange``'s passing ``report`` with those of its batch, then give its verdict.
-        The queue hands a batch's reports to their requests one after another on their event loop; their receipts
-        are queued right after, in one transaction (one durable commit per batch, not one per request), and each
-        request is then given its verdict with where its receipt stands. If they cannot be queued, the app answers
-        each request from its report (:meth:`Context.receipt`: its receipt queued again, and its verdict withdrawn
-        if it must be)."""
+        The queue hands a batch's reports to their requests one after another on their event loop; right after,
+        their receipts are queued in one transaction (one durable commit per batch, not one per request), in a
+        thread (the loop reads and answers other requests meanwhile, and a store that is locked or slow holds up
+        no request but these), and each request is then given its verdict with where its receipt stands. If they
+        cannot be queued, the app answers each request from its report (:meth:`Context.receipt`: its receipt
+        queued again, and its verdict withdrawn if it must be)."""
         loop = exchange.get_loop()
         due = self._due.get(loop)
         if due is None:
@@ -146,14 +147,23 @@ class VerifyLane:
 
     def _queue_receipts(self, loop: asyncio.AbstractEventLoop) -> None:
         due = self._due.pop(loop)
+        items = [(report, exchange.ticket.purpose or "", exchange.ticket.case) for exchange, report in due]
         try:
-            receipts = self.ctx.receipts([(report, exchange.ticket.purpose or "", exchange.ticket.case)
-                                          for exchange, report in due])
-        except Exception:
+            queued = loop.run_in_executor(None, self.ctx.receipts, items)
+        except RuntimeError:  # the server is shutting down: no thread to queue them in
+            self._given(due, None)
+            return
+        queued.add_done_callback(lambda done: self._given(due, done))
+
+    def _given(self, due: list[tuple[Answering, VerificationReport]],
+               queued: asyncio.Future[list[dict[str, Any] | None]] | None) -> None:
+        """Each request of ``due`` given its verdict with where its receipt stands, or (its receipts not queued)
+        handed to the app."""
+        if queued is None or queued.cancelled() or queued.exception() is not None:
             for exchange, report in due:
                 self._each(exchange.to_app, report)
             return
-        for (exchange, report), receipt in zip(due, receipts, strict=True):
+        for (exchange, report), receipt in zip(due, queued.result(), strict=True):
             self._each(exchange.give, report, receipt)
 
     @staticmethod

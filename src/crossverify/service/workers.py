@@ -345,18 +345,22 @@ def _resolve(settled: list[tuple[LoopWaiter, object]]) -> None:
 
 class Periodic:
     """Runs ``work`` every ``every`` seconds (or sooner when woken) on its own thread, under ``send_lock`` (the
-    background workers of one service send from one account: one at a time).
+    background workers of one service send from one account: one at a time). Rounds start at least ``spacing``
+    seconds apart: the wakes of a steady stream (a receipt queued with every verification batch) join the next
+    round instead of each starting one, so that each round carries more.
 
     A failure is logged and remembered (``last_error``) for the readiness check; the next round tries again.
     A round that finds the work running in another process (a replica sharing the store) leaves it to that one
     (``standby``) and tries again next round: it takes over when that process dies.
     """
 
-    def __init__(self, name: str, work: Callable[[], object], send_lock: threading.Lock, every: float) -> None:
+    def __init__(self, name: str, work: Callable[[], object], send_lock: threading.Lock, every: float,
+                 spacing: float = 0.0) -> None:
         self.name = name
         self.work = work
         self.send_lock = send_lock
         self.every = every
+        self.spacing = spacing
         self.last_success: float | None = None
         self.last_error: str | None = None
         self.standby = False
@@ -389,6 +393,10 @@ class Periodic:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a wake while it runs calls for the next one
+            started = time.monotonic()
             self.run_once()
             self._wake.wait(self.every)
-            self._wake.clear()
+            rest = self.spacing - (time.monotonic() - started)
+            if rest > 0:
+                self._stop.wait(rest)

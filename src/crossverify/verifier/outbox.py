@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbytes import HexBytes
-from web3.exceptions import BlockNotFound, TransactionNotFound
+from web3.exceptions import TransactionNotFound
 
 from .. import idempotency
 from ..chain.circulation import CirculationContract
-from ..chain.connection import node_errors
+from ..chain.connection import node_errors, quantity, rpc
 from ..chain.registry import Deployed, Registry
 from ..chain.transactions import Sender
 from ..errors import (
@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 #: Receipts per ``recordSealedReceipts`` transaction (about 5,700 gas each with two regulators, one envelope).
 RECEIPTS_PER_TX = 200
+#: Blocks read in one batch of JSON-RPC requests when recorded receipts are re-checked.
+BLOCKS_PER_READ = 200
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("after_send", "after_receipt")
 
@@ -320,11 +322,12 @@ class ReceiptOutbox:
         if not rows:
             return
         with node_errors():
-            head = contract.w3.eth.block_number
+            head = quantity(rpc(contract.w3)("eth_blockNumber", []))
+        still = _still_the_chains(contract, [(block, None if h is None else bytes(h)) for _, block, h in rows])
         dropped: list[bytes] = []
         final: list[bytes] = []
-        for tx_hash, block, block_hash in rows:
-            if block_hash is None or not _canonical(contract, block, bytes(block_hash)):
+        for (tx_hash, block, _), kept in zip(rows, still, strict=True):
+            if not kept:
                 dropped.append(bytes(tx_hash))
             elif head - block >= self.confirmations:
                 final.append(bytes(tx_hash))
@@ -377,12 +380,22 @@ class ReceiptOutbox:
 
 def _canonical(contract: Deployed, block: int, block_hash: bytes | None) -> bool:
     """Whether the chain's block ``block`` is still the one with ``block_hash``."""
-    with node_errors():
-        try:
-            found = contract.w3.eth.get_block(block)
-        except BlockNotFound:
-            return False
-    return block_hash is not None and bytes(found["hash"]) == bytes(block_hash)
+    return _still_the_chains(contract, [(block, block_hash)])[0]
+
+
+def _still_the_chains(contract: Deployed, blocks: Sequence[tuple[int, bytes | None]]) -> list[bool]:
+    """:func:`_canonical` of each block (number, hash), each number read once, in batches of bare JSON-RPC
+    requests (a node answers a block it does not have with ``null``)."""
+    numbers = sorted({number for number, _ in blocks})
+    hashes: dict[int, bytes | None] = {}
+    call = rpc(contract.w3)
+    for start in range(0, len(numbers), BLOCKS_PER_READ):
+        part = numbers[start:start + BLOCKS_PER_READ]
+        with node_errors():
+            found = call.batch([("eth_getBlockByNumber", [hex(number), False]) for number in part])
+        hashes.update((number, None if block is None else bytes(HexBytes(block["hash"])))
+                      for number, block in zip(part, found, strict=True))
+    return [block_hash is not None and hashes[number] == bytes(block_hash) for number, block_hash in blocks]
 
 
 def _known(contract: Deployed, tx_hash: bytes) -> bool:
