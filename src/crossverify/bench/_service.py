@@ -23,13 +23,14 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,11 @@ LEVELS = (1, 16, 64)
 ON_THREAD = "hardhat, batches on a worker thread"
 #: Clients for the levels served by two workers.
 WORKER_LEVELS = (16, 64)
+#: The server that records a sealed receipt of every verification (the bank gives a purpose code), beside the one
+#: that does not.
+WITH_RECEIPTS = "hardhat, with receipts"
+#: The query by which a bank asks for a verification's receipt.
+RECEIPT_QUERY = "?purpose=ACCTOPEN"
 
 
 def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...] = ("embedded", "hardhat")
@@ -71,8 +77,11 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"machine's cores. Each request is answered by the server's fast lane (the plain verification, read "
                 f"and answered inside the HTTP protocol, no ASGI app per request); concurrent requests are coalesced "
                 f"into one `verify_many`, which a server on a node checks on its event loop (docs/deploy.md); at "
-                f"64 clients on the Hardhat node the same server then checks its batches on its worker thread "
-                f"instead, as on the embedded chain, for comparison. "
+                f"64 clients on the Hardhat node the same server then records a sealed receipt of every verification "
+                f"(`{RECEIPT_QUERY}`: each batch's receipts queued in its outbox in one transaction before the "
+                f"verdicts are written, then sealed and sent on chain by its outbox worker; the level's CPU counted "
+                f"until every receipt is recorded), and checks its batches on its worker thread instead of its event "
+                f"loop, as on the embedded chain, for comparison. "
                 f"Baseline: `verify_many` over the texts of the same {documents:,} bundles in the server process, "
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
@@ -99,6 +108,8 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
             versus += f" ({rate / one_worker[clients]:.2f}x one worker)"
         if server == ON_THREAD:
             versus += f" (on the loop: {one_worker[clients] / rate:.2f}x this)"
+        if server == WITH_RECEIPTS:
+            versus += f" ({rate / one_worker[clients]:.2f}x without)"
         split = f" ({' / '.join(f'{share:.0%}' for share in shares)})" if shares else ""
         busy = rate * (cpu_ms + node_ms + generator_ms) / 1000
         s.rows.append([server, str(clients), f"{rate:,.0f}", versus, f"{p50:.1f}", f"{p99:.1f}",
@@ -169,13 +180,14 @@ def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[di
             rows: list[Level] = []
             plan = [(chain, clients) for clients in LEVELS]
             if url:
-                plan += [(ON_THREAD, LEVELS[-1]), *[(f"{chain}, 2 workers", clients) for clients in WORKER_LEVELS]]
+                plan += [(WITH_RECEIPTS, LEVELS[-1]), (ON_THREAD, LEVELS[-1]),
+                         *[(f"{chain}, 2 workers", clients) for clients in WORKER_LEVELS]]
             for level, (server, clients) in enumerate(plan):
                 if server == ON_THREAD:
                     child.stdin.write("on thread\n")
                     child.stdin.flush()
                     ready = json.loads(child.stdout.readline())
-                elif server != chain and ready.get("workers") is None:
+                elif server.endswith("workers") and ready.get("workers") is None:
                     child.stdin.write("workers 2\n")
                     child.stdin.flush()
                     ready = json.loads(child.stdout.readline())
@@ -189,7 +201,10 @@ def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[di
                 mine = [bundles[(start + i) % len(bundles)] for i in range(requests_per_level)]
                 server_before, node_before = _server_cpu(child.pid, group), group_cpu(node)
                 generator_before, machine_before, wall_before = time.process_time(), machine_cpu(), time.monotonic()
-                measured = _level(ready["port"], ready["key"], mine, clients)
+                receipts = server == WITH_RECEIPTS
+                measured = _level(ready["port"], ready["key"], mine, clients, RECEIPT_QUERY if receipts else "")
+                if receipts:  # the level's CPU includes recording its receipts on chain
+                    _recorded(Path(work) / "outbox.sqlite")
                 machine = (machine_cpu() - machine_before) / (time.monotonic() - wall_before)
                 generator_ms = (time.process_time() - generator_before) / requests_per_level * 1000
                 server_after = _server_cpu(child.pid, group)
@@ -202,6 +217,20 @@ def _chain_load(chain: str, documents: int, requests_per_level: int) -> tuple[di
             child.terminate()
             child.wait(timeout=60)
     return ready["baseline"], rows
+
+
+def _recorded(outbox: Path, timeout: float = 120.0) -> None:
+    """Wait until the outbox at ``outbox`` has recorded on chain every receipt it holds (a request is answered
+    once its receipt is queued: after a level, all of its receipts are)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with closing(sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=10)) as db:
+            (left,) = db.execute("SELECT COUNT(*) FROM sealed_receipts WHERE state != 'recorded'").fetchone()
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the outbox had {left} receipts left to record after {timeout:g} s")
+        time.sleep(0.05)
 
 
 def _server_cpu(child: int, supervisor: int | None) -> dict[int, float]:
@@ -231,15 +260,17 @@ def _resource_tracker(pid: int) -> bool:
         return True
 
 
-def _level(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
-    """``bundles`` sent by ``clients`` keep-alive connections, each a request at a time: the clients, requests
-    per second, p50 and p99 seconds."""
-    return asyncio.run(_clients(port, key, bundles, clients))
+def _level(port: int, key: str, bundles: list[bytes], clients: int, query: str = ""
+           ) -> tuple[int, float, float, float]:
+    """``bundles`` sent by ``clients`` keep-alive connections, each a request at a time (with ``query``): the
+    clients, requests per second, p50 and p99 seconds."""
+    return asyncio.run(_clients(port, key, bundles, clients, query))
 
 
-async def _clients(port: int, key: str, bundles: list[bytes], clients: int) -> tuple[int, float, float, float]:
+async def _clients(port: int, key: str, bundles: list[bytes], clients: int, query: str
+                   ) -> tuple[int, float, float, float]:
     share = len(bundles) // clients
-    head = (f"POST /v1/verifications HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+    head = (f"POST /v1/verifications{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: ").encode()
     latencies: list[float] = []
     connections = [await _connected(port) for _ in range(clients)]  # before the clock starts
