@@ -76,6 +76,10 @@ def test_receipts_queued_together_each_under_its_own_case(consortium: Consortium
     with pytest.raises(ValueError, match="2 references for 4 receipts"):
         outbox.enqueue(receipts, ["C-5", "C-6"])
     assert outbox.counts() == {"queued": 4}  # nothing of a refused call
+    many = client.receipts(reports * 150, "ACCTOPEN")  # read back in more than one query
+    cases = [f"M-{i}" for i in range(len(many))]
+    assert outbox.enqueue(many, cases) == [r.commitment() for r in many]
+    assert outbox.enqueue(client.receipts(reports * 150, "ACCTOPEN"), cases) == [r.commitment() for r in many]
 
 
 def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receipt(

@@ -168,12 +168,13 @@ class ReceiptOutbox:
                 "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
                 [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
                  for r, ref in zip(receipts, references, strict=True)])
-            digests = sorted({r.document_digest for r in receipts})
-            for start in range(0, len(digests), 500):  # one query per 500 documents, not one per receipt
-                part = digests[start:start + 500]
+            keys = sorted({(r.document_digest, ref) for r, ref in zip(receipts, references, strict=True)})
+            for start in range(0, len(keys), 400):  # one query per 400 documents and cases, not one per receipt
+                digests, cases = (sorted(set(column)) for column in zip(*keys[start:start + 400], strict=True))
                 kept.update(((bytes(d), p, ref), bytes(c)) for d, p, ref, c in db.execute(
-                    "SELECT document_digest, purpose, reference, commitment FROM sealed_receipts WHERE "
-                    f"document_digest IN ({','.join('?' * len(part))})", part))
+                    "SELECT document_digest, purpose, reference, commitment FROM sealed_receipts WHERE document_digest "
+                    f"IN ({','.join('?' * len(digests))}) AND reference IN ({','.join('?' * len(cases))})",
+                    [*digests, *cases]))
         return [kept[(r.document_digest, r.purpose, ref)] for r, ref in zip(receipts, references, strict=True)]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
