@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import generate_latest
 
-from crossverify import Certificate, load_challenge, present
+from crossverify import Certificate, load_challenge, present, store
 from crossverify.config import AuditSettings, Config, KeySettings, NetworkSettings, ServiceSettings, VerifierSettings
 from crossverify.errors import NodeUnavailable, StoreLocked, StoreUnavailable
 from crossverify.format.batch import salt_document, seal_batch
@@ -502,6 +503,35 @@ def test_an_outbox_that_is_slow_holds_up_only_the_requests_whose_receipts_it_que
         assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
     finally:
         released.set()
+        built.state.session.close()
+
+
+def test_an_outbox_locked_past_its_busy_timeout_does_not_hold_up_the_event_loop(
+        consortium: Consortium, tmp_path: Path, genuine: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holds the outbox's write lock past the busy timeout: the lane's transaction for the batch's
+    receipts fails, and the app answers each of those requests (queuing its receipt again, in a thread: 503 once
+    that fails too); meanwhile a plain verification is answered at once."""
+    monkeypatch.setattr(store, "BUSY_TIMEOUT", 1.0)
+    built = app(consortium, tmp_path, True)
+    outbox = built.state.context.outbox
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            other = sqlite3.connect(outbox.store.path, isolation_level=None)  # another process's writer
+            stack.callback(other.close)
+            other.execute("BEGIN IMMEDIATE")
+            held = [stack.enter_context(socket.create_connection(address, timeout=30)) for _ in range(3)]
+            for i, sock in enumerate(held):
+                sock.sendall(request(f"?purpose=ACCTOPEN&case=L-{i}", genuine))
+            time.sleep(1.3)  # the batch's transaction gave up: the app queues each receipt again
+            plain = stack.enter_context(socket.create_connection(address, timeout=30))
+            sent = time.monotonic()
+            plain.sendall(request(body=genuine))
+            assert read(plain, 1)[0].startswith(b"HTTP/1.1 200") and time.monotonic() - sent < 0.5
+            assert all(read(sock, 1)[0].startswith(b"HTTP/1.1 503") for sock in held)
+            other.execute("ROLLBACK")
+            held[0].sendall(request("?purpose=ACCTOPEN&case=L-0", genuine))
+            assert json.loads(read(held[0], 1)[0].partition(b"\r\n\r\n")[2])["receipt"]["state"] == "queued"
+    finally:
         built.state.session.close()
 
 

@@ -17,6 +17,7 @@ import asyncio
 from typing import Any, ClassVar
 
 import uvicorn
+from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from ..config import ServiceSettings
@@ -208,8 +209,8 @@ class GuardedHttp(HttpToolsProtocol):
                 await app(scope, receive, send)
             finally:
                 report = scope["state"].pop(CHECKED, None)
-                if report is not None:
-                    lane.ctx.withdraw_unless_queued(report, exchange.ticket.case)
+                if report is not None:  # (in a thread: the outbox's store may be locked or slow)
+                    await run_in_threadpool(lane.ctx.withdraw_unless_queued, report, exchange.ticket.case)
 
         return answering
 
