@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -75,6 +76,9 @@ class VerifyLane:
         self.limit, self.timeout = ctx.settings.max_body_bytes, ctx.settings.body_timeout
         #: Each event loop's requests whose receipts are queued together next (:meth:`receipt_due`).
         self._due: dict[asyncio.AbstractEventLoop, list[tuple[Answering, VerificationReport]]] = {}
+        #: The threads that queue them: their own, so that an outbox that is locked or slow never takes the threads
+        #: the loop's other work runs in (the shared rate limit's next leases).
+        self._receipts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane-receipts")
 
     def admit(self, query: bytes, headers: list[tuple[bytes, bytes]]) -> Ticket | None:
         """The ticket of a plain request, its rate-limit token spent; ``None`` (nothing spent) for any other.
@@ -149,7 +153,7 @@ class VerifyLane:
         due = self._due.pop(loop)
         items = [(report, exchange.ticket.purpose or "", exchange.ticket.case) for exchange, report in due]
         try:
-            queued = loop.run_in_executor(None, self.ctx.receipts, items)
+            queued = loop.run_in_executor(self._receipts, self.ctx.receipts, items)
         except RuntimeError:  # the server is shutting down: no thread to queue them in
             self._given(due, None)
             return
