@@ -6,6 +6,7 @@ pipelined and abandoned bodies, other methods, other media types, idempotency ke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -34,6 +35,7 @@ from crossverify.keys.holder import generate_holder_key
 from crossverify.service import auth
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
+from crossverify.service.dependencies import RECEIPT_THREADS, off_the_loop
 from crossverify.session import Session
 from crossverify.verifier.client import Check, Outcome, VerificationReport
 
@@ -533,6 +535,26 @@ def test_an_outbox_locked_past_its_busy_timeout_does_not_hold_up_the_event_loop(
             assert json.loads(read(held[0], 1)[0].partition(b"\r\n\r\n")[2])["receipt"]["state"] == "queued"
     finally:
         built.state.session.close()
+
+
+def test_a_step_off_the_loop_runs_whole_though_its_caller_is_cancelled() -> None:
+    """What the service queues off the event loop (a receipt, a withdraw) runs once submitted, even when the request
+    awaiting it is cancelled (a server shutting down) while it waits for a thread: a withdraw is never skipped."""
+    release, done = threading.Event(), []
+
+    async def scenario() -> None:
+        busy = [asyncio.ensure_future(off_the_loop(release.wait, 10)) for _ in range(RECEIPT_THREADS._max_workers)]
+        waiting = asyncio.ensure_future(off_the_loop(done.append, "withdrawn"))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert not done  # not started yet: every thread busy
+        release.set()
+        await asyncio.gather(*busy)
+
+    asyncio.run(scenario())
+    until(lambda: done == ["withdrawn"], "the cancelled caller's step")
 
 
 def test_a_presentation_whose_client_left_before_its_receipt_failed_can_be_presented_again(

@@ -5,13 +5,15 @@ dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 (No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at runtime.)
 """
 
+import asyncio
 import json
 import logging
 import threading
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from json.encoder import encode_basestring as _quoted
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -31,6 +33,10 @@ from .sessions import Sessions, sessions_store
 from .workers import Periodic, VerifyQueue
 
 log = logging.getLogger(__name__)
+#: The threads that queue receipts and withdraw verdicts off the event loop (for every app of this process): the
+#: outbox's store may be locked or slow, and what waits for it takes neither the loop nor the threads other work runs
+#: in (anyio's, for the routes and the shared rate limits' leases).
+RECEIPT_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="receipts")
 #: The least time between the starts of two rounds of the receipt outbox, in seconds: a receipt is sent at most this
 #: much later than it would be alone, and under load each round's transactions carry a share of the stream's.
 RECEIPT_ROUNDS = 0.25
@@ -223,6 +229,15 @@ class Context:
         disclosed = report.bundle.disclosed() if report.bundle else {}
         return f'{_compact(report.summary())[:-1]},"checks":[{checks}],"disclosed":{_compact(disclosed)},' \
                f'"receipt":{_compact(receipt)}}}'.encode()
+
+
+T = TypeVar("T")
+
+
+async def off_the_loop(step: Callable[..., T], *args: Any) -> T:
+    """``step(*args)`` in :data:`RECEIPT_THREADS`, awaited: submitted at once, so that a caller cancelled meanwhile (a
+    server shutting down) neither stops it nor leaves it unstarted."""
+    return await asyncio.shield(asyncio.wrap_future(RECEIPT_THREADS.submit(step, *args)))
 
 
 class _Authenticate:

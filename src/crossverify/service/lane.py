@@ -16,7 +16,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -25,7 +24,7 @@ from urllib.parse import parse_qsl
 from ..verifier.client import VerificationReport
 from . import middleware
 from .auth import RateLimit, SharedRateLimit
-from .dependencies import Context
+from .dependencies import RECEIPT_THREADS, Context
 from .workers import VerifyQueue
 
 log = logging.getLogger(__name__)
@@ -76,9 +75,6 @@ class VerifyLane:
         self.limit, self.timeout = ctx.settings.max_body_bytes, ctx.settings.body_timeout
         #: Each event loop's requests whose receipts are queued together next (:meth:`receipt_due`).
         self._due: dict[asyncio.AbstractEventLoop, list[tuple[Answering, VerificationReport]]] = {}
-        #: The threads that queue them: their own, so that an outbox that is locked or slow never takes the threads
-        #: the loop's other work runs in (the shared rate limit's next leases).
-        self._receipts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane-receipts")
 
     def admit(self, query: bytes, headers: list[tuple[bytes, bytes]]) -> Ticket | None:
         """The ticket of a plain request, its rate-limit token spent; ``None`` (nothing spent) for any other.
@@ -138,10 +134,10 @@ class VerifyLane:
         """Queue the receipt of ``exchange``'s passing ``report`` with those of its batch, then give its verdict.
         The queue hands a batch's reports to their requests one after another on their event loop; right after,
         their receipts are queued in one transaction (one durable commit per batch, not one per request), in a
-        thread (the loop reads and answers other requests meanwhile, and a store that is locked or slow holds up
-        no request but these), and each request is then given its verdict with where its receipt stands. If they
-        cannot be queued, the app answers each request from its report (:meth:`Context.receipt`: its receipt
-        queued again, and its verdict withdrawn if it must be)."""
+        thread (:data:`~.dependencies.RECEIPT_THREADS`: the loop reads and answers other requests meanwhile, and a
+        store that is locked or slow holds up no request but these), and each request is then given its verdict
+        with where its receipt stands. If they cannot be queued, the app answers each request from its report
+        (:meth:`Context.receipt`: its receipt queued again, and its verdict withdrawn if it must be)."""
         loop = exchange.get_loop()
         due = self._due.get(loop)
         if due is None:
@@ -153,8 +149,8 @@ class VerifyLane:
         due = self._due.pop(loop)
         items = [(report, exchange.ticket.purpose or "", exchange.ticket.case) for exchange, report in due]
         try:
-            queued = loop.run_in_executor(self._receipts, self.ctx.receipts, items)
-        except RuntimeError:  # the server is shutting down: no thread to queue them in
+            queued = loop.run_in_executor(RECEIPT_THREADS, self.ctx.receipts, items)
+        except RuntimeError:  # the process is exiting: no thread to queue them in
             self._given(due, None)
             return
         queued.add_done_callback(lambda done: self._given(due, done))

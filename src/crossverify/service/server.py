@@ -17,12 +17,12 @@ import asyncio
 from typing import Any, ClassVar
 
 import uvicorn
-from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from ..config import ServiceSettings
 from ..verifier.client import VerificationReport
 from . import problems
+from .dependencies import off_the_loop
 from .lane import CHECKED, PATH, ROUTE, Ticket, VerifyLane
 from .problems import BAD_REQUEST, HEAD_TOO_LARGE, REQUEST_TIMEOUT, ProblemType
 
@@ -209,8 +209,8 @@ class GuardedHttp(HttpToolsProtocol):
                 await app(scope, receive, send)
             finally:
                 report = scope["state"].pop(CHECKED, None)
-                if report is not None:  # (in a thread: the outbox's store may be locked or slow)
-                    await run_in_threadpool(lane.ctx.withdraw_unless_queued, report, exchange.ticket.case)
+                if report is not None:  # (off the loop: the outbox's store may be locked or slow)
+                    await off_the_loop(lane.ctx.withdraw_unless_queued, report, exchange.ticket.case)
 
         return answering
 

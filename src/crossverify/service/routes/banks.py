@@ -11,11 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from ...format.encoding import from_hex
 from ...idempotency import Answers
-from ..dependencies import Bank, Context, json_response
+from ..dependencies import Bank, Context, json_response, off_the_loop
 from ..idempotency import at_most_once, idempotent, once
 from ..lane import CHECKED
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
@@ -79,8 +78,8 @@ def router(ctx: Context) -> APIRouter:
             [report] = [checked] if checked is not None else await ctx.checked([body])
             receipt = None
             if purpose is not None and report.valid and report.bundle and report.document_digest:
-                # in a thread: a store that is locked or slow holds up this request only, not the event loop
-                receipt = await run_in_threadpool(ctx.receipt, report, purpose, case, in_person)
+                # off the loop: a store that is locked or slow holds up this request, not the event loop
+                receipt = await off_the_loop(ctx.receipt, report, purpose, case, in_person)
             return Response(ctx.verdict_text(report, receipt), media_type="application/json")
 
         kept = once(request, receipts_kept, body)
