@@ -32,6 +32,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import random
 import re
 import socket
 import sqlite3
@@ -43,7 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import (
@@ -58,6 +59,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     import psycopg
+
+T = TypeVar("T")
 
 #: Where a store lives: an SQLite file, or a ``postgresql://`` URL (the database; the store's kind names its schema).
 Location = str | Path
@@ -146,6 +149,15 @@ def store_errors(where: str | Path) -> Iterator[None]:
         if "psycopg" not in sys.modules or not isinstance(exc, sys.modules["psycopg"].Error):
             raise
         raise _postgresql_error(where, exc) from exc
+
+
+def _deadlocked(exc: StoreLocked) -> bool:
+    """Whether ``exc`` is PostgreSQL's verdict on a deadlock (the transaction chosen as its victim)."""
+    if "psycopg" not in sys.modules:
+        return False
+    import psycopg.errors as e
+
+    return isinstance(exc.__cause__, e.DeadlockDetected)
 
 
 #: How a PostgreSQL server refuses a connection's database, role or password (its messages in English).
@@ -349,6 +361,22 @@ class Store:
             return
         with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
             yield sqlite_db
+
+    def transact(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
+        """``work`` in one :meth:`transaction`, run again (``attempts`` times at most) when PostgreSQL ended it as a
+        deadlock's victim, rolled back whole: for work whose rows another process may take in another order (two
+        replicas queuing the same receipts). ``work`` must be safe to run again. It runs again after a pause of a
+        tenth of a second or so (random, longer each time), so that the other transaction, free to go on, commits
+        first: run again at once, it would meet the other in the same crossed order."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as db:
+                    return work(db)
+            except StoreLocked as exc:
+                if attempt == attempts or not _deadlocked(exc):
+                    raise
+            time.sleep(attempt * random.uniform(0.05, 0.15))
+        raise AssertionError("unreachable")
 
     @contextmanager
     def exclusively(self, task: str, *, wait: float = 0.0) -> Iterator[None]:

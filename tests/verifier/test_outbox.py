@@ -82,6 +82,38 @@ def test_receipts_queued_together_each_under_its_own_case(consortium: Consortium
     assert outbox.enqueue(client.receipts(reports * 150, "ACCTOPEN"), cases) == [r.commitment() for r in many]
 
 
+def test_replicas_queuing_the_same_receipts_in_opposite_orders_both_succeed(location: Locate) -> None:
+    """Two replicas queue the same receipts at once, each batch in its own order (on PostgreSQL they take the rows'
+    locks crosswise, and the server ends one transaction as a deadlock's victim): the victim runs again once the
+    other committed, so neither is refused, each receipt is kept once, and both learn the same commitments."""
+    replicas = [ReceiptOutbox(location("outbox.sqlite")) for _ in range(2)]
+    failures: list[Exception] = []
+    answers: dict[int, list[bytes]] = {}
+
+    def queue(n: int, batch: list[tuple[Receipt, str]], together: threading.Barrier) -> None:
+        together.wait()
+        try:
+            kept = replicas[n].enqueue([r for r, _ in batch], [case for _, case in batch])
+            answers[n] = kept if n == 0 else kept[::-1]
+        except Exception as exc:
+            failures.append(exc)
+
+    for round_ in range(3):
+        keys = [(bytes([round_, i]) * 16, f"CASE-{round_}-{i}") for i in range(200)]
+        batches = [[(Receipt.new(digest, "BNUMMOMX", "DEPCERT", b"\x01" * 32, "ACCTOPEN", 1_790_000_000), case)
+                    for digest, case in order] for order in (keys, keys[::-1])]
+        together = threading.Barrier(2)
+        threads = [threading.Thread(target=queue, args=(n, batch, together)) for n, batch in enumerate(batches)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures and answers[0] == answers[1], failures
+    assert replicas[0].counts() == {"queued": 600}
+    for outbox in replicas:
+        outbox.close()
+
+
 def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receipt(
         consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
     """Another process flushing the same outbox is waited for up to ``[network] receipt_timeout`` (it waits on one

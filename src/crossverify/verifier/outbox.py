@@ -161,20 +161,24 @@ class ReceiptOutbox:
         references = [reference] * len(receipts) if isinstance(reference, str) else list(reference)
         if len(references) != len(receipts):
             raise ValueError(f"{len(references)} references for {len(receipts)} receipts")
-        kept: dict[tuple[bytes, str, str], bytes] = {}
-        with self.store.transaction() as db:
-            db.executemany(
-                "INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, state) "
-                "VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING",
-                [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
-                 for r, ref in zip(receipts, references, strict=True)])
-            keys = sorted({(r.document_digest, ref) for r, ref in zip(receipts, references, strict=True)})
+        rows = [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
+                for r, ref in zip(receipts, references, strict=True)]
+        keys = sorted({(r.document_digest, ref) for r, ref in zip(receipts, references, strict=True)})
+
+        def queue(db: Any) -> dict[tuple[bytes, str, str], bytes]:
+            db.executemany("INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, "
+                           "state) VALUES (?, ?, ?, ?, ?, 'queued') ON CONFLICT DO NOTHING", rows)
+            kept: dict[tuple[bytes, str, str], bytes] = {}
             for start in range(0, len(keys), 400):  # one query per 400 documents and cases, not one per receipt
                 digests, cases = (sorted(set(column)) for column in zip(*keys[start:start + 400], strict=True))
                 kept.update(((bytes(d), p, ref), bytes(c)) for d, p, ref, c in db.execute(
                     "SELECT document_digest, purpose, reference, commitment FROM sealed_receipts WHERE document_digest "
                     f"IN ({','.join('?' * len(digests))}) AND reference IN ({','.join('?' * len(cases))})",
                     [*digests, *cases]))
+            return kept
+
+        # Replicas queuing the same receipts in other orders may deadlock on PostgreSQL: the victim runs again.
+        kept = self.store.transact(queue)
         return [kept[(r.document_digest, r.purpose, ref)] for r, ref in zip(receipts, references, strict=True)]
 
     def state(self, commitment: bytes) -> dict[str, Any] | None:
