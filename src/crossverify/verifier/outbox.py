@@ -196,9 +196,8 @@ class ReceiptOutbox:
                 rows = self._db.execute("SELECT commitment, state, tx_hash, block, final FROM sealed_receipts WHERE "
                                         f"commitment IN ({','.join('?' * len(part))})", part)
                 for c, state, tx, block, final in rows:
-                    found[bytes(c)] = {"commitment": to_hex(bytes(c)), "state": state,
-                                       "transaction": None if tx is None else to_hex(bytes(tx)), "block": block,
-                                       "final": bool(final)}
+                    found[bytes(c)] = receipt_state(bytes(c), state, None if tx is None else bytes(tx), block,
+                                                    bool(final))
         return [found.get(c) for c in commitments]
 
     def find(self, document_digest: bytes, purpose: str, reference: str = "") -> bytes | None:
@@ -381,6 +380,13 @@ class ReceiptOutbox:
         with self.store.transaction() as db:
             return int(db.execute("UPDATE sealed_receipts SET state = 'recorded', block = ?, block_hash = ?, final = 0 "
                                   "WHERE tx_hash = ?", (block, block_hash, tx_hash)).rowcount)
+
+
+def receipt_state(commitment: bytes, state: str = "queued", tx_hash: bytes | None = None, block: int | None = None,
+                  final: bool = False) -> dict[str, Any]:
+    """Where a receipt stands, as :meth:`ReceiptOutbox.state` tells it (by default: queued, nothing sent yet)."""
+    return {"commitment": to_hex(commitment), "state": state,
+            "transaction": None if tx_hash is None else to_hex(tx_hash), "block": block, "final": final}
 
 
 def _canonical(contract: Deployed, block: int, block_hash: bytes | None) -> bool:

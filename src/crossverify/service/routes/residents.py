@@ -19,6 +19,7 @@ from ...format.codes import doc_type_code, issuer_id_code
 from ...format.encoding import to_hex
 from ...verifier.answers import AnswerReceipts
 from ...verifier.client import Outcome
+from ...verifier.outbox import receipt_state
 from ..dependencies import Context, Visitor, json_response
 from ..models import ChallengeOut, CodeIn, VerificationOut
 from ..openapi import raw_body
@@ -129,8 +130,7 @@ def _where(answers: AnswerReceipts, commitment: bytes) -> dict[str, Any]:
         found = answers.outbox.state(commitment)
     except UNAVAILABLE:
         found = None
-    return found or {"commitment": to_hex(commitment), "state": "queued", "transaction": None, "block": None,
-                     "final": False}
+    return found or receipt_state(commitment)
 
 
 def _display_routes(routes: APIRouter, ctx: Context) -> None:
