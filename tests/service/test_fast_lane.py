@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -553,7 +554,8 @@ def test_a_step_off_the_loop_runs_whole_though_its_caller_is_cancelled() -> None
         release.set()
         await asyncio.gather(*busy)
 
-    asyncio.run(scenario())
+    with ThreadPoolExecutor(1) as own:  # a loop of its own: a browser test may hold this thread's (one process)
+        own.submit(asyncio.run, scenario()).result()
     until(lambda: done == ["withdrawn"], "the cancelled caller's step")
 
 
