@@ -11,6 +11,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from crossverify import RevocationReason, load_bundle
+from crossverify.chain.connection import JsonRpc
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
 from crossverify.issuer.journal import BatchState, Journal
@@ -113,7 +114,7 @@ def test_node_refusing_keeps_the_batch_and_a_retry_anchors_it_once(
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("connection refused")
 
-    monkeypatch.setattr(c.w3.eth, "send_transaction", refuse)
+    monkeypatch.setattr(JsonRpc, "send", refuse)  # every broadcast
     with pytest.raises(NodeUnavailable):
         issuer.run()
     assert [b.state for b in issuer.journal.batches("BNUMMOMX", *BatchState)] == [BatchState.SIGNED]

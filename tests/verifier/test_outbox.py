@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from crossverify import Bundle, VerifierClient
+from crossverify.chain.connection import JsonRpc
 from crossverify.chain.records import ProposalKind, Role
 from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
@@ -216,8 +217,7 @@ def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued:
     def down(*args: object, **kwargs: object) -> bytes:
         raise ConnectionError("node down")
 
-    monkeypatch.setattr(c.w3.eth, "send_raw_transaction", down)
-    monkeypatch.setattr(c.w3.eth, "send_transaction", down)
+    monkeypatch.setattr(JsonRpc, "send", down)  # every broadcast
     with pytest.raises(NodeUnavailable):
         client.record(reports, "INSCLAIM")
     monkeypatch.undo()

@@ -51,11 +51,12 @@ class CirculationContract(Deployed):
     NAME: ClassVar[str] = "Circulation"
 
     def registry_address(self) -> str:
-        return str(self.call(lambda f: f.registry()))
+        return str(Web3.to_checksum_address(self.raw_call("registry", b"")[0]))
 
     def regulator_keys(self) -> RegulatorKeySet:
-        """The current key epoch and its regulator keys, as the contract holds them."""
-        epoch, keys, jurisdictions = self.call(lambda f: f.regulatorKeys())
+        """The current key epoch and its regulator keys, as the contract holds them (one bare ``eth_call``: the
+        outbox reads them every round)."""
+        epoch, keys, jurisdictions = self.raw_call("regulatorKeys", b"")
         return RegulatorKeySet(int(epoch), tuple(bytes(k) for k in keys), tuple(bytes(j) for j in jurisdictions))
 
     def issuer_sealing_key(self, issuer_id: bytes) -> bytes:

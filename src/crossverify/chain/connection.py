@@ -1,9 +1,9 @@
 """One way to reach a chain: the embedded eth-tester chain, or any Ethereum JSON-RPC node by URL.
 
 ``connect`` checks the node's chain id once; the reads on a hot path (registry views, logs, block headers, the
-chain's clock) then go through :func:`rpc`: one bare JSON-RPC request per read (or one per batch of reads) on a
-keep-alive connection of this thread, with none of web3's middleware, which would ask the node for its chain id
-again on every call.
+chain's clock) and the transactions sent then go through :func:`rpc`: one bare JSON-RPC request per read (or one
+per batch of reads) on a keep-alive connection of this thread, with none of web3's middleware, which would ask the
+node for its chain id again on every call.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ class JsonRpc:
         self._embedded = w3 if self._tester is not None else None
         self._local = threading.local()
         self._batches = True
+        self._chain_id: int | None = None
         #: Whether the node takes a block by its hash where a block is asked for (EIP-1898): cleared after
         #: ``HASH_REFUSALS`` refusals in a row (:meth:`refused_block_hash`), each answered by the block's number.
         self.block_hashes = True
@@ -176,6 +177,21 @@ class JsonRpc:
         if self._tester is not None:
             return self._in_process(method, params)
         return _result(self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}), method)
+
+    def send(self, method: str, params: Sequence[Any]) -> Any:
+        """``self(method, params)`` for a request the node may act on though its answer never came (a transaction
+        to broadcast): sent once, never again on a new connection, so that it cannot be broadcast twice. A
+        connection the node closed without answering raises :class:`NodeUnavailable`."""
+        if self._tester is not None:
+            return self._in_process(method, params)
+        return _result(self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, once=True),
+                       method)
+
+    def chain_id(self) -> int:
+        """The node's chain id, asked once."""
+        if self._chain_id is None:
+            self._chain_id = quantity(self("eth_chainId", []))
+        return self._chain_id
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """The results of ``calls`` (method, params), in order; an error object in any raises."""
@@ -211,7 +227,7 @@ class JsonRpc:
         if self.hash_refusals >= HASH_REFUSALS:
             self.block_hashes = False
 
-    def _post(self, payload: Any) -> Any:
+    def _post(self, payload: Any, once: bool = False) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()
         request = self._head + b"Content-Length: %d\r\n\r\n" % len(body) + body
         limited: tuple[float, float] | None = getattr(self._local, "limit", None)
@@ -235,7 +251,7 @@ class JsonRpc:
                 except _Closed:
                     self._local.wire = None
                     wire.close()  # type: ignore[union-attr]
-                    if fresh or attempt == 2:  # a new connection the node closed: it is not a stale one
+                    if fresh or once or attempt == 2:  # a new connection the node closed: it is not a stale one
                         raise NodeUnavailable("the node closed the connection without answering") from None
                     continue  # a kept-alive connection the node had closed: open a new one, once
                 except BaseException as exc:
@@ -271,8 +287,24 @@ class JsonRpc:
                 return tester.get_block_by_number(int(block, 16) if block.startswith("0x") else block)
             except BlockNotFound:  # a node answers null for a block it does not have
                 return None
+        if method in ("eth_estimateGas", "eth_sendTransaction"):
+            params = [_tester_transaction(params[0]), *params[1:]]
         assert self._embedded is not None  # anything else through the provider, without middleware
         return _result(self._embedded.provider.make_request(RPCEndpoint(method), list(params)), method)
+
+
+#: A transaction's fields that JSON-RPC writes as hex quantities.
+_QUANTITIES = frozenset({"gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "value", "nonce", "chainId"})
+
+
+def _tester_transaction(tx: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC transaction as eth-tester takes it: its numbers as ints, its fields' names in snake case."""
+    return {snake_case(k): quantity(v) if k in _QUANTITIES else v for k, v in tx.items()}
+
+
+def snake_case(name: str) -> str:
+    """A JSON-RPC field's name as eth-tester spells it: ``gasPrice`` is ``gas_price``."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _tester_block(tester: EthereumTester, block: Any) -> Any:
@@ -337,7 +369,10 @@ class _Wire:
             self.sock.sendall(request)
         except (BrokenPipeError, ConnectionResetError):
             raise _Closed from None
-        line = self.file.readline(65537)
+        try:
+            line = self.file.readline(65537)
+        except ConnectionResetError:  # a connection the node closed before the request reached it
+            raise _Closed from None
         if not line:
             raise _Closed
         parts = line.split(None, 2)

@@ -14,12 +14,12 @@ from typing import Any
 from eth_account.signers.base import BaseAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from ..errors import ReceiptTimeout, TransactionDropped, TransactionFailed, TransactionReplaced
 from ..format.encoding import to_hex
-from .connection import node_errors
+from .connection import node_errors, quantity, rpc, snake_case
 
 #: Who sends a transaction: an account the node manages (its address), or a signer (keystore, HSM).
 Sender = str | BaseAccount
@@ -29,6 +29,10 @@ LOCK_DIR = Path(tempfile.gettempdir()) / "crossverify-accounts"
 #: A transaction the node has never shown us counts as dropped only after this long (propagation to a
 #: load-balanced node can lag the broadcast).
 UNSEEN_GRACE = 3.0
+#: Gas a transaction is given beyond its estimate (within the block's limit), as web3 gives a node's account's.
+GAS_BUFFER = 100_000
+#: The fee fields of an EIP-1559 transaction.
+DYNAMIC_FEES = frozenset({"maxFeePerGas", "maxPriorityFeePerGas"})
 
 
 @contextmanager
@@ -47,26 +51,69 @@ def account_lock(chain_id: int, address: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def submit(w3: Web3, fn: Any, sender: Sender, params: dict[str, Any],
+def submit(w3: Web3, request: dict[str, Any], sender: Sender, params: dict[str, Any],
            on_signed: Callable[[bytes], None] | None = None) -> bytes:
-    """Send ``fn`` from ``sender``; returns the transaction hash.
+    """Send ``request`` (``to`` and ``data``; ``data`` alone deploys) from ``sender``; returns the transaction hash.
 
-    Gas is estimated first (a revert raises there, named, and nothing is sent). For a local key the nonce is
-    taken under :func:`account_lock`, and ``on_signed(tx_hash)`` runs before the broadcast, so a caller can
-    record the hash durably first: after a crash it finds the transaction instead of sending a second one.
+    Bare JSON-RPC (:func:`~.connection.rpc`), with the fields web3 fills. Gas is estimated first (a revert raises
+    there, and nothing is sent): the estimate and ``GAS_BUFFER`` more, within the block's gas limit. An account the
+    node manages then sends (the node takes its nonce and fees). For a signer, ``params``' gas price, or else
+    EIP-1559 fees (the node's priority fee, and twice the latest block's base fee more); its nonce is taken under
+    :func:`account_lock`, and ``on_signed(tx_hash)`` runs before the broadcast, so a caller can record the hash
+    durably first: after a crash it finds the transaction instead of sending a second one. A broadcast is sent
+    once (:meth:`~.connection.JsonRpc.send`).
     """
+    node = rpc(w3)
+    address = sender if isinstance(sender, str) else sender.address
+    tx = {"from": address, "value": 0, **request, **params}
+    estimate, latest = node.batch([("eth_estimateGas", [_wire(tx)]), ("eth_getBlockByNumber", ["latest", False])])
+    limit = quantity(_field(latest, "gasLimit"))
+    if quantity(estimate) > limit:
+        raise TransactionFailed(f"the transaction needs {quantity(estimate):,} gas, beyond the block's limit {limit:,}")
+    tx["gas"] = min(limit, quantity(estimate) + GAS_BUFFER)
     if isinstance(sender, str):
-        tx_hash = bytes(fn.transact({"from": sender, **params}))
+        tx_hash = bytes(HexBytes(node.send("eth_sendTransaction", [_wire(tx)])))
         if on_signed:
             on_signed(tx_hash)
         return tx_hash
-    tx = fn.build_transaction({"from": sender.address, **params})
-    with account_lock(int(tx["chainId"]), sender.address):
-        tx["nonce"] = w3.eth.get_transaction_count(sender.address, "pending")
+    tx["chainId"] = node.chain_id()
+    tx.update(_fees(w3, tx, _field(latest, "baseFeePerGas")))
+    with account_lock(tx["chainId"], address):
+        tx["nonce"] = quantity(node("eth_getTransactionCount", [address, "pending"]))
         signed = sender.sign_transaction(tx)
         if on_signed:
             on_signed(bytes(signed.hash))
-        return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
+        return bytes(HexBytes(node.send("eth_sendRawTransaction", [to_hex(signed.raw_transaction)])))
+
+
+def _fees(w3: Web3, tx: dict[str, Any], base_fee: Any) -> dict[str, int]:
+    """The fee fields web3 fills for a signed transaction without them: none beside a gas price (a legacy
+    transaction), else the node's priority fee and a maximum of that and twice the latest block's ``base_fee``."""
+    if "gasPrice" in tx and not DYNAMIC_FEES & tx.keys():
+        return {}
+    fees: dict[str, int] = {}
+    priority = tx.get("maxPriorityFeePerGas")
+    if priority is None:
+        try:
+            priority = quantity(rpc(w3)("eth_maxPriorityFeePerGas", []))
+        except Web3RPCError:  # a node without the method: web3's estimate from the fee history
+            priority = int(w3.eth.max_priority_fee)
+        fees["maxPriorityFeePerGas"] = priority
+    if "maxFeePerGas" not in tx:
+        if base_fee is None:
+            raise TransactionFailed("the chain's blocks carry no base fee: configure a gas price for its transactions")
+        fees["maxFeePerGas"] = priority + 2 * quantity(base_fee)
+    return fees
+
+
+def _field(block: dict[str, Any], name: str) -> Any:
+    """A block header's field ``name`` as JSON-RPC spells it, or as eth-tester does in process (``gas_limit``)."""
+    return block.get(name, block.get(snake_case(name)))
+
+
+def _wire(tx: dict[str, Any]) -> dict[str, Any]:
+    """``tx`` as JSON-RPC writes a transaction: numbers and bytes in hex."""
+    return {k: hex(v) if isinstance(v, int) else to_hex(v) if isinstance(v, bytes) else v for k, v in tx.items()}
 
 
 def wait(w3: Web3, tx_hash: bytes, timeout: float, poll: float = 0.05) -> TxReceipt:

@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbytes import HexBytes
+from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from .. import idempotency
 from ..chain.circulation import CirculationContract
 from ..chain.connection import node_errors, quantity, rpc
-from ..chain.registry import Deployed, Registry
+from ..chain.registry import CHAIN_NAMED, Deployed, Registry, chain_identity
 from ..chain.transactions import Sender
 from ..errors import (
     ReceiptsUnsettled,
@@ -131,9 +132,10 @@ def regulator_keys(circulation: CirculationContract) -> list[RegulatorPublicKey]
 
 
 def identity(circulation: CirculationContract) -> dict[str, str]:
-    """What an outbox is bound to: the chain, its registry and the circulation contract."""
-    registry = Registry.at(circulation.w3, circulation.registry_address())
-    return {**registry.identity(), "circulation": circulation.address}
+    """What an outbox is bound to: the chain, its registry and the circulation contract (one round trip: every
+    flush round asks)."""
+    [(registry,)], named = circulation.raw_calls([("registry", b"")], CHAIN_NAMED)
+    return {**chain_identity(named, Web3.to_checksum_address(registry)), "circulation": circulation.address}
 
 
 class ReceiptOutbox:
