@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from web3.exceptions import Web3RPCError
 
 from crossverify.chain import registry as registry_module
 from crossverify.chain.connection import JsonRpc, rpc
-from crossverify.chain.transactions import GAS_BUFFER, submit
+from crossverify.chain.transactions import GAS_BUFFER, TX_GAS_CAP, submit
 from crossverify.errors import NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
@@ -66,11 +69,30 @@ def test_a_signed_transaction_carries_the_fields_web3_fills(consortium: Consorti
     assert (dynamic["type"], dynamic["chainId"], dynamic["nonce"]) == (2, c.w3.eth.chain_id, 0)
     assert dynamic["maxPriorityFeePerGas"] == c.w3.eth.max_priority_fee
     assert dynamic["maxFeePerGas"] == c.w3.eth.max_priority_fee + 2 * latest["baseFeePerGas"]
-    assert dynamic["gas"] == c.w3.eth.estimate_gas({"from": account.address, "to": c.outsider}) + GAS_BUFFER
+    assert dynamic["gas"] == c.w3.eth.estimate_gas({"from": account.address, "to": c.outsider})
     legacy = c.w3.eth.get_transaction(submit(c.w3, {"to": c.outsider, "data": b""}, account,
                                              {"gasPrice": 2 * latest["baseFeePerGas"]}))
     assert (legacy["type"], legacy["gasPrice"], legacy["nonce"]) == (0, 2 * latest["baseFeePerGas"], 1)
     assert node.chain_id() == c.w3.eth.chain_id
+
+
+def test_a_node_account_is_given_a_buffer_within_a_transactions_cap(consortium: Consortium,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """As web3 gives it: the estimate and 100,000 more; but never beyond the 2^24 gas a chain may cap one
+    transaction at (a batch whose estimate lies just below the cap would be refused on every retry)."""
+    c = consortium
+    estimate = c.w3.eth.estimate_gas({"from": c.macao_operator, "to": c.outsider})
+    sent = c.w3.eth.get_transaction(submit(c.w3, {"to": c.outsider, "data": b""}, c.macao_operator, {}))
+    assert sent["gas"] == estimate + GAS_BUFFER
+    batch = JsonRpc.batch
+
+    def near_the_cap(self: JsonRpc, calls: Any) -> list[Any]:
+        _, latest = batch(self, calls)
+        return [TX_GAS_CAP - 50_000, {**latest, "gas_limit": 4 * TX_GAS_CAP}]
+
+    monkeypatch.setattr(JsonRpc, "batch", near_the_cap)
+    sent = c.w3.eth.get_transaction(submit(c.w3, {"to": c.outsider, "data": b""}, c.macao_operator, {}))
+    assert sent["gas"] == TX_GAS_CAP
 
 
 def test_a_node_without_a_priority_fee_method_is_given_web3s_estimate(consortium: Consortium,
@@ -102,10 +124,19 @@ def test_a_chain_without_base_fees_needs_a_gas_price(consortium: Consortium, mon
         return [{k: v for k, v in a.items() if k != "base_fee_per_gas"} if isinstance(a, dict) else a
                 for a in answers]
 
+    asked: list[str] = []
+    call = JsonRpc.__call__
+
+    def recorded(self: JsonRpc, method: str, params: Any) -> Any:
+        asked.append(method)
+        return call(self, method, params)
+
     monkeypatch.setattr(JsonRpc, "batch", without_base_fee)
+    monkeypatch.setattr(JsonRpc, "__call__", recorded)
     with pytest.raises(TransactionFailed, match="no base fee: configure a gas price"):
         submit(c.w3, {"to": c.outsider, "data": b""}, account, {})
     assert c.w3.eth.get_transaction_count(account.address, "pending") == nonce
+    assert "eth_maxPriorityFeePerGas" not in asked  # (a node without fees may not have the method either)
 
 
 def test_a_transaction_beyond_the_block_gas_limit_is_refused_unsent(consortium: Consortium,
@@ -125,49 +156,104 @@ def test_a_transaction_beyond_the_block_gas_limit_is_refused_unsent(consortium: 
     assert c.w3.eth.block_number == before
 
 
-@pytest.fixture
-def closing_node() -> Iterator[tuple[str, list[str]]]:
-    """A node that answers each connection's first request, keeping it alive, then closes it unannounced (as a
-    node's idle time-out does): the methods it received, in order."""
-    received: list[str] = []
-    server = socket.create_server(("127.0.0.1", 0))
+@dataclass
+class ClosingNode:
+    """A node on a bare socket that answers ``0x539`` to every request, keeping the connection alive, except that it
+    closes a connection unannounced after answering (``idle_close``: as a node's idle time-out does), or on reading
+    a request of a method in ``unanswered`` (each entry once; ``reset``: with an RST rather than a FIN).
+    ``received``: the methods it read, in order."""
 
-    def serve() -> None:
+    url: str = ""
+    idle_close: bool = False
+    unanswered: list[str] = field(default_factory=list)
+    reset: bool = False
+    received: list[str] = field(default_factory=list)
+
+
+def _request(conn: socket.socket) -> dict[str, Any] | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        if not (chunk := conn.recv(65536)):
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += conn.recv(65536)
+    return json.loads(body)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def closing_node() -> Iterator[ClosingNode]:
+    node, server = ClosingNode(), socket.create_server(("127.0.0.1", 0))
+    node.url = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            while (request := _request(conn)) is not None:
+                node.received.append(request["method"])
+                if request["method"] in node.unanswered:
+                    node.unanswered.remove(request["method"])
+                    if node.reset:
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
+                answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "0x539"}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                             % len(answer) + answer)
+                if node.idle_close:
+                    return
+
+    def accept() -> None:
         while True:
             try:
                 conn, _ = server.accept()
             except OSError:
                 return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                                  if line.lower().startswith(b"content-length")))
-                while len(body) < length:
-                    body += conn.recv(65536)
-                request = json.loads(body)
-                received.append(request["method"])
-                answer = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "0x539"}).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                             % len(answer) + answer)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}", received
+    threading.Thread(target=accept, daemon=True).start()
+    yield node
     server.close()
 
 
-def test_a_broadcast_is_never_sent_again_on_a_new_connection(closing_node: tuple[str, list[str]]) -> None:
-    """A read the node's closed connection did not answer is asked again on a new one; a broadcast is not (the node
-    may have taken it): it fails as unavailable, and the node saw it at most once."""
-    url, received = closing_node
-    node = JsonRpc(Web3(HTTPProvider(url)))
+def _raw_transaction() -> list[str]:
+    signed = Account.create().sign_transaction(
+        {"to": "0x" + "00" * 20, "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": 0, "chainId": 1337})
+    return ["0x" + signed.raw_transaction.hex()]
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_a_broadcast_the_node_did_not_answer_is_never_sent_again(closing_node: ClosingNode, reset: bool) -> None:
+    """The node read it and dropped the connection without an answer (it may have taken the transaction): the
+    broadcast fails as unavailable, and is not sent again on a new connection."""
+    node = JsonRpc(Web3(HTTPProvider(closing_node.url)))
+    closing_node.reset = reset
     assert node("eth_chainId", []) == "0x539"
-    assert node("eth_chainId", []) == "0x539"  # the closed connection noticed, the read asked again
+    closing_node.unanswered = ["eth_sendRawTransaction"]
     with pytest.raises(NodeUnavailable):
-        node.send("eth_sendRawTransaction", ["0x" + Account.create().sign_transaction(
-            {"to": "0x" + "00" * 20, "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": 0, "chainId": 1337}
-        ).raw_transaction.hex()])
-    assert received.count("eth_sendRawTransaction") <= 1
-    assert received == ["eth_chainId", "eth_chainId"]
+        node.send("eth_sendRawTransaction", _raw_transaction())
+    assert closing_node.received == ["eth_chainId", "eth_sendRawTransaction"]
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_a_read_the_node_dropped_on_a_kept_connection_is_asked_again(closing_node: ClosingNode, reset: bool) -> None:
+    """The same drop on a read: asked again on a new connection, and answered."""
+    node = JsonRpc(Web3(HTTPProvider(closing_node.url)))
+    closing_node.reset = reset
+    assert node("eth_chainId", []) == "0x539"
+    closing_node.unanswered = ["eth_blockNumber"]
+    assert node("eth_blockNumber", []) == "0x539"
+    assert closing_node.received == ["eth_chainId", "eth_blockNumber", "eth_blockNumber"]
+
+
+def test_a_broadcast_on_a_connection_the_node_closed_while_idle_goes_out_on_a_new_one(
+        closing_node: ClosingNode) -> None:
+    """A kept-alive connection the node closed meanwhile (its idle time-out, during a slow signer or a locked
+    store) is replaced before the broadcast: the node answers it, and sees it once."""
+    node = JsonRpc(Web3(HTTPProvider(closing_node.url)))
+    closing_node.idle_close = True
+    assert node("eth_chainId", []) == "0x539"
+    time.sleep(0.05)  # the node's close has arrived
+    assert node.send("eth_sendRawTransaction", _raw_transaction()) == "0x539"
+    assert closing_node.received == ["eth_chainId", "eth_sendRawTransaction"]

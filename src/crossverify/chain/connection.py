@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import select
 import socket
 import ssl
 import threading
@@ -180,8 +181,9 @@ class JsonRpc:
 
     def send(self, method: str, params: Sequence[Any]) -> Any:
         """``self(method, params)`` for a request the node may act on though its answer never came (a transaction
-        to broadcast): sent once, never again on a new connection, so that it cannot be broadcast twice. A
-        connection the node closed without answering raises :class:`NodeUnavailable`."""
+        to broadcast): sent once, never again on a new connection, so that it cannot be broadcast twice. A kept-alive
+        connection the node closed while idle is replaced first; one it closes without answering raises
+        :class:`NodeUnavailable`."""
         if self._tester is not None:
             return self._in_process(method, params)
         return _result(self._post({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, once=True),
@@ -239,6 +241,10 @@ class JsonRpc:
                 if limit <= 0:
                     raise _too_slow(limited[1])
             wire: _Wire | None = getattr(self._local, "wire", None)
+            if once and wire is not None and wire.dropped():  # closed while idle: a broadcast needs a live one
+                self._local.wire = None
+                wire.close()
+                wire = None
             fresh = wire is None
             with node_errors():
                 try:
@@ -364,6 +370,11 @@ class _Wire:
         self.answers.settimeout(timeout)
         self.answers.deadline = deadline
 
+    def dropped(self) -> bool:
+        """Whether the node has closed this idle connection (or reset it): an idle kept-alive connection has
+        nothing to read until it is asked."""
+        return bool(select.select([self.sock], [], [], 0)[0])
+
     def exchange(self, request: bytes) -> tuple[int, bytes]:
         try:
             self.sock.sendall(request)
@@ -371,7 +382,7 @@ class _Wire:
             raise _Closed from None
         try:
             line = self.file.readline(65537)
-        except ConnectionResetError:  # a connection the node closed before the request reached it
+        except ConnectionResetError:  # reset by the node before it answered (a read is asked again)
             raise _Closed from None
         if not line:
             raise _Closed

@@ -29,8 +29,10 @@ LOCK_DIR = Path(tempfile.gettempdir()) / "crossverify-accounts"
 #: A transaction the node has never shown us counts as dropped only after this long (propagation to a
 #: load-balanced node can lag the broadcast).
 UNSEEN_GRACE = 3.0
-#: Gas a transaction is given beyond its estimate (within the block's limit), as web3 gives a node's account's.
+#: Gas a node's account's transaction is given beyond its estimate, as web3 gives it (within the caps below).
 GAS_BUFFER = 100_000
+#: The most gas one transaction may carry on chains that cap it below the block's limit (EIP-7825; Hardhat).
+TX_GAS_CAP = 2**24
 #: The fee fields of an EIP-1559 transaction.
 DYNAMIC_FEES = frozenset({"maxFeePerGas", "maxPriorityFeePerGas"})
 
@@ -56,22 +58,23 @@ def submit(w3: Web3, request: dict[str, Any], sender: Sender, params: dict[str, 
     """Send ``request`` (``to`` and ``data``; ``data`` alone deploys) from ``sender``; returns the transaction hash.
 
     Bare JSON-RPC (:func:`~.connection.rpc`), with the fields web3 fills. Gas is estimated first (a revert raises
-    there, and nothing is sent): the estimate and ``GAS_BUFFER`` more, within the block's gas limit. An account the
-    node manages then sends (the node takes its nonce and fees). For a signer, ``params``' gas price, or else
-    EIP-1559 fees (the node's priority fee, and twice the latest block's base fee more); its nonce is taken under
-    :func:`account_lock`, and ``on_signed(tx_hash)`` runs before the broadcast, so a caller can record the hash
-    durably first: after a crash it finds the transaction instead of sending a second one. A broadcast is sent
-    once (:meth:`~.connection.JsonRpc.send`).
+    there, and nothing is sent). An account the node manages is given ``GAS_BUFFER`` more, within the block's and a
+    transaction's gas caps, and sends (the node takes its nonce and fees). A signer is given the estimate, and
+    ``params``' gas price, or else EIP-1559 fees (the node's priority fee, and twice the latest block's base fee
+    more); its nonce is taken under :func:`account_lock`, and ``on_signed(tx_hash)`` runs before the broadcast, so
+    a caller can record the hash durably first: after a crash it finds the transaction instead of sending a second
+    one. A broadcast is sent once (:meth:`~.connection.JsonRpc.send`).
     """
     node = rpc(w3)
     address = sender if isinstance(sender, str) else sender.address
     tx = {"from": address, "value": 0, **request, **params}
     estimate, latest = node.batch([("eth_estimateGas", [_wire(tx)]), ("eth_getBlockByNumber", ["latest", False])])
-    limit = quantity(_field(latest, "gasLimit"))
-    if quantity(estimate) > limit:
-        raise TransactionFailed(f"the transaction needs {quantity(estimate):,} gas, beyond the block's limit {limit:,}")
-    tx["gas"] = min(limit, quantity(estimate) + GAS_BUFFER)
+    estimate, limit = quantity(estimate), quantity(_field(latest, "gasLimit"))
+    if estimate > limit:
+        raise TransactionFailed(f"the transaction needs {estimate:,} gas, beyond the block's limit {limit:,}")
+    tx["gas"] = estimate
     if isinstance(sender, str):
+        tx["gas"] = max(estimate, min(limit, TX_GAS_CAP, estimate + GAS_BUFFER))
         tx_hash = bytes(HexBytes(node.send("eth_sendTransaction", [_wire(tx)])))
         if on_signed:
             on_signed(tx_hash)
@@ -91,6 +94,8 @@ def _fees(w3: Web3, tx: dict[str, Any], base_fee: Any) -> dict[str, int]:
     transaction), else the node's priority fee and a maximum of that and twice the latest block's ``base_fee``."""
     if "gasPrice" in tx and not DYNAMIC_FEES & tx.keys():
         return {}
+    if "maxFeePerGas" not in tx and base_fee is None:
+        raise TransactionFailed("the chain's blocks carry no base fee: configure a gas price for its transactions")
     fees: dict[str, int] = {}
     priority = tx.get("maxPriorityFeePerGas")
     if priority is None:
@@ -100,8 +105,6 @@ def _fees(w3: Web3, tx: dict[str, Any], base_fee: Any) -> dict[str, int]:
             priority = int(w3.eth.max_priority_fee)
         fees["maxPriorityFeePerGas"] = priority
     if "maxFeePerGas" not in tx:
-        if base_fee is None:
-            raise TransactionFailed("the chain's blocks carry no base fee: configure a gas price for its transactions")
         fees["maxFeePerGas"] = priority + 2 * quantity(base_fee)
     return fees
 
