@@ -86,9 +86,9 @@ def service_load(documents: int, requests_per_level: int, chains: tuple[str, ...
                 f"warm, the best of 3 runs ({measured_baselines}). CPU per request is the server process's CPU "
                 f"seconds over the level divided by its requests; beyond verification, what the service adds to "
                 f"the baseline's CPU per document. On the Hardhat node the same chain and bundles are then served by "
-                f"`crossverify serve --workers 2` (two processes on one socket; the CPU is both workers', and in "
-                f"brackets each worker's share of it: the kernel hands each new connection to whichever worker "
-                f"accepts first; they share the rate limit through a store), warmed by one untimed "
+                f"`crossverify serve --workers 2` (two processes, each on a socket of its own on the port; the CPU "
+                f"is both workers', and in brackets each worker's share of it: the kernel spreads new connections "
+                f"by their addresses' hash; they share the rate limit through a store), warmed by one untimed "
                 f"level at {LEVELS[-1]} clients as the one process was by the levels before, sending "
                 f"bundles of the earlier levels again (each worker, as the one process before it, keeps what the "
                 f"registry says of each anchored batch at the latest block, and the checks made from it; each "
@@ -252,7 +252,7 @@ def _server_cpu(child: int, supervisor: int | None) -> dict[int, float]:
 
 
 def _resource_tracker(pid: int) -> bool:
-    """Whether ``pid`` is multiprocessing's resource tracker (a child of uvicorn's supervisor beside the workers)."""
+    """Whether ``pid`` is multiprocessing's resource tracker (a child of the supervisor beside the workers)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return b"resource_tracker" in f.read()

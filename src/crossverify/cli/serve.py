@@ -8,13 +8,13 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
 
 from ..errors import ConfigError
 from ..service.auth import ROLES, ApiKeys, new_key
+from ..service.supervisor import supervise
 from ..session import Session
 from ._shell import App, command
 
@@ -84,10 +84,8 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
 
 
 def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> None:
-    """``workers`` processes on one socket (uvicorn's supervisor restarts one that dies), each building the
-    service from the configuration as this command resolved it."""
-    import uvicorn
-
+    """``workers`` processes on the port, each on a socket of its own (:mod:`crossverify.service.supervisor`
+    restarts one that dies), each building the service from the configuration as this command resolved it."""
     config = session.config
     if config.network.rpc == "embedded":
         raise ConfigError("several workers need a JSON-RPC node ([network] rpc): the embedded chain lives inside one "
@@ -100,10 +98,10 @@ def _serve_in_workers(session: Session, host: str, port: int, workers: int) -> N
     if config.source != "defaults and environment":
         os.environ["CROSSVERIFY_CONFIG"] = str(Path(config.source).resolve())
     # Each worker's requests bounded as one process's are (the protocol imported by name in the worker).
-    guarded: dict[str, Any] = {"http": "crossverify.service.server:WorkerHttp", "loop": "auto",
-                               "timeout_keep_alive": config.service.keep_alive}
-    uvicorn.run("crossverify.service.app:from_environment", factory=True, host=host, port=port, workers=workers,
-                log_config=None, access_log=False, **guarded)
+    supervise(workers, host, port, {"app": "crossverify.service.app:from_environment", "factory": True,
+                                    "log_config": None, "access_log": False,
+                                    "http": "crossverify.service.server:WorkerHttp", "loop": "auto",
+                                    "timeout_keep_alive": config.service.keep_alive})
 
 
 @serve.command("new-key")
