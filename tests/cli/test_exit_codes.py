@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import resource
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,16 @@ def test_workers_need_a_node_and_on_sqlite_a_bank_alone(tmp_path: Path) -> None:
     config.write_text(f'[network]\nrpc = "http://127.0.0.1:9"\n[service.api_keys]\nbnu = "issuer {new_key()[1]}"\n')
     code, out = run("--config", str(config), "serve", "--workers", "2")
     assert code == 2 and "one process" in out
+
+
+def test_workers_on_a_port_in_use_exit_2_before_any_starts(tmp_path: Path) -> None:
+    from crossverify.service.auth import new_key
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[network]\nrpc = "http://127.0.0.1:9"\n[service.api_keys]\nbank = "bank {new_key()[1]}"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = run("--config", str(config), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port))
+    assert code == 2 and f"cannot serve on 127.0.0.1:{port}: Address already in use" in out, out

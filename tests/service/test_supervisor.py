@@ -1,6 +1,7 @@
 """``crossverify serve --workers N``'s supervisor: each worker on a socket of its own, so that connections opened at
-once spread across the workers; a worker that dies started again; SIGTERM stops them all; a port in use refused
-before any worker starts."""
+once spread across the workers; a worker that dies, or stops serving, is started again; workers that cannot start
+stop the supervisor; the port is the supervisor's alone; a stopping signal stops all, and workers whose supervisor
+is gone end."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,17 @@ from crossverify.errors import ConfigError
 from crossverify.service.supervisor import supervise
 
 ROOT = Path(__file__).resolve().parents[2]
-SUPERVISOR = ("import sys\nfrom crossverify.service.supervisor import supervise\n"
-              "supervise(2, '127.0.0.1', int(sys.argv[1]), {'app': 'tests.service.test_supervisor:pid_app', "
-              "'lifespan': 'off', 'log_level': 'warning'})\n")
+APP = "tests.service.test_supervisor:pid_app"
+#: A supervisor of two workers: ``sys.argv`` the port, the app, then ``NAME=seconds`` settings of the supervisor
+#: module, shortened for a test.
+SUPERVISOR = """import sys
+from crossverify.service import supervisor
+for setting in sys.argv[3:]:
+    name, value = setting.split("=")
+    setattr(supervisor, name, float(value))
+supervisor.supervise(2, "127.0.0.1", int(sys.argv[1]), {"app": sys.argv[2], "factory": sys.argv[2].endswith("factory"),
+                                                       "lifespan": "off", "log_level": "warning"})
+"""
 
 
 async def pid_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -33,17 +42,30 @@ async def pid_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def failing_factory() -> Any:
+    """A service that cannot be built (its node cannot be reached, say)."""
+    raise RuntimeError("the node cannot be reached")
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat[1]) == pid and b"resource_tracker" not in Path(f"/proc/{entry}/cmdline").read_bytes():
+            if int(stat[1]) == pid and stat[0] != "Z" and b"resource_tracker" not in command:
                 found.add(int(entry))
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _ask(sock: socket.socket) -> int:
@@ -51,79 +73,138 @@ def _ask(sock: socket.socket) -> int:
     data = b""
     while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < int(
             data.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0]):
-        data += sock.recv(4096)
+        if not (chunk := sock.recv(4096)):
+            raise ConnectionError("closed")
+        data += chunk
     return int(data.split(b"\r\n\r\n", 1)[1])
 
 
-def _until(condition: Any, what: str, seconds: float = 30) -> None:
+def _served(port: int, n: int) -> Counter[int]:
+    """The workers that answered ``n`` connections opened at once."""
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(n)]
+    try:
+        return Counter(_ask(c) for c in connections)
+    finally:
+        for c in connections:
+            c.close()
+
+
+def _until(condition: Callable[[], Any], what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
 
 
-@pytest.fixture
-def supervisor() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(port)], cwd=ROOT, start_new_session=True,
-                               stderr=subprocess.PIPE)
+        return int(s.getsockname()[1])
 
-    def up() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                return len(_children(process.pid)) == 2 and _ask(probe) > 0
-        except OSError:
-            return False
 
-    try:
-        _until(lambda: up() or process.poll() is not None, "the workers did not start")
-        assert process.poll() is None, process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-        yield process, port
-    finally:
+Started = Callable[..., tuple[subprocess.Popen[bytes], int]]
+
+
+@pytest.fixture
+def started() -> Iterator[Started]:
+    """Start a supervisor (``app``, then the module's settings); returned once both workers serve."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(*settings: str, app: str = APP, serving: bool = True) -> tuple[subprocess.Popen[bytes], int]:
+        port = _free_port()
+        process = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(port), app, *settings], cwd=ROOT,
+                                   start_new_session=True, stderr=subprocess.PIPE)
+        processes.append(process)
+
+        def both() -> bool:
+            try:
+                return len(_children(process.pid)) == 2 and set(_served(port, 16)) == _children(process.pid)
+            except OSError:
+                return False
+
+        if serving:
+            _until(lambda: both() or process.poll() is not None, "the workers did not both serve")
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        return process, port
+
+    yield start
+    for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
 
-def test_connections_opened_at_once_spread_across_the_workers(
-        supervisor: tuple[subprocess.Popen[bytes], int]) -> None:
+def test_connections_opened_at_once_spread_across_the_workers(started: Started) -> None:
     """64 keep-alive connections opened at once (a bank's gateway): each worker serves a fair share (the kernel's
     hash: 32 ± 4 each; one socket shared by both gave one worker 92% of them)."""
-    process, port = supervisor
-    workers = _children(process.pid)
-    connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
-    try:
-        served = Counter(_ask(c) for c in connections)
-    finally:
-        for c in connections:
-            c.close()
-    assert set(served) == workers
+    process, port = started()
+    served = _served(port, 64)
+    assert set(served) == _children(process.pid)
     assert min(served.values()) >= 16, served
 
 
-def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(
-        supervisor: tuple[subprocess.Popen[bytes], int]) -> None:
-    process, port = supervisor
+def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(started: Started) -> None:
+    process, port = started("PAUSE=0.1")
     workers = _children(process.pid)
     os.kill(min(workers), signal.SIGKILL)
     _until(lambda: len(_children(process.pid)) == 2 and min(workers) not in _children(process.pid),
            "the dead worker was not replaced")
-    with socket.create_connection(("127.0.0.1", port)) as c:
-        assert _ask(c) in _children(process.pid)
+    _until(lambda: set(_served(port, 16)) == _children(process.pid), "the new worker does not serve")
     now = _children(process.pid)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
-    assert not any(Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-                   for pid in now)
+    assert not any(_alive(pid) for pid in now)
 
 
-def test_a_port_in_use_is_refused_before_any_worker_starts() -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+def test_a_hangup_stops_the_workers_too(started: Started, sig: signal.Signals) -> None:
+    process, _ = started()
+    workers = _children(process.pid)
+    process.send_signal(sig)
+    assert process.wait(timeout=60) == 0
+    assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_worker_that_stops_serving_is_replaced(started: Started) -> None:
+    """Stopped (SIGSTOP: its event loop as blocked), it leaves its share of new connections unanswered: it is
+    killed and started again once silent for the supervisor's ``SILENT`` seconds."""
+    process, port = started("SILENT=2", "PAUSE=0.1")
+    stuck = min(_children(process.pid))
+    os.kill(stuck, signal.SIGSTOP)
+    _until(lambda: not _alive(stuck) and len(_children(process.pid)) == 2, "the silent worker was not replaced")
+    _until(lambda: set(_served(port, 16)) == _children(process.pid), "the new worker does not serve")
+
+
+@pytest.mark.parametrize(("app", "said"), [
+    ("no_such_app", "a worker could not start the service (its log says why)"),
+    ("failing_factory", "workers died within 5 s of their start 5 times in a row"),
+])
+def test_workers_that_cannot_start_stop_the_supervisor(started: Started, app: str, said: str) -> None:
+    """An app that uvicorn cannot load (its startup failure), or a service whose building fails each time: the
+    supervisor stops, saying why, rather than serve nothing for ever."""
+    process, _ = started("PAUSE=0.1", app=f"tests.service.test_supervisor:{app}", serving=False)
+    assert process.wait(timeout=60) == 1
+    assert said in process.stderr.read().decode()  # type: ignore[union-attr]
+    assert not _children(process.pid)
+
+
+def test_workers_whose_supervisor_is_gone_end(started: Started) -> None:
+    process, _ = started()
+    workers = _children(process.pid)
+    os.kill(process.pid, signal.SIGKILL)
+    _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers still serve", 15)
+
+
+def test_the_port_is_the_supervisors_alone(started: Started) -> None:
+    """A second supervisor on the same port is refused, and so is a port a program without ``SO_REUSEPORT``
+    holds: before any worker starts."""
+    _, port = started()
+    with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}: Address already in use"):
+        supervise(2, "127.0.0.1", port, {"app": APP})
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}: Address already in use"):
-            supervise(2, "127.0.0.1", port, {"app": "tests.service.test_supervisor:pid_app"})
+            supervise(2, "127.0.0.1", port, {"app": APP})
     assert not [p for p in _children(os.getpid()) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]

@@ -5,39 +5,57 @@ of their addresses. One socket shared by all, as uvicorn's own supervisor runs i
 pending when the workers wake to whichever wakes first (asyncio accepts up to its backlog at a time): a bank's
 gateway opening its 64 keep-alive connections at once found 92% of them at one worker.
 
-The supervisor holds the port bound (not listening: the kernel hands connections to listening sockets only), so
-that a port in use is refused before any worker starts, and another program cannot take it between restarts. A
-worker that dies is started again (after a pause when it died young); SIGINT or SIGTERM stops them all, each
-finishing its requests as one process does.
+With a queue of its own, a worker that stops serving would leave its share of new connections unanswered: each
+worker's event loop beats (:data:`BEAT`), and one silent for :data:`SILENT` seconds is killed and started again.
+A worker listens only once its service is built (asyncio listens when it starts serving), and ends when its
+supervisor is gone. The port is the supervisor's alone: it is refused while anything else, a second supervisor or
+the workers of one that was killed included, is bound to it, and held (bound, not listening: the kernel hands
+connections to listening sockets only) for as long as the supervisor runs. A worker that dies is started again,
+after a pause when it died young; when workers keep dying young, or one could not start its service, the
+supervisor stops. SIGINT, SIGTERM, SIGHUP and SIGQUIT stop all workers, each finishing its requests as one
+process does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from ..errors import ConfigError
 
 log = logging.getLogger("crossverify.service")
 
-#: A worker that dies sooner than this after its start waits this long before it is started again (a fault at start,
-#: such as a configuration the node refuses, does not spin).
+#: A worker that dies sooner than this after its start died young: it is started again after :data:`PAUSE` (a fault
+#: at start, such as a node that cannot be reached, does not spin).
 YOUNG = 5.0
+PAUSE = 1.0
+#: Workers dying young this many times in a row stop the supervisor: the fault will not pass by itself.
+YOUNG_DEATHS = 5
+#: The exit code of a worker whose service could not start (uvicorn's): the supervisor stops.
+STARTUP_FAILURE = 3
 #: Seconds the workers are given to finish their requests once told to stop, before they are killed.
 GRACE = 30.0
+#: Seconds between a serving worker's beats, from its event loop.
+BEAT = 1.0
+#: A serving worker silent this long (its event loop blocked, the process stopped) is killed and started again.
+SILENT = 10.0
+#: Signals that stop the supervisor and its workers.
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def listening(host: str, port: int, *, listen: bool = True, backlog: int = 2048) -> socket.socket:
     """A TCP socket bound to ``host:port`` beside the others of this user that share it (``SO_REUSEPORT``)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -50,53 +68,108 @@ def listening(host: str, port: int, *, listen: bool = True, backlog: int = 2048)
     return sock
 
 
-def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> None:
-    """Run ``workers`` processes, each serving uvicorn's ``options`` on a socket of its own at ``host:port``,
-    until SIGINT or SIGTERM."""
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _held(host: str, port: int) -> socket.socket:
+    """The port, bound for the supervisor: first alone (so that anything bound to it refuses it), then shared."""
     try:
-        held = listening(host, port, listen=False)
+        with socket.socket(_family(host), socket.SOCK_STREAM) as alone:
+            alone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            alone.bind((host, port))
+            port = alone.getsockname()[1]  # (port 0: the one the system chose, for every worker)
+        return listening(host, port, listen=False)
     except OSError as exc:
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+class _Worker:
+    """One worker process and its beat."""
+
+    def __init__(self, context: Any, host: str, port: int, options: dict[str, Any]) -> None:
+        self.beat: Synchronized[float] = context.Value("d", 0.0, lock=False)
+        self.process: BaseProcess = context.Process(target=_worker, args=(host, port, options, self.beat,
+                                                                          os.getpid()))
+        self.process.start()
+        self.started = time.monotonic()
+
+    def silent(self, now: float) -> bool:
+        """Serving (it has beaten) but silent for :data:`SILENT` seconds."""
+        return 0.0 < self.beat.value < now - SILENT
+
+    def end(self) -> None:
+        if self.process.exitcode is None:
+            self.process.terminate()  # SIGTERM: uvicorn finishes what it serves, then exits
+
+
+def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> None:
+    """Run ``workers`` processes, each serving uvicorn's ``options`` on a socket of its own at ``host:port``,
+    until a stopping signal (:data:`STOPPING`); :class:`ConfigError` when the port cannot be had, and when the
+    workers cannot start their service."""
+    held = _held(host, port)
+    port = held.getsockname()[1]
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
-
-    def start() -> tuple[BaseProcess, float]:
-        process = context.Process(target=_worker, args=(host, port, options), daemon=False)
-        process.start()
-        return process, time.monotonic()
-
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    running = [start() for _ in range(workers)]
-    log.info("workers started", extra={"workers": workers, "port": port})
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOPPING}
+    running: list[_Worker] = []
+    failure = None
     try:
+        running += [_Worker(context, host, port, options) for _ in range(workers)]
+        log.info("workers started", extra={"workers": workers, "port": port})
+        young = 0
         while not stop.is_set():
-            wait([p.sentinel for p, _ in running], timeout=0.5)
-            for i, (process, started) in enumerate(running):
-                if process.exitcode is None or stop.is_set():
+            wait([w.process.sentinel for w in running], timeout=BEAT)
+            now = time.monotonic()
+            for i, worker in enumerate(running):
+                if worker.process.exitcode is None and worker.silent(now):
+                    log.warning("a worker stopped serving; starting another", extra={"pid": worker.process.pid})
+                    worker.process.kill()
+                    worker.process.join()
+                if worker.process.exitcode is None or stop.is_set():
                     continue
-                log.warning("a worker died; starting another", extra={"exit_code": process.exitcode})
-                if time.monotonic() - started < YOUNG:
-                    stop.wait(YOUNG)
+                code = worker.process.exitcode
+                if code == STARTUP_FAILURE:
+                    failure = "a worker could not start the service (its log says why)"
+                    return
+                young = young + 1 if now - worker.started < YOUNG else 0
+                if young >= YOUNG_DEATHS:
+                    failure = f"workers died within {YOUNG:g} s of their start {young} times in a row"
+                    return
+                log.warning("a worker died; starting another", extra={"exit_code": code})
+                if young:
+                    stop.wait(PAUSE)
                 if not stop.is_set():
-                    running[i] = start()
+                    running[i] = _Worker(context, host, port, options)
     finally:
-        for process, _ in running:
-            if process.exitcode is None:
-                process.terminate()  # SIGTERM: uvicorn finishes what it serves, then exits
+        for worker in running:
+            worker.end()
         deadline = time.monotonic() + GRACE
-        for process, _ in running:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.exitcode is None:
-                process.kill()
-                process.join()
+        for worker in running:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.exitcode is None:
+                worker.process.kill()
+                worker.process.join()
         held.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if failure is not None:
+            raise ConfigError(f"stopped serving on {host}:{port}: {failure}")
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
-    """One worker: its own socket on the port, and uvicorn serving ``options`` on it."""
+def _worker(host: str, port: int, options: dict[str, Any], beat: Synchronized[float], supervisor: int) -> None:
+    """One worker: its own socket on the port, and uvicorn serving ``options`` on it, beating while it serves and
+    ending (as on SIGTERM) when its supervisor is gone."""
     import uvicorn
 
-    sock = listening(host, port, backlog=options.get("backlog", 2048))
-    uvicorn.Server(uvicorn.Config(**options)).run(sockets=[sock])
+    class Server(uvicorn.Server):
+        async def on_tick(self, counter: int) -> bool:
+            if counter % int(10 * BEAT) == 0:  # (uvicorn ticks every 0.1 s)
+                beat.value = time.monotonic()
+                if os.getppid() != supervisor:
+                    self.should_exit = True
+            return await super().on_tick(counter)
+
+    sock = listening(host, port, listen=False)  # listened on once the service is built and served
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group: the supervisor stops all
+        Server(uvicorn.Config(**options)).run(sockets=[sock])
