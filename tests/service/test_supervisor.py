@@ -47,6 +47,12 @@ def failing_factory() -> Any:
     raise RuntimeError("the node cannot be reached")
 
 
+def slow_factory() -> Any:
+    """A service that takes a while to build (its node's first answers, say)."""
+    time.sleep(3)
+    return pid_app
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for entry in os.listdir("/proc"):
@@ -102,6 +108,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serving(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether both workers of ``process`` answer."""
+    try:
+        return len(_children(process.pid)) == 2 and set(_served(port, 16)) == _children(process.pid)
+    except OSError:
+        return False
+
+
 Started = Callable[..., tuple[subprocess.Popen[bytes], int]]
 
 
@@ -110,20 +124,15 @@ def started() -> Iterator[Started]:
     """Start a supervisor (``app``, then the module's settings); returned once both workers serve."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(*settings: str, app: str = APP, serving: bool = True) -> tuple[subprocess.Popen[bytes], int]:
-        port = _free_port()
+    def start(*settings: str, app: str = APP, serving: bool = True, port: int = 0
+              ) -> tuple[subprocess.Popen[bytes], int]:
+        port = port or _free_port()
         process = subprocess.Popen([sys.executable, "-c", SUPERVISOR, str(port), app, *settings], cwd=ROOT,
                                    start_new_session=True, stderr=subprocess.PIPE)
         processes.append(process)
 
-        def both() -> bool:
-            try:
-                return len(_children(process.pid)) == 2 and set(_served(port, 16)) == _children(process.pid)
-            except OSError:
-                return False
-
         if serving:
-            _until(lambda: both() or process.poll() is not None, "the workers did not both serve")
+            _until(lambda: _serving(process, port) or process.poll() is not None, "the workers did not both serve")
             assert process.poll() is None, process.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
         return process, port
 
@@ -132,6 +141,14 @@ def started() -> Iterator[Started]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _refused(started: Started, port: int) -> None:
+    """A second supervisor on ``port`` stops at once, saying the port is in use (in a process of its own: were it
+    let in, it would serve)."""
+    second, _ = started(port=port, serving=False)
+    assert second.wait(timeout=30) == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in second.stderr.read().decode()  # type: ignore[union-attr]
 
 
 def test_connections_opened_at_once_spread_across_the_workers(started: Started) -> None:
@@ -177,7 +194,7 @@ def test_a_worker_that_stops_serving_is_replaced(started: Started) -> None:
 
 @pytest.mark.parametrize(("app", "said"), [
     ("no_such_app", "a worker could not start the service (its log says why)"),
-    ("failing_factory", "workers died within 5 s of their start 5 times in a row"),
+    ("failing_factory", "a worker died within 5 s of its start 5 times in a row"),
 ])
 def test_workers_that_cannot_start_stop_the_supervisor(started: Started, app: str, said: str) -> None:
     """An app that uvicorn cannot load (its startup failure), or a service whose building fails each time: the
@@ -195,12 +212,50 @@ def test_workers_whose_supervisor_is_gone_end(started: Started) -> None:
     _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers still serve", 15)
 
 
+def test_a_second_supervisor_is_refused_while_the_first_ones_workers_build(started: Started) -> None:
+    """No worker listens yet: the port is held all the same."""
+    process, port = started(app="tests.service.test_supervisor:slow_factory", serving=False)
+    _until(lambda: len(_children(process.pid)) == 2, "the workers did not start")
+    _refused(started, port)
+    _until(lambda: _serving(process, port), "the first supervisor's workers do not serve")
+
+
+def test_a_pause_of_the_whole_group_kills_no_worker(started: Started) -> None:
+    """Stopped together (Ctrl-Z, a container paused) for longer than ``SILENT``: on resuming, the supervisor holds
+    the pause against no worker."""
+    process, port = started("SILENT=2")
+    workers = _children(process.pid)
+    for pid in workers:  # the workers stopped first, and the supervisor sees their last beat go by
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(1.2)
+    os.kill(process.pid, signal.SIGSTOP)
+    time.sleep(4)
+    os.kill(process.pid, signal.SIGCONT)  # the supervisor resumes first: every beat it heard is 5 s old
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGCONT)
+    time.sleep(3)
+    assert _children(process.pid) == workers
+    assert set(_served(port, 16)) == workers
+
+
+def test_a_supervisor_started_again_at_once_gets_its_port(started: Started) -> None:
+    """Connections the workers closed linger in TIME-WAIT on the port for a minute: a restart is not refused."""
+    process, port = started()
+    for _ in range(8):
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            while c.recv(4096):
+                pass
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    started(port=port)
+
+
 def test_the_port_is_the_supervisors_alone(started: Started) -> None:
     """A second supervisor on the same port is refused, and so is a port a program without ``SO_REUSEPORT``
     holds: before any worker starts."""
     _, port = started()
-    with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}: Address already in use"):
-        supervise(2, "127.0.0.1", port, {"app": APP})
+    _refused(started, port)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

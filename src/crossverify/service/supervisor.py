@@ -39,7 +39,8 @@ log = logging.getLogger("crossverify.service")
 #: at start, such as a node that cannot be reached, does not spin).
 YOUNG = 5.0
 PAUSE = 1.0
-#: Workers dying young this many times in a row stop the supervisor: the fault will not pass by itself.
+#: A worker's place in which workers die young this many times in a row stops the supervisor: the fault will not
+#: pass by itself.
 YOUNG_DEATHS = 5
 #: The exit code of a worker whose service could not start (uvicorn's): the supervisor stops.
 STARTUP_FAILURE = 3
@@ -53,11 +54,15 @@ SILENT = 10.0
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-def listening(host: str, port: int, *, listen: bool = True, backlog: int = 2048) -> socket.socket:
-    """A TCP socket bound to ``host:port`` beside the others of this user that share it (``SO_REUSEPORT``)."""
+def listening(host: str, port: int, *, listen: bool = True, backlog: int = 2048, reuse: bool = True
+              ) -> socket.socket:
+    """A TCP socket bound to ``host:port`` beside the others of this user that share it (``SO_REUSEPORT``), and
+    (``reuse``) beside the closed connections of an earlier run still in TIME-WAIT (``SO_REUSEADDR``, which the
+    connections it accepts inherit)."""
     sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         if listen:
@@ -73,30 +78,45 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 def _held(host: str, port: int) -> socket.socket:
-    """The port, bound for the supervisor: first alone (so that anything bound to it refuses it), then shared."""
+    """The port, bound for the supervisor: first alone (so that anything bound to it refuses it), then shared,
+    without ``SO_REUSEADDR``: a second supervisor's first bind conflicts with it even before any worker listens."""
     try:
         with socket.socket(_family(host), socket.SOCK_STREAM) as alone:
             alone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             alone.bind((host, port))
             port = alone.getsockname()[1]  # (port 0: the one the system chose, for every worker)
-        return listening(host, port, listen=False)
+        return listening(host, port, listen=False, reuse=False)
     except OSError as exc:
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 class _Worker:
-    """One worker process and its beat."""
+    """One worker process, its beat, and how many of its slot's workers died young in a row (``young``)."""
 
-    def __init__(self, context: Any, host: str, port: int, options: dict[str, Any]) -> None:
+    def __init__(self, context: Any, host: str, port: int, options: dict[str, Any], young: int = 0) -> None:
         self.beat: Synchronized[float] = context.Value("d", 0.0, lock=False)
         self.process: BaseProcess = context.Process(target=_worker, args=(host, port, options, self.beat,
                                                                           os.getpid()))
-        self.process.start()
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: Ctrl-C stops workers through us
+        try:
+            self.process.start()
+        finally:
+            signal.signal(signal.SIGINT, interrupt)
         self.started = time.monotonic()
+        self.young = young
+        self.heard = (0.0, self.started)  # the beat last seen, and when (the supervisor's clock)
 
     def silent(self, now: float) -> bool:
-        """Serving (it has beaten) but silent for :data:`SILENT` seconds."""
-        return 0.0 < self.beat.value < now - SILENT
+        """Serving (it has beaten) but its beat unchanged for :data:`SILENT` seconds of the supervisor's watch."""
+        beat = self.beat.value
+        if beat != self.heard[0]:
+            self.heard = (beat, now)
+        return beat > 0.0 and now - self.heard[1] > SILENT
+
+    def overlook(self, now: float) -> None:
+        """The supervisor was not watching (its process stopped or starved): silence until ``now`` is not held
+        against the worker."""
+        self.heard = (self.beat.value, now)
 
     def end(self) -> None:
         if self.process.exitcode is None:
@@ -115,12 +135,17 @@ def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> No
     running: list[_Worker] = []
     failure = None
     try:
-        running += [_Worker(context, host, port, options) for _ in range(workers)]
+        for _ in range(workers):
+            running.append(_Worker(context, host, port, options))
         log.info("workers started", extra={"workers": workers, "port": port})
-        young = 0
+        watched = time.monotonic()
         while not stop.is_set():
             wait([w.process.sentinel for w in running], timeout=BEAT)
             now = time.monotonic()
+            for worker in running if now - watched > BEAT + SILENT / 2 else ():  # (not watching meanwhile)
+                worker.overlook(now)
+            watched = now
+            due = []
             for i, worker in enumerate(running):
                 if worker.process.exitcode is None and worker.silent(now):
                     log.warning("a worker stopped serving; starting another", extra={"pid": worker.process.pid})
@@ -128,19 +153,20 @@ def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> No
                     worker.process.join()
                 if worker.process.exitcode is None or stop.is_set():
                     continue
-                code = worker.process.exitcode
-                if code == STARTUP_FAILURE:
+                if worker.process.exitcode == STARTUP_FAILURE:
                     failure = "a worker could not start the service (its log says why)"
                     return
-                young = young + 1 if now - worker.started < YOUNG else 0
+                young = worker.young + 1 if now - worker.started < YOUNG else 0
                 if young >= YOUNG_DEATHS:
-                    failure = f"workers died within {YOUNG:g} s of their start {young} times in a row"
+                    failure = f"a worker died within {YOUNG:g} s of its start {young} times in a row"
                     return
-                log.warning("a worker died; starting another", extra={"exit_code": code})
-                if young:
-                    stop.wait(PAUSE)
-                if not stop.is_set():
-                    running[i] = _Worker(context, host, port, options)
+                log.warning("a worker died; starting another", extra={"exit_code": worker.process.exitcode})
+                due.append((i, young))
+            if any(young for _, young in due):
+                stop.wait(PAUSE)
+            for i, young in due if not stop.is_set() else ():
+                running[i] = _Worker(context, host, port, options, young)
+                watched = time.monotonic()
     finally:
         for worker in running:
             worker.end()
