@@ -72,14 +72,13 @@ def submit(w3: Web3, request: dict[str, Any], sender: Sender, params: dict[str, 
     estimate, limit = quantity(estimate), quantity(_field(latest, "gasLimit"))
     if estimate > limit:
         raise TransactionFailed(f"the transaction needs {estimate:,} gas, beyond the block's limit {limit:,}")
-    tx["gas"] = estimate
     if isinstance(sender, str):
         tx["gas"] = max(estimate, min(limit, TX_GAS_CAP, estimate + GAS_BUFFER))
         tx_hash = bytes(HexBytes(node.send("eth_sendTransaction", [_wire(tx)])))
         if on_signed:
             on_signed(tx_hash)
         return tx_hash
-    tx["chainId"] = node.chain_id()
+    tx["gas"], tx["chainId"] = estimate, node.chain_id()
     tx.update(_fees(w3, tx, _field(latest, "baseFeePerGas")))
     with account_lock(tx["chainId"], address):
         tx["nonce"] = quantity(node("eth_getTransactionCount", [address, "pending"]))
