@@ -25,23 +25,11 @@ from crossverify.service.auth import new_key
 
 from ..conftest import deposit_certificates
 from ..postgres import empty
+from ..processes import children
 from .conftest import free_port
 from .test_flow import Net, _Clock
 
 PER_MINUTE = 120  # bursts of 12, then 2 a second
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def _post(port: int, key: str, body: bytes, path: str) -> tuple[int, dict[str, object]]:
@@ -69,7 +57,7 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         f'[service]\nrequests_per_minute = {PER_MINUTE}\nrun_every = 1.0\nrate_limits = "limits.sqlite"\n'
         f'[service.api_keys]\nclerk = "bank {clerk_digest}"\nprobe = "bank {probe_digest}"\n')
     with _two_workers(config, _answers) as (server, port):
-        workers = _children(server.pid)
+        workers = children(server.pid)
 
         # Every bundle asked for twice under the same case, on new connections from 4 threads (12 requests: the
         # clerk's burst).
@@ -100,7 +88,7 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         elapsed = time.monotonic() - started
         assert statuses.count(429) > 0, (statuses.count(200), elapsed)
         assert statuses.count(200) <= PER_MINUTE / 10 + PER_MINUTE / 60 * elapsed + 1
-        assert set(_children(server.pid)) == set(workers)  # neither worker died meanwhile
+        assert set(children(server.pid)) == set(workers)  # neither worker died meanwhile
 
 
 def test_a_console_session_holds_at_both_workers_of_a_regulator(node_url: str, dev_accounts: list[LocalAccount],
@@ -145,7 +133,7 @@ def _two_workers(config: Path, up: Callable[[int], bool]) -> Iterator[tuple[subp
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while len(_children(server.pid)) < 2 or not up(port):
+        while len(children(server.pid)) < 2 or not up(port):
             assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             time.sleep(0.5)
         yield server, port
