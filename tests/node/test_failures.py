@@ -1,5 +1,6 @@
 """What a real node does that eth-tester does not: reverts inside error objects, transactions that wait in a
-mempool and can be replaced or dropped, two senders racing for one account's nonces, and a node that is gone."""
+mempool and can be replaced or dropped, two senders racing for one account's nonces, a kept-alive connection the
+node closes while a signer works, and a node that is gone."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from crossverify.chain.connection import connect
 from crossverify.chain.consortium import ConsortiumContract, encode_payload
 from crossverify.chain.records import ProposalKind, Role
 from crossverify.chain.registry import Registry
-from crossverify.chain.transactions import wait
+from crossverify.chain.transactions import submit, wait
 from crossverify.errors import (
     ConsortiumNotOperator,
     ConsortiumUnknownProposal,
@@ -133,6 +135,25 @@ def test_concurrent_senders_share_one_account_without_nonce_clashes(net: Net, de
     for t in threads:
         t.join()
     assert errors == [] and len(receipts) == 15
+
+
+def test_a_signer_slower_than_the_nodes_keep_alive_still_broadcasts_once(net: Net, dev_accounts: list[LocalAccount]
+                                                                         ) -> None:
+    """Hardhat closes an idle connection after 5 s; a signer (a busy network HSM) takes 6: the connection the nonce
+    was read on is gone when the transaction is signed, and the broadcast goes out on a new one."""
+    account = dev_accounts[8]
+
+    class SlowToken:
+        address = account.address
+
+        def sign_transaction(self, tx: dict[str, object]) -> object:
+            time.sleep(6)
+            return account.sign_transaction(tx)
+
+    nonce = net.w3.eth.get_transaction_count(account.address)
+    tx_hash = submit(net.w3, {"to": account.address, "data": b""}, SlowToken(), {"gasPrice": 0})  # type: ignore[arg-type]
+    assert wait(net.w3, tx_hash, 30)["status"] == 1
+    assert net.w3.eth.get_transaction_count(account.address) == nonce + 1
 
 
 def test_an_unreachable_node_exits_3(tmp_path: Path) -> None:
