@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -183,6 +184,39 @@ def test_receipts_queued_by_an_older_version_ride_in_batches_of_their_own(
     before = len(recorded(c))
     assert client.outbox.flush(c.circulation, c.verifier).transactions == 2
     assert c.opened_receipts()[before:] == [old, new]
+
+
+def test_a_flush_does_the_same_work_however_many_receipts_were_recorded_before(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path) -> None:  # noqa: F811
+    """A flush finds what it settles through indexes: recording a batch beside 20,000 receipts recorded and final
+    long ago takes SQLite as many steps as beside none (a round used to scan the whole table several times)."""
+    c = consortium
+
+    def steps(history: int) -> int:
+        client = bank(c, tmp_path / f"outbox-{history}.sqlite")
+        reports = client.verify_many(issued)
+        assert client.outbox is not None and client.record(reports[:2], "ACCTOPEN").recorded == 2
+        store = client.outbox.store
+        block, block_hash = store.db.execute("SELECT block, block_hash FROM sealed_receipts").fetchone()
+        with store.transaction() as db:  # older receipts, in older blocks: the newest final one stays the chain's
+            db.executemany("INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, "
+                           "state, tx_hash, block, block_hash, final) VALUES (?, ?, ?, 'ACCTOPEN', '', 'recorded', ?, "
+                           "?, ?, 1)", [(os.urandom(32), b"\x04", os.urandom(32), os.urandom(32), i * block // history,
+                                         os.urandom(32)) for i in range(history)])
+        counted = [0]
+
+        def step() -> int:
+            counted[0] += 1
+            return 0
+
+        store.db.set_progress_handler(step, 10)  # called every 10 instructions of SQLite's virtual machine
+        report = client.record(reports[2:], "ACCTOPEN")
+        store.db.set_progress_handler(None, 10)
+        assert (report.recorded, report.transactions) == (len(reports) - 2, 1)
+        return counted[0]
+
+    alone, beside_history = steps(0), steps(20_000)
+    assert beside_history < alone * 1.2, (alone, beside_history)
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)

@@ -105,6 +105,13 @@ CREATE INDEX sealed_receipts_unsettled ON sealed_receipts (final, state, block);
 """, """
 -- Receipts recorded on the circulation contract of a registry the outbox has left for its successor: history.
 ALTER TABLE sealed_receipts ADD COLUMN succeeded INTEGER NOT NULL DEFAULT 0;
+""", """
+-- A flush reads what it settles, not every receipt ever recorded: a transaction's receipts by its hash, the
+-- unsettled ones and the newest final one by their finality (the index before served neither: scans that grew
+-- with the outbox's history, every round).
+CREATE INDEX sealed_receipts_by_tx ON sealed_receipts (tx_hash);
+DROP INDEX sealed_receipts_unsettled;
+CREATE INDEX sealed_receipts_by_finality ON sealed_receipts (final, succeeded, block);
 """)
 
 
@@ -324,7 +331,7 @@ class ReceiptOutbox:
             deep = newest is not None and not _canonical(contract, newest[0], newest[1])
             rows = self._db.execute(
                 "SELECT DISTINCT tx_hash, block, block_hash FROM sealed_receipts WHERE state = 'recorded' AND "
-                "succeeded = 0" + ("" if deep else " AND final = 0")).fetchall()
+                "succeeded = 0" + ("" if deep else " AND final = 0") + " ORDER BY block").fetchall()
         if not rows:
             return
         with node_errors():
