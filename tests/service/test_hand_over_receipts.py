@@ -33,6 +33,7 @@ from crossverify.keys.holder import generate_holder_key
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
+from crossverify.verifier.challenges import ANSWERS_KEPT
 
 from ..conftest import Consortium, deposit_certificates
 
@@ -246,3 +247,18 @@ def test_an_answer_kept_while_the_outbox_is_away_is_valid_and_its_receipt_follow
 
 def _open(api: TestClient) -> str:
     return str(api.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()["code"])
+
+
+def test_the_outbox_worker_forgets_challenges_an_hour_after_they_expire(service: TestClient) -> None:
+    """A bank that hands nothing over still forgets old challenges: the outbox's round purges them (a bounded
+    batch a round), codes and verdicts with them, once the clerk's hour to read the verdict has passed."""
+    challenges = service.app_state.session.challenges  # type: ignore[attr-defined]
+    now = int(time.time())
+    long_ago = challenges.issue("ACCTOPEN", now - ANSWERS_KEPT - 120, ttl=60)
+    challenges.hand_over(long_ago)
+    recent = challenges.issue("ACCTOPEN", now - ANSWERS_KEPT + 120, ttl=60)  # expired: its hour not over yet
+    challenges.hand_over(recent)
+    service.app_state.workers["outbox"].run_once()  # type: ignore[attr-defined]
+    left = {bytes(n) for (n,) in challenges.store.db.execute("SELECT nonce FROM challenges")}
+    assert left == {recent.nonce}
+    assert challenges.store.db.execute("SELECT COUNT(*) FROM challenge_codes").fetchone()[0] == 1

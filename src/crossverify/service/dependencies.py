@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
@@ -107,6 +108,8 @@ class Context:
             def outbox_round() -> object:
                 if answers is not None:
                     answers.recover()  # receipts of answers kept just before a crash
+                if challenges is not None:
+                    challenges.purge(int(time.time()))  # challenges long expired, their codes and answers
                 return outbox.flush(session.circulation, session.sender)
 
             self.workers["outbox"] = Periodic("outbox", outbox_round, self.send_lock, 1.0, RECEIPT_ROUNDS)

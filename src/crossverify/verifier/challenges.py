@@ -54,6 +54,9 @@ CREATE INDEX IF NOT EXISTS challenge_answers_unqueued ON challenge_answers (nonc
 -- The mark of the batch whose presentation used a challenge (random, one per batch): only that batch opens it
 -- again, when it gave no verdict; batches within the same second are told apart.
 ALTER TABLE challenges ADD COLUMN used_by BLOB;
+""", """
+-- Purging finds a challenge's hand-over codes by its nonce, not by reading every code.
+CREATE INDEX IF NOT EXISTS challenge_codes_by_nonce ON challenge_codes (nonce);
 """]
 #: The longest a challenge may stay open, and how long it does by default, in seconds.
 MAX_CHALLENGE_TTL = 3600
@@ -61,6 +64,10 @@ DEFAULT_CHALLENGE_TTL = 600
 #: Hand-over codes: Crockford's base-32 alphabet (no I, L, O, U), read aloud or typed from a clerk's screen.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 bits: guessing one of a bank's open codes at the page's rate limit takes centuries
+#: How long after its challenge expires an answer's verdict stays readable by the clerk, in seconds.
+ANSWERS_KEPT = 3600
+#: The most challenges one :meth:`ChallengeStore.purge` forgets (one short write transaction).
+PURGE_BATCH = 500
 
 
 class Consumed(StrEnum):
@@ -157,7 +164,7 @@ class ChallengeStore:
         """The (nonce, receipt plaintext) of every answer whose receipt the outbox may not hold yet."""
         with self.store.lock:
             rows = self.store.db.execute("SELECT nonce, receipt FROM challenge_answers WHERE receipt IS NOT NULL "
-                                         "AND receipt_queued = 0 ORDER BY rowid").fetchall()
+                                         "AND receipt_queued = 0 ORDER BY nonce").fetchall()  # (by the index)
         return [(bytes(n), bytes(r)) for n, r in rows]
 
     def receipts_queued(self, nonces: Sequence[bytes]) -> None:
@@ -182,15 +189,19 @@ class ChallengeStore:
         return (state, Challenge(self.aud, bytes(nonce), purpose, expires_at), verdict,
                 None if receipt is None else bytes(receipt))
 
-    def purge(self, before: int) -> int:
-        """Forget challenges that expired before ``before`` (used ones included), but not one whose answer's
-        receipt the outbox does not hold yet; how many were dropped."""
-        stale = ("SELECT nonce FROM challenges WHERE expires_at < ? AND nonce NOT IN (SELECT nonce FROM "
-                 "challenge_answers WHERE receipt IS NOT NULL AND receipt_queued = 0)")
+    def purge(self, now: int, limit: int = PURGE_BATCH) -> int:
+        """Forget up to ``limit`` challenges, oldest first, that expired ``ANSWERS_KEPT`` seconds before ``now``
+        (used ones included, with their codes and answers), but not one whose answer's receipt the outbox does not
+        hold yet; how many were dropped. The bank's outbox worker calls it every round."""
         with self.store.transaction() as db:
-            for table in ("challenge_codes", "challenge_answers"):
-                db.execute(f"DELETE FROM {table} WHERE nonce IN ({stale})", (before,))
-            return int(db.execute(f"DELETE FROM challenges WHERE nonce IN ({stale})", (before,)).rowcount)
+            stale = [bytes(n) for (n,) in db.execute(
+                "SELECT nonce FROM challenges WHERE expires_at < ? AND nonce NOT IN (SELECT nonce FROM "
+                "challenge_answers WHERE receipt IS NOT NULL AND receipt_queued = 0) ORDER BY expires_at LIMIT ?",
+                (now - ANSWERS_KEPT, limit))]
+            if stale:
+                for table in ("challenge_codes", "challenge_answers", "challenges"):
+                    db.execute(f"DELETE FROM {table} WHERE nonce IN ({','.join('?' * len(stale))})", stale)
+        return len(stale)
 
 
 def _code_hash(code: str) -> bytes:

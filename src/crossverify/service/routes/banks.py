@@ -21,8 +21,6 @@ from ..models import ChallengeOut, ReceiptOut, VerificationOut
 from ..openapi import examples, raw_body
 from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
 
-#: Seconds a handed-over challenge's record (and the verdict kept for the clerk) outlives the challenge.
-ANSWERS_KEPT = 3600
 #: A purpose code, as the registry and the receipts hold it (``bytes8``).
 PURPOSE = "^[A-Z0-9][A-Z0-9._-]{0,7}$"
 
@@ -110,7 +108,6 @@ def router(ctx: Context) -> APIRouter:
         issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
         assert challenges is not None  # issue_challenge needs them
         code = challenges.hand_over(issued)
-        challenges.purge(int(time.time()) - ANSWERS_KEPT)  # verdicts kept for clerks are not kept longer
         return HandOverOut(challenge=ChallengeOut.model_validate(issued.to_json()), code=code,
                            page=f"/resident/#code={code}")
 
