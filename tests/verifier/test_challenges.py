@@ -80,6 +80,25 @@ def test_purge_forgets_a_bounded_batch_oldest_first(location: Locate) -> None:
     assert [store.purge(later, limit=2) for _ in range(3)] == [2, 1, 0]
 
 
+def test_replicas_purging_at_once_forget_each_challenge_once(location: Locate) -> None:
+    replicas = [ChallengeStore(location("c.sqlite"), BANK) for _ in range(2)]
+    with replicas[0].store.transaction() as db:
+        db.executemany("INSERT INTO challenges (nonce, aud, purpose, issued_at, expires_at) VALUES "
+                       "(?, ?, 'ACCTOPEN', ?, ?)", [(os.urandom(32), BANK, NOW, NOW + 60) for _ in range(2_000)])
+    forgotten = [0, 0]
+
+    def purge(i: int) -> None:
+        while n := replicas[i].purge(NOW + 61 + ANSWERS_KEPT, limit=100):
+            forgotten[i] += n
+
+    threads = [threading.Thread(target=purge, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(forgotten) == 2_000 and replicas[0].purge(NOW + 61 + ANSWERS_KEPT) == 0
+
+
 def test_the_outbox_round_s_reads_do_the_same_work_beside_a_long_history(tmp_path: Path) -> None:
     """Purging with nothing to forget, and finding the answers whose receipts are not queued, take SQLite as many
     steps beside 20,000 answered challenges as beside none (both run every second in a bank's service)."""

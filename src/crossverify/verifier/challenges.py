@@ -192,16 +192,20 @@ class ChallengeStore:
     def purge(self, now: int, limit: int = PURGE_BATCH) -> int:
         """Forget up to ``limit`` challenges, oldest first, that expired ``ANSWERS_KEPT`` seconds before ``now``
         (used ones included, with their codes and answers), but not one whose answer's receipt the outbox does not
-        hold yet; how many were dropped. The bank's outbox worker calls it every round."""
-        with self.store.transaction() as db:
+        hold yet; how many were dropped. The bank's outbox worker calls it every round: replicas purging at once
+        take different challenges (on PostgreSQL, rows another one holds are skipped)."""
+
+        def purge(db: Connection) -> int:
             stale = [bytes(n) for (n,) in db.execute(
                 "SELECT nonce FROM challenges WHERE expires_at < ? AND nonce NOT IN (SELECT nonce FROM "
-                "challenge_answers WHERE receipt IS NOT NULL AND receipt_queued = 0) ORDER BY expires_at LIMIT ?",
-                (now - ANSWERS_KEPT, limit))]
+                "challenge_answers WHERE receipt IS NOT NULL AND receipt_queued = 0) ORDER BY expires_at LIMIT ?"
+                f"{self.store.skip_locked}", (now - ANSWERS_KEPT, limit))]
             if stale:
                 for table in ("challenge_codes", "challenge_answers", "challenges"):
                     db.execute(f"DELETE FROM {table} WHERE nonce IN ({','.join('?' * len(stale))})", stale)
-        return len(stale)
+            return len(stale)
+
+        return self.store.transact(purge)  # (a deadlock's victim runs again)
 
 
 def _code_hash(code: str) -> bytes:
