@@ -27,7 +27,7 @@ from crossverify.config import (
 from crossverify.errors import StoreLocked
 from crossverify.service import auth
 from crossverify.service.app import create_app
-from crossverify.service.auth import BUCKETS, SharedRateLimit, new_key
+from crossverify.service.auth import BUCKETS, SWEEP_AT, RateLimit, SharedRateLimit, new_key
 from crossverify.service.console import COOKIE
 from crossverify.service.workers import Periodic
 from crossverify.session import Session
@@ -175,6 +175,51 @@ def test_replicas_lease_tokens_and_spend_no_more_than_the_shared_bucket_gives(lo
     assert fresh[1].allow("branch-app") > 0
     for store in stores:
         store.close()
+
+
+def test_a_limit_keeps_the_clients_of_the_last_seconds_not_every_address_that_ever_called(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Addresses calling once each (a botnet, or a million residents over a year) do not grow the limit without
+    end: buckets full again are forgotten in sweeps; a client still short of tokens is kept, and still refused."""
+    ticks = [time.monotonic()]
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=time.time, monotonic=lambda: ticks[0]))
+    limit = RateLimit(600)  # 10 a second, bursts of 60
+    assert [limit.allow("greedy") for _ in range(61)].count(0.0) == 60
+    for i in range(5 * SWEEP_AT):
+        ticks[0] += 0.001  # 200 s in all: each address's bucket is full again 0.1 s after its request
+        assert limit.allow(f"address:{i}") == 0.0
+        limit.allow("greedy")  # asks every millisecond: never full, never forgotten
+    assert len(limit._buckets) < SWEEP_AT and limit.allow("greedy") > 0
+
+
+def test_a_shared_limit_forgets_held_tokens_past_their_second_and_deletes_its_full_buckets(
+        location: Locate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for the replicas' shared buckets: each sweep of the tokens a replica holds also deletes, in a
+    thread, this limit's buckets that no request took from for as long as a whole burst takes to refill, and no
+    other bucket."""
+    clock = [time.time(), time.monotonic()]
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: clock[0], monotonic=lambda: clock[1]))
+    monkeypatch.setattr(auth, "SWEEP_AT", 64)
+    store = Store(location("limits.sqlite"), BUCKETS, kind="rate limits", exclusive=False, durable=False)
+    limit, other = SharedRateLimit(store, 600, "address"), SharedRateLimit(store, 600, "client")
+    assert other.allow("branch-app") == 0.0 and limit.allow("recent") == 0.0
+    for i in range(62):  # 63 clients held: one short of a sweep
+        clock[0] += 0.1
+        clock[1] += 0.1
+        assert limit.allow(f"address:{i}") == 0.0
+    clock[0] += 5  # the first addresses' buckets are full again (a burst of 60 refills in 6 s)
+    clock[1] += 5
+    assert limit.allow("recent") == 0.0 and limit.allow("address:62") == 0.0  # the 64th client: a sweep
+
+    def names() -> set[str]:
+        with store.lock:
+            return {name for (name,) in store.db.execute("SELECT name FROM buckets")}
+
+    until(lambda: "address:address:0" not in names(), "the sweep's delete")
+    assert {"client:branch-app", "address:recent", "address:address:61", "address:address:62"} <= names()
+    assert len(names()) < 20
+    assert set(limit._leased) == {"recent", "address:62"}  # only they hold tokens still good
+    store.close()
 
 
 def test_a_replica_takes_its_next_lease_ahead_and_still_spends_no_more_than_the_bucket_gives(

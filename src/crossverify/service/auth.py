@@ -61,14 +61,22 @@ class ApiKeys:
         return next((client for client in self._by_digest.values() if client.name == name), None)
 
 
+#: Clients a limit keeps before it sweeps (forgets those it need not remember); the next sweep comes when it keeps
+#: twice as many as the last one left.
+SWEEP_AT = 4096
+
+
 class RateLimit:
-    """A token bucket per client: ``per_minute`` requests, refilled continuously, bursts up to a tenth of it."""
+    """A token bucket per client: ``per_minute`` requests, refilled continuously, bursts up to a tenth of it. A
+    bucket full again is forgotten (a client's next request finds one as good): the limit holds the clients of
+    the last few seconds, not every address that ever called."""
 
     def __init__(self, per_minute: int) -> None:
         self.rate = per_minute / 60.0
         self.burst = max(1.0, per_minute / 10.0)
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._sweep_at = SWEEP_AT
 
     def allow(self, client: str) -> float:
         """0 when the request may go ahead, else the seconds to wait."""
@@ -76,11 +84,13 @@ class RateLimit:
         with self._lock:
             tokens, last = self._buckets.get(client, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1 - tokens) / self.rate
+            granted = tokens >= 1
+            self._buckets[client] = (tokens - granted, now)
+            if len(self._buckets) >= self._sweep_at:
+                self._buckets = {c: (t, at) for c, (t, at) in self._buckets.items()
+                                 if t + (now - at) * self.rate < self.burst}
+                self._sweep_at = max(SWEEP_AT, 2 * len(self._buckets))
+        return 0.0 if granted else (1 - tokens) / self.rate
 
 
 #: The shared buckets (one row per client or address, per limit); ``taken``: how many tokens the last request
@@ -162,12 +172,31 @@ class SharedRateLimit(RateLimit):
             self._refilling.discard(client)
 
     def _hold(self, client: str, taken: int) -> None:
-        """Add ``taken`` tokens to those held for ``client``, all of them good for a second from now."""
-        if taken:
-            with self._lock:
-                left, until = self._leased.get(client, (0, 0.0))
-                now = time.monotonic()
-                self._leased[client] = ((left if now < until else 0) + taken, now + _LEASE_SECONDS)
+        """Add ``taken`` tokens to those held for ``client``, all of them good for a second from now. Held tokens
+        past their second are forgotten in sweeps, and each sweep also deletes this limit's shared buckets that
+        are full again, in a thread."""
+        if not taken:
+            return
+        with self._lock:
+            left, until = self._leased.get(client, (0, 0.0))
+            now = time.monotonic()
+            self._leased[client] = ((left if now < until else 0) + taken, now + _LEASE_SECONDS)
+            if len(self._leased) < self._sweep_at:
+                return
+            self._leased = {c: held for c, held in self._leased.items() if now < held[1]}
+            self._sweep_at = max(SWEEP_AT, 2 * len(self._leased))
+        threading.Thread(target=self._forget_full, name="rate limit sweep", daemon=True).start()
+
+    def _forget_full(self) -> None:
+        """Delete this limit's shared buckets that no request took from for as long as a whole burst takes to
+        refill: full again, as a new one starts (the table holds recent clients, not every one that ever called)."""
+        try:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM buckets WHERE name >= ? AND name < ? AND at < ?",
+                           (f"{self.scope}:", f"{self.scope};", time.time() - self.burst / self.rate))
+        except Exception as exc:  # in a thread nobody awaits: the next sweep tries again
+            log.warning("a rate limit's full buckets could not be deleted",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
 
     def allow(self, client: str) -> float:
         if self.spend_leased(client):
