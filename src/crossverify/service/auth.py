@@ -85,7 +85,7 @@ class RateLimit:
             tokens, last = self._buckets.get(client, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             granted = tokens >= 1
-            self._buckets[client] = (tokens - granted, now)
+            self._buckets[client] = (tokens - 1 if granted else tokens, now)
             if len(self._buckets) >= self._sweep_at:
                 self._buckets = {c: (t, at) for c, (t, at) in self._buckets.items()
                                  if t + (now - at) * self.rate < self.burst}

@@ -162,9 +162,9 @@ class ChallengeStore:
 
     def unqueued_receipts(self) -> list[tuple[bytes, bytes]]:
         """The (nonce, receipt plaintext) of every answer whose receipt the outbox may not hold yet."""
-        with self.store.lock:
+        with self.store.lock:  # (in the partial index's order: SQLite then reads it, not every answer)
             rows = self.store.db.execute("SELECT nonce, receipt FROM challenge_answers WHERE receipt IS NOT NULL "
-                                         "AND receipt_queued = 0 ORDER BY nonce").fetchall()  # (by the index)
+                                         "AND receipt_queued = 0 ORDER BY nonce").fetchall()
         return [(bytes(n), bytes(r)) for n, r in rows]
 
     def receipts_queued(self, nonces: Sequence[bytes]) -> None:
