@@ -45,12 +45,13 @@ class Sizes:
     replica_requests: int = 1_280
     console: tuple[int, int] = (1_000_000, 100_000)  # receipts, documents
     gm_presentations: int = 500
+    outbox_history: int = 1_000_000
 
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
              [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
 SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400),
-              gm_presentations=10)
+              gm_presentations=10, outbox_history=5_000)
 SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
             "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
             "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas",
@@ -76,7 +77,8 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "sealed_receipts": sealed_receipts,
         "regulator_sync": lambda: regulator_sync(sizes.receipts, work),
         "storage_index": lambda: storage_index(sizes.index_receipts, work / "storage_index"),
-        "storage_outbox": lambda: storage_outbox(sizes.outbox_receipts, work / "storage_outbox"),
+        "storage_outbox": lambda: storage_outbox(sizes.outbox_receipts, sizes.outbox_history,
+                                                        work / "storage_outbox"),
         "storage_replicas": lambda: storage_replicas(sizes.replica_requests, work / "storage_replicas"),
         "gm_primitives": lambda: gm_primitives(sizes.signatures),
         "gm_gas": gm_gas,
