@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from crossverify import RevocationReason, load_bundle
 from crossverify.chain.connection import JsonRpc
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
-from crossverify.issuer.journal import BatchState, Journal
+from crossverify.issuer.journal import MIGRATIONS, BatchState, Journal
+from crossverify.store import Store
 
 from ..conftest import Consortium, admit_issuer, deposit_certificates, labelled_test_key
 from ..postgres import Locate
@@ -45,6 +47,36 @@ def check_all_delivered(c: Consortium, issuer: IssuerClient, references: list[st
     return files
 
 
+def write_history(journal: Journal, per_batch: int, batches: int = 20) -> None:
+    """Delivered batches of ``per_batch`` documents each, long expired, written straight into the journal as years
+    of issuing leave it."""
+    with journal.transaction() as db:
+        for b in range(batches):
+            batch_id = db.execute(
+                "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at, "
+                "documents) VALUES ('BNUMMOMX', 'DEPCERT', 1, ?, ?, 1, 'delivered', 0, ?) RETURNING id",
+                (os.urandom(32), per_batch, per_batch)).fetchone()[0]
+            db.executemany("INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, "
+                           "leaf_index, added_at) VALUES ('BNUMMOMX', ?, 'DEPCERT', 1, '{}', ?, ?, ?, 0)",
+                           [(f"OLD-{b}-{i}", os.urandom(32), batch_id, i) for i in range(per_batch)])
+
+
+def steps(journal: Journal, work: Callable[[], object]) -> int:
+    """How many times SQLite's virtual machine ran 10 instructions on the journal's connection during ``work``."""
+    counted = [0]
+
+    def step() -> int:
+        counted[0] += 1
+        return 0
+
+    journal.store.db.set_progress_handler(step, 10)
+    try:
+        work()
+    finally:
+        journal.store.db.set_progress_handler(None, 10)
+    return counted[0]
+
+
 NewRoots = Callable[[], list[bytes]]
 
 
@@ -70,6 +102,57 @@ def test_thousands_of_certificates_through_the_journal(
     check_all_delivered(c, issuer, [ref for ref, _ in certs])
     assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 3000}
     assert issuer.run().delivered == []
+
+
+def test_a_round_does_the_same_work_however_many_documents_were_issued_before(consortium: Consortium,
+                                                                            tmp_path: Path) -> None:
+    """A round reads batches by state and documents by batch, pending or superseded through indexes of their own:
+    issuing 3 certificates beside 20 old batches of 1,000 documents each takes SQLite as many steps as beside 20 of
+    one (a round used to go through every document ever issued once per batch)."""
+    def round_steps(per_batch: int) -> int:
+        (tmp_path / str(per_batch)).mkdir()
+        issuer = client(consortium, tmp_path / str(per_batch))
+        write_history(issuer.journal, per_batch)
+        issuer.issue(deposit_certificates(consortium, 3))
+        counted = steps(issuer.journal, issuer.run)
+        assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 20 * per_batch + 3}
+        return counted
+
+    small, large = round_steps(1), round_steps(1000)
+    assert large < small * 1.2, (small, large)
+
+
+def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hold(tmp_path: Path) -> None:
+    """GET /v1/batches reads a page of batches, each with the document count kept when it was sealed, and counts
+    from the batches: beside 20 batches of 1,000 documents as many SQLite steps as beside 20 of one."""
+    def page_steps(per_batch: int) -> int:
+        journal = Journal(tmp_path / f"journal-{per_batch}.sqlite")
+        write_history(journal, per_batch)
+        counted = steps(journal, lambda: (journal.batches("BNUMMOMX", *BatchState, limit=101),
+                                          journal.counts("BNUMMOMX")))
+        assert [b.documents for b in journal.batches("BNUMMOMX", *BatchState, limit=101)] == [per_batch] * 20
+        assert journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 20 * per_batch}
+        return counted
+
+    small, large = page_steps(1), page_steps(1000)
+    assert large < small * 1.2, (small, large)
+
+
+def test_an_upgraded_journal_counts_the_documents_its_batches_were_sealed_with(location: Locate) -> None:
+    old = Store(location("journal.sqlite"), MIGRATIONS[:-1], kind="journal")
+    with old.transaction() as db:
+        for batch_id, size in ((1, 2), (2, 3)):
+            db.execute("INSERT INTO batches (id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, "
+                       "sealed_at) VALUES (?, 'BNUMMOMX', 'DEPCERT', 1, ?, 4, 1, 'sealed', 0)",
+                       (batch_id, os.urandom(32)))
+            db.executemany("INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, batch_id, "
+                           "leaf_index, added_at) VALUES ('BNUMMOMX', ?, 'DEPCERT', 1, '{}', ?, ?, ?, 0)",
+                           [(f"D-{batch_id}-{i}", os.urandom(32), batch_id, i) for i in range(size)])
+    old.close()
+    journal = Journal(location("journal.sqlite"))
+    assert [b.documents for b in journal.batches("BNUMMOMX", BatchState.SEALED)] == [2, 3]
+    assert journal.counts("BNUMMOMX") == {"pending": 0, "sealed": 5}
+    journal.close()
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)

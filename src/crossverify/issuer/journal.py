@@ -101,6 +101,17 @@ CREATE TABLE revocations (
 INSERT INTO revocations (issuer_id, target, batch_root, scope, reason)
     SELECT d.issuer_id, d.digest, b.root, 'document', CASE WHEN d.superseded_by IS NULL THEN 1 ELSE 2 END
     FROM documents d JOIN batches b ON b.id = d.batch_id WHERE d.revoked = 1;
+""", """
+-- A round and GET /v1/batches read what they need, not every document ever issued: each batch keeps its document
+-- count from sealing, documents are found by batch, the unbatched and the superseded ones still to revoke by their
+-- own partial indexes, and batches by state (the index "pending" served none of these without a scan).
+CREATE INDEX documents_by_batch ON documents (batch_id, leaf_index);
+CREATE INDEX documents_unbatched ON documents (issuer_id, id) WHERE batch_id IS NULL;
+CREATE INDEX documents_superseded ON documents (issuer_id, id) WHERE superseded_by IS NOT NULL AND revoked = 0;
+DROP INDEX pending;
+CREATE INDEX batches_by_state ON batches (issuer_id, state, id);
+ALTER TABLE batches ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
+UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id);
 """)
 
 
@@ -281,9 +292,10 @@ class Journal:
         """Place documents in a new sealed batch; ``leaf_count`` counts the tree's leaves (a decoy included)."""
         with self.transaction() as db:
             batch_id = int(db.execute(
-                "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?) RETURNING id",
-                (issuer_id, doc_type, int(hash_alg), root, leaf_count, not_after, time.time())).fetchone()[0])
+                "INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, sealed_at, "
+                "documents) VALUES (?, ?, ?, ?, ?, ?, 'sealed', ?, ?) RETURNING id",
+                (issuer_id, doc_type, int(hash_alg), root, leaf_count, not_after, time.time(), len(document_ids)),
+            ).fetchone()[0])
             db.executemany("UPDATE documents SET batch_id = ?, leaf_index = ? WHERE id = ? AND batch_id IS NULL",
                            [(batch_id, i, doc_id) for i, doc_id in enumerate(document_ids)])
             placed = db.execute("SELECT COUNT(*) FROM documents WHERE batch_id = ?", (batch_id,)).fetchone()[0]
@@ -323,8 +335,7 @@ class Journal:
         """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``."""
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
-            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, "
-            "(SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id) FROM batches "
+            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, documents FROM batches "
             f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) AND id > ? "
             f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
             (issuer_id, *states, after, *(() if limit is None else (limit,)))).fetchall()
@@ -333,11 +344,11 @@ class Journal:
 
     def counts(self, issuer_id: str) -> dict[str, int]:
         """How many documents are pending and in each batch state."""
-        out = {"pending": len(self.pending(issuer_id))}
-        for state, count in self._db.execute(
-                "SELECT b.state, COUNT(d.id) FROM batches b JOIN documents d ON d.batch_id = b.id "
-                "WHERE b.issuer_id = ? GROUP BY b.state", (issuer_id,)):
-            out[state] = count
+        out = {"pending": self._db.execute("SELECT COUNT(*) FROM documents WHERE issuer_id = ? AND batch_id IS NULL",
+                                           (issuer_id,)).fetchone()[0]}
+        for state, count in self._db.execute("SELECT state, SUM(documents) FROM batches WHERE issuer_id = ? "
+                                             "GROUP BY state", (issuer_id,)):
+            out[state] = int(count)
         return out
 
 
