@@ -4,6 +4,7 @@ anchored; and every way a code can be misused, refused by name with nothing chan
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,10 @@ from crossverify.errors import (
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import public_jwk
 from crossverify.format.presentation import present
+from crossverify.issuer import pickup
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
-from crossverify.issuer.pickup import MAX_ATTEMPTS, PickupDesk
+from crossverify.issuer.pickup import COLLECT_TTL, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
 from crossverify.keys.holder import generate_holder_key
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
@@ -130,3 +132,65 @@ def test_bad_offers_and_keys_are_refused_by_name(tmp_path: Path, location: Locat
     pickups.enrol(offer.code, jwk(), NOW)
     assert json.loads(pickups.store.db.execute("SELECT jwk FROM pickups").fetchone()[0]).keys() == {
         "kty", "crv", "x", "y"}
+
+
+def test_pruning_forgets_only_the_pickups_nothing_can_use(tmp_path: Path, location: Locate,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pruned: a code expired unused (locked or not), a collection window closed, KEEP_AFTER before. Kept: the rest,
+    an enrolled certificate not journalled yet however old, and other issuers' pickups."""
+    pickups = desk(tmp_path, location)
+    expired, locked = pickups.offer({**ITEM, "reference": "DEP-A"}, NOW, 600), pickups.offer(
+        {**ITEM, "reference": "DEP-B"}, NOW, 600)
+    for _ in range(MAX_ATTEMPTS):
+        with pytest.raises(PickupCodeInvalid):
+            pickups.enrol(f"{locked.code[:4]}-0000-0000-0000", jwk(), NOW)
+    pickups.offer({**ITEM, "reference": "DEP-C"}, NOW + COLLECT_TTL, 600)  # expired, kept a while yet
+    for reference, at in (("DEP-D", NOW + 1), ("DEP-E", NOW + 2)):
+        pickups.enrol(pickups.offer({**ITEM, "reference": reference}, NOW).code, jwk(), at)
+    pickups.offer({**ITEM, "reference": "DEP-F"}, NOW)
+    with pickups.store.transaction() as db:  # DEP-F enrolled just before a crash; another issuer's, expired
+        db.execute("UPDATE pickups SET jwk = ?, enrolled_at = ? WHERE reference = 'DEP-F'", (json.dumps(jwk()), NOW))
+        db.execute("INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, offered_at, "
+                   "expires_at) VALUES ('OTHR', 'ICBKMOMX', 'DEP-A', ?, ?, ?, ?)", (b"c", b"h", NOW, NOW + 600))
+    monkeypatch.setattr(pickup, "PRUNE_BATCH", 2)  # a batch at a time
+    later = NOW + 1 + COLLECT_TTL + KEEP_AFTER
+    assert [pickups.prune(later), pickups.prune(later), pickups.prune(later)] == [2, 1, 0]
+    states = {r: pickups.state(r) for r in ("DEP-A", "DEP-B", "DEP-C", "DEP-D", "DEP-E", "DEP-F")}
+    assert states == {"DEP-A": None, "DEP-B": None, "DEP-C": "offered", "DEP-D": None, "DEP-E": "journalled",
+                      "DEP-F": "enrolled"}
+    assert pickups.store.db.execute("SELECT reference FROM pickups WHERE issuer_id = 'ICBKMOMX'").fetchall() == [
+        ("DEP-A",)]
+    with pytest.raises(PickupCodeInvalid, match="no pickup has this code"):
+        pickups.enrol(expired.code, jwk(), later)
+    with pytest.raises(PickupError, match="in the journal already"):
+        pickups.offer({**ITEM, "reference": "DEP-D"}, later)  # its certificate is journalled: it stays refused
+    assert pickups.offer({**ITEM, "reference": "DEP-A"}, later).expires_at > later
+    assert pickups.resume() == ["DEP-F"]
+
+
+def test_a_round_reads_only_the_pickups_it_acts_on(tmp_path: Path) -> None:
+    """resume() and prune() find their pickups through partial indexes: beside 20,000 pickups journalled or open
+    and not due for pruning, SQLite takes as many steps as beside 10 (resume used to walk every pickup offered)."""
+    def round_steps(history: int) -> int:
+        pickups = PickupDesk(tmp_path / f"pickups-{history}.sqlite", Journal(tmp_path / f"j-{history}.sqlite"),
+                             "BNUMMOMX", HashAlgorithm.KECCAK256, tmp_path / "bundles")
+        with pickups.store.transaction() as db:
+            db.executemany("INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, offered_at, "
+                           "expires_at, enrolled_at, collect_hash, journalled) "
+                           "VALUES (?, 'BNUMMOMX', ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(f"H{i}", f"OLD-{i}", b"c", b"h", NOW - 86400, NOW + 86400, None if i % 2 else NOW - 3600,
+                             None if i % 2 else os.urandom(32), 1 - i % 2) for i in range(history)])
+        counted = [0]
+
+        def step() -> int:
+            counted[0] += 1
+            return 0
+
+        pickups.store.db.set_progress_handler(step, 10)
+        assert (pickups.resume(), pickups.prune(NOW)) == ([], 0)
+        pickups.store.db.set_progress_handler(None, 10)
+        return counted[0]
+
+    small, large = round_steps(10), round_steps(20_000)
+    assert large < small * 1.2, (small, large)
+

@@ -15,7 +15,7 @@ from crossverify import Certificate, load_bundle, load_challenge, present
 from crossverify.format.holder import holder_claim, public_jwk
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
-from crossverify.issuer.pickup import MAX_ATTEMPTS
+from crossverify.issuer.pickup import KEEP_AFTER, MAX_ATTEMPTS
 from crossverify.keys.holder import generate_holder_key
 
 from ..conftest import Consortium, deposit_certificates
@@ -99,6 +99,18 @@ def test_expired_codes_bad_keys_and_bound_offers_are_refused(consortium: Consort
         "reference": "DEP-T", "docType": "DEPCERT", "notAfter": consortium.now() + 86400,
         "claims": {**CLAIMS, "cnf": {"jwk": jwk}}}})
     assert bound.status_code == 422 and bound.json()["title"] == "PickupError"
+
+
+def test_the_issuers_round_prunes_a_pickup_past_keeping(consortium: Consortium,
+                                                        issuer_api: TestClient) -> None:  # noqa: F811
+    offer(consortium, issuer_api, "DEP-OLD")
+    offer(consortium, issuer_api, "DEP-NEW")
+    pickups = issuer_api.app_state.context.pickups  # type: ignore[attr-defined]
+    with pickups.store.transaction() as db:  # its code expired unused longer ago than pickups are kept
+        db.execute("UPDATE pickups SET expires_at = ? WHERE reference = 'DEP-OLD'", (int(time.time()) - KEEP_AFTER,))
+    issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    assert issuer_api.get("/v1/pickups/DEP-OLD").status_code == 404
+    assert issuer_api.get("/v1/pickups/DEP-NEW").json() == {"reference": "DEP-NEW", "state": "offered"}
 
 
 def test_the_clerk_hands_the_challenge_over_by_code(bank: TestClient) -> None:  # noqa: F811

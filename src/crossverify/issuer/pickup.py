@@ -11,7 +11,8 @@ collects the bundle with the collection token enrolment gave it (:meth:`PickupDe
 A code reads ``HHHH-SSSS-SSSS-SSSS``: a public handle that finds the pickup and a 60-bit secret. Only the
 code's SHA-256 is stored. A wrong secret counts against the pickup, which is locked after
 :data:`MAX_ATTEMPTS` of them (the issuer offers it again for a new code); a code works once and expires. The
-certificate's claims stay in this store only until it is journalled. Nothing here logs.
+certificate's claims stay in this store only until it is journalled, and a pickup only until :data:`KEEP_AFTER`
+after its code expired unused or its collection window closed (:meth:`PickupDesk.prune`). Nothing here logs.
 """
 
 from __future__ import annotations
@@ -60,7 +61,12 @@ CREATE TABLE pickups (
     journalled    INTEGER NOT NULL DEFAULT 0,
     UNIQUE (issuer_id, reference)
 );
-""", idempotency.MIGRATION]
+""", idempotency.MIGRATION, """
+-- A round finds the enrolled pickups still to journal, and those past keeping, without walking every pickup.
+CREATE INDEX pickups_unjournalled ON pickups (issuer_id) WHERE enrolled_at IS NOT NULL AND journalled = 0;
+CREATE INDEX pickups_unenrolled ON pickups (issuer_id, expires_at) WHERE enrolled_at IS NULL;
+CREATE INDEX pickups_journalled ON pickups (issuer_id, enrolled_at) WHERE journalled = 1;
+"""]
 #: Crockford's base-32 alphabet: no I, L, O or U to misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 HANDLE_LENGTH, SECRET_LENGTH = 4, 12
@@ -71,6 +77,11 @@ DEFAULT_CODE_TTL = 14 * 86400
 MAX_CODE_TTL = 90 * 86400
 #: How long after enrolment the browser may collect the bundle.
 COLLECT_TTL = 7 * 86400
+#: How long a pickup is kept once its code expired unused or its collection window closed (a late resident is
+#: still told so), before :meth:`PickupDesk.prune` deletes it and its handle may serve a new offer.
+KEEP_AFTER = 30 * 86400
+#: Pickups :meth:`PickupDesk.prune` deletes at most per call.
+PRUNE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +193,20 @@ class PickupDesk:
                 db.execute("UPDATE pickups SET journalled = 1, entry = NULL WHERE handle = ?", (handle,))
             done.append(reference)
         return done
+
+    def prune(self, now: int) -> int:
+        """Delete up to :data:`PRUNE_BATCH` pickups nothing can use any more, :data:`KEEP_AFTER` after their code
+        expired unused (locked or not) or their collection window closed (journalled ones only: an enrolled one
+        waits for :meth:`resume`); how many."""
+        cutoff = now - KEEP_AFTER
+        with self.store.transaction() as db:
+            pruned = 0
+            for where, until in (("enrolled_at IS NULL AND expires_at", cutoff),
+                                 ("journalled = 1 AND enrolled_at", cutoff - COLLECT_TTL)):
+                pruned += db.execute(
+                    f"DELETE FROM pickups WHERE handle IN (SELECT handle FROM pickups WHERE issuer_id = ? AND {where} "
+                    "<= ? LIMIT ?)", (self.issuer_id, until, PRUNE_BATCH - pruned)).rowcount
+        return pruned
 
     def collect(self, token: str, now: int) -> bytes:
         """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written."""

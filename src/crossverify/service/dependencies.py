@@ -118,6 +118,7 @@ class Context:
 
             def issue_round() -> object:
                 pickups.resume()  # certificates enrolled just before a crash
+                pickups.prune(int(time.time()))  # pickups past keeping, a batch a round
                 return issuer.run(batching.max_batch, batching.max_age)
 
             self.workers["issuer"] = Periodic("issuer", issue_round, self.send_lock, settings.run_every)
