@@ -26,7 +26,8 @@
     │   ├── StoreTooNew                      written by a newer crossverify
     │   ├── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     │   ├── ReceiptsUnsettled                receipts on the circulation contract an outbox leaves are not final yet
-    │   └── IndexNotSynced                   the regulator's index was never synced: the message names the command
+    │   ├── IndexNotSynced                   the regulator's index was never synced: the message names the command
+    │   └── PickupStoreFull                  every pickup handle drawn was taken: too many pickups are open
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)
     ├── SuiteMismatch                        a structure of one crypto suite at a deployment of the other
@@ -204,6 +205,11 @@ class ReceiptsUnsettled(StoreError):
 class IndexNotSynced(StoreError):
     """The regulator's index was never synced, so it cannot answer yet: run ``crossverify regulator sync`` (or give
     the command ``--sync``)."""
+
+
+class PickupStoreFull(StoreError):
+    """The pickup store has no free handle for a new pickup: too many pickups are open. Try again once older ones
+    have been collected or have expired, and been pruned."""
 
 
 class HolderKeyError(CrossverifyError, ValueError):

@@ -19,6 +19,7 @@ from crossverify.errors import (
     PickupExpired,
     PickupLocked,
     PickupNotReady,
+    PickupStoreFull,
 )
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import public_jwk
@@ -26,7 +27,7 @@ from crossverify.format.presentation import present
 from crossverify.issuer import pickup
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
-from crossverify.issuer.pickup import COLLECT_TTL, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
+from crossverify.issuer.pickup import COLLECT_TTL, HANDLE_TRIES, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
 from crossverify.keys.holder import generate_holder_key
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
@@ -194,3 +195,20 @@ def test_a_round_reads_only_the_pickups_it_acts_on(tmp_path: Path) -> None:
     small, large = round_steps(10), round_steps(20_000)
     assert large < small * 1.2, (small, large)
 
+
+def test_an_offer_gives_up_by_name_when_every_handle_drawn_is_taken(tmp_path: Path, location: Locate,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pickups = desk(tmp_path, location)
+    taken = pickups.offer(ITEM, NOW).code[:4]
+    drawn = [0]
+
+    def same_handle() -> tuple[str, str]:
+        drawn[0] += 1
+        if drawn[0] > 10 * HANDLE_TRIES:
+            raise RuntimeError("offer() kept drawing")  # rather than loop forever
+        return taken, f"{taken}-0000-0000-0000"
+
+    monkeypatch.setattr(pickup, "_new_code", same_handle)
+    with pytest.raises(PickupStoreFull, match=f"{HANDLE_TRIES} pickup handles drawn were all taken"):
+        pickups.offer({**ITEM, "reference": "DEP-P2"}, NOW)
+    assert drawn[0] == HANDLE_TRIES and pickups.state("DEP-P2") is None and pickups.state("DEP-P1") == "offered"

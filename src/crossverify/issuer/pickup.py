@@ -35,6 +35,7 @@ from ..errors import (
     PickupExpired,
     PickupLocked,
     PickupNotReady,
+    PickupStoreFull,
 )
 from ..format.certificate import Certificate
 from ..format.hashing import HashAlgorithm
@@ -82,6 +83,8 @@ COLLECT_TTL = 7 * 86400
 KEEP_AFTER = 30 * 86400
 #: Pickups :meth:`PickupDesk.prune` deletes at most per call.
 PRUNE_BATCH = 500
+#: Handles :meth:`PickupDesk.offer` draws before it gives up (one is free unless nearly all are taken).
+HANDLE_TRIES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,8 @@ class PickupDesk:
         """Offer one certificate (an issuer input entry: reference, docType, notAfter, claims, ...) for pickup
         and return a new code. Offering a reference again with the same content, before it was enrolled, gives a
         new code and retires the earlier one (the resident lost it, or it was locked or expired); changed
-        content, or a reference already enrolled, is refused."""
+        content, or a reference already enrolled, is refused. :class:`PickupStoreFull` if the handles drawn were
+        all taken."""
         if not 0 < ttl <= MAX_CODE_TTL:
             raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
         if HOLDER_CLAIM in item.get("claims", {}):
@@ -126,9 +130,12 @@ class PickupDesk:
         fixed = {"issuedAt": now, "asOf": now, **item}
         reference, _ = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
         with self.store.transaction() as db:
-            handle, code = _new_code()
-            while db.execute("SELECT 1 FROM pickups WHERE handle = ?", (handle,)).fetchone():
+            for _ in range(HANDLE_TRIES):
                 handle, code = _new_code()
+                if not db.execute("SELECT 1 FROM pickups WHERE handle = ?", (handle,)).fetchone():
+                    break
+            else:
+                raise PickupStoreFull(f"{HANDLE_TRIES} pickup handles drawn were all taken; nothing was changed")
             row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = ?",
                              (self.issuer_id, reference)).fetchone()
             if row is not None and row[1] is not None:
