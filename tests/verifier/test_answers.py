@@ -86,8 +86,9 @@ def test_a_crash_between_the_answer_and_the_outbox_neither_loses_nor_doubles(loc
 
     challenges, outbox = stores(location)  # the service restarts
     restarted = AnswerReceipts(challenges, outbox)
-    assert challenges.purge(NOW + 10_000 + ANSWERS_KEPT) == 0  # an answer whose receipt is not queued outlives its challenge
+    later = NOW + 10_000 + ANSWERS_KEPT
+    assert challenges.purge(later) == 0  # an answer whose receipt is not queued outlives its challenge
     assert restarted.recover() == 1
     assert restarted.recover() == 0
     assert queued(outbox) == [(given.commitment(), reference(nonce), "queued")]
-    assert challenges.purge(NOW + 10_000 + ANSWERS_KEPT) == 1  # queued now: forgotten with its challenge
+    assert challenges.purge(later) == 1  # queued now: forgotten with its challenge
