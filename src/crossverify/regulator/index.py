@@ -429,14 +429,16 @@ class RegulatorReader:
         """Drop what was indexed from blocks the chain no longer has; returns how many events were dropped.
 
         Stored block hashes that the chain still has form a prefix (each block commits to its parent), so the
-        last one still held is found by binary search: one look-up when nothing changed.
+        last one still held is found by binary search; when nothing changed, only the newest is read and looked up.
         """
         era, offset = self._era()
         first = self._db.execute("SELECT first_block FROM registries WHERE era = ?", (era,)).fetchone()[0]
+        newest = self._db.execute("SELECT number, hash FROM blocks WHERE number >= ? ORDER BY number DESC LIMIT 1",
+                                  (first,)).fetchone()
+        if newest is None or self._holds(newest[0] - offset, newest[1]):
+            return 0
         stored = [(number - offset, block_hash) for number, block_hash in self._db.execute(
             "SELECT number, hash FROM blocks WHERE number >= ? ORDER BY number", (first,)).fetchall()]
-        if not stored or self._holds(*stored[-1]):
-            return 0
         low, high = 0, len(stored) - 1  # stored[high] is gone; find the last index still held
         while low < high:
             middle = (low + high) // 2
