@@ -390,13 +390,16 @@ class CirculationTrail:
 
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``, just inserted): no consent, a
-    consent cited before, a document revoked or expired when it was verified. The earlier citations and the
-    expiries are found by one statement each over the new rows, and the anomalies kept together."""
+    consent cited before, a document revoked or expired when it was verified. The revocations of their documents
+    and roots, the earlier citations and the expiries are found by one statement each over the new rows, and the
+    anomalies kept together."""
     if not receipts:
         return
     first = receipts[0][0]
     revoked = {bytes(target): (at, scope) for target, at, scope in db.execute(
-        "SELECT target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 GROUP BY target")}
+        "SELECT target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 AND target IN ("
+        "SELECT document_digest FROM circulation_receipts WHERE id >= ? UNION "
+        "SELECT batch_root FROM circulation_receipts WHERE id >= ?) GROUP BY target", (first, first))}
     cited = {number: earlier for number, *earlier in db.execute(
         "SELECT r.id, e.verifier, e.commitment, e.block_time, e.purpose FROM circulation_receipts r "
         "JOIN circulation_receipts e ON e.id = (SELECT MIN(x.id) FROM circulation_receipts x WHERE x.consent = 1 "
