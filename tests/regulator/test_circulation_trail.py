@@ -308,11 +308,16 @@ def test_a_dispute_stays_readable_after_its_issuer_registers_new_keys(consortium
 
 
 #: A year's rows beside which an audit round opens new receipts and an answer, by the table they fill: revocations
-#: of other documents.
+#: of other documents, consented receipts opened before.
 HISTORY = {
     "revocations": ("INSERT INTO revocations (block_number, block_time, issuer_id, scope, target, reason, signing_key, "
                     "documents, counted) VALUES (0, 0, 'BNUMMOMX', 'document', ?, 'withdrawn', '', 1, 1)",
                     lambda i: (os.urandom(32),)),
+    "consents": ("INSERT INTO circulation_receipts (block_number, log_index, position, block_time, verifier, "
+                 "key_epoch, commitment, document_digest, issuer_id, doc_type, batch_root, purpose, consent, "
+                 "consent_reference, verified_at) VALUES (0, 0, 0, 0, '', 1, ?, ?, 'BNUMMOMX', 'DEPCERT', ?, 'KYC', "
+                 "1, ?, 0)",
+                 lambda i: (os.urandom(32), os.urandom(32), ROOT, os.urandom(32))),
 }
 
 
