@@ -17,6 +17,7 @@ from web3 import Web3
 from crossverify.chain.records import ProposalKind, RevocationReason, Role
 from crossverify.errors import NoRegulatorKey
 from crossverify.format.encoding import to_hex
+from crossverify.regulator import rollup
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
@@ -307,8 +308,9 @@ def test_a_dispute_stays_readable_after_its_issuer_registers_new_keys(consortium
     assert (opened.disputes, opened.unreadable) == (1, 0)
 
 
+DIMENSIONS = [(measure, dimension) for measure, dimensions in rollup.MEASURES.items() for dimension in dimensions]
 #: A year's rows beside which an audit round opens new receipts and an answer, by the table they fill: revocations
-#: of other documents, consented receipts opened before.
+#: of other documents, consented receipts opened before, days of counts.
 HISTORY = {
     "revocations": ("INSERT INTO revocations (block_number, block_time, issuer_id, scope, target, reason, signing_key, "
                     "documents, counted) VALUES (0, 0, 'BNUMMOMX', 'document', ?, 'withdrawn', '', 1, 1)",
@@ -318,6 +320,8 @@ HISTORY = {
                  "consent_reference, verified_at) VALUES (0, 0, 0, 0, '', 1, ?, ?, 'BNUMMOMX', 'DEPCERT', ?, 'KYC', "
                  "1, ?, 0)",
                  lambda i: (os.urandom(32), os.urandom(32), ROOT, os.urandom(32))),
+    "rollup": ("INSERT INTO rollup (measure, dimension, day, value, amount) VALUES (?, ?, ?, '', 1)",
+               lambda i: (*DIMENSIONS[i % len(DIMENSIONS)], i // len(DIMENSIONS))),
 }
 
 

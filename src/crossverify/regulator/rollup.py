@@ -73,8 +73,9 @@ def refresh(db: Connection, measures: tuple[str, ...], from_time: int) -> None:
     """Recompute ``measures`` for every day from the day of ``from_time`` on (inside the caller's transaction)."""
     day = from_time // DAY
     for measure in measures:
-        db.execute("DELETE FROM rollup WHERE measure = ? AND day >= ?", (measure, day))
         for dimension, select in MEASURES[measure].items():
+            # a seek on the key (measure, dimension, day): by measure alone it read every day ever counted
+            db.execute("DELETE FROM rollup WHERE measure = ? AND dimension = ? AND day >= ?", (measure, dimension, day))
             rows = db.execute(select, (day * DAY,)).fetchall()
             db.executemany("INSERT INTO rollup (measure, dimension, day, value, amount) VALUES (?, ?, ?, ?, ?)",
                            [(measure, dimension, d, value, int(amount)) for d, value, amount in rows if amount])
