@@ -310,7 +310,7 @@ def test_a_dispute_stays_readable_after_its_issuer_registers_new_keys(consortium
 
 DIMENSIONS = [(measure, dimension) for measure, dimensions in rollup.MEASURES.items() for dimension in dimensions]
 #: A year's rows beside which an audit round opens new receipts and an answer, by the table they fill: revocations
-#: of other documents, consented receipts opened before, days of counts.
+#: of other documents, consented receipts opened before, days of counts, disputes.
 HISTORY = {
     "revocations": ("INSERT INTO revocations (block_number, block_time, issuer_id, scope, target, reason, signing_key, "
                     "documents, counted) VALUES (0, 0, 'BNUMMOMX', 'document', ?, 'withdrawn', '', 1, 1)",
@@ -322,6 +322,9 @@ HISTORY = {
                  lambda i: (os.urandom(32), os.urandom(32), ROOT, os.urandom(32))),
     "rollup": ("INSERT INTO rollup (measure, dimension, day, value, amount) VALUES (?, ?, ?, '', 1)",
                lambda i: (*DIMENSIONS[i % len(DIMENSIONS)], i // len(DIMENSIONS))),
+    "disputes": ("INSERT INTO circulation_disputes (block_number, log_index, block_time, dispute_id, verifier, "
+                 "key_epoch, content, document_digest) VALUES (0, ?, 0, ?, '', 1, '{}', ?)",
+                 lambda i: (i, os.urandom(32), os.urandom(32))),
 }
 
 

@@ -252,6 +252,15 @@ ALTER TABLE anchors ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE revocations ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;
 """
 
+#: What an audit round and a console request look up among a year's rows, through indexes: the dispute an answer
+#: opened names, by its id; and for the registries' counts, the few batches and revocations a successor held again
+#: (``moved``, ``restored``), by block. Each was a scan of its whole table.
+LOOKUPS = """
+CREATE INDEX circulation_disputes_by_id ON circulation_disputes (dispute_id);
+CREATE INDEX anchors_moved ON anchors (block_number) WHERE moved = 1;
+CREATE INDEX revocations_restored ON revocations (block_number) WHERE restored = 1;
+"""
+
 
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
@@ -279,7 +288,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
         db.execute("ALTER TABLE packed_events RENAME TO events")
         db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
 
-    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS, SUCCESSION)
+    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS, SUCCESSION, LOOKUPS)
 
 
 def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:
