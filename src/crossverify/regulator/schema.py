@@ -263,7 +263,7 @@ CREATE INDEX revocations_restored ON revocations (block_number) WHERE restored =
 
 
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
-    """The index's schema steps; the last one packs the JSON rows of version 3 with ``decoder``'s ABIs."""
+    """The index's schema steps; the fourth (a function of ``decoder``'s ABIs) packs the JSON rows of version 3."""
 
     def pack_rows(db: Connection) -> None:
         for statement in statements(PACKED):
