@@ -486,11 +486,12 @@ class Store:
         return target
 
     def close(self) -> None:
-        if self.engine == "postgresql":
-            self._pg.close()
-            return
-        self._sqlite.close()
-        self._release()
+        with self.lock:  # never under a statement another thread (a worker, a sweep) is running
+            if self.engine == "postgresql":
+                self._pg.close()
+                return
+            self._sqlite.close()
+            self._release()
 
 
 def _close_quietly(db: sqlite3.Connection, lock: IO[str] | None) -> None:

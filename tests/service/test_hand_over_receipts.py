@@ -262,3 +262,20 @@ def test_the_outbox_worker_forgets_challenges_an_hour_after_they_expire(service:
     left = {bytes(n) for (n,) in challenges.store.db.execute("SELECT nonce FROM challenges")}
     assert left == {recent.nonce}
     assert challenges.store.db.execute("SELECT COUNT(*) FROM challenge_codes").fetchone()[0] == 1
+
+
+def test_a_purge_that_fails_neither_stops_the_receipts_nor_passes_for_another_replica(
+        consortium: Consortium, service: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    holder = generate_holder_key()
+    issuer, [bundle] = holder_bound(consortium, tmp_path, holder, 1)
+    issuer.journal.close()
+    answer(service, bundle, holder)
+
+    def locked(now: int) -> int:
+        raise StoreLocked("the challenge store is locked by another process")
+
+    monkeypatch.setattr(service.app_state.session.challenges, "purge", locked)  # type: ignore[attr-defined]
+    worker = service.app_state.workers["outbox"]  # type: ignore[attr-defined]
+    worker.run_once()
+    assert outbox_counts(service) == {"recorded": 1}
+    assert (worker.standby, worker.last_error) == (False, None)

@@ -192,33 +192,61 @@ def test_a_limit_keeps_the_clients_of_the_last_seconds_not_every_address_that_ev
     assert len(limit._buckets) < SWEEP_AT and limit.allow("greedy") > 0
 
 
+@pytest.mark.parametrize("per_minute", [60, 600])  # leases of one token (the resident page's default), of three
 def test_a_shared_limit_forgets_held_tokens_past_their_second_and_deletes_its_full_buckets(
-        location: Locate, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same for the replicas' shared buckets: each sweep of the tokens a replica holds also deletes, in a
-    thread, this limit's buckets that no request took from for as long as a whole burst takes to refill, and no
-    other bucket."""
+        location: Locate, monkeypatch: pytest.MonkeyPatch, per_minute: int) -> None:
+    """The same for the replicas' shared buckets: held tokens past their second are forgotten in sweeps, and once a
+    minute at most a replica deletes, in a thread, this limit's buckets that no request took from for as long as a
+    whole burst takes to refill, and no other bucket."""
     clock = [time.time(), time.monotonic()]
     monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: clock[0], monotonic=lambda: clock[1]))
     monkeypatch.setattr(auth, "SWEEP_AT", 64)
     store = Store(location("limits.sqlite"), BUCKETS, kind="rate limits", exclusive=False, durable=False)
-    limit, other = SharedRateLimit(store, 600, "address"), SharedRateLimit(store, 600, "client")
-    assert other.allow("branch-app") == 0.0 and limit.allow("recent") == 0.0
-    for i in range(62):  # 63 clients held: one short of a sweep
-        clock[0] += 0.1
-        clock[1] += 0.1
-        assert limit.allow(f"address:{i}") == 0.0
-    clock[0] += 5  # the first addresses' buckets are full again (a burst of 60 refills in 6 s)
-    clock[1] += 5
-    assert limit.allow("recent") == 0.0 and limit.allow("address:62") == 0.0  # the 64th client: a sweep
+    limit, other = SharedRateLimit(store, per_minute, "address"), SharedRateLimit(store, per_minute, "client")
+    assert other.allow("branch-app") == 0.0
 
     def names() -> set[str]:
         with store.lock:
             return {name for (name,) in store.db.execute("SELECT name FROM buckets")}
 
-    until(lambda: "address:address:0" not in names(), "the sweep's delete")
-    assert {"client:branch-app", "address:recent", "address:address:61", "address:address:62"} <= names()
-    assert len(names()) < 20
-    assert set(limit._leased) == {"recent", "address:62"}  # only they hold tokens still good
+    for i in range(100):
+        clock[0] += 0.5
+        clock[1] += 0.5
+        assert limit.allow(f"address:{i}") == 0.0
+    assert len(limit._leased) < 64 and len(names()) == 101  # memory swept; no delete due yet since the first
+    clock[0] += 11  # a minute since the first delete (at the first request); the first buckets long full again
+    clock[1] += 11
+    assert limit.allow("recent") == 0.0
+    until(lambda: "address:address:0" not in names(), "the delete")
+    kept = names()
+    assert {"client:branch-app", "address:recent"} <= kept and len(kept) < 20, kept
+    store.close()
+
+
+def test_a_shared_limit_deletes_its_full_buckets_whatever_the_database_s_collation(
+        postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that sorts by language (ICU, en-US) orders ``:`` after ``;``: the delete matches the limit's
+    buckets by prefix, not by a range of names."""
+    import psycopg
+
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "icu_limits" WITH (FORCE)')
+        conn.execute("CREATE DATABASE icu_limits TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+                     "LOCALE 'C'")
+    clock = [time.time(), time.monotonic()]
+    monkeypatch.setattr(auth, "time", SimpleNamespace(time=lambda: clock[0], monotonic=lambda: clock[1]))
+    store = Store(postgres.url("icu_limits"), BUCKETS, kind="rate limits", exclusive=False, durable=False)
+    limit = SharedRateLimit(store, 60, "address")
+    assert limit.allow("198.51.100.7") == 0.0
+    clock[0] += 61
+    clock[1] += 61
+    assert limit.allow("203.0.113.9") == 0.0
+
+    def names() -> set[str]:
+        with store.lock:
+            return {name for (name,) in store.db.execute("SELECT name FROM buckets")}
+
+    until(lambda: names() == {"address:203.0.113.9"}, "the delete")
     store.close()
 
 

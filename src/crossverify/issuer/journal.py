@@ -108,10 +108,11 @@ INSERT INTO revocations (issuer_id, target, batch_root, scope, reason)
 CREATE INDEX documents_by_batch ON documents (batch_id, leaf_index);
 CREATE INDEX documents_unbatched ON documents (issuer_id, id) WHERE batch_id IS NULL;
 CREATE INDEX documents_superseded ON documents (issuer_id, id) WHERE superseded_by IS NOT NULL AND revoked = 0;
-DROP INDEX pending;
 CREATE INDEX batches_by_state ON batches (issuer_id, state, id);
 ALTER TABLE batches ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
 UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id);
+-- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
+DROP INDEX pending;
 """)
 
 

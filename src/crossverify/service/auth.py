@@ -133,6 +133,8 @@ class SharedRateLimit(RateLimit):
         self._leased: dict[str, tuple[int, float]] = {}
         #: Clients whose next lease is being taken ahead (:meth:`refill`).
         self._refilling: set[str] = set()
+        #: When (monotonic) this replica next deletes the limit's full buckets (:meth:`_forget_full`).
+        self._forget_due = 0.0
 
     def spend_leased(self, client: str) -> bool:
         """Spend a token this replica holds for ``client`` already, if it has one (no round trip)."""
@@ -172,29 +174,28 @@ class SharedRateLimit(RateLimit):
             self._refilling.discard(client)
 
     def _hold(self, client: str, taken: int) -> None:
-        """Add ``taken`` tokens to those held for ``client``, all of them good for a second from now. Held tokens
-        past their second are forgotten in sweeps, and each sweep also deletes this limit's shared buckets that
-        are full again, in a thread."""
+        """Add ``taken`` tokens to those held for ``client``, all of them good for a second from now (held tokens
+        past their second are forgotten in sweeps)."""
         if not taken:
             return
         with self._lock:
             left, until = self._leased.get(client, (0, 0.0))
             now = time.monotonic()
             self._leased[client] = ((left if now < until else 0) + taken, now + _LEASE_SECONDS)
-            if len(self._leased) < self._sweep_at:
-                return
-            self._leased = {c: held for c, held in self._leased.items() if now < held[1]}
-            self._sweep_at = max(SWEEP_AT, 2 * len(self._leased))
-        threading.Thread(target=self._forget_full, name="rate limit sweep", daemon=True).start()
+            if len(self._leased) >= self._sweep_at:
+                self._leased = {c: held for c, held in self._leased.items() if now < held[1]}
+                self._sweep_at = max(SWEEP_AT, 2 * len(self._leased))
 
     def _forget_full(self) -> None:
         """Delete this limit's shared buckets that no request took from for as long as a whole burst takes to
-        refill: full again, as a new one starts (the table holds recent clients, not every one that ever called)."""
+        refill: full again, as a new one starts (the table holds recent clients, not every one that ever called).
+        The scope is matched by prefix, not by a range of names: a database's collation may order ``:`` and
+        ``;`` otherwise."""
         try:
             with self.store.transaction() as db:
-                db.execute("DELETE FROM buckets WHERE name >= ? AND name < ? AND at < ?",
-                           (f"{self.scope}:", f"{self.scope};", time.time() - self.burst / self.rate))
-        except Exception as exc:  # in a thread nobody awaits: the next sweep tries again
+                db.execute("DELETE FROM buckets WHERE substr(name, 1, ?) = ? AND at < ?",
+                           (len(self.scope) + 1, f"{self.scope}:", time.time() - self.burst / self.rate))
+        except Exception as exc:  # in a thread nobody awaits: the next one tries again
             log.warning("a rate limit's full buckets could not be deleted",
                         extra={"error": f"{type(exc).__name__}: {exc}"})
 
@@ -208,13 +209,23 @@ class SharedRateLimit(RateLimit):
         return 0.0
 
     def _taken(self, client: str) -> tuple[float, int]:
-        """A lease taken from ``client``'s shared bucket: the tokens left in it, and how many were taken."""
+        """A lease taken from ``client``'s shared bucket: the tokens left in it, and how many were taken. Once a
+        minute at most, this replica then deletes the limit's full buckets, in a thread."""
         refill = (self.rate, self.burst, self.burst, self.rate) * 5
         with self.store.lock:
             tokens, taken = self.store.db.execute(self._take, (f"{self.scope}:{client}", self.burst - self.lease,
                                                                time.time(), *refill)).fetchone()
+        with self._lock:
+            now = time.monotonic()
+            forget = now >= self._forget_due
+            if forget:
+                self._forget_due = now + _FORGET_SECONDS
+        if forget:
+            threading.Thread(target=self._forget_full, name="rate limit sweep", daemon=True).start()
         return tokens, taken
 
 
 #: How long a replica may hold tokens it took from a shared bucket and has not spent.
 _LEASE_SECONDS = 1.0
+#: How often at most a replica deletes a shared limit's full buckets.
+_FORGET_SECONDS = 60.0

@@ -108,8 +108,8 @@ class Context:
             def outbox_round() -> object:
                 if answers is not None:
                     answers.recover()  # receipts of answers kept just before a crash
-                if challenges is not None:
-                    challenges.purge(int(time.time()))  # challenges long expired, their codes and answers
+                if challenges is not None:  # challenges long expired, their codes and answers
+                    _housekeeping("challenge purge", lambda: challenges.purge(int(time.time())))
                 return outbox.flush(session.circulation, session.sender)
 
             self.workers["outbox"] = Periodic("outbox", outbox_round, self.send_lock, 1.0, RECEIPT_ROUNDS)
@@ -118,7 +118,7 @@ class Context:
 
             def issue_round() -> object:
                 pickups.resume()  # certificates enrolled just before a crash
-                pickups.prune(int(time.time()))  # pickups past keeping, a batch a round
+                _housekeeping("pickup pruning", lambda: pickups.prune(int(time.time())))  # a batch a round
                 return issuer.run(batching.max_batch, batching.max_age)
 
             self.workers["issuer"] = Periodic("issuer", issue_round, self.send_lock, settings.run_every)
@@ -236,6 +236,15 @@ class Context:
 
 
 T = TypeVar("T")
+
+
+def _housekeeping(work: str, step: Callable[[], object]) -> None:
+    """Run ``step``, tidying that a round does before its real work, without letting its failure stop that work
+    (or pass for another replica's lock): logged, tried again next round."""
+    try:
+        step()
+    except Exception as exc:
+        log.warning("housekeeping failed", extra={"work": work, "error": f"{type(exc).__name__}: {exc}"})
 
 
 async def off_the_loop(step: Callable[..., T], *args: Any) -> T:

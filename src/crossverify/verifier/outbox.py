@@ -110,8 +110,9 @@ ALTER TABLE sealed_receipts ADD COLUMN succeeded INTEGER NOT NULL DEFAULT 0;
 -- unsettled ones and the newest final one by their finality (the index before served neither: scans that grew
 -- with the outbox's history, every round).
 CREATE INDEX sealed_receipts_by_tx ON sealed_receipts (tx_hash);
-DROP INDEX sealed_receipts_unsettled;
 CREATE INDEX sealed_receipts_by_finality ON sealed_receipts (final, succeeded, block);
+-- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
+DROP INDEX sealed_receipts_unsettled;
 """)
 
 
