@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +22,10 @@ from ..conftest import Consortium
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), env={"CROSSVERIFY_PASSWORD": None})
+    # `serve --workers` hands its workers the configuration through the environment: restored here, so that no
+    # `crossverify serve` this test process starts later (the replicas of tests/node) inherits it.
+    with mock.patch.dict(os.environ):
+        result = CliRunner().invoke(main, list(args), env={"CROSSVERIFY_PASSWORD": None})
     return result.exit_code, result.output
 
 
