@@ -464,13 +464,12 @@ def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Conso
                 sock.sendall(request(f"?purpose=ACCTOPEN&case=C-{i}", genuine))
             answers = [json.loads(read(sock, 1, normalised=False)[0].partition(b"\r\n\r\n")[2]) for sock in socks]
         assert all(a["valid"] and a["receipt"]["state"] == "queued" for a in answers), answers
-        # One transaction per batch at most (the two batches' answers may reach the loop together: then one); when
-        # it failed, one for each of its requests, by the app.
+        # One transaction per batch at most: the first request's (one receipt) and the others' (five), in either
+        # order on a busy machine, or both together (six) when their answers reach the loop together; when the
+        # batch's transaction failed, one for each of its requests, by the app.
         together = [n for n in sizes if n > 1]
-        assert len(together) == 1 and not faults
-        batched = sizes[:sizes.index(together[0]) + 1]
-        assert sum(batched) == clients and len(batched) <= 2
-        assert sizes[len(batched):] == [1] * (together[0] if locked else 0)
+        assert len(together) == 1 and not faults and together[0] in (clients - 1, clients), sizes
+        assert sizes.count(1) == clients - together[0] + (together[0] if locked else 0), sizes
         stored = dict(outbox.store.db.execute("SELECT reference, commitment FROM sealed_receipts").fetchall())
         assert {case: "0x" + bytes(c).hex() for case, c in stored.items()} == \
             {f"C-{i}": a["receipt"]["commitment"] for i, a in enumerate(answers)}
