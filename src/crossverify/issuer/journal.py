@@ -336,7 +336,7 @@ class Journal:
         """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``."""
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
-            "tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, documents FROM batches "
+            f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS} FROM batches "
             f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) AND id > ? "
             f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
             (issuer_id, *states, after, *(() if limit is None else (limit,)))).fetchall()
@@ -347,10 +347,16 @@ class Journal:
         """How many documents are pending and in each batch state."""
         out = {"pending": self._db.execute("SELECT COUNT(*) FROM documents WHERE issuer_id = ? AND batch_id IS NULL",
                                            (issuer_id,)).fetchone()[0]}
-        for state, count in self._db.execute("SELECT state, SUM(documents) FROM batches WHERE issuer_id = ? "
+        for state, count in self._db.execute(f"SELECT state, SUM({_DOCUMENTS}) FROM batches WHERE issuer_id = ? "
                                              "GROUP BY state", (issuer_id,)):
             out[state] = int(count)
         return out
+
+
+#: A batch's documents: as counted when it was sealed, or counted now for one sealed without the count (0: by a
+#: replica still running the version before, during a rolling upgrade on PostgreSQL).
+_DOCUMENTS = ("(CASE WHEN documents > 0 THEN documents ELSE (SELECT COUNT(*) FROM documents d "
+              "WHERE d.batch_id = batches.id) END)")
 
 
 def _content(document: dict[str, object]) -> object:

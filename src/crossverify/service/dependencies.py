@@ -117,7 +117,7 @@ class Context:
             batching = session.config.issuer
 
             def issue_round() -> object:
-                pickups.resume()  # certificates enrolled just before a crash
+                _housekeeping("pickup recovery", pickups.resume)  # certificates enrolled just before a crash
                 _housekeeping("pickup pruning", lambda: pickups.prune(int(time.time())))  # a batch a round
                 return issuer.run(batching.max_batch, batching.max_age)
 
@@ -239,8 +239,8 @@ T = TypeVar("T")
 
 
 def _housekeeping(work: str, step: Callable[[], object]) -> None:
-    """Run ``step``, tidying that a round does before its real work, without letting its failure stop that work
-    (or pass for another replica's lock): logged, tried again next round."""
+    """Run ``step``, upkeep that a round does before its real work (recovery, tidying), without letting its failure
+    stop that work (or pass for another replica's lock): logged, tried again next round."""
     try:
         step()
     except Exception as exc:
