@@ -122,6 +122,21 @@ def test_a_round_does_the_same_work_however_many_documents_were_issued_before(co
     assert large < small * 1.2, (small, large)
 
 
+def test_a_round_does_the_same_work_however_many_batches_expired_before(consortium: Consortium,
+                                                                      tmp_path: Path) -> None:
+    """A round checks that the unexpired anchors are still on chain, found by expiry: beside 2,000 batches expired
+    long ago as many SQLite steps as beside 20 (it used to read every anchored batch ever, then drop the expired)."""
+    def round_steps(batches: int) -> int:
+        (tmp_path / str(batches)).mkdir()
+        issuer = client(consortium, tmp_path / str(batches))
+        write_history(issuer.journal, 1, batches)
+        issuer.issue(deposit_certificates(consortium, 3))
+        return steps(issuer.journal, issuer.run)
+
+    small, large = round_steps(20), round_steps(2_000)
+    assert large < small * 1.2, (small, large)
+
+
 def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hold(tmp_path: Path) -> None:
     """GET /v1/batches reads a page of batches, each with the document count kept when it was sealed, and counts
     from the batches: beside 20 batches of 1,000 documents as many SQLite steps as beside 20 of one."""

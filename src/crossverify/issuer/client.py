@@ -330,8 +330,7 @@ class IssuerClient:
         found out, which the registry lets this issuer's genuine anchor replace. Returns how many went back."""
         now = chain_time(self.registry.w3)
         # An expired batch fails verification anyway, and the registry would refuse to anchor it again.
-        held = [b for b in self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED)
-                if b.not_after > now]
+        held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED, live_at=now)
         if not held:
             return 0
         issuer = issuer_id_code(self.issuer_id)

@@ -104,11 +104,13 @@ INSERT INTO revocations (issuer_id, target, batch_root, scope, reason)
 """, """
 -- A round and GET /v1/batches read what they need, not every document ever issued: each batch keeps its document
 -- count from sealing, documents are found by batch, the unbatched and the superseded ones still to revoke by their
--- own partial indexes, and batches by state (the index "pending" served none of these without a scan).
+-- own partial indexes, and batches by state, the unexpired ones by expiry (the index "pending" served none of
+-- these without a scan).
 CREATE INDEX documents_by_batch ON documents (batch_id, leaf_index);
 CREATE INDEX documents_unbatched ON documents (issuer_id, id) WHERE batch_id IS NULL;
 CREATE INDEX documents_superseded ON documents (issuer_id, id) WHERE superseded_by IS NOT NULL AND revoked = 0;
 CREATE INDEX batches_by_state ON batches (issuer_id, state, id);
+CREATE INDEX batches_by_expiry ON batches (issuer_id, state, not_after);
 ALTER TABLE batches ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
 UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id);
 -- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
@@ -331,15 +333,18 @@ class Journal:
         with self.transaction() as db:
             db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*values, batch_id))
 
-    def batches(self, issuer_id: str, *states: BatchState, after: int = 0, limit: int | None = None
-                ) -> list[BatchRecord]:
-        """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``."""
+    def batches(self, issuer_id: str, *states: BatchState, after: int = 0, limit: int | None = None,
+                live_at: int | None = None) -> list[BatchRecord]:
+        """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``;
+        only those not expired at ``live_at`` (a time), found by expiry: not every batch of the years before."""
+        live = "" if live_at is None else " AND not_after > ?"
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
             f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS} FROM batches "
-            f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}) AND id > ? "
+            f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}){live} AND id > ? "
             f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
-            (issuer_id, *states, after, *(() if limit is None else (limit,)))).fetchall()
+            (issuer_id, *states, *(() if live_at is None else (live_at,)), after,
+             *(() if limit is None else (limit,)))).fetchall()
         return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])
                 for r in rows]
 
