@@ -109,7 +109,8 @@ def test_the_issuers_round_prunes_a_pickup_past_keeping(consortium: Consortium,
     with pickups.store.transaction() as db:  # its code expired unused longer ago than pickups are kept
         db.execute("UPDATE pickups SET expires_at = ? WHERE reference = 'DEP-OLD'", (int(time.time()) - KEEP_AFTER,))
     issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
-    assert issuer_api.get("/v1/pickups/DEP-OLD").status_code == 404
+    gone = issuer_api.get("/v1/pickups/DEP-OLD")
+    assert gone.status_code == 404 and "deleted 30 days after its code expired" in gone.json()["detail"]
     assert issuer_api.get("/v1/pickups/DEP-NEW").json() == {"reference": "DEP-NEW", "state": "offered"}
 
 

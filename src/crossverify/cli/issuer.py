@@ -17,7 +17,7 @@ from ..format.encoding import from_hex, to_hex
 from ..format.metadata import TypeDisplay, read_metadata
 from ..issuer.client import export_bundles, journal_certificates, register_metadata
 from ..issuer.inputs import read_certificates
-from ..issuer.pickup import DEFAULT_CODE_TTL
+from ..issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
 from ._shell import App, BadInput, command
 
 
@@ -111,7 +111,7 @@ def pickup_status(app: App, reference: str) -> None:
     """Where the pickup of REFERENCE stands: offered, locked, enrolled or journalled."""
     state = app.session.pickups_read_only.state(reference)
     if state is None:
-        raise BadInput(f"no pickup was offered for {reference}")
+        raise BadInput(f"no pickup is kept for {reference}: {NOT_KEPT}")
     app.emit({"reference": reference, "state": state}, f"{reference}: {state}")
 
 

@@ -81,6 +81,9 @@ COLLECT_TTL = 7 * 86400
 #: How long a pickup is kept once its code expired unused or its collection window closed (a late resident is
 #: still told so), before :meth:`PickupDesk.prune` deletes it and its handle may serve a new offer.
 KEEP_AFTER = 30 * 86400
+#: Why no pickup is found for a reference, as the issuer's API and command tell it.
+NOT_KEPT = (f"none was offered, or it was deleted {KEEP_AFTER // 86400} days after its code expired unused or its "
+            "collection window closed")
 #: Pickups :meth:`PickupDesk.prune` deletes at most per call.
 PRUNE_BATCH = 500
 #: Handles :meth:`PickupDesk.offer` draws before it gives up (one is free unless nearly all are taken).

@@ -16,7 +16,7 @@ from ...idempotency import Answers
 from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
 from ...issuer.journal import BatchState
-from ...issuer.pickup import DEFAULT_CODE_TTL
+from ...issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
 from ..dependencies import Context, Issuer
 from ..idempotency import at_most_once, idempotent
 from ..pagination import Cursor, Limit, next_page, position
@@ -163,7 +163,7 @@ def router(ctx: Context) -> APIRouter:
         assert pickups is not None
         state = pickups.state(reference)
         if state is None:
-            raise Problem(NOT_FOUND, "no pickup was offered for that reference")
+            raise Problem(NOT_FOUND, f"no pickup is kept for that reference: {NOT_KEPT}")
         found = session.journal.find(session.issuer_id, reference=reference)
         batch = found.batch_state.value if found and found.batch_state else None
         return {"reference": reference, "state": batch if state == "journalled" and batch else state}
