@@ -20,6 +20,7 @@ from crossverify.store import Store
 
 from ..conftest import Consortium, admit_issuer, deposit_certificates, labelled_test_key
 from ..postgres import Locate
+from ..sqlite_steps import counted
 
 
 class Crash(Exception):
@@ -63,18 +64,7 @@ def write_history(journal: Journal, per_batch: int, batches: int = 20) -> None:
 
 def steps(journal: Journal, work: Callable[[], object]) -> int:
     """How many times SQLite's virtual machine ran 10 instructions on the journal's connection during ``work``."""
-    counted = [0]
-
-    def step() -> int:
-        counted[0] += 1
-        return 0
-
-    journal.store.db.set_progress_handler(step, 10)
-    try:
-        work()
-    finally:
-        journal.store.db.set_progress_handler(None, 10)
-    return counted[0]
+    return counted(journal.store.db, work)[1]
 
 
 NewRoots = Callable[[], list[bytes]]
@@ -114,9 +104,9 @@ def test_a_round_does_the_same_work_however_many_documents_were_issued_before(co
         issuer = client(consortium, tmp_path / str(per_batch))
         write_history(issuer.journal, per_batch)
         issuer.issue(deposit_certificates(consortium, 3))
-        counted = steps(issuer.journal, issuer.run)
+        taken = steps(issuer.journal, issuer.run)
         assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 20 * per_batch + 3}
-        return counted
+        return taken
 
     small, large = round_steps(1), round_steps(1000)
     assert large < small * 1.2, (small, large)
@@ -143,11 +133,11 @@ def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hol
     def page_steps(per_batch: int) -> int:
         journal = Journal(tmp_path / f"journal-{per_batch}.sqlite")
         write_history(journal, per_batch)
-        counted = steps(journal, lambda: (journal.batches("BNUMMOMX", *BatchState, limit=101),
+        taken = steps(journal, lambda: (journal.batches("BNUMMOMX", *BatchState, limit=101),
                                           journal.counts("BNUMMOMX")))
         assert [b.documents for b in journal.batches("BNUMMOMX", *BatchState, limit=101)] == [per_batch] * 20
         assert journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 20 * per_batch}
-        return counted
+        return taken
 
     small, large = page_steps(1), page_steps(1000)
     assert large < small * 1.2, (small, large)

@@ -34,6 +34,7 @@ from crossverify.verifier.client import VerifierClient
 
 from ..conftest import Consortium
 from ..postgres import Locate
+from ..sqlite_steps import counted
 
 NOW = 1_790_000_000
 ITEM = {"reference": "DEP-P1", "docType": "DEPCERT", "notAfter": NOW + 86400 * 365,
@@ -181,16 +182,9 @@ def test_a_round_reads_only_the_pickups_it_acts_on(tmp_path: Path) -> None:
                            "VALUES (?, 'BNUMMOMX', ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(f"H{i}", f"OLD-{i}", b"c", b"h", NOW - 86400, NOW + 86400, None if i % 2 else NOW - 3600,
                              None if i % 2 else os.urandom(32), 1 - i % 2) for i in range(history)])
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        pickups.store.db.set_progress_handler(step, 10)
-        assert (pickups.resume(), pickups.prune(NOW)) == ([], 0)
-        pickups.store.db.set_progress_handler(None, 10)
-        return counted[0]
+        found, steps_taken = counted(pickups.store.db, lambda: (pickups.resume(), pickups.prune(NOW)))
+        assert found == ([], 0)
+        return steps_taken
 
     small, large = round_steps(10), round_steps(20_000)
     assert large < small * 1.2, (small, large)

@@ -27,6 +27,7 @@ from crossverify.store import Store
 
 from ..conftest import Consortium
 from ..postgres import Locate, empty
+from ..sqlite_steps import counted
 
 
 def activity(c: Consortium, n: int, tag: str) -> list[bytes]:
@@ -192,18 +193,10 @@ def test_a_sync_with_nothing_new_does_the_same_work_however_many_blocks_the_inde
         with reader.store.transaction() as db:  # every older block's hash, as an index a year old holds them
             db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?) ON CONFLICT (number) DO NOTHING",
                            [(n, os.urandom(32)) for n in range(history)])
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        reader.store.db.set_progress_handler(step, 10)  # called every 10 instructions of SQLite's virtual machine
-        report = reader.sync()
-        reader.store.db.set_progress_handler(None, 10)
+        report, steps_taken = counted(reader.store.db, reader.sync)
         assert (report.events, report.rewound) == (0, 0)
         reader.close()
-        return counted[0]
+        return steps_taken
 
     alone, beside_history = steps(0), steps(2000)
     assert beside_history < alone * 1.2, (alone, beside_history)

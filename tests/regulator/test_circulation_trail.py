@@ -39,6 +39,7 @@ from crossverify.sealing import (
 
 from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled_test_key
 from ..postgres import Locate
+from ..sqlite_steps import counted
 
 DIGEST = Web3.keccak(text="Alice's deposit certificate")
 ROOT = Web3.keccak(text="the batch it was anchored in")
@@ -347,18 +348,9 @@ def test_an_audit_round_does_the_same_work_however_long_the_history_beside_it(
     answer(c, dispute_id, dispute, reply, DisputeStatus.CONFIRMED_GENUINE, c.signing_key)
 
     def steps(opened: CirculationTrail) -> int:
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        db = opened.reader.store.db
-        db.set_progress_handler(step, 10)  # called every 10 instructions of SQLite's virtual machine
-        _, report = opened.sync()
-        db.set_progress_handler(None, 10)
+        (_, report), steps_taken = counted(opened.reader.store.db, opened.sync)
         assert (report.receipts, report.disputes, report.unreadable) == (2, 1, 0)
-        return counted[0]
+        return steps_taken
 
     small, large = steps(alone), steps(beside)
     assert large < small * 1.2, (small, large)

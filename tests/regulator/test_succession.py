@@ -20,6 +20,7 @@ from ..conftest import Consortium, deposit_certificates
 from ..issuer.test_issuance import client
 from ..issuer.test_succession import moved, successor
 from ..postgres import Locate, empty
+from ..sqlite_steps import counted
 
 
 def test_the_index_follows_a_recorded_successor_and_counts_each_batch_once(consortium: Consortium,
@@ -131,18 +132,10 @@ def test_the_registries_are_counted_through_what_moved_alone(consortium: Consort
             db.executemany("INSERT INTO revocations (block_number, block_time, issuer_id, scope, target, reason, "
                            "signing_key, documents, counted, restored) VALUES (?, 0, 'BNUMMOMX', 'document', ?, "
                            "'withdrawn', '', 1, 1, ?)", [(i, os.urandom(32), int(i < 2)) for i in range(2 + history)])
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        reader.store.db.set_progress_handler(step, 10)  # called every 10 instructions of SQLite's virtual machine
-        [registry] = Supervision(reader).registries()
-        reader.store.db.set_progress_handler(None, 10)
+        [registry], steps_taken = counted(reader.store.db, Supervision(reader).registries)
         assert (registry["reanchoredBatches"], registry["restoredRevocations"]) == (3, 2)
         reader.close()
-        return counted[0]
+        return steps_taken
 
     alone, beside_history = steps(0), steps(20_000)
     assert beside_history < alone * 1.2, (alone, beside_history)

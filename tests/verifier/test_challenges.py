@@ -14,6 +14,7 @@ from crossverify.errors import ChallengeError
 from crossverify.verifier.challenges import ANSWERS_KEPT, MAX_CHALLENGE_TTL, ChallengeStore, Consumed
 
 from ..postgres import Locate
+from ..sqlite_steps import counted
 
 NOW = 1_790_000_000
 BANK = "ICBKCNBJGDG"
@@ -115,17 +116,10 @@ def test_the_outbox_round_s_reads_do_the_same_work_beside_a_long_history(tmp_pat
             db.executemany("INSERT INTO challenge_codes (code_hash, nonce) VALUES (?, ?)",
                            [(os.urandom(32), n) for n in nonces])
         store.hand_over(store.issue("ACCTOPEN", NOW - ANSWERS_KEPT - 120, ttl=60))
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        store.store.db.set_progress_handler(step, 10)
-        assert store.purge(NOW + 1) == 1 and store.unqueued_receipts() == []
-        store.store.db.set_progress_handler(None, 10)
+        found, steps_taken = counted(store.store.db, lambda: (store.purge(NOW + 1), store.unqueued_receipts()))
+        assert found == (1, [])
         store.close()
-        return counted[0]
+        return steps_taken
 
     alone, beside_history = steps(0), steps(20_000)
     assert beside_history < alone * 1.2 + 10, (alone, beside_history)

@@ -20,6 +20,7 @@ from crossverify.verifier.outbox import FAULT_POINTS, FlushReport, ReceiptOutbox
 from ..conftest import Consortium
 from ..issuer.test_succession import successor
 from ..postgres import Locate
+from ..sqlite_steps import counted
 from .test_verifier import issued  # noqa: F401 - the fixture
 
 
@@ -203,17 +204,9 @@ def test_a_flush_does_the_same_work_however_many_receipts_were_recorded_before(
                            "state, tx_hash, block, block_hash, final) VALUES (?, ?, ?, 'ACCTOPEN', '', 'recorded', ?, "
                            "?, ?, 1)", [(os.urandom(32), b"\x04", os.urandom(32), os.urandom(32), i * block // history,
                                          os.urandom(32)) for i in range(history)])
-        counted = [0]
-
-        def step() -> int:
-            counted[0] += 1
-            return 0
-
-        store.db.set_progress_handler(step, 10)  # called every 10 instructions of SQLite's virtual machine
-        report = client.record(reports[2:], "ACCTOPEN")
-        store.db.set_progress_handler(None, 10)
+        report, steps_taken = counted(store.db, lambda: client.record(reports[2:], "ACCTOPEN"))
         assert (report.recorded, report.transactions) == (len(reports) - 2, 1)
-        return counted[0]
+        return steps_taken
 
     alone, beside_history = steps(0), steps(20_000)
     assert beside_history < alone * 1.2, (alone, beside_history)
