@@ -20,12 +20,12 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from crossverify.bench._clock import supervised
 from crossverify.chain.connection import connect
 from crossverify.service.auth import new_key
 
 from ..conftest import deposit_certificates
 from ..postgres import empty
-from ..processes import children
 from .conftest import free_port
 from .test_flow import Net, _Clock
 
@@ -57,7 +57,7 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         f'[service]\nrequests_per_minute = {PER_MINUTE}\nrun_every = 1.0\nrate_limits = "limits.sqlite"\n'
         f'[service.api_keys]\nclerk = "bank {clerk_digest}"\nprobe = "bank {probe_digest}"\n')
     with _two_workers(config, _answers) as (server, port):
-        workers = children(server.pid)
+        workers = supervised(server.pid)
 
         # Every bundle asked for twice under the same case, on new connections from 4 threads (12 requests: the
         # clerk's burst).
@@ -88,7 +88,7 @@ def test_two_workers_serve_one_bank(node_url: str, dev_accounts: list[LocalAccou
         elapsed = time.monotonic() - started
         assert statuses.count(429) > 0, (statuses.count(200), elapsed)
         assert statuses.count(200) <= PER_MINUTE / 10 + PER_MINUTE / 60 * elapsed + 1
-        assert set(children(server.pid)) == set(workers)  # neither worker died meanwhile
+        assert set(supervised(server.pid)) == set(workers)  # neither worker died meanwhile
 
 
 def test_a_console_session_holds_at_both_workers_of_a_regulator(node_url: str, dev_accounts: list[LocalAccount],
@@ -133,7 +133,7 @@ def _two_workers(config: Path, up: Callable[[int], bool]) -> Iterator[tuple[subp
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while len(children(server.pid)) < 2 or not up(port):
+        while len(supervised(server.pid)) < 2 or not up(port):
             assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
             time.sleep(0.5)
         yield server, port

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
+from crossverify.bench._clock import supervised
 from crossverify.errors import ConfigError
 from crossverify.service.supervisor import supervise
-
-from ..processes import children
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.service.test_supervisor:pid_app"
@@ -99,7 +98,7 @@ def _free_port() -> int:
 def _serving(process: subprocess.Popen[bytes], port: int) -> bool:
     """Whether both workers of ``process`` answer."""
     try:
-        return len(children(process.pid)) == 2 and set(_served(port, 16)) == children(process.pid)
+        return len(supervised(process.pid)) == 2 and set(_served(port, 16)) == supervised(process.pid)
     except OSError:
         return False
 
@@ -144,18 +143,18 @@ def test_connections_opened_at_once_spread_across_the_workers(started: Started) 
     hash: 32 ± 4 each; one socket shared by both gave one worker 92% of them)."""
     process, port = started()
     served = _served(port, 64)
-    assert set(served) == children(process.pid)
+    assert set(served) == supervised(process.pid)
     assert min(served.values()) >= 16, served
 
 
 def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(started: Started) -> None:
     process, port = started("PAUSE=0.1")
-    workers = children(process.pid)
+    workers = supervised(process.pid)
     os.kill(min(workers), signal.SIGKILL)
-    _until(lambda: len(children(process.pid)) == 2 and min(workers) not in children(process.pid),
+    _until(lambda: len(supervised(process.pid)) == 2 and min(workers) not in supervised(process.pid),
            "the dead worker was not replaced")
-    _until(lambda: set(_served(port, 16)) == children(process.pid), "the new worker does not serve")
-    now = children(process.pid)
+    _until(lambda: set(_served(port, 16)) == supervised(process.pid), "the new worker does not serve")
+    now = supervised(process.pid)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0
     assert not any(_alive(pid) for pid in now)
@@ -164,7 +163,7 @@ def test_a_worker_that_dies_is_started_again_and_sigterm_stops_all(started: Star
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
 def test_a_hangup_stops_the_workers_too(started: Started, sig: signal.Signals) -> None:
     process, _ = started()
-    workers = children(process.pid)
+    workers = supervised(process.pid)
     process.send_signal(sig)
     assert process.wait(timeout=60) == 0
     assert not any(_alive(pid) for pid in workers)
@@ -174,10 +173,10 @@ def test_a_worker_that_stops_serving_is_replaced(started: Started) -> None:
     """Stopped (SIGSTOP: its event loop as blocked), it leaves its share of new connections unanswered: it is
     killed and started again once silent for the supervisor's ``SILENT`` seconds."""
     process, port = started("SILENT=2", "PAUSE=0.1")
-    stuck = min(children(process.pid))
+    stuck = min(supervised(process.pid))
     os.kill(stuck, signal.SIGSTOP)
-    _until(lambda: not _alive(stuck) and len(children(process.pid)) == 2, "the silent worker was not replaced")
-    _until(lambda: set(_served(port, 16)) == children(process.pid), "the new worker does not serve")
+    _until(lambda: not _alive(stuck) and len(supervised(process.pid)) == 2, "the silent worker was not replaced")
+    _until(lambda: set(_served(port, 16)) == supervised(process.pid), "the new worker does not serve")
 
 
 @pytest.mark.parametrize(("app", "said"), [
@@ -190,12 +189,12 @@ def test_workers_that_cannot_start_stop_the_supervisor(started: Started, app: st
     process, _ = started("PAUSE=0.1", app=f"tests.service.test_supervisor:{app}", serving=False)
     assert process.wait(timeout=60) == 1
     assert said in process.stderr.read().decode()  # type: ignore[union-attr]
-    assert not children(process.pid)
+    assert not supervised(process.pid)
 
 
 def test_workers_whose_supervisor_is_gone_end(started: Started) -> None:
     process, _ = started()
-    workers = children(process.pid)
+    workers = supervised(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     _until(lambda: not any(_alive(pid) for pid in workers), "the orphaned workers still serve", 15)
 
@@ -203,7 +202,7 @@ def test_workers_whose_supervisor_is_gone_end(started: Started) -> None:
 def test_a_second_supervisor_is_refused_while_the_first_ones_workers_build(started: Started) -> None:
     """No worker listens yet: the port is held all the same."""
     process, port = started(app="tests.service.test_supervisor:slow_factory", serving=False)
-    _until(lambda: len(children(process.pid)) == 2, "the workers did not start")
+    _until(lambda: len(supervised(process.pid)) == 2, "the workers did not start")
     _refused(started, port)
     _until(lambda: _serving(process, port), "the first supervisor's workers do not serve")
 
@@ -212,7 +211,7 @@ def test_a_pause_of_the_whole_group_kills_no_worker(started: Started) -> None:
     """Stopped together (Ctrl-Z, a container paused) for longer than ``SILENT``: on resuming, the supervisor holds
     the pause against no worker."""
     process, port = started("SILENT=2")
-    workers = children(process.pid)
+    workers = supervised(process.pid)
     for pid in workers:  # the workers stopped first, and the supervisor sees their last beat go by
         os.kill(pid, signal.SIGSTOP)
     time.sleep(1.2)
@@ -222,7 +221,7 @@ def test_a_pause_of_the_whole_group_kills_no_worker(started: Started) -> None:
     time.sleep(0.5)
     os.killpg(process.pid, signal.SIGCONT)
     time.sleep(3)
-    assert children(process.pid) == workers
+    assert supervised(process.pid) == workers
     assert set(_served(port, 16)) == workers
 
 
@@ -250,4 +249,4 @@ def test_the_port_is_the_supervisors_alone(started: Started) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"cannot serve on 127.0.0.1:{port}: Address already in use"):
             supervise(2, "127.0.0.1", port, {"app": APP})
-    assert not [p for p in children(os.getpid()) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert not [p for p in supervised(os.getpid()) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]

@@ -61,6 +61,32 @@ def group_cpu(pid: int | None) -> float:
     return total / _TICK
 
 
+def supervised_cpu(supervisor: int) -> dict[int, float]:
+    """CPU seconds (user and system) used so far by each running worker of ``supervisor`` (``serve --workers``):
+    its children but exited ones and multiprocessing's resource tracker, read from /proc."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the name: state, ppid, ...
+            if int(fields[1]) != supervisor or fields[0] == "Z":
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if b"resource_tracker" in f.read():
+                    continue
+        except OSError:  # it ended meanwhile
+            continue
+        found[int(entry)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return found
+
+
+def supervised(supervisor: int) -> set[int]:
+    """The running workers of ``supervisor`` (:func:`supervised_cpu`)."""
+    return set(supervised_cpu(supervisor))
+
+
 def process_cpu(pid: int) -> float:
     """CPU seconds (user and system, all its threads) used so far by process ``pid``, read from /proc."""
     with open(f"/proc/{pid}/stat") as f:

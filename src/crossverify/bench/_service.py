@@ -34,7 +34,7 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._clock import best, group_cpu, load, machine_cpu, process_cpu
+from ._clock import best, group_cpu, load, machine_cpu, process_cpu, supervised, supervised_cpu
 from ._node import GROUPS, hardhat_node
 from ._sections import Section
 
@@ -236,28 +236,7 @@ def _recorded(outbox: Path, timeout: float = 120.0) -> None:
 def _server_cpu(child: int, supervisor: int | None) -> dict[int, float]:
     """CPU seconds of the server by process: the child serving in process, or each worker under ``supervisor``
     (its own CPU is the supervisor's pings, left out)."""
-    if supervisor is None:
-        return {child: process_cpu(child)}
-    cpu = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == supervisor and not _resource_tracker(int(entry)):
-                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return cpu
-
-
-def _resource_tracker(pid: int) -> bool:
-    """Whether ``pid`` is multiprocessing's resource tracker (a child of the supervisor beside the workers)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"resource_tracker" in f.read()
-    except OSError:
-        return True
+    return {child: process_cpu(child)} if supervisor is None else supervised_cpu(supervisor)
 
 
 def _level(port: int, key: str, bundles: list[bytes], clients: int, query: str = ""
@@ -401,7 +380,7 @@ def _serve_in_workers(config: Config, work: Path, workers: int) -> dict[str, int
 
 def _workers_up(supervisor: int, workers: int) -> bool:
     """Whether the supervisor has its ``workers`` processes (each answers once started)."""
-    return len(_server_cpu(0, supervisor)) >= workers
+    return len(supervised(supervisor)) >= workers
 
 
 if __name__ == "__main__":
