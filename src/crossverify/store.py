@@ -92,6 +92,28 @@ class Connection(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
 
 
+class _Shared:
+    """A SQLite store's one connection, shared by the threads of its process (a service's workers and requests),
+    as :attr:`Store.db` offers it: a statement waits for a transaction another thread holds open, and its rows
+    are read before the store's lock is let go, so that no read sees rows not committed yet, or rolled back, and
+    the connection never closes under one (PostgreSQL's statements outside a transaction are read whole too).
+    Inside :meth:`Store.transaction` the connection itself is used."""
+
+    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.connection, self.lock = connection, lock
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Rows:
+        with self.lock:
+            return _Rows(self.connection.execute(sql, parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> _Rows:
+        with self.lock:
+            return _Rows(self.connection.executemany(sql, parameters))
+
+    def __getattr__(self, name: str) -> Any:  # the connection's other methods (a progress handler, ...)
+        return getattr(self.connection, name)
+
+
 @dataclass(frozen=True, slots=True)
 class PerEngine:
     """A schema step written once per engine (for what the portable subset cannot say)."""
@@ -230,7 +252,7 @@ class Store:
         if read_only and self.path.exists():
             with store_errors(self.path):
                 self._sqlite = self._open_read_only(len(migrations))
-            self.db = self._sqlite
+            self.db = _Shared(self._sqlite, self.lock)
             weakref.finalize(self, _close_quietly, self._sqlite, None)
             return
         with store_errors(self.path):
@@ -246,7 +268,7 @@ class Store:
             except BaseException:
                 self._release()
                 raise
-        self.db = self._sqlite
+        self.db = _Shared(self._sqlite, self.lock)
         # A store dropped without close() still releases its lock and connection when collected.
         weakref.finalize(self, _close_quietly, self._sqlite, self._lock_file)
 
@@ -416,12 +438,13 @@ class Store:
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[Any]:
         """The rows of a large query, read a few thousand at a time instead of all at once (PostgreSQL: a
-        server-side cursor on a connection of its own, so the store's connection stays free meanwhile)."""
+        server-side cursor on a connection of its own, so the store's connection stays free meanwhile; SQLite: the
+        store's connection, not waiting for other threads: for commands, not for a service's threads)."""
         if self.engine == "postgresql":
             yield from self._pg.stream(sql, parameters)
             return
         with store_errors(self.where):
-            yield from self.db.execute(sql, parameters)
+            yield from self._sqlite.execute(sql, parameters)
 
     def ping(self) -> None:
         """Check that the store can be used now (on PostgreSQL: the server answers, connecting again if needed)."""
@@ -774,11 +797,12 @@ class _Session:
 
 
 class _Rows:
-    """A statement's rows, read before its connection goes back to the pool."""
+    """A statement's rows, read while its connection was held (before it goes back to the pool, or to another
+    thread)."""
 
     rowcount: int
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any] | sqlite3.Cursor) -> None:
         self.rowcount = cursor.rowcount
         self.rows = cursor.fetchall() if cursor.description is not None else []
         self._next = 0

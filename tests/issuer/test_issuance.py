@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -309,3 +311,33 @@ def test_signed_revocation_relayed_by_an_operator(consortium: Consortium, tmp_pa
     status = c.registry.document_status(c.issuer_id, bundle.proof.batch_root, bundle.document_digest())
     assert status.document_revocation.reason == RevocationReason.FRAUD
     assert status.document_revocation.signing_key == c.signing_key.address
+
+
+def test_a_journal_read_waits_for_another_threads_write_and_never_sees_it_half_done(tmp_path: Path) -> None:
+    """A service's threads share one SQLite connection: a read that did not wait for a write transaction another
+    thread holds open would see its rows before they are committed, or after they are rolled back."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    inside, release = threading.Event(), threading.Event()
+
+    def written_then_rolled_back() -> None:
+        with contextlib.suppress(Crash), journal.transaction() as db:
+            db.execute("INSERT INTO documents (issuer_id, reference, doc_type, hash_alg, body, digest, added_at) "
+                       "VALUES ('BNUMMOMX', 'D-1', 'DEPCERT', 1, '{}', ?, 0)", (os.urandom(32),))
+            inside.set()
+            release.wait(10)
+            raise Crash("rolled back")
+
+    writer = threading.Thread(target=written_then_rolled_back)
+    writer.start()
+    assert inside.wait(10)
+    seen: list[Any] = []
+    reader = threading.Thread(target=lambda: seen.append((
+        journal.pending("BNUMMOMX"), journal.counts("BNUMMOMX"), journal.find("BNUMMOMX", reference="D-1"))))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive()  # waiting for the write to end
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    assert seen == [([], {"pending": 0}, None)]
+    journal.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -149,6 +150,48 @@ def test_a_second_recorder_waits_for_a_flush_in_progress_as_long_as_for_a_receip
     assert client.record(reports, "ACCTOPEN").recorded == 2  # waited for the holder, then sent
     holder.join()
     other.close()
+
+
+def test_a_flush_reads_no_receipt_another_thread_has_not_committed(
+        consortium: Consortium, issued: list[Bundle], tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bank's service queues receipts on its request threads while its outbox worker flushes, over one SQLite
+    connection: a flush that read a receipt another thread was still queuing, which then rolled back, sealed it
+    with the others, found it gone when it came to journal the transaction, and sent none of them (``StoreLocked``,
+    as if another sender had taken them)."""
+    c = consortium
+    client = bank(c, tmp_path / "outbox.sqlite")
+    outbox = client.outbox
+    assert outbox is not None
+    kept, rolled_back = client.receipts(client.verify_many(issued[:2]), "ACCTOPEN")
+    outbox.enqueue([kept])
+    inside, release = threading.Event(), threading.Event()
+
+    def queued_then_rolled_back() -> None:
+        with contextlib.suppress(Crash), outbox.store.transaction() as db:
+            db.execute("INSERT INTO sealed_receipts (commitment, plaintext, document_digest, purpose, reference, "
+                       "state) VALUES (?, ?, ?, 'ACCTOPEN', '', 'queued')",
+                       (rolled_back.commitment(), rolled_back.plaintext(), rolled_back.document_digest))
+            inside.set()
+            release.wait(10)
+            raise Crash("rolled back")
+
+    writer = threading.Thread(target=queued_then_rolled_back)
+    recheck = outbox._recheck
+
+    def then_queue_meanwhile(contract: object) -> None:  # the flush has begun: the other thread queues now
+        recheck(contract)  # type: ignore[arg-type]
+        if not writer.is_alive() and not inside.is_set():
+            writer.start()
+            assert inside.wait(10)
+            threading.Timer(0.3, release.set).start()
+
+    monkeypatch.setattr(outbox, "_recheck", then_queue_meanwhile)
+    before = len(recorded(c))
+    assert outbox.flush(c.circulation, c.verifier) == FlushReport(0, 1, 1)
+    writer.join(10)
+    assert recorded(c)[before:] == [kept.commitment()]
+    assert outbox.counts() == {"recorded": 1}
 
 
 def test_receipts_queued_before_a_key_change_are_sealed_to_the_new_keys(
