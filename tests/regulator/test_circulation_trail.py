@@ -17,7 +17,7 @@ from web3 import Web3
 from crossverify.chain.records import ProposalKind, RevocationReason, Role
 from crossverify.errors import NoRegulatorKey
 from crossverify.format.encoding import to_hex
-from crossverify.regulator import rollup
+from crossverify.regulator import circulation, rollup
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
@@ -222,6 +222,32 @@ def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, location: Locat
     assert indexed.rewound > 0 and opened.receipts == 1
     assert [r.purpose for r in amcm.circulation(DIGEST).receipts] == ["ACCTOPEN", "KYC"]
     assert audit(amcm).circulation["receipts"] == 2  # type: ignore[index]
+
+
+def test_a_pass_reads_only_the_events_it_opens(consortium: Consortium, location: Locate,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the circulation takes ``EVENTS_PER_PASS`` events a pass: each pass reads those, not every event after
+    the last one opened (PostgreSQL reads a statement's rows whole: catching up read the backlog once a pass)."""
+    c = consortium
+    for _ in range(5):
+        record(c, c.verifier, receipt(secrets.token_bytes(32), "ACCTOPEN"))
+    monkeypatch.setattr(circulation, "EVENTS_PER_PASS", 2)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.reader.sync()
+    db, read = amcm.reader.store.db, []
+    execute = db.execute
+
+    def counting(sql: str, parameters: Any = ()) -> Any:
+        rows = execute(sql, parameters)
+        if "FROM events WHERE (block_number, log_index) >" in sql:
+            rows = rows.fetchall()
+            read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(db, "execute", counting)
+    opened = amcm.open_new()
+    assert opened.receipts >= 5 and max(read) == 2 and read[-1] == 0
+    assert sum(read) == len(list(amcm.reader.events(*circulation.EVENTS)))  # each read once
 
 
 def test_keys_added_later_open_what_did_not_open(consortium: Consortium, location: Locate) -> None:

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
@@ -186,7 +185,7 @@ class CirculationTrail:
         while True:
             last = self._db.execute("SELECT block_number, log_index FROM circulation_read "
                                     "ORDER BY block_number DESC, log_index DESC LIMIT 1").fetchone() or (-1, -1)
-            events = list(islice(self.reader.events_after(last[0], last[1], *EVENTS), EVENTS_PER_PASS))
+            events = list(self.reader.events_after(last[0], last[1], *EVENTS, limit=EVENTS_PER_PASS))
             if not events:
                 return total
             opened = self._open(events)
@@ -282,9 +281,10 @@ class CirculationTrail:
         last = self._db.execute(held + " ORDER BY r.block_number DESC, r.log_index DESC LIMIT 1").fetchone()
         if last is None or (last[2] is not None and bytes(last[1]) == bytes(last[2])):
             return
-        keep = next((number for number, stored, current in self._db.execute(
-            held.replace("SELECT", "SELECT DISTINCT", 1) + " ORDER BY r.block_number DESC")
-            if current is not None and bytes(stored) == bytes(current)), -1)
+        kept = self._db.execute("SELECT r.block_number FROM circulation_read r JOIN blocks b ON b.number = "
+                                "r.block_number AND b.hash = r.block_hash ORDER BY r.block_number DESC LIMIT 1"
+                                ).fetchone()
+        keep = -1 if kept is None else kept[0]
         log.warning("the index rewound: rewinding the circulation trail", extra={"last_block_kept": keep})
         with self.reader.store.transaction() as db:
             since = db.execute("SELECT MIN(block_time) FROM circulation_receipts WHERE block_number > ?",

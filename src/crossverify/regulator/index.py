@@ -489,15 +489,17 @@ class RegulatorReader:
                                       "reader was not given")
             yield block_time, codec.name, codec.unpack(args)
 
-    def events_after(self, block_number: int, log_index: int, *names: str) -> Iterator[IndexedEvent]:
-        """Indexed events named ``names`` after position (``block_number``, ``log_index``), in chain order."""
+    def events_after(self, block_number: int, log_index: int, *names: str, limit: int) -> Iterator[IndexedEvent]:
+        """The first ``limit`` indexed events named ``names`` after position (``block_number``, ``log_index``), in
+        chain order (a statement's rows are read whole: the limit is the query's)."""
         kinds = tuple(n for n, name in self._names.items() if name in names)
         if not kinds:
             return
         query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
                  f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
-                 "ORDER BY block_number, log_index")
-        for number, index, block_time, kind, args in self._db.execute(query, (block_number, log_index, *kinds)):
+                 "ORDER BY block_number, log_index LIMIT ?")
+        for number, index, block_time, kind, args in self._db.execute(query, (block_number, log_index, *kinds,
+                                                                              limit)):
             codec = self._codecs[kind]
             yield IndexedEvent(number, index, block_time, codec.name, codec.unpack(args))
 
