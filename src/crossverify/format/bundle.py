@@ -216,13 +216,10 @@ class Bundle:
         return {
             "version": FORMAT_VERSION,
             "document": self.header.as_json(),
-            "claims": [
-                c.as_json() if isinstance(c, Claim) else {"redacted": to_hex(c.leaf_hash)}
-                for c in self.claims
-            ],
+            "claims": self._compact.as_json(),
             "proof": {
                 "hashAlg": p.hash_alg.label, "index": p.index, "leafCount": p.leaf_count,
-                "path": [to_hex(h) for h in p.path], "batchRoot": to_hex(p.batch_root),
+                "path": ["0x" + h.hex() for h in p.path], "batchRoot": to_hex(p.batch_root),
             },
             "anchor": {"chainId": self.chain_id, "registry": self.registry},
         }

@@ -227,6 +227,13 @@ class Claims(Sequence[Disclosure]):
             return dict(zip(self.names, self.values, strict=True))  # type: ignore[arg-type]
         return {n: v for n, v in zip(self.names, self.values, strict=True) if n is not None}
 
+    def as_json(self) -> list[JSON]:
+        """The claims as a bundle carries them: each disclosed one as :meth:`Claim.as_json` writes it, each redacted
+        one as ``{"redacted": its leaf hash}``; written from the columns, no claim object made."""
+        return [{"redacted": "0x" + salt.hex()} if name is None else {"name": name, "salt": "0x" + salt.hex(),
+                                                                       "value": value}
+                for name, value, salt in zip(self.names, self.values, self.salts, strict=True)]
+
     def leaves(self, hasher: Hasher, redacted: bool = True, *, keep: bool = False) -> Sequence[bytes]:
         """Each claim's leaf: ``H(0x00 || salt || JCS([name, value]))``, or the leaf hash a redacted claim keeps
         (``redacted=False``: the disclosed claims' leaves only). ``keep``: remember them, so that the next call
