@@ -9,7 +9,8 @@ or an index is never silently applied to another network. Engine failures become
 
 *SQLite*: owner-only files (they hold personal data or its traces), one writing process at a time (an exclusive
 lock beside the file, so a second process is told at once instead of racing), an integrity check, the version in
-``PRAGMA user_version``.
+``PRAGMA user_version``; one connection, which the process's threads share: a statement outside a transaction waits
+for the transaction another thread holds open, so that no thread reads what another has not committed.
 
 *PostgreSQL* (a ``postgresql://`` location): each store kind lives in its own schema (``journal``,
 ``receipt_outbox``, ...) of the database the URL names, its version in the schema's ``store_version`` table.
