@@ -8,8 +8,11 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -210,6 +213,45 @@ def test_a_postgresql_store_connects_again_after_the_server_restarts(postgres: P
         with pytest.raises(StoreUnavailable, match="broke while this process ran audit sync"):
             store.db.execute("SELECT 1")
     store.db.execute("SELECT 1")  # the next use connects again
+    empty(postgres_url)
+
+
+def test_a_deadlocks_victim_runs_again_once_the_other_commits(postgres_url: str) -> None:
+    """Two replicas update the same two rows in opposite orders (``Store.transact``): PostgreSQL ends one
+    transaction as a deadlock's victim, rolled back whole; it runs again after the other commits, and both land."""
+    replicas = [Store(postgres_url, SCHEMA, kind="test store") for _ in range(2)]
+    with replicas[0].transaction() as db:
+        first, second = (db.execute("INSERT INTO items (value) VALUES ('') RETURNING id").fetchone()[0]
+                         for _ in range(2))
+    together = threading.Barrier(2, timeout=10)
+    runs: Counter[int] = Counter()
+    failures: list[Exception] = []
+
+    def crosswise(n: int) -> None:
+        rows = (first, second) if n == 0 else (second, first)
+
+        def work(db: Any) -> None:
+            runs[n] += 1
+            db.execute("UPDATE items SET value = value || ? WHERE id = ?", (str(n), rows[0]))
+            if runs[n] == 1:
+                together.wait()  # each holds its first row: the second crosses the other's
+            db.execute("UPDATE items SET value = value || ? WHERE id = ?", (str(n), rows[1]))
+
+        try:
+            replicas[n].transact(work)
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=crosswise, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and sorted(runs.values()) == [1, 2], (failures, runs)
+    values = [v for (v,) in replicas[1].db.execute("SELECT value FROM items WHERE id IN (?, ?)", (first, second))]
+    assert sorted(values) in (["01", "01"], ["10", "10"])  # the survivor's, then the victim's, on both rows
+    for store in replicas:
+        store.close()
     empty(postgres_url)
 
 
