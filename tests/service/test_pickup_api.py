@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from crossverify import Certificate, load_bundle, load_challenge, present
 from crossverify.format.holder import holder_claim, public_jwk
+from crossverify.issuer import pickup
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import KEEP_AFTER, MAX_ATTEMPTS
@@ -112,6 +113,19 @@ def test_the_issuers_round_prunes_a_pickup_past_keeping(consortium: Consortium,
     gone = issuer_api.get("/v1/pickups/DEP-OLD")
     assert gone.status_code == 404 and "deleted 30 days after its code expired" in gone.json()["detail"]
     assert issuer_api.get("/v1/pickups/DEP-NEW").json() == {"reference": "DEP-NEW", "state": "offered"}
+
+
+def test_an_offer_that_finds_no_free_handle_is_refused_without_a_retry_in_seconds(
+        consortium: Consortium, issuer_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Every handle drawn taken is a full store, not a busy one: 503 ``PickupStoreFull``, nothing written, and no
+    ``Retry-After`` of seconds (handles come free as pickups are pruned, 30 days after their codes expire)."""
+    taken = offer(consortium, issuer_api, "DEP-FIRST")["code"][:4]
+    monkeypatch.setattr(pickup, "_new_code", lambda: (taken, f"{taken}-0000-0000-0000"))
+    entry = {"reference": "DEP-FULL", "docType": "DEPCERT", "notAfter": consortium.now() + 86400, "claims": CLAIMS}
+    refused = issuer_api.post("/v1/pickups", json={"certificate": entry})
+    assert refused.status_code == 503 and refused.json()["title"] == "PickupStoreFull"
+    assert "retry-after" not in refused.headers and "been pruned" in refused.json()["detail"]
+    assert issuer_api.get("/v1/pickups/DEP-FULL").status_code == 404
 
 
 def test_the_clerk_hands_the_challenge_over_by_code(bank: TestClient) -> None:  # noqa: F811

@@ -36,6 +36,7 @@ from ..errors import (
     PickupExpired,
     PickupLocked,
     PickupNotReady,
+    PickupStoreFull,
 )
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ OWN: dict[str, ProblemType] = {p.slug: p for p in (
 
 #: Named errors: their status, and the Retry-After (seconds) sent with it, if any. The first match counts.
 STATUS: tuple[tuple[tuple[type[Exception], ...], int, int | None], ...] = (
+    ((PickupStoreFull,), 503, None),  # (no retry in seconds frees a handle: pickups are pruned after 30 days)
     (UNAVAILABLE, 503, RETRY_UNAVAILABLE),
     ((PickupCodeInvalid, PickupCodeUsed, PickupLocked), 403, None),
     ((PickupNotReady,), 409, 2),
