@@ -255,6 +255,28 @@ def test_a_deadlocks_victim_runs_again_once_the_other_commits(postgres_url: str)
     empty(postgres_url)
 
 
+def test_a_closed_store_refuses_every_statement_by_name(location: Locate) -> None:
+    """A thread still at work when its process closes a store (a worker's round at shutdown) is told the store was
+    closed: not that it is damaged (SQLite's closed connection is a DatabaseError), and without a connection
+    opened again behind the close (PostgreSQL's pool and its own connection reconnected quietly)."""
+    store = Store(location("s.sqlite"), SCHEMA, kind="test store")
+    with store.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('kept')")
+    store.close()
+    with pytest.raises(StoreUnavailable, match="was closed"):
+        store.db.execute("SELECT COUNT(*) FROM items")
+    with pytest.raises(StoreUnavailable, match="was closed"), store.transaction() as db:
+        db.execute("INSERT INTO items (value) VALUES ('after')")
+    with pytest.raises(StoreUnavailable, match="was closed"), store.exclusively("audit sync"):
+        pass
+    if store.engine == "postgresql":
+        assert store._pg.conn is None and store._pg._opened == 0  # nothing opened again
+    store.close()  # closing again is harmless
+    again = Store(location("s.sqlite"), SCHEMA, kind="test store")
+    assert again.db.execute("SELECT value FROM items").fetchall() == [("kept",)]
+    again.close()
+
+
 def test_backup_is_a_consistent_owner_only_copy(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.sqlite", SCHEMA, kind="test store")
     with store.transaction() as db:

@@ -100,15 +100,18 @@ class _Shared:
     the connection never closes under one (PostgreSQL's statements outside a transaction are read whole too).
     Inside :meth:`Store.transaction` the connection itself is used."""
 
-    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock) -> None:
-        self.connection, self.lock = connection, lock
+    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock, where: str) -> None:
+        self.connection, self.lock, self.where = connection, lock, where
+        self.closed = False
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Rows:
         with self.lock:
+            _refuse_closed(self.closed, self.where)
             return _Rows(self.connection.execute(sql, parameters))
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> _Rows:
         with self.lock:
+            _refuse_closed(self.closed, self.where)
             return _Rows(self.connection.executemany(sql, parameters))
 
     def __getattr__(self, name: str) -> Any:  # the connection's other methods (a progress handler, ...)
@@ -253,7 +256,7 @@ class Store:
         if read_only and self.path.exists():
             with store_errors(self.path):
                 self._sqlite = self._open_read_only(len(migrations))
-            self.db = _Shared(self._sqlite, self.lock)
+            self.db = self._shared = _Shared(self._sqlite, self.lock, self.where)
             weakref.finalize(self, _close_quietly, self._sqlite, None)
             return
         with store_errors(self.path):
@@ -269,7 +272,7 @@ class Store:
             except BaseException:
                 self._release()
                 raise
-        self.db = _Shared(self._sqlite, self.lock)
+        self.db = self._shared = _Shared(self._sqlite, self.lock, self.where)
         # A store dropped without close() still releases its lock and connection when collected.
         weakref.finalize(self, _close_quietly, self._sqlite, self._lock_file)
 
@@ -373,7 +376,7 @@ class Store:
     def version(self) -> int:
         if self.engine == "postgresql":
             return self._pg.version()
-        return int(self._sqlite.execute("PRAGMA user_version").fetchone()[0])
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -382,8 +385,10 @@ class Store:
             with store_errors(self.where), self._pg.transaction() as db:
                 yield db
             return
-        with self.lock, store_errors(self.where), transaction(self._sqlite) as sqlite_db:
-            yield sqlite_db
+        with self.lock:
+            _refuse_closed(self._shared.closed, self.where)
+            with store_errors(self.where), transaction(self._sqlite) as sqlite_db:
+                yield sqlite_db
 
     def transact(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
         """``work`` in one :meth:`transaction`, run again (``attempts`` times at most) when PostgreSQL ended it as a
@@ -415,6 +420,7 @@ class Store:
                 self._pg.release(task)
             return
         assert self.path is not None
+        _refuse_closed(self._shared.closed, self.where)
         with store_errors(self.path):
             lock = self.path.with_name(f"{self.path.name}.{schema_name(task)}.lock").open("a+")
         try:
@@ -444,6 +450,7 @@ class Store:
         if self.engine == "postgresql":
             yield from self._pg.stream(sql, parameters)
             return
+        _refuse_closed(self._shared.closed, self.where)
         with store_errors(self.where):
             yield from self._sqlite.execute(sql, parameters)
 
@@ -499,6 +506,7 @@ class Store:
         target = Path(target)
         if target.exists():
             raise StoreError(f"{target} exists; not overwriting it")
+        _refuse_closed(self._shared.closed, self.where)
         with store_errors(target):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
@@ -514,6 +522,7 @@ class Store:
             if self.engine == "postgresql":
                 self._pg.close()
                 return
+            self._shared.closed = True
             self._sqlite.close()
             self._release()
 
@@ -522,6 +531,13 @@ def _close_quietly(db: sqlite3.Connection, lock: IO[str] | None) -> None:
     db.close()
     if lock is not None:
         lock.close()
+
+
+def _refuse_closed(closed: bool, where: str) -> None:
+    """A statement on a store its process closed (a worker's round at shutdown) is refused by name: not as a
+    damaged store (SQLite), nor by connecting again (PostgreSQL)."""
+    if closed:
+        raise StoreUnavailable(f"{where} was closed by this process; nothing was done")
 
 
 def _refuse_newer(where: str, version: int, known: int) -> None:
@@ -579,6 +595,7 @@ class _Postgres:
         self._idle: list[psycopg.Connection[Any]] = []  # the pool's connections not in use
         self._opened = 0  # the pool's connections, in use or idle
         self._freed = threading.Condition()
+        self.closed = False
 
     def _settings(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"SET lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
@@ -603,6 +620,7 @@ class _Postgres:
         """A connection of the pool for one statement or transaction: an idle one, a new one while fewer than
         ``POOL_SIZE`` are open (failing at once when the server is away), else the next one freed."""
         with self._freed:
+            _refuse_closed(self.closed, self.where)
             while not self._idle and self._opened >= POOL_SIZE:
                 if not self._freed.wait(BUSY_TIMEOUT):
                     raise StoreLocked(f"{self.where}: every connection stayed busy for {BUSY_TIMEOUT:.0f} s")
@@ -620,6 +638,8 @@ class _Postgres:
             yield conn
         finally:
             with self._freed:
+                if self.closed and not conn.closed:  # its store was closed meanwhile: not kept
+                    conn.close()
                 if conn.broken or conn.closed:
                     self._opened -= 1
                 else:
@@ -628,6 +648,7 @@ class _Postgres:
 
     def connection(self) -> psycopg.Connection[Any]:
         """The live connection, connected (again) if needed."""
+        _refuse_closed(self.closed, self.where)
         conn = self.conn
         if conn is not None and not conn.closed and not conn.broken:
             return conn
@@ -774,6 +795,7 @@ class _Postgres:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(self.schema, task),))
 
     def close(self) -> None:
+        self.closed = True
         if self.conn is not None:
             self.conn.close()
             self.conn = None
