@@ -17,7 +17,7 @@ from web3 import Web3
 from crossverify.chain.records import ProposalKind, RevocationReason, Role
 from crossverify.errors import NoRegulatorKey
 from crossverify.format.encoding import to_hex
-from crossverify.regulator import circulation, rollup
+from crossverify.regulator import circulation, index, rollup
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.export import to_csv, to_html
 from crossverify.regulator.index import RegulatorReader
@@ -248,6 +248,33 @@ def test_a_pass_reads_only_the_events_it_opens(consortium: Consortium, location:
     opened = amcm.open_new()
     assert opened.receipts >= 5 and max(read) == 2 and read[-1] == 0
     assert sum(read) == len(list(amcm.reader.events(*circulation.EVENTS)))  # each read once
+
+
+def test_indexed_events_are_read_a_page_at_a_time(consortium: Consortium, location: Locate,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``RegulatorReader.events`` holds one page of rows at a time, whatever the index holds (a statement's rows
+    are read whole), and yields every event once, in chain order."""
+    c = consortium
+    record(c, c.verifier, receipt(secrets.token_bytes(32), "ACCTOPEN"))
+    reader = trail(c, location, [c.regulator_keys[0]]).reader
+    reader.sync()
+    whole = {names: list(reader.events(*names)) for names in ((), ("MemberAdmitted", "ReceiptsSealed"))}
+    monkeypatch.setattr(index, "EVENTS_PAGE", 2)
+    db, read = reader.store.db, []
+    execute = db.execute
+
+    def counting(sql: str, parameters: Any = ()) -> Any:
+        rows = execute(sql, parameters)
+        if "FROM events WHERE (block_number, log_index) >" in sql:
+            rows = rows.fetchall()
+            read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(db, "execute", counting)
+    for names, events in whole.items():
+        read.clear()
+        assert list(reader.events(*names)) == events and len(events) > 2
+        assert max(read) == 2 and sum(read) == len(events)
 
 
 def test_keys_added_later_open_what_did_not_open(consortium: Consortium, location: Locate) -> None:

@@ -43,6 +43,8 @@ DATA_PER_EVENT = 256
 #: (document, batch, consent) outgrow that at a few hundred thousand receipts, and every insert then reads pages
 #: back and spills them to the log mid-transaction (an 18% cheaper open of 500,000 receipts with 64 MiB).
 CACHE_KIB = 65_536
+#: Events :meth:`RegulatorReader.events` reads per statement (each statement's rows are read whole).
+EVENTS_PAGE = 10_000
 #: Seconds a replica starting beside others waits for their set-up of a shared index (or their sync, when the
 #: index's derived rows are built again after an upgrade) before it gives up with ``StoreLocked``.
 SET_UP_WAIT = 600.0
@@ -474,33 +476,35 @@ class RegulatorReader:
         return found is not None and found[0] == bytes(block_hash)
 
     def events(self, *names: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        """Indexed events in chain order as (block time, name, args); all names if none given."""
-        query, kinds = "SELECT block_time, kind, args FROM events", ()
-        if names:
-            kinds = tuple(n for n, name in self._names.items() if name in names)
-            if not kinds:
+        """Indexed events in chain order as (block time, name, args); all names if none given. Read
+        ``EVENTS_PAGE`` at a time (a statement's rows are read whole), so that memory stays bounded."""
+        position = (-1, -1)
+        while True:
+            page = list(self.events_after(*position, *names, limit=EVENTS_PAGE, every=not names))
+            for event in page:
+                yield event.block_time, event.name, event.args
+            if len(page) < EVENTS_PAGE:
                 return
-            query += f" WHERE kind IN ({','.join('?' * len(kinds))})"
+            position = page[-1].block_number, page[-1].log_index
+
+    def events_after(self, block_number: int, log_index: int, *names: str, limit: int, every: bool = False
+                     ) -> Iterator[IndexedEvent]:
+        """The first ``limit`` indexed events named ``names`` (``every``: of every name) after position
+        (``block_number``, ``log_index``), in chain order (a statement's rows are read whole: the limit is the
+        query's)."""
+        kinds = () if every else tuple(n for n, name in self._names.items() if name in names)
+        if not kinds and not every:
+            return
+        named = f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else ""
+        query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
+                 f"WHERE (block_number, log_index) > (?, ?){named} ORDER BY block_number, log_index LIMIT ?")
         codecs, event_names = self._codecs, self._names
-        for block_time, kind, args in self._db.execute(query + " ORDER BY block_number, log_index", kinds):
+        for number, index, block_time, kind, args in self._db.execute(query, (block_number, log_index, *kinds,
+                                                                              limit)):
             codec = codecs.get(kind)
             if codec is None:
                 raise LogNotDecodable(f"the index holds {event_names.get(kind, kind)} events of a contract this "
                                       "reader was not given")
-            yield block_time, codec.name, codec.unpack(args)
-
-    def events_after(self, block_number: int, log_index: int, *names: str, limit: int) -> Iterator[IndexedEvent]:
-        """The first ``limit`` indexed events named ``names`` after position (``block_number``, ``log_index``), in
-        chain order (a statement's rows are read whole: the limit is the query's)."""
-        kinds = tuple(n for n, name in self._names.items() if name in names)
-        if not kinds:
-            return
-        query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
-                 f"WHERE (block_number, log_index) > (?, ?) AND kind IN ({','.join('?' * len(kinds))}) "
-                 "ORDER BY block_number, log_index LIMIT ?")
-        for number, index, block_time, kind, args in self._db.execute(query, (block_number, log_index, *kinds,
-                                                                              limit)):
-            codec = self._codecs[kind]
             yield IndexedEvent(number, index, block_time, codec.name, codec.unpack(args))
 
 
