@@ -465,10 +465,11 @@ class IssuerClient:
         return held
 
     def restore_revocations(self) -> int:
-        """Send again every revocation of this issuer's journal that the chain does not hold (or holds void):
-        one a network reset or a new registry lost, or one signed by a key reported compromised since. Returns how
-        many were sent."""
-        kept = self.journal.revocations(self.issuer_id)
+        """Send again every revocation of this issuer's journal, of a batch not expired yet, that the chain does not
+        hold (or holds void): one a network reset or a new registry lost, or one signed by a key reported
+        compromised since (a document of an expired batch fails verification whatever its revocation says).
+        Returns how many were sent."""
+        kept = self.journal.revocations(self.issuer_id, live_at=chain_time(self.registry.w3))
         if not kept:
             return 0
         issuer = issuer_id_code(self.issuer_id)

@@ -115,6 +115,9 @@ ALTER TABLE batches ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
 UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id);
 -- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
 DROP INDEX pending;
+""", """
+-- A round checks the revocations of unexpired batches, found from the batches: not every revocation ever sent.
+CREATE INDEX revocations_by_root ON revocations (issuer_id, batch_root);
 """)
 
 
@@ -260,14 +263,19 @@ class Journal:
             db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
 
-    def revocations(self, issuer_id: str) -> list[tuple[bytes, bytes, int]]:
+    def revocations(self, issuer_id: str, live_at: int | None = None) -> list[tuple[bytes, bytes, int]]:
         """Every revocation the issuer sent: a document's always, a whole batch's once its batch is anchored (as far
-        as the journal knows): (target, batch root, reason); the target is the batch root for a whole batch."""
+        as the journal knows): (target, batch root, reason); the target is the batch root for a whole batch. Only
+        those of batches not expired at ``live_at`` (a time), found from the batches by expiry, when given."""
+        live, parameters = "", (issuer_id,)
+        if live_at is not None:
+            live = (f" AND r.batch_root IN (SELECT root FROM batches WHERE issuer_id = ? AND state IN "
+                    f"({','.join('?' * len(BatchState))}) AND not_after > ?)")
+            parameters = (issuer_id, issuer_id, *BatchState, live_at)
         rows = self._db.execute(
             "SELECT r.target, r.batch_root, r.reason FROM revocations r JOIN batches b ON b.root = r.batch_root "
-            "WHERE r.issuer_id = ? AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
-            "ORDER BY r.batch_root, r.target",
-            (issuer_id,)).fetchall()
+            f"WHERE r.issuer_id = ?{live} AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
+            "ORDER BY r.batch_root, r.target", parameters).fetchall()
         return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
