@@ -158,6 +158,26 @@ def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium:
     assert large_asked == small_asked and large < small * 1.2, (small_asked, large_asked, small, large)
 
 
+def test_a_revocation_back_on_chain_before_its_batch_is_found_there_and_not_sent_again(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """After a reset, a document's revocation goes back on chain before its batch is anchored again (the root is
+    never on chain without it). Until the batch is, the registry's status of the document says nothing of its
+    revocations: the next check sent it again, the registry refused it as already revoked, and so every round
+    failed from then on, before anchoring anything. A revocation the registry already holds is kept as held."""
+    issuer = client(consortium, tmp_path)
+    issuer.issue(deposit_certificates(consortium, 2))
+    [batch_id] = issuer.seal(10)
+    [batch] = [b for b in issuer.journal.batches("BNUMMOMX", BatchState.SEALED) if b.id == batch_id]
+    (_, revoked), _ = issuer.journal.batch_documents(batch_id)
+    issuer.journal.record_revocation("BNUMMOMX", revoked.digest, batch.root, int(RevocationReason.SUPERSEDED))
+    assert issuer.restore_revocations() == 1  # sent before its batch is anchored
+    assert issuer.restore_revocations() == 0  # held on chain: not sent again
+    issuer.run()  # the batch is anchored: the revocation counts
+    [status] = consortium.registry.document_statuses([(consortium.issuer_id, batch.root, revoked.digest)])
+    assert status.anchored and status.document_revocation.counts
+    assert issuer.restore_revocations() == 0
+
+
 def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hold(tmp_path: Path) -> None:
     """GET /v1/batches reads a page of batches, each with the document count kept when it was sealed, and counts
     from the batches: beside 20 batches of 1,000 documents as many SQLite steps as beside 20 of one."""

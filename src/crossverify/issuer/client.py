@@ -44,6 +44,8 @@ from ..chain.typed_data import (
 from ..errors import (
     AnchorMismatch,
     JournalError,
+    RegistryBatchAlreadyRevoked,
+    RegistryDocumentAlreadyRevoked,
     SuccessionNotRecorded,
     TransactionDropped,
     TransactionFailed,
@@ -480,10 +482,13 @@ class IssuerClient:
             record = status.batch_revocation if target == root else status.document_revocation
             if (target == root and not status.anchored) or record.counts:
                 continue
-            log.warning("revocation missing on chain: sending it again", extra={
+            try:
+                self._relay_revocation(root if target == root else ZERO, ZERO if target == root else target,
+                                       RevocationReason(reason))
+            except (RegistryDocumentAlreadyRevoked, RegistryBatchAlreadyRevoked):
+                continue  # held, and it counts: a document's reads as none while its batch is not anchored (again)
+            log.warning("revocation missing on chain: sent again", extra={
                 "issuer": self.issuer_id, "target": to_hex(target), "reason": reason})
-            self._relay_revocation(root if target == root else ZERO, ZERO if target == root else target,
-                                   RevocationReason(reason))
             restored += 1
         return restored
 
