@@ -195,7 +195,8 @@ def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hol
 
 
 def test_an_upgraded_journal_counts_the_documents_its_batches_were_sealed_with(location: Locate) -> None:
-    old = Store(location("journal.sqlite"), MIGRATIONS[:-1], kind="journal")
+    counted = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN documents" in str(m))
+    old = Store(location("journal.sqlite"), MIGRATIONS[:counted], kind="journal")  # before batches kept counts
     with old.transaction() as db:
         for batch_id, size in ((1, 2), (2, 3)):
             db.execute("INSERT INTO batches (id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, "
