@@ -224,17 +224,9 @@ def test_a_fork_rewinds_the_opened_trail(consortium: Consortium, location: Locat
     assert audit(amcm).circulation["receipts"] == 2  # type: ignore[index]
 
 
-def test_a_pass_reads_only_the_events_it_opens(consortium: Consortium, location: Locate,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opening the circulation takes ``EVENTS_PER_PASS`` events a pass: each pass reads those, not every event after
-    the last one opened (PostgreSQL reads a statement's rows whole: catching up read the backlog once a pass)."""
-    c = consortium
-    for _ in range(5):
-        record(c, c.verifier, receipt(secrets.token_bytes(32), "ACCTOPEN"))
-    monkeypatch.setattr(circulation, "EVENTS_PER_PASS", 2)
-    amcm = trail(c, location, [c.regulator_keys[0]])
-    amcm.reader.sync()
-    db, read = amcm.reader.store.db, []
+def events_read(reader: RegulatorReader, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rows each statement reading the index's events in chain order returns, from now on."""
+    db, read = reader.store.db, []
     execute = db.execute
 
     def counting(sql: str, parameters: Any = ()) -> Any:
@@ -245,6 +237,20 @@ def test_a_pass_reads_only_the_events_it_opens(consortium: Consortium, location:
         return rows
 
     monkeypatch.setattr(db, "execute", counting)
+    return read
+
+
+def test_a_pass_reads_only_the_events_it_opens(consortium: Consortium, location: Locate,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the circulation takes ``EVENTS_PER_PASS`` events a pass: each pass reads those, not every event after
+    the last one opened (PostgreSQL reads a statement's rows whole: catching up read the backlog once a pass)."""
+    c = consortium
+    for _ in range(5):
+        record(c, c.verifier, receipt(secrets.token_bytes(32), "ACCTOPEN"))
+    monkeypatch.setattr(circulation, "EVENTS_PER_PASS", 2)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.reader.sync()
+    read = events_read(amcm.reader, monkeypatch)
     opened = amcm.open_new()
     assert opened.receipts >= 5 and max(read) == 2 and read[-1] == 0
     assert sum(read) == len(list(amcm.reader.events(*circulation.EVENTS)))  # each read once
@@ -260,17 +266,7 @@ def test_indexed_events_are_read_a_page_at_a_time(consortium: Consortium, locati
     reader.sync()
     whole = {names: list(reader.events(*names)) for names in ((), ("MemberAdmitted", "ReceiptsSealed"))}
     monkeypatch.setattr(index, "EVENTS_PAGE", 2)
-    db, read = reader.store.db, []
-    execute = db.execute
-
-    def counting(sql: str, parameters: Any = ()) -> Any:
-        rows = execute(sql, parameters)
-        if "FROM events WHERE (block_number, log_index) >" in sql:
-            rows = rows.fetchall()
-            read.append(len(rows))
-        return rows
-
-    monkeypatch.setattr(db, "execute", counting)
+    read = events_read(reader, monkeypatch)
     for names, events in whole.items():
         read.clear()
         assert list(reader.events(*names)) == events and len(events) > 2
