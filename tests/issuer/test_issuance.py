@@ -17,6 +17,7 @@ from crossverify import RevocationReason, load_bundle
 from crossverify.chain.connection import JsonRpc
 from crossverify.chain.registry import Registry
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
+from crossverify.issuer import watch
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
 from crossverify.issuer.journal import MIGRATIONS, BatchState, Journal
 from crossverify.store import Store
@@ -139,6 +140,7 @@ def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium:
     asked: list[int] = []
     statuses = Registry.document_statuses
     monkeypatch.setattr(Registry, "document_statuses", lambda r, t: asked.append(len(t)) or statuses(r, t))
+    monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)  # every round checks everything (issuer/watch.py)
 
     def round_cost(revoked: int) -> tuple[int, int]:
         (tmp_path / str(revoked)).mkdir()

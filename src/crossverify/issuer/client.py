@@ -58,6 +58,7 @@ from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
 from ..format.metadata import Display, IssuerDisplay
 from .journal import BatchRecord, BatchState, Journal
+from .watch import ChainWatch
 
 log = logging.getLogger(__name__)
 ZERO = bytes(32)
@@ -215,6 +216,8 @@ class IssuerClient:
         self.confirmations = confirmations
         self._fault = faults
         self._domain: Domain | None = None
+        self._watch = ChainWatch(registry, issuer_id, {signer.address, sender if isinstance(sender, str)
+                                                       else sender.address}, confirmations)
         #: Batches this process sealed and has not delivered yet, with their bundle file stems.
         self._sealed: dict[int, tuple[list[str], SealedBatch]] = {}
 
@@ -325,14 +328,16 @@ class IssuerClient:
         r, vs = sign(request, self.domain, self.signer)  # type: ignore[arg-type]
         return r + vs
 
-    def verify_anchors(self) -> int:
-        """Check, in bulk, that every anchored or delivered root is still on chain and held by an anchor that counts;
-        send back to signing each one a reorganisation or a network reset removed, and each one held by a void
-        anchor (its key compromised at or before it) of another key: a stolen key's or a stolen admin's, once
-        found out, which the registry lets this issuer's genuine anchor replace. Returns how many went back."""
+    def verify_anchors(self, after_block: int | None = None) -> int:
+        """Check, in bulk, that every unexpired anchored or delivered root (anchored after ``after_block``, when
+        given) is still on chain and held by an anchor that counts; send back to signing each one a reorganisation
+        or a network reset removed, and each one held by a void anchor (its key compromised at or before it) of
+        another key: a stolen key's or a stolen admin's, once found out, which the registry lets this issuer's
+        genuine anchor replace. Returns how many went back."""
         now = chain_time(self.registry.w3)
         # An expired batch fails verification anyway, and the registry would refuse to anchor it again.
-        held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED, live_at=now)
+        held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED, live_at=now,
+                                    anchored_after=after_block)
         if not held:
             return 0
         issuer = issuer_id_code(self.issuer_id)
@@ -391,17 +396,21 @@ class IssuerClient:
     def _run(self, max_batch: int, max_age: float | None, progress: Progress) -> RunReport:
         report = RunReport()
         _ = self.domain  # the journal must belong to this chain before anything is checked against it
-        report.reanchored = self.verify_anchors()
+        # Everything unexpired when something may have changed it, else the recent (issuer/watch.py).
+        scope = self._watch.scope(self.journal.revocations_kept)
+        since = scope.since
+        report.reanchored = self.verify_anchors(None if since is None else since.block)
         # A document's revocation needs no anchor: it goes first, so no root anchored again (a successor, a reset)
         # is ever on chain without it. A batch's needs its root, and follows it.
-        report.restored = self.restore_revocations()
+        report.restored = self.restore_revocations(None if since is None else since.revocations)
+        self._watch.done(scope)
         report.sealed = len(self.seal(max_batch, max_age))
         report.signed = self.sign()
         report.anchored = self.anchor(report, progress)
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
-        report.restored += self.restore_revocations()
+        report.restored += self.restore_revocations(None if since is None else since.revocations)
         return report
 
     def rebind(self) -> dict[str, str]:
@@ -424,6 +433,7 @@ class IssuerClient:
                 self._carry_revocations(Registry.at(self.registry.w3, old["registry"]))
             self.journal.store.rebind(new)
             self._domain = None
+            self._watch.forget()
             moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
                                          BatchState.DELIVERED)
             for b in moved:
@@ -466,12 +476,12 @@ class IssuerClient:
             held += 1
         return held
 
-    def restore_revocations(self) -> int:
-        """Send again every revocation of this issuer's journal, of a batch not expired yet, that the chain does not
-        hold (or holds void): one a network reset or a new registry lost, or one signed by a key reported
-        compromised since (a document of an expired batch fails verification whatever its revocation says).
-        Returns how many were sent."""
-        kept = self.journal.revocations(self.issuer_id, live_at=chain_time(self.registry.w3))
+    def restore_revocations(self, after: int | None = None) -> int:
+        """Send again every revocation of this issuer's journal, of a batch not expired yet (kept after the
+        journal's position ``after``, when given), that the chain does not hold (or holds void): one a network reset
+        or a new registry lost, or one signed by a key reported compromised since (a document of an expired batch
+        fails verification whatever its revocation says). Returns how many were sent."""
+        kept = self.journal.revocations(self.issuer_id, live_at=chain_time(self.registry.w3), after=after)
         if not kept:
             return 0
         issuer = issuer_id_code(self.issuer_id)

@@ -116,8 +116,10 @@ UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_i
 -- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
 DROP INDEX pending;
 """, """
--- A round checks the revocations of unexpired batches, found from the batches: not every revocation ever sent.
+-- A round checks the revocations of unexpired batches, found from the batches, not every revocation ever sent;
+-- and, between full checks, the anchors above the reorganisation window, found by block.
 CREATE INDEX revocations_by_root ON revocations (issuer_id, batch_root);
+CREATE INDEX batches_by_block ON batches (issuer_id, state, anchor_block);
 """)
 
 
@@ -263,20 +265,32 @@ class Journal:
             db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
 
-    def revocations(self, issuer_id: str, live_at: int | None = None) -> list[tuple[bytes, bytes, int]]:
+    def revocations(self, issuer_id: str, live_at: int | None = None, after: int | None = None
+                    ) -> list[tuple[bytes, bytes, int]]:
         """Every revocation the issuer sent: a document's always, a whole batch's once its batch is anchored (as far
         as the journal knows): (target, batch root, reason); the target is the batch root for a whole batch. Only
-        those of batches not expired at ``live_at`` (a time), found from the batches by expiry, when given."""
-        live, parameters = "", (issuer_id,)
-        if live_at is not None:
+        those of batches not expired at ``live_at`` (a time), found from the batches by expiry, when given; only
+        those kept after position ``after`` (:meth:`revocations_kept`)."""
+        since, live = "", ""
+        parameters: list[object] = [issuer_id]
+        if after is not None:  # the few kept since: each one's batch looked up
+            since, parameters = " AND r.rowid > ?", [issuer_id, after]
+            if live_at is not None:
+                live, parameters = " AND b.not_after > ?", [*parameters, live_at]
+        elif live_at is not None:  # all of them: found from the unexpired batches
             live = (f" AND r.batch_root IN (SELECT root FROM batches WHERE issuer_id = ? AND state IN "
                     f"({','.join('?' * len(BatchState))}) AND not_after > ?)")
-            parameters = (issuer_id, issuer_id, *BatchState, live_at)
+            parameters = [issuer_id, issuer_id, *BatchState, live_at]
+        issuer = "r.issuer_id || ''" if since else "r.issuer_id"  # (the few since: by position, not the issuer's index)
         rows = self._db.execute(
             "SELECT r.target, r.batch_root, r.reason FROM revocations r JOIN batches b ON b.root = r.batch_root "
-            f"WHERE r.issuer_id = ?{live} AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
+            f"WHERE {issuer} = ?{since}{live} AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
             "ORDER BY r.batch_root, r.target", parameters).fetchall()
         return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
+
+    def revocations_kept(self) -> int:
+        """The journal's position among revocations: those kept from now on come after it."""
+        return int(self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM revocations").fetchone()[0])
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
         """Documents not yet in a batch: (id, doc type, bundle file stem, added at), oldest first."""
@@ -342,16 +356,20 @@ class Journal:
             db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*values, batch_id))
 
     def batches(self, issuer_id: str, *states: BatchState, after: int = 0, limit: int | None = None,
-                live_at: int | None = None) -> list[BatchRecord]:
+                live_at: int | None = None, anchored_after: int | None = None) -> list[BatchRecord]:
         """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``;
-        only those not expired at ``live_at`` (a time), found by expiry: not every batch of the years before."""
-        live = "" if live_at is None else " AND not_after > ?"
+        only those not expired at ``live_at`` (a time), found by expiry: not every batch of the years before; only
+        those anchored in a block after ``anchored_after``, found by block (not one whose block is unknown)."""
+        live = "" if live_at is None else f" AND {'+' if anchored_after is not None else ''}not_after > ?"
+        if anchored_after is not None:
+            live += " AND anchor_block > ?"
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
             f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS} FROM batches "
             f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}){live} AND id > ? "
             f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
-            (issuer_id, *states, *(() if live_at is None else (live_at,)), after,
+            (issuer_id, *states, *(() if live_at is None else (live_at,)),
+             *(() if anchored_after is None else (anchored_after,)), after,
              *(() if limit is None else (limit,)))).fetchall()
         return [BatchRecord(r[0], r[1], r[2], HashAlgorithm(r[3]), r[4], r[5], r[6], BatchState(r[7]), *r[8:])
                 for r in rows]

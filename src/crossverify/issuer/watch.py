@@ -1,0 +1,111 @@
+"""What an issuer's round checks on chain of its unexpired anchors and revocations: everything when something may
+have changed them, else only the recent ones.
+
+A reorganisation takes away only what is in its blocks: an anchor or revocation deeper than the window under the
+head stays while the block at that depth stays the chain's. What else voids or replaces one is an act on the
+issuer's records that is not its own routine work: a key reported compromised, an admin replaced, a key added or
+retired, requests cancelled, the issuer suspended (events that name the issuer first), or an anchor or revocation
+of the issuer's by a key or account that is not this pipeline's (a thief's). So a round checks everything when it
+is the pipeline's first, when the block at the last full check's depth is no longer the chain's (a deep
+reorganisation, a reset), when such an event was logged since the last round, and at least every
+:data:`FULL_CHECK_EVERY` seconds; in between, the anchors above that depth and the revocations sent since.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from eth_utils.abi import event_abi_to_log_topic
+from hexbytes import HexBytes
+
+from ..chain.connection import node_errors, quantity, rpc
+from ..chain.registry import Registry
+from ..format.codes import issuer_id_code
+
+#: Blocks under the head within which a reorganisation may still take an anchor or a revocation away (at least: an
+#: issuer that waits for more confirmations uses that many).
+REORG_WINDOW = 64
+#: Seconds after which a round checks every unexpired anchor and revocation again, even when nothing says one
+#: changed.
+FULL_CHECK_EVERY = 600.0
+#: The events of an issuer's routine work: its anchors (the signing key third) and revocations (the sender third).
+ROUTINE = ("BatchAnchored", "BatchRevoked", "DocumentRevoked")
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A full check that succeeded: every anchor at or below ``block`` (whose hash was ``block_hash``) was on chain,
+    and every revocation up to the journal's position ``revocations`` held, at ``at`` (monotonic seconds)."""
+
+    block: int
+    block_hash: bytes
+    revocations: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What this round checks: what came after ``since`` (``None``: everything); ``head``, the latest block when the
+    round began; ``fresh``, the checkpoint a full check stands on once it succeeded."""
+
+    since: Checkpoint | None
+    head: int
+    fresh: Checkpoint | None
+
+
+class ChainWatch:
+    """The checkpoint of one issuer pipeline's checks, and the events since, in this process."""
+
+    def __init__(self, registry: Registry, issuer_id: str, own: Collection[str], depth: int) -> None:
+        self.registry = registry
+        self.depth = max(REORG_WINDOW, depth)
+        self._own = {address.lower() for address in own}
+        self._issuer = "0x" + issuer_id_code(issuer_id).hex().ljust(64, "0")  # a bytes11 topic, left-aligned
+        events: list[Any] = [e for e in registry.contract.abi if e.get("type") == "event"]
+        abi = {e["name"]: e for e in events}
+        self._routine = ["0x" + event_abi_to_log_topic(abi[name]).hex() for name in ROUTINE]
+        self._checked: Checkpoint | None = None
+        self._seen: int | None = None  # the head the last successful round began at
+
+    def scope(self, revocations: Callable[[], int]) -> Scope:
+        """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint."""
+        node, last = rpc(self.registry.w3), self._checked
+        with node_errors():
+            answers = node.batch([("eth_blockNumber", []),
+                                  *([("eth_getBlockByNumber", [hex(last.block), False])] if last else [])])
+        head = quantity(answers[0])
+        if (last is not None and time.monotonic() - last.at < FULL_CHECK_EVERY and answers[1] is not None
+                and bytes(HexBytes(answers[1]["hash"])) == last.block_hash and not self._touched(head)):
+            return Scope(last, head, None)
+        block = max(0, head - self.depth)
+        with node_errors():
+            found = node("eth_getBlockByNumber", [hex(block), False])
+        return Scope(None, head, Checkpoint(block, bytes(HexBytes(found["hash"])), revocations(), time.monotonic()))
+
+    def done(self, scope: Scope) -> None:
+        """The round's checks succeeded: events up to its head are accounted for, and a full check's checkpoint
+        holds. (A round that failed leaves both: the next one looks again.)"""
+        self._seen = scope.head
+        if scope.fresh is not None:
+            self._checked = scope.fresh
+
+    def forget(self) -> None:
+        """Check everything next round (the journal moved to another registry)."""
+        self._checked = self._seen = None
+
+    def _touched(self, head: int) -> bool:
+        """Whether an event since the last round's head may have voided or replaced an anchor or revocation."""
+        start = (self._seen or 0) + 1
+        if start > head:
+            return False
+        def logs(topics: list[Any]) -> list[Any]:
+            query: Any = {"address": self.registry.address, "fromBlock": start, "toBlock": head, "topics": topics}
+            return list(self.registry.w3.eth.get_logs(query))
+
+        with node_errors():
+            named, routine = logs([None, self._issuer]), logs([self._routine, None, self._issuer])
+        return bool(named) or any("0x" + bytes(HexBytes(log["topics"][3]))[12:].hex() not in self._own
+                                  for log in routine)

@@ -1,0 +1,157 @@
+"""What an issuer's round checks on chain: every unexpired anchor and revocation when something may have changed
+them, else only the recent ones (crossverify.issuer.watch)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from crossverify import VerifierClient, load_bundle
+from crossverify.chain.records import ProposalKind
+from crossverify.chain.registry import Registry
+from crossverify.issuer import watch
+from crossverify.issuer.journal import Journal
+
+from ..conftest import Consortium, add_key, deposit_certificates, labelled_test_key
+from .test_issuance import client, steps
+
+
+def asked_roots(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The batch roots the registry is asked about, from now on."""
+    asked: list[bytes] = []
+    statuses = Registry.document_statuses
+
+    def spying(registry: Registry, triples: Any) -> Any:
+        asked.extend(root for _, root, _ in triples)
+        return statuses(registry, triples)
+
+    monkeypatch.setattr(Registry, "document_statuses", spying)
+    return asked
+
+
+def deep_batches(journal: Journal, count: int) -> list[bytes]:
+    """``count`` delivered batches valid for a long time, anchored in block 0 (as deep as can be), each with a
+    document revocation kept, written straight into the journal; their roots."""
+    roots = [os.urandom(32) for _ in range(count)]
+    with journal.transaction() as db:
+        db.executemany("INSERT INTO batches (issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, "
+                       "sealed_at, documents, anchor_block) VALUES ('BNUMMOMX', 'DEPCERT', 1, ?, 1, 9999999999, "
+                       "'delivered', 0, 1, 0)", [(root,) for root in roots])
+        db.executemany("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES ('BNUMMOMX', "
+                       "?, ?, 'document', 2)", [(os.urandom(32), root) for root in roots])
+    return roots
+
+
+def test_a_steady_round_asks_about_recent_anchors_only(consortium: Consortium, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a round checked everything, the next ones ask the chain about the anchors above the reorganisation window
+    and the revocations kept since: beside 2,000 unexpired batches anchored deep, each with a revocation, as many
+    SQLite steps as beside 20, and none of them asked about (every round used to ask about every unexpired batch
+    and revocation)."""
+    def round_cost(deep: int) -> int:
+        (tmp_path / str(deep)).mkdir()
+        issuer = client(consortium, tmp_path / str(deep))
+        issuer.issue(deposit_certificates(consortium, 3))
+        issuer.run()  # the pipeline's first round checks everything
+        roots = deep_batches(issuer.journal, deep)
+        with monkeypatch.context() as m:  # as if a full check had found them all held
+            m.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+            issuer._watch.done(issuer._watch.scope(issuer.journal.revocations_kept))
+        asked = asked_roots(monkeypatch)
+        issuer.issue(deposit_certificates(consortium, 3, start=10))
+        taken = steps(issuer.journal, issuer.run)
+        assert asked and not set(roots) & set(asked)
+        return taken
+
+    small, large = round_cost(20), round_cost(2_000)
+    assert large < small * 1.2, (small, large)
+
+
+def test_what_may_have_changed_anything_makes_the_round_check_everything(consortium: Consortium, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    issuer.run()
+    deep = deep_batches(issuer.journal, 3)
+
+    def checks_everything() -> bool:
+        scope = issuer._watch.scope(issuer.journal.revocations_kept)
+        issuer._watch.done(scope)
+        return scope.since is None
+
+    assert not checks_everything()  # nothing happened
+    issuer.issue(deposit_certificates(c, 3, start=10))
+    issuer.run()
+    assert not checks_everything()  # its own anchors: routine
+    add_key(c, "BNUMMOMX", c.issuer_admin, labelled_test_key("a key the pipeline does not hold"))
+    assert checks_everything()  # an act on the issuer's keys
+    assert not checks_everything()
+    thief = labelled_test_key("a thief's admitted key")
+    add_key(c, "BNUMMOMX", c.issuer_admin, thief)
+    assert checks_everything()
+    c.anchor(Web3.keccak(text="a root a thief anchored"), signer=thief)
+    assert checks_everything()  # an anchor of the issuer's by a key this pipeline does not hold
+    fork = c.w3.testing.snapshot()
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    assert not checks_everything()
+    assert not checks_everything()  # (the checkpoint now stands on a block the fork will take away)
+    monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+    assert checks_everything()  # at least every FULL_CHECK_EVERY seconds
+    monkeypatch.undo()
+    c.w3.testing.revert(fork)
+    assert checks_everything()  # the block the last full check stood on left the chain
+    asked = asked_roots(monkeypatch)
+    issuer.verify_anchors()
+    assert set(deep) <= set(asked)  # a full check asks about every unexpired anchor
+
+
+def test_an_anchor_deep_under_the_window_comes_back_after_a_deep_reorganisation(consortium: Consortium,
+                                                                                 tmp_path: Path) -> None:
+    """The reorganisation test of test_finality, with the anchor deeper than the window when its blocks go: the
+    block the last full check stood on went with them, so the round checks everything and anchors it again."""
+    c = consortium
+    before_anchor = c.w3.testing.snapshot()
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 5))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    assert issuer.run().reanchored == 0
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    assert issuer.run().reanchored == 0  # steady: the anchor is deep, and not asked about
+    c.w3.testing.revert(before_anchor)
+    c.w3.testing.mine(4 * watch.REORG_WINDOW + 10)  # a longer branch without the anchor
+    again = issuer.run()
+    assert (again.reanchored, again.anchored) == (1, 1)
+    assert all(r.valid for r in VerifierClient(c.registry).verify_many(bundles))
+
+
+def test_a_theft_found_out_long_after_the_anchor_it_replaced_is_undone_at_the_next_round(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """test_stolen_admin's theft, with the genuine anchor deep under the window by the time the thief replaces it
+    and by the time the consortium finds the thief out: the admin's replacement is an act on the issuer, so the
+    next round checks everything and anchors the root again."""
+    c, reg = consortium, consortium.registry
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    root = bundles[0].proof.batch_root
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    issuer.run()  # steady: the anchor is deep now
+    c.travel(3600)
+    theft = c.now()
+    thief = labelled_test_key("a thief's key, long after the anchor")
+    reg.transact(lambda f: f.markKeyCompromised(c.signing_key.address, 1), c.issuer_admin)
+    add_key(c, "BNUMMOMX", c.issuer_admin, thief)
+    c.anchor(root, signer=thief, leaf_count=7)
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    assert issuer.run().reanchored == 0  # (nothing says the thief's anchor is void yet)
+    c.govern(ProposalKind.REPLACE_ISSUER_ADMIN, c.issuer_id, c.w3.eth.accounts[8], theft)
+    c.w3.testing.mine(2 * watch.REORG_WINDOW)
+    assert issuer.run().reanchored == 1
+    assert reg.document_status(c.issuer_id, root, bytes(32)).signing_key == c.signing_key.address
+    assert all(r.valid for r in VerifierClient(c.registry).verify_many(bundles))
