@@ -96,6 +96,12 @@ def test_what_may_have_changed_anything_makes_the_round_check_everything(consort
     assert checks_everything()
     c.anchor(Web3.keccak(text="a root a thief anchored"), signer=thief)
     assert checks_everything()  # an anchor of the issuer's by a key this pipeline does not hold
+    shallow = c.w3.testing.snapshot()
+    c.w3.testing.mine(3)
+    assert not checks_everything()
+    c.w3.testing.revert(shallow)  # a short reorganisation: another branch, with an act on the issuer in it
+    add_key(c, "BNUMMOMX", c.issuer_admin, labelled_test_key("a key added on the other branch"))
+    assert checks_everything()  # (its block is under the last round's head, which the branch replaced)
     fork = c.w3.testing.snapshot()
     c.w3.testing.mine(2 * watch.REORG_WINDOW)
     assert not checks_everything()

@@ -7,7 +7,8 @@ issuer's records that is not its own routine work: a key reported compromised, a
 retired, requests cancelled, the issuer suspended (events that name the issuer first), or an anchor or revocation
 of the issuer's by a key or account that is not this pipeline's (a thief's). So a round checks everything when it
 is the pipeline's first, when the block at the last full check's depth is no longer the chain's (a deep
-reorganisation, a reset), when such an event was logged since the last round, and at least every
+reorganisation, a reset), when such an event was logged since the last round, when the last round's head is no
+longer the chain's (a branch may hold such an event in a block already looked at), and at least every
 :data:`FULL_CHECK_EVERY` seconds; in between, the anchors above that depth and the revocations sent since.
 """
 
@@ -48,11 +49,11 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """What this round checks: what came after ``since`` (``None``: everything); ``head``, the latest block when the
-    round began; ``fresh``, the checkpoint a full check stands on once it succeeded."""
+    """What this round checks: what came after ``since`` (``None``: everything); ``head``, the latest block (number,
+    hash) when the round began; ``fresh``, the checkpoint a full check stands on once it succeeded."""
 
     since: Checkpoint | None
-    head: int
+    head: tuple[int, bytes]
     fresh: Checkpoint | None
 
 
@@ -68,19 +69,23 @@ class ChainWatch:
         abi = {e["name"]: e for e in events}
         self._routine = ["0x" + event_abi_to_log_topic(abi[name]).hex() for name in ROUTINE]
         self._checked: Checkpoint | None = None
-        self._seen: int | None = None  # the head the last successful round began at
+        #: The head (number, hash) the last successful round began at: the events up to it are accounted for while
+        #: it is the chain's (a reorganisation that replaced any block up to it replaced it too).
+        self._seen: tuple[int, bytes] | None = None
 
     def scope(self, revocations: Callable[[], int]) -> Scope:
         """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint."""
-        node, last = rpc(self.registry.w3), self._checked
+        node, last, seen = rpc(self.registry.w3), self._checked, self._seen
         with node_errors():
-            answers = node.batch([("eth_blockNumber", []),
-                                  *([("eth_getBlockByNumber", [hex(last.block), False])] if last else [])])
-        head = quantity(answers[0])
-        if (last is not None and time.monotonic() - last.at < FULL_CHECK_EVERY and answers[1] is not None
-                and bytes(HexBytes(answers[1]["hash"])) == last.block_hash and not self._touched(head)):
+            latest, *held = node.batch([("eth_getBlockByNumber", ["latest", False]), *(
+                ("eth_getBlockByNumber", [hex(block), False]) for block, _ in
+                ([(last.block, last.block_hash), seen] if last is not None and seen is not None else []))])
+        head = (quantity(latest["number"]), bytes(HexBytes(latest["hash"])))
+        if (last is not None and seen is not None and time.monotonic() - last.at < FULL_CHECK_EVERY
+                and [None if h is None else bytes(HexBytes(h["hash"])) for h in held] == [last.block_hash, seen[1]]
+                and not self._touched(seen[0] + 1, head[0])):
             return Scope(last, head, None)
-        block = max(0, head - self.depth)
+        block = max(0, head[0] - self.depth)
         with node_errors():
             found = node("eth_getBlockByNumber", [hex(block), False])
         return Scope(None, head, Checkpoint(block, bytes(HexBytes(found["hash"])), revocations(), time.monotonic()))
@@ -96,11 +101,11 @@ class ChainWatch:
         """Check everything next round (the journal moved to another registry)."""
         self._checked = self._seen = None
 
-    def _touched(self, head: int) -> bool:
-        """Whether an event since the last round's head may have voided or replaced an anchor or revocation."""
-        start = (self._seen or 0) + 1
+    def _touched(self, start: int, head: int) -> bool:
+        """Whether an event in blocks ``start`` to ``head`` may have voided or replaced an anchor or revocation."""
         if start > head:
             return False
+
         def logs(topics: list[Any]) -> list[Any]:
             query: Any = {"address": self.registry.address, "fromBlock": start, "toBlock": head, "topics": topics}
             return list(self.registry.w3.eth.get_logs(query))
