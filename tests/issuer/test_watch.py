@@ -11,7 +11,7 @@ import pytest
 from web3 import Web3
 
 from crossverify import VerifierClient, load_bundle
-from crossverify.chain.records import ProposalKind
+from crossverify.chain.records import ProposalKind, RevocationReason
 from crossverify.chain.registry import Registry
 from crossverify.issuer import watch
 from crossverify.issuer.journal import Journal
@@ -161,3 +161,45 @@ def test_a_theft_found_out_long_after_the_anchor_it_replaced_is_undone_at_the_ne
     assert issuer.run().reanchored == 1
     assert reg.document_status(c.issuer_id, root, bytes(32)).signing_key == c.signing_key.address
     assert all(r.valid for r in VerifierClient(c.registry).verify_many(bundles))
+
+
+def test_a_revocation_kept_while_a_full_check_begins_is_not_left_out(consortium: Consortium, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread revokes as a full check begins: the journal's position is read before the head, so the
+    revocation is either after the position (checked every round) or mined under the round's head (a
+    reorganisation that takes it away replaces that head: everything is checked)."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    fork: list[Any] = []
+    kept = issuer.journal.revocations_kept
+
+    def revoked_meanwhile() -> int:
+        if not fork:
+            fork.append(c.w3.testing.snapshot())
+            issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+        return kept()
+
+    monkeypatch.setattr(issuer.journal, "revocations_kept", revoked_meanwhile)
+    with monkeypatch.context() as m:
+        m.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+        issuer.run()
+    c.w3.testing.revert(fork[0])  # the block holding the revocation goes
+    c.w3.testing.mine(3)
+    assert issuer.run().restored == 1
+    assert [r.valid for r in VerifierClient(c.registry).verify_many(bundles)] == [True, False, True]
+
+
+def test_the_pipelines_own_anchors_stay_routine_after_a_key_rotation(consortium: Consortium, tmp_path: Path) -> None:
+    c = consortium
+    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    issuer.issue(deposit_certificates(c, 3))
+    issuer.run()
+    issuer.rotate_key(labelled_test_key("the pipeline's next key"))
+    issuer.issue(deposit_certificates(c, 1, start=100))
+    issuer.run()  # (the rotation named the issuer: this round checks everything)
+    issuer.issue(deposit_certificates(c, 1, start=101))
+    issuer.run()  # anchored with the new key
+    scope = issuer._watch.scope(issuer.journal.revocations_kept)
+    assert scope.since is not None  # its own anchor: routine

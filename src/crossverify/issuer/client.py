@@ -216,8 +216,8 @@ class IssuerClient:
         self.confirmations = confirmations
         self._fault = faults
         self._domain: Domain | None = None
-        self._watch = ChainWatch(registry, issuer_id, {signer.address, sender if isinstance(sender, str)
-                                                       else sender.address}, confirmations)
+        self._watch = ChainWatch(registry, issuer_id, lambda: {self.signer.address, self.sender if isinstance(
+            self.sender, str) else self.sender.address}, confirmations)
         #: Batches this process sealed and has not delivered yet, with their bundle file stems.
         self._sealed: dict[int, tuple[list[str], SealedBatch]] = {}
 

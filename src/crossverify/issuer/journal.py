@@ -49,6 +49,14 @@ CREATE INDEX pending ON documents (issuer_id, doc_type, batch_id, id);
 CREATE INDEX by_digest ON documents (digest);
 """
 
+#: A round checks the revocations of unexpired batches, found from the batches, not every revocation ever sent; and,
+#: between full checks, the anchors above the reorganisation window, found by block, and the revocations kept since
+#: the last full check, by position (issuer/watch.py).
+WATCHED = """
+CREATE INDEX revocations_by_root ON revocations (issuer_id, batch_root);
+CREATE INDEX batches_by_block ON batches (issuer_id, state, anchor_block);
+"""
+
 MIGRATIONS = ("""
 CREATE TABLE IF NOT EXISTS batches (
     id          INTEGER PRIMARY KEY,
@@ -115,12 +123,10 @@ ALTER TABLE batches ADD COLUMN documents INTEGER NOT NULL DEFAULT 0;
 UPDATE batches SET documents = (SELECT COUNT(*) FROM documents d WHERE d.batch_id = batches.id);
 -- Last: on PostgreSQL a dropped index locks out the table's readers until the migration commits.
 DROP INDEX pending;
-""", """
--- A round checks the revocations of unexpired batches, found from the batches, not every revocation ever sent;
--- and, between full checks, the anchors above the reorganisation window, found by block.
-CREATE INDEX revocations_by_root ON revocations (issuer_id, batch_root);
-CREATE INDEX batches_by_block ON batches (issuer_id, state, anchor_block);
-""")
+""", PerEngine(WATCHED, WATCHED + """
+-- (SQLite's rowid is the table's key; PostgreSQL's is a column of its own)
+CREATE INDEX revocations_by_position ON revocations (rowid);
+"""))
 
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

@@ -60,10 +60,10 @@ class Scope:
 class ChainWatch:
     """The checkpoint of one issuer pipeline's checks, and the events since, in this process."""
 
-    def __init__(self, registry: Registry, issuer_id: str, own: Collection[str], depth: int) -> None:
+    def __init__(self, registry: Registry, issuer_id: str, own: Callable[[], Collection[str]], depth: int) -> None:
         self.registry = registry
         self.depth = max(REORG_WINDOW, depth)
-        self._own = {address.lower() for address in own}
+        self._own = own  # this pipeline's signing key and sender, now (a key rotates)
         self._issuer = "0x" + issuer_id_code(issuer_id).hex().ljust(64, "0")  # a bytes11 topic, left-aligned
         events: list[Any] = [e for e in registry.contract.abi if e.get("type") == "event"]
         abi = {e["name"]: e for e in events}
@@ -74,7 +74,10 @@ class ChainWatch:
         self._seen: tuple[int, bytes] | None = None
 
     def scope(self, revocations: Callable[[], int]) -> Scope:
-        """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint."""
+        """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint,
+        read before the head: a revocation kept by then was mined by then, under the head (another thread's included,
+        whatever order PostgreSQL's identity values and commits come in)."""
+        position = revocations()
         node, last, seen = rpc(self.registry.w3), self._checked, self._seen
         with node_errors():
             latest, *held = node.batch([("eth_getBlockByNumber", ["latest", False]), *(
@@ -88,7 +91,7 @@ class ChainWatch:
         block = max(0, head[0] - self.depth)
         with node_errors():
             found = node("eth_getBlockByNumber", [hex(block), False])
-        return Scope(None, head, Checkpoint(block, bytes(HexBytes(found["hash"])), revocations(), time.monotonic()))
+        return Scope(None, head, Checkpoint(block, bytes(HexBytes(found["hash"])), position, time.monotonic()))
 
     def done(self, scope: Scope) -> None:
         """The round's checks succeeded: events up to its head are accounted for, and a full check's checkpoint
@@ -112,5 +115,5 @@ class ChainWatch:
 
         with node_errors():
             named, routine = logs([None, self._issuer]), logs([self._routine, None, self._issuer])
-        return bool(named) or any("0x" + bytes(HexBytes(log["topics"][3]))[12:].hex() not in self._own
-                                  for log in routine)
+        own = {address.lower() for address in self._own()}
+        return bool(named) or any("0x" + bytes(HexBytes(log["topics"][3]))[12:].hex() not in own for log in routine)
