@@ -203,3 +203,27 @@ def test_the_pipelines_own_anchors_stay_routine_after_a_key_rotation(consortium:
     issuer.run()  # anchored with the new key
     scope = issuer._watch.scope(issuer.journal.revocations_kept)
     assert scope.since is not None  # its own anchor: routine
+
+
+def test_a_revocation_sent_again_by_a_full_round_is_checked_until_a_round_stands_on_it(
+        consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full round sends a lost revocation again: it is mined above the round's head, under journal positions the
+    round's checkpoint covers. A short reorganisation that takes only that block away replaces neither the head nor
+    the checkpoint's block: the next round checks everything again, so it is sent once more."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    before_revoke = c.w3.testing.snapshot()
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    c.w3.testing.revert(before_revoke)  # the revocation's block goes; the journal keeps it
+    c.w3.testing.mine(3)
+    before_full = c.w3.testing.snapshot()
+    with monkeypatch.context() as m:
+        m.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+        assert issuer.run().restored == 1  # sent again, above this round's head
+    c.w3.testing.revert(before_full)  # only the blocks above that head go
+    c.w3.testing.mine(3)
+    assert issuer.run().restored == 1
+    assert [r.valid for r in VerifierClient(c.registry).verify_many(bundles)] == [True, False, True]
+    assert issuer.run().restored == 0

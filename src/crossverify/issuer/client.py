@@ -411,6 +411,8 @@ class IssuerClient:
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
         report.restored += self.restore_revocations(None if since is None else since.revocations)
+        if since is None and report.restored:
+            self._watch.again()
         return report
 
     def rebind(self) -> dict[str, str]:

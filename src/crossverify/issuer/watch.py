@@ -75,8 +75,8 @@ class ChainWatch:
 
     def scope(self, revocations: Callable[[], int]) -> Scope:
         """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint,
-        read before the head: a revocation kept by then was mined by then, under the head (another thread's included,
-        whatever order PostgreSQL's identity values and commits come in)."""
+        read before the head: a revocation kept by then was mined by then, under the head. (On PostgreSQL one inserted
+        before the read but committed after it, behind a later one's position, waits for the next full check.)"""
         position = revocations()
         node, last, seen = rpc(self.registry.w3), self._checked, self._seen
         with node_errors():
@@ -91,7 +91,8 @@ class ChainWatch:
         block = max(0, head[0] - self.depth)
         with node_errors():
             found = node("eth_getBlockByNumber", [hex(block), False])
-        return Scope(None, head, Checkpoint(block, bytes(HexBytes(found["hash"])), position, time.monotonic()))
+        fresh = None if found is None else Checkpoint(block, bytes(HexBytes(found["hash"])), position, time.monotonic())
+        return Scope(None, head, fresh)  # (a node that lost the block meanwhile: no checkpoint, the next round full)
 
     def done(self, scope: Scope) -> None:
         """The round's checks succeeded: events up to its head are accounted for, and a full check's checkpoint
@@ -99,6 +100,11 @@ class ChainWatch:
         self._seen = scope.head
         if scope.fresh is not None:
             self._checked = scope.fresh
+
+    def again(self) -> None:
+        """Check everything next round too: this full round sent revocations again, mined above its head under
+        positions the checkpoint covers (a short reorganisation could take them away unseen)."""
+        self._checked = None
 
     def forget(self) -> None:
         """Check everything next round (the journal moved to another registry)."""
