@@ -4,6 +4,7 @@ them, else only the recent ones (crossverify.issuer.watch)."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from crossverify.issuer import watch
 from crossverify.issuer.journal import Journal
 
 from ..conftest import Consortium, add_key, deposit_certificates, labelled_test_key
+from ..postgres import empty
 from .test_issuance import client, steps
 
 
@@ -227,3 +229,35 @@ def test_a_revocation_sent_again_by_a_full_round_is_checked_until_a_round_stands
     assert issuer.run().restored == 1
     assert [r.valid for r in VerifierClient(c.registry).verify_many(bundles)] == [True, False, True]
     assert issuer.run().restored == 0
+
+
+def test_the_revocation_position_waits_for_one_being_kept(postgres_url: str) -> None:
+    """The journal's position covers every revocation kept by then: one another replica is keeping (on PostgreSQL,
+    its identity value taken, not committed yet) is waited for, not passed over by a later one's higher position.
+    (On SQLite one process writes the journal, and its reads wait for its transactions.)"""
+    journal, other = Journal(postgres_url), Journal(postgres_url)
+    keeping, later = threading.Event(), threading.Event()
+    read: list[int] = []
+
+    def kept_by_another() -> None:
+        with other.transaction() as db:
+            db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES ('BNUMMOMX', ?, "
+                       "?, 'document', 2)", (os.urandom(32), os.urandom(32)))
+            keeping.set()
+            later.wait(10)
+
+    writer = threading.Thread(target=kept_by_another)
+    writer.start()
+    assert keeping.wait(10)
+    reader = threading.Thread(target=lambda: read.append(journal.revocations_kept()))
+    reader.start()
+    reader.join(0.3)
+    alive = reader.is_alive()  # waiting for the one being kept
+    later.set()
+    writer.join(10)
+    reader.join(10)
+    [(position,)] = journal.store.db.execute("SELECT MAX(rowid) FROM revocations").fetchall()
+    journal.close()
+    other.close()
+    empty(postgres_url)
+    assert alive and read == [position]

@@ -295,8 +295,15 @@ class Journal:
         return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
 
     def revocations_kept(self) -> int:
-        """The journal's position among revocations: those kept from now on come after it."""
-        return int(self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM revocations").fetchone()[0])
+        """The journal's position among revocations: those kept from now on come after it. On PostgreSQL the
+        revocations being kept meanwhile (their identity values taken, not committed) are waited for, so that none
+        is left behind a later one's position."""
+        read = "SELECT COALESCE(MAX(rowid), 0) FROM revocations"
+        if self.store.engine != "postgresql":
+            return int(self._db.execute(read).fetchone()[0])
+        with self.transaction() as db:
+            db.execute("LOCK TABLE revocations IN SHARE MODE")
+            return int(db.execute(read).fetchone()[0])
 
     def pending(self, issuer_id: str) -> list[tuple[int, str, str, float]]:
         """Documents not yet in a batch: (id, doc type, bundle file stem, added at), oldest first."""

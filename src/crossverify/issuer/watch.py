@@ -75,8 +75,8 @@ class ChainWatch:
 
     def scope(self, revocations: Callable[[], int]) -> Scope:
         """This round's scope; ``revocations()`` tells the journal's revocation position for a fresh checkpoint,
-        read before the head: a revocation kept by then was mined by then, under the head. (On PostgreSQL one inserted
-        before the read but committed after it, behind a later one's position, waits for the next full check.)"""
+        read before the head: a revocation kept by then was mined by then, under the head (one being kept meanwhile
+        is waited for: :meth:`~.journal.Journal.revocations_kept`)."""
         position = revocations()
         node, last, seen = rpc(self.registry.w3), self._checked, self._seen
         with node_errors():
