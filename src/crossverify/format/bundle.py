@@ -219,7 +219,7 @@ class Bundle:
             "claims": self._compact.as_json(),
             "proof": {
                 "hashAlg": p.hash_alg.label, "index": p.index, "leafCount": p.leaf_count,
-                "path": ["0x" + h.hex() for h in p.path], "batchRoot": to_hex(p.batch_root),
+                "path": [to_hex(h) for h in p.path], "batchRoot": to_hex(p.batch_root),
             },
             "anchor": {"chainId": self.chain_id, "registry": self.registry},
         }

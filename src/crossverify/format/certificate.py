@@ -230,8 +230,7 @@ class Claims(Sequence[Disclosure]):
     def as_json(self) -> list[JSON]:
         """The claims as a bundle carries them: each disclosed one as :meth:`Claim.as_json` writes it, each redacted
         one as ``{"redacted": its leaf hash}``; written from the columns, no claim object made."""
-        return [{"redacted": "0x" + salt.hex()} if name is None else {"name": name, "salt": "0x" + salt.hex(),
-                                                                       "value": value}
+        return [{"redacted": to_hex(salt)} if name is None else {"name": name, "salt": to_hex(salt), "value": value}
                 for name, value, salt in zip(self.names, self.values, self.salts, strict=True)]
 
     def leaves(self, hasher: Hasher, redacted: bool = True, *, keep: bool = False) -> Sequence[bytes]:

@@ -399,10 +399,11 @@ class IssuerClient:
         # Everything unexpired when something may have changed it, else the recent (issuer/watch.py).
         scope = self._watch.scope(self.journal.revocations_kept)
         since = scope.since
+        kept_after = None if since is None else since.revocations
         report.reanchored = self.verify_anchors(None if since is None else since.block)
         # A document's revocation needs no anchor: it goes first, so no root anchored again (a successor, a reset)
         # is ever on chain without it. A batch's needs its root, and follows it.
-        report.restored = self.restore_revocations(None if since is None else since.revocations)
+        report.restored = self.restore_revocations(kept_after)
         self._watch.done(scope)
         report.sealed = len(self.seal(max_batch, max_age))
         report.signed = self.sign()
@@ -410,7 +411,7 @@ class IssuerClient:
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
-        report.restored += self.restore_revocations(None if since is None else since.revocations)
+        report.restored += self.restore_revocations(kept_after)
         if since is None and report.restored:
             self._watch.again()
         return report

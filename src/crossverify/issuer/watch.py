@@ -79,19 +79,18 @@ class ChainWatch:
         is waited for: :meth:`~.journal.Journal.revocations_kept`)."""
         position = revocations()
         node, last, seen = rpc(self.registry.w3), self._checked, self._seen
+        stood_on = [] if last is None or seen is None else [last.block, seen[0]]  # still the chain's?
         with node_errors():
-            latest, *held = node.batch([("eth_getBlockByNumber", ["latest", False]), *(
-                ("eth_getBlockByNumber", [hex(block), False]) for block, _ in
-                ([(last.block, last.block_hash), seen] if last is not None and seen is not None else []))])
-        head = (quantity(latest["number"]), bytes(HexBytes(latest["hash"])))
+            latest, *held = node.batch([("eth_getBlockByNumber", [number, False])
+                                        for number in ["latest", *map(hex, stood_on)]])
+        head = (quantity(latest["number"]), _hash(latest))
         if (last is not None and seen is not None and time.monotonic() - last.at < FULL_CHECK_EVERY
-                and [None if h is None else bytes(HexBytes(h["hash"])) for h in held] == [last.block_hash, seen[1]]
-                and not self._touched(seen[0] + 1, head[0])):
+                and list(map(_hash, held)) == [last.block_hash, seen[1]] and not self._touched(seen[0] + 1, head[0])):
             return Scope(last, head, None)
         block = max(0, head[0] - self.depth)
         with node_errors():
-            found = node("eth_getBlockByNumber", [hex(block), False])
-        fresh = None if found is None else Checkpoint(block, bytes(HexBytes(found["hash"])), position, time.monotonic())
+            found = _hash(node("eth_getBlockByNumber", [hex(block), False]))
+        fresh = None if found is None else Checkpoint(block, found, position, time.monotonic())
         return Scope(None, head, fresh)  # (a node that lost the block meanwhile: no checkpoint, the next round full)
 
     def done(self, scope: Scope) -> None:
@@ -123,3 +122,9 @@ class ChainWatch:
             named, routine = logs([None, self._issuer]), logs([self._routine, None, self._issuer])
         own = {address.lower() for address in self._own()}
         return bool(named) or any("0x" + bytes(HexBytes(log["topics"][3]))[12:].hex() not in own for log in routine)
+
+
+def _hash(block: Any) -> Any:
+    """A block's hash as bytes, as JSON-RPC or the embedded chain answers it; ``None`` for a block the node does not
+    have."""
+    return None if block is None else bytes(HexBytes(block["hash"]))

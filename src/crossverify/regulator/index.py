@@ -480,20 +480,19 @@ class RegulatorReader:
         ``EVENTS_PAGE`` at a time (a statement's rows are read whole), so that memory stays bounded."""
         position = (-1, -1)
         while True:
-            page = list(self.events_after(*position, *names, limit=EVENTS_PAGE, every=not names))
+            page = list(self.events_after(*position, *names, limit=EVENTS_PAGE))
             for event in page:
                 yield event.block_time, event.name, event.args
             if len(page) < EVENTS_PAGE:
                 return
             position = page[-1].block_number, page[-1].log_index
 
-    def events_after(self, block_number: int, log_index: int, *names: str, limit: int, every: bool = False
-                     ) -> Iterator[IndexedEvent]:
-        """The first ``limit`` indexed events named ``names`` (``every``: of every name) after position
+    def events_after(self, block_number: int, log_index: int, *names: str, limit: int) -> Iterator[IndexedEvent]:
+        """The first ``limit`` indexed events named ``names`` (all names if none given) after position
         (``block_number``, ``log_index``), in chain order (a statement's rows are read whole: the limit is the
         query's)."""
-        kinds = () if every else tuple(n for n, name in self._names.items() if name in names)
-        if not kinds and not every:
+        kinds = tuple(n for n, name in self._names.items() if name in names)
+        if names and not kinds:  # none of them in this index
             return
         named = f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else ""
         query = ("SELECT block_number, log_index, block_time, kind, args FROM events "
