@@ -13,26 +13,12 @@ from web3 import Web3
 
 from crossverify import VerifierClient, load_bundle
 from crossverify.chain.records import ProposalKind, RevocationReason
-from crossverify.chain.registry import Registry
 from crossverify.issuer import watch
 from crossverify.issuer.journal import Journal
 
 from ..conftest import Consortium, add_key, deposit_certificates, labelled_test_key
 from ..postgres import empty
-from .test_issuance import client, steps
-
-
-def asked_roots(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The batch roots the registry is asked about, from now on."""
-    asked: list[bytes] = []
-    statuses = Registry.document_statuses
-
-    def spying(registry: Registry, triples: Any) -> Any:
-        asked.extend(root for _, root, _ in triples)
-        return statuses(registry, triples)
-
-    monkeypatch.setattr(Registry, "document_statuses", spying)
-    return asked
+from .test_issuance import asked_roots, client, steps
 
 
 def deep_batches(journal: Journal, count: int) -> list[bytes]:
