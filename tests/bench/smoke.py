@@ -18,7 +18,7 @@ TITLES = {
     "storage_outbox": "Exactly-once receipt outbox on each engine",
     "storage_replicas": "Bank service replicas over one PostgreSQL", "gm_primitives": "GM suite: primitives",
     "gm_gas": "GM suite: gas of SM2 on chain", "gm_presentations": "GM suite: presentations",
-    "console": "Regulator's console at scale",
+    "console": "Regulator's console at scale", "sharing": "A bank's reads beside an issuer's check",
 }
 
 

@@ -6,4 +6,4 @@ from .smoke import run_sections
 
 
 def test_node_service_and_token_sections_run() -> None:
-    run_sections("verification_node", "audit", "service", "hsm_signing", "hsm_issuance")
+    run_sections("verification_node", "audit", "service", "hsm_signing", "hsm_issuance", "sharing")

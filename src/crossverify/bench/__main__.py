@@ -27,6 +27,7 @@ from ._hsm import issuance_in_token, signing, token_keys
 from ._reading import reading
 from ._sections import Section, anchoring_gas, issuance, machine, scaling, verification, verification_node
 from ._service import LEVELS, service_load
+from ._sharing import sharing
 from ._storage import storage_index, storage_outbox, storage_replicas
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
@@ -46,15 +47,16 @@ class Sizes:
     console: tuple[int, int] = (1_000_000, 100_000)  # receipts, documents
     gm_presentations: int = 500
     outbox_history: int = 1_000_000
+    live_batches: int = 10_000
 
 
 FULL = Sizes([1, 10, 100, 1000, 10_000], 10_000, [25_000, 50_000, 100_000], [50_000, 100_000, 150_000, 200_000],
              [2, 32, 512, 8192, 65_536], 2_000, 2_000, 2_000)
 SMOKE = Sizes([1, 10], 50, [500, 1_000], [500, 1_000, 1_500], [2, 32], 20, 20, 20, 1_000, 200, 128, (3_000, 400),
-              gm_presentations=10, outbox_history=5_000)
-SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "core", "hsm_signing",
-            "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts", "regulator_sync",
-            "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas",
+              gm_presentations=10, outbox_history=5_000, live_batches=50)
+SECTIONS = ("gas", "anchoring", "issuance", "hsm_issuance", "verification", "verification_node", "sharing", "core",
+            "hsm_signing", "reading", "audit", "scaling", "service", "presentations", "sealing", "sealed_receipts",
+            "regulator_sync", "storage_index", "storage_outbox", "storage_replicas", "gm_primitives", "gm_gas",
             "gm_presentations", "console")
 
 
@@ -84,6 +86,7 @@ def run(sizes: Sizes, only: list[str], work: Path, console: Console) -> list[Sec
         "gm_gas": gm_gas,
         "gm_presentations": lambda: gm_presentations(sizes.gm_presentations, work),
         "console": lambda: console_section(*sizes.console, work / "console"),
+        "sharing": lambda: sharing(sizes.live_batches, work),
     }
     out = []
     for name in only:
