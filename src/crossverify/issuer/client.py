@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,7 +303,8 @@ class IssuerClient:
             report.gas_used += receipt["gasUsed"]
             report.transactions += 1
             self._fault("after_receipt")
-            anchored += self._reconcile(report)
+            anchored += self._reconcile(report, sent=[b.id for b in chunk],
+                                        mined={tx_hash: (receipt["blockNumber"], bytes(receipt["blockHash"]))})
         if signed:
             progress("anchoring batches", len(signed), len(signed))
         return reconciled + anchored
@@ -509,45 +510,61 @@ class IssuerClient:
         """Where the bundle of a reference (``REF``, or ``REF~N`` for its revision N) is written."""
         return self.bundle_dir / self.issuer_id / f"{file_stem}.bundle.json"
 
-    def _reconcile(self, report: RunReport, wait_pending: bool = False) -> int:
-        """Mark anchored every signed or sent batch whose root the registry holds, with the block that holds it.
+    def _reconcile(self, report: RunReport, wait_pending: bool = False, sent: Collection[int] | None = None,
+                   mined: dict[bytes, tuple[int, bytes]] | None = None) -> int:
+        """Mark anchored every signed or sent batch (of ids ``sent``, when given: a transaction's just mined, whose
+        block ``mined`` tells by its hash) whose root the registry holds, with the block that holds it.
 
         A sent transaction the node still has pending is waited for when ``wait_pending`` (after a crash, so
         it is not sent twice); one the node does not know, or that failed, sends its batches back to signing.
+        Each transaction is looked up once, however many batches it carried.
         """
-        open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT)
+        open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, ids=sent)
         if wait_pending:
-            for tx_hash in {b.tx_hash for b in open_batches if b.tx_hash and self._pending(b.tx_hash)}:
-                with contextlib.suppress(TransactionFailed, TransactionDropped, TransactionReplaced):
-                    report.gas_used += self.registry.wait(tx_hash, self.receipt_timeout)["gasUsed"]
+            for tx_hash in {b.tx_hash for b in open_batches if b.tx_hash} - set(mined or ()):
+                if self._pending(tx_hash):
+                    with contextlib.suppress(TransactionFailed, TransactionDropped, TransactionReplaced):
+                        report.gas_used += self.registry.wait(tx_hash, self.receipt_timeout)["gasUsed"]
         if not open_batches:
             return 0
         issuer = issuer_id_code(self.issuer_id)
         statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in open_batches])
+        blocks: dict[bytes, tuple[int, bytes] | None] = dict(mined or {})
+        pending: dict[bytes, bool] = {}
         marked = unsent = 0
         for b, status in zip(open_batches, statuses, strict=True):
             if status.anchored and not self._replaceable(status):
                 self._require_own(b, status)
-                block, block_hash = self._anchor_block(b)
+                block, block_hash = self._anchor_block(b, blocks)
                 self.journal.record_anchored(b.id, status.anchored_at, block, block_hash)
                 marked += 1
-            elif b.state is BatchState.SENT and b.tx_hash and not self._pending(b.tx_hash):
-                self.journal.record_unsent(b.id)
-                unsent += 1
+            elif b.state is BatchState.SENT and b.tx_hash:
+                if b.tx_hash not in pending:
+                    pending[b.tx_hash] = self._pending(b.tx_hash)
+                if not pending[b.tx_hash]:
+                    self.journal.record_unsent(b.id)
+                    unsent += 1
         if unsent:  # back to sealed: sign again before the next send
             self.sign()
         return marked
 
-    def _anchor_block(self, b: BatchRecord) -> tuple[int | None, bytes | None]:
-        """The block (number, hash) holding the anchor of ``b``: from its own transaction's receipt, else from
-        the registry's ``BatchAnchored`` log for its root (another operator may have relayed it)."""
+    def _anchor_block(self, b: BatchRecord, mined: dict[bytes, tuple[int, bytes] | None]
+                      ) -> tuple[int | None, bytes | None]:
+        """The block (number, hash) holding the anchor of ``b``: from its own transaction's receipt (looked up
+        once per transaction: ``mined`` keeps what each answered), else from the registry's ``BatchAnchored`` log
+        for its root (another operator may have relayed it)."""
         w3 = self.registry.w3
         with node_errors():
             if b.tx_hash:
-                with contextlib.suppress(TransactionNotFound):
-                    receipt = w3.eth.get_transaction_receipt(HexBytes(b.tx_hash))
-                    if receipt["status"] == 1:
-                        return receipt["blockNumber"], bytes(receipt["blockHash"])
+                if b.tx_hash not in mined:
+                    mined[b.tx_hash] = None
+                    with contextlib.suppress(TransactionNotFound):
+                        receipt = w3.eth.get_transaction_receipt(HexBytes(b.tx_hash))
+                        if receipt["status"] == 1:
+                            mined[b.tx_hash] = (receipt["blockNumber"], bytes(receipt["blockHash"]))
+                found = mined[b.tx_hash]
+                if found is not None:
+                    return found
             logs = self.registry.contract.events.BatchAnchored().get_logs(
                 from_block=0, argument_filters={"batchRoot": b.root, "issuerId": issuer_id_code(self.issuer_id)})
         if not logs:

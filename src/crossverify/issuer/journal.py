@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -369,13 +369,19 @@ class Journal:
             db.execute(f"UPDATE batches SET {assignments} WHERE id = ?", (*values, batch_id))
 
     def batches(self, issuer_id: str, *states: BatchState, after: int = 0, limit: int | None = None,
-                live_at: int | None = None, anchored_after: int | None = None) -> list[BatchRecord]:
+                live_at: int | None = None, anchored_after: int | None = None, ids: Collection[int] | None = None
+                ) -> list[BatchRecord]:
         """The issuer's batches in ``states``, oldest first; a page of them: ``limit`` batches after id ``after``;
         only those not expired at ``live_at`` (a time), found by expiry: not every batch of the years before; only
-        those anchored in a block after ``anchored_after``, found by block (not one whose block is unknown)."""
+        those anchored in a block after ``anchored_after``, found by block (not one whose block is unknown); only
+        those of ``ids``, found by id."""
+        if ids is not None and not ids:
+            return []
         live = "" if live_at is None else f" AND {'+' if anchored_after is not None else ''}not_after > ?"
         if anchored_after is not None:
             live += " AND anchor_block > ?"
+        if ids is not None:
+            live += f" AND id IN ({','.join(map(str, map(int, ids)))})"
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
             f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS} FROM batches "
