@@ -4,6 +4,7 @@ everybody else, issuer included for other issuers' disputes, learns nothing of w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -150,3 +151,32 @@ def test_no_dispute_without_the_issuers_sealing_key(consortium: Consortium, issu
     bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
     with pytest.raises(SealingError):
         bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
+
+
+def test_disputes_are_found_without_reading_the_banks_receipts(consortium: Consortium, issued: list[Bundle],  # noqa: F811
+                                                               issuer_key: RegulatorKey,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issuer looking for its disputes, and the bank for an answer, ask the node for those events by topic:
+    a region's year of sealed receipts (~650 MB of logs) is not sent along to find a few disputes."""
+    c = consortium
+    bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
+    reports = [bank.verify(b) for b in issued[:3]]
+    [commitment, *_] = bank.record(reports, "ACCTOPEN").commitments
+    opened = bank_opens(c.circulation, c.verifier, reports[0], DisputeReason.SUSPECTED_REUSE, c.now(), commitment)
+    answered: list[str] = []  # the events the node sent
+    get_logs = type(c.w3.eth).get_logs
+
+    def logs_sent(eth: Any, query: Any) -> Any:
+        logs = get_logs(eth, query)
+        answered.extend(e.name for e in c.circulation.decode_logs(logs))
+        return logs
+
+    monkeypatch.setattr(type(c.w3.eth), "get_logs", logs_sent)
+    received = [r for r in received_disputes(c.circulation, issuer_key) if r.dispute_id == opened.dispute_id]
+    assert len(received) == 1 and set(answered) == {"DisputeOpened"}
+    answer_dispute(c.circulation, received[0], DisputeStatus.CONFIRMED_GENUINE, c.signing_key, c.outsider, c.now(),
+                   issuer_key)
+    answered.clear()
+    read = read_answer(c.circulation, c.registry, opened)
+    assert read is not None and read.answer.status is DisputeStatus.CONFIRMED_GENUINE
+    assert answered == ["DisputeAnswered"]

@@ -19,8 +19,9 @@ from web3.types import TxReceipt
 
 from .. import gm
 from ..errors import TransactionFailed
+from ..format.encoding import to_hex
 from .connection import node_errors
-from .registry import Deployed
+from .registry import Deployed, event_topic
 from .transactions import Sender
 from .typed_data import ANSWER_TYPE, Domain, compact, gm_answer_message
 
@@ -140,8 +141,15 @@ class CirculationContract(Deployed):
         answer_key, opened_at, answered = self.call(lambda f: f.dispute(dispute_id))
         return DisputeInfo(str(answer_key), int(opened_at), bool(answered))
 
-    def events(self, from_block: int = 0, to_block: int | None = None) -> list[Any]:
-        """Every event of this contract from ``from_block`` to ``to_block`` (the latest if ``None``), decoded."""
-        logs = self.w3.eth.get_logs({"address": self.contract.address, "fromBlock": from_block,
-                                     "toBlock": "latest" if to_block is None else to_block})
+    def events(self, from_block: int = 0, to_block: int | None = None, name: str | None = None,
+               first: bytes | None = None) -> list[Any]:
+        """Every event of this contract from ``from_block`` to ``to_block`` (the latest if ``None``), decoded; only
+        ``name``'s, whose first indexed argument is ``first`` (when given), when ``name`` is given: the node finds
+        those by topic, without sending every bank's receipts along."""
+        query: Any = {"address": self.contract.address, "fromBlock": from_block,
+                      "toBlock": "latest" if to_block is None else to_block}
+        if name is not None:
+            query["topics"] = [to_hex(event_topic(self.NAME, name)), *([] if first is None else [to_hex(first)])]
+        with node_errors():
+            logs = self.w3.eth.get_logs(query)
         return self.decode_logs(logs)

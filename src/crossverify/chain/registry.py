@@ -211,7 +211,11 @@ def _event_by_topic(contract: str) -> dict[bytes, _EventCodec]:
     return codecs
 
 
-@lru_cache(maxsize=4096)
+def event_topic(contract: str, name: str) -> bytes:
+    """Topic 0 of the event ``name`` of ``contract`` (one of :data:`CONTRACTS`)."""
+    return next(topic for topic, codec in _event_by_topic(contract).items() if codec.name == name)
+
+
 @lru_cache(maxsize=1024)  # the same few signing keys, again and again
 def _checksum(address: str) -> str:
     return str(Web3.to_checksum_address(address))

@@ -63,9 +63,7 @@ def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_
     answer, oldest first."""
     out = []
     answer_root = issuer_answer_key(key)
-    for event in circulation.events(from_block):
-        if event.name != "DisputeOpened":
-            continue
+    for event in circulation.events(from_block, name="DisputeOpened"):
         dispute_id = bytes(event.args["disputeId"])
         info = circulation.dispute(dispute_id)
         try:

@@ -104,8 +104,8 @@ class ReadAnswer:
 
 def read_answer(circulation: CirculationContract, registry: Registry, opened: OpenedDispute) -> ReadAnswer | None:
     """The answer to ``opened``, if the issuer answered yet, with its signer checked against the registry."""
-    for event in circulation.events():
-        if event.name == "DisputeAnswered" and bytes(event.args["disputeId"]) == opened.dispute_id:
+    for event in circulation.events(name="DisputeAnswered", first=opened.dispute_id):
+        if bytes(event.args["disputeId"]) == opened.dispute_id:
             answer = open_answer(bytes(event.args["ciphertext"]), opened.dispute_id, opened.reply_key)
             signer = answer.signer()
             key = registry.call(lambda f, s=signer: f.signingKey(s))  # type: ignore[misc]
