@@ -19,6 +19,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.verifier.client import Outcome, VerificationReport
 
+from ..capped_logs import cap_log_ranges
 from ..conftest import Consortium, admit_issuer, deposit_certificates
 from .test_issuance import client
 
@@ -162,11 +163,15 @@ def test_a_revoked_document_never_verifies_on_the_successor(consortium: Consorti
     assert [r.valid for r in VerifierClient(new.registry).verify_many(bundles)] == [True, False, True]
 
 
-def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consortium: Consortium,
-                                                                         tmp_path: Path) -> None:
+@pytest.mark.parametrize("capped", [False, True], ids=["node", "node capping log ranges"])
+def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consortium: Consortium, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capped: bool) -> None:
     """The admin revoked a document and a batch from its own wallet (not through the journal); the predecessor on the
-    same chain still holds them, so the move takes them along: the successor refuses both."""
+    same chain still holds them, so the move takes them along: the successor refuses both. On a node that answers
+    ``eth_getLogs`` over 25 blocks at most, the move reads the predecessor's revocations span by span."""
     c = consortium
+    answered = cap_log_ranges(monkeypatch, c.w3, 25) if capped else []
     issuer = client(c, tmp_path)
     issuer.issue(deposit_certificates(c, 2))
     first = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
@@ -180,3 +185,4 @@ def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consort
     pipeline.rebind()
     assert pipeline.run().restored == 2
     assert [r.valid for r in VerifierClient(new.registry).verify_many(first + second)] == [False, True, False, False]
+    assert not capped or any(low == 0 for low, _ in answered)  # read from the chain's first block, in spans

@@ -29,6 +29,7 @@ from crossverify.sealing import (
 from crossverify.verifier.disputes import OpenedDispute, read_answer
 from crossverify.verifier.disputes import open_dispute as bank_opens
 
+from ..capped_logs import cap_log_ranges
 from ..conftest import Consortium
 from .test_verifier import issued  # noqa: F401 - the fixture
 
@@ -153,12 +154,15 @@ def test_no_dispute_without_the_issuers_sealing_key(consortium: Consortium, issu
         bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
 
 
+@pytest.mark.parametrize("capped", [False, True], ids=["node", "node capping log ranges"])
 def test_disputes_are_found_without_reading_the_banks_receipts(consortium: Consortium, issued: list[Bundle],  # noqa: F811
                                                                issuer_key: RegulatorKey,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                               monkeypatch: pytest.MonkeyPatch, capped: bool) -> None:
     """The issuer looking for its disputes, and the bank for an answer, ask the node for those events by topic:
-    a region's year of sealed receipts (~650 MB of logs) is not sent along to find a few disputes."""
+    a region's year of sealed receipts (~650 MB of logs) is not sent along to find a few disputes. A node that
+    answers ``eth_getLogs`` over 10 blocks at most is asked span by span."""
     c = consortium
+    spans = cap_log_ranges(monkeypatch, c.w3, 10) if capped else []
     bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
     reports = [bank.verify(b) for b in issued[:3]]
     [commitment, *_] = bank.record(reports, "ACCTOPEN").commitments
@@ -180,3 +184,4 @@ def test_disputes_are_found_without_reading_the_banks_receipts(consortium: Conso
     read = read_answer(c.circulation, c.registry, opened)
     assert read is not None and read.answer.status is DisputeStatus.CONFIRMED_GENUINE
     assert answered == ["DisputeAnswered"]
+    assert not capped or (spans and all(high - low < 10 for low, high in spans))

@@ -21,6 +21,7 @@ from .. import gm
 from ..errors import TransactionFailed
 from ..format.encoding import to_hex
 from .connection import node_errors
+from .logs import spanning
 from .registry import Deployed, event_topic
 from .transactions import Sender
 from .typed_data import ANSWER_TYPE, Domain, compact, gm_answer_message
@@ -67,18 +68,6 @@ class CirculationContract(Deployed):
     def issuer_answer_key(self, issuer_id: bytes) -> bytes:
         """The secp256k1 public key (x || y) the answer keys of disputes about ``issuer_id`` derive from."""
         return bytes(self.call(lambda f: f.issuerAnswerKey(issuer_id)))
-
-    def issuer_answer_keys_at(self, issuer_id: bytes, at: int) -> list[bytes]:
-        """The answer keys ``issuer_id`` had registered at time ``at`` (from its ``IssuerKeysSet`` events): the last
-        one set before, and any set in that very second. A dispute's answer key derives from the one in force when
-        it was opened, whatever the issuer registered since."""
-        with node_errors():
-            logs = self.contract.events.IssuerKeysSet().get_logs(from_block=0,
-                                                                 argument_filters={"issuerId": issuer_id})
-            timed = [(int(self.w3.eth.get_block(log["blockNumber"])["timestamp"]), bytes(log["args"]["answerKey"]))
-                     for log in logs]
-        before = [key for t, key in timed if t < at][-1:]
-        return before + [key for t, key in timed if t == at]
 
     def set_issuer_keys(self, issuer_id: bytes, sealing_key: bytes, answer_key: bytes, sender: Sender) -> TxReceipt:
         """Register, as the issuer's admin, the public key disputes about the issuer are sealed to and the
@@ -146,10 +135,11 @@ class CirculationContract(Deployed):
         """Every event of this contract from ``from_block`` to ``to_block`` (the latest if ``None``), decoded; only
         ``name``'s, whose first indexed argument is ``first`` (when given), when ``name`` is given: the node finds
         those by topic, without sending every bank's receipts along."""
-        query: Any = {"address": self.contract.address, "fromBlock": from_block,
-                      "toBlock": "latest" if to_block is None else to_block}
+        query: Any = {"address": self.contract.address}
         if name is not None:
             query["topics"] = [to_hex(event_topic(self.NAME, name)), *([] if first is None else [to_hex(first)])]
         with node_errors():
-            logs = self.w3.eth.get_logs(query)
+            end = self.w3.eth.block_number if to_block is None else to_block
+            logs = spanning(lambda low, high: self.w3.eth.get_logs(query | {"fromBlock": low, "toBlock": high}),
+                            from_block, end)
         return self.decode_logs(logs)

@@ -12,10 +12,10 @@ checksummed, integers and booleans as themselves, tuples as lists).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
@@ -27,8 +27,51 @@ from web3.exceptions import Web3RPCError
 from ..errors import LogNotDecodable, TransactionFailed
 from .connection import rpc
 
+T = TypeVar("T")
+
 #: Block headers asked for in one JSON-RPC batch request.
 BATCH = 500
+#: Blocks the first ``eth_getLogs`` of a walk (:func:`spanning`) asks about; each next one asks about twice as many
+#: as the last the node answered, up to ``MAX_SPAN``, and half as many as the last it refused.
+FIRST_SPAN = 2000
+MAX_SPAN = 100_000
+
+
+def spanning(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: int) -> list[T]:
+    """What ``fetch(low, high)``, one ``eth_getLogs`` over blocks ``low`` to ``high``, finds in blocks ``from_block``
+    to ``to_block``, asked span by span: nodes cap the range of one query (Besu's ``--rpc-max-logs-range``, 1,000
+    blocks by default), and one query over years of blocks would hold the node, and outlast the client's timeout.
+    A span the node refuses is asked again halved, and no later span is longer; one of a single block refused
+    raises :class:`~crossverify.errors.TransactionFailed`. Topic-filtered queries find few logs in many blocks: the
+    span doubles after each answer."""
+    return [log for found in _spans(fetch, from_block, to_block) for log in found]
+
+
+def newest(fetch: Callable[[int, int], Sequence[T]], to_block: int) -> Sequence[T]:
+    """What :func:`spanning` would find in the newest of its spans that holds anything, walking back from
+    ``to_block`` (nothing if no block does): for a log known to exist, most likely recent."""
+    return next((found for found in _spans(fetch, 0, to_block, backwards=True) if found), [])
+
+
+def _spans(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: int, backwards: bool = False
+           ) -> Iterator[Sequence[T]]:
+    span, most = FIRST_SPAN, MAX_SPAN
+    while from_block <= to_block:
+        low, high = ((max(from_block, to_block - span + 1), to_block) if backwards else
+                     (from_block, min(to_block, from_block + span - 1)))
+        try:
+            found = fetch(low, high)
+        except Web3RPCError as exc:  # the node answered, refusing the range
+            if high == low:
+                raise TransactionFailed(f"eth_getLogs of block {low} refused: {exc}") from exc
+            span = most = (high - low + 1) // 2
+            continue
+        yield found
+        if backwards:
+            to_block = low - 1
+        else:
+            from_block = high + 1
+        span = min(most, 2 * span)
 
 
 class RawLog(NamedTuple):

@@ -28,6 +28,7 @@ from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
 from ..chain.connection import chain_time, node_errors
+from ..chain.logs import newest, spanning
 from ..chain.records import DocumentStatus, RevocationReason
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
@@ -451,10 +452,12 @@ class IssuerClient:
         sent from outside the journal too (the admin's own wallet, another tool), so that ``run`` sends it to the
         successor. Returns how many it holds."""
         issuer = issuer_id_code(self.issuer_id)
-        events = predecessor.contract.events
+        events, head = predecessor.contract.events, predecessor.w3.eth.block_number
         with node_errors():
-            batches = events.BatchRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
-            documents = events.DocumentRevoked().get_logs(from_block=0, argument_filters={"issuerId": issuer})
+            batches = spanning(lambda low, high: events.BatchRevoked().get_logs(
+                from_block=low, to_block=high, argument_filters={"issuerId": issuer}), 0, head)
+            documents = spanning(lambda low, high: events.DocumentRevoked().get_logs(
+                from_block=low, to_block=high, argument_filters={"issuerId": issuer}), 0, head)
         targets: dict[tuple[bytes, bytes], int | None] = {(bytes(e.args["batchRoot"]), ZERO): None for e in batches}
         actors = {bytes(e.args["batchRoot"]): e.args["actor"] for e in batches}
         for e in documents:
@@ -565,8 +568,9 @@ class IssuerClient:
                 found = mined[b.tx_hash]
                 if found is not None:
                     return found
-            logs = self.registry.contract.events.BatchAnchored().get_logs(
-                from_block=0, argument_filters={"batchRoot": b.root, "issuerId": issuer_id_code(self.issuer_id)})
+            anchored = {"batchRoot": b.root, "issuerId": issuer_id_code(self.issuer_id)}
+            logs = newest(lambda low, high: self.registry.contract.events.BatchAnchored().get_logs(
+                from_block=low, to_block=high, argument_filters=anchored), w3.eth.block_number)
         if not logs:
             return None, None
         return logs[-1]["blockNumber"], bytes(logs[-1]["blockHash"])

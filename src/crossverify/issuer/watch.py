@@ -23,6 +23,7 @@ from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 
 from ..chain.connection import node_errors, quantity, rpc
+from ..chain.logs import spanning
 from ..chain.registry import Registry
 from ..format.codes import issuer_id_code
 
@@ -115,8 +116,9 @@ class ChainWatch:
             return False
 
         def logs(topics: list[Any]) -> list[Any]:
-            query: Any = {"address": self.registry.address, "fromBlock": start, "toBlock": head, "topics": topics}
-            return list(self.registry.w3.eth.get_logs(query))
+            query: Any = {"address": self.registry.address, "topics": topics}
+            return spanning(lambda low, high: self.registry.w3.eth.get_logs(query | {"fromBlock": low,
+                                                                                    "toBlock": high}), start, head)
 
         with node_errors():
             named, routine = logs([None, self._issuer]), logs([self._routine, None, self._issuer])

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
-from ..format.codes import code_name, issuer_id_code
+from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import (
     Consent,
@@ -262,6 +262,15 @@ class CirculationTrail:
                                  issuer_id=issuer, document_digest=bytes(found[2]),
                                  disputeId=to_hex(bytes(dispute_id)), signer=signer)
 
+    def _answer_keys_at(self, issuer: str, at: int) -> list[bytes]:
+        """The answer keys ``issuer`` had registered at time ``at``: the last one set before, and any set in that
+        very second (a dispute's answer key derives from the one in force when it was opened, whatever the issuer
+        registered since), from the indexed ``IssuerKeysSet`` events: the index holds every block up to the dispute
+        being opened."""
+        timed = [(t, from_hex(a["answerKey"])) for t, _, a in self.reader.events("IssuerKeysSet")
+                 if code_name(from_hex(a["issuerId"])) == issuer]
+        return [key for t, key in timed if t < at][-1:] + [key for t, key in timed if t == at]
+
     def _signing_keys(self) -> dict[str, set[str]]:
         """Every signing key each issuer ever registered (lower-case addresses), from the indexed events."""
         keys: defaultdict[str, set[str]] = defaultdict(set)
@@ -315,11 +324,9 @@ class CirculationTrail:
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
-            circulation = self.reader.circulation
-            info = circulation.dispute(dispute_id)
+            info = self.reader.circulation.dispute(dispute_id)
             opened = _open(ours, lambda key, _: open_dispute(  # the issuer's answer key when it was opened
-                sealed, info.answer_key, key,
-                lambda issuer: circulation.issuer_answer_keys_at(issuer_id_code(issuer), info.opened_at)))
+                sealed, info.answer_key, key, lambda issuer: self._answer_keys_at(issuer, info.opened_at)))
             if not isinstance(opened, str):
                 d = opened
                 content = {"issuer": d.issuer_id, "batchRoot": to_hex(d.batch_root), "reason": d.reason.name.lower(),
