@@ -237,6 +237,28 @@ def test_the_batches_route_reads_the_same_however_many_documents_its_batches_hol
     assert large < small * 1.2, (small, large)
 
 
+def test_the_batches_routes_counts_read_one_index_and_one_batch_is_found_by_its_root(tmp_path: Path) -> None:
+    """GET /v1/batches counts on every page: from an index of the batches' states and document counts, not their
+    rows (at 200,000 batches 52 -> 22 ms). Revoking a batch finds it by its root, not among every batch."""
+    journal = Journal(tmp_path / "journal.sqlite")
+    write_history(journal, 3)
+    db = journal.store._sqlite
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        journal.counts("BNUMMOMX")
+        [batch] = journal.batches("BNUMMOMX", *BatchState, limit=1)
+        assert journal.batches("BNUMMOMX", *BatchState, root=batch.root) == [batch]
+    finally:
+        db.set_trace_callback(None)
+    counts, found = (next(s for s in statements if word in s) for word in ("GROUP BY state", "root = "))
+    with journal.store.lock:
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + counts)]
+        assert any("COVERING INDEX batches_counted" in step for step in plan), plan
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + found)]
+        assert any("INDEX sqlite_autoindex_batches" in step for step in plan), plan
+
+
 def test_an_upgraded_journal_counts_the_documents_its_batches_were_sealed_with(location: Locate) -> None:
     counted = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN documents" in str(m))
     old = Store(location("journal.sqlite"), MIGRATIONS[:counted], kind="journal")  # before batches kept counts

@@ -628,7 +628,7 @@ class IssuerClient:
         (:class:`JournalError`): a mistyped digest must not "succeed" by revoking nothing real.
         """
         if batch is not None:
-            known = [b for b in self.journal.batches(self.issuer_id, *BatchState) if b.root == batch]
+            known = self.journal.batches(self.issuer_id, *BatchState, root=batch)
             if not known or known[0].state not in (BatchState.ANCHORED, BatchState.DELIVERED):
                 raise JournalError(f"batch {to_hex(batch)} is not an anchored batch of {self.issuer_id} in this "
                                    "journal; nothing was revoked")
