@@ -178,6 +178,35 @@ def test_a_reorganisation_is_rewound_and_the_totals_match_the_chain(consortium: 
     assert reader.sync() == type(report)(report.to_block + 1, c.w3.eth.block_number, 0, 0)
 
 
+@pytest.mark.parametrize("fork_at", [0, 1, 777, 19_998, 19_999, 39_997])
+def test_a_fork_is_found_among_a_year_of_stored_blocks_in_a_few_look_ups(consortium: Consortium, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         fork_at: int) -> None:
+    """The blocks still the chain's form a prefix of those the index stored: the last one is found by binary search
+    over the block numbers, asking the node about ~log2 of the span, without reading every stored block (a year
+    holds millions: 3,000,000 took 1.76 s and 649 MB)."""
+    c = consortium
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader.sync()
+    numbers = list(range(0, 40_000, 2))  # every other block held an event
+    with reader.store.transaction() as db:
+        db.execute("DELETE FROM blocks")
+        db.executemany("INSERT INTO blocks (number, hash) VALUES (?, ?)", [(n, os.urandom(32)) for n in numbers])
+    asked: list[int] = []
+
+    def holds(number: int, block_hash: bytes) -> bool:  # the chain kept every block up to ``fork_at``
+        asked.append(number)
+        return number <= fork_at
+
+    monkeypatch.setattr(reader, "_holds", holds)
+    _, steps = counted(reader.store._sqlite, reader._rewind_to_fork)
+    kept = max(n for n in numbers if n <= fork_at)
+    assert reader.next_block == kept + 1
+    assert [n for (n,) in reader.store.db.execute("SELECT number FROM blocks ORDER BY number DESC LIMIT 1")] == [kept]
+    assert len(asked) == len(set(asked)) <= 17  # log2(40,000) + the newest
+    assert fork_at < 39_000 or steps < 200  # a short rewind reads a few stored blocks, not 20,000 (8,016 steps)
+
+
 def test_a_sync_with_nothing_new_does_the_same_work_however_many_blocks_the_index_holds(
         consortium: Consortium, tmp_path: Path) -> None:
     """A sync checks the newest block the index holds against the chain and reads the others only when that one is

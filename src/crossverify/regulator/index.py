@@ -431,24 +431,39 @@ class RegulatorReader:
         """Drop what was indexed from blocks the chain no longer has; returns how many events were dropped.
 
         Stored block hashes that the chain still has form a prefix (each block commits to its parent), so the
-        last one still held is found by binary search; when nothing changed, only the newest is read and looked up.
+        last one still held is found by binary search over the block numbers, one indexed look-up a step (the
+        stored blocks are never all read: a year holds millions); when nothing changed, only the newest is read
+        and looked up.
         """
         era, offset = self._era()
         first = self._db.execute("SELECT first_block FROM registries WHERE era = ?", (era,)).fetchone()[0]
-        newest = self._db.execute("SELECT number, hash FROM blocks WHERE number >= ? ORDER BY number DESC LIMIT 1",
-                                  (first,)).fetchone()
-        if newest is None or self._holds(newest[0] - offset, newest[1]):
+
+        def stored_at_or_below(number: int) -> Any:
+            return self._db.execute("SELECT number, hash FROM blocks WHERE number >= ? AND number <= ? "
+                                    "ORDER BY number DESC LIMIT 1", (first, number)).fetchone()
+
+        asked: dict[int, bool] = {}  # each stored block asked about once, however many numbers lead to it
+
+        def held(number: int) -> bool:  # whether the newest stored block up to ``number`` is held (none: vacuously)
+            found = stored_at_or_below(number)
+            if found is None:
+                return True
+            if found[0] not in asked:
+                asked[found[0]] = self._holds(*_era_block(found, offset))
+            return asked[found[0]]
+
+        newest = self._db.execute("SELECT MAX(number) FROM blocks WHERE number >= ?", (first,)).fetchone()[0]
+        if newest is None or held(newest):
             return 0
-        stored = [(number - offset, block_hash) for number, block_hash in self._db.execute(
-            "SELECT number, hash FROM blocks WHERE number >= ? ORDER BY number", (first,)).fetchall()]
-        low, high = 0, len(stored) - 1  # stored[high] is gone; find the last index still held
+        low, high = first - 1, newest  # held(low), not held(high): find the greatest number where it holds
         while low < high:
-            middle = (low + high) // 2
-            if self._holds(*stored[middle]):
-                low = middle + 1
+            middle = (low + high + 1) // 2
+            if held(middle):
+                low = middle
             else:
-                high = middle
-        keep = (stored[low - 1][0] if low > 0 else self.from_block - 1) + offset
+                high = middle - 1
+        kept = stored_at_or_below(low)
+        keep = kept[0] if kept is not None else self.from_block - 1 + offset
         log.warning("fork found: rewinding the index", extra={"last_block_kept": keep})
         with self.store.transaction() as db:
             dropped = db.execute("DELETE FROM events WHERE block_number > ?", (keep,)).rowcount
@@ -505,6 +520,11 @@ class RegulatorReader:
                 raise LogNotDecodable(f"the index holds {event_names.get(kind, kind)} events of a contract this "
                                       "reader was not given")
             yield IndexedEvent(number, index, block_time, codec.name, codec.unpack(args))
+
+
+def _era_block(row: Any, offset: int) -> tuple[int, bytes]:
+    """A stored block (number, hash) as the chain of its era numbers it."""
+    return row[0] - offset, bytes(row[1])
 
 
 def _next_span(span: int, count: int, max_events: int, cap: int) -> int:
