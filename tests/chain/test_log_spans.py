@@ -40,7 +40,8 @@ def test_every_log_in_the_range_once_in_chain_order_within_the_cap(blocks: set[i
     assert [low for low, _ in answered] == sorted(low for low, _ in answered)  # each block asked once, in order
     assert sum(high - low + 1 for low, high in answered) == max(0, end - start + 1)
     refusals = [(low, high) for low, high, refused in node.asked if refused]
-    assert len(refusals) <= logs.FIRST_SPAN.bit_length()  # halved until accepted, never grown past a refusal again
+    # halved until accepted; after that, one probe past the cap per REPROBE answers
+    assert len(refusals) <= logs.FIRST_SPAN.bit_length() + len(answered) // logs.REPROBE
 
 
 def test_a_node_that_refuses_a_single_block_is_an_error() -> None:
@@ -52,6 +53,22 @@ def test_spans_grow_where_the_node_allows_it() -> None:
     node = Node({7, 900_000}, 10**9)
     assert spanning(node, 0, 1_000_000) == [7, 900_000]
     assert len(node.asked) == 15 and max(high - low + 1 for low, high, _ in node.asked) == logs.MAX_SPAN
+
+
+def test_a_dense_stretch_of_logs_shrinks_the_spans_around_it_alone() -> None:
+    """A node that caps the results of one query (geth: "query returned more than 10000 results") refuses a span
+    for the logs it holds, not for its length: past a dense stretch the spans grow back."""
+    asked = []
+
+    def capped_results(low: int, high: int) -> list[int]:
+        asked.append((low, high))
+        found = [b for b in (100, 101) if low <= b <= high] * 6000
+        if len(found) > 10_000:
+            raise Web3RPCError("query returned more than 10000 results")
+        return found
+
+    assert len(spanning(capped_results, 0, 1_000_000)) == 12_000
+    assert len(asked) < 200  # 15 without the dense blocks; one block at a time after them would be 999,900
 
 
 def test_newest_walks_back_to_the_newest_span_that_holds_logs() -> None:

@@ -284,17 +284,43 @@ def test_keys_added_later_open_what_did_not_open(consortium: Consortium, locatio
         CirculationTrail(reader, [])
 
 
-def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt) -> tuple[bytes, Dispute, RegulatorKey]:
-    reply = RegulatorKey.generate()
-    dispute = Dispute.new(about.document_digest, "BNUMMOMX", Web3.keccak(text="its batch"), reason,
-                          about.commitment(), c.now(), reply.public_key)
+def set_dispute_keys(c: Consortium) -> RegulatorKey:
+    """BNU's dispute keys, registered on the circulation contract."""
     issuer_key = labelled_regulator_key("BNU dispute key")
     c.circulation.set_issuer_keys(c.issuer_id, issuer_key.public_key.raw, issuer_answer_key(issuer_key),
                                   c.issuer_admin)
+    return issuer_key
+
+
+def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt, keys_set: bool = False
+                   ) -> tuple[bytes, Dispute, RegulatorKey]:
+    """A dispute about ``about`` opened by the bank (BNU's dispute keys registered first, unless ``keys_set``)."""
+    reply = RegulatorKey.generate()
+    dispute = Dispute.new(about.document_digest, "BNUMMOMX", Web3.keccak(text="its batch"), reason,
+                          about.commitment(), c.now(), reply.public_key)
+    issuer_key = labelled_regulator_key("BNU dispute key") if keys_set else set_dispute_keys(c)
     answer_key = answer_key_address(dispute, issuer_answer_key(issuer_key))
     sealed = seal_dispute(dispute, [issuer_key.public_key, *(k.public_key for k in c.regulator_keys)], answer_key)
     dispute_id, _ = c.circulation.open_dispute(answer_key, sealed, c.verifier)
     return dispute_id, dispute, reply
+
+
+def test_an_index_starting_after_the_issuers_dispute_keys_opens_its_disputes(consortium: Consortium,
+                                                                            location: Locate) -> None:
+    """An index that starts ([audit] from_block) after the block where the issuer registered its dispute keys
+    holds none of them: the answer key in force when a dispute was opened is read from the node."""
+    c = consortium
+    set_dispute_keys(c)
+    c.travel(60)
+    start = c.w3.eth.block_number + 1
+    c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])  # a key epoch the index holds: receipts open
+    verified = receipt(DIGEST, "ACCTOPEN")
+    record(c, c.verifier, verified)
+    open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified, keys_set=True)
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=5, circulation=c.circulation,
+                             from_block=start)
+    _, opened = CirculationTrail(reader, [c.regulator_keys[0]], now=c.now).sync()
+    assert (opened.receipts, opened.disputes, opened.unreadable) == (1, 1, 0), opened
 
 
 def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorKey, status: DisputeStatus,

@@ -46,6 +46,12 @@ class DisputeInfo:
     answered: bool
 
 
+def answer_keys_at(timed: Sequence[tuple[int, bytes]], at: int) -> list[bytes]:
+    """Of the answer keys an issuer set (time, key), in chain order, those in force at time ``at``: the last one set
+    before, and any set in that very second."""
+    return [key for t, key in timed if t < at][-1:] + [key for t, key in timed if t == at]
+
+
 @dataclass(frozen=True)
 class CirculationContract(Deployed):
     """A deployed circulation contract."""
@@ -68,6 +74,17 @@ class CirculationContract(Deployed):
     def issuer_answer_key(self, issuer_id: bytes) -> bytes:
         """The secp256k1 public key (x || y) the answer keys of disputes about ``issuer_id`` derive from."""
         return bytes(self.call(lambda f: f.issuerAnswerKey(issuer_id)))
+
+    def issuer_answer_keys_at(self, issuer_id: bytes, at: int) -> list[bytes]:
+        """The answer keys ``issuer_id`` had registered at time ``at`` (from its ``IssuerKeysSet`` events): the last
+        one set before, and any set in that very second. A dispute's answer key derives from the one in force when
+        it was opened, whatever the issuer registered since."""
+        with node_errors():
+            logs = spanning(lambda low, high: self.contract.events.IssuerKeysSet().get_logs(
+                from_block=low, to_block=high, argument_filters={"issuerId": issuer_id}), 0, self.w3.eth.block_number)
+            timed = [(int(self.w3.eth.get_block(log["blockNumber"])["timestamp"]), bytes(log["args"]["answerKey"]))
+                     for log in logs]
+        return answer_keys_at(timed, at)
 
     def set_issuer_keys(self, issuer_id: bytes, sealing_key: bytes, answer_key: bytes, sender: Sender) -> TxReceipt:
         """Register, as the issuer's admin, the public key disputes about the issuer are sealed to and the

@@ -32,18 +32,22 @@ T = TypeVar("T")
 #: Block headers asked for in one JSON-RPC batch request.
 BATCH = 500
 #: Blocks the first ``eth_getLogs`` of a walk (:func:`spanning`) asks about; each next one asks about twice as many
-#: as the last the node answered, up to ``MAX_SPAN``, and half as many as the last it refused.
+#: as the last the node answered, up to ``MAX_SPAN``, and half as many as the last it refused. After a refusal,
+#: spans stay under the refused one for ``REPROBE`` answers, then may grow again: a node that caps the range keeps
+#: refusing the same length (one query in ``REPROBE + 1`` refused), one that caps the results refused a dense
+#: stretch of blocks, not every later one.
 FIRST_SPAN = 2000
 MAX_SPAN = 100_000
+REPROBE = 8
 
 
 def spanning(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: int) -> list[T]:
     """What ``fetch(low, high)``, one ``eth_getLogs`` over blocks ``low`` to ``high``, finds in blocks ``from_block``
     to ``to_block``, asked span by span: nodes cap the range of one query (Besu's ``--rpc-max-logs-range``, 1,000
     blocks by default), and one query over years of blocks would hold the node, and outlast the client's timeout.
-    A span the node refuses is asked again halved, and no later span is longer; one of a single block refused
-    raises :class:`~crossverify.errors.TransactionFailed`. Topic-filtered queries find few logs in many blocks: the
-    span doubles after each answer."""
+    A span the node refuses is asked again halved (``REPROBE``); one of a single block refused raises
+    :class:`~crossverify.errors.TransactionFailed`. Topic-filtered queries find few logs in many blocks: the span
+    doubles after each answer."""
     return [log for found in _spans(fetch, from_block, to_block) for log in found]
 
 
@@ -55,7 +59,7 @@ def newest(fetch: Callable[[int, int], Sequence[T]], to_block: int) -> Sequence[
 
 def _spans(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: int, backwards: bool = False
            ) -> Iterator[Sequence[T]]:
-    span, most = FIRST_SPAN, MAX_SPAN
+    span, most, answered = FIRST_SPAN, MAX_SPAN, 0
     while from_block <= to_block:
         low, high = ((max(from_block, to_block - span + 1), to_block) if backwards else
                      (from_block, min(to_block, from_block + span - 1)))
@@ -65,12 +69,16 @@ def _spans(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: 
             if high == low:
                 raise TransactionFailed(f"eth_getLogs of block {low} refused: {exc}") from exc
             span = most = (high - low + 1) // 2
+            answered = 0
             continue
         yield found
         if backwards:
             to_block = low - 1
         else:
             from_block = high + 1
+        answered += 1
+        if answered % REPROBE == 0:
+            most = min(MAX_SPAN, 2 * most)
         span = min(most, 2 * span)
 
 

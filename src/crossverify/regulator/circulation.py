@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from ..chain.circulation import answer_keys_at
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
-from ..format.codes import code_name
+from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import (
     Consent,
@@ -263,13 +264,15 @@ class CirculationTrail:
                                  disputeId=to_hex(bytes(dispute_id)), signer=signer)
 
     def _answer_keys_at(self, issuer: str, at: int) -> list[bytes]:
-        """The answer keys ``issuer`` had registered at time ``at``: the last one set before, and any set in that
-        very second (a dispute's answer key derives from the one in force when it was opened, whatever the issuer
-        registered since), from the indexed ``IssuerKeysSet`` events: the index holds every block up to the dispute
-        being opened."""
+        """The answer keys ``issuer`` had registered at time ``at`` (``answer_keys_at``), from the indexed
+        ``IssuerKeysSet`` events: the index holds every block from its first up to the dispute being opened. An
+        index that starts after the chain's first block may lack the one in force: then from the node."""
         timed = [(t, from_hex(a["answerKey"])) for t, _, a in self.reader.events("IssuerKeysSet")
                  if code_name(from_hex(a["issuerId"])) == issuer]
-        return [key for t, key in timed if t < at][-1:] + [key for t, key in timed if t == at]
+        if self.reader.from_block > 0 and not any(t < at for t, _ in timed):
+            assert self.reader.circulation is not None
+            return self.reader.circulation.issuer_answer_keys_at(issuer_id_code(issuer), at)
+        return answer_keys_at(timed, at)
 
     def _signing_keys(self) -> dict[str, set[str]]:
         """Every signing key each issuer ever registered (lower-case addresses), from the indexed events."""
