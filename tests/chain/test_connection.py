@@ -12,7 +12,10 @@ import pytest
 from web3.exceptions import ExtraDataLengthError
 
 from crossverify import connect
+from crossverify.chain.connection import chain_time, first_block_since
 from crossverify.errors import NodeUnavailable
+
+from ..conftest import Consortium
 
 ZERO32 = "0x" + "00" * 32
 
@@ -107,3 +110,17 @@ def test_a_stalled_node_is_reported_in_seconds() -> None:
             s.close()
         server.close()
     assert time.monotonic() - started < 5  # two attempts of 0.5 s and a back-off, not minutes
+
+
+def test_the_first_block_since_a_time_is_found_by_its_header(consortium: Consortium) -> None:
+    """A dispute's answer is looked for from the block it was opened in, found from its time: the first block of
+    that time or later, by binary search over the headers."""
+    c = consortium
+    c.travel(100)
+    start = c.w3.eth.block_number
+    c.travel(100)
+    c.w3.testing.mine(3)
+    times = [chain_time(c.w3, n) for n in range(c.w3.eth.block_number + 1)]
+    for t in sorted({0, times[start], times[start] + 1, times[-1], times[-1] + 50}):
+        expected = next((n for n, at in enumerate(times) if at >= t), len(times) - 1)
+        assert first_block_since(c.w3, t) == expected

@@ -160,13 +160,15 @@ def test_disputes_are_found_without_reading_the_banks_receipts(consortium: Conso
                                                                monkeypatch: pytest.MonkeyPatch, capped: bool) -> None:
     """The issuer looking for its disputes, and the bank for an answer, ask the node for those events by topic:
     a region's year of sealed receipts (~650 MB of logs) is not sent along to find a few disputes. A node that
-    answers ``eth_getLogs`` over 10 blocks at most is asked span by span."""
+    answers ``eth_getLogs`` over 10 blocks at most is asked span by span; for one dispute, from the block it was
+    opened in (found from its time), not from the chain's first."""
     c = consortium
     spans = cap_log_ranges(monkeypatch, c.w3, 10) if capped else []
     bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
     reports = [bank.verify(b) for b in issued[:3]]
     [commitment, *_] = bank.record(reports, "ACCTOPEN").commitments
     opened = bank_opens(c.circulation, c.verifier, reports[0], DisputeReason.SUSPECTED_REUSE, c.now(), commitment)
+    opened_in = c.w3.eth.block_number
     answered: list[str] = []  # the events the node sent
     get_logs = type(c.w3.eth).get_logs
 
@@ -178,10 +180,14 @@ def test_disputes_are_found_without_reading_the_banks_receipts(consortium: Conso
     monkeypatch.setattr(type(c.w3.eth), "get_logs", logs_sent)
     received = [r for r in received_disputes(c.circulation, issuer_key) if r.dispute_id == opened.dispute_id]
     assert len(received) == 1 and set(answered) == {"DisputeOpened"}
+    spans.clear()
+    assert received_disputes(c.circulation, issuer_key, dispute_id=opened.dispute_id) == received
+    assert all(low >= opened_in for low, _ in spans)
     answer_dispute(c.circulation, received[0], DisputeStatus.CONFIRMED_GENUINE, c.signing_key, c.outsider, c.now(),
                    issuer_key)
     answered.clear()
+    spans.clear()
     read = read_answer(c.circulation, c.registry, opened)
     assert read is not None and read.answer.status is DisputeStatus.CONFIRMED_GENUINE
     assert answered == ["DisputeAnswered"]
-    assert not capped or (spans and all(high - low < 10 for low, high in spans))
+    assert not capped or (spans and all(opened_in <= low and high - low < 10 for low, high in spans))

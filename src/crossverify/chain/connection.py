@@ -133,6 +133,19 @@ def chain_time(w3: Web3, block: int | str = "latest") -> int:
     return block_time(rpc(w3)("eth_getBlockByNumber", [block if isinstance(block, str) else hex(block), False]))
 
 
+def first_block_since(w3: Web3, timestamp: int) -> int:
+    """The first block whose time is ``timestamp`` or later (the latest, if none is): what happened at that time or
+    after is in it or above. Block times never go down: a binary search, one header a step."""
+    low, high = 0, quantity(rpc(w3)("eth_blockNumber", []))
+    while low < high:
+        middle = (low + high) // 2
+        if chain_time(w3, middle) < timestamp:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
 def block_time(block: Any) -> int:
     """The timestamp of a block as ``eth_getBlockByNumber`` answers it (hex over JSON-RPC, an int embedded)."""
     if not isinstance(block, dict):

@@ -143,7 +143,7 @@ def answer(app: App, dispute_id: str, status: str, key_path: Path | None) -> Non
     session = app.session
     wanted = from_hex(dispute_id, 32)
     key = _sealing_key(app, key_path)
-    found = [d for d in received_disputes(session.circulation, key) if d.dispute_id == wanted]
+    found = received_disputes(session.circulation, key, dispute_id=wanted)
     if not found:
         raise BadInput(f"no dispute {dispute_id} sealed to this issuer's key")
     answered = answer_dispute(session.circulation, found[0], _status(status), session.signer,

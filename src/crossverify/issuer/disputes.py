@@ -18,6 +18,7 @@ from eth_account.signers.base import BaseAccount
 from web3.types import TxReceipt
 
 from ..chain.circulation import CirculationContract
+from ..chain.connection import first_block_since, node_errors
 from ..chain.transactions import Sender
 from ..chain.typed_data import SM2Signer
 from ..errors import CrossverifyError, NotSealedToThisKey, SealingError
@@ -57,20 +58,26 @@ def register_sealing_key(circulation: CirculationContract, issuer_id: str, key: 
     return circulation.set_issuer_keys(issuer_id_code(issuer_id), key.public_key.raw, issuer_answer_key(key), admin)
 
 
-def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_block: int = 0
-                      ) -> list[ReceivedDispute]:
-    """Every dispute since ``from_block`` that opens with the issuer's sealing key ``key`` and that this issuer can
-    answer, oldest first."""
+def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_block: int = 0,
+                      dispute_id: bytes | None = None) -> list[ReceivedDispute]:
+    """Every dispute since ``from_block`` (only ``dispute_id``, when given: looked for from the block it was opened
+    in) that opens with the issuer's sealing key ``key`` and that this issuer can answer, oldest first."""
     out = []
     answer_root = issuer_answer_key(key)
-    for event in circulation.events(from_block, name="DisputeOpened"):
-        dispute_id = bytes(event.args["disputeId"])
-        info = circulation.dispute(dispute_id)
+    if dispute_id is not None:
+        opened_at = circulation.dispute(dispute_id).opened_at
+        if not opened_at:
+            return []
+        with node_errors():
+            from_block = max(from_block, first_block_since(circulation.w3, opened_at))
+    for event in circulation.events(from_block, name="DisputeOpened", first=dispute_id):
+        opened = bytes(event.args["disputeId"])
+        info = circulation.dispute(opened)
         try:
             dispute = open_dispute(bytes(event.args["ciphertext"]), info.answer_key, key, lambda _: answer_root)
         except (NotSealedToThisKey, SealingError):
             continue  # about another issuer's document, or not for this key
-        out.append(ReceivedDispute(dispute_id, event.args["verifier"], event.block_number, info.opened_at, dispute,
+        out.append(ReceivedDispute(opened, event.args["verifier"], event.block_number, info.opened_at, dispute,
                                    info.answered))
     return out
 

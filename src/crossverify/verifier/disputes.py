@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..chain.circulation import CirculationContract
+from ..chain.connection import first_block_since, node_errors
 from ..chain.registry import Registry
 from ..chain.transactions import Sender
 from ..errors import CrossverifyError, SealingError
@@ -104,7 +105,12 @@ class ReadAnswer:
 
 def read_answer(circulation: CirculationContract, registry: Registry, opened: OpenedDispute) -> ReadAnswer | None:
     """The answer to ``opened``, if the issuer answered yet, with its signer checked against the registry."""
-    for event in circulation.events(name="DisputeAnswered", first=opened.dispute_id):
+    info = circulation.dispute(opened.dispute_id)
+    if not info.opened_at:  # no such dispute (yet)
+        return None
+    with node_errors():
+        since = first_block_since(circulation.w3, info.opened_at)  # the answer comes after its opening
+    for event in circulation.events(since, name="DisputeAnswered", first=opened.dispute_id):
         if bytes(event.args["disputeId"]) == opened.dispute_id:
             answer = open_answer(bytes(event.args["ciphertext"]), opened.dispute_id, opened.reply_key)
             signer = answer.signer()
