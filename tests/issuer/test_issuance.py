@@ -17,6 +17,7 @@ from crossverify import RevocationReason, load_bundle
 from crossverify.chain.connection import JsonRpc
 from crossverify.chain.registry import Registry
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
+from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.issuer import client as client_module
 from crossverify.issuer import watch
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
@@ -172,6 +173,25 @@ def test_a_backlog_is_anchored_with_each_transaction_looked_up_once(consortium: 
     assert all(b.anchor_block and b.anchor_block_hash for b in issuer.journal.batches("BNUMMOMX", BatchState.ANCHORED))
     issuer.deliver()
     assert not issuer.journal.batches("BNUMMOMX", BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED)
+
+
+def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(consortium: Consortium,
+                                                                          tmp_path: Path) -> None:
+    """A batch sealed but not anchored before its documents expired (a node out of reach for longer than they were
+    valid) is neither signed nor sent: the registry refuses an anchor past its not-after, and refused the whole
+    anchorMany with it, every run. The other batches go on."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 600)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    [stale] = issuer.seal(10)
+    c.travel(900)
+    issuer.issue(deposit_certificates(c, 2, start=10))
+    report = issuer.run()
+    assert (report.anchored, len(report.delivered)) == (1, 2)
+    assert [b.id for b in issuer.journal.batches("BNUMMOMX", BatchState.SEALED)] == [stale]
+    assert issuer.run().transactions == 0  # and it is not tried again
 
 
 def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium: Consortium, tmp_path: Path,

@@ -15,6 +15,7 @@ from crossverify.chain.consortium import deploy_consortium, encode_payload
 from crossverify.chain.records import ProposalKind, RevocationReason
 from crossverify.chain.typed_data import Domain
 from crossverify.errors import StoreChainMismatch, SuccessionNotRecorded
+from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.verifier.client import Outcome, VerificationReport
@@ -186,3 +187,26 @@ def test_revocations_sent_outside_the_journal_follow_it_to_the_successor(consort
     assert pipeline.run().restored == 2
     assert [r.valid for r in VerifierClient(new.registry).verify_many(first + second)] == [False, True, False, False]
     assert not capped or any(low == 0 for low, _ in answered)  # read from the chain's first block, in spans
+
+
+def test_a_journal_moves_without_its_expired_batches(consortium: Consortium, tmp_path: Path) -> None:
+    """A batch that expired on the predecessor stays as it was: the successor would refuse its anchor (and, in one
+    anchorMany with the others, theirs: every run failed), and its documents fail verification anyway."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 3600)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    [expired] = [p.read_bytes() for p in issuer.run().delivered]
+    issuer.issue(deposit_certificates(c, 2, start=10))
+    issuer.run()
+    issuer.journal.close()
+    c.travel(7200)
+    new = successor(c)
+    pipeline = moved(new, tmp_path)
+    pipeline.rebind()
+    report = pipeline.run()
+    assert (report.anchored, len(report.delivered)) == (1, 2)
+    assert pipeline.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 3}  # the expired one as it was
+    assert not VerifierClient(new.registry).verify(load_bundle(expired)).valid
+

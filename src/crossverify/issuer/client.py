@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 ZERO = bytes(32)
 #: Batches per ``anchorMany`` transaction: about 36,400 gas each, so 400 stay below the 16,777,216 cap (461 fit).
 MAX_ANCHORS_PER_TX = 400
+#: Seconds a signed batch or signature must still have at the chain's time to be sent: a minute to be mined in. A
+#: batch that expires sooner is neither signed nor sent (the registry refuses an anchor past its not-after, and would
+#: refuse every other batch of the same transaction with it): its documents fail verification anyway.
+SEND_MARGIN = 60
 #: Batches per ``anchorManySM2`` transaction (the GM suite, SM2 verified by EVM code): about 312,000 gas each.
 MAX_SM2_ANCHORS_PER_TX = 48
 #: Points where a test may inject a crash: each lies between two durable steps.
@@ -262,11 +266,12 @@ class IssuerClient:
         return sealed
 
     def sign(self) -> int:
-        """Sign every sealed batch (EIP-712, domain read from the registry)."""
-        batches = self.journal.batches(self.issuer_id, BatchState.SEALED)
+        """Sign every sealed batch that has not expired (EIP-712, domain read from the registry)."""
+        now = chain_time(self.registry.w3)
+        batches = self.journal.batches(self.issuer_id, BatchState.SEALED, live_at=now + SEND_MARGIN)
         if batches:
             self._fault("before_sign")
-        deadline = chain_time(self.registry.w3) + self.signature_ttl
+        deadline = now + self.signature_ttl
         for b in batches:
             self.journal.record_signed(b.id, deadline, self._sign(self._request(b, deadline)), self.signer.address)
         if batches:
@@ -283,12 +288,12 @@ class IssuerClient:
         reconciled = self._reconcile(report, wait_pending=True)
         now = chain_time(self.registry.w3)
         unusable = [b for b in self.journal.batches(self.issuer_id, BatchState.SIGNED)
-                    if (b.deadline or 0) <= now + 60 or b.signer != self.signer.address]
+                    if (b.deadline or 0) <= now + SEND_MARGIN or b.signer != self.signer.address]
         for b in unusable:
             self.journal.record_unsent(b.id)
         if unusable:
             self.sign()
-        signed = self.journal.batches(self.issuer_id, BatchState.SIGNED)
+        signed = self.journal.batches(self.issuer_id, BatchState.SIGNED, live_at=now + SEND_MARGIN)
         anchored = 0
         per_tx = MAX_SM2_ANCHORS_PER_TX if is_sm2_signer(self.signer) else MAX_ANCHORS_PER_TX
         for start in range(0, len(signed), per_tx):
@@ -439,8 +444,9 @@ class IssuerClient:
             self.journal.store.rebind(new)
             self._domain = None
             self._watch.forget()
+            # An expired batch stays as it was: the successor would refuse its anchor, and its documents fail anyway.
             moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
-                                         BatchState.DELIVERED)
+                                         BatchState.DELIVERED, live_at=chain_time(self.registry.w3) + SEND_MARGIN)
             for b in moved:
                 self.journal.record_unsent(b.id)
             log.info("journal moved to a successor registry", extra={
