@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
 from web3.exceptions import Web3RPCError
 
 from crossverify.chain import logs
+from crossverify.chain.connection import node_errors
 from crossverify.chain.logs import newest, spanning
-from crossverify.errors import TransactionFailed
+from crossverify.errors import NodeUnavailable, TransactionFailed
 
 
 class Node:
@@ -77,3 +79,36 @@ def test_newest_walks_back_to_the_newest_span_that_holds_logs() -> None:
     assert all(low > 3_000 for low, _, _ in node.asked)  # never asked further back than it found
     assert newest(Node(set(), 1000), 10_000) == []
     assert newest(Node({0}, 1), 40) == [0]
+
+
+def test_a_span_too_long_to_answer_in_time_is_halved_and_an_unreachable_node_is_not() -> None:
+    """A node that does not answer a wide span within the client's timeout is asked a shorter one; a node that
+    cannot be reached, or that does not answer even one block in time, is reported as unavailable at once."""
+    asked: list[tuple[int, int]] = []
+
+    def slow(low: int, high: int) -> list[int]:
+        if high - low + 1 > 3000:
+            with node_errors():
+                raise requests.exceptions.ReadTimeout("read timed out")
+        asked.append((low, high))
+        return [low]
+
+    spanning(slow, 0, 1_000_000)
+    assert asked[0][0] == 0 and asked[-1][1] == 1_000_000 and all(high - low < 3000 for low, high in asked)
+
+    def down(low: int, high: int) -> list[int]:
+        with node_errors():
+            raise requests.exceptions.ConnectionError("connection refused")
+
+    with pytest.raises(NodeUnavailable):
+        spanning(down, 0, 1_000_000)
+    asked.clear()
+
+    def stalled(low: int, high: int) -> list[int]:
+        asked.append((low, high))
+        with node_errors():
+            raise requests.exceptions.ReadTimeout("read timed out")
+
+    with pytest.raises(NodeUnavailable):
+        spanning(stalled, 0, 10)
+    assert asked[-1] == (0, 0)

@@ -21,10 +21,11 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.grammar import BasicType, TupleType, parse
 from eth_utils.abi import event_abi_to_log_topic
+from requests.exceptions import Timeout
 from web3 import EthereumTesterProvider, Web3
 from web3.exceptions import Web3RPCError
 
-from ..errors import LogNotDecodable, TransactionFailed
+from ..errors import LogNotDecodable, NodeUnavailable, TransactionFailed
 from .connection import rpc
 
 T = TypeVar("T")
@@ -45,9 +46,9 @@ def spanning(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block
     """What ``fetch(low, high)``, one ``eth_getLogs`` over blocks ``low`` to ``high``, finds in blocks ``from_block``
     to ``to_block``, asked span by span: nodes cap the range of one query (Besu's ``--rpc-max-logs-range``, 1,000
     blocks by default), and one query over years of blocks would hold the node, and outlast the client's timeout.
-    A span the node refuses is asked again halved (``REPROBE``); one of a single block refused raises
-    :class:`~crossverify.errors.TransactionFailed`. Topic-filtered queries find few logs in many blocks: the span
-    doubles after each answer."""
+    A span the node refuses, or does not answer in time, is asked again halved (``REPROBE``); one of a single block
+    refused raises :class:`~crossverify.errors.TransactionFailed`. Topic-filtered queries find few logs in many
+    blocks: the span doubles after each answer."""
     return [log for found in _spans(fetch, from_block, to_block) for log in found]
 
 
@@ -65,10 +66,13 @@ def _spans(fetch: Callable[[int, int], Sequence[T]], from_block: int, to_block: 
                      (from_block, min(to_block, from_block + span - 1)))
         try:
             found = fetch(low, high)
-        except Web3RPCError as exc:  # the node answered, refusing the range
-            if high == low:
+        except (Web3RPCError, NodeUnavailable) as exc:
+            timed_out = isinstance(exc, NodeUnavailable) and isinstance(exc.__cause__, (TimeoutError, Timeout))
+            if isinstance(exc, NodeUnavailable) and not (timed_out and high > low):
+                raise  # unreachable, or not even one block in time
+            if high == low:  # refused, not too long
                 raise TransactionFailed(f"eth_getLogs of block {low} refused: {exc}") from exc
-            span = most = (high - low + 1) // 2
+            span = most = (high - low + 1) // 2  # refused, or too long to answer in time
             answered = 0
             continue
         yield found
