@@ -210,3 +210,26 @@ def test_a_journal_moves_without_its_expired_batches(consortium: Consortium, tmp
     assert pipeline.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 3}  # the expired one as it was
     assert not VerifierClient(new.registry).verify(load_bundle(expired)).valid
 
+
+def test_an_expired_batch_not_delivered_yet_is_not_delivered_naming_the_successor(consortium: Consortium,
+                                                                                 tmp_path: Path) -> None:
+    """A batch anchored on the predecessor, waiting for confirmations when it expired, goes back to sealed at the
+    move and stays there: delivered, its bundles would name the successor, which never held its root."""
+    c = consortium
+    issuer = client(c, tmp_path, confirmations=3)
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 3600)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    report = issuer.run()
+    assert report.anchored == 1 and not report.delivered  # anchored, waiting for depth
+    issuer.journal.close()
+    c.travel(7200)
+    new = successor(c)
+    pipeline = IssuerClient(new.registry, "BNUMMOMX", c.signing_key, c.macao_operator,
+                            Journal(tmp_path / "journal.sqlite"), tmp_path / "bundles", confirmations=3)
+    pipeline.rebind()
+    c.w3.testing.mine(5)
+    report = pipeline.run()
+    assert (report.anchored, report.delivered, report.transactions) == (0, [], 0)
+    assert pipeline.journal.counts("BNUMMOMX") == {"pending": 0, "sealed": 1}
+

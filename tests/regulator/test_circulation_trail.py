@@ -37,6 +37,7 @@ from crossverify.sealing import (
     seal_receipts,
 )
 
+from ..capped_logs import cap_log_ranges
 from ..conftest import Consortium, forge_batch, labelled_regulator_key, labelled_test_key
 from ..postgres import Locate
 from ..sqlite_steps import counted
@@ -305,22 +306,30 @@ def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt, keys_se
     return dispute_id, dispute, reply
 
 
-def test_an_index_starting_after_the_issuers_dispute_keys_opens_its_disputes(consortium: Consortium,
-                                                                            location: Locate) -> None:
+def test_an_index_starting_after_the_issuers_dispute_keys_opens_its_disputes(
+        consortium: Consortium, location: Locate, monkeypatch: pytest.MonkeyPatch) -> None:
     """An index that starts ([audit] from_block) after the block where the issuer registered its dispute keys
-    holds none of them: the answer key in force when a dispute was opened is read from the node."""
+    holds none of them: the keys set before its first block are read from the node, once per issuer however many
+    disputes (on a node capping log ranges at 10 blocks, span by span)."""
     c = consortium
     set_dispute_keys(c)
     c.travel(60)
+    c.w3.testing.mine(50)
     start = c.w3.eth.block_number + 1
     c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])  # a key epoch the index holds: receipts open
     verified = receipt(DIGEST, "ACCTOPEN")
     record(c, c.verifier, verified)
-    open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified, keys_set=True)
+    for _ in range(3):
+        open_a_dispute(c, DisputeReason.SUSPECTED_REUSE, verified, keys_set=True)
     reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=5, circulation=c.circulation,
                              from_block=start)
+    reader.sync()
+    spans = cap_log_ranges(monkeypatch, c.w3, 10)
     _, opened = CirculationTrail(reader, [c.regulator_keys[0]], now=c.now).sync()
-    assert (opened.receipts, opened.disputes, opened.unreadable) == (1, 1, 0), opened
+    assert (opened.receipts, opened.disputes, opened.unreadable) == (1, 3, 0), opened
+    below = [(low, high) for low, high in spans if low < start]
+    assert below and below[0][0] == 0 and max(high for _, high in below) == start - 1  # one walk, up to the index
+    assert len(below) == len({low for low, _ in below})
 
 
 def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorKey, status: DisputeStatus,

@@ -48,7 +48,8 @@ class DisputeInfo:
 
 def answer_keys_at(timed: Sequence[tuple[int, bytes]], at: int) -> list[bytes]:
     """Of the answer keys an issuer set (time, key), in chain order, those in force at time ``at``: the last one set
-    before, and any set in that very second."""
+    before, and any set in that very second. A dispute's answer key derives from the one in force when it was
+    opened, whatever the issuer registered since."""
     return [key for t, key in timed if t < at][-1:] + [key for t, key in timed if t == at]
 
 
@@ -75,16 +76,15 @@ class CirculationContract(Deployed):
         """The secp256k1 public key (x || y) the answer keys of disputes about ``issuer_id`` derive from."""
         return bytes(self.call(lambda f: f.issuerAnswerKey(issuer_id)))
 
-    def issuer_answer_keys_at(self, issuer_id: bytes, at: int) -> list[bytes]:
-        """The answer keys ``issuer_id`` had registered at time ``at`` (from its ``IssuerKeysSet`` events): the last
-        one set before, and any set in that very second. A dispute's answer key derives from the one in force when
-        it was opened, whatever the issuer registered since."""
+    def issuer_keys_set(self, issuer_id: bytes, to_block: int | None = None) -> list[tuple[int, bytes]]:
+        """The answer keys ``issuer_id`` registered up to ``to_block`` (the latest if ``None``), each with its block's
+        time, in chain order (its ``IssuerKeysSet`` events): :func:`answer_keys_at` tells which were in force when."""
         with node_errors():
+            end = self.w3.eth.block_number if to_block is None else to_block
             logs = spanning(lambda low, high: self.contract.events.IssuerKeysSet().get_logs(
-                from_block=low, to_block=high, argument_filters={"issuerId": issuer_id}), 0, self.w3.eth.block_number)
-            timed = [(int(self.w3.eth.get_block(log["blockNumber"])["timestamp"]), bytes(log["args"]["answerKey"]))
-                     for log in logs]
-        return answer_keys_at(timed, at)
+                from_block=low, to_block=high, argument_filters={"issuerId": issuer_id}), 0, end)
+            return [(int(self.w3.eth.get_block(log["blockNumber"])["timestamp"]), bytes(log["args"]["answerKey"]))
+                    for log in logs]
 
     def set_issuer_keys(self, issuer_id: bytes, sealing_key: bytes, answer_key: bytes, sender: Sender) -> TxReceipt:
         """Register, as the issuer's admin, the public key disputes about the issuer are sealed to and the

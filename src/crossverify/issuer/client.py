@@ -444,9 +444,11 @@ class IssuerClient:
             self.journal.store.rebind(new)
             self._domain = None
             self._watch.forget()
-            # An expired batch stays as it was: the successor would refuse its anchor, and its documents fail anyway.
-            moved = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED,
-                                         BatchState.DELIVERED, live_at=chain_time(self.registry.w3) + SEND_MARGIN)
+            # A batch that has expired is not anchored again (the successor would refuse it, and its documents fail
+            # anyway): one delivered stays so, any other goes back to sealed and stays there, unsent, undelivered.
+            live = chain_time(self.registry.w3) + SEND_MARGIN
+            moved = [*self.journal.batches(self.issuer_id, BatchState.DELIVERED, live_at=live),
+                     *self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED)]
             for b in moved:
                 self.journal.record_unsent(b.id)
             log.info("journal moved to a successor registry", extra={

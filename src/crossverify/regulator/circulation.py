@@ -150,6 +150,8 @@ class CirculationTrail:
         self.dispute_answer_within = dispute_answer_within
         self._now = now
         self._db = reader.store.db
+        #: Each issuer's answer keys set before the index's first block, as the node told them (see _answer_keys_at).
+        self._keys_before_index: dict[str, list[tuple[int, bytes]]] = {}
         self._reset_if_keys_changed()
 
     def _reset_if_keys_changed(self) -> None:
@@ -265,13 +267,16 @@ class CirculationTrail:
 
     def _answer_keys_at(self, issuer: str, at: int) -> list[bytes]:
         """The answer keys ``issuer`` had registered at time ``at`` (``answer_keys_at``), from the indexed
-        ``IssuerKeysSet`` events: the index holds every block from its first up to the dispute being opened. An
-        index that starts after the chain's first block may lack the one in force: then from the node."""
+        ``IssuerKeysSet`` events (the index holds every block from its first up to the dispute being opened), after
+        those set before the index's first block ([audit] from_block), read from the node once per issuer."""
         timed = [(t, from_hex(a["answerKey"])) for t, _, a in self.reader.events("IssuerKeysSet")
                  if code_name(from_hex(a["issuerId"])) == issuer]
-        if self.reader.from_block > 0 and not any(t < at for t, _ in timed):
-            assert self.reader.circulation is not None
-            return self.reader.circulation.issuer_answer_keys_at(issuer_id_code(issuer), at)
+        if self.reader.from_block > 0:
+            if issuer not in self._keys_before_index:
+                assert self.reader.circulation is not None
+                self._keys_before_index[issuer] = self.reader.circulation.issuer_keys_set(
+                    issuer_id_code(issuer), self.reader.from_block - 1)
+            timed = self._keys_before_index[issuer] + timed
         return answer_keys_at(timed, at)
 
     def _signing_keys(self) -> dict[str, set[str]]:
