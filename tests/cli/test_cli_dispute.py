@@ -58,6 +58,8 @@ def test_a_bank_opens_the_issuer_answers_the_bank_reads(consortium: Consortium, 
                str(tmp_path / "dispute.json")).exit_code == 2  # never overwrites the reply key
 
     [listed] = as_json(run(config, "--json", "dispute", "list", "--open-only", env=relay))
+    assert as_json(run(config, "--json", "dispute", "list", "--since", str(listed["openedAt"]))) == [listed]
+    assert as_json(run(config, "--json", "dispute", "list", "--since", str(listed["openedAt"] + 1))) == []
     assert listed["disputeId"] == opened["disputeId"] and listed["reason"] == "suspected_reuse"
     assert listed["verifier"] == c.verifier and not listed["answered"]
     said = run(config, "dispute", "list").stdout  # on an 80-column terminal, the id whole: the issuer answers by it

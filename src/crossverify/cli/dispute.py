@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..chain.connection import first_block_since, node_errors
 from ..errors import ConfigError
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..issuer.disputes import answer_dispute, received_disputes, register_sealing_key
@@ -115,12 +116,16 @@ def show(app: App, path: Path) -> None:
 @click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The issuer's sealing key (default: [issuer] sealing_key).")
 @click.option("--open-only", is_flag=True, help="Only disputes not answered yet.")
+@click.option("--since", type=int, help="Only disputes opened at or after this Unix time (the chain is read from the "
+              "first block of that time: on a long chain, far fewer log queries).")
 @command
-def list_(app: App, key_path: Path | None, open_only: bool) -> None:
+def list_(app: App, key_path: Path | None, open_only: bool, since: int | None) -> None:
     """List the disputes sealed to this issuer (oldest first), with the document and reason each concerns."""
     session = app.session
-    found = [d for d in received_disputes(session.circulation, _sealing_key(app, key_path))
-             if not (open_only and d.answered)]
+    with node_errors():
+        start = 0 if since is None else first_block_since(session.circulation.w3, since)
+    found = [d for d in received_disputes(session.circulation, _sealing_key(app, key_path), start)
+             if not (open_only and d.answered) and (since is None or d.opened_at >= since)]
     # One block per dispute, its id whole on a line of its own: the issuer answers by it.
     said = "".join(f"dispute {to_hex(d.dispute_id)}\n  {d.dispute.reason.name.lower().replace('_', ' ')}, opened "
                    f"{utc_time(d.opened_at)} by {d.verifier}; {'answered' if d.answered else 'not answered yet'}\n"
