@@ -221,6 +221,34 @@ def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium:
     assert large_asked == small_asked and large < small * 1.2, (small_asked, large_asked, small, large)
 
 
+def test_a_full_round_asks_about_each_documents_revocation_once(consortium: Consortium, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full round checks every live revocation before anchoring; after anchoring, only whole batches' (their
+    roots may have been anchored again that round): a document's was checked whether its batch was anchored or not,
+    so each is asked about once (twice before: the bulk of a full check's revocations, which superseded documents
+    make)."""
+    issuer = client(consortium, tmp_path)
+    issuer.issue(deposit_certificates(consortium, 4))
+    issuer.run()
+    for reference in ("BNUMMOMX-000001", "BNUMMOMX-000002"):
+        issuer.revoke(RevocationReason.WITHDRAWN, reference=reference)
+    [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    issuer.revoke(RevocationReason.FRAUD, batch=batch.root)
+    asked: list[bytes] = []
+    statuses = Registry.document_statuses
+
+    def spying(registry: Registry, triples: Any) -> Any:
+        asked.extend(digest for _, _, digest in triples)
+        return statuses(registry, triples)
+
+    monkeypatch.setattr(Registry, "document_statuses", spying)
+    monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)  # every round checks everything (issuer/watch.py)
+    issuer.run()
+    found = [issuer.journal.find("BNUMMOMX", reference=f"BNUMMOMX-00000{i}") for i in (1, 2)]
+    assert [asked.count(r.digest) for r in found if r is not None] == [1, 1]
+    assert asked.count(bytes(32)) == 3  # the batch's anchor, its revocation before and after anchoring
+
+
 def test_a_revocation_back_on_chain_before_its_batch_is_found_there_and_not_sent_again(
         consortium: Consortium, tmp_path: Path) -> None:
     """After a reset, a document's revocation goes back on chain before its batch is anchored again (the root is

@@ -418,7 +418,9 @@ class IssuerClient:
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
-        report.restored += self.restore_revocations(kept_after)
+        # Batches anchored this round carry their revocations now. After a full check, only batches' are left to
+        # look at: every document's was checked above, anchored or not (those sent since are the next round's).
+        report.restored += self.restore_revocations(kept_after, batches_only=since is None)
         if since is None and report.restored:
             self._watch.again()
         return report
@@ -491,12 +493,14 @@ class IssuerClient:
             held += 1
         return held
 
-    def restore_revocations(self, after: int | None = None) -> int:
+    def restore_revocations(self, after: int | None = None, batches_only: bool = False) -> int:
         """Send again every revocation of this issuer's journal, of a batch not expired yet (kept after the
-        journal's position ``after``, when given), that the chain does not hold (or holds void): one a network reset
-        or a new registry lost, or one signed by a key reported compromised since (a document of an expired batch
-        fails verification whatever its revocation says). Returns how many were sent."""
-        kept = self.journal.revocations(self.issuer_id, live_at=chain_time(self.registry.w3), after=after)
+        journal's position ``after``, when given; only whole batches', ``batches_only``), that the chain does not
+        hold (or holds void): one a network reset or a new registry lost, or one signed by a key reported
+        compromised since (a document of an expired batch fails verification whatever its revocation says).
+        Returns how many were sent."""
+        kept = self.journal.revocations(self.issuer_id, live_at=chain_time(self.registry.w3), after=after,
+                                        batches_only=batches_only)
         if not kept:
             return 0
         issuer = issuer_id_code(self.issuer_id)

@@ -278,12 +278,12 @@ class Journal:
             db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
 
-    def revocations(self, issuer_id: str, live_at: int | None = None, after: int | None = None
-                    ) -> list[tuple[bytes, bytes, int]]:
+    def revocations(self, issuer_id: str, live_at: int | None = None, after: int | None = None,
+                    batches_only: bool = False) -> list[tuple[bytes, bytes, int]]:
         """Every revocation the issuer sent: a document's always, a whole batch's once its batch is anchored (as far
         as the journal knows): (target, batch root, reason); the target is the batch root for a whole batch. Only
         those of batches not expired at ``live_at`` (a time), found from the batches by expiry, when given; only
-        those kept after position ``after`` (:meth:`revocations_kept`)."""
+        those kept after position ``after`` (:meth:`revocations_kept`); only whole batches', ``batches_only``."""
         since, live = "", ""
         parameters: list[object] = [issuer_id]
         if after is not None:  # the few kept since: each one's batch looked up
@@ -297,7 +297,8 @@ class Journal:
         issuer = "r.issuer_id || ''" if since else "r.issuer_id"  # (the few since: by position, not the issuer's index)
         rows = self._db.execute(
             "SELECT r.target, r.batch_root, r.reason FROM revocations r JOIN batches b ON b.root = r.batch_root "
-            f"WHERE {issuer} = ?{since}{live} AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
+            f"WHERE {issuer} = ?{since}{live}{' AND r.target = r.batch_root' if batches_only else ''} "
+            "AND (r.target != r.batch_root OR b.state IN ('anchored', 'delivered')) "
             "ORDER BY r.batch_root, r.target", parameters).fetchall()
         return [(bytes(t), bytes(b), int(r)) for t, b, r in rows]
 
