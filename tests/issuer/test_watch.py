@@ -247,3 +247,55 @@ def test_the_revocation_position_waits_for_one_being_kept(postgres_url: str) -> 
     other.close()
     empty(postgres_url)
     assert alive and read == [position]
+
+
+def test_a_key_reported_compromised_during_a_full_round_is_answered_in_that_round(
+        consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full round checks every document's revocation before anchoring, and after it only whole batches', unless
+    the chain changed under the round: a key reported compromised meanwhile voids the revocations it signed, and
+    the same round sends them again (one round of an `issuer run` from cron is all a process does)."""
+    c = consortium
+    issuer = client(c, tmp_path, sender=c.issuer_admin)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    c.travel(60)
+    old_key = issuer.signer.address
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")  # signed by the old key
+    revoked_at = c.registry.document_status(c.issuer_id, bundles[1].proof.batch_root,
+                                            bundles[1].document_digest()).document_revocation.revoked_at
+    issuer.rotate_key(labelled_test_key("the pipeline's next key"))
+    issuer.run()
+    issuer.issue(deposit_certificates(c, 2, start=10))
+
+    def compromise(point: str) -> None:
+        if point == "before_deliver":  # between the round's two checks
+            issuer.report_compromised(old_key, revoked_at)
+
+    monkeypatch.setattr(issuer, "_fault", compromise)
+    monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+    assert issuer.run().restored == 1
+    assert [r.valid for r in VerifierClient(c.registry).verify_many(bundles)] == [True, False, True]
+
+
+def test_a_revocation_a_reorganisation_takes_during_a_full_round_is_restored_in_that_round(
+        consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document's revocation held when a full round checked it, taken away by a reorganisation before the round
+    ended, goes back on chain in the same round."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    before_revoke = c.w3.testing.snapshot()
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    c.w3.testing.mine(3)
+    issuer.issue(deposit_certificates(c, 2, start=10))
+
+    def reorganise(point: str) -> None:
+        if point == "before_sign":  # after the round's first check
+            c.w3.testing.revert(before_revoke)
+            c.w3.testing.mine(6)
+
+    monkeypatch.setattr(issuer, "_fault", reorganise)
+    monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)
+    assert issuer.run().restored == 1
+    assert [r.valid for r in VerifierClient(c.registry).verify_many(bundles)] == [True, False, True]

@@ -419,8 +419,10 @@ class IssuerClient:
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
         report.superseded = self.revoke_superseded()
         # Batches anchored this round carry their revocations now. After a full check, only batches' are left to
-        # look at: every document's was checked above, anchored or not (those sent since are the next round's).
-        report.restored += self.restore_revocations(kept_after, batches_only=since is None)
+        # look at, unless the chain changed under the round (a revocation voided or taken away since): every
+        # document's was checked above, anchored or not, and those kept since are the next round's.
+        report.restored += self.restore_revocations(kept_after,
+                                                    batches_only=since is None and not self._watch.moved(scope))
         if since is None and report.restored:
             self._watch.again()
         return report

@@ -94,6 +94,14 @@ class ChainWatch:
         fresh = None if found is None else Checkpoint(block, found, position, time.monotonic())
         return Scope(None, head, fresh)  # (a node that lost the block meanwhile: no checkpoint, the next round full)
 
+    def moved(self, scope: Scope) -> bool:
+        """Whether the chain changed under the round of ``scope`` since it began: its head is no longer the chain's,
+        or an event since may have voided or replaced an anchor or revocation (as :meth:`scope` judges)."""
+        with node_errors():
+            latest, held = rpc(self.registry.w3).batch([("eth_getBlockByNumber", ["latest", False]),
+                                                        ("eth_getBlockByNumber", [hex(scope.head[0]), False])])
+        return _hash(held) != scope.head[1] or self._touched(scope.head[0] + 1, quantity(latest["number"]))
+
     def done(self, scope: Scope) -> None:
         """The round's checks succeeded: events up to its head are accounted for, and a full check's checkpoint
         holds. (A round that failed leaves both: the next one looks again.)"""
