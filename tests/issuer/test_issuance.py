@@ -73,13 +73,13 @@ def steps(journal: Journal, work: Callable[[], object]) -> int:
     return counted(journal.store.db, work)[1]
 
 
-def asked_roots(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The batch roots the registry is asked about, from now on."""
+def asked_roots(monkeypatch: pytest.MonkeyPatch, part: int = 1) -> list[bytes]:
+    """The batch roots (``part=2``: the document digests) the registry is asked about, from now on."""
     asked: list[bytes] = []
     statuses = Registry.document_statuses
 
     def spying(registry: Registry, triples: Any) -> Any:
-        asked.extend(root for _, root, _ in triples)
+        asked.extend(triple[part] for triple in triples)
         return statuses(registry, triples)
 
     monkeypatch.setattr(Registry, "document_statuses", spying)
@@ -234,14 +234,7 @@ def test_a_full_round_asks_about_each_documents_revocation_once(consortium: Cons
         issuer.revoke(RevocationReason.WITHDRAWN, reference=reference)
     [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
     issuer.revoke(RevocationReason.FRAUD, batch=batch.root)
-    asked: list[bytes] = []
-    statuses = Registry.document_statuses
-
-    def spying(registry: Registry, triples: Any) -> Any:
-        asked.extend(digest for _, _, digest in triples)
-        return statuses(registry, triples)
-
-    monkeypatch.setattr(Registry, "document_statuses", spying)
+    asked = asked_roots(monkeypatch, part=2)
     monkeypatch.setattr(watch, "FULL_CHECK_EVERY", 0.0)  # every round checks everything (issuer/watch.py)
     issuer.run()
     found = [issuer.journal.find("BNUMMOMX", reference=f"BNUMMOMX-00000{i}") for i in (1, 2)]

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from web3 import Web3
 
-from crossverify import VerifierClient, load_bundle
+from crossverify import Bundle, VerifierClient, load_bundle
 from crossverify.chain.records import ProposalKind, RevocationReason
 from crossverify.issuer import watch
+from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 
 from ..conftest import Consortium, add_key, deposit_certificates, labelled_test_key
@@ -193,17 +194,24 @@ def test_the_pipelines_own_anchors_stay_routine_after_a_key_rotation(consortium:
     assert scope.since is not None  # its own anchor: routine
 
 
+def delivered_then_revoked(c: Consortium, tmp_path: Path) -> tuple[IssuerClient, list[Bundle], Any]:
+    """A pipeline that delivered 3 certificates, then revoked the second for fraud; their bundles, and a snapshot
+    of the chain before the revocation."""
+    issuer = client(c, tmp_path)
+    issuer.issue(deposit_certificates(c, 3))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    before_revoke = c.w3.testing.snapshot()
+    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    return issuer, bundles, before_revoke
+
+
 def test_a_revocation_sent_again_by_a_full_round_is_checked_until_a_round_stands_on_it(
         consortium: Consortium, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full round sends a lost revocation again: it is mined above the round's head, under journal positions the
     round's checkpoint covers. A short reorganisation that takes only that block away replaces neither the head nor
     the checkpoint's block: the next round checks everything again, so it is sent once more."""
     c = consortium
-    issuer = client(c, tmp_path)
-    issuer.issue(deposit_certificates(c, 3))
-    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
-    before_revoke = c.w3.testing.snapshot()
-    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    issuer, bundles, before_revoke = delivered_then_revoked(c, tmp_path)
     c.w3.testing.revert(before_revoke)  # the revocation's block goes; the journal keeps it
     c.w3.testing.mine(3)
     before_full = c.w3.testing.snapshot()
@@ -282,11 +290,7 @@ def test_a_revocation_a_reorganisation_takes_during_a_full_round_is_restored_in_
     """A document's revocation held when a full round checked it, taken away by a reorganisation before the round
     ended, goes back on chain in the same round."""
     c = consortium
-    issuer = client(c, tmp_path)
-    issuer.issue(deposit_certificates(c, 3))
-    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
-    before_revoke = c.w3.testing.snapshot()
-    issuer.revoke(RevocationReason.FRAUD, reference="BNUMMOMX-000001")
+    issuer, bundles, before_revoke = delivered_then_revoked(c, tmp_path)
     c.w3.testing.mine(3)
     issuer.issue(deposit_certificates(c, 2, start=10))
 
