@@ -79,27 +79,22 @@ class ChainWatch:
         read before the head: a revocation kept by then was mined by then, under the head (one being kept meanwhile
         is waited for: :meth:`~.journal.Journal.revocations_kept`)."""
         position = revocations()
-        node, last, seen = rpc(self.registry.w3), self._checked, self._seen
-        stood_on = [] if last is None or seen is None else [last.block, seen[0]]  # still the chain's?
-        with node_errors():
-            latest, *held = node.batch([("eth_getBlockByNumber", [number, False])
-                                        for number in ["latest", *map(hex, stood_on)]])
+        last, seen = self._checked, self._seen
+        latest, held = self._headers([] if last is None or seen is None else [last.block, seen[0]])  # still ours?
         head = (quantity(latest["number"]), _hash(latest))
         if (last is not None and seen is not None and time.monotonic() - last.at < FULL_CHECK_EVERY
                 and list(map(_hash, held)) == [last.block_hash, seen[1]] and not self._touched(seen[0] + 1, head[0])):
             return Scope(last, head, None)
         block = max(0, head[0] - self.depth)
         with node_errors():
-            found = _hash(node("eth_getBlockByNumber", [hex(block), False]))
+            found = _hash(rpc(self.registry.w3)("eth_getBlockByNumber", [hex(block), False]))
         fresh = None if found is None else Checkpoint(block, found, position, time.monotonic())
         return Scope(None, head, fresh)  # (a node that lost the block meanwhile: no checkpoint, the next round full)
 
     def moved(self, scope: Scope) -> bool:
         """Whether the chain changed under the round of ``scope`` since it began: its head is no longer the chain's,
         or an event since may have voided or replaced an anchor or revocation (as :meth:`scope` judges)."""
-        with node_errors():
-            latest, held = rpc(self.registry.w3).batch([("eth_getBlockByNumber", ["latest", False]),
-                                                        ("eth_getBlockByNumber", [hex(scope.head[0]), False])])
+        latest, [held] = self._headers([scope.head[0]])
         return _hash(held) != scope.head[1] or self._touched(scope.head[0] + 1, quantity(latest["number"]))
 
     def done(self, scope: Scope) -> None:
@@ -117,6 +112,14 @@ class ChainWatch:
     def forget(self) -> None:
         """Check everything next round (the journal moved to another registry)."""
         self._checked = self._seen = None
+
+    def _headers(self, numbers: list[int]) -> tuple[Any, list[Any]]:
+        """The latest block's header, and those of the blocks ``numbers`` (``None`` for one the node does not have),
+        in one request."""
+        with node_errors():
+            latest, *held = rpc(self.registry.w3).batch([("eth_getBlockByNumber", [number, False])
+                                                         for number in ["latest", *map(hex, numbers)]])
+        return latest, held
 
     def _touched(self, start: int, head: int) -> bool:
         """Whether an event in blocks ``start`` to ``head`` may have voided or replaced an anchor or revocation."""
