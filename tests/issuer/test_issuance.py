@@ -175,13 +175,14 @@ def test_a_backlog_is_anchored_with_each_transaction_looked_up_once(consortium: 
     assert not issuer.journal.batches("BNUMMOMX", BatchState.SIGNED, BatchState.SENT, BatchState.ANCHORED)
 
 
-def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(consortium: Consortium,
-                                                                          tmp_path: Path) -> None:
+def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(consortium: Consortium, tmp_path: Path,
+                                                                          location: Locate) -> None:
     """A batch sealed but not anchored before its documents expired (a node out of reach for longer than they were
     valid) is neither signed nor sent: the registry refuses an anchor past its not-after, and refused the whole
-    anchorMany with it, every run. The other batches go on."""
+    anchorMany with it, every run. The other batches go on; the journal marks it lapsed, once, and counts its
+    documents so."""
     c = consortium
-    issuer = client(c, tmp_path)
+    issuer = client(c, tmp_path, location)
     now = c.now()
     brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 600)
     issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
@@ -189,9 +190,12 @@ def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(conso
     c.travel(900)
     issuer.issue(deposit_certificates(c, 2, start=10))
     report = issuer.run()
-    assert (report.anchored, len(report.delivered)) == (1, 2)
-    assert [b.id for b in issuer.journal.batches("BNUMMOMX", BatchState.SEALED)] == [stale]
-    assert issuer.run().transactions == 0  # and it is not tried again
+    assert (report.anchored, len(report.delivered), report.lapsed) == (1, 2, 1)
+    [lapsed] = issuer.journal.batches("BNUMMOMX", BatchState.SEALED)
+    assert lapsed.id == stale and now + 600 <= (lapsed.lapsed_at or 0) <= c.now()  # marked at the chain's time
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "lapsed": 1, "delivered": 2}  # not a stuck "sealed"
+    again = issuer.run()
+    assert (again.transactions, again.lapsed) == (0, 0)  # not tried again, nor reported again
 
 
 def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium: Consortium, tmp_path: Path,

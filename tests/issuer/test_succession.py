@@ -214,7 +214,7 @@ def test_a_journal_moves_without_its_expired_batches(consortium: Consortium, tmp
 def test_an_expired_batch_not_delivered_yet_is_not_delivered_naming_the_successor(consortium: Consortium,
                                                                                  tmp_path: Path) -> None:
     """A batch anchored on the predecessor, waiting for confirmations when it expired, goes back to sealed at the
-    move and stays there: delivered, its bundles would name the successor, which never held its root."""
+    move and stays there, lapsed: delivered, its bundles would name the successor, which never held its root."""
     c = consortium
     issuer = client(c, tmp_path, confirmations=3)
     now = c.now()
@@ -230,6 +230,6 @@ def test_an_expired_batch_not_delivered_yet_is_not_delivered_naming_the_successo
     pipeline.rebind()
     c.w3.testing.mine(5)
     report = pipeline.run()
-    assert (report.anchored, report.delivered, report.transactions) == (0, [], 0)
-    assert pipeline.journal.counts("BNUMMOMX") == {"pending": 0, "sealed": 1}
+    assert (report.anchored, report.delivered, report.transactions, report.lapsed) == (0, [], 0, 1)
+    assert pipeline.journal.counts("BNUMMOMX") == {"pending": 0, "lapsed": 1}
 

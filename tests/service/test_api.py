@@ -151,6 +151,23 @@ def test_an_issuer_submits_follows_and_revokes(consortium: Consortium, issuer_ap
     assert [c["name"] for c in failed["checks"] if c["outcome"] == "failed"] == ["not_revoked"]
 
 
+def test_an_issuer_sees_a_batch_that_lapsed_before_it_could_be_anchored(consortium: Consortium,
+                                                                         issuer_api: TestClient) -> None:
+    """A batch sealed while the node was away, whose documents expired meanwhile, is never anchored: the batches
+    route says so (lapsedAt, and its documents counted as lapsed), not "sealed" as if the pipeline were stuck."""
+    now = consortium.now()
+    brief = [{"reference": "DEP-BRIEF", "docType": "DEPCERT", "notAfter": now + 600, "asOf": now,
+              "claims": {"holder_name": "LAM Sio"}}]
+    assert issuer_api.post("/v1/certificates", json={"certificates": brief}).json() == {"journalled": 1}
+    issuer_api.app_state.session.issuer().seal(10)  # type: ignore[attr-defined]
+    consortium.travel(900)
+    issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]
+    page = issuer_api.get("/v1/batches").json()
+    assert page["counts"] == {"pending": 0, "lapsed": 1}
+    [batch] = page["batches"]
+    assert batch["state"] == "sealed" and now + 600 <= batch["lapsedAt"] <= consortium.now()
+
+
 def test_a_regulator_reads_the_live_report(consortium: Consortium, issuer_api: TestClient, tmp_path: Path) -> None:
     issue(consortium, issuer_api, 2)
     api = service(consortium, tmp_path / "regulator", "regulator")

@@ -59,7 +59,8 @@ def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
     data = {"sealed": report.sealed, "signed": report.signed, "anchored": report.anchored,
             "delivered": len(report.delivered), "awaitingConfirmations": report.awaiting,
             "reanchored": report.reanchored, "supersededRevoked": report.superseded,
-            "revocationsRestored": report.restored, "transactions": report.transactions, "gasUsed": report.gas_used}
+            "revocationsRestored": report.restored, "lapsed": report.lapsed, "transactions": report.transactions,
+            "gasUsed": report.gas_used}
     app.emit(data, ", ".join(f"{k}: {v}" for k, v in data.items()))
 
 

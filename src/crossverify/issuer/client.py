@@ -110,7 +110,8 @@ class RunReport:
     (a reorganisation or a reset), or was taken by a void anchor of another key, and were sent again; ``awaiting``:
     anchored batches not yet deep enough to deliver; ``superseded``: earlier revisions of re-issued references
     revoked now; ``restored``: revocations the chain had lost or holds void (a reset, a new registry, a thief's
-    overwrite), sent again."""
+    overwrite), sent again; ``lapsed``: documents of sealed batches found expired before they could be anchored (they
+    never will be)."""
 
     sealed: int = 0
     signed: int = 0
@@ -122,6 +123,7 @@ class RunReport:
     awaiting: int = 0
     superseded: int = 0
     restored: int = 0
+    lapsed: int = 0
 
 
 def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequence[tuple[str, Certificate]],
@@ -265,9 +267,17 @@ class IssuerClient:
                 sealed.append(batch_id)
         return sealed
 
-    def sign(self) -> int:
-        """Sign every sealed batch that has not expired (EIP-712, domain read from the registry)."""
+    def sign(self, report: RunReport | None = None) -> int:
+        """Sign every sealed batch that has not expired (EIP-712, domain read from the registry); those that have,
+        marked lapsed in the journal and counted in ``report``."""
         now = chain_time(self.registry.w3)
+        lapsed = self.journal.record_lapsed(self.issuer_id, now, now + SEND_MARGIN)
+        if lapsed:
+            log.warning("sealed batches expired before they could be anchored: they never will be, and their "
+                        "documents must be issued again", extra={"batches": [b.id for b in lapsed],
+                                                                  "documents": sum(b.documents for b in lapsed)})
+            if report is not None:
+                report.lapsed += sum(b.documents for b in lapsed)
         batches = self.journal.batches(self.issuer_id, BatchState.SEALED, live_at=now + SEND_MARGIN)
         if batches:
             self._fault("before_sign")
@@ -292,7 +302,7 @@ class IssuerClient:
         for b in unusable:
             self.journal.record_unsent(b.id)
         if unusable:
-            self.sign()
+            self.sign(report)
         signed = self.journal.batches(self.issuer_id, BatchState.SIGNED, live_at=now + SEND_MARGIN)
         anchored = 0
         per_tx = MAX_SM2_ANCHORS_PER_TX if is_sm2_signer(self.signer) else MAX_ANCHORS_PER_TX
@@ -413,7 +423,7 @@ class IssuerClient:
         report.restored = self.restore_revocations(kept_after)
         self._watch.done(scope)
         report.sealed = len(self.seal(max_batch, max_age))
-        report.signed = self.sign()
+        report.signed = self.sign(report)
         report.anchored = self.anchor(report, progress)
         report.delivered = self.deliver(progress)
         report.awaiting = len(self.journal.batches(self.issuer_id, BatchState.ANCHORED))
@@ -562,7 +572,7 @@ class IssuerClient:
                     self.journal.record_unsent(b.id)
                     unsent += 1
         if unsent:  # back to sealed: sign again before the next send
-            self.sign()
+            self.sign(report)
         return marked
 
     def _anchor_block(self, b: BatchRecord, mined: dict[bytes, tuple[int, bytes] | None]

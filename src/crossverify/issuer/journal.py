@@ -133,7 +133,11 @@ DROP INDEX pending;
 """, PerEngine(WATCHED, WATCHED + """
 -- (SQLite's rowid is the table's key; PostgreSQL's is a column of its own)
 CREATE INDEX revocations_by_position ON revocations (rowid);
-"""), PerEngine(COUNTED, COUNTED.replace("documents);", "documents) INCLUDE (id);")))
+"""), PerEngine(COUNTED, COUNTED.replace("documents);", "documents) INCLUDE (id);")), """
+-- A sealed batch whose documents expired before it could be anchored never will be: the chain's time when a round
+-- found it so.
+ALTER TABLE batches ADD COLUMN lapsed_at INTEGER;
+""")
 
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -169,6 +173,7 @@ class BatchRecord:
     anchor_block: int | None
     anchor_block_hash: bytes | None
     documents: int
+    lapsed_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +399,7 @@ class Journal:
             live += " AND root = ?"
         rows = self._db.execute(
             "SELECT id, issuer_id, doc_type, hash_alg, root, leaf_count, not_after, state, deadline, signature, "
-            f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS} FROM batches "
+            f"tx_hash, anchored_at, signer, anchor_block, anchor_block_hash, {_DOCUMENTS}, lapsed_at FROM batches "
             f"WHERE issuer_id = ? AND state IN ({','.join('?' * len(states))}){live} AND id > ? "
             f"ORDER BY id{'' if limit is None else ' LIMIT ?'}",
             (issuer_id, *states, *(() if live_at is None else (live_at,)),
@@ -404,13 +409,31 @@ class Journal:
                 for r in rows]
 
     def counts(self, issuer_id: str) -> dict[str, int]:
-        """How many documents are pending and in each batch state."""
+        """How many documents are pending and in each batch state; those of lapsed batches (:meth:`record_lapsed`)
+        as ``lapsed``, not ``sealed``."""
         out = {"pending": self._db.execute("SELECT COUNT(*) FROM documents WHERE issuer_id = ? AND batch_id IS NULL",
                                            (issuer_id,)).fetchone()[0]}
         for state, count in self._db.execute(f"SELECT state, SUM({_DOCUMENTS}) FROM batches WHERE issuer_id = ? "
                                              "GROUP BY state", (issuer_id,)):
             out[state] = int(count)
+        if out.get("sealed"):  # (few batches are sealed at a time: read by state, not counted from the index)
+            lapsed = int(self._db.execute(f"SELECT COALESCE(SUM({_DOCUMENTS}), 0) FROM batches WHERE issuer_id = ? "
+                                          "AND state = 'sealed' AND lapsed_at IS NOT NULL", (issuer_id,)).fetchone()[0])
+            if lapsed:
+                out["sealed"] -= lapsed
+                out = {k: v for k, v in out.items() if v or k == "pending"} | {"lapsed": lapsed}
         return out
+
+    def record_lapsed(self, issuer_id: str, now: int, expired_at: int) -> list[BatchRecord]:
+        """Mark, as lapsed at ``now`` (the chain's time), the issuer's sealed batches that expire at ``expired_at``
+        or sooner and are not marked yet: they will never be anchored (the registry refuses an anchor past its
+        not-after). Returns them."""
+        with self.transaction() as db:
+            ids = [r[0] for r in db.execute("SELECT id FROM batches WHERE issuer_id = ? AND state = 'sealed' AND "
+                                            "not_after <= ? AND lapsed_at IS NULL", (issuer_id, expired_at))]
+            if ids:
+                db.execute(f"UPDATE batches SET lapsed_at = ? WHERE id IN ({','.join(map(str, ids))})", (now,))
+        return self.batches(issuer_id, BatchState.SEALED, ids=ids)
 
 
 #: A batch's documents: as counted when it was sealed, or counted now for one sealed without the count (0: by a

@@ -42,10 +42,14 @@ class BatchOut(BaseModel):
     documents: int
     root: str = Field(description="The batch's Merkle root, hex")
     anchorBlock: int | None = Field(None, description="The block that anchored it, once anchored")
+    lapsedAt: int | None = Field(None, description="Set on a sealed batch whose documents expired before it could be "
+                                                   "anchored: the chain's time (unix seconds) when the issuer found it "
+                                                   "so. It never will be anchored: issue its documents again")
 
 
 class BatchesOut(BaseModel):
-    counts: dict[str, int] = Field(description="Documents pending and in each batch state")
+    counts: dict[str, int] = Field(description="Documents pending and in each batch state; those of lapsed sealed "
+                                               "batches (see lapsedAt) as lapsed")
     batches: list[BatchOut] = Field(description="A page of batches, oldest first")
     next: str | None = Field(description="The cursor of the next page; null on the last")
 
@@ -127,7 +131,7 @@ def router(ctx: Context) -> APIRouter:
         last = page[-1].id if len(found) > limit else None
         return BatchesOut(counts=counts, next=next_page(request, response, "batch", last), batches=[
             BatchOut(id=b.id, state=b.state.value, docType=b.doc_type, documents=b.documents, root=to_hex(b.root),
-                     anchorBlock=b.anchor_block) for b in page])
+                     anchorBlock=b.anchor_block, lapsedAt=b.lapsed_at) for b in page])
 
     @routes.post("/v1/revocations", operation_id="revokeDocument", response_model=RevocationOut,
                  openapi_extra=idempotent(), responses=responses(409),
