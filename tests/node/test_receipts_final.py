@@ -4,6 +4,7 @@ exactly once, what the fork or the reset dropped."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 
 from crossverify import VerifierClient, load_bundle
 from crossverify.chain.connection import connect
+from crossverify.verifier import outbox as outbox_module
 from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import deposit_certificates
@@ -77,3 +79,67 @@ def test_receipts_lost_in_a_same_genesis_reset_are_recorded_again_once(fresh: Ne
     again = client.record([], "LOAN")
     assert (again.recorded, again.transactions) == (4, 1)
     assert [rebuilt.commitments().count(c) for c in first.commitments] == [1] * 4
+
+
+def test_a_wave_of_receipt_transactions_is_mined_in_one_block(fresh: Net, node_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush sends its transactions before it waits: the node's next block takes them all (one at a time, a
+    chain mining every few seconds recorded RECEIPTS_PER_TX receipts a block at most)."""
+    net = fresh
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 5))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    client = bank(net, tmp_path)
+    reports = client.verify_many(bundles)
+    rpc(node_url, "evm_setAutomine", [False])
+    try:
+        threading.Timer(1.0, rpc, (node_url, "evm_mine")).start()  # one block, while the flush waits
+        report = client.record(reports, "ACCTOPEN")
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+    assert (report.recorded, report.transactions) == (5, 3)
+    assert client.outbox is not None
+    assert len({s["block"] for s in client.outbox.states(report.commitments) if s}) == 1
+
+
+def test_receipts_pending_behind_a_forgotten_transaction_are_recorded_once(
+        fresh: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node forgets the first transaction of a wave and keeps the two sent after it, which wait for its nonce:
+    the next flush sends the first one's receipts again (taking that nonce) without waiting for the others, and a
+    later flush settles them. Each receipt is on chain once."""
+    net = fresh
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 6))
+    bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
+    sends = iter(range(3))
+
+    def die(point: str) -> None:
+        if point == "after_send" and next(sends) == 2:
+            raise RuntimeError("killed with its wave sent")
+
+    killed = VerifierClient(net.registry, sender=net.verifier, circulation=net.circulation,  # type: ignore[arg-type]
+                            outbox=ReceiptOutbox(tmp_path / "outbox.sqlite", faults=die))
+    rpc(node_url, "evm_setAutomine", [False])
+    try:
+        with pytest.raises(RuntimeError):
+            killed.record(killed.verify_many(bundles), "ACCTOPEN")
+        assert killed.outbox is not None
+        waves = killed.outbox.states([bytes(c) for (c,) in killed.outbox.store.db.execute(
+            "SELECT commitment FROM sealed_receipts ORDER BY rowid")])
+        first = waves[0]["transaction"]  # type: ignore[index]
+        killed.outbox.close()
+        assert rpc(node_url, "hardhat_dropTransaction", [first]) is True
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+    client = VerifierClient(net.registry, sender=net.verifier, circulation=net.circulation,  # type: ignore[arg-type]
+                            outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
+    again = client.record([], "ACCTOPEN")
+    assert (again.recorded, again.transactions) == (2, 1)  # the forgotten one's, not waiting for the others
+    rpc(node_url, "evm_mine")
+    last = client.record([], "ACCTOPEN")
+    assert (last.settled, last.transactions) == (4, 0)
+    assert client.outbox is not None and client.outbox.counts() == {"recorded": 6}
+    on_chain = net.commitments()
+    assert [on_chain.count(bytes.fromhex(w["commitment"][2:])) for w in waves] == [1] * 6  # type: ignore[index]

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from crossverify import Bundle, VerifierClient
+from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.connection import JsonRpc
 from crossverify.chain.records import ProposalKind, Role
 from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
+from crossverify.verifier import outbox as outbox_module
 from crossverify.verifier.outbox import FAULT_POINTS, FlushReport, ReceiptOutbox
 
 from ..conftest import Consortium
@@ -255,6 +257,71 @@ def test_a_flush_does_the_same_work_however_many_receipts_were_recorded_before(
     assert beside_history < alone * 1.2, (alone, beside_history)
 
 
+def test_a_flush_sends_its_transactions_before_it_waits_for_them(
+        consortium: Consortium, issued: list[Bundle], location: Locate,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush sends a wave of transactions, then waits for them: a chain that mines a block every few seconds
+    takes the wave in one block (one transaction at a time recorded at most RECEIPTS_PER_TX receipts a block)."""
+    c = consortium
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    monkeypatch.setattr(outbox_module, "TXS_IN_FLIGHT", 3)
+    steps: list[str] = []
+    submit, wait = CirculationContract.submit, CirculationContract.wait
+    monkeypatch.setattr(CirculationContract, "submit",
+                        lambda self, *a, **k: steps.append("send") or submit(self, *a, **k))
+    monkeypatch.setattr(CirculationContract, "wait", lambda self, *a, **k: steps.append("wait") or wait(self, *a, **k))
+    before = len(recorded(c))
+    client = bank(c, location("outbox.sqlite"))
+    report = client.record(client.verify_many(issued), "ACCTOPEN")  # 8 receipts: 4 transactions
+    assert (report.recorded, report.transactions) == (8, 4)
+    assert steps == ["send"] * 3 + ["wait"] * 3 + ["send", "wait"]
+    assert recorded(c)[before:] == list(report.commitments)
+
+
+def test_a_flush_sends_what_was_queued_when_it_began(consortium: Consortium, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flush reads the queue a wave at a time, up to what was queued when it began: a receipt queued meanwhile
+    waits for the next flush (a bank verifying without pause would otherwise keep one flush going for ever)."""
+    c = consortium
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    monkeypatch.setattr(outbox_module, "TXS_IN_FLIGHT", 2)
+
+    def receipt() -> Receipt:
+        return Receipt.new(os.urandom(32), "BNUMMOMX", "DEPCERT", os.urandom(32), "ACCTOPEN", 1_790_000_000)
+
+    late = receipt()
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite", faults=lambda at: at == "after_send" and outbox.enqueue([late]))
+    outbox.enqueue([receipt() for _ in range(7)])
+    first = outbox.flush(c.circulation, c.verifier)
+    assert (first.recorded, first.transactions) == (7, 4)
+    assert outbox.state(late.commitment())["state"] == "queued"  # type: ignore[index]
+    assert outbox.flush(c.circulation, c.verifier).recorded == 1
+    outbox.close()
+
+
+def test_a_transaction_claims_its_receipts_by_their_key(consortium: Consortium, tmp_path: Path) -> None:
+    """Each transaction claims its receipts by commitment, under the outbox's lock: by the index of states, which
+    SQLite chose for 200 of them, the claim walked every queued receipt (500,000 queued behind a slow chain:
+    157 ms a transaction, while every receipt request waited for the lock)."""
+    c = consortium
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite")
+    outbox.enqueue([Receipt.new(os.urandom(32), "BNUMMOMX", "DEPCERT", os.urandom(32), "ACCTOPEN", 1_790_000_000)
+                    for _ in range(250)])
+    db = outbox.store._sqlite
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        assert outbox.flush(c.circulation, c.verifier).recorded == 250
+    finally:
+        db.set_trace_callback(None)
+    claims = [s for s in statements if s.startswith("SELECT state FROM sealed_receipts WHERE commitment IN")]
+    assert len(claims) == 2
+    with outbox.store.lock:
+        plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + claims[0])]
+    assert any("sqlite_autoindex_sealed_receipts" in step for step in plan), plan
+    outbox.close()
+
+
 @pytest.mark.parametrize("point", FAULT_POINTS)
 def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium, issued: list[Bundle],  # noqa: F811
                                                          location: Locate, point: str) -> None:
@@ -275,6 +342,32 @@ def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium,
     report = restarted.record(restarted.verify_many(issued), "LOAN")
     assert (report.settled, report.recorded, report.transactions) == (8, 0, 0)
     assert len(recorded(c)) == before + 8
+
+
+@pytest.mark.parametrize(("point", "settled"), [("after_send", 2), ("after_receipt", 6)])
+def test_a_crash_in_a_wave_neither_loses_nor_doubles(consortium: Consortium, issued: list[Bundle],  # noqa: F811
+                                                     location: Locate, monkeypatch: pytest.MonkeyPatch, point: str,
+                                                     settled: int) -> None:
+    """Killed after the first send of a wave (the others not sent), or at its first receipt (all three sent):
+    the restart settles what was sent and sends the rest, each receipt once."""
+    c = consortium
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    monkeypatch.setattr(outbox_module, "TXS_IN_FLIGHT", 3)
+    before = len(recorded(c))
+
+    def crash(at: str) -> None:
+        if at == point:
+            raise Crash(at)
+
+    first = bank(c, location("outbox.sqlite"), faults=crash)
+    with pytest.raises(Crash):
+        first.record(first.verify_many(issued), "LOAN")
+    assert first.outbox is not None
+    first.outbox.close()
+    restarted = bank(c, location("outbox.sqlite"))
+    report = restarted.record(restarted.verify_many(issued), "LOAN")
+    assert (report.settled, report.recorded) == (settled, 8 - settled)
+    assert sorted(recorded(c)[before:]) == sorted(report.commitments)
 
 
 def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued: list[Bundle],  # noqa: F811

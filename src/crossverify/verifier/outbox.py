@@ -4,10 +4,11 @@ A receipt is first committed to a local queue with its plaintext (salt included,
 then on), keyed by what it records (document digest, purpose code) and the bank's own case reference, so queueing
 it again changes nothing. Sending a batch seals the queued receipts of each transaction as one envelope to the
 regulator keys the circulation contract holds now (the current epoch) and journals the transaction's hash before
-the broadcast; a later flush settles every sent batch from the chain (mined: done; still pending: waited for;
+the broadcast; a flush sends up to ``TXS_IN_FLIGHT`` transactions before waiting for them, so that one block can
+take them all. A later flush settles every sent batch from the chain (mined: done; still pending: waited for;
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
-sending anything new. A crash, a node outage or a retry of the whole command therefore never loses a receipt and
-never doubles one.
+sending anything new, but for those still pending behind a forgotten one, whose nonce the next send takes. A
+crash, a node outage or a retry of the whole command therefore never loses a receipt and never doubles one.
 
 A recorded receipt is not final until ``confirmations`` blocks lie on top of its block and that block is still the
 chain's: every flush re-checks the recorded ones (one block read per block that holds them), and a receipt whose
@@ -49,6 +50,7 @@ from ..chain.registry import CHAIN_NAMED, Deployed, Registry, chain_identity
 from ..chain.transactions import Sender
 from ..errors import (
     ReceiptsUnsettled,
+    ReceiptTimeout,
     SealingError,
     StoreChainMismatch,
     StoreLocked,
@@ -64,6 +66,10 @@ log = logging.getLogger(__name__)
 
 #: Receipts per ``recordSealedReceipts`` transaction (about 5,700 gas each with two regulators, one envelope).
 RECEIPTS_PER_TX = 200
+#: Transactions a flush sends before it waits for the first: a chain mining a block every few seconds takes them
+#: into one block (about 1.2M gas each: a 30M-gas block holds 24), where one at a time recorded at most
+#: ``RECEIPTS_PER_TX`` receipts a block, and a bank verifying faster than that fell behind for good.
+TXS_IN_FLIGHT = 16
 #: Blocks read in one batch of JSON-RPC requests when recorded receipts are re-checked.
 BLOCKS_PER_READ = 200
 #: Points where a test may inject a crash: each lies between two durable steps.
@@ -291,33 +297,42 @@ class ReceiptOutbox:
                progress: Callable[[int, int], None] | None) -> FlushReport:
         self._recheck(circulation)
         settled = self._settle(circulation, timeout)
-        rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE state = 'queued' "
-                                "ORDER BY rowid").fetchall()
-        if not rows:
+        # What was queued when the flush began, a wave at a time (oldest first): not every queued receipt held in
+        # memory, nor read under the lock at once, and a flush that ends while receipts keep coming.
+        last = self._db.execute(f"SELECT MAX(rowid) FROM sealed_receipts WHERE {_QUEUED}").fetchone()[0]
+        if last is None:
             return FlushReport(settled, 0, 0)
+        total = self._db.execute(f"SELECT COUNT(*) FROM sealed_receipts WHERE {_QUEUED}").fetchone()[0] \
+            if progress else 0
         keys = regulator_keys(circulation)
         recorded = transactions = 0
-        # A batch's receipts share one version: receipts queued by an older crossverify go in batches of their own.
-        by_version: dict[int, list[Any]] = {}
-        for row in rows:
-            by_version.setdefault(bytes(row[1])[0], []).append(row)
-        chunks = [group[i:i + RECEIPTS_PER_TX] for group in by_version.values()
-                  for i in range(0, len(group), RECEIPTS_PER_TX)]
-        for chunk in chunks:
-            commitments = [bytes(c) for c, _ in chunk]
-            sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
-            tx_hash = circulation.submit(
-                lambda f, c=commitments, s=sealed: f.recordSealedReceipts(c, s),  # type: ignore[misc]
-                sender, on_signed=lambda h, c=commitments: self._mark_sent(c, h))  # type: ignore[misc]
-            transactions += 1
-            log.info("receipts sent", extra={"receipts": len(chunk), "tx": to_hex(tx_hash)})
-            self._fault("after_send")
-            receipt = circulation.wait(tx_hash, timeout)
-            self._fault("after_receipt")
-            self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
-            recorded += len(chunk)
-            if progress:
-                progress(recorded, len(rows))
+        while rows := self._db.execute(f"SELECT commitment, plaintext FROM sealed_receipts WHERE {_QUEUED} AND "
+                                       "rowid <= ? ORDER BY rowid LIMIT ?",
+                                       (last, TXS_IN_FLIGHT * RECEIPTS_PER_TX)).fetchall():
+            # A batch's receipts share one version: receipts queued by an older crossverify go in batches of their
+            # own.
+            by_version: dict[int, list[Any]] = {}
+            for row in rows:
+                by_version.setdefault(bytes(row[1])[0], []).append(row)
+            wave = []  # sent whole, then waited for
+            for chunk in [group[i:i + RECEIPTS_PER_TX] for group in by_version.values()
+                          for i in range(0, len(group), RECEIPTS_PER_TX)]:
+                commitments = [bytes(c) for c, _ in chunk]
+                sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
+                tx_hash = circulation.submit(
+                    lambda f, c=commitments, s=sealed: f.recordSealedReceipts(c, s),  # type: ignore[misc]
+                    sender, on_signed=lambda h, c=commitments: self._mark_sent(c, h))  # type: ignore[misc]
+                transactions += 1
+                log.info("receipts sent", extra={"receipts": len(chunk), "tx": to_hex(tx_hash)})
+                self._fault("after_send")
+                wave.append((tx_hash, len(chunk)))
+            for tx_hash, count in wave:
+                receipt = circulation.wait(tx_hash, timeout)
+                self._fault("after_receipt")
+                self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
+                recorded += count
+                if progress:
+                    progress(recorded, max(total, recorded))
         self._recheck(circulation)  # what is deep enough already becomes final
         return FlushReport(settled, recorded, transactions)
 
@@ -355,15 +370,23 @@ class ReceiptOutbox:
                 db.execute("UPDATE sealed_receipts SET final = 1 WHERE tx_hash = ?", (tx_hash,))
 
     def _settle(self, contract: Deployed, timeout: float) -> int:
-        """Resolve every sent transaction from the chain: recorded, waited for, or queued again."""
+        """Resolve every sent transaction from the chain: recorded, waited for, or queued again. When the node
+        forgot one, those it still holds are not waited for: sent after it (a wave), they wait for its nonce,
+        which the flush's next transaction takes; they stay sent, for the next flush to settle."""
         sent = [bytes(r[0]) for r in self._db.execute(
             "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()]
+        known = {tx_hash: _known(contract, tx_hash) for tx_hash in sent}
+        gap = not all(known.values())
         settled = 0
         for tx_hash in sent:
             try:
-                receipt = contract.wait(tx_hash, timeout) if _known(contract, tx_hash) else None
+                receipt = contract.wait(tx_hash, 0.0 if gap else timeout) if known[tx_hash] else None
             except (TransactionFailed, TransactionDropped, TransactionReplaced):
                 receipt = None
+            except ReceiptTimeout:
+                if not gap:
+                    raise
+                continue  # pending behind the forgotten transaction's nonce
             log.info("earlier receipts settled", extra={"tx": to_hex(tx_hash), "mined": receipt is not None})
             if receipt is None:
                 with self.store.transaction() as db:
@@ -376,10 +399,10 @@ class ReceiptOutbox:
     def _mark_sent(self, commitments: Sequence[bytes], tx_hash: bytes) -> None:
         """Journal ``tx_hash`` on the receipts it carries, before it is broadcast; refuses (nothing is sent) unless
         every one of them is still queued and free."""
-        with self.store.transaction() as db:
-            claimed = db.execute(
-                f"SELECT commitment FROM sealed_receipts WHERE state = 'queued' AND commitment IN "
-                f"({','.join('?' * len(commitments))}){self.store.skip_locked}", commitments).fetchall()
+        with self.store.transaction() as db:  # found by key: the index of states would walk every queued receipt
+            claimed = [state for (state,) in db.execute(
+                f"SELECT state FROM sealed_receipts WHERE commitment IN ({','.join('?' * len(commitments))})"
+                f"{self.store.skip_locked}", commitments) if state == "queued"]
             if len(claimed) != len(commitments):
                 raise StoreLocked(f"{len(commitments) - len(claimed)} of these receipts were taken by another "
                                   "sender meanwhile; nothing was sent")
@@ -390,6 +413,11 @@ class ReceiptOutbox:
         with self.store.transaction() as db:
             return int(db.execute("UPDATE sealed_receipts SET state = 'recorded', block = ?, block_hash = ?, final = 0 "
                                   "WHERE tx_hash = ?", (block, block_hash, tx_hash)).rowcount)
+
+
+#: A queued receipt (one queued again has its transaction's hash cleared): so written, the index of states gives the
+#: queued receipts in the order they were queued.
+_QUEUED = "state = 'queued' AND tx_hash IS NULL"
 
 
 def receipt_state(commitment: bytes, state: str = "queued", tx_hash: bytes | None = None, block: int | None = None,
