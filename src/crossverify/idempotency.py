@@ -10,6 +10,7 @@ to a request, without that key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .store import Store
@@ -50,22 +51,36 @@ class Answers:
     def begin(self, key_id: bytes, fingerprint: bytes, now: int) -> Kept | None:
         """Reserve ``key_id`` for a request: ``None`` when it is this request's to answer, else what the store
         kept under it. Forgets answers older than :data:`KEPT` on the way."""
+        return self.begin_many([(key_id, fingerprint)], now)[0]
+
+    def begin_many(self, requests: Sequence[tuple[bytes, bytes]], now: int) -> list[Kept | None]:
+        """:meth:`begin` for each request (key id, fingerprint), in order, in one transaction: a key given twice
+        finds the first one's reservation."""
+        found: list[Kept | None] = []
         with self.store.transaction() as db:
             db.execute("DELETE FROM idempotency WHERE created_at < ?", (now - KEPT,))
-            db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL AND created_at < ?",
-                       (key_id, now - ABANDONED_AFTER))
-            taken = db.execute("INSERT INTO idempotency (key_id, fingerprint, created_at) VALUES (?, ?, ?) "
-                               "ON CONFLICT (key_id) DO NOTHING", (key_id, fingerprint, now)).rowcount
-            if taken:
-                return None
-            row = db.execute("SELECT fingerprint, status, answer FROM idempotency WHERE key_id = ?",
-                             (key_id,)).fetchone()
-        return Kept(bytes(row[0]) == fingerprint, row[1], None if row[2] is None else bytes(row[2]))
+            for key_id, fingerprint in requests:
+                db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL AND created_at < ?",
+                           (key_id, now - ABANDONED_AFTER))
+                taken = db.execute("INSERT INTO idempotency (key_id, fingerprint, created_at) VALUES (?, ?, ?) "
+                                   "ON CONFLICT (key_id) DO NOTHING", (key_id, fingerprint, now)).rowcount
+                if taken:
+                    found.append(None)
+                    continue
+                row = db.execute("SELECT fingerprint, status, answer FROM idempotency WHERE key_id = ?",
+                                 (key_id,)).fetchone()
+                found.append(Kept(bytes(row[0]) == fingerprint, row[1], None if row[2] is None else bytes(row[2])))
+        return found
 
     def finish(self, key_id: bytes, status: int, answer: bytes) -> None:
         """Keep the answer of the request that began ``key_id``."""
+        self.finish_many([(key_id, status, answer)])
+
+    def finish_many(self, answers: Sequence[tuple[bytes, int, bytes]]) -> None:
+        """:meth:`finish` for each (key id, status, answer), in one transaction."""
         with self.store.transaction() as db:
-            db.execute("UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?", (status, answer, key_id))
+            db.executemany("UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?",
+                           [(status, answer, key_id) for key_id, status, answer in answers])
 
     def abandon(self, key_id: bytes) -> None:
         """Release ``key_id``: its request failed, and the same request may be sent again."""

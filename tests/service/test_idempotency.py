@@ -3,16 +3,23 @@ pagination on lists."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 import time
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from crossverify.idempotency import Answers
 from crossverify.service.idempotency import Once
+from crossverify.service.problems import Problem
 from crossverify.service.routes.issuers import CertificatesIn
+from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import Consortium
 from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
@@ -151,3 +158,42 @@ def test_batches_are_paged_by_cursor(consortium: Consortium, issuer_api: TestCli
                 *({"cursor": cursor} for cursor in tampered)):
         refused = issuer_api.get("/v1/batches", params=bad)
         assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-request"), bad
+
+
+def in_a_thread(work: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(work)`` in a thread of its own (a session's browser runs an event loop in this one)."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
+
+
+def test_concurrent_requests_under_keys_are_reserved_and_kept_together(tmp_path: Path) -> None:
+    """The requests an event loop reads in one turn reserve their keys in one transaction, and keep their answers
+    in one more: one at a time, each waited for its own disk sync before its verification was queued, and the
+    verifications came to their batch one by one. A key given twice in one turn is still answered once (409)."""
+    answers = Answers(ReceiptOutbox(tmp_path / "outbox.sqlite").store)
+    writes: list[tuple[str, int]] = []
+    begin_many, finish_many = answers.begin_many, answers.finish_many
+    answers.begin_many = lambda requests, now: writes.append(("begin", len(requests))) or begin_many(  # type: ignore[method-assign]
+        requests, now)
+    answers.finish_many = lambda kept: writes.append(("finish", len(kept))) or finish_many(kept)  # type: ignore[method-assign]
+    keys = [str(uuid.uuid4()) for _ in range(8)]
+
+    async def answered(key: str, body: bytes) -> Any:
+        async def work() -> dict[str, str]:
+            await asyncio.sleep(0)
+            return {"verdict": body.decode()}
+
+        try:
+            return (await Once(answers, "bank", key, body).arun(work)).body
+        except Problem as problem:
+            return problem.kind.status
+
+    async def turn() -> list[Any]:
+        return await asyncio.gather(*(answered(k, k.encode()) for k in [*keys, keys[0]]))
+
+    first = in_a_thread(turn())
+    assert first[:8] == [json.dumps({"verdict": k}, separators=(",", ":")).encode() for k in keys]
+    assert first[8] == 409  # the same key, in the same turn: the first is still being answered
+    assert writes == [("begin", 9), ("finish", 8)]
+    again = in_a_thread(answered(keys[3], keys[3].encode()))
+    assert again == first[3] and writes[2:] == [("begin", 1)]  # the first answer again, nothing kept anew
