@@ -427,6 +427,51 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
         built.state.session.close()
 
 
+@pytest.mark.parametrize("locked", [False, True], ids=["queued", "the outbox locked"])
+def test_the_apps_receipts_of_one_turn_are_queued_in_one_transaction(consortium: Consortium, tmp_path: Path,
+                                                                      genuine: bytes, locked: bool) -> None:
+    """Requests the app answers (each under an Idempotency-Key) whose reports reach the event loop together (a
+    batch's) have their receipts queued in one transaction, each under its own case; if it fails, each request
+    fails as one alone does (503), and nothing is queued (no request's receipt is tried again on its own)."""
+    built = app(consortium, tmp_path, True)
+    ctx, clients = built.state.context, 5
+    outbox, verifier = ctx.outbox, ctx.queue.verifier
+    prepare, enqueue = verifier.prepare, outbox.enqueue
+    sizes: list[int] = []
+    batches: list[int] = []
+
+    def batch(bundles: Any, attachments: Any = None) -> Any:
+        if not batches:
+            time.sleep(0.3)  # the first batch: the other requests come in meanwhile, to be checked together
+        batches.append(len(bundles))
+        return prepare(bundles, attachments)
+
+    def counted(receipts: Any, reference: Any = "") -> Any:
+        receipts = list(receipts)
+        sizes.append(len(receipts))
+        if locked:
+            raise StoreLocked("the outbox is locked by another replica")
+        return enqueue(receipts, reference)
+
+    verifier.prepare, outbox.enqueue = batch, counted
+    try:
+        with serving(built, SETTINGS) as address, ExitStack() as stack:
+            socks = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(clients)]
+            for i, sock in enumerate(socks):
+                sock.sendall(request(f"?purpose=ACCTOPEN&case=A-{i}", genuine, Idempotency_Key=f"{i:02}-{'k' * 16}"))
+            answers = [read(sock, 1, normalised=False)[0] for sock in socks]
+        if locked:
+            assert all(a.startswith(b"HTTP/1.1 503") for a in answers), answers
+            assert outbox.store.db.execute("SELECT COUNT(*) FROM sealed_receipts").fetchone()[0] == 0
+        else:
+            verdicts = [json.loads(a.partition(b"\r\n\r\n")[2]) for a in answers]
+            assert all(v["valid"] and v["receipt"]["state"] == "queued" for v in verdicts), verdicts
+        # A transaction a batch at most (two batches' reports reaching the loop together share one), none again
+        assert sum(sizes) == clients and len(sizes) <= len(batches) < clients, (sizes, batches)
+    finally:
+        built.state.session.close()
+
+
 @pytest.mark.parametrize("locked", [False, True], ids=["queued", "the outbox locked once"])
 def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Consortium, tmp_path: Path,
                                                                 genuine: bytes, locked: bool) -> None:

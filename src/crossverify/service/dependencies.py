@@ -91,6 +91,9 @@ class Context:
         self.verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"],
                                      registry=self.metrics)
         self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        #: Receipts of the app's requests to queue together, by event loop and whether they attest consent in person.
+        self._receipts_due: dict[tuple[asyncio.AbstractEventLoop, bool], list[tuple[
+            VerificationReport, str, str, asyncio.Future[dict[str, Any] | None]]]] = {}
         self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
         self.queue = VerifyQueue(session.verifier(), self.chain_lock, on_loop=not embedded,
@@ -177,6 +180,49 @@ class Context:
             self.withdraw_unless_queued(report, case)
             raise
         return state
+
+    async def receipt_together(self, report: VerificationReport, purpose: str, case: str, in_person: bool = False
+                               ) -> dict[str, Any] | None:
+        """:meth:`receipt`, queued in one transaction with those of the other requests the event loop reads in the
+        same turn (as the fast lane queues a batch's), in a thread. If they cannot be queued, each fails as
+        :meth:`receipt` does (its verdict withdrawn if it must be)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
+        due = self._receipts_due.setdefault((loop, in_person), [])
+        due.append((report, purpose, case, future))
+        if len(due) == 1:
+            loop.call_soon(self._queue_due, loop, in_person)
+        return await future
+
+    def _queue_due(self, loop: asyncio.AbstractEventLoop, in_person: bool) -> None:
+        due = self._receipts_due.pop((loop, in_person))
+
+        def queue() -> list[dict[str, Any] | None]:
+            try:
+                return self.receipts([(report, purpose, case) for report, purpose, case, _ in due], in_person)
+            except BaseException:
+                for report, _, case, _ in due:
+                    self.withdraw_unless_queued(report, case)
+                raise
+
+        def given(done: asyncio.Future[list[dict[str, Any] | None]]) -> None:
+            for i, (*_, future) in enumerate(due):
+                if future.done():  # (its request was cancelled: its receipt is queued or not, as the others')
+                    continue
+                if done.cancelled():
+                    future.cancel()
+                elif done.exception() is not None:
+                    future.set_exception(done.exception())  # type: ignore[arg-type]
+                else:
+                    future.set_result(done.result()[i])
+
+        try:
+            queued = asyncio.wrap_future(RECEIPT_THREADS.submit(queue))
+        except RuntimeError as exc:  # the process is exiting: no thread to queue them in
+            for *_, future in due:
+                future.set_exception(exc)
+            return
+        queued.add_done_callback(given)
 
     def receipts(self, due: Sequence[tuple[VerificationReport, str, str]], in_person: bool = False
                  ) -> list[dict[str, Any] | None]:

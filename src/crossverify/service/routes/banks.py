@@ -76,8 +76,10 @@ def router(ctx: Context) -> APIRouter:
             [report] = [checked] if checked is not None else await ctx.checked([body])
             receipt = None
             if purpose is not None and report.valid and report.bundle and report.document_digest:
-                # off the loop: a store that is locked or slow holds up this request, not the event loop
-                receipt = await off_the_loop(ctx.receipt, report, purpose, case, in_person)
+                # off the loop: a store that is locked or slow holds up this request, not the event loop; on its own
+                # when the fast lane could not queue it with its batch's
+                receipt = await (off_the_loop(ctx.receipt, report, purpose, case, in_person) if checked is not None
+                                 else ctx.receipt_together(report, purpose, case, in_person))
             return Response(ctx.verdict_text(report, receipt), media_type="application/json")
 
         kept = once(request, receipts_kept, body)
