@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .store import Store
 
@@ -54,33 +55,38 @@ class Answers:
         return self.begin_many([(key_id, fingerprint)], now)[0]
 
     def begin_many(self, requests: Sequence[tuple[bytes, bytes]], now: int) -> list[Kept | None]:
-        """:meth:`begin` for each request (key id, fingerprint), in order, in one transaction: a key given twice
-        finds the first one's reservation."""
-        found: list[Kept | None] = []
-        with self.store.transaction() as db:
+        """:meth:`begin` for each request (key id, fingerprint) in one transaction: a key given twice finds the
+        first one's reservation. Keys are reserved in the order of their ids (replicas reserving the same keys
+        cannot deadlock), the transaction run again if PostgreSQL made it a deadlock's victim all the same."""
+        order = sorted(range(len(requests)), key=lambda i: requests[i][0])
+
+        def reserve(db: Any) -> list[Kept | None]:
+            found: list[Kept | None] = [None] * len(requests)
             db.execute("DELETE FROM idempotency WHERE created_at < ?", (now - KEPT,))
-            for key_id, fingerprint in requests:
+            for i in order:
+                key_id, fingerprint = requests[i]
                 db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL AND created_at < ?",
                            (key_id, now - ABANDONED_AFTER))
-                taken = db.execute("INSERT INTO idempotency (key_id, fingerprint, created_at) VALUES (?, ?, ?) "
-                                   "ON CONFLICT (key_id) DO NOTHING", (key_id, fingerprint, now)).rowcount
-                if taken:
-                    found.append(None)
+                if db.execute("INSERT INTO idempotency (key_id, fingerprint, created_at) VALUES (?, ?, ?) "
+                              "ON CONFLICT (key_id) DO NOTHING", (key_id, fingerprint, now)).rowcount:
                     continue
                 row = db.execute("SELECT fingerprint, status, answer FROM idempotency WHERE key_id = ?",
                                  (key_id,)).fetchone()
-                found.append(Kept(bytes(row[0]) == fingerprint, row[1], None if row[2] is None else bytes(row[2])))
-        return found
+                found[i] = Kept(bytes(row[0]) == fingerprint, row[1], None if row[2] is None else bytes(row[2]))
+            return found
+
+        return self.store.transact(reserve)
 
     def finish(self, key_id: bytes, status: int, answer: bytes) -> None:
         """Keep the answer of the request that began ``key_id``."""
         self.finish_many([(key_id, status, answer)])
 
     def finish_many(self, answers: Sequence[tuple[bytes, int, bytes]]) -> None:
-        """:meth:`finish` for each (key id, status, answer), in one transaction."""
-        with self.store.transaction() as db:
-            db.executemany("UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?",
-                           [(status, answer, key_id) for key_id, status, answer in answers])
+        """:meth:`finish` for each (key id, status, answer), in one transaction (in the order of the key ids, as
+        :meth:`begin_many`)."""
+        self.store.transact(lambda db: db.executemany(
+            "UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?",
+            [(status, answer, key_id) for key_id, status, answer in sorted(answers, key=lambda a: a[0])]))
 
     def abandon(self, key_id: bytes) -> None:
         """Release ``key_id``: its request failed, and the same request may be sent again."""

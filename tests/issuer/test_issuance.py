@@ -198,6 +198,26 @@ def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(conso
     assert (again.transactions, again.lapsed) == (0, 0)  # not tried again, nor reported again
 
 
+def test_a_batch_found_lapsed_then_signed_after_all_is_lapsed_no_more(consortium: Consortium, tmp_path: Path) -> None:
+    """Marked lapsed within SEND_MARGIN of its not-after, then the chain's time reads earlier (a reorganisation, or
+    a lagging node behind a load balancer): the next round signs, anchors and delivers it, and it is no longer
+    counted lapsed (the review's reproducer: it kept lapsed_at)."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    [batch] = issuer.seal(10)
+    fork = c.w3.testing.snapshot()
+    c.travel(50)  # within SEND_MARGIN of its not-after, still before it
+    assert issuer.run().lapsed == 1
+    c.w3.testing.revert(fork)
+    assert len(issuer.run().delivered) == 1
+    [b] = issuer.journal.batches("BNUMMOMX", *BatchState, ids=[batch])
+    assert (b.state, b.lapsed_at) == (BatchState.DELIVERED, None)
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 1}
+
+
 def test_a_round_restores_the_revocations_of_unexpired_batches_alone(consortium: Consortium, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """A round checks that the chain still holds the revocations the journal sent, twice: of unexpired batches only

@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
 
 from crossverify import VerifierClient, load_bundle
 from crossverify.chain.connection import connect
+from crossverify.errors import NodeUnavailable
 from crossverify.verifier import outbox as outbox_module
 from crossverify.verifier.outbox import ReceiptOutbox
 
@@ -103,13 +105,9 @@ def test_a_wave_of_receipt_transactions_is_mined_in_one_block(fresh: Net, node_u
     assert len({s["block"] for s in client.outbox.states(report.commitments) if s}) == 1
 
 
-def test_receipts_pending_behind_a_forgotten_transaction_are_recorded_once(
-        fresh: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The node forgets the first transaction of a wave and keeps the two sent after it, which wait for its nonce:
-    the next flush sends the first one's receipts again (taking that nonce) without waiting for the others, and a
-    later flush settles them. Each receipt is on chain once."""
-    net = fresh
-    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+def wave_with_its_first_forgotten(net: Net, node_url: str, tmp_path: Path) -> list[dict[str, Any]]:
+    """Six receipts in a wave of three transactions, sent by a process killed before it waited for them, the first
+    then forgotten by the node: two pending behind its nonce. Where each receipt stands."""
     issuer = net.issuer(tmp_path, "journal")
     issuer.issue(deposit_certificates(_Clock(net), 6))
     bundles = [load_bundle(p.read_bytes()) for p in issuer.run().delivered]
@@ -128,11 +126,21 @@ def test_receipts_pending_behind_a_forgotten_transaction_are_recorded_once(
         assert killed.outbox is not None
         waves = killed.outbox.states([bytes(c) for (c,) in killed.outbox.store.db.execute(
             "SELECT commitment FROM sealed_receipts ORDER BY rowid")])
-        first = waves[0]["transaction"]  # type: ignore[index]
         killed.outbox.close()
-        assert rpc(node_url, "hardhat_dropTransaction", [first]) is True
+        assert rpc(node_url, "hardhat_dropTransaction", [waves[0]["transaction"]]) is True  # type: ignore[index]
     finally:
         rpc(node_url, "evm_setAutomine", [True])
+    return waves  # type: ignore[return-value]
+
+
+def test_receipts_pending_behind_a_forgotten_transaction_are_recorded_once(
+        fresh: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node forgets the first transaction of a wave and keeps the two sent after it, which wait for its nonce:
+    the next flush sends the first one's receipts again (taking that nonce) without waiting for the others, and a
+    later flush settles them. Each receipt is on chain once."""
+    net = fresh
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    waves = wave_with_its_first_forgotten(net, node_url, tmp_path)
     client = VerifierClient(net.registry, sender=net.verifier, circulation=net.circulation,  # type: ignore[arg-type]
                             outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"))
     again = client.record([], "ACCTOPEN")
@@ -142,4 +150,30 @@ def test_receipts_pending_behind_a_forgotten_transaction_are_recorded_once(
     assert (last.settled, last.transactions) == (4, 0)
     assert client.outbox is not None and client.outbox.counts() == {"recorded": 6}
     on_chain = net.commitments()
-    assert [on_chain.count(bytes.fromhex(w["commitment"][2:])) for w in waves] == [1] * 6  # type: ignore[index]
+    assert [on_chain.count(bytes.fromhex(w["commitment"][2:])) for w in waves] == [1] * 6
+
+
+def test_a_gap_whose_filling_flush_was_interrupted_is_filled_by_the_next(
+        fresh: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flush that would fill the forgotten transaction's nonce stops after settling, before it sends (the node
+    away a moment): the next one still sends the queued receipts without waiting for those pending behind the gap
+    (the review's reproducer: every later flush waited for them and timed out, for good)."""
+    net = fresh
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    wave_with_its_first_forgotten(net, node_url, tmp_path)
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite")
+    keys, calls = outbox_module.regulator_keys, iter(range(100))
+
+    def away_once(circulation: Any) -> Any:
+        if next(calls) == 0:
+            raise NodeUnavailable("the node went away for a moment")  # after settling, before any send
+        return keys(circulation)
+
+    monkeypatch.setattr(outbox_module, "regulator_keys", away_once)
+    with pytest.raises(NodeUnavailable):
+        outbox.flush(net.circulation, net.verifier, timeout=3)
+    assert outbox.flush(net.circulation, net.verifier, timeout=3).recorded == 2
+    rpc(node_url, "evm_mine")
+    assert outbox.flush(net.circulation, net.verifier, timeout=3).settled == 4
+    assert outbox.counts() == {"recorded": 6}
+    outbox.close()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
+import os
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from crossverify.errors import StoreError
 from crossverify.idempotency import Answers
 from crossverify.service.idempotency import Once
 from crossverify.service.problems import Problem
@@ -197,3 +202,53 @@ def test_concurrent_requests_under_keys_are_reserved_and_kept_together(tmp_path:
     assert writes == [("begin", 9), ("finish", 8)]
     again = in_a_thread(answered(keys[3], keys[3].encode()))
     assert again == first[3] and writes[2:] == [("begin", 1)]  # the first answer again, nothing kept anew
+
+
+def test_replicas_reserving_the_same_keys_in_other_orders_both_succeed(postgres_url: str) -> None:
+    """Two replicas on one PostgreSQL database reserve the same keys in one turn each, in opposite orders (a client
+    retrying its requests on the other replica): in the order of their ids, neither is a deadlock's victim (the
+    review's reproducer: one turn in two failed whole, every request of it)."""
+    a, b = ReceiptOutbox(postgres_url), ReceiptOutbox(postgres_url)
+    failures: list[str] = []
+    try:
+        for _ in range(5):
+            keys = [os.urandom(32) for _ in range(200)]
+            start = threading.Barrier(2)
+
+            def turn(answers: Answers, order: list[bytes], start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    answers.begin_many([(k, b"f") for k in order], int(time.time()))
+                except StoreError as exc:
+                    failures.append(f"{type(exc).__name__}: {exc}")
+
+            threads = [threading.Thread(target=turn, args=(Answers(a.store), keys)),
+                       threading.Thread(target=turn, args=(Answers(b.store), keys[::-1]))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        a.close()
+        b.close()
+    assert not failures
+
+
+def test_the_requests_of_a_closed_event_loop_are_not_held(tmp_path: Path) -> None:
+    """What groups an event loop's requests goes with the loop (the review's reproducer: every loop that ever
+    answered under a key stayed alive)."""
+    answers = Answers(ReceiptOutbox(tmp_path / "outbox.sqlite").store)
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def one(i: int) -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+
+        async def work() -> dict[str, int]:
+            return {"i": i}
+
+        await Once(answers, "bank", f"key-{i:020d}", b"x").arun(work)
+
+    for i in range(5):
+        in_a_thread(one(i))
+    gc.collect()
+    assert not any(ref() for ref in loops)

@@ -355,8 +355,8 @@ class Journal:
         return batch_id
 
     def record_signed(self, batch_id: int, deadline: int, signature: bytes, signer: str) -> None:
-        self._set(batch_id, "state = 'signed', deadline = ?, signature = ?, signer = ?, tx_hash = NULL",
-                  deadline, signature, signer)
+        self._set(batch_id, "state = 'signed', deadline = ?, signature = ?, signer = ?, tx_hash = NULL, "
+                            "lapsed_at = NULL", deadline, signature, signer)  # (the chain's time stepped back)
 
     def record_sent(self, batch_ids: Sequence[int], tx_hash: bytes) -> None:
         with self.transaction() as db:

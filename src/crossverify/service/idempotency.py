@@ -126,7 +126,9 @@ class Together:
     waited for their own sync before their verification was queued, and came to it one by one (at 64 clients,
     batches of two, an eighth of the requests a second)."""
 
-    _by_store: ClassVar[weakref.WeakKeyDictionary[Answers, dict[asyncio.AbstractEventLoop, Together]]] = \
+    #: Each event loop's, for each store: held no longer than the loop (each loop's own dict, by the store's id, is
+    #: freed with the loop; a store's Together keeps it for as long).
+    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Together]]] = \
         weakref.WeakKeyDictionary()
 
     def __init__(self, answers: Answers) -> None:
@@ -138,11 +140,11 @@ class Together:
     @classmethod
     def of(cls, answers: Answers) -> Together:
         """The running event loop's :class:`Together` for ``answers``."""
-        loops = cls._by_store.setdefault(answers, {})
-        loop = asyncio.get_running_loop()
-        if loop not in loops:
-            loops[loop] = cls(answers)
-        return loops[loop]
+        stores = cls._by_loop.setdefault(asyncio.get_running_loop(), {})
+        together = stores.get(id(answers))
+        if together is None or together.answers is not answers:
+            together = stores[id(answers)] = cls(answers)
+        return together
 
     async def begin(self, key_id: bytes, fingerprint: bytes) -> Kept | None:
         """:meth:`Answers.begin`, with the other requests of this turn."""

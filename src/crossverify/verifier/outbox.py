@@ -7,8 +7,9 @@ regulator keys the circulation contract holds now (the current epoch) and journa
 the broadcast; a flush sends up to ``TXS_IN_FLIGHT`` transactions before waiting for them, so that one block can
 take them all. A later flush settles every sent batch from the chain (mined: done; still pending: waited for;
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
-sending anything new, but for those still pending behind a forgotten one, whose nonce the next send takes. A
-crash, a node outage or a retry of the whole command therefore never loses a receipt and never doubles one.
+sending anything new, but for those still pending while receipts are queued (behind a forgotten one, whose nonce
+the next send takes). A crash, a node outage or a retry of the whole command therefore never loses a receipt and
+never doubles one.
 
 A recorded receipt is not final until ``confirmations`` blocks lie on top of its block and that block is still the
 chain's: every flush re-checks the recorded ones (one block read per block that holds them), and a receipt whose
@@ -370,23 +371,29 @@ class ReceiptOutbox:
                 db.execute("UPDATE sealed_receipts SET final = 1 WHERE tx_hash = ?", (tx_hash,))
 
     def _settle(self, contract: Deployed, timeout: float) -> int:
-        """Resolve every sent transaction from the chain: recorded, waited for, or queued again. When the node
-        forgot one, those it still holds are not waited for: sent after it (a wave), they wait for its nonce,
-        which the flush's next transaction takes; they stay sent, for the next flush to settle."""
+        """Resolve every sent transaction from the chain: recorded, waited for, or queued again. While receipts are
+        queued (those of a transaction the node forgot among them), those still pending are not waited for: sent
+        after a forgotten one (a wave), they wait for its nonce, which the flush's next transaction takes; they stay
+        sent, for a later flush to settle."""
         sent = [bytes(r[0]) for r in self._db.execute(
             "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()]
         known = {tx_hash: _known(contract, tx_hash) for tx_hash in sent}
-        gap = not all(known.values())
+        for tx_hash in [tx for tx in sent if not known[tx]]:
+            log.info("earlier receipts settled", extra={"tx": to_hex(tx_hash), "mined": False})
+            with self.store.transaction() as db:
+                db.execute("UPDATE sealed_receipts SET state = 'queued', tx_hash = NULL WHERE tx_hash = ?",
+                           (tx_hash,))
+        queued = self._db.execute(f"SELECT 1 FROM sealed_receipts WHERE {_QUEUED} LIMIT 1").fetchone() is not None
         settled = 0
-        for tx_hash in sent:
+        for tx_hash in [tx for tx in sent if known[tx]]:
             try:
-                receipt = contract.wait(tx_hash, 0.0 if gap else timeout) if known[tx_hash] else None
+                receipt = contract.wait(tx_hash, 0.0 if queued else timeout)
             except (TransactionFailed, TransactionDropped, TransactionReplaced):
                 receipt = None
             except ReceiptTimeout:
-                if not gap:
+                if not queued:
                     raise
-                continue  # pending behind the forgotten transaction's nonce
+                continue  # pending, perhaps behind a forgotten transaction's nonce
             log.info("earlier receipts settled", extra={"tx": to_hex(tx_hash), "mined": receipt is not None})
             if receipt is None:
                 with self.store.transaction() as db:
