@@ -322,10 +322,20 @@ def test_a_transaction_claims_its_receipts_by_their_key(consortium: Consortium, 
     outbox.close()
 
 
-@pytest.mark.parametrize("point", FAULT_POINTS)
+@pytest.mark.parametrize(("point", "wave", "settled"), [
+    *((point, False, 8) for point in FAULT_POINTS),
+    ("after_send", True, 2),  # the first send of a wave of three: the others not sent
+    ("after_receipt", True, 6),  # at its first receipt: all three sent
+])
 def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium, issued: list[Bundle],  # noqa: F811
-                                                         location: Locate, point: str) -> None:
+                                                         location: Locate, monkeypatch: pytest.MonkeyPatch,
+                                                         point: str, wave: bool, settled: int) -> None:
+    """Killed at each point of a flush, in one transaction or in a wave of three (two receipts each): the restart
+    settles what was sent and sends the rest, each receipt once."""
     c = consortium
+    if wave:
+        monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+        monkeypatch.setattr(outbox_module, "TXS_IN_FLIGHT", 3)
     before = len(recorded(c))
 
     def crash(at: str) -> None:
@@ -338,36 +348,10 @@ def test_a_crash_after_sending_neither_loses_nor_doubles(consortium: Consortium,
     assert first.outbox is not None
     first.outbox.close()
 
-    restarted = bank(c, location("outbox.sqlite"))
-    report = restarted.record(restarted.verify_many(issued), "LOAN")
-    assert (report.settled, report.recorded, report.transactions) == (8, 0, 0)
-    assert len(recorded(c)) == before + 8
-
-
-@pytest.mark.parametrize(("point", "settled"), [("after_send", 2), ("after_receipt", 6)])
-def test_a_crash_in_a_wave_neither_loses_nor_doubles(consortium: Consortium, issued: list[Bundle],  # noqa: F811
-                                                     location: Locate, monkeypatch: pytest.MonkeyPatch, point: str,
-                                                     settled: int) -> None:
-    """Killed after the first send of a wave (the others not sent), or at its first receipt (all three sent):
-    the restart settles what was sent and sends the rest, each receipt once."""
-    c = consortium
-    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
-    monkeypatch.setattr(outbox_module, "TXS_IN_FLIGHT", 3)
-    before = len(recorded(c))
-
-    def crash(at: str) -> None:
-        if at == point:
-            raise Crash(at)
-
-    first = bank(c, location("outbox.sqlite"), faults=crash)
-    with pytest.raises(Crash):
-        first.record(first.verify_many(issued), "LOAN")
-    assert first.outbox is not None
-    first.outbox.close()
     restarted = bank(c, location("outbox.sqlite"))
     report = restarted.record(restarted.verify_many(issued), "LOAN")
     assert (report.settled, report.recorded) == (settled, 8 - settled)
-    assert sorted(recorded(c)[before:]) == sorted(report.commitments)
+    assert len(recorded(c)) == before + 8 and sorted(recorded(c)[before:]) == sorted(report.commitments)
 
 
 def test_a_node_outage_keeps_the_receipts_queued(consortium: Consortium, issued: list[Bundle],  # noqa: F811
