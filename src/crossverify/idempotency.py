@@ -77,18 +77,22 @@ class Answers:
 
         return self.store.transact(reserve)
 
-    def finish(self, key_id: bytes, status: int, answer: bytes) -> None:
-        """Keep the answer of the request that began ``key_id``."""
-        self.finish_many([(key_id, status, answer)])
+    def finish(self, key_id: bytes, fingerprint: bytes, status: int, answer: bytes) -> None:
+        """Keep the answer of the request (``fingerprint``) that began ``key_id``: not over another one's, which
+        took the key when this one ran past :data:`ABANDONED_AFTER`, nor over an answer kept already."""
+        self.finish_many([(key_id, fingerprint, status, answer)])
 
-    def finish_many(self, answers: Sequence[tuple[bytes, int, bytes]]) -> None:
-        """:meth:`finish` for each (key id, status, answer), in one transaction (in the order of the key ids, as
-        :meth:`begin_many`)."""
+    def finish_many(self, answers: Sequence[tuple[bytes, bytes, int, bytes]]) -> None:
+        """:meth:`finish` for each (key id, fingerprint, status, answer), in one transaction (in the order of the
+        key ids, as :meth:`begin_many`)."""
         self.store.transact(lambda db: db.executemany(
-            "UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ?",
-            [(status, answer, key_id) for key_id, status, answer in sorted(answers, key=lambda a: a[0])]))
+            "UPDATE idempotency SET status = ?, answer = ? WHERE key_id = ? AND fingerprint = ? AND status IS NULL",
+            [(status, answer, key_id, fingerprint)
+             for key_id, fingerprint, status, answer in sorted(answers, key=lambda a: a[0])]))
 
-    def abandon(self, key_id: bytes) -> None:
-        """Release ``key_id``: its request failed, and the same request may be sent again."""
+    def abandon(self, key_id: bytes, fingerprint: bytes) -> None:
+        """Release ``key_id``: its request (``fingerprint``) failed, and the same request may be sent again; not
+        another request's reservation, which took the key when this one ran past :data:`ABANDONED_AFTER`."""
         with self.store.transaction() as db:
-            db.execute("DELETE FROM idempotency WHERE key_id = ? AND status IS NULL", (key_id,))
+            db.execute("DELETE FROM idempotency WHERE key_id = ? AND fingerprint = ? AND status IS NULL",
+                       (key_id, fingerprint))

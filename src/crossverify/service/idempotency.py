@@ -68,13 +68,13 @@ class Once:
         try:
             answer = _response(work())
         except BaseException:
-            self.answers.abandon(self.key_id)
+            self.answers.abandon(self.key_id, self.fingerprint)
             raise
         kept = self._sealed(answer)
         if kept is None:
-            self.answers.abandon(self.key_id)
+            self.answers.abandon(self.key_id, self.fingerprint)
         else:
-            self.answers.finish(self.key_id, answer.status_code, kept)
+            self.answers.finish(self.key_id, self.fingerprint, answer.status_code, kept)
         return answer
 
     async def arun(self, work: Callable[[], Awaitable[Any]]) -> Response:
@@ -87,13 +87,13 @@ class Once:
         try:
             answer = _response(await work())
         except BaseException:
-            await run_in_threadpool(self.answers.abandon, self.key_id)
+            await run_in_threadpool(self.answers.abandon, self.key_id, self.fingerprint)
             raise
         kept = self._sealed(answer)
         if kept is None:
-            await run_in_threadpool(self.answers.abandon, self.key_id)
+            await run_in_threadpool(self.answers.abandon, self.key_id, self.fingerprint)
         else:
-            await together.finish(self.key_id, answer.status_code, kept)
+            await together.finish(self.key_id, self.fingerprint, answer.status_code, kept)
         return answer
 
     def _replay(self, kept: Kept | None) -> Response | None:
@@ -134,7 +134,7 @@ class Together:
     def __init__(self, answers: Answers) -> None:
         self.answers = answers
         self._begins: list[tuple[bytes, bytes, asyncio.Future[Kept | None]]] = []
-        self._finishes: list[tuple[bytes, int, bytes, asyncio.Future[None]]] = []
+        self._finishes: list[tuple[bytes, bytes, int, bytes, asyncio.Future[None]]] = []
         self._writing: set[asyncio.Task[None]] = set()  # (the loop keeps only weak references to its tasks)
 
     @classmethod
@@ -154,10 +154,10 @@ class Together:
             asyncio.get_running_loop().call_soon(self._write_begins)
         return await future
 
-    async def finish(self, key_id: bytes, status: int, answer: bytes) -> None:
+    async def finish(self, key_id: bytes, fingerprint: bytes, status: int, answer: bytes) -> None:
         """:meth:`Answers.finish`, with the other requests of this turn."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishes.append((key_id, status, answer, future))
+        self._finishes.append((key_id, fingerprint, status, answer, future))
         if len(self._finishes) == 1:
             asyncio.get_running_loop().call_soon(self._write_finishes)
         await future
@@ -170,7 +170,7 @@ class Together:
     def _write_finishes(self) -> None:
         pending, self._finishes = self._finishes, []
         self._write([f for *_, f in pending],
-                    partial(self.answers.finish_many, [(k, s, a) for k, s, a, _ in pending]))
+                    partial(self.answers.finish_many, [(k, f, s, a) for k, f, s, a, _ in pending]))
 
     def _write(self, futures: list[asyncio.Future[Any]], write: Callable[[], list[Any] | None]) -> None:
         """Run ``write`` in a thread, and give each of ``futures`` its part of the result (each its item of a
