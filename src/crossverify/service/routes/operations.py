@@ -20,7 +20,7 @@ def router(ctx: Context) -> APIRouter:
     session, workers = ctx.session, ctx.workers
 
     @routes.get("/healthz", operation_id="getHealth", summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the event loop: no wait for a thread while the loop is busy
         return {"status": "ok"}
 
     @routes.get("/readyz", operation_id="getReadiness", response_model=ReadyOut,
