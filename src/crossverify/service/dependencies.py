@@ -10,9 +10,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, MutableMapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from json.encoder import encode_basestring as _quoted
 from typing import Annotated, Any, TypeVar
 
@@ -91,9 +92,6 @@ class Context:
         self.verifications = Counter("crossverify_verifications_total", "Documents verified", ["valid"],
                                      registry=self.metrics)
         self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
-        #: Receipts of the app's requests to queue together, by event loop and whether they attest consent in person.
-        self._receipts_due: dict[tuple[asyncio.AbstractEventLoop, bool], list[tuple[
-            VerificationReport, str, str, asyncio.Future[dict[str, Any] | None]]]] = {}
         self._verified = {valid: self.verifications.labels(str(valid).lower()) for valid in (True, False)}
 
         self.queue = VerifyQueue(session.verifier(), self.chain_lock, on_loop=not embedded,
@@ -184,45 +182,19 @@ class Context:
     async def receipt_together(self, report: VerificationReport, purpose: str, case: str, in_person: bool = False
                                ) -> dict[str, Any] | None:
         """:meth:`receipt`, queued in one transaction with those of the other requests the event loop reads in the
-        same turn (as the fast lane queues a batch's), in a thread. If they cannot be queued, each fails as
-        :meth:`receipt` does (its verdict withdrawn if it must be)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any] | None] = loop.create_future()
-        due = self._receipts_due.setdefault((loop, in_person), [])
-        due.append((report, purpose, case, future))
-        if len(due) == 1:
-            loop.call_soon(self._queue_due, loop, in_person)
-        return await future
+        same turn (as the fast lane queues a batch's), in :data:`RECEIPT_THREADS`. If they cannot be queued, each
+        fails as :meth:`receipt` does (its verdict withdrawn if it must be)."""
+        return await in_one_turn((self, in_person), partial(self._receipts_or_withdrawn, in_person),
+                                 (report, purpose, case), RECEIPT_THREADS)
 
-    def _queue_due(self, loop: asyncio.AbstractEventLoop, in_person: bool) -> None:
-        due = self._receipts_due.pop((loop, in_person))
-
-        def queue() -> list[dict[str, Any] | None]:
-            try:
-                return self.receipts([(report, purpose, case) for report, purpose, case, _ in due], in_person)
-            except BaseException:
-                for report, _, case, _ in due:
-                    self.withdraw_unless_queued(report, case)
-                raise
-
-        def given(done: asyncio.Future[list[dict[str, Any] | None]]) -> None:
-            for i, (*_, future) in enumerate(due):
-                if future.done():  # (its request was cancelled: its receipt is queued or not, as the others')
-                    continue
-                if done.cancelled():
-                    future.cancel()
-                elif done.exception() is not None:
-                    future.set_exception(done.exception())  # type: ignore[arg-type]
-                else:
-                    future.set_result(done.result()[i])
-
+    def _receipts_or_withdrawn(self, in_person: bool, due: list[tuple[VerificationReport, str, str]]
+                               ) -> list[dict[str, Any] | None]:
         try:
-            queued = asyncio.wrap_future(RECEIPT_THREADS.submit(queue))
-        except RuntimeError as exc:  # the process is exiting: no thread to queue them in
-            for *_, future in due:
-                future.set_exception(exc)
-            return
-        queued.add_done_callback(given)
+            return self.receipts(due, in_person)
+        except BaseException:
+            for report, _, case in due:
+                self.withdraw_unless_queued(report, case)
+            raise
 
     def receipts(self, due: Sequence[tuple[VerificationReport, str, str]], in_person: bool = False
                  ) -> list[dict[str, Any] | None]:
@@ -297,6 +269,50 @@ async def off_the_loop(step: Callable[..., T], *args: Any) -> T:
     """``step(*args)`` in :data:`RECEIPT_THREADS`, awaited: submitted at once, so that a caller cancelled meanwhile (a
     server shutting down) neither stops it nor leaves it unstarted."""
     return await asyncio.shield(asyncio.wrap_future(RECEIPT_THREADS.submit(step, *args)))
+
+
+#: What waits for its turn's write (:func:`in_one_turn`), by event loop and key: held until written, no longer.
+_TURNS: dict[tuple[asyncio.AbstractEventLoop, Hashable], list[tuple[Any, asyncio.Future[Any]]]] = {}
+
+
+async def in_one_turn(key: Hashable, write: Callable[[list[Any]], Sequence[T] | None], item: Any,
+                      executor: Executor | None = None) -> T:
+    """``item``'s part of one ``write`` of every item given under ``key`` on the running event loop in the same
+    turn (one transaction, one disk sync, for concurrent requests), in a thread of ``executor`` (the loop's default
+    when ``None``): its item of the list ``write`` returns (``None`` when it returns ``None``), or its exception. A
+    caller cancelled meanwhile stops nothing: its item is written with the others."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    due = _TURNS.setdefault((loop, key), [])
+    due.append((item, future))
+    if len(due) == 1:
+        loop.call_soon(_write_turn, loop, key, write, executor)
+    return await future
+
+
+def _write_turn(loop: asyncio.AbstractEventLoop, key: Hashable, write: Callable[[list[Any]], Sequence[Any] | None],
+                executor: Executor | None) -> None:
+    due = _TURNS.pop((loop, key))
+    written: asyncio.Future[Sequence[Any] | None]
+    try:
+        written = loop.run_in_executor(executor, write, [item for item, _ in due])
+    except RuntimeError as exc:  # the process is exiting: no thread to write in
+        written = loop.create_future()
+        written.set_exception(exc)
+
+    def given(done: asyncio.Future[Sequence[Any] | None]) -> None:
+        for i, (_, future) in enumerate(due):
+            if future.done():  # (its caller was cancelled)
+                continue
+            if done.cancelled():
+                future.cancel()
+            elif (failure := done.exception()) is not None:
+                future.set_exception(failure)
+            else:
+                result = done.result()
+                future.set_result(None if result is None else result[i])
+
+    written.add_done_callback(given)
 
 
 class _Authenticate:

@@ -12,16 +12,14 @@ without the key only its client holds. A key is 16 to 255 visible characters: a 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import os
 import re
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -32,7 +30,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ..idempotency import Answers, Kept
-from .dependencies import json_response
+from .dependencies import in_one_turn, json_response
 from .problems import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_MISMATCH, INVALID_REQUEST, Problem, responses
 
 HEADER = "Idempotency-Key"
@@ -79,9 +77,12 @@ class Once:
 
     async def arun(self, work: Callable[[], Awaitable[Any]]) -> Response:
         """:meth:`run` for awaited work; the key is reserved, and the answer kept, together with those of the
-        other requests the event loop reads in the same turn (:class:`Together`)."""
-        together = Together.of(self.answers)
-        replay = self._replay(await together.begin(self.key_id, self.fingerprint))
+        other requests the event loop reads in the same turn (:func:`~.dependencies.in_one_turn`: the reservations in
+        one transaction, the answers in another; one at a time, concurrent requests under keys each waited for their
+        own disk sync before their verification was queued, and came to it one by one: at 64 clients, batches of
+        two, an eighth of the requests a second)."""
+        replay = self._replay(await in_one_turn((self.answers, "begin"), partial(_begin_now, self.answers),
+                                                (self.key_id, self.fingerprint)))
         if replay is not None:
             return replay
         try:
@@ -93,7 +94,8 @@ class Once:
         if kept is None:
             await run_in_threadpool(self.answers.abandon, self.key_id, self.fingerprint)
         else:
-            await together.finish(self.key_id, self.fingerprint, answer.status_code, kept)
+            await in_one_turn((self.answers, "finish"), self.answers.finish_many,
+                              (self.key_id, self.fingerprint, answer.status_code, kept))
         return answer
 
     def _replay(self, kept: Kept | None) -> Response | None:
@@ -120,81 +122,8 @@ class Once:
         return nonce + self._sealing.encrypt(nonce, opened, self.key_id)
 
 
-class Together:
-    """The reservations and kept answers of the requests one event loop reads in a turn, written in one
-    transaction (one disk sync, in a thread) for all of them: one at a time, concurrent requests under keys each
-    waited for their own sync before their verification was queued, and came to it one by one (at 64 clients,
-    batches of two, an eighth of the requests a second)."""
-
-    #: Each event loop's, for each store: held no longer than the loop (each loop's own dict, by the store's id, is
-    #: freed with the loop; a store's Together keeps it for as long).
-    _by_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, Together]]] = \
-        weakref.WeakKeyDictionary()
-
-    def __init__(self, answers: Answers) -> None:
-        self.answers = answers
-        self._begins: list[tuple[bytes, bytes, asyncio.Future[Kept | None]]] = []
-        self._finishes: list[tuple[bytes, bytes, int, bytes, asyncio.Future[None]]] = []
-        self._writing: set[asyncio.Task[None]] = set()  # (the loop keeps only weak references to its tasks)
-
-    @classmethod
-    def of(cls, answers: Answers) -> Together:
-        """The running event loop's :class:`Together` for ``answers``."""
-        stores = cls._by_loop.setdefault(asyncio.get_running_loop(), {})
-        together = stores.get(id(answers))
-        if together is None or together.answers is not answers:
-            together = stores[id(answers)] = cls(answers)
-        return together
-
-    async def begin(self, key_id: bytes, fingerprint: bytes) -> Kept | None:
-        """:meth:`Answers.begin`, with the other requests of this turn."""
-        future: asyncio.Future[Kept | None] = asyncio.get_running_loop().create_future()
-        self._begins.append((key_id, fingerprint, future))
-        if len(self._begins) == 1:
-            asyncio.get_running_loop().call_soon(self._write_begins)
-        return await future
-
-    async def finish(self, key_id: bytes, fingerprint: bytes, status: int, answer: bytes) -> None:
-        """:meth:`Answers.finish`, with the other requests of this turn."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._finishes.append((key_id, fingerprint, status, answer, future))
-        if len(self._finishes) == 1:
-            asyncio.get_running_loop().call_soon(self._write_finishes)
-        await future
-
-    def _write_begins(self) -> None:
-        pending, self._begins = self._begins, []
-        self._write([f for *_, f in pending], partial(self.answers.begin_many, [(k, p) for k, p, _ in pending],
-                                                      int(time.time())))
-
-    def _write_finishes(self) -> None:
-        pending, self._finishes = self._finishes, []
-        self._write([f for *_, f in pending],
-                    partial(self.answers.finish_many, [(k, f, s, a) for k, f, s, a, _ in pending]))
-
-    def _write(self, futures: list[asyncio.Future[Any]], write: Callable[[], list[Any] | None]) -> None:
-        """Run ``write`` in a thread, and give each of ``futures`` its part of the result (each its item of a
-        list, or ``None``), or the exception."""
-        task = asyncio.get_running_loop().create_task(_settle(futures, write))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-
-
-async def _settle(futures: list[asyncio.Future[Any]], write: Callable[[], list[Any] | None]) -> None:
-    try:
-        result = await run_in_threadpool(write)
-    except Exception as exc:
-        for future in futures:
-            if not future.done():
-                future.set_exception(exc)
-        return
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
-    for i, future in enumerate(futures):
-        if not future.done():
-            future.set_result(None if result is None else result[i])
+def _begin_now(answers: Answers, requests: list[tuple[bytes, bytes]]) -> list[Kept | None]:
+    return answers.begin_many(requests, int(time.time()))
 
 
 def once(request: Request, answers: Answers | None, body: bytes = b"") -> Once | None:
