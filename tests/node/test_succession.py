@@ -16,12 +16,13 @@ from crossverify.chain.records import RevocationReason
 from crossverify.errors import SuccessionNotRecorded
 from crossverify.regulator.index import RegulatorReader
 from crossverify.regulator.queries import Supervision
+from crossverify.verifier import outbox as outbox_module
 from crossverify.verifier.client import Outcome
 from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import deposit_certificates
 from .test_flow import Net, _Clock
-from .test_receipts_final import fresh  # noqa: F401  (the fixture: a consortium on a reset chain)
+from .test_receipts_final import fresh, wave_with_its_first_forgotten  # noqa: F401  (fresh: the fixture)
 
 
 def test_an_issuer_follows_its_registry_to_the_next_version(fresh: Net, tmp_path: Path,  # noqa: F811
@@ -96,3 +97,25 @@ def test_a_rebuilt_network_with_a_new_genesis_takes_the_residents_old_files(
     [second] = bank.record(reports[:1], "ACCTOPEN", reference="CASE-2").commitments
     assert new.commitments() == [second] and bank.outbox is not None  # the final one is not sent again
     assert bank.outbox.state(first)["final"]  # type: ignore[index]
+
+
+def test_an_outbox_moving_on_fills_the_nonce_gap_a_forgotten_transaction_left_on_the_old_contract(
+        fresh: Net, node_url: str, tmp_path: Path, dev_accounts: list[LocalAccount],  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node forgot the first transaction of a wave sent to the old circulation contract and keeps the two sent
+    after it, which wait for its nonce. Moving to the successor, the outbox sends the forgotten one's receipts to the
+    old contract again (that nonce: the two others are mined behind it), then moves (the review's reproducer: it
+    sent nothing, refused with ReceiptsUnsettled, and every later flush refused again). Each receipt is recorded
+    once, on the old contract."""
+    old = fresh
+    monkeypatch.setattr(outbox_module, "RECEIPTS_PER_TX", 2)
+    waves = wave_with_its_first_forgotten(old, node_url, tmp_path)
+    new = Net(connect(node_url, chain_id=1337), dev_accounts, list(dev_accounts[:5]))
+    new.guangdong.approve(new.macao.propose_predecessor(1337, old.registry.address))
+    outbox = ReceiptOutbox(tmp_path / "outbox.sqlite")
+    assert outbox.flush(new.circulation, new.verifier, timeout=5).transactions == 0  # none to the new one
+    assert outbox.counts() == {"recorded": 6} and outbox.store.binding()["circulation"] == new.circulation.address
+    on_chain = old.commitments()
+    assert [on_chain.count(bytes.fromhex(w["commitment"][2:])) for w in waves] == [1] * 6
+    assert new.commitments() == []
+    outbox.close()

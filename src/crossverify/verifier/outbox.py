@@ -20,9 +20,10 @@ too, through the newest final block: a reset deeper than the confirmations sends
 
 An outbox follows a registry succession: flushed to a circulation contract whose registry records, by its
 consortium's quorum, the outbox's registry as its predecessor, it first finishes its work on the old contract (on
-the same chain, a new version of the contracts: sent receipts are settled there and recorded ones waited for until
-final, else :class:`~crossverify.errors.ReceiptsUnsettled` and nothing moves), then binds itself to the successor
-and sends everything still queued there. After a rebuilt network (a new genesis: the old chain and its pending
+the same chain, a new version of the contracts: sent receipts are settled there, a forgotten transaction sent there
+again while later ones wait for its nonce, and recorded ones waited for until final, else
+:class:`~crossverify.errors.ReceiptsUnsettled` and nothing moves), then binds itself to the successor and sends
+everything still queued there. After a rebuilt network (a new genesis: the old chain and its pending
 transactions are gone) the receipts the old chain held short of final are queued again and sent to the successor
 with the same commitments. Receipts recorded and final on the old contract stay as they are, never re-checked.
 
@@ -247,10 +248,10 @@ class ReceiptOutbox:
                     "DESC LIMIT 1").fetchone()
             if idle and (newest_final is None or _canonical(circulation, newest_final[0], newest_final[1])):
                 return FlushReport(0, 0, 0)
-            self._bind(circulation, timeout)
+            self._bind(circulation, sender, timeout)
             return self._flush(circulation, sender, timeout, progress)
 
-    def _bind(self, circulation: CirculationContract, timeout: float) -> None:
+    def _bind(self, circulation: CirculationContract, sender: Sender, timeout: float) -> None:
         """Bind the outbox to ``circulation`` (on first use), or move it there from the contract of a registry that
         ``circulation``'s registry records as its predecessor; any other binding is refused
         (:class:`~crossverify.errors.StoreChainMismatch`)."""
@@ -267,15 +268,16 @@ class ReceiptOutbox:
                 raise refused from None
             if (int(held["chain_id"]), held["registry"].lower()) not in recorded:
                 raise
-        self._follow(circulation, held, here, timeout)
+        self._follow(circulation, sender, held, here, timeout)
 
-    def _follow(self, circulation: CirculationContract, held: dict[str, str], here: dict[str, str],
+    def _follow(self, circulation: CirculationContract, sender: Sender, held: dict[str, str], here: dict[str, str],
                 timeout: float) -> None:
         """Finish the work on the old circulation contract where its chain still answers, then bind to the new."""
         unsettled = "state = 'sent' OR (state = 'recorded' AND final = 0)"
         if held.get("genesis") == here["genesis"]:  # a new version on the same chain: the old contract answers
             old = CirculationContract.at(circulation.w3, held["circulation"])
             self._recheck(old)
+            self._send_forgotten_again(old, sender)
             self._settle(old, timeout)
             self._recheck(old)
             left = self._db.execute(f"SELECT COUNT(*), MAX(block) FROM sealed_receipts WHERE {unsettled}").fetchone()
@@ -318,11 +320,7 @@ class ReceiptOutbox:
             wave = []  # sent whole, then waited for
             for chunk in [group[i:i + RECEIPTS_PER_TX] for group in by_version.values()
                           for i in range(0, len(group), RECEIPTS_PER_TX)]:
-                commitments = [bytes(c) for c, _ in chunk]
-                sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in chunk], keys).sealed
-                tx_hash = circulation.submit(
-                    lambda f, c=commitments, s=sealed: f.recordSealedReceipts(c, s),  # type: ignore[misc]
-                    sender, on_signed=lambda h, c=commitments: self._mark_sent(c, h))  # type: ignore[misc]
+                tx_hash = _send(circulation, sender, keys, chunk, self._mark_sent)
                 transactions += 1
                 log.info("receipts sent", extra={"receipts": len(chunk), "tx": to_hex(tx_hash)})
                 self._fault("after_send")
@@ -403,6 +401,27 @@ class ReceiptOutbox:
                 settled += self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
         return settled
 
+    def _send_forgotten_again(self, contract: CirculationContract, sender: Sender) -> None:
+        """While the node still knows some sent transaction (perhaps pending behind a forgotten one's nonce, which
+        nothing else an outbox leaving ``contract`` sends would take), send each one it forgot to ``contract`` again:
+        its receipts sealed afresh, the new hash journalled in place of the old before the broadcast."""
+        sent = [bytes(r[0]) for r in self._db.execute(
+            "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()]
+        forgotten = [tx_hash for tx_hash in sent if not _known(contract, tx_hash)]
+        if len(forgotten) == len(sent):  # none waits behind them: queued again by the settling
+            return
+        for tx_hash in forgotten:
+            rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE tx_hash = ? ORDER BY "
+                                    "rowid", (tx_hash,)).fetchall()
+            again = _send(contract, sender, regulator_keys(contract), rows,
+                          lambda _, h, old=tx_hash: self._mark_sent_again(old, h))  # type: ignore[misc]
+            log.info("forgotten receipts sent again", extra={"tx": to_hex(tx_hash), "again": to_hex(again)})
+
+    def _mark_sent_again(self, forgotten: bytes, tx_hash: bytes) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE sealed_receipts SET tx_hash = ? WHERE tx_hash = ? AND state = 'sent'",
+                       (tx_hash, forgotten))
+
     def _mark_sent(self, commitments: Sequence[bytes], tx_hash: bytes) -> None:
         """Journal ``tx_hash`` on the receipts it carries, before it is broadcast; refuses (nothing is sent) unless
         every one of them is still queued and free."""
@@ -432,6 +451,16 @@ def receipt_state(commitment: bytes, state: str = "queued", tx_hash: bytes | Non
     """Where a receipt stands, as :meth:`ReceiptOutbox.state` tells it (by default: queued, nothing sent yet)."""
     return {"commitment": to_hex(commitment), "state": state,
             "transaction": None if tx_hash is None else to_hex(tx_hash), "block": block, "final": final}
+
+
+def _send(contract: CirculationContract, sender: Sender, keys: list[RegulatorPublicKey], rows: Sequence[Any],
+          journal: Callable[[list[bytes], bytes], None]) -> bytes:
+    """Seal ``rows`` (commitment, plaintext) as one envelope and record them on ``contract``;
+    ``journal(commitments, tx_hash)`` runs before the broadcast."""
+    commitments = [bytes(c) for c, _ in rows]
+    sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in rows], keys).sealed
+    return contract.submit(lambda f: f.recordSealedReceipts(commitments, sealed), sender,
+                           on_signed=lambda h: journal(commitments, h))
 
 
 def _canonical(contract: Deployed, block: int, block_hash: bytes | None) -> bool:
