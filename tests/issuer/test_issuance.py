@@ -18,6 +18,7 @@ from crossverify.chain.connection import JsonRpc
 from crossverify.chain.registry import Registry
 from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, RegistryKeyRetired
 from crossverify.format.certificate import Certificate, DocumentHeader
+from crossverify.format.codes import issuer_id_code
 from crossverify.issuer import client as client_module
 from crossverify.issuer import watch
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
@@ -213,6 +214,38 @@ def test_a_batch_found_lapsed_then_signed_after_all_is_lapsed_no_more(consortium
     assert issuer.run().lapsed == 1
     c.w3.testing.revert(fork)
     assert len(issuer.run().delivered) == 1
+    [b] = issuer.journal.batches("BNUMMOMX", *BatchState, ids=[batch])
+    assert (b.state, b.lapsed_at) == (BatchState.DELIVERED, None)
+    assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 1}
+
+
+def test_a_batch_lapsed_after_a_reorganisation_dropped_its_anchor_is_found_anchored_when_it_comes_back(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """A reorganisation drops a delivered batch's anchor within SEND_MARGIN of its not-after: the next round sends it
+    back to sealed and marks it lapsed (it cannot be anchored again in time). Then the new branch mines the same
+    anchor transaction after all: the following round finds the root on chain, and the batch is delivered again, no
+    longer counted lapsed (the review's suspicion: it stayed sealed and lapsed for good, its anchor on chain)."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    [batch] = issuer.seal(10)
+    fork = c.w3.testing.snapshot()
+    [delivered] = issuer.run().delivered
+    [anchored] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    sent = c.w3.eth.get_transaction(anchored.tx_hash)  # type: ignore[arg-type]
+    c.w3.testing.revert(fork)  # the branch with the anchor is abandoned
+    c.travel(50)  # within SEND_MARGIN of its not-after, still before it
+    lost = issuer.run()
+    assert (lost.reanchored, lost.lapsed, lost.transactions) == (1, 1, 0)
+    c.w3.eth.send_transaction({"from": sent["from"], "to": sent["to"], "data": sent["input"],  # mined again
+                               "gas": sent["gas"]})
+    [status] = c.registry.document_statuses([(issuer_id_code("BNUMMOMX"), anchored.root, bytes(32))])
+    assert status.anchored
+    again = issuer.run()
+    assert (again.lapsed, again.transactions, [p.read_bytes() for p in again.delivered]) == (
+        0, 0, [delivered.read_bytes()])
     [b] = issuer.journal.batches("BNUMMOMX", *BatchState, ids=[batch])
     assert (b.state, b.lapsed_at) == (BatchState.DELIVERED, None)
     assert issuer.journal.counts("BNUMMOMX") == {"pending": 0, "delivered": 1}

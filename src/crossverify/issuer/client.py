@@ -544,9 +544,14 @@ class IssuerClient:
 
         A sent transaction the node still has pending is waited for when ``wait_pending`` (after a crash, so
         it is not sent twice); one the node does not know, or that failed, sends its batches back to signing.
-        Each transaction is looked up once, however many batches it carried.
+        Each transaction is looked up once, however many batches it carried. Without ``sent``, the unexpired
+        sealed batches are looked for too: marked lapsed within ``SEND_MARGIN`` of their not-after, one whose anchor
+        a reorganisation took away may have it mined again by the new branch (anchored then, lapsed no more).
         """
         open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, ids=sent)
+        if sent is None:
+            open_batches += self.journal.batches(self.issuer_id, BatchState.SEALED,
+                                                 live_at=chain_time(self.registry.w3))
         if wait_pending:
             for tx_hash in {b.tx_hash for b in open_batches if b.tx_hash} - set(mined or ()):
                 if self._pending(tx_hash):

@@ -364,9 +364,10 @@ class Journal:
                            [(tx_hash, b) for b in batch_ids])
 
     def record_anchored(self, batch_id: int, anchored_at: int, block: int | None, block_hash: bytes | None) -> None:
-        """The registry holds the batch's root since ``anchored_at``, mined in ``block`` (``block_hash``)."""
-        self._set(batch_id, "state = 'anchored', anchored_at = ?, anchor_block = ?, anchor_block_hash = ?",
-                  anchored_at, block, block_hash)
+        """The registry holds the batch's root since ``anchored_at``, mined in ``block`` (``block_hash``); lapsed no
+        more, if it was."""
+        self._set(batch_id, "state = 'anchored', anchored_at = ?, anchor_block = ?, anchor_block_hash = ?, "
+                            "lapsed_at = NULL", anchored_at, block, block_hash)
 
     def record_unsent(self, batch_id: int) -> None:
         """The batch is not anchored (a transaction failed or was dropped, or a reorg or a network reset undid
