@@ -14,8 +14,11 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from crossverify import VerifierClient, load_bundle
+from crossverify.chain import registry as registry_module
 from crossverify.chain.connection import connect
+from crossverify.format.encoding import to_hex
 from crossverify.issuer import client as issuer_module
+from crossverify.issuer.journal import BatchState
 from crossverify.regulator.index import RegulatorReader
 from crossverify.regulator.queries import Supervision
 from crossverify.verifier import outbox as outbox_module
@@ -154,3 +157,40 @@ def test_a_reorganisation_is_repaired_by_the_issuer_and_the_regulator(net: Net, 
     assert Supervision(reader).report().totals["documents"] == sum(
         e.args["leafCount"] for e in net.registry.decode_logs(net.w3.eth.get_logs(
             {"address": net.registry.address, "fromBlock": 0, "toBlock": "latest"})) if e.name == "BatchAnchored")
+
+
+def test_an_anchor_a_reorganisation_put_back_in_the_pool_is_waited_for_not_sent_again(
+        net: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """geth and Besu put the transactions of the blocks a reorganisation dropped back in their pool: the next round
+    finds a delivered batch's anchor gone and its transaction pending, waits for it and sends nothing (before, it
+    signed the batch again and sent a second ``anchorMany`` behind the first, which the registry skipped as
+    identical: a transaction paid for that did nothing, whose hash the journal then kept as the anchor's)."""
+    fork = rpc(node_url, "evm_snapshot")
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.issue(deposit_certificates(_Clock(net), 20))
+    delivered = issuer.run().delivered
+    [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    assert batch.tx_hash is not None
+    sent = net.w3.eth.get_transaction(batch.tx_hash)
+    raw = net.operator.sign_transaction({  # type: ignore[attr-defined]
+        "nonce": sent["nonce"], "gasPrice": sent["gasPrice"], "gas": sent["gas"], "to": sent["to"], "value": 0,
+        "data": sent["input"], "chainId": net.w3.eth.chain_id}).raw_transaction  # the same bytes (RFC 6979)
+    rpc(node_url, "evm_revert", [fork])  # the branch with the anchor is abandoned
+    rpc(node_url, "hardhat_mine", ["0x3"])
+    real_wait = registry_module.wait
+    monkeypatch.setattr(registry_module, "wait", lambda w3, tx_hash, timeout: (  # the next block comes as it waits
+        rpc(node_url, "evm_mine"), real_wait(w3, tx_hash, timeout))[1])
+    rpc(node_url, "evm_setAutomine", [False])
+    try:
+        assert rpc(node_url, "eth_sendRawTransaction", [to_hex(raw)]) == to_hex(batch.tx_hash)  # pending again
+        again = issuer.run()
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+    mined = net.w3.eth.get_transaction_receipt(batch.tx_hash)
+    assert (again.reanchored, again.anchored, again.transactions) == (1, 1, 0)
+    assert [p.read_bytes() for p in again.delivered] == [p.read_bytes() for p in delivered]
+    [b] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    assert (b.tx_hash, b.anchor_block, b.anchor_block_hash) == (batch.tx_hash, mined["blockNumber"],
+                                                                bytes(mined["blockHash"]))
+    assert all(r.valid for r in VerifierClient(net.registry).verify_many(
+        [load_bundle(p.read_bytes()) for p in delivered]))

@@ -107,11 +107,11 @@ def no_progress(stage: str, done: int, total: int) -> None:
 @dataclass
 class RunReport:
     """What one :meth:`IssuerClient.run` did. ``reanchored``: batches whose anchor had vanished from the chain
-    (a reorganisation or a reset), or was taken by a void anchor of another key, and were sent again; ``awaiting``:
-    anchored batches not yet deep enough to deliver; ``superseded``: earlier revisions of re-issued references
-    revoked now; ``restored``: revocations the chain had lost or holds void (a reset, a new registry, a thief's
-    overwrite), sent again; ``lapsed``: documents of sealed batches found expired before they could be anchored (they
-    never will be)."""
+    (a reorganisation or a reset), or was taken by a void anchor of another key, and were sent again (or their
+    transaction, back in the node's pool after a reorganisation, waited for); ``awaiting``: anchored batches not
+    yet deep enough to deliver; ``superseded``: earlier revisions of re-issued references revoked now; ``restored``:
+    revocations the chain had lost or holds void (a reset, a new registry, a thief's overwrite), sent again;
+    ``lapsed``: documents of sealed batches found expired before they could be anchored (they never will be)."""
 
     sealed: int = 0
     signed: int = 0
@@ -350,7 +350,9 @@ class IssuerClient:
         given) is still on chain and held by an anchor that counts; send back to signing each one a reorganisation
         or a network reset removed, and each one held by a void anchor (its key compromised at or before it) of
         another key: a stolen key's or a stolen admin's, once found out, which the registry lets this issuer's
-        genuine anchor replace. Returns how many went back."""
+        genuine anchor replace. One whose transaction the node has pending again (geth and Besu put a dropped
+        block's transactions back in their pool) goes back to sent instead: the round's reconcile waits for it, and
+        sends nothing for its root. Returns how many went back."""
         now = chain_time(self.registry.w3)
         # An expired batch fails verification anyway, and the registry would refuse to anchor it again.
         held = self.journal.batches(self.issuer_id, BatchState.ANCHORED, BatchState.DELIVERED, live_at=now,
@@ -360,10 +362,15 @@ class IssuerClient:
         issuer = issuer_id_code(self.issuer_id)
         statuses = self.registry.document_statuses([(issuer, b.root, ZERO) for b in held])
         lost = [b for b, s in zip(held, statuses, strict=True) if not s.anchored or self._replaceable(s)]
+        pending = {tx_hash for tx_hash in {b.tx_hash for b in lost if b.tx_hash} if self._pending(tx_hash)}
         for b in lost:
-            log.warning("anchor no longer on chain, or held by a void anchor: anchoring again", extra={
-                "issuer": self.issuer_id, "batch": b.id, "root": to_hex(b.root), "was_block": b.anchor_block})
-            self.journal.record_unsent(b.id)
+            where = {"issuer": self.issuer_id, "batch": b.id, "root": to_hex(b.root), "was_block": b.anchor_block}
+            if b.tx_hash in pending:
+                log.warning("anchor no longer on chain, its transaction pending again: waiting for it", extra=where)
+                self.journal.record_sent([b.id], b.tx_hash)
+            else:
+                log.warning("anchor no longer on chain, or held by a void anchor: anchoring again", extra=where)
+                self.journal.record_unsent(b.id)
         return len(lost)
 
     def _replaceable(self, status: DocumentStatus) -> bool:
@@ -542,11 +549,12 @@ class IssuerClient:
         """Mark anchored every signed or sent batch (of ids ``sent``, when given: a transaction's just mined, whose
         block ``mined`` tells by its hash) whose root the registry holds, with the block that holds it.
 
-        A sent transaction the node still has pending is waited for when ``wait_pending`` (after a crash, so
-        it is not sent twice); one the node does not know, or that failed, sends its batches back to signing.
-        Each transaction is looked up once, however many batches it carried. Without ``sent``, the unexpired
-        sealed batches are looked for too: marked lapsed within ``SEND_MARGIN`` of their not-after, one whose anchor
-        a reorganisation took away may have it mined again by the new branch (anchored then, lapsed no more).
+        A sent transaction the node still has pending is waited for when ``wait_pending`` (after a crash, or a
+        reorganisation that put it back in the node's pool: so it is not sent twice); one the node does not know,
+        or that failed, sends its batches back to signing. Each transaction is looked up once, however many batches
+        it carried. Without ``sent``, the unexpired sealed batches are looked for too: marked lapsed within
+        ``SEND_MARGIN`` of their not-after, one whose anchor a reorganisation took away may have it mined again by
+        the new branch (anchored then, lapsed no more).
         """
         open_batches = self.journal.batches(self.issuer_id, BatchState.SIGNED, BatchState.SENT, ids=sent)
         if sent is None:
