@@ -92,6 +92,7 @@ def test_an_anchor_a_reorganisation_put_back_in_the_pool_is_waited_for_not_sent_
         assert issuer.verify_anchors() == 1
         [back] = issuer.journal.batches("BNUMMOMX", *BatchState)
         assert (back.state, back.tx_hash, back.signature) == (BatchState.SENT, batch.tx_hash, batch.signature)
+        assert (back.anchored_at, back.anchor_block, back.anchor_block_hash) == (None, None, None)  # (GET /v1/batches)
         real_wait = registry_module.wait
         monkeypatch.setattr(registry_module, "wait", lambda w3, tx_hash, timeout: (  # mined as the round waits
             tester.mine_blocks(), real_wait(w3, tx_hash, timeout))[1])

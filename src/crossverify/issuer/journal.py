@@ -359,9 +359,11 @@ class Journal:
                             "lapsed_at = NULL", deadline, signature, signer)  # (the chain's time stepped back)
 
     def record_sent(self, batch_ids: Sequence[int], tx_hash: bytes) -> None:
+        """The batches' anchor is sent in ``tx_hash`` (recorded before its broadcast), or was and is to be looked
+        for again (a reorganisation took its block): where an earlier anchor was mined is forgotten."""
         with self.transaction() as db:
-            db.executemany("UPDATE batches SET state = 'sent', tx_hash = ? WHERE id = ?",
-                           [(tx_hash, b) for b in batch_ids])
+            db.executemany("UPDATE batches SET state = 'sent', tx_hash = ?, anchored_at = NULL, anchor_block = NULL, "
+                           "anchor_block_hash = NULL WHERE id = ?", [(tx_hash, b) for b in batch_ids])
 
     def record_anchored(self, batch_id: int, anchored_at: int, block: int | None, block_hash: bytes | None) -> None:
         """The registry holds the batch's root since ``anchored_at``, mined in ``block`` (``block_hash``); lapsed no
