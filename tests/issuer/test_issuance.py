@@ -199,16 +199,22 @@ def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(conso
     assert (again.transactions, again.lapsed) == (0, 0)  # not tried again, nor reported again
 
 
+def brief_batch(c: Consortium, issuer: IssuerClient) -> int:
+    """The id of a sealed batch of one document that expires 100 s from the chain's time now."""
+    now = c.now()
+    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
+    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
+    [batch] = issuer.seal(10)
+    return batch
+
+
 def test_a_batch_found_lapsed_then_signed_after_all_is_lapsed_no_more(consortium: Consortium, tmp_path: Path) -> None:
     """Marked lapsed within SEND_MARGIN of its not-after, then the chain's time reads earlier (a reorganisation, or
     a lagging node behind a load balancer): the next round signs, anchors and delivers it, and it is no longer
     counted lapsed (the review's reproducer: it kept lapsed_at)."""
     c = consortium
     issuer = client(c, tmp_path)
-    now = c.now()
-    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
-    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
-    [batch] = issuer.seal(10)
+    batch = brief_batch(c, issuer)
     fork = c.w3.testing.snapshot()
     c.travel(50)  # within SEND_MARGIN of its not-after, still before it
     assert issuer.run().lapsed == 1
@@ -227,10 +233,7 @@ def test_a_batch_lapsed_after_a_reorganisation_dropped_its_anchor_is_found_ancho
     longer counted lapsed (the review's suspicion: it stayed sealed and lapsed for good, its anchor on chain)."""
     c = consortium
     issuer = client(c, tmp_path)
-    now = c.now()
-    brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
-    issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
-    [batch] = issuer.seal(10)
+    batch = brief_batch(c, issuer)
     fork = c.w3.testing.snapshot()
     [delivered] = issuer.run().delivered
     [anchored] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
