@@ -642,12 +642,19 @@ class IssuerClient:
                                  "this issuer signed something else: check for a compromised key")
 
     def _pending(self, tx_hash: bytes) -> bool:
-        """Whether the node still knows a sent transaction that has not been mined."""
-        try:
-            tx = self.registry.w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return False
-        return tx["blockNumber"] is None
+        """Whether the node still knows a sent transaction that has not been mined, and can mine it: one queued
+        behind a nonce the node holds no transaction for (a forgotten one's, after a reorganisation) waits for a
+        transaction only this issuer would send, so it counts as not pending (its batches are signed and sent
+        again, taking that nonce; it then mines as a no-op, the registry skipping the identical anchor, or reverts)."""
+        w3 = self.registry.w3
+        with node_errors():
+            try:
+                tx = w3.eth.get_transaction(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return False
+            # Queued behind a gap: its nonce beyond the account's next one the node would take (the gap's). (Not
+            # counting itself, as eth-tester does not, its nonce is that next one.)
+            return tx["blockNumber"] is None and tx["nonce"] <= w3.eth.get_transaction_count(tx["from"], "pending")
 
     def _request(self, b: BatchRecord, deadline: int) -> AnchorRequest:
         return AnchorRequest(b.root, doc_type_code(b.doc_type), int(b.hash_alg), b.documents, b.not_after, deadline)
