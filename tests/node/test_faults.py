@@ -73,6 +73,15 @@ def anchored_roots(net: Net) -> list[bytes]:
             net.registry.contract.events.BatchAnchored().get_logs(from_block=0)]
 
 
+def signed_again(net: Net, tx_hash: bytes) -> bytes:
+    """The same signed bytes of the operator's sent transaction ``tx_hash`` (RFC 6979), to put it back in the node's
+    pool after ``evm_revert`` took its block, as geth and Besu do with a dropped block's transactions."""
+    sent = net.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    return bytes(net.operator.sign_transaction({  # type: ignore[attr-defined]
+        "nonce": sent["nonce"], "gasPrice": sent["gasPrice"], "gas": sent["gas"], "to": sent["to"], "value": 0,
+        "data": sent["input"], "chainId": net.w3.eth.chain_id}).raw_transaction)
+
+
 @pytest.mark.parametrize("point", issuer_module.FAULT_POINTS)
 def test_issuance_killed_at_every_point_loses_and_doubles_nothing(net: Net, node_url: str, tmp_path: Path,
                                                                   point: str) -> None:
@@ -171,10 +180,7 @@ def test_an_anchor_a_reorganisation_put_back_in_the_pool_is_waited_for_not_sent_
     delivered = issuer.run().delivered
     [batch] = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
     assert batch.tx_hash is not None
-    sent = net.w3.eth.get_transaction(batch.tx_hash)
-    raw = net.operator.sign_transaction({  # type: ignore[attr-defined]
-        "nonce": sent["nonce"], "gasPrice": sent["gasPrice"], "gas": sent["gas"], "to": sent["to"], "value": 0,
-        "data": sent["input"], "chainId": net.w3.eth.chain_id}).raw_transaction  # the same bytes (RFC 6979)
+    raw = signed_again(net, batch.tx_hash)
     rpc(node_url, "evm_revert", [fork])  # the branch with the anchor is abandoned
     rpc(node_url, "hardhat_mine", ["0x3"])
     real_wait = registry_module.wait
@@ -194,3 +200,40 @@ def test_an_anchor_a_reorganisation_put_back_in_the_pool_is_waited_for_not_sent_
                                                                 bytes(mined["blockHash"]))
     assert all(r.valid for r in VerifierClient(net.registry).verify_many(
         [load_bundle(p.read_bytes()) for p in delivered]))
+
+
+def test_an_anchor_pending_again_behind_a_forgotten_one_does_not_stop_every_round(
+        net: Net, node_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two batches anchored by two transactions (nonces n, n+1); a reorganisation drops both blocks and the node
+    puts back only the second (the first forgotten: evicted, or a load-balanced node that never had it). The
+    second waits for nonce n, which only the issuer can fill. The round does not wait for it (it would wait
+    for good: every round raised ReceiptTimeout, nothing else ever anchored): both batches are signed and sent
+    again, one anchorMany taking nonce n, and the old transaction then mines as a no-op."""
+    monkeypatch.setattr(issuer_module, "MAX_ANCHORS_PER_TX", 1)
+    fork = rpc(node_url, "evm_snapshot")
+    issuer = net.issuer(tmp_path, "journal")
+    issuer.receipt_timeout = 3
+    issuer.issue(deposit_certificates(_Clock(net), 20))
+    issuer.run(max_batch=10)
+    first, second = issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)
+    assert first.tx_hash != second.tx_hash
+    raw = signed_again(net, second.tx_hash)  # type: ignore[arg-type]
+    rpc(node_url, "evm_revert", [fork])  # the branch with both anchors is abandoned
+    rpc(node_url, "hardhat_mine", ["0x3"])
+    rpc(node_url, "evm_setAutomine", [False])
+    try:
+        assert rpc(node_url, "eth_sendRawTransaction", [to_hex(raw)]) == to_hex(second.tx_hash)  # queued behind n
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+    try:
+        again = issuer.run(max_batch=10)
+        rpc(node_url, "evm_mine")
+        issuer.run(max_batch=10)
+    finally:  # the old transaction is not left queued for the module's other tests
+        if net.w3.eth.get_transaction(second.tx_hash)["blockNumber"] is None:  # type: ignore[arg-type]
+            rpc(node_url, "hardhat_dropTransaction", [to_hex(second.tx_hash)])
+    assert again.reanchored == 2
+    assert {b.root for b in issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)} == {first.root, second.root}
+    statuses = net.registry.document_statuses([(issuer_module.issuer_id_code("BNUMMOMX"), b.root, bytes(32))
+                                               for b in (first, second)])
+    assert all(s.anchored for s in statuses)
