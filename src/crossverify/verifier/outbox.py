@@ -9,7 +9,8 @@ take them all. A later flush settles every sent batch from the chain (mined: don
 failed or forgotten: queued again, and sealed afresh when sent again: same commitments, a new ciphertext) before
 sending anything new, but for those still pending while receipts are queued (behind a forgotten one, whose nonce
 the next send takes). A crash, a node outage or a retry of the whole command therefore never loses a receipt and
-never doubles one.
+never doubles one, so long as its transactions are looked up on the node they were sent to (docs/deploy.md: a
+node that never saw one takes it for forgotten).
 
 A recorded receipt is not final until ``confirmations`` blocks lie on top of its block and that block is still the
 chain's: every flush re-checks the recorded ones (one block read per block that holds them), and a receipt whose
@@ -21,9 +22,9 @@ too, through the newest final block: a reset deeper than the confirmations sends
 An outbox follows a registry succession: flushed to a circulation contract whose registry records, by its
 consortium's quorum, the outbox's registry as its predecessor, it first finishes its work on the old contract (on
 the same chain, a new version of the contracts: sent receipts are settled there, a forgotten transaction sent there
-again while later ones wait for its nonce, and recorded ones waited for until final, else
-:class:`~crossverify.errors.ReceiptsUnsettled` and nothing moves), then binds itself to the successor and sends
-everything still queued there. After a rebuilt network (a new genesis: the old chain and its pending
+again while the node knows another the outbox sent (which may wait for its nonce), and recorded ones waited for
+until final, else :class:`~crossverify.errors.ReceiptsUnsettled` and nothing moves), then binds itself to the
+successor and sends everything still queued there. After a rebuilt network (a new genesis: the old chain and its pending
 transactions are gone) the receipts the old chain held short of final are queued again and sent to the successor
 with the same commitments. Receipts recorded and final on the old contract stay as they are, never re-checked.
 
@@ -418,6 +419,7 @@ class ReceiptOutbox:
             log.info("forgotten receipts sent again", extra={"tx": to_hex(tx_hash), "again": to_hex(again)})
 
     def _mark_sent_again(self, forgotten: bytes, tx_hash: bytes) -> None:
+        """Journal ``tx_hash`` in place of the ``forgotten`` transaction it sends again, before its broadcast."""
         with self.store.transaction() as db:
             db.execute("UPDATE sealed_receipts SET tx_hash = ? WHERE tx_hash = ? AND state = 'sent'",
                        (tx_hash, forgotten))
