@@ -54,6 +54,23 @@ def slow_factory() -> Any:
     return pid_app
 
 
+def hanging_factory() -> Any:
+    """A service whose building never ends (a store or node that holds it without timing out, say)."""
+    time.sleep(3600)
+    return pid_app
+
+
+def hanging_once_factory() -> Any:
+    """The first worker to build this service hangs (its pid written to the file ``HUNG`` names); the others serve."""
+    try:
+        marker = os.open(os.environ["HUNG"], os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return pid_app
+    os.write(marker, str(os.getpid()).encode())
+    os.close(marker)
+    return hanging_factory()
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -179,14 +196,25 @@ def test_a_worker_that_stops_serving_is_replaced(started: Started) -> None:
     _until(lambda: set(_served(port, 16)) == supervised(process.pid), "the new worker does not serve")
 
 
+def test_a_worker_whose_service_is_not_built_in_time_is_replaced(started: Started, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that hangs leaves no connection unanswered (the worker's socket does not listen) but serves nothing:
+    the worker is killed and started again once ``STARTING`` seconds passed without its serving."""
+    monkeypatch.setenv("HUNG", str(tmp_path / "hung"))
+    process, _ = started("STARTING=2", "PAUSE=0.1", app="tests.service.test_supervisor:hanging_once_factory")
+    hung = int((tmp_path / "hung").read_text())
+    assert not _alive(hung) and hung not in supervised(process.pid)
+
+
 @pytest.mark.parametrize(("app", "said"), [
     ("no_such_app", "a worker could not start the service (its log says why)"),
-    ("failing_factory", "a worker died within 5 s of its start 5 times in a row"),
+    ("failing_factory", "a worker died within 5 s of its start, or before it served, 5 times in a row"),
+    ("hanging_factory", "a worker died within 5 s of its start, or before it served, 5 times in a row"),
 ])
 def test_workers_that_cannot_start_stop_the_supervisor(started: Started, app: str, said: str) -> None:
-    """An app that uvicorn cannot load (its startup failure), or a service whose building fails each time: the
-    supervisor stops, saying why, rather than serve nothing for ever."""
-    process, _ = started("PAUSE=0.1", app=f"tests.service.test_supervisor:{app}", serving=False)
+    """An app that uvicorn cannot load (its startup failure), or a service whose building fails, or hangs, each
+    time: the supervisor stops, saying why, rather than serve nothing for ever."""
+    process, _ = started("PAUSE=0.1", "STARTING=1", app=f"tests.service.test_supervisor:{app}", serving=False)
     assert process.wait(timeout=60) == 1
     assert said in process.stderr.read().decode()  # type: ignore[union-attr]
     assert not supervised(process.pid)

@@ -6,14 +6,15 @@ pending when the workers wake to whichever wakes first (asyncio accepts up to it
 gateway opening its 64 keep-alive connections at once found 92% of them at one worker.
 
 With a queue of its own, a worker that stops serving would leave its share of new connections unanswered: each
-worker's event loop beats (:data:`BEAT`), and one silent for :data:`SILENT` seconds is killed and started again.
-A worker listens only once its service is built (asyncio listens when it starts serving), and ends when its
-supervisor is gone. The port is the supervisor's alone: it is refused while anything else, a second supervisor or
-the workers of one that was killed included, is bound to it, and held (bound, not listening: the kernel hands
-connections to listening sockets only) for as long as the supervisor runs. A worker that dies is started again,
-after a pause when it died young; when workers keep dying young, or one could not start its service, the
-supervisor stops. SIGINT, SIGTERM, SIGHUP and SIGQUIT stop all workers, each finishing its requests as one
-process does.
+worker's event loop beats (:data:`BEAT`), and one silent for :data:`SILENT` seconds is killed and started again, as
+is one whose service is not built within :data:`STARTING` seconds of its start (a build that hangs leaves no
+connection unanswered, its socket not listening, but serves nothing). A worker listens only once its service is
+built (asyncio listens when it starts serving), and ends when its supervisor is gone. The port is the supervisor's
+alone: it is refused while anything else, a second supervisor or the workers of one that was killed included, is
+bound to it, and held (bound, not listening: the kernel hands connections to listening sockets only) for as long as
+the supervisor runs. A worker that dies is started again, after a pause when it died young (or before it served);
+when workers keep dying so, or one could not start its service, the supervisor stops. SIGINT, SIGTERM, SIGHUP and
+SIGQUIT stop all workers, each finishing its requests as one process does.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from ..errors import ConfigError
 
 log = logging.getLogger("crossverify.service")
 
-#: A worker that dies sooner than this after its start died young: it is started again after :data:`PAUSE` (a fault
-#: at start, such as a node that cannot be reached, does not spin).
+#: A worker that dies sooner than this after its start, or before it served, died young: it is started again after
+#: :data:`PAUSE` (a fault at start, such as a node that cannot be reached, does not spin).
 YOUNG = 5.0
 PAUSE = 1.0
 #: A worker's place in which workers die young this many times in a row stops the supervisor: the fault will not
@@ -50,6 +51,8 @@ GRACE = 30.0
 BEAT = 1.0
 #: A serving worker silent this long (its event loop blocked, the process stopped) is killed and started again.
 SILENT = 10.0
+#: A worker that has not served this long after its start (its service's build hangs) is killed and started again.
+STARTING = 300.0
 #: Signals that stop the supervisor and its workers.
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
@@ -106,12 +109,18 @@ class _Worker:
         self.young = young
         self.heard = (0.0, self.started)  # the beat last seen, and when (the supervisor's clock)
 
+    @property
+    def served(self) -> bool:
+        """Whether it has beaten: its service was built and served."""
+        return self.beat.value > 0.0
+
     def silent(self, now: float) -> bool:
-        """Serving (it has beaten) but its beat unchanged for :data:`SILENT` seconds of the supervisor's watch."""
+        """Its beat unchanged for :data:`SILENT` seconds of the supervisor's watch, or, until it first beats, for
+        :data:`STARTING` seconds (its service's build hangs)."""
         beat = self.beat.value
         if beat != self.heard[0]:
             self.heard = (beat, now)
-        return beat > 0.0 and now - self.heard[1] > SILENT
+        return now - self.heard[1] > (SILENT if beat > 0.0 else STARTING)
 
     def overlook(self, now: float) -> None:
         """The supervisor was not watching (its process stopped or starved): silence until ``now`` is not held
@@ -148,7 +157,9 @@ def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> No
             due = []
             for i, worker in enumerate(running):
                 if worker.process.exitcode is None and worker.silent(now):
-                    log.warning("a worker stopped serving; starting another", extra={"pid": worker.process.pid})
+                    log.warning("a worker stopped serving; starting another" if worker.served else
+                                f"a worker did not serve within {STARTING:g} s of its start; starting another",
+                                extra={"pid": worker.process.pid})
                     worker.process.kill()
                     worker.process.join()
                 if worker.process.exitcode is None or stop.is_set():
@@ -156,9 +167,10 @@ def supervise(workers: int, host: str, port: int, options: dict[str, Any]) -> No
                 if worker.process.exitcode == STARTUP_FAILURE:
                     failure = "a worker could not start the service (its log says why)"
                     return
-                young = worker.young + 1 if now - worker.started < YOUNG else 0
+                young = worker.young + 1 if now - worker.started < YOUNG or not worker.served else 0
                 if young >= YOUNG_DEATHS:
-                    failure = f"a worker died within {YOUNG:g} s of its start {young} times in a row"
+                    failure = (f"a worker died within {YOUNG:g} s of its start, or before it served, {young} times "
+                               "in a row")
                     return
                 log.warning("a worker died; starting another", extra={"exit_code": worker.process.exitcode})
                 due.append((i, young))
