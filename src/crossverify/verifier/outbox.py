@@ -374,17 +374,15 @@ class ReceiptOutbox:
         queued (those of a transaction the node forgot among them), those still pending are not waited for: sent
         after a forgotten one (a wave), they wait for its nonce, which the flush's next transaction takes; they stay
         sent, for a later flush to settle."""
-        sent = [bytes(r[0]) for r in self._db.execute(
-            "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()]
-        known = {tx_hash: _known(contract, tx_hash) for tx_hash in sent}
-        for tx_hash in [tx for tx in sent if not known[tx]]:
+        known = self._sent(contract)
+        for tx_hash in [tx for tx, seen in known.items() if not seen]:
             log.info("earlier receipts settled", extra={"tx": to_hex(tx_hash), "mined": False})
             with self.store.transaction() as db:
                 db.execute("UPDATE sealed_receipts SET state = 'queued', tx_hash = NULL WHERE tx_hash = ?",
                            (tx_hash,))
         queued = self._db.execute(f"SELECT 1 FROM sealed_receipts WHERE {_QUEUED} LIMIT 1").fetchone() is not None
         settled = 0
-        for tx_hash in [tx for tx in sent if known[tx]]:
+        for tx_hash in [tx for tx, seen in known.items() if seen]:
             try:
                 receipt = contract.wait(tx_hash, 0.0 if queued else timeout)
             except (TransactionFailed, TransactionDropped, TransactionReplaced):
@@ -402,14 +400,18 @@ class ReceiptOutbox:
                 settled += self._mark_recorded(tx_hash, receipt["blockNumber"], bytes(receipt["blockHash"]))
         return settled
 
+    def _sent(self, contract: Deployed) -> dict[bytes, bool]:
+        """Each sent transaction's hash, and whether the node knows it (mined or pending)."""
+        return {bytes(tx_hash): _known(contract, bytes(tx_hash)) for (tx_hash,) in self._db.execute(
+            "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()}
+
     def _send_forgotten_again(self, contract: CirculationContract, sender: Sender) -> None:
         """While the node still knows some sent transaction (perhaps pending behind a forgotten one's nonce, which
         nothing else an outbox leaving ``contract`` sends would take), send each one it forgot to ``contract`` again:
         its receipts sealed afresh, the new hash journalled in place of the old before the broadcast."""
-        sent = [bytes(r[0]) for r in self._db.execute(
-            "SELECT DISTINCT tx_hash FROM sealed_receipts WHERE state = 'sent'").fetchall()]
-        forgotten = [tx_hash for tx_hash in sent if not _known(contract, tx_hash)]
-        if len(forgotten) == len(sent):  # none waits behind them: queued again by the settling
+        known = self._sent(contract)
+        forgotten = [tx_hash for tx_hash, seen in known.items() if not seen]
+        if len(forgotten) == len(known):  # none waits behind them: queued again by the settling
             return
         for tx_hash in forgotten:
             rows = self._db.execute("SELECT commitment, plaintext FROM sealed_receipts WHERE tx_hash = ? ORDER BY "
