@@ -839,9 +839,14 @@ class DisputeAnswer:
         return self.suite is Suite.GM and gm.verify(
             public_key, self.signed_bytes(self.dispute_id, self.status, self.answered_at), self.signature[20:])
 
+    def signed_by_signer(self, sm2_public_key: Callable[[str], bytes]) -> bool:
+        """Whether the key :meth:`signer` names made the signature: by recovery in the standard suite; in the GM
+        suite, checked against the named key's public half ``sm2_public_key(address)`` (from the registry)."""
+        return self.suite is Suite.STANDARD or self.signed_by(sm2_public_key(self.signer()))
+
     def signer(self) -> str:
         """The address of the key that signed this answer (check it is a signing key of the issuer concerned):
-        recovered in the standard suite; named in the GM suite, where :meth:`signed_by` checks it."""
+        recovered in the standard suite; named in the GM suite, where :meth:`signed_by_signer` checks it."""
         if self.suite is Suite.GM:
             return str(to_checksum_address(self.signature[:20]))
         try:

@@ -16,6 +16,10 @@ from crossverify.format.hashing import HashAlgorithm
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import Journal
+from crossverify.keys.sm2 import LocalSM2Key
+from crossverify.regulator.circulation import CirculationTrail
+from crossverify.regulator.index import RegulatorReader
+from crossverify.regulator.queries import Supervision
 from crossverify.sealing import (
     DisputeReason,
     DisputeStatus,
@@ -99,3 +103,49 @@ def test_receipts_and_a_dispute_in_the_gm_suite(gm_consortium: Consortium, tmp_p
     assert read.signer == c.sm2_key.address and read.signed_by_issuer
     with pytest.raises(errors.CirculationDisputeAnswered):
         c.circulation.answer_dispute_sm2(opened.dispute_id, b"again", bytes(31) + b"\7", c.outsider)
+
+
+class _Impostor:
+    """An SM2 key that names another key's address: what the holder of an issuer's dispute sealing key (and so of
+    its answer keys), but not of its signing key, can make the answer say."""
+
+    def __init__(self, named: str) -> None:
+        self.address, self._key = named, LocalSM2Key.labelled("an impostor")
+        self.public_key = self._key.public_key
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+def test_an_answer_naming_the_issuers_key_without_its_signature_is_not_the_issuers(
+        gm_consortium: Consortium, tmp_path: Path) -> None:
+    """SM2 recovers no key: the answer names its signing key, and the bank and the regulator check the signature
+    against that key's public half in the registry, as the standard suite's recovered signer is checked."""
+    c = gm_consortium
+    assert c.sm2_key is not None
+    regulators = _with_sm2_regulators(c)
+    issuer_sealing = RegulatorKey.generate(Kem.SM2)
+    register_sealing_key(c.circulation, "BNUMMOMX", issuer_sealing, c.issuer_admin)
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.sm2_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
+                          tmp_path / "bundles", hash_alg=HashAlgorithm.SM3)
+    certificates = deposit_certificates(c, 1)
+    issuer.issue(certificates)
+    issuer.run()
+    bank = VerifierClient(c.registry, circulation=c.circulation)
+    [report] = bank.verify_many([issuer.bundle_path(ref).read_bytes() for ref, _ in certificates])
+    opened = open_dispute(c.circulation, c.verifier, report, DisputeReason.STATEMENT_MISMATCH, c.now())
+    [received] = received_disputes(c.circulation, issuer_sealing)
+    answer_dispute(c.circulation, received, DisputeStatus.CONFIRMED_GENUINE, _Impostor(c.sm2_key.address),
+                   c.outsider, c.now(), issuer_sealing)
+
+    read = read_answer(c.circulation, c.registry, opened)
+    assert read is not None and read.signer == c.sm2_key.address
+    assert not read.signed_by_issuer
+
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite", circulation=c.circulation)
+    trail = CirculationTrail(reader, [regulators[0]], now=c.now)
+    trail.sync()
+    [dispute] = trail.circulation(report.document_digest).disputes
+    assert not dispute["answers"][0]["signedByIssuer"]
+    kinds = {g["kind"] for g in Supervision(reader, trail).report().anomalies}
+    assert "dispute_answer_not_by_issuer" in kinds

@@ -416,6 +416,12 @@ class Registry(Deployed):
         (records,) = self.raw_call("predecessors", b"")
         return [(int(chain_id), Web3.to_checksum_address(registry), int(at)) for chain_id, registry, at in records]
 
+    def sm2_public_key(self, key: str) -> bytes:
+        """The public key x || y of the SM2 signing key at address ``key``; 64 zero bytes (no point of the curve)
+        when the registry holds none there."""
+        x, y = self.call(lambda f: f.sm2PublicKey(key))
+        return bytes(x) + bytes(y)
+
     def metadata_digest(self, issuer_id: bytes, doc_type: bytes = bytes(8)) -> bytes:
         """The registered digest of ``issuer_id``'s display metadata for ``doc_type`` (zero: of its own name);
         32 zero bytes when none is registered."""

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ..chain.circulation import answer_keys_at
+from ..chain.registry import Registry
 from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
@@ -347,7 +348,7 @@ class CirculationTrail:
             answered = _open(ours, lambda key, _: open_answer(sealed, dispute_id, key))
             if not isinstance(answered, str):
                 content = {"answer": answered.status.name.lower(), "answeredAt": answered.answered_at,
-                           "signer": _signer(answered)}
+                           "signer": _signer(answered, self.reader.registry)}
                 rows["answers"].append((*where, e.block_time, dispute_id, a["keyEpoch"], json.dumps(content)))
                 return
             opened = answered
@@ -479,9 +480,10 @@ def _open_receipts(batch: SealedReceipts, key: RegulatorKey, position: int) -> l
         return open_receipts(batch, key)
 
 
-def _signer(answer: DisputeAnswer) -> str | None:
-    """The address that signed an answer; ``None`` when the signature does not recover."""
+def _signer(answer: DisputeAnswer, registry: Registry) -> str | None:
+    """The address that signed an answer; ``None`` when the signature does not recover, or in the GM suite does
+    not verify against the key the answer names."""
     try:
-        return answer.signer()
+        return answer.signer() if answer.signed_by_signer(registry.sm2_public_key) else None
     except SealingError:
         return None

@@ -96,7 +96,8 @@ def open_dispute(circulation: CirculationContract, sender: Sender, report: Verif
 
 @dataclass(frozen=True, slots=True)
 class ReadAnswer:
-    """The issuer's answer as the bank reads it; ``signed_by_issuer``: its signer is a signing key of the issuer."""
+    """The issuer's answer as the bank reads it; ``signed_by_issuer``: its signer is a signing key of the issuer, whose
+    signature it is (in the GM suite the answer names the key, and the signature is checked against it)."""
 
     answer: DisputeAnswer
     signer: str
@@ -115,5 +116,7 @@ def read_answer(circulation: CirculationContract, registry: Registry, opened: Op
             answer = open_answer(bytes(event.args["ciphertext"]), opened.dispute_id, opened.reply_key)
             signer = answer.signer()
             key = registry.call(lambda f, s=signer: f.signingKey(s))  # type: ignore[misc]
-            return ReadAnswer(answer, signer, bytes(key[0]) == issuer_id_code(opened.dispute.issuer_id))
+            signed = bytes(key[0]) == issuer_id_code(opened.dispute.issuer_id) and answer.signed_by_signer(
+                registry.sm2_public_key)
+            return ReadAnswer(answer, signer, signed)
     return None
