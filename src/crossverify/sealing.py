@@ -207,9 +207,12 @@ class RegulatorKey:
     def write(self, path: Path, password: str | None = None) -> None:
         """Write the key to a new file readable by its owner only (mode 0600); never overwrites. With a
         ``password``, each part of the key is kept as encrypted PKCS #8 (the best encryption ``cryptography``
-        offers), as holder keys are."""
+        offers), as holder keys are; an SM2 key with GM primitives only, beside its public key."""
         data: dict[str, object] = {"kem": self.kem.name}
-        if password:
+        if password and self.kem is Kem.SM2:
+            public = self.public_key.raw
+            data.update(public=to_hex(public), encrypted=gm.password_seal(self.raw, password, _SM2_KEY_AAD + public))
+        elif password:
             encryption = serialization.BestAvailableEncryption(password.encode())
             data["encrypted"] = [part.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     encryption).decode() for part in self._parts()]

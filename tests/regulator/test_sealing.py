@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import secrets
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -246,6 +247,18 @@ def test_key_files_round_trip_and_are_private(tmp_path) -> None:  # type: ignore
     assert RegulatorKey.read(tmp_path / "amcm.key").public_key == key.public_key
     with pytest.raises(SealingError):
         key.write(tmp_path / "amcm.key")
+
+
+@pytest.mark.parametrize("kem", list(Kem), ids=lambda k: k.name)
+def test_a_key_file_encrypted_with_a_password_opens_with_it_only(kem: Kem, tmp_path: Path) -> None:
+    """Every KEM's key, the GM suite's SM2 too (PBKDF2-HMAC-SM3 and SM4-GCM, as docs/format.md says)."""
+    key = RegulatorKey.generate(kem)
+    key.write(tmp_path / "amcm.key", "amcm")
+    assert RegulatorKey.read(tmp_path / "amcm.key", "amcm") == key
+    assert key.raw.hex() not in (tmp_path / "amcm.key").read_text()
+    for wrong in ("pboc", None):
+        with pytest.raises(SealingError):
+            RegulatorKey.read(tmp_path / "amcm.key", wrong)
 
 
 @pytest.mark.parametrize("kem", SUITES)
