@@ -63,6 +63,10 @@ def test_a_keystore_with_a_swapped_public_key_does_not_open(tmp_path: Path, monk
     path.write_text(json.dumps({"crypto": "sm2"}))
     with pytest.raises(KeyLoadError, match="not an SM2 keystore"):
         load_sm2_keystore(path, "PW")
+    for address in ("0xzz", 5, None):  # an address that is no address: named too
+        path.write_text(json.dumps({**data, "address": address}))
+        with pytest.raises(KeyLoadError, match="does not belong"):
+            sm2_keystore_address(path)
 
 
 class _SoftwareTokenKey:

@@ -103,7 +103,11 @@ def sm2_keystore_address(path: Path) -> str:
         address = sm2_address(bytes.fromhex(data["publicKey"][2:]))
     except (ValueError, TypeError, InvalidSM2Key) as exc:
         raise KeyLoadError(f"{path}: unusable public key: {exc}") from None
-    if address != to_checksum_address(data["address"]):
+    try:
+        named = to_checksum_address(data["address"])
+    except (ValueError, TypeError):
+        named = None
+    if address != named:
         raise KeyLoadError(f"{path}: the address does not belong to the public key")
     return address
 
