@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from crossverify.format.codes import issuer_id_code
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.sealing import RegulatorKey
@@ -98,3 +99,28 @@ def test_regulator_keys_are_proposed_from_public_key_files(consortium: Consortiu
     private = run(config, "operator", "propose", "regulator-keys", "--key", f"{tmp_path / 'amcm.json'}@MO", env=macao)
     assert private.exit_code == 2 and "private key" in private.output
     assert run(config, "operator", "propose", "regulator-keys", "--key", str(files[0][0]), env=macao).exit_code == 2
+
+
+def test_a_gm_issuer_makes_and_registers_an_sm2_dispute_key(gm_consortium: Consortium, tmp_path: Path) -> None:
+    """The GM suite's circulation contract takes SM2 sealing keys only: keygen makes one when told."""
+    c = gm_consortium
+    config = tmp_path / "crossverify.toml"
+    config.write_text(f"""
+[network]
+rpc = "embedded"
+registry = "{c.registry.address}"
+circulation = "{c.circulation.address}"
+
+[keys]
+dev_mode = true
+sender_address = "{c.issuer_admin}"
+
+[issuer]
+id = "BNUMMOMX"
+sealing_key = "bnu-sealing.json"
+""")
+    made = as_json(run(config, "--json", "dispute", "keygen", "--kem", "sm2", str(tmp_path / "bnu-sealing.json")))
+    assert made["public"]["kem"] == "SM2"
+    as_json(run(config, "--json", "dispute", "register-key"))
+    key = RegulatorKey.read(tmp_path / "bnu-sealing.json")
+    assert c.circulation.issuer_sealing_key(issuer_id_code("BNUMMOMX")) == key.public_key.raw

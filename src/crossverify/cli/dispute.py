@@ -17,6 +17,7 @@ from ..issuer.disputes import answer_dispute, received_disputes, register_sealin
 from ..sealing import DisputeReason, DisputeStatus, RegulatorKey, issuer_answer_key
 from ..verifier.disputes import OpenedDispute, open_dispute, read_answer
 from ._shell import App, BadInput, command
+from .regulator import KEMS
 
 
 def _choice(kind: type[DisputeReason] | type[DisputeStatus]) -> click.Choice[str]:
@@ -38,10 +39,12 @@ def dispute() -> None:
 
 @dispute.command("keygen")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kem", type=click.Choice(list(KEMS)), default="x25519", show_default=True,
+              help="The KEM of the regulators' keys, which disputes are sealed with too: SM2 in the GM suite.")
 @command
-def keygen(app: App, path: Path) -> None:
+def keygen(app: App, path: Path, kem: str) -> None:
     """Create the issuer's dispute sealing key in PATH (mode 0600); set [issuer] sealing_key to it."""
-    key = RegulatorKey.generate()
+    key = RegulatorKey.generate(KEMS[kem])
     key.write(path)
     app.emit({"path": path, "public": key.public_key.to_json()},
              f"sealing key written to {path}; register it with: crossverify dispute register-key {path}")
