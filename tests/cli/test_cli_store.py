@@ -14,7 +14,7 @@ from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import MIGRATIONS as JOURNAL_MIGRATIONS
 from crossverify.issuer.journal import Journal
 from crossverify.regulator.index import RegulatorReader
-from crossverify.service.auth import ApiKeys, Client
+from crossverify.service.auth import ApiKeys, Client, new_key
 from crossverify.service.sessions import MIGRATIONS as SESSIONS
 from crossverify.service.sessions import Sessions
 from crossverify.store import Store
@@ -54,7 +54,7 @@ def test_sqlite_stores_are_copied_into_postgresql_row_for_row(consortium: Consor
     events = reader.sync().events
     reader.close()
     console = Sessions(Store(tmp_path / "audit-sessions.sqlite", SESSIONS, kind="console sessions"), ApiKeys({}))
-    console.open(Client("mo-supervisor", "regulator"))
+    console.open(Client("mo-supervisor", "regulator"), new_key()[0])
     console.store.close()
     config = tmp_path / "bank.toml"
     config.write_text(f"""

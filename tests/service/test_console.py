@@ -15,7 +15,9 @@ from web3 import Web3
 
 from crossverify.format.encoding import to_hex
 from crossverify.sealing import Receipt, seal_receipts
+from crossverify.service.auth import ApiKeys, Client, new_key
 from crossverify.service.console import COOKIE
+from crossverify.service.sessions import Sessions
 
 from ..conftest import Consortium
 from .test_regulator_api import regulator
@@ -150,3 +152,14 @@ def test_the_console_speaks_four_languages_and_explains_every_kind() -> None:
     assert words["en"][f"kind.{next(iter(KINDS))}.title"] == next(iter(KINDS.values())).title
     assert {f"purpose.{code}" for code in PURPOSES} <= set(words["en"])
     assert {f"governance.{event}" for event in GOVERNANCE} <= set(words["en"])
+
+
+def test_a_session_ends_when_the_key_it_was_opened_with_is_replaced(consortium: Consortium, tmp_path: Path) -> None:
+    api, key, _ = world(consortium, tmp_path)
+    assert api.post("/regulator/session", json={"key": key}).status_code == 200
+    token = api.cookies[COOKIE]
+    ctx = api.app_state.context  # type: ignore[attr-defined]
+    assert ctx.sessions.client(token) == Client("amcm", "regulator")
+    replaced = ApiKeys({"amcm": f"regulator {new_key()[1]}"})  # the key leaked: the regulator was given a new one
+    assert Sessions(ctx.sessions.store, replaced).client(token) is None  # a replica started with the new key
+    api.app_state.session.close()  # type: ignore[attr-defined]

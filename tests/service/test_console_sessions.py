@@ -1,6 +1,6 @@
 """The console's sessions in their shared store, on both engines: what one process opens every other knows, a
 logout or a lapse in one holds in all, only a digest of the token is kept, and a session stands for its client
-only while the client's key stays configured."""
+only while the key it was opened with stays configured."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from crossverify.store import Store
 from ..postgres import Locate
 
 AMCM = Client("amcm", "regulator")
-KEYS = ApiKeys({"amcm": f"regulator {new_key()[1]}", "bank": f"bank {new_key()[1]}"})
+KEY, DIGEST = new_key()
+KEYS = ApiKeys({"amcm": f"regulator {DIGEST}", "bank": f"bank {new_key()[1]}"})
 
 
 class Clock:
@@ -44,13 +45,13 @@ def stores(location: Locate) -> Iterator[list[Store]]:
 
 def test_a_session_lapses_when_idle_and_at_its_end(stores: list[Store], clock: Clock) -> None:
     sessions = Sessions(stores[0], KEYS, idle=60, lifetime=300, clock=clock)
-    token = sessions.open(AMCM)
+    token = sessions.open(AMCM, KEY)
     for _ in range(5):
         clock.now += 50
         assert sessions.client(token) == AMCM  # each use starts its idle time again
     clock.now += 51
     assert sessions.client(token) is None  # eight hours (here: 300 s) at most, however busy
-    idle = sessions.open(AMCM)
+    idle = sessions.open(AMCM, KEY)
     clock.now += 61
     assert sessions.client(idle) is None
     clock.now -= 61
@@ -59,7 +60,7 @@ def test_a_session_lapses_when_idle_and_at_its_end(stores: list[Store], clock: C
 
 def test_what_one_process_opens_and_closes_holds_in_the_other(stores: list[Store], clock: Clock) -> None:
     one, other = (Sessions(store, KEYS, idle=60, lifetime=300, clock=clock) for store in stores)
-    token = one.open(AMCM)
+    token = one.open(AMCM, KEY)
     assert other.client(token) == AMCM
     clock.now += 40
     assert other.client(token) == AMCM  # used in the other process: its idle time starts again for both
@@ -67,14 +68,14 @@ def test_what_one_process_opens_and_closes_holds_in_the_other(stores: list[Store
     assert one.client(token) == AMCM
     other.close(token)
     assert one.client(token) is None and other.client(token) is None
-    lapsing = other.open(AMCM)
+    lapsing = other.open(AMCM, KEY)
     clock.now += 61
     assert one.client(lapsing) is None
 
 
 def test_a_use_is_written_at_most_every_touch_seconds(stores: list[Store], clock: Clock) -> None:
     sessions = Sessions(stores[0], KEYS, idle=600, clock=clock)
-    token = sessions.open(AMCM)
+    token = sessions.open(AMCM, KEY)
     opened = clock.now
 
     def used() -> float:
@@ -88,7 +89,7 @@ def test_a_use_is_written_at_most_every_touch_seconds(stores: list[Store], clock
 
 
 def test_only_the_tokens_digest_is_kept(stores: list[Store], clock: Clock) -> None:
-    token = Sessions(stores[0], KEYS, clock=clock).open(AMCM)
+    token = Sessions(stores[0], KEYS, clock=clock).open(AMCM, KEY)
     with stores[1].transaction() as db:
         rows = db.execute("SELECT digest, client, opened, used FROM sessions").fetchall()
     assert [(bytes(r[0]), r[1]) for r in rows] == [(hashlib.sha256(token.encode()).digest(), "amcm")]
@@ -96,9 +97,11 @@ def test_only_the_tokens_digest_is_kept(stores: list[Store], clock: Clock) -> No
 
 
 def test_a_session_ends_with_its_clients_key(stores: list[Store], clock: Clock) -> None:
-    token = Sessions(stores[0], KEYS, clock=clock).open(AMCM)
+    token = Sessions(stores[0], KEYS, clock=clock).open(AMCM, KEY)
     assert Sessions(stores[1], ApiKeys({}), clock=clock).client(token) is None  # the key left the configuration
-    demoted = ApiKeys({"amcm": f"bank {new_key()[1]}"})
-    assert Sessions(stores[1], demoted, clock=clock).client(token) is None  # the name now stands for a bank
+    demoted = ApiKeys({"amcm": f"bank {DIGEST}"})
+    assert Sessions(stores[1], demoted, clock=clock).client(token) is None  # the key now stands for a bank
+    replaced = ApiKeys({"amcm": f"regulator {new_key()[1]}"})
+    assert Sessions(stores[1], replaced, clock=clock).client(token) is None  # amcm has a new key: the old one leaked
     assert Sessions(stores[1], KEYS, clock=clock).client(token) == AMCM
     assert Sessions(stores[1], KEYS, clock=clock).client("made-up") is None

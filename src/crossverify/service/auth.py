@@ -54,11 +54,11 @@ class ApiKeys:
         return {client.role for client in self._by_digest.values()}
 
     def identify(self, key: str) -> Client | None:
-        return self._by_digest.get(key_digest(key))
+        return self.holder(key_digest(key))
 
-    def named(self, name: str) -> Client | None:
-        """The client configured as ``name`` (``None`` once its key left the configuration)."""
-        return next((client for client in self._by_digest.values() if client.name == name), None)
+    def holder(self, digest: str) -> Client | None:
+        """The client whose key has the SHA-256 ``digest`` (``None`` once that key left the configuration)."""
+        return self._by_digest.get(digest)
 
 
 #: Clients a limit keeps before it sweeps (forgets those it need not remember); the next sweep comes when it keeps

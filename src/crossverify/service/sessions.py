@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..store import Store
-from .auth import ApiKeys, Client
+from .auth import ApiKeys, Client, key_digest
 
 #: A session lapses this many seconds after its last use, and this many after it was opened, whatever its use.
 IDLE = 15 * 60
@@ -24,9 +24,11 @@ LIFETIME = 8 * 3600
 #: most this often): a session may lapse up to this much before ``IDLE`` after its very last use, never after.
 TOUCH = 30
 #: The sessions: the SHA-256 of the token (the token itself lives only in the cookie), the API key's client it
-#: stands for, and when it was opened and last used (unix seconds: the replicas' clocks agree).
+#: stands for, when it was opened and last used (unix seconds: the replicas' clocks agree), and the SHA-256 (hex)
+#: of the key it was opened with (sessions opened before there was one have ``''``: they open nothing).
 MIGRATIONS = ["CREATE TABLE sessions (digest BLOB PRIMARY KEY, client TEXT NOT NULL, opened REAL NOT NULL, "
-              "used REAL NOT NULL)"]
+              "used REAL NOT NULL)",
+              "ALTER TABLE sessions ADD COLUMN key_digest TEXT NOT NULL DEFAULT ''"]
 
 
 def sessions_file(config: Config) -> Path:
@@ -44,22 +46,23 @@ def sessions_store(config: Config) -> Store:
 
 class Sessions:
     """The console's open sessions in ``store``, for the clients of ``keys``: a session stands for the client that
-    opened it as long as its key stays configured with the regulator's role."""
+    opened it as long as the key it was opened with stays configured with the regulator's role (a key replaced
+    ends the sessions it opened)."""
 
     def __init__(self, store: Store, keys: ApiKeys, idle: float = IDLE, lifetime: float = LIFETIME,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.keys = store, keys
         self.idle, self.lifetime, self._clock = idle, lifetime, clock
 
-    def open(self, client: Client) -> str:
-        """A new session for ``client``; returns its token (256 random bits), for the cookie. Lapsed sessions
-        are forgotten on the way."""
+    def open(self, client: Client, key: str) -> str:
+        """A new session for ``client``, who signed in with its API ``key``; returns its token (256 random bits),
+        for the cookie. Lapsed sessions are forgotten on the way."""
         token = secrets.token_urlsafe(32)
         now = self._clock()
         with self.store.transaction() as db:
             db.execute("DELETE FROM sessions WHERE used < ? OR opened < ?", (now - self.idle, now - self.lifetime))
-            db.execute("INSERT INTO sessions (digest, client, opened, used) VALUES (?, ?, ?, ?)",
-                       (_digest(token), client.name, now, now))
+            db.execute("INSERT INTO sessions (digest, client, opened, used, key_digest) VALUES (?, ?, ?, ?, ?)",
+                       (_digest(token), client.name, now, now, key_digest(key)))
         return token
 
     def client(self, token: str) -> Client | None:
@@ -67,11 +70,11 @@ class Sessions:
         a write only to forget a lapsed session or, every ``TOUCH`` seconds at most, to record its use."""
         now, digest = self._clock(), _digest(token)
         with self.store.lock:
-            found = self.store.db.execute("SELECT client, opened, used FROM sessions WHERE digest = ?",
+            found = self.store.db.execute("SELECT opened, used, key_digest FROM sessions WHERE digest = ?",
                                           (digest,)).fetchone()
         if found is None:
             return None
-        name, opened, used = found
+        opened, used, key = found
         if now - used > self.idle or now - opened > self.lifetime:
             self.close(token)
             return None
@@ -80,7 +83,7 @@ class Sessions:
                 if not db.execute("UPDATE sessions SET used = CASE WHEN used < ? THEN ? ELSE used END "
                                   "WHERE digest = ?", (now, now, digest)).rowcount:
                     return None  # closed meanwhile
-        client = self.keys.named(name)
+        client = self.keys.holder(key)
         return client if client is not None and client.role == "regulator" else None
 
     def close(self, token: str) -> None:

@@ -170,7 +170,7 @@ def router(ctx: Context) -> APIRouter:
         client = ctx.keys.identify(payload.key)
         if client is None or client.role != "regulator" or ctx.sessions is None:
             raise Problem(UNAUTHENTICATED, "that is not a regulator's API key")
-        token = ctx.sessions.open(client)
+        token = ctx.sessions.open(client, payload.key)
         answer = JSONResponse(LoginOut(name=client.name, idleSeconds=IDLE).model_dump(),
                               headers={"Cache-Control": "no-store"})
         answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
