@@ -501,11 +501,14 @@ def _where(spec: Table, filters: Filters, up_to: int | None = None) -> tuple[lis
 
 
 def _cursor(after: str) -> list[int]:
+    """A page cursor's time and row id: integers the database holds (signed 64 bits)."""
     try:
-        t, number = after.split(".")
-        return [int(t), int(number)]
+        found = [int(part) for part in after.split(".")]
     except ValueError:
-        raise InvalidQuery(f"not a page cursor: {after!r}") from None
+        found = []
+    if len(found) != 2 or not all(-2**63 <= n < 2**63 for n in found):
+        raise InvalidQuery(f"not a page cursor: {after!r}")
+    return found
 
 
 def _row(spec: Table, row: tuple[Any, ...]) -> dict[str, Any]:
