@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
@@ -136,6 +136,32 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     assert page.locator("#timeline li").count() == 0 and page.locator("#cards .card").count() == 0
     shot(page, "signed-out")
     assert problems == []
+    context.close()
+
+
+def signed_in(site: str, key: str, browser: Browser) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{site}/regulator/")
+    page.fill("#key", key)
+    page.click("#login-form button")
+    page.wait_for_selector("#cards .card")
+    return context, page
+
+
+def test_a_sign_out_the_service_did_not_take_says_so(console: tuple[str, str, DemoResult], browser: Browser) -> None:
+    site, key, _ = console
+    context, page = signed_in(site, key, browser)
+    page.route("**/regulator/session", lambda route: route.abort() if route.request.method == "DELETE"
+               else route.continue_())
+    page.click("#logout")
+    expect(page.locator("#error")).to_have_text("The service could not be reached. Try again.")
+    assert page.request.get(f"{site}/regulator/session").json()["name"] is not None  # the session is still open
+    assert page.locator("#logout").is_visible() and page.locator("#login").is_hidden()  # and the page says so
+    page.unroute("**/regulator/session")
+    page.click("#logout")
+    page.wait_for_selector("#login:not([hidden])")
+    assert page.request.get(f"{site}/regulator/session").json()["name"] is None
     context.close()
 
 

@@ -115,7 +115,12 @@ async function signIn(event) {
 }
 
 async function signOut() {
-  await api("/regulator/session", {}, { method: "DELETE" }).catch(() => null);
+  try {
+    await api("/regulator/session", {}, { method: "DELETE" });
+  } catch (error) {
+    $("error").textContent = error.message;  // the service may still hold the session: still signed in
+    return;
+  }
   history.replaceState(null, "", location.pathname);
   signedOut();
 }
