@@ -165,6 +165,28 @@ def test_a_sign_out_the_service_did_not_take_says_so(console: tuple[str, str, De
     context.close()
 
 
+def test_an_answer_that_comes_late_is_not_shown_over_the_view_asked_for_since(
+        console: tuple[str, str, DemoResult], browser: Browser) -> None:
+    """A slow answer for a view the supervisor has left is dropped, not drawn under the address of the next (nor its
+    cursor read on from there)."""
+    site, key, _ = console
+    context, page = signed_in(site, key, browser)
+    held: list[Route] = []
+    page.route("**/v1/regulator/tables/anchors*", lambda route: held.append(route))
+    with page.expect_request("**/v1/regulator/tables/anchors*"):  # its answer held back
+        page.goto(f"{site}/regulator/#anchors")
+    page.goto(f"{site}/regulator/#revocations")
+    expect(page.locator("#rows-title")).to_have_text("Revocations")
+    shown = page.locator("#table").inner_text()
+    assert len(held) == 1
+    with page.expect_response("**/v1/regulator/tables/anchors*"):
+        held[0].continue_()
+    page.wait_for_timeout(500)  # the late answer read and (before) drawn
+    assert page.locator("#rows-title").inner_text() == "Revocations" and page.locator("#table").inner_text() == shown
+    assert page.url.endswith("#revocations")
+    context.close()
+
+
 def test_the_static_report_reads_in_the_regulators_language(served: tuple[str, str, DemoResult, Session],
                                                             browser: Browser, tmp_path: Path) -> None:
     """The same story as a page the supervisor keeps: each planted incident once, explained in Traditional Chinese

@@ -25,9 +25,14 @@ const CHOICES = {
 const PAGE_ROWS = 50;
 
 const state = { language: pickLanguage(), name: null, names: { banks: {}, issuers: {}, docTypes: {} }, known: {},
-  shown: null, cursors: [null] };
+  shown: null, cursors: [null], asked: 0 };
 
 class Halt extends Error {}
+
+/** Stops drawing the view asked for as `asked` once another was asked for since: its answers came too late. */
+function still(asked) {
+  if (asked !== state.asked) throw new Halt();
+}
 
 function pickLanguage() {
   for (const tag of navigator.languages ?? [navigator.language]) {
@@ -92,6 +97,7 @@ async function api(path, params = {}, init = {}) {
 function signedOut(message = "") {
   state.name = null;
   state.shown = null;
+  state.asked += 1;  // nothing asked for before is drawn
   for (const id of VIEWS.filter((v) => $(v)).concat(["rows"])) $(id).hidden = true;
   for (const id of ["cards", "kinds", "charts", "table", "timeline", "doc-anomalies"]) $(id).replaceChildren();
   for (const id of ["freshness", "who", "computed", "dispute-figures", "page"]) $(id).textContent = "";
@@ -154,6 +160,7 @@ function link(view, params = {}) {
 
 async function route() {
   if (!state.name) return;
+  const asked = ++state.asked;
   const { view, params } = parsed();
   for (const a of $("tabs").querySelectorAll("a")) {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
@@ -164,11 +171,11 @@ async function route() {
   $("document").hidden = view !== "document";
   $("error").textContent = "";
   try {
-    if (view === "overview") await showOverview(params);
-    else if (view === "document") await showDocument(params);
-    else await showRows(view, params);
+    if (view === "overview") await showOverview(params, asked);
+    else if (view === "document") await showDocument(params, asked);
+    else await showRows(view, params, asked);
   } catch (error) {
-    if (!(error instanceof Halt)) $("error").textContent = error.message;
+    if (!(error instanceof Halt) && asked === state.asked) $("error").textContent = error.message;
   }
 }
 
@@ -206,8 +213,9 @@ function succession(held) {
   return t("history.from", { count: held.length, steps: steps.join("; ") });
 }
 
-async function showOverview(params) {
+async function showOverview(params, asked) {
   const data = await api("/v1/regulator/overview", { from: params.from, to: params.to });
+  still(asked);
   learn(data);
   state.shown = { view: "overview", params, data };
   drawOverview();
@@ -287,7 +295,7 @@ function drawOverview() {
 
 // -- rows of a table -----------------------------------------------------------------------------------------------
 
-async function showRows(view, params) {
+async function showRows(view, params, asked) {
   const table = view;
   const key = JSON.stringify([view, params]);
   if (state.rowsKey !== key) {
@@ -299,6 +307,7 @@ async function showRows(view, params) {
     table === "disputes" ? api("/v1/regulator/disputes", params)
       : api(`/v1/regulator/tables/${table}`, { ...params, after, limit: PAGE_ROWS }),
     api("/v1/regulator/freshness")]);
+  still(asked);
   state.shown = { view, params, data, fresh };
   drawRows();
 }
@@ -389,16 +398,19 @@ function filtered(event) {
 
 // -- one document --------------------------------------------------------------------------------------------------
 
-async function showDocument(params) {
+async function showDocument(params, asked) {
   $("digest").value = params.digest ?? "";
   if (!params.digest) {
-    state.shown = { view: "document", params, data: null, fresh: await api("/v1/regulator/freshness") };
+    const fresh = await api("/v1/regulator/freshness");
+    still(asked);
+    state.shown = { view: "document", params, data: null, fresh };
     drawDocument();
     return;
   }
   if (!/^0x[0-9a-fA-F]{64}$/.test(params.digest)) throw new Error(t("error.bad_digest"));
   const [data, fresh] = await Promise.all([api(`/v1/regulator/documents/${params.digest}`),
     api("/v1/regulator/freshness")]);
+  still(asked);
   state.shown = { view: "document", params, data, fresh };
   drawDocument();
 }
