@@ -85,6 +85,17 @@ def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium:
     api.app_state.session.close()  # type: ignore[attr-defined]
 
 
+def test_behind_a_proxy_that_ends_tls_the_cookie_is_secure(consortium: Consortium, tmp_path: Path) -> None:
+    """A load balancer that ends TLS (docs/deploy.md) speaks plain HTTP to the service: the cookie is sent over
+    HTTPS only all the same, never in clear to a page a network attacker serves at the console's host."""
+    api, key, _ = world(consortium, tmp_path)
+    plain = api.post("/regulator/session", json={"key": key}).headers["set-cookie"]
+    assert "Secure" not in plain  # (a browser keeps no Secure cookie an http:// page sets, as on the loopback)
+    proxied = api.post("/regulator/session", json={"key": key}, headers={"X-Forwarded-Proto": "https"})
+    assert "; Secure" in proxied.headers["set-cookie"]
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
 def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, tmp_path: Path) -> None:
     api, key, _ = world(consortium, tmp_path, receipts=120)
     api.headers["Authorization"] = f"Bearer {key}"

@@ -173,8 +173,7 @@ def router(ctx: Context) -> APIRouter:
         token = ctx.sessions.open(client, payload.key)
         answer = JSONResponse(LoginOut(name=client.name, idleSeconds=IDLE).model_dump(),
                               headers={"Cache-Control": "no-store"})
-        answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/",
-                          secure=request.url.scheme == "https")
+        answer.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/", secure=_over_https(request))
         return answer
 
     @routes.get("/regulator/session", include_in_schema=False)
@@ -194,6 +193,13 @@ def router(ctx: Context) -> APIRouter:
         return answer
 
     return routes
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the browser reached the service over HTTPS: directly, or through a proxy that ended TLS and says so
+    (``X-Forwarded-Proto``; a client that claims it falsely only gets a cookie its browser keeps for HTTPS)."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 def _no_store(response: Response) -> None:
