@@ -165,6 +165,27 @@ def test_a_sign_out_the_service_did_not_take_says_so(console: tuple[str, str, De
     context.close()
 
 
+def test_a_sign_in_the_service_could_not_answer_is_not_called_a_wrong_key(console: tuple[str, str, DemoResult],
+                                                                         browser: Browser) -> None:
+    site, key, _ = console
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{site}/regulator/")
+    page.wait_for_selector("#login:not([hidden])")
+    page.route("**/regulator/session", lambda route: route.fulfill(
+        status=429, headers={"Retry-After": "60"}, content_type="application/problem+json",
+        json={"title": "Too many requests", "status": 429, "detail": "too many requests from this address"})
+        if route.request.method == "POST" else route.continue_())
+    page.fill("#key", key)
+    page.click("#login-form button")
+    expect(page.locator("#error")).to_have_text("The service refused: too many requests from this address")
+    page.unroute("**/regulator/session")
+    page.fill("#key", key)
+    page.click("#login-form button")
+    page.wait_for_selector("#cards .card")
+    context.close()
+
+
 def test_an_answer_that_comes_late_is_not_shown_over_the_view_asked_for_since(
         console: tuple[str, str, DemoResult], browser: Browser) -> None:
     """A slow answer for a view the supervisor has left is dropped, not drawn under the address of the next (nor its

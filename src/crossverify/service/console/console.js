@@ -88,7 +88,10 @@ async function api(path, params = {}, init = {}) {
   }
   if (response.status === 204) return null;
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(t("error.refused", { detail: body.detail ?? response.statusText }));
+  if (!response.ok) {
+    throw Object.assign(new Error(t("error.refused", { detail: body.detail ?? response.statusText })),
+      { status: response.status });
+  }
   return body;
 }
 
@@ -116,7 +119,7 @@ async function signIn(event) {
     const who = await api("/regulator/session", {}, { method: "POST", body: JSON.stringify({ key }) });
     started(who.name);
   } catch (error) {
-    if (!(error instanceof Halt)) $("error").textContent = t("login.refused");
+    if (!(error instanceof Halt)) $("error").textContent = error.status === 401 ? t("login.refused") : error.message;
   }
 }
 
