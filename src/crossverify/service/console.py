@@ -11,9 +11,10 @@ nothing of it is uploaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..regulator.words import WORDS_FILE
@@ -40,8 +41,18 @@ def mount(app: FastAPI) -> None:
     @app.get("/regulator/words.json", include_in_schema=False)
     def words() -> FileResponse:
         """The console's words in its four languages (the static report's too)."""
-        return FileResponse(WORDS_FILE, media_type="application/json")
+        return FileResponse(WORDS_FILE, media_type="application/json", headers={"Cache-Control": "no-cache"})
 
-    app.mount("/regulator/static", StaticFiles(directory=CONSOLE), name="console-static")
-    app.mount("/regulator/shared", StaticFiles(directory=PAGE), name="console-shared")
-    app.mount("/regulator/vendor", StaticFiles(directory=VENDORED), name="console-vendor")
+    app.mount("/regulator/static", Revalidated(directory=CONSOLE), name="console-static")
+    app.mount("/regulator/shared", Revalidated(directory=PAGE), name="console-shared")
+    app.mount("/regulator/vendor", Revalidated(directory=VENDORED), name="console-vendor")
+
+
+class Revalidated(StaticFiles):
+    """Static files the browser asks about again before each use (answered 304 while unchanged): after an upgrade
+    the page runs the new scripts at once, not those the browser kept for days under heuristic freshness."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
