@@ -112,7 +112,13 @@ def test_the_page_and_its_packages_are_served_to_its_own_origin(bank_api: TestCl
                  "vendor/canonicalize/canonicalize.js", "vendor/noble-hashes/sha3.js", "vendor/sm-crypto/sm3.js"]:
         reply = anonymous.get(f"/resident/{path}")
         assert reply.status_code == 200, path
-    assert "javascript" in anonymous.get("/resident/static/page.js").headers["content-type"]
+        # asked about again before each use (unchanged: 304), so that a resident's phone runs an upgrade's scripts
+        # (how values read, which checks run) at once, not those it kept under heuristic freshness for days
+        assert reply.headers["cache-control"] == "no-cache", path
+    page_js = anonymous.get("/resident/static/page.js")
+    again = anonymous.get("/resident/static/page.js", headers={"If-None-Match": page_js.headers["etag"]})
+    assert again.status_code == 304 and again.headers["cache-control"] == "no-cache"
+    assert "javascript" in page_js.headers["content-type"]
     assert anonymous.get("/resident/vendor/solc/soljson.js").status_code == 404  # only the page's packages
     assert anonymous.get("/resident/vendor/noble-hashes/../../solc/package.json").status_code == 404
 

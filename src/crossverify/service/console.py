@@ -11,14 +11,12 @@ nothing of it is uploaded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, RedirectResponse
 
 from ..regulator.words import WORDS_FILE
-from .resident import PAGE, VENDORED, page_headers
+from .resident import PAGE, VENDORED, Revalidated, page_headers
 
 CONSOLE = Path(__file__).parent / "console"
 COOKIE = "crossverify_console"
@@ -46,13 +44,3 @@ def mount(app: FastAPI) -> None:
     app.mount("/regulator/static", Revalidated(directory=CONSOLE), name="console-static")
     app.mount("/regulator/shared", Revalidated(directory=PAGE), name="console-shared")
     app.mount("/regulator/vendor", Revalidated(directory=VENDORED), name="console-vendor")
-
-
-class Revalidated(StaticFiles):
-    """Static files the browser asks about again before each use (answered 304 while unchanged): after an upgrade
-    the page runs the new scripts at once, not those the browser kept for days under heuristic freshness."""
-
-    def file_response(self, *args: Any, **kwargs: Any) -> Response:
-        response = super().file_response(*args, **kwargs)
-        response.headers["Cache-Control"] = "no-cache"
-        return response

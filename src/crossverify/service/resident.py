@@ -15,9 +15,10 @@ import hashlib
 import re
 from collections.abc import Set
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 PAGE = Path(__file__).parent / "page"
@@ -57,8 +58,18 @@ def mount(app: FastAPI, roles: Set[str]) -> None:
     for role, (html_file, path) in PAGES.items():
         if role in roles:
             _serve(app, html_file, path)
-    app.mount("/resident/static", StaticFiles(directory=PAGE), name="resident-static")
-    app.mount("/resident/vendor", StaticFiles(directory=VENDORED), name="resident-vendor")
+    app.mount("/resident/static", Revalidated(directory=PAGE), name="resident-static")
+    app.mount("/resident/vendor", Revalidated(directory=VENDORED), name="resident-vendor")
+
+
+class Revalidated(StaticFiles):
+    """Static files the browser asks about again before each use (answered 304 while unchanged): after an upgrade
+    a page runs the new scripts at once, not those the browser kept for days under heuristic freshness."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def _serve(app: FastAPI, html_file: str, path: str) -> None:
