@@ -9,7 +9,14 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from web3 import Web3
 
-from crossverify.config import AuditSettings, Config, NetworkSettings, RegulatorSettings, ServiceSettings
+from crossverify.config import (
+    AuditSettings,
+    Config,
+    NetworkSettings,
+    RegulatorSettings,
+    ServiceSettings,
+    VerifierSettings,
+)
 from crossverify.format.encoding import to_hex
 from crossverify.sealing import Receipt, seal_receipts
 from crossverify.service.app import create_app
@@ -28,6 +35,7 @@ def regulator(c: Consortium, tmp_path: Path, key_files: list[Path]) -> tuple[Tes
         network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address),
         audit=AuditSettings(index=tmp_path / "audit.sqlite"),
         regulator=RegulatorSettings(key_files=key_files),
+        verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite"),  # the bank's key's: not the working folder's
         service=ServiceSettings(api_keys={"amcm": f"regulator {digest}", "bank": f"bank {bank_digest}"}))
     app = create_app(Session(config), start_workers=False)
     client = TestClient(app, headers={"Authorization": f"Bearer {key}"})
