@@ -147,7 +147,7 @@ def build(alg: HashAlgorithm) -> dict[str, object]:
 
 def signatures() -> dict[str, object]:
     key = Account.from_key(TEST_KEY)
-    domain = Domain("crossverify DocumentRegistry", "1", CHAIN_ID, REGISTRY)
+    domain = Domain("crossverify DocumentRegistry", "2", CHAIN_ID, REGISTRY)
     root, digest = bytes.fromhex("11" * 32), bytes.fromhex("22" * 32)
 
     def signed(request: AnchorRequest | RevocationRequest, fields: dict[str, object]) -> dict[str, object]:

@@ -18,6 +18,7 @@ from crossverify import HashAlgorithm, load_bundle
 from crossverify import errors as e
 from crossverify.format.bundle import schema
 
+from ..conftest import Consortium
 from .reference import schema_validator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +125,13 @@ def test_non_ascii_names_pin_the_order() -> None:
     assert names == sorted(names, key=lambda n: n.encode("utf-8"))
     assert names != sorted(names, key=lambda n: n.encode("utf-16-be"))
     assert all(not n.isascii() for n in names[1:])
+
+
+def test_the_eip712_domain_is_the_one_the_registry_publishes(consortium: Consortium) -> None:
+    """An implementer signs under the vectors' domain name and version: those the registry's ``eip712Domain()``
+    gives (the chain id and address are the vectors' own)."""
+    _, name, version, *_ = consortium.registry.call(lambda f: f.eip712Domain())
+    assert (V["eip712"]["domain"]["name"], V["eip712"]["domain"]["version"]) == (name, version)
 
 
 def test_eip712_signatures() -> None:
