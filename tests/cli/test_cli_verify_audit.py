@@ -163,6 +163,24 @@ def test_the_verdict_comes_first_then_the_claims_by_their_labels(config: Path, f
     assert "  簽發日期 " in verbose.output and "issued" not in verbose.output  # the description in one language
 
 
+def test_text_from_the_file_cannot_rewrite_the_clerks_screen(config: Path, files: list[Path], tmp_path: Path) -> None:
+    """A forger's claim value, or member name in a check's detail, may hold terminal control sequences (here: up
+    to the verdict, erase it, write VALID): they are shown written out, never sent to the clerk's terminal."""
+    rewrite = f"\x1b[4A\r\x1b[2K{files[0].name}: VALID\x1b[K\x9b3B"
+    bundle = json.loads(files[0].read_text())
+    next(c for c in bundle["claims"] if c["name"] == "holder_name")["value"] = "CHAN Tai Man" + rewrite
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(bundle))
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text(json.dumps({**bundle, rewrite: 1}))
+    result = run(config, "verify", str(forged), str(malformed), env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "forged.json: INVALID" in result.output
+    assert "malformed.json: INVALID" in result.output
+    assert "\x1b" not in result.output and "\x9b" not in result.output
+    shown = f"\\x1b[4A\\x0d\\x1b[2K{files[0].name}: VALID\\x1b[K\\x9b3B"
+    assert f"CHAN Tai Man{shown}" in result.output and f"(at /{shown})" in result.output
+
+
 def test_the_verdicts_come_before_what_was_recorded(config: Path, files: list[Path]) -> None:
     result = run(config, "verify", files[0].as_posix(), "--record", "--purpose", "KYC", "--case", "K-1")
     assert result.exit_code == 0 and result.output.startswith(f"{files[0].name}: VALID\n"), result.output

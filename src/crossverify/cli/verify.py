@@ -3,6 +3,7 @@ receipts; ``crossverify challenge``: issue the one-time challenge a resident's p
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     verdict = "[green]VALID[/]" if report.valid else f"[red]INVALID[/]: {counted(len(failed), 'check')} failed"
     out.print(f"[bold]{escape(path.name)}[/]: {verdict}")
     for check in failed:
-        out.print(f"  [red]✗ {check.name}[/]: {escape(check.detail)}")
+        out.print(f"  [red]✗ {check.name}[/]: {_printable(check.detail)}")
     if report.bundle is None:
         return
     header = report.bundle.header
@@ -193,10 +194,10 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     for name in order:
         claim = shown.labels.claim(name) if shown.labels else None
         if claim is None and name == HOLDER_CLAIM:
-            table.add_row(f"  {HOLDER_KEY[language]}", escape(holder_key(disclosed[name], language)))
+            table.add_row(f"  {HOLDER_KEY[language]}", _printable(holder_key(disclosed[name], language)))
             continue
         label = escape(claim.label[language]) if claim else f"{escape(name)} [dim]{unlabelled}[/]"
-        table.add_row(f"  {label}", escape(claim_value(disclosed[name], claim, language, reveal)))
+        table.add_row(f"  {label}", _printable(claim_value(disclosed[name], claim, language, reveal)))
     out.print(table)
     if report.bundle.redacted_count:
         n = report.bundle.redacted_count
@@ -206,8 +207,19 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
                        Column("detail", overflow="fold"), box=None, padding=(0, 2))
         colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
         for c in report.checks:
-            checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", escape(c.detail))
+            checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", _printable(c.detail))
         out.print(checks)
+
+
+#: Control characters but the line feed.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Text from a file (a claim value, a member's name in a check's detail) as rich markup that shows it: every
+    control character but the line feed written out (``\\x1b``), so that none moves the clerk's cursor or rewrites
+    the verdict above it."""
+    return escape(_CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text))
 
 
 def _read(path: Path, limit: int) -> bytes:
