@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossverify.format.display import MASK, SHOWN, claim_value, counted, holder_key, masked, moment, plain
-from crossverify.format.metadata import standard_types
+from crossverify.format.metadata import LANGUAGES, standard_types
 
 DEPOSIT = next(t for t in standard_types() if t.doc_type == "DEPCERT")
 
@@ -43,6 +43,20 @@ def test_values_that_do_not_fit_their_kind_read_as_given() -> None:
     assert claim_value("2021-02-30", DEPOSIT.claim("opened_on"), "en") == "2021-02-30"
     assert claim_value([1500, True, None], None, "zh-Hant") == "1,500, 是, —"
     assert plain({"a": 1}, "en") == "a 1"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(LANGUAGES),
+       st.sampled_from([None, *DEPOSIT.claims]))
+def test_every_number_a_bundle_can_hold_reads_in_every_kind(value: float, language: str, claim: object) -> None:
+    assert claim_value(value, claim, language)  # type: ignore[arg-type]
+    assert claim_value({"MOP": value}, DEPOSIT.claim("balance"), language)
+
+
+def test_large_numbers_read_whole() -> None:
+    """Beyond 28 digits (the default precision of Python's decimals) too."""
+    assert claim_value(1e25, None, "en") == "10,000,000,000,000,000,000,000,000"
+    assert claim_value(1e26, DEPOSIT.claim("balance_mop"), "en") == "MOP$100,000,000,000,000,000,000,000,000.00"
+    assert claim_value(1.7976931348623157e308, None, "pt").startswith("179\xa0769\xa0313\xa0486\xa0231\xa0570\xa0000")
 
 
 def test_the_holder_key_reads_as_its_curve_and_thumbprint() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import decimal
 import hashlib
 import json
 import re
@@ -26,6 +27,9 @@ HOLDER_KEY = {"zh-Hant": "持有人的金鑰", "zh-Hans": "持有人的密钥", 
 MASK = "•"
 #: An identifier shows this many of its last letters and digits while masked.
 SHOWN = 4
+#: Decimals precise enough to round any double written out (up to 309 digits before the point): Babel rounds in the
+#: current context, whose default 28 digits cannot hold 1e25 to 0.001 (``decimal.InvalidOperation``).
+_DIGITS = decimal.Context(prec=400)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -98,14 +102,17 @@ def masked(text: str) -> str:
 def amount(value: float, currency: str, language: str) -> str:
     from babel.numbers import format_currency
 
-    return str(format_currency(value, currency, locale=LOCALES[language], group_separator=_grouped(value, language)))
+    with decimal.localcontext(_DIGITS):
+        return str(format_currency(value, currency, locale=LOCALES[language],
+                                   group_separator=_grouped(value, language)))
 
 
 def number(value: float, language: str) -> str:
     from babel.numbers import format_decimal
 
-    return str(format_decimal(value, locale=LOCALES[language], decimal_quantization=False,
-                              group_separator=_grouped(value, language)))
+    with decimal.localcontext(_DIGITS):
+        return str(format_decimal(value, locale=LOCALES[language], decimal_quantization=False,
+                                  group_separator=_grouped(value, language)))
 
 
 def calendar_date(day: datetime.date, language: str) -> str:
