@@ -52,6 +52,16 @@ def test_every_number_a_bundle_can_hold_reads_in_every_kind(value: float, langua
     assert claim_value({"MOP": value}, DEPOSIT.claim("balance"), language)
 
 
+def test_amounts_read_with_every_decimal_they_hold() -> None:
+    """Never rounded to the currency's minor unit (0.005 MOP read MOP$0.00 here and MOP$0.01 in a browser), and
+    with at least its decimals."""
+    balance_mop, balance = DEPOSIT.claim("balance_mop"), DEPOSIT.claim("balance")
+    assert claim_value(0.005, balance_mop, "en") == "MOP$0.005"
+    assert claim_value(1.005, balance_mop, "pt") == "1,005\xa0MOP$"
+    assert claim_value(125000.5, balance_mop, "en") == "MOP$125,000.50"
+    assert claim_value({"JPY": 125000.5, "KWD": 2}, balance, "en") == "JP¥125,000.5, KWD2.000"
+
+
 def test_large_numbers_read_whole() -> None:
     """Beyond 28 digits (the default precision of Python's decimals) too."""
     assert claim_value(1e25, None, "en") == "10,000,000,000,000,000,000,000,000"

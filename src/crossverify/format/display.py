@@ -100,10 +100,11 @@ def masked(text: str) -> str:
 
 
 def amount(value: float, currency: str, language: str) -> str:
+    """``value`` in ``currency`` with every decimal it holds, and at least the currency's (never rounded to them)."""
     from babel.numbers import format_currency
 
     with decimal.localcontext(_DIGITS):
-        return str(format_currency(value, currency, locale=LOCALES[language],
+        return str(format_currency(value, currency, locale=LOCALES[language], decimal_quantization=False,
                                    group_separator=_grouped(value, language)))
 
 

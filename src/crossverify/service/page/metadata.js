@@ -78,7 +78,7 @@ export function claimValue(value, claim, language, reveal = false) {
       return Object.entries(value).map(([currency, v]) => amount(v, currency, locale)).join(", ");
     }
   } else if (kind === "number" && isNumber(value)) {
-    const text = new Intl.NumberFormat(locale, { maximumFractionDigits: 20 }).format(value);
+    const text = decimal(value, locale);
     if (!claim.unit) return text;
     return `${text}${language.startsWith("zh") ? "" : " "}${claim.unit[language]}`;
   } else if (kind === "date" && typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) {
@@ -93,7 +93,7 @@ export function claimValue(value, claim, language, reveal = false) {
 /** Any JSON value as text: yes or no for booleans, grouped numbers, lists and objects spelled out. */
 export function plain(value, language) {
   if (typeof value === "boolean") return YES_NO[language][value ? 0 : 1];
-  if (isNumber(value)) return new Intl.NumberFormat(LOCALES[language], { maximumFractionDigits: 20 }).format(value);
+  if (isNumber(value)) return decimal(value, LOCALES[language]);
   if (value === null) return "—";
   if (Array.isArray(value)) return value.map((v) => plain(v, language)).join(", ");
   if (typeof value === "object") {
@@ -119,8 +119,22 @@ export function moment(seconds, language) {
     .format(new Date(seconds * 1000));
 }
 
+/** `value` in `currency` with every decimal it holds, and at least the currency's (never rounded to them). */
 function amount(value, currency, locale) {
-  return new Intl.NumberFormat(locale, { style: "currency", currency }).format(value);
+  const format = new Intl.NumberFormat(locale, { style: "currency", currency });
+  if (decimals(value) <= format.resolvedOptions().maximumFractionDigits) return format.format(value);
+  return new Intl.NumberFormat(locale, { style: "currency", currency, maximumSignificantDigits: 21 }).format(value);
+}
+
+/** A number with every digit it holds (a double's shortest form has at most 17), grouped. */
+function decimal(value, locale) {
+  return new Intl.NumberFormat(locale, { maximumSignificantDigits: 21 }).format(value);
+}
+
+/** How many digits `value` has after the point, written out. */
+function decimals(value) {
+  const [digits, exponent] = Math.abs(value).toExponential().split("e");
+  return Math.max(0, (digits.split(".")[1] ?? "").length - Number(exponent));
 }
 
 const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
