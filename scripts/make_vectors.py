@@ -589,7 +589,8 @@ DISPLAYED = (("DEPCERT", "balance", {"MOP": 1332704.93}), ("DEPCERT", "balance_m
              ("DEPCERT", "account_no", "9-101-234567-8"), ("CREDREC", "score", 1712),
              ("DEPCERT", "holder_name", "陳大文 CHAN Tai Man"), ("DEPCERT", "balance_mop", "not a number"),
              ("DEPCERT", "nickname", True), ("DEPCERT", "balance_mop", 1.005), ("DEPCERT", "balance_mop", 0.005),
-             ("DEPCERT", "balance", {"JPY": 125000.5, "USD": 0.0005}), ("CREDREC", "score", 1.5e-20))
+             ("DEPCERT", "balance", {"JPY": 125000.5, "USD": 0.0005}), ("CREDREC", "score", 1.5e-20),
+             ("DEPCERT", "balance_mop", -0.0))
 
 
 def display_vectors() -> dict[str, object]:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crossverify.format.canonical import canonical_claim
 from crossverify.format.display import MASK, SHOWN, claim_value, counted, holder_key, masked, moment, plain
 from crossverify.format.metadata import LANGUAGES, standard_types
 
@@ -60,6 +61,14 @@ def test_amounts_read_with_every_decimal_they_hold() -> None:
     assert claim_value(1.005, balance_mop, "pt") == "1,005\xa0MOP$"
     assert claim_value(125000.5, balance_mop, "en") == "MOP$125,000.50"
     assert claim_value({"JPY": 125000.5, "KWD": 2}, balance, "en") == "JP¥125,000.5, KWD2.000"
+
+
+def test_negative_zero_reads_as_the_zero_it_is_hashed_as() -> None:
+    """A resident may write a zero balance as -0.0: the digest is the same, so the screen must be too."""
+    assert canonical_claim("balance_mop", -0.0) == canonical_claim("balance_mop", 0)
+    assert claim_value(-0.0, DEPOSIT.claim("balance_mop"), "en") == claim_value(0, DEPOSIT.claim("balance_mop"), "en")
+    assert claim_value({"MOP": -0.0}, DEPOSIT.claim("balance"), "pt") == "0,00\xa0MOP$"
+    assert plain(-0.0, "en") == "0"
 
 
 def test_large_numbers_read_whole() -> None:

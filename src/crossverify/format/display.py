@@ -100,19 +100,21 @@ def masked(text: str) -> str:
 
 
 def amount(value: float, currency: str, language: str) -> str:
-    """``value`` in ``currency`` with every decimal it holds, and at least the currency's (never rounded to them)."""
+    """``value`` in ``currency`` with every decimal it holds, and at least the currency's (never rounded to them);
+    -0.0 reads as 0, as RFC 8785 writes it (the digest does not tell them apart)."""
     from babel.numbers import format_currency
 
     with decimal.localcontext(_DIGITS):
-        return str(format_currency(value, currency, locale=LOCALES[language], decimal_quantization=False,
+        return str(format_currency(value + 0, currency, locale=LOCALES[language], decimal_quantization=False,
                                    group_separator=_grouped(value, language)))
 
 
 def number(value: float, language: str) -> str:
+    """``value`` with every digit it holds, grouped; -0.0 reads as 0, as RFC 8785 writes it."""
     from babel.numbers import format_decimal
 
     with decimal.localcontext(_DIGITS):
-        return str(format_decimal(value, locale=LOCALES[language], decimal_quantization=False,
+        return str(format_decimal(value + 0, locale=LOCALES[language], decimal_quantization=False,
                                   group_separator=_grouped(value, language)))
 
 

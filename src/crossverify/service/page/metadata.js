@@ -119,16 +119,17 @@ export function moment(seconds, language) {
     .format(new Date(seconds * 1000));
 }
 
-/** `value` in `currency` with every decimal it holds, and at least the currency's (never rounded to them). */
+/** `value` in `currency` with every decimal it holds, and at least the currency's (never rounded to them); -0 reads
+ * as 0, as RFC 8785 writes it (the digest does not tell them apart). */
 function amount(value, currency, locale) {
   const format = new Intl.NumberFormat(locale, { style: "currency", currency });
-  if (decimals(value) <= format.resolvedOptions().maximumFractionDigits) return format.format(value);
+  if (decimals(value) <= format.resolvedOptions().maximumFractionDigits) return format.format(value + 0);
   return new Intl.NumberFormat(locale, { style: "currency", currency, maximumSignificantDigits: 21 }).format(value);
 }
 
-/** A number with every digit it holds (a double's shortest form has at most 17), grouped. */
+/** A number with every digit it holds (a double's shortest form has at most 17), grouped; -0 reads as 0. */
 function decimal(value, locale) {
-  return new Intl.NumberFormat(locale, { maximumSignificantDigits: 21 }).format(value);
+  return new Intl.NumberFormat(locale, { maximumSignificantDigits: 21 }).format(value + 0);
 }
 
 /** How many digits `value` has after the point, written out. */
