@@ -590,7 +590,7 @@ DISPLAYED = (("DEPCERT", "balance", {"MOP": 1332704.93}), ("DEPCERT", "balance_m
              ("DEPCERT", "holder_name", "陳大文 CHAN Tai Man"), ("DEPCERT", "balance_mop", "not a number"),
              ("DEPCERT", "nickname", True), ("DEPCERT", "balance_mop", 1.005), ("DEPCERT", "balance_mop", 0.005),
              ("DEPCERT", "balance", {"JPY": 125000.5, "USD": 0.0005}), ("CREDREC", "score", 1.5e-20),
-             ("DEPCERT", "balance_mop", -0.0))
+             ("DEPCERT", "balance_mop", -0.0), ("DEPCERT", "opened_on", "0000-01-01"))
 
 
 def display_vectors() -> dict[str, object]:

@@ -83,7 +83,9 @@ export function claimValue(value, claim, language, reveal = false) {
     return `${text}${language.startsWith("zh") ? "" : " "}${claim.unit[language]}`;
   } else if (kind === "date" && typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) {
     const day = new Date(`${value}T00:00:00Z`);
-    if (!Number.isNaN(day.getTime()) && day.toISOString().startsWith(value)) return calendarDate(day, language);
+    // a day of the years 1 to 9999, as the library reads them (Intl writes the year 0, 1 BC, as the year 1)
+    const real = !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value) && day.getUTCFullYear() >= 1;
+    if (real) return calendarDate(day, language);
   } else if (kind === "identifier" && typeof value === "string" && !reveal) {
     return masked(value);
   }
