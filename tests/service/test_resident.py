@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,19 @@ def test_the_javascript_matches_the_vectors_under_node() -> None:
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "# fail 0" in run.stdout and "# pass 27" in run.stdout
+
+
+def test_every_fault_the_pages_name_has_words_in_every_language() -> None:
+    """A page shows a fault by its code's words: a code without them would show the resident a bare key."""
+    pages = ROOT / "src" / "crossverify" / "service" / "page"
+    codes = set(re.findall(r'BundleError\("(\w+)"', "".join(p.read_text() for p in pages.glob("*.js"))))
+    script = "import { STRINGS } from './src/crossverify/service/page/strings.js'; console.log(JSON.stringify(STRINGS))"
+    run = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    strings = json.loads(run.stdout)
+    assert len(codes) >= 15
+    assert [(language, code) for language, words in strings.items() for code in sorted(codes)
+            if f"error.{code}" not in words] == []
 
 
 def test_the_page_redacts_byte_for_byte_as_the_library_does() -> None:
