@@ -20,6 +20,7 @@ standard types this package ships (``format/types/``) and whatever an institutio
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -48,6 +49,9 @@ MAX_CLAIMS = 200
 MAX_LABEL = 120
 #: The registry's digest when nothing is registered.
 NONE = bytes(32)
+#: Unicode categories a name or label may not use, as claim names may not: controls, format characters (direction
+#: overrides and isolates that reorder the text beside them, zero-width and byte order marks) and line separators.
+_UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class Kind(StrEnum):
@@ -285,8 +289,8 @@ def _code(encode: Any, value: Any, path: str) -> None:
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL or value != value.strip():
         raise MalformedMetadata(f"expected 1-{MAX_LABEL} characters with no space around them", path)
-    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value):
-        raise MalformedMetadata("control characters are not allowed", path)
+    if any(unicodedata.category(ch) in _UNSEEN for ch in value):
+        raise MalformedMetadata("control, format and line separator characters are not allowed", path)
     return value
 
 

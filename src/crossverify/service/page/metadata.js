@@ -170,9 +170,9 @@ function text(value, pointer) {
   if (!length || length > MAX_LABEL || value !== value.trim()) {
     throw new MetadataError("MalformedMetadata", `expected 1-${MAX_LABEL} characters`, pointer);
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(value)) {
-    throw new MetadataError("MalformedMetadata", "control characters are not allowed", pointer);
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(value)) {
+    throw new MetadataError("MalformedMetadata", "control, format and line separator characters are not allowed",
+      pointer);
   }
   return value;
 }
