@@ -176,3 +176,25 @@ def test_a_withdrawn_certificate_is_explained_check_by_check(consortium: Consort
     assert page.locator("#checks li.failed").count() == 1
     assert page.inner_text("#shown") == "不含任何信息，只有证明的指纹"
     shot(page, "5-withdrawn")
+
+
+def test_long_names_and_values_stay_in_their_place_on_a_phone(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                             site: str, browser: Browser, tmp_path: Path) -> None:
+    """A claim the metadata does not label shows by its name, which may run to 128 letters with no space: it wraps
+    in its place, as values do, and overlaps no value nor widens the page past the phone's screen."""
+    name = "overdraft_" + "x" * 118
+    path = issued(consortium, issuer_api, tmp_path, **{name: "MOP 1,000,000", "note": "y" * 300})
+    page = phone(browser, "en-GB", Traffic())
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", path)
+    page.wait_for_selector("#choose:not([hidden])")
+    shot(page, "long-names-chosen")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.click("#submit")
+    page.wait_for_selector("#outcome.valid")
+    shot(page, "long-names-verdict")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    overlapping = page.evaluate("""[...document.querySelectorAll('#shown dt')].some((dt) =>
+        dt.scrollWidth > dt.clientWidth + 1)""")
+    assert not overlapping
