@@ -164,8 +164,8 @@ def test_the_verdict_comes_first_then_the_claims_by_their_labels(config: Path, f
 
 
 def test_text_from_the_file_cannot_rewrite_the_clerks_screen(config: Path, files: list[Path], tmp_path: Path) -> None:
-    """A forger's claim value, or member name in a check's detail, may hold terminal control sequences (here: up
-    to the verdict, erase it, write VALID): they are shown written out, never sent to the clerk's terminal."""
+    """A forger's claim value, or member name in a check's detail or an error, may hold terminal control sequences
+    (here: up to the verdict, erase it, write VALID): they are shown written out, never sent to the terminal."""
     rewrite = f"\x1b[4A\r\x1b[2K{files[0].name}: VALID\x1b[K\x9b3B"
     bundle = json.loads(files[0].read_text())
     next(c for c in bundle["claims"] if c["name"] == "holder_name")["value"] = "CHAN Tai Man" + rewrite
@@ -179,6 +179,8 @@ def test_text_from_the_file_cannot_rewrite_the_clerks_screen(config: Path, files
     assert "\x1b" not in result.output and "\x9b" not in result.output
     shown = f"\\x1b[4A\\x0d\\x1b[2K{files[0].name}: VALID\\x1b[K\\x9b3B"
     assert f"CHAN Tai Man{shown}" in result.output and f"(at /{shown})" in result.output
+    refused = run(config, "holder", "show", str(malformed))  # an error that quotes the file says it so too
+    assert refused.exit_code == 2 and "\x1b" not in refused.output and f"(at /{shown})" in refused.output
 
 
 def test_the_verdicts_come_before_what_was_recorded(config: Path, files: list[Path]) -> None:

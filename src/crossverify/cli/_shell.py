@@ -14,6 +14,7 @@ Exit codes, for scripts to rely on:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,19 +36,37 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Failure(click.ClickException):
+#: Control characters but the line feed.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but the line feed written out (``\\x1b``): text from a file (a claim
+    value, a member's name quoted in an error) goes to a terminal, which would obey it (move the cursor, rewrite
+    what is above it: a verdict)."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
+class _Said(click.ClickException):
+    """An error whose message may quote a file: said with :func:`printable`."""
+
+    def format_message(self) -> str:
+        return printable(self.message)
+
+
+class Failure(_Said):
     """A registry, node or verification failure (exit 1)."""
 
     exit_code = 1
 
 
-class BadInput(click.ClickException):
+class BadInput(_Said):
     """Unusable input or configuration (exit 2)."""
 
     exit_code = 2
 
 
-class Unavailable(click.ClickException):
+class Unavailable(_Said):
     """The node, the registry or local storage is unavailable (exit 3)."""
 
     exit_code = 3

@@ -3,7 +3,6 @@ receipts; ``crossverify challenge``: issue the one-time challenge a resident's p
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from ..format.encoding import to_hex
 from ..format.holder import HOLDER_CLAIM
 from ..format.metadata import LANGUAGES, TypeDisplay
 from ..verifier.client import Outcome, VerificationReport
-from ._shell import App, BadInput, command
+from ._shell import App, BadInput, command, printable
 
 
 @click.command("challenge")
@@ -211,15 +210,10 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
         out.print(checks)
 
 
-#: Control characters but the line feed.
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
 def _printable(text: str) -> str:
-    """Text from a file (a claim value, a member's name in a check's detail) as rich markup that shows it: every
-    control character but the line feed written out (``\\x1b``), so that none moves the clerk's cursor or rewrites
-    the verdict above it."""
-    return escape(_CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text))
+    """Text from a file (a claim value, a member's name in a check's detail) as rich markup that shows it, control
+    characters written out: none moves the clerk's cursor or rewrites the verdict above it."""
+    return escape(printable(text))
 
 
 def _read(path: Path, limit: int) -> bytes:
