@@ -183,6 +183,19 @@ def test_text_from_the_file_cannot_rewrite_the_clerks_screen(config: Path, files
     assert refused.exit_code == 2 and "\x1b" not in refused.output and f"(at /{shown})" in refused.output
 
 
+def test_a_certificate_valid_until_the_registrys_last_second_is_read(config: Path, files: list[Path],
+                                                                       tmp_path: Path) -> None:
+    """Times run to 2^40 - 1 (the registry's uint40), far beyond Python's year 9999: a forged bundle saying so must
+    not stop the clerk's run before the other residents' verdicts."""
+    bundle = json.loads(files[0].read_text())
+    bundle["document"]["notAfter"] = 2**40 - 1
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(bundle))
+    result = run(config, "verify", str(forged), str(files[1]))
+    assert result.exit_code == 1 and "forged.json: INVALID" in result.output, result.output
+    assert "valid until 20 February 36812" in result.output and f"{files[1].name}: VALID" in result.output
+
+
 def test_the_verdicts_come_before_what_was_recorded(config: Path, files: list[Path]) -> None:
     result = run(config, "verify", files[0].as_posix(), "--record", "--purpose", "KYC", "--case", "K-1")
     assert result.exit_code == 0 and result.output.startswith(f"{files[0].name}: VALID\n"), result.output

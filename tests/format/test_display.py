@@ -91,6 +91,14 @@ def test_times_on_chain_read_as_the_day_in_macao() -> None:
     assert moment(1_790_000_000 - 1_790_000_000 % 86400 + 16 * 3600, "en") == "22 September 2026"  # 00:00 in Macao
 
 
+def test_times_beyond_the_year_9999_read_as_the_page_reads_them() -> None:
+    """A time on chain is a uint40: up to the year 36812."""
+    assert moment(253_402_300_799, "en") == "1 January 10000"  # 9999-12-31 23:59:59 UTC, in Macao
+    assert moment(2**40 - 1, "en") == "20 February 36812"
+    assert moment(2**40 - 1, "zh-Hant") == "36812年2月20日"
+    assert moment(2**40 - 1, "pt") == "20 de fevereiro de 36812"
+
+
 def test_an_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="zh-Hant, zh-Hans, pt, en"):
         claim_value(1, None, "fr")

@@ -30,6 +30,9 @@ SHOWN = 4
 #: Decimals precise enough to round any double written out (up to 309 digits before the point): Babel rounds in the
 #: current context, whose default 28 digits cannot hold 1e25 to 0.001 (``decimal.InvalidOperation``).
 _DIGITS = decimal.Context(prec=400)
+#: 1970-01-01 as an ordinal (day 1 is 0001-01-01), and the days of 400 Gregorian years.
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+_CYCLE = 146_097
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -125,9 +128,14 @@ def calendar_date(day: datetime.date, language: str) -> str:
 
 
 def moment(seconds: int, language: str) -> str:
-    """A time on chain (UNIX seconds) as the calendar date it falls on in Macao (UTC+8)."""
-    macao = datetime.timezone(datetime.timedelta(hours=8))
-    return calendar_date(datetime.datetime.fromtimestamp(seconds, macao).date(), language)
+    """A time on chain (UNIX seconds) as the calendar date it falls on in Macao (UTC+8). Times are uint40s, which
+    run to the year 36812, beyond Python's 9999: such a day is written as the day whole 400-year cycles of the
+    Gregorian calendar before it (the same month and day), with its own year."""
+    days = (seconds + 8 * 3600) // 86400 + _EPOCH
+    cycles = max(0, -((datetime.date.max.toordinal() - days) // _CYCLE))
+    day = datetime.date.fromordinal(days - cycles * _CYCLE)
+    text = calendar_date(day, language)
+    return text.replace(str(day.year), str(day.year + 400 * cycles), 1) if cycles else text
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
