@@ -20,6 +20,7 @@ standard types this package ships (``format/types/``) and whatever an institutio
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ NONE = bytes(32)
 #: Unicode categories a name or label may not use, as claim names may not: controls, format characters (direction
 #: overrides and isolates that reorder the text beside them, zero-width and byte order marks) and line separators.
 _UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_CURRENCY = re.compile("[A-Z]{3}")
 
 
 class Kind(StrEnum):
@@ -317,7 +319,7 @@ def _claims(value: Any) -> tuple[ClaimDisplay, ...]:
                                     pointer(path, "kind")) from None
         currency = claim.get("currency")
         if currency is not None and (kind is not Kind.AMOUNT or not isinstance(currency, str)
-                                     or len(currency) != 3 or not currency.isascii() or not currency.isupper()):
+                                     or not _CURRENCY.fullmatch(currency)):
             raise MalformedMetadata("an amount's currency is an ISO 4217 code such as MOP", pointer(path, "currency"))
         if "unit" in claim and kind is not Kind.NUMBER:
             raise MalformedMetadata("only a number has a unit", pointer(path, "unit"))
