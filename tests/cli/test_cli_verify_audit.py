@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -181,6 +182,23 @@ def test_text_from_the_file_cannot_rewrite_the_clerks_screen(config: Path, files
     assert f"CHAN Tai Man{shown}" in result.output and f"(at /{shown})" in result.output
     refused = run(config, "holder", "show", str(malformed))  # an error that quotes the file says it so too
     assert refused.exit_code == 2 and "\x1b" not in refused.output and f"(at /{shown})" in refused.output
+
+
+def test_a_value_cannot_add_a_row_to_the_clerks_screen(consortium: Consortium, config: Path, tmp_path: Path) -> None:
+    """An address the resident gave the issuer may hold a line feed and what looks like another claim's row: the
+    issuer signs it, the resident withholds the real balance. Each claim reads on its one line."""
+    [(reference, certificate)] = deposit_certificates(consortium, 1)
+    fake = "Rua X, Macau\n Deposit balance  MOP$9,999,999.00"
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.issuer_admin,
+                          Journal(tmp_path / "j.sqlite"), tmp_path / "bundles")
+    issuer.issue([(reference, replace(certificate, claims={**certificate.claims, "address": fake}))])
+    [path] = issuer.run().delivered
+    shown = tmp_path / "shown.json"
+    shown.write_text(load_bundle(path.read_bytes()).redact(["balance_mop"]).dumps())
+    result = run(config, "verify", str(shown), env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "shown.json: VALID" in result.output
+    assert "Rua X, Macau\\n Deposit balance  MOP$9,999,999.00" in result.output
+    assert not [line for line in result.output.splitlines() if "MOP$9,999,999.00" in line and "Rua X" not in line]
 
 
 def test_a_certificate_valid_until_the_registrys_last_second_is_read(config: Path, files: list[Path],

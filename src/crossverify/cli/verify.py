@@ -193,10 +193,10 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     for name in order:
         claim = shown.labels.claim(name) if shown.labels else None
         if claim is None and name == HOLDER_CLAIM:
-            table.add_row(f"  {HOLDER_KEY[language]}", _printable(holder_key(disclosed[name], language)))
+            table.add_row(f"  {HOLDER_KEY[language]}", _one_line(holder_key(disclosed[name], language)))
             continue
         label = escape(claim.label[language]) if claim else f"{escape(name)} [dim]{unlabelled}[/]"
-        table.add_row(f"  {label}", _printable(claim_value(disclosed[name], claim, language, reveal)))
+        table.add_row(f"  {label}", _one_line(claim_value(disclosed[name], claim, language, reveal)))
     out.print(table)
     if report.bundle.redacted_count:
         n = report.bundle.redacted_count
@@ -211,9 +211,15 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
 
 
 def _printable(text: str) -> str:
-    """Text from a file (a claim value, a member's name in a check's detail) as rich markup that shows it, control
-    characters written out: none moves the clerk's cursor or rewrites the verdict above it."""
+    """Text from a file (a member's name in a check's detail) as rich markup that shows it, control characters
+    written out: none moves the clerk's cursor or rewrites the verdict above it."""
     return escape(printable(text))
+
+
+def _one_line(text: str) -> str:
+    """A claim's value as :func:`_printable` shows it, on its one line (a line feed written ``\\n``): a value the
+    issuer signed (an address its customer gave) cannot add a row that reads as another claim's."""
+    return _printable(text).replace("\n", "\\n")
 
 
 def _read(path: Path, limit: int) -> bytes:
