@@ -3,6 +3,7 @@ receipts; ``crossverify challenge``: issue the one-time challenge a resident's p
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -217,9 +218,13 @@ def _printable(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    """A claim's value as :func:`_printable` shows it, on its one line (a line feed written ``\\n``): a value the
-    issuer signed (an address its customer gave) cannot add a row that reads as another claim's."""
-    return _printable(text).replace("\n", "\\n")
+    """A claim's value as :func:`_printable` shows it, each run of white space one space, as a browser shows it: a
+    value the issuer signed (an address its customer gave) starts no line of its own, by a line feed or by spaces
+    filling the line, that reads as another claim's row."""
+    return _printable(_SPACES.sub(" ", text))
+
+
+_SPACES = re.compile(r"\s+")
 
 
 def _read(path: Path, limit: int) -> bytes:
