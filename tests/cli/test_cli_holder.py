@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crossverify.format.display import holder_key
+from crossverify.format.codes import doc_type_code
+from crossverify.format.display import HOLDER_KEY, holder_key
+from crossverify.format.metadata import metadata_digest
 from crossverify.keys.keystore import write_keystore
 
 from ..conftest import Consortium
@@ -84,6 +86,33 @@ def test_consent_from_keygen_to_a_refused_replay(consortium: Consortium, config:
     elsewhere = run(config, "--json", "verify", str(presentation), env={"CROSSVERIFY_VERIFIER_AUDIENCE": "BKCHCNBJ"})
     assert [c["name"] for c in json.loads(elsewhere.stdout)[0]["checks"] if c["outcome"] == "failed"] == [
         "audience_matches"]
+
+
+def test_the_holder_key_is_labelled_by_the_reader_whatever_the_metadata_says(consortium: Consortium, config: Path,
+                                                                          tmp_path: Path) -> None:
+    """Metadata that lists cnf (here as a deposit balance in MOP) does not label the holder's key: the page names
+    it by its own words, and so does the clerk's output."""
+    key = tmp_path / "alice.pem"
+    made = as_json(run(config, "--json", "holder", "keygen", str(key)))
+    labels = json.loads((Path(__file__).parents[2] / "src/crossverify/format/types/DEPCERT.json").read_text())
+    labels["claims"].append({"name": "cnf", "kind": "amount", "currency": "MOP", "label": {
+        "zh-Hant": "存款結餘", "zh-Hans": "存款余额", "pt": "Saldo do depósito", "en": "Deposit balance"}})
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "DEPCERT.json").write_text(json.dumps(labels, ensure_ascii=False))
+    consortium.registry.transact(lambda f: f.setMetadataDigest(doc_type_code("DEPCERT"), metadata_digest(labels)),
+                                 consortium.issuer_admin)
+    config.write_text(config.read_text() + f'\n[display]\nmetadata = ["{tmp_path / "labels"}"]\n')
+    certificate = {"reference": "alice", "docType": "DEPCERT", "notAfter": consortium.now() + 86400 * 90,
+                   "claims": {"holder_name": "CHAN Tai Man", "cnf": made["cnf"]}}
+    (tmp_path / "alice.json").write_text(json.dumps(certificate))
+    as_json(run(config, "--json", "issuer", "issue", str(tmp_path / "alice.json")))
+    as_json(run(config, "--json", "issuer", "run"))
+    said = run(config, "verify", str(tmp_path / "var" / "bundles" / "BNUMMOMX" / "alice.bundle.json"),
+               env={"COLUMNS": "200"}).output
+    assert "Holder's name" in said and "labels not used" not in said  # the registered metadata is read
+    [line] = [line for line in said.splitlines() if HOLDER_KEY["en"] in line]
+    assert line.split() == [*HOLDER_KEY["en"].split(), *holder_key(made["cnf"], "en").split()]
+    assert "Deposit balance" not in said
 
 
 def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:

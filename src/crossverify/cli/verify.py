@@ -192,10 +192,10 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     table.add_column(style="dim")
     table.add_column(overflow="fold")
     for name in order:
-        claim = shown.labels.claim(name) if shown.labels else None
-        if claim is None and name == HOLDER_CLAIM:
+        if name == HOLDER_CLAIM:  # labelled by the reader itself, whatever the metadata says (as the page does)
             table.add_row(f"  {HOLDER_KEY[language]}", _one_line(holder_key(disclosed[name], language)))
             continue
+        claim = shown.labels.claim(name) if shown.labels else None
         label = escape(claim.label[language]) if claim else f"{escape(name)} [dim]{unlabelled}[/]"
         table.add_row(f"  {label}", _one_line(claim_value(disclosed[name], claim, language, reveal)))
     out.print(table)
