@@ -198,3 +198,12 @@ def test_long_names_and_values_stay_in_their_place_on_a_phone(consortium: Consor
     overlapping = page.evaluate("""[...document.querySelectorAll('#shown dt')].some((dt) =>
         dt.scrollWidth > dt.clientWidth + 1)""")
     assert not overlapping
+
+
+def test_a_malformed_code_in_the_address_leaves_the_page_working(site: str, browser: Browser) -> None:
+    """A link whose code is not valid percent-encoding (mistyped, or sent to break the page) is shown as written
+    for the bank to refuse; the page still opens certificates."""
+    page = phone(browser, "en-GB", Traffic())
+    page.goto(f"{site}/resident/#code=7K2MX%E0%A4%A")
+    page.wait_for_selector("body[data-ready]", timeout=10_000)
+    assert page.input_value("#code") == "7K2MX%E0%A4%A" and page.inner_text("h1") == "Show your certificate to the bank"

@@ -27,10 +27,17 @@ export function element(tag, props = {}, ...children) {
   return node;
 }
 
-/** The hand-over code in the address's fragment (from a QR code): fragments are never sent to a server. */
+/** The hand-over code in the address's fragment (from a QR code): fragments are never sent to a server. One that is
+ * not valid percent-encoding is given as written, for the service to refuse. */
 export function codeFromAddress() {
   const found = /(?:^|&)code=([^&]+)/.exec(location.hash.slice(1));
-  return found ? decodeURIComponent(found[1]) : "";
+  if (!found) return "";
+  try {
+    return decodeURIComponent(found[1]);
+  } catch (error) {
+    if (!(error instanceof URIError)) throw error;
+    return found[1];
+  }
 }
 
 /** Fills the language `select`; a choice is kept on this device and the page rendered again in it. */
