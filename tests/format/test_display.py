@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crossverify.format.canonical import canonical_claim
 from crossverify.format.display import MASK, SHOWN, claim_value, counted, holder_key, masked, moment, plain
-from crossverify.format.metadata import LANGUAGES, standard_types
+from crossverify.format.metadata import LANGUAGES, ClaimDisplay, standard_types
 
 DEPOSIT = next(t for t in standard_types() if t.doc_type == "DEPCERT")
 
@@ -48,8 +48,9 @@ def test_values_that_do_not_fit_their_kind_read_as_given() -> None:
 
 @given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(LANGUAGES),
        st.sampled_from([None, *DEPOSIT.claims]))
-def test_every_number_a_bundle_can_hold_reads_in_every_kind(value: float, language: str, claim: object) -> None:
-    assert claim_value(value, claim, language)  # type: ignore[arg-type]
+def test_every_number_a_bundle_can_hold_reads_in_every_kind(value: float, language: str,
+                                                            claim: ClaimDisplay | None) -> None:
+    assert claim_value(value, claim, language)
     assert claim_value({"MOP": value}, DEPOSIT.claim("balance"), language)
 
 
