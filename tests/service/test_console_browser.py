@@ -107,6 +107,7 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
     rows = page.locator("#table tbody tr")
     assert rows.count() == 1 and "Guangdong Bank B" in rows.inner_text()
     assert page.locator("#rows-title").inner_text() == "Anomalies"
+    assert page.locator("#table thead th").first.inner_text() == "When (UTC)"  # not Macao's time, nor the browser's
     export = page.request.get(site + (page.locator("#export").get_attribute("href") or ""))
     assert export.status == 200 and "circulation_without_consent" in export.text()
     shot(page, "anomaly-kind-en")
@@ -124,6 +125,9 @@ def test_a_supervisor_follows_the_circulation(console: tuple[str, str, DemoResul
         assert verified in timeline and consent in timeline and "Guangdong Bank A" in timeline
         assert kind in timeline  # the document type by its registered display metadata, in this language
         assert page.locator("#timeline li.verified").count() == 2  # Bank A's, and Bank B's reuse of its consent
+        times = page.locator("#timeline li time").all_inner_texts()
+        assert times and all(t.endswith(" UTC") for t in times), times
+        assert " UTC" in page.locator("#timeline li.anchored").inner_text()  # valid until, in UTC
         assert page.locator("#doc-anomalies article").count() == 1
         assert story.traced[0].document_digest.hex() in page.locator("#computed").inner_text()
         shot(page, f"document-{language}")
@@ -229,6 +233,7 @@ def test_the_static_report_reads_in_the_regulators_language(served: tuple[str, s
         assert all(WORDS[language][f"kind.{k}.title"] in " ".join(titles) for k in story.planted), titles
         text = page.locator("body").inner_text()
         assert issuer in text and kind in text and "Guangdong Bank A" in text and "Guangdong Bank B" in text
+        assert "UTC" in page.locator(".sub").inner_text() and "UTC" in page.locator("th").first.inner_text()
         assert page.evaluate("""() => [...document.querySelectorAll('svg g')].every((bar) => {
             const box = bar.querySelector('text').getBBox();
             return box.x + box.width < Number(bar.querySelector('rect').getAttribute('x')); })""")  # nor into its bar

@@ -56,6 +56,7 @@ function el(tag, props = {}, ...children) {
 }
 
 const number = (n) => new Intl.NumberFormat(state.language).format(n);
+/** A time to the minute, in UTC (the tables say so in their headings, the timeline beside each time). */
 const when = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ");
 const short = (hex) => (hex && hex.length > 18 ? `${hex.slice(0, 10)}…${hex.slice(-6)}` : hex ?? "");
 const bank = (address) => state.names.banks[(address ?? "").toLowerCase()] ?? short(address);
@@ -429,7 +430,8 @@ function drawDocument() {
     return;
   }
   const said = data.events.map((e) => el("li", { className: `event ${e.event}` },
-    el("time", { dateTime: new Date(e.at * 1000).toISOString() }, when(e.at)), " ", el("span", {}, sentence(e))));
+    el("time", { dateTime: new Date(e.at * 1000).toISOString() }, `${when(e.at)} UTC`), " ",
+    el("span", {}, sentence(e))));
   const nothing = !data.events.some((e) => e.event === "verified" || e.event === "disputed");
   $("timeline").replaceChildren(...said, ...(nothing ? [el("li", { className: "event none" }, t("doc.none"))] : []));
   $("doc-anomalies").replaceChildren(...(data.anomalies.length ? [el("h3", {}, t("doc.anomalies")),
