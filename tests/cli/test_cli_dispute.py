@@ -18,7 +18,13 @@ from .test_cli_issuer import as_json, run
 
 @pytest.fixture
 def config(consortium: Consortium, tmp_path: Path) -> Path:
-    c = consortium
+    return _configured(consortium, tmp_path, consortium.verifier,
+                       f'signer_private_key = "0x{bytes(consortium.signing_key.key).hex()}"')
+
+
+def _configured(c: Consortium, tmp_path: Path, sender: str, keys: str = "") -> Path:
+    """A configuration on ``c``'s chain for the issuer BNUMMOMX (its dispute sealing key in bnu-sealing.json),
+    sending from ``sender``, with ``keys`` more in its ``[keys]``."""
     path = tmp_path / "crossverify.toml"
     path.write_text(f"""
 [network]
@@ -28,8 +34,8 @@ circulation = "{c.circulation.address}"
 
 [keys]
 dev_mode = true
-sender_address = "{c.verifier}"
-signer_private_key = "0x{bytes(c.signing_key.key).hex()}"
+sender_address = "{sender}"
+{keys}
 
 [issuer]
 id = "BNUMMOMX"
@@ -104,21 +110,7 @@ def test_regulator_keys_are_proposed_from_public_key_files(consortium: Consortiu
 def test_a_gm_issuer_makes_and_registers_an_sm2_dispute_key(gm_consortium: Consortium, tmp_path: Path) -> None:
     """The GM suite's circulation contract takes SM2 sealing keys only: keygen makes one when told."""
     c = gm_consortium
-    config = tmp_path / "crossverify.toml"
-    config.write_text(f"""
-[network]
-rpc = "embedded"
-registry = "{c.registry.address}"
-circulation = "{c.circulation.address}"
-
-[keys]
-dev_mode = true
-sender_address = "{c.issuer_admin}"
-
-[issuer]
-id = "BNUMMOMX"
-sealing_key = "bnu-sealing.json"
-""")
+    config = _configured(c, tmp_path, c.issuer_admin)
     made = as_json(run(config, "--json", "dispute", "keygen", "--kem", "sm2", str(tmp_path / "bnu-sealing.json")))
     assert made["public"]["kem"] == "SM2"
     as_json(run(config, "--json", "dispute", "register-key"))

@@ -29,7 +29,7 @@ from crossverify.sealing import (
     open_receipts,
     seal_receipts,
 )
-from crossverify.verifier.client import VerifierClient
+from crossverify.verifier.client import VerificationReport, VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
 from crossverify.verifier.outbox import regulator_keys
 
@@ -41,6 +41,25 @@ def _with_sm2_regulators(c: Consortium) -> list[RegulatorKey]:
     c.govern(ProposalKind.SET_REGULATOR_KEYS, [k.public_key.raw for k in keys],
              [jurisdiction_code("MO"), jurisdiction_code("GD")])
     return keys
+
+
+def _verified(c: Consortium, tmp_path: Path, count: int
+              ) -> tuple[list[RegulatorKey], RegulatorKey, VerifierClient, list[VerificationReport]]:
+    """SM2 regulator keys, the issuer's SM2 dispute sealing key (registered), ``count`` deposit certificates it
+    issued and anchored with its SM2 key, and a bank's (valid) reports on them."""
+    assert c.sm2_key is not None
+    regulators = _with_sm2_regulators(c)
+    issuer_sealing = RegulatorKey.generate(Kem.SM2)
+    register_sealing_key(c.circulation, "BNUMMOMX", issuer_sealing, c.issuer_admin)
+    issuer = IssuerClient(c.registry, "BNUMMOMX", c.sm2_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
+                          tmp_path / "bundles", hash_alg=HashAlgorithm.SM3)
+    certificates = deposit_certificates(c, count)
+    issuer.issue(certificates)
+    issuer.run()
+    bank = VerifierClient(c.registry, circulation=c.circulation)
+    reports = bank.verify_many([issuer.bundle_path(ref).read_bytes() for ref, _ in certificates])
+    assert all(r.valid for r in reports)
+    return regulators, issuer_sealing, bank, reports
 
 
 def test_keys_of_the_other_suite_are_refused(gm_consortium: Consortium) -> None:
@@ -71,17 +90,7 @@ def test_the_other_suites_answer_is_refused(gm_consortium: Consortium, consortiu
 def test_receipts_and_a_dispute_in_the_gm_suite(gm_consortium: Consortium, tmp_path: Path) -> None:
     c = gm_consortium
     assert c.sm2_key is not None
-    regulators = _with_sm2_regulators(c)
-    issuer_sealing = RegulatorKey.generate(Kem.SM2)
-    register_sealing_key(c.circulation, "BNUMMOMX", issuer_sealing, c.issuer_admin)
-    issuer = IssuerClient(c.registry, "BNUMMOMX", c.sm2_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
-                          tmp_path / "bundles", hash_alg=HashAlgorithm.SM3)
-    certificates = deposit_certificates(c, 3)
-    issuer.issue(certificates)
-    issuer.run()
-    bank = VerifierClient(c.registry, circulation=c.circulation)
-    reports = bank.verify_many([issuer.bundle_path(ref).read_bytes() for ref, _ in certificates])
-    assert all(r.valid for r in reports)
+    regulators, issuer_sealing, bank, reports = _verified(c, tmp_path, 3)
 
     receipts = bank.receipts(reports, purpose="ACCTOPEN")
     batch = seal_receipts(receipts, regulator_keys(c.circulation))
@@ -123,16 +132,7 @@ def test_an_answer_naming_the_issuers_key_without_its_signature_is_not_the_issue
     against that key's public half in the registry, as the standard suite's recovered signer is checked."""
     c = gm_consortium
     assert c.sm2_key is not None
-    regulators = _with_sm2_regulators(c)
-    issuer_sealing = RegulatorKey.generate(Kem.SM2)
-    register_sealing_key(c.circulation, "BNUMMOMX", issuer_sealing, c.issuer_admin)
-    issuer = IssuerClient(c.registry, "BNUMMOMX", c.sm2_key, c.macao_operator, Journal(tmp_path / "journal.sqlite"),
-                          tmp_path / "bundles", hash_alg=HashAlgorithm.SM3)
-    certificates = deposit_certificates(c, 1)
-    issuer.issue(certificates)
-    issuer.run()
-    bank = VerifierClient(c.registry, circulation=c.circulation)
-    [report] = bank.verify_many([issuer.bundle_path(ref).read_bytes() for ref, _ in certificates])
+    regulators, issuer_sealing, _, [report] = _verified(c, tmp_path, 1)
     opened = open_dispute(c.circulation, c.verifier, report, DisputeReason.STATEMENT_MISMATCH, c.now())
     [received] = received_disputes(c.circulation, issuer_sealing)
     answer_dispute(c.circulation, received, DisputeStatus.CONFIRMED_GENUINE, _Impostor(c.sm2_key.address),
