@@ -80,7 +80,10 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
                                                        bank_api: TestClient) -> None:
     bundles = issue(consortium, issuer_api, 3)
     no_case = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "inPerson": "true"})
-    assert no_case.status_code == 400 and "inPerson needs case" in no_case.json()["detail"]
+    assert no_case.status_code == 422 and "inPerson needs case" in no_case.json()["detail"]  # as documented
+    assert no_case.json()["type"].endswith("/invalid-request") and no_case.json()["errors"][0]["name"] == "case"
+    declared = bank_api.get("/openapi.json").json()["paths"]["/v1/verifications"]["post"]["responses"]
+    assert str(no_case.status_code) in declared
     reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1",
                                                                         "inPerson": "true"})
     assert reply.status_code == 200 and reply.headers["x-request-id"]

@@ -19,7 +19,7 @@ from ..idempotency import at_most_once, idempotent, once
 from ..lane import CHECKED
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
 from ..openapi import examples, raw_body
-from ..problems import BAD_REQUEST, NOT_FOUND, Problem, responses
+from ..problems import INVALID_REQUEST, NOT_FOUND, Problem, responses
 
 #: A purpose code, as the registry and the receipts hold it (``bytes8``).
 PURPOSE = "^[A-Z0-9][A-Z0-9._-]{0,7}$"
@@ -67,8 +67,9 @@ def router(ctx: Context) -> APIRouter:
                              "which regulators flag)")] = False,
                          ) -> Response:
         if in_person and not case:
-            raise Problem(BAD_REQUEST, "inPerson needs case: the reference under which the resident's consent is "
-                                       "filed")
+            raise Problem(INVALID_REQUEST, "inPerson needs case: the reference under which the resident's consent "
+                                           "is filed", errors=[{"location": "query", "name": "case",
+                                                                "detail": "is required with inPerson"}])
         body = await request.body()
 
         async def verify() -> Response:
