@@ -66,6 +66,12 @@ def bank_api(consortium: Consortium, tmp_path: Path) -> Iterator[TestClient]:
     api.app_state.session.close()  # type: ignore[attr-defined]
 
 
+def declared_headers(api: TestClient, method: str, path: str, status: int) -> set[str]:
+    """The headers the served OpenAPI document declares for an operation's ``status`` answer, lowercased."""
+    answer = api.get("/openapi.json").json()["paths"][path][method]["responses"][str(status)]
+    return {name.lower() for name in answer.get("headers", {})}
+
+
 def issue(consortium: Consortium, api: TestClient, n: int) -> list[dict[str, object]]:
     now = consortium.now()
     entries = [{"reference": f"DEP-{i}", "docType": "DEPCERT", "notAfter": now + 86400 * 30, "asOf": now,

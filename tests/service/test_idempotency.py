@@ -27,7 +27,7 @@ from crossverify.service.routes.issuers import CertificatesIn
 from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import Consortium
-from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
+from .test_api import bank_api, declared_headers, issue, issuer_api  # noqa: F401  (fixtures)
 from .test_presentations_api import bank  # noqa: F401  (fixture)
 
 REUSED = "https://crossverify.example/problems/idempotency-key-reused"
@@ -51,6 +51,7 @@ def test_a_retried_pickup_offer_gets_its_first_code_again(consortium: Consortium
     assert first.status_code == again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()  # the same code: the first is not retired by the retry
     assert "idempotent-replayed" not in first.headers
+    assert "idempotent-replayed" in declared_headers(issuer_api, "post", "/v1/pickups", 200)
     fresh = issuer_api.post("/v1/pickups", json=offer, headers=key())  # a new request: a new code
     assert fresh.json()["code"] != first.json()["code"]
     other = issuer_api.post("/v1/pickups", json={"certificate": entry(consortium, "DEP-Q")}, headers=headers)
@@ -138,6 +139,7 @@ def test_a_request_still_being_answered_is_a_409(consortium: Consortium,
     assert once.answers.begin(once.key_id, once.fingerprint, int(time.time())) is None  # another worker has it
     busy = issuer_api.post("/v1/certificates", json=submitted, headers=headers)
     assert busy.status_code == 409 and busy.headers["retry-after"] == "1"
+    assert "retry-after" in declared_headers(issuer_api, "post", "/v1/certificates", 409)
     assert busy.json()["type"] == "https://crossverify.example/problems/idempotency-key-in-use"
     other_client = Once(Answers(journal.store), "another-issuer", headers["Idempotency-Key"], material)
     assert other_client.key_id != once.key_id  # clients' keys never meet
@@ -152,6 +154,7 @@ def test_batches_are_paged_by_cursor(consortium: Consortium, issuer_api: TestCli
     page = first.json()
     assert [b["state"] for b in page["batches"]] == ["delivered"] * 2 and page["counts"]["delivered"] == 3
     assert first.headers["link"] == f'</v1/batches?limit=2&cursor={page["next"]}>; rel="next"'
+    assert "link" in declared_headers(issuer_api, "get", "/v1/batches", 200)
     rest = issuer_api.get("/v1/batches", params={"limit": 2, "cursor": page["next"]}).json()
     assert len(rest["batches"]) == 1 and rest["next"] is None
     assert [b["id"] for b in page["batches"] + rest["batches"]] == \

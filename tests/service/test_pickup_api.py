@@ -20,7 +20,7 @@ from crossverify.issuer.pickup import KEEP_AFTER, MAX_ATTEMPTS
 from crossverify.keys.holder import generate_holder_key
 
 from ..conftest import Consortium, deposit_certificates
-from .test_api import issuer_api  # noqa: F401  (fixture)
+from .test_api import declared_headers, issuer_api  # noqa: F401  (fixture)
 from .test_presentations_api import bank  # noqa: F401  (fixture)
 
 CLAIMS = {"holder_name": "陳大文 CHAN Tai Man", "balance_mop": 125000}
@@ -52,6 +52,7 @@ def test_a_resident_collects_with_the_code_once(consortium: Consortium, issuer_a
     assert again.status_code == 403 and again.json()["title"] == "PickupCodeUsed"
     early = resident.post("/resident/pickups/collect", json={"collectToken": token})
     assert early.status_code == 409 and early.headers["retry-after"] == "2"
+    assert "retry-after" in declared_headers(issuer_api, "post", "/resident/pickups/collect", 409)
     assert early.json()["title"] == "PickupNotReady"
     assert issuer_api.get("/v1/pickups/DEP-P").json() == {"reference": "DEP-P", "state": "journalled"}
     issuer_api.app_state.workers["issuer"].run_once()  # type: ignore[attr-defined]

@@ -46,7 +46,10 @@ def idempotent() -> dict[str, Any]:
     return {"parameters": [{"name": HEADER, "in": "header", "required": False, "description": _DESCRIBED,
                             "schema": {"type": "string", "minLength": 16, "maxLength": 257},
                             "example": "8e03978e-40d5-43e8-bc93-6894a57f9324"}],
-            "responses": {str(status): answer for status, answer in responses(409, 422).items()}}
+            "responses": {"200": {"headers": {"Idempotent-Replayed": {
+                "description": "`true` on the first answer given again to a request retried under its key",
+                "schema": {"type": "string", "enum": ["true"]}}}},
+                **{str(status): answer for status, answer in responses(409, 422).items()}}}
 
 
 class Once:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
 from .problems import INVALID_REQUEST, Problem
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many items a page holds")]
+#: The ``responses`` of a paged list's operation: its ``Link`` to the next page.
+PAGED: dict[int | str, dict[str, Any]] = {200: {"headers": {"Link": {
+    "description": "`<path?query>; rel=\"next\"`: the next page (absent on the last)", "schema": {"type": "string"}}}}}
 Cursor = Annotated[str | None, Query(max_length=64, description="Where the page starts: the previous page's `next` "
                                                                 "(leave out for the first page)")]
 

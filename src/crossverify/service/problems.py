@@ -261,12 +261,13 @@ MEANING = {
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for ``statuses``, each problem details (with Retry-After where the status has it)."""
+    """OpenAPI responses for ``statuses``, each problem details (with Retry-After where the status has it: a 409
+    while the conflict passes, as an idempotency key in use or a pickup not ready yet)."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         out[status] = {"description": MEANING[status], "content": {MEDIA_TYPE: {
             "schema": {"$ref": "#/components/schemas/Problem"}}}}
-        if status in (429, 503):
+        if status in (409, 429, 503):
             out[status]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
                                                       "schema": {"type": "integer"}}}
     return out

@@ -19,7 +19,7 @@ from ...issuer.journal import BatchState
 from ...issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
 from ..dependencies import Context, Issuer
 from ..idempotency import at_most_once, idempotent
-from ..pagination import Cursor, Limit, next_page, position
+from ..pagination import PAGED, Cursor, Limit, next_page, position
 from ..problems import NOT_FOUND, Problem, responses
 
 
@@ -117,7 +117,7 @@ def router(ctx: Context) -> APIRouter:
 
         return at_most_once(request, journal_kept, payload.model_dump_json().encode(), journalled)
 
-    @routes.get("/v1/batches", operation_id="listBatches", response_model=BatchesOut,
+    @routes.get("/v1/batches", operation_id="listBatches", response_model=BatchesOut, responses=PAGED,
                 summary="Batches and where each stands, a page at a time")
     def batches(request: Request, response: Response, _: Issuer, cursor: Cursor = None, limit: Limit = 100,
                 state: Annotated[list[StateName] | None, Query(
