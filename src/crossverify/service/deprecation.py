@@ -8,19 +8,22 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from fastapi import Depends, Response
+from fastapi import Depends, Request
+
+from .middleware import ANSWER_HEADERS
 
 
 def deprecated(since: datetime, sunset: datetime, successor: str | None = None) -> dict[str, Any]:
     """Route keyword arguments for an operation deprecated at ``since`` and removed at ``sunset`` (UTC),
-    replaced by ``successor`` (a path), if any."""
-    headers = {"Deprecation": f"@{int(since.replace(tzinfo=UTC).timestamp())}",
-               "Sunset": format_datetime(sunset.replace(tzinfo=UTC), usegmt=True)}
+    replaced by ``successor`` (a path), if any. :class:`~.middleware.Front` adds the headers to every answer
+    (problem details and a route's own Response included, which would drop headers set on the dependency's)."""
+    headers = [(b"deprecation", f"@{int(since.replace(tzinfo=UTC).timestamp())}".encode()),
+               (b"sunset", format_datetime(sunset.replace(tzinfo=UTC), usegmt=True).encode())]
     if successor is not None:
-        headers["Link"] = f'<{successor}>; rel="successor-version"'
+        headers.append((b"link", f'<{successor}>; rel="successor-version"'.encode()))
 
-    def announce(response: Response) -> None:
-        response.headers.update(headers)
+    def announce(request: Request) -> None:
+        request.scope["state"][ANSWER_HEADERS] = headers
 
     return {"deprecated": True, "dependencies": [Depends(announce)],
             "openapi_extra": {"x-sunset": sunset.date().isoformat()}}

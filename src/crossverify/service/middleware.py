@@ -32,7 +32,8 @@ class Front:
     and the JSON log (499 for a client that went away). It bounds a request body: at most ``limit`` bytes (413,
     by Content-Length or as it streams in), all of it within ``timeout`` seconds of the request's head (408,
     and the connection is closed: a slow sender holds no worker; one timer a second checks every body being
-    read, so the bound costs a request a dictionary entry). A client that goes away before its
+    read, so the bound costs a request a dictionary entry). It adds the headers a route put in the request's state
+    under :data:`ANSWER_HEADERS` to whatever it answers. A client that goes away before its
     body is in is logged as such, and answered nothing. A fault of the service itself is logged with the
     request id and its traceback and answered 500 (the connection stays usable)."""
 
@@ -50,9 +51,10 @@ class Front:
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"")
         request_id = request_id_text(given) if given else new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
-        exchange = _Exchange(given or request_id.encode(), receive, send, self.limit)
+        exchange = _Exchange(given or request_id.encode(), receive, send, self.limit, state)
         try:
             declared = headers.get(b"content-length")
             if (declared is None and b"transfer-encoding" not in headers) or declared == b"0":
@@ -139,6 +141,8 @@ _new_prefix()
 os.register_at_fork(after_in_child=_new_prefix)
 
 _CLOSE = [(b"connection", b"close")]
+#: Where a route puts the headers every answer to its request carries (problem details and its own answers alike).
+ANSWER_HEADERS = "answer_headers"
 INTERNAL_DETAIL = "the service failed to answer this request; quote its request id"
 
 
@@ -174,19 +178,21 @@ class _Exchange:
         "limit",
         "request_id",
         "seen",
+        "state",
         "status",
         "task",
     )
 
-    def __init__(self, request_id: bytes, receive: Receive, send: Send, limit: int) -> None:
-        self.request_id, self._receive, self._send, self.limit = request_id, receive, send, limit
+    def __init__(self, request_id: bytes, receive: Receive, send: Send, limit: int, state: dict[str, Any]) -> None:
+        self.request_id, self._receive, self._send, self.limit, self.state = request_id, receive, send, limit, state
         self.status, self.seen, self.answering, self.complete, self.expired = 500, 0, False, False, False
         self.task: asyncio.Task[Any] | None = None
 
     async def send(self, message: Any) -> None:
         if message["type"] == "http.response.start":
             self.answering, self.status = True, message["status"]
-            message["headers"] = [*message.get("headers", []), (b"x-request-id", self.request_id)]
+            message["headers"] = [*message.get("headers", []), (b"x-request-id", self.request_id),
+                                  *self.state.get(ANSWER_HEADERS, ())]
         await self._send(message)
 
     async def receive(self) -> Any:
