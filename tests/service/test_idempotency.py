@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from crossverify.errors import StoreError
 from crossverify.idempotency import Answers
@@ -105,6 +106,17 @@ def test_a_retried_verification_gets_its_first_verdict_and_one_receipt(consortiu
     assert other_case.status_code == 422 and other_case.json()["type"] == REUSED
     outbox = bank_api.app_state.session.outbox  # type: ignore[attr-defined]
     assert outbox.store.db.execute("SELECT COUNT(*) FROM sealed_receipts").fetchone()[0] == 1
+
+
+def test_the_document_admits_the_keys_the_service_takes(bank: TestClient) -> None:  # noqa: F811
+    """A key the OpenAPI document's schema admits is taken, one it does not is refused: the same rule."""
+    [parameter] = [p for p in bank.get("/openapi.json").json()["paths"]["/v1/challenges"]["post"]["parameters"]
+                   if p["name"] == "Idempotency-Key"]
+    admits = Draft202012Validator(parameter["schema"])
+    for given in (str(uuid.uuid4()), "k" * 16, "k" * 255, f'"{"k" * 255}"', "k" * 15, "k" * 256, f'"{"k" * 14}"',
+                  "has space in it!!", 'a "quote" in the key'):
+        taken = bank.post("/v1/challenges", params={"purpose": "ACCTOPEN"}, headers={"Idempotency-Key": given})
+        assert admits.is_valid(given) == (taken.status_code == 200), (given, taken.status_code)
 
 
 def test_a_retried_hand_over_gets_the_same_code(bank: TestClient) -> None:  # noqa: F811

@@ -44,7 +44,8 @@ _DESCRIBED = ("Makes the request safe to retry: the same request again under thi
 def idempotent() -> dict[str, Any]:
     """``openapi_extra`` for an operation that takes an ``Idempotency-Key``."""
     return {"parameters": [{"name": HEADER, "in": "header", "required": False, "description": _DESCRIBED,
-                            "schema": {"type": "string", "minLength": 16, "maxLength": 257},
+                            "schema": {"type": "string", "minLength": 16, "maxLength": 257,
+                                       "pattern": f"^{_KEY.pattern}$"},
                             "example": "8e03978e-40d5-43e8-bc93-6894a57f9324"}],
             "responses": {"200": {"headers": {"Idempotent-Replayed": {
                 "description": "`true` on the first answer given again to a request retried under its key",
