@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from crossverify.format.bundle import load_bundle
 from crossverify.format.presentation import load_presentation
@@ -18,6 +19,7 @@ from crossverify.service.openapi import examples
 
 from ..conftest import Consortium
 from .test_api import bank_api, issuer_api  # noqa: F401  (fixtures)
+from .test_presentations_api import bank  # noqa: F401  (fixture)
 from .test_regulator_api import regulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +125,22 @@ def test_the_documentation_page_loads_only_from_the_service(bank_api: TestClient
     for url in loaded:
         assert bank_api.get(url).status_code == 200, url
     assert bank_api.get("/redoc").status_code == 404
+
+
+def test_the_document_bounds_the_lifetimes_the_service_takes(consortium: Consortium, bank: TestClient,  # noqa: F811
+                                                             issuer_api: TestClient) -> None:  # noqa: F811
+    """A challenge's or a pickup code's ``ttl`` is taken exactly when the document's schema admits it: 0 is refused
+    (not read as "the default"), as a lifetime beyond the service's bound is."""
+    [ttl] = [p for p in bank.get("/openapi.json").json()["paths"]["/v1/challenges"]["post"]["parameters"]
+             if p["name"] == "ttl"]
+    admits = Draft202012Validator(ttl["schema"])
+    for seconds in (-1, 0, 1, 3600, 3601):
+        issued = bank.post("/v1/challenges", params={"purpose": "ACCTOPEN", "ttl": seconds})
+        assert admits.is_valid(seconds) == (issued.status_code == 200), (seconds, issued.text)
+    admits = Draft202012Validator(issuer_api.get("/openapi.json").json()["components"]["schemas"]["PickupIn"]
+                                  ["properties"]["ttl"])
+    certificate = {"reference": "DEP-T", "docType": "DEPCERT", "notAfter": consortium.now() + 86400 * 30,
+                   "claims": {"holder_name": "CHAN Tai Man"}}
+    for seconds in (0, 1, 90 * 86400, 90 * 86400 + 1):
+        offered = issuer_api.post("/v1/pickups", json={"certificate": certificate, "ttl": seconds})
+        assert admits.is_valid(seconds) == (offered.status_code == 200), (seconds, offered.text)

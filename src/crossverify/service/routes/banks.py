@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...format.encoding import from_hex
 from ...idempotency import Answers
+from ...verifier.challenges import MAX_CHALLENGE_TTL
 from ..dependencies import Bank, Context, json_response, off_the_loop
 from ..idempotency import at_most_once, idempotent, once
 from ..lane import CHECKED
@@ -23,6 +24,8 @@ from ..problems import INVALID_REQUEST, NOT_FOUND, Problem, responses
 
 #: A purpose code, as the registry and the receipts hold it (``bytes8``).
 PURPOSE = "^[A-Z0-9][A-Z0-9._-]{0,7}$"
+ChallengeTtl = Annotated[int | None, Query(ge=1, le=MAX_CHALLENGE_TTL, description="Seconds it stays open (the "
+                                           "service's [verifier] challenge_ttl when left out)")]
 
 
 class HandOverOut(BaseModel):
@@ -91,7 +94,7 @@ def router(ctx: Context) -> APIRouter:
                  summary="Issue a one-time challenge for a resident to answer with a presentation")
     def challenge(request: Request, _: Bank,
                   purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
-                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
+                  ttl: ChallengeTtl = None) -> Any:
         def issue() -> ChallengeOut:
             issued = queue.verifier.issue_challenge(purpose, ttl or session.config.verifier.challenge_ttl)
             return ChallengeOut.model_validate(issued.to_json())
@@ -104,7 +107,7 @@ def router(ctx: Context) -> APIRouter:
                          "to show, as text or a QR code of `page`)")
     def hand_over(request: Request, _: Bank,
                   purpose: Annotated[str, Query(pattern=PURPOSE, description="Purpose code", examples=["ACCTOPEN"])],
-                  ttl: Annotated[int | None, Query(description="Seconds it stays open")] = None) -> Any:
+                  ttl: ChallengeTtl = None) -> Any:
         return at_most_once(request, challenges_kept, b"", lambda: handed_over(purpose, ttl))
 
     def handed_over(purpose: str, ttl: int | None) -> HandOverOut:

@@ -16,7 +16,7 @@ from ...idempotency import Answers
 from ...issuer.client import journal_certificates
 from ...issuer.inputs import certificate_entry
 from ...issuer.journal import BatchState
-from ...issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
+from ...issuer.pickup import DEFAULT_CODE_TTL, MAX_CODE_TTL, NOT_KEPT
 from ..dependencies import Context, Issuer
 from ..idempotency import at_most_once, idempotent
 from ..pagination import PAGED, Cursor, Limit, next_page, position
@@ -77,7 +77,8 @@ class RevocationIn(BaseModel):
 class PickupIn(BaseModel):
     certificate: dict[str, Any] = Field(description="An issuer input entry: reference, docType, notAfter, claims, "
                                                     "issuedAt, asOf; no cnf claim (the resident's key comes at pickup)")
-    ttl: int | None = Field(None, description="Seconds the code works (default 14 days, at most 90)")
+    ttl: int | None = Field(None, ge=1, le=MAX_CODE_TTL, description="Seconds the code works (default 14 days, "
+                                                                      "at most 90)")
 
 
 class OfferOut(BaseModel):
