@@ -90,6 +90,10 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
     assert no_case.json()["type"].endswith("/invalid-request") and no_case.json()["errors"][0]["name"] == "case"
     declared = bank_api.get("/openapi.json").json()["paths"]["/v1/verifications"]["post"]["responses"]
     assert str(no_case.status_code) in declared
+    for case in ("C" * 33, "A-1\t"):  # a case a receipt cannot carry (1 to 32 bytes, printable): the client's fault
+        unfit = bank_api.post("/v1/verifications", json=bundles[0],
+                              params={"purpose": "ACCTOPEN", "case": case, "inPerson": "true"})
+        assert unfit.status_code == 422 and unfit.json()["errors"][0]["name"] == "case", unfit.text
     reply = bank_api.post("/v1/verifications", json=bundles[0], params={"purpose": "ACCTOPEN", "case": "A-1",
                                                                         "inPerson": "true"})
     assert reply.status_code == 200 and reply.headers["x-request-id"]

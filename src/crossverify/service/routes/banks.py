@@ -12,8 +12,10 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ...errors import SealingError
 from ...format.encoding import from_hex
 from ...idempotency import Answers
+from ...sealing import case_reference_code
 from ...verifier.challenges import MAX_CHALLENGE_TTL
 from ..dependencies import Bank, Context, json_response, off_the_loop
 from ..idempotency import at_most_once, idempotent, once
@@ -63,16 +65,21 @@ def router(ctx: Context) -> APIRouter:
                          purpose: Annotated[str | None, Query(
                              pattern=PURPOSE, description="Record a receipt sealed to the regulators, for this "
                              "purpose code (a presentation's own purpose counts), e.g. ACCTOPEN")] = None,
-                         case: Annotated[str, Query(description="Your case reference: one receipt per case")] = "",
+                         case: Annotated[str, Query(description="Your case reference: one receipt per case (with "
+                                                    "inPerson, 1 to 32 bytes of printable UTF-8)")] = "",
                          in_person: Annotated[bool, Query(
                              alias="inPerson", description="For a bare bundle: the resident consented in person, "
                              "their consent filed under `case`; the receipt attests it (else it states no consent, "
                              "which regulators flag)")] = False,
                          ) -> Response:
-        if in_person and not case:
-            raise Problem(INVALID_REQUEST, "inPerson needs case: the reference under which the resident's consent "
-                                           "is filed", errors=[{"location": "query", "name": "case",
-                                                                "detail": "is required with inPerson"}])
+        if in_person:
+            try:
+                case_reference_code(case)
+            except SealingError:
+                raise Problem(INVALID_REQUEST, "inPerson needs case: the reference under which the resident's "
+                                               "consent is filed, 1 to 32 bytes of printable UTF-8",
+                              errors=[{"location": "query", "name": "case",
+                                       "detail": "1 to 32 bytes of printable UTF-8 with inPerson"}]) from None
         body = await request.body()
 
         async def verify() -> Response:
