@@ -132,6 +132,10 @@ def test_institutions_are_authenticated_limited_and_capped(consortium: Consortiu
     wrong = TestClient(bank_api.app, headers={"Authorization": "Bearer cvk_guessed"})
     assert wrong.get("/v1/audit/report").status_code == 401
     assert bank_api.get("/v1/audit/report").status_code == 403
+    bank_key = bank_api.headers["authorization"].removeprefix("Bearer ")
+    for scheme in ("bearer", "BEARER"):  # the scheme is case-insensitive (RFC 9110, 11.1)
+        spelt = TestClient(bank_api.app, headers={"Authorization": f"{scheme} {bank_key}"})
+        assert spelt.get(f"/v1/receipts/0x{'11' * 32}").status_code == 404, scheme
     refused = bank_api.post("/v1/pickups", json={"certificate": {}})
     assert refused.status_code == 403 and refused.json()["detail"] == "test-bank is a bank; this needs an issuer"
     too_big = bank_api.post("/v1/verifications", content=b"{" + b" " * 300_000 + b"}")

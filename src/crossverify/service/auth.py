@@ -31,6 +31,13 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def presented_key(authorization: str, api_key: str) -> str:
+    """The API key a request presents: the token of its ``Authorization: Bearer`` (the scheme in any case, RFC 9110
+    11.1), else (no Bearer token) its ``X-API-Key`` header's value, ``api_key``."""
+    scheme, _, token = authorization.partition(" ")
+    return (token.strip() if scheme.lower() == "bearer" else "") or api_key
+
+
 def new_key() -> tuple[str, str]:
     """A fresh API key and its digest for the configuration."""
     key = "cvk_" + secrets.token_urlsafe(32)

@@ -28,7 +28,7 @@ from ..session import Session
 from ..store import Store
 from ..verifier.answers import AnswerReceipts
 from ..verifier.client import Check, VerificationReport
-from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit
+from .auth import BUCKETS, ApiKeys, Client, RateLimit, SharedRateLimit, presented_key
 from .console import COOKIE
 from .problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Problem
 from .sessions import Sessions, sessions_store
@@ -324,9 +324,7 @@ class _Authenticate:
 
     async def __call__(self, request: Request) -> Client:  # no thread hop for the keys and limits in memory
         ctx: Context = request.app.state.context
-        header = request.headers.get("authorization", "")
-        key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
-            request.headers.get("x-api-key", "")
+        key = presented_key(request.headers.get("authorization", ""), request.headers.get("x-api-key", ""))
         client = ctx.keys.identify(key) if key else None
         if client is None:
             raise Problem(UNAUTHENTICATED, "send your API key as 'Authorization: Bearer KEY'",

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from ..verifier.client import VerificationReport
 from . import middleware
-from .auth import RateLimit, SharedRateLimit
+from .auth import RateLimit, SharedRateLimit, presented_key
 from .dependencies import RECEIPT_THREADS, Context
 from .workers import VerifyQueue
 
@@ -98,9 +98,8 @@ class VerifyLane:
             purpose, case = named.get("purpose"), named.get("case", "")
             if purpose is not None and not _PURPOSE.fullmatch(purpose):
                 return None
-        header = given.get(b"authorization", b"").decode("latin-1")
-        key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
-            given.get(b"x-api-key", b"").decode("latin-1")
+        key = presented_key(given.get(b"authorization", b"").decode("latin-1"),
+                            given.get(b"x-api-key", b"").decode("latin-1"))
         client = self.ctx.keys.identify(key) if key else None
         if client is None or client.role != "bank" or not self._allowed(client.name):
             return None
