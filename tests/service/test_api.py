@@ -129,6 +129,7 @@ def test_institutions_are_authenticated_limited_and_capped(consortium: Consortiu
     reply = anonymous.post("/v1/verifications", json={})
     assert reply.status_code == 401 and reply.headers["content-type"] == "application/problem+json"
     assert reply.json()["title"] == "Unauthenticated" and reply.headers["www-authenticate"] == "Bearer"
+    assert "www-authenticate" in declared_headers(bank_api, "post", "/v1/verifications", 401)
     wrong = TestClient(bank_api.app, headers={"Authorization": "Bearer cvk_guessed"})
     assert wrong.get("/v1/audit/report").status_code == 401
     assert bank_api.get("/v1/audit/report").status_code == 403

@@ -20,7 +20,7 @@ from crossverify.service.auth import new_key
 from crossverify.session import Session
 
 from ..conftest import Consortium
-from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
+from .test_api import bank_api, declared_headers, issue, issuer_api  # noqa: F401  (fixtures)
 
 DOCS = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
 
@@ -45,6 +45,8 @@ def test_the_frameworks_own_errors_are_problems(bank_api: TestClient) -> None:  
     as_text = bank_api.post("/v1/verifications/batch", content=b'{"bundles": []}',
                             headers={"content-type": "text/plain"})
     assert "text/plain" in str(assert_problem(as_text, 415, "unsupported-media-type")["detail"])
+    assert as_text.headers["accept-post"] == "application/json"
+    assert "accept-post" in declared_headers(bank_api, "post", "/v1/verifications/batch", 415)
     form = bank_api.post("/v1/verifications/batch", content=b"[1,2]",  # what curl -d sends
                          headers={"content-type": "application/x-www-form-urlencoded"})
     assert_problem(form, 415, "unsupported-media-type")

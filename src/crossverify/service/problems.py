@@ -260,14 +260,26 @@ MEANING = {
 }
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again", "schema": {"type": "integer"}}}
+#: The headers the answers of a status carry, as the OpenAPI document declares them (Retry-After on a 409 while the
+#: conflict passes: an idempotency key in use, a pickup not ready yet).
+HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": "`Bearer`: send the API key as a Bearer token",
+                               "schema": {"type": "string"}}},
+    409: _RETRY_AFTER,
+    415: {"Accept-Post": {"description": "`application/json`: the media type request bodies take",
+                          "schema": {"type": "string"}}},
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
+}
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for ``statuses``, each problem details (with Retry-After where the status has it: a 409
-    while the conflict passes, as an idempotency key in use or a pickup not ready yet)."""
+    """OpenAPI responses for ``statuses``, each problem details, with the headers the status has (:data:`HEADERS`)."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         out[status] = {"description": MEANING[status], "content": {MEDIA_TYPE: {
             "schema": {"$ref": "#/components/schemas/Problem"}}}}
-        if status in (409, 429, 503):
-            out[status]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
-                                                      "schema": {"type": "integer"}}}
+        if status in HEADERS:
+            out[status]["headers"] = HEADERS[status]
     return out
