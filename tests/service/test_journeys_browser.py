@@ -254,3 +254,35 @@ def test_a_copied_certificate_cannot_be_presented_from_another_device(portal: Po
     assert traffic.posts() == [] and page.locator("#verdict").is_hidden()
     shot(page, "pt-5-another-device")
     context.close()
+
+
+def test_a_pickup_waits_through_a_lost_connection(portal: Portal, browser: Browser) -> None:
+    """Once the key is enrolled the code is spent and the collection token lives only in the page: waiting for the
+    certificate, the page keeps asking through a lost connection and a service briefly unavailable, saying so,
+    and offers the certificate once it is anchored."""
+    offered = offer(portal, "DEP-offline")
+    troubles = iter(["offline", "unavailable"])
+
+    def flaky(route: Route) -> None:
+        trouble = next(troubles, None)
+        if trouble == "offline":
+            route.abort("internetdisconnected")
+        elif trouble == "unavailable":
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/problem+json",
+                          body=json.dumps({"title": "Service unavailable", "status": 503}))
+        else:
+            route.continue_()
+
+    context = phone(browser, "en")
+    page = watched(context)
+    page.route("**/resident/pickups/collect", flaky)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#error:has-text('keeps trying')", timeout=10_000)
+    assert page.locator("#wait").is_visible()
+    shot(page, "en-6-pickup-retrying")
+    portal.issuer.app.state.workers["issuer"].run_once()
+    page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    no_alert(page)
+    context.close()

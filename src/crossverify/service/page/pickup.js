@@ -75,18 +75,36 @@ async function collect() {
   }
 }
 
-/** The bundle's text, asking every two seconds (as the service's Retry-After says) until it is anchored. */
+/** The bundle's text, asking every two seconds (as the service's Retry-After says) until it is anchored. The code
+ * is spent and the collection token lives only in this page, so a lost connection or a busy or unavailable service
+ * only delays the next ask (the page says so); null once the issuer refuses the token. */
 async function waitForBundle(collectToken) {
   for (;;) {
-    const reply = await fetch("../pickups/collect", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ collectToken }),
-    });
-    if (reply.ok) return reply.text();
-    if (reply.status !== 409) {
+    const reply = await askForBundle(collectToken);
+    if (typeof reply === "string") {
+      showError(null);
+      return reply;
+    }
+    const away = !reply || reply.status === 429 || reply.status >= 500;
+    if (!away && reply.status !== 409) {
       await refused(reply);
       return null;
     }
-    await sleep(1000 * Number(reply.headers.get("Retry-After") ?? 2));
+    showError(away ? "pickup.retrying" : null);
+    await sleep(1000 * Number(reply?.headers.get("Retry-After") ?? 2));
+  }
+}
+
+/** One ask: the bundle's text, the service's reply when it has none, or null when the connection failed. */
+async function askForBundle(collectToken) {
+  try {
+    const reply = await fetch("../pickups/collect", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ collectToken }),
+    });
+    return reply.ok ? await reply.text() : reply;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return null;
   }
 }
 
