@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Route
+from playwright.sync_api import Browser, Page, Route
 
 from crossverify.config import (
     Config,
@@ -285,4 +285,37 @@ def test_a_pickup_waits_through_a_lost_connection(portal: Portal, browser: Brows
     portal.issuer.app.state.workers["issuer"].run_once()
     page.wait_for_selector("#save:not([hidden])", timeout=15_000)
     no_alert(page)
+    context.close()
+
+
+def collected(portal: Portal, page: Page, reference: str, saved: Path) -> Path:
+    """Collect ``reference`` on the pickup page in ``page``'s browser (its key stays there) and save it."""
+    page.goto(portal.site + offer(portal, reference)["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#wait:not([hidden])")
+    portal.issuer.app.state.workers["issuer"].run_once()
+    page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    with page.expect_download() as download:
+        page.click("#download")
+    download.value.save_as(saved)
+    return saved
+
+
+def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, tmp_path: Path) -> None:
+    """A phone's clock two minutes fast (set by hand, or never synchronised): the consent is timed by the bank's
+    clock, as its reply says, so the bank finds it valid, not 'not yet valid' or 'expired' every time."""
+    context = phone(browser, "en")
+    page = watched(context)
+    saved = collected(portal, page, "DEP-clock", tmp_path / "certificate.json")
+    handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    page.clock.install(time=time.time() + 120)
+    page.goto(portal.site + handed["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", saved)
+    page.click("#submit")
+    page.wait_for_selector("#outcome:not(:empty)")
+    page.click("#all-checks summary")
+    assert page.locator("#checks li.failed").count() == 0, page.inner_text("#failed")
+    assert page.get_attribute("#outcome", "class") == "valid"
     context.close()

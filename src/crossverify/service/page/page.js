@@ -34,12 +34,19 @@ const PRESENTATION_STEPS = [
     if (!reply.ok) throw new BundleError("bad_code", "the bank refused the code");
     $("submit").textContent = t("send.signing");
     const challenge = readChallenge(await reply.json());
-    const presentation = await present(p.bundle, challenge, keys, Math.floor(Date.now() / 1000));
+    const presentation = await present(p.bundle, challenge, keys, bankTime(reply));
     return { ...p, body: dumpsPresentation(presentation) };
   },
 ];
 
 const t = (key, values) => translate(state.language, key, values);
+
+/** Unix seconds now by the bank's clock, as its `reply` is dated (the device's own when it is not): a phone's clock
+ * a minute fast or five slow would time a consent that the bank finds not yet valid, or expired, every time. */
+function bankTime(reply) {
+  const dated = Date.parse(reply.headers.get("Date") ?? "");
+  return Math.floor((Number.isNaN(dated) ? Date.now() : dated) / 1000);
+}
 
 /** A claim's label in the page's language: the metadata's, else its name as in the file, marked as such. */
 function label(name) {
