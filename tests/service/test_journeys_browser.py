@@ -319,3 +319,37 @@ def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, t
     assert page.locator("#checks li.failed").count() == 0, page.inner_text("#failed")
     assert page.get_attribute("#outcome", "class") == "valid"
     context.close()
+
+
+def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser: Browser, tmp_path: Path) -> None:
+    """The bank's service answers the code 503 (its store briefly away): the page says to try again, not that the
+    bank does not know the code, and trying again sends what the resident chose."""
+    context = phone(browser, "en")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    saved = collected(portal, page, "DEP-unavailable", tmp_path / "certificate.json")
+    handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+    troubles = iter(["unavailable"])
+
+    def flaky(route: Route) -> None:
+        if next(troubles, None):
+            route.fulfill(status=503, headers={"Retry-After": "5"}, content_type="application/problem+json",
+                          body=json.dumps({"title": "Service unavailable", "status": 503}))
+        else:
+            route.continue_()
+
+    page.route("**/resident/challenges", flaky)
+    page.goto(portal.site + handed["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", saved)
+    names = [c.get("name") for c in json.loads(saved.read_text())["claims"]]
+    for name in WITHHELD:
+        page.click(f"label[for=claim-{names.index(name)}]")
+    page.click("#submit")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "try again" in page.inner_text("#error") and "new one" not in page.inner_text("#error")
+    page.click("#submit")
+    page.wait_for_selector("#outcome.valid")
+    [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
+    assert not set(WITHHELD) & set(load_presentation(sent).binding.disclosed)
+    context.close()

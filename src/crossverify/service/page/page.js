@@ -31,6 +31,7 @@ const PRESENTATION_STEPS = [
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
     });
     if (reply.status === 429) throw new BundleError("busy", "rate limited");
+    if (reply.status >= 500) throw new BundleError("refused", "the bank could not read its challenges");
     if (!reply.ok) throw new BundleError("bad_code", "the bank refused the code");
     $("submit").textContent = t("send.signing");
     const challenge = readChallenge(await reply.json());
