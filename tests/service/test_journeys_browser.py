@@ -353,3 +353,25 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
     assert not set(WITHHELD) & set(load_presentation(sent).binding.disclosed)
     context.close()
+
+
+def test_a_pickup_page_on_plain_http_says_so(portal: Portal, browser: Browser) -> None:
+    """Served over plain HTTP at a name (not a secure context), the browser offers no WebCrypto to make the key: the
+    page says so and keeps the code unspent, instead of 'your issuer could not be reached' at every try."""
+    from .browser import ARGS, CHROMIUM
+
+    offered = offer(portal, "DEP-plain-http")
+    port = portal.site.rsplit(":", 1)[1]
+    plain = browser.browser_type.launch(executable_path=CHROMIUM,
+                                        args=[*ARGS, "--host-resolver-rules=MAP pickup.test 127.0.0.1"])
+    try:
+        page = watched(phone(plain, "en"))
+        page.goto(f"http://pickup.test:{port}{offered['page']}")
+        page.wait_for_selector("body[data-ready]")
+        assert page.evaluate("isSecureContext") is False
+        page.wait_for_selector("#error:not(:empty)", timeout=10_000)
+        assert "secure connection" in page.inner_text("#error") and page.is_disabled("#collect")
+        shot(page, "en-7-pickup-plain-http")
+    finally:
+        plain.close()
+    assert portal.issuer.get("/v1/pickups/DEP-plain-http").json()["state"] == "offered"

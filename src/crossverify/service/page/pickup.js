@@ -114,5 +114,10 @@ addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); 
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());
 $("collect").addEventListener("click", collect);
 state.institution = await fetchInstitution("../institution");
+// WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
+if (state.institution.suite !== "gm" && !globalThis.crypto?.subtle) {
+  showError("pickup.error.insecure");
+  $("collect").disabled = true;
+}
 render();
 document.body.dataset.ready = "true";
