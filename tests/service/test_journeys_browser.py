@@ -375,3 +375,22 @@ def test_a_pickup_page_on_plain_http_says_so(portal: Portal, browser: Browser) -
     finally:
         plain.close()
     assert portal.issuer.get("/v1/pickups/DEP-plain-http").json()["state"] == "offered"
+
+
+def test_enter_pressed_twice_enrols_once(portal: Portal, browser: Browser) -> None:
+    """The phone keyboard's Go key pressed twice (or once after the button): the page makes and enrols one key, and
+    does not tell the resident that their code 'was used already: if it was not you, call your issuer'."""
+    offered = offer(portal, "DEP-enter-twice")
+    context = phone(browser, "en")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.press("#code", "Enter")
+    page.press("#code", "Enter")
+    page.wait_for_selector("#wait:not([hidden])")
+    portal.issuer.app.state.workers["issuer"].run_once()
+    page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    no_alert(page)
+    assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
+    context.close()

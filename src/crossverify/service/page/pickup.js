@@ -111,7 +111,7 @@ async function askForBundle(collectToken) {
 offerLanguages($("language"), state, render);
 $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
-$("code").addEventListener("keydown", (event) => event.key === "Enter" && collect());
+$("code").addEventListener("keydown", (event) => event.key === "Enter" && $("collect").click()); // not while disabled
 $("collect").addEventListener("click", collect);
 state.institution = await fetchInstitution("../institution");
 // WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
