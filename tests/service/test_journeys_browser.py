@@ -394,3 +394,26 @@ def test_enter_pressed_twice_enrols_once(portal: Portal, browser: Browser) -> No
     no_alert(page)
     assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
     context.close()
+
+
+def test_a_pickup_page_reloaded_while_it_waits_collects(portal: Portal, browser: Browser) -> None:
+    """The phone drops the waiting tab (it reloads when the resident comes back) or the resident reopens the link: the
+    code is spent, but the page knows what it enrolled with it and collects the certificate, instead of 'This code
+    was used already' and a certificate nobody can collect."""
+    offered = offer(portal, "DEP-reloaded")
+    context = phone(browser, "en")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#wait:not([hidden])")
+    page.close()
+    page = watched(context, traffic)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    portal.issuer.app.state.workers["issuer"].run_once()
+    page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    no_alert(page)
+    assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
+    context.close()

@@ -12,6 +12,8 @@ const $ = (id) => document.getElementById(id);
 const state = { language: pickLanguage(), step: "enter", error: null, bundle: null, display: null, institution: null };
 const t = (key, values) => translate(state.language, key, values);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Where this device keeps its last enrolled pickup: code, reference, collection token and the key's public JWK. */
+const ENROLLED = "pickup";
 
 function showError(key, values) {
   state.error = key ? [key, values] : null;
@@ -45,26 +47,23 @@ async function collect() {
   if (!code) return showError("pickup.error.PickupCodeInvalid");
   $("collect").disabled = true;
   try {
-    const keys = await generateHolderKey(state.institution?.suite); // SM2 when the consortium is of the GM suite
-    const jwk = await publicJwk(keys.publicKey);
-    await keepHolderKey(keys, jwk); // before enrolling: a key the issuer knows is never lost by this page
-    const reply = await fetch("../pickups/enrol", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code, jwk }),
-    });
-    if (!reply.ok) return await refused(reply);
-    const { reference, collectToken } = await reply.json();
+    const pickup = enrolledWith(code) ?? await enrol(code);
+    if (!pickup) return;
     state.step = "wait";
     render();
     $("wait-title").focus();
-    const text = await waitForBundle(collectToken);
-    if (text === null) return;
+    const text = await waitForBundle(pickup.collectToken);
+    if (text === null) {
+      localStorage.removeItem(ENROLLED); // refused: the token is of no more use
+      return;
+    }
     const bundle = readBundle(text);
-    if (!sameKey(holderJwk(bundle), jwk)) throw new BundleError("other_key", "not bound to this device's key");
+    if (!sameKey(holderJwk(bundle), pickup.jwk)) throw new BundleError("other_key", "not bound to this device's key");
     state.bundle = bundle;
     state.display = await fetchDisplay("../metadata", bundle.document, state.institution?.suite);
     const link = $("download");
     link.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-    link.download = `${reference}.json`;
+    link.download = `${pickup.reference}.json`;
     state.step = "save";
     render();
     $("save-title").focus();
@@ -74,6 +73,37 @@ async function collect() {
     $("collect").disabled = false;
   }
 }
+
+/** Make a key, keep it, and enrol it with `code`: the pickup (kept on this device, see `enrolledWith`), or null
+ * when the issuer refused (the page says why). */
+async function enrol(code) {
+  const keys = await generateHolderKey(state.institution?.suite); // SM2 when the consortium is of the GM suite
+  const jwk = await publicJwk(keys.publicKey);
+  await keepHolderKey(keys, jwk); // before enrolling: a key the issuer knows is never lost by this page
+  const reply = await fetch("../pickups/enrol", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code, jwk }),
+  });
+  if (!reply.ok) return void await refused(reply);
+  const { reference, collectToken } = await reply.json();
+  const pickup = { code: normalCode(code), reference, collectToken, jwk };
+  try {
+    localStorage.setItem(ENROLLED, JSON.stringify(pickup));
+  } catch (error) {
+    if (!(error instanceof DOMException)) throw error; // a browser that keeps nothing: collect while the page is open
+  }
+  return pickup;
+}
+
+/** The pickup this device enrolled with `code` and has not been refused yet, or null. The code is spent once
+ * enrolled, so a page reloaded while it waits (a phone drops background tabs), or the link opened again, collects
+ * with what it kept. */
+function enrolledWith(code) {
+  const pickup = JSON.parse(localStorage.getItem(ENROLLED) ?? "null");
+  return pickup?.code === normalCode(code) ? pickup : null;
+}
+
+/** A code as the issuer reads it: any case, no spaces or dashes, O for 0, I or L for 1. */
+const normalCode = (code) => code.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
 
 /** The bundle's text, asking every two seconds (as the service's Retry-After says) until it is anchored. The code
  * is spent and the collection token lives only in this page, so a lost connection or a busy or unavailable service
@@ -120,4 +150,5 @@ if (state.institution.suite !== "gm" && !globalThis.crypto?.subtle) {
   $("collect").disabled = true;
 }
 render();
+if (enrolledWith($("code").value)) $("collect").click(); // this link's certificate is enrolled here already: collect it
 document.body.dataset.ready = "true";
