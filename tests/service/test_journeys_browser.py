@@ -417,3 +417,31 @@ def test_a_pickup_page_reloaded_while_it_waits_collects(portal: Portal, browser:
     no_alert(page)
     assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
     context.close()
+
+
+def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal, browser: Browser) -> None:
+    """The service could not say the consortium's suite when the page loaded (its node briefly away: 503): the page
+    does not guess the standard suite's P-256 key, which a GM consortium's banks refuse for the certificate's whole
+    life, but asks again before it makes the key (here, a consortium of the GM suite: SM2)."""
+    offered = offer(portal, "DEP-suite")
+    asked = []
+
+    def institution(route: Route) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "5"}, content_type="application/problem+json",
+                          body=json.dumps({"title": "Service unavailable", "status": 503}))
+        else:
+            route.fulfill(json={"name": None, "issuer": None, "suite": "gm"})
+
+    context = phone(browser, "en")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    page.route("**/resident/institution", institution)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#wait:not([hidden]), #error:not(:empty)")
+    [enrol] = [json.loads(body) for url, _, body in traffic.requests if url.endswith("/pickups/enrol")]
+    assert enrol["jwk"]["crv"] == "SM2"
+    context.close()

@@ -74,10 +74,12 @@ async function collect() {
   }
 }
 
-/** Make a key, keep it, and enrol it with `code`: the pickup (kept on this device, see `enrolledWith`), or null
- * when the issuer refused (the page says why). */
+/** Make a key of the consortium's suite, keep it, and enrol it with `code`: the pickup (kept on this device, see
+ * `enrolledWith`), or nothing when the suite could not be learnt or the issuer refused (the page says why). */
 async function enrol(code) {
-  const keys = await generateHolderKey(state.institution?.suite); // SM2 when the consortium is of the GM suite
+  if (!state.institution.suite) state.institution = await fetchInstitution("../institution");
+  if (!state.institution.suite) return void showError("pickup.error.network"); // the key's suite is not guessed
+  const keys = await generateHolderKey(state.institution.suite); // SM2 when the consortium is of the GM suite
   const jwk = await publicJwk(keys.publicKey);
   await keepHolderKey(keys, jwk); // before enrolling: a key the issuer knows is never lost by this page
   const reply = await fetch("../pickups/enrol", {

@@ -51,20 +51,21 @@ export function offerLanguages(select, state, render) {
   });
 }
 
-/** Whose page this is: `{name, issuer}`, the service's own name in each language ([display] name) and, on an
- * issuer's service, the issuer's name as registered (checked here against its digest); null for either unknown. */
+/** Whose page this is: `{name, issuer, suite}`, the service's own name in each language ([display] name), on an
+ * issuer's service the issuer's name as registered (checked here against its digest), null for either unknown, and
+ * the consortium's crypto suite ("standard" or "gm"; null when the service could not be asked: not a guess). */
 export async function fetchInstitution(url) {
+  let suite = null;
   try {
     const reply = await fetch(url);
-    if (!reply.ok) return { name: null, issuer: null, suite: "standard" };
-    const { name, issuer, suite } = await reply.json();
-    return {
-      name: name ?? null, issuer: issuer?.metadata ? readMetadata(issuer.metadata, issuer.digest, suite).name : null,
-      suite: suite === "gm" ? "gm" : "standard",
-    };
+    if (!reply.ok) return { name: null, issuer: null, suite };
+    const found = await reply.json();
+    suite = found.suite === "gm" ? "gm" : "standard";
+    const issuer = found.issuer?.metadata ? readMetadata(found.issuer.metadata, found.issuer.digest, suite).name : null;
+    return { name: found.name ?? null, issuer, suite };
   } catch (error) {
     if (!(error instanceof MetadataError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
-    return { name: null, issuer: null, suite: "standard" };
+    return { name: null, issuer: null, suite };
   }
 }
 
