@@ -445,3 +445,29 @@ def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal,
     [enrol] = [json.loads(body) for url, _, body in traffic.requests if url.endswith("/pickups/enrol")]
     assert enrol["jwk"]["crv"] == "SM2"
     context.close()
+
+
+def test_a_busy_issuer_is_named_as_the_issuer(portal: Portal, browser: Browser) -> None:
+    """The pickup page limited (429): the resident is told their issuer is busy (not 'the bank'), and trying again
+    collects."""
+    offered = offer(portal, "DEP-busy")
+    troubles = iter(["busy"])
+
+    def limited(route: Route) -> None:
+        if next(troubles, None):
+            route.fulfill(status=429, headers={"Retry-After": "1"}, content_type="application/problem+json",
+                          body=json.dumps({"title": "Too many requests", "status": 429}))
+        else:
+            route.continue_()
+
+    context = phone(browser, "en")
+    page = watched(context)
+    page.route("**/resident/pickups/enrol", limited)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#error:not(:empty)")
+    assert page.inner_text("#error") == "Your issuer is busy. Please wait a minute and try again."
+    page.click("#collect")
+    page.wait_for_selector("#wait:not([hidden])")
+    context.close()

@@ -35,7 +35,7 @@ function render() {
 }
 
 async function refused(reply) {
-  if (reply.status === 429) return showError("error.busy");
+  if (reply.status === 429) return showError("pickup.error.busy");
   const problem = await reply.json().catch(() => ({}));
   const key = `pickup.error.${problem.title}`;
   showError(translate("en", key) === key ? "pickup.error.refused" : key);
