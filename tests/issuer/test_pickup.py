@@ -20,6 +20,7 @@ from crossverify.errors import (
     PickupLocked,
     PickupNotReady,
     PickupStoreFull,
+    StoreError,
 )
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import public_jwk
@@ -206,3 +207,22 @@ def test_an_offer_gives_up_by_name_when_every_handle_drawn_is_taken(tmp_path: Pa
     with pytest.raises(PickupStoreFull, match=f"{HANDLE_TRIES} pickup handles drawn were all taken"):
         pickups.offer({**ITEM, "reference": "DEP-P2"}, NOW)
     assert drawn[0] == HANDLE_TRIES and pickups.state("DEP-P2") is None and pickups.state("DEP-P1") == "offered"
+
+
+def test_an_enrolment_whose_journalling_fails_still_gives_its_token(tmp_path: Path, location: Locate,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal is busy right after the enrolment is committed (the pipeline's write, a database failover): the
+    code is spent, so the resident still gets the collection token, and the round's recovery journals it."""
+    pickups = desk(tmp_path, location)
+    offer = pickups.offer(ITEM, NOW)
+
+    def busy(*args: object, **kwargs: object) -> None:
+        raise StoreError("the journal is locked by another process")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pickup, "journal_certificates", busy)
+        enrolment = pickups.enrol(offer.code, jwk(), NOW + 5)
+    assert enrolment.reference == "DEP-P1" and pickups.state("DEP-P1") == "enrolled"
+    assert pickups.resume() == ["DEP-P1"] and pickups.state("DEP-P1") == "journalled"
+    with pytest.raises(PickupNotReady):
+        pickups.collect(enrolment.collect_token, NOW + 6)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import rfc8785
 
 from .. import idempotency
 from ..errors import (
+    UNAVAILABLE,
     PickupCodeInvalid,
     PickupCodeUsed,
     PickupError,
@@ -155,9 +157,9 @@ class PickupDesk:
 
     def enrol(self, code: str, jwk: Any, now: int) -> Enrolment:
         """Bind the pickup ``code`` names to the holder key ``jwk`` (a P-256 public JWK) and journal the
-        certificate with it; the code is spent. Every refusal is a named :class:`PickupError` (or
-        :class:`~crossverify.errors.HolderKeyError` for the key); a refused attempt changes nothing but the
-        attempt count."""
+        certificate with it (or, with the journal unavailable, leave that to :meth:`resume`); the code is spent.
+        Every refusal is a named :class:`PickupError` (or :class:`~crossverify.errors.HolderKeyError` for the key);
+        a refused attempt changes nothing but the attempt count."""
         key = key_from_jwk(jwk)
         handle = _normal(code)[:HANDLE_LENGTH]
         token = secrets.token_urlsafe(32)
@@ -184,7 +186,10 @@ class PickupDesk:
                            (json.dumps(public_jwk(key)), now, _token_hash(token), handle))
         if wrong is not None:  # raised after the transaction, so that the attempt is counted
             raise wrong
-        self.resume()
+        # the code is spent and the token is the resident's only way to the bundle: a journal away now leaves the
+        # certificate to the issuer's next round (pickup recovery), not the resident without their token
+        with suppress(*UNAVAILABLE):
+            self.resume()
         return Enrolment(reference, token)
 
     def resume(self) -> list[str]:
