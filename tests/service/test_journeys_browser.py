@@ -416,6 +416,9 @@ def test_a_pickup_page_reloaded_while_it_waits_collects(portal: Portal, browser:
     page.wait_for_selector("#save:not([hidden])", timeout=15_000)
     no_alert(page)
     assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
+    with page.expect_download():
+        page.click("#download")
+    assert page.evaluate("localStorage.getItem('pickup')") is None  # saved: the collection token is not kept
     context.close()
 
 

@@ -145,6 +145,7 @@ $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && $("collect").click()); // not while disabled
 $("collect").addEventListener("click", collect);
+$("download").addEventListener("click", () => localStorage.removeItem(ENROLLED)); // saved: the token may go
 state.institution = await fetchInstitution("../institution");
 // WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
 if (state.institution.suite !== "gm" && !globalThis.crypto?.subtle) {
