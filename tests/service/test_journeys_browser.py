@@ -474,3 +474,24 @@ def test_a_busy_issuer_is_named_as_the_issuer(portal: Portal, browser: Browser) 
     page.click("#collect")
     page.wait_for_selector("#wait:not([hidden])")
     context.close()
+
+
+@pytest.mark.parametrize("path", ["/resident/", "/resident/pickup/"])
+def test_a_browser_that_cannot_run_the_page_is_told_so(portal: Portal, browser: Browser, path: str) -> None:
+    """A browser too old for the pages' scripts (Safari before 16.4 has no import maps: an iPhone 7 stays on iOS 15)
+    fails to load them: instead of a blank page, it says so in the four languages after a few seconds. A browser
+    that runs them never shows it."""
+    page = browser.new_page()
+    page.route("**/vendor/canonicalize/canonicalize.js", lambda route: route.abort())
+    page.goto(portal.site + path)
+    page.wait_for_selector("#unsupported", state="visible", timeout=10_000)
+    text = page.inner_text("#unsupported")
+    assert all(word in text for word in ("瀏覽器", "浏览器", "navegador", "browser")), text
+    shot(page, f"unsupported{path.replace('/', '-').rstrip('-')}")
+    page.close()
+    page = browser.new_page()
+    page.goto(portal.site + path)
+    page.wait_for_selector("body[data-ready]")
+    page.wait_for_timeout(5_000)
+    assert page.locator("#unsupported").count() == 0
+    page.close()

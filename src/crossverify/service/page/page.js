@@ -10,6 +10,7 @@ import {
 } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
+$("unsupported").remove(); // the scripts run: this browser can use the page
 const state = {
   language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), revealed: new Set(), verdict: null,
   error: null, display: null, institution: null,

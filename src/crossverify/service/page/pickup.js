@@ -9,6 +9,7 @@ import {
 } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
+$("unsupported").remove(); // the scripts run: this browser can use the page
 const state = { language: pickLanguage(), step: "enter", error: null, bundle: null, display: null, institution: null };
 const t = (key, values) => translate(state.language, key, values);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
