@@ -109,8 +109,8 @@ function enrolledWith(code) {
 const normalCode = (code) => code.toUpperCase().replace(/[\s-]/g, "").replace(/O/g, "0").replace(/[IL]/g, "1");
 
 /** The bundle's text, asking every two seconds (as the service's Retry-After says) until it is anchored. The code
- * is spent and the collection token lives only in this page, so a lost connection or a busy or unavailable service
- * only delays the next ask (the page says so); null once the issuer refuses the token. */
+ * is spent, so a lost connection or a busy or unavailable service only delays the next ask (the page says so); null
+ * once the issuer refuses the token. */
 async function waitForBundle(collectToken) {
   for (;;) {
     const reply = await askForBundle(collectToken);
