@@ -174,6 +174,13 @@ def test_the_page_is_limited_per_address(consortium: Consortium, tmp_path: Path)
     codes = [visitor.post("/resident/verifications", content=b"{}").status_code for _ in range(5)]
     assert codes[:3] == [200] * 3 and codes[-1] == 429  # a burst of a tenth of the minute's allowance
     assert visitor.get("/resident/").status_code == 200  # the page itself is static and always served
+    # an IPv6 subscriber picks any address of its /64 at will: one limit for the /64, not one per address (else a
+    # single machine guesses pickup codes, locks every pickup or floods verifications without limit)
+    rotating = [TestClient(app, client=(f"2001:db8:0:7::{n:x}", 50000)) for n in range(1, 6)]
+    codes = [client.post("/resident/verifications", content=b"{}").status_code for client in rotating]
+    assert codes[:3] == [200] * 3 and codes[-1] == 429
+    assert TestClient(app, client=("2001:db8:0:8::1", 50000)).post("/resident/verifications",
+                                                                   content=b"{}").status_code == 200
     app.state.session.close()
 
 

@@ -6,6 +6,7 @@ dependencies (``Bank``, ``Issuer``, ``Regulator``, ``Visitor``).
 """
 
 import asyncio
+import ipaddress
 import json
 import logging
 import threading
@@ -360,12 +361,26 @@ class _Supervise(_Authenticate):
 
 async def _visitor(request: Request) -> None:
     """Limits the resident routes (no key) per network address: verifications, challenge and pickup codes."""
-    address = request.client.host if request.client else "unknown"
+    address = _subscriber(request.client.host) if request.client else "unknown"
     ctx: Context = request.app.state.context
     wait = await ctx.allow(ctx.visitors, address)
     if wait:
         raise Problem(RATE_LIMITED, "too many requests from this address",
                       {"Retry-After": str(max(1, round(wait)))})
+
+
+def _subscriber(host: str) -> str:
+    """The network address a limit counts: an IPv4 address, or an IPv6 address's /64, which one subscriber holds
+    whole and takes any address of at will."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if not isinstance(address, ipaddress.IPv6Address):
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 #: A route's caller, authenticated by API key as an institution of that role and within its rate limit.
