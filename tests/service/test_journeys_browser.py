@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,26 +256,37 @@ def test_a_copied_certificate_cannot_be_presented_from_another_device(portal: Po
     context.close()
 
 
+#: The titles of the problem answers :func:`troubled` gives.
+PROBLEM_TITLES = {429: "Too many requests", 503: "Service unavailable"}
+
+
+def troubled(*troubles: str | int, retry_after: int = 1) -> Callable[[Route], None]:
+    """A route handler that meets its first requests with ``troubles`` in turn (``"offline"``: the connection
+    lost; a status: that problem answer, with ``Retry-After``), then lets requests through."""
+    left = iter(troubles)
+
+    def handle(route: Route) -> None:
+        trouble = next(left, None)
+        if trouble == "offline":
+            route.abort("internetdisconnected")
+        elif isinstance(trouble, int):
+            route.fulfill(status=trouble, headers={"Retry-After": str(retry_after)},
+                          content_type="application/problem+json",
+                          body=json.dumps({"title": PROBLEM_TITLES[trouble], "status": trouble}))
+        else:
+            route.continue_()
+
+    return handle
+
+
 def test_a_pickup_waits_through_a_lost_connection(portal: Portal, browser: Browser) -> None:
     """Once the key is enrolled the code is spent and the collection token lives only in the page: waiting for the
     certificate, the page keeps asking through a lost connection and a service briefly unavailable, saying so,
     and offers the certificate once it is anchored."""
     offered = offer(portal, "DEP-offline")
-    troubles = iter(["offline", "unavailable"])
-
-    def flaky(route: Route) -> None:
-        trouble = next(troubles, None)
-        if trouble == "offline":
-            route.abort("internetdisconnected")
-        elif trouble == "unavailable":
-            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/problem+json",
-                          body=json.dumps({"title": "Service unavailable", "status": 503}))
-        else:
-            route.continue_()
-
     context = phone(browser, "en")
     page = watched(context)
-    page.route("**/resident/pickups/collect", flaky)
+    page.route("**/resident/pickups/collect", troubled("offline", 503))
     page.goto(portal.site + offered["page"])
     page.wait_for_selector("body[data-ready]")
     page.click("#collect")
@@ -329,16 +340,7 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     page = watched(context, traffic)
     saved = collected(portal, page, "DEP-unavailable", tmp_path / "certificate.json")
     handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
-    troubles = iter(["unavailable"])
-
-    def flaky(route: Route) -> None:
-        if next(troubles, None):
-            route.fulfill(status=503, headers={"Retry-After": "5"}, content_type="application/problem+json",
-                          body=json.dumps({"title": "Service unavailable", "status": 503}))
-        else:
-            route.continue_()
-
-    page.route("**/resident/challenges", flaky)
+    page.route("**/resident/challenges", troubled(503, retry_after=5))
     page.goto(portal.site + handed["page"])
     page.wait_for_selector("body[data-ready]")
     page.set_input_files("#file", saved)
@@ -432,8 +434,7 @@ def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal,
     def institution(route: Route) -> None:
         asked.append(route.request.url)
         if len(asked) == 1:
-            route.fulfill(status=503, headers={"Retry-After": "5"}, content_type="application/problem+json",
-                          body=json.dumps({"title": "Service unavailable", "status": 503}))
+            troubled(503, retry_after=5)(route)
         else:
             route.fulfill(json={"name": None, "issuer": None, "suite": "gm"})
 
@@ -454,18 +455,9 @@ def test_a_busy_issuer_is_named_as_the_issuer(portal: Portal, browser: Browser) 
     """The pickup page limited (429): the resident is told their issuer is busy (not 'the bank'), and trying again
     collects."""
     offered = offer(portal, "DEP-busy")
-    troubles = iter(["busy"])
-
-    def limited(route: Route) -> None:
-        if next(troubles, None):
-            route.fulfill(status=429, headers={"Retry-After": "1"}, content_type="application/problem+json",
-                          body=json.dumps({"title": "Too many requests", "status": 429}))
-        else:
-            route.continue_()
-
     context = phone(browser, "en")
     page = watched(context)
-    page.route("**/resident/pickups/enrol", limited)
+    page.route("**/resident/pickups/enrol", troubled(429))
     page.goto(portal.site + offered["page"])
     page.wait_for_selector("body[data-ready]")
     page.click("#collect")
