@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, expect
 
 from crossverify.config import (
     Config,
@@ -142,6 +142,11 @@ def test_a_resident_collects_and_presents_in_their_language(portal: Portal, brow
     page.set_input_files("#file", saved)
     page.wait_for_selector("#consent:not([hidden])")
     no_alert(page)
+    # what the signature consents to, as the clerk chose it, said before the resident signs
+    expect(page.locator("#purpose")).to_have_text({
+        "zh-Hant": "銀行要求核實的用途：開立帳戶", "zh-Hans": "银行要求核验的用途：开立账户",
+        "pt": "O banco pede para o verificar para: abertura de conta",
+        "en": "The bank asks to check it for: account opening"}[language])
     claims = page.inner_text("#claims")
     for name, (label, value) in words.items():
         assert label in claims and value in claims, (name, label, value, claims)
@@ -340,7 +345,8 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     page = watched(context, traffic)
     saved = collected(portal, page, "DEP-unavailable", tmp_path / "certificate.json")
     handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
-    page.route("**/resident/challenges", troubled(503, retry_after=5))
+    # both readings of the code: the page's, to say its purpose, and the send's
+    page.route("**/resident/challenges", troubled(503, 503, retry_after=5))
     page.goto(portal.site + handed["page"])
     page.wait_for_selector("body[data-ready]")
     page.set_input_files("#file", saved)

@@ -22,6 +22,7 @@ from crossverify.format.bundle import load_bundle
 from crossverify.format.encoding import to_hex
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.presentation import load_challenge, load_presentation, present
+from crossverify.regulator.words import purpose_names
 from crossverify.service.resident import VENDOR, VENDORED
 from crossverify.session import Session
 
@@ -219,7 +220,10 @@ def test_the_pages_read_names_and_labels_by_the_registrys_digests(consortium: Co
     none = bank_api.get("/resident/metadata", params={"issuer": "BNUMMOMX", "docType": "INSPOL"}).json()
     assert none["docType"] == {"digest": "0x" + "00" * 32, "metadata": None, "problem": None}
     assert bank_api.get("/resident/metadata", params={"issuer": "bnu", "docType": "DEPCERT"}).status_code == 422
-    assert bank_api.get("/resident/institution").json() == {"name": None, "issuer": None, "suite": "standard"}
+    institution = bank_api.get("/resident/institution").json()
+    assert institution == {"name": None, "issuer": None, "suite": "standard", "purposes": purpose_names()}
+    assert institution["purposes"]["ACCTOPEN"] == {"zh-Hant": "開立帳戶", "zh-Hans": "开立账户",
+                                                   "pt": "abertura de conta", "en": "account opening"}
 
     altered = json.loads((EXAMPLES / "metadata" / "BNUMMOMX.json").read_text())
     altered["name"]["en"] = "Another Bank"

@@ -38,6 +38,13 @@ def words(language: str) -> Callable[..., str]:
     return word
 
 
+def purpose_names() -> dict[str, dict[str, str]]:
+    """The purpose codes the words name, each with its name in every language (code -> language -> name): as
+    supervisors read them, and as a resident reads what their signature consents to."""
+    return {key.removeprefix("purpose."): {language: WORDS[language][key] for language in LANGUAGES}
+            for key in WORDS["en"] if key.startswith("purpose.")}
+
+
 @dataclass(frozen=True, slots=True)
 class Names:
     """The names of the codes a report or a page shows: ``issuers`` and ``doc_types`` in every language (code ->

@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 $("unsupported").remove(); // the scripts run: this browser can use the page
 const state = {
   language: pickLanguage(), bundle: null, fileName: "", withheld: new Set(), revealed: new Set(), verdict: null,
-  error: null, display: null, institution: null,
+  error: null, display: null, institution: null, purpose: null,
 };
 
 // What goes to the bank is built by these steps, in order, from the bundle and the names to withhold: redact,
@@ -28,20 +28,54 @@ const PRESENTATION_STEPS = [
     if (!code) throw new BundleError("no_code", "no code");
     const keys = await holderKeyFor(jwk);
     if (!keys) throw new BundleError("other_key", "no key on this device");
-    const reply = await fetch("challenges", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
-    });
+    const reply = await challengeFor(code);
     if (reply.status === 429) throw new BundleError("busy", "rate limited");
     if (reply.status >= 500) throw new BundleError("refused", "the bank could not read its challenges");
     if (!reply.ok) throw new BundleError("bad_code", "the bank refused the code");
     $("submit").textContent = t("send.signing");
     const challenge = readChallenge(await reply.json());
+    state.purpose = { code, purpose: challenge.purpose };
+    renderPurpose();
     const presentation = await present(p.bundle, challenge, keys, bankTime(reply));
     return { ...p, body: dumpsPresentation(presentation) };
   },
 ];
 
 const t = (key, values) => translate(state.language, key, values);
+
+/** The bank's answer to the clerk's `code`: the challenge the resident's signature answers. */
+function challengeFor(code) {
+  return fetch("challenges", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
+  });
+}
+
+let purposeAsked = 0;
+
+/** Read the challenge of the code typed (or given in the page's address) and say its purpose, before the resident
+ * signs: what their signature consents to, as the bank's clerk chose it. A code the bank does not take says
+ * nothing here: sending says why. */
+async function askPurpose() {
+  const code = $("code").value.trim();
+  const asked = ++purposeAsked;
+  state.purpose = null;
+  renderPurpose();
+  if (!code) return;
+  try {
+    const reply = await challengeFor(code);
+    const purpose = reply.ok ? readChallenge(await reply.json()).purpose : null;
+    if (asked === purposeAsked && purpose) state.purpose = { code, purpose };
+  } catch (error) {
+    if (!(error instanceof BundleError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
+  }
+  if (asked === purposeAsked) renderPurpose();
+}
+
+function renderPurpose() {
+  const known = state.purpose?.code === $("code").value.trim() ? state.purpose.purpose : null;
+  const named = known ? state.institution?.purposes?.[known]?.[state.language] : null;
+  $("purpose").textContent = known ? t("consent.purpose", { purpose: named ?? known }) : "";
+}
 
 /** Unix seconds now by the bank's clock, as its `reply` is dated (the device's own when it is not): a phone's clock
  * a minute fast or five slow would time a consent that the bank finds not yet valid, or expired, every time. */
@@ -185,6 +219,7 @@ function render() {
   const loaded = Boolean(state.bundle);
   for (const step of document.querySelectorAll(".step:not(#open):not(#verdict)")) step.hidden = !loaded;
   $("consent").hidden = !(loaded && holderJwk(state.bundle));
+  renderPurpose();
   renderDocument();
   renderClaims();
   renderChoice();
@@ -230,7 +265,15 @@ function setAll(show) {
 
 offerLanguages($("language"), state, render);
 $("code").value = codeFromAddress();
-addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
+addEventListener("hashchange", () => { // a new code, same page
+  $("code").value = codeFromAddress();
+  askPurpose();
+});
+let typing = 0;
+$("code").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(askPurpose, 300);
+});
 $("file").addEventListener("change", (event) => event.target.files[0] && open(event.target.files[0]));
 $("all").addEventListener("click", () => setAll(true));
 $("none").addEventListener("click", () => setAll(false));
@@ -244,4 +287,5 @@ $("again").addEventListener("click", () => {
 });
 state.institution = await fetchInstitution("institution");
 render();
+askPurpose();
 document.body.dataset.ready = "true";

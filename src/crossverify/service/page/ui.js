@@ -58,14 +58,14 @@ export async function fetchInstitution(url) {
   let suite = null;
   try {
     const reply = await fetch(url);
-    if (!reply.ok) return { name: null, issuer: null, suite };
+    if (!reply.ok) return { name: null, issuer: null, suite, purposes: {} };
     const found = await reply.json();
     suite = found.suite === "gm" ? "gm" : "standard";
     const issuer = found.issuer?.metadata ? readMetadata(found.issuer.metadata, found.issuer.digest, suite).name : null;
-    return { name: found.name ?? null, issuer, suite };
+    return { name: found.name ?? null, issuer, suite, purposes: found.purposes ?? {} };
   } catch (error) {
     if (!(error instanceof MetadataError || error instanceof TypeError || error instanceof SyntaxError)) throw error;
-    return { name: null, issuer: null, suite };
+    return { name: null, issuer: null, suite, purposes: {} };
   }
 }
 

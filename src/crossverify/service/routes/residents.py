@@ -17,6 +17,7 @@ from ...chain.metadata import MetadataReader
 from ...errors import UNAVAILABLE, MetadataError
 from ...format.codes import doc_type_code, issuer_id_code
 from ...format.encoding import to_hex
+from ...regulator.words import purpose_names
 from ...verifier.answers import AnswerReceipts
 from ...verifier.client import Outcome
 from ...verifier.outbox import receipt_state
@@ -57,6 +58,9 @@ class InstitutionOut(BaseModel):
     issuer: MetadataOut | None = Field(default=None, description="On an issuer's service: its name as registered")
     suite: str = Field(default="standard", description="The consortium's crypto suite, as its registry says: "
                                                         "'standard' (P-256 holder keys) or 'gm' (SM2 holder keys)")
+    purposes: dict[str, dict[str, str]] = Field(
+        default_factory=purpose_names, description="The purpose codes a page names, each in every language: what "
+                                                   "a resident's signature consents to, said before they sign")
 
 
 #: A holder key's public JWK, as the pickup page sends it (the format's test key).
