@@ -493,3 +493,18 @@ def test_a_browser_that_cannot_run_the_page_is_told_so(portal: Portal, browser: 
     page.wait_for_timeout(5_000)
     assert page.locator("#unsupported").count() == 0
     page.close()
+
+
+@pytest.mark.parametrize("path", ["/resident/", "/resident/pickup/"])
+def test_a_browser_that_keeps_no_site_data_still_opens_the_pages(portal: Portal, browser: Browser, path: str) -> None:
+    """A browser set to keep no site data throws on every use of its storage: the pages still open and speak the
+    language chosen (not kept for the next visit), where they stayed blank."""
+    context = phone(browser, "en")
+    context.add_init_script("Object.defineProperty(window, 'localStorage', "
+                            "{ get() { throw new DOMException('site data is blocked', 'SecurityError'); } });")
+    page = watched(context)
+    page.goto(portal.site + path)
+    page.wait_for_selector("body[data-ready]")
+    page.select_option("#language", "pt")
+    assert page.locator("html").get_attribute("lang") == "pt"
+    context.close()

@@ -5,7 +5,7 @@ import { BundleError, readBundle } from "./bundle.js";
 import { keepHolderKey } from "./keys.js";
 import { generateHolderKey, holderJwk, publicJwk, sameKey } from "./presentation.js";
 import {
-  codeFromAddress, documentRows, fetchDisplay, fetchInstitution, offerLanguages, pickLanguage, translate,
+  codeFromAddress, documentRows, fetchDisplay, fetchInstitution, kept, offerLanguages, pickLanguage, translate,
 } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -55,7 +55,7 @@ async function collect() {
     $("wait-title").focus();
     const text = await waitForBundle(pickup.collectToken);
     if (text === null) {
-      localStorage.removeItem(ENROLLED); // refused: the token is of no more use
+      kept.remove(ENROLLED); // refused: the token is of no more use
       return;
     }
     const bundle = readBundle(text);
@@ -89,11 +89,7 @@ async function enrol(code) {
   if (!reply.ok) return void await refused(reply);
   const { reference, collectToken } = await reply.json();
   const pickup = { code: normalCode(code), reference, collectToken, jwk };
-  try {
-    localStorage.setItem(ENROLLED, JSON.stringify(pickup));
-  } catch (error) {
-    if (!(error instanceof DOMException)) throw error; // a browser that keeps nothing: collect while the page is open
-  }
+  kept.set(ENROLLED, JSON.stringify(pickup)); // (a browser that keeps nothing: collected while the page is open)
   return pickup;
 }
 
@@ -101,7 +97,7 @@ async function enrol(code) {
  * enrolled, so a page reloaded while it waits (a phone drops background tabs), or the link opened again, collects
  * with what it kept. */
 function enrolledWith(code) {
-  const pickup = JSON.parse(localStorage.getItem(ENROLLED) ?? "null");
+  const pickup = JSON.parse(kept.get(ENROLLED) ?? "null");
   return pickup?.code === normalCode(code) ? pickup : null;
 }
 
@@ -146,7 +142,7 @@ $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && $("collect").click()); // not while disabled
 $("collect").addEventListener("click", collect);
-$("download").addEventListener("click", () => localStorage.removeItem(ENROLLED)); // saved: the token may go
+$("download").addEventListener("click", () => kept.remove(ENROLLED)); // saved: the token may go
 state.institution = await fetchInstitution("../institution");
 // WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
 if (state.institution.suite !== "gm" && !globalThis.crypto?.subtle) {

@@ -2,9 +2,26 @@
 import { MetadataError, moment, readMetadata } from "./metadata.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
+/** What the pages keep on this device (localStorage), by key: nothing in a browser set to keep no site data,
+ * where every use of its storage throws. */
+export const kept = {
+  get: (key) => stored(() => localStorage.getItem(key), null),
+  set: (key, value) => stored(() => localStorage.setItem(key, value)),
+  remove: (key) => stored(() => localStorage.removeItem(key)),
+};
+
+function stored(use, otherwise) {
+  try {
+    return use();
+  } catch (error) {
+    if (!(error instanceof DOMException)) throw error;
+    return otherwise;
+  }
+}
+
 /** The language saved on this device, else the browser's first that the pages speak, else Traditional Chinese. */
 export function pickLanguage() {
-  const saved = localStorage.getItem("language");
+  const saved = kept.get("language");
   if (saved && Object.hasOwn(STRINGS, saved)) return saved;
   for (const tag of navigator.languages ?? [navigator.language]) {
     const lower = tag.toLowerCase();
@@ -46,7 +63,7 @@ export function offerLanguages(select, state, render) {
     element("option", { value: tag, lang: tag, selected: tag === state.language }, name)));
   select.addEventListener("change", (event) => {
     state.language = event.target.value;
-    localStorage.setItem("language", state.language);
+    kept.set("language", state.language);
     render();
   });
 }
