@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from crossverify.config import (
     Config,
@@ -284,16 +284,27 @@ def troubled(*troubles: str | int, retry_after: int = 1) -> Callable[[Route], No
     return handle
 
 
+def pickup_page(portal: Portal, browser: Browser, reference: str,
+                routes: dict[str, Callable[[Route], None]] | None = None) -> tuple[BrowserContext, Traffic, Page]:
+    """The pickup page of a certificate offered as ``reference``, opened on a phone in English (its requests met by
+    ``routes``, by URL pattern), ready: its context, what it sent, and the page."""
+    offered = offer(portal, reference)
+    context = phone(browser, "en")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    for pattern, handler in (routes or {}).items():
+        page.route(pattern, handler)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    return context, traffic, page
+
+
 def test_a_pickup_waits_through_a_lost_connection(portal: Portal, browser: Browser) -> None:
     """Once the key is enrolled the code is spent and the collection token lives only in the page: waiting for the
     certificate, the page keeps asking through a lost connection and a service briefly unavailable, saying so,
     and offers the certificate once it is anchored."""
-    offered = offer(portal, "DEP-offline")
-    context = phone(browser, "en")
-    page = watched(context)
-    page.route("**/resident/pickups/collect", troubled("offline", 503))
-    page.goto(portal.site + offered["page"])
-    page.wait_for_selector("body[data-ready]")
+    context, _, page = pickup_page(portal, browser, "DEP-offline",
+                                   {"**/resident/pickups/collect": troubled("offline", 503)})
     page.click("#collect")
     page.wait_for_selector("#error:has-text('keeps trying')", timeout=10_000)
     assert page.locator("#wait").is_visible()
@@ -388,12 +399,7 @@ def test_a_pickup_page_on_plain_http_says_so(portal: Portal, browser: Browser) -
 def test_enter_pressed_twice_enrols_once(portal: Portal, browser: Browser) -> None:
     """The phone keyboard's Go key pressed twice (or once after the button): the page makes and enrols one key, and
     does not tell the resident that their code 'was used already: if it was not you, call your issuer'."""
-    offered = offer(portal, "DEP-enter-twice")
-    context = phone(browser, "en")
-    traffic = Traffic()
-    page = watched(context, traffic)
-    page.goto(portal.site + offered["page"])
-    page.wait_for_selector("body[data-ready]")
+    context, traffic, page = pickup_page(portal, browser, "DEP-enter-twice")
     page.press("#code", "Enter")
     page.press("#code", "Enter")
     page.wait_for_selector("#wait:not([hidden])")
@@ -408,17 +414,13 @@ def test_a_pickup_page_reloaded_while_it_waits_collects(portal: Portal, browser:
     """The phone drops the waiting tab (it reloads when the resident comes back) or the resident reopens the link: the
     code is spent, but the page knows what it enrolled with it and collects the certificate, instead of 'This code
     was used already' and a certificate nobody can collect."""
-    offered = offer(portal, "DEP-reloaded")
-    context = phone(browser, "en")
-    traffic = Traffic()
-    page = watched(context, traffic)
-    page.goto(portal.site + offered["page"])
-    page.wait_for_selector("body[data-ready]")
+    context, traffic, page = pickup_page(portal, browser, "DEP-reloaded")
     page.click("#collect")
     page.wait_for_selector("#wait:not([hidden])")
+    link = page.url
     page.close()
     page = watched(context, traffic)
-    page.goto(portal.site + offered["page"])
+    page.goto(link)
     page.wait_for_selector("body[data-ready]")
     portal.issuer.app.state.workers["issuer"].run_once()
     page.wait_for_selector("#save:not([hidden])", timeout=15_000)
@@ -434,7 +436,6 @@ def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal,
     """The service could not say the consortium's suite when the page loaded (its node briefly away: 503): the page
     does not guess the standard suite's P-256 key, which a GM consortium's banks refuse for the certificate's whole
     life, but asks again before it makes the key (here, a consortium of the GM suite: SM2)."""
-    offered = offer(portal, "DEP-suite")
     asked = []
 
     def institution(route: Route) -> None:
@@ -444,12 +445,7 @@ def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal,
         else:
             route.fulfill(json={"name": None, "issuer": None, "suite": "gm"})
 
-    context = phone(browser, "en")
-    traffic = Traffic()
-    page = watched(context, traffic)
-    page.route("**/resident/institution", institution)
-    page.goto(portal.site + offered["page"])
-    page.wait_for_selector("body[data-ready]")
+    context, traffic, page = pickup_page(portal, browser, "DEP-suite", {"**/resident/institution": institution})
     page.click("#collect")
     page.wait_for_selector("#wait:not([hidden]), #error:not(:empty)")
     [enrol] = [json.loads(body) for url, _, body in traffic.requests if url.endswith("/pickups/enrol")]
@@ -460,12 +456,7 @@ def test_a_pickup_page_that_could_not_learn_the_suite_asks_again(portal: Portal,
 def test_a_busy_issuer_is_named_as_the_issuer(portal: Portal, browser: Browser) -> None:
     """The pickup page limited (429): the resident is told their issuer is busy (not 'the bank'), and trying again
     collects."""
-    offered = offer(portal, "DEP-busy")
-    context = phone(browser, "en")
-    page = watched(context)
-    page.route("**/resident/pickups/enrol", troubled(429))
-    page.goto(portal.site + offered["page"])
-    page.wait_for_selector("body[data-ready]")
+    context, _, page = pickup_page(portal, browser, "DEP-busy", {"**/resident/pickups/enrol": troubled(429)})
     page.click("#collect")
     page.wait_for_selector("#error:not(:empty)")
     assert page.inner_text("#error") == "Your issuer is busy. Please wait a minute and try again."
