@@ -115,8 +115,7 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     if kind is ProposalKind.REPLACE_OPERATOR:
         return f"replace operator {_addr(v[0])} with {_addr(v[1])}"
     if kind is ProposalKind.SET_REGULATOR_KEYS:
-        keys = ", ".join(f"{jurisdiction_name(j)} {len(k)}-byte key 0x{k[:4].hex()}…" for k, j in zip(v[0], v[1],
-                                                                                                    strict=False))
+        keys = ", ".join(f"{jurisdiction_name(j)} key 0x{k.hex()}" for k, j in zip(v[0], v[1], strict=False))
         return f"set the regulators' sealing keys: {keys}"
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
