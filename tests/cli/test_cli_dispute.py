@@ -100,8 +100,8 @@ def test_regulator_keys_are_proposed_from_public_key_files(consortium: Consortiu
     action = as_json(run(config, "--json", "operator", "show", str(proposal)))["action"]
     # The whole key: a proposer's key sharing the first bytes of the regulator's must not read as it.
     assert action == ("set the regulators' sealing keys: "
-                      f"Macao key 0x{files[0][1].public_key.raw.hex()}, "
-                      f"Guangdong key 0x{files[1][1].public_key.raw.hex()}")
+                      f"Macao (MO) key 0x{files[0][1].public_key.raw.hex()}, "
+                      f"Guangdong (GD) key 0x{files[1][1].public_key.raw.hex()}")
     as_json(run(config, "--json", "operator", "approve", str(proposal), env=guangdong))
     keys = c.circulation.regulator_keys()
     assert keys.epoch == 2 and keys.keys == tuple(k.public_key.raw for _, k in files)

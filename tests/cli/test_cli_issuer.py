@@ -83,7 +83,19 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
     regulator = as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.hong_kong_operator,
                             "--role", "regulator", "--jurisdiction", "GD"))
     shown = as_json(run(config, "--json", "operator", "show", str(regulator["proposal"])))
-    assert shown["action"] == f"admit {consortium.hong_kong_operator} as regulator of Guangdong"
+    assert shown["action"] == f"admit {consortium.hong_kong_operator} as regulator of Guangdong (GD)"
+
+
+def test_a_jurisdiction_reads_as_its_code(consortium: Consortium, config: Path) -> None:
+    """A proposal for jurisdiction code "Macao" (a new jurisdiction, whose only operator would then block every
+    proposal) does not read as one for Macao's code MO."""
+    c = consortium
+    for code in ("MO", "Macao", "MO\u200b"):
+        created = as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
+                              "--jurisdiction", code))
+        shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))["action"]
+        assert shown == f"add operator {c.hong_kong_operator} for " + {
+            "MO": "Macao (MO)", "Macao": "'Macao'", "MO\u200b": "'MO\\u200b'"}[code]
 
 
 def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:
@@ -91,7 +103,7 @@ def test_the_consortium_grows_from_the_command_line(consortium: Consortium, conf
     created = as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
                           "--jurisdiction", "HK"))
     shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))
-    assert shown["action"] == f"add operator {c.hong_kong_operator} for Hong Kong"
+    assert shown["action"] == f"add operator {c.hong_kong_operator} for Hong Kong (HK)"
     assert (shown["approvedBy"], shown["missingJurisdictions"]) == ([c.macao_operator], ["Guangdong"])
     guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
     run(config, "--json", "operator", "approve", str(created["proposal"]), env=guangdong)

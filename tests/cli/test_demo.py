@@ -46,7 +46,7 @@ def test_demo_story_and_no_personal_data_on_chain(consortium: Consortium, tmp_pa
     assert (dispute["reason"], dispute["state"]) == ("statement_mismatch", "confirmed_genuine")
     assert "<svg" in (tmp_path / "audit-report.html").read_text()
     story = " ".join((tmp_path / "out.txt").read_text().split())
-    assert "add operator" in story and "for Hong Kong (1 of 2 approvals, needs Guangdong)" in story
+    assert "add operator" in story and "for Hong Kong (HK) (1 of 2 approvals, needs Guangdong)" in story
     assert "Hong Kong joins: 3 operators" in story and "Hong Kong leaves again: 2 operators" in story
     assert "1 of 2 approvals, needs Macao and Guangdong" in story
     assert "circulation of the resident's document" in story and "Guangdong Bank A" in story

@@ -72,7 +72,7 @@ chunk = 10
     pid = cli(config, "operator", "propose", "admit-issuer", "BNUMMOMX", "--admin", addr["bnu-admin"],
               "--doc-type", "DEPCERT")["proposal"]
     shown = cli(config, "operator", "show", str(pid))
-    assert shown["action"] == (f"admit issuer BNUMMOMX (Macao), admin {addr['bnu-admin']}, may issue DEPCERT; "
+    assert shown["action"] == (f"admit issuer BNUMMOMX in Macao (MO), admin {addr['bnu-admin']}, may issue DEPCERT; "
                                "labels for DEPCERT")
     assert shown["progress"] == "1 of 2 approvals, needs Guangdong"
     assert cli(config, "operator", "approve", str(pid), keystore=guangdong) == {str(pid): {"executed": True}}

@@ -86,7 +86,7 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     if kind is ProposalKind.ADMIT_ISSUER:
         types = ", ".join(code_name(t) for t in v[3]) or "no document types"
         name = f"; its name {to_hex(v[4])[:10]}…" if v[4] != NONE else ""
-        return (f"admit issuer {code_name(v[0])} ({jurisdiction_name(v[1])}), admin {_addr(v[2])}, may issue {types}"
+        return (f"admit issuer {code_name(v[0])} in {_jurisdiction(v[1])}, admin {_addr(v[2])}, may issue {types}"
                 f"{name}{_labels(v[5], v[3])}")
     if kind in (ProposalKind.SUSPEND_ISSUER, ProposalKind.REINSTATE_ISSUER):
         return f"{kind.name.split('_')[0].lower()} issuer {code_name(v[0])}"
@@ -94,7 +94,7 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         verb = "allow" if v[2] else "disallow"
         return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}{_labels(v[3], v[1])}"
     if kind is ProposalKind.ADMIT_MEMBER:
-        of = f" of {jurisdiction_name(v[2])}" if v[2] != NONE else ""
+        of = f" of {_jurisdiction(v[2])}" if v[2] != NONE else ""
         return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}{of}"
     if kind in (ProposalKind.SUSPEND_MEMBER, ProposalKind.REINSTATE_MEMBER):
         return f"{kind.name.split('_')[0].lower()} member {_addr(v[0])}"
@@ -109,13 +109,13 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         return (f"recover the seat of operator {_addr(v[0])}, which cannot approve, for {_addr(v[1])} (after a "
                 "public time lock; its jurisdiction's operators and regulators may veto)")
     if kind is ProposalKind.ADD_OPERATOR:
-        return f"add operator {_addr(v[0])} for {jurisdiction_name(v[1])}"
+        return f"add operator {_addr(v[0])} for {_jurisdiction(v[1])}"
     if kind is ProposalKind.REMOVE_OPERATOR:
         return f"remove operator {_addr(v[0])}"
     if kind is ProposalKind.REPLACE_OPERATOR:
         return f"replace operator {_addr(v[0])} with {_addr(v[1])}"
     if kind is ProposalKind.SET_REGULATOR_KEYS:
-        keys = ", ".join(f"{jurisdiction_name(j)} key 0x{k.hex()}" for k, j in zip(v[0], v[1], strict=False))
+        keys = ", ".join(f"{_jurisdiction(j)} key 0x{k.hex()}" for k, j in zip(v[0], v[1], strict=False))
         return f"set the regulators' sealing keys: {keys}"
     return f"require {v[0]} approvals (and one from every jurisdiction)"
 
@@ -141,6 +141,17 @@ def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterabl
 def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
     named = [code_name(t) for t, d in zip(doc_types, digests, strict=True) if d != NONE]
     return f"; labels for {', '.join(named)}" if named else ""
+
+
+def _jurisdiction(code: bytes) -> str:
+    """A jurisdiction in a proposal's action, so that no code reads as another: its name and code (``Macao (MO)``),
+    else the code quoted with anything unprintable escaped (``'Macao'`` is not MO), or in hex if not UTF-8."""
+    raw = code.rstrip(b"\0")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return to_hex(raw)
+    return f"{JURISDICTION_NAMES[text]} ({text})" if text in JURISDICTION_NAMES else ascii(text)
 
 
 def _addr(value: str) -> str:
