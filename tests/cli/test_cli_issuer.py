@@ -86,6 +86,21 @@ def test_operators_govern_across_invocations(consortium: Consortium, config: Pat
     assert shown["action"] == f"admit {consortium.hong_kong_operator} as regulator of Guangdong (GD)"
 
 
+def test_approving_several_proposals_sends_nothing_if_one_is_refused(consortium: Consortium, config: Path) -> None:
+    """'approve 7 999' (an unknown id) or 'approve 7 7' approved 7 and then failed, reporting no approval."""
+    proposal = str(as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.outsider,
+                               "--role", "verifier"))["proposal"])
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": consortium.guangdong_operator}
+    unknown = run(config, "--json", "operator", "approve", proposal, "999", env=guangdong)
+    assert unknown.exit_code == 1 and "999" in unknown.output
+    assert as_json(run(config, "--json", "operator", "show", proposal))["approvals"] == 1
+    twice = run(config, "--json", "operator", "approve", proposal, proposal, env=guangdong)
+    assert twice.exit_code == 2 and "twice" in twice.output
+    assert as_json(run(config, "--json", "operator", "show", proposal))["approvals"] == 1
+    assert as_json(run(config, "--json", "operator", "approve", proposal, env=guangdong)) == {
+        proposal: {"executed": True}}
+
+
 def test_a_jurisdiction_reads_as_its_code(consortium: Consortium, config: Path) -> None:
     """A proposal for jurisdiction code "Macao" (a new jurisdiction, whose only operator would then block every
     proposal) does not read as one for Macao's code MO."""

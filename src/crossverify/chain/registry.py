@@ -276,9 +276,11 @@ class Deployed:
         """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time."""
         return wait(self.w3, tx_hash, timeout)
 
-    def call(self, build: Callable[[Any], ContractFunction]) -> Any:
+    def call(self, build: Callable[[Any], ContractFunction], caller: str | None = None) -> Any:
+        """Call ``build(self.functions)``, from ``caller`` if given (a transaction's dry run); errors come back
+        named."""
         with registry_errors(), node_errors():
-            return build(self.functions).call()
+            return build(self.functions).call({"from": caller} if caller else None)
 
     def raw_call(self, name: str, arguments: bytes) -> tuple[Any, ...]:
         """Call the view ``name`` with ABI-encoded ``arguments`` by a bare ``eth_call``, and decode its outputs

@@ -275,9 +275,10 @@ def propose_threshold(app: App, threshold: int) -> None:
 @click.argument("proposal_ids", type=int, nargs=-1, required=True)
 @command
 def operator_approve(app: App, proposal_ids: tuple[int, ...]) -> None:
-    """Approve proposals; the approval that reaches the quorum executes."""
-    client = app.session.operator()
-    results = {pid: client.approve(pid) for pid in proposal_ids}
+    """Approve proposals; the approval that reaches the quorum executes. None is approved if one would be refused."""
+    if len(set(proposal_ids)) < len(proposal_ids):
+        raise BadInput(f"a proposal is given twice: {' '.join(map(str, proposal_ids))}")
+    results = app.session.operator().approve_many(proposal_ids)
     app.emit({str(k): {"executed": v} for k, v in results.items()},
              "\n".join(f"proposal {k}: {'executed' if v else 'approved'}" for k, v in results.items()))
 

@@ -279,6 +279,18 @@ class OperatorClient:
         receipt = self.consortium.transact(lambda f: f.approve(proposal_id), self.sender)
         return any(e.name == "ProposalExecuted" for e in self.consortium.decode_logs(receipt["logs"]))
 
+    def approve_many(self, proposal_ids: Sequence[int]) -> dict[int, bool]:
+        """Approve proposals in turn, each first tried without sending, so that none is approved if the consortium
+        would refuse one now (unknown, expired, passed, already approved, ...); returns whether each passed."""
+        for proposal_id in proposal_ids:
+            self.try_approval(proposal_id)
+        return {proposal_id: self.approve(proposal_id) for proposal_id in proposal_ids}
+
+    def try_approval(self, proposal_id: int) -> None:
+        """Raise the named error the consortium would refuse this operator's approval with now; sends nothing."""
+        caller = self.sender if isinstance(self.sender, str) else self.sender.address
+        self.consortium.call(lambda f: f.approve(proposal_id), caller)
+
     # -------------------------------------------------------------------------------------------------------
     # Reading proposals
     # -------------------------------------------------------------------------------------------------------
