@@ -12,6 +12,8 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from crossverify.format.encoding import to_hex
+from crossverify.format.metadata import standard_digest
 from crossverify.keys.keystore import write_keystore
 from crossverify.sealing import RegulatorKey
 
@@ -73,7 +75,7 @@ chunk = 10
               "--doc-type", "DEPCERT")["proposal"]
     shown = cli(config, "operator", "show", str(pid))
     assert shown["action"] == (f"admit issuer BNUMMOMX in Macao (MO), admin {addr['bnu-admin']}, may issue DEPCERT; "
-                               "labels for DEPCERT")
+                               f"labels for DEPCERT {to_hex(standard_digest('DEPCERT'))}")
     assert shown["progress"] == "1 of 2 approvals, needs Guangdong"
     assert cli(config, "operator", "approve", str(pid), keystore=guangdong) == {str(pid): {"executed": True}}
     assert cli(config, "issuer", "key", "add", keystore="keys/bnu-admin.json") == {"added": dev_accounts[8].address}

@@ -81,11 +81,12 @@ class Proposal:
 
 
 def describe(kind: ProposalKind, payload: bytes) -> str:
-    """A proposal's action in words: which account, which role, which types, which keys."""
+    """A proposal's action in words: which account, which role, which types, which keys and metadata digests (whole,
+    as the issuer publishes them)."""
     v = abi_decode(list(PAYLOAD_TYPES[kind]), payload)
     if kind is ProposalKind.ADMIT_ISSUER:
         types = ", ".join(code_name(t) for t in v[3]) or "no document types"
-        name = f"; its name {to_hex(v[4])[:10]}…" if v[4] != NONE else ""
+        name = f"; its name {to_hex(v[4])}" if v[4] != NONE else ""
         return (f"admit issuer {code_name(v[0])} in {_jurisdiction(v[1])}, admin {_addr(v[2])}, may issue {types}"
                 f"{name}{_labels(v[5], v[3])}")
     if kind in (ProposalKind.SUSPEND_ISSUER, ProposalKind.REINSTATE_ISSUER):
@@ -139,7 +140,7 @@ def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterabl
 
 
 def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
-    named = [code_name(t) for t, d in zip(doc_types, digests, strict=True) if d != NONE]
+    named = [f"{code_name(t)} {to_hex(d)}" for t, d in zip(doc_types, digests, strict=True) if d != NONE]
     return f"; labels for {', '.join(named)}" if named else ""
 
 
