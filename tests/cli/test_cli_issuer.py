@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from crossverify import load_bundle
+from crossverify.chain.consortium import encode_payload
+from crossverify.chain.records import ProposalKind
 from crossverify.cli import main
 from crossverify.errors import RegistrySignatureCancelled
 from crossverify.keys.keystore import write_keystore
@@ -111,6 +113,19 @@ def test_a_jurisdiction_reads_as_its_code(consortium: Consortium, config: Path) 
         shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))["action"]
         assert shown == f"add operator {c.hong_kong_operator} for " + {
             "MO": "Macao (MO)", "Macao": "'Macao'", "MO\u200b": "'MO\\u200b'"}[code]
+
+
+def test_an_issuer_id_reads_as_its_bytes(consortium: Consortium, config: Path) -> None:
+    """The contract takes any bytes11 for an issuer id: one the command line would not make (a zero-width space, a
+    NUL inside) does not read as the issuer it mimics."""
+    c = consortium
+    lookalike = "BNUMMOMX\u200b".encode()
+    c.consortium.transact(lambda f: f.propose(int(ProposalKind.ADMIT_ISSUER), encode_payload(
+        ProposalKind.ADMIT_ISSUER, lookalike, b"MO".ljust(32, b"\0"), c.outsider, [], b"\0" * 32, []
+    )), c.macao_operator)
+    listed = as_json(run(config, "--json", "operator", "proposals"))
+    assert listed[0]["action"] == f"admit issuer 'BNUMMOMX\\u200b' in Macao (MO), admin {c.outsider}, may issue no " \
+                                  "document types"
 
 
 def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:

@@ -85,15 +85,15 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
     as the issuer publishes them)."""
     v = abi_decode(list(PAYLOAD_TYPES[kind]), payload)
     if kind is ProposalKind.ADMIT_ISSUER:
-        types = ", ".join(code_name(t) for t in v[3]) or "no document types"
+        types = ", ".join(_code(t) for t in v[3]) or "no document types"
         name = f"; its name {to_hex(v[4])}" if v[4] != NONE else ""
-        return (f"admit issuer {code_name(v[0])} in {_jurisdiction(v[1])}, admin {_addr(v[2])}, may issue {types}"
+        return (f"admit issuer {_code(v[0])} in {_jurisdiction(v[1])}, admin {_addr(v[2])}, may issue {types}"
                 f"{name}{_labels(v[5], v[3])}")
     if kind in (ProposalKind.SUSPEND_ISSUER, ProposalKind.REINSTATE_ISSUER):
-        return f"{kind.name.split('_')[0].lower()} issuer {code_name(v[0])}"
+        return f"{kind.name.split('_')[0].lower()} issuer {_code(v[0])}"
     if kind is ProposalKind.SET_DOC_TYPES:
         verb = "allow" if v[2] else "disallow"
-        return f"{verb} issuer {code_name(v[0])} to issue {', '.join(code_name(t) for t in v[1])}{_labels(v[3], v[1])}"
+        return f"{verb} issuer {_code(v[0])} to issue {', '.join(_code(t) for t in v[1])}{_labels(v[3], v[1])}"
     if kind is ProposalKind.ADMIT_MEMBER:
         of = f" of {_jurisdiction(v[2])}" if v[2] != NONE else ""
         return f"admit {_addr(v[0])} as {Role(v[1]).name.lower()}{of}"
@@ -103,7 +103,7 @@ def describe(kind: ProposalKind, payload: bytes) -> str:
         return f"mark signing key {_addr(v[0])} compromised from {utc_time(v[1])}"
     if kind is ProposalKind.REPLACE_ISSUER_ADMIN:
         stolen = f", the old admin compromised from {utc_time(v[2])}" if v[2] else ""
-        return f"replace the admin of issuer {code_name(v[0])} with {_addr(v[1])}{stolen}"
+        return f"replace the admin of issuer {_code(v[0])} with {_addr(v[1])}{stolen}"
     if kind is ProposalKind.RECORD_PREDECESSOR:
         return f"record that this registry succeeds registry {_addr(v[1])} on chain {v[0]}"
     if kind is ProposalKind.RECOVER_OPERATOR:
@@ -140,8 +140,19 @@ def metadata_digests(issuer_id: str, doc_types: Sequence[str], metadata: Iterabl
 
 
 def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
-    named = [f"{code_name(t)} {to_hex(d)}" for t, d in zip(doc_types, digests, strict=True) if d != NONE]
+    named = [f"{_code(t)} {to_hex(d)}" for t, d in zip(doc_types, digests, strict=True) if d != NONE]
     return f"; labels for {', '.join(named)}" if named else ""
+
+
+def _code(code: bytes) -> str:
+    """An issuer id or document type in a proposal's action, so that no code reads as another: as it is if printable
+    ASCII (as the command line makes them), else quoted with the unprintable escaped, or in hex if not UTF-8."""
+    raw = code.rstrip(b"\0")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return to_hex(raw)
+    return text if text.isascii() and text.isprintable() and not {" ", "'"} & set(text) else ascii(text)
 
 
 def _jurisdiction(code: bytes) -> str:
