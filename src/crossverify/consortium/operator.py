@@ -3,7 +3,7 @@ requests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,23 +147,25 @@ def _labels(digests: Sequence[bytes], doc_types: Sequence[bytes]) -> str:
 def _code(code: bytes) -> str:
     """An issuer id or document type in a proposal's action, so that no code reads as another: as it is if printable
     ASCII (as the command line makes them), else quoted with the unprintable escaped, or in hex if not UTF-8."""
-    raw = code.rstrip(b"\0")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return to_hex(raw)
-    return text if text.isascii() and text.isprintable() and not {" ", "'"} & set(text) else ascii(text)
+    return _shown(code, lambda text: text if text.isascii() and text.isprintable() and not {" ", "'"} & set(text)
+                  else None)
 
 
 def _jurisdiction(code: bytes) -> str:
     """A jurisdiction in a proposal's action, so that no code reads as another: its name and code (``Macao (MO)``),
     else the code quoted with anything unprintable escaped (``'Macao'`` is not MO), or in hex if not UTF-8."""
+    return _shown(code, lambda text: f"{JURISDICTION_NAMES[text]} ({text})" if text in JURISDICTION_NAMES else None)
+
+
+def _shown(code: bytes, plainly: Callable[[str], str | None]) -> str:
+    """A code (zero-padded bytes) as ``plainly`` writes its text, else that text quoted with the unprintable escaped,
+    or in hex if it is not UTF-8."""
     raw = code.rstrip(b"\0")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return to_hex(raw)
-    return f"{JURISDICTION_NAMES[text]} ({text})" if text in JURISDICTION_NAMES else ascii(text)
+    return plainly(text) or ascii(text)
 
 
 def _addr(value: str) -> str:
