@@ -209,6 +209,7 @@ def test_an_answer_that_comes_late_is_not_shown_over_the_view_asked_for_since(
     page.wait_for_timeout(500)  # the late answer read and (before) drawn
     assert page.locator("#rows-title").inner_text() == "Revocations" and page.locator("#table").inner_text() == shown
     assert page.url.endswith("#revocations")
+    no_alert(page)  # nothing said of the answer dropped
     context.close()
 
 

@@ -323,6 +323,7 @@ def collected(portal: Portal, page: Page, reference: str, saved: Path) -> Path:
     page.wait_for_selector("#wait:not([hidden])")
     portal.issuer.app.state.workers["issuer"].run_once()
     page.wait_for_selector("#save:not([hidden])", timeout=15_000)
+    no_alert(page)
     with page.expect_download() as download:
         page.click("#download")
     download.value.save_as(saved)
@@ -345,6 +346,7 @@ def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, t
     page.click("#all-checks summary")
     assert page.locator("#checks li.failed").count() == 0, page.inner_text("#failed")
     assert page.get_attribute("#outcome", "class") == "valid"
+    no_alert(page)
     context.close()
 
 
@@ -369,6 +371,7 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     assert "try again" in page.inner_text("#error") and "new one" not in page.inner_text("#error")
     page.click("#submit")
     page.wait_for_selector("#outcome.valid")
+    no_alert(page)  # the refusal's words are gone once the bank took the code
     [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
     assert not set(WITHHELD) & set(load_presentation(sent).binding.disclosed)
     context.close()
@@ -462,6 +465,7 @@ def test_a_busy_issuer_is_named_as_the_issuer(portal: Portal, browser: Browser) 
     assert page.inner_text("#error") == "Your issuer is busy. Please wait a minute and try again."
     page.click("#collect")
     page.wait_for_selector("#wait:not([hidden])")
+    no_alert(page)
     context.close()
 
 
@@ -483,6 +487,7 @@ def test_a_browser_that_cannot_run_the_page_is_told_so(portal: Portal, browser: 
     page.wait_for_selector("body[data-ready]")
     page.wait_for_timeout(5_000)
     assert page.locator("#unsupported").count() == 0
+    no_alert(page)
     page.close()
 
 
@@ -498,4 +503,5 @@ def test_a_browser_that_keeps_no_site_data_still_opens_the_pages(portal: Portal,
     page.wait_for_selector("body[data-ready]")
     page.select_option("#language", "pt")
     assert page.locator("html").get_attribute("lang") == "pt"
+    no_alert(page)
     context.close()
