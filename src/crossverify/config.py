@@ -31,6 +31,7 @@ string, it unsets the setting. Relative paths are taken from the file's folder. 
     challenges = "var/challenges.sqlite"      # the one-time challenges it issued
     holder_binding = ["DEPCERT"]              # document types accepted only as holder-signed presentations
     p256_holders = false                      # GM suite: also accept P-256 holder keys where the consortium allows
+    max_head_age = 60                         # optional: a node whose latest block is older is behind (503)
 
     [verifier.max_age_days]                   # the bank's freshness policy, from each document's as-of date
     ACCTSTMT = 30
@@ -153,7 +154,9 @@ class VerifierSettings:
     ``holder_binding`` lists the types it accepts only as presentations, env: comma-separated), the outbox
     through which its receipts are recorded exactly once, its verifier id (``audience``) that presentations must
     name, and the store of the ``challenges`` it issues. In a deployment of the GM suite, ``p256_holders`` also
-    accepts presentations signed with P-256 holder keys, where the consortium allows them (SM2 keys otherwise)."""
+    accepts presentations signed with P-256 holder keys, where the consortium allows them (SM2 keys otherwise).
+    ``max_head_age``: seconds the node's latest block may lag this machine's clock before no verdict is given
+    (``NodeBehind``; 0, the default, for networks that make no block without transactions)."""
 
     max_age_days: dict[str, float] = field(default_factory=dict)
     outbox: Path = Path("crossverify-outbox.sqlite")
@@ -163,10 +166,13 @@ class VerifierSettings:
     challenges: Path = Path("crossverify-challenges.sqlite")
     challenge_ttl: int = 600
     p256_holders: bool = False
+    max_head_age: int = 0
 
     def __post_init__(self) -> None:
         if self.max_bundle_bytes < 1:
             raise ConfigError(f"[verifier] max_bundle_bytes must be positive, got {self.max_bundle_bytes}")
+        if self.max_head_age < 0:
+            raise ConfigError(f"[verifier] max_head_age must be 0 (any) or more, got {self.max_head_age}")
 
 
 @dataclass(frozen=True, slots=True)

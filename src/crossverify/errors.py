@@ -63,6 +63,7 @@
     └── RegistryError
         ├── TransactionFailed                a transaction failed with no registry error (gas, node, panic)
         ├── NodeUnavailable                  the node refused the connection or did not answer
+        │   └── NodeBehind                   the node's latest block is older than [verifier] max_head_age
         ├── LogNotDecodable                  a read contract's log that its ABI does not describe exactly
         ├── RegistryNotFound                 no contract code at the configured registry address
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
@@ -435,6 +436,12 @@ class InvalidQuery(RegistryError, ValueError):
 
 class NodeUnavailable(RegistryError):
     """The node refused the connection or did not answer; nothing was lost, try again when it is back."""
+
+
+class NodeBehind(NodeUnavailable):
+    """The node's latest block is older than the bank allows (`[verifier] max_head_age`): the node has stopped
+    following the chain, or is catching up, so what it says of revocations and expiry may be out of date; nothing
+    was decided, try again when it has caught up."""
 
 
 class NodeTooSlow(NodeUnavailable):

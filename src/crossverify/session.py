@@ -220,7 +220,8 @@ class Session:
         settings = self.config.verifier
         policy = Policy({t: int(days * 86400) for t, days in settings.max_age_days.items()},
                         max_bundle_bytes=settings.max_bundle_bytes,
-                        holder_binding=frozenset(settings.holder_binding), p256_holders=settings.p256_holders)
+                        holder_binding=frozenset(settings.holder_binding), p256_holders=settings.p256_holders,
+                        max_head_age=settings.max_head_age)
         if not record:
             return VerifierClient(self.registry, policy, audience=settings.audience, challenges=self.challenges)
         return VerifierClient(self.registry, policy, sender=self.sender, outbox=self.outbox,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from web3 import Web3
 
@@ -18,6 +21,7 @@ from crossverify.service import problems
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
+from crossverify.verifier import client as verifier_client
 
 from ..conftest import Consortium
 from .test_api import bank_api, declared_headers, issue, issuer_api  # noqa: F401  (fixtures)
@@ -110,6 +114,28 @@ def test_a_node_that_is_down_is_a_503_without_internals(consortium: Consortium, 
     assert problem["title"] == "NodeUnavailable"
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.headers["retry-after"] and str(port) not in ready.text
+    session.close()
+
+
+def test_a_node_behind_the_chain_is_a_503_not_a_verdict(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose latest block is older than ``[verifier] max_head_age`` by the bank's clock (it stopped following
+    the chain) gets no verdict from the bank's routes, one document or many: a 503 to retry, as a node away."""
+    [bundle] = issue(consortium, issuer_api, 1)
+    key, digest = new_key()
+    config = Config(network=NetworkSettings(registry=consortium.registry.address),
+                    keys=KeySettings(sender_address=consortium.verifier),
+                    verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite", max_head_age=60),
+                    service=ServiceSettings(api_keys={"bank": f"bank {digest}"}))
+    session = Session(config, w3=Web3(consortium.w3.provider))
+    client = TestClient(create_app(session, start_workers=False), headers={"Authorization": f"Bearer {key}"})
+    assert client.post("/v1/verifications", json=bundle).json()["valid"]
+    head = consortium.now()  # the bank's clock an hour past the node's latest block
+    monkeypatch.setattr(verifier_client, "time", SimpleNamespace(time=lambda: head + 3600, monotonic=time.monotonic))
+    for reply in (client.post("/v1/verifications", json=bundle),
+                  client.post("/v1/verifications/batch", json={"bundles": [bundle]})):
+        assert assert_problem(reply, 503, "node-behind")["title"] == "NodeBehind"
+        assert reply.headers["retry-after"] == str(problems.RETRY_UNAVAILABLE)
     session.close()
 
 

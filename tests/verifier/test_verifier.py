@@ -23,6 +23,7 @@ from crossverify import (
 )
 from crossverify.chain.records import ProposalKind
 from crossverify.chain.registry import Registry
+from crossverify.errors import NodeBehind
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient, collector_paused
@@ -190,6 +191,23 @@ def test_expired_and_stale(consortium: Consortium, issued: list[Bundle]) -> None
     assert {x.name for x in verifier(c, clock=lambda: far).verify(issued[0]).failed} == {"not_expired"}
     strict = verifier(c, policy=Policy({"DEPCERT": 3600}), clock=lambda: c.now() + 86400)
     assert only_failure(strict.verify(issued[0])) == "fresh_enough"
+
+
+def test_a_node_behind_the_chain_gives_no_verdict(consortium: Consortium, issued: list[Bundle]) -> None:
+    """A node whose latest block lags this machine's clock past ``max_head_age`` (it stopped following the chain,
+    or is catching up) would judge revocations and expiry as of that block: the verifier gives no verdict on a
+    document it read there (``NodeBehind``, a 503 for the service). Within the limit, and for a bundle that never
+    reaches the registry's checks, it does."""
+    c = consortium
+    revoked = issued[0]
+    c.registry.transact(lambda f: f.revokeBatch(revoked.proof.batch_root, RevocationReason.FRAUD), c.issuer_admin)
+    head = c.now()
+    stale = verifier(c, policy=Policy(max_head_age=60), wall_clock=lambda: head + 61)
+    with pytest.raises(NodeBehind, match=r"61 s before this machine's clock.*max_head_age allows 60 s"):
+        stale.verify(revoked)
+    assert only_failure(stale.verify('{"version": 1}')) == "bundle_well_formed"
+    assert only_failure(verifier(c, policy=Policy(max_head_age=60), wall_clock=lambda: head + 60).verify(
+        revoked)) == "not_revoked"
 
 
 def test_a_policy_is_fixed_when_made(consortium: Consortium, issued: list[Bundle]) -> None:

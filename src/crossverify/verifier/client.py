@@ -32,7 +32,7 @@ from ..chain.connection import rpc
 from ..chain.records import NOT_REVOKED, DocumentStatus, RevocationReason, Status
 from ..chain.registry import Head, Registry
 from ..chain.transactions import Sender
-from ..errors import UNAVAILABLE, ConfigError, CrossverifyError, NodeTooSlow, SuiteMismatch
+from ..errors import UNAVAILABLE, ConfigError, CrossverifyError, NodeBehind, NodeTooSlow, SuiteMismatch
 from ..format.bundle import Bundle
 from ..format.certificate import MAX_BUNDLE_BYTES
 from ..format.codes import code_name, issuer_id_code
@@ -162,13 +162,15 @@ class Prepared:
 class Policy:
     """The bank's own rules: how old (from ``asOf``) a document of each type may be, in seconds, the largest
     bundle file it reads, in bytes, which document types it accepts only as presentations signed by their
-    holder, and, in a deployment of the GM suite, whether it also accepts P-256 holder keys (where the consortium
-    allows them)."""
+    holder, in a deployment of the GM suite, whether it also accepts P-256 holder keys (where the consortium
+    allows them), and how far the node's latest block may lag this machine's clock, in seconds (0: any), before
+    the node counts as behind (:class:`~crossverify.errors.NodeBehind`: no verdict from a stale read)."""
 
     max_age: Mapping[str, int] = field(default_factory=dict)
     max_bundle_bytes: int = MAX_BUNDLE_BYTES
     holder_binding: frozenset[str] = frozenset()
     p256_holders: bool = False
+    max_head_age: int = 0
 
     def __post_init__(self) -> None:  # a copy none can change: the checks a verifier keeps were made under it
         object.__setattr__(self, "max_age", MappingProxyType(dict(self.max_age)))
@@ -295,6 +297,8 @@ class VerifierClient:
         if self._clock is None:  # as of the latest block, by its clock; what is the same at that block, kept
             statuses, seen = self._at_head(prepared.triples)
             now, shared, batches = seen.head.time, seen.online, seen.head.batches
+            if prepared.triples:
+                self._not_behind(seen.head)
         else:
             statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         position = 0
@@ -321,6 +325,15 @@ class VerifierClient:
                                               prepared.consumed_by if presentation is not None and digest is not None
                                               else None))
         return reports
+
+    def _not_behind(self, head: Head) -> None:
+        """:class:`NodeBehind` if ``head``, the latest block the node knows, lags this machine's clock by more than
+        the policy's ``max_head_age``: its revocations and its clock, which judges expiry, may be out of date."""
+        limit, now = self.policy.max_head_age, self._wall_clock()
+        if limit and now - head.time > limit:
+            raise NodeBehind(f"the node's latest block, #{head.number}, is from {utc_time(head.time)}, "
+                             f"{now - head.time} s before this machine's clock ({utc_time(now)}); "
+                             f"[verifier] max_head_age allows {limit} s")
 
     def _at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], _Seen]:
         """The statuses of ``triples`` as of the latest block (:meth:`Registry.statuses_at_head`), lending it the
