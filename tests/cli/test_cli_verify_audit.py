@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from crossverify import RevocationReason, load_bundle
+from crossverify import Bundle, RevocationReason, load_bundle
+from crossverify.format.presentation import present
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
+from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import CHECKS
 
 from ..conftest import EXAMPLES, Consortium, deposit_certificates
+from ..verifier.test_presentations import BANK, bound, holder, plain  # noqa: F401  (fixtures)
 from .test_cli_issuer import as_json, run
 
 
@@ -145,6 +150,29 @@ def test_purpose_without_record_is_refused(config: Path, files: list[Path]) -> N
     """A purpose is only ever sealed into a receipt: given alone it would silently do nothing."""
     result = run(config, "verify", str(files[0]), "--purpose", "ACCTOPEN")
     assert result.exit_code == 2 and "--purpose is sealed into the receipts that --record records" in result.output
+
+
+def test_a_record_refused_as_bad_input_leaves_the_residents_presentation_unused(
+        config: Path, bound: list[Bundle], plain: list[Bundle], holder: ec.EllipticCurvePrivateKey,  # noqa: F811
+        tmp_path: Path) -> None:
+    """``verify --record`` refused as bad input (a valid bare bundle without ``--purpose``, an ``--in-person`` case
+    that no receipt can carry) records nothing: the presentation beside it must not have used up its challenge,
+    or the resident's consent could never be recorded (sent again, it reads as a replay)."""
+    store = tmp_path / "challenges.sqlite"
+    bank = {"CROSSVERIFY_VERIFIER_AUDIENCE": BANK, "CROSSVERIFY_VERIFIER_CHALLENGES": str(store)}
+    now = int(time.time())
+    challenges = ChallengeStore(store, BANK)
+    presentation = tmp_path / "alice.presentation.json"
+    presentation.write_text(present(bound[0], challenges.issue("ACCTOPEN", now), holder, now).dumps())
+    challenges.close()
+    bare = tmp_path / "bare.bundle.json"
+    bare.write_text(plain[0].dumps())
+    no_purpose = run(config, "verify", str(presentation), str(bare), "--record", env=bank)
+    assert no_purpose.exit_code == 2 and "--record needs --purpose" in no_purpose.output
+    too_long = run(config, "verify", str(presentation), "--record", "--in-person", "--case", "x" * 40, env=bank)
+    assert too_long.exit_code == 2 and "case reference" in too_long.output
+    recorded = run(config, "verify", str(presentation), "--record", env=bank)
+    assert recorded.exit_code == 0 and "1 receipt recorded" in recorded.output, recorded.output
 
 
 def test_the_verdict_comes_first_then_the_claims_by_their_labels(config: Path, files: list[Path]) -> None:

@@ -16,12 +16,13 @@ from rich.progress import Progress
 from rich.table import Column, Table
 
 from ..chain.metadata import MetadataReader
-from ..errors import MetadataError, MetadataUnavailable
+from ..errors import MetadataError, MetadataUnavailable, SealingError
 from ..format.codes import doc_type_code
 from ..format.display import HOLDER_KEY, claim_value, counted, holder_key, moment
 from ..format.encoding import to_hex
 from ..format.holder import HOLDER_CLAIM
 from ..format.metadata import LANGUAGES, TypeDisplay
+from ..sealing import case_reference_code
 from ..verifier.client import Outcome, VerificationReport
 from ._shell import App, BadInput, command, printable
 
@@ -71,6 +72,11 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
         raise BadInput("--purpose is sealed into the receipts that --record records: give --record too")
     if in_person and not case:
         raise BadInput("--in-person needs --case: the reference under which you filed the resident's consent")
+    if in_person:  # refused before any presentation's challenge is used
+        try:
+            case_reference_code(case)
+        except SealingError as exc:
+            raise BadInput(f"--case: {exc}") from None
     if purpose is not None:
         try:
             doc_type_code(purpose)
@@ -90,6 +96,7 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
     reports = client.verify_many(texts, [files or None] * len(texts) if files else None)
     valid = [r for r in reports if r.valid]
     if record and purpose is None and any(r.presentation is None for r in valid):
+        client.withdraw(reports)  # no verdict given: the presentations' challenges are open again
         raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
     language = language or app.session.config.display.language
     shown = [_shown(app.session.metadata, report, language) for report in reports]
