@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from crossverify import Bundle, Certificate, load_bundle
-from crossverify.errors import ConfigError
+from crossverify.errors import ConfigError, StoreLocked
 from crossverify.format.holder import holder_claim, sign_p1363
 from crossverify.format.presentation import Binding, Challenge, Presentation, disclosed_names, present
 from crossverify.issuer.client import IssuerClient
@@ -20,6 +20,7 @@ from crossverify.keys.holder import generate_holder_key
 from crossverify.sealing import RegulatorKey, open_receipts
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import CHECKS, Outcome, Policy, VerifierClient
+from crossverify.verifier.outbox import ReceiptOutbox
 
 from ..conftest import Consortium, deposit_certificates
 
@@ -269,6 +270,28 @@ def test_receipts_sealed_to_regulators_carry_the_consent(consortium: Consortium,
     attested = bank.verifier.receipts(reports, purpose="KYC", in_person_case="KYC-2027-0042")
     assert [(r.consent.name, r.case_reference) for r in attested] == [("PRESENTATION", None),
                                                                       ("IN_PERSON", "KYC-2027-0042")]
+
+
+def test_a_presentation_whose_receipt_could_not_be_queued_may_be_sent_again(
+        consortium: Consortium, bound: list[Bundle], holder: ec.EllipticCurvePrivateKey, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``record`` that cannot queue a presentation's receipt (another process holds the outbox, its disk is full)
+    leaves no trace of the resident's consent: the challenge is open again, so the same presentation sent again
+    once the outbox is back is checked and recorded, not refused as a replay."""
+    c = consortium
+    client = VerifierClient(c.registry, audience=BANK, challenges=ChallengeStore(tmp_path / "ch.sqlite", BANK),
+                            sender=c.verifier, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"),
+                            circulation=c.circulation, wall_clock=c.now)
+    p = present(bound[0], client.issue_challenge("ACCTOPEN"), holder, c.now())
+
+    def locked(*args: object, **kwargs: object) -> list[bytes]:
+        raise StoreLocked("another process holds the outbox")
+
+    monkeypatch.setattr(ReceiptOutbox, "enqueue", locked)
+    with pytest.raises(StoreLocked):
+        client.record(client.verify_many([p]))
+    monkeypatch.undo()
+    assert client.record(client.verify_many([p])).recorded == 1
 
 
 def test_one_challenge_twice_in_one_batch(consortium: Consortium, bound: list[Bundle], plain: list[Bundle],

@@ -24,7 +24,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.concurrency import run_in_threadpool
 from web3 import EthereumTesterProvider
 
-from ..errors import CrossverifyError
 from ..session import Session
 from ..store import Store
 from ..verifier.answers import AnswerReceipts
@@ -213,15 +212,8 @@ class Context:
     def withdraw_unless_queued(self, report: VerificationReport, case: str) -> None:
         """Withdraw the verdict on ``report`` (:meth:`VerifierClient.withdraw`), which was not given, unless the
         outbox may hold a receipt of its presentation under ``case`` (it cannot be read: it may)."""
-        p = report.presentation
-        if p is None or report.document_digest is None or self.outbox is None:
-            return
-        try:
-            unqueued = self.outbox.find(report.document_digest, p.binding.purpose, case) is None
-        except CrossverifyError:
-            return
-        if unqueued:
-            self.queue.verifier.withdraw([report])
+        if self.outbox is not None:
+            self.queue.verifier.withdraw_unless_queued([report], case, self.outbox)
 
     def verdict(self, report: VerificationReport, receipt: dict[str, Any] | None = None) -> dict[str, Any]:
         """The verdict as :class:`~crossverify.service.models.VerificationOut` documents it (built directly:

@@ -278,6 +278,18 @@ class VerifierClient:
         for mark, nonces in by_batch.items():
             self._release(nonces, mark, "the challenges of verdicts not given could not be opened again")
 
+    def withdraw_unless_queued(self, reports: Sequence[VerificationReport], reference: str,
+                               outbox: ReceiptOutbox) -> None:
+        """:meth:`withdraw` the verdicts on ``reports`` whose presentations' receipts ``outbox`` surely does not
+        hold under the bank's case ``reference``; one it may hold (or cannot say: it may) stands, its challenge
+        used."""
+        try:
+            unqueued = [r for r in reports if r.presentation is not None and r.document_digest is not None
+                        and outbox.find(r.document_digest, r.presentation.binding.purpose, reference) is None]
+        except CrossverifyError:
+            return
+        self.withdraw(unqueued)
+
     def _release(self, nonces: Sequence[bytes], mark: bytes | None, failure: str) -> None:
         """Open again the challenges ``nonces`` the batch marked ``mark`` consumed; a store that cannot logs
         ``failure`` (they stay used)."""
@@ -374,7 +386,11 @@ class VerifierClient:
                                    "contract ([network] circulation)")
         receipts = self.receipts(reports, purpose, reference if in_person else None)
         if self.outbox is not None:
-            commitments = self.outbox.enqueue(receipts, reference)
+            try:
+                commitments = self.outbox.enqueue(receipts, reference)
+            except BaseException:  # nothing queued: the presentations may be sent again, not refused as replays
+                self.withdraw_unless_queued(reports, reference, self.outbox)
+                raise
             # another process (a service replica) may be flushing the same outbox: wait for it, then send the rest
             flushed = self.outbox.flush(self.circulation, self.sender, progress=progress,
                                         wait=self.receipt_timeout, timeout=self.receipt_timeout)
