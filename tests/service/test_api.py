@@ -26,6 +26,7 @@ from crossverify.config import (
 from crossverify.service.app import create_app
 from crossverify.service.auth import new_key
 from crossverify.session import Session
+from crossverify.verifier.client import Policy
 
 from ..conftest import EXAMPLES, Consortium
 
@@ -120,6 +121,19 @@ def test_a_bank_verifies_and_records_each_receipt_once(consortium: Consortium, i
     many = bank_api.post("/v1/verifications/batch", json={"bundles": [bundles[1], tampered, bundles[2]]}).json()
     assert [v["valid"] for v in many] == [True, False, True]
     assert not bank_api.post("/v1/verifications", content=b"not a bundle").json()["valid"]
+
+
+def test_a_batch_hands_each_bundle_over_as_compact_as_it_came(consortium: Consortium, issuer_api: TestClient,
+                                                                bank_api: TestClient) -> None:
+    """A bundle file within the bank's ``max_bundle_bytes`` is within it in a batch too: the batch gives the
+    verifier each bundle without a space after every comma and colon, which would push one near the limit over it
+    (``BundleTooLarge`` in a batch, valid alone)."""
+    [bundle] = issue(consortium, issuer_api, 1)
+    compact = json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode()
+    bank_api.app_state.queue.verifier.policy = Policy(max_bundle_bytes=len(compact))  # type: ignore[attr-defined]
+    assert bank_api.post("/v1/verifications", content=compact).json()["valid"]
+    [verdict] = bank_api.post("/v1/verifications/batch", json={"bundles": [bundle]}).json()
+    assert verdict["valid"], verdict["checks"][0]
 
 
 @pytest.mark.usefixtures("still_limits")
