@@ -136,6 +136,7 @@ def test_a_node_behind_the_chain_is_a_503_not_a_verdict(consortium: Consortium, 
                   client.post("/v1/verifications/batch", json={"bundles": [bundle]})):
         assert assert_problem(reply, 503, "node-behind")["title"] == "NodeBehind"
         assert reply.headers["retry-after"] == str(problems.RETRY_UNAVAILABLE)
+    assert client.get("/readyz").json()["checks"]["node"].startswith("NodeBehind: ")  # a load balancer's cue
     session.close()
 
 

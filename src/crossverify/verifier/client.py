@@ -310,7 +310,7 @@ class VerifierClient:
             statuses, seen = self._at_head(prepared.triples)
             now, shared, batches = seen.head.time, seen.online, seen.head.batches
             if prepared.triples:
-                self._not_behind(seen.head)
+                self.not_behind(seen.head.number, seen.head.time)
         else:
             statuses, now = self.registry.bulk_statuses(prepared.triples), self._clock()
         position = 0
@@ -338,13 +338,14 @@ class VerifierClient:
                                               else None))
         return reports
 
-    def _not_behind(self, head: Head) -> None:
-        """:class:`NodeBehind` if ``head``, the latest block the node knows, lags this machine's clock by more than
-        the policy's ``max_head_age``: its revocations and its clock, which judges expiry, may be out of date."""
+    def not_behind(self, number: int, block_time: int) -> None:
+        """:class:`NodeBehind` if the latest block the node knows (``number``, mined at ``block_time``) lags this
+        machine's clock by more than the policy's ``max_head_age``: its revocations and its clock, which judges
+        expiry, may be out of date."""
         limit, now = self.policy.max_head_age, self._wall_clock()
-        if limit and now - head.time > limit:
-            raise NodeBehind(f"the node's latest block, #{head.number}, is from {utc_time(head.time)}, "
-                             f"{now - head.time} s before this machine's clock ({utc_time(now)}); "
+        if limit and now - block_time > limit:
+            raise NodeBehind(f"the node's latest block, #{number}, is from {utc_time(block_time)}, "
+                             f"{now - block_time} s before this machine's clock ({utc_time(now)}); "
                              f"[verifier] max_head_age allows {limit} s")
 
     def _at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> tuple[list[DocumentStatus], _Seen]:

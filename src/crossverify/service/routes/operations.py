@@ -32,8 +32,10 @@ def router(ctx: Context) -> APIRouter:
         reachable = True
         try:
             with ctx.chain_lock:
-                checks["node"] = f"block {session.w3.eth.block_number}"
+                latest = session.w3.eth.get_block("latest")
+                checks["node"] = f"block {latest['number']}"
                 checks["registry"] = session.registry.address
+            ctx.queue.verifier.not_behind(latest["number"], latest["timestamp"])  # [verifier] max_head_age
         except CrossverifyError as exc:
             checks["node"], reachable = f"{type(exc).__name__}: {public_text(exc)}", False
         for store in ctx.stores():
