@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tomllib
 import types
@@ -173,6 +174,9 @@ class VerifierSettings:
             raise ConfigError(f"[verifier] max_bundle_bytes must be positive, got {self.max_bundle_bytes}")
         if self.max_head_age < 0:
             raise ConfigError(f"[verifier] max_head_age must be 0 (any) or more, got {self.max_head_age}")
+        for doc_type, days in self.max_age_days.items():
+            if not 0 <= days < math.inf:  # (NaN is neither)
+                raise ConfigError(f"[verifier] max_age_days: {doc_type} is a number of days, 0 or more, got {days:g}")
 
 
 @dataclass(frozen=True, slots=True)
