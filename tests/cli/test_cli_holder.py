@@ -120,6 +120,9 @@ def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:
     run(config, "holder", "keygen", str(key))
     assert run(config, "challenge", "--purpose", "ACCTOPEN").exit_code == 2  # no [verifier] audience
     assert run(config, "challenge", "--purpose", "account opening", env=BANK).exit_code == 2
+    for ttl in ("0", "-5", "3601"):  # a lifetime the bank's route refuses too (0 is none, not the default)
+        refused = run(config, "challenge", "--purpose", "ACCTOPEN", "--ttl", ttl, env=BANK)
+        assert refused.exit_code == 2 and "a challenge lives 1 to 3600 seconds" in refused.output, refused.output
     no_node = {**BANK, "CROSSVERIFY_NETWORK_RPC": "http://127.0.0.1:9"}  # nothing listens: a challenge needs no node
     assert as_json(run(config, "--json", "challenge", "--purpose", "KYC", env=no_node))["purpose"] == "KYC"
     (tmp_path / "b.json").write_text("{}")

@@ -37,7 +37,7 @@ def challenge(app: App, purpose: str, ttl: int | None, out: Path | None) -> None
     store = app.session.challenges
     if store is None:
         raise BadInput("issuing challenges needs [verifier] audience, this bank's verifier id")
-    issued = store.issue(purpose, int(time.time()), ttl or app.session.config.verifier.challenge_ttl)
+    issued = store.issue(purpose, int(time.time()), app.session.config.verifier.challenge_ttl if ttl is None else ttl)
     if out is not None:
         out.write_text(issued.dumps())
     if app.as_json:
