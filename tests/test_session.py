@@ -33,6 +33,15 @@ def test_missing_settings_are_named() -> None:
         _ = session.signer
 
 
+@pytest.mark.parametrize("ttl", [0, -5, 3601])
+def test_a_challenge_ttl_no_challenge_may_live_is_refused_at_start(tmp_path: Path, ttl: int) -> None:
+    """Not left to answer every client's challenge request 422, as if the client had asked for it."""
+    session = Session(Config(verifier=VerifierSettings(audience="ICBKCNBJGDG", challenge_ttl=ttl,
+                                                       challenges=tmp_path / "challenges.sqlite")))
+    with pytest.raises(ConfigError, match=rf"challenge_ttl: a challenge lives 1 to 3600 seconds, got {ttl}"):
+        _ = session.challenges
+
+
 def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium, tmp_path: Path) -> None:
     config = Config(network=NetworkSettings(registry=consortium.registry.address, gas_price=0,
                                             circulation=consortium.circulation.address, receipt_timeout=7.5,

@@ -37,7 +37,7 @@ from .regulator.circulation import DAY, CirculationTrail
 from .regulator.index import RegulatorReader
 from .regulator.queries import Supervision
 from .sealing import RegulatorKey
-from .verifier.challenges import ChallengeStore
+from .verifier.challenges import MAX_CHALLENGE_TTL, ChallengeStore
 from .verifier.client import Policy, VerifierClient
 from .verifier.outbox import ReceiptOutbox
 
@@ -230,8 +230,12 @@ class Session:
 
     @cached_property
     def challenges(self) -> ChallengeStore | None:
-        """The bank's challenge store, when it has a verifier id (``[verifier] audience``)."""
+        """The bank's challenge store, when it has a verifier id (``[verifier] audience``); a ``challenge_ttl`` no
+        challenge may live is refused here, when the bank's service starts, not at each client's request."""
         settings = self.config.verifier
+        if not 0 < settings.challenge_ttl <= MAX_CHALLENGE_TTL:
+            raise ConfigError(f"[verifier] challenge_ttl: a challenge lives 1 to {MAX_CHALLENGE_TTL} seconds, "
+                              f"got {settings.challenge_ttl}")
         return None if settings.audience is None else ChallengeStore(
             self.config.storage.location(settings.challenges), settings.audience)
 
