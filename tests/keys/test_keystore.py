@@ -3,6 +3,7 @@ and plain keys only in development mode."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -57,6 +58,18 @@ def test_unreadable_keystores(tmp_path: Path, content: str | None, monkeypatch: 
     monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "x")
     with pytest.raises(KeyLoadError):
         load_keystore(path, "TEST_KEYSTORE_PASSWORD")
+
+
+def test_a_damaged_iv_is_named_not_decrypted_to_another_key(keystore: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The v3 MAC covers the ciphertext, not the IV: a changed IV decrypts, with the right password, to a key
+    nobody registered."""
+    damaged = json.loads(keystore.read_text())
+    damaged["crypto"]["cipherparams"]["iv"] = "00" * 16
+    (tmp_path / "damaged.json").write_text(json.dumps(damaged))
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "correct horse")
+    with pytest.raises(KeyLoadError, match="not to the address it declares"):
+        load_keystore(tmp_path / "damaged.json", "TEST_KEYSTORE_PASSWORD")
 
 
 def test_plain_keys_only_in_development_mode() -> None:

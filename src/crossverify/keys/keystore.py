@@ -31,6 +31,10 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
         raise KeyLoadError(f"{path} is not an encrypted keystore file (version 3, scrypt or pbkdf2)") from None
     except ValueError:
         raise KeyLoadError(f"wrong password for keystore {path}") from None
+    declared = str(keystore.get("address", account.address)).lower().removeprefix("0x")
+    if declared != account.address.lower()[2:]:
+        raise KeyLoadError(f"{path} decrypts to {account.address}, not to the address it declares: the file is "
+                           "damaged (its cipher parameters are outside the MAC)")
     return account
 
 
