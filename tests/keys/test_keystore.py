@@ -30,6 +30,13 @@ def test_written_owner_only_and_read_back_with_the_environment(keystore: Path,
     assert load_keystore(keystore, "TEST_KEYSTORE_PASSWORD").address == Account.from_key(TEST_KEY).address
 
 
+def test_an_existing_file_is_never_overwritten(keystore: Path) -> None:
+    kept = keystore.read_bytes()
+    with pytest.raises(KeyLoadError, match="not overwriting"):
+        write_keystore(Account.create(), keystore, "another")
+    assert keystore.read_bytes() == kept
+
+
 def test_the_prompt_is_asked_when_the_variable_is_unset(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TEST_KEYSTORE_PASSWORD", raising=False)
     asked = []

@@ -59,7 +59,12 @@ def plain_key(private_key: str, dev_mode: bool) -> LocalAccount:
 
 
 def write_keystore(account: LocalAccount, path: Path, password: str) -> None:
-    """Encrypt ``account`` into a keystore file at ``path`` (scrypt, eth-account's defaults)."""
+    """Encrypt ``account`` into a new keystore file at ``path`` (scrypt, eth-account's defaults), readable by its
+    owner only from the start; an existing file is never overwritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(Account.encrypt(account.key, password)))
-    path.chmod(0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyLoadError(f"{path} exists; not overwriting a key") from None
+    with os.fdopen(fd, "w") as file:
+        json.dump(Account.encrypt(account.key, password), file)
