@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pkcs11
@@ -146,9 +147,35 @@ def test_a_token_failing_while_signing_is_named(imported: TokenAccount) -> None:
         def sign(self, digest: bytes, mechanism: object) -> bytes:
             raise pkcs11.DeviceRemoved()
 
-    account = TokenAccount(imported.ref, Removed(), imported.public_key, imported._login)  # type: ignore[arg-type]
-    with pytest.raises(SigningFailed, match="DeviceRemoved"):
+    unplugged = replace(imported.ref, label="gone with the HSM")  # nor found again in a new session
+    account = TokenAccount(unplugged, Removed(), imported.public_key, imported._login)  # type: ignore[arg-type]
+    with pytest.raises(SigningFailed, match=r"DeviceRemoved.*cannot be reopened"):
         account.sign_message(encode_defunct(text="after the HSM was unplugged"))
+
+
+# python-pkcs11 finalises the operation refused in the forgotten session from __del__, which reports it as unraisable
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_signing_resumes_once_the_token_forgot_its_session(imported: TokenAccount) -> None:
+    """An HSM that restarted forgets every session: a long-running service logs in again and goes on signing."""
+    imported._login.session.close()
+    digest = keccak(b"after the HSM restarted")
+    assert Account._recover_hash(digest, signature=imported.unsafe_sign_hash(digest).signature) == imported.address
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_pin_refused_when_logging_in_again_is_not_tried_again(softhsm: SoftHsm, imported: TokenAccount) -> None:
+    """The PIN was changed while the HSM was down: one refusal, then no more tries that would lock it."""
+    login = imported._login
+    login.pin = "000000"
+    try:
+        login.session.close()
+        with pytest.raises(SigningFailed, match="PinIncorrect"):
+            imported.unsafe_sign_hash(keccak(b"first"))
+        with pytest.raises(SigningFailed, match="restart with the right one"):
+            imported.unsafe_sign_hash(keccak(b"second"))
+    finally:
+        login.pin = softhsm.pin
+    imported.unsafe_sign_hash(keccak(b"the token's PIN given again"))
 
 
 def test_threads_share_one_token_session(imported: TokenAccount) -> None:

@@ -6,7 +6,8 @@ Ethereum node refuse high-s signatures), and the recovery id found by recovering
 key. It is an eth-account ``BaseAccount``, so EIP-712 requests and transactions are signed as with a local key.
 
 PKCS#11 logs a user in per application and token, not per session, so this module opens one session per
-(module, token) in a process and hands it to every key loaded from that token.
+(module, token) in a process and hands it to every key loaded from that token. A token that has forgotten that
+session (the HSM restarted) is logged in to again at the next signature, and the key found anew.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pkcs11
@@ -48,6 +49,10 @@ from ..errors import (
 
 #: ``CKA_EC_PARAMS`` of a secp256k1 key: the DER encoding of the curve's OID 1.3.132.0.10.
 SECP256K1_PARAMS = encode_named_curve_parameters("secp256k1")
+#: What a token answers once it has forgotten the session a key was found in: the HSM restarted, a network HSM
+#: failed over, the token was pulled out (and perhaps put back).
+_SESSION_LOST = (pkcs11.SessionHandleInvalid, pkcs11.SessionClosed, pkcs11.KeyHandleInvalid,
+                 pkcs11.ObjectHandleInvalid, pkcs11.UserNotLoggedIn, pkcs11.DeviceRemoved, pkcs11.TokenNotPresent)
 _ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -85,9 +90,31 @@ def read_pin(pin_env: str | None = None, pin_file: Path | None = None,
 
 @dataclass
 class _Login:
+    module: str
+    token: str
     session: pkcs11.Session
     pin_digest: bytes
-    lock: threading.Lock
+    pin: str | None = field(repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reopen(self, lost: pkcs11.Session) -> None:
+        """Log in again in a new session, once the token has forgotten ``lost`` (unless a key of this token did
+        so already). A PIN the token refuses is never tried again: retrying it would lock the PIN."""
+        if self.session is not lost:
+            return
+        if self.pin is None:
+            raise TokenPinIncorrect(f"token {self.token!r} refused the PIN when logging in again: restart with "
+                                    "the right one")
+        token = _token(self.module, self.token)
+        try:
+            self.session = token.open(rw=True, user_pin=self.pin)
+        except pkcs11.UserAlreadyLoggedIn:  # the token kept this process's login: a new session shares it
+            self.session = token.open(rw=True)
+        except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange, pkcs11.PinLocked, pkcs11.PinExpired):
+            self.pin = None
+            raise
+        with suppress(pkcs11.PKCS11Error):
+            lost.close()
 
 
 _logins: dict[tuple[str, str], _Login] = {}
@@ -125,7 +152,7 @@ def _login(module: str, token: str, pin: str) -> _Login:
             raise TokenPinIncorrect(f"the PIN of token {token!r} is {type(exc).__name__[3:].lower()}") from None
         except pkcs11.PKCS11Error as exc:
             raise TokenError(f"cannot open token {token!r}: {type(exc).__name__} {exc}") from None
-        login = _logins[(module, token)] = _Login(session, digest, threading.Lock())
+        login = _logins[(module, token)] = _Login(module, token, session, digest, pin)
         return login
 
 
@@ -157,6 +184,7 @@ class TokenAccount(BaseAccount):
         self.public_key = public_key
         self._key = key
         self._login = login
+        self._session = login.session
         self._address = public_key.to_checksum_address()
         self.signatures = 0
 
@@ -197,7 +225,11 @@ class TokenAccount(BaseAccount):
         if len(digest) != 32:
             raise ValueError("the message hash must be exactly 32 bytes")
         with self._login.lock, _signing_errors(self.ref):
-            raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)
+            try:
+                raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)
+            except _SESSION_LOST as exc:
+                self._find_again(exc)
+                raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)
             self.signatures += 1
         if len(raw) != 64:
             raise SigningFailed(f"{self.ref}: the token returned a {len(raw)}-byte signature, expected r || s")
@@ -213,6 +245,21 @@ class TokenAccount(BaseAccount):
             except BadSignature:
                 continue
         raise SigningFailed(f"{self.ref}: the token's signature does not verify against its public key")
+
+    def _find_again(self, lost: pkcs11.PKCS11Error) -> None:
+        """Find the key again in a new session: a long-running service signs again once the token is back."""
+        login = self._login
+        try:
+            login.reopen(self._session)
+            try:
+                self._key = _private_key(login.session, self.ref)
+            except _SESSION_LOST:  # the session another key of this token reopened was lost in turn
+                login.reopen(login.session)
+                self._key = _private_key(login.session, self.ref)
+        except (TokenError, pkcs11.PKCS11Error) as exc:
+            raise SigningFailed(f"{self.ref}: the token lost its session ({type(lost).__name__}) and cannot be "
+                                f"reopened: {type(exc).__name__} {exc}") from None
+        self._session = self._login.session
 
 
 class _TokenKeyAdapter:
@@ -237,21 +284,27 @@ def load_token_key(ref: TokenKeyRef, pin: str) -> TokenAccount:
     """Log in to the token and find the secp256k1 private key labelled ``ref.label``."""
     login = _login(ref.module, ref.token, pin)
     with login.lock:
-        try:
-            key = login.session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=ref.label)
-        except pkcs11.NoSuchKey:
-            raise TokenKeyNotFound(f"token {ref.token!r} holds no private key labelled {ref.label!r}") from None
-        except pkcs11.MultipleObjectsReturned:
-            raise TokenKeyNotFound(f"token {ref.token!r} holds more than one key labelled {ref.label!r}") from None
-        if not isinstance(key, SignMixin):
-            raise TokenError(f"key {ref.label!r} in token {ref.token!r} is not allowed to sign (CKA_SIGN)")
-        if key.key_type != KeyType.EC:
-            raise TokenKeyWrongCurve(f"key {ref.label!r} is a {key.key_type.name} key, not EC on secp256k1")
-        if bytes(key[Attribute.EC_PARAMS]) != SECP256K1_PARAMS:
-            raise TokenKeyWrongCurve(f"key {ref.label!r} is on another curve (CKA_EC_PARAMS "
-                                     f"{bytes(key[Attribute.EC_PARAMS]).hex()}), not secp256k1")
+        key = _private_key(login.session, ref)
         point = _public_point(login.session, ref.label)
     return TokenAccount(ref, key, PublicKey(point), login)
+
+
+def _private_key(session: pkcs11.Session, ref: TokenKeyRef) -> SignMixin:
+    """The secp256k1 private key labelled ``ref.label``, allowed to sign."""
+    try:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=ref.label)
+    except pkcs11.NoSuchKey:
+        raise TokenKeyNotFound(f"token {ref.token!r} holds no private key labelled {ref.label!r}") from None
+    except pkcs11.MultipleObjectsReturned:
+        raise TokenKeyNotFound(f"token {ref.token!r} holds more than one key labelled {ref.label!r}") from None
+    if not isinstance(key, SignMixin):
+        raise TokenError(f"key {ref.label!r} in token {ref.token!r} is not allowed to sign (CKA_SIGN)")
+    if key.key_type != KeyType.EC:
+        raise TokenKeyWrongCurve(f"key {ref.label!r} is a {key.key_type.name} key, not EC on secp256k1")
+    if bytes(key[Attribute.EC_PARAMS]) != SECP256K1_PARAMS:
+        raise TokenKeyWrongCurve(f"key {ref.label!r} is on another curve (CKA_EC_PARAMS "
+                                 f"{bytes(key[Attribute.EC_PARAMS]).hex()}), not secp256k1")
+    return key
 
 
 def token_key_address(ref: TokenKeyRef) -> str:
