@@ -27,7 +27,14 @@ from crossverify.errors import (
     TokenNotFound,
     TokenPinIncorrect,
 )
-from crossverify.keys.pkcs11 import TokenAccount, TokenKeyRef, generate_token_key, load_token_key, read_pin
+from crossverify.keys.pkcs11 import (
+    TokenAccount,
+    TokenKeyRef,
+    _public_point,
+    generate_token_key,
+    load_token_key,
+    read_pin,
+)
 
 from ..conftest import labelled_test_key
 from ..softhsm import PIN, SPARE_TOKEN, SoftHsm
@@ -201,6 +208,18 @@ def test_load_errors_are_named(softhsm: SoftHsm, hsm_key: TokenAccount) -> None:
         load_token_key(TokenKeyRef("/nonexistent/libpkcs11.so", softhsm.token, "imported"), PIN)
     with pytest.raises(KeyLoadError, match="already holds"):
         generate_token_key(hsm_key.ref, PIN)
+
+
+def test_a_bare_public_point_whose_x_begins_like_the_der_wrapping_is_read_whole() -> None:
+    """Some tokens give CKA_EC_POINT without its DER wrapping: one key in 256 has x beginning with 0x41."""
+    public = PrivateKey((219).to_bytes(32, "big")).public_key.to_bytes()
+    assert public[0] == 0x41
+
+    class Bare:
+        def get_key(self, **_: object) -> dict[Attribute, bytes]:
+            return {Attribute.EC_POINT: b"\x04" + public}
+
+    assert _public_point(Bare(), "bare") == public  # type: ignore[arg-type]
 
 
 def test_the_pin_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ def _public_point(session: pkcs11.Session, label: str) -> bytes:
         raise TokenKeyNotFound(f"the token holds no public key labelled {label!r} beside the private key") from None
     except pkcs11.MultipleObjectsReturned:
         raise TokenKeyNotFound(f"the token holds more than one public key labelled {label!r}") from None
-    if point[:2] == b"\x04\x41":  # CKA_EC_POINT is a DER OCTET STRING around the point; some tokens omit it
+    if len(point) == 67 and point[:2] == b"\x04\x41":  # a DER OCTET STRING around the point; some tokens omit it
         point = point[2:]
     if len(point) != 65 or point[0] != 4:
         raise TokenKeyWrongCurve(f"key {label!r}: the public key is not an uncompressed secp256k1 point")
