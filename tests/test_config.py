@@ -91,6 +91,16 @@ def test_a_bad_override_names_the_variable() -> None:
         Config.load(None, environ={"CROSSVERIFY_ISSUER_MAX_BATCH": "many"})
 
 
+@pytest.mark.parametrize("text", [
+    "[keys]\nsigner_password_env = 'correct horse battery'\n",
+    "[keys.signer_pkcs11]\nmodule = 'm.so'\ntoken = 't'\nlabel = 'k'\npin_env = '246810'\n",
+])
+def test_a_secret_given_where_its_variable_is_named_is_refused_unrepeated(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="not the secret itself") as refused:
+        Config.load(write(tmp_path, text), environ={})
+    assert "246810" not in str(refused.value) and "horse" not in str(refused.value)
+
+
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Config.load(tmp_path / "absent.toml", environ={})

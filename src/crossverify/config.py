@@ -73,6 +73,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -85,6 +86,7 @@ from .errors import ConfigError
 
 PREFIX = "CROSSVERIFY"
 T = TypeVar("T")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +398,8 @@ def _section(kind: type[T], name: str, table: dict[str, Any], environ: dict[str,
             continue
         if value is not None:
             value = _convert(value, hints[f.name], origin, base)
+            if f.name.endswith("_env"):
+                _env_name_only(value, origin)
         values[f.name] = value
     return kind(**values)
 
@@ -467,8 +471,18 @@ def _pkcs11_key(value: Any, origin: str, base: Path) -> Pkcs11KeySettings:
     pin_env, pin_file = table.get("pin_env"), table.get("pin_file")
     if not isinstance(pin_env or pin_file, str):
         raise ConfigError(f"{origin}: the PIN source must be a string")
+    if pin_env is not None:
+        _env_name_only(pin_env, f"{origin} pin_env")
     return Pkcs11KeySettings(table["module"], table["token"], table["label"], pin_env,
                              None if pin_file is None else _convert(pin_file, Path, origin, base))
+
+
+def _env_name_only(value: str, origin: str) -> None:
+    """Refuse a setting that should name the variable holding a secret but looks like the secret itself (a PIN
+    of digits, a passphrase), without repeating it: errors and logs would."""
+    if not _ENV_NAME.fullmatch(value):
+        raise ConfigError(f"{origin} names an environment variable (letters, digits and _, not first a digit), not "
+                          "the secret itself; the value given is not shown")
 
 
 def _concrete(hint: Any) -> type:
