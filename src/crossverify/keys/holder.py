@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -69,7 +69,7 @@ def load_holder_key(path: Path, password: str | None = None) -> HolderPrivateKey
         return _load_sm2(path, pem, password)
     try:
         key = serialization.load_pem_private_key(pem, password.encode() if password else None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyLoadError(f"{path} is not a readable holder key (or the password is wrong): {exc}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise KeyLoadError(f"{path} holds a key that is not ECDSA P-256")
