@@ -117,7 +117,7 @@ def test_the_holder_key_is_labelled_by_the_reader_whatever_the_metadata_says(con
 
 def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:
     key = tmp_path / "k.pem"
-    run(config, "holder", "keygen", str(key))
+    assert "NOT encrypted: set $CROSSVERIFY_HOLDER_PASSWORD" in run(config, "holder", "keygen", str(key)).output
     assert run(config, "challenge", "--purpose", "ACCTOPEN").exit_code == 2  # no [verifier] audience
     assert run(config, "challenge", "--purpose", "account opening", env=BANK).exit_code == 2
     for ttl in ("0", "-5", "3601"):  # a lifetime the bank's route refuses too (0 is none, not the default)

@@ -41,13 +41,15 @@ def keygen(app: App, path: Path, suite: str, claim_file: Path | None) -> None:
     """Create a key in PATH (mode 0600; encrypted if $CROSSVERIFY_HOLDER_PASSWORD is set) and print the claim to
     hand the issuer."""
     key = generate_holder_key(Suite.named(suite))
-    write_holder_key(key, path, os.environ.get(PASSWORD_ENV))
+    password = os.environ.get(PASSWORD_ENV)
+    write_holder_key(key, path, password)
     claim = {HOLDER_CLAIM: holder_claim(key.public_key())}
     if claim_file is not None:
         claim_file.write_text(json.dumps(claim) + "\n")
     handed = f"the file {claim_file}" if claim_file is not None else "this claim"
-    app.emit({"key": path, **claim}, f"{path} written (keep it private). Hand the issuer {handed}:\n"
-                                     f"{json.dumps(claim)}")
+    sealed = "encrypted with your password" if password else f"NOT encrypted: set ${PASSWORD_ENV} to encrypt it"
+    app.emit({"key": path, "encrypted": bool(password), **claim},
+             f"{path} written, {sealed} (keep it private). Hand the issuer {handed}:\n{json.dumps(claim)}")
 
 
 @holder.command("show")
