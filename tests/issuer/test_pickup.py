@@ -25,6 +25,7 @@ from crossverify.errors import (
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import public_jwk
 from crossverify.format.presentation import present
+from crossverify.format.suite import Suite
 from crossverify.issuer import pickup
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
@@ -131,6 +132,8 @@ def test_bad_offers_and_keys_are_refused_by_name(tmp_path: Path, location: Locat
     for bad in [{}, {**jwk(), "d": "x"}, {**jwk(), "crv": "P-384"}, {**jwk(), "x": "A" * 43}]:
         with pytest.raises(HolderKeyError):
             pickups.enrol(offer.code, bad, NOW)
+    with pytest.raises(HolderKeyError, match="P-256 holder keys only"):  # no bank of a keccak-256 issuer takes it
+        pickups.enrol(offer.code, public_jwk(generate_holder_key(Suite.GM).public_key()), NOW)
     assert pickups.state("DEP-P1") == "offered"  # a bad key is not a wrong code
     pickups.enrol(offer.code, jwk(), NOW)
     assert json.loads(pickups.store.db.execute("SELECT jwk FROM pickups").fetchone()[0]).keys() == {

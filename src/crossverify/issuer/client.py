@@ -44,6 +44,7 @@ from ..chain.typed_data import (
 )
 from ..errors import (
     AnchorMismatch,
+    HolderKeyError,
     JournalError,
     RegistryBatchAlreadyRevoked,
     RegistryDocumentAlreadyRevoked,
@@ -57,6 +58,7 @@ from ..format.certificate import Certificate
 from ..format.codes import doc_type_code, issuer_id_code
 from ..format.encoding import to_hex
 from ..format.hashing import HashAlgorithm
+from ..format.holder import HOLDER_CLAIM, HolderPublicKey, is_sm2, key_from_claim
 from ..format.metadata import Display, IssuerDisplay
 from .journal import BatchRecord, BatchState, Journal
 from .watch import ChainWatch
@@ -133,11 +135,22 @@ def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequenc
     Nothing else happens to a certificate before this returns; a reference given again with the same content is
     not doubled, and with changed content is refused unless ``supersede`` (see :meth:`Journal.add_documents`).
     """
-    for _, cert in certificates:
+    for reference, cert in certificates:
         if cert.header.issuer_id != issuer_id:
             raise ValueError(f"certificate names issuer {cert.header.issuer_id}, this client is {issuer_id}")
+        if HOLDER_CLAIM in cert.claims:
+            require_suite_holder_key(key_from_claim(cert.claims[HOLDER_CLAIM]), hash_alg, f"certificate {reference}")
     salted = [(ref, salt_document(cert, hash_alg)) for ref, cert in certificates]
     return journal.add_documents(salted, hash_alg, supersede=supersede)
+
+
+def require_suite_holder_key(key: HolderPublicKey, hash_alg: HashAlgorithm, what: str) -> None:
+    """Refuse an SM2 holder key for batches hashed with keccak-256 or sha256, which only the standard suite
+    anchors: its banks take P-256 holder keys only, so the certificate could never be presented."""
+    if is_sm2(key) and hash_alg is not HashAlgorithm.SM3:
+        raise HolderKeyError(f"{what}: the holder key is SM2, of the GM suite, but this issuer's {hash_alg.label} "
+                             "batches are the standard suite's, whose banks take P-256 holder keys only: the resident "
+                             "needs a P-256 key ('holder keygen' without --suite gm)")
 
 
 def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: int, registry: str,

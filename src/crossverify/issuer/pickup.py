@@ -43,7 +43,7 @@ from ..format.certificate import Certificate
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
 from ..store import Location, Store
-from .client import journal_certificates
+from .client import journal_certificates, require_suite_holder_key
 from .inputs import certificate_entry
 from .journal import BatchState, Journal
 
@@ -161,6 +161,7 @@ class PickupDesk:
         Every refusal is a named :class:`PickupError` (or :class:`~crossverify.errors.HolderKeyError` for the key);
         a refused attempt changes nothing but the attempt count."""
         key = key_from_jwk(jwk)
+        require_suite_holder_key(key, self.hash_alg, "this pickup")
         handle = _normal(code)[:HANDLE_LENGTH]
         token = secrets.token_urlsafe(32)
         wrong: PickupCodeInvalid | None = None
