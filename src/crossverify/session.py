@@ -143,7 +143,8 @@ class Session:
         """Where ``role``'s key lives and its address, read without a password or PIN; ``None``: no key named."""
         for name, value in self.key_sources(role).items():
             if name.endswith("_keystore"):
-                address = sm2_keystore_address(value) if is_sm2_keystore(value) else keystore_address(value)
+                sm2 = role == "signer" and is_sm2_keystore(value)
+                address = sm2_keystore_address(value) if sm2 else keystore_address(value)
                 return {"role": role, "kind": "keystore", "where": str(value), "address": address}
             if name.endswith("_pkcs11"):
                 pin = f"env {value.pin_env}" if value.pin_env else f"file {value.pin_file}"

@@ -11,7 +11,8 @@ import pytest
 from eth_account import Account
 
 from crossverify.errors import KeyLoadError
-from crossverify.keys.keystore import load_keystore, plain_key, write_keystore
+from crossverify.keys.keystore import keystore_address, load_keystore, plain_key, write_keystore
+from crossverify.keys.sm2 import LocalSM2Key
 
 TEST_KEY = "0x" + "11" * 32  # a labelled test key, never a real one
 
@@ -77,6 +78,15 @@ def test_a_damaged_iv_is_named_not_decrypted_to_another_key(keystore: Path, tmp_
     monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "correct horse")
     with pytest.raises(KeyLoadError, match="not to the address it declares"):
         load_keystore(tmp_path / "damaged.json", "TEST_KEYSTORE_PASSWORD")
+
+
+def test_an_sm2_keystore_is_named_where_an_ethereum_key_sends(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    LocalSM2Key.generate().write_keystore(tmp_path / "sm2.json", "pw", iterations=1000)
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "pw")
+    for read in (lambda path: load_keystore(path, "TEST_KEYSTORE_PASSWORD"), keystore_address):
+        with pytest.raises(KeyLoadError, match="is an SM2 keystore"):
+            read(tmp_path / "sm2.json")
 
 
 def test_plain_keys_only_in_development_mode() -> None:

@@ -20,6 +20,7 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
         keystore = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise KeyLoadError(f"cannot read keystore {path}: {exc}") from None
+    _not_sm2(keystore, path)
     password = os.environ.get(password_env)
     if password is None:
         if prompt is None:
@@ -41,10 +42,18 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
 def keystore_address(path: Path) -> str:
     """The address a keystore file declares, read without its password."""
     try:
-        address = str(json.loads(path.read_text())["address"])
+        keystore = json.loads(path.read_text())
+        _not_sm2(keystore, path)
+        address = str(keystore["address"])
         return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise KeyLoadError(f"cannot read the address in keystore {path}: {exc}") from None
+
+
+def _not_sm2(keystore: object, path: Path) -> None:
+    if isinstance(keystore, dict) and keystore.get("crypto") == "sm2":
+        raise KeyLoadError(f"{path} is an SM2 keystore: it signs anchors in the GM suite ([keys] signer_keystore), "
+                           "but transactions are sent with an Ethereum (secp256k1) key")
 
 
 def plain_key(private_key: str, dev_mode: bool) -> LocalAccount:
