@@ -54,7 +54,10 @@ def test_no_password_and_no_prompt(keystore: Path, monkeypatch: pytest.MonkeyPat
 
 def test_wrong_password(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "wrong")
-    with pytest.raises(KeyLoadError, match="wrong password"):
+    with pytest.raises(KeyLoadError, match=r"wrong password for keystore .*signer\.json$"):
+        load_keystore(keystore, "TEST_KEYSTORE_PASSWORD")
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "")  # the secret was not injected
+    with pytest.raises(KeyLoadError, match=r"\$TEST_KEYSTORE_PASSWORD is set but empty"):
         load_keystore(keystore, "TEST_KEYSTORE_PASSWORD")
 
 

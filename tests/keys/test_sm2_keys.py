@@ -40,7 +40,10 @@ def test_a_keystore_round_trips_and_refuses_a_wrong_password(tmp_path: Path, mon
     assert loaded.public_key == key.public_key
     assert gm.verify(key.public_key, b"m", loaded.sign(b"m"))
     monkeypatch.setenv("PW", "wrong")
-    with pytest.raises(KeyLoadError, match="wrong password"):
+    with pytest.raises(KeyLoadError, match=r"wrong password for SM2 keystore .*sm2\.json$"):
+        load_sm2_keystore(path, "PW")
+    monkeypatch.setenv("PW", "")
+    with pytest.raises(KeyLoadError, match=r"\$PW is set but empty"):
         load_sm2_keystore(path, "PW")
     with pytest.raises(KeyLoadError, match="exists"):
         key.write_keystore(path, "again", iterations=1000)

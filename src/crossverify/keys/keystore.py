@@ -31,7 +31,7 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
     except (KeyError, TypeError, AttributeError):
         raise KeyLoadError(f"{path} is not an encrypted keystore file (version 3, scrypt or pbkdf2)") from None
     except ValueError:
-        raise KeyLoadError(f"wrong password for keystore {path}") from None
+        raise KeyLoadError(f"wrong password for keystore {path}{empty_variable(password, password_env)}") from None
     declared = str(keystore.get("address", account.address)).lower().removeprefix("0x")
     if declared != account.address.lower()[2:]:
         raise KeyLoadError(f"{path} decrypts to {account.address}, not to the address it declares: the file is "
@@ -54,6 +54,11 @@ def _not_sm2(keystore: object, path: Path) -> None:
     if isinstance(keystore, dict) and keystore.get("crypto") == "sm2":
         raise KeyLoadError(f"{path} is an SM2 keystore: it signs anchors in the GM suite ([keys] signer_keystore), "
                            "but transactions are sent with an Ethereum (secp256k1) key")
+
+
+def empty_variable(password: str, password_env: str) -> str:
+    """What to add to "wrong password" when the password was an empty variable (a secret not injected)."""
+    return f": ${password_env} is set but empty" if not password and password_env in os.environ else ""
 
 
 def plain_key(private_key: str, dev_mode: bool) -> LocalAccount:

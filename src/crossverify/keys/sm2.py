@@ -29,6 +29,7 @@ from eth_utils.address import to_checksum_address
 
 from .. import gm
 from ..errors import InvalidSM2Key, KeyLoadError, SigningFailed
+from .keystore import empty_variable
 
 _KEYSTORE_AAD = b"crossverify SM2 keystore"
 _KEYSTORE_MEMBERS = {"crypto", "address", "publicKey", "kdf", "iterations", "salt", "cipher", "nonce", "ciphertext"}
@@ -125,7 +126,7 @@ def load_sm2_keystore(path: Path, password_env: str, prompt: Callable[[str], str
         public_key = bytes.fromhex(data["publicKey"][2:])
         private = gm.password_open(data, password, _KEYSTORE_AAD + public_key)
     except InvalidTag:
-        raise KeyLoadError(f"wrong password for SM2 keystore {path}") from None
+        raise KeyLoadError(f"wrong password for SM2 keystore {path}{empty_variable(password, password_env)}") from None
     except (ValueError, TypeError) as exc:
         raise KeyLoadError(f"{path} is not a readable SM2 keystore: {exc}") from None
     local = LocalSM2Key(private)
