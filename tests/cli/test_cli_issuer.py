@@ -69,6 +69,14 @@ def test_issue_run_status_from_files(consortium: Consortium, config: Path, tmp_p
     assert bundle.leads_to_root() and bundle.disclosed()["holder"] == "LEI Ka Ian 7"
 
 
+def test_the_key_the_configuration_signs_with_is_not_retired(consortium: Consortium, config: Path) -> None:
+    """Retiring is for ever: the key this configuration signs with is refused before anything is sent (the key
+    ceremony switches the configuration to the successor first)."""
+    refused = run(config, "issuer", "key", "retire", consortium.signing_key.address.lower())
+    assert refused.exit_code == 2 and "switch the configuration to its successor first" in refused.output
+    assert consortium.registry.call(lambda f: f.signingKey(consortium.signing_key.address))[2] == 0  # not retired
+
+
 def test_operators_govern_across_invocations(consortium: Consortium, config: Path) -> None:
     created = as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.outsider,
                           "--role", "verifier"))

@@ -206,8 +206,12 @@ def issuer_cancel_requests(app: App, up_to: int) -> None:
 @click.argument("address")
 @command
 def key_retire(app: App, address: str) -> None:
-    """Retire a signing key (its earlier anchors stay valid)."""
-    app.session.issuer().retire_key(Web3.to_checksum_address(address))
+    """Retire a signing key (its earlier anchors stay valid); not the one the configuration signs with."""
+    client, key = app.session.issuer(), Web3.to_checksum_address(address)
+    if key.lower() == client.signer.address.lower():
+        raise BadInput(f"this configuration signs with {key}, and a retired key never signs again: switch the "
+                       "configuration to its successor first, then retire it")
+    client.retire_key(key)
     app.emit({"retired": address}, f"retired {address}")
 
 
