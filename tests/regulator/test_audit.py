@@ -396,3 +396,25 @@ def test_large_logs_count_by_their_size(consortium: Consortium, location: Locate
     report = reader.sync()
     assert report.events == 4 and reader.span <= 2
     assert [len(a["commitments"]) for _, _, a in reader.events("ReceiptsSealed")] == [60] * 4
+
+
+def test_a_reorganisation_during_a_sync_is_rewound(consortium: Consortium, location: Locate) -> None:
+    """A branch that leaves the chain after a chunk of it was indexed, while the sync reads on along the winning
+    one, is found and dropped: the index holds the winning branch's events only."""
+    c = consortium
+    activity(c, 2, "shared")
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), chunk=2)
+    reader.sync()
+    fork = c.w3.testing.snapshot()
+    activity(c, 4, "abandoned")
+    winning: list[bytes] = []
+
+    def reorganise_after_the_first_chunk(done: int, total: int) -> None:
+        if not winning:
+            c.w3.testing.revert(fork)  # the chunk just indexed leaves the chain
+            winning.extend(activity(c, 6, "winning"))
+
+    assert reader.sync(reorganise_after_the_first_chunk).rewound > 0
+    reader.sync()  # the rest of the winning branch
+    roots = [bytes.fromhex(a["batchRoot"][2:]) for _, _, a in reader.events("BatchAnchored")]
+    assert roots[-6:] == winning and len(list(reader.events())) == all_events(c)

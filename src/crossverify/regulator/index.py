@@ -66,7 +66,8 @@ class SyncReport:
     """What one sync read: blocks ``from_block`` to ``to_block``, holding ``events`` registry and consortium
     events.
 
-    ``rewound`` events were dropped first because their blocks left the chain (a reorganisation or a reset).
+    ``rewound`` events were dropped because their blocks left the chain (a reorganisation or a reset), found first
+    or while the sync read on.
     ``followed``: the registry the index moved to (a recorded succession); ``events`` then counts the
     predecessor's last events too, read up to the head first when it is on the same chain.
     """
@@ -301,7 +302,8 @@ class RegulatorReader:
 
     def sync(self, on_chunk: Callable[[int, int], None] | None = None) -> SyncReport:
         """Index every event from the cursor to ``confirmations`` blocks below the head; each chunk commits with
-        the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began."""
+        the cursor and its blocks' hashes. A fork is found first and the index rewound to where it began; each chunk
+        is read only beside the newest block indexed as the chain still has it, else that fork is rewound too."""
         with self.syncing():
             return self.index_new(on_chunk)
 
@@ -311,7 +313,8 @@ class RegulatorReader:
             followed, caught_up = self._follow()
             rewound = self._rewind_to_fork()
             report = self._read(self.decoder, on_chunk)
-        return SyncReport(report.from_block, report.to_block, report.events + caught_up, rewound, followed)
+        return SyncReport(report.from_block, report.to_block, report.events + caught_up, rewound + report.rewound,
+                          followed)
 
     def _follow(self) -> tuple[Registration | None, int]:
         """Move the index to the configured registry, which records the one it was reading as its predecessor: on the
@@ -359,7 +362,7 @@ class RegulatorReader:
         w3 = self.registry.w3
         addresses = decoder.addresses
         _, offset = self._era()
-        start, total, span, cap = self.next_block - offset, 0, self.span, self.chunk
+        start, total, rewound, span, cap = self.next_block - offset, 0, 0, self.span, self.chunk
         latest = w3.eth.block_number - self.confirmations
         low = start
         if low > latest:
@@ -377,10 +380,16 @@ class RegulatorReader:
             if load > 2 * self.max_events and span > 1:
                 span = _next_span(span, load, self.max_events, cap)
                 continue  # denser than the span was sized for: drop it and read a shorter one
-            found = self._source.blocks({x.block_number for x in logs} | {high})
+            joined = self._newest_block()  # the chunk must follow on from it: each block commits to its parent
+            found = self._source.blocks({x.block_number for x in logs} | {high} | ({joined[0]} if joined else set()))
             if found[high] is None:
                 latest = low - 1  # the chain became shorter while we read: the next sync rewinds
                 break
+            if joined is not None and (found[joined[0]] or (b"",))[0] != joined[1]:
+                rewound += self._rewind_to_fork()  # blocks indexed by this sync left the chain while it read on
+                low = self.next_block - offset
+                start = min(start, low)
+                continue
             blocks = {n: b for n, b in found.items() if b is not None}
             if any(x.block_number not in blocks or blocks[x.block_number][0] != bytes.fromhex(x.block_hash[2:])
                    for x in logs):
@@ -392,7 +401,7 @@ class RegulatorReader:
             if on_chunk:
                 on_chunk(high + 1 - start, latest + 1 - start)
             low = high + 1
-        return SyncReport(start, max(latest, start - 1), total)
+        return SyncReport(start, max(latest, start - 1), total, rewound)
 
     def add_chunk(self, logs: list[RawLog], blocks: dict[int, tuple[bytes, int]], last: int,
                   span: int | None = None, offset: int = 0, decoder: LogDecoder | None = None) -> list[tuple[Any, ...]]:
@@ -473,6 +482,13 @@ class RegulatorReader:
             if touched is not None:
                 rollup.refresh(db, rollup.KEYLESS, touched)
         return int(dropped)
+
+    def _newest_block(self) -> tuple[int, bytes] | None:
+        """The newest block the index stored of the registry read now (number, hash; numbered as its chain does)."""
+        era, offset = self._era()
+        row = self._db.execute("SELECT number, hash FROM blocks WHERE number >= (SELECT first_block FROM registries "
+                               "WHERE era = ?) ORDER BY number DESC LIMIT 1", (era,)).fetchone()
+        return None if row is None else _era_block(row, offset)
 
     def _synced(self, block: int, block_time: int | None, db: Any = None) -> None:
         """Note that the index holds every event up to ``block`` (of ``block_time``), as of now."""
