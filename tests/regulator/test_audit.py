@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sqlite3
@@ -21,7 +23,7 @@ from crossverify.errors import IndexNotSynced, LogNotDecodable, NodeUnavailable,
 from crossverify.format.encoding import to_hex
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
-from crossverify.regulator.queries import Supervision
+from crossverify.regulator.queries import AuditReport, Supervision
 from crossverify.regulator.schema import MIGRATIONS, migrations
 from crossverify.store import Store
 
@@ -418,3 +420,12 @@ def test_a_reorganisation_during_a_sync_is_rewound(consortium: Consortium, locat
     reader.sync()  # the rest of the winning branch
     roots = [bytes.fromhex(a["batchRoot"][2:]) for _, _, a in reader.events("BatchAnchored")]
     assert roots[-6:] == winning and len(list(reader.events())) == all_events(c)
+
+
+def test_a_report_as_csv_quotes_what_a_spreadsheet_would_run() -> None:
+    """A purpose is any 8 bytes a bank sealed: one a spreadsheet would run as a formula is quoted, as the console's
+    tables quote them."""
+    report = AuditReport(0, "0x" + "11" * 20, 1, {}, {}, {}, {}, {}, {}, {}, circulation={
+        "byVerifier": {}, "byDay": {}, "byPurpose": {"=1+2": 1, "@SUM(1)": 2, "ACCTOPEN": 3}, "disputes": []})
+    rows = list(csv.reader(io.StringIO(to_csv(report))))
+    assert [r[1] for r in rows if r[0] == "circulation_purpose"] == ["'=1+2", "'@SUM(1)", "ACCTOPEN"]

@@ -24,9 +24,10 @@ def to_json(report: AuditReport) -> str:
 
 
 def to_csv(report: AuditReport) -> str:
-    """One row per figure: ``section, key, metric, value``; anomalies follow as ``anomaly, kind, at, details``."""
+    """One row per figure: ``section, key, metric, value``; anomalies follow as ``anomaly, kind, at, details``.
+    Codes an institution chose (a purpose a bank sealed) that a spreadsheet would run as a formula are quoted."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _Cells(out)
     writer.writerow(["section", "key", "metric", "value"])
     for metric, value in report.totals.items():
         writer.writerow(["total", "", metric, value])
@@ -75,6 +76,16 @@ def rows_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+class _Cells:
+    """A CSV writer that writes each cell as a spreadsheet shows it (:func:`_cell`)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list[Any]) -> None:
+        self._writer.writerow([_cell(value) for value in row])
 
 
 def _cell(value: Any) -> Any:
