@@ -87,6 +87,12 @@ metadata = ["{EXAMPLES / "metadata"}"]
     assert bad.exit_code == 2
     assert to_hex(receipt.commitment()) == shown["commitment"]
 
+    # A case reference is any printable text the bank chose: shown as written, not read as the table's markup
+    at_the_counter = seal(Receipt.new(digest, "BNUMMOMX", "DEPCERT", receipt.batch_root, "LOAN", c.now(),
+                                      case="[/] [bold]LOAN-17"), [k.public_key for k in c.regulator_keys])
+    c.circulation.record([at_the_counter.commitment], at_the_counter.sealed, c.verifier)
+    assert "consent: in person, case [/] [bold]LOAN-17;" in run("regulator", "circulation", "--sync", to_hex(digest))
+
 
 def test_sync_says_when_the_index_follows_a_registry_succession(consortium: Consortium, tmp_path: Path) -> None:
     c = consortium
