@@ -12,7 +12,7 @@ from crossverify.chain.records import RevocationReason
 from crossverify.format.encoding import to_hex
 from crossverify.regulator.anomalies import KINDS
 from crossverify.regulator.queries import Filters, Supervision
-from crossverify.sealing import Receipt
+from crossverify.sealing import Receipt, seal_receipts
 
 from ..conftest import Consortium
 from ..postgres import Locate
@@ -66,6 +66,29 @@ def test_a_consent_cited_by_a_second_receipt_is_flagged_once(consortium: Consort
     [reused] = flagged(amcm)
     assert (reused["kind"], reused["bank"], reused["details"]["firstBy"]) == ("consent_reused", bank_b, c.verifier)
     assert reused["details"]["firstCommitment"] == to_hex(first.commitment())
+
+
+def test_a_receipt_recorded_again_is_counted_once_and_accuses_no_one_of_reusing_consent(
+        consortium: Consortium, location: Locate) -> None:
+    """A bank's sealed batch is public: another bank that copies it, even ahead of it (its transaction seen
+    pending), records the same commitments, which the honest bank's own transaction then records again. That is
+    one verification recorded twice, not a consent cited by a second verification."""
+    c = consortium
+    bank_b = second_bank(c)
+    genuine = Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32), "ACCTOPEN", c.now(),
+                          presentation_hash=secrets.token_bytes(32))
+    batch = seal_receipts([genuine], [k.public_key for k in c.regulator_keys])
+    c.circulation.record(batch.commitments, batch.sealed, bank_b)  # the copy, mined first
+    c.circulation.record(batch.commitments, batch.sealed, c.verifier)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    amcm.sync()
+    [again] = flagged(amcm)
+    assert (again["kind"], again["bank"], again["details"]["firstBy"]) == ("receipt_recorded_again", c.verifier,
+                                                                          bank_b)
+    assert again["details"]["commitment"] == to_hex(genuine.commitment())
+    supervision = Supervision(amcm.reader, amcm, now=c.now)
+    assert supervision.overview()["totals"]["receipts"] == 1
+    assert [r.verifier for r in amcm.circulation(DIGEST).receipts] == [bank_b]
 
 
 def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, location: Locate) -> None:

@@ -80,6 +80,14 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "challenge, so the second receipt reuses a consent given for another verification.",
          "Compare the two receipts' banks, purposes and times; ask the bank that recorded the second for the "
          "presentation it verified.", keyed=True),
+    Kind("receipt_recorded_again", Severity.HIGH, "One receipt recorded twice",
+         "A receipt's commitment was recorded before, by the same bank (its transaction was sent twice) or by "
+         "another (one of the two copied the other's sealed batch, which is public, possibly ahead of it, having "
+         "seen its transaction pending). It is one verification, counted once, under the bank that recorded it "
+         "first.",
+         "Ask both banks for the verification the receipt states: only the bank that made it holds the "
+         "presentation or the case it cites. A bank that records another's receipt claims a verification it did "
+         "not make.", keyed=True),
     Kind("circulation_of_revoked", Severity.HIGH, "Revoked document accepted",
          "A bank recorded a verification of a document at or after its issuer revoked it (the document or its "
          "whole batch). A bank records receipts only for documents that passed every check: its view of the "

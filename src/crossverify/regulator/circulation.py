@@ -227,8 +227,9 @@ class CirculationTrail:
             else:
                 self._dispute_event(e, epochs.get(a["keyEpoch"], []), rows, unreadable)
         with self.reader.store.transaction() as db:
+            fresh, again = _recorded_again(db, rows.pop("receipts", []))
             first = anomalies.next_id(db, "circulation_receipts")
-            receipts = [(first + n, *row) for n, row in enumerate(rows.pop("receipts", []))]
+            receipts = [(first + n, *row) for n, row in enumerate(fresh)]
             db.executemany("INSERT INTO circulation_receipts (id, block_number, log_index, position, block_time, "
                            "verifier, key_epoch, commitment, document_digest, issuer_id, doc_type, batch_root, "
                            "purpose, consent, consent_reference, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -245,6 +246,7 @@ class CirculationTrail:
                 anomalies.record(db, kind, f"{e.block_number}:{e.log_index}:{position}", block_number=e.block_number,
                                  block_time=e.block_time, happened_at=e.block_time, verifier=e.args.get("verifier", ""),
                                  event=e.name, **details)
+            anomalies.record_all(db, again)
             _check_receipts(db, receipts)
             self._check_answers(db, rows.get("answers", []))
             if receipts:
@@ -402,6 +404,36 @@ class CirculationTrail:
                         "state": last["answer"] if last else "open",
                         "ageDays": round(((last["at"] if last else now) - t) / DAY, 2)})
         return out
+
+
+def _recorded_again(db: Connection, receipts: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]],
+                                                                              list[anomalies.Found]]:
+    """Opened ``receipts`` (rows of ``circulation_receipts`` without their ids, in chain order) split into those
+    the trail does not hold yet and an anomaly for each whose commitment it holds (or an earlier one of them does):
+    one verification recorded again, by the bank that made it or by one that copied its public batch. A
+    commitment commits to a fresh salt, so no two verifications share one. The commitments held are asked 500 at
+    a time."""
+    commitments = list(dict.fromkeys(bytes(row[6]) for row in receipts))
+    first: dict[bytes, tuple[str, int]] = {}
+    for at in range(0, len(commitments), 500):
+        part = commitments[at:at + 500]
+        for commitment, verifier, recorded_at in db.execute(
+                "SELECT commitment, verifier, block_time FROM circulation_receipts WHERE commitment IN "
+                f"({','.join('?' * len(part))})", part):
+            first[bytes(commitment)] = (verifier, recorded_at)
+    fresh, found = [], []
+    for row in receipts:
+        number, index, position, t, verifier, _, commitment, digest, issuer = row[:9]
+        earlier = first.get(bytes(commitment))
+        if earlier is None:
+            first[bytes(commitment)] = (verifier, t)
+            fresh.append(row)
+            continue
+        found.append(("receipt_recorded_again", f"{number}:{index}:{position}", {
+            "block_number": number, "block_time": t, "happened_at": t, "verifier": verifier, "issuer_id": issuer,
+            "document_digest": digest, "commitment": to_hex(commitment), "firstBy": earlier[0],
+            "firstAt": earlier[1]}))
+    return fresh, found
 
 
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:

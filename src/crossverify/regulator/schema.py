@@ -261,6 +261,13 @@ CREATE INDEX anchors_moved ON anchors (block_number) WHERE moved = 1;
 CREATE INDEX revocations_restored ON revocations (block_number) WHERE restored = 1;
 """
 
+#: A receipt recorded again (its commitment held already, from the same bank or another) is found by its commitment
+#: and counted once: the trail is opened again.
+RECORDED_AGAIN = """
+CREATE INDEX circulation_receipts_by_commitment ON circulation_receipts (commitment);
+DELETE FROM meta WHERE key = 'circulation_keys';
+"""
+
 
 def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
     """The index's schema steps; the fourth (a function of ``decoder``'s ABIs) packs the JSON rows of version 3."""
@@ -288,7 +295,7 @@ def migrations(decoder: LogDecoder) -> tuple[Migration, ...]:
         db.execute("ALTER TABLE packed_events RENAME TO events")
         db.execute("CREATE INDEX events_by_kind ON events (kind, block_number)")
 
-    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS, SUCCESSION, LOOKUPS)
+    return (*MIGRATIONS, pack_rows, SUPERVISION, STOLEN_ACCOUNTS, SUCCESSION, LOOKUPS, RECORDED_AGAIN)
 
 
 def kinds(db: Connection, decoder: LogDecoder) -> dict[bytes, int]:
