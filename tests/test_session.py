@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crossverify.chain.circulation import CirculationContract
 from crossverify.config import Config, IssuerSettings, KeySettings, NetworkSettings, VerifierSettings
 from crossverify.errors import ConfigError
 from crossverify.session import Session
@@ -60,3 +61,19 @@ def test_clients_share_the_registry_and_follow_the_policy(consortium: Consortium
     assert verifier.outbox.receipt_timeout == 7.5
     assert session.verifier().sender is None
     session.close()
+
+
+def test_a_circulation_contract_its_consortium_does_not_name_is_refused(consortium: Consortium,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any contract can say it serves the registry: a bank's receipts sealed to its keys, or a regulator's trail
+    read from its events, would never reach the real trail. Only the one the consortium fixed at deployment is
+    used."""
+    c = consortium
+    posing = c.consortium.address  # any contract but the consortium's circulation contract
+    monkeypatch.setattr(CirculationContract, "registry_address", lambda self: c.registry.address)
+    config = Config(network=NetworkSettings(registry=c.registry.address, circulation=posing))
+    with pytest.raises(ConfigError, match=f"not the circulation contract of the registry's consortium, "
+                                          f"{c.circulation.address}"):
+        _ = Session(config, w3=c.w3).circulation
+    config = Config(network=NetworkSettings(registry=c.registry.address, circulation=c.circulation.address))
+    assert Session(config, w3=c.w3).circulation.address == c.circulation.address

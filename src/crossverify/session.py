@@ -17,6 +17,7 @@ from web3 import Web3
 
 from .chain.circulation import CirculationContract
 from .chain.connection import connect
+from .chain.consortium import ConsortiumContract
 from .chain.metadata import MetadataReader
 from .chain.registry import Registry
 from .chain.transactions import Sender
@@ -76,12 +77,17 @@ class Session:
 
     @cached_property
     def circulation(self) -> CirculationContract:
-        """The circulation contract beside the registry (sealed receipts, disputes, sealing keys)."""
+        """The circulation contract beside the registry (sealed receipts, disputes, sealing keys): the one its
+        consortium fixed at deployment (any contract can say it serves the registry)."""
         address = self.config.need(self.config.network.circulation, "network.circulation")
         circulation = CirculationContract.at(self.w3, address, self.tx_params)
         if circulation.registry_address() != self.registry.address:
             raise ConfigError(f"[network] circulation {address} serves registry {circulation.registry_address()}, "
                               f"not {self.registry.address}")
+        named = ConsortiumContract.at(self.w3, self.registry.consortium_address()).circulation_address()
+        if circulation.address.lower() != named.lower():
+            raise ConfigError(f"[network] circulation {address} is not the circulation contract of the registry's "
+                              f"consortium, {named}")
         return circulation
 
     @cached_property
