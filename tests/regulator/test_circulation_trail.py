@@ -153,6 +153,29 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
     assert (opened.receipts, opened.unreadable) == (0, 2) and outsider.circulation(DIGEST).receipts == []
 
 
+def test_a_batch_sealed_before_the_keys_changed_and_mined_after_opens_with_the_keys_it_was_sealed_to(
+        consortium: Consortium, location: Locate) -> None:
+    """A bank seals to the keys of the epoch it reads: its transaction, pending when the consortium changes the keys,
+    is mined in the next epoch. A regulator holding the key it was sealed to opens it and accuses the bank of
+    nothing; a batch sealed to the old keys long after the change is still flagged."""
+    c = consortium
+    old_amcm, pboc = c.regulator_keys
+    pending = seal_receipts([receipt(DIGEST, "ACCTOPEN")], [k.public_key for k in c.regulator_keys])
+    new_amcm = labelled_regulator_key("AMCM 2027")
+    c.set_regulator_keys([new_amcm, pboc], ["MO", "GD"])
+    c.circulation.record(pending.commitments, pending.sealed, c.verifier)
+    amcm = trail(c, location, [new_amcm, old_amcm])
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (1, 0) and flagged(amcm) == []
+
+    c.w3.testing.timeTravel(c.now() + circulation.SEALED_BEFORE_CHANGE + 60)
+    stale = seal_receipts([receipt(DIGEST, "KYC")], [k.public_key for k in c.regulator_keys])
+    c.circulation.record(stale.commitments, stale.sealed, c.verifier)
+    _, opened = amcm.sync()
+    assert (opened.receipts, opened.unreadable) == (0, 1)
+    assert [a["kind"] for a in flagged(amcm)] == ["sealed_altered"]
+
+
 def test_a_receipt_for_a_revoked_document_is_an_anomaly(consortium: Consortium, location: Locate) -> None:
     c = consortium
     c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.WITHDRAWN), c.issuer_admin)

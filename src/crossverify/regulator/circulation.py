@@ -56,6 +56,9 @@ COLUMNS = {
 }
 T = TypeVar("T")
 DAY = 86400
+#: Seconds after the regulator keys changed during which a batch of receipts may be sealed to the keys before (a
+#: bank seals to the keys it reads, and its transaction may be mined after the change): it opens with those too.
+SEALED_BEFORE_CHANGE = 3600
 #: Circulation events opened (and committed) per transaction: each holds up to 100 receipts as banks record them.
 EVENTS_PER_PASS = 500
 
@@ -200,6 +203,8 @@ class CirculationTrail:
         """Open ``events`` and keep them, their receipts' documents, the anomalies they raise and the day counts
         they change, in one transaction."""
         epochs = self._epochs()
+        started = {int(epoch): int(t) for epoch, t in self._db.execute("SELECT epoch, block_time FROM "
+                                                                       "circulation_epochs")}
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         unreadable: list[tuple[IndexedEvent, int, str, dict[str, Any]]] = []
         hashes: dict[int, bytes] = {}
@@ -209,12 +214,16 @@ class CirculationTrail:
                 hashes[e.block_number] = self._block_hash(e.block_number)
             rows["read"].append((*where, hashes[e.block_number]))
             if e.name == "RegulatorKeysChanged":
-                epochs[a["epoch"]] = self._ours(a["keys"])
+                epochs[a["epoch"]], started[a["epoch"]] = self._ours(a["keys"]), e.block_time
                 rows["epochs"].append((*where, e.block_time, a["epoch"], json.dumps(a["keys"]),
                                        json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
             elif e.name == "ReceiptsSealed":
                 batch = SealedReceipts(tuple(from_hex(c) for c in a["commitments"]), from_hex(a["ciphertext"]))
                 opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipts, batch))
+                if isinstance(opened, str) and e.block_time - started.get(a["keyEpoch"], 0) <= SEALED_BEFORE_CHANGE:
+                    # sealed to the keys the bank read, its transaction mined after they changed
+                    before = _open(epochs.get(a["keyEpoch"] - 1, []), partial(_open_receipts, batch))
+                    opened = opened if isinstance(before, str) else before
                 for i, commitment in enumerate(a["commitments"]):
                     r = opened if isinstance(opened, str) else opened[i] or "sealed_altered"
                     if isinstance(r, str):
