@@ -14,7 +14,7 @@ from crossverify.regulator.anomalies import KINDS
 from crossverify.regulator.queries import Filters, Supervision
 from crossverify.sealing import Receipt, seal_receipts
 
-from ..conftest import Consortium
+from ..conftest import Consortium, admit_issuer, labelled_test_key
 from ..postgres import Locate
 from .test_circulation_trail import DIGEST, OTHER, flagged, record, second_bank, trail
 
@@ -89,6 +89,26 @@ def test_a_receipt_recorded_again_is_counted_once_and_accuses_no_one_of_reusing_
     supervision = Supervision(amcm.reader, amcm, now=c.now)
     assert supervision.overview()["totals"]["receipts"] == 1
     assert [r.verifier for r in amcm.circulation(DIGEST).receipts] == [bank_b]
+
+
+def test_another_issuers_revocation_or_anchor_of_the_same_digest_accuses_no_bank(consortium: Consortium,
+                                                                                 location: Locate) -> None:
+    """Revocations and anchors are each issuer's own: another issuer that anchors a root already on chain with a
+    short validity, and revokes that batch and a document digest of it, changes nothing about the first issuer's
+    documents, and the banks that accept them are accused of nothing, whichever comes first on chain."""
+    c = consortium
+    root, other_key = Web3.keccak(text="BNU's batch"), labelled_test_key("another issuer's key")
+    c.anchor(root)
+    admit_issuer(c, "OTHERMOMX", c.outsider, [other_key], ["DEPCERT"])
+    c.anchor(root, signer=other_key, not_after=c.now() + 60)
+    amcm = trail(c, location, [c.regulator_keys[0]])
+    record(c, c.verifier, Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "ACCTOPEN", c.now() + 3600, case="A-1"))
+    amcm.sync()
+    c.registry.transact(lambda f: f.revokeDocument(DIGEST, RevocationReason.FRAUD), c.outsider)
+    c.registry.transact(lambda f: f.revokeBatch(root, RevocationReason.FRAUD), c.outsider)
+    record(c, c.verifier, Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "KYC", c.now() + 3600, case="K-1"))
+    amcm.sync()
+    assert flagged(amcm) == []
 
 
 def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, location: Locate) -> None:

@@ -454,12 +454,12 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
         return
     first = receipts[0][0]
     targets = list(dict.fromkeys(bytes(target) for row in receipts for target in (row[8], row[11])))
-    revoked: dict[bytes, tuple[int, str]] = {}
+    revoked: dict[tuple[str, bytes], tuple[int, str]] = {}  # each issuer's own: (issuer, target) -> when, scope
     for at in range(0, len(targets), 500):
         part = targets[at:at + 500]
-        revoked.update((bytes(target), (when, scope)) for target, when, scope in db.execute(
-            "SELECT target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 "
-            f"AND target IN ({','.join('?' * len(part))}) GROUP BY target", part))
+        revoked.update(((issuer, bytes(target)), (when, scope)) for issuer, target, when, scope in db.execute(
+            "SELECT issuer_id, target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 "
+            f"AND target IN ({','.join('?' * len(part))}) GROUP BY issuer_id, target", part))
     # "+r.consent" (a no-op) keeps SQLite from walking every consented receipt in the consent index: the new
     # receipts are an id range.
     cited = {number: earlier for number, *earlier in db.execute(
@@ -469,7 +469,8 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
         (first,))}
     expired = {number: int(not_after) for number, not_after in db.execute(
         "SELECT r.id, MIN(a.not_after) FROM circulation_receipts r JOIN anchors a ON a.batch_root = r.batch_root "
-        "WHERE r.id >= ? GROUP BY r.id, r.verified_at HAVING MIN(a.not_after) < r.verified_at", (first,))}
+        "AND a.issuer_id = r.issuer_id AND a.replaced = 0 WHERE r.id >= ? GROUP BY r.id, r.verified_at "
+        "HAVING MIN(a.not_after) < r.verified_at", (first,))}
     found: list[anomalies.Found] = []
     for (number, block, _, _, t, verifier, _, commitment, digest, issuer, _, root, purpose, consent, reference,
          verified_at) in receipts:
@@ -484,7 +485,7 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
                 **where, "purpose": purpose, "presentationHash": to_hex(reference), "firstBy": earlier[0],
                 "firstCommitment": to_hex(bytes(earlier[1])), "firstAt": earlier[2], "firstPurpose": earlier[3]}))
         for target in (digest, root):
-            revocation = revoked.get(bytes(target))
+            revocation = revoked.get((issuer, bytes(target)))
             if revocation is not None and revocation[0] <= verified_at:
                 found.append(anomalies.revoked_receipt(
                     block_number=block, block_time=t, commitment=commitment, verifier=verifier, issuer_id=issuer,

@@ -193,11 +193,12 @@ def _revoked(db: Connection, e: IndexedEvent, era_start: int) -> int:
     if not counted:  # a compromise the index already holds (a chain read again from an earlier block)
         _void_revocation(db, e, t, issuer, scope, target.lower(), reason, key)
         return t
-    # Receipts the regulator opened already, for verifications at or after this revocation.
+    # Receipts the regulator opened already, of this issuer's documents, for verifications at or after this
+    # revocation (another issuer's revocation of the same digest or root is its own).
     column = "document_digest" if scope == "document" else "batch_root"
     for commitment, verifier, digest, verified_at in db.execute(
             f"SELECT commitment, verifier, document_digest, verified_at FROM circulation_receipts WHERE {column} = ? "
-            "AND verified_at >= ?", (from_hex(target), t)).fetchall():
+            "AND issuer_id = ? AND verified_at >= ?", (from_hex(target), issuer, t)).fetchall():
         anomalies.record_revoked_receipt(db, block_number=e.block_number, block_time=t, commitment=commitment,
                                          verifier=verifier, issuer_id=issuer, document_digest=digest,
                                          verified_at=verified_at, revoked_at=t, scope=scope)
