@@ -109,6 +109,10 @@ def test_another_issuers_revocation_or_anchor_of_the_same_digest_accuses_no_bank
     record(c, c.verifier, Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "KYC", c.now() + 3600, case="K-1"))
     amcm.sync()
     assert flagged(amcm) == []
+    timeline = Supervision(amcm.reader, amcm, now=c.now).timeline(DIGEST)
+    assert timeline["document"]["issuer"] == "BNUMMOMX"
+    assert [(e["event"], e["issuer"]) for e in timeline["events"] if e["event"] != "verified"] == [
+        ("anchored", "BNUMMOMX")]
 
 
 def test_documents_accepted_after_revocation_or_expiry(consortium: Consortium, location: Locate) -> None:

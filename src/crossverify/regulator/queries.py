@@ -285,11 +285,15 @@ class Supervision:
             "SELECT DISTINCT batch_root FROM circulation_receipts WHERE document_digest = ?", (document_digest,))}
         roots |= {from_hex(d["batchRoot"]) for d in trail.disputes}
         roots.discard(bytes(32))
+        # anchors and revocations are each issuer's own: another issuer's of the same root or digest are not those of
+        # the issuer the receipts and disputes name (when none do, every issuer's are shown, each naming its issuer)
+        issuers = sorted({r.issuer_id for r in trail.receipts} | {d["issuer"] for d in trail.disputes})
+        of_issuers = f" AND issuer_id IN ({','.join('?' * len(issuers))})" if issuers else ""
         document: dict[str, Any] = {}
         for root in sorted(roots):
             for t, issuer, doc_type, documents, not_after, block, moved in self._db.execute(
                     "SELECT block_time, issuer_id, doc_type, documents, not_after, block_number, moved FROM anchors "
-                    "WHERE batch_root = ?", (root,)):
+                    f"WHERE batch_root = ?{of_issuers}", (root, *issuers)):
                 document = {"issuer": issuer, "docType": doc_type, "batchRoot": to_hex(root), "notAfter": not_after}
                 events.append({"event": "anchored", "at": t, "issuer": issuer, "docType": doc_type,
                                "batchRoot": to_hex(root), "documents": documents, "notAfter": not_after,
@@ -300,7 +304,7 @@ class Supervision:
         targets = [document_digest, *roots]
         for t, issuer, scope, reason, counted, block, restored in self._db.execute(
                 "SELECT block_time, issuer_id, scope, reason, counted, block_number, restored FROM revocations WHERE "
-                f"target IN ({','.join('?' * len(targets))})", targets):
+                f"target IN ({','.join('?' * len(targets))}){of_issuers}", (*targets, *issuers)):
             events.append({"event": "revoked", "at": t, "issuer": issuer, "scope": scope, "reason": reason,
                            "counted": bool(counted), "block": block, "restored": bool(restored)})
         for d in trail.disputes:
