@@ -12,9 +12,10 @@ import pytest
 
 from crossverify.bench._console import BANKS, ISSUERS, TYPES, _index
 from crossverify.bench._world import REGULATORS, world
+from crossverify.errors import InvalidQuery
 from crossverify.regulator.circulation import CirculationTrail
 from crossverify.regulator.index import RegulatorReader
-from crossverify.regulator.queries import TABLES, Filters, Supervision, page_query
+from crossverify.regulator.queries import TABLES, Filters, Supervision, page_query, parse_filters
 
 VALUES = {"bank": BANKS[0], "issuer": ISSUERS[0], "purpose": "LOAN", "doc_type": TYPES[0], "consent": "none",
           "kind": "circulation_without_consent", "reason": "withdrawn"}
@@ -85,8 +86,14 @@ def test_the_overview_agrees_with_the_rows(supervision: Supervision) -> None:
 
 
 def test_a_bank_is_found_however_its_address_is_written(supervision: Supervision, tmp_path: Path) -> None:
-    from crossverify.regulator.queries import parse_filters
-
     lower = parse_filters(bank=BANKS[0].lower())
     assert lower.bank == BANKS[0]
     assert supervision.page("receipts", lower).rows
+
+
+def test_a_period_that_ends_before_it_starts_is_refused() -> None:
+    """A period typed the wrong way round would read as a quiet one (every figure zero): it is refused by name."""
+    with pytest.raises(InvalidQuery, match="from 2026-12-08 is after to 2026-12-01"):
+        parse_filters("2026-12-08", "2026-12-01")
+    one_day = parse_filters("2026-12-01", "2026-12-01")
+    assert one_day.until is not None and one_day.since is not None and one_day.until - one_day.since == 86400

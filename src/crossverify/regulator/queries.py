@@ -438,8 +438,8 @@ class Supervision:
 def parse_filters(since: str | None = None, until: str | None = None, *, issuer: str | None = None,
                   bank: str | None = None, purpose: str | None = None, doc_type: str | None = None,
                   kind: str | None = None, reason: str | None = None, consent: str | None = None) -> Filters:
-    """Filters from a request: a period as dates (``YYYY-MM-DD``, UTC, both days included) and the rest as
-    given (an empty value is no filter)."""
+    """Filters from a request: a period as dates (``YYYY-MM-DD``, UTC, both days included; ``from`` after ``to``
+    is refused) and the rest as given (an empty value is no filter)."""
     bounds: list[int | None] = []
     for name, text, shift in (("from", since, 0), ("to", until, DAY)):
         if not text:
@@ -449,6 +449,8 @@ def parse_filters(since: str | None = None, until: str | None = None, *, issuer:
             bounds.append(calendar.timegm(time.strptime(text, "%Y-%m-%d")) + shift)
         except ValueError:
             raise InvalidQuery(f"{name} is a date as YYYY-MM-DD, got {text!r}") from None
+    if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
+        raise InvalidQuery(f"from {since} is after to {until}: the period holds no day")
     if consent and consent not in CONSENTS:
         raise InvalidQuery(f"consent is one of {', '.join(CONSENTS)}, got {consent!r}")
     if kind and kind not in KINDS:
