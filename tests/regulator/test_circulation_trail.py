@@ -155,18 +155,19 @@ def test_an_old_key_still_reads_its_epoch_and_an_outsider_reads_nothing(consorti
 
 def test_a_batch_sealed_before_the_keys_changed_and_mined_after_opens_with_the_keys_it_was_sealed_to(
         consortium: Consortium, location: Locate) -> None:
-    """A bank seals to the keys of the epoch it reads: its transaction, pending when the consortium changes the keys,
-    is mined in the next epoch. A regulator holding the key it was sealed to opens it and accuses the bank of
-    nothing; a batch sealed to the old keys long after the change is still flagged."""
+    """A bank seals to the keys of the epoch it reads (receipts, a dispute): its transaction, pending when the
+    consortium changes the keys, is mined in the next epoch. A regulator holding the key it was sealed to opens it
+    and accuses the bank of nothing; a batch sealed to the old keys long after the change is still flagged."""
     c = consortium
     old_amcm, pboc = c.regulator_keys
     pending = seal_receipts([receipt(DIGEST, "ACCTOPEN")], [k.public_key for k in c.regulator_keys])
     new_amcm = labelled_regulator_key("AMCM 2027")
     c.set_regulator_keys([new_amcm, pboc], ["MO", "GD"])
     c.circulation.record(pending.commitments, pending.sealed, c.verifier)
+    open_a_dispute(c, DisputeReason.OTHER, receipt(DIGEST, "LOAN"), keys=[old_amcm, pboc])
     amcm = trail(c, location, [new_amcm, old_amcm])
     _, opened = amcm.sync()
-    assert (opened.receipts, opened.unreadable) == (1, 0) and flagged(amcm) == []
+    assert (opened.receipts, opened.disputes, opened.unreadable) == (1, 1, 0) and flagged(amcm) == []
 
     c.w3.testing.timeTravel(c.now() + circulation.SEALED_BEFORE_CHANGE + 60)
     stale = seal_receipts([receipt(DIGEST, "KYC")], [k.public_key for k in c.regulator_keys])
@@ -316,15 +317,17 @@ def set_dispute_keys(c: Consortium) -> RegulatorKey:
     return issuer_key
 
 
-def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt, keys_set: bool = False
-                   ) -> tuple[bytes, Dispute, RegulatorKey]:
-    """A dispute about ``about`` opened by the bank (BNU's dispute keys registered first, unless ``keys_set``)."""
+def open_a_dispute(c: Consortium, reason: DisputeReason, about: Receipt, keys_set: bool = False,
+                   keys: list[RegulatorKey] | None = None) -> tuple[bytes, Dispute, RegulatorKey]:
+    """A dispute about ``about`` opened by the bank (BNU's dispute keys registered first, unless ``keys_set``),
+    sealed to ``keys`` (default: the regulators' keys)."""
     reply = RegulatorKey.generate()
     dispute = Dispute.new(about.document_digest, "BNUMMOMX", Web3.keccak(text="its batch"), reason,
                           about.commitment(), c.now(), reply.public_key)
     issuer_key = labelled_regulator_key("BNU dispute key") if keys_set else set_dispute_keys(c)
     answer_key = answer_key_address(dispute, issuer_answer_key(issuer_key))
-    sealed = seal_dispute(dispute, [issuer_key.public_key, *(k.public_key for k in c.regulator_keys)], answer_key)
+    sealed = seal_dispute(dispute, [issuer_key.public_key, *(k.public_key for k in keys or c.regulator_keys)],
+                          answer_key)
     dispute_id, _ = c.circulation.open_dispute(answer_key, sealed, c.verifier)
     return dispute_id, dispute, reply
 

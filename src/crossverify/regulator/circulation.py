@@ -219,11 +219,7 @@ class CirculationTrail:
                                        json.dumps([code_name(from_hex(j)) for j in a["jurisdictions"]])))
             elif e.name == "ReceiptsSealed":
                 batch = SealedReceipts(tuple(from_hex(c) for c in a["commitments"]), from_hex(a["ciphertext"]))
-                opened = _open(epochs.get(a["keyEpoch"], []), partial(_open_receipts, batch))
-                if isinstance(opened, str) and e.block_time - started.get(a["keyEpoch"], 0) <= SEALED_BEFORE_CHANGE:
-                    # sealed to the keys the bank read, its transaction mined after they changed
-                    before = _open(epochs.get(a["keyEpoch"] - 1, []), partial(_open_receipts, batch))
-                    opened = opened if isinstance(before, str) else before
+                opened = _open_in(epochs, started, e, partial(_open_receipts, batch))
                 for i, commitment in enumerate(a["commitments"]):
                     r = opened if isinstance(opened, str) else opened[i] or "sealed_altered"
                     if isinstance(r, str):
@@ -234,7 +230,7 @@ class CirculationTrail:
                                              r.batch_root, r.purpose, r.consent, r.consent_reference,
                                              r.verified_at))
             else:
-                self._dispute_event(e, epochs.get(a["keyEpoch"], []), rows, unreadable)
+                self._dispute_event(e, partial(_open_in, epochs, started, e), rows, unreadable)
         with self.reader.store.transaction() as db:
             fresh, again = _recorded_again(db, rows.pop("receipts", []))
             first = anomalies.next_id(db, "circulation_receipts")
@@ -336,16 +332,17 @@ class CirculationTrail:
         position = {from_hex(k): i for i, k in enumerate(public_keys)}
         return [(k, position[k.public_key.raw]) for k in self.keys if k.public_key.raw in position]
 
-    def _dispute_event(self, e: IndexedEvent, ours: list[tuple[RegulatorKey, int]],
+    def _dispute_event(self, e: IndexedEvent, opened_with: Callable[[Callable[[RegulatorKey, int], Any]], Any],
                        rows: dict[str, list[tuple[Any, ...]]],
                        unreadable: list[tuple[IndexedEvent, int, str, dict[str, Any]]]) -> None:
-        """Open a dispute (with the answer key its id commits to, read from the contract) or its answer."""
+        """Open a dispute (with the answer key its id commits to, read from the contract) or its answer, with our
+        keys of its epoch (:func:`_open_in`)."""
         a, where = e.args, (e.block_number, e.log_index)
         dispute_id, sealed = from_hex(a["disputeId"]), from_hex(a["ciphertext"])
         if e.name == "DisputeOpened":
             assert self.reader.circulation is not None
             info = self.reader.circulation.dispute(dispute_id)
-            opened = _open(ours, lambda key, _: open_dispute(  # the issuer's answer key when it was opened
+            opened = opened_with(lambda key, _: open_dispute(  # the issuer's answer key when it was opened
                 sealed, info.answer_key, key, lambda issuer: self._answer_keys_at(issuer, info.opened_at)))
             if not isinstance(opened, str):
                 d = opened
@@ -356,7 +353,7 @@ class CirculationTrail:
                                          json.dumps(content), d.document_digest))
                 return
         else:
-            answered = _open(ours, lambda key, _: open_answer(sealed, dispute_id, key))
+            answered = opened_with(lambda key, _: open_answer(sealed, dispute_id, key))
             if not isinstance(answered, str):
                 content = {"answer": answered.status.name.lower(), "answeredAt": answered.answered_at,
                            "signer": _signer(answered, self.reader.registry)}
@@ -493,6 +490,21 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
         if number in expired and any(root):
             found.append(("circulation_of_expired", subject, {**where, "notAfter": expired[number]}))
     anomalies.record_all(db, found)
+
+
+def _open_in(epochs: dict[int, list[tuple[RegulatorKey, int]]], started: dict[int, int], e: IndexedEvent,
+             attempt: Callable[[RegulatorKey, int], T]) -> T | str:
+    """What ``attempt`` opens of the sealed event ``e`` with our keys of its key epoch (``epochs``: ours by epoch,
+    ``started``: when each began); for one mined within ``SEALED_BEFORE_CHANGE`` of its epoch's start, with our
+    keys of the epoch before when those do not open it (a bank seals to the keys it reads, and its transaction may
+    be mined after they changed). Else why nothing opened, as the keys of its epoch tell (:func:`_open`)."""
+    epoch = e.args["keyEpoch"]
+    opened = _open(epochs.get(epoch, []), attempt)
+    if isinstance(opened, str) and e.block_time - started.get(epoch, 0) <= SEALED_BEFORE_CHANGE:
+        before = _open(epochs.get(epoch - 1, []), attempt)
+        if not isinstance(before, str):
+            return before
+    return opened
 
 
 def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:
