@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from eth_account.signers.base import BaseAccount
 from rich.console import Console
 
 from crossverify.chain.registry import Registry
+from crossverify.cli import main
 from crossverify.demo import run_demo
 from crossverify.format.canonical import canonical_claim
 from crossverify.format.codes import doc_type_code
@@ -95,6 +97,15 @@ def test_demo_hsm_flag_makes_its_own_softhsm_token(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "lives in token 'crossverify-demo' as 'LUSOMOMX anchor key'" in done.stdout
     assert (tmp_path / "out" / "softhsm" / "softhsm2.conf").exists()
+
+
+@pytest.mark.parametrize("count", ["0", "11"])
+def test_too_few_certificates_for_the_story_are_refused(count: str, tmp_path: Path) -> None:
+    """The story's failures take five of BNU's certificates (40% of them): fewer is a named error, not a traceback
+    (0) or a story whose superseded certificate passes (11)."""
+    done = CliRunner().invoke(main, ["demo", "--certificates", count, "--out", str(tmp_path / "out")])
+    assert done.exit_code == 2 and "--certificates" in done.output and "12" in done.output, done.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_demo_story_in_the_gm_suite(consortium: Consortium, tmp_path: Path,

@@ -15,7 +15,8 @@ from ._shell import App, BadInput, command
 
 
 @click.command("demo")
-@click.option("--certificates", type=int, default=1000, show_default=True)
+@click.option("--certificates", type=click.IntRange(min=12), default=1000, show_default=True,
+              help="How many to issue (at least 12: the story's failures take five of BNU's 40%).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True)
 @click.option("--hsm", is_flag=True, help="Keep the issuers' signing keys in a SoftHSM2 token (PKCS#11) under OUT.")
 @click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
