@@ -144,3 +144,16 @@ def test_the_readme_runs_the_walkthrough_as_tested() -> None:
     readme = _shell_block(ROOT / "README.md", "`examples/` holds one for every role")
     walkthrough = _shell_block(ROOT / "docs" / "deploy.md", "<!-- walk-through: run by tests/node/test_walkthrough.py")
     assert readme == walkthrough
+
+
+PATHS = [(path.name, found) for path in DOCUMENTS for found in re.findall(
+    r"`((?:src|tests|scripts|docs|examples|contracts|crossverify)/[^`\s]*)`", path.read_text())]
+
+
+def test_the_documents_name_paths_that_exist() -> None:
+    """Each file or folder of the checkout (or of the package: ``crossverify/…``) a document names in code exists,
+    so that a reader sent to a test, a script or a module finds it."""
+    assert len(PATHS) > 20
+    missing = [f"{where}: {found}" for where, found in PATHS
+               if not (ROOT / ("src/" if found.startswith("crossverify/") else "") / found).exists()]
+    assert missing == []
