@@ -39,3 +39,11 @@ def test_any_name_gives_a_line_that_pastes_as_toml() -> None:
         lines = result.output.splitlines()
         key = lines[1].strip()
         assert tomllib.loads(lines[lines.index("Add to [service.api_keys]:") + 1]) == {name: f"bank {key_digest(key)}"}
+
+
+def test_a_new_keystore_without_a_terminal_or_password_names_the_variable(tmp_path: Path) -> None:
+    """A script (no terminal to type at) that forgot the password gets a one-line error naming where it goes, not
+    'Aborted!' after a prompt nobody can answer, and no file."""
+    made = CliRunner().invoke(main, ["keys", "new", str(tmp_path / "bank.json")], env={"CROSSVERIFY_PASSWORD": None})
+    assert made.exit_code == 2 and "CROSSVERIFY_PASSWORD" in made.output, made.output
+    assert not (tmp_path / "bank.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def keys_new(app: App, path: Path | None, hsm: bool, role: str, label: str | Non
         raise BadInput("--label names a key inside a token: use it with --hsm")
     if path.exists():
         raise BadInput(f"{path} exists; not overwriting a key")
+    if password is None and not sys.stdin.isatty():
+        raise BadInput(f"no password for {path}: set CROSSVERIFY_PASSWORD (or give --password)")
     if password is None:
         password = click.prompt("Keystore password", hide_input=True, confirmation_prompt=True)
     if suite == "gm":
