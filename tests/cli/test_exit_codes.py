@@ -85,6 +85,17 @@ def test_a_read_only_journal_is_still_read(tmp_path: Path) -> None:
     copy.close()
 
 
+def test_a_backup_onto_an_existing_file_is_unusable_input_not_unavailable(tmp_path: Path) -> None:
+    """A backup job whose target exists (yesterday's name again) is told so with exit 2: exit 3 means "run it again
+    later", which a retrying cron would do for ever."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
+    assert run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path)))[0] == 0
+    assert run("--config", str(config), "issuer", "backup", str(tmp_path / "copy.sqlite"))[0] == 0
+    code, out = run("--config", str(config), "issuer", "backup", str(tmp_path / "copy.sqlite"))
+    assert code == 2 and "copy.sqlite exists; not overwriting it" in out, out
+
+
 def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
     """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
     the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""

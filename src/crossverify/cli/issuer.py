@@ -147,6 +147,8 @@ def issuer_revoke(app: App, reference: str | None, document: str | None, batch: 
 @command
 def issuer_backup(app: App, target: Path) -> None:
     """Copy the journal (salts of every document included) to TARGET while it stays in use."""
+    if target.exists():
+        raise BadInput(f"{target} exists; not overwriting it")
     path = app.session.journal_read_only.store.backup(target)
     app.emit({"backup": path}, f"journal backed up to {path}")
 
