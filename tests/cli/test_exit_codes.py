@@ -96,6 +96,21 @@ def test_a_backup_onto_an_existing_file_is_unusable_input_not_unavailable(tmp_pa
     assert code == 2 and "copy.sqlite exists; not overwriting it" in out, out
 
 
+@pytest.mark.parametrize(("typed", "said"), [
+    ("0x90F79bf6EB2c4f870365E785982E1f101E93b907", "fails its EIP-55 checksum"),  # the last digit mistyped
+    ("0x90F79bf6EB2c4f870365E785982E1f101E93b90", "expected an account address"),  # one digit dropped
+    ("0x90f79bf6eb2c4f870365e785982e1f101e93b906", None),  # lower case: no checksum, taken (no node here)
+])
+def test_an_account_is_checked_before_anything_is_proposed(typed: str, said: str | None) -> None:
+    """An operator who mistypes a character of a checksummed address is stopped (exit 2) before a proposal names
+    an account nobody holds; an address in one case carries no checksum and is taken as written."""
+    for args in (["operator", "propose", "admit-member", typed, "--role", "verifier"],
+                 ["operator", "propose", "replace-operator", typed, typed],
+                 ["operator", "deploy", "--operator", f"{typed}@MO", "--operator", f"{typed}@GD"]):
+        code, out = run(*args)
+        assert code == 2 and (said in out if said else "account address" not in out and "EIP-55" not in out), out
+
+
 def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
     """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
     the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""

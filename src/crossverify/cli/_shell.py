@@ -73,6 +73,26 @@ class Unavailable(_Said):
 
 
 
+class _Address(click.ParamType[str, str]):
+    """An account address: 0x and 40 hex digits, checksummed. One written in mixed case must pass its EIP-55
+    checksum: a mistyped character would otherwise name another account (an admin or an operator seat nobody
+    holds)."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from eth_utils.address import is_checksum_address, to_checksum_address
+
+        if not isinstance(value, str) or not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            self.fail(f"expected an account address (0x and 40 hex digits), got {value!r}", param, ctx)
+        if value[2:] not in (value[2:].lower(), value[2:].upper()) and not is_checksum_address(value):
+            self.fail(f"{value} fails its EIP-55 checksum (its letters' case): a character is mistyped", param, ctx)
+        return to_checksum_address(value)
+
+
+ADDRESS = _Address()
+
+
 @dataclass
 class App:
     """The context object: the session that builds clients from the configuration, and the output mode."""

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 from rich.progress import Progress
-from web3 import Web3
 
 from ..chain.records import RevocationReason
 from ..format.display import counted
@@ -18,7 +17,7 @@ from ..format.metadata import TypeDisplay, read_metadata
 from ..issuer.client import export_bundles, journal_certificates, register_metadata
 from ..issuer.inputs import read_certificates
 from ..issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
-from ._shell import App, BadInput, command
+from ._shell import ADDRESS, App, BadInput, command
 
 
 @click.group()
@@ -205,23 +204,23 @@ def issuer_cancel_requests(app: App, up_to: int) -> None:
 
 
 @issuer_key.command("retire")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @command
 def key_retire(app: App, address: str) -> None:
     """Retire a signing key (its earlier anchors stay valid); not the one the configuration signs with."""
-    client, key = app.session.issuer(), Web3.to_checksum_address(address)
-    if key.lower() == client.signer.address.lower():
-        raise BadInput(f"this configuration signs with {key}, and a retired key never signs again: switch the "
+    client = app.session.issuer()
+    if address.lower() == client.signer.address.lower():
+        raise BadInput(f"this configuration signs with {address}, and a retired key never signs again: switch the "
                        "configuration to its successor first, then retire it")
-    client.retire_key(key)
+    client.retire_key(address)
     app.emit({"retired": address}, f"retired {address}")
 
 
 @issuer_key.command("compromised")
-@click.argument("address")
+@click.argument("address", type=ADDRESS)
 @click.option("--since", type=int, required=True, help="Unix time from which anchors by the key are invalid.")
 @command
 def key_compromised(app: App, address: str, since: int) -> None:
     """Report a signing key compromised from a time."""
-    app.session.issuer().report_compromised(Web3.to_checksum_address(address), since)
+    app.session.issuer().report_compromised(address, since)
     app.emit({"compromised": address, "since": since}, f"{address} compromised from {since}")

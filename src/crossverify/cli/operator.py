@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from rich.table import Table
-from web3 import Web3
 
 from ..chain.records import Role
 from ..chain.registry import deploy_contract
@@ -18,7 +17,7 @@ from ..format.encoding import utc_minute
 from ..format.metadata import Display, TypeDisplay, read_metadata
 from ..format.suite import Suite
 from ..sealing import RegulatorPublicKey
-from ._shell import App, BadInput, command
+from ._shell import ADDRESS, App, BadInput, command
 
 
 @click.group()
@@ -30,7 +29,7 @@ def _operator_spec(value: str) -> tuple[str, str]:
     account, sep, jurisdiction = value.partition("@")
     if not sep or not jurisdiction:
         raise click.BadParameter(f"expected ADDRESS@JURISDICTION (e.g. 0xAb…@MO), got {value!r}")
-    return Web3.to_checksum_address(account), jurisdiction
+    return ADDRESS.convert(account, None, None), jurisdiction
 
 
 @operator.command("deploy")
@@ -42,7 +41,7 @@ def _operator_spec(value: str) -> tuple[str, str]:
 @click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
               help="The crypto suite, for ever: keccak-256, secp256k1, P-256 and X25519 + AES-GCM; or GM (SM3, SM2, "
                    "SM4).")
-@click.option("--sm2-verifier", metavar="ADDRESS",
+@click.option("--sm2-verifier", type=ADDRESS,
               help="GM: an SM2 verifier already deployed on the chain (default: deploy an SM2Verifier first).")
 @click.option("--fisco-precompile", type=click.Choice(["national", "standard"]),
               help="GM on FISCO BCOS 3.x: verify SM2 through the chain's precompile (deploy the adapter first), "
@@ -52,6 +51,7 @@ def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifeti
                     sm2_verifier: str | None, fisco_precompile: str | None) -> None:
     """Deploy a consortium, the registry it governs, and the circulation contract beside it (then propose the
     regulators' keys with 'operator propose regulator-keys')."""
+    specs = [_operator_spec(o) for o in operators]
     session = app.session
     chosen = Suite.named(suite)
     if chosen is Suite.STANDARD and (sm2_verifier or fisco_precompile):
@@ -61,9 +61,8 @@ def operator_deploy(app: App, operators: tuple[str, ...], threshold: int, lifeti
     if fisco_precompile:
         sm2_verifier = deploy_contract(session.w3, "SM2PrecompileVerifier", [fisco_precompile == "national"],
                                        session.sender, session.tx_params)
-    client = OperatorClient.deploy(session.w3, session.sender, [_operator_spec(o) for o in operators],
-                                   threshold, lifetime, session.tx_params, chosen,
-                                   Web3.to_checksum_address(sm2_verifier) if sm2_verifier else None)
+    client = OperatorClient.deploy(session.w3, session.sender, specs, threshold, lifetime, session.tx_params, chosen,
+                                   sm2_verifier)
     address = client.registry.address
     assert client.circulation is not None
     verifier = client.registry.call(lambda f: f.sm2Verifier())
@@ -87,7 +86,7 @@ def _proposed(app: App, proposal_id: int) -> None:
 
 @propose.command("admit-issuer")
 @click.argument("issuer_id")
-@click.option("--admin", required=True)
+@click.option("--admin", type=ADDRESS, required=True)
 @click.option("--jurisdiction", default="MO", show_default=True)
 @click.option("--doc-type", "doc_types", multiple=True, required=True)
 @click.option("--metadata", "metadata", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -99,7 +98,7 @@ def propose_admit_issuer(app: App, issuer_id: str, admin: str, jurisdiction: str
     """Admit an issuer with its admin, document types and display metadata (the admin then adds its signing
     keys)."""
     _proposed(app, app.session.operator().propose_admit_issuer(
-        issuer_id, jurisdiction, Web3.to_checksum_address(admin), doc_types, [_metadata(f) for f in metadata]))
+        issuer_id, jurisdiction, admin, doc_types, [_metadata(f) for f in metadata]))
 
 
 def _metadata(file: Path) -> Display:
@@ -110,7 +109,7 @@ def _metadata(file: Path) -> Display:
 
 
 @propose.command("admit-member")
-@click.argument("account")
+@click.argument("account", type=ADDRESS)
 @click.option("--role", type=click.Choice(["verifier", "regulator"]), required=True)
 @click.option("--jurisdiction", help="The jurisdiction the member answers to (e.g. MO); required of a regulator, "
               "which may veto only that jurisdiction's operator recoveries.")
@@ -119,8 +118,7 @@ def propose_admit_member(app: App, account: str, role: str, jurisdiction: str | 
     """Admit a verifier or a regulator (a regulator with its jurisdiction)."""
     if role == "regulator" and not jurisdiction:
         raise BadInput("a regulator is admitted with --jurisdiction, the jurisdiction it supervises")
-    _proposed(app, app.session.operator().propose_admit_member(Web3.to_checksum_address(account), Role[role.upper()],
-                                                               jurisdiction))
+    _proposed(app, app.session.operator().propose_admit_member(account, Role[role.upper()], jurisdiction))
 
 
 @propose.command("regulator-keys")
@@ -179,88 +177,85 @@ def propose_doc_types(app: App, issuer_id: str, doc_types: tuple[str, ...], disa
 
 
 @propose.command("suspend-member")
-@click.argument("account")
+@click.argument("account", type=ADDRESS)
 @command
 def propose_suspend_member(app: App, account: str) -> None:
     """Suspend a verifier or regulator."""
-    _proposed(app, app.session.operator().propose_suspend_member(Web3.to_checksum_address(account)))
+    _proposed(app, app.session.operator().propose_suspend_member(account))
 
 
 @propose.command("reinstate-member")
-@click.argument("account")
+@click.argument("account", type=ADDRESS)
 @command
 def propose_reinstate_member(app: App, account: str) -> None:
     """Reinstate a suspended verifier or regulator."""
-    _proposed(app, app.session.operator().propose_reinstate_member(Web3.to_checksum_address(account)))
+    _proposed(app, app.session.operator().propose_reinstate_member(account))
 
 
 @propose.command("compromised-key")
-@click.argument("key")
+@click.argument("key", type=ADDRESS)
 @click.option("--since", type=int, required=True, help="Unix time from which the key counts as compromised.")
 @command
 def propose_compromised_key(app: App, key: str, since: int) -> None:
     """Mark an issuer's signing key compromised from a time."""
-    _proposed(app, app.session.operator().propose_compromised_key(Web3.to_checksum_address(key), since))
+    _proposed(app, app.session.operator().propose_compromised_key(key, since))
 
 
 @propose.command("replace-issuer-admin")
 @click.argument("issuer_id")
-@click.argument("new_admin")
+@click.argument("new_admin", type=ADDRESS)
 @click.option("--compromised-from", type=int, default=0,
               help="Unix time from which the old admin was in a thief's hands: its revocations, compromise marks, "
                    "key additions and cancellations from then on stop counting (at most 30 days back).")
 @command
 def propose_replace_issuer_admin(app: App, issuer_id: str, new_admin: str, compromised_from: int) -> None:
     """Replace an issuer's admin account (lost, or stolen: then say since when)."""
-    _proposed(app, app.session.operator().propose_replace_issuer_admin(
-        issuer_id, Web3.to_checksum_address(new_admin), compromised_from))
+    _proposed(app, app.session.operator().propose_replace_issuer_admin(issuer_id, new_admin, compromised_from))
 
 
 @propose.command("predecessor")
 @click.argument("chain_id", type=int)
-@click.argument("registry")
+@click.argument("registry", type=ADDRESS)
 @command
 def propose_predecessor(app: App, chain_id: int, registry: str) -> None:
     """Record that this registry succeeds REGISTRY on chain CHAIN_ID (a rebuilt network or an earlier version)."""
-    _proposed(app, app.session.operator().propose_predecessor(chain_id, Web3.to_checksum_address(registry)))
+    _proposed(app, app.session.operator().propose_predecessor(chain_id, registry))
 
 
 @propose.command("recover-operator")
-@click.argument("lost")
-@click.argument("replacement")
+@click.argument("lost", type=ADDRESS)
+@click.argument("replacement", type=ADDRESS)
 @command
 def propose_recover_operator(app: App, lost: str, replacement: str) -> None:
     """Replace operator LOST, whose key is lost, without its approval: after the other jurisdictions' quorum it
     waits 30 days in public; its jurisdiction's operators (itself included) and its regulators may veto."""
-    _proposed(app, app.session.operator().propose_recovery(
-        Web3.to_checksum_address(lost), Web3.to_checksum_address(replacement)))
+    _proposed(app, app.session.operator().propose_recovery(lost, replacement))
 
 
 @propose.command("add-operator")
-@click.argument("account")
+@click.argument("account", type=ADDRESS)
 @click.option("--jurisdiction", required=True, help="Code of the jurisdiction it answers for, e.g. HK.")
 @command
 def propose_add_operator(app: App, account: str, jurisdiction: str) -> None:
     """Add an operator (a new jurisdiction's approval is then needed for every proposal)."""
-    _proposed(app, app.session.operator().propose_add_operator(Web3.to_checksum_address(account), jurisdiction))
+    _proposed(app, app.session.operator().propose_add_operator(account, jurisdiction))
 
 
 @propose.command("remove-operator")
-@click.argument("account")
+@click.argument("account", type=ADDRESS)
 @command
 def propose_remove_operator(app: App, account: str) -> None:
     """Remove an operator (at least two jurisdictions must keep operators)."""
-    _proposed(app, app.session.operator().propose_remove_operator(Web3.to_checksum_address(account)))
+    _proposed(app, app.session.operator().propose_remove_operator(account))
 
 
 @propose.command("replace-operator")
-@click.argument("old_account")
-@click.argument("new_account")
+@click.argument("old_account", type=ADDRESS)
+@click.argument("new_account", type=ADDRESS)
 @command
 def propose_replace_operator(app: App, old_account: str, new_account: str) -> None:
     """Replace an operator's account, keeping its jurisdiction."""
-    _proposed(app, app.session.operator().propose_replace_operator(
-        Web3.to_checksum_address(old_account), Web3.to_checksum_address(new_account)))
+    _proposed(app, app.session.operator().propose_replace_operator(old_account, new_account))
 
 
 @propose.command("threshold")
