@@ -108,6 +108,20 @@ def test_too_few_certificates_for_the_story_are_refused(count: str, tmp_path: Pa
     assert not (tmp_path / "out").exists()
 
 
+def test_the_demo_empties_only_a_folder_of_its_own(tmp_path: Path) -> None:
+    """--out is emptied first: a folder holding anything else (a mistyped --out ., a home folder) is refused, and
+    left as it was; the demo's own folder is emptied and written again."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    done = CliRunner().invoke(main, ["demo", "--certificates", "12", "--out", str(tmp_path)])
+    assert done.exit_code == 2 and "not a demo's" in done.output, done.output
+    assert mine.read_text() == "mine"
+    out = tmp_path / "out"
+    for _ in range(2):
+        done = CliRunner().invoke(main, ["demo", "--certificates", "12", "--out", str(out)])
+        assert done.exit_code == 0 and (out / "audit-report.html").exists(), done.output
+
+
 def test_the_demo_story_in_the_gm_suite(consortium: Consortium, tmp_path: Path,
                                         capfd: pytest.CaptureFixture[str]) -> None:
     """The same story with SM3, SM2 and SM4 only: SM2 issuer keys verified on chain, SM2 regulator and holder keys,

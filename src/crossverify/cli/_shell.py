@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,6 +92,22 @@ class _Address(click.ParamType[str, str]):
 
 
 ADDRESS = _Address()
+
+
+#: The file that marks a folder as a demo's own, which the next demo may empty.
+DEMO_MARK = ".crossverify-demo"
+
+
+def demo_folder(out: Path) -> Path:
+    """``out`` emptied for a demo and marked as its own; refused if it holds anything a demo did not write, so that
+    a mistyped ``--out`` (``.``, a home folder) never deletes a person's files."""
+    if out.is_dir() and any(out.iterdir()) and not (out / DEMO_MARK).exists():
+        raise BadInput(f"{out} is not empty and not a demo's folder (an earlier version's: remove it yourself): give "
+                       "--out a new or empty folder, which the demo empties each time")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARK).write_text("written by crossverify's demo, which empties this folder each time it runs\n")
+    return out
 
 
 @dataclass

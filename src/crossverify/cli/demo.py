@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,13 +10,15 @@ from rich.console import Console
 
 from ..demo import run_demo, softhsm_signing_keys
 from ..format.suite import Suite
-from ._shell import App, BadInput, command
+from ._shell import App, BadInput, command, demo_folder
 
 
 @click.command("demo")
 @click.option("--certificates", type=click.IntRange(min=12), default=1000, show_default=True,
               help="How many to issue (at least 12: the story's failures take five of BNU's 40%).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True,
+              help="Where the report and the demo's files are written: a new or empty folder, or an earlier demo's "
+                   "(emptied first).")
 @click.option("--hsm", is_flag=True, help="Keep the issuers' signing keys in a SoftHSM2 token (PKCS#11) under OUT.")
 @click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
               help="The consortium's crypto suite: keccak-256, secp256k1, P-256 and X25519 + AES-GCM; or GM (SM3, "
@@ -27,7 +28,7 @@ def demo(app: App, certificates: int, out: Path, hsm: bool, suite: str) -> None:
     """Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."""
     if hsm and suite == "gm":
         raise BadInput("--hsm keeps secp256k1 keys in SoftHSM2, which has no SM2: run the GM suite without --hsm")
-    shutil.rmtree(out, ignore_errors=True)
+    demo_folder(out)
     keys = softhsm_signing_keys(out / "softhsm") if hsm else None
     run_demo(out, certificates, Console(width=None if sys.stdout.isatty() else 120), signing_key=keys,
              suite=Suite.named(suite))

@@ -6,7 +6,6 @@ import gc
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 import click
@@ -16,7 +15,7 @@ from ..errors import ConfigError
 from ..service.auth import ROLES, ApiKeys, new_key
 from ..service.supervisor import supervise
 from ..session import Session
-from ._shell import App, command
+from ._shell import App, command, demo_folder
 
 
 @click.group("serve", invoke_without_command=True)
@@ -29,8 +28,8 @@ from ._shell import App, command
 @click.option("--demo-console", is_flag=True, help="Ignore the configuration: the demo's story on the embedded "
               "chain, then a regulator's service over it, for trying the console (/regulator/).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("resident-demo"),
-              show_default=True, help="With --demo or --demo-console: where the demo's files are written (emptied "
-              "first).")
+              show_default=True, help="With --demo or --demo-console: where the demo's files are written: a new or "
+              "empty folder, or an earlier demo's (emptied first).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, demo: bool,
           demo_console: bool, out: Path) -> None:
@@ -52,7 +51,7 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
     if demo_console:
         from ..demo import regulator_demo
 
-        shutil.rmtree(out, ignore_errors=True)
+        demo_folder(out)
         config, key, result = regulator_demo(out, host=host or "127.0.0.1", port=port or 8080, console=app.console)
         session = Session(config)
         session.trail.sync()  # the console opens on an index that holds the whole story
@@ -64,7 +63,7 @@ def _run(app: App, host: str | None, port: int | None, workers: int | None, demo
     elif demo:
         from ..demo import resident_demo
 
-        shutil.rmtree(out, ignore_errors=True)
+        demo_folder(out)
         config, key, bundles = resident_demo(out, host=host or "127.0.0.1", port=port or 8080)
         session = Session(config)
         settings = config.service
