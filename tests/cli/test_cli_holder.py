@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from crossverify.cli import main
 from crossverify.format.codes import doc_type_code
 from crossverify.format.display import HOLDER_KEY, holder_key
 from crossverify.format.metadata import metadata_digest
@@ -131,3 +133,14 @@ def test_holder_input_errors_exit_2(config: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "challenge" in result.output
     wrong = run(config, "holder", "show", str(key), env={"CROSSVERIFY_HOLDER_PASSWORD": "not the password"})
     assert wrong.exit_code == 2
+
+
+def test_a_mistyped_challenge_file_is_named_as_missing(tmp_path: Path) -> None:
+    """--challenge takes a file or the challenge's JSON text: a file name that does not exist is said to be missing,
+    not read as JSON ('not valid JSON: Expecting value')."""
+    key, bundle = tmp_path / "k.pem", tmp_path / "b.json"
+    bundle.write_text("{}")
+    CliRunner().invoke(main, ["holder", "keygen", str(key)], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["holder", "present", str(bundle), "--key", str(key), "--challenge",
+                                       str(tmp_path / "challenge.jsn"), "--out", str(tmp_path / "p.json")])
+    assert result.exit_code == 2 and f"no file {tmp_path / 'challenge.jsn'}" in result.output, result.output

@@ -103,6 +103,8 @@ def present_cmd(app: App, bundle: Path, key_path: Path, challenge: str, claims: 
                 out: Path) -> None:
     """Answer a bank's CHALLENGE with BUNDLE, signed with your key: valid at that bank, once, for a short time."""
     source = Path(challenge)
+    if not source.is_file() and not challenge.lstrip().startswith("{"):
+        raise BadInput(f"--challenge: no file {challenge} (nor a challenge's JSON text)")
     text = source.read_text() if source.is_file() else challenge
     asked = load_challenge(text)
     try:
