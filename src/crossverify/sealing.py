@@ -238,7 +238,7 @@ class RegulatorKey:
         try:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise SealingError(f"cannot read regulator key {path}: {exc}") from None
+            raise SealingError(f"cannot read sealing key {path}: {exc}") from None
         if isinstance(data, dict) and set(data) == {"kem", "encrypted"}:
             return cls._decrypt(path, data, password)
         if isinstance(data, dict) and set(data) == {"kem", "encrypted", "public"} and data["kem"] == Kem.SM2.name:

@@ -119,3 +119,13 @@ def test_a_gm_issuer_makes_and_registers_an_sm2_dispute_key(gm_consortium: Conso
     as_json(run(config, "--json", "dispute", "register-key"))
     key = RegulatorKey.read(tmp_path / "bnu-sealing.json")
     assert c.circulation.issuer_sealing_key(issuer_id_code("BNUMMOMX")) == key.public_key.raw
+
+
+def test_registering_without_a_key_says_how_to_give_one(tmp_path: Path) -> None:
+    """register-key takes the key's file as PATH (list and answer take --key): its error names what it takes."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\n')
+    result = run(config, "dispute", "register-key")
+    assert result.exit_code == 2 and "give its file (PATH) or set [issuer] sealing_key" in result.output, result.output
+    missing = run(config, "dispute", "register-key", str(tmp_path / "bnu-dispute.key"))
+    assert missing.exit_code == 2 and "cannot read sealing key" in missing.output, missing.output  # not "regulator"

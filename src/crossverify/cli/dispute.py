@@ -50,10 +50,11 @@ def keygen(app: App, path: Path, kem: str) -> None:
              f"sealing key written to {path}; register it with: crossverify dispute register-key {path}")
 
 
-def _sealing_key(app: App, path: Path | None) -> RegulatorKey:
+def _sealing_key(app: App, path: Path | None, given: str = "--key") -> RegulatorKey:
+    """The issuer's sealing key: the file ``given`` names, else ``[issuer] sealing_key``."""
     path = path or app.session.config.issuer.sealing_key
     if path is None:
-        raise ConfigError("no sealing key: give --key or set [issuer] sealing_key")
+        raise ConfigError(f"no sealing key: give {given} or set [issuer] sealing_key")
     return RegulatorKey.read(path)
 
 
@@ -64,7 +65,7 @@ def register_key(app: App, path: Path | None) -> None:
     """Register, as the issuer's admin (the sender), the public half of the sealing key (default: [issuer]
     sealing_key) and the answer key derived from it on the circulation contract."""
     session = app.session
-    key = _sealing_key(app, path)
+    key = _sealing_key(app, path, "its file (PATH)")
     register_sealing_key(session.circulation, session.issuer_id, key, session.sender)
     app.emit({"issuer": session.issuer_id, "public": key.public_key.to_json(),
               "answerKey": to_hex(issuer_answer_key(key))},
