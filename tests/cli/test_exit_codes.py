@@ -111,6 +111,25 @@ def test_an_account_is_checked_before_anything_is_proposed(typed: str, said: str
         assert code == 2 and (said in out if said else "account address" not in out and "EIP-55" not in out), out
 
 
+@pytest.mark.parametrize(("holder_key", "said"), [
+    (None, "holderKey alice.cnf.json: cannot read it"),  # the resident's file not copied in
+    ('{"jwk": {}}', "holderKey alice.cnf.json: not the file 'crossverify holder keygen --claim' writes"),
+])
+def test_a_missing_or_wrong_holder_key_file_is_named_as_such(tmp_path: Path, holder_key: str | None,
+                                                             said: str) -> None:
+    """An issuer whose input names a resident's key file it does not have (or another file) is told so, not that an
+    attachment is unreadable (there is none) nor that the entry lacks reference, docType, notAfter or claims."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
+    if holder_key is not None:
+        (tmp_path / "alice.cnf.json").write_text(holder_key)
+    entry = {"reference": "DEP-1", "docType": "DEPCERT", "notAfter": 2**40 - 1, "claims": {"holder_name": "LEI"},
+             "holderKey": "alice.cnf.json"}
+    (tmp_path / "in.json").write_text(json.dumps([entry]))
+    code, out = run("--config", str(config), "issuer", "issue", str(tmp_path / "in.json"))
+    assert code == 2 and said in out and "attachment" not in out, out
+
+
 def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
     """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
     the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""

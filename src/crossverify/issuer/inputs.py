@@ -63,8 +63,7 @@ def certificate_entry(item: object, issuer_id: str, now: int, folder: Path | Non
             if HOLDER_CLAIM in claims:
                 raise CertificateInputError(f"{source}: give the holder's key as a {HOLDER_CLAIM} claim or as "
                                             "holderKey, not both")
-            claims[HOLDER_CLAIM] = holder_claim(key_from_jwk(
-                json.loads((folder / item["holderKey"]).read_text())[HOLDER_CLAIM]["jwk"]))
+            claims[HOLDER_CLAIM] = _holder_key(folder, item["holderKey"], source)
         header = DocumentHeader(item["docType"], issuer_id, item.get("issuedAt", now), item.get("asOf", now),
                                 item["notAfter"])
         return item["reference"], Certificate(header, claims)
@@ -75,3 +74,16 @@ def certificate_entry(item: object, issuer_id: str, now: int, folder: Path | Non
     except (KeyError, TypeError, ValueError) as exc:
         raise CertificateInputError(
             f"{source}: each certificate needs reference, docType, notAfter, claims ({exc})") from None
+
+
+def _holder_key(folder: Path, name: str, source: str) -> dict[str, object]:
+    """The ``cnf`` claim of the resident's key file ``name`` (as ``crossverify holder keygen --claim`` writes it)."""
+    try:
+        return holder_claim(key_from_jwk(json.loads((folder / name).read_text())[HOLDER_CLAIM]["jwk"]))
+    except OSError as exc:
+        raise CertificateInputError(f"{source}: holderKey {name}: cannot read it ({exc.strerror})") from None
+    except CrossverifyError:
+        raise  # the key itself refused, by name
+    except (KeyError, TypeError, ValueError):
+        raise CertificateInputError(f"{source}: holderKey {name}: not the file 'crossverify holder keygen --claim' "
+                                    "writes (a cnf claim with the key's JWK)") from None
