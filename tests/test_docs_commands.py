@@ -157,3 +157,15 @@ def test_the_documents_name_paths_that_exist() -> None:
     missing = [f"{where}: {found}" for where, found in PATHS
                if not (ROOT / ("src/" if found.startswith("crossverify/") else "") / found).exists()]
     assert missing == []
+
+
+def test_issue_help_names_every_member_of_an_input_certificate() -> None:
+    """An issuer preparing its own file learns its shape from 'issuer issue --help': every member the reader takes."""
+    reader = (ROOT / "src" / "crossverify" / "issuer" / "inputs.py").read_text()
+    members = set(re.findall(r'item(?:\["|\.get\(")(\w+)"', reader)) | set(re.findall(r'"(\w+)" in item', reader))
+    assert {"reference", "docType", "notAfter", "claims", "holderKey"} <= members
+    issuer = main.get_command(click.Context(main), "issuer")
+    assert isinstance(issuer, click.Group)
+    issue = issuer.get_command(click.Context(issuer), "issue")
+    assert issue is not None and issue.help is not None
+    assert [m for m in sorted(members) if m not in issue.help] == []

@@ -31,7 +31,13 @@ def issuer() -> None:
               "is revoked on chain as superseded by the next run.")
 @command
 def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
-    """Salt certificates from FILES and commit them to the journal (no node, no key needed)."""
+    """Salt certificates from FILES and commit them to the journal (no node, no key needed).
+
+    Each file holds one certificate, a list of them, or JSON lines: its reference (the issuer's own id), docType,
+    notAfter (Unix time) and claims (name: JSON value); optionally issuedAt and asOf (Unix times, default now),
+    attachments (claim name: file) and holderKey (the resident's file from 'crossverify holder keygen --claim',
+    which binds the certificate to their key), files relative to the input file. examples/certificates.json is
+    one."""
     session = app.session
     ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id),
                                session.hash_alg, supersede=supersede)
