@@ -130,3 +130,17 @@ def test_a_table_written_to_a_file_is_whole_however_wide(tmp_path: Path) -> None
     result = CliRunner().invoke(main, ["--config", str(config), "store", "check", "--only", "journal"])
     assert result.exit_code == 0, result.output
     assert str(deep) in result.output and "…" not in result.output
+
+
+def test_a_copy_that_finds_no_store_is_refused(tmp_path: Path) -> None:
+    """'store copy' run without the institution's configuration (or from another folder) finds none of its SQLite
+    files: it says so (exit 2) rather than copying nothing with success, after which the service would start on
+    empty stores in PostgreSQL, its queued receipts and journal left behind. A store asked for by --only likewise."""
+    config = tmp_path / "bank.toml"
+    config.write_text('[verifier]\noutbox = "var/outbox.sqlite"\n')
+    code, said = run(config, "copy", "--to", "postgresql://crossverify@127.0.0.1:9/bank")
+    assert code == 2 and "no store to copy" in said and "outbox.sqlite" in said, said
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "outbox.sqlite").touch()  # one store there, not the one asked for
+    code, said = run(config, "copy", "--to", "postgresql://crossverify@127.0.0.1:9/bank", "--only", "journal")
+    assert code == 2 and "journal" in said and "does not exist" in said, said

@@ -20,7 +20,7 @@ from ..regulator import schema
 from ..service import sessions
 from ..store import Location, Migration, Store, copy_rows, inspect, is_postgresql, redacted
 from ..verifier import challenges, outbox
-from ._shell import App, command
+from ._shell import App, BadInput, command
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +121,14 @@ def copy(app: App, target: str, only: Sequence[str]) -> None:
         raise ConfigError("--to holds a password, which the process list shows: put it in PGPASSWORD or a "
                           ".pgpass file")
     config = app.session.config
+    chosen = [(k, k.file(config)) for k in _chosen(only)]
+    if missing := [f"{k.name} ({path})" for k, path in chosen if only and not path.exists()]:
+        raise BadInput(f"--only {', '.join(missing)}: the file does not exist (in {config.source})")
+    if not any(path.exists() for _, path in chosen):
+        raise BadInput(f"no store to copy: none of the SQLite files the configuration ({config.source}) names exists "
+                       f"({', '.join(str(path) for _, path in chosen)}); give the institution's --config")
     done, rows = [], Table("store", "from", "to", "tables", "rows", title_justify="left")
-    for k in _chosen(only):
-        path = k.file(config)
+    for k, path in chosen:
         if not path.exists():
             continue
         source: Location = path
