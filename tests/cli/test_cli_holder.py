@@ -144,3 +144,13 @@ def test_a_mistyped_challenge_file_is_named_as_missing(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["holder", "present", str(bundle), "--key", str(key), "--challenge",
                                        str(tmp_path / "challenge.jsn"), "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 2 and f"no file {tmp_path / 'challenge.jsn'}" in result.output, result.output
+
+
+def test_keygen_keeps_an_existing_claim_file(tmp_path: Path) -> None:
+    """The claim file the issuer reads (holderKey) is not replaced by another key's claim: refused before the new
+    key is written, so nothing is half made."""
+    claim = tmp_path / "alice.cnf.json"
+    claim.write_text("alice's claim")
+    made = CliRunner().invoke(main, ["holder", "keygen", str(tmp_path / "new.pem"), "--claim", str(claim)])
+    assert made.exit_code == 2 and "exists" in made.output, made.output
+    assert claim.read_text() == "alice's claim" and not (tmp_path / "new.pem").exists()

@@ -40,6 +40,8 @@ def holder() -> None:
 def keygen(app: App, path: Path, suite: str, claim_file: Path | None) -> None:
     """Create a key in PATH (mode 0600; encrypted if $CROSSVERIFY_HOLDER_PASSWORD is set) and print the claim to
     hand the issuer."""
+    if claim_file is not None and claim_file.exists():
+        raise BadInput(f"{claim_file} exists; not overwriting a claim the issuer may read")
     key = generate_holder_key(Suite.named(suite))
     password = os.environ.get(PASSWORD_ENV)
     write_holder_key(key, path, password)
