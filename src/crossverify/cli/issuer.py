@@ -51,7 +51,7 @@ def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
 def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
     """Seal, sign, anchor and deliver everything pending (resumes an interrupted run)."""
     client = app.session.issuer()
-    with Progress(console=app.console, transient=app.as_json) as bars:
+    with Progress(console=app.console, transient=app.as_json, disable=not app.console.is_terminal) as bars:
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
