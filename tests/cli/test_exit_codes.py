@@ -130,6 +130,22 @@ def test_a_missing_or_wrong_holder_key_file_is_named_as_such(tmp_path: Path, hol
     assert code == 2 and said in out and "attachment" not in out, out
 
 
+@pytest.mark.parametrize(("entry", "said"), [
+    (1, "an entry is int, not an object"),
+    ({"reference": "P-1", "docType": "DEPCERT", "notAfter": 2**40 - 1, "claims": {}, "holderKey": "alice.cnf.json"},
+     "comes from them at pickup"),  # the input of 'issuer issue', offered as it is
+])
+def test_a_pickup_offer_of_a_wrong_entry_is_named(tmp_path: Path, entry: object, said: str) -> None:
+    """An offer file with an entry that is not a certificate, or one already bound to a key file (holderKey, as
+    'issue' takes), is refused by name (exit 2): not a traceback, nor 'a holder key is a file; give it in an input
+    file' for a file given."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\npickups = "pickups.sqlite"\nhash_alg = "keccak256"\n')
+    (tmp_path / "offer.json").write_text(json.dumps([entry]))
+    code, out = run("--config", str(config), "issuer", "pickup", "offer", str(tmp_path / "offer.json"))
+    assert code == 2 and said in out, out
+
+
 def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
     """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
     the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""

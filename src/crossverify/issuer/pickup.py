@@ -129,8 +129,11 @@ class PickupDesk:
         all taken."""
         if not 0 < ttl <= MAX_CODE_TTL:
             raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
-        if HOLDER_CLAIM in item.get("claims", {}):
-            raise PickupError(f"the {HOLDER_CLAIM!r} claim is the resident's key: it comes from them at pickup")
+        if not isinstance(item, Mapping):
+            raise PickupError(f"an entry is {type(item).__name__}, not an object")
+        if HOLDER_CLAIM in item.get("claims", {}) or "holderKey" in item:
+            raise PickupError(f"the resident's key (a {HOLDER_CLAIM!r} claim or holderKey) comes from them at pickup: "
+                              "offer the certificate without it")
         content = hashlib.sha256(rfc8785.dumps(dict(item))).digest()
         fixed = {"issuedAt": now, "asOf": now, **item}
         reference, _ = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
