@@ -129,3 +129,13 @@ def test_registering_without_a_key_says_how_to_give_one(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "give its file (PATH) or set [issuer] sealing_key" in result.output, result.output
     missing = run(config, "dispute", "register-key", str(tmp_path / "bnu-dispute.key"))
     assert missing.exit_code == 2 and "cannot read sealing key" in missing.output, missing.output  # not "regulator"
+
+
+def test_showing_a_file_that_is_not_a_dispute_is_unusable_input(tmp_path: Path) -> None:
+    """A clerk who gives 'dispute show' another file (the bundle) is told it is not a dispute file, exit 2: not
+    exit 1 ('refused') with a bare "'replyKey'"."""
+    config = tmp_path / "c.toml"
+    config.write_text("")
+    (tmp_path / "bundle.json").write_text('{"version": "1.2"}')
+    shown = run(config, "dispute", "show", str(tmp_path / "bundle.json"))
+    assert shown.exit_code == 2 and "not a dispute file" in shown.output and "replyKey" in shown.output, shown.output

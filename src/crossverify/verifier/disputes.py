@@ -68,8 +68,11 @@ class OpenedDispute:
                               DisputeReason[data["reason"].upper()], from_hex(data["receipt"], 32),
                               int(data["openedAt"]), reply.public_key, from_hex(data["salt"], 16))
             return cls(from_hex(data["disputeId"], 32), dispute, reply)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CrossverifyError(f"cannot read dispute file {path}: {exc}") from None
+        except KeyError as exc:
+            raise SealingError(f"{path} is not a dispute file (as 'dispute open --out' writes): it has no {exc}")\
+                from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise SealingError(f"cannot read dispute file {path}: {exc}") from None
 
 
 def open_dispute(circulation: CirculationContract, sender: Sender, report: VerificationReport,
