@@ -146,6 +146,15 @@ def test_a_pickup_offer_of_a_wrong_entry_is_named(tmp_path: Path, entry: object,
     assert code == 2 and said in out, out
 
 
+def test_a_backup_of_a_journal_in_postgresql_says_how_to_back_it_up(tmp_path: Path) -> None:
+    """'issuer backup' copies an SQLite journal; one in PostgreSQL is backed up by the database's own tools: said at
+    once (exit 2), not exit 3 ('run again once it is back') after reaching for the database."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\n[storage]\nurl = "postgresql://crossverify@127.0.0.1:9/bank"\n')
+    code, out = run("--config", str(config), "issuer", "backup", str(tmp_path / "copy.sqlite"))
+    assert code == 2 and "pg_dump" in out, out
+
+
 def test_a_full_disk_stops_issuance_by_name_and_journals_nothing(tmp_path: Path) -> None:
     """A file-size limit (as a full disk) met while the journal spills a large transaction to disk: exit 3 with
     the store's error named (not the engine's "cannot rollback"), and the journal keeps only what it had."""

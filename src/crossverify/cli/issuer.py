@@ -152,6 +152,9 @@ def issuer_revoke(app: App, reference: str | None, document: str | None, batch: 
 @command
 def issuer_backup(app: App, target: Path) -> None:
     """Copy the journal (salts of every document included) to TARGET while it stays in use."""
+    if app.session.config.storage.url is not None:
+        raise BadInput("the journal lives in PostgreSQL ([storage] url): back it up with pg_dump or continuous "
+                       "archiving (docs/deploy.md)")
     if target.exists():
         raise BadInput(f"{target} exists; not overwriting it")
     path = app.session.journal_read_only.store.backup(target)
