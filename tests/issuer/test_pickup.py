@@ -13,6 +13,7 @@ from crossverify import load_bundle
 from crossverify.errors import (
     CertificateInputError,
     HolderKeyError,
+    JournalError,
     PickupCodeInvalid,
     PickupCodeUsed,
     PickupError,
@@ -28,6 +29,7 @@ from crossverify.format.presentation import present
 from crossverify.format.suite import Suite
 from crossverify.issuer import pickup
 from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.inputs import certificate_entry
 from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import COLLECT_TTL, HANDLE_TRIES, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
 from crossverify.keys.holder import generate_holder_key
@@ -229,3 +231,25 @@ def test_an_enrolment_whose_journalling_fails_still_gives_its_token(tmp_path: Pa
     assert pickups.resume() == ["DEP-P1"] and pickups.state("DEP-P1") == "journalled"
     with pytest.raises(PickupNotReady):
         pickups.collect(enrolment.collect_token, NOW + 6)
+
+
+def test_a_reference_issued_otherwise_is_not_handed_to_the_resident_who_enrolled(
+        consortium: Consortium, tmp_path: Path, location: Locate) -> None:
+    """The back office also journalled the offered reference, with other content and no holder key, before the
+    resident enrolled: that certificate is not theirs to collect, and no other resident's pickup waits on it."""
+    journal = Journal(location("j.sqlite"))
+    pickups = desk(tmp_path, location, journal)
+    now = consortium.now()
+    taken, other = (pickups.offer({**ITEM, "reference": r, "notAfter": now + 86400}, now) for r in ("DEP-P1", "DEP-P2"))
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.macao_operator, journal,
+                          tmp_path / "bundles")
+    issuer.issue([certificate_entry({**ITEM, "claims": {"holder_name": "someone else"}}, "BNUMMOMX", now)])
+    enrolment = pickups.enrol(taken.code, jwk(), now + 5)  # the code is spent: the token is still given
+    assert pickups.enrol(other.code, jwk(), now + 6).reference == "DEP-P2" and pickups.state("DEP-P2") == "journalled"
+    with pytest.raises(JournalError, match="DEP-P1 was issued before with other content"):
+        pickups.resume()
+    assert pickups.state("DEP-P1") == "enrolled"
+    issuer.run()
+    with pytest.raises(PickupError, match="not the one enrolled"):
+        pickups.collect(enrolment.collect_token, now + 7)
+    journal.close()

@@ -31,6 +31,7 @@ import rfc8785
 from .. import idempotency
 from ..errors import (
     UNAVAILABLE,
+    CrossverifyError,
     PickupCodeInvalid,
     PickupCodeUsed,
     PickupError,
@@ -190,27 +191,38 @@ class PickupDesk:
                            (json.dumps(public_jwk(key)), now, _token_hash(token), handle))
         if wrong is not None:  # raised after the transaction, so that the attempt is counted
             raise wrong
-        # the code is spent and the token is the resident's only way to the bundle: a journal away now leaves the
-        # certificate to the issuer's next round (pickup recovery), not the resident without their token
-        with suppress(*UNAVAILABLE):
+        # the code is spent and the token is the resident's only way to the bundle: a journal away now, or a pickup
+        # it refuses (this one's or another's), leaves the certificate to the issuer's next round (pickup recovery,
+        # which logs why), not the resident without their token
+        with suppress(CrossverifyError):
             self.resume()
         return Enrolment(reference, token)
 
     def resume(self) -> list[str]:
         """Journal every enrolled certificate not journalled yet (after a crash between the two steps), and
-        drop its claims from this store; the references journalled."""
+        drop its claims from this store; the references journalled. One the journal refuses (its reference was
+        journalled otherwise meanwhile) stays enrolled, and the others are journalled: the first refusal is raised
+        after them."""
         with self.store.lock:
             rows = self.store.db.execute("SELECT handle, entry, jwk FROM pickups WHERE issuer_id = ? AND "
                                          "enrolled_at IS NOT NULL AND journalled = 0", (self.issuer_id,)).fetchall()
-        done = []
+        done, refused = [], None
         for handle, entry, jwk in rows:
             item = json.loads(entry)
             reference, cert = certificate_entry(item, self.issuer_id, item["issuedAt"])
-            bound = Certificate(cert.header, {**cert.claims, HOLDER_CLAIM: holder_claim(key_from_jwk(json.loads(jwk)))})
-            journal_certificates(self.journal, self.issuer_id, [(reference, bound)], self.hash_alg)  # idempotent
+            bound = Certificate(cert.header, {**cert.claims, HOLDER_CLAIM: _holder(jwk)})
+            try:
+                journal_certificates(self.journal, self.issuer_id, [(reference, bound)], self.hash_alg)  # idempotent
+            except UNAVAILABLE:
+                raise
+            except CrossverifyError as exc:
+                refused = refused or exc
+                continue
             with self.store.transaction() as db:
                 db.execute("UPDATE pickups SET journalled = 1, entry = NULL WHERE handle = ?", (handle,))
             done.append(reference)
+        if refused is not None:
+            raise refused
         return done
 
     def prune(self, now: int) -> int:
@@ -228,19 +240,28 @@ class PickupDesk:
         return pruned
 
     def collect(self, token: str, now: int) -> bytes:
-        """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written."""
+        """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written;
+        :class:`PickupError` if the certificate journalled under its reference is not bound to the key enrolled."""
         with self.store.lock:
-            row = self.store.db.execute("SELECT reference, enrolled_at FROM pickups WHERE collect_hash = ? AND "
+            row = self.store.db.execute("SELECT reference, enrolled_at, jwk FROM pickups WHERE collect_hash = ? AND "
                                         "issuer_id = ?", (_token_hash(token), self.issuer_id)).fetchone()
         if row is None:
             raise PickupCodeInvalid("no pickup has this collection token")
-        reference, enrolled_at = row
+        reference, enrolled_at, jwk = row
         if enrolled_at + COLLECT_TTL <= now:
             raise PickupExpired("the collection window has closed: ask the issuer for the certificate")
         found = self.journal.find(self.issuer_id, reference=reference)
+        if found is not None and not self._bound(found.id, jwk):
+            raise PickupError(f"the certificate the issuer journalled as {reference} is not the one enrolled with "
+                              "this key: ask the issuer")
         if found is None or found.batch_state is not BatchState.DELIVERED:
             raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
         return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
+
+    def _bound(self, document_id: int, jwk: str) -> bool:
+        """Whether the journalled document is bound to the holder key ``jwk`` (as stored at enrolment)."""
+        [document] = self.journal.documents([document_id])
+        return any(c.name == HOLDER_CLAIM and c.value == _holder(jwk) for c in document.claims)
 
     def state(self, reference: str) -> str | None:
         """Where a pickup stands: ``offered``, ``locked``, ``enrolled``, ``journalled``; None if never offered."""
@@ -255,6 +276,11 @@ class PickupDesk:
         if enrolled_at is not None:
             return "enrolled"
         return "locked" if attempts >= MAX_ATTEMPTS else "offered"
+
+
+def _holder(jwk: str) -> dict[str, Any]:
+    """The ``cnf`` claim of a holder key as the pickup store keeps it."""
+    return holder_claim(key_from_jwk(json.loads(jwk)))
 
 
 def _new_code() -> tuple[str, str]:
