@@ -28,7 +28,7 @@ from crossverify.format.holder import public_jwk
 from crossverify.format.presentation import present
 from crossverify.format.suite import Suite
 from crossverify.issuer import pickup
-from crossverify.issuer.client import IssuerClient
+from crossverify.issuer.client import SEND_MARGIN, IssuerClient
 from crossverify.issuer.inputs import certificate_entry
 from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import COLLECT_TTL, HANDLE_TRIES, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
@@ -253,3 +253,17 @@ def test_a_reference_issued_otherwise_is_not_handed_to_the_resident_who_enrolled
     with pytest.raises(PickupError, match="not the one enrolled"):
         pickups.collect(enrolment.collect_token, now + 7)
     journal.close()
+
+
+def test_a_code_never_outlives_its_certificate(tmp_path: Path, location: Locate) -> None:
+    """A certificate valid for an hour, offered with the default 14-day code: a code used after its not-after would
+    journal a certificate that lapses unanchored, the resident told "not ready" until the window closed."""
+    pickups = desk(tmp_path, location)
+    offer = pickups.offer({**ITEM, "notAfter": NOW + 3600}, NOW)
+    assert offer.expires_at == NOW + 3600 - SEND_MARGIN
+    with pytest.raises(PickupExpired):
+        pickups.enrol(offer.code, jwk(), NOW + 3600 - SEND_MARGIN)
+    assert pickups.state("DEP-P1") == "offered" and pickups.journal.find("BNUMMOMX", reference="DEP-P1") is None
+    with pytest.raises(PickupError, match="expires"):
+        pickups.offer({**ITEM, "reference": "DEP-P2", "notAfter": NOW + SEND_MARGIN}, NOW)
+    assert pickups.state("DEP-P2") is None

@@ -95,7 +95,8 @@ def issuer_pickup() -> None:
 
 @issuer_pickup.command("offer")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--ttl", type=int, default=DEFAULT_CODE_TTL, show_default=True, help="Seconds each code works.")
+@click.option("--ttl", type=int, default=DEFAULT_CODE_TTL, show_default=True,
+              help="Seconds each code works (never past a minute before the certificate's notAfter).")
 @command
 def pickup_offer(app: App, file: Path, ttl: int) -> None:
     """Offer the certificates in FILE (one entry or a list, as for 'issue'; no attachments) for pickup and print

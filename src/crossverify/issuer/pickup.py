@@ -44,7 +44,7 @@ from ..format.certificate import Certificate
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
 from ..store import Location, Store
-from .client import journal_certificates, require_suite_holder_key
+from .client import SEND_MARGIN, journal_certificates, require_suite_holder_key
 from .inputs import certificate_entry
 from .journal import BatchState, Journal
 
@@ -124,9 +124,10 @@ class PickupDesk:
 
     def offer(self, item: Mapping[str, Any], now: int, ttl: int = DEFAULT_CODE_TTL) -> Offer:
         """Offer one certificate (an issuer input entry: reference, docType, notAfter, claims, ...) for pickup
-        and return a new code. Offering a reference again with the same content, before it was enrolled, gives a
-        new code and retires the earlier one (the resident lost it, or it was locked or expired); changed
-        content, or a reference already enrolled, is refused. :class:`PickupStoreFull` if the handles drawn were
+        and return a new code, which works ``ttl`` seconds but expires :data:`~.client.SEND_MARGIN` before the
+        certificate does at the latest. Offering a reference again with the same content, before it was
+        enrolled, gives a new code and retires the earlier one (the resident lost it, or it was locked or expired);
+        changed content, or a reference already enrolled, is refused. :class:`PickupStoreFull` if the handles drawn were
         all taken."""
         if not 0 < ttl <= MAX_CODE_TTL:
             raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
@@ -137,7 +138,12 @@ class PickupDesk:
                               "offer the certificate without it")
         content = hashlib.sha256(rfc8785.dumps(dict(item))).digest()
         fixed = {"issuedAt": now, "asOf": now, **item}
-        reference, _ = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
+        reference, cert = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
+        # a certificate enrolled too late to be anchored before its not-after would lapse, never to be collected
+        expires_at = min(now + ttl, cert.header.not_after - SEND_MARGIN)
+        if expires_at <= now:
+            raise PickupError(f"reference {reference} expires at {cert.header.not_after}, before a resident could "
+                              "collect it; nothing was changed")
         with self.store.transaction() as db:
             for _ in range(HANDLE_TRIES):
                 handle, code = _new_code()
@@ -156,8 +162,8 @@ class PickupDesk:
             db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
             db.execute("INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
                        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, now + ttl))
-        return Offer(reference, code, now + ttl)
+                       (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, expires_at))
+        return Offer(reference, code, expires_at)
 
     def enrol(self, code: str, jwk: Any, now: int) -> Enrolment:
         """Bind the pickup ``code`` names to the holder key ``jwk`` (a P-256 public JWK) and journal the
