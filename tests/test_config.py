@@ -78,6 +78,7 @@ def test_an_empty_variable_unsets_a_setting(tmp_path: Path) -> None:
     ("[verifier]\nmax_head_age = -1\n", r"\[verifier\] max_head_age must be 0 \(any\) or more, got -1"),
     ("[network\n", r"crossverify.toml: "),
     ("[audit]\nmax_events = 0\n", r"\[audit\] max_events must be positive"),
+    ("[issuer]\nmax_batch = -1\n", r"\[issuer\] max_batch must be positive, got -1"),
     ("[service]\nloop_budget = 0\n", r"\[service\] loop_budget is 0 to 60 seconds \(not 0\), got 0"),
     ("[service]\nloop_read_limit = 600\n", r"\[service\] loop_read_limit is 0 to 60 seconds"),
 ])

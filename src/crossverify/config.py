@@ -149,6 +149,10 @@ class IssuerSettings:
     max_age: float | None = None
     sealing_key: Path | None = None
 
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ConfigError(f"[issuer] max_batch must be positive, got {self.max_batch}")
+
 
 @dataclass(frozen=True, slots=True)
 class VerifierSettings:

@@ -201,6 +201,7 @@ def test_exit_codes(consortium: Consortium, config: Path, tmp_path: Path) -> Non
     assert run(config, "operator", "approve", "999").exit_code == 1  # the registry refused: named error
     assert "ConsortiumUnknownProposal" in run(config, "operator", "approve", "999").output
     assert run(tmp_path / "missing.toml", "issuer", "status").exit_code == 2
+    assert run(config, "issuer", "run", "--max-batch", "-1").exit_code == 2  # not a run that seals nothing
     plain = {"CROSSVERIFY_KEYS_SIGNER_KEYSTORE": "", "CROSSVERIFY_KEYS_SIGNER_PRIVATE_KEY": "0x" + "11" * 32}
     result = run(config, "issuer", "run", env=plain)
     assert result.exit_code == 2 and "development only" in result.output

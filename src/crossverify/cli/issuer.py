@@ -45,7 +45,7 @@ def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
 
 
 @issuer.command("run")
-@click.option("--max-batch", type=int, help="Documents per batch (default: [issuer] max_batch).")
+@click.option("--max-batch", type=click.IntRange(min=1), help="Documents per batch (default: [issuer] max_batch).")
 @click.option("--max-age", type=float, help="Seal a partial batch only when older than this many seconds.")
 @command
 def issuer_run(app: App, max_batch: int | None, max_age: float | None) -> None:
