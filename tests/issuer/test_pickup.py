@@ -13,6 +13,7 @@ from crossverify import load_bundle
 from crossverify.errors import (
     CertificateInputError,
     HolderKeyError,
+    InvalidClaim,
     JournalError,
     PickupCodeInvalid,
     PickupCodeUsed,
@@ -126,6 +127,14 @@ def test_bad_offers_and_keys_are_refused_by_name(tmp_path: Path, location: Locat
         pickups.offer({**ITEM, "claims": {**ITEM["claims"], "cnf": {"jwk": jwk()}}}, NOW)  # type: ignore[dict-item]
     with pytest.raises(CertificateInputError):
         pickups.offer({"reference": "DEP-P2"}, NOW)
+    with pytest.raises(PickupError, match="not an object"):
+        pickups.offer([ITEM], NOW)  # type: ignore[arg-type]
+    with pytest.raises(InvalidClaim, match="safe"):
+        pickups.offer({**ITEM, "claims": {"balance_mop": 2**60}}, NOW)
+    for reference in ("DEP P2", "../DEP-P2", 7):  # the journal would refuse it once the code was spent
+        with pytest.raises(JournalError, match="reference must be"):
+            pickups.offer({**ITEM, "reference": reference}, NOW)
+    assert pickups.store.db.execute("SELECT COUNT(*) FROM pickups").fetchone() == (0,)
     with pytest.raises(PickupError, match="lives"):
         pickups.offer(ITEM, NOW, ttl=0)
     offer = pickups.offer(ITEM, NOW)

@@ -143,6 +143,12 @@ ALTER TABLE batches ADD COLUMN lapsed_at INTEGER;
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+def check_reference(reference: object) -> None:
+    """Raise :class:`JournalError` unless ``reference`` is one the journal takes."""
+    if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
+        raise JournalError(f"reference must be 1-128 of A-Z a-z 0-9 . _ - (first alphanumeric): {reference!r}")
+
+
 class BatchState(StrEnum):
     """Where a batch stands in the issuance pipeline."""
 
@@ -222,8 +228,7 @@ class Journal:
         revoked on chain as superseded.
         """
         for reference, _ in entries:
-            if not REFERENCE.fullmatch(reference):
-                raise JournalError(f"reference must be 1-128 of A-Z a-z 0-9 . _ - (first alphanumeric): {reference!r}")
+            check_reference(reference)
         ids = []
         with self.transaction() as db:
             for reference, doc in entries:

@@ -46,7 +46,7 @@ from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
 from ..store import Location, Store
 from .client import SEND_MARGIN, journal_certificates, require_suite_holder_key
 from .inputs import certificate_entry
-from .journal import BatchState, Journal
+from .journal import BatchState, Journal, check_reference
 
 MIGRATIONS = ["""
 CREATE TABLE pickups (
@@ -133,12 +133,14 @@ class PickupDesk:
             raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
         if not isinstance(item, Mapping):
             raise PickupError(f"an entry is {type(item).__name__}, not an object")
-        if HOLDER_CLAIM in item.get("claims", {}) or "holderKey" in item:
+        claims = item.get("claims")
+        if (isinstance(claims, Mapping) and HOLDER_CLAIM in claims) or "holderKey" in item:
             raise PickupError(f"the resident's key (a {HOLDER_CLAIM!r} claim or holderKey) comes from them at pickup: "
                               "offer the certificate without it")
-        content = hashlib.sha256(rfc8785.dumps(dict(item))).digest()
         fixed = {"issuedAt": now, "asOf": now, **item}
         reference, cert = certificate_entry(fixed, self.issuer_id, now)  # refuses a bad entry by name
+        check_reference(reference)  # (refused once the code is spent, it would never be issued)
+        content = hashlib.sha256(rfc8785.dumps(dict(item))).digest()
         # a certificate enrolled too late to be anchored before its not-after would lapse, never to be collected
         expires_at = min(now + ttl, cert.header.not_after - SEND_MARGIN)
         if expires_at <= now:
