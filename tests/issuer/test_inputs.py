@@ -38,6 +38,8 @@ def test_attachments_are_read_beside_the_file(tmp_path: Path) -> None:
     ("{not json", "neither JSON nor JSON lines"),
     (json.dumps({k: v for k, v in ENTRY.items() if k != "notAfter"}), "needs reference, docType, notAfter"),
     (json.dumps([1]), "not an object"),
+    ('{"reference": "DEP-1", "docType": "DEPCERT", "notAfter": 1790086400, '
+     '"claims": {"holder_name": "CHAN", "holder_name": "WONG"}}', "names 'holder_name' twice"),
     (json.dumps({**ENTRY, "claims": "holder"}), "needs reference"),
     (json.dumps({**ENTRY, "attachments": {"scan": "absent.pdf"}}), "attachment unreadable"),
 ])

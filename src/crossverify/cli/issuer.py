@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from ..format.display import counted
 from ..format.encoding import from_hex, to_hex
 from ..format.metadata import TypeDisplay, read_metadata
 from ..issuer.client import export_bundles, journal_certificates, register_metadata
-from ..issuer.inputs import read_certificates
+from ..issuer.inputs import read_certificates, read_entries
 from ..issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
 from ._shell import ADDRESS, App, BadInput, command
 
@@ -102,11 +101,11 @@ def pickup_offer(app: App, file: Path, ttl: int) -> None:
     """Offer the certificates in FILE (one entry or a list, as for 'issue'; no attachments) for pickup and print
     each one's code, once: hand it to the resident out of band. Offering a reference again gives a new code."""
     try:
-        items = json.loads(file.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read {file}: {exc}") from None
     desk, now = app.session.pickups, int(time.time())
-    offers = [desk.offer(item, now, ttl) for item in (items if isinstance(items, list) else [items])]
+    offers = [desk.offer(item, now, ttl) for item in read_entries(text, str(file))]  # type: ignore[arg-type]
     app.emit([{"reference": o.reference, "code": o.code, "expiresAt": o.expires_at} for o in offers],
              "\n".join(f"{o.reference}: {o.code}" for o in offers))
 

@@ -33,16 +33,38 @@ def read_certificates(paths: Iterable[Path], issuer_id: str, now: int | None = N
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise CertificateInputError(f"cannot read {path}: {exc}") from None
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError:
-            try:
-                items = [json.loads(line) for line in text.splitlines() if line.strip()]
-            except json.JSONDecodeError as exc:
-                raise CertificateInputError(f"{path}: neither JSON nor JSON lines ({exc})") from None
-        for item in items if isinstance(items, list) else [items]:
+        for item in read_entries(text, str(path)):
             found.append(certificate_entry(item, issuer_id, now, path.parent, str(path)))
     return found
+
+
+def read_entries(text: str, source: str) -> list[object]:
+    """The entries of an input file's ``text``: one object, a list, or JSON lines. An object that names a member
+    twice is refused (JSON readers differ on which one counts: which claim would be certified?)."""
+    try:
+        try:
+            items = json.loads(text, object_pairs_hook=_members_once)
+        except json.JSONDecodeError:
+            try:
+                items = [json.loads(line, object_pairs_hook=_members_once) for line in text.splitlines()
+                         if line.strip()]
+            except json.JSONDecodeError as exc:
+                raise CertificateInputError(f"{source}: neither JSON nor JSON lines ({exc})") from None
+    except _NamedTwice as exc:
+        raise CertificateInputError(f"{source}: an object names {exc.args[0]!r} twice") from None
+    return items if isinstance(items, list) else [items]
+
+
+class _NamedTwice(Exception):
+    """A JSON object names this member twice."""
+
+
+def _members_once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _NamedTwice(next(name for name in names if names.count(name) > 1))
+    return members
 
 
 def certificate_entry(item: object, issuer_id: str, now: int, folder: Path | None = None, source: str = "input"
