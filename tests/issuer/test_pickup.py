@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crossverify import load_bundle
+from crossverify import RevocationReason, load_bundle
 from crossverify.errors import (
     CertificateInputError,
     HolderKeyError,
@@ -79,6 +79,9 @@ def test_a_resident_enrols_their_key_and_collects_the_bound_bundle(consortium: C
     assert bank.verify(present(bundle, bank.issue_challenge("ACCTOPEN"), holder, consortium.now())).valid
     with pytest.raises(PickupCodeInvalid):
         pickups.collect("a guessed token", now + 8)
+    issuer.revoke(RevocationReason.WITHDRAWN, reference="DEP-P1")
+    with pytest.raises(PickupError, match="revoked"):  # not handed over as if it stood
+        pickups.collect(enrolment.collect_token, now + 8)
     with pytest.raises(PickupExpired):
         pickups.collect(enrolment.collect_token, now + 5 + 7 * 86400)
     assert pickups.store.db.execute("SELECT entry FROM pickups").fetchall() == [(None,)]  # claims leave once

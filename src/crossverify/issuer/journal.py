@@ -288,6 +288,11 @@ class Journal:
             db.execute("INSERT INTO revocations (issuer_id, target, batch_root, scope, reason) VALUES (?, ?, ?, ?, ?) "
                        "ON CONFLICT DO NOTHING", (issuer_id, target, batch_root, scope, reason))
 
+    def revoked(self, issuer_id: str, digest: bytes, batch_root: bytes) -> bool:
+        """Whether the issuer revoked the document ``digest`` or its whole batch (a revocation kept here)."""
+        return self._db.execute("SELECT 1 FROM revocations WHERE issuer_id = ? AND target IN (?, ?)",
+                                (issuer_id, digest, batch_root)).fetchone() is not None
+
     def revocations(self, issuer_id: str, live_at: int | None = None, after: int | None = None,
                     batches_only: bool = False) -> list[tuple[bytes, bytes, int]]:
         """Every revocation the issuer sent: a document's always, a whole batch's once its batch is anchored (as far

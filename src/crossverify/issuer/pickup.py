@@ -249,7 +249,8 @@ class PickupDesk:
 
     def collect(self, token: str, now: int) -> bytes:
         """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written;
-        :class:`PickupError` if the certificate journalled under its reference is not bound to the key enrolled."""
+        :class:`PickupError` if the certificate journalled under its reference is not bound to the key enrolled, or
+        was revoked (it, or its batch)."""
         with self.store.lock:
             row = self.store.db.execute("SELECT reference, enrolled_at, jwk FROM pickups WHERE collect_hash = ? AND "
                                         "issuer_id = ?", (_token_hash(token), self.issuer_id)).fetchone()
@@ -264,6 +265,8 @@ class PickupDesk:
                               "this key: ask the issuer")
         if found is None or found.batch_state is not BatchState.DELIVERED:
             raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
+        if self.journal.revoked(self.issuer_id, found.digest, found.batch_root or b""):
+            raise PickupError("the issuer has revoked this certificate: ask the issuer")
         return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
 
     def _bound(self, document_id: int, jwk: str) -> bool:
