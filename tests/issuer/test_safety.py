@@ -4,12 +4,14 @@ journal anchored, a rotation re-signs what the old key signed, and bundles can b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import Web3
 
 from crossverify import Certificate, RevocationReason, VerifierClient, load_bundle
-from crossverify.errors import JournalError
+from crossverify.chain.registry import Registry
+from crossverify.errors import JournalError, ReceiptTimeout, RegistryDocumentAlreadyRevoked
 from crossverify.issuer.client import export_bundles
 from crossverify.issuer.journal import BatchState
 
@@ -117,3 +119,34 @@ def test_delivery_writes_what_this_process_sealed_without_reading_the_journal_ag
     assert len(delivered) == 7
     exported = export_bundles(issuer.journal, "BNUMMOMX", tmp_path / "export")  # rebuilt from the journal
     assert {p.name: p.read_bytes() for p in exported} == delivered
+
+
+def test_a_revocation_whose_answer_was_lost_is_kept_not_sent_again(consortium: Consortium, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The superseded revision's revocation is mined but its receipt comes too late (ReceiptTimeout): the next run
+    finds it on chain and keeps it, where it used to send it again, be refused as already revoked, and fail every
+    run after; a revocation by reference retried after a lost answer is kept in the journal too."""
+    c = consortium
+    issuer = client(c, tmp_path)
+    [(ref, cert), (other, other_cert)] = deposit_certificates(c, 2)
+    issuer.issue([(ref, cert), (other, other_cert)])
+    issuer.run()
+    issuer.issue([(ref, changed(cert))], supersede=True)
+    transact = Registry.transact
+
+    def answer_lost(registry: Registry, build: Any, sender: Any) -> Any:
+        transact(registry, build, sender)
+        raise ReceiptTimeout("no receipt in time")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Registry, "transact", answer_lost)
+        with pytest.raises(ReceiptTimeout):
+            issuer.run()
+        with pytest.raises(ReceiptTimeout):
+            issuer.revoke(RevocationReason.WITHDRAWN, reference=other)
+    assert issuer.run().superseded == 1 and issuer.journal.superseded("BNUMMOMX") == []
+    with pytest.raises(RegistryDocumentAlreadyRevoked):
+        issuer.revoke(RevocationReason.WITHDRAWN, reference=other)
+    kept = {target: reason for target, _, reason in issuer.journal.revocations("BNUMMOMX")}
+    digest = issuer.journal.find("BNUMMOMX", reference=other).digest  # type: ignore[union-attr]
+    assert len(kept) == 2 and kept[digest] == RevocationReason.WITHDRAWN  # restored after a reset, like the other

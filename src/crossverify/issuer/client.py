@@ -689,8 +689,7 @@ class IssuerClient:
             if not known or known[0].state not in (BatchState.ANCHORED, BatchState.DELIVERED):
                 raise JournalError(f"batch {to_hex(batch)} is not an anchored batch of {self.issuer_id} in this "
                                    "journal; nothing was revoked")
-            self._relay_revocation(batch, ZERO, reason)
-            self.journal.record_revocation(self.issuer_id, batch, batch, int(reason))
+            self._revoke_and_keep(batch, batch, reason)
             return
         found = self.journal.find(self.issuer_id, reference=reference, digest=document)
         what = f"reference {reference}" if reference is not None else f"document {to_hex(document or b'')}"
@@ -698,23 +697,43 @@ class IssuerClient:
             raise JournalError(f"{what} is not in {self.issuer_id}'s journal; nothing was revoked")
         if found.batch_state not in (BatchState.ANCHORED, BatchState.DELIVERED):
             raise JournalError(f"{what} is not anchored yet ({found.batch_state or 'pending'}); nothing was revoked")
-        self._relay_revocation(ZERO, found.digest, reason)
-        self.journal.record_revoked([found.id])
-        if found.batch_root is not None:
-            self.journal.record_revocation(self.issuer_id, found.digest, found.batch_root, int(reason))
+        self._revoke_and_keep(found.digest, found.batch_root, reason, found.id)
 
     def revoke_superseded(self) -> int:
         """Revoke, as superseded, every earlier revision of a re-issued reference that is on chain; the signed
-        revocation is relayed by this client's sender (an operator or the admin)."""
-        revoked = []
+        revocation is relayed by this client's sender (an operator or the admin). One the chain holds already (an
+        earlier run's, whose answer was lost) is kept, not sent again."""
+        revoked = 0
         for doc in self.journal.superseded(self.issuer_id):
-            self._relay_revocation(ZERO, doc.digest, RevocationReason.SUPERSEDED)
-            revoked.append(doc.id)
-            if doc.batch_root is not None:
-                self.journal.record_revocation(self.issuer_id, doc.digest, doc.batch_root,
-                                               int(RevocationReason.SUPERSEDED))
-        self.journal.record_revoked(revoked)
-        return len(revoked)
+            with contextlib.suppress(RegistryDocumentAlreadyRevoked):
+                self._revoke_and_keep(doc.digest, doc.batch_root, RevocationReason.SUPERSEDED, doc.id)
+            revoked += 1
+        return revoked
+
+    def _revoke_and_keep(self, target: bytes, batch_root: bytes | None, reason: RevocationReason,
+                         document_id: int | None = None) -> None:
+        """Relay the revocation of ``target`` (a document's digest, or ``batch_root`` for its whole batch) and keep
+        it in the journal (marking journal document ``document_id`` revoked). One the chain holds already and that
+        counts (sent by an attempt whose answer was lost, a receipt timeout, or from elsewhere) is kept as the
+        chain holds it, so that a reset restores it, and refused by name."""
+        whole = target == batch_root
+        try:
+            self._relay_revocation(target if whole else ZERO, ZERO if whole else target, reason)
+        except (RegistryDocumentAlreadyRevoked, RegistryBatchAlreadyRevoked):
+            [status] = self.registry.document_statuses([(issuer_id_code(self.issuer_id), batch_root or ZERO,
+                                                         ZERO if whole else target)])
+            held = status.batch_revocation if whole else status.document_revocation
+            if held.counts:
+                self._keep_revocation(target, batch_root, held.reason, document_id)
+            raise
+        self._keep_revocation(target, batch_root, reason, document_id)
+
+    def _keep_revocation(self, target: bytes, batch_root: bytes | None, reason: RevocationReason,
+                         document_id: int | None) -> None:
+        if document_id is not None:
+            self.journal.record_revoked([document_id])
+        if batch_root is not None:
+            self.journal.record_revocation(self.issuer_id, target, batch_root, int(reason))
 
     def _relay_revocation(self, batch_root: bytes, document_digest: bytes, reason: RevocationReason) -> None:
         request, signature = self.signed_revocation(batch_root, document_digest, reason)
