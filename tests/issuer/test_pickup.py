@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
 
 from ..conftest import Consortium
-from ..postgres import Locate
+from ..postgres import Locate, empty
 from ..sqlite_steps import counted
 
 NOW = 1_790_000_000
@@ -279,3 +280,34 @@ def test_a_code_never_outlives_its_certificate(tmp_path: Path, location: Locate)
     with pytest.raises(PickupError, match="expires"):
         pickups.offer({**ITEM, "reference": "DEP-P2", "notAfter": NOW + SEND_MARGIN}, NOW)
     assert pickups.state("DEP-P2") is None
+
+
+def test_two_replicas_enrolling_one_code_at_once_bind_one_key(tmp_path: Path, postgres_url: str) -> None:
+    """A replica enrolling a code while another's enrolment of it is not committed yet waits for it and is refused:
+    it used to read the pickup unenrolled, then overwrite the other's key and token. (On SQLite one process writes
+    the pickup store, one transaction at a time.)"""
+    journal = Journal(tmp_path / "j.sqlite")
+    first, second = (PickupDesk(postgres_url, journal, "BNUMMOMX", HashAlgorithm.KECCAK256, tmp_path / "bundles")
+                     for _ in range(2))
+    offer = first.offer(ITEM, NOW)
+    answers: list[object] = []
+
+    def enrol_at_second() -> None:
+        try:
+            answers.append(second.enrol(offer.code, jwk(), NOW + 2))
+        except PickupError as exc:
+            answers.append(exc)
+
+    with first.store.transaction() as db:  # the first replica's enrolment, midway
+        db.execute("SELECT handle FROM pickups WHERE handle = ? FOR UPDATE", (offer.code[:4],))
+        racing = threading.Thread(target=enrol_at_second)
+        racing.start()
+        racing.join(0.5)
+        db.execute("UPDATE pickups SET jwk = ?, enrolled_at = ?, collect_hash = ? WHERE handle = ?",
+                   (json.dumps(jwk()), NOW + 1, b"first token's hash", offer.code[:4]))
+    racing.join(10)
+    [collect_hash] = first.store.db.execute("SELECT collect_hash FROM pickups").fetchone()
+    for store in (first, second, journal):
+        store.close()
+    empty(postgres_url)
+    assert [type(a) for a in answers] == [PickupCodeUsed] and bytes(collect_hash) == b"first token's hash"

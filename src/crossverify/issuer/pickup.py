@@ -179,7 +179,8 @@ class PickupDesk:
         wrong: PickupCodeInvalid | None = None
         with self.store.transaction() as db:
             row = db.execute("SELECT reference, code_hash, expires_at, attempts, enrolled_at FROM pickups "
-                             "WHERE handle = ? AND issuer_id = ?", (handle, self.issuer_id)).fetchone()
+                             f"WHERE handle = ? AND issuer_id = ?{self.store.for_update}",  # (replicas: one at a time)
+                             (handle, self.issuer_id)).fetchone()
             if row is None:
                 raise PickupCodeInvalid("no pickup has this code: check it against the issuer's letter")
             reference, code_hash, expires_at, attempts, enrolled_at = row
