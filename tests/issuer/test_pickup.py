@@ -268,9 +268,10 @@ def test_a_reference_issued_otherwise_is_not_handed_to_the_resident_who_enrolled
     journal.close()
 
 
-def test_a_code_never_outlives_its_certificate(tmp_path: Path, location: Locate) -> None:
+def test_a_code_never_outlives_its_certificate(consortium: Consortium, tmp_path: Path, location: Locate) -> None:
     """A certificate valid for an hour, offered with the default 14-day code: a code used after its not-after would
-    journal a certificate that lapses unanchored, the resident told "not ready" until the window closed."""
+    journal a certificate that lapses unanchored, the resident told "not ready" until the window closed. One that
+    lapses all the same (the node out of reach until it expired) is said so."""
     pickups = desk(tmp_path, location)
     offer = pickups.offer({**ITEM, "notAfter": NOW + 3600}, NOW)
     assert offer.expires_at == NOW + 3600 - SEND_MARGIN
@@ -280,6 +281,13 @@ def test_a_code_never_outlives_its_certificate(tmp_path: Path, location: Locate)
     with pytest.raises(PickupError, match="expires"):
         pickups.offer({**ITEM, "reference": "DEP-P2", "notAfter": NOW + SEND_MARGIN}, NOW)
     assert pickups.state("DEP-P2") is None
+    enrolled = pickups.enrol(offer.code, jwk(), NOW + 5)  # in time, but the node stays out of reach: it lapses
+    issuer = IssuerClient(consortium.registry, "BNUMMOMX", consortium.signing_key, consortium.macao_operator,
+                          pickups.journal, tmp_path / "bundles")
+    issuer.seal()
+    pickups.journal.record_lapsed("BNUMMOMX", NOW + 3600, NOW + 3600)
+    with pytest.raises(PickupExpired, match="before it could be anchored"):  # not "on its way" for a week
+        pickups.collect(enrolled.collect_token, NOW + 3600)
 
 
 def test_two_replicas_enrolling_one_code_at_once_bind_one_key(tmp_path: Path, postgres_url: str) -> None:

@@ -250,8 +250,9 @@ class PickupDesk:
 
     def collect(self, token: str, now: int) -> bytes:
         """The bundle enrolment's ``token`` collects: :class:`PickupNotReady` until it is anchored and written;
-        :class:`PickupError` if the certificate journalled under its reference is not bound to the key enrolled, or
-        was revoked (it, or its batch)."""
+        :class:`PickupExpired` if it expired before it could be (its batch lapsed); :class:`PickupError` if the
+        certificate journalled under its reference is not bound to the key enrolled, or was revoked (it, or its
+        batch)."""
         with self.store.lock:
             row = self.store.db.execute("SELECT reference, enrolled_at, jwk FROM pickups WHERE collect_hash = ? AND "
                                         "issuer_id = ?", (_token_hash(token), self.issuer_id)).fetchone()
@@ -264,6 +265,10 @@ class PickupDesk:
         if found is not None and not self._bound(found.id, jwk):
             raise PickupError(f"the certificate the issuer journalled as {reference} is not the one enrolled with "
                               "this key: ask the issuer")
+        if found is not None and found.batch_state is BatchState.SEALED and any(
+                b.lapsed_at is not None for b in self.journal.batches(self.issuer_id, BatchState.SEALED,
+                                                                      root=found.batch_root)):
+            raise PickupExpired("the certificate expired before it could be anchored: ask the issuer")
         if found is None or found.batch_state is not BatchState.DELIVERED:
             raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
         if self.journal.revoked(self.issuer_id, found.digest, found.batch_root or b""):
