@@ -12,6 +12,7 @@ from web3 import Web3
 from crossverify import Certificate, RevocationReason, VerifierClient, load_bundle
 from crossverify.chain.registry import Registry
 from crossverify.errors import JournalError, ReceiptTimeout, RegistryDocumentAlreadyRevoked
+from crossverify.format.hashing import HashAlgorithm
 from crossverify.issuer.client import export_bundles
 from crossverify.issuer.journal import BatchState
 
@@ -150,3 +151,21 @@ def test_a_revocation_whose_answer_was_lost_is_kept_not_sent_again(consortium: C
     kept = {target: reason for target, _, reason in issuer.journal.revocations("BNUMMOMX")}
     digest = issuer.journal.find("BNUMMOMX", reference=other).digest  # type: ignore[union-attr]
     assert len(kept) == 2 and kept[digest] == RevocationReason.WITHDRAWN  # restored after a reset, like the other
+
+
+def test_certificates_pending_when_the_hash_changes_are_hashed_again(consortium: Consortium, tmp_path: Path) -> None:
+    """[issuer] hash_alg changed (keccak256 to sha256) while certificates were journalled, not sealed: their
+    digests were computed with keccak256, and a sha256 batch of them anchored a root no bundle of theirs led to."""
+    c = consortium
+    earlier = deposit_certificates(c, 2)
+    before = client(c, tmp_path)
+    before.issue(earlier)
+    before.journal.close()
+    issuer = client(c, tmp_path, hash_alg=HashAlgorithm.SHA256)
+    later = deposit_certificates(c, 1, start=2)
+    issuer.issue(later)
+    assert len(issuer.run().delivered) == 3
+    verifier = VerifierClient(c.registry)
+    for ref, _ in earlier + later:
+        assert verifier.verify(load_bundle(issuer.bundle_path(ref).read_bytes())).valid, ref
+    assert [b.hash_alg for b in issuer.journal.batches("BNUMMOMX", BatchState.DELIVERED)] == [HashAlgorithm.SHA256]

@@ -261,8 +261,10 @@ class IssuerClient:
         """Seal pending documents into batches of one type, at most ``max_batch`` each.
 
         A full batch is always sealed; a partial one only when its oldest document is older than ``max_age``
-        seconds (``None``: seal partial batches at once).
+        seconds (``None``: seal partial batches at once). Documents journalled with another hash algorithm than
+        this client's (``[issuer] hash_alg`` changed) are hashed again with it first.
         """
+        self.journal.rehash_pending(self.issuer_id, self.hash_alg)
         by_type: dict[str, list[tuple[int, str, float]]] = {}
         for doc_id, doc_type, stem, added_at in self.journal.pending(self.issuer_id):
             by_type.setdefault(doc_type, []).append((doc_id, stem, added_at))

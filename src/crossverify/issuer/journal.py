@@ -20,6 +20,7 @@ from typing import Any
 from .. import idempotency
 from ..errors import JournalError
 from ..format.batch import SaltedDocument
+from ..format.certificate import document_digest
 from ..format.hashing import HashAlgorithm
 from ..store import Connection, Location, PerEngine, Store
 
@@ -335,6 +336,19 @@ class Journal:
             "WHERE issuer_id = ? AND batch_id IS NULL ORDER BY id", (issuer_id,))
         return [(doc_id, doc_type, _stem(reference, revision), added_at)
                 for doc_id, doc_type, reference, revision, added_at in rows]
+
+    def rehash_pending(self, issuer_id: str, hash_alg: HashAlgorithm) -> int:
+        """Compute again, with ``hash_alg``, the digest of every document not yet in a batch that was journalled
+        with another (``[issuer] hash_alg`` changed since): a batch hashes its documents with its own algorithm, and
+        none of theirs is anchored or handed out yet. Their salts stay. How many."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, body FROM documents WHERE issuer_id = ? AND batch_id IS NULL AND "
+                              "hash_alg != ?", (issuer_id, int(hash_alg))).fetchall()
+            redone = [(doc_id, _document(body, b"")) for doc_id, body in rows]
+            db.executemany("UPDATE documents SET hash_alg = ?, digest = ? WHERE id = ?",
+                           [(int(hash_alg), document_digest(doc.header, doc.claims, hash_alg.hasher()), doc_id)
+                            for doc_id, doc in redone])
+        return len(rows)
 
     def documents(self, ids: Sequence[int]) -> list[SaltedDocument]:
         rows = {r[0]: r for r in self._db.execute(
