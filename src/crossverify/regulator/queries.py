@@ -351,12 +351,10 @@ class Supervision:
                 by_doc_type[r["value"]][name] = r["amount"]
         by_verifier = {r["value"]: {"receipts": r["amount"]} for r in self._by("sealed", "bank", every)}
         by_day: defaultdict[str, dict[str, int]] = defaultdict(dict)
-        for measure, name in (("batches", "batches"), ("issued", "documents"), ("sealed", "receipts")):
+        for measure, name in (("batches", "batches"), ("issued", "documents"), ("revoked", "revocations"),
+                              ("sealed", "receipts")):
             for r in self._by_day(measure, every):
                 by_day[r["value"]][name] = r["amount"]
-        for day, n in self._db.execute("SELECT block_time / 86400, COUNT(*) FROM revocations WHERE counted = 1 "
-                                       "GROUP BY block_time / 86400"):  # as the total counts them: not documents
-            by_day[utc_time(int(day) * DAY)[:10]]["revocations"] = int(n)
         reasons = {reason: int(n) for reason, n in self._db.execute(
             "SELECT reason, COUNT(*) FROM revocations WHERE counted = 1 GROUP BY reason ORDER BY reason")}
         groups = self.anomaly_groups(examples)
