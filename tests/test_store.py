@@ -191,6 +191,42 @@ def test_a_task_runs_in_one_process_and_passes_on_when_its_holder_dies(location:
     store.close()
 
 
+def test_a_task_runs_in_one_thread_of_a_process_at_a_time(location: Locate) -> None:
+    """A replica's request thread opening the regulator's new receipts while its audit worker syncs them: the
+    second thread is refused, as another process is (PostgreSQL's session lock, on the connection the threads
+    share, let both in), and the holder's statements stay on the connection that holds the lock."""
+    store = Store(location("s.sqlite"), SCHEMA, kind="test store")
+    held, done = threading.Event(), threading.Event()
+    refused: list[BaseException] = []
+
+    def worker() -> None:
+        with store.exclusively("audit sync"):
+            held.set()
+            done.wait(10)
+
+    def request() -> None:
+        try:
+            with store.exclusively("audit sync", wait=0.3):
+                pass
+        except StoreLocked as exc:
+            refused.append(exc)
+
+    holder = threading.Thread(target=worker)
+    holder.start()
+    assert held.wait(10)
+    other = threading.Thread(target=request)
+    other.start()
+    other.join()
+    if store.engine == "postgresql":
+        assert store._pg.holders == {"audit sync": holder.ident}
+    done.set()
+    holder.join()
+    assert len(refused) == 1 and "runs in" in str(refused[0])
+    with store.exclusively("audit sync"):  # free again
+        pass
+    store.close()
+
+
 def test_a_postgresql_store_connects_again_after_the_server_restarts(postgres: PostgresServer,
                                                                      postgres_url: str) -> None:
     store = Store(postgres_url, SCHEMA, kind="test store")

@@ -755,10 +755,11 @@ class _Postgres:
                 yield from cursor
 
     def acquire(self, task: str, wait: float) -> None:
-        """Take ``task``'s advisory lock on this connection, waiting up to ``wait`` seconds for its holder."""
+        """Take ``task``'s advisory lock on this connection, waiting up to ``wait`` seconds for its holder (another
+        thread of this process too: the session's lock would let every thread sharing the connection in)."""
         key = _lock_key(self.schema, task)
         deadline = time.monotonic() + wait
-        while not self._on_own("SELECT pg_try_advisory_lock(%s)", key):
+        while not self._take(task, key):
             if time.monotonic() >= deadline:
                 row = self.execute(
                     "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
@@ -767,8 +768,16 @@ class _Postgres:
                 holder = f"process {row[0].removeprefix('crossverify ')}" if row else "another replica"
                 raise StoreLocked(f"the {task} of {self.where} runs in {holder}; it is left to it")
             time.sleep(0.1)
-        self.held[task] = self.held.get(task, 0) + 1
-        self.holders[task] = threading.get_ident()
+
+    def _take(self, task: str, key: int) -> bool:
+        """Whether this thread now holds ``task`` (it may hold it already; another thread's hold is refused)."""
+        with self.lock:
+            if self.holders.get(task, threading.get_ident()) != threading.get_ident() \
+                    or not self._on_own("SELECT pg_try_advisory_lock(%s)", key):
+                return False
+            self.held[task] = self.held.get(task, 0) + 1
+            self.holders[task] = threading.get_ident()
+            return True
 
     def _on_own(self, sql: str, key: int) -> Any:
         """One advisory-lock call on the store's own connection (the session that holds its locks); a connection
