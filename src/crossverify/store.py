@@ -69,6 +69,8 @@ Location = str | Path
 BUSY_TIMEOUT = 30.0
 #: How long connecting to a PostgreSQL server may take before the store is reported unavailable.
 CONNECT_TIMEOUT = 5
+#: How long copying waits for another process to close the SQLite store it copies, in seconds.
+HOLD_WAIT = 1
 #: Connections a PostgreSQL store's pool opens at most (beside the store's own): requests in flight at once.
 POOL_SIZE = 4
 #: The store's own bookkeeping: what chain and registry it belongs to.
@@ -968,12 +970,13 @@ def _sqlite_tables(db: sqlite3.Connection) -> list[str]:
 
 
 def copy_rows(source: Store, target: Store, *, batch: int = 10_000) -> dict[str, int]:
-    """Copy every row of the SQLite store ``source`` into the PostgreSQL store ``target`` (both open, so at the
-    same schema version; ``target`` new, or with no rows) in one transaction, in insertion order, then verify the
-    copy row for row (each table's count and an order-free digest of its rows on both sides). Returns the rows
-    copied per table."""
+    """Copy every row of the SQLite store ``source`` (held alone from now on: :func:`hold_alone`) into the
+    PostgreSQL store ``target`` (both open, so at the same schema version; ``target`` new, or with no rows) in one
+    transaction, in insertion order, then verify the copy row for row (each table's count and an order-free digest
+    of its rows on both sides). Returns the rows copied per table."""
     if source.engine != "sqlite" or target.engine != "postgresql":
         raise StoreError("a store is copied from an SQLite file into PostgreSQL")
+    hold_alone(source)
     with source.lock:
         tables = {t: [r[1] for r in source._sqlite.execute(f'PRAGMA table_info("{t}")')]
                   for t in _sqlite_tables(source._sqlite)}
@@ -1004,6 +1007,26 @@ def copy_rows(source: Store, target: Store, *, batch: int = 10_000) -> dict[str,
                                f"{target.where}): nothing is relied on; drop the schema {target.schema} and copy again")
         copied[table] = theirs[0]
     return copied
+
+
+def hold_alone(store: Store) -> None:
+    """Hold the SQLite ``store`` alone until it is closed: no other process reads or writes it meanwhile. Refused
+    (:class:`StoreLocked`) while another process has it open: a service's workers share a bank's challenges and
+    outbox without holding its lock file, and what they wrote after a copy would stay behind."""
+    assert store.path is not None
+    with store.lock, store_errors(store.where):
+        db = store._sqlite
+        db.execute("PRAGMA locking_mode = EXCLUSIVE")  # kept till the connection closes, once taken
+        db.execute(f"PRAGMA busy_timeout = {HOLD_WAIT * 1000}")
+        try:
+            db.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            db.execute("PRAGMA locking_mode = NORMAL")
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise StoreLocked(f"{store.where} is open in another process (a service, a worker, a command): stop it, "
+                              "then copy (what it writes later would not be copied)") from None
+        db.execute("COMMIT")
 
 
 def _order(store: Store, table: str) -> str:

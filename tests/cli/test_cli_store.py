@@ -4,6 +4,8 @@ read there by the same code), and migrated from an older schema."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from crossverify.regulator.index import RegulatorReader
 from crossverify.service.auth import ApiKeys, Client, new_key
 from crossverify.service.sessions import MIGRATIONS as SESSIONS
 from crossverify.service.sessions import Sessions
-from crossverify.store import Store
+from crossverify.store import Store, inspect
+from crossverify.verifier.challenges import MIGRATIONS as CHALLENGES
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
 from crossverify.verifier.outbox import ReceiptOutbox
@@ -144,3 +147,25 @@ def test_a_copy_that_finds_no_store_is_refused(tmp_path: Path) -> None:
     (tmp_path / "var" / "outbox.sqlite").touch()  # one store there, not the one asked for
     code, said = run(config, "copy", "--to", "postgresql://crossverify@127.0.0.1:9/bank", "--only", "journal")
     assert code == 2 and "journal" in said and "does not exist" in said, said
+
+
+def test_a_store_a_service_still_writes_is_not_copied(tmp_path: Path, postgres_url: str) -> None:
+    """A bank's workers share the challenges and the outbox without holding their lock file: a copy while one still
+    runs would leave behind what it writes next (receipts never sent once [storage] url names the copy). The copy
+    is refused, naming the remedy, before anything is made in PostgreSQL; the service stopped, it goes through."""
+    config = tmp_path / "bank.toml"
+    config.write_text(f'[verifier]\nchallenges = "challenges.sqlite"\naudience = "{BANK}"\n')
+    service = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from crossverify.verifier.challenges import ChallengeStore; "
+         f"s = ChallengeStore({str(tmp_path / 'challenges.sqlite')!r}, {BANK!r}); s.issue('ACCTOPEN', 1); "
+         "print('serving', flush=True); sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert service.stdout is not None and service.stdout.readline().strip() == "serving"
+        code, refused = run(config, "copy", "--to", postgres_url, "--only", "challenges")
+        assert code == 3 and "open in another process" in refused and "stop it" in refused, refused
+        assert inspect(postgres_url, CHALLENGES, "challenge store") is None  # nothing made there
+    finally:
+        service.communicate("")
+    code, copied = run(config, "copy", "--to", postgres_url, "--only", "challenges")
+    assert code == 0 and copied[0]["rows"]["challenges"] == 1
+    empty(postgres_url)

@@ -18,7 +18,7 @@ from ..errors import ConfigError, StoreError
 from ..issuer import journal, pickup
 from ..regulator import schema
 from ..service import sessions
-from ..store import Location, Migration, Store, copy_rows, inspect, is_postgresql, redacted
+from ..store import Location, Migration, Store, copy_rows, hold_alone, inspect, is_postgresql, redacted
 from ..verifier import challenges, outbox
 from ._shell import App, BadInput, command
 
@@ -113,8 +113,8 @@ def migrate(app: App, only: Sequence[str]) -> None:
 @command
 def copy(app: App, target: str, only: Sequence[str]) -> None:
     """Copy the SQLite stores the configuration names into the PostgreSQL database --to, each in one
-    transaction, and verify each table row for row. Stop the service first (the files are held while copying);
-    then set [storage] url to the database."""
+    transaction, and verify each table row for row. Stop the service first (a file another process has open is
+    refused; each is held alone while copying); then set [storage] url to the database."""
     if not is_postgresql(target):
         raise ConfigError(f"--to must be a postgresql:// URL, got {target!r}")
     if holds_password(target):
@@ -132,17 +132,18 @@ def copy(app: App, target: str, only: Sequence[str]) -> None:
         if not path.exists():
             continue
         source: Location = path
-        into = Store(target, k.migrations(), kind=k.kind)
+        held = Store(source, k.migrations(), kind=k.kind)  # refused first: nothing made in PostgreSQL then
         try:
-            held = Store(source, k.migrations(), kind=k.kind)
+            hold_alone(held)
+            into = Store(target, k.migrations(), kind=k.kind)
             try:
                 if held.version != into.version:
                     raise StoreError(f"{path} is at version {held.version}, {into.where} at {into.version}")
                 copied = copy_rows(held, into)
             finally:
-                held.close()
+                into.close()
         finally:
-            into.close()
+            held.close()
         rows.add_row(k.name, str(path), f"{redacted(target)} ({into.schema})", str(len(copied)),
                      f"{sum(copied.values()):,} (verified)")
         done.append({"store": k.name, "from": str(path), "to": into.where, "rows": copied, "verified": True})
