@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,13 +22,14 @@ from crossverify.errors import JournalError, NodeUnavailable, ReceiptTimeout, Re
 from crossverify.format.certificate import Certificate, DocumentHeader
 from crossverify.format.codes import issuer_id_code
 from crossverify.issuer import client as client_module
+from crossverify.issuer import journal as journal_module
 from crossverify.issuer import watch
 from crossverify.issuer.client import FAULT_POINTS, IssuerClient
 from crossverify.issuer.journal import MIGRATIONS, BatchState, Journal
 from crossverify.store import Store
 
 from ..conftest import Consortium, admit_issuer, deposit_certificates, labelled_test_key
-from ..postgres import Locate
+from ..postgres import Locate, empty
 from ..sqlite_steps import counted
 
 
@@ -380,6 +383,47 @@ def test_an_upgraded_journal_counts_the_documents_its_batches_were_sealed_with(l
     assert [b.documents for b in journal.batches("BNUMMOMX", BatchState.SEALED)] == [2, 3]
     assert journal.counts("BNUMMOMX") == {"pending": 0, "sealed": 5}
     journal.close()
+
+
+def test_replicas_journalling_and_sealing_one_reference_at_once(consortium: Consortium, tmp_path: Path,
+                                                                 postgres_url: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two issuer replicas on one PostgreSQL journal, each committing between the other's read of a reference and
+    its write: the same certificate journalled by both is one document (the second failed as a damaged store), and
+    a correction superseding a document the other sealed meanwhile is its next revision, the sealed one left as its
+    batch's root holds it (it was overwritten: its bundle no longer led to the root)."""
+    c = consortium
+    first, second = (client(c, tmp_path, lambda _: postgres_url) for _ in range(2))
+    [(reference, certificate)] = deposit_certificates(c, 1)
+    corrected = Certificate(certificate.header, {**certificate.claims, "balance_mop": 2000})
+    meanwhile: list[Callable[[], object]] = []
+
+    def at_the_write(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+        def read_then(*args: Any) -> Any:
+            if meanwhile:  # the other replica commits now, in a thread of its own
+                other = threading.Thread(target=meanwhile.pop())
+                other.start()
+                other.join()
+            return wrapped(*args)
+        return read_then
+
+    monkeypatch.setattr(journal_module, "time", SimpleNamespace(time=at_the_write(time.time)))
+    meanwhile.append(lambda: first.issue([(reference, certificate)]))
+    [doc_id] = second.issue([(reference, certificate)])
+    found = first.journal.find("BNUMMOMX", reference=reference)
+    assert found is not None and (found.id, found.revision) == (doc_id, 0)
+    sealed = first.journal.documents([doc_id])[0]
+    monkeypatch.setattr(journal_module, "_content", at_the_write(journal_module._content))
+    meanwhile.append(lambda: first.journal.record_sealed("BNUMMOMX", "DEPCERT", first.hash_alg, sealed.digest,
+                                                         certificate.header.not_after, [doc_id], 1))
+    [revised] = second.issue([(reference, corrected)], supersede=True)
+    [batch] = first.journal.batches("BNUMMOMX", BatchState.SEALED)
+    assert [doc.digest for _, doc in first.journal.batch_documents(batch.id)] == [sealed.digest]
+    newest = first.journal.find("BNUMMOMX", reference=reference)
+    assert newest is not None and (newest.id, newest.revision) == (revised, 1) and revised != doc_id
+    for replica in (first, second):
+        replica.journal.close()
+    empty(postgres_url)
 
 
 @pytest.mark.parametrize("point", FAULT_POINTS)

@@ -230,33 +230,40 @@ class Journal:
         """
         for reference, _ in entries:
             check_reference(reference)
-        ids = []
         with self.transaction() as db:
-            for reference, doc in entries:
-                h = doc.header
-                body = json.dumps(doc.to_json(), ensure_ascii=False)
-                row = db.execute("SELECT id, revision, body, batch_id FROM documents WHERE issuer_id = ? AND "
-                                 "reference = ? ORDER BY revision DESC LIMIT 1", (h.issuer_id, reference)).fetchone()
-                if row and _content(json.loads(row[2])) == _content(doc.to_json()):
-                    ids.append(row[0])
-                    continue
-                if row and not supersede:
-                    raise JournalError(f"reference {reference} was issued before with other content; nothing was "
-                                       "changed (to replace it, issue it again superseding the earlier one)")
-                if row and row[3] is None:  # not sealed yet: it never left the issuer, replace it
-                    db.execute("UPDATE documents SET doc_type = ?, hash_alg = ?, body = ?, digest = ?, added_at = ? "
-                               "WHERE id = ?", (h.doc_type, int(hash_alg), body, doc.digest, time.time(), row[0]))
-                    ids.append(row[0])
-                    continue
-                new_id = int(db.execute(
-                    "INSERT INTO documents (issuer_id, reference, revision, doc_type, hash_alg, body, digest, "
-                    "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (h.issuer_id, reference, row[1] + 1 if row else 0, h.doc_type, int(hash_alg), body, doc.digest,
-                     time.time())).fetchone()[0])
-                if row:
-                    db.execute("UPDATE documents SET superseded_by = ? WHERE id = ?", (new_id, row[0]))
-                ids.append(new_id)
-        return ids
+            return [self._add(db, reference, doc, hash_alg, supersede) for reference, doc in entries]
+
+    @staticmethod
+    def _add(db: Connection, reference: str, doc: SaltedDocument, hash_alg: HashAlgorithm, supersede: bool) -> int:
+        """:meth:`add_documents` for one document. On PostgreSQL another replica may journal or seal the reference
+        between this read and this write (SQLite's writers exclude each other): the write then changes nothing and
+        the reference is read again."""
+        h = doc.header
+        body = json.dumps(doc.to_json(), ensure_ascii=False)
+        while True:
+            row = db.execute("SELECT id, revision, body, batch_id FROM documents WHERE issuer_id = ? AND "
+                             "reference = ? ORDER BY revision DESC LIMIT 1", (h.issuer_id, reference)).fetchone()
+            if row and _content(json.loads(row[2])) == _content(doc.to_json()):
+                return int(row[0])
+            if row and not supersede:
+                raise JournalError(f"reference {reference} was issued before with other content; nothing was "
+                                   "changed (to replace it, issue it again superseding the earlier one)")
+            if row and row[3] is None:  # not sealed yet: it never left the issuer, replace it
+                if db.execute("UPDATE documents SET doc_type = ?, hash_alg = ?, body = ?, digest = ?, added_at = ? "
+                              "WHERE id = ? AND batch_id IS NULL",
+                              (h.doc_type, int(hash_alg), body, doc.digest, time.time(), row[0])).rowcount:
+                    return int(row[0])
+                continue  # sealed meanwhile: a new revision
+            added = db.execute(
+                "INSERT INTO documents (issuer_id, reference, revision, doc_type, hash_alg, body, digest, "
+                "added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (h.issuer_id, reference, row[1] + 1 if row else 0, h.doc_type, int(hash_alg), body, doc.digest,
+                 time.time())).fetchone()
+            if added is None:
+                continue  # journalled meanwhile
+            if row:
+                db.execute("UPDATE documents SET superseded_by = ? WHERE id = ?", (added[0], row[0]))
+            return int(added[0])
 
     def find(self, issuer_id: str, *, reference: str | None = None, digest: bytes | None = None,
              ) -> DocumentRecord | None:
