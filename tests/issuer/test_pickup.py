@@ -107,6 +107,40 @@ def test_a_code_works_once_and_only_before_it_expires(tmp_path: Path, location: 
     assert "cnf" in {c.name for c in document.claims}
 
 
+def test_one_code_enrolled_twice_at_once_binds_one_key(tmp_path: Path, location: Locate,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two enrolments with one code at once (a resident's two tries, or someone who read the letter; a service's
+    threads, on PostgreSQL each on a connection of its own): the first binds its key, the other is told the code
+    was used. On PostgreSQL both read it unused and both were told they enrolled: the journal took the other's
+    key, the pickup the first's token, so the first resident collected a certificate bound to another's key."""
+    pickups = desk(tmp_path, location)
+    offer = pickups.offer(ITEM, NOW)
+    other: list[object] = []
+    threads: list[threading.Thread] = []
+
+    def enrol_too() -> None:
+        try:
+            other.append(pickups.enrol(offer.code, jwk(), NOW + 2))
+        except PickupError as exc:
+            other.append(exc)
+
+    hashed = pickup._hash
+
+    def read_then(code: str) -> bytes:  # the other enrolment comes between this one's read and its write
+        if not threads:
+            threads.append(threading.Thread(target=enrol_too))
+            threads[0].start()
+            threads[0].join(1)  # done, or waiting for this one
+        return hashed(code)
+
+    monkeypatch.setattr(pickup, "_hash", read_then)
+    first = pickups.enrol(offer.code, jwk(), NOW + 1)
+    threads[0].join()
+    assert len(other) == 1 and isinstance(other[0], PickupCodeUsed), other
+    assert pickups.store.db.execute("SELECT collect_hash FROM pickups").fetchall() == [
+        (pickup._token_hash(first.collect_token),)]
+
+
 def test_wrong_codes_are_capped_and_a_new_offer_retires_the_old_code(tmp_path: Path, location: Locate) -> None:
     pickups = desk(tmp_path, location)
     offer = pickups.offer(ITEM, NOW)
