@@ -183,6 +183,8 @@ def test_one_connection_of_every_kind_of_request(servers: Any, genuine: bytes,
         request("?purpose=NO%20SUCH", genuine),  # a purpose that is not a code: 422
         request("?purpose=ACCTOPEN%0A", genuine),  # a code and a newline
         request("?purpose=ACCTOPEN&purpose=LOANS", genuine),  # a parameter twice
+        request("?purpose=ACCTOPEN&case=C%00-5", genuine),  # a case no database keys: 422
+        request(f"?purpose=ACCTOPEN&case={'C' * 129}", genuine),
         request("?other=1", genuine),  # a parameter the route ignores
         request("?inPerson=true&case=C-3&purpose=ACCTOPEN", genuine),
         request(body=genuine, key=None),  # no key
@@ -218,9 +220,9 @@ def test_one_connection_of_every_kind_of_request(servers: Any, genuine: bytes,
 
     answers = alike(servers, scenario, caplog, requests=len(requests))
     statuses = [int(a[9:12]) for a in answers]
-    assert statuses == [200, 200, 200, 200, 200, 200, 422, 422, 200, 200, 200, 401, 401, 403, 200, 401, 200, 200,
-                        200, 200, 200, 200, 200, 405, 405, 307, 200]
-    assert b'"state":"queued"' in answers[1] and b"x-request-id: given-by-the-client\r" in answers[19]
+    assert statuses == [200, 200, 200, 200, 200, 200, 422, 422, 200, 422, 422, 200, 200, 401, 401, 403, 200, 401,
+                        200, 200, 200, 200, 200, 200, 200, 405, 405, 307, 200]
+    assert b'"state":"queued"' in answers[1] and b"x-request-id: given-by-the-client\r" in answers[21]
     (lane, _), _ = servers
     assert lane.state.taken[:6] == [True] * 6 and sum(lane.state.taken) == 9  # and the other ways of a key, the id
 

@@ -14,7 +14,14 @@ from crossverify import Bundle, VerifierClient
 from crossverify.chain.circulation import CirculationContract
 from crossverify.chain.connection import JsonRpc
 from crossverify.chain.records import ProposalKind, Role
-from crossverify.errors import NodeUnavailable, NotSealedToThisKey, ReceiptsUnsettled, StoreChainMismatch, StoreLocked
+from crossverify.errors import (
+    NodeUnavailable,
+    NotSealedToThisKey,
+    ReceiptsUnsettled,
+    SealingError,
+    StoreChainMismatch,
+    StoreLocked,
+)
 from crossverify.sealing import Receipt, SealedReceipt, open_sealed
 from crossverify.store import Location
 from crossverify.verifier import outbox as outbox_module
@@ -276,6 +283,18 @@ def test_a_flush_sends_its_transactions_before_it_waits_for_them(
     assert (report.recorded, report.transactions) == (8, 4)
     assert steps == ["send"] * 3 + ["wait"] * 3 + ["send", "wait"]
     assert recorded(c)[before:] == list(report.commitments)
+
+
+@pytest.mark.parametrize("case", ["LOAN\x002027", "x" * 129, "".join(chr(0x4e00 + i) for i in range(2000))])
+def test_a_case_reference_a_database_cannot_key_is_refused_by_name(location: Locate, case: str) -> None:
+    """A case reference is printable text of at most 128 characters: PostgreSQL's text holds no NUL (the queue
+    failed as a store 'not the crossverify store this version expects') and its unique index no key over 2,704
+    bytes (it failed as a database that 'cannot be reached … retried', for ever); SQLite took both."""
+    outbox = ReceiptOutbox(location("outbox.sqlite"))
+    with pytest.raises(SealingError, match="case reference is at most 128 printable characters"):
+        outbox.enqueue([Receipt.new(os.urandom(32), "BNUMMOMX", "DEPCERT", os.urandom(32), "ACCTOPEN", 1)], case)
+    assert outbox.counts() == {}
+    outbox.close()
 
 
 def test_a_flush_sends_what_was_queued_when_it_began(consortium: Consortium, tmp_path: Path,

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from ..verifier.client import VerificationReport
+from ..verifier.outbox import REFERENCE
 from . import middleware
 from .auth import RateLimit, SharedRateLimit, presented_key
 from .dependencies import RECEIPT_THREADS, Context
@@ -96,7 +97,7 @@ class VerifyLane:
             if len(named) != len(pairs) or not named.keys() <= {"purpose", "case"}:
                 return None
             purpose, case = named.get("purpose"), named.get("case", "")
-            if purpose is not None and not _PURPOSE.fullmatch(purpose):
+            if (purpose is not None and not _PURPOSE.fullmatch(purpose)) or not REFERENCE.fullmatch(case):
                 return None
         key = presented_key(given.get(b"authorization", b"").decode("latin-1"),
                             given.get(b"x-api-key", b"").decode("latin-1"))

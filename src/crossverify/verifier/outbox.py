@@ -38,6 +38,7 @@ transaction's receipts are claimed while its hash is journalled: rows still queu
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,10 @@ TXS_IN_FLIGHT = 16
 BLOCKS_PER_READ = 200
 #: Points where a test may inject a crash: each lies between two durable steps.
 FAULT_POINTS = ("after_send", "after_receipt")
+#: The longest case reference the outbox keys receipts by, in characters, all printable: PostgreSQL's text holds
+#: no NUL, and its unique index no key over 2,704 bytes.
+MAX_REFERENCE = 128
+REFERENCE = re.compile(rf"[^\x00-\x1f\x7f]{{0,{MAX_REFERENCE}}}")
 
 MIGRATIONS = ("""
 CREATE TABLE receipts (
@@ -180,6 +185,10 @@ class ReceiptOutbox:
         references = [reference] * len(receipts) if isinstance(reference, str) else list(reference)
         if len(references) != len(receipts):
             raise ValueError(f"{len(references)} references for {len(receipts)} receipts")
+        for ref in references:
+            if not REFERENCE.fullmatch(ref):
+                raise SealingError(f"a case reference is at most {MAX_REFERENCE} printable characters, got "
+                                   f"{ref[:40]!r}{'…' if len(ref) > 40 else ''}; nothing was queued")
         rows = [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
                 for r, ref in zip(receipts, references, strict=True)]
         keys = sorted({(r.document_digest, ref) for r, ref in zip(receipts, references, strict=True)})

@@ -17,6 +17,7 @@ from ...format.encoding import from_hex
 from ...idempotency import Answers
 from ...sealing import case_reference_code
 from ...verifier.challenges import MAX_CHALLENGE_TTL
+from ...verifier.outbox import MAX_REFERENCE, REFERENCE
 from ..dependencies import Bank, Context, json_response, off_the_loop
 from ..idempotency import at_most_once, idempotent, once
 from ..lane import CHECKED
@@ -65,8 +66,10 @@ def router(ctx: Context) -> APIRouter:
                          purpose: Annotated[str | None, Query(
                              pattern=PURPOSE, description="Record a receipt sealed to the regulators, for this "
                              "purpose code (a presentation's own purpose counts), e.g. ACCTOPEN")] = None,
-                         case: Annotated[str, Query(description="Your case reference: one receipt per case (with "
-                                                    "inPerson, 1 to 32 bytes of printable UTF-8)")] = "",
+                         case: Annotated[str, Query(
+                             max_length=MAX_REFERENCE, pattern=f"^{REFERENCE.pattern}$",
+                             description=f"Your case reference: one receipt per case (at most {MAX_REFERENCE} "
+                             "printable characters; with inPerson, 1 to 32 bytes of printable UTF-8)")] = "",
                          in_person: Annotated[bool, Query(
                              alias="inPerson", description="For a bare bundle: the resident consented in person, "
                              "their consent filed under `case`; the receipt attests it (else it states no consent, "
