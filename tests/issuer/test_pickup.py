@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,7 @@ from crossverify.issuer.inputs import certificate_entry
 from crossverify.issuer.journal import Journal
 from crossverify.issuer.pickup import COLLECT_TTL, HANDLE_TRIES, KEEP_AFTER, MAX_ATTEMPTS, PickupDesk
 from crossverify.keys.holder import generate_holder_key
+from crossverify.store import _Session
 from crossverify.verifier.challenges import ChallengeStore
 from crossverify.verifier.client import VerifierClient
 
@@ -139,6 +142,42 @@ def test_one_code_enrolled_twice_at_once_binds_one_key(tmp_path: Path, location:
     assert len(other) == 1 and isinstance(other[0], PickupCodeUsed), other
     assert pickups.store.db.execute("SELECT collect_hash FROM pickups").fetchall() == [
         (pickup._token_hash(first.collect_token),)]
+
+
+def test_a_new_offer_racing_an_enrolment_on_postgresql_does_not_drop_it(tmp_path: Path, postgres_url: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issuer offers a reference again (a new code) while the resident enrols with the old one, the enrolment
+    committing between the offer's read and its write: the offer read the pickup unenrolled and dropped it, so the
+    resident was told they enrolled and their token then collected nothing, their certificate journalled under a
+    pickup that no longer existed. The two now take turns: here the offer first, the old code then refused."""
+    pickups = desk(tmp_path, lambda _: postgres_url)
+    offer = pickups.offer(ITEM, NOW)
+    other: list[object] = []
+    threads: list[threading.Thread] = []
+
+    def enrol_meanwhile() -> None:
+        try:
+            other.append(pickups.enrol(offer.code, jwk(), NOW + 2))
+        except PickupError as exc:
+            other.append(exc)
+
+    execute = _Session.execute
+
+    def read_then(session: _Session, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        if sql.startswith("DELETE FROM pickups WHERE issuer_id") and not threads:
+            threads.append(threading.Thread(target=enrol_meanwhile))
+            threads[0].start()
+            threads[0].join(1)  # done, or waiting for the offer
+        return execute(session, sql, parameters)
+
+    monkeypatch.setattr(_Session, "execute", read_then)
+    pickups.offer(ITEM, NOW + 1)
+    threads[0].join()
+    assert len(other) == 1 and isinstance(other[0], PickupCodeInvalid), other
+    assert pickups.state("DEP-P1") == "offered" and pickups.journal.find("BNUMMOMX", reference="DEP-P1") is None
+    pickups.close()
+    pickups.journal.close()
+    empty(postgres_url)
 
 
 def test_wrong_codes_are_capped_and_a_new_offer_retires_the_old_code(tmp_path: Path, location: Locate) -> None:

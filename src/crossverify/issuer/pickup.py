@@ -153,8 +153,8 @@ class PickupDesk:
                     break
             else:
                 raise PickupStoreFull(f"{HANDLE_TRIES} pickup handles drawn were all taken; nothing was changed")
-            row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = ?",
-                             (self.issuer_id, reference)).fetchone()
+            row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = ?"
+                             f"{self.store.for_update}", (self.issuer_id, reference)).fetchone()  # (as enrol)
             if row is not None and row[1] is not None:
                 raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
             if row is not None and bytes(row[0]) != content:
