@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from crossverify import store as store_module
 from crossverify.bench._postgres import PostgresServer
 from crossverify.errors import (
     StoreChainMismatch,
@@ -249,6 +251,26 @@ def test_a_postgresql_store_connects_again_after_the_server_restarts(postgres: P
         with pytest.raises(StoreUnavailable, match="broke while this process ran audit sync"):
             store.db.execute("SELECT 1")
     store.db.execute("SELECT 1")  # the next use connects again
+    empty(postgres_url)
+
+
+def test_a_replica_opening_a_store_waits_for_another_s_long_migration(postgres_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas started together: one migrates (a large journal or index: minutes), the others wait for it, as
+    deploy.md says, however long it takes past a statement's lock timeout (they stopped at it: StoreLocked, 'busy in
+    another transaction: canceling statement due to lock timeout')."""
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2)
+    Store(postgres_url, SCHEMA[:1], kind="test store").close()
+    migrating = psycopg.connect(postgres_url, autocommit=True)
+    migrating.execute("SELECT pg_advisory_lock(%s)", (store_module._lock_key("test_store", "open"),))
+    with monkeypatch.context() as short:
+        short.setattr(store_module, "OPEN_WAIT", 0.3)
+        with pytest.raises(StoreLocked, match=r"opened \(migrated\) by another process for 0.3 s"):
+            Store(postgres_url, SCHEMA, kind="test store")
+    threading.Timer(1.0, migrating.close).start()  # its migration done (or it died)
+    store = Store(postgres_url, SCHEMA, kind="test store")
+    assert (store.opened_at_version, store.version) == (1, 2)
+    store.close()
     empty(postgres_url)
 
 

@@ -69,6 +69,8 @@ Location = str | Path
 BUSY_TIMEOUT = 30.0
 #: How long connecting to a PostgreSQL server may take before the store is reported unavailable.
 CONNECT_TIMEOUT = 5
+#: How long a process waits for another that opens (and migrates) the same PostgreSQL store, in seconds.
+OPEN_WAIT = 600
 #: How long copying waits for another process to close the SQLite store it copies, in seconds.
 HOLD_WAIT = 1
 #: Connections a PostgreSQL store's pool opens at most (beside the store's own): requests in flight at once.
@@ -666,7 +668,12 @@ class _Postgres:
         """Create the schema if needed and bring it up to date, one replica at a time; the version it had."""
         conn = self.connection()
         key = _lock_key(self.schema, "open")
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        deadline = time.monotonic() + OPEN_WAIT  # (not the lock timeout: another's migration may take minutes)
+        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:  # type: ignore[index]
+            if time.monotonic() >= deadline:
+                raise StoreLocked(f"{self.where} has been opened (migrated) by another process for {OPEN_WAIT} s; "
+                                  "it is left to it: start this one again once it is done")
+            time.sleep(0.1)
         self.holders["open"] = threading.get_ident()  # migrations run on this connection, under this lock
         try:
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
