@@ -180,6 +180,36 @@ def test_a_new_offer_racing_an_enrolment_on_postgresql_does_not_drop_it(tmp_path
     empty(postgres_url)
 
 
+def test_two_offers_of_one_reference_at_once_on_postgresql(tmp_path: Path, postgres_url: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issuer's system sends one offer twice at once (a retry to another replica): both read no pickup, and the
+    second to write failed as a damaged store ('not the crossverify store this version expects', a unique key). It
+    now reads again what the first wrote and retires its code, as an offer made after it does."""
+    pickups = desk(tmp_path, lambda _: postgres_url)
+    first: list[object] = []
+    execute = _Session.execute
+
+    def read_then(session: _Session, sql: str, parameters: Sequence[Any] = ()) -> Any:
+        if sql.startswith("INSERT INTO pickups") and not first:
+            first.append(None)
+            other = threading.Thread(target=lambda: first.append(pickups.offer(ITEM, NOW)))
+            other.start()
+            other.join()
+        return execute(session, sql, parameters)
+
+    monkeypatch.setattr(_Session, "execute", read_then)
+    second = pickups.offer(ITEM, NOW + 1)
+    monkeypatch.undo()
+    earlier = first[1]
+    assert isinstance(earlier, pickup.Offer) and pickups.state("DEP-P1") == "offered"
+    with pytest.raises(PickupCodeInvalid):
+        pickups.enrol(earlier.code, jwk(), NOW + 2)
+    assert pickups.enrol(second.code, jwk(), NOW + 2).reference == "DEP-P1"
+    pickups.close()
+    pickups.journal.close()
+    empty(postgres_url)
+
+
 def test_wrong_codes_are_capped_and_a_new_offer_retires_the_old_code(tmp_path: Path, location: Locate) -> None:
     pickups = desk(tmp_path, location)
     offer = pickups.offer(ITEM, NOW)

@@ -153,18 +153,24 @@ class PickupDesk:
                     break
             else:
                 raise PickupStoreFull(f"{HANDLE_TRIES} pickup handles drawn were all taken; nothing was changed")
-            row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = ?"
-                             f"{self.store.for_update}", (self.issuer_id, reference)).fetchone()  # (as enrol)
-            if row is not None and row[1] is not None:
-                raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
-            if row is not None and bytes(row[0]) != content:
-                raise PickupError(f"reference {reference} was offered before with other content; nothing was changed")
-            if row is None and self.journal.find(self.issuer_id, reference=reference) is not None:
-                raise PickupError(f"reference {reference} is in the journal already: it cannot be offered for pickup")
-            db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
-            db.execute("INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
-                       "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, expires_at))
+            offered = 0
+            while not offered:  # (PostgreSQL: read again when another offer of the reference committed meanwhile)
+                row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = "
+                                 f"?{self.store.for_update}", (self.issuer_id, reference)).fetchone()  # (as enrol)
+                if row is not None and row[1] is not None:
+                    raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
+                if row is not None and bytes(row[0]) != content:
+                    raise PickupError(f"reference {reference} was offered before with other content; nothing was "
+                                      "changed")
+                if row is None and self.journal.find(self.issuer_id, reference=reference) is not None:
+                    raise PickupError(f"reference {reference} is in the journal already: it cannot be offered for "
+                                      "pickup")
+                db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
+                offered = db.execute(
+                    "INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer_id, reference) DO NOTHING",
+                    (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, expires_at),
+                ).rowcount
         return Offer(reference, code, expires_at)
 
     def enrol(self, code: str, jwk: Any, now: int) -> Enrolment:
