@@ -8,6 +8,7 @@ import pytest
 
 from crossverify.config import Config, IssuerSettings, NetworkSettings
 from crossverify.errors import ConfigError
+from crossverify.store import redacted
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -132,7 +133,11 @@ def test_storage_is_sqlite_files_unless_a_postgresql_url_is_given(tmp_path: Path
     ("mysql://db/bank", "must be a postgresql:// URL"),
     ("postgresql://crossverify:hunter2@db/bank", "holds a password: put it in PGPASSWORD"),
     ("postgresql://crossverify@db/bank?sslmode=require&password=hunter2", "holds a password"),
+    ("postgresql://crossverify@db/bank?sslkey=bank.key&sslpassword=hunter2", "holds a password"),  # the key's
+    ("postgresql+psycopg://crossverify:hunter2@db/bank", "must be a postgresql:// URL"),
 ])
 def test_bad_storage_urls_are_refused(url: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    """A URL is refused by name, and its secrets are not repeated in the message (nor anywhere it is shown)."""
+    with pytest.raises(ConfigError, match=message) as refused:
         Config.load(None, environ={"CROSSVERIFY_STORAGE_URL": url})
+    assert "hunter2" not in str(refused.value) and "hunter2" not in redacted(url)

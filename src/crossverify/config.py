@@ -83,6 +83,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
+from .store import redacted
 
 PREFIX = "CROSSVERIFY"
 T = TypeVar("T")
@@ -297,9 +298,11 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError(f"[storage] url must be a postgresql:// URL (unset: SQLite files), got {self.url!r}")
+            raise ConfigError("[storage] url must be a postgresql:// URL (unset: SQLite files), got "
+                              f"{redacted(self.url)!r}")
         if self.url is not None and holds_password(self.url):
-            raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead")
+            raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead (a "
+                              "client key's sslpassword in a pg_service.conf entry, named by ?service=)")
 
     def location(self, path: Path) -> str | Path:
         """Where a store whose SQLite file would be ``path`` lives."""
@@ -307,9 +310,10 @@ class StorageSettings:
 
 
 def holds_password(url: str) -> bool:
-    """Whether a database URL carries a password (as ``user:password@`` or a ``password=`` parameter)."""
+    """Whether a database URL carries a password (as ``user:password@`` or a ``password=`` parameter, or the
+    client key's ``sslpassword=``)."""
     parts = urlsplit(url)
-    return parts.password is not None or "password" in parse_qs(parts.query)
+    return parts.password is not None or not parse_qs(parts.query).keys().isdisjoint({"password", "sslpassword"})
 
 
 @dataclass(frozen=True, slots=True)

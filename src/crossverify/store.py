@@ -140,12 +140,14 @@ def is_postgresql(location: Location) -> bool:
 
 
 def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
+    """``url`` without its passwords (the role's, the client key's ``sslpassword``), for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc if parts.password is None else parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc, query=_SECRET_PARAMETERS.sub(r"\1***", parts.query)))
+
+
+#: A URL's query parameters that hold a secret, with their values.
+_SECRET_PARAMETERS = re.compile(r"((?:^|&)(?:ssl)?password=)[^&]*")
 
 
 def schema_name(kind: str) -> str:
