@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -26,6 +27,7 @@ from crossverify.errors import (
     ConsortiumUnknownProposal,
     RegistryNotFound,
     TransactionDropped,
+    TransactionFailed,
     TransactionReplaced,
 )
 
@@ -65,6 +67,15 @@ def test_reverts_come_back_by_name(net: Net, dev_accounts: list[LocalAccount]) -
 def test_an_address_without_code_is_not_a_registry(net: Net) -> None:
     with pytest.raises(RegistryNotFound, match=f"no registry at 0x{'12' * 20} on chain 1337"):
         Registry.found_at(net.w3, "0x" + "12" * 20)
+
+
+def test_a_transaction_the_node_refuses_is_a_named_failure(net: Net) -> None:
+    """An account without the balance its fees need: the node refuses the broadcast with an error object, which
+    comes back as :class:`TransactionFailed` with the node's reason (the command line's exit 1), not web3's own
+    exception (a traceback)."""
+    priced = Registry.at(net.w3, net.registry.address, {"gasPrice": Web3.to_wei(1, "gwei")})
+    with pytest.raises(TransactionFailed, match="enough funds"):
+        priced.submit(lambda f: f.cryptoSuite(), Account.create())  # any call: its estimate passes
 
 
 def _admit_verifier(account: str):  # type: ignore[no-untyped-def]

@@ -136,7 +136,8 @@ def _raise_revert(exc: Web3RPCError) -> None:
 
 @contextmanager
 def registry_errors() -> Iterator[None]:
-    """Re-raise web3 contract errors as crossverify's named exceptions."""
+    """Re-raise web3 contract errors, and a node's error objects (a transaction it refuses to take: too little
+    balance for its fees, a gas price under the node's minimum), as crossverify's named exceptions."""
     try:
         yield
     except ContractPanicError as exc:
@@ -147,11 +148,9 @@ def registry_errors() -> Iterator[None]:
         if decoded is None:
             raise TransactionFailed(str(exc)) from exc
         raise decoded from exc
-    except Web3RPCError as exc:  # a bare request's error object (a sent transaction's gas estimate)
+    except Web3RPCError as exc:  # a bare request's error object: a revert, or the node refusing the request
         _raise_revert(exc)
-        if "revert" in str(exc).lower():
-            raise TransactionFailed(str(exc)) from exc
-        raise
+        raise TransactionFailed(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
