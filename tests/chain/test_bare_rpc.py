@@ -1,7 +1,7 @@
 """Reads over JSON-RPC: one HTTP request per read, batched where the node takes batches, with no middleware.
 
 The node is the embedded chain behind a loopback HTTP server that counts what crosses the wire, answers as a
-node does (hex quantities, error objects), and can refuse batches or drop kept-alive connections."""
+node does (hex quantities, error objects), and can refuse batches or long log ranges, or drop kept-alive connections."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from crossverify.chain.registry import DIRECT_READS, Registry
 from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.regulator.index import RegulatorReader
 from crossverify.verifier.client import VerifierClient
 
 from ..conftest import Consortium, deposit_certificates
@@ -53,6 +55,8 @@ class Node:
     limit_exceeded: bool = False
     #: Seconds between the bytes of each answer's body, written one at a time (0: the body in one write).
     trickle: float = 0.0
+    #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
+    max_log_range: int | None = None
 
 
 def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]:
@@ -78,6 +82,17 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
             result = {"number": hex(block["number"]), "hash": block["hash"], "timestamp": hex(block["timestamp"])}
         elif method == "eth_chainId":
             result = hex(tester.backend.chain.chain_id)
+        elif method == "eth_blockNumber":
+            result = hex(tester.get_block_by_number("latest")["number"])
+        elif method == "eth_getLogs":
+            low, high = int(params[0]["fromBlock"], 16), int(params[0]["toBlock"], 16)
+            if state.max_log_range is not None and high - low + 1 > state.max_log_range:
+                return {"jsonrpc": "2.0", "id": request["id"], "error": {
+                    "code": -32005, "message": "Requested range exceeds maximum RPC range limit"}}
+            result = [{"address": x["address"], "topics": x["topics"], "data": x["data"],
+                       "blockNumber": hex(x["block_number"]), "blockHash": x["block_hash"],
+                       "transactionHash": x["transaction_hash"], "logIndex": hex(x["log_index"]), "removed": False}
+                      for x in tester.get_logs(from_block=low, to_block=high, address=params[0]["address"])]
         else:
             return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "no such method"}}
     except Exception as exc:  # a node answers every failure with an error object
@@ -319,6 +334,24 @@ def test_a_node_saying_not_now_is_unavailable_not_a_refusal(consortium: Consorti
         verifier.verify_many(bundles)
     node.status, node.limit_exceeded = 200, False
     assert all(r.valid for r in verifier.verify_many(bundles))
+
+
+def test_a_node_that_refuses_long_log_ranges_as_besu_does_is_read_in_shorter_ones(
+        consortium: Consortium, node: Node, tmp_path: Path) -> None:
+    """Besu refuses an ``eth_getLogs`` over more than ``--rpc-max-logs-range`` blocks (1,000 by default, under the
+    regulator's 2,000) with the "limit exceeded" code of a rate limit: that refusal is of the range, and the
+    regulator's sync reads shorter ones, not "the node is unavailable" for good."""
+    c = consortium
+    for i in range(3):
+        c.anchor(Web3.keccak(text=f"capped {i}"))
+    c.w3.testing.mine(40)
+    node.max_log_range = 8
+    reader = RegulatorReader(Registry.at(Web3(HTTPProvider(node.url)), c.registry.address), tmp_path / "audit.sqlite")
+    logs = c.w3.eth.get_logs({"address": [c.registry.address, c.consortium.address], "fromBlock": 0})
+    try:
+        assert reader.sync().events == len(logs) == len(list(reader.events())) > 3
+    finally:
+        reader.close()
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

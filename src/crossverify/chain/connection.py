@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import re
 import select
 import socket
 import ssl
@@ -450,8 +451,10 @@ def rpc(w3: Web3) -> JsonRpc:
 #: whatever body comes with them: the node is unavailable, the request was not refused.
 _NOT_NOW = frozenset({429, 502, 503, 504})
 #: The JSON-RPC error code of a request beyond the node's limits (EIP-1474, "limit exceeded"; hosted nodes' rate
-#: limits): the node is unavailable for now, the request was not refused.
+#: limits): the node is unavailable for now, the request was not refused (unless it refuses a log query's size).
 _LIMIT_EXCEEDED = -32005
+#: What a "limit exceeded" message of ``eth_getLogs`` names when it refuses the query's range or results.
+_SIZE_REFUSAL = re.compile(r"range|results", re.IGNORECASE)
 
 
 def _too_slow(seconds: float) -> NodeTooSlow:
@@ -462,11 +465,19 @@ def _result(answer: Any, method: str) -> Any:
     if not isinstance(answer, dict):
         raise NodeUnavailable(f"{method}: the node answered {str(answer)[:200]}")
     error = answer.get("error")
-    if isinstance(error, dict) and error.get("code") == _LIMIT_EXCEEDED:
+    if isinstance(error, dict) and error.get("code") == _LIMIT_EXCEEDED and not _too_large(method, error):
         raise NodeUnavailable(f"{method}: the node's limits were exceeded: {str(error.get('message'))[:200]}")
     if "error" in answer:
         raise Web3RPCError(f"{method}: {answer['error']}", rpc_response=answer)  # type: ignore[arg-type]
     return answer.get("result")
+
+
+def _too_large(method: str, error: dict[str, Any]) -> bool:
+    """Whether a "limit exceeded" error object refuses the query for its size, not the node for now: an
+    ``eth_getLogs`` over more blocks than the node takes (Besu's ``--rpc-max-logs-range``: "Requested range exceeds
+    maximum RPC range limit") or finding more logs than it answers ("query returned more than 10000 results"), which
+    shorter ranges get."""
+    return method == "eth_getLogs" and bool(_SIZE_REFUSAL.search(str(error.get("message"))))
 
 
 def _extra_headers(provider: Any) -> dict[str, str]:
