@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_tester import exceptions as tester_errors
 from eth_utils import to_hex
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from crossverify.chain.registry import DIRECT_READS, Registry
 from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.suite import Suite
 from crossverify.regulator.index import RegulatorReader
 from crossverify.verifier.client import VerifierClient
 
@@ -55,6 +57,8 @@ class Node:
     limit_exceeded: bool = False
     #: Seconds between the bytes of each answer's body, written one at a time (0: the body in one write).
     trickle: float = 0.0
+    #: Answer every ``eth_call`` with an error object of this message (a pruned or syncing node).
+    call_error: str | None = None
     #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
     max_log_range: int | None = None
 
@@ -65,6 +69,8 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
         return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32005, "message": "rate limit exceeded"}}
     try:
         if method == "eth_call":
+            if state.call_error is not None:
+                raise ValueError(state.call_error)
             block = params[1]
             state.blocks.append(block)
             if isinstance(block, dict):
@@ -95,6 +101,8 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
                       for x in tester.get_logs(from_block=low, to_block=high, address=params[0]["address"])]
         else:
             return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "no such method"}}
+    except tester_errors.TransactionFailed as exc:  # a revert, as geth answers it (eth-tester's text holds its data)
+        return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": 3, "message": f"execution reverted: {exc}"}}
     except Exception as exc:  # a node answers every failure with an error object
         return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32603, "message": str(exc)}}
     return {"jsonrpc": "2.0", "id": request["id"], "result": result}
@@ -352,6 +360,24 @@ def test_a_node_that_refuses_long_log_ranges_as_besu_does_is_read_in_shorter_one
         assert reader.sync().events == len(logs) == len(list(reader.events())) > 3
     finally:
         reader.close()
+
+
+def test_a_call_the_node_fails_is_not_read_as_a_registry_of_the_standard_suite(consortium: Consortium,
+                                                                              node: Node) -> None:
+    """Only a registry without ``cryptoSuite()`` (from before suites: the call reverts) is of the standard suite. A
+    node that fails the call (pruned, syncing), or answers it with nothing (a node without the registry's code),
+    says nothing of the suite: read as standard, a GM deployment's bank would fail every genuine certificate,
+    and its operators would register metadata digests of the wrong hash."""
+    w3 = Web3(HTTPProvider(node.url))
+    registry = Registry.at(w3, consortium.registry.address)
+    node.call_error = "missing trie node"
+    with pytest.raises(TransactionFailed, match="missing trie node"):
+        registry.crypto_suite()
+    node.call_error = None
+    with pytest.raises(TransactionFailed, match="does not decode"):
+        Registry.at(w3, "0x" + "12" * 20).crypto_suite()
+    assert Registry.at(w3, consortium.consortium.address).crypto_suite() is Suite.STANDARD  # reverts: no function
+    assert registry.crypto_suite() is Suite.STANDARD
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

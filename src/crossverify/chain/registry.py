@@ -397,10 +397,14 @@ class Registry(Deployed):
 
     def crypto_suite(self) -> Suite:
         """The deployment's crypto suite (``cryptoSuite()``, one bare ``eth_call``; a registry deployed before
-        suites existed, which has no such function, is of the standard suite)."""
+        suites existed, which has no such function, reverts: it is of the standard suite). A call the node fails,
+        or answers with nothing (no code at the address), raises :class:`TransactionFailed`: it says nothing of
+        the suite."""
         try:
             (suite,) = self.raw_call("cryptoSuite", b"")
-        except TransactionFailed:
+        except TransactionFailed as exc:
+            if not isinstance(exc.__cause__, Web3RPCError) or "revert" not in str(exc.__cause__).lower():
+                raise
             return Suite.STANDARD
         return Suite(suite)
 
