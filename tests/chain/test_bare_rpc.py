@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi import decode, encode
 from eth_tester import exceptions as tester_errors
 from eth_utils import to_hex
 from hypothesis import given, settings
@@ -24,7 +25,7 @@ from web3 import HTTPProvider, Web3
 
 from crossverify.chain.connection import HASH_REFUSALS, chain_time, rpc
 from crossverify.chain.records import RevocationReason
-from crossverify.chain.registry import DIRECT_READS, Registry
+from crossverify.chain.registry import DIRECT_READS, Registry, _function
 from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
@@ -57,6 +58,8 @@ class Node:
     limit_exceeded: bool = False
     #: Seconds between the bytes of each answer's body, written one at a time (0: the body in one write).
     trickle: float = 0.0
+    #: What the node answers a ``documentStatuses`` call with instead of the statuses it read (a faulty node).
+    statuses: Callable[[list[Any]], list[Any]] | None = None
     #: Answer every ``eth_call`` with an error object of this message (a pruned or syncing node).
     call_error: str | None = None
     #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
@@ -80,6 +83,9 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
             elif block.startswith("0x"):
                 block = int(block, 16)
             result: Any = tester.call({"from": tester.get_accounts()[0], **params[0]}, block)
+            if state.statuses is not None and params[0]["data"].startswith(to_hex(STATUSES_SELECTOR)):
+                (statuses,) = decode([STATUS_TYPE], bytes.fromhex(result[2:]))
+                result = to_hex(encode([STATUS_TYPE], [state.statuses(list(statuses))]))
         elif method == "eth_getBlockByNumber":
             if state.refuse_headers:
                 raise ValueError("header not found")
@@ -380,6 +386,21 @@ def test_a_call_the_node_fails_is_not_read_as_a_registry_of_the_standard_suite(c
     assert registry.crypto_suite() is Suite.STANDARD
 
 
+@pytest.mark.parametrize("answer", [
+    lambda statuses: [], lambda statuses: statuses * 2,
+    lambda statuses: [(*s[:7], (9, *s[7][1:]), *s[8:]) for s in statuses]],  # a revocation reason with no name
+    ids=["none", "twice as many", "unknown reason"])
+def test_a_node_answering_statuses_that_are_not_those_asked_fails_by_name(
+        consortium: Consortium, node: Node, answer: Callable[[list[Any]], list[Any]]) -> None:
+    """A node that answers ``documentStatuses`` with another number of statuses than it was asked for, or a value
+    the registry never returns, fails the batch by name (the service's 502, the node's failure), not with a
+    Python error (a 500, the service's own fault)."""
+    bundles = _bundles(consortium, 2)
+    node.statuses = answer
+    with pytest.raises(TransactionFailed, match="documentStatuses"):
+        _verifier(consortium, node).verify_many(bundles)
+
+
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:
     from web3.exceptions import Web3RPCError
 
@@ -389,6 +410,7 @@ def test_error_objects_and_unreachable_nodes(node: Node) -> None:
         rpc(Web3(HTTPProvider("http://127.0.0.1:9")))("eth_chainId", [])
 
 
+STATUSES_SELECTOR = _function("DocumentRegistry", "documentStatuses").selector
 STATUS_TYPE = "(bytes11,address,uint40,uint40,bytes8,uint8,uint24,(uint8,uint40,address,bool),(uint8,uint40,address,bool),uint8,bool,bool,uint40,uint40,uint40)[]"  # noqa: E501
 
 
@@ -411,8 +433,6 @@ def test_statuses_decode_as_eth_abi_decodes_them(statuses: list[Any], flip: tupl
                                                  ) -> None:
     """The hand decoder of ``documentStatuses`` gives eth-abi's values, and leaves anything off the canonical
     layout (a byte changed, the answer cut short) to eth-abi."""
-    from eth_abi import decode, encode
-
     from crossverify.chain.registry import _fast_statuses
 
     data = bytearray(encode([STATUS_TYPE], [statuses]))

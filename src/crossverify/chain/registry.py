@@ -443,8 +443,8 @@ class Registry(Deployed):
         """Statuses of many (issuer id, batch root, document digest) triples, ``STATUS_CHUNK`` per ``eth_call``,
         in as few round trips as ``STATUSES_PER_ROUND_TRIP`` allows."""
         step = STATUSES_PER_ROUND_TRIP
-        return [status for start in range(0, len(triples), step)
-                for status in _decoded(self.raw_calls(_status_calls(triples[start:start + step]))[0])]
+        chunks = [triples[start:start + step] for start in range(0, len(triples), step)]
+        return [status for chunk in chunks for status in _decoded(self.raw_calls(_status_calls(chunk))[0], len(chunk))]
 
     def bulk_statuses(self, triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[DocumentStatus]:
         """:meth:`document_statuses` for many documents of few batches: each batch's record read once, and
@@ -457,7 +457,7 @@ class Registry(Deployed):
         status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
         raw, _ = self.raw_calls([*status_calls, *revocation_calls])
         batches = {key: _without_document(status)
-                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)]), strict=True)}
+                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)], len(batch_keys)), strict=True)}
         return self._assembled(triples, by_issuer, iter(raw[len(status_calls):]), batches, self.document_statuses)
 
     def statuses_at_head(self, triples: Sequence[tuple[bytes, bytes, bytes]], head: Head | None = None
@@ -536,7 +536,7 @@ class Registry(Deployed):
         status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
         raw, (latest,) = self._at(head, by_hash, [*status_calls, *revocation_calls], [_LATEST])
         batches = {key: _without_document(status)
-                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)]), strict=True)}
+                   for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)], len(batch_keys)), strict=True)}
         return batches, iter(raw[len(status_calls):]), latest
 
     def _at(self, head: Head, by_hash: bool, calls: Sequence[tuple[str, bytes]],
@@ -559,7 +559,8 @@ class Registry(Deployed):
         """:meth:`_assembled` with ``head``'s batches, the revoked documents' records read at ``head`` (named as
         the round trip before named it)."""
         return self._assembled(triples, by_issuer, answers, head.batches,
-                               lambda revoked: _decoded(self._at(head, by_hash, _status_calls(revoked))[0]))
+                               lambda revoked: _decoded(self._at(head, by_hash, _status_calls(revoked))[0],
+                                                        len(revoked)))
 
     @staticmethod
     def _assembled(triples: Sequence[tuple[bytes, bytes, bytes]], by_issuer: dict[bytes, list[tuple[bytes, bytes]]],
@@ -604,9 +605,20 @@ def _bulk_plan(triples: Sequence[tuple[bytes, bytes, bytes]]
     return batch_keys, by_issuer, revocation_calls
 
 
-def _decoded(raw: Sequence[tuple[Any, ...]]) -> list[DocumentStatus]:
-    """The statuses ``documentStatuses`` answers hold, in order."""
-    return [DocumentStatus.from_abi(_checksummed_status(r)) for (chunk,) in raw for r in chunk]
+def _decoded(raw: Sequence[tuple[Any, ...]], count: int) -> list[DocumentStatus]:
+    """The statuses ``documentStatuses`` answers hold, in order: those of ``count`` documents, ``STATUS_CHUNK`` an
+    answer (:func:`_status_calls`). An answer of another number of statuses, or with a value the registry never
+    returns, raises :class:`TransactionFailed`."""
+    statuses = []
+    for start, (chunk,) in zip(range(0, count, STATUS_CHUNK), raw, strict=True):
+        asked = min(STATUS_CHUNK, count - start)
+        if len(chunk) != asked:
+            raise TransactionFailed(f"documentStatuses answered {len(chunk)} statuses for {asked} documents")
+        try:
+            statuses += [DocumentStatus.from_abi(_checksummed_status(r)) for r in chunk]
+        except ValueError as exc:  # an enum's value out of its range
+            raise TransactionFailed(f"documentStatuses answered a value the registry never returns: {exc}") from exc
+    return statuses
 
 
 def _status_calls(triples: Sequence[tuple[bytes, bytes, bytes]]) -> list[tuple[str, bytes]]:
