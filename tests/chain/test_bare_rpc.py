@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import HTTPProvider, Web3
 
-from crossverify.chain.connection import HASH_REFUSALS, chain_time, rpc
+from crossverify.chain.connection import HASH_REFUSALS, chain_time, connect, rpc
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry, _function
 from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
@@ -58,6 +58,8 @@ class Node:
     limit_exceeded: bool = False
     #: Seconds between the bytes of each answer's body, written one at a time (0: the body in one write).
     trickle: float = 0.0
+    #: The whole HTTP answer (status line, headers and body) to every request, instead of the node's.
+    raw_answer: bytes | None = None
     #: What the node answers a ``documentStatuses`` call with instead of the statuses it read (a faulty node).
     statuses: Callable[[list[Any]], list[Any]] | None = None
     #: Answer every ``eth_call`` with an error object of this message (a pruned or syncing node).
@@ -126,6 +128,10 @@ def node(consortium: Consortium) -> Iterator[Node]:
             payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             batch = isinstance(payload, list)
             state.requests.append([r["method"] for r in payload] if batch else [payload["method"]])
+            if state.raw_answer is not None:
+                self.wfile.write(state.raw_answer)
+                self.close_connection = True
+                return
             if batch and state.refuse_batches:
                 answer: Any = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batches"}}
             else:
@@ -399,6 +405,27 @@ def test_a_node_answering_statuses_that_are_not_those_asked_fails_by_name(
     node.statuses = answer
     with pytest.raises(TransactionFailed, match="documentStatuses"):
         _verifier(consortium, node).verify_many(bundles)
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 33\r\n\r\n<html>Down for maintenance</html>",
+    b"HTTP/1.1 200 OK\r\nContent-Length: many\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"],
+    ids=["an HTML page", "a bad length", "a bad chunk"])
+def test_an_answer_that_is_not_json_rpc_over_http_is_the_node_unavailable(consortium: Consortium, node: Node,
+                                                                         answer: bytes) -> None:
+    """A proxy before the node that answers with its own page (maintenance, a login), or a broken HTTP answer, is
+    the node unavailable (the service's 503, the batch's challenges open again; the command line's exit 3), not a
+    Python ValueError (a 500; the command line's "bad input", exit 2)."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    node.raw_answer = answer
+    with pytest.raises(NodeUnavailable, match="not JSON-RPC"):
+        verifier.verify_many(bundles)
+    with pytest.raises(NodeUnavailable):  # through web3's provider, as a session connects
+        connect(node.url)
+    node.raw_answer = None
+    assert all(r.valid for r in verifier.verify_many(bundles))
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

@@ -56,11 +56,15 @@ def node_errors() -> Iterator[None]:
 
 
 class _Provider(HTTPProvider):
-    """web3's HTTP provider, with an unreachable node reported as :class:`NodeUnavailable` on every request."""
+    """web3's HTTP provider, with an unreachable node, or an answer that is not JSON, reported as
+    :class:`NodeUnavailable` on every request."""
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         with node_errors():
-            return super().make_request(method, params)
+            try:
+                return super().make_request(method, params)
+            except json.JSONDecodeError as exc:
+                raise _not_json_rpc(str(exc)[:200]) from None
 
 
 @cache
@@ -119,7 +123,10 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries
     with node_errors():
         if poa is None:  # read the raw block: web3's validation would refuse it before we could look
             latest = w3.provider.make_request(RPCEndpoint("eth_getBlockByNumber"), ["latest", False])
-            poa = len(latest["result"]["extraData"]) > 66  # "0x" + more than 32 bytes
+            block = latest.get("result") if isinstance(latest, dict) else None
+            if not isinstance(block, dict) or not isinstance(block.get("extraData"), str):
+                raise NodeUnavailable(f"the node answered no latest block: {str(latest)[:200]}")
+            poa = len(block["extraData"]) > 66  # "0x" + more than 32 bytes
         if poa:
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         node_chain = w3.eth.chain_id
@@ -283,7 +290,10 @@ class JsonRpc:
                     raise
             if status in _NOT_NOW or (status != 200 and not data.startswith((b"{", b"["))):
                 raise NodeUnavailable(f"the node answered HTTP {status}")
-            return json.loads(data)
+            try:
+                return json.loads(data)
+            except ValueError:
+                raise _not_json_rpc(f"HTTP {status}, {data[:80]!r}") from None
         raise AssertionError("unreachable")
 
     def _in_process(self, method: str, params: Sequence[Any]) -> Any:
@@ -408,7 +418,7 @@ class _Wire:
             name, _, value = header.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":
-                length = int(value)
+                length = _length(value, 10)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
@@ -420,7 +430,7 @@ class _Wire:
 
     def _chunks(self) -> bytes:
         parts = []
-        while size := int(self.file.readline(1024).split(b";")[0], 16):
+        while size := _length(self.file.readline(1024).split(b";")[0], 16):
             parts.append(self.file.read(size))
             self.file.readline(8)
         while self.file.readline(65537) not in (b"\r\n", b"\n", b""):  # trailers
@@ -431,6 +441,22 @@ class _Wire:
         self.closed = True
         self.file.close()
         self.sock.close()
+
+
+def _length(text: bytes, base: int) -> int:
+    """A length an HTTP answer gives (a ``Content-Length``, a chunk's size in hex)."""
+    try:
+        length = int(text, base)
+    except ValueError:
+        length = -1
+    if length < 0:
+        raise _not_json_rpc(f"a length of {text.strip()[:20]!r}")
+    return length
+
+
+def _not_json_rpc(what: str) -> NodeUnavailable:
+    """A node, or a proxy before it, answering something else than JSON-RPC over HTTP (a page of its own)."""
+    return NodeUnavailable(f"the node's answer is not JSON-RPC over HTTP: {what}")
 
 
 _RPCS: weakref.WeakKeyDictionary[Web3, JsonRpc] = weakref.WeakKeyDictionary()
