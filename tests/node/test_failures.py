@@ -11,12 +11,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
 
+from crossverify.chain import transactions
 from crossverify.chain.connection import connect
 from crossverify.chain.consortium import ConsortiumContract, encode_payload
 from crossverify.chain.records import ProposalKind, Role
@@ -25,6 +28,7 @@ from crossverify.chain.transactions import submit, wait
 from crossverify.errors import (
     ConsortiumNotOperator,
     ConsortiumUnknownProposal,
+    ReceiptTimeout,
     RegistryNotFound,
     TransactionDropped,
     TransactionFailed,
@@ -124,6 +128,32 @@ def test_a_dropped_transaction_is_named(net: Net, node_url: str, dev_accounts: l
     rpc(node_url, "hardhat_dropTransaction", ["0x" + sent.hex()])
     with pytest.raises(TransactionDropped):
         wait(net.w3, sent, timeout=60)
+
+
+def test_look_ups_the_node_answers_with_an_error_are_made_again(net: Net, dev_accounts: list[LocalAccount],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """geth after a restart answers a transaction's look-ups with "transaction indexing is in progress": a wait
+    asks again, and neither gives up with web3's own exception nor takes the transaction for dropped (which
+    would have its batches or receipts sent again); a node that never answers runs out the wait, named."""
+    monkeypatch.setattr(transactions, "UNSEEN_GRACE", 0.1)
+    sent = net.macao.consortium.submit(_admit_verifier(dev_accounts[6].address), dev_accounts[0])
+    indexed_at = [time.monotonic() + 0.5]  # past the grace: errors are not "the node does not know it"
+
+    def indexing(look_up: Any, error: Exception) -> Any:
+        def answer(*args: Any) -> Any:
+            if time.monotonic() < indexed_at[0]:
+                raise error
+            return look_up(*args)
+        return answer
+
+    in_progress = Web3RPCError("{'code': -32000, 'message': 'transaction indexing is in progress'}")
+    for name, error in (("get_transaction_receipt", TransactionNotFound("not found")),
+                        ("get_transaction", in_progress), ("get_transaction_count", in_progress)):
+        monkeypatch.setattr(net.w3.eth, name, indexing(getattr(net.w3.eth, name), error))
+    assert wait(net.w3, sent, timeout=30)["status"] == 1
+    indexed_at[0] = float("inf")
+    with pytest.raises(ReceiptTimeout, match="indexing is in progress"):
+        wait(net.w3, sent, timeout=0.5)
 
 
 def test_concurrent_senders_share_one_account_without_nonce_clashes(net: Net, dev_accounts: list[LocalAccount]

@@ -123,26 +123,33 @@ def wait(w3: Web3, tx_hash: bytes, timeout: float, poll: float = 0.05) -> TxRece
 
     Raises :class:`TransactionReplaced` when another transaction took its nonce, :class:`TransactionDropped`
     when the node forgot it, :class:`ReceiptTimeout` when neither happened in ``timeout`` seconds, and
-    :class:`TransactionFailed` when it was mined but reverted.
+    :class:`TransactionFailed` when it was mined but reverted. A look-up the node answers with an error object
+    (geth after a restart: "transaction indexing is in progress") tells nothing: it is made again.
     """
     started = time.monotonic()
     seen: Any = None
+    refused: Web3RPCError | None = None
     while True:
         with node_errors():
             try:
-                receipt: TxReceipt | None = w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:
-                receipt = None
-            if receipt is None:
                 try:
-                    seen = w3.eth.get_transaction(HexBytes(tx_hash))
+                    receipt: TxReceipt | None = w3.eth.get_transaction_receipt(HexBytes(tx_hash))
                 except TransactionNotFound:
-                    if seen is not None or time.monotonic() - started > UNSEEN_GRACE:
-                        _gone(w3, tx_hash, seen)
+                    receipt = None
+                if receipt is None:
+                    try:
+                        seen = w3.eth.get_transaction(HexBytes(tx_hash))
+                    except TransactionNotFound:
+                        if seen is not None or time.monotonic() - started > UNSEEN_GRACE:
+                            _gone(w3, tx_hash, seen)
+                refused = None
+            except Web3RPCError as exc:
+                receipt, refused = None, exc
         if receipt is not None:
             break
         if time.monotonic() - started > timeout:
-            raise ReceiptTimeout(f"no receipt for {to_hex(tx_hash)} within {timeout:g}s; it may still be mined")
+            raise ReceiptTimeout(f"no receipt for {to_hex(tx_hash)} within {timeout:g}s; it may still be mined"
+                                 + ("" if refused is None else f" (the node's last answer: {refused})"))
         time.sleep(poll)
         poll = min(poll * 2, 1.0)
     if receipt["status"] != 1:
