@@ -92,6 +92,24 @@ def _transfer(w3: Web3, sender: LocalAccount, nonce: int, gas_price: int) -> byt
     return bytes(w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction))
 
 
+def test_a_transaction_that_fails_on_chain_says_why(net: Net, node_url: str, dev_accounts: list[LocalAccount]
+                                                    ) -> None:
+    """An approval whose estimate passed, mined after its proposal expired: the failure names the contract's error,
+    as a revert its estimate had found would, not only "reverted on chain"."""
+    snapshot = rpc(node_url, "evm_snapshot")
+    try:
+        proposal = net.macao.propose_admit_member(dev_accounts[6].address, Role.VERIFIER)
+        rpc(node_url, "evm_setAutomine", [False])
+        sent = net.macao.consortium.submit(lambda f: f.approve(proposal), dev_accounts[1])
+        rpc(node_url, "evm_increaseTime", [100 * 86400])
+        rpc(node_url, "evm_mine")
+        with pytest.raises(TransactionFailed, match=r"reverted on chain .*: ConsortiumProposalExpired\(proposalId="):
+            net.macao.consortium.wait(sent)
+    finally:
+        rpc(node_url, "evm_setAutomine", [True])
+        rpc(node_url, "evm_revert", [snapshot])
+
+
 def test_a_replaced_transaction_is_named_as_soon_as_its_nonce_is_taken(
         net: Net, node_url: str, dev_accounts: list[LocalAccount], manual_mining: None,
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, ContractPanicError, Web3RPCError
+from web3.exceptions import ContractLogicError, ContractPanicError, Web3Exception, Web3RPCError
 from web3.types import TxReceipt
 
 from ..errors import (
@@ -123,15 +123,21 @@ def _revert_bytes(data: Any, message: str) -> bytes | None:
     return None
 
 
-def _raise_revert(exc: Web3RPCError) -> None:
-    """Raise the named revert a JSON-RPC error object carries (Hardhat answers a reverted ``eth_call`` with code
-    -32603 and the data one level down), if it carries one."""
+def _named_revert(exc: Web3RPCError) -> ContractRevert | None:
+    """The named revert a JSON-RPC error object carries (Hardhat answers a reverted ``eth_call`` with code -32603
+    and the data one level down), if it carries one."""
     error = (exc.rpc_response or {}).get("error")
-    if isinstance(error, dict):
-        data = _revert_bytes(error.get("data"), str(error.get("message", "")))
-        decoded = decode_revert(data) if data else None
-        if decoded is not None:
-            raise decoded from exc
+    if not isinstance(error, dict):
+        return None
+    data = _revert_bytes(error.get("data"), str(error.get("message", "")))
+    return decode_revert(data) if data else None
+
+
+def _raise_revert(exc: Web3RPCError) -> None:
+    """Raise the named revert a JSON-RPC error object carries, if it carries one."""
+    decoded = _named_revert(exc)
+    if decoded is not None:
+        raise decoded from exc
 
 
 @contextmanager
@@ -260,7 +266,7 @@ class Deployed:
 
     def transact(self, build: Callable[[Any], ContractFunction], sender: Sender) -> TxReceipt:
         """Send ``build(self.functions)`` from ``sender`` and wait for its receipt; errors come back named."""
-        return wait(self.w3, self.submit(build, sender), RECEIPT_TIMEOUT)
+        return self.wait(self.submit(build, sender))
 
     def submit(self, build: Callable[[Any], ContractFunction], sender: Sender,
                on_signed: Callable[[bytes], None] | None = None) -> bytes:
@@ -272,8 +278,32 @@ class Deployed:
             return submit(self.w3, _calldata(self.w3, build(self.functions)), sender, self.tx_params, on_signed)
 
     def wait(self, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
-        """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time."""
-        return wait(self.w3, tx_hash, timeout)
+        """The receipt of a sent transaction; :class:`ReceiptTimeout` if none comes in time, and
+        :class:`TransactionFailed` saying why if it failed on chain."""
+        try:
+            return wait(self.w3, tx_hash, timeout)
+        except TransactionFailed as failed:
+            try:
+                why = self._why_failed(tx_hash)
+            except (CrossverifyError, Web3Exception) as exc:  # still a failed transaction, whatever the look-ups
+                why = f"the node did not say why ({exc})"
+            raise TransactionFailed(f"{failed}: {why}") from failed
+
+    def _why_failed(self, tx_hash: bytes) -> str:
+        """Why a mined transaction failed, though its estimate passed: the chain changed between the two, so that it
+        ran out of the gas it was given, or reverts (what a call of it at its block reverts with, named)."""
+        with node_errors():
+            tx = self.w3.eth.get_transaction(HexBytes(tx_hash))
+            receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            if receipt["gasUsed"] >= tx["gas"]:
+                return (f"it used all the {tx['gas']:,} gas it was given (the chain changed since its estimate): "
+                        "send it again")
+            call = {"from": tx["from"], "to": tx["to"], "data": to_hex(bytes(tx["input"]))}
+            try:
+                rpc(self.w3)("eth_call", [call, hex(receipt["blockNumber"])])
+            except Web3RPCError as exc:
+                return str(_named_revert(exc) or exc)
+        return "a call of it at its block no longer reverts"
 
     def call(self, build: Callable[[Any], ContractFunction], caller: str | None = None) -> Any:
         """Call ``build(self.functions)``, from ``caller`` if given (a transaction's dry run); errors come back
