@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from eth_abi import encode
 from eth_utils import function_abi_to_4byte_selector
+from web3.exceptions import Web3RPCError
 
 from crossverify import errors
-from crossverify.chain.registry import CONTRACTS, artifact, decode_revert
+from crossverify.chain.registry import CONTRACTS, artifact, decode_revert, registry_errors
+from crossverify.errors import TransactionFailed
 
 
 def _abi_errors() -> dict[str, str]:
@@ -67,3 +69,16 @@ def test_consortium_errors_decode() -> None:
 
 def test_unknown_selector_is_not_guessed() -> None:
     assert decode_revert(b"\xde\xad\xbe\xef") is None
+
+
+@pytest.mark.parametrize("error", [
+    {"code": 3, "message": "execution reverted: bad signature"},
+    {"code": 3, "message": "execution reverted", "data": "0x" + (function_abi_to_4byte_selector(next(
+        e for e in artifact()["abi"] if e.get("name") == "RegistryDocTypeNotAllowed")) + b"\x01").hex()}],
+    ids=["a reason string", "arguments cut short"])
+def test_a_revert_that_does_not_decode_is_a_plain_failure(error: dict) -> None:  # type: ignore[type-arg]
+    """A node's revert whose message is a reason string that begins as eth-tester's bytes do ('execution reverted:
+    b...', as geth writes a reason without data), or whose data names a known error with its arguments cut short:
+    TransactionFailed with the node's words, not a SyntaxError or eth-abi's DecodingError."""
+    with pytest.raises(TransactionFailed, match="execution reverted"), registry_errors():
+        raise Web3RPCError(str(error), rpc_response={"jsonrpc": "2.0", "id": 1, "error": error})  # type: ignore[typeddict-item]

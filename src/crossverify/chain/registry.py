@@ -84,13 +84,17 @@ def _error_selectors() -> dict[bytes, tuple[str, list[str], list[str]]]:
 
 
 def decode_revert(data: bytes | str) -> ContractRevert | None:
-    """Turn revert data (selector + ABI-encoded arguments) into the matching named exception."""
+    """Turn revert data (selector + ABI-encoded arguments) into the matching named exception; ``None`` for an
+    unknown selector, or arguments that do not decode as its error's."""
     raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
     found = _error_selectors().get(raw[:4])
     if found is None:
         return None
     name, names, types = found
-    decoded = abi_decode(types, raw[4:])
+    try:
+        decoded = abi_decode(types, raw[4:])
+    except DecodingError:
+        return None
     values = [Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, decoded, strict=True)]
     return CONTRACT_ERRORS[name](**dict(zip(names, values, strict=True)))
 
@@ -115,9 +119,12 @@ def _revert_bytes(data: Any, message: str) -> bytes | None:
             return bytes.fromhex(data[2:])
         except ValueError:
             return None
-    marker = "execution reverted: b"
+    marker = "execution reverted: b"  # eth-tester's bytes literal; or a node's reason string that starts so
     if marker in message:
-        literal = ast.literal_eval(message[message.index(marker) + len(marker) - 1 :])
+        try:
+            literal = ast.literal_eval(message[message.index(marker) + len(marker) - 1 :])
+        except (ValueError, SyntaxError):
+            return None
         if isinstance(literal, bytes):
             return literal
     return None
