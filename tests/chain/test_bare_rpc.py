@@ -64,6 +64,8 @@ class Node:
     statuses: Callable[[list[Any]], list[Any]] | None = None
     #: Answer every ``eth_call`` with an error object of this message (a pruned or syncing node).
     call_error: str | None = None
+    #: The chain id the node answers with, if not the chain's (another network's node behind the same URL).
+    chain_id: int | None = None
     #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
     max_log_range: int | None = None
 
@@ -95,7 +97,7 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
             block = tester.get_block_by_number(int(number, 16) if number.startswith("0x") else number)
             result = {"number": hex(block["number"]), "hash": block["hash"], "timestamp": hex(block["timestamp"])}
         elif method == "eth_chainId":
-            result = hex(tester.backend.chain.chain_id)
+            result = hex(state.chain_id or tester.backend.chain.chain_id)
         elif method == "eth_blockNumber":
             result = hex(tester.get_block_by_number("latest")["number"])
         elif method == "eth_getLogs":
@@ -182,19 +184,35 @@ def _verifier(c: Consortium, node: Node) -> VerifierClient:
 def test_verify_many_reads_the_chain_in_one_request_at_a_block_it_knows(consortium: Consortium, node: Node,
                                                                        documents: int) -> None:
     """A verifier new to the latest block reads its header, then everything at it (by its hash), in one request:
-    the batch's status, which documents are revoked, and the header again. At the same block, the next batch
-    asks only which of its documents are revoked, and the latest header, in one request."""
+    the batch's status, which documents are revoked, the node's chain id and the header again. At the same block,
+    the next batch asks only which of its documents are revoked, the chain id and the latest header, in one
+    request."""
     bundles = _bundles(consortium, documents)
     verifier = _verifier(consortium, node)
     reports = verifier.verify_many(bundles)
     assert all(r.valid for r in reports), [r.failed for r in reports]
-    assert node.requests == [["eth_getBlockByNumber"], ["eth_call", "eth_call", "eth_getBlockByNumber"]]
+    assert node.requests == [["eth_getBlockByNumber"], ["eth_call", "eth_call", "eth_chainId", "eth_getBlockByNumber"]]
     head = {"blockHash": to_hex(consortium.w3.eth.get_block("latest")["hash"])}
     assert node.blocks == [head, head]
     assert [r.checks for r in reports] == [r.checks for r in VerifierClient(consortium.registry).verify_many(bundles)]
     again = verifier.verify_many(bundles[:1])
-    assert node.requests[2:] == [["eth_call", "eth_getBlockByNumber"]] and node.blocks[2:] == [head]
+    assert node.requests[2:] == [["eth_call", "eth_chainId", "eth_getBlockByNumber"]] and node.blocks[2:] == [head]
     assert again[0].checks == reports[0].checks
+
+
+def test_a_node_swapped_for_another_networks_is_not_read(consortium: Consortium, node: Node) -> None:
+    """Behind a load balancer, the node a bank reads may be swapped for another network's, where the same deployer
+    put a registry at the same address (a test network beside production): its statuses are not those of the
+    chain the bundles name. The chain id comes with every read at a block; another than the node first gave fails
+    the batch as the node unavailable (the service's 503), with no verdict."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    assert all(r.valid for r in verifier.verify_many(bundles))
+    node.chain_id = 8853
+    with pytest.raises(NodeUnavailable, match="serves chain 8853 now, not chain"):
+        verifier.verify_many(bundles)
+    node.chain_id = None
+    assert all(r.valid for r in verifier.verify_many(bundles))
 
 
 def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium, node: Node) -> None:
@@ -202,9 +220,9 @@ def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium,
     node.refuse_batches = True
     verifier = _verifier(consortium, node)
     assert all(r.valid for r in verifier.verify_many(bundles))
-    assert node.requests[2:] == [["eth_call"], ["eth_call"], ["eth_getBlockByNumber"]]
+    assert node.requests[2:] == [["eth_call"], ["eth_call"], ["eth_chainId"], ["eth_getBlockByNumber"]]
     assert all(r.valid for r in verifier.verify_many(bundles))  # refused once, not asked to batch again
-    assert len(node.requests) == 7
+    assert len(node.requests) == 9
 
 
 def test_a_node_that_refuses_block_hashes_is_asked_by_number(consortium: Consortium, node: Node) -> None:

@@ -216,6 +216,16 @@ class JsonRpc:
             self._chain_id = quantity(self("eth_chainId", []))
         return self._chain_id
 
+    def check_chain(self, answered: Any) -> None:
+        """Keep the chain id the node answered a read with, the first time; raise :class:`NodeUnavailable` if it is
+        another than it was: the URL now reaches another network's node (a load balancer moved this client)."""
+        found = quantity(answered)
+        if self._chain_id is None:
+            self._chain_id = found
+        elif found != self._chain_id:
+            raise NodeUnavailable(f"the node serves chain {found} now, not chain {self._chain_id} as before: another "
+                                  "network's node answers at this URL")
+
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """The results of ``calls`` (method, params), in order; an error object in any raises."""
         if self._tester is not None or len(calls) < 2 or not self._batches:

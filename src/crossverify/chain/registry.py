@@ -58,6 +58,9 @@ DIRECT_READS = 16
 HEAD_BATCHES = 4096
 #: The latest block's header, as a bare JSON-RPC request.
 _LATEST = ("eth_getBlockByNumber", ["latest", False])
+#: The node's chain id, asked with every read at a block: the chain the statuses come from must be the one a
+#: bundle names, and a node behind a load balancer may be swapped for another network's.
+_CHAIN_ID: tuple[str, list[Any]] = ("eth_chainId", [])
 
 
 #: The deployable contracts, each with a committed artifact.
@@ -571,7 +574,8 @@ class Registry(Deployed):
               revocation_calls: Sequence[tuple[str, bytes]]
               ) -> tuple[dict[tuple[bytes, bytes], DocumentStatus], Iterator[tuple[Any, ...]], Any]:
         status_calls = _status_calls([(issuer, root, bytes(32)) for issuer, root in batch_keys])
-        raw, (latest,) = self._at(head, by_hash, [*status_calls, *revocation_calls], [_LATEST])
+        raw, (chain_id, latest) = self._at(head, by_hash, [*status_calls, *revocation_calls], [_CHAIN_ID, _LATEST])
+        rpc(self.w3).check_chain(chain_id)
         batches = {key: _without_document(status)
                    for key, status in zip(batch_keys, _decoded(raw[:len(status_calls)], len(batch_keys)), strict=True)}
         return batches, iter(raw[len(status_calls):]), latest
