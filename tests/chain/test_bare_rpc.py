@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import HTTPProvider, Web3
 
+from crossverify.chain import connection
 from crossverify.chain.connection import HASH_REFUSALS, chain_time, connect, rpc
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry, _function
@@ -444,6 +445,22 @@ def test_an_answer_that_is_not_json_rpc_over_http_is_the_node_unavailable(consor
         connect(node.url)
     node.raw_answer = None
     assert all(r.valid for r in verifier.verify_many(bundles))
+
+
+def test_an_answer_larger_than_any_read_is_not_read_whole(consortium: Consortium, node: Node,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node (hostile, or broken) that sends more than an answer may hold, by its length or without end, is the
+    node unavailable, refused by its length before its body is read, or as soon as the body passes the limit: not
+    read into memory until the process dies."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    monkeypatch.setattr(connection, "MAX_ANSWER_BYTES", 100)
+    for answer in (b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n[",
+                   b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b" " * 1000,
+                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + b" " * 64 + b"\r\n40\r\n"):
+        node.raw_answer = answer
+        with pytest.raises(NodeUnavailable, match="more than the 100 an answer may hold"):
+            verifier.verify_many(bundles)
 
 
 def test_error_objects_and_unreachable_nodes(node: Node) -> None:

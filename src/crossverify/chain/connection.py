@@ -40,6 +40,9 @@ from web3.types import RPCEndpoint, RPCResponse
 from ..errors import NodeTooSlow, NodeUnavailable
 
 EMBEDDED = "embedded"
+#: The largest answer read from a node (a hostile or broken one could send without end): far above any read's
+#: (a regulator's chunk of logs is tens of megabytes).
+MAX_ANSWER_BYTES = 256 * 2**20
 #: Reads by block hash a node refuses in a row (each answered by the block's number) before it is asked by number
 #: from then on: one refusal may be a passing fault, and a read by hash is the stronger.
 HASH_REFUSALS = 3
@@ -433,14 +436,21 @@ class _Wire:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 close = b"close" in value.lower()
-        body = self._chunks() if chunked else self.file.read(length) if length is not None else self.file.read()
+        if length is not None and length > MAX_ANSWER_BYTES:
+            raise _oversized(length)
+        body = self._chunks() if chunked else self.file.read(MAX_ANSWER_BYTES + 1 if length is None else length)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise _oversized(len(body))
         if close or (length is None and not chunked):
             self.close()
         return int(parts[1]), body
 
     def _chunks(self) -> bytes:
-        parts = []
+        parts, total = [], 0
         while size := _length(self.file.readline(1024).split(b";")[0], 16):
+            total += size
+            if total > MAX_ANSWER_BYTES:
+                raise _oversized(total)
             parts.append(self.file.read(size))
             self.file.readline(8)
         while self.file.readline(65537) not in (b"\r\n", b"\n", b""):  # trailers
@@ -451,6 +461,10 @@ class _Wire:
         self.closed = True
         self.file.close()
         self.sock.close()
+
+
+def _oversized(size: int) -> NodeUnavailable:
+    return _not_json_rpc(f"{size:,} bytes, more than the {MAX_ANSWER_BYTES:,} an answer may hold")
 
 
 def _length(text: bytes, base: int) -> int:
