@@ -27,7 +27,7 @@ from crossverify.chain import connection
 from crossverify.chain.connection import HASH_REFUSALS, chain_time, connect, rpc
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry, _function
-from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
+from crossverify.errors import LogNotDecodable, NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.suite import Suite
@@ -67,6 +67,8 @@ class Node:
     call_error: str | None = None
     #: The chain id the node answers with, if not the chain's (another network's node behind the same URL).
     chain_id: int | None = None
+    #: What the node answers an ``eth_getLogs`` with instead of the logs it found (a faulty node).
+    logs: Callable[[list[Any]], Any] | None = None
     #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
     max_log_range: int | None = None
 
@@ -110,6 +112,8 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
                        "blockNumber": hex(x["block_number"]), "blockHash": x["block_hash"],
                        "transactionHash": x["transaction_hash"], "logIndex": hex(x["log_index"]), "removed": False}
                       for x in tester.get_logs(from_block=low, to_block=high, address=params[0]["address"])]
+            if state.logs is not None:
+                result = state.logs(result)
         else:
             return {"jsonrpc": "2.0", "id": request["id"], "error": {"code": -32601, "message": "no such method"}}
     except tester_errors.TransactionFailed as exc:  # a revert, as geth answers it (eth-tester's text holds its data)
@@ -389,6 +393,26 @@ def test_a_node_that_refuses_long_log_ranges_as_besu_does_is_read_in_shorter_one
     logs = c.w3.eth.get_logs({"address": [c.registry.address, c.consortium.address], "fromBlock": 0})
     try:
         assert reader.sync().events == len(logs) == len(list(reader.events())) > 3
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("answer", [lambda logs: None, lambda logs: [{k: v for k, v in x.items() if k != "blockHash"}
+                                                                     for x in logs],
+                                    lambda logs: [{**x, "logIndex": "first"} for x in logs]],
+                         ids=["null", "a field missing", "not hex"])
+def test_logs_that_are_not_logs_stop_the_sync_by_name(consortium: Consortium, node: Node, tmp_path: Path,
+                                                      answer: Callable[[list[Any]], Any]) -> None:
+    """A node answering ``eth_getLogs`` with something else than logs stops the regulator's sync with a named
+    error (the command line's exit 1), before anything of the chunk is indexed, not with a Python KeyError."""
+    consortium.anchor(Web3.keccak(text="malformed"))
+    node.logs = answer
+    reader = RegulatorReader(Registry.at(Web3(HTTPProvider(node.url)), consortium.registry.address),
+                             tmp_path / "audit.sqlite")
+    try:
+        with pytest.raises(LogNotDecodable, match="not logs"):
+            reader.sync()
+        assert not list(reader.events())
     finally:
         reader.close()
 

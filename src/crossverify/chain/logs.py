@@ -394,8 +394,12 @@ class LogSource:
                                                    "toBlock": hex(high)}])
         except Web3RPCError as exc:
             raise TransactionFailed(f"eth_getLogs {low}-{high} refused: {exc}") from exc
-        return [RawLog(x["address"], x["topics"], x["data"], int(x["blockNumber"], 16), x["blockHash"],
-                       x["transactionHash"], int(x["logIndex"], 16)) for x in found]
+        try:
+            return [RawLog(x["address"], x["topics"], x["data"], int(x["blockNumber"], 16), x["blockHash"],
+                           x["transactionHash"], int(x["logIndex"], 16)) for x in found]
+        except (KeyError, TypeError, ValueError) as exc:  # a field missing, null, or not hex
+            raise LogNotDecodable(f"eth_getLogs {low}-{high} answered {str(found)[:200]}, not logs ({exc!r})"
+                                  ) from None
 
     def blocks(self, numbers: Iterable[int]) -> dict[int, tuple[bytes, int] | None]:
         """Each block's hash and timestamp, or None for a block the node does not have; one round trip per
