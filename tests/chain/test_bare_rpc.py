@@ -344,6 +344,19 @@ def test_a_node_trickling_its_answer_is_cut_off_at_the_limit(consortium: Consort
     assert time.monotonic() - started > 0.3
 
 
+def test_a_node_trickling_its_answer_is_cut_off_at_the_connections_timeout(node: Node) -> None:
+    """Without a shorter limit, a request gives up after the connection's timeout whatever the node does: one
+    that sends its answer a byte at a time, each well within the timeout, is cut off at it (as [network] timeout
+    promises), not waited for as long as it trickles (a worker thread held for ever)."""
+    node_rpc = rpc(Web3(HTTPProvider(node.url, request_kwargs={"timeout": 0.3})))
+    node_rpc("eth_chainId", [])  # a connection kept alive
+    node.trickle = 0.02  # the whole answer takes about a second
+    started = time.monotonic()
+    with pytest.raises(NodeUnavailable, match="the node did not answer"):
+        node_rpc("eth_chainId", [])
+    assert time.monotonic() - started < 0.5
+
+
 def test_a_request_made_again_on_a_new_connection_has_only_the_time_left(node: Node) -> None:
     """The node closes a kept-alive connection without answering, late: the request made again on a new one gets
     what is left of the limit, not the whole limit again."""

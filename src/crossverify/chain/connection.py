@@ -284,7 +284,7 @@ class JsonRpc:
                 try:
                     if wire is None:
                         wire = self._local.wire = _Wire(self._url, limit)
-                    wire.limit(limit, None if limited is None else limited[0])
+                    wire.limit(limit, time.monotonic() + limit if limited is None else limited[0])
                     status, data = wire.exchange(request)
                     if wire.closed:  # the node said it closes the connection after this answer
                         self._local.wire = None
@@ -401,9 +401,8 @@ class _Wire:
         self.file = io.BufferedReader(self.answers)
         self.closed = False
 
-    def limit(self, timeout: float, deadline: float | None) -> None:
-        """The next exchange's time: ``timeout`` for each wait (to send, and to read if there is no
-        ``deadline``), all its reads done by ``deadline`` if given."""
+    def limit(self, timeout: float, deadline: float) -> None:
+        """The next exchange's time: ``timeout`` to send, all its reads done by ``deadline``."""
         self.answers.settimeout(timeout)
         self.answers.deadline = deadline
 
