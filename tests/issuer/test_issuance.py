@@ -203,7 +203,10 @@ def test_a_batch_that_expired_before_it_could_be_anchored_holds_up_nothing(conso
 
 
 def brief_batch(c: Consortium, issuer: IssuerClient) -> int:
-    """The id of a sealed batch of one document that expires 100 s from the chain's time now."""
+    """The id of a sealed batch of one document that expires 100 s from the chain's time now, the chain's latest
+    block first brought to the wall clock: a revert puts the next block there, and ``c.travel(50)`` after one must
+    not fall behind it (an earlier test may have left the latest block minutes old)."""
+    c.w3.testing.mine(2)  # the first takes the pending block's old time, the second the wall clock's
     now = c.now()
     brief = DocumentHeader("DEPCERT", "BNUMMOMX", now, now - 86400, now + 100)
     issuer.issue([("BNUMMOMX-BRIEF", Certificate(brief, {"holder_name": "CHAN Tai Man", "balance_mop": 1}))])
