@@ -83,7 +83,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from .errors import ConfigError
-from .store import redacted
 
 PREFIX = "CROSSVERIFY"
 T = TypeVar("T")
@@ -298,8 +297,8 @@ class StorageSettings:
 
     def __post_init__(self) -> None:
         if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("[storage] url must be a postgresql:// URL (unset: SQLite files), got "
-                              f"{redacted(self.url)!r}")
+            raise ConfigError("[storage] url must be a postgresql:// URL (unset: SQLite files), got one of scheme "
+                              f"{self.url.partition(':')[0]!r}")  # (the rest may hold a password)
         if self.url is not None and holds_password(self.url):
             raise ConfigError("[storage] url holds a password: put it in PGPASSWORD or a .pgpass file instead (a "
                               "client key's sslpassword in a pg_service.conf entry, named by ?service=)")

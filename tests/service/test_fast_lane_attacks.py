@@ -123,7 +123,7 @@ def test_keys_in_odd_places_are_read_as_the_app_reads_them(servers: Any, genuine
         request(body=genuine, X_Request_Id="caf\xe9 \t\xff" + "r" * 4000),  # bytes beyond ASCII, a tab, long
         request(body=genuine).replace(b"Content-Length: ", b"Content-Length: 000"),
         request("?purpose=ACCTOPEN&case=", genuine),  # an empty case
-        request("?purpose=ACCTOPEN&case=%E4%BD%A0%00%0D%0A", genuine),  # a case holding NUL, CR and LF
+        request("?purpose=ACCTOPEN&case=%E4%BD%A0%00%0D%0A", genuine),  # a case holding NUL, CR and LF: 422
         request("?purpose=&case=x", genuine),
         request("?purpose", genuine),
         request("?=ACCTOPEN", genuine),
@@ -141,9 +141,9 @@ def test_keys_in_odd_places_are_read_as_the_app_reads_them(servers: Any, genuine
 
     answers = alike(servers, scenario, caplog, requests=len(requests))
     assert [int(a[9:12]) for a in answers] == [403, 200, 200, 200, 200, 401, 401, 401, 403, 200, 403, 200, 200,
-                                               200, 422, 200, 200, 200, 200, 200, 422, 422, 200, 422, 422]
+                                               200, 422, 200, 200, 200, 200, 422, 422, 422, 200, 422, 422]
     (lane, _), _ = servers
-    assert [i for i, taken in enumerate(lane.state.taken) if taken] == [1, 2, 3, 4, 11, 12, 16, 17, 18, 19]
+    assert [i for i, taken in enumerate(lane.state.taken) if taken] == [1, 2, 3, 4, 11, 12, 16, 17, 18]
 
 
 def whole(sock: socket.socket) -> bytes:
