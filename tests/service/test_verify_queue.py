@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from crossverify import Certificate, load_presentation, present
-from crossverify.errors import NodeTooSlow, NodeUnavailable
+from crossverify.errors import NodeTooSlow, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import holder_claim
@@ -41,6 +41,8 @@ class Verifier:
         self.delays: list[float] = []
         #: Each batch's reads: the thread that made them, and the time limit they were given.
         self.reads: list[tuple[int, float | None]] = []
+        #: The bundles of each batch on which no verdict will be given (their challenges opened again).
+        self.abandoned: list[list[bytes]] = []
         self._limit = threading.local()
 
     def verify_many(self, bundles: Sequence[bytes]) -> list[Any]:
@@ -58,6 +60,9 @@ class Verifier:
             raise self.error
         return Prepared([(bundle, [], bundle, None) for bundle in bundles],  # type: ignore[misc]
                         [(b"", b"", bundle) for bundle in bundles])
+
+    def abandon(self, prepared: Prepared) -> None:
+        self.abandoned.append([bundle for bundle, _, _, _ in prepared.parsed])
 
     def complete(self, prepared: Prepared) -> list[Any]:
         limit = getattr(self._limit, "seconds", None)
@@ -107,6 +112,7 @@ def test_an_input_no_check_foresaw_fails_its_own_request_only(poison: bytes, pre
     with pytest.raises(KeyError, match="no check foresaw"):
         futures[1].result(10)
     assert (verifier.calls, len(verifier.reads)) == (prepared, read)
+    assert verifier.abandoned == ([] if poison == b"poison" else [[poison]])  # no verdict on it: its challenge open
 
 
 def test_a_batch_that_fails_for_want_of_the_node_fails_as_one() -> None:
@@ -401,6 +407,24 @@ def test_presentations_whose_reads_found_the_node_away_can_be_presented_again(
         [f.exception(10) for f in queue.submit(texts)], [queue.verify([text]) for text in texts])
     assert all(isinstance(outcome, NodeUnavailable) for outcome in first)
     assert [r.valid for [r] in again] == [True] * 2, names([r for [r] in again])
+
+
+def test_presentations_whose_reads_failed_unforeseen_each_alone_can_be_presented_again(
+        consortium: Consortium, tmp_path: Path) -> None:
+    """Reads that fail for a reason no check foresaw (a node's error object, 'header not found' during a
+    reorganisation: TransactionFailed), for the batch and then for each document alone: no verdict was given, so
+    each presentation's challenge is open again, and the same presentation sent again once the node answers is
+    valid, not refused as a replay (it was, its challenge used for good); so too through verify_many itself."""
+    verifier, texts = presented(consortium, tmp_path, 3)
+    failing = [True]
+    failing_reads(verifier, lambda p: TransactionFailed("header not found") if failing else None)
+    assert all(isinstance(outcome, TransactionFailed)
+               for outcome in [f.exception(10) for f in VerifyQueue(verifier, threading.Lock()).submit(texts)])
+    with pytest.raises(TransactionFailed):
+        verifier.verify_many(texts[:1])
+    failing.clear()
+    again = verifier.verify_many(texts)
+    assert [r.valid for r in again] == [True] * 3, names(again)
 
 
 def test_a_withdrawn_verdict_opens_its_own_batch_s_challenge_and_no_other(consortium: Consortium,

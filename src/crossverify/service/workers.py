@@ -236,14 +236,16 @@ class VerifyQueue:
     def _completed(self, prepared: Prepared) -> Sequence[VerificationReport | BaseException]:
         """The reports of a prepared batch: the registry read for it. A failure for want of the node or a store
         fails it as one; any other completes its documents one by one, each as prepared (a presentation's
-        challenge is consumed once: checked again from its text, it would be refused as a replay)."""
+        challenge is consumed once: checked again from its text, it would be refused as a replay), and a document
+        that fails alone has its challenge opened again."""
         try:
             with self.chain_lock:
                 reports: Sequence[VerificationReport | BaseException] = self.verifier.complete(prepared)
         except UNAVAILABLE as exc:
             return [exc] * len(prepared.parsed)
         except Exception as exc:
-            if len(prepared.parsed) == 1:
+            if len(prepared.parsed) == 1:  # no verdict on it: its presentation may be sent again
+                self.verifier.abandon(prepared)
                 return [exc]
             _one_by_one(len(prepared.parsed), exc)
             return [self._completed(one)[0] for one in _each(prepared)]

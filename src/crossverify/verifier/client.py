@@ -228,10 +228,18 @@ class VerifierClient:
     def verify_many(self, bundles: Sequence[Bundleish],
                     attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> list[VerificationReport]:
         """Check many bundles or presentations, reading the registry for all of them in batched calls.
-        ``attachments``, if given, holds one mapping (or ``None``) per bundle. When the reads fail for want of the
-        node, the challenges the batch's presentations consumed are open again (no verdict was given on them)."""
+        ``attachments``, if given, holds one mapping (or ``None``) per bundle. When the reads fail (for want of the
+        node, or an answer no check foresaw), the challenges the batch's presentations consumed are open again (no
+        verdict was given on them)."""
         with collector_paused():
-            return self._reported(self.prepare(bundles, attachments))
+            prepared = self.prepare(bundles, attachments)
+            try:
+                return self._complete(prepared)
+            except NodeTooSlow:
+                raise
+            except Exception:
+                self.abandon(prepared)
+                raise
 
     def prepare(self, bundles: Sequence[Bundleish],
                 attachments: Sequence[Mapping[str, bytes] | None] | None = None) -> Prepared:
@@ -262,9 +270,14 @@ class VerifierClient:
         except NodeTooSlow:
             raise
         except UNAVAILABLE:
-            self._release([nonce for nonce in prepared.consumed if nonce is not None], prepared.consumed_by,
-                          "the challenges of a batch whose reads failed could not be opened again")
+            self.abandon(prepared)
             raise
+
+    def abandon(self, prepared: Prepared) -> None:
+        """No verdict will be given on ``prepared`` (its reads failed): the challenges its presentations consumed
+        are open again, so that a presentation sent again is checked, not refused as a replay."""
+        self._release([nonce for nonce in prepared.consumed if nonce is not None], prepared.consumed_by,
+                      "the challenges of a batch whose reads failed could not be opened again")
 
     def withdraw(self, reports: Sequence[VerificationReport]) -> None:
         """The verdicts on ``reports`` were not given and left nothing behind: what had to follow them failed
