@@ -109,6 +109,15 @@ def test_another_issuers_revocation_or_anchor_of_the_same_digest_accuses_no_bank
     record(c, c.verifier, Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", root, "KYC", c.now() + 3600, case="K-1"))
     amcm.sync()
     assert flagged(amcm) == []
+    named_other = Receipt.new(OTHER, "OTHERMOMX", "DEPCERT", Web3.keccak(text="BNU's other batch"), "KYC",
+                              c.now() + 3600, case="K-2")  # a root only BNU anchored, named as OTHERMOMX's
+    c.anchor(Web3.keccak(text="BNU's other batch"))
+    record(c, c.verifier, named_other)
+    amcm.sync()
+    [unanchored] = flagged(amcm)
+    assert (unanchored["kind"], unanchored["severity"], unanchored["bank"]) == (
+        "circulation_of_unanchored", "high", c.verifier)
+    assert unanchored["details"]["anchoredBy"] == ["BNUMMOMX"] and unanchored["issuer"] == "OTHERMOMX"
     timeline = Supervision(amcm.reader, amcm, now=c.now).timeline(DIGEST)
     assert timeline["document"]["issuer"] == "BNUMMOMX"
     assert [(e["event"], e["issuer"]) for e in timeline["events"] if e["event"] != "verified"] == [

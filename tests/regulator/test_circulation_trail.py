@@ -159,6 +159,7 @@ def test_a_batch_sealed_before_the_keys_changed_and_mined_after_opens_with_the_k
     consortium changes the keys, is mined in the next epoch. A regulator holding the key it was sealed to opens it
     and accuses the bank of nothing; a batch sealed to the old keys long after the change is still flagged."""
     c = consortium
+    c.anchor(ROOT)
     old_amcm, pboc = c.regulator_keys
     pending = seal_receipts([receipt(DIGEST, "ACCTOPEN")], [k.public_key for k in c.regulator_keys])
     new_amcm = labelled_regulator_key("AMCM 2027")

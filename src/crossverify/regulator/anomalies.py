@@ -99,6 +99,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "(notAfter) had passed.",
          "Ask the bank about its clock and its freshness policy, and whether it relied on the document.",
          keyed=True),
+    Kind("circulation_of_unanchored", Severity.HIGH, "Document of no anchor by its issuer accepted",
+         "A bank recorded a verification of a document whose batch root the issuer its receipt names never "
+         "anchored. Revocations and expiry are checked against that issuer's own anchors and revocations, so a "
+         "receipt naming another issuer than the document's escapes those checks; a genuine verification names "
+         "the issuer that anchored the batch.",
+         "Compare the issuers that anchored the batch (anchoredBy) with the one the receipt names; ask the "
+         "bank for the document's bundle and check it again yourself.", keyed=True),
     Kind("dispute_unanswered", Severity.MEDIUM, "Dispute not answered in time",
          "A bank disputed a document and its issuer has not answered within the time allowed "
          "([regulator] dispute_answer_within days).",

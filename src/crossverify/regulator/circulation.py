@@ -444,7 +444,8 @@ def _recorded_again(db: Connection, receipts: list[tuple[Any, ...]]) -> tuple[li
 
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``, just inserted): no consent, a
-    consent cited before, a document revoked or expired when it was verified. The revocations of their documents
+    consent cited before, a document revoked or expired when it was verified, a batch its named issuer never
+    anchored. The revocations of their documents
     and roots are asked 500 at a time (as a list, which PostgreSQL too looks up in the index by target), the
     earlier citations and the expiries by one statement each over the new rows, and the anomalies kept together."""
     if not receipts:
@@ -468,6 +469,14 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
         "SELECT r.id, MIN(a.not_after) FROM circulation_receipts r JOIN anchors a ON a.batch_root = r.batch_root "
         "AND a.issuer_id = r.issuer_id AND a.replaced = 0 WHERE r.id >= ? GROUP BY r.id, r.verified_at "
         "HAVING MIN(a.not_after) < r.verified_at", (first,))}
+    # a receipt is checked against the anchors and revocations of the issuer it names: one naming an issuer that
+    # never anchored its root (another's document, named so as to escape those checks) is itself an anomaly
+    unanchored = {number: root for number, root in db.execute(
+        "SELECT r.id, r.batch_root FROM circulation_receipts r WHERE r.id >= ? AND NOT EXISTS (SELECT 1 FROM "
+        "anchors a WHERE a.batch_root = r.batch_root AND a.issuer_id = r.issuer_id)", (first,)) if any(root)}
+    anchored_by = {root: [issuer for (issuer,) in db.execute(
+        "SELECT DISTINCT issuer_id FROM anchors WHERE batch_root = ? ORDER BY issuer_id", (root,))]
+        for root in {bytes(root) for root in unanchored.values()}}
     found: list[anomalies.Found] = []
     for (number, block, _, _, t, verifier, _, commitment, digest, issuer, _, root, purpose, consent, reference,
          verified_at) in receipts:
@@ -489,6 +498,9 @@ def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
                     document_digest=digest, verified_at=verified_at, revoked_at=revocation[0], scope=revocation[1]))
         if number in expired and any(root):
             found.append(("circulation_of_expired", subject, {**where, "notAfter": expired[number]}))
+        if number in unanchored:
+            found.append(("circulation_of_unanchored", subject, {
+                **where, "batchRoot": to_hex(root), "anchoredBy": anchored_by[bytes(root)]}))
     anomalies.record_all(db, found)
 
 
