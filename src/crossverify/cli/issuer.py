@@ -114,7 +114,8 @@ def pickup_offer(app: App, file: Path, ttl: int) -> None:
 @click.argument("reference")
 @command
 def pickup_status(app: App, reference: str) -> None:
-    """Where the pickup of REFERENCE stands: offered, locked, enrolled or journalled."""
+    """Where the pickup of REFERENCE stands: offered, locked, enrolled, journalled, then the certificate's batch
+    state (sealed ... delivered), or lapsed, revoked or other (another certificate journalled under it)."""
     state = app.session.pickups_read_only.state(reference)
     if state is None:
         raise BadInput(f"no pickup is kept for {reference}: {NOT_KEPT}")

@@ -46,7 +46,7 @@ from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
 from ..store import Location, Store
 from .client import SEND_MARGIN, journal_certificates, require_suite_holder_key
 from .inputs import certificate_entry
-from .journal import BatchState, Journal, check_reference
+from .journal import BatchState, DocumentRecord, Journal, check_reference
 
 MIGRATIONS = ["""
 CREATE TABLE pickups (
@@ -267,19 +267,35 @@ class PickupDesk:
         reference, enrolled_at, jwk = row
         if enrolled_at + COLLECT_TTL <= now:
             raise PickupExpired("the collection window has closed: ask the issuer for the certificate")
-        found = self.journal.find(self.issuer_id, reference=reference)
-        if found is not None and not self._bound(found.id, jwk):
+        standing, found = self._standing(reference, jwk)
+        if standing == "other":
             raise PickupError(f"the certificate the issuer journalled as {reference} is not the one enrolled with "
                               "this key: ask the issuer")
-        if found is not None and found.batch_state is BatchState.SEALED and any(
+        if standing == "lapsed":
+            raise PickupExpired("the certificate expired before it could be anchored: ask the issuer")
+        if standing == "revoked":
+            raise PickupError("the issuer has revoked this certificate: ask the issuer")
+        if found is None or standing != BatchState.DELIVERED:
+            raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
+        return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
+
+    def _standing(self, reference: str, jwk: str) -> tuple[str, DocumentRecord | None]:
+        """What the journal holds under an enrolled pickup's ``reference``, as collecting it meets it: ``other``
+        (a certificate not bound to the key enrolled, ``jwk``), ``lapsed`` (its batch expired before it could be
+        anchored), ``revoked`` (it, or its batch), else its batch's state (``journalled`` before one), and the
+        document."""
+        found = self.journal.find(self.issuer_id, reference=reference)
+        if found is None:
+            return "journalled", None
+        if not self._bound(found.id, jwk):
+            return "other", found
+        if found.batch_state is BatchState.SEALED and any(
                 b.lapsed_at is not None for b in self.journal.batches(self.issuer_id, BatchState.SEALED,
                                                                       root=found.batch_root)):
-            raise PickupExpired("the certificate expired before it could be anchored: ask the issuer")
-        if found is None or found.batch_state is not BatchState.DELIVERED:
-            raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
-        if self.journal.revoked(self.issuer_id, found.digest, found.batch_root or b""):
-            raise PickupError("the issuer has revoked this certificate: ask the issuer")
-        return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
+            return "lapsed", found
+        if found.batch_root is not None and self.journal.revoked(self.issuer_id, found.digest, found.batch_root):
+            return "revoked", found
+        return str(found.batch_state or "journalled"), found
 
     def _bound(self, document_id: int, jwk: str) -> bool:
         """Whether the journalled document is bound to the holder key ``jwk`` (as stored at enrolment)."""
@@ -287,18 +303,20 @@ class PickupDesk:
         return any(c.name == HOLDER_CLAIM and c.value == _holder(jwk) for c in document.claims)
 
     def state(self, reference: str) -> str | None:
-        """Where a pickup stands: ``offered``, ``locked``, ``enrolled``, ``journalled``; None if never offered."""
+        """Where a pickup stands: ``offered``, ``locked``, ``enrolled``, then, once journalled, what collecting it
+        meets (:meth:`_standing`): ``journalled``, the certificate's batch state (``sealed`` … ``delivered``), or
+        ``lapsed``, ``revoked`` or ``other`` (``other`` too for one enrolled that the journal refused, holding
+        another certificate under its reference); None if never offered."""
         with self.store.lock:
-            row = self.store.db.execute("SELECT attempts, enrolled_at, journalled FROM pickups WHERE issuer_id = ? "
-                                        "AND reference = ?", (self.issuer_id, reference)).fetchone()
+            row = self.store.db.execute("SELECT attempts, enrolled_at, journalled, jwk FROM pickups WHERE issuer_id = "
+                                        "? AND reference = ?", (self.issuer_id, reference)).fetchone()
         if row is None:
             return None
-        attempts, enrolled_at, journalled = row
-        if journalled:
-            return "journalled"
-        if enrolled_at is not None:
-            return "enrolled"
-        return "locked" if attempts >= MAX_ATTEMPTS else "offered"
+        attempts, enrolled_at, journalled, jwk = row
+        if enrolled_at is None:
+            return "locked" if attempts >= MAX_ATTEMPTS else "offered"
+        standing = self._standing(reference, jwk)[0]
+        return standing if journalled or standing == "other" else "enrolled"
 
 
 def _holder(jwk: str) -> dict[str, Any]:

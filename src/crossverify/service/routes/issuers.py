@@ -65,8 +65,10 @@ class RevocationOut(BaseModel):
 
 class PickupStateOut(BaseModel):
     reference: str
-    state: str = Field(description="offered, locked, enrolled, then the certificate's batch state (sealed … "
-                                   "delivered)")
+    state: str = Field(description="offered, locked, enrolled, journalled, then the certificate's batch "
+                                   "state (sealed … delivered), or what keeps it from the resident: lapsed (it expired "
+                                   "before it was anchored), revoked, other (the issuer journalled another "
+                                   "certificate under the reference)")
 
 
 class RevocationIn(BaseModel):
@@ -169,8 +171,6 @@ def router(ctx: Context) -> APIRouter:
         state = pickups.state(reference)
         if state is None:
             raise Problem(NOT_FOUND, f"no pickup is kept for that reference: {NOT_KEPT}")
-        found = session.journal.find(session.issuer_id, reference=reference)
-        batch = found.batch_state.value if found and found.batch_state else None
-        return {"reference": reference, "state": batch if state == "journalled" and batch else state}
+        return {"reference": reference, "state": state}
 
     return routes
