@@ -149,6 +149,17 @@ def test_a_copy_that_finds_no_store_is_refused(tmp_path: Path) -> None:
     assert code == 2 and "journal" in said and "does not exist" in said, said
 
 
+def test_a_migration_that_finds_no_store_says_so_and_a_refused_url_keeps_its_password(tmp_path: Path) -> None:
+    """'store migrate' from the wrong folder (or without --config) printed an empty table, as if it had migrated;
+    it names where it looked. A --to URL that is not postgresql:// was echoed whole, its password with it."""
+    config = tmp_path / "bank.toml"
+    config.write_text('[verifier]\noutbox = "var/outbox.sqlite"\n')
+    said = CliRunner().invoke(main, ["--config", str(config), "store", "migrate"])
+    assert said.exit_code == 0 and "nothing to migrate" in said.output and "outbox.sqlite" in said.output, said.output
+    code, refused = run(config, "copy", "--to", "postgresql+psycopg://crossverify:hunter2@db/bank")
+    assert code == 2 and "must be a postgresql:// URL" in refused and "hunter2" not in refused, refused
+
+
 def test_a_store_a_service_still_writes_is_not_copied(tmp_path: Path, postgres_url: str) -> None:
     """A bank's workers share the challenges and the outbox without holding their lock file: a copy while one still
     runs would leave behind what it writes next (receipts never sent once [storage] url names the copy). The copy

@@ -103,6 +103,11 @@ def migrate(app: App, only: Sequence[str]) -> None:
                          "to": opened.version})
         finally:
             opened.close()
+    if not done:  # a first install, or the wrong folder or --config: say which, not an empty table
+        app.emit(done, f"nothing to migrate: none of the stores the configuration ({config.source}) names exists yet "
+                       f"({', '.join(str(config.storage.location(k.file(config))) for k in _chosen(only))}); each is "
+                       "made at this version when first used")
+        return
     app.emit(done, rows)
 
 
@@ -116,7 +121,7 @@ def copy(app: App, target: str, only: Sequence[str]) -> None:
     transaction, and verify each table row for row. Stop the service first (a file another process has open is
     refused; each is held alone while copying); then set [storage] url to the database."""
     if not is_postgresql(target):
-        raise ConfigError(f"--to must be a postgresql:// URL, got {target!r}")
+        raise ConfigError(f"--to must be a postgresql:// URL, got one of scheme {target.partition(':')[0]!r}")
     if holds_password(target):
         raise ConfigError("--to holds a password, which the process list shows: put it in PGPASSWORD or a "
                           ".pgpass file")
