@@ -138,6 +138,7 @@ def test_an_issuer_id_reads_as_its_bytes(consortium: Consortium, config: Path) -
 
 def test_the_consortium_grows_from_the_command_line(consortium: Consortium, config: Path) -> None:
     c = consortium
+    assert "no proposal is open" in run(config, "operator", "proposals").output  # not an empty table
     created = as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
                           "--jurisdiction", "HK"))
     shown = as_json(run(config, "--json", "operator", "show", str(created["proposal"])))

@@ -305,7 +305,8 @@ def operator_proposals(app: App, show_all: bool) -> None:
     table = Table("id", "action", "approvals", "expires")
     for p in found:
         table.add_row(str(p.id), p.action, p.progress, utc_minute(p.expires_at))
-    app.emit([p.as_json() for p in found], table)
+    app.emit([p.as_json() for p in found], table if found else
+             "no proposal was ever made" if show_all else "no proposal is open (--all lists every one ever made)")
 
 
 @operator.command("show")
