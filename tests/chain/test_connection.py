@@ -13,7 +13,7 @@ from web3.exceptions import ExtraDataLengthError
 
 from crossverify import connect
 from crossverify.chain.connection import chain_time, first_block_since
-from crossverify.errors import NodeUnavailable
+from crossverify.errors import ConfigError, NodeUnavailable
 
 from ..conftest import Consortium
 
@@ -72,11 +72,11 @@ def test_short_extra_data_needs_no_middleware(stub_node: tuple[str, dict[str, An
 
 def test_wrong_chain_and_unreachable_node(stub_node: tuple[str, dict[str, Any]]) -> None:
     url, _ = stub_node
-    with pytest.raises(ValueError, match="serves chain 1337"):
+    with pytest.raises(ConfigError, match="serves chain 1337"):  # the package's own error, not a bare ValueError
         connect(url, chain_id=8853)
     with pytest.raises(NodeUnavailable):
         connect("http://127.0.0.1:9", timeout=2)
-    with pytest.raises(ValueError, match="embedded"):
+    with pytest.raises(ConfigError, match="embedded"):
         connect("ws://127.0.0.1:8546")
 
 

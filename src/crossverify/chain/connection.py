@@ -37,7 +37,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse
 
-from ..errors import NodeTooSlow, NodeUnavailable
+from ..errors import ConfigError, NodeTooSlow, NodeUnavailable
 
 EMBEDDED = "embedded"
 #: The largest answer read from a node (a hostile or broken one could send without end): far above any read's
@@ -113,12 +113,13 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries
     connection error or time-out, so a stalled node is reported in seconds, as :class:`NodeUnavailable`.
     Proof-of-authority chains (Besu QBFT/Clique, GoQuorum) put more than 32 bytes in ``extraData``; with
     ``poa=None`` that is detected from the latest block and web3's POA middleware is injected at layer 0.
-    ``chain_id``, when given, must match the node's.
+    ``chain_id``, when given, must match the node's. A URL of another scheme, or a node of another chain, is a
+    :class:`ConfigError`.
     """
     if rpc == EMBEDDED:
         return embedded_chain()
     if not rpc.startswith(("http://", "https://")):
-        raise ValueError(f"rpc must be 'embedded' or an http(s) URL, got {rpc!r}")
+        raise ConfigError(f"[network] rpc must be 'embedded' or an http(s) URL, got {rpc!r}")
     retry = ExceptionRetryConfiguration(  # web3 counts attempts, not retries
         errors=(requests.exceptions.ConnectionError, requests.exceptions.Timeout), retries=1 + retries,
         backoff_factor=0.25)
@@ -134,7 +135,7 @@ def connect(rpc: str, *, poa: bool | None = None, timeout: float = 10.0, retries
             w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         node_chain = w3.eth.chain_id
     if chain_id is not None and node_chain != chain_id:
-        raise ValueError(f"{rpc} serves chain {node_chain}, the configuration expects {chain_id}")
+        raise ConfigError(f"{rpc} serves chain {node_chain}, the configuration expects {chain_id}")
     return w3
 
 
