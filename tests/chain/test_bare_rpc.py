@@ -46,6 +46,8 @@ class Node:
     #: The block parameter of each ``eth_call``.
     blocks: list[Any] = field(default_factory=list)
     refuse_batches: bool = False
+    #: Answer a batch with one error object of a request beyond the node's limits (a rate limit, EIP-1474 -32005).
+    limit_batches: bool = False
     #: Answer a block asked for by its hash with an error, as nodes from before EIP-1898 do.
     refuse_block_hashes: bool = False
     close_after_answer: bool = False
@@ -141,6 +143,8 @@ def node(consortium: Consortium) -> Iterator[Node]:
                 return
             if batch and state.refuse_batches:
                 answer: Any = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "no batches"}}
+            elif batch and state.limit_batches:
+                answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32005, "message": "rate limit exceeded"}}
             else:
                 with lock:
                     if (change := state.before.pop(len(state.requests) - 1, None)) is not None:
@@ -218,6 +222,23 @@ def test_a_node_swapped_for_another_networks_is_not_read(consortium: Consortium,
         verifier.verify_many(bundles)
     node.chain_id = None
     assert all(r.valid for r in verifier.verify_many(bundles))
+
+
+def test_a_batch_answered_with_a_passing_limit_is_the_node_unavailable_and_batching_goes_on(
+        consortium: Consortium, node: Node) -> None:
+    """A node (or its gateway) answering a batch with one "limits exceeded" error object, a rate limit for now, is
+    unavailable (no verdict, the service's 503), not a node that refuses batches: the next batch is sent as a batch
+    again, not each read on its own request for the process's life."""
+    bundles = _bundles(consortium, 2)
+    verifier = _verifier(consortium, node)
+    assert all(r.valid for r in verifier.verify_many(bundles))
+    node.limit_batches = True
+    with pytest.raises(NodeUnavailable, match="limits were exceeded"):
+        verifier.verify_many(bundles)
+    node.limit_batches = False
+    seen = len(node.requests)
+    assert all(r.valid for r in verifier.verify_many(bundles))
+    assert any(len(methods) > 1 for methods in node.requests[seen:]), node.requests[seen:]
 
 
 def test_a_node_that_refuses_batches_is_asked_one_by_one(consortium: Consortium, node: Node) -> None:

@@ -236,8 +236,12 @@ class JsonRpc:
             return [self(method, params) for method, params in calls]
         answers = self._post([{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
                               for i, (m, p) in enumerate(calls)])
-        if not isinstance(answers, list):  # the node does not take batches: ask one by one from now on
-            self._batches = False
+        if not isinstance(answers, list):
+            error = answers.get("error") if isinstance(answers, dict) else None
+            if isinstance(error, dict) and error.get("code") == _LIMIT_EXCEEDED:  # a limit for now (a rate limit),
+                raise NodeUnavailable(  # not a refusal of batches: the next is sent as one again
+                    f"a batch: the node's limits were exceeded: {str(error.get('message'))[:200]}")
+            self._batches = False  # the node does not take batches: ask one by one from now on
             return [self(method, params) for method, params in calls]
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         return [_result(by_id.get(i, {"error": {"message": "no answer in the batch"}}), m)
