@@ -97,6 +97,18 @@ class Connection(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any: ...
 
 
+#: Values one ``IN (...)`` list binds at most, far within both engines' limits on a statement's parameters.
+IN_PART = 500
+
+
+def rows_in(db: Connection, query: str, values: Sequence[Any], *before: Any) -> Iterator[Any]:
+    """The rows ``query`` answers for ``values``, asked :data:`IN_PART` at a time: its ``{}`` is the ``?`` of each
+    part's ``IN`` list, and ``before`` binds the ``?`` that come before it."""
+    for at in range(0, len(values), IN_PART):
+        part = values[at:at + IN_PART]
+        yield from db.execute(query.format(",".join("?" * len(part))), (*before, *part))
+
+
 class _Shared:
     """A SQLite store's one connection, shared by the threads of its process (a service's workers and requests),
     as :attr:`Store.db` offers it: a statement waits for a transaction another thread holds open, and its rows

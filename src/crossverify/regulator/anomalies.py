@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from ..store import Connection
+from ..store import Connection, rows_in
 
 
 class Severity(StrEnum):
@@ -170,11 +170,8 @@ def record_all(db: Connection, found: list[Found]) -> None:
         subjects.setdefault(name, []).append(subject)
     held: set[tuple[str, str]] = set()
     for name, names in subjects.items():
-        for at in range(0, len(names), 500):
-            part = names[at:at + 500]
-            held.update((name, str(subject)) for (subject,) in db.execute(
-                f"SELECT subject FROM anomalies WHERE kind = ? AND subject IN ({','.join('?' * len(part))})",
-                (name, *part)))
+        held.update((name, str(subject)) for (subject,) in rows_in(
+            db, "SELECT subject FROM anomalies WHERE kind = ? AND subject IN ({})", names, name))
     rows, number = [], next_id(db, "anomalies") if found else 0
     for name, subject, fields in found:
         if (name, subject) in held:

@@ -37,7 +37,7 @@ from ..sealing import (
     open_dispute,
     open_receipts,
 )
-from ..store import Connection
+from ..store import Connection, rows_in
 from . import anomalies, rollup
 from .facts import IndexedEvent
 from .index import RegulatorReader, SyncReport
@@ -420,13 +420,8 @@ def _recorded_again(db: Connection, receipts: list[tuple[Any, ...]]) -> tuple[li
     commitment commits to a fresh salt, so no two verifications share one. The commitments held are asked 500 at
     a time."""
     commitments = list(dict.fromkeys(bytes(row[6]) for row in receipts))
-    first: dict[bytes, tuple[str, int]] = {}
-    for at in range(0, len(commitments), 500):
-        part = commitments[at:at + 500]
-        for commitment, verifier, recorded_at in db.execute(
-                "SELECT commitment, verifier, block_time FROM circulation_receipts WHERE commitment IN "
-                f"({','.join('?' * len(part))})", part):
-            first[bytes(commitment)] = (verifier, recorded_at)
+    first = {bytes(commitment): (verifier, recorded_at) for commitment, verifier, recorded_at in rows_in(
+        db, "SELECT commitment, verifier, block_time FROM circulation_receipts WHERE commitment IN ({})", commitments)}
     fresh, found = [], []
     for row in receipts:
         number, index, position, t, verifier, _, commitment, digest, issuer = row[:9]
@@ -445,19 +440,16 @@ def _recorded_again(db: Connection, receipts: list[tuple[Any, ...]]) -> tuple[li
 def _check_receipts(db: Connection, receipts: list[tuple[Any, ...]]) -> None:
     """The anomalies of newly opened ``receipts`` (rows of ``circulation_receipts``, just inserted): no consent, a
     consent cited before, a document revoked or expired when it was verified, a batch its named issuer never
-    anchored. The revocations of their documents
-    and roots are asked 500 at a time (as a list, which PostgreSQL too looks up in the index by target), the
-    earlier citations and the expiries by one statement each over the new rows, and the anomalies kept together."""
+    anchored. The revocations of their documents and roots are asked 500 at a time (as a list, which PostgreSQL
+    too looks up in the index by target), the earlier citations, the expiries and the batches of no anchor by one
+    statement each over the new rows, and the anomalies kept together."""
     if not receipts:
         return
     first = receipts[0][0]
     targets = list(dict.fromkeys(bytes(target) for row in receipts for target in (row[8], row[11])))
-    revoked: dict[tuple[str, bytes], tuple[int, str]] = {}  # each issuer's own: (issuer, target) -> when, scope
-    for at in range(0, len(targets), 500):
-        part = targets[at:at + 500]
-        revoked.update(((issuer, bytes(target)), (when, scope)) for issuer, target, when, scope in db.execute(
-            "SELECT issuer_id, target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 "
-            f"AND target IN ({','.join('?' * len(part))}) GROUP BY issuer_id, target", part))
+    revoked = {(issuer, bytes(target)): (when, scope) for issuer, target, when, scope in rows_in(  # each issuer's own
+        db, "SELECT issuer_id, target, MIN(block_time), MIN(scope) FROM revocations WHERE counted = 1 "
+        "AND target IN ({}) GROUP BY issuer_id, target", targets)}
     # "+r.consent" (a no-op) keeps SQLite from walking every consented receipt in the consent index: the new
     # receipts are an id range.
     cited = {number: earlier for number, *earlier in db.execute(

@@ -64,7 +64,7 @@ from ..errors import (
 )
 from ..format.encoding import to_hex
 from ..sealing import Receipt, RegulatorPublicKey, kem_of_public_key, seal_receipts
-from ..store import Location, Store
+from ..store import Location, Store, rows_in
 
 log = logging.getLogger(__name__)
 
@@ -219,13 +219,10 @@ class ReceiptOutbox:
         found: dict[bytes, dict[str, Any]] = {}
         unique = sorted(set(commitments))
         with self.store.lock:
-            for start in range(0, len(unique), 500):
-                part = unique[start:start + 500]
-                rows = self._db.execute("SELECT commitment, state, tx_hash, block, final FROM sealed_receipts WHERE "
-                                        f"commitment IN ({','.join('?' * len(part))})", part)
-                for c, state, tx, block, final in rows:
-                    found[bytes(c)] = receipt_state(bytes(c), state, None if tx is None else bytes(tx), block,
-                                                    bool(final))
+            for c, state, tx, block, final in rows_in(
+                    self._db, "SELECT commitment, state, tx_hash, block, final FROM sealed_receipts WHERE commitment "
+                    "IN ({})", unique):
+                found[bytes(c)] = receipt_state(bytes(c), state, None if tx is None else bytes(tx), block, bool(final))
         return [found.get(c) for c in commitments]
 
     def find(self, document_digest: bytes, purpose: str, reference: str = "") -> bytes | None:
