@@ -21,7 +21,7 @@ from ..format.suite import Suite
 from .circulation import CirculationContract
 from .records import ProposalKind
 from .registry import Deployed, Registry, deploy_contract
-from .transactions import Sender
+from .transactions import Sender, sender_address
 
 DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -122,7 +122,7 @@ def deploy_consortium(
     in); without one, an ``SM2Verifier`` is deployed first.
     """
     params = dict(tx_params or {})
-    address = sender if isinstance(sender, str) else sender.address
+    address = sender_address(sender)
     if suite is Suite.GM and sm2_verifier is None:
         sm2_verifier = deploy_contract(w3, "SM2Verifier", [], sender, params)
     verifier = Web3.to_checksum_address(sm2_verifier) if suite is Suite.GM and sm2_verifier else ZERO_ADDRESS

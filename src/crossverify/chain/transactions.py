@@ -24,6 +24,12 @@ from .connection import node_errors, quantity, rpc, snake_case
 #: Who sends a transaction: an account the node manages (its address), or a signer (keystore, HSM).
 Sender = str | BaseAccount
 
+
+def sender_address(sender: Sender) -> str:
+    """The account ``sender`` sends from."""
+    return sender if isinstance(sender, str) else sender.address
+
+
 #: Where the per-account nonce locks live (one small file per chain and account, shared by every process).
 LOCK_DIR = Path(tempfile.gettempdir()) / "crossverify-accounts"
 #: A transaction the node has never shown us counts as dropped only after this long (propagation to a
@@ -66,7 +72,7 @@ def submit(w3: Web3, request: dict[str, Any], sender: Sender, params: dict[str, 
     one. A broadcast is sent once (:meth:`~.connection.JsonRpc.send`).
     """
     node = rpc(w3)
-    address = sender if isinstance(sender, str) else sender.address
+    address = sender_address(sender)
     tx = {"from": address, "value": 0, **request, **params}
     estimate, latest = node.batch([("eth_estimateGas", [_wire(tx)]), ("eth_getBlockByNumber", ["latest", False])])
     estimate, limit = quantity(estimate), quantity(_field(latest, "gasLimit"))

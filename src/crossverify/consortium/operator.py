@@ -22,7 +22,7 @@ from ..chain.consortium import (
 )
 from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry
-from ..chain.transactions import Sender
+from ..chain.transactions import Sender, sender_address
 from ..chain.typed_data import AnchorRequest, RevocationRequest
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import to_hex, utc_time
@@ -302,8 +302,7 @@ class OperatorClient:
 
     def try_approval(self, proposal_id: int) -> None:
         """Raise the named error the consortium would refuse this operator's approval with now; sends nothing."""
-        caller = self.sender if isinstance(self.sender, str) else self.sender.address
-        self.consortium.call(lambda f: f.approve(proposal_id), caller)
+        self.consortium.call(lambda f: f.approve(proposal_id), sender_address(self.sender))
 
     # -------------------------------------------------------------------------------------------------------
     # Reading proposals
