@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
@@ -46,6 +47,12 @@ def printable(text: str) -> str:
     value, a member's name quoted in an error) goes to a terminal, which would obey it (move the cursor, rewrite
     what is above it: a verdict)."""
     return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+
+
+def as_written(text: str) -> str:
+    """Text from a file or the chain (a member's name, a bank's case reference) as rich markup that shows it as
+    written, control characters written out: none moves the reader's cursor or rewrites what is above it."""
+    return escape(printable(text))
 
 
 class _Said(click.ClickException):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -23,7 +22,7 @@ from ..regulator.export import to_csv, to_html, to_json
 from ..regulator.index import Freshness
 from ..regulator.words import Names
 from ..sealing import Kem, RegulatorKey
-from ._shell import App, BadInput, command, printable
+from ._shell import App, BadInput, as_written, command
 
 KEMS = {"x25519": Kem.X25519, "mlkem768-x25519": Kem.MLKEM768_X25519, "sm2": Kem.SM2}
 
@@ -190,26 +189,21 @@ def _timeline_row(e: dict[str, Any]) -> tuple[str, str, str]:
     """What happened, who did it, and the details, for one event of a document's timeline (text an institution
     chose, a bank's purpose code or case reference, shown as written: not as the table's markup)."""
     if e["event"] == "anchored":
-        return "anchored", _text(e["issuer"]), f"{_text(e['docType'])}, batch of {e['documents']:,}, valid to " \
-                                               f"{utc_minute(e['notAfter'])}"
+        return "anchored", as_written(e["issuer"]), (f"{as_written(e['docType'])}, batch of {e['documents']:,}, "
+                                                     f"valid to {utc_minute(e['notAfter'])}")
     if e["event"] == "verified":
         consent = ("consent: a presentation the resident signed" if e["consent"] == "presentation" else
-                   f"consent: in person, case {_text(e['case'])}" if e["consent"] == "in_person" else
+                   f"consent: in person, case {as_written(e['case'])}" if e["consent"] == "in_person" else
                    "[red]consent: NONE stated[/]")
-        return "verified", e["verifier"], f"{_text(e['purpose'])} ({_text(e['purposeInWords'])}); {consent}; " \
-                                          f"{e['member']}"
+        return "verified", e["verifier"], (f"{as_written(e['purpose'])} ({as_written(e['purposeInWords'])}); "
+                                           f"{consent}; {e['member']}")
     if e["event"] == "revoked":
-        return "revoked", _text(e["issuer"]), f"{e['scope']}, {e['reason']}" + ("" if e["counted"] else
-                                                                               " [red](does not count)[/]")
+        return "revoked", as_written(e["issuer"]), f"{e['scope']}, {e['reason']}" + (
+            "" if e["counted"] else " [red](does not count)[/]")
     if e["event"] == "disputed":
         return "disputed", e["verifier"], f"{e['reason']}; now {e['state'].replace('_', ' ')}"
     signed = "signed by the issuer" if e["signedByIssuer"] else "[red]not signed by the issuer[/]"
     return "answered", e.get("signer") or "", f"{e['answer'].replace('_', ' ')}, {signed}"
-
-
-def _text(text: str) -> str:
-    """Text from the chain or a sealed receipt as rich markup that shows it, control characters written out."""
-    return escape(printable(text))
 
 
 def document_digest(document: str) -> bytes:

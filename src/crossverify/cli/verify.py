@@ -24,7 +24,7 @@ from ..format.holder import HOLDER_CLAIM
 from ..format.metadata import LANGUAGES, TypeDisplay
 from ..sealing import case_reference_code
 from ..verifier.client import Outcome, VerificationReport
-from ._shell import App, BadInput, command, printable
+from ._shell import App, BadInput, as_written, command
 
 
 @click.command("challenge")
@@ -182,7 +182,7 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
     verdict = "[green]VALID[/]" if report.valid else f"[red]INVALID[/]: {counted(len(failed), 'check')} failed"
     out.print(f"[bold]{escape(path.name)}[/]: {verdict}")
     for check in failed:
-        out.print(f"  [red]✗ {check.name}[/]: {_printable(check.detail)}")
+        out.print(f"  [red]✗ {check.name}[/]: {as_written(check.detail)}")
     if report.bundle is None:
         return
     header = report.bundle.header
@@ -214,21 +214,15 @@ def _print(out: Console, path: Path, report: VerificationReport, shown: _Shown, 
                        Column("detail", overflow="fold"), box=None, padding=(0, 2))
         colours = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_APPLICABLE: "dim"}
         for c in report.checks:
-            checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", _printable(c.detail))
+            checks.add_row(f"  {c.name}", f"[{colours[c.outcome]}]{c.outcome.value}[/]", as_written(c.detail))
         out.print(checks)
 
 
-def _printable(text: str) -> str:
-    """Text from a file (a member's name in a check's detail) as rich markup that shows it, control characters
-    written out: none moves the clerk's cursor or rewrites the verdict above it."""
-    return escape(printable(text))
-
-
 def _one_line(text: str) -> str:
-    """A claim's value as :func:`_printable` shows it, each run of white space one space, as a browser shows it: a
-    value the issuer signed (an address its customer gave) starts no line of its own, by a line feed or by spaces
-    filling the line, that reads as another claim's row."""
-    return _printable(_SPACES.sub(" ", text))
+    """A claim's value as :func:`~._shell.as_written` shows it, each run of white space one space, as a browser
+    shows it: a value the issuer signed (an address its customer gave) starts no line of its own, by a line feed or
+    by spaces filling the line, that reads as another claim's row."""
+    return as_written(_SPACES.sub(" ", text))
 
 
 _SPACES = re.compile(r"\s+")
