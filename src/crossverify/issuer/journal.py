@@ -347,10 +347,13 @@ class Journal:
     def rehash_pending(self, issuer_id: str, hash_alg: HashAlgorithm) -> int:
         """Compute again, with ``hash_alg``, the digest of every document not yet in a batch that was journalled
         with another (``[issuer] hash_alg`` changed since): a batch hashes its documents with its own algorithm, and
-        none of theirs is anchored or handed out yet. Their salts stay. How many."""
+        none of theirs is anchored or handed out yet. Their salts stay. How many. (Asked each round: a write is
+        taken only when there is one.)"""
+        stale = "SELECT id, body FROM documents WHERE issuer_id = ? AND batch_id IS NULL AND hash_alg != ?"
+        if self._db.execute(f"{stale} LIMIT 1", (issuer_id, int(hash_alg))).fetchone() is None:
+            return 0
         with self.transaction() as db:
-            rows = db.execute("SELECT id, body FROM documents WHERE issuer_id = ? AND batch_id IS NULL AND "
-                              "hash_alg != ?", (issuer_id, int(hash_alg))).fetchall()
+            rows = db.execute(stale, (issuer_id, int(hash_alg))).fetchall()
             redone = [(doc_id, _document(body, b"")) for doc_id, body in rows]
             db.executemany("UPDATE documents SET hash_alg = ?, digest = ? WHERE id = ?",
                            [(int(hash_alg), document_digest(doc.header, doc.claims, hash_alg.hasher()), doc_id)
