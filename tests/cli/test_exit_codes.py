@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +146,34 @@ def test_a_pickup_offer_of_a_wrong_entry_is_named(tmp_path: Path, entry: object,
     (tmp_path / "offer.json").write_text(json.dumps([entry]))
     code, out = run("--config", str(config), "issuer", "pickup", "offer", str(tmp_path / "offer.json"))
     assert code == 2 and said in out, out
+
+
+def test_a_pickup_offer_is_all_or_nothing(tmp_path: Path) -> None:
+    """An offer file with one entry refused (here: a reference offered before with other content, or given twice)
+    offers none of them: an entry before it keeps the code its resident holds, and none gets a code never shown."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\npickups = "pickups.sqlite"\njournal = "journal.sqlite"\n'
+                      'hash_alg = "keccak256"\n')
+    entries = [{"reference": f"P-{i}", "docType": "DEPCERT", "notAfter": 2**40 - 1, "claims": {"n": i}}
+               for i in range(3)]
+
+    def offer(*items: object) -> tuple[int, str]:
+        (tmp_path / "offer.json").write_text(json.dumps(items))
+        return run("--config", str(config), "--json", "issuer", "pickup", "offer", str(tmp_path / "offer.json"))
+
+    code, out = offer(entries[0], entries[2])
+    assert code == 0, out
+    codes = {o["reference"]: o["code"] for o in json.loads(out)}
+    changed = {**entries[2], "claims": {"n": "changed"}}
+    for refused, said in [((entries[0], entries[1], changed), "other content"),
+                          ((entries[1], entries[1]), "P-1 is offered twice")]:
+        code, out = offer(*refused)
+        assert code == 2 and said in out, out
+        code, out = run("--config", str(config), "issuer", "pickup", "status", "P-1")
+        assert code == 2 and "no pickup is kept for P-1" in out, out
+    with sqlite3.connect(tmp_path / "pickups.sqlite") as db:
+        kept = dict(db.execute("SELECT reference, code_hash FROM pickups").fetchall())
+    assert kept == {r: hashlib.sha256(c.replace("-", "").encode()).digest() for r, c in codes.items()}
 
 
 def test_a_backup_of_a_journal_in_postgresql_says_how_to_back_it_up(tmp_path: Path) -> None:

@@ -99,13 +99,14 @@ def issuer_pickup() -> None:
 @command
 def pickup_offer(app: App, file: Path, ttl: int) -> None:
     """Offer the certificates in FILE (one entry or a list, as for 'issue'; no attachments) for pickup and print
-    each one's code, once: hand it to the resident out of band. Offering a reference again gives a new code."""
+    each one's code, once: hand it to the resident out of band. Offering a reference again gives a new code. All
+    or none: one entry refused leaves every pickup as it was."""
     try:
         text = file.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read {file}: {exc}") from None
     desk, now = app.session.pickups, int(time.time())
-    offers = [desk.offer(item, now, ttl) for item in read_entries(text, str(file))]  # type: ignore[arg-type]
+    offers = desk.offer_many(read_entries(text, str(file)), now, ttl)  # type: ignore[arg-type]
     app.emit([{"reference": o.reference, "code": o.code, "expiresAt": o.expires_at} for o in offers],
              "\n".join(f"{o.reference}: {o.code}" for o in offers))
 

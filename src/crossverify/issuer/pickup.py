@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +43,7 @@ from ..errors import (
 from ..format.certificate import Certificate
 from ..format.hashing import HashAlgorithm
 from ..format.holder import HOLDER_CLAIM, holder_claim, key_from_jwk, public_jwk
-from ..store import Location, Store
+from ..store import Connection, Location, Store
 from .client import SEND_MARGIN, journal_certificates, require_suite_holder_key
 from .inputs import certificate_entry
 from .journal import BatchState, DocumentRecord, Journal, check_reference
@@ -129,8 +129,24 @@ class PickupDesk:
         enrolled, gives a new code and retires the earlier one (the resident lost it, or it was locked or expired);
         changed content, or a reference already enrolled, is refused. :class:`PickupStoreFull` if the handles drawn were
         all taken."""
+        return self.offer_many([item], now, ttl)[0]
+
+    def offer_many(self, items: Sequence[Mapping[str, Any]], now: int, ttl: int = DEFAULT_CODE_TTL) -> list[Offer]:
+        """:meth:`offer` each of ``items``, all or none: one refused (or a reference given twice) leaves every
+        pickup as it was, so no earlier code is retired for a new one nobody was shown."""
         if not 0 < ttl <= MAX_CODE_TTL:
             raise PickupError(f"a pickup code lives 1 to {MAX_CODE_TTL} seconds, got {ttl}")
+        checked = [self._checked(item, now, ttl) for item in items]
+        references = [reference for reference, *_ in checked]
+        if twice := sorted({r for r in references if references.count(r) > 1}):
+            raise PickupError(f"reference {twice[0]} is offered twice: one code would retire the other; nothing was "
+                              "changed")
+        with self.store.transaction() as db:
+            return [self._offered(db, *entry, now) for entry in checked]
+
+    def _checked(self, item: Mapping[str, Any], now: int, ttl: int) -> tuple[str, dict[str, Any], bytes, int]:
+        """An entry to offer, refused by name unless it can be issued and collected: its reference, the entry with
+        its times, its content's hash, and when its code expires."""
         if not isinstance(item, Mapping):
             raise PickupError(f"an entry is {type(item).__name__}, not an object")
         claims = item.get("claims")
@@ -146,31 +162,35 @@ class PickupDesk:
         if expires_at <= now:
             raise PickupError(f"reference {reference} expires at {cert.header.not_after}, before a resident could "
                               "collect it; nothing was changed")
-        with self.store.transaction() as db:
-            for _ in range(HANDLE_TRIES):
-                handle, code = _new_code()
-                if not db.execute("SELECT 1 FROM pickups WHERE handle = ?", (handle,)).fetchone():
-                    break
-            else:
-                raise PickupStoreFull(f"{HANDLE_TRIES} pickup handles drawn were all taken; nothing was changed")
-            offered = 0
-            while not offered:  # (PostgreSQL: read again when another offer of the reference committed meanwhile)
-                row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = "
-                                 f"?{self.store.for_update}", (self.issuer_id, reference)).fetchone()  # (as enrol)
-                if row is not None and row[1] is not None:
-                    raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
-                if row is not None and bytes(row[0]) != content:
-                    raise PickupError(f"reference {reference} was offered before with other content; nothing was "
-                                      "changed")
-                if row is None and self.journal.find(self.issuer_id, reference=reference) is not None:
-                    raise PickupError(f"reference {reference} is in the journal already: it cannot be offered for "
-                                      "pickup")
-                db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
-                offered = db.execute(
-                    "INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
-                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer_id, reference) DO NOTHING",
-                    (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, expires_at),
-                ).rowcount
+        return reference, fixed, content, expires_at
+
+    def _offered(self, db: Connection, reference: str, fixed: dict[str, Any], content: bytes, expires_at: int,
+                 now: int) -> Offer:
+        """One checked entry offered in the transaction ``db``, with a new code."""
+        for _ in range(HANDLE_TRIES):
+            handle, code = _new_code()
+            if not db.execute("SELECT 1 FROM pickups WHERE handle = ?", (handle,)).fetchone():
+                break
+        else:
+            raise PickupStoreFull(f"{HANDLE_TRIES} pickup handles drawn were all taken; nothing was changed")
+        offered = 0
+        while not offered:  # (PostgreSQL: read again when another offer of the reference committed meanwhile)
+            row = db.execute("SELECT content_hash, enrolled_at FROM pickups WHERE issuer_id = ? AND reference = "
+                             f"?{self.store.for_update}", (self.issuer_id, reference)).fetchone()  # (as enrol)
+            if row is not None and row[1] is not None:
+                raise PickupCodeUsed(f"reference {reference} was collected already; nothing was changed")
+            if row is not None and bytes(row[0]) != content:
+                raise PickupError(f"reference {reference} was offered before with other content; nothing was "
+                                  "changed")
+            if row is None and self.journal.find(self.issuer_id, reference=reference) is not None:
+                raise PickupError(f"reference {reference} is in the journal already: it cannot be offered for "
+                                  "pickup")
+            db.execute("DELETE FROM pickups WHERE issuer_id = ? AND reference = ?", (self.issuer_id, reference))
+            offered = db.execute(
+                "INSERT INTO pickups (handle, issuer_id, reference, content_hash, code_hash, entry, offered_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer_id, reference) DO NOTHING",
+                (handle, self.issuer_id, reference, content, _hash(code), json.dumps(fixed), now, expires_at),
+            ).rowcount
         return Offer(reference, code, expires_at)
 
     def enrol(self, code: str, jwk: Any, now: int) -> Enrolment:
