@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -146,6 +147,22 @@ def test_a_pickup_offer_of_a_wrong_entry_is_named(tmp_path: Path, entry: object,
     (tmp_path / "offer.json").write_text(json.dumps([entry]))
     code, out = run("--config", str(config), "issuer", "pickup", "offer", str(tmp_path / "offer.json"))
     assert code == 2 and said in out, out
+
+
+def test_an_expired_certificate_is_refused_before_anything_is_journalled(tmp_path: Path) -> None:
+    """Journalling needs no node, so a certificate whose notAfter has passed by this machine's clock would be taken,
+    only to lapse unanchored: it is refused by name (exit 2), and the file's other certificates are not journalled."""
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
+    file = _certificates(tmp_path, count=2)
+    entries = json.loads(file.read_text())
+    entries[1] |= {"issuedAt": int(time.time()) - 86400, "asOf": int(time.time()) - 86400,
+                   "notAfter": int(time.time()) - 3600}  # issued yesterday, as a back office exports it
+    file.write_text(json.dumps(entries))
+    code, out = run("--config", str(config), "issuer", "issue", str(file))
+    assert code == 2 and "certificate DEP-1 expires at" in out and "this machine's clock" in out, out
+    code, out = run("--config", str(config), "--json", "issuer", "status")
+    assert (code, json.loads(out) if code == 0 else out) == (0, {"pending": 0})
 
 
 def test_a_pickup_offer_is_all_or_nothing(tmp_path: Path) -> None:

@@ -36,10 +36,11 @@ def issuer_issue(app: App, files: tuple[Path, ...], supersede: bool) -> None:
     notAfter (Unix time) and claims (name: JSON value); optionally issuedAt and asOf (Unix times, default now),
     attachments (claim name: file) and holderKey (the resident's file from 'crossverify holder keygen --claim',
     which binds the certificate to their key), files relative to the input file. examples/certificates.json is
-    one."""
+    one. A certificate expired by this machine's clock (or within a minute) is refused: none is journalled."""
     session = app.session
-    ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id),
-                               session.hash_alg, supersede=supersede)
+    now = int(time.time())
+    ids = journal_certificates(session.journal, session.issuer_id, read_certificates(files, session.issuer_id, now),
+                               session.hash_alg, supersede=supersede, now=now)
     app.emit({"journalled": len(ids)}, f"{counted(len(ids), 'certificate')} journalled")
 
 

@@ -44,6 +44,7 @@ from ..chain.typed_data import (
 )
 from ..errors import (
     AnchorMismatch,
+    CertificateInputError,
     HolderKeyError,
     JournalError,
     RegistryBatchAlreadyRevoked,
@@ -129,15 +130,24 @@ class RunReport:
 
 
 def journal_certificates(journal: Journal, issuer_id: str, certificates: Sequence[tuple[str, Certificate]],
-                         hash_alg: HashAlgorithm, *, supersede: bool = False) -> list[int]:
+                         hash_alg: HashAlgorithm, *, supersede: bool = False, now: int | None = None) -> list[int]:
     """Salt certificates and commit them to ``journal`` under the caller's references, all or none. Needs no node.
 
     Nothing else happens to a certificate before this returns; a reference given again with the same content is
     not doubled, and with changed content is refused unless ``supersede`` (see :meth:`Journal.add_documents`).
+    Given ``now`` (this machine's clock), a certificate expired by then, or within :data:`SEND_MARGIN`, is refused
+    (:class:`CertificateInputError`) unless its reference is journalled already (a file given again): it could
+    never be anchored, only lapse.
     """
     for reference, cert in certificates:
         if cert.header.issuer_id != issuer_id:
             raise ValueError(f"certificate names issuer {cert.header.issuer_id}, this client is {issuer_id}")
+        if (now is not None and cert.header.not_after <= now + SEND_MARGIN
+                and journal.find(issuer_id, reference=reference) is None):
+            raise CertificateInputError(
+                f"certificate {reference} expires at {cert.header.not_after} (notAfter), by this machine's clock "
+                f"(now {now}) already or within {SEND_MARGIN} seconds: it could never be anchored; nothing was "
+                "journalled")
         if HOLDER_CLAIM in cert.claims:
             require_suite_holder_key(key_from_claim(cert.claims[HOLDER_CLAIM]), hash_alg, f"certificate {reference}")
     salted = [(ref, salt_document(cert, hash_alg)) for ref, cert in certificates]

@@ -112,9 +112,8 @@ def router(ctx: Context) -> APIRouter:
         def journalled() -> SubmittedOut:
             issuer_id, now = session.issuer_id, int(time.time())
             entries = [certificate_entry(item, issuer_id, now) for item in payload.certificates]
-            ids = journal_certificates(session.journal, issuer_id, entries,
-                                       session.hash_alg,
-                                       supersede=payload.supersede)
+            ids = journal_certificates(session.journal, issuer_id, entries, session.hash_alg,
+                                       supersede=payload.supersede, now=now)
             ctx.workers["issuer"].wake()
             return SubmittedOut(journalled=len(ids))
 
