@@ -26,7 +26,7 @@
     │   ├── StoreTooNew                      written by a newer crossverify
     │   ├── StoreChainMismatch               bound to another chain (genesis), network reset or registry
     │   ├── ReceiptsUnsettled                receipts on the circulation contract an outbox leaves are not final yet
-    │   ├── IndexNotSynced                   the regulator's index was never synced: the message names the command
+    │   ├── IndexNotSynced                   never synced: the message names the command to run (exit 2)
     │   └── PickupStoreFull                  every pickup handle drawn was taken: too many pickups are open
     ├── HolderKeyError                       a holder key is not a P-256 key in the agreed form (also ValueError)
     ├── InvalidSM2Key                        an SM2 key is malformed or off the curve (also ValueError)

@@ -5,7 +5,7 @@ Exit codes, for scripts to rely on:
 - 0: success (for ``verify``: every bundle valid);
 - 1: invalid, or refused: a bundle failed a check, the registry reverted, a transaction failed;
 - 2: unusable input or configuration (a bad file, setting, key or password, a reference or digest the
-  journal does not know); nothing was done;
+  journal does not know, a regulator's index never synced); nothing was done;
 - 3: the node, the registry, the HSM or local storage is unavailable (unreachable, no code at the address, a
   token that stopped signing, a store locked by another process, a full or read-only disk); nothing was lost,
   run again once it is back.
@@ -29,7 +29,16 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from ..errors import UNAVAILABLE, BundleError, ConfigError, CrossverifyError, JournalError, KeyLoadError, SealingError
+from ..errors import (
+    UNAVAILABLE,
+    BundleError,
+    ConfigError,
+    CrossverifyError,
+    IndexNotSynced,
+    JournalError,
+    KeyLoadError,
+    SealingError,
+)
 from ..format.encoding import to_hex
 
 if TYPE_CHECKING:
@@ -153,6 +162,8 @@ def failures() -> Iterator[None]:
         yield
     except (ConfigError, KeyLoadError, BundleError, JournalError, SealingError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
+    except IndexNotSynced as exc:  # a store, but nothing to wait for: the message names the command to run first
+        raise BadInput(f"{type(exc).__name__}: {exc}") from exc
     except UNAVAILABLE as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
     except CrossverifyError as exc:
