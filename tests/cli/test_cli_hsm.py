@@ -121,14 +121,15 @@ def test_token_failures_exit_2_and_leave_the_journal_untouched(consortium: Conso
                     "pin_env": "TEST_HSM_PIN", **changes}
         return {"CROSSVERIFY_KEYS_SIGNER_PKCS11": json.dumps(settings)}
 
-    cases = {
-        "refused the PIN": {**signer(token=SPARE_TOKEN), "TEST_HSM_PIN": "000000"},
-        "another PIN": {"TEST_HSM_PIN": "000000"},
-        "no token labelled": signer(token="no such token"),
-        "no private key labelled": signer(label="no such key"),
-        "another curve": signer(label="p256"),
-        "cannot load the PKCS#11 module": signer(module="/nonexistent/libpkcs11.so"),
-        "no token PIN": signer(pin_env="UNSET_HSM_PIN"),
+    cases = {  # a token's refusal by its name, as docs/deploy.md lists them
+        "TokenPinIncorrect: token 'crossverify-spare' refused the PIN": {
+            **signer(token=SPARE_TOKEN), "TEST_HSM_PIN": "000000"},
+        "TokenPinIncorrect: token 'crossverify-test' is logged in with another PIN": {"TEST_HSM_PIN": "000000"},
+        "TokenNotFound: no token labelled": signer(token="no such token"),
+        "TokenKeyNotFound: token 'crossverify-test' holds no private key labelled": signer(label="no such key"),
+        "TokenKeyWrongCurve: key 'p256' is on another curve": signer(label="p256"),
+        "TokenModuleUnavailable: cannot load the PKCS#11 module": signer(module="/nonexistent/libpkcs11.so"),
+        "TokenPinIncorrect: no token PIN": signer(pin_env="UNSET_HSM_PIN"),
         "never goes in the configuration": signer(pin="246810"),
         "more than one signer key": {"CROSSVERIFY_KEYS_SIGNER_KEYSTORE": "keys/signer.json"},
     }

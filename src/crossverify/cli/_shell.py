@@ -38,6 +38,7 @@ from ..errors import (
     JournalError,
     KeyLoadError,
     SealingError,
+    TokenError,
 )
 from ..format.encoding import to_hex
 
@@ -160,10 +161,10 @@ def failures() -> Iterator[None]:
     """Map errors to the exit codes above."""
     try:
         yield
+    except (TokenError, IndexNotSynced) as exc:  # (a store, but nothing to wait for: it names the command to run)
+        raise BadInput(f"{type(exc).__name__}: {exc}") from exc
     except (ConfigError, KeyLoadError, BundleError, JournalError, SealingError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
-    except IndexNotSynced as exc:  # a store, but nothing to wait for: the message names the command to run first
-        raise BadInput(f"{type(exc).__name__}: {exc}") from exc
     except UNAVAILABLE as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
     except CrossverifyError as exc:
