@@ -142,6 +142,13 @@ def test_audit_sync_and_reports(consortium: Consortium, config: Path, files: lis
         assert run(config, "audit", "report", "--format", fmt, "--out", str(out)).exit_code == 0
         assert out.stat().st_size > 200
     assert json.loads((tmp_path / "report.json").read_text())["totals"]["documents"] >= 3
+    # with --json, stdout is one JSON document: where the report went, or the JSON report itself
+    written = as_json(run(config, "--json", "regulator", "report", "--format", "csv", "--out", str(out)))
+    assert written == {"format": "csv", "out": str(out), "freshness": written["freshness"]}
+    assert written["freshness"]["behind"] == 0
+    assert as_json(run(config, "--json", "regulator", "report", "--format", "json"))["totals"]["documents"] >= 3
+    html = run(config, "--json", "regulator", "report")
+    assert html.exit_code == 2 and html.stdout == "" and "give --format json, or --out" in html.output
     synced_first = run(config, "regulator", "report", "--sync", "--out", str(tmp_path / "synced.html"))
     assert synced_first.exit_code == 0 and "indexed 0 events" in synced_first.output
 

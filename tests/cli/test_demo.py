@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -117,9 +118,13 @@ def test_the_demo_empties_only_a_folder_of_its_own(tmp_path: Path) -> None:
     assert done.exit_code == 2 and "not a demo's" in done.output, done.output
     assert mine.read_text() == "mine"
     out = tmp_path / "out"
-    for _ in range(2):
-        done = CliRunner().invoke(main, ["demo", "--certificates", "12", "--out", str(out)])
+    for json_flag in ([], ["--json"]):
+        done = CliRunner().invoke(main, [*json_flag, "demo", "--certificates", "12", "--out", str(out)])
         assert done.exit_code == 0 and (out / "audit-report.html").exists(), done.output
+    said = json.loads(done.stdout)  # --json: stdout is one JSON document, the story went to stderr
+    assert (said["issued"], said["genuineValid"], said["report"]) == (12, 12, str(out / "audit-report.html"))
+    assert [f["check"] for f in said["failures"]][-1] == "key_not_compromised" and len(said["anomalies"]) == 5
+    assert "The consortium" in done.stderr
 
 
 def test_the_demo_story_in_the_gm_suite(consortium: Consortium, tmp_path: Path,

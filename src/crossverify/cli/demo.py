@@ -25,10 +25,21 @@ from ._shell import App, BadInput, command, demo_folder
                    "SM2, SM4).")
 @command
 def demo(app: App, certificates: int, out: Path, hsm: bool, suite: str) -> None:
-    """Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit."""
+    """Run the whole story on the embedded chain: admit, issue, redact, verify, fail, audit. With --json the story
+    goes to stderr, and stdout gets what it did as one JSON document."""
     if hsm and suite == "gm":
         raise BadInput("--hsm keeps secp256k1 keys in SoftHSM2, which has no SM2: run the GM suite without --hsm")
     demo_folder(out)
     keys = softhsm_signing_keys(out / "softhsm") if hsm else None
-    run_demo(out, certificates, Console(width=None if sys.stdout.isatty() else 120), signing_key=keys,
-             suite=Suite.named(suite))
+    story = app.console if app.as_json else Console(width=None if sys.stdout.isatty() else 120)  # (--json: stderr)
+    result = run_demo(out, certificates, story, signing_key=keys, suite=Suite.named(suite))
+    if app.as_json:
+        assert result.report is not None
+        app.emit({"out": out, "suite": suite, "registry": result.registry_address,
+                  "circulation": result.circulation_address, "issued": result.issued,
+                  "genuineValid": result.genuine_valid,
+                  "failures": [{"presented": presented, "check": check, "why": why}
+                               for presented, check, why in result.failures],
+                  "anomalies": {group["kind"]: group["count"] for group in result.report.anomalies},
+                  "report": out / "audit-report.html", "reportJson": out / "audit-report.json",
+                  "seconds": round(result.seconds, 1)}, "")

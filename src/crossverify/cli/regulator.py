@@ -148,7 +148,10 @@ def report(app: App, fmt: str, out: Path | None, language: str | None, sync_firs
     """Issued, revoked and verified per issuer, verifier, type and day; anomalies by kind (count, meaning, what
     to do, first examples); governance changes; with the regulator's keys, the circulation trail too: receipts
     per bank, purpose and day, consent, disputes. The HTML page names issuers and document types by their
-    registered display metadata and banks by [regulator] bank_names."""
+    registered display metadata and banks by [regulator] bank_names. With --json: the JSON report, or with --out
+    where it was written."""
+    if app.as_json and out is None and fmt != "json":
+        raise BadInput(f"--json prints JSON only: give --format json, or --out for the {fmt} report")
     _fresh(app, sync_first)
     supervision = app.session.supervision
     found = supervision.report()
@@ -162,7 +165,10 @@ def report(app: App, fmt: str, out: Path | None, language: str | None, sync_firs
         click.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
-        app.console.print(f"{fmt} report written to {out}")
+        if app.as_json:
+            app.emit({"format": fmt, "out": out, "freshness": found.freshness}, "")
+        else:
+            app.console.print(f"{fmt} report written to {out}")
 
 
 @regulator.command("circulation")
