@@ -369,7 +369,8 @@ def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorK
     c.circulation.answer_dispute(dispute_id, sealed, key, c.outsider)
 
 
-def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, location: Locate) -> None:
+def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium, location: Locate,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     c = consortium
     verified = receipt(DIGEST, "ACCTOPEN")
     record(c, c.verifier, verified)
@@ -381,8 +382,12 @@ def test_the_regulator_follows_each_dispute_to_its_answer(consortium: Consortium
     left_id, _, _ = open_a_dispute(c, DisputeReason.SUSPECTED_ALTERATION, receipt(OTHER, "LOAN"))
 
     pboc = trail(c, location, [c.regulator_keys[1]])
+    events, asked = pboc.reader.events, []
+    monkeypatch.setattr(pboc.reader, "events", lambda *names: asked.append(names) or events(*names))
     _, opened = pboc.sync()
     assert (opened.disputes, opened.unreadable) == (5, 0)
+    assert asked.count(("SigningKeyAdded",)) == 1  # the issuers' signing keys read once, not once per answer
+    monkeypatch.undo()
     [first, second] = pboc.circulation(DIGEST).disputes
     assert (first["disputeId"], first["reason"], first["state"]) == (to_hex(answered_id), "suspected_reuse",
                                                                     "confirmed_genuine")

@@ -260,14 +260,16 @@ class CirculationTrail:
                           len(unreadable))
 
     def _check_answers(self, db: Connection, answers: list[tuple[Any, ...]]) -> None:
-        """An answer signed by a key that was never a signing key of the disputed document's issuer."""
+        """An answer signed by a key that was never a signing key of the disputed document's issuer (the issuers'
+        keys read once for all of ``answers``)."""
+        signing_keys = self._signing_keys() if answers else {}
         for number, index, t, dispute_id, _, content in answers:
             found = db.execute("SELECT content, verifier, document_digest FROM circulation_disputes "
                                "WHERE dispute_id = ?", (dispute_id,)).fetchone()
             if found is None:
                 continue  # the dispute itself did not open: it is an anomaly already
             issuer, signer = json.loads(found[0])["issuer"], json.loads(content)["signer"]
-            if (signer or "").lower() not in self._signing_keys().get(issuer, set()):
+            if (signer or "").lower() not in signing_keys.get(issuer, set()):
                 anomalies.record(db, "dispute_answer_not_by_issuer", f"{to_hex(bytes(dispute_id))}:{number}:{index}",
                                  block_number=number, block_time=t, happened_at=t, verifier=found[1],
                                  issuer_id=issuer, document_digest=bytes(found[2]),
