@@ -165,6 +165,18 @@ def test_an_expired_certificate_is_refused_before_anything_is_journalled(tmp_pat
     assert (code, json.loads(out) if code == 0 else out) == (0, {"pending": 0})
 
 
+def test_a_certificate_journalled_by_mistake_is_withdrawn_before_it_is_sealed(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[issuer]\nid = "BNUMMOMX"\njournal = "journal.sqlite"\nhash_alg = "keccak256"\n')
+    assert run("--config", str(config), "issuer", "issue", str(_certificates(tmp_path, count=2)))[0] == 0
+    code, out = run("--config", str(config), "--json", "issuer", "withdraw", "DEP-0")
+    assert (code, json.loads(out) if code == 0 else out) == (0, {"withdrawn": "DEP-0"})
+    code, out = run("--config", str(config), "issuer", "withdraw", "DEP-0")
+    assert code == 2 and "DEP-0 is not in BNUMMOMX's journal" in out, out
+    code, out = run("--config", str(config), "--json", "issuer", "status")
+    assert (code, json.loads(out) if code == 0 else out) == (0, {"pending": 1})
+
+
 def test_a_pickup_offer_is_all_or_nothing(tmp_path: Path) -> None:
     """An offer file with one entry refused (here: a reference offered before with other content, or given twice)
     offers none of them: an entry before it keeps the code its resident holds, and none gets a code never shown."""

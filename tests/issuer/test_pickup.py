@@ -112,6 +112,18 @@ def test_a_code_works_once_and_only_before_it_expires(tmp_path: Path, location: 
     assert "cnf" in {c.name for c in document.claims}
 
 
+def test_a_pickup_whose_certificate_was_withdrawn_says_so(tmp_path: Path, location: Locate) -> None:
+    """The issuer withdrew the certificate a resident enrolled before it was anchored: the resident is told so, not
+    that it is on its way until the collection window closes."""
+    pickups = desk(tmp_path, location)
+    enrolment = pickups.enrol(pickups.offer(ITEM, NOW).code, jwk(), NOW)
+    assert pickups.state("DEP-P1") == "journalled"
+    pickups.journal.withdraw("BNUMMOMX", "DEP-P1")
+    assert pickups.state("DEP-P1") == "withdrawn"
+    with pytest.raises(PickupError, match="withdrew this certificate before it was anchored"):
+        pickups.collect(enrolment.collect_token, NOW + 1)
+
+
 def test_one_code_enrolled_twice_at_once_binds_one_key(tmp_path: Path, location: Locate,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Two enrolments with one code at once (a resident's two tries, or someone who read the letter; a service's

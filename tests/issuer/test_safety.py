@@ -17,6 +17,7 @@ from crossverify.issuer.client import export_bundles
 from crossverify.issuer.journal import BatchState
 
 from ..conftest import Consortium, deposit_certificates, labelled_test_key
+from ..postgres import Locate
 from .test_issuance import client
 
 
@@ -44,6 +45,34 @@ def test_superseding_a_pending_certificate_replaces_it(consortium: Consortium, t
     report = issuer.run()
     assert (len(report.delivered), report.superseded) == (1, 0)
     assert load_bundle(issuer.bundle_path(ref).read_bytes()).disclosed()["balance_mop"] == 999_999
+
+
+def test_a_pending_certificate_is_withdrawn_and_never_anchored(consortium: Consortium, tmp_path: Path,
+                                                               location: Locate) -> None:
+    """A certificate journalled by mistake is withdrawn while it waits for a batch: gone from the journal, salts and
+    all, and never anchored; a seal that read it before cannot place the rest without it. Sealed (its root may be
+    on its way), or superseding an earlier revision, it is refused with nothing changed."""
+    c = consortium
+    issuer = client(c, tmp_path, location)
+    journal = issuer.journal
+    certs = deposit_certificates(c, 3)
+    issuer.issue(certs)
+    [(wrong, _), (second, _), (kept, _)] = certs
+    read_before = [doc_id for doc_id, *_ in journal.pending("BNUMMOMX")]  # a seal in another process, meanwhile
+    journal.withdraw("BNUMMOMX", wrong)
+    assert journal.find("BNUMMOMX", reference=wrong) is None and journal.counts("BNUMMOMX") == {"pending": 2}
+    with pytest.raises(JournalError, match="sealed into another batch meanwhile"):
+        journal.record_sealed("BNUMMOMX", "DEPCERT", HashAlgorithm.KECCAK256, b"\x01" * 32, 2**40, read_before, 4)
+    with pytest.raises(JournalError, match=f"{wrong} is not in BNUMMOMX's journal"):
+        journal.withdraw("BNUMMOMX", wrong)
+    report = issuer.run()
+    assert sorted(p.name for p in report.delivered) == [f"{second}.bundle.json", f"{kept}.bundle.json"]
+    with pytest.raises(JournalError, match="sealed into a batch already"):
+        journal.withdraw("BNUMMOMX", kept)
+    issuer.issue([(kept, changed(certs[2][1]))], supersede=True)
+    with pytest.raises(JournalError, match="supersedes an earlier one"):
+        journal.withdraw("BNUMMOMX", kept)
+    assert journal.counts("BNUMMOMX") == {"pending": 1, "delivered": 2}
 
 
 def test_superseding_an_anchored_certificate_revokes_the_earlier_revision(consortium: Consortium,

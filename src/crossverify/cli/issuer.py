@@ -117,7 +117,8 @@ def pickup_offer(app: App, file: Path, ttl: int) -> None:
 @command
 def pickup_status(app: App, reference: str) -> None:
     """Where the pickup of REFERENCE stands: offered, locked, enrolled, journalled, then the certificate's batch
-    state (sealed ... delivered), or lapsed, revoked or other (another certificate journalled under it)."""
+    state (sealed ... delivered), or lapsed, revoked, withdrawn or other (another certificate journalled under
+    it)."""
     state = app.session.pickups_read_only.state(reference)
     if state is None:
         raise BadInput(f"no pickup is kept for {reference}: {NOT_KEPT}")
@@ -148,6 +149,17 @@ def issuer_revoke(app: App, reference: str | None, document: str | None, batch: 
         batch=None if batch is None else from_hex(batch, 32))
     target = reference or document or batch
     app.emit({"revoked": target, "reason": reason}, f"revoked {target} ({reason})")
+
+
+@issuer.command("withdraw")
+@click.argument("reference")
+@command
+def issuer_withdraw(app: App, reference: str) -> None:
+    """Withdraw a certificate journalled by mistake while it waits for a batch: it is deleted from the journal,
+    salts and all, and never anchored (no node needed). One sealed into a batch is refused: let it be anchored, then
+    revoke it."""
+    app.session.journal.withdraw(app.session.issuer_id, reference)
+    app.emit({"withdrawn": reference}, f"withdrew {reference}: it was never anchored")
 
 
 @issuer.command("backup")

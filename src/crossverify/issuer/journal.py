@@ -275,6 +275,28 @@ class Journal:
             "ORDER BY d.revision DESC LIMIT 1", (issuer_id, value)).fetchone()
         return None if row is None else _record(row)
 
+    def withdraw(self, issuer_id: str, reference: str) -> None:
+        """Delete the document journalled as ``reference``, salts and all, while it waits for a batch (it never
+        left the issuer). :class:`JournalError` for one not journalled, one sealed into a batch
+        (its root may be signed or sent: anchor it and revoke it), or one that supersedes an earlier revision (issue
+        the right content with ``supersede``, which replaces it). A seal that read it first then fails, changing
+        nothing (:meth:`record_sealed`)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id, revision, batch_id FROM documents WHERE issuer_id = ? AND reference = ? "
+                             f"ORDER BY revision DESC LIMIT 1{self.store.for_update}",
+                             (issuer_id, reference)).fetchone()
+            if row is None:
+                raise JournalError(f"reference {reference} is not in {issuer_id}'s journal; nothing was changed")
+            doc_id, revision, batch_id = row
+            if batch_id is not None:
+                raise JournalError(f"reference {reference} is sealed into a batch already, which may be on its way to "
+                                   "the registry: let it be anchored, then revoke it (crossverify issuer revoke "
+                                   "--reference ... --reason withdrawn or issued_in_error); nothing was changed")
+            if revision > 0:
+                raise JournalError(f"reference {reference}'s pending revision {revision} supersedes an earlier one: "
+                                   "issue the right content with --supersede, which replaces it; nothing was changed")
+            db.execute("DELETE FROM documents WHERE id = ? AND batch_id IS NULL", (doc_id,))
+
     def superseded(self, issuer_id: str) -> list[DocumentRecord]:
         """Superseded documents whose batch is on chain and that are not revoked yet."""
         rows = self._db.execute(

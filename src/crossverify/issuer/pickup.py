@@ -280,14 +280,15 @@ class PickupDesk:
         certificate journalled under its reference is not bound to the key enrolled, or was revoked (it, or its
         batch)."""
         with self.store.lock:
-            row = self.store.db.execute("SELECT reference, enrolled_at, jwk FROM pickups WHERE collect_hash = ? AND "
-                                        "issuer_id = ?", (_token_hash(token), self.issuer_id)).fetchone()
+            row = self.store.db.execute("SELECT reference, enrolled_at, jwk, journalled FROM pickups WHERE "
+                                        "collect_hash = ? AND issuer_id = ?", (_token_hash(token),
+                                                                               self.issuer_id)).fetchone()
         if row is None:
             raise PickupCodeInvalid("no pickup has this collection token")
-        reference, enrolled_at, jwk = row
+        reference, enrolled_at, jwk, journalled = row
         if enrolled_at + COLLECT_TTL <= now:
             raise PickupExpired("the collection window has closed: ask the issuer for the certificate")
-        standing, found = self._standing(reference, jwk)
+        standing, found = self._standing(reference, jwk, bool(journalled))
         if standing == "other":
             raise PickupError(f"the certificate the issuer journalled as {reference} is not the one enrolled with "
                               "this key: ask the issuer")
@@ -295,18 +296,20 @@ class PickupDesk:
             raise PickupExpired("the certificate expired before it could be anchored: ask the issuer")
         if standing == "revoked":
             raise PickupError("the issuer has revoked this certificate: ask the issuer")
+        if standing == "withdrawn":
+            raise PickupError("the issuer withdrew this certificate before it was anchored: ask the issuer")
         if found is None or standing != BatchState.DELIVERED:
             raise PickupNotReady("the certificate is on its way to the registry: collect it again in a moment")
         return (self.bundles / self.issuer_id / f"{found.file_stem}.bundle.json").read_bytes()
 
-    def _standing(self, reference: str, jwk: str) -> tuple[str, DocumentRecord | None]:
+    def _standing(self, reference: str, jwk: str, journalled: bool) -> tuple[str, DocumentRecord | None]:
         """What the journal holds under an enrolled pickup's ``reference``, as collecting it meets it: ``other``
         (a certificate not bound to the key enrolled, ``jwk``), ``lapsed`` (its batch expired before it could be
-        anchored), ``revoked`` (it, or its batch), else its batch's state (``journalled`` before one), and the
-        document."""
+        anchored), ``revoked`` (it, or its batch), ``withdrawn`` (``journalled``, and withdrawn from the journal
+        since), else its batch's state (``journalled`` before one), and the document."""
         found = self.journal.find(self.issuer_id, reference=reference)
         if found is None:
-            return "journalled", None
+            return "withdrawn" if journalled else "journalled", None
         if not self._bound(found.id, jwk):
             return "other", found
         if found.batch_state is BatchState.SEALED and any(
@@ -325,8 +328,8 @@ class PickupDesk:
     def state(self, reference: str) -> str | None:
         """Where a pickup stands: ``offered``, ``locked``, ``enrolled``, then, once journalled, what collecting it
         meets (:meth:`_standing`): ``journalled``, the certificate's batch state (``sealed`` … ``delivered``), or
-        ``lapsed``, ``revoked`` or ``other`` (``other`` too for one enrolled that the journal refused, holding
-        another certificate under its reference); None if never offered."""
+        ``lapsed``, ``revoked``, ``withdrawn`` or ``other`` (``other`` too for one enrolled that the journal refused,
+        holding another certificate under its reference); None if never offered."""
         with self.store.lock:
             row = self.store.db.execute("SELECT attempts, enrolled_at, journalled, jwk FROM pickups WHERE issuer_id = "
                                         "? AND reference = ?", (self.issuer_id, reference)).fetchone()
@@ -335,7 +338,7 @@ class PickupDesk:
         attempts, enrolled_at, journalled, jwk = row
         if enrolled_at is None:
             return "locked" if attempts >= MAX_ATTEMPTS else "offered"
-        standing = self._standing(reference, jwk)[0]
+        standing = self._standing(reference, jwk, bool(journalled))[0]
         return standing if journalled or standing == "other" else "enrolled"
 
 

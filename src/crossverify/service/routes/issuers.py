@@ -67,8 +67,8 @@ class PickupStateOut(BaseModel):
     reference: str
     state: str = Field(description="offered, locked, enrolled, journalled, then the certificate's batch "
                                    "state (sealed … delivered), or what keeps it from the resident: lapsed (it expired "
-                                   "before it was anchored), revoked, other (the issuer journalled another "
-                                   "certificate under the reference)")
+                                   "before it was anchored), revoked, withdrawn (from the journal, before it was "
+                                   "sealed), other (the issuer journalled another certificate under the reference)")
 
 
 class RevocationIn(BaseModel):
