@@ -10,6 +10,7 @@ import runpy
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
@@ -18,8 +19,9 @@ from crossverify.format.presentation import load_presentation
 from crossverify.service.openapi import examples
 
 from ..conftest import Consortium
-from .test_api import bank_api, issuer_api  # noqa: F401  (fixtures)
+from .test_api import bank_api, issue, issuer_api  # noqa: F401  (fixtures)
 from .test_presentations_api import bank  # noqa: F401  (fixture)
+from .test_problems import DOCS
 from .test_regulator_api import regulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +146,102 @@ def test_the_document_bounds_the_lifetimes_the_service_takes(consortium: Consort
     for seconds in (0, 1, 90 * 86400, 90 * 86400 + 1):
         offered = issuer_api.post("/v1/pickups", json={"certificate": certificate, "ttl": seconds})
         assert admits.is_valid(seconds) == (offered.status_code == 200), (seconds, offered.text)
+
+
+
+def bank_requests(bundle: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Requests that meet the answers a bank's service gives, good and bad: (method, path, keyword arguments)."""
+    return [
+        ("POST", "/v1/verifications?purpose=ACCTOPEN&case=C-1&inPerson=true", {"json": bundle}),
+        ("POST", "/v1/verifications", {"content": b"not a bundle"}),
+        ("POST", "/v1/verifications?inPerson=true", {"content": b"{}"}),
+        ("POST", "/v1/verifications/batch", {"json": {"bundles": [bundle, {}]}}),
+        ("POST", "/v1/verifications/batch", {"content": b'{"bundles": [{"v": 1e400}]}',
+                                             "headers": {"content-type": "application/json"}}),
+        ("POST", "/v1/verifications/batch", {"content": b"{}", "headers": {"content-type": "text/plain"}}),
+        *[("POST", f"/v1/challenges?purpose={purpose}", {"headers": {"Idempotency-Key": key}})
+          for purpose, key in (("ACCTOPEN", "k" * 16), ("ACCTOPEN", "k" * 16), ("LOAN", "k" * 16), ("LOAN", "k"))],
+        ("POST", "/v1/challenges/hand-over?purpose=ACCTOPEN", {}),
+        ("POST", "/v1/challenges/hand-over?purpose=ACCTOPEN&ttl=0", {}),
+        ("GET", "/v1/challenges/hand-over/ABCDE-FGHIJ", {}),
+        ("GET", f"/v1/receipts/0x{'00' * 32}", {}),
+        ("GET", "/v1/receipts/0x00", {}),
+        ("GET", "/resident/metadata?issuer=BNUMMOMX&docType=DEPCERT", {}),
+        ("GET", "/resident/metadata?issuer=bnummomx&docType=DEPCERT", {}),
+        ("POST", "/resident/challenges", {"json": {"code": "ABCDE-FGHIJ"}}),
+        ("GET", "/readyz", {}),
+    ]
+
+
+CERTIFICATE = {"reference": "R-1", "docType": "DEPCERT", "notAfter": 2**39, "claims": {"a": 1}}
+ISSUER_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/v1/certificates", {"json": {"certificates": [CERTIFICATE]}}),
+    ("POST", "/v1/certificates", {"json": {"certificates": [{"reference": "R-2"}]}}),
+    ("POST", "/v1/certificates", {"json": {"certificates": [{**CERTIFICATE, "docType": "dep"}]}}),
+    ("GET", "/v1/batches?limit=1", {}),
+    ("GET", "/v1/batches?cursor=forged", {}),
+    ("GET", "/v1/batches?limit=0", {}),
+    ("POST", "/v1/revocations", {"json": {"reference": "R-1", "reason": "withdrawn"}}),
+    ("POST", "/v1/pickups", {"json": {"certificate": {**CERTIFICATE, "reference": "P-1"}}}),
+    ("GET", "/v1/pickups/P-1", {}),
+    ("GET", "/v1/pickups/P-2", {}),
+    ("POST", "/resident/pickups/enrol", {"json": {"code": "AAAA-BBBB-CCCC-DDDD", "jwk": {}}}),
+    ("POST", "/resident/pickups/collect", {"json": {"collectToken": "nothing"}}),
+    ("GET", "/resident/institution", {}),
+]
+REGULATOR_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/v1/audit/report", {}),
+    ("GET", f"/v1/regulator/circulation/0x{'00' * 32}", {}),
+    ("GET", "/v1/regulator/freshness", {}),
+    ("GET", "/v1/regulator/overview?from=2026-01-01&to=2026-12-31", {}),
+    ("GET", "/v1/regulator/overview?from=2026-13-01", {}),
+    ("GET", "/v1/regulator/tables/anchors?limit=1", {}),
+    ("GET", "/v1/regulator/tables/anchors?after=forged", {}),
+    ("GET", "/v1/regulator/tables/anomalies?kind=nothing", {}),
+    ("GET", "/v1/regulator/tables/anchors/csv", {}),
+    ("GET", "/v1/regulator/disputes", {}),
+    ("GET", f"/v1/regulator/documents/0x{'00' * 32}", {}),
+]
+
+
+def test_every_answer_is_one_the_document_declares(consortium: Consortium, tmp_path: Path, bank: TestClient,  # noqa: F811
+                                                   issuer_api: TestClient) -> None:  # noqa: F811
+    """What each service really answers, good and bad, and whoever asks (no key, another role's, its own), is an
+    answer its OpenAPI document declares: the status, the headers a client acts on, the media type and the body's
+    schema; every problem's type is one docs/api.md lists, so that a client generated from the document, or
+    written to it, parses every answer it gets."""
+    [bundle] = issue(consortium, issuer_api, 1)
+    regulator_api, bank_key = regulator(consortium, tmp_path / "regulator", [])
+    declared_answer(regulator_api, "GET", "/v1/audit/report", regulator_api.get("/v1/audit/report"))  # unsynced
+    regulator_api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
+    issuer_key = issuer_api.headers["authorization"]
+    for api, requests in ((bank, bank_requests(bundle)), (issuer_api, ISSUER_REQUESTS),
+                          (regulator_api, REGULATOR_REQUESTS)):
+        stranger = issuer_key if api is not issuer_api else f"Bearer {bank_key}"
+        for method, path, given in requests:
+            declared_answer(api, method, path, api.request(method, path, **given))
+            for authorization in ("", stranger):
+                declared_answer(api, method, path, api.request(method, path, headers={"Authorization": authorization}))
+    regulator_api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def declared_answer(api: TestClient, method: str, path: str, reply: httpx.Response) -> None:
+    """``reply`` to ``method path`` is an answer ``api``'s document declares; a problem's type is in docs/api.md."""
+    doc = api.get("/openapi.json").json()
+    where = f"{method} {path}: {reply.status_code} {reply.text[:200]}"
+    [operation] = [ops[method.lower()] for template, ops in doc["paths"].items()
+                   if re.fullmatch(re.sub(r"\\\{\w+\\}", "[^/]+", re.escape(template)), path.split("?")[0])]
+    answer = operation["responses"].get(str(reply.status_code))
+    assert answer is not None, f"undeclared status: {where}"
+    headers = {name.lower() for name in answer.get("headers", {})}
+    for header in ("retry-after", "www-authenticate", "accept-post", "link", "idempotent-replayed"):
+        assert header not in reply.headers or header in headers, f"undeclared {header}: {where}"
+    media_type = reply.headers["content-type"].split(";")[0]
+    assert media_type in answer["content"], f"undeclared {media_type}: {where}"
+    if media_type.endswith("json"):
+        schema = {**answer["content"][media_type]["schema"], "components": doc["components"]}
+        assert not (errors := [e.message for e in Draft202012Validator(schema).iter_errors(reply.json())]), \
+            f"{errors[:3]}: {where}"
+    if media_type == "application/problem+json":
+        slug = reply.json()["type"].removeprefix("https://crossverify.example/problems/")
+        assert f"`{slug}`" in DOCS, f"docs/api.md does not list the problem type {slug}: {where}"
