@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from crossverify.service.dependencies import json_response
 from crossverify.service.deprecation import deprecated
 from crossverify.service.middleware import Front
+from crossverify.service.openapi import document
 from crossverify.service.problems import HANDLERS, NOT_FOUND, Problem
 
 
@@ -36,6 +38,10 @@ def test_a_deprecated_operation_announces_its_sunset() -> None:
     assert reply.headers["link"] == '</v1/new>; rel="successor-version"'
     operation = client.get("/openapi.json").json()["paths"]["/v1/old"]["get"]
     assert operation["deprecated"] is True and operation["x-sunset"] == "2027-07-01"
+    served = document(client.app, [r for r in routes.routes if isinstance(r, APIRoute)])  # type: ignore[arg-type]
+    answers = served["paths"]["/v1/old"]["get"]["responses"]
+    assert answers and all({"Deprecation", "Sunset", "Link"} <= set(answer.get("headers", {}))
+                           for answer in answers.values()), answers  # a client's generator knows to expect them
 
 
 def test_every_answer_of_a_deprecated_operation_announces_it() -> None:

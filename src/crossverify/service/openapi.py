@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from . import problems
+from .deprecation import ANNOUNCED
 from .resident import VENDORED
 
 #: Where ``/docs`` loads Swagger UI's script, style sheet and icon from.
@@ -126,6 +127,9 @@ def document(app: FastAPI, routes: list[APIRoute]) -> dict[str, Any]:
                 answers.update(_described(408, 413) if raw else _described(408, 413, 415, 422))
             if operation.get("parameters"):
                 answers.update(_described(422))
+            if operation.get("deprecated"):  # every answer announces it (deprecation.deprecated)
+                answers = {status: {**answer, "headers": {**answer.get("headers", {}), **ANNOUNCED}}
+                           for status, answer in answers.items()}
             operation["responses"] = dict(sorted(answers.items()))
             for ref in _refs(body):
                 _optional_without_default(schemas[ref])
