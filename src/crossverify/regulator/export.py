@@ -9,7 +9,7 @@ import html
 import io
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -62,9 +62,10 @@ def to_csv(report: AuditReport) -> str:
     return out.getvalue()
 
 
-def rows_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    """Rows of one table (dicts with the same keys) as CSV text, a header line first, a line at a time; nested
-    values as JSON. Text a bank chose (a case reference) that a spreadsheet would run as a formula is quoted."""
+def rows_csv(rows: Iterable[dict[str, Any]], header: Sequence[str] = ()) -> Iterator[str]:
+    """Rows of one table (dicts with the same keys) as CSV text, a header line first (``header`` when no row
+    comes), a line at a time; nested values as JSON. Text a bank chose (a case reference) that a spreadsheet
+    would run as a formula is quoted."""
     out = io.StringIO()
     writer: Any = None
     for row in rows:
@@ -76,6 +77,9 @@ def rows_csv(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+    if writer is None and header:
+        csv.writer(out).writerow(header)
+        yield out.getvalue()
 
 
 class _Cells:

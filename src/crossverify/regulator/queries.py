@@ -246,6 +246,13 @@ class Supervision:
                 return
             after = found.after
 
+    def columns(self, table: str) -> list[str]:
+        """The names of ``table``'s rows as :meth:`page` shows them, in order: an export's header, whether or not
+        a row matches."""
+        spec = self._table(table)
+        names = [name for name, _ in spec.columns if name != "consentReference"] + list(_DERIVED.get(spec.sql, ()))
+        return names + (["registry"] if len(self.reader.registries()) > 1 else [])
+
     def _table(self, table: str) -> Table:
         spec = TABLES.get(table)
         if spec is None:
@@ -515,6 +522,10 @@ def _cursor(after: str) -> list[int]:
     if len(found) != 2 or not all(-2**63 <= n < 2**63 for n in found):
         raise InvalidQuery(f"not a page cursor: {after!r}")
     return found
+
+
+#: What a table's rows show after its columns: a receipt's consent reference as the one its consent has.
+_DERIVED = {"circulation_receipts": ("presentationHash", "case"), "anomalies": ("severity",)}
 
 
 def _row(spec: Table, row: tuple[Any, ...]) -> dict[str, Any]:

@@ -113,8 +113,9 @@ def router(ctx: Context) -> APIRouter:
         assert regulator is not None
         with regulator.store.lock:
             first = supervision().page(table, filters, None, MAX_PAGE)  # bad filters are refused before streaming
+            header = supervision().columns(table)
 
-        return StreamingResponse(rows_csv(_chain(first.rows, first.after, table, filters)),
+        return StreamingResponse(rows_csv(_chain(first.rows, first.after, table, filters), header),
                                  media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="crossverify-{table}.csv"',
                                           "Cache-Control": "no-store"})
