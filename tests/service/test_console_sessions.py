@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crossverify.errors import ConfigError
 from crossverify.service.auth import ApiKeys, Client, new_key
 from crossverify.service.sessions import MIGRATIONS, TOUCH, Sessions
 from crossverify.store import Store
@@ -105,3 +106,10 @@ def test_a_session_ends_with_its_clients_key(stores: list[Store], clock: Clock) 
     assert Sessions(stores[1], replaced, clock=clock).client(token) is None  # amcm has a new key: the old one leaked
     assert Sessions(stores[1], KEYS, clock=clock).client(token) == AMCM
     assert Sessions(stores[1], KEYS, clock=clock).client("made-up") is None
+
+
+def test_a_key_configured_for_two_clients_is_refused() -> None:
+    """The same key under two names (a line copied) would be one client's alone, with its role, whichever the
+    table names last: a bank's key could open a regulator's console. The configuration is refused instead."""
+    with pytest.raises(ConfigError, match="amcm and bank-copy have the same key"):
+        ApiKeys({"amcm": f"regulator {DIGEST}", "bank-copy": f"bank {DIGEST}"})

@@ -45,7 +45,8 @@ def new_key() -> tuple[str, str]:
 
 
 class ApiKeys:
-    """Who holds which key: parsed from ``[service.api_keys]`` (``name = "ROLE SHA256"``)."""
+    """Who holds which key: parsed from ``[service.api_keys]`` (``name = "ROLE SHA256"``). A key is one client's:
+    the same digest under two names is refused (one of them would silently hold the other's key and role)."""
 
     def __init__(self, table: dict[str, str]) -> None:
         self._by_digest: dict[str, Client] = {}
@@ -54,6 +55,9 @@ class ApiKeys:
             if role not in ROLES or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ConfigError(f"[service.api_keys] {name} must be 'ROLE SHA256' with ROLE one of "
                                   f"{', '.join(ROLES)} and 64 lowercase hex digits")
+            if (holder := self._by_digest.get(digest)) is not None:
+                raise ConfigError(f"[service.api_keys] {holder.name} and {name} have the same key: give each "
+                                  "client a key of its own ('serve new-key')")
             self._by_digest[digest] = Client(name, role)
 
     @property
