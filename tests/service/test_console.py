@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from web3 import Web3
 
 from crossverify.format.encoding import to_hex
-from crossverify.sealing import Receipt, seal_receipts
+from crossverify.sealing import DisputeReason, Receipt, seal_receipts
 from crossverify.service.auth import ApiKeys, Client, new_key
 from crossverify.service.console import COOKIE
 from crossverify.service.sessions import Sessions
 
 from ..conftest import Consortium
+from ..regulator.test_circulation_trail import open_a_dispute
 from .test_regulator_api import regulator
 
 DIGEST = Web3.keccak(text="a certificate a supervisor follows")
@@ -130,6 +131,18 @@ def test_rows_are_paged_by_keyset_filtered_and_exported(consortium: Consortium, 
         assert refused.status_code == 422, bad
     assert api.get("/v1/regulator/tables/anchors", params={"consent": "none"}).status_code == 422
     assert api.get("/v1/regulator/tables/secrets").status_code == 422
+    api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def test_an_export_of_no_dispute_still_has_its_header(consortium: Consortium, tmp_path: Path) -> None:
+    api, key, _ = world(consortium, tmp_path)
+    open_a_dispute(consortium, DisputeReason.SUSPECTED_REUSE, Receipt.new(DIGEST, "BNUMMOMX", "DEPCERT", bytes(32),
+                                                                          "KYC", consortium.now()))
+    api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
+    api.headers["Authorization"] = f"Bearer {key}"
+    [header, row] = list(csv.reader(io.StringIO(api.get("/v1/regulator/disputes/csv").text)))
+    none = api.get("/v1/regulator/disputes/csv", params={"from": "2000-01-01", "to": "2000-01-01"})
+    assert list(csv.reader(io.StringIO(none.text))) == [header] and len(row) == len(header)
     api.app_state.session.close()  # type: ignore[attr-defined]
 
 

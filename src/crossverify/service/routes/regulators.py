@@ -39,6 +39,10 @@ def _filters(from_: str | None, to: str | None, issuer: str | None, bank: str | 
                          reason=reason, consent=consent)
 
 
+#: The columns of the disputes' CSV, as a dispute's row flattens (its header, the period holding a dispute or none).
+DISPUTE_COLUMNS = ["disputeId", "openedAt", "verifier", "documentDigest", "issuer", "batchRoot", "reason",
+                   "receiptCommitment", "statedAt", "state", "ageDays", "answers", "lastAnswerSignedByIssuer"]
+
 Since = Annotated[str | None, Query(alias="from", description="First day of the period, YYYY-MM-DD (UTC)")]
 Until = Annotated[str | None, Query(alias="to", description="Last day of the period, YYYY-MM-DD (UTC)")]
 Text = Annotated[str | None, Query(max_length=64)]
@@ -154,7 +158,7 @@ def router(ctx: Context) -> APIRouter:
         flat = ({**{k: v for k, v in d.items() if k != "answers"}, "answers": len(d["answers"]),
                  "lastAnswerSignedByIssuer": d["answers"][-1]["signedByIssuer"] if d["answers"] else None}
                 for d in found)
-        return StreamingResponse(rows_csv(flat), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(rows_csv(flat, DISPUTE_COLUMNS), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="crossverify-disputes.csv"',
                                           "Cache-Control": "no-store"})
 
