@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from crossverify.chain.metadata import MetadataReader
+from crossverify.errors import TransactionFailed
 from crossverify.format.bundle import load_bundle
 from crossverify.format.presentation import load_presentation
 from crossverify.service.openapi import examples
@@ -205,7 +208,8 @@ REGULATOR_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def test_every_answer_is_one_the_document_declares(consortium: Consortium, tmp_path: Path, bank: TestClient,  # noqa: F811
-                                                   issuer_api: TestClient) -> None:  # noqa: F811
+                                                   issuer_api: TestClient,  # noqa: F811
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """What each service really answers, good and bad, and whoever asks (no key, another role's, its own), is an
     answer its OpenAPI document declares: the status, the headers a client acts on, the media type and the body's
     schema; every problem's type is one docs/api.md lists, so that a client generated from the document, or
@@ -214,6 +218,13 @@ def test_every_answer_is_one_the_document_declares(consortium: Consortium, tmp_p
     regulator_api, bank_key = regulator(consortium, tmp_path / "regulator", [])
     declared_answer(regulator_api, "GET", "/v1/audit/report", regulator_api.get("/v1/audit/report"))  # unsynced
     regulator_api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
+    with monkeypatch.context() as node:  # a node whose answer does not decode: the chain failed the request
+        node.setattr(MetadataReader, "digest", undecodable)
+        for api, path in ((bank, "/resident/metadata?issuer=BNUMMOMX&docType=DEPCERT"),
+                          (regulator_api, "/v1/regulator/overview")):
+            reply = api.get(path)
+            assert reply.status_code == 502, reply.text
+            declared_answer(api, "GET", path, reply)
     issuer_key = issuer_api.headers["authorization"]
     for api, requests in ((bank, bank_requests(bundle)), (issuer_api, ISSUER_REQUESTS),
                           (regulator_api, REGULATOR_REQUESTS)):
@@ -223,6 +234,10 @@ def test_every_answer_is_one_the_document_declares(consortium: Consortium, tmp_p
             for authorization in ("", stranger):
                 declared_answer(api, method, path, api.request(method, path, headers={"Authorization": authorization}))
     regulator_api.app_state.session.close()  # type: ignore[attr-defined]
+
+
+def undecodable(*_: object) -> bytes:
+    raise TransactionFailed("eth_call metadataDigest answered '0x12', which does not decode")
 
 
 def declared_answer(api: TestClient, method: str, path: str, reply: httpx.Response) -> None:

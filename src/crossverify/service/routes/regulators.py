@@ -49,7 +49,7 @@ Text = Annotated[str | None, Query(max_length=64)]
 
 
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["regulators"], responses=responses(401, 403, 429, 500, 503),
+    routes = APIRouter(tags=["regulators"], responses=responses(401, 403, 429, 500, 502, 503),
                        dependencies=[Depends(_no_store)])
     session, regulator = ctx.session, ctx.regulator
 

@@ -76,7 +76,7 @@ def _example(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def router(ctx: Context) -> APIRouter:
-    routes = APIRouter(tags=["residents"], responses=responses(429, 500, 503))
+    routes = APIRouter(tags=["residents"], responses=responses(429, 500, 502, 503))
     if ctx.roles & {"bank", "issuer"}:
         _display_routes(routes, ctx)
     if "bank" in ctx.roles:
