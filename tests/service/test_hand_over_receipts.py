@@ -105,7 +105,9 @@ def test_the_page_leaves_one_receipt_the_regulator_reads_as_consented(consortium
     code, presented, verdict = answer(service, bundle, holder)
     assert verdict["valid"] and verdict["receipt"]["state"] == "queued"
     commitment = verdict["receipt"]["commitment"]
-    clerk = service.get(f"/v1/challenges/hand-over/{code}").json()
+    followed = service.get(f"/v1/challenges/hand-over/{code}")
+    assert followed.headers["cache-control"] == "no-store"  # the resident's claims stay on no clerk's disk
+    clerk = followed.json()
     assert clerk["state"] == "answered" and clerk["receipt"] == service.get(f"/v1/receipts/{commitment}").json()
     assert clerk["receipt"]["commitment"] == commitment and clerk["verdict"]["receipt"] == clerk["receipt"]
 

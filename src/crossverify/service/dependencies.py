@@ -385,6 +385,12 @@ Supervisor = Annotated[Client, Depends(_Supervise("regulator"))]
 Visitor = Annotated[None, Depends(_visitor)]
 
 
+def no_store(response: Response) -> None:
+    """A dependency: the answer stays out of every cache, the browser's included (it holds what only its caller may
+    read again)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
 def _a(role: str) -> str:
     """The role with its article: "a bank", "an issuer"."""
     return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"

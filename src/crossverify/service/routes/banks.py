@@ -8,7 +8,7 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from ...idempotency import Answers
 from ...sealing import case_reference_code
 from ...verifier.challenges import MAX_CHALLENGE_TTL
 from ...verifier.outbox import MAX_REFERENCE, REFERENCE
-from ..dependencies import Bank, Context, json_response, off_the_loop
+from ..dependencies import Bank, Context, json_response, no_store, off_the_loop
 from ..idempotency import at_most_once, idempotent, once
 from ..lane import CHECKED
 from ..models import ChallengeOut, ReceiptOut, VerificationOut
@@ -128,7 +128,7 @@ def router(ctx: Context) -> APIRouter:
                            page=f"/resident/#code={code}")
 
     @routes.get("/v1/challenges/hand-over/{code}", operation_id="getHandOver", response_model=HandOverStateOut,
-                responses=responses(404),
+                responses=responses(404), dependencies=[Depends(no_store)],  # the resident's disclosed claims
                 summary="What became of a handed-over challenge: open, answered (with the verdict the resident page "
                         "got and, when it passed, its sealed receipt) or expired")
     def hand_over_state(code: str, _: Bank) -> HandOverStateOut:

@@ -17,7 +17,7 @@ from ...regulator.export import rows_csv
 from ...regulator.queries import MAX_PAGE, TABLES, Filters, Supervision, parse_filters
 from ...regulator.words import Names
 from ..console import COOKIE
-from ..dependencies import Context, Regulator, Supervisor, Visitor
+from ..dependencies import Context, Regulator, Supervisor, Visitor, no_store
 from ..problems import UNAUTHENTICATED, Problem, responses
 from ..sessions import IDLE
 
@@ -50,7 +50,7 @@ Text = Annotated[str | None, Query(max_length=64)]
 
 def router(ctx: Context) -> APIRouter:
     routes = APIRouter(tags=["regulators"], responses=responses(401, 403, 429, 500, 502, 503),
-                       dependencies=[Depends(_no_store)])
+                       dependencies=[Depends(no_store)])  # what a regulator reads: in no cache
     session, regulator = ctx.session, ctx.regulator
 
     def supervision() -> Supervision:
@@ -205,11 +205,6 @@ def _over_https(request: Request) -> bool:
     (``X-Forwarded-Proto``; a client that claims it falsely only gets a cookie its browser keeps for HTTPS)."""
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or forwarded == "https"
-
-
-def _no_store(response: Response) -> None:
-    """What a regulator reads stays out of every cache, the browser's included."""
-    response.headers["Cache-Control"] = "no-store"
 
 
 def _names(ctx: Context, issued: list[tuple[str, str]]) -> dict[str, Any]:
