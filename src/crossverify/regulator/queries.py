@@ -524,7 +524,7 @@ def _cursor(after: str) -> list[int]:
     return found
 
 
-#: What a table's rows show after its columns: a receipt's consent reference as the one its consent has.
+#: What a table's rows show after its columns (a receipt's consentReference is shown as these two instead).
 _DERIVED = {"circulation_receipts": ("presentationHash", "case"), "anomalies": ("severity",)}
 
 
