@@ -72,4 +72,8 @@ def test_without_a_key_the_route_refuses_by_name(consortium: Consortium, tmp_pat
     assert refused.status_code == 422 and refused.json()["title"] == "NoRegulatorKey"
     api.app_state.workers["audit"].run_once()  # type: ignore[attr-defined]
     assert api.get("/v1/audit/report").json()["circulation"] is None  # the registry's report, without the trail
+    for route in ("/v1/regulator/tables/receipts", "/v1/regulator/disputes",
+                  f"/v1/regulator/documents/{to_hex(DIGEST)}"):
+        refused = api.get(route)  # the console's questions that need the keys: the same problem, not a bad query
+        assert refused.status_code == 422 and refused.json()["title"] == "NoRegulatorKey", route
     api.app_state.session.close()  # type: ignore[attr-defined]

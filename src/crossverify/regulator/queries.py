@@ -21,7 +21,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from ..chain.records import Role
-from ..errors import InvalidQuery
+from ..errors import InvalidQuery, NoRegulatorKey
 from ..format.codes import code_name
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import Consent
@@ -258,14 +258,14 @@ class Supervision:
         if spec is None:
             raise InvalidQuery(f"no table {table!r}; tables are {', '.join(TABLES)} (and disputes)")
         if spec.keyed and not self.keyed:
-            raise InvalidQuery(f"{table} are opened with the regulator's keys, which this index was not given")
+            raise NoRegulatorKey(f"{table} are opened with the regulator's keys, which this index was not given")
         return spec
 
     def disputes(self, filters: Filters = Filters()) -> list[dict[str, Any]]:
         """Every dispute opened in the period (of ``filters``' bank and issuer), newest first, with its answers,
         state and age."""
         if self.trail is None:
-            raise InvalidQuery("disputes are opened with the regulator's keys, which this index was not given")
+            raise NoRegulatorKey("disputes are opened with the regulator's keys, which this index was not given")
         since, until = _bounds(filters)
         return [d for d in reversed(self.trail.disputes(now=self.now()))
                 if since <= d["openedAt"] < until and filters.bank in (None, d["verifier"])
@@ -284,8 +284,8 @@ class Supervision:
         what, how the resident consented), its revocation, disputes and answers, and its anomalies."""
         self.reader.require_synced()
         if self.trail is None:
-            raise InvalidQuery("a document's circulation is opened with the regulator's keys, which this index was "
-                               "not given")
+            raise NoRegulatorKey("a document's circulation is opened with the regulator's keys, which this index "
+                                 "was not given")
         trail = self.trail.circulation(document_digest, now=self.now())
         events: list[dict[str, Any]] = []
         roots = {bytes(r[0]) for r in self._db.execute(
