@@ -107,6 +107,7 @@ contract Consortium is IConsortium {
         ProposalInfo storage p = _proposals[proposalId];
         if (p.createdAt == 0) revert ConsortiumUnknownProposal(proposalId);
         if (p.executed) revert ConsortiumProposalAlreadyExecuted(proposalId);
+        if (p.vetoed) revert ConsortiumRecoveryVetoed(proposalId);
         if (_time() > p.expiresAt) revert ConsortiumProposalExpired(proposalId, p.expiresAt);
         Rules memory rules = _rules;
         if (p.epoch != rules.epoch) revert ConsortiumProposalStale(proposalId, p.epoch, rules.epoch);

@@ -134,7 +134,7 @@ interface IConsortium {
     function propose(ProposalKind kind, bytes calldata payload) external returns (uint256 proposalId);
 
     /// @notice Approve an open proposal of the current epoch; the approval that passes it carries it out (a
-    ///         recovery's schedules it instead).
+    ///         recovery's schedules it instead). A vetoed recovery takes no more approvals.
     function approve(uint256 proposalId) external;
 
     /// @notice Veto a recovery, before it is carried out: as an operator of the lost operator's jurisdiction (the

@@ -112,6 +112,18 @@ class TestRecovery:
         c.consortium.transact(lambda f: f.veto(pid), second_macao)
         assert c.consortium.proposal(pid).vetoed
 
+    def test_a_vetoed_recovery_takes_no_more_approvals(self, consortium: Consortium) -> None:
+        """Operators MO, GD, HK: Guangdong, not lost, vetoes its recovery before Hong Kong approved. Hong Kong's
+        approval was taken and scheduled the vetoed recovery (RecoveryScheduled, an unlock time, for an audit to
+        read as agreed); it is refused."""
+        c = consortium
+        c.govern(ProposalKind.ADD_OPERATOR, c.hong_kong_operator, jurisdiction_code("HK"))
+        pid = recovery(c, c.guangdong_operator, c.outsider, c.macao_operator)
+        c.consortium.transact(lambda f: f.veto(pid), c.guangdong_operator)
+        with pytest.raises(errors.ConsortiumRecoveryVetoed):
+            c.consortium.transact(lambda f: f.approve(pid), c.hong_kong_operator)
+        assert c.consortium.proposal(pid).unlock_at == 0
+
     def test_recovery_refusals(self, consortium: Consortium) -> None:
         c = consortium
         with pytest.raises(errors.ConsortiumInvalidRecovery):
