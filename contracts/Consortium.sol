@@ -382,15 +382,19 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function openProposals() external view returns (uint256[] memory ids) {
         uint40 now_ = _time();
+        uint40 lifetime = _proposalLifetime;
         uint32 epoch_ = _rules.epoch;
         uint256 id = _proposalCount;
         uint256 walked;
-        while (walked < id && _proposals[id - walked].expiresAt >= now_) ++walked;
+        // A recovery scheduled as its proposal expires is carried out at the latest a delay and a lifetime later.
+        while (walked < id && _proposals[id - walked].expiresAt + RECOVERY_DELAY + lifetime >= now_) ++walked;
         ids = new uint256[](walked);
         uint256 open;
         for (uint256 i = 0; i < walked; ++i) {
             ProposalInfo storage p = _proposals[id - i];
-            if (!p.executed && p.epoch == epoch_) ids[open++] = id - i;
+            if (p.executed || p.vetoed || p.epoch != epoch_) continue;
+            uint40 unlockAt = p.unlockAt;
+            if (unlockAt == 0 ? p.expiresAt >= now_ : now_ <= unlockAt + lifetime) ids[open++] = id - i;
         }
         assembly ("memory-safe") {
             mstore(ids, open)

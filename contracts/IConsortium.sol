@@ -178,7 +178,9 @@ interface IConsortium {
     /// @notice Number of proposals made so far (ids run from 1).
     function proposalCount() external view returns (uint256);
 
-    /// @notice Ids of proposals still open (not executed, not expired, current epoch), newest first.
-    /// @dev Walks back only over the proposals made within one lifetime, never over every id ever created.
+    /// @notice Ids of proposals still open (current epoch, not executed, not vetoed; not expired, or for a recovery
+    ///         that reached its quorum, not past the time it may be carried out), newest first.
+    /// @dev Walks back only over the proposals a recovery could still be open from ({RECOVERY_DELAY} and two
+    ///      lifetimes), never over every id ever created.
     function openProposals() external view returns (uint256[] memory);
 }

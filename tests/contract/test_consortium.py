@@ -209,7 +209,7 @@ class TestGrowAndHeal:
 
 
 class TestOpenProposals:
-    def test_listing_walks_one_lifetime_only(self, consortium: Consortium) -> None:
+    def test_listing_leaves_out_expired_proposals(self, consortium: Consortium) -> None:
         c = consortium
         c.propose(ProposalKind.ADMIT_MEMBER, c.outsider, Role.VERIFIER, bytes(32))
         old = last_id(c)

@@ -124,6 +124,19 @@ class TestRecovery:
             c.consortium.transact(lambda f: f.approve(pid), c.hong_kong_operator)
         assert c.consortium.proposal(pid).unlock_at == 0
 
+    def test_a_recovery_is_listed_open_while_it_can_be_vetoed_or_carried_out(self, consortium: Consortium) -> None:
+        """A recovery waits 30 days, then one lifetime to be carried out, far past its proposal's 7 days: the open
+        list dropped it after 7, so the lost seat's jurisdiction, reading what needs it, saw nothing to veto."""
+        c = consortium
+        vetoed = recovery(c, c.guangdong_operator, c.outsider, c.macao_operator)
+        c.consortium.transact(lambda f: f.veto(vetoed), c.guangdong_operator)
+        pid = recovery(c, c.guangdong_operator, c.outsider, c.macao_operator)
+        c.travel(DELAY)
+        c.propose(ProposalKind.SUSPEND_ISSUER, c.issuer_id)
+        assert c.consortium.call(lambda f: f.openProposals()) == [last_id(c), pid]
+        c.travel(7 * 86400 + 10)  # past its window: one proposal lifetime after the lock
+        assert c.consortium.call(lambda f: f.openProposals()) == []
+
     def test_recovery_refusals(self, consortium: Consortium) -> None:
         c = consortium
         with pytest.raises(errors.ConsortiumInvalidRecovery):

@@ -309,8 +309,9 @@ class OperatorClient:
     # -------------------------------------------------------------------------------------------------------
 
     def proposals(self, open_only: bool = True) -> list[Proposal]:
-        """Proposals, newest first. Open ones come from the consortium's list of open proposals, which walks
-        back only over one proposal lifetime; ``open_only=False`` lists every proposal ever made."""
+        """Proposals, newest first. Open ones come from the consortium's list of open proposals (a recovery that
+        reached its quorum stays there until it is carried out, vetoed or its window closes); ``open_only=False``
+        lists every proposal ever made."""
         if open_only:
             ids = [int(i) for i in self.consortium.call(lambda f: f.openProposals())]
         else:
