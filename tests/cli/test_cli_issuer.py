@@ -111,6 +111,22 @@ def test_approving_several_proposals_sends_nothing_if_one_is_refused(consortium:
         proposal: {"executed": True}}
 
 
+def test_a_proposal_past_its_time_reads_as_expired(consortium: Consortium, config: Path) -> None:
+    """A proposal past its lifetime, or a recovery past its window, can never be carried out; 'show' read "1 of 2
+    approvals, needs Guangdong" and "recovery agreed; can be carried out from ..." as if they still could."""
+    c = consortium
+    member = str(as_json(run(config, "--json", "operator", "propose", "admit-member", c.outsider, "--role",
+                             "verifier"))["proposal"])
+    recovery = str(as_json(run(config, "--json", "operator", "propose", "recover-operator", c.guangdong_operator,
+                               c.w3.eth.accounts[9]))["proposal"])
+    c.travel(7 * 86400 + 10)
+    shown = [as_json(run(config, "--json", "operator", "show", p)) for p in (member, recovery)]
+    assert [(s["progress"].split(";")[0], s["expired"]) for s in shown] == [
+        ("expired: it can no longer be carried out", True), ("recovery agreed", False)]
+    c.travel(30 * 86400)
+    assert as_json(run(config, "--json", "operator", "show", recovery))["progress"].startswith("expired")
+
+
 def test_a_jurisdiction_reads_as_its_code(consortium: Consortium, config: Path) -> None:
     """A proposal for jurisdiction code "Macao" (a new jurisdiction, whose only operator would then block every
     proposal) does not read as one for Macao's code MO."""

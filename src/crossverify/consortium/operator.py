@@ -12,6 +12,7 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from ..chain.circulation import CirculationContract
+from ..chain.connection import chain_time
 from ..chain.consortium import (
     DEFAULT_PROPOSAL_LIFETIME,
     PAYLOAD_TYPES,
@@ -56,6 +57,8 @@ class Proposal:
     stale: bool
     unlock_at: int = 0
     vetoed: bool = False
+    #: Past its lifetime, or for a recovery that met its quorum, past the lifetime after its unlock: never carried out.
+    expired: bool = False
 
     @property
     def progress(self) -> str:
@@ -66,6 +69,8 @@ class Proposal:
             return "vetoed: the recovery will not happen"
         if self.stale:
             return "void: the operators changed since it was made; propose again"
+        if self.expired:
+            return "expired: it can no longer be carried out; propose again"
         if self.unlock_at:
             return f"recovery agreed; can be carried out from {utc_time(self.unlock_at)} unless vetoed"
         needs = f", needs {' and '.join(self.missing_jurisdictions)}" if self.missing_jurisdictions else ""
@@ -76,7 +81,7 @@ class Proposal:
                 "createdAt": self.created_at, "expiresAt": self.expires_at, "approvals": self.approvals,
                 "approvedBy": list(self.approved_by), "threshold": self.threshold,
                 "missingJurisdictions": list(self.missing_jurisdictions), "executed": self.executed,
-                "stale": self.stale, "unlockAt": self.unlock_at or None, "vetoed": self.vetoed,
+                "stale": self.stale, "unlockAt": self.unlock_at or None, "vetoed": self.vetoed, "expired": self.expired,
                 "progress": self.progress}
 
 
@@ -325,6 +330,8 @@ class OperatorClient:
         threshold = int(self.consortium.call(lambda f: f.threshold()))
         epoch = int(self.consortium.call(lambda f: f.epoch()))
         stale = info.epoch != epoch
+        lifetime = int(self.consortium.call(lambda f: f.proposalLifetime()))
+        closes = info.unlock_at + lifetime if info.unlock_at else info.expires_at
         approved = [(a, j) for i, (a, j) in enumerate(operators) if not stale and info.approved_by >> i & 1]
         covered = {j for _, j in approved}
         missing = tuple(dict.fromkeys(jurisdiction_name(j) for _, j in operators if j not in covered))
@@ -334,7 +341,7 @@ class OperatorClient:
             created_at=info.created_at, expires_at=info.expires_at, approvals=bin(info.approved_by).count("1"),
             approved_by=tuple(a for a, _ in approved if lost is None or a.lower() != lost.lower()),
             threshold=threshold, missing_jurisdictions=() if info.executed else missing, executed=info.executed,
-            stale=stale, unlock_at=info.unlock_at, vetoed=info.vetoed)
+            stale=stale, unlock_at=info.unlock_at, vetoed=info.vetoed, expired=chain_time(self.registry.w3) > closes)
 
     # -------------------------------------------------------------------------------------------------------
     # Relaying
