@@ -111,6 +111,21 @@ def test_approving_several_proposals_sends_nothing_if_one_is_refused(consortium:
         proposal: {"executed": True}}
 
 
+def test_an_operator_change_is_not_approved_among_others_it_would_void(consortium: Consortium, config: Path) -> None:
+    """'approve A B', A adding an operator: A's approval passed it, the new epoch voided B, and the command failed on
+    B (ConsortiumProposalStale), reporting a refusal though it had changed the operators."""
+    c = consortium
+    add = str(as_json(run(config, "--json", "operator", "propose", "add-operator", c.hong_kong_operator,
+                          "--jurisdiction", "HK"))["proposal"])
+    member = str(as_json(run(config, "--json", "operator", "propose", "admit-member", c.outsider, "--role",
+                             "verifier"))["proposal"])
+    guangdong = {"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator}
+    refused = run(config, "--json", "operator", "approve", add, member, env=guangdong)
+    assert refused.exit_code == 2 and f"proposal {add} changes the operators" in refused.output
+    assert [as_json(run(config, "--json", "operator", "show", p))["approvals"] for p in (add, member)] == [1, 1]
+    assert as_json(run(config, "--json", "operator", "approve", member, env=guangdong)) == {member: {"executed": True}}
+
+
 def test_a_proposal_past_its_time_reads_as_expired(consortium: Consortium, config: Path) -> None:
     """A proposal past its lifetime, or a recovery past its window, can never be carried out; 'show' read "1 of 2
     approvals, needs Guangdong" and "recovery agreed; can be carried out from ..." as if they still could."""

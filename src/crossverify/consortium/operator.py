@@ -30,6 +30,10 @@ from ..format.encoding import to_hex, utc_time
 from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
 from ..format.suite import Suite
 
+#: Proposals that start a new epoch when they pass, voiding every other proposal still open.
+EPOCH_KINDS = frozenset({ProposalKind.ADD_OPERATOR, ProposalKind.REMOVE_OPERATOR, ProposalKind.REPLACE_OPERATOR,
+                         ProposalKind.SET_THRESHOLD})
+
 #: How jurisdiction codes read in proposals; other codes are shown as they are.
 JURISDICTION_NAMES = {"MO": "Macao", "GD": "Guangdong", "HK": "Hong Kong", "SZ": "Shenzhen"}
 
@@ -300,10 +304,30 @@ class OperatorClient:
 
     def approve_many(self, proposal_ids: Sequence[int]) -> dict[int, bool]:
         """Approve proposals in turn, each first tried without sending, so that none is approved if the consortium
-        would refuse one now (unknown, expired, passed, already approved, ...); returns whether each passed."""
+        would refuse one now (unknown, expired, passed, already approved, ...); returns whether each passed. One
+        that changes the operators or the threshold, and that this approval would pass, voids the others: it is
+        refused among others (``ValueError``)."""
         for proposal_id in proposal_ids:
             self.try_approval(proposal_id)
+        if len(proposal_ids) > 1:
+            for proposal_id in proposal_ids:
+                if self._passes_with_mine(proposal_id, EPOCH_KINDS):
+                    raise ValueError(f"proposal {proposal_id} changes the operators or the threshold and this "
+                                     "approval passes it, which voids every other open proposal: approve it alone")
         return {proposal_id: self.approve(proposal_id) for proposal_id in proposal_ids}
+
+    def _passes_with_mine(self, proposal_id: int, kinds: frozenset[ProposalKind]) -> bool:
+        """Whether proposal ``proposal_id`` is of one of ``kinds`` and this operator's approval would meet its
+        quorum (the threshold, and an approval from every jurisdiction)."""
+        info = self.consortium.proposal(proposal_id)
+        if info.kind not in kinds:
+            return False
+        operators = self.consortium.operators()
+        me = sender_address(self.sender).lower()
+        approved = info.approved_by | sum(1 << i for i, (a, _) in enumerate(operators) if a.lower() == me)
+        covered = {j for i, (_, j) in enumerate(operators) if approved >> i & 1}
+        threshold = int(self.consortium.call(lambda f: f.threshold()))
+        return bin(approved).count("1") >= threshold and covered == {j for _, j in operators}
 
     def try_approval(self, proposal_id: int) -> None:
         """Raise the named error the consortium would refuse this operator's approval with now; sends nothing."""
