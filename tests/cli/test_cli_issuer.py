@@ -126,6 +126,12 @@ def test_an_operator_change_is_not_approved_among_others_it_would_void(consortiu
     assert as_json(run(config, "--json", "operator", "approve", member, env=guangdong)) == {member: {"executed": True}}
 
 
+def test_showing_an_unknown_proposal_is_a_named_refusal(config: Path) -> None:
+    """'operator show 999' (a mistyped id) decoded the empty record as an admission and crashed in eth-abi."""
+    shown = run(config, "operator", "show", "999")
+    assert shown.exit_code == 1 and "ConsortiumUnknownProposal(proposalId=999)" in shown.output
+
+
 def test_a_proposal_past_its_time_reads_as_expired(consortium: Consortium, config: Path) -> None:
     """A proposal past its lifetime, or a recovery past its window, can never be carried out; 'show' read "1 of 2
     approvals, needs Guangdong" and "recovery agreed; can be carried out from ..." as if they still could."""

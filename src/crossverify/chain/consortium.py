@@ -15,7 +15,7 @@ import rlp
 from eth_abi.abi import encode as abi_encode
 from web3 import Web3
 
-from ..errors import TransactionFailed
+from ..errors import ConsortiumUnknownProposal, TransactionFailed
 from ..format.codes import jurisdiction_code
 from ..format.suite import Suite
 from .circulation import CirculationContract
@@ -81,8 +81,11 @@ class ConsortiumContract(Deployed):
         return [(str(a), bytes(j)) for a, j in self.call(lambda f: f.operators())]
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
+        """Proposal ``proposal_id``; :class:`~crossverify.errors.ConsortiumUnknownProposal` if none was made."""
         kind, proposer, created, expires, epoch, approved_by, executed, unlock_at, vetoed, payload = self.call(
             lambda f: f.proposal(proposal_id))
+        if created == 0:
+            raise ConsortiumUnknownProposal(proposalId=proposal_id)
         return ProposalInfo(proposal_id, ProposalKind(kind), str(proposer), created, expires, epoch, approved_by,
                             executed, unlock_at, vetoed, bytes(payload))
 
