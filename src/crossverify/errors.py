@@ -7,6 +7,7 @@
     ├── InvalidIssuerId                      (also ValueError)
     ├── UnsupportedHashAlgorithm             this Python cannot compute an agreed algorithm (SM3 without OpenSSL)
     ├── InvalidClaim                         a certificate claim cannot be issued (also ValueError)
+    ├── InvalidProposal                      a proposal cannot be made or approved as asked (also ValueError)
     ├── ConfigError                          the configuration is missing or has a bad value
     │   └── NoRegulatorKey                   a regulator's command needs its sealing key(s), and none is configured
     ├── KeyLoadError                         a key could not be loaded (file, password, dev mode)
@@ -116,6 +117,11 @@ class UnsupportedHashAlgorithm(CrossverifyError):
 
 class InvalidClaim(CrossverifyError, ValueError):
     """A claim cannot be issued: bad name, or a value that is not canonical JSON (RFC 8785 / I-JSON)."""
+
+
+class InvalidProposal(CrossverifyError, ValueError):
+    """A consortium proposal cannot be made or approved as asked: a value out of its type's range, or an approval
+    given with others that it would void."""
 
 
 class ConfigError(CrossverifyError):

@@ -126,6 +126,21 @@ def test_an_operator_change_is_not_approved_among_others_it_would_void(consortiu
     assert as_json(run(config, "--json", "operator", "approve", member, env=guangdong)) == {member: {"executed": True}}
 
 
+@pytest.mark.parametrize("args", [("compromised-key", "--since", "-1"), ("compromised-key", "--since", str(2**40)),
+                                  ("threshold", "300"), ("predecessor", str(2**64)),
+                                  ("replace-issuer-admin", "--compromised-from", "-1")])
+def test_a_proposal_value_out_of_its_range_is_bad_input(consortium: Consortium, config: Path,
+                                                          args: tuple[str, ...]) -> None:
+    """A time before 1970 or past uint40, a threshold past 255, a chain id past uint64 crashed in eth-abi
+    (ValueOutOfBounds, a traceback) while the payload was encoded."""
+    account = consortium.outsider
+    kind, *rest = args
+    arguments = {"compromised-key": [account, *rest], "threshold": rest, "predecessor": [*rest, account],
+                 "replace-issuer-admin": ["BNUMMOMX", account, *rest]}[kind]
+    refused = run(config, "operator", "propose", kind, *arguments)
+    assert refused.exit_code == 2 and "out of range" in refused.output
+
+
 def test_showing_an_unknown_proposal_is_a_named_refusal(config: Path) -> None:
     """'operator show 999' (a mistyped id) decoded the empty record as an admission and crashed in eth-abi."""
     shown = run(config, "operator", "show", "999")

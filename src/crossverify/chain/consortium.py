@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 import rlp
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
 from web3 import Web3
 
-from ..errors import ConsortiumUnknownProposal, TransactionFailed
+from ..errors import ConsortiumUnknownProposal, InvalidProposal, TransactionFailed
 from ..format.codes import jurisdiction_code
 from ..format.suite import Suite
 from .circulation import CirculationContract
@@ -48,8 +49,13 @@ PAYLOAD_TYPES: dict[ProposalKind, tuple[str, ...]] = {
 
 
 def encode_payload(kind: ProposalKind, *values: Any) -> bytes:
-    """ABI-encode a proposal's payload as the contracts decode it."""
-    return abi_encode(list(PAYLOAD_TYPES[kind]), list(values))
+    """ABI-encode a proposal's payload as the contracts decode it; :class:`~crossverify.errors.InvalidProposal` for
+    a value its type cannot hold."""
+    try:
+        return abi_encode(list(PAYLOAD_TYPES[kind]), list(values))
+    except EncodingError as exc:
+        raise InvalidProposal(f"a {kind.name.lower()} proposal takes no such value (out of range, or of another "
+                              f"type): {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)

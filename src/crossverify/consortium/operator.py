@@ -25,6 +25,7 @@ from ..chain.records import ProposalKind, Role
 from ..chain.registry import Registry
 from ..chain.transactions import Sender, sender_address
 from ..chain.typed_data import AnchorRequest, RevocationRequest
+from ..errors import InvalidProposal
 from ..format.codes import code_name, doc_type_code, issuer_id_code, jurisdiction_code
 from ..format.encoding import to_hex, utc_time
 from ..format.metadata import NONE, Display, IssuerDisplay, TypeDisplay, standard_digest
@@ -306,13 +307,13 @@ class OperatorClient:
         """Approve proposals in turn, each first tried without sending, so that none is approved if the consortium
         would refuse one now (unknown, expired, passed, already approved, ...); returns whether each passed. One
         that changes the operators or the threshold, and that this approval would pass, voids the others: it is
-        refused among others (``ValueError``)."""
+        refused among others (:class:`~crossverify.errors.InvalidProposal`)."""
         for proposal_id in proposal_ids:
             self.try_approval(proposal_id)
         if len(proposal_ids) > 1:
             for proposal_id in proposal_ids:
                 if self._passes_with_mine(proposal_id, EPOCH_KINDS):
-                    raise ValueError(f"proposal {proposal_id} changes the operators or the threshold and this "
+                    raise InvalidProposal(f"proposal {proposal_id} changes the operators or the threshold and this "
                                      "approval passes it, which voids every other open proposal: approve it alone")
         return {proposal_id: self.approve(proposal_id) for proposal_id in proposal_ids}
 
