@@ -141,6 +141,19 @@ def test_a_proposal_value_out_of_its_range_is_bad_input(consortium: Consortium, 
     assert refused.exit_code == 2 and "out of range" in refused.output
 
 
+@pytest.mark.parametrize("args", [("approve", str(2**256)), ("veto", str(2**256)), ("execute-recovery", str(2**256)),
+                                  ("show", str(2**256)), ("deploy", "--threshold", "300"),
+                                  ("deploy", "--lifetime", str(2**40))])
+def test_an_operator_number_past_its_type_is_bad_input(consortium: Consortium, config: Path,
+                                                       args: tuple[str, ...]) -> None:
+    """A proposal id past uint256, a threshold past uint8, a lifetime past uint40 crashed in web3's encoding
+    (MismatchedABI, Web3TypeError: a traceback)."""
+    c = consortium
+    operators = ("--operator", f"{c.outsider}@MO", "--operator", f"{c.verifier}@GD") if args[0] == "deploy" else ()
+    refused = run(config, "operator", *args, *operators)
+    assert refused.exit_code == 2 and "range" in refused.output
+
+
 def test_showing_an_unknown_proposal_is_a_named_refusal(config: Path) -> None:
     """'operator show 999' (a mistyped id) decoded the empty record as an admission and crashed in eth-abi."""
     shown = run(config, "operator", "show", "999")

@@ -19,6 +19,9 @@ from ..format.suite import Suite
 from ..sealing import RegulatorPublicKey
 from ._shell import ADDRESS, App, BadInput, command
 
+#: A proposal id: any the consortium could have made (a uint256).
+PROPOSAL_ID = click.IntRange(0, 2**256 - 1)
+
 
 @click.group()
 def operator() -> None:
@@ -35,9 +38,10 @@ def _operator_spec(value: str) -> tuple[str, str]:
 @operator.command("deploy")
 @click.option("--operator", "operators", multiple=True, required=True,
               help="Operator as ADDRESS@JURISDICTION (e.g. …@MO); at least two jurisdictions.")
-@click.option("--threshold", type=int, default=0, show_default=True,
+@click.option("--threshold", type=click.IntRange(0, 255), default=0, show_default=True,
               help="Approvals needed besides one per jurisdiction; 0 = all operators.")
-@click.option("--lifetime", type=int, default=7 * 86400, show_default=True, help="Proposal lifetime, seconds.")
+@click.option("--lifetime", type=click.IntRange(0, 2**40 - 1), default=7 * 86400, show_default=True,
+              help="Proposal lifetime, seconds: an hour to ninety days.")
 @click.option("--suite", type=click.Choice(["standard", "gm"]), default="standard", show_default=True,
               help="The crypto suite, for ever: keccak-256, secp256k1, P-256 and X25519 + AES-GCM; or GM (SM3, SM2, "
                    "SM4).")
@@ -267,7 +271,7 @@ def propose_threshold(app: App, threshold: int) -> None:
 
 
 @operator.command("approve")
-@click.argument("proposal_ids", type=int, nargs=-1, required=True)
+@click.argument("proposal_ids", type=PROPOSAL_ID, nargs=-1, required=True)
 @command
 def operator_approve(app: App, proposal_ids: tuple[int, ...]) -> None:
     """Approve proposals; the approval that reaches the quorum executes. None is approved if one would be refused."""
@@ -279,7 +283,7 @@ def operator_approve(app: App, proposal_ids: tuple[int, ...]) -> None:
 
 
 @operator.command("veto")
-@click.argument("proposal_id", type=int)
+@click.argument("proposal_id", type=PROPOSAL_ID)
 @command
 def operator_veto(app: App, proposal_id: int) -> None:
     """Veto a recovery (as an operator of the lost operator's jurisdiction, or as a regulator's account)."""
@@ -288,7 +292,7 @@ def operator_veto(app: App, proposal_id: int) -> None:
 
 
 @operator.command("execute-recovery")
-@click.argument("proposal_id", type=int)
+@click.argument("proposal_id", type=PROPOSAL_ID)
 @command
 def operator_execute_recovery(app: App, proposal_id: int) -> None:
     """Carry out a recovery whose 30-day time lock has passed without a veto."""
@@ -310,7 +314,7 @@ def operator_proposals(app: App, show_all: bool) -> None:
 
 
 @operator.command("show")
-@click.argument("proposal_id", type=int)
+@click.argument("proposal_id", type=PROPOSAL_ID)
 @command
 def operator_show(app: App, proposal_id: int) -> None:
     """One proposal: its action, proposer, approvals and what it still needs."""
