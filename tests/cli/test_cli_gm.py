@@ -63,6 +63,20 @@ def test_operators_deploy_a_gm_consortium(consortium: Consortium, tmp_path: Path
     assert refused.exit_code == 2 and "--suite gm" in refused.output
 
 
+def test_a_gm_consortium_refuses_a_verifier_that_is_none(consortium: Consortium, tmp_path: Path) -> None:
+    """'--sm2-verifier' naming an account, or a contract that is no SM2 verifier (the registry), deployed the
+    consortium and the registry's governance half, then failed with "TransactionFailed: execution reverted: b''"."""
+    c = consortium
+    config = _config(tmp_path)
+    operators = ["--operator", f"{c.macao_operator}@MO", "--operator", f"{c.guangdong_operator}@GD"]
+    for wrong in (c.verifier, c.registry.address):
+        sent = c.w3.eth.get_transaction_count(c.outsider)
+        refused = run(config, "operator", "deploy", *operators, "--suite", "gm", "--sm2-verifier", wrong,
+                      sender=c.outsider)
+        assert refused.exit_code == 2 and f"{wrong} is not an SM2 verifier" in refused.output
+        assert c.w3.eth.get_transaction_count(c.outsider) == sent
+
+
 def test_a_gm_issuer_and_a_bank_from_the_command_line(gm_consortium: Consortium, tmp_path: Path) -> None:
     c = gm_consortium
     config = _config(tmp_path, c.registry.address)

@@ -15,13 +15,16 @@ import rlp
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput
 
-from ..errors import ConsortiumUnknownProposal, InvalidProposal, TransactionFailed
+from .. import gm
+from ..errors import ConfigError, ConsortiumUnknownProposal, InvalidProposal, TransactionFailed
 from ..format.codes import jurisdiction_code
 from ..format.suite import Suite
 from .circulation import CirculationContract
+from .connection import node_errors
 from .records import ProposalKind
-from .registry import Deployed, Registry, deploy_contract
+from .registry import Deployed, Registry, artifact, deploy_contract, registry_errors
 from .transactions import Sender, sender_address
 
 DEFAULT_PROPOSAL_LIFETIME = 7 * 86400
@@ -112,6 +115,20 @@ def _next_contract_address(sender: str, nonce: int) -> str:
     return str(Web3.to_checksum_address(digest[12:]))
 
 
+def _require_sm2_verifier(w3: Web3, address: str) -> None:
+    """Refuse ``address`` (:class:`~crossverify.errors.ConfigError`) unless it answers as an SM2 verifier does, with
+    SM3 of GB/T 32905's example ``abc``: before anything is deployed for a registry that would refuse it."""
+    verifier = w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact("SM2Verifier")["abi"])
+    try:
+        with registry_errors(), node_errors():
+            answered = bytes(verifier.functions.sm3(b"abc").call())
+    except (TransactionFailed, BadFunctionCallOutput):  # an account, or a contract without sm3
+        answered = b""
+    if answered != gm.sm3(b"abc"):
+        raise ConfigError(f"{address} is not an SM2 verifier on this chain (it does not answer SM3): give the address "
+                          "of an SM2Verifier or SM2PrecompileVerifier, or none to deploy an SM2Verifier")
+
+
 def deploy_consortium(
     w3: Web3,
     sender: Sender,
@@ -128,12 +145,15 @@ def deploy_consortium(
     ``threshold=0`` means every operator must approve; whatever the threshold, an operator of every
     jurisdiction must approve too. ``suite`` is the deployment's crypto suite, for ever. A GM registry verifies
     SM2 through ``sm2_verifier`` (an ``SM2Verifier``, or an ``SM2PrecompileVerifier`` on a chain with SM2 built
-    in); without one, an ``SM2Verifier`` is deployed first.
+    in; refused before anything is deployed if it does not answer as one); without one, an ``SM2Verifier`` is
+    deployed first.
     """
     params = dict(tx_params or {})
     address = sender_address(sender)
     if suite is Suite.GM and sm2_verifier is None:
         sm2_verifier = deploy_contract(w3, "SM2Verifier", [], sender, params)
+    elif suite is Suite.GM and sm2_verifier is not None:
+        _require_sm2_verifier(w3, sm2_verifier)
     verifier = Web3.to_checksum_address(sm2_verifier) if suite is Suite.GM and sm2_verifier else ZERO_ADDRESS
     nonce = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
     registry_at, circulation_at = _next_contract_address(address, nonce + 2), _next_contract_address(address, nonce + 3)
