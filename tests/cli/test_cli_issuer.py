@@ -168,10 +168,14 @@ def test_a_proposal_past_its_time_reads_as_expired(consortium: Consortium, confi
                              "verifier"))["proposal"])
     recovery = str(as_json(run(config, "--json", "operator", "propose", "recover-operator", c.guangdong_operator,
                                c.w3.eth.accounts[9]))["proposal"])
+    passed = str(as_json(run(config, "--json", "operator", "propose", "admit-member", c.w3.eth.accounts[8], "--role",
+                             "verifier"))["proposal"])
+    run(config, "--json", "operator", "approve", passed, env={"CROSSVERIFY_KEYS_SENDER_ADDRESS": c.guangdong_operator})
     c.travel(7 * 86400 + 10)
-    shown = [as_json(run(config, "--json", "operator", "show", p)) for p in (member, recovery)]
+    shown = [as_json(run(config, "--json", "operator", "show", p)) for p in (member, recovery, passed)]
     assert [(s["progress"].split(";")[0], s["expired"]) for s in shown] == [
-        ("expired: it can no longer be carried out", True), ("recovery agreed", False)]
+        ("expired: it can no longer be carried out", True), ("recovery agreed", False), ("passed with 2 approvals",
+                                                                                      False)]
     c.travel(30 * 86400)
     assert as_json(run(config, "--json", "operator", "show", recovery))["progress"].startswith("expired")
 

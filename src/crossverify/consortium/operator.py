@@ -366,7 +366,8 @@ class OperatorClient:
             created_at=info.created_at, expires_at=info.expires_at, approvals=bin(info.approved_by).count("1"),
             approved_by=tuple(a for a, _ in approved if lost is None or a.lower() != lost.lower()),
             threshold=threshold, missing_jurisdictions=() if info.executed else missing, executed=info.executed,
-            stale=stale, unlock_at=info.unlock_at, vetoed=info.vetoed, expired=chain_time(self.registry.w3) > closes)
+            stale=stale, unlock_at=info.unlock_at, vetoed=info.vetoed,
+            expired=not info.executed and chain_time(self.registry.w3) > closes)
 
     # -------------------------------------------------------------------------------------------------------
     # Relaying
