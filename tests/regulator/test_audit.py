@@ -18,9 +18,10 @@ from web3 import Web3
 from crossverify import RevocationReason
 from crossverify.chain.consortium import deploy_consortium
 from crossverify.chain.logs import LogSource, RawLog
+from crossverify.chain.records import ProposalKind
 from crossverify.chain.typed_data import sign
 from crossverify.errors import IndexNotSynced, LogNotDecodable, NodeUnavailable, StoreChainMismatch, TransactionFailed
-from crossverify.format.encoding import to_hex
+from crossverify.format.encoding import to_hex, utc_time
 from crossverify.regulator.export import to_csv, to_html, to_json
 from crossverify.regulator.index import RegulatorReader
 from crossverify.regulator.queries import AuditReport, Supervision
@@ -108,6 +109,31 @@ def test_anomalies_and_figures(consortium: Consortium, location: Locate) -> None
     page = to_html(report)
     assert page.count("<svg") >= 4 and "Batch anchored under a compromised key" in page and "<script" not in page
     assert "up to date" in page
+
+
+def test_the_governance_timeline_shows_recoveries_and_display_names(consortium: Consortium, tmp_path: Path) -> None:
+    """A recovery agreed and then vetoed (what the lost seat's jurisdiction must watch for, within its 30 days) and
+    an issuer's own display name set are in the report, in the supervisor's language."""
+    c = consortium
+    c.registry.transact(lambda f: f.setMetadataDigest(bytes(8), Web3.keccak(text="name")), c.issuer_admin)
+    c.propose(ProposalKind.RECOVER_OPERATOR, c.guangdong_operator, c.outsider)  # Macao's quorum: scheduled
+    pid = int(c.consortium.call(lambda f: f.proposalCount()))
+    unlock_at = c.consortium.proposal(pid).unlock_at
+    c.consortium.transact(lambda f: f.veto(pid), c.guangdong_operator)
+    reader = RegulatorReader(c.registry, tmp_path / "audit.sqlite")
+    reader.sync()
+    report = Supervision(reader).report()
+    changes = {g["event"]: g for g in report.governance}
+    assert changes["RecoveryScheduled"] == {"at": changes["RecoveryScheduled"]["at"], "event": "RecoveryScheduled",
+                                            "proposalId": pid, "lost": c.guangdong_operator,
+                                            "replacement": c.outsider, "unlockAt": utc_time(unlock_at)}
+    assert changes["RecoveryVetoed"]["vetoer"] == c.guangdong_operator
+    assert changes["MetadataDigestSet"]["issuerId"] == "BNUMMOMX" and "docType" not in changes["MetadataDigestSet"]
+    page = to_html(report, "zh-Hant")
+    for words in ("營運方帳戶恢復獲同意（執行前仍可否決）", "營運方帳戶恢復被否決", "更改顯示資料"):
+        assert words in page
+    assert f"可執行時間: {utc_time(unlock_at)}" in page
+    reader.close()
 
 
 def test_a_query_on_an_index_never_synced_names_the_command(consortium: Consortium, tmp_path: Path) -> None:

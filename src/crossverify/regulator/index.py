@@ -57,7 +57,7 @@ GOVERNANCE = (
     "IssuerAdmitted", "IssuerSuspended", "IssuerReinstated", "IssuerAdminReplaced", "DocTypePermissionChanged",
     "MemberAdmitted", "MemberSuspended", "MemberReinstated", "SigningKeyAdded", "SigningKeyRetired",
     "SigningKeyCompromised", "SignedRequestsCancelled", "OperatorAdded", "OperatorRemoved", "OperatorReplaced",
-    "ThresholdChanged",
+    "ThresholdChanged", "RecoveryScheduled", "RecoveryVetoed", "PredecessorRecorded", "MetadataDigestSet",
 )
 
 

@@ -416,9 +416,10 @@ class Supervision:
         return groups
 
     def governance(self) -> list[dict[str, Any]]:
-        """Membership, key and operator changes, in chain order, as a supervisor reads them."""
-        return [{"at": t, "event": name, **{k: _show(k, v) for k, v in a.items()}}
-                for t, name, a in self.reader.events(*GOVERNANCE)]
+        """Membership, key, operator and display-name changes, recoveries and succession, in chain order, as a
+        supervisor reads them (an issuer's own display name is set with no document type)."""
+        return [{"at": t, "event": name, **{k: _show(k, v) for k, v in a.items() if k != "docType" or any(
+            from_hex(v))}} for t, name, a in self.reader.events(*GOVERNANCE)]
 
     def _circulation(self, every: tuple[int, int]) -> dict[str, Any]:
         assert self.trail is not None
@@ -555,6 +556,6 @@ def _show(name: str, value: Any) -> Any:
         return code_name(from_hex(value))
     if name == "role":
         return Role(value).name.lower()
-    if name == "compromisedFrom":
+    if name in ("compromisedFrom", "unlockAt"):
         return utc_time(value)
     return value
