@@ -35,6 +35,8 @@ contract Circulation is ICirculation, EIP712 {
     ///      in a standard one; and the GM type prefix of `Answer` under this contract's domain.
     ISM2Verifier private immutable _sm2Verifier;
     bytes32 private immutable _sm2AnswerPrefix;
+    /// @dev The chain this contract was deployed on, the one `_sm2AnswerPrefix` is fixed for.
+    uint256 private immutable _deployedChainId = block.chainid;
 
     uint32 private _keyEpoch;
     bytes[] private _regulatorKeys;
@@ -182,6 +184,7 @@ contract Circulation is ICirculation, EIP712 {
     {
         ISM2Verifier v = _sm2Verifier;
         if (address(v) == address(0)) revert CirculationSuiteMismatch(1);
+        if (block.chainid != _deployedChainId) revert CirculationChainIdChanged(_deployedChainId, block.chainid);
         DisputeInfo storage d = _answerable(disputeId, ciphertext);
         address key = address(uint160(uint256(v.sm3(abi.encodePacked(x, y)))));
         if (key != d.answerKey) revert CirculationAnswerNotAuthorised(disputeId, key);

@@ -74,6 +74,9 @@ interface ICirculation {
     error CirculationAnswerNotAuthorised(bytes32 disputeId, address signer);
     /// @notice The function belongs to the other crypto suite than this deployment's, `suite` (1 standard, 2 GM).
     error CirculationSuiteMismatch(uint8 suite);
+    /// @notice The chain's id is no longer `deployedOn`, the one SM2-signed answers were fixed for (a fork): they
+    ///         are refused here.
+    error CirculationChainIdChanged(uint256 deployedOn, uint256 chainId);
 
     /// @notice Set the regulators' sealing keys, one per regulator with its jurisdiction; starts a new key epoch.
     /// @dev Only the consortium calls it, carrying out a `SetRegulatorKeys` proposal `proposalId`.

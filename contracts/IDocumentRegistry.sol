@@ -347,6 +347,9 @@ interface IRegistryTypes {
     error RegistrySuiteMismatch(uint8 suite);
     /// @notice The SM2 signature is not the named key's over this request, chain and registry.
     error RegistryInvalidSM2Signature(address key);
+    /// @notice The chain's id is no longer `deployedOn`, the one the GM suite's signed requests were fixed for (a
+    ///         fork): they are refused here; the consortium deploys a successor on this chain.
+    error RegistryChainIdChanged(uint256 deployedOn, uint256 chainId);
     /// @notice A registry's suite is 1 (standard, no SM2 verifier) or 2 (GM, with an SM2 verifier).
     error RegistryInvalidSuite(uint8 suite, address sm2Verifier);
 

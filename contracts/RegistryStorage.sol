@@ -151,6 +151,9 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
     ///      constructor (it depends on the registry's address), read by the governance half.
     bytes32 internal _sm2KeyProofPrefix;
 
+    /// @dev The chain this contract was deployed on, the one the GM suite's type prefixes are fixed for.
+    uint256 private immutable _deployedChainId = block.chainid;
+
     /// @dev The jurisdiction a member answers to (required of regulators: a regulator vetoes only its own
     ///      jurisdiction's operator recoveries).
     mapping(address account => bytes32) internal _memberJurisdictions;
@@ -178,7 +181,9 @@ abstract contract RegistryStorage is IRegistryTypes, EIP712 {
 
     /// @dev The 32-byte message M an SM2 key signs for a request of the type with `prefix` (docs/format.md):
     ///      SM3(0x19 || 0x01 || prefix || the request's fields packed at their widths).
+    ///      On a chain whose id changed since deployment (a fork) the prefixes name the old chain: refused.
     function _sm2Message(bytes32 prefix, bytes memory packed) internal view returns (bytes32) {
+        if (block.chainid != _deployedChainId) revert RegistryChainIdChanged(_deployedChainId, block.chainid);
         return _sm2Verifier.sm3(abi.encodePacked(hex"1901", prefix, packed));
     }
 

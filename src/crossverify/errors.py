@@ -517,6 +517,11 @@ class CirculationBatchShape(ContractRevert):
     """A batch of receipts needs at least one commitment and a sealed payload."""
 
 
+class CirculationChainIdChanged(ContractRevert):
+    """The chain's id is no longer `deployedOn`, the one SM2-signed answers were fixed for (a fork): they are
+    refused here."""
+
+
 class CirculationConsortiumMismatch(ContractRevert):
     """The registry's consortium names another circulation contract."""
 
@@ -651,6 +656,11 @@ class RegistryAdminInUse(ContractRevert):
 
 class RegistryBatchAlreadyRevoked(ContractRevert):
     """The batch is already revoked; a revocation that counts is final."""
+
+
+class RegistryChainIdChanged(ContractRevert):
+    """The chain's id is no longer `deployedOn`, the one the GM suite's signed requests were fixed for (a fork): they
+    are refused here; the consortium deploys a successor on this chain."""
 
 
 class RegistryConsortiumMismatch(ContractRevert):

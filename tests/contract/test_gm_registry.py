@@ -5,6 +5,8 @@ entry point of the other suite refused by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -266,6 +268,41 @@ def test_many_sm2_anchors_in_one_transaction(gm_consortium: Consortium) -> None:
     with pytest.raises(errors.RegistryUnknownKey):
         reg.transact(lambda f: f.anchorManySM2([r.as_abi() for r in fresh], broken), c.macao_operator)
     assert not any(reg.document_status(c.issuer_id, r.batch_root, ZERO).anchored for r in fresh)
+
+
+@contextmanager
+def chain_id_changed(c: Consortium) -> Iterator[int]:
+    """The embedded chain goes on under another chain id (as a fork of the consortium's chain would): the new id."""
+    chain = c.w3.provider.ethereum_tester.backend.chain  # type: ignore[attr-defined]
+    chain.chain_id = c.domain.chain_id + 1  # (py-evm gives each block's EVM the chain's id)
+    try:
+        yield chain.chain_id
+    finally:
+        del chain.chain_id
+
+
+def test_sm2_requests_are_refused_on_a_chain_whose_id_changed(gm_consortium: Consortium) -> None:
+    """The GM type prefixes are fixed at deployment with the chain's id: on a fork under another id, a request
+    signed for the original chain must not replay, and one signed for the fork is not what the prefixes check."""
+    c = gm_consortium
+    key = _sm2_key(c)
+    request = c.anchor_request(ROOT)
+
+    def anchor(domain: Domain) -> Any:
+        return c.registry.transact(lambda f: f.anchorSM2(request.as_abi(), sm2_signature(request, domain, key)),
+                                   c.macao_operator)
+
+    with chain_id_changed(c) as forked:
+        for domain in (c.domain, Domain(c.domain.name, c.domain.version, forked, c.domain.verifying_contract)):
+            with pytest.raises(errors.RegistryChainIdChanged) as raised:
+                anchor(domain)
+            assert raised.value.args_by_name == {"deployedOn": c.domain.chain_id, "chainId": forked}
+        with pytest.raises(errors.CirculationChainIdChanged):
+            c.circulation.transact(lambda f: f.answerDisputeSM2(ZERO, b"answer", ZERO, ZERO, ZERO, ZERO),
+                                   c.macao_operator)
+    assert not c.registry.document_status(c.issuer_id, ROOT, ZERO).anchored
+    anchor(c.domain)  # on the chain it was deployed on
+    assert c.registry.document_status(c.issuer_id, ROOT, ZERO).anchored
 
 
 # ------------------------------------------------------------------------------------------------------------
