@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 
+from crossverify.format.suite import Suite
 from crossverify.sealing import Receipt
 from crossverify.verifier.answers import FAULT_POINTS, AnswerReceipts, reference
 from crossverify.verifier.challenges import ANSWERS_KEPT, ChallengeStore, Consumed
@@ -56,6 +57,17 @@ def test_an_answer_queues_its_receipt_once(location: Locate) -> None:
     assert queued(outbox) == [(commitment, reference(nonce), "queued")]
     state = challenges.hand_over_state(code, NOW + 2)
     assert state is not None and state[3] == first.plaintext()
+
+
+def test_an_answer_in_the_gm_suite_is_committed_with_its_hash(location: Locate) -> None:
+    """The receipt's commitment, the bank's reference and the chain's, is the deployment's suite's (SM3)."""
+    challenges, outbox = stores(location)
+    answers = AnswerReceipts(challenges, outbox, lambda: Suite.GM)
+    nonce, _ = answered(challenges)
+    given = receipt()
+    commitment = answers.answer(nonce, '{"valid": true}', given)
+    assert commitment == given.commitment(Suite.GM) == answers.commitment(given.plaintext())
+    assert queued(outbox) == [(commitment, reference(nonce), "queued")]
 
 
 def test_a_failed_verification_queues_nothing(location: Locate) -> None:

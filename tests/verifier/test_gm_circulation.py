@@ -13,6 +13,7 @@ from crossverify import errors
 from crossverify.chain.records import ProposalKind
 from crossverify.format.codes import jurisdiction_code
 from crossverify.format.hashing import HashAlgorithm
+from crossverify.format.suite import Suite
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.disputes import answer_dispute, received_disputes, register_sealing_key
 from crossverify.issuer.journal import Journal
@@ -31,7 +32,7 @@ from crossverify.sealing import (
 )
 from crossverify.verifier.client import VerificationReport, VerifierClient
 from crossverify.verifier.disputes import open_dispute, read_answer
-from crossverify.verifier.outbox import regulator_keys
+from crossverify.verifier.outbox import ReceiptOutbox, regulator_keys
 
 from ..conftest import Consortium, deposit_certificates
 
@@ -112,6 +113,21 @@ def test_receipts_and_a_dispute_in_the_gm_suite(gm_consortium: Consortium, tmp_p
     assert read.signer == c.sm2_key.address and read.signed_by_issuer
     with pytest.raises(errors.CirculationDisputeAnswered):
         c.circulation.answer_dispute_sm2(opened.dispute_id, b"again", bytes(31) + b"\7", c.outsider)
+
+
+def test_receipts_recorded_through_the_outbox_open_under_the_commitments_the_bank_keeps(
+        gm_consortium: Consortium, tmp_path: Path) -> None:
+    """The outbox commits to receipts with the suite's hash (SM3), which binds the envelope: a regulator opens
+    them, and the bank's references are the chain's."""
+    c = gm_consortium
+    regulators, _, bank, reports = _verified(c, tmp_path, 2)
+    bank = VerifierClient(c.registry, sender=c.verifier, outbox=ReceiptOutbox(tmp_path / "outbox.sqlite"),
+                          circulation=c.circulation)
+    flushed = bank.record(reports, "ACCTOPEN")
+    [(_, recorded)] = c.sealed_batches()
+    assert recorded.commitments == flushed.commitments
+    opened = open_receipts(recorded, regulators[0])
+    assert [r.commitment(Suite.GM) for r in opened if r is not None] == list(flushed.commitments)
 
 
 class _Impostor:

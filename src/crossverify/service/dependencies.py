@@ -102,8 +102,8 @@ class Context:
         self.regulator = regulator = session.regulator if "regulator" in roles else None
         self.sessions = Sessions(sessions_store(session.config), self.keys) if regulator is not None else None
         challenges = self.queue.verifier.challenges
-        self.answers = answers = \
-            AnswerReceipts(challenges, outbox) if outbox is not None and challenges is not None else None
+        self.answers = answers = AnswerReceipts(challenges, outbox, lambda: self.queue.verifier.suite) \
+            if outbox is not None and challenges is not None else None
         self.workers: dict[str, Periodic] = {}
         if outbox is not None:
             def outbox_round() -> object:
@@ -205,7 +205,7 @@ class Context:
         verifier = self.queue.verifier
         made = [receipt for report, purpose, case in due
                 for receipt in verifier.receipts([report], purpose, case if in_person else None)]
-        commitments = self.outbox.enqueue(made, [case for _, _, case in due])
+        commitments = self.outbox.enqueue(made, [case for _, _, case in due], verifier.suite)
         self.workers["outbox"].wake()
         return self.outbox.states(commitments)
 

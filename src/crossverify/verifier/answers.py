@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from ..errors import UNAVAILABLE
+from ..format.suite import Suite
 from ..sealing import Receipt
 from .challenges import ChallengeStore
 from .outbox import ReceiptOutbox
@@ -33,12 +34,18 @@ def _no_fault(point: str) -> None:
     """The production fault hook: nothing happens."""
 
 
+def _standard() -> Suite:
+    return Suite.STANDARD
+
+
 class AnswerReceipts:
     """Keeps answers to the bank's challenges and queues their receipts in the bank's outbox."""
 
-    def __init__(self, challenges: ChallengeStore, outbox: ReceiptOutbox, *,
+    def __init__(self, challenges: ChallengeStore, outbox: ReceiptOutbox, suite: Callable[[], Suite] = _standard, *,
                  faults: Callable[[str], None] = _no_fault) -> None:
-        self.challenges, self.outbox, self._fault = challenges, outbox, faults
+        """``suite`` tells the deployment's crypto suite (the bank's verifier reads it once), whose hash makes the
+        receipts' commitments."""
+        self.challenges, self.outbox, self._suite, self._fault = challenges, outbox, suite, faults
 
     def answer(self, nonce: bytes, verdict: str, receipt: Receipt | None) -> bytes | None:
         """Keep the verdict (JSON text) on the answer to the challenge ``nonce`` and queue its ``receipt`` (``None``
@@ -61,13 +68,13 @@ class AnswerReceipts:
 
     def commitment(self, plaintext: bytes) -> bytes:
         """The commitment (the outbox's reference) of a kept receipt's plaintext."""
-        return Receipt.from_plaintext(plaintext).commitment()
+        return Receipt.from_plaintext(plaintext).commitment(self._suite())
 
     def _queue(self, answers: list[tuple[bytes, bytes]]) -> list[bytes]:
         if not answers:
             return []
         commitments = self.outbox.enqueue([Receipt.from_plaintext(p) for _, p in answers],
-                                          [reference(n) for n, _ in answers])
+                                          [reference(n) for n, _ in answers], self._suite())
         self._fault("after_enqueue")
         self.challenges.receipts_queued([n for n, _ in answers])
         return commitments

@@ -401,7 +401,7 @@ class VerifierClient:
         receipts = self.receipts(reports, purpose, reference if in_person else None)
         if self.outbox is not None:
             try:
-                commitments = self.outbox.enqueue(receipts, reference)
+                commitments = self.outbox.enqueue(receipts, reference, self.suite)
             except BaseException:  # nothing queued: the presentations may be sent again, not refused as replays
                 self.withdraw_unless_queued(reports, reference, self.outbox)
                 raise
@@ -418,7 +418,7 @@ class VerifierClient:
                                       self.sender)
             circulation.wait(sent, self.receipt_timeout)
             transactions += 1
-        return FlushReport(0, len(receipts), transactions, tuple(r.commitment() for r in receipts))
+        return FlushReport(0, len(receipts), transactions, tuple(r.commitment(self.suite) for r in receipts))
 
     def receipts(self, reports: Sequence[VerificationReport], purpose: str | None = None,
                  in_person_case: str | None = None) -> list[Receipt]:

@@ -63,6 +63,7 @@ from ..errors import (
     TransactionReplaced,
 )
 from ..format.encoding import to_hex
+from ..format.suite import Suite
 from ..sealing import Receipt, RegulatorPublicKey, kem_of_public_key, seal_receipts
 from ..store import Location, Store, rows_in
 
@@ -176,11 +177,12 @@ class ReceiptOutbox:
     def close(self) -> None:
         self.store.close()
 
-    def enqueue(self, receipts: Iterable[Receipt], reference: str | Sequence[str] = "") -> list[bytes]:
+    def enqueue(self, receipts: Iterable[Receipt], reference: str | Sequence[str] = "",
+                suite: Suite = Suite.STANDARD) -> list[bytes]:
         """Queue receipts, in one durable transaction, under the bank's case ``reference`` (or each under its own:
         one reference per receipt); one already queued, sent or recorded for the same document, purpose and
-        reference is not doubled. Returns each receipt's commitment (the earlier one's for a receipt queued before):
-        the reference a bank keeps."""
+        reference is not doubled. Returns each receipt's commitment in the deployment's ``suite`` (the earlier
+        one's for a receipt queued before): the reference a bank keeps, and the one the chain will carry."""
         receipts = list(receipts)
         references = [reference] * len(receipts) if isinstance(reference, str) else list(reference)
         if len(references) != len(receipts):
@@ -189,7 +191,7 @@ class ReceiptOutbox:
             if not REFERENCE.fullmatch(ref):
                 raise SealingError(f"a case reference is at most {MAX_REFERENCE} printable characters, got "
                                    f"{ref[:40]!r}{'…' if len(ref) > 40 else ''}; nothing was queued")
-        rows = [(r.commitment(), r.plaintext(), r.document_digest, r.purpose, ref)
+        rows = [(r.commitment(suite), r.plaintext(), r.document_digest, r.purpose, ref)
                 for r, ref in zip(receipts, references, strict=True)]
         keys = sorted({(r.document_digest, ref) for r, ref in zip(receipts, references, strict=True)})
 
@@ -466,10 +468,12 @@ def receipt_state(commitment: bytes, state: str = "queued", tx_hash: bytes | Non
 def _send(contract: CirculationContract, sender: Sender, keys: list[RegulatorPublicKey], rows: Sequence[Any],
           journal: Callable[[list[bytes], bytes], None]) -> bytes:
     """Seal ``rows`` (commitment, plaintext) as one envelope and record them on ``contract``;
-    ``journal(commitments, tx_hash)`` runs before the broadcast."""
+    ``journal(commitments, tx_hash)`` runs before the broadcast. The chain carries the commitments the envelope
+    is bound to, the regulator keys' suite's (a receipt queued with the other suite's, as before the outbox was
+    told the suite, is recorded where the regulators can open it)."""
     commitments = [bytes(c) for c, _ in rows]
-    sealed = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in rows], keys).sealed
-    return contract.submit(lambda f: f.recordSealedReceipts(commitments, sealed), sender,
+    batch = seal_receipts([Receipt.from_plaintext(bytes(p)) for _, p in rows], keys)
+    return contract.submit(lambda f: f.recordSealedReceipts(list(batch.commitments), batch.sealed), sender,
                            on_signed=lambda h: journal(commitments, h))
 
 
