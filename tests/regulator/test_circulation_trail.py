@@ -359,6 +359,19 @@ def test_an_index_starting_after_the_issuers_dispute_keys_opens_its_disputes(
     assert len(below) == len({low for low, _ in below})
 
 
+def test_an_index_starting_after_the_key_epoch_opens_its_receipts(consortium: Consortium, location: Locate) -> None:
+    """An index that starts after the regulator keys were set holds no RegulatorKeysChanged: the epochs set before
+    its first block are read from the node, and the receipts sealed to them open."""
+    c = consortium
+    c.set_regulator_keys(c.regulator_keys, ["MO", "GD"])
+    c.w3.testing.mine(5)
+    start = c.w3.eth.block_number + 1
+    record(c, c.verifier, receipt(DIGEST, "ACCTOPEN"))
+    reader = RegulatorReader(c.registry, location("audit.sqlite"), circulation=c.circulation, from_block=start)
+    _, opened = CirculationTrail(reader, [c.regulator_keys[1]], now=c.now).sync()
+    assert (opened.receipts, opened.unreadable) == (1, 0), opened
+
+
 def answer(c: Consortium, dispute_id: bytes, dispute: Dispute, reply: RegulatorKey, status: DisputeStatus,
            signer: LocalAccount) -> None:
     at = c.now()

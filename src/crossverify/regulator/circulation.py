@@ -156,6 +156,8 @@ class CirculationTrail:
         self._db = reader.store.db
         #: Each issuer's answer keys set before the index's first block, as the node told them (see _answer_keys_at).
         self._keys_before_index: dict[str, list[tuple[int, bytes]]] = {}
+        #: The key epochs set before the index's first block (epoch, keys, when), as the node told them (_epochs).
+        self._epochs_before_index: list[tuple[int, list[str], int]] | None = None
         self._reset_if_keys_changed()
 
     def _reset_if_keys_changed(self) -> None:
@@ -202,9 +204,7 @@ class CirculationTrail:
     def _open(self, events: list[IndexedEvent]) -> OpenReport:
         """Open ``events`` and keep them, their receipts' documents, the anomalies they raise and the day counts
         they change, in one transaction."""
-        epochs = self._epochs()
-        started = {int(epoch): int(t) for epoch, t in self._db.execute("SELECT epoch, block_time FROM "
-                                                                       "circulation_epochs")}
+        epochs, started = self._epochs(events)
         rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         unreadable: list[tuple[IndexedEvent, int, str, dict[str, Any]]] = []
         hashes: dict[int, bytes] = {}
@@ -324,10 +324,28 @@ class CirculationTrail:
             if since is not None:
                 rollup.refresh(db, rollup.KEYED, since)
 
-    def _epochs(self) -> dict[int, list[tuple[RegulatorKey, int]]]:
-        """Our keys among each key epoch's regulator keys, as opened so far."""
-        return {epoch: self._ours(json.loads(keys)) for epoch, keys in
-                self._db.execute("SELECT epoch, keys FROM circulation_epochs")}
+    def _epochs(self, events: list[IndexedEvent]) -> tuple[dict[int, list[tuple[RegulatorKey, int]]], dict[int, int]]:
+        """Our keys among each key epoch's regulator keys, and when each epoch began, as opened so far; when
+        ``events`` name an epoch set neither so far nor among them, after the epochs set before the index's first
+        block ([audit] from_block), read from the node once: what was sealed to them opens too."""
+        known = [(int(epoch), json.loads(keys), int(t)) for epoch, keys, t in
+                 self._db.execute("SELECT epoch, keys, block_time FROM circulation_epochs")]
+        named = {e.args["keyEpoch"] for e in events if "keyEpoch" in e.args}
+        if named - {epoch for epoch, _, _ in known} - {e.args["epoch"] for e in events if "epoch" in e.args}:
+            known = [*self._key_epochs_before_index(), *known]
+        return {epoch: self._ours(keys) for epoch, keys, _ in known}, {epoch: t for epoch, _, t in known}
+
+    def _key_epochs_before_index(self) -> list[tuple[int, list[str], int]]:
+        """The key epochs set before the index's first block (epoch, keys, when), from the node, once."""
+        if self._epochs_before_index is None:
+            self._epochs_before_index = []
+            if self.reader.from_block > 0 and self.reader.circulation is not None:
+                w3 = self.reader.circulation.w3
+                self._epochs_before_index = [
+                    (int(e.args["epoch"]), [to_hex(k) for k in e.args["keys"]],
+                     int(w3.eth.get_block(e.block_number)["timestamp"]))
+                    for e in self.reader.circulation.events(0, self.reader.from_block - 1, "RegulatorKeysChanged")]
+        return self._epochs_before_index
 
     def _ours(self, public_keys: list[str]) -> list[tuple[RegulatorKey, int]]:
         """Our keys among an epoch's regulator keys, each with its position in the list."""
