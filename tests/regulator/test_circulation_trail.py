@@ -210,15 +210,16 @@ def test_what_does_not_open_is_an_anomaly(consortium: Consortium, location: Loca
             (batch.commitments, bytes(flipped)),  # a tampered body: none of its three receipts opens
             (batch.commitments[::-1], batch.sealed),  # the commitments reordered on chain
             (batch.commitments[:2], batch.sealed),  # truncated: the envelope is the wrong length for two
-            ((Web3.keccak(text="junk"),), b"\x01\x00")]:
+            ((Web3.keccak(text="junk"),), b"\x01\x00"),
+            ((Web3.keccak(text="the GM suite's"),), b"\x04\x02" + bytes(200))]:  # another suite: malformed, no crash
         c.circulation.record(commitments, sealed, c.verifier)
     amcm = trail(c, location, [c.regulator_keys[0]])
     _, opened = amcm.sync()
-    assert (opened.receipts, opened.unreadable) == (1, 2 + 3 + 3 + 2 + 1)
+    assert (opened.receipts, opened.unreadable) == (1, 2 + 3 + 3 + 2 + 1 + 1)
     assert [r.purpose for r in amcm.circulation(OTHER).receipts] == ["LOAN"]
     assert amcm.circulation(DIGEST).receipts == []
     kinds = [(a["kind"], a["details"].get("commitment")) for a in flagged(amcm) if a["kind"].startswith("sealed")]
-    assert sorted(k for k, _ in kinds) == ["sealed_altered"] * 8 + ["sealed_malformed"] * 3
+    assert sorted(k for k, _ in kinds) == ["sealed_altered"] * 8 + ["sealed_malformed"] * 4
     assert {to_hex(good.commitment()), to_hex(other.commitment())} <= {commitment for _, commitment in kinds}
 
 

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from ..chain.circulation import answer_keys_at
 from ..chain.registry import Registry
-from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked
+from ..errors import NoRegulatorKey, NotSealedToThisKey, SealingError, StoreLocked, SuiteMismatch
 from ..format.codes import code_name, issuer_id_code
 from ..format.encoding import from_hex, to_hex, utc_time
 from ..sealing import (
@@ -534,8 +534,8 @@ def _open_in(epochs: dict[int, list[tuple[RegulatorKey, int]]], started: dict[in
 def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey, int], T]) -> T | str:
     """What ``attempt`` opens with one of ``ours`` (our keys in the payload's key epoch, with their positions), or
     why nothing opened: ``sealed_to_other_keys`` (none of our keys was a regulator key of that epoch),
-    ``sealed_malformed`` (not a sealed payload), ``sealed_altered`` (our part does not open, or does not match its
-    commitment)."""
+    ``sealed_malformed`` (not a sealed payload, or one of the other crypto suite), ``sealed_altered`` (our part does
+    not open, or does not match its commitment)."""
     if not ours:
         return "sealed_to_other_keys"
     malformed = False
@@ -544,7 +544,7 @@ def _open(ours: list[tuple[RegulatorKey, int]], attempt: Callable[[RegulatorKey,
             return attempt(key, position)
         except NotSealedToThisKey:
             continue
-        except SealingError:
+        except (SealingError, SuiteMismatch):
             malformed = True
     return "sealed_malformed" if malformed else "sealed_altered"
 
