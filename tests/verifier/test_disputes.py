@@ -136,6 +136,17 @@ def registered(c: Consortium):  # type: ignore[no-untyped-def]
     return lambda issuer: c.circulation.issuer_answer_key(issuer_id_code(issuer))
 
 
+def test_a_dispute_of_the_other_suite_is_passed_over_by_the_issuer(
+        consortium: Consortium, issued: list[Bundle], issuer_key: RegulatorKey) -> None:  # noqa: F811
+    """Bytes that name the GM suite, of the length of a dispute sealed to one X25519 key, recorded by a bank: the
+    issuer's list of disputes passes over them as over any it cannot open, and still lists the others."""
+    c = consortium
+    c.circulation.open_dispute(Account.create().address, b"\x04\x02\x00\x20\x01" + bytes(228), c.verifier)
+    bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
+    opened = bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
+    assert [r.dispute_id for r in received_disputes(c.circulation, issuer_key)] == [opened.dispute_id]
+
+
 def test_an_answer_signed_by_a_key_that_is_not_the_issuers_is_flagged(
         consortium: Consortium, issued: list[Bundle], issuer_key: RegulatorKey) -> None:  # noqa: F811
     c = consortium

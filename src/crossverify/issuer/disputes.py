@@ -21,7 +21,7 @@ from ..chain.circulation import CirculationContract
 from ..chain.connection import first_block_since, node_errors
 from ..chain.transactions import Sender
 from ..chain.typed_data import SM2Signer
-from ..errors import CrossverifyError, NotSealedToThisKey, SealingError
+from ..errors import CrossverifyError, NotSealedToThisKey, SealingError, SuiteMismatch
 from ..format.codes import issuer_id_code
 from ..format.suite import Suite
 from ..sealing import (
@@ -75,8 +75,8 @@ def received_disputes(circulation: CirculationContract, key: RegulatorKey, from_
         info = circulation.dispute(opened)
         try:
             dispute = open_dispute(bytes(event.args["ciphertext"]), info.answer_key, key, lambda _: answer_root)
-        except (NotSealedToThisKey, SealingError):
-            continue  # about another issuer's document, or not for this key
+        except (NotSealedToThisKey, SealingError, SuiteMismatch):
+            continue  # about another issuer's document, not for this key, or not for this deployment's suite
         out.append(ReceivedDispute(opened, event.args["verifier"], event.block_number, info.opened_at, dispute,
                                    info.answered))
     return out
