@@ -22,6 +22,7 @@ from crossverify.sealing import (
     Kem,
     RegulatorKey,
     RegulatorPublicKey,
+    issuer_answer_key,
     open_answer,
     open_dispute,
     seal_dispute,
@@ -162,6 +163,21 @@ def test_no_dispute_without_the_issuers_sealing_key(consortium: Consortium, issu
     c = consortium
     bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
     with pytest.raises(SealingError):
+        bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
+
+
+def test_an_issuer_key_of_another_kem_than_the_regulators_is_named(consortium: Consortium,
+                                                                  issued: list[Bundle]) -> None:  # noqa: F811
+    """Disputes are sealed to the issuer's key with the regulators' KEM: registering a key of another KEM is
+    refused, and a bank facing one registered anyway is told which key the issuer must register."""
+    c = consortium
+    hybrid = RegulatorKey.generate(Kem.MLKEM768_X25519)
+    with pytest.raises(SealingError, match="X25519 key, as the regulators' keys are"):
+        register_sealing_key(c.circulation, "BNUMMOMX", hybrid, c.issuer_admin)
+    assert c.circulation.issuer_sealing_key(c.issuer_id) == b""  # nothing registered
+    c.circulation.set_issuer_keys(c.issuer_id, hybrid.public_key.raw, issuer_answer_key(hybrid), c.issuer_admin)
+    bank = VerifierClient(c.registry, sender=c.verifier, circulation=c.circulation)
+    with pytest.raises(SealingError, match="BNUMMOMX registered a MLKEM768_X25519 key for disputes"):
         bank_opens(c.circulation, c.verifier, bank.verify(issued[0]), DisputeReason.OTHER, c.now())
 
 

@@ -54,7 +54,13 @@ class ReceivedDispute:
 def register_sealing_key(circulation: CirculationContract, issuer_id: str, key: RegulatorKey, admin: Sender
                          ) -> TxReceipt:
     """Register ``key``'s public half as the issuer's dispute sealing key, and the answer key derived from it
-    (sent by the issuer's admin)."""
+    (sent by the issuer's admin). Disputes are sealed to it with the regulators' KEM: a key of another KEM is
+    refused (:class:`SealingError`), nothing sent."""
+    regulators = circulation.regulator_keys().keys
+    if regulators and kem_of_public_key(regulators[0]) is not key.kem:
+        raise SealingError(f"disputes are sealed with the regulators' KEM: the issuer's key must be a "
+                           f"{kem_of_public_key(regulators[0]).name} key, as the regulators' keys are, not "
+                           f"{key.kem.name}")
     return circulation.set_issuer_keys(issuer_id_code(issuer_id), key.public_key.raw, issuer_answer_key(key), admin)
 
 

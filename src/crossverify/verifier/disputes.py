@@ -28,6 +28,7 @@ from ..sealing import (
     RegulatorKey,
     RegulatorPublicKey,
     answer_key_address,
+    kem_of_public_key,
     open_answer,
     seal_dispute,
 )
@@ -87,7 +88,12 @@ def open_dispute(circulation: CirculationContract, sender: Sender, report: Verif
     if not issuer_key or not answer_root:
         raise SealingError(f"issuer {issuer} registered no keys for disputes on the circulation contract")
     regulators = regulator_keys(circulation)
-    recipient = RegulatorPublicKey(regulators[0].kem, issuer_key)
+    kem = regulators[0].kem
+    if kem_of_public_key(issuer_key) is not kem:
+        raise SealingError(f"issuer {issuer} registered a {kem_of_public_key(issuer_key).name} key for disputes, "
+                           f"which are sealed with the regulators' KEM, {kem.name}: the issuer must register a "
+                           f"{kem.name} key ('crossverify dispute keygen --kem ...', then 'dispute register-key')")
+    recipient = RegulatorPublicKey(kem, issuer_key)
     reply = RegulatorKey.generate(regulators[0].kem)
     dispute = Dispute.new(report.document_digest, issuer, report.bundle.proof.batch_root, reason, receipt, now,
                           reply.public_key)
