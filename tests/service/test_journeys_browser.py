@@ -352,7 +352,8 @@ def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, t
 
 def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser: Browser, tmp_path: Path) -> None:
     """The bank's service answers the code 503 (its store briefly away): the page says to try again, not that the
-    bank does not know the code, and trying again sends what the resident chose."""
+    bank does not know the code, and trying again sends what the resident chose. A later send that the bank cannot
+    take (a second code, the bank away) leaves no earlier 'Accepted' on screen, nor brings it into view."""
     context = phone(browser, "en")
     traffic = Traffic()
     page = watched(context, traffic)
@@ -374,6 +375,12 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     no_alert(page)  # the refusal's words are gone once the bank took the code
     [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
     assert not set(WITHHELD) & set(load_presentation(sent).binding.disclosed)
+    again = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "LOAN"}).json()
+    page.route("**/resident/verifications", troubled(503))
+    page.evaluate("(code) => { location.hash = `code=${code}`; }", again["code"])
+    page.click("#submit")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "try again" in page.inner_text("#error") and page.locator("#verdict").is_hidden()
     context.close()
 
 

@@ -229,6 +229,8 @@ function render() {
 
 async function submit() {
   showError(null);
+  state.verdict = null; // an earlier answer is not this send's: never shown for one that fails
+  renderVerdict();
   const button = $("submit");
   button.disabled = true;
   button.textContent = t("send.sending");
