@@ -213,6 +213,33 @@ def test_an_answer_that_comes_late_is_not_shown_over_the_view_asked_for_since(
     context.close()
 
 
+def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_room(
+        console: tuple[str, str, DemoResult], browser: Browser) -> None:
+    """A bank named at length (as [regulator] bank_names may name it) is cut to its label's room, whole on hover,
+    not run off the chart's edge; the charts' words are the language's, as the static report's are."""
+    site, key, _ = console
+    context, page = signed_in(site, key, browser)
+    long_name = "Industrial and Commercial Bank of China (Guangdong Branch)"
+
+    def renamed(route: Route) -> None:
+        answer = route.fetch()
+        names = answer.json()["names"]
+        banks = {address: long_name for address in names["banks"]}
+        route.fulfill(response=answer, json={**answer.json(), "names": {**names, "banks": banks}})
+
+    page.route("**/v1/regulator/overview*", renamed)
+    page.goto(f"{site}/regulator/#overview?from=2000-01-01")
+    page.select_option("#language", "zh-Hant")
+    expect(page.locator("#charts")).to_contain_text("最高")
+    assert "max" not in page.locator("#charts").inner_text()
+    labels = page.evaluate("""[...document.querySelectorAll('#charts svg text.label')].map((text) => [
+        text.getBBox().x, text.textContent, text.closest('a')?.querySelector('title').textContent ?? ''])""")
+    assert labels and all(x >= 0 for x, _, _ in labels), labels
+    cut = [(text, title) for _, text, title in labels if long_name not in text and title.startswith(long_name)]
+    assert cut and all(text.endswith("…") and long_name.startswith(text[:-1]) for text, _ in cut), cut
+    context.close()
+
+
 def test_the_static_report_reads_in_the_regulators_language(served: tuple[str, str, DemoResult, Session],
                                                             browser: Browser, tmp_path: Path) -> None:
     """The same story as a page the supervisor keeps: each planted incident once, explained in Traditional Chinese

@@ -3,7 +3,7 @@
 // CSV), and a document's circulation from its file (hashed here, never uploaded) or its digest. Everything the page
 // shows comes from /v1/regulator/..., in the language chosen here; nothing is stored in the browser.
 import { documentDigest, readBundle, toHex } from "../shared/bundle.js";
-import { bars, columns } from "./charts.js";
+import { bars, columns, fitLabels } from "./charts.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -262,7 +262,8 @@ function drawOverview() {
     chart ?? el("p", { className: "hint" }, t("chart.none")));
   const charts = [
     figure(t("chart.byDay"), data.receiptsByDay.length ? columns(t("chart.byDay"), data.receiptsByDay.map((r) => ({
-      label: r.value, amount: r.amount, href: link(receipts, { from: r.value, to: r.value }) })), number) : null),
+      label: r.value, amount: r.amount, href: link(receipts, { from: r.value, to: r.value }) })), number,
+    (value) => t("report.chart.max", { value })) : null),
     figure(t("chart.byBank"), data.receiptsByBank.length ? bars(t("chart.byBank"), data.receiptsByBank.map((r) => ({
       label: bank(r.value), amount: r.amount, href: link(receipts, { ...period, bank: r.value }) })), number) : null),
   ];
@@ -285,6 +286,7 @@ function drawOverview() {
       data.revokedByReason.map((r) => ({ label: t(`reason.${r.value}`), amount: r.amount,
         href: link("revocations", { ...period, reason: r.value }) })), number) : null));
   $("charts").replaceChildren(...charts);
+  fitLabels($("charts"));
   if (data.keyed) {
     const open = data.disputes.openByAge;
     const states = Object.entries(data.disputes.byState).map(([s, n]) => `${t(`state.${s}`)}: ${number(n)}`);
