@@ -5,6 +5,7 @@ refused. Screenshots land in test-output/console/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,6 +238,19 @@ def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_
     assert labels and all(x >= 0 for x, _, _ in labels), labels
     cut = [(text, title) for _, text, title in labels if long_name not in text and title.startswith(long_name)]
     assert cut and all(text.endswith("…") and long_name.startswith(text[:-1]) for text, _ in cut), cut
+    context.close()
+
+
+def test_an_anomaly_s_times_read_as_the_table_s_times(console: tuple[str, str, DemoResult], browser: Browser) -> None:
+    """A revoked document accepted: the supervisor compares when it was verified with when it was revoked, so the
+    revocation's time in the details reads as the row's own does (UTC, to the minute), not as Unix seconds."""
+    site, key, _ = console
+    context, page = signed_in(site, key, browser)
+    page.goto(f"{site}/regulator/#anomalies?kind=circulation_of_revoked")
+    page.wait_for_selector("#table tbody tr .details")
+    details = page.locator("#table .details").inner_text()
+    assert re.search(r"revokedAt\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", details), details
+    assert not re.search(r"\d{9}", details), details
     context.close()
 
 

@@ -364,9 +364,12 @@ function drawRows() {
 const documentLink = (digest) => (digest ? el("a", { href: link("document", { digest }), className: "digest" },
   short(digest)) : "");
 
+/** An anomaly's details: digests shortened, times (`...At`, Unix seconds) as the table's own times read. */
 function details(values) {
+  const value = (k, v) => (typeof v === "string" && /^0x[0-9a-f]{64}$/i.test(v) ? short(v)
+    : k.endsWith("At") && Number.isSafeInteger(v) ? `${when(v)} UTC` : String(v));
   return el("dl", { className: "details" }, ...Object.entries(values).flatMap(([k, v]) => [el("dt", {}, k),
-    el("dd", {}, typeof v === "string" && /^0x[0-9a-f]{64}$/i.test(v) ? short(v) : String(v))]));
+    el("dd", {}, value(k, v))]));
 }
 
 /** Each table's columns: a name (column.*) and how a row fills its cell. */
