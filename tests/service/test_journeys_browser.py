@@ -512,3 +512,24 @@ def test_a_browser_that_keeps_no_site_data_still_opens_the_pages(portal: Portal,
     assert page.locator("html").get_attribute("lang") == "pt"
     no_alert(page)
     context.close()
+
+
+def test_a_browser_that_cannot_keep_the_key_says_so_and_spends_no_code(portal: Portal, browser: Browser) -> None:
+    """A private window, or a browser keeping no data for the site, refuses the page its key store (IndexedDB): the
+    pickup page says so and what to do, not that the issuer could not be reached (trying again never helps), and
+    enrols nothing, so the code still collects from a window that keeps the key."""
+    offered = offer(portal, "DEP-no-key-store")
+    context = phone(browser, "en")
+    context.add_init_script("IDBFactory.prototype.open = () => { "
+                            "throw new DOMException('The user denied permission to access the database.', "
+                            "'UnknownError'); };")
+    traffic = Traffic()
+    page = watched(context, traffic)
+    page.goto(portal.site + offered["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.click("#collect")
+    page.wait_for_selector("#error:not(:empty)")
+    assert "private window" in page.inner_text("#error") and "reached" not in page.inner_text("#error")
+    assert not [url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]
+    assert portal.issuer.get("/v1/pickups/DEP-no-key-store").json()["state"] == "offered"
+    context.close()

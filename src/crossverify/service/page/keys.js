@@ -1,6 +1,7 @@
 // The resident's holder keys, kept in this browser's IndexedDB as WebCrypto key pairs whose private halves cannot
 // be exported: script on this origin may ask them to sign, nothing can read them out. Only a key's public JWK
 // ever leaves the device (at pickup, and inside the certificate's `cnf` claim).
+import { BundleError } from "./bundle.js";
 import { sameKey } from "./presentation.js";
 
 const DATABASE = "crossverify-holder";
@@ -19,9 +20,13 @@ async function database() {
   return request(opening);
 }
 
+/** `act` on the key store; a browser that refuses the page its IndexedDB (a private window, site data blocked, a
+ * store full) raises BundleError "no_key_store", which the pages explain. */
 async function inStore(mode, act) {
-  const db = await database();
+  if (!globalThis.indexedDB) throw new BundleError("no_key_store", "this browser offers no IndexedDB here");
+  let db;
   try {
+    db = await database();
     const tx = db.transaction(STORE, mode);
     const result = await request(act(tx.objectStore(STORE)));
     await new Promise((resolve, reject) => {
@@ -29,8 +34,11 @@ async function inStore(mode, act) {
       tx.onerror = () => reject(tx.error);
     });
     return result;
+  } catch (error) {
+    if (!(error instanceof DOMException)) throw error;
+    throw new BundleError("no_key_store", `this browser refused its key store: ${error.name}`);
   } finally {
-    db.close();
+    db?.close();
   }
 }
 
