@@ -123,6 +123,12 @@ def test_a_resident_collects_and_presents_in_their_language(portal: Portal, brow
     document = page.inner_text("#document")
     assert BNU.name[language] in document and DEPOSIT.name[language] in document, document
     assert page.locator("#labels-refused").is_hidden()
+    inset = page.evaluate("""() => { const link = document.getElementById('download').getBoundingClientRect();
+        const range = document.createRange();
+        range.selectNodeContents(document.getElementById('download'));
+        return Math.min(...[...range.getClientRects()].flatMap((line) =>
+            [line.left - link.left, link.right - line.right])); }""")
+    assert inset >= 8, inset  # the button's words, on one line or two, clear of its edges
     shot(page, f"{language}-1-collected")
     with page.expect_download() as download:
         page.click("#download")
