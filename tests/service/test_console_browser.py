@@ -241,15 +241,18 @@ def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_
     context.close()
 
 
-def test_an_anomaly_s_times_read_as_the_table_s_times(console: tuple[str, str, DemoResult], browser: Browser) -> None:
-    """A revoked document accepted: the supervisor compares when it was verified with when it was revoked, so the
-    revocation's time in the details reads as the row's own does (UTC, to the minute), not as Unix seconds."""
+@pytest.mark.parametrize(("kind", "time"), [("circulation_of_revoked", "revokedAt"),
+                                           ("circulation_of_expired", "notAfter")])
+def test_an_anomaly_s_times_read_as_the_table_s_times(console: tuple[str, str, DemoResult], browser: Browser,
+                                                      kind: str, time: str) -> None:
+    """A revoked or expired document accepted: the supervisor compares when it was verified with when it was revoked
+    or expired, so that time in the details reads as the row's own does (UTC, to the minute), not as Unix seconds."""
     site, key, _ = console
     context, page = signed_in(site, key, browser)
-    page.goto(f"{site}/regulator/#anomalies?kind=circulation_of_revoked")
+    page.goto(f"{site}/regulator/#anomalies?kind={kind}")
     page.wait_for_selector("#table tbody tr .details")
     details = page.locator("#table .details").inner_text()
-    assert re.search(r"revokedAt\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", details), details
+    assert re.search(time + r"\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", details), details
     assert not re.search(r"\d{9}", details), details
     context.close()
 

@@ -364,10 +364,10 @@ function drawRows() {
 const documentLink = (digest) => (digest ? el("a", { href: link("document", { digest }), className: "digest" },
   short(digest)) : "");
 
-/** An anomaly's details: digests shortened, times (`...At`, Unix seconds) as the table's own times read. */
+/** An anomaly's details: digests shortened, times (`...At`, `notAfter`: Unix seconds) as the table's own read. */
 function details(values) {
   const value = (k, v) => (typeof v === "string" && /^0x[0-9a-f]{64}$/i.test(v) ? short(v)
-    : k.endsWith("At") && Number.isSafeInteger(v) ? `${when(v)} UTC` : String(v));
+    : /At$|^notAfter$/.test(k) && Number.isSafeInteger(v) ? `${when(v)} UTC` : String(v));
   return el("dl", { className: "details" }, ...Object.entries(values).flatMap(([k, v]) => [el("dt", {}, k),
     el("dd", {}, value(k, v))]));
 }
