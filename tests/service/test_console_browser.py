@@ -241,8 +241,8 @@ def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_
     context.close()
 
 
-@pytest.mark.parametrize(("kind", "time"), [("circulation_of_revoked", "revokedAt"),
-                                           ("circulation_of_expired", "notAfter")])
+@pytest.mark.parametrize(("kind", "time"), [("circulation_of_revoked", "Revoked"),
+                                           ("circulation_of_expired", "Valid until")])
 def test_an_anomaly_s_times_read_as_the_table_s_times(console: tuple[str, str, DemoResult], browser: Browser,
                                                       kind: str, time: str) -> None:
     """A revoked or expired document accepted: the supervisor compares when it was verified with when it was revoked
@@ -254,6 +254,23 @@ def test_an_anomaly_s_times_read_as_the_table_s_times(console: tuple[str, str, D
     details = page.locator("#table .details").inner_text()
     assert re.search(time + r"\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC", details), details
     assert not re.search(r"\d{9}", details), details
+    context.close()
+
+
+def test_anomalies_details_read_in_the_console_s_language(console: tuple[str, str, DemoResult],
+                                                          browser: Browser) -> None:
+    """Every planted anomaly's details, in Traditional Chinese: each named in Chinese, a purpose and a scope in words,
+    not the index's field names and codes (commitment, firstPurpose, LOAN, document)."""
+    site, key, story = console
+    context, page = signed_in(site, key, browser)
+    page.select_option("#language", "zh-Hant")
+    page.goto(f"{site}/regulator/#anomalies")
+    expect(page.locator("#table tbody tr")).to_have_count(len(story.planted))
+    names = page.locator("#table .details dt").all_inner_texts()
+    values = page.locator("#table .details dd").all_inner_texts()
+    assert names and not [n for n in names if re.search("[A-Za-z]{2,}", n)], names
+    assert "貸款申請" in values and "文件" in values and not {"LOAN", "ACCTOPEN", "document"} & set(values), values
+    shot(page, "anomalies-zh-Hant")
     context.close()
 
 

@@ -364,11 +364,17 @@ function drawRows() {
 const documentLink = (digest) => (digest ? el("a", { href: link("document", { digest }), className: "digest" },
   short(digest)) : "");
 
-/** An anomaly's details: digests shortened, times (`...At`, `notAfter`: Unix seconds) as the table's own read. */
+/** How an anomaly's detail reads, by its name: codes in words, banks by name, times (Unix seconds) as the table's. */
+const worded = (prefix) => (v) => (STRINGS.en[`${prefix}.${v}`] ? t(`${prefix}.${v}`) : v);
+const DETAIL_VALUES = { scope: worded("scope"), reason: worded("reason"), purpose, firstPurpose: purpose, firstBy: bank };
+
+/** An anomaly's details, each named in the console's language (by its own name where the words have none). */
 function details(values) {
+  const name = (k) => (STRINGS.en[`detail.${k}`] ? t(`detail.${k}`) : k);
   const value = (k, v) => (typeof v === "string" && /^0x[0-9a-f]{64}$/i.test(v) ? short(v)
-    : /At$|^notAfter$/.test(k) && Number.isSafeInteger(v) ? `${when(v)} UTC` : String(v));
-  return el("dl", { className: "details" }, ...Object.entries(values).flatMap(([k, v]) => [el("dt", {}, k),
+    : /At$|^notAfter$/.test(k) && Number.isSafeInteger(v) ? `${when(v)} UTC`
+      : typeof v === "string" && k in DETAIL_VALUES ? DETAIL_VALUES[k](v) : String(v));
+  return el("dl", { className: "details" }, ...Object.entries(values).flatMap(([k, v]) => [el("dt", {}, name(k)),
     el("dd", {}, value(k, v))]));
 }
 
