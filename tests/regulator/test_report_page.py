@@ -88,6 +88,9 @@ def test_the_report_speaks_the_regulators_language_and_names_what_it_can(
     assert page.count('<div class="kind ') == 1 and "×5" in page
     block = page[page.index('<div class="kind '):]
     assert block[:block.index("</div>")].count("<tr>") == 1 + 3
+    # each example's details under their names in this language, the purpose in words
+    said = f"{WORDS[language]['detail.purpose']}: {WORDS[language]['purpose.LOAN']}"
+    assert escape(said) in block and "purpose=" not in block and "commitment=" not in block
     assert escape(WORDS[language]["report.anomalies.more"].format(more="2")) in page
 
 

@@ -133,6 +133,25 @@ class _Page:
         return "; ".join(f"{self.t(f'field.{k}') if f'field.{k}' in WORDS['en'] else k}: {self.argument(k, v)}"
                          for k, v in change.items() if k not in ("at", "event"))
 
+    def anomaly_details(self, details: dict[str, Any]) -> str:
+        """An anomaly's details as the console gives them: each under its name in this language, times in UTC,
+        purposes, scopes and reasons in words, the first bank by its name."""
+        return "; ".join(f"{self.t(f'detail.{k}') if f'detail.{k}' in WORDS['en'] else k}: {self.detail(k, v)}"
+                         for k, v in details.items())
+
+    def detail(self, name: str, value: Any) -> str:
+        if (name.endswith("At") or name == "notAfter") and isinstance(value, int):
+            return f"{utc_minute(value)} UTC"
+        if not isinstance(value, str):
+            return str(value)
+        if name in ("purpose", "firstPurpose"):
+            return self.purpose(value)
+        if name == "reason":
+            return self.reason(value)
+        if name == "scope" and f"scope.{value}" in WORDS["en"]:
+            return self.t(f"scope.{value}")
+        return self.bank(value) if name == "firstBy" else value
+
     def argument(self, name: str, value: Any) -> str:
         if name == "issuerId":
             return self.issuer(value)
@@ -229,7 +248,7 @@ td.code{{color:#5b6875;font-family:ui-monospace,monospace;font-size:12px}}
         examples = _table([t("column.when"), t("column.bank"), t("column.issuer"), t("column.details")], [
             [utc_minute(e["raisedAt"]), self.bank(e["bank"]) if e.get("bank") else "",
              self.issuer(e["issuer"]) if e.get("issuer") else "",
-             ", ".join(f"{k}={v}" for k, v in e["details"].items())] for e in group["examples"]])
+             self.anomaly_details(e["details"])] for e in group["examples"]])
         more = group["count"] - len(group["examples"])
         severity = t("report.anomalies.severity", severity=t(f"severity.{group['severity']}"))
         return (f'<div class="kind {_e(group["severity"])}"><h3>{_e(t(f"kind.{kind}.title"))} '
