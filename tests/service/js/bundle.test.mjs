@@ -78,6 +78,20 @@ test("a changed claim, proof or root is refused on the device", () => {
     { code: "unsupported_hash" });
   assert.throws(() => readBundle(changed((b) => { b.version = 2; return b; })), { code: "not_a_bundle" });
   assert.throws(() => readBundle("{"), { code: "not_json" });
+  // a file of the right outline but the wrong inner shapes is named as such, never a TypeError the page cannot say
+  const misshapen = {
+    claimNull: [(b) => { b.claims = [null]; return b; }, "not_a_bundle"],
+    claimText: [(b) => { b.claims[0] = "x"; return b; }, "not_a_bundle"],
+    headerText: [(b) => { b.document = "x"; return b; }, "not_a_bundle"],
+    noSalt: [(b) => { delete b.claims[0].salt; return b; }, "bad_hex"],
+    pathNumber: [(b) => { b.proof.path = [1]; return b; }, "bad_hex"],
+    redactedNumber: [(b) => { b.claims[0] = { redacted: 5 }; return b; }, "bad_hex"],
+    hashAlgProto: [(b) => { b.proof.hashAlg = "__proto__"; return b; }, "unsupported_hash"],
+    hashAlgToString: [(b) => { b.proof.hashAlg = "toString"; return b; }, "unsupported_hash"],
+  };
+  for (const [name, [edit, code]] of Object.entries(misshapen)) {
+    assert.throws(() => readBundle(changed(edit)), { code }, name);
+  }
   assert.throws(() => canonicalClaim("name", "\ud800"), { code: "not_canonical" });
   assert.ok(new BundleError("damaged", "x") instanceof Error);
 });

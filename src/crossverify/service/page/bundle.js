@@ -37,8 +37,9 @@ export function toHex(bytes) {
 }
 
 export function fromHex(text, length) {
-  const digits = text.startsWith("0x") ? text.slice(2) : text;
-  if (!/^([0-9a-fA-F]{2})*$/.test(digits) || (length !== undefined && digits.length !== 2 * length)) {
+  const digits = typeof text === "string" && text.startsWith("0x") ? text.slice(2) : text;
+  if (typeof digits !== "string" || !/^([0-9a-fA-F]{2})*$/.test(digits) ||
+      (length !== undefined && digits.length !== 2 * length)) {
     throw new BundleError("bad_hex", `expected ${length ?? "whole"} bytes of hex, got ${JSON.stringify(text)}`);
   }
   return Uint8Array.from(digits.match(/../g) ?? [], (pair) => parseInt(pair, 16));
@@ -83,7 +84,7 @@ export function holderBound(bundle) {
 }
 
 function hasherOf(bundle) {
-  const hasher = HASHERS[bundle.proof.hashAlg];
+  const hasher = Object.hasOwn(HASHERS, bundle.proof.hashAlg) ? HASHERS[bundle.proof.hashAlg] : null;
   if (!hasher) throw new BundleError("unsupported_hash", `unknown hash algorithm ${bundle.proof.hashAlg}`);
   return hasher;
 }
@@ -144,13 +145,15 @@ export function readBundle(text) {
   } catch (error) {
     throw new BundleError("not_json", error.message);
   }
-  const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && bundle.document &&
-    Array.isArray(bundle.claims) && bundle.proof && Array.isArray(bundle.proof.path) &&
+  const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && isObject(bundle.document) &&
+    Array.isArray(bundle.claims) && bundle.claims.every(isObject) && bundle.proof && Array.isArray(bundle.proof.path) &&
     typeof bundle.proof.batchRoot === "string";
   if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle of format 1.0, 1.1 or 1.2");
   if (!leadsToRoot(bundle)) throw new BundleError("damaged", "the claims and proof do not lead to the batch root");
   return bundle;
 }
+
+const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /** The disclosed claims' names, in order. */
 export function disclosedNames(bundle) {
