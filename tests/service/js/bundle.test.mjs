@@ -92,6 +92,18 @@ test("a changed claim, proof or root is refused on the device", () => {
   for (const [name, [edit, code]] of Object.entries(misshapen)) {
     assert.throws(() => readBundle(changed(edit)), { code }, name);
   }
+  // nor a header whose times are not the registry's (a file made to lead to its own root: no date to show)
+  const rooted = (edit) => changed((b) => {
+    edit(b.document);
+    b.proof = { ...b.proof, index: 0, leafCount: 1, path: [] };
+    b.proof.batchRoot = toHex(documentDigest(b));
+    return b;
+  });
+  assert.ok(readBundle(rooted(() => {})));
+  for (const edit of [(d) => { d.issuedAt = "today"; }, (d) => { d.notAfter = 2 ** 40; }, (d) => { d.asOf = -1; },
+    (d) => { d.issuer = 7; }]) {
+    assert.throws(() => readBundle(rooted(edit)), { code: "not_a_bundle" }, String(edit));
+  }
   assert.throws(() => canonicalClaim("name", "\ud800"), { code: "not_canonical" });
   assert.ok(new BundleError("damaged", "x") instanceof Error);
 });

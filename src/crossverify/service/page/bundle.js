@@ -14,6 +14,8 @@ const HEADER_MEMBERS = ["asOf", "docType", "issuedAt", "issuer", "notAfter"];
 export const HOLDER_BOUND = "holderBound";
 /** Format 1.0 bundles carry `"version": 1`; later ones `"version": "1.1"` or `"1.2"`. */
 const READABLE_VERSIONS = [1, "1.1", "1.2"];
+/** The latest time a header may name: the registry's times are uint40s. */
+const MAX_TIME = 2 ** 40 - 1;
 
 /** A fault in a bundle file; `code` names it for the page's strings table. */
 export class BundleError extends Error {
@@ -145,7 +147,7 @@ export function readBundle(text) {
   } catch (error) {
     throw new BundleError("not_json", error.message);
   }
-  const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && isObject(bundle.document) &&
+  const shaped = bundle && READABLE_VERSIONS.includes(bundle.version) && isHeader(bundle.document) &&
     Array.isArray(bundle.claims) && bundle.claims.every(isObject) && bundle.proof && Array.isArray(bundle.proof.path) &&
     typeof bundle.proof.batchRoot === "string";
   if (!shaped) throw new BundleError("not_a_bundle", "not a crossverify bundle of format 1.0, 1.1 or 1.2");
@@ -154,6 +156,10 @@ export function readBundle(text) {
 }
 
 const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+/** A header whose codes are text and whose times are the registry's (whole seconds, 0 to MAX_TIME). */
+const isHeader = (header) => isObject(header) && typeof header.docType === "string" &&
+  typeof header.issuer === "string" &&
+  ["issuedAt", "asOf", "notAfter"].every((m) => Number.isInteger(header[m]) && header[m] >= 0 && header[m] <= MAX_TIME);
 
 /** The disclosed claims' names, in order. */
 export function disclosedNames(bundle) {
