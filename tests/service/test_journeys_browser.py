@@ -347,6 +347,7 @@ def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, t
     page.goto(portal.site + handed["page"])
     page.wait_for_selector("body[data-ready]")
     page.set_input_files("#file", saved)
+    expect(page.locator("#purpose")).to_have_text("The bank asks to check it for: account opening")  # read first
     page.click("#submit")
     page.wait_for_selector("#outcome:not(:empty)")
     page.click("#all-checks summary")
@@ -358,8 +359,10 @@ def test_a_phone_whose_clock_is_off_presents(portal: Portal, browser: Browser, t
 
 def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser: Browser, tmp_path: Path) -> None:
     """The bank's service answers the code 503 (its store briefly away): the page says to try again, not that the
-    bank does not know the code, and trying again sends what the resident chose. A later send that the bank cannot
-    take (a second code, the bank away) leaves no earlier 'Accepted' on screen, nor brings it into view."""
+    bank does not know the code. Trying again reads the purpose the page could not show before: it shows it and
+    signs nothing until the resident, having read it, sends again, which sends what they chose. A later send that
+    the bank cannot take (a second code, the bank away) leaves no earlier 'Accepted' on screen, nor brings it into
+    view."""
     context = phone(browser, "en")
     traffic = Traffic()
     page = watched(context, traffic)
@@ -377,6 +380,10 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     page.wait_for_selector("#error:not(:empty)")
     assert "try again" in page.inner_text("#error") and "new one" not in page.inner_text("#error")
     page.click("#submit")
+    expect(page.locator("#error")).to_contain_text("The bank asks to check it for: account opening. Nothing was sent")
+    assert page.inner_text("#purpose") == "The bank asks to check it for: account opening"
+    assert not [url for url, _, _ in traffic.requests if url.endswith("/resident/verifications")]
+    page.click("#submit")
     page.wait_for_selector("#outcome.valid")
     no_alert(page)  # the refusal's words are gone once the bank took the code
     [sent] = [body for url, method, body in traffic.requests if url.endswith("/resident/verifications")]
@@ -384,6 +391,7 @@ def test_a_bank_briefly_unavailable_is_not_a_wrong_code(portal: Portal, browser:
     again = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "LOAN"}).json()
     page.route("**/resident/verifications", troubled(503))
     page.evaluate("(code) => { location.hash = `code=${code}`; }", again["code"])
+    expect(page.locator("#purpose")).to_have_text("The bank asks to check it for: loan application")
     page.click("#submit")
     page.wait_for_selector("#error:not(:empty)")
     assert "try again" in page.inner_text("#error") and page.locator("#verdict").is_hidden()

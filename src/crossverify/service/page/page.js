@@ -26,6 +26,7 @@ const PRESENTATION_STEPS = [
     if (!jwk) return { ...p, body: dumps(p.bundle) };
     const code = $("code").value.trim();
     if (!code) throw new BundleError("no_code", "no code");
+    const seen = state.purpose?.code === code ? state.purpose.purpose : null; // what the resident read, if anything
     const keys = await holderKeyFor(jwk);
     if (!keys) throw new BundleError("other_key", "no key on this device");
     const reply = await challengeFor(code);
@@ -36,6 +37,10 @@ const PRESENTATION_STEPS = [
     const challenge = readChallenge(await reply.json());
     state.purpose = { code, purpose: challenge.purpose };
     renderPurpose();
+    if (challenge.purpose !== seen) { // never signed for a purpose the page did not show first
+      throw Object.assign(new BundleError("purpose_unseen", "the purpose was not shown before sending"),
+        { values: { purpose: purposeName(challenge.purpose) } });
+    }
     const presentation = await present(p.bundle, challenge, keys, bankTime(reply));
     return { ...p, body: dumpsPresentation(presentation) };
   },
@@ -71,10 +76,12 @@ async function askPurpose() {
   if (asked === purposeAsked) renderPurpose();
 }
 
+/** A purpose code by its name in the page's language, as the bank's service gives it, else the code itself. */
+const purposeName = (code) => state.institution?.purposes?.[code]?.[state.language] ?? code;
+
 function renderPurpose() {
   const known = state.purpose?.code === $("code").value.trim() ? state.purpose.purpose : null;
-  const named = known ? state.institution?.purposes?.[known]?.[state.language] : null;
-  $("purpose").textContent = known ? t("consent.purpose", { purpose: named ?? known }) : "";
+  $("purpose").textContent = known ? t("consent.purpose", { purpose: purposeName(known) }) : "";
 }
 
 /** Unix seconds now by the bank's clock, as its `reply` is dated (the device's own when it is not): a phone's clock
@@ -244,7 +251,7 @@ async function submit() {
     else if (!reply.ok) showError("error.refused");
     else state.verdict = await reply.json();
   } catch (error) {
-    if (error instanceof BundleError) showError(`error.${error.code}`);
+    if (error instanceof BundleError) showError(`error.${error.code}`, error.values);
     else if (error instanceof DOMException) showError("error.other_key");
     else showError("error.network");
   } finally {
