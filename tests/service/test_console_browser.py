@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 from rich.console import Console
 
 from crossverify.demo import DemoResult, regulator_demo
+from crossverify.format.display import number
 from crossverify.regulator.export import to_html
 from crossverify.regulator.words import WORDS, Names
 from crossverify.service.app import create_app
@@ -217,16 +218,18 @@ def test_an_answer_that_comes_late_is_not_shown_over_the_view_asked_for_since(
 def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_room(
         console: tuple[str, str, DemoResult], browser: Browser) -> None:
     """A bank named at length (as [regulator] bank_names may name it) is cut to its label's room, whole on hover,
-    not run off the chart's edge; the charts' words are the language's, as the static report's are."""
+    not run off the chart's edge; the charts' words are the language's, and figures are written as Macao writes
+    them in it, as the static report's are."""
     site, key, _ = console
     context, page = signed_in(site, key, browser)
     long_name = "Industrial and Commercial Bank of China (Guangdong Branch)"
 
     def renamed(route: Route) -> None:
         answer = route.fetch()
-        names = answer.json()["names"]
+        names, totals = answer.json()["names"], answer.json()["totals"]
         banks = {address: long_name for address in names["banks"]}
-        route.fulfill(response=answer, json={**answer.json(), "names": {**names, "banks": banks}})
+        route.fulfill(response=answer, json={**answer.json(), "names": {**names, "banks": banks},
+                                             "totals": {**totals, "issued": 12345}})
 
     page.route("**/v1/regulator/overview*", renamed)
     page.goto(f"{site}/regulator/#overview?from=2000-01-01")
@@ -238,6 +241,8 @@ def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_
     assert labels and all(x >= 0 for x, _, _ in labels), labels
     cut = [(text, title) for _, text, title in labels if long_name not in text and title.startswith(long_name)]
     assert cut and all(text.endswith("…") and long_name.startswith(text[:-1]) for text, _ in cut), cut
+    page.select_option("#language", "pt")
+    assert page.locator("#cards .card b").first.inner_text() == number(12345, "pt") == "12\xa0345"  # not 12.345
     context.close()
 
 

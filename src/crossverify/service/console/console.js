@@ -3,6 +3,7 @@
 // CSV), and a document's circulation from its file (hashed here, never uploaded) or its digest. Everything the page
 // shows comes from /v1/regulator/..., in the language chosen here; nothing is stored in the browser.
 import { documentDigest, readBundle, toHex } from "../shared/bundle.js";
+import { LOCALES } from "../shared/metadata.js";
 import { bars, columns, fitLabels } from "./charts.js";
 import { LANGUAGES, STRINGS } from "./strings.js";
 
@@ -55,7 +56,8 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-const number = (n) => new Intl.NumberFormat(state.language).format(n);
+/** A figure as Macao writes it in the console's language (as the static report and the resident's pages do). */
+const number = (n) => new Intl.NumberFormat(LOCALES[state.language]).format(n);
 /** A time to the minute, in UTC (the tables say so in their headings, the timeline beside each time). */
 const when = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ");
 const short = (hex) => (hex && hex.length > 18 ? `${hex.slice(0, 10)}…${hex.slice(-6)}` : hex ?? "");
