@@ -547,3 +547,24 @@ def test_a_browser_that_cannot_keep_the_key_says_so_and_spends_no_code(portal: P
     assert not [url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]
     assert portal.issuer.get("/v1/pickups/DEP-no-key-store").json()["state"] == "offered"
     context.close()
+
+
+@pytest.mark.parametrize(("path", "title"), [("/resident/", "Show your certificate to the bank"),
+                                             ("/resident/pickup/", "Collect your certificate")])
+def test_a_page_speaks_while_its_service_is_slow_to_say_whose_it_is(portal: Portal, browser: Browser, path: str,
+                                                                    title: str) -> None:
+    """The service is slow to say whose page it is (it asks the chain its suite): the page shows its words at once,
+    not empty boxes and an unlabelled button, and names the bank or issuer once it is told."""
+    context = phone(browser, "en")
+    page = watched(context)
+    held: list[Route] = []
+    page.route("**/resident/institution", lambda route: held.append(route))
+    page.goto(portal.site + path)
+    expect(page.locator("h1")).to_have_text(title)
+    assert page.inner_text("label[for=file], #collect").strip()
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector("body[data-ready]")
+    assert page.locator(".institution").is_visible()
+    no_alert(page)
+    context.close()

@@ -294,6 +294,7 @@ $("again").addEventListener("click", () => {
   render();
   $("file").focus();
 });
+render(); // the page's words at once: the service may be slow to say whose page it is
 state.institution = await fetchInstitution("institution");
 render();
 askPurpose();

@@ -78,7 +78,7 @@ async function collect() {
 /** Make a key of the consortium's suite, keep it, and enrol it with `code`: the pickup (kept on this device, see
  * `enrolledWith`), or nothing when the suite could not be learnt or the issuer refused (the page says why). */
 async function enrol(code) {
-  if (!state.institution.suite) state.institution = await fetchInstitution("../institution");
+  if (!state.institution?.suite) state.institution = await fetchInstitution("../institution");
   if (!state.institution.suite) return void showError("pickup.error.network"); // the key's suite is not guessed
   const keys = await generateHolderKey(state.institution.suite); // SM2 when the consortium is of the GM suite
   const jwk = await publicJwk(keys.publicKey);
@@ -143,6 +143,7 @@ addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); 
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && $("collect").click()); // not while disabled
 $("collect").addEventListener("click", collect);
 $("download").addEventListener("click", () => kept.remove(ENROLLED)); // saved: the token may go
+render(); // the page's words at once: the service may be slow to say whose page it is
 state.institution = await fetchInstitution("../institution");
 // WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
 if (state.institution.suite !== "gm" && !globalThis.crypto?.subtle) {
