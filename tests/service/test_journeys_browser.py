@@ -552,19 +552,31 @@ def test_a_browser_that_cannot_keep_the_key_says_so_and_spends_no_code(portal: P
 @pytest.mark.parametrize(("path", "title"), [("/resident/", "Show your certificate to the bank"),
                                              ("/resident/pickup/", "Collect your certificate")])
 def test_a_page_speaks_while_its_service_is_slow_to_say_whose_it_is(portal: Portal, browser: Browser, path: str,
-                                                                    title: str) -> None:
+                                                                    title: str, tmp_path: Path) -> None:
     """The service is slow to say whose page it is (it asks the chain its suite): the page shows its words at once,
-    not empty boxes and an unlabelled button, and names the bank or issuer once it is told."""
+    not empty boxes and an unlabelled button, and names the bank or issuer once it is told. A certificate opened
+    meanwhile has its labels checked by the suite's hash once it is known, not by a guess."""
     context = phone(browser, "en")
-    page = watched(context)
+    traffic = Traffic()
+    page = watched(context, traffic)
     held: list[Route] = []
     page.route("**/resident/institution", lambda route: held.append(route))
     page.goto(portal.site + path)
     expect(page.locator("h1")).to_have_text(title)
     assert page.inner_text("label[for=file], #collect").strip()
+    if path == "/resident/":
+        vectors = json.loads((EXAMPLES.parent / "docs" / "vectors" / "v1.1.json").read_text())
+        bundle = vectors["hashAlgorithms"]["keccak256"]["bundles"][0]["bundle"]
+        (tmp_path / "certificate.json").write_text(json.dumps(bundle))
+        page.set_input_files("#file", tmp_path / "certificate.json")
+        page.wait_for_timeout(300)
+        assert not [url for url, _, _ in traffic.requests if "/resident/metadata" in url]
     assert len(held) == 1
     held[0].continue_()
     page.wait_for_selector("body[data-ready]")
     assert page.locator(".institution").is_visible()
+    if path == "/resident/":
+        page.wait_for_selector("#document:not([hidden])")
+        assert [url for url, _, _ in traffic.requests if "/resident/metadata" in url]
     no_alert(page)
     context.close()

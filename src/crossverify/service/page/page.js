@@ -138,7 +138,8 @@ async function open(file) {
     showError(`error.${error.code}`);
   }
   state.fileName = file.name;
-  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document, state.institution?.suite);
+  const { suite } = state.institution ?? await institutionKnown; // labels are checked by the consortium's hash
+  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document, suite);
   render();
 }
 
@@ -295,7 +296,8 @@ $("again").addEventListener("click", () => {
   $("file").focus();
 });
 render(); // the page's words at once: the service may be slow to say whose page it is
-state.institution = await fetchInstitution("institution");
+const institutionKnown = fetchInstitution("institution");
+state.institution = await institutionKnown;
 render();
 askPurpose();
 document.body.dataset.ready = "true";
