@@ -155,6 +155,17 @@ def test_a_changed_certificate_is_refused_on_the_device(consortium: Consortium, 
     page.select_option("#language", "en")
     assert page.locator("#choose").is_hidden() and traffic.posts() == []
     shot(page, "4-damaged")
+    # changed again, with a proof of its own to a root of its own: whole as written, which the page can tell, but
+    # whether it is genuine only the ledger tells, which the bank reads: the page does not call it unchanged
+    forged = page.evaluate("""(text) => import('./static/bundle.js').then(({ documentDigest, toHex }) => {
+        const b = JSON.parse(text);
+        b.proof = { ...b.proof, index: 0, leafCount: 1, path: [] };
+        b.proof.batchRoot = toHex(documentDigest(b));
+        return JSON.stringify(b); })""", path.read_text())
+    page.set_input_files("#file", {"name": "forged.json", "mimeType": "application/json", "buffer": forged.encode()})
+    page.wait_for_selector("#choose:not([hidden])")
+    opened = page.inner_text("#opened")
+    assert "unchanged" not in opened and "the bank checks" in opened, opened
 
 
 def test_a_withdrawn_certificate_is_explained_check_by_check(consortium: Consortium, issuer_api: TestClient,  # noqa: F811
