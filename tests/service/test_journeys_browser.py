@@ -580,3 +580,21 @@ def test_a_page_speaks_while_its_service_is_slow_to_say_whose_it_is(portal: Port
         assert [url for url, _, _ in traffic.requests if "/resident/metadata" in url]
     no_alert(page)
     context.close()
+
+
+def test_a_retry_after_given_as_a_date_is_not_a_busy_loop(portal: Portal, browser: Browser) -> None:
+    """A gateway before the issuer answers 503 with Retry-After as an HTTP date (RFC 9110 allows either form): the
+    waiting page asks again after its usual pause, not as fast as the connection allows."""
+    asked = []
+
+    def away(route: Route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                      content_type="application/problem+json", body=json.dumps({"title": PROBLEM_TITLES[503]}))
+
+    context, _, page = pickup_page(portal, browser, "DEP-dated", {"**/resident/pickups/collect": away})
+    page.click("#collect")
+    page.wait_for_selector("#error:has-text('keeps trying')", timeout=10_000)
+    page.wait_for_timeout(1_500)
+    assert 1 <= len(asked) <= 2, len(asked)
+    context.close()

@@ -120,7 +120,8 @@ async function waitForBundle(collectToken) {
       return null;
     }
     showError(away ? "pickup.retrying" : null);
-    await sleep(1000 * Number(reply?.headers.get("Retry-After") ?? 2));
+    const seconds = Number(reply?.headers.get("Retry-After")); // none, or a date as a gateway may give it: 2
+    await sleep(1000 * (seconds > 0 ? seconds : 2));
   }
 }
 
