@@ -187,6 +187,7 @@ def test_the_console_speaks_four_languages_and_explains_every_kind() -> None:
     assert words["en"][f"kind.{next(iter(KINDS))}.title"] == next(iter(KINDS.values())).title
     assert {f"purpose.{code}" for code in PURPOSES} <= set(words["en"])
     assert {f"governance.{event}" for event in GOVERNANCE} <= set(words["en"])
+    assert [key for key, text in words["zh-Hant"].items() if "密鑰" in text] == []  # one word for a key: 金鑰
 
 
 def test_a_session_ends_when_the_key_it_was_opened_with_is_replaced(consortium: Consortium, tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ def test_the_page_speaks_four_languages_and_fits_a_phone(site: str, browser: Bro
     words = [(language, key, text) for language, table in strings.items() for key, text in table.items()]
     assert [w for w in words if "crossverify" in w[2]] == []  # no product name: the resident meets their documents
     assert [w for w in words if w[0] == "zh-Hant" and "發出" in w[2]] == []  # one word for the issuer: 簽發機構
+    assert [w for w in words if w[0] == "zh-Hant" and "密鑰" in w[2]] == []  # one word for a key: 金鑰
     chinese = [w for w in words if w[0].startswith("zh")]
     assert [w for w in chinese if re.findall(r"[A-Za-z]{2,}", re.sub(r"\{\w+\}|\.json", "", w[2]))] == []  # nor "JSON"
     for language, table in strings.items():
