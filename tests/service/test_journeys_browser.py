@@ -452,7 +452,13 @@ def test_a_pickup_page_reloaded_while_it_waits_collects(portal: Portal, browser:
     assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
     with page.expect_download():
         page.click("#download")
-    assert page.evaluate("localStorage.getItem('pickup')") is None  # saved: the collection token is not kept
+    assert "collectToken" not in page.evaluate("localStorage.getItem('pickup')")  # saved: the token is not kept
+    # the link opened again once saved: this device's own collection, not 'used already: if it was not you, call'
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#error")).to_have_text(
+        "You saved this certificate on this device already, as DEP-reloaded.json: open that file. A code works once.")
+    assert len([url for url, _, _ in traffic.requests if url.endswith("/pickups/enrol")]) == 1
     context.close()
 
 

@@ -13,7 +13,8 @@ $("unsupported").remove(); // the scripts run: this browser can use the page
 const state = { language: pickLanguage(), step: "enter", error: null, bundle: null, display: null, institution: null };
 const t = (key, values) => translate(state.language, key, values);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Where this device keeps its last enrolled pickup: code, reference, collection token and the key's public JWK. */
+/** Where this device keeps its last enrolled pickup: code, reference, collection token and the key's public JWK;
+ * once the certificate is saved, only its code and reference, marked `saved`. */
 const ENROLLED = "pickup";
 
 function showError(key, values) {
@@ -46,9 +47,11 @@ async function collect() {
   showError(null);
   const code = $("code").value.trim();
   if (!code) return showError("pickup.error.PickupCodeInvalid");
+  const enrolled = enrolledWith(code);
+  if (enrolled?.saved) return showError("pickup.saved", { file: `${enrolled.reference}.json` }); // not "used: call"
   $("collect").disabled = true;
   try {
-    const pickup = enrolledWith(code) ?? await enrol(code);
+    const pickup = enrolled ?? await enrol(code);
     if (!pickup) return;
     state.step = "wait";
     render();
@@ -143,7 +146,10 @@ $("code").value = codeFromAddress();
 addEventListener("hashchange", () => { $("code").value = codeFromAddress(); }); // a new code, same page
 $("code").addEventListener("keydown", (event) => event.key === "Enter" && $("collect").click()); // not while disabled
 $("collect").addEventListener("click", collect);
-$("download").addEventListener("click", () => kept.remove(ENROLLED)); // saved: the token may go
+$("download").addEventListener("click", () => { // saved: the token may go; the code is known as collected here
+  const { code, reference } = JSON.parse(kept.get(ENROLLED) ?? "{}");
+  if (code) kept.set(ENROLLED, JSON.stringify({ code, reference, saved: true }));
+});
 render(); // the page's words at once: the service may be slow to say whose page it is
 state.institution = await fetchInstitution("../institution");
 // WebCrypto, which makes the standard suite's key, exists only in a secure context (https, or this device itself)
