@@ -604,3 +604,28 @@ def test_a_retry_after_given_as_a_date_is_not_a_busy_loop(portal: Portal, browse
     page.wait_for_timeout(1_500)
     assert 1 <= len(asked) <= 2, len(asked)
     context.close()
+
+
+def test_a_connection_lost_while_sending_says_the_bank_may_have_it(portal: Portal, browser: Browser,
+                                                                  tmp_path: Path) -> None:
+    """The phone's connection drops after the presentation left it, before the verdict came back: the bank has it
+    and its code is spent, so the page says the bank may have received it and to ask, not that the bank could not
+    be reached (trying again would then be told the code was used or unknown)."""
+    context = phone(browser, "en")
+    page = watched(context)
+    saved = collected(portal, page, "DEP-lost-reply", tmp_path / "certificate.json")
+    handed = portal.bank.post("/v1/challenges/hand-over", params={"purpose": "ACCTOPEN"}).json()
+
+    def lost(route: Route) -> None:
+        route.fetch()  # the bank receives and answers it
+        route.abort("internetdisconnected")
+
+    page.route("**/resident/verifications", lost)
+    page.goto(portal.site + handed["page"])
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", saved)
+    expect(page.locator("#purpose")).not_to_be_empty()
+    page.click("#submit")
+    expect(page.locator("#error")).to_contain_text("the bank may have received it")
+    assert portal.bank.get(f"/v1/challenges/hand-over/{handed['code']}").json()["state"] == "answered"
+    context.close()

@@ -247,6 +247,8 @@ async function submit() {
     for (const step of PRESENTATION_STEPS) presentation = await step(presentation);
     const reply = await fetch("verifications", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: presentation.body,
+    }).catch((error) => { // sent, perhaps: the bank may have it, and its code may be spent
+      throw error instanceof TypeError ? new BundleError("lost_sending", "the connection was lost while sending") : error;
     });
     if (reply.status === 429) showError("error.busy");
     else if (!reply.ok) showError("error.refused");
