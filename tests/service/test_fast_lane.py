@@ -32,6 +32,7 @@ from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.bundle import Bundle
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.holder import HolderPrivateKey, holder_claim
+from crossverify.format.suite import Suite
 from crossverify.keys.holder import generate_holder_key
 from crossverify.service import auth
 from crossverify.service.app import create_app
@@ -407,10 +408,10 @@ def test_a_presentation_whose_receipt_could_not_be_queued_is_checked_again_not_r
     outbox, locked = built.state.context.outbox, [StoreLocked("the outbox is locked by another replica")]
     enqueue = outbox.enqueue
 
-    def locked_once(receipts: Any, reference: str = "") -> Any:
+    def locked_once(receipts: Any, reference: str = "", suite: Suite = Suite.STANDARD) -> Any:
         if locked:
             raise locked.pop()
-        return enqueue(receipts, reference)
+        return enqueue(receipts, reference, suite)
 
     outbox.enqueue = locked_once
     try:
@@ -449,12 +450,12 @@ def test_the_apps_receipts_of_one_turn_are_queued_in_one_transaction(consortium:
         batches.append(len(bundles))
         return prepare(bundles, attachments)
 
-    def counted(receipts: Any, reference: Any = "") -> Any:
+    def counted(receipts: Any, reference: Any = "", suite: Suite = Suite.STANDARD) -> Any:
         receipts = list(receipts)
         sizes.append(len(receipts))
         if locked:
             raise StoreLocked("the outbox is locked by another replica")
-        return enqueue(receipts, reference)
+        return enqueue(receipts, reference, suite)
 
     verifier.prepare, outbox.enqueue = batch, counted
     try:
@@ -495,12 +496,12 @@ def test_the_receipts_of_a_batch_are_queued_in_one_transaction(consortium: Conso
             until(lambda: len(queue._pending) == clients - 1, "the other requests to queue")
         return prepare(bundles, attachments)
 
-    def counted(receipts: Any, reference: Any = "") -> Any:
+    def counted(receipts: Any, reference: Any = "", suite: Suite = Suite.STANDARD) -> Any:
         receipts = list(receipts)
         sizes.append(len(receipts))
         if faults and len(receipts) > 1:
             raise faults.pop()
-        return enqueue(receipts, reference)
+        return enqueue(receipts, reference, suite)
 
     verifier.prepare, outbox.enqueue = the_others_wait_for_the_first, counted
     try:
@@ -534,10 +535,10 @@ def test_an_outbox_that_is_slow_holds_up_only_the_requests_whose_receipts_it_que
     outbox, held, released = built.state.context.outbox, threading.Event(), threading.Event()
     enqueue = outbox.enqueue
 
-    def slow(receipts: Any, reference: Any = "") -> Any:
+    def slow(receipts: Any, reference: Any = "", suite: Suite = Suite.STANDARD) -> Any:
         held.set()
         assert released.wait(10)
-        return enqueue(receipts, reference)
+        return enqueue(receipts, reference, suite)
 
     outbox.enqueue = slow
     try:
@@ -621,10 +622,10 @@ def test_a_presentation_whose_client_left_before_its_receipt_failed_can_be_prese
             time.sleep(0.5)  # the event loop sees the connection closed meanwhile
         return prepare(bundles, attachments)
 
-    def locked_once(receipts: Any, reference: str = "") -> Any:
+    def locked_once(receipts: Any, reference: str = "", suite: Suite = Suite.STANDARD) -> Any:
         if locked:
             raise locked.pop()
-        return enqueue(receipts, reference)
+        return enqueue(receipts, reference, suite)
 
     verifier.prepare, outbox.enqueue = after_the_client_left, locked_once
     try:
@@ -657,7 +658,7 @@ def test_a_presentation_whose_receipt_may_have_been_queued_is_not_checked_again(
     outbox, lost = built.state.context.outbox, [StoreUnavailable("the connection dropped after the commit")]
     enqueue = outbox.enqueue
 
-    def kept_but_lost(receipts: Any, reference: str = "") -> Any:
+    def kept_but_lost(receipts: Any, reference: str = "", suite: Suite = Suite.STANDARD) -> Any:
         kept = enqueue(receipts, reference)
         if lost:
             raise lost.pop()
