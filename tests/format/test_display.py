@@ -41,6 +41,7 @@ def test_identifiers_are_masked_until_chosen() -> None:
 
 def test_values_that_do_not_fit_their_kind_read_as_given() -> None:
     assert claim_value({"MOP": "lots"}, DEPOSIT.claim("balance"), "pt") == "MOP lots"
+    assert claim_value({"MOP\n": 5}, DEPOSIT.claim("balance"), "en") == "MOP\n 5"  # no currency code, as on the page
     assert claim_value("2021-02-30", DEPOSIT.claim("opened_on"), "en") == "2021-02-30"
     assert claim_value([1500, True, None], None, "zh-Hant") == "1,500, 是, —"
     assert plain({"a": 1}, "en") == "a 1"

@@ -33,8 +33,9 @@ _DIGITS = decimal.Context(prec=400)
 #: 1970-01-01 as an ordinal (day 1 is 0001-01-01), and the days of 400 Gregorian years.
 _EPOCH = datetime.date(1970, 1, 1).toordinal()
 _CYCLE = 146_097
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+#: As the page's patterns read (ECMA-262): ASCII digits, and the end of the text (``$`` would pass ``"MOP\\n"``).
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_CURRENCY = re.compile(r"[A-Z]{3}\Z")
 
 
 def claim_value(value: Any, claim: ClaimDisplay | None, language: str, reveal: bool = False) -> str:
