@@ -155,3 +155,14 @@ def test_malformed_keys_are_named() -> None:
         with pytest.raises(InvalidSM2Key):
             gm.encrypt(bad, b"key")
         assert not gm.verify(bad, b"m", bytes(64))
+
+
+def test_a_sealed_key_with_malformed_members_is_a_value_error() -> None:
+    """Key files read with json, which reads 1e400 and Infinity as infinity: refused, not an OverflowError."""
+    sealed = gm.password_seal(b"key", "pw", b"aad", iterations=1_000)
+    assert gm.password_open(sealed, "pw", b"aad") == b"key"
+    for member, value in (("iterations", float("inf")), ("iterations", 1000.0), ("salt", None), ("nonce", 12)):
+        with pytest.raises(ValueError):
+            gm.password_open({**sealed, member: value}, "pw", b"aad")
+    with pytest.raises(ValueError):
+        gm.password_open({k: v for k, v in sealed.items() if k != "ciphertext"}, "pw", b"aad")

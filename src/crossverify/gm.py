@@ -245,8 +245,14 @@ def password_open(sealed: dict[str, Any], password: str, aad: bytes) -> bytes:
     for members that are not what it writes."""
     if sealed.get("kdf") != "pbkdf2-hmac-sm3" or sealed.get("cipher") != "sm4-gcm":
         raise ValueError("not sealed with pbkdf2-hmac-sm3 and sm4-gcm")
-    key = _password_key(password, bytes.fromhex(sealed["salt"][2:]), int(sealed["iterations"]))
-    return SM4GCM(key).decrypt(bytes.fromhex(sealed["nonce"][2:]), bytes.fromhex(sealed["ciphertext"][2:]), aad)
+    iterations = sealed.get("iterations")
+    if type(iterations) is not int:
+        raise ValueError(f"PBKDF2 iterations are an integer, got {iterations!r}")
+    try:
+        salt, nonce, ciphertext = (bytes.fromhex(sealed[member][2:]) for member in ("salt", "nonce", "ciphertext"))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"salt, nonce and ciphertext are 0x-hex text: {exc!r}") from None
+    return SM4GCM(_password_key(password, salt, iterations)).decrypt(nonce, ciphertext, aad)
 
 
 def _password_key(password: str, salt: bytes, iterations: int) -> bytes:
