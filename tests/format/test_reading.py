@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from crossverify import Certificate, DocumentHeader, HashAlgorithm, load_bundle, salt_document, seal_batch
 from crossverify import errors as e
 from crossverify.format.bundle import schema
-from crossverify.format.strict_json import MAX_DEPTH, read_json
+from crossverify.format.strict_json import MAX_DEPTH, read_json, read_pairs
 
 from .reference import schema_validator
 
@@ -41,22 +41,27 @@ def outcome(data: str | bytes) -> str:
     [("0", 0), ("-0", 0), ("0.0", 0.0), ("1E5", 1e5), ("0.1", 0.1), ("125000.5", 125000.5), ("1e21", 1e21),
      ("1.0", 1.0), ("9007199254740991", 2**53 - 1), ("-9007199254740991", -(2**53 - 1)),
      ("9007199254740992", 2.0**53), ("5e-324", 5e-324), ("1.7976931348623157e308", 1.7976931348623157e308),
-     ("1" + "0" * 400 + "e-400", 1.0), ("0.10000", 0.1)],
+     ("1" + "0" * 400 + "e-400", 1.0), ("0.10000", 0.1), ("0e99999999999999999999", 0.0),
+     ("-0.0E-99999999999999999999", -0.0)],
 )
 def test_numbers_a_double_holds_exactly(literal: str, read_as: object) -> None:
     value = read_json(f"[{literal}]", 1000)[0]
     assert value == read_as and type(value) is type(read_as)
+    assert read_pairs(f'{{"a":{literal}}}', 1000) == (("a", read_as),)  # the bulk reading's parser reads it alike
 
 
 @pytest.mark.parametrize(
     "literal",
     ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1e-400", "9007199254740993", "9007199254740993.0",
-     "125000.50000000000000001", "1152921504606846976", "0.1000000000000000055511151231257827", "2e-324"],
+     "125000.50000000000000001", "1152921504606846976", "0.1000000000000000055511151231257827", "2e-324",
+     "1e-99999999999999999999", "-0.01E-99999999999999999999"],
 )
 def test_numbers_refused(literal: str) -> None:
     with pytest.raises(e.InvalidNumber) as raised:
         read_json(f'{{"a":[1,{{"b":{literal}}}]}}', 10_000)
     assert raised.value.path == "/a/1/b"
+    pairs = read_pairs(f'{{"a":{literal}}}', 10_000)
+    assert pairs is None or type(pairs[0][1]) is int  # declined, or an integer left to its caller
 
 
 def test_brackets_inside_strings_do_not_count() -> None:

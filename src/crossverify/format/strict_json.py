@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
@@ -103,10 +103,21 @@ def _exact_double(literal: str) -> float:
     value = float(literal)
     if not math.isfinite(value):
         raise ValueError(literal)
-    shown = repr(value)
-    if shown != literal and Decimal(shown) != Decimal(literal):
+    if not _denotes(repr(value), literal):
         raise ValueError(literal)
     return value
+
+
+def _denotes(shown: str, literal: str) -> bool:
+    """Whether the number ``literal`` denotes exactly the value of ``shown``, a finite double's ``repr``. An
+    exponent beyond what ``decimal`` holds (10^18 and more) leaves a literal the value zero (its digits all zero)
+    or one no finite double is near: nonzero, it is refused."""
+    if shown == literal:
+        return True
+    try:
+        return Decimal(shown) == Decimal(literal)
+    except InvalidOperation:
+        return not any(digit in "123456789" for digit in re.split("[eE]", literal)[0])
 
 
 def _no_constant(literal: str) -> float:
@@ -229,7 +240,7 @@ class _Hooks:
             self.faulty = True
             return _Refused(literal, "is beyond the range of a double")
         shown = repr(value)
-        if shown != literal and Decimal(shown) != Decimal(literal):
+        if not _denotes(shown, literal):
             self.faulty = True
             return _Refused(literal, f"is not exactly a double: it would be read as {shown}")
         return value
