@@ -259,6 +259,8 @@ def must_reject() -> list[dict[str, object]]:
         ("a leading zero", "MalformedBundle", "", _spell("01")),
         ("beyond a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e400")),
         ("below a double", "InvalidNumber", "/claims/1/value/MOP", _spell("1e-400")),
+        ("below a double, its exponent beyond a 64-bit decimal type", "InvalidNumber", "/claims/1/value/MOP",
+         _spell("1e-99999999999999999999")),
         ("integer a double cannot hold", "InvalidNumber", "/claims/1/value/MOP", _spell("9007199254740993")),
         ("the same, with a fraction", "InvalidNumber", "/claims/1/value/MOP", _spell("9007199254740993.0")),
         ("more digits than a double holds", "InvalidNumber", "/claims/1/value/MOP",
@@ -391,6 +393,7 @@ def must_accept() -> list[dict[str, object]]:
         ("0 written as 0.0", _spell("0.0")),
         ("0 written as -0", _spell("-0")),
         ("0 written as 0e7", _spell("0E7")),
+        ("0 written with an exponent beyond a 64-bit decimal type", _spell("0e99999999999999999999")),
         ("indented, with spaces around members", json.dumps(base, ensure_ascii=False, indent=2)),
         ("non-ASCII written as escapes", json.dumps(base)),
     ]
