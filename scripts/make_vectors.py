@@ -639,6 +639,7 @@ def display_must_reject(base: dict[str, Any]) -> list[dict[str, object]]:
         ("currency not ISO 4217", edit(lambda d: d["claims"][5].update(currency="MOP$"))),
         ("currency with a digit", edit(lambda d: d["claims"][5].update(currency="M0P"))),
         ("currency on text", edit(lambda d: d["claims"][0].update(currency="MOP"))),
+        ("currency null", edit(lambda d: d["claims"][5].update(currency=None))),
         ("unit on an amount", edit(lambda d: d["claims"][5].update(unit=d["name"]))),
         ("bad document type code", edit(lambda d: d.update(docType="depcert"))),
         ("no claims", edit(lambda d: d.update(claims=[]))),

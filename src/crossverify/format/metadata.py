@@ -318,8 +318,8 @@ def _claims(value: Any) -> tuple[ClaimDisplay, ...]:
             raise MalformedMetadata(f"kind must be one of {', '.join(k.value for k in Kind)}",
                                     pointer(path, "kind")) from None
         currency = claim.get("currency")
-        if currency is not None and (kind is not Kind.AMOUNT or not isinstance(currency, str)
-                                     or not _CURRENCY.fullmatch(currency)):
+        if "currency" in claim and (kind is not Kind.AMOUNT or not isinstance(currency, str)
+                                    or not _CURRENCY.fullmatch(currency)):
             raise MalformedMetadata("an amount's currency is an ISO 4217 code such as MOP", pointer(path, "currency"))
         if "unit" in claim and kind is not Kind.NUMBER:
             raise MalformedMetadata("only a number has a unit", pointer(path, "unit"))
