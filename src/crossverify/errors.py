@@ -359,7 +359,7 @@ class UnknownHashAlgorithm(BundleError):
     """The hash algorithm is not keccak256, sha256 or sm3."""
 
     def __init__(self, label: str, path: str = "/proof/hashAlg") -> None:
-        super().__init__(f"unknown hash algorithm {label!r}; expected keccak256, sha256 or sm3", path)
+        super().__init__(f"unknown hash algorithm {repr(label)[:40]}; expected keccak256, sha256 or sm3", path)
         self.label = label
 
 

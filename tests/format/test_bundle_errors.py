@@ -74,6 +74,19 @@ def test_named_errors(mutate: Any, error: type[e.BundleError], path: str) -> Non
     assert isinstance(raised.value, e.BundleError)
 
 
+def test_an_unknown_hash_algorithm_is_named_in_a_few_characters() -> None:
+    """A reader's message quotes a value it refuses only in part (the bank service returns and logs it)."""
+    long = "md5" * 100_000
+    for mutate in (lambda d: d["proof"].update(hashAlg=long),
+                   lambda d: d["claims"][2].update(value={"attachment": {**d["claims"][2]["value"]["attachment"],
+                                                                         "hashAlg": [long]}})):
+        doc = good()
+        mutate(doc)
+        with pytest.raises(e.BundleError) as raised:
+            load(doc)
+        assert len(str(raised.value)) < 200
+
+
 def test_duplicate_json_keys_say_where() -> None:
     text = json.dumps(good())
     with pytest.raises(e.DuplicateKey) as raised:

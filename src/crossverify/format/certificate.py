@@ -358,7 +358,7 @@ def attachment_fault(value: JSON) -> tuple[str, str] | None:
     if extra:
         return pointer("/attachment", extra[0]), f"{extra[0]!r} is not part of an attachment descriptor"
     if meta["hashAlg"] not in [alg.label for alg in HashAlgorithm]:
-        return "/attachment/hashAlg", f"unknown hash algorithm {meta['hashAlg']!r}"
+        return "/attachment/hashAlg", f"unknown hash algorithm {repr(meta['hashAlg'])[:40]}"
     if not isinstance(meta["digest"], str) or not _DIGEST.match(meta["digest"]):
         return "/attachment/digest", "the digest is 0x and 64 lowercase hexadecimal digits"
     if type(meta["size"]) is not int or not 0 <= meta["size"] <= MAX_SAFE_INTEGER:
