@@ -83,6 +83,14 @@ def test_round_trip(key: ec.EllipticCurvePrivateKey, presented: dict[str, Any]) 
         load_document(json.dumps(presented), max_bytes=100)
 
 
+def test_a_presentation_spelling_binding_with_escapes_is_read_as_one(presented: dict[str, Any]) -> None:
+    """Any JSON spelling of a member name is that name: not taken for a bundle lacking its members."""
+    text = json.dumps(presented).replace('"binding"', '"bindin\\u0067"')
+    assert looks_like_presentation(text)
+    assert load_document(text) == load_presentation(text)
+    assert not looks_like_presentation(json.dumps({"claims": ["\u00e9"]}))
+
+
 @pytest.mark.parametrize(("mutate", "error", "path"), [
     (lambda d: d.pop("signature"), MissingMember, ""),
     (lambda d: d.update(version=2), UnsupportedVersion, "/version"),

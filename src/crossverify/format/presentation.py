@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -212,8 +213,7 @@ def load_presentation(text: str | bytes, *, max_bytes: int = MAX_PRESENTATION_BY
 def load_document(text: str | bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle | Presentation:
     """A file as a bank receives it: a presentation when it has a top-level ``binding``, a bundle otherwise,
     read once (:func:`load_presentation`, :func:`~crossverify.format.bundle.load_bundle`)."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if b'"binding"' in raw:  # else not a presentation (every bundle, in practice), and not parsed to find out
+    if _names_binding(text):  # else not a presentation (every bundle, in practice), and not parsed to find out
         presentation = presentation_from_pairs(read_pairs(text, max_bytes))
         if presentation is not None:
             return presentation
@@ -301,14 +301,24 @@ def load_challenge(text: str | bytes) -> Challenge:
 def looks_like_presentation(text: str | bytes) -> bool:
     """Whether a file's text is meant as a presentation (it has a top-level ``binding``) rather than a bundle.
     Texts that do not even mention ``"binding"`` (every bundle, in practice) are not parsed at all."""
-    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    if b'"binding"' not in raw:
+    if not _names_binding(text):
         return False
     try:
-        doc = read_json(raw, MAX_PRESENTATION_BYTES, MAX_DEPTH + 1)
+        doc = read_json(text, MAX_PRESENTATION_BYTES, MAX_DEPTH + 1)
     except BundleError:
         return False
     return type(doc) is dict and "binding" in doc
+
+
+#: The member name ``binding`` as JSON may spell it: each letter as itself or as a ``\uXXXX`` escape.
+_BINDING_NAME = re.compile(b'"' + b"".join(b"(?:%c|\\\\u00(?i:%x))" % (c, c) for c in b"binding") + b'"')
+
+
+def _names_binding(text: str | bytes) -> bool:
+    """Whether ``text`` may name a member ``binding``: written plainly (the bytes are searched alone), or with
+    escapes (searched for only in a text that holds one)."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return b'"binding"' in raw or (b"\\u" in raw and _BINDING_NAME.search(raw) is not None)
 
 
 def _parse(text: str | bytes, what: str, version: int, max_bytes: int) -> dict[str, Any]:
