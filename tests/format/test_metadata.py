@@ -13,8 +13,10 @@ import rfc8785
 from eth_utils import keccak
 from gmssl import sm3 as gmssl_sm3
 
-from crossverify.errors import MalformedMetadata, MetadataMismatch, MetadataUnavailable
+from crossverify.errors import MalformedMetadata, MetadataMismatch, MetadataUnavailable, UnsupportedHashAlgorithm
+from crossverify.format import hashing
 from crossverify.format.display import claim_value
+from crossverify.format.hashing import HashAlgorithm
 from crossverify.format.metadata import (
     LANGUAGES,
     NONE,
@@ -115,6 +117,25 @@ def test_the_catalogue_takes_only_the_registered_digest(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{}")
     with pytest.raises(MalformedMetadata, match=r"broken\.json"):
         Catalogue().add_folder(tmp_path)
+
+
+def test_a_standard_deployment_reads_metadata_without_sm3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SM3 digests are for GM deployments: a Python whose OpenSSL has no SM3 still shows a standard one's labels."""
+    with_sm3 = hashing._hasher
+
+    def without_sm3(alg: HashAlgorithm) -> hashing.Hasher:
+        if alg is HashAlgorithm.SM3:
+            raise UnsupportedHashAlgorithm("sm3", "this Python's OpenSSL does not provide SM3")
+        return with_sm3(alg)
+
+    monkeypatch.setattr(hashing, "_hasher", without_sm3)
+    catalogue = Catalogue.standard()
+    catalogue.add(from_json(V["altered"]["metadata"]))
+    assert catalogue.doc_type("BNUMMOMX", "DEPCERT", standard_digest("DEPCERT")) in standard_types()
+    with pytest.raises(UnsupportedHashAlgorithm):  # a GM deployment's lookup says why it cannot read
+        catalogue.doc_type("BNUMMOMX", "DEPCERT", standard_digest("DEPCERT"), Suite.GM)
+    monkeypatch.undo()
+    assert catalogue.doc_type("BNUMMOMX", "DEPCERT", standard_digest("DEPCERT", Suite.GM), Suite.GM)
 
 
 def test_display_order_lists_known_claims_first() -> None:

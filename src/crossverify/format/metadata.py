@@ -194,7 +194,9 @@ class Catalogue:
 
     def __init__(self, displays: Iterable[Display] = ()) -> None:
         self._by_digest: dict[bytes, Display] = {}  # by keccak-256 digest
-        self._by_sm3: dict[bytes, Display] = {}  # the same, by SM3 digest (GM deployments)
+        #: The same, by SM3 digest: made on the first lookup of a GM deployment, so that a standard one needs no
+        #: SM3 (which not every Python's OpenSSL provides).
+        self._by_sm3: dict[bytes, Display] | None = None
         for display in displays:
             self.add(display)
 
@@ -205,7 +207,7 @@ class Catalogue:
 
     def add(self, display: Display) -> None:
         self._by_digest[display.digest] = display
-        self._by_sm3[display.digest_in(Suite.GM)] = display
+        self._by_sm3 = None
 
     def add_folder(self, folder: Path) -> None:
         """Every ``*.json`` file in ``folder``, each one metadata document."""
@@ -220,7 +222,11 @@ class Catalogue:
 
     def get(self, digest: bytes, suite: Suite = Suite.STANDARD) -> Display | None:
         """The metadata whose digest in ``suite`` is ``digest``."""
-        return (self._by_sm3 if suite is Suite.GM else self._by_digest).get(digest)
+        if suite is not Suite.GM:
+            return self._by_digest.get(digest)
+        if self._by_sm3 is None:
+            self._by_sm3 = {display.digest_in(Suite.GM): display for display in self._by_digest.values()}
+        return self._by_sm3.get(digest)
 
     def doc_type(self, issuer_id: str, doc_type: str, registered: bytes, suite: Suite = Suite.STANDARD
                  ) -> TypeDisplay | None:
