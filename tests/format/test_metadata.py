@@ -117,6 +117,10 @@ def test_the_catalogue_takes_only_the_registered_digest(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text("{}")
     with pytest.raises(MalformedMetadata, match=r"broken\.json"):
         Catalogue().add_folder(tmp_path)
+    (tmp_path / "broken.json").unlink()
+    (tmp_path / "archive.json").mkdir()  # a folder whose name says metadata
+    with pytest.raises(MalformedMetadata, match=r"archive\.json: cannot be read"):
+        Catalogue().add_folder(tmp_path)
 
 
 def test_a_standard_deployment_reads_metadata_without_sm3(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -210,12 +210,15 @@ class Catalogue:
         self._by_sm3 = None
 
     def add_folder(self, folder: Path) -> None:
-        """Every ``*.json`` file in ``folder``, each one metadata document."""
+        """Every ``*.json`` file in ``folder``, each one metadata document; one that cannot be read (a folder so
+        named, a file this process may not read) is :class:`MalformedMetadata` too, naming it."""
         for path in sorted(Path(folder).glob("*.json")):
             try:
                 self.add(read_metadata(path.read_bytes()))
             except MalformedMetadata as exc:
                 raise MalformedMetadata(f"{path}: {exc}") from None
+            except OSError as exc:
+                raise MalformedMetadata(f"{path}: cannot be read: {exc.strerror or exc}") from None
 
     def __iter__(self) -> Iterator[Display]:
         return iter(self._by_digest.values())
