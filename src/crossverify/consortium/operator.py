@@ -314,7 +314,8 @@ class OperatorClient:
             for proposal_id in proposal_ids:
                 if self._passes_with_mine(proposal_id, EPOCH_KINDS):
                     raise InvalidProposal(f"proposal {proposal_id} changes the operators or the threshold and this "
-                                     "approval passes it, which voids every other open proposal: approve it alone")
+                                          "approval passes it, which voids every other open proposal: approve it "
+                                          "alone")
         return {proposal_id: self.approve(proposal_id) for proposal_id in proposal_ids}
 
     def _passes_with_mine(self, proposal_id: int, kinds: frozenset[ProposalKind]) -> bool:
