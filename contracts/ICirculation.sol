@@ -54,7 +54,8 @@ interface ICirculation {
     ///         an answer key (index 1 of an issuer's keys) 64 bytes, a point of secp256k1. In the GM suite both are
     ///         SM2 public keys (64 bytes, a point of the SM2 curve).
     error CirculationInvalidKey(uint256 index, uint256 length);
-    /// @notice Regulator keys come one per jurisdiction code (non-zero), each key once, 1 to 16 of them.
+    /// @notice Each regulator key comes with the code of its jurisdiction (non-zero; a jurisdiction may have several
+    ///         regulators), each key once, 1 to 16 of them.
     error CirculationInvalidRegulatorKeys(uint256 keys, uint256 jurisdictions);
     /// @notice No regulator keys were set yet: nothing can be sealed.
     error CirculationNoRegulatorKeys();

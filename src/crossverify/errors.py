@@ -553,7 +553,8 @@ class CirculationSuiteMismatch(ContractRevert):
 
 
 class CirculationInvalidRegulatorKeys(ContractRevert):
-    """Regulator keys come one per jurisdiction code (non-zero), each key once, 1 to 16 of them."""
+    """Each regulator key comes with the code of its jurisdiction (non-zero; a jurisdiction may have several
+    regulators), each key once, 1 to 16 of them."""
 
 
 class CirculationNoRegulatorKeys(ContractRevert):
