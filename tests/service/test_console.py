@@ -76,6 +76,9 @@ def test_the_key_is_exchanged_for_a_session_that_logging_out_forgets(consortium:
     assert login.headers["cache-control"] == "no-store"
     token = api.cookies[COOKIE]
     assert api.get("/regulator/session").json()["name"] == "amcm"
+    assert api.post("/regulator/session", json={"key": key}).status_code == 200  # signed in again, in this browser
+    assert api.get("/v1/regulator/overview", cookies={COOKIE: token}).status_code == 401  # the earlier one ended
+    token = api.cookies[COOKIE]
     overview = api.get("/v1/regulator/overview").json()
     assert overview["totals"]["receipts"] == 4 and overview["freshness"]["behind"] == 0
     out = api.delete("/regulator/session")

@@ -175,6 +175,8 @@ def router(ctx: Context) -> APIRouter:
         client = ctx.keys.identify(payload.key)
         if client is None or client.role != "regulator" or ctx.sessions is None:
             raise Problem(UNAUTHENTICATED, "that is not a regulator's API key")
+        if earlier := request.cookies.get(COOKIE):  # the browser's session before this one ends, not left to lapse
+            ctx.sessions.close(earlier)
         token = ctx.sessions.open(client, payload.key)
         answer = JSONResponse(LoginOut(name=client.name, idleSeconds=IDLE).model_dump(),
                               headers={"Cache-Control": "no-store"})
