@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from crossverify import Bundle, RevocationReason, load_bundle
+from crossverify.format.encoding import to_hex
 from crossverify.format.presentation import present
 from crossverify.issuer.client import IssuerClient
 from crossverify.issuer.journal import Journal
@@ -65,6 +66,7 @@ def test_all_valid_exits_0_and_records(consortium: Consortium, config: Path, fil
     mine = [r for r in consortium.opened_receipts() if r.purpose == "MORTGAGE"]
     assert {r.document_digest for r in mine} == {load_bundle(f.read_bytes()).document_digest() for f in files}
     assert {(r.consent.name, r.case_reference) for r in mine} == {("IN_PERSON", "MTG-2027-7")}
+    assert {r["receipt"] for r in reports} == {to_hex(r.commitment()) for r in mine}  # in the one JSON document
 
 
 def test_any_invalid_exits_1_with_the_failed_check(consortium: Consortium, config: Path, files: list[Path]) -> None:

@@ -23,7 +23,8 @@ from ..format.encoding import to_hex
 from ..format.holder import HOLDER_CLAIM
 from ..format.metadata import LANGUAGES, TypeDisplay
 from ..sealing import case_reference_code
-from ..verifier.client import Outcome, VerificationReport
+from ..verifier.client import Outcome, VerificationReport, VerifierClient
+from ..verifier.outbox import FlushReport
 from ._shell import App, BadInput, as_written, command
 
 
@@ -100,27 +101,35 @@ def verify(app: App, bundles: tuple[Path, ...], attachments: tuple[str, ...], re
         raise BadInput("--record needs --purpose for bare bundles (a presentation carries its own)")
     language = language or app.session.config.display.language
     shown = [_shown(app.session.metadata, report, language) for report in reports]
-    if app.as_json:
+    if app.as_json:  # one document, each valid verdict with its receipt recorded: written once they are recorded
+        recorded = dict(zip(map(id, valid), _record(app, client, valid, purpose, case, in_person).commitments,
+                            strict=True)) if record else {}
         app.emit([{"file": str(p), **r.as_json(), "disclosed": r.bundle.disclosed() if r.bundle else {},
-                   "display": display.as_json()} for p, r, display in zip(bundles, reports, shown, strict=True)], "")
+                   "display": display.as_json(), **({"receipt": to_hex(recorded[id(r)])} if id(r) in recorded else {})}
+                  for p, r, display in zip(bundles, reports, shown, strict=True)], "")
     else:  # the verdicts first, then what was recorded
         out = Console(soft_wrap=True)
         for path, report, display in zip(bundles, reports, shown, strict=True):
             _print(out, path, report, display, language, verbose, reveal)
-    if record:
-        with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as bars:
-            task = bars.add_task("recording receipts", total=len(valid))
-            flushed = client.record(valid, purpose, case,
-                                    lambda done, total: bars.update(task, completed=done, total=total),
-                                    in_person=in_person)
-        app.console.print(f"{counted(flushed.recorded, 'receipt')} recorded in "
-                          f"{counted(flushed.transactions, 'transaction')}"
-                          + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
-        for commitment in flushed.commitments:
-            app.console.print(f"  receipt {to_hex(commitment)}")
+        if record:
+            flushed = _record(app, client, valid, purpose, case, in_person)
+            app.console.print(f"{counted(flushed.recorded, 'receipt')} recorded in "
+                              f"{counted(flushed.transactions, 'transaction')}"
+                              + (f", {flushed.settled} settled from an earlier run" if flushed.settled else ""))
+            for commitment in flushed.commitments:
+                app.console.print(f"  receipt {to_hex(commitment)}")
     if any(r.check("bundle_well_formed").outcome is Outcome.FAILED for r in reports):
         sys.exit(2)
     sys.exit(0 if all(r.valid for r in reports) else 1)
+
+
+def _record(app: App, client: VerifierClient, valid: list[VerificationReport], purpose: str | None, case: str,
+            in_person: bool) -> FlushReport:
+    """Record the receipts of the ``valid`` reports, with a progress bar on a terminal."""
+    with Progress(console=app.console, transient=True, disable=not app.console.is_terminal) as bars:
+        task = bars.add_task("recording receipts", total=len(valid))
+        return client.record(valid, purpose, case, lambda done, total: bars.update(task, completed=done, total=total),
+                             in_person=in_person)
 
 
 @dataclass
