@@ -83,6 +83,25 @@ def test_a_damaged_iv_is_named_not_decrypted_to_another_key(keystore: Path, tmp_
         load_keystore(tmp_path / "damaged.json", "TEST_KEYSTORE_PASSWORD")
 
 
+@pytest.mark.parametrize("kdf, params", [
+    ("scrypt", {"n": 2**30}), ("scrypt", {"r": 2**20}), ("scrypt", {"p": 2**20}), ("scrypt", {"dklen": 2**20}),
+    ("pbkdf2", {"c": 2**40}),
+])
+def test_a_costly_key_derivation_is_refused_before_deriving(keystore: Path, tmp_path: Path, kdf: str,
+                                                           params: dict[str, int],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hostile or damaged file asking for scrypt n = 2**30 would hang the process or exhaust its memory."""
+    hostile = json.loads(keystore.read_text())
+    defaults = {"dklen": 32, "salt": "00" * 16} | ({"n": 2**18, "r": 8, "p": 1} if kdf == "scrypt" else
+                                                    {"c": 262144, "prf": "hmac-sha256"})
+    hostile["crypto"] |= {"kdf": kdf, "kdfparams": defaults | params}
+    (tmp_path / "hostile.json").write_text(json.dumps(hostile))
+    monkeypatch.setenv("TEST_KEYSTORE_PASSWORD", "correct horse")
+    monkeypatch.setattr(Account, "decrypt", lambda *_: pytest.fail("derived the key"))
+    with pytest.raises(KeyLoadError, match=f"asks for a key derivation \\({kdf} .*not deriving"):
+        load_keystore(tmp_path / "hostile.json", "TEST_KEYSTORE_PASSWORD")
+
+
 def test_an_sm2_keystore_is_named_where_an_ethereum_key_sends(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     LocalSM2Key.generate().write_keystore(tmp_path / "sm2.json", "pw", iterations=1000)

@@ -21,6 +21,7 @@ def load_keystore(path: Path, password_env: str, prompt: Callable[[str], str] | 
     except (OSError, ValueError) as exc:
         raise KeyLoadError(f"cannot read keystore {path}: {exc}") from None
     _not_sm2(keystore, path)
+    _bounded_kdf(keystore, path)
     password = os.environ.get(password_env)
     if password is None:
         if prompt is None:
@@ -54,6 +55,40 @@ def _not_sm2(keystore: object, path: Path) -> None:
     if isinstance(keystore, dict) and keystore.get("crypto") == "sm2":
         raise KeyLoadError(f"{path} is an SM2 keystore: it signs anchors in the GM suite ([keys] signer_keystore), "
                            "but transactions are sent with an Ethereum (secp256k1) key")
+
+
+#: The costliest key derivation a keystore may ask for: scrypt's memory (128·n·r bytes) up to 1 GiB, geth's and
+#: eth-account's defaults (n = 2**18, r = 8: 256 MiB) well inside; a hostile or damaged file asking for more is
+#: refused before deriving, not left to hang the process or exhaust its memory.
+SCRYPT_MAX_MEMORY = 2**30
+SCRYPT_MAX_P = 16
+PBKDF2_MAX_ITERATIONS = 10_000_000
+
+
+def _bounded_kdf(keystore: object, path: Path) -> None:
+    """Refuse key-derivation parameters beyond the bounds above (the file's other faults are named on decrypting)."""
+    try:
+        crypto = {str(k).lower(): v for k, v in keystore.items()}["crypto"]  # type: ignore[attr-defined]
+        kdf, params = crypto["kdf"], crypto.get("kdfparams")
+        if isinstance(kdf, dict):  # version 4 (EIP-2335)
+            kdf, params = kdf["function"], kdf["params"]
+        costly = int(params.get("dklen", 32)) > 64
+        if kdf == "scrypt":
+            n, r, p = int(params["n"]), int(params["r"]), int(params["p"])
+            costly |= 128 * n * r > SCRYPT_MAX_MEMORY or p > SCRYPT_MAX_P
+            cost = f"scrypt n={n} r={r} p={p} dklen={params.get('dklen')}"
+        elif kdf == "pbkdf2":
+            costly |= int(params["c"]) > PBKDF2_MAX_ITERATIONS
+            cost = f"pbkdf2 c={int(params['c'])} dklen={params.get('dklen')}"
+        else:
+            return
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return
+    if costly:
+        raise KeyLoadError(f"{path} asks for a key derivation ({cost}) beyond the bound crossverify accepts "
+                           f"(scrypt up to {SCRYPT_MAX_MEMORY // 2**20} MiB and p <= {SCRYPT_MAX_P}, pbkdf2 up to "
+                           f"{PBKDF2_MAX_ITERATIONS} iterations, keys up to 64 bytes): a damaged or hostile file; "
+                           "not deriving")
 
 
 def empty_variable(password: str, password_env: str) -> str:
