@@ -32,7 +32,7 @@ from .issuer.client import IssuerClient
 from .issuer.journal import Journal
 from .issuer.pickup import PickupDesk
 from .keys.keystore import keystore_address, load_keystore, plain_key
-from .keys.pkcs11 import TokenKeyRef, load_token_key, read_pin, token_key_address
+from .keys.pkcs11 import TokenKeyRef, load_token_key, pin_source, read_pin, token_key_address
 from .keys.sm2 import is_sm2_keystore, load_sm2_keystore, sm2_keystore_address
 from .regulator.circulation import DAY, CirculationTrail
 from .regulator.index import RegulatorReader
@@ -153,7 +153,7 @@ class Session:
                 address = sm2_keystore_address(value) if sm2 else keystore_address(value)
                 return {"role": role, "kind": "keystore", "where": str(value), "address": address}
             if name.endswith("_pkcs11"):
-                pin = f"env {value.pin_env}" if value.pin_env else f"file {value.pin_file}"
+                pin = pin_source(value.pin_env, value.pin_file)
                 return {"role": role, "kind": "pkcs11", "where": f"{token_ref(value)} (PIN from {pin})",
                         "address": token_key_address(token_ref(value))}
             return {"role": role, "kind": "plain key (development only)", "where": f"[keys] {name}",

@@ -33,6 +33,7 @@ from crossverify.keys.pkcs11 import (
     _public_point,
     generate_token_key,
     load_token_key,
+    pin_source,
     read_pin,
 )
 
@@ -229,10 +230,21 @@ def test_the_pin_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
     with pytest.raises(TokenPinIncorrect, match="set HSM_PIN"):
         read_pin("HSM_PIN", environ={})
     with pytest.raises(TokenPinIncorrect, match="cannot read"):
-        read_pin(pin_file=tmp_path / "missing")
+        read_pin(pin_file=tmp_path)
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(TokenPinIncorrect, match="empty"):
         read_pin(pin_file=tmp_path / "empty")
     with pytest.raises(TokenPinIncorrect, match="no PIN source"):
         read_pin()
+
+
+def test_a_pin_written_in_place_of_its_file_is_never_shown(tmp_path: Path) -> None:
+    """``pin_file = "9173"``: the PIN itself, not a file; neither the error nor ``keys show`` repeats it."""
+    with pytest.raises(TokenPinIncorrect, match="does not exist") as raised:
+        read_pin(pin_file=tmp_path / "9173")
+    assert "9173" not in str(raised.value)
+    assert "9173" not in pin_source(None, tmp_path / "9173")
+    (tmp_path / "pin").write_text("5678\n")
+    assert pin_source(None, tmp_path / "pin") == f"file {tmp_path / 'pin'}"
+    assert pin_source("HSM_PIN", None) == "env HSM_PIN"
 

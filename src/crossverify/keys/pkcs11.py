@@ -68,6 +68,19 @@ class TokenKeyRef:
         return f"pkcs11:{self.module} token {self.token!r} key {self.label!r}"
 
 
+#: Why a PIN file that does not exist is not named: the PIN itself may have been written in place of its name.
+_NAME_HIDDEN = "its name is not shown, in case the PIN was written in its place"
+
+
+def pin_source(pin_env: str | None, pin_file: Path | None) -> str:
+    """Where the PIN comes from, for people: the variable, or the file unless it does not exist."""
+    if pin_env is not None:
+        return f"env {pin_env}"
+    if pin_file is not None and pin_file.exists():
+        return f"file {pin_file}"
+    return f"a file that does not exist; {_NAME_HIDDEN}"
+
+
 def read_pin(pin_env: str | None = None, pin_file: Path | None = None,
              environ: Mapping[str, str] | None = None) -> str:
     """The token's user PIN from an environment variable or a file (one line; the newline is dropped)."""
@@ -80,6 +93,8 @@ def read_pin(pin_env: str | None = None, pin_file: Path | None = None,
     if pin_file is not None:
         try:
             pin = pin_file.read_text().rstrip("\r\n")
+        except FileNotFoundError:
+            raise TokenPinIncorrect(f"no token PIN: the file pin_file names does not exist ({_NAME_HIDDEN})") from None
         except OSError as exc:
             raise TokenPinIncorrect(f"cannot read the token PIN from {pin_file}: {exc.strerror}") from None
         if not pin:
