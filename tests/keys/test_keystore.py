@@ -4,6 +4,7 @@ and plain keys only in development mode."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -36,6 +37,23 @@ def test_an_existing_file_is_never_overwritten(keystore: Path) -> None:
     with pytest.raises(KeyLoadError, match="not overwriting"):
         write_keystore(Account.create(), keystore, "another")
     assert keystore.read_bytes() == kept
+
+
+def test_a_new_keystore_and_its_directory_entry_are_synced(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A power cut after ``keys new`` must not lose the key the issuer has just registered on the chain."""
+    synced: list[tuple[str, bool]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append((os.readlink(f"/proc/self/fd/{fd}"), stat.S_ISDIR(os.fstat(fd).st_mode)))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_keystore(Account.from_key(TEST_KEY), tmp_path / "new" / "signer.json", "pw")
+    LocalSM2Key.generate().write_keystore(tmp_path / "sm2.json", "pw", iterations=1000)
+    assert synced == [(str(tmp_path / "new" / "signer.json"), False), (str(tmp_path / "new"), True),
+                      (str(tmp_path / "sm2.json"), False), (str(tmp_path), True)]
 
 
 def test_the_prompt_is_asked_when_the_variable_is_unset(keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,6 @@ best encryption ``cryptography`` offers; an SM2 key with GM primitives only, PBK
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
@@ -23,9 +22,7 @@ from .. import gm
 from ..errors import HolderKeyError, KeyLoadError
 from ..format.holder import HolderPrivateKey, SM2HolderPrivateKey
 from ..format.suite import Suite
-
-FILE_MODE = 0o600
-
+from .keystore import write_key_file
 
 _SM2_AAD = b"crossverify SM2 holder key"
 
@@ -48,14 +45,7 @@ def write_holder_key(key: HolderPrivateKey, path: Path, password: str | None = N
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except FileExistsError:
-        raise KeyLoadError(f"{path} exists; not overwriting a key") from None
-    with os.fdopen(fd, "wb") as file:
-        file.write(pem)
-        file.flush()
-        os.fsync(file.fileno())
+    write_key_file(path, pem)
 
 
 def load_holder_key(path: Path, password: str | None = None) -> HolderPrivateKey:

@@ -111,9 +111,23 @@ def write_keystore(account: LocalAccount, path: Path, password: str) -> None:
     """Encrypt ``account`` into a new keystore file at ``path`` (scrypt, eth-account's defaults), readable by its
     owner only from the start; an existing file is never overwritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_key_file(path, json.dumps(Account.encrypt(account.key, password)).encode())
+
+
+def write_key_file(path: Path, data: bytes) -> None:
+    """Create ``path`` holding ``data``, readable by its owner only from the start, and make it durable (the file
+    and its directory entry are synced): a key registered on the chain must survive a power cut after writing.
+    An existing file is never overwritten."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise KeyLoadError(f"{path} exists; not overwriting a key") from None
-    with os.fdopen(fd, "w") as file:
-        json.dump(Account.encrypt(account.key, password), file)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

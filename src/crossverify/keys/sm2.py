@@ -29,7 +29,7 @@ from eth_utils.address import to_checksum_address
 
 from .. import gm
 from ..errors import InvalidSM2Key, KeyLoadError, SigningFailed
-from .keystore import empty_variable
+from .keystore import empty_variable, write_key_file
 
 _KEYSTORE_AAD = b"crossverify SM2 keystore"
 _KEYSTORE_MEMBERS = {"crypto", "address", "publicKey", "kdf", "iterations", "salt", "cipher", "nonce", "ciphertext"}
@@ -70,12 +70,7 @@ class LocalSM2Key:
         data = {"crypto": "sm2", "address": self.address, "publicKey": "0x" + self.public_key.hex(),
                 **gm.password_seal(self._private, password, _KEYSTORE_AAD + self.public_key, iterations)}
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            raise KeyLoadError(f"{path} exists; not overwriting a key") from None
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file)
+        write_key_file(path, json.dumps(data).encode())
 
 
 def is_sm2_keystore(path: Path) -> bool:
