@@ -456,7 +456,8 @@ class NodeTooSlow(NodeUnavailable):
 
 
 class LogNotDecodable(RegistryError):
-    """A log from a contract being read has an unknown event, the wrong topics, or a value out of its type."""
+    """A log from a contract being read has an unknown event, the wrong topics, or a value out of its type; or the
+    node answered logs or block headers with something else."""
 
 
 class RegistryNotFound(RegistryError):

@@ -25,6 +25,7 @@ from web3 import HTTPProvider, Web3
 
 from crossverify.chain import connection
 from crossverify.chain.connection import HASH_REFUSALS, chain_time, connect, rpc
+from crossverify.chain.logs import LogSource
 from crossverify.chain.records import RevocationReason
 from crossverify.chain.registry import DIRECT_READS, Registry, _function
 from crossverify.errors import LogNotDecodable, NodeTooSlow, NodeUnavailable, TransactionFailed
@@ -71,6 +72,8 @@ class Node:
     chain_id: int | None = None
     #: What the node answers an ``eth_getLogs`` with instead of the logs it found (a faulty node).
     logs: Callable[[list[Any]], Any] | None = None
+    #: What the node answers an ``eth_getBlockByNumber`` with instead of the header it read (a faulty node).
+    header: Callable[[dict[str, Any]], Any] | None = None
     #: Refuse ``eth_getLogs`` over more blocks than this, as Besu does (``--rpc-max-logs-range``, error -32005).
     max_log_range: int | None = None
 
@@ -101,6 +104,8 @@ def _answer(tester: Any, request: dict[str, Any], state: Node) -> dict[str, Any]
             number = params[0]
             block = tester.get_block_by_number(int(number, 16) if number.startswith("0x") else number)
             result = {"number": hex(block["number"]), "hash": block["hash"], "timestamp": hex(block["timestamp"])}
+            if state.header is not None:
+                result = state.header(result)
         elif method == "eth_chainId":
             result = hex(state.chain_id or tester.backend.chain.chain_id)
         elif method == "eth_blockNumber":
@@ -449,6 +454,20 @@ def test_logs_that_are_not_logs_stop_the_sync_by_name(consortium: Consortium, no
         assert not list(reader.events())
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("header", [
+    lambda h: {k: v for k, v in h.items() if k != "timestamp"}, lambda h: {**h, "hash": None},
+    lambda h: {**h, "number": "first"}, lambda h: "0x12", lambda h: {**h, "hash": "0x1234"},
+    lambda h: {**h, "number": hex(int(h["number"], 16) + 100)},
+], ids=["a field missing", "null", "not hex", "not an object", "a short hash", "another block"])
+def test_headers_that_are_not_headers_fail_by_name(consortium: Consortium, node: Node,
+                                                   header: Callable[[dict[str, Any]], Any]) -> None:
+    """A node answering ``eth_getBlockByNumber`` with something else than the header asked for stops the reader
+    with the named error, as logs do, not with a Python KeyError (nor reads as a block the node does not have)."""
+    node.header = header
+    with pytest.raises(LogNotDecodable, match="eth_getBlockByNumber answered"):
+        LogSource(Web3(HTTPProvider(node.url))).blocks([0, 1])
 
 
 def test_a_call_the_node_fails_is_not_read_as_a_registry_of_the_standard_suite(consortium: Consortium,

@@ -427,7 +427,17 @@ class LogSource:
             except Web3RPCError as exc:
                 raise TransactionFailed(f"eth_getBlockByNumber refused: {exc}") from exc
         out: dict[int, tuple[bytes, int] | None] = {}
+        asked = set(numbers)
         for block in blocks:
-            if block is not None:
-                out[int(block["number"], 16)] = (bytes.fromhex(block["hash"][2:]), int(block["timestamp"], 16))
+            if block is None:
+                continue
+            try:
+                number, block_hash = int(block["number"], 16), bytes.fromhex(block["hash"].removeprefix("0x"))
+                out[number] = (block_hash, int(block["timestamp"], 16))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field missing, null, or not hex
+                raise LogNotDecodable(f"eth_getBlockByNumber answered {str(block)[:200]}, not a block header "
+                                      f"({exc!r})") from None
+            if len(block_hash) != 32 or number not in asked:
+                raise LogNotDecodable(f"eth_getBlockByNumber answered {str(block)[:200]}, not a header of a block "
+                                      "asked for")
         return {n: out.get(n) for n in numbers}
