@@ -254,6 +254,19 @@ def test_a_postgresql_store_connects_again_after_the_server_restarts(postgres: P
     empty(postgres_url)
 
 
+def test_every_postgresql_connection_has_tcp_keepalives_unless_its_url_sets_them(postgres_url: str) -> None:
+    """Without them a replica whose database server vanished waits for the kernel's two hours, holding locks."""
+    store = Store(postgres_url, SCHEMA, kind="test store")
+    with store._pg.pooled() as pooled:
+        for conn in (store._pg.connection(), pooled):
+            assert {k: conn.info.get_parameters().get(k) for k in store_module.KEEPALIVES} == store_module.KEEPALIVES
+    store.close()
+    own = Store(postgres_url + ("&" if "?" in postgres_url else "?") + "keepalives_idle=5", SCHEMA, kind="test store")
+    assert own._pg.connection().info.get_parameters()["keepalives_idle"] == "5"
+    own.close()
+    empty(postgres_url)
+
+
 def test_a_replica_opening_a_store_waits_for_another_s_long_migration(postgres_url: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Replicas started together: one migrates (a large journal or index: minutes), the others wait for it, as

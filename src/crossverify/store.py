@@ -598,6 +598,22 @@ def _migrate(db: sqlite3.Connection, migration: Migration, target: int) -> None:
 # -- PostgreSQL ------------------------------------------------------------------------------------------------
 
 
+#: TCP keepalives of every connection (libpq's), unless its URL sets them: a replica whose database server vanished
+#: (power, a network partition) learns it in about two minutes, not after the kernel's two hours, blocked meanwhile
+#: in a statement or holding a lock the server no longer grants it (deploy.md, "Replicas").
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "60", "keepalives_interval": "10", "keepalives_count": "6"}
+
+
+def connect_postgresql(url: str, **options: Any) -> psycopg.Connection[Any]:
+    """A connection to ``url`` with the store's connect timeout and keepalives, where the URL does not set them."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    given = conninfo_to_dict(url)
+    defaults: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT, **KEEPALIVES, **options}
+    return psycopg.connect(url, **{k: v for k, v in defaults.items() if k not in given or k in options})
+
+
 class _Postgres:
     """A store's schema in a PostgreSQL database. Requests' statements and transactions take a connection from a
     small pool (so a replica's threads do not wait for each other); the store's own connection opens and migrates
@@ -626,10 +642,8 @@ class _Postgres:
         return threading.get_ident() not in self.holders.values()
 
     def _connect(self) -> psycopg.Connection[Any]:
-        import psycopg
-
-        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                               application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
+        conn = connect_postgresql(self.url, autocommit=True,
+                                  application_name=f"crossverify {socket.gethostname()}:{os.getpid()}"[:63])
         self._settings(conn)
         return conn
 
@@ -768,9 +782,7 @@ class _Postgres:
             self._idle.clear()
 
     def stream(self, sql: str, parameters: Sequence[Any]) -> Iterator[Any]:
-        import psycopg
-
-        with store_errors(self.where), psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT) as conn:
+        with store_errors(self.where), connect_postgresql(self.url) as conn:
             conn.execute(f'SET search_path TO "{self.schema}"')
             with conn.cursor(name="crossverify_stream") as cursor:
                 cursor.itersize = 5_000
@@ -956,11 +968,8 @@ class StoreState:
 def inspect(location: Location, migrations: Sequence[Migration], kind: str) -> StoreState | None:
     """What the store of ``kind`` at ``location`` holds, or ``None`` where there is none; changes nothing."""
     if is_postgresql(location):
-        import psycopg
-
         schema, where = schema_name(kind), f"{redacted(str(location))} (schema {schema_name(kind)})"
-        with store_errors(where), psycopg.connect(str(location), autocommit=True,
-                                                  connect_timeout=CONNECT_TIMEOUT) as conn:
+        with store_errors(where), connect_postgresql(str(location), autocommit=True) as conn:
             tables = [r[0] for r in conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY table_name",
                 (schema,))]
