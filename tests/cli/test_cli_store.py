@@ -126,6 +126,20 @@ def test_an_old_store_is_reported_and_migrated(tmp_path: Path, postgres_url: str
     empty(postgres_url)
 
 
+def test_a_copy_never_migrates_its_source(tmp_path: Path, postgres_url: str) -> None:
+    """An old file was migrated in place by the copy: the source an operator keeps to fall back on was changed, and
+    an older crossverify could no longer open it. It is refused, naming the command that migrates it, before
+    anything is made in PostgreSQL."""
+    config = tmp_path / "issuer.toml"
+    config.write_text('[issuer]\njournal = "journal.sqlite"\n')
+    Store(tmp_path / "journal.sqlite", JOURNAL_MIGRATIONS[:1], kind="journal").close()
+    kept = (tmp_path / "journal.sqlite").read_bytes()
+    code, said = run(config, "copy", "--to", postgres_url)
+    assert code != 0 and "crossverify store migrate --only journal" in said, said
+    assert (tmp_path / "journal.sqlite").read_bytes() == kept
+    assert inspect(postgres_url, JOURNAL_MIGRATIONS, "journal") is None
+
+
 def test_a_table_written_to_a_file_is_whole_however_wide(tmp_path: Path) -> None:
     deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "journal.sqlite"
     config = tmp_path / "issuer.toml"

@@ -14,7 +14,7 @@ from rich.table import Table
 from ..chain.logs import LogDecoder
 from ..chain.registry import CONTRACTS, artifact
 from ..config import Config, holds_password
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, StoreError, StoreUnavailable
 from ..issuer import journal, pickup
 from ..regulator import schema
 from ..service import sessions
@@ -119,7 +119,8 @@ def migrate(app: App, only: Sequence[str]) -> None:
 def copy(app: App, target: str, only: Sequence[str]) -> None:
     """Copy the SQLite stores the configuration names into the PostgreSQL database --to, each in one
     transaction, and verify each table row for row. Stop the service first (a file another process has open is
-    refused; each is held alone while copying); then set [storage] url to the database."""
+    refused; each is held alone while copying); then set [storage] url to the database. The files are not changed:
+    one at an older schema version is refused (store migrate first)."""
     if not is_postgresql(target):
         raise ConfigError(f"--to must be a postgresql:// URL, got one of scheme {target.partition(':')[0]!r}")
     if holds_password(target):
@@ -132,10 +133,15 @@ def copy(app: App, target: str, only: Sequence[str]) -> None:
     if not any(path.exists() for _, path in chosen):
         raise BadInput(f"no store to copy: none of the SQLite files the configuration ({config.source}) names exists "
                        f"({', '.join(str(path) for _, path in chosen)}); give the institution's --config")
+    chosen = [(k, path) for k, path in chosen if path.exists()]
+    for k, path in chosen:  # all checked before any is copied: nothing made in PostgreSQL for a refused one
+        state = inspect(path, k.migrations(), k.kind)
+        if state is not None and state.version < state.current:
+            raise StoreUnavailable(f"{path} has schema version {state.version}, this crossverify copies "
+                                   f"{state.current}: the copy never changes its source, so migrate it first "
+                                   f"(crossverify store migrate --only {k.name}, which writes it), then copy")
     done, rows = [], Table("store", "from", "to", "tables", "rows", title_justify="left")
     for k, path in chosen:
-        if not path.exists():
-            continue
         source: Location = path
         held = Store(source, k.migrations(), kind=k.kind)  # refused first: nothing made in PostgreSQL then
         try:
