@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -321,6 +322,51 @@ def test_a_deadlocks_victim_runs_again_once_the_other_commits(postgres_url: str)
     assert not failures and sorted(runs.values()) == [1, 2], (failures, runs)
     values = [v for (v,) in replicas[1].db.execute("SELECT value FROM items WHERE id IN (?, ?)", (first, second))]
     assert sorted(values) in (["01", "01"], ["10", "10"])  # the survivor's, then the victim's, on both rows
+    for store in replicas:
+        store.close()
+    empty(postgres_url)
+
+
+def test_a_key_two_replicas_write_at_once_is_a_race_run_again_not_a_damaged_store(postgres_url: str) -> None:
+    """Two replicas insert the same key: the second waits for the first, then PostgreSQL refuses it with a unique
+    violation, which read as ``StoreCorrupt`` ("restore it from a backup"). It is ``StoreLocked``, and
+    ``Store.transact`` runs the work again, which then finds the other's row."""
+    replicas = [Store(postgres_url, SCHEMA, kind="test store") for _ in range(2)]
+    looked = threading.Barrier(2, timeout=10)
+    runs: Counter[int] = Counter()
+    failures: list[Exception] = []
+
+    def write(n: int, db: Any) -> None:
+        runs[n] += 1
+        found = db.execute("SELECT 1 FROM items WHERE id = 7").fetchone()
+        if runs[n] == 1:
+            looked.wait()  # both found no row
+            time.sleep(0.1 * n)  # replica 0 inserts first
+        if found is None:
+            db.execute("INSERT INTO items (id, value) VALUES (7, ?)", (str(n),))
+        time.sleep(0.3 * (n == 0))  # replica 1's insert waits for this commit, then is refused
+
+    def replica(n: int, once: bool) -> None:
+        try:
+            if once:
+                with replicas[n].transaction() as db:
+                    write(n, db)
+            else:
+                replicas[n].transact(lambda db: write(n, db))
+        except Exception as exc:
+            failures.append(exc)
+
+    for once in (True, False):
+        replicas[0].db.execute("DELETE FROM items")
+        runs.clear()
+        threads = [threading.Thread(target=replica, args=(n, once)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [type(f) for f in failures] == [StoreLocked] and "same key" in str(failures[0])  # the plain transaction
+    assert runs == {0: 1, 1: 2}  # the transacted work ran again, and found the row
+    assert replicas[1].db.execute("SELECT value FROM items").fetchall() == [("0",)]
     for store in replicas:
         store.close()
     empty(postgres_url)

@@ -195,13 +195,14 @@ def store_errors(where: str | Path) -> Iterator[None]:
         raise _postgresql_error(where, exc) from exc
 
 
-def _deadlocked(exc: StoreLocked) -> bool:
-    """Whether ``exc`` is PostgreSQL's verdict on a deadlock (the transaction chosen as its victim)."""
+def _raced(exc: StoreLocked) -> bool:
+    """Whether ``exc`` is PostgreSQL's verdict on a race with another transaction that a new attempt settles: a
+    deadlock (this transaction chosen as its victim), or a row another wrote with the same key meanwhile."""
     if "psycopg" not in sys.modules:
         return False
     import psycopg.errors as e
 
-    return isinstance(exc.__cause__, e.DeadlockDetected)
+    return isinstance(exc.__cause__, e.DeadlockDetected | e.UniqueViolation)
 
 
 #: How a PostgreSQL server refuses a connection's database, role or password (its messages in English).
@@ -214,6 +215,9 @@ def _postgresql_error(where: str | Path, exc: Exception) -> StoreError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, e.SerializationFailure | e.DeadlockDetected | e.LockNotAvailable | e.QueryCanceled):
         return StoreLocked(f"{where} is busy in another transaction: {text}")
+    if isinstance(exc, e.UniqueViolation):  # replicas racing to write one key: not a damaged store
+        return StoreLocked(f"{where}: another process wrote a row of the same key at the same moment ({text}); "
+                           "nothing of this transaction was committed: run it again")
     if isinstance(exc, e.DiskFull):
         return StoreUnavailable(f"the database server of {where} is out of disk space: free space ({text})")
     refused = _REFUSED.search(str(exc))  # libpq gives a refused connection no SQLSTATE: the server's words
@@ -410,8 +414,9 @@ class Store:
 
     def transact(self, work: Callable[[Connection], T], attempts: int = 3) -> T:
         """``work`` in one :meth:`transaction`, run again (``attempts`` times at most) when PostgreSQL ended it as a
-        deadlock's victim, rolled back whole: for work whose rows another process may take in another order (two
-        replicas queuing the same receipts). ``work`` must be safe to run again. It runs again after a pause of a
+        deadlock's victim, or refused a row another process wrote with the same key meanwhile, rolled back whole:
+        for work whose rows another process may take in another order, or write too (two replicas queuing the same
+        receipts). ``work`` must be safe to run again. It runs again after a pause of a
         tenth of a second or so (random, longer each time), so that the other transaction, free to go on, commits
         first: run again at once, it would meet the other in the same crossed order."""
         for attempt in range(1, attempts + 1):
@@ -419,7 +424,7 @@ class Store:
                 with self.transaction() as db:
                     return work(db)
             except StoreLocked as exc:
-                if attempt == attempts or not _deadlocked(exc):
+                if attempt == attempts or not _raced(exc):
                     raise
             time.sleep(attempt * random.uniform(0.05, 0.15))
         raise AssertionError("unreachable")
