@@ -77,6 +77,16 @@ def test_the_key_the_configuration_signs_with_is_not_retired(consortium: Consort
     assert consortium.registry.call(lambda f: f.signingKey(consortium.signing_key.address))[2] == 0  # not retired
 
 
+@pytest.mark.parametrize("command", [["retire"], ["compromised", "--since", "1"]])
+def test_retiring_or_reporting_a_key_needs_no_signing_key(config: Path, command: list[str]) -> None:
+    """The admin sends these: the signing key was loaded all the same, asking its password (or the HSM's PIN) of
+    an operator who may not hold it. Without the password, the command reaches the registry (which knows no such
+    key here)."""
+    refused = run(config, "issuer", "key", command[0], "0x" + "22" * 20, *command[1:],
+                  env={"TEST_KEYSTORE_PASSWORD": None})  # type: ignore[dict-item]
+    assert "RegistryUnknownKey" in refused.output and "password" not in refused.output, refused.output
+
+
 def test_operators_govern_across_invocations(consortium: Consortium, config: Path) -> None:
     created = as_json(run(config, "--json", "operator", "propose", "admit-member", consortium.outsider,
                           "--role", "verifier"))

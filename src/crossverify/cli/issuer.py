@@ -13,7 +13,13 @@ from ..chain.records import RevocationReason
 from ..format.display import counted
 from ..format.encoding import from_hex, to_hex
 from ..format.metadata import TypeDisplay, read_metadata
-from ..issuer.client import export_bundles, journal_certificates, register_metadata
+from ..issuer.client import (
+    export_bundles,
+    journal_certificates,
+    register_metadata,
+    report_compromised,
+    retire_key,
+)
 from ..issuer.inputs import read_certificates, read_entries
 from ..issuer.pickup import DEFAULT_CODE_TTL, NOT_KEPT
 from ._shell import ADDRESS, App, BadInput, command
@@ -232,11 +238,12 @@ def issuer_cancel_requests(app: App, up_to: int) -> None:
 @command
 def key_retire(app: App, address: str) -> None:
     """Retire a signing key (its earlier anchors stay valid); not the one the configuration signs with."""
-    client = app.session.issuer()
-    if address.lower() == client.signer.address.lower():
+    session = app.session
+    signer = session.describe_key("signer")  # its address only: the signing key itself is not needed
+    if signer is not None and address.lower() == signer["address"].lower():
         raise BadInput(f"this configuration signs with {address}, and a retired key never signs again: switch the "
                        "configuration to its successor first, then retire it")
-    client.retire_key(address)
+    retire_key(session.registry, session.sender, address)
     app.emit({"retired": address}, f"retired {address}")
 
 
@@ -246,5 +253,5 @@ def key_retire(app: App, address: str) -> None:
 @command
 def key_compromised(app: App, address: str, since: int) -> None:
     """Report a signing key compromised from a time."""
-    app.session.issuer().report_compromised(address, since)
+    report_compromised(app.session.registry, app.session.sender, address, since)
     app.emit({"compromised": address, "since": since}, f"{address} compromised from {since}")

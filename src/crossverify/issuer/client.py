@@ -188,6 +188,18 @@ def write_bundles(journal: Journal, batch: BatchRecord, folder: Path, chain_id: 
     return written
 
 
+def retire_key(registry: Registry, admin: Sender, key: str) -> None:
+    """Retire the signing key ``key``, as its issuer's admin: it never signs again, its earlier anchors stay valid
+    (no signing key needed: the admin sends)."""
+    registry.transact(lambda f: f.retireSigningKey(key), admin)
+
+
+def report_compromised(registry: Registry, admin: Sender, key: str, since: int) -> None:
+    """Mark ``key`` compromised from ``since``, as its issuer's admin: its anchors and signed revocations from then
+    on stop counting (no signing key needed: the admin sends)."""
+    registry.transact(lambda f: f.markKeyCompromised(key, since), admin)
+
+
 def register_metadata(registry: Registry, admin: Sender, issuer_id: str, display: Display) -> None:
     """Register, as ``issuer_id``'s admin, the digest of its name (:class:`IssuerDisplay`) or of the display
     metadata of a document type it may issue; readers then use exactly that metadata."""
@@ -792,11 +804,10 @@ class IssuerClient:
         self.registry.transact(lambda f: f.cancelSignedRequests(issuer_id_code(self.issuer_id), up_to), self.sender)
 
     def retire_key(self, key: str) -> None:
-        self.registry.transact(lambda f: f.retireSigningKey(key), self.sender)
+        retire_key(self.registry, self.sender, key)
 
     def report_compromised(self, key: str, since: int) -> None:
-        """Mark ``key`` compromised from ``since``: its anchors and signed revocations from then on stop counting."""
-        self.registry.transact(lambda f: f.markKeyCompromised(key, since), self.sender)
+        report_compromised(self.registry, self.sender, key, since)
 
     def rotate_key(self, new_signer: BaseAccount) -> None:
         """Add ``new_signer``'s key, switch to it, and retire the old one."""
