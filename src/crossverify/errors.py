@@ -67,6 +67,7 @@
         │   └── NodeBehind                   the node's latest block is older than [verifier] max_head_age
         ├── LogNotDecodable                  a read contract's log that its ABI does not describe exactly
         ├── RegistryNotFound                 no contract code at the configured registry address
+        ├── DomainMismatch                   a contract's EIP-712 domain names another chain or contract
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it
@@ -462,6 +463,11 @@ class LogNotDecodable(RegistryError):
 
 class RegistryNotFound(RegistryError):
     """No contract code is deployed at the registry address on the node's chain: check ``[network] registry``."""
+
+
+class DomainMismatch(RegistryError):
+    """The contract at the configured address answers with an EIP-712 domain of another chain or contract: what is
+    signed under it would count at that other registry, so nothing is signed."""
 
 
 class ReceiptTimeout(RegistryError):

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +21,8 @@ from web3.exceptions import Web3RPCError
 from crossverify.chain import registry as registry_module
 from crossverify.chain.connection import JsonRpc, rpc
 from crossverify.chain.transactions import GAS_BUFFER, TX_GAS_CAP, submit
-from crossverify.errors import NodeUnavailable, TransactionFailed
+from crossverify.chain.typed_data import Domain
+from crossverify.errors import DomainMismatch, NodeUnavailable, TransactionFailed
 from crossverify.format.batch import salt_document, seal_batch
 from crossverify.format.hashing import HashAlgorithm
 from crossverify.sealing import Receipt, seal_receipts
@@ -257,3 +259,17 @@ def test_a_broadcast_on_a_connection_the_node_closed_while_idle_goes_out_on_a_ne
     time.sleep(0.05)  # the node's close has arrived
     assert node.send("eth_sendRawTransaction", _raw_transaction()) == "0x539"
     assert closing_node.received == ["eth_chainId", "eth_sendRawTransaction"]
+
+
+@pytest.mark.parametrize("answer", [lambda d: (*d[:3], d[3] + 1, *d[4:]), lambda d: (*d[:4], "0x" + "ab" * 20, *d[5:])],
+                         ids=["another chain", "another contract"])
+def test_a_domain_naming_another_chain_or_contract_is_refused(consortium: Consortium,
+                                                               answer: Any) -> None:
+    """The contract at the configured address (an impostor, a proxy of another registry) answers ``eip712Domain``
+    with another registry's chain id or address: what an issuer signed under it would anchor at that registry."""
+    registry = consortium.registry
+    assert Domain.of(registry).verifying_contract == registry.address
+    domain = registry.call(lambda f: f.eip712Domain())
+    impostor = SimpleNamespace(w3=registry.w3, address=registry.address, call=lambda build: answer(domain))
+    with pytest.raises(DomainMismatch, match="nothing was signed"):
+        Domain.of(impostor)  # type: ignore[arg-type]

@@ -106,7 +106,7 @@ class CirculationContract(Deployed):
 
     def answer_signature(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount) -> tuple[bytes, bytes]:
         """The answer key's EIP-712 ``Answer`` signature, compact ``(r, vs)``."""
-        _fields, name, version, chain_id, contract, _salt, _ext = self.call(lambda f: f.eip712Domain())
+        domain = Domain.of(self)
         message = encode_typed_data(full_message={
             "types": {
                 "EIP712Domain": [
@@ -116,7 +116,7 @@ class CirculationContract(Deployed):
                 "Answer": ANSWER_TYPE,
             },
             "primaryType": "Answer",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": contract},
+            "domain": domain.as_dict(),
             "message": {"disputeId": dispute_id, "ciphertextHash": Web3.keccak(sealed)},
         })
         return compact(bytes(answer_key.sign_message(message).signature))
@@ -133,8 +133,7 @@ class CirculationContract(Deployed):
     def gm_answer_message(self, dispute_id: bytes, sealed: bytes) -> bytes:
         """The 32-byte message M an SM2 answer key signs for ``sealed`` under this contract's domain
         (:func:`~crossverify.chain.typed_data.gm_answer_message`)."""
-        _fields, name, version, chain_id, contract, _salt, _ext = self.call(lambda f: f.eip712Domain())
-        return gm_answer_message(Domain(name, version, chain_id, contract), dispute_id, sealed)
+        return gm_answer_message(Domain.of(self), dispute_id, sealed)
 
     def answer_dispute(self, dispute_id: bytes, sealed: bytes, answer_key: BaseAccount, sender: Sender
                        ) -> TxReceipt:

@@ -10,7 +10,9 @@ from eth_account.messages import SignableMessage, encode_typed_data
 from eth_account.signers.base import BaseAccount
 
 from .. import gm
-from .registry import Registry
+from ..errors import DomainMismatch
+from .connection import quantity, rpc
+from .registry import Deployed
 
 ANCHOR_TYPE = [
     {"name": "batchRoot", "type": "bytes32"},
@@ -42,9 +44,16 @@ class Domain:
     verifying_contract: str
 
     @classmethod
-    def of(cls, registry: Registry) -> Domain:
-        _fields, name, version, chain_id, contract, _salt, _ext = registry.call(lambda f: f.eip712Domain())
-        return cls(name, version, chain_id, contract)
+    def of(cls, contract: Deployed) -> Domain:
+        """``contract``'s domain, as it answers it: refused (:class:`DomainMismatch`) unless it names the node's
+        chain and ``contract`` itself, for a signature under it would count at the contract it names."""
+        _fields, name, version, chain_id, verifying, _salt, _ext = contract.call(lambda f: f.eip712Domain())
+        node_chain = quantity(rpc(contract.w3)("eth_chainId", []))
+        if chain_id != node_chain or str(verifying).lower() != contract.address.lower():
+            raise DomainMismatch(f"the contract at {contract.address} on chain {node_chain} signs under the domain of "
+                                 f"{verifying} on chain {chain_id}: check [network] registry and rpc; nothing was "
+                                 "signed")
+        return cls(name, version, chain_id, verifying)
 
     def as_dict(self) -> dict[str, Any]:
         return {
