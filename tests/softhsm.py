@@ -51,8 +51,10 @@ def start_softhsm(directory: Path, imported: dict[str, LocalAccount]) -> SoftHsm
     return SoftHsm(module)
 
 
-def _import_secp256k1(session: pkcs11.Session, label: str, account: LocalAccount) -> None:
-    public = account._key_obj.public_key.to_bytes()
+def _import_secp256k1(session: pkcs11.Session, label: str, account: LocalAccount,
+                      public_of: LocalAccount | None = None) -> None:
+    """``account``'s private and public halves under ``label`` (the public half of ``public_of``: a damaged token)."""
+    public = (public_of or account)._key_obj.public_key.to_bytes()
     common = {Attribute.TOKEN: True, Attribute.LABEL: label, Attribute.KEY_TYPE: KeyType.EC,
               Attribute.EC_PARAMS: SECP256K1_PARAMS}
     session.create_object({**common, Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.VALUE: account.key,

@@ -16,7 +16,8 @@
     │       ├── TokenNotFound                no token with that label
     │       ├── TokenPinIncorrect            the token refused the PIN (or the PIN source is empty)
     │       ├── TokenKeyNotFound             no private key with that label in the token
-    │       └── TokenKeyWrongCurve           the key is not a secp256k1 EC key
+    │       ├── TokenKeyWrongCurve           the key is not a secp256k1 EC key
+    │       └── TokenKeyMismatch             the private and public keys of the label are not one pair
     ├── SigningFailed                        a signer could not produce a signature (token removed, ...)
     ├── CertificateInputError                a file of certificates to issue is unusable (also ValueError)
     ├── JournalError                         the issuer's journal refused an entry (bad or changed reference)
@@ -160,6 +161,11 @@ class TokenKeyNotFound(TokenError):
 
 class TokenKeyWrongCurve(TokenError):
     """The key is not an EC key on secp256k1, the only curve an Ethereum signature can use."""
+
+
+class TokenKeyMismatch(TokenError):
+    """The token's private key of the label does not sign for its public key of the label (two pairs' halves
+    under one label): its address is not the key that signs, so nothing is signed with it."""
 
 
 class SigningFailed(CrossverifyError):

@@ -21,6 +21,7 @@ from pkcs11 import Attribute
 from crossverify.errors import (
     KeyLoadError,
     SigningFailed,
+    TokenKeyMismatch,
     TokenKeyNotFound,
     TokenKeyWrongCurve,
     TokenModuleUnavailable,
@@ -38,7 +39,7 @@ from crossverify.keys.pkcs11 import (
 )
 
 from ..conftest import labelled_test_key
-from ..softhsm import PIN, SPARE_TOKEN, SoftHsm
+from ..softhsm import PIN, SPARE_TOKEN, SoftHsm, _import_secp256k1
 
 ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 TYPED = {
@@ -64,6 +65,17 @@ def hsm_key(softhsm: SoftHsm) -> TokenAccount:
 @pytest.fixture(scope="module")
 def imported(softhsm: SoftHsm) -> TokenAccount:
     return load_token_key(softhsm.ref("imported"), softhsm.pin)
+
+
+def test_a_private_key_not_of_its_labels_public_key_is_refused_at_load(softhsm: SoftHsm,
+                                                                       imported: TokenAccount) -> None:
+    """Two pairs' halves under one label: the address read from the public half is not the key that signs. Found
+    at the first signature, after the admin had registered that address; it is refused when loaded."""
+    _import_secp256k1(imported._login.session, "halves", labelled_test_key("halves a"),
+                      public_of=labelled_test_key("halves b"))
+    with pytest.raises(TokenKeyMismatch, match="does not sign for the public key"):
+        load_token_key(softhsm.ref("halves"), softhsm.pin)
+    assert load_token_key(softhsm.ref("imported"), softhsm.pin).signatures == 0  # the check is not counted
 
 
 def test_a_generated_key_stays_in_the_token(hsm_key: TokenAccount) -> None:

@@ -40,6 +40,7 @@ from ..errors import (
     KeyLoadError,
     SigningFailed,
     TokenError,
+    TokenKeyMismatch,
     TokenKeyNotFound,
     TokenKeyWrongCurve,
     TokenModuleUnavailable,
@@ -246,6 +247,14 @@ class TokenAccount(BaseAccount):
                 self._find_again(exc)
                 raw = self._key.sign(digest, mechanism=Mechanism.ECDSA)
             self.signatures += 1
+        signature = self._verified(digest, raw)
+        if signature is None:
+            raise SigningFailed(f"{self.ref}: the token's signature does not verify against its public key")
+        return signature
+
+    def _verified(self, digest: bytes, raw: bytes) -> Signature | None:
+        """The token's signature ``raw`` (r || s) of ``digest`` with its recovery id, low s; ``None`` if it is not
+        by this account's public key."""
         if len(raw) != 64:
             raise SigningFailed(f"{self.ref}: the token returned a {len(raw)}-byte signature, expected r || s")
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
@@ -259,7 +268,7 @@ class TokenAccount(BaseAccount):
                     return candidate
             except BadSignature:
                 continue
-        raise SigningFailed(f"{self.ref}: the token's signature does not verify against its public key")
+        return None
 
     def _find_again(self, lost: pkcs11.PKCS11Error) -> None:
         """Find the key again in a new session: a long-running service signs again once the token is back."""
@@ -295,13 +304,23 @@ def _signing_errors(ref: TokenKeyRef) -> Iterator[None]:
         raise SigningFailed(f"{ref}: the token could not sign ({type(exc).__name__} {exc})") from None
 
 
+#: What a token key signs when it is loaded, to check that its private half belongs to its public half.
+_PROBE = keccak(b"crossverify: does this token key sign for its public key?")
+
+
 def load_token_key(ref: TokenKeyRef, pin: str) -> TokenAccount:
     """Log in to the token and find the secp256k1 private key labelled ``ref.label``."""
     login = _login(ref.module, ref.token, pin)
     with login.lock:
         key = _private_key(login.session, ref)
         point = _public_point(login.session, ref.label)
-    return TokenAccount(ref, key, PublicKey(point), login)
+        account = TokenAccount(ref, key, PublicKey(point), login)
+        with _signing_errors(ref):  # (not counted among the account's signatures)
+            probe = key.sign(_PROBE, mechanism=Mechanism.ECDSA)
+    if account._verified(_PROBE, probe) is None:
+        raise TokenKeyMismatch(f"{ref}: the private key does not sign for the public key of the same label (address "
+                               f"{account.address}): the token holds two pairs' halves under it")
+    return account
 
 
 def _private_key(session: pkcs11.Session, ref: TokenKeyRef) -> SignMixin:
