@@ -126,6 +126,34 @@ def test_a_stream_of_wakes_joins_rounds_spaced_apart_and_a_lone_wake_is_not_kept
         worker.stop()
 
 
+def test_a_stopping_service_flushes_its_outbox_once_more_within_a_bound(consortium: Consortium,
+                                                                         tmp_path: Path) -> None:
+    """A graceful shutdown (SIGTERM) left the receipts queued by the last requests for the next start, however long
+    that was; the outbox worker now runs one last round as the app shuts down, and a round that hangs (a node that
+    does not answer) holds the shutdown up for :data:`LAST_FLUSH` seconds at most."""
+    app = create_app(Session(Config(
+        network=NetworkSettings(registry=consortium.registry.address, circulation=consortium.circulation.address),
+        keys=KeySettings(sender_address=consortium.verifier),
+        verifier=VerifierSettings(outbox=tmp_path / "outbox.sqlite", audience="ICBKCNBJGDG"),
+        service=ServiceSettings(api_keys={"branch-app": f"bank {DIGEST}"})), w3=consortium.w3))
+    worker, rounds = app.state.workers["outbox"], []
+    flush = worker.work
+    worker.work = lambda: (rounds.append(time.monotonic()), flush())
+    with TestClient(app):
+        until(lambda: rounds, "the outbox's first round")
+        stopping = time.monotonic()
+    assert rounds[-1] >= stopping and not worker._thread.is_alive()
+    app.state.session.close()
+
+    hung = threading.Event()
+    stuck = Periodic("outbox", hung.wait, threading.Lock(), 60.0)
+    stuck.start()
+    started = time.monotonic()
+    assert not stuck.finish(within=0.3) and time.monotonic() - started < 1.0
+    hung.set()
+    assert Periodic("outbox", hung.wait, threading.Lock(), 60.0).finish(within=0.3)  # never started: no round
+
+
 def test_requests_fail_as_503_while_the_database_is_away_and_resume(replicas: list[TestClient],
                                                                     postgres: PostgresServer) -> None:
     bank = replicas[0]

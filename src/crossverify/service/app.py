@@ -4,8 +4,11 @@ and the middleware of :mod:`crossverify.service.middleware`."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -60,11 +63,18 @@ class _Service(FastAPI):
 
 def create_app(session: Session, *, start_workers: bool = True) -> FastAPI:
     """The service for ``session``'s configuration. Workers (issuer pipeline, receipt outbox, audit index)
-    start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests)."""
+    start for the roles that have API keys; ``start_workers=False`` leaves them to the caller (tests). They stop
+    when the app shuts down, the outbox's after one last flush (:meth:`Context.stop`)."""
     ctx = Context(session)
     limit = ctx.settings.max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(ctx.stop)  # a graceful shutdown (SIGTERM): the outbox's last flush, bounded
+
     app = _Service(title="crossverify", version=API_VERSION, exception_handlers=HANDLERS, description=DESCRIPTION,
-                   docs_url=None, redoc_url=None)  # /docs: openapi.install
+                   docs_url=None, redoc_url=None, lifespan=lifespan)  # /docs: openapi.install
     app.add_middleware(StrictJson, limit=limit, raw=RAW_BODIES)
     if "bank" in ctx.roles:
         app.lane = "/v1/verifications"

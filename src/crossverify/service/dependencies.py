@@ -42,6 +42,9 @@ RECEIPT_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="receipts
 #: The least time between the starts of two rounds of the receipt outbox, in seconds: a receipt is sent at most this
 #: much later than it would be alone, and under load each round's transactions carry a share of the stream's.
 RECEIPT_ROUNDS = 0.25
+#: The longest a stopping service gives the outbox to send what is queued, in seconds (it never holds up a shutdown
+#: for longer: the supervisor kills workers that are not done in 30 seconds).
+LAST_FLUSH = 5.0
 Scope = MutableMapping[str, Any]
 
 #: Each check's JSON by the check's identity: the documents of a batch share most of their checks (the same
@@ -138,6 +141,18 @@ class Context:
     def start(self) -> None:
         for worker in self.workers.values():
             worker.start()
+
+    def stop(self) -> None:
+        """At shutdown: the workers stop, not waited for; the outbox's first sends what is queued, in one last round
+        of :data:`LAST_FLUSH` seconds at most (receipts queued by the last requests go now, not at the next start;
+        what it does not send stays queued, durable)."""
+        for name, worker in self.workers.items():
+            if name != "outbox":  # (no new round of theirs meanwhile)
+                worker.stop(wait=0)
+        outbox = self.workers.get("outbox")
+        if outbox is not None and not outbox.finish(LAST_FLUSH):
+            log.warning("the outbox's last flush did not end in time: what it did not send is sent on the next start",
+                        extra={"worker": "outbox", "seconds": LAST_FLUSH})
 
     def observed(self, scope: Scope, status: int, elapsed: float) -> None:
         """Metrics and the JSON log line of a finished request."""

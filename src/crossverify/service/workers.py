@@ -376,10 +376,25 @@ class Periodic:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 30.0) -> None:
+        """Stop after the round running, if any, waiting for it ``wait`` seconds at most."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:
+            self._thread.join(timeout=wait)
+
+    def finish(self, within: float) -> bool:
+        """Stop after one last round (once the round running, if any, is over), ``within`` seconds at most in all,
+        and say whether it ended in time: a round cut short is left as it is (the process exits; the outbox's queue
+        is durable, sent on the next start). A worker never started has no last round."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.ident is None:
+            return True
+        last = threading.Thread(target=self._last_round, name=f"{self.name} last round", daemon=True)
+        last.start()
+        last.join(within)
+        return not last.is_alive()
 
     def run_once(self) -> None:
         try:
@@ -392,6 +407,10 @@ class Periodic:
             log.warning("background work failed", extra={"worker": self.name, "error": f"{type(exc).__name__}: {exc}"})
         else:
             self.last_success, self.last_error, self.standby = time.time(), None, False
+
+    def _last_round(self) -> None:
+        self._thread.join()
+        self.run_once()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
