@@ -68,7 +68,7 @@
         │   └── NodeBehind                   the node's latest block is older than [verifier] max_head_age
         ├── LogNotDecodable                  a read contract's log that its ABI does not describe exactly
         ├── RegistryNotFound                 no contract code at the configured registry address
-        ├── DomainMismatch                   a contract's EIP-712 domain names another chain or contract
+        ├── DomainMismatch                   a contract's EIP-712 domain names another chain or contract (exit 2)
         ├── ReceiptTimeout                   a sent transaction got no receipt in time (it may still be mined)
         ├── TransactionReplaced              another transaction took a sent transaction's nonce
         ├── TransactionDropped               the node forgot a sent transaction before mining it

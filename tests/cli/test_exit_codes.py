@@ -19,6 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from crossverify.cli import main
+from crossverify.cli._shell import BadInput, failures
+from crossverify.errors import DomainMismatch, IndexNotSynced
 from crossverify.issuer.journal import Journal
 
 from ..conftest import Consortium
@@ -43,6 +45,15 @@ def _certificates(folder: Path, claim_bytes: int = 16, count: int = 1, name: str
                                  "claims": {"holder_name": "LEI Ka Ian", "statement": "x" * claim_bytes}}
                                 for i in range(count)]))
     return file
+
+
+@pytest.mark.parametrize("error", [DomainMismatch("the contract signs under another chain's domain"),
+                                   IndexNotSynced("run crossverify regulator sync")])
+def test_a_setting_or_step_to_fix_exits_2_by_name(error: Exception) -> None:
+    """What no wait cures (the registry configured answers for another chain or contract; an index never synced)
+    is unusable input, named: not 'refused' (1) nor 'unavailable, run again' (3)."""
+    with pytest.raises(BadInput, match=f"^{type(error).__name__}: "), failures():
+        raise error
 
 
 def test_a_store_held_by_another_writer_exits_3_and_can_still_be_read(tmp_path: Path) -> None:

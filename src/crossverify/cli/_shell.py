@@ -34,6 +34,7 @@ from ..errors import (
     BundleError,
     ConfigError,
     CrossverifyError,
+    DomainMismatch,
     IndexNotSynced,
     JournalError,
     KeyLoadError,
@@ -161,7 +162,7 @@ def failures() -> Iterator[None]:
     """Map errors to the exit codes above."""
     try:
         yield
-    except (TokenError, IndexNotSynced) as exc:  # (a store, but nothing to wait for: it names the command to run)
+    except (TokenError, IndexNotSynced, DomainMismatch) as exc:  # (nothing to wait for: a step or setting to fix)
         raise BadInput(f"{type(exc).__name__}: {exc}") from exc
     except (ConfigError, KeyLoadError, BundleError, JournalError, SealingError, ValueError) as exc:
         raise BadInput(str(exc)) from exc
