@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 
 from crossverify.format.bundle import load_bundle
 from crossverify.verifier.client import CHECKS
@@ -106,6 +106,28 @@ def test_a_resident_shows_only_what_they_choose(consortium: Consortium, issuer_a
             assert secret not in url and secret.encode() not in body, (url, secret)
         assert len(body) <= len(expected)
     assert all(url.startswith(site) for url, _, _ in traffic.requests)
+
+
+def test_a_file_opened_again_before_the_first_s_labels_came_keeps_its_own(
+        consortium: Consortium, issuer_api: TestClient, site: str, browser: Browser, tmp_path: Path) -> None:  # noqa: F811
+    """Two files opened in quick succession: the first one's labels, arriving late, are not put on the second."""
+    path = issued(consortium, issuer_api, tmp_path)
+    page = phone(browser, "en", Traffic())
+    held: list[Route] = []
+    page.route("**/resident/metadata?*", lambda route: route.continue_() if held else held.append(route))
+    page.goto(f"{site}/resident/")
+    page.wait_for_selector("body[data-ready]")
+    page.set_input_files("#file", path)
+    while not held:
+        page.wait_for_timeout(20)
+    page.set_input_files("#file", {"name": "again.json", "mimeType": "application/json", "buffer": path.read_bytes()})
+    page.wait_for_selector("#choose:not([hidden])")
+    labelled = page.inner_text("#document")
+    assert "again.json" in page.inner_text("#opened") and page.locator("#labels-refused").is_hidden()
+    held[0].fulfill(status=503, body="")  # the first file's labels, late: the service was busy
+    page.wait_for_timeout(300)
+    assert page.inner_text("#document") == labelled and page.locator("#labels-refused").is_hidden()
+    no_alert(page)
 
 
 def test_the_page_speaks_four_languages_and_fits_a_phone(site: str, browser: Browser) -> None:

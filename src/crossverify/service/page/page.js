@@ -128,18 +128,27 @@ function showError(key, values) {
   $("error").textContent = key ? t(key, values) : "";
 }
 
+/** How many files were opened: a file's reading and labels that arrive after the next file was opened are its
+ * own, never put on the next file's screen. */
+let opened = 0;
+
 async function open(file) {
+  const mine = ++opened;
   showError(null);
   Object.assign(state, { bundle: null, verdict: null, display: null, withheld: new Set(), revealed: new Set() });
+  let bundle = null;
+  let fault = null;
   try {
-    state.bundle = readBundle(await file.text());
+    bundle = readBundle(await file.text());
   } catch (error) {
     if (!(error instanceof BundleError)) throw error;
-    showError(`error.${error.code}`);
+    fault = error;
   }
-  state.fileName = file.name;
   const { suite } = state.institution ?? await institutionKnown; // labels are checked by the consortium's hash
-  if (state.bundle) state.display = await fetchDisplay("metadata", state.bundle.document, suite);
+  const display = bundle ? await fetchDisplay("metadata", bundle.document, suite) : null;
+  if (mine !== opened) return; // another file was opened meanwhile: the screen is that file's
+  if (fault) showError(`error.${fault.code}`);
+  Object.assign(state, { bundle, display, fileName: file.name });
   render();
 }
 
