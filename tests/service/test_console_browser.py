@@ -234,6 +234,8 @@ def test_the_overview_s_charts_read_in_the_console_s_language_each_label_in_its_
     page.route("**/v1/regulator/overview*", renamed)
     page.goto(f"{site}/regulator/#overview?from=2000-01-01")
     page.select_option("#language", "zh-Hant")
+    page.wait_for_function("""(name) => [...document.querySelectorAll('#charts svg title')].some(
+        (title) => title.textContent.startsWith(name))""", arg=long_name)  # the renamed overview, not the one before
     expect(page.locator("#charts")).to_contain_text("最高")
     assert "max" not in page.locator("#charts").inner_text()
     labels = page.evaluate("""[...document.querySelectorAll('#charts svg text.label')].map((text) => [
